@@ -1,0 +1,118 @@
+"""The FastAPI application: webhooks, calls, health and metrics, and (optionally) a worker in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import procrastinate
+import structlog
+from fastapi import FastAPI, Request, Response, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from callsense import __version__, jobs, metrics
+from callsense.api import calls, webhooks
+from callsense.api.deps import RuntimeDep
+from callsense.assets import catalog
+from callsense.errors import CallsenseError, NotFoundError
+from callsense.pipeline.runner import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(rt: Runtime, jobs_app: procrastinate.App, *, worker_concurrency: int = 0) -> FastAPI:
+    """The API; with ``worker_concurrency`` > 0 a Procrastinate worker runs in the same event loop."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with jobs_app.open_async():
+            worker: asyncio.Task[Any] | None = None
+            if worker_concurrency > 0:
+                options = jobs.worker_options(rt, queues=None, concurrency=worker_concurrency)
+                options["install_signal_handlers"] = False  # uvicorn owns the signals
+                worker = asyncio.create_task(jobs_app.run_worker_async(**options))
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
+
+    app = _application(lifespan)
+    app.state.runtime = rt
+    app.state.jobs = jobs_app
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, without starting anything (exported to docs/openapi.json)."""
+    return _application(None).openapi()
+
+
+def _application(lifespan: Any) -> FastAPI:
+    app = FastAPI(
+        title="callsense",
+        version=__version__,
+        description="Self-hosted call analytics: webhooks in, analysed calls out. Authenticate with an API "
+        "token (`Authorization: Bearer ...`, from `callsense tokens create`); webhooks use signatures.",
+        lifespan=lifespan,
+    )
+    app.include_router(webhooks.router)
+    app.include_router(calls.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
+    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["operations"])
+    app.add_api_route(
+        "/metrics", metrics_endpoint, methods=["GET"], tags=["operations"], response_class=Response
+    )
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(CallsenseError)
+    async def refused(_: Request, exc: CallsenseError) -> JSONResponse:
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if exc.retryable else status.HTTP_422_UNPROCESSABLE_CONTENT
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return app
+
+
+async def healthz() -> dict[str, str]:
+    """The process is up (liveness)."""
+    return {"status": "ok"}
+
+
+async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
+    """The database, the job queue and the configured models are usable (readiness)."""
+
+    def check() -> dict[str, str]:
+        results: dict[str, str] = {}
+        try:
+            with rt.db.transaction() as session:
+                session.execute(text("select 1"))
+                session.execute(text("select count(*) from procrastinate_workers"))
+            results["database"] = results["queue"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            results["database"] = f"unavailable: {type(exc).__name__}"
+        for label, name in (("asr_model", rt.settings.asr.model), ("llm_model", rt.settings.llm.model)):
+            if name in catalog.CATALOG:
+                results[label] = "ok" if catalog.installed(catalog.lookup(name)) else "packages missing"
+        return results
+
+    results = await run_in_threadpool(check)
+    ready = all(value == "ok" for value in results.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": results},
+        status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+async def metrics_endpoint(rt: RuntimeDep) -> Response:
+    """Prometheus metrics in the text exposition format."""
+    body = await run_in_threadpool(metrics.render, rt.db)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,282 @@
+"""Incoming "recording ready" webhooks: authenticate, record, queue, answer 202 at once.
+
+Every refusal answers a JSON error naming the reason (and the header at fault), writes an audit event and
+counts in ``callsense_webhook_refusals_total``; none creates a call or a job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, HttpUrl, ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from callsense import jobs, metrics
+from callsense.api import signatures
+from callsense.api.deps import JobsDep, RuntimeDep
+from callsense.calls import service as calls
+from callsense.calls.models import WebhookReceipt
+from callsense.calls.schemas import CallStatus
+from callsense.errors import ConfigError
+from callsense.pipeline.runner import Runtime
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+MAX_BODY_BYTES = 256 * 1024
+CALL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+
+
+class Direction(StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class RecordingReady(BaseModel):
+    """The recording system's notice that a call's recording can be fetched."""
+
+    call_id: str = Field(pattern=CALL_ID_PATTERN, description="The call's id in the recording system.")
+    recording_url: HttpUrl
+    agent: str | None = Field(default=None, max_length=200)
+    customer_number: str | None = Field(default=None, max_length=40)
+    direction: Direction | None = None
+    started_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Accepted(BaseModel):
+    call_id: str
+    status: CallStatus
+    status_url: str
+    duplicate: bool = Field(description="True when this call was already known: nothing new was queued.")
+
+
+class Refusal(BaseModel):
+    error: str = Field(description="machine-readable reason")
+    detail: str
+    header: str | None = None
+
+
+def _refuse(
+    rt: Runtime, *, endpoint: str, reason: str, detail: str, code: int, header: str | None = None
+) -> JSONResponse:
+    metrics.WEBHOOK_REFUSALS.labels(endpoint=endpoint, reason=reason).inc()
+    log.info("webhook refused", endpoint=endpoint, reason=reason, header=header)
+    with rt.db.transaction() as session:
+        calls.add_event(
+            session=session,
+            call_pk=None,
+            stage=f"webhook:{endpoint}",
+            kind="refused",
+            detail=f"{reason}: {detail}",
+        )
+    return JSONResponse(Refusal(error=reason, detail=detail, header=header).model_dump(), status_code=code)
+
+
+def _register(
+    rt: Runtime, notice: RecordingReady, source: str, webhook_id: str | None
+) -> tuple[str, bool, str]:
+    """Store the receipt and the call in one transaction; (call_pk, created, status)."""
+    with rt.db.transaction() as session:
+        call, created = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id=notice.call_id,
+            source=source,
+            shown_source=str(notice.recording_url).split("?", 1)[0],
+            details=calls.CallDetails(
+                agent=notice.agent,
+                customer_number=notice.customer_number,
+                direction=notice.direction.value if notice.direction else None,
+                started_at=notice.started_at,
+                metadata=notice.metadata or None,
+            ),
+        )
+        if webhook_id is not None:
+            session.add(WebhookReceipt(webhook_id=webhook_id, call_pk=call.id))
+            session.flush()  # a replayed id fails here, and the whole transaction with it
+        return str(call.id), created, call.status
+
+
+async def _accept(
+    rt: Runtime, app: Any, *, endpoint: str, notice: RecordingReady, source: str, webhook_id: str | None
+) -> JSONResponse:
+    try:
+        call_pk, created, call_status = await run_in_threadpool(_register, rt, notice, source, webhook_id)
+    except IntegrityError:
+        return await run_in_threadpool(
+            lambda: _refuse(
+                rt,
+                endpoint=endpoint,
+                reason="replay",
+                detail=f"webhook-id {webhook_id} was received before",
+                header="webhook-id",
+                code=status.HTTP_409_CONFLICT,
+            )
+        )
+    if created or call_status == CallStatus.received.value:
+        await jobs.defer_stage_async(app, "fetch", call_pk)
+    metrics.WEBHOOKS_ACCEPTED.labels(endpoint=endpoint).inc()
+    body = Accepted(
+        call_id=notice.call_id,
+        status=CallStatus(call_status),
+        status_url=f"/calls/{notice.call_id}",
+        duplicate=not created,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+
+
+async def _body(request: Request) -> bytes | None:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+@router.post(
+    "/recording",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses={
+        401: {"model": Refusal},
+        409: {"model": Refusal},
+        413: {"model": Refusal},
+        422: {"model": Refusal},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RecordingReady.model_json_schema()}},
+        }
+    },
+)
+async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSONResponse:
+    """A recording is ready. Signed per Standard Webhooks (or, opt-in, a bearer token)."""
+    endpoint = "recording"
+    body = await _body(request)
+    if body is None:
+        return await run_in_threadpool(
+            lambda: _refuse(rt, endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413)
+        )
+    settings = rt.settings.webhooks
+    webhook_id: str | None = None
+    try:
+        if "webhook-signature" in request.headers or not settings.bearer_tokens:
+            verified = signatures.verify_standard_webhook(
+                headers=dict(request.headers),
+                body=body,
+                secrets=[secret.get_secret_value() for secret in settings.secrets],
+                tolerance=_seconds(settings.tolerance_s),
+            )
+            webhook_id = verified.webhook_id
+        else:
+            signatures.verify_bearer(
+                authorization=request.headers.get("authorization"),
+                tokens=[token.get_secret_value() for token in settings.bearer_tokens],
+            )
+    except signatures.SignatureError as exc:
+        error = exc
+        return await run_in_threadpool(
+            lambda: _refuse(
+                rt, endpoint=endpoint, reason=error.reason, detail=str(error), header=error.header, code=401
+            )
+        )
+    try:
+        notice = RecordingReady.model_validate_json(body)
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        return await run_in_threadpool(
+            lambda: _refuse(rt, endpoint=endpoint, reason="invalid_payload", detail=detail, code=422)
+        )
+    return await _accept(
+        rt, app, endpoint=endpoint, notice=notice, source=str(notice.recording_url), webhook_id=webhook_id
+    )
+
+
+@router.post(
+    "/twilio",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses={200: {"description": "not a completed recording: ignored"}, 401: {"model": Refusal}},
+)
+async def twilio_recording(request: Request, rt: RuntimeDep, app: JobsDep) -> JSONResponse:
+    """Twilio's RecordingStatusCallback (form-encoded), checked against X-Twilio-Signature."""
+    endpoint = "twilio"
+    body = await _body(request)
+    if body is None:
+        return await run_in_threadpool(
+            lambda: _refuse(rt, endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413)
+        )
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    params = dict(pairs)
+    public = rt.settings.twilio.public_url
+    url = (
+        str(request.url)
+        if not public
+        else public.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    )
+    try:
+        signatures.verify_twilio(
+            url=url,
+            params=pairs,  # repeated keys are signed one by one, as Twilio does
+            body=body,
+            signature=request.headers.get("x-twilio-signature"),
+            auth_tokens=[token.get_secret_value() for token in rt.settings.twilio.auth_tokens],
+        )
+    except signatures.SignatureError as exc:
+        error = exc
+        return await run_in_threadpool(
+            lambda: _refuse(
+                rt, endpoint=endpoint, reason=error.reason, detail=str(error), header=error.header, code=401
+            )
+        )
+    if params.get("RecordingStatus") != "completed":
+        return JSONResponse(
+            {"ignored": f"RecordingStatus is {params.get('RecordingStatus')!r}"}, status_code=200
+        )
+    missing = [key for key in ("RecordingSid", "RecordingUrl", "CallSid") if not params.get(key)]
+    if missing:
+        return await run_in_threadpool(
+            lambda: _refuse(
+                rt,
+                endpoint=endpoint,
+                reason="invalid_payload",
+                detail=f"missing {', '.join(missing)}",
+                code=422,
+            )
+        )
+    channels = params.get("RecordingChannels", "1")
+    notice = RecordingReady(
+        call_id=params["RecordingSid"],
+        recording_url=params["RecordingUrl"],
+        metadata={
+            "twilio_call_sid": params["CallSid"],
+            "channels": channels,
+            "duration": params.get("RecordingDuration"),
+        },
+    )
+    # Twilio serves dual-channel recordings only when asked; WAV keeps them lossless.
+    source = f"{params['RecordingUrl']}.wav" + ("?RequestedChannels=2" if channels == "2" else "")
+    return await _accept(rt, app, endpoint=endpoint, notice=notice, source=source, webhook_id=None)
+
+
+async def _not_configured(rt: Runtime, endpoint: str, exc: ConfigError) -> JSONResponse:
+    """No secret is configured for this endpoint: refuse everything rather than accept unsigned calls."""
+    detail = f"webhook authentication is not configured ({exc})"
+    return await run_in_threadpool(
+        lambda: _refuse(rt, endpoint=endpoint, reason="not_configured", detail=detail, code=503)
+    )
+
+
+def _seconds(value: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)

@@ -1,0 +1,45 @@
+"""An in-memory ``BlobStore`` for unit tests: same key rules and errors as the real stores."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from callsense.backends.blobstore.base import validate_key, validate_prefix
+from callsense.errors import NotFoundError
+
+__all__ = ["MemoryBlobStore"]
+
+
+class MemoryBlobStore:
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MemoryBlobStore({len(self._blobs)} blobs)"
+
+    def put(self, key: str, data: bytes) -> None:
+        blob = bytes(data)  # a copy: a caller reusing a bytearray must not change what is stored
+        with self._lock:
+            self._blobs[validate_key(key)] = blob
+
+    def get(self, key: str) -> bytes:
+        with self._lock:
+            try:
+                return self._blobs[validate_key(key)]
+            except KeyError:
+                raise NotFoundError(f"no blob {key!r}") from None
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._blobs.pop(validate_key(key), None)
+
+    def exists(self, key: str) -> bool:
+        with self._lock:
+            return validate_key(key) in self._blobs
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        validate_prefix(prefix)
+        with self._lock:  # a snapshot, so callers may put and delete while iterating
+            return iter(sorted(key for key in self._blobs if key.startswith(prefix)))

@@ -1,0 +1,136 @@
+"""Asking for JSON and keeping only what validates: one retry, then a field-by-field salvage.
+
+Small models, servers that ignore the schema and answers cut off by ``max_tokens`` all produce text that is
+not quite the requested object. ``ask_json`` validates each field on its own, retries once with the problems
+pointed out, and returns the valid fields of both attempts plus a reason for every field still missing.
+Reasons name the field and the rule broken, never the text the model wrote (it may quote the transcript).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+import structlog
+from pydantic import TypeAdapter, ValidationError
+
+from callsense.backends.llm.base import JSONRequest, LLMBackend
+
+log = structlog.get_logger()
+
+_WHITESPACE = re.compile(r"\s*")
+_NOTE_LIMIT = 400  # characters of problems quoted back to the model on the retry
+
+
+@dataclass(frozen=True)
+class Answer:
+    values: dict[str, Any]
+    """Field name → validated value."""
+    problems: dict[str, str]
+    """Field name → why no valid value was obtained."""
+
+
+def ask_json(
+    llm: LLMBackend, request: JSONRequest, fields: dict[str, TypeAdapter[Any]], *, what: str
+) -> Answer:
+    """Ask, validate, and retry once if any field is invalid; never raises for a bad answer."""
+    first = parse_answer(llm.complete_json(request), fields)
+    if not first.problems:
+        return first
+    log.warning("llm_answer_invalid", what=what, attempt=1, fields=sorted(first.problems))
+    retry = replace(request, user=request.user + retry_note(first.problems))
+    second = parse_answer(llm.complete_json(retry), fields)
+    # Both answers come from the model for the same input; the later one (told what was wrong) wins.
+    values = {**first.values, **second.values}
+    problems = {field: reason for field, reason in second.problems.items() if field not in values}
+    if problems:
+        log.warning("llm_answer_invalid", what=what, attempt=2, fields=sorted(problems))
+    return Answer(values=values, problems=problems)
+
+
+def retry_note(problems: dict[str, str]) -> str:
+    """Appended to the user message: the first prompt stays a prefix the server can reuse from its cache."""
+    distinct = list(dict.fromkeys(problems.values()))
+    if len(distinct) == 1 and len(problems) > 1:
+        described = distinct[0]
+    else:
+        described = "; ".join(f"{field}: {reason}" for field, reason in problems.items())
+    return (
+        f"\n\nYour previous answer was rejected ({described[:_NOTE_LIMIT]}). "
+        "Answer again with one JSON object that follows the schema exactly."
+    )
+
+
+def parse_answer(raw: str, fields: dict[str, TypeAdapter[Any]]) -> Answer:
+    data = _json_object(raw)
+    if isinstance(data, str):
+        return Answer(values={}, problems=dict.fromkeys(fields, data))
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for field, adapter in fields.items():
+        if field not in data:
+            problems[field] = "missing from the answer"
+            continue
+        try:
+            values[field] = adapter.validate_python(data[field])
+        except ValidationError as exc:
+            problems[field] = _describe(exc)
+    return Answer(values=values, problems=problems)
+
+
+def _describe(exc: ValidationError) -> str:
+    # loc + msg only: pydantic's str(exc) would include the offending input.
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "; ".join(parts)
+
+
+def _json_object(raw: str) -> dict[str, Any] | str:
+    """The object in ``raw``, or the reason there is none."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        complete = complete_pairs(raw)
+        if complete:
+            return complete
+        return f"the answer is not valid JSON ({exc.msg} at character {exc.pos})"
+    if not isinstance(data, dict):
+        return f"the answer is a JSON {type(data).__name__}, not an object"
+    return data
+
+
+def complete_pairs(raw: str) -> dict[str, Any]:
+    """The key/value pairs of the first JSON object in ``raw`` that are complete before it breaks off.
+
+    Recovers the fields of an answer cut by ``max_tokens``, wrapped in Markdown fences, or followed by
+    chatter; a pair that is itself broken, and everything after it, is dropped.
+    """
+    decoder = json.JSONDecoder()
+    pairs: dict[str, Any] = {}
+    position = raw.find("{") + 1
+    if position == 0:
+        return pairs
+    try:
+        while True:
+            key, position = decoder.raw_decode(raw, _skip(raw, position))
+            position = _skip(raw, position)
+            if not isinstance(key, str) or raw[position] != ":":
+                break
+            value, position = decoder.raw_decode(raw, _skip(raw, position + 1))
+            pairs[key] = value
+            position = _skip(raw, position)
+            if raw[position] != ",":
+                break
+            position += 1
+    except (json.JSONDecodeError, IndexError):
+        pass
+    return pairs
+
+
+def _skip(raw: str, position: int) -> int:
+    match = _WHITESPACE.match(raw, position)
+    return match.end() if match else position

@@ -1,0 +1,59 @@
+"""The LLM port: one JSON-constrained chat call and a token count.
+
+Every back-end (embedded llama.cpp, Ollama, OpenAI-compatible servers, the test fake) answers the same
+``JSONRequest`` with the raw text the model produced. Parsing and validating that text is the caller's job
+(``callsense.pipeline.analyse``), so one validation path covers every back-end, including servers that
+ignore the schema.
+
+Errors: a back-end raises ``LLMUnavailableError`` when a later attempt may succeed (server down, timeout,
+5xx) and ``ConfigError``/``ModelAssetError`` when it cannot (wrong model name, refused request, bad GGUF).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class JSONRequest:
+    """One chat call whose answer must be a JSON document following ``schema``."""
+
+    system: str
+    user: str
+    schema: dict[str, Any]
+    schema_name: str
+    max_tokens: int
+    temperature: float = 0.0
+
+
+@runtime_checkable
+class LLMBackend(Protocol):
+    name: str
+    """"embedded", "ollama", "openai" or "fake"."""
+    model: str
+    context_tokens: int
+    """Prompt plus answer must fit in this many tokens."""
+
+    def complete_json(self, request: JSONRequest) -> str:
+        """The raw text the model produced (normally JSON, never trusted to be)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in a prompt; server back-ends return a conservative estimate."""
+        ...
+
+
+# Chat templates wrap each message in role markers; this covers Qwen/Llama/Mistral templates amply.
+CHAT_TEMPLATE_OVERHEAD_TOKENS = 32
+
+
+def estimate_tokens(text: str) -> int:
+    """An over-estimate of the tokens ``text`` needs, for back-ends that expose no tokenizer.
+
+    BPE vocabularies of current models average about 4 characters per token on English and 3 on other
+    Latin-script languages; one token per 3 UTF-8 bytes over-counts those, and roughly matches CJK text
+    (3 bytes a character, about one token each). Over-counting only makes chunks smaller; under-counting
+    would overflow the context.
+    """
+    return len(text.encode("utf-8")) // 3 + 1

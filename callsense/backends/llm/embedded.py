@@ -1,0 +1,185 @@
+"""Embedded back-end: a GGUF model run in-process by llama.cpp through the prebuilt ``xllamacpp`` wheel.
+
+Loading takes seconds, so one ``xllamacpp.Server`` is kept per (model file, context, threads, GPU layers)
+for the life of the process and shared by every ``EmbeddedLLM`` built with the same settings.
+
+``xllamacpp.Server`` always starts llama.cpp's HTTP server too, on 127.0.0.1 at a random port. We call it
+in-process (``handle_chat_completions``), but the socket is there: it is bound to loopback only, protected
+by a random API key that never leaves this process, with CORS, the web UI and the ``/slots`` endpoint
+(which would show prompts, i.e. transcripts) switched off. We use it ourselves for ``/tokenize``, which the
+Python API lacks.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+
+from callsense.backends.llm.base import JSONRequest, estimate_tokens
+from callsense.backends.llm.openai_compat import first_choice_content
+from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
+
+log = structlog.get_logger()
+
+# llama.cpp logs every load step and every request to stderr at its default verbosity (3); -1 keeps it silent.
+# Errors still reach us: they come back as {"error": ...} or as exceptions.
+_LLAMA_VERBOSITY = -1
+
+
+@dataclass(frozen=True)
+class EmbeddedOptions:
+    gguf: Path
+    context_tokens: int = 4096
+    threads: int = 0
+    """0 uses every core."""
+    gpu_layers: int = 0
+
+    @property
+    def resolved_threads(self) -> int:
+        if self.threads:
+            return self.threads
+        # The CPUs this process may run on (a container's cpuset), not every CPU of the host.
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0)) or 1
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _LoadedServer:
+    server: Any
+    address: str
+    api_key: str
+
+
+_servers: dict[EmbeddedOptions, _LoadedServer] = {}
+_servers_lock = threading.Lock()
+
+
+def _load(options: EmbeddedOptions) -> _LoadedServer:
+    import xllamacpp
+
+    if not options.gguf.is_file():
+        raise ModelAssetError(f"GGUF model {options.gguf} does not exist")
+    params = xllamacpp.CommonParams()
+    params.model.path = str(options.gguf)
+    params.n_ctx = options.context_tokens
+    # One slot: the whole context belongs to the one request the pipeline runs at a time.
+    params.n_parallel = 1
+    params.n_gpu_layers = options.gpu_layers
+    params.cpuparams.n_threads = options.resolved_threads
+    params.cpuparams_batch.n_threads = options.resolved_threads
+    params.warmup = False  # saves a second per load; the first request pays it instead
+    params.verbosity = _LLAMA_VERBOSITY
+    api_key = secrets.token_urlsafe(32)
+    params.api_keys = [api_key]
+    params.cors_origins = ""
+    params.ui = False
+    params.endpoint_slots = False
+    params.endpoint_metrics = False
+    params.endpoint_props = False
+    try:
+        server = xllamacpp.Server(params)
+    except Exception as exc:  # the binding raises plain RuntimeError/ValueError on a bad file
+        raise ModelAssetError(f"llama.cpp could not load {options.gguf}: {exc}") from exc
+    address = str(server.listening_address)
+    log.info(
+        "llm_model_loaded",
+        gguf=str(options.gguf),
+        context=options.context_tokens,
+        threads=options.resolved_threads,
+        address=address,
+    )
+    return _LoadedServer(server=server, address=address, api_key=api_key)
+
+
+def loaded_server(options: EmbeddedOptions) -> _LoadedServer:
+    """The process-wide server for ``options``, loading the model on first use."""
+    with _servers_lock:
+        loaded = _servers.get(options)
+        if loaded is None:
+            loaded = _servers[options] = _load(options)
+        return loaded
+
+
+class EmbeddedLLM:
+    name = "embedded"
+
+    def __init__(self, options: EmbeddedOptions, *, model: str | None = None) -> None:
+        self.options = options
+        self.model = model or options.gguf.name
+        self.context_tokens = options.context_tokens
+        self._tokenizer_failed = False
+
+    @property
+    def listening_address(self) -> str:
+        """The loopback URL of llama.cpp's own HTTP server (OpenAI-compatible under ``/v1``)."""
+        return loaded_server(self.options).address
+
+    @property
+    def api_key(self) -> str:
+        """The bearer token that server requires (for tests that call it over HTTP)."""
+        return loaded_server(self.options).api_key
+
+    def complete_json(self, request: JSONRequest) -> str:
+        loaded = loaded_server(self.options)
+        payload: dict[str, Any] = {
+            "messages": [
+                {"role": "system", "content": request.system},
+                {"role": "user", "content": request.user},
+            ],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name, "schema": request.schema},
+            },
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        }
+        # Runs to completion in this thread: llm.timeout_s cannot interrupt it, max_tokens bounds it instead.
+        try:
+            body = loaded.server.handle_chat_completions(payload)
+        except Exception as exc:
+            raise LLMUnavailableError(f"llama.cpp failed on a chat completion: {exc}") from exc
+        if not isinstance(body, dict):
+            raise LLMUnavailableError("llama.cpp returned something other than a chat completion")
+        error = body.get("error")
+        if error is not None:
+            raise _translate_error(error)
+        return first_choice_content(body, where="embedded llama.cpp", max_tokens=request.max_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        if not self._tokenizer_failed:
+            loaded = loaded_server(self.options)
+            try:
+                response = httpx.post(
+                    loaded.address + "/tokenize",
+                    json={"content": text},
+                    headers={"Authorization": f"Bearer {loaded.api_key}"},
+                    timeout=30,
+                    trust_env=False,
+                )
+                response.raise_for_status()
+                tokens = response.json()["tokens"]
+                if isinstance(tokens, list):
+                    return len(tokens)
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                log.warning("llm_tokenizer_unavailable", error=repr(exc))
+            self._tokenizer_failed = True
+        return estimate_tokens(text)
+
+
+def _translate_error(error: object) -> Exception:
+    code, message = 500, str(error)
+    if isinstance(error, dict):
+        code = error["code"] if isinstance(error.get("code"), int) else 500
+        message = str(error.get("message") or error)
+    if code >= 500:
+        return LLMUnavailableError(f"llama.cpp error {code}: {message}")
+    # 4xx here means our request is wrong for this model, e.g. larger than llm.context_tokens allows.
+    return ConfigError(f"llama.cpp refused the request ({code}): {message}")

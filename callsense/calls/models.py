@@ -1,0 +1,138 @@
+"""Tables for calls, their transcripts and analyses, and the audit trail of events.
+
+Text that reveals what was said (transcript, summary, translation) is stored only as AES-GCM ciphertext
+(``*_enc`` columns). Short categorical results (language, topic, sentiment, emotion) stay in clear so the
+dashboard can filter and chart them; ``docs/security.md`` explains the trade-off.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    call_id: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    status_detail: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)  # shown and logged: no credentials, no query string
+    source_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the full URL, to fetch with
+    agent: Mapped[str | None] = mapped_column(String(200), index=True)
+    direction: Mapped[str | None] = mapped_column(String(16))
+    customer_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    metadata_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    audio_blob: Mapped[str | None] = mapped_column(String(300))
+    audio_sha256: Mapped[str | None] = mapped_column(String(64))
+    audio_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    audio_format: Mapped[str | None] = mapped_column(String(60))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    channels: Mapped[int | None] = mapped_column(Integer)
+
+    language: Mapped[str | None] = mapped_column(String(16), index=True)
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    topic: Mapped[str | None] = mapped_column(String(200))
+    sentiment: Mapped[str | None] = mapped_column(String(16), index=True)
+    emotion: Mapped[str | None] = mapped_column(String(32))
+
+    fetch_seconds: Mapped[float | None] = mapped_column(Float)
+    transcribe_seconds: Mapped[float | None] = mapped_column(Float)
+    analyse_seconds: Mapped[float | None] = mapped_column(Float)
+
+    transcript: Mapped[Transcript | None] = relationship(back_populates="call", cascade="all, delete-orphan")
+    analysis: Mapped[Analysis | None] = relationship(back_populates="call", cascade="all, delete-orphan")
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+
+    call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    segments_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    translated_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    asr_model: Mapped[str] = mapped_column(String(300))
+    translation_engine: Mapped[str | None] = mapped_column(String(20))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    call: Mapped[Call] = relationship(back_populates="transcript")
+
+
+class Analysis(Base):
+    __tablename__ = "analyses"
+
+    call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    result_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    llm_backend: Mapped[str] = mapped_column(String(40))
+    llm_model: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    call: Mapped[Call] = relationship(back_populates="analysis")
+
+
+class Event(Base):
+    """The audit trail: every stage transition and error, append-only."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_call_at", "call_pk", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    call_pk: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    actor: Mapped[str | None] = mapped_column(String(200))  # who: an API token's name, "worker", "cli"
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookReceipt(Base):
+    """Webhook ids already accepted: a second delivery of the same id is a replay and is refused."""
+
+    __tablename__ = "webhook_receipts"
+
+    webhook_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    call_pk: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ApiToken(Base):
+    """API tokens, stored as SHA-256 digests only (the token is shown once, when created)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,204 @@
+"""Queries and updates on calls. Callers own the transaction: nothing here commits."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callsense.calls.models import Analysis, Call, Event, Transcript
+from callsense.calls.schemas import (
+    AnalysisResult,
+    CallRecord,
+    CallStatus,
+    ModelsUsed,
+    Segment,
+    StageTimings,
+    render_transcript,
+)
+from callsense.errors import NotFoundError
+from callsense.security.crypto import KeyRing
+
+
+def context(call_pk: uuid.UUID, field: str) -> str:
+    """Associated data binding a ciphertext to its call and field, so it cannot be moved elsewhere."""
+    return f"call:{call_pk}:{field}"
+
+
+@dataclass(frozen=True)
+class CallDetails:
+    """What the recording system tells us about a call besides its recording."""
+
+    agent: str | None = None
+    customer_number: str | None = None
+    direction: str | None = None
+    started_at: datetime | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def get_or_create(
+    *, session: Session, keyring: KeyRing, call_id: str, source: str, shown_source: str, details: CallDetails
+) -> tuple[Call, bool]:
+    """The call with this id, created (status ``received``) if new; the flag says whether it was created."""
+    call = session.scalars(select(Call).where(Call.call_id == call_id).with_for_update()).one_or_none()
+    if call is not None:
+        return call, False
+    call = Call(id=uuid.uuid4(), call_id=call_id, status=CallStatus.received.value, source=shown_source)
+    call.source_enc = keyring.encrypt_text(source, context=context(call.id, "source"))
+    call.agent = details.agent
+    call.direction = details.direction
+    call.started_at = details.started_at
+    if details.customer_number is not None:
+        call.customer_number_enc = keyring.encrypt_text(
+            details.customer_number, context=context(call.id, "customer_number")
+        )
+    if details.metadata:
+        call.metadata_enc = keyring.encrypt(
+            json.dumps(details.metadata).encode(), context=context(call.id, "metadata")
+        )
+    session.add(call)
+    session.flush()
+    add_event(session=session, call_pk=call.id, stage="ingest", kind="received")
+    return call, True
+
+
+def source_of(*, call: Call, keyring: KeyRing) -> str:
+    if call.source_enc is None:
+        return call.source
+    return keyring.decrypt_text(call.source_enc, context=context(call.id, "source"))
+
+
+def get(*, session: Session, call_id: str) -> Call:
+    call = session.scalars(select(Call).where(Call.call_id == call_id)).one_or_none()
+    if call is None:
+        raise NotFoundError(f"no call with id '{call_id}'")
+    return call
+
+
+def lock(*, session: Session, call_pk: uuid.UUID) -> Call:
+    call = session.get(Call, call_pk, with_for_update=True)
+    if call is None:
+        raise NotFoundError(f"no call {call_pk}")
+    return call
+
+
+def add_event(
+    *,
+    session: Session,
+    call_pk: uuid.UUID | None,
+    stage: str,
+    kind: str,
+    detail: str | None = None,
+    seconds: float | None = None,
+    actor: str | None = None,
+) -> None:
+    session.add(Event(call_pk=call_pk, stage=stage, kind=kind, detail=detail, seconds=seconds, actor=actor))
+
+
+def events(*, session: Session, call_pk: uuid.UUID) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.call_pk == call_pk).order_by(Event.at, Event.id)))
+
+
+def set_status(*, session: Session, call: Call, status: CallStatus, detail: str | None = None) -> None:
+    call.status = status.value
+    call.status_detail = detail
+
+
+def store_transcript(
+    *,
+    session: Session,
+    call: Call,
+    keyring: KeyRing,
+    segments: list[Segment],
+    translated: str | None,
+    translation_engine: str | None,
+    asr_model: str,
+    options: dict[str, object],
+) -> None:
+    payload = json.dumps([segment.model_dump(mode="json") for segment in segments]).encode()
+    row = call.transcript or Transcript(call_pk=call.id)
+    row.segments_enc = keyring.encrypt(payload, context=context(call.id, "segments"))
+    row.translated_enc = (
+        keyring.encrypt_text(translated, context=context(call.id, "translation"))
+        if translated is not None
+        else None
+    )
+    row.translation_engine = translation_engine
+    row.asr_model = asr_model
+    row.options = options
+    call.transcript = row
+
+
+def store_analysis(
+    *,
+    session: Session,
+    call: Call,
+    keyring: KeyRing,
+    result: AnalysisResult,
+    llm_backend: str,
+    llm_model: str,
+) -> None:
+    row = call.analysis or Analysis(call_pk=call.id)
+    row.result_enc = keyring.encrypt(result.model_dump_json().encode(), context=context(call.id, "analysis"))
+    row.llm_backend = llm_backend
+    row.llm_model = llm_model
+    call.analysis = row
+    call.topic = result.topic
+    call.sentiment = result.sentiment.value if result.sentiment else None
+    call.emotion = result.emotion.value if result.emotion else None
+
+
+def read_segments(*, call: Call, keyring: KeyRing) -> list[Segment]:
+    if call.transcript is None:
+        return []
+    raw = keyring.decrypt(call.transcript.segments_enc, context=context(call.id, "segments"))
+    return [Segment.model_validate(item) for item in json.loads(raw)]
+
+
+def read_analysis(*, call: Call, keyring: KeyRing) -> AnalysisResult | None:
+    if call.analysis is None:
+        return None
+    raw = keyring.decrypt(call.analysis.result_enc, context=context(call.id, "analysis"))
+    return AnalysisResult.model_validate_json(raw)
+
+
+def to_record(*, call: Call, keyring: KeyRing) -> CallRecord:
+    segments = read_segments(call=call, keyring=keyring)
+    analysis = read_analysis(call=call, keyring=keyring) or AnalysisResult()
+    transcript = call.transcript
+    translated = analysis.translated_transcript
+    if transcript is not None and transcript.translated_enc is not None:
+        translated = keyring.decrypt_text(transcript.translated_enc, context=context(call.id, "translation"))
+    return CallRecord(
+        call_id=call.call_id,
+        status=CallStatus(call.status),
+        status_detail=call.status_detail,
+        language=call.language,
+        language_probability=call.language_probability,
+        transcript=render_transcript(segments),
+        translated_transcript=translated,
+        summary=analysis.summary,
+        topic=analysis.topic,
+        sentiment=analysis.sentiment,
+        emotion=analysis.emotion,
+        speaker_sentiment=analysis.speaker_sentiment,
+        duration=call.duration_s,
+        channels=call.channels,
+        timestamp=call.started_at or call.created_at,
+        segments=segments,
+        analysis_failures=analysis.failures,
+        models=ModelsUsed(
+            asr=transcript.asr_model if transcript else None,
+            llm_backend=call.analysis.llm_backend if call.analysis else None,
+            llm_model=call.analysis.llm_model if call.analysis else None,
+            translation=(transcript.translation_engine if transcript else None),
+        ),
+        timings=StageTimings(
+            fetch=call.fetch_seconds, transcribe=call.transcribe_seconds, analyse=call.analyse_seconds
+        ),
+    )

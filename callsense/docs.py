@@ -1,0 +1,81 @@
+"""Generated documentation: the configuration reference and the record's JSON Schema.
+
+``python -m callsense.docs`` rewrites ``docs/configuration.md``, ``docs/call-record.schema.json`` and
+``docs/openapi.json``;
+a test fails when they are out of date with the code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from callsense.calls.schemas import CallRecord
+from callsense.config import Settings
+
+HEADER = """# Configuration reference
+
+Generated from `callsense/config.py` by `python -m callsense.docs`; do not edit by hand.
+
+Set options as environment variables (`CALLSENSE_` + the name in capitals, nested with `__`:
+`CALLSENSE_LLM__BACKEND=ollama`) or in a TOML file named by `CALLSENSE_CONFIG` (default `./callsense.toml`),
+where nested options live in tables (`[llm]` then `backend = "ollama"`). Environment variables win over the
+file. Unknown `CALLSENSE_` variables are refused at start, so a typo cannot silently fall back to a default.
+"""
+
+
+def _default(model: type[BaseModel], name: str) -> str:
+    field = model.model_fields[name]
+    if field.default_factory is not None:
+        return "(see table below)"
+    value = field.default
+    if hasattr(value, "value"):
+        value = value.value
+    if name == "data_dir":
+        return "`~/.local/share/callsense`"
+    return f"`{json.dumps(value) if not isinstance(value, str) else value}`" if value is not None else "unset"
+
+
+def _table(model: type[BaseModel], prefix: str) -> list[str]:
+    lines = ["| option | environment variable | default | description |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            continue
+        option = f"{prefix}.{name}" if prefix else name
+        variable = "CALLSENSE_" + (f"{prefix.upper()}__" if prefix else "") + name.upper()
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{option}` | `{variable}` | {_default(model, name)} | {description} |")
+    return lines
+
+
+def configuration_markdown() -> str:
+    parts = [HEADER, "## General", "", *_table(Settings, "")]
+    for name, field in Settings.model_fields.items():
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            parts += ["", f"## `{name}`: {nested.__doc__ or name}".rstrip(), "", *_table(nested, name)]
+    return "\n".join(parts) + "\n"
+
+
+def record_schema_json() -> str:
+    return json.dumps(CallRecord.model_json_schema(), indent=2) + "\n"
+
+
+def openapi_json() -> str:
+    from callsense.api.app import openapi_document
+
+    return json.dumps(openapi_document(), indent=2) + "\n"
+
+
+def write(docs_dir: Path) -> None:
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    (docs_dir / "openapi.json").write_text(openapi_json(), encoding="utf-8")
+    (docs_dir / "configuration.md").write_text(configuration_markdown(), encoding="utf-8")
+    (docs_dir / "call-record.schema.json").write_text(record_schema_json(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write(Path(__file__).resolve().parent.parent / "docs")

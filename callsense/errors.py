@@ -1,0 +1,67 @@
+"""The exception tree of callsense.
+
+    CallsenseError
+    ├── PermanentError          retrying cannot help: the input or the configuration is wrong
+    │   ├── ConfigError         settings are invalid or a required file is missing
+    │   ├── BadAudioError       the recording is empty, corrupt, not audio, or too long
+    │   ├── ModelAssetError     a model file is missing or fails its checksum
+    │   └── DecryptionError     a ciphertext does not open with the keys we hold
+    └── RetryableError          a later attempt may succeed: network, a busy server
+        ├── FetchError          the recording could not be downloaded
+        └── LLMUnavailableError the LLM back-end did not answer
+
+Library errors are translated into these at the boundary and re-raised ``from exc``; only the CLI and
+the API turn them into exit codes and HTTP responses.
+"""
+
+from __future__ import annotations
+
+
+class CallsenseError(Exception):
+    """Root of every error callsense raises on purpose."""
+
+    retryable: bool = False
+
+
+class PermanentError(CallsenseError):
+    retryable = False
+
+
+class RetryableError(CallsenseError):
+    retryable = True
+
+
+class ConfigError(PermanentError):
+    pass
+
+
+class BadAudioError(PermanentError):
+    pass
+
+
+class ModelAssetError(PermanentError):
+    pass
+
+
+class DecryptionError(PermanentError):
+    pass
+
+
+class AnalysisError(PermanentError):
+    pass
+
+
+class NotFoundError(PermanentError):
+    pass
+
+
+class FetchError(RetryableError):
+    pass
+
+
+class PermanentFetchError(PermanentError):
+    """The source answered but refuses for good (404, 403, a URL we will not fetch)."""
+
+
+class LLMUnavailableError(RetryableError):
+    pass

@@ -1,0 +1,214 @@
+"""The durable stage queue: Procrastinate on the same PostgreSQL, one task and one queue per stage.
+
+Jobs carry the call's id only; each stage checks what the call already has before working (see
+``pipeline.runner``), so a retried or duplicated job is harmless. After a stage commits, the next stage is
+deferred. If the process dies between the two, the ``reconcile`` periodic task finds the call whose next
+stage has no job and defers it; ``recover_stalled`` hands the jobs of workers that stopped heart-beating
+(killed with SIGKILL, machine lost) back to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+import structlog
+from procrastinate import exceptions as procrastinate_errors
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from sqlalchemy import select, text
+
+from callsense import metrics
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallStatus
+from callsense.errors import PermanentError
+from callsense.pipeline import runner
+
+log = structlog.get_logger(__name__)
+stages = procrastinate.Blueprint()
+
+STAGES = ("fetch", "transcribe", "analyse")
+NEXT_STAGE = {
+    CallStatus.received: "fetch",
+    CallStatus.fetched: "transcribe",
+    CallStatus.transcribed: "analyse",
+}
+# Seconds without a heartbeat after which a worker's running jobs are handed to another worker.
+STALLED_AFTER_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Backoff(BaseRetryStrategy):
+    """Exponential backoff with full jitter; permanent errors (bad input, bad config) are never retried."""
+
+    max_attempts: int
+    base_seconds: float
+    cap_seconds: float
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, PermanentError) or job.attempts + 1 >= self.max_attempts:
+            return None
+        ceiling = min(self.cap_seconds, self.base_seconds * 2**job.attempts)
+        return RetryDecision(retry_in={"seconds": int(random.uniform(ceiling / 2, ceiling)) + 1})
+
+
+RETRY = {
+    # A recorder or network blip: keep trying for about an hour.
+    "fetch": Backoff(max_attempts=10, base_seconds=5, cap_seconds=900),
+    # Transcription fails only on a lost worker or a full disk: a few tries.
+    "transcribe": Backoff(max_attempts=4, base_seconds=10, cap_seconds=300),
+    # An LLM server may be down for a while.
+    "analyse": Backoff(max_attempts=10, base_seconds=10, cap_seconds=1800),
+}
+
+
+def _runtime(context: procrastinate.JobContext) -> runner.Runtime:
+    rt = (context.additional_context or {}).get("runtime")
+    if not isinstance(rt, runner.Runtime):
+        raise RuntimeError("the worker was started without a callsense runtime")
+    return rt
+
+
+def queueing_lock(stage: str, call_pk: uuid.UUID | str) -> str:
+    """At most one waiting job per stage and call: deferring the same stage twice collapses into one."""
+    return f"{stage}:{call_pk}"
+
+
+def defer_stage(app: procrastinate.App, stage: str, call_pk: uuid.UUID | str) -> bool:
+    """Queue ``stage`` for the call; False when an identical job is already waiting."""
+    try:
+        app.configure_task(f"callsense:{stage}", queueing_lock=queueing_lock(stage, call_pk)).defer(
+            call_pk=str(call_pk)
+        )
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
+
+
+async def defer_stage_async(app: procrastinate.App, stage: str, call_pk: uuid.UUID | str) -> bool:
+    try:
+        await app.configure_task(
+            f"callsense:{stage}", queueing_lock=queueing_lock(stage, call_pk)
+        ).defer_async(call_pk=str(call_pk))
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
+
+
+@contextmanager
+def _observed(context: procrastinate.JobContext, stage: str, call_pk: str) -> Iterator[None]:
+    """Logs of this job carry the call and job ids; its duration lands in the stage histogram."""
+    job_id = context.job.id if context.job else None
+    started = time.perf_counter()
+    outcome = "failed"
+    with structlog.contextvars.bound_contextvars(call_pk=call_pk, job_id=job_id, stage=stage):
+        try:
+            yield
+            outcome = "ok"
+        finally:
+            metrics.STAGE_SECONDS.labels(stage=stage, outcome=outcome).observe(time.perf_counter() - started)
+
+
+def _then(context: procrastinate.JobContext, call_pk: str, stage: str) -> None:
+    app = context.app
+    assert app is not None
+    defer_stage(app, stage, call_pk)
+
+
+@stages.task(name="fetch", queue="fetch", retry=RETRY["fetch"], pass_context=True)
+def fetch(context: procrastinate.JobContext, call_pk: str) -> None:
+    rt = _runtime(context)
+    pk = uuid.UUID(call_pk)
+    with _observed(context, "fetch", call_pk):
+        runner.run_fetch(rt, pk, source=runner.source_of(rt, pk), local_files=False)
+    _then(context, call_pk, "transcribe")
+
+
+@stages.task(name="transcribe", queue="transcribe", retry=RETRY["transcribe"], pass_context=True)
+def transcribe(context: procrastinate.JobContext, call_pk: str) -> None:
+    rt = _runtime(context)
+    with _observed(context, "transcribe", call_pk):
+        runner.run_transcribe(rt, uuid.UUID(call_pk))
+    if runner.status_of(rt, uuid.UUID(call_pk)) is CallStatus.transcribed:
+        _then(context, call_pk, "analyse")
+
+
+@stages.task(name="analyse", queue="analyse", retry=RETRY["analyse"], pass_context=True)
+def analyse(context: procrastinate.JobContext, call_pk: str) -> None:
+    with _observed(context, "analyse", call_pk):
+        runner.run_analyse(_runtime(context), uuid.UUID(call_pk))
+
+
+def reconcile_calls(rt: runner.Runtime, app: procrastinate.App) -> int:
+    """Defer the next stage of every call that is waiting for one but has no job; returns how many."""
+    with rt.db.transaction() as session:
+        waiting = session.execute(
+            select(Call.id, Call.status).where(Call.status.in_([status.value for status in NEXT_STAGE]))
+        ).all()
+        busy = {
+            row[0]
+            for row in session.execute(
+                text(
+                    "select args->>'call_pk' from procrastinate_jobs "
+                    "where status in ('todo', 'doing') and queue_name = any(:queues)"
+                ),
+                {"queues": list(STAGES)},
+            )
+        }
+    deferred = 0
+    for call_pk, status in waiting:
+        if str(call_pk) not in busy and defer_stage(app, NEXT_STAGE[CallStatus(status)], call_pk):
+            log.info("reconciled", call_pk=str(call_pk), stage=NEXT_STAGE[CallStatus(status)])
+            deferred += 1
+    return deferred
+
+
+@stages.periodic(cron="* * * * *", periodic_id="reconcile")
+@stages.task(name="reconcile", queue="maintenance", pass_context=True)
+def reconcile(context: procrastinate.JobContext, timestamp: int) -> None:
+    assert context.app is not None
+    reconcile_calls(_runtime(context), context.app)
+
+
+@stages.periodic(cron="* * * * *", periodic_id="recover-stalled")
+@stages.task(name="recover_stalled", queue="maintenance", pass_context=True)
+async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
+    assert context.app is not None
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
+        log.warning("recovering stalled job", job_id=job.id, task=job.task_name)
+        await manager.retry_job(job)
+    await manager.prune_stalled_workers(seconds_since_heartbeat=STALLED_AFTER_SECONDS * 4)
+
+
+def conninfo(rt: runner.Runtime) -> str:
+    """libpq connection string of the database SQLAlchemy uses (works for the embedded server's socket)."""
+    url = rt.db.engine.url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def build_app(rt: runner.Runtime) -> procrastinate.App:
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(rt)))
+    app.add_tasks_from(stages, namespace="callsense")
+    # Procrastinate logs every job at INFO; ours carry the call id instead.
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    return app
+
+
+def worker_options(rt: runner.Runtime, *, queues: list[str] | None, concurrency: int) -> dict[str, Any]:
+    return {
+        "queues": queues,
+        "concurrency": concurrency,
+        "additional_context": {"runtime": rt},
+        "update_heartbeat_interval": 5,
+        "stalled_worker_timeout": STALLED_AFTER_SECONDS,
+        "install_signal_handlers": True,
+        "delete_jobs": "successful",
+    }

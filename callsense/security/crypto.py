@@ -1,0 +1,225 @@
+"""Encryption at rest: AES-256-GCM under a ring of keys kept in a JSON file of mode 0600.
+
+Envelope: version (1 byte) | key-id length (1 byte) | key id (ASCII) | nonce (12 bytes) | ciphertext+tag.
+The associated data is the envelope header followed by the caller's ``context`` (``call:<uuid>:transcript``),
+so a ciphertext copied to another row or field, or given another key id or version, fails to open.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import re
+import secrets
+import stat
+import threading
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from callsense.errors import ConfigError, DecryptionError
+
+__all__ = ["KeyRing"]
+
+_VERSION = 1
+_NONCE_BYTES = 12  # random 96-bit nonces: safe for about 2**32 messages per key, so rotate well before that
+_KEY_BYTES = 32
+_TAG_BYTES = 16
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class KeyRing:
+    """256-bit keys by id, one of them active; encrypts under the active key, decrypts under any held key.
+
+    ``path`` is where :meth:`rotate` and :meth:`retire` save; ``None`` keeps the ring in memory (tests).
+    """
+
+    __slots__ = ("_active", "_keys", "_lock", "_path")
+
+    def __init__(self, keys: dict[str, bytes], active: str, *, path: Path | None = None) -> None:
+        for key_id, key in keys.items():
+            if not _KEY_ID.fullmatch(key_id) or len(key) != _KEY_BYTES:
+                raise ConfigError(f"key {key_id!r} needs an id of [A-Za-z0-9_-]{{1,64}} and 32 bytes")
+        if active not in keys:
+            raise ConfigError(f"the active key {active!r} is not in the key ring")
+        self._keys = dict(keys)
+        self._active = active
+        self._path = path
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # ids only: key material must never reach a log
+        return f"KeyRing(active={self._active!r}, key_ids={sorted(self._keys)!r}, path={self._path!r})"
+
+    @classmethod
+    def generate(cls, *, path: Path | None = None) -> KeyRing:
+        """A ring of one fresh key, in memory until saved (tests, and the first run)."""
+        key_id = secrets.token_hex(8)
+        return cls({key_id: AESGCM.generate_key(bit_length=256)}, key_id, path=path)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> KeyRing:
+        """Load the key file, or create it with one fresh key; refuses a file others can read."""
+        if not path.exists():
+            ring = cls.generate(path=path)
+            try:
+                if not path.parent.is_dir():
+                    path.parent.mkdir(parents=True, mode=0o700)
+                    os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask
+                # link, not rename: if another process made the file first, we load theirs
+                with contextlib.suppress(FileExistsError):
+                    _write_private(path, _dump(ring._keys, ring.active_key_id), replace=False)
+                    return ring
+            except OSError as exc:
+                raise ConfigError(f"cannot create key file {path}: {exc.strerror}") from exc
+        return cls._load(path)
+
+    @classmethod
+    def _load(cls, path: Path) -> KeyRing:
+        try:
+            fd = os.open(path, os.O_RDONLY)  # symlinks followed: mounted secrets are often links
+        except OSError as exc:
+            raise ConfigError(f"cannot open key file {path}: {exc.strerror}") from exc
+        try:
+            mode = os.fstat(fd).st_mode  # checked on the open file, so a swap after the check cannot fool us
+            if not stat.S_ISREG(mode):
+                raise ConfigError(f"key file {path} is not a regular file")
+            if mode & 0o077:
+                raise ConfigError(
+                    f"key file {path} has mode {stat.S_IMODE(mode):04o}, so other users may read it; "
+                    f"restrict it with 'chmod 600 {path}' (and consider rotating the keys)"
+                )
+            with os.fdopen(fd, "rb", closefd=False) as file:
+                raw = file.read()
+        finally:
+            os.close(fd)
+        try:
+            doc = json.loads(raw)
+            active, encoded = doc["active"], doc["keys"]
+            if not isinstance(active, str) or not isinstance(encoded, dict) or not encoded:
+                raise TypeError("'active' must be a string and 'keys' a non-empty object")
+            keys = {str(kid): base64.b64decode(value, validate=True) for kid, value in encoded.items()}
+            return cls(keys, active, path=path)
+        except (ConfigError, ValueError, TypeError, KeyError, binascii.Error) as exc:
+            raise ConfigError(
+                f"key file {path} is malformed ({exc}): expected {{'active': id, 'keys': {{id: base64 key}}}}"
+            ) from exc
+
+    @property
+    def active_key_id(self) -> str:
+        return self._active
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    def rotate(self) -> str:
+        """Add a fresh key, make it active and save; returns its id. Older ciphertexts still open."""
+        with self._lock:
+            while (key_id := secrets.token_hex(8)) in self._keys:
+                pass
+            keys = {**self._keys, key_id: AESGCM.generate_key(bit_length=256)}
+            # saved before use: a key that encrypted anything must survive a restart
+            self._save(keys, key_id)
+            # the dict is swapped before the active id, so a concurrent encrypt always finds its key
+            self._keys = keys
+            self._active = key_id
+        return key_id
+
+    def retire(self, key_id: str) -> None:
+        """Forget a key that is not active; whatever it encrypted can no longer be read."""
+        with self._lock:
+            if key_id == self._active:
+                raise ConfigError(f"key {key_id!r} is the active key; rotate before retiring it")
+            if key_id not in self._keys:
+                raise ConfigError(f"key {key_id!r} is not in the key ring")
+            keys = {kid: key for kid, key in self._keys.items() if kid != key_id}
+            self._save(keys, self._active)
+            self._keys = keys
+
+    def encrypt(self, plaintext: bytes, *, context: str) -> bytes:
+        key_id = self._active
+        header = bytes([_VERSION, len(key_id)]) + key_id.encode("ascii")
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = AESGCM(self._keys[key_id]).encrypt(nonce, plaintext, header + context.encode())
+        return header + nonce + sealed
+
+    def decrypt(self, ciphertext: bytes, *, context: str) -> bytes:
+        key_id, header, nonce, sealed = _split(ciphertext)
+        key = self._keys.get(key_id)
+        if key is None:
+            raise DecryptionError(f"key {key_id!r} is not in the key ring (retired, or from elsewhere)")
+        try:
+            return AESGCM(key).decrypt(nonce, sealed, header + context.encode())
+        except InvalidTag:
+            raise DecryptionError(
+                f"ciphertext does not open under key {key_id!r} with context {context!r}: "
+                "tampered, or stored for another record"
+            ) from None
+
+    def encrypt_text(self, text: str, *, context: str) -> bytes:
+        return self.encrypt(text.encode("utf-8"), context=context)
+
+    def decrypt_text(self, ciphertext: bytes, *, context: str) -> str:
+        return self.decrypt(ciphertext, context=context).decode("utf-8")
+
+    def key_id_of(self, ciphertext: bytes) -> str:
+        return _split(ciphertext)[0]
+
+    def needs_rotation(self, ciphertext: bytes) -> bool:
+        return self.key_id_of(ciphertext) != self._active
+
+    def reencrypt(self, ciphertext: bytes, *, context: str) -> bytes:
+        """Open under whichever key sealed it, seal again under the active key."""
+        return self.encrypt(self.decrypt(ciphertext, context=context), context=context)
+
+    def _save(self, keys: dict[str, bytes], active: str) -> None:
+        if self._path is not None:
+            try:
+                _write_private(self._path, _dump(keys, active), replace=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot save key file {self._path}: {exc.strerror}") from exc
+
+
+def _split(ciphertext: bytes) -> tuple[str, bytes, bytes, bytes]:
+    """Key id, header, nonce and sealed data of an envelope; the header is checked, the rest is not."""
+    if len(ciphertext) < 2 or ciphertext[0] != _VERSION:
+        raise DecryptionError("not a callsense ciphertext (unknown envelope version)")
+    header_len = 2 + ciphertext[1]
+    if len(ciphertext) < header_len + _NONCE_BYTES + _TAG_BYTES:
+        raise DecryptionError("ciphertext is truncated")
+    key_id = ciphertext[2:header_len].decode("ascii", errors="replace")
+    if not _KEY_ID.fullmatch(key_id):
+        raise DecryptionError("ciphertext names an invalid key id")
+    nonce_end = header_len + _NONCE_BYTES
+    return key_id, ciphertext[:header_len], ciphertext[header_len:nonce_end], ciphertext[nonce_end:]
+
+
+def _dump(keys: dict[str, bytes], active: str) -> bytes:
+    encoded = {kid: base64.b64encode(key).decode("ascii") for kid, key in keys.items()}
+    return json.dumps({"active": active, "keys": encoded}, indent=2).encode() + b"\n"
+
+
+def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
+    """Write a file atomically: a temporary file created 0600, synced, then renamed (or linked) in place."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,326 @@
+"""Transcribe a call with faster-whisper: language, speakers by channel, guarded against Whisper's habits.
+
+Stereo calls carry one speaker per channel, so each channel is transcribed alone and the turns are
+interleaved by *word* timestamps (segment starts put a long agent segment before the customer's short
+interjections). Whisper's failure modes are fenced in: Silero VAD skips silence and music, no text is
+carried over between windows (``condition_on_previous_text=False``) so a loop cannot feed itself, windows
+that look like loops are rejected by the compression-ratio check, and the temperature fallback list is short
+because every fallback re-decodes the window.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+
+from callsense.assets import catalog
+from callsense.calls.schemas import Segment, Speaker, render_transcript
+from callsense.config import ASRSettings, Channel, Device
+from callsense.errors import BadAudioError, ModelAssetError
+from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
+
+log = structlog.get_logger(__name__)
+
+Task = Literal["transcribe", "translate"]
+# A new turn starts when the same speaker pauses this long, so turns stay readable.
+TURN_PAUSE_SECONDS = 2.0
+# Whisper segments that are probably not speech: high no-speech probability and low confidence together.
+NO_SPEECH_PROBABILITY = 0.6
+LOW_AVG_LOGPROB = -1.0
+# gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value).
+LOOP_COMPRESSION_RATIO = 2.4
+# A phrase of up to this many words said three or more times in a row is a decoding loop; keep one.
+_LOOP = re.compile(r"\b((?:\S+\s+){0,5}?\S+?)(?:[\s,.;!?]+\1\b){2,}", re.IGNORECASE)
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """The settings that produced a transcript; stored beside it."""
+
+    model: str
+    device: str
+    compute_type: str
+    beam_size: int
+    temperatures: tuple[float, ...]
+    vad: bool
+    agent_channel: str
+    batched: bool
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    segments: list[Segment]
+    language: str | None
+    language_probability: float | None
+    duration: float
+    speaker_channels: int
+    options: TranscriptionOptions
+    seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return render_transcript(self.segments)
+
+
+@dataclass(frozen=True)
+class _Word:
+    start: float
+    end: float
+    text: str
+    probability: float
+    speaker: Speaker
+
+
+@dataclass
+class _Progress:
+    """Reports seconds of audio done across all channels as a fraction of the whole."""
+
+    total: float
+    callback: ProgressCallback | None
+    done: float = field(default=0.0)
+
+    def advance(self, seconds: float) -> None:
+        self.done += seconds
+        if self.callback is not None and self.total > 0:
+            self.callback(min(self.done / self.total, 1.0))
+
+
+def _resolve_device(device: Device) -> str:
+    if device is not Device.auto:
+        return device.value
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+@functools.lru_cache(maxsize=2)
+def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+    from faster_whisper import WhisperModel
+
+    try:
+        # A local path only: a bare name would make faster-whisper ask a model hub.
+        return WhisperModel(
+            path, device=device, compute_type=compute_type, cpu_threads=cpu_threads, local_files_only=True
+        )
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ModelAssetError(f"cannot load the Whisper model at {path}: {exc}") from exc
+
+
+class Transcriber:
+    """Loads the configured Whisper model once and transcribes calls with it."""
+
+    def __init__(self, settings: ASRSettings, *, model_dir: Path) -> None:
+        self._settings = settings
+        self._path, self.english_only = catalog.resolve_whisper(settings.model, model_dir)
+        self._device = _resolve_device(settings.device)
+        self._compute_type = settings.compute_type
+        if self._compute_type == "default":
+            self._compute_type = "float16" if self._device == "cuda" else "int8"
+
+    @property
+    def model_name(self) -> str:
+        return (
+            f"whisper-{self._settings.model}" if self._settings.model in catalog.CATALOG else str(self._path)
+        )
+
+    def _model(self) -> Any:
+        return _load_model(str(self._path), self._device, self._compute_type, self._settings.cpu_threads)
+
+    def options(self, language: str | None) -> TranscriptionOptions:
+        return TranscriptionOptions(
+            model=self.model_name,
+            device=self._device,
+            compute_type=self._compute_type,
+            beam_size=self._settings.beam_size,
+            temperatures=tuple(self._settings.temperatures),
+            vad=self._settings.vad,
+            agent_channel=self._settings.agent_channel.value,
+            batched=self._settings.batched,
+            language=language,
+        )
+
+    def transcribe(
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None = None,
+        task: Task = "transcribe",
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        started = time.perf_counter()
+        if self.english_only:
+            if language not in (None, "en"):
+                raise ModelAssetError(
+                    f"the English-only model {self.model_name} cannot transcribe '{language}'"
+                )
+            if task == "translate":
+                raise ModelAssetError(f"the English-only model {self.model_name} cannot translate")
+        speakers = self._speaker_channels(audio)
+        progress = _Progress(total=audio.duration * len(speakers), callback=on_progress)
+        probability: float | None
+        if language is not None:
+            probability = None
+        elif self.english_only:
+            language, probability = "en", None
+        else:
+            language, probability = self._detect_language(audio.mix())
+        if language is None:  # no speech anywhere: nothing to transcribe
+            progress.advance(progress.total)
+            segments: list[Segment] = []
+        elif len(speakers) == 1:
+            segments = self._mono_segments(speakers[0][1], language, task, progress)
+        else:
+            words = [
+                word
+                for speaker, samples in speakers
+                for word in self._channel_words(samples, speaker, language, task, progress)
+            ]
+            segments = turns_from_words(words)
+        return Transcript(
+            segments=segments,
+            language=language,
+            language_probability=probability,
+            duration=audio.duration,
+            speaker_channels=len(speakers),
+            options=self.options(language),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _speaker_channels(self, audio: DecodedAudio) -> list[tuple[Speaker, FloatArray]]:
+        if channels_are_alike(audio, threshold=self._settings.mono_similarity):
+            return [(Speaker.unknown, audio.mix())]
+        agent_index = 0 if self._settings.agent_channel is Channel.left else 1
+        return [
+            (Speaker.agent, audio.channels[agent_index]),
+            (Speaker.customer, audio.channels[1 - agent_index]),
+        ]
+
+    def _detect_language(self, samples: FloatArray) -> tuple[str | None, float | None]:
+        from faster_whisper.vad import get_speech_timestamps
+
+        if self._settings.vad and not get_speech_timestamps(samples):
+            return None, None
+        try:
+            language, probability, _ = self._model().detect_language(
+                samples, vad_filter=self._settings.vad, language_detection_segments=2
+            )
+        except (ValueError, IndexError) as exc:  # raised by faster-whisper when VAD keeps nothing
+            raise BadAudioError(f"language detection failed: {exc}") from exc
+        return str(language), round(float(probability), 4)
+
+    def _run(self, samples: FloatArray, language: str, task: Task, *, words: bool) -> Iterable[Any]:
+        settings = self._settings
+        arguments: dict[str, Any] = {
+            "language": language,
+            "task": task,
+            "beam_size": settings.beam_size,
+            "temperature": list(settings.temperatures),
+            "vad_filter": settings.vad,
+            "condition_on_previous_text": False,
+            "compression_ratio_threshold": LOOP_COMPRESSION_RATIO,
+            "log_prob_threshold": LOW_AVG_LOGPROB,
+            "no_speech_threshold": NO_SPEECH_PROBABILITY,
+            "word_timestamps": words,
+        }
+        if settings.batched:
+            from faster_whisper import BatchedInferencePipeline
+
+            pipeline = BatchedInferencePipeline(self._model())
+            segments, _ = pipeline.transcribe(samples, batch_size=settings.batch_size, **arguments)
+        else:
+            segments, _ = self._model().transcribe(samples, **arguments)
+        return (segment for segment in segments if not _looks_like_noise(segment))
+
+    def _mono_segments(
+        self, samples: FloatArray, language: str, task: Task, progress: _Progress
+    ) -> list[Segment]:
+        segments = []
+        last_end = 0.0
+        for segment in self._run(samples, language, task, words=False):
+            progress.advance(segment.end - last_end)
+            last_end = segment.end
+            text = cut_repetitions(segment.text.strip())
+            if text:
+                segments.append(
+                    Segment(
+                        speaker=Speaker.unknown,
+                        start=round(segment.start, 2),
+                        end=round(segment.end, 2),
+                        text=text,
+                        confidence=round(min(1.0, _exp(segment.avg_logprob)), 3),
+                    )
+                )
+        progress.advance(len(samples) / 16_000 - last_end)
+        return segments
+
+    def _channel_words(
+        self, samples: FloatArray, speaker: Speaker, language: str, task: Task, progress: _Progress
+    ) -> list[_Word]:
+        words = []
+        last_end = 0.0
+        for segment in self._run(samples, language, task, words=True):
+            progress.advance(segment.end - last_end)
+            last_end = segment.end
+            for word in segment.words or []:
+                if word.word.strip():
+                    words.append(_Word(word.start, word.end, word.word, float(word.probability), speaker))
+        progress.advance(len(samples) / 16_000 - last_end)
+        return words
+
+
+def _exp(value: float) -> float:
+    import math
+
+    return math.exp(value)
+
+
+def _looks_like_noise(segment: Any) -> bool:
+    """Whisper's checks only trigger a temperature fallback, and when every fallback fails it keeps the last
+    attempt anyway; segments that still look invented (no speech, or a loop) are dropped here."""
+    if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
+        return True
+    return bool(segment.no_speech_prob > NO_SPEECH_PROBABILITY and segment.avg_logprob < LOW_AVG_LOGPROB)
+
+
+def cut_repetitions(text: str) -> str:
+    """Collapse a phrase repeated three or more times in a row ("die im Land, die im Land, ...") to one."""
+    return _LOOP.sub(r"\1", text)
+
+
+def turns_from_words(words: list[_Word]) -> list[Segment]:
+    """Merge both channels' words by time into turns, ended by the other speaker or by a pause."""
+    turns: list[Segment] = []
+    current: list[_Word] = []
+
+    def close() -> None:
+        if current:
+            text = cut_repetitions("".join(word.text for word in current).strip())
+            confidence = sum(word.probability for word in current) / len(current)
+            turns.append(
+                Segment(
+                    speaker=current[0].speaker,
+                    start=round(current[0].start, 2),
+                    end=round(current[-1].end, 2),
+                    text=text,
+                    confidence=round(min(max(confidence, 0.0), 1.0), 3),
+                )
+            )
+            current.clear()
+
+    for word in sorted(words, key=lambda w: (w.start, w.end)):
+        if current and (
+            word.speaker is not current[-1].speaker or word.start - current[-1].end > TURN_PAUSE_SECONDS
+        ):
+            close()
+        current.append(word)
+    close()
+    return turns

@@ -1,0 +1,13 @@
+# Sourced by demo.sh and test.sh: make .venv with Python >= 3.11 and install callsense (plus extras) into it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "callsense needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+    exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv || { echo "python venv module missing: apt-get install python3-venv" >&2; exit 2; }
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${CALLSENSE_EXTRAS:-}"

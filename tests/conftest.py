@@ -1,0 +1,86 @@
+"""Shared test fixtures: paths to the committed audio, settings in a temporary data dir, real databases.
+
+Model weights are assembled once into ``.cache/models`` (1.3 GB, reused across runs); the embedded
+PostgreSQL is started once per session and each test that needs a database gets its own, migrated fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from callsense.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIO = ROOT / "tests" / "fixtures" / "audio"
+SAMPLES = ROOT / "samples"
+MODEL_DIR = Path(os.environ.get("CS_TEST_MODEL_DIR", ROOT / ".cache" / "models"))
+EXTERNAL_PG = os.environ.get("CS_TEST_EXTERNAL_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def references() -> dict[str, dict[str, Any]]:
+    with (AUDIO / "references.jsonl").open(encoding="utf-8") as handle:
+        return {entry["audio"]: entry for entry in map(json.loads, handle)}
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    return MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def embedded_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from callsense.db import embedded_url
+
+    return embedded_url(tmp_path_factory.mktemp("embedded-pg"))
+
+
+def _fresh_database(admin_url: str) -> Iterator[str]:
+    """Create an empty database on the server at ``admin_url`` and drop it afterwards."""
+    name = f"cs_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, query = admin_url.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(embedded_server_url: str) -> Iterator[str]:
+    yield from _fresh_database(embedded_server_url)
+
+
+@pytest.fixture
+def external_database_url() -> Iterator[str]:
+    try:
+        probe = create_engine(EXTERNAL_PG)
+        with probe.connect():
+            pass
+        probe.dispose()
+    except Exception as exc:  # no server here: the external-PostgreSQL tests cannot run
+        pytest.skip(f"no PostgreSQL at {EXTERNAL_PG}: {exc}")
+    yield from _fresh_database(EXTERNAL_PG)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_dir: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", model_dir=model_dir, database_url=database_url)
+
+
+@pytest.fixture(name="references", scope="session")
+def references_fixture() -> dict[str, dict[str, Any]]:
+    return references()

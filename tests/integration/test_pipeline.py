@@ -1,0 +1,213 @@
+"""The stage runner on real Whisper models and a real PostgreSQL; the LLM is scripted here (its own tests
+run the real GGUF) so these tests assert transcription, storage, encryption and idempotency."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from callsense.backends.llm.fake import FakeLLM
+from callsense.calls.models import Analysis, Call, Event, Transcript
+from callsense.calls.schemas import CallStatus, Speaker
+from callsense.config import Settings
+from callsense.errors import BadAudioError, DecryptionError, PermanentFetchError
+from callsense.pipeline import runner
+from callsense.security.crypto import KeyRing
+from tests.conftest import AUDIO
+from tests.wer import word_error_rate
+
+pytestmark = pytest.mark.slow
+
+ANSWER = json.dumps(
+    {
+        "summary": ["Customer was charged twice.", "Agent refunded the duplicate payment."],
+        "topic": "Duplicate charge refund",
+        "sentiment": "Neutral",
+        "emotion": "Calm",
+        "agent_sentiment": "Positive",
+        "customer_sentiment": "Neutral",
+    }
+)
+
+
+def scripted_llm() -> FakeLLM:
+    return FakeLLM(lambda request: ANSWER if "summary" in json.dumps(request.schema) else '{"lines": []}')
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[runner.Runtime]:
+    runtime = runner.open_runtime(settings)
+    runtime._llm = scripted_llm()
+    yield runtime
+    runtime.db.close()
+
+
+def process(rt: runner.Runtime, name: str, **options: object) -> runner.CallRecord:
+    return runner.process(rt, source=str(AUDIO / name), call_id=name.split(".")[0], **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "language", "max_wer"),
+    [
+        ("en_refund.stereo.flac", "en", 0.25),
+        ("es_cancel.stereo.flac", "es", 0.45),
+        ("de_complaint.stereo.flac", "de", 0.45),
+        ("fr_delivery.stereo.flac", "fr", 0.45),
+    ],
+)
+def test_stereo_call_language_wer_and_speakers(
+    rt: runner.Runtime, name: str, language: str, max_wer: float, references: dict[str, dict]
+) -> None:
+    record = process(rt, name)
+    reference = references[name]
+    assert record.status is CallStatus.done
+    assert record.language == language
+    # espeak-ng voices are robotic, so Whisper is less sure of their language than of real speech.
+    assert record.language_probability is not None and record.language_probability > 0.3
+    hypothesis = " ".join(segment.text for segment in record.segments)
+    assert word_error_rate(reference["reference"], hypothesis) <= max_wer
+    # Turns are attributed to the channel's speaker and come out in the order they were spoken.
+    assert [s.speaker for s in record.segments[:2]] == [Speaker.agent, Speaker.customer]
+    spoken = [t["speaker"] for t in reference["turns"]]
+    assert [s.speaker.value for s in record.segments] == spoken
+    starts = [s.start for s in record.segments]
+    assert starts == sorted(starts)
+    if language != "en":
+        assert record.translated_transcript and record.models.translation == "whisper"
+    else:
+        assert record.translated_transcript is None
+
+
+def test_mono_call_has_unknown_speaker(rt: runner.Runtime, references: dict[str, dict]) -> None:
+    record = process(rt, "en_refund.mono.flac")
+    assert record.channels == 1
+    assert {s.speaker for s in record.segments} == {Speaker.unknown}
+    assert word_error_rate(references["en_refund.mono.flac"]["reference"], record.transcript) <= 0.25
+
+
+def test_explicit_language_overrides_detection(rt: runner.Runtime) -> None:
+    record = process(rt, "en_short.mono.flac", language="en")
+    assert record.language == "en"
+    assert record.language_probability is None
+    assert record.transcript
+
+
+@pytest.mark.parametrize("name", ["silence.flac", "hold_music.flac"])
+def test_no_speech_gives_empty_transcript_and_clear_status(rt: runner.Runtime, name: str) -> None:
+    record = process(rt, name)
+    assert record.status is CallStatus.no_speech
+    assert record.transcript == ""
+    assert record.segments == []
+    assert record.status_detail == "no speech detected in the recording"
+    assert record.summary == [] and record.topic is None
+
+
+def test_stored_text_and_audio_are_encrypted(rt: runner.Runtime, settings: Settings) -> None:
+    record = process(rt, "en_refund.stereo.flac")
+    needle = record.segments[0].text.split()[2].encode()
+    with rt.db.transaction() as session:
+        dump = b"".join(
+            bytes(value)
+            for table in ("transcripts", "analyses")
+            for row in session.execute(text(f"select * from {table}"))
+            for value in row
+            if isinstance(value, bytes | memoryview)
+        )
+    assert dump and needle not in dump and b"refund" not in dump.lower()
+    blobs = list(settings.resolved_blob_dir.rglob("*"))
+    raw = b"".join(path.read_bytes() for path in blobs if path.is_file())
+    assert b"fLaC" not in raw and (AUDIO / "en_refund.stereo.flac").read_bytes()[:4096] not in raw
+
+
+def test_a_wrong_key_cannot_read_the_call(rt: runner.Runtime, settings: Settings, tmp_path: Path) -> None:
+    process(rt, "en_short.mono.flac")
+    rt.keyring = KeyRing.load_or_create(tmp_path / "other-keys.json")
+    with pytest.raises(DecryptionError):
+        runner.record(rt, _call_pk(rt, "en_short"))
+
+
+def _call_pk(rt: runner.Runtime, call_id: str):  # type: ignore[no-untyped-def]
+    with rt.db.transaction() as session:
+        return session.scalars(select(Call.id).where(Call.call_id == call_id)).one()
+
+
+def _counts(rt: runner.Runtime) -> tuple[int, int, int]:
+    with rt.db.transaction() as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(m)) or 0 for m in (Call, Transcript, Analysis)
+        )
+
+
+def test_processing_twice_reuses_every_stage(rt: runner.Runtime) -> None:
+    first = process(rt, "en_short.mono.flac")
+    llm_calls = len(rt.llm.requests)  # type: ignore[attr-defined]
+    second = process(rt, "en_short.mono.flac")
+    assert _counts(rt) == (1, 1, 1)
+    assert second.model_dump(exclude={"timings"}) == first.model_dump(exclude={"timings"})
+    assert len(rt.llm.requests) == llm_calls  # type: ignore[attr-defined]
+    with rt.db.transaction() as session:
+        started = session.scalar(select(func.count()).select_from(Event).where(Event.kind == "started"))
+    assert started == 3  # fetch, transcribe, analyse ran once
+
+    process(rt, "en_short.mono.flac", force=True)
+    assert _counts(rt) == (1, 1, 1)
+    assert len(rt.llm.requests) > llm_calls  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (b"", BadAudioError),
+        (b"<html>not audio</html>" * 100, BadAudioError),
+        (None, PermanentFetchError),
+    ],
+)
+def test_bad_input_fails_cleanly_with_the_reason_stored(
+    rt: runner.Runtime, tmp_path: Path, payload: bytes | None, error: type[Exception]
+) -> None:
+    source = tmp_path / "input.wav"
+    if payload is not None:
+        source.write_bytes(payload)
+    with pytest.raises(error) as raised:
+        runner.process(rt, source=str(source), call_id="bad")
+    with rt.db.transaction() as session:
+        call = session.scalars(select(Call).where(Call.call_id == "bad")).one()
+        assert call.status == CallStatus.failed.value
+        assert call.status_detail == f"fetch: {raised.value}"
+        assert call.audio_blob is None and call.transcript is None and call.analysis is None
+        kinds = [
+            e.kind for e in session.scalars(select(Event).where(Event.call_pk == call.id).order_by(Event.id))
+        ]
+    assert kinds == ["received", "started", "failed"]
+    assert not any(rt.blobs.keys("audio/"))
+
+
+def test_truncated_upload_fails_and_a_good_retry_succeeds(rt: runner.Runtime, tmp_path: Path) -> None:
+    good = AUDIO / "en_short.mono.flac"
+    source = tmp_path / "call.flac"
+    source.write_bytes(good.read_bytes()[:4000])
+    with pytest.raises(BadAudioError):
+        runner.process(rt, source=str(source), call_id="retry")
+    shutil.copy(good, source)
+    record = runner.process(rt, source=str(source), call_id="retry")
+    assert record.status is CallStatus.done and record.transcript
+
+
+def test_external_postgresql_works_the_same(
+    external_database_url: str, tmp_path: Path, model_dir: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "ext", model_dir=model_dir, database_url=external_database_url)
+    runtime = runner.open_runtime(settings)
+    runtime._llm = scripted_llm()
+    try:
+        record = process(runtime, "en_short.mono.flac")
+        assert record.status is CallStatus.done
+        assert record.topic == "Duplicate charge refund"
+        assert runtime.db.url_for_display.startswith("127.0.0.1:5432")
+    finally:
+        runtime.db.close()

@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callsense.backends import blobstore
+from callsense.backends.blobstore import (
+    BlobStore,
+    FilesystemBlobStore,
+    InvalidBlobKeyError,
+    MemoryBlobStore,
+    validate_key,
+)
+from callsense.errors import NotFoundError, PermanentError
+from callsense.security.crypto import KeyRing
+
+
+@pytest.fixture(params=["memory", "filesystem"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "memory":
+        return MemoryBlobStore()
+    return FilesystemBlobStore(tmp_path / "blobs")
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    # the most permissive umask: modes must come from the code, not from the environment
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+# --- the contract, run against every implementation ---------------------------------------------------
+
+
+def test_is_a_blob_store(store: BlobStore) -> None:
+    assert isinstance(store, BlobStore)
+
+
+def test_put_get_round_trip(store: BlobStore) -> None:
+    store.put("audio/call-1", b"\x00\x01 opaque bytes")
+    store.put("empty", b"")
+    assert store.get("audio/call-1") == b"\x00\x01 opaque bytes"
+    assert store.get("empty") == b""
+
+
+def test_get_missing_raises_not_found(store: BlobStore) -> None:
+    with pytest.raises(NotFoundError, match="audio/none"):
+        store.get("audio/none")
+
+
+def test_overwrite_replaces_and_is_idempotent(store: BlobStore) -> None:
+    store.put("k", b"first version, longer than the second")
+    store.put("k", b"second")
+    store.put("k", b"second")
+    assert store.get("k") == b"second"
+    assert list(store.keys("")) == ["k"]
+
+
+def test_exists_and_delete(store: BlobStore) -> None:
+    assert not store.exists("a/b")
+    store.put("a/b", b"x")
+    assert store.exists("a/b")
+    assert not store.exists("a")  # a prefix is not a blob
+    store.delete("a/b")
+    assert not store.exists("a/b")
+    store.delete("a/b")  # deleting again is harmless
+    store.delete("never/there")
+    with pytest.raises(NotFoundError):
+        store.get("a/b")
+
+
+def test_keys_by_prefix_sorted(store: BlobStore) -> None:
+    for key in ["calls/2/audio", "calls/12/audio", "calls/1/audio", "calls/1/meta.json", "other"]:
+        store.put(key, b"x")
+    assert list(store.keys("")) == sorted(
+        ["calls/1/audio", "calls/1/meta.json", "calls/12/audio", "calls/2/audio", "other"]
+    )
+    assert list(store.keys("calls/1/")) == ["calls/1/audio", "calls/1/meta.json"]
+    assert list(store.keys("calls/1")) == ["calls/1/audio", "calls/1/meta.json", "calls/12/audio"]
+    assert list(store.keys("calls/1/m")) == ["calls/1/meta.json"]
+    assert list(store.keys("nothing/")) == []
+    assert list(store.keys("oth")) == ["other"]
+
+
+def test_key_may_also_be_a_prefix(store: BlobStore) -> None:
+    store.put("a", b"1")
+    store.put("a/b", b"2")
+    assert store.get("a") == b"1" and store.get("a/b") == b"2"
+    assert list(store.keys("a")) == ["a", "a/b"]
+    store.delete("a")
+    assert store.get("a/b") == b"2"
+
+
+def test_keys_is_a_snapshot(store: BlobStore) -> None:
+    for index in range(5):
+        store.put(f"audio/{index}", b"x")
+    for key in store.keys("audio/"):  # re-writing and deleting while iterating, as key rotation does
+        store.put(key, b"y")
+        store.delete(key)
+    assert list(store.keys("")) == []
+
+
+BAD_KEYS = [
+    "",
+    "../x",
+    "a/../../x",
+    "..",
+    "/abs",
+    "a//b",
+    "a/./b",
+    "./a",
+    "a/",
+    "a b",
+    "a\\b",
+    "a\x00b",
+    "caf\u00e9",
+    "a" * 201,
+    "a/" * 600,
+]
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+def test_rejects_bad_keys(store: BlobStore, key: str) -> None:
+    for call in (
+        lambda: store.put(key, b"x"),
+        lambda: store.get(key),
+        lambda: store.exists(key),
+        lambda: store.delete(key),
+    ):
+        with pytest.raises(InvalidBlobKeyError):
+            call()
+
+
+@pytest.mark.parametrize("prefix", ["../", "/", "/abs", "a/../", "a b"])
+def test_rejects_bad_prefixes(store: BlobStore, prefix: str) -> None:
+    with pytest.raises(InvalidBlobKeyError):
+        list(store.keys(prefix))
+
+
+@pytest.mark.parametrize("key", ["a", "audio/0b7e1a8e-2f0c-4b8e-9d51", "A.b_c-d/e.f", ".hidden/x", "a" * 200])
+def test_accepts_good_keys(key: str) -> None:
+    assert validate_key(key) == key
+
+
+def test_invalid_key_error_is_permanent_and_a_value_error() -> None:
+    assert issubclass(InvalidBlobKeyError, PermanentError)
+    assert issubclass(InvalidBlobKeyError, ValueError)
+
+
+def test_exports() -> None:
+    assert set(blobstore.__all__) == {
+        "BlobStore",
+        "FilesystemBlobStore",
+        "InvalidBlobKeyError",
+        "MemoryBlobStore",
+        "validate_key",
+        "validate_prefix",
+    }
+
+
+def test_memory_store_copies_data() -> None:
+    store = MemoryBlobStore()
+    data = bytearray(b"abc")
+    store.put("k", bytes(data))
+    data[0] = ord("z")
+    assert store.get("k") == b"abc"
+
+
+# --- the filesystem store -----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_filesystem_modes(tmp_path: Path) -> None:
+    root = tmp_path / "data" / "blobs"
+    store = FilesystemBlobStore(root)
+    store.put("calls/1/audio", b"x")
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    for directory in (root / "calls", root / "calls" / "1"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    (blob,) = _files(root)
+    assert stat.S_IMODE(blob.stat().st_mode) == 0o600
+
+
+def test_filesystem_failed_write_keeps_old_blob(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "blobs"
+    store = FilesystemBlobStore(root)
+    store.put("k", b"old")
+
+    def crash(_fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError):
+        store.put("k", b"new")
+    monkeypatch.undo()
+    assert store.get("k") == b"old"
+    assert len(_files(root)) == 1  # the temporary file is gone
+
+
+def test_filesystem_readers_never_see_half_a_blob(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    versions = [bytes([n]) * (200_000 + n * 1000) for n in range(4)]
+    store.put("k", versions[0])
+    stop = threading.Event()
+    seen: list[bytes] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.append(store.get("k"))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(10):
+            for version in versions:
+                store.put("k", version)
+    finally:
+        stop.set()
+        reader.join()
+    assert seen and all(blob in versions for blob in seen)
+
+
+def test_filesystem_ignores_stray_files_and_survives_restart(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    FilesystemBlobStore(root).put("calls/1/audio", b"x")
+    (root / "calls" / "1" / ".tmpabc.tmp").write_bytes(b"half a write")  # left by a crash
+    (root / "README").write_text("not a blob")
+    store = FilesystemBlobStore(root)
+    assert list(store.keys("")) == ["calls/1/audio"]
+    assert store.get("calls/1/audio") == b"x"
+
+
+def test_filesystem_delete_prunes_empty_dirs(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FilesystemBlobStore(root)
+    store.put("calls/1/audio", b"x")
+    store.put("calls/2/audio", b"y")
+    store.delete("calls/1/audio")
+    assert not (root / "calls" / "1").exists()
+    assert (root / "calls" / "2").is_dir()
+    store.delete("calls/2/audio")
+    assert root.is_dir() and list(root.iterdir()) == []
+    store.put("calls/1/audio", b"z")  # directories come back on demand
+    assert store.get("calls/1/audio") == b"z"
+
+
+def test_encrypted_blob_on_disk_holds_no_plaintext(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FilesystemBlobStore(root)
+    ring = KeyRing.generate()
+    audio = b"RIFF....WAVEfmt the customer reads out card number 4111 1111 1111 1111" * 50
+    context = "call:0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90:audio"
+    store.put("audio/0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90", ring.encrypt(audio, context=context))
+    (blob,) = _files(root)
+    on_disk = blob.read_bytes()
+    assert b"4111" not in on_disk and b"RIFF" not in on_disk and b"customer" not in on_disk
+    assert ring.decrypt(store.get("audio/0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90"), context=context) == audio

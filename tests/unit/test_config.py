@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callsense.config import LLMBackendName, load_settings
+from callsense.errors import ConfigError
+
+
+def test_environment_overrides_nested_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLSENSE_ASR__MODEL", "tiny.en")
+    monkeypatch.setenv("CALLSENSE_LLM__BACKEND", "ollama")
+    monkeypatch.setenv("CALLSENSE_LLM__BASE_URL", "http://127.0.0.1:11434")
+    settings = load_settings()
+    assert settings.asr.model == "tiny.en"
+    assert settings.llm.backend is LLMBackendName.ollama
+
+
+def test_toml_file_is_read_and_env_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "callsense.toml"
+    config.write_text('log_level = "info"\n[asr]\nbeam_size = 3\nagent_channel = "right"\n')
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
+    monkeypatch.setenv("CALLSENSE_ASR__BEAM_SIZE", "2")
+    settings = load_settings()
+    assert settings.log_level == "INFO"
+    assert settings.asr.agent_channel.value == "right"
+    assert settings.asr.beam_size == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CALLSENSE_LLM__BACKEND", "openai", "llm.base_url is required"),
+        ("CALLSENSE_ASR__BEAM_SIZE", "0", "asr.beam_size"),
+        ("CALLSENSE_ASR__TEMPERATURES", "[0.8, 0.2]", "ascending"),
+        ("CALLSENSE_LOG_LEVEL", "loud", "log_level"),
+        ("CALLSENSE_NO_SUCH_OPTION", "1", "CALLSENSE_NO_SUCH_OPTION"),
+    ],
+)
+def test_invalid_settings_name_the_option(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=message):
+        load_settings()
+
+
+def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(tmp_path / "absent.toml"))
+    with pytest.raises(ConfigError, match="not a file"):
+        load_settings()

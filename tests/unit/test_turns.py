@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from callsense.calls.schemas import Speaker
+from callsense.speech.whisper import _Word, turns_from_words
+
+
+def word(start: float, text: str, speaker: Speaker) -> _Word:
+    return _Word(start=start, end=start + 0.3, text=f" {text}", probability=0.9, speaker=speaker)
+
+
+def test_interjection_inside_a_long_agent_segment_becomes_its_own_turn() -> None:
+    # The agent's segment starts first and runs long; the customer's "okay" lands in the middle of it.
+    # Ordering by segment start would put "okay" after the whole agent segment.
+    agent = [
+        word(0.0, "your", Speaker.agent),
+        word(0.4, "refund", Speaker.agent),
+        word(2.0, "is", Speaker.agent),
+        word(2.4, "done", Speaker.agent),
+    ]
+    customer = [word(1.0, "okay", Speaker.customer)]
+    turns = turns_from_words(agent + customer)
+    assert [(t.speaker, t.text) for t in turns] == [
+        (Speaker.agent, "your refund"),
+        (Speaker.customer, "okay"),
+        (Speaker.agent, "is done"),
+    ]
+
+
+def test_a_long_pause_splits_one_speaker_into_two_turns() -> None:
+    words = [
+        word(0.0, "hello", Speaker.agent),
+        word(5.0, "still", Speaker.agent),
+        word(5.4, "there", Speaker.agent),
+    ]
+    turns = turns_from_words(words)
+    assert [t.text for t in turns] == ["hello", "still there"]
+    assert turns[1].start == 5.0
+
+
+def test_confidence_is_the_mean_word_probability() -> None:
+    words = [
+        _Word(0.0, 0.2, " a", 0.5, Speaker.customer),
+        _Word(0.3, 0.5, " b", 1.0, Speaker.customer),
+    ]
+    (turn,) = turns_from_words(words)
+    assert turn.confidence == 0.75
+
+
+def test_no_words_no_turns() -> None:
+    assert turns_from_words([]) == []
