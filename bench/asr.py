@@ -1,6 +1,6 @@
 """Transcription benchmark over a folder of audio with a references.jsonl (the format of shared/testdata).
 
-    python bench/asr.py ../shared/testdata [--model base] [--limit N] [--batched] [--beam-size 5]
+    python -m bench.asr ../shared/testdata [--model base] [--limit N] [--batched] [--beam-size 5]
 
 Prints one row per reference (decode and transcribe seconds, real-time factor, WER, detected language),
 then the totals: overall WER (errors over reference words), language-ID accuracy, RTF and peak RSS.

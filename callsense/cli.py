@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from callsense import __version__
+from callsense import __version__, cli_deliveries
 from callsense.config import Settings, load_settings
 from callsense.errors import CallsenseError
+from callsense.web import cli as web_cli
 
 EXIT_PERMANENT = 1
 EXIT_RETRYABLE = 75  # EX_TEMPFAIL: a later attempt may succeed
@@ -35,6 +36,9 @@ keys_app = typer.Typer(help="Manage the encryption key ring.", no_args_is_help=T
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(cli_deliveries.app, name="deliveries")
+app.add_typer(web_cli.users_app, name="users")
+app.add_typer(web_cli.search_app, name="search")
 
 err = Console(stderr=True)
 # Piped output is not wrapped at 80 columns, so tables stay greppable.
@@ -308,14 +312,16 @@ def serve(
 def worker(
     queue: Annotated[
         list[str] | None,
-        typer.Option(help="Only these stages (fetch, transcribe, analyse, maintenance); repeat the option."),
+        typer.Option(help="Only these queues (fetch, transcribe, analyse, deliver, maintenance); repeat it."),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 1,
 ) -> None:
     """Run a worker against the shared database: more throughput, or transcription on GPU machines only."""
     import asyncio
+    import contextlib
+    import signal
 
-    from callsense import jobs
+    from callsense import jobs, workers
     from callsense.pipeline import runner
 
     settings = _settings()
@@ -325,7 +331,12 @@ def worker(
 
     async def run() -> None:
         async with jobs_app.open_async():
-            await jobs_app.run_worker_async(**jobs.worker_options(rt, queues=queue, concurrency=concurrency))
+            options = jobs.worker_options(rt, queues=queue, concurrency=concurrency)
+            supervised = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
+            for stop_signal in (signal.SIGINT, signal.SIGTERM):  # finish running jobs, then exit
+                asyncio.get_running_loop().add_signal_handler(stop_signal, supervised.cancel)
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervised
 
     try:
         asyncio.run(run())

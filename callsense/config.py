@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callsense.backends.crm.settings import DeliverySettings
+
 
 class Device(StrEnum):
     auto = "auto"
@@ -287,6 +289,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
 
     @field_validator("log_level")
     @classmethod

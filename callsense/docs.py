@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from callsense.backends.crm.settings import DestinationSettings
 from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
 
@@ -57,7 +58,22 @@ def configuration_markdown() -> str:
         nested = field.annotation
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             parts += ["", f"## `{name}`: {nested.__doc__ or name}".rstrip(), "", *_table(nested, name)]
+    parts += ["", "### Each of `deliveries.destinations`", "", *_item_table(DestinationSettings)]
     return "\n".join(parts) + "\n"
+
+
+def _item_table(model: type[BaseModel]) -> list[str]:
+    """Options of the entries of a list setting: set in the TOML file, or as JSON in the list's variable."""
+    lines = ["| option | default | description |", "|---|---|---|"]
+    for name, field in model.model_fields.items():
+        value = field.get_default(call_default_factory=True)
+        value = getattr(value, "value", value)
+        default = (
+            "required" if field.is_required() else "unset" if value is None else f"`{json.dumps(value)}`"
+        )
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` | {default} | {description} |")
+    return lines
 
 
 def record_schema_json() -> str:

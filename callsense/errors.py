@@ -5,10 +5,12 @@
     │   ├── ConfigError         settings are invalid or a required file is missing
     │   ├── BadAudioError       the recording is empty, corrupt, not audio, or too long
     │   ├── ModelAssetError     a model file is missing or fails its checksum
-    │   └── DecryptionError     a ciphertext does not open with the keys we hold
+    │   ├── DecryptionError     a ciphertext does not open with the keys we hold
+    │   └── CRMRejectedError    a CRM refused a delivery (4xx other than 408/429); its reason is kept
     └── RetryableError          a later attempt may succeed: network, a busy server
         ├── FetchError          the recording could not be downloaded
-        └── LLMUnavailableError the LLM back-end did not answer
+        ├── LLMUnavailableError the LLM back-end did not answer
+        └── CRMUnavailableError a CRM timed out, throttled (429) or failed (5xx); may name a wait
 
 Library errors are translated into these at the boundary and re-raised ``from exc``; only the CLI and
 the API turn them into exit codes and HTTP responses.
@@ -65,3 +67,20 @@ class PermanentFetchError(PermanentError):
 
 class LLMUnavailableError(RetryableError):
     pass
+
+
+class CRMUnavailableError(RetryableError):
+    """A CRM did not take the delivery now; ``retry_after`` is its own ``Retry-After`` in seconds, if sent."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class CRMRejectedError(PermanentError):
+    """A CRM refused the delivery for good (bad credentials, a field it does not accept)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

@@ -9,6 +9,7 @@ stage has no job and defers it; ``recover_stalled`` hands the jobs of workers th
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
@@ -25,10 +26,12 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
 
-from callsense import metrics
+from callsense import metrics, workers
+from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
-from callsense.errors import PermanentError
+from callsense.errors import CRMUnavailableError, PermanentError
+from callsense.pipeline import deliver as delivering
 from callsense.pipeline import runner
 
 log = structlog.get_logger(__name__)
@@ -142,21 +145,100 @@ def transcribe(context: procrastinate.JobContext, call_pk: str) -> None:
 
 @stages.task(name="analyse", queue="analyse", retry=RETRY["analyse"], pass_context=True)
 def analyse(context: procrastinate.JobContext, call_pk: str) -> None:
+    rt = _runtime(context)
     with _observed(context, "analyse", call_pk):
-        runner.run_analyse(_runtime(context), uuid.UUID(call_pk))
-
-
-def reconcile_calls(rt: runner.Runtime, app: procrastinate.App) -> int:
-    """Defer the next stage of every call that is waiting for one but has no job; returns how many."""
+        runner.run_analyse(rt, uuid.UUID(call_pk))
+    assert context.app is not None
     with rt.db.transaction() as session:
-        waiting = session.execute(
-            select(Call.id, Call.status).where(Call.status.in_([status.value for status in NEXT_STAGE]))
-        ).all()
+        waiting = deliveries.pending_ids(session=session, call_pk=uuid.UUID(call_pk))
+    for delivery_id in waiting:
+        defer_delivery(context.app, delivery_id)
+
+
+@dataclass(frozen=True)
+class DeliveryRetry(BaseRetryStrategy):
+    """The deliver stage decides the wait (the CRM's Retry-After, or jittered backoff) and when to give up
+    (the destination's max age), and says so in ``CRMUnavailableError.retry_after``; other errors (the
+    database gone for a moment) fall back to a plain backoff."""
+
+    fallback: Backoff
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, CRMUnavailableError) and exception.retry_after is not None:
+            return RetryDecision(retry_in={"seconds": max(1, round(exception.retry_after))})
+        return self.fallback.get_retry_decision(exception=exception, job=job)
+
+
+def defer_delivery(app: procrastinate.App, delivery_id: uuid.UUID | str) -> bool:
+    """Queue the delivery; False when a job for it is already waiting."""
+    try:
+        app.configure_task("callsense:deliver", queueing_lock=f"deliver:{delivery_id}").defer(
+            delivery_id=str(delivery_id)
+        )
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
+
+
+async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | str) -> bool:
+    try:
+        await app.configure_task("callsense:deliver", queueing_lock=f"deliver:{delivery_id}").defer_async(
+            delivery_id=str(delivery_id)
+        )
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
+
+
+@stages.task(
+    name="deliver",
+    queue="deliver",
+    retry=DeliveryRetry(fallback=Backoff(max_attempts=20, base_seconds=10, cap_seconds=1800)),
+    pass_context=True,
+)
+def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
+    job_id = context.job.id if context.job else None
+    with structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver"):
+        delivering.run_deliver(_runtime(context), uuid.UUID(delivery_id))
+
+
+def reconcile_deliveries(rt: runner.Runtime, app: procrastinate.App) -> int:
+    """Defer every pending delivery that has no job (its analyse job died before deferring it, or it was
+    retried by hand); returns how many."""
+    with rt.db.transaction() as session:
+        waiting = deliveries.pending_ids(session=session)
         busy = {
             row[0]
             for row in session.execute(
                 text(
-                    "select args->>'call_pk' from procrastinate_jobs "
+                    "select args->>'delivery_id' from procrastinate_jobs "
+                    "where status in ('todo', 'doing') and queue_name = 'deliver'"
+                )
+            )
+        }
+    deferred = 0
+    for delivery_id in waiting:
+        if str(delivery_id) not in busy and defer_delivery(app, delivery_id):
+            log.info("reconciled", delivery_id=str(delivery_id), stage="deliver")
+            deferred += 1
+    return deferred
+
+
+def reconcile_calls(rt: runner.Runtime, app: procrastinate.App) -> int:
+    """Defer the next stage of every call that is waiting for one but has no job; returns how many.
+
+    Only a job of that very stage counts: a job of an earlier stage left ``doing`` (its end could not be
+    recorded) must not hold the call back.
+    """
+    with rt.db.transaction() as session:
+        waiting = session.execute(
+            select(Call.id, Call.status).where(Call.status.in_([status.value for status in NEXT_STAGE]))
+        ).all()
+        queued = {
+            (row[0], row[1])
+            for row in session.execute(
+                text(
+                    "select args->>'call_pk', queue_name from procrastinate_jobs "
                     "where status in ('todo', 'doing') and queue_name = any(:queues)"
                 ),
                 {"queues": list(STAGES)},
@@ -164,8 +246,9 @@ def reconcile_calls(rt: runner.Runtime, app: procrastinate.App) -> int:
         }
     deferred = 0
     for call_pk, status in waiting:
-        if str(call_pk) not in busy and defer_stage(app, NEXT_STAGE[CallStatus(status)], call_pk):
-            log.info("reconciled", call_pk=str(call_pk), stage=NEXT_STAGE[CallStatus(status)])
+        stage = NEXT_STAGE[CallStatus(status)]
+        if (str(call_pk), stage) not in queued and defer_stage(app, stage, call_pk):
+            log.info("reconciled", call_pk=str(call_pk), stage=stage)
             deferred += 1
     return deferred
 
@@ -175,6 +258,7 @@ def reconcile_calls(rt: runner.Runtime, app: procrastinate.App) -> int:
 def reconcile(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
     reconcile_calls(_runtime(context), context.app)
+    reconcile_deliveries(_runtime(context), context.app)
 
 
 @stages.periodic(cron="* * * * *", periodic_id="recover-stalled")
@@ -196,7 +280,10 @@ def conninfo(rt: runner.Runtime) -> str:
 
 def build_app(rt: runner.Runtime) -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(rt)))
-    app.add_tasks_from(stages, namespace="callsense")
+    workers.make_resilient(app)
+    # add_tasks_from moves the blueprint's tasks into the app and renames them in place; a copy keeps
+    # ``stages`` intact for the next app built in this process (tests, benchmarks).
+    app.add_tasks_from(copy.deepcopy(stages), namespace="callsense")
     # Procrastinate logs every job at INFO; ours carry the call id instead.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     return app
@@ -209,6 +296,5 @@ def worker_options(rt: runner.Runtime, *, queues: list[str] | None, concurrency:
         "additional_context": {"runtime": rt},
         "update_heartbeat_interval": 5,
         "stalled_worker_timeout": STALLED_AFTER_SECONDS,
-        "install_signal_handlers": True,
         "delete_jobs": "successful",
     }

@@ -25,9 +25,18 @@ STAGE_SECONDS = Histogram(
     buckets=(0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
     registry=REGISTRY,
 )
+DELIVERIES = Counter(
+    "callsense_deliveries_total",
+    "Delivery attempts by destination and outcome (delivered, skipped, dead, retry)",
+    ["destination", "outcome"],
+    registry=REGISTRY,
+)
 JOBS = Gauge("callsense_jobs", "Jobs in the queue by stage and state", ["stage", "state"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge("callsense_queue_depth", "Jobs waiting to run, by stage", ["stage"], registry=REGISTRY)
 CALLS = Gauge("callsense_calls", "Calls by status", ["status"], registry=REGISTRY)
+OUTBOX = Gauge(
+    "callsense_outbox", "Deliveries by destination and status", ["destination", "status"], registry=REGISTRY
+)
 
 
 def render(db: Database) -> bytes:
@@ -37,6 +46,9 @@ def render(db: Database) -> bytes:
             text("select queue_name, status::text, count(*) from procrastinate_jobs group by 1, 2")
         ).all()
         calls = session.execute(text("select status, count(*) from calls group by 1")).all()
+        outbox = session.execute(
+            text("select destination, status, count(*) from deliveries group by 1, 2")
+        ).all()
     JOBS.clear()
     QUEUE_DEPTH.clear()
     CALLS.clear()
@@ -46,4 +58,7 @@ def render(db: Database) -> bytes:
             QUEUE_DEPTH.labels(stage=queue).set(count)
     for call_status, count in calls:
         CALLS.labels(status=call_status).set(count)
+    OUTBOX.clear()
+    for destination, delivery_status, count in outbox:
+        OUTBOX.labels(destination=destination, status=delivery_status).set(count)
     return generate_latest(REGISTRY)

@@ -46,7 +46,8 @@ def embedded_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _fresh_database(admin_url: str) -> Iterator[str]:
     """Create an empty database on the server at ``admin_url`` and drop it afterwards."""
     name = f"cs_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # pre-ping: a test may restart the server, and the drop at the end must not use a dead connection
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     base, _, query = admin_url.partition("?")

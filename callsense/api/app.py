@@ -12,14 +12,16 @@ import structlog
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 
-from callsense import __version__, jobs, metrics
-from callsense.api import calls, webhooks
+from callsense import __version__, jobs, metrics, workers
+from callsense.api import calls, deliveries, webhooks
 from callsense.api.deps import RuntimeDep
 from callsense.assets import catalog
 from callsense.errors import CallsenseError, NotFoundError
 from callsense.pipeline.runner import Runtime
+from callsense.web import site as web
 
 log = structlog.get_logger(__name__)
 
@@ -33,8 +35,7 @@ def create_app(rt: Runtime, jobs_app: procrastinate.App, *, worker_concurrency: 
             worker: asyncio.Task[Any] | None = None
             if worker_concurrency > 0:
                 options = jobs.worker_options(rt, queues=None, concurrency=worker_concurrency)
-                options["install_signal_handlers"] = False  # uvicorn owns the signals
-                worker = asyncio.create_task(jobs_app.run_worker_async(**options))
+                worker = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
             try:
                 yield
             finally:
@@ -64,6 +65,8 @@ def _application(lifespan: Any) -> FastAPI:
     )
     app.include_router(webhooks.router)
     app.include_router(calls.router)
+    web.install(app)  # the dashboard: /app pages and their static files
+    app.include_router(deliveries.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["operations"])
     app.add_api_route(
@@ -73,6 +76,15 @@ def _application(lifespan: Any) -> FastAPI:
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(DataError)
+    async def unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # A value PostgreSQL cannot hold (a NUL character, a date out of its range) is the caller's error.
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse(
+            {"detail": f"a value in the request cannot be used: {reason}"},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
 
     @app.exception_handler(CallsenseError)
     async def refused(_: Request, exc: CallsenseError) -> JSONResponse:

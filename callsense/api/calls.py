@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 from typing import Annotated
 
+import procrastinate
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callsense import jobs
 from callsense.api.deps import JobsDep, Principal, PrincipalDep, RuntimeDep, require
+from callsense.calls import search
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord, CallStatus, Sentiment
@@ -160,6 +162,11 @@ def get_audio(
     call_id: str, request: Request, rt: RuntimeDep, principal: Annotated[Principal, require(Role.analyst)]
 ) -> Response:
     """The recording, decrypted, with HTTP range requests for seeking."""
+    return audio_response(rt, call_id, range_header=request.headers.get("range"), actor=principal.name)
+
+
+def audio_response(rt: Runtime, call_id: str, *, range_header: str | None, actor: str) -> Response:
+    """The decrypted recording (or the byte range asked for), audited; shared with the dashboard."""
     call = _load(rt, call_id)
     if call.audio_blob is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this call has no audio stored")
@@ -168,11 +175,9 @@ def get_audio(
     media_type = AUDIO_TYPES.get(
         kind, "audio/mp4" if "mp4" in kind or "mov" in kind else "application/octet-stream"
     )
-    byte_range = _range(request.headers.get("range"), len(audio))
+    byte_range = _range(range_header, len(audio))
     with rt.db.transaction() as session:
-        calls.add_event(
-            session=session, call_pk=call.id, stage="api", kind="audio_streamed", actor=principal.name
-        )
+        calls.add_event(session=session, call_pk=call.id, stage="api", kind="audio_streamed", actor=actor)
     headers = {"Accept-Ranges": "bytes"}
     if byte_range is None:
         return Response(audio, media_type=media_type, headers=headers)
@@ -186,6 +191,11 @@ async def reprocess(
     call_id: str, rt: RuntimeDep, app: JobsDep, principal: Annotated[Principal, require(Role.admin)]
 ) -> Reprocessing:
     """Run the call again: from transcription when its audio is stored, else from the download."""
+    return await reprocess_call(rt, app, call_id, actor=principal.name)
+
+
+async def reprocess_call(rt: Runtime, app: procrastinate.App, call_id: str, *, actor: str) -> Reprocessing:
+    """Drop the call's transcript and analysis and queue its first stage again; shared with the dashboard."""
 
     def reset() -> tuple[str, str, CallStatus]:
         with rt.db.transaction() as session:
@@ -196,11 +206,10 @@ async def reprocess(
             stage = "transcribe" if call.audio_blob is not None else "fetch"
             call.transcript = None
             call.analysis = None
+            search.forget(session=session, call_pk=call.id)
             new_status = CallStatus.fetched if stage == "transcribe" else CallStatus.received
             calls.set_status(session=session, call=call, status=new_status)
-            calls.add_event(
-                session=session, call_pk=call.id, stage="api", kind="reprocess", actor=principal.name
-            )
+            calls.add_event(session=session, call_pk=call.id, stage="api", kind="reprocess", actor=actor)
             return str(call.id), stage, new_status
 
     call_pk, stage, new_status = await run_in_threadpool(reset)

@@ -6,9 +6,10 @@ counts in ``callsense_webhook_refusals_total``; none creates a call or a job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import structlog
@@ -29,6 +30,7 @@ from callsense.pipeline.runner import Runtime
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+T = TypeVar("T")
 MAX_BODY_BYTES = 256 * 1024
 CALL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
 
@@ -150,6 +152,7 @@ async def _body(request: Request) -> bytes | None:
         409: {"model": Refusal},
         413: {"model": Refusal},
         422: {"model": Refusal},
+        503: {"model": Refusal},
     },
     openapi_extra={
         "requestBody": {
@@ -167,28 +170,25 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
             lambda: _refuse(rt, endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413)
         )
     settings = rt.settings.webhooks
-    webhook_id: str | None = None
-    try:
+
+    def verify() -> str | None:
+        """The webhook id of a signed request; None for a bearer token."""
         if "webhook-signature" in request.headers or not settings.bearer_tokens:
-            verified = signatures.verify_standard_webhook(
+            return signatures.verify_standard_webhook(
                 headers=dict(request.headers),
                 body=body,
                 secrets=[secret.get_secret_value() for secret in settings.secrets],
                 tolerance=_seconds(settings.tolerance_s),
-            )
-            webhook_id = verified.webhook_id
-        else:
-            signatures.verify_bearer(
-                authorization=request.headers.get("authorization"),
-                tokens=[token.get_secret_value() for token in settings.bearer_tokens],
-            )
-    except signatures.SignatureError as exc:
-        error = exc
-        return await run_in_threadpool(
-            lambda: _refuse(
-                rt, endpoint=endpoint, reason=error.reason, detail=str(error), header=error.header, code=401
-            )
+            ).webhook_id
+        signatures.verify_bearer(
+            authorization=request.headers.get("authorization"),
+            tokens=[token.get_secret_value() for token in settings.bearer_tokens],
         )
+        return None
+
+    webhook_id = await _authentic(rt, endpoint, verify)
+    if isinstance(webhook_id, JSONResponse):
+        return webhook_id
     try:
         notice = RecordingReady.model_validate_json(body)
     except ValidationError as exc:
@@ -205,7 +205,11 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
     "/twilio",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={200: {"description": "not a completed recording: ignored"}, 401: {"model": Refusal}},
+    responses={
+        200: {"description": "not a completed recording: ignored"},
+        401: {"model": Refusal},
+        503: {"model": Refusal},
+    },
 )
 async def twilio_recording(request: Request, rt: RuntimeDep, app: JobsDep) -> JSONResponse:
     """Twilio's RecordingStatusCallback (form-encoded), checked against X-Twilio-Signature."""
@@ -223,21 +227,19 @@ async def twilio_recording(request: Request, rt: RuntimeDep, app: JobsDep) -> JS
         if not public
         else public.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     )
-    try:
-        signatures.verify_twilio(
+    refusal = await _authentic(
+        rt,
+        endpoint,
+        lambda: signatures.verify_twilio(
             url=url,
             params=pairs,  # repeated keys are signed one by one, as Twilio does
             body=body,
             signature=request.headers.get("x-twilio-signature"),
             auth_tokens=[token.get_secret_value() for token in rt.settings.twilio.auth_tokens],
-        )
-    except signatures.SignatureError as exc:
-        error = exc
-        return await run_in_threadpool(
-            lambda: _refuse(
-                rt, endpoint=endpoint, reason=error.reason, detail=str(error), header=error.header, code=401
-            )
-        )
+        ),
+    )
+    if refusal is not None:
+        return refusal
     if params.get("RecordingStatus") != "completed":
         return JSONResponse(
             {"ignored": f"RecordingStatus is {params.get('RecordingStatus')!r}"}, status_code=200
@@ -268,12 +270,23 @@ async def twilio_recording(request: Request, rt: RuntimeDep, app: JobsDep) -> JS
     return await _accept(rt, app, endpoint=endpoint, notice=notice, source=source, webhook_id=None)
 
 
-async def _not_configured(rt: Runtime, endpoint: str, exc: ConfigError) -> JSONResponse:
-    """No secret is configured for this endpoint: refuse everything rather than accept unsigned calls."""
-    detail = f"webhook authentication is not configured ({exc})"
-    return await run_in_threadpool(
-        lambda: _refuse(rt, endpoint=endpoint, reason="not_configured", detail=detail, code=503)
-    )
+async def _authentic(rt: Runtime, endpoint: str, verify: Callable[[], T]) -> T | JSONResponse:
+    """What ``verify`` returns, or the refusal (401 for a bad signature, 503 when no secret is configured:
+    refuse everything rather than accept unsigned calls)."""
+    try:
+        return verify()
+    except signatures.SignatureError as exc:
+        error = exc
+        return await run_in_threadpool(
+            lambda: _refuse(
+                rt, endpoint=endpoint, reason=error.reason, detail=str(error), header=error.header, code=401
+            )
+        )
+    except ConfigError as exc:
+        detail = f"webhook authentication is not configured ({exc})"
+        return await run_in_threadpool(
+            lambda: _refuse(rt, endpoint=endpoint, reason="not_configured", detail=detail, code=503)
+        )
 
 
 def _seconds(value: int) -> Any:

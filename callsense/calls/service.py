@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callsense.calls import search
 from callsense.calls.models import Analysis, Call, Event, Transcript
 from callsense.calls.schemas import (
     AnalysisResult,
@@ -132,6 +133,8 @@ def store_transcript(
     row.asr_model = asr_model
     row.options = options
     call.transcript = row
+    texts = [segment.text for segment in segments] + ([translated] if translated else [])
+    search.index_transcript(session=session, call_pk=call.id, texts=texts)
 
 
 def store_analysis(
@@ -151,6 +154,11 @@ def store_analysis(
     call.topic = result.topic
     call.sentiment = result.sentiment.value if result.sentiment else None
     call.emotion = result.emotion.value if result.emotion else None
+    search.index_analysis(session=session, call_pk=call.id, texts=[*result.summary, result.topic or ""])
+    if result.translated_transcript:  # an LLM translation is transcript text: hidden from viewers' search
+        search.index_transcript(
+            session=session, call_pk=call.id, texts=[result.translated_transcript], append=True
+        )
 
 
 def read_segments(*, call: Call, keyring: KeyRing) -> list[Segment]:

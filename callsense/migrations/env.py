@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from callsense.calls import search as _search  # noqa: F401  (registers the search index table)
 from callsense.calls.models import Base
+from callsense.web import models as _web  # noqa: F401  (registers the dashboard's tables)
 
 target_metadata = Base.metadata
 

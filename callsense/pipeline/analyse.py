@@ -59,7 +59,7 @@ def analyse(
     started = time.perf_counter()
     result = _analyse_call(turns, language=language, llm=llm, options=options)
     if translate:
-        translation, failure = _translate(turns, language=language, llm=llm, options=options)
+        translation, failure = translate_turns(turns, language=language, llm=llm, options=options)
         result.translated_transcript = translation
         if failure is not None:
             result.failures.append(failure)
@@ -239,9 +239,10 @@ _ECHOED_PREFIX = re.compile(r"^\s*(\d+\.\s*)?((agent|customer)\s*:\s*)?", re.IGN
 _NUMBERING_TOKENS = 3  # "12. " in front of each turn
 
 
-def _translate(
+def translate_turns(
     turns: list[Turn], *, language: str | None, llm: LLMBackend, options: AnalysisOptions
 ) -> tuple[str | None, FieldFailure | None]:
+    """The English translation, one line per turn with our own speaker prefixes, or why it failed."""
     ratio = options.translation_ratio
     fixed = _fixed_cost(
         llm, prompts.TRANSLATION_SYSTEM, prompts.translation_user("", language=language), options

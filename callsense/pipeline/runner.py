@@ -19,6 +19,7 @@ import structlog
 
 from callsense.backends.blobstore import BlobStore
 from callsense.backends.llm import LLMBackend, build_llm
+from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord, CallStatus
@@ -92,12 +93,16 @@ def status_of(rt: Runtime, call_pk: uuid.UUID) -> CallStatus:
 
 @contextmanager
 def _stage(rt: Runtime, call_pk: uuid.UUID, stage: str) -> Iterator[None]:
-    """Audit the stage's start, and on error mark the call failed with the reason, in its own transaction."""
+    """Audit the stage's start, and on error mark the call failed with the reason, in its own transaction.
+
+    Log lines written meanwhile carry the call's id as the recording system knows it."""
     with rt.db.transaction() as session:
+        call_id = calls.lock(session=session, call_pk=call_pk).call_id
         calls.add_event(session=session, call_pk=call_pk, stage=stage, kind="started")
     started = time.perf_counter()
     try:
-        yield
+        with structlog.contextvars.bound_contextvars(call_id=call_id):
+            yield
     except CallsenseError as exc:
         log.info("stage failed", call_pk=str(call_pk), stage=stage, error=str(exc), retryable=exc.retryable)
         with rt.db.transaction() as session:
@@ -248,6 +253,11 @@ def run_analyse(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> None
                 call.transcript.translation_engine = TranslationEngine.llm.value
             call.analyse_seconds = round(seconds, 3)
             calls.set_status(session=session, call=call, status=CallStatus.done)
+            deliveries.add_outbox(  # the outbox: written with the analysis, or not at all
+                session=session,
+                call_pk=call_pk,
+                destinations=[destination.name for destination in rt.settings.deliveries.enabled()],
+            )
             calls.add_event(
                 session=session, call_pk=call_pk, stage="analyse", kind="finished", seconds=seconds
             )

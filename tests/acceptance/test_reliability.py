@@ -22,9 +22,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.acceptance.test_service import CALLSENSE, SECRET, _free_port, recordings, signed  # noqa: F401
+from tests.acceptance.test_service import SECRET, recordings, signed  # noqa: F401
 from tests.conftest import MODEL_DIR
 from tests.llm_stub import openai_answering
+from tests.servers import CALLSENSE, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.external_pg]
 CALLS = 20
@@ -59,10 +60,6 @@ def _query(url: str, sql: str) -> list[Any]:
         engine.dispose()
 
 
-@pytest.mark.skip(
-    reason="known failure: after the PostgreSQL restart 2 of 20 calls stay unfinished within 7 minutes; "
-    "under investigation (see the issue note). Remove this mark to reproduce."
-)
 @pytest.mark.skipif(
     shutil.which("pg_ctlcluster") is None, reason="needs the machine's PostgreSQL cluster tools"
 )
@@ -84,7 +81,7 @@ def test_killed_worker_and_restarted_database_lose_nothing(
         CALLSENSE_LLM__MODEL="instant",
     )
     logs = (tmp_path / "processes.log").open("w")
-    port = _free_port()
+    port = free_port()
     processes = {
         "api": subprocess.Popen(
             [CALLSENSE, "serve", "--port", str(port), "--worker-concurrency", "0"],

@@ -1,0 +1,106 @@
+"""The CRM outbox for admins: list deliveries (dead letters included) and retry one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from callsense import jobs
+from callsense.api.deps import JobsDep, Principal, RuntimeDep, require
+from callsense.calls import deliveries
+from callsense.errors import NotFoundError
+from callsense.security.tokens import Role
+
+router = APIRouter(prefix="/deliveries", tags=["deliveries"])
+DeliveryStatus = Literal["pending", "delivered", "skipped", "dead"]
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    call_id: str
+    destination: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    response_status: int | None
+    external_id: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    limit: int
+    offset: int
+
+
+def _out(view: deliveries.DeliveryView) -> DeliveryOut:
+    return DeliveryOut.model_validate(view.__dict__)
+
+
+@router.get("", response_model=DeliveryPage)
+def list_deliveries(
+    rt: RuntimeDep,
+    _: Annotated[Principal, require(Role.admin)],
+    status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    destination: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> DeliveryPage:
+    """Deliveries, newest first: status, attempts, the CRM's id or its last error (dead letters: dead)."""
+    with rt.db.transaction() as session:
+        rows = deliveries.views(
+            session=session, status=status_, destination=destination, limit=limit, offset=offset
+        )
+    return DeliveryPage(items=[_out(row) for row in rows], limit=limit, offset=offset)
+
+
+@router.post("/{delivery_id}/retry", response_model=DeliveryOut, status_code=status.HTTP_202_ACCEPTED)
+async def retry_delivery(
+    delivery_id: uuid.UUID, rt: RuntimeDep, app: JobsDep, principal: Annotated[Principal, require(Role.admin)]
+) -> DeliveryOut:
+    """Put a dead or skipped delivery back in the outbox (its retry age starts again) and queue it."""
+
+    def requeue() -> deliveries.DeliveryView:
+        with rt.db.transaction() as session:
+            try:
+                deliveries.requeue(session=session, delivery_id=delivery_id, actor=principal.name)
+            except NotFoundError as exc:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+            session.flush()
+            return deliveries.view(session=session, delivery_id=delivery_id)
+
+    view = await run_in_threadpool(requeue)
+    if view.status == deliveries.PENDING:
+        await jobs.defer_delivery_async(app, delivery_id)
+    return _out(view)
+
+
+class Requeued(BaseModel):
+    queued: list[uuid.UUID]
+
+
+@router.post("/retry-all", response_model=Requeued, status_code=status.HTTP_202_ACCEPTED)
+async def retry_dead_deliveries(
+    rt: RuntimeDep,
+    app: JobsDep,
+    principal: Annotated[Principal, require(Role.admin)],
+    destination: Annotated[str | None, Query(max_length=100, description="only this destination")] = None,
+) -> Requeued:
+    """Put every dead delivery (of one destination, or all) back in the outbox and queue them."""
+
+    def requeue() -> list[uuid.UUID]:
+        with rt.db.transaction() as session:
+            return deliveries.requeue_dead(session=session, actor=principal.name, destination=destination)
+
+    ids = await run_in_threadpool(requeue)
+    for delivery_id in ids:
+        await jobs.defer_delivery_async(app, delivery_id)
+    return Requeued(queued=ids)

@@ -1,0 +1,35 @@
+"""CRM destinations: one port (``base.Destination``) and an adapter per CRM, chosen by the settings."""
+
+from __future__ import annotations
+
+import httpx
+
+from callsense.backends.crm.base import Destination, Outgoing, Receipt
+from callsense.backends.crm.settings import DestinationKind, DestinationSettings
+
+__all__ = ["Destination", "Outgoing", "Receipt", "build_destination"]
+
+
+def _secret(value: object) -> str:
+    from pydantic import SecretStr
+
+    assert isinstance(value, SecretStr), "settings validation guarantees the credential"
+    return value.get_secret_value()
+
+
+def build_destination(settings: DestinationSettings, client: httpx.Client) -> Destination:
+    """The adapter for ``settings.kind``, sending through ``client``."""
+    from callsense.backends.crm import bottlecrm, dynamics, hubspot, salesforce, webhook
+
+    if settings.kind is DestinationKind.webhook:
+        return webhook.WebhookDestination(
+            client=client, url=settings.base_url, secret=_secret(settings.secret)
+        )
+    client.headers["authorization"] = f"Bearer {_secret(settings.token)}"
+    if settings.kind is DestinationKind.bottlecrm:
+        return bottlecrm.BottleCRMDestination(client=client, settings=settings)
+    if settings.kind is DestinationKind.hubspot:
+        return hubspot.HubSpotDestination(client=client, settings=settings)
+    if settings.kind is DestinationKind.salesforce:
+        return salesforce.SalesforceDestination(client=client, settings=settings)
+    return dynamics.DynamicsDestination(client=client, settings=settings)

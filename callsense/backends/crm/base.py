@@ -1,0 +1,112 @@
+"""The CRM port: a destination takes one call, as its mapping allows it to be seen, and returns the CRM's id.
+
+Every adapter must be idempotent per call: delivering the same ``Outgoing`` twice (a retry after a crash
+between "the CRM accepted" and "we recorded it") leaves one record in the CRM. How each CRM does that is in
+its module and in docs/delivery.md.
+
+HTTP errors are translated here, once for all adapters: timeouts, connection failures, 408, 429 and 5xx
+become ``CRMUnavailableError`` (with the CRM's ``Retry-After``), every other 4xx ``CRMRejectedError`` with the
+CRM's own message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+
+from callsense.errors import CRMRejectedError, CRMUnavailableError
+
+_RETRYABLE_STATUS = frozenset({408, 429})
+_MESSAGE_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One analysed call as a destination may see it: only the mapped ``fields``, the rendered subject and
+    body, and what is needed to find the contact (sent only as a look-up query)."""
+
+    delivery_id: uuid.UUID
+    call_id: str
+    occurred_at: datetime
+    fields: dict[str, Any]
+    subject: str
+    body: str
+    customer_number: str | None
+    contact_id: str | None
+
+    @property
+    def duration_s(self) -> float | None:
+        value = self.fields.get("duration")
+        return float(value) if value is not None else None
+
+    @property
+    def direction(self) -> str | None:
+        value = self.fields.get("direction")
+        return str(value).lower() if value else None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the CRM holds now: its record id (None when nothing was sent) and why nothing was, if so."""
+
+    external_id: str | None
+    skipped: str | None = None
+
+
+class Destination(Protocol):
+    def deliver(self, outgoing: Outgoing) -> Receipt: ...
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _message(response: httpx.Response) -> str:
+    return response.text.strip()[:_MESSAGE_LIMIT] or response.reason_phrase
+
+
+def send(
+    client: httpx.Client, method: str, url: str, *, expected: frozenset[int] = frozenset(), **kwargs: Any
+) -> httpx.Response:
+    """One request, with errors translated into callsense's retryable / permanent ones; a status in
+    ``expected`` is returned as it is (Dynamics' 412 "already exists")."""
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise CRMUnavailableError(f"{method} {url}: timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise CRMUnavailableError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+    status = response.status_code
+    if status in expected:
+        return response
+    if status in _RETRYABLE_STATUS or status >= 500:
+        raise CRMUnavailableError(
+            f"{method} {url}: HTTP {status}: {_message(response)}",
+            retry_after=_retry_after(response),
+            status=status,
+        )
+    if status >= 400:
+        raise CRMRejectedError(f"{method} {url}: HTTP {status}: {_message(response)}", status=status)
+    return response
+
+
+def json_of(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise CRMUnavailableError(f"the CRM answered {response.status_code} without JSON") from exc

@@ -1,0 +1,99 @@
+"""HubSpot: a call engagement (``POST /crm/v3/objects/calls``) associated with the contact (type 194).
+
+Idempotency: every call we create carries our call id in a custom call property (``call_id_property``,
+default ``callsense_call_id``); before creating, we search calls by that property and reuse a hit. HubSpot's
+search index lags writes by a few seconds, which the queue's first retry wait (10 s by default) covers.
+Authentication: a private-app token with the ``crm.objects.contacts.read/write`` scopes (and calls, which
+HubSpot grants with contacts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from callsense.backends.crm.base import Outgoing, Receipt, json_of, send
+from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
+from callsense.errors import CRMRejectedError
+
+CALL_TO_CONTACT = 194  # HUBSPOT_DEFINED association type "call to contact"
+
+
+@dataclass
+class HubSpotDestination:
+    client: httpx.Client
+    settings: DestinationSettings
+
+    def _url(self, path: str) -> str:
+        return self.settings.base_url.rstrip("/") + path
+
+    def _search(self, kind: str, filter_groups: list[dict[str, Any]]) -> str | None:
+        body = {"filterGroups": filter_groups, "properties": ["hs_object_id"], "limit": 1}
+        found = json_of(send(self.client, "POST", self._url(f"/crm/v3/objects/{kind}/search"), json=body))
+        results = found.get("results") or []
+        return str(results[0]["id"]) if results else None
+
+    def deliver(self, outgoing: Outgoing) -> Receipt:
+        prop = self.settings.call_id_property
+        existing = self._search(
+            "calls", [{"filters": [{"propertyName": prop, "operator": "EQ", "value": outgoing.call_id}]}]
+        )
+        if existing is not None:
+            return Receipt(external_id=existing)
+        contact = self._contact(outgoing)
+        if contact is None and self.settings.no_match is NoMatch.skip:
+            return Receipt(external_id=None, skipped="no HubSpot contact matches the call")
+        properties: dict[str, str] = {
+            "hs_timestamp": outgoing.occurred_at.isoformat(),
+            "hs_call_title": outgoing.subject,
+            "hs_call_body": outgoing.body,
+            "hs_call_status": "COMPLETED",
+            prop: outgoing.call_id,
+        }
+        if outgoing.direction in {"inbound", "outbound"}:
+            properties["hs_call_direction"] = outgoing.direction.upper()
+        if outgoing.duration_s is not None:
+            properties["hs_call_duration"] = str(round(outgoing.duration_s * 1000))
+        payload: dict[str, Any] = {"properties": properties}
+        if contact is not None:
+            payload["associations"] = [
+                {
+                    "to": {"id": contact},
+                    "types": [
+                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CALL_TO_CONTACT}
+                    ],
+                }
+            ]
+        created = json_of(send(self.client, "POST", self._url("/crm/v3/objects/calls"), json=payload))
+        return Receipt(external_id=str(created["id"]))
+
+    def _contact(self, outgoing: Outgoing) -> str | None:
+        lookup = self.settings.contact_lookup
+        if lookup is ContactLookup.metadata and outgoing.contact_id:
+            return outgoing.contact_id
+        if lookup is ContactLookup.phone and outgoing.customer_number:
+            number = outgoing.customer_number
+            found = self._search(
+                "contacts",
+                [
+                    {"filters": [{"propertyName": name, "operator": "EQ", "value": number}]}
+                    for name in ("phone", "mobilephone")
+                ],
+            )
+            if found is not None:
+                return found
+        if self.settings.no_match is not NoMatch.create:
+            return None
+        if not outgoing.customer_number:
+            raise CRMRejectedError("no contact matches and the call has no customer number to create one")
+        created = json_of(
+            send(
+                self.client,
+                "POST",
+                self._url("/crm/v3/objects/contacts"),
+                json={"properties": {"phone": outgoing.customer_number}},
+            )
+        )
+        return str(created["id"])

@@ -1,0 +1,92 @@
+"""Salesforce: a completed call ``Task`` (REST API, ``/services/data/vXX.X/sobjects/Task/``).
+
+Idempotency: ``CallObject`` holds our call id; before inserting we query
+``SELECT Id FROM Task WHERE CallObject = '<call id>'`` and reuse a hit (SOQL reads its own writes, so a
+retry right after a crash finds the Task). The contact is found with a SOSL search over phone fields.
+Authentication: an OAuth access token (from any flow the operator runs: JWT bearer, client credentials),
+sent as a bearer token.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from callsense.backends.crm.base import Outgoing, Receipt, json_of, send
+from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
+from callsense.errors import CRMRejectedError
+
+DEFAULT_VERSION = "v60.0"
+_SOSL_RESERVED = re.compile(r"""([?&|!{}\[\]()^~*:\\"'+\-])""")
+
+
+def soql_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sosl_term(value: str) -> str:
+    return _SOSL_RESERVED.sub(r"\\\1", value)
+
+
+@dataclass
+class SalesforceDestination:
+    client: httpx.Client
+    settings: DestinationSettings
+
+    def _url(self, path: str) -> str:
+        version = self.settings.api_version or DEFAULT_VERSION
+        return f"{self.settings.base_url.rstrip('/')}/services/data/{version}/{path}"
+
+    def deliver(self, outgoing: Outgoing) -> Receipt:
+        query = f"SELECT Id FROM Task WHERE CallObject = {soql_literal(outgoing.call_id)} LIMIT 1"
+        found = json_of(send(self.client, "GET", self._url("query/"), params={"q": query}))
+        if found.get("records"):
+            return Receipt(external_id=str(found["records"][0]["Id"]))
+        contact = self._contact(outgoing)
+        if contact is None and self.settings.no_match is NoMatch.skip:
+            return Receipt(external_id=None, skipped="no Salesforce contact matches the call")
+        task: dict[str, Any] = {
+            "Subject": outgoing.subject[:255],
+            "Description": outgoing.body[:32_000],
+            "TaskSubtype": "Call",
+            "Status": "Completed",
+            "CallObject": outgoing.call_id[:255],
+            "ActivityDate": outgoing.occurred_at.date().isoformat(),
+        }
+        if outgoing.direction in {"inbound", "outbound"}:
+            task["CallType"] = outgoing.direction.capitalize()
+        if outgoing.duration_s is not None:
+            task["CallDurationInSeconds"] = math.ceil(outgoing.duration_s)
+        if contact is not None:
+            task["WhoId"] = contact
+        created = json_of(send(self.client, "POST", self._url("sobjects/Task/"), json=task))
+        return Receipt(external_id=str(created["id"]))
+
+    def _contact(self, outgoing: Outgoing) -> str | None:
+        lookup = self.settings.contact_lookup
+        if lookup is ContactLookup.metadata and outgoing.contact_id:
+            return outgoing.contact_id
+        if lookup is ContactLookup.phone and outgoing.customer_number:
+            term = sosl_term(outgoing.customer_number)
+            search = f"FIND {{{term}}} IN PHONE FIELDS RETURNING Contact(Id) LIMIT 1"
+            found = json_of(send(self.client, "GET", self._url("search/"), params={"q": search}))
+            records = found.get("searchRecords") or []
+            if records:
+                return str(records[0]["Id"])
+        if self.settings.no_match is not NoMatch.create:
+            return None
+        if not outgoing.customer_number:
+            raise CRMRejectedError("no contact matches and the call has no customer number to create one")
+        created = json_of(
+            send(
+                self.client,
+                "POST",
+                self._url("sobjects/Contact/"),
+                json={"LastName": outgoing.customer_number, "Phone": outgoing.customer_number},
+            )
+        )
+        return str(created["id"])

@@ -1,0 +1,151 @@
+"""Queries and updates on the delivery outbox. Callers own the transaction: nothing here commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from callsense.calls import service as calls
+from callsense.calls.models import Call, Delivery, utcnow
+from callsense.errors import NotFoundError
+
+PENDING, DELIVERED, SKIPPED, DEAD = "pending", "delivered", "skipped", "dead"
+STATUSES = (PENDING, DELIVERED, SKIPPED, DEAD)
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    """A delivery as the CLI and the API show it."""
+
+    id: uuid.UUID
+    call_id: str
+    destination: str
+    status: str
+    attempts: int
+    last_error: str | None
+    response_status: int | None
+    external_id: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+def add_outbox(*, session: Session, call_pk: uuid.UUID, destinations: Sequence[str]) -> None:
+    """One pending delivery per destination; a call that already has one for a destination keeps it, so a
+    re-analysed call never makes a second CRM record."""
+    if not destinations:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "call_pk": call_pk,
+            "destination": name,
+            "status": PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+            "queued_at": now,
+        }
+        for name in destinations
+    ]
+    session.execute(
+        insert(Delivery).values(rows).on_conflict_do_nothing(constraint="uq_deliveries_call_destination")
+    )
+
+
+def pending_ids(*, session: Session, call_pk: uuid.UUID | None = None) -> list[uuid.UUID]:
+    query = select(Delivery.id).where(Delivery.status == PENDING)
+    if call_pk is not None:
+        query = query.where(Delivery.call_pk == call_pk)
+    return list(session.scalars(query.order_by(Delivery.created_at)))
+
+
+def lock(*, session: Session, delivery_id: uuid.UUID) -> Delivery:
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        raise NotFoundError(f"no delivery {delivery_id}")
+    return delivery
+
+
+def views(
+    *,
+    session: Session,
+    status: str | None = None,
+    destination: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[DeliveryView]:
+    query = select(Delivery, Call.call_id).join(Call, Call.id == Delivery.call_pk)
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if destination is not None:
+        query = query.where(Delivery.destination == destination)
+    rows = session.execute(
+        query.order_by(Delivery.created_at.desc(), Delivery.id).limit(limit).offset(offset)
+    )
+    return [_view(delivery, call_id) for delivery, call_id in rows]
+
+
+def view(*, session: Session, delivery_id: uuid.UUID) -> DeliveryView:
+    row = session.execute(
+        select(Delivery, Call.call_id)
+        .join(Call, Call.id == Delivery.call_pk)
+        .where(Delivery.id == delivery_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no delivery {delivery_id}")
+    return _view(row[0], row[1])
+
+
+def _view(delivery: Delivery, call_id: str) -> DeliveryView:
+    return DeliveryView(
+        id=delivery.id,
+        call_id=call_id,
+        destination=delivery.destination,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        last_error=delivery.last_error,
+        response_status=delivery.response_status,
+        external_id=delivery.external_id,
+        created_at=delivery.created_at,
+        last_attempt_at=delivery.last_attempt_at,
+        next_attempt_at=delivery.next_attempt_at,
+        delivered_at=delivery.delivered_at,
+    )
+
+
+def requeue(*, session: Session, delivery_id: uuid.UUID, actor: str) -> Delivery:
+    """Put a dead (or skipped) delivery back in the outbox; its retry age starts again now. Audited."""
+    delivery = lock(session=session, delivery_id=delivery_id)
+    if delivery.status == DELIVERED:
+        return delivery
+    delivery.status = PENDING
+    delivery.queued_at = utcnow()
+    delivery.next_attempt_at = None
+    calls.add_event(
+        session=session,
+        call_pk=delivery.call_pk,
+        stage="deliver",
+        kind="retry",
+        detail=delivery.destination,
+        actor=actor,
+    )
+    return delivery
+
+
+def requeue_dead(*, session: Session, actor: str, destination: str | None = None) -> list[uuid.UUID]:
+    query = select(Delivery.id).where(Delivery.status == DEAD)
+    if destination is not None:
+        query = query.where(Delivery.destination == destination)
+    ids = list(session.scalars(query))
+    for delivery_id in ids:
+        requeue(session=session, delivery_id=delivery_id, actor=actor)
+    return ids

@@ -1,0 +1,219 @@
+"""The deliver stage: send one outbox row to its CRM and record the outcome.
+
+One attempt is three short steps, none holding a transaction open across the network: (1) lock the row, count
+the attempt and render what the mapping lets leave; (2) hand it to the destination, which is idempotent per
+call (a look-up, an upsert or a stable id, see ``backends/crm``); (3) record delivered, skipped, dead or
+"try again later". A crash between (2) and (3) leaves the row pending; the next attempt finds the record the
+CRM already has instead of making a second one.
+
+Retries belong to the job queue: a retryable failure raises ``CRMUnavailableError`` whose
+``retry_after`` is the CRM's own ``Retry-After`` or an exponential backoff with full jitter; once the row is
+older than the destination's ``max_age_h`` it is dead-lettered instead. Rejections (4xx other than 408/429) go
+straight to dead with the CRM's reason. Nothing of the call's content is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy.orm import Session
+
+from callsense import metrics
+from callsense.backends.crm import build_destination
+from callsense.backends.crm.base import Outgoing, Receipt
+from callsense.backends.crm.settings import DestinationKind, DestinationSettings
+from callsense.calls import deliveries
+from callsense.calls import service as calls
+from callsense.calls.models import Call, Delivery, utcnow
+from callsense.errors import CallsenseError, CRMRejectedError, CRMUnavailableError
+from callsense.pipeline.runner import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outgoing: Outgoing
+    destination: DestinationSettings
+    attempts: int
+    age: timedelta
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "\n".join(f"- {item}" for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {item}" for key, item in value.items() if item is not None)
+    return str(value)
+
+
+def render(*, call: Call, rt: Runtime, destination: DestinationSettings, delivery_id: uuid.UUID) -> Outgoing:
+    """The call as ``destination`` may see it: its mapped fields only, subject and body from its templates."""
+    record = calls.to_record(call=call, keyring=rt.keyring)
+    number = (
+        rt.keyring.decrypt_text(call.customer_number_enc, context=calls.context(call.id, "customer_number"))
+        if call.customer_number_enc is not None
+        else None
+    )
+    metadata: dict[str, Any] = (
+        json.loads(rt.keyring.decrypt(call.metadata_enc, context=calls.context(call.id, "metadata")))
+        if call.metadata_enc is not None
+        else {}
+    )
+    available: dict[str, Any] = {
+        "call_id": record.call_id,
+        "timestamp": record.timestamp.isoformat(),
+        "duration": record.duration,
+        "direction": call.direction,
+        "agent": call.agent,
+        "customer_number": number,
+        "language": record.language,
+        "summary": list(record.summary),
+        "topic": record.topic,
+        "sentiment": record.sentiment.value if record.sentiment else None,
+        "emotion": record.emotion.value if record.emotion else None,
+        "speaker_sentiment": record.speaker_sentiment.model_dump(mode="json"),
+        "transcript": record.transcript,
+        "translated_transcript": record.translated_transcript,
+    }
+    fields = {name: available[name] for name in destination.fields}
+    limit = destination.transcript_excerpt_chars or None
+    texts = {name: _text(value) for name, value in fields.items()}
+    for name in ("transcript", "translated_transcript"):
+        if name in texts and limit is not None and len(texts[name]) > limit:
+            texts[name] = texts[name][:limit].rstrip() + " [...]"
+    contact_id = metadata.get(destination.contact_id_key)
+    webhook = destination.kind is DestinationKind.webhook  # it sends the fields themselves, no text
+    return Outgoing(
+        delivery_id=delivery_id,
+        call_id=record.call_id,
+        occurred_at=record.timestamp,
+        fields=fields,
+        subject="" if webhook else destination.subject_template.format_map(texts),
+        body="" if webhook else destination.body_template.format_map(texts),
+        customer_number=number,
+        contact_id=str(contact_id) if contact_id is not None else None,
+    )
+
+
+def backoff_s(rt: Runtime, attempts: int) -> float:
+    """Full jitter: a random wait up to initial * 2**(attempts-1), capped."""
+    policy = rt.settings.deliveries
+    ceiling = min(policy.retry_max_s, policy.retry_initial_s * 2 ** max(attempts - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _begin(rt: Runtime, delivery_id: uuid.UUID) -> Attempt | None:
+    with rt.db.transaction() as session:
+        delivery = deliveries.lock(session=session, delivery_id=delivery_id)
+        if delivery.status != deliveries.PENDING:
+            return None
+        destination = rt.settings.deliveries.named(delivery.destination)
+        if destination is None or not destination.enabled:
+            why = "is no longer configured" if destination is None else "is disabled"
+            _finish(session, delivery, deliveries.DEAD, error=f"destination '{delivery.destination}' {why}")
+            return None
+        call = session.get(Call, delivery.call_pk)  # read only: the analysis is committed
+        assert call is not None, "deliveries cascade with their call"
+        try:
+            outgoing = render(call=call, rt=rt, destination=destination, delivery_id=delivery.id)
+        except CallsenseError as exc:  # a ciphertext that no longer opens: retrying cannot help
+            _finish(session, delivery, deliveries.DEAD, error=f"the call cannot be read: {exc}")
+            return None
+        delivery.attempts += 1
+        delivery.last_attempt_at = utcnow()
+        return Attempt(outgoing, destination, delivery.attempts, utcnow() - delivery.queued_at)
+
+
+def _finish(
+    session: Session,
+    delivery: Delivery,
+    status: str,
+    *,
+    error: str | None = None,
+    response_status: int | None = None,
+    external_id: str | None = None,
+) -> None:
+    """The outcome on the row, in the call's audit trail and in the metrics."""
+    calls.add_event(
+        session=session,
+        call_pk=delivery.call_pk,
+        stage="deliver",
+        kind=status,
+        detail=": ".join(part for part in (delivery.destination, external_id or error) if part),
+    )
+    delivery.status = status
+    delivery.last_error = error
+    delivery.response_status = response_status
+    delivery.next_attempt_at = None
+    if external_id is not None:
+        delivery.external_id = external_id
+    if status == deliveries.DELIVERED:
+        delivery.delivered_at = utcnow()
+    metrics.DELIVERIES.labels(destination=delivery.destination, outcome=status).inc()
+
+
+def record_receipt(rt: Runtime, delivery_id: uuid.UUID, receipt: Receipt) -> None:
+    """Step (3) on success; a crash before it commits is what the destinations' idempotency is for."""
+    with rt.db.transaction() as session:
+        delivery = deliveries.lock(session=session, delivery_id=delivery_id)
+        status = deliveries.SKIPPED if receipt.external_id is None else deliveries.DELIVERED
+        _finish(session, delivery, status, error=receipt.skipped, external_id=receipt.external_id)
+
+
+def _record_failure(
+    rt: Runtime, attempt: Attempt, delivery_id: uuid.UUID, exc: CallsenseError
+) -> float | None:
+    """Store the failure; the seconds to wait before the next try, or None when the delivery is dead."""
+    status_code = getattr(exc, "status", None)
+    max_age = timedelta(hours=attempt.destination.max_age_h)
+    wait: float | None = None
+    if isinstance(exc, CRMUnavailableError) and attempt.age < max_age:
+        wait = exc.retry_after if exc.retry_after is not None else backoff_s(rt, attempt.attempts)
+        wait = min(wait, (max_age - attempt.age).total_seconds() + 1)
+    with rt.db.transaction() as session:
+        delivery = deliveries.lock(session=session, delivery_id=delivery_id)
+        if wait is None:
+            reason = str(exc)
+            if exc.retryable:
+                reason = f"gave up after {attempt.attempts} attempts over {attempt.age}: {reason}"
+            _finish(session, delivery, deliveries.DEAD, error=reason, response_status=status_code)
+        else:
+            delivery.last_error = str(exc)
+            delivery.response_status = status_code
+            delivery.next_attempt_at = utcnow() + timedelta(seconds=wait)
+            metrics.DELIVERIES.labels(destination=delivery.destination, outcome="retry").inc()
+    return wait
+
+
+def run_deliver(rt: Runtime, delivery_id: uuid.UUID) -> None:
+    """One attempt; raises ``CRMUnavailableError`` (the wait in ``retry_after``) when it should be retried."""
+    attempt = _begin(rt, delivery_id)
+    if attempt is None:
+        return
+    bound = log.bind(
+        delivery_id=str(delivery_id), destination=attempt.destination.name, attempt=attempt.attempts
+    )
+    try:
+        with httpx.Client(timeout=attempt.destination.timeout_s) as http:
+            receipt = build_destination(attempt.destination, http).deliver(attempt.outgoing)
+    except (CRMUnavailableError, CRMRejectedError) as exc:
+        wait = _record_failure(rt, attempt, delivery_id, exc)
+        # The CRM's message may echo what we sent: it goes to the row (admins read it), not to the logs.
+        failure = {"error": type(exc).__name__, "http_status": exc.status}
+        if wait is None:
+            bound.warning("delivery dead-lettered", **failure)
+            return
+        bound.info("delivery will be retried", wait_s=round(wait, 1), **failure)
+        raise CRMUnavailableError(str(exc), retry_after=wait, status=exc.status) from exc
+    record_receipt(rt, delivery_id, receipt)
+    bound.info("delivered", external_id=receipt.external_id, skipped=receipt.skipped)

@@ -1,0 +1,120 @@
+"""Everything the call page shows, read and decrypted in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callsense.calls import service as calls
+from callsense.calls.models import Call, Delivery, Event
+from callsense.calls.schemas import CallRecord, Segment, Speaker
+from callsense.security.crypto import KeyRing
+
+ACCESS_KINDS = {"transcript_viewed", "audio_streamed"}
+
+
+@dataclass(frozen=True)
+class Turn:
+    index: int
+    speaker: str
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class StripBand:
+    """One turn on the sentiment strip: where it lies in the call (percent) and its speaker's sentiment."""
+
+    left: float
+    width: float
+    speaker: str
+    sentiment: str
+
+
+@dataclass(frozen=True)
+class StageRun:
+    stage: str
+    kind: str
+    seconds: float | None
+    detail: str | None
+    actor: str | None
+    at_label: str
+
+
+@dataclass
+class CallView:
+    call: Call
+    record: CallRecord
+    transcript_shown: bool
+    turns: list[Turn] = field(default_factory=list)
+    strip: list[StripBand] = field(default_factory=list)
+    timeline: list[StageRun] = field(default_factory=list)
+    access: list[StageRun] = field(default_factory=list)  # who read the transcript or played the audio
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+def clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def _strip(segments: list[Segment], record: CallRecord, duration: float) -> list[StripBand]:
+    """Turns coloured by their speaker's sentiment. The analysis rates each speaker over the whole call,
+    not each turn, so the strip shows how the call's time splits between a satisfied or unhappy customer
+    and the agent; it does not claim a per-turn sentiment the model never produced."""
+    by_speaker = {
+        Speaker.agent: record.speaker_sentiment.agent,
+        Speaker.customer: record.speaker_sentiment.customer,
+    }
+    bands = []
+    for segment in segments:
+        sentiment = by_speaker.get(segment.speaker) or record.sentiment
+        bands.append(
+            StripBand(
+                left=round(100 * segment.start / duration, 2),
+                width=max(round(100 * (segment.end - segment.start) / duration, 2), 0.4),
+                speaker=segment.speaker.value,
+                sentiment=sentiment.value if sentiment else "Unknown",
+            )
+        )
+    return bands
+
+
+def load(
+    *, session: Session, keyring: KeyRing, call_id: str, transcript_allowed: bool, actor: str
+) -> CallView:
+    """The call's view; transcripts are decrypted (and the reading audited) only when allowed."""
+    call = calls.get(session=session, call_id=call_id)
+    record = calls.to_record(call=call, keyring=keyring)
+    view = CallView(call=call, record=record, transcript_shown=transcript_allowed)
+    if transcript_allowed:
+        calls.add_event(session=session, call_pk=call.id, stage="web", kind="transcript_viewed", actor=actor)
+        view.turns = [
+            Turn(index=i, speaker=s.speaker.value, start=s.start, end=s.end, text=s.text)
+            for i, s in enumerate(record.segments)
+        ]
+        duration = call.duration_s or max((s.end for s in record.segments), default=0.0)
+        if duration > 0:
+            view.strip = _strip(record.segments, record, duration)
+    else:
+        view.record = record.model_copy(
+            update={"transcript": "", "segments": [], "translated_transcript": None}
+        )
+    events = session.scalars(select(Event).where(Event.call_pk == call.id).order_by(Event.at, Event.id))
+    for e in events:
+        run = StageRun(
+            stage=e.stage,
+            kind=e.kind,
+            seconds=e.seconds,
+            detail=e.detail,
+            actor=e.actor,
+            at_label=e.at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+        (view.access if e.kind in ACCESS_KINDS else view.timeline).append(run)
+    view.deliveries = list(
+        session.scalars(select(Delivery).where(Delivery.call_pk == call.id).order_by(Delivery.destination))
+    )
+    return view

@@ -1,0 +1,92 @@
+"""The filters shared by the call list and the insights: parsed from a query string, applied to a select."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import ColumnElement, func
+
+from callsense.calls import search
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallStatus, Sentiment
+
+call_time = func.coalesce(Call.started_at, Call.created_at)
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _choice(value: str | None, allowed: set[str]) -> str | None:
+    return value if value in allowed else None
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    value = (value or "").strip()[:limit]
+    return value or None
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """What a person narrowed the calls to. Unknown or malformed values are dropped, never an error page."""
+
+    since: date | None = None  # first day included
+    until: date | None = None  # last day included
+    language: str | None = None
+    topic: str | None = None  # words the topic contains
+    sentiment: str | None = None
+    agent: str | None = None
+    status: str | None = None
+    q: str | None = None  # full-text search
+
+    @classmethod
+    def parse(cls, params: Any) -> CallFilters:
+        return cls(
+            since=_day(params.get("since")),
+            until=_day(params.get("until")),
+            language=_text(params.get("language"), 16),
+            topic=_text(params.get("topic"), 100),
+            sentiment=_choice(params.get("sentiment"), {s.value for s in Sentiment}),
+            agent=_text(params.get("agent"), 200),
+            status=_choice(params.get("status"), {s.value for s in CallStatus}),
+            q=_text(params.get("q"), 200),
+        )
+
+    def with_default_period(self, days: int) -> CallFilters:
+        """The last ``days`` days when no period was chosen (the insights need a bounded period)."""
+        if self.since or self.until:
+            return self
+        today = datetime.now(UTC).date()
+        return replace(self, since=today - timedelta(days=days - 1), until=today)
+
+    def query_string(self, **extra: str) -> str:
+        pairs = {k: str(v) for k, v in asdict(self).items() if v is not None}
+        pairs.update({k: v for k, v in extra.items() if v})
+        return urlencode(pairs)
+
+    def conditions(self, *, include_transcripts: bool) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.since:
+            found.append(call_time >= datetime.combine(self.since, time.min, tzinfo=UTC))
+        if self.until:
+            found.append(call_time < datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC))
+        if self.language:
+            found.append(Call.language == self.language)
+        if self.topic:
+            found.append(Call.topic.ilike("%" + re.sub(r"([%_\\])", r"\\\1", self.topic) + "%"))
+        if self.sentiment:
+            found.append(Call.sentiment == self.sentiment)
+        if self.agent:
+            found.append(Call.agent == self.agent)
+        if self.status:
+            found.append(Call.status == self.status)
+        if self.q:
+            found.append(search.matching_calls(self.q, include_transcripts=include_transcripts))
+        return found

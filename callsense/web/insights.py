@@ -1,0 +1,127 @@
+"""Aggregates for the insights page. Each chart is a ``Table`` so that the page draws it and the CSV
+download writes exactly the same numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Executable, Numeric, cast, func, select
+from sqlalchemy.orm import Session
+
+from callsense.calls.models import Call
+from callsense.calls.schemas import Sentiment
+from callsense.web.filters import CallFilters, call_time
+
+TOP_TOPICS = 10
+MAX_FILLED_DAYS = 3660  # a period longer than ten years is charted only where it has calls
+SENTIMENTS = [s.value for s in Sentiment]
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def plain_rows(self) -> list[list[Any]]:
+        """Rows with dates as ISO strings: what the CSV and the page's chart data hold."""
+        return [[_cell(value) for value in row] for row in self.rows]
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows(self.plain_rows())
+        return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+@dataclass(frozen=True)
+class Summary:
+    calls: int
+    average_duration_s: float | None
+    negative_share: float | None  # of the calls with a sentiment
+
+
+CHARTS = ("calls_per_day", "sentiment_trend", "topics", "topic_sentiment", "languages", "duration")
+
+
+def summary(*, session: Session, filters: CallFilters, include_transcripts: bool) -> Summary:
+    where = filters.conditions(include_transcripts=include_transcripts)
+    calls, average, negative, rated = session.execute(
+        select(
+            func.count(),
+            func.avg(Call.duration_s),
+            func.count().filter(Call.sentiment == Sentiment.negative.value),
+            func.count(Call.sentiment),
+        ).where(*where)
+    ).one()
+    return Summary(
+        calls=calls,
+        average_duration_s=float(average) if average is not None else None,
+        negative_share=negative / rated if rated else None,
+    )
+
+
+def chart(name: str, *, session: Session, filters: CallFilters, include_transcripts: bool) -> Table:
+    """One chart's table; ``name`` is one of ``CHARTS``."""
+    where = filters.conditions(include_transcripts=include_transcripts)
+    query: Executable
+    day = cast(func.timezone("UTC", call_time), Date)
+    if name == "calls_per_day":
+        query = select(day, func.count()).where(*where).group_by(day).order_by(day)
+        rows = _every_day([list(r) for r in session.execute(query)], filters, width=1)
+        return Table("Calls per day", ["day", "calls"], rows)
+    if name == "sentiment_trend":
+        counts = [func.count().filter(Call.sentiment == value) for value in SENTIMENTS]
+        query = select(day, *counts).where(*where).group_by(day).order_by(day)
+        rows = _every_day([list(r) for r in session.execute(query)], filters, width=len(SENTIMENTS))
+        return Table("Sentiment per day", ["day", *SENTIMENTS], rows)
+    if name == "topics":
+        query = (
+            select(Call.topic, func.count())
+            .where(*where, Call.topic.is_not(None))
+            .group_by(Call.topic)
+            .order_by(func.count().desc(), Call.topic)
+            .limit(TOP_TOPICS)
+        )
+        return Table("Top topics", ["topic", "calls"], [list(r) for r in session.execute(query)])
+    if name == "topic_sentiment":
+        counts = [func.count().filter(Call.sentiment == value) for value in SENTIMENTS]
+        query = (
+            select(Call.topic, *counts)
+            .where(*where, Call.topic.is_not(None))
+            .group_by(Call.topic)
+            .order_by(func.count().desc(), Call.topic)
+            .limit(TOP_TOPICS)
+        )
+        return Table("Sentiment by topic", ["topic", *SENTIMENTS], [list(r) for r in session.execute(query)])
+    if name == "languages":
+        language = func.coalesce(Call.language, "unknown")
+        query = select(language, func.count()).where(*where).group_by(language).order_by(func.count().desc())
+        return Table("Language mix", ["language", "calls"], [list(r) for r in session.execute(query)])
+    if name == "duration":
+        average = func.round(cast(func.avg(Call.duration_s), Numeric), 1)
+        query = select(day, average).where(*where, Call.duration_s.is_not(None)).group_by(day).order_by(day)
+        rows = [[when, float(seconds)] for when, seconds in session.execute(query)]
+        return Table("Average duration per day (seconds)", ["day", "average_seconds"], rows)
+    raise KeyError(name)
+
+
+def _every_day(rows: list[list[Any]], filters: CallFilters, *, width: int) -> list[list[Any]]:
+    """Counts for every day of the period, quiet days as zeros, so a gap in calls shows as a gap."""
+    if filters.since is None or filters.until is None:
+        return rows
+    days = (filters.until - filters.since).days + 1
+    if not 0 < days <= MAX_FILLED_DAYS:
+        return rows
+    found = {row[0]: row for row in rows}
+    every = (filters.since + timedelta(days=n) for n in range(days))
+    return [found.get(day, [day, *([0] * width)]) for day in every]

@@ -1,0 +1,83 @@
+"""What an administrator watches: the queue per stage, failed calls, deliveries that gave up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from callsense.calls.models import Call, Delivery
+
+JOB_STATES = ("todo", "doing", "failed")
+LISTED = 50
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    stage: str
+    jobs: dict[str, int]  # procrastinate job status -> count
+
+
+@dataclass(frozen=True)
+class FailedCall:
+    call_id: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeadDelivery:
+    delivery_id: str
+    call_id: str
+    destination: str
+    attempts: int
+    last_error: str | None
+    at: datetime
+
+
+def queue_depth(*, session: Session) -> list[QueueDepth]:
+    rows = session.execute(
+        text(
+            "select queue_name, status::text, count(*) from procrastinate_jobs "
+            "where status::text = any(:states) group by 1, 2"
+        ),
+        {"states": list(JOB_STATES)},
+    ).all()
+    stages: dict[str, dict[str, int]] = {name: {} for name in ("fetch", "transcribe", "analyse", "deliver")}
+    for queue, state, count in rows:
+        if queue in stages:  # the maintenance queue holds periodic tasks, not calls
+            stages[queue][state] = count
+    return [QueueDepth(stage=name, jobs=jobs) for name, jobs in stages.items()]
+
+
+def failed_calls(*, session: Session) -> list[FailedCall]:
+    query = (
+        select(Call.call_id, Call.status_detail, Call.updated_at)
+        .where(Call.status == "failed")
+        .order_by(Call.updated_at.desc())
+        .limit(LISTED)
+    )
+    return [FailedCall(call_id=c, reason=r, at=at) for c, r, at in session.execute(query)]
+
+
+def dead_deliveries(*, session: Session) -> list[DeadDelivery]:
+    query = (
+        select(Delivery, Call.call_id)
+        .join(Call, Call.id == Delivery.call_pk)
+        .where(Delivery.status == "dead")
+        .order_by(Delivery.updated_at.desc())
+        .limit(LISTED)
+    )
+    return [
+        DeadDelivery(
+            delivery_id=str(d.id),
+            call_id=call_id,
+            destination=d.destination,
+            attempts=d.attempts,
+            last_error=d.last_error,
+            at=d.updated_at,
+        )
+        for d, call_id in session.execute(query)
+    ]

@@ -1,0 +1,188 @@
+"""The dashboard's pages: calls, one call (with its audio), insights, operations, and the admin actions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from callsense.api import calls as api_calls
+from callsense.api import deliveries as api_deliveries
+from callsense.api.deps import JobsDep, Principal, RuntimeDep
+from callsense.calls.schemas import CallStatus, Sentiment
+from callsense.errors import NotFoundError
+from callsense.security.tokens import Role
+from callsense.web import call_list, call_view, insights, operations
+from callsense.web.accounts import SignedIn
+from callsense.web.filters import CallFilters
+from callsense.web.site import PREFIX, CsrfCheckedDep, SignedInDep, WebRefusal, needs, page
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+INSIGHTS_DEFAULT_DAYS = 30
+COLUMNS = [  # (sort key or None, heading)
+    ("time", "Time"),
+    ("duration", "Duration"),
+    ("language", "Language"),
+    ("agent", "Agent"),
+    ("topic", "Topic"),
+    ("sentiment", "Sentiment"),
+    (None, "Emotion"),
+    ("status", "Status"),
+    (None, "CRM"),
+]
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+@router.get("/calls")
+def calls_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
+    params = request.query_params
+    filters = CallFilters.parse(params)
+    sort = params.get("sort", "time")
+    sort = sort if sort in call_list.SORTS else "time"
+    descending = params.get("dir", "desc") != "asc"
+    with rt.db.transaction() as session:
+        result = call_list.fetch_page(
+            session=session,
+            filters=filters,
+            include_transcripts=user.role.allows(Role.analyst),
+            sort=sort,
+            descending=descending,
+            after=params.get("after"),
+            before=params.get("before"),
+        )
+        choices = call_list.filter_choices(session=session, cache_key=rt.db.url_for_display)
+    context = {
+        "user": user,
+        "filters": filters,
+        "page": result,
+        "choices": choices,
+        "sort": sort,
+        "descending": descending,
+        "columns": COLUMNS,
+        "statuses": [s.value for s in CallStatus],
+        "sentiments": [s.value for s in Sentiment],
+        "search_scope": "transcripts and summaries" if user.role.allows(Role.analyst) else "summaries",
+    }
+    fragment = _is_htmx(request) and request.headers.get("hx-target") == "call-results"
+    return page(request, "call_results.html" if fragment else "calls.html", context)
+
+
+@router.get("/calls/{call_id}")
+def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
+    with rt.db.transaction() as session:
+        try:
+            view = call_view.load(
+                session=session,
+                keyring=rt.keyring,
+                call_id=call_id,
+                transcript_allowed=user.role.allows(Role.analyst),
+                actor=user.actor,
+            )
+        except NotFoundError:
+            raise WebRefusal(
+                status.HTTP_404_NOT_FOUND, f"There is no call with the id “{call_id}”."
+            ) from None
+    return page(request, "call.html", {"user": user, "view": view, "record": view.record})
+
+
+@router.get("/calls/{call_id}/audio")
+def call_audio(
+    call_id: str, request: Request, rt: RuntimeDep, user: Annotated[SignedIn, needs(Role.analyst)]
+) -> Response:
+    """The recording for the page's player: the API's decrypting, range-serving, audited stream."""
+    response = api_calls.audio_response(
+        rt, call_id, range_header=request.headers.get("range"), actor=user.actor
+    )
+    response.headers["Cache-Control"] = "no-store"  # decrypted audio must not land in the browser's cache
+    return response
+
+
+@router.post("/calls/{call_id}/reprocess")
+async def reprocess(
+    call_id: str, request: Request, rt: RuntimeDep, jobs_app: JobsDep, user: CsrfCheckedDep
+) -> Response:
+    if not user.role.allows(Role.admin):
+        raise WebRefusal(status.HTTP_403_FORBIDDEN, "Reprocessing needs the admin role.")
+    queued = await api_calls.reprocess_call(rt, jobs_app, call_id, actor=user.actor)
+    if _is_htmx(request):
+        return HTMLResponse(
+            f'<span class="badge badge-info" role="status">Queued from {queued.queued}</span>'
+        )
+    return RedirectResponse(f"{PREFIX}/calls/{quote(call_id)}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/deliveries/{delivery_id}/retry")
+async def retry_delivery(
+    delivery_id: uuid.UUID, request: Request, rt: RuntimeDep, jobs_app: JobsDep, user: CsrfCheckedDep
+) -> Response:
+    """The API's retry (requeue, audit, queue the job), on behalf of the signed-in admin."""
+    if not user.role.allows(Role.admin):
+        raise WebRefusal(status.HTTP_403_FORBIDDEN, "Retrying deliveries needs the admin role.")
+    retried = await api_deliveries.retry_delivery(
+        delivery_id, rt, jobs_app, Principal(name=user.actor, role=user.role)
+    )
+    if _is_htmx(request):
+        return HTMLResponse(f'<span class="badge badge-info" role="status">Delivery {retried.status}</span>')
+    return RedirectResponse(f"{PREFIX}/calls/{quote(retried.call_id)}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/insights")
+def insights_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
+    filters = CallFilters.parse(request.query_params).with_default_period(INSIGHTS_DEFAULT_DAYS)
+    include = user.role.allows(Role.analyst)
+    with rt.db.transaction() as session:
+        totals = insights.summary(session=session, filters=filters, include_transcripts=include)
+        tables = {
+            name: insights.chart(name, session=session, filters=filters, include_transcripts=include)
+            for name in insights.CHARTS
+        }
+        choices = call_list.filter_choices(session=session, cache_key=rt.db.url_for_display)
+    chart_data = {name: {"columns": t.columns, "rows": t.plain_rows()} for name, t in tables.items()}
+    context = {
+        "user": user,
+        "filters": filters,
+        "totals": totals,
+        "tables": tables,
+        "chart_data": chart_data,
+        "choices": choices,
+        "sentiments": [s.value for s in Sentiment],
+        "statuses": [s.value for s in CallStatus],
+    }
+    return page(request, "insights.html", context)
+
+
+@router.get("/insights/{name}.csv")
+def insights_csv(name: str, request: Request, rt: RuntimeDep, user: SignedInDep) -> Response:
+    if name not in insights.CHARTS:
+        raise WebRefusal(status.HTTP_404_NOT_FOUND, f"There is no chart called “{name}”.")
+    filters = CallFilters.parse(request.query_params).with_default_period(INSIGHTS_DEFAULT_DAYS)
+    with rt.db.transaction() as session:
+        table = insights.chart(
+            name, session=session, filters=filters, include_transcripts=user.role.allows(Role.analyst)
+        )
+    period = f"{filters.since or 'start'}_{filters.until or 'now'}"
+    return Response(
+        table.to_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="callsense-{name}-{period}.csv"'},
+    )
+
+
+@router.get("/operations")
+def operations_page(
+    request: Request, rt: RuntimeDep, user: Annotated[SignedIn, needs(Role.admin)]
+) -> HTMLResponse:
+    with rt.db.transaction() as session:
+        context = {
+            "user": user,
+            "queues": operations.queue_depth(session=session),
+            "failed": operations.failed_calls(session=session),
+            "dead": operations.dead_deliveries(session=session),
+        }
+    return page(request, "operations.html", context)

@@ -1,0 +1,218 @@
+"""The dashboard's plumbing: templates, who is signed in, role and CSRF checks, sign-in and sign-out.
+
+Browsers authenticate with a session cookie (HttpOnly, SameSite=Lax, Secure except over plain http to a
+loopback address); every form and htmx request that changes something carries the session's CSRF token.
+The JSON API keeps bearer tokens only, so a cookie can never drive it from another site.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from callsense import __version__
+from callsense.api.deps import RuntimeDep
+from callsense.pipeline.runner import Runtime
+from callsense.security.tokens import Role
+from callsense.web import accounts
+from callsense.web.accounts import SignedIn
+from callsense.web.call_view import clock
+from callsense.web.throttle import SignInThrottle
+
+HERE = Path(__file__).parent
+PREFIX = "/app"
+SESSION_COOKIE = "callsense_session"
+SIGNIN_COOKIE = "callsense_signin"  # double-submit token of the sign-in form, before any session exists
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+SECURITY_HEADERS = {
+    # Every script and style is a file served from here: no inline code, nothing from elsewhere.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(prefix=PREFIX, version=__version__, clock=clock, Role=Role)
+router = APIRouter(include_in_schema=False)
+throttle = SignInThrottle()
+
+
+class WebRefusal(Exception):
+    """A page that cannot be shown to this person; rendered as a page, not as JSON."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def cookie_secure(request: Request) -> bool:
+    return not (request.url.scheme == "http" and request.url.hostname in LOOPBACK)
+
+
+def _session_user(request: Request, rt: Runtime) -> SignedIn | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    with rt.db.transaction() as session:
+        return accounts.resolve_session(session=session, token=token)
+
+
+def signed_in(request: Request, rt: RuntimeDep) -> SignedIn:
+    user = _session_user(request, rt)
+    if user is None:
+        target = f"{PREFIX}/sign-in?next={quote(request.url.path)}"
+        if request.headers.get("hx-request"):  # htmx would swap the sign-in page into a fragment
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, headers={"HX-Redirect": target})
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": target})
+    return user
+
+
+SignedInDep = Annotated[SignedIn, Depends(signed_in)]
+
+
+def needs(role: Role) -> Any:
+    def check(user: SignedInDep) -> SignedIn:
+        if not user.role.allows(role):
+            raise WebRefusal(status.HTTP_403_FORBIDDEN, f"This page needs the {role.value} role.")
+        return user
+
+    return Depends(check)
+
+
+async def csrf_checked(request: Request, user: SignedInDep) -> SignedIn:
+    given = request.headers.get("x-csrf-token")
+    if given is None and request.headers.get("content-type", "").startswith("application/x-www-form"):
+        value = (await request.form()).get("csrf_token")
+        given = value if isinstance(value, str) else None
+    if not accounts.same_token(user.csrf_token, given):
+        raise WebRefusal(status.HTTP_403_FORBIDDEN, "This form has expired. Reload the page and try again.")
+    return user
+
+
+CsrfCheckedDep = Annotated[SignedIn, Depends(csrf_checked)]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths of this dashboard: never another site (``//evil``, ``/\\evil``) after signing in."""
+    if target and target.startswith(PREFIX + "/") and "\\" not in target:
+        return target
+    return f"{PREFIX}/calls"
+
+
+def _sign_in_page(request: Request, *, next_path: str, error: str | None, status_code: int) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = page(
+        request,
+        "sign_in.html",
+        {"signin_token": token, "next_path": next_path, "error": error, "user": None},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        SIGNIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request),
+        path=f"{PREFIX}/sign-in",
+    )
+    return response
+
+
+@router.get(f"{PREFIX}/sign-in")
+def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return _sign_in_page(request, next_path=_safe_next(next), error=None, status_code=200)
+
+
+@router.post(f"{PREFIX}/sign-in")
+def sign_in(
+    request: Request,
+    rt: RuntimeDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    signin_token: Annotated[str, Form(max_length=100)],
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    if not accounts.same_token(request.cookies.get(SIGNIN_COOKIE, ""), signin_token):
+        return _sign_in_page(
+            request,
+            next_path=_safe_next(next),
+            error="The sign-in form expired. Please try again.",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    if throttle.blocked(username):
+        return _sign_in_page(
+            request,
+            next_path=_safe_next(next),
+            error="Too many failed attempts for this user. Wait a few minutes and try again.",
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+    with rt.db.transaction() as session:
+        user = accounts.authenticate(session=session, username=username, password=password)
+        token = accounts.start_session(session=session, user=user) if user is not None else None
+    if token is None:
+        throttle.failed(username)
+        return _sign_in_page(
+            request,
+            next_path=_safe_next(next),
+            error="Wrong user name or password.",
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    throttle.succeeded(username)
+    response = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+        path="/",
+    )
+    response.delete_cookie(SIGNIN_COOKIE, path=f"{PREFIX}/sign-in")
+    return response
+
+
+@router.post(f"{PREFIX}/sign-out")
+def sign_out(request: Request, rt: RuntimeDep, _: CsrfCheckedDep) -> Response:
+    with rt.db.transaction() as session:
+        accounts.end_session(session=session, token=request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse(f"{PREFIX}/sign-in", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+@router.get(PREFIX)
+def home() -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}/calls", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard's pages and static files to the service."""
+    from callsense.web import pages
+
+    app.include_router(router)
+    app.include_router(pages.router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="web-static")
+
+    @app.exception_handler(WebRefusal)
+    async def refused(request: Request, exc: WebRefusal) -> HTMLResponse:
+        user = await run_in_threadpool(_session_user, request, request.app.state.runtime)
+        return page(request, "refused.html", {"user": user, "message": exc.message}, exc.status_code)

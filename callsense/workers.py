@@ -1,0 +1,117 @@
+"""Procrastinate workers that ride out a database restart instead of losing track of their jobs.
+
+Left alone, a Procrastinate worker that loses PostgreSQL for a moment stops (its heartbeat fails), and a
+job that ends during the outage cannot record its end: it stays ``doing`` under a worker that is still
+alive, so stalled-job recovery never hands it on and its call waits forever. Two remedies, both thin
+layers over Procrastinate itself:
+
+- ``ResilientJobManager`` retries the worker's own bookkeeping (fetching a job, heart-beating, recording a
+  job's end) while the database is unreachable, so an outage delays a job instead of orphaning it;
+- ``run_worker_supervised`` starts a fresh worker whenever one stops on its own, once the database answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import procrastinate
+import psycopg
+import psycopg_pool
+import structlog
+from procrastinate import exceptions as procrastinate_errors
+from procrastinate import jobs as procrastinate_jobs
+from procrastinate.manager import JobManager
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+# How long the worker's bookkeeping waits for the database before giving up (the worker then stops,
+# and the supervisor starts a new one).
+OUTAGE_PATIENCE_SECONDS = 600.0
+# Pauses between two worker starts while the database stays away: doubling from the first to the longest.
+RESTART_PAUSE_FIRST_SECONDS = 1.0
+RESTART_PAUSE_MAX_SECONDS = 30.0
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """A lost or refused connection, not a query the database rejected (that would fail again)."""
+    cause = exc.__cause__ if isinstance(exc, procrastinate_errors.ConnectorException) else exc
+    return isinstance(cause, psycopg.OperationalError | psycopg_pool.PoolTimeout)
+
+
+async def _patiently(operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    def report(state: Any) -> None:
+        log.warning("database unreachable; retrying", operation=operation, attempt=state.attempt_number)
+
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(_database_unreachable),
+        wait=wait_exponential_jitter(multiplier=0.5, max=15, jitter=0.5),
+        stop=stop_after_delay(OUTAGE_PATIENCE_SECONDS),
+        before_sleep=report,
+        reraise=True,
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+
+class ResilientJobManager(JobManager):
+    """Procrastinate's job manager, with the calls a worker makes in its loop retried through an outage."""
+
+    async def fetch_job(self, queues: Iterable[str] | None, worker_id: int) -> procrastinate_jobs.Job | None:
+        return await _patiently("fetch_job", lambda: JobManager.fetch_job(self, queues, worker_id))
+
+    async def update_heartbeat(self, worker_id: int) -> None:
+        await _patiently("heartbeat", lambda: JobManager.update_heartbeat(self, worker_id))
+
+    async def finish_job(
+        self, job: procrastinate_jobs.Job, status: procrastinate_jobs.Status, delete_job: bool
+    ) -> None:
+        await _patiently("finish_job", lambda: JobManager.finish_job(self, job, status, delete_job))
+
+    async def retry_job(
+        self,
+        job: procrastinate_jobs.Job,
+        retry_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        lock: str | None = None,
+    ) -> None:
+        await _patiently(
+            "retry_job", lambda: JobManager.retry_job(self, job, retry_at, priority, queue, lock)
+        )
+
+
+def make_resilient(app: procrastinate.App) -> None:
+    """Swap in the resilient job manager; call before tasks are added, which capture the manager."""
+    app.job_manager = ResilientJobManager(connector=app.connector)
+
+
+async def run_worker_supervised(app: procrastinate.App, options: dict[str, Any]) -> None:
+    """Run a worker until this coroutine is cancelled, starting a new one whenever it stops by itself.
+
+    The jobs a stopped worker held are handed on by stalled-job recovery (see ``jobs.recover_stalled``).
+    Cancelling stops the current worker gracefully: running jobs finish first.
+    """
+    options = {**options, "install_signal_handlers": False}  # the caller decides when to stop
+    pause = RESTART_PAUSE_FIRST_SECONDS
+    while True:
+        started = time.monotonic()
+        try:
+            await app.run_worker_async(**options)
+            log.warning("worker stopped by itself; starting a new one", pause_s=pause)
+        except procrastinate_errors.ConnectorException as exc:
+            if not _database_unreachable(exc):
+                raise
+            log.warning(
+                "worker lost the database; starting a new one", error=str(exc.__cause__), pause_s=pause
+            )
+        if time.monotonic() - started > 60:
+            pause = RESTART_PAUSE_FIRST_SECONDS  # it had been running fine: this is a new outage
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, RESTART_PAUSE_MAX_SECONDS)

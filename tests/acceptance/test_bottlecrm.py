@@ -1,0 +1,302 @@
+"""Delivery into a real, running BottleCRM (installed and started by ``tests/bottlecrm.py``): the call is read
+back through BottleCRM's own API, on the right contact; the CLI shows the delivery; a crash between "accepted"
+and "recorded" leaves one interaction; a rejection is dead-lettered and retried from the CLI."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+
+from callsense import jobs
+from callsense.calls.models import Delivery
+from callsense.config import Settings
+from callsense.pipeline import deliver, runner
+from tests.bottlecrm import BottleCRM, free_port, running_bottlecrm
+from tests.conftest import AUDIO, MODEL_DIR
+from tests.crm_calls import ANALYSIS, analysed_call
+from tests.llm_stub import openai_answering
+
+pytestmark = pytest.mark.external_pg  # BottleCRM keeps its database on the machine's PostgreSQL
+CALLSENSE = str(Path(sys.executable).with_name("callsense"))
+PHONE = "+14155550100"
+
+
+@pytest.fixture(scope="module")
+def bottlecrm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BottleCRM]:
+    with running_bottlecrm(tmp_path_factory.mktemp("bottlecrm"), phone=PHONE) as crm:
+        yield crm
+
+
+def destination(crm: BottleCRM, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "bottlecrm",
+        "kind": "bottlecrm",
+        "base_url": crm.url,
+        "token": crm.token,
+        "no_match": "skip",
+        **overrides,
+    }
+
+
+def delivering_to(settings: Settings, *destinations: dict[str, Any]) -> Settings:
+    deliveries = {"destinations": list(destinations), "retry_initial_s": 1}
+    return Settings.model_validate({**settings.model_dump(), "deliveries": deliveries})
+
+
+@pytest.fixture
+def rt(settings: Settings, bottlecrm: BottleCRM) -> Iterator[runner.Runtime]:
+    runtime = runner.open_runtime(delivering_to(settings, destination(bottlecrm)))
+    yield runtime
+    runtime.db.close()
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI; the destinations come from the environment, secrets included."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
+    destinations = [
+        {**item.model_dump(mode="json"), "token": item.token.get_secret_value() if item.token else None}
+        for item in settings.deliveries.destinations
+    ]
+    env.update(
+        CALLSENSE_DATA_DIR=str(settings.data_dir),
+        CALLSENSE_MODEL_DIR=str(settings.model_dir),
+        CALLSENSE_DATABASE_URL=str(settings.database_url),
+        CALLSENSE_DELIVERIES=json.dumps({"destinations": destinations}),
+    )
+    return subprocess.run(
+        [CALLSENSE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def listed(settings: Settings) -> list[dict[str, Any]]:
+    result = cli(settings, "deliveries", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def rows(rt: runner.Runtime) -> list[Delivery]:
+    with rt.db.transaction() as session:
+        return list(session.scalars(select(Delivery)))
+
+
+def ours(interactions: list[dict[str, Any]], call_id: str) -> list[dict[str, Any]]:
+    return [row for row in interactions if f"[callsense call {call_id}]" in str(row["body"])]
+
+
+def test_analysed_call_lands_on_the_right_contact_and_shows_delivered(
+    rt: runner.Runtime, bottlecrm: BottleCRM
+) -> None:
+    call_pk = analysed_call(rt, "bcrm-e2e", number=PHONE)
+    [row] = rows(rt)
+    assert (row.call_pk, row.destination, row.status) == (call_pk, "bottlecrm", "pending")
+
+    # The real job path: a Procrastinate worker runs the deliver job the outbox row asks for.
+    app = jobs.build_app(rt)
+    with app.open():
+        assert jobs.reconcile_deliveries(rt, app) == 1
+    app.run_worker(queues=["deliver"], wait=False, **_options(rt))
+
+    [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-e2e")
+    assert interaction["kind"] == "call" and interaction["direction"] == "inbound"
+    assert interaction["duration_seconds"] == 95
+    assert interaction["occurred_at"].startswith("2026-11-20T09:30:00")
+    assert interaction["subject"] == "Call bcrm-e2e: Duplicate charge refund"
+    body = str(interaction["body"])
+    for text in [*ANALYSIS["summary"], "Duplicate charge refund", "Negative", "Frustrated"]:
+        assert str(text) in body
+    assert "charged twice for my order" not in body  # the transcript is not in the mapping: it stays home
+    assert ours(bottlecrm.interactions(bottlecrm.other_contact_id), "bcrm-e2e") == []
+
+    [shown] = listed(rt.settings)
+    assert shown["status"] == "delivered" and shown["call_id"] == "bcrm-e2e"
+    assert shown["external_id"] == interaction["id"] and shown["attempts"] == 1
+
+
+def _options(rt: runner.Runtime) -> dict[str, Any]:
+    options = jobs.worker_options(rt, queues=["deliver"], concurrency=1)
+    options.pop("queues")
+    return options
+
+
+def test_crash_between_accepted_and_recorded_still_leaves_one_interaction(
+    rt: runner.Runtime, bottlecrm: BottleCRM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analysed_call(rt, "bcrm-crash", number=PHONE)
+    [row] = rows(rt)
+
+    def crash(*args: object) -> None:
+        raise ConnectionError("the worker died before recording the delivery")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(deliver, "record_receipt", crash)
+        with pytest.raises(ConnectionError):
+            deliver.run_deliver(rt, row.id)
+    assert len(ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-crash")) == 1
+    assert rows(rt)[0].status == "pending"
+
+    deliver.run_deliver(rt, row.id)  # the retry finds the interaction BottleCRM already has
+    [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-crash")
+    [after] = rows(rt)
+    assert after.status == "delivered" and after.external_id == interaction["id"] and after.attempts == 2
+
+
+def test_refused_delivery_is_dead_lettered_visible_in_the_cli_and_retried_from_it(
+    settings: Settings, bottlecrm: BottleCRM
+) -> None:
+    wrong = delivering_to(settings, destination(bottlecrm, token="bcrm_pat_revoked"))
+    broken = runner.open_runtime(wrong)
+    try:
+        analysed_call(broken, "bcrm-refused", number=PHONE)
+        [row] = rows(broken)
+        deliver.run_deliver(broken, row.id)  # refused: fails fast, no retry
+    finally:
+        broken.db.close()
+    [dead] = listed(wrong)
+    assert dead["status"] == "dead" and dead["response_status"] == 403  # DRF answers a bad token with 403
+    assert "Organization context is required" in dead["last_error"]  # BottleCRM's own words
+    assert ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-refused") == []
+
+    fixed = delivering_to(settings, destination(bottlecrm))
+    result = cli(fixed, "deliveries", "retry", dead["id"], "--now")
+    assert result.returncode == 0, result.stderr
+    assert "delivered" in result.stdout
+    [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-refused")
+    [shown] = listed(fixed)
+    assert shown["status"] == "delivered" and shown["external_id"] == interaction["id"]
+
+
+def test_bottlecrm_field_error_is_dead_lettered_with_its_reason(
+    rt: runner.Runtime, bottlecrm: BottleCRM
+) -> None:
+    # BottleCRM refuses a call more than five minutes in the future: a real 400 with a field error.
+    analysed_call(rt, "bcrm-future", number=PHONE, started_at=datetime.now(UTC) + timedelta(days=2))
+    [row] = rows(rt)
+    deliver.run_deliver(rt, row.id)
+    [dead] = rows(rt)
+    assert dead.status == "dead" and dead.response_status == 400
+    assert dead.last_error is not None and "occurred_at" in dead.last_error and "future" in dead.last_error
+    assert ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-future") == []
+
+
+SECRET = "whsec_" + base64.b64encode(b"callsense-bottlecrm-e2e-secret-0").decode()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recordings() -> Iterator[str]:
+    """A recording system on loopback serving the committed fixture audio."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(AUDIO)))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def signed(payload: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """A "recording ready" webhook signed by the standardwebhooks library."""
+    body, msg_id, now = json.dumps(payload), f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(SECRET).sign(msg_id, now, body),
+        "content-type": "application/json",
+    }
+    return body, headers
+
+
+@pytest.mark.slow
+def test_a_call_processed_end_to_end_by_the_service_appears_in_bottlecrm(
+    bottlecrm: BottleCRM,
+    external_database_url: str,
+    recordings: str,
+    tmp_path: Path,
+) -> None:
+    """Issue 4's "done means": a signed webhook in, Whisper and a stub LLM, the call out in BottleCRM."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
+    env.update(
+        CALLSENSE_DATA_DIR=str(tmp_path / "data"),
+        CALLSENSE_MODEL_DIR=str(MODEL_DIR),
+        CALLSENSE_DATABASE_URL=external_database_url,
+        CALLSENSE_WEBHOOKS__SECRETS=json.dumps([SECRET]),
+        CALLSENSE_FETCH__ALLOW_NETWORKS=json.dumps(["127.0.0.0/8"]),
+        CALLSENSE_LLM__BACKEND="openai",
+        CALLSENSE_LLM__MODEL="stub",
+        CALLSENSE_DELIVERIES=json.dumps({"destinations": [destination(bottlecrm)]}),
+    )
+    port = free_port()
+    with (
+        openai_answering(json.dumps(ANALYSIS)) as llm,
+        (tmp_path / "serve.log").open("w") as log,
+    ):
+        env["CALLSENSE_LLM__BASE_URL"] = llm
+        admin = subprocess.run(
+            [CALLSENSE, "tokens", "create", "ops", "--role", "admin"], env=env, capture_output=True, text=True
+        ).stdout.strip()
+        server = subprocess.Popen([CALLSENSE, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            payload = {
+                "call_id": "bcrm-served",
+                "recording_url": f"{recordings}/en_short.mono.flac",
+                "customer_number": PHONE,
+                "direction": "inbound",
+                "started_at": "2026-11-21T15:00:00Z",
+            }
+            body, headers = signed(payload)
+            assert _post_when_up(url, body, headers) == 202
+            item = _delivered(url, admin, "bcrm-served")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-served")
+    assert item["external_id"] == interaction["id"]
+    for text in [*ANALYSIS["summary"], ANALYSIS["topic"], ANALYSIS["sentiment"], ANALYSIS["emotion"]]:
+        assert str(text) in str(interaction["body"])
+    shown = subprocess.run(
+        [CALLSENSE, "deliveries", "list", "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    [row] = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert row["call_id"] == "bcrm-served" and row["status"] == "delivered"
+
+
+def _post_when_up(url: str, body: str, headers: dict[str, str]) -> int:
+    for _ in range(120):
+        try:
+            return httpx.post(f"{url}/webhooks/recording", content=body, headers=headers).status_code
+        except httpx.TransportError:
+            time.sleep(0.5)
+    pytest.fail("callsense serve did not start")
+
+
+def _delivered(url: str, token: str, call_id: str) -> dict[str, Any]:
+    """Polls the API until the call's delivery ends (a deadline for a hung pipeline, not a timing check)."""
+    deadline = time.monotonic() + 300
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        while time.monotonic() < deadline:
+            for item in client.get("/deliveries").json()["items"]:
+                if item["call_id"] == call_id and item["status"] != "pending":
+                    assert item["status"] == "delivered", item
+                    return dict(item)
+            time.sleep(1)
+    pytest.fail(f"{call_id} was not delivered")

@@ -1,0 +1,245 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against `callsense serve` on
+loopback with its embedded PostgreSQL. Calls are seeded through the service layer (no Whisper, no LLM);
+users are made with `callsense users create`. Screenshots of every page land in
+test-artifacts/screenshots/ for a person to look at."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from callsense.config import Settings
+from callsense.pipeline import runner
+from tests.conftest import MODEL_DIR, ROOT
+from tests.dashboard_seed import seed
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = Path("/usr/bin/chromium")
+CALLSENSE = str(Path(sys.executable).with_name("callsense"))
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+PASSWORD = "correct horse battery staple"
+USERS = {"ada": "admin", "ana": "analyst", "vic": "viewer"}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh)")
+
+
+@dataclass
+class Dashboard:
+    url: str
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    data_dir = tmp_path_factory.mktemp("dashboard-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
+    env.update(CALLSENSE_DATA_DIR=str(data_dir), CALLSENSE_MODEL_DIR=str(MODEL_DIR))
+    for name, role in USERS.items():
+        subprocess.run(
+            [CALLSENSE, "users", "create", name, "--role", role, "--password-stdin"],
+            input=PASSWORD + "\n",
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    rt = runner.open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR))
+    try:
+        seed(rt)
+    finally:
+        rt.db.close()
+    port = _free_port()
+    log_file = (data_dir / "serve.log").open("w")
+    process = subprocess.Popen(
+        [CALLSENSE, "serve", "--port", str(port), "--worker-concurrency", "0"],
+        env=env,
+        stdout=log_file,
+        stderr=log_file,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("callsense serve did not start: " + (data_dir / "serve.log").read_text()[-3000:])
+    yield Dashboard(url=url)
+    process.terminate()
+    process.wait(timeout=30)
+    log_file.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _sign_in(page: Any, dashboard: Dashboard, username: str, *, shot: bool = False) -> None:
+    page.goto(f"{dashboard.url}/app/calls")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    if shot:
+        _shot(page, "01-sign-in")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/app/calls")
+
+
+def _call_ids(page: Any) -> list[str]:
+    return [text.strip() for text in page.locator("table.calls tbody a.call-link").all_inner_texts()]
+
+
+def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
+    page: Any, dashboard: Dashboard
+) -> None:
+    _sign_in(page, dashboard, "ana", shot=True)
+    assert set(_call_ids(page)) == {
+        "demo-refund",
+        "demo-outage",
+        "demo-cancel-es",
+        "demo-bill-de",
+        "demo-missing-recording",
+    }
+    _shot(page, "02-calls")
+    page.get_by_role("link", name="Duration").click()  # sort: the longest call first
+    page.wait_for_url("**sort=duration**")
+    assert _call_ids(page)[:2] == ["demo-refund", "demo-cancel-es"]
+    assert page.locator("th[aria-sort]").get_attribute("aria-sort") == "descending"
+    assert page.locator("th[aria-sort]").inner_text().lower().startswith("duration")
+    page.get_by_role("link", name="Reset").click()
+
+    page.get_by_label("Language").select_option("en")  # htmx swaps the table in place
+    page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 2")
+    assert set(_call_ids(page)) == {"demo-refund", "demo-outage"}
+    assert "language=en" in page.url  # the filtered list has its own address
+
+    page.get_by_label("Search").fill("refund chocolate")  # every word must match
+    page.get_by_label("Search").press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 0")
+    page.get_by_label("Search").fill("Sarah Miller")  # a name said in the transcript only
+    page.get_by_label("Search").press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 1")
+    assert _call_ids(page) == ["demo-refund"]
+    _shot(page, "03-calls-searched")
+
+    page.get_by_role("link", name="demo-refund").click()
+    page.wait_for_url("**/app/calls/demo-refund")
+    player = page.locator("#player")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    assert page.evaluate("document.getElementById('player').duration") == pytest.approx(40.0, abs=0.5)
+    turn = page.locator("#turns .turn").nth(4)  # "I can see two payments of $49", from 16.2 s
+    turn.get_by_role("button").click()
+    page.wait_for_function("() => document.getElementById('player').currentTime >= 16")
+    assert "playing" in (turn.get_attribute("class") or "")
+    page.wait_for_function("() => document.getElementById('player').currentTime > 16.5")  # it plays on
+    player.evaluate("audio => audio.pause()")
+
+    page.locator("#turns .turn").nth(1).get_by_role("button").focus()  # keyboard: Enter on a turn seeks
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 5.156) < 0.5")
+    player.evaluate("audio => audio.pause()")
+    assert page.get_by_text("Agent confirmed two $49 payments").is_visible()
+    _shot(page, "04-call")
+
+    page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
+    assert not page.get_by_text("I want to cancel my internet contract").is_visible()
+    page.get_by_label("Show the English translation side by side").check()
+    assert page.get_by_text("I want to cancel my internet contract").is_visible()
+    _shot(page, "05-call-translated")
+
+
+def test_insights_charts_render_with_data(page: Any, dashboard: Dashboard) -> None:
+    _sign_in(page, dashboard, "ana")
+    page.get_by_role("link", name="Insights").click()
+    page.wait_for_url("**/app/insights")
+    names = ["calls_per_day", "sentiment_trend", "topics", "topic_sentiment", "languages", "duration"]
+    for name in names:
+        page.wait_for_function(f"() => Chart.getChart('chart-{name}') !== undefined")
+        points = page.evaluate(
+            f"Chart.getChart('chart-{name}').data.datasets.flatMap(d => d.data).filter(v => v > 0).length"
+        )
+        assert points > 0, name
+    assert page.locator("#kpi-calls").inner_text() == "5"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV of Top topics").click()
+    assert Path(download.value.path()).read_text().startswith("topic,calls")
+    page.wait_for_timeout(600)  # let the charts' entry animation finish before the screenshot
+    _shot(page, "06-insights")
+
+
+def test_an_admin_sees_operations(page: Any, dashboard: Dashboard) -> None:
+    _sign_in(page, dashboard, "ada")
+    page.get_by_role("link", name="Operations").click()
+    page.wait_for_url("**/app/operations")
+    assert page.get_by_text("fetch: the recording server answered 404 Not Found").is_visible()
+    assert page.get_by_role("button", name="Reprocess demo-missing-recording").is_visible()
+    assert page.get_by_role("button", name="Retry delivery").is_visible()
+    _shot(page, "07-operations")
+    # htmx posts with the session's CSRF header; the buttons are replaced by what happened.
+    page.get_by_role("button", name="Reprocess demo-missing-recording").click()
+    playwright_api.expect(page.get_by_role("status").filter(has_text="Queued from fetch")).to_be_visible()
+    page.get_by_role("button", name="Retry delivery").click()
+    playwright_api.expect(page.get_by_role("status").filter(has_text="Delivery pending")).to_be_visible()
+
+
+def test_a_viewer_cannot_reach_transcript_or_audio_and_signs_out(page: Any, dashboard: Dashboard) -> None:
+    _sign_in(page, dashboard, "vic")
+    assert page.get_by_role("link", name="Operations").count() == 0
+    page.goto(f"{dashboard.url}/app/calls/demo-refund")
+    assert page.get_by_text("Transcript and audio are hidden.").is_visible()
+    assert page.locator("#turns").count() == 0 and page.locator("audio").count() == 0
+    assert page.get_by_text("Agent confirmed two $49 payments").is_visible()  # the analysis is theirs
+    _shot(page, "08-call-as-viewer")
+    audio = page.goto(f"{dashboard.url}/app/calls/demo-refund/audio")
+    assert audio is not None and audio.status == 403
+    operations = page.goto(f"{dashboard.url}/app/operations")
+    assert operations is not None and operations.status == 403
+    _shot(page, "09-refused")
+
+    page.goto(f"{dashboard.url}/app/calls")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/app/sign-in")
+    page.goto(f"{dashboard.url}/app/calls/demo-refund")
+    assert "/app/sign-in" in page.url

@@ -1,0 +1,81 @@
+"""Analysed calls for the delivery tests, made through the real stage code with a scripted LLM (no Whisper):
+``run_analyse`` stores the analysis and writes the outbox rows in one transaction, as in production."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from callsense.backends.llm.fake import FakeLLM
+from callsense.calls import service as calls
+from callsense.calls.schemas import CallStatus, Segment, Speaker
+from callsense.pipeline import runner
+
+ANALYSIS = {
+    "summary": ["Customer was charged twice for order 1042.", "Agent refunded the duplicate payment."],
+    "topic": "Duplicate charge refund",
+    "sentiment": "Negative",
+    "emotion": "Frustrated",
+    "agent_sentiment": "Positive",
+    "customer_sentiment": "Negative",
+}
+TRANSCRIPT = [
+    Segment(
+        speaker=Speaker.agent,
+        start=0.0,
+        end=2.5,
+        text="Thanks for calling Acme, how can I help?",
+        confidence=0.9,
+    ),
+    Segment(
+        speaker=Speaker.customer, start=2.6, end=6.0, text="I was charged twice for my order.", confidence=0.9
+    ),
+]
+
+
+def scripted_llm() -> FakeLLM:
+    answer = json.dumps(ANALYSIS)
+    return FakeLLM(lambda request: answer if "summary" in json.dumps(request.schema) else '{"lines": []}')
+
+
+def analysed_call(
+    rt: runner.Runtime,
+    call_id: str,
+    *,
+    number: str | None = "+14155550100",
+    direction: str = "inbound",
+    started_at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """A call with a stored transcript, analysed by ``runner.run_analyse`` (which writes the outbox)."""
+    details = calls.CallDetails(
+        agent="agent-7",
+        customer_number=number,
+        direction=direction,
+        started_at=started_at or datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+        metadata=metadata,
+    )
+    call_pk, _ = runner.ingest(
+        rt, call_id=call_id, source="https://recorder.example/call.wav", details=details
+    )
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=TRANSCRIPT,
+            translated=None,
+            translation_engine=None,
+            asr_model="test",
+            options={},
+        )
+        call.language = "en"
+        call.duration_s = 95.0
+        calls.set_status(session=session, call=call, status=CallStatus.transcribed)
+    if rt._llm is None:
+        rt._llm = scripted_llm()
+    runner.run_analyse(rt, call_pk)
+    return call_pk

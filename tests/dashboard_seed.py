@@ -1,0 +1,200 @@
+"""Analysed calls written straight into the database, for the dashboard's tests.
+
+The committed fixture recordings are stored encrypted exactly as the fetch stage stores them; their
+reference turns (the script they were synthesised from, with real timings) stand in for Whisper's output and
+a hand-written analysis for the LLM's, so the dashboard is tested without loading either model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from callsense.calls import service as calls
+from callsense.calls.models import Delivery
+from callsense.calls.schemas import (
+    AnalysisResult,
+    CallStatus,
+    Emotion,
+    Segment,
+    Sentiment,
+    Speaker,
+    SpeakerSentiment,
+)
+from callsense.pipeline.runner import Runtime, audio_blob_key
+from tests.conftest import AUDIO
+
+
+@dataclass(frozen=True)
+class SeedCall:
+    call_id: str
+    audio: str
+    agent: str
+    topic: str
+    sentiment: Sentiment
+    emotion: Emotion
+    speakers: SpeakerSentiment
+    summary: list[str]
+    hours_ago: float
+    translation: str | None = None
+    delivery: tuple[str, str] | None = None  # (destination, status)
+
+
+SEEDS = [
+    SeedCall(
+        call_id="demo-refund",
+        audio="en_refund.stereo.flac",
+        agent="David",
+        topic="Duplicate charge refund",
+        sentiment=Sentiment.positive,
+        emotion=Emotion.satisfied,
+        speakers=SpeakerSentiment(agent=Sentiment.positive, customer=Sentiment.negative),
+        summary=[
+            "Customer was charged twice for this month's phone bill.",
+            "Agent confirmed two $49 payments on the same day and refunded the duplicate.",
+            "The refund reaches the card in three to five days.",
+        ],
+        hours_ago=2,
+        delivery=("salesforce", "delivered"),
+    ),
+    SeedCall(
+        call_id="demo-outage",
+        audio="en_angry.stereo.flac",
+        agent="Maria",
+        topic="Internet outage complaint",
+        sentiment=Sentiment.negative,
+        emotion=Emotion.angry,
+        speakers=SpeakerSentiment(agent=Sentiment.neutral, customer=Sentiment.negative),
+        summary=[
+            "Customer has called three times this week about an internet outage.",
+            "Agent found a fault on the line; the customer threatens to cancel.",
+        ],
+        hours_ago=26,
+        delivery=("hubspot", "dead"),
+    ),
+    SeedCall(
+        call_id="demo-cancel-es",
+        audio="es_cancel.stereo.flac",
+        agent="Lucia",
+        topic="Internet contract cancellation",
+        sentiment=Sentiment.neutral,
+        emotion=Emotion.calm,
+        speakers=SpeakerSentiment(agent=Sentiment.positive, customer=Sentiment.neutral),
+        summary=[
+            "Customer cancels the internet contract because of a move to another city.",
+            "Cancellation takes effect at the end of the month; a confirmation email follows.",
+        ],
+        hours_ago=50,
+        translation="Good morning, thank you for calling. How can I help you?\nHello. I want to cancel my "
+        "internet contract.\nI am very sorry. May I ask why?\nI am moving to another city next month.\n"
+        "I understand. Do you want to cancel the internet at the end of this month?\nYes, please. At the "
+        "end of the month.\nVery well. The contract is cancelled. You will receive a confirmation email.\n"
+        "Perfect. Thank you very much. Goodbye.",
+    ),
+    SeedCall(
+        call_id="demo-bill-de",
+        audio="de_complaint.stereo.flac",
+        agent="David",
+        topic="Electricity bill too high",
+        sentiment=Sentiment.neutral,
+        emotion=Emotion.frustrated,
+        speakers=SpeakerSentiment(agent=Sentiment.positive, customer=Sentiment.negative),
+        summary=["The meter was misread, so the bill was twice as high; a corrected bill is sent by post."],
+        hours_ago=74,
+        translation="Good day, this is customer service. How can I help you?\nGood day. My electricity "
+        "bill is far too high.",
+    ),
+]
+
+
+def _segments(audio: str) -> list[Segment]:
+    with (AUDIO / "references.jsonl").open(encoding="utf-8") as handle:
+        entry = next(e for e in map(json.loads, handle) if e["audio"] == audio)
+    return [
+        Segment(
+            speaker=Speaker(t["speaker"]), start=t["start"], end=t["end"], text=t["text"], confidence=0.93
+        )
+        for t in entry["turns"]
+    ]
+
+
+def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
+    now = datetime.now(UTC)
+    for item in seeds:
+        data = (AUDIO / item.audio).read_bytes()
+        with rt.db.transaction() as session:
+            call, _ = calls.get_or_create(
+                session=session,
+                keyring=rt.keyring,
+                call_id=item.call_id,
+                source=str(AUDIO / item.audio),
+                shown_source=item.audio,
+                details=calls.CallDetails(agent=item.agent, started_at=now - timedelta(hours=item.hours_ago)),
+            )
+            rt.blobs.put(
+                audio_blob_key(call.id), rt.keyring.encrypt(data, context=calls.context(call.id, "audio"))
+            )
+            segments = _segments(item.audio)
+            call.audio_blob = audio_blob_key(call.id)
+            call.audio_sha256 = hashlib.sha256(data).hexdigest()
+            call.audio_bytes = len(data)
+            call.audio_format = "flac/flac 8000 Hz"
+            call.duration_s = segments[-1].end + 0.5
+            call.channels = 2
+            call.language = item.audio[:2]
+            calls.store_transcript(
+                session=session,
+                call=call,
+                keyring=rt.keyring,
+                segments=segments,
+                translated=item.translation,
+                translation_engine="whisper" if item.translation else None,
+                asr_model="base",
+                options={},
+            )
+            calls.store_analysis(
+                session=session,
+                call=call,
+                keyring=rt.keyring,
+                result=AnalysisResult(
+                    summary=item.summary,
+                    topic=item.topic,
+                    sentiment=item.sentiment,
+                    emotion=item.emotion,
+                    speaker_sentiment=item.speakers,
+                ),
+                llm_backend="embedded",
+                llm_model="qwen2.5-coder-1.5b",
+            )
+            calls.set_status(session=session, call=call, status=CallStatus.done)
+            for stage, seconds in (("fetch", 0.2), ("transcribe", 6.4), ("analyse", 11.8)):
+                calls.add_event(session=session, call_pk=call.id, stage=stage, kind="started")
+                calls.add_event(
+                    session=session, call_pk=call.id, stage=stage, kind="finished", seconds=seconds
+                )
+            if item.delivery is not None:
+                destination, state = item.delivery
+                session.add(
+                    Delivery(
+                        call_pk=call.id,
+                        destination=destination,
+                        status=state,
+                        attempts=1 if state == "delivered" else 10,
+                        external_id="00Q5e000001AbCd" if state == "delivered" else None,
+                        last_error=None if state == "delivered" else "HTTP 503 from the CRM (gave up)",
+                    )
+                )
+    with rt.db.transaction() as session:
+        failed, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="demo-missing-recording",
+            source="https://recorder.example/rec/77.wav",
+            shown_source="https://recorder.example/rec/77.wav",
+            details=calls.CallDetails(agent="Maria", started_at=now - timedelta(hours=5)),
+        )
+        detail = "fetch: the recording server answered 404 Not Found"
+        calls.set_status(session=session, call=failed, status=CallStatus.failed, detail=detail)
+        calls.add_event(session=session, call_pk=failed.id, stage="fetch", kind="failed", detail=detail)

@@ -1,0 +1,223 @@
+"""The dashboard's queries on a real PostgreSQL: full-text search over encrypted calls, the call list's
+keyset pagination, insights aggregates, and dashboard accounts and sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from callsense.calls import service as calls
+from callsense.calls.schemas import AnalysisResult, Segment, Speaker
+from callsense.config import Settings
+from callsense.errors import ConfigError
+from callsense.pipeline import runner
+from callsense.security.tokens import Role
+from callsense.web import accounts, call_list, insights, search_backfill
+from callsense.web.filters import CallFilters
+from tests.conftest import _fresh_database
+from tests.dashboard_seed import seed
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Runtime]:
+    """One database for the module, seeded with the demo calls; tests only read it (or add their own)."""
+    for url in _fresh_database(embedded_server_url):
+        data_dir: Path = tmp_path_factory.mktemp("dashboard-data")
+        runtime = runner.open_runtime(Settings(data_dir=data_dir, database_url=url))
+        seed(runtime)
+        yield runtime
+        runtime.db.close()
+
+
+def _ids(rt: runner.Runtime, filters: CallFilters, *, analyst: bool = True) -> set[str]:
+    with rt.db.transaction() as session:
+        page = call_list.fetch_page(session=session, filters=filters, include_transcripts=analyst)
+    return {row.call.call_id for row in page.rows}
+
+
+def test_search_finds_transcript_words_stemmed_and_in_other_languages(rt: runner.Runtime) -> None:
+    assert _ids(rt, CallFilters(q="Sarah Miller")) == {"demo-refund"}
+    assert _ids(rt, CallFilters(q="refunds")) == {"demo-refund"}  # stemmed: "refund" in the transcript
+    assert _ids(rt, CallFilters(q="contrato")) == {"demo-cancel-es"}  # Spanish original, exact word
+    assert _ids(rt, CallFilters(q="moving city")) == {"demo-cancel-es"}  # its English translation
+    assert _ids(rt, CallFilters(q="refund -twice")) == set()  # web search syntax: exclusion
+
+
+def test_viewers_search_the_analysis_but_not_the_transcript(rt: runner.Runtime) -> None:
+    assert _ids(rt, CallFilters(q="Sarah Miller"), analyst=False) == set()
+    assert _ids(rt, CallFilters(q="duplicate"), analyst=False) == {"demo-refund"}  # summary and topic
+
+
+def test_the_index_holds_words_without_positions(rt: runner.Runtime) -> None:
+    """Stripped lexemes: the words of a call are matchable, its sentences cannot be rebuilt from the index."""
+    with rt.db.transaction() as session:
+        stored = session.execute(text("select transcript_lexemes::text from call_search")).scalars().all()
+    assert stored and all(":" not in lexemes for lexemes in stored)
+    assert "'miller'" in " ".join(stored)
+
+
+def test_storing_again_replaces_the_indexed_words(rt: runner.Runtime) -> None:
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="reindexed",
+            source="/x.wav",
+            shown_source="x.wav",
+            details=calls.CallDetails(),
+        )
+        for words in ("my parcel is lost", "my invoice is wrong"):
+            segment = Segment(speaker=Speaker.customer, start=0, end=1, text=words, confidence=0.9)
+            calls.store_transcript(
+                session=session,
+                call=call,
+                keyring=rt.keyring,
+                segments=[segment],
+                translated=None,
+                translation_engine=None,
+                asr_model="base",
+                options={},
+            )
+        calls.store_analysis(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            result=AnalysisResult(summary=["Wrong invoice."], translated_transcript="la facture"),
+            llm_backend="fake",
+            llm_model="fake",
+        )
+    assert _ids(rt, CallFilters(q="invoice")) == {"reindexed"}
+    assert _ids(rt, CallFilters(q="parcel")) == set()
+    assert _ids(rt, CallFilters(q="facture")) == {"reindexed"}  # an LLM translation is transcript text
+    assert _ids(rt, CallFilters(q="facture"), analyst=False) == set()
+
+
+def test_filters_narrow_the_list(rt: runner.Runtime) -> None:
+    assert _ids(rt, CallFilters(language="es")) == {"demo-cancel-es"}
+    assert _ids(rt, CallFilters(agent="David", sentiment="Neutral")) == {"demo-bill-de"}
+    assert _ids(rt, CallFilters(topic="internet")) == {"demo-outage", "demo-cancel-es"}
+    assert _ids(rt, CallFilters(status="failed")) == {"demo-missing-recording"}
+    today = datetime.now(UTC).date()
+    assert "demo-bill-de" not in _ids(rt, CallFilters(since=today - timedelta(days=1)))
+
+
+@pytest.mark.parametrize(("sort", "descending"), [("time", True), ("duration", False), ("agent", True)])
+def test_keyset_pages_cover_every_call_once_both_ways(
+    rt: runner.Runtime, sort: str, descending: bool
+) -> None:
+    everything = CallFilters()
+    with rt.db.transaction() as session:
+        total = call_list.fetch_page(session=session, filters=everything, include_transcripts=True).total
+        forward: list[list[str]] = []
+        cursor = None
+        while True:
+            page = call_list.fetch_page(
+                session=session,
+                filters=everything,
+                include_transcripts=True,
+                sort=sort,
+                descending=descending,
+                after=cursor,
+                page_size=2,
+            )
+            forward.append([row.call.call_id for row in page.rows])
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        backward = call_list.fetch_page(
+            session=session,
+            filters=everything,
+            include_transcripts=True,
+            sort=sort,
+            descending=descending,
+            before=page.previous_cursor,
+            page_size=2,
+        )
+    flat = [call_id for chunk in forward for call_id in chunk]
+    assert len(flat) == len(set(flat)) == total
+    assert [row.call.call_id for row in backward.rows] == forward[-2]
+
+
+def test_rows_carry_the_crm_delivery_state(rt: runner.Runtime) -> None:
+    with rt.db.transaction() as session:
+        page = call_list.fetch_page(session=session, filters=CallFilters(), include_transcripts=True)
+    states = {row.call.call_id: row.delivery_state for row in page.rows}
+    assert states["demo-refund"] == "delivered"
+    assert states["demo-outage"] == "dead"
+    assert states["demo-cancel-es"] is None
+
+
+def test_insights_count_what_the_list_shows(rt: runner.Runtime) -> None:
+    filters = CallFilters(status="done").with_default_period(30)
+    with rt.db.transaction() as session:
+        per_day = insights.chart("calls_per_day", session=session, filters=filters, include_transcripts=True)
+        mood = insights.chart("topic_sentiment", session=session, filters=filters, include_transcripts=True)
+        languages = insights.chart("languages", session=session, filters=filters, include_transcripts=True)
+        totals = insights.summary(session=session, filters=filters, include_transcripts=True)
+    assert len(per_day.rows) == 30  # quiet days are zeros, not gaps
+    assert sum(row[1] for row in per_day.rows) == totals.calls == 4
+    assert ["Internet outage complaint", 0, 0, 1] in mood.rows
+    assert dict((row[0], row[1]) for row in languages.rows) == {"en": 2, "es": 1, "de": 1}
+    assert totals.negative_share == pytest.approx(0.25)
+    assert per_day.to_csv().splitlines()[0] == "day,calls"
+
+
+def test_passwords_are_argon2id_hashes_and_checked(rt: runner.Runtime) -> None:
+    with rt.db.transaction() as session:
+        user = accounts.create_user(
+            session=session, username="hash-check", role=Role.viewer, password=PASSWORD
+        )
+        assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    with rt.db.transaction() as session:
+        assert (
+            accounts.authenticate(session=session, username="hash-check", password="wrong password!") is None
+        )
+        assert accounts.authenticate(session=session, username="nobody", password=PASSWORD) is None
+        assert accounts.authenticate(session=session, username="hash-check", password=PASSWORD) is not None
+    with pytest.raises(ConfigError, match="at least"):
+        accounts.hash_password("short")
+
+
+def test_sessions_end_on_sign_out_password_change_and_disable(rt: runner.Runtime) -> None:
+    with rt.db.transaction() as session:
+        user = accounts.create_user(
+            session=session, username="sessions", role=Role.analyst, password=PASSWORD
+        )
+        session.flush()
+        first, second, third = (accounts.start_session(session=session, user=user) for _ in range(3))
+    with rt.db.transaction() as session:
+        signed_in = accounts.resolve_session(session=session, token=first)
+        assert signed_in is not None and signed_in.role is Role.analyst and signed_in.actor == "user:sessions"
+        accounts.end_session(session=session, token=first)
+        assert accounts.resolve_session(session=session, token=first) is None
+        assert accounts.resolve_session(session=session, token=second) is not None
+        accounts.set_password(session=session, username="sessions", password="another long password")
+        assert accounts.resolve_session(session=session, token=second) is None
+        fourth = accounts.start_session(session=session, user=user)
+        accounts.disable(session=session, username="sessions")
+        assert accounts.resolve_session(session=session, token=fourth) is None
+        assert accounts.resolve_session(session=session, token=third) is None
+        assert (
+            accounts.authenticate(session=session, username="sessions", password="another long password")
+            is None
+        )
+
+
+def test_backfill_indexes_calls_stored_before_the_index(rt: runner.Runtime) -> None:
+    with rt.db.transaction() as session:
+        session.execute(
+            text(
+                "delete from call_search where call_pk = (select id from calls where call_id = 'demo-refund')"
+            )
+        )
+    assert _ids(rt, CallFilters(q="Sarah Miller")) == set()
+    assert search_backfill.backfill(db=rt.db, keyring=rt.keyring) == 1
+    assert _ids(rt, CallFilters(q="Sarah Miller")) == {"demo-refund"}
+    assert _ids(rt, CallFilters(q="duplicate"), analyst=False) == {"demo-refund"}
+    assert search_backfill.backfill(db=rt.db, keyring=rt.keyring) == 0

@@ -1,0 +1,192 @@
+"""The dashboard over HTTP (the ASGI app in-process, real PostgreSQL): sign-in, cookie flags, CSRF refusals,
+roles on pages and audio, the audit trail, CSV downloads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+
+from callsense import jobs
+from callsense.api.app import create_app
+from callsense.calls.models import Call, Delivery, Event
+from callsense.calls.search import CallSearch
+from callsense.config import Settings
+from callsense.pipeline import runner
+from callsense.security import tokens
+from callsense.security.tokens import Role
+from callsense.web import accounts
+from tests.conftest import _fresh_database
+from tests.dashboard_seed import seed
+
+PASSWORD = "correct horse battery"
+LOCAL = "http://127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Runtime]:
+    for url in _fresh_database(embedded_server_url):
+        data_dir: Path = tmp_path_factory.mktemp("dashboard-http")
+        runtime = runner.open_runtime(Settings(data_dir=data_dir, database_url=url))
+        seed(runtime)
+        with runtime.db.transaction() as session:
+            for role in Role:
+                accounts.create_user(session=session, username=role.value, role=role, password=PASSWORD)
+        yield runtime
+        runtime.db.close()
+
+
+@pytest.fixture(scope="module")
+def app(rt: runner.Runtime) -> Iterator[object]:
+    application = create_app(rt, jobs.build_app(rt), worker_concurrency=0)
+    with TestClient(application, base_url=LOCAL):  # runs the lifespan once for the module
+        yield application
+
+
+def _client(app: object, base_url: str = LOCAL) -> TestClient:
+    return TestClient(app, base_url=base_url, follow_redirects=False)  # type: ignore[arg-type]
+
+
+def _sign_in(client: TestClient, username: str, password: str = PASSWORD, next_path: str = "/app/calls"):
+    form = client.get("/app/sign-in")
+    token = re.search(r'name="signin_token" value="([^"]+)"', form.text)
+    assert token is not None
+    return client.post(
+        "/app/sign-in",
+        data={"username": username, "password": password, "signin_token": token[1], "next": next_path},
+    )
+
+
+def _csrf(client: TestClient, path: str = "/app/calls") -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found is not None
+    return found[1]
+
+
+def test_pages_need_a_session(app: object) -> None:
+    response = _client(app).get("/app/calls")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/app/sign-in?next=/app/calls"
+
+
+def test_session_cookie_is_httponly_lax_and_secure_off_loopback(app: object) -> None:
+    local = _sign_in(_client(app), "viewer")
+    cookie = local.headers["set-cookie"].lower()
+    assert local.status_code == 303 and "httponly" in cookie and "samesite=lax" in cookie
+    assert "secure" not in cookie  # plain http on loopback: a browser would drop a Secure cookie
+    remote = _sign_in(_client(app, "https://calls.example.com"), "viewer")
+    assert "secure" in remote.headers["set-cookie"].lower()
+
+
+def test_sign_in_refuses_a_wrong_password_and_a_forged_form(app: object) -> None:
+    client = _client(app)
+    assert _sign_in(client, "analyst", "not the password").status_code == 401
+    forged = _client(app).post(
+        "/app/sign-in",
+        data={"username": "analyst", "password": PASSWORD, "signin_token": "made-up", "next": ""},
+    )
+    assert forged.status_code == 403 and "callsense_session" not in forged.headers.get("set-cookie", "")
+
+
+def test_sign_in_never_redirects_to_another_site(app: object) -> None:
+    response = _sign_in(_client(app), "viewer", next_path="//evil.example/app/calls")
+    assert response.headers["location"] == "/app/calls"
+
+
+def test_posts_without_the_csrf_token_are_refused(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "admin")
+    assert client.post("/app/calls/demo-refund/reprocess").status_code == 403
+    assert client.post("/app/sign-out", data={"csrf_token": "wrong"}).status_code == 403
+    assert client.get("/app/calls").status_code == 200  # still signed in
+    signed_out = client.post("/app/sign-out", data={"csrf_token": _csrf(client)})
+    assert signed_out.status_code == 303
+    assert client.get("/app/calls").status_code == 303
+
+
+def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "viewer")
+    page = client.get("/app/calls/demo-refund")
+    assert page.status_code == 200
+    assert "Duplicate charge refund" in page.text and "Sarah Miller" not in page.text
+    assert "<audio" not in page.text
+    assert client.get("/app/calls/demo-refund/audio").status_code == 403
+    assert client.get("/app/operations").status_code == 403
+
+
+def test_an_analyst_streams_audio_by_range_and_is_audited(app: object, rt: runner.Runtime) -> None:
+    client = _client(app)
+    _sign_in(client, "analyst")
+    page = client.get("/app/calls/demo-refund")
+    assert "Sarah Miller" in page.text and page.headers["content-security-policy"].startswith("default-src")
+    audio = client.get("/app/calls/demo-refund/audio", headers={"Range": "bytes=0-99"})
+    assert audio.status_code == 206 and len(audio.content) == 100 and audio.content[:4] == b"fLaC"
+    with rt.db.transaction() as session:
+        kinds = {
+            (e.kind, e.actor) for e in session.scalars(select(Event).where(Event.actor == "user:analyst"))
+        }
+    assert {("transcript_viewed", "user:analyst"), ("audio_streamed", "user:analyst")} <= kinds
+
+
+def test_charts_download_as_csv(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "viewer")
+    response = client.get("/app/insights/topics.csv")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.text.splitlines()[0] == "topic,calls" and "Duplicate charge refund,1" in response.text
+    assert client.get("/app/insights/nonsense.csv").status_code == 404
+
+
+def test_an_admin_reprocesses_a_call_and_retries_a_dead_delivery(app: object, rt: runner.Runtime) -> None:
+    client = _client(app)
+    _sign_in(client, "admin")
+    token = _csrf(client, "/app/operations")
+    reprocessed = client.post("/app/calls/demo-missing-recording/reprocess", data={"csrf_token": token})
+    assert reprocessed.status_code == 303
+    with rt.db.transaction() as session:
+        dead = session.scalars(select(Delivery).where(Delivery.status == "dead")).one()
+        call = session.get(Call, dead.call_pk)
+        assert call is not None
+        queued = session.execute(text("select queue_name from procrastinate_jobs where status = 'todo'"))
+        assert "fetch" in set(queued.scalars())
+    retried = client.post(
+        f"/app/deliveries/{dead.id}/retry", headers={"X-CSRF-Token": token, "HX-Request": "true"}
+    )
+    assert retried.status_code == 200 and "Delivery pending" in retried.text
+    with rt.db.transaction() as session:
+        assert session.get(Delivery, dead.id).status == "pending"  # type: ignore[union-attr]
+        actors = set(session.scalars(select(Event.actor).where(Event.call_pk == dead.call_pk)))
+    assert "user:admin" in actors
+
+
+def test_an_analyst_may_not_reprocess(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "analyst")
+    refused = client.post("/app/calls/demo-refund/reprocess", data={"csrf_token": _csrf(client)})
+    assert refused.status_code == 403 and "admin role" in refused.text
+
+
+def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt: runner.Runtime) -> None:
+    """The API's audio and reprocess endpoints now share their code with the dashboard."""
+    with rt.db.transaction() as session:
+        admin = tokens.create(session=session, name="api-admin", role=Role.admin)
+        viewer = tokens.create(session=session, name="api-viewer", role=Role.viewer)
+    client = _client(app)
+    audio = client.get(
+        "/calls/demo-outage/audio", headers={"Authorization": f"Bearer {admin}", "Range": "bytes=-10"}
+    )
+    assert audio.status_code == 206 and len(audio.content) == 10
+    assert audio.headers["content-range"].startswith("bytes ")
+    refused = client.get("/calls/demo-outage/audio", headers={"Authorization": f"Bearer {viewer}"})
+    assert refused.status_code == 403
+    queued = client.post("/calls/demo-bill-de/reprocess", headers={"Authorization": f"Bearer {admin}"})
+    assert queued.status_code == 202 and queued.json()["queued"] == "transcribe"
+    with rt.db.transaction() as session:  # its words leave the search index with its transcript
+        call = session.scalars(select(Call).where(Call.call_id == "demo-bill-de")).one()
+        assert session.get(CallSearch, call.id) is None

@@ -1,0 +1,414 @@
+"""The deliver stage on a real PostgreSQL: the outbox written with the analysis, retries and dead letters, the
+signed webhook checked by the independent ``standardwebhooks`` library, the queue's reconciler, the CLI and
+the API. CRMs are the loopback stand-ins of ``tests/crm_fakes.py``; nothing here sleeps: the waits between
+tries are the job queue's, and the tests read them from the errors instead."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text, update
+from standardwebhooks.webhooks import Webhook
+
+from callsense import jobs
+from callsense.api.app import create_app
+from callsense.calls import service as calls
+from callsense.calls.models import Call, Delivery
+from callsense.config import Settings
+from callsense.errors import CRMUnavailableError
+from callsense.pipeline import deliver, runner
+from callsense.security import tokens
+from callsense.security.tokens import Role
+from tests.crm_calls import analysed_call
+from tests.crm_fakes import FakeHubSpot, Reply, serving
+
+CALLSENSE = str(Path(sys.executable).with_name("callsense"))
+SECRET = "whsec_" + base64.b64encode(b"callsense-delivery-test-secret-01").decode()
+PHONE = "+14155550100"
+
+
+def hubspot(url: str, **overrides: Any) -> dict[str, Any]:
+    return {"name": "hubspot", "kind": "hubspot", "base_url": url, "token": "pat-hubspot", **overrides}
+
+
+def with_destinations(settings: Settings, *destinations: dict[str, Any]) -> Settings:
+    deliveries = {"destinations": list(destinations), "retry_initial_s": 10, "retry_max_s": 600}
+    return Settings.model_validate({**settings.model_dump(), "deliveries": deliveries})
+
+
+@pytest.fixture
+def crm() -> Iterator[tuple[FakeHubSpot, str]]:
+    fake = FakeHubSpot({"501": PHONE})
+    with serving(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def rt(settings: Settings, crm: tuple[FakeHubSpot, str]) -> Iterator[runner.Runtime]:
+    runtime = runner.open_runtime(with_destinations(settings, hubspot(crm[1])))
+    yield runtime
+    runtime.db.close()
+
+
+def rows(rt: runner.Runtime) -> list[Delivery]:
+    with rt.db.transaction() as session:
+        return list(session.scalars(select(Delivery).order_by(Delivery.destination)))
+
+
+def attempt(rt: runner.Runtime, delivery_id: uuid.UUID) -> float | None:
+    """One try; the wait the queue would honour before the next one, or None when none is needed."""
+    try:
+        deliver.run_deliver(rt, delivery_id)
+    except CRMUnavailableError as exc:
+        return exc.retry_after
+    return None
+
+
+def test_the_outbox_is_written_with_the_analysis_once_per_enabled_destination(settings: Settings) -> None:
+    configured = with_destinations(
+        settings,
+        hubspot("http://127.0.0.1:9"),
+        {"name": "audit-hook", "kind": "webhook", "base_url": "http://127.0.0.1:9/hook", "secret": SECRET},
+        hubspot("http://127.0.0.1:9", name="old-crm", enabled=False),
+    )
+    runtime = runner.open_runtime(configured)
+    try:
+        call_pk = analysed_call(runtime, "outbox-1")
+        runner.run_analyse(runtime, call_pk, force=True)  # re-analysed: no second delivery
+        found = [(row.destination, row.status, row.attempts) for row in rows(runtime)]
+    finally:
+        runtime.db.close()
+    assert found == [("audit-hook", "pending", 0), ("hubspot", "pending", 0)]
+
+
+def test_crm_down_for_a_while_then_back_is_delivered_once(
+    rt: runner.Runtime, crm: tuple[FakeHubSpot, str]
+) -> None:
+    fake, _ = crm
+    fake.fail_next = [
+        Reply(503, {"message": "down"}),
+        Reply(502, {"message": "bad gateway"}),
+        Reply(429, {"message": "You have reached your secondly limit."}, {"Retry-After": "30"}),
+    ]
+    analysed_call(rt, "flaky-crm")
+    [row] = rows(rt)
+    waits = [attempt(rt, row.id) for _ in range(4)]
+    assert waits[3] is None  # delivered on the fourth try
+    assert 5 <= waits[0] <= 10 and 10 <= waits[1] <= 20  # exponential backoff with jitter, from the settings
+    assert waits[2] == 30  # the CRM's Retry-After is honoured
+    [done] = rows(rt)
+    assert done.status == "delivered" and done.attempts == 4 and done.last_error is None
+    assert len(fake.records) == 1 and done.external_id in fake.records
+
+
+def test_retries_stop_at_the_destinations_max_age(rt: runner.Runtime, crm: tuple[FakeHubSpot, str]) -> None:
+    fake, _ = crm
+    analysed_call(rt, "long-outage")
+    [row] = rows(rt)
+    with rt.db.transaction() as session:  # the CRM has been failing for a day already
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == row.id)
+            .values(queued_at=datetime.now(UTC) - timedelta(hours=25))
+        )
+    fake.fail_next = [Reply(503, {"message": "still down"})]
+    assert attempt(rt, row.id) is None
+    [dead] = rows(rt)
+    assert dead.status == "dead" and dead.response_status == 503
+    assert dead.last_error is not None and dead.last_error.startswith("gave up after 1 attempts")
+    assert "still down" in dead.last_error
+
+
+def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_api(
+    rt: runner.Runtime, crm: tuple[FakeHubSpot, str]
+) -> None:
+    fake, _ = crm
+    fake.fail_next = [
+        FakeHubSpot.error(400, "Property values were not valid: hs_call_body", "VALIDATION_ERROR")
+    ]
+    analysed_call(rt, "refused-1")
+    [row] = rows(rt)
+    assert attempt(rt, row.id) is None  # a 400 is not retried
+    assert rows(rt)[0].status == "dead"
+
+    listing = cli(rt.settings, "deliveries", "list", "--status", "dead")
+    assert listing.returncode == 0, listing.stderr
+    assert "refused-1" in listing.stdout and "hs_call_body" in listing.stdout and "400" in listing.stdout
+
+    with rt.db.transaction() as session:
+        admin = tokens.create(session=session, name="ops", role=Role.admin)
+        viewer = tokens.create(session=session, name="look", role=Role.viewer)
+    with TestClient(create_app(rt, jobs.build_app(rt))) as client:
+        assert client.get("/deliveries", headers=bearer(viewer)).status_code == 403
+        page = client.get("/deliveries", params={"status": "dead"}, headers=bearer(admin)).json()
+        [item] = page["items"]
+        assert item["id"] == str(row.id) and "hs_call_body" in item["last_error"]
+        retried = client.post(f"/deliveries/{row.id}/retry", headers=bearer(admin))
+        assert retried.status_code == 202 and retried.json()["status"] == "pending"
+        assert client.post(f"/deliveries/{uuid.uuid4()}/retry", headers=bearer(admin)).status_code == 404
+        nothing_dead = client.post("/deliveries/retry-all", headers=bearer(admin))
+        assert nothing_dead.status_code == 202 and nothing_dead.json() == {"queued": []}
+        metrics = client.get("/metrics").text
+        assert 'callsense_outbox{destination="hubspot",status="pending"} 1.0' in metrics
+    assert queued(rt) == [str(row.id)]
+    assert attempt(rt, row.id) is None
+    assert rows(rt)[0].status == "delivered" and len(fake.records) == 1
+    with rt.db.transaction() as session:  # the call's audit trail tells the story
+        trail = [
+            (e.kind, e.actor)
+            for e in calls.events(session=session, call_pk=row.call_pk)
+            if e.stage == "deliver"
+        ]
+    assert trail == [("dead", None), ("retry", "ops"), ("delivered", None)]
+
+    result = cli(rt.settings, "deliveries", "retry-all")
+    assert result.returncode == 0 and "queued 0 deliveries" in result.stdout
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def queued(rt: runner.Runtime) -> list[str]:
+    with rt.db.transaction() as session:
+        found = session.execute(
+            text("select args->>'delivery_id' from procrastinate_jobs where queue_name = 'deliver'")
+        )
+        return [row[0] for row in found]
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
+    destinations = [
+        {**item.model_dump(mode="json"), "token": item.token.get_secret_value() if item.token else None}
+        for item in settings.deliveries.destinations
+    ]
+    env.update(
+        CALLSENSE_DATA_DIR=str(settings.data_dir),
+        CALLSENSE_MODEL_DIR=str(settings.model_dir),
+        CALLSENSE_DATABASE_URL=str(settings.database_url),
+        CALLSENSE_DELIVERIES=json.dumps({"destinations": destinations}),
+    )
+    return env
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = cli_env(settings)
+    return subprocess.run(
+        [CALLSENSE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_reconciler_queues_pending_deliveries_that_have_no_job(rt: runner.Runtime) -> None:
+    analysed_call(rt, "orphaned")  # the analyse job died before deferring the delivery
+    app = jobs.build_app(rt)
+    with app.open():
+        assert jobs.reconcile_deliveries(rt, app) == 1
+        assert jobs.reconcile_deliveries(rt, app) == 0
+    assert queued(rt) == [str(rows(rt)[0].id)]
+
+
+def test_a_removed_destination_dead_letters_its_deliveries(settings: Settings, rt: runner.Runtime) -> None:
+    analysed_call(rt, "orphan-destination")
+    [row] = rows(rt)
+    renamed = runner.open_runtime(
+        with_destinations(settings, hubspot("http://127.0.0.1:9", name="hubspot-eu"))
+    )
+    try:
+        assert attempt(renamed, row.id) is None
+    finally:
+        renamed.db.close()
+    [dead] = rows(rt)
+    assert dead.status == "dead" and dead.last_error == "destination 'hubspot' is no longer configured"
+
+
+def test_the_queue_honours_the_wait_the_stage_asks_for() -> None:
+    strategy = jobs.deliver.retry_strategy
+    assert strategy is not None
+
+    class Job:
+        attempts = 3
+
+    decision = strategy.get_retry_decision(exception=CRMUnavailableError("429", retry_after=42), job=Job())  # type: ignore[arg-type]
+    assert decision is not None and decision.retry_at is not None
+    assert 40 <= (decision.retry_at - datetime.now(UTC)).total_seconds() <= 43
+
+
+class Receiver:
+    """A webhook receiver that verifies with the ``standardwebhooks`` library and dedupes on webhook-id."""
+
+    def __init__(self, secret: str) -> None:
+        self.verifier = Webhook(secret)
+        self.fail_first = 0
+        self.seen: dict[str, Any] = {}
+        self.ids: list[str] = []
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    state = Receiver(SECRET)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            payload = state.verifier.verify(body, dict(self.headers.items()))  # raises when not authentic
+            state.ids.append(self.headers["webhook-id"])
+            status = 503 if len(state.ids) <= state.fail_first else 204
+            if status == 204:
+                state.seen.setdefault(self.headers["webhook-id"], payload)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks/calls"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_webhook_is_signed_keeps_its_id_across_retries_and_carries_only_the_mapping(
+    settings: Settings, receiver: tuple[Receiver, str]
+) -> None:
+    state, url = receiver
+    state.fail_first = 1
+    hook = {
+        "name": "hook",
+        "kind": "webhook",
+        "base_url": url,
+        "secret": SECRET,
+        "fields": ["call_id", "summary"],
+    }
+    runtime = runner.open_runtime(with_destinations(settings, hook))
+    try:
+        analysed_call(runtime, "hooked", metadata={"ticket": "T-1"})
+        [row] = rows(runtime)
+        assert attempt(runtime, row.id) is not None  # 503: retried later
+        assert attempt(runtime, row.id) is None
+        [done] = rows(runtime)
+    finally:
+        runtime.db.close()
+    assert len(state.ids) == 2 and len(set(state.ids)) == 1  # the same webhook-id: the receiver can dedupe
+    [payload] = state.seen.values()
+    assert payload == {
+        "type": "call.analysed",
+        "call_id": "hooked",
+        "data": {
+            "call_id": "hooked",
+            "summary": [
+                "Customer was charged twice for order 1042.",
+                "Agent refunded the duplicate payment.",
+            ],
+        },
+    }
+    assert done.status == "delivered" and done.external_id == state.ids[0]
+
+
+def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings: Settings) -> None:
+    mapped = hubspot(
+        "http://127.0.0.1:9",
+        fields=["call_id", "topic", "transcript"],
+        subject_template="{topic}",
+        body_template="{transcript}",
+        transcript_excerpt_chars=20,
+    )
+    runtime = runner.open_runtime(with_destinations(settings, mapped))
+    try:
+        call_pk = analysed_call(runtime, "excerpt", metadata={"crm_contact_id": "501"})
+        with runtime.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None
+            sent = deliver.render(
+                call=call,
+                rt=runtime,
+                destination=runtime.settings.deliveries.destinations[0],
+                delivery_id=uuid.uuid4(),
+            )
+    finally:
+        runtime.db.close()
+    assert set(sent.fields) == {"call_id", "topic", "transcript"}  # no summary, sentiment, number...
+    assert sent.fields["transcript"].startswith("Agent: Thanks for calling Acme")  # a webhook gets it whole
+    assert sent.subject == "Duplicate charge refund"
+    assert sent.body == "Agent: Thanks for ca [...]"
+    assert sent.contact_id == "501" and sent.customer_number == PHONE  # for the look-up only
+
+
+class StallingHubSpot(FakeHubSpot):
+    """Files the call, then never answers: the worker dies holding an accepted but unrecorded delivery."""
+
+    def __init__(self, contacts: dict[str, str]) -> None:
+        super().__init__(contacts)
+        self.accepted = threading.Event()
+        self.release = threading.Event()
+
+    def route(self, request: Any) -> Reply:
+        reply = super().route(request)
+        if request.path == "/crm/v3/objects/calls" and not self.accepted.is_set():
+            self.accepted.set()
+            self.release.wait(60)
+        return reply
+
+
+def test_a_worker_killed_after_the_crm_accepted_leaves_one_record(settings: Settings) -> None:
+    fake = StallingHubSpot({"501": PHONE})
+    with serving(fake) as url:
+        configured = with_destinations(settings, hubspot(url))
+        runtime = runner.open_runtime(configured)
+        try:
+            analysed_call(runtime, "killed-worker")
+            [row] = rows(runtime)
+            app = jobs.build_app(runtime)
+            with app.open():
+                jobs.reconcile_deliveries(runtime, app)
+            worker = subprocess.Popen(
+                [CALLSENSE, "worker", "--queue", "deliver"],
+                env=cli_env(configured),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                assert fake.accepted.wait(60), "the worker never reached the CRM"
+            finally:
+                worker.kill()  # SIGKILL: no chance to record anything
+                worker.wait()
+            fake.release.set()
+            assert rows(runtime)[0].status == "pending" and len(fake.records) == 1
+
+            result = cli(configured, "deliveries", "retry", str(row.id), "--now")
+            assert result.returncode == 0, result.stderr
+            [after] = rows(runtime)
+        finally:
+            runtime.db.close()
+    assert after.status == "delivered" and after.attempts == 2
+    assert list(fake.records) == [after.external_id]  # found by the call-id search, not created again
+
+
+def test_no_matching_contact_with_skip_ends_skipped_with_the_reason(settings: Settings) -> None:
+    fake = FakeHubSpot({})  # nobody has the caller's number
+    with serving(fake) as url:
+        runtime = runner.open_runtime(with_destinations(settings, hubspot(url, no_match="skip")))
+        try:
+            analysed_call(runtime, "stranger")
+            [row] = rows(runtime)
+            assert attempt(runtime, row.id) is None
+            [skipped] = rows(runtime)
+        finally:
+            runtime.db.close()
+    assert skipped.status == "skipped" and skipped.last_error == "no HubSpot contact matches the call"
+    assert fake.records == {}

@@ -1,0 +1,130 @@
+"""The job queue's safety nets on a real PostgreSQL: the reconciler, and workers that ride out an outage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import procrastinate
+import psycopg
+import pytest
+from procrastinate import exceptions as procrastinate_errors
+from sqlalchemy import text
+
+from callsense import jobs, workers
+from callsense.calls import service as calls
+from callsense.calls.schemas import CallStatus
+from callsense.config import Settings
+from callsense.pipeline import runner
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[runner.Runtime]:
+    runtime = runner.open_runtime(settings)
+    yield runtime
+    runtime.db.close()
+
+
+@pytest.fixture
+def queue(rt: runner.Runtime) -> Iterator[procrastinate.App]:
+    app = jobs.build_app(rt)
+    with app.open():
+        yield app
+
+
+def _call_waiting_for(rt: runner.Runtime, status: CallStatus, call_id: str) -> str:
+    """A call whose stage committed but whose next job was never deferred (the process died in between)."""
+    call_pk, _ = runner.ingest(rt, call_id=call_id, source="https://recorder.example/a.wav")
+    with rt.db.transaction() as session:
+        calls.set_status(session=session, call=calls.lock(session=session, call_pk=call_pk), status=status)
+    return str(call_pk)
+
+
+def _jobs(rt: runner.Runtime) -> list[tuple[str, str, str]]:
+    with rt.db.transaction() as session:
+        rows = session.execute(
+            text("select args->>'call_pk', queue_name, status::text from procrastinate_jobs order by id")
+        ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def test_reconciler_defers_the_missing_next_stage_once(rt: runner.Runtime, queue: procrastinate.App) -> None:
+    fetched = _call_waiting_for(rt, CallStatus.fetched, "lost-transcribe")
+    transcribed = _call_waiting_for(rt, CallStatus.transcribed, "lost-analyse")
+    _call_waiting_for(rt, CallStatus.done, "finished")
+
+    assert jobs.reconcile_calls(rt, queue) == 2
+    assert sorted(_jobs(rt)) == sorted([(fetched, "transcribe", "todo"), (transcribed, "analyse", "todo")])
+    assert jobs.reconcile_calls(rt, queue) == 0  # already queued: nothing doubles
+
+
+def test_a_job_of_an_earlier_stage_stuck_doing_does_not_hold_the_call_back(
+    rt: runner.Runtime, queue: procrastinate.App
+) -> None:
+    call_pk = _call_waiting_for(rt, CallStatus.fetched, "stuck-fetch")
+    with rt.db.transaction() as session:  # its fetch job ran, but its end was never recorded
+        session.execute(
+            text(
+                "insert into procrastinate_jobs (queue_name, task_name, args, status) "
+                "values ('fetch', 'callsense:fetch', cast(:args as jsonb), 'doing')"
+            ),
+            {"args": json.dumps({"call_pk": call_pk})},
+        )
+    assert jobs.reconcile_calls(rt, queue) == 1
+    assert (call_pk, "transcribe", "todo") in _jobs(rt)
+
+
+def _lost_connection() -> procrastinate_errors.ConnectorException:
+    error = procrastinate_errors.ConnectorException()
+    error.__cause__ = psycopg.OperationalError("server closed the connection unexpectedly")
+    return error
+
+
+def test_bookkeeping_waits_out_a_lost_connection_but_not_a_rejected_query() -> None:
+    attempts: list[int] = []
+
+    async def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise _lost_connection()
+        return "recorded"
+
+    assert asyncio.run(workers._patiently("finish_job", flaky)) == "recorded"
+    assert len(attempts) == 3
+
+    async def rejected() -> None:
+        error = procrastinate_errors.ConnectorException()
+        error.__cause__ = psycopg.errors.RaiseException("job not in 'doing' status")
+        raise error
+
+    with pytest.raises(procrastinate_errors.ConnectorException):
+        asyncio.run(workers._patiently("finish_job", rejected))
+
+
+def test_a_worker_that_stops_by_itself_is_started_again_until_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(workers, "RESTART_PAUSE_FIRST_SECONDS", 0.01)
+    starts: list[dict[str, Any]] = []
+
+    class StoppingApp:
+        async def run_worker_async(self, **options: Any) -> None:
+            starts.append(options)
+            if len(starts) == 1:
+                raise _lost_connection()  # lost the database at start
+            if len(starts) == 3:
+                await asyncio.Event().wait()  # finally runs until cancelled
+
+    async def scenario() -> None:
+        task = asyncio.create_task(workers.run_worker_supervised(StoppingApp(), {"concurrency": 2}))  # type: ignore[arg-type]
+        while len(starts) < 3:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert len(starts) == 3
+    assert all(options == {"concurrency": 2, "install_signal_handlers": False} for options in starts)

@@ -1,0 +1,51 @@
+"""Start the real `callsense` server for acceptance tests: a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+CALLSENSE = str(Path(sys.executable).with_name("callsense"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def callsense_serve(env: dict[str, str], log_path: Path, *options: str) -> Iterator[str]:
+    """Run `callsense serve` until the block ends; yields its base URL once /healthz answers."""
+    port = free_port()
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [CALLSENSE, "serve", "--port", str(port), *options], env=env, stdout=log_file, stderr=log_file
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("callsense serve did not start: " + log_path.read_text()[-3000:])
+                time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
