@@ -10,4 +10,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv || { echo "python venv module missing: apt-get install python3-venv" >&2; exit 2; }
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${CALLSENSE_EXTRAS:-}"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    --constraint scripts/constraints.txt -e ".${CALLSENSE_EXTRAS:-}"

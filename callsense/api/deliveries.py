@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
@@ -17,39 +16,19 @@ from callsense.errors import NotFoundError
 from callsense.security.tokens import Role
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
-DeliveryStatus = Literal["pending", "delivered", "skipped", "dead"]
-
-
-class DeliveryOut(BaseModel):
-    id: uuid.UUID
-    call_id: str
-    destination: str
-    status: DeliveryStatus
-    attempts: int
-    last_error: str | None
-    response_status: int | None
-    external_id: str | None
-    created_at: datetime
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
 
 
 class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
+    items: list[deliveries.DeliveryView]
     limit: int
     offset: int
-
-
-def _out(view: deliveries.DeliveryView) -> DeliveryOut:
-    return DeliveryOut.model_validate(view.__dict__)
 
 
 @router.get("", response_model=DeliveryPage)
 def list_deliveries(
     rt: RuntimeDep,
     _: Annotated[Principal, require(Role.admin)],
-    status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    status_: Annotated[deliveries.DeliveryStatus | None, Query(alias="status")] = None,
     destination: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -59,13 +38,15 @@ def list_deliveries(
         rows = deliveries.views(
             session=session, status=status_, destination=destination, limit=limit, offset=offset
         )
-    return DeliveryPage(items=[_out(row) for row in rows], limit=limit, offset=offset)
+    return DeliveryPage(items=rows, limit=limit, offset=offset)
 
 
-@router.post("/{delivery_id}/retry", response_model=DeliveryOut, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{delivery_id}/retry", response_model=deliveries.DeliveryView, status_code=status.HTTP_202_ACCEPTED
+)
 async def retry_delivery(
     delivery_id: uuid.UUID, rt: RuntimeDep, app: JobsDep, principal: Annotated[Principal, require(Role.admin)]
-) -> DeliveryOut:
+) -> deliveries.DeliveryView:
     """Put a dead or skipped delivery back in the outbox (its retry age starts again) and queue it."""
 
     def requeue() -> deliveries.DeliveryView:
@@ -80,7 +61,7 @@ async def retry_delivery(
     view = await run_in_threadpool(requeue)
     if view.status == deliveries.PENDING:
         await jobs.defer_delivery_async(app, delivery_id)
-    return _out(view)
+    return view
 
 
 class Requeued(BaseModel):

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, cast
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -15,6 +16,7 @@ from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, utcnow
 from callsense.errors import NotFoundError
 
+DeliveryStatus = Literal["pending", "delivered", "skipped", "dead"]
 PENDING, DELIVERED, SKIPPED, DEAD = "pending", "delivered", "skipped", "dead"
 STATUSES = (PENDING, DELIVERED, SKIPPED, DEAD)
 
@@ -26,7 +28,7 @@ class DeliveryView:
     id: uuid.UUID
     call_id: str
     destination: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     response_status: int | None
@@ -110,7 +112,7 @@ def _view(delivery: Delivery, call_id: str) -> DeliveryView:
         id=delivery.id,
         call_id=call_id,
         destination=delivery.destination,
-        status=delivery.status,
+        status=cast(DeliveryStatus, delivery.status),
         attempts=delivery.attempts,
         last_error=delivery.last_error,
         response_status=delivery.response_status,

@@ -118,7 +118,7 @@ def test_instructions_spoken_by_the_caller_do_not_steer_the_analysis(environment
 def test_spanish_call_is_translated_to_english(environment: dict[str, str]) -> None:
     record = process(environment, AUDIO / "es_cancel.stereo.flac")
     assert record["language"] == "es"
-    assert record["models"]["translation"] == "whisper"
+    assert record["models"]["translation"] == "llm"
     translated = record["translated_transcript"].lower()
     assert "cancel" in translated and "internet" in translated
     assert record["summary"]

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.models import Analysis, Call, Event, Transcript
 from callsense.calls.schemas import CallStatus, Speaker
-from callsense.config import Settings
+from callsense.config import Settings, TranslationEngine
 from callsense.errors import BadAudioError, DecryptionError, PermanentFetchError
 from callsense.pipeline import runner
 from callsense.security.crypto import KeyRing
@@ -35,8 +36,15 @@ ANSWER = json.dumps(
 )
 
 
+def _answer(request: JSONRequest) -> str:
+    if "summary" in request.schema["properties"]:
+        return ANSWER
+    turns = request.schema["properties"]["lines"]["minItems"]
+    return json.dumps({"lines": [f"English line {index}" for index in range(turns)]})
+
+
 def scripted_llm() -> FakeLLM:
-    return FakeLLM(lambda request: ANSWER if "summary" in json.dumps(request.schema) else '{"lines": []}')
+    return FakeLLM(_answer)
 
 
 @pytest.fixture
@@ -77,10 +85,24 @@ def test_stereo_call_language_wer_and_speakers(
     assert [s.speaker.value for s in record.segments] == spoken
     starts = [s.start for s in record.segments]
     assert starts == sorted(starts)
-    if language != "en":
-        assert record.translated_transcript and record.models.translation == "whisper"
+    if language != "en":  # translated by the (scripted) LLM, one line per turn, with our speaker prefixes
+        assert record.models.translation == "llm"
+        lines = (record.translated_transcript or "").splitlines()
+        assert [line.split(":")[0].lower() for line in lines] == spoken
+        assert all(line.endswith(f"English line {i}") for i, line in enumerate(lines))
     else:
         assert record.translated_transcript is None
+
+
+def test_whisper_can_translate_instead_of_the_llm(settings: Settings) -> None:
+    runtime = runner.open_runtime(settings.model_copy(update={"translation": TranslationEngine.whisper}))
+    runtime._llm = scripted_llm()
+    try:
+        record = process(runtime, "es_cancel.stereo.flac")
+    finally:
+        runtime.db.close()
+    assert record.models.translation == "whisper"
+    assert "cancel" in (record.translated_transcript or "").lower()
 
 
 def test_mono_call_has_unknown_speaker(rt: runner.Runtime, references: dict[str, dict]) -> None:
