@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from callsense.backends.crm.settings import DestinationSettings, NoMatch
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 
 _RETRYABLE_STATUS = frozenset({408, 429})
@@ -60,6 +61,26 @@ class Receipt:
 
 class Destination(Protocol):
     def deliver(self, outgoing: Outgoing) -> Receipt: ...
+
+
+@dataclass
+class HTTPDestination:
+    """What every CRM adapter holds: its HTTP client (credentials set) and its settings."""
+
+    client: httpx.Client
+    settings: DestinationSettings
+
+    def _url(self, path: str) -> str:
+        return self.settings.base_url.rstrip("/") + path
+
+
+def number_for_new_contact(settings: DestinationSettings, outgoing: Outgoing) -> str | None:
+    """The phone number to create a contact with when none matched; None when the policy is not to create."""
+    if settings.no_match is not NoMatch.create:
+        return None
+    if not outgoing.customer_number:
+        raise CRMRejectedError("no contact matches and the call has no customer number to create one")
+    return outgoing.customer_number
 
 
 def _retry_after(response: httpx.Response) -> float | None:

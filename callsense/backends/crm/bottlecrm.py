@@ -10,14 +10,17 @@ contact's interactions and reuse the one carrying that reference. The token (``b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from callsense.backends.crm.base import Outgoing, Receipt, json_of, send
-from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
-from callsense.errors import CRMRejectedError
+from callsense.backends.crm.base import (
+    HTTPDestination,
+    Outgoing,
+    Receipt,
+    json_of,
+    number_for_new_contact,
+    send,
+)
+from callsense.backends.crm.settings import ContactLookup
 
 _PAGE = 200
 _BODY_LIMIT = 10_000  # BottleCRM's limit on an interaction body
@@ -31,14 +34,7 @@ def digits(number: str) -> str:
     return re.sub(r"\D", "", number)
 
 
-@dataclass
-class BottleCRMDestination:
-    client: httpx.Client
-    settings: DestinationSettings
-
-    def _url(self, path: str) -> str:
-        return self.settings.base_url.rstrip("/") + path
-
+class BottleCRMDestination(HTTPDestination):
     def deliver(self, outgoing: Outgoing) -> Receipt:
         contact = self._contact(outgoing)
         if contact is None:
@@ -99,23 +95,15 @@ class BottleCRMDestination:
             for row in found.get("results", []):
                 if wanted and wanted in {digits(row.get("phone") or ""), digits(row.get("phone_e164") or "")}:
                     return str(row["id"])
-        if self.settings.no_match is NoMatch.create:
-            return self._create_contact(outgoing)
-        return None
-
-    def _create_contact(self, outgoing: Outgoing) -> str:
-        if not outgoing.customer_number:
-            raise CRMRejectedError("no contact matches and the call has no customer number to create one")
+        number = number_for_new_contact(self.settings, outgoing)
+        if number is None:
+            return None
         created = json_of(
             send(
                 self.client,
                 "POST",
                 self._url("/api/contacts/"),
-                json={
-                    "first_name": "Caller",
-                    "last_name": outgoing.customer_number,
-                    "phone": outgoing.customer_number,
-                },
+                json={"first_name": "Caller", "last_name": number, "phone": number},
             )
         )
         return str(created["id"])

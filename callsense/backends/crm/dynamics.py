@@ -11,14 +11,18 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from callsense.backends.crm.base import Outgoing, Receipt, json_of, send
-from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
-from callsense.errors import CRMRejectedError, CRMUnavailableError
+from callsense.backends.crm.base import (
+    HTTPDestination,
+    Outgoing,
+    Receipt,
+    json_of,
+    number_for_new_contact,
+    send,
+)
+from callsense.backends.crm.settings import ContactLookup, NoMatch
+from callsense.errors import CRMUnavailableError
 
 DEFAULT_VERSION = "v9.2"
 _NAMESPACE = uuid.UUID("5f0e7d57-3c52-4c1a-9a55-2d8c6f3e1b10")
@@ -34,11 +38,7 @@ def odata_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-@dataclass
-class DynamicsDestination:
-    client: httpx.Client
-    settings: DestinationSettings
-
+class DynamicsDestination(HTTPDestination):
     def _url(self, path: str) -> str:
         version = self.settings.api_version or DEFAULT_VERSION
         return f"{self.settings.base_url.rstrip('/')}/api/data/{version}/{path}"
@@ -89,10 +89,9 @@ class DynamicsDestination:
             )
             if found.get("value"):
                 return str(found["value"][0]["contactid"])
-        if self.settings.no_match is not NoMatch.create:
+        number = number_for_new_contact(self.settings, outgoing)
+        if number is None:
             return None
-        if not number:
-            raise CRMRejectedError("no contact matches and the call has no customer number to create one")
         response = send(
             self.client,
             "POST",

@@ -9,26 +9,22 @@ HubSpot grants with contacts).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from callsense.backends.crm.base import Outgoing, Receipt, json_of, send
-from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
-from callsense.errors import CRMRejectedError
+from callsense.backends.crm.base import (
+    HTTPDestination,
+    Outgoing,
+    Receipt,
+    json_of,
+    number_for_new_contact,
+    send,
+)
+from callsense.backends.crm.settings import ContactLookup, NoMatch
 
 CALL_TO_CONTACT = 194  # HUBSPOT_DEFINED association type "call to contact"
 
 
-@dataclass
-class HubSpotDestination:
-    client: httpx.Client
-    settings: DestinationSettings
-
-    def _url(self, path: str) -> str:
-        return self.settings.base_url.rstrip("/") + path
-
+class HubSpotDestination(HTTPDestination):
     def _search(self, kind: str, filter_groups: list[dict[str, Any]]) -> str | None:
         body = {"filterGroups": filter_groups, "properties": ["hs_object_id"], "limit": 1}
         found = json_of(send(self.client, "POST", self._url(f"/crm/v3/objects/{kind}/search"), json=body))
@@ -74,26 +70,24 @@ class HubSpotDestination:
         if lookup is ContactLookup.metadata and outgoing.contact_id:
             return outgoing.contact_id
         if lookup is ContactLookup.phone and outgoing.customer_number:
-            number = outgoing.customer_number
             found = self._search(
                 "contacts",
                 [
-                    {"filters": [{"propertyName": name, "operator": "EQ", "value": number}]}
+                    {"filters": [{"propertyName": name, "operator": "EQ", "value": outgoing.customer_number}]}
                     for name in ("phone", "mobilephone")
                 ],
             )
             if found is not None:
                 return found
-        if self.settings.no_match is not NoMatch.create:
+        new_number = number_for_new_contact(self.settings, outgoing)
+        if new_number is None:
             return None
-        if not outgoing.customer_number:
-            raise CRMRejectedError("no contact matches and the call has no customer number to create one")
         created = json_of(
             send(
                 self.client,
                 "POST",
                 self._url("/crm/v3/objects/contacts"),
-                json={"properties": {"phone": outgoing.customer_number}},
+                json={"properties": {"phone": new_number}},
             )
         )
         return str(created["id"])

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from callsense.backends.crm.base import Outgoing, Receipt, json_of, send
-from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
-from callsense.errors import CRMRejectedError
+from callsense.backends.crm.base import (
+    HTTPDestination,
+    Outgoing,
+    Receipt,
+    json_of,
+    number_for_new_contact,
+    send,
+)
+from callsense.backends.crm.settings import ContactLookup, NoMatch
 
 DEFAULT_VERSION = "v60.0"
 _SOSL_RESERVED = re.compile(r"""([?&|!{}\[\]()^~*:\\"'+\-])""")
@@ -32,11 +35,7 @@ def sosl_term(value: str) -> str:
     return _SOSL_RESERVED.sub(r"\\\1", value)
 
 
-@dataclass
-class SalesforceDestination:
-    client: httpx.Client
-    settings: DestinationSettings
-
+class SalesforceDestination(HTTPDestination):
     def _url(self, path: str) -> str:
         version = self.settings.api_version or DEFAULT_VERSION
         return f"{self.settings.base_url.rstrip('/')}/services/data/{version}/{path}"
@@ -77,16 +76,15 @@ class SalesforceDestination:
             records = found.get("searchRecords") or []
             if records:
                 return str(records[0]["Id"])
-        if self.settings.no_match is not NoMatch.create:
+        number = number_for_new_contact(self.settings, outgoing)
+        if number is None:
             return None
-        if not outgoing.customer_number:
-            raise CRMRejectedError("no contact matches and the call has no customer number to create one")
         created = json_of(
             send(
                 self.client,
                 "POST",
                 self._url("sobjects/Contact/"),
-                json={"LastName": outgoing.customer_number, "Phone": outgoing.customer_number},
+                json={"LastName": number, "Phone": number},
             )
         )
         return str(created["id"])
