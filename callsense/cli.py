@@ -280,7 +280,7 @@ def serve(
         str, typer.Option(help="Reverse proxies whose X-Forwarded-* headers are trusted (comma-separated).")
     ] = "127.0.0.1",
 ) -> None:
-    """Run the HTTP API (webhooks, calls, metrics) and a worker, in one process."""
+    """Run the HTTP API (webhooks, calls, metrics), the dashboard (/app/) and a worker, in one process."""
     import uvicorn
 
     from callsense import jobs
