@@ -281,6 +281,8 @@ def serve(
     ] = "127.0.0.1",
 ) -> None:
     """Run the HTTP API (webhooks, calls, metrics), the dashboard (/app/) and a worker, in one process."""
+    import signal
+
     import uvicorn
 
     from callsense import jobs
@@ -292,6 +294,9 @@ def serve(
         rt = runner.open_runtime(settings)
     concurrency = settings.server.worker_concurrency if worker_concurrency is None else worker_concurrency
     api = create_app(rt, jobs.build_app(rt), worker_concurrency=concurrency)
+    # After its graceful shutdown uvicorn re-raises SIGTERM to the handler it found. Make that handler exit
+    # through Python, so atexit still stops the embedded PostgreSQL this process started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run(
             api,

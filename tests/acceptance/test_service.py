@@ -251,6 +251,8 @@ def test_without_configured_secrets_every_webhook_is_refused_and_audited(
         assert response.status_code == 503
         assert response.json()["error"] == "not_configured"
     assert 'reason="not_configured"' in metrics
+    # Stopped with SIGTERM, the server also stopped the embedded PostgreSQL it had started.
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
     shown = subprocess.run(
         [CALLSENSE, "show", "unsigned-1"], env=env, capture_output=True, text=True, check=False
     )
