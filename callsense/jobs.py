@@ -79,30 +79,35 @@ def _runtime(context: procrastinate.JobContext) -> runner.Runtime:
     return rt
 
 
-def queueing_lock(stage: str, call_pk: uuid.UUID | str) -> str:
-    """At most one waiting job per stage and call: deferring the same stage twice collapses into one."""
-    return f"{stage}:{call_pk}"
+def queueing_lock(stage: str, subject: uuid.UUID | str) -> str:
+    """At most one waiting job per stage and call (or delivery): deferring it twice collapses into one."""
+    return f"{stage}:{subject}"
+
+
+def _defer(app: procrastinate.App, task: str, lock: str, **args: str) -> bool:
+    """Queue ``task``; False when a job holding the same queueing lock is already waiting."""
+    try:
+        app.configure_task(f"callsense:{task}", queueing_lock=lock).defer(**args)
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
+
+
+async def _defer_async(app: procrastinate.App, task: str, lock: str, **args: str) -> bool:
+    try:
+        await app.configure_task(f"callsense:{task}", queueing_lock=lock).defer_async(**args)
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
 
 
 def defer_stage(app: procrastinate.App, stage: str, call_pk: uuid.UUID | str) -> bool:
     """Queue ``stage`` for the call; False when an identical job is already waiting."""
-    try:
-        app.configure_task(f"callsense:{stage}", queueing_lock=queueing_lock(stage, call_pk)).defer(
-            call_pk=str(call_pk)
-        )
-    except procrastinate_errors.AlreadyEnqueued:
-        return False
-    return True
+    return _defer(app, stage, queueing_lock(stage, call_pk), call_pk=str(call_pk))
 
 
 async def defer_stage_async(app: procrastinate.App, stage: str, call_pk: uuid.UUID | str) -> bool:
-    try:
-        await app.configure_task(
-            f"callsense:{stage}", queueing_lock=queueing_lock(stage, call_pk)
-        ).defer_async(call_pk=str(call_pk))
-    except procrastinate_errors.AlreadyEnqueued:
-        return False
-    return True
+    return await _defer_async(app, stage, queueing_lock(stage, call_pk), call_pk=str(call_pk))
 
 
 @contextmanager
@@ -171,23 +176,13 @@ class DeliveryRetry(BaseRetryStrategy):
 
 def defer_delivery(app: procrastinate.App, delivery_id: uuid.UUID | str) -> bool:
     """Queue the delivery; False when a job for it is already waiting."""
-    try:
-        app.configure_task("callsense:deliver", queueing_lock=f"deliver:{delivery_id}").defer(
-            delivery_id=str(delivery_id)
-        )
-    except procrastinate_errors.AlreadyEnqueued:
-        return False
-    return True
+    return _defer(app, "deliver", queueing_lock("deliver", delivery_id), delivery_id=str(delivery_id))
 
 
 async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | str) -> bool:
-    try:
-        await app.configure_task("callsense:deliver", queueing_lock=f"deliver:{delivery_id}").defer_async(
-            delivery_id=str(delivery_id)
-        )
-    except procrastinate_errors.AlreadyEnqueued:
-        return False
-    return True
+    return await _defer_async(
+        app, "deliver", queueing_lock("deliver", delivery_id), delivery_id=str(delivery_id)
+    )
 
 
 @stages.task(

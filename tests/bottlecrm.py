@@ -15,7 +15,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import httpx
 from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import EXTERNAL_PG, ROOT
+from tests.servers import free_port
 
 VERSION = "1.35.0"
 CACHE = Path(os.environ.get("CS_TEST_BOTTLECRM_DIR", ROOT / ".cache" / "bottlecrm"))
@@ -173,12 +173,6 @@ def _migrated_database(name: str, workdir: Path) -> None:
         partial.replace(DUMP)
         return
     _run(["pg_restore", *_pg_args(), "--no-owner", "-d", name, str(DUMP)], env=env)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus, Segment, Speaker
+from callsense.config import Settings
 from callsense.pipeline import runner
+from tests.servers import CALLSENSE, callsense_env
 
 ANALYSIS = {
     "summary": ["Customer was charged twice for order 1042.", "Agent refunded the duplicate payment."],
@@ -79,3 +82,22 @@ def analysed_call(
         rt._llm = scripted_llm()
     runner.run_analyse(rt, call_pk)
     return call_pk
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives the real CLI these settings' database and destinations, secrets included."""
+    destinations = [
+        {**item.model_dump(mode="json"), "token": item.token.get_secret_value() if item.token else None}
+        for item in settings.deliveries.destinations
+    ]
+    return callsense_env(
+        settings.data_dir,
+        CALLSENSE_DATABASE_URL=str(settings.database_url),
+        CALLSENSE_DELIVERIES=json.dumps({"destinations": destinations}),
+    )
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CALLSENSE, *args], env=cli_env(settings), capture_output=True, text=True, timeout=120, check=False
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,6 +15,16 @@ import httpx
 import pytest
 
 CALLSENSE = str(Path(sys.executable).with_name("callsense"))
+
+
+def callsense_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """This machine's environment minus any CALLSENSE_ setting of its own, for a data directory of the test's
+    and the bundled models, plus ``settings`` (CALLSENSE_... = value)."""
+    from tests.conftest import MODEL_DIR
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CALLSENSE_")}
+    env.update(CALLSENSE_DATA_DIR=str(data_dir), CALLSENSE_MODEL_DIR=str(MODEL_DIR), **settings)
+    return env
 
 
 def free_port() -> int:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,13 +26,13 @@ from callsense import jobs
 from callsense.calls.models import Delivery
 from callsense.config import Settings
 from callsense.pipeline import deliver, runner
-from tests.bottlecrm import BottleCRM, free_port, running_bottlecrm
-from tests.conftest import AUDIO, MODEL_DIR
-from tests.crm_calls import ANALYSIS, analysed_call
+from tests.bottlecrm import BottleCRM, running_bottlecrm
+from tests.conftest import AUDIO
+from tests.crm_calls import ANALYSIS, analysed_call, cli
 from tests.llm_stub import openai_answering
+from tests.servers import CALLSENSE, callsense_env, callsense_serve
 
 pytestmark = pytest.mark.external_pg  # BottleCRM keeps its database on the machine's PostgreSQL
-CALLSENSE = str(Path(sys.executable).with_name("callsense"))
 PHONE = "+14155550100"
 
 
@@ -65,24 +63,6 @@ def rt(settings: Settings, bottlecrm: BottleCRM) -> Iterator[runner.Runtime]:
     runtime = runner.open_runtime(delivering_to(settings, destination(bottlecrm)))
     yield runtime
     runtime.db.close()
-
-
-def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI; the destinations come from the environment, secrets included."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
-    destinations = [
-        {**item.model_dump(mode="json"), "token": item.token.get_secret_value() if item.token else None}
-        for item in settings.deliveries.destinations
-    ]
-    env.update(
-        CALLSENSE_DATA_DIR=str(settings.data_dir),
-        CALLSENSE_MODEL_DIR=str(settings.model_dir),
-        CALLSENSE_DATABASE_URL=str(settings.database_url),
-        CALLSENSE_DELIVERIES=json.dumps({"destinations": destinations}),
-    )
-    return subprocess.run(
-        [CALLSENSE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def listed(settings: Settings) -> list[dict[str, Any]]:
@@ -233,29 +213,21 @@ def test_a_call_processed_end_to_end_by_the_service_appears_in_bottlecrm(
     tmp_path: Path,
 ) -> None:
     """Issue 4's "done means": a signed webhook in, Whisper and a stub LLM, the call out in BottleCRM."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
-    env.update(
-        CALLSENSE_DATA_DIR=str(tmp_path / "data"),
-        CALLSENSE_MODEL_DIR=str(MODEL_DIR),
-        CALLSENSE_DATABASE_URL=external_database_url,
-        CALLSENSE_WEBHOOKS__SECRETS=json.dumps([SECRET]),
-        CALLSENSE_FETCH__ALLOW_NETWORKS=json.dumps(["127.0.0.0/8"]),
-        CALLSENSE_LLM__BACKEND="openai",
-        CALLSENSE_LLM__MODEL="stub",
-        CALLSENSE_DELIVERIES=json.dumps({"destinations": [destination(bottlecrm)]}),
-    )
-    port = free_port()
-    with (
-        openai_answering(json.dumps(ANALYSIS)) as llm,
-        (tmp_path / "serve.log").open("w") as log,
-    ):
-        env["CALLSENSE_LLM__BASE_URL"] = llm
+    with openai_answering(json.dumps(ANALYSIS)) as llm:
+        env = callsense_env(
+            tmp_path / "data",
+            CALLSENSE_DATABASE_URL=external_database_url,
+            CALLSENSE_WEBHOOKS__SECRETS=json.dumps([SECRET]),
+            CALLSENSE_FETCH__ALLOW_NETWORKS=json.dumps(["127.0.0.0/8"]),
+            CALLSENSE_LLM__BACKEND="openai",
+            CALLSENSE_LLM__BASE_URL=llm,
+            CALLSENSE_LLM__MODEL="stub",
+            CALLSENSE_DELIVERIES=json.dumps({"destinations": [destination(bottlecrm)]}),
+        )
         admin = subprocess.run(
             [CALLSENSE, "tokens", "create", "ops", "--role", "admin"], env=env, capture_output=True, text=True
         ).stdout.strip()
-        server = subprocess.Popen([CALLSENSE, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
-        try:
-            url = f"http://127.0.0.1:{port}"
+        with callsense_serve(env, tmp_path / "serve.log") as url:
             payload = {
                 "call_id": "bcrm-served",
                 "recording_url": f"{recordings}/en_short.mono.flac",
@@ -264,11 +236,8 @@ def test_a_call_processed_end_to_end_by_the_service_appears_in_bottlecrm(
                 "started_at": "2026-11-21T15:00:00Z",
             }
             body, headers = signed(payload)
-            assert _post_when_up(url, body, headers) == 202
+            assert httpx.post(f"{url}/webhooks/recording", content=body, headers=headers).status_code == 202
             item = _delivered(url, admin, "bcrm-served")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-served")
     assert item["external_id"] == interaction["id"]
     for text in [*ANALYSIS["summary"], ANALYSIS["topic"], ANALYSIS["sentiment"], ANALYSIS["emotion"]]:
@@ -278,15 +247,6 @@ def test_a_call_processed_end_to_end_by_the_service_appears_in_bottlecrm(
     )
     [row] = [json.loads(line) for line in shown.stdout.splitlines()]
     assert row["call_id"] == "bcrm-served" and row["status"] == "delivered"
-
-
-def _post_when_up(url: str, body: str, headers: dict[str, str]) -> int:
-    for _ in range(120):
-        try:
-            return httpx.post(f"{url}/webhooks/recording", content=body, headers=headers).status_code
-        except httpx.TransportError:
-            time.sleep(0.5)
-    pytest.fail("callsense serve did not start")
 
 
 def _delivered(url: str, token: str, call_id: str) -> dict[str, Any]:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import AUDIO, MODEL_DIR, SAMPLES
+from tests.conftest import AUDIO, SAMPLES
 from tests.llm_stub import openai_answering
+from tests.servers import CALLSENSE, callsense_env
 
 pytestmark = pytest.mark.slow
-CALLSENSE = str(Path(sys.executable).with_name("callsense"))
 NEGATIVE_EMOTIONS = {"Angry", "Frustrated", "Disappointed", "Impatient"}
 
 
@@ -26,15 +24,12 @@ NEGATIVE_EMOTIONS = {"Angry", "Frustrated", "Disappointed", "Impatient"}
 def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """One data directory for the module: the embedded PostgreSQL starts once and is shared by the runs."""
     data_dir = tmp_path_factory.mktemp("callsense-data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
-    env.update(
-        CALLSENSE_DATA_DIR=str(data_dir),
-        CALLSENSE_MODEL_DIR=str(MODEL_DIR),
+    return callsense_env(
+        data_dir,
         # The unreachable-URL test points at loopback, which is refused unless allowlisted.
         CALLSENSE_FETCH__ALLOW_NETWORKS='["127.0.0.0/8"]',
         CALLSENSE_FETCH__BACKOFF_S="0.1",
     )
-    return env
 
 
 def run(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:

@@ -5,26 +5,22 @@ test-artifacts/screenshots/ for a person to look at."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from callsense.config import Settings
 from callsense.pipeline import runner
 from tests.conftest import MODEL_DIR, ROOT
 from tests.dashboard_seed import seed
+from tests.servers import CALLSENSE, callsense_env, callsense_serve
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
-CALLSENSE = str(Path(sys.executable).with_name("callsense"))
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
 USERS = {"ada": "admin", "ana": "analyst", "vic": "viewer"}
@@ -37,19 +33,10 @@ class Dashboard:
     url: str
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     data_dir = tmp_path_factory.mktemp("dashboard-data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
-    env.update(CALLSENSE_DATA_DIR=str(data_dir), CALLSENSE_MODEL_DIR=str(MODEL_DIR))
+    env = callsense_env(data_dir)
     for name, role in USERS.items():
         subprocess.run(
             [CALLSENSE, "users", "create", name, "--role", role, "--password-stdin"],
@@ -64,29 +51,8 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         seed(rt)
     finally:
         rt.db.close()
-    port = _free_port()
-    log_file = (data_dir / "serve.log").open("w")
-    process = subprocess.Popen(
-        [CALLSENSE, "serve", "--port", str(port), "--worker-concurrency", "0"],
-        env=env,
-        stdout=log_file,
-        stderr=log_file,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("callsense serve did not start: " + (data_dir / "serve.log").read_text()[-3000:])
-    yield Dashboard(url=url)
-    process.terminate()
-    process.wait(timeout=30)
-    log_file.close()
+    with callsense_serve(env, data_dir / "serve.log", "--worker-concurrency", "0") as url:
+        yield Dashboard(url=url)
 
 
 @pytest.fixture(scope="module")

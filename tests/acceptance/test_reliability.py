@@ -23,9 +23,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.acceptance.test_service import SECRET, recordings, signed  # noqa: F401
-from tests.conftest import MODEL_DIR
 from tests.llm_stub import openai_answering
-from tests.servers import CALLSENSE, free_port
+from tests.servers import CALLSENSE, callsense_env, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.external_pg]
 CALLS = 20
@@ -69,10 +68,8 @@ def test_killed_worker_and_restarted_database_lose_nothing(
     recordings: str,  # noqa: F811  (the fixture, imported from test_service)
     tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
-    env.update(
-        CALLSENSE_DATA_DIR=str(tmp_path / "data"),
-        CALLSENSE_MODEL_DIR=str(MODEL_DIR),
+    env = callsense_env(
+        tmp_path / "data",
         CALLSENSE_DATABASE_URL=external_database_url,
         CALLSENSE_WEBHOOKS__SECRETS=json.dumps([SECRET]),
         CALLSENSE_FETCH__ALLOW_NETWORKS=json.dumps(["127.0.0.0/8"]),

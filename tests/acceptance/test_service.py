@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import threading
 import time
@@ -25,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import AUDIO, MODEL_DIR
-from tests.servers import CALLSENSE, callsense_serve
+from tests.conftest import AUDIO
+from tests.servers import CALLSENSE, callsense_env, callsense_serve
 
 pytestmark = pytest.mark.slow
 SECRET = "whsec_" + base64.b64encode(b"callsense-test-secret-0123456789").decode()
@@ -76,16 +75,10 @@ class Service:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def _environment(data_dir: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
-    env.update(CALLSENSE_DATA_DIR=str(data_dir), CALLSENSE_MODEL_DIR=str(MODEL_DIR), **settings)
-    return env
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     data_dir = tmp_path_factory.mktemp("service-data")
-    env = _environment(
+    env = callsense_env(
         data_dir,
         CALLSENSE_WEBHOOKS__SECRETS=json.dumps([SECRET, OLD_SECRET]),
         CALLSENSE_TWILIO__AUTH_TOKENS=json.dumps([TWILIO_TOKEN]),
@@ -241,7 +234,7 @@ def test_expired_and_wrongly_signed_webhooks_are_refused(service: Service, recor
 def test_without_configured_secrets_every_webhook_is_refused_and_audited(
     tmp_path: Path, recordings: str
 ) -> None:
-    env = _environment(tmp_path / "data")
+    env = callsense_env(tmp_path / "data")
     with callsense_serve(env, tmp_path / "serve.log", "--worker-concurrency", "0") as url:
         body, headers = signed({"call_id": "unsigned-1", "recording_url": f"{recordings}/en_short.wav"})
         recording = httpx.post(f"{url}/webhooks/recording", content=body, headers=headers)

@@ -6,16 +6,12 @@ tries are the job queue's, and the tests read them from the errors instead."""
 from __future__ import annotations
 
 import base64
-import json
-import os
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,10 +28,10 @@ from callsense.errors import CRMUnavailableError
 from callsense.pipeline import deliver, runner
 from callsense.security import tokens
 from callsense.security.tokens import Role
-from tests.crm_calls import analysed_call
+from tests.crm_calls import analysed_call, cli, cli_env
 from tests.crm_fakes import FakeHubSpot, Reply, serving
+from tests.servers import CALLSENSE
 
-CALLSENSE = str(Path(sys.executable).with_name("callsense"))
 SECRET = "whsec_" + base64.b64encode(b"callsense-delivery-test-secret-01").decode()
 PHONE = "+14155550100"
 
@@ -188,28 +184,6 @@ def queued(rt: runner.Runtime) -> list[str]:
             text("select args->>'delivery_id' from procrastinate_jobs where queue_name = 'deliver'")
         )
         return [row[0] for row in found]
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSENSE_")}
-    destinations = [
-        {**item.model_dump(mode="json"), "token": item.token.get_secret_value() if item.token else None}
-        for item in settings.deliveries.destinations
-    ]
-    env.update(
-        CALLSENSE_DATA_DIR=str(settings.data_dir),
-        CALLSENSE_MODEL_DIR=str(settings.model_dir),
-        CALLSENSE_DATABASE_URL=str(settings.database_url),
-        CALLSENSE_DELIVERIES=json.dumps({"destinations": destinations}),
-    )
-    return env
-
-
-def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = cli_env(settings)
-    return subprocess.run(
-        [CALLSENSE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_the_reconciler_queues_pending_deliveries_that_have_no_job(rt: runner.Runtime) -> None:

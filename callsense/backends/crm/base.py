@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from callsense.backends.crm.settings import DestinationSettings, NoMatch
+from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 
 _RETRYABLE_STATUS = frozenset({408, 429})
@@ -64,8 +64,9 @@ class Destination(Protocol):
 
 
 @dataclass
-class HTTPDestination:
-    """What every CRM adapter holds: its HTTP client (credentials set) and its settings."""
+class CRMDestination:
+    """A CRM reached over HTTP that files each call on a contact. Subclasses say how to find a contact by
+    phone number and how to create one; which of the two happens is decided here, once for all CRMs."""
 
     client: httpx.Client
     settings: DestinationSettings
@@ -73,14 +74,26 @@ class HTTPDestination:
     def _url(self, path: str) -> str:
         return self.settings.base_url.rstrip("/") + path
 
+    def _contact(self, outgoing: Outgoing) -> str | None:
+        """The call's contact: named in the webhook metadata, found by phone number, or created."""
+        lookup = self.settings.contact_lookup
+        if lookup is ContactLookup.metadata and outgoing.contact_id:
+            return outgoing.contact_id
+        if lookup is ContactLookup.phone and outgoing.customer_number:
+            found = self._find_contact(outgoing.customer_number)
+            if found is not None:
+                return found
+        if self.settings.no_match is not NoMatch.create:
+            return None
+        if not outgoing.customer_number:
+            raise CRMRejectedError("no contact matches and the call has no customer number to create one")
+        return self._create_contact(outgoing.customer_number)
 
-def number_for_new_contact(settings: DestinationSettings, outgoing: Outgoing) -> str | None:
-    """The phone number to create a contact with when none matched; None when the policy is not to create."""
-    if settings.no_match is not NoMatch.create:
-        return None
-    if not outgoing.customer_number:
-        raise CRMRejectedError("no contact matches and the call has no customer number to create one")
-    return outgoing.customer_number
+    def _find_contact(self, number: str) -> str | None:
+        raise NotImplementedError
+
+    def _create_contact(self, number: str) -> str:
+        raise NotImplementedError
 
 
 def _retry_after(response: httpx.Response) -> float | None:

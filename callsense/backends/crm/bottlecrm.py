@@ -13,14 +13,12 @@ import re
 from typing import Any
 
 from callsense.backends.crm.base import (
-    HTTPDestination,
+    CRMDestination,
     Outgoing,
     Receipt,
     json_of,
-    number_for_new_contact,
     send,
 )
-from callsense.backends.crm.settings import ContactLookup
 
 _PAGE = 200
 _BODY_LIMIT = 10_000  # BottleCRM's limit on an interaction body
@@ -34,7 +32,7 @@ def digits(number: str) -> str:
     return re.sub(r"\D", "", number)
 
 
-class BottleCRMDestination(HTTPDestination):
+class BottleCRMDestination(CRMDestination):
     def deliver(self, outgoing: Outgoing) -> Receipt:
         contact = self._contact(outgoing)
         if contact is None:
@@ -78,26 +76,17 @@ class BottleCRMDestination(HTTPDestination):
             if not rows or offset >= int(page.get("count", 0)):
                 return None
 
-    def _contact(self, outgoing: Outgoing) -> str | None:
-        if self.settings.contact_lookup is ContactLookup.metadata:
-            if outgoing.contact_id:
-                return outgoing.contact_id
-        elif self.settings.contact_lookup is ContactLookup.phone and outgoing.customer_number:
-            wanted = digits(outgoing.customer_number)
-            found = json_of(
-                send(
-                    self.client,
-                    "GET",
-                    self._url("/api/contacts/"),
-                    params={"phone": outgoing.customer_number, "limit": 10},
-                )
-            )
-            for row in found.get("results", []):
-                if wanted and wanted in {digits(row.get("phone") or ""), digits(row.get("phone_e164") or "")}:
-                    return str(row["id"])
-        number = number_for_new_contact(self.settings, outgoing)
-        if number is None:
-            return None
+    def _find_contact(self, number: str) -> str | None:
+        wanted = digits(number)
+        found = json_of(
+            send(self.client, "GET", self._url("/api/contacts/"), params={"phone": number, "limit": 10})
+        )
+        for row in found.get("results", []):
+            if wanted and wanted in {digits(row.get("phone") or ""), digits(row.get("phone_e164") or "")}:
+                return str(row["id"])
+        return None
+
+    def _create_contact(self, number: str) -> str:
         created = json_of(
             send(
                 self.client,

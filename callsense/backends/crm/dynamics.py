@@ -14,14 +14,13 @@ import uuid
 from typing import Any
 
 from callsense.backends.crm.base import (
-    HTTPDestination,
+    CRMDestination,
     Outgoing,
     Receipt,
     json_of,
-    number_for_new_contact,
     send,
 )
-from callsense.backends.crm.settings import ContactLookup, NoMatch
+from callsense.backends.crm.settings import NoMatch
 from callsense.errors import CRMUnavailableError
 
 DEFAULT_VERSION = "v9.2"
@@ -38,7 +37,7 @@ def odata_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class DynamicsDestination(HTTPDestination):
+class DynamicsDestination(CRMDestination):
     def _url(self, path: str) -> str:
         version = self.settings.api_version or DEFAULT_VERSION
         return f"{self.settings.base_url.rstrip('/')}/api/data/{version}/{path}"
@@ -67,31 +66,24 @@ class DynamicsDestination(HTTPDestination):
         )
         return Receipt(external_id=str(key))
 
-    def _contact(self, outgoing: Outgoing) -> str | None:
-        lookup = self.settings.contact_lookup
-        if lookup is ContactLookup.metadata and outgoing.contact_id:
-            return outgoing.contact_id
-        number = outgoing.customer_number
-        if lookup is ContactLookup.phone and number:
-            literal = odata_literal(number)
-            found = json_of(
-                send(
-                    self.client,
-                    "GET",
-                    self._url("contacts"),
-                    params={
-                        "$select": "contactid",
-                        "$filter": f"telephone1 eq {literal} or mobilephone eq {literal}",
-                        "$top": "1",
-                    },
-                    headers=_HEADERS,
-                )
+    def _find_contact(self, number: str) -> str | None:
+        literal = odata_literal(number)
+        found = json_of(
+            send(
+                self.client,
+                "GET",
+                self._url("contacts"),
+                params={
+                    "$select": "contactid",
+                    "$filter": f"telephone1 eq {literal} or mobilephone eq {literal}",
+                    "$top": "1",
+                },
+                headers=_HEADERS,
             )
-            if found.get("value"):
-                return str(found["value"][0]["contactid"])
-        number = number_for_new_contact(self.settings, outgoing)
-        if number is None:
-            return None
+        )
+        return str(found["value"][0]["contactid"]) if found.get("value") else None
+
+    def _create_contact(self, number: str) -> str:
         response = send(
             self.client,
             "POST",

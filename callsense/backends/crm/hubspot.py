@@ -12,19 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from callsense.backends.crm.base import (
-    HTTPDestination,
+    CRMDestination,
     Outgoing,
     Receipt,
     json_of,
-    number_for_new_contact,
     send,
 )
-from callsense.backends.crm.settings import ContactLookup, NoMatch
+from callsense.backends.crm.settings import NoMatch
 
 CALL_TO_CONTACT = 194  # HUBSPOT_DEFINED association type "call to contact"
 
 
-class HubSpotDestination(HTTPDestination):
+class HubSpotDestination(CRMDestination):
     def _search(self, kind: str, filter_groups: list[dict[str, Any]]) -> str | None:
         body = {"filterGroups": filter_groups, "properties": ["hs_object_id"], "limit": 1}
         found = json_of(send(self.client, "POST", self._url(f"/crm/v3/objects/{kind}/search"), json=body))
@@ -65,29 +64,16 @@ class HubSpotDestination(HTTPDestination):
         created = json_of(send(self.client, "POST", self._url("/crm/v3/objects/calls"), json=payload))
         return Receipt(external_id=str(created["id"]))
 
-    def _contact(self, outgoing: Outgoing) -> str | None:
-        lookup = self.settings.contact_lookup
-        if lookup is ContactLookup.metadata and outgoing.contact_id:
-            return outgoing.contact_id
-        if lookup is ContactLookup.phone and outgoing.customer_number:
-            found = self._search(
-                "contacts",
-                [
-                    {"filters": [{"propertyName": name, "operator": "EQ", "value": outgoing.customer_number}]}
-                    for name in ("phone", "mobilephone")
-                ],
-            )
-            if found is not None:
-                return found
-        new_number = number_for_new_contact(self.settings, outgoing)
-        if new_number is None:
-            return None
-        created = json_of(
-            send(
-                self.client,
-                "POST",
-                self._url("/crm/v3/objects/contacts"),
-                json={"properties": {"phone": new_number}},
-            )
+    def _find_contact(self, number: str) -> str | None:
+        return self._search(
+            "contacts",
+            [
+                {"filters": [{"propertyName": name, "operator": "EQ", "value": number}]}
+                for name in ("phone", "mobilephone")
+            ],
         )
+
+    def _create_contact(self, number: str) -> str:
+        body = {"properties": {"phone": number}}
+        created = json_of(send(self.client, "POST", self._url("/crm/v3/objects/contacts"), json=body))
         return str(created["id"])

@@ -14,14 +14,13 @@ import re
 from typing import Any
 
 from callsense.backends.crm.base import (
-    HTTPDestination,
+    CRMDestination,
     Outgoing,
     Receipt,
     json_of,
-    number_for_new_contact,
     send,
 )
-from callsense.backends.crm.settings import ContactLookup, NoMatch
+from callsense.backends.crm.settings import NoMatch
 
 DEFAULT_VERSION = "v60.0"
 _SOSL_RESERVED = re.compile(r"""([?&|!{}\[\]()^~*:\\"'+\-])""")
@@ -35,7 +34,7 @@ def sosl_term(value: str) -> str:
     return _SOSL_RESERVED.sub(r"\\\1", value)
 
 
-class SalesforceDestination(HTTPDestination):
+class SalesforceDestination(CRMDestination):
     def _url(self, path: str) -> str:
         version = self.settings.api_version or DEFAULT_VERSION
         return f"{self.settings.base_url.rstrip('/')}/services/data/{version}/{path}"
@@ -65,26 +64,13 @@ class SalesforceDestination(HTTPDestination):
         created = json_of(send(self.client, "POST", self._url("sobjects/Task/"), json=task))
         return Receipt(external_id=str(created["id"]))
 
-    def _contact(self, outgoing: Outgoing) -> str | None:
-        lookup = self.settings.contact_lookup
-        if lookup is ContactLookup.metadata and outgoing.contact_id:
-            return outgoing.contact_id
-        if lookup is ContactLookup.phone and outgoing.customer_number:
-            term = sosl_term(outgoing.customer_number)
-            search = f"FIND {{{term}}} IN PHONE FIELDS RETURNING Contact(Id) LIMIT 1"
-            found = json_of(send(self.client, "GET", self._url("search/"), params={"q": search}))
-            records = found.get("searchRecords") or []
-            if records:
-                return str(records[0]["Id"])
-        number = number_for_new_contact(self.settings, outgoing)
-        if number is None:
-            return None
-        created = json_of(
-            send(
-                self.client,
-                "POST",
-                self._url("sobjects/Contact/"),
-                json={"LastName": number, "Phone": number},
-            )
-        )
+    def _find_contact(self, number: str) -> str | None:
+        search = f"FIND {{{sosl_term(number)}}} IN PHONE FIELDS RETURNING Contact(Id) LIMIT 1"
+        found = json_of(send(self.client, "GET", self._url("search/"), params={"q": search}))
+        records = found.get("searchRecords") or []
+        return str(records[0]["Id"]) if records else None
+
+    def _create_contact(self, number: str) -> str:
+        body = {"LastName": number, "Phone": number}
+        created = json_of(send(self.client, "POST", self._url("sobjects/Contact/"), json=body))
         return str(created["id"])
