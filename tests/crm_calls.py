@@ -60,9 +60,9 @@ def analysed_call(
         started_at=started_at or datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
         metadata=metadata,
     )
-    call_pk, _ = runner.ingest(
+    call_pk = runner.ingest(
         rt, call_id=call_id, source="https://recorder.example/call.wav", details=details
-    )
+    ).call_pk
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
         calls.store_transcript(

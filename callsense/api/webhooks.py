@@ -1,13 +1,18 @@
 """Incoming "recording ready" webhooks: authenticate, record, queue, answer 202 at once.
 
-Every refusal answers a JSON error naming the reason (and the header at fault), writes an audit event and
-counts in ``callsense_webhook_refusals_total``; none creates a call or a job.
+Every refusal answers a JSON error naming the reason (and the header at fault) and counts in
+``callsense_webhook_refusals_total``; none creates a call or a job. Only refusals of authentic requests (a
+replay, a correctly signed but invalid payload) write an audit event. Anyone can send unauthenticated ones
+(a bad or missing signature, an oversized body, no secret configured): they write no row and log at most one
+line per endpoint and reason a minute, with the number left out since.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -23,9 +28,9 @@ from callsense import jobs, metrics
 from callsense.api import signatures
 from callsense.api.deps import JobsDep, RuntimeDep
 from callsense.calls import service as calls
-from callsense.calls.models import WebhookReceipt
 from callsense.calls.schemas import CallStatus
 from callsense.errors import ConfigError
+from callsense.pipeline.ingest import ingest
 from callsense.pipeline.runner import Runtime
 
 log = structlog.get_logger(__name__)
@@ -65,71 +70,114 @@ class Refusal(BaseModel):
     header: str | None = None
 
 
-def _refuse(
-    rt: Runtime, *, endpoint: str, reason: str, detail: str, code: int, header: str | None = None
+class SampledLog:
+    """One "webhook refused" line per endpoint and reason every ``interval_s`` at most, with the number of
+    refusals left out since the last line: each unauthenticated post would otherwise be a line."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_line: dict[tuple[str, str], float] = {}  # bounded: endpoints x reasons
+        self._left_out: dict[tuple[str, str], int] = {}
+
+    def refused(self, *, endpoint: str, reason: str, header: str | None) -> None:
+        key, now = (endpoint, reason), self._clock()
+        with self._lock:
+            last = self._last_line.get(key)
+            if last is not None and now - last < self._interval_s:
+                self._left_out[key] = self._left_out.get(key, 0) + 1
+                return
+            self._last_line[key] = now
+            left_out = self._left_out.pop(key, 0)
+        log.info(
+            "webhook refused",
+            endpoint=endpoint,
+            reason=reason,
+            header=header,
+            authentic=False,
+            left_out_since=left_out,
+        )
+
+
+REFUSAL_LOG = SampledLog(interval_s=60)
+
+
+def _refusal(
+    *, endpoint: str, reason: str, detail: str, code: int, header: str | None = None
 ) -> JSONResponse:
     metrics.WEBHOOK_REFUSALS.labels(endpoint=endpoint, reason=reason).inc()
-    log.info("webhook refused", endpoint=endpoint, reason=reason, header=header)
-    with rt.db.transaction() as session:
-        calls.add_event(
-            session=session,
-            call_pk=None,
-            stage=f"webhook:{endpoint}",
-            kind="refused",
-            detail=f"{reason}: {detail}",
-        )
     return JSONResponse(Refusal(error=reason, detail=detail, header=header).model_dump(), status_code=code)
 
 
-def _register(
-    rt: Runtime, notice: RecordingReady, source: str, webhook_id: str | None
-) -> tuple[str, bool, str]:
-    """Store the receipt and the call in one transaction; (call_pk, created, status)."""
-    with rt.db.transaction() as session:
-        call, created = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id=notice.call_id,
-            source=source,
-            shown_source=str(notice.recording_url).split("?", 1)[0],
-            details=calls.CallDetails(
-                agent=notice.agent,
-                customer_number=notice.customer_number,
-                direction=notice.direction.value if notice.direction else None,
-                started_at=notice.started_at,
-                metadata=notice.metadata or None,
-            ),
-        )
-        if webhook_id is not None:
-            session.add(WebhookReceipt(webhook_id=webhook_id, call_pk=call.id))
-            session.flush()  # a replayed id fails here, and the whole transaction with it
-        return str(call.id), created, call.status
+def _refuse_unauthenticated(
+    *, endpoint: str, reason: str, detail: str, code: int, header: str | None = None
+) -> JSONResponse:
+    """Counted and sampled in the log, never stored: the sender may hold no secret at all."""
+    REFUSAL_LOG.refused(endpoint=endpoint, reason=reason, header=header)
+    return _refusal(endpoint=endpoint, reason=reason, detail=detail, code=code, header=header)
+
+
+async def _refuse_authentic(
+    rt: Runtime, *, endpoint: str, reason: str, detail: str, code: int, header: str | None = None
+) -> JSONResponse:
+    """Audited: only a holder of a secret can send these, so they are few and each one is worth a row."""
+    log.info("webhook refused", endpoint=endpoint, reason=reason, header=header, authentic=True)
+
+    def audit() -> None:
+        with rt.db.transaction() as session:
+            calls.add_event(
+                session=session,
+                call_pk=None,
+                stage=f"webhook:{endpoint}",
+                kind="refused",
+                detail=f"{reason}: {detail}",
+            )
+
+    await run_in_threadpool(audit)
+    return _refusal(endpoint=endpoint, reason=reason, detail=detail, code=code, header=header)
+
+
+def _invalid(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+
+
+def _details(notice: RecordingReady) -> calls.CallDetails:
+    return calls.CallDetails(
+        agent=notice.agent,
+        customer_number=notice.customer_number,
+        direction=notice.direction.value if notice.direction else None,
+        started_at=notice.started_at,
+        metadata=notice.metadata or None,
+    )
 
 
 async def _accept(
     rt: Runtime, app: Any, *, endpoint: str, notice: RecordingReady, source: str, webhook_id: str | None
 ) -> JSONResponse:
     try:
-        call_pk, created, call_status = await run_in_threadpool(_register, rt, notice, source, webhook_id)
-    except IntegrityError:
-        return await run_in_threadpool(
-            lambda: _refuse(
-                rt,
-                endpoint=endpoint,
-                reason="replay",
-                detail=f"webhook-id {webhook_id} was received before",
-                header="webhook-id",
-                code=status.HTTP_409_CONFLICT,
+        call = await run_in_threadpool(
+            lambda: ingest(
+                rt, call_id=notice.call_id, source=source, details=_details(notice), webhook_id=webhook_id
             )
         )
-    if created or call_status == CallStatus.received.value:
-        await jobs.defer_stage_async(app, "fetch", call_pk)
+    except IntegrityError:
+        return await _refuse_authentic(
+            rt,
+            endpoint=endpoint,
+            reason="replay",
+            detail=f"webhook-id {webhook_id} was received before",
+            header="webhook-id",
+            code=status.HTTP_409_CONFLICT,
+        )
+    if call.created or call.status is CallStatus.received:
+        await jobs.defer_stage_async(app, "fetch", call.call_pk)
     metrics.WEBHOOKS_ACCEPTED.labels(endpoint=endpoint).inc()
     body = Accepted(
         call_id=notice.call_id,
-        status=CallStatus(call_status),
+        status=call.status,
         status_url=f"/calls/{notice.call_id}",
-        duplicate=not created,
+        duplicate=not call.created,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
@@ -166,8 +214,8 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
     endpoint = "recording"
     body = await _body(request)
     if body is None:
-        return await run_in_threadpool(
-            lambda: _refuse(rt, endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413)
+        return _refuse_unauthenticated(
+            endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
         )
     settings = rt.settings.webhooks
 
@@ -178,7 +226,7 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
                 headers=dict(request.headers),
                 body=body,
                 secrets=[secret.get_secret_value() for secret in settings.secrets],
-                tolerance=_seconds(settings.tolerance_s),
+                tolerance=timedelta(seconds=settings.tolerance_s),
             ).webhook_id
         signatures.verify_bearer(
             authorization=request.headers.get("authorization"),
@@ -186,15 +234,14 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
         )
         return None
 
-    webhook_id = await _authentic(rt, endpoint, verify)
+    webhook_id = _authentic(endpoint, verify)
     if isinstance(webhook_id, JSONResponse):
         return webhook_id
     try:
         notice = RecordingReady.model_validate_json(body)
     except ValidationError as exc:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-        return await run_in_threadpool(
-            lambda: _refuse(rt, endpoint=endpoint, reason="invalid_payload", detail=detail, code=422)
+        return await _refuse_authentic(
+            rt, endpoint=endpoint, reason="invalid_payload", detail=_invalid(exc), code=422
         )
     return await _accept(
         rt, app, endpoint=endpoint, notice=notice, source=str(notice.recording_url), webhook_id=webhook_id
@@ -208,6 +255,8 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
     responses={
         200: {"description": "not a completed recording: ignored"},
         401: {"model": Refusal},
+        413: {"model": Refusal},
+        422: {"model": Refusal},
         503: {"model": Refusal},
     },
 )
@@ -216,8 +265,8 @@ async def twilio_recording(request: Request, rt: RuntimeDep, app: JobsDep) -> JS
     endpoint = "twilio"
     body = await _body(request)
     if body is None:
-        return await run_in_threadpool(
-            lambda: _refuse(rt, endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413)
+        return _refuse_unauthenticated(
+            endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
         )
     pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     params = dict(pairs)
@@ -227,8 +276,7 @@ async def twilio_recording(request: Request, rt: RuntimeDep, app: JobsDep) -> JS
         if not public
         else public.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     )
-    refusal = await _authentic(
-        rt,
+    refusal = _authentic(
         endpoint,
         lambda: signatures.verify_twilio(
             url=url,
@@ -246,50 +294,38 @@ async def twilio_recording(request: Request, rt: RuntimeDep, app: JobsDep) -> JS
         )
     missing = [key for key in ("RecordingSid", "RecordingUrl", "CallSid") if not params.get(key)]
     if missing:
-        return await run_in_threadpool(
-            lambda: _refuse(
-                rt,
-                endpoint=endpoint,
-                reason="invalid_payload",
-                detail=f"missing {', '.join(missing)}",
-                code=422,
-            )
+        return await _refuse_authentic(
+            rt, endpoint=endpoint, reason="invalid_payload", detail=f"missing {', '.join(missing)}", code=422
         )
     channels = params.get("RecordingChannels", "1")
-    notice = RecordingReady(
-        call_id=params["RecordingSid"],
-        recording_url=params["RecordingUrl"],
-        metadata={
-            "twilio_call_sid": params["CallSid"],
-            "channels": channels,
-            "duration": params.get("RecordingDuration"),
-        },
-    )
+    try:
+        notice = RecordingReady(
+            call_id=params["RecordingSid"],
+            recording_url=params["RecordingUrl"],
+            metadata={
+                "twilio_call_sid": params["CallSid"],
+                "channels": channels,
+                "duration": params.get("RecordingDuration"),
+            },
+        )
+    except ValidationError as exc:
+        return await _refuse_authentic(
+            rt, endpoint=endpoint, reason="invalid_payload", detail=_invalid(exc), code=422
+        )
     # Twilio serves dual-channel recordings only when asked; WAV keeps them lossless.
-    source = f"{params['RecordingUrl']}.wav" + ("?RequestedChannels=2" if channels == "2" else "")
+    source = f"{notice.recording_url}.wav" + ("?RequestedChannels=2" if channels == "2" else "")
     return await _accept(rt, app, endpoint=endpoint, notice=notice, source=source, webhook_id=None)
 
 
-async def _authentic(rt: Runtime, endpoint: str, verify: Callable[[], T]) -> T | JSONResponse:
+def _authentic(endpoint: str, verify: Callable[[], T]) -> T | JSONResponse:
     """What ``verify`` returns, or the refusal (401 for a bad signature, 503 when no secret is configured:
     refuse everything rather than accept unsigned calls)."""
     try:
         return verify()
     except signatures.SignatureError as exc:
-        error = exc
-        return await run_in_threadpool(
-            lambda: _refuse(
-                rt, endpoint=endpoint, reason=error.reason, detail=str(error), header=error.header, code=401
-            )
+        return _refuse_unauthenticated(
+            endpoint=endpoint, reason=exc.reason, detail=str(exc), header=exc.header, code=401
         )
     except ConfigError as exc:
         detail = f"webhook authentication is not configured ({exc})"
-        return await run_in_threadpool(
-            lambda: _refuse(rt, endpoint=endpoint, reason="not_configured", detail=detail, code=503)
-        )
-
-
-def _seconds(value: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
+        return _refuse_unauthenticated(endpoint=endpoint, reason="not_configured", detail=detail, code=503)

@@ -28,6 +28,7 @@ from callsense.db import Database
 from callsense.errors import AnalysisError, CallsenseError
 from callsense.pipeline import fetch as fetching
 from callsense.pipeline.analyse import analyse
+from callsense.pipeline.ingest import ingest
 from callsense.security.crypto import KeyRing
 from callsense.speech.audio import decode
 from callsense.speech.whisper import Transcriber
@@ -63,22 +64,6 @@ class Runtime:
 
 def audio_blob_key(call_pk: uuid.UUID) -> str:
     return f"audio/{call_pk}"
-
-
-def ingest(
-    rt: Runtime, *, call_id: str, source: str, details: calls.CallDetails | None = None
-) -> tuple[uuid.UUID, bool]:
-    """Register the call (or find it, when this id was seen before); True when it is new."""
-    with rt.db.transaction() as session:
-        call, created = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id=call_id,
-            source=source,
-            shown_source=fetching.describe(source),
-            details=details or calls.CallDetails(),
-        )
-        return call.id, created
 
 
 def source_of(rt: Runtime, call_pk: uuid.UUID) -> str:
@@ -279,7 +264,7 @@ def process(
     on_progress: Progress | None = None,
 ) -> CallRecord:
     """The whole path of one call, in this process; returns the stored record."""
-    call_pk, _ = ingest(rt, call_id=call_id, source=source)
+    call_pk = ingest(rt, call_id=call_id, source=source).call_pk
     if force:
         with rt.db.transaction() as session:
             calls.add_event(session=session, call_pk=call_pk, stage="ingest", kind="forced")

@@ -231,7 +231,7 @@ def test_expired_and_wrongly_signed_webhooks_are_refused(service: Service, recor
     assert 'callsense_webhook_refusals_total{endpoint="recording",reason="expired"}' in metrics
 
 
-def test_without_configured_secrets_every_webhook_is_refused_and_audited(
+def test_without_configured_secrets_every_webhook_is_refused_and_counted(
     tmp_path: Path, recordings: str
 ) -> None:
     env = callsense_env(tmp_path / "data")

@@ -36,7 +36,7 @@ def queue(rt: runner.Runtime) -> Iterator[procrastinate.App]:
 
 def _call_waiting_for(rt: runner.Runtime, status: CallStatus, call_id: str) -> str:
     """A call whose stage committed but whose next job was never deferred (the process died in between)."""
-    call_pk, _ = runner.ingest(rt, call_id=call_id, source="https://recorder.example/a.wav")
+    call_pk = runner.ingest(rt, call_id=call_id, source="https://recorder.example/a.wav").call_pk
     with rt.db.transaction() as session:
         calls.set_status(session=session, call=calls.lock(session=session, call_pk=call_pk), status=status)
     return str(call_pk)

@@ -1,0 +1,53 @@
+"""The one way in: the CLI, both webhooks and every recording source register a call here.
+
+The source is kept encrypted exactly as given, because fetching may need the credentials in it. What people
+see (the ``calls.source`` column, logs, the API and the dashboard) is ``fetch.describe(source)``: no user
+name, password or query string of a URL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from callsense.calls import service as calls
+from callsense.calls.models import WebhookReceipt
+from callsense.calls.schemas import CallStatus
+from callsense.pipeline import fetch
+
+if TYPE_CHECKING:
+    from callsense.pipeline.runner import Runtime
+
+
+@dataclass(frozen=True)
+class Ingested:
+    call_pk: uuid.UUID
+    created: bool  # False when this call id was known already
+    status: CallStatus
+
+
+def ingest(
+    rt: Runtime,
+    *,
+    call_id: str,
+    source: str,
+    details: calls.CallDetails | None = None,
+    webhook_id: str | None = None,
+) -> Ingested:
+    """Register the call (or find it, when this id was seen before), its details and, for a signed webhook,
+    its receipt, in one transaction. A ``webhook_id`` received before raises ``IntegrityError``, and then
+    nothing is stored."""
+    with rt.db.transaction() as session:
+        call, created = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id=call_id,
+            source=source,
+            shown_source=fetch.describe(source),
+            details=details or calls.CallDetails(),
+        )
+        if webhook_id is not None:
+            session.add(WebhookReceipt(webhook_id=webhook_id, call_pk=call.id))
+            session.flush()
+        return Ingested(call_pk=call.id, created=created, status=CallStatus(call.status))

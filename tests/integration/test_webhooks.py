@@ -1,0 +1,238 @@
+"""The webhook endpoints in-process (the ASGI app, real PostgreSQL, no worker): what a call's recording URL
+leaves behind, what refusals cost, and Twilio callbacks that are signed but wrong. Signatures are made by the
+`standardwebhooks` and `twilio` libraries, not by our code."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+from standardwebhooks.webhooks import Webhook
+from structlog.testing import LogCapture
+from twilio.request_validator import RequestValidator
+
+from callsense import jobs, metrics
+from callsense.api import webhooks
+from callsense.api.app import create_app
+from callsense.calls.models import Event
+from callsense.config import Settings
+from callsense.pipeline import runner
+from callsense.security import tokens
+from callsense.security.tokens import Role
+from callsense.web import accounts
+from tests.conftest import _fresh_database
+
+SECRET = "whsec_" + base64.b64encode(b"callsense-test-secret-0123456789").decode()
+TWILIO_TOKEN = "twilio-auth-token-for-tests"
+LOCAL = "http://127.0.0.1"  # the dashboard's cookies are Secure off loopback
+TWILIO_URL = f"{LOCAL}/webhooks/twilio"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Runtime]:
+    for url in _fresh_database(embedded_server_url):
+        data_dir: Path = tmp_path_factory.mktemp("webhooks")
+        settings = Settings(
+            data_dir=data_dir,
+            database_url=url,
+            webhooks={"secrets": [SECRET]},
+            twilio={"auth_tokens": [TWILIO_TOKEN]},
+        )
+        runtime = runner.open_runtime(settings)
+        yield runtime
+        runtime.db.close()
+
+
+@pytest.fixture(scope="module")
+def client(rt: runner.Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(rt, jobs.build_app(rt)), base_url=LOCAL, follow_redirects=False) as client:
+        yield client
+
+
+def signed(payload: dict[str, Any], *, msg_id: str | None = None) -> tuple[str, dict[str, str]]:
+    body = json.dumps(payload)
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    timestamp = datetime.fromtimestamp(time.time(), tz=UTC)
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": Webhook(SECRET).sign(msg_id, timestamp, body),
+        "content-type": "application/json",
+    }
+    return body, headers
+
+
+def twilio_signed(params: dict[str, str]) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(TWILIO_URL, params)}
+
+
+def twilio_params(**changes: str) -> dict[str, str]:
+    return {
+        "RecordingSid": f"RE{uuid.uuid4().hex}",
+        "RecordingUrl": "https://api.twilio.example/Recordings/RE1",
+        "CallSid": "CA0123456789abcdef0123456789abcdef",
+        "RecordingStatus": "completed",
+        "RecordingDuration": "5",
+        "RecordingChannels": "1",
+        **changes,
+    }
+
+
+def everything_stored(rt: runner.Runtime) -> list[str | bytes]:
+    """Every value of every row of every table callsense and its queue keep, as text or bytes."""
+    with rt.db.transaction() as session:
+        tables = session.scalars(
+            text("select table_name from information_schema.tables where table_schema = 'public'")
+        ).all()
+        values: list[str | bytes] = []
+        for table in tables:
+            for row in session.execute(text(f'select * from "{table}"')):
+                values.extend(value if isinstance(value, bytes) else str(value) for value in row)
+    return values
+
+
+def refused_events(rt: runner.Runtime) -> int:
+    with rt.db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(Event).where(Event.kind == "refused")) or 0
+
+
+def refusals(endpoint: str, reason: str) -> float:
+    labels = {"endpoint": endpoint, "reason": reason}
+    return metrics.REGISTRY.get_sample_value("callsense_webhook_refusals_total", labels) or 0.0
+
+
+def test_credentials_and_query_of_a_recording_url_are_stored_nowhere_in_clear(
+    rt: runner.Runtime, client: TestClient
+) -> None:
+    body, headers = signed(
+        {
+            "call_id": "with-credentials",
+            "recording_url": "https://rec-user:hunter2-webhook@recorder.example/rec/7.wav?token=qs-secret-1",
+        }
+    )
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+    params = twilio_params(
+        RecordingSid="RE-with-credentials",
+        RecordingUrl="https://AC-user:hunter2-twilio@api.twilio.example/Recordings/RE7?sig=qs-secret-2",
+    )
+    accepted = client.post("/webhooks/twilio", data=params, headers=twilio_signed(params))
+    assert accepted.status_code == 202, accepted.text
+
+    with rt.db.transaction() as session:
+        admin = tokens.create(session=session, name="admin", role=Role.admin)
+        accounts.create_user(session=session, username="admin", role=Role.admin, password=PASSWORD)
+        shown = {row[0]: row[1] for row in session.execute(text("select call_id, source from calls"))}
+    assert shown == {
+        "with-credentials": "https://recorder.example/rec/7.wav",
+        "RE-with-credentials": "https://api.twilio.example/Recordings/RE7",
+    }
+    form = client.get("/app/sign-in")
+    signin_token = re.search(r'name="signin_token" value="([^"]+)"', form.text)
+    assert signin_token is not None
+    signed_in = client.post(
+        "/app/sign-in",
+        data={"username": "admin", "password": PASSWORD, "signin_token": signin_token[1], "next": ""},
+    )
+    assert signed_in.status_code == 303
+    seen: list[str | bytes] = []
+    for call_id in shown:
+        api = client.get(f"/calls/{call_id}", headers={"Authorization": f"Bearer {admin}"})
+        page = client.get(f"/app/calls/{call_id}")
+        assert api.status_code == 200 and page.status_code == 200 and call_id in page.text
+        seen += [api.text, page.text]
+
+    secrets = ("hunter2-webhook", "hunter2-twilio", "qs-secret-1", "qs-secret-2", "rec-user", "AC-user")
+    for value in everything_stored(rt) + seen:
+        for secret in secrets:
+            assert (secret.encode() if isinstance(value, bytes) else secret) not in value
+    with rt.db.transaction() as session:
+        call_pks = session.scalars(text("select id from calls")).all()
+    sources = [runner.source_of(rt, pk) for pk in call_pks]  # kept encrypted: fetching needs them
+    assert "https://rec-user:hunter2-webhook@recorder.example/rec/7.wav?token=qs-secret-1" in sources
+
+
+def forged(payload: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    body, headers = signed(payload)
+    return body, {**headers, "webhook-signature": "v1," + base64.b64encode(b"x" * 32).decode()}
+
+
+def test_badly_signed_posts_write_no_rows_and_are_counted(rt: runner.Runtime, client: TestClient) -> None:
+    before = (refused_events(rt), refusals("recording", "bad_signature"), refusals("twilio", "bad_signature"))
+    for index in range(100):
+        body, headers = forged({"call_id": f"forged-{index}", "recording_url": "https://recorder.example/a"})
+        assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 401
+        params = twilio_params()
+        wrong = {"X-Twilio-Signature": base64.b64encode(b"y" * 20).decode()}
+        assert client.post("/webhooks/twilio", data=params, headers=wrong).status_code == 401
+
+    assert refused_events(rt) == before[0]
+    assert refusals("recording", "bad_signature") == before[1] + 100
+    assert refusals("twilio", "bad_signature") == before[2] + 100
+
+
+def test_unauthenticated_refusals_log_one_line_a_minute_per_reason(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    captured = LogCapture()
+    monkeypatch.setattr(webhooks, "REFUSAL_LOG", webhooks.SampledLog(interval_s=60, clock=lambda: now[0]))
+    monkeypatch.setattr(
+        webhooks,
+        "log",
+        structlog.wrap_logger(None, processors=[captured], wrapper_class=structlog.BoundLogger),
+    )
+    body, headers = forged({"call_id": "forged", "recording_url": "https://recorder.example/a"})
+    for _ in range(20):
+        client.post("/webhooks/recording", content=body, headers=headers)
+        client.post("/webhooks/twilio", data=twilio_params())  # no signature at all
+    lines = [(e["endpoint"], e["reason"], e["left_out_since"]) for e in captured.entries]
+    assert lines == [("recording", "bad_signature", 0), ("twilio", "missing_header", 0)]
+
+    now[0] += 59
+    client.post("/webhooks/recording", content=body, headers=headers)
+    assert len(captured.entries) == 2
+    now[0] += 1  # a minute after the last line, the next refusal is logged with the number left out meanwhile
+    client.post("/webhooks/recording", content=body, headers=headers)
+    assert captured.entries[-1]["reason"] == "bad_signature"
+    assert captured.entries[-1]["left_out_since"] == 20
+
+
+def test_refusals_of_signed_requests_are_audited(rt: runner.Runtime, client: TestClient) -> None:
+    before = refused_events(rt)
+    body, headers = signed({"call_id": "replayed", "recording_url": "https://recorder.example/r.wav"})
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+    replay = client.post("/webhooks/recording", content=body, headers=headers)
+    assert replay.status_code == 409 and replay.json()["error"] == "replay"
+    body, headers = signed({"call_id": "../etc", "recording_url": "https://recorder.example/r.wav"})
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 422
+
+    with rt.db.transaction() as session:
+        details = session.scalars(
+            select(Event.detail).where(Event.kind == "refused").order_by(Event.id).offset(before)
+        ).all()
+    assert [detail.split(":")[0] for detail in details if detail] == ["replay", "invalid_payload"]
+
+
+def test_a_signed_twilio_callback_with_a_bad_recording_url_is_refused_not_an_error(
+    rt: runner.Runtime, client: TestClient
+) -> None:
+    before = refused_events(rt)
+    params = twilio_params(RecordingSid="RE-bad-url", RecordingUrl="not a url")
+    response = client.post("/webhooks/twilio", data=params, headers=twilio_signed(params))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "invalid_payload" and "recording_url" in response.json()["detail"]
+    assert refused_events(rt) == before + 1  # it was signed: audited
+    with rt.db.transaction() as session:
+        assert session.scalar(text("select count(*) from calls where call_id = 'RE-bad-url'")) == 0
