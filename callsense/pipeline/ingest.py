@@ -11,8 +11,10 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import IntegrityError
+
 from callsense.calls import service as calls
-from callsense.calls.models import WebhookReceipt
+from callsense.calls.models import Call, WebhookReceipt
 from callsense.calls.schemas import CallStatus
 from callsense.pipeline import fetch
 
@@ -39,14 +41,24 @@ def ingest(
     its receipt, in one transaction. A ``webhook_id`` received before raises ``IntegrityError``, and then
     nothing is stored."""
     with rt.db.transaction() as session:
-        call, created = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id=call_id,
-            source=source,
-            shown_source=fetch.describe(source),
-            details=details or calls.CallDetails(),
-        )
+
+        def register() -> tuple[Call, bool]:
+            return calls.get_or_create(
+                session=session,
+                keyring=rt.keyring,
+                call_id=call_id,
+                source=source,
+                shown_source=fetch.describe(source),
+                details=details or calls.CallDetails(),
+            )
+
+        try:
+            with session.begin_nested():
+                call, created = register()
+        except IntegrityError:
+            # A concurrent request registered the same new call id first (PostgreSQL made this insert wait
+            # for that commit): the call exists now, so this request finds it, as a duplicate would.
+            call, created = register()
         if webhook_id is not None:
             session.add(WebhookReceipt(webhook_id=webhook_id, call_pk=call.id))
             session.flush()

@@ -236,3 +236,25 @@ def test_a_signed_twilio_callback_with_a_bad_recording_url_is_refused_not_an_err
     assert refused_events(rt) == before + 1  # it was signed: audited
     with rt.db.transaction() as session:
         assert session.scalar(text("select count(*) from calls where call_id = 'RE-bad-url'")) == 0
+
+
+def test_concurrent_first_notices_of_one_call_register_it_once(rt: runner.Runtime) -> None:
+    """Recorders retry quickly: notices of a new call that race each other all succeed, one creates it."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from callsense.calls.models import Call
+    from callsense.pipeline.ingest import ingest
+
+    call_id = f"race-{uuid.uuid4().hex[:8]}"
+    barrier = Barrier(6)
+
+    def notice(_: int) -> bool:
+        barrier.wait()
+        return ingest(rt, call_id=call_id, source="https://recorder.example/r.wav").created
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        created = list(pool.map(notice, range(6)))
+    assert sorted(created) == [False] * 5 + [True]
+    with rt.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Call).where(Call.call_id == call_id)) == 1
