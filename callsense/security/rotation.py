@@ -13,7 +13,8 @@ after a count over every encrypted column and every recording finds nothing left
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 # Calls per transaction: their row locks are held while their recordings are re-encrypted.
 BATCH_CALLS = 20
+# The advisory lock id that a running rotation holds ("cs-keys" in ASCII).
+_ROTATION_LOCK = 0x63732D6B657973
 
 
 @dataclass(frozen=True)
@@ -70,26 +73,45 @@ def _call_pk_column(table: Table) -> Column[Any]:
 
 
 def rotate(rt: Runtime, *, retire_old: bool, batch_calls: int = BATCH_CALLS) -> RotationReport:
-    report = RotationReport(new_key=rt.keyring.rotate())
-    by_table: dict[Table, list[EncryptedColumn]] = {}
-    for item in encrypted_columns():
-        by_table.setdefault(item.column.table, []).append(item)
-    after: uuid.UUID | None = None
-    while True:
-        with rt.db.transaction() as session:
-            batch = _lock_calls(session, after=after, limit=batch_calls)
-            if not batch:
-                break
-            call_pks = [call_pk for call_pk, _ in batch]
-            for columns in by_table.values():
-                report.rows += _reencrypt_rows(session, rt.keyring, columns, call_pks)
-            for call_pk, blob_key in batch:
-                if blob_key is not None:
-                    report.blobs += _reencrypt_blob(rt, call_pk, blob_key)
-            after = max(call_pks)
-    if retire_old:
-        report.retired = retire_old_keys(rt)
-    return report
+    with _only_rotation(rt):
+        report = RotationReport(new_key=rt.keyring.rotate())
+        by_table: dict[Table, list[EncryptedColumn]] = {}
+        for item in encrypted_columns():
+            by_table.setdefault(item.column.table, []).append(item)
+        after: uuid.UUID | None = None
+        while True:
+            with rt.db.transaction() as session:
+                batch = _lock_calls(session, after=after, limit=batch_calls)
+                if not batch:
+                    break
+                call_pks = [call_pk for call_pk, _ in batch]
+                for columns in by_table.values():
+                    report.rows += _reencrypt_rows(session, rt.keyring, columns, call_pks)
+                for call_pk, blob_key in batch:
+                    if blob_key is not None:
+                        report.blobs += _reencrypt_blob(rt, call_pk, blob_key)
+                after = max(call_pks)
+        if retire_old:
+            report.retired = retire_old_keys(rt)
+        return report
+
+
+@contextmanager
+def _only_rotation(rt: Runtime) -> Iterator[None]:
+    """Refuse a second rotation while one runs, from any host: it could retire the key the first one is
+    re-encrypting under.
+
+    A session-level advisory lock, not a transaction: it holds no rows and ends with the connection."""
+    with rt.db.engine.connect() as connection:
+        taken = connection.execute(select(func.pg_try_advisory_lock(_ROTATION_LOCK))).scalar_one()
+        connection.commit()
+        if not taken:
+            raise ConfigError("another key rotation is running on this database; wait for it to finish")
+        try:
+            yield
+        finally:
+            connection.execute(select(func.pg_advisory_unlock(_ROTATION_LOCK)))
+            connection.commit()
 
 
 def retire_old_keys(rt: Runtime) -> set[str]:

@@ -302,3 +302,22 @@ def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: runner.Runtime)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_second_rotation_is_refused_while_one_runs(rt: runner.Runtime) -> None:
+    call_pk = _fetched(rt, "busy")
+    with rt.db.transaction() as session:
+        calls.lock(session=session, call_pk=call_pk)  # keeps the first rotation at its first batch
+        first, errors = _in_thread(lambda: rotation.rotate(rt, retire_old=True))
+        assert _waiting_on_a_lock(rt, first)
+        second = _open(rt.settings, rt.blobs)
+        try:
+            keys = second.keyring.key_ids
+            with pytest.raises(ConfigError, match="another key rotation is running"):
+                rotation.rotate(second, retire_old=True)
+            assert second.keyring.key_ids == keys  # refused before it made a key
+        finally:
+            second.db.close()
+    first.join(60)
+    assert not first.is_alive() and errors == []
+    assert _key_ids(rt) == {rt.keyring.active_key_id}
