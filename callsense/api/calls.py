@@ -170,7 +170,7 @@ def audio_response(rt: Runtime, call_id: str, *, range_header: str | None, actor
     call = _load(rt, call_id)
     if call.audio_blob is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this call has no audio stored")
-    audio = rt.keyring.decrypt(rt.blobs.get(audio_blob_key(call.id)), context=calls.context(call.id, "audio"))
+    audio = rt.keyring.decrypt(rt.blobs.get(audio_blob_key(call.id)), context=calls.audio_context(call.id))
     kind = (call.audio_format or "").split("/", 1)[0].split(",")[0]
     media_type = AUDIO_TYPES.get(
         kind, "audio/mp4" if "mp4" in kind or "mov" in kind else "application/octet-stream"

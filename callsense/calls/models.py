@@ -24,11 +24,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
+
+# Key of an encrypted column's ``info``: the field its ciphertexts name in their context, call:<uuid>:<field>.
+CONTEXT_FIELD = "context_field"
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def encrypted(context_field: str) -> MappedColumn[Any]:
+    """A ``*_enc`` column of AES-GCM ciphertexts bound to ``context_field``: the code that encrypts it and key
+    rotation both read the field from here (``calls.service.column_context``)."""
+    return mapped_column(LargeBinary, info={CONTEXT_FIELD: context_field})
 
 
 class Base(DeclarativeBase):
@@ -43,11 +52,11 @@ class Call(Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     status_detail: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)  # shown and logged: no credentials, no query string
-    source_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the full URL, to fetch with
+    source_enc: Mapped[bytes | None] = encrypted("source")  # the full URL, to fetch with
     agent: Mapped[str | None] = mapped_column(String(200), index=True)
     direction: Mapped[str | None] = mapped_column(String(16))
-    customer_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    metadata_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    customer_number_enc: Mapped[bytes | None] = encrypted("customer_number")
+    metadata_enc: Mapped[bytes | None] = encrypted("metadata")
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -77,8 +86,8 @@ class Transcript(Base):
     __tablename__ = "transcripts"
 
     call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
-    segments_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    translated_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    segments_enc: Mapped[bytes] = encrypted("segments")
+    translated_enc: Mapped[bytes | None] = encrypted("translation")
     asr_model: Mapped[str] = mapped_column(String(300))
     translation_engine: Mapped[str | None] = mapped_column(String(20))
     options: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -91,7 +100,7 @@ class Analysis(Base):
     __tablename__ = "analyses"
 
     call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
-    result_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    result_enc: Mapped[bytes] = encrypted("analysis")
     llm_backend: Mapped[str] = mapped_column(String(40))
     llm_model: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from callsense.calls import search
-from callsense.calls.models import Analysis, Call, Event, Transcript
+from callsense.calls.models import CONTEXT_FIELD, Analysis, Call, Event, Transcript
 from callsense.calls.schemas import (
     AnalysisResult,
     CallRecord,
@@ -29,6 +29,16 @@ from callsense.security.crypto import KeyRing
 def context(call_pk: uuid.UUID, field: str) -> str:
     """Associated data binding a ciphertext to its call and field, so it cannot be moved elsewhere."""
     return f"call:{call_pk}:{field}"
+
+
+def column_context(call_pk: uuid.UUID, column: QueryableAttribute[Any] | Column[Any]) -> str:
+    """The context of a value of an encrypted column: the field is the one the column declares."""
+    return context(call_pk, column.info[CONTEXT_FIELD])
+
+
+def audio_context(call_pk: uuid.UUID) -> str:
+    """The context of the call's recording in the blob store."""
+    return context(call_pk, "audio")
 
 
 @dataclass(frozen=True)
@@ -50,17 +60,17 @@ def get_or_create(
     if call is not None:
         return call, False
     call = Call(id=uuid.uuid4(), call_id=call_id, status=CallStatus.received.value, source=shown_source)
-    call.source_enc = keyring.encrypt_text(source, context=context(call.id, "source"))
+    call.source_enc = keyring.encrypt_text(source, context=column_context(call.id, Call.source_enc))
     call.agent = details.agent
     call.direction = details.direction
     call.started_at = details.started_at
     if details.customer_number is not None:
         call.customer_number_enc = keyring.encrypt_text(
-            details.customer_number, context=context(call.id, "customer_number")
+            details.customer_number, context=column_context(call.id, Call.customer_number_enc)
         )
     if details.metadata:
         call.metadata_enc = keyring.encrypt(
-            json.dumps(details.metadata).encode(), context=context(call.id, "metadata")
+            json.dumps(details.metadata).encode(), context=column_context(call.id, Call.metadata_enc)
         )
     session.add(call)
     session.flush()
@@ -71,7 +81,7 @@ def get_or_create(
 def source_of(*, call: Call, keyring: KeyRing) -> str:
     if call.source_enc is None:
         return call.source
-    return keyring.decrypt_text(call.source_enc, context=context(call.id, "source"))
+    return keyring.decrypt_text(call.source_enc, context=column_context(call.id, Call.source_enc))
 
 
 def get(*, session: Session, call_id: str) -> Call:
@@ -123,9 +133,9 @@ def store_transcript(
 ) -> None:
     payload = json.dumps([segment.model_dump(mode="json") for segment in segments]).encode()
     row = call.transcript or Transcript(call_pk=call.id)
-    row.segments_enc = keyring.encrypt(payload, context=context(call.id, "segments"))
+    row.segments_enc = keyring.encrypt(payload, context=column_context(call.id, Transcript.segments_enc))
     row.translated_enc = (
-        keyring.encrypt_text(translated, context=context(call.id, "translation"))
+        keyring.encrypt_text(translated, context=column_context(call.id, Transcript.translated_enc))
         if translated is not None
         else None
     )
@@ -147,7 +157,8 @@ def store_analysis(
     llm_model: str,
 ) -> None:
     row = call.analysis or Analysis(call_pk=call.id)
-    row.result_enc = keyring.encrypt(result.model_dump_json().encode(), context=context(call.id, "analysis"))
+    payload = result.model_dump_json().encode()
+    row.result_enc = keyring.encrypt(payload, context=column_context(call.id, Analysis.result_enc))
     row.llm_backend = llm_backend
     row.llm_model = llm_model
     call.analysis = row
@@ -164,14 +175,16 @@ def store_analysis(
 def read_segments(*, call: Call, keyring: KeyRing) -> list[Segment]:
     if call.transcript is None:
         return []
-    raw = keyring.decrypt(call.transcript.segments_enc, context=context(call.id, "segments"))
+    raw = keyring.decrypt(
+        call.transcript.segments_enc, context=column_context(call.id, Transcript.segments_enc)
+    )
     return [Segment.model_validate(item) for item in json.loads(raw)]
 
 
 def read_analysis(*, call: Call, keyring: KeyRing) -> AnalysisResult | None:
     if call.analysis is None:
         return None
-    raw = keyring.decrypt(call.analysis.result_enc, context=context(call.id, "analysis"))
+    raw = keyring.decrypt(call.analysis.result_enc, context=column_context(call.id, Analysis.result_enc))
     return AnalysisResult.model_validate_json(raw)
 
 
@@ -181,7 +194,9 @@ def to_record(*, call: Call, keyring: KeyRing) -> CallRecord:
     transcript = call.transcript
     translated = analysis.translated_transcript
     if transcript is not None and transcript.translated_enc is not None:
-        translated = keyring.decrypt_text(transcript.translated_enc, context=context(call.id, "translation"))
+        translated = keyring.decrypt_text(
+            transcript.translated_enc, context=column_context(call.id, Transcript.translated_enc)
+        )
     return CallRecord(
         call_id=call.call_id,
         status=CallStatus(call.status),

@@ -60,12 +60,16 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
     """The call as ``destination`` may see it: its mapped fields only, subject and body from its templates."""
     record = calls.to_record(call=call, keyring=rt.keyring)
     number = (
-        rt.keyring.decrypt_text(call.customer_number_enc, context=calls.context(call.id, "customer_number"))
+        rt.keyring.decrypt_text(
+            call.customer_number_enc, context=calls.column_context(call.id, Call.customer_number_enc)
+        )
         if call.customer_number_enc is not None
         else None
     )
     metadata: dict[str, Any] = (
-        json.loads(rt.keyring.decrypt(call.metadata_enc, context=calls.context(call.id, "metadata")))
+        json.loads(
+            rt.keyring.decrypt(call.metadata_enc, context=calls.column_context(call.id, Call.metadata_enc))
+        )
         if call.metadata_enc is not None
         else {}
     )

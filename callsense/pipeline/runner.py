@@ -131,10 +131,11 @@ def run_fetch(
         data = fetching.read_source(source, options)
         audio = decode(data, max_seconds=rt.settings.max_audio_seconds)  # refuse bad audio before storing it
         key = audio_blob_key(call_pk)
-        rt.blobs.put(key, rt.keyring.encrypt(data, context=calls.context(call_pk, "audio")))
-        seconds = time.perf_counter() - started
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
+            # written under the call's row lock, as key rotation rewrites it: neither overwrites the other
+            rt.blobs.put(key, rt.keyring.encrypt(data, context=calls.audio_context(call_pk)))
+            seconds = time.perf_counter() - started
             call.audio_blob = key
             call.audio_sha256 = hashlib.sha256(data).hexdigest()
             call.audio_bytes = len(data)
@@ -158,9 +159,7 @@ def run_transcribe(
         return
     with _stage(rt, call_pk, "transcribe"):
         started = time.perf_counter()
-        data = rt.keyring.decrypt(
-            rt.blobs.get(audio_blob_key(call_pk)), context=calls.context(call_pk, "audio")
-        )
+        data = rt.keyring.decrypt(rt.blobs.get(audio_blob_key(call_pk)), context=calls.audio_context(call_pk))
         audio = decode(data, max_seconds=rt.settings.max_audio_seconds)
         transcript = rt.transcriber.transcribe(audio, language=language, on_progress=on_progress)
         translated, engine = None, None

@@ -3,6 +3,10 @@
 Envelope: version (1 byte) | key-id length (1 byte) | key id (ASCII) | nonce (12 bytes) | ciphertext+tag.
 The associated data is the envelope header followed by the caller's ``context`` (``call:<uuid>:transcript``),
 so a ciphertext copied to another row or field, or given another key id or version, fails to open.
+
+A ring that has read or written its file follows it: a rotation or retirement saved by another process
+(``callsense keys rotate``) is loaded before the next encryption, and when a ciphertext names a key the ring
+does not hold, so long-running services never keep encrypting under a retired key.
 """
 
 from __future__ import annotations
@@ -17,19 +21,36 @@ import secrets
 import stat
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callsense.errors import ConfigError, DecryptionError
 
-__all__ = ["KeyRing"]
+__all__ = ["KeyRing", "envelope_prefix"]
 
 _VERSION = 1
 _NONCE_BYTES = 12  # random 96-bit nonces: safe for about 2**32 messages per key, so rotate well before that
 _KEY_BYTES = 32
 _TAG_BYTES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# One version of the key file: inode, size, modification time. Saves replace the file (a new inode), so a
+# change shows even where modification times are coarse.
+_FileVersion = tuple[int, int, int]
+
+
+class _Keys(NamedTuple):
+    """Keys and the active id, swapped as one value: a concurrent encrypt never sees half of a reload."""
+
+    by_id: dict[str, bytes]
+    active: str
+
+
+def envelope_prefix(key_id: str) -> bytes:
+    """The first bytes of every ciphertext sealed under ``key_id``, so a database can count them in place."""
+    return bytes([_VERSION, len(key_id)]) + key_id.encode("ascii")
 
 
 class KeyRing:
@@ -38,21 +59,17 @@ class KeyRing:
     ``path`` is where :meth:`rotate` and :meth:`retire` save; ``None`` keeps the ring in memory (tests).
     """
 
-    __slots__ = ("_active", "_keys", "_lock", "_path")
+    __slots__ = ("_keys", "_lock", "_path", "_seen")
 
     def __init__(self, keys: dict[str, bytes], active: str, *, path: Path | None = None) -> None:
-        for key_id, key in keys.items():
-            if not _KEY_ID.fullmatch(key_id) or len(key) != _KEY_BYTES:
-                raise ConfigError(f"key {key_id!r} needs an id of [A-Za-z0-9_-]{{1,64}} and 32 bytes")
-        if active not in keys:
-            raise ConfigError(f"the active key {active!r} is not in the key ring")
-        self._keys = dict(keys)
-        self._active = active
+        self._keys = _validated(keys, active)
         self._path = path
+        self._seen: _FileVersion | None = None  # the file version the keys were read from or saved as
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # ids only: key material must never reach a log
-        return f"KeyRing(active={self._active!r}, key_ids={sorted(self._keys)!r}, path={self._path!r})"
+        keys = self._keys
+        return f"KeyRing(active={keys.active!r}, key_ids={sorted(keys.by_id)!r}, path={self._path!r})"
 
     @classmethod
     def generate(cls, *, path: Path | None = None) -> KeyRing:
@@ -64,92 +81,65 @@ class KeyRing:
     def load_or_create(cls, path: Path) -> KeyRing:
         """Load the key file, or create it with one fresh key; refuses a file others can read."""
         if not path.exists():
-            ring = cls.generate(path=path)
+            fresh = cls.generate()._keys
             try:
                 if not path.parent.is_dir():
                     path.parent.mkdir(parents=True, mode=0o700)
                     os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask
                 # link, not rename: if another process made the file first, we load theirs
                 with contextlib.suppress(FileExistsError):
-                    _write_private(path, _dump(ring._keys, ring.active_key_id), replace=False)
-                    return ring
+                    _write_private(path, _dump(fresh), replace=False)
             except OSError as exc:
                 raise ConfigError(f"cannot create key file {path}: {exc.strerror}") from exc
-        return cls._load(path)
-
-    @classmethod
-    def _load(cls, path: Path) -> KeyRing:
-        try:
-            fd = os.open(path, os.O_RDONLY)  # symlinks followed: mounted secrets are often links
-        except OSError as exc:
-            raise ConfigError(f"cannot open key file {path}: {exc.strerror}") from exc
-        try:
-            mode = os.fstat(fd).st_mode  # checked on the open file, so a swap after the check cannot fool us
-            if not stat.S_ISREG(mode):
-                raise ConfigError(f"key file {path} is not a regular file")
-            if mode & 0o077:
-                raise ConfigError(
-                    f"key file {path} has mode {stat.S_IMODE(mode):04o}, so other users may read it; "
-                    f"restrict it with 'chmod 600 {path}' (and consider rotating the keys)"
-                )
-            with os.fdopen(fd, "rb", closefd=False) as file:
-                raw = file.read()
-        finally:
-            os.close(fd)
-        try:
-            doc = json.loads(raw)
-            active, encoded = doc["active"], doc["keys"]
-            if not isinstance(active, str) or not isinstance(encoded, dict) or not encoded:
-                raise TypeError("'active' must be a string and 'keys' a non-empty object")
-            keys = {str(kid): base64.b64decode(value, validate=True) for kid, value in encoded.items()}
-            return cls(keys, active, path=path)
-        except (ConfigError, ValueError, TypeError, KeyError, binascii.Error) as exc:
-            raise ConfigError(
-                f"key file {path} is malformed ({exc}): expected {{'active': id, 'keys': {{id: base64 key}}}}"
-            ) from exc
+        keys, version = _read(path)
+        ring = cls(keys.by_id, keys.active, path=path)
+        ring._seen = version
+        return ring
 
     @property
     def active_key_id(self) -> str:
-        return self._active
+        return self._keys.active
 
     @property
     def key_ids(self) -> frozenset[str]:
-        return frozenset(self._keys)
+        return frozenset(self._keys.by_id)
 
     def rotate(self) -> str:
         """Add a fresh key, make it active and save; returns its id. Older ciphertexts still open."""
         with self._lock:
-            while (key_id := secrets.token_hex(8)) in self._keys:
+            self._reload_if_changed()  # build on the file as it is now, not on what we read at start
+            while (key_id := secrets.token_hex(8)) in self._keys.by_id:
                 pass
-            keys = {**self._keys, key_id: AESGCM.generate_key(bit_length=256)}
+            keys = _Keys({**self._keys.by_id, key_id: AESGCM.generate_key(bit_length=256)}, key_id)
             # saved before use: a key that encrypted anything must survive a restart
-            self._save(keys, key_id)
-            # the dict is swapped before the active id, so a concurrent encrypt always finds its key
-            self._keys = keys
-            self._active = key_id
+            self._save(keys)
         return key_id
 
     def retire(self, key_id: str) -> None:
         """Forget a key that is not active; whatever it encrypted can no longer be read."""
         with self._lock:
-            if key_id == self._active:
+            self._reload_if_changed()
+            if key_id == self._keys.active:
                 raise ConfigError(f"key {key_id!r} is the active key; rotate before retiring it")
-            if key_id not in self._keys:
+            if key_id not in self._keys.by_id:
                 raise ConfigError(f"key {key_id!r} is not in the key ring")
-            keys = {kid: key for kid, key in self._keys.items() if kid != key_id}
-            self._save(keys, self._active)
-            self._keys = keys
+            remaining = {kid: key for kid, key in self._keys.by_id.items() if kid != key_id}
+            self._save(_Keys(remaining, self._keys.active))
 
     def encrypt(self, plaintext: bytes, *, context: str) -> bytes:
-        key_id = self._active
-        header = bytes([_VERSION, len(key_id)]) + key_id.encode("ascii")
+        self._follow_file()
+        keys = self._keys
+        header = envelope_prefix(keys.active)
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(self._keys[key_id]).encrypt(nonce, plaintext, header + context.encode())
+        sealed = AESGCM(keys.by_id[keys.active]).encrypt(nonce, plaintext, header + context.encode())
         return header + nonce + sealed
 
     def decrypt(self, ciphertext: bytes, *, context: str) -> bytes:
         key_id, header, nonce, sealed = _split(ciphertext)
-        key = self._keys.get(key_id)
+        key = self._keys.by_id.get(key_id)
+        if key is None:
+            self._follow_file()  # a key made by another process's rotation since we last looked
+            key = self._keys.by_id.get(key_id)
         if key is None:
             raise DecryptionError(f"key {key_id!r} is not in the key ring (retired, or from elsewhere)")
         try:
@@ -170,18 +160,80 @@ class KeyRing:
         return _split(ciphertext)[0]
 
     def needs_rotation(self, ciphertext: bytes) -> bool:
-        return self.key_id_of(ciphertext) != self._active
+        return self.key_id_of(ciphertext) != self._keys.active
 
     def reencrypt(self, ciphertext: bytes, *, context: str) -> bytes:
         """Open under whichever key sealed it, seal again under the active key."""
         return self.encrypt(self.decrypt(ciphertext, context=context), context=context)
 
-    def _save(self, keys: dict[str, bytes], active: str) -> None:
+    def _follow_file(self) -> None:
+        """Reload the key file if another process changed it: one ``stat`` when it did not."""
+        if self._path is not None and self._seen is not None and _version(self._path) != self._seen:
+            with self._lock:
+                self._reload_if_changed()
+
+    def _reload_if_changed(self) -> None:
+        """Under the lock: read the key file again if it is not the version we hold."""
+        if self._path is not None and self._seen is not None and _version(self._path) != self._seen:
+            self._keys, self._seen = _read(self._path)
+
+    def _save(self, keys: _Keys) -> None:
+        """Under the lock: write the file first, then use the keys, so a failed save changes nothing."""
         if self._path is not None:
             try:
-                _write_private(self._path, _dump(keys, active), replace=True)
+                self._seen = _write_private(self._path, _dump(keys), replace=True)
             except OSError as exc:
                 raise ConfigError(f"cannot save key file {self._path}: {exc.strerror}") from exc
+        self._keys = keys
+
+
+def _validated(keys: dict[str, bytes], active: str) -> _Keys:
+    for key_id, key in keys.items():
+        if not _KEY_ID.fullmatch(key_id) or len(key) != _KEY_BYTES:
+            raise ConfigError(f"key {key_id!r} needs an id of [A-Za-z0-9_-]{{1,64}} and 32 bytes")
+    if active not in keys:
+        raise ConfigError(f"the active key {active!r} is not in the key ring")
+    return _Keys(dict(keys), active)
+
+
+def _version(path: Path) -> _FileVersion:
+    try:
+        info = os.stat(path)  # follows symlinks, as opening does: mounted secrets are swapped by link
+    except OSError as exc:
+        raise ConfigError(f"cannot open key file {path}: {exc.strerror}") from exc
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _read(path: Path) -> tuple[_Keys, _FileVersion]:
+    """The keys in the file and the version they were read from; refuses a file others can read."""
+    try:
+        fd = os.open(path, os.O_RDONLY)  # symlinks followed: mounted secrets are often links
+    except OSError as exc:
+        raise ConfigError(f"cannot open key file {path}: {exc.strerror}") from exc
+    try:
+        info = os.fstat(fd)  # checked on the open file, so a swap after the check cannot fool us
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"key file {path} is not a regular file")
+        if info.st_mode & 0o077:
+            raise ConfigError(
+                f"key file {path} has mode {stat.S_IMODE(info.st_mode):04o}, so other users may read it; "
+                f"restrict it with 'chmod 600 {path}' (and consider rotating the keys)"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            raw = file.read()
+    finally:
+        os.close(fd)
+    try:
+        doc = json.loads(raw)
+        active, encoded = doc["active"], doc["keys"]
+        if not isinstance(active, str) or not isinstance(encoded, dict) or not encoded:
+            raise TypeError("'active' must be a string and 'keys' a non-empty object")
+        keys = {str(kid): base64.b64decode(value, validate=True) for kid, value in encoded.items()}
+        return _validated(keys, active), (info.st_ino, info.st_size, info.st_mtime_ns)
+    except (ConfigError, ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise ConfigError(
+            f"key file {path} is malformed ({exc}): expected {{'active': id, 'keys': {{id: base64 key}}}}"
+        ) from exc
 
 
 def _split(ciphertext: bytes) -> tuple[str, bytes, bytes, bytes]:
@@ -198,13 +250,15 @@ def _split(ciphertext: bytes) -> tuple[str, bytes, bytes, bytes]:
     return key_id, ciphertext[:header_len], ciphertext[header_len:nonce_end], ciphertext[nonce_end:]
 
 
-def _dump(keys: dict[str, bytes], active: str) -> bytes:
-    encoded = {kid: base64.b64encode(key).decode("ascii") for kid, key in keys.items()}
-    return json.dumps({"active": active, "keys": encoded}, indent=2).encode() + b"\n"
+def _dump(keys: _Keys) -> bytes:
+    encoded = {kid: base64.b64encode(key).decode("ascii") for kid, key in keys.by_id.items()}
+    return json.dumps({"active": keys.active, "keys": encoded}, indent=2).encode() + b"\n"
 
 
-def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write a file atomically: a temporary file created 0600, synced, then renamed (or linked) in place."""
+def _write_private(path: Path, data: bytes, *, replace: bool) -> _FileVersion:
+    """Write a file atomically: a temporary file created 0600, synced, then renamed (or linked) in place.
+
+    Returns the version of the file written (renaming keeps its inode and modification time)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -212,6 +266,7 @@ def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+            info = os.fstat(file.fileno())
         if replace:
             os.replace(tmp, path)
         else:
@@ -223,3 +278,4 @@ def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
+    return info.st_ino, info.st_size, info.st_mtime_ns

@@ -190,6 +190,59 @@ def test_failed_save_leaves_ring_unchanged(tmp_path: Path, monkeypatch: pytest.M
     assert ring.active_key_id == before and ring.key_ids == {before}
 
 
+# --- following the key file that another process rotates ---------------------------------------------
+
+
+def test_a_ring_encrypts_under_the_key_another_process_rotated_to(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    service = KeyRing.load_or_create(path)  # a running worker
+    old = service.active_key_id
+    rotator = KeyRing.load_or_create(path)  # `callsense keys rotate --retire-old`
+    new = rotator.rotate()
+    rotator.retire(old)
+
+    sealed = service.encrypt(SECRET, context=CONTEXT)
+    assert service.key_id_of(sealed) == new
+    assert service.key_ids == {new}
+    assert KeyRing.load_or_create(path).decrypt(sealed, context=CONTEXT) == SECRET  # readable after a restart
+
+
+def test_a_ring_opens_what_another_process_sealed_under_a_newer_key(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    reader = KeyRing.load_or_create(path)
+    writer = KeyRing.load_or_create(path)
+    writer.rotate()
+    assert reader.decrypt(writer.encrypt(SECRET, context=CONTEXT), context=CONTEXT) == SECRET
+
+
+def test_a_rotation_builds_on_the_file_as_it_is_now(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    first, second = KeyRing.load_or_create(path), KeyRing.load_or_create(path)
+    original = first.active_key_id
+    made_elsewhere = second.rotate()
+    latest = first.rotate()
+    assert KeyRing.load_or_create(path).key_ids == {original, made_elsewhere, latest}
+
+
+def test_a_ring_refuses_to_encrypt_once_its_key_file_is_gone(tmp_path: Path) -> None:
+    # a key that no file holds would be lost at the next restart, and everything sealed under it
+    path = tmp_path / "keys.json"
+    ring = KeyRing.load_or_create(path)
+    sealed = ring.encrypt(SECRET, context=CONTEXT)
+    path.unlink()
+    with pytest.raises(ConfigError, match="cannot open key file"):
+        ring.encrypt(SECRET, context=CONTEXT)
+    assert ring.decrypt(sealed, context=CONTEXT) == SECRET  # what it holds still opens
+
+
+def test_a_ring_refuses_a_key_file_rewritten_badly(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    ring = KeyRing.load_or_create(path)
+    _write_key_file(path, {"active": "gone", "keys": {"other": GOOD_KEY}})
+    with pytest.raises(ConfigError, match="malformed"):
+        ring.encrypt(SECRET, context=CONTEXT)
+
+
 # --- the key file -------------------------------------------------------------------------------------
 
 
