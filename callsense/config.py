@@ -168,6 +168,44 @@ class ServerSettings(BaseModel):
     )
 
 
+class SignInSettings(BaseModel):
+    """Dashboard sign-in: failure limits kept in the database (shared by every `serve` process) and the
+    password hashing each process does at once."""
+
+    window_s: int = Field(
+        default=900, ge=60, le=86400, description="Failed sign-ins are counted over this many seconds."
+    )
+    max_failures_per_user: int = Field(
+        default=10, ge=1, le=10000, description="Failed sign-ins for one user name within the window."
+    )
+    max_failures_per_client: int = Field(
+        default=30,
+        ge=1,
+        le=100000,
+        description="Failed sign-ins from one client address (IPv6: one /64) within the window, over all "
+        "user names: stops password spraying.",
+    )
+    max_failures_total: int = Field(
+        default=300,
+        ge=1,
+        le=100000,
+        description="Failed sign-ins from everyone within the window; beyond it nobody can sign in until "
+        "the window passes (existing sessions keep working). Also bounds the table that counts them.",
+    )
+    hash_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Sign-ins checked at once per process: each argon2 check takes 64 MiB and four cores.",
+    )
+    hash_queue: int = Field(
+        default=8,
+        ge=0,
+        le=1000,
+        description="Sign-ins that may wait for a check per process; more are answered 503 at once.",
+    )
+
+
 class SourceAuthKind(StrEnum):
     basic = "basic"
     bearer = "bearer"
@@ -292,6 +330,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    sign_in: SignInSettings = Field(default_factory=SignInSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
 

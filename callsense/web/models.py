@@ -1,4 +1,4 @@
-"""Tables of the dashboard: the people who sign in and their browser sessions.
+"""Tables of the dashboard: the people who sign in, their browser sessions and failed sign-ins.
 
 They share ``Base`` with the call tables so that one Alembic history owns the whole schema.
 """
@@ -39,6 +39,22 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SignInAttempt(Base):
+    """A sign-in that failed or is being checked, counted against the limits of ``callsense.web.throttle``.
+    Rows older than the window are deleted as new attempts come, so the table never holds more than
+    ``sign_in.max_failures_total`` rows."""
+
+    __tablename__ = "sign_in_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # SHA-256 of the normalised name: people type passwords into the name field.
+    username_sha256: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
 
 
 # The call list pages by keyset on (sort key, id): these make the default order (time) and the duration

@@ -7,7 +7,9 @@ The JSON API keeps bearer tokens only, so a cookie can never drive it from anoth
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -22,10 +24,9 @@ from callsense import __version__
 from callsense.api.deps import RuntimeDep
 from callsense.pipeline.runner import Runtime
 from callsense.security.tokens import Role
-from callsense.web import accounts
+from callsense.web import accounts, throttle
 from callsense.web.accounts import SignedIn
 from callsense.web.call_view import clock
-from callsense.web.throttle import SignInThrottle
 
 HERE = Path(__file__).parent
 PREFIX = "/app"
@@ -44,7 +45,11 @@ SECURITY_HEADERS = {
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(prefix=PREFIX, version=__version__, clock=clock, Role=Role)
 router = APIRouter(include_in_schema=False)
-throttle = SignInThrottle()
+LIMIT_MESSAGES = {
+    throttle.Limit.user: "Too many failed attempts for this user. Wait a few minutes and try again.",
+    throttle.Limit.client: "Too many failed sign-ins from your address. Wait a few minutes and try again.",
+    throttle.Limit.total: "Too many failed sign-ins on this server. Wait a few minutes and try again.",
+}
 
 
 class WebRefusal(Exception):
@@ -140,8 +145,31 @@ def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:
     return _sign_in_page(request, next_path=_safe_next(next), error=None, status_code=200)
 
 
+@cache
+def _hashing(workers: int, queue: int) -> throttle.HashingPool:
+    """The process's password-checking threads (one pool, whatever the number of apps in it)."""
+    return throttle.HashingPool(workers=workers, queue=queue)
+
+
+def _attempt(rt: Runtime, *, username: str, password: str, client: str) -> str | throttle.Limit | None:
+    """The new session's cookie value, the limit that refused the attempt, or None for a wrong name or
+    password. The reservation is committed before the password is checked, so other processes count it."""
+    with rt.db.transaction() as session:
+        attempt = throttle.reserve(
+            session=session, limits=rt.settings.sign_in, username=username, client=client
+        )
+    if isinstance(attempt, throttle.Limit):
+        return attempt
+    with rt.db.transaction() as session:
+        user = accounts.authenticate(session=session, username=username, password=password)
+        if user is None:
+            return None
+        throttle.succeeded(session=session, attempt=attempt, username=username, client=client)
+        return accounts.start_session(session=session, user=user)
+
+
 @router.post(f"{PREFIX}/sign-in")
-def sign_in(
+async def sign_in(
     request: Request,
     rt: RuntimeDep,
     username: Annotated[str, Form(max_length=100)],
@@ -156,25 +184,36 @@ def sign_in(
             error="The sign-in form expired. Please try again.",
             status_code=status.HTTP_403_FORBIDDEN,
         )
-    if throttle.blocked(username):
+    limits = rt.settings.sign_in
+    client = throttle.client_key(request.client.host if request.client else None)
+    # Waiting for a check holds no thread of the shared pool: the webhooks and pages keep theirs.
+    job = _hashing(limits.hash_concurrency, limits.hash_queue).submit(
+        partial(_attempt, rt, username=username, password=password, client=client)
+    )
+    if job is None:
+        busy = _sign_in_page(
+            request,
+            next_path=_safe_next(next),
+            error="The server is busy. Try again in a moment.",
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        busy.headers["Retry-After"] = "1"
+        return busy
+    token = await asyncio.wrap_future(job)
+    if isinstance(token, throttle.Limit):
         return _sign_in_page(
             request,
             next_path=_safe_next(next),
-            error="Too many failed attempts for this user. Wait a few minutes and try again.",
+            error=LIMIT_MESSAGES[token],
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         )
-    with rt.db.transaction() as session:
-        user = accounts.authenticate(session=session, username=username, password=password)
-        token = accounts.start_session(session=session, user=user) if user is not None else None
     if token is None:
-        throttle.failed(username)
         return _sign_in_page(
             request,
             next_path=_safe_next(next),
             error="Wrong user name or password.",
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
-    throttle.succeeded(username)
     response = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,

@@ -1,28 +1,29 @@
-"""The sign-in throttle: refuses a user name after too many failures, forgets them after the window."""
+"""The sign-in throttle's pure parts: how clients are counted, and the bounded pool that checks passwords."""
 
 from __future__ import annotations
 
-import pytest
+import threading
 
-from callsense.web import throttle as throttle_module
-from callsense.web.throttle import SignInThrottle
-
-
-def test_too_many_failures_block_that_name_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    now = [1000.0]
-    monkeypatch.setattr(throttle_module.time, "monotonic", lambda: now[0])
-    throttle = SignInThrottle(max_failures=3, window_s=60)
-    for _ in range(3):
-        assert not throttle.blocked("Maria")
-        throttle.failed("maria ")
-    assert throttle.blocked("maria") and not throttle.blocked("tom")
-    now[0] += 61
-    assert not throttle.blocked("maria")
+from callsense.web.throttle import HashingPool, client_key
 
 
-def test_a_success_clears_the_count() -> None:
-    throttle = SignInThrottle(max_failures=2, window_s=60)
-    throttle.failed("ana")
-    throttle.succeeded("ana")
-    throttle.failed("ana")
-    assert not throttle.blocked("ana")
+def test_clients_are_counted_by_ipv4_address_or_ipv6_slash_64() -> None:
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert client_key("2001:db8:0:1::5") == client_key("2001:db8:0:1:ffff::1") == "2001:db8:0:1::/64"
+    assert client_key("2001:db8:0:2::5") != client_key("2001:db8:0:1::5")
+    assert client_key(None) == "unknown" and client_key("testclient") == "testclient"
+
+
+def test_the_pool_checks_a_few_at_once_queues_a_few_and_refuses_the_rest() -> None:
+    pool = HashingPool(workers=1, queue=1)
+    release = threading.Event()
+    running = pool.submit(release.wait)
+    waiting = pool.submit(lambda: True)
+    assert running is not None and waiting is not None
+    assert pool.submit(lambda: True) is None  # full: refused at once, nothing waits on a thread
+    assert not waiting.done()
+    release.set()
+    assert running.result(5) and waiting.result(5)
+    again = pool.submit(lambda: "admitted")
+    assert again is not None and again.result(5) == "admitted"
