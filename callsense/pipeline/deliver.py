@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import structlog
 from sqlalchemy.orm import Session
 
 from callsense import metrics
-from callsense.backends.crm import build_destination
+from callsense.backends.crm import build_destination, http_client
 from callsense.backends.crm.base import Outgoing, Receipt
 from callsense.backends.crm.settings import DestinationKind, DestinationSettings
 from callsense.calls import deliveries
@@ -206,7 +205,7 @@ def run_deliver(rt: Runtime, delivery_id: uuid.UUID) -> None:
         delivery_id=str(delivery_id), destination=attempt.destination.name, attempt=attempt.attempts
     )
     try:
-        with httpx.Client(timeout=attempt.destination.timeout_s) as http:
+        with http_client(attempt.destination) as http:
             receipt = build_destination(attempt.destination, http).deliver(attempt.outgoing)
     except (CRMUnavailableError, CRMRejectedError) as exc:
         wait = _record_failure(rt, attempt, delivery_id, exc)

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from callsense.backends.crm import build_destination
+from callsense.backends.crm import build_destination, http_client
 from callsense.backends.crm.base import Outgoing
 from callsense.backends.crm.settings import DestinationSettings
 from callsense.errors import CRMRejectedError, CRMUnavailableError
@@ -100,7 +99,7 @@ def destination(kind: str, url: str, **overrides: Any) -> DestinationSettings:
 
 def deliver(kind: str, url: str, item: Outgoing, **overrides: Any) -> str | None:
     settings = destination(kind, url, **overrides)
-    with httpx.Client(timeout=settings.timeout_s) as client:  # as the deliver stage builds it
+    with http_client(settings) as client:  # as the deliver stage builds it
         return build_destination(settings, client).deliver(item).external_id
 
 

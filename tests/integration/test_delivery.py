@@ -477,3 +477,43 @@ def _everything_shown(rt: runner.Runtime, call_id: str) -> dict[str, str]:
             if role is Role.admin:
                 seen["operations"] = client.get("/app/operations").text
     return seen
+
+
+@pytest.fixture
+def proxy() -> Iterator[tuple[FakeHubSpot, str]]:
+    """A forward proxy in effect: the stand-in answers requests for absolute URLs as if it were the CRM,
+    and records them, so a delivery routed through it shows up here."""
+    fake = FakeHubSpot({"501": PHONE})
+    with serving(fake) as url:
+        yield fake, url
+
+
+def test_proxy_variables_do_not_route_deliveries(
+    rt: runner.Runtime,
+    crm: tuple[FakeHubSpot, str],
+    proxy: tuple[FakeHubSpot, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, proxy[1])
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    analysed_call(rt, "direct")
+    [row] = rows(rt)
+    assert attempt(rt, row.id) is None
+    assert proxy[0].requests == []  # the variables were ignored
+    assert rows(rt)[0].status == "delivered" and len(crm[0].records) == 1
+
+
+def test_a_destination_reaches_its_crm_through_the_proxy_it_names(
+    settings: Settings, crm: tuple[FakeHubSpot, str], proxy: tuple[FakeHubSpot, str]
+) -> None:
+    runtime = runner.open_runtime(with_destinations(settings, hubspot(crm[1], proxy_url=proxy[1])))
+    try:
+        analysed_call(runtime, "proxied")
+        [row] = rows(runtime)
+        assert attempt(runtime, row.id) is None
+    finally:
+        runtime.db.close()
+    assert crm[0].requests == [] and len(proxy[0].records) == 1
+    assert {r.headers["host"] for r in proxy[0].requests} == {crm[1].removeprefix("http://")}
