@@ -168,6 +168,17 @@ class ServerSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    """Who may read /metrics and the details of /readyz (call volumes, queue depths, destination names)."""
+
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a scraper sends ('Authorization: Bearer ...'; Prometheus: "
+        "authorization.credentials). Unset: /metrics answers 401 to everyone and /readyz its status only. "
+        "/healthz needs nothing.",
+    )
+
+
 class SourceAuthKind(StrEnum):
     basic = "basic"
     bearer = "bearer"
@@ -292,6 +303,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
 

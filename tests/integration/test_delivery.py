@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 from standardwebhooks.webhooks import Webhook
 
-from callsense import jobs
+from callsense import jobs, metrics
 from callsense.api.app import create_app
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
@@ -155,8 +155,7 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
         assert client.post(f"/deliveries/{uuid.uuid4()}/retry", headers=bearer(admin)).status_code == 404
         nothing_dead = client.post("/deliveries/retry-all", headers=bearer(admin))
         assert nothing_dead.status_code == 202 and nothing_dead.json() == {"queued": []}
-        metrics = client.get("/metrics").text
-        assert 'callsense_outbox{destination="hubspot",status="pending"} 1.0' in metrics
+    assert 'callsense_outbox{destination="hubspot",status="pending"} 1.0' in metrics.render(rt.db)
     assert queued(rt) == [str(row.id)]
     assert attempt(rt, row.id) is None
     assert rows(rt)[0].status == "delivered" and len(fake.records) == 1
