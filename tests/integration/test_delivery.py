@@ -155,7 +155,7 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
         assert client.post(f"/deliveries/{uuid.uuid4()}/retry", headers=bearer(admin)).status_code == 404
         nothing_dead = client.post("/deliveries/retry-all", headers=bearer(admin))
         assert nothing_dead.status_code == 202 and nothing_dead.json() == {"queued": []}
-    assert 'callsense_outbox{destination="hubspot",status="pending"} 1.0' in metrics.render(rt.db)
+    assert 'callsense_outbox{destination="hubspot",status="pending"} 1.0' in metrics.render(rt.db).decode()
     assert queued(rt) == [str(row.id)]
     assert attempt(rt, row.id) is None
     assert rows(rt)[0].status == "delivered" and len(fake.records) == 1
