@@ -206,6 +206,17 @@ class SignInSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    """Who may read /metrics and the details of /readyz (call volumes, queue depths, destination names)."""
+
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a scraper sends ('Authorization: Bearer ...'; Prometheus: "
+        "authorization.credentials). Unset: /metrics answers 401 to everyone and /readyz its status only. "
+        "/healthz needs nothing.",
+    )
+
+
 class SourceAuthKind(StrEnum):
     basic = "basic"
     bearer = "bearer"
@@ -331,6 +342,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     sign_in: SignInSettings = Field(default_factory=SignInSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
 

@@ -114,6 +114,14 @@ class FakeHubSpot(FakeCRM):
         model = Error(message=message, correlation_id=str(uuid.uuid4()), category=category)
         return Reply(status, ApiClient().sanitize_for_serialization(model))
 
+    @staticmethod
+    def invalid_property(name: str, error: str, message: str) -> Reply:
+        """HubSpot's answer to a property value it refuses: the details are a JSON list inside the message."""
+        detail = [{"isValid": False, "message": message, "error": error, "name": name}]
+        return FakeHubSpot.error(
+            400, f"Property values were not valid: {json.dumps(detail)}", "VALIDATION_ERROR"
+        )
+
     def route(self, request: Recorded) -> Reply:
         match = re.fullmatch(r"/crm/v3/objects/(calls|contacts)(/search)?", request.path)
         if request.headers.get("authorization") != "Bearer pat-hubspot":

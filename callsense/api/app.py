@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -62,6 +63,10 @@ def _application(lifespan: Any) -> FastAPI:
         description="Self-hosted call analytics: webhooks in, analysed calls out. Authenticate with an API "
         "token (`Authorization: Bearer ...`, from `callsense tokens create`); webhooks use signatures.",
         lifespan=lifespan,
+        # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, outside the dashboard's CSP.
+        # The document itself stays at /openapi.json (and in docs/openapi.json) for any OpenAPI viewer.
+        docs_url=None,
+        redoc_url=None,
     )
     app.include_router(webhooks.router)
     app.include_router(calls.router)
@@ -99,8 +104,20 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _scraper(request: Request, rt: Runtime) -> bool:
+    """Whether the request carries ``metrics.token`` as its bearer token (compared in constant time)."""
+    expected = rt.settings.metrics.token
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return (
+        expected is not None
+        and scheme.lower() == "bearer"
+        and secrets.compare_digest(given.strip().encode(), expected.get_secret_value().encode())
+    )
+
+
 async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
-    """The database, the job queue and the configured models are usable (readiness)."""
+    """The database, the job queue and the configured models are usable (readiness). Anyone gets the
+    status (for a load balancer's probe); which check failed, with the bearer token ``metrics.token``."""
 
     def check() -> dict[str, str]:
         results: dict[str, str] = {}
@@ -118,13 +135,21 @@ async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
 
     results = await run_in_threadpool(check)
     ready = all(value == "ok" for value in results.values())
+    body: dict[str, Any] = {"status": "ready" if ready else "not ready"}
+    if _scraper(request, rt):
+        body["checks"] = results
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": results},
-        status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+        body, status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
     )
 
 
-async def metrics_endpoint(rt: RuntimeDep) -> Response:
-    """Prometheus metrics in the text exposition format."""
+async def metrics_endpoint(request: Request, rt: RuntimeDep) -> Response:
+    """Prometheus metrics in the text exposition format, for the bearer token ``metrics.token``."""
+    if not _scraper(request, rt):
+        return JSONResponse(
+            {"detail": "metrics need the bearer token set in metrics.token"},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     body = await run_in_threadpool(metrics.render, rt.db)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -153,7 +153,8 @@ class Delivery(Base):
 
     ``deliver`` jobs work from these rows; ``external_id`` is the CRM's id of the record once it exists.
     Status: pending (not yet sent or being retried), delivered, skipped (no contact matched and the
-    destination says skip), dead (gave up or refused; retry by hand). ``last_error`` keeps the CRM's reason.
+    destination says skip), dead (gave up or refused; retry by hand). ``last_error`` keeps the reason,
+    redacted: status, error codes, field names (``crm.base.redacted_reason``).
     """
 
     __tablename__ = "deliveries"

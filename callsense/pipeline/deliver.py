@@ -9,7 +9,9 @@ CRM already has instead of making a second one.
 Retries belong to the job queue: a retryable failure raises ``CRMUnavailableError`` whose
 ``retry_after`` is the CRM's own ``Retry-After`` or an exponential backoff with full jitter; once the row is
 older than the destination's ``max_age_h`` it is dead-lettered instead. Rejections (4xx other than 408/429) go
-straight to dead with the CRM's reason. Nothing of the call's content is logged.
+straight to dead. The reason kept (``last_error``, the call's events) is the HTTP status, the CRM's error
+code and the fields it names, never its message, which may echo what was sent (``base.redacted_reason``);
+the dashboard shows it to admins only. Nothing of the call's content is logged.
 """
 
 from __future__ import annotations
@@ -21,12 +23,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import structlog
 from sqlalchemy.orm import Session
 
 from callsense import metrics
-from callsense.backends.crm import build_destination
+from callsense.backends.crm import build_destination, http_client
 from callsense.backends.crm.base import Outgoing, Receipt
 from callsense.backends.crm.settings import DestinationKind, DestinationSettings
 from callsense.calls import deliveries
@@ -208,11 +209,10 @@ def run_deliver(rt: Runtime, delivery_id: uuid.UUID) -> None:
         delivery_id=str(delivery_id), destination=attempt.destination.name, attempt=attempt.attempts
     )
     try:
-        with httpx.Client(timeout=attempt.destination.timeout_s) as http:
+        with http_client(attempt.destination) as http:
             receipt = build_destination(attempt.destination, http).deliver(attempt.outgoing)
     except (CRMUnavailableError, CRMRejectedError) as exc:
         wait = _record_failure(rt, attempt, delivery_id, exc)
-        # The CRM's message may echo what we sent: it goes to the row (admins read it), not to the logs.
         failure = {"error": type(exc).__name__, "http_status": exc.status}
         if wait is None:
             bound.warning("delivery dead-lettered", **failure)

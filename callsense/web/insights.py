@@ -33,14 +33,23 @@ class Table:
 
     def to_csv(self) -> str:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out)  # RFC 4180 line ends (CRLF): a carriage return in a cell is quoted too
         writer.writerow(self.columns)
-        writer.writerows(self.plain_rows())
+        writer.writerows([[_inert(value) for value in row] for row in self.plain_rows()])
         return out.getvalue()
 
 
 def _cell(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula, and a topic is the LLM's reading of
+# what the caller said: "=HYPERLINK(...)" must arrive as text. OWASP's advice: prefix the cell with a quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from typing import Annotated
 from urllib.parse import quote
@@ -15,7 +17,7 @@ from callsense.api.deps import JobsDep, Principal, RuntimeDep
 from callsense.calls.schemas import CallStatus, Sentiment
 from callsense.errors import NotFoundError
 from callsense.security.tokens import Role
-from callsense.web import call_list, call_view, insights, operations
+from callsense.web import accounts, call_list, call_view, insights, operations
 from callsense.web.accounts import SignedIn
 from callsense.web.filters import CallFilters
 from callsense.web.site import PREFIX, CsrfCheckedDep, SignedInDep, WebRefusal, needs, page
@@ -73,22 +75,48 @@ def calls_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRespo
     return page(request, "call_results.html" if fragment else "calls.html", context)
 
 
+def view_token(user: SignedIn, call_id: str) -> str:
+    """What a link must carry to open this call's transcript or audio from a request that may not be this
+    person's own doing: derived from their session's CSRF secret, so another site cannot make one."""
+    return hmac.new(user.csrf_token.encode(), f"view:{call_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def deliberate(request: Request, user: SignedIn, call_id: str) -> bool:
+    """Whether opening the call is this person's doing, so that the transcript is shown and the view
+    audited. A page of another site can navigate the browser here (the session cookie is SameSite=Lax) and
+    would make the person "view" the call; the browser says where a request comes from (Fetch Metadata:
+    ``same-origin`` from our pages, ``none`` for a typed URL or a bookmark). Anything else, a browser that
+    does not say included, needs the link with ``view_token``."""
+    if request.headers.get("sec-fetch-site") in {"same-origin", "none"}:
+        return True
+    return accounts.same_token(view_token(user, call_id), request.query_params.get("confirm"))
+
+
 @router.get("/calls/{call_id}")
 def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
+    may_read = user.role.allows(Role.analyst)
+    held_back = may_read and not deliberate(request, user, call_id)
     with rt.db.transaction() as session:
         try:
             view = call_view.load(
                 session=session,
                 keyring=rt.keyring,
                 call_id=call_id,
-                transcript_allowed=user.role.allows(Role.analyst),
+                transcript_allowed=may_read and not held_back,
                 actor=user.actor,
             )
         except NotFoundError:
             raise WebRefusal(
                 status.HTTP_404_NOT_FOUND, f"There is no call with the id “{call_id}”."
             ) from None
-    return page(request, "call.html", {"user": user, "view": view, "record": view.record})
+    context = {
+        "user": user,
+        "view": view,
+        "record": view.record,
+        "held_back": held_back,
+        "view_token": view_token(user, call_id) if may_read else None,
+    }
+    return page(request, "call.html", context)
 
 
 @router.get("/calls/{call_id}/audio")
@@ -96,6 +124,8 @@ def call_audio(
     call_id: str, request: Request, rt: RuntimeDep, user: Annotated[SignedIn, needs(Role.analyst)]
 ) -> Response:
     """The recording for the page's player: the API's decrypting, range-serving, audited stream."""
+    if not deliberate(request, user, call_id):
+        raise WebRefusal(status.HTTP_403_FORBIDDEN, "Open the call's page to play its recording.")
     response = api_calls.audio_response(
         rt, call_id, range_header=request.headers.get("range"), actor=user.actor
     )

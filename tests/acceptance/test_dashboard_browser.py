@@ -6,8 +6,10 @@ test-artifacts/screenshots/ for a person to look at."""
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 @dataclass
 class Dashboard:
     url: str
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     finally:
         rt.db.close()
     with callsense_serve(env, data_dir / "serve.log", "--worker-concurrency", "0") as url:
-        yield Dashboard(url=url)
+        yield Dashboard(url=url, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +212,56 @@ def test_a_viewer_cannot_reach_transcript_or_audio_and_signs_out(page: Any, dash
     page.wait_for_url("**/app/sign-in")
     page.goto(f"{dashboard.url}/app/calls/demo-refund")
     assert "/app/sign-in" in page.url
+
+
+def _access_log(dashboard: Dashboard, call_id: str) -> list[str]:
+    shown = subprocess.run(
+        [CALLSENSE, "show", call_id, "--events"],
+        env=dashboard.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in shown.splitlines() if "transcript_viewed" in line or "audio_streamed" in line]
+
+
+@pytest.fixture
+def other_site(dashboard: Dashboard) -> Iterator[str]:
+    """A page of another site (localhost is not 127.0.0.1 to a browser) that links to a call."""
+    html = f'<!doctype html><a id="go" href="{dashboard.url}/app/calls/demo-outage">a ticket</a>'.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://localhost:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_link_from_another_site_does_not_make_the_analyst_view_the_call(
+    page: Any, dashboard: Dashboard, other_site: str
+) -> None:
+    _sign_in(page, dashboard, "ana")
+    before = _access_log(dashboard, "demo-outage")
+    page.goto(other_site)
+    page.click("#go")  # the session cookie (SameSite=Lax) goes along with a top-level navigation
+    page.wait_for_url("**/app/calls/demo-outage")
+    assert _access_log(dashboard, "demo-outage") == before  # no forged "transcript_viewed"
+    assert page.get_by_text("Transcript and audio are not shown yet.").is_visible()
+    assert page.locator("#turns").count() == 0 and page.locator("audio").count() == 0
+    _shot(page, "10-call-from-another-site")
+    page.get_by_role("link", name="Show the transcript and recording").click()
+    page.wait_for_function("() => document.getElementById('player') !== null")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")  # the audio loads
+    assert page.locator("#turns .turn").count() > 0
+    assert len(_access_log(dashboard, "demo-outage")) >= len(before) + 2  # viewed, and the audio streamed

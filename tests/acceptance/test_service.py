@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 SECRET = "whsec_" + base64.b64encode(b"callsense-test-secret-0123456789").decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"previous-secret-being-rotated-out").decode()
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
+METRICS_TOKEN = "scrape-token-for-the-tests"
 
 
 class _Recorder(SimpleHTTPRequestHandler):
@@ -85,6 +86,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         CALLSENSE_FETCH__ALLOW_NETWORKS=json.dumps(["127.0.0.0/8"]),
         CALLSENSE_LOG_JSON="true",
         CALLSENSE_LOG_LEVEL="INFO",
+        CALLSENSE_METRICS__TOKEN=METRICS_TOKEN,
     )
     tokens = {}
     for role in ("admin", "analyst", "viewer"):
@@ -227,19 +229,19 @@ def test_expired_and_wrongly_signed_webhooks_are_refused(service: Service, recor
     body, headers = signed(payload, secret=other)
     refused = httpx.post(f"{service.url}/webhooks/recording", content=body, headers=headers)
     assert refused.status_code == 401 and refused.json()["error"] == "bad_signature"
-    metrics = httpx.get(f"{service.url}/metrics").text
+    metrics = scrape(service.url).text
     assert 'callsense_webhook_refusals_total{endpoint="recording",reason="expired"}' in metrics
 
 
 def test_without_configured_secrets_every_webhook_is_refused_and_counted(
     tmp_path: Path, recordings: str
 ) -> None:
-    env = callsense_env(tmp_path / "data")
+    env = callsense_env(tmp_path / "data", CALLSENSE_METRICS__TOKEN=METRICS_TOKEN)
     with callsense_serve(env, tmp_path / "serve.log", "--worker-concurrency", "0") as url:
         body, headers = signed({"call_id": "unsigned-1", "recording_url": f"{recordings}/en_short.wav"})
         recording = httpx.post(f"{url}/webhooks/recording", content=body, headers=headers)
         twilio = httpx.post(f"{url}/webhooks/twilio", data={"RecordingSid": "RE1"})
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = scrape(url).text
     for response in (recording, twilio):
         assert response.status_code == 503
         assert response.json()["error"] == "not_configured"
@@ -322,11 +324,19 @@ def test_roles_and_audit_of_transcript_and_audio_access(service: Service, record
     assert wait_for(service, "svc-roles", {"done"})["transcript"]
 
 
+def scrape(url: str) -> httpx.Response:
+    """/metrics as Prometheus reads it: with the bearer token of metrics.token."""
+    return httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+
+
 def test_health_readiness_and_metrics(service: Service) -> None:
     assert httpx.get(f"{service.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{service.url}/readyz")
-    assert ready.status_code == 200 and ready.json()["status"] == "ready"
-    metrics = httpx.get(f"{service.url}/metrics").text
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    detailed = httpx.get(f"{service.url}/readyz", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert detailed.json()["checks"]["database"] == "ok"
+    assert httpx.get(f"{service.url}/metrics").status_code == 401
+    metrics = scrape(service.url).text
     assert "callsense_webhooks_accepted_total" in metrics and "callsense_calls" in metrics
 
 

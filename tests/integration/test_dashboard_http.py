@@ -122,6 +122,7 @@ def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> N
 def test_an_analyst_streams_audio_by_range_and_is_audited(app: object, rt: runner.Runtime) -> None:
     client = _client(app)
     _sign_in(client, "analyst")
+    client.headers["Sec-Fetch-Site"] = "same-origin"  # as a browser sends it from the dashboard's own pages
     page = client.get("/app/calls/demo-refund")
     assert "Sarah Miller" in page.text and page.headers["content-security-policy"].startswith("default-src")
     audio = client.get("/app/calls/demo-refund/audio", headers={"Range": "bytes=0-99"})

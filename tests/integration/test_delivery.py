@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 from standardwebhooks.webhooks import Webhook
 
-from callsense import jobs
+from callsense import jobs, metrics
 from callsense.api.app import create_app
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
@@ -125,16 +125,14 @@ def test_retries_stop_at_the_destinations_max_age(rt: runner.Runtime, crm: tuple
     [dead] = rows(rt)
     assert dead.status == "dead" and dead.response_status == 503
     assert dead.last_error is not None and dead.last_error.startswith("gave up after 1 attempts")
-    assert "still down" in dead.last_error
+    assert dead.last_error.endswith(": HTTP 503")
 
 
 def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_api(
     rt: runner.Runtime, crm: tuple[FakeHubSpot, str]
 ) -> None:
     fake, _ = crm
-    fake.fail_next = [
-        FakeHubSpot.error(400, "Property values were not valid: hs_call_body", "VALIDATION_ERROR")
-    ]
+    fake.fail_next = [FakeHubSpot.invalid_property("hs_call_body", "INVALID_STRING", "too long")]
     analysed_call(rt, "refused-1")
     [row] = rows(rt)
     assert attempt(rt, row.id) is None  # a 400 is not retried
@@ -157,8 +155,7 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
         assert client.post(f"/deliveries/{uuid.uuid4()}/retry", headers=bearer(admin)).status_code == 404
         nothing_dead = client.post("/deliveries/retry-all", headers=bearer(admin))
         assert nothing_dead.status_code == 202 and nothing_dead.json() == {"queued": []}
-        metrics = client.get("/metrics").text
-        assert 'callsense_outbox{destination="hubspot",status="pending"} 1.0' in metrics
+    assert 'callsense_outbox{destination="hubspot",status="pending"} 1.0' in metrics.render(rt.db).decode()
     assert queued(rt) == [str(row.id)]
     assert attempt(rt, row.id) is None
     assert rows(rt)[0].status == "delivered" and len(fake.records) == 1
@@ -386,3 +383,136 @@ def test_no_matching_contact_with_skip_ends_skipped_with_the_reason(settings: Se
             runtime.db.close()
     assert skipped.status == "skipped" and skipped.last_error == "no HubSpot contact matches the call"
     assert fake.records == {}
+
+
+ECHOED = f"{PHONE} is not a valid phone number"  # what CRMs do: the submitted value back in the error
+ECHOES: dict[str, tuple[dict[str, Any], Reply]] = {
+    "hubspot": (hubspot(""), FakeHubSpot.invalid_property("phone", "INVALID_PHONE_NUMBER", ECHOED)),
+    "salesforce": (
+        {"kind": "salesforce", "token": "sf-session"},
+        Reply(400, [{"message": ECHOED, "errorCode": "INVALID_PHONE", "fields": ["Phone", PHONE]}]),
+    ),
+    "dynamics": (
+        {"kind": "dynamics", "token": "dyn-token"},
+        Reply(400, {"error": {"code": "0x80040203", "message": ECHOED}}),
+    ),
+    "bottlecrm": (
+        {"kind": "bottlecrm", "token": "bcrm_pat_x", "no_match": "skip"},
+        Reply(400, {"error": True, "errors": {"phone": [ECHOED]}}),
+    ),
+    "webhook": ({"kind": "webhook", "secret": SECRET}, Reply(400, {"error": ECHOED, "received": PHONE})),
+}
+REDACTED = {
+    "hubspot": "HTTP 400 VALIDATION_ERROR, INVALID_PHONE_NUMBER (fields: phone)",
+    "salesforce": "HTTP 400 INVALID_PHONE (fields: Phone)",
+    "dynamics": "HTTP 400 0x80040203",
+    "bottlecrm": "HTTP 400 (fields: phone)",
+    "webhook": "HTTP 400",
+}
+
+
+def _signed_in(client: TestClient, username: str) -> TestClient:
+    form = client.get("/app/sign-in").text
+    token = form.split('name="signin_token" value="', 1)[1].split('"', 1)[0]
+    signed = client.post(
+        "/app/sign-in",
+        data={"username": username, "password": "pass phrase 1234", "signin_token": token},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303, signed.text
+    return client
+
+
+@pytest.mark.parametrize("vendor", sorted(ECHOES))
+def test_a_crm_that_echoes_the_customers_number_leaves_no_trace_of_it(
+    settings: Settings, vendor: str
+) -> None:
+    config, refusal = ECHOES[vendor]
+    fake = FakeHubSpot({})  # every request gets a scripted reply: only the error shapes matter here
+    fake.fail_next = [Reply(503, {"message": f"upstream timeout for {PHONE}", "detail": PHONE}), refusal]
+    with serving(fake) as url:
+        destination = {**config, "name": vendor, "base_url": url, "fields": ["call_id", "customer_number"]}
+        destination |= {"subject_template": "{call_id}", "body_template": "{call_id}"}
+        runtime = runner.open_runtime(with_destinations(settings, destination))
+        try:
+            analysed_call(runtime, f"echo-{vendor}", number=PHONE)
+            [row] = rows(runtime)
+            assert attempt(runtime, row.id) is not None  # the 503: retried
+            [retrying] = rows(runtime)
+            assert attempt(runtime, row.id) is None  # the 400: dead
+            seen = _everything_shown(runtime, f"echo-{vendor}")
+            [dead] = rows(runtime)
+        finally:
+            runtime.db.close()
+    assert retrying.last_error is not None and retrying.last_error.endswith(": HTTP 503")
+    assert dead.status == "dead" and dead.last_error is not None
+    assert dead.last_error.endswith(": " + REDACTED[vendor])
+    assert REDACTED[vendor] in seen["admin page"] and REDACTED[vendor] in seen["operations"]
+    assert "HTTP 400" not in seen["viewer page"] and "HTTP 400" not in seen["analyst page"]
+    for where, text_ in seen.items():
+        assert PHONE not in text_ and PHONE[1:] not in text_, where
+
+
+def _everything_shown(rt: runner.Runtime, call_id: str) -> dict[str, str]:
+    """The rows, the API answers and the pages that could carry a delivery's reason, as text."""
+    from callsense.web import accounts
+
+    with rt.db.transaction() as session:
+        seen = {
+            "deliveries": "\n".join(session.scalars(text("select d::text from deliveries d"))),
+            "events": "\n".join(session.scalars(text("select e::text from events e"))),
+        }
+        admin = tokens.create(session=session, name="ops", role=Role.admin)
+        for role in Role:
+            accounts.create_user(session=session, username=role.value, role=role, password="pass phrase 1234")
+    with TestClient(create_app(rt, jobs.build_app(rt)), base_url="http://127.0.0.1") as client:
+        seen["api deliveries"] = client.get("/deliveries", headers=bearer(admin)).text
+        seen["api call"] = client.get(f"/calls/{call_id}", headers=bearer(admin)).text
+    for role in Role:
+        with TestClient(create_app(rt, jobs.build_app(rt)), base_url="http://127.0.0.1") as client:
+            _signed_in(client, role.value)
+            seen[f"{role.value} page"] = client.get(f"/app/calls/{call_id}").text
+            seen[f"{role.value} list"] = client.get("/app/calls").text
+            if role is Role.admin:
+                seen["operations"] = client.get("/app/operations").text
+    return seen
+
+
+@pytest.fixture
+def proxy() -> Iterator[tuple[FakeHubSpot, str]]:
+    """A forward proxy in effect: the stand-in answers requests for absolute URLs as if it were the CRM,
+    and records them, so a delivery routed through it shows up here."""
+    fake = FakeHubSpot({"501": PHONE})
+    with serving(fake) as url:
+        yield fake, url
+
+
+def test_proxy_variables_do_not_route_deliveries(
+    rt: runner.Runtime,
+    crm: tuple[FakeHubSpot, str],
+    proxy: tuple[FakeHubSpot, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, proxy[1])
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    analysed_call(rt, "direct")
+    [row] = rows(rt)
+    assert attempt(rt, row.id) is None
+    assert proxy[0].requests == []  # the variables were ignored
+    assert rows(rt)[0].status == "delivered" and len(crm[0].records) == 1
+
+
+def test_a_destination_reaches_its_crm_through_the_proxy_it_names(
+    settings: Settings, crm: tuple[FakeHubSpot, str], proxy: tuple[FakeHubSpot, str]
+) -> None:
+    runtime = runner.open_runtime(with_destinations(settings, hubspot(crm[1], proxy_url=proxy[1])))
+    try:
+        analysed_call(runtime, "proxied")
+        [row] = rows(runtime)
+        assert attempt(runtime, row.id) is None
+    finally:
+        runtime.db.close()
+    assert crm[0].requests == [] and len(proxy[0].records) == 1
+    assert {r.headers["host"] for r in proxy[0].requests} == {crm[1].removeprefix("http://")}

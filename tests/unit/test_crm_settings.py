@@ -68,3 +68,10 @@ def test_destination_names_are_unique() -> None:
 def test_a_webhook_needs_no_templates_and_the_transcript_can_be_mapped() -> None:
     [hook] = load({**HOOK, "fields": ["call_id", "transcript"]}).destinations
     assert hook.fields == ["call_id", "transcript"]
+
+
+def test_a_proxy_is_an_http_url_and_is_off_unless_named() -> None:
+    assert load(HUBSPOT).destinations[0].proxy_url is None
+    proxied = load({**HUBSPOT, "proxy_url": "http://proxy.corp.example:3128"}).destinations[0]
+    assert proxied.proxy_url == "http://proxy.corp.example:3128"
+    assert "proxy_url must be an http(s) URL" in refused({**HUBSPOT, "proxy_url": "socks9://proxy"})

@@ -7,7 +7,7 @@ import httpx
 from callsense.backends.crm.base import Destination, Outgoing, Receipt
 from callsense.backends.crm.settings import DestinationKind, DestinationSettings
 
-__all__ = ["Destination", "Outgoing", "Receipt", "build_destination"]
+__all__ = ["Destination", "Outgoing", "Receipt", "build_destination", "http_client"]
 
 
 def _secret(value: object) -> str:
@@ -15,6 +15,12 @@ def _secret(value: object) -> str:
 
     assert isinstance(value, SecretStr), "settings validation guarantees the credential"
     return value.get_secret_value()
+
+
+def http_client(settings: DestinationSettings) -> httpx.Client:
+    """The client a delivery to ``settings`` goes through. ``trust_env=False``: an ``HTTP(S)_PROXY`` variable
+    must not route call content through a third party; a proxy is used only when the destination names one."""
+    return httpx.Client(timeout=settings.timeout_s, trust_env=False, proxy=settings.proxy_url)
 
 
 def build_destination(settings: DestinationSettings, client: httpx.Client) -> Destination:

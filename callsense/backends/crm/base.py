@@ -5,14 +5,19 @@ between "the CRM accepted" and "we recorded it") leaves one record in the CRM. H
 its module and in docs/delivery.md.
 
 HTTP errors are translated here, once for all adapters: timeouts, connection failures, 408, 429 and 5xx
-become ``CRMUnavailableError`` (with the CRM's ``Retry-After``), every other 4xx ``CRMRejectedError`` with the
-CRM's own message.
+become ``CRMUnavailableError`` (with the CRM's ``Retry-After``), every other 4xx ``CRMRejectedError``. Their
+message names the HTTP status, the CRM's error codes and the fields it complains about, never the CRM's own
+wording: CRMs echo submitted values ("+1415... is not a valid phone number"), and the reason is stored and
+shown (see ``redacted_reason``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -23,7 +28,10 @@ from callsense.backends.crm.settings import ContactLookup, DestinationSettings, 
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 
 _RETRYABLE_STATUS = frozenset({408, 429})
-_MESSAGE_LIMIT = 1000
+# An error code or a field name: one word of letters, digits and ``_.:-``. A phone number ("+1..."), a
+# sentence or a quoted value does not pass, so a vendor that puts a value where a name belongs leaks nothing.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,79}")
+_NAMES_KEPT = 10
 
 
 @dataclass(frozen=True)
@@ -110,8 +118,80 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _message(response: httpx.Response) -> str:
-    return response.text.strip()[:_MESSAGE_LIMIT] or response.reason_phrase
+@dataclass
+class _Said:
+    """The error codes and field names read from an error body, in order, once each."""
+
+    codes: dict[str, None] = field(default_factory=dict)
+    fields: dict[str, None] = field(default_factory=dict)
+
+    def add_codes(self, values: Any) -> None:
+        self.codes.update(dict.fromkeys(_names(values)))
+
+    def add_fields(self, values: Any) -> None:
+        self.fields.update(dict.fromkeys(_names(values)))
+
+
+def _names(values: Any) -> list[str]:
+    """The strings of ``values`` (one or a list) that are names."""
+    return [
+        v
+        for v in (values if isinstance(values, list) else [values])
+        if isinstance(v, str) and _NAME.fullmatch(v)
+    ]
+
+
+def _read_hubspot(body: dict[str, Any], said: _Said) -> None:
+    said.add_codes([body.get("category"), body.get("subCategory")])
+    for item in body.get("errors") or []:  # {"code", "context": {"propertyName": [...]}}
+        if isinstance(item, dict):
+            said.add_codes(item.get("code"))
+            context = item.get("context")
+            said.add_fields(context.get("propertyName") if isinstance(context, dict) else None)
+    # Property validation packs a JSON list into the message: "Property values were not valid:
+    # [{"isValid":false,"message":"...","error":"INVALID_OPTION","name":"hs_call_direction"}]".
+    message = body.get("message")
+    if isinstance(message, str) and "[" in message:
+        try:
+            items = json.loads(message[message.index("[") :])
+        except ValueError:
+            items = None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict):
+                said.add_codes(item.get("error"))
+                said.add_fields(item.get("name"))
+
+
+def _read(body: Any, said: _Said) -> None:
+    """Codes and field names from the error shapes the adapters meet; no message or value is read out."""
+    if isinstance(body, list):  # Salesforce: [{"message", "errorCode", "fields": [...]}]
+        for item in body:
+            if isinstance(item, dict):
+                said.add_codes(item.get("errorCode"))
+                said.add_fields(item.get("fields"))
+    elif not isinstance(body, dict):
+        return
+    elif isinstance(body.get("error"), dict):  # Dynamics (OData): {"error": {"code", "message"}}
+        said.add_codes(body["error"].get("code"))
+    elif "category" in body:  # HubSpot: {"message", "correlationId", "category", "subCategory", "errors"}
+        _read_hubspot(body, said)
+    elif body.get("error") is True and isinstance(body.get("errors"), dict):
+        said.add_fields(list(body["errors"]))  # BottleCRM: {"error": true, "errors": {field: [messages]}}
+    # Anything else (a webhook receiver's own body, DRF's {"detail": ...}) says nothing we keep.
+
+
+def redacted_reason(response: httpx.Response) -> str:
+    """``HTTP 400 INVALID_FIELD (fields: CallType)``: what a CRM's error response says, without anything
+    it may have echoed of what we sent."""
+    said = _Said()
+    with contextlib.suppress(ValueError):  # not JSON: the status alone
+        _read(response.json(), said)
+    reason = f"HTTP {response.status_code}"
+    if said.codes:
+        reason += " " + ", ".join(list(said.codes)[:_NAMES_KEPT])
+    if said.fields:
+        reason += f" (fields: {', '.join(list(said.fields)[:_NAMES_KEPT])})"
+    return reason
 
 
 def send(
@@ -130,12 +210,12 @@ def send(
         return response
     if status in _RETRYABLE_STATUS or status >= 500:
         raise CRMUnavailableError(
-            f"{method} {url}: HTTP {status}: {_message(response)}",
+            f"{method} {url}: {redacted_reason(response)}",
             retry_after=_retry_after(response),
             status=status,
         )
     if status >= 400:
-        raise CRMRejectedError(f"{method} {url}: HTTP {status}: {_message(response)}", status=status)
+        raise CRMRejectedError(f"{method} {url}: {redacted_reason(response)}", status=status)
     return response
 
 

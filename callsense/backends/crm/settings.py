@@ -127,6 +127,12 @@ class DestinationSettings(BaseModel):
         description="salesforce: REST version (default v60.0); dynamics: Web API (default v9.2).",
     )
     timeout_s: float = Field(default=30.0, gt=0, le=600, description="Longest wait for one CRM request.")
+    proxy_url: str | None = Field(
+        default=None,
+        description="HTTP(S) proxy to reach this destination through (http://proxy.corp:3128). Unset: "
+        "direct; the HTTP_PROXY / HTTPS_PROXY variables are ignored, so call content never takes a route "
+        "the settings do not name.",
+    )
     max_age_h: float = Field(
         default=24.0, gt=0, description="Hours a delivery keeps being retried before it is dead-lettered."
     )
@@ -148,6 +154,10 @@ class DestinationSettings(BaseModel):
             raise ValueError(
                 f"destination {self.name}: base_url must be an http(s) URL, not '{self.base_url}'"
             )
+        if self.proxy_url is not None:
+            proxy = urlsplit(self.proxy_url)
+            if proxy.scheme not in {"http", "https"} or not proxy.hostname:
+                raise ValueError(f"destination {self.name}: proxy_url must be an http(s) URL")
         templates = [("subject_template", self.subject_template), ("body_template", self.body_template)]
         if self.kind is DestinationKind.webhook:
             templates = []  # a webhook sends the mapped fields themselves, no text

@@ -1,0 +1,55 @@
+"""What is kept of a CRM's error response: the status, the vendor's codes and the fields named, read from
+real ``httpx.Response`` objects; nothing that could be a value the CRM echoed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from callsense.backends.crm.base import redacted_reason
+
+NUMBER = "+14155550100"
+
+
+def response(status: int, body: Any) -> httpx.Response:
+    content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    return httpx.Response(status, content=content, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kept"),
+    [
+        (400, f"<html><body>Invalid phone {NUMBER}</body></html>", "HTTP 400"),  # not JSON
+        (422, {"detail": f"{NUMBER} is taken"}, "HTTP 422"),  # DRF, a webhook receiver: no shape we read
+        (
+            400,
+            [{"errorCode": f"BAD {NUMBER}", "fields": [NUMBER, "Phone"], "message": NUMBER}],
+            "HTTP 400 (fields: Phone)",
+        ),
+        (400, {"error": {"code": NUMBER, "message": NUMBER}}, "HTTP 400"),
+        (
+            400,
+            {
+                "category": "VALIDATION_ERROR",
+                "message": f"Property values were not valid: {NUMBER}",  # no JSON list inside
+                "errors": [{"code": "INVALID_PHONE", "context": {"propertyName": ["phone", NUMBER]}}],
+            },
+            "HTTP 400 VALIDATION_ERROR, INVALID_PHONE (fields: phone)",
+        ),
+        (400, {"error": True, "errors": {"phone": [NUMBER], NUMBER: ["x"]}}, "HTTP 400 (fields: phone)"),
+        (400, {"error": True, "errors": f"{NUMBER} exists"}, "HTTP 400"),
+    ],
+)
+def test_only_names_survive(status: int, body: Any, kept: str) -> None:
+    assert redacted_reason(response(status, body)) == kept
+
+
+def test_a_long_list_of_fields_is_cut() -> None:
+    body = [{"errorCode": "REQUIRED_FIELD_MISSING", "fields": [f"Field{n}__c" for n in range(50)]}]
+    reason = redacted_reason(response(400, body))
+    assert (
+        reason.startswith("HTTP 400 REQUIRED_FIELD_MISSING (fields: Field0__c, ") and reason.count(",") == 9
+    )
