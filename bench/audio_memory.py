@@ -41,7 +41,7 @@ from callsense.pipeline import runner
 path, url = sys.argv[1], sys.argv[2]
 with tempfile.TemporaryDirectory() as data_dir:
     rt = runner.open_runtime(load_settings(data_dir=Path(data_dir), database_url=url))
-    call_pk, _ = runner.ingest(rt, call_id="bench-memory", source=path)
+    call_pk = runner.ingest(rt, call_id="bench-memory", source=path).call_pk
 """
 STEPS = {
     "imports": RUNTIME,

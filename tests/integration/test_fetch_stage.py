@@ -26,7 +26,7 @@ def rt(settings: Settings) -> Iterator[runner.Runtime]:
 def test_fetch_checks_a_long_call_without_decoding_it_into_memory(rt: runner.Runtime, tmp_path: Path) -> None:
     source = tmp_path / "long.wav"
     source.write_bytes(stereo_noise_wav(SECONDS))  # 4.8 MB that decode to 38 MB of samples
-    call_pk, _ = runner.ingest(rt, call_id="long", source=str(source))
+    call_pk = runner.ingest(rt, call_id="long", source=str(source)).call_pk
     tracemalloc.start()
     try:
         runner.run_fetch(rt, call_pk, source=str(source))

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from callsense.errors import BadAudioError
-from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, channels_are_alike, decode, probe
+from callsense.speech.audio import (
+    SAMPLE_RATE,
+    DecodedAudio,
+    _Samples,
+    channels_are_alike,
+    decode,
+    probe,
+)
 from tests.conftest import AUDIO
 from tests.long_audio import decoded_bytes, stereo_noise_wav
 
@@ -164,3 +171,14 @@ def test_stereo_check_measures_the_correlation(threshold: float, alike: bool) ->
     assert abs(np.corrcoef(voice, echo)[0, 1] - 0.95) < 0.01
     audio = decode(_wav(np.stack([voice, echo], axis=1).reshape(-1) * 3000, 2), max_seconds=LONG_LIMIT)
     assert channels_are_alike(audio, threshold=threshold) is alike
+
+
+def test_samples_grow_when_the_audio_outlasts_its_declared_duration() -> None:
+    rng = np.random.default_rng(5)
+    chunks = [(rng.standard_normal((2, size)) * 2).astype(np.float32) for size in (700, 300, 1500, 20)]
+    samples = _Samples(2, capacity=1000, limit=10_000, keep=True)  # as if 1000 samples were declared
+    for chunk in chunks:
+        samples.append(chunk)
+    expected = np.clip(np.concatenate(chunks, axis=1), -1.0, 1.0)
+    assert np.array_equal(samples.view(), expected)
+    assert samples.finite and samples.size == expected.shape[1]
