@@ -30,7 +30,7 @@ from callsense.pipeline import fetch as fetching
 from callsense.pipeline.analyse import analyse
 from callsense.pipeline.ingest import ingest
 from callsense.security.crypto import KeyRing
-from callsense.speech.audio import decode
+from callsense.speech.audio import decode, probe
 from callsense.speech.whisper import Transcriber
 
 log = structlog.get_logger(__name__)
@@ -129,7 +129,7 @@ def run_fetch(
         defaults = fetching.FetchOptions.from_settings(rt.settings)
         options = dataclasses.replace(defaults, local_files=local_files)
         data = fetching.read_source(source, options)
-        audio = decode(data, max_seconds=rt.settings.max_audio_seconds)  # refuse bad audio before storing it
+        info = probe(data, max_seconds=rt.settings.max_audio_seconds)  # refuse bad audio before storing it
         key = audio_blob_key(call_pk)
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
@@ -139,9 +139,9 @@ def run_fetch(
             call.audio_blob = key
             call.audio_sha256 = hashlib.sha256(data).hexdigest()
             call.audio_bytes = len(data)
-            call.audio_format = f"{audio.info.container}/{audio.info.codec} {audio.info.sample_rate} Hz"
-            call.duration_s = round(audio.duration, 3)
-            call.channels = audio.info.channels
+            call.audio_format = f"{info.container}/{info.codec} {info.sample_rate} Hz"
+            call.duration_s = round(info.duration, 3)
+            call.channels = info.channels
             call.fetch_seconds = round(seconds, 3)
             calls.set_status(session=session, call=call, status=CallStatus.fetched)
             calls.add_event(session=session, call_pk=call_pk, stage="fetch", kind="finished", seconds=seconds)

@@ -1,12 +1,15 @@
 """Decode any recording PyAV can read into 16 kHz float32 channels, refusing what is not sound audio.
 
 The container and codec are sniffed from the bytes (never trusted from a file name). Decoding stops as
-soon as the recording exceeds the configured length, so an absurdly long file costs little.
+soon as the recording exceeds the configured length, so an absurdly long file costs little. ``probe`` checks
+a recording the same way without keeping its samples (the fetch stage); ``decode`` writes them into one array
+sized from the container's declared duration, so a 4-hour stereo call costs its 1.8 GB of samples, no more.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import av
@@ -18,6 +21,12 @@ from callsense.errors import BadAudioError
 SAMPLE_RATE = 16_000
 # A recording that decodes to noticeably less than its header declares was cut off in transit.
 TRUNCATION_TOLERANCE = 0.9
+# Room beyond the declared duration (the resampler's tail, a header that rounds down), and the first size of
+# the array when the container declares no duration; either grows by doubling if the audio runs longer.
+SLACK_SAMPLES = SAMPLE_RATE
+UNDECLARED_SAMPLES = 60 * SAMPLE_RATE
+# Samples per step when comparing channels: float64 copies of a block, never of a whole channel.
+CORRELATION_BLOCK = 1 << 18
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -47,8 +56,50 @@ class DecodedAudio:
         return mixed
 
 
+class _Samples:
+    """Counts and checks decoded chunks; with ``keep``, writes them clipped into one preallocated array."""
+
+    def __init__(self, channels: int, *, capacity: int, limit: int, keep: bool) -> None:
+        self._array: FloatArray = np.empty((channels, capacity if keep else 0), dtype=np.float32)
+        self._limit = limit
+        self._keep = keep
+        self.size = 0
+        self.finite = True
+
+    def append(self, chunk: FloatArray) -> None:
+        self.finite = self.finite and bool(np.isfinite(chunk).all())
+        end = self.size + chunk.shape[1]
+        if self._keep:
+            if end > self._array.shape[1]:
+                self._grow(end)
+            np.clip(chunk, -1.0, 1.0, out=self._array[:, self.size : end])
+        self.size = end
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, min(2 * self._array.shape[1], self._limit))
+        grown: FloatArray = np.empty((self._array.shape[0], capacity), dtype=np.float32)
+        grown[:, : self.size] = self._array[:, : self.size]
+        self._array = grown
+
+    def view(self) -> FloatArray:
+        """The samples written, as a view: trimming copies nothing (each channel row stays contiguous)."""
+        return self._array[:, : self.size]
+
+
+def probe(data: bytes, *, max_seconds: float) -> AudioInfo:
+    """Check ``data`` as ``decode`` does, keeping no samples; raise ``BadAudioError`` if it is unsound."""
+    info, _ = _read(data, max_seconds=max_seconds, keep=False)
+    return info
+
+
 def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
     """Decode ``data`` or raise ``BadAudioError`` saying plainly what is wrong with it."""
+    info, samples = _read(data, max_seconds=max_seconds, keep=True)
+    return DecodedAudio(channels=samples.view(), info=info)
+
+
+def _read(data: bytes, *, max_seconds: float, keep: bool) -> tuple[AudioInfo, _Samples]:
+    """Stream ``data`` through the 16 kHz resampler, checking it as it goes; keep the samples if asked."""
     if not data:
         raise BadAudioError("the recording is empty (0 bytes)")
     _check_riff_length(data)
@@ -66,23 +117,29 @@ def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
             raise BadAudioError(
                 f"the recording lasts {declared:.0f} s, longer than the limit of {max_seconds:.0f} s"
             )
+        max_samples = int(max_seconds * SAMPLE_RATE)
+        expected = UNDECLARED_SAMPLES if declared is None else math.ceil(declared * SAMPLE_RATE)
+        samples = _Samples(
+            channel_count,
+            capacity=min(expected, max_samples) + SLACK_SAMPLES,
+            limit=max_samples + SLACK_SAMPLES,
+            keep=keep,
+        )
         layout = "stereo" if channel_count == 2 else "mono"
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
-        chunks: list[FloatArray] = []
-        decoded_samples = 0
-        max_samples = int(max_seconds * SAMPLE_RATE)
+
+        def take(frame: av.AudioFrame | None) -> None:
+            for out in resampler.resample(frame):
+                samples.append(out.to_ndarray().astype(np.float32, copy=False))
+
         try:
             for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunk = out.to_ndarray().astype(np.float32, copy=False)
-                    chunks.append(chunk)
-                    decoded_samples += chunk.shape[1]
-                if decoded_samples > max_samples:
+                take(frame)
+                if samples.size > max_samples:
                     raise BadAudioError(f"the recording is longer than the limit of {max_seconds:.0f} s")
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+            take(None)  # the resampler's tail
         except av.error.FFmpegError as exc:
-            position = decoded_samples / SAMPLE_RATE
+            position = samples.size / SAMPLE_RATE
             raise BadAudioError(
                 f"the audio is corrupt or truncated after {position:.1f} s ({exc.strerror})"
             ) from exc
@@ -91,23 +148,17 @@ def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
             codec=stream.codec_context.name,
             sample_rate=stream.codec_context.sample_rate or 0,
             channels=channel_count,
-            duration=decoded_samples / SAMPLE_RATE,
+            duration=samples.size / SAMPLE_RATE,
         )
-    if not chunks or decoded_samples == 0:
+    if samples.size == 0:
         raise BadAudioError("the file holds no audio samples")
-    channels = np.concatenate(chunks, axis=1)
-    if (
-        declared is not None
-        and declared > 1.0
-        and channels.shape[1] / SAMPLE_RATE < declared * TRUNCATION_TOLERANCE
-    ):
+    if declared is not None and declared > 1.0 and info.duration < declared * TRUNCATION_TOLERANCE:
         raise BadAudioError(
-            f"the recording is truncated: {channels.shape[1] / SAMPLE_RATE:.1f} s decoded "
-            f"of {declared:.1f} s declared"
+            f"the recording is truncated: {info.duration:.1f} s decoded of {declared:.1f} s declared"
         )
-    if not np.isfinite(channels).all():
+    if not samples.finite:
         raise BadAudioError("the audio holds invalid samples")
-    return DecodedAudio(channels=np.clip(channels, -1.0, 1.0), info=info)
+    return info, samples
 
 
 def _check_riff_length(data: bytes) -> None:
@@ -134,8 +185,19 @@ def channels_are_alike(audio: DecodedAudio, *, threshold: float) -> bool:
     """True when a stereo recording is really mono (the same signal on both channels)."""
     if audio.channels.shape[0] < 2:
         return True
-    left, right = audio.channels[0].astype(np.float64), audio.channels[1].astype(np.float64)
-    if left.std() < 1e-6 or right.std() < 1e-6:
-        return bool(left.std() < 1e-6 and right.std() < 1e-6)
-    correlation = float(np.corrcoef(left, right)[0, 1])
-    return correlation >= threshold
+    left, right = audio.channels[0], audio.channels[1]
+    left_mean, right_mean = left.mean(dtype=np.float64), right.mean(dtype=np.float64)
+    left_power = right_power = cross = 0.0  # sums over the centred signals, a block at a time
+    for start in range(0, left.size, CORRELATION_BLOCK):
+        left_block = left[start : start + CORRELATION_BLOCK].astype(np.float64)
+        right_block = right[start : start + CORRELATION_BLOCK].astype(np.float64)
+        left_block -= left_mean
+        right_block -= right_mean
+        left_power += float(left_block @ left_block)
+        right_power += float(right_block @ right_block)
+        cross += float(left_block @ right_block)
+    left_silent = math.sqrt(left_power / left.size) < 1e-6
+    right_silent = math.sqrt(right_power / right.size) < 1e-6
+    if left_silent or right_silent:
+        return left_silent and right_silent
+    return cross / math.sqrt(left_power * right_power) >= threshold
