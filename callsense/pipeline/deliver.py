@@ -15,7 +15,6 @@ straight to dead with the CRM's reason. Nothing of the call's content is logged.
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +24,7 @@ import httpx
 import structlog
 from sqlalchemy.orm import Session
 
-from callsense import metrics
+from callsense import backoff, metrics
 from callsense.backends.crm import build_destination
 from callsense.backends.crm.base import Outgoing, Receipt
 from callsense.backends.crm.settings import DestinationKind, DestinationSettings
@@ -106,10 +105,9 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
 
 
 def backoff_s(rt: Runtime, attempts: int) -> float:
-    """Full jitter: a random wait up to initial * 2**(attempts-1), capped."""
+    """The wait after the ``attempts``-th failed try: ``callsense.backoff`` from the delivery settings."""
     policy = rt.settings.deliveries
-    ceiling = min(policy.retry_max_s, policy.retry_initial_s * 2 ** max(attempts - 1, 0))
-    return random.uniform(ceiling / 2, ceiling)
+    return backoff.wait_s(attempts - 1, base_s=policy.retry_initial_s, cap_s=policy.retry_max_s)
 
 
 def _begin(rt: Runtime, delivery_id: uuid.UUID) -> Attempt | None:
