@@ -366,6 +366,8 @@ def known_variables() -> set[str]:
         nested = info.annotation
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             names.update(f"CALLSENSE_{name.upper()}__{inner.upper()}" for inner in nested.model_fields)
+    # Known, so that they reach FetchSettings and its warning instead of stopping the start.
+    names.update(f"CALLSENSE_FETCH__{name.upper()}" for name in REMOVED_FETCH_OPTIONS)
     return names
 
 

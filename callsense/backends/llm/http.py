@@ -26,6 +26,7 @@ _UNAVAILABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocol
 # The connection was dropped before any answer: sent once more (see the module docstring).
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 _MESSAGE_LIMIT = 500
+CONNECT_TIMEOUT_S = 10.0
 
 
 def server_message(response: httpx.Response) -> str:
@@ -73,7 +74,7 @@ def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, backen
 
 
 def make_client(
-    *, timeout_s: float, connect_timeout_s: float = 10.0, headers: dict[str, str] | None = None
+    *, timeout_s: float, connect_timeout_s: float = CONNECT_TIMEOUT_S, headers: dict[str, str] | None = None
 ) -> httpx.Client:
     # trust_env=False: a proxy variable must not route call transcripts through a third party.
     return httpx.Client(

@@ -8,7 +8,7 @@ import httpx
 import structlog
 
 from callsense.backends.llm.base import JSONRequest, estimate_tokens
-from callsense.backends.llm.http import make_client, post_json
+from callsense.backends.llm.http import CONNECT_TIMEOUT_S, make_client, post_json
 from callsense.errors import LLMUnavailableError
 
 log = structlog.get_logger()
@@ -24,7 +24,7 @@ class OllamaBackend:
         model: str,
         context_tokens: int,
         timeout_s: float,
-        connect_timeout_s: float = 10.0,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
         client: httpx.Client | None = None,
     ) -> None:
         self.model = model
