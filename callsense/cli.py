@@ -285,7 +285,7 @@ def serve(
 
     import uvicorn
 
-    from callsense import jobs
+    from callsense import db, jobs
     from callsense.api.app import create_app
     from callsense.pipeline import runner
 
@@ -298,17 +298,18 @@ def serve(
     # through Python, so atexit still stops the embedded PostgreSQL this process started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.run(
-            api,
-            host=host or settings.server.host,
-            port=port or settings.server.port,
-            ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-            ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-            proxy_headers=True,
-            forwarded_allow_ips=forwarded_allow_ips,
-            log_config=None,
-            access_log=False,
-        )
+        with db.supervised(rt.db):  # an embedded PostgreSQL that dies is started again
+            uvicorn.run(
+                api,
+                host=host or settings.server.host,
+                port=port or settings.server.port,
+                ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+                ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+                proxy_headers=True,
+                forwarded_allow_ips=forwarded_allow_ips,
+                log_config=None,
+                access_log=False,
+            )
     finally:
         rt.db.close()
 
