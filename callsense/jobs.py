@@ -117,15 +117,19 @@ async def defer_stage_async(app: procrastinate.App, stage: str, call_pk: uuid.UU
 
 @contextmanager
 def _observed(context: procrastinate.JobContext, stage: str, call_pk: str) -> Iterator[None]:
-    """Logs of this job carry the call and job ids; its duration lands in the stage histogram."""
+    """Logs of this job carry the call and job ids; its duration lands in the stage histogram; the stage
+    knows whether a retryable failure will be retried (``runner.QUEUE_RETRIES``)."""
     job_id = context.job.id if context.job else None
+    runs_before = context.job.attempts if context.job else 0
     started = time.perf_counter()
     outcome = "failed"
+    retries = runner.QUEUE_RETRIES.set(runs_before + 1 < RETRY[stage].max_attempts)
     with structlog.contextvars.bound_contextvars(call_pk=call_pk, job_id=job_id, stage=stage):
         try:
             yield
             outcome = "ok"
         finally:
+            runner.QUEUE_RETRIES.reset(retries)
             metrics.STAGE_SECONDS.labels(stage=stage, outcome=outcome).observe(time.perf_counter() - started)
 
 

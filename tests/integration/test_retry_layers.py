@@ -32,16 +32,17 @@ FAILURES = 3
 
 
 class Flaky:
-    """A loopback server that answers 503 to its first ``FAILURES`` requests, then ``body``."""
+    """A loopback server that answers 503 to its first ``failures`` requests, then ``body``."""
 
-    def __init__(self, body: bytes, content_type: str) -> None:
+    def __init__(self, body: bytes, content_type: str, failures: int = FAILURES) -> None:
         self.requests = 0
+        self.failures = failures
         flaky = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 flaky.requests += 1
-                status, data = (503, b"busy") if flaky.requests <= FAILURES else (200, body)
+                status, data = (503, b"busy") if flaky.requests <= flaky.failures else (200, body)
                 self.send_response(status)
                 self.send_header("Content-Type", content_type if status == 200 else "text/plain")
                 self.send_header("Content-Length", str(len(data)))
@@ -79,6 +80,12 @@ def recorder() -> Iterator[Flaky]:
 
 
 @pytest.fixture
+def dead_recorder() -> Iterator[Flaky]:
+    with serving(Flaky(b"", "audio/flac", failures=10**6)) as server:
+        yield server
+
+
+@pytest.fixture
 def llm_server() -> Iterator[Flaky]:
     answer = {"choices": [{"message": {"role": "assistant", "content": json.dumps(ANALYSIS)}}]}
     with serving(Flaky(json.dumps(answer).encode(), "application/json")) as server:
@@ -112,6 +119,12 @@ def _job(rt: runner.Runtime, queue: str) -> tuple[int, str, float]:
     return int(row[0]), str(row[1]), float(row[2])
 
 
+def _status(rt: runner.Runtime, call_pk: uuid.UUID) -> tuple[CallStatus, str]:
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        return CallStatus(call.status), call.status_detail or ""
+
+
 def _make_due(rt: runner.Runtime) -> None:
     with rt.db.transaction() as session:
         session.execute(text("update procrastinate_jobs set scheduled_at = now() where status = 'todo'"))
@@ -119,6 +132,7 @@ def _make_due(rt: runner.Runtime) -> None:
 
 def _run_until_done(rt: runner.Runtime, stage: str, call_pk: uuid.UUID, server: Flaky) -> None:
     """Queue ``stage`` for the call, then run the worker once per job run, checking each failed run."""
+    waiting = runner.status_of(rt, call_pk)
     app = jobs.build_app(rt)
     strategy = jobs.RETRY[stage]
     options = {**jobs.worker_options(rt, queues=[stage], concurrency=1), "wait": False}
@@ -134,6 +148,10 @@ def _run_until_done(rt: runner.Runtime, stage: str, call_pk: uuid.UUID, server: 
                 # The queue's backoff decides the wait: between half and all of base * 2**(run-1).
                 longest = strategy.base_seconds * 2 ** (run - 1)
                 assert longest / 2 - 1 <= due_in <= longest + 1
+                # Between two runs the call is not "failed": it waits, and says why.
+                status, detail = _status(rt, call_pk)
+                assert status is waiting and detail.startswith(f"{stage}: ") and "503" in detail
+                assert detail.endswith("; the queue tries again later")
                 _make_due(rt)
             await app.run_worker_async(**options, install_signal_handlers=False)
 
@@ -168,3 +186,28 @@ def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(
     _run_until_done(rt, "analyse", call_pk, llm_server)
     assert llm_server.requests == FAILURES + 1  # the fourth run analysed the call with one request
     assert runner.status_of(rt, call_pk) is CallStatus.done
+
+
+def test_a_dead_recorder_gets_one_request_per_run_until_the_queue_gives_up(
+    rt: runner.Runtime, dead_recorder: Flaky
+) -> None:
+    call_pk, _ = runner.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac")
+    app = jobs.build_app(rt)
+    options = {**jobs.worker_options(rt, queues=["fetch"], concurrency=1), "wait": False}
+    runs = jobs.RETRY["fetch"].max_attempts
+
+    async def scenario() -> None:
+        async with app.open_async():
+            await jobs.defer_stage_async(app, "fetch", call_pk)
+            for _ in range(runs + 2):  # more worker passes than runs: nothing is left to run after the last
+                await app.run_worker_async(**options, install_signal_handlers=False)
+                _make_due(rt)
+
+    asyncio.run(scenario())
+    assert dead_recorder.requests == runs
+    status, detail = _status(rt, call_pk)
+    assert status is CallStatus.failed and "503" in detail and "tries again" not in detail
+    with rt.db.transaction() as session:
+        query = text("select status::text from procrastinate_jobs where queue_name = 'fetch'")
+        left = session.execute(query).scalars().all()
+    assert left == ["failed"]
