@@ -297,20 +297,21 @@ def serve(
     # After its graceful shutdown uvicorn re-raises SIGTERM to the handler it found. Make that handler exit
     # through Python, so atexit still stops the embedded PostgreSQL this process started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stop_supervising = db.supervise(rt.db)  # an embedded PostgreSQL that dies is started again
     try:
-        with db.supervised(rt.db):  # an embedded PostgreSQL that dies is started again
-            uvicorn.run(
-                api,
-                host=host or settings.server.host,
-                port=port or settings.server.port,
-                ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-                ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-                proxy_headers=True,
-                forwarded_allow_ips=forwarded_allow_ips,
-                log_config=None,
-                access_log=False,
-            )
+        uvicorn.run(
+            api,
+            host=host or settings.server.host,
+            port=port or settings.server.port,
+            ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+            ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_config=None,
+            access_log=False,
+        )
     finally:
+        stop_supervising()
         rt.db.close()
 
 

