@@ -285,7 +285,7 @@ def serve(
 
     import uvicorn
 
-    from callsense import jobs
+    from callsense import db, jobs
     from callsense.api.app import create_app
     from callsense.pipeline import runner
 
@@ -297,6 +297,7 @@ def serve(
     # After its graceful shutdown uvicorn re-raises SIGTERM to the handler it found. Make that handler exit
     # through Python, so atexit still stops the embedded PostgreSQL this process started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stop_supervising = db.supervise(rt.db)  # an embedded PostgreSQL that dies is started again
     try:
         uvicorn.run(
             api,
@@ -310,6 +311,7 @@ def serve(
             access_log=False,
         )
     finally:
+        stop_supervising()
         rt.db.close()
 
 

@@ -9,6 +9,7 @@ documented in ``docs/configuration.md``, generated from these field descriptions
 from __future__ import annotations
 
 import os
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -252,21 +253,27 @@ class SourceAuth(BaseModel):
         return self
 
 
+# Options that once existed, accepted with a warning so that a configuration written for an older version
+# still starts; the warning says what to do instead.
+REMOVED_FETCH_OPTIONS = {
+    "attempts": "each job run downloads once; the job queue retries (see 'Retries' in docs/service.md)",
+    "backoff_s": "the job queue's backoff decides the wait between tries (docs/service.md)",
+    "backoff_max_s": "the job queue's backoff decides the wait between tries (docs/service.md)",
+}
+
+
+class RemovedSettingWarning(FutureWarning):
+    """A setting that no longer has any effect; shown by default, unlike a DeprecationWarning."""
+
+
 class FetchSettings(BaseModel):
-    """Downloading recordings: timeouts, retries, the address allowlist and per-source credentials."""
+    """Downloading recordings: timeouts, the address allowlist and per-source credentials."""
 
     connect_timeout_s: float = Field(default=10.0, gt=0, description="Longest wait to open a connection.")
     read_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for more bytes of a body.")
     download_timeout_s: float = Field(
         default=1800.0, gt=0, description="Longest one download attempt may take, redirects included."
     )
-    attempts: int = Field(
-        default=4, ge=1, le=10, description="Tries per download; timeouts, connection errors and 5xx retry."
-    )
-    backoff_s: float = Field(
-        default=1.0, gt=0, description="First wait between tries; doubles each time, plus random jitter."
-    )
-    backoff_max_s: float = Field(default=30.0, gt=0, description="Longest wait between tries.")
     max_redirects: int = Field(default=5, ge=0, le=20, description="Redirects followed, each one re-checked.")
     allow_hosts: list[str] = Field(
         default_factory=list,
@@ -289,6 +296,20 @@ class FetchSettings(BaseModel):
     ca_file: Path | None = Field(
         default=None, description="PEM bundle of extra CAs to trust, for an on-premises recorder's https."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name in REMOVED_FETCH_OPTIONS.keys() & data.keys():
+            warnings.warn(
+                f"fetch.{name} was removed and is ignored: {REMOVED_FETCH_OPTIONS[name]}; "
+                f"delete it from the configuration (CALLSENSE_FETCH__{name.upper()} in the environment)",
+                RemovedSettingWarning,
+                stacklevel=2,
+            )
+        return {key: value for key, value in data.items() if key not in REMOVED_FETCH_OPTIONS}
 
     @field_validator("allow_networks")
     @classmethod
@@ -396,6 +417,8 @@ def known_variables() -> set[str]:
         nested = info.annotation
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             names.update(f"CALLSENSE_{name.upper()}__{inner.upper()}" for inner in nested.model_fields)
+    # Known, so that they reach FetchSettings and its warning instead of stopping the start.
+    names.update(f"CALLSENSE_FETCH__{name.upper()}" for name in REMOVED_FETCH_OPTIONS)
     return names
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import random
+import math
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +26,7 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
 
-from callsense import metrics, workers
+from callsense import backoff, metrics, workers
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
@@ -49,25 +49,30 @@ STALLED_AFTER_SECONDS = 30
 
 @dataclass(frozen=True)
 class Backoff(BaseRetryStrategy):
-    """Exponential backoff with full jitter; permanent errors (bad input, bad config) are never retried."""
+    """Exponential backoff with equal jitter (``callsense.backoff``), at most ``max_attempts`` runs of the
+    job; permanent errors (bad input, bad config) are never retried."""
 
     max_attempts: int
     base_seconds: float
     cap_seconds: float
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        # job.attempts counts the runs before this one: 0 when the first run just failed.
         if isinstance(exception, PermanentError) or job.attempts + 1 >= self.max_attempts:
             return None
-        ceiling = min(self.cap_seconds, self.base_seconds * 2**job.attempts)
-        return RetryDecision(retry_in={"seconds": int(random.uniform(ceiling / 2, ceiling)) + 1})
+        wait = backoff.wait_s(job.attempts, base_s=self.base_seconds, cap_s=self.cap_seconds)
+        return RetryDecision(retry_in={"seconds": math.ceil(wait)})
 
 
+# The only retries of fetch and analyse: the download and the LLM client try once per run (an LLM request
+# whose connection the server dropped unanswered is sent once more at once). docs/service.md lists the
+# resulting worst cases, checked against this table by tests/unit/test_jobs.py.
 RETRY = {
-    # A recorder or network blip: keep trying for about an hour.
+    # A recorder or network blip: keep trying for about half an hour.
     "fetch": Backoff(max_attempts=10, base_seconds=5, cap_seconds=900),
     # Transcription fails only on a lost worker or a full disk: a few tries.
     "transcribe": Backoff(max_attempts=4, base_seconds=10, cap_seconds=300),
-    # An LLM server may be down for a while.
+    # An LLM server may be down for a while (a restart, a model being loaded): about an hour.
     "analyse": Backoff(max_attempts=10, base_seconds=10, cap_seconds=1800),
 }
 
@@ -112,15 +117,19 @@ async def defer_stage_async(app: procrastinate.App, stage: str, call_pk: uuid.UU
 
 @contextmanager
 def _observed(context: procrastinate.JobContext, stage: str, call_pk: str) -> Iterator[None]:
-    """Logs of this job carry the call and job ids; its duration lands in the stage histogram."""
+    """Logs of this job carry the call and job ids; its duration lands in the stage histogram; the stage
+    knows whether a retryable failure will be retried (``runner.QUEUE_RETRIES``)."""
     job_id = context.job.id if context.job else None
+    runs_before = context.job.attempts if context.job else 0
     started = time.perf_counter()
     outcome = "failed"
+    retries = runner.QUEUE_RETRIES.set(runs_before + 1 < RETRY[stage].max_attempts)
     with structlog.contextvars.bound_contextvars(call_pk=call_pk, job_id=job_id, stage=stage):
         try:
             yield
             outcome = "ok"
         finally:
+            runner.QUEUE_RETRIES.reset(retries)
             metrics.STAGE_SECONDS.labels(stage=stage, outcome=outcome).observe(time.perf_counter() - started)
 
 

@@ -128,6 +128,8 @@ async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
             results["database"] = results["queue"] = "ok"
         except Exception as exc:  # readiness reports, it does not raise
             results["database"] = f"unavailable: {type(exc).__name__}"
+        if rt.db.embedded is not None:  # "restarting (attempt N)" while serve brings it back
+            results["embedded_postgres"] = rt.db.embedded.state
         for label, name in (("asr_model", rt.settings.asr.model), ("llm_model", rt.settings.llm.model)):
             if name in catalog.CATALOG:
                 results[label] = "ok" if catalog.installed(catalog.lookup(name)) else "packages missing"

@@ -7,17 +7,17 @@ call (a look-up, an upsert or a stable id, see ``backends/crm``); (3) record del
 CRM already has instead of making a second one.
 
 Retries belong to the job queue: a retryable failure raises ``CRMUnavailableError`` whose
-``retry_after`` is the CRM's own ``Retry-After`` or an exponential backoff with full jitter; once the row is
-older than the destination's ``max_age_h`` it is dead-lettered instead. Rejections (4xx other than 408/429) go
-straight to dead. The reason kept (``last_error``, the call's events) is the HTTP status, the CRM's error
-code and the fields it names, never its message, which may echo what was sent (``base.redacted_reason``);
-the dashboard shows it to admins only. Nothing of the call's content is logged.
+``retry_after`` is the CRM's own ``Retry-After`` or an exponential backoff with equal jitter
+(``backoff.py``); once the row is older than the destination's ``max_age_h`` it is dead-lettered
+instead. Rejections (4xx other than 408/429) go straight to dead. The reason kept (``last_error``, the
+call's events) is the HTTP status, the CRM's error code and the fields it names, never its message, which
+may echo what was sent (``base.redacted_reason``); the dashboard shows it to admins only. Nothing of the
+call's content is logged.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from callsense import metrics
+from callsense import backoff, metrics
 from callsense.backends.crm import build_destination, http_client
 from callsense.backends.crm.base import Outgoing, Receipt
 from callsense.backends.crm.settings import DestinationKind, DestinationSettings
@@ -111,10 +111,9 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
 
 
 def backoff_s(rt: Runtime, attempts: int) -> float:
-    """Full jitter: a random wait up to initial * 2**(attempts-1), capped."""
+    """The wait after the ``attempts``-th failed try: ``callsense.backoff`` from the delivery settings."""
     policy = rt.settings.deliveries
-    ceiling = min(policy.retry_max_s, policy.retry_initial_s * 2 ** max(attempts - 1, 0))
-    return random.uniform(ceiling / 2, ceiling)
+    return backoff.wait_s(attempts - 1, base_s=policy.retry_initial_s, cap_s=policy.retry_max_s)
 
 
 def _begin(rt: Runtime, delivery_id: uuid.UUID) -> Attempt | None:

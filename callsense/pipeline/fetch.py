@@ -6,9 +6,12 @@ and TLS server name, so a DNS answer that changes between check and connection (
 Redirects are followed by hand, at most ``max_redirects``, each target checked the same way; credentials
 (``fetch.sources``) are only sent to the origin (scheme, host, port) the download started on.
 
-Bodies stream with connect/read timeouts and stop as soon as the size limit is passed; timeouts, connection
-errors and 5xx (also 408 and 429) are retried with exponential backoff and jitter, other 4xx are final. The
-first bytes must be a known audio container (``sniff.py``), for downloads and local files alike.
+Bodies stream with connect/read timeouts and stop as soon as the size limit is passed. One call is one try:
+timeouts, connection errors and 5xx (also 408 and 429) raise a retryable ``FetchError`` and the job queue
+decides when to try again (``jobs.RETRY``), other 4xx are final. No try is repeated here: each connection is
+fresh, so there is no stale pooled connection to forgive, and a wait here would hold a worker the queue can
+give to another call. The first bytes must be a known audio container (``sniff.py``), for downloads and local
+files alike.
 """
 
 from __future__ import annotations
@@ -22,14 +25,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
 from callsense.config import Settings, SourceAuth, SourceAuthKind
 from callsense.errors import BadAudioError, FetchError, PermanentFetchError
@@ -65,9 +60,6 @@ class FetchOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     download_timeout: float = 1800.0
-    attempts: int = 4
-    backoff_s: float = 1.0
-    backoff_max_s: float = 30.0
     max_redirects: int = 5
     policy: AddressPolicy = field(default_factory=AddressPolicy)  # the default refuses every private address
     sources: tuple[SourceAuth, ...] = ()
@@ -82,9 +74,6 @@ class FetchOptions:
             connect_timeout=fetch.connect_timeout_s,
             read_timeout=fetch.read_timeout_s,
             download_timeout=fetch.download_timeout_s,
-            attempts=fetch.attempts,
-            backoff_s=fetch.backoff_s,
-            backoff_max_s=fetch.backoff_max_s,
             max_redirects=fetch.max_redirects,
             policy=AddressPolicy.build(allow_hosts=fetch.allow_hosts, allow_networks=fetch.allow_networks),
             sources=tuple(fetch.sources),
@@ -185,28 +174,13 @@ def _download(url: str, options: FetchOptions) -> bytes:
     verify = httpx.create_ssl_context()  # certifi (or SSL_CERT_FILE); built once, not per request
     if options.ca_file is not None:
         verify.load_verify_locations(cafile=str(options.ca_file))
-
-    def before_sleep(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        log.info(
-            "download failed, retrying", source=describe(url), try_=state.attempt_number, error=str(error)
-        )
-
-    retrying = Retrying(
-        retry=retry_if_exception_type(FetchError),
-        stop=stop_after_attempt(options.attempts),
-        wait=wait_exponential(multiplier=options.backoff_s, max=options.backoff_max_s)
-        + wait_random(0, options.backoff_s),  # jitter, so retrying workers do not move in step
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    return retrying(_follow, start, authorization, options, verify)
+    return _follow(start, authorization, options, verify)
 
 
 def _follow(
     start: httpx.URL, authorization: str | None, options: FetchOptions, verify: ssl.SSLContext
 ) -> bytes:
-    """One attempt: the request and its redirects, each target checked before it is connected to."""
+    """The request and its redirects, each target checked before it is connected to."""
     deadline = time.monotonic() + options.download_timeout
     url, trusted = start, True
     for _hop in range(options.max_redirects + 1):

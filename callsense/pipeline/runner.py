@@ -3,6 +3,8 @@
 Every stage is idempotent: it first checks what the call already has and skips work that is done (unless
 forced), writes its results, the call's new status and its audit event in one transaction, and on failure
 stores ``failed`` with the reason and nothing else. A queue worker can therefore retry any stage at any time.
+When the queue will run the stage again (``QUEUE_RETRIES``), a retryable failure leaves the status as it was,
+with the reason as its detail: the call is not ``failed`` between two runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import structlog
@@ -36,6 +39,8 @@ from callsense.speech.whisper import Transcriber
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[str, float], None]
+# True inside a queue job that the queue runs again after a retryable failure (set by ``jobs.py``).
+QUEUE_RETRIES: ContextVar[bool] = ContextVar("queue_retries", default=False)
 
 
 @dataclass
@@ -90,9 +95,12 @@ def _stage(rt: Runtime, call_pk: uuid.UUID, stage: str) -> Iterator[None]:
             yield
     except CallsenseError as exc:
         log.info("stage failed", call_pk=str(call_pk), stage=stage, error=str(exc), retryable=exc.retryable)
+        again = exc.retryable and QUEUE_RETRIES.get()
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
-            calls.set_status(session=session, call=call, status=CallStatus.failed, detail=f"{stage}: {exc}")
+            status = CallStatus(call.status) if again else CallStatus.failed
+            detail = f"{stage}: {exc}" + ("; the queue tries again later" if again else "")
+            calls.set_status(session=session, call=call, status=status, detail=detail)
             calls.add_event(
                 session=session,
                 call_pk=call_pk,

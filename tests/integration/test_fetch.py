@@ -198,9 +198,6 @@ def options(**changes: Any) -> FetchOptions:
         max_bytes=10_000_000,
         connect_timeout=2.0,
         read_timeout=2.0,
-        attempts=3,
-        backoff_s=0.01,
-        backoff_max_s=0.05,
         policy=LOOPBACK,
     )
     return replace(base, **changes)
@@ -258,7 +255,7 @@ def test_non_public_addresses_are_refused_before_connecting(
     recorder: Recorder, connects: list[str], url: str
 ) -> None:
     with pytest.raises(AddressRefusedError, match="refusing to download"):
-        fetching.read_source(url.format(port=recorder.port), options(policy=AddressPolicy(), attempts=1))
+        fetching.read_source(url.format(port=recorder.port), options(policy=AddressPolicy()))
     assert connects == [] and recorder.seen == []
 
 
@@ -390,13 +387,15 @@ def test_non_audio_body_is_refused(recorder: Recorder, route: str, what: str) ->
     assert len(recorder.seen) == 1
 
 
-def test_server_errors_are_retried(recorder: Recorder) -> None:
-    assert fetching.read_source(recorder.base + "/flaky?fail=2", options()) == FLAC
-    assert recorder.paths() == ["/flaky?fail=2"] * 3
-    with pytest.raises(RetryableStatusError) as raised:
-        fetching.read_source(recorder.base + "/flaky?fail=9", options())
-    assert raised.value.status == 503 and raised.value.retryable
-    assert recorder.paths().count("/flaky?fail=9") == 3
+def test_a_server_error_is_one_retryable_failure_per_call(recorder: Recorder) -> None:
+    # The job queue retries; a download that answers 503 is one request per job run, not a burst of them.
+    for run in range(1, 4):
+        with pytest.raises(RetryableStatusError) as raised:
+            fetching.read_source(recorder.base + "/flaky?fail=3", options())
+        assert raised.value.status == 503 and raised.value.retryable
+        assert recorder.paths() == ["/flaky?fail=3"] * run
+    assert fetching.read_source(recorder.base + "/flaky?fail=3", options()) == FLAC
+    assert len(recorder.paths()) == 4
 
 
 def test_client_errors_are_not_retried(recorder: Recorder) -> None:
@@ -406,20 +405,20 @@ def test_client_errors_are_not_retried(recorder: Recorder) -> None:
     assert recorder.paths() == ["/missing"]
 
 
-def test_read_timeout_is_retried(recorder: Recorder) -> None:
+def test_read_timeout_is_a_retryable_failure(recorder: Recorder) -> None:
+    with pytest.raises(FetchError, match="timed out") as raised:
+        fetching.read_source(recorder.base + "/slow", options(read_timeout=0.3))
+    assert raised.value.retryable and recorder.paths() == ["/slow"]
     assert fetching.read_source(recorder.base + "/slow", options(read_timeout=0.3)) == FLAC
-    assert recorder.paths() == ["/slow", "/slow"]
-    with pytest.raises(FetchError, match="timed out"):
-        fetching.read_source(recorder.base + "/slow?again", options(read_timeout=0.3, attempts=1))
 
 
-def test_connection_refused_is_retried_then_reported(connects: list[str]) -> None:
+def test_connection_refused_is_reported_as_retryable(connects: list[str]) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(FetchError, match="cannot reach"):
-        fetching.read_source(f"http://127.0.0.1:{port}/audio.flac", options(attempts=2))
-    assert connects == ["127.0.0.1", "127.0.0.1"]
+    with pytest.raises(FetchError, match="cannot reach") as raised:
+        fetching.read_source(f"http://127.0.0.1:{port}/audio.flac", options())
+    assert raised.value.retryable and connects == ["127.0.0.1"]
 
 
 # --- credentials ------------------------------------------------------------------------------------------
@@ -577,8 +576,7 @@ def test_options_from_settings(tmp_path: Path) -> None:
         data_dir=tmp_path,
         max_file_bytes=1234,
         fetch=FetchSettings(
-            attempts=2,
-            backoff_s=0.5,
+            connect_timeout_s=2.5,
             allow_hosts=["Recorder.Corp.Example."],
             allow_networks=["10.20.0.1/16"],
             sources=[
@@ -592,7 +590,7 @@ def test_options_from_settings(tmp_path: Path) -> None:
         ),
     )
     built = FetchOptions.from_settings(settings)
-    assert (built.max_bytes, built.attempts, built.backoff_s) == (1234, 2, 0.5)
+    assert (built.max_bytes, built.connect_timeout) == (1234, 2.5)
     assert built.policy.allow_hosts == frozenset({"recorder.corp.example"})
     assert built.policy.allow_networks == (ipaddress.ip_network("10.20.0.0/16"),)
     assert "s3cr3t" not in repr(built)

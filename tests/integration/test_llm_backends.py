@@ -23,15 +23,12 @@ from callsense.assets.catalog import resolve_gguf
 from callsense.backends.llm import build_llm
 from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.embedded import EmbeddedLLM, EmbeddedOptions
-from callsense.backends.llm.http import RetryPolicy
 from callsense.backends.llm.ollama import OllamaBackend
 from callsense.backends.llm.openai_compat import OpenAICompatBackend
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
 from callsense.config import LLMSettings
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
 from callsense.pipeline.analyse import analyse
-
-FAST_RETRY = RetryPolicy(attempts=3, initial_wait_s=0.01, max_wait_s=0.05)
 
 
 def call(*turns: str) -> list[Segment]:
@@ -154,7 +151,6 @@ def test_openai_backend_reports_a_refused_key_as_a_permanent_error(embedded: Emb
         context_tokens=4096,
         timeout_s=30,
         api_key="wrong",
-        retry=FAST_RETRY,
     )
     request = JSONRequest(system="s", user="u", schema={"type": "object"}, schema_name="x", max_tokens=5)
     with pytest.raises(ConfigError, match=r"HTTP 401.*Invalid API Key"):
@@ -164,12 +160,13 @@ def test_openai_backend_reports_a_refused_key_as_a_permanent_error(embedded: Emb
 
 # --- Ollama: a loopback stand-in for /api/chat ------------------------------------------------------------
 
-Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None]
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[[Handler], str]]:
-    """Starts loopback HTTP servers answering POSTs with ``handler(body) -> (status, json)``."""
+    """Starts loopback HTTP servers answering POSTs with ``handler(body) -> (status, json)``; a handler
+    returning None closes the connection without answering."""
     servers: list[ThreadingHTTPServer] = []
 
     def start(handler: Handler) -> str:
@@ -177,7 +174,11 @@ def serve() -> Iterator[Callable[[Handler], str]]:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 assert self.path == "/api/chat"
-                status, answer = handler(body)
+                reply = handler(body)
+                if reply is None:
+                    self.close_connection = True
+                    return
+                status, answer = reply
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -200,9 +201,7 @@ def serve() -> Iterator[Callable[[Handler], str]]:
 
 
 def ollama(url: str) -> OllamaBackend:
-    return OllamaBackend(
-        base_url=url, model="qwen2.5:1.5b", context_tokens=4096, timeout_s=60, retry=FAST_RETRY
-    )
+    return OllamaBackend(base_url=url, model="qwen2.5:1.5b", context_tokens=4096, timeout_s=60)
 
 
 def ollama_reply(content: str) -> dict[str, Any]:
@@ -243,24 +242,34 @@ def test_ollama_backend_against_an_api_chat_server(
 REQUEST = JSONRequest(system="s", user="u", schema={"type": "object"}, schema_name="x", max_tokens=5)
 
 
-def test_ollama_server_errors_are_retried(serve: Callable[[Handler], str]) -> None:
+def test_ollama_server_errors_are_one_retryable_failure_per_call(serve: Callable[[Handler], str]) -> None:
+    # The job queue retries the stage; a server answering 5xx gets one request per job run, no burst.
     answers = [
         (500, {"error": "model is loading"}),
         (503, {"error": "busy"}),
         (200, ollama_reply('{"a": 1}')),
     ]
     backend = ollama(serve(lambda body: answers.pop(0)))
+    for status, left in ((500, 2), (503, 1)):
+        with pytest.raises(LLMUnavailableError, match=f"HTTP {status}") as raised:
+            backend.complete_json(REQUEST)
+        assert raised.value.retryable and len(answers) == left
     assert backend.complete_json(REQUEST) == '{"a": 1}'
     assert answers == []
     backend.close()
 
 
-def test_ollama_persistent_server_errors_become_retryable_errors(serve: Callable[[Handler], str]) -> None:
+def test_a_dropped_connection_is_sent_once_more_at_once(serve: Callable[[Handler], str]) -> None:
+    answers: list[tuple[int, dict[str, Any]] | None] = [None, (200, ollama_reply('{"a": 1}'))]
+    backend = ollama(serve(lambda body: answers.pop(0)))
+    assert backend.complete_json(REQUEST) == '{"a": 1}'
+    assert answers == []
+    backend.close()
     calls: list[int] = []
-    backend = ollama(serve(lambda body: (calls.append(1), (500, {"error": "out of memory"}))[1]))
-    with pytest.raises(LLMUnavailableError, match="after 3 attempts") as raised:
+    backend = ollama(serve(lambda body: calls.append(1)))  # never answers: one more try, not a burst
+    with pytest.raises(LLMUnavailableError, match="did not answer") as raised:
         backend.complete_json(REQUEST)
-    assert raised.value.retryable and len(calls) == 3
+    assert raised.value.retryable and len(calls) == 2
     backend.close()
 
 

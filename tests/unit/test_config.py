@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from callsense.config import LLMBackendName, load_settings
+from callsense.config import LLMBackendName, RemovedSettingWarning, load_settings
 from callsense.errors import ConfigError
 
 
@@ -50,3 +50,25 @@ def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("CALLSENSE_CONFIG", str(tmp_path / "absent.toml"))
     with pytest.raises(ConfigError, match="not a file"):
         load_settings()
+
+
+def test_removed_retry_options_still_start_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A configuration written for the version whose downloads retried by themselves must keep starting,
+    # and must say that these options no longer do anything.
+    config = tmp_path / "callsense.toml"
+    config.write_text("[fetch]\nattempts = 6\nbackoff_max_s = 60\nconnect_timeout_s = 3\n")
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
+    monkeypatch.setenv("CALLSENSE_FETCH__BACKOFF_S", "2")
+    with pytest.warns(RemovedSettingWarning) as warned:
+        settings = load_settings()
+    messages = sorted(str(warning.message) for warning in warned)
+    assert [message.split(" ", 1)[0] for message in messages] == [
+        "fetch.attempts",
+        "fetch.backoff_max_s",
+        "fetch.backoff_s",
+    ]
+    assert all("ignored" in message and "job queue" in message for message in messages)
+    assert settings.fetch.connect_timeout_s == 3
+    assert not hasattr(settings.fetch, "attempts")

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from callsense import backoff
+from callsense.backends.llm import http as llm_http
+from callsense.config import Settings
 from callsense.errors import BadAudioError, FetchError
 from callsense.jobs import RETRY, Backoff, queueing_lock
 from callsense.security.tokens import Role
+from tests.conftest import ROOT
 
 
 class _Job:
@@ -31,6 +36,71 @@ def test_retryable_errors_back_off_exponentially_with_jitter_up_to_the_cap() -> 
     assert waits[0] <= 6 and waits[-1] >= 29  # grows, then stays under the cap
     jittered = {round(wait_seconds(strategy, 5)) for _ in range(30)}
     assert len(jittered) > 3  # workers retrying together do not stampede
+
+
+def test_every_wait_is_at_least_half_its_ceiling() -> None:
+    # Equal jitter: a server that is down always gets some time to come back, whoever computes the wait.
+    for retry in range(RETRY["fetch"].max_attempts - 1):
+        ceiling = backoff.ceiling_s(retry, base_s=5, cap_s=900)
+        assert ceiling == min(900, 5 * 2**retry)
+        assert all(ceiling / 2 <= backoff.wait_s(retry, base_s=5, cap_s=900) <= ceiling for _ in range(50))
+        assert ceiling / 2 <= wait_seconds(RETRY["fetch"], retry) <= ceiling + 1
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{secs} s" if secs else ""]
+    return " ".join(part for part in parts if part)
+
+
+def _waits(strategy: Backoff) -> tuple[int, int]:
+    """Least and most seconds a job that always fails spends waiting between its runs."""
+    ceilings = [
+        backoff.ceiling_s(retry, base_s=strategy.base_seconds, cap_s=strategy.cap_seconds)
+        for retry in range(strategy.max_attempts - 1)
+    ]
+    return sum(math.ceil(c / 2) for c in ceilings), sum(math.ceil(c) for c in ceilings)
+
+
+def test_the_worst_cases_in_the_service_doc_follow_the_retry_table_and_the_settings() -> None:
+    doc = (ROOT / "docs" / "service.md").read_text(encoding="utf-8")
+    for stage, strategy in RETRY.items():
+        least, most = _waits(strategy)
+        row = f"| `{stage}` | {strategy.max_attempts} | {_duration(least)} | {_duration(most)} |"
+        assert row in doc, f"docs/service.md should have the row {row}"
+    defaults = Settings()
+    fetch_runs, analyse_runs = RETRY["fetch"].max_attempts, RETRY["analyse"].max_attempts
+    fetch_waits, analyse_waits = _waits(RETRY["fetch"])[1], _waits(RETRY["analyse"])[1]
+    rows = [
+        ("recorder refusing connections, or answering 5xx", fetch_runs, fetch_waits),
+        (
+            "recorder not answering a connection (per address it resolves to)",
+            fetch_runs,
+            fetch_waits + fetch_runs * defaults.fetch.connect_timeout_s,
+        ),
+        (
+            "recorder accepting the connection, then silent",
+            fetch_runs,
+            fetch_waits + fetch_runs * defaults.fetch.read_timeout_s,
+        ),
+        ("LLM server refusing connections, or answering 5xx", analyse_runs, analyse_waits),
+        (
+            "LLM server not answering a connection",
+            analyse_runs,
+            analyse_waits + analyse_runs * llm_http.CONNECT_TIMEOUT_S,
+        ),
+        (
+            "LLM server accepting the request, never answering",
+            analyse_runs,
+            analyse_waits + analyse_runs * defaults.llm.timeout_s,
+        ),
+        ("LLM server dropping every connection unanswered", 2 * analyse_runs, analyse_waits),
+    ]
+    for what, requests, seconds in rows:
+        row = f"| {what} | {requests} | {_duration(seconds)} |"
+        assert row in doc, f"docs/service.md should have the row {row}"
 
 
 def test_permanent_errors_are_never_retried() -> None:

@@ -8,7 +8,7 @@ import httpx
 import structlog
 
 from callsense.backends.llm.base import JSONRequest, estimate_tokens
-from callsense.backends.llm.http import RetryPolicy, make_client, post_json
+from callsense.backends.llm.http import CONNECT_TIMEOUT_S, make_client, post_json
 from callsense.errors import LLMUnavailableError
 
 log = structlog.get_logger()
@@ -24,14 +24,13 @@ class OllamaBackend:
         model: str,
         context_tokens: int,
         timeout_s: float,
-        retry: RetryPolicy = RetryPolicy(),
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
         client: httpx.Client | None = None,
     ) -> None:
         self.model = model
         self.context_tokens = context_tokens
         self._url = base_url.rstrip("/") + "/api/chat"
-        self._retry = retry
-        self._client = client or make_client(timeout_s=timeout_s, retry=retry)
+        self._client = client or make_client(timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
 
     def complete_json(self, request: JSONRequest) -> str:
         payload: dict[str, Any] = {
@@ -50,7 +49,7 @@ class OllamaBackend:
                 "num_ctx": self.context_tokens,
             },
         }
-        body = post_json(self._client, self._url, payload, retry=self._retry, backend=self.name)
+        body = post_json(self._client, self._url, payload, backend=self.name)
         message = body.get("message")
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str):

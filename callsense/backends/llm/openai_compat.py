@@ -13,7 +13,7 @@ import httpx
 import structlog
 
 from callsense.backends.llm.base import JSONRequest, estimate_tokens
-from callsense.backends.llm.http import RetryPolicy, make_client, post_json
+from callsense.backends.llm.http import CONNECT_TIMEOUT_S, make_client, post_json
 from callsense.errors import LLMUnavailableError
 
 log = structlog.get_logger()
@@ -30,15 +30,16 @@ class OpenAICompatBackend:
         context_tokens: int,
         timeout_s: float,
         api_key: str | None = None,
-        retry: RetryPolicy = RetryPolicy(),
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
         client: httpx.Client | None = None,
     ) -> None:
         self.model = model
         self.context_tokens = context_tokens
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._retry = retry
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = client or make_client(timeout_s=timeout_s, retry=retry, headers=headers)
+        self._client = client or make_client(
+            timeout_s=timeout_s, connect_timeout_s=connect_timeout_s, headers=headers
+        )
 
     def complete_json(self, request: JSONRequest) -> str:
         payload: dict[str, Any] = {
@@ -55,7 +56,7 @@ class OpenAICompatBackend:
             "max_tokens": request.max_tokens,
             "stream": False,
         }
-        body = post_json(self._client, self._url, payload, retry=self._retry, backend=self.name)
+        body = post_json(self._client, self._url, payload, backend=self.name)
         return first_choice_content(
             body, where=f"openai server at {self._url}", max_tokens=request.max_tokens
         )

@@ -1,0 +1,213 @@
+"""One layer retries: a recorder or an LLM server that keeps failing gets one request per job run.
+
+Real fetch and analyse jobs run by a Procrastinate worker on a real PostgreSQL, against loopback servers
+that answer 503 a few times before they work. Between two runs the test makes the retried job due at once
+instead of sleeping through the queue's backoff; the backoff itself is what it checks the job was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from callsense import jobs
+from callsense.calls import service as calls
+from callsense.calls.schemas import CallStatus
+from callsense.config import FetchSettings, LLMSettings, Settings
+from callsense.pipeline import runner
+from tests.conftest import AUDIO
+from tests.crm_calls import ANALYSIS, TRANSCRIPT
+
+FAILURES = 3
+
+
+class Flaky:
+    """A loopback server that answers 503 to its first ``failures`` requests, then ``body``."""
+
+    def __init__(self, body: bytes, content_type: str, failures: int = FAILURES) -> None:
+        self.requests = 0
+        self.failures = failures
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                flaky.requests += 1
+                status, data = (503, b"busy") if flaky.requests <= flaky.failures else (200, body)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type if status == 200 else "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._answer()
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self._answer()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@contextmanager
+def serving(flaky: Flaky) -> Iterator[Flaky]:
+    threading.Thread(target=flaky.server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield flaky
+    finally:
+        flaky.server.shutdown()
+        flaky.server.server_close()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Flaky]:
+    with serving(Flaky((AUDIO / "en_short.mono.flac").read_bytes(), "audio/flac")) as server:
+        yield server
+
+
+@pytest.fixture
+def dead_recorder() -> Iterator[Flaky]:
+    with serving(Flaky(b"", "audio/flac", failures=10**6)) as server:
+        yield server
+
+
+@pytest.fixture
+def llm_server() -> Iterator[Flaky]:
+    answer = {"choices": [{"message": {"role": "assistant", "content": json.dumps(ANALYSIS)}}]}
+    with serving(Flaky(json.dumps(answer).encode(), "application/json")) as server:
+        yield server
+
+
+@pytest.fixture
+def rt(tmp_path: Path, model_dir: Path, database_url: str, llm_server: Flaky) -> Iterator[runner.Runtime]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        model_dir=model_dir,
+        database_url=database_url,
+        fetch=FetchSettings(allow_networks=["127.0.0.0/8"]),
+        llm=LLMSettings(backend="openai", base_url=llm_server.url + "/v1", model="stub"),
+    )
+    runtime = runner.open_runtime(settings)
+    yield runtime
+    runtime.db.close()
+
+
+def _job(rt: runner.Runtime, queue: str) -> tuple[int, str, float]:
+    """The stage's job: runs so far, status, and seconds until it is due."""
+    with rt.db.transaction() as session:
+        row = session.execute(
+            text(
+                "select attempts, status::text, extract(epoch from scheduled_at - now()) "
+                "from procrastinate_jobs where queue_name = :queue"
+            ),
+            {"queue": queue},
+        ).one()
+    return int(row[0]), str(row[1]), float(row[2])
+
+
+def _status(rt: runner.Runtime, call_pk: uuid.UUID) -> tuple[CallStatus, str]:
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        return CallStatus(call.status), call.status_detail or ""
+
+
+def _make_due(rt: runner.Runtime) -> None:
+    with rt.db.transaction() as session:
+        session.execute(text("update procrastinate_jobs set scheduled_at = now() where status = 'todo'"))
+
+
+def _run_until_done(rt: runner.Runtime, stage: str, call_pk: uuid.UUID, server: Flaky) -> None:
+    """Queue ``stage`` for the call, then run the worker once per job run, checking each failed run."""
+    waiting = runner.status_of(rt, call_pk)
+    app = jobs.build_app(rt)
+    strategy = jobs.RETRY[stage]
+    options = {**jobs.worker_options(rt, queues=[stage], concurrency=1), "wait": False}
+
+    async def scenario() -> None:
+        async with app.open_async():
+            await jobs.defer_stage_async(app, stage, call_pk)
+            for run in range(1, FAILURES + 1):
+                await app.run_worker_async(**options, install_signal_handlers=False)
+                assert server.requests == run, f"{stage} run {run} sent {server.requests} requests"
+                attempts, status, due_in = _job(rt, stage)
+                assert (attempts, status) == (run, "todo")
+                # The queue's backoff decides the wait: between half and all of base * 2**(run-1).
+                longest = strategy.base_seconds * 2 ** (run - 1)
+                assert longest / 2 - 1 <= due_in <= longest + 1
+                # Between two runs the call is not "failed": it waits, and says why.
+                status, detail = _status(rt, call_pk)
+                assert status is waiting and detail.startswith(f"{stage}: ") and "503" in detail
+                assert detail.endswith("; the queue tries again later")
+                _make_due(rt)
+            await app.run_worker_async(**options, install_signal_handlers=False)
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_recorder_gets_one_request_per_fetch_job_run(rt: runner.Runtime, recorder: Flaky) -> None:
+    call_pk, _ = runner.ingest(rt, call_id="flaky-recorder", source=recorder.url + "/call.flac")
+    _run_until_done(rt, "fetch", call_pk, recorder)
+    assert recorder.requests == FAILURES + 1
+    assert runner.status_of(rt, call_pk) is CallStatus.fetched
+
+
+def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(
+    rt: runner.Runtime, llm_server: Flaky
+) -> None:
+    call_pk, _ = runner.ingest(rt, call_id="flaky-llm", source="https://recorder.example/call.flac")
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=TRANSCRIPT,
+            translated=None,
+            translation_engine=None,
+            asr_model="test",
+            options={},
+        )
+        call.language = "en"
+        calls.set_status(session=session, call=call, status=CallStatus.transcribed)
+    _run_until_done(rt, "analyse", call_pk, llm_server)
+    assert llm_server.requests == FAILURES + 1  # the fourth run analysed the call with one request
+    assert runner.status_of(rt, call_pk) is CallStatus.done
+
+
+def test_a_dead_recorder_gets_one_request_per_run_until_the_queue_gives_up(
+    rt: runner.Runtime, dead_recorder: Flaky
+) -> None:
+    call_pk, _ = runner.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac")
+    app = jobs.build_app(rt)
+    options = {**jobs.worker_options(rt, queues=["fetch"], concurrency=1), "wait": False}
+    runs = jobs.RETRY["fetch"].max_attempts
+
+    async def scenario() -> None:
+        async with app.open_async():
+            await jobs.defer_stage_async(app, "fetch", call_pk)
+            for _ in range(runs + 2):  # more worker passes than runs: nothing is left to run after the last
+                await app.run_worker_async(**options, install_signal_handlers=False)
+                _make_due(rt)
+
+    asyncio.run(scenario())
+    assert dead_recorder.requests == runs
+    status, detail = _status(rt, call_pk)
+    assert status is CallStatus.failed and "503" in detail and "tries again" not in detail
+    with rt.db.transaction() as session:
+        query = text("select status::text from procrastinate_jobs where queue_name = 'fetch'")
+        left = session.execute(query).scalars().all()
+    assert left == ["failed"]
