@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.acceptance.test_service import SECRET, recordings, signed  # noqa: F401
+from tests.acceptance.test_service import METRICS_TOKEN, SECRET, recordings, signed  # noqa: F401
 from tests.crm_calls import ANALYSIS
 from tests.llm_stub import openai_answering
 from tests.servers import CALLSENSE, callsense_env, callsense_serve
@@ -36,7 +36,9 @@ def instant_llm() -> Iterator[str]:
 
 def _readyz(url: str) -> tuple[int, dict[str, str]]:
     try:
-        response = httpx.get(f"{url}/readyz", timeout=10)
+        response = httpx.get(
+            f"{url}/readyz", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+        )
     except httpx.TransportError as exc:
         pytest.fail(f"serve stopped answering while its database was down: {exc!r}")
     return response.status_code, dict(response.json()["checks"])
@@ -66,6 +68,7 @@ def test_a_killed_embedded_postgres_is_restarted_and_processing_goes_on(
         CALLSENSE_LLM__BASE_URL=instant_llm,
         CALLSENSE_LLM__MODEL="instant",
         CALLSENSE_LOG_JSON="true",
+        CALLSENSE_METRICS__TOKEN=METRICS_TOKEN,
     )
     admin = subprocess.run(
         [CALLSENSE, "tokens", "create", "admin", "--role", "admin"],
