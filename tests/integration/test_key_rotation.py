@@ -89,7 +89,7 @@ def _key_ids(rt: runner.Runtime) -> set[str]:
 
 def _ingest(rt: runner.Runtime, call_id: str, source: str = str(RECORDING)) -> uuid.UUID:
     details = calls.CallDetails(customer_number=PHONE, metadata={"queue": "billing"})
-    return runner.ingest(rt, call_id=call_id, source=source, details=details)[0]
+    return runner.ingest(rt, call_id=call_id, source=source, details=details).call_pk
 
 
 def _fetched(rt: runner.Runtime, call_id: str) -> uuid.UUID:

@@ -159,7 +159,7 @@ def _run_until_done(rt: runner.Runtime, stage: str, call_pk: uuid.UUID, server: 
 
 
 def test_a_failing_recorder_gets_one_request_per_fetch_job_run(rt: runner.Runtime, recorder: Flaky) -> None:
-    call_pk, _ = runner.ingest(rt, call_id="flaky-recorder", source=recorder.url + "/call.flac")
+    call_pk = runner.ingest(rt, call_id="flaky-recorder", source=recorder.url + "/call.flac").call_pk
     _run_until_done(rt, "fetch", call_pk, recorder)
     assert recorder.requests == FAILURES + 1
     assert runner.status_of(rt, call_pk) is CallStatus.fetched
@@ -168,7 +168,7 @@ def test_a_failing_recorder_gets_one_request_per_fetch_job_run(rt: runner.Runtim
 def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(
     rt: runner.Runtime, llm_server: Flaky
 ) -> None:
-    call_pk, _ = runner.ingest(rt, call_id="flaky-llm", source="https://recorder.example/call.flac")
+    call_pk = runner.ingest(rt, call_id="flaky-llm", source="https://recorder.example/call.flac").call_pk
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
         calls.store_transcript(
@@ -191,7 +191,7 @@ def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(
 def test_a_dead_recorder_gets_one_request_per_run_until_the_queue_gives_up(
     rt: runner.Runtime, dead_recorder: Flaky
 ) -> None:
-    call_pk, _ = runner.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac")
+    call_pk = runner.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac").call_pk
     app = jobs.build_app(rt)
     options = {**jobs.worker_options(rt, queues=["fetch"], concurrency=1), "wait": False}
     runs = jobs.RETRY["fetch"].max_attempts
