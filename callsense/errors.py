@@ -6,6 +6,7 @@
     │   ├── BadAudioError       the recording is empty, corrupt, not audio, or too long
     │   ├── ModelAssetError     a model file is missing or fails its checksum
     │   ├── DecryptionError     a ciphertext does not open with the keys we hold
+    │   ├── SignatureError      an incoming webhook is not authentic; ``reason`` says why
     │   └── CRMRejectedError    a CRM refused a delivery (4xx other than 408/429); its reason is kept
     └── RetryableError          a later attempt may succeed: network, a busy server
         ├── FetchError          the recording could not be downloaded
@@ -84,3 +85,14 @@ class CRMRejectedError(PermanentError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SignatureError(PermanentError):
+    """A webhook is not authentic. ``reason`` is machine-readable: ``missing_header``, ``bad_timestamp``,
+    ``expired``, ``future_timestamp``, ``malformed_header``, ``bad_signature``, ``bad_token``,
+    ``body_mismatch``; ``header`` names the (lower-case) header at fault, if any."""
+
+    def __init__(self, reason: str, message: str, *, header: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.header = header

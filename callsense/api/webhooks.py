@@ -28,7 +28,7 @@ from callsense import jobs, metrics
 from callsense.api.deps import JobsDep, RuntimeDep
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
-from callsense.errors import ConfigError
+from callsense.errors import ConfigError, SignatureError
 from callsense.pipeline.ingest import ingest
 from callsense.pipeline.runner import Runtime
 from callsense.security import signatures
@@ -322,7 +322,7 @@ def _authentic(endpoint: str, verify: Callable[[], T]) -> T | JSONResponse:
     refuse everything rather than accept unsigned calls)."""
     try:
         return verify()
-    except signatures.SignatureError as exc:
+    except SignatureError as exc:
         return _refuse_unauthenticated(
             endpoint=endpoint, reason=exc.reason, detail=str(exc), header=exc.header, code=401
         )

@@ -16,9 +16,8 @@ from multidict import MultiDict
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from callsense.errors import ConfigError, PermanentError
+from callsense.errors import ConfigError, PermanentError, SignatureError
 from callsense.security.signatures import (
-    SignatureError,
     VerifiedWebhook,
     sign_standard_webhook,
     verify_bearer,
