@@ -21,18 +21,14 @@ from callsense.security.crypto import KeyRing
 AUDIO_TYPES = {"flac": "audio/flac", "wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
 
 
-def without_transcript(record: CallRecord) -> CallRecord:
-    """The record as a viewer sees it: metadata and analysis, none of the words said."""
-    return record.model_copy(update={"transcript": "", "segments": [], "translated_transcript": None})
-
-
 def read_record(
     *, session: Session, keyring: KeyRing, call: Call, transcript_allowed: bool, actor: str, via: str
 ) -> CallRecord:
-    """The call's record; with ``transcript_allowed`` whole and the reading audited, else without it."""
+    """The call's record; with ``transcript_allowed`` whole and the reading audited, else as a viewer sees
+    it: metadata and analysis, none of the words said."""
     record = calls.to_record(call=call, keyring=keyring)
     if not transcript_allowed:
-        return without_transcript(record)
+        return record.model_copy(update={"transcript": "", "segments": [], "translated_transcript": None})
     calls.add_event(session=session, call_pk=call.id, stage=via, kind="transcript_viewed", actor=actor)
     return record
 
