@@ -24,13 +24,14 @@ from rich.table import Table
 from sqlalchemy import select, text
 
 from callsense import jobs
-from callsense.api.app import create_app
 from callsense.calls.models import Call
+from callsense.calls.queries import call_time
 from callsense.config import Settings
 from callsense.pipeline import runner
 from callsense.security.tokens import Role
+from callsense.server import create_app
 from callsense.web import accounts, call_list
-from callsense.web.filters import CallFilters, call_time
+from callsense.web.filters import CallFilters
 
 PASSWORD = "benchmark password"
 TOPICS = [

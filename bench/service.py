@@ -32,7 +32,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from callsense.api.signatures import sign_standard_webhook
+from callsense.security.signatures import sign_standard_webhook
 
 CALLSENSE = str(Path(sys.executable).with_name("callsense"))
 SECRET = "whsec_" + base64.b64encode(b"benchmark-secret-0123456789abcdef").decode()

@@ -286,8 +286,8 @@ def serve(
     import uvicorn
 
     from callsense import db, jobs
-    from callsense.api.app import create_app
     from callsense.pipeline import runner
+    from callsense.server import create_app
 
     settings = _settings()
     with _errors_as_exit():

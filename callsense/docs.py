@@ -81,7 +81,7 @@ def record_schema_json() -> str:
 
 
 def openapi_json() -> str:
-    from callsense.api.app import openapi_document
+    from callsense.server import openapi_document
 
     return json.dumps(openapi_document(), indent=2) + "\n"
 

@@ -6,14 +6,16 @@
     │   ├── BadAudioError       the recording is empty, corrupt, not audio, or too long
     │   ├── ModelAssetError     a model file is missing or fails its checksum
     │   ├── DecryptionError     a ciphertext does not open with the keys we hold
+    │   ├── SignatureError      an incoming webhook is not authentic; ``reason`` says why
+    │   ├── UnsatisfiableRangeError  a byte range outside the recording that was asked for
     │   └── CRMRejectedError    a CRM refused a delivery (4xx other than 408/429); its reason is kept
     └── RetryableError          a later attempt may succeed: network, a busy server
         ├── FetchError          the recording could not be downloaded
         ├── LLMUnavailableError the LLM back-end did not answer
         └── CRMUnavailableError a CRM timed out, throttled (429) or failed (5xx); may name a wait
 
-Library errors are translated into these at the boundary and re-raised ``from exc``; only the CLI and
-the API turn them into exit codes and HTTP responses.
+Library errors are translated into these at the boundary and re-raised ``from exc``; only the CLI, the
+API and the dashboard turn them into exit codes, JSON answers and pages.
 """
 
 from __future__ import annotations
@@ -84,3 +86,22 @@ class CRMRejectedError(PermanentError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SignatureError(PermanentError):
+    """A webhook is not authentic. ``reason`` is machine-readable: ``missing_header``, ``bad_timestamp``,
+    ``expired``, ``future_timestamp``, ``malformed_header``, ``bad_signature``, ``bad_token``,
+    ``body_mismatch``; ``header`` names the (lower-case) header at fault, if any."""
+
+    def __init__(self, reason: str, message: str, *, header: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.header = header
+
+
+class UnsatisfiableRangeError(PermanentError):
+    """A byte range of a recording that is malformed or lies outside it; ``size`` is the recording's."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the range asked for lies outside the recording's {size} bytes")
+        self.size = size

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from callsense import jobs
-from callsense.api.deps import JobsDep, Principal, RuntimeDep, require
+from callsense import jobs, serving
+from callsense.api.deps import Principal, require
 from callsense.calls import deliveries
-from callsense.errors import NotFoundError
 from callsense.security.tokens import Role
+from callsense.serving import JobsDep, RuntimeDep
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
@@ -48,20 +48,7 @@ async def retry_delivery(
     delivery_id: uuid.UUID, rt: RuntimeDep, app: JobsDep, principal: Annotated[Principal, require(Role.admin)]
 ) -> deliveries.DeliveryView:
     """Put a dead or skipped delivery back in the outbox (its retry age starts again) and queue it."""
-
-    def requeue() -> deliveries.DeliveryView:
-        with rt.db.transaction() as session:
-            try:
-                deliveries.requeue(session=session, delivery_id=delivery_id, actor=principal.name)
-            except NotFoundError as exc:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-            session.flush()
-            return deliveries.view(session=session, delivery_id=delivery_id)
-
-    view = await run_in_threadpool(requeue)
-    if view.status == deliveries.PENDING:
-        await jobs.defer_delivery_async(app, delivery_id)
-    return view
+    return await serving.retry_delivery(rt, app, delivery_id=delivery_id, actor=principal.name)
 
 
 class Requeued(BaseModel):

@@ -1,18 +1,17 @@
-"""Typed FastAPI dependencies: the runtime, the job queue, and the caller's identity and role."""
+"""Typed FastAPI dependencies of the API: the caller's identity and role, from a bearer token."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import procrastinate
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from callsense.pipeline.runner import Runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
+from callsense.serving import RuntimeDep
 
 
 @dataclass(frozen=True)
@@ -21,18 +20,6 @@ class Principal:
     role: Role
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def get_jobs(request: Request) -> procrastinate.App:
-    jobs: procrastinate.App = request.app.state.jobs
-    return jobs
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-JobsDep = Annotated[procrastinate.App, Depends(get_jobs)]
 _bearer = HTTPBearer(auto_error=False, description="An API token from `callsense tokens create`.")
 
 

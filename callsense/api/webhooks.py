@@ -25,13 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from callsense import jobs, metrics
-from callsense.api import signatures
-from callsense.api.deps import JobsDep, RuntimeDep
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
-from callsense.errors import ConfigError
+from callsense.errors import ConfigError, SignatureError
 from callsense.pipeline.ingest import ingest
 from callsense.pipeline.runner import Runtime
+from callsense.security import signatures
+from callsense.serving import JobsDep, RuntimeDep
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -322,7 +322,7 @@ def _authentic(endpoint: str, verify: Callable[[], T]) -> T | JSONResponse:
     refuse everything rather than accept unsigned calls)."""
     try:
         return verify()
-    except signatures.SignatureError as exc:
+    except SignatureError as exc:
         return _refuse_unauthenticated(
             endpoint=endpoint, reason=exc.reason, detail=str(exc), header=exc.header, code=401
         )

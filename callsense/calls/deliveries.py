@@ -107,6 +107,17 @@ def view(*, session: Session, delivery_id: uuid.UUID) -> DeliveryView:
     return _view(row[0], row[1])
 
 
+def of_call(*, session: Session, call_pk: uuid.UUID) -> list[DeliveryView]:
+    """The call's deliveries, one per destination, in the destinations' order."""
+    rows = session.execute(
+        select(Delivery, Call.call_id)
+        .join(Call, Call.id == Delivery.call_pk)
+        .where(Delivery.call_pk == call_pk)
+        .order_by(Delivery.destination)
+    )
+    return [_view(delivery, call_id) for delivery, call_id in rows]
+
+
 def _view(delivery: Delivery, call_id: str) -> DeliveryView:
     return DeliveryView(
         id=delivery.id,

@@ -29,6 +29,8 @@ class Role(StrEnum):
 
 
 def digest(token: str) -> str:
+    """The hex SHA-256 kept instead of what must not be stored in the clear: API tokens, session cookies,
+    the user names of failed sign-ins. The tokens are random, so they need no salt or slow hash."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

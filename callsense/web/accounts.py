@@ -6,7 +6,6 @@ random token in an HttpOnly cookie whose SHA-256 is stored with the session's CS
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from callsense.errors import ConfigError, NotFoundError
+from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.web.models import User, WebSession
 
@@ -103,10 +103,6 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
     return user
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def start_session(*, session: Session, user: User) -> str:
     """A new session for ``user``; returns the cookie value (shown to nobody else, stored as a digest)."""
     token = secrets.token_urlsafe(32)
@@ -114,7 +110,7 @@ def start_session(*, session: Session, user: User) -> str:
     session.execute(delete(WebSession).where(WebSession.expires_at < now))
     session.add(
         WebSession(
-            token_sha256=_digest(token),
+            token_sha256=tokens.digest(token),
             user_id=user.id,
             csrf_token=secrets.token_urlsafe(32),
             expires_at=now + SESSION_LIFETIME,
@@ -124,7 +120,7 @@ def start_session(*, session: Session, user: User) -> str:
 
 
 def resolve_session(*, session: Session, token: str) -> SignedIn | None:
-    row = session.get(WebSession, _digest(token))
+    row = session.get(WebSession, tokens.digest(token))
     if row is None or row.expires_at <= datetime.now(UTC):
         return None
     user = session.get(User, row.user_id)
@@ -134,7 +130,7 @@ def resolve_session(*, session: Session, token: str) -> SignedIn | None:
 
 
 def end_session(*, session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_sha256 == _digest(token)))
+    session.execute(delete(WebSession).where(WebSession.token_sha256 == tokens.digest(token)))
 
 
 def same_token(expected: str, given: str | None) -> bool:

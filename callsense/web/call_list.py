@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from callsense.calls import queries, views
 from callsense.calls.models import Call, Delivery
-from callsense.web.filters import CallFilters, call_time
+from callsense.web.filters import CallFilters
 
 PAGE_SIZE = 50
 
@@ -34,7 +35,7 @@ def _text(value: Any) -> str:
 
 # Sort keys never NULL, so that a (key, id) row comparison is always defined.
 SORTS: dict[str, tuple[ColumnElement[Any], Callable[[Any], Any]]] = {
-    "time": (call_time, datetime.fromisoformat),
+    "time": (queries.call_time, datetime.fromisoformat),
     "duration": (func.coalesce(Call.duration_s, -1.0), _float),
     "agent": (func.coalesce(Call.agent, ""), _text),
     "language": (func.coalesce(Call.language, ""), _text),
@@ -46,7 +47,7 @@ SORTS: dict[str, tuple[ColumnElement[Any], Callable[[Any], Any]]] = {
 
 @dataclass(frozen=True)
 class Row:
-    call: Call
+    call: views.CallSummary
     deliveries: dict[str, int]  # delivery status -> how many destinations are in it
 
     @property
@@ -93,7 +94,7 @@ def fetch_page(
     page_size: int = PAGE_SIZE,
 ) -> Page:
     key, parse = SORTS.get(sort, SORTS["time"])
-    conditions = filters.conditions(include_transcripts=include_transcripts)
+    conditions = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
     query = select(Call, key.label("sort_key")).where(*conditions)
     start_after, end_before = _decode_cursor(after, parse), _decode_cursor(before, parse)
     backwards = end_before is not None and start_after is None
@@ -112,7 +113,7 @@ def fetch_page(
     total = session.scalar(select(func.count()).select_from(Call).where(*conditions)) or 0
     calls = [row[0] for row in fetched]
     states = _delivery_states(session, [call.id for call in calls])
-    rows = [Row(call=call, deliveries=states.get(call.id, {})) for call in calls]
+    rows = [Row(call=views.summary(call), deliveries=states.get(call.id, {})) for call in calls]
     first, last = (fetched[0], fetched[-1]) if fetched else (None, None)
     has_next = more if not backwards else True
     has_previous = (boundary is not None) if not backwards else more

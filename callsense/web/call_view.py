@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callsense.calls import access, deliveries
 from callsense.calls import service as calls
-from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.schemas import CallRecord, Segment, Speaker
 from callsense.security.crypto import KeyRing
 
@@ -46,14 +45,15 @@ class StageRun:
 
 @dataclass
 class CallView:
-    call: Call
     record: CallRecord
+    agent: str | None
+    has_audio: bool
     transcript_shown: bool
     turns: list[Turn] = field(default_factory=list)
     strip: list[StripBand] = field(default_factory=list)
     timeline: list[StageRun] = field(default_factory=list)
     access: list[StageRun] = field(default_factory=list)  # who read the transcript or played the audio
-    deliveries: list[Delivery] = field(default_factory=list)
+    deliveries: list[deliveries.DeliveryView] = field(default_factory=list)
 
 
 def clock(seconds: float) -> str:
@@ -88,10 +88,22 @@ def load(
 ) -> CallView:
     """The call's view; transcripts are decrypted (and the reading audited) only when allowed."""
     call = calls.get(session=session, call_id=call_id)
-    record = calls.to_record(call=call, keyring=keyring)
-    view = CallView(call=call, record=record, transcript_shown=transcript_allowed)
+    record = access.read_record(
+        session=session,
+        keyring=keyring,
+        call=call,
+        transcript_allowed=transcript_allowed,
+        actor=actor,
+        via="web",
+    )
+    view = CallView(
+        record=record,
+        agent=call.agent,
+        has_audio=call.audio_blob is not None,
+        transcript_shown=transcript_allowed,
+        deliveries=deliveries.of_call(session=session, call_pk=call.id),
+    )
     if transcript_allowed:
-        calls.add_event(session=session, call_pk=call.id, stage="web", kind="transcript_viewed", actor=actor)
         view.turns = [
             Turn(index=i, speaker=s.speaker.value, start=s.start, end=s.end, text=s.text)
             for i, s in enumerate(record.segments)
@@ -99,12 +111,7 @@ def load(
         duration = call.duration_s or max((s.end for s in record.segments), default=0.0)
         if duration > 0:
             view.strip = _strip(record.segments, record, duration)
-    else:
-        view.record = record.model_copy(
-            update={"transcript": "", "segments": [], "translated_transcript": None}
-        )
-    events = session.scalars(select(Event).where(Event.call_pk == call.id).order_by(Event.at, Event.id))
-    for e in events:
+    for e in calls.events(session=session, call_pk=call.id):
         run = StageRun(
             stage=e.stage,
             kind=e.kind,
@@ -114,7 +121,4 @@ def load(
             at_label=e.at.strftime("%Y-%m-%d %H:%M:%S"),
         )
         (view.access if e.kind in ACCESS_KINDS else view.timeline).append(run)
-    view.deliveries = list(
-        session.scalars(select(Delivery).where(Delivery.call_pk == call.id).order_by(Delivery.destination))
-    )
     return view

@@ -1,20 +1,14 @@
-"""The filters shared by the call list and the insights: parsed from a query string, applied to a select."""
+"""The filters of the call list and the insights: parsed from a page's query string, leniently."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, func
-
-from callsense.calls import search
-from callsense.calls.models import Call
+from callsense.calls import queries
 from callsense.calls.schemas import CallStatus, Sentiment
-
-call_time = func.coalesce(Call.started_at, Call.created_at)
 
 
 def _day(value: str | None) -> date | None:
@@ -71,22 +65,17 @@ class CallFilters:
         pairs.update({k: v for k, v in extra.items() if v})
         return urlencode(pairs)
 
-    def conditions(self, *, include_transcripts: bool) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.since:
-            found.append(call_time >= datetime.combine(self.since, time.min, tzinfo=UTC))
-        if self.until:
-            found.append(call_time < datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC))
-        if self.language:
-            found.append(Call.language == self.language)
-        if self.topic:
-            found.append(Call.topic.ilike("%" + re.sub(r"([%_\\])", r"\\\1", self.topic) + "%"))
-        if self.sentiment:
-            found.append(Call.sentiment == self.sentiment)
-        if self.agent:
-            found.append(Call.agent == self.agent)
-        if self.status:
-            found.append(Call.status == self.status)
-        if self.q:
-            found.append(search.matching_calls(self.q, include_transcripts=include_transcripts))
-        return found
+    def criteria(self) -> queries.CallCriteria:
+        """The calls these filters select, the chosen days taken whole (UTC)."""
+        return queries.CallCriteria(
+            status=CallStatus(self.status) if self.status else None,
+            since=datetime.combine(self.since, time.min, tzinfo=UTC) if self.since else None,
+            until=datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC)
+            if self.until
+            else None,
+            language=self.language,
+            topic=self.topic,
+            sentiment=Sentiment(self.sentiment) if self.sentiment else None,
+            agent=self.agent,
+            text=self.q,
+        )

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import Date, Executable, Numeric, cast, func, select
 from sqlalchemy.orm import Session
 
+from callsense.calls import queries
 from callsense.calls.models import Call
 from callsense.calls.schemas import Sentiment
-from callsense.web.filters import CallFilters, call_time
+from callsense.web.filters import CallFilters
 
 TOP_TOPICS = 10
 MAX_FILLED_DAYS = 3660  # a period longer than ten years is charted only where it has calls
@@ -63,7 +64,7 @@ CHARTS = ("calls_per_day", "sentiment_trend", "topics", "topic_sentiment", "lang
 
 
 def summary(*, session: Session, filters: CallFilters, include_transcripts: bool) -> Summary:
-    where = filters.conditions(include_transcripts=include_transcripts)
+    where = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
     calls, average, negative, rated = session.execute(
         select(
             func.count(),
@@ -81,9 +82,9 @@ def summary(*, session: Session, filters: CallFilters, include_transcripts: bool
 
 def chart(name: str, *, session: Session, filters: CallFilters, include_transcripts: bool) -> Table:
     """One chart's table; ``name`` is one of ``CHARTS``."""
-    where = filters.conditions(include_transcripts=include_transcripts)
+    where = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
     query: Executable
-    day = cast(func.timezone("UTC", call_time), Date)
+    day = cast(func.timezone("UTC", queries.call_time), Date)
     if name == "calls_per_day":
         query = select(day, func.count()).where(*where).group_by(day).order_by(day)
         rows = _every_day([list(r) for r in session.execute(query)], filters, width=1)

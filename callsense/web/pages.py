@@ -11,12 +11,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from callsense.api import calls as api_calls
-from callsense.api import deliveries as api_deliveries
-from callsense.api.deps import JobsDep, Principal, RuntimeDep
+from callsense import serving
 from callsense.calls.schemas import CallStatus, Sentiment
 from callsense.errors import NotFoundError
 from callsense.security.tokens import Role
+from callsense.serving import JobsDep, RuntimeDep
 from callsense.web import accounts, call_list, call_view, insights, operations
 from callsense.web.accounts import SignedIn
 from callsense.web.filters import CallFilters
@@ -35,6 +34,10 @@ COLUMNS = [  # (sort key or None, heading)
     ("status", "Status"),
     (None, "CRM"),
 ]
+
+
+def _no_call(call_id: str) -> str:
+    return f"There is no call with the id “{call_id}”."
 
 
 def _is_htmx(request: Request) -> bool:
@@ -106,9 +109,7 @@ def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep)
                 actor=user.actor,
             )
         except NotFoundError:
-            raise WebRefusal(
-                status.HTTP_404_NOT_FOUND, f"There is no call with the id “{call_id}”."
-            ) from None
+            raise WebRefusal(status.HTTP_404_NOT_FOUND, _no_call(call_id)) from None
     context = {
         "user": user,
         "view": view,
@@ -123,12 +124,15 @@ def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep)
 def call_audio(
     call_id: str, request: Request, rt: RuntimeDep, user: Annotated[SignedIn, needs(Role.analyst)]
 ) -> Response:
-    """The recording for the page's player: the API's decrypting, range-serving, audited stream."""
+    """The recording for the page's player: decrypted, served in ranges, audited (as for the API)."""
     if not deliberate(request, user, call_id):
         raise WebRefusal(status.HTTP_403_FORBIDDEN, "Open the call's page to play its recording.")
-    response = api_calls.audio_response(
-        rt, call_id, range_header=request.headers.get("range"), actor=user.actor
-    )
+    try:
+        response = serving.audio_response(
+            rt, call_id=call_id, range_header=request.headers.get("range"), actor=user.actor, via="web"
+        )
+    except NotFoundError as exc:
+        raise WebRefusal(status.HTTP_404_NOT_FOUND, f"There is no recording to play: {exc}.") from None
     response.headers["Cache-Control"] = "no-store"  # decrypted audio must not land in the browser's cache
     return response
 
@@ -139,10 +143,13 @@ async def reprocess(
 ) -> Response:
     if not user.role.allows(Role.admin):
         raise WebRefusal(status.HTTP_403_FORBIDDEN, "Reprocessing needs the admin role.")
-    queued = await api_calls.reprocess_call(rt, jobs_app, call_id, actor=user.actor)
+    try:
+        restart = await serving.reprocess(rt, jobs_app, call_id=call_id, actor=user.actor, via="web")
+    except NotFoundError:
+        raise WebRefusal(status.HTTP_404_NOT_FOUND, _no_call(call_id)) from None
     if _is_htmx(request):
         return HTMLResponse(
-            f'<span class="badge badge-info" role="status">Queued from {queued.queued}</span>'
+            f'<span class="badge badge-info" role="status">Queued from {restart.stage}</span>'
         )
     return RedirectResponse(f"{PREFIX}/calls/{quote(call_id)}", status_code=status.HTTP_303_SEE_OTHER)
 
@@ -151,12 +158,13 @@ async def reprocess(
 async def retry_delivery(
     delivery_id: uuid.UUID, request: Request, rt: RuntimeDep, jobs_app: JobsDep, user: CsrfCheckedDep
 ) -> Response:
-    """The API's retry (requeue, audit, queue the job), on behalf of the signed-in admin."""
+    """Requeue the delivery (audited) and queue its job, on behalf of the signed-in admin."""
     if not user.role.allows(Role.admin):
         raise WebRefusal(status.HTTP_403_FORBIDDEN, "Retrying deliveries needs the admin role.")
-    retried = await api_deliveries.retry_delivery(
-        delivery_id, rt, jobs_app, Principal(name=user.actor, role=user.role)
-    )
+    try:
+        retried = await serving.retry_delivery(rt, jobs_app, delivery_id=delivery_id, actor=user.actor)
+    except NotFoundError:
+        raise WebRefusal(status.HTTP_404_NOT_FOUND, "There is no such delivery.") from None
     if _is_htmx(request):
         return HTMLResponse(f'<span class="badge badge-info" role="status">Delivery {retried.status}</span>')
     return RedirectResponse(f"{PREFIX}/calls/{quote(retried.call_id)}", status_code=status.HTTP_303_SEE_OTHER)

@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 
 from callsense import __version__
-from callsense.api.deps import RuntimeDep
 from callsense.pipeline.runner import Runtime
 from callsense.security.tokens import Role
+from callsense.serving import RuntimeDep
 from callsense.web import accounts, throttle
 from callsense.web.accounts import SignedIn
 from callsense.web.call_view import clock
@@ -71,7 +69,7 @@ def cookie_secure(request: Request) -> bool:
     return not (request.url.scheme == "http" and request.url.hostname in LOOPBACK)
 
 
-def _session_user(request: Request, rt: Runtime) -> SignedIn | None:
+def session_user(request: Request, rt: Runtime) -> SignedIn | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -80,7 +78,7 @@ def _session_user(request: Request, rt: Runtime) -> SignedIn | None:
 
 
 def signed_in(request: Request, rt: RuntimeDep) -> SignedIn:
-    user = _session_user(request, rt)
+    user = session_user(request, rt)
     if user is None:
         target = f"{PREFIX}/sign-in?next={quote(request.url.path)}"
         if request.headers.get("hx-request"):  # htmx would swap the sign-in page into a fragment
@@ -241,17 +239,3 @@ def sign_out(request: Request, rt: RuntimeDep, _: CsrfCheckedDep) -> Response:
 @router.get(PREFIX)
 def home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/calls", status_code=status.HTTP_303_SEE_OTHER)
-
-
-def install(app: FastAPI) -> None:
-    """Add the dashboard's pages and static files to the service."""
-    from callsense.web import pages
-
-    app.include_router(router)
-    app.include_router(pages.router)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="web-static")
-
-    @app.exception_handler(WebRefusal)
-    async def refused(request: Request, exc: WebRefusal) -> HTMLResponse:
-        user = await run_in_threadpool(_session_user, request, request.app.state.runtime)
-        return page(request, "refused.html", {"user": user, "message": exc.message}, exc.status_code)

@@ -15,7 +15,6 @@ Two parts:
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import threading
 import uuid
@@ -29,6 +28,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from callsense.config import SignInSettings
+from callsense.security import tokens
 from callsense.web.models import SignInAttempt
 
 T = TypeVar("T")
@@ -59,7 +59,7 @@ def client_key(host: str | None) -> str:
 
 
 def username_key(username: str) -> str:
-    return hashlib.sha256(username.strip().lower().encode()).hexdigest()
+    return tokens.digest(username.strip().lower())
 
 
 def reserve(*, session: Session, limits: SignInSettings, username: str, client: str) -> uuid.UUID | Limit:

@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from callsense import jobs
-from callsense.api.app import create_app
 from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
 from callsense.pipeline import runner
 from callsense.security import tokens
 from callsense.security.tokens import Role
+from callsense.server import create_app
 from callsense.web import accounts
 from tests.conftest import _fresh_database
 from tests.dashboard_seed import seed

@@ -20,7 +20,6 @@ from sqlalchemy import select, text, update
 from standardwebhooks.webhooks import Webhook
 
 from callsense import jobs, metrics
-from callsense.api.app import create_app
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
 from callsense.config import Settings
@@ -28,6 +27,7 @@ from callsense.errors import CRMUnavailableError
 from callsense.pipeline import deliver, runner
 from callsense.security import tokens
 from callsense.security.tokens import Role
+from callsense.server import create_app
 from tests.crm_calls import analysed_call, cli, cli_env
 from tests.crm_fakes import FakeHubSpot, Reply, serving
 from tests.servers import CALLSENSE

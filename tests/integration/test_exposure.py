@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from callsense import jobs
-from callsense.api.app import create_app
 from callsense.calls.models import Event
 from callsense.config import Settings
 from callsense.pipeline import runner
 from callsense.security import tokens
 from callsense.security.tokens import Role
+from callsense.server import create_app
 from callsense.web import accounts
 from tests.conftest import _fresh_database
 from tests.dashboard_seed import SEEDS, seed

@@ -20,10 +20,10 @@ import uvicorn
 from sqlalchemy import func, select, update
 
 from callsense import jobs
-from callsense.api.app import create_app
 from callsense.config import Settings, SignInSettings
 from callsense.pipeline import runner
 from callsense.security.tokens import Role
+from callsense.server import create_app
 from callsense.web import accounts
 from callsense.web.models import SignInAttempt
 from tests.servers import callsense_env, callsense_serve, free_port

@@ -24,12 +24,12 @@ from twilio.request_validator import RequestValidator
 
 from callsense import jobs, metrics
 from callsense.api import webhooks
-from callsense.api.app import create_app
 from callsense.calls.models import Event
 from callsense.config import Settings
 from callsense.pipeline import runner
 from callsense.security import tokens
 from callsense.security.tokens import Role
+from callsense.server import create_app
 from callsense.web import accounts
 from tests.conftest import _fresh_database
 

@@ -16,15 +16,14 @@ from multidict import MultiDict
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from callsense.api.signatures import (
-    SignatureError,
+from callsense.errors import ConfigError, PermanentError, SignatureError
+from callsense.security.signatures import (
     VerifiedWebhook,
     sign_standard_webhook,
     verify_bearer,
     verify_standard_webhook,
     verify_twilio,
 )
-from callsense.errors import ConfigError, PermanentError
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 KEY_A = b"recorder-secret-a-0123456789abcdef"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from callsense.api.signatures import sign_standard_webhook
 from callsense.backends.crm.base import Outgoing, Receipt, send
+from callsense.security.signatures import sign_standard_webhook
 
 
 def webhook_id(outgoing: Outgoing) -> str:

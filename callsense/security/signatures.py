@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from callsense.errors import ConfigError, PermanentError
+from callsense.errors import ConfigError, SignatureError
 
 __all__ = [
-    "SignatureError",
     "VerifiedWebhook",
     "sign_standard_webhook",
     "verify_bearer",
@@ -30,17 +29,6 @@ __all__ = [
 
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _TS, _SIG, _AUTH, _TWILIO = "webhook-timestamp", "webhook-signature", "authorization", "x-twilio-signature"
-
-
-class SignatureError(PermanentError):
-    """A webhook is not authentic. ``reason`` is machine-readable: ``missing_header``, ``bad_timestamp``,
-    ``expired``, ``future_timestamp``, ``malformed_header``, ``bad_signature``, ``bad_token``,
-    ``body_mismatch``; ``header`` names the (lower-case) header at fault, if any."""
-
-    def __init__(self, reason: str, message: str, *, header: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.header = header
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""Which calls: the filters of the API's call list and of the dashboard's list and insights, as SQL."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func
+
+from callsense.calls import search
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallStatus, Sentiment
+
+call_time = func.coalesce(Call.started_at, Call.created_at)  # when it was made, or else when it reached us
+
+
+@dataclass(frozen=True)
+class CallCriteria:
+    """What the calls are narrowed to; a field left at None does not narrow them."""
+
+    status: CallStatus | None = None
+    since: datetime | None = None  # at or after
+    until: datetime | None = None  # before
+    language: str | None = None
+    topic: str | None = None  # words the topic contains
+    sentiment: Sentiment | None = None
+    agent: str | None = None
+    text: str | None = None  # full-text search
+
+
+def _containing(words: str) -> str:
+    """An ILIKE pattern for ``words`` anywhere, its own ``%``, ``_`` and backslashes taken literally."""
+    return "%" + re.sub(r"([%_\\])", r"\\\1", words) + "%"
+
+
+def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[ColumnElement[bool]]:
+    """The ``where`` clauses; the text search reaches transcripts only with ``include_transcripts``."""
+    found: list[ColumnElement[bool]] = []
+    if criteria.status is not None:
+        found.append(Call.status == criteria.status.value)
+    if criteria.since is not None:
+        found.append(call_time >= criteria.since)
+    if criteria.until is not None:
+        found.append(call_time < criteria.until)
+    if criteria.language:
+        found.append(Call.language == criteria.language)
+    if criteria.topic:
+        found.append(Call.topic.ilike(_containing(criteria.topic)))
+    if criteria.sentiment is not None:
+        found.append(Call.sentiment == criteria.sentiment.value)
+    if criteria.agent:
+        found.append(Call.agent == criteria.agent)
+    if criteria.text:
+        found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
+    return found

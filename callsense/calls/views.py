@@ -1,0 +1,38 @@
+"""What the API and the dashboard show of a call in a list, built from its row inside the session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallStatus
+
+
+class CallSummary(BaseModel):
+    call_id: str
+    status: CallStatus
+    timestamp: datetime
+    duration: float | None
+    language: str | None
+    agent: str | None
+    direction: str | None
+    topic: str | None
+    sentiment: str | None
+    emotion: str | None
+
+
+def summary(call: Call) -> CallSummary:
+    return CallSummary(
+        call_id=call.call_id,
+        status=CallStatus(call.status),
+        timestamp=call.started_at or call.created_at,
+        duration=call.duration_s,
+        language=call.language,
+        agent=call.agent,
+        direction=call.direction,
+        topic=call.topic,
+        sentiment=call.sentiment,
+        emotion=call.emotion,
+    )

@@ -1,0 +1,86 @@
+"""What the API and the dashboard both serve, so that neither imports the other: the runtime and the job
+queue that the app factory keeps in ``app.state``, the recording as a (range) response, and the actions
+that queue a job once their transaction is committed. Each side turns ``NotFoundError`` into its own
+answer: JSON for the API, a page for the dashboard."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import procrastinate
+from fastapi import Depends, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from callsense import jobs
+from callsense.calls import access, actions, deliveries
+from callsense.errors import UnsatisfiableRangeError
+from callsense.pipeline.runner import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_jobs(request: Request) -> procrastinate.App:
+    jobs_app: procrastinate.App = request.app.state.jobs
+    return jobs_app
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+JobsDep = Annotated[procrastinate.App, Depends(get_jobs)]
+
+
+def audio_response(rt: Runtime, *, call_id: str, range_header: str | None, actor: str, via: str) -> Response:
+    """The decrypted recording, or the byte range asked for (206), audited; 416 for a range outside it."""
+    try:
+        with rt.db.transaction() as session:
+            recording = access.play_recording(
+                session=session,
+                keyring=rt.keyring,
+                blobs=rt.blobs,
+                call_id=call_id,
+                range_header=range_header,
+                actor=actor,
+                via=via,
+            )
+    except UnsatisfiableRangeError as exc:
+        raise HTTPException(
+            status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE, headers={"Content-Range": f"bytes */{exc.size}"}
+        ) from None
+    headers = {"Accept-Ranges": "bytes"}
+    if recording.span is None:
+        return Response(recording.content, media_type=recording.media_type, headers=headers)
+    start, end = recording.span
+    headers["Content-Range"] = f"bytes {start}-{end}/{recording.size}"
+    return Response(recording.content, status_code=206, media_type=recording.media_type, headers=headers)
+
+
+async def reprocess(
+    rt: Runtime, jobs_app: procrastinate.App, *, call_id: str, actor: str, via: str
+) -> actions.Restart:
+    """Run the call again (``actions.restart``) and queue its first stage."""
+
+    def reset() -> actions.Restart:
+        with rt.db.transaction() as session:
+            return actions.restart(session=session, call_id=call_id, actor=actor, via=via)
+
+    restart = await run_in_threadpool(reset)
+    await jobs.defer_stage_async(jobs_app, restart.stage, restart.call_pk)
+    return restart
+
+
+async def retry_delivery(
+    rt: Runtime, jobs_app: procrastinate.App, *, delivery_id: uuid.UUID, actor: str
+) -> deliveries.DeliveryView:
+    """Put the delivery back in the outbox (``actions.retry_delivery``) and queue it when it is pending."""
+
+    def requeue() -> deliveries.DeliveryView:
+        with rt.db.transaction() as session:
+            return actions.retry_delivery(session=session, delivery_id=delivery_id, actor=actor)
+
+    view = await run_in_threadpool(requeue)
+    if view.status == deliveries.PENDING:
+        await jobs.defer_delivery_async(jobs_app, delivery_id)
+    return view
