@@ -25,7 +25,7 @@ app = typer.Typer(
 
 @contextmanager
 def _runtime() -> Iterator[Runtime]:
-    from callsense import cli
+    from callsense.cli import main as cli
     from callsense.pipeline import runner
 
     settings = cli._settings()
@@ -39,7 +39,8 @@ def _runtime() -> Iterator[Runtime]:
 
 def _requeued(rt: Runtime, ids: list[uuid.UUID], *, now: bool) -> None:
     """Queue the jobs (a worker sends them), or with ``now`` make one attempt each in this process."""
-    from callsense import cli, jobs
+    from callsense import jobs
+    from callsense.cli import main as cli
     from callsense.errors import CRMUnavailableError
     from callsense.pipeline import deliver
 
@@ -69,7 +70,7 @@ def list_deliveries(
     json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """Show deliveries: destination, status, attempts, the CRM's id or its last error."""
-    from callsense import cli
+    from callsense.cli import main as cli
     from callsense.errors import ConfigError
 
     if status is not None and status not in deliveries.STATUSES:
@@ -105,7 +106,7 @@ def retry(
     now: Annotated[bool, typer.Option(help="Make the attempt in this process and show the outcome.")] = False,
 ) -> None:
     """Put a dead or skipped delivery back in the outbox (its retry age starts again) and queue it."""
-    from callsense import cli
+    from callsense.cli import main as cli
     from callsense.errors import NotFoundError
 
     with cli._errors_as_exit():

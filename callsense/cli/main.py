@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from callsense import __version__, cli_deliveries
+from callsense import __version__
+from callsense.cli import deliveries as cli_deliveries
+from callsense.cli import users as web_cli
 from callsense.config import Settings, load_settings
 from callsense.errors import CallsenseError
-from callsense.web import cli as web_cli
 
 EXIT_PERMANENT = 1
 EXIT_RETRYABLE = 75  # EX_TEMPFAIL: a later attempt may succeed
@@ -417,7 +418,7 @@ def _when(value: Any) -> str:
 @app.command()
 def doctor() -> None:
     """Check the environment: settings, model packages, database, key file, disk, GPU."""
-    from callsense import doctor as checks
+    from callsense.cli import doctor as checks
 
     settings = _settings()
     table = Table("check", "result", "detail")

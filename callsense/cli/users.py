@@ -33,7 +33,7 @@ def create(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Create a user; the password is stored as an argon2id hash only."""
-    from callsense.cli import _database, _errors_as_exit, out
+    from callsense.cli.main import _database, _errors_as_exit, out
     from callsense.web import accounts
 
     password = _password(password_stdin)
@@ -45,7 +45,7 @@ def create(
 @users_app.command("list")
 def list_users() -> None:
     """List users: name, role, created, last sign-in, disabled."""
-    from callsense.cli import _database, _errors_as_exit, _when, out
+    from callsense.cli.main import _database, _errors_as_exit, _when, out
     from callsense.web import accounts
 
     table = Table("name", "role", "created", "last sign-in", "disabled")
@@ -66,7 +66,7 @@ def set_password(
     username: Annotated[str, typer.Argument(help="The user's name.")], password_stdin: PasswordStdin = False
 ) -> None:
     """Change a password; the user's open sessions end."""
-    from callsense.cli import _database, _errors_as_exit, out
+    from callsense.cli.main import _database, _errors_as_exit, out
     from callsense.web import accounts
 
     password = _password(password_stdin)
@@ -81,7 +81,7 @@ def set_role(
     role: Annotated[Role, typer.Argument(help="viewer, analyst or admin.")],
 ) -> None:
     """Change a user's role (takes effect on their next page)."""
-    from callsense.cli import _database, _errors_as_exit, out
+    from callsense.cli.main import _database, _errors_as_exit, out
     from callsense.web import accounts
 
     with _errors_as_exit(), _database() as db, db.transaction() as session:
@@ -92,7 +92,7 @@ def set_role(
 @users_app.command("disable")
 def disable(username: Annotated[str, typer.Argument(help="The user's name.")]) -> None:
     """Disable a user at once: they cannot sign in and their sessions end."""
-    from callsense.cli import _database, _errors_as_exit, out
+    from callsense.cli.main import _database, _errors_as_exit, out
     from callsense.web import accounts
 
     with _errors_as_exit(), _database() as db, db.transaction() as session:
@@ -106,7 +106,7 @@ search_app = typer.Typer(help="The dashboard's full-text search index.", no_args
 @search_app.command("backfill")
 def search_backfill() -> None:
     """Index calls stored before the search index existed (decrypts their text; safe to run again)."""
-    from callsense.cli import _errors_as_exit, _settings, out
+    from callsense.cli.main import _errors_as_exit, _settings, out
     from callsense.pipeline import runner
     from callsense.web.search_backfill import backfill
 
