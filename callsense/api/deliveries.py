@@ -59,7 +59,7 @@ async def retry_delivery(
             return deliveries.view(session=session, delivery_id=delivery_id)
 
     view = await run_in_threadpool(requeue)
-    if view.status == deliveries.PENDING:
+    if view.status == deliveries.DeliveryStatus.pending:
         await jobs.defer_delivery_async(app, delivery_id)
     return view
 

@@ -56,11 +56,16 @@ def list_deliveries(
     """Show deliveries: destination, status, attempts, the CRM's id or its last error."""
     from callsense.errors import ConfigError
 
-    if status is not None and status not in deliveries.STATUSES:
+    chosen = None
+    if status is not None:
         with common.errors_as_exit():
-            raise ConfigError(f"unknown status '{status}' ({', '.join(deliveries.STATUSES)})")
+            try:
+                chosen = deliveries.DeliveryStatus(status)
+            except ValueError:
+                known = ", ".join(deliveries.DeliveryStatus)
+                raise ConfigError(f"unknown status '{status}' ({known})") from None
     with common.runtime() as rt, rt.db.transaction() as session:
-        rows = deliveries.views(session=session, status=status, destination=destination, limit=limit)
+        rows = deliveries.views(session=session, status=chosen, destination=destination, limit=limit)
     if json_out:
         for row in rows:
             sys.stdout.write(json.dumps(row.__dict__, default=str) + "\n")
@@ -99,7 +104,7 @@ def retry(
     with common.runtime() as rt:
         with rt.db.transaction() as session:
             row = deliveries.requeue(session=session, delivery_id=key, actor="cli")
-            if row.status == deliveries.DELIVERED:
+            if row.status == deliveries.DeliveryStatus.delivered:
                 common.out.print(f"{key} was already delivered ({row.external_id})")
                 return
         _requeued(rt, [key], now=now)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
 from callsense.web.filters import CallFilters, call_time
 
@@ -52,7 +53,12 @@ class Row:
     @property
     def delivery_state(self) -> str | None:
         """The state worth a supervisor's attention first: dead, then pending, delivered, skipped."""
-        for state in ("dead", "pending", "delivered", "skipped"):
+        for state in (
+            DeliveryStatus.dead,
+            DeliveryStatus.pending,
+            DeliveryStatus.delivered,
+            DeliveryStatus.skipped,
+        ):
             if self.deliveries.get(state):
                 return state
         return None
