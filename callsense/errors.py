@@ -6,6 +6,9 @@
     │   ├── BadAudioError       the recording is empty, corrupt, not audio, or too long
     │   ├── ModelAssetError     a model file is missing or fails its checksum
     │   ├── DecryptionError     a ciphertext does not open with the keys we hold
+    │   ├── AnalysisError       the LLM gave no usable summary, topic, sentiment or emotion
+    │   ├── NotFoundError       no such call, delivery, blob, token or user
+    │   ├── PermanentFetchError the source refuses for good (404, 403, a URL we will not fetch)
     │   ├── SignatureError      an incoming webhook is not authentic; ``reason`` says why
     │   ├── UnsatisfiableRangeError  a byte range outside the recording that was asked for
     │   └── CRMRejectedError    a CRM refused a delivery (4xx other than 408/429); its reason is kept

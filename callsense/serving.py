@@ -81,6 +81,6 @@ async def retry_delivery(
             return actions.retry_delivery(session=session, delivery_id=delivery_id, actor=actor)
 
     view = await run_in_threadpool(requeue)
-    if view.status == deliveries.PENDING:
+    if view.status == deliveries.DeliveryStatus.pending:
         await jobs.defer_delivery_async(jobs_app, delivery_id)
     return view

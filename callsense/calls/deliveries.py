@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, cast
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -16,9 +16,15 @@ from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, utcnow
 from callsense.errors import NotFoundError
 
-DeliveryStatus = Literal["pending", "delivered", "skipped", "dead"]
-PENDING, DELIVERED, SKIPPED, DEAD = "pending", "delivered", "skipped", "dead"
-STATUSES = (PENDING, DELIVERED, SKIPPED, DEAD)
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery to one destination stands."""
+
+    # The values are what the deliveries.status column holds: renaming one needs a migration.
+    pending = "pending"  # in the outbox: waiting for its first attempt or for a retry
+    delivered = "delivered"  # the CRM has the record (``external_id`` names it)
+    skipped = "skipped"  # no CRM contact matched the call and the destination says no_match = "skip"
+    dead = "dead"  # a permanent failure or retries exhausted: waits for an operator's retry
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ def add_outbox(*, session: Session, call_pk: uuid.UUID, destinations: Sequence[s
             "id": uuid.uuid4(),
             "call_pk": call_pk,
             "destination": name,
-            "status": PENDING,
+            "status": DeliveryStatus.pending,
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
@@ -64,7 +70,7 @@ def add_outbox(*, session: Session, call_pk: uuid.UUID, destinations: Sequence[s
 
 
 def pending_ids(*, session: Session, call_pk: uuid.UUID | None = None) -> list[uuid.UUID]:
-    query = select(Delivery.id).where(Delivery.status == PENDING)
+    query = select(Delivery.id).where(Delivery.status == DeliveryStatus.pending)
     if call_pk is not None:
         query = query.where(Delivery.call_pk == call_pk)
     return list(session.scalars(query.order_by(Delivery.created_at)))
@@ -80,7 +86,7 @@ def lock(*, session: Session, delivery_id: uuid.UUID) -> Delivery:
 def views(
     *,
     session: Session,
-    status: str | None = None,
+    status: DeliveryStatus | None = None,
     destination: str | None = None,
     limit: int = 100,
     offset: int = 0,
@@ -123,7 +129,7 @@ def _view(delivery: Delivery, call_id: str) -> DeliveryView:
         id=delivery.id,
         call_id=call_id,
         destination=delivery.destination,
-        status=cast(DeliveryStatus, delivery.status),
+        status=DeliveryStatus(delivery.status),
         attempts=delivery.attempts,
         last_error=delivery.last_error,
         response_status=delivery.response_status,
@@ -138,9 +144,9 @@ def _view(delivery: Delivery, call_id: str) -> DeliveryView:
 def requeue(*, session: Session, delivery_id: uuid.UUID, actor: str) -> Delivery:
     """Put a dead (or skipped) delivery back in the outbox; its retry age starts again now. Audited."""
     delivery = lock(session=session, delivery_id=delivery_id)
-    if delivery.status == DELIVERED:
+    if delivery.status == DeliveryStatus.delivered:
         return delivery
-    delivery.status = PENDING
+    delivery.status = DeliveryStatus.pending
     delivery.queued_at = utcnow()
     delivery.next_attempt_at = None
     calls.add_event(
@@ -155,7 +161,7 @@ def requeue(*, session: Session, delivery_id: uuid.UUID, actor: str) -> Delivery
 
 
 def requeue_dead(*, session: Session, actor: str, destination: str | None = None) -> list[uuid.UUID]:
-    query = select(Delivery.id).where(Delivery.status == DEAD)
+    query = select(Delivery.id).where(Delivery.status == DeliveryStatus.dead)
     if destination is not None:
         query = query.where(Delivery.destination == destination)
     ids = list(session.scalars(query))

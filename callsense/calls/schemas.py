@@ -43,7 +43,6 @@ class CallStatus(StrEnum):
     received = "received"
     fetched = "fetched"
     transcribed = "transcribed"
-    analysed = "analysed"
     done = "done"
     no_speech = "no_speech"
     failed = "failed"

@@ -32,6 +32,7 @@ from callsense.backends.crm.base import Outgoing, Receipt
 from callsense.backends.crm.settings import DestinationKind, DestinationSettings
 from callsense.calls import deliveries
 from callsense.calls import service as calls
+from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery, utcnow
 from callsense.errors import CallsenseError, CRMRejectedError, CRMUnavailableError
 from callsense.pipeline.runner import Runtime
@@ -119,19 +120,21 @@ def backoff_s(rt: Runtime, attempts: int) -> float:
 def _begin(rt: Runtime, delivery_id: uuid.UUID) -> Attempt | None:
     with rt.db.transaction() as session:
         delivery = deliveries.lock(session=session, delivery_id=delivery_id)
-        if delivery.status != deliveries.PENDING:
+        if delivery.status != DeliveryStatus.pending:
             return None
         destination = rt.settings.deliveries.named(delivery.destination)
         if destination is None or not destination.enabled:
             why = "is no longer configured" if destination is None else "is disabled"
-            _finish(session, delivery, deliveries.DEAD, error=f"destination '{delivery.destination}' {why}")
+            _finish(
+                session, delivery, DeliveryStatus.dead, error=f"destination '{delivery.destination}' {why}"
+            )
             return None
         call = session.get(Call, delivery.call_pk)  # read only: the analysis is committed
         assert call is not None, "deliveries cascade with their call"
         try:
             outgoing = render(call=call, rt=rt, destination=destination, delivery_id=delivery.id)
         except CallsenseError as exc:  # a ciphertext that no longer opens: retrying cannot help
-            _finish(session, delivery, deliveries.DEAD, error=f"the call cannot be read: {exc}")
+            _finish(session, delivery, DeliveryStatus.dead, error=f"the call cannot be read: {exc}")
             return None
         delivery.attempts += 1
         delivery.last_attempt_at = utcnow()
@@ -141,7 +144,7 @@ def _begin(rt: Runtime, delivery_id: uuid.UUID) -> Attempt | None:
 def _finish(
     session: Session,
     delivery: Delivery,
-    status: str,
+    status: DeliveryStatus,
     *,
     error: str | None = None,
     response_status: int | None = None,
@@ -161,7 +164,7 @@ def _finish(
     delivery.next_attempt_at = None
     if external_id is not None:
         delivery.external_id = external_id
-    if status == deliveries.DELIVERED:
+    if status == DeliveryStatus.delivered:
         delivery.delivered_at = utcnow()
     metrics.DELIVERIES.labels(destination=delivery.destination, outcome=status).inc()
 
@@ -170,7 +173,7 @@ def record_receipt(rt: Runtime, delivery_id: uuid.UUID, receipt: Receipt) -> Non
     """Step (3) on success; a crash before it commits is what the destinations' idempotency is for."""
     with rt.db.transaction() as session:
         delivery = deliveries.lock(session=session, delivery_id=delivery_id)
-        status = deliveries.SKIPPED if receipt.external_id is None else deliveries.DELIVERED
+        status = DeliveryStatus.skipped if receipt.external_id is None else DeliveryStatus.delivered
         _finish(session, delivery, status, error=receipt.skipped, external_id=receipt.external_id)
 
 
@@ -190,7 +193,7 @@ def _record_failure(
             reason = str(exc)
             if exc.retryable:
                 reason = f"gave up after {attempt.attempts} attempts over {attempt.age}: {reason}"
-            _finish(session, delivery, deliveries.DEAD, error=reason, response_status=status_code)
+            _finish(session, delivery, DeliveryStatus.dead, error=reason, response_status=status_code)
         else:
             delivery.last_error = str(exc)
             delivery.response_status = status_code

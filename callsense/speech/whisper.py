@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,10 +60,7 @@ class Transcript:
     segments: list[Segment]
     language: str | None
     language_probability: float | None
-    duration: float
-    speaker_channels: int
     options: TranscriptionOptions
-    seconds: float = 0.0
 
     @property
     def text(self) -> str:
@@ -156,7 +152,6 @@ class Transcriber:
         task: Task = "transcribe",
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
-        started = time.perf_counter()
         if self.english_only:
             if language not in (None, "en"):
                 raise ModelAssetError(
@@ -189,10 +184,7 @@ class Transcriber:
             segments=segments,
             language=language,
             language_probability=probability,
-            duration=audio.duration,
-            speaker_channels=len(speakers),
             options=self.options(language),
-            seconds=time.perf_counter() - started,
         )
 
     def _speaker_channels(self, audio: DecodedAudio) -> list[tuple[Speaker, FloatArray]]:

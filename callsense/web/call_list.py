@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from callsense.calls import queries, views
+from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
 from callsense.web.filters import CallFilters
 
@@ -53,7 +54,12 @@ class Row:
     @property
     def delivery_state(self) -> str | None:
         """The state worth a supervisor's attention first: dead, then pending, delivered, skipped."""
-        for state in ("dead", "pending", "delivered", "skipped"):
+        for state in (
+            DeliveryStatus.dead,
+            DeliveryStatus.pending,
+            DeliveryStatus.delivered,
+            DeliveryStatus.skipped,
+        ):
             if self.deliveries.get(state):
                 return state
         return None

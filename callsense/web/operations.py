@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
+from callsense.calls.schemas import CallStatus
 
 JOB_STATES = ("todo", "doing", "failed")
 LISTED = 50
@@ -55,7 +57,7 @@ def queue_depth(*, session: Session) -> list[QueueDepth]:
 def failed_calls(*, session: Session) -> list[FailedCall]:
     query = (
         select(Call.call_id, Call.status_detail, Call.updated_at)
-        .where(Call.status == "failed")
+        .where(Call.status == CallStatus.failed)
         .order_by(Call.updated_at.desc())
         .limit(LISTED)
     )
@@ -66,7 +68,7 @@ def dead_deliveries(*, session: Session) -> list[DeadDelivery]:
     query = (
         select(Delivery, Call.call_id)
         .join(Call, Call.id == Delivery.call_pk)
-        .where(Delivery.status == "dead")
+        .where(Delivery.status == DeliveryStatus.dead)
         .order_by(Delivery.updated_at.desc())
         .limit(LISTED)
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callsense.cli import app
+from callsense.cli.main import app
 from callsense.config import Settings
 from callsense.db import open_database
 from callsense.web import accounts

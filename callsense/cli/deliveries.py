@@ -6,14 +6,13 @@ import contextlib
 import json
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from callsense.calls import deliveries
+from callsense.cli import common
 
 if TYPE_CHECKING:
     from callsense.pipeline.runner import Runtime
@@ -23,23 +22,9 @@ app = typer.Typer(
 )
 
 
-@contextmanager
-def _runtime() -> Iterator[Runtime]:
-    from callsense import cli
-    from callsense.pipeline import runner
-
-    settings = cli._settings()
-    with cli._errors_as_exit():
-        rt = runner.open_runtime(settings)
-        try:
-            yield rt
-        finally:
-            rt.db.close()
-
-
 def _requeued(rt: Runtime, ids: list[uuid.UUID], *, now: bool) -> None:
     """Queue the jobs (a worker sends them), or with ``now`` make one attempt each in this process."""
-    from callsense import cli, jobs
+    from callsense import jobs
     from callsense.errors import CRMUnavailableError
     from callsense.pipeline import deliver
 
@@ -50,13 +35,13 @@ def _requeued(rt: Runtime, ids: list[uuid.UUID], *, now: bool) -> None:
                 deliver.run_deliver(rt, delivery_id)
             with rt.db.transaction() as session:
                 row = deliveries.view(session=session, delivery_id=delivery_id)
-            cli.out.print(f"{delivery_id} {row.destination}: {row.status} {row.last_error or ''}".rstrip())
+            common.out.print(f"{delivery_id} {row.destination}: {row.status} {row.last_error or ''}".rstrip())
         return
     jobs_app = jobs.build_app(rt)
     with jobs_app.open():
         for delivery_id in ids:
             jobs.defer_delivery(jobs_app, delivery_id)
-    cli.out.print(f"queued {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}")
+    common.out.print(f"queued {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}")
 
 
 @app.command("list")
@@ -69,14 +54,18 @@ def list_deliveries(
     json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """Show deliveries: destination, status, attempts, the CRM's id or its last error."""
-    from callsense import cli
     from callsense.errors import ConfigError
 
-    if status is not None and status not in deliveries.STATUSES:
-        with cli._errors_as_exit():
-            raise ConfigError(f"unknown status '{status}' ({', '.join(deliveries.STATUSES)})")
-    with _runtime() as rt, rt.db.transaction() as session:
-        rows = deliveries.views(session=session, status=status, destination=destination, limit=limit)
+    chosen = None
+    if status is not None:
+        with common.errors_as_exit():
+            try:
+                chosen = deliveries.DeliveryStatus(status)
+            except ValueError:
+                known = ", ".join(deliveries.DeliveryStatus)
+                raise ConfigError(f"unknown status '{status}' ({known})") from None
+    with common.runtime() as rt, rt.db.transaction() as session:
+        rows = deliveries.views(session=session, status=chosen, destination=destination, limit=limit)
     if json_out:
         for row in rows:
             sys.stdout.write(json.dumps(row.__dict__, default=str) + "\n")
@@ -93,10 +82,10 @@ def list_deliveries(
             str(row.attempts),
             str(row.response_status or ""),
             row.external_id or "",
-            cli._when(row.next_attempt_at),
+            common.when(row.next_attempt_at),
             row.last_error or "",
         )
-    cli.out.print(table)
+    common.out.print(table)
 
 
 @app.command("retry")
@@ -105,19 +94,18 @@ def retry(
     now: Annotated[bool, typer.Option(help="Make the attempt in this process and show the outcome.")] = False,
 ) -> None:
     """Put a dead or skipped delivery back in the outbox (its retry age starts again) and queue it."""
-    from callsense import cli
     from callsense.errors import NotFoundError
 
-    with cli._errors_as_exit():
+    with common.errors_as_exit():
         try:
             key = uuid.UUID(delivery_id)
         except ValueError:
             raise NotFoundError(f"'{delivery_id}' is not a delivery id") from None
-    with _runtime() as rt:
+    with common.runtime() as rt:
         with rt.db.transaction() as session:
             row = deliveries.requeue(session=session, delivery_id=key, actor="cli")
-            if row.status == deliveries.DELIVERED:
-                cli.out.print(f"{key} was already delivered ({row.external_id})")
+            if row.status == deliveries.DeliveryStatus.delivered:
+                common.out.print(f"{key} was already delivered ({row.external_id})")
                 return
         _requeued(rt, [key], now=now)
 
@@ -130,7 +118,7 @@ def retry_all(
     ] = False,
 ) -> None:
     """Put every dead delivery (of one destination, or all) back in the outbox and queue them."""
-    with _runtime() as rt:
+    with common.runtime() as rt:
         with rt.db.transaction() as session:
             ids = deliveries.requeue_dead(session=session, actor="cli", destination=destination)
         _requeued(rt, ids, now=now)

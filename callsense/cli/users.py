@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from callsense.cli import common
 from callsense.security.tokens import Role
 
-users_app = typer.Typer(help="Manage dashboard users (roles: viewer, analyst, admin).", no_args_is_help=True)
+app = typer.Typer(help="Manage dashboard users (roles: viewer, analyst, admin).", no_args_is_help=True)
 
 
 def _password(from_stdin: bool) -> str:
@@ -26,94 +27,70 @@ PasswordStdin = Annotated[
 ]
 
 
-@users_app.command("create")
+@app.command("create")
 def create(
     username: Annotated[str, typer.Argument(help="The name to sign in with.")],
     role: Annotated[Role, typer.Option(help="viewer, analyst or admin.")] = Role.viewer,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Create a user; the password is stored as an argon2id hash only."""
-    from callsense.cli import _database, _errors_as_exit, out
     from callsense.web import accounts
 
     password = _password(password_stdin)
-    with _errors_as_exit(), _database() as db, db.transaction() as session:
+    with common.errors_as_exit(), common.database() as db, db.transaction() as session:
         accounts.create_user(session=session, username=username, role=role, password=password)
-    out.print(f"created {username} ({role.value})")
+    common.out.print(f"created {username} ({role.value})")
 
 
-@users_app.command("list")
+@app.command("list")
 def list_users() -> None:
     """List users: name, role, created, last sign-in, disabled."""
-    from callsense.cli import _database, _errors_as_exit, _when, out
     from callsense.web import accounts
 
     table = Table("name", "role", "created", "last sign-in", "disabled")
-    with _errors_as_exit(), _database() as db, db.transaction() as session:
+    with common.errors_as_exit(), common.database() as db, db.transaction() as session:
         for user in accounts.all_users(session=session):
             table.add_row(
                 user.username,
                 user.role,
-                _when(user.created_at),
-                _when(user.last_sign_in_at),
-                _when(user.disabled_at),
+                common.when(user.created_at),
+                common.when(user.last_sign_in_at),
+                common.when(user.disabled_at),
             )
-    out.print(table)
+    common.out.print(table)
 
 
-@users_app.command("set-password")
+@app.command("set-password")
 def set_password(
     username: Annotated[str, typer.Argument(help="The user's name.")], password_stdin: PasswordStdin = False
 ) -> None:
     """Change a password; the user's open sessions end."""
-    from callsense.cli import _database, _errors_as_exit, out
     from callsense.web import accounts
 
     password = _password(password_stdin)
-    with _errors_as_exit(), _database() as db, db.transaction() as session:
+    with common.errors_as_exit(), common.database() as db, db.transaction() as session:
         accounts.set_password(session=session, username=username, password=password)
-    out.print(f"password of {username} changed")
+    common.out.print(f"password of {username} changed")
 
 
-@users_app.command("set-role")
+@app.command("set-role")
 def set_role(
     username: Annotated[str, typer.Argument(help="The user's name.")],
     role: Annotated[Role, typer.Argument(help="viewer, analyst or admin.")],
 ) -> None:
     """Change a user's role (takes effect on their next page)."""
-    from callsense.cli import _database, _errors_as_exit, out
     from callsense.web import accounts
 
-    with _errors_as_exit(), _database() as db, db.transaction() as session:
+    with common.errors_as_exit(), common.database() as db, db.transaction() as session:
         accounts.set_role(session=session, username=username, role=role)
-    out.print(f"{username} is now {role.value}")
+    common.out.print(f"{username} is now {role.value}")
 
 
-@users_app.command("disable")
+@app.command("disable")
 def disable(username: Annotated[str, typer.Argument(help="The user's name.")]) -> None:
     """Disable a user at once: they cannot sign in and their sessions end."""
-    from callsense.cli import _database, _errors_as_exit, out
     from callsense.web import accounts
 
-    with _errors_as_exit(), _database() as db, db.transaction() as session:
+    with common.errors_as_exit(), common.database() as db, db.transaction() as session:
         accounts.disable(session=session, username=username)
-    out.print(f"disabled {username}")
-
-
-search_app = typer.Typer(help="The dashboard's full-text search index.", no_args_is_help=True)
-
-
-@search_app.command("backfill")
-def search_backfill() -> None:
-    """Index calls stored before the search index existed (decrypts their text; safe to run again)."""
-    from callsense.cli import _errors_as_exit, _settings, out
-    from callsense.pipeline import runner
-    from callsense.web.search_backfill import backfill
-
-    with _errors_as_exit():
-        rt = runner.open_runtime(_settings())
-        try:
-            count = backfill(db=rt.db, keyring=rt.keyring)
-        finally:
-            rt.db.close()
-    out.print(f"indexed {count} call{'' if count == 1 else 's'}")
+    common.out.print(f"disabled {username}")

@@ -1,0 +1,111 @@
+"""``callsense process``, ``show`` and ``schema``: one call through the pipeline, and the stored record."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from callsense.cli import common
+
+
+def process(
+    source: Annotated[str, typer.Argument(help="Recording to process: a file path or an http(s) URL.")],
+    call_id: Annotated[
+        str | None,
+        typer.Option(help="The call's id in your systems. Default: the file name without extension."),
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option(help="Also write the record to this JSON file.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Language code (en, es, de...) instead of detecting it.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Redo every stage even if this call was processed before.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Fetch, transcribe and analyse one call, store it encrypted, and print the analysed record as JSON."""
+    from callsense.pipeline import runner
+
+    with common.runtime() as rt, _progress(quiet) as on_progress:
+        record = runner.process(
+            rt,
+            source=source,
+            call_id=call_id or _default_call_id(source),
+            language=language,
+            force=force,
+            on_progress=on_progress,
+        )
+    text = record.model_dump_json(indent=2)
+    if json_out is not None:
+        json_out.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.write(text + "\n")
+
+
+def _default_call_id(source: str) -> str:
+    name = source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    return name.split(".", 1)[0] or "call"
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, float], None] | None]:
+    if quiet or not common.err.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=common.err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, fraction: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=1.0)
+            bar.update(tasks[stage], completed=fraction)
+
+        yield update
+
+
+def show(
+    call_id: Annotated[str, typer.Argument(help="The call's id.")],
+    events: Annotated[bool, typer.Option(help="Print the audit trail instead of the record.")] = False,
+) -> None:
+    """Print a stored call's record as JSON (decrypted), or its audit trail."""
+    from callsense.calls import service as calls_service
+
+    with common.runtime() as rt, rt.db.transaction() as session:
+        call = calls_service.get(session=session, call_id=call_id)
+        if events:
+            table = Table("at", "stage", "event", "seconds", "actor", "detail")
+            for event in calls_service.events(session=session, call_pk=call.id):
+                seconds = f"{event.seconds:.2f}" if event.seconds is not None else ""
+                table.add_row(
+                    event.at.isoformat(timespec="seconds"),
+                    event.stage,
+                    event.kind,
+                    seconds,
+                    event.actor or "",
+                    event.detail or "",
+                )
+            common.out.print(table)
+            return
+        record = calls_service.to_record(call=call, keyring=rt.keyring)
+    sys.stdout.write(record.model_dump_json(indent=2) + "\n")
+
+
+def schema() -> None:
+    """Print the JSON Schema of the call record."""
+    from callsense.calls.schemas import CallRecord
+
+    sys.stdout.write(json.dumps(CallRecord.model_json_schema(), indent=2) + "\n")

@@ -1,0 +1,80 @@
+"""What every ``callsense`` command shares: the consoles, exit codes, settings, the database or the runtime.
+
+Errors end as one line on stderr and a non-zero exit code. The heavier modules (the database, the pipeline)
+are imported inside the functions, so that ``--help`` and ``--version`` answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+from callsense.config import Settings, load_settings
+from callsense.errors import CallsenseError
+
+if TYPE_CHECKING:
+    from callsense.db import Database
+    from callsense.pipeline.runner import Runtime
+
+EXIT_PERMANENT = 1
+EXIT_RETRYABLE = 75  # EX_TEMPFAIL: a later attempt may succeed
+
+err = Console(stderr=True)
+# Piped output is not wrapped at 80 columns, so tables stay greppable.
+out = Console(width=None if sys.stdout.isatty() else 220)
+
+
+@contextmanager
+def errors_as_exit() -> Iterator[None]:
+    """Turn a ``CallsenseError`` into its one line on stderr and the exit code that says whether to retry."""
+    try:
+        yield
+    except CallsenseError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_RETRYABLE if exc.retryable else EXIT_PERMANENT) from None
+
+
+def settings() -> Settings:
+    """The settings, with logging configured by them."""
+    from callsense import logs
+
+    with errors_as_exit():
+        loaded = load_settings()
+    logs.configure(level=loaded.log_level, json_lines=loaded.log_json)
+    return loaded
+
+
+@contextmanager
+def database() -> Iterator[Database]:
+    """The database alone, for commands that need no keys and no models."""
+    from callsense.db import open_database
+
+    db = open_database(settings())
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@contextmanager
+def runtime() -> Iterator[Runtime]:
+    """The runtime, closed on the way out; errors inside the block end as exit codes."""
+    from callsense.pipeline import runner
+
+    loaded = settings()
+    with errors_as_exit():
+        rt = runner.open_runtime(loaded)
+        try:
+            yield rt
+        finally:
+            rt.db.close()
+
+
+def when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""

