@@ -15,7 +15,9 @@ Two parts:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -32,6 +34,9 @@ from callsense.security import tokens
 from callsense.web.models import SignInAttempt
 
 T = TypeVar("T")
+# Password checks run below the server's other work: on Linux each thread has a nice value of its own, so
+# while argon2 fills every core, webhooks and pages still get the CPU first.
+HASHING_NICENESS = 10
 
 
 class Limit(StrEnum):
@@ -107,7 +112,9 @@ class HashingPool:
     refuses the rest. Safe from any thread and event loop."""
 
     def __init__(self, *, workers: int, queue: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password-check")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="password-check", initializer=_below_other_work
+        )
         self._capacity = workers + queue
         self._admitted = 0
         self._lock = threading.Lock()
@@ -125,3 +132,11 @@ class HashingPool:
     def _finished(self, _: Future[T]) -> None:
         with self._lock:
             self._admitted -= 1
+
+
+def _below_other_work() -> None:
+    """Lower this (hashing) thread's CPU priority; a platform without per-thread priorities keeps it as is."""
+    with contextlib.suppress(OSError, AttributeError):
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+
+import pytest
 
 from callsense.web.throttle import HashingPool, client_key
 
@@ -27,3 +31,13 @@ def test_the_pool_checks_a_few_at_once_queues_a_few_and_refuses_the_rest() -> No
     assert running.result(5) and waiting.result(5)
     again = pool.submit(lambda: "admitted")
     assert again is not None and again.result(5) == "admitted"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_passwords_are_checked_below_the_priority_of_everything_else() -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    job = HashingPool(workers=1, queue=0).submit(niceness)
+    assert job is not None
+    assert job.result(5) >= min(19, niceness() + 10)
