@@ -37,7 +37,7 @@ RUNTIME = """
 import sys, tempfile
 from pathlib import Path
 from callsense.config import load_settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
 path, url = sys.argv[1], sys.argv[2]
 with tempfile.TemporaryDirectory() as data_dir:
     rt = runner.open_runtime(load_settings(data_dir=Path(data_dir), database_url=url))

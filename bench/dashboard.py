@@ -23,11 +23,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select, text
 
-from callsense import jobs
 from callsense.api.app import create_app
 from callsense.calls.models import Call
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from callsense.security.tokens import Role
 from callsense.web import accounts, call_list
 from callsense.web.filters import CallFilters, call_time

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from callsense.config import load_settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from callsense.backends.llm import build_llm
 from callsense.config import ASRSettings, LLMSettings
-from callsense.pipeline.analyse import AnalysisOptions, translate_turns
+from callsense.pipeline.analysis import AnalysisOptions, translate_turns
 from callsense.pipeline.transcript_chunks import turns_of
 from callsense.speech.audio import decode
 from callsense.speech.whisper import Transcriber

@@ -95,7 +95,7 @@ def process(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Fetch, transcribe and analyse one call, store it encrypted, and print the analysed record as JSON."""
-    from callsense.pipeline import runner
+    from callsense.pipeline import stages as runner
 
     settings = _settings()
     resolved_id = call_id or _default_call_id(source)
@@ -154,7 +154,7 @@ def show(
 ) -> None:
     """Print a stored call's record as JSON (decrypted), or its audit trail."""
     from callsense.calls import service as calls
-    from callsense.pipeline import runner
+    from callsense.pipeline import stages as runner
 
     settings = _settings()
     with _errors_as_exit():
@@ -250,7 +250,7 @@ def keys_rotate(
     ] = False,
 ) -> None:
     """Make a new active key and re-encrypt every stored ciphertext (database and audio) under it."""
-    from callsense.pipeline import runner
+    from callsense.pipeline import stages as runner
     from callsense.security import rotation
 
     settings = _settings()
@@ -285,9 +285,10 @@ def serve(
 
     import uvicorn
 
-    from callsense import db, jobs
+    from callsense import db
     from callsense.api.app import create_app
-    from callsense.pipeline import runner
+    from callsense.pipeline import stages as runner
+    from callsense.pipeline import tasks as jobs
 
     settings = _settings()
     with _errors_as_exit():
@@ -328,8 +329,9 @@ def worker(
     import contextlib
     import signal
 
-    from callsense import jobs, workers
-    from callsense.pipeline import runner
+    from callsense.pipeline import stages as runner
+    from callsense.pipeline import tasks as jobs
+    from callsense.pipeline import workers
 
     settings = _settings()
     with _errors_as_exit():

@@ -16,7 +16,7 @@ from rich.table import Table
 from callsense.calls import deliveries
 
 if TYPE_CHECKING:
-    from callsense.pipeline.runner import Runtime
+    from callsense.pipeline.stages import Runtime
 
 app = typer.Typer(
     help="Deliveries of analysed calls to CRMs: list, and retry dead ones.", no_args_is_help=True
@@ -26,7 +26,7 @@ app = typer.Typer(
 @contextmanager
 def _runtime() -> Iterator[Runtime]:
     from callsense import cli
-    from callsense.pipeline import runner
+    from callsense.pipeline import stages as runner
 
     settings = cli._settings()
     with cli._errors_as_exit():
@@ -39,9 +39,10 @@ def _runtime() -> Iterator[Runtime]:
 
 def _requeued(rt: Runtime, ids: list[uuid.UUID], *, now: bool) -> None:
     """Queue the jobs (a worker sends them), or with ``now`` make one attempt each in this process."""
-    from callsense import cli, jobs
+    from callsense import cli
     from callsense.errors import CRMUnavailableError
     from callsense.pipeline import deliver
+    from callsense.pipeline import tasks as jobs
 
     if now:
         for delivery_id in ids:

@@ -13,7 +13,7 @@ from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
 from tests.servers import CALLSENSE, callsense_env
 
 ANALYSIS = {

@@ -23,7 +23,7 @@ from callsense.calls.schemas import (
     Speaker,
     SpeakerSentiment,
 )
-from callsense.pipeline.runner import Runtime, audio_blob_key
+from callsense.pipeline.stages import Runtime, audio_blob_key
 from tests.conftest import AUDIO
 
 

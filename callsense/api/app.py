@@ -16,12 +16,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 
-from callsense import __version__, jobs, metrics, workers
+from callsense import __version__, metrics
 from callsense.api import calls, deliveries, webhooks
 from callsense.api.deps import RuntimeDep
 from callsense.assets import catalog
 from callsense.errors import CallsenseError, NotFoundError
-from callsense.pipeline.runner import Runtime
+from callsense.pipeline import tasks as jobs
+from callsense.pipeline import workers
+from callsense.pipeline.stages import Runtime
 from callsense.web import site as web
 
 log = structlog.get_logger(__name__)

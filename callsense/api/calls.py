@@ -16,14 +16,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from callsense import jobs
 from callsense.api.deps import JobsDep, Principal, PrincipalDep, RuntimeDep, require
 from callsense.calls import search
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord, CallStatus, Sentiment
 from callsense.errors import NotFoundError
-from callsense.pipeline.runner import Runtime, audio_blob_key
+from callsense.pipeline import tasks as jobs
+from callsense.pipeline.stages import Runtime, audio_blob_key
 from callsense.security.tokens import Role
 
 router = APIRouter(prefix="/calls", tags=["calls"])

@@ -9,10 +9,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from callsense import jobs
 from callsense.api.deps import JobsDep, Principal, RuntimeDep, require
 from callsense.calls import deliveries
 from callsense.errors import NotFoundError
+from callsense.pipeline import tasks as jobs
 from callsense.security.tokens import Role
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])

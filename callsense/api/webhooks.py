@@ -24,14 +24,15 @@ from pydantic import BaseModel, Field, HttpUrl, ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from callsense import jobs, metrics
+from callsense import metrics
 from callsense.api import signatures
 from callsense.api.deps import JobsDep, RuntimeDep
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.errors import ConfigError
+from callsense.pipeline import tasks as jobs
 from callsense.pipeline.ingest import ingest
-from callsense.pipeline.runner import Runtime
+from callsense.pipeline.stages import Runtime
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])

@@ -34,7 +34,7 @@ from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, utcnow
 from callsense.errors import CallsenseError, CRMRejectedError, CRMUnavailableError
-from callsense.pipeline.runner import Runtime
+from callsense.pipeline.stages import Runtime
 
 log = structlog.get_logger(__name__)
 

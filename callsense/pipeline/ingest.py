@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
+from callsense.backends.recordings import http as fetch
 from callsense.calls import service as calls
 from callsense.calls.models import Call, WebhookReceipt
 from callsense.calls.schemas import CallStatus
-from callsense.pipeline import fetch
 
 if TYPE_CHECKING:
-    from callsense.pipeline.runner import Runtime
+    from callsense.pipeline.stages import Runtime
 
 
 @dataclass(frozen=True)

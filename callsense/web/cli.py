@@ -107,7 +107,7 @@ search_app = typer.Typer(help="The dashboard's full-text search index.", no_args
 def search_backfill() -> None:
     """Index calls stored before the search index existed (decrypts their text; safe to run again)."""
     from callsense.cli import _errors_as_exit, _settings, out
-    from callsense.pipeline import runner
+    from callsense.pipeline import stages as runner
     from callsense.web.search_backfill import backfill
 
     with _errors_as_exit():

@@ -22,10 +22,11 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from callsense import jobs
 from callsense.calls.models import Delivery
 from callsense.config import Settings
-from callsense.pipeline import deliver, runner
+from callsense.pipeline import deliver
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from tests.bottlecrm import BottleCRM, running_bottlecrm
 from tests.conftest import AUDIO
 from tests.crm_calls import ANALYSIS, analysed_call, cli

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
 from tests.conftest import MODEL_DIR, ROOT
 from tests.dashboard_seed import seed
 from tests.servers import CALLSENSE, callsense_env, callsense_serve

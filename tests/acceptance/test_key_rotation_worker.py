@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import LargeBinary, select, text
 
-from callsense import jobs
 from callsense.backends.blobstore import FilesystemBlobStore
 from callsense.calls.models import Base
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from tests.acceptance.test_service import recordings  # noqa: F401  (the fixture)
 from tests.crm_calls import ANALYSIS
 from tests.llm_stub import openai_answering

@@ -14,7 +14,7 @@ from callsense.calls import service as calls
 from callsense.calls.schemas import AnalysisResult, Segment, Speaker
 from callsense.config import Settings
 from callsense.errors import ConfigError
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
 from callsense.security.tokens import Role
 from callsense.web import accounts, call_list, insights, search_backfill
 from callsense.web.filters import CallFilters

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from callsense import jobs
 from callsense.api.app import create_app
 from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.web import accounts

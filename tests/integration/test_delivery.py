@@ -19,13 +19,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 from standardwebhooks.webhooks import Webhook
 
-from callsense import jobs, metrics
+from callsense import metrics
 from callsense.api.app import create_app
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
 from callsense.config import Settings
 from callsense.errors import CRMUnavailableError
-from callsense.pipeline import deliver, runner
+from callsense.pipeline import deliver
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from tests.crm_calls import analysed_call, cli, cli_env

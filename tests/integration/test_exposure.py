@@ -18,11 +18,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from callsense import jobs
 from callsense.api.app import create_app
 from callsense.calls.models import Event
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.web import accounts

@@ -26,11 +26,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from callsense.backends.recordings import http as fetching
+from callsense.backends.recordings.http import FetchOptions, RetryableStatusError, StatusError
+from callsense.backends.recordings.ssrf import AddressPolicy, AddressRefusedError, refusal
 from callsense.config import FetchSettings, Settings, SourceAuth, SourceAuthKind
 from callsense.errors import BadAudioError, FetchError, PermanentFetchError
-from callsense.pipeline import fetch as fetching
-from callsense.pipeline.fetch import FetchOptions, RetryableStatusError, StatusError
-from callsense.pipeline.ssrf import AddressPolicy, AddressRefusedError, refusal
 from tests.conftest import AUDIO
 
 FLAC = (AUDIO / "en_short.mono.flac").read_bytes()

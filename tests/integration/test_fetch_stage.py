@@ -10,7 +10,7 @@ import pytest
 
 from callsense.calls.models import Call
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
 from tests.long_audio import decoded_bytes, stereo_noise_wav
 
 SECONDS = 300

@@ -26,7 +26,8 @@ from callsense.calls.models import Base, Delivery
 from callsense.calls.schemas import CallStatus
 from callsense.config import FetchSettings, Settings
 from callsense.errors import ConfigError
-from callsense.pipeline import deliver, runner
+from callsense.pipeline import deliver
+from callsense.pipeline import stages as runner
 from callsense.security import rotation
 from callsense.security.crypto import KeyRing
 from callsense.web import models as _web  # noqa: F401  (the dashboard's tables are part of the schema)

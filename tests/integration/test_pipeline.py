@@ -17,7 +17,7 @@ from callsense.calls.models import Analysis, Call, Event, Transcript
 from callsense.calls.schemas import CallStatus, Speaker
 from callsense.config import Settings, TranslationEngine
 from callsense.errors import BadAudioError, DecryptionError, PermanentFetchError
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
 from callsense.security.crypto import KeyRing
 from tests.conftest import AUDIO
 from tests.wer import word_error_rate

@@ -13,11 +13,12 @@ import pytest
 from procrastinate import exceptions as procrastinate_errors
 from sqlalchemy import text
 
-from callsense import jobs, workers
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
+from callsense.pipeline import workers
 
 
 @pytest.fixture

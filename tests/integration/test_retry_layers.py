@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from callsense import jobs
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config import FetchSettings, LLMSettings, Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from tests.conftest import AUDIO
 from tests.crm_calls import ANALYSIS, TRANSCRIPT
 

@@ -19,10 +19,10 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select, update
 
-from callsense import jobs
 from callsense.api.app import create_app
 from callsense.config import Settings, SignInSettings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from callsense.security.tokens import Role
 from callsense.web import accounts
 from callsense.web.models import SignInAttempt

@@ -22,12 +22,13 @@ from standardwebhooks.webhooks import Webhook
 from structlog.testing import LogCapture
 from twilio.request_validator import RequestValidator
 
-from callsense import jobs, metrics
+from callsense import metrics
 from callsense.api import webhooks
 from callsense.api.app import create_app
 from callsense.calls.models import Event
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import tasks as jobs
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.web import accounts

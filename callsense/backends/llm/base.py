@@ -2,7 +2,7 @@
 
 Every back-end (embedded llama.cpp, Ollama, OpenAI-compatible servers, the test fake) answers the same
 ``JSONRequest`` with the raw text the model produced. Parsing and validating that text is the caller's job
-(``callsense.pipeline.analyse``), so one validation path covers every back-end, including servers that
+(``callsense.pipeline.analysis``), so one validation path covers every back-end, including servers that
 ignore the schema.
 
 Errors: a back-end raises ``LLMUnavailableError`` when a later attempt may succeed (server down, timeout,

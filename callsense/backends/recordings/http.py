@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from callsense.backends.recordings.sniff import SNIFF_BYTES, require_audio
+from callsense.backends.recordings.ssrf import AddressPolicy, IPAddress
 from callsense.config import Settings, SourceAuth, SourceAuthKind
 from callsense.errors import BadAudioError, FetchError, PermanentFetchError
-from callsense.pipeline.sniff import SNIFF_BYTES, require_audio
-from callsense.pipeline.ssrf import AddressPolicy, IPAddress
 
 log = structlog.get_logger(__name__)
 

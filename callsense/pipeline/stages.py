@@ -22,6 +22,7 @@ import structlog
 
 from callsense.backends.blobstore import BlobStore
 from callsense.backends.llm import LLMBackend, build_llm
+from callsense.backends.recordings import http as fetching
 from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.models import Call
@@ -29,8 +30,7 @@ from callsense.calls.schemas import CallRecord, CallStatus
 from callsense.config import Settings, TranslationEngine
 from callsense.db import Database
 from callsense.errors import AnalysisError, CallsenseError
-from callsense.pipeline import fetch as fetching
-from callsense.pipeline.analyse import analyse
+from callsense.pipeline.analysis import analyse
 from callsense.pipeline.ingest import ingest
 from callsense.security.crypto import KeyRing
 from callsense.speech.audio import decode, probe

@@ -26,13 +26,14 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
 
-from callsense import backoff, metrics, workers
+from callsense import backoff, metrics
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
 from callsense.errors import CRMUnavailableError, PermanentError
 from callsense.pipeline import deliver as delivering
-from callsense.pipeline import runner
+from callsense.pipeline import stages as runner
+from callsense.pipeline import workers
 
 log = structlog.get_logger(__name__)
 stages = procrastinate.Blueprint()
