@@ -1,4 +1,4 @@
-"""Read a recording's bytes from a local path or an http(s) URL, within a size limit.
+"""Download a recording from an http(s) URL, within a size limit.
 
 A download is refused before any connection when the host resolves to a non-public address that is not
 allowlisted (``ssrf.py``); it then connects to the address that was checked, sending the original Host header
@@ -7,11 +7,10 @@ Redirects are followed by hand, at most ``max_redirects``, each target checked t
 (``fetch.sources``) are only sent to the origin (scheme, host, port) the download started on.
 
 Bodies stream with connect/read timeouts and stop as soon as the size limit is passed. One call is one try:
-timeouts, connection errors and 5xx (also 408 and 429) raise a retryable ``FetchError`` and the job queue
-decides when to try again (``jobs.RETRY``), other 4xx are final. No try is repeated here: each connection is
+timeouts, connection errors and 5xx (also 408 and 429, ``backends.http_status``) raise a retryable ``FetchError``
+and the job queue decides when to try again (``pipeline.tasks.RETRY``), other 4xx are final. No try is repeated here: each connection is
 fresh, so there is no stale pooled connection to forgive, and a wait here would hold a worker the queue can
-give to another call. The first bytes must be a known audio container (``sniff.py``), for downloads and local
-files alike.
+give to another call. The first bytes must be a known audio container (``sniff.py``).
 """
 
 from __future__ import annotations
@@ -34,24 +33,7 @@ from callsense.errors import BadAudioError, FetchError, PermanentFetchError
 log = structlog.get_logger(__name__)
 
 REDIRECTS = {301, 302, 303, 307, 308}
-RETRYABLE_4XX = {408, 429}  # "request timeout" and "too many requests" mean: try again later
 CHUNK = 64 * 1024
-
-
-class StatusError(PermanentFetchError):
-    """The server answered with a final error status (404, 403...)."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class RetryableStatusError(FetchError):
-    """The server answered 5xx, 408 or 429: a later attempt may succeed."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -64,7 +46,6 @@ class FetchOptions:
     policy: AddressPolicy = field(default_factory=AddressPolicy)  # the default refuses every private address
     sources: tuple[SourceAuth, ...] = ()
     ca_file: Path | None = None
-    local_files: bool = True  # the CLI reads paths; a source that came from the network should not
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchOptions:
@@ -79,46 +60,6 @@ class FetchOptions:
             sources=tuple(fetch.sources),
             ca_file=fetch.ca_file,
         )
-
-
-def is_url(source: str) -> bool:
-    return urlsplit(source).scheme.lower() in {"http", "https"}
-
-
-def describe(source: str) -> str:
-    """The source as safe to store and log: no credentials or query string from a URL."""
-    if not is_url(source):
-        return str(Path(source).expanduser().resolve())
-    parts = urlsplit(source)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def read_source(source: str, options: FetchOptions) -> bytes:
-    if is_url(source):
-        return _download(source, options)
-    scheme = urlsplit(source).scheme.lower()
-    if scheme and len(scheme) > 1:  # a one-letter scheme is a Windows drive
-        raise PermanentFetchError(f"unsupported URL scheme '{scheme}': only http and https are fetched")
-    if not options.local_files:
-        raise PermanentFetchError("not an http(s) URL, and local files are not read here")
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise PermanentFetchError(f"no such file: {path}")
-    size = path.stat().st_size
-    if size > options.max_bytes:
-        raise BadAudioError(f"the file is {size} bytes, over the limit of {options.max_bytes}")
-    if size == 0:
-        raise BadAudioError("the file is empty")
-    data = path.read_bytes()
-    require_audio(data[:SNIFF_BYTES], origin="the file holds")
-    return data
 
 
 def _parse(url: str) -> httpx.URL:
@@ -168,7 +109,8 @@ def _userinfo_authorization(url: str) -> str | None:
     return "Basic " + base64.b64encode(f"{parsed.username}:{parsed.password}".encode()).decode("ascii")
 
 
-def _download(url: str, options: FetchOptions) -> bytes:
+def download(url: str, options: FetchOptions) -> bytes:
+    """The body at ``url``, checked to be audio; raises ``FetchError`` (retryable) or a permanent one."""
     start = _parse(url)
     authorization = _authorization(start, options.sources) or _userinfo_authorization(url)
     verify = httpx.create_ssl_context()  # certifi (or SSL_CERT_FILE); built once, not per request
@@ -274,7 +216,7 @@ def _read(url: httpx.URL, response: httpx.Response, options: FetchOptions, deadl
         if not location:
             raise StatusError(f"{shown} answered {status} without a Location", status=status)
         return str(location)
-    if status >= 500 or status in RETRYABLE_4XX:
+    if is_retryable(status):
         raise RetryableStatusError(f"the recording server answered {status} for {shown}", status=status)
     if status != 200:
         raise StatusError(f"the recording server answered {status} for {shown}", status=status)
