@@ -37,15 +37,16 @@ RUNTIME = """
 import sys, tempfile
 from pathlib import Path
 from callsense.config import load_settings
-from callsense.pipeline import stages as runner
+from callsense.runtime import open_runtime
+from callsense.pipeline import fetch, ingest
 path, url = sys.argv[1], sys.argv[2]
 with tempfile.TemporaryDirectory() as data_dir:
-    rt = runner.open_runtime(load_settings(data_dir=Path(data_dir), database_url=url))
-    call_pk = runner.ingest(rt, call_id="bench-memory", source=path).call_pk
+    rt = open_runtime(load_settings(data_dir=Path(data_dir), database_url=url))
+    call_pk = ingest.ingest(rt, call_id="bench-memory", source=path).call_pk
 """
 STEPS = {
     "imports": RUNTIME,
-    "fetch": RUNTIME + "    runner.run_fetch(rt, call_pk, source=path)\n",
+    "fetch": RUNTIME + "    fetch.run(rt, call_pk, source=path)\n",
     "decode": "import sys\nfrom pathlib import Path\nfrom callsense.speech.audio import decode\n"
     "audio = decode(Path(sys.argv[1]).read_bytes(), max_seconds=4 * 3600)\n",
 }

@@ -26,8 +26,8 @@ from sqlalchemy import select, text
 from callsense.api.app import create_app
 from callsense.calls.models import Call
 from callsense.config import Settings
-from callsense.pipeline import stages as runner
 from callsense.pipeline import tasks as jobs
+from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role
 from callsense.web import accounts, call_list
 from callsense.web.filters import CallFilters, call_time
@@ -97,7 +97,7 @@ from (
 """
 
 
-def seed(rt: runner.Runtime, count: int) -> None:
+def seed(rt: Runtime, count: int) -> None:
     with rt.db.transaction() as session:
         session.execute(text(SEED_CALLS), {"topics": TOPICS, "calls": count})
         session.execute(text(SEED_SEARCH), {"words": WORDS})
@@ -128,7 +128,7 @@ def timed(action: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
 
 
-def cursor_at(rt: runner.Runtime, position: int, sort: str, descending: bool) -> str:
+def cursor_at(rt: Runtime, position: int, sort: str, descending: bool) -> str:
     key = call_list.SORTS[sort][0]
     order = [key.desc(), Call.id.desc()] if descending else [key.asc(), Call.id.asc()]
     with rt.db.transaction() as session:
@@ -145,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
-        rt = runner.open_runtime(Settings(data_dir=Path(tmp)))
+        rt = open_runtime(Settings(data_dir=Path(tmp)))
         started = time.perf_counter()
         seed(rt, args.calls)
         console.print(f"seeded {args.calls:,} calls in {time.perf_counter() - started:.1f} s")

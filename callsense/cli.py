@@ -95,15 +95,16 @@ def process(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Fetch, transcribe and analyse one call, store it encrypted, and print the analysed record as JSON."""
-    from callsense.pipeline import stages as runner
+    from callsense.pipeline import inline
+    from callsense.runtime import open_runtime
 
     settings = _settings()
     resolved_id = call_id or _default_call_id(source)
     with _errors_as_exit():
-        rt = runner.open_runtime(settings)
+        rt = open_runtime(settings)
         try:
             with _progress(quiet) as on_progress:
-                record = runner.process(
+                record = inline.process(
                     rt,
                     source=source,
                     call_id=resolved_id,
@@ -154,11 +155,11 @@ def show(
 ) -> None:
     """Print a stored call's record as JSON (decrypted), or its audit trail."""
     from callsense.calls import service as calls
-    from callsense.pipeline import stages as runner
+    from callsense.runtime import open_runtime
 
     settings = _settings()
     with _errors_as_exit():
-        rt = runner.open_runtime(settings)
+        rt = open_runtime(settings)
         try:
             with rt.db.transaction() as session:
                 call = calls.get(session=session, call_id=call_id)
@@ -250,12 +251,12 @@ def keys_rotate(
     ] = False,
 ) -> None:
     """Make a new active key and re-encrypt every stored ciphertext (database and audio) under it."""
-    from callsense.pipeline import stages as runner
+    from callsense.runtime import open_runtime
     from callsense.security import rotation
 
     settings = _settings()
     with _errors_as_exit():
-        rt = runner.open_runtime(settings)
+        rt = open_runtime(settings)
         try:
             report = rotation.rotate(rt, retire_old=retire_old)
         finally:
@@ -287,12 +288,12 @@ def serve(
 
     from callsense import db
     from callsense.api.app import create_app
-    from callsense.pipeline import stages as runner
     from callsense.pipeline import tasks as jobs
+    from callsense.runtime import open_runtime
 
     settings = _settings()
     with _errors_as_exit():
-        rt = runner.open_runtime(settings)
+        rt = open_runtime(settings)
     concurrency = settings.server.worker_concurrency if worker_concurrency is None else worker_concurrency
     api = create_app(rt, jobs.build_app(rt), worker_concurrency=concurrency)
     # After its graceful shutdown uvicorn re-raises SIGTERM to the handler it found. Make that handler exit
@@ -329,13 +330,13 @@ def worker(
     import contextlib
     import signal
 
-    from callsense.pipeline import stages as runner
     from callsense.pipeline import tasks as jobs
     from callsense.pipeline import workers
+    from callsense.runtime import open_runtime
 
     settings = _settings()
     with _errors_as_exit():
-        rt = runner.open_runtime(settings)
+        rt = open_runtime(settings)
     jobs_app = jobs.build_app(rt)
 
     async def run() -> None:

@@ -16,7 +16,7 @@ from rich.table import Table
 from callsense.calls import deliveries
 
 if TYPE_CHECKING:
-    from callsense.pipeline.stages import Runtime
+    from callsense.runtime import Runtime
 
 app = typer.Typer(
     help="Deliveries of analysed calls to CRMs: list, and retry dead ones.", no_args_is_help=True
@@ -26,11 +26,11 @@ app = typer.Typer(
 @contextmanager
 def _runtime() -> Iterator[Runtime]:
     from callsense import cli
-    from callsense.pipeline import stages as runner
+    from callsense.runtime import open_runtime
 
     settings = cli._settings()
     with cli._errors_as_exit():
-        rt = runner.open_runtime(settings)
+        rt = open_runtime(settings)
         try:
             yield rt
         finally:
@@ -48,7 +48,7 @@ def _requeued(rt: Runtime, ids: list[uuid.UUID], *, now: bool) -> None:
         for delivery_id in ids:
             # A retryable failure is recorded on the row; a worker's reconcile picks the row up again.
             with contextlib.suppress(CRMUnavailableError):
-                deliver.run_deliver(rt, delivery_id)
+                deliver.run(rt, delivery_id)
             with rt.db.transaction() as session:
                 row = deliveries.view(session=session, delivery_id=delivery_id)
             cli.out.print(f"{delivery_id} {row.destination}: {row.status} {row.last_error or ''}".rstrip())

@@ -23,7 +23,7 @@ from callsense.assets import catalog
 from callsense.errors import CallsenseError, NotFoundError
 from callsense.pipeline import tasks as jobs
 from callsense.pipeline import workers
-from callsense.pipeline.stages import Runtime
+from callsense.runtime import Runtime
 from callsense.web import site as web
 
 log = structlog.get_logger(__name__)
@@ -155,5 +155,5 @@ async def metrics_endpoint(request: Request, rt: RuntimeDep) -> Response:
             status_code=status.HTTP_401_UNAUTHORIZED,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    body = await run_in_threadpool(metrics.render, rt.db)
+    body = await run_in_threadpool(metrics.render, rt.db, job_counts=jobs.job_counts)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -23,7 +23,7 @@ from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord, CallStatus, Sentiment
 from callsense.errors import NotFoundError
 from callsense.pipeline import tasks as jobs
-from callsense.pipeline.stages import Runtime, audio_blob_key
+from callsense.runtime import Runtime
 from callsense.security.tokens import Role
 
 router = APIRouter(prefix="/calls", tags=["calls"])
@@ -170,7 +170,9 @@ def audio_response(rt: Runtime, call_id: str, *, range_header: str | None, actor
     call = _load(rt, call_id)
     if call.audio_blob is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this call has no audio stored")
-    audio = rt.keyring.decrypt(rt.blobs.get(audio_blob_key(call.id)), context=calls.audio_context(call.id))
+    audio = rt.keyring.decrypt(
+        rt.blobs.get(calls.audio_blob_key(call.id)), context=calls.audio_context(call.id)
+    )
     kind = (call.audio_format or "").split("/", 1)[0].split(",")[0]
     media_type = AUDIO_TYPES.get(
         kind, "audio/mp4" if "mp4" in kind or "mov" in kind else "application/octet-stream"

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from callsense.pipeline.stages import Runtime
+from callsense.runtime import Runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 

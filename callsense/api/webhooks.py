@@ -32,7 +32,7 @@ from callsense.calls.schemas import CallStatus
 from callsense.errors import ConfigError
 from callsense.pipeline import tasks as jobs
 from callsense.pipeline.ingest import ingest
-from callsense.pipeline.stages import Runtime
+from callsense.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])

@@ -1,4 +1,4 @@
-"""The analyse stage: transcript → summary, topic, sentiments, emotion (and an LLM translation when asked).
+"""The LLM analysis of a transcript: summary, topic, sentiments, emotion (and an LLM translation when asked).
 
 Every answer is validated field by field: an invalid answer is retried once with the problems pointed out,
 then whatever fields are valid are kept and each missing one is recorded as a ``FieldFailure``. Nothing is

@@ -28,7 +28,7 @@ from callsense.security.crypto import KeyRing, envelope_prefix
 from callsense.web import models as _web  # noqa: F401  (registers the dashboard's tables, as migrations do)
 
 if TYPE_CHECKING:
-    from callsense.pipeline.stages import Runtime
+    from callsense.runtime import Runtime
 
 # Calls per transaction: their row locks are held while their recordings are re-encrypted.
 BATCH_CALLS = 20

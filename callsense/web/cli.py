@@ -107,11 +107,11 @@ search_app = typer.Typer(help="The dashboard's full-text search index.", no_args
 def search_backfill() -> None:
     """Index calls stored before the search index existed (decrypts their text; safe to run again)."""
     from callsense.cli import _errors_as_exit, _settings, out
-    from callsense.pipeline import stages as runner
+    from callsense.runtime import open_runtime
     from callsense.web.search_backfill import backfill
 
     with _errors_as_exit():
-        rt = runner.open_runtime(_settings())
+        rt = open_runtime(_settings())
         try:
             count = backfill(db=rt.db, keyring=rt.keyring)
         finally:

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callsense import __version__
 from callsense.api.deps import RuntimeDep
-from callsense.pipeline.stages import Runtime
+from callsense.runtime import Runtime
 from callsense.security.tokens import Role
 from callsense.web import accounts, throttle
 from callsense.web.accounts import SignedIn

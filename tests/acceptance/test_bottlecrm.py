@@ -25,8 +25,8 @@ from standardwebhooks.webhooks import Webhook
 from callsense.calls.models import Delivery
 from callsense.config import Settings
 from callsense.pipeline import deliver
-from callsense.pipeline import stages as runner
 from callsense.pipeline import tasks as jobs
+from callsense.runtime import Runtime, open_runtime
 from tests.bottlecrm import BottleCRM, running_bottlecrm
 from tests.conftest import AUDIO
 from tests.crm_calls import ANALYSIS, analysed_call, cli
@@ -60,8 +60,8 @@ def delivering_to(settings: Settings, *destinations: dict[str, Any]) -> Settings
 
 
 @pytest.fixture
-def rt(settings: Settings, bottlecrm: BottleCRM) -> Iterator[runner.Runtime]:
-    runtime = runner.open_runtime(delivering_to(settings, destination(bottlecrm)))
+def rt(settings: Settings, bottlecrm: BottleCRM) -> Iterator[Runtime]:
+    runtime = open_runtime(delivering_to(settings, destination(bottlecrm)))
     yield runtime
     runtime.db.close()
 
@@ -72,7 +72,7 @@ def listed(settings: Settings) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def rows(rt: runner.Runtime) -> list[Delivery]:
+def rows(rt: Runtime) -> list[Delivery]:
     with rt.db.transaction() as session:
         return list(session.scalars(select(Delivery)))
 
@@ -82,7 +82,7 @@ def ours(interactions: list[dict[str, Any]], call_id: str) -> list[dict[str, Any
 
 
 def test_analysed_call_lands_on_the_right_contact_and_shows_delivered(
-    rt: runner.Runtime, bottlecrm: BottleCRM
+    rt: Runtime, bottlecrm: BottleCRM
 ) -> None:
     call_pk = analysed_call(rt, "bcrm-e2e", number=PHONE)
     [row] = rows(rt)
@@ -110,14 +110,14 @@ def test_analysed_call_lands_on_the_right_contact_and_shows_delivered(
     assert shown["external_id"] == interaction["id"] and shown["attempts"] == 1
 
 
-def _options(rt: runner.Runtime) -> dict[str, Any]:
+def _options(rt: Runtime) -> dict[str, Any]:
     options = jobs.worker_options(rt, queues=["deliver"], concurrency=1)
     options.pop("queues")
     return options
 
 
 def test_crash_between_accepted_and_recorded_still_leaves_one_interaction(
-    rt: runner.Runtime, bottlecrm: BottleCRM, monkeypatch: pytest.MonkeyPatch
+    rt: Runtime, bottlecrm: BottleCRM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     analysed_call(rt, "bcrm-crash", number=PHONE)
     [row] = rows(rt)
@@ -142,7 +142,7 @@ def test_refused_delivery_is_dead_lettered_visible_in_the_cli_and_retried_from_i
     settings: Settings, bottlecrm: BottleCRM
 ) -> None:
     wrong = delivering_to(settings, destination(bottlecrm, token="bcrm_pat_revoked"))
-    broken = runner.open_runtime(wrong)
+    broken = open_runtime(wrong)
     try:
         analysed_call(broken, "bcrm-refused", number=PHONE)
         [row] = rows(broken)
@@ -163,9 +163,7 @@ def test_refused_delivery_is_dead_lettered_visible_in_the_cli_and_retried_from_i
     assert shown["status"] == "delivered" and shown["external_id"] == interaction["id"]
 
 
-def test_bottlecrm_field_error_is_dead_lettered_with_its_reason(
-    rt: runner.Runtime, bottlecrm: BottleCRM
-) -> None:
+def test_bottlecrm_field_error_is_dead_lettered_with_its_reason(rt: Runtime, bottlecrm: BottleCRM) -> None:
     # BottleCRM refuses a call more than five minutes in the future: a real 400 with a field error.
     analysed_call(rt, "bcrm-future", number=PHONE, started_at=datetime.now(UTC) + timedelta(days=2))
     [row] = rows(rt)

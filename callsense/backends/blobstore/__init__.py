@@ -11,5 +11,5 @@ __all__ = ["BlobStore", "FilesystemBlobStore", "MemoryBlobStore", "open_blobstor
 
 
 def open_blobstore(settings: Settings) -> BlobStore:
-    """The store ``settings`` name: today a directory (``blob_dir``), where an object-store adapter would plug in."""
+    """The store the settings name: today a directory (``blob_dir``); an object store would plug in here."""
     return FilesystemBlobStore(settings.resolved_blob_dir)

@@ -28,7 +28,6 @@ class BlobStore(Protocol):
         """The blob under ``key``; raises ``NotFoundError`` when there is none."""
 
 
-
 def validate_key(key: str) -> str:
     """Return ``key`` unchanged, or raise ``InvalidBlobKeyError`` saying what is wrong with it."""
     if not key:

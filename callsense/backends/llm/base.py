@@ -29,11 +29,18 @@ class JSONRequest:
 
 @runtime_checkable
 class LLMBackend(Protocol):
-    name: str
-    """"embedded", "ollama", "openai" or "fake"."""
-    model: str
-    context_tokens: int
-    """Prompt plus answer must fit in this many tokens."""
+    @property
+    def name(self) -> str:
+        """ "embedded", "ollama", "openai" or "fake"."""
+        ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def context_tokens(self) -> int:
+        """Prompt plus answer must fit in this many tokens."""
+        ...
 
     def complete_json(self, request: JSONRequest) -> str:
         """The raw text the model produced (normally JSON, never trusted to be)."""

@@ -7,10 +7,11 @@ Redirects are followed by hand, at most ``max_redirects``, each target checked t
 (``fetch.sources``) are only sent to the origin (scheme, host, port) the download started on.
 
 Bodies stream with connect/read timeouts and stop as soon as the size limit is passed. One call is one try:
-timeouts, connection errors and 5xx (also 408 and 429, ``backends.http_status``) raise a retryable ``FetchError``
-and the job queue decides when to try again (``pipeline.tasks.RETRY``), other 4xx are final. No try is repeated here: each connection is
-fresh, so there is no stale pooled connection to forgive, and a wait here would hold a worker the queue can
-give to another call. The first bytes must be a known audio container (``sniff.py``).
+timeouts, connection errors and 5xx (also 408 and 429: ``backends.http_status``) raise a retryable
+``FetchError`` and the job queue decides when to try again (``pipeline.tasks.RETRY``), other 4xx are final.
+No try is repeated here: each connection is fresh, so there is no stale pooled connection to forgive, and a
+wait here would hold a worker the queue can give to another call. The first bytes must be a known audio
+container (``sniff.py``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
 
+from callsense.backends.http_status import is_retryable
+from callsense.backends.recordings.base import describe
 from callsense.backends.recordings.sniff import SNIFF_BYTES, require_audio
 from callsense.backends.recordings.ssrf import AddressPolicy, IPAddress
 from callsense.config import Settings, SourceAuth, SourceAuthKind
-from callsense.errors import BadAudioError, FetchError, PermanentFetchError
+from callsense.errors import BadAudioError, FetchError, PermanentFetchError, RetryableStatusError, StatusError
 
 log = structlog.get_logger(__name__)
 

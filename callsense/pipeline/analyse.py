@@ -1,0 +1,67 @@
+"""The analyse stage: the LLM's analysis of the stored transcript (``analysis.py``), stored encrypted with
+the outbox of the call's deliveries, in one transaction."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from callsense.calls import deliveries
+from callsense.calls import service as calls
+from callsense.calls.schemas import CallStatus
+from callsense.config import TranslationEngine
+from callsense.errors import AnalysisError
+from callsense.pipeline import analysis, stages
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
+
+
+def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UUID]:
+    """Next come the call's pending deliveries (their ids), also when the analysis was done before."""
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        if call.status == CallStatus.no_speech.value or (not force and stages.is_done(call, "analyse")):
+            return deliveries.pending_ids(session=session, call_pk=call_pk)
+        segments = calls.read_segments(call=call, keyring=rt.keyring)
+        language = call.language
+        has_translation = call.transcript is not None and call.transcript.translated_enc is not None
+    with stages.audited(rt, call_pk, "analyse"):
+        started = time.perf_counter()
+        translate = (
+            rt.settings.translation is TranslationEngine.llm
+            and language not in (None, "en")
+            and not has_translation
+        )
+        result = analysis.analyse(segments=segments, language=language, llm=rt.llm, translate=translate)
+        if not (result.summary or result.topic or result.sentiment or result.emotion):
+            by_reason: dict[str, list[str]] = {}
+            for failure in result.failures:
+                by_reason.setdefault(failure.reason, []).append(failure.field)
+            reasons = "; ".join(f"{', '.join(fields)}: {reason}" for reason, fields in by_reason.items())
+            raise AnalysisError(f"the LLM gave no valid analysis ({reasons})")
+        seconds = time.perf_counter() - started
+        with rt.db.transaction() as session:
+            call = calls.lock(session=session, call_pk=call_pk)
+            calls.store_analysis(
+                session=session,
+                call=call,
+                keyring=rt.keyring,
+                result=result,
+                llm_backend=rt.llm.name,
+                llm_model=rt.llm.model,
+            )
+            if translate and call.transcript is not None:
+                call.transcript.translation_engine = TranslationEngine.llm.value
+            call.analyse_seconds = round(seconds, 3)
+            calls.set_status(session=session, call=call, status=CallStatus.done)
+            deliveries.add_outbox(  # the outbox: written with the analysis, or not at all
+                session=session,
+                call_pk=call_pk,
+                destinations=[destination.name for destination in rt.settings.deliveries.enabled()],
+            )
+            calls.add_event(
+                session=session, call_pk=call_pk, stage="analyse", kind="finished", seconds=seconds
+            )
+            return deliveries.pending_ids(session=session, call_pk=call_pk)
