@@ -7,8 +7,9 @@ Makes the recording if it is missing: the stereo fixture call (8 kHz FLAC) repea
 for this checkout and once for each ``--tree`` (another checkout, e.g. of main, for a before/after table):
 
 - imports: the modules and the runtime (database, key ring, blob store), nothing decoded: the floor;
-- fetch: the real ``run_fetch`` of a local file into a fresh database on ``--database`` (PostgreSQL);
-- decode: ``decode`` of the file's bytes, as ``run_transcribe`` does before handing the audio to Whisper;
+- fetch: the real fetch stage (``fetch.run``) of a local file into a fresh database on ``--database``
+  (PostgreSQL);
+- decode: ``decode`` of the file's bytes, as the transcribe stage does before handing the audio to Whisper;
 - decode + stereo check: then ``channels_are_alike``, which the transcriber asks first of every stereo call.
 """
 

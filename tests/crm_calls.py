@@ -1,5 +1,5 @@
 """Analysed calls for the delivery tests, made through the real stage code with a scripted LLM (no Whisper):
-``run_analyse`` stores the analysis and writes the outbox rows in one transaction, as in production."""
+``analyse.run`` stores the analysis and writes the outbox rows in one transaction, as in production."""
 
 from __future__ import annotations
 

@@ -128,11 +128,11 @@ def test_crash_between_accepted_and_recorded_still_leaves_one_interaction(
     with monkeypatch.context() as patched:
         patched.setattr(deliver, "record_receipt", crash)
         with pytest.raises(ConnectionError):
-            deliver.run_deliver(rt, row.id)
+            deliver.run(rt, row.id)
     assert len(ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-crash")) == 1
     assert rows(rt)[0].status == "pending"
 
-    deliver.run_deliver(rt, row.id)  # the retry finds the interaction BottleCRM already has
+    deliver.run(rt, row.id)  # the retry finds the interaction BottleCRM already has
     [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-crash")
     [after] = rows(rt)
     assert after.status == "delivered" and after.external_id == interaction["id"] and after.attempts == 2
@@ -146,7 +146,7 @@ def test_refused_delivery_is_dead_lettered_visible_in_the_cli_and_retried_from_i
     try:
         analysed_call(broken, "bcrm-refused", number=PHONE)
         [row] = rows(broken)
-        deliver.run_deliver(broken, row.id)  # refused: fails fast, no retry
+        deliver.run(broken, row.id)  # refused: fails fast, no retry
     finally:
         broken.db.close()
     [dead] = listed(wrong)
@@ -167,7 +167,7 @@ def test_bottlecrm_field_error_is_dead_lettered_with_its_reason(rt: Runtime, bot
     # BottleCRM refuses a call more than five minutes in the future: a real 400 with a field error.
     analysed_call(rt, "bcrm-future", number=PHONE, started_at=datetime.now(UTC) + timedelta(days=2))
     [row] = rows(rt)
-    deliver.run_deliver(rt, row.id)
+    deliver.run(rt, row.id)
     [dead] = rows(rt)
     assert dead.status == "dead" and dead.response_status == 400
     # The field BottleCRM names, not its message (a message may echo the value sent).

@@ -76,9 +76,9 @@ def test_a_running_worker_encrypts_under_the_key_a_rotation_made(
             new_key = json.loads(rt.settings.resolved_key_file.read_text())["active"]
             assert f"retired keys: {old_key}" in rotated.stdout and new_key != old_key
 
-            call_pk, _ = ingest.ingest(
+            call_pk = ingest.ingest(
                 rt, call_id="after-rotation", source=f"{recordings}/en_short.mono.flac"
-            )
+            ).call_pk
             app = jobs.build_app(rt)
             with app.open():
                 jobs.defer_stage(app, "fetch", call_pk)

@@ -69,7 +69,7 @@ def rows(rt: Runtime) -> list[Delivery]:
 def attempt(rt: Runtime, delivery_id: uuid.UUID) -> float | None:
     """One try; the wait the queue would honour before the next one, or None when none is needed."""
     try:
-        deliver.run_deliver(rt, delivery_id)
+        deliver.run(rt, delivery_id)
     except CRMUnavailableError as exc:
         return exc.retry_after
     return None

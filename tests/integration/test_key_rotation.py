@@ -90,7 +90,7 @@ def _key_ids(rt: Runtime) -> set[str]:
 
 def _ingest(rt: Runtime, call_id: str, source: str = str(RECORDING)) -> uuid.UUID:
     details = calls.CallDetails(customer_number=PHONE, metadata={"queue": "billing"})
-    return ingest.ingest(rt, call_id=call_id, source=source, details=details)[0]
+    return ingest.ingest(rt, call_id=call_id, source=source, details=details).call_pk
 
 
 def _fetched(rt: Runtime, call_id: str) -> uuid.UUID:
@@ -171,7 +171,7 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
         with restarted.db.transaction() as session:
             pending = deliveries.pending_ids(session=session, call_pk=stages["done"])
         assert len(pending) == 1
-        deliver.run_deliver(restarted, pending[0])
+        deliver.run(restarted, pending[0])
         with restarted.db.transaction() as session:
             delivery = session.get(Delivery, pending[0])
             assert delivery is not None and delivery.status == "delivered", delivery and delivery.last_error

@@ -160,14 +160,14 @@ def _run_until_done(rt: Runtime, stage: str, call_pk: uuid.UUID, server: Flaky) 
 
 
 def test_a_failing_recorder_gets_one_request_per_fetch_job_run(rt: Runtime, recorder: Flaky) -> None:
-    call_pk, _ = ingest.ingest(rt, call_id="flaky-recorder", source=recorder.url + "/call.flac")
+    call_pk = ingest.ingest(rt, call_id="flaky-recorder", source=recorder.url + "/call.flac").call_pk
     _run_until_done(rt, "fetch", call_pk, recorder)
     assert recorder.requests == FAILURES + 1
     assert status_of(rt, call_pk) is CallStatus.fetched
 
 
 def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(rt: Runtime, llm_server: Flaky) -> None:
-    call_pk, _ = ingest.ingest(rt, call_id="flaky-llm", source="https://recorder.example/call.flac")
+    call_pk = ingest.ingest(rt, call_id="flaky-llm", source="https://recorder.example/call.flac").call_pk
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
         calls.store_transcript(
@@ -190,7 +190,7 @@ def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(rt: Runtime, 
 def test_a_dead_recorder_gets_one_request_per_run_until_the_queue_gives_up(
     rt: Runtime, dead_recorder: Flaky
 ) -> None:
-    call_pk, _ = ingest.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac")
+    call_pk = ingest.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac").call_pk
     app = jobs.build_app(rt)
     options = {**jobs.worker_options(rt, queues=["fetch"], concurrency=1), "wait": False}
     runs = jobs.RETRY["fetch"].max_attempts
