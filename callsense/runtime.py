@@ -88,10 +88,6 @@ class LazyTranscriber:
     def __init__(self, settings: Settings) -> None:
         self._whisper = _Once(lambda: WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir))
 
-    @property
-    def whisper(self) -> WhisperTranscriber:
-        return self._whisper.get()
-
     def transcribe(
         self,
         audio: DecodedAudio,
@@ -100,7 +96,7 @@ class LazyTranscriber:
         task: Task = "transcribe",
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
-        return self.whisper.transcribe(audio, language=language, task=task, on_progress=on_progress)
+        return self._whisper.get().transcribe(audio, language=language, task=task, on_progress=on_progress)
 
 
 def open_runtime(settings: Settings) -> Runtime:
