@@ -126,7 +126,7 @@ async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
         try:
             with rt.db.transaction() as session:
                 session.execute(text("select 1"))
-                session.execute(text("select count(*) from procrastinate_workers"))
+                jobs.count_workers(session=session)  # the queue's tables are there and readable
             results["database"] = results["queue"] = "ok"
         except Exception as exc:  # readiness reports, it does not raise
             results["database"] = f"unavailable: {type(exc).__name__}"

@@ -311,3 +311,8 @@ def job_counts(*, session: Session) -> list[tuple[str, str, int]]:
         text("select queue_name, status::text, count(*) from procrastinate_jobs group by 1, 2")
     ).all()
     return [(queue, state, count) for queue, state, count in rows]
+
+
+def count_workers(*, session: Session) -> int:
+    """Workers registered with the queue; reading it checks that the queue's tables are there."""
+    return int(session.execute(text("select count(*) from procrastinate_workers")).scalar_one())
