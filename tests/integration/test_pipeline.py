@@ -149,9 +149,9 @@ def test_stored_text_and_audio_are_encrypted(rt: Runtime, settings: Settings) ->
 
 def test_a_wrong_key_cannot_read_the_call(rt: Runtime, settings: Settings, tmp_path: Path) -> None:
     process(rt, "en_short.mono.flac")
-    rt.keyring = KeyRing.load_or_create(tmp_path / "other-keys.json")
+    other_key = dataclasses.replace(rt, keyring=KeyRing.load_or_create(tmp_path / "other-keys.json"))
     with pytest.raises(DecryptionError):
-        inline.record(rt, _call_pk(rt, "en_short"))
+        inline.record(other_key, _call_pk(rt, "en_short"))
 
 
 def _call_pk(rt: Runtime, call_id: str):  # type: ignore[no-untyped-def]
