@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import procrastinate
 import structlog
@@ -37,7 +37,9 @@ from callsense.pipeline import deliver as deliver_stage
 from callsense.pipeline import fetch as fetch_stage
 from callsense.pipeline import stages, workers
 from callsense.pipeline import transcribe as transcribe_stage
-from callsense.runtime import Runtime
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 blueprint = procrastinate.Blueprint()
@@ -85,10 +87,11 @@ RETRY = {
 
 
 def _runtime(context: procrastinate.JobContext) -> Runtime:
+    # worker_options puts it there; the pipeline imports the runtime for its type only (it sits above)
     rt = (context.additional_context or {}).get("runtime")
-    if not isinstance(rt, Runtime):
+    if rt is None:
         raise RuntimeError("the worker was started without a callsense runtime")
-    return rt
+    return cast("Runtime", rt)
 
 
 def queueing_lock(stage: str, subject: uuid.UUID | str) -> str:
