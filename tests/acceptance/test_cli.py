@@ -28,7 +28,6 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         data_dir,
         # The unreachable-URL test points at loopback, which is refused unless allowlisted.
         CALLSENSE_FETCH__ALLOW_NETWORKS='["127.0.0.0/8"]',
-        CALLSENSE_FETCH__BACKOFF_S="0.1",
     )
 
 
