@@ -22,7 +22,7 @@ from rich.table import Table
 
 from callsense.config import ASRSettings
 from callsense.speech.audio import DecodedAudio, decode
-from callsense.speech.whisper import Transcriber
+from callsense.speech.whisper import WhisperTranscriber
 from tests.wer import normalise
 
 
@@ -47,7 +47,7 @@ def peak_rss_mib() -> float:
 
 
 def run(folder: Path, settings: ASRSettings, model_dir: Path, limit: int | None) -> list[Row]:
-    transcriber = Transcriber(settings, model_dir=model_dir)
+    transcriber = WhisperTranscriber(settings, model_dir=model_dir)
     entries = [
         json.loads(line) for line in (folder / "references.jsonl").read_text().splitlines() if line.strip()
     ]

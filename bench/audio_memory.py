@@ -7,8 +7,9 @@ Makes the recording if it is missing: the stereo fixture call (8 kHz FLAC) repea
 for this checkout and once for each ``--tree`` (another checkout, e.g. of main, for a before/after table):
 
 - imports: the modules and the runtime (database, key ring, blob store), nothing decoded: the floor;
-- fetch: the real ``run_fetch`` of a local file into a fresh database on ``--database`` (PostgreSQL);
-- decode: ``decode`` of the file's bytes, as ``run_transcribe`` does before handing the audio to Whisper;
+- fetch: the real fetch stage (``fetch.run``) of a local file into a fresh database on ``--database``
+  (PostgreSQL);
+- decode: ``decode`` of the file's bytes, as the transcribe stage does before handing the audio to Whisper;
 - decode + stereo check: then ``channels_are_alike``, which the transcriber asks first of every stereo call.
 """
 
@@ -37,15 +38,16 @@ RUNTIME = """
 import sys, tempfile
 from pathlib import Path
 from callsense.config import load_settings
-from callsense.pipeline import runner
+from callsense.runtime import open_runtime
+from callsense.pipeline import fetch, ingest
 path, url = sys.argv[1], sys.argv[2]
 with tempfile.TemporaryDirectory() as data_dir:
-    rt = runner.open_runtime(load_settings(data_dir=Path(data_dir), database_url=url))
-    call_pk = runner.ingest(rt, call_id="bench-memory", source=path).call_pk
+    rt = open_runtime(load_settings(data_dir=Path(data_dir), database_url=url))
+    call_pk = ingest.ingest(rt, call_id="bench-memory", source=path).call_pk
 """
 STEPS = {
     "imports": RUNTIME,
-    "fetch": RUNTIME + "    runner.run_fetch(rt, call_pk, source=path)\n",
+    "fetch": RUNTIME + "    fetch.run(rt, call_pk, source=path)\n",
     "decode": "import sys\nfrom pathlib import Path\nfrom callsense.speech.audio import decode\n"
     "audio = decode(Path(sys.argv[1]).read_bytes(), max_seconds=4 * 3600)\n",
 }

@@ -23,11 +23,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select, text
 
-from callsense import jobs
 from callsense.calls.models import Call
 from callsense.calls.queries import call_time
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import tasks
+from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import accounts, call_list
@@ -98,7 +98,7 @@ from (
 """
 
 
-def seed(rt: runner.Runtime, count: int) -> None:
+def seed(rt: Runtime, count: int) -> None:
     with rt.db.transaction() as session:
         session.execute(text(SEED_CALLS), {"topics": TOPICS, "calls": count})
         session.execute(text(SEED_SEARCH), {"words": WORDS})
@@ -129,7 +129,7 @@ def timed(action: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
 
 
-def cursor_at(rt: runner.Runtime, position: int, sort: str, descending: bool) -> str:
+def cursor_at(rt: Runtime, position: int, sort: str, descending: bool) -> str:
     key = call_list.SORTS[sort][0]
     order = [key.desc(), Call.id.desc()] if descending else [key.asc(), Call.id.asc()]
     with rt.db.transaction() as session:
@@ -146,7 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
-        rt = runner.open_runtime(Settings(data_dir=Path(tmp)))
+        rt = open_runtime(Settings(data_dir=Path(tmp)))
         started = time.perf_counter()
         seed(rt, args.calls)
         console.print(f"seeded {args.calls:,} calls in {time.perf_counter() - started:.1f} s")
@@ -169,7 +169,7 @@ def main() -> None:
             ("insights, last 30 days", "/app/insights"),
             ("insights, last 90 days", "/app/insights?since=" + _days_ago(90)),
         ]
-        app = create_app(rt, jobs.build_app(rt), worker_concurrency=0)
+        app = create_app(rt, tasks.build_app(rt), worker_concurrency=0)
         table = Table(title=f"dashboard pages over {args.calls:,} calls (ms, {args.repeat} runs each)")
         for column in ("page", "median", "p95"):
             table.add_column(column, justify="left" if column == "page" else "right")

@@ -10,6 +10,7 @@ the share of the wall time spent outside the models (the pipeline's own overhead
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import tempfile
 import time
@@ -19,7 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from callsense.config import load_settings
-from callsense.pipeline import runner
+from callsense.pipeline import inline
+from callsense.runtime import open_runtime
+from callsense.speech.whisper import WhisperTranscriber
 
 
 def main() -> None:
@@ -45,15 +48,16 @@ def main() -> None:
         table.add_column(column, justify="left" if column == "file" else "right")
     with tempfile.TemporaryDirectory(prefix="callsense-bench-") as data_dir:
         settings = load_settings(data_dir=Path(data_dir), model_dir=args.model_dir.resolve())
-        rt = runner.open_runtime(settings)
+        whisper = WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir)
+        rt = dataclasses.replace(open_runtime(settings), transcriber=whisper)
         try:
             started = time.perf_counter()
-            rt.transcriber._model()  # load both models up front so the first row is comparable to the rest
+            whisper._model()  # load both models up front so the first row is comparable to the rest
             rt.llm.count_tokens("warm up")
             load = time.perf_counter() - started
             for index, path in enumerate(args.files):
                 started = time.perf_counter()
-                record = runner.process(rt, source=str(path), call_id=f"bench-{index}-{path.stem}")
+                record = inline.process(rt, source=str(path), call_id=f"bench-{index}-{path.stem}")
                 total = time.perf_counter() - started
                 timings = record.timings
                 model_time = (timings.transcribe or 0) + (timings.analyse or 0)

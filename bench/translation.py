@@ -22,10 +22,10 @@ from rich.table import Table
 
 from callsense.backends.llm import build_llm
 from callsense.config import ASRSettings, LLMSettings
-from callsense.pipeline.analyse import AnalysisOptions, translate_turns
+from callsense.pipeline.analysis import AnalysisOptions, translate_turns
 from callsense.pipeline.transcript_chunks import turns_of
 from callsense.speech.audio import decode
-from callsense.speech.whisper import Transcriber
+from callsense.speech.whisper import WhisperTranscriber
 
 REFERENCES = Path(__file__).with_name("translation_references.jsonl")
 _SPEAKER = re.compile(r"^(Agent|Customer):\s*", re.MULTILINE)
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--audio-dir", type=Path, default=Path("tests/fixtures/audio"))
     args = parser.parse_args()
 
-    transcriber = Transcriber(ASRSettings(), model_dir=args.model_dir)
+    transcriber = WhisperTranscriber(ASRSettings(), model_dir=args.model_dir)
     llm = build_llm(LLMSettings(), model_dir=args.model_dir)
     table = Table(title="English translation: Whisper translate vs the LLM (Qwen2.5-Coder-1.5B)")
     for column in ("call", "engine", "seconds", "chrF", "BLEU", "translation (start)"):

@@ -1,21 +1,25 @@
 """The exception tree of callsense.
 
     CallsenseError
-    ├── PermanentError          retrying cannot help: the input or the configuration is wrong
-    │   ├── ConfigError         settings are invalid or a required file is missing
-    │   ├── BadAudioError       the recording is empty, corrupt, not audio, or too long
-    │   ├── ModelAssetError     a model file is missing or fails its checksum
-    │   ├── DecryptionError     a ciphertext does not open with the keys we hold
-    │   ├── AnalysisError       the LLM gave no usable summary, topic, sentiment or emotion
-    │   ├── NotFoundError       no such call, delivery, blob, token or user
-    │   ├── PermanentFetchError the source refuses for good (404, 403, a URL we will not fetch)
-    │   ├── SignatureError      an incoming webhook is not authentic; ``reason`` says why
-    │   ├── UnsatisfiableRangeError  a byte range outside the recording that was asked for
-    │   └── CRMRejectedError    a CRM refused a delivery (4xx other than 408/429); its reason is kept
-    └── RetryableError          a later attempt may succeed: network, a busy server
-        ├── FetchError          the recording could not be downloaded
-        ├── LLMUnavailableError the LLM back-end did not answer
-        └── CRMUnavailableError a CRM timed out, throttled (429) or failed (5xx); may name a wait
+    ├── PermanentError               retrying cannot help: the input or the configuration is wrong
+    │   ├── ConfigError              settings are invalid or a required file is missing
+    │   ├── BadAudioError            the recording is empty, corrupt, not audio, or too long
+    │   ├── ModelAssetError          a model file is missing or fails its checksum
+    │   ├── DecryptionError          a ciphertext does not open with the keys we hold
+    │   ├── AnalysisError            the LLM gave no valid field of the analysis
+    │   ├── NotFoundError            no such call, delivery, blob, token or user
+    │   ├── InvalidBlobKeyError      a blob key outside the allowed form (also a ValueError)
+    │   ├── SignatureError           an incoming webhook is not authentic; ``reason`` says why
+    │   ├── UnsatisfiableRangeError  a byte range outside the recording was asked for
+    │   ├── PermanentFetchError      the recording's source refuses for good, or is not one we fetch
+    │   │   ├── AddressRefusedError  the URL's host is a non-public address that is not allowlisted
+    │   │   └── StatusError          the recording server answered a final error status (404, 403...)
+    │   └── CRMRejectedError         a CRM refused a delivery (4xx other than 408/429); its reason is kept
+    └── RetryableError               a later attempt may succeed: network, a busy server
+        ├── FetchError               the recording could not be downloaded
+        │   └── RetryableStatusError the recording server answered 5xx, 408 or 429
+        ├── LLMUnavailableError      the LLM back-end did not answer
+        └── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
 
 Library errors are translated into these at the boundary and re-raised ``from exc``; only the CLI, the
 API and the dashboard turn them into exit codes, JSON answers and pages.
@@ -62,12 +66,36 @@ class NotFoundError(PermanentError):
     pass
 
 
+class InvalidBlobKeyError(PermanentError, ValueError):
+    """A blob key or prefix outside the allowed form: a programming error, never retried."""
+
+
 class FetchError(RetryableError):
     pass
 
 
+class RetryableStatusError(FetchError):
+    """The recording server answered 5xx, 408 or 429: a later attempt may succeed."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class PermanentFetchError(PermanentError):
     """The source answered but refuses for good (404, 403, a URL we will not fetch)."""
+
+
+class AddressRefusedError(PermanentFetchError):
+    """The URL's host is, or resolves to, an address callsense does not download from."""
+
+
+class StatusError(PermanentFetchError):
+    """The recording server answered with a final error status (404, 403...)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class LLMUnavailableError(RetryableError):

@@ -3,8 +3,11 @@ read from the database at scrape time, so any API process reports the whole clus
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from callsense.db import Database
 
@@ -39,12 +42,16 @@ OUTBOX = Gauge(
 )
 
 
-def render(db: Database) -> bytes:
+class JobCounts(Protocol):
+    """Jobs in the queue as (queue, state, count): ``pipeline.tasks.job_counts``, which owns the queue."""
+
+    def __call__(self, *, session: Session) -> list[tuple[str, str, int]]: ...
+
+
+def render(db: Database, *, job_counts: JobCounts) -> bytes:
     """Refresh the database-backed gauges and render every metric in the text format."""
     with db.transaction() as session:
-        jobs = session.execute(
-            text("select queue_name, status::text, count(*) from procrastinate_jobs group by 1, 2")
-        ).all()
+        jobs = job_counts(session=session)
         calls = session.execute(text("select status, count(*) from calls group by 1")).all()
         outbox = session.execute(
             text("select destination, status, count(*) from deliveries group by 1, 2")

@@ -13,9 +13,10 @@ from typing import Any
 import procrastinate
 from fastapi import FastAPI
 
-from callsense import __version__, jobs, workers
+from callsense import __version__
 from callsense.api import routes as api
-from callsense.pipeline.runner import Runtime
+from callsense.pipeline import tasks, workers
+from callsense.runtime import Runtime
 from callsense.web import dashboard
 
 
@@ -27,7 +28,7 @@ def create_app(rt: Runtime, jobs_app: procrastinate.App, *, worker_concurrency: 
         async with jobs_app.open_async():
             worker: asyncio.Task[Any] | None = None
             if worker_concurrency > 0:
-                options = jobs.worker_options(rt, queues=None, concurrency=worker_concurrency)
+                options = tasks.worker_options(rt, queues=None, concurrency=worker_concurrency)
                 worker = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
             try:
                 yield

@@ -12,10 +12,10 @@ import procrastinate
 from fastapi import Depends, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from callsense import jobs
 from callsense.calls import access, actions, deliveries
 from callsense.errors import UnsatisfiableRangeError
-from callsense.pipeline.runner import Runtime
+from callsense.pipeline import tasks
+from callsense.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -67,7 +67,7 @@ async def reprocess(
             return actions.restart(session=session, call_id=call_id, actor=actor, via=via)
 
     restart = await run_in_threadpool(reset)
-    await jobs.defer_stage_async(jobs_app, restart.stage, restart.call_pk)
+    await tasks.defer_stage_async(jobs_app, restart.stage, restart.call_pk)
     return restart
 
 
@@ -82,5 +82,5 @@ async def retry_delivery(
 
     view = await run_in_threadpool(requeue)
     if view.status == deliveries.DeliveryStatus.pending:
-        await jobs.defer_delivery_async(jobs_app, delivery_id)
+        await tasks.defer_delivery_async(jobs_app, delivery_id)
     return view

@@ -11,12 +11,17 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from callsense.calls import service as calls
+from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIO = ROOT / "tests" / "fixtures" / "audio"
@@ -85,3 +90,15 @@ def settings(tmp_path: Path, model_dir: Path, database_url: str) -> Settings:
 @pytest.fixture(name="references", scope="session")
 def references_fixture() -> dict[str, dict[str, Any]]:
     return references()
+
+
+def status_of(rt: Runtime, call_pk: uuid.UUID) -> CallStatus:
+    """The call's status as stored now."""
+    with rt.db.transaction() as session:
+        return CallStatus(calls.lock(session=session, call_pk=call_pk).status)
+
+
+def source_of(rt: Runtime, call_pk: uuid.UUID) -> str:
+    """The call's source as registered, decrypted."""
+    with rt.db.transaction() as session:
+        return calls.source_of(call=calls.lock(session=session, call_pk=call_pk), keyring=rt.keyring)

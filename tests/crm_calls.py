@@ -1,8 +1,9 @@
 """Analysed calls for the delivery tests, made through the real stage code with a scripted LLM (no Whisper):
-``run_analyse`` stores the analysis and writes the outbox rows in one transaction, as in production."""
+``analyse.run`` stores the analysis and writes the outbox rows in one transaction, as in production."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import uuid
@@ -13,7 +14,8 @@ from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import analyse, ingest
+from callsense.runtime import Runtime
 from tests.servers import CALLSENSE, callsense_env
 
 ANALYSIS = {
@@ -44,7 +46,7 @@ def scripted_llm() -> FakeLLM:
 
 
 def analysed_call(
-    rt: runner.Runtime,
+    rt: Runtime,
     call_id: str,
     *,
     number: str | None = "+14155550100",
@@ -52,7 +54,8 @@ def analysed_call(
     started_at: datetime | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> uuid.UUID:
-    """A call with a stored transcript, analysed by ``runner.run_analyse`` (which writes the outbox)."""
+    """A call with a stored transcript, analysed by ``analyse.run`` (which writes the outbox); with the
+    scripted LLM unless ``rt`` has a fake one already."""
     details = calls.CallDetails(
         agent="agent-7",
         customer_number=number,
@@ -60,7 +63,7 @@ def analysed_call(
         started_at=started_at or datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
         metadata=metadata,
     )
-    call_pk = runner.ingest(
+    call_pk = ingest.ingest(
         rt, call_id=call_id, source="https://recorder.example/call.wav", details=details
     ).call_pk
     with rt.db.transaction() as session:
@@ -78,9 +81,7 @@ def analysed_call(
         call.language = "en"
         call.duration_s = 95.0
         calls.set_status(session=session, call=call, status=CallStatus.transcribed)
-    if rt._llm is None:
-        rt._llm = scripted_llm()
-    runner.run_analyse(rt, call_pk)
+    analyse.run(rt if isinstance(rt.llm, FakeLLM) else dataclasses.replace(rt, llm=scripted_llm()), call_pk)
     return call_pk
 
 

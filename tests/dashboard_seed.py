@@ -23,7 +23,7 @@ from callsense.calls.schemas import (
     Speaker,
     SpeakerSentiment,
 )
-from callsense.pipeline.runner import Runtime, audio_blob_key
+from callsense.runtime import Runtime
 from tests.conftest import AUDIO
 
 
@@ -133,11 +133,10 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
                 shown_source=item.audio,
                 details=calls.CallDetails(agent=item.agent, started_at=now - timedelta(hours=item.hours_ago)),
             )
-            rt.blobs.put(
-                audio_blob_key(call.id), rt.keyring.encrypt(data, context=calls.context(call.id, "audio"))
-            )
+            encrypted = rt.keyring.encrypt(data, context=calls.context(call.id, "audio"))
+            rt.blobs.put(calls.audio_blob_key(call.id), encrypted)
             segments = _segments(item.audio)
-            call.audio_blob = audio_blob_key(call.id)
+            call.audio_blob = calls.audio_blob_key(call.id)
             call.audio_sha256 = hashlib.sha256(data).hexdigest()
             call.audio_bytes = len(data)
             call.audio_format = "flac/flac 8000 Hz"

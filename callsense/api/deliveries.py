@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from callsense import jobs, serving
+from callsense import serving
 from callsense.api.deps import Principal, require
 from callsense.calls import deliveries
+from callsense.pipeline import tasks
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
@@ -70,5 +71,5 @@ async def retry_dead_deliveries(
 
     ids = await run_in_threadpool(requeue)
     for delivery_id in ids:
-        await jobs.defer_delivery_async(app, delivery_id)
+        await tasks.defer_delivery_async(app, delivery_id)
     return Requeued(queued=ids)

@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from callsense import metrics
 from callsense.assets import catalog
-from callsense.pipeline.runner import Runtime
+from callsense.pipeline import tasks
+from callsense.runtime import Runtime
 from callsense.serving import RuntimeDep
 
 router = APIRouter(tags=["operations"])
@@ -45,7 +46,7 @@ async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
         try:
             with rt.db.transaction() as session:
                 session.execute(text("select 1"))
-                session.execute(text("select count(*) from procrastinate_workers"))
+                tasks.count_workers(session=session)  # the queue's tables are there and readable
             results["database"] = results["queue"] = "ok"
         except Exception as exc:  # readiness reports, it does not raise
             results["database"] = f"unavailable: {type(exc).__name__}"
@@ -75,5 +76,5 @@ async def metrics_endpoint(request: Request, rt: RuntimeDep) -> Response:
             status_code=status.HTTP_401_UNAUTHORIZED,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    body = await run_in_threadpool(metrics.render, rt.db)
+    body = await run_in_threadpool(metrics.render, rt.db, job_counts=tasks.job_counts)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

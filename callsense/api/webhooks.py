@@ -24,12 +24,13 @@ from pydantic import BaseModel, Field, HttpUrl, ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from callsense import jobs, metrics
+from callsense import metrics
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.errors import ConfigError, SignatureError
+from callsense.pipeline import tasks
 from callsense.pipeline.ingest import ingest
-from callsense.pipeline.runner import Runtime
+from callsense.runtime import Runtime
 from callsense.security import signatures
 from callsense.serving import JobsDep, RuntimeDep
 
@@ -171,7 +172,7 @@ async def _accept(
             code=status.HTTP_409_CONFLICT,
         )
     if call.created or call.status is CallStatus.received:
-        await jobs.defer_stage_async(app, "fetch", call.call_pk)
+        await tasks.defer_stage_async(app, "fetch", call.call_pk)
     metrics.WEBHOOKS_ACCEPTED.labels(endpoint=endpoint).inc()
     body = Accepted(
         call_id=notice.call_id,

@@ -41,6 +41,11 @@ def audio_context(call_pk: uuid.UUID) -> str:
     return context(call_pk, "audio")
 
 
+def audio_blob_key(call_pk: uuid.UUID) -> str:
+    """Where the call's recording is kept in the blob store."""
+    return f"audio/{call_pk}"
+
+
 @dataclass(frozen=True)
 class CallDetails:
     """What the recording system tells us about a call besides its recording."""

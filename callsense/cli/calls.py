@@ -32,10 +32,10 @@ def process(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Fetch, transcribe and analyse one call, store it encrypted, and print the analysed record as JSON."""
-    from callsense.pipeline import runner
+    from callsense.pipeline import inline
 
     with common.runtime() as rt, _progress(quiet) as on_progress:
-        record = runner.process(
+        record = inline.process(
             rt,
             source=source,
             call_id=call_id or _default_call_id(source),

@@ -20,7 +20,7 @@ from callsense.errors import CallsenseError
 
 if TYPE_CHECKING:
     from callsense.db import Database
-    from callsense.pipeline.runner import Runtime
+    from callsense.runtime import Runtime
 
 EXIT_PERMANENT = 1
 EXIT_RETRYABLE = 75  # EX_TEMPFAIL: a later attempt may succeed
@@ -65,11 +65,11 @@ def database() -> Iterator[Database]:
 @contextmanager
 def runtime() -> Iterator[Runtime]:
     """The runtime, closed on the way out; errors inside the block end as exit codes."""
-    from callsense.pipeline import runner
+    from callsense.runtime import open_runtime
 
     loaded = settings()
     with errors_as_exit():
-        rt = runner.open_runtime(loaded)
+        rt = open_runtime(loaded)
         try:
             yield rt
         finally:

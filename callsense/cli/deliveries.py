@@ -15,7 +15,7 @@ from callsense.calls import deliveries
 from callsense.cli import common
 
 if TYPE_CHECKING:
-    from callsense.pipeline.runner import Runtime
+    from callsense.runtime import Runtime
 
 app = typer.Typer(
     help="Deliveries of analysed calls to CRMs: list, and retry dead ones.", no_args_is_help=True
@@ -24,23 +24,22 @@ app = typer.Typer(
 
 def _requeued(rt: Runtime, ids: list[uuid.UUID], *, now: bool) -> None:
     """Queue the jobs (a worker sends them), or with ``now`` make one attempt each in this process."""
-    from callsense import jobs
     from callsense.errors import CRMUnavailableError
-    from callsense.pipeline import deliver
+    from callsense.pipeline import deliver, tasks
 
     if now:
         for delivery_id in ids:
             # A retryable failure is recorded on the row; a worker's reconcile picks the row up again.
             with contextlib.suppress(CRMUnavailableError):
-                deliver.run_deliver(rt, delivery_id)
+                deliver.run(rt, delivery_id)
             with rt.db.transaction() as session:
                 row = deliveries.view(session=session, delivery_id=delivery_id)
             common.out.print(f"{delivery_id} {row.destination}: {row.status} {row.last_error or ''}".rstrip())
         return
-    jobs_app = jobs.build_app(rt)
+    jobs_app = tasks.build_app(rt)
     with jobs_app.open():
         for delivery_id in ids:
-            jobs.defer_delivery(jobs_app, delivery_id)
+            tasks.defer_delivery(jobs_app, delivery_id)
     common.out.print(f"queued {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}")
 
 

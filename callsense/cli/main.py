@@ -65,15 +65,16 @@ def serve(
 
     import uvicorn
 
-    from callsense import db, jobs
-    from callsense.pipeline import runner
+    from callsense import db
+    from callsense.pipeline import tasks
+    from callsense.runtime import open_runtime
     from callsense.server import create_app
 
     settings = common.settings()
     with common.errors_as_exit():
-        rt = runner.open_runtime(settings)
+        rt = open_runtime(settings)
     concurrency = settings.server.worker_concurrency if worker_concurrency is None else worker_concurrency
-    api = create_app(rt, jobs.build_app(rt), worker_concurrency=concurrency)
+    api = create_app(rt, tasks.build_app(rt), worker_concurrency=concurrency)
     # After its graceful shutdown uvicorn re-raises SIGTERM to the handler it found. Make that handler exit
     # through Python, so atexit still stops the embedded PostgreSQL this process started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -108,17 +109,17 @@ def worker(
     import contextlib
     import signal
 
-    from callsense import jobs, workers
-    from callsense.pipeline import runner
+    from callsense.pipeline import tasks, workers
+    from callsense.runtime import open_runtime
 
     settings = common.settings()
     with common.errors_as_exit():
-        rt = runner.open_runtime(settings)
-    jobs_app = jobs.build_app(rt)
+        rt = open_runtime(settings)
+    jobs_app = tasks.build_app(rt)
 
     async def run() -> None:
         async with jobs_app.open_async():
-            options = jobs.worker_options(rt, queues=queue, concurrency=concurrency)
+            options = tasks.worker_options(rt, queues=queue, concurrency=concurrency)
             supervised = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
             for stop_signal in (signal.SIGINT, signal.SIGTERM):  # finish running jobs, then exit
                 asyncio.get_running_loop().add_signal_handler(stop_signal, supervised.cancel)

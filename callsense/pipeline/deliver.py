@@ -21,13 +21,12 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.orm import Session
 
 from callsense import backoff, metrics
-from callsense.backends.crm import build_destination, http_client
 from callsense.backends.crm.base import Outgoing, Receipt
 from callsense.backends.crm.settings import DestinationKind, DestinationSettings
 from callsense.calls import deliveries
@@ -35,7 +34,9 @@ from callsense.calls import service as calls
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery, utcnow
 from callsense.errors import CallsenseError, CRMRejectedError, CRMUnavailableError
-from callsense.pipeline.runner import Runtime
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -202,8 +203,9 @@ def _record_failure(
     return wait
 
 
-def run_deliver(rt: Runtime, delivery_id: uuid.UUID) -> None:
-    """One attempt; raises ``CRMUnavailableError`` (the wait in ``retry_after``) when it should be retried."""
+def run(rt: Runtime, delivery_id: uuid.UUID) -> None:
+    """One attempt, the end of the call's path; raises ``CRMUnavailableError`` (the wait in ``retry_after``)
+    when it should be retried."""
     attempt = _begin(rt, delivery_id)
     if attempt is None:
         return
@@ -211,8 +213,8 @@ def run_deliver(rt: Runtime, delivery_id: uuid.UUID) -> None:
         delivery_id=str(delivery_id), destination=attempt.destination.name, attempt=attempt.attempts
     )
     try:
-        with http_client(attempt.destination) as http:
-            receipt = build_destination(attempt.destination, http).deliver(attempt.outgoing)
+        with rt.crm.connect(attempt.destination) as destination:
+            receipt = destination.deliver(attempt.outgoing)
     except (CRMUnavailableError, CRMRejectedError) as exc:
         wait = _record_failure(rt, attempt, delivery_id, exc)
         failure = {"error": type(exc).__name__, "http_status": exc.status}

@@ -1,7 +1,7 @@
 """The one way in: the CLI, both webhooks and every recording source register a call here.
 
 The source is kept encrypted exactly as given, because fetching may need the credentials in it. What people
-see (the ``calls.source`` column, logs, the API and the dashboard) is ``fetch.describe(source)``: no user
+see (the ``calls.source`` column, logs, the API and the dashboard) is ``recordings.describe(source)``: no user
 name, password or query string of a URL.
 """
 
@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
+from callsense.backends import recordings
 from callsense.calls import service as calls
 from callsense.calls.models import Call, WebhookReceipt
 from callsense.calls.schemas import CallStatus
-from callsense.pipeline import fetch
 
 if TYPE_CHECKING:
-    from callsense.pipeline.runner import Runtime
+    from callsense.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def ingest(
                 keyring=rt.keyring,
                 call_id=call_id,
                 source=source,
-                shown_source=fetch.describe(source),
+                shown_source=recordings.describe(source),
                 details=details or calls.CallDetails(),
             )
 

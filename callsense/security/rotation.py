@@ -16,24 +16,44 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Column, ColumnElement, LargeBinary, Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callsense.calls import service as calls
 from callsense.calls.models import Base, Call
+from callsense.db import Database
 from callsense.errors import ConfigError
 from callsense.security.crypto import KeyRing, envelope_prefix
 from callsense.web import models as _web  # noqa: F401  (registers the dashboard's tables, as migrations do)
-
-if TYPE_CHECKING:
-    from callsense.pipeline.runner import Runtime
 
 # Calls per transaction: their row locks are held while their recordings are re-encrypted.
 BATCH_CALLS = 20
 # The advisory lock id that a running rotation holds ("cs-keys" in ASCII).
 _ROTATION_LOCK = 0x63732D6B657973
+
+
+class Blobs(Protocol):
+    """What rotation asks of the blob store (``backends.blobstore.BlobStore``), named here so that security
+    does not depend on the back-ends."""
+
+    def get(self, key: str) -> bytes: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+
+class Stores(Protocol):
+    """Where ciphertexts are kept, and the ring they are under (a ``Runtime`` is one)."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def keyring(self) -> KeyRing: ...
+
+    @property
+    def blobs(self) -> Blobs: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,7 @@ def _call_pk_column(table: Table) -> Column[Any]:
     return owners[0]
 
 
-def rotate(rt: Runtime, *, retire_old: bool, batch_calls: int = BATCH_CALLS) -> RotationReport:
+def rotate(rt: Stores, *, retire_old: bool, batch_calls: int = BATCH_CALLS) -> RotationReport:
     with _only_rotation(rt):
         report = RotationReport(new_key=rt.keyring.rotate())
         by_table: dict[Table, list[EncryptedColumn]] = {}
@@ -97,7 +117,7 @@ def rotate(rt: Runtime, *, retire_old: bool, batch_calls: int = BATCH_CALLS) -> 
 
 
 @contextmanager
-def _only_rotation(rt: Runtime) -> Iterator[None]:
+def _only_rotation(rt: Stores) -> Iterator[None]:
     """Refuse a second rotation while one runs, from any host: it could retire the key the first one is
     re-encrypting under.
 
@@ -114,7 +134,7 @@ def _only_rotation(rt: Runtime) -> Iterator[None]:
             connection.commit()
 
 
-def retire_old_keys(rt: Runtime) -> set[str]:
+def retire_old_keys(rt: Stores) -> set[str]:
     """Forget every key but the active one; refuses while anything stored is still under another key."""
     keyring = rt.keyring
     old = set(keyring.key_ids - {keyring.active_key_id})
@@ -130,7 +150,7 @@ def retire_old_keys(rt: Runtime) -> set[str]:
     return old
 
 
-def count_not_under_active(rt: Runtime) -> tuple[int, int]:
+def count_not_under_active(rt: Stores) -> tuple[int, int]:
     """Database values and recordings sealed under any key but the active one (or under none we know)."""
     active = rt.keyring.active_key_id
     with rt.db.transaction() as session:
@@ -185,7 +205,7 @@ def _reencrypt_rows(
     return count
 
 
-def _reencrypt_blob(rt: Runtime, call_pk: uuid.UUID, blob_key: str) -> bool:
+def _reencrypt_blob(rt: Stores, call_pk: uuid.UUID, blob_key: str) -> bool:
     value = rt.blobs.get(blob_key)
     if not rt.keyring.needs_rotation(value):
         return False

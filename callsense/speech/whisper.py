@@ -111,7 +111,7 @@ def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> 
         raise ModelAssetError(f"cannot load the Whisper model at {path}: {exc}") from exc
 
 
-class Transcriber:
+class WhisperTranscriber:
     """Loads the configured Whisper model once and transcribes calls with it."""
 
     def __init__(self, settings: ASRSettings, *, model_dir: Path) -> None:

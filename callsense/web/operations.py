@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import CallStatus
+from callsense.pipeline import tasks
 
 JOB_STATES = ("todo", "doing", "failed")
 LISTED = 50
@@ -40,18 +41,11 @@ class DeadDelivery:
 
 
 def queue_depth(*, session: Session) -> list[QueueDepth]:
-    rows = session.execute(
-        text(
-            "select queue_name, status::text, count(*) from procrastinate_jobs "
-            "where status::text = any(:states) group by 1, 2"
-        ),
-        {"states": list(JOB_STATES)},
-    ).all()
-    stages: dict[str, dict[str, int]] = {name: {} for name in ("fetch", "transcribe", "analyse", "deliver")}
-    for queue, state, count in rows:
-        if queue in stages:  # the maintenance queue holds periodic tasks, not calls
+    stages: dict[str, dict[str, int]] = {name: {} for name in tasks.CALL_QUEUES}
+    for queue, state, count in tasks.job_counts(session=session):
+        if queue in stages and state in JOB_STATES:  # the maintenance queue holds periodic tasks, not calls
             stages[queue][state] = count
-    return [QueueDepth(stage=name, jobs=jobs) for name, jobs in stages.items()]
+    return [QueueDepth(stage=name, jobs=counts) for name, counts in stages.items()]
 
 
 def failed_calls(*, session: Session) -> list[FailedCall]:

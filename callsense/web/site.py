@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from callsense import __version__
-from callsense.pipeline.runner import Runtime
+from callsense.runtime import Runtime
 from callsense.security.tokens import Role
 from callsense.serving import RuntimeDep
 from callsense.web import accounts, throttle

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from callsense import jobs
 from callsense.calls.models import Delivery
 from callsense.config import Settings
-from callsense.pipeline import deliver, runner
+from callsense.pipeline import deliver, tasks
+from callsense.runtime import Runtime, open_runtime
 from tests.bottlecrm import BottleCRM, running_bottlecrm
 from tests.conftest import AUDIO
 from tests.crm_calls import ANALYSIS, analysed_call, cli
@@ -59,8 +59,8 @@ def delivering_to(settings: Settings, *destinations: dict[str, Any]) -> Settings
 
 
 @pytest.fixture
-def rt(settings: Settings, bottlecrm: BottleCRM) -> Iterator[runner.Runtime]:
-    runtime = runner.open_runtime(delivering_to(settings, destination(bottlecrm)))
+def rt(settings: Settings, bottlecrm: BottleCRM) -> Iterator[Runtime]:
+    runtime = open_runtime(delivering_to(settings, destination(bottlecrm)))
     yield runtime
     runtime.db.close()
 
@@ -71,7 +71,7 @@ def listed(settings: Settings) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def rows(rt: runner.Runtime) -> list[Delivery]:
+def rows(rt: Runtime) -> list[Delivery]:
     with rt.db.transaction() as session:
         return list(session.scalars(select(Delivery)))
 
@@ -81,16 +81,16 @@ def ours(interactions: list[dict[str, Any]], call_id: str) -> list[dict[str, Any
 
 
 def test_analysed_call_lands_on_the_right_contact_and_shows_delivered(
-    rt: runner.Runtime, bottlecrm: BottleCRM
+    rt: Runtime, bottlecrm: BottleCRM
 ) -> None:
     call_pk = analysed_call(rt, "bcrm-e2e", number=PHONE)
     [row] = rows(rt)
     assert (row.call_pk, row.destination, row.status) == (call_pk, "bottlecrm", "pending")
 
     # The real job path: a Procrastinate worker runs the deliver job the outbox row asks for.
-    app = jobs.build_app(rt)
+    app = tasks.build_app(rt)
     with app.open():
-        assert jobs.reconcile_deliveries(rt, app) == 1
+        assert tasks.reconcile_deliveries(rt, app) == 1
     app.run_worker(queues=["deliver"], wait=False, **_options(rt))
 
     [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-e2e")
@@ -109,14 +109,14 @@ def test_analysed_call_lands_on_the_right_contact_and_shows_delivered(
     assert shown["external_id"] == interaction["id"] and shown["attempts"] == 1
 
 
-def _options(rt: runner.Runtime) -> dict[str, Any]:
-    options = jobs.worker_options(rt, queues=["deliver"], concurrency=1)
+def _options(rt: Runtime) -> dict[str, Any]:
+    options = tasks.worker_options(rt, queues=["deliver"], concurrency=1)
     options.pop("queues")
     return options
 
 
 def test_crash_between_accepted_and_recorded_still_leaves_one_interaction(
-    rt: runner.Runtime, bottlecrm: BottleCRM, monkeypatch: pytest.MonkeyPatch
+    rt: Runtime, bottlecrm: BottleCRM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     analysed_call(rt, "bcrm-crash", number=PHONE)
     [row] = rows(rt)
@@ -127,11 +127,11 @@ def test_crash_between_accepted_and_recorded_still_leaves_one_interaction(
     with monkeypatch.context() as patched:
         patched.setattr(deliver, "record_receipt", crash)
         with pytest.raises(ConnectionError):
-            deliver.run_deliver(rt, row.id)
+            deliver.run(rt, row.id)
     assert len(ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-crash")) == 1
     assert rows(rt)[0].status == "pending"
 
-    deliver.run_deliver(rt, row.id)  # the retry finds the interaction BottleCRM already has
+    deliver.run(rt, row.id)  # the retry finds the interaction BottleCRM already has
     [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-crash")
     [after] = rows(rt)
     assert after.status == "delivered" and after.external_id == interaction["id"] and after.attempts == 2
@@ -141,11 +141,11 @@ def test_refused_delivery_is_dead_lettered_visible_in_the_cli_and_retried_from_i
     settings: Settings, bottlecrm: BottleCRM
 ) -> None:
     wrong = delivering_to(settings, destination(bottlecrm, token="bcrm_pat_revoked"))
-    broken = runner.open_runtime(wrong)
+    broken = open_runtime(wrong)
     try:
         analysed_call(broken, "bcrm-refused", number=PHONE)
         [row] = rows(broken)
-        deliver.run_deliver(broken, row.id)  # refused: fails fast, no retry
+        deliver.run(broken, row.id)  # refused: fails fast, no retry
     finally:
         broken.db.close()
     [dead] = listed(wrong)
@@ -162,13 +162,11 @@ def test_refused_delivery_is_dead_lettered_visible_in_the_cli_and_retried_from_i
     assert shown["status"] == "delivered" and shown["external_id"] == interaction["id"]
 
 
-def test_bottlecrm_field_error_is_dead_lettered_with_its_reason(
-    rt: runner.Runtime, bottlecrm: BottleCRM
-) -> None:
+def test_bottlecrm_field_error_is_dead_lettered_with_its_reason(rt: Runtime, bottlecrm: BottleCRM) -> None:
     # BottleCRM refuses a call more than five minutes in the future: a real 400 with a field error.
     analysed_call(rt, "bcrm-future", number=PHONE, started_at=datetime.now(UTC) + timedelta(days=2))
     [row] = rows(rt)
-    deliver.run_deliver(rt, row.id)
+    deliver.run(rt, row.id)
     [dead] = rows(rt)
     assert dead.status == "dead" and dead.response_status == 400
     # The field BottleCRM names, not its message (a message may echo the value sent).

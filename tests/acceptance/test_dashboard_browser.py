@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.runtime import open_runtime
 from tests.conftest import MODEL_DIR, ROOT
 from tests.dashboard_seed import seed
 from tests.servers import CALLSENSE, callsense_env, callsense_serve
@@ -49,7 +49,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             text=True,
             check=True,
         )
-    rt = runner.open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR))
+    rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR))
     try:
         seed(rt)
     finally:

@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import LargeBinary, select, text
 
-from callsense import jobs
 from callsense.backends.blobstore import FilesystemBlobStore
+from callsense.calls import service as calls
 from callsense.calls.models import Base
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import ingest, tasks
+from callsense.runtime import open_runtime
 from tests.acceptance.test_service import recordings  # noqa: F401  (the fixture)
+from tests.conftest import status_of
 from tests.crm_calls import ANALYSIS
 from tests.llm_stub import openai_answering
 from tests.servers import CALLSENSE, callsense_env
@@ -41,7 +43,7 @@ def test_a_running_worker_encrypts_under_the_key_a_rotation_made(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    rt = runner.open_runtime(Settings(data_dir=data_dir, database_url=database_url))  # makes the key file
+    rt = open_runtime(Settings(data_dir=data_dir, database_url=database_url))  # makes the key file
     old_key = rt.keyring.active_key_id
     worker_log = tmp_path / "worker.log"
     with openai_answering(json.dumps(ANALYSIS)) as llm, worker_log.open("w") as log:
@@ -73,18 +75,18 @@ def test_a_running_worker_encrypts_under_the_key_a_rotation_made(
             new_key = json.loads(rt.settings.resolved_key_file.read_text())["active"]
             assert f"retired keys: {old_key}" in rotated.stdout and new_key != old_key
 
-            call_pk = runner.ingest(
+            call_pk = ingest.ingest(
                 rt, call_id="after-rotation", source=f"{recordings}/en_short.mono.flac"
             ).call_pk
-            app = jobs.build_app(rt)
+            app = tasks.build_app(rt)
             with app.open():
-                jobs.defer_stage(app, "fetch", call_pk)
+                tasks.defer_stage(app, "fetch", call_pk)
             _wait(
                 "the call to be processed",
                 480,
-                lambda: runner.status_of(rt, call_pk) in {CallStatus.done, CallStatus.failed},
+                lambda: status_of(rt, call_pk) in {CallStatus.done, CallStatus.failed},
             )
-            assert runner.status_of(rt, call_pk) is CallStatus.done, worker_log.read_text()[-3000:]
+            assert status_of(rt, call_pk) is CallStatus.done, worker_log.read_text()[-3000:]
         finally:
             worker.terminate()
             worker.wait(60)
@@ -95,7 +97,7 @@ def test_a_running_worker_encrypts_under_the_key_a_rotation_made(
             for column in table.columns:
                 if isinstance(column.type, LargeBinary):
                     stored += session.scalars(select(column).where(column.is_not(None))).all()
-    stored.append(FilesystemBlobStore(rt.settings.resolved_blob_dir).get(runner.audio_blob_key(call_pk)))
+    stored.append(FilesystemBlobStore(rt.settings.resolved_blob_dir).get(calls.audio_blob_key(call_pk)))
     assert len(stored) >= 4  # at least the source, the transcript, the analysis and the recording
     assert {rt.keyring.key_id_of(value) for value in stored} == {new_key}
     rt.db.close()

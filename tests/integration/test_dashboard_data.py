@@ -14,7 +14,7 @@ from callsense.calls import service as calls
 from callsense.calls.schemas import AnalysisResult, Segment, Speaker
 from callsense.config import Settings
 from callsense.errors import ConfigError
-from callsense.pipeline import runner
+from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role
 from callsense.web import accounts, call_list, insights, search_backfill
 from callsense.web.filters import CallFilters
@@ -25,23 +25,23 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Runtime]:
+def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     """One database for the module, seeded with the demo calls; tests only read it (or add their own)."""
     for url in _fresh_database(embedded_server_url):
         data_dir: Path = tmp_path_factory.mktemp("dashboard-data")
-        runtime = runner.open_runtime(Settings(data_dir=data_dir, database_url=url))
+        runtime = open_runtime(Settings(data_dir=data_dir, database_url=url))
         seed(runtime)
         yield runtime
         runtime.db.close()
 
 
-def _ids(rt: runner.Runtime, filters: CallFilters, *, analyst: bool = True) -> set[str]:
+def _ids(rt: Runtime, filters: CallFilters, *, analyst: bool = True) -> set[str]:
     with rt.db.transaction() as session:
         page = call_list.fetch_page(session=session, filters=filters, include_transcripts=analyst)
     return {row.call.call_id for row in page.rows}
 
 
-def test_search_finds_transcript_words_stemmed_and_in_other_languages(rt: runner.Runtime) -> None:
+def test_search_finds_transcript_words_stemmed_and_in_other_languages(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(q="Sarah Miller")) == {"demo-refund"}
     assert _ids(rt, CallFilters(q="refunds")) == {"demo-refund"}  # stemmed: "refund" in the transcript
     assert _ids(rt, CallFilters(q="contrato")) == {"demo-cancel-es"}  # Spanish original, exact word
@@ -49,12 +49,12 @@ def test_search_finds_transcript_words_stemmed_and_in_other_languages(rt: runner
     assert _ids(rt, CallFilters(q="refund -twice")) == set()  # web search syntax: exclusion
 
 
-def test_viewers_search_the_analysis_but_not_the_transcript(rt: runner.Runtime) -> None:
+def test_viewers_search_the_analysis_but_not_the_transcript(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(q="Sarah Miller"), analyst=False) == set()
     assert _ids(rt, CallFilters(q="duplicate"), analyst=False) == {"demo-refund"}  # summary and topic
 
 
-def test_the_index_holds_words_without_positions(rt: runner.Runtime) -> None:
+def test_the_index_holds_words_without_positions(rt: Runtime) -> None:
     """Stripped lexemes: the words of a call are matchable, its sentences cannot be rebuilt from the index."""
     with rt.db.transaction() as session:
         stored = session.execute(text("select transcript_lexemes::text from call_search")).scalars().all()
@@ -62,7 +62,7 @@ def test_the_index_holds_words_without_positions(rt: runner.Runtime) -> None:
     assert "'miller'" in " ".join(stored)
 
 
-def test_storing_again_replaces_the_indexed_words(rt: runner.Runtime) -> None:
+def test_storing_again_replaces_the_indexed_words(rt: Runtime) -> None:
     with rt.db.transaction() as session:
         call, _ = calls.get_or_create(
             session=session,
@@ -98,7 +98,7 @@ def test_storing_again_replaces_the_indexed_words(rt: runner.Runtime) -> None:
     assert _ids(rt, CallFilters(q="facture"), analyst=False) == set()
 
 
-def test_filters_narrow_the_list(rt: runner.Runtime) -> None:
+def test_filters_narrow_the_list(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(language="es")) == {"demo-cancel-es"}
     assert _ids(rt, CallFilters(agent="David", sentiment="Neutral")) == {"demo-bill-de"}
     assert _ids(rt, CallFilters(topic="internet")) == {"demo-outage", "demo-cancel-es"}
@@ -108,9 +108,7 @@ def test_filters_narrow_the_list(rt: runner.Runtime) -> None:
 
 
 @pytest.mark.parametrize(("sort", "descending"), [("time", True), ("duration", False), ("agent", True)])
-def test_keyset_pages_cover_every_call_once_both_ways(
-    rt: runner.Runtime, sort: str, descending: bool
-) -> None:
+def test_keyset_pages_cover_every_call_once_both_ways(rt: Runtime, sort: str, descending: bool) -> None:
     everything = CallFilters()
     with rt.db.transaction() as session:
         total = call_list.fetch_page(session=session, filters=everything, include_transcripts=True).total
@@ -144,7 +142,7 @@ def test_keyset_pages_cover_every_call_once_both_ways(
     assert [row.call.call_id for row in backward.rows] == forward[-2]
 
 
-def test_rows_carry_the_crm_delivery_state(rt: runner.Runtime) -> None:
+def test_rows_carry_the_crm_delivery_state(rt: Runtime) -> None:
     with rt.db.transaction() as session:
         page = call_list.fetch_page(session=session, filters=CallFilters(), include_transcripts=True)
     states = {row.call.call_id: row.delivery_state for row in page.rows}
@@ -153,7 +151,7 @@ def test_rows_carry_the_crm_delivery_state(rt: runner.Runtime) -> None:
     assert states["demo-cancel-es"] is None
 
 
-def test_insights_count_what_the_list_shows(rt: runner.Runtime) -> None:
+def test_insights_count_what_the_list_shows(rt: Runtime) -> None:
     filters = CallFilters(status="done").with_default_period(30)
     with rt.db.transaction() as session:
         per_day = insights.chart("calls_per_day", session=session, filters=filters, include_transcripts=True)
@@ -168,7 +166,7 @@ def test_insights_count_what_the_list_shows(rt: runner.Runtime) -> None:
     assert per_day.to_csv().splitlines()[0] == "day,calls"
 
 
-def test_passwords_are_argon2id_hashes_and_checked(rt: runner.Runtime) -> None:
+def test_passwords_are_argon2id_hashes_and_checked(rt: Runtime) -> None:
     with rt.db.transaction() as session:
         user = accounts.create_user(
             session=session, username="hash-check", role=Role.viewer, password=PASSWORD
@@ -184,7 +182,7 @@ def test_passwords_are_argon2id_hashes_and_checked(rt: runner.Runtime) -> None:
         accounts.hash_password("short")
 
 
-def test_sessions_end_on_sign_out_password_change_and_disable(rt: runner.Runtime) -> None:
+def test_sessions_end_on_sign_out_password_change_and_disable(rt: Runtime) -> None:
     with rt.db.transaction() as session:
         user = accounts.create_user(
             session=session, username="sessions", role=Role.analyst, password=PASSWORD
@@ -209,7 +207,7 @@ def test_sessions_end_on_sign_out_password_change_and_disable(rt: runner.Runtime
         )
 
 
-def test_backfill_indexes_calls_stored_before_the_index(rt: runner.Runtime) -> None:
+def test_backfill_indexes_calls_stored_before_the_index(rt: Runtime) -> None:
     with rt.db.transaction() as session:
         session.execute(
             text(

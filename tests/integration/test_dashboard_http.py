@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from callsense import jobs
 from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import tasks
+from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
@@ -28,10 +28,10 @@ LOCAL = "http://127.0.0.1"
 
 
 @pytest.fixture(scope="module")
-def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Runtime]:
+def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     for url in _fresh_database(embedded_server_url):
         data_dir: Path = tmp_path_factory.mktemp("dashboard-http")
-        runtime = runner.open_runtime(Settings(data_dir=data_dir, database_url=url))
+        runtime = open_runtime(Settings(data_dir=data_dir, database_url=url))
         seed(runtime)
         with runtime.db.transaction() as session:
             for role in Role:
@@ -41,8 +41,8 @@ def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture(scope="module")
-def app(rt: runner.Runtime) -> Iterator[object]:
-    application = create_app(rt, jobs.build_app(rt), worker_concurrency=0)
+def app(rt: Runtime) -> Iterator[object]:
+    application = create_app(rt, tasks.build_app(rt), worker_concurrency=0)
     with TestClient(application, base_url=LOCAL):  # runs the lifespan once for the module
         yield application
 
@@ -119,7 +119,7 @@ def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> N
     assert client.get("/app/operations").status_code == 403
 
 
-def test_an_analyst_streams_audio_by_range_and_is_audited(app: object, rt: runner.Runtime) -> None:
+def test_an_analyst_streams_audio_by_range_and_is_audited(app: object, rt: Runtime) -> None:
     client = _client(app)
     _sign_in(client, "analyst")
     client.headers["Sec-Fetch-Site"] = "same-origin"  # as a browser sends it from the dashboard's own pages
@@ -144,7 +144,7 @@ def test_charts_download_as_csv(app: object) -> None:
     assert client.get("/app/insights/nonsense.csv").status_code == 404
 
 
-def test_an_admin_reprocesses_a_call_and_retries_a_dead_delivery(app: object, rt: runner.Runtime) -> None:
+def test_an_admin_reprocesses_a_call_and_retries_a_dead_delivery(app: object, rt: Runtime) -> None:
     client = _client(app)
     _sign_in(client, "admin")
     token = _csrf(client, "/app/operations")
@@ -173,7 +173,7 @@ def test_an_analyst_may_not_reprocess(app: object) -> None:
     assert refused.status_code == 403 and "admin role" in refused.text
 
 
-def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt: runner.Runtime) -> None:
+def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt: Runtime) -> None:
     """The API's audio and reprocess endpoints now share their code with the dashboard."""
     with rt.db.transaction() as session:
         admin = tokens.create(session=session, name="api-admin", role=Role.admin)

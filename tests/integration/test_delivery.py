@@ -19,12 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 from standardwebhooks.webhooks import Webhook
 
-from callsense import jobs, metrics
+from callsense import metrics
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
 from callsense.config import Settings
 from callsense.errors import CRMUnavailableError
-from callsense.pipeline import deliver, runner
+from callsense.pipeline import analyse, deliver, tasks
+from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
@@ -53,21 +54,21 @@ def crm() -> Iterator[tuple[FakeHubSpot, str]]:
 
 
 @pytest.fixture
-def rt(settings: Settings, crm: tuple[FakeHubSpot, str]) -> Iterator[runner.Runtime]:
-    runtime = runner.open_runtime(with_destinations(settings, hubspot(crm[1])))
+def rt(settings: Settings, crm: tuple[FakeHubSpot, str]) -> Iterator[Runtime]:
+    runtime = open_runtime(with_destinations(settings, hubspot(crm[1])))
     yield runtime
     runtime.db.close()
 
 
-def rows(rt: runner.Runtime) -> list[Delivery]:
+def rows(rt: Runtime) -> list[Delivery]:
     with rt.db.transaction() as session:
         return list(session.scalars(select(Delivery).order_by(Delivery.destination)))
 
 
-def attempt(rt: runner.Runtime, delivery_id: uuid.UUID) -> float | None:
+def attempt(rt: Runtime, delivery_id: uuid.UUID) -> float | None:
     """One try; the wait the queue would honour before the next one, or None when none is needed."""
     try:
-        deliver.run_deliver(rt, delivery_id)
+        deliver.run(rt, delivery_id)
     except CRMUnavailableError as exc:
         return exc.retry_after
     return None
@@ -80,19 +81,17 @@ def test_the_outbox_is_written_with_the_analysis_once_per_enabled_destination(se
         {"name": "audit-hook", "kind": "webhook", "base_url": "http://127.0.0.1:9/hook", "secret": SECRET},
         hubspot("http://127.0.0.1:9", name="old-crm", enabled=False),
     )
-    runtime = runner.open_runtime(configured)
+    runtime = open_runtime(configured)
     try:
         call_pk = analysed_call(runtime, "outbox-1")
-        runner.run_analyse(runtime, call_pk, force=True)  # re-analysed: no second delivery
+        analyse.run(runtime, call_pk, force=True)  # re-analysed: no second delivery
         found = [(row.destination, row.status, row.attempts) for row in rows(runtime)]
     finally:
         runtime.db.close()
     assert found == [("audit-hook", "pending", 0), ("hubspot", "pending", 0)]
 
 
-def test_crm_down_for_a_while_then_back_is_delivered_once(
-    rt: runner.Runtime, crm: tuple[FakeHubSpot, str]
-) -> None:
+def test_crm_down_for_a_while_then_back_is_delivered_once(rt: Runtime, crm: tuple[FakeHubSpot, str]) -> None:
     fake, _ = crm
     fake.fail_next = [
         Reply(503, {"message": "down"}),
@@ -110,7 +109,7 @@ def test_crm_down_for_a_while_then_back_is_delivered_once(
     assert len(fake.records) == 1 and done.external_id in fake.records
 
 
-def test_retries_stop_at_the_destinations_max_age(rt: runner.Runtime, crm: tuple[FakeHubSpot, str]) -> None:
+def test_retries_stop_at_the_destinations_max_age(rt: Runtime, crm: tuple[FakeHubSpot, str]) -> None:
     fake, _ = crm
     analysed_call(rt, "long-outage")
     [row] = rows(rt)
@@ -129,7 +128,7 @@ def test_retries_stop_at_the_destinations_max_age(rt: runner.Runtime, crm: tuple
 
 
 def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_api(
-    rt: runner.Runtime, crm: tuple[FakeHubSpot, str]
+    rt: Runtime, crm: tuple[FakeHubSpot, str]
 ) -> None:
     fake, _ = crm
     fake.fail_next = [FakeHubSpot.invalid_property("hs_call_body", "INVALID_STRING", "too long")]
@@ -145,7 +144,7 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
     with rt.db.transaction() as session:
         admin = tokens.create(session=session, name="ops", role=Role.admin)
         viewer = tokens.create(session=session, name="look", role=Role.viewer)
-    with TestClient(create_app(rt, jobs.build_app(rt))) as client:
+    with TestClient(create_app(rt, tasks.build_app(rt))) as client:
         assert client.get("/deliveries", headers=bearer(viewer)).status_code == 403
         page = client.get("/deliveries", params={"status": "dead"}, headers=bearer(admin)).json()
         [item] = page["items"]
@@ -155,7 +154,10 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
         assert client.post(f"/deliveries/{uuid.uuid4()}/retry", headers=bearer(admin)).status_code == 404
         nothing_dead = client.post("/deliveries/retry-all", headers=bearer(admin))
         assert nothing_dead.status_code == 202 and nothing_dead.json() == {"queued": []}
-    assert 'callsense_outbox{destination="hubspot",status="pending"} 1.0' in metrics.render(rt.db).decode()
+    assert (
+        'callsense_outbox{destination="hubspot",status="pending"} 1.0'
+        in metrics.render(rt.db, job_counts=tasks.job_counts).decode()
+    )
     assert queued(rt) == [str(row.id)]
     assert attempt(rt, row.id) is None
     assert rows(rt)[0].status == "delivered" and len(fake.records) == 1
@@ -175,7 +177,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def queued(rt: runner.Runtime) -> list[str]:
+def queued(rt: Runtime) -> list[str]:
     with rt.db.transaction() as session:
         found = session.execute(
             text("select args->>'delivery_id' from procrastinate_jobs where queue_name = 'deliver'")
@@ -183,21 +185,19 @@ def queued(rt: runner.Runtime) -> list[str]:
         return [row[0] for row in found]
 
 
-def test_the_reconciler_queues_pending_deliveries_that_have_no_job(rt: runner.Runtime) -> None:
+def test_the_reconciler_queues_pending_deliveries_that_have_no_job(rt: Runtime) -> None:
     analysed_call(rt, "orphaned")  # the analyse job died before deferring the delivery
-    app = jobs.build_app(rt)
+    app = tasks.build_app(rt)
     with app.open():
-        assert jobs.reconcile_deliveries(rt, app) == 1
-        assert jobs.reconcile_deliveries(rt, app) == 0
+        assert tasks.reconcile_deliveries(rt, app) == 1
+        assert tasks.reconcile_deliveries(rt, app) == 0
     assert queued(rt) == [str(rows(rt)[0].id)]
 
 
-def test_a_removed_destination_dead_letters_its_deliveries(settings: Settings, rt: runner.Runtime) -> None:
+def test_a_removed_destination_dead_letters_its_deliveries(settings: Settings, rt: Runtime) -> None:
     analysed_call(rt, "orphan-destination")
     [row] = rows(rt)
-    renamed = runner.open_runtime(
-        with_destinations(settings, hubspot("http://127.0.0.1:9", name="hubspot-eu"))
-    )
+    renamed = open_runtime(with_destinations(settings, hubspot("http://127.0.0.1:9", name="hubspot-eu")))
     try:
         assert attempt(renamed, row.id) is None
     finally:
@@ -207,7 +207,7 @@ def test_a_removed_destination_dead_letters_its_deliveries(settings: Settings, r
 
 
 def test_the_queue_honours_the_wait_the_stage_asks_for() -> None:
-    strategy = jobs.deliver.retry_strategy
+    strategy = tasks.deliver.retry_strategy
     assert strategy is not None
 
     class Job:
@@ -266,7 +266,7 @@ def test_the_webhook_is_signed_keeps_its_id_across_retries_and_carries_only_the_
         "secret": SECRET,
         "fields": ["call_id", "summary"],
     }
-    runtime = runner.open_runtime(with_destinations(settings, hook))
+    runtime = open_runtime(with_destinations(settings, hook))
     try:
         analysed_call(runtime, "hooked", metadata={"ticket": "T-1"})
         [row] = rows(runtime)
@@ -299,7 +299,7 @@ def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings
         body_template="{transcript}",
         transcript_excerpt_chars=20,
     )
-    runtime = runner.open_runtime(with_destinations(settings, mapped))
+    runtime = open_runtime(with_destinations(settings, mapped))
     try:
         call_pk = analysed_call(runtime, "excerpt", metadata={"crm_contact_id": "501"})
         with runtime.db.transaction() as session:
@@ -340,13 +340,13 @@ def test_a_worker_killed_after_the_crm_accepted_leaves_one_record(settings: Sett
     fake = StallingHubSpot({"501": PHONE})
     with serving(fake) as url:
         configured = with_destinations(settings, hubspot(url))
-        runtime = runner.open_runtime(configured)
+        runtime = open_runtime(configured)
         try:
             analysed_call(runtime, "killed-worker")
             [row] = rows(runtime)
-            app = jobs.build_app(runtime)
+            app = tasks.build_app(runtime)
             with app.open():
-                jobs.reconcile_deliveries(runtime, app)
+                tasks.reconcile_deliveries(runtime, app)
             worker = subprocess.Popen(
                 [CALLSENSE, "worker", "--queue", "deliver"],
                 env=cli_env(configured),
@@ -373,7 +373,7 @@ def test_a_worker_killed_after_the_crm_accepted_leaves_one_record(settings: Sett
 def test_no_matching_contact_with_skip_ends_skipped_with_the_reason(settings: Settings) -> None:
     fake = FakeHubSpot({})  # nobody has the caller's number
     with serving(fake) as url:
-        runtime = runner.open_runtime(with_destinations(settings, hubspot(url, no_match="skip")))
+        runtime = open_runtime(with_destinations(settings, hubspot(url, no_match="skip")))
         try:
             analysed_call(runtime, "stranger")
             [row] = rows(runtime)
@@ -433,7 +433,7 @@ def test_a_crm_that_echoes_the_customers_number_leaves_no_trace_of_it(
     with serving(fake) as url:
         destination = {**config, "name": vendor, "base_url": url, "fields": ["call_id", "customer_number"]}
         destination |= {"subject_template": "{call_id}", "body_template": "{call_id}"}
-        runtime = runner.open_runtime(with_destinations(settings, destination))
+        runtime = open_runtime(with_destinations(settings, destination))
         try:
             analysed_call(runtime, f"echo-{vendor}", number=PHONE)
             [row] = rows(runtime)
@@ -453,7 +453,7 @@ def test_a_crm_that_echoes_the_customers_number_leaves_no_trace_of_it(
         assert PHONE not in text_ and PHONE[1:] not in text_, where
 
 
-def _everything_shown(rt: runner.Runtime, call_id: str) -> dict[str, str]:
+def _everything_shown(rt: Runtime, call_id: str) -> dict[str, str]:
     """The rows, the API answers and the pages that could carry a delivery's reason, as text."""
     from callsense.web import accounts
 
@@ -465,11 +465,11 @@ def _everything_shown(rt: runner.Runtime, call_id: str) -> dict[str, str]:
         admin = tokens.create(session=session, name="ops", role=Role.admin)
         for role in Role:
             accounts.create_user(session=session, username=role.value, role=role, password="pass phrase 1234")
-    with TestClient(create_app(rt, jobs.build_app(rt)), base_url="http://127.0.0.1") as client:
+    with TestClient(create_app(rt, tasks.build_app(rt)), base_url="http://127.0.0.1") as client:
         seen["api deliveries"] = client.get("/deliveries", headers=bearer(admin)).text
         seen["api call"] = client.get(f"/calls/{call_id}", headers=bearer(admin)).text
     for role in Role:
-        with TestClient(create_app(rt, jobs.build_app(rt)), base_url="http://127.0.0.1") as client:
+        with TestClient(create_app(rt, tasks.build_app(rt)), base_url="http://127.0.0.1") as client:
             _signed_in(client, role.value)
             seen[f"{role.value} page"] = client.get(f"/app/calls/{call_id}").text
             seen[f"{role.value} list"] = client.get("/app/calls").text
@@ -488,7 +488,7 @@ def proxy() -> Iterator[tuple[FakeHubSpot, str]]:
 
 
 def test_proxy_variables_do_not_route_deliveries(
-    rt: runner.Runtime,
+    rt: Runtime,
     crm: tuple[FakeHubSpot, str],
     proxy: tuple[FakeHubSpot, str],
     monkeypatch: pytest.MonkeyPatch,
@@ -507,7 +507,7 @@ def test_proxy_variables_do_not_route_deliveries(
 def test_a_destination_reaches_its_crm_through_the_proxy_it_names(
     settings: Settings, crm: tuple[FakeHubSpot, str], proxy: tuple[FakeHubSpot, str]
 ) -> None:
-    runtime = runner.open_runtime(with_destinations(settings, hubspot(crm[1], proxy_url=proxy[1])))
+    runtime = open_runtime(with_destinations(settings, hubspot(crm[1], proxy_url=proxy[1])))
     try:
         analysed_call(runtime, "proxied")
         [row] = rows(runtime)

@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from callsense import jobs
 from callsense.calls.models import Event
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import tasks
+from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
@@ -43,11 +43,11 @@ FORMULAS = [
 
 
 @pytest.fixture(scope="module")
-def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Runtime]:
+def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     for url in _fresh_database(embedded_server_url):
         data_dir: Path = tmp_path_factory.mktemp("exposure")
         settings = Settings(data_dir=data_dir, database_url=url, metrics={"token": SCRAPE_TOKEN})
-        runtime = runner.open_runtime(settings)
+        runtime = open_runtime(settings)
         steered = [  # topics the LLM wrote from what callers said
             dataclasses.replace(SEEDS[1], call_id=f"steered-{n}", topic=topic, delivery=None)
             for n, topic in enumerate(FORMULAS)
@@ -61,8 +61,8 @@ def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture(scope="module")
-def app(rt: runner.Runtime) -> Iterator[FastAPI]:
-    application = create_app(rt, jobs.build_app(rt), worker_concurrency=0)
+def app(rt: Runtime) -> Iterator[FastAPI]:
+    application = create_app(rt, tasks.build_app(rt), worker_concurrency=0)
     with TestClient(application, base_url=LOCAL):  # runs the lifespan once for the module
         yield application
 
@@ -80,7 +80,7 @@ def _signed_in(app: FastAPI, username: str) -> TestClient:
     return client
 
 
-def _views(rt: runner.Runtime, kind: str = "transcript_viewed") -> int:
+def _views(rt: Runtime, kind: str = "transcript_viewed") -> int:
     with rt.db.transaction() as session:
         return (
             session.scalar(
@@ -109,9 +109,7 @@ def _get_paths(routes: list[Any], prefix: str = "") -> Iterator[str]:
             yield prefix + route.path
 
 
-def test_no_page_the_service_serves_loads_anything_from_another_site(
-    app: FastAPI, rt: runner.Runtime
-) -> None:
+def test_no_page_the_service_serves_loads_anything_from_another_site(app: FastAPI, rt: Runtime) -> None:
     with rt.db.transaction() as session:
         admin = tokens.create(session=session, name="surface-admin", role=Role.admin)
     client = _signed_in(app, "admin")  # the dashboard's cookie and the API's token: every route answers
@@ -147,9 +145,7 @@ def test_csv_exports_neutralise_cells_a_spreadsheet_would_run(app: FastAPI, char
 # --- transcript views only by the person's own doing ------------------------------------------------------
 
 
-def test_a_cross_site_navigation_neither_shows_nor_audits_the_transcript(
-    app: FastAPI, rt: runner.Runtime
-) -> None:
+def test_a_cross_site_navigation_neither_shows_nor_audits_the_transcript(app: FastAPI, rt: Runtime) -> None:
     client = _signed_in(app, "analyst")
     before, streamed = _views(rt), _views(rt, "audio_streamed")
     for fetch_site in ("cross-site", "same-site"):
@@ -166,7 +162,7 @@ def test_a_cross_site_navigation_neither_shows_nor_audits_the_transcript(
 
 @pytest.mark.parametrize("fetch_site", ["same-origin", "none"])
 def test_opening_a_call_from_the_dashboard_or_a_typed_url_shows_and_audits_it(
-    app: FastAPI, rt: runner.Runtime, fetch_site: str
+    app: FastAPI, rt: Runtime, fetch_site: str
 ) -> None:
     client = _signed_in(app, "analyst")
     before = _views(rt)
@@ -175,7 +171,7 @@ def test_opening_a_call_from_the_dashboard_or_a_typed_url_shows_and_audits_it(
 
 
 def test_a_browser_without_fetch_metadata_shows_the_transcript_after_one_click(
-    app: FastAPI, rt: runner.Runtime
+    app: FastAPI, rt: Runtime
 ) -> None:
     client = _signed_in(app, "analyst")
     before, streamed = _views(rt), _views(rt, "audio_streamed")
@@ -199,7 +195,7 @@ def test_a_browser_without_fetch_metadata_shows_the_transcript_after_one_click(
 # --- /metrics and /readyz --------------------------------------------------------------------------------
 
 
-def test_metrics_and_readiness_details_need_the_scrape_token(app: FastAPI, rt: runner.Runtime) -> None:
+def test_metrics_and_readiness_details_need_the_scrape_token(app: FastAPI, rt: Runtime) -> None:
     client = TestClient(app, base_url=LOCAL)
     with rt.db.transaction() as session:
         api_admin = tokens.create(session=session, name="not-a-scraper", role=Role.admin)
@@ -215,10 +211,10 @@ def test_metrics_and_readiness_details_need_the_scrape_token(app: FastAPI, rt: r
     assert client.get("/readyz", headers=scraper).json()["checks"]["database"] == "ok"
 
 
-def test_without_a_scrape_token_set_nobody_reads_the_metrics(rt: runner.Runtime) -> None:
-    unset = runner.open_runtime(rt.settings.model_copy(update={"metrics": type(rt.settings.metrics)()}))
+def test_without_a_scrape_token_set_nobody_reads_the_metrics(rt: Runtime) -> None:
+    unset = open_runtime(rt.settings.model_copy(update={"metrics": type(rt.settings.metrics)()}))
     try:
-        client = TestClient(create_app(unset, jobs.build_app(unset)), base_url=LOCAL)
+        client = TestClient(create_app(unset, tasks.build_app(unset)), base_url=LOCAL)
         assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 401
         assert client.get("/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"}).status_code == 401
         assert client.get("/readyz").json() == {"status": "ready"}

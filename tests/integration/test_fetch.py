@@ -26,11 +26,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from callsense.backends import recordings
+from callsense.backends.recordings.http import FetchOptions
+from callsense.backends.recordings.ssrf import AddressPolicy, refusal
 from callsense.config import FetchSettings, Settings, SourceAuth, SourceAuthKind
-from callsense.errors import BadAudioError, FetchError, PermanentFetchError
-from callsense.pipeline import fetch as fetching
-from callsense.pipeline.fetch import FetchOptions, RetryableStatusError, StatusError
-from callsense.pipeline.ssrf import AddressPolicy, AddressRefusedError, refusal
+from callsense.errors import (
+    AddressRefusedError,
+    BadAudioError,
+    FetchError,
+    PermanentFetchError,
+    RetryableStatusError,
+    StatusError,
+)
 from tests.conftest import AUDIO
 
 FLAC = (AUDIO / "en_short.mono.flac").read_bytes()
@@ -203,6 +210,10 @@ def options(**changes: Any) -> FetchOptions:
     return replace(base, **changes)
 
 
+def read_source(source: str, options: FetchOptions, *, local_files: bool = True) -> bytes:
+    return recordings.SourceReader(options).read(source, local_files=local_files)
+
+
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -211,8 +222,8 @@ def basic(user: str, password: str) -> str:
 
 
 def test_downloads_audio_from_an_allowlisted_server(recorder: Recorder) -> None:
-    assert fetching.read_source(recorder.base + "/audio.flac?sig=abc", options()) == FLAC
-    assert fetching.read_source(recorder.base + "/no-length.flac", options()) == FLAC
+    assert read_source(recorder.base + "/audio.flac?sig=abc", options()) == FLAC
+    assert read_source(recorder.base + "/no-length.flac", options()) == FLAC
     path, headers = recorder.seen[0]
     assert path == "/audio.flac?sig=abc"
     assert headers["Host"] == f"127.0.0.1:{recorder.port}" and "Authorization" not in headers
@@ -220,7 +231,7 @@ def test_downloads_audio_from_an_allowlisted_server(recorder: Recorder) -> None:
 
 def test_loopback_is_refused_unless_allowlisted(recorder: Recorder, connects: list[str]) -> None:
     with pytest.raises(AddressRefusedError, match=r"127\.0\.0\.1, a loopback address"):
-        fetching.read_source(recorder.base + "/audio.flac", options(policy=AddressPolicy()))
+        read_source(recorder.base + "/audio.flac", options(policy=AddressPolicy()))
     assert recorder.seen == [] and connects == []
 
 
@@ -255,7 +266,7 @@ def test_non_public_addresses_are_refused_before_connecting(
     recorder: Recorder, connects: list[str], url: str
 ) -> None:
     with pytest.raises(AddressRefusedError, match="refusing to download"):
-        fetching.read_source(url.format(port=recorder.port), options(policy=AddressPolicy()))
+        read_source(url.format(port=recorder.port), options(policy=AddressPolicy()))
     assert connects == [] and recorder.seen == []
 
 
@@ -268,7 +279,7 @@ def test_metadata_stays_refused_under_a_broad_allowlist(connects: list[str]) -> 
         "http://[::ffff:169.254.169.254]/latest/meta-data",
     ):
         with pytest.raises(AddressRefusedError, match="cloud metadata"):
-            fetching.read_source(url, options(policy=broad))
+            read_source(url, options(policy=broad))
     assert connects == []
     exact = AddressPolicy.build(allow_networks=["169.254.169.254/32"], allow_hosts=["169.254.169.254"])
     exact.check("169.254.169.254", ipaddress.ip_address("169.254.169.254"))  # only an exact entry opens it
@@ -301,9 +312,9 @@ def test_address_kinds() -> None:
 
 def test_mapped_address_is_checked_as_ipv4_and_allowlisted_hosts_work(recorder: Recorder) -> None:
     mapped = f"http://[::ffff:127.0.0.1]:{recorder.port}/audio.flac"
-    assert fetching.read_source(mapped, options()) == FLAC  # 127.0.0.0/8 covers its IPv4 form
+    assert read_source(mapped, options()) == FLAC  # 127.0.0.0/8 covers its IPv4 form
     by_name = AddressPolicy.build(allow_hosts=["127.0.0.1"])
-    assert fetching.read_source(recorder.base + "/audio.flac", options(policy=by_name)) == FLAC
+    assert read_source(recorder.base + "/audio.flac", options(policy=by_name)) == FLAC
 
 
 @pytest.mark.parametrize(
@@ -311,7 +322,7 @@ def test_mapped_address_is_checked_as_ipv4_and_allowlisted_hosts_work(recorder: 
 )
 def test_other_schemes_are_refused(url: str, connects: list[str]) -> None:
     with pytest.raises(PermanentFetchError, match="unsupported URL scheme"):
-        fetching.read_source(url, options())
+        read_source(url, options())
     assert connects == []
 
 
@@ -331,7 +342,7 @@ def test_resolved_address_is_the_one_connected_to(
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     url = f"http://recorder.test:{recorder.port}/audio.flac"
-    assert fetching.read_source(url, options()) == FLAC
+    assert read_source(url, options()) == FLAC
     assert asked == ["recorder.test"] and connects == ["127.0.0.1"]
     assert recorder.seen[0][1]["Host"] == f"recorder.test:{recorder.port}"
 
@@ -342,23 +353,23 @@ def test_resolved_address_is_the_one_connected_to(
 def test_redirect_to_a_private_address_is_refused(recorder: Recorder, connects: list[str]) -> None:
     for target in ("http://10.1.2.3/x", "http://169.254.169.254/latest/meta-data", "file:///etc/passwd"):
         with pytest.raises(PermanentFetchError):
-            fetching.read_source(f"{recorder.base}/redirect?to={target}", options())
+            read_source(f"{recorder.base}/redirect?to={target}", options())
     assert len(recorder.seen) == 3 and set(connects) == {"127.0.0.1"}
 
 
 def test_redirect_on_the_same_server_is_followed(recorder: Recorder) -> None:
     for status in (301, 302, 303, 307, 308):
         url = f"{recorder.base}/redirect?status={status}&to=/files/audio.flac"
-        assert fetching.read_source(url, options()) == FLAC
+        assert read_source(url, options()) == FLAC
     assert recorder.paths()[:2] == ["/redirect?status=301&to=/files/audio.flac", "/files/audio.flac"]
 
 
 def test_too_many_redirects(recorder: Recorder) -> None:
     with pytest.raises(PermanentFetchError, match="more than 5 redirects"):
-        fetching.read_source(f"{recorder.base}/loop", options())
+        read_source(f"{recorder.base}/loop", options())
     assert len(recorder.seen) == 6
     with pytest.raises(PermanentFetchError, match="more than 0 redirects"):
-        fetching.read_source(f"{recorder.base}/loop", options(max_redirects=0))
+        read_source(f"{recorder.base}/loop", options(max_redirects=0))
 
 
 # --- size, content, retries ------------------------------------------------------------------------------
@@ -366,15 +377,15 @@ def test_too_many_redirects(recorder: Recorder) -> None:
 
 def test_declared_oversized_body_is_refused_without_retry(recorder: Recorder) -> None:
     with pytest.raises(BadAudioError, match="1000000000 bytes, over the limit"):
-        fetching.read_source(recorder.base + "/huge", options())
+        read_source(recorder.base + "/huge", options())
     with pytest.raises(BadAudioError, match="over the limit of 1000"):
-        fetching.read_source(recorder.base + "/audio.flac", options(max_bytes=1000))
+        read_source(recorder.base + "/audio.flac", options(max_bytes=1000))
     assert len(recorder.seen) == 2
 
 
 def test_undeclared_oversized_body_stops_early(recorder: Recorder) -> None:
     with pytest.raises(BadAudioError, match="over the limit of 200000 bytes"):
-        fetching.read_source(recorder.base + "/endless", options(max_bytes=200_000))
+        read_source(recorder.base + "/endless", options(max_bytes=200_000))
     assert recorder.endless_done.wait(10)
     assert recorder.endless_written < ENDLESS_TOTAL
     assert len(recorder.seen) == 1
@@ -383,7 +394,7 @@ def test_undeclared_oversized_body_stops_early(recorder: Recorder) -> None:
 @pytest.mark.parametrize(("route", "what"), [("page", "an HTML page"), ("json", "JSON")])
 def test_non_audio_body_is_refused(recorder: Recorder, route: str, what: str) -> None:
     with pytest.raises(BadAudioError, match=f"the server returned {what} instead of audio"):
-        fetching.read_source(f"{recorder.base}/{route}", options())
+        read_source(f"{recorder.base}/{route}", options())
     assert len(recorder.seen) == 1
 
 
@@ -391,25 +402,25 @@ def test_a_server_error_is_one_retryable_failure_per_call(recorder: Recorder) ->
     # The job queue retries; a download that answers 503 is one request per job run, not a burst of them.
     for run in range(1, 4):
         with pytest.raises(RetryableStatusError) as raised:
-            fetching.read_source(recorder.base + "/flaky?fail=3", options())
+            read_source(recorder.base + "/flaky?fail=3", options())
         assert raised.value.status == 503 and raised.value.retryable
         assert recorder.paths() == ["/flaky?fail=3"] * run
-    assert fetching.read_source(recorder.base + "/flaky?fail=3", options()) == FLAC
+    assert read_source(recorder.base + "/flaky?fail=3", options()) == FLAC
     assert len(recorder.paths()) == 4
 
 
 def test_client_errors_are_not_retried(recorder: Recorder) -> None:
     with pytest.raises(StatusError, match="answered 404") as raised:
-        fetching.read_source(recorder.base + "/missing", options())
+        read_source(recorder.base + "/missing", options())
     assert raised.value.status == 404 and not raised.value.retryable
     assert recorder.paths() == ["/missing"]
 
 
 def test_read_timeout_is_a_retryable_failure(recorder: Recorder) -> None:
     with pytest.raises(FetchError, match="timed out") as raised:
-        fetching.read_source(recorder.base + "/slow", options(read_timeout=0.3))
+        read_source(recorder.base + "/slow", options(read_timeout=0.3))
     assert raised.value.retryable and recorder.paths() == ["/slow"]
-    assert fetching.read_source(recorder.base + "/slow", options(read_timeout=0.3)) == FLAC
+    assert read_source(recorder.base + "/slow", options(read_timeout=0.3)) == FLAC
 
 
 def test_connection_refused_is_reported_as_retryable(connects: list[str]) -> None:
@@ -417,7 +428,7 @@ def test_connection_refused_is_reported_as_retryable(connects: list[str]) -> Non
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(FetchError, match="cannot reach") as raised:
-        fetching.read_source(f"http://127.0.0.1:{port}/audio.flac", options())
+        read_source(f"http://127.0.0.1:{port}/audio.flac", options())
     assert raised.value.retryable and connects == ["127.0.0.1"]
 
 
@@ -435,33 +446,33 @@ def test_credentials_go_to_the_longest_matching_prefix(recorder: Recorder) -> No
         ),
     )
     for path in ("/Accounts/AC1/Recordings/audio.flac", "/Accounts/AC12/audio.flac", "/audio.flac"):
-        assert fetching.read_source(recorder.base + path, options(sources=sources)) == FLAC
+        assert read_source(recorder.base + path, options(sources=sources)) == FLAC
     sent = [headers.get("Authorization") for _, headers in recorder.seen]
     assert sent == [basic("AC1", "s3cret"), "Bearer t0ken", "Bearer t0ken"]
     other_port = SourceAuth(
         url_prefix="http://127.0.0.1:1/", kind=SourceAuthKind.bearer, token=SecretStr("x")
     )
-    fetching.read_source(recorder.base + "/audio.flac", options(sources=(other_port,)))
+    read_source(recorder.base + "/audio.flac", options(sources=(other_port,)))
     assert "Authorization" not in recorder.seen[-1][1]
 
 
 def test_credentials_are_not_sent_across_hosts(recorder: Recorder, other: Recorder) -> None:
     sources = (SourceAuth(url_prefix=recorder.base, kind=SourceAuthKind.bearer, token=SecretStr("t0ken")),)
     same = f"{recorder.base}/redirect?to=/audio.flac"
-    assert fetching.read_source(same, options(sources=sources)) == FLAC
+    assert read_source(same, options(sources=sources)) == FLAC
     assert [h.get("Authorization") for _, h in recorder.seen] == ["Bearer t0ken"] * 2
     away = f"{recorder.base}/redirect?to={other.base}/redirect?to={recorder.base}/audio.flac"
-    assert fetching.read_source(away, options(sources=sources)) == FLAC
+    assert read_source(away, options(sources=sources)) == FLAC
     assert [h.get("Authorization") for _, h in recorder.seen[2:]] == ["Bearer t0ken", None]
     assert [h.get("Authorization") for _, h in other.seen] == [None]
 
 
 def test_credentials_in_the_url_become_basic_auth(recorder: Recorder) -> None:
     url = f"http://AC9:p%40ss@127.0.0.1:{recorder.port}/audio.flac?token=abc"
-    assert fetching.read_source(url, options()) == FLAC
+    assert read_source(url, options()) == FLAC
     assert recorder.seen[0][1]["Authorization"] == basic("AC9", "p@ss")
-    assert fetching.describe(url) == f"http://127.0.0.1:{recorder.port}/audio.flac"
-    assert fetching.describe("https://u:p@[::1]:8443/r.wav?x=1") == "https://[::1]:8443/r.wav"
+    assert recordings.describe(url) == f"http://127.0.0.1:{recorder.port}/audio.flac"
+    assert recordings.describe("https://u:p@[::1]:8443/r.wav?x=1") == "https://[::1]:8443/r.wav"
 
 
 # --- TLS: the checked address is connected to, the certificate checked against the name -----------------
@@ -533,12 +544,12 @@ def tls_recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
 def test_https_uses_the_host_name_for_sni_and_certificate(tls_recorder: tuple[Recorder, Path]) -> None:
     recorder, ca_file = tls_recorder
     url = f"https://recorder.test:{recorder.port}/audio.flac"
-    assert fetching.read_source(url, options(ca_file=ca_file)) == FLAC
+    assert read_source(url, options(ca_file=ca_file)) == FLAC
     assert recorder.seen[0][1]["Host"] == f"recorder.test:{recorder.port}"
     with pytest.raises(PermanentFetchError, match=r"TLS certificate of recorder\.test is not valid"):
-        fetching.read_source(url, options())  # not signed by a CA we trust
+        read_source(url, options())  # not signed by a CA we trust
     with pytest.raises(PermanentFetchError, match=r"TLS certificate of 127\.0\.0\.1 is not valid"):
-        fetching.read_source(f"https://127.0.0.1:{recorder.port}/audio.flac", options(ca_file=ca_file))
+        read_source(f"https://127.0.0.1:{recorder.port}/audio.flac", options(ca_file=ca_file))
     assert len(recorder.seen) == 1
 
 
@@ -558,17 +569,17 @@ def test_local_files_are_sniffed(tmp_path: Path, content: bytes, message: str) -
     path = tmp_path / "call.wav"
     path.write_bytes(content)
     with pytest.raises(BadAudioError, match=message):
-        fetching.read_source(str(path), options())
+        read_source(str(path), options())
 
 
 def test_local_files_can_be_turned_off() -> None:
     with pytest.raises(PermanentFetchError, match="local files are not read"):
-        fetching.read_source(str(AUDIO / "en_short.wav"), options(local_files=False))
+        read_source(str(AUDIO / "en_short.wav"), options(), local_files=False)
 
 
 @pytest.mark.parametrize("name", ["en_short.wav", "en_short.mp3", "en_short.ogg", "en_short.m4a"])
 def test_local_audio_formats_are_recognised(name: str) -> None:
-    assert fetching.read_source(str(AUDIO / name), options()) == (AUDIO / name).read_bytes()
+    assert read_source(str(AUDIO / name), options()) == (AUDIO / name).read_bytes()
 
 
 def test_options_from_settings(tmp_path: Path) -> None:

@@ -10,26 +10,27 @@ import pytest
 
 from callsense.calls.models import Call
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import fetch, ingest
+from callsense.runtime import Runtime, open_runtime
 from tests.long_audio import decoded_bytes, stereo_noise_wav
 
 SECONDS = 300
 
 
 @pytest.fixture
-def rt(settings: Settings) -> Iterator[runner.Runtime]:
-    runtime = runner.open_runtime(settings)
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = open_runtime(settings)
     yield runtime
     runtime.db.close()
 
 
-def test_fetch_checks_a_long_call_without_decoding_it_into_memory(rt: runner.Runtime, tmp_path: Path) -> None:
+def test_fetch_checks_a_long_call_without_decoding_it_into_memory(rt: Runtime, tmp_path: Path) -> None:
     source = tmp_path / "long.wav"
     source.write_bytes(stereo_noise_wav(SECONDS))  # 4.8 MB that decode to 38 MB of samples
-    call_pk = runner.ingest(rt, call_id="long", source=str(source)).call_pk
+    call_pk = ingest.ingest(rt, call_id="long", source=str(source)).call_pk
     tracemalloc.start()
     try:
-        runner.run_fetch(rt, call_pk, source=str(source))
+        fetch.run(rt, call_pk, source=str(source))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -22,15 +22,16 @@ from sqlalchemy import LargeBinary, event, select, text
 from callsense.backends.blobstore import BlobStore, MemoryBlobStore
 from callsense.calls import deliveries
 from callsense.calls import service as calls
-from callsense.calls.models import Base, Delivery
+from callsense.calls.models import Base, Call, Delivery
 from callsense.calls.schemas import CallStatus
 from callsense.config import FetchSettings, Settings
-from callsense.errors import ConfigError
-from callsense.pipeline import deliver, runner
+from callsense.errors import ConfigError, NotFoundError
+from callsense.pipeline import deliver, fetch, ingest, inline
+from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
 from callsense.security.crypto import KeyRing
 from callsense.web import models as _web  # noqa: F401  (the dashboard's tables are part of the schema)
-from tests.conftest import AUDIO
+from tests.conftest import AUDIO, source_of, status_of
 from tests.crm_calls import TRANSCRIPT, analysed_call
 from tests.crm_fakes import FakeHubSpot, serving
 
@@ -45,10 +46,8 @@ def crm() -> Iterator[tuple[FakeHubSpot, str]]:
         yield fake, url
 
 
-def _open(settings: Settings, blobs: BlobStore) -> runner.Runtime:
-    rt = runner.open_runtime(settings)
-    rt.blobs = blobs
-    return rt
+def _open(settings: Settings, blobs: BlobStore) -> Runtime:
+    return dataclasses.replace(open_runtime(settings), blobs=blobs)
 
 
 @pytest.fixture
@@ -61,13 +60,13 @@ def configured(settings: Settings, crm: tuple[FakeHubSpot, str]) -> Settings:
 
 
 @pytest.fixture
-def rt(configured: Settings) -> Iterator[runner.Runtime]:
+def rt(configured: Settings) -> Iterator[Runtime]:
     runtime = _open(configured, MemoryBlobStore())
     yield runtime
     runtime.db.close()
 
 
-def _ciphertexts(rt: runner.Runtime) -> dict[str, list[bytes]]:
+def _ciphertexts(rt: Runtime) -> dict[str, list[bytes]]:
     """Every value of every binary column of every table, by ``table.column``: walked here from the schema,
     independently of rotation's own list."""
     found: dict[str, list[bytes]] = {}
@@ -80,25 +79,27 @@ def _ciphertexts(rt: runner.Runtime) -> dict[str, list[bytes]]:
     return found
 
 
-def _key_ids(rt: runner.Runtime) -> set[str]:
+def _key_ids(rt: Runtime) -> set[str]:
     """Key ids of everything stored: database values and recordings."""
     values = [value for column in _ciphertexts(rt).values() for value in column]
-    values += [rt.blobs.get(key) for key in rt.blobs.keys("audio/")]
+    with rt.db.transaction() as session:
+        blob_keys = session.scalars(select(Call.audio_blob).where(Call.audio_blob.is_not(None))).all()
+    values += [rt.blobs.get(key) for key in blob_keys if key is not None]
     return {rt.keyring.key_id_of(value) for value in values}
 
 
-def _ingest(rt: runner.Runtime, call_id: str, source: str = str(RECORDING)) -> uuid.UUID:
+def _ingest(rt: Runtime, call_id: str, source: str = str(RECORDING)) -> uuid.UUID:
     details = calls.CallDetails(customer_number=PHONE, metadata={"queue": "billing"})
-    return runner.ingest(rt, call_id=call_id, source=source, details=details).call_pk
+    return ingest.ingest(rt, call_id=call_id, source=source, details=details).call_pk
 
 
-def _fetched(rt: runner.Runtime, call_id: str) -> uuid.UUID:
+def _fetched(rt: Runtime, call_id: str) -> uuid.UUID:
     call_pk = _ingest(rt, call_id)
-    runner.run_fetch(rt, call_pk, source=runner.source_of(rt, call_pk))
+    fetch.run(rt, call_pk, source=source_of(rt, call_pk))
     return call_pk
 
 
-def _calls_at_every_stage(rt: runner.Runtime) -> dict[str, uuid.UUID]:
+def _calls_at_every_stage(rt: Runtime) -> dict[str, uuid.UUID]:
     stages = {"received": _ingest(rt, "received"), "fetched": _fetched(rt, "fetched")}
     translated = stages["transcribed"] = _fetched(rt, "transcribed")
     with rt.db.transaction() as session:
@@ -118,7 +119,7 @@ def _calls_at_every_stage(rt: runner.Runtime) -> dict[str, uuid.UUID]:
     return stages
 
 
-def test_rotation_covers_every_binary_column_of_the_models_and_of_the_database(rt: runner.Runtime) -> None:
+def test_rotation_covers_every_binary_column_of_the_models_and_of_the_database(rt: Runtime) -> None:
     covered = {(item.column.table.name, item.column.name) for item in rotation.encrypted_columns()}
     in_models = {
         (table.name, column.name)
@@ -143,10 +144,10 @@ def test_rotation_covers_every_binary_column_of_the_models_and_of_the_database(r
 
 
 def test_calls_at_every_stage_survive_rotate_and_retire(
-    configured: Settings, rt: runner.Runtime, crm: tuple[FakeHubSpot, str]
+    configured: Settings, rt: Runtime, crm: tuple[FakeHubSpot, str]
 ) -> None:
     stages = _calls_at_every_stage(rt)
-    before = {name: runner.record(rt, call_pk) for name, call_pk in stages.items()}
+    before = {name: inline.record(rt, call_pk) for name, call_pk in stages.items()}
     old_key = rt.keyring.active_key_id
     stored = _ciphertexts(rt)
     empty = [column for column, values in stored.items() if not values]
@@ -164,15 +165,13 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
     try:
         assert restarted.keyring.key_ids == {report.new_key}
         for name, call_pk in stages.items():
-            assert runner.record(restarted, call_pk) == before[name]
-        runner.run_fetch(
-            restarted, stages["received"], source=runner.source_of(restarted, stages["received"])
-        )
-        assert runner.status_of(restarted, stages["received"]) is CallStatus.fetched
+            assert inline.record(restarted, call_pk) == before[name]
+        fetch.run(restarted, stages["received"], source=source_of(restarted, stages["received"]))
+        assert status_of(restarted, stages["received"]) is CallStatus.fetched
         with restarted.db.transaction() as session:
             pending = deliveries.pending_ids(session=session, call_pk=stages["done"])
         assert len(pending) == 1
-        deliver.run_deliver(restarted, pending[0])
+        deliver.run(restarted, pending[0])
         with restarted.db.transaction() as session:
             delivery = session.get(Delivery, pending[0])
             assert delivery is not None and delivery.status == "delivered", delivery and delivery.last_error
@@ -182,7 +181,7 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
         restarted.db.close()
 
 
-def test_rotation_works_in_batches_of_calls(rt: runner.Runtime) -> None:
+def test_rotation_works_in_batches_of_calls(rt: Runtime) -> None:
     for index in range(5):
         _ingest(rt, f"batch-{index}")
     commits: list[None] = []
@@ -193,14 +192,14 @@ def test_rotation_works_in_batches_of_calls(rt: runner.Runtime) -> None:
     assert len(commits) >= 3  # three batches of at most two calls, each its own transaction
 
 
-def _stale_writer(rt: runner.Runtime) -> runner.Runtime:
+def _stale_writer(rt: Runtime) -> Runtime:
     """A process that loaded the ring before the rotation and never looks at the key file again."""
     doc = json.loads(rt.settings.resolved_key_file.read_text())
     keys = {key_id: base64.b64decode(value) for key_id, value in doc["keys"].items()}
     return dataclasses.replace(rt, keyring=KeyRing(keys, doc["active"]))
 
 
-def test_retiring_is_refused_while_anything_is_left_under_an_old_key(rt: runner.Runtime) -> None:
+def test_retiring_is_refused_while_anything_is_left_under_an_old_key(rt: Runtime) -> None:
     stale = _stale_writer(rt)
     old_key = rt.keyring.active_key_id
     rotation.rotate(rt, retire_old=False)
@@ -215,10 +214,10 @@ def test_retiring_is_refused_while_anything_is_left_under_an_old_key(rt: runner.
     report = rotation.rotate(rt, retire_old=True)  # running it again picks the stragglers up
     assert old_key in report.retired
     assert _key_ids(rt) == {report.new_key}
-    assert runner.source_of(rt, late) == str(RECORDING)
+    assert source_of(rt, late) == str(RECORDING)
 
 
-def _waiting_on_a_lock(rt: runner.Runtime, worker: threading.Thread) -> bool:
+def _waiting_on_a_lock(rt: Runtime, worker: threading.Thread) -> bool:
     """Wait until a backend of this database is blocked on a row lock; False if ``worker`` ends first."""
     deadline = time.monotonic() + 60
     with rt.db.engine.connect() as connection:
@@ -250,9 +249,9 @@ def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[BaseEx
     return worker, errors
 
 
-def test_rotation_rewrites_a_recording_only_under_the_calls_row_lock(rt: runner.Runtime) -> None:
+def test_rotation_rewrites_a_recording_only_under_the_calls_row_lock(rt: Runtime) -> None:
     call_pk = _fetched(rt, "locked")
-    blob = runner.audio_blob_key(call_pk)
+    blob = calls.audio_blob_key(call_pk)
     old_key = rt.keyring.active_key_id
     with rt.db.transaction() as session:
         calls.lock(session=session, call_pk=call_pk)  # as a stage writing this call holds it
@@ -264,7 +263,7 @@ def test_rotation_rewrites_a_recording_only_under_the_calls_row_lock(rt: runner.
     assert rt.keyring.key_id_of(rt.blobs.get(blob)) == rt.keyring.active_key_id != old_key
 
 
-def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: runner.Runtime) -> None:
+def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: Runtime) -> None:
     requested, release = threading.Event(), threading.Event()
 
     class Recorder(BaseHTTPRequestHandler):
@@ -286,17 +285,19 @@ def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: runner.Runtime)
     try:
         source = f"http://127.0.0.1:{server.server_address[1]}/call.flac"
         call_pk = _ingest(rt, "fetching", source=source)
-        blob = runner.audio_blob_key(call_pk)
-        worker, errors = _in_thread(lambda: runner.run_fetch(rt, call_pk, source=source, local_files=False))
+        blob = calls.audio_blob_key(call_pk)
+        worker, errors = _in_thread(lambda: fetch.run(rt, call_pk, source=source, local_files=False))
         assert requested.wait(60)
         with rt.db.transaction() as session:
             calls.lock(session=session, call_pk=call_pk)  # as rotation's batch holds it
             release.set()
             assert _waiting_on_a_lock(rt, worker), "the fetch finished without waiting for the call's lock"
-            assert not rt.blobs.exists(blob), "the fetch wrote the recording without the call's lock"
+            # the fetch must not write the recording without the call's lock
+            with pytest.raises(NotFoundError):
+                rt.blobs.get(blob)
         worker.join(60)
         assert not worker.is_alive() and errors == []
-        assert runner.status_of(rt, call_pk) is CallStatus.fetched
+        assert status_of(rt, call_pk) is CallStatus.fetched
         stored = rt.keyring.decrypt(rt.blobs.get(blob), context=calls.audio_context(call_pk))
         assert stored == RECORDING.read_bytes()
     finally:
@@ -304,7 +305,7 @@ def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: runner.Runtime)
         server.server_close()
 
 
-def test_a_second_rotation_is_refused_while_one_runs(rt: runner.Runtime) -> None:
+def test_a_second_rotation_is_refused_while_one_runs(rt: Runtime) -> None:
     call_pk = _fetched(rt, "busy")
     with rt.db.transaction() as session:
         calls.lock(session=session, call_pk=call_pk)  # keeps the first rotation at its first batch

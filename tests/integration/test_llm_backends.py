@@ -28,7 +28,7 @@ from callsense.backends.llm.openai_compat import OpenAICompatBackend
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
 from callsense.config import LLMSettings
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
-from callsense.pipeline.analyse import analyse
+from callsense.pipeline.analysis import analyse
 
 
 def call(*turns: str) -> list[Segment]:

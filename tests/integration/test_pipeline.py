@@ -3,6 +3,7 @@ run the real GGUF) so these tests assert transcription, storage, encryption and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -14,10 +15,11 @@ from sqlalchemy import func, select, text
 from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.models import Analysis, Call, Event, Transcript
-from callsense.calls.schemas import CallStatus, Speaker
+from callsense.calls.schemas import CallRecord, CallStatus, Speaker
 from callsense.config import Settings, TranslationEngine
 from callsense.errors import BadAudioError, DecryptionError, PermanentFetchError
-from callsense.pipeline import runner
+from callsense.pipeline import inline
+from callsense.runtime import Runtime, open_runtime
 from callsense.security.crypto import KeyRing
 from tests.conftest import AUDIO
 from tests.wer import word_error_rate
@@ -48,15 +50,14 @@ def scripted_llm() -> FakeLLM:
 
 
 @pytest.fixture
-def rt(settings: Settings) -> Iterator[runner.Runtime]:
-    runtime = runner.open_runtime(settings)
-    runtime._llm = scripted_llm()
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = dataclasses.replace(open_runtime(settings), llm=scripted_llm())
     yield runtime
     runtime.db.close()
 
 
-def process(rt: runner.Runtime, name: str, **options: object) -> runner.CallRecord:
-    return runner.process(rt, source=str(AUDIO / name), call_id=name.split(".")[0], **options)  # type: ignore[arg-type]
+def process(rt: Runtime, name: str, **options: object) -> CallRecord:
+    return inline.process(rt, source=str(AUDIO / name), call_id=name.split(".")[0], **options)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,7 @@ def process(rt: runner.Runtime, name: str, **options: object) -> runner.CallReco
     ],
 )
 def test_stereo_call_language_wer_and_speakers(
-    rt: runner.Runtime, name: str, language: str, max_wer: float, references: dict[str, dict]
+    rt: Runtime, name: str, language: str, max_wer: float, references: dict[str, dict]
 ) -> None:
     record = process(rt, name)
     reference = references[name]
@@ -95,8 +96,8 @@ def test_stereo_call_language_wer_and_speakers(
 
 
 def test_whisper_can_translate_instead_of_the_llm(settings: Settings) -> None:
-    runtime = runner.open_runtime(settings.model_copy(update={"translation": TranslationEngine.whisper}))
-    runtime._llm = scripted_llm()
+    whisper_translates = settings.model_copy(update={"translation": TranslationEngine.whisper})
+    runtime = dataclasses.replace(open_runtime(whisper_translates), llm=scripted_llm())
     try:
         record = process(runtime, "es_cancel.stereo.flac")
     finally:
@@ -105,14 +106,14 @@ def test_whisper_can_translate_instead_of_the_llm(settings: Settings) -> None:
     assert "cancel" in (record.translated_transcript or "").lower()
 
 
-def test_mono_call_has_unknown_speaker(rt: runner.Runtime, references: dict[str, dict]) -> None:
+def test_mono_call_has_unknown_speaker(rt: Runtime, references: dict[str, dict]) -> None:
     record = process(rt, "en_refund.mono.flac")
     assert record.channels == 1
     assert {s.speaker for s in record.segments} == {Speaker.unknown}
     assert word_error_rate(references["en_refund.mono.flac"]["reference"], record.transcript) <= 0.25
 
 
-def test_explicit_language_overrides_detection(rt: runner.Runtime) -> None:
+def test_explicit_language_overrides_detection(rt: Runtime) -> None:
     record = process(rt, "en_short.mono.flac", language="en")
     assert record.language == "en"
     assert record.language_probability is None
@@ -120,7 +121,7 @@ def test_explicit_language_overrides_detection(rt: runner.Runtime) -> None:
 
 
 @pytest.mark.parametrize("name", ["silence.flac", "hold_music.flac"])
-def test_no_speech_gives_empty_transcript_and_clear_status(rt: runner.Runtime, name: str) -> None:
+def test_no_speech_gives_empty_transcript_and_clear_status(rt: Runtime, name: str) -> None:
     record = process(rt, name)
     assert record.status is CallStatus.no_speech
     assert record.transcript == ""
@@ -129,7 +130,7 @@ def test_no_speech_gives_empty_transcript_and_clear_status(rt: runner.Runtime, n
     assert record.summary == [] and record.topic is None
 
 
-def test_stored_text_and_audio_are_encrypted(rt: runner.Runtime, settings: Settings) -> None:
+def test_stored_text_and_audio_are_encrypted(rt: Runtime, settings: Settings) -> None:
     record = process(rt, "en_refund.stereo.flac")
     needle = record.segments[0].text.split()[2].encode()
     with rt.db.transaction() as session:
@@ -146,26 +147,26 @@ def test_stored_text_and_audio_are_encrypted(rt: runner.Runtime, settings: Setti
     assert b"fLaC" not in raw and (AUDIO / "en_refund.stereo.flac").read_bytes()[:4096] not in raw
 
 
-def test_a_wrong_key_cannot_read_the_call(rt: runner.Runtime, settings: Settings, tmp_path: Path) -> None:
+def test_a_wrong_key_cannot_read_the_call(rt: Runtime, settings: Settings, tmp_path: Path) -> None:
     process(rt, "en_short.mono.flac")
-    rt.keyring = KeyRing.load_or_create(tmp_path / "other-keys.json")
+    other_key = dataclasses.replace(rt, keyring=KeyRing.load_or_create(tmp_path / "other-keys.json"))
     with pytest.raises(DecryptionError):
-        runner.record(rt, _call_pk(rt, "en_short"))
+        inline.record(other_key, _call_pk(rt, "en_short"))
 
 
-def _call_pk(rt: runner.Runtime, call_id: str):  # type: ignore[no-untyped-def]
+def _call_pk(rt: Runtime, call_id: str):  # type: ignore[no-untyped-def]
     with rt.db.transaction() as session:
         return session.scalars(select(Call.id).where(Call.call_id == call_id)).one()
 
 
-def _counts(rt: runner.Runtime) -> tuple[int, int, int]:
+def _counts(rt: Runtime) -> tuple[int, int, int]:
     with rt.db.transaction() as session:
         return tuple(
             session.scalar(select(func.count()).select_from(m)) or 0 for m in (Call, Transcript, Analysis)
         )
 
 
-def test_processing_twice_reuses_every_stage(rt: runner.Runtime) -> None:
+def test_processing_twice_reuses_every_stage(rt: Runtime) -> None:
     first = process(rt, "en_short.mono.flac")
     llm_calls = len(rt.llm.requests)  # type: ignore[attr-defined]
     second = process(rt, "en_short.mono.flac")
@@ -190,13 +191,13 @@ def test_processing_twice_reuses_every_stage(rt: runner.Runtime) -> None:
     ],
 )
 def test_bad_input_fails_cleanly_with_the_reason_stored(
-    rt: runner.Runtime, tmp_path: Path, payload: bytes | None, error: type[Exception]
+    rt: Runtime, tmp_path: Path, payload: bytes | None, error: type[Exception]
 ) -> None:
     source = tmp_path / "input.wav"
     if payload is not None:
         source.write_bytes(payload)
     with pytest.raises(error) as raised:
-        runner.process(rt, source=str(source), call_id="bad")
+        inline.process(rt, source=str(source), call_id="bad")
     with rt.db.transaction() as session:
         call = session.scalars(select(Call).where(Call.call_id == "bad")).one()
         assert call.status == CallStatus.failed.value
@@ -206,17 +207,17 @@ def test_bad_input_fails_cleanly_with_the_reason_stored(
             e.kind for e in session.scalars(select(Event).where(Event.call_pk == call.id).order_by(Event.id))
         ]
     assert kinds == ["received", "started", "failed"]
-    assert not any(rt.blobs.keys("audio/"))
+    assert not any(path.is_file() for path in rt.settings.resolved_blob_dir.rglob("*"))
 
 
-def test_truncated_upload_fails_and_a_good_retry_succeeds(rt: runner.Runtime, tmp_path: Path) -> None:
+def test_truncated_upload_fails_and_a_good_retry_succeeds(rt: Runtime, tmp_path: Path) -> None:
     good = AUDIO / "en_short.mono.flac"
     source = tmp_path / "call.flac"
     source.write_bytes(good.read_bytes()[:4000])
     with pytest.raises(BadAudioError):
-        runner.process(rt, source=str(source), call_id="retry")
+        inline.process(rt, source=str(source), call_id="retry")
     shutil.copy(good, source)
-    record = runner.process(rt, source=str(source), call_id="retry")
+    record = inline.process(rt, source=str(source), call_id="retry")
     assert record.status is CallStatus.done and record.transcript
 
 
@@ -224,8 +225,7 @@ def test_external_postgresql_works_the_same(
     external_database_url: str, tmp_path: Path, model_dir: Path
 ) -> None:
     settings = Settings(data_dir=tmp_path / "ext", model_dir=model_dir, database_url=external_database_url)
-    runtime = runner.open_runtime(settings)
-    runtime._llm = scripted_llm()
+    runtime = dataclasses.replace(open_runtime(settings), llm=scripted_llm())
     try:
         record = process(runtime, "en_short.mono.flac")
         assert record.status is CallStatus.done

@@ -13,36 +13,36 @@ import pytest
 from procrastinate import exceptions as procrastinate_errors
 from sqlalchemy import text
 
-from callsense import jobs, workers
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import ingest, tasks, workers
+from callsense.runtime import Runtime, open_runtime
 
 
 @pytest.fixture
-def rt(settings: Settings) -> Iterator[runner.Runtime]:
-    runtime = runner.open_runtime(settings)
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = open_runtime(settings)
     yield runtime
     runtime.db.close()
 
 
 @pytest.fixture
-def queue(rt: runner.Runtime) -> Iterator[procrastinate.App]:
-    app = jobs.build_app(rt)
+def queue(rt: Runtime) -> Iterator[procrastinate.App]:
+    app = tasks.build_app(rt)
     with app.open():
         yield app
 
 
-def _call_waiting_for(rt: runner.Runtime, status: CallStatus, call_id: str) -> str:
+def _call_waiting_for(rt: Runtime, status: CallStatus, call_id: str) -> str:
     """A call whose stage committed but whose next job was never deferred (the process died in between)."""
-    call_pk = runner.ingest(rt, call_id=call_id, source="https://recorder.example/a.wav").call_pk
+    call_pk = ingest.ingest(rt, call_id=call_id, source="https://recorder.example/a.wav").call_pk
     with rt.db.transaction() as session:
         calls.set_status(session=session, call=calls.lock(session=session, call_pk=call_pk), status=status)
     return str(call_pk)
 
 
-def _jobs(rt: runner.Runtime) -> list[tuple[str, str, str]]:
+def _jobs(rt: Runtime) -> list[tuple[str, str, str]]:
     with rt.db.transaction() as session:
         rows = session.execute(
             text("select args->>'call_pk', queue_name, status::text from procrastinate_jobs order by id")
@@ -50,18 +50,18 @@ def _jobs(rt: runner.Runtime) -> list[tuple[str, str, str]]:
     return [(row[0], row[1], row[2]) for row in rows]
 
 
-def test_reconciler_defers_the_missing_next_stage_once(rt: runner.Runtime, queue: procrastinate.App) -> None:
+def test_reconciler_defers_the_missing_next_stage_once(rt: Runtime, queue: procrastinate.App) -> None:
     fetched = _call_waiting_for(rt, CallStatus.fetched, "lost-transcribe")
     transcribed = _call_waiting_for(rt, CallStatus.transcribed, "lost-analyse")
     _call_waiting_for(rt, CallStatus.done, "finished")
 
-    assert jobs.reconcile_calls(rt, queue) == 2
+    assert tasks.reconcile_calls(rt, queue) == 2
     assert sorted(_jobs(rt)) == sorted([(fetched, "transcribe", "todo"), (transcribed, "analyse", "todo")])
-    assert jobs.reconcile_calls(rt, queue) == 0  # already queued: nothing doubles
+    assert tasks.reconcile_calls(rt, queue) == 0  # already queued: nothing doubles
 
 
 def test_a_job_of_an_earlier_stage_stuck_doing_does_not_hold_the_call_back(
-    rt: runner.Runtime, queue: procrastinate.App
+    rt: Runtime, queue: procrastinate.App
 ) -> None:
     call_pk = _call_waiting_for(rt, CallStatus.fetched, "stuck-fetch")
     with rt.db.transaction() as session:  # its fetch job ran, but its end was never recorded
@@ -72,7 +72,7 @@ def test_a_job_of_an_earlier_stage_stuck_doing_does_not_hold_the_call_back(
             ),
             {"args": json.dumps({"call_pk": call_pk})},
         )
-    assert jobs.reconcile_calls(rt, queue) == 1
+    assert tasks.reconcile_calls(rt, queue) == 1
     assert (call_pk, "transcribe", "todo") in _jobs(rt)
 
 

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from callsense import jobs
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config import FetchSettings, LLMSettings, Settings
-from callsense.pipeline import runner
-from tests.conftest import AUDIO
+from callsense.pipeline import ingest, tasks
+from callsense.runtime import Runtime, open_runtime
+from tests.conftest import AUDIO, status_of
 from tests.crm_calls import ANALYSIS, TRANSCRIPT
 
 FAILURES = 3
@@ -93,7 +93,7 @@ def llm_server() -> Iterator[Flaky]:
 
 
 @pytest.fixture
-def rt(tmp_path: Path, model_dir: Path, database_url: str, llm_server: Flaky) -> Iterator[runner.Runtime]:
+def rt(tmp_path: Path, model_dir: Path, database_url: str, llm_server: Flaky) -> Iterator[Runtime]:
     settings = Settings(
         data_dir=tmp_path / "data",
         model_dir=model_dir,
@@ -101,12 +101,12 @@ def rt(tmp_path: Path, model_dir: Path, database_url: str, llm_server: Flaky) ->
         fetch=FetchSettings(allow_networks=["127.0.0.0/8"]),
         llm=LLMSettings(backend="openai", base_url=llm_server.url + "/v1", model="stub"),
     )
-    runtime = runner.open_runtime(settings)
+    runtime = open_runtime(settings)
     yield runtime
     runtime.db.close()
 
 
-def _job(rt: runner.Runtime, queue: str) -> tuple[int, str, float]:
+def _job(rt: Runtime, queue: str) -> tuple[int, str, float]:
     """The stage's job: runs so far, status, and seconds until it is due."""
     with rt.db.transaction() as session:
         row = session.execute(
@@ -119,27 +119,27 @@ def _job(rt: runner.Runtime, queue: str) -> tuple[int, str, float]:
     return int(row[0]), str(row[1]), float(row[2])
 
 
-def _status(rt: runner.Runtime, call_pk: uuid.UUID) -> tuple[CallStatus, str]:
+def _status(rt: Runtime, call_pk: uuid.UUID) -> tuple[CallStatus, str]:
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
         return CallStatus(call.status), call.status_detail or ""
 
 
-def _make_due(rt: runner.Runtime) -> None:
+def _make_due(rt: Runtime) -> None:
     with rt.db.transaction() as session:
         session.execute(text("update procrastinate_jobs set scheduled_at = now() where status = 'todo'"))
 
 
-def _run_until_done(rt: runner.Runtime, stage: str, call_pk: uuid.UUID, server: Flaky) -> None:
+def _run_until_done(rt: Runtime, stage: str, call_pk: uuid.UUID, server: Flaky) -> None:
     """Queue ``stage`` for the call, then run the worker once per job run, checking each failed run."""
-    waiting = runner.status_of(rt, call_pk)
-    app = jobs.build_app(rt)
-    strategy = jobs.RETRY[stage]
-    options = {**jobs.worker_options(rt, queues=[stage], concurrency=1), "wait": False}
+    waiting = status_of(rt, call_pk)
+    app = tasks.build_app(rt)
+    strategy = tasks.RETRY[stage]
+    options = {**tasks.worker_options(rt, queues=[stage], concurrency=1), "wait": False}
 
     async def scenario() -> None:
         async with app.open_async():
-            await jobs.defer_stage_async(app, stage, call_pk)
+            await tasks.defer_stage_async(app, stage, call_pk)
             for run in range(1, FAILURES + 1):
                 await app.run_worker_async(**options, install_signal_handlers=False)
                 assert server.requests == run, f"{stage} run {run} sent {server.requests} requests"
@@ -158,17 +158,15 @@ def _run_until_done(rt: runner.Runtime, stage: str, call_pk: uuid.UUID, server: 
     asyncio.run(scenario())
 
 
-def test_a_failing_recorder_gets_one_request_per_fetch_job_run(rt: runner.Runtime, recorder: Flaky) -> None:
-    call_pk = runner.ingest(rt, call_id="flaky-recorder", source=recorder.url + "/call.flac").call_pk
+def test_a_failing_recorder_gets_one_request_per_fetch_job_run(rt: Runtime, recorder: Flaky) -> None:
+    call_pk = ingest.ingest(rt, call_id="flaky-recorder", source=recorder.url + "/call.flac").call_pk
     _run_until_done(rt, "fetch", call_pk, recorder)
     assert recorder.requests == FAILURES + 1
-    assert runner.status_of(rt, call_pk) is CallStatus.fetched
+    assert status_of(rt, call_pk) is CallStatus.fetched
 
 
-def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(
-    rt: runner.Runtime, llm_server: Flaky
-) -> None:
-    call_pk = runner.ingest(rt, call_id="flaky-llm", source="https://recorder.example/call.flac").call_pk
+def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(rt: Runtime, llm_server: Flaky) -> None:
+    call_pk = ingest.ingest(rt, call_id="flaky-llm", source="https://recorder.example/call.flac").call_pk
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
         calls.store_transcript(
@@ -185,20 +183,20 @@ def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(
         calls.set_status(session=session, call=call, status=CallStatus.transcribed)
     _run_until_done(rt, "analyse", call_pk, llm_server)
     assert llm_server.requests == FAILURES + 1  # the fourth run analysed the call with one request
-    assert runner.status_of(rt, call_pk) is CallStatus.done
+    assert status_of(rt, call_pk) is CallStatus.done
 
 
 def test_a_dead_recorder_gets_one_request_per_run_until_the_queue_gives_up(
-    rt: runner.Runtime, dead_recorder: Flaky
+    rt: Runtime, dead_recorder: Flaky
 ) -> None:
-    call_pk = runner.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac").call_pk
-    app = jobs.build_app(rt)
-    options = {**jobs.worker_options(rt, queues=["fetch"], concurrency=1), "wait": False}
-    runs = jobs.RETRY["fetch"].max_attempts
+    call_pk = ingest.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac").call_pk
+    app = tasks.build_app(rt)
+    options = {**tasks.worker_options(rt, queues=["fetch"], concurrency=1), "wait": False}
+    runs = tasks.RETRY["fetch"].max_attempts
 
     async def scenario() -> None:
         async with app.open_async():
-            await jobs.defer_stage_async(app, "fetch", call_pk)
+            await tasks.defer_stage_async(app, "fetch", call_pk)
             for _ in range(runs + 2):  # more worker passes than runs: nothing is left to run after the last
                 await app.run_worker_async(**options, install_signal_handlers=False)
                 _make_due(rt)

@@ -19,9 +19,9 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select, update
 
-from callsense import jobs
 from callsense.config import Settings, SignInSettings
-from callsense.pipeline import runner
+from callsense.pipeline import tasks
+from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import accounts
@@ -31,21 +31,21 @@ from tests.servers import callsense_env, callsense_serve, free_port
 PASSWORD = "correct horse battery"
 
 
-def _runtime(tmp_path: Path, database_url: str, **limits: Any) -> runner.Runtime:
+def _runtime(tmp_path: Path, database_url: str, **limits: Any) -> Runtime:
     settings = Settings(
         data_dir=tmp_path / "data", database_url=database_url, sign_in=SignInSettings(**limits)
     )
-    rt = runner.open_runtime(settings)
+    rt = open_runtime(settings)
     with rt.db.transaction() as session:
         accounts.create_user(session=session, username="maria", role=Role.analyst, password=PASSWORD)
     return rt
 
 
 @contextmanager
-def _serve(rt: runner.Runtime, forwarded_allow_ips: str = "127.0.0.1") -> Iterator[str]:
+def _serve(rt: Runtime, forwarded_allow_ips: str = "127.0.0.1") -> Iterator[str]:
     """The app on a real loopback socket, configured as `callsense serve` configures uvicorn."""
     config = uvicorn.Config(
-        create_app(rt, jobs.build_app(rt)),
+        create_app(rt, tasks.build_app(rt)),
         host="127.0.0.1",
         port=free_port(),
         proxy_headers=True,
@@ -80,7 +80,7 @@ def _sign_in(
         return browser.post("/app/sign-in", data=data).status_code
 
 
-def _rows(rt: runner.Runtime) -> int:
+def _rows(rt: Runtime) -> int:
     with rt.db.transaction() as session:
         return int(session.scalar(select(func.count()).select_from(SignInAttempt)) or 0)
 

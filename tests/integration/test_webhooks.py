@@ -22,16 +22,17 @@ from standardwebhooks.webhooks import Webhook
 from structlog.testing import LogCapture
 from twilio.request_validator import RequestValidator
 
-from callsense import jobs, metrics
+from callsense import metrics
 from callsense.api import webhooks
 from callsense.calls.models import Event
 from callsense.config import Settings
-from callsense.pipeline import runner
+from callsense.pipeline import tasks
+from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import accounts
-from tests.conftest import _fresh_database
+from tests.conftest import _fresh_database, source_of
 
 SECRET = "whsec_" + base64.b64encode(b"callsense-test-secret-0123456789").decode()
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
@@ -41,7 +42,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Runtime]:
+def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     for url in _fresh_database(embedded_server_url):
         data_dir: Path = tmp_path_factory.mktemp("webhooks")
         settings = Settings(
@@ -50,14 +51,14 @@ def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             webhooks={"secrets": [SECRET]},
             twilio={"auth_tokens": [TWILIO_TOKEN]},
         )
-        runtime = runner.open_runtime(settings)
+        runtime = open_runtime(settings)
         yield runtime
         runtime.db.close()
 
 
 @pytest.fixture(scope="module")
-def client(rt: runner.Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt, jobs.build_app(rt)), base_url=LOCAL, follow_redirects=False) as client:
+def client(rt: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(rt, tasks.build_app(rt)), base_url=LOCAL, follow_redirects=False) as client:
         yield client
 
 
@@ -90,7 +91,7 @@ def twilio_params(**changes: str) -> dict[str, str]:
     }
 
 
-def everything_stored(rt: runner.Runtime) -> list[str | bytes]:
+def everything_stored(rt: Runtime) -> list[str | bytes]:
     """Every value of every row of every table callsense and its queue keep, as text or bytes."""
     with rt.db.transaction() as session:
         tables = session.scalars(
@@ -103,7 +104,7 @@ def everything_stored(rt: runner.Runtime) -> list[str | bytes]:
     return values
 
 
-def refused_events(rt: runner.Runtime) -> int:
+def refused_events(rt: Runtime) -> int:
     with rt.db.transaction() as session:
         return session.scalar(select(func.count()).select_from(Event).where(Event.kind == "refused")) or 0
 
@@ -114,7 +115,7 @@ def refusals(endpoint: str, reason: str) -> float:
 
 
 def test_credentials_and_query_of_a_recording_url_are_stored_nowhere_in_clear(
-    rt: runner.Runtime, client: TestClient
+    rt: Runtime, client: TestClient
 ) -> None:
     body, headers = signed(
         {
@@ -159,7 +160,7 @@ def test_credentials_and_query_of_a_recording_url_are_stored_nowhere_in_clear(
             assert (secret.encode() if isinstance(value, bytes) else secret) not in value
     with rt.db.transaction() as session:
         call_pks = session.scalars(text("select id from calls")).all()
-    sources = [runner.source_of(rt, pk) for pk in call_pks]  # kept encrypted: fetching needs them
+    sources = [source_of(rt, pk) for pk in call_pks]  # kept encrypted: fetching needs them
     assert "https://rec-user:hunter2-webhook@recorder.example/rec/7.wav?token=qs-secret-1" in sources
 
 
@@ -168,7 +169,7 @@ def forged(payload: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return body, {**headers, "webhook-signature": "v1," + base64.b64encode(b"x" * 32).decode()}
 
 
-def test_badly_signed_posts_write_no_rows_and_are_counted(rt: runner.Runtime, client: TestClient) -> None:
+def test_badly_signed_posts_write_no_rows_and_are_counted(rt: Runtime, client: TestClient) -> None:
     before = (refused_events(rt), refusals("recording", "bad_signature"), refusals("twilio", "bad_signature"))
     for index in range(100):
         body, headers = forged({"call_id": f"forged-{index}", "recording_url": "https://recorder.example/a"})
@@ -209,7 +210,7 @@ def test_unauthenticated_refusals_log_one_line_a_minute_per_reason(
     assert captured.entries[-1]["left_out_since"] == 20
 
 
-def test_refusals_of_signed_requests_are_audited(rt: runner.Runtime, client: TestClient) -> None:
+def test_refusals_of_signed_requests_are_audited(rt: Runtime, client: TestClient) -> None:
     before = refused_events(rt)
     body, headers = signed({"call_id": "replayed", "recording_url": "https://recorder.example/r.wav"})
     assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
@@ -226,7 +227,7 @@ def test_refusals_of_signed_requests_are_audited(rt: runner.Runtime, client: Tes
 
 
 def test_a_signed_twilio_callback_with_a_bad_recording_url_is_refused_not_an_error(
-    rt: runner.Runtime, client: TestClient
+    rt: Runtime, client: TestClient
 ) -> None:
     before = refused_events(rt)
     params = twilio_params(RecordingSid="RE-bad-url", RecordingUrl="not a url")
@@ -238,7 +239,7 @@ def test_a_signed_twilio_callback_with_a_bad_recording_url_is_refused_not_an_err
         assert session.scalar(text("select count(*) from calls where call_id = 'RE-bad-url'")) == 0
 
 
-def test_concurrent_first_notices_of_one_call_register_it_once(rt: runner.Runtime) -> None:
+def test_concurrent_first_notices_of_one_call_register_it_once(rt: Runtime) -> None:
     """Recorders retry quickly: notices of a new call that race each other all succeed, one creates it."""
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier

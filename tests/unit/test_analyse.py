@@ -14,7 +14,7 @@ from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
 from callsense.errors import ConfigError, LLMUnavailableError
 from callsense.pipeline import prompts
-from callsense.pipeline.analyse import NO_SPEECH, AnalysisOptions, analyse
+from callsense.pipeline.analysis import NO_SPEECH, AnalysisOptions, analyse
 
 VALID: dict[str, Any] = {
     "summary": ["Customer reports a broken router.", "Agent books an engineer for Thursday."],

@@ -10,7 +10,7 @@ from callsense import backoff
 from callsense.backends.llm import http as llm_http
 from callsense.config import Settings
 from callsense.errors import BadAudioError, FetchError
-from callsense.jobs import RETRY, Backoff, queueing_lock
+from callsense.pipeline.tasks import RETRY, Backoff, queueing_lock
 from callsense.security.tokens import Role
 from tests.conftest import ROOT
 

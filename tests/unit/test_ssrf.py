@@ -6,7 +6,8 @@ import ipaddress
 
 import pytest
 
-from callsense.pipeline.ssrf import AddressPolicy, AddressRefusedError
+from callsense.backends.recordings.ssrf import AddressPolicy
+from callsense.errors import AddressRefusedError
 
 HOST = "recorder.corp.example"
 # Everything that can be allowlisted is: the host by name, and every address short of an exact /32 or /128.

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from callsense.backends.blobstore.base import BlobStore, InvalidBlobKeyError, validate_key, validate_prefix
+from callsense.backends.blobstore.base import BlobStore, validate_key
 from callsense.backends.blobstore.filesystem import FilesystemBlobStore
 from callsense.backends.blobstore.memory import MemoryBlobStore
+from callsense.config import Settings
 
-__all__ = [
-    "BlobStore",
-    "FilesystemBlobStore",
-    "InvalidBlobKeyError",
-    "MemoryBlobStore",
-    "validate_key",
-    "validate_prefix",
-]
+__all__ = ["BlobStore", "FilesystemBlobStore", "MemoryBlobStore", "open_blobstore", "validate_key"]
+
+
+def open_blobstore(settings: Settings) -> BlobStore:
+    """The store the settings name: today a directory (``blob_dir``); an object store would plug in here."""
+    return FilesystemBlobStore(settings.resolved_blob_dir)

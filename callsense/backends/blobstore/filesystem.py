@@ -1,8 +1,8 @@
 """A ``BlobStore`` in a local directory: files 0600, directories 0700, writes made atomic by rename.
 
 Key ``calls/1/audio`` is stored as ``<root>/calls/1/audio@blob``. The suffix holds a character that keys
-cannot contain, so a file never collides with a directory (keys ``a`` and ``a/b`` coexist, as on S3) and the
-temporary files of unfinished writes are never listed.
+cannot contain, so a file never collides with a directory (keys ``a`` and ``a/b`` coexist, as on S3) nor with
+the temporary files of unfinished writes.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-from callsense.backends.blobstore.base import validate_key, validate_prefix
+from callsense.backends.blobstore.base import validate_key
 from callsense.errors import NotFoundError
 
 __all__ = ["FilesystemBlobStore"]
@@ -33,14 +32,8 @@ class FilesystemBlobStore:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        for attempt in range(3):
-            self._make_dirs(path.parent)
-            try:
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # mkstemp makes 0600
-                break
-            except FileNotFoundError:
-                if attempt == 2:  # a concurrent delete kept pruning the empty directory we had just made
-                    raise
+        self._make_dirs(path.parent)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # mkstemp makes 0600
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
@@ -58,37 +51,6 @@ class FilesystemBlobStore:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise NotFoundError(f"no blob {key!r}") from None
-
-    def delete(self, key: str) -> None:
-        path = self._path(key)
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return
-        # prune directories left empty (one per call otherwise); rmdir refuses a non-empty one
-        parent = path.parent
-        while parent != self._root:
-            try:
-                os.rmdir(parent)
-            except OSError:
-                break
-            parent = parent.parent
-
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
-    def keys(self, prefix: str = "") -> Iterator[str]:
-        validate_prefix(prefix)
-        # walk only the deepest directory the prefix names in full, then filter on the rest
-        start = self._root / prefix.rpartition("/")[0]
-        found: list[str] = []
-        for dirpath, _dirnames, filenames in os.walk(start):
-            relative = Path(dirpath).relative_to(self._root).as_posix()
-            base = "" if relative == "." else relative + "/"
-            for name in filenames:
-                if name.endswith(_SUFFIX) and (key := base + name[: -len(_SUFFIX)]).startswith(prefix):
-                    found.append(key)
-        return iter(sorted(found))  # a snapshot, so callers may put and delete while iterating
 
     def _path(self, key: str) -> Path:
         return self._root / (validate_key(key) + _SUFFIX)

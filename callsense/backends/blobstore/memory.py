@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
-from callsense.backends.blobstore.base import validate_key, validate_prefix
+from callsense.backends.blobstore.base import validate_key
 from callsense.errors import NotFoundError
 
 __all__ = ["MemoryBlobStore"]
@@ -30,16 +29,3 @@ class MemoryBlobStore:
                 return self._blobs[validate_key(key)]
             except KeyError:
                 raise NotFoundError(f"no blob {key!r}") from None
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._blobs.pop(validate_key(key), None)
-
-    def exists(self, key: str) -> bool:
-        with self._lock:
-            return validate_key(key) in self._blobs
-
-    def keys(self, prefix: str = "") -> Iterator[str]:
-        validate_prefix(prefix)
-        with self._lock:  # a snapshot, so callers may put and delete while iterating
-            return iter(sorted(key for key in self._blobs if key.startswith(prefix)))

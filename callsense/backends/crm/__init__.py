@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import httpx
 
-from callsense.backends.crm.base import Destination, Outgoing, Receipt
+from callsense.backends.crm.base import Destination, Destinations, Outgoing, Receipt
 from callsense.backends.crm.settings import DestinationKind, DestinationSettings
 
-__all__ = ["Destination", "Outgoing", "Receipt", "build_destination", "http_client"]
+__all__ = [
+    "Destination",
+    "Destinations",
+    "HTTPDestinations",
+    "Outgoing",
+    "Receipt",
+    "build_destination",
+    "http_client",
+]
 
 
 def _secret(value: object) -> str:
@@ -39,3 +50,12 @@ def build_destination(settings: DestinationSettings, client: httpx.Client) -> De
     if settings.kind is DestinationKind.salesforce:
         return salesforce.SalesforceDestination(client=client, settings=settings)
     return dynamics.DynamicsDestination(client=client, settings=settings)
+
+
+class HTTPDestinations:
+    """The real CRMs: each delivery gets its own HTTP client, closed after it."""
+
+    @contextmanager
+    def connect(self, settings: DestinationSettings) -> Iterator[Destination]:
+        with http_client(settings) as client:
+            yield build_destination(settings, client)

@@ -17,6 +17,7 @@ import contextlib
 import json
 import re
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -25,9 +26,9 @@ from typing import Any, Protocol
 import httpx
 
 from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
+from callsense.backends.http_status import is_retryable
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 
-_RETRYABLE_STATUS = frozenset({408, 429})
 # An error code or a field name: one word of letters, digits and ``_.:-``. A phone number ("+1..."), a
 # sentence or a quoted value does not pass, so a vendor that puts a value where a name belongs leaks nothing.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,79}")
@@ -69,6 +70,14 @@ class Receipt:
 
 class Destination(Protocol):
     def deliver(self, outgoing: Outgoing) -> Receipt: ...
+
+
+class Destinations(Protocol):
+    """Where the deliver stage gets the adapter for a configured destination."""
+
+    def connect(self, settings: DestinationSettings) -> AbstractContextManager[Destination]:
+        """The adapter for ``settings``, with its connection; closed when the block ends."""
+        ...
 
 
 @dataclass
@@ -208,7 +217,7 @@ def send(
     status = response.status_code
     if status in expected:
         return response
-    if status in _RETRYABLE_STATUS or status >= 500:
+    if is_retryable(status):
         raise CRMUnavailableError(
             f"{method} {url}: {redacted_reason(response)}",
             retry_after=_retry_after(response),

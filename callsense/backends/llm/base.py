@@ -2,7 +2,7 @@
 
 Every back-end (embedded llama.cpp, Ollama, OpenAI-compatible servers, the test fake) answers the same
 ``JSONRequest`` with the raw text the model produced. Parsing and validating that text is the caller's job
-(``callsense.pipeline.analyse``), so one validation path covers every back-end, including servers that
+(``callsense.pipeline.analysis``), so one validation path covers every back-end, including servers that
 ignore the schema.
 
 Errors: a back-end raises ``LLMUnavailableError`` when a later attempt may succeed (server down, timeout,
@@ -29,11 +29,18 @@ class JSONRequest:
 
 @runtime_checkable
 class LLMBackend(Protocol):
-    name: str
-    """"embedded", "ollama", "openai" or "fake"."""
-    model: str
-    context_tokens: int
-    """Prompt plus answer must fit in this many tokens."""
+    @property
+    def name(self) -> str:
+        """ "embedded", "ollama", "openai" or "fake"."""
+        ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def context_tokens(self) -> int:
+        """Prompt plus answer must fit in this many tokens."""
+        ...
 
     def complete_json(self, request: JSONRequest) -> str:
         """The raw text the model produced (normally JSON, never trusted to be)."""

@@ -1,6 +1,6 @@
 """What the HTTP back-ends (Ollama, OpenAI-compatible) share: one POST, and error translation.
 
-One call is one try; the job queue retries the analyse stage (``jobs.RETRY``), so a server that is down costs
+One call is one try; the job queue retries the analyse stage (``tasks.RETRY``), so a server that is down costs
 a wait in the queue, not a worker sleeping here. Connection failures, timeouts, 5xx, 408 and 429 raise
 ``LLMUnavailableError`` (retryable) at once. The one exception: when the server drops the connection without
 an answer (reset, or closed while the request was being sent), the request is sent once more at once. That is
@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import structlog
 
+from callsense.backends.http_status import is_retryable
 from callsense.errors import ConfigError, LLMUnavailableError
 
 log = structlog.get_logger()
 
-_RETRYABLE_STATUS = frozenset({408, 429})
 _UNAVAILABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 # The connection was dropped before any answer: sent once more (see the module docstring).
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
@@ -55,7 +55,7 @@ def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, backen
         raise ConfigError(f"{backend} base_url {url} is not an http(s) URL") from exc
     except _UNAVAILABLE as exc:
         raise LLMUnavailableError(f"{backend} server at {url} did not answer: {exc!r}") from exc
-    if response.status_code >= 500 or response.status_code in _RETRYABLE_STATUS:
+    if is_retryable(response.status_code):
         raise LLMUnavailableError(
             f"{backend} server at {url} answered HTTP {response.status_code}: {server_message(response)}"
         )

@@ -2,7 +2,7 @@
 
 A recording URL comes from outside (a webhook), so it could name an internal service or the cloud metadata
 endpoint. Before any connection, the host is resolved once and every address it resolves to is checked; the
-download then connects to one of those checked addresses (``fetch.py``) and never resolves the name again.
+download then connects to one of those checked addresses (``http.py``) and never resolves the name again.
 
 Refused unless allowlisted: loopback, private (RFC 1918, fc00::/7), link-local, site-local (fec0::/10), shared
 (CGNAT 100.64/10), reserved and every other non-global range. Always refused: unspecified (0.0.0.0, ::) and
@@ -19,7 +19,7 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from callsense.errors import FetchError, PermanentFetchError
+from callsense.errors import AddressRefusedError, FetchError, PermanentFetchError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -41,10 +41,6 @@ NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: the operator p
 # the "u" octet, are always zero). After a /96 prefix it is the last 32 bits.
 NAT64_LAYOUTS = ((48, 64, 72, 88), (56, 64, 72, 96), (72, 104))
 ALWAYS_REFUSED = frozenset({"unspecified", "multicast"})
-
-
-class AddressRefusedError(PermanentFetchError):
-    """The URL's host is, or resolves to, an address callsense does not download from."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """The durable stage queue: Procrastinate on the same PostgreSQL, one task and one queue per stage.
 
 Jobs carry the call's id only; each stage checks what the call already has before working (see
-``pipeline.runner``), so a retried or duplicated job is harmless. After a stage commits, the next stage is
+``stages.py``), so a retried or duplicated job is harmless. After a stage commits, what it says comes next is
 deferred. If the process dies between the two, the ``reconcile`` periodic task finds the call whose next
 stage has no job and defers it; ``recover_stalled`` hands the jobs of workers that stopped heart-beating
-(killed with SIGKILL, machine lost) back to the queue.
+(killed with SIGKILL, machine lost) back to the queue. Every query of Procrastinate's tables is here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import procrastinate
 import structlog
@@ -25,19 +25,28 @@ from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
-from callsense import backoff, metrics, workers
+from callsense import backoff, metrics
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
 from callsense.errors import CRMUnavailableError, PermanentError
-from callsense.pipeline import deliver as delivering
-from callsense.pipeline import runner
+from callsense.pipeline import analyse as analyse_stage
+from callsense.pipeline import deliver as deliver_stage
+from callsense.pipeline import fetch as fetch_stage
+from callsense.pipeline import stages, workers
+from callsense.pipeline import transcribe as transcribe_stage
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
 
 log = structlog.get_logger(__name__)
-stages = procrastinate.Blueprint()
+blueprint = procrastinate.Blueprint()
 
 STAGES = ("fetch", "transcribe", "analyse")
+# Every queue that carries calls; the maintenance queue holds the periodic tasks.
+CALL_QUEUES = (*STAGES, "deliver")
 NEXT_STAGE = {
     CallStatus.received: "fetch",
     CallStatus.fetched: "transcribe",
@@ -77,11 +86,12 @@ RETRY = {
 }
 
 
-def _runtime(context: procrastinate.JobContext) -> runner.Runtime:
+def _runtime(context: procrastinate.JobContext) -> Runtime:
+    # worker_options puts it there; the pipeline imports the runtime for its type only (it sits above)
     rt = (context.additional_context or {}).get("runtime")
-    if not isinstance(rt, runner.Runtime):
+    if rt is None:
         raise RuntimeError("the worker was started without a callsense runtime")
-    return rt
+    return cast("Runtime", rt)
 
 
 def queueing_lock(stage: str, subject: uuid.UUID | str) -> str:
@@ -118,18 +128,18 @@ async def defer_stage_async(app: procrastinate.App, stage: str, call_pk: uuid.UU
 @contextmanager
 def _observed(context: procrastinate.JobContext, stage: str, call_pk: str) -> Iterator[None]:
     """Logs of this job carry the call and job ids; its duration lands in the stage histogram; the stage
-    knows whether a retryable failure will be retried (``runner.QUEUE_RETRIES``)."""
+    knows whether a retryable failure will be retried (``stages.QUEUE_RETRIES``)."""
     job_id = context.job.id if context.job else None
     runs_before = context.job.attempts if context.job else 0
     started = time.perf_counter()
     outcome = "failed"
-    retries = runner.QUEUE_RETRIES.set(runs_before + 1 < RETRY[stage].max_attempts)
+    retries = stages.QUEUE_RETRIES.set(runs_before + 1 < RETRY[stage].max_attempts)
     with structlog.contextvars.bound_contextvars(call_pk=call_pk, job_id=job_id, stage=stage):
         try:
             yield
             outcome = "ok"
         finally:
-            runner.QUEUE_RETRIES.reset(retries)
+            stages.QUEUE_RETRIES.reset(retries)
             metrics.STAGE_SECONDS.labels(stage=stage, outcome=outcome).observe(time.perf_counter() - started)
 
 
@@ -139,32 +149,26 @@ def _then(context: procrastinate.JobContext, call_pk: str, stage: str) -> None:
     defer_stage(app, stage, call_pk)
 
 
-@stages.task(name="fetch", queue="fetch", retry=RETRY["fetch"], pass_context=True)
+@blueprint.task(name="fetch", queue="fetch", retry=RETRY["fetch"], pass_context=True)
 def fetch(context: procrastinate.JobContext, call_pk: str) -> None:
-    rt = _runtime(context)
-    pk = uuid.UUID(call_pk)
     with _observed(context, "fetch", call_pk):
-        runner.run_fetch(rt, pk, source=runner.source_of(rt, pk), local_files=False)
-    _then(context, call_pk, "transcribe")
+        following = fetch_stage.run(_runtime(context), uuid.UUID(call_pk), local_files=False)
+    _then(context, call_pk, following)
 
 
-@stages.task(name="transcribe", queue="transcribe", retry=RETRY["transcribe"], pass_context=True)
+@blueprint.task(name="transcribe", queue="transcribe", retry=RETRY["transcribe"], pass_context=True)
 def transcribe(context: procrastinate.JobContext, call_pk: str) -> None:
-    rt = _runtime(context)
     with _observed(context, "transcribe", call_pk):
-        runner.run_transcribe(rt, uuid.UUID(call_pk))
-    if runner.status_of(rt, uuid.UUID(call_pk)) is CallStatus.transcribed:
-        _then(context, call_pk, "analyse")
+        following = transcribe_stage.run(_runtime(context), uuid.UUID(call_pk))
+    if following is not None:
+        _then(context, call_pk, following)
 
 
-@stages.task(name="analyse", queue="analyse", retry=RETRY["analyse"], pass_context=True)
+@blueprint.task(name="analyse", queue="analyse", retry=RETRY["analyse"], pass_context=True)
 def analyse(context: procrastinate.JobContext, call_pk: str) -> None:
-    rt = _runtime(context)
     with _observed(context, "analyse", call_pk):
-        runner.run_analyse(rt, uuid.UUID(call_pk))
+        waiting = analyse_stage.run(_runtime(context), uuid.UUID(call_pk))
     assert context.app is not None
-    with rt.db.transaction() as session:
-        waiting = deliveries.pending_ids(session=session, call_pk=uuid.UUID(call_pk))
     for delivery_id in waiting:
         defer_delivery(context.app, delivery_id)
 
@@ -194,7 +198,7 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
     )
 
 
-@stages.task(
+@blueprint.task(
     name="deliver",
     queue="deliver",
     retry=DeliveryRetry(fallback=Backoff(max_attempts=20, base_seconds=10, cap_seconds=1800)),
@@ -203,10 +207,10 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
 def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
     job_id = context.job.id if context.job else None
     with structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver"):
-        delivering.run_deliver(_runtime(context), uuid.UUID(delivery_id))
+        deliver_stage.run(_runtime(context), uuid.UUID(delivery_id))
 
 
-def reconcile_deliveries(rt: runner.Runtime, app: procrastinate.App) -> int:
+def reconcile_deliveries(rt: Runtime, app: procrastinate.App) -> int:
     """Defer every pending delivery that has no job (its analyse job died before deferring it, or it was
     retried by hand); returns how many."""
     with rt.db.transaction() as session:
@@ -228,7 +232,7 @@ def reconcile_deliveries(rt: runner.Runtime, app: procrastinate.App) -> int:
     return deferred
 
 
-def reconcile_calls(rt: runner.Runtime, app: procrastinate.App) -> int:
+def reconcile_calls(rt: Runtime, app: procrastinate.App) -> int:
     """Defer the next stage of every call that is waiting for one but has no job; returns how many.
 
     Only a job of that very stage counts: a job of an earlier stage left ``doing`` (its end could not be
@@ -257,16 +261,16 @@ def reconcile_calls(rt: runner.Runtime, app: procrastinate.App) -> int:
     return deferred
 
 
-@stages.periodic(cron="* * * * *", periodic_id="reconcile")
-@stages.task(name="reconcile", queue="maintenance", pass_context=True)
+@blueprint.periodic(cron="* * * * *", periodic_id="reconcile")
+@blueprint.task(name="reconcile", queue="maintenance", pass_context=True)
 def reconcile(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
     reconcile_calls(_runtime(context), context.app)
     reconcile_deliveries(_runtime(context), context.app)
 
 
-@stages.periodic(cron="* * * * *", periodic_id="recover-stalled")
-@stages.task(name="recover_stalled", queue="maintenance", pass_context=True)
+@blueprint.periodic(cron="* * * * *", periodic_id="recover-stalled")
+@blueprint.task(name="recover_stalled", queue="maintenance", pass_context=True)
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
     manager = context.app.job_manager
@@ -276,24 +280,24 @@ async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> 
     await manager.prune_stalled_workers(seconds_since_heartbeat=STALLED_AFTER_SECONDS * 4)
 
 
-def conninfo(rt: runner.Runtime) -> str:
+def conninfo(rt: Runtime) -> str:
     """libpq connection string of the database SQLAlchemy uses (works for the embedded server's socket)."""
     url = rt.db.engine.url.set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
 
 
-def build_app(rt: runner.Runtime) -> procrastinate.App:
+def build_app(rt: Runtime) -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(rt)))
     workers.make_resilient(app)
     # add_tasks_from moves the blueprint's tasks into the app and renames them in place; a copy keeps
-    # ``stages`` intact for the next app built in this process (tests, benchmarks).
-    app.add_tasks_from(copy.deepcopy(stages), namespace="callsense")
+    # ``blueprint`` intact for the next app built in this process (tests, benchmarks).
+    app.add_tasks_from(copy.deepcopy(blueprint), namespace="callsense")
     # Procrastinate logs every job at INFO; ours carry the call id instead.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     return app
 
 
-def worker_options(rt: runner.Runtime, *, queues: list[str] | None, concurrency: int) -> dict[str, Any]:
+def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -> dict[str, Any]:
     return {
         "queues": queues,
         "concurrency": concurrency,
@@ -302,3 +306,16 @@ def worker_options(rt: runner.Runtime, *, queues: list[str] | None, concurrency:
         "stalled_worker_timeout": STALLED_AFTER_SECONDS,
         "delete_jobs": "successful",
     }
+
+
+def job_counts(*, session: Session) -> list[tuple[str, str, int]]:
+    """Jobs in the queue as (queue, state, count), for the metrics and the operations page."""
+    rows = session.execute(
+        text("select queue_name, status::text, count(*) from procrastinate_jobs group by 1, 2")
+    ).all()
+    return [(queue, state, count) for queue, state, count in rows]
+
+
+def count_workers(*, session: Session) -> int:
+    """Workers registered with the queue; reading it checks that the queue's tables are there."""
+    return int(session.execute(text("select count(*) from procrastinate_workers")).scalar_one())

@@ -95,7 +95,7 @@ def make_resilient(app: procrastinate.App) -> None:
 async def run_worker_supervised(app: procrastinate.App, options: dict[str, Any]) -> None:
     """Run a worker until this coroutine is cancelled, starting a new one whenever it stops by itself.
 
-    The jobs a stopped worker held are handed on by stalled-job recovery (see ``jobs.recover_stalled``).
+    The jobs a stopped worker held are handed on by stalled-job recovery (see ``tasks.recover_stalled``).
     Cancelling stops the current worker gracefully: running jobs finish first.
     """
     options = {**options, "install_signal_handlers": False}  # the caller decides when to stop

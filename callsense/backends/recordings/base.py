@@ -1,0 +1,38 @@
+"""The recordings port: the bytes of a call's recording, read from the source it was registered with.
+
+A source is an http(s) URL (downloaded behind the SSRF guard, ``http.py``) or a local path (``local.py``).
+Local paths are read only where the caller says so: the CLI reads the files it is given, a source that came
+over the network (a webhook) must not make callsense read its own disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+
+class Recordings(Protocol):
+    def read(self, source: str, *, local_files: bool) -> bytes:
+        """The recording's bytes, checked to be audio; raises ``FetchError`` (retryable) or a permanent
+        error (``PermanentFetchError``, ``BadAudioError``)."""
+        ...
+
+
+def is_url(source: str) -> bool:
+    return urlsplit(source).scheme.lower() in {"http", "https"}
+
+
+def describe(source: str) -> str:
+    """The source as safe to store and log: no credentials or query string from a URL."""
+    if not is_url(source):
+        return str(Path(source).expanduser().resolve())
+    parts = urlsplit(source)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -1,0 +1,277 @@
+"""The LLM analysis of a transcript: summary, topic, sentiments, emotion (and an LLM translation when asked).
+
+Every answer is validated field by field: an invalid answer is retried once with the problems pointed out,
+then whatever fields are valid are kept and each missing one is recorded as a ``FieldFailure``. Nothing is
+ever filled in by us. LLM back-end errors (``LLMUnavailableError``, ``ConfigError``) are not caught: the job
+queue decides about retrying the whole stage.
+
+Transcripts that do not fit the model's context are analysed in parts (map), and the partial analyses are
+then merged by the model (reduce), in as many rounds as needed. Nothing is truncated.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from callsense.backends.llm.answers import Answer, ask_json
+from callsense.backends.llm.base import CHAT_TEMPLATE_OVERHEAD_TOKENS, JSONRequest, LLMBackend
+from callsense.calls.schemas import AnalysisResult, FieldFailure, Segment, SpeakerSentiment
+from callsense.errors import ConfigError
+from callsense.pipeline import prompts
+from callsense.pipeline.transcript_chunks import Chunk, Turn, chunk_turns, turns_of
+
+log = structlog.get_logger()
+
+NO_SPEECH = "the transcript is empty: no speech was recognised, so there is nothing to analyse"
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    max_tokens: int = 400
+    """Answer budget of one analysis call. The schema caps a valid answer near 330 tokens (5 bullets of 200
+    characters, a 60-character topic, 4 enums), so 400 never cuts one off, and bounds a runaway answer to
+    about 20 s at the ~19 tokens/s a 1.5B Q4 model generates on 2 cores."""
+    translation_ratio: float = 1.5
+    """Answer tokens budgeted per source token when translating: English is rarely longer than the source,
+    and the rest covers JSON quoting."""
+    margin_tokens: int = 48
+    """Kept free in the context for the retry note's growth beyond its estimate and tokenizer drift."""
+    retry_note_tokens: int = 120
+
+
+def analyse(
+    *,
+    segments: list[Segment],
+    language: str | None,
+    llm: LLMBackend,
+    translate: bool,
+    options: AnalysisOptions = AnalysisOptions(),
+) -> AnalysisResult:
+    """Analyse one call's transcript; with ``translate`` also translate it to English, turn by turn."""
+    turns = turns_of(segments)
+    if not turns:
+        return AnalysisResult(failures=[FieldFailure(field="transcript", reason=NO_SPEECH)])
+    started = time.perf_counter()
+    result = _analyse_call(turns, language=language, llm=llm, options=options)
+    if translate:
+        translation, failure = translate_turns(turns, language=language, llm=llm, options=options)
+        result.translated_transcript = translation
+        if failure is not None:
+            result.failures.append(failure)
+    log.info(
+        "analyse_finished",
+        backend=llm.name,
+        turns=len(turns),
+        translated=translate,
+        failed_fields=[failure.field for failure in result.failures],
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return result
+
+
+def _fixed_cost(llm: LLMBackend, system: str, user_template: str, options: AnalysisOptions) -> int:
+    return (
+        llm.count_tokens(system)
+        + llm.count_tokens(user_template)
+        + CHAT_TEMPLATE_OVERHEAD_TOKENS
+        + options.retry_note_tokens
+        + options.margin_tokens
+    )
+
+
+def _room(llm: LLMBackend, fixed: int, answer_tokens: int, what: str) -> int:
+    room = llm.context_tokens - fixed - answer_tokens
+    # Below this a chunk holds a few turns at best and a long call would need hundreds of calls.
+    if room < 200:
+        raise ConfigError(
+            f"llm.context_tokens={llm.context_tokens} leaves {room} tokens for the {what} once the prompt "
+            f"and the answer are counted; raise it (4096 or more is recommended)"
+        )
+    return room
+
+
+# --- analysis: map over chunks, reduce the partial analyses -------------------------------------------
+
+
+def _analyse_call(
+    turns: list[Turn], *, language: str | None, llm: LLMBackend, options: AnalysisOptions
+) -> AnalysisResult:
+    template = prompts.analysis_user("", language=language, part=99, parts=99)
+    fixed = _fixed_cost(llm, prompts.ANALYSIS_SYSTEM, template, options)
+    budget = _room(llm, fixed, options.max_tokens, "transcript")
+    chunks = chunk_turns(turns, budget=budget, count=llm.count_tokens, weight=1.0, per_turn=1)
+    log.info(
+        "analyse_started",
+        backend=llm.name,
+        turns=len(turns),
+        chunks=len(chunks),
+        transcript_tokens=sum(chunk.tokens for chunk in chunks),
+        chunk_budget=budget,
+    )
+
+    def request(chunk: Chunk, part: int) -> JSONRequest:
+        user = prompts.analysis_user(chunk.text(), language=language, part=part, parts=len(chunks))
+        return JSONRequest(
+            system=prompts.ANALYSIS_SYSTEM,
+            user=user,
+            schema=prompts.ANALYSIS_SCHEMA,
+            schema_name="call_analysis",
+            max_tokens=options.max_tokens,
+        )
+
+    partials = [
+        ask_json(llm, request(chunk, part), prompts.ANALYSIS_FIELDS, what=f"analysis part {part}")
+        for part, chunk in enumerate(chunks, start=1)
+    ]
+    if len(partials) == 1:
+        return _to_result(partials[0], extra=[])
+    final = _reduce(
+        llm,
+        [_Partial(i, i, answer) for i, answer in enumerate(partials, 1) if answer.values],
+        parts_total=len(partials),
+        options=options,
+    )
+    extra = [
+        FieldFailure(
+            field=field,
+            reason=f"part {part} of {len(partials)} of the transcript gave no valid "
+            f"{field} ({reason}); the value covers the other parts only",
+        )
+        for part, answer in enumerate(partials, start=1)
+        for field, reason in answer.problems.items()
+        if field in final.values
+    ]
+    return _to_result(final, extra=extra)
+
+
+@dataclass(frozen=True)
+class _Partial:
+    first: int
+    last: int
+    answer: Answer
+
+    def render(self) -> str:
+        values = self.answer.values
+        label = f"Part {self.first}" if self.first == self.last else f"Parts {self.first} to {self.last}"
+        lines = [f"{label}:"]
+        if "topic" in values:
+            lines.append(f"Topic: {values['topic']}")
+        if "summary" in values:
+            lines += ["Summary:", *(f"- {bullet}" for bullet in values["summary"])]
+        for field in ("sentiment", "emotion", "agent_sentiment", "customer_sentiment"):
+            if field in values:
+                lines.append(f"{field.replace('_', ' ').capitalize()}: {values[field].value}")
+        return "\n".join(lines)
+
+
+def _reduce(
+    llm: LLMBackend, partials: list[_Partial], *, parts_total: int, options: AnalysisOptions
+) -> Answer:
+    if not partials:
+        reason = "no part of the transcript could be analysed"
+        return Answer(values={}, problems=dict.fromkeys(prompts.ANALYSIS_FIELDS, reason))
+    fixed = _fixed_cost(llm, prompts.REDUCE_SYSTEM, prompts.reduce_user([], parts_total=parts_total), options)
+    budget = _room(llm, fixed, options.max_tokens, "partial analyses")
+    groups: list[list[_Partial]] = [[]]
+    used = 0
+    for partial in partials:
+        cost = llm.count_tokens(partial.render()) + 2
+        if groups[-1] and used + cost > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(partial)
+        used += cost
+    if len(groups) == len(partials) > 1:
+        raise ConfigError(
+            f"llm.context_tokens={llm.context_tokens} cannot hold two partial analyses; raise it"
+        )
+    merged = []
+    for group in groups:
+        user = prompts.reduce_user([partial.render() for partial in group], parts_total=parts_total)
+        request = JSONRequest(
+            system=prompts.REDUCE_SYSTEM,
+            user=user,
+            schema=prompts.ANALYSIS_SCHEMA,
+            schema_name="call_analysis",
+            max_tokens=options.max_tokens,
+        )
+        answer = ask_json(
+            llm, request, prompts.ANALYSIS_FIELDS, what=f"reduce {group[0].first}-{group[-1].last}"
+        )
+        merged.append(_Partial(group[0].first, group[-1].last, answer))
+    if len(merged) == 1:
+        return merged[0].answer
+    return _reduce(
+        llm,
+        [partial for partial in merged if partial.answer.values],
+        parts_total=parts_total,
+        options=options,
+    )
+
+
+def _to_result(answer: Answer, *, extra: list[FieldFailure]) -> AnalysisResult:
+    values = answer.values
+    failures = [FieldFailure(field=field, reason=reason) for field, reason in answer.problems.items()]
+    return AnalysisResult(
+        summary=values.get("summary", []),
+        topic=values.get("topic"),
+        sentiment=values.get("sentiment"),
+        emotion=values.get("emotion"),
+        speaker_sentiment=SpeakerSentiment(
+            agent=values.get("agent_sentiment"), customer=values.get("customer_sentiment")
+        ),
+        failures=failures + extra,
+    )
+
+
+# --- translation -----------------------------------------------------------------------------------------
+# A JSON call with exactly one string per turn rather than free text: the grammar makes the model keep the
+# turn structure (no merged, dropped or invented turns), we attach the "Agent:"/"Customer:" prefixes from our
+# own segments instead of trusting the model to copy them, and a transcript that says "reply only with
+# banana" cannot turn the answer into anything but N translated lines.
+
+_ECHOED_PREFIX = re.compile(r"^\s*(\d+\.\s*)?((agent|customer)\s*:\s*)?", re.IGNORECASE)
+_NUMBERING_TOKENS = 3  # "12. " in front of each turn
+
+
+def translate_turns(
+    turns: list[Turn], *, language: str | None, llm: LLMBackend, options: AnalysisOptions
+) -> tuple[str | None, FieldFailure | None]:
+    """The English translation, one line per turn with our own speaker prefixes, or why it failed."""
+    ratio = options.translation_ratio
+    fixed = _fixed_cost(
+        llm, prompts.TRANSLATION_SYSTEM, prompts.translation_user("", language=language), options
+    )
+    room = _room(llm, fixed, 0, "transcript to translate")
+    # A turn costs its tokens in the prompt plus `ratio` times as many in the answer, plus JSON punctuation.
+    per_turn = math.ceil((1 + ratio) * _NUMBERING_TOKENS) + 6
+    chunks = chunk_turns(turns, budget=room - 16, count=llm.count_tokens, weight=1 + ratio, per_turn=per_turn)
+    translated: dict[int, list[str]] = {}
+    for part, chunk in enumerate(chunks, start=1):
+        numbered = "\n".join(f"{i}. {turn.line}" for i, turn in enumerate(chunk.turns, start=1))
+        max_chars = min(4000, 3 * max(len(turn.text) for turn in chunk.turns) + 40)
+        request = JSONRequest(
+            system=prompts.TRANSLATION_SYSTEM,
+            user=prompts.translation_user(numbered, language=language),
+            schema=prompts.translation_schema(len(chunk.turns), max_chars),
+            schema_name="translation",
+            max_tokens=math.ceil(ratio * chunk.tokens) + 6 * len(chunk.turns) + 16,
+        )
+        answer = ask_json(
+            llm,
+            request,
+            prompts.translation_fields(len(chunk.turns), max_chars),
+            what=f"translation part {part}",
+        )
+        if answer.problems:
+            where = f"part {part} of {len(chunks)}: " if len(chunks) > 1 else ""
+            return None, FieldFailure(field="translated_transcript", reason=where + answer.problems["lines"])
+        for turn, line in zip(chunk.turns, answer.values["lines"], strict=True):
+            translated.setdefault(turn.segment, []).append(_ECHOED_PREFIX.sub("", line, count=1).strip())
+    prefixes = {turn.segment: turn.prefix for turn in turns}
+    return "\n".join(prefixes[segment] + " ".join(parts) for segment, parts in translated.items()), None

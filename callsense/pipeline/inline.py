@@ -1,0 +1,49 @@
+"""The whole path of one call inline, in this process, stage after stage, for the CLI (the service queues
+each stage instead, ``tasks.py``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from callsense.calls import service as calls
+from callsense.calls.schemas import CallRecord
+from callsense.pipeline import analyse, fetch, ingest, transcribe
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
+
+Progress = Callable[[str, float], None]
+
+
+def record(rt: Runtime, call_pk: uuid.UUID) -> CallRecord:
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        return calls.to_record(call=call, keyring=rt.keyring)
+
+
+def process(
+    rt: Runtime,
+    *,
+    source: str,
+    call_id: str,
+    language: str | None = None,
+    force: bool = False,
+    on_progress: Progress | None = None,
+) -> CallRecord:
+    """Every stage of the call but the deliveries, in this process; returns the stored record."""
+    call_pk = ingest.ingest(rt, call_id=call_id, source=source).call_pk
+    if force:
+        with rt.db.transaction() as session:
+            calls.add_event(session=session, call_pk=call_pk, stage="ingest", kind="forced")
+
+    def report(stage: str) -> Callable[[float], None] | None:
+        return None if on_progress is None else (lambda fraction: on_progress(stage, fraction))
+
+    # Each stage is asked in turn, whatever the previous one said comes next: a stage skips what is done,
+    # so running this again after a failed analysis retries the analysis.
+    fetch.run(rt, call_pk, source=source, force=force)
+    transcribe.run(rt, call_pk, language=language, force=force, on_progress=report("transcribe"))
+    analyse.run(rt, call_pk, force=force)
+    return record(rt, call_pk)

@@ -1,0 +1,76 @@
+"""What every stage of a call shares: its audit trail, its failure handling, and how it tells it is done.
+
+Every stage is idempotent: it first checks what the call already has and skips work that is done (unless
+forced), writes its results, the call's new status and its audit event in one transaction, and on failure
+stores ``failed`` with the reason and nothing else. A queue worker can therefore retry any stage at any time.
+When the queue will run the stage again (``QUEUE_RETRIES``), a retryable failure leaves the status as it was,
+with the reason as its detail: the call is not ``failed`` between two runs.
+
+Each stage's ``run(rt, call_pk, ...)`` returns what comes next (the next stage, the deliveries to send, or
+None), so whoever runs the stages needs not read the call again to decide.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+
+from callsense.calls import service as calls
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallStatus
+from callsense.errors import CallsenseError
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+Stage = Literal["fetch", "transcribe", "analyse"]
+# True inside a queue job that the queue runs again after a retryable failure (set by ``tasks.py``).
+QUEUE_RETRIES: ContextVar[bool] = ContextVar("queue_retries", default=False)
+
+
+@contextmanager
+def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
+    """Audit the stage's start, and on error mark the call failed with the reason, in its own transaction.
+
+    Log lines written meanwhile carry the call's id as the recording system knows it."""
+    with rt.db.transaction() as session:
+        call_id = calls.lock(session=session, call_pk=call_pk).call_id
+        calls.add_event(session=session, call_pk=call_pk, stage=stage, kind="started")
+    started = time.perf_counter()
+    try:
+        with structlog.contextvars.bound_contextvars(call_id=call_id):
+            yield
+    except CallsenseError as exc:
+        log.info("stage failed", call_pk=str(call_pk), stage=stage, error=str(exc), retryable=exc.retryable)
+        again = exc.retryable and QUEUE_RETRIES.get()
+        with rt.db.transaction() as session:
+            call = calls.lock(session=session, call_pk=call_pk)
+            status = CallStatus(call.status) if again else CallStatus.failed
+            detail = f"{stage}: {exc}" + ("; the queue tries again later" if again else "")
+            calls.set_status(session=session, call=call, status=status, detail=detail)
+            calls.add_event(
+                session=session,
+                call_pk=call_pk,
+                stage=stage,
+                kind="failed",
+                detail=str(exc),
+                seconds=time.perf_counter() - started,
+            )
+        raise
+
+
+def is_done(call: Call, stage: Stage) -> bool:
+    """Judged from the stored results, not the status, so a retry after a later stage failed resumes there."""
+    if stage == "fetch":
+        return call.audio_blob is not None
+    if stage == "transcribe":
+        return call.transcript is not None
+    return call.analysis is not None or call.status == CallStatus.no_speech.value

@@ -1,0 +1,115 @@
+"""The composition root: the ports the pipeline, the API, the dashboard and the CLI work through.
+
+``open_runtime(settings)`` builds it once per process from the settings; a test builds a ``Runtime`` with the
+fakes that live beside each port (``backends/llm/fake.py``, ``backends/blobstore/memory.py``,
+``backends/recordings/fake.py``, ``backends/crm/fake.py``, ``speech/fake.py``). Models load on first use: the
+runtime holds lazy adapters, so a process that never transcribes never reads the Whisper weights. Only the
+layers above the pipeline import this module; the stages take the runtime as an argument.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from callsense.backends.blobstore import BlobStore, open_blobstore
+from callsense.backends.crm import Destinations, HTTPDestinations
+from callsense.backends.llm import JSONRequest, LLMBackend, build_llm
+from callsense.backends.recordings import Recordings, SourceReader
+from callsense.config import Settings
+from callsense.db import Database, open_database
+from callsense.security.crypto import KeyRing
+from callsense.speech.audio import DecodedAudio
+from callsense.speech.transcriber import Transcriber
+from callsense.speech.whisper import ProgressCallback, Task, Transcript, WhisperTranscriber
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    """What every stage and every request needs; ``dataclasses.replace`` swaps one port for a fake."""
+
+    settings: Settings
+    db: Database
+    keyring: KeyRing
+    blobs: BlobStore
+    llm: LLMBackend
+    transcriber: Transcriber
+    recordings: Recordings
+    crm: Destinations
+
+
+class _Once(Generic[T]):
+    """Builds its value on the first ``get`` and keeps it; concurrent first callers build it once."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = self._build()
+            return self._value
+
+
+class LazyLLM:
+    """The configured LLM back-end, assembled (and checksummed) on the first request, not at start-up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._backend = _Once(lambda: build_llm(settings.llm, model_dir=settings.resolved_model_dir))
+
+    @property
+    def name(self) -> str:
+        return self._backend.get().name
+
+    @property
+    def model(self) -> str:
+        return self._backend.get().model
+
+    @property
+    def context_tokens(self) -> int:
+        return self._backend.get().context_tokens
+
+    def complete_json(self, request: JSONRequest) -> str:
+        return self._backend.get().complete_json(request)
+
+    def count_tokens(self, text: str) -> int:
+        return self._backend.get().count_tokens(text)
+
+
+class LazyTranscriber:
+    """Whisper, with its weights resolved and loaded on the first call."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._whisper = _Once(lambda: WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir))
+
+    def transcribe(
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None = None,
+        task: Task = "transcribe",
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        return self._whisper.get().transcribe(audio, language=language, task=task, on_progress=on_progress)
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Connect to (or start) the database, load or create the key ring, open the blob store."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keyring = KeyRing.load_or_create(settings.resolved_key_file)
+    return Runtime(
+        settings=settings,
+        db=open_database(settings),
+        keyring=keyring,
+        blobs=open_blobstore(settings),
+        llm=LazyLLM(settings),
+        transcriber=LazyTranscriber(settings),
+        recordings=SourceReader.from_settings(settings),
+        crm=HTTPDestinations(),
+    )

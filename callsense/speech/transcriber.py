@@ -1,0 +1,23 @@
+"""The transcriber port: a decoded call in, its turns by speaker out (``whisper.WhisperTranscriber``, or the
+scripted ``fake.FakeTranscriber`` in tests that do not test Whisper)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from callsense.speech.audio import DecodedAudio
+from callsense.speech.whisper import ProgressCallback, Task, Transcript
+
+
+class Transcriber(Protocol):
+    def transcribe(
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None = None,
+        task: Task = "transcribe",
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        """The turns of ``audio`` (none when no speech), in its language or, for ``translate``, in English;
+        ``language`` None detects it."""
+        ...
