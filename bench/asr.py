@@ -20,7 +20,7 @@ import jiwer
 from rich.console import Console
 from rich.table import Table
 
-from callsense.config import ASRSettings
+from callsense.config.models import ASRSettings
 from callsense.speech.audio import DecodedAudio, decode
 from callsense.speech.whisper import WhisperTranscriber
 from tests.wer import normalise

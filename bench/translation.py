@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from callsense.backends.llm import build_llm
-from callsense.config import ASRSettings, LLMSettings
+from callsense.config.models import ASRSettings, LLMSettings
 from callsense.pipeline.analysis import AnalysisOptions, translate_turns
 from callsense.pipeline.transcript_chunks import turns_of
 from callsense.speech.audio import decode

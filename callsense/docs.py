@@ -12,13 +12,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from callsense.backends.crm.settings import DestinationSettings
 from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
+from callsense.config.deliveries import DestinationSettings
 
 HEADER = """# Configuration reference
 
-Generated from `callsense/config.py` by `python -m callsense.docs`; do not edit by hand.
+Generated from `callsense/config/` by `python -m callsense.docs`; do not edit by hand.
 
 Set options as environment variables (`CALLSENSE_` + the name in capitals, nested with `__`:
 `CALLSENSE_LLM__BACKEND=ollama`) or in a TOML file named by `CALLSENSE_CONFIG` (default `./callsense.toml`),

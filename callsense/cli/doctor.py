@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from callsense.assets import catalog
-from callsense.config import LLMBackendName, Settings
+from callsense.config import Settings
+from callsense.config.models import LLMBackendName
 from callsense.errors import CallsenseError
 
 MIN_FREE_BYTES = 2 * 1024**3

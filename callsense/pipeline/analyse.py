@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
-from callsense.config import TranslationEngine
+from callsense.config.models import TranslationEngine
 from callsense.errors import AnalysisError
 from callsense.pipeline import analysis, stages
 

@@ -28,11 +28,11 @@ from sqlalchemy.orm import Session
 
 from callsense import backoff, metrics
 from callsense.backends.crm.base import Outgoing, Receipt
-from callsense.backends.crm.settings import DestinationKind, DestinationSettings
 from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery, utcnow
+from callsense.config.deliveries import DestinationKind, DestinationSettings
 from callsense.errors import CallsenseError, CRMRejectedError, CRMUnavailableError
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
-from callsense.config import TranslationEngine
+from callsense.config.models import TranslationEngine
 from callsense.pipeline import stages
 from callsense.speech.audio import decode
 

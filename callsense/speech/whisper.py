@@ -21,7 +21,7 @@ import structlog
 
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, render_transcript
-from callsense.config import ASRSettings, Channel, Device
+from callsense.config.models import ASRSettings, Channel, Device
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
 

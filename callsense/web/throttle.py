@@ -29,7 +29,7 @@ from typing import TypeVar
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from callsense.config import SignInSettings
+from callsense.config.service import SignInSettings
 from callsense.security import tokens
 from callsense.web.models import SignInAttempt
 

@@ -20,7 +20,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from callsense.backends.crm import build_destination, http_client
 from callsense.backends.crm.base import Outgoing
-from callsense.backends.crm.settings import DestinationSettings
+from callsense.config.deliveries import DestinationSettings
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 from tests.crm_fakes import FakeCRM, FakeDynamics, FakeHubSpot, FakeSalesforce, Reply, serving
 

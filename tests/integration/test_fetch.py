@@ -29,7 +29,8 @@ from pydantic import SecretStr, ValidationError
 from callsense.backends import recordings
 from callsense.backends.recordings.http import FetchOptions
 from callsense.backends.recordings.ssrf import AddressPolicy, refusal
-from callsense.config import FetchSettings, Settings, SourceAuth, SourceAuthKind
+from callsense.config import Settings
+from callsense.config.fetch import FetchSettings, SourceAuth, SourceAuthKind
 from callsense.errors import (
     AddressRefusedError,
     BadAudioError,

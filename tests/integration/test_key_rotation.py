@@ -24,7 +24,8 @@ from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.models import Base, Call, Delivery
 from callsense.calls.schemas import CallStatus
-from callsense.config import FetchSettings, Settings
+from callsense.config import Settings
+from callsense.config.fetch import FetchSettings
 from callsense.errors import ConfigError, NotFoundError
 from callsense.pipeline import deliver, fetch, ingest, inline
 from callsense.runtime import Runtime, open_runtime

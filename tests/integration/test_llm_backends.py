@@ -26,7 +26,7 @@ from callsense.backends.llm.embedded import EmbeddedLLM, EmbeddedOptions
 from callsense.backends.llm.ollama import OllamaBackend
 from callsense.backends.llm.openai_compat import OpenAICompatBackend
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
-from callsense.config import LLMSettings
+from callsense.config.models import LLMSettings
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
 from callsense.pipeline.analysis import analyse
 

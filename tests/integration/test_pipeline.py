@@ -16,7 +16,8 @@ from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.models import Analysis, Call, Event, Transcript
 from callsense.calls.schemas import CallRecord, CallStatus, Speaker
-from callsense.config import Settings, TranslationEngine
+from callsense.config import Settings
+from callsense.config.models import TranslationEngine
 from callsense.errors import BadAudioError, DecryptionError, PermanentFetchError
 from callsense.pipeline import inline
 from callsense.runtime import Runtime, open_runtime

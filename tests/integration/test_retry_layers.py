@@ -22,7 +22,9 @@ from sqlalchemy import text
 
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
-from callsense.config import FetchSettings, LLMSettings, Settings
+from callsense.config import Settings
+from callsense.config.fetch import FetchSettings
+from callsense.config.models import LLMSettings
 from callsense.pipeline import ingest, tasks
 from callsense.runtime import Runtime, open_runtime
 from tests.conftest import AUDIO, status_of

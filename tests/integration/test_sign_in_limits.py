@@ -19,7 +19,8 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select, update
 
-from callsense.config import Settings, SignInSettings
+from callsense.config import Settings
+from callsense.config.service import SignInSettings
 from callsense.pipeline import tasks
 from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from callsense.config import LLMBackendName, RemovedSettingWarning, load_settings
+from callsense.config import load_settings
+from callsense.config.fetch import RemovedSettingWarning
+from callsense.config.models import LLMBackendName
 from callsense.errors import ConfigError
 
 

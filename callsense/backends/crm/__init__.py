@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import httpx
 
 from callsense.backends.crm.base import Destination, Destinations, Outgoing, Receipt
-from callsense.backends.crm.settings import DestinationKind, DestinationSettings
+from callsense.config.deliveries import DestinationKind, DestinationSettings
 
 __all__ = [
     "Destination",

@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from callsense.backends.crm.settings import ContactLookup, DestinationSettings, NoMatch
 from callsense.backends.http_status import is_retryable
+from callsense.config.deliveries import ContactLookup, DestinationSettings, NoMatch
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 
 # An error code or a field name: one word of letters, digits and ``_.:-``. A phone number ("+1..."), a

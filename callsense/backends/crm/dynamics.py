@@ -20,7 +20,7 @@ from callsense.backends.crm.base import (
     json_of,
     send,
 )
-from callsense.backends.crm.settings import NoMatch
+from callsense.config.deliveries import NoMatch
 from callsense.errors import CRMUnavailableError
 
 DEFAULT_VERSION = "v9.2"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from callsense.backends.crm.base import Destination, Outgoing, Receipt
-from callsense.backends.crm.settings import DestinationSettings
+from callsense.config.deliveries import DestinationSettings
 
 Answer = Callable[[DestinationSettings, Outgoing], Receipt]
 

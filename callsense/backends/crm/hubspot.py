@@ -18,7 +18,7 @@ from callsense.backends.crm.base import (
     json_of,
     send,
 )
-from callsense.backends.crm.settings import NoMatch
+from callsense.config.deliveries import NoMatch
 
 CALL_TO_CONTACT = 194  # HUBSPOT_DEFINED association type "call to contact"
 

@@ -20,7 +20,7 @@ from callsense.backends.crm.base import (
     json_of,
     send,
 )
-from callsense.backends.crm.settings import NoMatch
+from callsense.config.deliveries import NoMatch
 
 DEFAULT_VERSION = "v60.0"
 _SOSL_RESERVED = re.compile(r"""([?&|!{}\[\]()^~*:\\"'+\-])""")

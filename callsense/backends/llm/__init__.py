@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from callsense.backends.llm.base import JSONRequest, LLMBackend
-from callsense.config import LLMBackendName, LLMSettings
+from callsense.config.models import LLMBackendName, LLMSettings
 from callsense.errors import ConfigError
 
 __all__ = ["JSONRequest", "LLMBackend", "build_llm"]

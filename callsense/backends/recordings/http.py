@@ -29,7 +29,8 @@ from callsense.backends.http_status import is_retryable
 from callsense.backends.recordings.base import describe
 from callsense.backends.recordings.sniff import SNIFF_BYTES, require_audio
 from callsense.backends.recordings.ssrf import AddressPolicy, IPAddress
-from callsense.config import Settings, SourceAuth, SourceAuthKind
+from callsense.config import Settings
+from callsense.config.fetch import SourceAuth, SourceAuthKind
 from callsense.errors import BadAudioError, FetchError, PermanentFetchError, RetryableStatusError, StatusError
 
 log = structlog.get_logger(__name__)

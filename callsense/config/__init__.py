@@ -1,0 +1,151 @@
+"""One validated settings object for the whole product.
+
+Values come, highest priority first, from: explicit overrides (CLI flags), environment variables
+``CALLSENSE_*`` (nested with ``__``, e.g. ``CALLSENSE_LLM__BACKEND=ollama``), the TOML file named by
+``CALLSENSE_CONFIG`` (or ``./callsense.toml`` when present), then the defaults below. Every option is
+documented in ``docs/configuration.md``, generated from these field descriptions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from callsense.config.deliveries import DeliverySettings
+from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
+from callsense.config.models import ASRSettings, LLMSettings, TranslationEngine
+from callsense.config.service import (
+    MetricsSettings,
+    ServerSettings,
+    SignInSettings,
+    TwilioSettings,
+    WebhookSettings,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CALLSENSE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        default=Path.home() / ".local" / "share" / "callsense",
+        description="Where the embedded database, the key file, blobs and assembled models live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of an external PostgreSQL (postgresql+psycopg://user@host/db). "
+        "Unset: an embedded PostgreSQL starts itself in data_dir/postgres.",
+    )
+    key_file: Path | None = Field(
+        default=None,
+        description="Encryption key ring (JSON, mode 0600). Unset: data_dir/keys.json, made on first run.",
+    )
+    blob_dir: Path | None = Field(default=None, description="Encrypted audio store. Unset: data_dir/blobs.")
+    model_dir: Path | None = Field(default=None, description="Assembled model cache. Unset: data_dir/models.")
+    max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="Largest recording accepted.")
+    max_audio_seconds: float = Field(default=4 * 3600, gt=0, description="Longest recording accepted.")
+    translation: TranslationEngine = Field(
+        default=TranslationEngine.llm,
+        description="How non-English calls become English: the LLM (turn by turn, from the transcript), "
+        "Whisper's translate task (faster, but whisper-base translates poorly: chrF 38 against the LLM's 57 "
+        "in bench/translation.py), or off.",
+    )
+    log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool = Field(default=False, description="Write logs as JSON lines (for log shippers).")
+    asr: ASRSettings = Field(default_factory=ASRSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    sign_in: SignInSettings = Field(default_factory=SignInSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "keys.json"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = config_file_path()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def config_file_path() -> Path | None:
+    explicit = os.environ.get("CALLSENSE_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("callsense.toml")
+    return local if local.is_file() else None
+
+
+def known_variables() -> set[str]:
+    names = {"CALLSENSE_CONFIG"}
+    for name, info in Settings.model_fields.items():
+        names.add(f"CALLSENSE_{name.upper()}")
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            names.update(f"CALLSENSE_{name.upper()}__{inner.upper()}" for inner in nested.model_fields)
+    # Known, so that they reach FetchSettings and its warning instead of stopping the start.
+    names.update(f"CALLSENSE_FETCH__{name.upper()}" for name in REMOVED_FETCH_OPTIONS)
+    return names
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; raises ``ConfigError`` with every problem listed, one per line."""
+    from pydantic import ValidationError
+
+    from callsense.errors import ConfigError
+
+    explicit = os.environ.get("CALLSENSE_CONFIG")
+    if explicit and not Path(explicit).is_file():
+        raise ConfigError(f"CALLSENSE_CONFIG points to {explicit}, which is not a file")
+    unknown = sorted(set(name for name in os.environ if name.startswith("CALLSENSE_")) - known_variables())
+    if unknown:  # pydantic-settings ignores them; a typo would silently fall back to a default
+        raise ConfigError(
+            f"unknown setting(s) in the environment: {', '.join(unknown)} (see docs/configuration.md)"
+        )
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc

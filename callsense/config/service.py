@@ -1,0 +1,94 @@
+"""Settings of the service: webhooks, Twilio, the HTTP server, sign-in limits and the metrics scraper."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class WebhookSettings(BaseModel):
+    """Incoming "recording ready" webhooks."""
+
+    secrets: list[SecretStr] = Field(
+        default_factory=list,
+        description="Standard Webhooks signing secrets (whsec_...). Several at once during a rotation.",
+    )
+    bearer_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="Opt-in, for recorders that cannot sign: accepted 'Authorization: Bearer' tokens.",
+    )
+    tolerance_s: int = Field(
+        default=300, ge=10, le=3600, description="Allowed clock skew of webhook-timestamp."
+    )
+
+
+class TwilioSettings(BaseModel):
+    """Twilio RecordingStatusCallback webhooks and recording downloads."""
+
+    account_sid: str | None = Field(default=None, description="Account SID, used to download recordings.")
+    auth_tokens: list[SecretStr] = Field(
+        default_factory=list, description="Auth tokens that sign callbacks (several during a rotation)."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The public base URL Twilio calls (https://calls.example.com), needed behind a reverse "
+        "proxy because the signature covers the URL Twilio used.",
+    )
+
+
+class ServerSettings(BaseModel):
+    """The HTTP API and the worker that `callsense serve` runs."""
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on (0.0.0.0 for every interface).")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
+    worker_concurrency: int = Field(
+        default=1, ge=0, le=64, description="Jobs the in-process worker runs at once; 0 runs no worker."
+    )
+
+
+class SignInSettings(BaseModel):
+    """Dashboard sign-in: failure limits kept in the database (shared by every `serve` process) and the
+    password hashing each process does at once."""
+
+    window_s: int = Field(
+        default=900, ge=60, le=86400, description="Failed sign-ins are counted over this many seconds."
+    )
+    max_failures_per_user: int = Field(
+        default=10, ge=1, le=10000, description="Failed sign-ins for one user name within the window."
+    )
+    max_failures_per_client: int = Field(
+        default=30,
+        ge=1,
+        le=100000,
+        description="Failed sign-ins from one client address (IPv6: one /64) within the window, over all "
+        "user names: stops password spraying.",
+    )
+    max_failures_total: int = Field(
+        default=300,
+        ge=1,
+        le=100000,
+        description="Failed sign-ins from everyone within the window; beyond it nobody can sign in until "
+        "the window passes (existing sessions keep working). Also bounds the table that counts them.",
+    )
+    hash_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Sign-ins checked at once per process: each argon2 check takes 64 MiB and four cores.",
+    )
+    hash_queue: int = Field(
+        default=8,
+        ge=0,
+        le=1000,
+        description="Sign-ins that may wait for a check per process; more are answered 503 at once.",
+    )
+
+
+class MetricsSettings(BaseModel):
+    """Who may read /metrics and the details of /readyz (call volumes, queue depths, destination names)."""
+
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a scraper sends ('Authorization: Bearer ...'; Prometheus: "
+        "authorization.credentials). Unset: /metrics answers 401 to everyone and /readyz its status only. "
+        "/healthz needs nothing.",
+    )
