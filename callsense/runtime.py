@@ -19,8 +19,8 @@ from callsense.backends.crm import Destinations, HTTPDestinations
 from callsense.backends.llm import JSONRequest, LLMBackend, build_llm
 from callsense.backends.recordings import Recordings, SourceReader
 from callsense.config import Settings
+from callsense.crypto import KeyRing
 from callsense.db import Database, open_database
-from callsense.security.crypto import KeyRing
 from callsense.speech.audio import DecodedAudio
 from callsense.speech.transcriber import Transcriber
 from callsense.speech.whisper import ProgressCallback, Task, Transcript, WhisperTranscriber

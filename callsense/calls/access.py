@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord
+from callsense.crypto import KeyRing
 from callsense.errors import NotFoundError, UnsatisfiableRangeError
-from callsense.security.crypto import KeyRing
 
 AUDIO_TYPES = {"flac": "audio/flac", "wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
 

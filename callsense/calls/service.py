@@ -22,8 +22,8 @@ from callsense.calls.schemas import (
     StageTimings,
     render_transcript,
 )
+from callsense.crypto import KeyRing
 from callsense.errors import NotFoundError
-from callsense.security.crypto import KeyRing
 
 
 def context(call_pk: uuid.UUID, field: str) -> str:

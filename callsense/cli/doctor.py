@@ -66,7 +66,7 @@ def _database(settings: Settings) -> Check:
 
 
 def _keys(settings: Settings) -> Check:
-    from callsense.security.crypto import KeyRing
+    from callsense.crypto import KeyRing
 
     try:
         keyring = KeyRing.load_or_create(settings.resolved_key_file)

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from callsense.calls import search as _search  # noqa: F401  (registers the search index table)
+from callsense.calls import users as _users  # noqa: F401  (registers the dashboard's tables)
 from callsense.calls.models import Base
-from callsense.web import models as _web  # noqa: F401  (registers the dashboard's tables)
 
 target_metadata = Base.metadata
 

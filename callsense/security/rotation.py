@@ -22,11 +22,11 @@ from sqlalchemy import Column, ColumnElement, LargeBinary, Table, func, or_, sel
 from sqlalchemy.orm import Session
 
 from callsense.calls import service as calls
+from callsense.calls import users as _users  # noqa: F401  (registers the dashboard's tables, as migrations do)
 from callsense.calls.models import Base, Call
+from callsense.crypto import KeyRing, envelope_prefix
 from callsense.db import Database
 from callsense.errors import ConfigError
-from callsense.security.crypto import KeyRing, envelope_prefix
-from callsense.web import models as _web  # noqa: F401  (registers the dashboard's tables, as migrations do)
 
 # Calls per transaction: their row locks are held while their recordings are re-encrypted.
 BATCH_CALLS = 20

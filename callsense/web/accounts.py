@@ -16,10 +16,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from callsense.calls.users import User, WebSession
 from callsense.errors import ConfigError, NotFoundError
 from callsense.security import tokens
 from callsense.security.tokens import Role
-from callsense.web.models import User, WebSession
 
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 10

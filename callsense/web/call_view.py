@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from callsense.calls import access, deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallRecord, Segment, Speaker
-from callsense.security.crypto import KeyRing
+from callsense.crypto import KeyRing
 
 ACCESS_KINDS = {"transcript_viewed", "audio_streamed"}
 

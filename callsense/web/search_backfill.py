@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from callsense.calls import search
 from callsense.calls import service as calls
+from callsense.crypto import KeyRing
 from callsense.db import Database
-from callsense.security.crypto import KeyRing
 
 
 def backfill(*, db: Database, keyring: KeyRing) -> int:

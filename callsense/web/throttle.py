@@ -29,9 +29,9 @@ from typing import TypeVar
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from callsense.calls.users import SignInAttempt
 from callsense.config.service import SignInSettings
 from callsense.security import tokens
-from callsense.web.models import SignInAttempt
 
 T = TypeVar("T")
 # Password checks run below the server's other work: on Linux each thread has a nice value of its own, so

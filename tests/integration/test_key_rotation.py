@@ -22,16 +22,16 @@ from sqlalchemy import LargeBinary, event, select, text
 from callsense.backends.blobstore import BlobStore, MemoryBlobStore
 from callsense.calls import deliveries
 from callsense.calls import service as calls
+from callsense.calls import users as _users  # noqa: F401  (the dashboard's tables are part of the schema)
 from callsense.calls.models import Base, Call, Delivery
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
 from callsense.config.fetch import FetchSettings
+from callsense.crypto import KeyRing
 from callsense.errors import ConfigError, NotFoundError
 from callsense.pipeline import deliver, fetch, ingest, inline
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
-from callsense.security.crypto import KeyRing
-from callsense.web import models as _web  # noqa: F401  (the dashboard's tables are part of the schema)
 from tests.conftest import AUDIO, source_of, status_of
 from tests.crm_calls import TRANSCRIPT, analysed_call
 from tests.crm_fakes import FakeHubSpot, serving

@@ -18,10 +18,10 @@ from callsense.calls.models import Analysis, Call, Event, Transcript
 from callsense.calls.schemas import CallRecord, CallStatus, Speaker
 from callsense.config import Settings
 from callsense.config.models import TranslationEngine
+from callsense.crypto import KeyRing
 from callsense.errors import BadAudioError, DecryptionError, PermanentFetchError
 from callsense.pipeline import inline
 from callsense.runtime import Runtime, open_runtime
-from callsense.security.crypto import KeyRing
 from tests.conftest import AUDIO
 from tests.wer import word_error_rate
 

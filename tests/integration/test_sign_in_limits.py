@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select, update
 
+from callsense.calls.users import SignInAttempt
 from callsense.config import Settings
 from callsense.config.service import SignInSettings
 from callsense.pipeline import tasks
@@ -26,7 +27,6 @@ from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import accounts
-from callsense.web.models import SignInAttempt
 from tests.servers import callsense_env, callsense_serve, free_port
 
 PASSWORD = "correct horse battery"

@@ -10,8 +10,8 @@ import pytest
 
 from callsense.backends import blobstore
 from callsense.backends.blobstore import BlobStore, FilesystemBlobStore, MemoryBlobStore, validate_key
+from callsense.crypto import KeyRing
 from callsense.errors import InvalidBlobKeyError, NotFoundError, PermanentError
-from callsense.security.crypto import KeyRing
 
 
 @pytest.fixture(params=["memory", "filesystem"])

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from callsense import crypto
+from callsense.crypto import KeyRing
 from callsense.errors import ConfigError, DecryptionError
-from callsense.security import crypto
-from callsense.security.crypto import KeyRing
 
 SECRET = b"card number 4111 1111 1111 1111, date of birth 1970-01-01"
 CONTEXT = "call:0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90:transcript"

@@ -54,7 +54,7 @@ def upgrade() -> None:
         "ix_call_search_transcript", "call_search", ["transcript_lexemes"], postgresql_using="gin"
     )
     op.create_index("ix_call_search_analysis", "call_search", ["analysis_lexemes"], postgresql_using="gin")
-    # The call list pages by keyset on (sort key, id): see callsense/web/models.py.
+    # The call list pages by keyset on (sort key, id): see callsense/calls/users.py.
     op.execute("CREATE INDEX ix_calls_when ON calls ((coalesce(started_at, created_at)), id)")
     op.execute("CREATE INDEX ix_calls_duration ON calls ((coalesce(duration_s, -1)), id)")
 
