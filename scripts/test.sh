@@ -12,4 +12,5 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 .venv/bin/ruff check callsense tests tools bench
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"
