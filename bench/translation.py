@@ -59,7 +59,7 @@ def main() -> None:
         transcript = transcriber.transcribe(audio, language=entry["lang"])
 
         started = time.perf_counter()
-        by_whisper = transcriber.transcribe(audio, language=entry["lang"], task="translate").text
+        by_whisper = transcriber.translate(audio, language=entry["lang"]).text
         whisper_seconds = time.perf_counter() - started
         started = time.perf_counter()
         by_llm, failure = translate_turns(

@@ -21,9 +21,8 @@ from callsense.backends.recordings import Recordings, SourceReader
 from callsense.config import Settings
 from callsense.crypto import KeyRing
 from callsense.db import Database, open_database
-from callsense.speech.audio import DecodedAudio
 from callsense.speech.transcriber import Transcriber
-from callsense.speech.whisper import ProgressCallback, Task, Transcript, WhisperTranscriber
+from callsense.speech.whisper import WhisperTranscriber
 
 T = TypeVar("T")
 
@@ -82,23 +81,6 @@ class LazyLLM:
         return self._backend.get().count_tokens(text)
 
 
-class LazyTranscriber:
-    """Whisper, with its weights resolved and loaded on the first call."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._whisper = _Once(lambda: WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir))
-
-    def transcribe(
-        self,
-        audio: DecodedAudio,
-        *,
-        language: str | None = None,
-        task: Task = "transcribe",
-        on_progress: ProgressCallback | None = None,
-    ) -> Transcript:
-        return self._whisper.get().transcribe(audio, language=language, task=task, on_progress=on_progress)
-
-
 def open_runtime(settings: Settings) -> Runtime:
     """Connect to (or start) the database, load or create the key ring, open the blob store."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +91,7 @@ def open_runtime(settings: Settings) -> Runtime:
         keyring=keyring,
         blobs=open_blobstore(settings),
         llm=LazyLLM(settings),
-        transcriber=LazyTranscriber(settings),
+        transcriber=WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir),
         recordings=SourceReader.from_settings(settings),
         crm=HTTPDestinations(),
     )

@@ -183,12 +183,15 @@ async def _accept(
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
 
-async def _body(request: Request) -> bytes | None:
+async def _body(request: Request, endpoint: str) -> bytes | JSONResponse:
+    """The request's body, read no further than ``MAX_BODY_BYTES``; past that, the refusal."""
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > MAX_BODY_BYTES:
-            return None
+            return _refuse_unauthenticated(
+                endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
+            )
     return bytes(body)
 
 
@@ -213,11 +216,9 @@ async def _body(request: Request) -> bytes | None:
 async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSONResponse:
     """A recording is ready. Signed per Standard Webhooks (or, opt-in, a bearer token)."""
     endpoint = "recording"
-    body = await _body(request)
-    if body is None:
-        return _refuse_unauthenticated(
-            endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
-        )
+    body = await _body(request, endpoint)
+    if isinstance(body, JSONResponse):
+        return body
     settings = rt.settings.webhooks
 
     def verify() -> str | None:
@@ -264,11 +265,9 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
 async def twilio_recording(request: Request, rt: RuntimeDep, app: JobsDep) -> JSONResponse:
     """Twilio's RecordingStatusCallback (form-encoded), checked against X-Twilio-Signature."""
     endpoint = "twilio"
-    body = await _body(request)
-    if body is None:
-        return _refuse_unauthenticated(
-            endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
-        )
+    body = await _body(request, endpoint)
+    if isinstance(body, JSONResponse):
+        return body
     pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     params = dict(pairs)
     public = rt.settings.twilio.public_url

@@ -40,9 +40,10 @@ def run(
         )
         transcript = rt.transcriber.transcribe(audio, language=language, on_progress=on_progress)
         translated, engine = None, None
-        needs_translation = transcript.segments and transcript.language not in (None, "en")
-        if needs_translation and rt.settings.translation is TranslationEngine.whisper:
-            translated = rt.transcriber.transcribe(audio, language=transcript.language, task="translate").text
+        whisper_translates = rt.settings.translation is TranslationEngine.whisper
+        spoken = transcript.language
+        if whisper_translates and transcript.segments and spoken is not None and spoken != "en":
+            translated = rt.transcriber.translate(audio, language=spoken).text
             engine = TranslationEngine.whisper.value
         seconds = time.perf_counter() - started
         with rt.db.transaction() as session:

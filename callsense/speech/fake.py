@@ -37,21 +37,20 @@ class FakeTranscriber:
         self.requests: list[tuple[str | None, Task]] = []
 
     def transcribe(
-        self,
-        audio: DecodedAudio,
-        *,
-        language: str | None = None,
-        task: Task = "transcribe",
-        on_progress: ProgressCallback | None = None,
+        self, audio: DecodedAudio, *, language: str | None = None, on_progress: ProgressCallback | None = None
     ) -> Transcript:
-        self.requests.append((language, task))
         if on_progress is not None:
             on_progress(1.0)
-        spoken = language or self._language
-        segments = self._translation if task == "translate" else self._segments
+        return self._answer(language, "transcribe")
+
+    def translate(self, audio: DecodedAudio, *, language: str) -> Transcript:
+        return self._answer(language, "translate")
+
+    def _answer(self, language: str | None, task: Task) -> Transcript:
+        self.requests.append((language, task))
         return Transcript(
-            segments=list(segments),
-            language=spoken,
+            segments=list(self._translation if task == "translate" else self._segments),
+            language=language or self._language,
             language_probability=None if language else 1.0,
             options=OPTIONS,
         )

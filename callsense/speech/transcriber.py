@@ -6,18 +6,17 @@ from __future__ import annotations
 from typing import Protocol
 
 from callsense.speech.audio import DecodedAudio
-from callsense.speech.whisper import ProgressCallback, Task, Transcript
+from callsense.speech.whisper import ProgressCallback, Transcript
 
 
 class Transcriber(Protocol):
     def transcribe(
-        self,
-        audio: DecodedAudio,
-        *,
-        language: str | None = None,
-        task: Task = "transcribe",
-        on_progress: ProgressCallback | None = None,
+        self, audio: DecodedAudio, *, language: str | None = None, on_progress: ProgressCallback | None = None
     ) -> Transcript:
-        """The turns of ``audio`` (none when no speech), in its language or, for ``translate``, in English;
-        ``language`` None detects it."""
+        """The turns of ``audio`` by speaker (none when no speech), in its language; ``language`` None
+        detects it."""
+        ...
+
+    def translate(self, audio: DecodedAudio, *, language: str) -> Transcript:
+        """The turns of ``audio``, spoken in ``language``, in English."""
         ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,24 +113,39 @@ def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> 
 
 
 class WhisperTranscriber:
-    """Loads the configured Whisper model once and transcribes calls with it."""
+    """Transcribes calls with the configured Whisper model. Building one is cheap: the weights are assembled,
+    checked and loaded on the first use, so a process that never transcribes never pays for them."""
 
     def __init__(self, settings: ASRSettings, *, model_dir: Path) -> None:
         self._settings = settings
-        self._path, self.english_only = catalog.resolve_whisper(settings.model, model_dir)
+        self._model_dir = model_dir
+        self._weights_lock = threading.Lock()
+        self._weights: tuple[Path, bool] | None = None
         self._device = _resolve_device(settings.device)
         self._compute_type = settings.compute_type
         if self._compute_type == "default":
             self._compute_type = "float16" if self._device == "cuda" else "int8"
 
+    def _resolved(self) -> tuple[Path, bool]:
+        """The model's directory and whether it is English-only, assembled on the first call."""
+        with self._weights_lock:
+            if self._weights is None:
+                self._weights = catalog.resolve_whisper(self._settings.model, self._model_dir)
+            return self._weights
+
+    @property
+    def english_only(self) -> bool:
+        return self._resolved()[1]
+
     @property
     def model_name(self) -> str:
-        return (
-            f"whisper-{self._settings.model}" if self._settings.model in catalog.CATALOG else str(self._path)
-        )
+        if self._settings.model in catalog.CATALOG:
+            return f"whisper-{self._settings.model}"
+        return str(self._resolved()[0])
 
     def _model(self) -> Any:
-        return _load_model(str(self._path), self._device, self._compute_type, self._settings.cpu_threads)
+        path, _ = self._resolved()
+        return _load_model(str(path), self._device, self._compute_type, self._settings.cpu_threads)
 
     def options(self, language: str | None) -> TranscriptionOptions:
         return TranscriptionOptions(
@@ -145,13 +161,17 @@ class WhisperTranscriber:
         )
 
     def transcribe(
-        self,
-        audio: DecodedAudio,
-        *,
-        language: str | None = None,
-        task: Task = "transcribe",
-        on_progress: ProgressCallback | None = None,
+        self, audio: DecodedAudio, *, language: str | None = None, on_progress: ProgressCallback | None = None
     ) -> Transcript:
+        return self._call(audio, language=language, task="transcribe", on_progress=on_progress)
+
+    def translate(self, audio: DecodedAudio, *, language: str) -> Transcript:
+        return self._call(audio, language=language, task="translate", on_progress=None)
+
+    def _call(
+        self, audio: DecodedAudio, *, language: str | None, task: Task, on_progress: ProgressCallback | None
+    ) -> Transcript:
+        """The call's turns: each channel (or the mono mix) decoded with ``task`` and merged by time."""
         if self.english_only:
             if language not in (None, "en"):
                 raise ModelAssetError(

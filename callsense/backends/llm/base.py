@@ -64,3 +64,8 @@ def estimate_tokens(text: str) -> int:
     would overflow the context.
     """
     return len(text.encode("utf-8")) // 3 + 1
+
+
+def chat_messages(request: JSONRequest) -> list[dict[str, str]]:
+    """The request as chat messages, as every back-end sends it: the instructions, then the transcript."""
+    return [{"role": "system", "content": request.system}, {"role": "user", "content": request.user}]

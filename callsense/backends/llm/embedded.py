@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import structlog
 
-from callsense.backends.llm.base import JSONRequest, estimate_tokens
+from callsense.backends.llm.base import JSONRequest, chat_messages, estimate_tokens
 from callsense.backends.llm.openai_compat import first_choice_content
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
 
@@ -130,10 +130,7 @@ class EmbeddedLLM:
     def complete_json(self, request: JSONRequest) -> str:
         loaded = loaded_server(self.options)
         payload: dict[str, Any] = {
-            "messages": [
-                {"role": "system", "content": request.system},
-                {"role": "user", "content": request.user},
-            ],
+            "messages": chat_messages(request),
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": request.schema},

@@ -18,6 +18,7 @@ import httpx
 import structlog
 
 from callsense.backends.http_status import is_retryable
+from callsense.backends.llm.base import estimate_tokens
 from callsense.errors import ConfigError, LLMUnavailableError
 
 log = structlog.get_logger()
@@ -82,3 +83,36 @@ def make_client(
         headers=headers or {},
         trust_env=False,
     )
+
+
+class HTTPBackend:
+    """What the HTTP back-ends hold: the model, its context size, the endpoint (``base_url`` + ``path``) and
+    a client. Neither Ollama nor the OpenAI API counts tokens, so both over-estimate: chunks always fit."""
+
+    name: str
+    path: str
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        context_tokens: int,
+        timeout_s: float,
+        api_key: str | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.model = model
+        self.context_tokens = context_tokens
+        self._url = base_url.rstrip("/") + self.path
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        self._client = client or make_client(
+            timeout_s=timeout_s, connect_timeout_s=connect_timeout_s, headers=headers
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def close(self) -> None:
+        self._client.close()

@@ -9,45 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import structlog
 
-from callsense.backends.llm.base import JSONRequest, estimate_tokens
-from callsense.backends.llm.http import CONNECT_TIMEOUT_S, make_client, post_json
+from callsense.backends.llm.base import JSONRequest, chat_messages
+from callsense.backends.llm.http import HTTPBackend, post_json
 from callsense.errors import LLMUnavailableError
 
 log = structlog.get_logger()
 
 
-class OpenAICompatBackend:
+class OpenAICompatBackend(HTTPBackend):
     name = "openai"
-
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        model: str,
-        context_tokens: int,
-        timeout_s: float,
-        api_key: str | None = None,
-        connect_timeout_s: float = CONNECT_TIMEOUT_S,
-        client: httpx.Client | None = None,
-    ) -> None:
-        self.model = model
-        self.context_tokens = context_tokens
-        self._url = base_url.rstrip("/") + "/chat/completions"
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = client or make_client(
-            timeout_s=timeout_s, connect_timeout_s=connect_timeout_s, headers=headers
-        )
+    path = "/chat/completions"
 
     def complete_json(self, request: JSONRequest) -> str:
         payload: dict[str, Any] = {
             "model": self.model,
-            "messages": [
-                {"role": "system", "content": request.system},
-                {"role": "user", "content": request.user},
-            ],
+            "messages": chat_messages(request),
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
@@ -60,13 +38,6 @@ class OpenAICompatBackend:
         return first_choice_content(
             body, where=f"openai server at {self._url}", max_tokens=request.max_tokens
         )
-
-    def count_tokens(self, text: str) -> int:
-        # /tokenize exists on vLLM and llama.cpp but is not part of the OpenAI API; over-estimate instead.
-        return estimate_tokens(text)
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def first_choice_content(body: dict[str, Any], *, where: str, max_tokens: int) -> str:
