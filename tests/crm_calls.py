@@ -66,21 +66,7 @@ def analysed_call(
     call_pk = ingest.ingest(
         rt, call_id=call_id, source="https://recorder.example/call.wav", details=details
     ).call_pk
-    with rt.db.transaction() as session:
-        call = calls.lock(session=session, call_pk=call_pk)
-        calls.store_transcript(
-            session=session,
-            call=call,
-            keyring=rt.keyring,
-            segments=TRANSCRIPT,
-            translated=None,
-            translation_engine=None,
-            asr_model="test",
-            options={},
-        )
-        call.language = "en"
-        call.duration_s = 95.0
-        calls.set_status(session=session, call=call, status=CallStatus.transcribed)
+    store_transcribed(rt, call_pk, duration_s=95.0)
     analyse.run(rt if isinstance(rt.llm, FakeLLM) else dataclasses.replace(rt, llm=scripted_llm()), call_pk)
     return call_pk
 
@@ -102,3 +88,22 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CALLSENSE, *args], env=cli_env(settings), capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def store_transcribed(rt: Runtime, call_pk: uuid.UUID, *, duration_s: float | None = None) -> None:
+    """Give the call the scripted English transcript and leave it waiting for its analysis."""
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=TRANSCRIPT,
+            translated=None,
+            translation_engine=None,
+            asr_model="test",
+            options={},
+        )
+        call.language = "en"
+        call.duration_s = duration_s
+        calls.set_status(session=session, call=call, status=CallStatus.transcribed)

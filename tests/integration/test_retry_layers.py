@@ -28,7 +28,7 @@ from callsense.config.models import LLMSettings
 from callsense.pipeline import ingest, tasks
 from callsense.runtime import Runtime, open_runtime
 from tests.conftest import AUDIO, status_of
-from tests.crm_calls import ANALYSIS, TRANSCRIPT
+from tests.crm_calls import ANALYSIS, store_transcribed
 
 FAILURES = 3
 
@@ -169,20 +169,7 @@ def test_a_failing_recorder_gets_one_request_per_fetch_job_run(rt: Runtime, reco
 
 def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(rt: Runtime, llm_server: Flaky) -> None:
     call_pk = ingest.ingest(rt, call_id="flaky-llm", source="https://recorder.example/call.flac").call_pk
-    with rt.db.transaction() as session:
-        call = calls.lock(session=session, call_pk=call_pk)
-        calls.store_transcript(
-            session=session,
-            call=call,
-            keyring=rt.keyring,
-            segments=TRANSCRIPT,
-            translated=None,
-            translation_engine=None,
-            asr_model="test",
-            options={},
-        )
-        call.language = "en"
-        calls.set_status(session=session, call=call, status=CallStatus.transcribed)
+    store_transcribed(rt, call_pk)
     _run_until_done(rt, "analyse", call_pk, llm_server)
     assert llm_server.requests == FAILURES + 1  # the fourth run analysed the call with one request
     assert status_of(rt, call_pk) is CallStatus.done
