@@ -48,6 +48,17 @@ class CallStatus(StrEnum):
     failed = "failed"
 
 
+class Word(BaseModel):
+    """A recognised word with Whisper's timing and probability: what talk figures and redaction read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: float = Field(ge=0, description="seconds from the start of the recording")
+    end: float = Field(ge=0)
+    text: str = Field(description="as Whisper wrote it, with its leading space")
+    probability: float = Field(ge=0, le=1)
+
+
 class Segment(BaseModel):
     """One turn: consecutive words of one speaker."""
 
@@ -58,6 +69,9 @@ class Segment(BaseModel):
     end: float = Field(ge=0)
     text: str
     confidence: float = Field(ge=0, le=1, description="mean word probability")
+    words: list[Word] = Field(
+        default_factory=list, description="the turn's words with their timings (empty for older transcripts)"
+    )
 
 
 class SpeakerSentiment(BaseModel):

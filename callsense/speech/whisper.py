@@ -21,7 +21,7 @@ from typing import Any, Literal
 import structlog
 
 from callsense.assets import catalog
-from callsense.calls.schemas import Segment, Speaker, render_transcript
+from callsense.calls.schemas import Segment, Speaker, Word, render_transcript
 from callsense.config.models import ASRSettings, Channel, Device
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
@@ -69,12 +69,22 @@ class Transcript:
 
 
 @dataclass(frozen=True)
-class _Word:
+class SpokenWord:
+    """A word and who said it: the channel's speaker, or (mono) whoever diarization assigns it to."""
+
     start: float
     end: float
     text: str
     probability: float
     speaker: Speaker
+
+    def timed(self) -> Word:
+        return Word(
+            start=round(self.start, 2),
+            end=round(max(self.end, self.start), 2),
+            text=self.text,
+            probability=round(min(max(self.probability, 0.0), 1.0), 3),
+        )
 
 
 @dataclass
@@ -257,7 +267,7 @@ class WhisperTranscriber:
     ) -> list[Segment]:
         segments = []
         last_end = 0.0
-        for segment in self._run(samples, language, task, words=False):
+        for segment in self._run(samples, language, task, words=True):
             progress.advance(segment.end - last_end)
             last_end = segment.end
             text = cut_repetitions(segment.text.strip())
@@ -269,6 +279,7 @@ class WhisperTranscriber:
                         end=round(segment.end, 2),
                         text=text,
                         confidence=round(min(1.0, _exp(segment.avg_logprob)), 3),
+                        words=[word.timed() for word in _spoken_words(segment, Speaker.unknown)],
                     )
                 )
         progress.advance(len(samples) / 16_000 - last_end)
@@ -276,17 +287,23 @@ class WhisperTranscriber:
 
     def _channel_words(
         self, samples: FloatArray, speaker: Speaker, language: str, task: Task, progress: _Progress
-    ) -> list[_Word]:
+    ) -> list[SpokenWord]:
         words = []
         last_end = 0.0
         for segment in self._run(samples, language, task, words=True):
             progress.advance(segment.end - last_end)
             last_end = segment.end
-            for word in segment.words or []:
-                if word.word.strip():
-                    words.append(_Word(word.start, word.end, word.word, float(word.probability), speaker))
+            words.extend(_spoken_words(segment, speaker))
         progress.advance(len(samples) / 16_000 - last_end)
         return words
+
+
+def _spoken_words(segment: Any, speaker: Speaker) -> list[SpokenWord]:
+    return [
+        SpokenWord(word.start, word.end, word.word, float(word.probability), speaker)
+        for word in segment.words or []
+        if word.word.strip()
+    ]
 
 
 def _exp(value: float) -> float:
@@ -308,10 +325,10 @@ def cut_repetitions(text: str) -> str:
     return _LOOP.sub(r"\1", text)
 
 
-def turns_from_words(words: list[_Word]) -> list[Segment]:
+def turns_from_words(words: list[SpokenWord]) -> list[Segment]:
     """Merge both channels' words by time into turns, ended by the other speaker or by a pause."""
     turns: list[Segment] = []
-    current: list[_Word] = []
+    current: list[SpokenWord] = []
 
     def close() -> None:
         if current:
@@ -324,6 +341,7 @@ def turns_from_words(words: list[_Word]) -> list[Segment]:
                     end=round(current[-1].end, 2),
                     text=text,
                     confidence=round(min(max(confidence, 0.0), 1.0), 3),
+                    words=[word.timed() for word in current],
                 )
             )
             current.clear()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.models import Analysis, Call, Event, Transcript
-from callsense.calls.schemas import CallRecord, CallStatus, Speaker
+from callsense.calls.schemas import CallRecord, CallStatus, Segment, Speaker
 from callsense.config import Settings
 from callsense.config.models import TranslationEngine
 from callsense.crypto import KeyRing
@@ -87,6 +87,7 @@ def test_stereo_call_language_wer_and_speakers(
     assert [s.speaker.value for s in record.segments] == spoken
     starts = [s.start for s in record.segments]
     assert starts == sorted(starts)
+    assert_words_are_timed_within_their_turns(record.segments)
     if language != "en":  # translated by the (scripted) LLM, one line per turn, with our speaker prefixes
         assert record.models.translation == "llm"
         lines = (record.translated_transcript or "").splitlines()
@@ -112,6 +113,19 @@ def test_mono_call_has_unknown_speaker(rt: Runtime, references: dict[str, dict])
     assert record.channels == 1
     assert {s.speaker for s in record.segments} == {Speaker.unknown}
     assert word_error_rate(references["en_refund.mono.flac"]["reference"], record.transcript) <= 0.25
+    assert_words_are_timed_within_their_turns(record.segments)
+
+
+def assert_words_are_timed_within_their_turns(segments: list[Segment]) -> None:
+    """Every turn keeps its words in order, inside the turn (to Whisper's rounding), spelling the turn."""
+    for segment in segments:
+        assert segment.words, segment
+        starts = [word.start for word in segment.words]
+        assert starts == sorted(starts)
+        assert segment.start - 0.5 <= starts[0] and segment.words[-1].end <= segment.end + 0.5
+        assert all(word.start <= word.end for word in segment.words)
+        spelled = "".join(word.text for word in segment.words).split()
+        assert len(spelled) >= len(segment.text.split())  # repetition cuts only shorten the text
 
 
 def test_explicit_language_overrides_detection(rt: Runtime) -> None:
