@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from callsense.backends.blobstore.s3 import S3BlobStore
 from callsense.backends.llm.fake import FakeLLM
@@ -74,7 +75,9 @@ def test_a_server_killed_mid_upload_leaves_the_old_blob(tmp_path: Path) -> None:
     server.start()
     try:
         bucket = server.new_bucket()
-        store = _store(server, bucket, max_attempts=2, **MULTIPART)
+        client = server.client(max_attempts=2)
+        parts = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=1)
+        store = S3BlobStore(client, bucket=bucket, transfer=parts)
         store.put("calls/1/audio", b"old version")
         killed = threading.Event()
 
@@ -83,7 +86,7 @@ def test_a_server_killed_mid_upload_leaves_the_old_blob(tmp_path: Path) -> None:
                 killed.set()
                 server.kill()
 
-        store._client.meta.events.register("before-send.s3.UploadPart", kill_before_second_part)
+        client.meta.events.register("before-send.s3.UploadPart", kill_before_second_part)
         with pytest.raises(BlobStoreUnavailableError, match="unavailable"):
             store.put("calls/1/audio", b"n" * (11 * MIB))
         assert killed.is_set()
@@ -108,6 +111,21 @@ def test_a_missing_bucket_is_refused_not_retried(s3_server: SeaweedS3) -> None:
     for attempt in _put_and_get(_store(s3_server, "no-such-bucket-here")):
         with pytest.raises(BlobStoreRefusedError, match=r"'no-such-bucket-here' .* does not exist"):
             attempt()
+
+
+def test_no_credentials_anywhere_is_refused(
+    s3_server: SeaweedS3, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role lookup from a test
+    settings = s3_server.settings(s3_bucket)
+    del settings["access_key_id"], settings["secret_access_key"]
+    store = S3BlobStore.from_settings(BlobSettings(**settings))
+    with pytest.raises(BlobStoreRefusedError, match=r"no credentials; set blobs\.access_key_id"):
+        store.put("k", b"x")
 
 
 def test_missing_blob_is_not_found(s3_server: SeaweedS3, s3_bucket: str, s3_prefix: str) -> None:
