@@ -11,6 +11,7 @@
     │   ├── InvalidBlobKeyError      a blob key outside the allowed form (also a ValueError)
     │   ├── SignatureError           an incoming webhook is not authentic; ``reason`` says why
     │   ├── UnsatisfiableRangeError  a byte range outside the recording was asked for
+    │   ├── BlobStoreRefusedError    the blob store refuses: no such bucket, access denied, no credentials
     │   ├── PermanentFetchError      the recording's source refuses for good, or is not one we fetch
     │   │   ├── AddressRefusedError  the URL's host is a non-public address that is not allowlisted
     │   │   └── StatusError          the recording server answered a final error status (404, 403...)
@@ -18,6 +19,7 @@
     └── RetryableError               a later attempt may succeed: network, a busy server
         ├── FetchError               the recording could not be downloaded
         │   └── RetryableStatusError the recording server answered 5xx, 408 or 429
+        ├── BlobStoreUnavailableError the blob store did not answer, or answered 5xx, 408 or 429
         ├── LLMUnavailableError      the LLM back-end did not answer
         └── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
 
@@ -68,6 +70,15 @@ class NotFoundError(PermanentError):
 
 class InvalidBlobKeyError(PermanentError, ValueError):
     """A blob key or prefix outside the allowed form: a programming error, never retried."""
+
+
+class BlobStoreRefusedError(PermanentError):
+    """The blob store refuses for good: the bucket does not exist, the credentials are wrong or missing, the
+    policy denies the access. Retrying cannot help until the settings or the bucket change."""
+
+
+class BlobStoreUnavailableError(RetryableError):
+    """The blob store could not be reached, cut the connection, or answered 5xx, 408 or 429."""
 
 
 class FetchError(RetryableError):

@@ -134,7 +134,7 @@ def worker(
 
 @app.command()
 def doctor() -> None:
-    """Check the environment: settings, model packages, database, key file, disk, GPU."""
+    """Check the environment: settings, model packages, database, key file, archive, disk, GPU."""
     from callsense.cli import doctor as checks
 
     settings = common.settings()

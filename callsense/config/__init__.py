@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callsense.config.blobs import BlobSettings
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
 from callsense.config.models import ASRSettings, LLMSettings, TranslationEngine
@@ -50,7 +51,11 @@ class Settings(BaseSettings):
         default=None,
         description="Encryption key ring (JSON, mode 0600). Unset: data_dir/keys.json, made on first run.",
     )
-    blob_dir: Path | None = Field(default=None, description="Encrypted audio store. Unset: data_dir/blobs.")
+    blob_dir: Path | None = Field(
+        default=None,
+        description="The filesystem archive of encrypted recordings (blobs.backend 'filesystem'; a local "
+        "disk or a NAS mount, see docs/archive.md). Unset: data_dir/blobs.",
+    )
     model_dir: Path | None = Field(default=None, description="Assembled model cache. Unset: data_dir/models.")
     max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="Largest recording accepted.")
     max_audio_seconds: float = Field(default=4 * 3600, gt=0, description="Longest recording accepted.")
@@ -71,6 +76,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
+    blobs: BlobSettings = Field(default_factory=BlobSettings)
 
     @field_validator("log_level")
     @classmethod
