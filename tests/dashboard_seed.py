@@ -1,8 +1,10 @@
 """Analysed calls written straight into the database, for the dashboard's tests.
 
 The committed fixture recordings are stored encrypted exactly as the fetch stage stores them; their
-reference turns (the script they were synthesised from, with real timings) stand in for Whisper's output and
-a hand-written analysis for the LLM's, so the dashboard is tested without loading either model.
+reference turns (the script they were synthesised from, with real timings, each turn's words spread evenly
+over it) stand in for Whisper's output and a hand-written analysis for the LLM's, so the dashboard is tested
+without loading either model. The talk figures are measured from those turns and the recording, as in the
+transcribe stage.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from callsense.calls.schemas import (
     Sentiment,
     Speaker,
     SpeakerSentiment,
+    Word,
 )
+from callsense.config.talk import TalkSettings
+from callsense.pipeline import talk
 from callsense.runtime import Runtime
+from callsense.speech.audio import decode
 from tests.conftest import AUDIO
 
 
@@ -114,9 +120,29 @@ def _segments(audio: str) -> list[Segment]:
         entry = next(e for e in map(json.loads, handle) if e["audio"] == audio)
     return [
         Segment(
-            speaker=Speaker(t["speaker"]), start=t["start"], end=t["end"], text=t["text"], confidence=0.93
+            speaker=Speaker(t["speaker"]),
+            start=t["start"],
+            end=t["end"],
+            text=t["text"],
+            confidence=0.93,
+            words=spread_words(t["text"], t["start"], t["end"]),
         )
         for t in entry["turns"]
+    ]
+
+
+def spread_words(text: str, start: float, end: float) -> list[Word]:
+    """The text's words, each given an equal share of [start, end]."""
+    words = text.split()
+    step = (end - start) / len(words)
+    return [
+        Word(
+            start=round(start + i * step, 3),
+            end=round(start + (i + 1) * step, 3),
+            text=f" {w}",
+            probability=0.93,
+        )
+        for i, w in enumerate(words)
     ]
 
 
@@ -152,6 +178,9 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
                 translation_engine="whisper" if item.translation else None,
                 asr_model="base",
                 options={},
+                talk=talk.measure(
+                    segments, decode(data, max_seconds=3600), agent_channel=0, settings=TalkSettings()
+                ),
             )
             calls.store_analysis(
                 session=session,

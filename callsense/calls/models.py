@@ -76,7 +76,7 @@ class Call(Base):
     emotion: Mapped[str | None] = mapped_column(String(32))
 
     # Talk figures (TalkFigures as JSON): durations, counts and levels, never words; in clear to filter on.
-    talk: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    talk: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     fetch_seconds: Mapped[float | None] = mapped_column(Float)
     transcribe_seconds: Mapped[float | None] = mapped_column(Float)

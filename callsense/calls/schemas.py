@@ -166,6 +166,16 @@ class TalkFigures(BaseModel):
             return None
         return self.agent.interruptions + self.customer.interruptions
 
+    def one_line(self) -> str:
+        """For a CRM body: ``Agent 62% of the talk, 2 interruptions; Customer 38% of the talk,
+        0 interruptions; non-talk 35 s``."""
+        sides = [
+            f"{name} {side.share:.0%} of the talk, {side.interruptions} interruptions"
+            for name, side in (("Agent", self.agent), ("Customer", self.customer))
+            if side is not None
+        ]
+        return "; ".join([*sides, f"non-talk {self.non_talk_seconds:.0f} s"])
+
 
 class CallRecord(BaseModel):
     """The analysed call. Field names follow the CRM payload of the product brief."""

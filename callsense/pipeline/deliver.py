@@ -32,7 +32,6 @@ from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery, utcnow
-from callsense.calls.schemas import TalkFigures
 from callsense.config.deliveries import DestinationKind, DestinationSettings
 from callsense.errors import CallsenseError, CRMRejectedError, CRMUnavailableError
 
@@ -58,19 +57,6 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{key}: {item}" for key, item in value.items() if item is not None)
     return str(value)
-
-
-def _talk_text(talk: TalkFigures | None) -> str:
-    """The figures in a body: ``Agent 62% of the talk, 2 interruptions; Customer 38% of the talk, 0
-    interruptions; non-talk 35 s``."""
-    if talk is None:
-        return ""
-    parts = [
-        f"{name} {side.share:.0%} of the talk, {side.interruptions} interruptions"
-        for name, side in (("Agent", talk.agent), ("Customer", talk.customer))
-        if side is not None
-    ]
-    return "; ".join([*parts, f"non-talk {talk.non_talk_seconds:.0f} s"])
 
 
 def render(*, call: Call, rt: Runtime, destination: DestinationSettings, delivery_id: uuid.UUID) -> Outgoing:
@@ -113,7 +99,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
     limit = destination.transcript_excerpt_chars or None
     texts = {name: _text(value) for name, value in fields.items()}
     if "talk" in texts:
-        texts["talk"] = _talk_text(record.talk)
+        texts["talk"] = record.talk.one_line() if record.talk else ""
     for name in ("transcript", "translated_transcript"):
         if name in texts and limit is not None and len(texts[name]) > limit:
             texts[name] = texts[name][:limit].rstrip() + " [...]"

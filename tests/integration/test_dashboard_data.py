@@ -7,19 +7,23 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
 from callsense.calls import service as calls
-from callsense.calls.schemas import AnalysisResult, Segment, Speaker
+from callsense.calls.schemas import AnalysisResult, CallStatus, Segment, Speaker
 from callsense.config import Settings
+from callsense.config.talk import TalkSettings
 from callsense.errors import ConfigError
+from callsense.pipeline import talk
 from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role
+from callsense.speech.audio import SAMPLE_RATE, AudioInfo, DecodedAudio
 from callsense.web import accounts, call_list, insights, search_backfill
 from callsense.web.filters import CallFilters
 from tests.conftest import _fresh_database
-from tests.dashboard_seed import seed
+from tests.dashboard_seed import seed, spread_words
 
 PASSWORD = "correct horse battery"
 
@@ -164,6 +168,70 @@ def test_insights_count_what_the_list_shows(rt: Runtime) -> None:
     assert dict((row[0], row[1]) for row in languages.rows) == {"en": 2, "es": 1, "de": 1}
     assert totals.negative_share == pytest.approx(0.25)
     assert per_day.to_csv().splitlines()[0] == "day,calls"
+
+
+def test_talk_filters_and_the_talk_per_agent_chart(rt: Runtime) -> None:
+    """A call with a 30 s hold and an interruption stands out from the demo calls, which have neither."""
+    agent = Segment(
+        speaker=Speaker.agent,
+        start=0,
+        end=58,
+        text="x",
+        confidence=0.9,
+        words=[
+            *spread_words("please hold while I check", 0.0, 10.0),
+            *spread_words("thank you for holding", 40.0, 58.0),
+        ],
+    )
+    customer = Segment(
+        speaker=Speaker.customer,
+        start=4,
+        end=6,
+        text="x",
+        confidence=0.9,
+        words=spread_words("but wait", 4.0, 6.0),
+    )  # 4 s into the agent's talk
+    silence = DecodedAudio(
+        np.zeros((2, 60 * SAMPLE_RATE), np.float32), AudioInfo("wav", "pcm", SAMPLE_RATE, 2, 60)
+    )
+    figures = talk.measure([agent, customer], silence, agent_channel=0, settings=TalkSettings())
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="held",
+            source="/held.wav",
+            shown_source="held.wav",
+            details=calls.CallDetails(agent="Hold-agent"),
+        )
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=[agent, customer],
+            translated=None,
+            translation_engine=None,
+            asr_model="base",
+            options={},
+            talk=figures,
+        )
+        calls.set_status(session=session, call=call, status=CallStatus.done)
+    assert _ids(rt, CallFilters(non_talk_above=29)) == {"held"}
+    assert _ids(rt, CallFilters(non_talk_above=30)) == set()  # 10 s to 40 s, and 58 s to the end at 60 s
+    assert _ids(rt, CallFilters(interruptions_above=0)) == {"held"}
+    assert _ids(rt, CallFilters(interruptions_above=1)) == set()
+    assert len(_ids(rt, CallFilters(non_talk_above=0))) == 1  # the demo calls have figures: 0 s each
+
+    with rt.db.transaction() as session:
+        table = insights.chart(
+            "talk_per_agent",
+            session=session,
+            filters=CallFilters(status="done").with_default_period(30),
+            include_transcripts=True,
+        )
+    per_agent = {row[0]: row[1:] for row in table.rows}
+    assert per_agent["David"] == [2, pytest.approx((62.1 + 54.5) / 2, abs=0.1), 0.0]  # refund and German bill
+    assert per_agent["Hold-agent"] == [1, pytest.approx(100 * 28 / 30, abs=0.1), 30.0]
 
 
 def test_passwords_are_argon2id_hashes_and_checked(rt: Runtime) -> None:

@@ -14,9 +14,9 @@ from callsense.backends.crm.fake import FakeDestinations
 from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
 from callsense.calls import deliveries
-from callsense.calls.models import Delivery
 from callsense.calls import service as calls
-from callsense.calls.schemas import CallStatus, Segment, Speaker, Word
+from callsense.calls.models import Delivery
+from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.config import Settings
 from callsense.errors import PermanentFetchError
 from callsense.pipeline import analyse, deliver, fetch, ingest, tasks, transcribe
@@ -27,17 +27,13 @@ from callsense.server import create_app
 from callsense.speech.fake import FakeTranscriber
 from tests.conftest import AUDIO, status_of
 from tests.crm_calls import ANALYSIS
+from tests.dashboard_seed import spread_words
 
 SOURCE = "https://recorder.example/call.flac"
 
+
 def _turn(speaker: Speaker, text: str, start: float, end: float) -> Segment:
-    """A turn whose words share its time evenly."""
-    texts = text.split()
-    step = (end - start) / len(texts)
-    words = [
-        Word(start=start + i * step, end=start + (i + 1) * step, text=f" {word}", probability=0.9)
-        for i, word in enumerate(texts)
-    ]
+    words = spread_words(text, start, end)
     return Segment(speaker=speaker, start=start, end=end, text=text, confidence=0.9, words=words)
 
 
@@ -109,7 +105,7 @@ def test_a_processed_call_has_its_talk_figures_in_record_api_and_crm_payload(rt:
     assert talk.customer.interruption_times == [1.5] and talk.interruptions == 1
     assert talk.overlap_seconds == 0.5 and talk.turns == 2
     assert [(span.start, span.end) for span in talk.non_talk_spans] == [(4.0, 5.21)]
-    assert talk.agent.loudness_dbfs is not None and talk.agent.loudness_dbfs.mean > -60  # the fixture's speech
+    assert talk.agent.loudness_dbfs is not None and talk.agent.loudness_dbfs.mean > -60  # real speech
 
     (_, sent), *_ = rt.crm.sent  # type: ignore[attr-defined]
     assert sent.fields["talk"] == talk.model_dump(mode="json")
