@@ -7,23 +7,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import text
 
 from callsense.calls import service as calls
-from callsense.calls.schemas import AnalysisResult, CallStatus, Segment, Speaker
+from callsense.calls.schemas import AnalysisResult, Segment, Speaker
 from callsense.config import Settings
-from callsense.config.talk import TalkSettings
 from callsense.errors import ConfigError
-from callsense.pipeline import talk
 from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role
-from callsense.speech.audio import SAMPLE_RATE, AudioInfo, DecodedAudio
 from callsense.web import accounts, call_list, insights, search_backfill
 from callsense.web.filters import CallFilters
 from tests.conftest import _fresh_database
-from tests.dashboard_seed import seed, spread_words
+from tests.dashboard_seed import seed, seed_held_call
 
 PASSWORD = "correct horse battery"
 
@@ -172,50 +168,7 @@ def test_insights_count_what_the_list_shows(rt: Runtime) -> None:
 
 def test_talk_filters_and_the_talk_per_agent_chart(rt: Runtime) -> None:
     """A call with a 30 s hold and an interruption stands out from the demo calls, which have neither."""
-    agent = Segment(
-        speaker=Speaker.agent,
-        start=0,
-        end=58,
-        text="x",
-        confidence=0.9,
-        words=[
-            *spread_words("please hold while I check", 0.0, 10.0),
-            *spread_words("thank you for holding", 40.0, 58.0),
-        ],
-    )
-    customer = Segment(
-        speaker=Speaker.customer,
-        start=4,
-        end=6,
-        text="x",
-        confidence=0.9,
-        words=spread_words("but wait", 4.0, 6.0),
-    )  # 4 s into the agent's talk
-    silence = DecodedAudio(
-        np.zeros((2, 60 * SAMPLE_RATE), np.float32), AudioInfo("wav", "pcm", SAMPLE_RATE, 2, 60)
-    )
-    figures = talk.measure([agent, customer], silence, agent_channel=0, settings=TalkSettings())
-    with rt.db.transaction() as session:
-        call, _ = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id="held",
-            source="/held.wav",
-            shown_source="held.wav",
-            details=calls.CallDetails(agent="Hold-agent"),
-        )
-        calls.store_transcript(
-            session=session,
-            call=call,
-            keyring=rt.keyring,
-            segments=[agent, customer],
-            translated=None,
-            translation_engine=None,
-            asr_model="base",
-            options={},
-            talk=figures,
-        )
-        calls.set_status(session=session, call=call, status=CallStatus.done)
+    seed_held_call(rt)
     assert _ids(rt, CallFilters(non_talk_above=29)) == {"held"}
     assert _ids(rt, CallFilters(non_talk_above=30)) == set()  # 10 s to 40 s, and 58 s to the end at 60 s
     assert _ids(rt, CallFilters(interruptions_above=0)) == {"held"}
