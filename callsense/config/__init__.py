@@ -31,6 +31,7 @@ from callsense.config.service import (
     TwilioSettings,
     WebhookSettings,
 )
+from callsense.config.talk import TalkSettings
 
 
 class Settings(BaseSettings):
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, description="Write logs as JSON lines (for log shippers).")
     asr: ASRSettings = Field(default_factory=ASRSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    talk: TalkSettings = Field(default_factory=TalkSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

@@ -22,7 +22,7 @@ import structlog
 
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, Word, render_transcript
-from callsense.config.models import ASRSettings, Channel, Device
+from callsense.config.models import ASRSettings, Device
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
 
@@ -236,7 +236,7 @@ class WhisperTranscriber:
     def _speaker_channels(self, audio: DecodedAudio) -> list[tuple[Speaker, FloatArray]]:
         if channels_are_alike(audio, threshold=self._settings.mono_similarity):
             return [(Speaker.unknown, audio.mix())]
-        agent_index = 0 if self._settings.agent_channel is Channel.left else 1
+        agent_index = self._settings.agent_channel.row
         return [
             (Speaker.agent, audio.channels[agent_index]),
             (Speaker.customer, audio.channels[1 - agent_index]),

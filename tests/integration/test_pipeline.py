@@ -8,6 +8,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -88,6 +89,7 @@ def test_stereo_call_language_wer_and_speakers(
     starts = [s.start for s in record.segments]
     assert starts == sorted(starts)
     assert_words_are_timed_within_their_turns(record.segments)
+    assert_talk_matches_the_script(record, reference["turns"])
     if language != "en":  # translated by the (scripted) LLM, one line per turn, with our speaker prefixes
         assert record.models.translation == "llm"
         lines = (record.translated_transcript or "").splitlines()
@@ -126,6 +128,23 @@ def assert_words_are_timed_within_their_turns(segments: list[Segment]) -> None:
         assert all(word.start <= word.end for word in segment.words)
         spelled = "".join(word.text for word in segment.words).split()
         assert len(spelled) >= len(segment.text.split())  # repetition cuts only shorten the text
+
+
+def assert_talk_matches_the_script(record: CallRecord, turns: list[dict[str, Any]]) -> None:
+    """The talk figures are plausible against the script: each speaker's share within 0.06 of the scripted
+    share, their talk time 70% to 100% (+1 s) of the scripted turns' (which include the pauses between
+    sentences that talk time leaves out), every turn found, and no 5 s silence where the script has none."""
+    talk = record.talk
+    assert talk is not None and talk.agent is not None and talk.customer is not None
+    scripted = {
+        speaker: sum(turn["end"] - turn["start"] for turn in turns if turn["speaker"] == speaker)
+        for speaker in ("agent", "customer")
+    }
+    for speaker, measured in (("agent", talk.agent), ("customer", talk.customer)):
+        share = scripted[speaker] / sum(scripted.values())
+        assert measured.share == pytest.approx(share, abs=0.06), (speaker, talk)
+        assert 0.7 * scripted[speaker] <= measured.talk_seconds <= scripted[speaker] + 1.0, (speaker, talk)
+    assert talk.turns == len(turns) and talk.non_talk_seconds == 0, talk
 
 
 def test_explicit_language_overrides_detection(rt: Runtime) -> None:
