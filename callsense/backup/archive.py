@@ -115,6 +115,8 @@ def create(
             kept="elsewhere", file=str(keys.path), key_ids=sorted(ring.key_ids), active=ring.active_key_id
         )
     files = sorted(str(path.relative_to(directory)) for path in directory.rglob("*") if path.is_file())
+    for name in files:
+        os.chmod(directory / name, 0o600)  # copies of the backup that keep modes stay private too
     sums = {
         name: manifests.checksum(directory / name)
         for name in progress.track(files, total=len(files), label="checksums")
@@ -189,6 +191,8 @@ def _empty_directory(directory: Path) -> Path:
 def _check_key_destination(keys: KeyExport, directory: Path) -> None:
     if (keys.passphrase is None) == (keys.path is None):
         raise BackupError("say where the key ring goes: a passphrase to seal it, or --key-out PATH")
+    if keys.passphrase is not None:
+        keywrap.check_passphrase(keys.passphrase)  # now, not after a long dump
     if keys.path is not None:
         if keys.path.resolve().is_relative_to(directory):
             raise BackupError(f"--key-out {keys.path} is inside the backup: keep the key ring elsewhere")

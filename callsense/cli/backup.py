@@ -13,18 +13,19 @@ import typer
 from rich.progress import track
 
 from callsense.cli import common
+from callsense.config import BACKUP_PASSPHRASE_VARIABLE
 
 app = typer.Typer(
     help="Back up and restore the database, the recordings and the key ring.", no_args_is_help=True
 )
 
 T = TypeVar("T")
-PASSPHRASE_ENV = "CALLSENSE_BACKUP_PASSPHRASE"
 
 PassphraseFile = Annotated[
     Path | None,
     typer.Option(
-        help=f"The key ring passphrase is this file's first line; else ${PASSPHRASE_ENV} or a prompt.",
+        help="The key ring passphrase is this file's first line "
+        f"(else ${BACKUP_PASSPHRASE_VARIABLE}, else a prompt).",
         dir_okay=False,
     ),
 ]
@@ -45,7 +46,9 @@ class TerminalProgress:
         started = time.monotonic()
         with common.err.status(label):
             yield
-        common.err.print(f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False)
+        common.err.print(
+            f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False, soft_wrap=True
+        )
 
     def track(self, items: Iterable[T], *, total: int, label: str) -> Iterable[T]:
         return track(items, total=total, description=f"{label:<12}", console=common.err, transient=False)
@@ -64,8 +67,8 @@ def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
             )
             raise typer.Exit(common.EXIT_PERMANENT) from None
         return lines[0] if lines else ""
-    if PASSPHRASE_ENV in os.environ:
-        return os.environ[PASSPHRASE_ENV]
+    if BACKUP_PASSPHRASE_VARIABLE in os.environ:
+        return os.environ[BACKUP_PASSPHRASE_VARIABLE]
     return str(typer.prompt("Passphrase for the key ring", hide_input=True, confirmation_prompt=confirm))
 
 
@@ -155,8 +158,8 @@ def backup_restore(
             pg_bin=pg_bin,
         )
     common.out.print(
-        f"restored {done.calls} calls, {done.blobs} recordings and {len(done.key_ring.key_ids)} keys "
-        f"(schema {done.schema_revision}) into {settings.resolved_key_file.parent}",
+        f"restored {done.calls} calls and {done.blobs} recordings (schema {done.schema_revision}); "
+        f"key ring ({len(done.key_ring.key_ids)} keys) in {settings.resolved_key_file}",
         highlight=False,
     )
     common.out.print(

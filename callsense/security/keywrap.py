@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from callsense.errors import BackupError
 
-__all__ = ["MIN_PASSPHRASE_LENGTH", "unwrap", "wrap"]
+__all__ = ["MIN_PASSPHRASE_LENGTH", "check_passphrase", "unwrap", "wrap"]
 
 FORMAT = "callsense-wrapped-keyring-1"
 MIN_PASSPHRASE_LENGTH = 12
@@ -31,10 +31,14 @@ _SALT_BYTES = 16
 _NONCE_BYTES = 12
 
 
-def wrap(plaintext: bytes, passphrase: str) -> bytes:
-    """``plaintext`` (the exported key ring) sealed under ``passphrase``, as the JSON file's bytes."""
+def check_passphrase(passphrase: str) -> None:
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise BackupError(f"the passphrase needs at least {MIN_PASSPHRASE_LENGTH} characters")
+
+
+def wrap(plaintext: bytes, passphrase: str) -> bytes:
+    """``plaintext`` (the exported key ring) sealed under ``passphrase``, as the JSON file's bytes."""
+    check_passphrase(passphrase)
     kdf = {"name": "scrypt", "log2_n": SCRYPT_LOG2_N, "r": 8, "p": 1, "salt": _b64(os.urandom(_SALT_BYTES))}
     header = {"format": FORMAT, "kdf": kdf}
     nonce = os.urandom(_NONCE_BYTES)
