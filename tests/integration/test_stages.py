@@ -34,17 +34,22 @@ def _answer(request: object) -> str:
     return json.dumps(ANALYSIS)
 
 
-@pytest.fixture
-def rt(settings: Settings) -> Iterator[Runtime]:
+def runtime_with_fakes(settings: Settings) -> Runtime:
+    """The real runtime on ``settings`` with one webhook destination, every model and server a fake."""
     hook = {"name": "hook", "kind": "webhook", "base_url": "https://crm.example/hook", "secret": "whsec_test"}
     configured = Settings.model_validate({**settings.model_dump(), "deliveries": {"destinations": [hook]}})
-    runtime = dataclasses.replace(
+    return dataclasses.replace(
         open_runtime(configured),
         recordings=FakeRecordings({SOURCE: (AUDIO / "en_short.mono.flac").read_bytes()}),
         transcriber=FakeTranscriber(TURNS),
         llm=FakeLLM(_answer),
         crm=FakeDestinations(),
     )
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = runtime_with_fakes(settings)
     yield runtime
     runtime.db.close()
 
