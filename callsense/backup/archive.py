@@ -85,8 +85,8 @@ def create(
     key_path = settings.resolved_key_file
     if not key_path.is_file():
         raise BackupError(f"there is no key file at {key_path}: without it the data cannot be read")
+    _check_key_destination(keys, directory.resolve())
     directory = _empty_directory(directory)
-    _check_key_destination(keys, directory)
     db = open_database(settings, check=False)
     try:
         status = schema_status(db.engine)
@@ -182,9 +182,7 @@ def _empty_directory(directory: Path) -> Path:
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BackupError(f"{directory} is not an empty directory: give a new one for each backup")
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(
-        directory, 0o700
-    )  # the dump holds call metadata in clear (numbers are encrypted, agents are not)
+    os.chmod(directory, 0o700)  # the dump holds some columns in clear (docs/security.md)
     return directory.resolve()
 
 

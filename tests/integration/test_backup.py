@@ -148,3 +148,4 @@ def test_the_key_ring_never_lands_in_clear_inside_the_backup(rt: Runtime, tmp_pa
     inside = archive.KeyExport(path=tmp_path / "backup" / "keys.json")
     with pytest.raises(BackupError, match="inside the backup"):
         archive.create(rt.settings, tmp_path / "backup", keys=inside, progress=QUIET)
+    assert not (tmp_path / "backup").exists()  # refused before anything was written
