@@ -153,8 +153,14 @@ def restore(
     ring = _key_ring(directory, found, passphrase=passphrase, key_file=key_file)  # before anything changes
     db = open_database(settings, check=False)
     try:
-        _make_room(db, force=force)
         server = pgtools.server_major(db.engine)
+        if server < found.postgresql_server:
+            raise BackupError(
+                f"this backup was dumped from PostgreSQL {found.postgresql_server} and the database server is "
+                f"PostgreSQL {server}: restore into PostgreSQL {found.postgresql_server} or newer "
+                "(docs/operations.md shows a manual way into an older one)"
+            )
+        _make_room(db, force=force)
         restore_tool = pgtools.find("pg_restore", server=max(server, found.pg_dump), bin_dir=pg_bin)
         with progress.step(f"restoring the database with {restore_tool.path} ({restore_tool.major})"):
             pgtools.run(
