@@ -156,7 +156,7 @@ def restore(
         server = pgtools.server_major(db.engine)
         if server < found.postgresql_server:
             raise BackupError(
-                f"this backup was dumped from PostgreSQL {found.postgresql_server} and the database server is "
+                f"this backup comes from PostgreSQL {found.postgresql_server} and the database server is "
                 f"PostgreSQL {server}: restore into PostgreSQL {found.postgresql_server} or newer "
                 "(docs/operations.md shows a manual way into an older one)"
             )
