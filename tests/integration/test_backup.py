@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
-from callsense.backup import archive
+from callsense.backup import archive, pgtools
 from callsense.calls import access
 from callsense.calls import service as calls
 from callsense.calls.models import Delivery
@@ -149,3 +149,28 @@ def test_the_key_ring_never_lands_in_clear_inside_the_backup(rt: Runtime, tmp_pa
     with pytest.raises(BackupError, match="inside the backup"):
         archive.create(rt.settings, tmp_path / "backup", keys=inside, progress=QUIET)
     assert not (tmp_path / "backup").exists()  # refused before anything was written
+
+
+def _major(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        return pgtools.server_major(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.external_pg
+def test_a_backup_is_not_restored_into_an_older_postgresql(
+    rt: Runtime, tmp_path: Path, external_database_url: str
+) -> None:
+    older = Settings(data_dir=tmp_path / "other", database_url=external_database_url)
+    theirs, ours = _major(external_database_url), _major(str(rt.settings.database_url))
+    if theirs >= ours:
+        pytest.skip(f"the external PostgreSQL ({theirs}) is not older than the embedded one ({ours})")
+    backup = tmp_path / "backup"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(passphrase=PASSPHRASE), progress=QUIET)
+    with pytest.raises(
+        BackupError, match=f"comes from PostgreSQL {ours} .* restore into PostgreSQL {ours} or newer"
+    ):
+        archive.restore(older, backup, passphrase=PASSPHRASE, key_file=None, force=False, progress=QUIET)
+    assert not older.resolved_key_file.exists()
