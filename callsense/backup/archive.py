@@ -149,6 +149,10 @@ def restore(
 ) -> manifests.Manifest:
     """Check the backup in ``directory``, then restore its database, recordings and key ring."""
     found = manifests.read(directory)
+    sealed = [WRAPPED_KEYS] if found.key_ring.kept == "wrapped" else []
+    for required in (DUMP, *sealed):
+        if required not in found.files:
+            raise BackupError(f"the backup manifest does not list {required}: it is not a whole backup")
     manifests.verify(directory, progress.track(found.files, total=len(found.files), label="checking"), found)
     ring = _key_ring(directory, found, passphrase=passphrase, key_file=key_file)  # before anything changes
     db = open_database(settings, check=False)
@@ -160,8 +164,8 @@ def restore(
                 f"PostgreSQL {server}: restore into PostgreSQL {found.postgresql_server} or newer "
                 "(docs/operations.md shows a manual way into an older one)"
             )
-        _make_room(db, force=force)
         restore_tool = pgtools.find("pg_restore", server=max(server, found.pg_dump), bin_dir=pg_bin)
+        _make_room(db, force=force)
         with progress.step(f"restoring the database with {restore_tool.path} ({restore_tool.major})"):
             pgtools.run(
                 restore_tool,
