@@ -90,6 +90,9 @@ def backup_create(
     from callsense.backup import archive
 
     settings = common.settings()
+    if key_out is not None and passphrase_file is not None:
+        common.err.print("[bold red]error:[/] give --key-out or --passphrase-file, not both", highlight=False)
+        raise typer.Exit(common.EXIT_PERMANENT)
     passphrase = None if key_out is not None else _passphrase(passphrase_file, confirm=True)
     with common.errors_as_exit():
         done = archive.create(
