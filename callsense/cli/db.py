@@ -23,10 +23,15 @@ def db_status() -> None:
     common.out.print(f"schema:    {status.current or 'none (empty database)'}")
     common.out.print(f"callsense: {status.head}")
     problem = status.problem()
-    if problem is not None:
+    if status.up_to_date:
+        common.out.print("up to date")
+    elif status.current is None:
+        common.out.print("empty: the first start creates the schema")
+    elif database.embedded is not None and status.known:
+        common.out.print("older: the next start upgrades it (the embedded PostgreSQL is upgraded on open)")
+    elif problem is not None:
         common.err.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
         raise typer.Exit(common.EXIT_PERMANENT)
-    common.out.print("up to date" if status.up_to_date else "empty: the first start creates the schema")
 
 
 @app.command("upgrade")
