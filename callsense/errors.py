@@ -3,6 +3,8 @@
     CallsenseError
     ├── PermanentError               retrying cannot help: the input or the configuration is wrong
     │   ├── ConfigError              settings are invalid or a required file is missing
+    │   │   └── SchemaVersionError   the database schema is older or newer than this version knows
+    │   ├── BackupError              a backup is damaged, incomplete, or cannot be made or restored
     │   ├── BadAudioError            the recording is empty, corrupt, not audio, or too long
     │   ├── ModelAssetError          a model file is missing or fails its checksum
     │   ├── DecryptionError          a ciphertext does not open with the keys we hold
@@ -45,6 +47,15 @@ class RetryableError(CallsenseError):
 
 
 class ConfigError(PermanentError):
+    pass
+
+
+class SchemaVersionError(ConfigError):
+    """The database schema is at a revision this version does not run against: ``callsense db upgrade``
+    brings an older one forward; a newer one needs the newer callsense."""
+
+
+class BackupError(PermanentError):
     pass
 
 

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from callsense import __version__
-from callsense.cli import calls, common, deliveries, keys, models, search, tokens, users
+from callsense.cli import backup, calls, common, deliveries, keys, models, search, tokens, users
+from callsense.cli import db as db_commands  # `db` names the database module in the commands below
 
 app = typer.Typer(
     help="Self-hosted call analytics: transcribe, analyse and store contact-center calls on-premises.\n\n"
@@ -30,6 +31,8 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(users.app, name="users")
 app.add_typer(search.app, name="search")
+app.add_typer(db_commands.app, name="db")
+app.add_typer(backup.app, name="backup")
 
 
 def _version(value: bool) -> None:

@@ -123,8 +123,12 @@ def config_file_path() -> Path | None:
     return local if local.is_file() else None
 
 
+# Not a setting: ``callsense backup`` reads the key ring's passphrase from it, so a script need not type it.
+BACKUP_PASSPHRASE_VARIABLE = "CALLSENSE_BACKUP_PASSPHRASE"
+
+
 def known_variables() -> set[str]:
-    names = {"CALLSENSE_CONFIG"}
+    names = {"CALLSENSE_CONFIG", BACKUP_PASSPHRASE_VARIABLE}
     for name, info in Settings.model_fields.items():
         names.add(f"CALLSENSE_{name.upper()}")
         nested = info.annotation

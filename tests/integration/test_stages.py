@@ -47,8 +47,8 @@ def _answer(request: object) -> str:
     return json.dumps(ANALYSIS)
 
 
-@pytest.fixture
-def rt(settings: Settings) -> Iterator[Runtime]:
+def runtime_with_fakes(settings: Settings) -> Runtime:
+    """The real runtime on ``settings`` with one webhook destination, every model and server a fake."""
     hook = {
         "name": "hook",
         "kind": "webhook",
@@ -63,13 +63,18 @@ def rt(settings: Settings) -> Iterator[Runtime]:
             "talk": {"non_talk_min_s": 1.0},  # the 1.2 s after the last word (the fixture is 5.2 s long)
         }
     )
-    runtime = dataclasses.replace(
+    return dataclasses.replace(
         open_runtime(configured),
         recordings=FakeRecordings({SOURCE: (AUDIO / "en_short.mono.flac").read_bytes()}),
         transcriber=FakeTranscriber(TURNS),
         llm=FakeLLM(_answer),
         crm=FakeDestinations(),
     )
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = runtime_with_fakes(settings)
     yield runtime
     runtime.db.close()
 
