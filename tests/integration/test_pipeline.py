@@ -67,7 +67,7 @@ def process(rt: Runtime, name: str, **options: object) -> CallRecord:
     [
         ("en_refund.stereo.flac", "en", 0.25),
         ("es_cancel.stereo.flac", "es", 0.45),
-        # 0.4507 on an AMD EPYC here (CTranslate2's int8 kernels differ by CPU); the espeak-ng voice is robotic
+        # 0.4507 on an AMD EPYC here (CTranslate2's int8 kernels differ by CPU); espeak-ng sounds robotic
         ("de_complaint.stereo.flac", "de", 0.5),
         ("fr_delivery.stereo.flac", "fr", 0.45),
     ],
