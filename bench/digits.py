@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import argparse
 import re
-import tempfile
 import time
-from pathlib import Path
 
 import jiwer
 from rich.console import Console
 from rich.table import Table
 
 import callsense
+from bench.tts import Speaker
 from callsense.config import Settings
 from callsense.config.models import ASRSettings
-from callsense.speech.audio import decode
 from callsense.speech.whisper import WhisperTranscriber
-from tools.make_fixtures import PIPER_AGENT, Synthesizer, write_flac
 
 # (what the caller says, the digits in it) — grouped, repeated and run-together digits, as people read them.
 UTTERANCES = [
@@ -76,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     transcriber = WhisperTranscriber(ASRSettings(model=args.model), model_dir=settings.resolved_model_dir)
-    synth = Synthesizer()
+    speaker = Speaker()
     table = Table(
         title=f"read-out digits through whisper-{args.model}, callsense from {callsense.__path__[0]}"
     )
@@ -86,12 +83,7 @@ def main() -> None:
     references, hypotheses = [], []
     started = time.perf_counter()
     for said, digits in UTTERANCES:
-        synth.reset()  # Piper samples noise: the same seed for each utterance, whatever ran before
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "utterance.flac"
-            write_flac(path, synth.speak(said, PIPER_AGENT).reshape(-1, 1))
-            audio = decode(path.read_bytes(), max_seconds=60)
-        transcript = transcriber.transcribe(audio, language="en").text
+        transcript = transcriber.transcribe(speaker.say(said), language="en").text
         heard = spoken_digits(transcript)
         exact += heard == digits
         references.append(" ".join(digits))

@@ -6,6 +6,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+# faster-whisper keeps the first half of Whisper's 448-token window for hotwords and cuts the rest silently;
+# at about four characters a token, longer hints would lose their tail without a word.
+MAX_HOTWORDS_CHARACTERS = 800
+
 
 class Device(StrEnum):
     auto = "auto"
@@ -76,6 +80,35 @@ class ASRSettings(BaseModel):
     batch_size: int = Field(
         default=8, ge=1, le=64, description="Windows decoded together by the batched pipeline."
     )
+    hotwords: list[str] = Field(
+        default=[],
+        description="Custom vocabulary: product, plan and competitor names Whisper should expect, given to "
+        "it as a hint before every window (faster-whisper's hotwords; docs/analytics.md).",
+    )
+    hotwords_by_language: dict[str, list[str]] = Field(
+        default={},
+        description="More hotwords for calls in one language, by language code ({de = ['Stromtarif Plus']}); "
+        "added to hotwords for calls detected (or declared) in that language.",
+    )
+
+    @model_validator(mode="after")
+    def _hotwords_fit_the_prompt(self) -> ASRSettings:
+        for language, words in {"": self.hotwords, **self.hotwords_by_language}.items():
+            if any(not word.strip() for word in words):
+                raise ValueError("hotwords must not be empty strings")
+            hint = self.hotwords_for(language) or ""
+            if len(hint) > MAX_HOTWORDS_CHARACTERS:
+                raise ValueError(
+                    f"hotwords{' for ' + language if language else ''} are {len(hint)} characters long; "
+                    f"Whisper reads at most about {MAX_HOTWORDS_CHARACTERS} (half its 448-token window)"
+                )
+        return self
+
+    def hotwords_for(self, language: str | None) -> str | None:
+        """The hint given to Whisper for a call in ``language``: the common and that language's words, as a
+        comma-separated list (joined by spaces, base reads the list as text to continue and loops on it)."""
+        words = [*self.hotwords, *self.hotwords_by_language.get(language or "", [])]
+        return ", ".join(word.strip() for word in words) or None
 
     @field_validator("temperatures")
     @classmethod

@@ -70,6 +70,7 @@ class TranscriptionOptions:
     agent_channel: str
     batched: bool
     language: str | None = None
+    hotwords: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ class WhisperTranscriber:
             agent_channel=self._settings.agent_channel.value,
             batched=self._settings.batched,
             language=language,
+            hotwords=self._settings.hotwords_for(language),
         )
 
     def transcribe(
@@ -268,6 +270,7 @@ class WhisperTranscriber:
             "log_prob_threshold": LOW_AVG_LOGPROB,
             "no_speech_threshold": NO_SPEECH_PROBABILITY,
             "word_timestamps": words,
+            "hotwords": settings.hotwords_for(language),
         }
         if settings.batched:
             from faster_whisper import BatchedInferencePipeline
