@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
 from callsense.config.deliveries import DestinationSettings
+from callsense.config.sources import FolderSourceSettings
 
 HEADER = """# Configuration reference
 
@@ -59,6 +60,7 @@ def configuration_markdown() -> str:
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             parts += ["", f"## `{name}`: {nested.__doc__ or name}".rstrip(), "", *_table(nested, name)]
     parts += ["", "### Each of `deliveries.destinations`", "", *_item_table(DestinationSettings)]
+    parts += ["", "### Each of `sources.folders`", "", *_item_table(FolderSourceSettings)]
     return "\n".join(parts) + "\n"
 
 

@@ -30,6 +30,7 @@ from callsense.config.service import (
     TwilioSettings,
     WebhookSettings,
 )
+from callsense.config.sources import SourcesSettings
 
 
 class Settings(BaseSettings):
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
 
     @field_validator("log_level")
     @classmethod
