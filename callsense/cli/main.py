@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from callsense import __version__
-from callsense.cli import calls, common, deliveries, keys, models, search, tokens, users
+from callsense.cli import calls, common, deliveries, keys, models, search, sources, tokens, users
 
 app = typer.Typer(
     help="Self-hosted call analytics: transcribe, analyse and store contact-center calls on-premises.\n\n"
@@ -28,6 +28,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(keys.app, name="keys")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(deliveries.app, name="deliveries")
+app.add_typer(sources.app, name="sources")
 app.add_typer(users.app, name="users")
 app.add_typer(search.app, name="search")
 

@@ -92,7 +92,10 @@ def _complete(
                 if seen.updated_at < now - source_files.TAKING_LEASE:  # its poller died
                     ready.append((item, seen))
             elif (seen.size, seen.mtime) != (item.size, item.mtime):
-                source_files.restart_pending(session=session, source=name, version=version)
+                if stable:
+                    source_files.restart_pending(session=session, source=name, version=version)
+                else:
+                    ready.append((item, seen))
             elif seen.status is not FileStatus.refused and now - seen.seen_at >= stable:
                 ready.append((item, seen))
         source_files.add_pending(session=session, source=name, versions=first)

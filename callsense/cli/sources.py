@@ -1,0 +1,110 @@
+"""``callsense sources``: the configured recording sources, a check of each folder, and one poll by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from callsense.cli import common
+
+T = TypeVar("T")
+SourceName = Annotated[str, typer.Argument(help="The source's name (see `callsense sources list`).")]
+app = typer.Typer(
+    help="Recording sources (folders, NAS shares) the workers poll: list them, test one, poll one now. "
+    "Configured in the settings' sources.folders; see docs/sources.md.",
+    no_args_is_help=True,
+)
+
+
+@app.command("list")
+def list_sources() -> None:
+    """Show each source: its folder, preset and schedule, and what its last poll found."""
+    from callsense.calls import source_files
+
+    configured = common.settings().sources.folders
+    with common.database() as db, db.transaction() as session:
+        status = source_files.statuses(session=session)
+        table = Table(
+            "name", "folder", "preset", "poll", "last poll", "seen", "ingested", "refused", "last error"
+        )
+        for source in configured:
+            row = status.get(source.name)
+            table.add_row(
+                source.name + ("" if source.enabled else " (disabled)"),
+                str(source.path),
+                source.preset.value if source.preset else "",
+                source.poll_cron,
+                common.when(row.last_poll_at) if row else "never",
+                str(row.files_seen) if row else "",
+                str(row.ingested) if row else "",
+                str(row.refused) if row else "",
+                f"{common.when(row.last_error_at)} {row.last_error}" if row and row.last_error else "",
+            )
+    if not configured:
+        common.out.print("no sources configured (sources.folders in the settings; docs/sources.md)")
+        return
+    common.out.print(table)
+
+
+@app.command("test")
+def test(name: SourceName) -> None:
+    """Check the source's folder: it exists, can be read, and can be written when files are moved or
+    deleted after ingest; then count the recordings it holds. Takes nothing."""
+    from callsense.backends.recordings import sources
+    from callsense.errors import CallsenseError
+
+    settings = common.settings()
+    source = _named(settings.sources.named(name), name)
+    table = Table("check", "result", "detail")
+    ok = True
+    for check in sources.check_folder(source):
+        ok &= check.ok
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
+    if ok:
+        try:
+            found = sum(1 for _ in sources.FolderSource(source).scan())
+            table.add_row("recordings", "[green]ok[/]", f"{found} file(s) match {source.glob}")
+        except CallsenseError as exc:
+            ok = False
+            table.add_row("recordings", "[red]FAIL[/]", str(exc))
+    common.out.print(table)
+    if not ok:
+        raise typer.Exit(common.EXIT_PERMANENT)
+
+
+@app.command("poll")
+def poll(name: SourceName) -> None:
+    """Poll the source once, here: take each complete file, store its audio and queue its transcription
+    (a running `callsense serve` or `callsense worker` does the rest)."""
+    from callsense.pipeline import tasks
+
+    with common.runtime() as rt:
+        _named(rt.settings.sources.named(name), name)
+        jobs_app = tasks.build_app(rt)
+        columns = (TextColumn(f"{name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with jobs_app.open(), Progress(*columns, console=common.err, transient=True) as progress:
+            bar = progress.add_task("poll", total=None)
+            report = tasks.poll_source_now(
+                rt,
+                jobs_app,
+                name,
+                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+            )
+    common.out.print(
+        f"{name}: {report.seen} seen, {len(report.fetched)} taken, {report.waiting} not complete yet, "
+        f"{report.refused} refused, {report.failed} to try again"
+    )
+    if report.error:
+        common.err.print(f"[bold red]last problem:[/] {report.error}", highlight=False, soft_wrap=True)
+    if report.error and not report.seen:  # the folder itself could not be listed
+        raise typer.Exit(common.EXIT_RETRYABLE)
+
+
+def _named(found: T | None, name: str) -> T:
+    if found is None:
+        common.err.print(f"[bold red]error:[/] no source named '{name}' (see `callsense sources list`)")
+        raise typer.Exit(common.EXIT_PERMANENT)
+    return found
