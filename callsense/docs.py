@@ -70,9 +70,8 @@ def _item_table(model: type[BaseModel]) -> list[str]:
     for name, field in model.model_fields.items():
         value = field.get_default(call_default_factory=True)
         value = getattr(value, "value", value)
-        default = (
-            "required" if field.is_required() else "unset" if value is None else f"`{json.dumps(value)}`"
-        )
+        shown = f"`{json.dumps(value, default=str)}`"  # default=str: paths
+        default = "required" if field.is_required() else "unset" if value is None else shown
         description = (field.description or "").replace("|", "\\|")
         lines.append(f"| `{name}` | {default} | {description} |")
     return lines

@@ -64,7 +64,11 @@ def test_asterisk_preset_takes_the_cdr_from_a_sidecar_when_there_is_one(tmp_path
     assert with_cdr.call_id == "1700000000.42"
     assert (with_cdr.details.customer_number, with_cdr.details.agent) == ("+15551230000", "2001")
     assert with_cdr.details.started_at == datetime(2023, 11, 14, 22, 15, tzinfo=UTC)
-    assert with_cdr.details.metadata == {"source": "pbx", "path": "1700000000.42.wav", "disposition": "ANSWERED"}
+    assert with_cdr.details.metadata == {
+        "source": "pbx",
+        "path": "1700000000.42.wav",
+        "disposition": "ANSWERED",
+    }
     assert alone.call_id == "1700000100.43"
     assert alone.details.started_at == datetime.fromtimestamp(1700000100, UTC)
     assert alone.details.agent is None and alone.details.agent_channel is None  # mixed mono: asr's setting
@@ -107,7 +111,9 @@ def test_a_pattern_fills_the_fields_and_the_rest_goes_into_metadata(tmp_path: Pa
 
 def test_an_xml_sidecar_is_mapped_by_element_paths(tmp_path: Path) -> None:
     put(tmp_path, "r1.wav", tiny_wav())
-    xml = b"<call><id>x-1</id><parties><agent>bob</agent><ani>+155512</ani></parties><queue>vip</queue></call>"
+    xml = (
+        b"<call><id>x-1</id><parties><agent>bob</agent><ani>+155512</ani></parties><queue>vip</queue></call>"
+    )
     put(tmp_path, "r1.xml", xml)
     fields = {"call_id": "id", "agent": "parties/agent", "customer_number": "parties/ani"}
     source = _source(tmp_path, sidecar="xml", sidecar_fields=fields)
