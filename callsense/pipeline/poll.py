@@ -60,8 +60,7 @@ def poll(
         _record(rt, report)
         return report
     report.seen = len(listed)
-    ready = _complete(rt, source.name, listed, timedelta(seconds=stable_seconds))
-    report.waiting = report.seen - len(ready)
+    ready, report.waiting = _complete(rt, source.name, listed, timedelta(seconds=stable_seconds))
     for done, (item, seen) in enumerate(ready, start=1):
         _take(rt, source, item, seen, report)
         if on_progress is not None:
@@ -72,10 +71,12 @@ def poll(
 
 def _complete(
     rt: Runtime, name: str, listed: list[Listed], stable: timedelta
-) -> list[tuple[Listed, Known | None]]:
-    """The listed files ready to be taken, with their rows as seen; notes the first sightings and changes."""
+) -> tuple[list[tuple[Listed, Known | None]], int]:
+    """The listed files ready to be taken, with their rows as seen, and how many are not complete yet;
+    notes the first sightings and changes."""
     ready: list[tuple[Listed, Known | None]] = []
     first: list[Version] = []
+    waiting = 0
     with rt.db.transaction() as session:
         now, rows = source_files.known(session=session, source=name)
         for item in listed:
@@ -84,6 +85,7 @@ def _complete(
             if seen is None:
                 if stable:
                     first.append(version)
+                    waiting += 1
                 else:
                     ready.append((item, None))
             elif seen.status is FileStatus.ingested:
@@ -94,14 +96,19 @@ def _complete(
             elif (seen.size, seen.mtime) != (item.size, item.mtime):
                 if stable:
                     source_files.restart_pending(session=session, source=name, version=version)
+                    waiting += 1
                 else:
                     ready.append((item, seen))
-            elif seen.status is not FileStatus.refused and now - seen.seen_at >= stable:
+            elif seen.status is FileStatus.refused:
+                continue
+            elif now - seen.seen_at >= stable:
                 ready.append((item, seen))
+            else:
+                waiting += 1
         source_files.add_pending(session=session, source=name, versions=first)
         present = {item.key for item in listed}
         source_files.forget_unfinished(session=session, source=name, keys=sorted(set(rows) - present))
-    return ready
+    return ready, waiting
 
 
 def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report: PollReport) -> None:
