@@ -101,7 +101,9 @@ def serve(
 def worker(
     queue: Annotated[
         list[str] | None,
-        typer.Option(help="Only these queues (fetch, transcribe, analyse, deliver, maintenance); repeat it."),
+        typer.Option(
+            help="Only these queues (fetch, transcribe, analyse, deliver, maintenance, sources); repeat it."
+        ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 1,
 ) -> None:

@@ -95,7 +95,7 @@ def poll(name: SourceName) -> None:
             )
     common.out.print(
         f"{name}: {report.seen} seen, {len(report.fetched)} taken, {report.waiting} not complete yet, "
-        f"{report.refused} refused, {report.failed} to try again"
+        f"{report.refused} refused, {report.failed} to try again, {report.left} left for the next poll"
     )
     if report.error:
         common.err.print(f"[bold red]last problem:[/] {report.error}", highlight=False, soft_wrap=True)

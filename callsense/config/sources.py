@@ -143,10 +143,17 @@ class FolderSourceSettings(BaseModel):
         description="Where after_ingest = 'move' puts files (relative to path, or absolute), keeping their "
         "sub-folders; never listed as new.",
     )
+    max_files_per_poll: int = Field(
+        default=200,
+        ge=1,
+        description="Most files one poll takes; the rest wait for the next poll, so a backlog (the first "
+        "poll of a full share) never holds a worker for long (about 0.1 s per file).",
+    )
     poll_cron: str = Field(
         default="* * * * *",
         description="When the workers poll the folder: a cron line, with an optional 6th field of seconds "
-        "('* * * * * */15': every 15 s). One worker polls a source at a time.",
+        "('* * * * * */15': every 15 s). One worker polls a source at a time, from the 'sources' queue: run "
+        "it where the folder is mounted.",
     )
     enabled: bool = Field(default=True, description="Disabled sources are not polled.")
 

@@ -42,6 +42,7 @@ class PollReport:
     source: str
     seen: int = 0  # files listed
     waiting: int = 0  # not complete yet
+    left: int = 0  # complete, left for the next poll (max_files_per_poll)
     fetched: list[uuid.UUID] = field(default_factory=list)  # taken this poll: the calls to transcribe
     refused: int = 0
     failed: int = 0  # could not be read now; the next poll tries again
@@ -49,9 +50,15 @@ class PollReport:
 
 
 def poll(
-    rt: Runtime, source: Source, *, stable_seconds: float, on_progress: Progress | None = None
+    rt: Runtime,
+    source: Source,
+    *,
+    stable_seconds: float,
+    max_files: int | None = None,
+    on_progress: Progress | None = None,
 ) -> PollReport:
-    """One poll of ``source``; its outcome is also stored as the source's status."""
+    """One poll of ``source``, taking at most ``max_files``; its outcome is also stored as the source's
+    status."""
     report = PollReport(source=source.name)
     try:
         listed = list(source.scan())
@@ -61,6 +68,8 @@ def poll(
         return report
     report.seen = len(listed)
     ready, report.waiting = _complete(rt, source.name, listed, timedelta(seconds=stable_seconds))
+    if max_files is not None and len(ready) > max_files:
+        ready, report.left = ready[:max_files], len(ready) - max_files
     for done, (item, seen) in enumerate(ready, start=1):
         _take(rt, source, item, seen, report)
         if on_progress is not None:

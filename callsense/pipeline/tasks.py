@@ -291,14 +291,19 @@ def poll_source_now(
         known = ", ".join(source.name for source in rt.settings.sources.folders) or "none configured"
         raise ConfigError(f"no source named '{name}' ({known})")
     report = poll_stage.poll(
-        rt, sources.FolderSource(settings), stable_seconds=settings.stable_seconds, on_progress=on_progress
+        rt,
+        sources.FolderSource(settings),
+        stable_seconds=settings.stable_seconds,
+        max_files=settings.max_files_per_poll,
+        on_progress=on_progress,
     )
     for call_pk in report.fetched:
         defer_stage(app, "transcribe", call_pk)
     return report
 
 
-@blueprint.task(name="poll_source", queue="maintenance", pass_context=True)
+# Its own queue: a poll reads the folder, so it must run where the folder is mounted.
+@blueprint.task(name="poll_source", queue="sources", pass_context=True)
 def poll_source(context: procrastinate.JobContext, timestamp: int, source: str) -> None:
     """One poll of a configured source; ``build_app`` schedules one per enabled source."""
     assert context.app is not None

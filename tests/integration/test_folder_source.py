@@ -55,7 +55,12 @@ def rt(settings: Settings, root: Path) -> Iterator[Runtime]:
 def _poll(rt: Runtime, name: str = "nas") -> poll.PollReport:
     settings = rt.settings.sources.named(name)
     assert settings is not None
-    return poll.poll(rt, FolderSource(settings), stable_seconds=settings.stable_seconds)
+    return poll.poll(
+        rt,
+        FolderSource(settings),
+        stable_seconds=settings.stable_seconds,
+        max_files=settings.max_files_per_poll,
+    )
 
 
 def _rows(rt: Runtime) -> dict[str, tuple[str, str | None]]:
@@ -88,6 +93,18 @@ def test_a_growing_file_is_taken_once_it_stopped_changing_and_never_again(rt: Ru
     time.sleep(STABLE + 0.1)
     assert _poll(rt).fetched == []  # left in place, remembered: never taken twice
     assert recording.exists()
+
+
+def test_a_backlog_is_taken_a_few_files_per_poll(settings: Settings, root: Path) -> None:
+    rt = _runtime(settings, root, stable_seconds=0, max_files_per_poll=2)
+    try:
+        for name in ("a", "b", "c"):
+            put(root, f"{name}.wav", tiny_wav())
+        first = _poll(rt)
+        second = _poll(rt)
+        assert (len(first.fetched), first.left, len(second.fetched), second.left) == (2, 1, 1, 0)
+    finally:
+        rt.db.close()
 
 
 def test_renamed_and_vanished_files_are_forgotten_until_they_settle(rt: Runtime, root: Path) -> None:
@@ -256,7 +273,7 @@ def test_a_worker_polls_each_source_on_its_schedule_and_queues_the_transcription
     put(root, "a.wav", tiny_wav())
 
     async def work() -> None:
-        options = tasks.worker_options(rt, queues=["maintenance"], concurrency=1)
+        options = tasks.worker_options(rt, queues=["sources"], concurrency=1)
         worker = asyncio.create_task(app.run_worker_async(**options, install_signal_handlers=False))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and _rows(rt).get("a.wav", ("",))[0] != "ingested":

@@ -50,7 +50,7 @@ def test_sources_from_the_command_line_and_on_the_operations_page(
 
     polled = runner.invoke(app, ["sources", "poll", "nas"])
     assert polled.exit_code == 0, polled.output
-    assert "nas: 2 seen, 1 taken, 0 not complete yet, 1 refused" in polled.output
+    assert "nas: 2 seen, 1 taken, 0 not complete yet, 1 refused, 0 to try again, 0 left" in polled.output
     assert "2024/b.wav: the file holds" in polled.output  # the refusal's reason
     assert (share / "processed/2024/a.wav").exists() and (share / "2024/b.wav").exists()
     down = runner.invoke(app, ["sources", "poll", "unmounted"])
