@@ -7,6 +7,7 @@ the options it implies; options set beside it win. ``docs/sources.md`` describes
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ElementTree
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,16 @@ class FolderSourceSettings(BaseModel):
         if unknown:
             raise ValueError(f"unknown sidecar field(s) {', '.join(unknown)}; use {', '.join(DETAIL_FIELDS)}")
         return value
+
+    @model_validator(mode="after")
+    def _xml_paths(self) -> FolderSourceSettings:
+        if self.sidecar is Sidecar.xml:
+            for field, where in self.sidecar_fields.items():
+                try:
+                    ElementTree.Element("probe").find(where)
+                except (SyntaxError, TypeError):  # ElementPath's answers to a malformed path
+                    raise ValueError(f"sidecar_fields.{field}: '{where}' is not an element path") from None
+        return self
 
     @field_validator("poll_cron")
     @classmethod

@@ -273,18 +273,18 @@ def test_a_worker_polls_each_source_on_its_schedule_and_queues_the_transcription
     put(root, "a.wav", tiny_wav())
 
     async def work() -> None:
-        options = tasks.worker_options(rt, queues=["sources"], concurrency=1)
-        worker = asyncio.create_task(app.run_worker_async(**options, install_signal_handlers=False))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and _rows(rt).get("a.wav", ("",))[0] != "ingested":
-            await asyncio.sleep(0.2)
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+        async with app.open_async():
+            options = tasks.worker_options(rt, queues=["sources"], concurrency=1)
+            worker = asyncio.create_task(app.run_worker_async(**options, install_signal_handlers=False))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _rows(rt).get("a.wav", ("",))[0] != "ingested":
+                await asyncio.sleep(0.2)
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
 
     try:
-        with app.open():
-            asyncio.run(_opened(app, work))
+        asyncio.run(work())
         assert _rows(rt) == {"a.wav": ("ingested", None)}
         with rt.db.transaction() as session:
             jobs = tasks.job_counts(session=session)
@@ -293,18 +293,11 @@ def test_a_worker_polls_each_source_on_its_schedule_and_queues_the_transcription
         rt.db.close()
 
 
-async def _opened(app: Any, work: Any) -> None:
-    async with app.open_async():
-        await work()
-
-
-if os.geteuid() != 0:  # root reads every file: the permission case cannot happen there
-
-    def test_an_unreadable_file_is_an_error_to_retry_not_a_refusal(rt: Runtime, root: Path) -> None:
-        locked = put(root, "locked.wav", tiny_wav())
-        locked.chmod(0)
-        time.sleep(STABLE + 0.1)
-        _poll(rt)
-        time.sleep(STABLE + 0.1)
-        report = _poll(rt)
-        assert report.failed == 1 and _rows(rt)["locked.wav"][0] == "error"
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file: the permission case cannot happen")
+def test_an_unreadable_file_is_an_error_to_retry_not_a_refusal(rt: Runtime, root: Path) -> None:
+    locked = put(root, "locked.wav", tiny_wav())
+    locked.chmod(0)
+    _poll(rt)
+    time.sleep(STABLE + 0.1)
+    report = _poll(rt)
+    assert report.failed == 1 and _rows(rt)["locked.wav"][0] == "error"

@@ -196,6 +196,7 @@ def test_the_folder_check_names_what_is_missing(tmp_path: Path) -> None:
         ({"poll_cron": "every minute"}, "is not a cron line"),
         ({"filename_pattern": "(?P<call_id"}, "not a regular expression"),
         ({"preset": "genesys"}, "amazon-connect"),
+        ({"sidecar": "xml", "sidecar_fields": {"agent": "parties/[bad"}}, "is not an element path"),
     ],
 )
 def test_settings_refuse_what_cannot_work(tmp_path: Path, options: dict[str, Any], message: str) -> None:

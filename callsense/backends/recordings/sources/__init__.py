@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 from callsense.backends.recordings.sources.base import Listed, Recording, Source
-from callsense.backends.recordings.sources.folder import FolderSource, check_folder
-from callsense.config import Settings
+from callsense.backends.recordings.sources.folder import Check, FolderSource, check_folder
 
-__all__ = ["FolderSource", "Listed", "Recording", "Source", "check_folder", "configured"]
-
-
-def configured(settings: Settings) -> dict[str, FolderSource]:
-    """Every configured source by name, enabled or not."""
-    return {source.name: FolderSource(source) for source in settings.sources.folders}
+__all__ = ["Check", "FolderSource", "Listed", "Recording", "Source", "check_folder"]
