@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
 from callsense.config.deliveries import DestinationSettings
-from callsense.config.sources import FolderSourceSettings
+from callsense.config.sources import FolderSourceSettings, RestSourceSettings
 
 HEADER = """# Configuration reference
 
@@ -61,6 +61,7 @@ def configuration_markdown() -> str:
             parts += ["", f"## `{name}`: {nested.__doc__ or name}".rstrip(), "", *_table(nested, name)]
     parts += ["", "### Each of `deliveries.destinations`", "", *_item_table(DestinationSettings)]
     parts += ["", "### Each of `sources.folders`", "", *_item_table(FolderSourceSettings)]
+    parts += ["", "### Each of `sources.rest`", "", *_item_table(RestSourceSettings)]
     return "\n".join(parts) + "\n"
 
 

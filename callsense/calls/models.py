@@ -206,7 +206,8 @@ class SourceFile(Base):
 
 class SourceStatus(Base):
     """What the last poll of each source found, for ``callsense sources list`` and the operations page;
-    ``ingested`` and ``refused`` count since the source was first polled."""
+    ``ingested`` and ``refused`` count since the source was first polled. A REST source's cursor is kept
+    here too, so a restart or another worker goes on where the last poll ended."""
 
     __tablename__ = "source_status"
 
@@ -217,3 +218,4 @@ class SourceStatus(Base):
     refused: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cursor: Mapped[str | None] = mapped_column(Text)  # a REST source's: where its next poll starts

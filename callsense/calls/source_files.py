@@ -162,5 +162,18 @@ def record_poll(
         row.last_error_at = row.last_poll_at
 
 
+def cursor(*, session: Session, source: str) -> str | None:
+    return session.scalar(select(SourceStatus.cursor).where(SourceStatus.source == source))
+
+
+def save_cursor(*, session: Session, source: str, value: str) -> None:
+    statement = pg_insert(SourceStatus).values(
+        source=source, files_seen=0, ingested=0, refused=0, cursor=value
+    )
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["source"], set_={"cursor": statement.excluded.cursor})
+    )
+
+
 def statuses(*, session: Session) -> dict[str, SourceStatus]:
     return {row.source: row for row in session.scalars(select(SourceStatus))}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,7 +10,9 @@ from rich.table import Table
 
 from callsense.cli import common
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from callsense.config.sources import AnySource
+
 SourceName = Annotated[str, typer.Argument(help="The source's name (see `callsense sources list`).")]
 app = typer.Typer(
     help="Recording sources (folders, NAS shares) the workers poll: list them, test one, poll one now. "
@@ -21,64 +23,74 @@ app = typer.Typer(
 
 @app.command("list")
 def list_sources() -> None:
-    """Show each source: its folder, preset and schedule, and what its last poll found."""
+    """Show each source: where it reads, its preset and schedule, and what its last poll found."""
     from callsense.calls import source_files
+    from callsense.config.sources import FolderSourceSettings
 
-    configured = common.settings().sources.folders
+    configured = common.settings().sources.all()
+    if not configured:
+        common.out.print("no sources configured (sources.folders, sources.rest; docs/sources.md)")
+        return
     with common.database() as db, db.transaction() as session:
         status = source_files.statuses(session=session)
-        table = Table(
-            "name", "folder", "preset", "poll", "last poll", "seen", "ingested", "refused", "last error"
+    table = Table("name", "reads", "preset", "poll", "last poll", "seen", "ingested", "refused", "last error")
+    for source in configured:
+        row = status.get(source.name)
+        preset = source.preset if isinstance(source, FolderSourceSettings) else None
+        table.add_row(
+            source.name + ("" if source.enabled else " (disabled)"),
+            source.reads,
+            preset.value if preset else "",
+            source.poll_cron,
+            common.when(row.last_poll_at) if row and row.last_poll_at else "never",
+            str(row.files_seen) if row else "",
+            str(row.ingested) if row else "",
+            str(row.refused) if row else "",
+            f"{common.when(row.last_error_at)} {row.last_error}" if row and row.last_error else "",
         )
-        for source in configured:
-            row = status.get(source.name)
-            table.add_row(
-                source.name + ("" if source.enabled else " (disabled)"),
-                str(source.path),
-                source.preset.value if source.preset else "",
-                source.poll_cron,
-                common.when(row.last_poll_at) if row else "never",
-                str(row.files_seen) if row else "",
-                str(row.ingested) if row else "",
-                str(row.refused) if row else "",
-                f"{common.when(row.last_error_at)} {row.last_error}" if row and row.last_error else "",
-            )
-    if not configured:
-        common.out.print("no sources configured (sources.folders in the settings; docs/sources.md)")
-        return
     common.out.print(table)
 
 
 @app.command("test")
 def test(name: SourceName) -> None:
-    """Check the source's folder: it exists, can be read, and can be written when files are moved or
-    deleted after ingest; then count the recordings it holds. Takes nothing."""
+    """Check the source without taking anything. A folder: it exists, can be read, and can be written when
+    files are moved or deleted after ingest; the recordings it holds are counted. A REST source: its first
+    page is read and its items mapped."""
     from callsense.backends.recordings import sources
+    from callsense.backends.recordings.http import FetchOptions
+    from callsense.backends.recordings.sources.rest import RestSource
+    from callsense.config.sources import RestSourceSettings
     from callsense.errors import CallsenseError
 
     settings = common.settings()
     source = _named(settings.sources.named(name), name)
+    checks: list[sources.Check] = []
+    try:
+        if isinstance(source, RestSourceSettings):
+            page = RestSource(source, FetchOptions.from_settings(settings)).page(source.start_cursor)
+            refused = sum(1 for item in page.items if item.recording is None)
+            detail = f"{len(page.items)} recording(s) on the first page, {refused} refused"
+            checks.append(sources.Check("listing", True, detail))
+        else:
+            checks = sources.check_folder(source)
+            if all(check.ok for check in checks):
+                found = sum(1 for _ in sources.FolderSource(source).scan())
+                checks.append(sources.Check("recordings", True, f"{found} file(s) match {source.glob}"))
+    except CallsenseError as exc:
+        checks.append(sources.Check("listing", False, str(exc)))
     table = Table("check", "result", "detail")
-    ok = True
-    for check in sources.check_folder(source):
-        ok &= check.ok
+    for check in checks:
         table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
-    if ok:
-        try:
-            found = sum(1 for _ in sources.FolderSource(source).scan())
-            table.add_row("recordings", "[green]ok[/]", f"{found} file(s) match {source.glob}")
-        except CallsenseError as exc:
-            ok = False
-            table.add_row("recordings", "[red]FAIL[/]", str(exc))
     common.out.print(table)
-    if not ok:
+    if not all(check.ok for check in checks):
         raise typer.Exit(common.EXIT_PERMANENT)
 
 
 @app.command("poll")
 def poll(name: SourceName) -> None:
-    """Poll the source once, here: take each complete file, store its audio and queue its transcription
-    (a running `callsense serve` or `callsense worker` does the rest)."""
+    """Poll the source once, here. A folder: take each complete file, store its audio and queue its
+    transcription. A REST source: register each new call and queue its download. A running
+    `callsense serve` or `callsense worker` does the rest."""
     from callsense.pipeline import tasks
 
     with common.runtime() as rt:
@@ -94,7 +106,8 @@ def poll(name: SourceName) -> None:
                 on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
             )
     common.out.print(
-        f"{name}: {report.seen} seen, {len(report.fetched)} taken, {report.waiting} not complete yet, "
+        f"{name}: {report.seen} seen, {len(report.fetched) + len(report.registered)} taken, "
+        f"{report.waiting} not complete yet, "
         f"{report.refused} refused, {report.failed} to try again, {report.left} left for the next poll"
     )
     if report.error:
@@ -103,7 +116,7 @@ def poll(name: SourceName) -> None:
         raise typer.Exit(common.EXIT_RETRYABLE)
 
 
-def _named(found: T | None, name: str) -> T:
+def _named(found: AnySource | None, name: str) -> AnySource:
     if found is None:
         common.err.print(f"[bold red]error:[/] no source named '{name}' (see `callsense sources list`)")
         raise typer.Exit(common.EXIT_PERMANENT)

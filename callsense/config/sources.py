@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ElementTree
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from croniter import croniter
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -200,13 +201,99 @@ class FolderSourceSettings(BaseModel):
     @field_validator("poll_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if not croniter.is_valid(value):
-            raise ValueError(f"poll_cron '{value}' is not a cron line")
-        return value
+        return _valid_cron(value)
 
     @property
-    def processed_path(self) -> Path:
-        return self.path / self.processed_dir
+    def reads(self) -> str:
+        return str(self.path)
+
+
+# The record fields a REST source's items are mapped onto, and where each is by default.
+REST_FIELDS = {
+    "call_id": "call_id",
+    "recording_url": "recording_url",
+    "agent": "agent",
+    "customer_number": "customer_number",
+    "direction": "direction",
+    "timestamp": "started_at",
+}
+
+
+class RestSourceSettings(BaseModel):
+    """An HTTP API that lists recordings since a cursor; each one is then downloaded as a webhook's is."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Unique name among all sources (lower-case letters, digits, '-', '_').",
+    )
+    url: str = Field(
+        description="The listing endpoint (http or https), fetched through the same guard as recordings: "
+        "credentials from fetch.sources, private addresses only when fetch.allow_hosts/allow_networks allow.",
+    )
+    cursor_param: str = Field(default="since", description="Query parameter that carries the cursor.")
+    start_cursor: str | None = Field(
+        default=None, description="Cursor of the very first poll; unset: the parameter is left out."
+    )
+    items_path: str = Field(
+        default="recordings",
+        description="Dotted path of the list of recordings in the answer; empty: the answer is the list.",
+    )
+    next_cursor_path: str = Field(
+        default="next_cursor",
+        description="Dotted path of the next cursor in the answer; missing, null or unchanged: no more "
+        "pages.",
+    )
+    fields: dict[str, str] = Field(
+        default_factory=lambda: dict(REST_FIELDS),
+        description="Record field -> dotted key in each item: call_id and recording_url (both required), "
+        "agent, customer_number, direction, timestamp. Unnamed fields take the defaults shown.",
+    )
+    timestamp_format: str | None = Field(
+        default=None, description="As for folders: a strptime format, 'epoch', or unset for ISO 8601."
+    )
+    agent_channel: Channel | None = Field(
+        default=None, description="The agent's stereo channel in this source's calls; unset: asr's."
+    )
+    max_pages_per_poll: int = Field(default=10, ge=1, description="Most pages one poll reads.")
+    poll_cron: str = Field(default="* * * * *", description="When the workers poll it (as for folders).")
+    enabled: bool = Field(default=True, description="Disabled sources are not polled.")
+
+    @property
+    def reads(self) -> str:
+        """The URL as safe to show: no credentials, no query string."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"https?://[^/]", value):
+            raise ValueError(f"url must be an http(s) URL, not '{value}'")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _mapped(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(REST_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}; use {', '.join(REST_FIELDS)}")
+        return {**REST_FIELDS, **value}
+
+    @field_validator("poll_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return _valid_cron(value)
+
+
+def _valid_cron(value: str) -> str:
+    if not croniter.is_valid(value):
+        raise ValueError(f"poll_cron '{value}' is not a cron line")
+    return value
+
+
+AnySource = FolderSourceSettings | RestSourceSettings
 
 
 class SourcesSettings(BaseModel):
@@ -216,18 +303,24 @@ class SourcesSettings(BaseModel):
         default_factory=list,
         description="Folders polled for recordings (a TOML array of tables [[sources.folders]]).",
     )
+    rest: list[RestSourceSettings] = Field(
+        default_factory=list,
+        description="HTTP APIs polled for new recordings (a TOML array of tables [[sources.rest]]).",
+    )
 
-    @field_validator("folders")
-    @classmethod
-    def _unique_names(cls, value: list[FolderSourceSettings]) -> list[FolderSourceSettings]:
-        names = [source.name for source in value]
+    @model_validator(mode="after")
+    def _unique_names(self) -> SourcesSettings:
+        names = [source.name for source in self.all()]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise ValueError(f"source names must be unique: {', '.join(twice)}")
-        return value
+        return self
 
-    def enabled(self) -> list[FolderSourceSettings]:
-        return [source for source in self.folders if source.enabled]
+    def all(self) -> list[AnySource]:
+        return [*self.folders, *self.rest]
 
-    def named(self, name: str) -> FolderSourceSettings | None:
-        return next((source for source in self.folders if source.name == name), None)
+    def enabled(self) -> list[AnySource]:
+        return [source for source in self.all() if source.enabled]
+
+    def named(self, name: str) -> AnySource | None:
+        return next((source for source in self.all() if source.name == name), None)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from callsense.backends.recordings.sources import Listed, Source
+from callsense.backends.recordings.sources.rest import RestSource
 from callsense.calls import service as calls
 from callsense.calls import source_files
 from callsense.calls.source_files import FileStatus, Known, Version
@@ -44,6 +45,7 @@ class PollReport:
     waiting: int = 0  # not complete yet
     left: int = 0  # complete, left for the next poll (max_files_per_poll)
     fetched: list[uuid.UUID] = field(default_factory=list)  # taken this poll: the calls to transcribe
+    registered: list[uuid.UUID] = field(default_factory=list)  # new calls of a REST source: to fetch
     refused: int = 0
     failed: int = 0  # could not be read now; the next poll tries again
     error: str | None = None  # the last problem, as the source's status shows it
@@ -75,6 +77,42 @@ def poll(
         if on_progress is not None:
             on_progress(done, len(ready))
     _record(rt, report)
+    return report
+
+
+def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
+    """Read the pages listed after the source's stored cursor and register each new call; the fetch stage
+    downloads them on the queue, with its retries. A call id seen before is found, not registered again, so
+    a page read twice (a poll died before saving its cursor, or two pollers) changes nothing."""
+    report = PollReport(source=source.name)
+    with rt.db.transaction() as session:
+        cursor = source_files.cursor(session=session, source=source.name) or source.settings.start_cursor
+    for _page in range(source.settings.max_pages_per_poll):
+        try:
+            page = source.page(cursor)
+        except SourceUnavailableError as exc:
+            _note(rt, report, None, FileStatus.error, str(exc))
+            break
+        report.seen += len(page.items)
+        for item in page.items:
+            if item.recording is None or item.url is None:
+                report.refused += 1
+                _note(
+                    rt, report, None, FileStatus.refused, f"item {item.index} after {cursor}: {item.refused}"
+                )
+                continue
+            recording = item.recording
+            ingested = ingest.ingest(
+                rt, call_id=recording.call_id, source=item.url, details=recording.details
+            )
+            if ingested.created:
+                report.registered.append(ingested.call_pk)
+        if not page.items or page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+        with rt.db.transaction() as session:
+            source_files.save_cursor(session=session, source=source.name, value=cursor)
+    _record(rt, report, ingested=len(report.registered))
     return report
 
 
@@ -185,13 +223,13 @@ def _note(
         )
 
 
-def _record(rt: Runtime, report: PollReport) -> None:
+def _record(rt: Runtime, report: PollReport, *, ingested: int | None = None) -> None:
     with rt.db.transaction() as session:
         source_files.record_poll(
             session=session,
             source=report.source,
             seen=report.seen,
-            ingested=len(report.fetched),
+            ingested=len(report.fetched) if ingested is None else ingested,
             refused=report.refused,
             error=report.error,
         )

@@ -29,9 +29,12 @@ from sqlalchemy.orm import Session
 
 from callsense import backoff, metrics
 from callsense.backends.recordings import sources
+from callsense.backends.recordings.http import FetchOptions
+from callsense.backends.recordings.sources.rest import RestSource
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
+from callsense.config.sources import RestSourceSettings
 from callsense.errors import ConfigError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import deliver as deliver_stage
@@ -285,24 +288,30 @@ async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> 
 def poll_source_now(
     rt: Runtime, app: procrastinate.App, name: str, *, on_progress: poll_stage.Progress | None = None
 ) -> poll_stage.PollReport:
-    """Poll the source called ``name`` once and queue the transcription of each call it took."""
+    """Poll the source called ``name`` once; queue the transcription of each call a folder gave (its audio is
+    stored already), the fetch of each new call a REST source listed."""
     settings = rt.settings.sources.named(name)
     if settings is None:
-        known = ", ".join(source.name for source in rt.settings.sources.folders) or "none configured"
+        known = ", ".join(source.name for source in rt.settings.sources.all()) or "none configured"
         raise ConfigError(f"no source named '{name}' ({known})")
-    report = poll_stage.poll(
-        rt,
-        sources.FolderSource(settings),
-        stable_seconds=settings.stable_seconds,
-        max_files=settings.max_files_per_poll,
-        on_progress=on_progress,
-    )
+    if isinstance(settings, RestSourceSettings):
+        report = poll_stage.poll_rest(rt, RestSource(settings, FetchOptions.from_settings(rt.settings)))
+    else:
+        report = poll_stage.poll(
+            rt,
+            sources.FolderSource(settings),
+            stable_seconds=settings.stable_seconds,
+            max_files=settings.max_files_per_poll,
+            on_progress=on_progress,
+        )
+    for call_pk in report.registered:
+        defer_stage(app, "fetch", call_pk)
     for call_pk in report.fetched:
         defer_stage(app, "transcribe", call_pk)
     return report
 
 
-# Its own queue: a poll reads the folder, so it must run where the folder is mounted.
+# Its own queue: a folder's poll reads the folder, so it must run where the folder is mounted.
 @blueprint.task(name="poll_source", queue="sources", pass_context=True)
 def poll_source(context: procrastinate.JobContext, timestamp: int, source: str) -> None:
     """One poll of a configured source; ``build_app`` schedules one per enabled source."""

@@ -13,7 +13,7 @@ from callsense.calls import source_files
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import CallStatus
-from callsense.config.sources import FolderSourceSettings
+from callsense.config.sources import AnySource
 from callsense.pipeline import tasks
 
 JOB_STATES = ("todo", "doing", "failed")
@@ -46,7 +46,7 @@ class DeadDelivery:
 @dataclass(frozen=True)
 class SourceState:
     name: str
-    folder: str
+    reads: str  # the folder or the URL
     enabled: bool
     last_poll_at: datetime | None
     files_seen: int
@@ -56,7 +56,7 @@ class SourceState:
     last_error_at: datetime | None
 
 
-def sources(*, session: Session, configured: list[FolderSourceSettings]) -> list[SourceState]:
+def sources(*, session: Session, configured: list[AnySource]) -> list[SourceState]:
     """Each configured source with its stored status (none before its first poll)."""
     stored = source_files.statuses(session=session)
     states = []
@@ -65,7 +65,7 @@ def sources(*, session: Session, configured: list[FolderSourceSettings]) -> list
         states.append(
             SourceState(
                 name=source.name,
-                folder=str(source.path),
+                reads=source.reads,
                 enabled=source.enabled,
                 last_poll_at=row.last_poll_at if row else None,
                 files_seen=row.files_seen if row else 0,

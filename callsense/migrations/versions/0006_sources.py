@@ -1,5 +1,5 @@
 """recording sources: the files each source listed (one row per file, the unique key behind exactly-once),
-each source's last poll, and a call's own agent channel
+each source's last poll (and a REST source's cursor), and a call's own agent channel
 
 Revision ID: 0006
 Revises: 0005
@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("refused", sa.BigInteger(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cursor", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("source"),
     )
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callsense.calls.service import CallDetails
-from callsense.config.sources import DETAIL_FIELDS, FolderSourceSettings, Sidecar
+from callsense.config.sources import DETAIL_FIELDS, AnySource, Sidecar
 from callsense.errors import RecordingRefusedError
 
 # The call ids the webhooks accept, so a call taken from a folder can be looked up the same way.
@@ -113,9 +113,7 @@ def parse_timestamp(value: str, timestamp_format: str | None) -> datetime:
     raise RecordingRefusedError(f"its timestamp '{value[:40]}' is not {expected}")
 
 
-def call_details(
-    values: Mapping[str, str], *, settings: FolderSourceSettings, key: str
-) -> tuple[str, CallDetails]:
+def call_details(values: Mapping[str, str], *, settings: AnySource, key: str) -> tuple[str, CallDetails]:
     """The call id and details from the name's and the sidecar's ``values`` (the sidecar's win)."""
     call_id = values.get("call_id") or derived_call_id(settings.name, key)
     if not CALL_ID.fullmatch(call_id):
