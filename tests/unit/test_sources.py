@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from callsense.backends.recordings.http import FetchOptions
 from callsense.backends.recordings.sources import FolderSource, Listed, check_folder
 from callsense.backends.recordings.sources.metadata import derived_call_id
+from callsense.backends.recordings.sources.rest import RestSource
 from callsense.calls.schemas import Speaker
 from callsense.config import Settings
 from callsense.config.models import ASRSettings, Channel, Device
-from callsense.config.sources import FolderSourceSettings
+from callsense.config.sources import FolderSourceSettings, RestSourceSettings
 from callsense.errors import BadAudioError, RecordingRefusedError
 from callsense.speech.audio import decode
 from callsense.speech.whisper import WhisperTranscriber
@@ -229,3 +231,30 @@ def test_a_call_s_own_agent_channel_decides_which_channel_whisper_calls_the_agen
     assert not np.array_equal(audio.channels[0], audio.channels[1])
     assert whisper.options("en", Channel.right).agent_channel == "right"
     assert whisper.options("en").agent_channel == "left"
+
+
+def test_a_rest_item_is_mapped_by_dotted_keys_and_refused_without_an_http_recording() -> None:
+    settings = RestSourceSettings(
+        name="api",
+        url="https://recorder.example/api/recordings",
+        fields={"call_id": "id", "recording_url": "media.url", "agent": "agent.name", "timestamp": "start"},
+        timestamp_format="epoch",
+    )
+    source = RestSource(settings, FetchOptions(max_bytes=1024))
+    item = {
+        "id": 7,
+        "media": {"url": "https://recorder.example/m/7.wav"},
+        "agent": {"name": "ann"},
+        "start": 0,
+    }
+    mapped = source._item(0, item)
+    assert mapped.url == "https://recorder.example/m/7.wav" and mapped.recording is not None
+    assert (mapped.recording.call_id, mapped.recording.details.agent) == ("7", "ann")
+    assert mapped.recording.details.started_at == datetime(1970, 1, 1, tzinfo=UTC)
+    ftp = source._item(1, {"id": "x", "media": {"url": "ftp://recorder.example/x.wav"}})
+    assert ftp.recording is None and ftp.refused is not None and "is not http(s)" in ftp.refused
+    nameless = source._item(2, {"media": {"url": "https://recorder.example/y.wav"}})
+    assert nameless.refused == "it names no id"
+    assert settings.reads == "https://recorder.example/api/recordings"
+    secret = RestSourceSettings(name="s", url="https://user:pw@recorder.example:8443/list?key=abc")
+    assert secret.reads == "https://recorder.example:8443/list"
