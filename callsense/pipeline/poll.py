@@ -1,16 +1,20 @@
-"""Polling a recording source: list it, wait until each file is complete, take each file exactly once.
+"""Polling a recording source: a folder (``poll``) or a REST listing (``poll_rest``), each call taken once.
 
-A file is complete once its size and modification time stayed the same for the source's ``stable_seconds``,
-measured by the database's clock between polls (``calls/source_files.py`` remembers the first sighting of
-each version), so it works across restarts, pollers on several machines, and file servers whose clocks are
-off. Taking a file claims its row first, so of two pollers one takes it; then the one ingest function
-registers the call and the fetch stage stores its audio encrypted, here, where the folder is mounted (a
-worker elsewhere could not read it, and the file may be moved or deleted next). The transcribe stage is left
-to the queue: ``PollReport.fetched`` names the calls to defer.
+Folders. A file is complete once its size and modification time stayed the same for the source's
+``stable_seconds``, measured by the database's clock between polls (``calls/source_files.py`` remembers the
+first sighting of each version), so it works across restarts, pollers on several machines, and file servers
+whose clocks are off. Taking a file claims its row first, so of two pollers one takes it; then the one
+ingest function registers the call and the fetch stage stores its audio encrypted, here, where the folder is
+mounted (a worker elsewhere could not read it, and the file may be moved or deleted next). The transcribe
+stage is left to the queue: ``PollReport.fetched`` names the calls to defer.
 
 Bad input (empty, not audio, a name or sidecar that does not parse) is refused with its reason on the file's
 row, the source's status and the audit trail, and tried again only when the file changes; a file that cannot
 be read now is tried again at the next poll. Neither stops the other files.
+
+REST listings. Pages are read from the cursor stored with the source's status; each listed call goes
+through the ingest function, which finds a call id it knows instead of registering it again, so no row per
+item is needed. The recordings are left to the fetch stage on the queue: ``PollReport.registered``.
 """
 
 from __future__ import annotations

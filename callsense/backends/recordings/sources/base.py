@@ -3,7 +3,9 @@ tidies a file away once its audio is stored.
 
 The poll (``pipeline/poll.py``) decides when a listed file is complete and takes each file once; a source
 only knows its own storage. ``folder.FolderSource`` reads a directory tree; ``fake.FakeSource`` holds its
-listing in memory for tests.
+listing in memory for tests. An API that lists recordings since a cursor (``rest.RestSource``) has no files
+to wait for or tidy away: it answers pages of calls whose recordings the fetch stage downloads, so it has a
+port of its own, ``page(cursor)``.
 """
 
 from __future__ import annotations
