@@ -96,6 +96,31 @@ class KeyRing:
         ring._seen = version
         return ring
 
+    @classmethod
+    def from_export(cls, data: bytes, *, source: str) -> KeyRing:
+        """A ring from what :meth:`export` gave (in memory); ``source`` names where it came from in errors."""
+        keys = _parse(data, source=source)
+        return cls(keys.by_id, keys.active)
+
+    def export(self) -> bytes:
+        """Every key, as the key file holds them (JSON): for a backup to wrap, or to keep elsewhere."""
+        return _dump(self._keys)
+
+    def install(self, path: Path) -> None:
+        """Write this ring into the key file at ``path`` (made 0600 if missing), keeping every other key it
+        holds, so nothing it could open is lost; this ring's active key becomes the file's."""
+        by_id = dict(self._keys.by_id)
+        if path.exists():
+            held, _ = _read(path)
+            for key_id, key in held.by_id.items():
+                if by_id.setdefault(key_id, key) != key:
+                    raise ConfigError(f"key file {path} holds a different key under the id {key_id!r}")
+        try:
+            path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+            _write_private(path, _dump(_Keys(by_id, self._keys.active)), replace=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot write key file {path}: {exc.strerror}") from exc
+
     @property
     def active_key_id(self) -> str:
         return self._keys.active
@@ -223,16 +248,21 @@ def _read(path: Path) -> tuple[_Keys, _FileVersion]:
             raw = file.read()
     finally:
         os.close(fd)
+    return _parse(raw, source=f"key file {path}"), (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _parse(raw: bytes, *, source: str) -> _Keys:
+    """Keys by id and the active id from the key file's JSON; ``source`` names it in the error."""
     try:
         doc = json.loads(raw)
         active, encoded = doc["active"], doc["keys"]
         if not isinstance(active, str) or not isinstance(encoded, dict) or not encoded:
             raise TypeError("'active' must be a string and 'keys' a non-empty object")
         keys = {str(kid): base64.b64decode(value, validate=True) for kid, value in encoded.items()}
-        return _validated(keys, active), (info.st_ino, info.st_size, info.st_mtime_ns)
+        return _validated(keys, active)
     except (ConfigError, ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise ConfigError(
-            f"key file {path} is malformed ({exc}): expected {{'active': id, 'keys': {{id: base64 key}}}}"
+            f"{source} is malformed ({exc}): expected {{'active': id, 'keys': {{id: base64 key}}}}"
         ) from exc
 
 

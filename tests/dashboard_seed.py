@@ -1,8 +1,10 @@
 """Analysed calls written straight into the database, for the dashboard's tests.
 
 The committed fixture recordings are stored encrypted exactly as the fetch stage stores them; their
-reference turns (the script they were synthesised from, with real timings) stand in for Whisper's output and
-a hand-written analysis for the LLM's, so the dashboard is tested without loading either model.
+reference turns (the script they were synthesised from, with real timings, each turn's words spread evenly
+over it) stand in for Whisper's output and a hand-written analysis for the LLM's, so the dashboard is tested
+without loading either model. The talk figures are measured from those turns and the recording, as in the
+transcribe stage.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from callsense.calls import service as calls
 from callsense.calls.models import Delivery
@@ -22,8 +26,12 @@ from callsense.calls.schemas import (
     Sentiment,
     Speaker,
     SpeakerSentiment,
+    Word,
 )
+from callsense.config.talk import TalkSettings
+from callsense.pipeline import talk
 from callsense.runtime import Runtime
+from callsense.speech.audio import SAMPLE_RATE, AudioInfo, DecodedAudio, decode
 from tests.conftest import AUDIO
 
 
@@ -114,9 +122,29 @@ def _segments(audio: str) -> list[Segment]:
         entry = next(e for e in map(json.loads, handle) if e["audio"] == audio)
     return [
         Segment(
-            speaker=Speaker(t["speaker"]), start=t["start"], end=t["end"], text=t["text"], confidence=0.93
+            speaker=Speaker(t["speaker"]),
+            start=t["start"],
+            end=t["end"],
+            text=t["text"],
+            confidence=0.93,
+            words=spread_words(t["text"], t["start"], t["end"]),
         )
         for t in entry["turns"]
+    ]
+
+
+def spread_words(text: str, start: float, end: float) -> list[Word]:
+    """The text's words, each given an equal share of [start, end]."""
+    words = text.split()
+    step = (end - start) / len(words)
+    return [
+        Word(
+            start=round(start + i * step, 3),
+            end=round(start + (i + 1) * step, 3),
+            text=f" {w}",
+            probability=0.93,
+        )
+        for i, w in enumerate(words)
     ]
 
 
@@ -152,6 +180,9 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
                 translation_engine="whisper" if item.translation else None,
                 asr_model="base",
                 options={},
+                talk=talk.measure(
+                    segments, decode(data, max_seconds=3600), agent_channel=0, settings=TalkSettings()
+                ),
             )
             calls.store_analysis(
                 session=session,
@@ -197,3 +228,52 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
         detail = "fetch: the recording server answered 404 Not Found"
         calls.set_status(session=session, call=failed, status=CallStatus.failed, detail=detail)
         calls.add_event(session=session, call_pk=failed.id, stage="fetch", kind="failed", detail=detail)
+
+
+def seed_held_call(rt: Runtime) -> None:
+    """Call ``held`` (agent "Hold-agent", no recording): the agent puts the customer on hold from 10 s to 40 s
+    of its 60 s, and the customer cut in 4 s into the agent's first turn."""
+    agent = Segment(
+        speaker=Speaker.agent,
+        start=0,
+        end=58,
+        text="Please hold while I check. Thank you for holding.",
+        confidence=0.9,
+        words=[
+            *spread_words("Please hold while I check.", 0.0, 10.0),
+            *spread_words("Thank you for holding.", 40.0, 58.0),
+        ],
+    )
+    customer = Segment(
+        speaker=Speaker.customer,
+        start=4,
+        end=6,
+        text="But wait",
+        confidence=0.9,
+        words=spread_words("But wait", 4, 6),
+    )
+    silence = DecodedAudio(
+        np.zeros((2, 60 * SAMPLE_RATE), np.float32), AudioInfo("wav", "pcm", SAMPLE_RATE, 2, 60)
+    )
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="held",
+            source="/held.wav",
+            shown_source="held.wav",
+            details=calls.CallDetails(agent="Hold-agent"),
+        )
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=[agent, customer],
+            translated=None,
+            translation_engine=None,
+            asr_model="base",
+            options={},
+            talk=talk.measure([agent, customer], silence, agent_channel=0, settings=TalkSettings()),
+        )
+        call.duration_s = 60.0
+        calls.set_status(session=session, call=call, status=CallStatus.done)

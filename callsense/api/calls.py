@@ -49,6 +49,12 @@ def list_calls(
     topic: Annotated[str | None, Query(max_length=100, description="words the topic contains")] = None,
     sentiment: Sentiment | None = None,
     agent: Annotated[str | None, Query(max_length=200)] = None,
+    non_talk_above: Annotated[
+        float | None, Query(ge=0, description="calls with more seconds of non-talk time (hold, silence)")
+    ] = None,
+    interruptions_above: Annotated[
+        int | None, Query(ge=0, description="calls where the speakers interrupted each other more often")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CallPage:
@@ -60,6 +66,8 @@ def list_calls(
         topic=topic,
         sentiment=sentiment,
         agent=agent,
+        non_talk_above=non_talk_above,
+        interruptions_above=interruptions_above,
     )
     query = select(Call).where(*queries.conditions(criteria=criteria, include_transcripts=False))
     with rt.db.transaction() as session:

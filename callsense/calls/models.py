@@ -1,8 +1,9 @@
 """Tables for calls, their transcripts and analyses, and the audit trail of events.
 
 Text that reveals what was said (transcript, summary, translation) is stored only as AES-GCM ciphertext
-(``*_enc`` columns). Short categorical results (language, topic, sentiment, emotion) stay in clear so the
-dashboard can filter and chart them; ``docs/security.md`` explains the trade-off.
+(``*_enc`` columns). Short categorical results (language, topic, sentiment, emotion) and the talk figures (how
+long each side talked, never what was said) stay in clear so the dashboard can filter and chart them;
+``docs/security.md`` explains the trade-off.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class Call(Base):
     topic: Mapped[str | None] = mapped_column(String(200))
     sentiment: Mapped[str | None] = mapped_column(String(16), index=True)
     emotion: Mapped[str | None] = mapped_column(String(32))
+
+    # Talk figures (TalkFigures as JSON): durations, counts and levels, never words; in clear to filter on.
+    talk: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     fetch_seconds: Mapped[float | None] = mapped_column(Float)
     transcribe_seconds: Mapped[float | None] = mapped_column(Float)

@@ -13,6 +13,12 @@ from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, Sentiment
 
 call_time = func.coalesce(Call.started_at, Call.created_at)  # when it was made, or else when it reached us
+# Talk figures read from the clear ``talk`` JSON; NULL for calls without them (or without known speakers).
+non_talk_seconds = Call.talk["non_talk_seconds"].as_float()
+agent_share = Call.talk[("agent", "share")].as_float()
+interruptions = (
+    Call.talk[("agent", "interruptions")].as_integer() + Call.talk[("customer", "interruptions")].as_integer()
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,8 @@ class CallCriteria:
     sentiment: Sentiment | None = None
     agent: str | None = None
     text: str | None = None  # full-text search
+    non_talk_above: float | None = None  # seconds of non-talk time, exclusive
+    interruptions_above: int | None = None  # both speakers' interruptions, exclusive
 
 
 def _containing(words: str) -> str:
@@ -51,6 +59,10 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
         found.append(Call.sentiment == criteria.sentiment.value)
     if criteria.agent:
         found.append(Call.agent == criteria.agent)
+    if criteria.non_talk_above is not None:
+        found.append(non_talk_seconds > criteria.non_talk_above)
+    if criteria.interruptions_above is not None:
+        found.append(interruptions > criteria.interruptions_above)
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
     return found

@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callsense.config.talk import TalkSettings
+
 
 class Speaker(StrEnum):
     agent = "agent"
@@ -48,6 +50,17 @@ class CallStatus(StrEnum):
     failed = "failed"
 
 
+class Word(BaseModel):
+    """A recognised word with Whisper's timing and probability: what talk figures and redaction read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: float = Field(ge=0, description="seconds from the start of the recording")
+    end: float = Field(ge=0)
+    text: str = Field(description="as Whisper wrote it, with its leading space")
+    probability: float = Field(ge=0, le=1)
+
+
 class Segment(BaseModel):
     """One turn: consecutive words of one speaker."""
 
@@ -58,6 +71,9 @@ class Segment(BaseModel):
     end: float = Field(ge=0)
     text: str
     confidence: float = Field(ge=0, le=1, description="mean word probability")
+    words: list[Word] = Field(
+        default_factory=list, description="the turn's words with their timings (empty for older transcripts)"
+    )
 
 
 class SpeakerSentiment(BaseModel):
@@ -99,6 +115,68 @@ class StageTimings(BaseModel):
     analyse: float | None = None
 
 
+class TimeSpan(BaseModel):
+    start: float = Field(ge=0, description="seconds from the start of the recording")
+    end: float = Field(ge=0)
+
+
+class Loudness(BaseModel):
+    """RMS levels of one speaker's talk on their channel, in dB relative to full scale (a full-scale sine
+    reads -3.0); digital silence reads -120."""
+
+    mean: float = Field(description="the RMS of every sample of the speaker's talk spans")
+    peak: float = Field(description="the RMS of the loudest 400 ms window of those spans")
+
+
+class SpeakerTalk(BaseModel):
+    """How one speaker used the call's time; docs/analytics.md defines each figure."""
+
+    talk_seconds: float = Field(
+        ge=0, description="the union of the speaker's word spans, short pauses closed"
+    )
+    share: float = Field(ge=0, le=1, description="talk_seconds over both speakers' talk seconds")
+    words_per_minute: float | None = Field(
+        default=None, description="words over talk time; null without talk"
+    )
+    interruptions: int = Field(ge=0, description="times the speaker started talking over the other")
+    interruption_times: list[float] = Field(default_factory=list, description="when each interruption began")
+    longest_monologue_seconds: float = Field(ge=0, description="the longest turn of this speaker")
+    loudness_dbfs: Loudness | None = Field(default=None, description="null without talk")
+
+
+class TalkFigures(BaseModel):
+    """Talk time, interruptions and non-talk time, measured from the word timings and the audio (no model).
+    Per-speaker figures and those that need speakers (overlap, turns) are null while the words' speakers are
+    unknown (a mono call before diarization)."""
+
+    agent: SpeakerTalk | None = None
+    customer: SpeakerTalk | None = None
+    non_talk_seconds: float = Field(ge=0, description="time in non_talk_spans")
+    non_talk_spans: list[TimeSpan] = Field(
+        default_factory=list, description="stretches with no word of anyone, at least non_talk_min_s long"
+    )
+    overlap_seconds: float | None = Field(default=None, description="time both speakers talk at once")
+    turns: int | None = Field(default=None, description="changes of speaker plus one; pauses split turns too")
+    thresholds: TalkSettings = Field(description="the settings these figures were measured with")
+
+    @property
+    def interruptions(self) -> int | None:
+        """Both speakers' interruptions; null while the speakers are unknown."""
+        if self.agent is None or self.customer is None:
+            return None
+        return self.agent.interruptions + self.customer.interruptions
+
+    def one_line(self) -> str:
+        """For a CRM body: ``Agent 62% of the talk, 2 interruptions; Customer 38% of the talk,
+        0 interruptions; non-talk 35 s``."""
+        sides = [
+            f"{name} {side.share:.0%} of the talk, {side.interruptions} interruptions"
+            for name, side in (("Agent", self.agent), ("Customer", self.customer))
+            if side is not None
+        ]
+        return "; ".join([*sides, f"non-talk {self.non_talk_seconds:.0f} s"])
+
+
 class CallRecord(BaseModel):
     """The analysed call. Field names follow the CRM payload of the product brief."""
 
@@ -118,6 +196,9 @@ class CallRecord(BaseModel):
     channels: int | None = None
     timestamp: datetime = Field(description="when the call took place, or when it was received")
     segments: list[Segment] = Field(default_factory=list)
+    talk: TalkFigures | None = Field(
+        default=None, description="null for calls transcribed without word timings"
+    )
     analysis_failures: list[FieldFailure] = Field(default_factory=list)
     models: ModelsUsed = Field(default_factory=ModelsUsed)
     timings: StageTimings = Field(default_factory=StageTimings)

@@ -20,6 +20,7 @@ from callsense.calls.schemas import (
     ModelsUsed,
     Segment,
     StageTimings,
+    TalkFigures,
     render_transcript,
 )
 from callsense.crypto import KeyRing
@@ -137,7 +138,9 @@ def store_transcript(
     translation_engine: str | None,
     asr_model: str,
     options: dict[str, object],
+    talk: TalkFigures | None = None,
 ) -> None:
+    """The turns, encrypted, and the talk figures measured from them (None: turns without word timings)."""
     payload = json.dumps([segment.model_dump(mode="json") for segment in segments]).encode()
     row = call.transcript or Transcript(call_pk=call.id)
     row.segments_enc = keyring.encrypt(payload, context=column_context(call.id, Transcript.segments_enc))
@@ -150,6 +153,7 @@ def store_transcript(
     row.asr_model = asr_model
     row.options = options
     call.transcript = row
+    call.talk = talk.model_dump(mode="json") if talk is not None else None
     texts = [segment.text for segment in segments] + ([translated] if translated else [])
     search.index_transcript(session=session, call_pk=call.id, texts=texts)
 
@@ -221,6 +225,7 @@ def to_record(*, call: Call, keyring: KeyRing) -> CallRecord:
         channels=call.channels,
         timestamp=call.started_at or call.created_at,
         segments=segments,
+        talk=TalkFigures.model_validate(call.talk) if call.talk is not None else None,
         analysis_failures=analysis.failures,
         models=ModelsUsed(
             asr=transcript.asr_model if transcript else None,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from callsense.calls.models import Call
-from callsense.calls.schemas import CallStatus
+from callsense.calls.schemas import CallStatus, TalkFigures
 
 
 class CallSummary(BaseModel):
@@ -21,9 +21,12 @@ class CallSummary(BaseModel):
     topic: str | None
     sentiment: str | None
     emotion: str | None
+    non_talk_seconds: float | None = Field(default=None, description="seconds with nobody talking")
+    interruptions: int | None = Field(default=None, description="both speakers' interruptions")
 
 
 def summary(call: Call) -> CallSummary:
+    talk = TalkFigures.model_validate(call.talk) if call.talk is not None else None
     return CallSummary(
         call_id=call.call_id,
         status=CallStatus(call.status),
@@ -35,4 +38,6 @@ def summary(call: Call) -> CallSummary:
         topic=call.topic,
         sentiment=call.sentiment,
         emotion=call.emotion,
+        non_talk_seconds=talk.non_talk_seconds if talk else None,
+        interruptions=talk.interruptions if talk else None,
     )

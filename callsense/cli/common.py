@@ -51,15 +51,19 @@ def settings() -> Settings:
 
 
 @contextmanager
-def database() -> Iterator[Database]:
-    """The database alone, for commands that need no keys and no models."""
+def database(*, check: bool = True) -> Iterator[Database]:
+    """The database alone, for commands that need no keys and no models; errors end as exit codes.
+
+    ``check=False`` skips the schema check, for the commands that inspect or change the schema itself."""
     from callsense.db import open_database
 
-    db = open_database(settings())
-    try:
-        yield db
-    finally:
-        db.close()
+    loaded = settings()
+    with errors_as_exit():
+        db = open_database(loaded, check=check)
+        try:
+            yield db
+        finally:
+            db.close()
 
 
 @contextmanager

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from callsense.assets import catalog
 from callsense.config import Settings
+from callsense.config.blobs import BlobBackendName
 from callsense.config.models import LLMBackendName
 from callsense.errors import CallsenseError
 
 MIN_FREE_BYTES = 2 * 1024**3
+# Overwritten by every run, so the check leaves one small object behind, never more.
+ARCHIVE_PROBE_KEY = "doctor/probe"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ def run_all(settings: Settings) -> Iterator[Check]:
     yield from _model_checks(settings)
     yield _database(settings)
     yield _keys(settings)
+    yield _archive(settings)
     yield _disk(settings)
     yield _gpu()
 
@@ -73,6 +78,26 @@ def _keys(settings: Settings) -> Check:
     except CallsenseError as exc:
         return Check("key file", False, str(exc))
     return Check("key file", True, f"{settings.resolved_key_file} (active key {keyring.active_key_id})")
+
+
+def _archive(settings: Settings) -> Check:
+    """Write a probe blob and read it back: the store is reachable, the credentials and policy allow both."""
+    from callsense.backends.blobstore import open_blobstore
+
+    if settings.blobs.backend is BlobBackendName.s3:
+        where = f"S3 bucket {settings.blobs.bucket}/{settings.blobs.prefix}"
+    else:
+        where = str(settings.resolved_blob_dir)
+    probe = secrets.token_bytes(32)
+    try:
+        store = open_blobstore(settings)
+        store.put(ARCHIVE_PROBE_KEY, probe)
+        ok = store.get(ARCHIVE_PROBE_KEY) == probe
+    except CallsenseError as exc:
+        return Check("archive", False, str(exc))
+    except OSError as exc:  # a directory we may not create or write
+        return Check("archive", False, f"{where}: {exc}")
+    return Check("archive", ok, f"{where}: " + ("writable" if ok else "reads back other bytes than written"))
 
 
 def _disk(settings: Settings) -> Check:

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from callsense import __version__
-from callsense.cli import calls, common, deliveries, keys, models, search, sources, tokens, users
+from callsense.cli import backup, calls, common, deliveries, keys, models, search, sources, tokens, users
+from callsense.cli import db as db_commands  # `db` names the database module in the commands below
 
 app = typer.Typer(
     help="Self-hosted call analytics: transcribe, analyse and store contact-center calls on-premises.\n\n"
@@ -31,6 +32,8 @@ app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(sources.app, name="sources")
 app.add_typer(users.app, name="users")
 app.add_typer(search.app, name="search")
+app.add_typer(db_commands.app, name="db")
+app.add_typer(backup.app, name="backup")
 
 
 def _version(value: bool) -> None:
@@ -137,7 +140,7 @@ def worker(
 
 @app.command()
 def doctor() -> None:
-    """Check the environment: settings, model packages, database, key file, disk, GPU."""
+    """Check the environment: settings, model packages, database, key file, archive, disk, GPU."""
     from callsense.cli import doctor as checks
 
     settings = common.settings()

@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callsense.config.blobs import BlobSettings
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
 from callsense.config.models import ASRSettings, LLMSettings, TranslationEngine
@@ -31,6 +32,7 @@ from callsense.config.service import (
     WebhookSettings,
 )
 from callsense.config.sources import SourcesSettings
+from callsense.config.talk import TalkSettings
 
 
 class Settings(BaseSettings):
@@ -51,7 +53,11 @@ class Settings(BaseSettings):
         default=None,
         description="Encryption key ring (JSON, mode 0600). Unset: data_dir/keys.json, made on first run.",
     )
-    blob_dir: Path | None = Field(default=None, description="Encrypted audio store. Unset: data_dir/blobs.")
+    blob_dir: Path | None = Field(
+        default=None,
+        description="The filesystem archive of encrypted recordings (blobs.backend 'filesystem'; a local "
+        "disk or a NAS mount, see docs/archive.md). Unset: data_dir/blobs.",
+    )
     model_dir: Path | None = Field(default=None, description="Assembled model cache. Unset: data_dir/models.")
     max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="Largest recording accepted.")
     max_audio_seconds: float = Field(default=4 * 3600, gt=0, description="Longest recording accepted.")
@@ -65,6 +71,7 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, description="Write logs as JSON lines (for log shippers).")
     asr: ASRSettings = Field(default_factory=ASRSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    talk: TalkSettings = Field(default_factory=TalkSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -73,6 +80,7 @@ class Settings(BaseSettings):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    blobs: BlobSettings = Field(default_factory=BlobSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -117,8 +125,12 @@ def config_file_path() -> Path | None:
     return local if local.is_file() else None
 
 
+# Not a setting: ``callsense backup`` reads the key ring's passphrase from it, so a script need not type it.
+BACKUP_PASSPHRASE_VARIABLE = "CALLSENSE_BACKUP_PASSPHRASE"
+
+
 def known_variables() -> set[str]:
-    names = {"CALLSENSE_CONFIG"}
+    names = {"CALLSENSE_CONFIG", BACKUP_PASSPHRASE_VARIABLE}
     for name, info in Settings.model_fields.items():
         names.add(f"CALLSENSE_{name.upper()}")
         nested = info.annotation

@@ -35,7 +35,8 @@ class NoMatch(StrEnum):
 
 
 # The record fields a mapping may name. ``transcript`` is the original-language text;
-# ``translated_transcript`` the English one. ``customer_number`` leaves only when named (the phone
+# ``translated_transcript`` the English one. ``talk`` is the whole talk-figures object (a webhook gets it as
+# JSON, a template one line of shares and counts). ``customer_number`` leaves only when named (the phone
 # look-up sends it as a query, too).
 MAPPABLE_FIELDS = (
     "call_id",
@@ -50,6 +51,9 @@ MAPPABLE_FIELDS = (
     "sentiment",
     "emotion",
     "speaker_sentiment",
+    "talk",
+    "non_talk_seconds",
+    "interruptions",
     "transcript",
     "translated_transcript",
 )

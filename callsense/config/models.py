@@ -17,6 +17,11 @@ class Channel(StrEnum):
     left = "left"
     right = "right"
 
+    @property
+    def row(self) -> int:
+        """The channel's row in decoded stereo audio."""
+        return 0 if self is Channel.left else 1
+
 
 class LLMBackendName(StrEnum):
     embedded = "embedded"

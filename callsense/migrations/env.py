@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection that callsense.db.migrate hands over, or on a URL."""
+"""Alembic environment: runs on the connection that callsense.db.upgrade hands over, or on a URL."""
 
 from __future__ import annotations
 

@@ -89,12 +89,17 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         "sentiment": record.sentiment.value if record.sentiment else None,
         "emotion": record.emotion.value if record.emotion else None,
         "speaker_sentiment": record.speaker_sentiment.model_dump(mode="json"),
+        "talk": record.talk.model_dump(mode="json") if record.talk else None,
+        "non_talk_seconds": record.talk.non_talk_seconds if record.talk else None,
+        "interruptions": record.talk.interruptions if record.talk else None,
         "transcript": record.transcript,
         "translated_transcript": record.translated_transcript,
     }
     fields = {name: available[name] for name in destination.fields}
     limit = destination.transcript_excerpt_chars or None
     texts = {name: _text(value) for name, value in fields.items()}
+    if "talk" in texts:
+        texts["talk"] = record.talk.one_line() if record.talk else ""
     for name in ("transcript", "translated_transcript"):
         if name in texts and limit is not None and len(texts[name]) > limit:
             texts[name] = texts[name][:limit].rstrip() + " [...]"

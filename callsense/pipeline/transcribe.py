@@ -1,5 +1,5 @@
 """The transcribe stage: decrypt and decode the stored recording, transcribe it (and translate it with Whisper
-when the settings say so), store the turns encrypted."""
+when the settings say so), measure the talk figures while the audio is at hand, store the turns encrypted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config.models import Channel, TranslationEngine
-from callsense.pipeline import stages
+from callsense.pipeline import stages, talk
 from callsense.speech.audio import decode
 
 if TYPE_CHECKING:
@@ -48,6 +48,12 @@ def run(
         if whisper_translates and transcript.segments and spoken is not None and spoken != "en":
             translated = rt.transcriber.translate(audio, language=spoken, agent_channel=agent_channel).text
             engine = TranslationEngine.whisper.value
+        figures = talk.measure(
+            transcript.segments,
+            audio,
+            agent_channel=(agent_channel or rt.settings.asr.agent_channel).row,
+            settings=rt.settings.talk,
+        )
         seconds = time.perf_counter() - started
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
@@ -63,6 +69,7 @@ def run(
                     **transcript.options.__dict__,
                     "temperatures": list(transcript.options.temperatures),
                 },
+                talk=figures,
             )
             call.language = transcript.language
             call.language_probability = transcript.language_probability

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import structlog
 
 from callsense.assets import catalog
-from callsense.calls.schemas import Segment, Speaker, render_transcript
+from callsense.calls.schemas import Segment, Speaker, Word, render_transcript
 from callsense.config.models import ASRSettings, Channel, Device
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
@@ -36,8 +36,24 @@ NO_SPEECH_PROBABILITY = 0.6
 LOW_AVG_LOGPROB = -1.0
 # gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value).
 LOOP_COMPRESSION_RATIO = 2.4
-# A phrase of up to this many words said three or more times in a row is a decoding loop; keep one.
-_LOOP = re.compile(r"\b((?:\S+\s+){0,5}?\S+?)(?:[\s,.;!?]+\1\b){2,}", re.IGNORECASE)
+# A phrase of up to six words said three or more times in a row may be a decoding loop ("die im Land, die im
+# Land, ..."), unless people say it that way: digit groups ("1111 1111 1111", "one one one one") and a word
+# repeated for emphasis ("no, no, no") are kept.
+_REPEATED_PHRASE = re.compile(r"\b((?:\S+\s+){0,5}?\S+?)(?:[\s,.;!?]+\1\b){2,}", re.IGNORECASE)
+# More repeats of one word than this in a row are a loop, not emphasis.
+MAX_EMPHASIS_REPEATS = 4
+# Digits read out one by one, in the languages whose calls we test (en, es, de, fr) and their neighbours.
+_DIGIT_WORDS = frozenset(
+    {
+        *("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+        *("double", "triple"),
+        *("cero", "uno", "una", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"),
+        *("null", "eins", "zwei", "zwo", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"),
+        *("zéro", "un", "une", "deux", "trois", "quatre", "cinq", "sept", "huit", "neuf"),
+        *("due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove"),
+        *("um", "uma", "dois", "duas", "três", "sete", "oito"),
+    }
+)
 ProgressCallback = Callable[[float], None]
 
 
@@ -69,12 +85,22 @@ class Transcript:
 
 
 @dataclass(frozen=True)
-class _Word:
+class SpokenWord:
+    """A word and who said it: the channel's speaker, or (mono) whoever diarization assigns it to."""
+
     start: float
     end: float
     text: str
     probability: float
     speaker: Speaker
+
+    def timed(self) -> Word:
+        return Word(
+            start=round(self.start, 2),
+            end=round(max(self.end, self.start), 2),
+            text=self.text,
+            probability=round(min(max(self.probability, 0.0), 1.0), 3),
+        )
 
 
 @dataclass
@@ -229,7 +255,7 @@ class WhisperTranscriber:
     ) -> list[tuple[Speaker, FloatArray]]:
         if channels_are_alike(audio, threshold=self._settings.mono_similarity):
             return [(Speaker.unknown, audio.mix())]
-        agent_index = 0 if agent_channel is Channel.left else 1
+        agent_index = agent_channel.row
         return [
             (Speaker.agent, audio.channels[agent_index]),
             (Speaker.customer, audio.channels[1 - agent_index]),
@@ -276,7 +302,7 @@ class WhisperTranscriber:
     ) -> list[Segment]:
         segments = []
         last_end = 0.0
-        for segment in self._run(samples, language, task, words=False):
+        for segment in self._run(samples, language, task, words=True):
             progress.advance(segment.end - last_end)
             last_end = segment.end
             text = cut_repetitions(segment.text.strip())
@@ -288,6 +314,7 @@ class WhisperTranscriber:
                         end=round(segment.end, 2),
                         text=text,
                         confidence=round(min(1.0, _exp(segment.avg_logprob)), 3),
+                        words=[word.timed() for word in _spoken_words(segment, Speaker.unknown)],
                     )
                 )
         progress.advance(len(samples) / 16_000 - last_end)
@@ -295,17 +322,23 @@ class WhisperTranscriber:
 
     def _channel_words(
         self, samples: FloatArray, speaker: Speaker, language: str, task: Task, progress: _Progress
-    ) -> list[_Word]:
+    ) -> list[SpokenWord]:
         words = []
         last_end = 0.0
         for segment in self._run(samples, language, task, words=True):
             progress.advance(segment.end - last_end)
             last_end = segment.end
-            for word in segment.words or []:
-                if word.word.strip():
-                    words.append(_Word(word.start, word.end, word.word, float(word.probability), speaker))
+            words.extend(_spoken_words(segment, speaker))
         progress.advance(len(samples) / 16_000 - last_end)
         return words
+
+
+def _spoken_words(segment: Any, speaker: Speaker) -> list[SpokenWord]:
+    return [
+        SpokenWord(word.start, word.end, word.word, float(word.probability), speaker)
+        for word in segment.words or []
+        if word.word.strip()
+    ]
 
 
 def _exp(value: float) -> float:
@@ -323,14 +356,26 @@ def _looks_like_noise(segment: Any) -> bool:
 
 
 def cut_repetitions(text: str) -> str:
-    """Collapse a phrase repeated three or more times in a row ("die im Land, die im Land, ...") to one."""
-    return _LOOP.sub(r"\1", text)
+    """Collapse a phrase repeated three or more times in a row ("die im Land, die im Land, ...") to one,
+    unless it is a run of digits or one word said a few times for emphasis."""
+    return _REPEATED_PHRASE.sub(_collapse_loop, text)
 
 
-def turns_from_words(words: list[_Word]) -> list[Segment]:
+def _collapse_loop(match: re.Match[str]) -> str:
+    phrase = match.group(1)
+    words = [word.strip(",.;!?-").lower() for word in phrase.split()]
+    if all(word.isdigit() or word in _DIGIT_WORDS for word in words):
+        return match.group(0)
+    repeats = len(re.findall(re.escape(phrase), match.group(0), re.IGNORECASE))
+    if len(words) == 1 and repeats <= MAX_EMPHASIS_REPEATS:
+        return match.group(0)
+    return phrase
+
+
+def turns_from_words(words: list[SpokenWord]) -> list[Segment]:
     """Merge both channels' words by time into turns, ended by the other speaker or by a pause."""
     turns: list[Segment] = []
-    current: list[_Word] = []
+    current: list[SpokenWord] = []
 
     def close() -> None:
         if current:
@@ -343,6 +388,7 @@ def turns_from_words(words: list[_Word]) -> list[Segment]:
                     end=round(current[-1].end, 2),
                     text=text,
                     confidence=round(min(max(confidence, 0.0), 1.0), 3),
+                    words=[word.timed() for word in current],
                 )
             )
             current.clear()

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from callsense.calls import access, deliveries
 from callsense.calls import service as calls
-from callsense.calls.schemas import CallRecord, Segment, Speaker
+from callsense.calls.schemas import CallRecord, Segment, Speaker, TalkFigures
 from callsense.crypto import KeyRing
 
 ACCESS_KINDS = {"transcript_viewed", "audio_streamed"}
@@ -34,6 +34,16 @@ class StripBand:
 
 
 @dataclass(frozen=True)
+class StripMark:
+    """A non-talk span or an interruption on the strip: where it lies in the call (percent) and what it is."""
+
+    left: float
+    width: float
+    kind: str  # "non-talk" or "interruption"
+    label: str
+
+
+@dataclass(frozen=True)
 class StageRun:
     stage: str
     kind: str
@@ -51,6 +61,7 @@ class CallView:
     transcript_shown: bool
     turns: list[Turn] = field(default_factory=list)
     strip: list[StripBand] = field(default_factory=list)
+    marks: list[StripMark] = field(default_factory=list)
     timeline: list[StageRun] = field(default_factory=list)
     access: list[StageRun] = field(default_factory=list)  # who read the transcript or played the audio
     deliveries: list[deliveries.DeliveryView] = field(default_factory=list)
@@ -83,6 +94,30 @@ def _strip(segments: list[Segment], record: CallRecord, duration: float) -> list
     return bands
 
 
+def strip_marks(talk: TalkFigures, duration: float) -> list[StripMark]:
+    """Non-talk spans as shaded stretches, interruptions as ticks where the interrupting speaker began."""
+    marks = [
+        StripMark(
+            left=round(100 * span.start / duration, 2),
+            width=round(100 * (span.end - span.start) / duration, 2),
+            kind="non-talk",
+            label=f"nobody talking {clock(span.start)} to {clock(span.end)}",
+        )
+        for span in talk.non_talk_spans
+    ]
+    for speaker, side in ((Speaker.agent, talk.agent), (Speaker.customer, talk.customer)):
+        marks.extend(
+            StripMark(
+                left=round(100 * start / duration, 2),
+                width=0.4,
+                kind="interruption",
+                label=f"{speaker.value} interrupted at {clock(start)}",
+            )
+            for start in (side.interruption_times if side else [])
+        )
+    return marks
+
+
 def load(
     *, session: Session, keyring: KeyRing, call_id: str, transcript_allowed: bool, actor: str
 ) -> CallView:
@@ -111,6 +146,7 @@ def load(
         duration = call.duration_s or max((s.end for s in record.segments), default=0.0)
         if duration > 0:
             view.strip = _strip(record.segments, record, duration)
+            view.marks = strip_marks(record.talk, duration) if record.talk else []
     for e in calls.events(session=session, call_pk=call.id):
         run = StageRun(
             stage=e.stage,

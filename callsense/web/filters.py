@@ -22,6 +22,15 @@ def _choice(value: str | None, allowed: set[str]) -> str | None:
     return value if value in allowed else None
 
 
+def _at_least_zero(value: str | None, kind: type[int] | type[float]) -> Any:
+    """A non-negative finite number of ``kind``, or None for anything else."""
+    try:
+        number = kind(value) if value else None
+    except (ValueError, OverflowError):
+        return None
+    return number if number is not None and 0 <= number < 1e9 else None
+
+
 def _text(value: str | None, limit: int) -> str | None:
     value = (value or "").strip()[:limit]
     return value or None
@@ -39,6 +48,8 @@ class CallFilters:
     agent: str | None = None
     status: str | None = None
     q: str | None = None  # full-text search
+    non_talk_above: float | None = None  # seconds
+    interruptions_above: int | None = None
 
     @classmethod
     def parse(cls, params: Any) -> CallFilters:
@@ -51,6 +62,8 @@ class CallFilters:
             agent=_text(params.get("agent"), 200),
             status=_choice(params.get("status"), {s.value for s in CallStatus}),
             q=_text(params.get("q"), 200),
+            non_talk_above=_at_least_zero(params.get("non_talk_above"), float),
+            interruptions_above=_at_least_zero(params.get("interruptions_above"), int),
         )
 
     def with_default_period(self, days: int) -> CallFilters:
@@ -78,4 +91,6 @@ class CallFilters:
             sentiment=Sentiment(self.sentiment) if self.sentiment else None,
             agent=self.agent,
             text=self.q,
+            non_talk_above=self.non_talk_above,
+            interruptions_above=self.interruptions_above,
         )

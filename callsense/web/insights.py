@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Executable, Numeric, cast, func, select
+from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, func, select
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
@@ -18,6 +18,7 @@ from callsense.calls.schemas import Sentiment
 from callsense.web.filters import CallFilters
 
 TOP_TOPICS = 10
+TOP_AGENTS = 15
 MAX_FILLED_DAYS = 3660  # a period longer than ten years is charted only where it has calls
 SENTIMENTS = [s.value for s in Sentiment]
 
@@ -60,7 +61,15 @@ class Summary:
     negative_share: float | None  # of the calls with a sentiment
 
 
-CHARTS = ("calls_per_day", "sentiment_trend", "topics", "topic_sentiment", "languages", "duration")
+CHARTS = (
+    "calls_per_day",
+    "sentiment_trend",
+    "topics",
+    "topic_sentiment",
+    "languages",
+    "duration",
+    "talk_per_agent",
+)
 
 
 def summary(*, session: Session, filters: CallFilters, include_transcripts: bool) -> Summary:
@@ -122,7 +131,32 @@ def chart(name: str, *, session: Session, filters: CallFilters, include_transcri
         query = select(day, average).where(*where, Call.duration_s.is_not(None)).group_by(day).order_by(day)
         rows = [[when, float(seconds)] for when, seconds in session.execute(query)]
         return Table("Average duration per day (seconds)", ["day", "average_seconds"], rows)
+    if name == "talk_per_agent":
+        return _talk_per_agent(session, where)
     raise KeyError(name)
+
+
+def _talk_per_agent(session: Session, where: list[ColumnElement[bool]]) -> Table:
+    """The agents with the most calls that have talk figures: the agent's average share of the talk (of calls
+    whose speakers are known) and the average time nobody talked."""
+    share = func.round(cast(func.avg(queries.agent_share) * 100, Numeric), 1)
+    quiet = func.round(cast(func.avg(queries.non_talk_seconds), Numeric), 1)
+    query = (
+        select(Call.agent, func.count(), share, quiet)
+        .where(*where, Call.agent.is_not(None), Call.talk.is_not(None))
+        .group_by(Call.agent)
+        .order_by(func.count().desc(), Call.agent)
+        .limit(TOP_AGENTS)
+    )
+    rows = [
+        [agent, calls, float(share) if share is not None else None, float(quiet)]
+        for agent, calls, share, quiet in session.execute(query)
+    ]
+    return Table(
+        "Talk share and non-talk per agent",
+        ["agent", "calls", "agent_talk_share_percent", "average_non_talk_seconds"],
+        rows,
+    )
 
 
 def _every_day(rows: list[list[Any]], filters: CallFilters, *, width: int) -> list[list[Any]]:

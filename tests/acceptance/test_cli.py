@@ -47,7 +47,7 @@ def process(env: dict[str, str], source: Path | str, *extra: str) -> dict[str, A
 
 def test_help_documents_every_command() -> None:
     result = subprocess.run([CALLSENSE, "--help"], capture_output=True, text=True, check=True)
-    for command in ("process", "show", "models", "keys", "doctor", "schema"):
+    for command in ("process", "show", "models", "keys", "doctor", "schema", "db", "backup"):
         assert command in result.stdout
     process_help = subprocess.run(
         [CALLSENSE, "process", "--help"], capture_output=True, text=True, check=True

@@ -150,6 +150,11 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
     page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 5.156) < 0.5")
     player.evaluate("audio => audio.pause()")
     assert page.get_by_text("Agent confirmed two $49 payments").is_visible()
+    drawn_share = page.evaluate(  # the agent's talk bar, drawn by call.js: 20.9 s of the 33.6 s of talk
+        "(() => { const bar = document.querySelector('.talk-bar.talk-agent');"
+        " return bar.getBoundingClientRect().width / bar.parentElement.getBoundingClientRect().width; })()"
+    )
+    assert drawn_share == pytest.approx(0.621, abs=0.01)
     _shot(page, "04-call")
 
     page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
@@ -163,7 +168,15 @@ def test_insights_charts_render_with_data(page: Any, dashboard: Dashboard) -> No
     _sign_in(page, dashboard, "ana")
     page.get_by_role("link", name="Insights").click()
     page.wait_for_url("**/app/insights")
-    names = ["calls_per_day", "sentiment_trend", "topics", "topic_sentiment", "languages", "duration"]
+    names = [
+        "calls_per_day",
+        "sentiment_trend",
+        "topics",
+        "topic_sentiment",
+        "languages",
+        "duration",
+        "talk_per_agent",
+    ]
     for name in names:
         page.wait_for_function(f"() => Chart.getChart('chart-{name}') !== undefined")
         points = page.evaluate(

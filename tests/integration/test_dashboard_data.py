@@ -19,7 +19,7 @@ from callsense.security.tokens import Role
 from callsense.web import accounts, call_list, insights, search_backfill
 from callsense.web.filters import CallFilters
 from tests.conftest import _fresh_database
-from tests.dashboard_seed import seed
+from tests.dashboard_seed import seed, seed_held_call
 
 PASSWORD = "correct horse battery"
 
@@ -164,6 +164,27 @@ def test_insights_count_what_the_list_shows(rt: Runtime) -> None:
     assert dict((row[0], row[1]) for row in languages.rows) == {"en": 2, "es": 1, "de": 1}
     assert totals.negative_share == pytest.approx(0.25)
     assert per_day.to_csv().splitlines()[0] == "day,calls"
+
+
+def test_talk_filters_and_the_talk_per_agent_chart(rt: Runtime) -> None:
+    """A call with a 30 s hold and an interruption stands out from the demo calls, which have neither."""
+    seed_held_call(rt)
+    assert _ids(rt, CallFilters(non_talk_above=29)) == {"held"}
+    assert _ids(rt, CallFilters(non_talk_above=30)) == set()  # 10 s to 40 s, and 58 s to the end at 60 s
+    assert _ids(rt, CallFilters(interruptions_above=0)) == {"held"}
+    assert _ids(rt, CallFilters(interruptions_above=1)) == set()
+    assert len(_ids(rt, CallFilters(non_talk_above=0))) == 1  # the demo calls have figures: 0 s each
+
+    with rt.db.transaction() as session:
+        table = insights.chart(
+            "talk_per_agent",
+            session=session,
+            filters=CallFilters(status="done").with_default_period(30),
+            include_transcripts=True,
+        )
+    per_agent = {row[0]: row[1:] for row in table.rows}
+    assert per_agent["David"] == [2, pytest.approx((62.1 + 54.5) / 2, abs=0.1), 0.0]  # refund and German bill
+    assert per_agent["Hold-agent"] == [1, pytest.approx(100 * 28 / 30, abs=0.1), 30.0]
 
 
 def test_passwords_are_argon2id_hashes_and_checked(rt: Runtime) -> None:

@@ -21,7 +21,7 @@ from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import accounts
 from tests.conftest import _fresh_database
-from tests.dashboard_seed import seed
+from tests.dashboard_seed import seed, seed_held_call
 
 PASSWORD = "correct horse battery"
 LOCAL = "http://127.0.0.1"
@@ -117,6 +117,22 @@ def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> N
     assert "<audio" not in page.text
     assert client.get("/app/calls/demo-refund/audio").status_code == 403
     assert client.get("/app/operations").status_code == 403
+    assert 'id="talk-title"' in page.text and "62%" in page.text  # talk figures are numbers, not words
+
+
+def test_the_strip_marks_hold_time_and_interruptions(app: object, rt: Runtime) -> None:
+    seed_held_call(rt)
+    client = _client(app)
+    _sign_in(client, "analyst")
+    client.headers["Sec-Fetch-Site"] = "same-origin"
+    page = client.get("/app/calls/held").text
+    marks = re.findall(
+        r'<span class="mark mark-([a-z-]+)" data-left="([0-9.]+)" data-width="[0-9.]+" title="([^"]+)"', page
+    )
+    assert marks == [
+        ("non-talk", "16.67", "nobody talking 0:10 to 0:40"),
+        ("interruption", "6.67", "customer interrupted at 0:04"),
+    ]
 
 
 def test_an_analyst_streams_audio_by_range_and_is_audited(app: object, rt: Runtime) -> None:

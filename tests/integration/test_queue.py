@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import procrastinate
+import procrastinate.testing
 import psycopg
 import pytest
 from procrastinate import exceptions as procrastinate_errors
@@ -128,3 +129,29 @@ def test_a_worker_that_stops_by_itself_is_started_again_until_cancelled(
     asyncio.run(scenario())
     assert len(starts) == 3
     assert all(options == {"concurrency": 2, "install_signal_handlers": False} for options in starts)
+
+
+def test_a_worker_stopped_for_an_upgrade_finishes_the_job_it_is_running() -> None:
+    """What SIGTERM does to ``callsense worker`` (it cancels the supervised worker): the running job ends
+    as succeeded before the worker returns, so a rolling restart loses no work in flight."""
+    app = procrastinate.App(connector=procrastinate.testing.InMemoryConnector())
+    started, finished = asyncio.Event(), []
+
+    @app.task(name="slow")
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+        finished.append(True)
+
+    async def scenario() -> None:
+        async with app.open_async():
+            await slow.defer_async()
+            worker = asyncio.create_task(workers.run_worker_supervised(app, {"wait": True}))
+            await started.wait()
+            worker.cancel()  # mid-job
+            with pytest.raises(asyncio.CancelledError):
+                await worker
+
+    asyncio.run(scenario())
+    assert finished == [True]
+    assert [job["status"] for job in app.connector.jobs.values()] == ["succeeded"]  # type: ignore[attr-defined]

@@ -8,25 +8,38 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
 from callsense.backends.crm.fake import FakeDestinations
 from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
 from callsense.calls import deliveries
+from callsense.calls import service as calls
 from callsense.calls.models import Delivery
 from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.config import Settings
 from callsense.errors import PermanentFetchError
-from callsense.pipeline import analyse, deliver, fetch, ingest, transcribe
+from callsense.pipeline import analyse, deliver, fetch, ingest, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
+from callsense.security import tokens
+from callsense.security.tokens import Role
+from callsense.server import create_app
 from callsense.speech.fake import FakeTranscriber
 from tests.conftest import AUDIO, status_of
 from tests.crm_calls import ANALYSIS
+from tests.dashboard_seed import spread_words
 
 SOURCE = "https://recorder.example/call.flac"
+
+
+def _turn(speaker: Speaker, text: str, start: float, end: float) -> Segment:
+    words = spread_words(text, start, end)
+    return Segment(speaker=speaker, start=start, end=end, text=text, confidence=0.9, words=words)
+
+
 TURNS = [
-    Segment(speaker=Speaker.agent, start=0.0, end=2.0, text="Thanks for calling.", confidence=0.9),
-    Segment(speaker=Speaker.customer, start=2.1, end=4.0, text="I was charged twice.", confidence=0.9),
+    _turn(Speaker.agent, "Thanks for calling.", 0.0, 2.0),
+    _turn(Speaker.customer, "I was charged twice.", 1.5, 4.0),  # cuts in 1.5 s into the agent's turn
 ]
 
 
@@ -34,17 +47,34 @@ def _answer(request: object) -> str:
     return json.dumps(ANALYSIS)
 
 
-@pytest.fixture
-def rt(settings: Settings) -> Iterator[Runtime]:
-    hook = {"name": "hook", "kind": "webhook", "base_url": "https://crm.example/hook", "secret": "whsec_test"}
-    configured = Settings.model_validate({**settings.model_dump(), "deliveries": {"destinations": [hook]}})
-    runtime = dataclasses.replace(
+def runtime_with_fakes(settings: Settings) -> Runtime:
+    """The real runtime on ``settings`` with one webhook destination, every model and server a fake."""
+    hook = {
+        "name": "hook",
+        "kind": "webhook",
+        "base_url": "https://crm.example/hook",
+        "secret": "whsec_test",
+        "fields": ["call_id", "talk", "non_talk_seconds", "interruptions"],
+    }
+    configured = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "deliveries": {"destinations": [hook]},
+            "talk": {"non_talk_min_s": 1.0},  # the 1.2 s after the last word (the fixture is 5.2 s long)
+        }
+    )
+    return dataclasses.replace(
         open_runtime(configured),
         recordings=FakeRecordings({SOURCE: (AUDIO / "en_short.mono.flac").read_bytes()}),
         transcriber=FakeTranscriber(TURNS),
         llm=FakeLLM(_answer),
         crm=FakeDestinations(),
     )
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = runtime_with_fakes(settings)
     yield runtime
     runtime.db.close()
 
@@ -62,6 +92,43 @@ def test_each_stage_hands_on_what_comes_next(rt: Runtime) -> None:
         assert (delivery.status, delivery.external_id) == ("delivered", "hook-path")
     (destination, sent), *_ = rt.crm.sent  # type: ignore[attr-defined]
     assert (destination, sent.call_id) == ("hook", "path")
+
+
+def test_a_processed_call_has_its_talk_figures_in_record_api_and_crm_payload(rt: Runtime) -> None:
+    call_pk = ingest.ingest(rt, call_id="talk", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    (delivery_id,) = analyse.run(rt, call_pk)
+    deliver.run(rt, delivery_id)
+
+    with rt.db.transaction() as session:
+        record = calls.to_record(call=calls.get(session=session, call_id="talk"), keyring=rt.keyring)
+        token = tokens.create(session=session, name="look", role=Role.viewer)
+    talk = record.talk
+    assert talk is not None and talk.agent is not None and talk.customer is not None
+    assert (talk.agent.talk_seconds, talk.customer.talk_seconds) == (2.0, 2.5)
+    assert talk.customer.interruption_times == [1.5] and talk.interruptions == 1
+    assert talk.overlap_seconds == 0.5 and talk.turns == 2
+    assert [(span.start, span.end) for span in talk.non_talk_spans] == [(4.0, 5.21)]
+    assert talk.agent.loudness_dbfs is not None and talk.agent.loudness_dbfs.mean > -60  # real speech
+
+    (_, sent), *_ = rt.crm.sent  # type: ignore[attr-defined]
+    assert sent.fields["talk"] == talk.model_dump(mode="json")
+    assert (sent.fields["non_talk_seconds"], sent.fields["interruptions"]) == (talk.non_talk_seconds, 1)
+
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(rt, tasks.build_app(rt))) as client:
+        served = client.get("/calls/talk", headers=headers).json()
+        assert served["talk"] == talk.model_dump(mode="json")
+
+        def listed(**filters: float) -> list[str]:
+            page = client.get("/calls", params=filters, headers=headers).json()
+            return [item["call_id"] for item in page["items"]]
+
+        assert listed(interruptions_above=0) == ["talk"]
+        assert listed(interruptions_above=1) == []
+        assert listed(non_talk_above=talk.non_talk_seconds - 0.01) == ["talk"]
+        assert listed(non_talk_above=talk.non_talk_seconds) == []
 
 
 def test_a_stage_already_done_says_the_same_next_step_without_working_again(rt: Runtime) -> None:

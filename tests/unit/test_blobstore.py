@@ -14,10 +14,15 @@ from callsense.crypto import KeyRing
 from callsense.errors import InvalidBlobKeyError, NotFoundError, PermanentError
 
 
-@pytest.fixture(params=["memory", "filesystem"])
+@pytest.fixture(params=["memory", "filesystem", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     if request.param == "memory":
         return MemoryBlobStore()
+    if request.param == "s3":  # a real S3 server (tests/s3server.py), started only when an s3 case runs
+        from callsense.backends.blobstore.s3 import S3BlobStore
+
+        server, bucket = request.getfixturevalue("s3_server"), request.getfixturevalue("s3_bucket")
+        return S3BlobStore(server.shared_client, bucket=bucket, prefix=request.getfixturevalue("s3_prefix"))
     return FilesystemBlobStore(tmp_path / "blobs")
 
 

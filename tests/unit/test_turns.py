@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from callsense.calls.schemas import Speaker
-from callsense.speech.whisper import _Word, turns_from_words
+from callsense.speech.whisper import SpokenWord, turns_from_words
 
 
-def word(start: float, text: str, speaker: Speaker) -> _Word:
-    return _Word(start=start, end=start + 0.3, text=f" {text}", probability=0.9, speaker=speaker)
+def word(start: float, text: str, speaker: Speaker) -> SpokenWord:
+    return SpokenWord(start=start, end=start + 0.3, text=f" {text}", probability=0.9, speaker=speaker)
 
 
 def test_interjection_inside_a_long_agent_segment_becomes_its_own_turn() -> None:
@@ -39,8 +39,8 @@ def test_a_long_pause_splits_one_speaker_into_two_turns() -> None:
 
 def test_confidence_is_the_mean_word_probability() -> None:
     words = [
-        _Word(0.0, 0.2, " a", 0.5, Speaker.customer),
-        _Word(0.3, 0.5, " b", 1.0, Speaker.customer),
+        SpokenWord(0.0, 0.2, " a", 0.5, Speaker.customer),
+        SpokenWord(0.3, 0.5, " b", 1.0, Speaker.customer),
     ]
     (turn,) = turns_from_words(words)
     assert turn.confidence == 0.75
@@ -48,3 +48,17 @@ def test_confidence_is_the_mean_word_probability() -> None:
 
 def test_no_words_no_turns() -> None:
     assert turns_from_words([]) == []
+
+
+def test_each_turn_keeps_its_words_with_timings() -> None:
+    words = [
+        SpokenWord(0.0, 0.25, " hi", 0.8, Speaker.agent),
+        SpokenWord(0.3, 0.61, " there", 0.9, Speaker.agent),
+        SpokenWord(0.9, 1.2, " hello", 0.7, Speaker.customer),
+    ]
+    agent, customer = turns_from_words(words)
+    assert [(w.start, w.end, w.text, w.probability) for w in agent.words] == [
+        (0.0, 0.25, " hi", 0.8),
+        (0.3, 0.61, " there", 0.9),
+    ]
+    assert [w.text for w in customer.words] == [" hello"]

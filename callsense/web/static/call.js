@@ -1,15 +1,16 @@
 // The call page: clicking a turn seeks the recording there; the turn being played is highlighted and kept
-// in view; the sentiment strip shows where the playback is.
+// in view; the sentiment strip shows where the playback is; the talk bars and strip marks get their sizes.
 (() => {
   const player = document.getElementById("player");
   const turns = Array.from(document.querySelectorAll("#turns .turn"));
   const cursor = document.getElementById("strip-cursor");
 
   // Inline style attributes are refused by the page's Content-Security-Policy, so positions come from data-*.
-  for (const band of document.querySelectorAll(".strip .band")) {
+  for (const band of document.querySelectorAll(".strip .band, .strip .mark")) {
     band.style.left = `${band.dataset.left}%`;
     band.style.width = `${band.dataset.width}%`;
   }
+  for (const bar of document.querySelectorAll(".talk-bar")) bar.style.width = `${bar.dataset.width}%`;
   if (!player) return;
 
   let current = null;

@@ -29,6 +29,12 @@
     "horizontal-bar": (t) => ({ type: "bar", data: { labels: t.rows.map((r) => r[0]),
         datasets: [series(t, 1, palette[4], { borderRadius: 4 })] },
       options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } } }),
+    // Two scales on one chart: the agent's share of the talk (bottom, percent) and the non-talk time (top).
+    "talk-per-agent": (t) => ({ type: "bar", data: { labels: t.rows.map((r) => r[0]),
+        datasets: [series(t, 2, palette[0], { xAxisID: "share", borderRadius: 4 }), series(t, 3, palette[2], { xAxisID: "quiet", borderRadius: 4 })] },
+      options: { indexAxis: "y", scales: {
+        share: { position: "bottom", beginAtZero: true, max: 100, title: { display: true, text: "agent's share of the talk (%)" } },
+        quiet: { position: "top", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "non-talk (s)" } } } } }),
     "doughnut": (t) => ({ type: "doughnut", data: { labels: t.rows.map((r) => r[0]),
         datasets: [{ label: "calls", data: t.rows.map((r) => r[1]), backgroundColor: palette }] },
       options: { plugins: { legend: { position: "right" } } } }),

@@ -1,0 +1,301 @@
+"""``callsense backup``: a database dump, the audio it names and the key ring, checked by a manifest.
+
+A backup is a directory::
+
+    manifest.json        what it holds and the SHA-256 of every other file (manifest.py)
+    database.dump        pg_dump's custom format, taken from one snapshot
+    blobs/<key>          each recording the dump names, as stored (still encrypted)
+    keyring.wrapped.json the key ring sealed with a passphrase (security/keywrap.py), unless it was written
+                         to a file the operator keeps elsewhere
+
+The recordings copied are those the dump's snapshot names (read in the snapshot pg_dump uses), so every call
+in the dump finds its audio. The key ring is exported last: any key that sealed a copied blob is in it. The
+key ring is never written in clear inside the backup: without the keys the backup is unreadable, and keys
+beside it would let whoever holds the copy read every call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from sqlalchemy import text
+
+from callsense import __version__
+from callsense.backends.blobstore import open_blobstore, validate_key
+from callsense.backup import manifest as manifests
+from callsense.backup import pgtools
+from callsense.config import Settings
+from callsense.crypto import KeyRing
+from callsense.db import Database, open_database, schema_status
+from callsense.errors import BackupError, NotFoundError
+from callsense.security import keywrap
+
+__all__ = ["KeyExport", "Progress", "Silent", "create", "restore"]
+
+DUMP = "database.dump"
+BLOBS = "blobs"
+WRAPPED_KEYS = "keyring.wrapped.json"
+
+T = TypeVar("T")
+
+
+class Progress(Protocol):
+    """How a long backup or restore reports itself (a terminal's progress bars; nothing in tests)."""
+
+    def step(self, label: str) -> AbstractContextManager[None]:
+        """Around one long step of unknown length (the dump, the restore)."""
+
+    def track(self, items: Iterable[T], *, total: int, label: str) -> Iterable[T]:
+        """Yield ``items``, showing how many of ``total`` are done."""
+
+    def note(self, message: str) -> None:
+        """One line the operator should see."""
+
+
+class Silent:
+    @contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        yield
+
+    def track(self, items: Iterable[T], *, total: int, label: str) -> Iterable[T]:
+        return items
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class KeyExport:
+    """How the key ring leaves: sealed with ``passphrase`` inside the backup, or in clear to ``path``."""
+
+    passphrase: str | None = None
+    path: Path | None = None
+
+
+def create(
+    settings: Settings, directory: Path, *, keys: KeyExport, progress: Progress, pg_bin: Path | None = None
+) -> manifests.Manifest:
+    """Back up the database, the recordings it names and the key ring into ``directory`` (new or empty)."""
+    key_path = settings.resolved_key_file
+    if not key_path.is_file():
+        raise BackupError(f"there is no key file at {key_path}: without it the data cannot be read")
+    _check_key_destination(keys, directory.resolve())
+    directory = _empty_directory(directory)
+    db = open_database(settings, check=False)
+    try:
+        status = schema_status(db.engine)
+        if status.current is None:
+            raise BackupError(
+                f"the database ({db.url_for_display}) has no callsense schema: nothing to back up"
+            )
+        server = pgtools.server_major(db.engine)
+        dump_tool = pgtools.find("pg_dump", server=server, bin_dir=pg_bin)
+        with progress.step(f"dumping the database with {dump_tool.path} ({dump_tool.major})"):
+            blob_keys, calls = _dump(db, dump_tool, directory / DUMP)
+    finally:
+        db.close()
+    progress.note(f"database dumped: {calls} calls, {_mib(directory / DUMP)}")
+    missing = _copy_blobs(settings, blob_keys, directory / BLOBS, progress)
+    ring = KeyRing.load_or_create(key_path)  # after the blobs: every key that sealed one is in the ring
+    if keys.passphrase is not None:
+        (directory / WRAPPED_KEYS).write_bytes(keywrap.wrap(ring.export(), keys.passphrase))
+        kept = manifests.KeyRingCopy(
+            kept="wrapped", file=WRAPPED_KEYS, key_ids=sorted(ring.key_ids), active=ring.active_key_id
+        )
+    else:
+        assert keys.path is not None
+        ring.install(keys.path)
+        kept = manifests.KeyRingCopy(
+            kept="elsewhere", file=str(keys.path), key_ids=sorted(ring.key_ids), active=ring.active_key_id
+        )
+    files = sorted(str(path.relative_to(directory)) for path in directory.rglob("*") if path.is_file())
+    for name in files:
+        os.chmod(directory / name, 0o600)  # copies of the backup that keep modes stay private too
+    sums = {
+        name: manifests.checksum(directory / name)
+        for name in progress.track(files, total=len(files), label="checksums")
+    }
+    result = manifests.Manifest(
+        created_at=datetime.now(UTC),
+        callsense_version=__version__,
+        schema_revision=status.current,
+        postgresql_server=server,
+        pg_dump=dump_tool.major,
+        calls=calls,
+        blobs=len(blob_keys) - len(missing),
+        missing_blobs=missing,
+        key_ring=kept,
+        files=sums,
+    )
+    manifests.write(directory, result)
+    return result
+
+
+def restore(
+    settings: Settings,
+    directory: Path,
+    *,
+    passphrase: str | None,
+    key_file: Path | None,
+    force: bool,
+    progress: Progress,
+    pg_bin: Path | None = None,
+) -> manifests.Manifest:
+    """Check the backup in ``directory``, then restore its database, recordings and key ring."""
+    found = manifests.read(directory)
+    sealed = [WRAPPED_KEYS] if found.key_ring.kept == "wrapped" else []
+    for required in (DUMP, *sealed):
+        if required not in found.files:
+            raise BackupError(f"the backup manifest does not list {required}: it is not a whole backup")
+    manifests.verify(directory, progress.track(found.files, total=len(found.files), label="checking"), found)
+    ring = _key_ring(directory, found, passphrase=passphrase, key_file=key_file)  # before anything changes
+    db = open_database(settings, check=False)
+    try:
+        server = pgtools.server_major(db.engine)
+        if server < found.postgresql_server:
+            raise BackupError(
+                f"this backup comes from PostgreSQL {found.postgresql_server} and the database server is "
+                f"PostgreSQL {server}: restore into PostgreSQL {found.postgresql_server} or newer "
+                "(docs/operations.md shows a manual way into an older one)"
+            )
+        restore_tool = pgtools.find("pg_restore", server=max(server, found.pg_dump), bin_dir=pg_bin)
+        _make_room(db, force=force)
+        with progress.step(f"restoring the database with {restore_tool.path} ({restore_tool.major})"):
+            pgtools.run(
+                restore_tool,
+                [
+                    "--no-owner",
+                    "--no-privileges",
+                    "--exit-on-error",
+                    "--single-transaction",
+                    str(directory / DUMP),
+                ],
+                url=db.engine.url,
+            )
+    finally:
+        db.close()
+    store = open_blobstore(settings)
+    blob_files = [name for name in found.files if name.startswith(f"{BLOBS}/")]
+    for name in progress.track(blob_files, total=len(blob_files), label="recordings"):
+        store.put(validate_key(name.removeprefix(f"{BLOBS}/")), (directory / name).read_bytes())
+    ring.install(settings.resolved_key_file)
+    return found
+
+
+def _empty_directory(directory: Path) -> Path:
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise BackupError(f"{directory} is not an empty directory: give a new one for each backup")
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)  # the dump holds some columns in clear (docs/security.md)
+    return directory.resolve()
+
+
+def _check_key_destination(keys: KeyExport, directory: Path) -> None:
+    if (keys.passphrase is None) == (keys.path is None):
+        raise BackupError("say where the key ring goes: a passphrase to seal it, or --key-out PATH")
+    if keys.passphrase is not None:
+        keywrap.check_passphrase(keys.passphrase)  # now, not after a long dump
+    if keys.path is not None:
+        if keys.path.resolve().is_relative_to(directory):
+            raise BackupError(f"--key-out {keys.path} is inside the backup: keep the key ring elsewhere")
+        if keys.path.exists():
+            raise BackupError(f"--key-out {keys.path} exists already: name a new file")
+
+
+def _dump(db: Database, tool: pgtools.Tool, target: Path) -> tuple[list[str], int]:
+    """pg_dump from a snapshot, and in that same snapshot the blob keys and the number of calls."""
+    with db.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            snapshot = connection.execute(text("select pg_export_snapshot()")).scalar_one()
+            keys = list(
+                connection.execute(
+                    text("select audio_blob from calls where audio_blob is not null")
+                ).scalars()
+            )
+            calls = connection.execute(text("select count(*) from calls")).scalar_one()
+            # The exporting transaction stays open while pg_dump runs, so its snapshot stays importable.
+            pgtools.run(
+                tool,
+                [
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--snapshot={snapshot}",
+                    f"--file={target}",
+                ],
+                url=db.engine.url,
+            )
+    return keys, int(calls)
+
+
+def _copy_blobs(settings: Settings, keys: list[str], target: Path, progress: Progress) -> list[str]:
+    """Copy each blob as stored; returns the keys the store did not have."""
+    store = open_blobstore(settings)
+    missing = []
+    for key in progress.track(keys, total=len(keys), label="recordings"):
+        try:
+            data = store.get(key)
+        except NotFoundError:
+            missing.append(key)
+            progress.note(f"warning: the database names recording {key}, which the blob store does not have")
+            continue
+        path = target / validate_key(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_bytes(data)
+    return missing
+
+
+def _key_ring(
+    directory: Path, found: manifests.Manifest, *, passphrase: str | None, key_file: Path | None
+) -> KeyRing:
+    if key_file is not None:
+        ring = KeyRing.from_export(_read(key_file), source=f"key file {key_file}")
+    elif found.key_ring.kept == "wrapped" and passphrase is not None:
+        sealed = _read(directory / WRAPPED_KEYS)
+        ring = KeyRing.from_export(keywrap.unwrap(sealed, passphrase), source="the wrapped key ring")
+    elif found.key_ring.kept == "wrapped":
+        raise BackupError("this backup's key ring is sealed: give its passphrase")
+    else:
+        raise BackupError(
+            f"this backup's key ring was written to {found.key_ring.file}: give it with --key-file"
+        )
+    lacking = set(found.key_ring.key_ids) - ring.key_ids
+    if lacking:
+        raise BackupError(f"the key ring given lacks keys this backup needs: {', '.join(sorted(lacking))}")
+    return ring
+
+
+def _make_room(db: Database, *, force: bool) -> None:
+    """Refuse a database that has tables, or with ``force`` empty it (schema ``public`` holds all of ours)."""
+    with db.transaction() as session:
+        tables = session.execute(
+            text(
+                "select count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')"
+            )
+        ).scalar_one()
+        if tables and not force:
+            raise BackupError(
+                f"the database ({db.url_for_display}) is not empty ({tables} tables): restore into an empty "
+                "database, or pass --force to replace its contents"
+            )
+        if tables:
+            session.execute(text("drop schema public cascade"))
+            session.execute(text("create schema public"))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BackupError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _mib(path: Path) -> str:
+    return f"{path.stat().st_size / 1024**2:.1f} MiB"

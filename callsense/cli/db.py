@@ -1,0 +1,47 @@
+"""``callsense db``: the schema revision of the database, and the explicit upgrade to this version's."""
+
+from __future__ import annotations
+
+import typer
+
+from callsense.cli import common
+
+app = typer.Typer(
+    help="The database schema: which revision it is at, and upgrading it to this version's.",
+    no_args_is_help=True,
+)
+
+
+@app.command("status")
+def db_status() -> None:
+    """Print the database's schema revision and this callsense's; exit 1 if callsense would not start."""
+    from callsense import db
+
+    with common.database(check=False) as database:
+        status = db.schema_status(database.engine)
+    common.out.print(f"database:  {database.url_for_display}")
+    common.out.print(f"schema:    {status.current or 'none (empty database)'}")
+    common.out.print(f"callsense: {status.head}")
+    problem = status.problem()
+    if status.up_to_date:
+        common.out.print("up to date")
+    elif status.current is None:
+        common.out.print("empty: the first start creates the schema")
+    elif database.embedded is not None and status.known:
+        common.out.print("older: the next start upgrades it (the embedded PostgreSQL is upgraded on open)")
+    elif problem is not None:
+        common.err.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(common.EXIT_PERMANENT)
+
+
+@app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to this version's (run it once, after stopping the old version's processes)."""
+    from callsense import db
+
+    with common.database(check=False) as database:
+        before = db.upgrade(database.engine)
+    if before.up_to_date:
+        common.out.print(f"schema already at {before.head}")
+    else:
+        common.out.print(f"schema upgraded from {before.current or 'none'} to {before.head}")

@@ -1,0 +1,176 @@
+"""Backup and restore for real: calls processed through the stages (fakes for the models and the CRM) on the
+embedded PostgreSQL, backed up by the CLI with the server's own pg_dump, everything wiped (database, blobs,
+key file), restored by the CLI, then every record, recording and delivery read back as it was."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, select, text
+
+from callsense.backup import archive, pgtools
+from callsense.calls import access
+from callsense.calls import service as calls
+from callsense.calls.models import Delivery
+from callsense.config import Settings
+from callsense.errors import BackupError
+from callsense.pipeline import analyse, deliver, fetch, ingest, transcribe
+from callsense.runtime import Runtime, open_runtime
+from tests.conftest import AUDIO
+from tests.crm_calls import cli_env
+from tests.integration.test_stages import SOURCE, runtime_with_fakes
+from tests.servers import CALLSENSE
+
+PASSPHRASE = "correct horse battery staple"
+QUIET = archive.Silent()
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = runtime_with_fakes(settings)
+    yield runtime
+    runtime.db.close()
+
+
+def _process(rt: Runtime, count: int) -> None:
+    """``count`` calls through every stage; the first one's delivery is sent, the others' wait for theirs."""
+    for number in range(count):
+        call_pk = ingest.ingest(rt, call_id=f"call-{number}", source=SOURCE).call_pk
+        fetch.run(rt, call_pk, local_files=False)
+        transcribe.run(rt, call_pk)
+        for delivery_id in analyse.run(rt, call_pk):
+            if number == 0:
+                deliver.run(rt, delivery_id)
+
+
+def _contents(rt: Runtime) -> tuple[dict[str, object], dict[str, bytes], list[tuple[object, ...]]]:
+    """Every call's decrypted record and recording, and every delivery row."""
+    records, recordings = {}, {}
+    with rt.db.transaction() as session:
+        for call_id in session.scalars(text("select call_id from calls order by call_id")):
+            call = calls.get(session=session, call_id=call_id)
+            records[call_id] = calls.to_record(call=call, keyring=rt.keyring).model_dump()
+            recordings[call_id] = access.play_recording(
+                session=session,
+                keyring=rt.keyring,
+                blobs=rt.blobs,
+                call_id=call_id,
+                range_header=None,
+                actor="test",
+                via="test",
+            ).content
+        columns = [
+            Delivery.call_pk,
+            Delivery.destination,
+            Delivery.status,
+            Delivery.external_id,
+            Delivery.attempts,
+        ]
+        deliveries = [tuple(row) for row in session.execute(select(*columns).order_by(Delivery.call_pk))]
+    return records, recordings, deliveries
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**cli_env(settings), "CALLSENSE_BACKUP_PASSPHRASE": PASSPHRASE}
+    return subprocess.run(
+        [CALLSENSE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _wipe(settings: Settings, admin_url: str) -> None:
+    """Drop the database and make it again, empty; delete the blob store and the key file."""
+    name = make_url(str(settings.database_url)).database
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    shutil.rmtree(settings.resolved_blob_dir)
+    settings.resolved_key_file.unlink()
+
+
+def test_backup_wipe_restore_gives_every_call_back(
+    rt: Runtime, tmp_path: Path, embedded_server_url: str
+) -> None:
+    _process(rt, 2)
+    before = _contents(rt)
+    assert before[1]["call-0"] == (AUDIO / "en_short.mono.flac").read_bytes()
+    assert sorted(status for _, _, status, _, _ in before[2]) == ["delivered", "pending"]
+    rt.db.close()
+    settings, backup = rt.settings, tmp_path / "backup"
+
+    made = _cli(settings, "backup", "create", str(backup))
+    assert made.returncode == 0, made.stderr
+    assert "2 calls, 2 recordings" in made.stdout
+    assert b"active" not in (backup / archive.WRAPPED_KEYS).read_bytes()  # sealed, not the key file in clear
+    _wipe(settings, embedded_server_url)
+
+    with pytest.raises(BackupError, match="the passphrase does not open the wrapped key ring"):
+        archive.restore(
+            settings, backup, passphrase="not the passphrase", key_file=None, force=False, progress=QUIET
+        )
+    assert not settings.resolved_key_file.exists()  # refused before anything was touched
+
+    restored = _cli(settings, "backup", "restore", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    assert "restored 2 calls and 2 recordings" in restored.stdout
+
+    again = open_runtime(settings)
+    try:
+        assert _contents(again) == before
+    finally:
+        again.db.close()
+    with pytest.raises(BackupError, match="is not empty"):  # a second restore would overwrite calls
+        archive.restore(settings, backup, passphrase=PASSPHRASE, key_file=None, force=False, progress=QUIET)
+
+
+def test_a_damaged_backup_is_refused_naming_the_file(rt: Runtime, tmp_path: Path) -> None:
+    _process(rt, 1)
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+    assert not (backup / archive.WRAPPED_KEYS).exists() and key_out.stat().st_mode & 0o777 == 0o600
+    (blob,) = [path for path in (backup / archive.BLOBS).rglob("*") if path.is_file()]
+    damaged = bytearray(blob.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    blob.write_bytes(bytes(damaged))
+    name = str(blob.relative_to(backup))
+    with pytest.raises(BackupError, match=f"the backup is damaged: {name} has SHA-256"):
+        archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+    with rt.db.transaction() as session:  # nothing was replaced
+        assert session.scalar(text("select count(*) from calls")) == 1
+
+
+def test_the_key_ring_never_lands_in_clear_inside_the_backup(rt: Runtime, tmp_path: Path) -> None:
+    inside = archive.KeyExport(path=tmp_path / "backup" / "keys.json")
+    with pytest.raises(BackupError, match="inside the backup"):
+        archive.create(rt.settings, tmp_path / "backup", keys=inside, progress=QUIET)
+    assert not (tmp_path / "backup").exists()  # refused before anything was written
+
+
+def _major(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        return pgtools.server_major(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.external_pg
+def test_a_backup_is_not_restored_into_an_older_postgresql(
+    rt: Runtime, tmp_path: Path, external_database_url: str
+) -> None:
+    older = Settings(data_dir=tmp_path / "other", database_url=external_database_url)
+    theirs, ours = _major(external_database_url), _major(str(rt.settings.database_url))
+    if theirs >= ours:
+        pytest.skip(f"the external PostgreSQL ({theirs}) is not older than the embedded one ({ours})")
+    backup = tmp_path / "backup"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(passphrase=PASSPHRASE), progress=QUIET)
+    with pytest.raises(
+        BackupError, match=f"comes from PostgreSQL {ours} .* restore into PostgreSQL {ours} or newer"
+    ):
+        archive.restore(older, backup, passphrase=PASSPHRASE, key_file=None, force=False, progress=QUIET)
+    assert not older.resolved_key_file.exists()

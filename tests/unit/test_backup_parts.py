@@ -1,0 +1,62 @@
+"""The parts of a backup that need no database: the sealed key ring, which pg_dump, the key file merge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from callsense.backup.pgtools import Tool, choose
+from callsense.crypto import KeyRing
+from callsense.errors import BackupError, ConfigError
+from callsense.security import keywrap
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def test_a_sealed_key_ring_opens_with_its_passphrase_only() -> None:
+    ring = KeyRing.generate()
+    sealed = keywrap.wrap(ring.export(), PASSPHRASE)
+    assert ring.export() not in sealed and b"keys" not in sealed
+    opened = KeyRing.from_export(keywrap.unwrap(sealed, PASSPHRASE), source="test")
+    assert opened.decrypt(ring.encrypt(b"hello", context="c"), context="c") == b"hello"
+    with pytest.raises(BackupError, match="passphrase does not open"):
+        keywrap.unwrap(sealed, PASSPHRASE + "!")
+
+
+def test_a_weakened_kdf_in_the_header_fails_like_a_wrong_passphrase() -> None:
+    doc = json.loads(keywrap.wrap(b"ring", PASSPHRASE))
+    doc["kdf"]["log2_n"] = 10  # cheaper guesses for whoever edits the file
+    with pytest.raises(BackupError, match="passphrase does not open"):
+        keywrap.unwrap(json.dumps(doc).encode(), PASSPHRASE)
+    doc["kdf"]["log2_n"] = 40  # or an exhausting one
+    with pytest.raises(BackupError, match="out of range"):
+        keywrap.unwrap(json.dumps(doc).encode(), PASSPHRASE)
+
+
+def test_a_short_passphrase_is_refused() -> None:
+    with pytest.raises(BackupError, match="at least 12 characters"):
+        keywrap.wrap(b"ring", "short")
+
+
+def test_the_dump_tool_of_the_servers_version_is_chosen_else_the_oldest_newer() -> None:
+    tools = [Tool(Path(f"/pg{major}/pg_dump"), major) for major in (15, 16, 18)]
+    assert choose(tools, server=16) == tools[1]
+    assert choose(tools, server=17) == tools[2]
+    assert choose(tools, server=14) == tools[0]
+    assert choose(tools, server=19) is None  # an older pg_dump cannot dump a newer server
+
+
+def test_restoring_a_key_ring_keeps_the_keys_already_in_the_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys.json"
+    here = KeyRing.load_or_create(key_file)
+    restored = KeyRing.generate()
+    restored.install(key_file)
+    merged = KeyRing.load_or_create(key_file)
+    assert merged.key_ids == here.key_ids | restored.key_ids
+    assert merged.active_key_id == restored.active_key_id
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    clash = KeyRing({here.active_key_id: bytes(32)}, here.active_key_id)
+    with pytest.raises(ConfigError, match="different key under the id"):
+        clash.install(key_file)

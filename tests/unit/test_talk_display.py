@@ -1,0 +1,68 @@
+"""How the talk figures are shown: the call page's strip marks, the list's filters, a CRM body's line."""
+
+from __future__ import annotations
+
+import pytest
+
+from callsense.calls.schemas import SpeakerTalk, TalkFigures, TimeSpan
+from callsense.config.talk import TalkSettings
+from callsense.web.call_view import strip_marks
+from callsense.web.filters import CallFilters
+
+
+def side(share: float, interruptions: list[float]) -> SpeakerTalk:
+    return SpeakerTalk(
+        talk_seconds=100 * share,
+        share=share,
+        interruptions=len(interruptions),
+        interruption_times=interruptions,
+        longest_monologue_seconds=10,
+    )
+
+
+FIGURES = TalkFigures(
+    agent=side(0.62, []),
+    customer=side(0.38, [30.0, 45.0]),
+    non_talk_seconds=35.2,
+    non_talk_spans=[TimeSpan(start=60, end=95.2)],
+    overlap_seconds=1.5,
+    turns=12,
+    thresholds=TalkSettings(),
+)
+
+
+def test_strip_marks_lie_where_the_spans_and_interruptions_are() -> None:
+    marks = strip_marks(FIGURES, duration=200)
+    assert [(m.kind, m.left) for m in marks] == [
+        ("non-talk", 30.0),
+        ("interruption", 15.0),
+        ("interruption", 22.5),
+    ]
+    assert marks[0].width == pytest.approx(17.6)
+    assert marks[1].label == "customer interrupted at 0:30"
+
+
+def test_a_crm_body_gets_one_line() -> None:
+    assert FIGURES.one_line() == (
+        "Agent 62% of the talk, 0 interruptions; Customer 38% of the talk, 2 interruptions; non-talk 35 s"
+    )
+    mono = TalkFigures(non_talk_seconds=7.0, thresholds=TalkSettings())
+    assert mono.one_line() == "non-talk 7 s" and mono.interruptions is None
+
+
+@pytest.mark.parametrize(
+    ("query", "non_talk", "interruptions"),
+    [
+        ({"non_talk_above": "30", "interruptions_above": "2"}, 30.0, 2),
+        ({"non_talk_above": "12.5", "interruptions_above": "2.5"}, 12.5, None),  # a count is whole
+        ({"non_talk_above": "-1", "interruptions_above": "lots"}, None, None),
+        ({"non_talk_above": "nan", "interruptions_above": "1e99"}, None, None),
+        ({"non_talk_above": "", "interruptions_above": ""}, None, None),
+    ],
+)
+def test_talk_filters_are_read_leniently(
+    query: dict[str, str], non_talk: float | None, interruptions: int | None
+) -> None:
+    filters = CallFilters.parse(query)
+    assert (filters.non_talk_above, filters.interruptions_above) == (non_talk, interruptions)
+    assert filters.criteria().non_talk_above == non_talk
