@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
 from callsense.config.deliveries import DestinationSettings
+from callsense.config.sources import FolderSourceSettings, RestSourceSettings
 
 HEADER = """# Configuration reference
 
@@ -61,6 +62,8 @@ def configuration_markdown() -> str:
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             parts += ["", f"## `{name}`: {nested.__doc__ or name}".rstrip(), "", *_table(nested, name)]
     parts += ["", "### Each of `deliveries.destinations`", "", *_item_table(DestinationSettings)]
+    parts += ["", "### Each of `sources.folders`", "", *_item_table(FolderSourceSettings)]
+    parts += ["", "### Each of `sources.rest`", "", *_item_table(RestSourceSettings)]
     return "\n".join(parts) + "\n"
 
 
@@ -70,9 +73,8 @@ def _item_table(model: type[BaseModel]) -> list[str]:
     for name, field in model.model_fields.items():
         value = field.get_default(call_default_factory=True)
         value = getattr(value, "value", value)
-        default = (
-            "required" if field.is_required() else "unset" if value is None else f"`{json.dumps(value)}`"
-        )
+        shown = f"`{json.dumps(value, default=str)}`"  # default=str: paths
+        default = "required" if field.is_required() else "unset" if value is None else shown
         description = (field.description or "").replace("|", "\\|")
         lines.append(f"| `{name}` | {default} | {description} |")
     return lines

@@ -16,11 +16,13 @@
     │   ├── BlobStoreRefusedError    the blob store refuses: no such bucket, access denied, no credentials
     │   ├── PermanentFetchError      the recording's source refuses for good, or is not one we fetch
     │   │   ├── AddressRefusedError  the URL's host is a non-public address that is not allowlisted
-    │   │   └── StatusError          the recording server answered a final error status (404, 403...)
+    │   │   ├── StatusError          the recording server answered a final error status (404, 403...)
+    │   │   └── RecordingRefusedError a file a source listed cannot become a call (name, sidecar)
     │   └── CRMRejectedError         a CRM refused a delivery (4xx other than 408/429); its reason is kept
     └── RetryableError               a later attempt may succeed: network, a busy server
         ├── FetchError               the recording could not be downloaded
-        │   └── RetryableStatusError the recording server answered 5xx, 408 or 429
+        │   ├── RetryableStatusError the recording server answered 5xx, 408 or 429
+        │   └── SourceUnavailableError a source's folder or file cannot be read now
         ├── BlobStoreUnavailableError the blob store did not answer, or answered 5xx, 408 or 429
         ├── LLMUnavailableError      the LLM back-end did not answer
         └── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
@@ -118,6 +120,16 @@ class StatusError(PermanentFetchError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class RecordingRefusedError(PermanentFetchError):
+    """A file a source listed cannot become a call: its name does not match the source's pattern, or its
+    sidecar does not parse. Taken again only once the file changes."""
+
+
+class SourceUnavailableError(FetchError):
+    """A source's folder is missing or cannot be listed, or a file in it cannot be read: the next poll tries
+    again."""
 
 
 class LLMUnavailableError(RetryableError):

@@ -56,6 +56,8 @@ class Call(Base):
     source_enc: Mapped[bytes | None] = encrypted("source")  # the full URL, to fetch with
     agent: Mapped[str | None] = mapped_column(String(200), index=True)
     direction: Mapped[str | None] = mapped_column(String(16))
+    # left or right: the stereo channel of the agent when the call's source says (a preset); else asr's
+    agent_channel: Mapped[str | None] = mapped_column(String(8))
     customer_number_enc: Mapped[bytes | None] = encrypted("customer_number")
     metadata_enc: Mapped[bytes | None] = encrypted("metadata")
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -179,3 +181,45 @@ class Delivery(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     response_status: Mapped[int | None] = mapped_column(Integer)  # the CRM's HTTP status of the last try
+
+
+class SourceFile(Base):
+    """Each file a recording source listed, once: its unique key is what keeps two pollers (or one after a
+    restart) from taking a file twice.
+
+    Status: pending (seen, not yet stable: ``size``, ``mtime`` and ``seen_at`` are the first sighting of this
+    version), taking (a poller claimed it at ``updated_at``), ingested (``call_pk`` holds it), refused (bad
+    input, ``reason`` says why; taken again only when its size or mtime change), error (could not be read;
+    tried again next poll).
+    """
+
+    __tablename__ = "source_files"
+    __table_args__ = (UniqueConstraint("source", "path", name="uq_source_files_source_path"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(100))
+    path: Mapped[str] = mapped_column(Text)  # relative to the source's folder
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    call_pk: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SourceStatus(Base):
+    """What the last poll of each source found, for ``callsense sources list`` and the operations page;
+    ``ingested`` and ``refused`` count since the source was first polled. A REST source's cursor is kept
+    here too, so a restart or another worker goes on where the last poll ended."""
+
+    __tablename__ = "source_status"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    files_seen: Mapped[int] = mapped_column(Integer, default=0)
+    ingested: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cursor: Mapped[str | None] = mapped_column(Text)  # a REST source's: where its next poll starts

@@ -56,6 +56,7 @@ class CallDetails:
     direction: str | None = None
     started_at: datetime | None = None
     metadata: dict[str, Any] | None = None
+    agent_channel: str | None = None  # left or right; None: the asr setting
 
 
 def get_or_create(
@@ -69,6 +70,7 @@ def get_or_create(
     call.source_enc = keyring.encrypt_text(source, context=column_context(call.id, Call.source_enc))
     call.agent = details.agent
     call.direction = details.direction
+    call.agent_channel = details.agent_channel
     call.started_at = details.started_at
     if details.customer_number is not None:
         call.customer_number_enc = keyring.encrypt_text(

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from callsense import __version__
-from callsense.cli import backup, calls, common, deliveries, keys, models, search, tokens, users
+from callsense.cli import backup, calls, common, deliveries, keys, models, search, sources, tokens, users
 from callsense.cli import db as db_commands  # `db` names the database module in the commands below
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(keys.app, name="keys")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(deliveries.app, name="deliveries")
+app.add_typer(sources.app, name="sources")
 app.add_typer(users.app, name="users")
 app.add_typer(search.app, name="search")
 app.add_typer(db_commands.app, name="db")
@@ -103,7 +104,9 @@ def serve(
 def worker(
     queue: Annotated[
         list[str] | None,
-        typer.Option(help="Only these queues (fetch, transcribe, analyse, deliver, maintenance); repeat it."),
+        typer.Option(
+            help="Only these queues (fetch, transcribe, analyse, deliver, maintenance, sources); repeat it."
+        ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 1,
 ) -> None:

@@ -31,6 +31,7 @@ from callsense.config.service import (
     TwilioSettings,
     WebhookSettings,
 )
+from callsense.config.sources import SourcesSettings
 from callsense.config.talk import TalkSettings
 
 
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
 
     @field_validator("log_level")

@@ -28,13 +28,18 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from callsense import backoff, metrics
+from callsense.backends.recordings import sources
+from callsense.backends.recordings.http import FetchOptions
+from callsense.backends.recordings.sources.rest import RestSource
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
-from callsense.errors import CRMUnavailableError, PermanentError
+from callsense.config.sources import RestSourceSettings
+from callsense.errors import ConfigError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import deliver as deliver_stage
 from callsense.pipeline import fetch as fetch_stage
+from callsense.pipeline import poll as poll_stage
 from callsense.pipeline import stages, workers
 from callsense.pipeline import transcribe as transcribe_stage
 
@@ -280,6 +285,50 @@ async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> 
     await manager.prune_stalled_workers(seconds_since_heartbeat=STALLED_AFTER_SECONDS * 4)
 
 
+def poll_source_now(
+    rt: Runtime, app: procrastinate.App, name: str, *, on_progress: poll_stage.Progress | None = None
+) -> poll_stage.PollReport:
+    """Poll the source called ``name`` once; queue the transcription of each call a folder gave (its audio is
+    stored already), the fetch of each new call a REST source listed."""
+    settings = rt.settings.sources.named(name)
+    if settings is None:
+        known = ", ".join(source.name for source in rt.settings.sources.all()) or "none configured"
+        raise ConfigError(f"no source named '{name}' ({known})")
+    if isinstance(settings, RestSourceSettings):
+        report = poll_stage.poll_rest(rt, RestSource(settings, FetchOptions.from_settings(rt.settings)))
+    else:
+        report = poll_stage.poll(
+            rt,
+            sources.FolderSource(settings),
+            stable_seconds=settings.stable_seconds,
+            max_files=settings.max_files_per_poll,
+            on_progress=on_progress,
+        )
+    for call_pk in report.registered:
+        defer_stage(app, "fetch", call_pk)
+    for call_pk in report.fetched:
+        defer_stage(app, "transcribe", call_pk)
+    return report
+
+
+# Its own queue: a folder's poll reads the folder, so it must run where the folder is mounted.
+@blueprint.task(name="poll_source", queue="sources", pass_context=True)
+def poll_source(context: procrastinate.JobContext, timestamp: int, source: str) -> None:
+    """One poll of a configured source; ``build_app`` schedules one per enabled source."""
+    assert context.app is not None
+    rt = _runtime(context)
+    settings = rt.settings.sources.named(source)
+    if settings is None or not settings.enabled:  # configured away since this job was queued
+        return
+    with structlog.contextvars.bound_contextvars(source=source, stage="poll"):
+        poll_source_now(rt, context.app, source)
+
+
+def source_lock(name: str) -> str:
+    """One waiting and one running poll per source, whichever worker runs it."""
+    return f"poll:{name}"
+
+
 def conninfo(rt: Runtime) -> str:
     """libpq connection string of the database SQLAlchemy uses (works for the embedded server's socket)."""
     url = rt.db.engine.url.set(drivername="postgresql")
@@ -292,6 +341,14 @@ def build_app(rt: Runtime) -> procrastinate.App:
     # add_tasks_from moves the blueprint's tasks into the app and renames them in place; a copy keeps
     # ``blueprint`` intact for the next app built in this process (tests, benchmarks).
     app.add_tasks_from(copy.deepcopy(blueprint), namespace="callsense")
+    for source in rt.settings.sources.enabled():
+        app.periodic(
+            cron=source.poll_cron,
+            periodic_id=f"source:{source.name}",
+            queueing_lock=source_lock(source.name),
+            lock=source_lock(source.name),
+            task_kwargs={"source": source.name},
+        )(app.tasks["callsense:poll_source"])
     # Procrastinate logs every job at INFO; ours carry the call id instead.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     return app

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
-from callsense.config.models import TranslationEngine
+from callsense.config.models import Channel, TranslationEngine
 from callsense.pipeline import stages, talk
 from callsense.speech.audio import decode
 
@@ -31,6 +31,7 @@ def run(
         call = calls.lock(session=session, call_pk=call_pk)
         if not force and stages.is_done(call, "transcribe"):
             return "analyse" if call.status == CallStatus.transcribed.value else None
+        agent_channel = Channel(call.agent_channel) if call.agent_channel else None
     with stages.audited(rt, call_pk, "transcribe"):
         started = time.perf_counter()
         blob = rt.blobs.get(calls.audio_blob_key(call_pk))
@@ -38,17 +39,19 @@ def run(
             rt.keyring.decrypt(blob, context=calls.audio_context(call_pk)),
             max_seconds=rt.settings.max_audio_seconds,
         )
-        transcript = rt.transcriber.transcribe(audio, language=language, on_progress=on_progress)
+        transcript = rt.transcriber.transcribe(
+            audio, language=language, agent_channel=agent_channel, on_progress=on_progress
+        )
         translated, engine = None, None
         whisper_translates = rt.settings.translation is TranslationEngine.whisper
         spoken = transcript.language
         if whisper_translates and transcript.segments and spoken is not None and spoken != "en":
-            translated = rt.transcriber.translate(audio, language=spoken).text
+            translated = rt.transcriber.translate(audio, language=spoken, agent_channel=agent_channel).text
             engine = TranslationEngine.whisper.value
         figures = talk.measure(
             transcript.segments,
             audio,
-            agent_channel=rt.settings.asr.agent_channel.row,
+            agent_channel=(agent_channel or rt.settings.asr.agent_channel).row,
             settings=rt.settings.talk,
         )
         seconds = time.perf_counter() - started

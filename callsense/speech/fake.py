@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from callsense.calls.schemas import Segment
+from callsense.config.models import Channel
 from callsense.speech.audio import DecodedAudio
 from callsense.speech.whisper import ProgressCallback, Task, Transcript, TranscriptionOptions
 
@@ -37,20 +39,28 @@ class FakeTranscriber:
         self.requests: list[tuple[str | None, Task]] = []
 
     def transcribe(
-        self, audio: DecodedAudio, *, language: str | None = None, on_progress: ProgressCallback | None = None
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None = None,
+        agent_channel: Channel | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         if on_progress is not None:
             on_progress(1.0)
-        return self._answer(language, "transcribe")
+        return self._answer(language, "transcribe", agent_channel)
 
-    def translate(self, audio: DecodedAudio, *, language: str) -> Transcript:
-        return self._answer(language, "translate")
+    def translate(
+        self, audio: DecodedAudio, *, language: str, agent_channel: Channel | None = None
+    ) -> Transcript:
+        return self._answer(language, "translate", agent_channel)
 
-    def _answer(self, language: str | None, task: Task) -> Transcript:
+    def _answer(self, language: str | None, task: Task, agent_channel: Channel | None) -> Transcript:
         self.requests.append((language, task))
         return Transcript(
             segments=list(self._translation if task == "translate" else self._segments),
             language=language or self._language,
             language_probability=None if language else 1.0,
-            options=OPTIONS,
+            # the options say which channel was taken for the agent, as Whisper's do
+            options=dataclasses.replace(OPTIONS, agent_channel=(agent_channel or Channel.left).value),
         )

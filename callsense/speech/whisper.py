@@ -22,7 +22,7 @@ import structlog
 
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, Word, render_transcript
-from callsense.config.models import ASRSettings, Device
+from callsense.config.models import ASRSettings, Channel, Device
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
 
@@ -174,7 +174,7 @@ class WhisperTranscriber:
         path, _ = self._resolved()
         return _load_model(str(path), self._device, self._compute_type, self._settings.cpu_threads)
 
-    def options(self, language: str | None) -> TranscriptionOptions:
+    def options(self, language: str | None, agent_channel: Channel | None = None) -> TranscriptionOptions:
         return TranscriptionOptions(
             model=self.model_name,
             device=self._device,
@@ -182,22 +182,39 @@ class WhisperTranscriber:
             beam_size=self._settings.beam_size,
             temperatures=tuple(self._settings.temperatures),
             vad=self._settings.vad,
-            agent_channel=self._settings.agent_channel.value,
+            agent_channel=(agent_channel or self._settings.agent_channel).value,
             batched=self._settings.batched,
             language=language,
             hotwords=self._settings.hotwords_for(language),
         )
 
     def transcribe(
-        self, audio: DecodedAudio, *, language: str | None = None, on_progress: ProgressCallback | None = None
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None = None,
+        agent_channel: Channel | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Transcript:
-        return self._call(audio, language=language, task="transcribe", on_progress=on_progress)
+        return self._call(
+            audio, language=language, agent_channel=agent_channel, task="transcribe", on_progress=on_progress
+        )
 
-    def translate(self, audio: DecodedAudio, *, language: str) -> Transcript:
-        return self._call(audio, language=language, task="translate", on_progress=None)
+    def translate(
+        self, audio: DecodedAudio, *, language: str, agent_channel: Channel | None = None
+    ) -> Transcript:
+        return self._call(
+            audio, language=language, agent_channel=agent_channel, task="translate", on_progress=None
+        )
 
     def _call(
-        self, audio: DecodedAudio, *, language: str | None, task: Task, on_progress: ProgressCallback | None
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None,
+        agent_channel: Channel | None,
+        task: Task,
+        on_progress: ProgressCallback | None,
     ) -> Transcript:
         """The call's turns: each channel (or the mono mix) decoded with ``task`` and merged by time."""
         if self.english_only:
@@ -207,7 +224,7 @@ class WhisperTranscriber:
                 )
             if task == "translate":
                 raise ModelAssetError(f"the English-only model {self.model_name} cannot translate")
-        speakers = self._speaker_channels(audio)
+        speakers = self._speaker_channels(audio, agent_channel or self._settings.agent_channel)
         progress = _Progress(total=audio.duration * len(speakers), callback=on_progress)
         probability: float | None
         if language is not None:
@@ -232,13 +249,15 @@ class WhisperTranscriber:
             segments=segments,
             language=language,
             language_probability=probability,
-            options=self.options(language),
+            options=self.options(language, agent_channel),
         )
 
-    def _speaker_channels(self, audio: DecodedAudio) -> list[tuple[Speaker, FloatArray]]:
+    def _speaker_channels(
+        self, audio: DecodedAudio, agent_channel: Channel
+    ) -> list[tuple[Speaker, FloatArray]]:
         if channels_are_alike(audio, threshold=self._settings.mono_similarity):
             return [(Speaker.unknown, audio.mix())]
-        agent_index = self._settings.agent_channel.row
+        agent_index = agent_channel.row
         return [
             (Speaker.agent, audio.channels[agent_index]),
             (Speaker.customer, audio.channels[1 - agent_index]),

@@ -1,4 +1,5 @@
-"""What an administrator watches: the queue per stage, failed calls, deliveries that gave up."""
+"""What an administrator watches: the queue per stage, failed calls, deliveries that gave up, and what each
+recording source's last poll found."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callsense.calls import source_files
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import CallStatus
+from callsense.config.sources import AnySource
 from callsense.pipeline import tasks
 
 JOB_STATES = ("todo", "doing", "failed")
@@ -38,6 +41,41 @@ class DeadDelivery:
     attempts: int
     last_error: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class SourceState:
+    name: str
+    reads: str  # the folder or the URL
+    enabled: bool
+    last_poll_at: datetime | None
+    files_seen: int
+    ingested: int
+    refused: int
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+def sources(*, session: Session, configured: list[AnySource]) -> list[SourceState]:
+    """Each configured source with its stored status (none before its first poll)."""
+    stored = source_files.statuses(session=session)
+    states = []
+    for source in configured:
+        row = stored.get(source.name)
+        states.append(
+            SourceState(
+                name=source.name,
+                reads=source.reads,
+                enabled=source.enabled,
+                last_poll_at=row.last_poll_at if row else None,
+                files_seen=row.files_seen if row else 0,
+                ingested=row.ingested if row else 0,
+                refused=row.refused if row else 0,
+                last_error=row.last_error if row else None,
+                last_error_at=row.last_error_at if row else None,
+            )
+        )
+    return states
 
 
 def queue_depth(*, session: Session) -> list[QueueDepth]:

@@ -222,5 +222,6 @@ def operations_page(
             "queues": operations.queue_depth(session=session),
             "failed": operations.failed_calls(session=session),
             "dead": operations.dead_deliveries(session=session),
+            "sources": operations.sources(session=session, configured=rt.settings.sources.all()),
         }
     return page(request, "operations.html", context)

@@ -112,24 +112,25 @@ def _userinfo_authorization(url: str) -> str | None:
     return "Basic " + base64.b64encode(f"{parsed.username}:{parsed.password}".encode()).decode("ascii")
 
 
-def download(url: str, options: FetchOptions) -> bytes:
-    """The body at ``url``, checked to be audio; raises ``FetchError`` (retryable) or a permanent one."""
+def download(url: str, options: FetchOptions, *, audio: bool = True) -> bytes:
+    """The body at ``url``, checked to be audio (unless ``audio`` is False: a recording source's listing);
+    raises ``FetchError`` (retryable) or a permanent one."""
     start = _parse(url)
     authorization = _authorization(start, options.sources) or _userinfo_authorization(url)
     verify = httpx.create_ssl_context()  # certifi (or SSL_CERT_FILE); built once, not per request
     if options.ca_file is not None:
         verify.load_verify_locations(cafile=str(options.ca_file))
-    return _follow(start, authorization, options, verify)
+    return _follow(start, authorization, options, verify, audio)
 
 
 def _follow(
-    start: httpx.URL, authorization: str | None, options: FetchOptions, verify: ssl.SSLContext
+    start: httpx.URL, authorization: str | None, options: FetchOptions, verify: ssl.SSLContext, audio: bool
 ) -> bytes:
     """The request and its redirects, each target checked before it is connected to."""
     deadline = time.monotonic() + options.download_timeout
     url, trusted = start, True
     for _hop in range(options.max_redirects + 1):
-        result = _request(url, authorization if trusted else None, options, verify, deadline)
+        result = _request(url, authorization if trusted else None, options, verify, deadline, audio)
         if isinstance(result, bytes):
             return result
         try:
@@ -151,13 +152,14 @@ def _request(
     options: FetchOptions,
     verify: ssl.SSLContext,
     deadline: float,
+    audio: bool,
 ) -> bytes | str:
     """GET ``url`` at one of its checked addresses: the body, or the Location of a redirect."""
     addresses = options.policy.resolve(url.raw_host.decode("ascii"), url.port or _default_port(url))
     failure: httpx.TransportError | None = None
     for ip in addresses:
         try:
-            return _exchange(url, ip, authorization, options, verify, deadline)
+            return _exchange(url, ip, authorization, options, verify, deadline, audio)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing was sent: try the next address
             certificate = _certificate_error(exc)
             if certificate is not None:
@@ -175,11 +177,12 @@ def _exchange(
     options: FetchOptions,
     verify: ssl.SSLContext,
     deadline: float,
+    audio: bool,
 ) -> bytes | str:
     headers = {
         "Host": url.netloc.decode("ascii"),
         "User-Agent": "callsense",
-        "Accept": "audio/*, */*;q=0.1",
+        "Accept": "audio/*, */*;q=0.1" if audio else "application/json",
         "Accept-Encoding": "identity",  # a compressed body would be decompressed before it is counted
     }
     if authorization is not None:
@@ -202,7 +205,7 @@ def _exchange(
         except httpx.TransportError as exc:
             raise FetchError(f"cannot fetch {describe(str(url))}: {exc}") from exc
         try:
-            return _read(url, response, options, deadline)
+            return _read(url, response, options, deadline, audio)
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out reading {describe(str(url))}") from exc
         except httpx.TransportError as exc:
@@ -211,7 +214,9 @@ def _exchange(
             response.close()
 
 
-def _read(url: httpx.URL, response: httpx.Response, options: FetchOptions, deadline: float) -> bytes | str:
+def _read(
+    url: httpx.URL, response: httpx.Response, options: FetchOptions, deadline: float, audio: bool
+) -> bytes | str:
     status = response.status_code
     shown = describe(str(url))
     if status in REDIRECTS:
@@ -227,7 +232,7 @@ def _read(url: httpx.URL, response: httpx.Response, options: FetchOptions, deadl
     if declared.isdigit() and int(declared) > options.max_bytes:
         raise BadAudioError(f"the recording is {int(declared)} bytes, over the limit of {options.max_bytes}")
     body = bytearray()
-    sniffed = False
+    sniffed = not audio
     for chunk in response.iter_raw(CHUNK):
         body.extend(chunk)
         if len(body) > options.max_bytes:

@@ -1,0 +1,134 @@
+"""A folder source: a directory tree on a local disk or an NFS/SMB mount, read by polling (inotify does not
+see writes made on another machine).
+
+Hidden files (a name starting with '.', as rsync and many uploaders write before renaming), the processed
+folder and sidecar files are never listed as recordings.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from callsense.backends.recordings.sniff import SNIFF_BYTES, require_audio
+from callsense.backends.recordings.sources import metadata
+from callsense.backends.recordings.sources.base import Listed, Recording
+from callsense.config.sources import AfterIngest, FolderSourceSettings, Sidecar
+from callsense.errors import BadAudioError, RecordingRefusedError, SourceUnavailableError
+
+MAX_SIDECAR_BYTES = 1024 * 1024
+
+
+class FolderSource:
+    def __init__(self, settings: FolderSourceSettings) -> None:
+        self.settings = settings
+        self._root = settings.path.expanduser()
+        self._processed = (self._root / settings.processed_dir).resolve()
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def scan(self) -> Iterator[Listed]:
+        if not self._root.is_dir():
+            raise SourceUnavailableError(f"the folder {self._root} does not exist (or is not a folder)")
+        if not os.access(self._root, os.R_OK | os.X_OK):
+            raise SourceUnavailableError(f"the folder {self._root} cannot be read by this user")
+        sidecar = self._sidecar_suffix()
+        for path in self._root.glob(self.settings.glob):
+            relative = path.relative_to(self._root)
+            if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() == sidecar:
+                continue
+            if self._processed in path.resolve().parents:
+                continue
+            try:
+                info = path.stat()
+            except FileNotFoundError:  # gone between listing and stat: the next poll will not see it
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if self.settings.sidecar_required and not self._sidecar_of(path).exists():
+                continue  # the recorder writes it after the audio: not complete yet
+            yield Listed(key=relative.as_posix(), location=str(path), size=info.st_size, mtime=info.st_mtime)
+
+    def inspect(self, listed: Listed) -> Recording:
+        path = Path(listed.location)
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(SNIFF_BYTES)
+        except OSError as exc:
+            raise SourceUnavailableError(f"cannot read the file: {exc.strerror or exc}") from None
+        if not head:
+            raise BadAudioError("the file is empty")
+        require_audio(head, origin="the file holds")
+        values = metadata.from_path(self.settings.filename_pattern, listed.key)
+        if self.settings.sidecar is not Sidecar.none:
+            values.update(self._sidecar_values(self._sidecar_of(path)))
+        call_id, details = metadata.call_details(values, settings=self.settings, key=listed.key)
+        return Recording(call_id=call_id, details=details)
+
+    def finish(self, listed: Listed) -> None:
+        after = self.settings.after_ingest
+        if after is AfterIngest.leave:
+            return
+        path = Path(listed.location)
+        sidecar = self._sidecar_of(path)
+        try:
+            if after is AfterIngest.delete:
+                path.unlink(missing_ok=True)
+                if self.settings.sidecar is not Sidecar.none:
+                    sidecar.unlink(missing_ok=True)
+                return
+            target = self._processed / listed.key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)
+            if self.settings.sidecar is not Sidecar.none and sidecar.exists():
+                shutil.move(sidecar, target.with_suffix(sidecar.suffix))
+        except OSError as exc:
+            raise SourceUnavailableError(f"could not {after.value} the file: {exc.strerror or exc}") from None
+
+    def _sidecar_suffix(self) -> str | None:
+        return None if self.settings.sidecar is Sidecar.none else f".{self.settings.sidecar.value}"
+
+    def _sidecar_of(self, path: Path) -> Path:
+        return path.with_suffix(f".{self.settings.sidecar.value}")
+
+    def _sidecar_values(self, sidecar: Path) -> dict[str, str]:
+        try:
+            if sidecar.stat().st_size > MAX_SIDECAR_BYTES:
+                raise RecordingRefusedError(f"its sidecar is over {MAX_SIDECAR_BYTES} bytes")
+            data = sidecar.read_bytes()
+        except FileNotFoundError:
+            return {}  # optional: what the name tells is enough
+        except OSError as exc:
+            raise SourceUnavailableError(f"cannot read its sidecar: {exc.strerror or exc}") from None
+        return metadata.from_sidecar(self.settings.sidecar, data, self.settings.sidecar_fields)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_folder(settings: FolderSourceSettings) -> list[Check]:
+    """What ``callsense sources test`` shows: the folder is there, can be listed, and can be written where
+    files are moved or deleted after ingest."""
+    root = settings.path.expanduser()
+    checks = [Check("folder exists", root.is_dir(), str(root))]
+    if not checks[0].ok:
+        return checks
+    checks.append(Check("readable", os.access(root, os.R_OK | os.X_OK), "list and read its files"))
+    if settings.after_ingest is AfterIngest.delete:
+        checks.append(Check("writable", os.access(root, os.W_OK), "files are deleted after ingest"))
+    elif settings.after_ingest is AfterIngest.move:
+        processed = root / settings.processed_dir
+        existing = next(parent for parent in (processed, *processed.parents) if parent.exists())
+        writable = os.access(root, os.W_OK) and os.access(existing, os.W_OK)
+        checks.append(Check("writable", writable, f"files are moved into {processed}"))
+    return checks

@@ -1,0 +1,179 @@
+"""The files recording sources listed, and each source's last poll. Callers own the transaction.
+
+Taking a file is a compare-and-set on its row (``claim``): of two pollers that saw the same file, the one
+whose update or insert lands first takes it, the other's finds the row changed and moves on. A poller that
+died while taking a file leaves it ``taking``; after ``TAKING_LEASE`` another poller takes it over (ingest is
+idempotent on the call id, so nothing is registered twice).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from callsense.calls.models import SourceFile, SourceStatus
+
+TAKING_LEASE = timedelta(minutes=15)
+
+
+class FileStatus(StrEnum):
+    pending = "pending"
+    taking = "taking"
+    ingested = "ingested"
+    refused = "refused"
+    error = "error"
+
+
+@dataclass(frozen=True)
+class Known:
+    status: FileStatus
+    size: int
+    mtime: float
+    seen_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Version:
+    key: str
+    size: int
+    mtime: float
+
+
+def known(*, session: Session, source: str) -> tuple[datetime, dict[str, Known]]:
+    """The database's clock now (every poller measures with it) and each file of ``source`` seen before."""
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    rows = session.execute(
+        select(
+            SourceFile.path,
+            SourceFile.status,
+            SourceFile.size,
+            SourceFile.mtime,
+            SourceFile.seen_at,
+            SourceFile.updated_at,
+        ).where(SourceFile.source == source)
+    )
+    return now, {
+        path: Known(FileStatus(status), size, mtime, seen_at, updated_at)
+        for path, status, size, mtime, seen_at, updated_at in rows
+    }
+
+
+def add_pending(*, session: Session, source: str, versions: list[Version]) -> None:
+    """First sightings; a row another poller added meanwhile stays as it is."""
+    if not versions:
+        return
+    rows = [
+        {"source": source, "path": v.key, "size": v.size, "mtime": v.mtime, "status": FileStatus.pending}
+        for v in versions
+    ]
+    statement = pg_insert(SourceFile).values(seen_at=func.now(), updated_at=func.now())
+    session.execute(statement.on_conflict_do_nothing(constraint="uq_source_files_source_path"), rows)
+
+
+def restart_pending(*, session: Session, source: str, version: Version) -> None:
+    """The file changed (it is still being written, or a refused file was replaced): wait again."""
+    session.execute(
+        update(SourceFile)
+        .where(SourceFile.source == source, SourceFile.path == version.key)
+        .where(SourceFile.status.in_([FileStatus.pending, FileStatus.refused, FileStatus.error]))
+        .values(
+            size=version.size,
+            mtime=version.mtime,
+            status=FileStatus.pending,
+            reason=None,
+            seen_at=func.now(),
+            updated_at=func.now(),
+        )
+    )
+
+
+def claim(*, session: Session, source: str, version: Version, seen: Known | None) -> bool:
+    """Mark the file ``taking`` if it is still as this poller saw it (``seen``; None: no row yet)."""
+    values = {"size": version.size, "mtime": version.mtime, "status": FileStatus.taking, "reason": None}
+    if seen is None:
+        first = (
+            pg_insert(SourceFile)
+            .values(source=source, path=version.key, seen_at=func.now(), updated_at=func.now(), **values)
+            .on_conflict_do_nothing(constraint="uq_source_files_source_path")
+            .returning(SourceFile.id)
+        )
+        return session.scalar(first) is not None
+    condition = [SourceFile.status == seen.status, SourceFile.updated_at == seen.updated_at]
+    if seen.status is FileStatus.taking:
+        condition.append(SourceFile.updated_at < func.now() - TAKING_LEASE)
+    statement = (
+        update(SourceFile)
+        .where(SourceFile.source == source, SourceFile.path == version.key, *condition)
+        .values(updated_at=func.now(), **values)
+        .returning(SourceFile.id)
+    )
+    return session.scalar(statement) is not None
+
+
+def settle(
+    *,
+    session: Session,
+    source: str,
+    key: str,
+    status: FileStatus,
+    reason: str | None = None,
+    call_pk: uuid.UUID | None = None,
+) -> None:
+    session.execute(
+        update(SourceFile)
+        .where(SourceFile.source == source, SourceFile.path == key)
+        .values(status=status, reason=reason, call_pk=call_pk, updated_at=func.now())
+    )
+
+
+def forget_unfinished(*, session: Session, source: str, keys: list[str]) -> None:
+    """Files that vanished (renamed, removed) before they were taken: nothing to remember."""
+    if keys:
+        session.execute(
+            delete(SourceFile).where(
+                SourceFile.source == source,
+                SourceFile.path.in_(keys),
+                SourceFile.status.in_([FileStatus.pending, FileStatus.error]),
+            )
+        )
+
+
+def record_poll(
+    *, session: Session, source: str, seen: int, ingested: int, refused: int, error: str | None
+) -> None:
+    first = pg_insert(SourceStatus).values(source=source, files_seen=0, ingested=0, refused=0)
+    session.execute(first.on_conflict_do_nothing(index_elements=["source"]))
+    row = session.get(SourceStatus, source, with_for_update=True)
+    assert row is not None
+    row.last_poll_at = session.scalar(select(func.now()))
+    row.files_seen = seen
+    row.ingested += ingested
+    row.refused += refused
+    if error is not None:
+        row.last_error = error
+        row.last_error_at = row.last_poll_at
+
+
+def cursor(*, session: Session, source: str) -> str | None:
+    return session.scalar(select(SourceStatus.cursor).where(SourceStatus.source == source))
+
+
+def save_cursor(*, session: Session, source: str, value: str) -> None:
+    statement = pg_insert(SourceStatus).values(
+        source=source, files_seen=0, ingested=0, refused=0, cursor=value
+    )
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["source"], set_={"cursor": statement.excluded.cursor})
+    )
+
+
+def statuses(*, session: Session) -> dict[str, SourceStatus]:
+    return {row.source: row for row in session.scalars(select(SourceStatus))}

@@ -1,0 +1,123 @@
+"""``callsense sources``: the configured recording sources, a check of each folder, and one poll by hand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from callsense.cli import common
+
+if TYPE_CHECKING:
+    from callsense.config.sources import AnySource
+
+SourceName = Annotated[str, typer.Argument(help="The source's name (see `callsense sources list`).")]
+app = typer.Typer(
+    help="Recording sources (folders, NAS shares) the workers poll: list them, test one, poll one now. "
+    "Configured in the settings' sources.folders; see docs/sources.md.",
+    no_args_is_help=True,
+)
+
+
+@app.command("list")
+def list_sources() -> None:
+    """Show each source: where it reads, its preset and schedule, and what its last poll found."""
+    from callsense.calls import source_files
+    from callsense.config.sources import FolderSourceSettings
+
+    configured = common.settings().sources.all()
+    if not configured:
+        common.out.print("no sources configured (sources.folders, sources.rest; docs/sources.md)")
+        return
+    with common.database() as db, db.transaction() as session:
+        status = source_files.statuses(session=session)
+    table = Table("name", "reads", "preset", "poll", "last poll", "seen", "ingested", "refused", "last error")
+    for source in configured:
+        row = status.get(source.name)
+        preset = source.preset if isinstance(source, FolderSourceSettings) else None
+        table.add_row(
+            source.name + ("" if source.enabled else " (disabled)"),
+            source.reads,
+            preset.value if preset else "",
+            source.poll_cron,
+            common.when(row.last_poll_at) if row and row.last_poll_at else "never",
+            str(row.files_seen) if row else "",
+            str(row.ingested) if row else "",
+            str(row.refused) if row else "",
+            f"{common.when(row.last_error_at)} {row.last_error}" if row and row.last_error else "",
+        )
+    common.out.print(table)
+
+
+@app.command("test")
+def test(name: SourceName) -> None:
+    """Check the source without taking anything. A folder: it exists, can be read, and can be written when
+    files are moved or deleted after ingest; the recordings it holds are counted. A REST source: its first
+    page is read and its items mapped."""
+    from callsense.backends.recordings import sources
+    from callsense.backends.recordings.http import FetchOptions
+    from callsense.backends.recordings.sources.rest import RestSource
+    from callsense.config.sources import RestSourceSettings
+    from callsense.errors import CallsenseError
+
+    settings = common.settings()
+    source = _named(settings.sources.named(name), name)
+    checks: list[sources.Check] = []
+    try:
+        if isinstance(source, RestSourceSettings):
+            page = RestSource(source, FetchOptions.from_settings(settings)).page(source.start_cursor)
+            refused = sum(1 for item in page.items if item.recording is None)
+            detail = f"{len(page.items)} recording(s) on the first page, {refused} refused"
+            checks.append(sources.Check("listing", True, detail))
+        else:
+            checks = sources.check_folder(source)
+            if all(check.ok for check in checks):
+                found = sum(1 for _ in sources.FolderSource(source).scan())
+                checks.append(sources.Check("recordings", True, f"{found} file(s) match {source.glob}"))
+    except CallsenseError as exc:
+        checks.append(sources.Check("listing", False, str(exc)))
+    table = Table("check", "result", "detail")
+    for check in checks:
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
+    common.out.print(table)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(common.EXIT_PERMANENT)
+
+
+@app.command("poll")
+def poll(name: SourceName) -> None:
+    """Poll the source once, here. A folder: take each complete file, store its audio and queue its
+    transcription. A REST source: register each new call and queue its download. A running
+    `callsense serve` or `callsense worker` does the rest."""
+    from callsense.pipeline import tasks
+
+    with common.runtime() as rt:
+        _named(rt.settings.sources.named(name), name)
+        jobs_app = tasks.build_app(rt)
+        columns = (TextColumn(f"{name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with jobs_app.open(), Progress(*columns, console=common.err, transient=True) as progress:
+            bar = progress.add_task("poll", total=None)
+            report = tasks.poll_source_now(
+                rt,
+                jobs_app,
+                name,
+                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+            )
+    common.out.print(
+        f"{name}: {report.seen} seen, {len(report.fetched) + len(report.registered)} taken, "
+        f"{report.waiting} not complete yet, "
+        f"{report.refused} refused, {report.failed} to try again, {report.left} left for the next poll"
+    )
+    if report.error:
+        common.err.print(f"[bold red]last problem:[/] {report.error}", highlight=False, soft_wrap=True)
+    if report.error and not report.seen:  # the folder itself could not be listed
+        raise typer.Exit(common.EXIT_RETRYABLE)
+
+
+def _named(found: AnySource | None, name: str) -> AnySource:
+    if found is None:
+        common.err.print(f"[bold red]error:[/] no source named '{name}' (see `callsense sources list`)")
+        raise typer.Exit(common.EXIT_PERMANENT)
+    return found

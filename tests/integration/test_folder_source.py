@@ -1,0 +1,303 @@
+"""Folder sources on a real directory and a real PostgreSQL: files appearing, growing, being renamed and
+disappearing; bad files beside good ones; two pollers at once; the periodic poll in a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from callsense.backends.recordings.sources import FolderSource, Listed
+from callsense.backends.recordings.sources.fake import FakeSource
+from callsense.calls import source_files
+from callsense.calls.models import Call, Event, SourceFile
+from callsense.calls.schemas import CallStatus, Segment, Speaker
+from callsense.config import Settings
+from callsense.errors import SourceUnavailableError
+from callsense.pipeline import poll, tasks, transcribe
+from callsense.runtime import Runtime, open_runtime
+from callsense.speech.fake import FakeTranscriber
+from tests.recording_trees import put, tiny_wav
+
+TURNS = [Segment(speaker=Speaker.agent, start=0.0, end=0.4, text="Hello.", confidence=0.9)]
+STABLE = 0.3
+
+
+def _runtime(settings: Settings, root: Path, **options: Any) -> Runtime:
+    folder = {"name": "nas", "path": str(root), "stable_seconds": STABLE, **options}
+    configured = Settings.model_validate({**settings.model_dump(), "sources": {"folders": [folder]}})
+    return dataclasses.replace(open_runtime(configured), transcriber=FakeTranscriber(TURNS))
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    folder = tmp_path / "share"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def rt(settings: Settings, root: Path) -> Iterator[Runtime]:
+    runtime = _runtime(settings, root)
+    yield runtime
+    runtime.db.close()
+
+
+def _poll(rt: Runtime, name: str = "nas") -> poll.PollReport:
+    settings = rt.settings.sources.named(name)
+    assert settings is not None
+    return poll.poll(
+        rt,
+        FolderSource(settings),
+        stable_seconds=settings.stable_seconds,
+        max_files=settings.max_files_per_poll,
+    )
+
+
+def _rows(rt: Runtime) -> dict[str, tuple[str, str | None]]:
+    with rt.db.transaction() as session:
+        rows = session.execute(select(SourceFile.path, SourceFile.status, SourceFile.reason))
+        return {path: (status, reason) for path, status, reason in rows}
+
+
+def _calls(rt: Runtime) -> dict[str, str]:
+    with rt.db.transaction() as session:
+        return {call_id: status for call_id, status in session.execute(select(Call.call_id, Call.status))}
+
+
+def test_a_growing_file_is_taken_once_it_stopped_changing_and_never_again(rt: Runtime, root: Path) -> None:
+    recording = put(root, "2024/01/a.wav", tiny_wav()[:200])  # the recorder is still writing
+    first = _poll(rt)
+    assert (first.seen, first.waiting, first.fetched) == (1, 1, [])
+    time.sleep(STABLE + 0.1)
+    recording.write_bytes(tiny_wav())  # grew since the last poll: wait again
+    assert _poll(rt).fetched == []
+    time.sleep(STABLE + 0.1)
+
+    taken = _poll(rt)
+    (call_pk,) = taken.fetched
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None and call.status == CallStatus.fetched.value
+        assert call.audio_bytes == len(tiny_wav()) and call.source == str(recording)
+    assert _rows(rt) == {"2024/01/a.wav": ("ingested", None)}
+    time.sleep(STABLE + 0.1)
+    assert _poll(rt).fetched == []  # left in place, remembered: never taken twice
+    assert recording.exists()
+
+
+def test_a_backlog_is_taken_a_few_files_per_poll(settings: Settings, root: Path) -> None:
+    rt = _runtime(settings, root, stable_seconds=0, max_files_per_poll=2)
+    try:
+        for name in ("a", "b", "c"):
+            put(root, f"{name}.wav", tiny_wav())
+        first = _poll(rt)
+        second = _poll(rt)
+        assert (len(first.fetched), first.left, len(second.fetched), second.left) == (2, 1, 1, 0)
+    finally:
+        rt.db.close()
+
+
+def test_renamed_and_vanished_files_are_forgotten_until_they_settle(rt: Runtime, root: Path) -> None:
+    put(root, "a.wav", tiny_wav())
+    put(root, "b.wav", tiny_wav())
+    _poll(rt)
+    (root / "a.wav").rename(root / "renamed.wav")
+    (root / "b.wav").unlink()
+    time.sleep(STABLE + 0.1)
+    report = _poll(rt)
+    assert report.fetched == [] and _rows(rt) == {"renamed.wav": ("pending", None)}  # renamed: wait again
+    time.sleep(STABLE + 0.1)
+    assert len(_poll(rt).fetched) == 1 and _rows(rt) == {"renamed.wav": ("ingested", None)}
+
+
+@pytest.mark.parametrize("after", ["move", "delete"])
+def test_files_are_moved_or_deleted_with_their_sidecars_once_stored(
+    settings: Settings, root: Path, after: str
+) -> None:
+    rt = _runtime(settings, root, after_ingest=after, stable_seconds=0, sidecar="json")
+    try:
+        put(root, "q1/a.wav", tiny_wav())
+        put(root, "q1/a.json", b'{"queue": "billing"}')
+        assert len(_poll(rt).fetched) == 1
+        assert not (root / "q1/a.wav").exists() and not (root / "q1/a.json").exists()
+        moved = [root / "processed/q1/a.wav", root / "processed/q1/a.json"]
+        assert all(path.exists() for path in moved) is (after == "move")
+        assert _poll(rt).seen == 0  # the processed folder is not listed
+    finally:
+        rt.db.close()
+
+
+def test_bad_files_are_refused_with_reasons_and_do_not_stop_the_good_ones(
+    settings: Settings, root: Path
+) -> None:
+    rt = _runtime(settings, root, stable_seconds=0, sidecar="json", filename_pattern=r"(?:.*/)?[\w.-]+\.wav")
+    try:
+        put(root, "good.wav", tiny_wav())
+        put(root, "empty.wav", b"")
+        put(root, "page.wav", b"<html><body>404</body></html>")
+        put(root, "cut.wav", tiny_wav()[:60])  # a RIFF header, then nothing: the probe refuses it
+        put(root, "bad-cdr.wav", tiny_wav())
+        put(root, "bad-cdr.json", b"{oops")
+        put(root, "name with spaces.wav", tiny_wav())
+
+        report = _poll(rt)
+        rows = _rows(rt)
+        assert (len(report.fetched), report.refused) == (1, 5)
+        assert rows["good.wav"] == ("ingested", None)
+        assert rows["empty.wav"] == ("refused", "the file is empty")
+        assert "HTML" in (rows["page.wav"][1] or "")
+        assert "sidecar is not JSON" in (rows["bad-cdr.wav"][1] or "")
+        assert "does not match the source's filename_pattern" in (rows["name with spaces.wav"][1] or "")
+        assert rows["cut.wav"][0] == "refused" and _calls(rt)[_call_id_of(rt, "cut.wav")] == "failed"
+        with rt.db.transaction() as session:
+            refusals = session.scalars(select(Event.detail).where(Event.stage == "source")).all()
+            status = source_files.statuses(session=session)["nas"]
+        assert len(refusals) == 5 and all(detail.startswith("nas: ") for detail in refusals)
+        assert (status.files_seen, status.ingested, status.refused) == (6, 1, 5)
+        assert status.last_error is not None
+
+        assert _poll(rt).refused == 0  # unchanged: retrying cannot help
+        put(root, "empty.wav", tiny_wav())  # the recorder wrote it after all: taken now
+        assert len(_poll(rt).fetched) == 1
+    finally:
+        rt.db.close()
+
+
+def _call_id_of(rt: Runtime, key: str) -> str:
+    with rt.db.transaction() as session:
+        call_pk = session.scalar(select(SourceFile.call_pk).where(SourceFile.path == key))
+        call = session.get(Call, call_pk)
+        assert call is not None
+        return call.call_id
+
+
+def test_a_file_that_cannot_be_read_now_is_tried_again_next_poll(rt: Runtime) -> None:
+    listed = Listed(key="locked.wav", location="/mnt/nas/locked.wav", size=10, mtime=1.0)
+    source = FakeSource("nas", [listed])
+    source.refusals["locked.wav"] = SourceUnavailableError("cannot read the file: Permission denied")
+    assert (poll.poll(rt, source, stable_seconds=0).failed, _rows(rt)["locked.wav"][0]) == (1, "error")
+    assert poll.poll(rt, source, stable_seconds=0).failed == 1  # tried again: permissions may be fixed
+    source.files = []
+    poll.poll(rt, source, stable_seconds=0)
+    assert _rows(rt) == {}  # gone before it was ever taken: nothing to remember
+
+
+def test_a_missing_folder_is_the_source_s_error_and_not_the_other_sources(
+    settings: Settings, root: Path
+) -> None:
+    folders = [
+        {"name": "gone", "path": str(root / "unmounted")},
+        {"name": "nas", "path": str(root), "stable_seconds": 0},
+    ]
+    configured = Settings.model_validate({**settings.model_dump(), "sources": {"folders": folders}})
+    rt = open_runtime(configured)
+    try:
+        put(root, "a.wav", tiny_wav())
+        assert (
+            _poll(rt, "gone").error == f"the folder {root / 'unmounted'} does not exist (or is not a folder)"
+        )
+        assert len(_poll(rt, "nas").fetched) == 1
+        with rt.db.transaction() as session:
+            status = source_files.statuses(session=session)
+        assert status["gone"].last_error is not None and "does not exist" in status["gone"].last_error
+        assert status["nas"].last_error is None
+    finally:
+        rt.db.close()
+
+
+def test_two_pollers_at_once_take_each_file_exactly_once(settings: Settings, root: Path) -> None:
+    for index in range(20):
+        put(root, f"batch/{index:03}.wav", tiny_wav())
+    pollers = [_runtime(settings, root, stable_seconds=0) for _ in range(2)]
+    reports: list[poll.PollReport] = []
+    start = threading.Barrier(2)
+
+    def run(rt: Runtime) -> None:
+        start.wait()
+        reports.append(_poll(rt))
+
+    threads = [threading.Thread(target=run, args=(rt,)) for rt in pollers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        taken = [call_pk for report in reports for call_pk in report.fetched]
+        assert len(taken) == len(set(taken)) == 20
+        assert all(report.fetched for report in reports)  # both worked, neither took the other's files
+        with pollers[0].db.transaction() as session:
+            assert session.scalar(select(func.count()).select_from(Call)) == 20
+            received = session.scalar(select(func.count()).select_from(Event).where(Event.kind == "received"))
+            assert received == 20
+    finally:
+        for rt in pollers:
+            rt.db.close()
+
+
+def test_the_source_s_agent_channel_reaches_the_transcriber(settings: Settings, root: Path) -> None:
+    rt = _runtime(settings, root, stable_seconds=0, preset="amazon-connect")
+    try:
+        contact = "5f0c6f4e-2b1a-4c3d-9e8f-0123456789ab"
+        put(
+            root,
+            f"connect/acme/CallRecordings/2024/01/15/{contact}_20240115T14:30_UTC.wav",
+            tiny_wav(channels=2),
+        )
+        (call_pk,) = _poll(rt).fetched
+        assert transcribe.run(rt, call_pk) == "analyse"
+        with rt.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None and call.call_id == contact and call.agent_channel == "right"
+            assert call.transcript is not None and call.transcript.options["agent_channel"] == "right"
+    finally:
+        rt.db.close()
+
+
+def test_a_worker_polls_each_source_on_its_schedule_and_queues_the_transcription(
+    settings: Settings, root: Path
+) -> None:
+    rt = _runtime(settings, root, stable_seconds=0, poll_cron="* * * * * *")  # every second
+    app = tasks.build_app(rt)
+    periodic = app.periodic_registry.periodic_tasks[("callsense:poll_source", "source:nas")]
+    assert periodic.configure_kwargs["lock"] == periodic.configure_kwargs["queueing_lock"] == "poll:nas"
+    put(root, "a.wav", tiny_wav())
+
+    async def work() -> None:
+        async with app.open_async():
+            options = tasks.worker_options(rt, queues=["sources"], concurrency=1)
+            worker = asyncio.create_task(app.run_worker_async(**options, install_signal_handlers=False))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _rows(rt).get("a.wav", ("",))[0] != "ingested":
+                await asyncio.sleep(0.2)
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    try:
+        asyncio.run(work())
+        assert _rows(rt) == {"a.wav": ("ingested", None)}
+        with rt.db.transaction() as session:
+            jobs = tasks.job_counts(session=session)
+        assert ("transcribe", "todo", 1) in jobs
+    finally:
+        rt.db.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file: the permission case cannot happen")
+def test_an_unreadable_file_is_an_error_to_retry_not_a_refusal(rt: Runtime, root: Path) -> None:
+    locked = put(root, "locked.wav", tiny_wav())
+    locked.chmod(0)
+    _poll(rt)
+    time.sleep(STABLE + 0.1)
+    report = _poll(rt)
+    assert report.failed == 1 and _rows(rt)["locked.wav"][0] == "error"

@@ -1,0 +1,151 @@
+"""A REST source against a real HTTP server on loopback and a real PostgreSQL: pages read from the stored
+cursor, each new call registered once and fetched through the SSRF-safe download, bad items refused."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from callsense.calls import source_files
+from callsense.calls.models import Call, Event
+from callsense.config import Settings
+from callsense.pipeline import fetch, tasks
+from callsense.runtime import Runtime, open_runtime
+from tests.recording_trees import tiny_wav
+
+PAGES: dict[str | None, dict[str, Any]] = {
+    None: {
+        "recordings": [
+            {"call_id": "c1", "recording_url": "/audio/c1.wav", "agent": "ann", "direction": "inbound"},
+            {"call_id": "c2", "recording_url": "/audio/c2.wav", "started_at": "2024-05-01T10:00:00Z"},
+            {"call_id": "c9"},  # no recording: refused
+        ],
+        "next_cursor": "p2",
+    },
+    "p2": {
+        "recordings": [
+            {"call_id": "c3", "recording_url": "/audio/c3.wav"},
+            {"call_id": "c1", "recording_url": "/audio/c1.wav"},  # listed again: found, not registered
+        ],
+        "next_cursor": "p3",
+    },
+    "p3": {"recordings": [], "next_cursor": "p3"},
+}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.cursors: list[str | None] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path == "/recordings":
+                    cursor = parse_qs(parts.query).get("since", [None])[0]
+                    recorder.cursors.append(cursor)
+                    page = dict(PAGES[cursor])
+                    page["recordings"] = [
+                        {**item, "recording_url": recorder.url + item["recording_url"]}
+                        if "recording_url" in item
+                        else item
+                        for item in page["recordings"]
+                    ]
+                    body, kind = json.dumps(page).encode(), "application/json"
+                else:
+                    body, kind = tiny_wav(), "audio/wav"
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    served = Recorder()
+    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
+    thread.start()
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+
+
+def _runtime(settings: Settings, url: str) -> Runtime:
+    configured = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "fetch": {"allow_networks": ["127.0.0.0/8"]},
+            "sources": {"rest": [{"name": "api", "url": url, "agent_channel": "right"}]},
+        }
+    )
+    return open_runtime(configured)
+
+
+def test_pages_are_read_from_the_stored_cursor_and_each_call_registered_once(
+    settings: Settings, recorder: Recorder
+) -> None:
+    rt = _runtime(settings, f"{recorder.url}/recordings")
+    app = tasks.build_app(rt)
+    try:
+        with app.open():
+            first = tasks.poll_source_now(rt, app, "api")
+            again = tasks.poll_source_now(rt, app, "api")
+        assert recorder.cursors == [None, "p2", "p3", "p3"]  # the second poll starts where the first ended
+        assert (first.seen, len(first.registered), first.refused) == (5, 3, 1)
+        assert (again.seen, again.registered) == (0, [])
+        assert first.error is not None and "item 2 after None: it names no recording_url" in first.error
+        with rt.db.transaction() as session:
+            calls = {call.call_id: call for call in session.scalars(select(Call))}
+            status = source_files.statuses(session=session)["api"]
+            refusals = session.scalars(select(Event.detail).where(Event.stage == "source")).all()
+            assert sorted(calls) == ["c1", "c2", "c3"]
+            assert (calls["c1"].agent, calls["c1"].direction, calls["c1"].agent_channel) == (
+                "ann",
+                "inbound",
+                "right",
+            )
+            assert calls["c2"].started_at is not None and calls["c2"].started_at.isoformat().startswith(
+                "2024-05-01"
+            )
+            assert (status.cursor, status.ingested, status.refused) == ("p3", 3, 1)
+            assert refusals == ["api: item 2 after None: it names no recording_url"]
+            jobs = tasks.job_counts(session=session)
+        assert ("fetch", "todo", 3) in jobs  # downloaded by the workers, as a webhook's recording is
+        assert fetch.run(rt, calls["c3"].id, local_files=False) == "transcribe"
+        with rt.db.transaction() as session:
+            fetched = session.get(Call, calls["c3"].id)
+            assert fetched is not None and fetched.audio_bytes == len(tiny_wav())
+    finally:
+        rt.db.close()
+
+
+def test_an_api_that_is_down_is_the_source_s_error_and_the_cursor_stays(settings: Settings) -> None:
+    rt = _runtime(settings, "http://127.0.0.1:9/recordings")  # the discard port: nothing listens
+    app = tasks.build_app(rt)
+    try:
+        with app.open():
+            report = tasks.poll_source_now(rt, app, "api")
+        assert report.registered == [] and report.error is not None
+        assert "the listing at http://127.0.0.1:9/recordings: cannot reach" in report.error
+        with rt.db.transaction() as session:
+            status = source_files.statuses(session=session)["api"]
+        assert status.cursor is None and status.last_error == report.error
+    finally:
+        rt.db.close()

@@ -1,0 +1,91 @@
+"""`callsense sources list | test | poll` against a real folder and database, and the same status on the
+dashboard's operations page (admins only)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from callsense.cli.main import app
+from callsense.config import load_settings
+from callsense.pipeline import tasks
+from callsense.runtime import open_runtime
+from callsense.server import create_app
+from callsense.web import accounts
+from callsense.web.accounts import Role
+from tests.recording_trees import put, tiny_wav
+
+PASSWORD = "correct horse battery"
+
+
+def test_sources_from_the_command_line_and_on_the_operations_page(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share = tmp_path / "share"
+    put(share, "2024/a.wav", tiny_wav())
+    put(share, "2024/b.wav", b"not audio at all")
+    folders = [
+        {"name": "nas", "path": str(share), "stable_seconds": 0, "after_ingest": "move"},
+        {"name": "unmounted", "path": str(tmp_path / "gone")},
+    ]
+    monkeypatch.setenv("CALLSENSE_DATABASE_URL", database_url)
+    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CALLSENSE_SOURCES__FOLDERS", json.dumps(folders))
+    runner = CliRunner()
+
+    listed = runner.invoke(app, ["sources", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert re.search(r"nas .* never", listed.output) and "unmounted" in listed.output
+    checked = runner.invoke(app, ["sources", "test", "nas"])
+    assert checked.exit_code == 0, checked.output
+    assert "2 file(s) match **/*.wav" in checked.output and "FAIL" not in checked.output
+    missing = runner.invoke(app, ["sources", "test", "unmounted"])
+    assert missing.exit_code == 1 and "folder exists" in missing.output and "FAIL" in missing.output
+
+    polled = runner.invoke(app, ["sources", "poll", "nas"])
+    assert polled.exit_code == 0, polled.output
+    assert "nas: 2 seen, 1 taken, 0 not complete yet, 1 refused, 0 to try again, 0 left" in polled.output
+    assert "2024/b.wav: the file holds" in polled.output  # the refusal's reason
+    assert (share / "processed/2024/a.wav").exists() and (share / "2024/b.wav").exists()
+    down = runner.invoke(app, ["sources", "poll", "unmounted"])
+    assert down.exit_code == 75 and "does not exist" in down.output
+    unknown = runner.invoke(app, ["sources", "poll", "nope"])
+    assert unknown.exit_code == 1 and "no source named 'nope'" in unknown.output
+    again = runner.invoke(app, ["sources", "list"])
+    assert re.search(r"nas .* 2 +│ 1 +│ 1 ", again.output), again.output
+
+    rt = open_runtime(load_settings())
+    try:
+        with rt.db.transaction() as session:
+            queued = session.execute(text("select queue_name from procrastinate_jobs where status = 'todo'"))
+            assert list(queued.scalars()) == ["transcribe"]  # the poll queued the call it took
+            for role in (Role.admin, Role.analyst):
+                accounts.create_user(session=session, username=role.value, role=role, password=PASSWORD)
+        application = create_app(rt, tasks.build_app(rt), worker_concurrency=0)
+        with TestClient(application, base_url="http://127.0.0.1", follow_redirects=False) as client:
+            assert _signed_in(client, "analyst").get("/app/operations").status_code == 403
+            page = _signed_in(client, "admin").get("/app/operations")
+        assert page.status_code == 200 and "Recording sources" in page.text
+        nas_row = re.search(r"<td>nas</td>.*?</tr>", page.text, re.S)
+        assert nas_row and re.findall(r'class="num">(\d+)<', nas_row[0]) == ["2", "1", "1"]
+        assert "does not exist" in page.text  # the unmounted source's last error
+    finally:
+        rt.db.close()
+
+
+def _signed_in(client: TestClient, username: str) -> TestClient:
+    client.cookies.clear()
+    form = client.get("/app/sign-in")
+    token = re.search(r'name="signin_token" value="([^"]+)"', form.text)
+    assert token is not None
+    client.post(
+        "/app/sign-in",
+        data={"username": username, "password": PASSWORD, "signin_token": token[1], "next": "/app/calls"},
+    )
+    return client

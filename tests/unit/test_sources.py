@@ -1,0 +1,260 @@
+"""Folder sources without a database: presets on trees laid out as each recorder writes them, the metadata
+a name and a sidecar give, and the files that are refused, with their reasons."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from callsense.backends.recordings.http import FetchOptions
+from callsense.backends.recordings.sources import FolderSource, Listed, check_folder
+from callsense.backends.recordings.sources.metadata import derived_call_id
+from callsense.backends.recordings.sources.rest import RestSource
+from callsense.calls.schemas import Speaker
+from callsense.config import Settings
+from callsense.config.models import ASRSettings, Channel, Device
+from callsense.config.sources import FolderSourceSettings, RestSourceSettings
+from callsense.errors import BadAudioError, RecordingRefusedError
+from callsense.speech.audio import decode
+from callsense.speech.whisper import WhisperTranscriber
+from tests.conftest import AUDIO
+from tests.recording_trees import put, tiny_wav
+
+CONTACT = "5f0c6f4e-2b1a-4c3d-9e8f-0123456789ab"
+FS_UUID = "a1b2c3d4-e5f6-4a5b-8c9d-0e1f2a3b4c5d"
+
+
+def _source(root: Path, **options: Any) -> FolderSource:
+    return FolderSource(FolderSourceSettings.model_validate({"name": "test", "path": root, **options}))
+
+
+def _listed(source: FolderSource) -> dict[str, Listed]:
+    return {item.key: item for item in source.scan()}
+
+
+def test_amazon_connect_preset_reads_the_call_recordings_tree(tmp_path: Path) -> None:
+    wav = tiny_wav(channels=2)
+    put(tmp_path, f"connect/acme-prod/CallRecordings/2024/01/15/{CONTACT}_20240115T14:30_UTC.wav", wav)
+    put(tmp_path, "connect/acme-prod/Analysis/Voice/2024/01/15/x_analysis.json", b"{}")  # Contact Lens
+    put(tmp_path, "connect/acme-prod/ChatTranscripts/2024/01/15/chat.json", b"{}")
+    source = _source(tmp_path, preset="amazon-connect")
+
+    (item,) = _listed(source).values()
+    recording = source.inspect(item)
+
+    assert recording.call_id == CONTACT
+    assert recording.details.started_at == datetime(2024, 1, 15, 14, 30, tzinfo=UTC)
+    assert recording.details.agent_channel == "right"
+    assert recording.details.metadata == {"source": "test", "path": item.key, "instance": "acme-prod"}
+
+
+def test_asterisk_preset_takes_the_cdr_from_a_sidecar_when_there_is_one(tmp_path: Path) -> None:
+    spool = tmp_path / "var/spool/asterisk/monitor"
+    put(spool, "1700000000.42.wav", tiny_wav())
+    cdr = {"uniqueid": "1700000000.42", "src": "+15551230000", "dst": "2001", "start": "2023-11-14 22:15:00"}
+    put(spool, "1700000000.42.json", json.dumps({**cdr, "disposition": "ANSWERED"}).encode())
+    put(spool, "1700000100.43.wav", tiny_wav())  # no CDR written: the name alone
+    settings = FolderSourceSettings.model_validate({"name": "pbx", "preset": "asterisk", "path": spool})
+    assert FolderSourceSettings(name="pbx", preset="asterisk").path == Path("/var/spool/asterisk/monitor")  # type: ignore[call-arg]
+    source = FolderSource(settings)
+
+    listed = _listed(source)
+    assert sorted(listed) == ["1700000000.42.wav", "1700000100.43.wav"]  # the sidecar is no recording
+    with_cdr = source.inspect(listed["1700000000.42.wav"])
+    alone = source.inspect(listed["1700000100.43.wav"])
+
+    assert with_cdr.call_id == "1700000000.42"
+    assert (with_cdr.details.customer_number, with_cdr.details.agent) == ("+15551230000", "2001")
+    assert with_cdr.details.started_at == datetime(2023, 11, 14, 22, 15, tzinfo=UTC)
+    assert with_cdr.details.metadata == {
+        "source": "pbx",
+        "path": "1700000000.42.wav",
+        "disposition": "ANSWERED",
+    }
+    assert alone.call_id == "1700000100.43"
+    assert alone.details.started_at == datetime.fromtimestamp(1700000100, UTC)
+    assert alone.details.agent is None and alone.details.agent_channel is None  # mixed mono: asr's setting
+
+
+def test_freeswitch_preset_reads_record_stereo_files_named_by_uuid(tmp_path: Path) -> None:
+    put(tmp_path, f"recordings/2024-01-15/{FS_UUID}.wav", tiny_wav(channels=2))
+    put(tmp_path, "recordings/2024-01-15/voicemail_greeting.wav", tiny_wav())
+    source = _source(tmp_path, preset="freeswitch", path=tmp_path / "recordings")
+
+    listed = _listed(source)
+    assert set(listed) == {f"2024-01-15/{FS_UUID}.wav", "2024-01-15/voicemail_greeting.wav"}
+    recording = source.inspect(listed[f"2024-01-15/{FS_UUID}.wav"])
+    assert (recording.call_id, recording.details.agent_channel) == (FS_UUID, "right")
+    with pytest.raises(RecordingRefusedError, match="does not match the source's filename_pattern"):
+        source.inspect(listed["2024-01-15/voicemail_greeting.wav"])
+
+
+def test_an_option_set_beside_a_preset_wins(tmp_path: Path) -> None:
+    settings = FolderSourceSettings.model_validate(
+        {"name": "c", "preset": "amazon-connect", "path": tmp_path, "agent_channel": "left"}
+    )
+    assert settings.agent_channel is not None and settings.agent_channel.value == "left"
+    assert settings.timestamp_format == "%Y%m%dT%H:%M"
+
+
+def test_a_pattern_fills_the_fields_and_the_rest_goes_into_metadata(tmp_path: Path) -> None:
+    put(tmp_path, "sales/in_2024-03-01T09:15:00+01:00_alice_+4930123_c-77.wav", tiny_wav())
+    pattern = (
+        r"(?P<queue>[a-z]+)/(?P<direction>in|out)_(?P<timestamp>[^_]+)_(?P<agent>[a-z]+)_"
+        r"(?P<customer_number>\+\d+)_(?P<call_id>[a-z0-9-]+)\.wav"
+    )
+    source = _source(tmp_path, filename_pattern=pattern)
+    (item,) = _listed(source).values()
+    details = source.inspect(item).details
+    assert (details.direction, details.agent, details.customer_number) == ("inbound", "alice", "+4930123")
+    assert details.started_at == datetime(2024, 3, 1, 8, 15, tzinfo=UTC)
+    assert details.metadata is not None and details.metadata["queue"] == "sales"
+
+
+def test_an_xml_sidecar_is_mapped_by_element_paths(tmp_path: Path) -> None:
+    put(tmp_path, "r1.wav", tiny_wav())
+    xml = (
+        b"<call><id>x-1</id><parties><agent>bob</agent><ani>+155512</ani></parties><queue>vip</queue></call>"
+    )
+    put(tmp_path, "r1.xml", xml)
+    fields = {"call_id": "id", "agent": "parties/agent", "customer_number": "parties/ani"}
+    source = _source(tmp_path, sidecar="xml", sidecar_fields=fields)
+    recording = source.inspect(_listed(source)["r1.wav"])
+    assert (recording.call_id, recording.details.agent, recording.details.customer_number) == (
+        "x-1",
+        "bob",
+        "+155512",
+    )
+    assert recording.details.metadata == {"source": "test", "path": "r1.wav", "queue": "vip"}
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "content", "reason"),
+    [
+        ("json", b"{not json", "its sidecar is not JSON"),
+        ("json", b"[1, 2]", "not a JSON object"),
+        ("xml", b"<call><id>1</call>", "its sidecar is not XML"),
+        ("json", b'{"start": "yesterday"}', "timestamp 'yesterday' is not ISO 8601"),
+        ("json", b'{"call_id": "has spaces/and slashes"}', "characters a call id cannot have"),
+        ("json", b'{"dir": "sideways"}', "neither inbound nor outbound"),
+    ],
+)
+def test_a_sidecar_that_does_not_parse_is_refused_with_its_reason(
+    tmp_path: Path, sidecar: str, content: bytes, reason: str
+) -> None:
+    put(tmp_path, "r.wav", tiny_wav())
+    put(tmp_path, f"r.{sidecar}", content)
+    fields = {"timestamp": "start", "call_id": "call_id", "direction": "dir"} if sidecar == "json" else {}
+    source = _source(tmp_path, sidecar=sidecar, sidecar_fields=fields)
+    with pytest.raises(RecordingRefusedError, match=reason):
+        source.inspect(_listed(source)["r.wav"])
+
+
+def test_empty_and_non_audio_files_are_refused_before_they_become_calls(tmp_path: Path) -> None:
+    put(tmp_path, "empty.wav", b"")
+    put(tmp_path, "page.wav", b"<!DOCTYPE html><html>not a recording</html>")
+    source = _source(tmp_path)
+    listed = _listed(source)
+    with pytest.raises(BadAudioError, match="empty"):
+        source.inspect(listed["empty.wav"])
+    with pytest.raises(BadAudioError, match="HTML"):
+        source.inspect(listed["page.wav"])
+
+
+def test_hidden_partial_and_processed_files_are_not_listed(tmp_path: Path) -> None:
+    put(tmp_path, "a.wav", tiny_wav())
+    put(tmp_path, ".b.wav.part7", tiny_wav())  # an upload in progress (rsync, scp -T)
+    put(tmp_path, ".incoming/c.wav", tiny_wav())
+    put(tmp_path, "processed/2024/d.wav", tiny_wav())
+    put(tmp_path, "needs-cdr.wav", tiny_wav())
+    assert sorted(_listed(_source(tmp_path))) == ["a.wav", "needs-cdr.wav"]
+    put(tmp_path, "a.json", b"{}")
+    waiting = _source(tmp_path, sidecar="json", sidecar_required=True)
+    assert sorted(_listed(waiting)) == ["a.wav"]  # needs-cdr.wav waits for its sidecar
+
+
+def test_a_derived_call_id_is_the_same_for_the_same_file_of_the_same_source() -> None:
+    assert derived_call_id("nas", "2024/a.wav") == derived_call_id("nas", "2024/a.wav")
+    assert derived_call_id("nas", "2024/a.wav") != derived_call_id("nas", "2024/b.wav")
+    assert derived_call_id("nas", "2024/a.wav") != derived_call_id("nas2", "2024/a.wav")
+    assert derived_call_id("nas", "2024/a.wav").startswith("nas-")
+
+
+def test_the_folder_check_names_what_is_missing(tmp_path: Path) -> None:
+    missing = FolderSourceSettings(name="gone", path=tmp_path / "nowhere")
+    assert [(check.name, check.ok) for check in check_folder(missing)] == [("folder exists", False)]
+    moving = FolderSourceSettings.model_validate({"name": "m", "path": tmp_path, "after_ingest": "move"})
+    assert [(check.name, check.ok) for check in check_folder(moving)] == [
+        ("folder exists", True),
+        ("readable", True),
+        ("writable", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"sidecar_fields": {"caller": "src"}}, "unknown sidecar field"),
+        ({"poll_cron": "every minute"}, "is not a cron line"),
+        ({"filename_pattern": "(?P<call_id"}, "not a regular expression"),
+        ({"preset": "genesys"}, "amazon-connect"),
+        ({"sidecar": "xml", "sidecar_fields": {"agent": "parties/[bad"}}, "is not an element path"),
+    ],
+)
+def test_settings_refuse_what_cannot_work(tmp_path: Path, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        FolderSourceSettings.model_validate({"name": "x", "path": tmp_path, **options})
+
+
+def test_source_names_are_unique(tmp_path: Path) -> None:
+    twice = [{"name": "nas", "path": str(tmp_path)}, {"name": "nas", "path": str(tmp_path / "b")}]
+    with pytest.raises(ValidationError, match="source names must be unique: nas"):
+        Settings(sources={"folders": twice})  # type: ignore[arg-type]
+
+
+def test_a_call_s_own_agent_channel_decides_which_channel_whisper_calls_the_agent(tmp_path: Path) -> None:
+    audio = decode((AUDIO / "en_refund.stereo.flac").read_bytes(), max_seconds=60)
+    whisper = WhisperTranscriber(ASRSettings(device=Device.cpu), model_dir=tmp_path)  # agent left by default
+    for channel, agent_index in ((None, 0), (Channel.right, 1), (Channel.left, 0)):
+        (agent, agent_samples), (customer, customer_samples) = whisper._speaker_channels(
+            audio, channel or Channel.left
+        )
+        assert (agent, customer) == (Speaker.agent, Speaker.customer)
+        assert np.array_equal(agent_samples, audio.channels[agent_index])
+        assert np.array_equal(customer_samples, audio.channels[1 - agent_index])
+    assert not np.array_equal(audio.channels[0], audio.channels[1])
+    assert whisper.options("en", Channel.right).agent_channel == "right"
+    assert whisper.options("en").agent_channel == "left"
+
+
+def test_a_rest_item_is_mapped_by_dotted_keys_and_refused_without_an_http_recording() -> None:
+    settings = RestSourceSettings(
+        name="api",
+        url="https://recorder.example/api/recordings",
+        fields={"call_id": "id", "recording_url": "media.url", "agent": "agent.name", "timestamp": "start"},
+        timestamp_format="epoch",
+    )
+    source = RestSource(settings, FetchOptions(max_bytes=1024))
+    item = {
+        "id": 7,
+        "media": {"url": "https://recorder.example/m/7.wav"},
+        "agent": {"name": "ann"},
+        "start": 0,
+    }
+    mapped = source._item(0, item)
+    assert mapped.url == "https://recorder.example/m/7.wav" and mapped.recording is not None
+    assert (mapped.recording.call_id, mapped.recording.details.agent) == ("7", "ann")
+    assert mapped.recording.details.started_at == datetime(1970, 1, 1, tzinfo=UTC)
+    ftp = source._item(1, {"id": "x", "media": {"url": "ftp://recorder.example/x.wav"}})
+    assert ftp.recording is None and ftp.refused is not None and "is not http(s)" in ftp.refused
+    nameless = source._item(2, {"media": {"url": "https://recorder.example/y.wav"}})
+    assert nameless.refused == "it names no id"
+    assert settings.reads == "https://recorder.example/api/recordings"
+    secret = RestSourceSettings(name="s", url="https://user:pw@recorder.example:8443/list?key=abc")
+    assert secret.reads == "https://recorder.example:8443/list"
