@@ -3,6 +3,7 @@ file run (the real CLI), the container entrypoint's secrets, and a worker's metr
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -34,8 +35,21 @@ FROM_OPS_BACKUP = {("db", "upgrade")}
 
 
 def _env_example() -> dict[str, str]:
+    """callsense.env.example as systemd reads it: a value that starts with a quote ends at its closing one."""
     lines = (SYSTEMD / "callsense.env.example").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    pairs = [line.split("=", 1) for line in lines if line and not line.startswith("#")]
+    return {name: value[1:-1] if value[:1] in "'\"" else value for name, value in pairs}
+
+
+def test_the_environment_file_reads_the_same_in_a_shell() -> None:
+    """Administrators run one-off commands with it (docs/operations.md), so sh must agree with systemd."""
+    example = SYSTEMD / "callsense.env.example"
+    shell = subprocess.run(
+        ["sh", "-c", f'set -a; . "{example}"; env -0'], env={}, capture_output=True, text=True, check=True
+    )
+    sourced = dict(item.split("=", 1) for item in shell.stdout.split("\0") if item)
+    assert {name: sourced[name] for name in _env_example()} == _env_example()
+    json.loads(_env_example()["CALLSENSE_WEBHOOKS__SECRETS"])
 
 
 def _units_here(tmp_path: Path) -> Path:
