@@ -240,3 +240,24 @@ def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line(settings: Sett
     assert refused.stderr.strip().splitlines() == [
         f"error: cannot serve metrics on 127.0.0.1:{port}: [Errno 98] Address already in use"
     ]
+
+
+def _documented_commands() -> list[list[str]]:
+    """The callsense commands docs/operations.md tells an administrator to run (``callsense-admin ...``)."""
+    found = []
+    for line in (ROOT / "docs" / "operations.md").read_text().splitlines():
+        for command in re.findall(r"callsense-admin ([a-z][^`#&|]*)", line):
+            words = command.split()
+            if words and words[0] != "callsense-admin":  # the wrapper's own definition
+                found.append(words)
+    return found
+
+
+def test_every_command_in_the_operations_guide_is_a_real_one() -> None:
+    commands = _documented_commands()
+    assert ["users", "create", "admin", "--role", "admin"] in commands and len(commands) >= 6
+    for command in commands:
+        if tuple(command[:2]) in FROM_OPS_BACKUP:
+            continue
+        result = CliRunner().invoke(cli.app, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, (command, result.output)
