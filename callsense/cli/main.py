@@ -130,12 +130,12 @@ def worker(
 
     settings = common.settings()
     with common.errors_as_exit():
-        rt = open_runtime(settings)
-        if metrics_port is not None:
+        if metrics_port is not None:  # first: a port taken stops the worker before it opens anything
             try:
                 start_http_server(metrics_port, addr=metrics_host, registry=metrics.REGISTRY)
             except OSError as exc:
                 raise ConfigError(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}") from exc
+        rt = open_runtime(settings)
     jobs_app = tasks.build_app(rt)
 
     async def run() -> None:

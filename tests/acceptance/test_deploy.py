@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from callsense.cli import main as cli
 from callsense.config import Settings
-from callsense.runtime import open_runtime
+from callsense.pipeline import tasks
+from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from tests.conftest import ROOT
@@ -202,44 +203,49 @@ def test_the_entrypoint_reads_secrets_from_files_and_runs_callsense(
 
 
 def test_a_worker_serves_its_own_metrics_for_prometheus(settings: Settings, tmp_path: Path) -> None:
+    rt = open_runtime(settings)  # the schema, and a way to see the worker register with the queue
     port = free_port()
     env = callsense_env(tmp_path / "data", CALLSENSE_DATABASE_URL=str(settings.database_url))
     log = tmp_path / "worker.log"
-    with log.open("w") as log_file:
-        worker = subprocess.Popen(
-            [CALLSENSE, "worker", "--metrics-port", str(port)], env=env, stdout=log_file, stderr=log_file
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
-                    break
-                except httpx.TransportError:
+    try:
+        with log.open("w") as log_file:
+            worker = subprocess.Popen(
+                [CALLSENSE, "worker", "--metrics-port", str(port)], env=env, stdout=log_file, stderr=log_file
+            )
+            try:
+                deadline = time.monotonic() + 60
+                while not _registered_workers(rt):
                     assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
                     time.sleep(0.3)
-        finally:
-            worker.terminate()
-            assert worker.wait(timeout=60) == 0, log.read_text()
+                scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+            finally:
+                worker.terminate()
+                assert worker.wait(timeout=60) == 0, log.read_text()
+    finally:
+        rt.db.close()
     assert scraped.status_code == 200
     for family in ("callsense_stage_duration_seconds", "callsense_transcription_realtime_factor"):
         assert f"# TYPE {family} histogram" in scraped.text
     assert "# TYPE callsense_model_load_seconds gauge" in scraped.text
 
 
-def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line(settings: Settings, tmp_path: Path) -> None:
-    env = callsense_env(tmp_path / "data", CALLSENSE_DATABASE_URL=str(settings.database_url))
+def _registered_workers(rt: Runtime) -> int:
+    with rt.db.transaction() as session:
+        return tasks.count_workers(session=session)
+
+
+def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line(tmp_path: Path) -> None:
+    env = {"CALLSENSE_DATA_DIR": str(tmp_path / "data")}  # stops before it would start a database there
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        refused = subprocess.run(
-            [CALLSENSE, "worker", "--metrics-port", str(port)], env=env, capture_output=True, text=True
-        )
-    assert refused.returncode == 1
-    assert refused.stderr.strip().splitlines() == [
+        refused = CliRunner().invoke(cli.app, ["worker", "--metrics-port", str(port)], env=env)
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines() == [
         f"error: cannot serve metrics on 127.0.0.1:{port}: [Errno 98] Address already in use"
     ]
+    assert not (tmp_path / "data").exists()
 
 
 def _documented_commands() -> list[list[str]]:
