@@ -1,5 +1,6 @@
-"""The deployment files under deploy/: systemd's own checks of the units, the commands they and the compose
-file run (the real CLI), the container entrypoint's secrets, and a worker's metrics port."""
+"""The deployment files under deploy/: systemd's own checks of the units, the commands they, the compose file
+and docs/operations.md run (the real CLI), the Containerfile's build context, the entrypoint's secrets, and a
+worker's metrics port. Building and running the image is deploy/smoke-test-image.sh, by hand (minutes)."""
 
 from __future__ import annotations
 
