@@ -1,8 +1,11 @@
-"""Prometheus metrics. Counters and histograms live in the process that does the work; queue gauges are
-read from the database at scrape time, so any API process reports the whole cluster's queue."""
+"""Prometheus metrics. Counters and histograms live in the process that does the work (serve's /metrics, or
+``callsense worker --metrics-port``); queue, call and outbox gauges are read from the database at scrape time,
+so any API process reports the whole cluster's, and the blob store's disk is measured by the API process."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -40,31 +43,75 @@ CALLS = Gauge("callsense_calls", "Calls by status", ["status"], registry=REGISTR
 OUTBOX = Gauge(
     "callsense_outbox", "Deliveries by destination and status", ["destination", "status"], registry=REGISTRY
 )
+OLDEST_DUE = Gauge(
+    "callsense_queue_oldest_due_seconds",
+    "Seconds the oldest job that is due to run has waited for a worker, by stage (0: none waits)",
+    ["stage"],
+    registry=REGISTRY,
+)
+LAST_INGEST = Gauge(
+    "callsense_last_ingest_timestamp_seconds",
+    "When the newest call was registered (Unix time); absent until the first call",
+    registry=REGISTRY,
+)
+BLOB_STORE_FREE = Gauge(
+    "callsense_blob_store_free_bytes", "Bytes free on the file system of the blob store", registry=REGISTRY
+)
+BLOB_STORE_SIZE = Gauge(
+    "callsense_blob_store_size_bytes", "Size in bytes of the file system of the blob store", registry=REGISTRY
+)
+MODEL_LOAD_SECONDS = Gauge(
+    "callsense_model_load_seconds",
+    "Seconds the last load of a model took in this process, by kind (asr, llm) and model",
+    ["kind", "model"],
+    registry=REGISTRY,
+)
+REALTIME_FACTOR = Histogram(
+    "callsense_transcription_realtime_factor",
+    "Seconds the transcribe stage took per second of audio (decoding and translation included)",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 4),
+    registry=REGISTRY,
+)
 
 
-class JobCounts(Protocol):
-    """Jobs in the queue as (queue, state, count): ``pipeline.tasks.job_counts``, which owns the queue."""
+class Queue(Protocol):
+    """What the metrics read from the job queue: the module ``pipeline.tasks``, which owns the queue."""
 
-    def __call__(self, *, session: Session) -> list[tuple[str, str, int]]: ...
+    def job_counts(self, *, session: Session) -> list[tuple[str, str, int]]: ...
+
+    def oldest_due_seconds(self, *, session: Session) -> list[tuple[str, float]]: ...
 
 
-def render(db: Database, *, job_counts: JobCounts) -> bytes:
-    """Refresh the database-backed gauges and render every metric in the text format."""
+def render(db: Database, *, queue: Queue, blob_dir: Path) -> bytes:
+    """Refresh the database- and disk-backed gauges and render every metric in the text format."""
     with db.transaction() as session:
-        jobs = job_counts(session=session)
-        calls = session.execute(text("select status, count(*) from calls group by 1")).all()
+        jobs = queue.job_counts(session=session)
+        waits = queue.oldest_due_seconds(session=session)
+        calls = session.execute(
+            text("select status, count(*), extract(epoch from max(created_at)) from calls group by 1")
+        ).all()
         outbox = session.execute(
             text("select destination, status, count(*) from deliveries group by 1, 2")
         ).all()
     JOBS.clear()
     QUEUE_DEPTH.clear()
+    OLDEST_DUE.clear()
     CALLS.clear()
-    for queue, state, count in jobs:
-        JOBS.labels(stage=queue, state=state).set(count)
+    for stage, state, count in jobs:
+        JOBS.labels(stage=stage, state=state).set(count)
         if state == "todo":
-            QUEUE_DEPTH.labels(stage=queue).set(count)
-    for call_status, count in calls:
+            QUEUE_DEPTH.labels(stage=stage).set(count)
+            OLDEST_DUE.labels(stage=stage).set(0)
+    for stage, seconds in waits:
+        OLDEST_DUE.labels(stage=stage).set(seconds)
+    for call_status, count, _ in calls:
         CALLS.labels(status=call_status).set(count)
+    if calls:
+        LAST_INGEST.set(max(float(newest) for _, _, newest in calls))
+    if blob_dir.is_dir():  # the filesystem blob store makes it on its first write
+        disk = shutil.disk_usage(blob_dir)
+        BLOB_STORE_FREE.set(disk.free)
+        BLOB_STORE_SIZE.set(disk.total)
     OUTBOX.clear()
     for destination, delivery_status, count in outbox:
         OUTBOX.labels(destination=destination, status=delivery_status).set(count)

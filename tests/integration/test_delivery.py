@@ -156,7 +156,7 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
         assert nothing_dead.status_code == 202 and nothing_dead.json() == {"queued": []}
     assert (
         'callsense_outbox{destination="hubspot",status="pending"} 1.0'
-        in metrics.render(rt.db, job_counts=tasks.job_counts).decode()
+        in metrics.render(rt.db, queue=tasks, blob_dir=rt.settings.resolved_blob_dir).decode()
     )
     assert queued(rt) == [str(row.id)]
     assert attempt(rt, row.id) is None

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from callsense import metrics
 from callsense.backends.crm.fake import FakeDestinations
 from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
@@ -83,7 +84,9 @@ def test_each_stage_hands_on_what_comes_next(rt: Runtime) -> None:
     call_pk = ingest.ingest(rt, call_id="path", source=SOURCE).call_pk
     assert fetch.run(rt, call_pk, local_files=False) == "transcribe"
     assert rt.recordings.reads == [(SOURCE, False)]  # type: ignore[attr-defined]
+    transcriptions = _realtime_factors()
     assert transcribe.run(rt, call_pk) == "analyse"
+    assert _realtime_factors() == transcriptions + 1  # the stage's seconds per second of audio, observed
     (delivery_id,) = analyse.run(rt, call_pk)
     assert status_of(rt, call_pk) is CallStatus.done
     deliver.run(rt, delivery_id)
@@ -129,6 +132,10 @@ def test_a_processed_call_has_its_talk_figures_in_record_api_and_crm_payload(rt:
         assert listed(interruptions_above=1) == []
         assert listed(non_talk_above=talk.non_talk_seconds - 0.01) == ["talk"]
         assert listed(non_talk_above=talk.non_talk_seconds) == []
+
+
+def _realtime_factors() -> float:
+    return metrics.REGISTRY.get_sample_value("callsense_transcription_realtime_factor_count") or 0.0
 
 
 def test_a_stage_already_done_says_the_same_next_step_without_working_again(rt: Runtime) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 import structlog
 
+from callsense import metrics
 from callsense.backends.llm.base import JSONRequest, chat_messages, estimate_tokens
 from callsense.backends.llm.openai_compat import first_choice_content
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
@@ -84,10 +86,12 @@ def _load(options: EmbeddedOptions) -> _LoadedServer:
     params.endpoint_slots = False
     params.endpoint_metrics = False
     params.endpoint_props = False
+    started = time.perf_counter()
     try:
         server = xllamacpp.Server(params)
     except Exception as exc:  # the binding raises plain RuntimeError/ValueError on a bad file
         raise ModelAssetError(f"llama.cpp could not load {options.gguf}: {exc}") from exc
+    metrics.MODEL_LOAD_SECONDS.labels(kind="llm", model=options.gguf.name).set(time.perf_counter() - started)
     address = str(server.listening_address)
     log.info(
         "llm_model_loaded",

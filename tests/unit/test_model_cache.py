@@ -1,0 +1,42 @@
+"""The assembled-model cache survives what a container image does to it: files copied into a layer lose the
+fraction of a second of their mtime and are read by another user than the one that assembled them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from importlib import metadata
+from pathlib import Path
+
+from callsense.assets import catalog
+
+# Any installed file stands in for a model's part: catalog reads parts through the distribution's metadata.
+_PART = catalog.PackagedFile("typer", "typer/__init__.py")
+
+
+def _asset() -> catalog.ModelAsset:
+    located = Path(str(metadata.distribution("typer").locate_file("typer/__init__.py")))
+    data = located.read_bytes()
+    part = catalog.AssembledFile(
+        name="model.bin", parts=(_PART,), size=len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
+    return catalog.ModelAsset(name="stand-in", kind="whisper", description="test", files=(part,))
+
+
+def test_an_assembled_model_is_readable_by_everyone_and_kept_when_its_mtime_loses_its_fraction(
+    tmp_path: Path,
+) -> None:
+    asset = _asset()
+    target = catalog.ensure(asset, tmp_path) / "model.bin"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assembled = target.stat()
+
+    whole_second = assembled.st_mtime_ns - assembled.st_mtime_ns % 1_000_000_000
+    os.utime(target, ns=(whole_second, whole_second))  # as a container image's layer keeps it
+    catalog.ensure(asset, tmp_path)
+    assert target.stat().st_ino == assembled.st_ino  # not assembled again
+
+    target.write_bytes(b"changed")
+    catalog.ensure(asset, tmp_path)
+    assert target.stat().st_ino != assembled.st_ino and catalog.verify(asset, tmp_path) == []
