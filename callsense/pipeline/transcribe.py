@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from callsense.calls import service as calls
-from callsense.calls.schemas import CallStatus
-from callsense.config.models import TranslationEngine
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallStatus, SpeakersFound
+from callsense.config.models import Channel, TranslationEngine
 from callsense.pipeline import stages
 from callsense.speech.audio import decode
 
@@ -31,6 +32,7 @@ def run(
         call = calls.lock(session=session, call_pk=call_pk)
         if not force and stages.is_done(call, "transcribe"):
             return "analyse" if call.status == CallStatus.transcribed.value else None
+        agent_channel, notes = _agent_channel_override(call, rt)
     with stages.audited(rt, call_pk, "transcribe"):
         started = time.perf_counter()
         blob = rt.blobs.get(calls.audio_blob_key(call_pk))
@@ -38,14 +40,17 @@ def run(
             rt.keyring.decrypt(blob, context=calls.audio_context(call_pk)),
             max_seconds=rt.settings.max_audio_seconds,
         )
-        transcript = rt.transcriber.transcribe(audio, language=language, on_progress=on_progress)
+        transcript = rt.transcriber.transcribe(
+            audio, language=language, agent_channel=agent_channel, on_progress=on_progress
+        )
         translated, engine = None, None
         whisper_translates = rt.settings.translation is TranslationEngine.whisper
         spoken = transcript.language
         if whisper_translates and transcript.segments and spoken is not None and spoken != "en":
-            translated = rt.transcriber.translate(audio, language=spoken).text
+            translated = rt.transcriber.translate(audio, language=spoken, speakers=transcript.speakers).text
             engine = TranslationEngine.whisper.value
         seconds = time.perf_counter() - started
+        found = transcript.speakers.found if transcript.speakers else None
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
             calls.store_transcript(
@@ -59,8 +64,13 @@ def run(
                 options={
                     **transcript.options.__dict__,
                     "temperatures": list(transcript.options.temperatures),
+                    "speakers": found.model_dump(mode="json") if found else None,
                 },
             )
+            for note in [*notes, *_speaker_notes(found)]:
+                calls.add_event(
+                    session=session, call_pk=call_pk, stage="transcribe", kind="speakers", detail=note
+                )
             call.language = transcript.language
             call.language_probability = transcript.language_probability
             call.transcribe_seconds = round(seconds, 3)
@@ -77,3 +87,38 @@ def run(
                 session=session, call_pk=call_pk, stage="transcribe", kind="finished", seconds=seconds
             )
     return "analyse" if transcript.segments else None
+
+
+# The key of call metadata (webhook ``metadata``) that names the agent's stereo channel for this call.
+AGENT_CHANNEL_KEY = "agent_channel"
+
+
+def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, list[str]]:
+    """The agent channel the call's metadata names, if any, and a note when its value is not usable."""
+    value = calls.read_metadata(call=call, keyring=rt.keyring).get(AGENT_CHANNEL_KEY)
+    if value is None:
+        return None, []
+    try:
+        return Channel(str(value).lower()), []
+    except ValueError:
+        return None, [f"metadata {AGENT_CHANNEL_KEY}={value!r} ignored: expected 'left' or 'right'"]
+
+
+def _speaker_notes(found: SpeakersFound | None) -> list[str]:
+    """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of."""
+    if found is None:
+        return []
+    other = "right" if found.agent == "left" else "left"
+    if found.swapped:
+        return [
+            f"agent channel swapped to {found.agent}: the conversation says so "
+            f"(confidence {found.role_confidence})"
+        ]
+    if found.swap_suggested:
+        return [
+            f"the conversation says the agent is on the {other} channel (confidence "
+            f"{found.role_confidence}); kept {found.agent} (speakers.swap_check=warn)"
+        ]
+    if found.agent_source == "metadata":
+        return [f"agent channel {found.agent} from the call's metadata"]
+    return []

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from callsense.calls.schemas import Segment
+from callsense.calls.schemas import Segment, SpeakerMethod, SpeakersFound
+from callsense.config.models import Channel
 from callsense.speech.audio import DecodedAudio
+from callsense.speech.speakers import SpeakerMap
 from callsense.speech.whisper import ProgressCallback, Task, Transcript, TranscriptionOptions
 
 OPTIONS = TranscriptionOptions(
@@ -17,6 +19,10 @@ OPTIONS = TranscriptionOptions(
     vad=False,
     agent_channel="left",
     batched=False,
+)
+
+SCRIPTED_SPEAKERS = SpeakerMap(
+    found=SpeakersFound(method=SpeakerMethod.channels, count=2, agent="left", agent_source="settings")
 )
 
 
@@ -35,15 +41,24 @@ class FakeTranscriber:
         self._translation = list(translation)
         self._language = language if segments else None
         self.requests: list[tuple[str | None, Task]] = []
+        self.agent_channels: list[Channel | None] = []  # the metadata override of each transcribe
 
     def transcribe(
-        self, audio: DecodedAudio, *, language: str | None = None, on_progress: ProgressCallback | None = None
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None = None,
+        agent_channel: Channel | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         if on_progress is not None:
             on_progress(1.0)
+        self.agent_channels.append(agent_channel)
         return self._answer(language, "transcribe")
 
-    def translate(self, audio: DecodedAudio, *, language: str) -> Transcript:
+    def translate(
+        self, audio: DecodedAudio, *, language: str, speakers: SpeakerMap | None = None
+    ) -> Transcript:
         return self._answer(language, "translate")
 
     def _answer(self, language: str | None, task: Task) -> Transcript:
@@ -53,4 +68,5 @@ class FakeTranscriber:
             language=language or self._language,
             language_probability=None if language else 1.0,
             options=OPTIONS,
+            speakers=SCRIPTED_SPEAKERS if self._segments else None,
         )

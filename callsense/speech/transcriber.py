@@ -5,18 +5,28 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from callsense.config.models import Channel
 from callsense.speech.audio import DecodedAudio
+from callsense.speech.speakers import SpeakerMap
 from callsense.speech.whisper import ProgressCallback, Transcript
 
 
 class Transcriber(Protocol):
     def transcribe(
-        self, audio: DecodedAudio, *, language: str | None = None, on_progress: ProgressCallback | None = None
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None = None,
+        agent_channel: Channel | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         """The turns of ``audio`` by speaker (none when no speech), in its language; ``language`` None
-        detects it."""
+        detects it; ``agent_channel`` (from the call's metadata) overrides the configured one."""
         ...
 
-    def translate(self, audio: DecodedAudio, *, language: str) -> Transcript:
-        """The turns of ``audio``, spoken in ``language``, in English."""
+    def translate(
+        self, audio: DecodedAudio, *, language: str, speakers: SpeakerMap | None = None
+    ) -> Transcript:
+        """The turns of ``audio``, spoken in ``language``, in English; ``speakers`` is the transcription's
+        decision of who spoke when, reused."""
         ...

@@ -14,7 +14,7 @@ import functools
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +22,13 @@ import structlog
 
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, Word, render_transcript
-from callsense.config.models import ASRSettings, Channel, Device
+from callsense.config.models import ASRSettings, Channel, Device, SpeakerSettings
 from callsense.errors import BadAudioError, ModelAssetError
+from callsense.speech import diarization
+from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
+from callsense.speech.speakers import SpeakerMap
+from callsense.speech.voices import VoiceEncoder
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +66,7 @@ class Transcript:
     language: str | None
     language_probability: float | None
     options: TranscriptionOptions
+    speakers: SpeakerMap | None = None  # None when there was no speech
 
     @property
     def text(self) -> str:
@@ -109,6 +114,11 @@ def _resolve_device(device: Device) -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
+@functools.lru_cache(maxsize=1)
+def _load_voice_encoder(path: Path) -> VoiceEncoder:
+    return VoiceEncoder.load(path)
+
+
 @functools.lru_cache(maxsize=2)
 def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     from faster_whisper import WhisperModel
@@ -126,8 +136,11 @@ class WhisperTranscriber:
     """Transcribes calls with the configured Whisper model. Building one is cheap: the weights are assembled,
     checked and loaded on the first use, so a process that never transcribes never pays for them."""
 
-    def __init__(self, settings: ASRSettings, *, model_dir: Path) -> None:
+    def __init__(
+        self, settings: ASRSettings, *, model_dir: Path, speakers: SpeakerSettings | None = None
+    ) -> None:
         self._settings = settings
+        self._speakers = speakers or SpeakerSettings()
         self._model_dir = model_dir
         self._weights_lock = threading.Lock()
         self._weights: tuple[Path, bool] | None = None
@@ -157,6 +170,9 @@ class WhisperTranscriber:
         path, _ = self._resolved()
         return _load_model(str(path), self._device, self._compute_type, self._settings.cpu_threads)
 
+    def _voice_encoder(self) -> VoiceEncoder:
+        return _load_voice_encoder(catalog.resolve_voice_encoder(self._model_dir))
+
     def options(self, language: str | None) -> TranscriptionOptions:
         return TranscriptionOptions(
             model=self.model_name,
@@ -171,17 +187,34 @@ class WhisperTranscriber:
         )
 
     def transcribe(
-        self, audio: DecodedAudio, *, language: str | None = None, on_progress: ProgressCallback | None = None
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None = None,
+        agent_channel: Channel | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Transcript:
-        return self._call(audio, language=language, task="transcribe", on_progress=on_progress)
+        return self._call(
+            audio, language=language, task="transcribe", on_progress=on_progress, agent_channel=agent_channel
+        )
 
-    def translate(self, audio: DecodedAudio, *, language: str) -> Transcript:
-        return self._call(audio, language=language, task="translate", on_progress=None)
+    def translate(
+        self, audio: DecodedAudio, *, language: str, speakers: SpeakerMap | None = None
+    ) -> Transcript:
+        return self._call(audio, language=language, task="translate", on_progress=None, speakers=speakers)
 
     def _call(
-        self, audio: DecodedAudio, *, language: str | None, task: Task, on_progress: ProgressCallback | None
+        self,
+        audio: DecodedAudio,
+        *,
+        language: str | None,
+        task: Task,
+        on_progress: ProgressCallback | None,
+        agent_channel: Channel | None = None,
+        speakers: SpeakerMap | None = None,
     ) -> Transcript:
-        """The call's turns: each channel (or the mono mix) decoded with ``task`` and merged by time."""
+        """The call's turns: each channel (or the mono mix) decoded with ``task``, its words given their
+        speakers (``speakers``, else decided here) and merged by time."""
         if self.english_only:
             if language not in (None, "en"):
                 raise ModelAssetError(
@@ -189,8 +222,8 @@ class WhisperTranscriber:
                 )
             if task == "translate":
                 raise ModelAssetError(f"the English-only model {self.model_name} cannot translate")
-        speakers = self._speaker_channels(audio)
-        progress = _Progress(total=audio.duration * len(speakers), callback=on_progress)
+        channels = self._channels(audio)
+        progress = _Progress(total=audio.duration * len(channels), callback=on_progress)
         probability: float | None
         if language is not None:
             probability = None
@@ -201,30 +234,52 @@ class WhisperTranscriber:
         if language is None:  # no speech anywhere: nothing to transcribe
             progress.advance(progress.total)
             segments: list[Segment] = []
-        elif len(speakers) == 1:
-            segments = self._mono_segments(speakers[0][1], language, task, progress)
+        elif len(channels) == 1 and not self._speakers.diarization:
+            segments = self._mono_segments(channels[0], language, task, progress)
+            speakers = speakers or speakers_module.MONO_UNDIARIZED
         else:
-            words = [
-                word
-                for speaker, samples in speakers
-                for word in self._channel_words(samples, speaker, language, task, progress)
-            ]
-            segments = turns_from_words(words)
+            heard = [self._channel_words(samples, language, task, progress) for samples in channels]
+            speakers = speakers or self._speaker_map(channels, heard, agent_channel)
+            segments = turns_from_words(
+                [
+                    replace(word, speaker=speakers.speaker(word.start, word.end, channel))
+                    for channel, words in enumerate(heard)
+                    for word in words
+                ]
+            )
         return Transcript(
             segments=segments,
             language=language,
             language_probability=probability,
             options=self.options(language),
+            speakers=speakers if segments else None,
         )
 
-    def _speaker_channels(self, audio: DecodedAudio) -> list[tuple[Speaker, FloatArray]]:
+    def _channels(self, audio: DecodedAudio) -> list[FloatArray]:
         if channels_are_alike(audio, threshold=self._settings.mono_similarity):
-            return [(Speaker.unknown, audio.mix())]
-        agent_index = 0 if self._settings.agent_channel is Channel.left else 1
-        return [
-            (Speaker.agent, audio.channels[agent_index]),
-            (Speaker.customer, audio.channels[1 - agent_index]),
-        ]
+            return [audio.mix()]
+        return [audio.channels[0], audio.channels[1]]
+
+    def _speaker_map(
+        self, channels: list[FloatArray], heard: list[list[SpokenWord]], agent_channel: Channel | None
+    ) -> SpeakerMap:
+        """Stereo: roles by channel, checked against the conversation; mono: voices diarized, then roles."""
+        if len(channels) == 2:
+            left, right = ("".join(word.text for word in words) for words in heard)
+            return speakers_module.by_channels(
+                (left, right),
+                configured_agent=_channel_index(self._settings.agent_channel),
+                override=None if agent_channel is None else _channel_index(agent_channel),
+                settings=self._speakers,
+            )
+        samples = channels[0]
+        voices = diarization.diarize(
+            self._voice_encoder(),
+            samples,
+            diarization.speech_regions(samples),
+            max_speakers=self._speakers.max_speakers,
+        )
+        return speakers_module.by_voices(voices, [(word.start, word.end, word.text) for word in heard[0]])
 
     def _detect_language(self, samples: FloatArray) -> tuple[str | None, float | None]:
         from faster_whisper.vad import get_speech_timestamps
@@ -286,16 +341,20 @@ class WhisperTranscriber:
         return segments
 
     def _channel_words(
-        self, samples: FloatArray, speaker: Speaker, language: str, task: Task, progress: _Progress
+        self, samples: FloatArray, language: str, task: Task, progress: _Progress
     ) -> list[SpokenWord]:
         words = []
         last_end = 0.0
         for segment in self._run(samples, language, task, words=True):
             progress.advance(segment.end - last_end)
             last_end = segment.end
-            words.extend(_spoken_words(segment, speaker))
+            words.extend(_spoken_words(segment, Speaker.unknown))
         progress.advance(len(samples) / 16_000 - last_end)
         return words
+
+
+def _channel_index(channel: Channel) -> int:
+    return 0 if channel is Channel.left else 1
 
 
 def _spoken_words(segment: Any, speaker: Speaker) -> list[SpokenWord]:
