@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +26,7 @@ from callsense.config.models import ASRSettings, Channel, Device, SpeakerSetting
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech import diarization
 from callsense.speech import speakers as speakers_module
-from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
+from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, channels_are_alike
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.voices import VoiceEncoder
 
@@ -40,6 +40,10 @@ NO_SPEECH_PROBABILITY = 0.6
 LOW_AVG_LOGPROB = -1.0
 # gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value).
 LOOP_COMPRESSION_RATIO = 2.4
+# A window rejected as a loop is decoded again in clips of at most this many seconds, cut at pauses, so a
+# loop costs one clip rather than the window: on a mono call the turns leave no pause long enough for the
+# VAD to split the speech, and the whole call is one 30-second window.
+CLIP_SECONDS = 10.0
 # A phrase of up to this many words said three or more times in a row is a decoding loop; keep one.
 _LOOP = re.compile(r"\b((?:\S+\s+){0,5}?\S+?)(?:[\s,.;!?]+\1\b){2,}", re.IGNORECASE)
 ProgressCallback = Callable[[float], None]
@@ -294,7 +298,7 @@ class WhisperTranscriber:
             raise BadAudioError(f"language detection failed: {exc}") from exc
         return str(language), round(float(probability), 4)
 
-    def _run(self, samples: FloatArray, language: str, task: Task, *, words: bool) -> Iterable[Any]:
+    def _run(self, samples: FloatArray, language: str, task: Task, *, words: bool) -> Iterator[Any]:
         settings = self._settings
         arguments: dict[str, Any] = {
             "language": language,
@@ -315,7 +319,23 @@ class WhisperTranscriber:
             segments, _ = pipeline.transcribe(samples, batch_size=settings.batch_size, **arguments)
         else:
             segments, _ = self._model().transcribe(samples, **arguments)
-        return (segment for segment in segments if not _looks_like_noise(segment))
+        for segment in segments:
+            if _is_loop(segment):
+                yield from self._decoded_in_clips(samples, segment, arguments)
+            elif not _is_no_speech(segment):
+                yield segment
+
+    def _decoded_in_clips(self, samples: FloatArray, loop: Any, arguments: dict[str, Any]) -> list[Any]:
+        """The speech of a window that looped, decoded again clip by clip (see CLIP_SECONDS)."""
+        first = int(loop.start * SAMPLE_RATE)
+        regions = diarization.speech_regions(samples[first : int(loop.end * SAMPLE_RATE)])
+        clips = _clips([(loop.start + start, loop.start + end) for start, end in regions])
+        if not clips:
+            return []
+        segments, _ = self._model().transcribe(
+            samples, **{**arguments, "vad_filter": False, "clip_timestamps": [t for c in clips for t in c]}
+        )
+        return [segment for segment in segments if not (_is_loop(segment) or _is_no_speech(segment))]
 
     def _mono_segments(
         self, samples: FloatArray, language: str, task: Task, progress: _Progress
@@ -371,12 +391,25 @@ def _exp(value: float) -> float:
     return math.exp(value)
 
 
-def _looks_like_noise(segment: Any) -> bool:
-    """Whisper's checks only trigger a temperature fallback, and when every fallback fails it keeps the last
-    attempt anyway; segments that still look invented (no speech, or a loop) are dropped here."""
-    if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
-        return True
+# Whisper's checks only trigger a temperature fallback, and when every fallback fails it keeps the last
+# attempt anyway; segments that still look invented (a loop, or no speech) are dealt with in ``_run``.
+def _is_loop(segment: Any) -> bool:
+    return bool(segment.compression_ratio > LOOP_COMPRESSION_RATIO)
+
+
+def _is_no_speech(segment: Any) -> bool:
     return bool(segment.no_speech_prob > NO_SPEECH_PROBABILITY and segment.avg_logprob < LOW_AVG_LOGPROB)
+
+
+def _clips(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Consecutive speech regions joined into clips of at most CLIP_SECONDS (a longer region stays whole)."""
+    clips: list[tuple[float, float]] = []
+    for start, end in regions:
+        if clips and end - clips[-1][0] <= CLIP_SECONDS:
+            clips[-1] = (clips[-1][0], end)
+        else:
+            clips.append((start, end))
+    return clips
 
 
 def cut_repetitions(text: str) -> str:
