@@ -27,8 +27,8 @@ SCRIPTED_SPEAKERS = SpeakerMap(
 
 
 class FakeTranscriber:
-    """Answers ``segments`` in ``language`` (``translation`` for the translate task, when given); records
-    each request as (language asked for, task)."""
+    """Answers ``segments`` in ``language`` (``translation`` for the translate task, when given) with
+    ``speakers`` as its decision on who spoke; records each request as (language asked for, task)."""
 
     def __init__(
         self,
@@ -36,9 +36,11 @@ class FakeTranscriber:
         *,
         language: str | None = "en",
         translation: Sequence[Segment] = (),
+        speakers: SpeakersFound = SCRIPTED_SPEAKERS.found,
     ) -> None:
         self._segments = list(segments)
         self._translation = list(translation)
+        self._speakers = SpeakerMap(found=speakers)
         self._language = language if segments else None
         self.requests: list[tuple[str | None, Task]] = []
         self.agent_channels: list[Channel | None] = []  # the metadata override of each transcribe
@@ -68,5 +70,5 @@ class FakeTranscriber:
             language=language or self._language,
             language_probability=None if language else 1.0,
             options=OPTIONS,
-            speakers=SCRIPTED_SPEAKERS if self._segments else None,
+            speakers=self._speakers if self._segments else None,
         )

@@ -26,7 +26,7 @@ CALLS = {
     ),
     "fr": (
         "Bonjour, ici le service client. Je vous écoute. Je suis vraiment désolé. Quel est votre nom?",
-        "Bonjour. Je n’ai pas reçu mon colis. Et quand est-ce que je vais le recevoir?",
+        "Bonjour. Je n\u2019ai pas reçu mon colis. Et quand est-ce que je vais le recevoir?",
     ),
 }
 
@@ -101,7 +101,11 @@ def test_diarized_voices_get_roles_from_their_words() -> None:
 
 def test_a_single_voice_asking_for_help_is_a_customer() -> None:
     one = Diarization(
-        starts=np.array([0.0]), labels=np.array([0]), scores=np.ones((1, 1), np.float32), count=1, confidence=0.9
+        starts=np.array([0.0]),
+        labels=np.array([0]),
+        scores=np.ones((1, 1), np.float32),
+        count=1,
+        confidence=0.9,
     )
     mapped = speakers.by_voices(one, [(0.0, 1.0, "Hi, I am calling about my bill.")])
     assert mapped.voice_roles == (Speaker.customer,) and mapped.found.agent is None

@@ -22,7 +22,9 @@ REFERENCE_POSITIVE = 103
 
 def chirp() -> np.ndarray:
     t = np.arange(int(1.6 * SAMPLE_RATE)) / SAMPLE_RATE
-    return (0.3 * np.sin(2 * np.pi * (150 + 100 * t) * t) + 0.1 * np.sin(2 * np.pi * 1100 * t)).astype(np.float32)
+    return (0.3 * np.sin(2 * np.pi * (150 + 100 * t) * t) + 0.1 * np.sin(2 * np.pi * 1100 * t)).astype(
+        np.float32
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,5 +70,5 @@ def test_a_checkpoint_with_other_classes_is_refused(tmp_path: Path) -> None:
         pickle.dump({"model_state": _Exploit()}, handle)
         pickle.dump([], handle)
         handle.write(struct.pack("<q", 0))
-    with pytest.raises(ModelAssetError, match="unexpected builtins.print"):
+    with pytest.raises(ModelAssetError, match=r"unexpected builtins\.print"):
         read_checkpoint(path)
