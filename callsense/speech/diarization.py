@@ -1,11 +1,12 @@
 """Who spoke when on a mono call: voice embeddings of short windows, clustered into speakers.
 
 Windows of 1.6 s (the length the encoder was trained on) every 0.8 s over the speech that Silero VAD
-finds are embedded (``voices.VoiceEncoder``) and clustered spectrally: the eigengap of the affinity
-graph's Laplacian says how many speakers there are (2 unless a clearly larger number stands out, up to
-``max_speakers``), k-means on the leading eigenvectors groups the windows, and a few rounds on the
-embeddings themselves sharpen the centroids. A word belongs to the speaker whose centroid the windows
-around it resemble most. Everything is numpy; windows are embedded in batches.
+finds are embedded (``voices.VoiceEncoder``) and clustered spectrally: the eigengaps of the affinity
+graph's Laplacian say how many speakers there are (2 by default; one, or more up to ``max_speakers``, only
+when their gap clearly stands out), k-means on the leading eigenvectors groups the windows, and a few
+rounds on the embeddings themselves sharpen the centroids. On long calls the speakers are learnt from the
+windows that lie inside one stretch of speech, which rarely hold two voices. A word belongs to the speaker
+whose centroid the windows around it resemble most. Everything is numpy; windows are embedded in batches.
 """
 
 from __future__ import annotations
@@ -23,15 +24,20 @@ STEP_SECONDS = WINDOW_SECONDS / 2
 # Resemblyzer normalised its training audio to this loudness (dBFS), raising quieter audio only.
 TARGET_DBFS = -30.0
 # Each window keeps its strongest affinities (this share of its row, at least PRUNE_MIN) at full weight.
-PRUNE_SHARE = 0.2
+PRUNE_SHARE = 0.1
 PRUNE_MIN = 6
+# Eigengaps looked at: speaker counts beyond this are not considered, whatever max_speakers says.
+MAX_COUNTED = 8
 # A speaker count above 2 needs an eigengap this many times larger than the 2-speaker one.
 MORE_SPEAKERS_GAP = 1.5
-# Two clusters whose centroids are this alike (cosine) are one voice: a monologue, or one voice on hold.
-SAME_VOICE = 0.86
 # A cluster holding less of the windows than this is noise (a cough, a beep) and joins its nearest one.
 MIN_SHARE = 0.05
 KMEANS_ROUNDS = 20
+# Fewer windows than this inside speech stretches (a short call): learn the speakers from every window, as
+# a graph of few windows, each keeping PRUNE_MIN neighbours, shows no groups.
+MIN_INSIDE = 40
+# One voice only when the first eigengap is this many times the second: calls have two speakers by default.
+ONE_VOICE_GAP = 3.0
 
 IntArray = npt.NDArray[np.int64]
 
@@ -102,8 +108,12 @@ def diarize(
     if not starts:
         return NOBODY
     embeddings = embed_windows(encoder, samples, starts)
-    labels = cluster(embeddings, max_speakers=max_speakers)
-    return _described(np.asarray(starts), embeddings, labels)
+    # Windows inside one stretch of speech rarely hold two voices (turns meet at pauses): the speakers are
+    # learnt from those, and every window is then scored against them.
+    inside = np.array([any(b <= s and s + WINDOW_SECONDS <= e for b, e in speech) for s in starts])
+    learnt = embeddings[inside] if inside.sum() >= MIN_INSIDE else embeddings
+    labels = cluster(learnt, max_speakers=max_speakers)
+    return _described(np.asarray(starts), embeddings, _centroids(learnt, labels))
 
 
 def cluster(embeddings: FloatArray, *, max_speakers: int) -> IntArray:
@@ -112,18 +122,20 @@ def cluster(embeddings: FloatArray, *, max_speakers: int) -> IntArray:
     if count < 4 or max_speakers < 2:
         return np.zeros(count, dtype=np.int64)
     eigenvalues, eigenvectors = np.linalg.eigh(_laplacian(embeddings))
-    k = _speaker_count(eigenvalues, min(max_speakers, count - 1))
+    k = _speaker_count(eigenvalues, max_speakers)
+    if k == 1:
+        return np.zeros(count, dtype=np.int64)
     spectral = eigenvectors[:, :k]
     spectral = spectral / np.maximum(np.linalg.norm(spectral, axis=1, keepdims=True), 1e-9)
     labels = _kmeans(spectral.astype(np.float32), k)
     labels = _refine(embeddings, labels)
-    return _merge_alike(embeddings, labels)
+    return _merge_tiny(embeddings, labels)
 
 
 def _laplacian(embeddings: FloatArray) -> npt.NDArray[np.float64]:
     """The symmetric normalised Laplacian of the pruned cosine-affinity graph."""
     affinity = np.clip(embeddings.astype(np.float64) @ embeddings.T.astype(np.float64), 0.0, 1.0)
-    keep = max(PRUNE_MIN, int(PRUNE_SHARE * len(affinity)))
+    keep = min(len(affinity), max(PRUNE_MIN, int(PRUNE_SHARE * len(affinity))))
     threshold = np.sort(affinity, axis=1)[:, -keep][:, None]
     affinity = np.where(affinity >= threshold, affinity, affinity * 0.01)
     affinity = np.maximum(affinity, affinity.T)
@@ -136,13 +148,16 @@ def _laplacian(embeddings: FloatArray) -> npt.NDArray[np.float64]:
 
 
 def _speaker_count(eigenvalues: npt.NDArray[np.float64], most: int) -> int:
-    """2, or the larger count whose eigengap clearly beats the 2-speaker one."""
-    gaps = np.diff(eigenvalues[: most + 1])  # gaps[k - 1] = lambda_k - lambda_(k-1): the gap after k clusters
-    best = 2
-    for k in range(3, most + 1):
-        if gaps[k - 1] > MORE_SPEAKERS_GAP * gaps[1] and gaps[k - 1] > gaps[best - 1]:
-            best = k
-    return best
+    """The count after which the eigenvalues jump most, where 1 and counts above 2 must clearly beat the
+    2-speaker jump (measured first/second jumps: 7-11 on monologues, 0.86 or less on two-speaker calls);
+    at most ``most``."""
+    gaps = np.diff(eigenvalues[: MAX_COUNTED + 1])  # gaps[k - 1] = lambda_k - lambda_(k-1): after k groups
+    k = int(np.argmax(gaps)) + 1
+    if k == 1:
+        return 1 if gaps[0] > ONE_VOICE_GAP * gaps[1] else 2
+    if k > 2 and gaps[k - 1] <= MORE_SPEAKERS_GAP * gaps[1]:
+        k = 2
+    return min(k, most)
 
 
 def _kmeans(points: FloatArray, k: int) -> IntArray:
@@ -181,27 +196,26 @@ def _refine(embeddings: FloatArray, labels: IntArray) -> IntArray:
     return labels
 
 
-def _merge_alike(embeddings: FloatArray, labels: IntArray) -> IntArray:
-    """Fold tiny clusters and clusters of one voice into their nearest neighbour, until none is left."""
+def _merge_tiny(embeddings: FloatArray, labels: IntArray) -> IntArray:
+    """Fold clusters too small to be a speaker into their nearest neighbour, smallest first."""
     while (count := int(labels.max()) + 1) > 1:
-        centroids = _centroids(embeddings, labels)
         shares = np.bincount(labels, minlength=count) / len(labels)
-        similarity = centroids @ centroids.T
-        np.fill_diagonal(similarity, -1.0)
         smallest = int(np.argmin(shares))
-        if shares[smallest] < MIN_SHARE:
-            source, target = smallest, int(np.argmax(similarity[smallest]))
-        elif similarity.max() > SAME_VOICE:
-            source, target = divmod(int(np.argmax(similarity)), count)
-        else:
+        if shares[smallest] >= MIN_SHARE:
             break
-        labels = _renumber(np.where(labels == source, target, labels))
+        centroids = _centroids(embeddings, labels)
+        similarity = centroids @ centroids[smallest]
+        similarity[smallest] = -1.0
+        labels = _renumber(np.where(labels == smallest, int(np.argmax(similarity)), labels))
     return labels
 
 
-def _described(starts: npt.NDArray[np.float64], embeddings: FloatArray, labels: IntArray) -> Diarization:
-    centroids = _centroids(embeddings, labels)
+def _described(starts: npt.NDArray[np.float64], embeddings: FloatArray, centroids: FloatArray) -> Diarization:
+    """Every window scored against the speakers, who are renumbered by the first window each one wins."""
+    first_won = list(dict.fromkeys(np.argmax(embeddings @ centroids.T, axis=1).tolist()))
+    centroids = centroids[first_won]
     scores: FloatArray = (embeddings @ centroids.T).astype(np.float32)
+    labels = np.argmax(scores, axis=1)
     if len(centroids) > 1:
         ranked = np.sort(scores, axis=1)
         margin = (ranked[:, -1] - ranked[:, -2]) / np.maximum(ranked[:, -1], 1e-9)
