@@ -8,6 +8,7 @@
   (their scripted turns).
 * words: the downmixed AWS calls transcribed as mono; each word's speaker against the speaker of the word
   the stereo transcription heard at the same time (role as decided, and under the best voice mapping).
+* swap: the stereo swap check on the fixtures' scripted words, as recorded and with the sides exchanged.
 * roles: every two-speaker fixture mixed to mono and transcribed; whether the agent voice was found, and
   the share of words whose role matches the scripted turn they fall in.
 * cost: the 5-minute call mixed to mono: transcription with diarization off, then the diarization alone.
@@ -33,11 +34,13 @@ from callsense.config import Settings
 from callsense.config.models import SpeakerSettings
 from callsense.speech import diarization
 from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, decode
+from callsense.speech.roles import guess_agent
 from callsense.speech.voices import VoiceEncoder
 from callsense.speech.whisper import WhisperTranscriber
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "audio"
 COLLAR = 0.25
+ROLES = ("agent", "customer")
 FRAME = 0.1  # hypothesis turns are written in steps of this many seconds
 console = Console(width=150)
 
@@ -192,9 +195,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("data", type=Path, help="the shared testdata folder (read in place, never copied)")
-    parser.add_argument("--only", choices=["der", "words", "roles", "cost"], action="append")
+    parser.add_argument("--only", choices=["der", "swap", "words", "roles", "cost"], action="append")
     args = parser.parse_args()
-    parts = args.only or ["der", "words", "roles", "cost"]
+    parts = args.only or ["der", "swap", "words", "roles", "cost"]
     settings = Settings()
     encoder = VoiceEncoder.load(catalog.resolve_voice_encoder(settings.resolved_model_dir))
     transcriber = WhisperTranscriber(
@@ -203,12 +206,41 @@ def main() -> None:
     console.print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()}")
     if "der" in parts:
         run_der(args.data, encoder, settings.speakers.max_speakers)
+    if "swap" in parts:
+        run_swap_check(args.data)
     if "roles" in parts:
         run_roles(transcriber)
     if "words" in parts:
         run_words(args.data, transcriber)
     if "cost" in parts:
         run_cost(args.data, settings, encoder)
+
+
+def run_swap_check(data: Path) -> None:
+    """The stereo swap check on transcripts: the roles it reads from each side's words, as configured and
+    with the sides exchanged (a swapped trunk), on the fixtures' scripts (which the cue list was written
+    beside) and the AWS calls' machine transcripts (which it was not)."""
+    table = Table("call", "agent read from the words", "confidence", "swapped sides: agent read")
+    calls = []
+    for entry in fixtures_with_two_speakers():
+        if entry["channels"] == 2:
+            texts = [" ".join(t["text"] for t in entry["turns"] if t["speaker"] == side) for side in ROLES]
+            calls.append((entry["audio"], texts))
+    for silver in sorted((data / "aws-lca/derived").glob("*.SILVER_*.json")):
+        segments = json.loads(silver.read_text())["segments"]
+        texts = [
+            " ".join(s["text"] for s in segments if s["speaker"] == side) for side in ("agent", "caller")
+        ]
+        calls.append((silver.name.split(".")[0], texts))
+    for name, (left, right) in calls:
+        kept, flipped = guess_agent([left, right]), guess_agent([right, left])
+        table.add_row(
+            name,
+            ROLES[0] if kept.agent == 0 else ROLES[1],
+            f"{kept.confidence:.2f}",
+            f"{'right (swap detected)' if flipped.agent == 1 else 'left (missed)'} {flipped.confidence:.2f}",
+        )
+    console.print(table)
 
 
 if __name__ == "__main__":
