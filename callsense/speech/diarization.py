@@ -44,11 +44,10 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class Diarization:
-    """Windows (start seconds) with their speaker index and per-speaker similarity; speakers are numbered
-    by their first window, so speaker 0 spoke first."""
+    """Windows (start seconds) with their similarity to each speaker; speakers are numbered by the first
+    window each one wins, so speaker 0 spoke first."""
 
     starts: npt.NDArray[np.float64]
-    labels: IntArray
     scores: FloatArray  # (windows, speakers): cosine similarity of each window to each speaker's centroid
     count: int
     confidence: float
@@ -69,7 +68,6 @@ class Diarization:
 
 NOBODY = Diarization(
     starts=np.zeros(0),
-    labels=np.zeros(0, dtype=np.int64),
     scores=np.zeros((0, 0), np.float32),
     count=0,
     confidence=0.0,
@@ -215,16 +213,13 @@ def _described(starts: npt.NDArray[np.float64], embeddings: FloatArray, centroid
     first_won = list(dict.fromkeys(np.argmax(embeddings @ centroids.T, axis=1).tolist()))
     centroids = centroids[first_won]
     scores: FloatArray = (embeddings @ centroids.T).astype(np.float32)
-    labels = np.argmax(scores, axis=1)
     if len(centroids) > 1:
         ranked = np.sort(scores, axis=1)
         margin = (ranked[:, -1] - ranked[:, -2]) / np.maximum(ranked[:, -1], 1e-9)
         confidence = float(np.clip(np.mean(margin) * 2, 0.0, 1.0))
     else:
         confidence = float(np.clip(np.mean(scores), 0.0, 1.0))
-    return Diarization(
-        starts=starts, labels=labels, scores=scores, count=len(centroids), confidence=round(confidence, 3)
-    )
+    return Diarization(starts=starts, scores=scores, count=len(centroids), confidence=round(confidence, 3))
 
 
 def speech_regions(samples: FloatArray) -> list[tuple[float, float]]:

@@ -68,9 +68,7 @@ def test_windows_cover_speech_and_stay_inside_the_recording() -> None:
 def test_a_word_belongs_to_the_speaker_the_windows_around_it_resemble() -> None:
     starts = np.array([0.0, 0.8, 1.6, 2.4, 3.2])
     scores = np.array([[0.9, 0.1], [0.8, 0.3], [0.4, 0.7], [0.2, 0.9], [0.1, 0.9]], dtype=np.float32)
-    found = Diarization(
-        starts=starts, labels=np.array([0, 0, 1, 1, 1]), scores=scores, count=2, confidence=0.5
-    )
+    found = Diarization(starts=starts, scores=scores, count=2, confidence=0.5)
     assert found.speaker_at(0.2, 0.4) == 0
     assert found.speaker_at(1.4, 1.6) == 0  # windows 0, 1 and 0.8+: mean favours speaker 0
     assert found.speaker_at(3.9, 4.1) == 1

@@ -86,7 +86,6 @@ def test_metadata_always_wins() -> None:
 def test_diarized_voices_get_roles_from_their_words() -> None:
     voices = Diarization(
         starts=np.array([0.0, 2.0]),
-        labels=np.array([0, 1]),
         scores=np.array([[0.9, 0.1], [0.1, 0.9]], dtype=np.float32),
         count=2,
         confidence=0.7,
@@ -102,7 +101,6 @@ def test_diarized_voices_get_roles_from_their_words() -> None:
 def test_a_single_voice_asking_for_help_is_a_customer() -> None:
     one = Diarization(
         starts=np.array([0.0]),
-        labels=np.array([0]),
         scores=np.ones((1, 1), np.float32),
         count=1,
         confidence=0.9,
