@@ -88,14 +88,15 @@ def window_starts(speech: list[tuple[float, float]], duration: float) -> list[fl
 
 
 def embed_windows(encoder: VoiceEncoder, samples: FloatArray, starts: list[float]) -> FloatArray:
+    """Voice embeddings of the windows at ``starts`` (seconds, at least one), the audio raised to the
+    loudness the encoder was trained on."""
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
     gain = max(1.0, 10 ** (TARGET_DBFS / 20) / rms) if rms > 0 else 1.0
     mels = mel_frames(samples * np.float32(gain))
     if len(mels) < WINDOW_FRAMES:
         mels = np.pad(mels, ((0, WINDOW_FRAMES - len(mels)), (0, 0)))
     first = [min(round(start * SAMPLE_RATE / HOP), len(mels) - WINDOW_FRAMES) for start in starts]
-    windows = np.stack([mels[f : f + WINDOW_FRAMES] for f in first]) if first else np.zeros((0,))
-    return encoder.embed(windows.astype(np.float32)) if first else np.zeros((0, 256), np.float32)
+    return encoder.embed(np.stack([mels[f : f + WINDOW_FRAMES] for f in first]))
 
 
 def diarize(
@@ -108,7 +109,9 @@ def diarize(
     embeddings = embed_windows(encoder, samples, starts)
     # Windows inside one stretch of speech rarely hold two voices (turns meet at pauses): the speakers are
     # learnt from those, and every window is then scored against them.
-    inside = np.array([any(b <= s and s + WINDOW_SECONDS <= e for b, e in speech) for s in starts])
+    begins, ends = np.array(speech).T
+    region = np.searchsorted(begins, starts, side="right") - 1  # the speech region each window starts in
+    inside = (region >= 0) & (np.asarray(starts) + WINDOW_SECONDS <= ends[np.maximum(region, 0)])
     learnt = embeddings[inside] if inside.sum() >= MIN_INSIDE else embeddings
     labels = cluster(learnt, max_speakers=max_speakers)
     return _described(np.asarray(starts), embeddings, _centroids(learnt, labels))

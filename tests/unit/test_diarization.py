@@ -5,13 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from callsense.assets import catalog
+from callsense.speech.audio import decode
 from callsense.speech.diarization import (
     STEP_SECONDS,
     WINDOW_SECONDS,
     Diarization,
     cluster,
+    diarize,
+    speech_regions,
     window_starts,
 )
+from callsense.speech.voices import VoiceEncoder
+from tests.conftest import AUDIO
 
 
 def voices(counts: list[int], *, spread: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -73,3 +79,12 @@ def test_a_word_belongs_to_the_speaker_the_windows_around_it_resemble() -> None:
     assert found.speaker_at(1.4, 1.6) == 0  # windows 0, 1 and 0.8+: mean favours speaker 0
     assert found.speaker_at(3.9, 4.1) == 1
     assert found.speaker_at(9.0, 9.5) == 1  # beyond every window: the nearest one
+
+
+def test_the_two_voices_of_a_mono_fixture_are_told_apart(references: dict[str, dict]) -> None:
+    samples = decode((AUDIO / "en_refund.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    weights = catalog.lookup(catalog.VOICE_ENCODER).main_file.parts[0].locate()
+    found = diarize(VoiceEncoder.load(weights), samples, speech_regions(samples), max_speakers=4)
+    assert found.count == 2 and found.confidence > 0.3
+    heard = [found.speaker_at(t["start"], t["end"]) for t in references["en_refund.mono.flac"]["turns"]]
+    assert heard == [0, 1] * 5  # the agent speaks first, then they alternate
