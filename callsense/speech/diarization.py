@@ -1,6 +1,6 @@
 """Who spoke when on a mono call: voice embeddings of short windows, clustered into speakers.
 
-Windows of 1.6 s (the length the encoder was trained on) every 0.8 s over the speech that Silero VAD
+Windows of 1.6 s (the length the encoder was trained on), side by side over the speech that Silero VAD
 finds are embedded (``voices.VoiceEncoder``) and clustered spectrally: the eigengaps of the affinity
 graph's Laplacian say how many speakers there are (2 by default; one, or more up to ``max_speakers``, only
 when their gap clearly stands out), k-means on the leading eigenvectors groups the windows, and a few
@@ -20,7 +20,9 @@ from callsense.speech.audio import SAMPLE_RATE, FloatArray
 from callsense.speech.voices import HOP, WINDOW_FRAMES, VoiceEncoder, mel_frames
 
 WINDOW_SECONDS = WINDOW_FRAMES * HOP / SAMPLE_RATE
-STEP_SECONDS = WINDOW_SECONDS / 2
+# Windows do not overlap: halving the step measured the same DER on the AWS calls (6.4% and 20.9%) at twice
+# the cost, and the encoder is the dearest part of diarization.
+STEP_SECONDS = WINDOW_SECONDS
 # Resemblyzer normalised its training audio to this loudness (dBFS), raising quieter audio only.
 TARGET_DBFS = -30.0
 # Each window keeps its strongest affinities (this share of its row, at least PRUNE_MIN) at full weight.
@@ -75,15 +77,16 @@ NOBODY = Diarization(
 
 
 def window_starts(speech: list[tuple[float, float]], duration: float) -> list[float]:
-    """Window starts covering every speech region: a window every STEP_SECONDS along a region, one centred
-    on a region shorter than a window, all inside the recording."""
+    """Window starts covering every speech region: a window every STEP_SECONDS along a region and one ending
+    with it, one centred on a region shorter than a window, all inside the recording."""
     latest = max(duration - WINDOW_SECONDS, 0.0)
     starts: list[float] = []
     for begin, end in speech:
         if end - begin <= WINDOW_SECONDS:
             starts.append((begin + end - WINDOW_SECONDS) / 2)
         else:
-            starts.extend(np.arange(begin, end - WINDOW_SECONDS + STEP_SECONDS / 2, STEP_SECONDS).tolist())
+            starts.extend(np.arange(begin, end - WINDOW_SECONDS, STEP_SECONDS).tolist())
+            starts.append(end - WINDOW_SECONDS)  # the region's last window ends with it
     return sorted({round(min(max(start, 0.0), latest), 2) for start in starts})
 
 
