@@ -1,11 +1,13 @@
-"""Transcribe a call with faster-whisper: language, speakers by channel, guarded against Whisper's habits.
+"""Transcribe a call with faster-whisper: language, speakers by channel or voice, Whisper's habits fenced in.
 
 Stereo calls carry one speaker per channel, so each channel is transcribed alone and the turns are
 interleaved by *word* timestamps (segment starts put a long agent segment before the customer's short
-interjections). Whisper's failure modes are fenced in: Silero VAD skips silence and music, no text is
-carried over between windows (``condition_on_previous_text=False``) so a loop cannot feed itself, windows
-that look like loops are rejected by the compression-ratio check, and the temperature fallback list is short
-because every fallback re-decodes the window.
+interjections). Mono calls are transcribed once and their words given to the voices that diarization
+finds; ``speakers.SpeakerMap`` decides who is the agent on both kinds. Whisper's failure modes are fenced
+in: Silero VAD skips silence and music, no text is carried over between windows
+(``condition_on_previous_text=False``) so a loop cannot feed itself, windows that look like loops are
+rejected by the compression-ratio check and decoded again in short clips (a loop then costs one clip), and
+the temperature fallback list is short because every fallback re-decodes the window.
 """
 
 from __future__ import annotations
