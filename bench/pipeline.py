@@ -48,7 +48,9 @@ def main() -> None:
         table.add_column(column, justify="left" if column == "file" else "right")
     with tempfile.TemporaryDirectory(prefix="callsense-bench-") as data_dir:
         settings = load_settings(data_dir=Path(data_dir), model_dir=args.model_dir.resolve())
-        whisper = WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir)
+        whisper = WhisperTranscriber(
+            settings.asr, model_dir=settings.resolved_model_dir, speakers=settings.speakers
+        )
         rt = dataclasses.replace(open_runtime(settings), transcriber=whisper)
         try:
             started = time.perf_counter()

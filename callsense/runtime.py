@@ -91,7 +91,9 @@ def open_runtime(settings: Settings) -> Runtime:
         keyring=keyring,
         blobs=open_blobstore(settings),
         llm=LazyLLM(settings),
-        transcriber=WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir),
+        transcriber=WhisperTranscriber(
+            settings.asr, model_dir=settings.resolved_model_dir, speakers=settings.speakers
+        ),
         recordings=SourceReader.from_settings(settings),
         crm=HTTPDestinations(),
     )

@@ -12,3 +12,7 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     --constraint scripts/constraints.txt -e ".${CALLSENSE_EXTRAS:-}"
+# The speaker encoder's weights (callsense/assets/catalog.py, VOICE_ENCODER_PIN): only the data file is read,
+# so the wheel's declared torch and librosa are not installed.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    "$(.venv/bin/python -c 'from callsense.assets.catalog import VOICE_ENCODER_PIN; print(VOICE_ENCODER_PIN)')"

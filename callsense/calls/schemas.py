@@ -76,6 +76,49 @@ class Segment(BaseModel):
     )
 
 
+class SpeakerMethod(StrEnum):
+    channels = "channels"
+    diarization = "diarization"
+    none = "none"
+
+
+class RoleSource(StrEnum):
+    settings = "settings"
+    conversation = "conversation"
+    metadata = "metadata"
+
+
+class SpeakersFound(BaseModel):
+    """How the speakers of the call were told apart, and how the agent among them was chosen."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: SpeakerMethod = Field(
+        description="'channels' (one speaker per stereo channel), 'diarization' (voices clustered on a mono "
+        "call) or 'none' (mono with diarization off: every turn is 'unknown')"
+    )
+    count: int = Field(ge=0, description="speakers found")
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="diarization: how clearly the voices separate (None for channels)",
+    )
+    agent: str | None = Field(
+        default=None, description="the agent's channel ('left', 'right') or diarized speaker ('speaker 1')"
+    )
+    agent_source: RoleSource | None = Field(
+        default=None, description="what chose the agent: the settings, the conversation, or call metadata"
+    )
+    role_confidence: float = Field(
+        default=0, ge=0, le=1, description="how clearly the conversation shows who the agent is"
+    )
+    swapped: bool = Field(default=False, description="stereo: the agent channel was swapped from the setting")
+    swap_suggested: bool = Field(
+        default=False, description="stereo: the conversation says the channels are swapped (swap_check warn)"
+    )
+
+
 class SpeakerSentiment(BaseModel):
     agent: Sentiment | None = None
     customer: Sentiment | None = None
@@ -199,6 +242,7 @@ class CallRecord(BaseModel):
     talk: TalkFigures | None = Field(
         default=None, description="null for calls transcribed without word timings"
     )
+    speakers: SpeakersFound | None = Field(default=None, description="how speakers and roles were found")
     analysis_failures: list[FieldFailure] = Field(default_factory=list)
     models: ModelsUsed = Field(default_factory=ModelsUsed)
     timings: StageTimings = Field(default_factory=StageTimings)

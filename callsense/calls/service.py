@@ -92,6 +92,16 @@ def source_of(*, call: Call, keyring: KeyRing) -> str:
     return keyring.decrypt_text(call.source_enc, context=column_context(call.id, Call.source_enc))
 
 
+def read_metadata(*, call: Call, keyring: KeyRing) -> dict[str, Any]:
+    """The metadata the recording system sent with the call (empty when none)."""
+    if call.metadata_enc is None:
+        return {}
+    loaded: dict[str, Any] = json.loads(
+        keyring.decrypt(call.metadata_enc, context=column_context(call.id, Call.metadata_enc))
+    )
+    return loaded
+
+
 def get(*, session: Session, call_id: str) -> Call:
     call = session.scalars(select(Call).where(Call.call_id == call_id)).one_or_none()
     if call is None:
@@ -226,6 +236,7 @@ def to_record(*, call: Call, keyring: KeyRing) -> CallRecord:
         timestamp=call.started_at or call.created_at,
         segments=segments,
         talk=TalkFigures.model_validate(call.talk) if call.talk is not None else None,
+        speakers=(transcript.options.get("speakers") if transcript else None),
         analysis_failures=analysis.failures,
         models=ModelsUsed(
             asr=transcript.asr_model if transcript else None,

@@ -45,6 +45,8 @@ def _model_checks(settings: Settings) -> Iterator[Check]:
     wanted = [("asr model", settings.asr.model)]
     if settings.llm.backend is LLMBackendName.embedded:
         wanted.append(("llm model", settings.llm.model))
+    if settings.speakers.diarization:
+        wanted.append(("speaker encoder", catalog.VOICE_ENCODER))
     for label, name in wanted:
         if name in catalog.CATALOG:
             asset = catalog.lookup(name)

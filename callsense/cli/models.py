@@ -38,7 +38,10 @@ def models_assemble(
 
     settings = common.settings()
     with common.errors_as_exit():
-        for name in names or [settings.asr.model, settings.llm.model]:
+        configured = [settings.asr.model, settings.llm.model]
+        if settings.speakers.diarization:
+            configured.append(catalog.VOICE_ENCODER)
+        for name in names or configured:
             if name not in catalog.CATALOG:
                 common.err.print(f"{name}: not a bundled model, nothing to assemble")
                 continue

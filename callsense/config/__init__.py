@@ -23,7 +23,7 @@ from pydantic_settings import (
 from callsense.config.blobs import BlobSettings
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
-from callsense.config.models import ASRSettings, LLMSettings, TranslationEngine
+from callsense.config.models import ASRSettings, LLMSettings, SpeakerSettings, TranslationEngine
 from callsense.config.service import (
     MetricsSettings,
     ServerSettings,
@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool = Field(default=False, description="Write logs as JSON lines (for log shippers).")
     asr: ASRSettings = Field(default_factory=ASRSettings)
+    speakers: SpeakerSettings = Field(default_factory=SpeakerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     talk: TalkSettings = Field(default_factory=TalkSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

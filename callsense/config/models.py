@@ -27,6 +27,12 @@ class Channel(StrEnum):
         return 0 if self is Channel.left else 1
 
 
+class SwapCheck(StrEnum):
+    off = "off"
+    warn = "warn"
+    swap = "swap"
+
+
 class LLMBackendName(StrEnum):
     embedded = "embedded"
     ollama = "ollama"
@@ -116,6 +122,33 @@ class ASRSettings(BaseModel):
         if any(not 0.0 <= t <= 1.0 for t in value) or value != sorted(value):
             raise ValueError("temperatures must be ascending values between 0 and 1")
         return value
+
+
+class SpeakerSettings(BaseModel):
+    """Telling speakers apart: diarization of mono calls, and the agent's role (docs/speakers.md)."""
+
+    diarization: bool = Field(
+        default=True,
+        description="Split mono calls into speakers by voice (Resemblyzer's encoder, run in numpy); off: "
+        "every mono turn is 'unknown'.",
+    )
+    max_speakers: int = Field(
+        default=4,
+        ge=1,
+        le=8,
+        description="Most speakers diarization may find; 2 unless the voices clearly form more groups.",
+    )
+    swap_check: SwapCheck = Field(
+        default=SwapCheck.warn,
+        description="Stereo: when the conversation says the agent is on the other channel than "
+        "asr.agent_channel: 'off' ignores it, 'warn' records it, 'swap' relabels the speakers.",
+    )
+    swap_confidence: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Role confidence (0-1) the conversation must reach before a swap is warned of or made.",
+    )
 
 
 class LLMSettings(BaseModel):

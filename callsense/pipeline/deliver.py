@@ -17,7 +17,6 @@ call's content is logged.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -69,13 +68,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         if call.customer_number_enc is not None
         else None
     )
-    metadata: dict[str, Any] = (
-        json.loads(
-            rt.keyring.decrypt(call.metadata_enc, context=calls.column_context(call.id, Call.metadata_enc))
-        )
-        if call.metadata_enc is not None
-        else {}
-    )
+    metadata = calls.read_metadata(call=call, keyring=rt.keyring)
     available: dict[str, Any] = {
         "call_id": record.call_id,
         "timestamp": record.timestamp.isoformat(),

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from callsense import metrics
 from callsense.calls import service as calls
-from callsense.calls.schemas import CallStatus
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallStatus, SpeakerMethod, SpeakersFound
 from callsense.config.models import Channel, TranslationEngine
 from callsense.pipeline import stages, talk
 from callsense.speech.audio import decode
@@ -32,7 +33,7 @@ def run(
         call = calls.lock(session=session, call_pk=call_pk)
         if not force and stages.is_done(call, "transcribe"):
             return "analyse" if call.status == CallStatus.transcribed.value else None
-        agent_channel = Channel(call.agent_channel) if call.agent_channel else None
+        agent_channel, notes = _agent_channel_override(call, rt)
     with stages.audited(rt, call_pk, "transcribe"):
         started = time.perf_counter()
         blob = rt.blobs.get(calls.audio_blob_key(call_pk))
@@ -47,12 +48,13 @@ def run(
         whisper_translates = rt.settings.translation is TranslationEngine.whisper
         spoken = transcript.language
         if whisper_translates and transcript.segments and spoken is not None and spoken != "en":
-            translated = rt.transcriber.translate(audio, language=spoken, agent_channel=agent_channel).text
+            translated = rt.transcriber.translate(audio, language=spoken, speakers=transcript.speakers).text
             engine = TranslationEngine.whisper.value
+        found = transcript.speakers.found if transcript.speakers else None
         figures = talk.measure(
             transcript.segments,
             audio,
-            agent_channel=(agent_channel or rt.settings.asr.agent_channel).row,
+            agent_channel=_agent_side(found, agent_channel or rt.settings.asr.agent_channel).row,
             settings=rt.settings.talk,
         )
         seconds = time.perf_counter() - started
@@ -71,9 +73,14 @@ def run(
                 options={
                     **transcript.options.__dict__,
                     "temperatures": list(transcript.options.temperatures),
+                    "speakers": found.model_dump(mode="json") if found else None,
                 },
                 talk=figures,
             )
+            for note in [*notes, *_speaker_notes(found)]:
+                calls.add_event(
+                    session=session, call_pk=call_pk, stage="transcribe", kind="speakers", detail=note
+                )
             call.language = transcript.language
             call.language_probability = transcript.language_probability
             call.transcribe_seconds = round(seconds, 3)
@@ -90,3 +97,48 @@ def run(
                 session=session, call_pk=call_pk, stage="transcribe", kind="finished", seconds=seconds
             )
     return "analyse" if transcript.segments else None
+
+
+# The key of call metadata (webhook ``metadata``) that names the agent's stereo channel for this call.
+AGENT_CHANNEL_KEY = "agent_channel"
+
+
+def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, list[str]]:
+    """The agent channel the call's metadata names, else the one its recording source set (a preset), if
+    any, and a note when the metadata's value is not usable."""
+    from_source = Channel(call.agent_channel) if call.agent_channel else None
+    value = calls.read_metadata(call=call, keyring=rt.keyring).get(AGENT_CHANNEL_KEY)
+    if value is None:
+        return from_source, []
+    try:
+        return Channel(str(value).lower()), []
+    except ValueError:
+        note = f"metadata {AGENT_CHANNEL_KEY}={value!r} ignored: expected 'left' or 'right'"
+        return from_source, [note]
+
+
+def _agent_side(found: SpeakersFound | None, asked: Channel) -> Channel:
+    """The channel the agent's words came from: the one asked for, unless the swap check moved the agent."""
+    if found is not None and found.method is SpeakerMethod.channels and found.agent in {"left", "right"}:
+        return Channel(found.agent)
+    return asked
+
+
+def _speaker_notes(found: SpeakersFound | None) -> list[str]:
+    """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of."""
+    if found is None:
+        return []
+    other = "right" if found.agent == "left" else "left"
+    if found.swapped:
+        return [
+            f"agent channel swapped to {found.agent}: the conversation says so "
+            f"(confidence {found.role_confidence})"
+        ]
+    if found.swap_suggested:
+        return [
+            f"the conversation says the agent is on the {other} channel (confidence "
+            f"{found.role_confidence}); kept {found.agent} (speakers.swap_check=warn)"
+        ]
+    if found.agent_source == "metadata":
+        return [f"agent channel {found.agent} from the call's metadata"]
+    return []

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
-from callsense.calls.schemas import Segment
+from callsense.calls.schemas import RoleSource, Segment, SpeakerMethod, SpeakersFound
 from callsense.config.models import Channel
 from callsense.speech.audio import DecodedAudio
+from callsense.speech.speakers import SpeakerMap
 from callsense.speech.whisper import ProgressCallback, Task, Transcript, TranscriptionOptions
 
 OPTIONS = TranscriptionOptions(
@@ -21,10 +21,15 @@ OPTIONS = TranscriptionOptions(
     batched=False,
 )
 
+SCRIPTED_SPEAKERS = SpeakerMap(
+    found=SpeakersFound(method=SpeakerMethod.channels, count=2, agent="left", agent_source="settings")
+)
+
 
 class FakeTranscriber:
-    """Answers ``segments`` in ``language`` (``translation`` for the translate task, when given); records
-    each request as (language asked for, task)."""
+    """Answers ``segments`` in ``language`` (``translation`` for the translate task, when given) with
+    ``speakers`` as its decision on who spoke (the agent on the channel asked for, as Whisper's would say);
+    records each request as (language asked for, task)."""
 
     def __init__(
         self,
@@ -32,11 +37,14 @@ class FakeTranscriber:
         *,
         language: str | None = "en",
         translation: Sequence[Segment] = (),
+        speakers: SpeakersFound = SCRIPTED_SPEAKERS.found,
     ) -> None:
         self._segments = list(segments)
         self._translation = list(translation)
+        self._speakers = SpeakerMap(found=speakers)
         self._language = language if segments else None
         self.requests: list[tuple[str | None, Task]] = []
+        self.agent_channels: list[Channel | None] = []  # the metadata override of each transcribe
 
     def transcribe(
         self,
@@ -48,19 +56,24 @@ class FakeTranscriber:
     ) -> Transcript:
         if on_progress is not None:
             on_progress(1.0)
-        return self._answer(language, "transcribe", agent_channel)
+        self.agent_channels.append(agent_channel)
+        speakers = self._speakers
+        if agent_channel is not None:
+            update = {"agent": agent_channel.value, "agent_source": RoleSource.metadata}
+            speakers = SpeakerMap(found=speakers.found.model_copy(update=update))
+        return self._answer(language, "transcribe", speakers)
 
     def translate(
-        self, audio: DecodedAudio, *, language: str, agent_channel: Channel | None = None
+        self, audio: DecodedAudio, *, language: str, speakers: SpeakerMap | None = None
     ) -> Transcript:
-        return self._answer(language, "translate", agent_channel)
+        return self._answer(language, "translate", speakers or self._speakers)
 
-    def _answer(self, language: str | None, task: Task, agent_channel: Channel | None) -> Transcript:
+    def _answer(self, language: str | None, task: Task, speakers: SpeakerMap) -> Transcript:
         self.requests.append((language, task))
         return Transcript(
             segments=list(self._translation if task == "translate" else self._segments),
             language=language or self._language,
             language_probability=None if language else 1.0,
-            # the options say which channel was taken for the agent, as Whisper's do
-            options=dataclasses.replace(OPTIONS, agent_channel=(agent_channel or Channel.left).value),
+            options=OPTIONS,
+            speakers=speakers if self._segments else None,
         )

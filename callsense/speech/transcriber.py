@@ -7,6 +7,7 @@ from typing import Protocol
 
 from callsense.config.models import Channel
 from callsense.speech.audio import DecodedAudio
+from callsense.speech.speakers import SpeakerMap
 from callsense.speech.whisper import ProgressCallback, Transcript
 
 
@@ -20,11 +21,12 @@ class Transcriber(Protocol):
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         """The turns of ``audio`` by speaker (none when no speech), in its language; ``language`` None
-        detects it; ``agent_channel`` None takes the configured one."""
+        detects it; ``agent_channel`` (from the call's metadata) overrides the configured one."""
         ...
 
     def translate(
-        self, audio: DecodedAudio, *, language: str, agent_channel: Channel | None = None
+        self, audio: DecodedAudio, *, language: str, speakers: SpeakerMap | None = None
     ) -> Transcript:
-        """The turns of ``audio``, spoken in ``language``, in English."""
+        """The turns of ``audio``, spoken in ``language``, in English; ``speakers`` is the transcription's
+        decision of who spoke when, reused."""
         ...

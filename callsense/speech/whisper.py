@@ -1,21 +1,22 @@
-"""Transcribe a call with faster-whisper: language, speakers by channel, guarded against Whisper's habits.
+"""Transcribe a call with faster-whisper: language, speakers by channel or voice, Whisper's habits fenced in.
 
 Stereo calls carry one speaker per channel, so each channel is transcribed alone and the turns are
 interleaved by *word* timestamps (segment starts put a long agent segment before the customer's short
-interjections). Whisper's failure modes are fenced in: Silero VAD skips silence and music, no text is
-carried over between windows (``condition_on_previous_text=False``) so a loop cannot feed itself, windows
-that look like loops are rejected by the compression-ratio check, and the temperature fallback list is short
-because every fallback re-decodes the window.
+interjections). Mono calls are transcribed once and their words given to the voices that diarization
+finds; ``speakers.SpeakerMap`` decides who is the agent on both kinds. Whisper's failure modes are fenced
+in: Silero VAD skips silence and music, no text is carried over between windows
+(``condition_on_previous_text=False``) so a loop cannot feed itself, windows that look like loops are
+rejected by the compression-ratio check and decoded again in short clips (a loop then costs one clip), and
+the temperature fallback list is short because every fallback re-decodes the window.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,9 +25,14 @@ import structlog
 from callsense import metrics
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, Word, render_transcript
-from callsense.config.models import ASRSettings, Channel, Device
+from callsense.config.models import ASRSettings, Channel, Device, SpeakerSettings
 from callsense.errors import BadAudioError, ModelAssetError
-from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
+from callsense.speech import diarization
+from callsense.speech import speakers as speakers_module
+from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, channels_are_alike
+from callsense.speech.repetitions import cut_repetitions
+from callsense.speech.speakers import SpeakerMap
+from callsense.speech.voices import VoiceEncoder
 
 log = structlog.get_logger(__name__)
 
@@ -38,24 +44,10 @@ NO_SPEECH_PROBABILITY = 0.6
 LOW_AVG_LOGPROB = -1.0
 # gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value).
 LOOP_COMPRESSION_RATIO = 2.4
-# A phrase of up to six words said three or more times in a row may be a decoding loop ("die im Land, die im
-# Land, ..."), unless people say it that way: digit groups ("1111 1111 1111", "one one one one") and a word
-# repeated for emphasis ("no, no, no") are kept.
-_REPEATED_PHRASE = re.compile(r"\b((?:\S+\s+){0,5}?\S+?)(?:[\s,.;!?]+\1\b){2,}", re.IGNORECASE)
-# More repeats of one word than this in a row are a loop, not emphasis.
-MAX_EMPHASIS_REPEATS = 4
-# Digits read out one by one, in the languages whose calls we test (en, es, de, fr) and their neighbours.
-_DIGIT_WORDS = frozenset(
-    {
-        *("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
-        *("double", "triple"),
-        *("cero", "uno", "una", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"),
-        *("null", "eins", "zwei", "zwo", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"),
-        *("zéro", "un", "une", "deux", "trois", "quatre", "cinq", "sept", "huit", "neuf"),
-        *("due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove"),
-        *("um", "uma", "dois", "duas", "três", "sete", "oito"),
-    }
-)
+# A window rejected as a loop is decoded again in clips of at most this many seconds, cut at pauses, so a
+# loop costs one clip rather than the window: on a mono call the turns leave no pause long enough for the
+# VAD to split the speech, and the whole call is one 30-second window.
+CLIP_SECONDS = 10.0
 ProgressCallback = Callable[[float], None]
 
 
@@ -81,6 +73,7 @@ class Transcript:
     language: str | None
     language_probability: float | None
     options: TranscriptionOptions
+    speakers: SpeakerMap | None = None  # None when there was no speech
 
     @property
     def text(self) -> str:
@@ -128,6 +121,11 @@ def _resolve_device(device: Device) -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
+@functools.lru_cache(maxsize=1)
+def _load_voice_encoder(path: Path) -> VoiceEncoder:
+    return VoiceEncoder.load(path)
+
+
 @functools.lru_cache(maxsize=2)
 def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     from faster_whisper import WhisperModel
@@ -148,8 +146,11 @@ class WhisperTranscriber:
     """Transcribes calls with the configured Whisper model. Building one is cheap: the weights are assembled,
     checked and loaded on the first use, so a process that never transcribes never pays for them."""
 
-    def __init__(self, settings: ASRSettings, *, model_dir: Path) -> None:
+    def __init__(
+        self, settings: ASRSettings, *, model_dir: Path, speakers: SpeakerSettings | None = None
+    ) -> None:
         self._settings = settings
+        self._speakers = speakers or SpeakerSettings()
         self._model_dir = model_dir
         self._weights_lock = threading.Lock()
         self._weights: tuple[Path, bool] | None = None
@@ -179,7 +180,10 @@ class WhisperTranscriber:
         path, _ = self._resolved()
         return _load_model(str(path), self._device, self._compute_type, self._settings.cpu_threads)
 
-    def options(self, language: str | None, agent_channel: Channel | None = None) -> TranscriptionOptions:
+    def _voice_encoder(self) -> VoiceEncoder:
+        return _load_voice_encoder(catalog.resolve_voice_encoder(self._model_dir))
+
+    def options(self, language: str | None) -> TranscriptionOptions:
         return TranscriptionOptions(
             model=self.model_name,
             device=self._device,
@@ -187,7 +191,7 @@ class WhisperTranscriber:
             beam_size=self._settings.beam_size,
             temperatures=tuple(self._settings.temperatures),
             vad=self._settings.vad,
-            agent_channel=(agent_channel or self._settings.agent_channel).value,
+            agent_channel=self._settings.agent_channel.value,
             batched=self._settings.batched,
             language=language,
             hotwords=self._settings.hotwords_for(language),
@@ -202,26 +206,26 @@ class WhisperTranscriber:
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         return self._call(
-            audio, language=language, agent_channel=agent_channel, task="transcribe", on_progress=on_progress
+            audio, language=language, task="transcribe", on_progress=on_progress, agent_channel=agent_channel
         )
 
     def translate(
-        self, audio: DecodedAudio, *, language: str, agent_channel: Channel | None = None
+        self, audio: DecodedAudio, *, language: str, speakers: SpeakerMap | None = None
     ) -> Transcript:
-        return self._call(
-            audio, language=language, agent_channel=agent_channel, task="translate", on_progress=None
-        )
+        return self._call(audio, language=language, task="translate", on_progress=None, speakers=speakers)
 
     def _call(
         self,
         audio: DecodedAudio,
         *,
         language: str | None,
-        agent_channel: Channel | None,
         task: Task,
         on_progress: ProgressCallback | None,
+        agent_channel: Channel | None = None,
+        speakers: SpeakerMap | None = None,
     ) -> Transcript:
-        """The call's turns: each channel (or the mono mix) decoded with ``task`` and merged by time."""
+        """The call's turns: each channel (or the mono mix) decoded with ``task``, its words given their
+        speakers (``speakers``, else decided here) and merged by time."""
         if self.english_only:
             if language not in (None, "en"):
                 raise ModelAssetError(
@@ -229,8 +233,8 @@ class WhisperTranscriber:
                 )
             if task == "translate":
                 raise ModelAssetError(f"the English-only model {self.model_name} cannot translate")
-        speakers = self._speaker_channels(audio, agent_channel or self._settings.agent_channel)
-        progress = _Progress(total=audio.duration * len(speakers), callback=on_progress)
+        channels = self._channels(audio)
+        progress = _Progress(total=audio.duration * len(channels), callback=on_progress)
         probability: float | None
         if language is not None:
             probability = None
@@ -241,32 +245,52 @@ class WhisperTranscriber:
         if language is None:  # no speech anywhere: nothing to transcribe
             progress.advance(progress.total)
             segments: list[Segment] = []
-        elif len(speakers) == 1:
-            segments = self._mono_segments(speakers[0][1], language, task, progress)
+        elif len(channels) == 1 and not self._speakers.diarization:
+            segments = self._mono_segments(channels[0], language, task, progress)
+            speakers = speakers or speakers_module.MONO_UNDIARIZED
         else:
-            words = [
-                word
-                for speaker, samples in speakers
-                for word in self._channel_words(samples, speaker, language, task, progress)
-            ]
-            segments = turns_from_words(words)
+            heard = [self._channel_words(samples, language, task, progress) for samples in channels]
+            speakers = speakers or self._speaker_map(channels, heard, agent_channel)
+            segments = turns_from_words(
+                [
+                    replace(word, speaker=speakers.speaker(word.start, word.end, channel))
+                    for channel, words in enumerate(heard)
+                    for word in words
+                ]
+            )
         return Transcript(
             segments=segments,
             language=language,
             language_probability=probability,
-            options=self.options(language, agent_channel),
+            options=self.options(language),
+            speakers=speakers if segments else None,
         )
 
-    def _speaker_channels(
-        self, audio: DecodedAudio, agent_channel: Channel
-    ) -> list[tuple[Speaker, FloatArray]]:
+    def _channels(self, audio: DecodedAudio) -> list[FloatArray]:
         if channels_are_alike(audio, threshold=self._settings.mono_similarity):
-            return [(Speaker.unknown, audio.mix())]
-        agent_index = agent_channel.row
-        return [
-            (Speaker.agent, audio.channels[agent_index]),
-            (Speaker.customer, audio.channels[1 - agent_index]),
-        ]
+            return [audio.mix()]
+        return [audio.channels[0], audio.channels[1]]
+
+    def _speaker_map(
+        self, channels: list[FloatArray], heard: list[list[SpokenWord]], agent_channel: Channel | None
+    ) -> SpeakerMap:
+        """Stereo: roles by channel, checked against the conversation; mono: voices diarized, then roles."""
+        if len(channels) == 2:
+            left, right = ("".join(word.text for word in words) for words in heard)
+            return speakers_module.by_channels(
+                (left, right),
+                configured_agent=_channel_index(self._settings.agent_channel),
+                override=None if agent_channel is None else _channel_index(agent_channel),
+                settings=self._speakers,
+            )
+        samples = channels[0]
+        voices = diarization.diarize(
+            self._voice_encoder(),
+            samples,
+            diarization.speech_regions(samples),
+            max_speakers=self._speakers.max_speakers,
+        )
+        return speakers_module.by_voices(voices, [(word.start, word.end, word.text) for word in heard[0]])
 
     def _detect_language(self, samples: FloatArray) -> tuple[str | None, float | None]:
         from faster_whisper.vad import get_speech_timestamps
@@ -281,7 +305,7 @@ class WhisperTranscriber:
             raise BadAudioError(f"language detection failed: {exc}") from exc
         return str(language), round(float(probability), 4)
 
-    def _run(self, samples: FloatArray, language: str, task: Task, *, words: bool) -> Iterable[Any]:
+    def _run(self, samples: FloatArray, language: str, task: Task, *, words: bool) -> Iterator[Any]:
         settings = self._settings
         arguments: dict[str, Any] = {
             "language": language,
@@ -303,7 +327,23 @@ class WhisperTranscriber:
             segments, _ = pipeline.transcribe(samples, batch_size=settings.batch_size, **arguments)
         else:
             segments, _ = self._model().transcribe(samples, **arguments)
-        return (segment for segment in segments if not _looks_like_noise(segment))
+        for segment in segments:
+            if _is_loop(segment):
+                yield from self._decoded_in_clips(samples, segment, arguments)
+            elif not _is_no_speech(segment):
+                yield segment
+
+    def _decoded_in_clips(self, samples: FloatArray, loop: Any, arguments: dict[str, Any]) -> list[Any]:
+        """The speech of a window that looped, decoded again clip by clip (see CLIP_SECONDS)."""
+        first = int(loop.start * SAMPLE_RATE)
+        regions = diarization.speech_regions(samples[first : int(loop.end * SAMPLE_RATE)])
+        clips = _clips([(loop.start + start, loop.start + end) for start, end in regions])
+        if not clips:
+            return []
+        segments, _ = self._model().transcribe(
+            samples, **{**arguments, "vad_filter": False, "clip_timestamps": [t for c in clips for t in c]}
+        )
+        return [segment for segment in segments if not (_is_loop(segment) or _is_no_speech(segment))]
 
     def _mono_segments(
         self, samples: FloatArray, language: str, task: Task, progress: _Progress
@@ -329,16 +369,20 @@ class WhisperTranscriber:
         return segments
 
     def _channel_words(
-        self, samples: FloatArray, speaker: Speaker, language: str, task: Task, progress: _Progress
+        self, samples: FloatArray, language: str, task: Task, progress: _Progress
     ) -> list[SpokenWord]:
         words = []
         last_end = 0.0
         for segment in self._run(samples, language, task, words=True):
             progress.advance(segment.end - last_end)
             last_end = segment.end
-            words.extend(_spoken_words(segment, speaker))
+            words.extend(_spoken_words(segment, Speaker.unknown))
         progress.advance(len(samples) / 16_000 - last_end)
         return words
+
+
+def _channel_index(channel: Channel) -> int:
+    return 0 if channel is Channel.left else 1
 
 
 def _spoken_words(segment: Any, speaker: Speaker) -> list[SpokenWord]:
@@ -355,29 +399,25 @@ def _exp(value: float) -> float:
     return math.exp(value)
 
 
-def _looks_like_noise(segment: Any) -> bool:
-    """Whisper's checks only trigger a temperature fallback, and when every fallback fails it keeps the last
-    attempt anyway; segments that still look invented (no speech, or a loop) are dropped here."""
-    if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
-        return True
+# Whisper's checks only trigger a temperature fallback, and when every fallback fails it keeps the last
+# attempt anyway; segments that still look invented (a loop, or no speech) are dealt with in ``_run``.
+def _is_loop(segment: Any) -> bool:
+    return bool(segment.compression_ratio > LOOP_COMPRESSION_RATIO)
+
+
+def _is_no_speech(segment: Any) -> bool:
     return bool(segment.no_speech_prob > NO_SPEECH_PROBABILITY and segment.avg_logprob < LOW_AVG_LOGPROB)
 
 
-def cut_repetitions(text: str) -> str:
-    """Collapse a phrase repeated three or more times in a row ("die im Land, die im Land, ...") to one,
-    unless it is a run of digits or one word said a few times for emphasis."""
-    return _REPEATED_PHRASE.sub(_collapse_loop, text)
-
-
-def _collapse_loop(match: re.Match[str]) -> str:
-    phrase = match.group(1)
-    words = [word.strip(",.;!?-").lower() for word in phrase.split()]
-    if all(word.isdigit() or word in _DIGIT_WORDS for word in words):
-        return match.group(0)
-    repeats = len(re.findall(re.escape(phrase), match.group(0), re.IGNORECASE))
-    if len(words) == 1 and repeats <= MAX_EMPHASIS_REPEATS:
-        return match.group(0)
-    return phrase
+def _clips(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Consecutive speech regions joined into clips of at most CLIP_SECONDS (a longer region stays whole)."""
+    clips: list[tuple[float, float]] = []
+    for start, end in regions:
+        if clips and end - clips[-1][0] <= CLIP_SECONDS:
+            clips[-1] = (clips[-1][0], end)
+        else:
+            clips.append((start, end))
+    return clips
 
 
 def turns_from_words(words: list[SpokenWord]) -> list[Segment]:

@@ -258,7 +258,7 @@ def test_the_source_s_agent_channel_reaches_the_transcriber(settings: Settings, 
         with rt.db.transaction() as session:
             call = session.get(Call, call_pk)
             assert call is not None and call.call_id == contact and call.agent_channel == "right"
-            assert call.transcript is not None and call.transcript.options["agent_channel"] == "right"
+            assert call.transcript is not None and call.transcript.options["speakers"]["agent"] == "right"
     finally:
         rt.db.close()
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.models import Analysis, Call, Event, Transcript
-from callsense.calls.schemas import CallRecord, CallStatus, Segment, Speaker
+from callsense.calls.schemas import CallRecord, CallStatus, Segment, Speaker, SpeakerMethod
 from callsense.config import Settings
 from callsense.config.models import TranslationEngine
 from callsense.crypto import KeyRing
@@ -111,12 +111,23 @@ def test_whisper_can_translate_instead_of_the_llm(settings: Settings) -> None:
     assert "cancel" in (record.translated_transcript or "").lower()
 
 
-def test_mono_call_has_unknown_speaker(rt: Runtime, references: dict[str, dict]) -> None:
+def test_a_mono_call_is_diarized_into_agent_and_customer_turns(
+    rt: Runtime, references: dict[str, dict]
+) -> None:
     record = process(rt, "en_refund.mono.flac")
+    reference = references["en_refund.mono.flac"]
     assert record.channels == 1
-    assert {s.speaker for s in record.segments} == {Speaker.unknown}
-    assert word_error_rate(references["en_refund.mono.flac"]["reference"], record.transcript) <= 0.25
+    assert record.speakers is not None and record.speakers.method is SpeakerMethod.diarization
+    assert record.speakers.count == 2 and record.speakers.agent == "speaker 1"
+    assert [s.speaker.value for s in record.segments] == [t["speaker"] for t in reference["turns"]]
+    assert word_error_rate(reference["reference"], record.transcript) <= 0.25
     assert_words_are_timed_within_their_turns(record.segments)
+
+
+def test_a_french_mono_call_whisper_loops_on_still_has_its_transcript(rt: Runtime) -> None:
+    record = process(rt, "fr_parcel.mono.flac")  # once reported as no_speech: the loop took the whole call
+    assert record.status is CallStatus.done and record.language == "fr"
+    assert len(record.segments) >= 4 and "merci" in record.transcript.lower()
 
 
 def assert_words_are_timed_within_their_turns(segments: list[Segment]) -> None:

@@ -16,9 +16,10 @@ from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
 from callsense.calls import deliveries
 from callsense.calls import service as calls
-from callsense.calls.models import Delivery
-from callsense.calls.schemas import CallStatus, Segment, Speaker
+from callsense.calls.models import Call, Delivery
+from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
+from callsense.config.models import Channel
 from callsense.errors import PermanentFetchError
 from callsense.pipeline import analyse, deliver, fetch, ingest, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
@@ -165,3 +166,63 @@ def test_an_unknown_source_fails_the_fetch_for_good(rt: Runtime) -> None:
     with pytest.raises(PermanentFetchError):
         fetch.run(rt, call_pk, local_files=False)
     assert status_of(rt, call_pk) is CallStatus.failed
+
+
+@pytest.mark.parametrize(
+    ("metadata", "asked", "note"),
+    [
+        ({"agent_channel": "Right"}, Channel.right, None),
+        (
+            {"agent_channel": "middle"},
+            None,
+            "metadata agent_channel='middle' ignored: expected 'left' or 'right'",
+        ),
+        ({"queue": "billing"}, None, None),
+    ],
+)
+def test_the_calls_metadata_names_the_agent_channel(
+    rt: Runtime, metadata: dict[str, str], asked: Channel | None, note: str | None
+) -> None:
+    details = calls.CallDetails(metadata=metadata)
+    call_pk = ingest.ingest(rt, call_id="meta", source=SOURCE, details=details).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    assert rt.transcriber.agent_channels == [asked]  # type: ignore[attr-defined]
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None
+        record = calls.to_record(call=call, keyring=rt.keyring)
+        notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
+    assert record.speakers is not None and record.speakers.method is SpeakerMethod.channels
+    assert notes == ([note] if note else [])
+
+
+@pytest.mark.parametrize(
+    ("found", "note"),
+    [
+        (
+            SpeakersFound(
+                method=SpeakerMethod.channels, count=2, agent="right", role_confidence=0.9, swapped=True
+            ),
+            "agent channel swapped to right: the conversation says so (confidence 0.9)",
+        ),
+        (
+            SpeakersFound(
+                method=SpeakerMethod.channels, count=2, agent="left", role_confidence=0.9, swap_suggested=True
+            ),
+            "the conversation says the agent is on the right channel (confidence 0.9); kept left "
+            "(speakers.swap_check=warn)",
+        ),
+    ],
+)
+def test_a_swap_made_or_suggested_is_in_the_audit_trail(rt: Runtime, found: SpeakersFound, note: str) -> None:
+    swapping = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=found))
+    call_pk = ingest.ingest(swapping, call_id="swap", source=SOURCE).call_pk
+    fetch.run(swapping, call_pk, local_files=False)
+    transcribe.run(swapping, call_pk)
+    with swapping.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None
+        assert calls.to_record(call=call, keyring=rt.keyring).speakers == found
+        notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
+    assert notes == [note]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callsense.speech.whisper import cut_repetitions
+from callsense.speech.repetitions import cut_repetitions
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,126 @@
+"""Which speaker is the agent, read from what each one says.
+
+An agent greets with the company or department, offers help, asks for a name or an account to verify,
+apologises and reports what they see or did; a customer explains their problem with "my bill", "I want to
+cancel", "I did not receive". Each speaker scores one point per agent phrase and loses one per customer
+phrase (English, Spanish, German and French phrases are all tried: they do not collide); the higher score is
+the agent. The confidence grows with the gap between the two scores, so a call without telling phrases
+yields 0 and callers fall back on the configured channel or the first speaker.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_AGENT = [
+    # English
+    r"thanks? (you )?for (calling|contacting|holding|your patience)",
+    r"how (can|may|could) i (help|assist)",
+    r"(customer|technical) (service|support|care)",
+    r"this is \w+ (from|with|at|speaking)",
+    r"can i (have|get|take) your",
+    r"(verify|confirm) (your|the)",
+    r"date of birth",
+    r"account number",
+    r"let me (check|look|see|pull)",
+    r"i (can|could) see",
+    r"i('m| am) (so |very |really |terribly )?sorry",
+    r"i apologi[sz]e",
+    r"anything else i can",
+    r"i('ve| have) (issued|processed|updated|credited|refunded)",
+    r"have a (great|nice|good|wonderful) (day|evening)",
+    # Spanish
+    r"gracias por (llamar|su llamada|comunicarse)",
+    r"en que (le )?puedo ayudar",
+    r"servicio (al|de) cliente",
+    r"(atencion|soporte) al cliente",
+    r"lo siento",
+    r"(su|tu) (nombre|numero de cliente|fecha de nacimiento)",
+    r"puedo preguntar",
+    r"(verificar|confirmar) (su|sus|tu)",
+    # German
+    r"wie kann ich (ihnen )?helfen",
+    r"kunden(service|dienst|betreuung)",
+    r"(danke|vielen dank) fur ihren anruf",
+    r"das tut mir (sehr )?leid",
+    r"ich sehe (nach|hier|gerade)",
+    r"ihre (kundennummer|vertragsnummer|geburtsdatum)",
+    r"ihren namen",
+    # French
+    r"service (client|clientele)",
+    r"je vous ecoute",
+    r"comment (puis-je|je peux|puis je) vous aider",
+    r"(je suis )?(vraiment |tres )?desole",
+    r"votre (nom|numero|date de naissance)",
+    r"je vois que",
+    r"merci (de|pour) votre appel",
+]
+_CUSTOMER = [
+    # English
+    r"i('m| am) calling (about|to|because|regarding)",
+    r"i (want|would like|need) to (cancel|change|complain|return|know)",
+    r"\bmy (bill|order|internet|account|phone|parcel|package|card|contract|car|money)\b",
+    r"i (was|have been|got) (charged|billed)",
+    r"i did(n't| not) (receive|get)",
+    r"i have (a|an) (problem|issue|complaint|question)",
+    r"(is|are) (still )?not working",
+    r"i will cancel",
+    # Spanish
+    r"quiero (cancelar|cambiar|reclamar|saber)",
+    r"\bmi (contrato|factura|pedido|cuenta|paquete|internet)\b",
+    r"no (he recibido|funciona|me ha llegado)",
+    r"tengo un problema",
+    r"llamo (por|para|porque)",
+    # German
+    r"\bmeine (rechnung|stromrechnung|bestellung|lieferung)\b",
+    r"\bmein (vertrag|paket|konto|internet)\b",
+    r"ich (mochte|will) (kundigen|wissen|mich beschweren)",
+    r"funktioniert (immer noch )?nicht",
+    r"ich habe (ein|eine) (problem|frage)",
+    r"vielen dank fur ihre hilfe",
+    # French
+    r"je n'ai pas (recu|eu)",
+    r"\bmon (colis|compte|contrat|forfait)\b",
+    r"\bma (facture|commande|livraison)\b",
+    r"je (voudrais|veux) (annuler|changer|savoir)",
+    r"j'ai un probleme",
+    r"quand est-ce que",
+]
+_AGENT_CUES = [re.compile(pattern) for pattern in _AGENT]
+_CUSTOMER_CUES = [re.compile(pattern) for pattern in _CUSTOMER]
+# The score gap at which the confidence reaches 1 - 1/e (about 0.63).
+CONFIDENCE_SCALE = 2.0
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, typographic apostrophes made plain: "Désolé" -> "desole"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("\u2019", "'"))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def agent_score(text: str) -> int:
+    """Agent phrases minus customer phrases found in one speaker's words."""
+    folded = _folded(text)
+    agent = sum(len(cue.findall(folded)) for cue in _AGENT_CUES)
+    customer = sum(len(cue.findall(folded)) for cue in _CUSTOMER_CUES)
+    return agent - customer
+
+
+@dataclass(frozen=True)
+class RoleGuess:
+    agent: int  # index of the speaker who sounds like the agent
+    confidence: float  # 0 when nothing tells them apart
+
+
+def guess_agent(texts: list[str]) -> RoleGuess:
+    """The agent among speakers (by their words); ties go to the earliest index, with confidence 0."""
+    if not texts:
+        return RoleGuess(agent=0, confidence=0.0)
+    scores = [agent_score(text) for text in texts]
+    agent = max(range(len(scores)), key=lambda index: (scores[index], -index))
+    others = [score for index, score in enumerate(scores) if index != agent]
+    gap = scores[agent] - max(others) if others else max(scores[agent], 0)
+    return RoleGuess(agent=agent, confidence=round(1.0 - math.exp(-gap / CONFIDENCE_SCALE), 3))

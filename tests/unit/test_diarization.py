@@ -1,0 +1,90 @@
+"""Clustering voice embeddings into speakers, windows over speech, and words given to speakers by time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from callsense.assets import catalog
+from callsense.speech.audio import decode
+from callsense.speech.diarization import (
+    STEP_SECONDS,
+    WINDOW_SECONDS,
+    Diarization,
+    cluster,
+    diarize,
+    speech_regions,
+    window_starts,
+)
+from callsense.speech.voices import VoiceEncoder
+from tests.conftest import AUDIO
+
+
+def voices(counts: list[int], *, spread: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-length embeddings scattered around one random direction per voice (GE2E-like: positive)."""
+    rng = np.random.default_rng(seed)
+    centres = np.abs(rng.standard_normal((len(counts), 256)))
+    centres[:, rng.permutation(256)[:128]] = 0  # voices differ in which dimensions they use
+    truth = np.repeat(np.arange(len(counts)), counts)
+    points = centres[truth] / np.linalg.norm(centres[truth], axis=1, keepdims=True)
+    points = np.abs(points + spread * rng.standard_normal(points.shape) / 16)
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32), truth
+
+
+def same_partition(labels: np.ndarray, truth: np.ndarray) -> bool:
+    pairs = {(int(a), int(b)) for a, b in zip(labels, truth, strict=True)}
+    return len(pairs) == len(set(labels.tolist())) == len(set(truth.tolist()))
+
+
+@pytest.mark.parametrize("counts", [[30, 30], [50, 12], [20, 20, 20], [15, 25, 10, 20]])
+def test_well_separated_voices_are_found(counts: list[int]) -> None:
+    points, truth = voices(counts)
+    order = np.random.default_rng(1).permutation(len(truth))  # turns interleave in a call
+    labels = cluster(points[order], max_speakers=4)
+    assert same_partition(labels, truth[order])
+    assert labels[0] == 0 and set(labels.tolist()) == set(range(len(counts)))  # numbered by first window
+
+
+def test_the_speaker_count_is_capped_by_max_speakers() -> None:
+    points, _ = voices([20, 20, 20])
+    assert len(set(cluster(points, max_speakers=2).tolist())) == 2
+
+
+def test_one_voice_stays_one_speaker() -> None:
+    points, _ = voices([60])
+    assert set(cluster(points, max_speakers=4).tolist()) == {0}
+
+
+def test_a_tiny_cluster_joins_its_nearest_voice() -> None:
+    points, truth = voices([40, 40, 2])
+    labels = cluster(points, max_speakers=4)
+    assert len(set(labels.tolist())) == 2
+    assert same_partition(labels[truth < 2], truth[truth < 2])
+
+
+def test_windows_cover_speech_and_stay_inside_the_recording() -> None:
+    starts = window_starts([(0.0, 4.0), (10.0, 10.5), (19.5, 20.0)], duration=20.0)
+    assert starts[:3] == pytest.approx([0.0, STEP_SECONDS, 4.0 - WINDOW_SECONDS])  # the region, end to end
+    assert all(0.0 <= s <= 20.0 - WINDOW_SECONDS for s in starts)
+    assert any(s < 10.0 and s + WINDOW_SECONDS > 10.5 for s in starts)  # a short region gets a centred window
+    assert starts[-1] == pytest.approx(20.0 - WINDOW_SECONDS)
+    assert window_starts([], duration=20.0) == []
+
+
+def test_a_word_belongs_to_the_speaker_the_windows_around_it_resemble() -> None:
+    starts = np.array([0.0, 0.8, 1.6, 2.4, 3.2])
+    scores = np.array([[0.9, 0.1], [0.8, 0.3], [0.4, 0.7], [0.2, 0.9], [0.1, 0.9]], dtype=np.float32)
+    found = Diarization(starts=starts, scores=scores, count=2, confidence=0.5)
+    assert found.speaker_at(0.2, 0.4) == 0
+    assert found.speaker_at(1.4, 1.6) == 0  # windows 0, 1 and 0.8+: mean favours speaker 0
+    assert found.speaker_at(3.9, 4.1) == 1
+    assert found.speaker_at(9.0, 9.5) == 1  # beyond every window: the nearest one
+
+
+def test_the_two_voices_of_a_mono_fixture_are_told_apart(references: dict[str, dict]) -> None:
+    samples = decode((AUDIO / "en_refund.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    weights = catalog.lookup(catalog.VOICE_ENCODER).main_file.parts[0].locate()
+    found = diarize(VoiceEncoder.load(weights), samples, speech_regions(samples), max_speakers=4)
+    assert found.count == 2 and found.confidence > 0.3
+    heard = [found.speaker_at(t["start"], t["end"]) for t in references["en_refund.mono.flac"]["turns"]]
+    assert heard == [0, 1] * 5  # the agent speaks first, then they alternate
