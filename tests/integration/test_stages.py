@@ -171,7 +171,7 @@ def test_an_unknown_source_fails_the_fetch_for_good(rt: Runtime) -> None:
 @pytest.mark.parametrize(
     ("metadata", "asked", "note"),
     [
-        ({"agent_channel": "Right"}, Channel.right, None),
+        ({"agent_channel": "Right"}, Channel.right, "agent channel right from the call's metadata"),
         (
             {"agent_channel": "middle"},
             None,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -16,14 +15,9 @@ from callsense.backends.recordings.http import FetchOptions
 from callsense.backends.recordings.sources import FolderSource, Listed, check_folder
 from callsense.backends.recordings.sources.metadata import derived_call_id
 from callsense.backends.recordings.sources.rest import RestSource
-from callsense.calls.schemas import Speaker
 from callsense.config import Settings
-from callsense.config.models import ASRSettings, Channel, Device
 from callsense.config.sources import FolderSourceSettings, RestSourceSettings
 from callsense.errors import BadAudioError, RecordingRefusedError
-from callsense.speech.audio import decode
-from callsense.speech.whisper import WhisperTranscriber
-from tests.conftest import AUDIO
 from tests.recording_trees import put, tiny_wav
 
 CONTACT = "5f0c6f4e-2b1a-4c3d-9e8f-0123456789ab"
@@ -216,21 +210,6 @@ def test_source_names_are_unique(tmp_path: Path) -> None:
     twice = [{"name": "nas", "path": str(tmp_path)}, {"name": "nas", "path": str(tmp_path / "b")}]
     with pytest.raises(ValidationError, match="source names must be unique: nas"):
         Settings(sources={"folders": twice})  # type: ignore[arg-type]
-
-
-def test_a_call_s_own_agent_channel_decides_which_channel_whisper_calls_the_agent(tmp_path: Path) -> None:
-    audio = decode((AUDIO / "en_refund.stereo.flac").read_bytes(), max_seconds=60)
-    whisper = WhisperTranscriber(ASRSettings(device=Device.cpu), model_dir=tmp_path)  # agent left by default
-    for channel, agent_index in ((None, 0), (Channel.right, 1), (Channel.left, 0)):
-        (agent, agent_samples), (customer, customer_samples) = whisper._speaker_channels(
-            audio, channel or Channel.left
-        )
-        assert (agent, customer) == (Speaker.agent, Speaker.customer)
-        assert np.array_equal(agent_samples, audio.channels[agent_index])
-        assert np.array_equal(customer_samples, audio.channels[1 - agent_index])
-    assert not np.array_equal(audio.channels[0], audio.channels[1])
-    assert whisper.options("en", Channel.right).agent_channel == "right"
-    assert whisper.options("en").agent_channel == "left"
 
 
 def test_a_rest_item_is_mapped_by_dotted_keys_and_refused_without_an_http_recording() -> None:
