@@ -46,8 +46,17 @@ def list_calls(
     since: Annotated[datetime | None, Query(description="calls at or after this time")] = None,
     until: Annotated[datetime | None, Query(description="calls before this time")] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
-    topic: Annotated[str | None, Query(max_length=100, description="words the topic contains")] = None,
+    topic: Annotated[
+        str | None,
+        Query(
+            max_length=100, description="words the topic contains, e.g. a taxonomy label (analysis.topics)"
+        ),
+    ] = None,
     sentiment: Sentiment | None = None,
+    outcome: Annotated[
+        queries.OutcomeFilter | None,
+        Query(description="calls resolved, not resolved, needing a callback, or escalated"),
+    ] = None,
     agent: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -59,6 +68,7 @@ def list_calls(
         language=language,
         topic=topic,
         sentiment=sentiment,
+        outcome=outcome,
         agent=agent,
     )
     query = select(Call).where(*queries.conditions(criteria=criteria, include_transcripts=False))

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from callsense.calls.models import Call
-from callsense.calls.schemas import CallStatus
+from callsense.calls.schemas import CallStatus, Outcome
 
 
 class CallSummary(BaseModel):
@@ -21,6 +21,7 @@ class CallSummary(BaseModel):
     topic: str | None
     sentiment: str | None
     emotion: str | None
+    outcome: Outcome
 
 
 def summary(call: Call) -> CallSummary:
@@ -35,4 +36,7 @@ def summary(call: Call) -> CallSummary:
         topic=call.topic,
         sentiment=call.sentiment,
         emotion=call.emotion,
+        outcome=Outcome(
+            resolved=call.resolved, callback_needed=call.callback_needed, escalated=call.escalated
+        ),
     )

@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callsense.config.analysis import AnalysisSettings
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
 from callsense.config.models import ASRSettings, LLMSettings, TranslationEngine
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, description="Write logs as JSON lines (for log shippers).")
     asr: ASRSettings = Field(default_factory=ASRSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
