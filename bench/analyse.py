@@ -3,10 +3,15 @@
     python bench/analyse.py transcribe CALL.flac /tmp/call.json   # Whisper once (default settings)
     python bench/analyse.py run /tmp/call.json                     # the analysis on the embedded LLM, timed
 
+    python bench/analyse.py topics tests/fixtures/audio/references.jsonl   # topic of each labelled call
+
 ``run`` prints one JSON line: seconds, LLM requests, prompt and answer tokens (as the model counts them),
-the fields that failed, and the answer. It only calls ``analysis.analyse`` and ``build_llm``, so the same
-script times another checkout of callsense (``PYTHONPATH=/path/to/checkout``): run both in one command,
-interleaved, on a busy machine.
+the fields that failed, and the answer. ``topics`` analyses the spoken words of each fixture call that has
+``expected.topic_labels`` and prints, per call, the topic and whether it agrees: whether it is one of the
+call's labels (for a taxonomy label), and whether it names one of the call's ``topic_keywords`` (for a
+free-text topic, as callsense wrote before the taxonomy). Both only call ``analysis.analyse`` and
+``build_llm``, so the same script runs against another checkout of callsense
+(``PYTHONPATH=/path/to/checkout``): run both in one command, interleaved, on a busy machine.
 """
 
 from __future__ import annotations
@@ -81,6 +86,35 @@ def run(path: Path) -> None:
     )
 
 
+def topics(references: Path) -> None:
+    settings = load_settings()
+    llm = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
+    seen = set()
+    for line in references.read_text().splitlines():
+        call = json.loads(line)
+        name, expected = call["audio"].split(".")[0], call.get("expected", {})
+        if "topic_labels" not in expected or name in seen:
+            continue
+        seen.add(name)
+        segments = [Segment.model_validate({**turn, "confidence": 1.0}) for turn in call["turns"]]
+        started = time.perf_counter()
+        topic = analysis.analyse(segments=segments, language=call["lang"], llm=llm, translate=False).topic
+        words = (topic or "").lower()
+        agrees = topic in expected["topic_labels"] or any(
+            word in words for word in expected["topic_keywords"]
+        )
+        print(
+            json.dumps(
+                {
+                    "call": name,
+                    "topic": topic,
+                    "agrees": agrees,
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -91,9 +125,13 @@ def main() -> None:
     making.add_argument("out", type=Path)
     timing = commands.add_parser("run", help="time the analysis of a transcript made by 'transcribe'")
     timing.add_argument("transcript", type=Path)
+    labelled = commands.add_parser("topics", help="the topic of each labelled fixture call, and if it agrees")
+    labelled.add_argument("references", type=Path)
     args = parser.parse_args()
     if args.command == "transcribe":
         transcribe(args.audio, args.out)
+    elif args.command == "topics":
+        topics(args.references)
     else:
         run(args.transcript)
 

@@ -19,19 +19,19 @@ class TopicLabel(BaseModel):
 
 
 DEFAULT_TOPICS = (
-    TopicLabel(label="Billing and payments", description="bills, charges, payment methods, invoices"),
-    TopicLabel(label="Refund request", description="the customer wants money back"),
-    TopicLabel(label="Cancellation", description="ending a contract, subscription or service"),
-    TopicLabel(label="Technical support", description="something does not work: faults, outages, errors"),
-    TopicLabel(label="Account access", description="sign-in, passwords, locked accounts"),
-    TopicLabel(label="Account changes", description="updating personal details, address, email, plan"),
-    TopicLabel(label="Orders and delivery", description="order status, shipping, missing or late parcels"),
-    TopicLabel(label="Sales and upgrades", description="buying, new products, upgrades, offers"),
-    TopicLabel(label="Bookings and reservations", description="making, changing or checking a booking"),
-    TopicLabel(label="Fraud and security", description="suspicious activity, stolen cards, scams"),
-    TopicLabel(label="Complaint", description="dissatisfaction with service or staff, no other request"),
-    TopicLabel(label="Product information", description="questions about how a product or service works"),
-    TopicLabel(label="Other", description="none of the above"),
+    TopicLabel(label="Billing and payments", description="bills, charges, payments"),
+    TopicLabel(label="Refund request", description="wants money back"),
+    TopicLabel(label="Cancellation", description="ending a contract or service"),
+    TopicLabel(label="Technical support", description="something does not work"),
+    TopicLabel(label="Account access", description="sign-in, passwords"),
+    TopicLabel(label="Account changes", description="details, address, plan"),
+    TopicLabel(label="Orders and delivery", description="order status, shipping"),
+    TopicLabel(label="Sales and upgrades", description="buying, upgrading"),
+    TopicLabel(label="Bookings and reservations", description="making or changing a booking"),
+    TopicLabel(label="Fraud and security", description="suspicious activity, scams"),
+    TopicLabel(label="Complaint", description="unhappy with service, no other request"),
+    TopicLabel(label="Product information", description="how a product works"),
+    TopicLabel(label="Other", description="none of these"),
 )
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, TypeAdapter
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, TypeAdapter
 
 from callsense.calls.schemas import (
     ACTION_ITEMS_MAX,
@@ -44,6 +44,17 @@ TRENDS = {"agent_trend": Owner.agent, "customer_trend": Owner.customer}
 
 _SENTIMENT_SCHEMA: dict[str, Any] = {"type": "string", "enum": SENTIMENTS}
 
+# Compact answers: every token of an answer costs generation time (~9 tokens/s on 2 cores). A trend is 4
+# characters, one per quarter, and an action item one string that starts with its owner.
+TREND_MARKS: dict[str, Sentiment | None] = {
+    "+": Sentiment.positive,
+    "0": Sentiment.neutral,
+    "-": Sentiment.negative,
+    "_": None,  # the speaker says nothing in that quarter
+}
+_TREND_PATTERN = f"^[+0_-]{{{QUARTERS}}}$"  # the marks, "-" last so that it is not a range
+_ACTION_PATTERN = f"^({'|'.join(owner.value for owner in Owner)}): .+$"
+
 
 def _strings(max_items: int, max_chars: int) -> dict[str, Any]:
     return {
@@ -64,15 +75,7 @@ def _schema(labels: list[str]) -> dict[str, Any]:
         "issues": _strings(ISSUES_MAX, ISSUE_MAX_CHARS),
         "action_items": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "owner": {"type": "string", "enum": [owner.value for owner in Owner]},
-                    "text": {"type": "string", "minLength": 1, "maxLength": ACTION_ITEM_MAX_CHARS},
-                },
-                "required": ["owner", "text"],
-                "additionalProperties": False,
-            },
+            "items": {"type": "string", "pattern": _ACTION_PATTERN, "maxLength": ACTION_ITEM_MAX_CHARS},
             "maxItems": ACTION_ITEMS_MAX,
         },
         **{flag: {"type": ["boolean", "null"]} for flag in OUTCOMES},
@@ -80,15 +83,7 @@ def _schema(labels: list[str]) -> dict[str, Any]:
         "emotion": {"type": "string", "enum": EMOTIONS},
         "agent_sentiment": _SENTIMENT_SCHEMA,
         "customer_sentiment": _SENTIMENT_SCHEMA,
-        **{
-            trend: {
-                "type": "array",
-                "items": {"enum": [*SENTIMENTS, None]},
-                "minItems": QUARTERS,
-                "maxItems": QUARTERS,
-            }
-            for trend in TRENDS
-        },
+        **{trend: {"type": "string", "pattern": _TREND_PATTERN} for trend in TRENDS},
     }
     return {
         "type": "object",
@@ -113,7 +108,6 @@ def _chars(most: int) -> StringConstraints:
 _Bullet = Annotated[str, BeforeValidator(_unbullet), _chars(SUMMARY_ITEM_MAX_CHARS)]
 _Issue = Annotated[str, BeforeValidator(_unbullet), _chars(ISSUE_MAX_CHARS)]
 _Detail = Annotated[str, _chars(TOPIC_DETAIL_MAX_CHARS)]
-_ActionText = Annotated[str, BeforeValidator(_unbullet), _chars(ACTION_ITEM_MAX_CHARS)]
 
 
 def _enum_case(value: Any) -> Any:
@@ -125,13 +119,22 @@ _Sentiment = Annotated[Sentiment, BeforeValidator(_enum_case)]
 _Emotion = Annotated[Emotion, BeforeValidator(_enum_case)]
 
 
-class _ActionItem(BaseModel):
-    owner: Annotated[Owner, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
-    text: _ActionText
+_OWNED = re.compile(rf"^\s*[-*]?\s*({'|'.join(owner.value for owner in Owner)})\s*:\s*(.*)$", re.I | re.S)
+_ActionText = TypeAdapter(Annotated[str, BeforeValidator(_unbullet), _chars(ACTION_ITEM_MAX_CHARS)])
 
 
-def _as_action_items(items: list[_ActionItem]) -> list[ActionItem]:
-    return [ActionItem(owner=item.owner, text=item.text) for item in items]
+def _action_item(value: Any) -> ActionItem:
+    match = _OWNED.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError('an action item starts with "agent: " or "customer: "')
+    return ActionItem(owner=Owner(match.group(1).lower()), text=_ActionText.validate_python(match.group(2)))
+
+
+def _trend(value: Any) -> list[Sentiment | None]:
+    marks = value.strip() if isinstance(value, str) else None
+    if marks is None or len(marks) != QUARTERS or any(mark not in TREND_MARKS for mark in marks):
+        raise ValueError(f"a trend is {QUARTERS} of the characters {''.join(TREND_MARKS)}")
+    return [TREND_MARKS[mark] for mark in marks]
 
 
 def _label_of(labels: list[str]) -> Any:
@@ -155,41 +158,34 @@ def _fields(labels: list[str]) -> dict[str, TypeAdapter[Any]]:
         "topic_detail": TypeAdapter(_Detail),
         "issues": TypeAdapter(Annotated[list[_Issue], Field(max_length=ISSUES_MAX)]),
         "action_items": TypeAdapter(
-            Annotated[list[_ActionItem], Field(max_length=ACTION_ITEMS_MAX), AfterValidator(_as_action_items)]
+            Annotated[list[Annotated[Any, AfterValidator(_action_item)]], Field(max_length=ACTION_ITEMS_MAX)]
         ),
         **{flag: TypeAdapter(bool | None) for flag in OUTCOMES},
         "sentiment": TypeAdapter(_Sentiment),
         "emotion": TypeAdapter(_Emotion),
         "agent_sentiment": TypeAdapter(_Sentiment),
         "customer_sentiment": TypeAdapter(_Sentiment),
-        **{
-            trend: TypeAdapter(
-                Annotated[list[_Sentiment | None], Field(min_length=QUARTERS, max_length=QUARTERS)]
-            )
-            for trend in TRENDS
-        },
+        **{trend: TypeAdapter(Annotated[Any, AfterValidator(_trend)]) for trend in TRENDS},
     }
 
 
 def _field_guide(topics: tuple[TopicLabel, ...]) -> str:
-    labels = "\n".join(f"  {topic.label}: {topic.description}" for topic in topics)
+    labels = "; ".join(f"{topic.label} ({topic.description})" for topic in topics)
     return f"""Answer with one JSON object and nothing else. Fields:
 - summary: 2 to {SUMMARY_MAX_ITEMS} bullet points in English (fewer for short calls), each under 12 words: \
 why the customer called, what the agent did, the outcome.
-- topic: why the customer called, exactly one of these labels:
-{labels}
-- topic_detail: the specific reason in at most 6 English words, naming the product or service.
-- issues: up to {ISSUES_MAX} things the customer needed, each under 8 English words.
-- action_items: up to {ACTION_ITEMS_MAX} follow-ups promised on the call, owner "agent" or "customer", \
-text under 10 English words; [] if none.
-- resolved: true if the customer's need was met on the call, false if not, null if unclear.
-- callback_needed: true if someone must call or write back, false if not, null if unclear.
-- escalated: true if passed to a supervisor or another team, false if not, null if unclear.
+- topic: why the customer called, exactly one of: {labels}.
+- topic_detail: the specific reason, at most 6 English words.
+- issues: up to {ISSUES_MAX} things the customer needed, each under 8 words.
+- action_items: up to {ACTION_ITEMS_MAX} follow-ups promised on the call, each "agent: ..." or \
+"customer: ..." under 10 words; [] if none.
+- resolved (the need was met on the call), callback_needed (someone must call or write back), escalated \
+(passed to a supervisor or another team): true, false, or null if the call does not say.
 - sentiment: the customer's overall sentiment about the call: {", ".join(SENTIMENTS)}.
 - emotion: the customer's strongest emotion, one of: {", ".join(EMOTIONS)}.
 - agent_sentiment, customer_sentiment: that speaker's overall sentiment.
-- agent_trend, customer_trend: that speaker's sentiment in each quarter of the call, [Q1, Q2, Q3, Q4] as \
-marked in the transcript; null for a quarter in which they say nothing.
+- agent_trend, customer_trend: that speaker's sentiment in quarters Q1 to Q4 as marked in the transcript, \
+4 characters: + positive, 0 neutral, - negative, _ says nothing.
 Base every field only on what was said. Never invent names, numbers or facts."""
 
 
