@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 import structlog
+from pydantic import TypeAdapter
 
 from callsense.backends.llm.answers import Answer, ask_json
 from callsense.backends.llm.base import CHAT_TEMPLATE_OVERHEAD_TOKENS, JSONRequest, LLMBackend
@@ -166,7 +167,7 @@ def _owners(segments: list[Segment]) -> dict[int, Owner]:
     return {i: Owner(s.speaker.value) for i, s in enumerate(segments) if s.speaker.value in Owner.__members__}
 
 
-def _without_silent_quarters(answer: Answer, silent: dict[Owner, set[int]]) -> Answer:
+def _checked_trends(answer: Answer, silent: dict[Owner, set[int]]) -> Answer:
     """The answer with null trend values where the speaker said nothing: no sentiment can be read there."""
     values = dict(answer.values)
     for trend, owner in prompts.TRENDS.items():
@@ -209,20 +210,25 @@ def _analyse_call(
             schema_name="call_analysis",
             max_tokens=options.max_tokens,
         )
-        answer = ask_json(llm, request, prompt.fields, what=f"analysis part {part}")
-        return _without_silent_quarters(answer, quarters.silent(chunk.turns, owners))
+        answer = ask_json(llm, request, fields, what=f"analysis part {part}")
+        return _checked_trends(answer, quarters.silent(chunk.turns, owners))
 
+    # A call whose speakers are unknown (mono) has no trend per speaker: not kept, and not a failure.
+    fields = {
+        name: adapter for name, adapter in prompt.fields.items() if owners or name not in prompts.TRENDS
+    }
     partials = [analysed(chunk, part) for part, chunk in enumerate(chunks, start=1)]
     if len(partials) == 1:
         return _to_result(partials[0], extra=[])
     final = _reduce(
         llm,
         prompt,
+        fields,
         [_Partial(i, i, answer) for i, answer in enumerate(partials, 1) if answer.values],
         parts_total=len(partials),
         options=options,
     )
-    final = _without_silent_quarters(final, quarters.silent(turns, owners))
+    final = _checked_trends(final, quarters.silent(turns, owners))
     extra = [
         FieldFailure(
             field=_RECORD_FIELD.get(field, field),
@@ -273,6 +279,7 @@ class _Partial:
 def _reduce(
     llm: LLMBackend,
     prompt: prompts.AnalysisPrompt,
+    fields: dict[str, TypeAdapter[Any]],
     partials: list[_Partial],
     *,
     parts_total: int,
@@ -280,7 +287,7 @@ def _reduce(
 ) -> Answer:
     if not partials:
         reason = "no part of the transcript could be analysed"
-        return Answer(values={}, problems=dict.fromkeys(prompt.fields, reason))
+        return Answer(values={}, problems=dict.fromkeys(fields, reason))
     fixed = _fixed_cost(llm, prompt.reduce_system, prompts.reduce_user([], parts_total=parts_total), options)
     budget = _room(llm, fixed, options.max_tokens, "partial analyses")
     groups: list[list[_Partial]] = [[]]
@@ -306,13 +313,14 @@ def _reduce(
             schema_name="call_analysis",
             max_tokens=options.max_tokens,
         )
-        answer = ask_json(llm, request, prompt.fields, what=f"reduce {group[0].first}-{group[-1].last}")
+        answer = ask_json(llm, request, fields, what=f"reduce {group[0].first}-{group[-1].last}")
         merged.append(_Partial(group[0].first, group[-1].last, answer))
     if len(merged) == 1:
         return merged[0].answer
     return _reduce(
         llm,
         prompt,
+        fields,
         [partial for partial in merged if partial.answer.values],
         parts_total=parts_total,
         options=options,

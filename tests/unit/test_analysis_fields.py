@@ -198,3 +198,11 @@ def test_answers_keep_their_keys_short() -> None:
     assert json.dumps(PROMPT.schema).count('"type": "object"') == 1, "one flat object, no nested keys"
     assert PROMPT.schema["properties"]["agent_trend"]["pattern"] == "^[+0_-]{4}$"
     assert PROMPT.schema["properties"]["action_items"]["items"]["pattern"] == "^(agent|customer): .+$"
+
+
+def test_a_call_whose_speakers_are_unknown_has_no_trend_per_speaker() -> None:
+    mono = [turn(Speaker.unknown, 0, "Hello."), turn(Speaker.unknown, 60, "My bill is wrong.")]
+    result = run(FakeLLM([answer(agent_trend="bad")]), mono)  # no retry for it either
+    assert result.failures == []  # not asked of a mono call, so not failed either
+    assert result.sentiment_trend.agent == result.sentiment_trend.customer == []
+    assert result.topic == "Technical support"
