@@ -25,7 +25,7 @@ DEFAULT_TOPICS = (
     TopicLabel(label="Technical support", description="something does not work"),
     TopicLabel(label="Account access", description="sign-in, passwords"),
     TopicLabel(label="Account changes", description="details, address, plan"),
-    TopicLabel(label="Orders and delivery", description="order status, shipping"),
+    TopicLabel(label="Orders and delivery", description="order status, shipping, parcels"),
     TopicLabel(label="Sales and upgrades", description="buying, upgrading"),
     TopicLabel(label="Bookings and reservations", description="making or changing a booking"),
     TopicLabel(label="Fraud and security", description="suspicious activity, scams"),

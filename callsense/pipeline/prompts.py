@@ -66,12 +66,13 @@ def _strings(max_items: int, max_chars: int) -> dict[str, Any]:
 
 def _schema(labels: list[str]) -> dict[str, Any]:
     # Property order matters: llama.cpp's grammar emits properties in this order, and the summary comes
-    # first so the small model has "read" the call before it labels and judges it. Keys are the record's
+    # first so the small model has "read" the call before it labels and judges it; the specific reason
+    # comes before the label, which is then chosen for a reason already written down. Keys are the record's
     # names where they are short: every key is generated, token by token, in every answer.
     properties: dict[str, Any] = {
         "summary": {**_strings(SUMMARY_MAX_ITEMS, SUMMARY_ITEM_MAX_CHARS), "minItems": 1},
-        "topic": {"type": "string", "enum": labels},
         "topic_detail": {"type": "string", "minLength": 1, "maxLength": TOPIC_DETAIL_MAX_CHARS},
+        "topic": {"type": "string", "enum": labels},
         "issues": _strings(ISSUES_MAX, ISSUE_MAX_CHARS),
         "action_items": {
             "type": "array",
@@ -174,8 +175,8 @@ def _field_guide(topics: tuple[TopicLabel, ...]) -> str:
     return f"""Answer with one JSON object and nothing else. Fields:
 - summary: 2 to {SUMMARY_MAX_ITEMS} bullet points in English (fewer for short calls), each under 12 words: \
 why the customer called, what the agent did, the outcome.
-- topic: why the customer called, exactly one of: {labels}.
-- topic_detail: the specific reason, at most 6 English words.
+- topic_detail: the specific reason the customer called, at most 6 English words.
+- topic: the label of that reason, exactly one of: {labels}.
 - issues: up to {ISSUES_MAX} things the customer needed, each under 8 words.
 - action_items: up to {ACTION_ITEMS_MAX} follow-ups promised on the call, each "agent: ..." or \
 "customer: ..." under 10 words; [] if none.

@@ -20,8 +20,8 @@ from callsense.pipeline.analysis import NO_SPEECH, AnalysisOptions, analyse
 PROMPT = prompts.analysis_prompt(DEFAULT_TOPICS)
 VALID: dict[str, Any] = {
     "summary": ["Customer reports a broken router.", "Agent books an engineer for Thursday."],
-    "topic": "Technical support",
     "topic_detail": "Router repair",
+    "topic": "Technical support",
     "issues": ["Router keeps failing"],
     "action_items": ["agent: Send an engineer on Thursday"],
     "resolved": False,
