@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 from callsense.backends.llm.answers import Answer, ask_json
 from callsense.backends.llm.base import CHAT_TEMPLATE_OVERHEAD_TOKENS, JSONRequest, LLMBackend
 from callsense.calls.schemas import (
+    ACTION_ITEMS_MAX,
     QUARTERS,
     ActionItem,
     AnalysisResult,
@@ -125,6 +126,7 @@ def _room(llm: LLMBackend, fixed: int, answer_tokens: int, what: str) -> int:
 # The field names of the answer that are nested in the record; the others are the record's own names.
 _RECORD_FIELD = {
     **{flag: f"outcome.{flag}" for flag in prompts.OUTCOMES},
+    **dict.fromkeys(prompts.ACTIONS, "action_items"),
     **{trend: f"sentiment_trend.{owner.value}" for trend, owner in prompts.TRENDS.items()},
 }
 _QUARTER_MARK_TOKENS = 4 * QUARTERS  # "[Q1]" and its line break, at most once per quarter in a chunk
@@ -132,14 +134,19 @@ _QUARTER_MARK_TOKENS = 4 * QUARTERS  # "[Q1]" and its line break, at most once p
 
 @dataclass(frozen=True)
 class _Quarters:
-    """Which quarter of the call (by time, 0 to 3) each segment starts in."""
+    """Which quarter of the call (by time, 0 to 3) each segment starts in, and which it reaches."""
 
     of_segment: list[int]
+    last_of_segment: list[int]
 
     @classmethod
     def of(cls, segments: list[Segment]) -> _Quarters:
         end = max((segment.end for segment in segments), default=0.0)
-        return cls([min(QUARTERS - 1, int(QUARTERS * s.start / end)) if end > 0 else 0 for s in segments])
+
+        def quarter(at: float) -> int:
+            return min(QUARTERS - 1, int(QUARTERS * at / end)) if end > 0 else 0
+
+        return cls([quarter(s.start) for s in segments], [quarter(s.end) for s in segments])
 
     def marked(self, turns: list[Turn]) -> str:
         """The turns' lines with a quarter mark before the first turn of each quarter they reach."""
@@ -154,12 +161,15 @@ class _Quarters:
         return "\n".join(lines)
 
     def silent(self, turns: list[Turn], segments_by: dict[int, Owner]) -> dict[Owner, set[int]]:
-        """The quarters in which each speaker says nothing in ``turns``: their trend there is null."""
+        """The quarters in which each speaker says nothing in ``turns`` (a turn speaks in every quarter it
+        reaches): their trend there is null."""
         spoken: dict[Owner, set[int]] = {owner: set() for owner in Owner}
         for turn in turns:
             owner = segments_by.get(turn.segment)
             if owner is not None:
-                spoken[owner].add(self.of_segment[turn.segment])
+                spoken[owner].update(
+                    range(self.of_segment[turn.segment], self.last_of_segment[turn.segment] + 1)
+                )
         return {owner: set(range(QUARTERS)) - quarters for owner, quarters in spoken.items()}
 
 
@@ -247,8 +257,6 @@ def _shown(value: Any) -> str:
         return "unknown"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, ActionItem):
-        return f"{value.owner.value}: {value.text}"
     return str(value.value if isinstance(value, Enum) else value)
 
 
@@ -329,11 +337,17 @@ def _reduce(
 
 def _to_result(answer: Answer, *, extra: list[FieldFailure]) -> AnalysisResult:
     values = answer.values
-    failures = [
-        FieldFailure(field=_RECORD_FIELD.get(field, field), reason=reason)
-        for field, reason in answer.problems.items()
-    ]
+    named = {(_RECORD_FIELD.get(field, field), reason) for field, reason in answer.problems.items()}
+    failures = [FieldFailure(field=field, reason=reason) for field, reason in sorted(named)]
     trends = {owner.value: values.get(trend, []) for trend, owner in prompts.TRENDS.items()}
+    items = [
+        ActionItem(owner=owner, text=text)
+        for actions, owner in prompts.ACTIONS.items()
+        for text in values.get(actions, [])
+    ]
+    if len(items) > ACTION_ITEMS_MAX:  # each list is bounded alone; the record holds at most 5 in all
+        failures.append(FieldFailure(field="action_items", reason=f"more than {ACTION_ITEMS_MAX} in all"))
+        items = []
     return AnalysisResult(
         summary=values.get("summary", []),
         topic=values.get("topic"),
@@ -345,7 +359,7 @@ def _to_result(answer: Answer, *, extra: list[FieldFailure]) -> AnalysisResult:
         ),
         sentiment_trend=SentimentTrend(**trends),
         issues=values.get("issues", []),
-        action_items=values.get("action_items", []),
+        action_items=items,
         outcome=Outcome(**{flag: values.get(flag) for flag in prompts.OUTCOMES}),
         failures=failures + extra,
     )

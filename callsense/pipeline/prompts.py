@@ -22,7 +22,6 @@ from callsense.calls.schemas import (
     ACTION_ITEMS_MAX,
     ISSUES_MAX,
     QUARTERS,
-    ActionItem,
     Emotion,
     Owner,
     Sentiment,
@@ -33,7 +32,7 @@ SUMMARY_MAX_ITEMS = 5
 SUMMARY_ITEM_MAX_CHARS = 200
 TOPIC_DETAIL_MAX_CHARS = 60
 ISSUE_MAX_CHARS = 100
-ACTION_ITEM_MAX_CHARS = 120
+ACTION_ITEM_MAX_CHARS = 100
 
 SENTIMENTS = [s.value for s in Sentiment]
 EMOTIONS = [e.value for e in Emotion]
@@ -41,11 +40,13 @@ OUTCOMES = ("resolved", "callback_needed", "escalated")
 """The outcome flags: each true, false or null (the call does not say)."""
 TRENDS = {"agent_trend": Owner.agent, "customer_trend": Owner.customer}
 """The answer's per-quarter sentiment lists, by speaker."""
+ACTIONS = {"agent_actions": Owner.agent, "customer_actions": Owner.customer}
+"""The answer's action items, one list per owner (the record's ``action_items``)."""
 
 _SENTIMENT_SCHEMA: dict[str, Any] = {"type": "string", "enum": SENTIMENTS}
 
 # Compact answers: every token of an answer costs generation time (~9 tokens/s on 2 cores). A trend is 4
-# characters, one per quarter, and an action item one string that starts with its owner.
+# characters, one per quarter.
 TREND_MARKS: dict[str, Sentiment | None] = {
     "+": Sentiment.positive,
     "0": Sentiment.neutral,
@@ -53,7 +54,6 @@ TREND_MARKS: dict[str, Sentiment | None] = {
     "_": None,  # the speaker says nothing in that quarter
 }
 _TREND_PATTERN = f"^[+0_-]{{{QUARTERS}}}$"  # the marks, "-" last so that it is not a range
-_ACTION_PATTERN = f"^({'|'.join(owner.value for owner in Owner)}): .+$"
 
 
 def _strings(max_items: int, max_chars: int) -> dict[str, Any]:
@@ -74,11 +74,7 @@ def _schema(labels: list[str]) -> dict[str, Any]:
         "topic_detail": {"type": "string", "minLength": 1, "maxLength": TOPIC_DETAIL_MAX_CHARS},
         "topic": {"type": "string", "enum": labels},
         "issues": _strings(ISSUES_MAX, ISSUE_MAX_CHARS),
-        "action_items": {
-            "type": "array",
-            "items": {"type": "string", "pattern": _ACTION_PATTERN, "maxLength": ACTION_ITEM_MAX_CHARS},
-            "maxItems": ACTION_ITEMS_MAX,
-        },
+        **{actions: _strings(ACTION_ITEMS_MAX, ACTION_ITEM_MAX_CHARS) for actions in ACTIONS},
         **{flag: {"type": ["boolean", "null"]} for flag in OUTCOMES},
         "sentiment": _SENTIMENT_SCHEMA,
         "emotion": {"type": "string", "enum": EMOTIONS},
@@ -109,6 +105,7 @@ def _chars(most: int) -> StringConstraints:
 _Bullet = Annotated[str, BeforeValidator(_unbullet), _chars(SUMMARY_ITEM_MAX_CHARS)]
 _Issue = Annotated[str, BeforeValidator(_unbullet), _chars(ISSUE_MAX_CHARS)]
 _Detail = Annotated[str, _chars(TOPIC_DETAIL_MAX_CHARS)]
+_ActionText = Annotated[str, BeforeValidator(_unbullet), _chars(ACTION_ITEM_MAX_CHARS)]
 
 
 def _enum_case(value: Any) -> Any:
@@ -118,17 +115,6 @@ def _enum_case(value: Any) -> Any:
 
 _Sentiment = Annotated[Sentiment, BeforeValidator(_enum_case)]
 _Emotion = Annotated[Emotion, BeforeValidator(_enum_case)]
-
-
-_OWNED = re.compile(rf"^\s*[-*]?\s*({'|'.join(owner.value for owner in Owner)})\s*:\s*(.*)$", re.I | re.S)
-_ActionText = TypeAdapter(Annotated[str, BeforeValidator(_unbullet), _chars(ACTION_ITEM_MAX_CHARS)])
-
-
-def _action_item(value: Any) -> ActionItem:
-    match = _OWNED.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError('an action item starts with "agent: " or "customer: "')
-    return ActionItem(owner=Owner(match.group(1).lower()), text=_ActionText.validate_python(match.group(2)))
 
 
 def _trend(value: Any) -> list[Sentiment | None]:
@@ -158,9 +144,10 @@ def _fields(labels: list[str]) -> dict[str, TypeAdapter[Any]]:
         "topic": TypeAdapter(Annotated[Any, AfterValidator(_label_of(labels))]),
         "topic_detail": TypeAdapter(_Detail),
         "issues": TypeAdapter(Annotated[list[_Issue], Field(max_length=ISSUES_MAX)]),
-        "action_items": TypeAdapter(
-            Annotated[list[Annotated[Any, AfterValidator(_action_item)]], Field(max_length=ACTION_ITEMS_MAX)]
-        ),
+        **{
+            actions: TypeAdapter(Annotated[list[_ActionText], Field(max_length=ACTION_ITEMS_MAX)])
+            for actions in ACTIONS
+        },
         **{flag: TypeAdapter(bool | None) for flag in OUTCOMES},
         "sentiment": TypeAdapter(_Sentiment),
         "emotion": TypeAdapter(_Emotion),
@@ -178,8 +165,8 @@ why the customer called, what the agent did, the outcome.
 - topic_detail: the specific reason the customer called, at most 6 English words.
 - topic: the label of that reason, exactly one of: {labels}.
 - issues: up to {ISSUES_MAX} things the customer needed, each under 8 words.
-- action_items: up to {ACTION_ITEMS_MAX} follow-ups promised on the call, each "agent: ..." or \
-"customer: ..." under 10 words; [] if none.
+- agent_actions, customer_actions: what that side promised to do after the call, up to {ACTION_ITEMS_MAX} \
+in all, each under 10 words in English; [] if none.
 - resolved (the need was met on the call), callback_needed (someone must call or write back), escalated \
 (passed to a supervisor or another team): true, false, or null if the call does not say.
 - sentiment: the customer's overall sentiment about the call: {", ".join(SENTIMENTS)}.

@@ -23,7 +23,8 @@ VALID: dict[str, Any] = {
     "topic_detail": "Router repair",
     "topic": "Technical support",
     "issues": ["Router keeps failing"],
-    "action_items": ["agent: Send an engineer on Thursday"],
+    "agent_actions": ["Send an engineer on Thursday"],
+    "customer_actions": [],
     "resolved": False,
     "callback_needed": None,
     "escalated": False,
@@ -122,12 +123,16 @@ def test_two_unusable_answers_leave_every_field_empty_with_a_reason() -> None:
     result = run(FakeLLM(["banana", "[1, 2]"]))
     assert result.summary == [] and result.topic is None and result.sentiment is None
     assert result.emotion is None and result.speaker_sentiment.agent is None
-    assert {f.field for f in result.failures} == {
-        *(name for name in PROMPT.fields if name not in {*prompts.OUTCOMES, *prompts.TRENDS}),
-        *(f"outcome.{flag}" for flag in prompts.OUTCOMES),
-        "sentiment_trend.agent",
-        "sentiment_trend.customer",
-    }
+    nested = {*prompts.OUTCOMES, *prompts.TRENDS, *prompts.ACTIONS}
+    assert [f.field for f in result.failures] == sorted(
+        {
+            *(name for name in PROMPT.fields if name not in nested),
+            *(f"outcome.{flag}" for flag in prompts.OUTCOMES),
+            "action_items",  # once, for both lists
+            "sentiment_trend.agent",
+            "sentiment_trend.customer",
+        }
+    )
     assert all("not an object" in f.reason for f in result.failures)
 
 
@@ -207,8 +212,8 @@ def test_schema_bounds_every_string_and_list_and_uses_enums() -> None:
     assert properties["topic"]["enum"] == [topic.label for topic in DEFAULT_TOPICS]
     assert properties["topic_detail"]["maxLength"] <= 60
     assert properties["issues"]["maxItems"] == 3 and properties["issues"]["items"]["maxLength"] <= 100
-    assert properties["action_items"]["maxItems"] == 5
-    assert properties["action_items"]["items"]["maxLength"] <= 120
+    for name in ("agent_actions", "customer_actions"):
+        assert properties[name]["maxItems"] == 5 and properties[name]["items"]["maxLength"] <= 100
     assert properties["emotion"]["enum"] == [e.value for e in Emotion]
     for name in ("sentiment", "agent_sentiment", "customer_sentiment"):
         assert properties[name]["enum"] == ["Positive", "Neutral", "Negative"]

@@ -98,10 +98,9 @@ def test_a_label_outside_the_taxonomy_is_never_stored() -> None:
     [
         ({"issues": ["One.", "Two.", "Three.", "Four."]}, "issues"),
         ({"issues": ["x" * 101]}, "issues"),
-        ({"action_items": [f"agent: Step {i}" for i in range(6)]}, "action_items"),
-        ({"action_items": ["supervisor: Call back"]}, "action_items"),
-        ({"action_items": ["Call back"]}, "action_items"),
-        ({"action_items": ["agent: " + "x" * 121]}, "action_items"),
+        ({"agent_actions": [f"Step {i}" for i in range(6)]}, "action_items"),
+        ({"customer_actions": ["x" * 101]}, "action_items"),
+        ({"customer_actions": "Call back"}, "action_items"),
         ({"resolved": "maybe"}, "outcome.resolved"),
         ({"escalated": 3}, "outcome.escalated"),
         ({"agent_trend": "000"}, "sentiment_trend.agent"),
@@ -118,7 +117,7 @@ def test_an_answer_out_of_bounds_leaves_that_field_empty_with_a_reason(
     assert result.topic == "Technical support" and result.summary == VALID["summary"]
     empty = {
         "issues": result.issues,
-        "action_items": result.action_items,
+        "action_items": [item for item in result.action_items if item.owner is Owner.customer],
         "outcome.resolved": result.outcome.resolved,
         "outcome.escalated": result.outcome.escalated,
         "sentiment_trend.agent": result.sentiment_trend.agent,
@@ -129,20 +128,27 @@ def test_an_answer_out_of_bounds_leaves_that_field_empty_with_a_reason(
 
 
 def test_unknown_outcomes_and_no_follow_ups_are_valid_answers() -> None:
-    result = run(
-        FakeLLM([answer(resolved=None, callback_needed=None, escalated=None, issues=[], action_items=[])])
-    )
+    nothing = {"issues": [], "agent_actions": [], "customer_actions": []}
+    result = run(FakeLLM([answer(resolved=None, callback_needed=None, escalated=None, **nothing)]))
     assert result.failures == []
     assert result.outcome.model_dump() == {"resolved": None, "callback_needed": None, "escalated": None}
     assert result.issues == [] and result.action_items == []
 
 
 def test_near_misses_in_the_new_fields_are_normalised() -> None:
-    items = [" Customer : - Send the meter reading"]
-    result = run(FakeLLM([answer(action_items=items, issues=["* Wrong bill"], agent_trend=" 0000 ")]))
+    items = ["- Send the meter reading"]
+    result = run(FakeLLM([answer(customer_actions=items, issues=["* Wrong bill"], agent_trend=" 0000 ")]))
     assert result.failures == []
-    assert result.action_items == [ActionItem(owner=Owner.customer, text="Send the meter reading")]
+    assert result.action_items == [
+        ActionItem(owner=Owner.agent, text="Send an engineer on Thursday"),
+        ActionItem(owner=Owner.customer, text="Send the meter reading"),
+    ]
     assert result.issues == ["Wrong bill"]
+
+
+def test_more_than_five_action_items_in_all_are_none_at_all() -> None:
+    result = run(FakeLLM([answer(agent_actions=["A", "B", "C"], customer_actions=["D", "E", "F"])]))
+    assert result.action_items == [] and failed(result) == {"action_items"}
 
 
 def test_a_long_call_merges_every_field_and_nulls_silent_quarters_of_the_whole_call() -> None:
@@ -160,7 +166,7 @@ def test_a_long_call_merges_every_field_and_nulls_silent_quarters_of_the_whole_c
     result = run(FakeLLM(script, context_tokens=1000), segments, options=AnalysisOptions(max_tokens=60))
     assert reduces, "the call was analysed in parts"
     partials = reduces[-1].user
-    assert "Topic detail: Router repair" in partials and "- agent: Send an engineer on Thursday" in partials
+    assert "Topic detail: Router repair" in partials and "- Send an engineer on Thursday" in partials
     assert "Resolved: unknown" in partials and "Escalated: no" in partials
     assert re.search(r"Customer trend: Q1: \w+, Q2: -, Q3: -, Q4: -", partials), "silent in later parts"
     assert result.sentiment_trend.agent == [Sentiment.negative] * 4
@@ -197,7 +203,6 @@ def test_answers_keep_their_keys_short() -> None:
     assert all(len(key) <= 18 for key in PROMPT.schema["properties"])
     assert json.dumps(PROMPT.schema).count('"type": "object"') == 1, "one flat object, no nested keys"
     assert PROMPT.schema["properties"]["agent_trend"]["pattern"] == "^[+0_-]{4}$"
-    assert PROMPT.schema["properties"]["action_items"]["items"]["pattern"] == "^(agent|customer): .+$"
 
 
 def test_a_call_whose_speakers_are_unknown_has_no_trend_per_speaker() -> None:
