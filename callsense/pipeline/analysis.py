@@ -49,9 +49,9 @@ NO_SPEECH = "the transcript is empty: no speech was recognised, so there is noth
 @dataclass(frozen=True)
 class AnalysisOptions:
     max_tokens: int = 600
-    """Answer budget of one analysis call. A valid answer asked for (short bullets, 3 issues, 5 action items)
-    is about 300 tokens, so 600 leaves room for a verbose one, and bounds a runaway answer to about 30 s
-    at the ~19 tokens/s a 1.5B Q4 model generates on 2 cores."""
+    """Answer budget of one analysis call. A typical answer is about 250 tokens (short bullets, a few issues
+    and action items), so 600 leaves room for a verbose one and bounds a runaway answer to about a minute at
+    the ~9 tokens/s the bundled 1.5B model generates on 2 cores."""
     translation_ratio: float = 1.5
     """Answer tokens budgeted per source token when translating: English is rarely longer than the source,
     and the rest covers JSON quoting."""
