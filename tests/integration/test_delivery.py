@@ -324,10 +324,10 @@ def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings
     assert sent.fields["transcript"].startswith("Agent: Thanks for calling Acme")  # a webhook gets it whole
     assert sent.fields["outcome"] == {"resolved": True, "callback_needed": None, "escalated": False}
     assert sent.subject == "Refund request: resolved: yes, escalated: no"  # an unknown flag is left out
-    # The agent speaks in the first quarter of the call only, the customer in the second only.
+    # The agent speaks in the first two quarters of the call (0-2.5 s of 6 s), the customer from the second.
     assert sent.body == (
         "Agent: Thanks for ca [...]\n- agent: Refund the duplicate payment\n"
-        "agent: Positive → - → - → -, customer: - → Negative → - → -"
+        "agent: Positive → Positive → - → -, customer: - → Negative → Negative → Negative"
     )
     assert sent.contact_id == "501" and sent.customer_number == PHONE  # for the look-up only
 
