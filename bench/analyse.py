@@ -100,19 +100,14 @@ def topics(references: Path) -> None:
         started = time.perf_counter()
         topic = analysis.analyse(segments=segments, language=call["lang"], llm=llm, translate=False).topic
         words = (topic or "").lower()
-        agrees = topic in expected["topic_labels"] or any(
-            word in words for word in expected["topic_keywords"]
-        )
-        print(
-            json.dumps(
-                {
-                    "call": name,
-                    "topic": topic,
-                    "agrees": agrees,
-                    "seconds": round(time.perf_counter() - started, 1),
-                }
-            )
-        )
+        found = {
+            "call": name,
+            "topic": topic,
+            "label_agrees": topic in expected["topic_labels"],
+            "keyword_agrees": any(word in words for word in expected["topic_keywords"]),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        print(json.dumps(found))
 
 
 def main() -> None:
