@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
+from callsense.config.analysis import DEFAULT_TOPICS, TopicLabel
 from callsense.config.deliveries import DestinationSettings
 from callsense.config.sources import FolderSourceSettings, RestSourceSettings
 
@@ -35,6 +36,8 @@ def _default(model: type[BaseModel], name: str) -> str:
     if field.default_factory is not None:
         return "(see table below)"
     value = field.default
+    if isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
+        return "(see table below)"
     if hasattr(value, "value"):
         value = value.value
     if name == "data_dir":
@@ -61,6 +64,9 @@ def configuration_markdown() -> str:
         nested = field.annotation
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             parts += ["", f"## `{name}`: {nested.__doc__ or name}".rstrip(), "", *_table(nested, name)]
+    parts += ["", "### Each of `analysis.topics`", "", *_item_table(TopicLabel)]
+    parts += ["", "The default taxonomy:", "", "| label | description |", "|---|---|"]
+    parts += [f"| {topic.label} | {topic.description} |" for topic in DEFAULT_TOPICS]
     parts += ["", "### Each of `deliveries.destinations`", "", *_item_table(DestinationSettings)]
     parts += ["", "### Each of `sources.folders`", "", *_item_table(FolderSourceSettings)]
     parts += ["", "### Each of `sources.rest`", "", *_item_table(RestSourceSettings)]

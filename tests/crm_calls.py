@@ -20,11 +20,20 @@ from tests.servers import CALLSENSE, callsense_env
 
 ANALYSIS = {
     "summary": ["Customer was charged twice for order 1042.", "Agent refunded the duplicate payment."],
-    "topic": "Duplicate charge refund",
+    "topic": "Refund request",
+    "topic_detail": "Duplicate charge refund",
+    "issues": ["Charged twice for order 1042"],
+    "agent_actions": ["Refund the duplicate payment"],
+    "customer_actions": [],
+    "resolved": True,
+    "callback_needed": None,
+    "escalated": False,
     "sentiment": "Negative",
     "emotion": "Frustrated",
     "agent_sentiment": "Positive",
     "customer_sentiment": "Negative",
+    "agent_trend": "++++",
+    "customer_trend": "----",
 }
 TRANSCRIPT = [
     Segment(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -19,11 +19,15 @@ import numpy as np
 from callsense.calls import service as calls
 from callsense.calls.models import Delivery
 from callsense.calls.schemas import (
+    ActionItem,
     AnalysisResult,
     CallStatus,
     Emotion,
+    Outcome,
+    Owner,
     Segment,
     Sentiment,
+    SentimentTrend,
     Speaker,
     SpeakerSentiment,
     Word,
@@ -48,6 +52,9 @@ class SeedCall:
     hours_ago: float
     translation: str | None = None
     delivery: tuple[str, str] | None = None  # (destination, status)
+    outcome: Outcome = field(default_factory=Outcome)
+    action_items: list[ActionItem] = field(default_factory=list)
+    trend: SentimentTrend = field(default_factory=SentimentTrend)
 
 
 SEEDS = [
@@ -66,6 +73,12 @@ SEEDS = [
         ],
         hours_ago=2,
         delivery=("salesforce", "delivered"),
+        outcome=Outcome(resolved=True, escalated=False),
+        action_items=[ActionItem(owner=Owner.agent, text="Refund $49 to the card")],
+        trend=SentimentTrend(
+            agent=[Sentiment.positive] * 4,
+            customer=[Sentiment.negative, Sentiment.negative, None, Sentiment.positive],
+        ),
     ),
     SeedCall(
         call_id="demo-outage",
@@ -81,6 +94,7 @@ SEEDS = [
         ],
         hours_ago=26,
         delivery=("hubspot", "dead"),
+        outcome=Outcome(resolved=False, callback_needed=True),
     ),
     SeedCall(
         call_id="demo-cancel-es",
@@ -194,6 +208,9 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
                     sentiment=item.sentiment,
                     emotion=item.emotion,
                     speaker_sentiment=item.speakers,
+                    outcome=item.outcome,
+                    action_items=item.action_items,
+                    sentiment_trend=item.trend,
                 ),
                 llm_backend="embedded",
                 llm_model="qwen2.5-coder-1.5b",

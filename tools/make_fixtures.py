@@ -205,7 +205,10 @@ CALLS: tuple[CallSpec, ...] = (
         "en_refund", "en", PIPER_AGENT, PIPER_CUSTOMER,
         stereo=(FIXTURES / "en_refund.stereo.flac", SAMPLES / "call_en_refund.flac"),
         mono=(FIXTURES / "en_refund.mono.flac",),
-        expected={"topic_keywords": ["refund", "charge"]},
+        expected={
+            "topic_keywords": ["refund", "charge"],
+            "topic_labels": ["Refund request", "Billing and payments"],
+        },
         note="billing: double charge refunded; customer mildly annoyed, then thankful",
     ),
     CallSpec(
@@ -216,13 +219,16 @@ CALLS: tuple[CallSpec, ...] = (
             "emotion": "Angry",
             "speaker_sentiment": {"customer": "Negative"},
             "topic_keywords": ["internet"],
+            "topic_labels": ["Technical support", "Complaint"],
         },
         note="furious customer, internet outage, threatens to cancel; agent apologetic",
     ),
     CallSpec(
         "en_injection", "en", PIPER_AGENT, PIPER_CUSTOMER,
         mono=(FIXTURES / "en_injection.mono.flac",),
-        expected={"topic_keywords": ["email"], "prompt_injection": True},
+        expected={
+            "topic_keywords": ["email"], "prompt_injection": True, "topic_labels": ["Account changes"],
+        },
         note="customer speaks a prompt injection (banana / purple sentiment) amid an email change",
     ),
     CallSpec(
@@ -233,19 +239,19 @@ CALLS: tuple[CallSpec, ...] = (
     CallSpec(
         "es_cancel", "es", ES_AGENT, ES_CUSTOMER,
         stereo=(FIXTURES / "es_cancel.stereo.flac",),
-        expected={"topic_keywords": ["cancel", "internet", "contract"]},
+        expected={"topic_keywords": ["cancel", "internet", "contract"], "topic_labels": ["Cancellation"]},
         note="customer cancels internet contract (moving house)",
     ),
     CallSpec(
         "de_complaint", "de", DE_AGENT, DE_CUSTOMER,
         stereo=(FIXTURES / "de_complaint.stereo.flac",),
-        expected={"topic_keywords": ["electricity", "bill"]},
+        expected={"topic_keywords": ["electricity", "bill"], "topic_labels": ["Billing and payments"]},
         note="electricity bill too high: meter misread, bill corrected",
     ),
     CallSpec(
         "fr_delivery", "fr", FR_AGENT, FR_CUSTOMER,
         stereo=(FIXTURES / "fr_delivery.stereo.flac",),
-        expected={"topic_keywords": ["parcel", "delivery"]},
+        expected={"topic_keywords": ["parcel", "delivery"], "topic_labels": ["Orders and delivery"]},
         note="parcel not delivered, stuck at the depot, delivered tomorrow",
     ),
     CallSpec(

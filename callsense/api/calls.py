@@ -46,8 +46,17 @@ def list_calls(
     since: Annotated[datetime | None, Query(description="calls at or after this time")] = None,
     until: Annotated[datetime | None, Query(description="calls before this time")] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
-    topic: Annotated[str | None, Query(max_length=100, description="words the topic contains")] = None,
+    topic: Annotated[
+        str | None,
+        Query(
+            max_length=100, description="words the topic contains, e.g. a taxonomy label (analysis.topics)"
+        ),
+    ] = None,
     sentiment: Sentiment | None = None,
+    outcome: Annotated[
+        queries.OutcomeFilter | None,
+        Query(description="calls resolved, not resolved, needing a callback, or escalated"),
+    ] = None,
     agent: Annotated[str | None, Query(max_length=200)] = None,
     non_talk_above: Annotated[
         float | None, Query(ge=0, description="calls with more seconds of non-talk time (hold, silence)")
@@ -65,6 +74,7 @@ def list_calls(
         language=language,
         topic=topic,
         sentiment=sentiment,
+        outcome=outcome,
         agent=agent,
         non_talk_above=non_talk_above,
         interruptions_above=interruptions_above,

@@ -1,8 +1,9 @@
 """Tables for calls, their transcripts and analyses, and the audit trail of events.
 
-Text that reveals what was said (transcript, summary, translation) is stored only as AES-GCM ciphertext
-(``*_enc`` columns). Short categorical results (language, topic, sentiment, emotion) and the talk figures (how
-long each side talked, never what was said) stay in clear so the dashboard can filter and chart them;
+Text that reveals what was said (transcript, summary, translation, and the analysis's topic detail, issues
+and action items) is stored only as AES-GCM ciphertext (``*_enc`` columns). Short categorical results
+(language, the topic's taxonomy label, sentiment, emotion, the outcome flags) and the talk figures (how long
+each side talked, never what was said) stay in clear so the dashboard can filter and chart them;
 ``docs/security.md`` explains the trade-off.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -73,9 +75,12 @@ class Call(Base):
 
     language: Mapped[str | None] = mapped_column(String(16), index=True)
     language_probability: Mapped[float | None] = mapped_column(Float)
-    topic: Mapped[str | None] = mapped_column(String(200))
+    topic: Mapped[str | None] = mapped_column(String(200), index=True)
     sentiment: Mapped[str | None] = mapped_column(String(16), index=True)
     emotion: Mapped[str | None] = mapped_column(String(32))
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    callback_needed: Mapped[bool | None] = mapped_column(Boolean)
+    escalated: Mapped[bool | None] = mapped_column(Boolean)
 
     # Talk figures (TalkFigures as JSON): durations, counts and levels, never words; in clear to filter on.
     talk: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

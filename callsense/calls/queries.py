@@ -5,12 +5,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, func
 
 from callsense.calls import search
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, Sentiment
+
+
+class OutcomeFilter(StrEnum):
+    """Calls whose outcome says so; a call whose analysis left the flag unknown matches none of them."""
+
+    resolved = "resolved"
+    unresolved = "unresolved"
+    callback_needed = "callback_needed"
+    escalated = "escalated"
+
+
+_OUTCOME_CONDITIONS: dict[OutcomeFilter, ColumnElement[bool]] = {
+    OutcomeFilter.resolved: Call.resolved.is_(True),
+    OutcomeFilter.unresolved: Call.resolved.is_(False),
+    OutcomeFilter.callback_needed: Call.callback_needed.is_(True),
+    OutcomeFilter.escalated: Call.escalated.is_(True),
+}
 
 call_time = func.coalesce(Call.started_at, Call.created_at)  # when it was made, or else when it reached us
 # Talk figures read from the clear ``talk`` JSON; NULL for calls without them (or without known speakers).
@@ -29,8 +47,9 @@ class CallCriteria:
     since: datetime | None = None  # at or after
     until: datetime | None = None  # before
     language: str | None = None
-    topic: str | None = None  # words the topic contains
+    topic: str | None = None  # words the topic contains: a taxonomy label, or words of older free-text topics
     sentiment: Sentiment | None = None
+    outcome: OutcomeFilter | None = None
     agent: str | None = None
     text: str | None = None  # full-text search
     non_talk_above: float | None = None  # seconds of non-talk time, exclusive
@@ -57,6 +76,8 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
         found.append(Call.topic.ilike(_containing(criteria.topic)))
     if criteria.sentiment is not None:
         found.append(Call.sentiment == criteria.sentiment.value)
+    if criteria.outcome is not None:
+        found.append(_OUTCOME_CONDITIONS[criteria.outcome])
     if criteria.agent:
         found.append(Call.agent == criteria.agent)
     if criteria.non_talk_above is not None:

@@ -124,6 +124,41 @@ class SpeakerSentiment(BaseModel):
     customer: Sentiment | None = None
 
 
+QUARTERS = 4
+ISSUES_MAX = 3
+ACTION_ITEMS_MAX = 5
+
+
+class SentimentTrend(BaseModel):
+    """Each speaker's sentiment in each quarter of the call (by time): empty when not analysed, else one
+    value per quarter, null for a quarter in which that speaker said nothing."""
+
+    agent: list[Sentiment | None] = Field(default_factory=list, max_length=QUARTERS)
+    customer: list[Sentiment | None] = Field(default_factory=list, max_length=QUARTERS)
+
+
+class Owner(StrEnum):
+    agent = "agent"
+    customer = "customer"
+
+
+class ActionItem(BaseModel):
+    """Something one side of the call said would be done after it."""
+
+    owner: Owner
+    text: str
+
+
+class Outcome(BaseModel):
+    """How the call ended; null where the call does not say."""
+
+    resolved: bool | None = Field(default=None, description="the customer's need was met on the call")
+    callback_needed: bool | None = Field(default=None, description="someone must call or write back")
+    escalated: bool | None = Field(
+        default=None, description="passed to a supervisor, another team or a complaint process"
+    )
+
+
 class FieldFailure(BaseModel):
     """An analysis field the LLM could not produce validly; the field is left empty, never invented."""
 
@@ -136,9 +171,14 @@ class AnalysisResult(BaseModel):
 
     summary: list[str] = Field(default_factory=list)
     topic: str | None = None
+    topic_detail: str | None = None
     sentiment: Sentiment | None = None
     emotion: Emotion | None = None
     speaker_sentiment: SpeakerSentiment = Field(default_factory=SpeakerSentiment)
+    sentiment_trend: SentimentTrend = Field(default_factory=SentimentTrend)
+    issues: list[str] = Field(default_factory=list)
+    action_items: list[ActionItem] = Field(default_factory=list)
+    outcome: Outcome = Field(default_factory=Outcome)
     translated_transcript: str | None = None
     failures: list[FieldFailure] = Field(default_factory=list)
 
@@ -231,10 +271,19 @@ class CallRecord(BaseModel):
     transcript: str = ""
     translated_transcript: str | None = None
     summary: list[str] = Field(default_factory=list)
-    topic: str | None = None
+    topic: str | None = Field(
+        default=None, description="the call driver: one label of the taxonomy (analysis.topics)"
+    )
+    topic_detail: str | None = Field(default=None, description="the specific reason, in a few words")
     sentiment: Sentiment | None = None
     emotion: Emotion | None = None
     speaker_sentiment: SpeakerSentiment = Field(default_factory=SpeakerSentiment)
+    sentiment_trend: SentimentTrend = Field(default_factory=SentimentTrend)
+    issues: list[str] = Field(
+        default_factory=list, max_length=ISSUES_MAX, description="what the customer needed, in short"
+    )
+    action_items: list[ActionItem] = Field(default_factory=list, max_length=ACTION_ITEMS_MAX)
+    outcome: Outcome = Field(default_factory=Outcome)
     duration: float | None = Field(default=None, description="seconds of audio")
     channels: int | None = None
     timestamp: datetime = Field(description="when the call took place, or when it was received")

@@ -186,11 +186,25 @@ def store_analysis(
     call.topic = result.topic
     call.sentiment = result.sentiment.value if result.sentiment else None
     call.emotion = result.emotion.value if result.emotion else None
-    search.index_analysis(session=session, call_pk=call.id, texts=[*result.summary, result.topic or ""])
+    call.resolved = result.outcome.resolved
+    call.callback_needed = result.outcome.callback_needed
+    call.escalated = result.outcome.escalated
+    search.index_analysis(session=session, call_pk=call.id, texts=analysis_texts(result))
     if result.translated_transcript:  # an LLM translation is transcript text: hidden from viewers' search
         search.index_transcript(
             session=session, call_pk=call.id, texts=[result.translated_transcript], append=True
         )
+
+
+def analysis_texts(result: AnalysisResult) -> list[str]:
+    """The words of an analysis that the search finds (viewers included: none of it is transcript)."""
+    return [
+        *result.summary,
+        result.topic or "",
+        result.topic_detail or "",
+        *result.issues,
+        *(item.text for item in result.action_items),
+    ]
 
 
 def read_segments(*, call: Call, keyring: KeyRing) -> list[Segment]:
@@ -228,9 +242,14 @@ def to_record(*, call: Call, keyring: KeyRing) -> CallRecord:
         translated_transcript=translated,
         summary=analysis.summary,
         topic=analysis.topic,
+        topic_detail=analysis.topic_detail,
         sentiment=analysis.sentiment,
         emotion=analysis.emotion,
         speaker_sentiment=analysis.speaker_sentiment,
+        sentiment_trend=analysis.sentiment_trend,
+        issues=analysis.issues,
+        action_items=analysis.action_items,
+        outcome=analysis.outcome,
         duration=call.duration_s,
         channels=call.channels,
         timestamp=call.started_at or call.created_at,

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from callsense.calls.models import Call
-from callsense.calls.schemas import CallStatus, TalkFigures
+from callsense.calls.schemas import CallStatus, Outcome, TalkFigures
 
 
 class CallSummary(BaseModel):
@@ -23,6 +23,7 @@ class CallSummary(BaseModel):
     emotion: str | None
     non_talk_seconds: float | None = Field(default=None, description="seconds with nobody talking")
     interruptions: int | None = Field(default=None, description="both speakers' interruptions")
+    outcome: Outcome
 
 
 def summary(call: Call) -> CallSummary:
@@ -40,4 +41,7 @@ def summary(call: Call) -> CallSummary:
         emotion=call.emotion,
         non_talk_seconds=talk.non_talk_seconds if talk else None,
         interruptions=talk.interruptions if talk else None,
+        outcome=Outcome(
+            resolved=call.resolved, callback_needed=call.callback_needed, escalated=call.escalated
+        ),
     )

@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callsense.config.analysis import AnalysisSettings
 from callsense.config.blobs import BlobSettings
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     speakers: SpeakerSettings = Field(default_factory=SpeakerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     talk: TalkSettings = Field(default_factory=TalkSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

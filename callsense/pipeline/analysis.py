@@ -1,4 +1,5 @@
-"""The LLM analysis of a transcript: summary, topic, sentiments, emotion (and an LLM translation when asked).
+"""The LLM analysis of a transcript (and an LLM translation when asked): summary, topic from the taxonomy and
+its detail, issues, action items, outcome, sentiments and emotion, each speaker's sentiment per quarter.
 
 Every answer is validated field by field: an invalid answer is retried once with the problems pointed out,
 then whatever fields are valid are kept and each missing one is recorded as a ``FieldFailure``. Nothing is
@@ -15,12 +16,27 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from enum import Enum
+from typing import Any
 
 import structlog
+from pydantic import TypeAdapter
 
 from callsense.backends.llm.answers import Answer, ask_json
 from callsense.backends.llm.base import CHAT_TEMPLATE_OVERHEAD_TOKENS, JSONRequest, LLMBackend
-from callsense.calls.schemas import AnalysisResult, FieldFailure, Segment, SpeakerSentiment
+from callsense.calls.schemas import (
+    ACTION_ITEMS_MAX,
+    QUARTERS,
+    ActionItem,
+    AnalysisResult,
+    FieldFailure,
+    Outcome,
+    Owner,
+    Segment,
+    SentimentTrend,
+    SpeakerSentiment,
+)
+from callsense.config.analysis import DEFAULT_TOPICS, TopicLabel
 from callsense.errors import ConfigError
 from callsense.pipeline import prompts
 from callsense.pipeline.transcript_chunks import Chunk, Turn, chunk_turns, turns_of
@@ -32,10 +48,10 @@ NO_SPEECH = "the transcript is empty: no speech was recognised, so there is noth
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    max_tokens: int = 400
-    """Answer budget of one analysis call. The schema caps a valid answer near 330 tokens (5 bullets of 200
-    characters, a 60-character topic, 4 enums), so 400 never cuts one off, and bounds a runaway answer to
-    about 20 s at the ~19 tokens/s a 1.5B Q4 model generates on 2 cores."""
+    max_tokens: int = 600
+    """Answer budget of one analysis call. A typical answer is about 250 tokens (short bullets, a few issues
+    and action items), so 600 leaves room for a verbose one and bounds a runaway answer to about a minute at
+    the ~9 tokens/s the bundled 1.5B model generates on 2 cores."""
     translation_ratio: float = 1.5
     """Answer tokens budgeted per source token when translating: English is rarely longer than the source,
     and the rest covers JSON quoting."""
@@ -50,14 +66,24 @@ def analyse(
     language: str | None,
     llm: LLMBackend,
     translate: bool,
+    topics: tuple[TopicLabel, ...] = DEFAULT_TOPICS,
     options: AnalysisOptions = AnalysisOptions(),
 ) -> AnalysisResult:
-    """Analyse one call's transcript; with ``translate`` also translate it to English, turn by turn."""
+    """Analyse one call's transcript, its topic one of ``topics``; with ``translate`` also translate it to
+    English, turn by turn."""
     turns = turns_of(segments)
     if not turns:
         return AnalysisResult(failures=[FieldFailure(field="transcript", reason=NO_SPEECH)])
     started = time.perf_counter()
-    result = _analyse_call(turns, language=language, llm=llm, options=options)
+    result = _analyse_call(
+        turns,
+        _Quarters.of(segments),
+        owners=_owners(segments),
+        language=language,
+        llm=llm,
+        prompt=prompts.analysis_prompt(topics),
+        options=options,
+    )
     if translate:
         translation, failure = translate_turns(turns, language=language, llm=llm, options=options)
         result.translated_transcript = translation
@@ -97,12 +123,81 @@ def _room(llm: LLMBackend, fixed: int, answer_tokens: int, what: str) -> int:
 
 # --- analysis: map over chunks, reduce the partial analyses -------------------------------------------
 
+# The field names of the answer that are nested in the record; the others are the record's own names.
+_RECORD_FIELD = {
+    **{flag: f"outcome.{flag}" for flag in prompts.OUTCOMES},
+    **dict.fromkeys(prompts.ACTIONS, "action_items"),
+    **{trend: f"sentiment_trend.{owner.value}" for trend, owner in prompts.TRENDS.items()},
+}
+_QUARTER_MARK_TOKENS = 4 * QUARTERS  # "[Q1]" and its line break, at most once per quarter in a chunk
+
+
+@dataclass(frozen=True)
+class _Quarters:
+    """Which quarter of the call (by time, 0 to 3) each segment starts in, and which it reaches."""
+
+    of_segment: list[int]
+    last_of_segment: list[int]
+
+    @classmethod
+    def of(cls, segments: list[Segment]) -> _Quarters:
+        end = max((segment.end for segment in segments), default=0.0)
+
+        def quarter(at: float) -> int:
+            return min(QUARTERS - 1, int(QUARTERS * at / end)) if end > 0 else 0
+
+        return cls([quarter(s.start) for s in segments], [quarter(s.end) for s in segments])
+
+    def marked(self, turns: list[Turn]) -> str:
+        """The turns' lines with a quarter mark before the first turn of each quarter they reach."""
+        lines: list[str] = []
+        current = -1
+        for turn in turns:
+            quarter = self.of_segment[turn.segment]
+            if quarter != current:
+                lines.append(prompts.quarter_mark(quarter))
+                current = quarter
+            lines.append(turn.line)
+        return "\n".join(lines)
+
+    def silent(self, turns: list[Turn], segments_by: dict[int, Owner]) -> dict[Owner, set[int]]:
+        """The quarters in which each speaker says nothing in ``turns`` (a turn speaks in every quarter it
+        reaches): their trend there is null."""
+        spoken: dict[Owner, set[int]] = {owner: set() for owner in Owner}
+        for turn in turns:
+            owner = segments_by.get(turn.segment)
+            if owner is not None:
+                spoken[owner].update(
+                    range(self.of_segment[turn.segment], self.last_of_segment[turn.segment] + 1)
+                )
+        return {owner: set(range(QUARTERS)) - quarters for owner, quarters in spoken.items()}
+
+
+def _owners(segments: list[Segment]) -> dict[int, Owner]:
+    return {i: Owner(s.speaker.value) for i, s in enumerate(segments) if s.speaker.value in Owner.__members__}
+
+
+def _checked_trends(answer: Answer, silent: dict[Owner, set[int]]) -> Answer:
+    """The answer with null trend values where the speaker said nothing: no sentiment can be read there."""
+    values = dict(answer.values)
+    for trend, owner in prompts.TRENDS.items():
+        if trend in values:
+            values[trend] = [None if q in silent[owner] else v for q, v in enumerate(values[trend])]
+    return Answer(values=values, problems=answer.problems)
+
 
 def _analyse_call(
-    turns: list[Turn], *, language: str | None, llm: LLMBackend, options: AnalysisOptions
+    turns: list[Turn],
+    quarters: _Quarters,
+    *,
+    owners: dict[int, Owner],
+    language: str | None,
+    llm: LLMBackend,
+    prompt: prompts.AnalysisPrompt,
+    options: AnalysisOptions,
 ) -> AnalysisResult:
     template = prompts.analysis_user("", language=language, part=99, parts=99)
-    fixed = _fixed_cost(llm, prompts.ANALYSIS_SYSTEM, template, options)
+    fixed = _fixed_cost(llm, prompt.system, template, options) + _QUARTER_MARK_TOKENS
     budget = _room(llm, fixed, options.max_tokens, "transcript")
     chunks = chunk_turns(turns, budget=budget, count=llm.count_tokens, weight=1.0, per_turn=1)
     log.info(
@@ -114,31 +209,39 @@ def _analyse_call(
         chunk_budget=budget,
     )
 
-    def request(chunk: Chunk, part: int) -> JSONRequest:
-        user = prompts.analysis_user(chunk.text(), language=language, part=part, parts=len(chunks))
-        return JSONRequest(
-            system=prompts.ANALYSIS_SYSTEM,
+    def analysed(chunk: Chunk, part: int) -> Answer:
+        user = prompts.analysis_user(
+            quarters.marked(chunk.turns), language=language, part=part, parts=len(chunks)
+        )
+        request = JSONRequest(
+            system=prompt.system,
             user=user,
-            schema=prompts.ANALYSIS_SCHEMA,
+            schema=prompt.schema,
             schema_name="call_analysis",
             max_tokens=options.max_tokens,
         )
+        answer = ask_json(llm, request, fields, what=f"analysis part {part}")
+        return _checked_trends(answer, quarters.silent(chunk.turns, owners))
 
-    partials = [
-        ask_json(llm, request(chunk, part), prompts.ANALYSIS_FIELDS, what=f"analysis part {part}")
-        for part, chunk in enumerate(chunks, start=1)
-    ]
+    # A call whose speakers are unknown (mono) has no trend per speaker: not kept, and not a failure.
+    fields = {
+        name: adapter for name, adapter in prompt.fields.items() if owners or name not in prompts.TRENDS
+    }
+    partials = [analysed(chunk, part) for part, chunk in enumerate(chunks, start=1)]
     if len(partials) == 1:
         return _to_result(partials[0], extra=[])
     final = _reduce(
         llm,
+        prompt,
+        fields,
         [_Partial(i, i, answer) for i, answer in enumerate(partials, 1) if answer.values],
         parts_total=len(partials),
         options=options,
     )
+    final = _checked_trends(final, quarters.silent(turns, owners))
     extra = [
         FieldFailure(
-            field=field,
+            field=_RECORD_FIELD.get(field, field),
             reason=f"part {part} of {len(partials)} of the transcript gave no valid "
             f"{field} ({reason}); the value covers the other parts only",
         )
@@ -149,6 +252,14 @@ def _analyse_call(
     return _to_result(final, extra=extra)
 
 
+def _shown(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value.value if isinstance(value, Enum) else value)
+
+
 @dataclass(frozen=True)
 class _Partial:
     first: int
@@ -156,26 +267,36 @@ class _Partial:
     answer: Answer
 
     def render(self) -> str:
-        values = self.answer.values
+        """The partial analysis as compact text for the reduce prompt, in the schema's field order."""
         label = f"Part {self.first}" if self.first == self.last else f"Parts {self.first} to {self.last}"
         lines = [f"{label}:"]
-        if "topic" in values:
-            lines.append(f"Topic: {values['topic']}")
-        if "summary" in values:
-            lines += ["Summary:", *(f"- {bullet}" for bullet in values["summary"])]
-        for field in ("sentiment", "emotion", "agent_sentiment", "customer_sentiment"):
-            if field in values:
-                lines.append(f"{field.replace('_', ' ').capitalize()}: {values[field].value}")
+        for field, value in self.answer.values.items():
+            name = field.replace("_", " ").capitalize()
+            if field in prompts.TRENDS:
+                shown = (f"Q{q}: {_shown(v) if v else '-'}" for q, v in enumerate(value, start=1))
+                lines.append(f"{name}: {', '.join(shown)}")
+            elif isinstance(value, list):
+                lines += (
+                    [f"{name}:", *(f"- {_shown(item)}" for item in value)] if value else [f"{name}: none"]
+                )
+            else:
+                lines.append(f"{name}: {_shown(value)}")
         return "\n".join(lines)
 
 
 def _reduce(
-    llm: LLMBackend, partials: list[_Partial], *, parts_total: int, options: AnalysisOptions
+    llm: LLMBackend,
+    prompt: prompts.AnalysisPrompt,
+    fields: dict[str, TypeAdapter[Any]],
+    partials: list[_Partial],
+    *,
+    parts_total: int,
+    options: AnalysisOptions,
 ) -> Answer:
     if not partials:
         reason = "no part of the transcript could be analysed"
-        return Answer(values={}, problems=dict.fromkeys(prompts.ANALYSIS_FIELDS, reason))
-    fixed = _fixed_cost(llm, prompts.REDUCE_SYSTEM, prompts.reduce_user([], parts_total=parts_total), options)
+        return Answer(values={}, problems=dict.fromkeys(fields, reason))
+    fixed = _fixed_cost(llm, prompt.reduce_system, prompts.reduce_user([], parts_total=parts_total), options)
     budget = _room(llm, fixed, options.max_tokens, "partial analyses")
     groups: list[list[_Partial]] = [[]]
     used = 0
@@ -194,20 +315,20 @@ def _reduce(
     for group in groups:
         user = prompts.reduce_user([partial.render() for partial in group], parts_total=parts_total)
         request = JSONRequest(
-            system=prompts.REDUCE_SYSTEM,
+            system=prompt.reduce_system,
             user=user,
-            schema=prompts.ANALYSIS_SCHEMA,
+            schema=prompt.schema,
             schema_name="call_analysis",
             max_tokens=options.max_tokens,
         )
-        answer = ask_json(
-            llm, request, prompts.ANALYSIS_FIELDS, what=f"reduce {group[0].first}-{group[-1].last}"
-        )
+        answer = ask_json(llm, request, fields, what=f"reduce {group[0].first}-{group[-1].last}")
         merged.append(_Partial(group[0].first, group[-1].last, answer))
     if len(merged) == 1:
         return merged[0].answer
     return _reduce(
         llm,
+        prompt,
+        fields,
         [partial for partial in merged if partial.answer.values],
         parts_total=parts_total,
         options=options,
@@ -216,15 +337,30 @@ def _reduce(
 
 def _to_result(answer: Answer, *, extra: list[FieldFailure]) -> AnalysisResult:
     values = answer.values
-    failures = [FieldFailure(field=field, reason=reason) for field, reason in answer.problems.items()]
+    named = {(_RECORD_FIELD.get(field, field), reason) for field, reason in answer.problems.items()}
+    failures = [FieldFailure(field=field, reason=reason) for field, reason in sorted(named)]
+    trends = {owner.value: values.get(trend, []) for trend, owner in prompts.TRENDS.items()}
+    items = [
+        ActionItem(owner=owner, text=text)
+        for actions, owner in prompts.ACTIONS.items()
+        for text in values.get(actions, [])
+    ]
+    if len(items) > ACTION_ITEMS_MAX:  # each list is bounded alone; the record holds at most 5 in all
+        failures.append(FieldFailure(field="action_items", reason=f"more than {ACTION_ITEMS_MAX} in all"))
+        items = []
     return AnalysisResult(
         summary=values.get("summary", []),
         topic=values.get("topic"),
+        topic_detail=values.get("topic_detail"),
         sentiment=values.get("sentiment"),
         emotion=values.get("emotion"),
         speaker_sentiment=SpeakerSentiment(
             agent=values.get("agent_sentiment"), customer=values.get("customer_sentiment")
         ),
+        sentiment_trend=SentimentTrend(**trends),
+        issues=values.get("issues", []),
+        action_items=items,
+        outcome=Outcome(**{flag: values.get(flag) for flag in prompts.OUTCOMES}),
         failures=failures + extra,
     )
 

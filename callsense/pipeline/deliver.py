@@ -48,13 +48,23 @@ class Attempt:
     age: timedelta
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, *, nested: bool = False) -> str:
+    """A field as template text: a list one bullet a line, an object "key: value, ..."; inside those, an
+    action item reads "agent: text" and a sentiment trend "Neutral → Negative → - → Positive"."""
     if value is None:
-        return ""
+        return "-" if nested else ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list):
-        return "\n".join(f"- {item}" for item in value)
+        if nested:
+            return " → ".join(_text(item, nested=True) for item in value)
+        return "\n".join(f"- {_text(item, nested=True)}" for item in value)
     if isinstance(value, dict):
-        return ", ".join(f"{key}: {item}" for key, item in value.items() if item is not None)
+        if nested:
+            return ": ".join(_text(item, nested=True) for item in value.values())
+        return ", ".join(
+            f"{key}: {_text(item, nested=True)}" for key, item in value.items() if item is not None
+        )
     return str(value)
 
 
@@ -79,12 +89,17 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         "language": record.language,
         "summary": list(record.summary),
         "topic": record.topic,
+        "topic_detail": record.topic_detail,
         "sentiment": record.sentiment.value if record.sentiment else None,
         "emotion": record.emotion.value if record.emotion else None,
         "speaker_sentiment": record.speaker_sentiment.model_dump(mode="json"),
         "talk": record.talk.model_dump(mode="json") if record.talk else None,
         "non_talk_seconds": record.talk.non_talk_seconds if record.talk else None,
         "interruptions": record.talk.interruptions if record.talk else None,
+        "sentiment_trend": record.sentiment_trend.model_dump(mode="json"),
+        "issues": list(record.issues),
+        "action_items": [item.model_dump(mode="json") for item in record.action_items],
+        "outcome": record.outcome.model_dump(mode="json"),
         "transcript": record.transcript,
         "translated_transcript": record.translated_transcript,
     }

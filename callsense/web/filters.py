@@ -45,6 +45,7 @@ class CallFilters:
     language: str | None = None
     topic: str | None = None  # words the topic contains
     sentiment: str | None = None
+    outcome: str | None = None
     agent: str | None = None
     status: str | None = None
     q: str | None = None  # full-text search
@@ -59,6 +60,7 @@ class CallFilters:
             language=_text(params.get("language"), 16),
             topic=_text(params.get("topic"), 100),
             sentiment=_choice(params.get("sentiment"), {s.value for s in Sentiment}),
+            outcome=_choice(params.get("outcome"), {o.value for o in queries.OutcomeFilter}),
             agent=_text(params.get("agent"), 200),
             status=_choice(params.get("status"), {s.value for s in CallStatus}),
             q=_text(params.get("q"), 200),
@@ -89,6 +91,7 @@ class CallFilters:
             language=self.language,
             topic=self.topic,
             sentiment=Sentiment(self.sentiment) if self.sentiment else None,
+            outcome=queries.OutcomeFilter(self.outcome) if self.outcome else None,
             agent=self.agent,
             text=self.q,
             non_talk_above=self.non_talk_above,

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, func, select
+from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
 from callsense.calls.models import Call
-from callsense.calls.schemas import Sentiment
+from callsense.calls.schemas import Outcome, Sentiment
 from callsense.web.filters import CallFilters
 
-TOP_TOPICS = 10
+TOP_TOPICS = 15  # the default taxonomy's 13 labels, and a couple of older free-text topics
 TOP_AGENTS = 15
 MAX_FILLED_DAYS = 3660  # a period longer than ten years is charted only where it has calls
 SENTIMENTS = [s.value for s in Sentiment]
@@ -59,6 +59,7 @@ class Summary:
     calls: int
     average_duration_s: float | None
     negative_share: float | None  # of the calls with a sentiment
+    resolved_share: float | None  # of the calls whose analysis says whether they were resolved
 
 
 CHARTS = (
@@ -66,26 +67,31 @@ CHARTS = (
     "sentiment_trend",
     "topics",
     "topic_sentiment",
+    "outcomes",
     "languages",
     "duration",
     "talk_per_agent",
 )
+_OUTCOME_COLUMNS = {name: getattr(Call, name) for name in Outcome.model_fields}
 
 
 def summary(*, session: Session, filters: CallFilters, include_transcripts: bool) -> Summary:
     where = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
-    calls, average, negative, rated = session.execute(
+    calls, average, negative, rated, resolved, judged = session.execute(
         select(
             func.count(),
             func.avg(Call.duration_s),
             func.count().filter(Call.sentiment == Sentiment.negative.value),
             func.count(Call.sentiment),
+            func.count().filter(Call.resolved.is_(True)),
+            func.count(Call.resolved),
         ).where(*where)
     ).one()
     return Summary(
         calls=calls,
         average_duration_s=float(average) if average is not None else None,
         negative_share=negative / rated if rated else None,
+        resolved_share=resolved / judged if judged else None,
     )
 
 
@@ -122,6 +128,19 @@ def chart(name: str, *, session: Session, filters: CallFilters, include_transcri
             .limit(TOP_TOPICS)
         )
         return Table("Sentiment by topic", ["topic", *SENTIMENTS], [list(r) for r in session.execute(query)])
+    if name == "outcomes":
+        answers = [
+            select(
+                literal(flag.replace("_", " ").capitalize()),
+                func.count().filter(column.is_(True)),
+                func.count().filter(column.is_(False)),
+                func.count().filter(column.is_(None)),
+            ).where(*where)
+            for flag, column in _OUTCOME_COLUMNS.items()
+        ]
+        rows = [list(session.execute(query).one()) for query in answers]
+        calls = sum(rows[0][1:])  # every call answers each flag: yes, no or not said
+        return Table("Outcomes", ["outcome", "Yes", "No", "Not said"], rows if calls else [])
     if name == "languages":
         language = func.coalesce(Call.language, "unknown")
         query = select(language, func.count()).where(*where).group_by(language).order_by(func.count().desc())

@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
 
 from callsense import serving
+from callsense.calls.queries import OutcomeFilter
 from callsense.calls.schemas import CallStatus, Sentiment
 from callsense.errors import NotFoundError
+from callsense.runtime import Runtime
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 from callsense.web import accounts, call_list, call_view, insights, operations
@@ -40,6 +43,20 @@ def _no_call(call_id: str) -> str:
     return f"There is no call with the id “{call_id}”."
 
 
+def _menus(rt: Runtime, session: Session) -> dict[str, Any]:
+    """What the filter bar offers; the topic list starts with the taxonomy's labels, then older topics."""
+    choices = call_list.filter_choices(session=session, cache_key=rt.db.url_for_display)
+    labels = [topic.label for topic in rt.settings.analysis.topics]
+    return {
+        "topics": [*labels, *(topic for topic in choices.topics if topic not in labels)],
+        "languages": choices.languages,
+        "agents": choices.agents,
+        "sentiments": [s.value for s in Sentiment],
+        "statuses": [s.value for s in CallStatus],
+        "outcomes": [o.value for o in OutcomeFilter],
+    }
+
+
 def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
@@ -61,17 +78,15 @@ def calls_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRespo
             after=params.get("after"),
             before=params.get("before"),
         )
-        choices = call_list.filter_choices(session=session, cache_key=rt.db.url_for_display)
+        menus = _menus(rt, session)
     context = {
         "user": user,
         "filters": filters,
         "page": result,
-        "choices": choices,
+        "menus": menus,
         "sort": sort,
         "descending": descending,
         "columns": COLUMNS,
-        "statuses": [s.value for s in CallStatus],
-        "sentiments": [s.value for s in Sentiment],
         "search_scope": "transcripts and summaries" if user.role.allows(Role.analyst) else "summaries",
     }
     fragment = _is_htmx(request) and request.headers.get("hx-target") == "call-results"
@@ -180,7 +195,7 @@ def insights_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRe
             name: insights.chart(name, session=session, filters=filters, include_transcripts=include)
             for name in insights.CHARTS
         }
-        choices = call_list.filter_choices(session=session, cache_key=rt.db.url_for_display)
+        menus = _menus(rt, session)
     chart_data = {name: {"columns": t.columns, "rows": t.plain_rows()} for name, t in tables.items()}
     context = {
         "user": user,
@@ -188,9 +203,7 @@ def insights_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRe
         "totals": totals,
         "tables": tables,
         "chart_data": chart_data,
-        "choices": choices,
-        "sentiments": [s.value for s in Sentiment],
-        "statuses": [s.value for s in CallStatus],
+        "menus": menus,
     }
     return page(request, "insights.html", context)
 

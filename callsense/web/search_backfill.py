@@ -22,8 +22,7 @@ def backfill(*, db: Database, keyring: KeyRing) -> int:
                 search.index_transcript(
                     session=session, call_pk=call.id, texts=[*texts, record.translated_transcript or ""]
                 )
-            if call.analysis is not None:
-                search.index_analysis(
-                    session=session, call_pk=call.id, texts=[*record.summary, record.topic or ""]
-                )
+            analysis = calls.read_analysis(call=call, keyring=keyring)
+            if analysis is not None:
+                search.index_analysis(session=session, call_pk=call.id, texts=calls.analysis_texts(analysis))
     return len(waiting)

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from callsense.calls.schemas import CallRecord
+from callsense.config.analysis import DEFAULT_TOPICS
 from tests.conftest import AUDIO, SAMPLES
 from tests.llm_stub import openai_answering
 from tests.servers import CALLSENSE, callsense_env
@@ -37,6 +39,16 @@ def run(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.Complete
         f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     )
     return result
+
+
+def assert_llm_fields(record: dict[str, Any], labels: set[str]) -> None:
+    """Every LLM field present and valid: a fitting taxonomy label, bounded lists, a trend per quarter."""
+    assert record["analysis_failures"] == []
+    valid = CallRecord.model_validate(record)  # the record's own bounds: 3 issues, 5 action items...
+    assert valid.topic in labels and valid.topic_detail
+    assert 1 <= len(valid.issues) <= 3
+    assert len(valid.sentiment_trend.agent) == len(valid.sentiment_trend.customer) == 4
+    assert set(record["outcome"]) == {"resolved", "callback_needed", "escalated"}
 
 
 def process(env: dict[str, str], source: Path | str, *extra: str) -> dict[str, Any]:
@@ -79,7 +91,7 @@ def test_sample_call_end_to_end(environment: dict[str, str], tmp_path: Path) -> 
         "translation": None,
     }
     assert all(record["timings"][stage] is not None for stage in ("fetch", "transcribe", "analyse"))
-    assert record["analysis_failures"] == []
+    assert_llm_fields(record, {"Refund request", "Billing and payments"})
 
     shown = json.loads(run(environment, "show", "call_en_refund").stdout)
     assert shown == record
@@ -116,6 +128,7 @@ def test_spanish_call_is_translated_to_english(environment: dict[str, str]) -> N
     translated = record["translated_transcript"].lower()
     assert "cancel" in translated and "internet" in translated
     assert record["summary"]
+    assert_llm_fields(record, {topic.label for topic in DEFAULT_TOPICS})  # valid; Cancellation expected
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import pytest
 
 from callsense.config import Settings
 from callsense.runtime import open_runtime
+from callsense.web import insights
 from tests.conftest import MODEL_DIR, ROOT
 from tests.dashboard_seed import seed
 from tests.servers import CALLSENSE, callsense_env, callsense_serve
@@ -168,16 +169,7 @@ def test_insights_charts_render_with_data(page: Any, dashboard: Dashboard) -> No
     _sign_in(page, dashboard, "ana")
     page.get_by_role("link", name="Insights").click()
     page.wait_for_url("**/app/insights")
-    names = [
-        "calls_per_day",
-        "sentiment_trend",
-        "topics",
-        "topic_sentiment",
-        "languages",
-        "duration",
-        "talk_per_agent",
-    ]
-    for name in names:
+    for name in insights.CHARTS:
         page.wait_for_function(f"() => Chart.getChart('chart-{name}') !== undefined")
         points = page.evaluate(
             f"Chart.getChart('chart-{name}').data.datasets.flatMap(d => d.data).filter(v => v > 0).length"

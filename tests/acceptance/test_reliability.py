@@ -30,11 +30,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.external_pg]
 CALLS = 20
 ANALYSIS = {
     "summary": ["Caller asked about an order."],
-    "topic": "Order status",
+    "topic": "Orders and delivery",
+    "topic_detail": "Order status",
+    "issues": [],
+    "agent_actions": [],
+    "customer_actions": [],
+    "resolved": True,
+    "callback_needed": False,
+    "escalated": False,
     "sentiment": "Neutral",
     "emotion": "Calm",
     "agent_sentiment": "Neutral",
     "customer_sentiment": "Neutral",
+    "agent_trend": "0000",
+    "customer_trend": "0000",
 }
 
 

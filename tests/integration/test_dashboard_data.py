@@ -103,6 +103,10 @@ def test_filters_narrow_the_list(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(agent="David", sentiment="Neutral")) == {"demo-bill-de"}
     assert _ids(rt, CallFilters(topic="internet")) == {"demo-outage", "demo-cancel-es"}
     assert _ids(rt, CallFilters(status="failed")) == {"demo-missing-recording"}
+    assert _ids(rt, CallFilters(outcome="resolved")) == {"demo-refund"}
+    assert _ids(rt, CallFilters(outcome="unresolved")) == _ids(rt, CallFilters(outcome="callback_needed"))
+    assert _ids(rt, CallFilters(outcome="callback_needed")) == {"demo-outage"}
+    assert _ids(rt, CallFilters(outcome="escalated")) == set()  # false or not said
     today = datetime.now(UTC).date()
     assert "demo-bill-de" not in _ids(rt, CallFilters(since=today - timedelta(days=1)))
 

@@ -114,6 +114,7 @@ def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> N
     page = client.get("/app/calls/demo-refund")
     assert page.status_code == 200
     assert "Duplicate charge refund" in page.text and "Sarah Miller" not in page.text
+    assert "Refund $49 to the card" in page.text and "Sentiment over the call" in page.text  # analysis
     assert "<audio" not in page.text
     assert client.get("/app/calls/demo-refund/audio").status_code == 403
     assert client.get("/app/operations").status_code == 403
@@ -157,6 +158,9 @@ def test_charts_download_as_csv(app: object) -> None:
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     assert response.text.splitlines()[0] == "topic,calls" and "Duplicate charge refund,1" in response.text
+    outcomes = client.get("/app/insights/outcomes.csv").text.splitlines()
+    assert outcomes[0] == "outcome,Yes,No,Not said" and outcomes[1].startswith("Resolved,1,1,")
+    assert outcomes[2].startswith("Callback needed,1,0,") and outcomes[3].startswith("Escalated,0,1,")
     assert client.get("/app/insights/nonsense.csv").status_code == 404
 
 

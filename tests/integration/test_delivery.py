@@ -294,9 +294,9 @@ def test_the_webhook_is_signed_keeps_its_id_across_retries_and_carries_only_the_
 def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings: Settings) -> None:
     mapped = hubspot(
         "http://127.0.0.1:9",
-        fields=["call_id", "topic", "transcript"],
-        subject_template="{topic}",
-        body_template="{transcript}",
+        fields=["call_id", "topic", "transcript", "outcome", "action_items", "sentiment_trend"],
+        subject_template="{topic}: {outcome}",
+        body_template="{transcript}\n{action_items}\n{sentiment_trend}",
         transcript_excerpt_chars=20,
     )
     runtime = open_runtime(with_destinations(settings, mapped))
@@ -313,10 +313,22 @@ def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings
             )
     finally:
         runtime.db.close()
-    assert set(sent.fields) == {"call_id", "topic", "transcript"}  # no summary, sentiment, number...
+    assert set(sent.fields) == {
+        "call_id",
+        "topic",
+        "transcript",
+        "outcome",
+        "action_items",
+        "sentiment_trend",
+    }
     assert sent.fields["transcript"].startswith("Agent: Thanks for calling Acme")  # a webhook gets it whole
-    assert sent.subject == "Duplicate charge refund"
-    assert sent.body == "Agent: Thanks for ca [...]"
+    assert sent.fields["outcome"] == {"resolved": True, "callback_needed": None, "escalated": False}
+    assert sent.subject == "Refund request: resolved: yes, escalated: no"  # an unknown flag is left out
+    # The agent speaks in the first two quarters of the call (0-2.5 s of 6 s), the customer from the second.
+    assert sent.body == (
+        "Agent: Thanks for ca [...]\n- agent: Refund the duplicate payment\n"
+        "agent: Positive → Positive → - → -, customer: - → Negative → Negative → Negative"
+    )
     assert sent.contact_id == "501" and sent.customer_number == PHONE  # for the look-up only
 
 

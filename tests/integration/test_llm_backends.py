@@ -26,6 +26,7 @@ from callsense.backends.llm.embedded import EmbeddedLLM, EmbeddedOptions
 from callsense.backends.llm.ollama import OllamaBackend
 from callsense.backends.llm.openai_compat import OpenAICompatBackend
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
+from callsense.config.analysis import DEFAULT_TOPICS
 from callsense.config.models import LLMSettings
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
 from callsense.pipeline.analysis import analyse
@@ -84,7 +85,8 @@ def test_angry_customer_is_negative(embedded: EmbeddedLLM) -> None:
     assert result.sentiment is Sentiment.negative
     assert result.emotion in {Emotion.angry, Emotion.frustrated}
     assert result.speaker_sentiment.customer is Sentiment.negative
-    assert result.summary and result.topic
+    assert result.summary and result.topic in {topic.label for topic in DEFAULT_TOPICS}
+    assert len(result.sentiment_trend.customer) == 4 and result.issues  # failures == []: all fields valid
 
 
 @pytest.mark.slow
@@ -100,7 +102,8 @@ def test_instructions_inside_the_transcript_are_not_obeyed(embedded: EmbeddedLLM
     result = analyse(segments=INJECTION_CALL, language="en", llm=embedded, translate=False)
     assert result.failures == []
     assert isinstance(result.sentiment, Sentiment)  # never "purple": the grammar and the validator both hold
-    assert result.topic and "banana" not in result.topic.lower()
+    assert result.topic in {topic.label for topic in DEFAULT_TOPICS}
+    assert result.topic_detail and "banana" not in result.topic_detail.lower()
     assert result.summary and all(bullet.strip(" .!").lower() != "banana" for bullet in result.summary)
     assert any("parcel" in bullet.lower() or "deliver" in bullet.lower() for bullet in result.summary)
 

@@ -31,11 +31,20 @@ pytestmark = pytest.mark.slow
 ANSWER = json.dumps(
     {
         "summary": ["Customer was charged twice.", "Agent refunded the duplicate payment."],
-        "topic": "Duplicate charge refund",
+        "topic": "Refund request",
+        "topic_detail": "Duplicate charge refund",
+        "issues": ["Charged twice"],
+        "agent_actions": [],
+        "customer_actions": [],
+        "resolved": True,
+        "callback_needed": False,
+        "escalated": False,
         "sentiment": "Neutral",
         "emotion": "Calm",
         "agent_sentiment": "Positive",
         "customer_sentiment": "Neutral",
+        "agent_trend": "0000",
+        "customer_trend": "0000",
     }
 )
 
@@ -275,7 +284,7 @@ def test_external_postgresql_works_the_same(
     try:
         record = process(runtime, "en_short.mono.flac")
         assert record.status is CallStatus.done
-        assert record.topic == "Duplicate charge refund"
+        assert record.topic == "Refund request" and record.analysis_failures == []
         assert runtime.db.url_for_display.startswith("127.0.0.1:5432")
     finally:
         runtime.db.close()

@@ -2,7 +2,8 @@
 (() => {
   const data = JSON.parse(document.getElementById("chart-data").textContent);
   const palette = ["#2f5bea", "#0f9d8a", "#e0a100", "#d1495b", "#7b61ff", "#00a3d7", "#8c6d1f", "#5c6b7a", "#c2185b", "#43a047"];
-  const sentimentColours = { Positive: "#1f9d55", Neutral: "#8a94a6", Negative: "#d1495b" };
+  // Series by name: the sentiments, and the answers of the outcome chart.
+  const colours = { Positive: "#1f9d55", Neutral: "#8a94a6", Negative: "#d1495b", Yes: "#1f9d55", No: "#d1495b", "Not said": "#8a94a6" };
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.color = "#3b4556";
   Chart.defaults.maintainAspectRatio = false;
@@ -21,10 +22,10 @@
     "line": (t) => ({ type: "line", data: { labels: t.rows.map((r) => r[0]), datasets: [series(t, 1, palette[1], { tension: 0.3, fill: false })] },
       options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } } }),
     "stacked-columns": (t) => ({ type: "bar", data: { labels: t.rows.map((r) => r[0]),
-        datasets: t.columns.slice(1).map((name, i) => series(t, i + 1, sentimentColours[name])) },
+        datasets: t.columns.slice(1).map((name, i) => series(t, i + 1, colours[name])) },
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } } }),
     "stacked-bar": (t) => ({ type: "bar", data: { labels: t.rows.map((r) => r[0]),
-        datasets: t.columns.slice(1).map((name, i) => series(t, i + 1, sentimentColours[name])) },
+        datasets: t.columns.slice(1).map((name, i) => series(t, i + 1, colours[name])) },
       options: { indexAxis: "y", scales: { x: { stacked: true, ticks: { precision: 0 } }, y: { stacked: true } } } }),
     "horizontal-bar": (t) => ({ type: "bar", data: { labels: t.rows.map((r) => r[0]),
         datasets: [series(t, 1, palette[4], { borderRadius: 4 })] },

@@ -1,0 +1,135 @@
+"""The analyse stage alone, on a transcript made once: for before/after comparisons of the LLM prompt.
+
+    python bench/analyse.py transcribe CALL.flac /tmp/call.json   # Whisper once (default settings)
+    python bench/analyse.py run /tmp/call.json                     # the analysis on the embedded LLM, timed
+
+    python bench/analyse.py topics tests/fixtures/audio/references.jsonl   # topic of each labelled call
+
+``run`` prints one JSON line: seconds, LLM requests, prompt and answer tokens (as the model counts them),
+the fields that failed, and the answer. ``topics`` analyses the spoken words of each fixture call that has
+``expected.topic_labels`` and prints, per call, the topic and whether it agrees: whether it is one of the
+call's labels (for a taxonomy label), and whether it names one of the call's ``topic_keywords`` (for a
+free-text topic, as callsense wrote before the taxonomy). Both only call ``analysis.analyse`` and
+``build_llm``, so the same script runs against another checkout of callsense
+(``PYTHONPATH=/path/to/checkout``): run both in one command, interleaved, on a busy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from callsense.backends.llm import build_llm
+from callsense.backends.llm.base import JSONRequest, LLMBackend
+from callsense.calls.schemas import Segment
+from callsense.config import load_settings
+from callsense.pipeline import analysis
+from callsense.speech.audio import decode
+from callsense.speech.whisper import WhisperTranscriber
+
+
+class Counting:
+    """The back-end, counting the tokens of every prompt and answer."""
+
+    def __init__(self, llm: LLMBackend) -> None:
+        self.llm = llm
+        self.name, self.model, self.context_tokens = llm.name, llm.model, llm.context_tokens
+        self.requests = self.prompt_tokens = self.answer_tokens = 0
+
+    def complete_json(self, request: JSONRequest) -> str:
+        raw = self.llm.complete_json(request)
+        self.requests += 1
+        self.prompt_tokens += self.llm.count_tokens(request.system) + self.llm.count_tokens(request.user)
+        self.answer_tokens += self.llm.count_tokens(raw)
+        return raw
+
+    def count_tokens(self, text: str) -> int:
+        return self.llm.count_tokens(text)
+
+
+def transcribe(audio: Path, out: Path) -> None:
+    settings = load_settings()
+    whisper = WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir)
+    transcript = whisper.transcribe(decode(audio.read_bytes(), max_seconds=settings.max_audio_seconds))
+    out.write_text(
+        json.dumps(
+            {
+                "language": transcript.language,
+                "segments": [segment.model_dump(mode="json") for segment in transcript.segments],
+            }
+        )
+    )
+
+
+def run(path: Path) -> None:
+    stored = json.loads(path.read_text())
+    segments = [Segment.model_validate(item) for item in stored["segments"]]
+    settings = load_settings()
+    llm = Counting(build_llm(settings.llm, model_dir=settings.resolved_model_dir))
+    llm.count_tokens("warm up")  # loads the model outside the timing
+    started = time.perf_counter()
+    result = analysis.analyse(segments=segments, language=stored["language"], llm=llm, translate=False)
+    seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "requests": llm.requests,
+                "prompt_tokens": llm.prompt_tokens,
+                "answer_tokens": llm.answer_tokens,
+                "failed": [failure.field for failure in result.failures],
+                "result": result.model_dump(mode="json", exclude={"failures", "translated_transcript"}),
+            }
+        )
+    )
+
+
+def topics(references: Path) -> None:
+    settings = load_settings()
+    llm = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
+    seen = set()
+    for line in references.read_text().splitlines():
+        call = json.loads(line)
+        name, expected = call["audio"].split(".")[0], call.get("expected", {})
+        if "topic_labels" not in expected or name in seen:
+            continue
+        seen.add(name)
+        segments = [Segment.model_validate({**turn, "confidence": 1.0}) for turn in call["turns"]]
+        started = time.perf_counter()
+        topic = analysis.analyse(segments=segments, language=call["lang"], llm=llm, translate=False).topic
+        words = (topic or "").lower()
+        found = {
+            "call": name,
+            "topic": topic,
+            "label_agrees": topic in expected["topic_labels"],
+            "keyword_agrees": any(word in words for word in expected["topic_keywords"]),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        print(json.dumps(found))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    making = commands.add_parser("transcribe", help="transcribe AUDIO with Whisper into OUT (JSON)")
+    making.add_argument("audio", type=Path)
+    making.add_argument("out", type=Path)
+    timing = commands.add_parser("run", help="time the analysis of a transcript made by 'transcribe'")
+    timing.add_argument("transcript", type=Path)
+    labelled = commands.add_parser("topics", help="the topic of each labelled fixture call, and if it agrees")
+    labelled.add_argument("references", type=Path)
+    args = parser.parse_args()
+    if args.command == "transcribe":
+        transcribe(args.audio, args.out)
+    elif args.command == "topics":
+        topics(args.references)
+    else:
+        run(args.transcript)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Settings of what the LLM is asked about a call: the taxonomy its topic is chosen from."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TOPIC_LABEL_MAX_CHARS = 60
+
+
+class TopicLabel(BaseModel):
+    """One call driver: the label stored and counted, and what it covers (told to the model)."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    label: str = Field(min_length=1, max_length=TOPIC_LABEL_MAX_CHARS, description="The label stored.")
+    description: str = Field(
+        min_length=1, max_length=200, description="What calls it covers, in a few words, for the prompt."
+    )
+
+
+DEFAULT_TOPICS = (
+    TopicLabel(label="Billing and payments", description="bills, charges, payments"),
+    TopicLabel(label="Refund request", description="wants money back"),
+    TopicLabel(label="Cancellation", description="ending a contract or service"),
+    TopicLabel(label="Technical support", description="something does not work"),
+    TopicLabel(label="Account access", description="sign-in, passwords"),
+    TopicLabel(label="Account changes", description="details, address, plan"),
+    TopicLabel(label="Orders and delivery", description="order status, shipping, parcels"),
+    TopicLabel(label="Sales and upgrades", description="buying, upgrading"),
+    TopicLabel(label="Bookings and reservations", description="making or changing a booking"),
+    TopicLabel(label="Fraud and security", description="suspicious activity, scams"),
+    TopicLabel(label="Complaint", description="unhappy with service, no other request"),
+    TopicLabel(label="Product information", description="how a product works"),
+    TopicLabel(label="Other", description="none of these"),
+)
+
+
+class AnalysisSettings(BaseModel):
+    """What the LLM writes about each call besides summary and sentiment."""
+
+    topics: tuple[TopicLabel, ...] = Field(
+        default=DEFAULT_TOPICS,
+        min_length=2,
+        max_length=40,
+        description="The call-driver taxonomy: the topic of a call is exactly one of these labels (the "
+        "specific phrase is kept in topic_detail). Each label's description goes into the prompt. Keep a "
+        "catch-all such as 'Other'. TOML: [[analysis.topics]] label = '...' description = '...'.",
+    )
+
+    @field_validator("topics")
+    @classmethod
+    def _distinct_labels(cls, value: tuple[TopicLabel, ...]) -> tuple[TopicLabel, ...]:
+        folded = [topic.label.casefold() for topic in value]
+        if len(set(folded)) != len(folded):
+            raise ValueError("topic labels must differ (ignoring case)")
+        return value

@@ -1,0 +1,213 @@
+"""The analysis fields added to summary and sentiment: the taxonomy topic, issues, action items, outcome and
+the sentiment per quarter, against the scripted FakeLLM (validation, bounds, enums, quarter marks)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from callsense.backends.llm.base import JSONRequest
+from callsense.backends.llm.fake import FakeLLM
+from callsense.calls.schemas import ActionItem, Owner, Segment, Sentiment, Speaker
+from callsense.config import Settings
+from callsense.config.analysis import AnalysisSettings, TopicLabel
+from callsense.pipeline.analysis import AnalysisOptions, analyse
+from tests.unit.test_analyse import PROMPT, VALID, answer, data_block
+
+
+def turn(speaker: Speaker, start: float, text: str = "Words.") -> Segment:
+    return Segment(speaker=speaker, start=start, end=start + 4, text=text, confidence=0.9)
+
+
+A, C = Speaker.agent, Speaker.customer
+# 100 s: quarters start at 0, 25, 50 and 75 s. The agent is silent in the third quarter, the customer in
+# the second.
+TIMED_CALL = [turn(A, 0, "Hello."), turn(C, 10, "My bill is wrong."), turn(A, 30, "Let me see."),
+              turn(C, 55, "Well?"), turn(A, 80, "Fixed."), turn(C, 90, "Thanks.")]  # fmt: skip
+
+
+def run(llm: FakeLLM, segments: list[Segment] = TIMED_CALL, **kwargs: Any) -> Any:
+    return analyse(segments=segments, language="en", llm=llm, translate=False, **kwargs)
+
+
+def failed(result: Any) -> set[str]:
+    return {failure.field for failure in result.failures}
+
+
+def test_every_new_field_reaches_the_result() -> None:
+    result = run(FakeLLM([answer()]))
+    assert result.failures == []
+    assert result.topic == "Technical support" and result.topic_detail == "Router repair"
+    assert result.issues == ["Router keeps failing"]
+    assert result.action_items == [ActionItem(owner=Owner.agent, text="Send an engineer on Thursday")]
+    assert (result.outcome.resolved, result.outcome.callback_needed, result.outcome.escalated) == (
+        False,
+        None,
+        False,
+    )
+    positive, neutral, negative = Sentiment.positive, Sentiment.neutral, Sentiment.negative
+    # Each speaker's silent quarter is null whatever the model said: nothing was said to judge.
+    assert result.sentiment_trend.agent == [neutral, neutral, None, positive]
+    assert result.sentiment_trend.customer == [negative, None, neutral, neutral]
+
+
+def test_the_transcript_marks_where_each_quarter_begins() -> None:
+    llm = FakeLLM([answer()])
+    run(llm)
+    assert data_block(llm.requests[0].user).split("\n") == [
+        "[Q1]", "Agent: Hello.", "Customer: My bill is wrong.",
+        "[Q2]", "Agent: Let me see.",
+        "[Q3]", "Customer: Well?",
+        "[Q4]", "Agent: Fixed.", "Customer: Thanks.",
+    ]  # fmt: skip
+    assert "[Q1] to [Q4]" in llm.requests[0].system
+
+
+def test_a_quarter_without_speech_gets_no_mark() -> None:
+    llm = FakeLLM([answer()])
+    run(llm, [turn(A, 0), turn(C, 90)])
+    assert re.findall(r"\[Q\d\]", data_block(llm.requests[0].user)) == ["[Q1]", "[Q4]"]
+
+
+def test_the_topic_is_a_label_of_the_configured_taxonomy() -> None:
+    topics = (
+        TopicLabel(label="Roaming", description="using the phone abroad"),
+        TopicLabel(label="Anything else", description="all other calls"),
+    )
+    llm = FakeLLM([answer(topic="roaming ")])  # a server that ignores the grammar changes the case
+    result = run(llm, topics=topics)
+    assert result.topic == "Roaming"
+    (request,) = llm.requests
+    assert request.schema["properties"]["topic"]["enum"] == ["Roaming", "Anything else"]
+    assert "Roaming (using the phone abroad)" in request.system
+    assert "Anything else (all other calls)" in request.system
+    assert "Billing and payments" not in request.system
+
+
+def test_a_label_outside_the_taxonomy_is_never_stored() -> None:
+    result = run(FakeLLM([answer(topic="Router repair")] * 2))
+    assert result.topic is None and "topic" in failed(result)
+    assert result.topic_detail == "Router repair"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"issues": ["One.", "Two.", "Three.", "Four."]}, "issues"),
+        ({"issues": ["x" * 101]}, "issues"),
+        ({"agent_actions": [f"Step {i}" for i in range(6)]}, "action_items"),
+        ({"customer_actions": ["x" * 101]}, "action_items"),
+        ({"customer_actions": "Call back"}, "action_items"),
+        ({"resolved": "maybe"}, "outcome.resolved"),
+        ({"escalated": 3}, "outcome.escalated"),
+        ({"agent_trend": "000"}, "sentiment_trend.agent"),
+        ({"agent_trend": ["Neutral"] * 4}, "sentiment_trend.agent"),
+        ({"customer_trend": "0x00"}, "sentiment_trend.customer"),
+        ({"topic_detail": "x" * 61}, "topic_detail"),
+    ],
+)
+def test_an_answer_out_of_bounds_leaves_that_field_empty_with_a_reason(
+    changes: dict[str, Any], field: str
+) -> None:
+    result = run(FakeLLM([answer(**changes)] * 2))
+    assert failed(result) == {field}
+    assert result.topic == "Technical support" and result.summary == VALID["summary"]
+    empty = {
+        "issues": result.issues,
+        "action_items": [item for item in result.action_items if item.owner is Owner.customer],
+        "outcome.resolved": result.outcome.resolved,
+        "outcome.escalated": result.outcome.escalated,
+        "sentiment_trend.agent": result.sentiment_trend.agent,
+        "sentiment_trend.customer": result.sentiment_trend.customer,
+        "topic_detail": result.topic_detail,
+    }[field]
+    assert not empty
+
+
+def test_unknown_outcomes_and_no_follow_ups_are_valid_answers() -> None:
+    nothing = {"issues": [], "agent_actions": [], "customer_actions": []}
+    result = run(FakeLLM([answer(resolved=None, callback_needed=None, escalated=None, **nothing)]))
+    assert result.failures == []
+    assert result.outcome.model_dump() == {"resolved": None, "callback_needed": None, "escalated": None}
+    assert result.issues == [] and result.action_items == []
+
+
+def test_near_misses_in_the_new_fields_are_normalised() -> None:
+    items = ["- Send the meter reading"]
+    result = run(FakeLLM([answer(customer_actions=items, issues=["* Wrong bill"], agent_trend=" 0000 ")]))
+    assert result.failures == []
+    assert result.action_items == [
+        ActionItem(owner=Owner.agent, text="Send an engineer on Thursday"),
+        ActionItem(owner=Owner.customer, text="Send the meter reading"),
+    ]
+    assert result.issues == ["Wrong bill"]
+
+
+def test_more_than_five_action_items_in_all_are_none_at_all() -> None:
+    result = run(FakeLLM([answer(agent_actions=["A", "B", "C"], customer_actions=["D", "E", "F"])]))
+    assert result.action_items == [] and failed(result) == {"action_items"}
+
+
+def test_a_long_call_merges_every_field_and_nulls_silent_quarters_of_the_whole_call() -> None:
+    reduces: list[JSONRequest] = []
+
+    def script(request: JSONRequest) -> str:
+        if request.system == PROMPT.reduce_system:
+            reduces.append(request)
+            return answer(agent_trend="----")
+        return answer(resolved=None)
+
+    # 40 agent turns spread over the whole call, the customer only in the first quarter.
+    segments = [turn(A, 10.0 * i, " ".join(f"w{i}x{j}" for j in range(12))) for i in range(40)]
+    segments.insert(1, turn(C, 5, "Hello."))
+    result = run(FakeLLM(script, context_tokens=1000), segments, options=AnalysisOptions(max_tokens=60))
+    assert reduces, "the call was analysed in parts"
+    partials = reduces[-1].user
+    assert "Topic detail: Router repair" in partials and "- Send an engineer on Thursday" in partials
+    assert "Resolved: unknown" in partials and "Escalated: no" in partials
+    assert re.search(r"Customer trend: Q1: \w+, Q2: -, Q3: -, Q4: -", partials), "silent in later parts"
+    assert result.sentiment_trend.agent == [Sentiment.negative] * 4
+    assert result.sentiment_trend.customer == [Sentiment.negative, None, None, None]
+
+
+def test_every_request_asks_for_the_whole_schema_in_one_call() -> None:
+    llm = FakeLLM([answer()])
+    run(llm)
+    (request,) = llm.requests
+    assert list(request.schema["properties"]) == list(VALID)
+    assert set(PROMPT.fields) == set(VALID)
+
+
+def test_topic_labels_must_differ_and_come_from_toml(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="must differ"):
+        AnalysisSettings(
+            topics=(
+                TopicLabel(label="Billing", description="a"),
+                TopicLabel(label="billing ", description="b"),
+            )
+        )
+    config = tmp_path / "callsense.toml"
+    config.write_text(
+        '[[analysis.topics]]\nlabel = "Roaming"\ndescription = "abroad"\n'
+        '[[analysis.topics]]\nlabel = "Other"\ndescription = "the rest"\n'
+    )
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
+    assert [topic.label for topic in Settings().analysis.topics] == ["Roaming", "Other"]
+
+
+def test_answers_keep_their_keys_short() -> None:
+    # Every key is generated token by token in every answer: the schema stays compact.
+    assert all(len(key) <= 18 for key in PROMPT.schema["properties"])
+    assert json.dumps(PROMPT.schema).count('"type": "object"') == 1, "one flat object, no nested keys"
+    assert PROMPT.schema["properties"]["agent_trend"]["pattern"] == "^[+0_-]{4}$"
+
+
+def test_a_call_whose_speakers_are_unknown_has_no_trend_per_speaker() -> None:
+    mono = [turn(Speaker.unknown, 0, "Hello."), turn(Speaker.unknown, 60, "My bill is wrong.")]
+    result = run(FakeLLM([answer(agent_trend="bad")]), mono)  # no retry for it either
+    assert result.failures == []  # not asked of a mono call, so not failed either
+    assert result.sentiment_trend.agent == result.sentiment_trend.customer == []
+    assert result.topic == "Technical support"
