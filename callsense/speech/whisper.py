@@ -24,7 +24,7 @@ import structlog
 
 from callsense import metrics
 from callsense.assets import catalog
-from callsense.calls.schemas import Segment, Speaker, Word, render_transcript
+from callsense.calls.schemas import Segment, Speaker, render_transcript
 from callsense.config.models import ASRSettings, Channel, Device, SpeakerSettings
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech import diarization
@@ -32,13 +32,12 @@ from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, channels_are_alike
 from callsense.speech.repetitions import cut_repetitions
 from callsense.speech.speakers import SpeakerMap
+from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
 
 log = structlog.get_logger(__name__)
 
 Task = Literal["transcribe", "translate"]
-# A new turn starts when the same speaker pauses this long, so turns stay readable.
-TURN_PAUSE_SECONDS = 2.0
 # Whisper segments that are probably not speech: high no-speech probability and low confidence together.
 NO_SPEECH_PROBABILITY = 0.6
 LOW_AVG_LOGPROB = -1.0
@@ -78,25 +77,6 @@ class Transcript:
     @property
     def text(self) -> str:
         return render_transcript(self.segments)
-
-
-@dataclass(frozen=True)
-class SpokenWord:
-    """A word and who said it: the channel's speaker, or (mono) whoever diarization assigns it to."""
-
-    start: float
-    end: float
-    text: str
-    probability: float
-    speaker: Speaker
-
-    def timed(self) -> Word:
-        return Word(
-            start=round(self.start, 2),
-            end=round(max(self.end, self.start), 2),
-            text=self.text,
-            probability=round(min(max(self.probability, 0.0), 1.0), 3),
-        )
 
 
 @dataclass
@@ -418,34 +398,3 @@ def _clips(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
         else:
             clips.append((start, end))
     return clips
-
-
-def turns_from_words(words: list[SpokenWord]) -> list[Segment]:
-    """Merge both channels' words by time into turns, ended by the other speaker or by a pause."""
-    turns: list[Segment] = []
-    current: list[SpokenWord] = []
-
-    def close() -> None:
-        if current:
-            text = cut_repetitions("".join(word.text for word in current).strip())
-            confidence = sum(word.probability for word in current) / len(current)
-            turns.append(
-                Segment(
-                    speaker=current[0].speaker,
-                    start=round(current[0].start, 2),
-                    end=round(current[-1].end, 2),
-                    text=text,
-                    confidence=round(min(max(confidence, 0.0), 1.0), 3),
-                    words=[word.timed() for word in current],
-                )
-            )
-            current.clear()
-
-    for word in sorted(words, key=lambda w: (w.start, w.end)):
-        if current and (
-            word.speaker is not current[-1].speaker or word.start - current[-1].end > TURN_PAUSE_SECONDS
-        ):
-            close()
-        current.append(word)
-    close()
-    return turns

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from callsense.calls.schemas import Speaker
-from callsense.speech.whisper import SpokenWord, turns_from_words
+from callsense.speech.turns import SpokenWord, turns_from_words
 
 
 def word(start: float, text: str, speaker: Speaker) -> SpokenWord:
