@@ -26,7 +26,6 @@ from callsense.backends.llm.answers import Answer, ask_json
 from callsense.backends.llm.base import CHAT_TEMPLATE_OVERHEAD_TOKENS, JSONRequest, LLMBackend
 from callsense.calls.schemas import (
     ACTION_ITEMS_MAX,
-    QUARTERS,
     ActionItem,
     AnalysisResult,
     FieldFailure,
@@ -39,6 +38,7 @@ from callsense.calls.schemas import (
 from callsense.config.analysis import DEFAULT_TOPICS, TopicLabel
 from callsense.errors import ConfigError
 from callsense.pipeline import prompts
+from callsense.pipeline.quarters import QUARTER_MARK_TOKENS, Quarters, checked_trends, owners_of
 from callsense.pipeline.transcript_chunks import Chunk, Turn, chunk_turns, turns_of
 
 log = structlog.get_logger()
@@ -77,8 +77,8 @@ def analyse(
     started = time.perf_counter()
     result = _analyse_call(
         turns,
-        _Quarters.of(segments),
-        owners=_owners(segments),
+        Quarters.of(segments),
+        owners=owners_of(segments),
         language=language,
         llm=llm,
         prompt=prompts.analysis_prompt(topics),
@@ -129,66 +129,9 @@ _RECORD_FIELD = {
     **dict.fromkeys(prompts.ACTIONS, "action_items"),
     **{trend: f"sentiment_trend.{owner.value}" for trend, owner in prompts.TRENDS.items()},
 }
-_QUARTER_MARK_TOKENS = 4 * QUARTERS  # "[Q1]" and its line break, at most once per quarter in a chunk
-
-
-@dataclass(frozen=True)
-class _Quarters:
-    """Which quarter of the call (by time, 0 to 3) each segment starts in, and which it reaches."""
-
-    of_segment: list[int]
-    last_of_segment: list[int]
-
-    @classmethod
-    def of(cls, segments: list[Segment]) -> _Quarters:
-        end = max((segment.end for segment in segments), default=0.0)
-
-        def quarter(at: float) -> int:
-            return min(QUARTERS - 1, int(QUARTERS * at / end)) if end > 0 else 0
-
-        return cls([quarter(s.start) for s in segments], [quarter(s.end) for s in segments])
-
-    def marked(self, turns: list[Turn]) -> str:
-        """The turns' lines with a quarter mark before the first turn of each quarter they reach."""
-        lines: list[str] = []
-        current = -1
-        for turn in turns:
-            quarter = self.of_segment[turn.segment]
-            if quarter != current:
-                lines.append(prompts.quarter_mark(quarter))
-                current = quarter
-            lines.append(turn.line)
-        return "\n".join(lines)
-
-    def silent(self, turns: list[Turn], segments_by: dict[int, Owner]) -> dict[Owner, set[int]]:
-        """The quarters in which each speaker says nothing in ``turns`` (a turn speaks in every quarter it
-        reaches): their trend there is null."""
-        spoken: dict[Owner, set[int]] = {owner: set() for owner in Owner}
-        for turn in turns:
-            owner = segments_by.get(turn.segment)
-            if owner is not None:
-                spoken[owner].update(
-                    range(self.of_segment[turn.segment], self.last_of_segment[turn.segment] + 1)
-                )
-        return {owner: set(range(QUARTERS)) - quarters for owner, quarters in spoken.items()}
-
-
-def _owners(segments: list[Segment]) -> dict[int, Owner]:
-    return {i: Owner(s.speaker.value) for i, s in enumerate(segments) if s.speaker.value in Owner.__members__}
-
-
-def _checked_trends(answer: Answer, silent: dict[Owner, set[int]]) -> Answer:
-    """The answer with null trend values where the speaker said nothing: no sentiment can be read there."""
-    values = dict(answer.values)
-    for trend, owner in prompts.TRENDS.items():
-        if trend in values:
-            values[trend] = [None if q in silent[owner] else v for q, v in enumerate(values[trend])]
-    return Answer(values=values, problems=answer.problems)
-
-
 def _analyse_call(
     turns: list[Turn],
-    quarters: _Quarters,
+    quarters: Quarters,
     *,
     owners: dict[int, Owner],
     language: str | None,
@@ -197,7 +140,7 @@ def _analyse_call(
     options: AnalysisOptions,
 ) -> AnalysisResult:
     template = prompts.analysis_user("", language=language, part=99, parts=99)
-    fixed = _fixed_cost(llm, prompt.system, template, options) + _QUARTER_MARK_TOKENS
+    fixed = _fixed_cost(llm, prompt.system, template, options) + QUARTER_MARK_TOKENS
     budget = _room(llm, fixed, options.max_tokens, "transcript")
     chunks = chunk_turns(turns, budget=budget, count=llm.count_tokens, weight=1.0, per_turn=1)
     log.info(
@@ -221,7 +164,7 @@ def _analyse_call(
             max_tokens=options.max_tokens,
         )
         answer = ask_json(llm, request, fields, what=f"analysis part {part}")
-        return _checked_trends(answer, quarters.silent(chunk.turns, owners))
+        return checked_trends(answer, quarters.silent(chunk.turns, owners))
 
     # A call whose speakers are unknown (mono) has no trend per speaker: not kept, and not a failure.
     fields = {
@@ -238,7 +181,7 @@ def _analyse_call(
         parts_total=len(partials),
         options=options,
     )
-    final = _checked_trends(final, quarters.silent(turns, owners))
+    final = checked_trends(final, quarters.silent(turns, owners))
     extra = [
         FieldFailure(
             field=_RECORD_FIELD.get(field, field),
