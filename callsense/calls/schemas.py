@@ -108,7 +108,9 @@ class SpeakersFound(BaseModel):
         default=None, description="the agent's channel ('left', 'right') or diarized speaker ('speaker 1')"
     )
     agent_source: RoleSource | None = Field(
-        default=None, description="what chose the agent: the settings, the conversation, or call metadata"
+        default=None,
+        description="what chose the agent: the settings, the conversation, or metadata given with the call "
+        "(its webhook's, or its recording source's preset)",
     )
     role_confidence: float = Field(
         default=0, ge=0, le=1, description="how clearly the conversation shows who the agent is"

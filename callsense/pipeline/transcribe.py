@@ -33,7 +33,7 @@ def run(
         call = calls.lock(session=session, call_pk=call_pk)
         if not force and stages.is_done(call, "transcribe"):
             return "analyse" if call.status == CallStatus.transcribed.value else None
-        agent_channel, notes = _agent_channel_override(call, rt)
+        agent_channel, given_by, notes = _agent_channel_override(call, rt)
     with stages.audited(rt, call_pk, "transcribe"):
         started = time.perf_counter()
         blob = rt.blobs.get(calls.audio_blob_key(call_pk))
@@ -77,7 +77,7 @@ def run(
                 },
                 talk=figures,
             )
-            for note in [*notes, *_speaker_notes(found)]:
+            for note in [*notes, *_speaker_notes(found, given_by)]:
                 calls.add_event(
                     session=session, call_pk=call_pk, stage="transcribe", kind="speakers", detail=note
                 )
@@ -103,18 +103,19 @@ def run(
 AGENT_CHANNEL_KEY = "agent_channel"
 
 
-def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, list[str]]:
+def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, str, list[str]]:
     """The agent channel the call's metadata names, else the one its recording source set (a preset), if
-    any, and a note when the metadata's value is not usable."""
+    any; what gave it, for the audit trail; a note when the metadata's value is not usable."""
     from_source = Channel(call.agent_channel) if call.agent_channel else None
+    by_source = "its recording source"
     value = calls.read_metadata(call=call, keyring=rt.keyring).get(AGENT_CHANNEL_KEY)
     if value is None:
-        return from_source, []
+        return from_source, by_source, []
     try:
-        return Channel(str(value).lower()), []
+        return Channel(str(value).lower()), "the call's metadata", []
     except ValueError:
         note = f"metadata {AGENT_CHANNEL_KEY}={value!r} ignored: expected 'left' or 'right'"
-        return from_source, [note]
+        return from_source, by_source, [note]
 
 
 def _agent_side(found: SpeakersFound | None, asked: Channel) -> Channel:
@@ -124,7 +125,7 @@ def _agent_side(found: SpeakersFound | None, asked: Channel) -> Channel:
     return asked
 
 
-def _speaker_notes(found: SpeakersFound | None) -> list[str]:
+def _speaker_notes(found: SpeakersFound | None, given_by: str) -> list[str]:
     """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of."""
     if found is None:
         return []
@@ -140,5 +141,5 @@ def _speaker_notes(found: SpeakersFound | None) -> list[str]:
             f"{found.role_confidence}); kept {found.agent} (speakers.swap_check=warn)"
         ]
     if found.agent_source == "metadata":
-        return [f"agent channel {found.agent} from the call's metadata"]
+        return [f"agent channel {found.agent} from {given_by}"]
     return []

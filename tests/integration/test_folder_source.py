@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from callsense.backends.recordings.sources import FolderSource, Listed
 from callsense.backends.recordings.sources.fake import FakeSource
+from callsense.calls import service as calls
 from callsense.calls import source_files
 from callsense.calls.models import Call, Event, SourceFile
 from callsense.calls.schemas import CallStatus, Segment, Speaker
@@ -259,6 +260,8 @@ def test_the_source_s_agent_channel_reaches_the_transcriber(settings: Settings, 
             call = session.get(Call, call_pk)
             assert call is not None and call.call_id == contact and call.agent_channel == "right"
             assert call.transcript is not None and call.transcript.options["speakers"]["agent"] == "right"
+            notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
+            assert notes == ["agent channel right from its recording source"]
     finally:
         rt.db.close()
 
