@@ -16,7 +16,7 @@ from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
 from callsense.config.analysis import DEFAULT_TOPICS, TopicLabel
 from callsense.config.deliveries import DestinationSettings
-from callsense.config.sources import FolderSourceSettings, RestSourceSettings
+from callsense.config.sources import FolderSourceSettings, RestSourceSettings, S3SourceSettings
 
 HEADER = """# Configuration reference
 
@@ -69,6 +69,7 @@ def configuration_markdown() -> str:
     parts += [f"| {topic.label} | {topic.description} |" for topic in DEFAULT_TOPICS]
     parts += ["", "### Each of `deliveries.destinations`", "", *_item_table(DestinationSettings)]
     parts += ["", "### Each of `sources.folders`", "", *_item_table(FolderSourceSettings)]
+    parts += ["", "### Each of `sources.s3`", "", *_item_table(S3SourceSettings)]
     parts += ["", "### Each of `sources.rest`", "", *_item_table(RestSourceSettings)]
     return "\n".join(parts) + "\n"
 

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 SourceName = Annotated[str, typer.Argument(help="The source's name (see `callsense sources list`).")]
 app = typer.Typer(
-    help="Recording sources (folders, NAS shares) the workers poll: list them, test one, poll one now. "
-    "Configured in the settings' sources.folders; see docs/sources.md.",
+    help="Recording sources (folders, NAS shares, S3 buckets, REST APIs) the workers poll: list them, test "
+    "one, poll one now. Configured in the settings' sources.folders, sources.s3 and sources.rest; see "
+    "docs/sources.md.",
     no_args_is_help=True,
 )
 
@@ -25,18 +26,18 @@ app = typer.Typer(
 def list_sources() -> None:
     """Show each source: where it reads, its preset and schedule, and what its last poll found."""
     from callsense.calls import source_files
-    from callsense.config.sources import FolderSourceSettings
+    from callsense.config.sources import FileSourceSettings
 
     configured = common.settings().sources.all()
     if not configured:
-        common.out.print("no sources configured (sources.folders, sources.rest; docs/sources.md)")
+        common.out.print("no sources configured (sources.folders, sources.s3, sources.rest; docs/sources.md)")
         return
     with common.database() as db, db.transaction() as session:
         status = source_files.statuses(session=session)
     table = Table("name", "reads", "preset", "poll", "last poll", "seen", "ingested", "refused", "last error")
     for source in configured:
         row = status.get(source.name)
-        preset = source.preset if isinstance(source, FolderSourceSettings) else None
+        preset = source.preset if isinstance(source, FileSourceSettings) else None
         table.add_row(
             source.name + ("" if source.enabled else " (disabled)"),
             source.reads,
@@ -54,12 +55,14 @@ def list_sources() -> None:
 @app.command("test")
 def test(name: SourceName) -> None:
     """Check the source without taking anything. A folder: it exists, can be read, and can be written when
-    files are moved or deleted after ingest; the recordings it holds are counted. A REST source: its first
-    page is read and its items mapped."""
+    files are moved or deleted after ingest; the recordings it holds are counted. An S3 bucket: the
+    credentials are accepted, the bucket exists, its recordings are counted. A REST source: its first page
+    is read and its items mapped."""
     from callsense.backends.recordings import sources
     from callsense.backends.recordings.http import FetchOptions
     from callsense.backends.recordings.sources.rest import RestSource
-    from callsense.config.sources import RestSourceSettings
+    from callsense.backends.recordings.sources.s3 import S3Source
+    from callsense.config.sources import RestSourceSettings, S3SourceSettings
     from callsense.errors import CallsenseError
 
     settings = common.settings()
@@ -71,6 +74,8 @@ def test(name: SourceName) -> None:
             refused = sum(1 for item in page.items if item.recording is None)
             detail = f"{len(page.items)} recording(s) on the first page, {refused} refused"
             checks.append(sources.Check("listing", True, detail))
+        elif isinstance(source, S3SourceSettings):
+            checks = S3Source(source).check()
         else:
             checks = sources.check_folder(source)
             if all(check.ok for check in checks):
@@ -88,8 +93,8 @@ def test(name: SourceName) -> None:
 
 @app.command("poll")
 def poll(name: SourceName) -> None:
-    """Poll the source once, here. A folder: take each complete file, store its audio and queue its
-    transcription. A REST source: register each new call and queue its download. A running
+    """Poll the source once, here. A folder or an S3 bucket: take each complete file, store its audio and
+    queue its transcription. A REST source: register each new call and queue its download. A running
     `callsense serve` or `callsense worker` does the rest."""
     from callsense.pipeline import tasks
 

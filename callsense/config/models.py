@@ -45,6 +45,43 @@ class TranslationEngine(StrEnum):
     off = "off"
 
 
+class SourceVocabulary(BaseModel):
+    """A recording source's own custom vocabulary, for the calls taken from it (docs/sources.md)."""
+
+    hotwords: list[str] = Field(
+        default=[],
+        description="Hotwords for this source's calls (its products, plans, competitors), added to "
+        "asr.hotwords.",
+    )
+    hotwords_by_language: dict[str, list[str]] = Field(
+        default={},
+        description="More hotwords for this source's calls in one language, by language code.",
+    )
+    hotwords_replace: bool = Field(
+        default=False,
+        description="True: this source's hotwords replace asr.hotwords and asr.hotwords_by_language for its "
+        "calls, instead of adding to them.",
+    )
+
+    @model_validator(mode="after")
+    def _hotwords_fit_the_prompt(self) -> SourceVocabulary:
+        check_hotwords(self.hotwords, self.hotwords_by_language)
+        return self
+
+
+def check_hotwords(common: list[str], by_language: dict[str, list[str]]) -> None:
+    """No empty word, and each language's hint (the common words and its own) short enough for Whisper."""
+    for language, words in {"": common, **by_language}.items():
+        if any(not word.strip() for word in words):
+            raise ValueError("hotwords must not be empty strings")
+        length = len(", ".join(word.strip() for word in [*common, *by_language.get(language, [])]))
+        if length > MAX_HOTWORDS_CHARACTERS:
+            raise ValueError(
+                f"hotwords{' for ' + language if language else ''} are {length} characters long; "
+                f"Whisper reads at most about {MAX_HOTWORDS_CHARACTERS} (half its 448-token window)"
+            )
+
+
 class ASRSettings(BaseModel):
     """Speech recognition (faster-whisper)."""
 
@@ -99,22 +136,18 @@ class ASRSettings(BaseModel):
 
     @model_validator(mode="after")
     def _hotwords_fit_the_prompt(self) -> ASRSettings:
-        for language, words in {"": self.hotwords, **self.hotwords_by_language}.items():
-            if any(not word.strip() for word in words):
-                raise ValueError("hotwords must not be empty strings")
-            hint = self.hotwords_for(language) or ""
-            if len(hint) > MAX_HOTWORDS_CHARACTERS:
-                raise ValueError(
-                    f"hotwords{' for ' + language if language else ''} are {len(hint)} characters long; "
-                    f"Whisper reads at most about {MAX_HOTWORDS_CHARACTERS} (half its 448-token window)"
-                )
+        check_hotwords(self.hotwords, self.hotwords_by_language)
         return self
 
-    def hotwords_for(self, language: str | None) -> str | None:
-        """The hint given to Whisper for a call in ``language``: the common and that language's words, as a
-        comma-separated list (joined by spaces, base reads the list as text to continue and loops on it)."""
+    def hotwords_for(self, language: str | None, source: SourceVocabulary | None = None) -> str | None:
+        """The hint given to Whisper for a call in ``language``: the common and that language's words, then
+        those of the call's recording ``source`` (which may replace them), as a comma-separated list (joined
+        by spaces, base reads the list as text to continue and loops on it)."""
         words = [*self.hotwords, *self.hotwords_by_language.get(language or "", [])]
-        return ", ".join(word.strip() for word in words) or None
+        if source is not None:
+            words = [] if source.hotwords_replace else words
+            words += [*source.hotwords, *source.hotwords_by_language.get(language or "", [])]
+        return ", ".join(dict.fromkeys(word.strip() for word in words)) or None
 
     @field_validator("temperatures")
     @classmethod

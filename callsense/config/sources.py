@@ -1,211 +1,120 @@
-"""Settings of the recording sources (the ``sources`` section): folders polled for new recordings.
-
-A preset names the layout one recorder writes (Amazon Connect, Asterisk MixMonitor, FreeSWITCH) and fills in
-the options it implies; options set beside it win. ``docs/sources.md`` describes each preset.
-"""
+"""Settings of the recording sources (the ``sources`` section): folders, S3 buckets and REST APIs polled for
+new recordings. What folders and buckets share, and the presets: ``file_sources.py``."""
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from croniter import croniter
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from callsense.config.models import Channel
+from callsense.config.file_sources import (
+    DETAIL_FIELDS,
+    PRESETS,
+    SOURCE_NAME,
+    AfterIngest,
+    FileSourceSettings,
+    Preset,
+    Sidecar,
+    valid_cron,
+)
+from callsense.config.models import Channel, SourceVocabulary
+from callsense.config.s3 import BUCKET, S3Access
 
-# The record fields a filename pattern's named groups and a sidecar mapping may fill; any other named group
-# lands in the call's metadata under its own name.
-DETAIL_FIELDS = ("call_id", "agent", "customer_number", "direction", "timestamp")
-
-
-class Preset(StrEnum):
-    amazon_connect = "amazon-connect"
-    asterisk = "asterisk"
-    freeswitch = "freeswitch"
-
-
-class AfterIngest(StrEnum):
-    leave = "leave"
-    move = "move"
-    delete = "delete"
-
-
-class Sidecar(StrEnum):
-    none = "none"
-    json = "json"
-    xml = "xml"
-
-
-# What each preset sets (docs/sources.md shows the trees they read). Amazon Connect writes
-# connect/<instance>/CallRecordings/YYYY/MM/DD/<contactId>_<YYYYMMDDTHH:MM>_UTC.wav with the agent on the
-# right; Asterisk's MixMonitor ${UNIQUEID}.wav (the epoch seconds of the call, a dot, a sequence number),
-# with the CDR as an optional JSON sidecar; FreeSWITCH's record_session ${uuid}.wav with RECORD_STEREO, the
-# recorded (caller's) leg on the left, so the agent on the right.
-PRESETS: dict[Preset, dict[str, Any]] = {
-    Preset.amazon_connect: {
-        "glob": "**/CallRecordings/**/*.wav",
-        "filename_pattern": r"(?:(?:.*/)?connect/(?P<instance>[^/]+)/)?CallRecordings/\d{4}/\d{2}/\d{2}/"
-        r"(?P<call_id>[0-9a-fA-F-]{36})_(?P<timestamp>\d{8}T\d{2}:\d{2})_UTC\.wav",
-        "timestamp_format": "%Y%m%dT%H:%M",
-        "agent_channel": Channel.right,
-    },
-    Preset.asterisk: {
-        "path": Path("/var/spool/asterisk/monitor"),
-        "glob": "**/*.wav",
-        "filename_pattern": r"(?:.*/)?(?P<call_id>(?P<timestamp>\d{9,11})\.\d+)\.wav",
-        "timestamp_format": "epoch",
-        "sidecar": Sidecar.json,
-        "sidecar_fields": {
-            "call_id": "uniqueid",
-            "customer_number": "src",
-            "agent": "dst",
-            "timestamp": "start",
-        },
-    },
-    Preset.freeswitch: {
-        "path": Path("/var/lib/freeswitch/recordings"),
-        "glob": "**/*.wav",
-        "filename_pattern": r"(?:.*/)?(?P<call_id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
-        r"-[0-9a-fA-F]{12})\.wav",
-        "agent_channel": Channel.right,
-    },
-}
+__all__ = [
+    "DETAIL_FIELDS",
+    "PRESETS",
+    "AfterIngest",
+    "AnySource",
+    "CursorMode",
+    "FileSourceSettings",
+    "FolderSourceSettings",
+    "Preset",
+    "RestSourceSettings",
+    "S3SourceSettings",
+    "Sidecar",
+    "SourcesSettings",
+]
 
 
-class FolderSourceSettings(BaseModel):
+class FolderSourceSettings(SourceVocabulary, FileSourceSettings):
     """A directory tree (a local disk, or an NFS/SMB mount) polled for new recordings."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
-        description="Unique name (lower-case letters, digits, '-', '_'); `callsense sources poll NAME`. "
-        "Renaming a source makes it a new one: its files are taken again.",
-    )
-    preset: Preset | None = Field(
-        default=None,
-        description="amazon-connect, asterisk or freeswitch: sets path (where the recorder has a default), "
-        "glob, filename_pattern, timestamp_format, sidecar and agent_channel as that recorder writes them. "
-        "Options set beside it win.",
-    )
     path: Path = Field(description="The folder to watch (required unless the preset names one).")
-    glob: str = Field(
-        default="**/*.wav",
-        description="Which files are recordings, relative to path ('**' crosses folders).",
-    )
-    filename_pattern: str | None = Field(
-        default=None,
-        description="A regular expression the whole path relative to the folder must match. Named groups "
-        "call_id, agent, customer_number, direction (in/inbound, out/outbound) and timestamp fill the "
-        "call's fields; other named groups go into its metadata. Unset: every file matches.",
-    )
-    timestamp_format: str | None = Field(
-        default=None,
-        description="How the timestamp is written: a strptime format (%Y%m%dT%H:%M), 'epoch' for Unix "
-        "seconds, or unset for ISO 8601. A time without a zone is taken as UTC.",
-    )
-    sidecar: Sidecar = Field(
-        default=Sidecar.none,
-        description="A metadata file beside each recording, same name with .json or .xml: none, json, xml.",
-    )
-    sidecar_required: bool = Field(
-        default=False,
-        description="Wait for the sidecar (the recorder writes it after the audio). False: a recording "
-        "without one is taken with what its name tells.",
-    )
-    sidecar_fields: dict[str, str] = Field(
-        default_factory=dict,
-        description="Record field -> where the sidecar holds it: a dotted key for JSON (cdr.src), an "
-        "element path for XML (cdr/src). Fields: call_id, agent, customer_number, direction, timestamp. "
-        "Every other top-level value (JSON) or leaf element (XML) goes into the call's metadata.",
-    )
-    agent_channel: Channel | None = Field(
-        default=None,
-        description="Which stereo channel carries the agent in this source's calls (left, right); unset: "
-        "asr.agent_channel.",
-    )
-    stable_seconds: float = Field(
-        default=30.0,
-        ge=0,
-        description="A file is complete once its size and modification time stayed the same this long "
-        "(measured by callsense's clock across polls, so a file server's clock does not matter).",
-    )
-    after_ingest: AfterIngest = Field(
-        default=AfterIngest.leave,
-        description="What happens to a file (and its sidecar) once its audio is stored: leave it, move it "
-        "into processed_dir, or delete it. Never twice either way: taken files are remembered.",
-    )
     processed_dir: Path = Field(
         default=Path("processed"),
         description="Where after_ingest = 'move' puts files (relative to path, or absolute), keeping their "
         "sub-folders; never listed as new.",
     )
-    max_files_per_poll: int = Field(
-        default=200,
-        ge=1,
-        description="Most files one poll takes; the rest wait for the next poll, so a backlog (the first "
-        "poll of a full share) never holds a worker for long (about 0.1 s per file).",
-    )
-    poll_cron: str = Field(
-        default="* * * * *",
-        description="When the workers poll the folder: a cron line, with an optional 6th field of seconds "
-        "('* * * * * */15': every 15 s). One worker polls a source at a time, from the 'sources' queue: run "
-        "it where the folder is mounted.",
-    )
-    enabled: bool = Field(default=True, description="Disabled sources are not polled.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _preset_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("preset") is not None:
-            try:
-                preset = Preset(data["preset"])
-            except ValueError:
-                return data  # the field's own validation names the choices
-            return {**PRESETS[preset], **data}
-        return data
-
-    @field_validator("filename_pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"filename_pattern is not a regular expression: {exc}") from None
-        return value
-
-    @field_validator("sidecar_fields")
-    @classmethod
-    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(DETAIL_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown sidecar field(s) {', '.join(unknown)}; use {', '.join(DETAIL_FIELDS)}")
-        return value
-
-    @model_validator(mode="after")
-    def _xml_paths(self) -> FolderSourceSettings:
-        if self.sidecar is Sidecar.xml:
-            for field, where in self.sidecar_fields.items():
-                try:
-                    ElementTree.Element("probe").find(where)
-                except (SyntaxError, TypeError):  # ElementPath's answers to a malformed path
-                    raise ValueError(f"sidecar_fields.{field}: '{where}' is not an element path") from None
-        return self
-
-    @field_validator("poll_cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        return _valid_cron(value)
 
     @property
     def reads(self) -> str:
         return str(self.path)
+
+
+class CursorMode(StrEnum):
+    folder = "folder"
+    key = "key"
+    none = "none"
+
+
+class S3SourceSettings(S3Access, SourceVocabulary, FileSourceSettings):
+    """A bucket (and prefix) of an S3-compatible store polled for new recordings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: str = Field(description="The bucket the recorder writes to (required).")
+    prefix: str = Field(
+        default="",
+        description="Only keys under this prefix are listed (connect/my-instance/); paths, globs and "
+        "filename patterns are relative to it.",
+    )
+    processed_prefix: str = Field(
+        default="processed/",
+        description="Where after_ingest = 'move' puts objects (copy, then delete), under prefix, keeping "
+        "the rest of their key; never listed as new.",
+    )
+    stable_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Wait this long after an object's first sighting (S3 shows an object only once its "
+        "upload completed, so 0 suits most recorders; more for one that overwrites objects).",
+    )
+    cursor: CursorMode = Field(
+        default=CursorMode.folder,
+        description="Where each poll's listing starts, stored in the database: 'folder' re-lists the folder "
+        "of the last key taken and everything after it (date folders, as Amazon Connect writes); 'key' "
+        "lists only keys after the last one taken (names that grow with time); 'none' lists the whole "
+        "prefix every poll. An object written under a key before the cursor is not seen: see "
+        "docs/sources.md.",
+    )
+    max_keys_per_poll: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most keys past the cursor one poll lists (1,000 per request); the next poll goes on.",
+    )
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not BUCKET.fullmatch(value) or ".." in value:
+            raise ValueError(f"bucket '{value}' is not a valid bucket name (3-63 of a-z, 0-9, '.', '-')")
+        return value
+
+    @field_validator("prefix", "processed_prefix")
+    @classmethod
+    def _folder_like(cls, value: str) -> str:
+        if value and (not value.endswith("/") or value.startswith("/")):
+            raise ValueError(f"a prefix is empty or ends in '/' and does not start with one, not '{value}'")
+        return value
+
+    @property
+    def reads(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
 
 
 # The record fields a REST source's items are mapped onto, and where each is by default.
@@ -219,13 +128,13 @@ REST_FIELDS = {
 }
 
 
-class RestSourceSettings(BaseModel):
+class RestSourceSettings(SourceVocabulary):
     """An HTTP API that lists recordings since a cursor; each one is then downloaded as a webhook's is."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        pattern=SOURCE_NAME,
         description="Unique name among all sources (lower-case letters, digits, '-', '_').",
     )
     url: str = Field(
@@ -284,16 +193,10 @@ class RestSourceSettings(BaseModel):
     @field_validator("poll_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        return _valid_cron(value)
+        return valid_cron(value)
 
 
-def _valid_cron(value: str) -> str:
-    if not croniter.is_valid(value):
-        raise ValueError(f"poll_cron '{value}' is not a cron line")
-    return value
-
-
-AnySource = FolderSourceSettings | RestSourceSettings
+AnySource = FolderSourceSettings | S3SourceSettings | RestSourceSettings
 
 
 class SourcesSettings(BaseModel):
@@ -302,6 +205,10 @@ class SourcesSettings(BaseModel):
     folders: list[FolderSourceSettings] = Field(
         default_factory=list,
         description="Folders polled for recordings (a TOML array of tables [[sources.folders]]).",
+    )
+    s3: list[S3SourceSettings] = Field(
+        default_factory=list,
+        description="S3 buckets (AWS, MinIO, Ceph, SeaweedFS) polled for recordings ([[sources.s3]]).",
     )
     rest: list[RestSourceSettings] = Field(
         default_factory=list,
@@ -317,7 +224,7 @@ class SourcesSettings(BaseModel):
         return self
 
     def all(self) -> list[AnySource]:
-        return [*self.folders, *self.rest]
+        return [*self.folders, *self.s3, *self.rest]
 
     def enabled(self) -> list[AnySource]:
         return [source for source in self.all() if source.enabled]

@@ -1,4 +1,5 @@
-"""Polling a recording source: a folder (``poll``) or a REST listing (``poll_rest``), each call taken once.
+"""Polling a recording source: a folder (``poll``), an S3 bucket (``poll_bucket``: ``poll`` from a stored
+listing cursor) or a REST listing (``poll_rest``), each call taken once.
 
 Folders. A file is complete once its size and modification time stayed the same for the source's
 ``stable_seconds``, measured by the database's clock between polls (``calls/source_files.py`` remembers the
@@ -29,9 +30,11 @@ import structlog
 
 from callsense.backends.recordings.sources import Listed, Source
 from callsense.backends.recordings.sources.rest import RestSource
+from callsense.backends.recordings.sources.s3 import S3Source
 from callsense.calls import service as calls
 from callsense.calls import source_files
 from callsense.calls.source_files import FileStatus, Known, Version
+from callsense.config.sources import CursorMode
 from callsense.errors import CallsenseError, PermanentError, SourceUnavailableError
 from callsense.pipeline import fetch, ingest
 
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 Progress = Callable[[int, int], None]
+SETTLED = (FileStatus.ingested, FileStatus.refused)  # nothing more to do for the file as it is
 
 
 @dataclass
@@ -81,6 +85,32 @@ def poll(
         if on_progress is not None:
             on_progress(done, len(ready))
     _record(rt, report)
+    return report
+
+
+def poll_bucket(
+    rt: Runtime, source: S3Source, *, max_files: int | None = None, on_progress: Progress | None = None
+) -> PollReport:
+    """One ``poll`` of an S3 source, its listing resuming from the cursor stored with the source's status;
+    the cursor then moves to the end of the run of keys settled since, so a restart or another worker goes
+    on from there and the keys before it are never listed again."""
+    with rt.db.transaction() as session:
+        source.cursor = source_files.cursor(session=session, source=source.name)
+    report = poll(
+        rt,
+        source,
+        stable_seconds=source.settings.stable_seconds,
+        max_files=max_files,
+        on_progress=on_progress,
+    )
+    if source.settings.cursor is CursorMode.none or (report.error and not report.seen):
+        return report
+    with rt.db.transaction() as session:
+        _, rows = source_files.known(session=session, source=source.name)
+        settled = {key for key, row in rows.items() if row.status in SETTLED}
+        cursor = source.next_cursor(settled)
+        if cursor is not None:
+            source_files.save_cursor(session=session, source=source.name, value=cursor)
     return report
 
 
@@ -173,7 +203,8 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
         call_pk = ingest.ingest(
             rt, call_id=recording.call_id, source=item.location, details=recording.details
         ).call_pk
-        fetch.run(rt, call_pk, source=item.location, local_files=True)
+        with source.staged(item) as local_copy:
+            fetch.run(rt, call_pk, source=local_copy, local_files=True)
     except PermanentError as exc:
         report.refused += 1
         _note(rt, report, item, FileStatus.refused, str(exc), call_pk)

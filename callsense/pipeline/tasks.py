@@ -31,10 +31,11 @@ from callsense import backoff, metrics
 from callsense.backends.recordings import sources
 from callsense.backends.recordings.http import FetchOptions
 from callsense.backends.recordings.sources.rest import RestSource
+from callsense.backends.recordings.sources.s3 import S3Source
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
-from callsense.config.sources import RestSourceSettings
+from callsense.config.sources import RestSourceSettings, S3SourceSettings
 from callsense.errors import ConfigError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import deliver as deliver_stage
@@ -296,6 +297,11 @@ def poll_source_now(
         raise ConfigError(f"no source named '{name}' ({known})")
     if isinstance(settings, RestSourceSettings):
         report = poll_stage.poll_rest(rt, RestSource(settings, FetchOptions.from_settings(rt.settings)))
+    elif isinstance(settings, S3SourceSettings):
+        bucket = S3Source(settings, max_bytes=rt.settings.max_file_bytes)
+        report = poll_stage.poll_bucket(
+            rt, bucket, max_files=settings.max_files_per_poll, on_progress=on_progress
+        )
     else:
         report = poll_stage.poll(
             rt,

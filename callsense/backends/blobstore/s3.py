@@ -17,9 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ChecksumError,
@@ -34,6 +32,7 @@ from botocore.exceptions import (
 
 from callsense.backends.blobstore.base import validate_key
 from callsense.backends.http_status import is_retryable
+from callsense.backends.s3client import make_client
 from callsense.config.blobs import BlobSettings
 from callsense.errors import BlobStoreRefusedError, BlobStoreUnavailableError, CallsenseError, NotFoundError
 
@@ -65,25 +64,7 @@ class S3BlobStore:
     @classmethod
     def from_settings(cls, settings: BlobSettings) -> S3BlobStore:
         assert settings.bucket is not None  # BlobSettings requires it for backend s3
-        secret = settings.secret_access_key
-        proxy = settings.proxy_url
-        client = boto3.session.Session().client(  # a session of its own: the default one is not thread-safe
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            region_name=settings.region,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=secret.get_secret_value() if secret is not None else None,
-            verify=str(settings.ca_bundle) if settings.ca_bundle is not None else None,
-            config=Config(
-                s3={"addressing_style": settings.addressing_style.value},
-                # an empty mapping, not None: None would make botocore read HTTP(S)_PROXY from the environment
-                proxies={"http": proxy, "https": proxy} if proxy else {},
-                connect_timeout=settings.connect_timeout_s,
-                read_timeout=settings.read_timeout_s,
-                retries={"mode": "standard", "max_attempts": settings.max_attempts},
-                max_pool_connections=max(10, settings.max_concurrency),
-            ),
-        )
+        client = make_client(settings, pool_connections=max(10, settings.max_concurrency))
         transfer = TransferConfig(
             multipart_threshold=settings.multipart_threshold_bytes,
             multipart_chunksize=settings.multipart_part_bytes,

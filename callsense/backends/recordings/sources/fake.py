@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 
 from callsense.backends.recordings.sources.base import Listed, Recording
 from callsense.calls.service import CallDetails
@@ -30,6 +31,9 @@ class FakeSource:
         if listed.key in self.refusals:
             raise self.refusals[listed.key]
         return Recording(call_id=listed.key, details=CallDetails(metadata={"source": self._name}))
+
+    def staged(self, listed: Listed) -> AbstractContextManager[str]:
+        return nullcontext(listed.location)
 
     def finish(self, listed: Listed) -> None:
         self.finished.append(listed.key)

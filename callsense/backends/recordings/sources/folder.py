@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,9 @@ class FolderSource:
             values.update(self._sidecar_values(self._sidecar_of(path)))
         call_id, details = metadata.call_details(values, settings=self.settings, key=listed.key)
         return Recording(call_id=call_id, details=details)
+
+    def staged(self, listed: Listed) -> AbstractContextManager[str]:
+        return nullcontext(listed.location)
 
     def finish(self, listed: Listed) -> None:
         after = self.settings.after_ingest
