@@ -105,9 +105,9 @@ class S3Source:
             return None
         if mode is CursorMode.key:
             return self.settings.prefix + self.cursor
-        folder, _, _ = self.cursor.rpartition("/")
-        # every key in that folder sorts after the folder's name without its '/'
-        return self.settings.prefix + folder if folder else None
+        folder, slash, _ = self.cursor.rpartition("/")
+        # every key in the folder sorts after 'folder/'; SeaweedFS skips the folder after 'folder'
+        return self.settings.prefix + folder + slash if folder else None
 
     def _is_recording(self, key: str) -> bool:
         if not key or key.endswith("/") or key.startswith(self.settings.processed_prefix or "\0"):
@@ -185,6 +185,8 @@ class S3Source:
         try:
             with self._translated("cannot be reached"):
                 self._client.head_bucket(Bucket=self.settings.bucket)
+        except _Missing:  # HEAD has no body to name the error: 404 is all it says
+            return [Check("bucket", False, str(self._no_bucket()))]
         except SourceUnavailableError as exc:
             return [Check("bucket", False, str(exc))]
         checks = [Check("bucket", True, f"{self.where}: credentials accepted")]
@@ -220,6 +222,12 @@ class S3Source:
         )
         return answer
 
+    def _no_bucket(self) -> SourceUnavailableError:
+        return SourceUnavailableError(
+            f"the bucket '{self.settings.bucket}' at {self._client.meta.endpoint_url} does not exist; "
+            f"create it, or correct the bucket of source '{self.name}'"
+        )
+
     @contextmanager
     def _translated(self, doing: str) -> Iterator[None]:
         """botocore's errors as the poll reads them: a ``SourceUnavailableError`` that says what to fix."""
@@ -233,10 +241,7 @@ class S3Source:
             if code in {"NoSuchKey", "404"}:
                 raise _Missing(f"{self.where}: {doing}: it is gone") from exc
             if code == "NoSuchBucket":
-                raise SourceUnavailableError(
-                    f"the bucket '{self.settings.bucket}' at {self._client.meta.endpoint_url} does not "
-                    f"exist; create it, or correct the bucket of source '{self.name}'"
-                ) from exc
+                raise self._no_bucket() from exc
             if code in _DENIED or status == 403:
                 raise SourceUnavailableError(
                     f"{self.where} refused access ({code}: {message}); check the access_key_id and "

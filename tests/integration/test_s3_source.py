@@ -1,0 +1,258 @@
+"""S3 sources against a real S3 server (SeaweedFS) and a real PostgreSQL: the listing cursor across restarts,
+objects completed by their sidecars, a large object streamed in bounded chunks, the Amazon Connect preset on
+its native S3 layout, what happens to an object once taken, two pollers, and bad credentials."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from callsense.backends.recordings.sources.s3 import CHUNK_BYTES, S3Source
+from callsense.calls import service as calls
+from callsense.calls import source_files
+from callsense.calls.models import Call, SourceFile
+from callsense.calls.schemas import CallStatus, Segment, Speaker
+from callsense.cli.main import app
+from callsense.config import Settings
+from callsense.config.sources import S3SourceSettings
+from callsense.pipeline import poll, transcribe
+from callsense.runtime import Runtime, open_runtime
+from callsense.speech.fake import FakeTranscriber
+from tests.recording_trees import tiny_wav
+from tests.s3server import SeaweedS3
+
+TURNS = [Segment(speaker=Speaker.agent, start=0.0, end=0.4, text="Hello.", confidence=0.9)]
+CONTACT = "5f0c6f4e-2b1a-4c3d-9e8f-0123456789ab"
+DAY = "connect/acme/CallRecordings/2024/01/15"
+
+
+@dataclasses.dataclass
+class Bucket:
+    server: SeaweedS3
+    name: str
+    prefix: str
+
+    def put(self, key: str, data: bytes) -> None:
+        self.server.shared_client.put_object(Bucket=self.name, Key=self.prefix + key, Body=data)
+
+    def keys(self) -> list[str]:
+        answer = self.server.shared_client.list_objects_v2(Bucket=self.name, Prefix=self.prefix)
+        return sorted(entry["Key"][len(self.prefix) :] for entry in answer.get("Contents", []))
+
+    def source(self, **options: Any) -> dict[str, Any]:
+        """The settings of a source named 'bucket' reading this prefix."""
+        connection = self.server.settings(self.name)
+        del connection["backend"]
+        return {"name": "bucket", "prefix": self.prefix, "stable_seconds": 0, **connection, **options}
+
+
+@pytest.fixture
+def bucket(s3_server: SeaweedS3, s3_bucket: str, s3_prefix: str) -> Bucket:
+    return Bucket(s3_server, s3_bucket, s3_prefix)
+
+
+def _runtime(settings: Settings, *buckets: dict[str, Any]) -> Runtime:
+    configured = Settings.model_validate({**settings.model_dump(), "sources": {"s3": list(buckets)}})
+    return dataclasses.replace(open_runtime(configured), transcriber=FakeTranscriber(TURNS))
+
+
+@pytest.fixture
+def runtimes(settings: Settings) -> Iterator[list[Runtime]]:
+    """Runtimes a test opens (a restart is a new one); all closed after it."""
+    opened: list[Runtime] = []
+    yield opened
+    for rt in opened:
+        rt.db.close()
+
+
+def _open(runtimes: list[Runtime], settings: Settings, source: dict[str, Any]) -> Runtime:
+    runtimes.append(_runtime(settings, source))
+    return runtimes[-1]
+
+
+def _source(rt: Runtime, server: SeaweedS3) -> S3Source:
+    settings = rt.settings.sources.named("bucket")
+    assert isinstance(settings, S3SourceSettings)
+    return S3Source(settings, client=server.shared_client, max_bytes=rt.settings.max_file_bytes)
+
+
+def _poll(rt: Runtime, server: SeaweedS3) -> tuple[poll.PollReport, S3Source]:
+    source = _source(rt, server)
+    return poll.poll_bucket(rt, source, max_files=source.settings.max_files_per_poll), source
+
+
+def _rows(rt: Runtime) -> dict[str, str]:
+    with rt.db.transaction() as session:
+        return dict(session.execute(select(SourceFile.path, SourceFile.status)).tuples())
+
+
+def _cursor(rt: Runtime) -> str | None:
+    with rt.db.transaction() as session:
+        return source_files.cursor(session=session, source="bucket")
+
+
+def test_the_amazon_connect_layout_is_read_from_the_bucket_and_the_cursor_survives_a_restart(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime]
+) -> None:
+    bucket.put(f"{DAY}/{CONTACT}_20240115T14:30_UTC.wav", tiny_wav(channels=2))
+    bucket.put("connect/acme/Analysis/Voice/2024/01/15/x_analysis.json", b"{}")  # Contact Lens: not audio
+    options = bucket.source(preset="amazon-connect")
+    rt = _open(runtimes, settings, options)
+
+    report, _ = _poll(rt, bucket.server)
+    (call_pk,) = report.fetched
+    assert transcribe.run(rt, call_pk) == "analyse"
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None and call.call_id == CONTACT and call.agent_channel == "right"
+        assert call.audio_bytes == len(tiny_wav(channels=2))
+        assert call.transcript is not None and call.transcript.options["speakers"]["agent"] == "right"
+    assert _cursor(rt) == f"{DAY}/{CONTACT}_20240115T14:30_UTC.wav"
+
+    restarted = _open(runtimes, settings, options)
+    later = "6a1d7f5f-3c2b-4d4e-8f90-123456789abc"
+    earlier = "00000000-1111-4222-8333-444444444444"
+    bucket.put(f"connect/acme/CallRecordings/2024/01/16/{later}_20240116T09:00_UTC.wav", tiny_wav(channels=2))
+    bucket.put(f"{DAY}/{earlier}_20240115T16:00_UTC.wav", tiny_wav(channels=2))  # sorts first in its day
+    again, source = _poll(restarted, bucket.server)
+    assert len(again.fetched) == 2 and again.refused == 0  # the day's folder is listed again: none missed
+    assert "connect/acme/Analysis/Voice/2024/01/15/x_analysis.json" not in source.listed
+    assert _cursor(restarted) == f"connect/acme/CallRecordings/2024/01/16/{later}_20240116T09:00_UTC.wav"
+    assert _poll(restarted, bucket.server)[0].fetched == []  # never taken twice
+
+
+def test_a_key_cursor_lists_only_what_sorts_after_the_last_key_taken(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime]
+) -> None:
+    for second in (1700000000, 1700000100):
+        bucket.put(f"{second}.1.wav", tiny_wav())
+    rt = _open(runtimes, settings, bucket.source(preset="asterisk", cursor="key", max_files_per_poll=1))
+    first, _ = _poll(rt, bucket.server)
+    assert (len(first.fetched), first.left, _cursor(rt)) == (1, 1, "1700000000.1.wav")
+
+    restarted = _open(runtimes, settings, bucket.source(preset="asterisk", cursor="key"))
+    second, source = _poll(restarted, bucket.server)
+    assert len(second.fetched) == 1 and source.listed == ["1700000100.1.wav"]
+    assert _cursor(restarted) == "1700000100.1.wav"
+    assert _poll(restarted, bucket.server)[1].listed == []
+
+
+def test_an_object_waits_for_its_sidecar_whose_fields_fill_the_call(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime]
+) -> None:
+    options = bucket.source(preset="asterisk", sidecar_required=True)
+    rt = _open(runtimes, settings, options)
+    bucket.put("1700000000.42.wav", tiny_wav())
+    waiting, _ = _poll(rt, bucket.server)
+    assert (waiting.seen, waiting.fetched, _cursor(rt)) == (0, [], None)  # no CDR yet: not complete
+
+    cdr = {"uniqueid": "1700000000.42", "src": "+15551230000", "dst": "2001", "start": "2023-11-14 22:15:00"}
+    bucket.put("1700000000.42.json", json.dumps({**cdr, "disposition": "ANSWERED"}).encode())
+    (call_pk,) = _poll(rt, bucket.server)[0].fetched
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None and call.call_id == "1700000000.42" and call.agent == "2001"
+        assert call.customer_number_enc is not None and call.status == CallStatus.fetched.value
+        assert calls.read_metadata(call=call, keyring=rt.keyring)["disposition"] == "ANSWERED"
+    assert _cursor(rt) == "1700000000.42.wav"
+
+
+def test_a_large_object_is_streamed_in_bounded_chunks(bucket: Bucket, tmp_path: Path) -> None:
+    size = 50 * 1024 * 1024
+    big = tmp_path / "big.wav"
+    with big.open("wb") as out:
+        out.write(tiny_wav()[:44])
+        out.truncate(size)
+    bucket.server.shared_client.upload_file(str(big), bucket.name, bucket.prefix + "big.wav")
+    source = S3Source(S3SourceSettings.model_validate(bucket.source()), client=bucket.server.shared_client)
+    (listed,) = source.scan()
+    writes: list[int] = []
+
+    class Counting:
+        def write(self, data: bytes) -> int:
+            writes.append(len(data))
+            return len(data)
+
+    tracemalloc.start()
+    try:
+        source.download(listed, Counting())  # type: ignore[arg-type]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(writes) == size and max(writes) <= CHUNK_BYTES and len(writes) >= size // CHUNK_BYTES
+    assert peak < 8 * CHUNK_BYTES  # a few chunks in flight, never the object
+
+
+@pytest.mark.parametrize("after", ["move", "delete"])
+def test_objects_are_moved_or_deleted_with_their_sidecars_once_stored(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime], after: str
+) -> None:
+    rt = _open(runtimes, settings, bucket.source(after_ingest=after, sidecar="json", cursor="none"))
+    bucket.put("q1/a.wav", tiny_wav())
+    bucket.put("q1/a.json", b'{"queue": "billing"}')
+    bucket.put("q1/b.wav", b"<html>404</html>")  # refused: stays where it is
+    report, _ = _poll(rt, bucket.server)
+    assert (len(report.fetched), report.refused) == (1, 1)
+    moved = ["processed/q1/a.json", "processed/q1/a.wav"] if after == "move" else []
+    assert bucket.keys() == [*moved, "q1/b.wav"]
+    assert _poll(rt, bucket.server)[0].seen == 1  # the processed prefix is not listed
+
+
+def test_two_pollers_at_once_take_each_object_exactly_once(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime]
+) -> None:
+    for index in range(20):
+        bucket.put(f"batch/{index:03}.wav", tiny_wav())
+    pollers = [_open(runtimes, settings, bucket.source()) for _ in range(2)]
+    reports: list[poll.PollReport] = []
+    start = threading.Barrier(2)
+
+    def run(rt: Runtime) -> None:
+        start.wait()
+        reports.append(_poll(rt, bucket.server)[0])
+
+    threads = [threading.Thread(target=run, args=(rt,)) for rt in pollers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    taken = [call_pk for report in reports for call_pk in report.fetched]
+    assert len(taken) == len(set(taken)) == 20
+    with pollers[0].db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Call)) == 20
+    assert _cursor(pollers[0]) == "batch/019.wav"
+
+
+def test_sources_test_tries_the_credentials_and_the_listing(
+    database_url: str, bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket.put("a.wav", tiny_wav())
+    buckets = [
+        bucket.source(),
+        {**bucket.source(), "name": "wrong-key", "secret_access_key": "not-the-secret"},
+        {**bucket.source(), "name": "no-bucket", "bucket": "no-such-bucket-here"},
+    ]
+    monkeypatch.setenv("CALLSENSE_DATABASE_URL", database_url)
+    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CALLSENSE_SOURCES__S3", json.dumps(buckets))
+    runner = CliRunner()
+
+    good = runner.invoke(app, ["sources", "test", "bucket"])
+    assert good.exit_code == 0, good.output
+    assert "credentials accepted" in good.output and "1 object(s) match **/*.wav" in good.output
+    wrong = runner.invoke(app, ["sources", "test", "wrong-key"], terminal_width=300)
+    assert wrong.exit_code == 1 and "FAIL" in wrong.output
+    assert "refused access" in wrong.output and "secret_access_key of source 'wrong-key'" in wrong.output
+    missing = runner.invoke(app, ["sources", "test", "no-bucket"], terminal_width=300)
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    polled = runner.invoke(app, ["sources", "poll", "wrong-key"], terminal_width=300)
+    assert polled.exit_code == 75 and "refused access" in polled.output
