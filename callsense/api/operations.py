@@ -76,5 +76,7 @@ async def metrics_endpoint(request: Request, rt: RuntimeDep) -> Response:
             status_code=status.HTTP_401_UNAUTHORIZED,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    body = await run_in_threadpool(metrics.render, rt.db, queue=tasks, blob_dir=rt.settings.resolved_blob_dir)
+    body = await run_in_threadpool(
+        metrics.render, rt.db, queue=tasks, blob_dir=rt.settings.resolved_blob_dir
+    )
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
