@@ -12,7 +12,7 @@ from callsense import metrics
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, SpeakerMethod, SpeakersFound
-from callsense.config.models import Channel, TranslationEngine
+from callsense.config.models import Channel, SourceVocabulary, TranslationEngine
 from callsense.pipeline import stages, talk
 from callsense.speech.audio import decode
 
@@ -34,6 +34,7 @@ def run(
         if not force and stages.is_done(call, "transcribe"):
             return "analyse" if call.status == CallStatus.transcribed.value else None
         agent_channel, given_by, notes = _agent_channel_override(call, rt)
+        vocabulary = _source_vocabulary(call, rt)
     with stages.audited(rt, call_pk, "transcribe"):
         started = time.perf_counter()
         blob = rt.blobs.get(calls.audio_blob_key(call_pk))
@@ -42,7 +43,11 @@ def run(
             max_seconds=rt.settings.max_audio_seconds,
         )
         transcript = rt.transcriber.transcribe(
-            audio, language=language, agent_channel=agent_channel, on_progress=on_progress
+            audio,
+            language=language,
+            agent_channel=agent_channel,
+            vocabulary=vocabulary,
+            on_progress=on_progress,
         )
         translated, engine = None, None
         whisper_translates = rt.settings.translation is TranslationEngine.whisper
@@ -101,6 +106,8 @@ def run(
 
 # The key of call metadata (webhook ``metadata``) that names the agent's stereo channel for this call.
 AGENT_CHANNEL_KEY = "agent_channel"
+# The key under which a recording source's poll names the source in the call's metadata.
+SOURCE_KEY = "source"
 
 
 def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, str, list[str]]:
@@ -116,6 +123,13 @@ def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, st
     except ValueError:
         note = f"metadata {AGENT_CHANNEL_KEY}={value!r} ignored: expected 'left' or 'right'"
         return from_source, by_source, [note]
+
+
+def _source_vocabulary(call: Call, rt: Runtime) -> SourceVocabulary | None:
+    """The hotwords of the recording source the call was taken from (named in its metadata by the poll),
+    as configured now."""
+    name = calls.read_metadata(call=call, keyring=rt.keyring).get(SOURCE_KEY)
+    return rt.settings.sources.named(name) if isinstance(name, str) else None
 
 
 def _agent_side(found: SpeakersFound | None, asked: Channel) -> Channel:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from callsense.calls.schemas import RoleSource, Segment, SpeakerMethod, SpeakersFound
-from callsense.config.models import Channel
+from callsense.config.models import Channel, SourceVocabulary
 from callsense.speech.audio import DecodedAudio
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.whisper import ProgressCallback, Task, Transcript, TranscriptionOptions
@@ -45,6 +45,7 @@ class FakeTranscriber:
         self._language = language if segments else None
         self.requests: list[tuple[str | None, Task]] = []
         self.agent_channels: list[Channel | None] = []  # the metadata override of each transcribe
+        self.vocabularies: list[SourceVocabulary | None] = []  # the source's hotwords of each transcribe
 
     def transcribe(
         self,
@@ -52,11 +53,13 @@ class FakeTranscriber:
         *,
         language: str | None = None,
         agent_channel: Channel | None = None,
+        vocabulary: SourceVocabulary | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         if on_progress is not None:
             on_progress(1.0)
         self.agent_channels.append(agent_channel)
+        self.vocabularies.append(vocabulary)
         speakers = self._speakers
         if agent_channel is not None:
             update = {"agent": agent_channel.value, "agent_source": RoleSource.metadata}

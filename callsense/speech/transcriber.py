@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from callsense.config.models import Channel
+from callsense.config.models import Channel, SourceVocabulary
 from callsense.speech.audio import DecodedAudio
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.whisper import ProgressCallback, Transcript
@@ -18,10 +18,12 @@ class Transcriber(Protocol):
         *,
         language: str | None = None,
         agent_channel: Channel | None = None,
+        vocabulary: SourceVocabulary | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         """The turns of ``audio`` by speaker (none when no speech), in its language; ``language`` None
-        detects it; ``agent_channel`` (from the call's metadata) overrides the configured one."""
+        detects it; ``agent_channel`` (from the call's metadata) overrides the configured one;
+        ``vocabulary`` (the call's recording source's hotwords) adds to or replaces asr's hotwords."""
         ...
 
     def translate(

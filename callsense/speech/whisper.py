@@ -25,7 +25,7 @@ import structlog
 from callsense import metrics
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, render_transcript
-from callsense.config.models import ASRSettings, Channel, Device, SpeakerSettings
+from callsense.config.models import ASRSettings, Channel, Device, SourceVocabulary, SpeakerSettings
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech import diarization
 from callsense.speech import speakers as speakers_module
@@ -163,7 +163,9 @@ class WhisperTranscriber:
     def _voice_encoder(self) -> VoiceEncoder:
         return _load_voice_encoder(catalog.resolve_voice_encoder(self._model_dir))
 
-    def options(self, language: str | None) -> TranscriptionOptions:
+    def options(
+        self, language: str | None, vocabulary: SourceVocabulary | None = None
+    ) -> TranscriptionOptions:
         return TranscriptionOptions(
             model=self.model_name,
             device=self._device,
@@ -174,7 +176,7 @@ class WhisperTranscriber:
             agent_channel=self._settings.agent_channel.value,
             batched=self._settings.batched,
             language=language,
-            hotwords=self._settings.hotwords_for(language),
+            hotwords=self._settings.hotwords_for(language, vocabulary),
         )
 
     def transcribe(
@@ -183,10 +185,16 @@ class WhisperTranscriber:
         *,
         language: str | None = None,
         agent_channel: Channel | None = None,
+        vocabulary: SourceVocabulary | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         return self._call(
-            audio, language=language, task="transcribe", on_progress=on_progress, agent_channel=agent_channel
+            audio,
+            language=language,
+            task="transcribe",
+            on_progress=on_progress,
+            agent_channel=agent_channel,
+            vocabulary=vocabulary,
         )
 
     def translate(
@@ -203,6 +211,7 @@ class WhisperTranscriber:
         on_progress: ProgressCallback | None,
         agent_channel: Channel | None = None,
         speakers: SpeakerMap | None = None,
+        vocabulary: SourceVocabulary | None = None,
     ) -> Transcript:
         """The call's turns: each channel (or the mono mix) decoded with ``task``, its words given their
         speakers (``speakers``, else decided here) and merged by time."""
@@ -226,10 +235,12 @@ class WhisperTranscriber:
             progress.advance(progress.total)
             segments: list[Segment] = []
         elif len(channels) == 1 and not self._speakers.diarization:
-            segments = self._mono_segments(channels[0], language, task, progress)
+            hotwords = self._settings.hotwords_for(language, vocabulary)
+            segments = self._mono_segments(channels[0], language, task, progress, hotwords)
             speakers = speakers or speakers_module.MONO_UNDIARIZED
         else:
-            heard = [self._channel_words(samples, language, task, progress) for samples in channels]
+            hotwords = self._settings.hotwords_for(language, vocabulary)
+            heard = [self._channel_words(samples, language, task, progress, hotwords) for samples in channels]
             speakers = speakers or self._speaker_map(channels, heard, agent_channel)
             segments = turns_from_words(
                 [
@@ -242,7 +253,7 @@ class WhisperTranscriber:
             segments=segments,
             language=language,
             language_probability=probability,
-            options=self.options(language),
+            options=self.options(language, vocabulary),
             speakers=speakers if segments else None,
         )
 
@@ -285,7 +296,9 @@ class WhisperTranscriber:
             raise BadAudioError(f"language detection failed: {exc}") from exc
         return str(language), round(float(probability), 4)
 
-    def _run(self, samples: FloatArray, language: str, task: Task, *, words: bool) -> Iterator[Any]:
+    def _run(
+        self, samples: FloatArray, language: str, task: Task, *, words: bool, hotwords: str | None
+    ) -> Iterator[Any]:
         settings = self._settings
         arguments: dict[str, Any] = {
             "language": language,
@@ -298,7 +311,7 @@ class WhisperTranscriber:
             "log_prob_threshold": LOW_AVG_LOGPROB,
             "no_speech_threshold": NO_SPEECH_PROBABILITY,
             "word_timestamps": words,
-            "hotwords": settings.hotwords_for(language),
+            "hotwords": hotwords,
         }
         if settings.batched:
             from faster_whisper import BatchedInferencePipeline
@@ -326,11 +339,11 @@ class WhisperTranscriber:
         return [segment for segment in segments if not (_is_loop(segment) or _is_no_speech(segment))]
 
     def _mono_segments(
-        self, samples: FloatArray, language: str, task: Task, progress: _Progress
+        self, samples: FloatArray, language: str, task: Task, progress: _Progress, hotwords: str | None
     ) -> list[Segment]:
         segments = []
         last_end = 0.0
-        for segment in self._run(samples, language, task, words=True):
+        for segment in self._run(samples, language, task, words=True, hotwords=hotwords):
             progress.advance(segment.end - last_end)
             last_end = segment.end
             text = cut_repetitions(segment.text.strip())
@@ -349,11 +362,11 @@ class WhisperTranscriber:
         return segments
 
     def _channel_words(
-        self, samples: FloatArray, language: str, task: Task, progress: _Progress
+        self, samples: FloatArray, language: str, task: Task, progress: _Progress, hotwords: str | None
     ) -> list[SpokenWord]:
         words = []
         last_end = 0.0
-        for segment in self._run(samples, language, task, words=True):
+        for segment in self._run(samples, language, task, words=True, hotwords=hotwords):
             progress.advance(segment.end - last_end)
             last_end = segment.end
             words.extend(_spoken_words(segment, Speaker.unknown))

@@ -1,4 +1,5 @@
-"""Custom vocabulary: the hotwords Whisper is given, per language, checked when the settings load."""
+"""Custom vocabulary: the hotwords Whisper is given, per language and per recording source, checked when the
+settings load."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from callsense.config import load_settings
-from callsense.config.models import MAX_HOTWORDS_CHARACTERS, ASRSettings
+from callsense.config.models import MAX_HOTWORDS_CHARACTERS, ASRSettings, SourceVocabulary
+from callsense.config.sources import FolderSourceSettings, RestSourceSettings
 from callsense.speech.whisper import WhisperTranscriber
 
 
@@ -47,3 +49,23 @@ def test_hotwords_come_from_the_toml_file(tmp_path: Path, monkeypatch: pytest.Mo
     config.write_text('[asr]\nhotwords = ["Zentrafon"]\n[asr.hotwords_by_language]\nes = ["Tarifa Plana"]\n')
     monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
     assert load_settings().asr.hotwords_for("es") == "Zentrafon, Tarifa Plana"
+
+
+def test_a_source_s_hotwords_add_to_the_common_ones_or_replace_them(tmp_path: Path) -> None:
+    asr = ASRSettings(device="cpu", hotwords=["Zentrafon"], hotwords_by_language={"de": ["Stromtarif Plus"]})
+    adding = SourceVocabulary(hotwords=["Quorvix Ultra"], hotwords_by_language={"de": ["Quorvix Mobil"]})
+    replacing = SourceVocabulary(hotwords=["Novatel Max"], hotwords_replace=True)
+    assert asr.hotwords_for("de", adding) == "Zentrafon, Stromtarif Plus, Quorvix Ultra, Quorvix Mobil"
+    assert asr.hotwords_for("en", adding) == "Zentrafon, Quorvix Ultra"
+    assert asr.hotwords_for("de", replacing) == "Novatel Max"
+    assert asr.hotwords_for("de", SourceVocabulary(hotwords_replace=True)) is None
+    assert asr.hotwords_for("en", SourceVocabulary(hotwords=["Zentrafon"])) == "Zentrafon"  # once
+    transcriber = WhisperTranscriber(asr, model_dir=tmp_path)
+    assert transcriber.options("de", replacing).hotwords == "Novatel Max"
+
+
+def test_a_source_s_hotwords_are_checked_like_the_common_ones() -> None:
+    with pytest.raises(ValidationError, match="hotwords for fr are"):
+        FolderSourceSettings(name="nas", path=Path("/srv"), hotwords_by_language={"fr": ["Forfait"] * 200})
+    with pytest.raises(ValidationError, match="must not be empty"):
+        RestSourceSettings(name="api", url="https://pbx.example/recordings", hotwords=[""])
