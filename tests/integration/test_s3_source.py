@@ -256,3 +256,28 @@ def test_sources_test_tries_the_credentials_and_the_listing(
     assert missing.exit_code == 1 and "does not exist" in missing.output
     polled = runner.invoke(app, ["sources", "poll", "wrong-key"], terminal_width=300)
     assert polled.exit_code == 75 and "refused access" in polled.output
+
+
+def test_the_documented_genesys_cloud_export_layout_is_read_with_a_pattern(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime]
+) -> None:
+    """The layout of Genesys Cloud's AWS S3 recording bulk export, read as docs/sources.md shows."""
+    pattern = (
+        r"(?:.*/)?year=\d{4}/month=\d{1,2}/day=\d{1,2}/hour=\d{1,2}/conversation_id=(?P<conversation_id>[^/]+)"
+        r"/(?P<call_id>[A-Za-z0-9-]+)\.(?:wav|ogg|opus|webm|mp3)"
+    )
+    conversation, recording = "11111111-2222-4333-8444-555555555555", "99999999-8888-4777-8666-555555555555"
+    organization = "0b1c2d3e-1234-4abc-8def-0123456789ab"
+    folder = f"{organization}/year=2024/month=1/day=15/hour=14/conversation_id={conversation}"
+    bucket.put(f"{folder}/{recording}.wav", tiny_wav())
+    bucket.put(f"{folder}/{recording}_metadata.json", b'{"mediaType": "Call"}')
+    options = bucket.source(glob="**/conversation_id=*/*", filename_pattern=pattern)
+    rt = _open(runtimes, settings, options)
+
+    report, _ = _poll(rt, bucket.server)
+    assert (len(report.fetched), report.refused) == (1, 1)  # the metadata file: not audio, refused once
+    with rt.db.transaction() as session:
+        call = session.get(Call, report.fetched[0])
+        assert call is not None and call.call_id == recording
+        assert calls.read_metadata(call=call, keyring=rt.keyring)["conversation_id"] == conversation
+    assert _poll(rt, bucket.server)[0].refused == 0

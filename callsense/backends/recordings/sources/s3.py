@@ -180,20 +180,19 @@ class S3Source:
                 self._client.delete_object(Bucket=bucket, Key=prefix + key)
 
     def check(self) -> list[Check]:
-        """What ``callsense sources test`` shows: the credentials are taken, the bucket is there, and the
-        recordings under the prefix are counted (one listing, nothing read or moved)."""
-        try:
-            with self._translated("cannot be reached"):
-                self._client.head_bucket(Bucket=self.settings.bucket)
-        except _Missing:  # HEAD has no body to name the error: 404 is all it says
-            return [Check("bucket", False, str(self._no_bucket()))]
-        except SourceUnavailableError as exc:
-            return [Check("bucket", False, str(exc))]
-        checks = [Check("bucket", True, f"{self.where}: credentials accepted")]
+        """What ``callsense sources test`` shows: the credentials are taken and the bucket is there (one
+        listing of the prefix, which is all a policy limited to the prefix allows), and the recordings under
+        the prefix are counted; nothing is read, moved or deleted."""
         self.cursor = None
-        found = sum(1 for _ in self.scan())
+        try:
+            found = sum(1 for _ in self.scan())
+        except SourceUnavailableError as exc:
+            return [Check("listing", False, str(exc))]
         past = " (first listing only)" if len(self.listed) >= self.settings.max_keys_per_poll else ""
-        checks.append(Check("recordings", True, f"{found} object(s) match {self.settings.glob}{past}"))
+        checks = [
+            Check("listing", True, f"{self.where}: credentials accepted"),
+            Check("recordings", True, f"{found} object(s) match {self.settings.glob}{past}"),
+        ]
         if self.settings.after_ingest is not AfterIngest.leave:
             needs = "s3:DeleteObject" + (
                 " and s3:PutObject" if self.settings.after_ingest is AfterIngest.move else ""
