@@ -92,7 +92,7 @@ def _poll(rt: Runtime, server: SeaweedS3) -> tuple[poll.PollReport, S3Source]:
 
 def _rows(rt: Runtime) -> dict[str, str]:
     with rt.db.transaction() as session:
-        return dict(session.execute(select(SourceFile.path, SourceFile.status)).tuples())
+        return {path: status for path, status in session.execute(select(SourceFile.path, SourceFile.status))}
 
 
 def _cursor(rt: Runtime) -> str | None:
@@ -115,6 +115,7 @@ def test_the_amazon_connect_layout_is_read_from_the_bucket_and_the_cursor_surviv
         call = session.get(Call, call_pk)
         assert call is not None and call.call_id == CONTACT and call.agent_channel == "right"
         assert call.audio_bytes == len(tiny_wav(channels=2))
+        assert call.source == f"s3://{bucket.name}/{bucket.prefix}{DAY}/{CONTACT}_20240115T14:30_UTC.wav"
         assert call.transcript is not None and call.transcript.options["speakers"]["agent"] == "right"
     assert _cursor(rt) == f"{DAY}/{CONTACT}_20240115T14:30_UTC.wav"
 
@@ -281,3 +282,55 @@ def test_the_documented_genesys_cloud_export_layout_is_read_with_a_pattern(
         assert call is not None and call.call_id == recording
         assert calls.read_metadata(call=call, keyring=rt.keyring)["conversation_id"] == conversation
     assert _poll(rt, bucket.server)[0].refused == 0
+
+
+class _DyingClient:
+    """A boto3 client whose server is killed (SIGKILL) as the ``die_at``-th GetObject is sent."""
+
+    def __init__(self, server: SeaweedS3, die_at: int) -> None:
+        self._client = server.client(max_attempts=1)
+        self._server = server
+        self._die_at = die_at
+        self.gets = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_object(self, **request: Any) -> Any:
+        self.gets += 1
+        if self.gets == self._die_at:
+            self._server.kill()
+        return self._client.get_object(**request)
+
+
+def test_a_server_killed_mid_poll_or_down_loses_nothing_and_takes_nothing_twice(
+    settings: Settings, tmp_path: Path, runtimes: list[Runtime]
+) -> None:
+    server = SeaweedS3(tmp_path / "seaweedfs")  # its own: this test kills it
+    server.start()
+    try:
+        bucket = Bucket(server, server.new_bucket(), "")
+        for index in range(5):
+            bucket.put(f"calls/{index}.wav", tiny_wav())
+        rt = _open(runtimes, settings, bucket.source())
+        options = rt.settings.sources.s3[0]
+
+        dying = _DyingClient(server, die_at=4)  # each object: a ranged GET (audio check), then the download
+        first = poll.poll_bucket(rt, S3Source(options, client=dying))
+        assert len(first.fetched) == 1 and first.failed == 4  # the 2nd was registered, its download cut
+        assert _cursor(rt) == "calls/0.wav"
+
+        down = poll.poll_bucket(rt, S3Source(options, client=server.client(max_attempts=1)))
+        assert (down.seen, down.fetched, _cursor(rt)) == (0, [], "calls/0.wav")
+        assert down.error is not None and "s3://" in down.error  # the source is down: said, nothing changed
+
+        server.start()
+        again = poll.poll_bucket(rt, S3Source(options, client=server.client()))
+        assert len(again.fetched) == 4 and again.failed == 0
+        assert set(_rows(rt).values()) == {"ingested"} and _cursor(rt) == "calls/4.wav"
+        with rt.db.transaction() as session:
+            assert session.scalar(select(func.count()).select_from(Call)) == 5  # the 2nd was found, not added
+            fetched = session.scalars(select(Call.status)).all()
+        assert fetched == [CallStatus.fetched.value] * 5
+    finally:
+        server.kill()

@@ -24,7 +24,10 @@ def is_url(source: str) -> bool:
 
 
 def describe(source: str) -> str:
-    """The source as safe to store and log: no credentials or query string from a URL."""
+    """The source as safe to store and log: no credentials or query string from a URL; an S3 source's
+    ``s3://bucket/key`` (which holds neither) as it is."""
+    if urlsplit(source).scheme.lower() == "s3":
+        return source
     if not is_url(source):
         return str(Path(source).expanduser().resolve())
     parts = urlsplit(source)
