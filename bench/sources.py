@@ -31,9 +31,9 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from callsense import logs
 from callsense.backends.recordings.sources import FolderSource, Source
 from callsense.backends.recordings.sources.s3 import S3Source
-from callsense import logs
 from callsense.config import Settings
 from callsense.pipeline import poll
 from callsense.runtime import Runtime, open_runtime
