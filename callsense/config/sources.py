@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from callsense.config.file_sources import (
     DETAIL_FIELDS,
@@ -107,7 +107,9 @@ class S3SourceSettings(S3Access, SourceVocabulary, FileSourceSettings):
 
     @field_validator("prefix", "processed_prefix")
     @classmethod
-    def _folder_like(cls, value: str) -> str:
+    def _folder_like(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "processed_prefix" and not value:
+            raise ValueError("processed_prefix must not be empty: objects would be moved onto themselves")
         if value and (not value.endswith("/") or value.startswith("/")):
             raise ValueError(f"a prefix is empty or ends in '/' and does not start with one, not '{value}'")
         return value
