@@ -28,7 +28,7 @@ from callsense.pipeline import poll, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.speech.fake import FakeTranscriber
 from tests.recording_trees import tiny_wav
-from tests.s3server import SeaweedS3
+from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
 
 TURNS = [Segment(speaker=Speaker.agent, start=0.0, end=0.4, text="Hello.", confidence=0.9)]
 CONTACT = "5f0c6f4e-2b1a-4c3d-9e8f-0123456789ab"
@@ -241,7 +241,10 @@ def test_sources_test_tries_the_credentials_and_the_listing(
         bucket.source(),
         {**bucket.source(), "name": "wrong-key", "secret_access_key": "not-the-secret"},
         {**bucket.source(), "name": "no-bucket", "bucket": "no-such-bucket-here"},
+        {**bucket.source(access_key_id=None, secret_access_key=None), "name": "from-env"},
     ]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)  # boto3's standard chain
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     monkeypatch.setenv("CALLSENSE_DATABASE_URL", database_url)
     monkeypatch.setenv("CALLSENSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CALLSENSE_SOURCES__S3", json.dumps(buckets))
@@ -255,6 +258,8 @@ def test_sources_test_tries_the_credentials_and_the_listing(
     assert "refused access" in wrong.output and "secret_access_key of source 'wrong-key'" in wrong.output
     missing = runner.invoke(app, ["sources", "test", "no-bucket"], terminal_width=300)
     assert missing.exit_code == 1 and "does not exist" in missing.output
+    from_env = runner.invoke(app, ["sources", "test", "from-env"])
+    assert from_env.exit_code == 0 and "credentials accepted" in from_env.output, from_env.output
     polled = runner.invoke(app, ["sources", "poll", "wrong-key"], terminal_width=300)
     assert polled.exit_code == 75 and "refused access" in polled.output
 
