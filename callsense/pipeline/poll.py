@@ -6,8 +6,9 @@ Folders. A file is complete once its size and modification time stayed the same 
 first sighting of each version), so it works across restarts, pollers on several machines, and file servers
 whose clocks are off. Taking a file claims its row first, so of two pollers one takes it; then the one
 ingest function registers the call and the fetch stage stores its audio encrypted, here, where the folder is
-mounted (a worker elsewhere could not read it, and the file may be moved or deleted next). The transcribe
-stage is left to the queue: ``PollReport.fetched`` names the calls to defer.
+mounted (a worker elsewhere could not read it, and the file may be moved or deleted next). An S3 object is
+the same, read from a local copy the source streams it into (``Source.staged``). The transcribe stage is left
+to the queue: ``PollReport.fetched`` names the calls to defer.
 
 Bad input (empty, not audio, a name or sidecar that does not parse) is refused with its reason on the file's
 row, the source's status and the audit trail, and tried again only when the file changes; a file that cannot
