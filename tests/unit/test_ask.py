@@ -88,7 +88,7 @@ def test_the_answer_comes_with_the_checked_quotes_and_the_invented_one_is_droppe
     request = llm.requests[0]
     assert "[2] Agent: I have issued a full refund of $49." in request.user
     assert "Question: Did the agent offer a refund?" in request.user
-    assert request.max_tokens <= 400 and request.schema["properties"]["quotes"]["maxItems"] == 3
+    assert request.max_tokens <= 400 and request.schema["properties"]["quotes"]["maxItems"] == 2
 
 
 def test_an_answer_without_a_checked_quote_is_not_shown() -> None:
