@@ -186,6 +186,8 @@ def test_the_call_page_box_answers_with_turns_that_seek_the_player(app: object, 
     assert 'hx-post="/app/calls/demo-refund/ask"' in page.text and 'id="ask-question"' in page.text
     refused = client.post("/app/calls/demo-refund/ask", data={"question": QUESTION})
     assert refused.status_code == 403  # no CSRF token
+    empty = client.post("/app/calls/demo-refund/ask", data={"question": "  ", "csrf_token": csrf})
+    assert empty.status_code == 200 and "Write a question of 1 to 300 characters." in empty.text
     answer = client.post(
         "/app/calls/demo-refund/ask",
         data={"question": QUESTION, "csrf_token": csrf},
