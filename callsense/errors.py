@@ -170,3 +170,7 @@ class UnsatisfiableRangeError(PermanentError):
     def __init__(self, size: int) -> None:
         super().__init__(f"the range asked for lies outside the recording's {size} bytes")
         self.size = size
+
+
+class NoTranscriptError(NotFoundError):
+    """The call exists but has no transcript (not transcribed yet, or no speech): nothing to ask about."""

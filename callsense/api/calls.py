@@ -19,6 +19,7 @@ from callsense.calls import access, queries, views
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord, CallStatus, Sentiment
+from callsense.pipeline import ask
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
@@ -36,6 +37,10 @@ class Reprocessing(BaseModel):
     call_id: str
     status: CallStatus
     queued: str = Field(description="the stage queued first")
+
+
+class Question(BaseModel):
+    question: ask.QuestionText = Field(examples=["Did the agent offer a refund?"])
 
 
 @router.get("", response_model=CallPage)
@@ -121,3 +126,13 @@ async def reprocess(
     """Run the call again: from transcription when its audio is stored, else from the download."""
     restart = await serving.reprocess(rt, app, call_id=call_id, actor=principal.name, via="api")
     return Reprocessing(call_id=call_id, status=restart.status, queued=restart.stage)
+
+
+@router.post("/{call_id}/ask", response_model=ask.CallAnswer)
+def ask_about_call(
+    call_id: str, body: Question, rt: RuntimeDep, principal: Annotated[Principal, require(Role.analyst)]
+) -> ask.CallAnswer:
+    """Ask the LLM a question about the call's transcript: an answer and the turns that support it, each
+    quote checked against the transcript. Needs the analyst role; every question is audited (``asked``),
+    neither the question nor the answer is stored."""
+    return ask.ask_about_call(rt, call_id=call_id, question=body.question, actor=principal.name, via="api")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from callsense import __version__
+from callsense.cli import ask as asking
 from callsense.cli import backup, calls, common, deliveries, keys, models, search, sources, tokens, users
 from callsense.cli import db as db_commands  # `db` names the database module in the commands below
 from callsense.errors import ConfigError
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command()(calls.process)
 app.command()(calls.show)
 app.command()(calls.schema)
+app.command()(asking.ask)
 app.add_typer(models.app, name="models")
 app.add_typer(keys.app, name="keys")
 app.add_typer(tokens.app, name="tokens")

@@ -11,7 +11,7 @@ from callsense.calls import service as calls
 from callsense.calls.schemas import CallRecord, Segment, Speaker, TalkFigures
 from callsense.crypto import KeyRing
 
-ACCESS_KINDS = {"transcript_viewed", "audio_streamed"}
+ACCESS_KINDS = {"transcript_viewed", "audio_streamed", "asked"}
 
 
 @dataclass(frozen=True)
