@@ -93,7 +93,7 @@ class LazyRedactor:
         def build() -> Redactor:
             from callsense.redaction.engine import PresidioRedactor
 
-            return PresidioRedactor(settings.redaction, model_dir=settings.resolved_model_dir)
+            return PresidioRedactor(settings.redaction)
 
         self._redactor = _Once(build)
 

@@ -28,7 +28,6 @@ from callsense.speech import masking
 from callsense.speech.audio import DecodedAudio
 
 if TYPE_CHECKING:
-    from callsense.config import Settings
     from callsense.runtime import Runtime
 
 # The language of the analysis's output and of every translation (the prompts ask for English).
@@ -48,16 +47,6 @@ class RedactedTranscript:
     audio: bytes | None = None
 
 
-def enabled(settings: Settings) -> bool:
-    return settings.redaction.enabled
-
-
-def keeps_original_audio(settings: Settings) -> bool:
-    """``redaction.keep_original_audio``, which when unset keeps the original only with redaction off."""
-    keep = settings.redaction.keep_original_audio
-    return not settings.redaction.enabled if keep is None else keep
-
-
 def transcript(
     rt: Runtime,
     segments: list[Segment],
@@ -69,7 +58,7 @@ def transcript(
 ) -> RedactedTranscript:
     """The turns, the translation and the recording redacted; unchanged (no originals) when redaction is
     off."""
-    if not enabled(rt.settings):
+    if not rt.settings.redaction.enabled:
         return RedactedTranscript(segments=segments, translated=translated)
     redaction = rt.redactor.redact_segments(segments, language=language)
     shown_translation = (
@@ -100,7 +89,7 @@ def transcript(
 def analysis(rt: Runtime, result: AnalysisResult) -> AnalysisResult | None:
     """The analysis as stored and shown, its free text redacted; None when redaction is off (store the
     LLM's output as it is). The taxonomy label, sentiments and flags are not free text and stay."""
-    if not enabled(rt.settings):
+    if not rt.settings.redaction.enabled:
         return None
 
     def clean(text: str) -> str:

@@ -124,7 +124,7 @@ def _record_redaction(session: Session, call: Call, redacted: redact.RedactedTra
         return False
     found = ", ".join(f"{entity} {count}" for entity, count in summary.found.items()) or "nothing found"
     calls.add_event(session=session, call_pk=call.id, stage="transcribe", kind="redacted", detail=found)
-    if redacted.audio is None or redact.keeps_original_audio(rt.settings):
+    if redacted.audio is None or rt.settings.redaction.keeps_original_audio:
         return False
     call.audio_blob = None
     return True
