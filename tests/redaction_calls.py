@@ -44,7 +44,9 @@ SAID_FIELDS = ["call_id", "summary", "transcript"]
 
 def turns() -> list[Segment]:
     return [
-        Segment(speaker=who, start=start, end=end, text=text, confidence=0.9, words=spread_words(text, start, end))
+        Segment(
+            speaker=who, start=start, end=end, text=text, confidence=0.9, words=spread_words(text, start, end)
+        )
         for who, text, start, end in SAID
     ]
 

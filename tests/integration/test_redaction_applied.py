@@ -158,7 +158,9 @@ def test_the_redacted_recording_masks_each_span_on_the_speakers_channel_only(
                 )  # fmt: skip
         with pytest.raises(NotFoundError):
             rt.blobs.get(calls.audio_blob_key(call_pk))
-        redacted = decode(rt.keyring.decrypt(blob, context=calls.redacted_audio_context(call_pk)), max_seconds=60)
+        redacted = decode(
+            rt.keyring.decrypt(blob, context=calls.redacted_audio_context(call_pk)), max_seconds=60
+        )
     finally:
         rt.db.close()
 
