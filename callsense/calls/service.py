@@ -53,8 +53,9 @@ def redacted_audio_context(call_pk: uuid.UUID) -> str:
 
 
 def redacted_audio_blob_key(call_pk: uuid.UUID) -> str:
-    """Where the call's redacted recording is kept, next to the original."""
-    return f"audio/{call_pk}/redacted"
+    """Where the call's redacted recording is kept: a tree of its own, so that a copy of the store as files
+    (a backup) never needs ``audio/<uuid>`` as a file and as a folder at once."""
+    return f"audio-redacted/{call_pk}"
 
 
 @dataclass(frozen=True)
