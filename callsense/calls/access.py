@@ -84,6 +84,12 @@ def _media_type(audio_format: str | None) -> str:
     )
 
 
+def _redaction_due(call: Call) -> bool:
+    """Whether the call still waits for its redacted copy: not yet transcribed. A call transcribed with
+    redaction off (or before redaction existed) shows its text unredacted, and plays so, until reprocessed."""
+    return call.redaction is None and call.transcript is None
+
+
 def play_recording(
     *,
     session: Session,
@@ -98,9 +104,9 @@ def play_recording(
 ) -> Recording:
     """The recording (or the range asked for), decrypted; audited once the range is known to be servable.
 
-    The redacted copy when the call has one; the original only when ``original`` is asked for (the caller
-    has checked the permission, ``sensitive_played``), or for a call that was never redacted while
-    redaction is off (``redacting`` False)."""
+    The redacted copy when the call has one; the original when ``original`` is asked for (the caller has
+    checked the permission, ``sensitive_played``), or for a call that was transcribed without redaction;
+    nothing while redaction is on (``redacting``) and the call waits for its redacted copy."""
     call = calls.get(session=session, call_id=call_id)
     kind = "audio_streamed"
     if original:
@@ -109,7 +115,7 @@ def play_recording(
         key, kind = call.audio_blob, "sensitive_played"
     elif call.redacted_audio_blob is not None:
         key = call.redacted_audio_blob
-    elif call.audio_blob is not None and not redacting:
+    elif call.audio_blob is not None and not (redacting and _redaction_due(call)):
         key = call.audio_blob
     else:
         raise NotFoundError(
