@@ -62,16 +62,16 @@ def run(
         redacted = redact.transcript(
             rt, transcript.segments, translated, language=transcript.language, audio=audio, speakers=found
         )
-        if redacted.audio is not None:  # put before the commit that names it: a retry puts it again
-            rt.blobs.put(
-                calls.redacted_audio_blob_key(call_pk),
-                rt.keyring.encrypt(redacted.audio, context=calls.redacted_audio_context(call_pk)),
-            )
         seconds = time.perf_counter() - started
         if audio.duration > 0:
             metrics.REALTIME_FACTOR.observe(seconds / audio.duration)
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
+            if redacted.audio is not None:  # under the row lock, as key rotation rewrites it (see fetch)
+                rt.blobs.put(
+                    calls.redacted_audio_blob_key(call_pk),
+                    rt.keyring.encrypt(redacted.audio, context=calls.redacted_audio_context(call_pk)),
+                )
             calls.store_transcript(
                 session=session,
                 call=call,
