@@ -75,7 +75,9 @@ def core(word: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _converts(word: str, language: str) -> bool:
-    return language in TEXT2NUM_LANGUAGES and any(ch.isdigit() for ch in alpha2digit(word, language))
+    if language not in TEXT2NUM_LANGUAGES or not word.replace("-", "").isalpha():
+        return False
+    return any(ch.isdigit() for ch in alpha2digit(word, language))
 
 
 def _number_kind(word: str, language: str) -> str | None:

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from spacy.language import Language
 
 from callsense.calls.schemas import Segment, Speaker, Word
@@ -23,6 +24,7 @@ from callsense.redaction import RedactedSpan, Redaction
 from callsense.redaction.digits import TEXT2NUM_LANGUAGES, normalise
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.recognizers import (
+    BOTH_VIEWS,
     JOINED_VIEW,
     LANGUAGE_INDEPENDENT,
     LANGUAGES,
@@ -89,6 +91,8 @@ class PresidioRedactor:
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=languages)
         return AnalyzerEngine(
             registry=registry,
+            # Context words after a number count too: "the 3rd of March 1985, when I was born".
+            context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=4),
             nlp_engine=TokenizerNlpEngine(languages, pipelines),
             supported_languages=languages,
         )
@@ -111,7 +115,7 @@ class PresidioRedactor:
             view = normalise(words, language=spoken, turn_ends=turn_ends, joined=joined)
             if not view.text:
                 continue
-            entities = [e for e in wanted if e not in _KNOWN or (EntityType(e) in JOINED_VIEW) == joined]
+            entities = [e for e in wanted if _in_view(e, joined)]
             for result in self._engine().analyze(
                 view.text,
                 language=analysis,
@@ -158,6 +162,12 @@ class PresidioRedactor:
 def _analysis_language(language: str | None) -> str:
     code = (language or "").split("-")[0].lower()
     return code if code in LANGUAGES else _OTHER
+
+
+def _in_view(entity: str, joined: bool) -> bool:
+    if entity not in _KNOWN or EntityType(entity) in BOTH_VIEWS:
+        return True
+    return (EntityType(entity) in JOINED_VIEW) == joined
 
 
 def _presidio_names(entities: list[str]) -> list[str]:

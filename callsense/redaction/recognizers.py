@@ -25,13 +25,9 @@ LANGUAGES = ("en", "es", "de", "fr")
 # Where a phone number without a country code is read as local: the four languages' countries and neighbours.
 PHONE_REGIONS = ("US", "CA", "GB", "IE", "ES", "MX", "DE", "AT", "CH", "FR", "BE", "IT", "NL", "PT", "AU")
 # Entity types found in the digits-joined view; the others read the view with numbers kept apart.
-JOINED_VIEW = {
-    EntityType.card_number,
-    EntityType.bank_account,
-    EntityType.national_id,
-    EntityType.phone_number,
-    EntityType.security_code,
-}
+JOINED_VIEW = {EntityType.card_number, EntityType.phone_number, EntityType.security_code}
+# Written by Whisper in groups ("GB82 WEST 1234 …", "1 85 05 …") or read out digit by digit: both views.
+BOTH_VIEWS = {EntityType.bank_account, EntityType.national_id}
 LANGUAGE_INDEPENDENT = [EntityType.card_number, EntityType.bank_account, EntityType.email, EntityType.phone_number]
 
 _CONTEXT: dict[EntityType, list[str]] = {

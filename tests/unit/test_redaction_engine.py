@@ -32,7 +32,7 @@ CASES = [
     ("en", "My social security number is 536-90-4399.", "NATIONAL_ID"),
     ("es", "Mi DNI es 12345678Z.", "NATIONAL_ID"),
     ("de", "Meine Steuer-ID ist 86095742719.", "NATIONAL_ID"),
-    ("fr", "Mon numéro de sécu est 1 85 05 78 006 084 36.", "NATIONAL_ID"),
+    ("fr", "Mon numéro de sécu est 1 85 05 78 006 084 91.", "NATIONAL_ID"),
     ("en", "You can call me on oh seven nine double oh, nine eight one, two three four.", "PHONE_NUMBER"),
     ("es", "Mi teléfono es seis uno dos, tres cuatro cinco, seis siete ocho.", "PHONE_NUMBER"),
     ("de", "Meine Nummer ist null eins sieben eins, äh, zwei drei vier fünf sechs sieben acht.", "PHONE_NUMBER"),
