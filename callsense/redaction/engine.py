@@ -1,4 +1,5 @@
-"""``PresidioRedactor``: Microsoft Presidio's analyzer on each speaker's words, spoken digits normalised first.
+"""``PresidioRedactor``: Microsoft Presidio's analyzer on each speaker's words, spoken digits normalised
+first.
 
 A call's turns are read per speaker, in order, so a number split over two turns (the agent's "mm-hm" in
 between) is one number. Each speaker's words become two texts (``digits.normalise``): digits joined for
@@ -18,7 +19,7 @@ from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, Pattern
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from spacy.language import Language
 
-from callsense.calls.schemas import Segment, Speaker, Word
+from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction
 from callsense.redaction.digits import TEXT2NUM_LANGUAGES, normalise
@@ -78,7 +79,9 @@ class PresidioRedactor:
             if language in pipelines:
                 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-                recognizers.append(SpacyRecognizer(supported_language=language, supported_entities=["PERSON"]))
+                recognizers.append(
+                    SpacyRecognizer(supported_language=language, supported_entities=["PERSON"])
+                )
             recognizers += [
                 PatternRecognizer(
                     supported_entity=name,
@@ -140,7 +143,11 @@ class PresidioRedactor:
                 if segment.speaker == speaker
                 for index, text in enumerate(_word_texts(segment))
             ]
-            turn_ends = {i for i, word in enumerate(words) if i + 1 == len(words) or words[i + 1].segment != word.segment}
+            turn_ends = {
+                i
+                for i, word in enumerate(words)
+                if i + 1 == len(words) or words[i + 1].segment != word.segment
+            }
             for hit in self._hits([word.text for word in words], turn_ends, language):
                 spans += _spans(hit, words, segments, speaker)
         spans.sort(key=lambda span: (span.segment, span.first_word))
@@ -154,8 +161,9 @@ class PresidioRedactor:
             return text
         words = re.findall(r"\s*\S+", text)
         hits = self._hits(words, set(), language)
-        return _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits]).strip() + (
-            text[len(text.rstrip()) :]
+        return (
+            _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits]).strip()
+            + (text[len(text.rstrip()) :])
         )
 
 
@@ -190,7 +198,9 @@ def _word_texts(segment: Segment) -> list[str]:
     return [word.text for word in segment.words] if segment.words else re.findall(r"\s*\S+", segment.text)
 
 
-def _spans(hit: _Hit, words: list[_SpeakerWord], segments: list[Segment], speaker: Speaker) -> list[RedactedSpan]:
+def _spans(
+    hit: _Hit, words: list[_SpeakerWord], segments: list[Segment], speaker: Speaker
+) -> list[RedactedSpan]:
     """One span per turn the hit covers."""
     spans: list[RedactedSpan] = []
     covered = words[hit.first : hit.last + 1]
