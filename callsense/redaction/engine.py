@@ -22,7 +22,7 @@ from spacy.language import Language
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction
-from callsense.redaction.digits import TEXT2NUM_LANGUAGES, normalise
+from callsense.redaction.digits import TEXT2NUM_LANGUAGES, Normalised, normalise
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.recognizers import (
     BOTH_VIEWS,
@@ -36,6 +36,7 @@ from callsense.redaction.recognizers import (
 
 _OTHER = "xx"  # spaCy's multi-language tokenizer, for a language without recognizers
 _KNOWN = {entity.value for entity in EntityType}
+_FRAGMENT_GAP_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ class PresidioRedactor:
                 words_hit = view.words_at(result.start, result.end)
                 if words_hit is not None and str(entity) in wanted:
                     hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score))
+            if joined:
+                hits = [_with_fragments(hit, view) if hit.entity == EntityType.card_number else hit for hit in hits]
         return _merge(hits)
 
     def redact_segments(self, segments: list[Segment], *, language: str | None) -> Redaction:
@@ -192,6 +195,22 @@ def _merge(hits: list[_Hit]) -> list[_Hit]:
         else:
             merged.append(hit)
     return merged
+
+
+def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:
+    """A card hit with the digits read just before or after it ("4242, sorry, 4242 4242 4242 4242"): a
+    correction, or a group Whisper heard apart, is part of the card too."""
+    fragments = [piece for piece in view.pieces if view.text[piece.start : piece.end].isdigit()]
+    first, last = hit.first, hit.last
+    grown = True
+    while grown:
+        grown = False
+        for piece in fragments:
+            if piece.last < first and first - piece.last <= _FRAGMENT_GAP_WORDS:
+                first, grown = piece.first, True
+            elif piece.first > last and piece.first - last <= _FRAGMENT_GAP_WORDS:
+                last, grown = piece.last, True
+    return _Hit(hit.entity, first, last, hit.score)
 
 
 def _word_texts(segment: Segment) -> list[str]:
