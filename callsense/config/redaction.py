@@ -37,14 +37,15 @@ class RedactionSettings(BaseModel):
     entities: list[EntityType] = Field(
         default_factory=lambda: list(EntityType),
         description="The entity types redacted (default: all): CARD_NUMBER (Luhn-checked), CARD_EXPIRY, "
-        "SECURITY_CODE (CVV and PIN, by context), BANK_ACCOUNT (IBAN, checksum), NATIONAL_ID (US SSN, Spanish "
-        "DNI/NIE, French NIR, German tax id), PHONE_NUMBER, EMAIL, DATE_OF_BIRTH (by context), ADDRESS, NAME.",
+        "SECURITY_CODE (CVV and PIN, by context), BANK_ACCOUNT (IBAN, checksum), NATIONAL_ID (US SSN, "
+        "Spanish DNI/NIE, French NIR, German tax id), PHONE_NUMBER, EMAIL, DATE_OF_BIRTH (by context), "
+        "ADDRESS, NAME.",
     )
     custom_patterns: dict[str, str] = Field(
         default_factory=dict,
-        description="Extra entity types: name -> regular expression (Python syntax) matched on the transcript "
-        "with spoken digits written as digits, e.g. {POLICY_NUMBER = 'POL-?\\\\d{8}'}. A pattern that does not "
-        "compile stops the start with its name.",
+        description="Extra entity types: name -> regular expression (Python syntax) matched on the "
+        "transcript with spoken digits written as digits, e.g. {POLICY_NUMBER = 'POL-?\\\\d{8}'}. A pattern "
+        "that does not compile stops the start with its name.",
     )
     score_threshold: float = Field(
         default=0.4,
@@ -66,8 +67,8 @@ class RedactionSettings(BaseModel):
     )
     keep_original_audio: bool | None = Field(
         default=None,
-        description="Keep the unredacted recording beside the redacted copy (readable with the 'view sensitive "
-        "data' permission). Unset: kept only when redaction is off.",
+        description="Keep the unredacted recording beside the redacted copy (readable with the 'view "
+        "sensitive data' permission). Unset: kept only when redaction is off.",
     )
 
     @field_validator("custom_patterns")

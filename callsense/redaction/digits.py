@@ -30,7 +30,7 @@ _DIGITS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 _AMBIGUOUS = {"oh", "o", "one", "un", "une", "uno", "una", "ein", "eine", "null"}
 _FILLERS = {"uh", "um", "umm", "er", "erm", "ah", "hmm", "mm", "äh", "ähm", "öh", "hm", "euh", "heu", "bah",
-            "ben", "eh", "em", "este", "mmm"}  # fmt: skip
+            "ben", "eh", "em", "este", "mmm", "a"}  # fmt: skip  ("a": how Whisper often writes "uh")
 _REPEATS = {"double": 2, "triple": 3, "doble": 2, "doppel": 2, "doppelte": 2, "dreifach": 3}
 _PLUS = {"plus", "más", "mas"}
 _CONNECTORS = {"y", "et", "und"}  # "cuarenta y uno", "quarante et un": part of the number between two words
@@ -42,6 +42,8 @@ _SENTENCE_END = (".", "?", "!")
 _EDGE_PUNCTUATION = ".,;:!?¿¡\"'()…-"
 _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
 _EMAIL_PART = re.compile(r"[\w.\-+]+")
+# One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".
+_GLUED_EMAIL = re.compile(r"(?P<local>[a-z0-9.]+?)at(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
 TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
 
 
@@ -75,7 +77,9 @@ def core(word: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _converts(word: str, language: str) -> bool:
-    return language in TEXT2NUM_LANGUAGES and any(ch.isdigit() for ch in alpha2digit(word, language))
+    if language not in TEXT2NUM_LANGUAGES or not word.replace("-", "").isalpha():
+        return False
+    return any(ch.isdigit() for ch in alpha2digit(word, language))
 
 
 def _number_kind(word: str, language: str) -> str | None:
@@ -183,6 +187,8 @@ def _email_at(words: list[str], at: int) -> tuple[int, int, str] | None:
     if first < 0 or not _EMAIL_PART.fullmatch(core(words[first]) or "-"):
         return None
     local = core(words[first])
+    if first >= 1 and words[first - 1].strip()[:1].isupper() and core(words[first - 1]).isalpha():
+        first, local = first - 1, f"{core(words[first - 1])}{local}"  # "Peter Jones at outlook.com"
     while first >= 2 and (core(words[first - 1]) in _DOT or core(words[first - 1]) in _EMAIL_JOINERS):
         joiner = "." if core(words[first - 1]) in _DOT else _EMAIL_JOINERS[core(words[first - 1])]
         local = f"{core(words[first - 2])}{joiner}{local}"
@@ -212,6 +218,10 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
             if email is not None:
                 replaced = {f: v for f, v in replaced.items() if not email[0] <= f <= email[1]}
                 replaced[email[0]] = (email[1], email[2])
+    for index, word in enumerate(words):
+        glued = _GLUED_EMAIL.fullmatch(core(word))
+        if glued and index not in replaced and "@" not in word:
+            replaced[index] = (index, f"{glued['local'].replace('dot', '.')}@{glued['domain']}")
     text = ""
     pieces: list[Piece] = []
     index = 0

@@ -1,4 +1,5 @@
-"""``PresidioRedactor``: Microsoft Presidio's analyzer on each speaker's words, spoken digits normalised first.
+"""``PresidioRedactor``: Microsoft Presidio's analyzer on each speaker's words, spoken digits normalised
+first.
 
 A call's turns are read per speaker, in order, so a number split over two turns (the agent's "mm-hm" in
 between) is one number. Each speaker's words become two texts (``digits.normalise``): digits joined for
@@ -15,14 +16,16 @@ import threading
 from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from spacy.language import Language
 
-from callsense.calls.schemas import Segment, Speaker, Word
+from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction
-from callsense.redaction.digits import TEXT2NUM_LANGUAGES, normalise
+from callsense.redaction.digits import TEXT2NUM_LANGUAGES, Normalised, normalise
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.recognizers import (
+    BOTH_VIEWS,
     JOINED_VIEW,
     LANGUAGE_INDEPENDENT,
     LANGUAGES,
@@ -33,6 +36,7 @@ from callsense.redaction.recognizers import (
 
 _OTHER = "xx"  # spaCy's multi-language tokenizer, for a language without recognizers
 _KNOWN = {entity.value for entity in EntityType}
+_FRAGMENT_GAP_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,9 @@ class PresidioRedactor:
             if language in pipelines:
                 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-                recognizers.append(SpacyRecognizer(supported_language=language, supported_entities=["PERSON"]))
+                recognizers.append(
+                    SpacyRecognizer(supported_language=language, supported_entities=["PERSON"])
+                )
             recognizers += [
                 PatternRecognizer(
                     supported_entity=name,
@@ -89,6 +95,8 @@ class PresidioRedactor:
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=languages)
         return AnalyzerEngine(
             registry=registry,
+            # Context words after a number count too: "the 3rd of March 1985, when I was born".
+            context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=4),
             nlp_engine=TokenizerNlpEngine(languages, pipelines),
             supported_languages=languages,
         )
@@ -111,7 +119,7 @@ class PresidioRedactor:
             view = normalise(words, language=spoken, turn_ends=turn_ends, joined=joined)
             if not view.text:
                 continue
-            entities = [e for e in wanted if e not in _KNOWN or (EntityType(e) in JOINED_VIEW) == joined]
+            entities = [e for e in wanted if _in_view(e, joined)]
             for result in self._engine().analyze(
                 view.text,
                 language=analysis,
@@ -122,6 +130,8 @@ class PresidioRedactor:
                 words_hit = view.words_at(result.start, result.end)
                 if words_hit is not None and str(entity) in wanted:
                     hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score))
+            if joined:
+                hits = [_with_fragments(hit, view) if hit.entity == EntityType.card_number else hit for hit in hits]
         return _merge(hits)
 
     def redact_segments(self, segments: list[Segment], *, language: str | None) -> Redaction:
@@ -136,7 +146,11 @@ class PresidioRedactor:
                 if segment.speaker == speaker
                 for index, text in enumerate(_word_texts(segment))
             ]
-            turn_ends = {i for i, word in enumerate(words) if i + 1 == len(words) or words[i + 1].segment != word.segment}
+            turn_ends = {
+                i
+                for i, word in enumerate(words)
+                if i + 1 == len(words) or words[i + 1].segment != word.segment
+            }
             for hit in self._hits([word.text for word in words], turn_ends, language):
                 spans += _spans(hit, words, segments, speaker)
         spans.sort(key=lambda span: (span.segment, span.first_word))
@@ -150,14 +164,21 @@ class PresidioRedactor:
             return text
         words = re.findall(r"\s*\S+", text)
         hits = self._hits(words, set(), language)
-        return _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits]).strip() + (
-            text[len(text.rstrip()) :]
+        return (
+            _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits]).strip()
+            + (text[len(text.rstrip()) :])
         )
 
 
 def _analysis_language(language: str | None) -> str:
     code = (language or "").split("-")[0].lower()
     return code if code in LANGUAGES else _OTHER
+
+
+def _in_view(entity: str, joined: bool) -> bool:
+    if entity not in _KNOWN or EntityType(entity) in BOTH_VIEWS:
+        return True
+    return (EntityType(entity) in JOINED_VIEW) == joined
 
 
 def _presidio_names(entities: list[str]) -> list[str]:
@@ -176,11 +197,29 @@ def _merge(hits: list[_Hit]) -> list[_Hit]:
     return merged
 
 
+def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:
+    """A card hit with the digits read just before or after it ("4242, sorry, 4242 4242 4242 4242"): a
+    correction, or a group Whisper heard apart, is part of the card too."""
+    fragments = [piece for piece in view.pieces if view.text[piece.start : piece.end].isdigit()]
+    first, last = hit.first, hit.last
+    grown = True
+    while grown:
+        grown = False
+        for piece in fragments:
+            if piece.last < first and first - piece.last <= _FRAGMENT_GAP_WORDS:
+                first, grown = piece.first, True
+            elif piece.first > last and piece.first - last <= _FRAGMENT_GAP_WORDS:
+                last, grown = piece.last, True
+    return _Hit(hit.entity, first, last, hit.score)
+
+
 def _word_texts(segment: Segment) -> list[str]:
     return [word.text for word in segment.words] if segment.words else re.findall(r"\s*\S+", segment.text)
 
 
-def _spans(hit: _Hit, words: list[_SpeakerWord], segments: list[Segment], speaker: Speaker) -> list[RedactedSpan]:
+def _spans(
+    hit: _Hit, words: list[_SpeakerWord], segments: list[Segment], speaker: Speaker
+) -> list[RedactedSpan]:
     """One span per turn the hit covers."""
     spans: list[RedactedSpan] = []
     covered = words[hit.first : hit.last + 1]

@@ -26,7 +26,9 @@ class FakeRedactor:
         for number, segment in enumerate(segments):
             hits = [index for index, word in enumerate(segment.words) if self._hit(word.text)]
             spans += [
-                RedactedSpan(number, i, i, segment.words[i].start, segment.words[i].end, segment.speaker, self._entity)
+                RedactedSpan(
+                    number, i, i, segment.words[i].start, segment.words[i].end, segment.speaker, self._entity
+                )
                 for i in hits
             ]
             if not hits:

@@ -3,7 +3,7 @@ pipeline where one is installed (``ner_models``), whose PERSON entities become n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import spacy
@@ -11,12 +11,15 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 from spacy.language import Language
 
 
-class TokenizerNlpEngine(NlpEngine):  # type: ignore[misc]
+class TokenizerNlpEngine(NlpEngine):
     """Tokens and lower-case words as lemmas (Presidio's context words are matched against them); entities
-    from ``pipelines`` (language -> a loaded spaCy pipeline with an NER component) where a language has one."""
+    from ``pipelines`` (language -> a loaded spaCy pipeline with an NER component) where a language has
+    one."""
 
     def __init__(self, languages: list[str], pipelines: dict[str, Language]) -> None:
-        self._pipelines = {language: pipelines.get(language) or spacy.blank(language) for language in languages}
+        self._pipelines = {
+            language: pipelines.get(language) or spacy.blank(language) for language in languages
+        }
 
     def load(self) -> None:
         return None
@@ -40,7 +43,7 @@ class TokenizerNlpEngine(NlpEngine):  # type: ignore[misc]
         )
 
     def process_batch(
-        self, texts: Any, language: str, batch_size: int = 1, n_process: int = 1, as_tuples: bool = False
+        self, texts: Iterable[str], language: str, batch_size: int = 1, n_process: int = 1, **kwargs: Any
     ) -> Iterator[tuple[str, NlpArtifacts]]:
         for text in texts:
             yield text, self.process_text(text, language)
