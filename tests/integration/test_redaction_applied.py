@@ -47,8 +47,13 @@ def _events(rt: Runtime, call_id: str, kind: str) -> list[Event]:
         return [event for event in calls.events(session=session, call_pk=call.id) if event.kind == kind]
 
 
-def test_the_stored_record_is_redacted_and_the_original_is_read_with_an_audit_row(rt: Runtime) -> None:
+def test_the_stored_record_is_redacted_and_the_original_is_read_with_an_audit_row(
+    rt: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
     process(rt, "card")
+    logged = "".join(capsys.readouterr())
+    assert "analyse_finished" in logged  # the stages' log lines, which name neither the card nor its type
+    assert FIRST_GROUP not in logged and "CARD_NUMBER" not in logged
     (request, *_) = rt.llm.requests  # type: ignore[attr-defined]
     assert CARD in str(request)  # the LLM reads what was said; only its output is redacted
 
