@@ -1,7 +1,9 @@
 """Calls for people and tools: list and filter, the record, the audio, reprocessing.
 
 Roles: a viewer sees metadata and analysis; an analyst also transcripts and audio; an admin may reprocess.
-Every response that carries a transcript or audio writes an audit event naming the token.
+Every response that carries a transcript or audio writes an audit event naming the token. Text and audio
+are the redacted view; ``?sensitive=true`` asks for the original, for tokens with the "view sensitive data"
+permission (audited as ``sensitive_viewed`` / ``sensitive_played``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from callsense import serving
-from callsense.api.deps import Principal, PrincipalDep, require
+from callsense.api.deps import Principal, PrincipalDep, original_allowed, require
 from callsense.calls import access, queries, views
 from callsense.calls import service as calls
 from callsense.calls.models import Call
@@ -91,9 +93,20 @@ def list_calls(
         return CallPage(items=[views.summary(call) for call in rows], total=total, limit=limit, offset=offset)
 
 
+SensitiveQuery = Annotated[
+    bool,
+    Query(
+        description="the original instead of the redacted view: needs the 'view sensitive data' permission"
+    ),
+]
+
+
 @router.get("/{call_id}", response_model=CallRecord)
-def get_call(call_id: str, rt: RuntimeDep, principal: PrincipalDep) -> CallRecord:
-    """The analysed record; transcript, segments and translation only for analysts and admins."""
+def get_call(
+    call_id: str, rt: RuntimeDep, principal: PrincipalDep, sensitive: SensitiveQuery = False
+) -> CallRecord:
+    """The analysed record (redacted); transcript, segments and translation only for analysts and admins."""
+    original = original_allowed(principal, sensitive)
     with rt.db.transaction() as session:
         return access.read_record(
             session=session,
@@ -102,6 +115,7 @@ def get_call(call_id: str, rt: RuntimeDep, principal: PrincipalDep) -> CallRecor
             transcript_allowed=principal.role.allows(Role.analyst),
             actor=principal.name,
             via="api",
+            original=original,
         )
 
 
@@ -111,11 +125,20 @@ def get_call(call_id: str, rt: RuntimeDep, principal: PrincipalDep) -> CallRecor
     responses={200: {"content": {"audio/*": {}}}, 206: {"content": {"audio/*": {}}}, 416: {}},
 )
 def get_audio(
-    call_id: str, request: Request, rt: RuntimeDep, principal: Annotated[Principal, require(Role.analyst)]
+    call_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, require(Role.analyst)],
+    sensitive: SensitiveQuery = False,
 ) -> Response:
-    """The recording, decrypted, with HTTP range requests for seeking."""
+    """The recording (its redacted copy), decrypted, with HTTP range requests for seeking."""
     return serving.audio_response(
-        rt, call_id=call_id, range_header=request.headers.get("range"), actor=principal.name, via="api"
+        rt,
+        call_id=call_id,
+        range_header=request.headers.get("range"),
+        actor=principal.name,
+        via="api",
+        original=original_allowed(principal, sensitive),
     )
 
 

@@ -5,6 +5,10 @@ and action items) is stored only as AES-GCM ciphertext (``*_enc`` columns). Shor
 (language, the topic's taxonomy label, sentiment, emotion, the outcome flags) and the talk figures (how long
 each side talked, never what was said) stay in clear so the dashboard can filter and chart them;
 ``docs/security.md`` explains the trade-off.
+
+With redaction on (``docs/redaction.md``) those columns hold the redacted view (``[CARD_NUMBER]`` where a
+card number was said); the original text is kept apart, in the ``*_original_enc`` columns, read only with
+the "view sensitive data" permission (``sees_sensitive``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
 
@@ -72,6 +77,10 @@ class Call(Base):
     audio_format: Mapped[str | None] = mapped_column(String(60))
     duration_s: Mapped[float | None] = mapped_column(Float)
     channels: Mapped[int | None] = mapped_column(Integer)
+    # The recording with every redacted span masked (tone or silence): what plays without the permission.
+    redacted_audio_blob: Mapped[str | None] = mapped_column(String(300))
+    # RedactionSummary as JSON: the entity types checked and how many spans of each, never the values.
+    redaction: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     language: Mapped[str | None] = mapped_column(String(16), index=True)
     language_probability: Mapped[float | None] = mapped_column(Float)
@@ -99,6 +108,9 @@ class Transcript(Base):
     call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
     segments_enc: Mapped[bytes] = encrypted("segments")
     translated_enc: Mapped[bytes | None] = encrypted("translation")
+    # The originals of the two above when they were redacted (None: nothing was, or redaction was off).
+    segments_original_enc: Mapped[bytes | None] = encrypted("segments_original")
+    translated_original_enc: Mapped[bytes | None] = encrypted("translation_original")
     asr_model: Mapped[str] = mapped_column(String(300))
     translation_engine: Mapped[str | None] = mapped_column(String(20))
     options: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -112,6 +124,7 @@ class Analysis(Base):
 
     call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
     result_enc: Mapped[bytes] = encrypted("analysis")
+    result_original_enc: Mapped[bytes | None] = encrypted("analysis_original")  # before redaction
     llm_backend: Mapped[str] = mapped_column(String(40))
     llm_model: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -153,6 +166,7 @@ class ApiToken(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(20))
+    sees_sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

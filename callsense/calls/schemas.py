@@ -262,6 +262,22 @@ class TalkFigures(BaseModel):
         return "; ".join([*sides, f"non-talk {self.non_talk_seconds:.0f} s"])
 
 
+class RedactionSummary(BaseModel):
+    """What redaction did to this call: never the values, only their types and counts."""
+
+    checked: list[str] = Field(
+        default_factory=list, description="the entity types looked for in the call's language"
+    )
+    found: dict[str, int] = Field(
+        default_factory=dict, description="redacted spans of the transcript per entity type"
+    )
+    audio: bool = Field(default=False, description="a redacted copy of the recording is stored")
+    original: bool = Field(
+        default=False,
+        description="this record shows the original text (read with the 'view sensitive data' permission)",
+    )
+
+
 class CallRecord(BaseModel):
     """The analysed call. Field names follow the CRM payload of the product brief."""
 
@@ -295,6 +311,9 @@ class CallRecord(BaseModel):
     )
     speakers: SpeakersFound | None = Field(default=None, description="how speakers and roles were found")
     analysis_failures: list[FieldFailure] = Field(default_factory=list)
+    redaction: RedactionSummary | None = Field(
+        default=None, description="null when the call was processed with redaction off"
+    )
     models: ModelsUsed = Field(default_factory=ModelsUsed)
     timings: StageTimings = Field(default_factory=StageTimings)
 

@@ -25,6 +25,7 @@ from callsense.config.blobs import BlobSettings
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
 from callsense.config.models import ASRSettings, LLMSettings, SpeakerSettings, TranslationEngine
+from callsense.config.redaction import RedactionSettings
 from callsense.config.service import (
     MetricsSettings,
     ServerSettings,
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
 
     @field_validator("log_level")
     @classmethod

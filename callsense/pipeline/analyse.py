@@ -1,5 +1,6 @@
 """The analyse stage: the LLM's analysis of the stored transcript (``analysis.py``), stored encrypted with
-the outbox of the call's deliveries, in one transaction."""
+the outbox of the call's deliveries, in one transaction. The LLM reads the original transcript (it runs
+on-premises); what it wrote is redacted (``redact.analysis``) before it is stored and shown."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config.models import TranslationEngine
 from callsense.errors import AnalysisError
-from callsense.pipeline import analysis, stages
+from callsense.pipeline import analysis, redact, stages
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -24,7 +25,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
         call = calls.lock(session=session, call_pk=call_pk)
         if call.status == CallStatus.no_speech.value or (not force and stages.is_done(call, "analyse")):
             return deliveries.pending_ids(session=session, call_pk=call_pk)
-        segments = calls.read_segments(call=call, keyring=rt.keyring)
+        segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
         language = call.language
         has_translation = call.transcript is not None and call.transcript.translated_enc is not None
     with stages.audited(rt, call_pk, "analyse"):
@@ -41,6 +42,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
                 by_reason.setdefault(failure.reason, []).append(failure.field)
             reasons = "; ".join(f"{', '.join(fields)}: {reason}" for reason, fields in by_reason.items())
             raise AnalysisError(f"the LLM gave no valid analysis ({reasons})")
+        shown = redact.analysis(rt, result)
         seconds = time.perf_counter() - started
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
@@ -48,7 +50,8 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
                 session=session,
                 call=call,
                 keyring=rt.keyring,
-                result=result,
+                result=shown or result,
+                original=result if shown is not None else None,
                 llm_backend=rt.llm.name,
                 llm_model=rt.llm.model,
             )

@@ -69,8 +69,8 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
 
 def is_done(call: Call, stage: Stage) -> bool:
     """Judged from the stored results, not the status, so a retry after a later stage failed resumes there."""
-    if stage == "fetch":
-        return call.audio_blob is not None
+    if stage == "fetch":  # a transcript without a recording: redaction discarded the original
+        return call.audio_blob is not None or call.transcript is not None
     if stage == "transcribe":
         return call.transcript is not None
     return call.analysis is not None or call.status == CallStatus.no_speech.value

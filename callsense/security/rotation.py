@@ -107,9 +107,9 @@ def rotate(rt: Stores, *, retire_old: bool, batch_calls: int = BATCH_CALLS) -> R
                 call_pks = [call_pk for call_pk, _ in batch]
                 for columns in by_table.values():
                     report.rows += _reencrypt_rows(session, rt.keyring, columns, call_pks)
-                for call_pk, blob_key in batch:
-                    if blob_key is not None:
-                        report.blobs += _reencrypt_blob(rt, call_pk, blob_key)
+                for _, blob_keys in batch:
+                    for blob_key, blob_context in blob_keys:
+                        report.blobs += _reencrypt_blob(rt, blob_key, blob_context)
                 after = max(call_pks)
         if retire_old:
             report.retired = retire_old_keys(rt)
@@ -161,8 +161,13 @@ def count_not_under_active(rt: Stores) -> tuple[int, int]:
             or 0
             for item in encrypted_columns()
         )
-        blob_keys = session.scalars(select(Call.audio_blob).where(Call.audio_blob.is_not(None))).all()
-    blobs = sum(rt.keyring.needs_rotation(rt.blobs.get(key)) for key in blob_keys if key is not None)
+        blob_keys = [
+            key
+            for row in session.execute(select(Call.audio_blob, Call.redacted_audio_blob))
+            for key in row
+            if key is not None
+        ]
+    blobs = sum(rt.keyring.needs_rotation(rt.blobs.get(key)) for key in blob_keys)
     return rows, blobs
 
 
@@ -172,12 +177,28 @@ def _not_under(column: Column[Any], key_id: str) -> ColumnElement[bool]:
     return func.substring(column, 1, len(prefix), type_=LargeBinary) != prefix
 
 
-def _lock_calls(session: Session, *, after: uuid.UUID | None, limit: int) -> Sequence[tuple[uuid.UUID, Any]]:
-    """The next calls by id, with their recordings' blob keys, locked as ``calls.lock`` locks one."""
-    query = select(Call.id, Call.audio_blob).order_by(Call.id).limit(limit).with_for_update()
+def _lock_calls(
+    session: Session, *, after: uuid.UUID | None, limit: int
+) -> Sequence[tuple[uuid.UUID, list[tuple[str, str]]]]:
+    """The next calls by id, with the blob keys and contexts of their recordings (the original, the
+    redacted copy), locked as ``calls.lock`` locks one."""
+    query = (
+        select(Call.id, Call.audio_blob, Call.redacted_audio_blob)
+        .order_by(Call.id)
+        .limit(limit)
+        .with_for_update()
+    )
     if after is not None:
         query = query.where(Call.id > after)
-    return [(row.id, row.audio_blob) for row in session.execute(query)]
+    return [
+        (row.id, _recordings(row.id, row.audio_blob, row.redacted_audio_blob))
+        for row in session.execute(query)
+    ]
+
+
+def _recordings(call_pk: uuid.UUID, original: str | None, redacted: str | None) -> list[tuple[str, str]]:
+    keys = [(original, calls.audio_context(call_pk)), (redacted, calls.redacted_audio_context(call_pk))]
+    return [(key, blob_context) for key, blob_context in keys if key is not None]
 
 
 def _reencrypt_rows(
@@ -205,9 +226,9 @@ def _reencrypt_rows(
     return count
 
 
-def _reencrypt_blob(rt: Stores, call_pk: uuid.UUID, blob_key: str) -> bool:
+def _reencrypt_blob(rt: Stores, blob_key: str, blob_context: str) -> bool:
     value = rt.blobs.get(blob_key)
     if not rt.keyring.needs_rotation(value):
         return False
-    rt.blobs.put(blob_key, rt.keyring.reencrypt(value, context=calls.audio_context(call_pk)))
+    rt.blobs.put(blob_key, rt.keyring.reencrypt(value, context=blob_context))
     return True

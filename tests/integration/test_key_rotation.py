@@ -84,7 +84,9 @@ def _key_ids(rt: Runtime) -> set[str]:
     """Key ids of everything stored: database values and recordings."""
     values = [value for column in _ciphertexts(rt).values() for value in column]
     with rt.db.transaction() as session:
-        blob_keys = session.scalars(select(Call.audio_blob).where(Call.audio_blob.is_not(None))).all()
+        blob_keys = [
+            key for row in session.execute(select(Call.audio_blob, Call.redacted_audio_blob)) for key in row
+        ]
     values += [rt.blobs.get(key) for key in blob_keys if key is not None]
     return {rt.keyring.key_id_of(value) for value in values}
 
@@ -114,7 +116,14 @@ def _calls_at_every_stage(rt: Runtime) -> dict[str, uuid.UUID]:
             translation_engine="whisper",
             asr_model="test",
             options={},
+            original_segments=TRANSCRIPT,  # redaction's originals: as the redacted view here, as ciphertexts
+            original_translation="Thanks for calling, how can I help?",
         )
+        redacted_key = calls.redacted_audio_blob_key(translated)
+        rt.blobs.put(
+            redacted_key, rt.keyring.encrypt(b"redacted", context=calls.redacted_audio_context(call.id))
+        )
+        call.redacted_audio_blob = redacted_key
         calls.set_status(session=session, call=call, status=CallStatus.transcribed)
     stages["done"] = analysed_call(rt, "done", number=PHONE, metadata={"queue": "billing"})
     return stages
@@ -158,7 +167,7 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
     report = rotation.rotate(rt, retire_old=True)
     assert report.retired == {old_key}
     assert report.rows == sum(len(values) for values in stored.values())
-    assert report.blobs == 2  # fetched and transcribed; the analysed call came without a recording
+    assert report.blobs == 3  # fetched, transcribed and its redacted copy; the analysed call has none
     assert _key_ids(rt) == {report.new_key}
 
     # a restart: a process that loads the key file now holds the new key only

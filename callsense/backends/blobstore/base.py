@@ -27,6 +27,9 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes:
         """The blob under ``key``; raises ``NotFoundError`` when there is none."""
 
+    def delete(self, key: str) -> None:
+        """Remove the blob under ``key``; nothing happens when there is none."""
+
 
 def validate_key(key: str) -> str:
     """Return ``key`` unchanged, or raise ``InvalidBlobKeyError`` saying what is wrong with it."""

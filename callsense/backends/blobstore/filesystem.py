@@ -52,6 +52,12 @@ class FilesystemBlobStore:
         except FileNotFoundError:
             raise NotFoundError(f"no blob {key!r}") from None
 
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            _fsync_dir(path.parent)
+
     def _path(self, key: str) -> Path:
         return self._root / (validate_key(key) + _SUFFIX)
 

@@ -106,6 +106,11 @@ class S3BlobStore:
             body: bytes = self._client.get_object(Bucket=self._bucket, Key=name)["Body"].read()
         return body
 
+    def delete(self, key: str) -> None:
+        name = self._object_key(key)
+        with self._translated(key):  # S3 answers a missing key's deletion with success
+            self._client.delete_object(Bucket=self._bucket, Key=name)
+
     def _object_key(self, key: str) -> str:
         return self._prefix + validate_key(key)
 
