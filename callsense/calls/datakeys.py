@@ -43,6 +43,7 @@ CACHE_SECONDS = 60.0
 
 # Every store of this process, so that destroying a key drops it from all their caches.
 _STORES: weakref.WeakSet[DataKeyStore] = weakref.WeakSet()
+_STORES_LOCK = threading.Lock()
 
 
 def wrap_context(call_pk: uuid.UUID) -> str:
@@ -67,7 +68,8 @@ class DataKeyStore:
         self._cache_seconds = cache_seconds
         self._cache: OrderedDict[uuid.UUID, tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
-        _STORES.add(self)
+        with _STORES_LOCK:
+            _STORES.add(self)
 
     def key_for(self, call: uuid.UUID, *, create: bool) -> bytes:
         cached = self._cached(call)
@@ -152,7 +154,9 @@ def destroy_data_key(session: Session, call_pk: uuid.UUID) -> None:
 
 
 def _forget_everywhere(call_pk: uuid.UUID) -> None:
-    for store in list(_STORES):
+    with _STORES_LOCK:
+        stores = list(_STORES)
+    for store in stores:
         store.forget(call_pk)
 
 

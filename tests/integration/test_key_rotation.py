@@ -2,7 +2,8 @@
 every stage still readable, fetchable and deliverable after the old key is retired, what a ring key sealed
 directly (before envelope encryption) converted to data keys in batches, retirement refused while anything
 is left under an old key, and the recording rewritten only under the call's row lock, by rotation as by the
-fetch stage. Recordings live in the in-memory blob store; CRMs are the loopback stand-ins of ``tests/crm_fakes.py``.
+fetch stage. Recordings live in the in-memory blob store; CRMs are the loopback stand-ins of
+``tests/crm_fakes.py``.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
     assert report.data_keys == len(stages)
     assert (report.rows, report.blobs) == (0, 0)
     assert _key_ids(rt) == {report.new_key, None}
-    # only the wrapped data keys changed: every ciphertext, in the database and in the blob store, is as it was
+    # only the wrapped data keys changed: every ciphertext, in the database and the blob store, is as it was
     after = _ciphertexts(rt)
     assert {column: values for column, values in after.items() if column != "call_keys.wrapped"} == {
         column: values for column, values in stored.items() if column != "call_keys.wrapped"
