@@ -7,6 +7,10 @@ call's first values at once both end up with the key that was stored first. Keys
 ``CACHE_SECONDS`` (at most ``CACHE_CALLS`` of them), so a stage that writes and reads a call several times
 reads its key once.
 
+Lookups use connections of their own (``LOOKUP_CONNECTIONS``), not the database's pool: the code that
+encrypts or decrypts usually holds one of those already, and many threads each holding one while waiting
+for a second could starve the pool.
+
 The wrapping is AES-256-GCM under the ring's active key, bound to the call (context ``data-key:<uuid>``),
 so a wrapped key copied to another call's row does not open. Rotating the ring re-wraps these rows only
 (``rewrap``); the ciphertexts themselves never change. ``destroy_data_key`` overwrites a call's wrapped key:
@@ -24,9 +28,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from callsense.calls.models import CallKey
 from callsense.crypto import KeyRing
@@ -40,6 +44,9 @@ __all__ = ["CACHE_CALLS", "CACHE_SECONDS", "DataKeyStore", "destroy_data_key", "
 # at once).
 CACHE_CALLS = 4096
 CACHE_SECONDS = 60.0
+# Connections a store keeps for lookups, and how many more it opens when they are all busy.
+LOOKUP_CONNECTIONS = 2
+LOOKUP_OVERFLOW = 8
 
 # Every store of this process, so that destroying a key drops it from all their caches.
 _STORES: weakref.WeakSet[DataKeyStore] = weakref.WeakSet()
@@ -62,7 +69,7 @@ class DataKeyStore:
         cache_calls: int = CACHE_CALLS,
         cache_seconds: float = CACHE_SECONDS,
     ) -> None:
-        self._db = db
+        self._sessions = sessionmaker(_lookup_engine(db.engine))
         self._keyring = keyring
         self._cache_calls = cache_calls
         self._cache_seconds = cache_seconds
@@ -75,7 +82,7 @@ class DataKeyStore:
         cached = self._cached(call)
         if cached is not None:
             return cached
-        with self._db.transaction() as session:
+        with self._sessions.begin() as session:
             row = _read(session, call)
             if row is None and create:
                 fresh = AESGCM.generate_key(bit_length=256)
@@ -119,6 +126,19 @@ class DataKeyStore:
             self._cache.move_to_end(call)
             while len(self._cache) > self._cache_calls:
                 self._cache.popitem(last=False)
+
+
+def _lookup_engine(engine: Engine) -> Engine:
+    """A small pool to the same database, closed when ``engine`` is disposed (``Database.close``)."""
+    lookups = create_engine(
+        engine.url, pool_size=LOOKUP_CONNECTIONS, max_overflow=LOOKUP_OVERFLOW, pool_pre_ping=True
+    )
+
+    def dispose(_engine: Engine) -> None:
+        lookups.dispose()
+
+    event.listen(engine, "engine_disposed", dispose)
+    return lookups
 
 
 def _read(session: Session, call: uuid.UUID) -> tuple[bytes | None, datetime | None] | None:

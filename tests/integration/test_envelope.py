@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 
 from callsense.backends.blobstore import BlobStore, MemoryBlobStore
 from callsense.calls import datakeys
@@ -27,7 +27,7 @@ from callsense.pipeline import fetch, ingest, inline
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
 from tests.conftest import AUDIO, source_of
-from tests.crm_calls import analysed_call
+from tests.crm_calls import analysed_call, cli
 
 RECORDING = AUDIO / "en_short.mono.flac"
 
@@ -104,12 +104,15 @@ def test_a_cached_data_key_is_read_from_the_database_once(rt: Runtime) -> None:
     def count(*args: Any) -> None:
         statements.append(args[2])
 
-    event.listen(rt.db.engine, "before_cursor_execute", count)
-    key = store.key_for(call_pk, create=False)
-    read_once = len(statements)
-    assert read_once >= 1
-    assert store.key_for(call_pk, create=False) == key
-    assert len(statements) == read_once
+    event.listen(Engine, "before_cursor_execute", count)  # the store's own connections included
+    try:
+        key = store.key_for(call_pk, create=False)
+        read_once = len(statements)
+        assert read_once >= 1
+        assert store.key_for(call_pk, create=False) == key
+        assert len(statements) == read_once
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
 
 
 def test_two_workers_making_a_new_calls_data_key_at_once_agree(rt: Runtime) -> None:
@@ -198,3 +201,27 @@ def test_destroying_a_data_key_makes_every_copy_of_the_call_unreadable(
         datakeys.destroy_data_key(session, erased)
         row = session.get(CallKey, erased)
         assert row is not None and row.wrapped is None and row.destroyed_at is not None
+
+
+def test_the_keys_commands_migrate_and_rotate(settings: Settings) -> None:
+    legacy = _ring_only(open_runtime(settings))  # recordings in the filesystem blob store, as configured
+    try:
+        call_pk = _fetched(legacy, "before-envelope")
+        before = inline.record(legacy, call_pk)
+    finally:
+        legacy.db.close()
+    migrated = cli(settings, "keys", "migrate-envelope")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "checked 1 calls: moved 3 database values and 1 recordings" in migrated.stdout
+    rotated = cli(settings, "keys", "rotate", "--retire-old")
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-wrapped 1 data keys" in rotated.stdout and "retired keys" in rotated.stdout
+    assert "moved 0 database values and 0 recordings" in rotated.stdout
+    help_text = cli(settings, "keys", "--help").stdout
+    assert "migrate-envelope" in help_text and "rotate" in help_text
+    after = open_runtime(settings)
+    try:
+        assert inline.record(after, call_pk) == before
+        assert {after.keyring.key_id_of(value) for value in _stored(after, call_pk).values()} == {None}
+    finally:
+        after.db.close()
