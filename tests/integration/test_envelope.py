@@ -1,22 +1,25 @@
 """Envelope encryption on a real PostgreSQL: each call's columns and recording sealed under its own data key,
-two workers agreeing on a new call's key, what a ring key sealed before converted in place, and a destroyed
-data key making every copy of the call's ciphertexts (a dumped column value, a copy of the recording)
-unreadable."""
+two workers agreeing on a new call's key, what a ring key sealed before converted in place (also by the
+real CLI), and a destroyed data key making every copy of the call's ciphertexts unreadable: a column value
+read back from a `callsense backup` archive's pg_dump, the archive's copy of the recording."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
 import json
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select
 
 from callsense.backends.blobstore import BlobStore, MemoryBlobStore
+from callsense.backup import archive, pgtools
 from callsense.calls import datakeys
 from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, CallKey, Transcript
@@ -225,3 +228,47 @@ def test_the_keys_commands_migrate_and_rotate(settings: Settings) -> None:
         assert {after.keyring.key_id_of(value) for value in _stored(after, call_pk).values()} == {None}
     finally:
         after.db.close()
+
+
+def _dumped_value(dump: Path, pg_restore: Path, table: str, call_pk: uuid.UUID, column: str) -> bytes:
+    """A value as the backup's database dump holds it: its table's COPY data, read by pg_restore."""
+    data = subprocess.run(
+        [str(pg_restore), "--data-only", f"--table={table}", "--file=-", str(dump)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = data.splitlines()
+    header = next(line for line in lines if line.startswith(f"COPY public.{table} "))
+    names = [name.strip() for name in header[header.index("(") + 1 : header.index(")")].split(",")]
+    row = next(line.split("\t") for line in lines if line.startswith(str(call_pk)))
+    return bytes.fromhex(row[names.index(column)].removeprefix("\\\\x"))
+
+
+def test_erasure_reaches_a_backups_recording_and_dumped_values(settings: Settings, tmp_path: Path) -> None:
+    rt = open_runtime(settings)  # the filesystem blob store a backup copies
+    try:
+        erased, kept = _fetched(rt, "erased"), _fetched(rt, "kept")
+        backup = tmp_path / "backup"
+        archive.create(
+            settings,
+            backup,
+            keys=archive.KeyExport(passphrase="correct horse battery staple"),
+            progress=archive.Silent(),
+        )
+        pg_restore = pgtools.find("pg_restore", server=pgtools.server_major(rt.db.engine)).path
+        dumped = _dumped_value(backup / archive.DUMP, pg_restore, "calls", erased, "source_enc")
+        copied = (backup / archive.BLOBS / calls.audio_blob_key(erased)).read_bytes()
+        assert rt.keyring.decrypt_text(dumped, context=_context(erased, "source")) == str(RECORDING)
+        assert rt.keyring.decrypt(copied, context=_context(erased, "audio")) == RECORDING.read_bytes()
+
+        with rt.db.transaction() as session:
+            datakeys.destroy_data_key(session, erased)
+
+        for value, name in ((dumped, "source"), (copied, "audio")):
+            with pytest.raises(DataKeyDestroyedError):
+                rt.keyring.decrypt(value, context=_context(erased, name))
+        kept_copy = (backup / archive.BLOBS / calls.audio_blob_key(kept)).read_bytes()
+        assert rt.keyring.decrypt(kept_copy, context=_context(kept, "audio")) == RECORDING.read_bytes()
+    finally:
+        rt.db.close()
