@@ -239,7 +239,8 @@ class KeyRing:
         return self.key_id_of(ciphertext) not in (None, self._keys.active)
 
     def reencrypt(self, ciphertext: bytes, *, context: str) -> bytes:
-        """Open under whichever key sealed it, seal again under the active key."""
+        """Open under whichever key sealed it, seal again as ``encrypt`` does now (under the call's data key
+        where this ring has data keys, else under the active key)."""
         return self.encrypt(self.decrypt(ciphertext, context=context), context=context)
 
     def _follow_file(self) -> None:
