@@ -85,13 +85,7 @@ class DataKeyStore:
         with self._sessions.begin() as session:
             row = _read(session, call)
             if row is None and create:
-                fresh = AESGCM.generate_key(bit_length=256)
-                wrapped = self._keyring.encrypt(fresh, context=wrap_context(call))
-                session.execute(
-                    insert(CallKey)
-                    .values(call_pk=call, wrapped=wrapped, key_id=self._keyring.key_id_of(wrapped))
-                    .on_conflict_do_nothing(index_elements=[CallKey.call_pk])
-                )
+                self._make(session, call)
                 row = _read(session, call)  # ours, or the one another worker stored first
         if row is None:
             raise DecryptionError(f"call {call} has no data key (a ciphertext from another database?)")
@@ -104,6 +98,21 @@ class DataKeyStore:
         key = self._keyring.decrypt(stored, context=wrap_context(call))
         self._remember(call, key)
         return key
+
+    def _make(self, session: Session, call: uuid.UUID) -> None:
+        """Store a fresh key for the call unless another worker has stored one (or destroyed it) first."""
+        fresh = AESGCM.generate_key(bit_length=256)
+        wrapped = self._keyring.encrypt(fresh, context=wrap_context(call))
+        values = {"wrapped": wrapped, "key_id": self._keyring.key_id_of(wrapped)}
+        session.execute(
+            insert(CallKey)
+            .values(call_pk=call, enveloped_at=func.now(), **values)  # a new call: nothing to migrate
+            .on_conflict_do_update(  # a call from before envelope encryption: its row marks it, keep that
+                index_elements=[CallKey.call_pk],
+                set_=values,
+                where=CallKey.wrapped.is_(None) & CallKey.destroyed_at.is_(None),
+            )
+        )
 
     def forget(self, call: uuid.UUID) -> None:
         with self._lock:
@@ -142,10 +151,14 @@ def _lookup_engine(engine: Engine) -> Engine:
 
 
 def _read(session: Session, call: uuid.UUID) -> tuple[bytes | None, datetime | None] | None:
+    """The call's wrapped key and when it was destroyed; None while it has no key (no row, or the row that
+    marks a call stored before envelope encryption)."""
     row = session.execute(
         select(CallKey.wrapped, CallKey.destroyed_at).where(CallKey.call_pk == call)
     ).one_or_none()
-    return None if row is None else (row.wrapped, row.destroyed_at)
+    if row is None or (row.wrapped is None and row.destroyed_at is None):
+        return None
+    return row.wrapped, row.destroyed_at
 
 
 def _when(moment: datetime | None) -> str:

@@ -235,9 +235,11 @@ class CallKey(Base):
 
     ``wrapped`` is a ring ciphertext (version 1) and ``key_id`` the ring key inside it, so rotation finds the
     rows to re-wrap by index. A destroyed key (erasure) keeps its row with ``wrapped`` and ``key_id`` null and
-    ``destroyed_at`` set, so reading the call says why it fails and nothing makes it a new key. No foreign
-    key to ``calls``: a call's first ciphertext is sealed before the call's row is committed, and the key is
-    made in a transaction of its own so that two workers agree on it.
+    ``destroyed_at`` set, so reading the call says why it fails and nothing makes it a new key. A row with
+    neither a key nor ``destroyed_at`` marks a call stored before envelope encryption that has no key yet
+    (migration 0010 makes one for each). No foreign key to ``calls``: a call's first ciphertext is sealed
+    before the call's row is committed, and the key is made in a transaction of its own so that two workers
+    agree on it.
     """
 
     __tablename__ = "call_keys"
@@ -247,6 +249,7 @@ class CallKey(Base):
     key_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When the envelope migration last found every ciphertext of the call under this key: rotation reads
-    # the recordings of the calls without it only, not the whole blob store each time.
+    # Since when every ciphertext of the call is under this key: set when a new call's key is made, and by
+    # the envelope migration for the calls stored before; the migration reads the recordings of the calls
+    # without it only, never the whole blob store again.
     enveloped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -50,6 +50,8 @@ def _print_migrated(report: RotationReport) -> None:
         f"checked {report.calls} calls: moved {report.rows} database values and {report.blobs} recordings "
         "under their call's data key"
     )
+    if report.missing_blobs:
+        common.out.print(f"{report.missing_blobs} recordings named by calls are not in the blob store")
 
 
 @contextmanager

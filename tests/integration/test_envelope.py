@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
+from callsense import db
 from callsense.backends.blobstore import BlobStore, MemoryBlobStore
 from callsense.backup import archive, pgtools
 from callsense.calls import datakeys
@@ -31,6 +32,8 @@ from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
 from tests.conftest import AUDIO, source_of
 from tests.crm_calls import analysed_call, cli
+from tests.integration.test_schema_upgrade import _load
+from tests.schema_snapshot import CALLS, SNAPSHOTS
 
 RECORDING = AUDIO / "en_short.mono.flac"
 
@@ -60,8 +63,8 @@ def _ring_only(rt: Runtime) -> Runtime:
     return dataclasses.replace(rt, keyring=KeyRing(keys, doc["active"]))
 
 
-def _stored(rt: Runtime, call_pk: uuid.UUID) -> dict[str, bytes]:
-    """The call's ciphertexts as a dump holds them: its encrypted columns and its recording."""
+def _stored(rt: Runtime, call_pk: uuid.UUID, *, audio: bool = True) -> dict[str, bytes]:
+    """The call's ciphertexts as a dump holds them: its encrypted columns and (``audio``) its recording."""
     with rt.db.transaction() as session:
         call = session.get(Call, call_pk)
         assert call is not None
@@ -72,7 +75,7 @@ def _stored(rt: Runtime, call_pk: uuid.UUID) -> dict[str, bytes]:
             "segments": session.scalar(select(Transcript.segments_enc).where(Transcript.call_pk == call_pk)),
             "analysis": session.scalar(select(Analysis.result_enc).where(Analysis.call_pk == call_pk)),
         }
-        if call.audio_blob is not None:
+        if audio and call.audio_blob is not None:
             found["audio"] = rt.blobs.get(call.audio_blob)
     return {name: value for name, value in found.items() if value is not None}
 
@@ -97,6 +100,7 @@ def test_a_calls_columns_and_recording_are_sealed_under_its_own_data_key(rt: Run
     with rt.db.transaction() as session:
         wrapped = session.scalars(select(CallKey.key_id)).all()
     assert wrapped == [rt.keyring.active_key_id] * 2  # wrapped by the ring's active key
+    assert rotation.migrate_envelope(rt).calls == 0  # new calls are never looked at by the migration
 
 
 def test_a_cached_data_key_is_read_from_the_database_once(rt: Runtime) -> None:
@@ -197,7 +201,7 @@ def test_destroying_a_data_key_makes_every_copy_of_the_call_unreadable(
         report = rotation.rotate(
             restarted, retire_old=True
         )  # a destroyed key is neither re-wrapped nor a stop
-        assert report.data_keys == 1 and report.calls == 1  # the kept call only
+        assert report.data_keys == 1 and report.calls == 0  # the kept call's key; no call to migrate
     finally:
         restarted.db.close()
     with rt.db.transaction() as session:  # idempotent
@@ -270,5 +274,29 @@ def test_erasure_reaches_a_backups_recording_and_dumped_values(settings: Setting
                 rt.keyring.decrypt(value, context=_context(erased, name))
         kept_copy = (backup / archive.BLOBS / calls.audio_blob_key(kept)).read_bytes()
         assert rt.keyring.decrypt(kept_copy, context=_context(kept, "audio")) == RECORDING.read_bytes()
+    finally:
+        rt.db.close()
+
+
+def test_calls_of_a_released_schema_are_marked_by_the_upgrade_and_migrated(settings: Settings) -> None:
+    settings = _load(SNAPSHOTS / "0005.sql", settings)  # calls sealed by the ring key of then
+    database = db.open_database(settings, check=False)
+    db.upgrade(database.engine)
+    database.close()
+    rt = open_runtime(settings)
+    try:
+        with rt.db.transaction() as session:
+            marks = session.execute(select(CallKey.wrapped, CallKey.destroyed_at, CallKey.enveloped_at)).all()
+            old = list(session.scalars(select(Call.id)))
+        assert [tuple(mark) for mark in marks] == [(None, None, None)] * len(CALLS)
+        before = {call_pk: inline.record(rt, call_pk) for call_pk in old}  # they read as they are
+        report = rotation.migrate_envelope(rt)
+        assert report.calls == len(CALLS) and report.rows == 3 * len(CALLS)  # source, segments, analysis
+        assert report.missing_blobs == len(CALLS)  # the snapshot keeps no recordings
+        for call_pk in old:
+            assert inline.record(rt, call_pk) == before[call_pk]
+            sealed = _stored(rt, call_pk, audio=False).values()
+            assert {rt.keyring.key_id_of(value) for value in sealed} == {None}
+        assert rotation.migrate_envelope(rt).calls == 0
     finally:
         rt.db.close()

@@ -163,7 +163,7 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
     report = rotation.rotate(rt, retire_old=True)
     assert report.retired == {old_key}
     assert report.data_keys == len(stages)
-    assert (report.rows, report.blobs) == (0, 0)
+    assert (report.calls, report.rows, report.blobs) == (0, 0, 0)  # new calls: nothing to look at
     assert _key_ids(rt) == {report.new_key, None}
     # only the wrapped data keys changed: every ciphertext, in the database and the blob store, is as it was
     after = _ciphertexts(rt)
@@ -322,7 +322,7 @@ def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: Runtime) -> Non
 
 
 def test_a_second_rotation_is_refused_while_one_runs(rt: Runtime) -> None:
-    call_pk = _fetched(rt, "busy")
+    call_pk = _fetched(_stale_writer(rt), "busy")  # sealed by the ring key: the rotation converts it
     with rt.db.transaction() as session:
         calls.lock(session=session, call_pk=call_pk)  # keeps the first rotation at its first batch
         first, errors = _in_thread(lambda: rotation.rotate(rt, retire_old=True))

@@ -1,4 +1,5 @@
-"""Envelope encryption: each call's data key, wrapped by the key ring
+"""Envelope encryption: each call's data key, wrapped by the key ring; every call already stored gets a row
+without a key, which marks it for ``callsense keys migrate-envelope``
 
 Revision ID: 0010
 Revises: 0008
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("call_pk"),
     )
     op.create_index(op.f("ix_call_keys_key_id"), "call_keys", ["key_id"], unique=False)
+    op.execute("insert into call_keys (call_pk, created_at) select id, now() from calls")
 
 
 def downgrade() -> None:
