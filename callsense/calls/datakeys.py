@@ -1,11 +1,11 @@
 """Envelope encryption's data keys: one random 256-bit AES key per call, stored wrapped by the key ring.
 
 A call's data key is made on the first encryption of anything of that call (``KeyRing.encrypt`` with a
-``call:<uuid>:`` context asks ``DataKeyStore.key_for``), in a short transaction of its own: ``INSERT ...
-ON CONFLICT DO NOTHING`` and then a read, so two workers, on one machine or many, that seal the same new
-call's first values at once both end up with the key that was stored first. Keys are kept in memory for
-``CACHE_SECONDS`` (at most ``CACHE_CALLS`` of them), so a stage that writes and reads a call several times
-reads its key once.
+``call:<uuid>:`` context asks ``DataKeyStore.key_for``), in a short transaction of its own: an ``INSERT ...
+ON CONFLICT`` that stores it only where the call has no key yet, and then a read, so two workers, on one
+machine or many, that seal the same new call's first values at once both end up with the key stored first.
+Keys are kept in memory for ``CACHE_SECONDS`` (at most ``CACHE_CALLS`` of them), so a stage that writes and
+reads a call several times reads its key once.
 
 Lookups use connections of their own (``LOOKUP_CONNECTIONS``), not the database's pool: the code that
 encrypts or decrypts usually holds one of those already, and many threads each holding one while waiting
