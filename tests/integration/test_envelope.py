@@ -5,9 +5,7 @@ read back from a `callsense backup` archive's pg_dump, the archive's copy of the
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 import subprocess
 import threading
 import uuid
@@ -25,13 +23,13 @@ from callsense.calls import datakeys
 from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, CallKey, Transcript
 from callsense.config import Settings
-from callsense.crypto import KeyRing
 from callsense.errors import DataKeyDestroyedError
 from callsense.pipeline import fetch, ingest, inline
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
 from tests.conftest import AUDIO, source_of
 from tests.crm_calls import analysed_call, cli
+from tests.integration.test_key_rotation import _stale_writer
 from tests.integration.test_schema_upgrade import _load
 from tests.schema_snapshot import CALLS, SNAPSHOTS
 
@@ -54,13 +52,6 @@ def _fetched(rt: Runtime, call_id: str) -> uuid.UUID:
     call_pk = ingest.ingest(rt, call_id=call_id, source=str(RECORDING), details=details).call_pk
     fetch.run(rt, call_pk, source=source_of(rt, call_pk))
     return call_pk
-
-
-def _ring_only(rt: Runtime) -> Runtime:
-    """The runtime as callsense was before envelope encryption: its ring seals everything directly."""
-    doc = json.loads(rt.settings.resolved_key_file.read_text())
-    keys = {key_id: base64.b64decode(value) for key_id, value in doc["keys"].items()}
-    return dataclasses.replace(rt, keyring=KeyRing(keys, doc["active"]))
 
 
 def _stored(rt: Runtime, call_pk: uuid.UUID, *, audio: bool = True) -> dict[str, bytes]:
@@ -150,7 +141,7 @@ def test_two_workers_making_a_new_calls_data_key_at_once_agree(rt: Runtime) -> N
 def test_what_a_ring_key_sealed_still_opens_and_is_converted_in_place(
     settings: Settings, rt: Runtime
 ) -> None:
-    legacy = _ring_only(rt)
+    legacy = _stale_writer(rt)
     old = [_fetched(legacy, "old-fetched"), analysed_call(legacy, "old-analysed")]
     before = {call_pk: inline.record(rt, call_pk) for call_pk in old}  # read through the data-key ring
     for call_pk in old:
@@ -211,7 +202,7 @@ def test_destroying_a_data_key_makes_every_copy_of_the_call_unreadable(
 
 
 def test_the_keys_commands_migrate_and_rotate(settings: Settings) -> None:
-    legacy = _ring_only(open_runtime(settings))  # recordings in the filesystem blob store, as configured
+    legacy = _stale_writer(open_runtime(settings))  # recordings in the filesystem blob store, as configured
     try:
         call_pk = _fetched(legacy, "before-envelope")
         before = inline.record(legacy, call_pk)

@@ -207,7 +207,8 @@ def test_rotation_converts_what_a_ring_key_sealed_in_batches_of_calls(rt: Runtim
 
 
 def _stale_writer(rt: Runtime) -> Runtime:
-    """A process that loaded the ring before the rotation and never looks at the key file again."""
+    """A process that loaded the ring before the rotation and never looks at the key file again, with no
+    data keys: it seals everything under its ring key, as callsense did before envelope encryption."""
     doc = json.loads(rt.settings.resolved_key_file.read_text())
     keys = {key_id: base64.b64decode(value) for key_id, value in doc["keys"].items()}
     return dataclasses.replace(rt, keyring=KeyRing(keys, doc["active"]))
