@@ -8,6 +8,7 @@
     │   ├── BadAudioError            the recording is empty, corrupt, not audio, or too long
     │   ├── ModelAssetError          a model file is missing or fails its checksum
     │   ├── DecryptionError          a ciphertext does not open with the keys we hold
+    │   │   └── DataKeyDestroyedError the call's data key was destroyed (erased): it never opens again
     │   ├── AnalysisError            the LLM gave no valid field of the analysis
     │   ├── NotFoundError            no such call, delivery, blob, token or user
     │   ├── InvalidBlobKeyError      a blob key outside the allowed form (also a ValueError)
@@ -71,6 +72,10 @@ class ModelAssetError(PermanentError):
 
 class DecryptionError(PermanentError):
     pass
+
+
+class DataKeyDestroyedError(DecryptionError):
+    """The call's data key was destroyed (erasure): none of its ciphertexts, wherever copied, opens again."""
 
 
 class AnalysisError(PermanentError):

@@ -19,6 +19,7 @@ from callsense.backends.blobstore import BlobStore, open_blobstore
 from callsense.backends.crm import Destinations, HTTPDestinations
 from callsense.backends.llm import JSONRequest, LLMBackend, build_llm
 from callsense.backends.recordings import Recordings, SourceReader
+from callsense.calls.datakeys import DataKeyStore
 from callsense.calls.schemas import Segment
 from callsense.config import Settings
 from callsense.crypto import KeyRing
@@ -108,9 +109,11 @@ def open_runtime(settings: Settings) -> Runtime:
     """Connect to (or start) the database, load or create the key ring, open the blob store."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     keyring = KeyRing.load_or_create(settings.resolved_key_file)
+    db = open_database(settings)
+    keyring.use_data_keys(DataKeyStore(db, keyring))  # each call's ciphertexts under its own data key
     return Runtime(
         settings=settings,
-        db=open_database(settings),
+        db=db,
         keyring=keyring,
         blobs=open_blobstore(settings),
         llm=LazyLLM(settings),

@@ -242,3 +242,28 @@ class SourceStatus(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cursor: Mapped[str | None] = mapped_column(Text)  # a REST source's: where its next poll starts
+
+
+class CallKey(Base):
+    """Each call's own data key, wrapped (AES-GCM) by a key of the key ring (``calls/datakeys.py``).
+
+    ``wrapped`` is a ring ciphertext (version 1) and ``key_id`` the ring key inside it, so rotation finds the
+    rows to re-wrap by index. A destroyed key (erasure) keeps its row with ``wrapped`` and ``key_id`` null and
+    ``destroyed_at`` set, so reading the call says why it fails and nothing makes it a new key. A row with
+    neither a key nor ``destroyed_at`` marks a call stored before envelope encryption that has no key yet
+    (migration 0010 makes one for each). No foreign key to ``calls``: a call's first ciphertext is sealed
+    before the call's row is committed, and the key is made in a transaction of its own so that two workers
+    agree on it.
+    """
+
+    __tablename__ = "call_keys"
+
+    call_pk: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Since when every ciphertext of the call is under this key: set when a new call's key is made, and by
+    # the envelope migration for the calls stored before; the migration reads the recordings of the calls
+    # without it only, never the whole blob store again.
+    enveloped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
