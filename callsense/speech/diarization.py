@@ -105,7 +105,9 @@ def embed_windows(encoder: VoiceEncoder, samples: FloatArray, starts: list[float
         mels = np.pad(mels, ((0, WINDOW_FRAMES - len(mels)), (0, 0)))
     first = [min(round(start * SAMPLE_RATE / HOP), len(mels) - WINDOW_FRAMES) for start in starts]
     batches = (first[i : i + BATCH] for i in range(0, len(first), BATCH))  # bounds the memory of the windows
-    return np.concatenate([encoder.embed(np.stack([mels[f : f + WINDOW_FRAMES] for f in b])) for b in batches])
+    return np.concatenate(
+        [encoder.embed(np.stack([mels[f : f + WINDOW_FRAMES] for f in b])) for b in batches]
+    )
 
 
 def diarize(

@@ -74,7 +74,9 @@ def test_windows_cover_speech_and_stay_inside_the_recording() -> None:
 
 def test_side_by_side_windows_tile_a_region() -> None:
     starts = window_starts([(1.0, 6.0)], duration=20.0, step=WINDOW_SECONDS)
-    assert starts == pytest.approx([1.0, 1.0 + WINDOW_SECONDS, 1.0 + 2 * WINDOW_SECONDS, 6.0 - WINDOW_SECONDS])
+    assert starts == pytest.approx(
+        [1.0, 1.0 + WINDOW_SECONDS, 1.0 + 2 * WINDOW_SECONDS, 6.0 - WINDOW_SECONDS]
+    )
 
 
 def test_a_word_belongs_to_the_speaker_the_windows_around_it_resemble() -> None:
