@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from callsense.assets import catalog
+from callsense.speech import diarization
 from callsense.speech.audio import decode
 from callsense.speech.diarization import (
     STEP_SECONDS,
@@ -13,6 +14,7 @@ from callsense.speech.diarization import (
     Diarization,
     cluster,
     diarize,
+    embed_windows,
     speech_regions,
     window_starts,
 )
@@ -96,3 +98,12 @@ def test_the_two_voices_of_a_mono_fixture_are_told_apart(references: dict[str, d
     assert found.count == 2 and found.confidence > 0.3
     heard = [found.speaker_at(t["start"], t["end"]) for t in references["en_refund.mono.flac"]["turns"]]
     assert heard == [0, 1] * 5  # the agent speaks first, then they alternate
+
+
+def test_windows_embedded_batch_by_batch_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = decode((AUDIO / "en_refund.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    encoder = VoiceEncoder.load(catalog.lookup(catalog.VOICE_ENCODER).main_file.parts[0].locate())
+    starts = [0.0, 3.0, 6.4, 9.0, 12.5]
+    together = embed_windows(encoder, samples, starts)
+    monkeypatch.setattr(diarization, "BATCH", 2)
+    np.testing.assert_allclose(embed_windows(encoder, samples, starts), together, atol=1e-5)
