@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
 from callsense import metrics
+from callsense.calls import actions
 from callsense.calls import retention as holds
 from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, Delivery, Event, SourceFile, Transcript, WebhookReceipt
@@ -127,6 +128,8 @@ def test_the_purge_removes_what_each_sources_rule_says_and_runs_again_harmlessly
 
     again = retention.purge(rt, actor="test")
     assert sum(again.audio.values()) == sum(again.text.values()) == 0
+    with rt.db.transaction() as session, pytest.raises(NotFoundError, match="removed under the retention"):
+        actions.restart(session=session, call_id="old-webhook", actor="admin", via="api")
 
 
 def test_a_call_still_in_the_pipeline_is_not_purged(rt: Runtime) -> None:
