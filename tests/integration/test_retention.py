@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
 from callsense import metrics
+from callsense.backends.recordings.sources import Listed
+from callsense.backends.recordings.sources.fake import FakeSource
 from callsense.calls import actions
 from callsense.calls import retention as holds
 from callsense.calls import service as calls
@@ -22,7 +24,7 @@ from callsense.calls.models import Analysis, Call, Delivery, Event, SourceFile, 
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
 from callsense.errors import CallGoneError, LegalHoldError, NotFoundError
-from callsense.pipeline import analyse, deliver, erasure, fetch, ingest, retention, tasks, transcribe
+from callsense.pipeline import analyse, deliver, erasure, fetch, ingest, poll, retention, tasks, transcribe
 from callsense.runtime import Runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -254,3 +256,16 @@ def test_holds_and_erasure_over_the_api_are_for_admins(rt: Runtime) -> None:
         assert again.status_code == 200 and not again.json()["erased_now"]
         assert client.get("/calls/api-call", headers=admin).status_code == 404
         assert client.post("/calls/nothing/hold", json=reason, headers=admin).status_code == 404
+
+
+def test_a_sources_calls_carry_its_name_and_an_erased_one_is_not_taken_again(rt: Runtime) -> None:
+    source = FakeSource("nas", [Listed(key="a.wav", location=SOURCE, size=10, mtime=1.0)])
+    for _ in range(2):  # first sighting, then taken
+        poll.poll(rt, source, stable_seconds=0)
+    with rt.db.transaction() as session:
+        call = calls.get(session=session, call_id="a.wav")
+        assert call.source_name == "nas"  # its rule: retention.sources.nas
+    erasure.erase(rt, call_id="a.wav", actor="dpo", reason="DSR-46", via="cli")
+    assert poll.poll(rt, source, stable_seconds=0).fetched == []  # the file is still there, not taken again
+    with rt.db.transaction() as session:
+        assert session.scalars(select(Call)).all() == []
