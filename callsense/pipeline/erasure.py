@@ -55,8 +55,10 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
         ]
         # MERGE POINT (envelope encryption, issue 10): call destroy_data_key(session, call.id) here, so that
         # every copy of the call's ciphertext (backups, dumps) becomes unreadable with its row.
-        for key in {call.audio_blob or "", calls.audio_blob_key(call.id)} - {""}:
-            rt.blobs.delete(key)  # inside the transaction: should the commit fail, erasing again repeats it
+
+        # The call's key, named by its row or not (a fetch whose commit failed leaves it unnamed); deleted
+        # inside the transaction, so that should the commit fail, erasing again deletes it again.
+        rt.blobs.delete(calls.audio_blob_key(call.id))
         detail = f"erased on request ({via}): {reason}"
         if crm_records:
             detail += f"; filed in CRM as {', '.join(crm_records)}: erase it there too"

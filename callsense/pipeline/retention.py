@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import procrastinate
@@ -79,9 +78,9 @@ def _label(source: str | None) -> str:
     return source if source is not None else NO_SOURCE
 
 
-def purge(rt: Runtime, *, actor: str, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
+def purge(rt: Runtime, *, actor: str, dry_run: bool = False) -> PurgeReport:
     """Purge what the retention settings say is due (or, ``dry_run``, count it); see the module's doc."""
-    now = now or utcnow()
+    now = utcnow()
     report = PurgeReport(dry_run=dry_run)
     for group in groups(rt.settings.retention):
         if group.policy.audio_days is not None:
