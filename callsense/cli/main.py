@@ -10,20 +10,9 @@ import typer
 from rich.table import Table
 
 from callsense import __version__
-from callsense.cli import (
-    backup,
-    calls,
-    common,
-    deliveries,
-    keys,
-    models,
-    retention,
-    search,
-    sources,
-    tokens,
-    users,
-)
+from callsense.cli import backup, calls, common, deliveries, keys, models, search, sources, tokens, users
 from callsense.cli import db as db_commands  # `db` names the database module in the commands below
+from callsense.cli import retention as retention_commands  # its own line: the commands merge apart
 from callsense.errors import ConfigError
 
 app = typer.Typer(
@@ -47,8 +36,8 @@ app.add_typer(users.app, name="users")
 app.add_typer(search.app, name="search")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(backup.app, name="backup")
-app.add_typer(retention.app, name="retention")
-app.add_typer(retention.calls_app, name="calls")
+app.add_typer(retention_commands.app, name="retention")
+app.add_typer(retention_commands.calls_app, name="calls")
 
 
 def _version(value: bool) -> None:
