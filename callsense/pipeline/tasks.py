@@ -15,7 +15,7 @@ import math
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -212,7 +212,8 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
 )
 def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
     job_id = context.job.id if context.job else None
-    with structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver"):
+    bound = structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver")
+    with bound, suppress(CallGoneError):  # its call was erased meanwhile: nothing left to deliver
         deliver_stage.run(_runtime(context), uuid.UUID(delivery_id))
 
 

@@ -217,6 +217,23 @@ def test_a_queued_stage_that_meets_an_erased_call_ends_quietly(rt: Runtime) -> N
     assert rt.transcriber.requests == []  # type: ignore[attr-defined]
 
 
+def test_a_queued_delivery_of_an_erased_call_ends_quietly(rt: Runtime) -> None:
+    call_pk = ingest.ingest(rt, call_id="undelivered", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    (delivery_id,) = analyse.run(rt, call_pk)
+    app = tasks.build_app(rt)
+    with app.open():
+        tasks.defer_delivery(app, delivery_id)
+        erasure.erase(rt, call_id="undelivered", actor="dpo", reason="DSR-47", via="cli")
+        options = tasks.worker_options(rt, queues=["deliver"], concurrency=1)
+        app.run_worker(**{**options, "wait": False, "install_signal_handlers": False})
+    with rt.db.transaction() as session:
+        query = "select status::text from procrastinate_jobs where queue_name = 'deliver'"
+        assert list(session.execute(text(query)).scalars()) == []
+    assert rt.crm.sent == []  # type: ignore[attr-defined]
+
+
 def test_the_purge_is_a_periodic_task_only_when_a_rule_purges(rt: Runtime, settings: Settings) -> None:
     app = tasks.build_app(rt)
     periodic = {task.periodic_id: task for task in app.periodic_registry.periodic_tasks.values()}
