@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
 from callsense import metrics
+from callsense.backends.crm.base import Outgoing, Receipt
+from callsense.backends.crm.fake import FakeDestinations
 from callsense.backends.recordings.sources import Listed
 from callsense.backends.recordings.sources.fake import FakeSource
 from callsense.calls import actions
@@ -23,6 +26,7 @@ from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, Delivery, Event, SourceFile, Transcript, WebhookReceipt
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
+from callsense.config.deliveries import DestinationSettings
 from callsense.errors import CallGoneError, LegalHoldError, NotFoundError
 from callsense.pipeline import analyse, deliver, erasure, fetch, ingest, poll, retention, tasks, transcribe
 from callsense.runtime import Runtime
@@ -232,6 +236,23 @@ def test_a_queued_delivery_of_an_erased_call_ends_quietly(rt: Runtime) -> None:
         query = "select status::text from procrastinate_jobs where queue_name = 'deliver'"
         assert list(session.execute(text(query)).scalars()) == []
     assert rt.crm.sent == []  # type: ignore[attr-defined]
+
+
+def test_a_call_erased_while_the_crm_files_it_leaves_a_warning_naming_the_record(rt: Runtime) -> None:
+    call_pk = ingest.ingest(rt, call_id="in-flight", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    (delivery_id,) = analyse.run(rt, call_pk)
+
+    def erased_meanwhile(settings: DestinationSettings, outgoing: Outgoing) -> Receipt:
+        erasure.erase(rt, call_id="in-flight", actor="dpo", reason="DSR-48", via="cli")
+        return Receipt(external_id="crm-7")
+
+    filing = dataclasses.replace(rt, crm=FakeDestinations(erased_meanwhile))
+    with structlog.testing.capture_logs() as logs, pytest.raises(CallGoneError):
+        deliver.run(filing, delivery_id)
+    warnings = [entry for entry in logs if entry["log_level"] == "warning"]
+    assert [entry.get("external_id") for entry in warnings] == ["crm-7"]
 
 
 def test_the_purge_is_a_periodic_task_only_when_a_rule_purges(rt: Runtime, settings: Settings) -> None:
