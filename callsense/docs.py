@@ -16,6 +16,7 @@ from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
 from callsense.config.analysis import DEFAULT_TOPICS, TopicLabel
 from callsense.config.deliveries import DestinationSettings
+from callsense.config.retention import SourceRetention
 from callsense.config.sources import FolderSourceSettings, RestSourceSettings
 
 HEADER = """# Configuration reference
@@ -70,6 +71,7 @@ def configuration_markdown() -> str:
     parts += ["", "### Each of `deliveries.destinations`", "", *_item_table(DestinationSettings)]
     parts += ["", "### Each of `sources.folders`", "", *_item_table(FolderSourceSettings)]
     parts += ["", "### Each of `sources.rest`", "", *_item_table(RestSourceSettings)]
+    parts += ["", "### Each of `retention.sources.<name>`", "", *_item_table(SourceRetention)]
     return "\n".join(parts) + "\n"
 
 

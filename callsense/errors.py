@@ -86,6 +86,14 @@ class NotFoundError(PermanentError):
     pass
 
 
+class CallGoneError(NotFoundError):
+    """The call's row is gone (erased on request): a queued stage that meets it has nothing left to do."""
+
+
+class LegalHoldError(PermanentError):
+    """The call is under legal hold: it may be neither purged nor erased until an admin releases it."""
+
+
 class InvalidBlobKeyError(PermanentError, ValueError):
     """A blob key or prefix outside the allowed form: a programming error, never retried."""
 

@@ -61,6 +61,8 @@ class Call(Base):
     status_detail: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)  # shown and logged: no credentials, no query string
     source_enc: Mapped[bytes | None] = encrypted("source")  # the full URL, to fetch with
+    # The configured recording source that took it (its retention rule applies); None: webhook, API, CLI.
+    source_name: Mapped[str | None] = mapped_column(String(100))
     agent: Mapped[str | None] = mapped_column(String(200), index=True)
     direction: Mapped[str | None] = mapped_column(String(16))
     # left or right: the stereo channel of the agent when the call's source says (a preset); else asr's
@@ -93,6 +95,14 @@ class Call(Base):
 
     # Talk figures (TalkFigures as JSON): durations, counts and levels, never words; in clear to filter on.
     talk: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+    # A legal hold (set by an admin): the call is neither purged nor erased while legal_hold_at is set.
+    legal_hold_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_hold_by: Mapped[str | None] = mapped_column(String(200))
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
+    # When the retention purge removed the recording, and the transcript and analysis (calls/retention.py).
+    audio_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    text_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     fetch_seconds: Mapped[float | None] = mapped_column(Float)
     transcribe_seconds: Mapped[float | None] = mapped_column(Float)
@@ -145,6 +155,8 @@ class Event(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
     actor: Mapped[str | None] = mapped_column(String(200))  # who: an API token's name, "worker", "cli"
+    # The call's id on the records that outlive the call (an erasure's): call_pk is NULL on those.
+    call_id: Mapped[str | None] = mapped_column(String(200), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

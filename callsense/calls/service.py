@@ -25,7 +25,7 @@ from callsense.calls.schemas import (
     render_transcript,
 )
 from callsense.crypto import KeyRing
-from callsense.errors import NotFoundError
+from callsense.errors import CallGoneError, NotFoundError
 
 
 def context(call_pk: uuid.UUID, field: str) -> str:
@@ -68,6 +68,7 @@ class CallDetails:
     started_at: datetime | None = None
     metadata: dict[str, Any] | None = None
     agent_channel: str | None = None  # left or right; None: the asr setting
+    source_name: str | None = None  # the configured recording source that took it
 
 
 def get_or_create(
@@ -82,6 +83,7 @@ def get_or_create(
     call.agent = details.agent
     call.direction = details.direction
     call.agent_channel = details.agent_channel
+    call.source_name = details.source_name
     call.started_at = details.started_at
     if details.customer_number is not None:
         call.customer_number_enc = keyring.encrypt_text(
@@ -122,8 +124,8 @@ def get(*, session: Session, call_id: str) -> Call:
 
 def lock(*, session: Session, call_pk: uuid.UUID) -> Call:
     call = session.get(Call, call_pk, with_for_update=True)
-    if call is None:
-        raise NotFoundError(f"no call {call_pk}")
+    if call is None:  # callers hold an id they read earlier: the call was erased since
+        raise CallGoneError(f"no call {call_pk}: erased")
     return call
 
 

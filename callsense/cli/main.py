@@ -13,6 +13,7 @@ from callsense import __version__
 from callsense.cli import ask as asking
 from callsense.cli import backup, calls, common, deliveries, keys, models, search, sources, tokens, users
 from callsense.cli import db as db_commands  # `db` names the database module in the commands below
+from callsense.cli import retention as retention_commands  # its own line: the commands merge apart
 from callsense.errors import ConfigError
 
 app = typer.Typer(
@@ -37,6 +38,8 @@ app.add_typer(users.app, name="users")
 app.add_typer(search.app, name="search")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(backup.app, name="backup")
+app.add_typer(retention_commands.app, name="retention")
+app.add_typer(retention_commands.calls_app, name="calls")
 
 
 def _version(value: bool) -> None:

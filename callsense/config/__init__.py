@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,7 @@ from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
 from callsense.config.models import ASRSettings, LLMSettings, SpeakerSettings, TranslationEngine
 from callsense.config.redaction import RedactionSettings
+from callsense.config.retention import RetentionSettings
 from callsense.config.service import (
     MetricsSettings,
     ServerSettings,
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -93,6 +95,17 @@ class Settings(BaseSettings):
         if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @model_validator(mode="after")
+    def _retention_names_sources(self) -> Settings:
+        known = {source.name for source in self.sources.all()}
+        unknown = sorted(set(self.retention.sources) - known)
+        if unknown:
+            raise ValueError(
+                f"retention.sources names {', '.join(unknown)}, not a configured source "
+                f"(configured: {', '.join(sorted(known)) or 'none'})"
+            )
+        return self
 
     @property
     def resolved_key_file(self) -> Path:

@@ -34,7 +34,7 @@ from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery, utcnow
 from callsense.calls.schemas import CallRecord
 from callsense.config.deliveries import REDACTED_FIELDS, DestinationKind, DestinationSettings
-from callsense.errors import CallsenseError, CRMRejectedError, CRMUnavailableError
+from callsense.errors import CallGoneError, CallsenseError, CRMRejectedError, CRMUnavailableError
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -258,5 +258,9 @@ def run(rt: Runtime, delivery_id: uuid.UUID) -> None:
             return
         bound.info("delivery will be retried", wait_s=round(wait, 1), **failure)
         raise CRMUnavailableError(str(exc), retry_after=wait, status=exc.status) from exc
-    record_receipt(rt, delivery_id, receipt)
+    try:
+        record_receipt(rt, delivery_id, receipt)
+    except CallGoneError:  # erased while the CRM filed it: no erasure event names this record
+        bound.warning("erased while delivered: erase the CRM record", external_id=receipt.external_id)
+        raise
     bound.info("delivered", external_id=receipt.external_id, skipped=receipt.skipped)

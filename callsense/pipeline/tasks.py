@@ -15,7 +15,7 @@ import math
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -35,12 +35,12 @@ from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
 from callsense.config.sources import RestSourceSettings
-from callsense.errors import ConfigError, CRMUnavailableError, PermanentError
+from callsense.errors import CallGoneError, ConfigError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import deliver as deliver_stage
 from callsense.pipeline import fetch as fetch_stage
 from callsense.pipeline import poll as poll_stage
-from callsense.pipeline import stages, workers
+from callsense.pipeline import retention, stages, workers
 from callsense.pipeline import transcribe as transcribe_stage
 
 if TYPE_CHECKING:
@@ -143,6 +143,9 @@ def _observed(context: procrastinate.JobContext, stage: str, call_pk: str) -> It
         try:
             yield
             outcome = "ok"
+        except CallGoneError:  # erased while queued or running (pipeline/erasure.py): nothing left to do
+            outcome = "gone"
+            log.info("the call was erased; the job ends")
         finally:
             stages.QUEUE_RETRIES.reset(retries)
             metrics.STAGE_SECONDS.labels(stage=stage, outcome=outcome).observe(time.perf_counter() - started)
@@ -157,25 +160,23 @@ def _then(context: procrastinate.JobContext, call_pk: str, stage: str) -> None:
 @blueprint.task(name="fetch", queue="fetch", retry=RETRY["fetch"], pass_context=True)
 def fetch(context: procrastinate.JobContext, call_pk: str) -> None:
     with _observed(context, "fetch", call_pk):
-        following = fetch_stage.run(_runtime(context), uuid.UUID(call_pk), local_files=False)
-    _then(context, call_pk, following)
+        _then(context, call_pk, fetch_stage.run(_runtime(context), uuid.UUID(call_pk), local_files=False))
 
 
 @blueprint.task(name="transcribe", queue="transcribe", retry=RETRY["transcribe"], pass_context=True)
 def transcribe(context: procrastinate.JobContext, call_pk: str) -> None:
     with _observed(context, "transcribe", call_pk):
         following = transcribe_stage.run(_runtime(context), uuid.UUID(call_pk))
-    if following is not None:
-        _then(context, call_pk, following)
+        if following is not None:
+            _then(context, call_pk, following)
 
 
 @blueprint.task(name="analyse", queue="analyse", retry=RETRY["analyse"], pass_context=True)
 def analyse(context: procrastinate.JobContext, call_pk: str) -> None:
-    with _observed(context, "analyse", call_pk):
-        waiting = analyse_stage.run(_runtime(context), uuid.UUID(call_pk))
     assert context.app is not None
-    for delivery_id in waiting:
-        defer_delivery(context.app, delivery_id)
+    with _observed(context, "analyse", call_pk):
+        for delivery_id in analyse_stage.run(_runtime(context), uuid.UUID(call_pk)):
+            defer_delivery(context.app, delivery_id)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,8 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
 )
 def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
     job_id = context.job.id if context.job else None
-    with structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver"):
+    bound = structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver")
+    with bound, suppress(CallGoneError):  # its call was erased meanwhile: nothing left to deliver
         deliver_stage.run(_runtime(context), uuid.UUID(delivery_id))
 
 
@@ -349,6 +351,7 @@ def build_app(rt: Runtime) -> procrastinate.App:
             lock=source_lock(source.name),
             task_kwargs={"source": source.name},
         )(app.tasks["callsense:poll_source"])
+    app.add_tasks_from(retention.schedule(rt), namespace="callsense")
     # Procrastinate logs every job at INFO; ours carry the call id instead.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     return app

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from callsense.calls import access, deliveries
+from callsense.calls import access, deliveries, retention
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallRecord, Segment, Speaker, TalkFigures
 from callsense.crypto import KeyRing
@@ -66,6 +67,9 @@ class CallView:
     timeline: list[StageRun] = field(default_factory=list)
     access: list[StageRun] = field(default_factory=list)  # who read the transcript or played the audio
     deliveries: list[deliveries.DeliveryView] = field(default_factory=list)
+    hold: retention.Hold | None = None
+    audio_purged_at: datetime | None = None  # removed under the retention policy
+    text_purged_at: datetime | None = None
 
 
 def clock(seconds: float) -> str:
@@ -147,6 +151,9 @@ def load(
         transcript_shown=transcript_allowed,
         original_shown=original and transcript_allowed,
         deliveries=deliveries.of_call(session=session, call_pk=call.id),
+        hold=retention.hold_of(call),
+        audio_purged_at=call.audio_purged_at,
+        text_purged_at=call.text_purged_at,
     )
     if transcript_allowed:
         view.turns = [

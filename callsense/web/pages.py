@@ -253,5 +253,6 @@ def operations_page(
             "failed": operations.failed_calls(session=session),
             "dead": operations.dead_deliveries(session=session),
             "sources": operations.sources(session=session, configured=rt.settings.sources.all()),
+            "retention": operations.retention_state(session=session, settings=rt.settings.retention),
         }
     return page(request, "operations.html", context)

@@ -28,7 +28,8 @@ class BlobStore(Protocol):
         """The blob under ``key``; raises ``NotFoundError`` when there is none."""
 
     def delete(self, key: str) -> None:
-        """Remove the blob under ``key``; nothing happens when there is none."""
+        """Remove the blob under ``key``; a blob already gone is no error (a purge or an erasure may run
+        twice). Other blobs whose keys start with ``key`` stay."""
 
 
 def validate_key(key: str) -> str:

@@ -54,9 +54,11 @@ class FilesystemBlobStore:
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        with contextlib.suppress(FileNotFoundError):
+        try:
             path.unlink()
-            _fsync_dir(path.parent)
+        except FileNotFoundError:
+            return
+        _fsync_dir(path.parent)  # the removal itself survives a crash
 
     def _path(self, key: str) -> Path:
         return self._root / (validate_key(key) + _SUFFIX)
