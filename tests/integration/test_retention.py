@@ -23,7 +23,16 @@ from callsense.backends.recordings.sources.fake import FakeSource
 from callsense.calls import actions
 from callsense.calls import retention as holds
 from callsense.calls import service as calls
-from callsense.calls.models import Analysis, Call, Delivery, Event, SourceFile, Transcript, WebhookReceipt
+from callsense.calls.models import (
+    Analysis,
+    Call,
+    CallKey,
+    Delivery,
+    Event,
+    SourceFile,
+    Transcript,
+    WebhookReceipt,
+)
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
 from callsense.config.deliveries import DestinationSettings
@@ -78,11 +87,14 @@ def _processed(rt: Runtime, call_id: str, *, days_old: int, source_name: str | N
 
 
 def _has_audio(rt: Runtime, call_pk: uuid.UUID) -> bool:
-    try:
-        rt.blobs.get(calls.audio_blob_key(call_pk))
-    except NotFoundError:
-        return False
-    return True
+    """Whether a recording of the call is stored: the original, or (redaction being on) its redacted copy."""
+    for key in (calls.audio_blob_key(call_pk), calls.redacted_audio_blob_key(call_pk)):
+        try:
+            rt.blobs.get(key)
+        except NotFoundError:
+            continue
+        return True
+    return False
 
 
 def _count(rt: Runtime, model: Any, call_pk: uuid.UUID) -> int:
@@ -174,6 +186,8 @@ def test_erasure_removes_every_row_and_blob_and_leaves_one_audit_event(rt: Runti
         assert receipt is not None and receipt.call_pk is None  # replay protection stays, unlinked
         source_file = session.scalars(select(SourceFile)).one()
         assert source_file.call_pk is None and "erased" in (source_file.reason or "")  # never taken again
+        data_key = session.get(CallKey, call_pk)  # destroyed: copies of its ciphertexts open no more
+        assert data_key is not None and data_key.wrapped is None and data_key.destroyed_at is not None
         (record,) = session.scalars(select(Event).where(Event.stage == "erasure"))
     assert (record.call_pk, record.call_id, record.kind, record.actor) == (None, "subject", "erased", "dpo")
     assert "DSR-42" in (record.detail or "") and "hook:hook-subject" in (record.detail or "")
