@@ -28,7 +28,9 @@ def read_record(
     it: metadata and analysis, none of the words said."""
     record = calls.to_record(call=call, keyring=keyring)
     if not transcript_allowed:
-        return record.model_copy(update={"transcript": "", "segments": [], "translated_transcript": None})
+        hidden: dict[str, object] = {"transcript": "", "segments": [], "translated_transcript": None}
+        quoteless = [match.without_quotes() for match in record.categories]
+        return record.model_copy(update={**hidden, "categories": quoteless})
     calls.add_event(session=session, call_pk=call.id, stage=via, kind="transcript_viewed", actor=actor)
     return record
 

@@ -262,6 +262,27 @@ class TalkFigures(BaseModel):
         return "; ".join([*sides, f"non-talk {self.non_talk_seconds:.0f} s"])
 
 
+class CategoryEvidence(BaseModel):
+    """Why a call is in a category: a turn that said a phrase of the rule (its index in ``segments``, where
+    the phrase began, the turn's words), or a figure of the call that met the rule (``turn`` null)."""
+
+    turn: int | None = Field(default=None, description="index of the turn in segments; null for a figure")
+    start: float | None = Field(default=None, ge=0, description="seconds: where the phrase began")
+    speaker: Speaker | None = None
+    text: str = Field(description="the turn's words, or what the figure was")
+
+
+class CategoryMatch(BaseModel):
+    """A category (``categories`` in the settings or on the dashboard) whose rule holds for the call."""
+
+    name: str
+    evidence: list[CategoryEvidence] = Field(default_factory=list)
+
+    def without_quotes(self) -> CategoryMatch:
+        """As a viewer sees it: the figures, not the turns (their words are transcript)."""
+        return self.model_copy(update={"evidence": [item for item in self.evidence if item.turn is None]})
+
+
 class CallRecord(BaseModel):
     """The analysed call. Field names follow the CRM payload of the product brief."""
 
@@ -295,6 +316,9 @@ class CallRecord(BaseModel):
     )
     speakers: SpeakersFound | None = Field(default=None, description="how speakers and roles were found")
     analysis_failures: list[FieldFailure] = Field(default_factory=list)
+    categories: list[CategoryMatch] = Field(
+        default_factory=list, description="the categories the call is in, with their evidence"
+    )
     models: ModelsUsed = Field(default_factory=ModelsUsed)
     timings: StageTimings = Field(default_factory=StageTimings)
 

@@ -1,0 +1,139 @@
+"""``callsense categories``: the call categories in force, checking a file of them, re-evaluating calls."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from callsense.cli import common
+from callsense.config.categories import parse_categories
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
+
+app = typer.Typer(
+    help="Call categories: rules on what was said, sentiment, topic and talk figures (docs/analytics.md, "
+    "Categories). Defined in the settings file ([[categories]]) or on the dashboard's Categories page.",
+    no_args_is_help=True,
+)
+POLL_SECONDS = 1.0
+
+
+@app.command("list")
+def list_categories() -> None:
+    """Show the categories in force: name, where defined, the rule in words, calls in it."""
+    from callsense.calls import categories
+    from callsense.calls.categorise import describe
+    from callsense.pipeline import categorise
+
+    with common.runtime() as rt, rt.db.transaction() as session:
+        found = categories.defined(session=session, configured=rt.settings.categories)
+        counts = categories.counts(session=session)
+    table = Table("category", "defined in", "rule", "calls")
+    for item in found:
+        table.add_row(
+            item.category.name,
+            item.source,
+            describe(item.category.rule),
+            str(counts.get(item.category.name, 0)),
+        )
+    common.out.print(
+        table if found else "No categories: add [[categories]] to the settings or use the dashboard."
+    )
+    done = categorise.progress(rt)
+    if not done.finished:
+        common.out.print(f"{done.total - done.done} of {done.total} calls wait to be re-evaluated")
+
+
+@app.command()
+def check(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A TOML file with [[categories]] tables.")
+    ],
+) -> None:
+    """Validate the categories of a TOML file (the settings file, or one of categories only) against the
+    rule language and the taxonomy in force, without changing anything. Exit code 1 names every problem."""
+    from callsense.calls.categorise import describe
+
+    settings = common.settings()
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        common.err.print(f"[bold red]error:[/] {file} is not TOML: {exc}", highlight=False)
+        raise typer.Exit(common.EXIT_PERMANENT) from None
+    if "categories" not in raw:
+        common.err.print(f"[bold red]error:[/] {file} has no [[categories]]", highlight=False)
+        raise typer.Exit(common.EXIT_PERMANENT)
+    with common.errors_as_exit():
+        found = parse_categories(raw["categories"], topics={t.label for t in settings.analysis.topics})
+    for category in found:
+        common.out.print(f"[green]ok[/] {category.name}: {describe(category.rule)}", highlight=False)
+
+
+def _queue(rt: Runtime) -> int:
+    from callsense.pipeline import categorise, tasks
+
+    jobs_app = tasks.build_app(rt)
+    with jobs_app.open():
+        queued = categorise.requeue(rt, lambda first, last: tasks.defer_categorise(jobs_app, first, last))
+    return queued.jobs
+
+
+def _evaluate_here(rt: Runtime) -> None:
+    from callsense.calls import categories
+    from callsense.pipeline import categorise
+
+    with rt.db.transaction() as session:
+        current = categories.revision(categorise.in_force(rt, session))
+        ranges = categories.stale_ranges(session=session, current=current, batch=categorise.BATCH_CALLS)
+    for first, last in ranges:
+        categorise.run_batch(rt, first, last)
+
+
+@app.command()
+def reevaluate(
+    wait: Annotated[
+        bool, typer.Option(help="Show the progress until every call is done (Ctrl-C stops watching only).")
+    ] = True,
+    here: Annotated[
+        bool, typer.Option(help="Evaluate in this process instead of queueing jobs for the workers.")
+    ] = False,
+) -> None:
+    """Re-evaluate every analysed call whose categories are stale (a category was added, changed or
+    removed since it was evaluated), from the stored transcript and analysis: no Whisper, no LLM.
+
+    The dashboard and the workers' reconciler queue this by themselves; run it to watch the progress or
+    to do it without a worker (--here)."""
+    from callsense.pipeline import categorise
+
+    with common.runtime() as rt:
+        start = categorise.progress(rt)
+        if start.finished:
+            common.out.print(f"all {start.total} analysed calls are up to date")
+            return
+        if here:
+            _evaluate_here(rt)
+        else:
+            jobs = _queue(rt)
+            common.out.print(
+                f"{start.total - start.done} calls to re-evaluate; {jobs} job(s) queued for the workers "
+                "(callsense serve or callsense worker --queue categories)"
+            )
+        if not (wait or here):
+            return
+        columns = (TextColumn("re-evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=common.out) as bar:
+            task = bar.add_task("calls", total=start.total, completed=start.done)
+            while True:
+                now = categorise.progress(rt)
+                bar.update(task, total=now.total, completed=now.done)
+                if now.finished:
+                    break
+                time.sleep(POLL_SECONDS)
+        common.out.print(f"{now.total} calls evaluated with the categories in force")
