@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, String, cast, delete, func, select
 from sqlalchemy.orm import Session
 
 from callsense.calls import service as calls
@@ -72,8 +72,11 @@ def save(
     """Create or replace a dashboard category from what an admin wrote; ``CategoryError`` says what is
     wrong."""
     category = parse_category(raw, topics=topics)
-    if any(other.name.casefold() == category.name.casefold() for other in configured):
-        raise CategoryError(f"category '{category.name}' is defined in the settings file: change it there")
+    for other in configured:
+        if other.name.casefold() == category.name.casefold():
+            raise CategoryError(
+                f"category '{category.name}': the settings file defines '{other.name}' (change it there)"
+            )
     same = session.scalars(
         select(CategoryDefinition).where(func.lower(CategoryDefinition.name) == category.name.lower())
     ).one_or_none()
@@ -165,16 +168,17 @@ def progress(*, session: Session, current: str) -> Progress:
 def stale_ranges(*, session: Session, current: str, batch: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """The stale calls in runs of ``batch``, each as its first and last id (inclusive)."""
     numbered = (
-        select(Call.id, ((func.row_number().over(order_by=Call.id) - 1) / batch).label("run"))
+        select(
+            cast(Call.id, String).label("id"),  # uuid has no min(); its text sorts as its bytes do
+            ((func.row_number().over(order_by=Call.id) - 1) // batch).label("run"),
+        )
         .where(*_stale(current))
         .subquery()
     )
-    query = (
-        select(func.min(numbered.c.id), func.max(numbered.c.id))
-        .group_by(numbered.c.run)
-        .order_by(numbered.c.run)
-    )
-    return [(first, last) for first, last in session.execute(query)]
+    runs = select(func.min(numbered.c.id), func.max(numbered.c.id)).group_by(numbered.c.run)
+    return [
+        (uuid.UUID(first), uuid.UUID(last)) for first, last in session.execute(runs.order_by(numbered.c.run))
+    ]
 
 
 def stale_between(*, session: Session, current: str, first: uuid.UUID, last: uuid.UUID) -> list[Call]:

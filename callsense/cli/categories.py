@@ -81,18 +81,13 @@ def _queue(rt: Runtime) -> int:
 
     jobs_app = tasks.build_app(rt)
     with jobs_app.open():
-        queued = categorise.requeue(rt, lambda first, last: tasks.defer_categorise(jobs_app, first, last))
-    return queued.jobs
+        return categorise.requeue(rt, lambda first, last: tasks.defer_categorise(jobs_app, first, last))
 
 
 def _evaluate_here(rt: Runtime) -> None:
-    from callsense.calls import categories
     from callsense.pipeline import categorise
 
-    with rt.db.transaction() as session:
-        current = categories.revision(categorise.in_force(rt, session))
-        ranges = categories.stale_ranges(session=session, current=current, batch=categorise.BATCH_CALLS)
-    for first, last in ranges:
+    for first, last in categorise.stale_ranges(rt):
         categorise.run_batch(rt, first, last)
 
 

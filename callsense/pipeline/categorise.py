@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -25,12 +24,6 @@ BATCH_CALLS = 100  # calls per job: one transaction, their rows locked while the
 
 # Queues one job for the calls from the first id to the last; False when one is waiting for them already.
 Defer = Callable[[uuid.UUID, uuid.UUID], bool]
-
-
-@dataclass(frozen=True)
-class Requeued:
-    calls: int  # stale calls found
-    jobs: int  # jobs queued for them
 
 
 def in_force(rt: Runtime, session: Session) -> list[Category]:
@@ -49,14 +42,16 @@ def run_batch(rt: Runtime, first: uuid.UUID, last: uuid.UUID) -> int:
         return len(stale)
 
 
-def requeue(rt: Runtime, defer: Defer, *, batch: int = BATCH_CALLS) -> Requeued:
-    """Queue a job for every batch of stale calls."""
+def stale_ranges(rt: Runtime, *, batch: int = BATCH_CALLS) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """The stale calls in batches, each as its first and last id: one job each."""
     with rt.db.transaction() as session:
         current = categories.revision(in_force(rt, session))
-        ranges = categories.stale_ranges(session=session, current=current, batch=batch)
-        total = categories.progress(session=session, current=current)
-    jobs = sum(defer(first, last) for first, last in ranges)
-    return Requeued(calls=total.total - total.done, jobs=jobs)
+        return categories.stale_ranges(session=session, current=current, batch=batch)
+
+
+def requeue(rt: Runtime, defer: Defer, *, batch: int = BATCH_CALLS) -> int:
+    """Queue a job for every batch of stale calls; returns how many were queued."""
+    return sum(defer(first, last) for first, last in stale_ranges(rt, batch=batch))
 
 
 def progress(rt: Runtime) -> categories.Progress:

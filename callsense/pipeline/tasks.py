@@ -192,6 +192,11 @@ def defer_categorise(app: procrastinate.App, first: uuid.UUID, last: uuid.UUID) 
     return _defer(app, "categorise", queueing_lock("categorise", first), first=str(first), last=str(last))
 
 
+async def defer_categorise_async(app: procrastinate.App, first: uuid.UUID, last: uuid.UUID) -> bool:
+    lock = queueing_lock("categorise", first)
+    return await _defer_async(app, "categorise", lock, first=str(first), last=str(last))
+
+
 @dataclass(frozen=True)
 class DeliveryRetry(BaseRetryStrategy):
     """The deliver stage decides the wait (the CRM's Retry-After, or jittered backoff) and when to give up
@@ -296,7 +301,7 @@ def reconcile_categories(rt: Runtime, app: procrastinate.App) -> int:
     with rt.db.transaction() as session:
         if session.execute(text(busy)).first():
             return 0
-    return categorise_stage.requeue(rt, functools.partial(defer_categorise, app)).jobs
+    return categorise_stage.requeue(rt, functools.partial(defer_categorise, app))
 
 
 @blueprint.periodic(cron="* * * * *", periodic_id="recover-stalled")

@@ -223,12 +223,24 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        ({"name": "Bad", "rule": {"sayd": "x"}}, "category 'Bad': rule: a rule is a table with one of the keys"),
-        ({"name": "Bad", "rule": {"said": []}}, "category 'Bad': rule.said.said: List should have at least 1"),
+        (
+            {"name": "Bad", "rule": {"sayd": "x"}},
+            "category 'Bad': rule: a rule is a table with one of the keys",
+        ),
+        (
+            {"name": "Bad", "rule": {"said": []}},
+            "category 'Bad': rule.said.said: List should have at least 1",
+        ),
         ({"name": "Bad", "rule": {"said": "..."}}, "a phrase needs at least one word"),
-        ({"name": "Bad", "rule": {"said": "x", "first_s": 5, "last_s": 5}}, "'first_s' or 'last_s', not both"),
+        (
+            {"name": "Bad", "rule": {"said": "x", "first_s": 5, "last_s": 5}},
+            "'first_s' or 'last_s', not both",
+        ),
         ({"name": "Bad", "rule": {"said": "x", "speaker": "boss"}}, "Input should be 'agent' or 'customer'"),
-        ({"name": "Bad", "rule": {"sentiment": "Angry"}}, "Input should be 'Positive', 'Neutral' or 'Negative'"),
+        (
+            {"name": "Bad", "rule": {"sentiment": "Angry"}},
+            "Input should be 'Positive', 'Neutral' or 'Negative'",
+        ),
         ({"name": "Bad", "rule": {"sentiment": "Negative", "quarter": 2}}, "'quarter' needs 'speaker'"),
         ({"name": "Bad", "rule": {"non_talk_s": {}}}, "give 'above', 'below' or both"),
         ({"name": "Bad", "rule": {"duration_s": {"above": 9, "below": 3}}}, "must be less than 'below'"),
@@ -299,7 +311,11 @@ all = [{ topic = "Cancellation" }, { sentiment = "Negative", speaker = "customer
     loaded = Settings()
     assert [c.name for c in loaded.categories] == ["Recording disclosure missing", "Unhappy cancellation"]
     assert loaded.categories[0].stored_rule() == {
-        "not": {"said": ["this call is recorded", "call may be recorded"], "speaker": "agent", "first_s": 30.0}
+        "not": {
+            "said": ["this call is recorded", "call may be recorded"],
+            "speaker": "agent",
+            "first_s": 30.0,
+        }
     }
     with pytest.raises(ValueError, match="category 'X': topic 'Nope' is not a taxonomy label"):
         Settings(categories=[{"name": "X", "rule": {"topic": "Nope"}}])
