@@ -100,6 +100,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         "issues": list(record.issues),
         "action_items": [item.model_dump(mode="json") for item in record.action_items],
         "outcome": record.outcome.model_dump(mode="json"),
+        "categories": [match.name for match in record.categories],
         "transcript": record.transcript,
         "translated_transcript": record.translated_transcript,
     }
