@@ -127,7 +127,7 @@ async def save_category(
     except CategoryError as exc:
         context = await run_in_threadpool(_context, rt, user, name=name, description=description, rule=rule)
         context["error"] = str(exc)
-        return page(request, "categories.html", context, status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return page(request, "categories.html", context, status.HTTP_422_UNPROCESSABLE_CONTENT)
     await _reevaluate(rt, jobs_app)
     return RedirectResponse(f"{PREFIX}/categories", status_code=status.HTTP_303_SEE_OTHER)
 
