@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, String, cast, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from callsense.calls import service as calls
 from callsense.calls.categorise import CallFacts, evaluate
@@ -188,6 +188,8 @@ def stale_between(*, session: Session, current: str, first: uuid.UUID, last: uui
         .where(*_stale(current), Call.id >= first, Call.id <= last)
         .order_by(Call.id)
         .with_for_update(of=Call)
+        # what evaluating reads, in three queries for the batch instead of three for each call
+        .options(selectinload(Call.transcript), selectinload(Call.analysis), selectinload(Call.categories))
     )
     return list(session.scalars(query))
 

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from callsense.calls.schemas import (
     AnalysisResult,
@@ -46,12 +46,20 @@ _WORD = re.compile(r"\w+")
 
 def fold(text: str) -> str:
     """Lower case without accents: what phrase matching compares."""
+    if text.isascii():  # most words: nothing to decompose
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
 def words_of(text: str) -> list[str]:
     return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=50_000)
+def _word_parts(text: str) -> tuple[str, ...]:
+    """One Whisper word's folded parts ("I'm" gives "i", "m"); a call's words repeat, so they are cached."""
+    return tuple(words_of(text))
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ class _TurnWords:
         words: list[str] = []
         starts: list[float] = []
         for word in segment.words:
-            for part in words_of(word.text):
+            for part in _word_parts(word.text):
                 words.append(part)
                 starts.append(word.start)
         return cls(words, starts)
