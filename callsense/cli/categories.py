@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -30,23 +31,23 @@ def list_categories() -> None:
     """Show the categories in force: name, where defined, the rule in words, calls in it."""
     from callsense.calls import categories
     from callsense.calls.categorise import describe
-    from callsense.pipeline import categorise
 
     with common.runtime() as rt, rt.db.transaction() as session:
         found = categories.defined(session=session, configured=rt.settings.categories)
         counts = categories.counts(session=session)
+        done = categories.progress(
+            session=session, current=categories.revision([item.category for item in found])
+        )
     table = Table("category", "defined in", "rule", "calls")
     for item in found:
         table.add_row(
             item.category.name,
             item.source,
-            describe(item.category.rule),
+            escape(describe(item.category.rule)),
             str(counts.get(item.category.name, 0)),
         )
-    common.out.print(
-        table if found else "No categories: add [[categories]] to the settings or use the dashboard."
-    )
-    done = categorise.progress(rt)
+    empty = "No categories: add [[categories]] to the settings file, or use the dashboard's Categories page"
+    common.out.print(table if found else empty, markup=False)
     if not done.finished:
         common.out.print(f"{done.total - done.done} of {done.total} calls wait to be re-evaluated")
 
@@ -65,15 +66,17 @@ def check(
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        common.err.print(f"[bold red]error:[/] {file} is not TOML: {exc}", highlight=False)
+        common.err.print(f"[bold red]error:[/] {file} is not TOML: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(common.EXIT_PERMANENT) from None
     if "categories" not in raw:
-        common.err.print(f"[bold red]error:[/] {file} has no [[categories]]", highlight=False)
+        common.err.print(
+            f"[bold red]error:[/] {file} has no {escape('[[categories]]')}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(common.EXIT_PERMANENT)
     with common.errors_as_exit():
         found = parse_categories(raw["categories"], topics={t.label for t in settings.analysis.topics})
     for category in found:
-        common.out.print(f"[green]ok[/] {category.name}: {describe(category.rule)}", highlight=False)
+        common.out.print(f"[green]ok[/] {category.name}: {escape(describe(category.rule))}", highlight=False)
 
 
 def _queue(rt: Runtime) -> int:
