@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Call categories: rules on what was said, sentiment, topic and talk figures (docs/analytics.md, "
-    "Categories). Defined in the settings file ([[categories]]) or on the dashboard's Categories page.",
+    "Categories). Defined in the settings file (\\[\\[categories]]) or on the dashboard's Categories page.",
     no_args_is_help=True,
 )
 POLL_SECONDS = 1.0
@@ -55,11 +55,14 @@ def list_categories() -> None:
 @app.command()
 def check(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="A TOML file with [[categories]] tables.")
+        Path, typer.Argument(exists=True, dir_okay=False, help="A TOML file with \\[\\[categories]] tables.")
     ],
 ) -> None:
-    """Validate the categories of a TOML file (the settings file, or one of categories only) against the
-    rule language and the taxonomy in force, without changing anything. Exit code 1 names every problem."""
+    """Validate the categories of a TOML file against the rule language and the taxonomy in force.
+
+    FILE is the settings file, or a file of categories only; nothing is changed.
+
+    Exit code 1 names every problem."""
     from callsense.calls.categorise import describe
 
     settings = common.settings()
@@ -103,11 +106,13 @@ def reevaluate(
         bool, typer.Option(help="Evaluate in this process instead of queueing jobs for the workers.")
     ] = False,
 ) -> None:
-    """Re-evaluate every analysed call whose categories are stale (a category was added, changed or
-    removed since it was evaluated), from the stored transcript and analysis: no Whisper, no LLM.
+    """Re-evaluate the analysed calls whose categories are stale, from their stored turns and analysis.
 
-    The dashboard and the workers' reconciler queue this by themselves; run it to watch the progress or
-    to do it without a worker (--here)."""
+    A call is stale when a category was added, changed or removed since it was evaluated. No Whisper, no LLM.
+
+    The dashboard and the workers' reconciler queue this by themselves.
+
+    Run it to watch the progress, or with --here to do it without a worker."""
     from callsense.pipeline import categorise
 
     with common.runtime() as rt:
