@@ -28,9 +28,10 @@ from callsense.calls.schemas import (
 )
 from callsense.config import Settings
 from callsense.config.categories import CategoryError
+from callsense.config.deliveries import DeliverySettings
 from callsense.config.talk import TalkSettings
 from callsense.errors import NotFoundError
-from callsense.pipeline import analyse, categorise, tasks
+from callsense.pipeline import analyse, categorise, deliver, tasks
 from callsense.runtime import Runtime, open_runtime
 from tests.conftest import _fresh_database
 from tests.crm_calls import ANALYSIS
@@ -245,6 +246,36 @@ def test_the_evidence_is_stored_encrypted_and_read_back_with_the_record(rt: Runt
     assert [
         m.evidence for m in (x.without_quotes() for x in record.categories) if m.name == "Cancel intent"
     ] == [[]]
+
+
+def test_a_crm_mapping_can_send_the_names_of_the_categories(rt: Runtime) -> None:
+    _save(rt, {"name": "Cancel intent", "rule": {"said": "kundigen", "speaker": "customer"}})
+    for first, last in categorise.stale_ranges(rt):
+        categorise.run_batch(rt, first, last)
+    hook = {
+        "name": "hook",
+        "kind": "webhook",
+        "base_url": "https://crm.example/hook",
+        "secret": "whsec_test",
+        "fields": ["call_id", "categories"],
+    }
+    helpdesk = {
+        **hook,
+        "name": "helpdesk",
+        "kind": "hubspot",
+        "token": "pat",
+        "subject_template": "{call_id}",
+        "body_template": "{categories}",
+    }
+    destinations = DeliverySettings.model_validate({"destinations": [hook, helpdesk]}).destinations
+    with rt.db.transaction() as session:
+        call = calls.get(session=session, call_id="c8")
+        sent = [
+            deliver.render(call=call, rt=rt, destination=destination, delivery_id=uuid.uuid4())
+            for destination in destinations
+        ]
+    assert sent[0].fields == {"call_id": "c8", "categories": ["Cancel intent"]}  # names, no evidence
+    assert sent[1].body == "- Cancel intent"
 
 
 def test_the_reconciler_requeues_when_the_settings_categories_changed(rt: Runtime) -> None:
