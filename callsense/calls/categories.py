@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, cast, delete, func, select
+import structlog
+from sqlalchemy import ColumnElement, String, cast, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from callsense.calls import service as calls
@@ -26,6 +27,8 @@ from callsense.calls.schemas import AnalysisResult, CallStatus, CategoryMatch, S
 from callsense.config.categories import Category, CategoryError, parse_category
 from callsense.crypto import KeyRing
 from callsense.errors import NotFoundError
+
+log = structlog.get_logger(__name__)
 
 # Calls that have categories: those with an analysis (a call without speech or not yet analysed has none).
 EVALUATED_STATUS = CallStatus.done.value
@@ -46,11 +49,14 @@ def defined(*, session: Session, configured: Sequence[Category]) -> list[Defined
     names = {category.name.casefold() for category in configured}
     found = [Defined(category, "settings") for category in configured]
     for row in session.scalars(select(CategoryDefinition).order_by(CategoryDefinition.name)):
-        if row.name.casefold() not in names:
-            category = Category.model_validate(
-                {"name": row.name, "description": row.description, "rule": row.rule}
-            )
-            found.append(Defined(category, "dashboard", row.updated_by, row.updated_at))
+        if row.name.casefold() in names:
+            continue
+        try:
+            category = parse_category({"name": row.name, "description": row.description, "rule": row.rule})
+        except CategoryError as exc:  # stored by an older version: it must not stop every call's analysis
+            log.warning("category skipped", reason=str(exc))
+            continue
+        found.append(Defined(category, "dashboard", row.updated_by, row.updated_at))
     return found
 
 
@@ -99,6 +105,10 @@ def remove(*, session: Session, name: str) -> None:
     if row is None:
         raise NotFoundError(f"no dashboard category named '{name}'")
     session.delete(row)
+    # Its calls are stale under any revision: were the same category added back, their revision would
+    # match again while their match is gone.
+    had_it = select(CallCategory.call_pk).where(CallCategory.category == name)
+    session.execute(update(Call).where(Call.id.in_(had_it)).values(categories_revision=None))
     session.execute(delete(CallCategory).where(CallCategory.category == name))
 
 

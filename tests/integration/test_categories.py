@@ -16,7 +16,7 @@ from sqlalchemy import select
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import categories
 from callsense.calls import service as calls
-from callsense.calls.models import Call, CallCategory
+from callsense.calls.models import Call, CallCategory, CategoryDefinition
 from callsense.calls.schemas import (
     AnalysisResult,
     CallStatus,
@@ -303,6 +303,12 @@ def test_a_dashboard_category_cannot_shadow_or_duplicate_one_of_the_settings(rt:
         _save(rt, {"name": "Refunds", "rule": {"topic": "Refunds"}})
     with rt.db.transaction() as session, pytest.raises(NotFoundError):
         categories.remove(session=session, name="nothing")
+    with rt.db.transaction() as session:  # a rule this version does not read is skipped, not fatal
+        session.add(CategoryDefinition(name="Old", description="", rule={"said_by": "x"}))
+    with rt.db.transaction() as session:
+        names = [c.name for c in categories.in_force(session=session, configured=rt.settings.categories)]
+        assert names == ["Short call", "Hold"]
+        categories.remove(session=session, name="Old")
 
 
 def test_a_new_call_gets_its_categories_at_the_end_of_the_analyse_stage(rt: Runtime) -> None:
