@@ -71,6 +71,9 @@ def list_calls(
     interruptions_above: Annotated[
         int | None, Query(ge=0, description="calls where the speakers interrupted each other more often")
     ] = None,
+    category: Annotated[
+        str | None, Query(max_length=60, description="calls in this category (its name, see categories)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CallPage:
@@ -85,6 +88,7 @@ def list_calls(
         agent=agent,
         non_talk_above=non_talk_above,
         interruptions_above=interruptions_above,
+        category=category,
     )
     query = select(Call).where(*queries.conditions(criteria=criteria, include_transcripts=False))
     with rt.db.transaction() as session:

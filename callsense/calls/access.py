@@ -39,7 +39,9 @@ def read_record(
     reads the text as said instead of the redacted view, audited as ``sensitive_viewed``."""
     if not transcript_allowed:
         record = calls.to_record(call=call, keyring=keyring)
-        return record.model_copy(update={"transcript": "", "segments": [], "translated_transcript": None})
+        hidden: dict[str, object] = {"transcript": "", "segments": [], "translated_transcript": None}
+        quoteless = [match.without_quotes() for match in record.categories]
+        return record.model_copy(update={**hidden, "categories": quoteless})
     kind = "sensitive_viewed" if original else "transcript_viewed"
     calls.add_event(session=session, call_pk=call.id, stage=via, kind=kind, actor=actor)
     return calls.to_record(call=call, keyring=keyring, original=original)

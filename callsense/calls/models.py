@@ -108,8 +108,14 @@ class Call(Base):
     transcribe_seconds: Mapped[float | None] = mapped_column(Float)
     analyse_seconds: Mapped[float | None] = mapped_column(Float)
 
+    # The categories' revision (calls.categories.revision) this call was last evaluated with; NULL: never.
+    categories_revision: Mapped[str | None] = mapped_column(String(16))
+
     transcript: Mapped[Transcript | None] = relationship(back_populates="call", cascade="all, delete-orphan")
     analysis: Mapped[Analysis | None] = relationship(back_populates="call", cascade="all, delete-orphan")
+    categories: Mapped[list[CallCategory]] = relationship(
+        cascade="all, delete-orphan", order_by="CallCategory.category"
+    )
 
 
 class Transcript(Base):
@@ -279,3 +285,29 @@ class CallKey(Base):
     # the envelope migration for the calls stored before; the migration reads the recordings of the calls
     # without it only, never the whole blob store again.
     enveloped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CategoryDefinition(Base):
+    """A category defined on the dashboard, its rule as written (``config.categories``); the categories of
+    the settings file are not stored, they are read from the settings."""
+
+    __tablename__ = "category_definitions"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class CallCategory(Base):
+    """A category a call is in. The name is in clear (to filter and count); the evidence quotes what was
+    said, so it is encrypted."""
+
+    __tablename__ = "call_categories"
+    __table_args__ = (Index("ix_call_categories_category", "category"),)
+
+    call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(60), primary_key=True)
+    evidence_enc: Mapped[bytes] = encrypted("category_evidence")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from callsense.calls import search
 from callsense.calls import service as calls
-from callsense.calls.models import Analysis, Call, Event, SourceFile, Transcript, utcnow
+from callsense.calls.models import Analysis, Call, CallCategory, Event, SourceFile, Transcript, utcnow
 from callsense.calls.queries import call_time
 from callsense.calls.schemas import CallStatus
 from callsense.errors import LegalHoldError
@@ -116,6 +116,8 @@ def forget_text(*, session: Session, call_pks: list[uuid.UUID]) -> None:
     """Drop the transcripts, analyses and search words of these calls, and mark them purged."""
     session.execute(delete(Transcript).where(Transcript.call_pk.in_(call_pks)))
     session.execute(delete(Analysis).where(Analysis.call_pk.in_(call_pks)))
+    # categories are read from the text, and their evidence quotes it: they go with it
+    session.execute(delete(CallCategory).where(CallCategory.call_pk.in_(call_pks)))
     for call_pk in call_pks:
         search.forget(session=session, call_pk=call_pk)
     session.execute(update(Call).where(Call.id.in_(call_pks)).values(text_purged_at=utcnow()))

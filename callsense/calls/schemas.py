@@ -278,6 +278,27 @@ class RedactionSummary(BaseModel):
     )
 
 
+class CategoryEvidence(BaseModel):
+    """Why a call is in a category: a turn that said a phrase of the rule (its index in ``segments``, where
+    the phrase began, the turn's words), or a figure of the call that met the rule (``turn`` null)."""
+
+    turn: int | None = Field(default=None, description="index of the turn in segments; null for a figure")
+    start: float | None = Field(default=None, ge=0, description="seconds: where the phrase began")
+    speaker: Speaker | None = None
+    text: str = Field(description="the turn's words, or what the figure was")
+
+
+class CategoryMatch(BaseModel):
+    """A category (``categories`` in the settings or on the dashboard) whose rule holds for the call."""
+
+    name: str
+    evidence: list[CategoryEvidence] = Field(default_factory=list)
+
+    def without_quotes(self) -> CategoryMatch:
+        """As a viewer sees it: the figures, not the turns (their words are transcript)."""
+        return self.model_copy(update={"evidence": [item for item in self.evidence if item.turn is None]})
+
+
 class CallRecord(BaseModel):
     """The analysed call. Field names follow the CRM payload of the product brief."""
 
@@ -313,6 +334,9 @@ class CallRecord(BaseModel):
     analysis_failures: list[FieldFailure] = Field(default_factory=list)
     redaction: RedactionSummary | None = Field(
         default=None, description="null when the call was processed with redaction off"
+    )
+    categories: list[CategoryMatch] = Field(
+        default_factory=list, description="the categories the call is in, with their evidence"
     )
     models: ModelsUsed = Field(default_factory=ModelsUsed)
     timings: StageTimings = Field(default_factory=StageTimings)

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Column, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from callsense.calls import search
-from callsense.calls.models import CONTEXT_FIELD, Analysis, Call, Event, Transcript
+from callsense.calls.models import CONTEXT_FIELD, Analysis, Call, CallCategory, Event, Transcript
 from callsense.calls.schemas import (
     AnalysisResult,
     CallRecord,
     CallStatus,
+    CategoryEvidence,
+    CategoryMatch,
     ModelsUsed,
     RedactionSummary,
     Segment,
@@ -273,6 +276,22 @@ def read_analysis(*, call: Call, keyring: KeyRing, original: bool = False) -> An
     return AnalysisResult.model_validate_json(raw)
 
 
+# The evidence of a call's category (calls/categories.py stores it), as encrypted.
+EVIDENCE = TypeAdapter(list[CategoryEvidence])
+
+
+def read_categories(*, call: Call, keyring: KeyRing) -> list[CategoryMatch]:
+    """The call's categories with their evidence, decrypted."""
+    context = column_context(call.id, CallCategory.evidence_enc)
+    return [
+        CategoryMatch(
+            name=row.category,
+            evidence=EVIDENCE.validate_json(keyring.decrypt(row.evidence_enc, context=context)),
+        )
+        for row in call.categories
+    ]
+
+
 def _read_translation(*, call: Call, keyring: KeyRing, original: bool) -> str | None:
     row = call.transcript
     if row is None or row.translated_enc is None:
@@ -320,6 +339,7 @@ def to_record(*, call: Call, keyring: KeyRing, original: bool = False) -> CallRe
         speakers=(transcript.options.get("speakers") if transcript else None),
         analysis_failures=analysis.failures,
         redaction=redaction,
+        categories=read_categories(call=call, keyring=keyring),
         models=ModelsUsed(
             asr=transcript.asr_model if transcript else None,
             llm_backend=call.analysis.llm_backend if call.analysis else None,

@@ -11,7 +11,19 @@ from rich.table import Table
 
 from callsense import __version__
 from callsense.cli import ask as asking
-from callsense.cli import backup, calls, common, deliveries, keys, models, search, sources, tokens, users
+from callsense.cli import (
+    backup,
+    calls,
+    categories,
+    common,
+    deliveries,
+    keys,
+    models,
+    search,
+    sources,
+    tokens,
+    users,
+)
 from callsense.cli import db as db_commands  # `db` names the database module in the commands below
 from callsense.cli import retention as retention_commands  # its own line: the commands merge apart
 from callsense.errors import ConfigError
@@ -36,6 +48,7 @@ app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(sources.app, name="sources")
 app.add_typer(users.app, name="users")
 app.add_typer(search.app, name="search")
+app.add_typer(categories.app, name="categories")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(backup.app, name="backup")
 app.add_typer(retention_commands.app, name="retention")
@@ -111,7 +124,8 @@ def worker(
     queue: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only these queues (fetch, transcribe, analyse, deliver, maintenance, sources); repeat it."
+            help="Only these queues (fetch, transcribe, analyse, deliver, categories, maintenance, sources); "
+            "repeat it."
         ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 1,

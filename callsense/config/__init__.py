@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from callsense.config.analysis import AnalysisSettings
 from callsense.config.blobs import BlobSettings
+from callsense.config.categories import Category, parse_categories, parse_category
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
 from callsense.config.models import ASRSettings, LLMSettings, SpeakerSettings, TranslationEngine
@@ -88,6 +89,13 @@ class Settings(BaseSettings):
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    categories: tuple[Category, ...] = Field(
+        default=(),
+        description="Call categories (rules on what was said, sentiment, topic and talk figures), evaluated "
+        "on every call; read-only on the dashboard, which can add its own. TOML: [[categories]] name = '...' "
+        "rule = { said = ['this call is recorded'], speaker = 'agent', first_s = 30 }. The rule language: "
+        "docs/analytics.md, Categories.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -105,6 +113,18 @@ class Settings(BaseSettings):
                 f"retention.sources names {', '.join(unknown)}, not a configured source "
                 f"(configured: {', '.join(sorted(known)) or 'none'})"
             )
+        return self
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _valid_categories(cls, value: object) -> tuple[Category, ...]:
+        return parse_categories(value)
+
+    @model_validator(mode="after")
+    def _categories_name_topics(self) -> Settings:
+        labels = {topic.label for topic in self.analysis.topics}
+        for category in self.categories:
+            parse_category(category, topics=labels)
         return self
 
     @property

@@ -37,7 +37,7 @@ class NoMatch(StrEnum):
 # The record fields a mapping may name. ``transcript`` is the original-language text;
 # ``translated_transcript`` the English one. ``talk`` is the whole talk-figures object (a webhook gets it as
 # JSON, a template one line of shares and counts). ``customer_number`` leaves only when named (the phone
-# look-up sends it as a query, too).
+# look-up sends it as a query, too). ``categories`` are the names of the call's categories (no evidence).
 MAPPABLE_FIELDS = (
     "call_id",
     "timestamp",
@@ -59,6 +59,7 @@ MAPPABLE_FIELDS = (
     "issues",
     "action_items",
     "outcome",
+    "categories",
     "transcript",
     "translated_transcript",
 )

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from callsense.calls import deliveries
+from callsense.calls import categories, deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config.models import TranslationEngine
@@ -58,6 +58,15 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             if translate and call.transcript is not None:
                 call.transcript.translation_engine = TranslationEngine.llm.value
             call.analyse_seconds = round(seconds, 3)
+            categories.categorise(  # before the outbox, so that a CRM gets the call's categories
+                session=session,
+                call=call,
+                keyring=rt.keyring,
+                categories=categories.in_force(session=session, configured=rt.settings.categories),
+                # the redacted view, as a re-evaluation reads it: evidence quotes no card number
+                segments=calls.read_segments(call=call, keyring=rt.keyring),
+                analysis=shown or result,
+            )
             calls.set_status(session=session, call=call, status=CallStatus.done)
             deliveries.add_outbox(  # the outbox: written with the analysis, or not at all
                 session=session,

@@ -99,6 +99,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         "interruptions": record.talk.interruptions if record.talk else None,
         "sentiment_trend": record.sentiment_trend.model_dump(mode="json"),
         "outcome": record.outcome.model_dump(mode="json"),
+        "categories": [match.name for match in record.categories],
         **_record_fields(record, REDACTED_FIELDS),
     }
     if destination.unredacted_fields:

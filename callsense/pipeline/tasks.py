@@ -10,6 +10,7 @@ stage has no job and defers it; ``recover_stalled`` hands the jobs of workers th
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import time
@@ -37,6 +38,7 @@ from callsense.calls.schemas import CallStatus
 from callsense.config.sources import RestSourceSettings
 from callsense.errors import CallGoneError, ConfigError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
+from callsense.pipeline import categorise as categorise_stage
 from callsense.pipeline import deliver as deliver_stage
 from callsense.pipeline import fetch as fetch_stage
 from callsense.pipeline import poll as poll_stage
@@ -88,6 +90,8 @@ RETRY = {
     "transcribe": Backoff(max_attempts=4, base_seconds=10, cap_seconds=300),
     # An LLM server may be down for a while (a restart, a model being loaded): about an hour.
     "analyse": Backoff(max_attempts=10, base_seconds=10, cap_seconds=1800),
+    # Re-evaluating categories reads the database only: a few tries ride out a restart of it.
+    "categorise": Backoff(max_attempts=5, base_seconds=5, cap_seconds=300),
 }
 
 
@@ -177,6 +181,21 @@ def analyse(context: procrastinate.JobContext, call_pk: str) -> None:
     with _observed(context, "analyse", call_pk):
         for delivery_id in analyse_stage.run(_runtime(context), uuid.UUID(call_pk)):
             defer_delivery(context.app, delivery_id)
+
+
+@blueprint.task(name="categorise", queue="categories", retry=RETRY["categorise"], pass_context=True)
+def categorise(context: procrastinate.JobContext, first: str, last: str) -> None:
+    """Re-evaluate the categories of the stale calls with ids from ``first`` to ``last``."""
+    categorise_stage.run_batch(_runtime(context), uuid.UUID(first), uuid.UUID(last))
+
+
+def defer_categorise(app: procrastinate.App, first: uuid.UUID, last: uuid.UUID) -> bool:
+    return _defer(app, "categorise", queueing_lock("categorise", first), first=str(first), last=str(last))
+
+
+async def defer_categorise_async(app: procrastinate.App, first: uuid.UUID, last: uuid.UUID) -> bool:
+    lock = queueing_lock("categorise", first)
+    return await _defer_async(app, "categorise", lock, first=str(first), last=str(last))
 
 
 @dataclass(frozen=True)
@@ -274,6 +293,17 @@ def reconcile(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
     reconcile_calls(_runtime(context), context.app)
     reconcile_deliveries(_runtime(context), context.app)
+    reconcile_categories(_runtime(context), context.app)
+
+
+def reconcile_categories(rt: Runtime, app: procrastinate.App) -> int:
+    """Queue the re-evaluation of stale calls when no job is at it (the settings' categories changed with a
+    restart, or a change's jobs were never queued); returns the jobs queued."""
+    busy = "select 1 from procrastinate_jobs where status in ('todo', 'doing') and queue_name = 'categories'"
+    with rt.db.transaction() as session:
+        if session.execute(text(busy)).first():
+            return 0
+    return categorise_stage.requeue(rt, functools.partial(defer_categorise, app))
 
 
 @blueprint.periodic(cron="* * * * *", periodic_id="recover-stalled")

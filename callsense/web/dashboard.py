@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
-from callsense.web import asking, pages, retention, site
+from callsense.web import asking, categories, pages, retention, site
 
 
 def install(app: FastAPI) -> None:
@@ -17,6 +17,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(asking.router)
     app.include_router(retention.router)
+    app.include_router(categories.router)
     app.mount(f"{site.PREFIX}/static", StaticFiles(directory=site.HERE / "static"), name="web-static")
 
     @app.exception_handler(site.WebRefusal)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from callsense import serving
+from callsense.calls import categories
 from callsense.calls.queries import OutcomeFilter
 from callsense.calls.schemas import CallStatus, Sentiment
 from callsense.errors import NotFoundError
@@ -54,6 +55,9 @@ def _menus(rt: Runtime, session: Session) -> dict[str, Any]:
         "sentiments": [s.value for s in Sentiment],
         "statuses": [s.value for s in CallStatus],
         "outcomes": [o.value for o in OutcomeFilter],
+        "categories": [
+            c.name for c in categories.in_force(session=session, configured=rt.settings.categories)
+        ],
     }
 
 

@@ -5,6 +5,7 @@ test-artifacts/screenshots/ for a person to look at."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
 USERS = {"ada": "admin", "ana": "analyst", "vic": "viewer"}
+# A category of the settings file, so that Insights charts the calls in it.
+CATEGORIES = '[{"name": "Agent thanks", "rule": {"said": "thank you", "speaker": "agent"}}]'
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh)")
 
@@ -40,7 +43,7 @@ class Dashboard:
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     data_dir = tmp_path_factory.mktemp("dashboard-data")
-    env = callsense_env(data_dir)
+    env = callsense_env(data_dir, CALLSENSE_CATEGORIES=CATEGORIES)
     for name, role in USERS.items():
         subprocess.run(
             [CALLSENSE, "users", "create", name, "--role", role, "--password-stdin"],
@@ -50,7 +53,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             text=True,
             check=True,
         )
-    rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR))
+    rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR, categories=json.loads(CATEGORIES)))
     try:
         seed(rt)
     finally:

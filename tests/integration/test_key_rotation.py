@@ -57,8 +57,14 @@ def _open(settings: Settings, blobs: BlobStore) -> Runtime:
 def configured(settings: Settings, crm: tuple[FakeHubSpot, str]) -> Settings:
     hubspot = {"name": "hubspot", "kind": "hubspot", "base_url": crm[1], "token": "pat-hubspot"}
     fetch = FetchSettings(allow_networks=["127.0.0.0/8"])
+    greeting = {"name": "Greeting", "rule": {"said": "thanks for calling"}}  # its evidence is encrypted too
     return Settings.model_validate(
-        {**settings.model_dump(), "deliveries": {"destinations": [hubspot]}, "fetch": fetch.model_dump()}
+        {
+            **settings.model_dump(),
+            "deliveries": {"destinations": [hubspot]},
+            "fetch": fetch.model_dump(),
+            "categories": [greeting],
+        }
     )
 
 

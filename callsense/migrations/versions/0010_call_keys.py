@@ -2,7 +2,7 @@
 without a key, which marks it for ``callsense keys migrate-envelope``
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05 10:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
