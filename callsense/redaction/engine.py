@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer, RecognizerRegistry
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from spacy.language import Language
 
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction
 from callsense.redaction.digits import TEXT2NUM_LANGUAGES, Normalised, normalise
+from callsense.redaction.ner import load_ner_pipelines
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.recognizers import (
     BOTH_VIEWS,
@@ -72,7 +72,8 @@ class PresidioRedactor:
 
     def _build(self) -> AnalyzerEngine:
         languages = [*LANGUAGES, _OTHER]
-        pipelines: dict[str, Language] = {}
+        wants_names = EntityType.name in self._settings.entities
+        pipelines = load_ner_pipelines() if wants_names else {}
         recognizers: list[EntityRecognizer] = []
         for language in languages:
             recognizers += language_independent(language)
@@ -186,14 +187,18 @@ def _presidio_names(entities: list[str]) -> list[str]:
 
 
 def _merge(hits: list[_Hit]) -> list[_Hit]:
-    """Overlapping hits as one, named after the highest-scoring of them."""
-    merged: list[_Hit] = []
-    for hit in sorted(hits, key=lambda h: (h.first, -h.score)):
-        if merged and hit.first <= merged[-1].last:
-            best = merged[-1] if merged[-1].score >= hit.score else hit
-            merged[-1] = _Hit(best.entity, merged[-1].first, max(merged[-1].last, hit.last), best.score)
+    """Overlapping hits as one, named after the longest of them, then the highest-scoring ("221 Baker
+    Street" is an address, though the NER model calls Baker a person)."""
+    clusters: list[list[_Hit]] = []
+    for hit in sorted(hits, key=lambda h: h.first):
+        if clusters and hit.first <= max(h.last for h in clusters[-1]):
+            clusters[-1].append(hit)
         else:
-            merged.append(hit)
+            clusters.append([hit])
+    merged = []
+    for cluster in clusters:
+        best = max(cluster, key=lambda h: (h.last - h.first, h.score))
+        merged.append(_Hit(best.entity, cluster[0].first, max(h.last for h in cluster), best.score))
     return merged
 
 

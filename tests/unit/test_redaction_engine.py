@@ -84,6 +84,21 @@ def test_each_entity_type_is_found_on_its_words(
     assert len(redacted.words) == len(turn.words)
 
 
+@pytest.mark.parametrize(
+    ("language", "text", "name"),
+    [
+        ("en", "Thanks, I will pass it on to Robert Jones tomorrow.", "Jones"),
+        ("fr", "Je transmets à Julien Dupont.", "Dupont"),
+    ],
+)
+def test_a_name_without_a_cue_is_found_by_the_ner_model(
+    redactor: PresidioRedactor, language: str, text: str, name: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(AGENT, text)], language=language)
+    assert "NAME" in [span.entity for span in redaction.spans]
+    assert name not in redaction.segments[0].text
+
+
 def test_a_number_split_over_two_turns_is_redacted_in_both(redactor: PresidioRedactor) -> None:
     turns = [
         whisper_turn(CUSTOMER, "It's four one one one, one one one one,", 0.0),
