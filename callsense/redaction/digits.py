@@ -85,7 +85,8 @@ def _converts(word: str, language: str) -> bool:
 def _number_kind(word: str, language: str) -> str | None:
     """'digits', 'word', 'ambiguous', 'repeat', 'plus' or None for a word that is no part of a number."""
     text = core(word)
-    if _DIGIT_TOKEN.fullmatch(word.strip().rstrip(_EDGE_PUNCTUATION)) and "/" not in word:
+    # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
+    if _DIGIT_TOKEN.fullmatch(word.strip().strip(_EDGE_PUNCTUATION)) and "/" not in word:
         return "digits"
     if text in _REPEATS:
         return "repeat"

@@ -18,6 +18,7 @@ def joined(text: str, language: str = "en", turn_ends: set[int] | None = None) -
     [
         ("en", "four one one one, one one one one, one one one one, one one one one.", "4111111111111111"),
         ("en", "4111 1111 1111 1111", "4111111111111111"),
+        ("en", "4012 -8888 8888 1881", "4012888888881881"),  # Whisper splits at the dash
         ("en", "41 11 11 11", "41111111"),
         ("en", "double four seven nine oh oh", "447900"),
         ("en", "forty one eleven", "4111"),
