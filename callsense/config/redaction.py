@@ -52,7 +52,7 @@ class RedactionSettings(BaseModel):
         ge=0,
         le=1,
         description="Lowest detection score that is redacted (Presidio's scores: a Luhn-valid card is 1.0, a "
-        "bare 3-digit number next to 'security code' about 0.6). Lower redacts more.",
+        "3-digit number after 'security code' 0.45, a misheard card after 'card' 0.65). Lower redacts more.",
     )
     audio: Literal["tone", "silence"] = Field(
         default="tone",

@@ -132,7 +132,8 @@ class PresidioRedactor:
                 if words_hit is not None and str(entity) in wanted:
                     hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score))
             if joined:
-                hits = [_with_fragments(hit, view) if hit.entity == EntityType.card_number else hit for hit in hits]
+                cards = EntityType.card_number
+                hits = [_with_fragments(hit, view) if hit.entity == cards else hit for hit in hits]
         return _merge(hits)
 
     def redact_segments(self, segments: list[Segment], *, language: str | None) -> Redaction:
