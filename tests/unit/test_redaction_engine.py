@@ -125,6 +125,13 @@ def test_a_number_failing_luhn_is_not_a_card(redactor: PresidioRedactor) -> None
     assert "CARD_NUMBER" not in [span.entity for span in redaction.spans]
 
 
+def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redactor: PresidioRedactor) -> None:
+    # "four one one one, one one one one, …" as whisper-base decodes it: 21 digits, Luhn fails.
+    text = "My card number is 411111111111111111111."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")
+    assert redaction.segments[0].text == "My card number is [CARD_NUMBER]."
+
+
 def test_a_call_without_personal_data_is_unchanged(redactor: PresidioRedactor) -> None:
     turns = [
         whisper_turn(AGENT, "Thank you for calling, how can I help?"),
