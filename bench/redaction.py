@@ -139,6 +139,9 @@ def main() -> None:
     parser.add_argument(
         "--script-only", action="store_true", help="skip TTS and Whisper: the scripts' text only"
     )
+    parser.add_argument(
+        "--without-ner", action="store_true", help="names by cue only (redaction.ner_models off)"
+    )
     parser.add_argument("--show", action="store_true", help="print each transcript and its redaction")
     parser.add_argument(
         "--transcripts",
@@ -148,7 +151,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings()
-    redactor = PresidioRedactor(RedactionSettings())
+    redactor = PresidioRedactor(RedactionSettings(ner_models=not args.without_ner))
     console = Console(width=120)
     started = time.perf_counter()
     redactor.redact_text("warm up", language="en")

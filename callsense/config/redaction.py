@@ -47,6 +47,12 @@ class RedactionSettings(BaseModel):
         "transcript with spoken digits written as digits, e.g. {POLICY_NUMBER = 'POL-?\\\\d{8}'}. A pattern "
         "that does not compile stops the start with its name.",
     )
+    ner_models: bool = Field(
+        default=True,
+        description="Find names also with spaCy's small NER models (English and French, where their wheels "
+        "are installed), not only after a cue like 'my name is'. Off: faster to load, fewer names found "
+        "(docs/benchmarks.md, Redaction).",
+    )
     score_threshold: float = Field(
         default=0.4,
         ge=0,

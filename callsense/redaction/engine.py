@@ -72,7 +72,7 @@ class PresidioRedactor:
 
     def _build(self) -> AnalyzerEngine:
         languages = [*LANGUAGES, _OTHER]
-        wants_names = EntityType.name in self._settings.entities
+        wants_names = EntityType.name in self._settings.entities and self._settings.ner_models
         pipelines = load_ner_pipelines() if wants_names else {}
         recognizers: list[EntityRecognizer] = []
         for language in languages:
