@@ -3,6 +3,8 @@ recognizers for: each entity type, spoken digits, numbers split over turns, and 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from callsense.calls.schemas import Speaker
@@ -156,6 +158,13 @@ def test_a_language_without_recognizers_gets_the_independent_ones(redactor: Pres
     assert {span.entity for span in redaction.spans} == {"CARD_NUMBER", "EMAIL"}
     assert set(redaction.checked) == {"CARD_NUMBER", "BANK_ACCOUNT", "EMAIL", "PHONE_NUMBER", "POLICY_NUMBER"}
     assert "NAME" in redactor.redact_segments([], language="en").checked
+
+
+def test_threads_share_one_redactor(redactor: PresidioRedactor) -> None:
+    texts = [f"My card is 4111 1111 1111 1111 and I am number {n}." for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        redacted = list(pool.map(lambda text: redactor.redact_text(text, language="en"), texts))
+    assert redacted == [f"My card is [CARD_NUMBER] and I am number {n}." for n in range(8)]
 
 
 def test_types_switched_off_are_neither_found_nor_listed() -> None:
