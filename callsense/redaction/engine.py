@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer, RecognizerRegistry
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
@@ -79,8 +80,6 @@ class PresidioRedactor:
             recognizers += language_independent(language)
             recognizers += [] if language == _OTHER else language_specific(language)
             if language in pipelines:
-                from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-
                 recognizers.append(
                     SpacyRecognizer(supported_language=language, supported_entities=["PERSON"])
                 )
