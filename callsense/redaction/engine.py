@@ -165,10 +165,8 @@ class PresidioRedactor:
             return text
         words = re.findall(r"\s*\S+", text)
         hits = self._hits(words, set(), language)
-        return (
-            _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits]).strip()
-            + (text[len(text.rstrip()) :])
-        )
+        redacted = _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits])
+        return redacted + text[len(text.rstrip()) :]
 
 
 def _analysis_language(language: str | None) -> str:
@@ -241,8 +239,9 @@ def _spans(
 def _replace_words(words: list[str], ranges: list[tuple[int, int, str]]) -> str:
     out = list(words)
     for first, last, entity in ranges:
+        space = words[first][: len(words[first]) - len(words[first].lstrip())]
         ending = re.search(r"[.,;:!?]*$", words[last].rstrip())
-        out[first] = f" [{entity}]{ending.group() if ending else ''}"
+        out[first] = f"{space}[{entity}]{ending.group() if ending else ''}"
         for index in range(first + 1, last + 1):
             out[index] = ""
     return "".join(out)

@@ -142,14 +142,14 @@ def test_a_call_without_personal_data_is_unchanged(redactor: PresidioRedactor) -
     for language in ("en", "es", "de", "fr"):
         redaction = redactor.redact_segments(turns, language=language)
         assert redaction.spans == [] and redaction.segments == turns
-    text = "The customer asked about two plans and a refund of 30 euros."
+    text = " The customer asked about two plans\n\nand a refund of 30 euros. "
     assert redactor.redact_text(text, language="en") == text
 
 
 def test_free_text_is_redacted_too(redactor: PresidioRedactor) -> None:
-    summary = "The caller (john.smith@example.com) paid with card 4111 1111 1111 1111.\n"
+    summary = "  The caller (john.smith@example.com) paid\nwith card 4111 1111 1111 1111.\n"
     redacted = redactor.redact_text(summary, language="en")
-    assert redacted == "The caller [EMAIL] paid with card [CARD_NUMBER].\n"
+    assert redacted == "  The caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
 
 
 def test_a_language_without_recognizers_gets_the_independent_ones(redactor: PresidioRedactor) -> None:
