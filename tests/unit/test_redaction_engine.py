@@ -51,6 +51,13 @@ CASES = [
         "Mon numéro est zéro six, euh, douze trente-quatre cinquante-six soixante-dix-huit.",
         "PHONE_NUMBER",
     ),
+    ("en", "Call me on plus four four, seven nine one one, one two three, four five six.", "PHONE_NUMBER"),
+    (
+        "de",
+        "Unter plus neunundvierzig hundertsiebzig, äh, eins zwei drei vier fünf sechs sieben.",
+        "PHONE_NUMBER",
+    ),
+    ("en", "My PIN is triple seven nine.", "SECURITY_CODE"),
     ("en", "It's john dot smith at example dot com.", "EMAIL"),
     ("es", "Es maria punto lopez arroba correo punto es.", "EMAIL"),
     ("de", "Das ist anna.mueller@beispiel.de, danke.", "EMAIL"),
