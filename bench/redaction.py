@@ -1,6 +1,6 @@
 """PII redaction on what Whisper hears: recall, precision and F2 per entity type and language, and its cost.
 
-    python -m bench.redaction [--model base] [--language en] [--show]
+    python -m bench.redaction [--model base] [--language en] [--show] [--transcripts /tmp/heard.json]
 
 Callers read out cards, phones, e-mails, names, addresses and dates of birth in en/es/de/fr
 (bench/redaction_calls.py: grouped digits, "double four", a correction halfway, a number split over two
@@ -15,6 +15,7 @@ Also prints the redaction time per call against the transcription time.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tempfile
 import time
@@ -138,10 +139,19 @@ def main() -> None:
     parser.add_argument(
         "--script-only", action="store_true", help="skip TTS and Whisper: the scripts' text only"
     )
+    parser.add_argument(
+        "--without-ner", action="store_true", help="names by cue only (redaction.ner_models off)"
+    )
     parser.add_argument("--show", action="store_true", help="print each transcript and its redaction")
+    parser.add_argument(
+        "--transcripts",
+        type=Path,
+        help="a JSON file keeping Whisper's transcripts (and their times) between runs: a change to the "
+        "redactor is then measured in seconds",
+    )
     args = parser.parse_args()
     settings = Settings()
-    redactor = PresidioRedactor(RedactionSettings())
+    redactor = PresidioRedactor(RedactionSettings(ner_models=not args.without_ner))
     console = Console(width=120)
     started = time.perf_counter()
     redactor.redact_text("warm up", language="en")
@@ -151,14 +161,27 @@ def main() -> None:
     asr_seconds = redact_seconds = 0.0
     transcriber = WhisperTranscriber(ASRSettings(model=args.model), model_dir=settings.resolved_model_dir)
     synth = None if args.script_only else Synthesizer()
+    heard_before: dict[str, tuple[float, list[dict[str, object]]]] = {}
+    if args.transcripts and args.transcripts.is_file():
+        heard_before = json.loads(args.transcripts.read_text())
     for item in items:
         turns = script_turns(item)
         script.add(item, turns, redactor.redact_segments(turns, language=item.language))
         if synth is None:
             continue
-        started = time.perf_counter()
-        turns = caller_turns(transcriber, synth, item)
-        asr_seconds += time.perf_counter() - started
+        key = f"{item.language}: {' / '.join(item.parts)}"
+        if key not in heard_before:
+            started = time.perf_counter()
+            turns = caller_turns(transcriber, synth, item)
+            heard_before[key] = (
+                time.perf_counter() - started,
+                [turn.model_dump(mode="json") for turn in turns],
+            )
+            if args.transcripts:
+                args.transcripts.write_text(json.dumps(heard_before, ensure_ascii=False, indent=1))
+        seconds, dumped = heard_before[key]
+        asr_seconds += seconds
+        turns = [Segment.model_validate(turn) for turn in dumped]
         started = time.perf_counter()
         redaction = redactor.redact_segments(turns, language=item.language)
         redact_seconds += time.perf_counter() - started

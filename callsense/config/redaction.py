@@ -47,12 +47,18 @@ class RedactionSettings(BaseModel):
         "transcript with spoken digits written as digits, e.g. {POLICY_NUMBER = 'POL-?\\\\d{8}'}. A pattern "
         "that does not compile stops the start with its name.",
     )
+    ner_models: bool = Field(
+        default=True,
+        description="Find names also with spaCy's small NER models (English and French, where their wheels "
+        "are installed), not only after a cue like 'my name is'. Off: faster to load, fewer names found "
+        "(docs/benchmarks.md, Redaction).",
+    )
     score_threshold: float = Field(
         default=0.4,
         ge=0,
         le=1,
         description="Lowest detection score that is redacted (Presidio's scores: a Luhn-valid card is 1.0, a "
-        "bare 3-digit number next to 'security code' about 0.6). Lower redacts more.",
+        "3-digit number after 'security code' 0.45, a misheard card after 'card' 0.65). Lower redacts more.",
     )
     audio: Literal["tone", "silence"] = Field(
         default="tone",

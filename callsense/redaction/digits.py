@@ -29,8 +29,29 @@ _DIGITS: dict[str, dict[str, str]] = {
            "cinq": "5", "six": "6", "sept": "7", "huit": "8", "neuf": "9"},
 }  # fmt: skip
 _AMBIGUOUS = {"oh", "o", "one", "un", "une", "uno", "una", "ein", "eine", "null"}
-_FILLERS = {"uh", "um", "umm", "er", "erm", "ah", "hmm", "mm", "äh", "ähm", "öh", "hm", "euh", "heu", "bah",
-            "ben", "eh", "em", "este", "mmm", "a"}  # fmt: skip  ("a": how Whisper often writes "uh")
+_FILLERS = {
+    "uh",
+    "um",
+    "umm",
+    "er",
+    "erm",
+    "ah",
+    "hmm",
+    "mm",
+    "äh",
+    "ähm",
+    "öh",
+    "hm",
+    "euh",
+    "heu",
+    "bah",
+    "ben",
+    "eh",
+    "em",
+    "este",
+    "mmm",
+    "a",
+}  # fmt: skip  ("a": how Whisper often writes "uh")
 _REPEATS = {"double": 2, "triple": 3, "doble": 2, "doppel": 2, "doppelte": 2, "dreifach": 3}
 _PLUS = {"plus", "más", "mas"}
 _CONNECTORS = {"y", "et", "und"}  # "cuarenta y uno", "quarante et un": part of the number between two words
@@ -85,7 +106,8 @@ def _converts(word: str, language: str) -> bool:
 def _number_kind(word: str, language: str) -> str | None:
     """'digits', 'word', 'ambiguous', 'repeat', 'plus' or None for a word that is no part of a number."""
     text = core(word)
-    if _DIGIT_TOKEN.fullmatch(word.strip().rstrip(_EDGE_PUNCTUATION)) and "/" not in word:
+    # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
+    if _DIGIT_TOKEN.fullmatch(word.strip().strip(_EDGE_PUNCTUATION)) and "/" not in word:
         return "digits"
     if text in _REPEATS:
         return "repeat"
@@ -205,31 +227,47 @@ def _email_at(words: list[str], at: int) -> tuple[int, int, str] | None:
     return first, last, f"{local}@{domain}"
 
 
+def _tokens(words: list[str]) -> list[tuple[int, int, str]]:
+    """Whisper's words joined into space-separated tokens: a word without a leading space continues the one
+    before (" anadot" "imat" "gmail.com", " 4012" "-8888"). Each: first word, last word, text."""
+    tokens: list[tuple[int, int, str]] = []
+    for index, word in enumerate(words):
+        if tokens and word and not word[0].isspace():
+            first, _, text = tokens[-1]
+            tokens[-1] = (first, index, text + word)
+        else:
+            tokens.append((index, index, word))
+    return tokens
+
+
 def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: bool) -> Normalised:
     """One speaker's words (Whisper's, with their leading spaces) as a text detectors read; ``turn_ends``
     are the indices of the last word of each turn (a number goes on across them)."""
-    replaced: dict[int, tuple[int, str]] = {}  # first word -> (last word, text)
-    for first, last in _runs(words, turn_ends, language):
-        numbers = _run_numbers(words[first : last + 1], language)
+    tokens = _tokens(words)
+    texts = [text for _, _, text in tokens]
+    token_ends = {number for number, (_, last, _) in enumerate(tokens) if last in turn_ends}
+    replaced: dict[int, tuple[int, str]] = {}  # first token -> (last token, text)
+    for first, last in _runs(texts, token_ends, language):
+        numbers = _run_numbers(texts[first : last + 1], language)
         replaced[first] = (last, numbers.replace(" ", "") if joined else numbers)
-    for index, word in enumerate(words):
-        if core(word) in _AT and not any(first <= index <= last for first, (last, _) in replaced.items()):
-            email = _email_at(words, index)
+    for index, text in enumerate(texts):
+        if core(text) in _AT and not any(first <= index <= last for first, (last, _) in replaced.items()):
+            email = _email_at(texts, index)
             if email is not None:
                 replaced = {f: v for f, v in replaced.items() if not email[0] <= f <= email[1]}
                 replaced[email[0]] = (email[1], email[2])
-    for index, word in enumerate(words):
-        glued = _GLUED_EMAIL.fullmatch(core(word))
-        if glued and index not in replaced and "@" not in word:
+    for index, text in enumerate(texts):
+        glued = _GLUED_EMAIL.fullmatch(core(text))
+        if glued and index not in replaced and "@" not in text:
             replaced[index] = (index, f"{glued['local'].replace('dot', '.')}@{glued['domain']}")
     text = ""
     pieces: list[Piece] = []
     index = 0
-    while index < len(words):
-        last, piece_text = replaced.get(index, (index, words[index].strip()))
+    while index < len(texts):
+        last, piece_text = replaced.get(index, (index, texts[index].strip()))
         if text:
             text += " "
-        pieces.append(Piece(len(text), len(text) + len(piece_text), index, last))
+        pieces.append(Piece(len(text), len(text) + len(piece_text), tokens[index][0], tokens[last][1]))
         text += piece_text
         index = last + 1
     return Normalised(text, pieces)

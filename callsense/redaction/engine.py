@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer, RecognizerRegistry
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from spacy.language import Language
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction
 from callsense.redaction.digits import TEXT2NUM_LANGUAGES, Normalised, normalise
+from callsense.redaction.ner import load_ner_pipelines
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.recognizers import (
     BOTH_VIEWS,
@@ -72,14 +73,13 @@ class PresidioRedactor:
 
     def _build(self) -> AnalyzerEngine:
         languages = [*LANGUAGES, _OTHER]
-        pipelines: dict[str, Language] = {}
+        wants_names = EntityType.name in self._settings.entities and self._settings.ner_models
+        pipelines = load_ner_pipelines() if wants_names else {}
         recognizers: list[EntityRecognizer] = []
         for language in languages:
             recognizers += language_independent(language)
             recognizers += [] if language == _OTHER else language_specific(language)
             if language in pipelines:
-                from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-
                 recognizers.append(
                     SpacyRecognizer(supported_language=language, supported_entities=["PERSON"])
                 )
@@ -131,7 +131,8 @@ class PresidioRedactor:
                 if words_hit is not None and str(entity) in wanted:
                     hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score))
             if joined:
-                hits = [_with_fragments(hit, view) if hit.entity == EntityType.card_number else hit for hit in hits]
+                cards = EntityType.card_number
+                hits = [_with_fragments(hit, view) if hit.entity == cards else hit for hit in hits]
         return _merge(hits)
 
     def redact_segments(self, segments: list[Segment], *, language: str | None) -> Redaction:
@@ -164,10 +165,8 @@ class PresidioRedactor:
             return text
         words = re.findall(r"\s*\S+", text)
         hits = self._hits(words, set(), language)
-        return (
-            _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits]).strip()
-            + (text[len(text.rstrip()) :])
-        )
+        redacted = _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits])
+        return redacted + text[len(text.rstrip()) :]
 
 
 def _analysis_language(language: str | None) -> str:
@@ -186,14 +185,18 @@ def _presidio_names(entities: list[str]) -> list[str]:
 
 
 def _merge(hits: list[_Hit]) -> list[_Hit]:
-    """Overlapping hits as one, named after the highest-scoring of them."""
-    merged: list[_Hit] = []
-    for hit in sorted(hits, key=lambda h: (h.first, -h.score)):
-        if merged and hit.first <= merged[-1].last:
-            best = merged[-1] if merged[-1].score >= hit.score else hit
-            merged[-1] = _Hit(best.entity, merged[-1].first, max(merged[-1].last, hit.last), best.score)
+    """Overlapping hits as one, named after the longest of them, then the highest-scoring ("221 Baker
+    Street" is an address, though the NER model calls Baker a person)."""
+    clusters: list[list[_Hit]] = []
+    for hit in sorted(hits, key=lambda h: h.first):
+        if clusters and hit.first <= max(h.last for h in clusters[-1]):
+            clusters[-1].append(hit)
         else:
-            merged.append(hit)
+            clusters.append([hit])
+    merged = []
+    for cluster in clusters:
+        best = max(cluster, key=lambda h: (h.last - h.first, h.score))
+        merged.append(_Hit(best.entity, cluster[0].first, max(h.last for h in cluster), best.score))
     return merged
 
 
@@ -236,8 +239,9 @@ def _spans(
 def _replace_words(words: list[str], ranges: list[tuple[int, int, str]]) -> str:
     out = list(words)
     for first, last, entity in ranges:
+        space = words[first][: len(words[first]) - len(words[first].lstrip())]
         ending = re.search(r"[.,;:!?]*$", words[last].rstrip())
-        out[first] = f" [{entity}]{ending.group() if ending else ''}"
+        out[first] = f"{space}[{entity}]{ending.group() if ending else ''}"
         for index in range(first + 1, last + 1):
             out[index] = ""
     return "".join(out)

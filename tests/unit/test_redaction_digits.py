@@ -18,6 +18,7 @@ def joined(text: str, language: str = "en", turn_ends: set[int] | None = None) -
     [
         ("en", "four one one one, one one one one, one one one one, one one one one.", "4111111111111111"),
         ("en", "4111 1111 1111 1111", "4111111111111111"),
+        ("en", "4012 -8888 8888 1881", "4012888888881881"),  # Whisper splits at the dash
         ("en", "41 11 11 11", "41111111"),
         ("en", "double four seven nine oh oh", "447900"),
         ("en", "forty one eleven", "4111"),
@@ -65,3 +66,10 @@ def test_a_hit_maps_back_to_the_words_it_came_from() -> None:
     start = view.text.index("4111")
     assert view.words_at(start, start + 4) == (3, 7)
     assert view.words_at(0, 2) == (0, 0)
+
+
+def test_words_whisper_wrote_without_a_space_are_one_token() -> None:
+    words = [" mail", " anadot", "schmidtat", "gmail.com.", " card", " 4012", "-8888", " 8888", " 1881"]
+    view = normalise(words, language="en", turn_ends={8}, joined=True)
+    assert view.text == "mail ana.schmidt@gmail.com card 4012888888881881"
+    assert view.words_at(5, 10) == (1, 3)

@@ -3,6 +3,8 @@ recognizers for: each entity type, spoken digits, numbers split over turns, and 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from callsense.calls.schemas import Speaker
@@ -49,6 +51,13 @@ CASES = [
         "Mon numéro est zéro six, euh, douze trente-quatre cinquante-six soixante-dix-huit.",
         "PHONE_NUMBER",
     ),
+    ("en", "Call me on plus four four, seven nine one one, one two three, four five six.", "PHONE_NUMBER"),
+    (
+        "de",
+        "Unter plus neunundvierzig hundertsiebzig, äh, eins zwei drei vier fünf sechs sieben.",
+        "PHONE_NUMBER",
+    ),
+    ("en", "My PIN is triple seven nine.", "SECURITY_CODE"),
     ("en", "It's john dot smith at example dot com.", "EMAIL"),
     ("es", "Es maria punto lopez arroba correo punto es.", "EMAIL"),
     ("de", "Das ist anna.mueller@beispiel.de, danke.", "EMAIL"),
@@ -84,6 +93,21 @@ def test_each_entity_type_is_found_on_its_words(
     assert len(redacted.words) == len(turn.words)
 
 
+@pytest.mark.parametrize(
+    ("language", "text", "name"),
+    [
+        ("en", "Thanks, I will pass it on to Robert Jones tomorrow.", "Jones"),
+        ("fr", "Je transmets à Julien Dupont.", "Dupont"),
+    ],
+)
+def test_a_name_without_a_cue_is_found_by_the_ner_model(
+    redactor: PresidioRedactor, language: str, text: str, name: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(AGENT, text)], language=language)
+    assert "NAME" in [span.entity for span in redaction.spans]
+    assert name not in redaction.segments[0].text
+
+
 def test_a_number_split_over_two_turns_is_redacted_in_both(redactor: PresidioRedactor) -> None:
     turns = [
         whisper_turn(CUSTOMER, "It's four one one one, one one one one,", 0.0),
@@ -110,6 +134,13 @@ def test_a_number_failing_luhn_is_not_a_card(redactor: PresidioRedactor) -> None
     assert "CARD_NUMBER" not in [span.entity for span in redaction.spans]
 
 
+def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redactor: PresidioRedactor) -> None:
+    # "four one one one, one one one one, …" as whisper-base decodes it: 21 digits, Luhn fails.
+    text = "My card number is 411111111111111111111."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")
+    assert redaction.segments[0].text == "My card number is [CARD_NUMBER]."
+
+
 def test_a_call_without_personal_data_is_unchanged(redactor: PresidioRedactor) -> None:
     turns = [
         whisper_turn(AGENT, "Thank you for calling, how can I help?"),
@@ -118,14 +149,14 @@ def test_a_call_without_personal_data_is_unchanged(redactor: PresidioRedactor) -
     for language in ("en", "es", "de", "fr"):
         redaction = redactor.redact_segments(turns, language=language)
         assert redaction.spans == [] and redaction.segments == turns
-    text = "The customer asked about two plans and a refund of 30 euros."
+    text = " The customer asked about two plans\n\nand a refund of 30 euros. "
     assert redactor.redact_text(text, language="en") == text
 
 
 def test_free_text_is_redacted_too(redactor: PresidioRedactor) -> None:
-    summary = "The caller (john.smith@example.com) paid with card 4111 1111 1111 1111.\n"
+    summary = "  The caller (john.smith@example.com) paid\nwith card 4111 1111 1111 1111.\n"
     redacted = redactor.redact_text(summary, language="en")
-    assert redacted == "The caller [EMAIL] paid with card [CARD_NUMBER].\n"
+    assert redacted == "  The caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
 
 
 def test_a_language_without_recognizers_gets_the_independent_ones(redactor: PresidioRedactor) -> None:
@@ -134,6 +165,13 @@ def test_a_language_without_recognizers_gets_the_independent_ones(redactor: Pres
     assert {span.entity for span in redaction.spans} == {"CARD_NUMBER", "EMAIL"}
     assert set(redaction.checked) == {"CARD_NUMBER", "BANK_ACCOUNT", "EMAIL", "PHONE_NUMBER", "POLICY_NUMBER"}
     assert "NAME" in redactor.redact_segments([], language="en").checked
+
+
+def test_threads_share_one_redactor(redactor: PresidioRedactor) -> None:
+    texts = [f"My card is 4111 1111 1111 1111 and I am number {n}." for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        redacted = list(pool.map(lambda text: redactor.redact_text(text, language="en"), texts))
+    assert redacted == [f"My card is [CARD_NUMBER] and I am number {n}." for n in range(8)]
 
 
 def test_types_switched_off_are_neither_found_nor_listed() -> None:
