@@ -3,7 +3,9 @@
 DER = (missed speech + false alarm + speaker confusion) / reference speech, each counted per speaker per
 frame, so overlapping reference speech counts once per speaker. Hypothesis speakers are mapped to reference
 speakers one-to-one by the mapping that maximises their overlap (every mapping is tried: calls have few
-speakers). A collar excludes the frames within ``collar`` seconds of every reference boundary.
+speakers). A collar excludes the frames within ``collar`` seconds of every reference boundary;
+``skip_overlap`` excludes the frames where two or more reference speakers talk at once (pyannote.metrics'
+option of that name), which a diarization giving one speaker per moment can never get right.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ def _activity(turns: list[Turn], speakers: list[str], frames: int) -> npt.NDArra
     return active
 
 
-def der(reference: list[Turn], hypothesis: list[Turn], *, collar: float = 0.0) -> DERResult:
+def der(
+    reference: list[Turn], hypothesis: list[Turn], *, collar: float = 0.0, skip_overlap: bool = False
+) -> DERResult:
     ends = [end for _, end, _ in reference + hypothesis]
     frames = round(max(ends, default=0.0) / FRAME) + 1
     ref_speakers = sorted({s for _, _, s in reference})
@@ -50,6 +54,8 @@ def der(reference: list[Turn], hypothesis: list[Turn], *, collar: float = 0.0) -
         for start, end, _ in reference:
             for boundary in (round(start / FRAME), round(end / FRAME)):
                 scored[max(boundary - width, 0) : boundary + width] = False
+    if skip_overlap:
+        scored &= ref.sum(axis=0) < 2
     ref, hyp = ref[:, scored], hyp[:, scored]
     overlap = ref.astype(np.int64) @ hyp.T.astype(np.int64)  # frames each pair speaks together
     best = 0

@@ -1,7 +1,14 @@
 """Encryption at rest: AES-256-GCM under a ring of keys kept in a JSON file of mode 0600.
 
-Envelope: version (1 byte) | key-id length (1 byte) | key id (ASCII) | nonce (12 bytes) | ciphertext+tag.
-The associated data is the envelope header followed by the caller's ``context`` (``call:<uuid>:transcript``),
+Two formats, told apart by the first byte:
+
+- by a ring key (version 1): version | key-id length (1 byte) | key id (ASCII) | nonce (12) | ciphertext+tag
+- by a call's data key (version 2): version | nonce (12) | ciphertext+tag. Once a ring is given the
+  call's data keys (``use_data_keys``; the runtime does), every context ``call:<uuid>:<field>`` is sealed
+  under that call's own key, which the ring's active key wraps (``calls/datakeys.py``): rotating the ring
+  re-wraps data keys only, and destroying one makes every copy of that call's ciphertexts unreadable.
+
+The associated data is the header followed by the caller's ``context`` (``call:<uuid>:transcript``),
 so a ciphertext copied to another row or field, or given another key id or version, fails to open.
 
 A ring that has read or written its file follows it: a rotation or retirement saved by another process
@@ -20,21 +27,26 @@ import re
 import secrets
 import stat
 import threading
+import uuid
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callsense.errors import ConfigError, DecryptionError
 
-__all__ = ["KeyRing", "envelope_prefix"]
+__all__ = ["DIRECT_VERSION", "DataKeys", "KeyRing", "envelope_prefix"]
 
-_VERSION = 1
+_VERSION = 1  # sealed by a ring key, named in the header
+_DATA_KEY_VERSION = 2  # sealed by the data key of the call its context names
+# The first byte of every ciphertext sealed by a ring key, so a database can find those left in place.
+DIRECT_VERSION = bytes([_VERSION])
 _NONCE_BYTES = 12  # random 96-bit nonces: safe for about 2**32 messages per key, so rotate well before that
 _KEY_BYTES = 32
 _TAG_BYTES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CALL_CONTEXT = re.compile(r"call:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):")
 
 # One version of the key file: inode, size, modification time. Saves replace the file (a new inode), so a
 # change shows even where modification times are coarse.
@@ -48,6 +60,15 @@ class _Keys(NamedTuple):
     active: str
 
 
+class DataKeys(Protocol):
+    """Each call's own 256-bit data key (``calls.datakeys.DataKeyStore``)."""
+
+    def key_for(self, call: uuid.UUID, *, create: bool) -> bytes:
+        """The call's data key, made and stored first if ``create`` and it has none; raises
+        ``DataKeyDestroyedError`` once destroyed, ``DecryptionError`` if it has none and not ``create``."""
+        ...
+
+
 def envelope_prefix(key_id: str) -> bytes:
     """The first bytes of every ciphertext sealed under ``key_id``, so a database can count them in place."""
     return bytes([_VERSION, len(key_id)]) + key_id.encode("ascii")
@@ -59,13 +80,14 @@ class KeyRing:
     ``path`` is where :meth:`rotate` and :meth:`retire` save; ``None`` keeps the ring in memory (tests).
     """
 
-    __slots__ = ("_keys", "_lock", "_path", "_seen")
+    __slots__ = ("_data_keys", "_keys", "_lock", "_path", "_seen")
 
     def __init__(self, keys: dict[str, bytes], active: str, *, path: Path | None = None) -> None:
         self._keys = _validated(keys, active)
         self._path = path
         self._seen: _FileVersion | None = None  # the file version the keys were read from or saved as
         self._lock = threading.Lock()
+        self._data_keys: DataKeys | None = None
 
     def __repr__(self) -> str:  # ids only: key material must never reach a log
         keys = self._keys
@@ -151,15 +173,26 @@ class KeyRing:
             remaining = {kid: key for kid, key in self._keys.by_id.items() if kid != key_id}
             self._save(_Keys(remaining, self._keys.active))
 
+    def use_data_keys(self, data_keys: DataKeys) -> None:
+        """From now on seal each ``call:<uuid>:`` context under that call's data key (envelope encryption)."""
+        self._data_keys = data_keys
+
     def encrypt(self, plaintext: bytes, *, context: str) -> bytes:
-        self._follow_file()
-        keys = self._keys
-        header = envelope_prefix(keys.active)
+        call = _call_of(context) if self._data_keys is not None else None
+        if self._data_keys is not None and call is not None:
+            header = bytes([_DATA_KEY_VERSION])
+            key = self._data_keys.key_for(call, create=True)
+        else:
+            self._follow_file()
+            keys = self._keys
+            header = envelope_prefix(keys.active)
+            key = keys.by_id[keys.active]
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(keys.by_id[keys.active]).encrypt(nonce, plaintext, header + context.encode())
-        return header + nonce + sealed
+        return header + nonce + AESGCM(key).encrypt(nonce, plaintext, header + context.encode())
 
     def decrypt(self, ciphertext: bytes, *, context: str) -> bytes:
+        if ciphertext[:1] == bytes([_DATA_KEY_VERSION]):
+            return self._open_under_data_key(ciphertext, context=context)
         key_id, header, nonce, sealed = _split(ciphertext)
         key = self._keys.by_id.get(key_id)
         if key is None:
@@ -167,13 +200,27 @@ class KeyRing:
             key = self._keys.by_id.get(key_id)
         if key is None:
             raise DecryptionError(f"key {key_id!r} is not in the key ring (retired, or from elsewhere)")
-        try:
-            return AESGCM(key).decrypt(nonce, sealed, header + context.encode())
-        except InvalidTag:
+        return _open(key, header, nonce, sealed, context=context, under=f"key {key_id!r}")
+
+    def _open_under_data_key(self, ciphertext: bytes, *, context: str) -> bytes:
+        call = _call_of(context)
+        if call is None or self._data_keys is None:
             raise DecryptionError(
-                f"ciphertext does not open under key {key_id!r} with context {context!r}: "
-                "tampered, or stored for another record"
-            ) from None
+                f"ciphertext is sealed under a call's data key, but the context {context!r} names no call "
+                "or this key ring was given no data keys"
+            )
+        if len(ciphertext) < 1 + _NONCE_BYTES + _TAG_BYTES:
+            raise DecryptionError("ciphertext is truncated")
+        key = self._data_keys.key_for(call, create=False)
+        nonce_end = 1 + _NONCE_BYTES
+        return _open(
+            key,
+            ciphertext[:1],
+            ciphertext[1:nonce_end],
+            ciphertext[nonce_end:],
+            context=context,
+            under=f"the data key of call {call}",
+        )
 
     def encrypt_text(self, text: str, *, context: str) -> bytes:
         return self.encrypt(text.encode("utf-8"), context=context)
@@ -181,14 +228,19 @@ class KeyRing:
     def decrypt_text(self, ciphertext: bytes, *, context: str) -> str:
         return self.decrypt(ciphertext, context=context).decode("utf-8")
 
-    def key_id_of(self, ciphertext: bytes) -> str:
+    def key_id_of(self, ciphertext: bytes) -> str | None:
+        """The ring key that sealed it; None where a call's data key did (rotation leaves those alone)."""
+        if ciphertext[:1] == bytes([_DATA_KEY_VERSION]):
+            return None
         return _split(ciphertext)[0]
 
     def needs_rotation(self, ciphertext: bytes) -> bool:
-        return self.key_id_of(ciphertext) != self._keys.active
+        """Sealed by a ring key other than the active one."""
+        return self.key_id_of(ciphertext) not in (None, self._keys.active)
 
     def reencrypt(self, ciphertext: bytes, *, context: str) -> bytes:
-        """Open under whichever key sealed it, seal again under the active key."""
+        """Open under whichever key sealed it, seal again as ``encrypt`` does now (under the call's data key
+        where this ring has data keys, else under the active key)."""
         return self.encrypt(self.decrypt(ciphertext, context=context), context=context)
 
     def _follow_file(self) -> None:
@@ -264,6 +316,22 @@ def _parse(raw: bytes, *, source: str) -> _Keys:
         raise ConfigError(
             f"{source} is malformed ({exc}): expected {{'active': id, 'keys': {{id: base64 key}}}}"
         ) from exc
+
+
+def _call_of(context: str) -> uuid.UUID | None:
+    """The call a context names (``call:<uuid>:<field>``), if it names one."""
+    found = _CALL_CONTEXT.match(context)
+    return uuid.UUID(found.group(1)) if found else None
+
+
+def _open(key: bytes, header: bytes, nonce: bytes, sealed: bytes, *, context: str, under: str) -> bytes:
+    try:
+        return AESGCM(key).decrypt(nonce, sealed, header + context.encode())
+    except InvalidTag:
+        raise DecryptionError(
+            f"ciphertext does not open under {under} with context {context!r}: "
+            "tampered, or stored for another record"
+        ) from None
 
 
 def _split(ciphertext: bytes) -> tuple[str, bytes, bytes, bytes]:

@@ -16,6 +16,7 @@ from callsense.calls.schemas import CallRecord
 from callsense.config import Settings
 from callsense.config.analysis import DEFAULT_TOPICS, TopicLabel
 from callsense.config.deliveries import DestinationSettings
+from callsense.config.retention import SourceRetention
 from callsense.config.sources import FolderSourceSettings, RestSourceSettings, S3SourceSettings
 
 HEADER = """# Configuration reference
@@ -71,6 +72,7 @@ def configuration_markdown() -> str:
     parts += ["", "### Each of `sources.folders`", "", *_item_table(FolderSourceSettings)]
     parts += ["", "### Each of `sources.s3`", "", *_item_table(S3SourceSettings)]
     parts += ["", "### Each of `sources.rest`", "", *_item_table(RestSourceSettings)]
+    parts += ["", "### Each of `retention.sources.<name>`", "", *_item_table(SourceRetention)]
     return "\n".join(parts) + "\n"
 
 

@@ -8,6 +8,7 @@
     │   ├── BadAudioError            the recording is empty, corrupt, not audio, or too long
     │   ├── ModelAssetError          a model file is missing or fails its checksum
     │   ├── DecryptionError          a ciphertext does not open with the keys we hold
+    │   │   └── DataKeyDestroyedError the call's data key was destroyed (erased): it never opens again
     │   ├── AnalysisError            the LLM gave no valid field of the analysis
     │   ├── NotFoundError            no such call, delivery, blob, token or user
     │   ├── InvalidBlobKeyError      a blob key outside the allowed form (also a ValueError)
@@ -73,12 +74,24 @@ class DecryptionError(PermanentError):
     pass
 
 
+class DataKeyDestroyedError(DecryptionError):
+    """The call's data key was destroyed (erasure): none of its ciphertexts, wherever copied, opens again."""
+
+
 class AnalysisError(PermanentError):
     pass
 
 
 class NotFoundError(PermanentError):
     pass
+
+
+class CallGoneError(NotFoundError):
+    """The call's row is gone (erased on request): a queued stage that meets it has nothing left to do."""
+
+
+class LegalHoldError(PermanentError):
+    """The call is under legal hold: it may be neither purged nor erased until an admin releases it."""
 
 
 class InvalidBlobKeyError(PermanentError, ValueError):
@@ -170,3 +183,7 @@ class UnsatisfiableRangeError(PermanentError):
     def __init__(self, size: int) -> None:
         super().__init__(f"the range asked for lies outside the recording's {size} bytes")
         self.size = size
+
+
+class NoTranscriptError(NotFoundError):
+    """The call exists but has no transcript (not transcribed yet, or no speech): nothing to ask about."""

@@ -37,6 +37,12 @@ DELIVERIES = Counter(
     ["destination", "outcome"],
     registry=REGISTRY,
 )
+CALLS_FORGOTTEN = Counter(
+    "callsense_calls_forgotten_total",
+    "Calls whose audio or text the retention purge removed, or that were erased on request",
+    ["what"],  # audio, text (purged under the retention policy), erased (a data-subject request)
+    registry=REGISTRY,
+)
 JOBS = Gauge("callsense_jobs", "Jobs in the queue by stage and state", ["stage", "state"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge("callsense_queue_depth", "Jobs waiting to run, by stage", ["stage"], registry=REGISTRY)
 CALLS = Gauge("callsense_calls", "Calls by status", ["status"], registry=REGISTRY)

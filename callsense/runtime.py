@@ -2,9 +2,10 @@
 
 ``open_runtime(settings)`` builds it once per process from the settings; a test builds a ``Runtime`` with the
 fakes that live beside each port (``backends/llm/fake.py``, ``backends/blobstore/memory.py``,
-``backends/recordings/fake.py``, ``backends/crm/fake.py``, ``speech/fake.py``). Models load on first use: the
-runtime holds lazy adapters, so a process that never transcribes never reads the Whisper weights. Only the
-layers above the pipeline import this module; the stages take the runtime as an argument.
+``backends/recordings/fake.py``, ``backends/crm/fake.py``, ``speech/fake.py``, ``redaction/fake.py``).
+Models load on first use: the runtime holds lazy adapters, so a process that never transcribes never reads
+the Whisper weights, nor one that never redacts the recognizers. Only the layers above the pipeline import
+this module; the stages take the runtime as an argument.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from callsense.backends.blobstore import BlobStore, open_blobstore
 from callsense.backends.crm import Destinations, HTTPDestinations
 from callsense.backends.llm import JSONRequest, LLMBackend, build_llm
 from callsense.backends.recordings import Recordings, SourceReader
+from callsense.calls.datakeys import DataKeyStore
+from callsense.calls.schemas import Segment
 from callsense.config import Settings
 from callsense.crypto import KeyRing
 from callsense.db import Database, open_database
+from callsense.redaction import Redaction, Redactor
 from callsense.speech.transcriber import Transcriber
 from callsense.speech.whisper import WhisperTranscriber
 
@@ -39,6 +43,7 @@ class Runtime:
     transcriber: Transcriber
     recordings: Recordings
     crm: Destinations
+    redactor: Redactor
 
 
 class _Once(Generic[T]):
@@ -81,13 +86,34 @@ class LazyLLM:
         return self._backend.get().count_tokens(text)
 
 
+class LazyRedactor:
+    """The Presidio redactor of ``settings.redaction``, its recognizers and NER model loaded on the first
+    call: a process that never redacts (the API, the dashboard) never loads them."""
+
+    def __init__(self, settings: Settings) -> None:
+        def build() -> Redactor:
+            from callsense.redaction.engine import PresidioRedactor
+
+            return PresidioRedactor(settings.redaction)
+
+        self._redactor = _Once(build)
+
+    def redact_segments(self, segments: list[Segment], *, language: str | None) -> Redaction:
+        return self._redactor.get().redact_segments(segments, language=language)
+
+    def redact_text(self, text: str, *, language: str | None) -> str:
+        return self._redactor.get().redact_text(text, language=language)
+
+
 def open_runtime(settings: Settings) -> Runtime:
     """Connect to (or start) the database, load or create the key ring, open the blob store."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     keyring = KeyRing.load_or_create(settings.resolved_key_file)
+    db = open_database(settings)
+    keyring.use_data_keys(DataKeyStore(db, keyring))  # each call's ciphertexts under its own data key
     return Runtime(
         settings=settings,
-        db=open_database(settings),
+        db=db,
         keyring=keyring,
         blobs=open_blobstore(settings),
         llm=LazyLLM(settings),
@@ -96,4 +122,5 @@ def open_runtime(settings: Settings) -> Runtime:
         ),
         recordings=SourceReader.from_settings(settings),
         crm=HTTPDestinations(),
+        redactor=LazyRedactor(settings),
     )

@@ -32,8 +32,11 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 JobsDep = Annotated[procrastinate.App, Depends(get_jobs)]
 
 
-def audio_response(rt: Runtime, *, call_id: str, range_header: str | None, actor: str, via: str) -> Response:
-    """The decrypted recording, or the byte range asked for (206), audited; 416 for a range outside it."""
+def audio_response(
+    rt: Runtime, *, call_id: str, range_header: str | None, actor: str, via: str, original: bool = False
+) -> Response:
+    """The decrypted recording, or the byte range asked for (206), audited; 416 for a range outside it.
+    The redacted copy, unless ``original`` (the caller has checked the permission)."""
     try:
         with rt.db.transaction() as session:
             recording = access.play_recording(
@@ -44,6 +47,8 @@ def audio_response(rt: Runtime, *, call_id: str, range_header: str | None, actor
                 range_header=range_header,
                 actor=actor,
                 via=via,
+                original=original,
+                redacting=rt.settings.redaction.enabled,
             )
     except UnsatisfiableRangeError as exc:
         raise HTTPException(

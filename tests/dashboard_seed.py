@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from callsense.calls import categories
 from callsense.calls import service as calls
 from callsense.calls.models import Delivery
 from callsense.calls.schemas import (
@@ -216,6 +217,9 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
                 llm_model="qwen2.5-coder-1.5b",
             )
             calls.set_status(session=session, call=call, status=CallStatus.done)
+            categories.categorise(  # as the analyse stage does, with the settings' categories
+                session=session, call=call, keyring=rt.keyring, categories=rt.settings.categories
+            )
             for stage, seconds in (("fetch", 0.2), ("transcribe", 6.4), ("analyse", 11.8)):
                 calls.add_event(session=session, call_pk=call.id, stage=stage, kind="started")
                 calls.add_event(

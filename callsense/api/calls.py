@@ -1,7 +1,9 @@
 """Calls for people and tools: list and filter, the record, the audio, reprocessing.
 
 Roles: a viewer sees metadata and analysis; an analyst also transcripts and audio; an admin may reprocess.
-Every response that carries a transcript or audio writes an audit event naming the token.
+Every response that carries a transcript or audio writes an audit event naming the token. Text and audio
+are the redacted view; ``?sensitive=true`` asks for the original, for tokens with the "view sensitive data"
+permission (audited as ``sensitive_viewed`` / ``sensitive_played``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from callsense import serving
-from callsense.api.deps import Principal, PrincipalDep, require
+from callsense.api.deps import Principal, PrincipalDep, original_allowed, require
 from callsense.calls import access, queries, views
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord, CallStatus, Sentiment
+from callsense.pipeline import ask
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
@@ -36,6 +39,10 @@ class Reprocessing(BaseModel):
     call_id: str
     status: CallStatus
     queued: str = Field(description="the stage queued first")
+
+
+class Question(BaseModel):
+    question: ask.QuestionText = Field(examples=["Did the agent offer a refund?"])
 
 
 @router.get("", response_model=CallPage)
@@ -64,6 +71,9 @@ def list_calls(
     interruptions_above: Annotated[
         int | None, Query(ge=0, description="calls where the speakers interrupted each other more often")
     ] = None,
+    category: Annotated[
+        str | None, Query(max_length=60, description="calls in this category (its name, see categories)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CallPage:
@@ -78,6 +88,7 @@ def list_calls(
         agent=agent,
         non_talk_above=non_talk_above,
         interruptions_above=interruptions_above,
+        category=category,
     )
     query = select(Call).where(*queries.conditions(criteria=criteria, include_transcripts=False))
     with rt.db.transaction() as session:
@@ -86,9 +97,20 @@ def list_calls(
         return CallPage(items=[views.summary(call) for call in rows], total=total, limit=limit, offset=offset)
 
 
+SensitiveQuery = Annotated[
+    bool,
+    Query(
+        description="the original instead of the redacted view: needs the 'view sensitive data' permission"
+    ),
+]
+
+
 @router.get("/{call_id}", response_model=CallRecord)
-def get_call(call_id: str, rt: RuntimeDep, principal: PrincipalDep) -> CallRecord:
-    """The analysed record; transcript, segments and translation only for analysts and admins."""
+def get_call(
+    call_id: str, rt: RuntimeDep, principal: PrincipalDep, sensitive: SensitiveQuery = False
+) -> CallRecord:
+    """The analysed record (redacted); transcript, segments and translation only for analysts and admins."""
+    original = original_allowed(principal, sensitive)
     with rt.db.transaction() as session:
         return access.read_record(
             session=session,
@@ -97,6 +119,7 @@ def get_call(call_id: str, rt: RuntimeDep, principal: PrincipalDep) -> CallRecor
             transcript_allowed=principal.role.allows(Role.analyst),
             actor=principal.name,
             via="api",
+            original=original,
         )
 
 
@@ -106,11 +129,20 @@ def get_call(call_id: str, rt: RuntimeDep, principal: PrincipalDep) -> CallRecor
     responses={200: {"content": {"audio/*": {}}}, 206: {"content": {"audio/*": {}}}, 416: {}},
 )
 def get_audio(
-    call_id: str, request: Request, rt: RuntimeDep, principal: Annotated[Principal, require(Role.analyst)]
+    call_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, require(Role.analyst)],
+    sensitive: SensitiveQuery = False,
 ) -> Response:
-    """The recording, decrypted, with HTTP range requests for seeking."""
+    """The recording (its redacted copy), decrypted, with HTTP range requests for seeking."""
     return serving.audio_response(
-        rt, call_id=call_id, range_header=request.headers.get("range"), actor=principal.name, via="api"
+        rt,
+        call_id=call_id,
+        range_header=request.headers.get("range"),
+        actor=principal.name,
+        via="api",
+        original=original_allowed(principal, sensitive),
     )
 
 
@@ -121,3 +153,13 @@ async def reprocess(
     """Run the call again: from transcription when its audio is stored, else from the download."""
     restart = await serving.reprocess(rt, app, call_id=call_id, actor=principal.name, via="api")
     return Reprocessing(call_id=call_id, status=restart.status, queued=restart.stage)
+
+
+@router.post("/{call_id}/ask", response_model=ask.CallAnswer)
+def ask_about_call(
+    call_id: str, body: Question, rt: RuntimeDep, principal: Annotated[Principal, require(Role.analyst)]
+) -> ask.CallAnswer:
+    """Ask the LLM a question about the call's transcript: an answer and the turns that support it, each
+    quote checked against the transcript. Needs the analyst role; every question is audited (``asked``),
+    neither the question nor the answer is stored."""
+    return ask.ask_about_call(rt, call_id=call_id, question=body.question, actor=principal.name, via="api")

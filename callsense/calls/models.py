@@ -5,6 +5,10 @@ and action items) is stored only as AES-GCM ciphertext (``*_enc`` columns). Shor
 (language, the topic's taxonomy label, sentiment, emotion, the outcome flags) and the talk figures (how long
 each side talked, never what was said) stay in clear so the dashboard can filter and chart them;
 ``docs/security.md`` explains the trade-off.
+
+With redaction on (``docs/redaction.md``) those columns hold the redacted view (``[CARD_NUMBER]`` where a
+card number was said); the original text is kept apart, in the ``*_original_enc`` columns, read only with
+the "view sensitive data" permission (``sees_sensitive``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
 
@@ -56,6 +61,8 @@ class Call(Base):
     status_detail: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)  # shown and logged: no credentials, no query string
     source_enc: Mapped[bytes | None] = encrypted("source")  # the full URL, to fetch with
+    # The configured recording source that took it (its retention rule applies); None: webhook, API, CLI.
+    source_name: Mapped[str | None] = mapped_column(String(100))
     agent: Mapped[str | None] = mapped_column(String(200), index=True)
     direction: Mapped[str | None] = mapped_column(String(16))
     # left or right: the stereo channel of the agent when the call's source says (a preset); else asr's
@@ -72,6 +79,10 @@ class Call(Base):
     audio_format: Mapped[str | None] = mapped_column(String(60))
     duration_s: Mapped[float | None] = mapped_column(Float)
     channels: Mapped[int | None] = mapped_column(Integer)
+    # The recording with every redacted span masked (tone or silence): what plays without the permission.
+    redacted_audio_blob: Mapped[str | None] = mapped_column(String(300))
+    # RedactionSummary as JSON: the entity types checked and how many spans of each, never the values.
+    redaction: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     language: Mapped[str | None] = mapped_column(String(16), index=True)
     language_probability: Mapped[float | None] = mapped_column(Float)
@@ -85,12 +96,26 @@ class Call(Base):
     # Talk figures (TalkFigures as JSON): durations, counts and levels, never words; in clear to filter on.
     talk: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
+    # A legal hold (set by an admin): the call is neither purged nor erased while legal_hold_at is set.
+    legal_hold_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_hold_by: Mapped[str | None] = mapped_column(String(200))
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
+    # When the retention purge removed the recording, and the transcript and analysis (calls/retention.py).
+    audio_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    text_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
     fetch_seconds: Mapped[float | None] = mapped_column(Float)
     transcribe_seconds: Mapped[float | None] = mapped_column(Float)
     analyse_seconds: Mapped[float | None] = mapped_column(Float)
 
+    # The categories' revision (calls.categories.revision) this call was last evaluated with; NULL: never.
+    categories_revision: Mapped[str | None] = mapped_column(String(16))
+
     transcript: Mapped[Transcript | None] = relationship(back_populates="call", cascade="all, delete-orphan")
     analysis: Mapped[Analysis | None] = relationship(back_populates="call", cascade="all, delete-orphan")
+    categories: Mapped[list[CallCategory]] = relationship(
+        cascade="all, delete-orphan", order_by="CallCategory.category"
+    )
 
 
 class Transcript(Base):
@@ -99,6 +124,9 @@ class Transcript(Base):
     call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
     segments_enc: Mapped[bytes] = encrypted("segments")
     translated_enc: Mapped[bytes | None] = encrypted("translation")
+    # The originals of the two above when they were redacted (None: nothing was, or redaction was off).
+    segments_original_enc: Mapped[bytes | None] = encrypted("segments_original")
+    translated_original_enc: Mapped[bytes | None] = encrypted("translation_original")
     asr_model: Mapped[str] = mapped_column(String(300))
     translation_engine: Mapped[str | None] = mapped_column(String(20))
     options: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -112,6 +140,7 @@ class Analysis(Base):
 
     call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
     result_enc: Mapped[bytes] = encrypted("analysis")
+    result_original_enc: Mapped[bytes | None] = encrypted("analysis_original")  # before redaction
     llm_backend: Mapped[str] = mapped_column(String(40))
     llm_model: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -132,6 +161,8 @@ class Event(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
     actor: Mapped[str | None] = mapped_column(String(200))  # who: an API token's name, "worker", "cli"
+    # The call's id on the records that outlive the call (an erasure's): call_pk is NULL on those.
+    call_id: Mapped[str | None] = mapped_column(String(200), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -153,6 +184,7 @@ class ApiToken(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(20))
+    sees_sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -228,3 +260,54 @@ class SourceStatus(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cursor: Mapped[str | None] = mapped_column(Text)  # a REST source's: where its next poll starts
+
+
+class CallKey(Base):
+    """Each call's own data key, wrapped (AES-GCM) by a key of the key ring (``calls/datakeys.py``).
+
+    ``wrapped`` is a ring ciphertext (version 1) and ``key_id`` the ring key inside it, so rotation finds the
+    rows to re-wrap by index. A destroyed key (erasure) keeps its row with ``wrapped`` and ``key_id`` null and
+    ``destroyed_at`` set, so reading the call says why it fails and nothing makes it a new key. A row with
+    neither a key nor ``destroyed_at`` marks a call stored before envelope encryption that has no key yet
+    (migration 0010 makes one for each). No foreign key to ``calls``: a call's first ciphertext is sealed
+    before the call's row is committed, and the key is made in a transaction of its own so that two workers
+    agree on it.
+    """
+
+    __tablename__ = "call_keys"
+
+    call_pk: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Since when every ciphertext of the call is under this key: set when a new call's key is made, and by
+    # the envelope migration for the calls stored before; the migration reads the recordings of the calls
+    # without it only, never the whole blob store again.
+    enveloped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CategoryDefinition(Base):
+    """A category defined on the dashboard, its rule as written (``config.categories``); the categories of
+    the settings file are not stored, they are read from the settings."""
+
+    __tablename__ = "category_definitions"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class CallCategory(Base):
+    """A category a call is in. The name is in clear (to filter and count); the evidence quotes what was
+    said, so it is encrypted."""
+
+    __tablename__ = "call_categories"
+    __table_args__ = (Index("ix_call_categories_category", "category"),)
+
+    call_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(60), primary_key=True)
+    evidence_enc: Mapped[bytes] = encrypted("category_evidence")

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, exists, func
 
 from callsense.calls import search
-from callsense.calls.models import Call
+from callsense.calls.models import Call, CallCategory
 from callsense.calls.schemas import CallStatus, Sentiment
 
 
@@ -54,6 +54,7 @@ class CallCriteria:
     text: str | None = None  # full-text search
     non_talk_above: float | None = None  # seconds of non-talk time, exclusive
     interruptions_above: int | None = None  # both speakers' interruptions, exclusive
+    category: str | None = None  # calls in this category (its exact name)
 
 
 def _containing(words: str) -> str:
@@ -84,6 +85,10 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
         found.append(non_talk_seconds > criteria.non_talk_above)
     if criteria.interruptions_above is not None:
         found.append(interruptions > criteria.interruptions_above)
+    if criteria.category:
+        found.append(
+            exists().where(CallCategory.call_pk == Call.id, CallCategory.category == criteria.category)
+        )
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
     return found

@@ -262,6 +262,43 @@ class TalkFigures(BaseModel):
         return "; ".join([*sides, f"non-talk {self.non_talk_seconds:.0f} s"])
 
 
+class RedactionSummary(BaseModel):
+    """What redaction did to this call: never the values, only their types and counts."""
+
+    checked: list[str] = Field(
+        default_factory=list, description="the entity types looked for in the call's language"
+    )
+    found: dict[str, int] = Field(
+        default_factory=dict, description="redacted spans of the transcript per entity type"
+    )
+    audio: bool = Field(default=False, description="a redacted copy of the recording is stored")
+    original: bool = Field(
+        default=False,
+        description="this record shows the original text (read with the 'view sensitive data' permission)",
+    )
+
+
+class CategoryEvidence(BaseModel):
+    """Why a call is in a category: a turn that said a phrase of the rule (its index in ``segments``, where
+    the phrase began, the turn's words), or a figure of the call that met the rule (``turn`` null)."""
+
+    turn: int | None = Field(default=None, description="index of the turn in segments; null for a figure")
+    start: float | None = Field(default=None, ge=0, description="seconds: where the phrase began")
+    speaker: Speaker | None = None
+    text: str = Field(description="the turn's words, or what the figure was")
+
+
+class CategoryMatch(BaseModel):
+    """A category (``categories`` in the settings or on the dashboard) whose rule holds for the call."""
+
+    name: str
+    evidence: list[CategoryEvidence] = Field(default_factory=list)
+
+    def without_quotes(self) -> CategoryMatch:
+        """As a viewer sees it: the figures, not the turns (their words are transcript)."""
+        return self.model_copy(update={"evidence": [item for item in self.evidence if item.turn is None]})
+
+
 class CallRecord(BaseModel):
     """The analysed call. Field names follow the CRM payload of the product brief."""
 
@@ -295,6 +332,12 @@ class CallRecord(BaseModel):
     )
     speakers: SpeakersFound | None = Field(default=None, description="how speakers and roles were found")
     analysis_failures: list[FieldFailure] = Field(default_factory=list)
+    redaction: RedactionSummary | None = Field(
+        default=None, description="null when the call was processed with redaction off"
+    )
+    categories: list[CategoryMatch] = Field(
+        default_factory=list, description="the categories the call is in, with their evidence"
+    )
     models: ModelsUsed = Field(default_factory=ModelsUsed)
     timings: StageTimings = Field(default_factory=StageTimings)
 

@@ -8,23 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Column, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from callsense.calls import search
-from callsense.calls.models import CONTEXT_FIELD, Analysis, Call, Event, Transcript
+from callsense.calls.models import CONTEXT_FIELD, Analysis, Call, CallCategory, Event, Transcript
 from callsense.calls.schemas import (
     AnalysisResult,
     CallRecord,
     CallStatus,
+    CategoryEvidence,
+    CategoryMatch,
     ModelsUsed,
+    RedactionSummary,
     Segment,
     StageTimings,
     TalkFigures,
     render_transcript,
 )
 from callsense.crypto import KeyRing
-from callsense.errors import NotFoundError
+from callsense.errors import CallGoneError, NotFoundError
 
 
 def context(call_pk: uuid.UUID, field: str) -> str:
@@ -47,6 +51,16 @@ def audio_blob_key(call_pk: uuid.UUID) -> str:
     return f"audio/{call_pk}"
 
 
+def redacted_audio_context(call_pk: uuid.UUID) -> str:
+    return context(call_pk, "audio_redacted")
+
+
+def redacted_audio_blob_key(call_pk: uuid.UUID) -> str:
+    """Where the call's redacted recording is kept: a tree of its own, so that a copy of the store as files
+    (a backup) never needs ``audio/<uuid>`` as a file and as a folder at once."""
+    return f"audio-redacted/{call_pk}"
+
+
 @dataclass(frozen=True)
 class CallDetails:
     """What the recording system tells us about a call besides its recording."""
@@ -57,6 +71,7 @@ class CallDetails:
     started_at: datetime | None = None
     metadata: dict[str, Any] | None = None
     agent_channel: str | None = None  # left or right; None: the asr setting
+    source_name: str | None = None  # the configured recording source that took it
 
 
 def get_or_create(
@@ -71,6 +86,7 @@ def get_or_create(
     call.agent = details.agent
     call.direction = details.direction
     call.agent_channel = details.agent_channel
+    call.source_name = details.source_name
     call.started_at = details.started_at
     if details.customer_number is not None:
         call.customer_number_enc = keyring.encrypt_text(
@@ -111,8 +127,8 @@ def get(*, session: Session, call_id: str) -> Call:
 
 def lock(*, session: Session, call_pk: uuid.UUID) -> Call:
     call = session.get(Call, call_pk, with_for_update=True)
-    if call is None:
-        raise NotFoundError(f"no call {call_pk}")
+    if call is None:  # callers hold an id they read earlier: the call was erased since
+        raise CallGoneError(f"no call {call_pk}: erased")
     return call
 
 
@@ -149,15 +165,22 @@ def store_transcript(
     asr_model: str,
     options: dict[str, object],
     talk: TalkFigures | None = None,
+    original_segments: list[Segment] | None = None,
+    original_translation: str | None = None,
 ) -> None:
-    """The turns, encrypted, and the talk figures measured from them (None: turns without word timings)."""
-    payload = json.dumps([segment.model_dump(mode="json") for segment in segments]).encode()
+    """The turns, encrypted, and the talk figures measured from them (None: turns without word timings).
+    With redaction, ``segments`` and ``translated`` are the redacted view (what is indexed and shown) and
+    the ``original_*`` the text as said, kept apart for the "view sensitive data" permission."""
     row = call.transcript or Transcript(call_pk=call.id)
-    row.segments_enc = keyring.encrypt(payload, context=column_context(call.id, Transcript.segments_enc))
-    row.translated_enc = (
-        keyring.encrypt_text(translated, context=column_context(call.id, Transcript.translated_enc))
-        if translated is not None
+    row.segments_enc = _seal_segments(keyring, call, Transcript.segments_enc, segments)
+    row.translated_enc = _seal_text(keyring, call, Transcript.translated_enc, translated)
+    row.segments_original_enc = (
+        _seal_segments(keyring, call, Transcript.segments_original_enc, original_segments)
+        if original_segments is not None
         else None
+    )
+    row.translated_original_enc = _seal_text(
+        keyring, call, Transcript.translated_original_enc, original_translation
     )
     row.translation_engine = translation_engine
     row.asr_model = asr_model
@@ -168,6 +191,19 @@ def store_transcript(
     search.index_transcript(session=session, call_pk=call.id, texts=texts)
 
 
+def _seal_segments(
+    keyring: KeyRing, call: Call, column: QueryableAttribute[Any], segments: list[Segment]
+) -> bytes:
+    payload = json.dumps([segment.model_dump(mode="json") for segment in segments]).encode()
+    return keyring.encrypt(payload, context=column_context(call.id, column))
+
+
+def _seal_text(
+    keyring: KeyRing, call: Call, column: QueryableAttribute[Any], text: str | None
+) -> bytes | None:
+    return None if text is None else keyring.encrypt_text(text, context=column_context(call.id, column))
+
+
 def store_analysis(
     *,
     session: Session,
@@ -176,10 +212,19 @@ def store_analysis(
     result: AnalysisResult,
     llm_backend: str,
     llm_model: str,
+    original: AnalysisResult | None = None,
 ) -> None:
+    """``result`` is what is shown and indexed (the redacted view with redaction on); ``original`` the
+    LLM's own output, kept apart for the "view sensitive data" permission."""
     row = call.analysis or Analysis(call_pk=call.id)
-    payload = result.model_dump_json().encode()
-    row.result_enc = keyring.encrypt(payload, context=column_context(call.id, Analysis.result_enc))
+    row.result_enc = keyring.encrypt_text(
+        result.model_dump_json(), context=column_context(call.id, Analysis.result_enc)
+    )
+    row.result_original_enc = (
+        _seal_text(keyring, call, Analysis.result_original_enc, original.model_dump_json())
+        if original is not None
+        else None
+    )
     row.llm_backend = llm_backend
     row.llm_model = llm_model
     call.analysis = row
@@ -207,31 +252,67 @@ def analysis_texts(result: AnalysisResult) -> list[str]:
     ]
 
 
-def read_segments(*, call: Call, keyring: KeyRing) -> list[Segment]:
-    if call.transcript is None:
+def read_segments(*, call: Call, keyring: KeyRing, original: bool = False) -> list[Segment]:
+    """The stored turns: the redacted view, or with ``original`` the text as said (the same when nothing
+    was redacted). Reading the original is the caller's to permit and audit (``calls.access``)."""
+    row = call.transcript
+    if row is None:
         return []
-    raw = keyring.decrypt(
-        call.transcript.segments_enc, context=column_context(call.id, Transcript.segments_enc)
-    )
+    column: QueryableAttribute[bytes | None] = Transcript.segments_enc
+    if original and row.segments_original_enc is not None:
+        column = Transcript.segments_original_enc
+    raw = keyring.decrypt(getattr(row, column.key), context=column_context(call.id, column))
     return [Segment.model_validate(item) for item in json.loads(raw)]
 
 
-def read_analysis(*, call: Call, keyring: KeyRing) -> AnalysisResult | None:
-    if call.analysis is None:
+def read_analysis(*, call: Call, keyring: KeyRing, original: bool = False) -> AnalysisResult | None:
+    row = call.analysis
+    if row is None:
         return None
-    raw = keyring.decrypt(call.analysis.result_enc, context=column_context(call.id, Analysis.result_enc))
+    column: QueryableAttribute[bytes | None] = Analysis.result_enc
+    if original and row.result_original_enc is not None:
+        column = Analysis.result_original_enc
+    raw = keyring.decrypt(getattr(row, column.key), context=column_context(call.id, column))
     return AnalysisResult.model_validate_json(raw)
 
 
-def to_record(*, call: Call, keyring: KeyRing) -> CallRecord:
-    segments = read_segments(call=call, keyring=keyring)
-    analysis = read_analysis(call=call, keyring=keyring) or AnalysisResult()
-    transcript = call.transcript
-    translated = analysis.translated_transcript
-    if transcript is not None and transcript.translated_enc is not None:
-        translated = keyring.decrypt_text(
-            transcript.translated_enc, context=column_context(call.id, Transcript.translated_enc)
+# The evidence of a call's category (calls/categories.py stores it), as encrypted.
+EVIDENCE = TypeAdapter(list[CategoryEvidence])
+
+
+def read_categories(*, call: Call, keyring: KeyRing) -> list[CategoryMatch]:
+    """The call's categories with their evidence, decrypted."""
+    context = column_context(call.id, CallCategory.evidence_enc)
+    return [
+        CategoryMatch(
+            name=row.category,
+            evidence=EVIDENCE.validate_json(keyring.decrypt(row.evidence_enc, context=context)),
         )
+        for row in call.categories
+    ]
+
+
+def _read_translation(*, call: Call, keyring: KeyRing, original: bool) -> str | None:
+    row = call.transcript
+    if row is None or row.translated_enc is None:
+        return None
+    column: QueryableAttribute[bytes | None] = Transcript.translated_enc
+    if original and row.translated_original_enc is not None:
+        column = Transcript.translated_original_enc
+    return keyring.decrypt_text(getattr(row, column.key), context=column_context(call.id, column))
+
+
+def to_record(*, call: Call, keyring: KeyRing, original: bool = False) -> CallRecord:
+    """The call's record: its redacted view, or with ``original`` the text as said (the caller permits and
+    audits that, ``calls.access``)."""
+    segments = read_segments(call=call, keyring=keyring, original=original)
+    analysis = read_analysis(call=call, keyring=keyring, original=original) or AnalysisResult()
+    transcript = call.transcript
+    translated = _read_translation(call=call, keyring=keyring, original=original)
+    translated = translated if translated is not None else analysis.translated_transcript
+    redaction = None
+    if call.redaction is not None:
+        redaction = RedactionSummary.model_validate({**call.redaction, "original": original})
     return CallRecord(
         call_id=call.call_id,
         status=CallStatus(call.status),
@@ -257,6 +338,8 @@ def to_record(*, call: Call, keyring: KeyRing) -> CallRecord:
         talk=TalkFigures.model_validate(call.talk) if call.talk is not None else None,
         speakers=(transcript.options.get("speakers") if transcript else None),
         analysis_failures=analysis.failures,
+        redaction=redaction,
+        categories=read_categories(call=call, keyring=keyring),
         models=ModelsUsed(
             asr=transcript.asr_model if transcript else None,
             llm_backend=call.analysis.llm_backend if call.analysis else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -30,8 +31,10 @@ def process(
         bool, typer.Option(help="Redo every stage even if this call was processed before.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    sensitive: SensitiveOption = False,
 ) -> None:
-    """Fetch, transcribe and analyse one call, store it encrypted, and print the analysed record as JSON."""
+    """Fetch, transcribe and analyse one call, store it encrypted, and print the analysed record as JSON
+    (redacted, unless --sensitive)."""
     from callsense.pipeline import inline
 
     with common.runtime() as rt, _progress(quiet) as on_progress:
@@ -42,11 +45,30 @@ def process(
             language=language,
             force=force,
             on_progress=on_progress,
+            original_for=_actor() if sensitive else None,
         )
     text = record.model_dump_json(indent=2)
     if json_out is not None:
         json_out.write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
+
+
+SensitiveOption = Annotated[
+    bool,
+    typer.Option(
+        "--sensitive",
+        help="Print the original text instead of the redacted view (personal data included); the reading "
+        "is written to the call's audit trail with your user name.",
+    ),
+]
+
+
+def _actor() -> str:
+    """Who reads sensitive data from the command line, for the audit trail."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"
 
 
 def _default_call_id(source: str) -> str:
@@ -80,8 +102,10 @@ def _progress(quiet: bool) -> Iterator[Callable[[str, float], None] | None]:
 def show(
     call_id: Annotated[str, typer.Argument(help="The call's id.")],
     events: Annotated[bool, typer.Option(help="Print the audit trail instead of the record.")] = False,
+    sensitive: SensitiveOption = False,
 ) -> None:
-    """Print a stored call's record as JSON (decrypted), or its audit trail."""
+    """Print a stored call's record as JSON (decrypted, redacted unless --sensitive), or its audit trail."""
+    from callsense.calls import access
     from callsense.calls import service as calls_service
 
     with common.runtime() as rt, rt.db.transaction() as session:
@@ -100,7 +124,18 @@ def show(
                 )
             common.out.print(table)
             return
-        record = calls_service.to_record(call=call, keyring=rt.keyring)
+        if sensitive:
+            record = access.read_record(
+                session=session,
+                keyring=rt.keyring,
+                call=call,
+                transcript_allowed=True,
+                actor=_actor(),
+                via="cli",
+                original=True,
+            )
+        else:
+            record = calls_service.to_record(call=call, keyring=rt.keyring)
     sys.stdout.write(record.model_dump_json(indent=2) + "\n")
 
 

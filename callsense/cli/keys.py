@@ -1,12 +1,17 @@
-"""``callsense keys``: the encryption key ring."""
+"""``callsense keys``: the encryption key ring, and each call's data key it wraps."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from callsense.cli import common
+
+if TYPE_CHECKING:
+    from callsense.security.rotation import Progress, RotationReport
 
 app = typer.Typer(help="Manage the encryption key ring.", no_args_is_help=True)
 
@@ -14,16 +19,49 @@ app = typer.Typer(help="Manage the encryption key ring.", no_args_is_help=True)
 @app.command("rotate")
 def keys_rotate(
     retire_old: Annotated[
-        bool, typer.Option(help="Delete the old keys once everything is re-encrypted.")
+        bool, typer.Option(help="Delete the old keys once nothing is left under them.")
     ] = False,
 ) -> None:
-    """Make a new active key and re-encrypt every stored ciphertext (database and audio) under it."""
+    """Make a new active key and re-wrap every call's data key under it (no recording or column is rewritten);
+    ciphertexts still under a ring key directly are converted to their call's data key on the way."""
     from callsense.security import rotation
 
-    with common.runtime() as rt:
-        report = rotation.rotate(rt, retire_old=retire_old)
-    common.out.print(
-        f"active key {report.new_key}: re-encrypted {report.rows} database values and {report.blobs} blobs"
-    )
+    with common.runtime() as rt, _progress_bar() as progress:
+        report = rotation.rotate(rt, retire_old=retire_old, progress=progress)
+    common.out.print(f"active key {report.new_key}: re-wrapped {report.data_keys} data keys")
+    _print_migrated(report)
     if report.retired:
         common.out.print(f"retired keys: {', '.join(sorted(report.retired))}")
+
+
+@app.command("migrate-envelope")
+def keys_migrate_envelope() -> None:
+    """Convert what was encrypted before envelope encryption (under a ring key directly) to each call's own
+    data key, in batches of calls, with progress. Safe to interrupt and run again; running services go on."""
+    from callsense.security import rotation
+
+    with common.runtime() as rt, _progress_bar() as progress:
+        report = rotation.migrate_envelope(rt, progress=progress)
+    _print_migrated(report)
+
+
+def _print_migrated(report: RotationReport) -> None:
+    common.out.print(
+        f"checked {report.calls} calls: moved {report.rows} database values and {report.blobs} recordings "
+        "under their call's data key"
+    )
+    if report.missing_blobs:
+        common.out.print(f"{report.missing_blobs} recordings named by calls are not in the blob store")
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress]:
+    from rich.progress import Progress as Bar
+
+    with Bar(console=common.err, transient=False) as bar:
+        task = bar.add_task("calls", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress

@@ -10,8 +10,22 @@ import typer
 from rich.table import Table
 
 from callsense import __version__
-from callsense.cli import backup, calls, common, deliveries, keys, models, search, sources, tokens, users
+from callsense.cli import ask as asking
+from callsense.cli import (
+    backup,
+    calls,
+    categories,
+    common,
+    deliveries,
+    keys,
+    models,
+    search,
+    sources,
+    tokens,
+    users,
+)
 from callsense.cli import db as db_commands  # `db` names the database module in the commands below
+from callsense.cli import retention as retention_commands  # its own line: the commands merge apart
 from callsense.errors import ConfigError
 
 app = typer.Typer(
@@ -26,6 +40,7 @@ app = typer.Typer(
 app.command()(calls.process)
 app.command()(calls.show)
 app.command()(calls.schema)
+app.command()(asking.ask)
 app.add_typer(models.app, name="models")
 app.add_typer(keys.app, name="keys")
 app.add_typer(tokens.app, name="tokens")
@@ -33,8 +48,11 @@ app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(sources.app, name="sources")
 app.add_typer(users.app, name="users")
 app.add_typer(search.app, name="search")
+app.add_typer(categories.app, name="categories")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(backup.app, name="backup")
+app.add_typer(retention_commands.app, name="retention")
+app.add_typer(retention_commands.calls_app, name="calls")
 
 
 def _version(value: bool) -> None:
@@ -106,7 +124,8 @@ def worker(
     queue: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only these queues (fetch, transcribe, analyse, deliver, maintenance, sources); repeat it."
+            help="Only these queues (fetch, transcribe, analyse, deliver, categories, maintenance, sources); "
+            "repeat it."
         ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 1,

@@ -18,6 +18,14 @@ app = typer.Typer(help="Manage API tokens (roles: viewer, analyst, admin).", no_
 def tokens_create(
     name: Annotated[str, typer.Argument(help="Who or what uses the token (shown in the audit trail).")],
     role: Annotated[str, typer.Option(help="viewer, analyst or admin.")] = "viewer",
+    sensitive: Annotated[
+        bool,
+        typer.Option(
+            "--sensitive",
+            help="Grant the permission to view sensitive data: the original of redacted text and audio "
+            "(?sensitive=true, each reading audited). Needs analyst or admin.",
+        ),
+    ] = False,
 ) -> None:
     """Create a token and print it once; only its SHA-256 digest is stored."""
     from callsense.security import tokens
@@ -25,21 +33,22 @@ def tokens_create(
     with common.errors_as_exit():
         chosen = _role(role)  # before the database starts
         with common.database() as db, db.transaction() as session:
-            token = tokens.create(session=session, name=name, role=chosen)
+            token = tokens.create(session=session, name=name, role=chosen, sees_sensitive=sensitive)
     sys.stdout.write(token + "\n")
 
 
 @app.command("list")
 def tokens_list() -> None:
-    """List tokens: name, role, created, last used, revoked."""
+    """List tokens: name, role, sensitive data, created, last used, revoked."""
     from callsense.security import tokens
 
-    table = Table("name", "role", "created", "last used", "revoked")
+    table = Table("name", "role", "sensitive data", "created", "last used", "revoked")
     with common.errors_as_exit(), common.database() as db, db.transaction() as session:
         for row in tokens.all_tokens(session=session):
             table.add_row(
                 row.name,
                 row.role,
+                "yes" if row.sees_sensitive else "",
                 common.when(row.created_at),
                 common.when(row.last_used_at),
                 common.when(row.revoked_at),

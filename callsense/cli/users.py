@@ -44,15 +44,16 @@ def create(
 
 @app.command("list")
 def list_users() -> None:
-    """List users: name, role, created, last sign-in, disabled."""
+    """List users: name, role, sensitive data, created, last sign-in, disabled."""
     from callsense.web import accounts
 
-    table = Table("name", "role", "created", "last sign-in", "disabled")
+    table = Table("name", "role", "sensitive data", "created", "last sign-in", "disabled")
     with common.errors_as_exit(), common.database() as db, db.transaction() as session:
         for user in accounts.all_users(session=session):
             table.add_row(
                 user.username,
                 user.role,
+                "yes" if user.sees_sensitive else "",
                 common.when(user.created_at),
                 common.when(user.last_sign_in_at),
                 common.when(user.disabled_at),
@@ -84,6 +85,22 @@ def set_role(
     with common.errors_as_exit(), common.database() as db, db.transaction() as session:
         accounts.set_role(session=session, username=username, role=role)
     common.out.print(f"{username} is now {role.value}")
+
+
+@app.command("sensitive")
+def sensitive(
+    username: Annotated[str, typer.Argument(help="The user's name.")],
+    allow: Annotated[
+        bool, typer.Option("--allow/--deny", help="Grant (--allow) or withdraw (--deny) the permission.")
+    ] = True,
+) -> None:
+    """Grant or withdraw the permission to view sensitive data: the original of redacted text and audio,
+    behind the call page's "Show sensitive data" (each use audited). Needs the analyst or admin role."""
+    from callsense.web import accounts
+
+    with common.errors_as_exit(), common.database() as db, db.transaction() as session:
+        accounts.set_sensitive(session=session, username=username, allowed=allow)
+    common.out.print(f"{username} {'may' if allow else 'may not'} view sensitive data")
 
 
 @app.command("disable")

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,9 +22,12 @@ from pydantic_settings import (
 
 from callsense.config.analysis import AnalysisSettings
 from callsense.config.blobs import BlobSettings
+from callsense.config.categories import Category, parse_categories, parse_category
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
 from callsense.config.models import ASRSettings, LLMSettings, SpeakerSettings, TranslationEngine
+from callsense.config.redaction import RedactionSettings
+from callsense.config.retention import RetentionSettings
 from callsense.config.service import (
     MetricsSettings,
     ServerSettings,
@@ -84,6 +87,15 @@ class Settings(BaseSettings):
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    categories: tuple[Category, ...] = Field(
+        default=(),
+        description="Call categories (rules on what was said, sentiment, topic and talk figures), evaluated "
+        "on every call; read-only on the dashboard, which can add its own. TOML: [[categories]] name = '...' "
+        "rule = { said = ['this call is recorded'], speaker = 'agent', first_s = 30 }. The rule language: "
+        "docs/analytics.md, Categories.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -91,6 +103,29 @@ class Settings(BaseSettings):
         if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @model_validator(mode="after")
+    def _retention_names_sources(self) -> Settings:
+        known = {source.name for source in self.sources.all()}
+        unknown = sorted(set(self.retention.sources) - known)
+        if unknown:
+            raise ValueError(
+                f"retention.sources names {', '.join(unknown)}, not a configured source "
+                f"(configured: {', '.join(sorted(known)) or 'none'})"
+            )
+        return self
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _valid_categories(cls, value: object) -> tuple[Category, ...]:
+        return parse_categories(value)
+
+    @model_validator(mode="after")
+    def _categories_name_topics(self) -> Settings:
+        labels = {topic.label for topic in self.analysis.topics}
+        for category in self.categories:
+            parse_category(category, topics=labels)
+        return self
 
     @property
     def resolved_key_file(self) -> Path:

@@ -37,7 +37,7 @@ class NoMatch(StrEnum):
 # The record fields a mapping may name. ``transcript`` is the original-language text;
 # ``translated_transcript`` the English one. ``talk`` is the whole talk-figures object (a webhook gets it as
 # JSON, a template one line of shares and counts). ``customer_number`` leaves only when named (the phone
-# look-up sends it as a query, too).
+# look-up sends it as a query, too). ``categories`` are the names of the call's categories (no evidence).
 MAPPABLE_FIELDS = (
     "call_id",
     "timestamp",
@@ -59,9 +59,13 @@ MAPPABLE_FIELDS = (
     "issues",
     "action_items",
     "outcome",
+    "categories",
     "transcript",
     "translated_transcript",
 )
+# The fields that hold what was said, redacted when redaction is on; a destination may take the original of
+# each by naming it in ``unredacted_fields`` (docs/delivery.md warns against it).
+REDACTED_FIELDS = ("summary", "topic_detail", "issues", "action_items", "transcript", "translated_transcript")
 DEFAULT_FIELDS = ["call_id", "timestamp", "duration", "direction", "summary", "topic", "sentiment", "emotion"]
 DEFAULT_SUBJECT = "Call {call_id}: {topic}"
 DEFAULT_BODY = "{summary}\n\nTopic: {topic}\nSentiment: {sentiment}\nEmotion: {emotion}"
@@ -101,6 +105,13 @@ class DestinationSettings(BaseModel):
         default_factory=lambda: list(DEFAULT_FIELDS),
         description="Record fields this destination may receive, from: " + ", ".join(MAPPABLE_FIELDS) + ". "
         "Leave out 'transcript' to keep the original-language transcript home.",
+    )
+    unredacted_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields sent as said instead of redacted (personal data, card numbers included), from: "
+        + ", ".join(REDACTED_FIELDS)
+        + ". Each must also be in fields. Empty (the default): every field leaves redacted. "
+        "See the warning in docs/delivery.md.",
     )
     subject_template: str = Field(
         default=DEFAULT_SUBJECT, description="Subject/title, with {field} placeholders from fields."
@@ -156,6 +167,17 @@ class DestinationSettings(BaseModel):
             )
         return list(dict.fromkeys(value))
 
+    @field_validator("unredacted_fields")
+    @classmethod
+    def _redactable(cls, value: list[str]) -> list[str]:
+        other = [name for name in value if name not in REDACTED_FIELDS]
+        if other:
+            raise ValueError(
+                f"unredacted_fields: {', '.join(other)} is never redacted; "
+                f"choose from {', '.join(REDACTED_FIELDS)}"
+            )
+        return list(dict.fromkeys(value))
+
     @model_validator(mode="after")
     def _consistent(self) -> DestinationSettings:
         parts = urlsplit(self.base_url)
@@ -181,6 +203,12 @@ class DestinationSettings(BaseModel):
                     f"destination {self.name}: {label} uses {', '.join(outside)}, which is not in its fields "
                     "(only fields listed there may leave)"
                 )
+        unsent = sorted(set(self.unredacted_fields) - set(self.fields))
+        if unsent:
+            raise ValueError(
+                f"destination {self.name}: unredacted_fields names {', '.join(unsent)}, "
+                "which is not in its fields"
+            )
         if self.kind is DestinationKind.webhook:
             if self.secret is None:
                 raise ValueError(f"destination {self.name}: a webhook needs secret (whsec_...)")

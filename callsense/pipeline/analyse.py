@@ -1,5 +1,6 @@
 """The analyse stage: the LLM's analysis of the stored transcript (``analysis.py``), stored encrypted with
-the outbox of the call's deliveries, in one transaction."""
+the outbox of the call's deliveries, in one transaction. The LLM reads the original transcript (it runs
+on-premises); what it wrote is redacted (``redact.analysis``) before it is stored and shown."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from callsense.calls import deliveries
+from callsense.calls import categories, deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config.models import TranslationEngine
 from callsense.errors import AnalysisError
-from callsense.pipeline import analysis, stages
+from callsense.pipeline import analysis, redact, stages
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -24,7 +25,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
         call = calls.lock(session=session, call_pk=call_pk)
         if call.status == CallStatus.no_speech.value or (not force and stages.is_done(call, "analyse")):
             return deliveries.pending_ids(session=session, call_pk=call_pk)
-        segments = calls.read_segments(call=call, keyring=rt.keyring)
+        segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
         language = call.language
         has_translation = call.transcript is not None and call.transcript.translated_enc is not None
     with stages.audited(rt, call_pk, "analyse"):
@@ -41,6 +42,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
                 by_reason.setdefault(failure.reason, []).append(failure.field)
             reasons = "; ".join(f"{', '.join(fields)}: {reason}" for reason, fields in by_reason.items())
             raise AnalysisError(f"the LLM gave no valid analysis ({reasons})")
+        shown = redact.analysis(rt, result)
         seconds = time.perf_counter() - started
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
@@ -48,13 +50,23 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
                 session=session,
                 call=call,
                 keyring=rt.keyring,
-                result=result,
+                result=shown or result,
+                original=result if shown is not None else None,
                 llm_backend=rt.llm.name,
                 llm_model=rt.llm.model,
             )
             if translate and call.transcript is not None:
                 call.transcript.translation_engine = TranslationEngine.llm.value
             call.analyse_seconds = round(seconds, 3)
+            categories.categorise(  # before the outbox, so that a CRM gets the call's categories
+                session=session,
+                call=call,
+                keyring=rt.keyring,
+                categories=categories.in_force(session=session, configured=rt.settings.categories),
+                # the redacted view, as a re-evaluation reads it: evidence quotes no card number
+                segments=calls.read_segments(call=call, keyring=rt.keyring),
+                analysis=shown or result,
+            )
             calls.set_status(session=session, call=call, status=CallStatus.done)
             deliveries.add_outbox(  # the outbox: written with the analysis, or not at all
                 session=session,

@@ -18,6 +18,7 @@ call's content is logged.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,8 +32,9 @@ from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery, utcnow
-from callsense.config.deliveries import DestinationKind, DestinationSettings
-from callsense.errors import CallsenseError, CRMRejectedError, CRMUnavailableError
+from callsense.calls.schemas import CallRecord
+from callsense.config.deliveries import REDACTED_FIELDS, DestinationKind, DestinationSettings
+from callsense.errors import CallGoneError, CallsenseError, CRMRejectedError, CRMUnavailableError
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -69,7 +71,8 @@ def _text(value: Any, *, nested: bool = False) -> str:
 
 
 def render(*, call: Call, rt: Runtime, destination: DestinationSettings, delivery_id: uuid.UUID) -> Outgoing:
-    """The call as ``destination`` may see it: its mapped fields only, subject and body from its templates."""
+    """The call as ``destination`` may see it: its mapped fields only, subject and body from its templates;
+    redacted, but for the fields it opted into as said (``unredacted_fields``)."""
     record = calls.to_record(call=call, keyring=rt.keyring)
     number = (
         rt.keyring.decrypt_text(
@@ -87,9 +90,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         "agent": call.agent,
         "customer_number": number,
         "language": record.language,
-        "summary": list(record.summary),
         "topic": record.topic,
-        "topic_detail": record.topic_detail,
         "sentiment": record.sentiment.value if record.sentiment else None,
         "emotion": record.emotion.value if record.emotion else None,
         "speaker_sentiment": record.speaker_sentiment.model_dump(mode="json"),
@@ -97,12 +98,13 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         "non_talk_seconds": record.talk.non_talk_seconds if record.talk else None,
         "interruptions": record.talk.interruptions if record.talk else None,
         "sentiment_trend": record.sentiment_trend.model_dump(mode="json"),
-        "issues": list(record.issues),
-        "action_items": [item.model_dump(mode="json") for item in record.action_items],
         "outcome": record.outcome.model_dump(mode="json"),
-        "transcript": record.transcript,
-        "translated_transcript": record.translated_transcript,
+        "categories": [match.name for match in record.categories],
+        **_record_fields(record, REDACTED_FIELDS),
     }
+    if destination.unredacted_fields:
+        original = calls.to_record(call=call, keyring=rt.keyring, original=True)
+        available.update(_record_fields(original, destination.unredacted_fields))
     fields = {name: available[name] for name in destination.fields}
     limit = destination.transcript_excerpt_chars or None
     texts = {name: _text(value) for name, value in fields.items()}
@@ -123,6 +125,19 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         customer_number=number,
         contact_id=str(contact_id) if contact_id is not None else None,
     )
+
+
+def _record_fields(record: CallRecord, names: Iterable[str]) -> dict[str, Any]:
+    """The fields of what was said (``REDACTED_FIELDS``), as a mapping sends them."""
+    values: dict[str, Any] = {
+        "summary": list(record.summary),
+        "topic_detail": record.topic_detail,
+        "issues": list(record.issues),
+        "action_items": [item.model_dump(mode="json") for item in record.action_items],
+        "transcript": record.transcript,
+        "translated_transcript": record.translated_transcript,
+    }
+    return {name: values[name] for name in names}
 
 
 def backoff_s(rt: Runtime, attempts: int) -> float:
@@ -150,6 +165,14 @@ def _begin(rt: Runtime, delivery_id: uuid.UUID) -> Attempt | None:
         except CallsenseError as exc:  # a ciphertext that no longer opens: retrying cannot help
             _finish(session, delivery, DeliveryStatus.dead, error=f"the call cannot be read: {exc}")
             return None
+        if destination.unredacted_fields:  # personal data leaves the building: on the record each time
+            calls.add_event(
+                session=session,
+                call_pk=call.id,
+                stage="deliver",
+                kind="sensitive_sent",
+                detail=f"{destination.name}: {', '.join(destination.unredacted_fields)} unredacted",
+            )
         delivery.attempts += 1
         delivery.last_attempt_at = utcnow()
         return Attempt(outgoing, destination, delivery.attempts, utcnow() - delivery.queued_at)
@@ -236,5 +259,9 @@ def run(rt: Runtime, delivery_id: uuid.UUID) -> None:
             return
         bound.info("delivery will be retried", wait_s=round(wait, 1), **failure)
         raise CRMUnavailableError(str(exc), retry_after=wait, status=exc.status) from exc
-    record_receipt(rt, delivery_id, receipt)
+    try:
+        record_receipt(rt, delivery_id, receipt)
+    except CallGoneError:  # erased while the CRM filed it: no erasure event names this record
+        bound.warning("erased while delivered: erase the CRM record", external_id=receipt.external_id)
+        raise
     bound.info("delivered", external_id=receipt.external_id, skipped=receipt.skipped)

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from callsense.calls import access
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallRecord
 from callsense.pipeline import analyse, fetch, ingest, transcribe
@@ -17,10 +18,22 @@ if TYPE_CHECKING:
 Progress = Callable[[str, float], None]
 
 
-def record(rt: Runtime, call_pk: uuid.UUID) -> CallRecord:
+def record(rt: Runtime, call_pk: uuid.UUID, *, original_for: str | None = None) -> CallRecord:
+    """The stored record: the redacted view, or with ``original_for`` (who asks, for the audit trail) the
+    text as said, audited as ``sensitive_viewed``."""
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
-        return calls.to_record(call=call, keyring=rt.keyring)
+        if original_for is None:
+            return calls.to_record(call=call, keyring=rt.keyring)
+        return access.read_record(
+            session=session,
+            keyring=rt.keyring,
+            call=call,
+            transcript_allowed=True,
+            actor=original_for,
+            via="cli",
+            original=True,
+        )
 
 
 def process(
@@ -31,8 +44,10 @@ def process(
     language: str | None = None,
     force: bool = False,
     on_progress: Progress | None = None,
+    original_for: str | None = None,
 ) -> CallRecord:
-    """Every stage of the call but the deliveries, in this process; returns the stored record."""
+    """Every stage of the call but the deliveries, in this process; returns the stored record (redacted,
+    or the original for ``original_for``, audited)."""
     call_pk = ingest.ingest(rt, call_id=call_id, source=source).call_pk
     if force:
         with rt.db.transaction() as session:
@@ -46,4 +61,4 @@ def process(
     fetch.run(rt, call_pk, source=source, force=force)
     transcribe.run(rt, call_pk, language=language, force=force, on_progress=report("transcribe"))
     analyse.run(rt, call_pk, force=force)
-    return record(rt, call_pk)
+    return record(rt, call_pk, original_for=original_for)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -138,7 +138,10 @@ def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
                 continue
             recording = item.recording
             ingested = ingest.ingest(
-                rt, call_id=recording.call_id, source=item.url, details=recording.details
+                rt,
+                call_id=recording.call_id,
+                source=item.url,
+                details=replace(recording.details, source_name=source.name),
             )
             if ingested.created:
                 report.registered.append(ingested.call_pk)
@@ -202,7 +205,10 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
     try:
         recording = source.inspect(item)
         call_pk = ingest.ingest(
-            rt, call_id=recording.call_id, source=item.location, details=recording.details
+            rt,
+            call_id=recording.call_id,
+            source=item.location,
+            details=replace(recording.details, source_name=source.name),
         ).call_pk
         with source.staged(item) as local_copy:
             fetch.run(rt, call_pk, source=local_copy, local_files=True)

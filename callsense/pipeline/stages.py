@@ -24,7 +24,7 @@ import structlog
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
-from callsense.errors import CallsenseError
+from callsense.errors import CallGoneError, CallsenseError
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -48,6 +48,8 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
     try:
         with structlog.contextvars.bound_contextvars(call_id=call_id):
             yield
+    except CallGoneError:
+        raise  # erased meanwhile: there is no call left to mark failed
     except CallsenseError as exc:
         log.info("stage failed", call_pk=str(call_pk), stage=stage, error=str(exc), retryable=exc.retryable)
         again = exc.retryable and QUEUE_RETRIES.get()
@@ -69,8 +71,8 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
 
 def is_done(call: Call, stage: Stage) -> bool:
     """Judged from the stored results, not the status, so a retry after a later stage failed resumes there."""
-    if stage == "fetch":
-        return call.audio_blob is not None
+    if stage == "fetch":  # a transcript without a recording: redaction discarded the original
+        return call.audio_blob is not None or call.transcript is not None
     if stage == "transcribe":
         return call.transcript is not None
     return call.analysis is not None or call.status == CallStatus.no_speech.value

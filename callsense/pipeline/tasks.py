@@ -10,12 +10,13 @@ stage has no job and defers it; ``recover_stalled`` hands the jobs of workers th
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -36,12 +37,13 @@ from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
 from callsense.config.sources import RestSourceSettings, S3SourceSettings
-from callsense.errors import ConfigError, CRMUnavailableError, PermanentError
+from callsense.errors import CallGoneError, ConfigError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
+from callsense.pipeline import categorise as categorise_stage
 from callsense.pipeline import deliver as deliver_stage
 from callsense.pipeline import fetch as fetch_stage
 from callsense.pipeline import poll as poll_stage
-from callsense.pipeline import stages, workers
+from callsense.pipeline import retention, stages, workers
 from callsense.pipeline import transcribe as transcribe_stage
 
 if TYPE_CHECKING:
@@ -89,6 +91,8 @@ RETRY = {
     "transcribe": Backoff(max_attempts=4, base_seconds=10, cap_seconds=300),
     # An LLM server may be down for a while (a restart, a model being loaded): about an hour.
     "analyse": Backoff(max_attempts=10, base_seconds=10, cap_seconds=1800),
+    # Re-evaluating categories reads the database only: a few tries ride out a restart of it.
+    "categorise": Backoff(max_attempts=5, base_seconds=5, cap_seconds=300),
 }
 
 
@@ -144,6 +148,9 @@ def _observed(context: procrastinate.JobContext, stage: str, call_pk: str) -> It
         try:
             yield
             outcome = "ok"
+        except CallGoneError:  # erased while queued or running (pipeline/erasure.py): nothing left to do
+            outcome = "gone"
+            log.info("the call was erased; the job ends")
         finally:
             stages.QUEUE_RETRIES.reset(retries)
             metrics.STAGE_SECONDS.labels(stage=stage, outcome=outcome).observe(time.perf_counter() - started)
@@ -158,25 +165,38 @@ def _then(context: procrastinate.JobContext, call_pk: str, stage: str) -> None:
 @blueprint.task(name="fetch", queue="fetch", retry=RETRY["fetch"], pass_context=True)
 def fetch(context: procrastinate.JobContext, call_pk: str) -> None:
     with _observed(context, "fetch", call_pk):
-        following = fetch_stage.run(_runtime(context), uuid.UUID(call_pk), local_files=False)
-    _then(context, call_pk, following)
+        _then(context, call_pk, fetch_stage.run(_runtime(context), uuid.UUID(call_pk), local_files=False))
 
 
 @blueprint.task(name="transcribe", queue="transcribe", retry=RETRY["transcribe"], pass_context=True)
 def transcribe(context: procrastinate.JobContext, call_pk: str) -> None:
     with _observed(context, "transcribe", call_pk):
         following = transcribe_stage.run(_runtime(context), uuid.UUID(call_pk))
-    if following is not None:
-        _then(context, call_pk, following)
+        if following is not None:
+            _then(context, call_pk, following)
 
 
 @blueprint.task(name="analyse", queue="analyse", retry=RETRY["analyse"], pass_context=True)
 def analyse(context: procrastinate.JobContext, call_pk: str) -> None:
-    with _observed(context, "analyse", call_pk):
-        waiting = analyse_stage.run(_runtime(context), uuid.UUID(call_pk))
     assert context.app is not None
-    for delivery_id in waiting:
-        defer_delivery(context.app, delivery_id)
+    with _observed(context, "analyse", call_pk):
+        for delivery_id in analyse_stage.run(_runtime(context), uuid.UUID(call_pk)):
+            defer_delivery(context.app, delivery_id)
+
+
+@blueprint.task(name="categorise", queue="categories", retry=RETRY["categorise"], pass_context=True)
+def categorise(context: procrastinate.JobContext, first: str, last: str) -> None:
+    """Re-evaluate the categories of the stale calls with ids from ``first`` to ``last``."""
+    categorise_stage.run_batch(_runtime(context), uuid.UUID(first), uuid.UUID(last))
+
+
+def defer_categorise(app: procrastinate.App, first: uuid.UUID, last: uuid.UUID) -> bool:
+    return _defer(app, "categorise", queueing_lock("categorise", first), first=str(first), last=str(last))
+
+
+async def defer_categorise_async(app: procrastinate.App, first: uuid.UUID, last: uuid.UUID) -> bool:
+    lock = queueing_lock("categorise", first)
+    return await _defer_async(app, "categorise", lock, first=str(first), last=str(last))
 
 
 @dataclass(frozen=True)
@@ -212,7 +232,8 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
 )
 def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
     job_id = context.job.id if context.job else None
-    with structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver"):
+    bound = structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver")
+    with bound, suppress(CallGoneError):  # its call was erased meanwhile: nothing left to deliver
         deliver_stage.run(_runtime(context), uuid.UUID(delivery_id))
 
 
@@ -273,6 +294,17 @@ def reconcile(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
     reconcile_calls(_runtime(context), context.app)
     reconcile_deliveries(_runtime(context), context.app)
+    reconcile_categories(_runtime(context), context.app)
+
+
+def reconcile_categories(rt: Runtime, app: procrastinate.App) -> int:
+    """Queue the re-evaluation of stale calls when no job is at it (the settings' categories changed with a
+    restart, or a change's jobs were never queued); returns the jobs queued."""
+    busy = "select 1 from procrastinate_jobs where status in ('todo', 'doing') and queue_name = 'categories'"
+    with rt.db.transaction() as session:
+        if session.execute(text(busy)).first():
+            return 0
+    return categorise_stage.requeue(rt, functools.partial(defer_categorise, app))
 
 
 @blueprint.periodic(cron="* * * * *", periodic_id="recover-stalled")
@@ -355,6 +387,7 @@ def build_app(rt: Runtime) -> procrastinate.App:
             lock=source_lock(source.name),
             task_kwargs={"source": source.name},
         )(app.tasks["callsense:poll_source"])
+    app.add_tasks_from(retention.schedule(rt), namespace="callsense")
     # Procrastinate logs every job at INFO; ours carry the call id instead.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     return app

@@ -8,12 +8,14 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import Session
+
 from callsense import metrics
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, SpeakerMethod, SpeakersFound
 from callsense.config.models import Channel, SourceVocabulary, TranslationEngine
-from callsense.pipeline import stages, talk
+from callsense.pipeline import redact, stages, talk
 from callsense.speech.audio import decode
 
 if TYPE_CHECKING:
@@ -62,17 +64,27 @@ def run(
             agent_channel=_agent_side(found, agent_channel or rt.settings.asr.agent_channel).row,
             settings=rt.settings.talk,
         )
+        redacted = redact.transcript(
+            rt, transcript.segments, translated, language=transcript.language, audio=audio, speakers=found
+        )
         seconds = time.perf_counter() - started
         if audio.duration > 0:
             metrics.REALTIME_FACTOR.observe(seconds / audio.duration)
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
+            if redacted.audio is not None:  # under the row lock, as key rotation rewrites it (see fetch)
+                rt.blobs.put(
+                    calls.redacted_audio_blob_key(call_pk),
+                    rt.keyring.encrypt(redacted.audio, context=calls.redacted_audio_context(call_pk)),
+                )
             calls.store_transcript(
                 session=session,
                 call=call,
                 keyring=rt.keyring,
-                segments=transcript.segments,
-                translated=translated,
+                segments=redacted.segments,
+                translated=redacted.translated,
+                original_segments=redacted.original_segments,
+                original_translation=redacted.original_translation,
                 translation_engine=engine,
                 asr_model=transcript.options.model,
                 options={
@@ -86,6 +98,7 @@ def run(
                 calls.add_event(
                     session=session, call_pk=call_pk, stage="transcribe", kind="speakers", detail=note
                 )
+            discard_original = _record_redaction(session, call, redacted, rt)
             call.language = transcript.language
             call.language_probability = transcript.language_probability
             call.transcribe_seconds = round(seconds, 3)
@@ -101,13 +114,29 @@ def run(
             calls.add_event(
                 session=session, call_pk=call_pk, stage="transcribe", kind="finished", seconds=seconds
             )
+    if discard_original:  # after the commit: the redacted copy is what the call now plays
+        rt.blobs.delete(calls.audio_blob_key(call_pk))
     return "analyse" if transcript.segments else None
+
+
+def _record_redaction(session: Session, call: Call, redacted: redact.RedactedTranscript, rt: Runtime) -> bool:
+    """The redaction's summary and redacted recording on the call, audited by counts; True when the
+    original recording is to be deleted (``redaction.keep_original_audio``)."""
+    summary = redacted.summary
+    call.redaction = summary.model_dump(mode="json", exclude={"original"}) if summary else None
+    call.redacted_audio_blob = calls.redacted_audio_blob_key(call.id) if redacted.audio else None
+    if summary is None:
+        return False
+    found = ", ".join(f"{entity} {count}" for entity, count in summary.found.items()) or "nothing found"
+    calls.add_event(session=session, call_pk=call.id, stage="transcribe", kind="redacted", detail=found)
+    if redacted.audio is None or rt.settings.redaction.keeps_original_audio:
+        return False
+    call.audio_blob = None
+    return True
 
 
 # The key of call metadata (webhook ``metadata``) that names the agent's stereo channel for this call.
 AGENT_CHANNEL_KEY = "agent_channel"
-# The key under which a recording source's poll names the source in the call's metadata.
-SOURCE_KEY = "source"
 
 
 def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, str, list[str]]:
@@ -126,10 +155,8 @@ def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, st
 
 
 def _source_vocabulary(call: Call, rt: Runtime) -> SourceVocabulary | None:
-    """The hotwords of the recording source the call was taken from (named in its metadata by the poll),
-    as configured now."""
-    name = calls.read_metadata(call=call, keyring=rt.keyring).get(SOURCE_KEY)
-    return rt.settings.sources.named(name) if isinstance(name, str) else None
+    """The hotwords of the recording source that took the call (``calls.source_name``), as configured now."""
+    return rt.settings.sources.named(call.source_name) if call.source_name else None
 
 
 def _agent_side(found: SpeakersFound | None, asked: Channel) -> Channel:

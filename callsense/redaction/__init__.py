@@ -16,8 +16,9 @@ from callsense.calls.schemas import Segment, Speaker
 
 @dataclass(frozen=True)
 class RedactedSpan:
-    """One redacted stretch of a turn: words ``first_word``..``last_word`` (inclusive) of ``segments[segment]``,
-    spoken from ``start`` to ``end`` seconds by ``speaker``; ``entity`` is the type, e.g. ``CARD_NUMBER``."""
+    """One redacted stretch of a turn: words ``first_word``..``last_word`` (inclusive) of
+    ``segments[segment]``, spoken from ``start`` to ``end`` seconds by ``speaker``; ``entity`` is the type,
+    e.g. ``CARD_NUMBER``."""
 
     segment: int
     first_word: int

@@ -1,13 +1,20 @@
-"""Key rotation: a new active key, then every stored ciphertext re-encrypted under it, in batches of calls.
+"""Key rotation, and the migration in place to envelope encryption.
 
-The database columns to rotate are read from the models: every ``LargeBinary`` column named ``*_enc`` of
-every table, each bound to the context field it declares (``models.encrypted``), so a new encrypted column
-is rotated without being listed here. Each batch holds its calls' row locks, which every writer of a call
-takes too (``calls.lock``), so a stage storing a recording or a transcript meanwhile waits instead of racing
-the rewrite.
+Each call's ciphertexts are sealed under its own data key, and only the data keys are wrapped by the key
+ring (``calls/datakeys.py``). Rotating makes a new active key and re-wraps every data key: no column and no
+recording is rewritten. Ciphertexts still sealed directly by a ring key (version 1: written before envelope
+encryption) are converted in place, call by call, by the same pass that ``callsense keys migrate-envelope``
+runs alone: under the call's data key they stay readable after their ring key is retired.
 
-Safe to interrupt and run again: values already under the active key are skipped. Old keys are retired only
-after a count over every encrypted column and every recording finds nothing left under them.
+The database columns are read from the models: every ``LargeBinary`` column named ``*_enc`` of every table,
+each bound to the context field it declares (``models.encrypted``), so a new encrypted column is converted
+without being listed here. Each batch holds its calls' row locks, which every writer of a call takes too
+(``calls.lock``), so a stage storing a recording or a transcript meanwhile waits instead of racing the
+rewrite. A call is marked (``call_keys.enveloped_at``) once all of it is under its data key: later passes
+read the recordings of new calls only, and the columns' version bytes in the database.
+
+Safe to interrupt and run again: what is already under a data key is skipped. Old keys are retired only
+after a count finds no data key, database value or recording left under them.
 """
 
 from __future__ import annotations
@@ -18,18 +25,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Column, ColumnElement, LargeBinary, Table, func, or_, select, update
+from sqlalchemy import Column, ColumnElement, LargeBinary, Select, Table, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
+from callsense.calls import datakeys
 from callsense.calls import service as calls
 from callsense.calls import users as _users  # noqa: F401  (registers the dashboard's tables, as migrations do)
-from callsense.calls.models import Base, Call
-from callsense.crypto import KeyRing, envelope_prefix
+from callsense.calls.models import Base, Call, CallKey
+from callsense.crypto import DIRECT_VERSION, KeyRing, envelope_prefix
 from callsense.db import Database
-from callsense.errors import ConfigError
+from callsense.errors import ConfigError, NotFoundError
 
 # Calls per transaction: their row locks are held while their recordings are re-encrypted.
 BATCH_CALLS = 20
+# Data keys re-wrapped per transaction.
+BATCH_KEYS = 500
 # The advisory lock id that a running rotation holds ("cs-keys" in ASCII).
 _ROTATION_LOCK = 0x63732D6B657973
 
@@ -66,10 +76,20 @@ class EncryptedColumn:
 
 @dataclass
 class RotationReport:
-    new_key: str
+    """``new_key`` is None for a migration alone; ``rows`` and ``blobs`` count what was converted."""
+
+    new_key: str | None
+    data_keys: int = 0
+    calls: int = 0
     rows: int = 0
     blobs: int = 0
+    missing_blobs: int = 0  # recordings a call names that the blob store does not hold
     retired: set[str] = field(default_factory=set)
+
+
+class Progress(Protocol):
+    def __call__(self, done: int, total: int) -> None:
+        """``done`` of ``total`` calls checked by the migration."""
 
 
 def encrypted_columns() -> tuple[EncryptedColumn, ...]:
@@ -92,28 +112,64 @@ def _call_pk_column(table: Table) -> Column[Any]:
     return owners[0]
 
 
-def rotate(rt: Stores, *, retire_old: bool, batch_calls: int = BATCH_CALLS) -> RotationReport:
+def rotate(
+    rt: Stores, *, retire_old: bool, batch_calls: int = BATCH_CALLS, progress: Progress | None = None
+) -> RotationReport:
+    """A new active key, every data key re-wrapped under it, and whatever a ring key still seals directly
+    converted to its call's data key; then, if asked, the old keys retired."""
     with _only_rotation(rt):
+        _use_data_keys(rt)
         report = RotationReport(new_key=rt.keyring.rotate())
-        by_table: dict[Table, list[EncryptedColumn]] = {}
-        for item in encrypted_columns():
-            by_table.setdefault(item.column.table, []).append(item)
-        after: uuid.UUID | None = None
-        while True:
-            with rt.db.transaction() as session:
-                batch = _lock_calls(session, after=after, limit=batch_calls)
-                if not batch:
-                    break
-                call_pks = [call_pk for call_pk, _ in batch]
-                for columns in by_table.values():
-                    report.rows += _reencrypt_rows(session, rt.keyring, columns, call_pks)
-                for call_pk, blob_key in batch:
-                    if blob_key is not None:
-                        report.blobs += _reencrypt_blob(rt, call_pk, blob_key)
-                after = max(call_pks)
+        report.data_keys = datakeys.rewrap(rt.db, rt.keyring, batch=BATCH_KEYS)
+        _migrate(rt, report, batch_calls=batch_calls, progress=progress)
         if retire_old:
             report.retired = retire_old_keys(rt)
         return report
+
+
+def migrate_envelope(
+    rt: Stores, *, batch_calls: int = BATCH_CALLS, progress: Progress | None = None
+) -> RotationReport:
+    """Convert every ciphertext a ring key still seals directly to its call's data key; resumable."""
+    with _only_rotation(rt):
+        _use_data_keys(rt)
+        report = RotationReport(new_key=None)
+        _migrate(rt, report, batch_calls=batch_calls, progress=progress)
+        return report
+
+
+def _use_data_keys(rt: Stores) -> None:
+    """Seal under data keys even where the runtime was built without them (tests, tools)."""
+    rt.keyring.use_data_keys(datakeys.DataKeyStore(rt.db, rt.keyring))
+
+
+def _migrate(rt: Stores, report: RotationReport, *, batch_calls: int, progress: Progress | None) -> None:
+    by_table: dict[Table, list[EncryptedColumn]] = {}
+    for item in encrypted_columns():
+        by_table.setdefault(item.column.table, []).append(item)
+    with rt.db.transaction() as session:
+        total = session.scalar(select(func.count()).select_from(_unmigrated().subquery())) or 0
+    after: uuid.UUID | None = None
+    while True:
+        with rt.db.transaction() as session:
+            batch = _lock_calls(session, after=after, limit=batch_calls)
+            if not batch:
+                break
+            call_pks = [call_pk for call_pk, _ in batch]
+            for columns in by_table.values():
+                report.rows += _envelope_rows(session, rt.keyring, columns, call_pks)
+            for _, recordings in batch:
+                for blob_key, blob_context in recordings:
+                    _envelope_blob(rt, blob_key, blob_context, report)
+            session.execute(
+                update(CallKey)
+                .where(CallKey.call_pk.in_(call_pks), CallKey.destroyed_at.is_(None))
+                .values(enveloped_at=func.now())
+            )
+            after = max(call_pks)
+        report.calls += len(batch)
+        if progress is not None:
+            progress(min(report.calls, total), total)
 
 
 @contextmanager
@@ -138,32 +194,42 @@ def retire_old_keys(rt: Stores) -> set[str]:
     """Forget every key but the active one; refuses while anything stored is still under another key."""
     keyring = rt.keyring
     old = set(keyring.key_ids - {keyring.active_key_id})
-    rows, blobs = count_not_under_active(rt)
-    if rows or blobs:
+    data_keys, rows, blobs = count_not_under_active(rt)
+    if data_keys or rows or blobs:
         raise ConfigError(
-            f"not retiring {', '.join(sorted(old))}: {rows} database values and {blobs} recordings are not "
-            f"under the active key {keyring.active_key_id} (written during the rotation by a process that "
-            "did not see the new key?); run 'callsense keys rotate --retire-old' again"
+            f"not retiring {', '.join(sorted(old))}: {data_keys} data keys, {rows} database values and "
+            f"{blobs} recordings are not under the active key {keyring.active_key_id} (written during the "
+            "rotation by a process that did not see the new key?); run 'callsense keys rotate --retire-old' "
+            "again"
         )
     for key_id in old:
         keyring.retire(key_id)
     return old
 
 
-def count_not_under_active(rt: Stores) -> tuple[int, int]:
-    """Database values and recordings sealed under any key but the active one (or under none we know)."""
+def count_not_under_active(rt: Stores) -> tuple[int, int, int]:
+    """Data keys, database values and recordings sealed by any ring key but the active one (or by one we do
+    not know). Recordings are read for the calls the migration has not marked only."""
     active = rt.keyring.active_key_id
     with rt.db.transaction() as session:
+        data_keys = datakeys.wrapped_elsewhere(session, active)
         rows = sum(
             session.scalar(
-                select(func.count()).select_from(item.column.table).where(_not_under(item.column, active))
+                select(func.count())
+                .select_from(item.column.table)
+                .where(_direct(item.column), _not_under(item.column, active))
             )
             or 0
             for item in encrypted_columns()
         )
-        blob_keys = session.scalars(select(Call.audio_blob).where(Call.audio_blob.is_not(None))).all()
-    blobs = sum(rt.keyring.needs_rotation(rt.blobs.get(key)) for key in blob_keys if key is not None)
-    return rows, blobs
+        blob_keys = [key for row in session.execute(_unmigrated()) for key in row[1:] if key is not None]
+    blobs = sum(rt.keyring.needs_rotation(rt.blobs.get(key)) for key in blob_keys)
+    return data_keys, rows, blobs
+
+
+def _direct(column: Column[Any]) -> ColumnElement[bool]:
+    """True where the column holds a ciphertext sealed by a ring key, not by its call's data key."""
+    return func.substring(column, 1, 1, type_=LargeBinary) == DIRECT_VERSION
 
 
 def _not_under(column: Column[Any], key_id: str) -> ColumnElement[bool]:
@@ -172,42 +238,70 @@ def _not_under(column: Column[Any], key_id: str) -> ColumnElement[bool]:
     return func.substring(column, 1, len(prefix), type_=LargeBinary) != prefix
 
 
-def _lock_calls(session: Session, *, after: uuid.UUID | None, limit: int) -> Sequence[tuple[uuid.UUID, Any]]:
-    """The next calls by id, with their recordings' blob keys, locked as ``calls.lock`` locks one."""
-    query = select(Call.id, Call.audio_blob).order_by(Call.id).limit(limit).with_for_update()
+def _unmigrated() -> Select[uuid.UUID, str | None, str | None]:
+    """Calls, with their recordings' blob keys, that the migration has to look at: not yet marked, or owning
+    a value sealed by a ring key (written since by a process without data keys). Calls whose key was
+    destroyed are left alone: nothing of theirs can be opened to convert."""
+    direct_owners = union(*(select(item.call_pk).where(_direct(item.column)) for item in encrypted_columns()))
+    return (
+        select(Call.id, Call.audio_blob, Call.redacted_audio_blob)
+        .outerjoin(CallKey, CallKey.call_pk == Call.id)
+        .where(CallKey.destroyed_at.is_(None))
+        .where(or_(CallKey.enveloped_at.is_(None), Call.id.in_(direct_owners)))
+    )
+
+
+def _lock_calls(
+    session: Session, *, after: uuid.UUID | None, limit: int
+) -> Sequence[tuple[uuid.UUID, list[tuple[str, str]]]]:
+    """The next calls to migrate by id, with their recordings' blob keys, locked as ``calls.lock`` locks."""
+    query = _unmigrated().order_by(Call.id).limit(limit).with_for_update(of=Call)
     if after is not None:
         query = query.where(Call.id > after)
-    return [(row.id, row.audio_blob) for row in session.execute(query)]
+    return [
+        (row.id, _recordings(row.id, row.audio_blob, row.redacted_audio_blob))
+        for row in session.execute(query)
+    ]
 
 
-def _reencrypt_rows(
+def _recordings(call_pk: uuid.UUID, original: str | None, redacted: str | None) -> list[tuple[str, str]]:
+    """The blob keys and contexts of a call's recordings: the original and the redacted copy."""
+    keys = [(original, calls.audio_context(call_pk)), (redacted, calls.redacted_audio_context(call_pk))]
+    return [(key, blob_context) for key, blob_context in keys if key is not None]
+
+
+def _envelope_rows(
     session: Session, keyring: KeyRing, columns: list[EncryptedColumn], call_pks: list[uuid.UUID]
 ) -> int:
-    """Re-encrypt the values of one table's encrypted ``columns`` that belong to these calls."""
+    """Seal again under their call's data key the values of one table's encrypted ``columns`` that belong
+    to these calls and are sealed by a ring key."""
     table = columns[0].column.table
     owner = columns[0].call_pk
     primary = list(table.primary_key.columns)
-    stale = or_(*(_not_under(item.column, keyring.active_key_id) for item in columns))
     selected = list(dict.fromkeys([*primary, owner, *(item.column for item in columns)]))
-    query = select(*selected).where(owner.in_(call_pks), stale).with_for_update()
+    direct = or_(*(_direct(item.column) for item in columns))
+    query = select(*selected).where(owner.in_(call_pks), direct).with_for_update()
     count = 0
     for row in session.execute(query):
         values = row._mapping
-        rotated = {
+        converted = {
             item.column.name: keyring.reencrypt(
                 values[item.column], context=calls.column_context(values[owner], item.column)
             )
             for item in columns
-            if values[item.column] is not None and keyring.needs_rotation(values[item.column])
+            if values[item.column] is not None and keyring.key_id_of(values[item.column]) is not None
         }
-        session.execute(update(table).where(*(key == values[key] for key in primary)).values(rotated))
-        count += len(rotated)
+        session.execute(update(table).where(*(key == values[key] for key in primary)).values(converted))
+        count += len(converted)
     return count
 
 
-def _reencrypt_blob(rt: Stores, call_pk: uuid.UUID, blob_key: str) -> bool:
-    value = rt.blobs.get(blob_key)
-    if not rt.keyring.needs_rotation(value):
-        return False
-    rt.blobs.put(blob_key, rt.keyring.reencrypt(value, context=calls.audio_context(call_pk)))
-    return True
+def _envelope_blob(rt: Stores, blob_key: str, blob_context: str, report: RotationReport) -> None:
+    try:
+        value = rt.blobs.get(blob_key)
+    except NotFoundError:
+        report.missing_blobs += 1  # nothing to convert; the blob store's own problem, not the migration's
+        return
+    if rt.keyring.key_id_of(value) is not None:
+        rt.blobs.put(blob_key, rt.keyring.reencrypt(value, context=blob_context))
+        report.blobs += 1

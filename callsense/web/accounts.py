@@ -36,6 +36,12 @@ class SignedIn:
     username: str
     role: Role
     csrf_token: str
+    sees_sensitive: bool = False  # the "view sensitive data" permission
+
+    @property
+    def may_see_sensitive(self) -> bool:
+        """The permission, with a role that reads transcripts at all."""
+        return self.sees_sensitive and self.role.allows(Role.analyst)
 
     @property
     def actor(self) -> str:
@@ -76,6 +82,11 @@ def set_password(*, session: Session, username: str, password: str) -> None:
 
 def set_role(*, session: Session, username: str, role: Role) -> None:
     _named(session, username).role = role.value
+
+
+def set_sensitive(*, session: Session, username: str, allowed: bool) -> None:
+    """Grant or withdraw the "view sensitive data" permission (takes effect on the user's next page)."""
+    _named(session, username).sees_sensitive = allowed
 
 
 def disable(*, session: Session, username: str) -> None:
@@ -126,7 +137,13 @@ def resolve_session(*, session: Session, token: str) -> SignedIn | None:
     user = session.get(User, row.user_id)
     if user is None or user.disabled_at is not None:
         return None
-    return SignedIn(user_id=user.id, username=user.username, role=Role(user.role), csrf_token=row.csrf_token)
+    return SignedIn(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        csrf_token=row.csrf_token,
+        sees_sensitive=user.sees_sensitive,
+    )
 
 
 def end_session(*, session: Session, token: str) -> None:

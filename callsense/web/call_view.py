@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from callsense.calls import access, deliveries
+from callsense.calls import access, deliveries, retention
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallRecord, Segment, Speaker, TalkFigures
 from callsense.crypto import KeyRing
 
-ACCESS_KINDS = {"transcript_viewed", "audio_streamed"}
+ACCESS_KINDS = {"transcript_viewed", "audio_streamed", "asked", "sensitive_viewed", "sensitive_played"}
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,16 @@ class CallView:
     agent: str | None
     has_audio: bool
     transcript_shown: bool
+    original_shown: bool = False  # the text as said, not the redacted view (the permission, audited)
     turns: list[Turn] = field(default_factory=list)
     strip: list[StripBand] = field(default_factory=list)
     marks: list[StripMark] = field(default_factory=list)
     timeline: list[StageRun] = field(default_factory=list)
     access: list[StageRun] = field(default_factory=list)  # who read the transcript or played the audio
     deliveries: list[deliveries.DeliveryView] = field(default_factory=list)
+    hold: retention.Hold | None = None
+    audio_purged_at: datetime | None = None  # removed under the retention policy
+    text_purged_at: datetime | None = None
 
 
 def clock(seconds: float) -> str:
@@ -119,9 +124,16 @@ def strip_marks(talk: TalkFigures, duration: float) -> list[StripMark]:
 
 
 def load(
-    *, session: Session, keyring: KeyRing, call_id: str, transcript_allowed: bool, actor: str
+    *,
+    session: Session,
+    keyring: KeyRing,
+    call_id: str,
+    transcript_allowed: bool,
+    actor: str,
+    original: bool = False,
 ) -> CallView:
-    """The call's view; transcripts are decrypted (and the reading audited) only when allowed."""
+    """The call's view; transcripts are decrypted (and the reading audited) only when allowed, the
+    original instead of the redacted view only with ``original`` (the permission checked by the caller)."""
     call = calls.get(session=session, call_id=call_id)
     record = access.read_record(
         session=session,
@@ -130,13 +142,18 @@ def load(
         transcript_allowed=transcript_allowed,
         actor=actor,
         via="web",
+        original=original,
     )
     view = CallView(
         record=record,
         agent=call.agent,
-        has_audio=call.audio_blob is not None,
+        has_audio=(call.audio_blob if original else call.redacted_audio_blob or call.audio_blob) is not None,
         transcript_shown=transcript_allowed,
+        original_shown=original and transcript_allowed,
         deliveries=deliveries.of_call(session=session, call_pk=call.id),
+        hold=retention.hold_of(call),
+        audio_purged_at=call.audio_purged_at,
+        text_purged_at=call.text_purged_at,
     )
     if transcript_allowed:
         view.turns = [

@@ -8,13 +8,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
-from callsense.web import pages, site
+from callsense.web import asking, categories, pages, retention, site
 
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's pages and static files to the service."""
     app.include_router(site.router)
     app.include_router(pages.router)
+    app.include_router(asking.router)
+    app.include_router(retention.router)
+    app.include_router(categories.router)
     app.mount(f"{site.PREFIX}/static", StaticFiles(directory=site.HERE / "static"), name="web-static")
 
     @app.exception_handler(site.WebRefusal)

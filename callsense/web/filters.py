@@ -51,6 +51,7 @@ class CallFilters:
     q: str | None = None  # full-text search
     non_talk_above: float | None = None  # seconds
     interruptions_above: int | None = None
+    category: str | None = None
 
     @classmethod
     def parse(cls, params: Any) -> CallFilters:
@@ -66,6 +67,7 @@ class CallFilters:
             q=_text(params.get("q"), 200),
             non_talk_above=_at_least_zero(params.get("non_talk_above"), float),
             interruptions_above=_at_least_zero(params.get("interruptions_above"), int),
+            category=_text(params.get("category"), 60),
         )
 
     def with_default_period(self, days: int) -> CallFilters:
@@ -96,4 +98,5 @@ class CallFilters:
             text=self.q,
             non_talk_above=self.non_talk_above,
             interruptions_above=self.interruptions_above,
+            category=self.category,
         )

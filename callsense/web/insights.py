@@ -13,12 +13,13 @@ from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, func, lit
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
-from callsense.calls.models import Call
+from callsense.calls.models import Call, CallCategory
 from callsense.calls.schemas import Outcome, Sentiment
 from callsense.web.filters import CallFilters
 
 TOP_TOPICS = 15  # the default taxonomy's 13 labels, and a couple of older free-text topics
 TOP_AGENTS = 15
+TOP_CATEGORIES = 8
 MAX_FILLED_DAYS = 3660  # a period longer than ten years is charted only where it has calls
 SENTIMENTS = [s.value for s in Sentiment]
 
@@ -71,6 +72,7 @@ CHARTS = (
     "languages",
     "duration",
     "talk_per_agent",
+    "categories",
 )
 _OUTCOME_COLUMNS = {name: getattr(Call, name) for name in Outcome.model_fields}
 
@@ -152,6 +154,8 @@ def chart(name: str, *, session: Session, filters: CallFilters, include_transcri
         return Table("Average duration per day (seconds)", ["day", "average_seconds"], rows)
     if name == "talk_per_agent":
         return _talk_per_agent(session, where)
+    if name == "categories":
+        return _categories_per_day(session, where, filters, day)
     raise KeyError(name)
 
 
@@ -176,6 +180,34 @@ def _talk_per_agent(session: Session, where: list[ColumnElement[bool]]) -> Table
         ["agent", "calls", "agent_talk_share_percent", "average_non_talk_seconds"],
         rows,
     )
+
+
+def _categories_per_day(
+    session: Session, where: list[ColumnElement[bool]], filters: CallFilters, day: ColumnElement[Any]
+) -> Table:
+    """Calls per day in each of the categories that most calls of the period are in."""
+    in_period = select(CallCategory.category).join(Call, Call.id == CallCategory.call_pk).where(*where)
+    top = list(
+        session.scalars(
+            in_period.group_by(CallCategory.category)
+            .order_by(func.count().desc(), CallCategory.category)
+            .limit(TOP_CATEGORIES)
+        )
+    )
+    title = "Categories per day"
+    if not top:
+        return Table(title, ["day"], [])
+    counts = [func.count().filter(CallCategory.category == name) for name in top]
+    query = (
+        select(day, *counts)
+        .select_from(CallCategory)
+        .join(Call, Call.id == CallCategory.call_pk)
+        .where(*where, CallCategory.category.in_(top))
+        .group_by(day)
+        .order_by(day)
+    )
+    rows = _every_day([list(r) for r in session.execute(query)], filters, width=len(top))
+    return Table(title, ["day", *top], rows)
 
 
 def _every_day(rows: list[list[Any]], filters: CallFilters, *, width: int) -> list[list[Any]]:

@@ -1,18 +1,19 @@
-"""What an administrator watches: the queue per stage, failed calls, deliveries that gave up, and what each
-recording source's last poll found."""
+"""What an administrator watches: the queue per stage, failed calls, deliveries that gave up, what each
+recording source's last poll found, and the retention policy with its last purge."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callsense.calls import source_files
+from callsense.calls import retention, source_files
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import CallStatus
+from callsense.config.retention import RetentionSettings
 from callsense.config.sources import AnySource
 from callsense.pipeline import tasks
 
@@ -115,3 +116,35 @@ def dead_deliveries(*, session: Session) -> list[DeadDelivery]:
         )
         for d, call_id in session.execute(query)
     ]
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    applies_to: str  # "default" or a source's name
+    audio_days: int | None  # None: kept for ever
+    text_days: int | None
+
+
+@dataclass(frozen=True)
+class RetentionState:
+    rules: list[RetentionRule]
+    purge_cron: str | None  # None: no rule purges anything, so no purge is scheduled
+    last_purge_at: datetime | None
+    last_purge: str | None  # how many calls it purged, per source
+    held: int  # calls under legal hold
+
+
+def retention_state(*, session: Session, settings: RetentionSettings) -> RetentionState:
+    rules = [RetentionRule("default", settings.default.audio_days, settings.default.text_days)]
+    for name in sorted(settings.sources):
+        policy = settings.policy(name)
+        rules.append(RetentionRule(name, policy.audio_days, policy.text_days))
+    last = retention.last_purge(session=session)
+    held = session.scalar(select(func.count()).where(Call.legal_hold_at.is_not(None))) or 0
+    return RetentionState(
+        rules=rules,
+        purge_cron=settings.purge_cron if settings.active else None,
+        last_purge_at=last.at if last else None,
+        last_purge=last.detail if last else None,
+        held=held,
+    )

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from callsense import serving
+from callsense.calls import categories
 from callsense.calls.queries import OutcomeFilter
 from callsense.calls.schemas import CallStatus, Sentiment
 from callsense.errors import NotFoundError
@@ -54,6 +55,9 @@ def _menus(rt: Runtime, session: Session) -> dict[str, Any]:
         "sentiments": [s.value for s in Sentiment],
         "statuses": [s.value for s in CallStatus],
         "outcomes": [o.value for o in OutcomeFilter],
+        "categories": [
+            c.name for c in categories.in_force(session=session, configured=rt.settings.categories)
+        ],
     }
 
 
@@ -110,10 +114,21 @@ def deliberate(request: Request, user: SignedIn, call_id: str) -> bool:
     return accounts.same_token(view_token(user, call_id), request.query_params.get("confirm"))
 
 
+def asks_original(request: Request, user: SignedIn) -> bool:
+    """Whether the page or the player asks for the original of redacted text and audio ("Show sensitive
+    data"); refused to anyone without the permission."""
+    if request.query_params.get("sensitive") != "1":
+        return False
+    if not user.may_see_sensitive:
+        raise WebRefusal(status.HTTP_403_FORBIDDEN, "Sensitive data needs the permission to view it.")
+    return True
+
+
 @router.get("/calls/{call_id}")
 def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
     may_read = user.role.allows(Role.analyst)
     held_back = may_read and not deliberate(request, user, call_id)
+    original = asks_original(request, user) and not held_back
     with rt.db.transaction() as session:
         try:
             view = call_view.load(
@@ -122,6 +137,7 @@ def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep)
                 call_id=call_id,
                 transcript_allowed=may_read and not held_back,
                 actor=user.actor,
+                original=original,
             )
         except NotFoundError:
             raise WebRefusal(status.HTTP_404_NOT_FOUND, _no_call(call_id)) from None
@@ -144,7 +160,12 @@ def call_audio(
         raise WebRefusal(status.HTTP_403_FORBIDDEN, "Open the call's page to play its recording.")
     try:
         response = serving.audio_response(
-            rt, call_id=call_id, range_header=request.headers.get("range"), actor=user.actor, via="web"
+            rt,
+            call_id=call_id,
+            range_header=request.headers.get("range"),
+            actor=user.actor,
+            via="web",
+            original=asks_original(request, user),
         )
     except NotFoundError as exc:
         raise WebRefusal(status.HTTP_404_NOT_FOUND, f"There is no recording to play: {exc}.") from None
@@ -236,5 +257,6 @@ def operations_page(
             "failed": operations.failed_calls(session=session),
             "dead": operations.dead_deliveries(session=session),
             "sources": operations.sources(session=session, configured=rt.settings.sources.all()),
+            "retention": operations.retention_state(session=session, settings=rt.settings.retention),
         }
     return page(request, "operations.html", context)

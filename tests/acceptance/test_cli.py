@@ -199,7 +199,7 @@ def test_key_rotation_reencrypts_and_old_key_can_go(environment: dict[str, str],
     before = json.loads(run(env, "show", "rotate-me").stdout)
     keys_before = json.loads((tmp_path / "rotation" / "keys.json").read_text())["keys"]
     rotated = run(env, "keys", "rotate", "--retire-old").stdout
-    assert "re-encrypted" in rotated and "retired keys" in rotated
+    assert "re-wrapped 1 data keys" in rotated and "retired keys" in rotated
     keys_after = json.loads((tmp_path / "rotation" / "keys.json").read_text())["keys"]
     assert set(keys_after).isdisjoint(keys_before)
     assert json.loads(run(env, "show", "rotate-me").stdout) == before

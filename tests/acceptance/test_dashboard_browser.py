@@ -5,6 +5,7 @@ test-artifacts/screenshots/ for a person to look at."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
 USERS = {"ada": "admin", "ana": "analyst", "vic": "viewer"}
+# A category of the settings file, so that Insights charts the calls in it.
+CATEGORIES = '[{"name": "Agent thanks", "rule": {"said": "thank you", "speaker": "agent"}}]'
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh)")
 
@@ -40,7 +43,7 @@ class Dashboard:
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     data_dir = tmp_path_factory.mktemp("dashboard-data")
-    env = callsense_env(data_dir)
+    env = callsense_env(data_dir, CALLSENSE_CATEGORIES=CATEGORIES)
     for name, role in USERS.items():
         subprocess.run(
             [CALLSENSE, "users", "create", name, "--role", role, "--password-stdin"],
@@ -50,7 +53,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             text=True,
             check=True,
         )
-    rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR))
+    rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR, categories=json.loads(CATEGORIES)))
     try:
         seed(rt)
     finally:
@@ -270,3 +273,29 @@ def test_a_link_from_another_site_does_not_make_the_analyst_view_the_call(
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")  # the audio loads
     assert page.locator("#turns .turn").count() > 0
     assert len(_access_log(dashboard, "demo-outage")) >= len(before) + 2  # viewed, and the audio streamed
+
+
+def test_an_admin_holds_a_call_then_erases_it_after_typing_its_id(page: Any, dashboard: Dashboard) -> None:
+    _sign_in(page, dashboard, "ada")
+    page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
+    page.get_by_text("Legal hold and erasure").click()
+    page.locator("form[action$='/hold'] input[name=reason]").fill("case 2024-117")
+    page.get_by_role("button", name="Put under legal hold").click()
+    playwright_api.expect(page.get_by_role("status").filter(has_text="Legal hold")).to_contain_text(
+        "case 2024-117"
+    )
+    _shot(page, "10-legal-hold")
+    page.get_by_text("Legal hold and erasure").click()
+    page.locator("form[action$='/release'] input[name=reason]").fill("case closed")
+    page.get_by_role("button", name="Release the legal hold").click()
+    page.get_by_text("Legal hold and erasure").click()
+    erase = page.locator("form[action$='/erase']")
+    erase.locator("input[name=reason]").fill("DSR-42")
+    erase.get_by_role("button", name="Erase this call").click()  # the browser asks for the typed id first
+    assert page.url.endswith("/app/calls/demo-cancel-es")
+    erase.locator("input[name=confirm_call_id]").fill("demo-cancel-es")
+    erase.get_by_role("button", name="Erase this call").click()
+    playwright_api.expect(page.get_by_role("heading", name="Call erased")).to_be_visible()
+    _shot(page, "11-erased")
+    page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
+    playwright_api.expect(page.get_by_role("heading", name="Not available")).to_be_visible()

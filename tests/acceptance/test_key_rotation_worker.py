@@ -1,7 +1,7 @@
 """A running `callsense worker` picks up a key rotation made by another process: `callsense keys rotate
 --retire-old` runs while the worker is up, then the worker processes a call (real Whisper; the LLM is a
-loopback stand-in answering at once), and everything it stored is under the new key and readable by a fresh
-process after the worker has stopped."""
+loopback stand-in answering at once), and everything it stored is under the new key (the call's data key
+wrapped by it) and readable by a fresh process after the worker has stopped."""
 
 from __future__ import annotations
 
@@ -99,7 +99,8 @@ def test_a_running_worker_encrypts_under_the_key_a_rotation_made(
                     stored += session.scalars(select(column).where(column.is_not(None))).all()
     stored.append(FilesystemBlobStore(rt.settings.resolved_blob_dir).get(calls.audio_blob_key(call_pk)))
     assert len(stored) >= 4  # at least the source, the transcript, the analysis and the recording
-    assert {rt.keyring.key_id_of(value) for value in stored} == {new_key}
+    # the call's data key wrapped by the new key (call_keys), everything else sealed by that data key (None)
+    assert {rt.keyring.key_id_of(value) for value in stored} == {new_key, None}
     rt.db.close()
 
     shown = subprocess.run([CALLSENSE, "show", "after-rotation"], env=env, capture_output=True, text=True)

@@ -1,7 +1,9 @@
-"""Key rotation on a real PostgreSQL: every encrypted column and recording re-encrypted, calls at every stage
-still readable, fetchable and deliverable after the old key is retired, retirement refused while anything is
-left under an old key, and the recording rewritten only under the call's row lock, by rotation as by the fetch
-stage. Recordings live in the in-memory blob store; CRMs are the loopback stand-ins of ``tests/crm_fakes.py``.
+"""Key rotation on a real PostgreSQL: every call's data key re-wrapped and nothing else rewritten, calls at
+every stage still readable, fetchable and deliverable after the old key is retired, what a ring key sealed
+directly (before envelope encryption) converted to data keys in batches, retirement refused while anything
+is left under an old key, and the recording rewritten only under the call's row lock, by rotation as by the
+fetch stage. Recordings live in the in-memory blob store; CRMs are the loopback stand-ins of
+``tests/crm_fakes.py``.
 """
 
 from __future__ import annotations
@@ -55,8 +57,14 @@ def _open(settings: Settings, blobs: BlobStore) -> Runtime:
 def configured(settings: Settings, crm: tuple[FakeHubSpot, str]) -> Settings:
     hubspot = {"name": "hubspot", "kind": "hubspot", "base_url": crm[1], "token": "pat-hubspot"}
     fetch = FetchSettings(allow_networks=["127.0.0.0/8"])
+    greeting = {"name": "Greeting", "rule": {"said": "thanks for calling"}}  # its evidence is encrypted too
     return Settings.model_validate(
-        {**settings.model_dump(), "deliveries": {"destinations": [hubspot]}, "fetch": fetch.model_dump()}
+        {
+            **settings.model_dump(),
+            "deliveries": {"destinations": [hubspot]},
+            "fetch": fetch.model_dump(),
+            "categories": [greeting],
+        }
     )
 
 
@@ -80,11 +88,14 @@ def _ciphertexts(rt: Runtime) -> dict[str, list[bytes]]:
     return found
 
 
-def _key_ids(rt: Runtime) -> set[str]:
-    """Key ids of everything stored: database values and recordings."""
+def _key_ids(rt: Runtime) -> set[str | None]:
+    """Ring key ids of everything stored: database values (wrapped data keys included) and recordings; None
+    stands for what a call's data key seals."""
     values = [value for column in _ciphertexts(rt).values() for value in column]
     with rt.db.transaction() as session:
-        blob_keys = session.scalars(select(Call.audio_blob).where(Call.audio_blob.is_not(None))).all()
+        blob_keys = [
+            key for row in session.execute(select(Call.audio_blob, Call.redacted_audio_blob)) for key in row
+        ]
     values += [rt.blobs.get(key) for key in blob_keys if key is not None]
     return {rt.keyring.key_id_of(value) for value in values}
 
@@ -114,7 +125,14 @@ def _calls_at_every_stage(rt: Runtime) -> dict[str, uuid.UUID]:
             translation_engine="whisper",
             asr_model="test",
             options={},
+            original_segments=TRANSCRIPT,  # redaction's originals: as the redacted view here, as ciphertexts
+            original_translation="Thanks for calling, how can I help?",
         )
+        redacted_key = calls.redacted_audio_blob_key(translated)
+        rt.blobs.put(
+            redacted_key, rt.keyring.encrypt(b"redacted", context=calls.redacted_audio_context(call.id))
+        )
+        call.redacted_audio_blob = redacted_key
         calls.set_status(session=session, call=call, status=CallStatus.transcribed)
     stages["done"] = analysed_call(rt, "done", number=PHONE, metadata={"queue": "billing"})
     return stages
@@ -128,7 +146,7 @@ def test_rotation_covers_every_binary_column_of_the_models_and_of_the_database(r
         for column in table.columns
         if column.name.endswith("_enc") or isinstance(column.type, LargeBinary)
     }
-    assert in_models <= covered
+    assert in_models <= covered | {("call_keys", "wrapped")}  # data keys: re-wrapped by rotation
     for item in rotation.encrypted_columns():
         assert item.column.info.get("context_field"), f"{item.column} declares no context field"
     with rt.db.transaction() as session:  # the migrated schema, in case a migration adds what no model has
@@ -141,7 +159,7 @@ def test_rotation_covers_every_binary_column_of_the_models_and_of_the_database(r
                 )
             )
         )
-    assert in_database <= covered
+    assert in_database <= covered | {("call_keys", "wrapped")}
 
 
 def test_calls_at_every_stage_survive_rotate_and_retire(
@@ -153,13 +171,21 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
     stored = _ciphertexts(rt)
     empty = [column for column, values in stored.items() if not values]
     assert empty == [], f"the calls made here leave {empty} empty: store something in them too"
-    assert _key_ids(rt) == {old_key}
+    assert _key_ids(rt) == {old_key, None}  # data keys wrapped by the ring key, all else under data keys
+    recorded = [stages["fetched"], stages["transcribed"]]  # the analysed call came without a recording
+    recordings = {call_pk: rt.blobs.get(calls.audio_blob_key(call_pk)) for call_pk in recorded}
 
     report = rotation.rotate(rt, retire_old=True)
     assert report.retired == {old_key}
-    assert report.rows == sum(len(values) for values in stored.values())
-    assert report.blobs == 2  # fetched and transcribed; the analysed call came without a recording
-    assert _key_ids(rt) == {report.new_key}
+    assert report.data_keys == len(stages)
+    assert (report.calls, report.rows, report.blobs) == (0, 0, 0)  # new calls: nothing to look at
+    assert _key_ids(rt) == {report.new_key, None}
+    # only the wrapped data keys changed: every ciphertext, in the database and the blob store, is as it was
+    after = _ciphertexts(rt)
+    assert {column: values for column, values in after.items() if column != "call_keys.wrapped"} == {
+        column: values for column, values in stored.items() if column != "call_keys.wrapped"
+    }
+    assert {call_pk: rt.blobs.get(calls.audio_blob_key(call_pk)) for call_pk in recorded} == recordings
 
     # a restart: a process that loads the key file now holds the new key only
     restarted = _open(configured, rt.blobs)
@@ -182,19 +208,22 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
         restarted.db.close()
 
 
-def test_rotation_works_in_batches_of_calls(rt: Runtime) -> None:
+def test_rotation_converts_what_a_ring_key_sealed_in_batches_of_calls(rt: Runtime) -> None:
+    legacy = _stale_writer(rt)  # a ring without data keys writes as callsense did before envelope encryption
     for index in range(5):
-        _ingest(rt, f"batch-{index}")
+        _ingest(legacy, f"batch-{index}")
+    assert _key_ids(rt) == {rt.keyring.active_key_id}
     commits: list[None] = []
     event.listen(rt.db.engine, "commit", lambda _connection: commits.append(None))
     report = rotation.rotate(rt, retire_old=True, batch_calls=2)
     assert report.rows == 5 * 3  # source, customer number, metadata
-    assert _key_ids(rt) == {report.new_key}
+    assert _key_ids(rt) == {report.new_key, None}
     assert len(commits) >= 3  # three batches of at most two calls, each its own transaction
 
 
 def _stale_writer(rt: Runtime) -> Runtime:
-    """A process that loaded the ring before the rotation and never looks at the key file again."""
+    """A process that loaded the ring before the rotation and never looks at the key file again, with no
+    data keys: it seals everything under its ring key, as callsense did before envelope encryption."""
     doc = json.loads(rt.settings.resolved_key_file.read_text())
     keys = {key_id: base64.b64decode(value) for key_id, value in doc["keys"].items()}
     return dataclasses.replace(rt, keyring=KeyRing(keys, doc["active"]))
@@ -206,7 +235,7 @@ def test_retiring_is_refused_while_anything_is_left_under_an_old_key(rt: Runtime
     rotation.rotate(rt, retire_old=False)
     late = _fetched(stale, "late")  # source, customer number, metadata and the recording under the old key
 
-    with pytest.raises(ConfigError, match="3 database values and 1 recordings") as refused:
+    with pytest.raises(ConfigError, match="0 data keys, 3 database values and 1 recordings") as refused:
         rotation.retire_old_keys(rt)
     assert old_key in str(refused.value)
     assert old_key in rt.keyring.key_ids
@@ -214,7 +243,7 @@ def test_retiring_is_refused_while_anything_is_left_under_an_old_key(rt: Runtime
 
     report = rotation.rotate(rt, retire_old=True)  # running it again picks the stragglers up
     assert old_key in report.retired
-    assert _key_ids(rt) == {report.new_key}
+    assert _key_ids(rt) == {report.new_key, None}
     assert source_of(rt, late) == str(RECORDING)
 
 
@@ -251,7 +280,7 @@ def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[BaseEx
 
 
 def test_rotation_rewrites_a_recording_only_under_the_calls_row_lock(rt: Runtime) -> None:
-    call_pk = _fetched(rt, "locked")
+    call_pk = _fetched(_stale_writer(rt), "locked")  # its recording sealed by the ring key: to convert
     blob = calls.audio_blob_key(call_pk)
     old_key = rt.keyring.active_key_id
     with rt.db.transaction() as session:
@@ -261,7 +290,9 @@ def test_rotation_rewrites_a_recording_only_under_the_calls_row_lock(rt: Runtime
         assert rt.keyring.key_id_of(rt.blobs.get(blob)) == old_key
     worker.join(60)
     assert not worker.is_alive() and errors == []
-    assert rt.keyring.key_id_of(rt.blobs.get(blob)) == rt.keyring.active_key_id != old_key
+    assert rt.keyring.key_id_of(rt.blobs.get(blob)) is None  # now under the call's data key
+    opened = rt.keyring.decrypt(rt.blobs.get(blob), context=calls.audio_context(call_pk))
+    assert opened == RECORDING.read_bytes()
 
 
 def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: Runtime) -> None:
@@ -307,7 +338,7 @@ def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: Runtime) -> Non
 
 
 def test_a_second_rotation_is_refused_while_one_runs(rt: Runtime) -> None:
-    call_pk = _fetched(rt, "busy")
+    call_pk = _fetched(_stale_writer(rt), "busy")  # sealed by the ring key: the rotation converts it
     with rt.db.transaction() as session:
         calls.lock(session=session, call_pk=call_pk)  # keeps the first rotation at its first batch
         first, errors = _in_thread(lambda: rotation.rotate(rt, retire_old=True))
@@ -322,4 +353,4 @@ def test_a_second_rotation_is_refused_while_one_runs(rt: Runtime) -> None:
             second.db.close()
     first.join(60)
     assert not first.is_alive() and errors == []
-    assert _key_ids(rt) == {rt.keyring.active_key_id}
+    assert _key_ids(rt) == {rt.keyring.active_key_id, None}

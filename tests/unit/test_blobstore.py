@@ -66,6 +66,22 @@ def test_overwrite_replaces_and_is_idempotent(store: BlobStore) -> None:
     assert store.get("k") == b"second"
 
 
+def test_delete_removes_only_that_blob_and_is_idempotent(store: BlobStore) -> None:
+    store.put("calls/1/audio", b"audio")
+    store.put("calls/1/audio/extra", b"kept")
+    store.delete("calls/1/audio")
+    with pytest.raises(NotFoundError):
+        store.get("calls/1/audio")
+    assert store.get("calls/1/audio/extra") == b"kept"
+    store.delete("calls/1/audio")  # gone already: a purge or an erasure that runs twice
+    store.delete("never/stored")
+
+
+def test_delete_checks_the_key(store: BlobStore) -> None:
+    with pytest.raises(InvalidBlobKeyError):
+        store.delete("../outside")
+
+
 def test_key_may_also_be_a_prefix(store: BlobStore) -> None:
     store.put("a", b"1")
     store.put("a/b", b"2")

@@ -33,3 +33,9 @@ def test_the_collar_forgives_boundaries() -> None:
     hypothesis = [(0.0, 10.2, "x"), (10.2, 20.0, "y")]
     assert der(REFERENCE, hypothesis).der == pytest.approx(0.2 / 20.0)
     assert der(REFERENCE, hypothesis, collar=0.25).der == 0.0
+
+
+def test_overlapping_reference_speech_can_be_left_out() -> None:
+    reference = [(0.0, 10.0, "a"), (5.0, 10.0, "b"), (10.0, 12.0, "b")]
+    result = der(reference, [(0.0, 10.0, "x"), (10.0, 12.0, "y")], skip_overlap=True)
+    assert result.der == 0.0 and result.total == pytest.approx(7.0)

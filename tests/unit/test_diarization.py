@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from callsense.assets import catalog
+from callsense.speech import diarization
 from callsense.speech.audio import decode
 from callsense.speech.diarization import (
     STEP_SECONDS,
@@ -13,6 +14,7 @@ from callsense.speech.diarization import (
     Diarization,
     cluster,
     diarize,
+    embed_windows,
     speech_regions,
     window_starts,
 )
@@ -64,11 +66,19 @@ def test_a_tiny_cluster_joins_its_nearest_voice() -> None:
 
 def test_windows_cover_speech_and_stay_inside_the_recording() -> None:
     starts = window_starts([(0.0, 4.0), (10.0, 10.5), (19.5, 20.0)], duration=20.0)
-    assert starts[:3] == pytest.approx([0.0, STEP_SECONDS, 4.0 - WINDOW_SECONDS])  # the region, end to end
+    assert starts[:2] == pytest.approx([0.0, STEP_SECONDS])  # along the region
+    assert 4.0 - WINDOW_SECONDS in starts and 4.0 - WINDOW_SECONDS + STEP_SECONDS not in starts  # to its end
     assert all(0.0 <= s <= 20.0 - WINDOW_SECONDS for s in starts)
     assert any(s < 10.0 and s + WINDOW_SECONDS > 10.5 for s in starts)  # a short region gets a centred window
     assert starts[-1] == pytest.approx(20.0 - WINDOW_SECONDS)
     assert window_starts([], duration=20.0) == []
+
+
+def test_side_by_side_windows_tile_a_region() -> None:
+    starts = window_starts([(1.0, 6.0)], duration=20.0, step=WINDOW_SECONDS)
+    assert starts == pytest.approx(
+        [1.0, 1.0 + WINDOW_SECONDS, 1.0 + 2 * WINDOW_SECONDS, 6.0 - WINDOW_SECONDS]
+    )
 
 
 def test_a_word_belongs_to_the_speaker_the_windows_around_it_resemble() -> None:
@@ -88,3 +98,12 @@ def test_the_two_voices_of_a_mono_fixture_are_told_apart(references: dict[str, d
     assert found.count == 2 and found.confidence > 0.3
     heard = [found.speaker_at(t["start"], t["end"]) for t in references["en_refund.mono.flac"]["turns"]]
     assert heard == [0, 1] * 5  # the agent speaks first, then they alternate
+
+
+def test_windows_embedded_batch_by_batch_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = decode((AUDIO / "en_refund.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    encoder = VoiceEncoder.load(catalog.lookup(catalog.VOICE_ENCODER).main_file.parts[0].locate())
+    starts = [0.0, 3.0, 6.4, 9.0, 12.5]
+    together = embed_windows(encoder, samples, starts)
+    monkeypatch.setattr(diarization, "BATCH", 2)
+    np.testing.assert_allclose(embed_windows(encoder, samples, starts), together, atol=1e-5)

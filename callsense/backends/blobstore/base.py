@@ -27,6 +27,10 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes:
         """The blob under ``key``; raises ``NotFoundError`` when there is none."""
 
+    def delete(self, key: str) -> None:
+        """Remove the blob under ``key``; a blob already gone is no error (a purge or an erasure may run
+        twice). Other blobs whose keys start with ``key`` stay."""
+
 
 def validate_key(key: str) -> str:
     """Return ``key`` unchanged, or raise ``InvalidBlobKeyError`` saying what is wrong with it."""

@@ -52,6 +52,14 @@ class FilesystemBlobStore:
         except FileNotFoundError:
             raise NotFoundError(f"no blob {key!r}") from None
 
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        _fsync_dir(path.parent)  # the removal itself survives a crash
+
     def _path(self, key: str) -> Path:
         return self._root / (validate_key(key) + _SUFFIX)
 

@@ -29,3 +29,7 @@ class MemoryBlobStore:
                 return self._blobs[validate_key(key)]
             except KeyError:
                 raise NotFoundError(f"no blob {key!r}") from None
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._blobs.pop(validate_key(key), None)

@@ -87,6 +87,13 @@ class S3BlobStore:
             body: bytes = self._client.get_object(Bucket=self._bucket, Key=name)["Body"].read()
         return body
 
+    def delete(self, key: str) -> None:
+        """S3 answers 204 whether or not the object existed. On a versioned bucket this adds a delete
+        marker; the old versions stay until the bucket's lifecycle rule expires them (docs/archive.md)."""
+        name = self._object_key(key)
+        with self._translated(key):
+            self._client.delete_object(Bucket=self._bucket, Key=name)
+
     def _object_key(self, key: str) -> str:
         return self._prefix + validate_key(key)
 

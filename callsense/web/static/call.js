@@ -26,13 +26,14 @@
     }
   };
 
-  for (const button of document.querySelectorAll(".turn-seek")) {
-    button.addEventListener("click", () => {
-      player.currentTime = Number(button.dataset.start);
-      highlight(player.currentTime + 0.01);
-      player.play().catch(() => {});  // autoplay rules may refuse; the seek still happened
-    });
-  }
+  // Delegated, so that the turns an answer cites (swapped in by htmx later) seek the player too.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest(".turn-seek");
+    if (!button) return;
+    player.currentTime = Number(button.dataset.start);
+    highlight(player.currentTime + 0.01);
+    player.play().catch(() => {});  // autoplay rules may refuse; the seek still happened
+  });
   player.addEventListener("timeupdate", () => {
     highlight(player.currentTime);
     if (cursor && player.duration) cursor.style.left = `${(100 * player.currentTime) / player.duration}%`;

@@ -1,0 +1,204 @@
+"""PII redaction on what Whisper hears: recall, precision and F2 per entity type and language, and its cost.
+
+    python -m bench.redaction [--model base] [--language en] [--show] [--transcripts /tmp/heard.json]
+
+Callers read out cards, phones, e-mails, names, addresses and dates of birth in en/es/de/fr
+(bench/redaction_calls.py: grouped digits, "double four", a correction halfway, a number split over two
+turns with "uh"), spoken by the fixtures' voices (Piper for English, espeak-ng for the others; ``pip install
+-e '.[fixtures]'``, Debian espeak-ng and sox) at telephone quality, transcribed by callsense's Whisper
+transcriber, and redacted by ``PresidioRedactor``. An item counts as found when a span of its type was
+redacted and nothing of it (its digits, four or more in a row, or its words) is left in the redacted text;
+every span of a type an item does not hold counts against that type's precision. F2 weighs recall twice.
+Also prints the redaction time per call against the transcription time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.redaction_calls import ITEMS, Item
+from callsense.calls.schemas import Segment, Speaker
+from callsense.config import Settings
+from callsense.config.models import ASRSettings
+from callsense.config.redaction import RedactionSettings
+from callsense.redaction import Redaction
+from callsense.redaction.digits import normalise
+from callsense.redaction.engine import PresidioRedactor
+from callsense.speech.audio import DecodedAudio, decode
+from callsense.speech.whisper import WhisperTranscriber
+from tests.unit.redaction_helpers import whisper_turn
+from tools.make_fixtures import DE_AGENT, ES_AGENT, FR_AGENT, PIPER_AGENT, Synthesizer, VoiceSpec, write_flac
+
+VOICES: dict[str, VoiceSpec] = {"en": PIPER_AGENT, "es": ES_AGENT, "de": DE_AGENT, "fr": FR_AGENT}
+AGENT_BETWEEN = Segment(speaker=Speaker.agent, start=0, end=0, text="Mm-hmm.", confidence=1.0)
+
+
+def speak(synth: Synthesizer, text: str, language: str) -> DecodedAudio:
+    synth.reset()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "utterance.flac"
+        write_flac(path, synth.speak(text, VOICES[language]).reshape(-1, 1))
+        return decode(path.read_bytes(), max_seconds=600)
+
+
+def caller_turns(transcriber: WhisperTranscriber, synth: Synthesizer, item: Item) -> list[Segment]:
+    """The caller's parts as Whisper heard them, one turn each, the agent's "Mm-hmm" between them."""
+    turns: list[Segment] = []
+    for part in item.parts:
+        heard = transcriber.transcribe(speak(synth, part, item.language), language=item.language).segments
+        words = [word for segment in heard for word in segment.words]
+        if turns:
+            turns.append(AGENT_BETWEEN)
+        text = "".join(word.text for word in words).strip()
+        start, end = (words[0].start, words[-1].end) if words else (0.0, 0.0)
+        turns.append(
+            Segment(speaker=Speaker.customer, start=start, end=end, text=text, confidence=0.9, words=words)
+        )
+    return turns
+
+
+def script_turns(item: Item) -> list[Segment]:
+    """The caller's parts as a perfect transcriber would write them, one word per token."""
+    turns: list[Segment] = []
+    for part in item.parts:
+        if turns:
+            turns.append(AGENT_BETWEEN)
+        turns.append(whisper_turn(Speaker.customer, part))
+    return turns
+
+
+def _remaining(item: Item, segments: list[Segment]) -> tuple[str, str]:
+    words = [word.text for segment in segments for word in segment.words]
+    digits = normalise(words, language=item.language, turn_ends=set(), joined=True).text
+    return re.sub(r"\D", " ", digits), " ".join(words).lower()
+
+
+def heard(item: Item, turns: list[Segment]) -> bool:
+    """Whether the transcript holds the item's secret at all: every digit in order, or every word."""
+    digits, text = _remaining(item, turns)
+    if item.secret.isdigit():
+        return item.secret in digits.replace(" ", "")
+    return all(secret in text for secret in item.secret.split())
+
+
+def leaked(item: Item, redaction: Redaction) -> bool:
+    """Whether anything of the item's secret is left in the redacted turns: four of its digits in a row, or
+    one of its words."""
+    digits, text = _remaining(item, redaction.segments)
+    if item.secret.isdigit():
+        return any(item.secret[i : i + 4] in digits for i in range(len(item.secret) - 3))
+    return any(secret in text for secret in item.secret.split())
+
+
+class Score:
+    """Per (language, entity): items, heard, found, spans of the type on items without it."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+
+    def add(self, item: Item, turns: list[Segment], redaction: Redaction) -> None:
+        types = {span.entity for span in redaction.spans}
+        if item.entity is not None:
+            row = self.counts[(item.language, item.entity)]
+            row[0] += 1
+            row[1] += heard(item, turns)
+            row[2] += item.entity in types and not leaked(item, redaction)
+        for span in redaction.spans:
+            if span.entity != item.entity:
+                self.counts[(item.language, span.entity)][3] += 1
+
+    def table(self, title: str) -> Table:
+        table = Table(title=title)
+        for column in ("language", "entity", "items", "heard", "recall", "of heard", "precision", "F2"):
+            table.add_column(column)
+        for (language, entity), (items, heard_, found, false) in sorted(self.counts.items()):
+            recall = found / items if items else float("nan")
+            precision = found / (found + false) if found + false else float("nan")
+            f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
+            of_heard = f"{min(found, heard_) / heard_:.2f}" if heard_ else "-"
+            cells = (str(items), str(heard_), f"{recall:.2f}", of_heard, f"{precision:.2f}", f"{f2:.2f}")
+            table.add_row(language, entity, *cells)
+        return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="base")
+    parser.add_argument("--language", action="append", help="only these languages (repeatable)")
+    parser.add_argument(
+        "--script-only", action="store_true", help="skip TTS and Whisper: the scripts' text only"
+    )
+    parser.add_argument(
+        "--without-ner", action="store_true", help="names by cue only (redaction.ner_models off)"
+    )
+    parser.add_argument("--show", action="store_true", help="print each transcript and its redaction")
+    parser.add_argument(
+        "--transcripts",
+        type=Path,
+        help="a JSON file keeping Whisper's transcripts (and their times) between runs: a change to the "
+        "redactor is then measured in seconds",
+    )
+    args = parser.parse_args()
+    settings = Settings()
+    redactor = PresidioRedactor(RedactionSettings(ner_models=not args.without_ner))
+    console = Console(width=120)
+    started = time.perf_counter()
+    redactor.redact_text("warm up", language="en")
+    load_seconds = time.perf_counter() - started
+    items = [item for item in ITEMS if not args.language or item.language in args.language]
+    script, asr = Score(), Score()
+    asr_seconds = redact_seconds = 0.0
+    transcriber = WhisperTranscriber(ASRSettings(model=args.model), model_dir=settings.resolved_model_dir)
+    synth = None if args.script_only else Synthesizer()
+    heard_before: dict[str, tuple[float, list[dict[str, object]]]] = {}
+    if args.transcripts and args.transcripts.is_file():
+        heard_before = json.loads(args.transcripts.read_text())
+    for item in items:
+        turns = script_turns(item)
+        script.add(item, turns, redactor.redact_segments(turns, language=item.language))
+        if synth is None:
+            continue
+        key = f"{item.language}: {' / '.join(item.parts)}"
+        if key not in heard_before:
+            started = time.perf_counter()
+            turns = caller_turns(transcriber, synth, item)
+            heard_before[key] = (
+                time.perf_counter() - started,
+                [turn.model_dump(mode="json") for turn in turns],
+            )
+            if args.transcripts:
+                args.transcripts.write_text(json.dumps(heard_before, ensure_ascii=False, indent=1))
+        seconds, dumped = heard_before[key]
+        asr_seconds += seconds
+        turns = [Segment.model_validate(turn) for turn in dumped]
+        started = time.perf_counter()
+        redaction = redactor.redact_segments(turns, language=item.language)
+        redact_seconds += time.perf_counter() - started
+        asr.add(item, turns, redaction)
+        if args.show:
+            said = " / ".join(turn.text for turn in turns)
+            console.print(f"[{item.language} {item.entity}] {said}")
+            console.print(f"    -> {' / '.join(turn.text for turn in redaction.segments)}")
+    console.print(script.table("PII redaction on the scripts (what a perfect transcriber would write)"))
+    if synth is not None:
+        console.print(asr.table(f"PII redaction on whisper-{args.model} transcripts of the TTS callers"))
+        console.print(
+            f"{len(items)} calls: transcription {asr_seconds / len(items):.2f} s/call, redaction "
+            f"{redact_seconds / len(items) * 1000:.0f} ms/call ({redact_seconds / asr_seconds:.1%} of it); "
+            f"loading the redactor once: {load_seconds:.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()

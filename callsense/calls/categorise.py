@@ -1,0 +1,248 @@
+"""Evaluating category rules (``config/categories.py``) on a stored call: deterministic, no model.
+
+Phrases are matched on the turns' words: both sides are folded (Unicode NFKD, accents dropped, case folded)
+and split into words (runs of letters and digits), and a phrase matches where its words follow each other in
+one turn. "Récupérer" matches "recuperer", "call" does not match "callback", punctuation is ignored. A
+phrase's time is its first word's start (Whisper's word timing; the turn's start for transcripts without
+word timings). A figure the call lacks (no analysis, mono without speakers) never holds.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+from callsense.calls.schemas import (
+    AnalysisResult,
+    CategoryEvidence,
+    CategoryMatch,
+    Segment,
+    Speaker,
+    SpeakerTalk,
+    TalkFigures,
+)
+from callsense.config.categories import (
+    AllRule,
+    AnyRule,
+    Category,
+    DurationRule,
+    InterruptionsRule,
+    NonTalkRule,
+    NotRule,
+    PhraseRule,
+    Rule,
+    SentimentRule,
+    TalkShareRule,
+    TopicRule,
+)
+
+EVIDENCE_MAX = 20  # turns and figures kept per category and call
+QUOTE_MAX_CHARS = 300
+_WORD = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: what phrase matching compares."""
+    if text.isascii():  # most words: nothing to decompose
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+def words_of(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=50_000)
+def _word_parts(text: str) -> tuple[str, ...]:
+    """One Whisper word's folded parts ("I'm" gives "i", "m"); a call's words repeat, so they are cached."""
+    return tuple(words_of(text))
+
+
+@dataclass(frozen=True)
+class _TurnWords:
+    words: list[str]
+    starts: list[float]  # when each word began
+
+    @classmethod
+    def of(cls, segment: Segment) -> _TurnWords:
+        if not segment.words:
+            found = words_of(segment.text)
+            return cls(found, [segment.start] * len(found))
+        words: list[str] = []
+        starts: list[float] = []
+        for word in segment.words:
+            for part in _word_parts(word.text):
+                words.append(part)
+                starts.append(word.start)
+        return cls(words, starts)
+
+    def phrase_starts(self, phrase: Sequence[str]) -> list[float]:
+        """When each occurrence of the phrase (its words) began in this turn."""
+        size = len(phrase)
+        return [
+            self.starts[i]
+            for i in range(len(self.words) - size + 1)
+            if self.words[i] == phrase[0] and self.words[i : i + size] == list(phrase)
+        ]
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What rules read of a call: its turns, duration, analysis and talk figures."""
+
+    segments: list[Segment]
+    duration: float | None
+    analysis: AnalysisResult
+    talk: TalkFigures | None
+
+    @cached_property
+    def turn_words(self) -> list[_TurnWords]:
+        return [_TurnWords.of(segment) for segment in self.segments]
+
+    @cached_property
+    def length(self) -> float:
+        """The call's length for "the last N seconds": its audio, else its last word."""
+        return self.duration or max((segment.end for segment in self.segments), default=0.0)
+
+
+def evaluate(categories: Sequence[Category], facts: CallFacts) -> list[CategoryMatch]:
+    """The categories whose rule holds for the call, in the order given, each with its evidence."""
+    matches = []
+    for category in categories:
+        evidence = _holds(category.rule, facts)
+        if evidence is not None:
+            matches.append(CategoryMatch(name=category.name, evidence=evidence[:EVIDENCE_MAX]))
+    return matches
+
+
+# None: the rule does not hold; a list (maybe empty): it holds, and why.
+Evidence = list[CategoryEvidence] | None
+
+
+def _holds(rule: Rule, facts: CallFacts) -> Evidence:
+    if isinstance(rule, AllRule):
+        found: list[CategoryEvidence] = []
+        for child in rule.all_:
+            evidence = _holds(child, facts)
+            if evidence is None:
+                return None
+            found.extend(evidence)
+        return found
+    if isinstance(rule, AnyRule):
+        held = [evidence for child in rule.any_ if (evidence := _holds(child, facts)) is not None]
+        return [item for evidence in held for item in evidence] if held else None
+    if isinstance(rule, NotRule):
+        return None if _holds(rule.not_, facts) is not None else [_figure(f"not: {describe(rule.not_)}")]
+    if isinstance(rule, PhraseRule):
+        return _said(rule, facts)
+    return _figure_holds(rule, facts)
+
+
+def _figure(text: str) -> CategoryEvidence:
+    return CategoryEvidence(text=text)
+
+
+def _said(rule: PhraseRule, facts: CallFacts) -> Evidence:
+    phrases = [words for phrase in rule.said if (words := words_of(phrase))]
+    found = []
+    for index, (segment, turn) in enumerate(zip(facts.segments, facts.turn_words, strict=True)):
+        if rule.speaker is not None and segment.speaker.value != rule.speaker:
+            continue
+        starts = sorted(start for phrase in phrases for start in turn.phrase_starts(phrase))
+        if rule.first_s is not None:
+            starts = [start for start in starts if start < rule.first_s]
+        if rule.last_s is not None:
+            starts = [start for start in starts if start >= facts.length - rule.last_s]
+        if starts:
+            text = segment.text.strip()
+            quote = text if len(text) <= QUOTE_MAX_CHARS else text[: QUOTE_MAX_CHARS - 1].rstrip() + "…"
+            found.append(CategoryEvidence(turn=index, start=starts[0], speaker=segment.speaker, text=quote))
+    return found or None
+
+
+def _side(talk: TalkFigures | None, speaker: str) -> SpeakerTalk | None:
+    if talk is None:
+        return None
+    return talk.agent if speaker == Speaker.agent.value else talk.customer
+
+
+def _figure_holds(rule: Rule, facts: CallFacts) -> Evidence:
+    """Sentiment, topic and talk-figure rules: the value, and whether it meets the rule."""
+    value: float | str | None = None
+    holds = False
+    if isinstance(rule, SentimentRule):
+        value = _sentiment(rule, facts.analysis)
+        holds = value is not None and value in rule.sentiment
+    elif isinstance(rule, TopicRule):
+        value = facts.analysis.topic
+        holds = value is not None and value in rule.topic
+    elif isinstance(rule, NonTalkRule):
+        value = facts.talk.non_talk_seconds if facts.talk else None
+        holds = value is not None and rule.non_talk_s.holds(value)
+    elif isinstance(rule, InterruptionsRule):
+        if rule.speaker is None:
+            value = facts.talk.interruptions if facts.talk else None
+        else:
+            side = _side(facts.talk, rule.speaker)
+            value = side.interruptions if side else None
+        holds = value is not None and rule.interruptions.holds(value)
+    elif isinstance(rule, TalkShareRule):
+        side = _side(facts.talk, rule.speaker)
+        value = side.share if side else None
+        holds = value is not None and rule.talk_share.holds(value)
+    elif isinstance(rule, DurationRule):
+        value = facts.duration
+        holds = value is not None and rule.duration_s.holds(value)
+    if not holds:
+        return None
+    shown = f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    return [_figure(f"{describe(rule)}: {shown}")]
+
+
+def _sentiment(rule: SentimentRule, analysis: AnalysisResult) -> str | None:
+    if rule.speaker is None:
+        overall = analysis.sentiment
+    elif rule.quarter is None:
+        overall = getattr(analysis.speaker_sentiment, rule.speaker)
+    else:
+        trend = getattr(analysis.sentiment_trend, rule.speaker)
+        overall = trend[rule.quarter - 1] if len(trend) >= rule.quarter else None
+    return overall.value if overall is not None else None
+
+
+def describe(rule: Rule) -> str:
+    """The rule in a few words, for evidence and pages: ``agent said 'recorded' in the first 30 s``."""
+    if isinstance(rule, AllRule):
+        return "all of (" + "; ".join(describe(child) for child in rule.all_) + ")"
+    if isinstance(rule, AnyRule):
+        return "any of (" + "; ".join(describe(child) for child in rule.any_) + ")"
+    if isinstance(rule, NotRule):
+        return f"not: {describe(rule.not_)}"
+    if isinstance(rule, PhraseRule):
+        window = (
+            f" in the first {rule.first_s:g} s"
+            if rule.first_s is not None
+            else f" in the last {rule.last_s:g} s"
+            if rule.last_s is not None
+            else ""
+        )
+        phrases = " or ".join(repr(phrase) for phrase in rule.said)
+        return f"{rule.speaker or 'anyone'} said {phrases}{window}"
+    if isinstance(rule, SentimentRule):
+        whose = f"{rule.speaker} sentiment" if rule.speaker else "sentiment"
+        when = f" in quarter {rule.quarter}" if rule.quarter else ""
+        return f"{whose}{when} is {' or '.join(rule.sentiment)}"
+    if isinstance(rule, TopicRule):
+        return f"topic is {' or '.join(repr(label) for label in rule.topic)}"
+    if isinstance(rule, NonTalkRule):
+        return f"non-talk seconds {rule.non_talk_s.describe()}"
+    if isinstance(rule, InterruptionsRule):
+        return f"interruptions by {rule.speaker or 'both speakers'} {rule.interruptions.describe()}"
+    if isinstance(rule, TalkShareRule):
+        return f"{rule.speaker} talk share {rule.talk_share.describe()}"
+    assert isinstance(rule, DurationRule)
+    return f"duration seconds {rule.duration_s.describe()}"

@@ -1,0 +1,158 @@
+"""Legal holds, and the queries behind the retention purge and erasure. Callers own the transaction.
+
+A purge keeps the call's row (its metadata, categorical results and talk figures) and marks what went
+(``audio_purged_at``, ``text_purged_at``); an erasure deletes the row, and with it, by the database's
+cascades, its transcript, analysis, search words, deliveries and audit trail, leaving one event that names
+the call id (``Event.call_id``) and no content. A held call is neither purged nor erased.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from callsense.calls import search
+from callsense.calls import service as calls
+from callsense.calls.models import Analysis, Call, CallCategory, Event, SourceFile, Transcript, utcnow
+from callsense.calls.queries import call_time
+from callsense.calls.schemas import CallStatus
+from callsense.errors import LegalHoldError
+
+# Only calls the pipeline is done with are purged: a call still waiting for a stage keeps what it needs.
+SETTLED = (CallStatus.done.value, CallStatus.no_speech.value, CallStatus.failed.value)
+RETENTION_STAGE = "retention"
+ERASURE_STAGE = "erasure"
+
+
+@dataclass(frozen=True)
+class Hold:
+    call_id: str
+    held: bool
+    at: datetime | None
+    by: str | None
+    reason: str | None
+
+
+def hold_of(call: Call) -> Hold:
+    return Hold(
+        call_id=call.call_id,
+        held=call.legal_hold_at is not None,
+        at=call.legal_hold_at,
+        by=call.legal_hold_by,
+        reason=call.legal_hold_reason,
+    )
+
+
+def set_hold(*, session: Session, call_id: str, held: bool, actor: str, reason: str, via: str) -> Hold:
+    """Put the call under legal hold, or release it; audited with the reason. Holding a held call keeps
+    the first hold's time and renews its reason."""
+    call = calls.lock(session=session, call_pk=calls.get(session=session, call_id=call_id).id)
+    if held:
+        call.legal_hold_at = call.legal_hold_at or utcnow()
+        call.legal_hold_by, call.legal_hold_reason = actor, reason
+    else:
+        call.legal_hold_at = call.legal_hold_by = call.legal_hold_reason = None
+    kind = "hold" if held else "hold_released"
+    calls.add_event(session=session, call_pk=call.id, stage=via, kind=kind, detail=reason, actor=actor)
+    return hold_of(call)
+
+
+def refuse_if_held(call: Call, what: str) -> None:
+    if call.legal_hold_at is not None:
+        raise LegalHoldError(
+            f"call '{call.call_id}' is under legal hold since {call.legal_hold_at:%Y-%m-%d %H:%M} UTC "
+            f"({call.legal_hold_by}: {call.legal_hold_reason}); it cannot be {what} until an admin "
+            f"releases it (callsense calls release {call.call_id} --reason ...)"
+        )
+
+
+def in_group(sources: Sequence[str], *, others: Sequence[str] | None) -> ColumnElement[bool]:
+    """Calls that ``sources`` took; with ``others`` instead, every call that none of them took (webhooks,
+    the API, the CLI, and sources that follow the default rule)."""
+    if others is None:
+        return Call.source_name.in_(sources)
+    return Call.source_name.is_(None) | Call.source_name.not_in(others)
+
+
+def _due(group: ColumnElement[bool], cutoff: datetime) -> list[ColumnElement[bool]]:
+    return [group, Call.legal_hold_at.is_(None), Call.status.in_(SETTLED), call_time < cutoff]
+
+
+def audio_due(group: ColumnElement[bool], *, days: int, now: datetime) -> list[ColumnElement[bool]]:
+    has_audio = Call.audio_blob.is_not(None) | Call.redacted_audio_blob.is_not(None)
+    return [*_due(group, now - timedelta(days=days)), has_audio]
+
+
+def text_due(group: ColumnElement[bool], *, days: int, now: datetime) -> list[ColumnElement[bool]]:
+    has_text = Call.transcript.has() | Call.analysis.has()
+    return [*_due(group, now - timedelta(days=days)), has_text]
+
+
+def count_by_source(*, session: Session, due: list[ColumnElement[bool]]) -> dict[str | None, int]:
+    rows = session.execute(select(Call.source_name, func.count()).where(*due).group_by(Call.source_name))
+    return {source: count for source, count in rows}
+
+
+def claim(*, session: Session, due: list[ColumnElement[bool]], limit: int) -> list[Call]:
+    """Up to ``limit`` due calls, locked; calls another transaction holds (a stage, an erasure) are
+    skipped, and taken by the next purge."""
+    query = select(Call).where(*due).order_by(Call.id).limit(limit).with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def forget_audio(*, call: Call) -> None:
+    """The row's part of purging a recording and its redacted copy: the blobs are the caller's to delete."""
+    call.audio_blob = None
+    call.redacted_audio_blob = None
+    call.audio_purged_at = utcnow()
+
+
+def forget_text(*, session: Session, call_pks: list[uuid.UUID]) -> None:
+    """Drop the transcripts, analyses and search words of these calls, and mark them purged."""
+    session.execute(delete(Transcript).where(Transcript.call_pk.in_(call_pks)))
+    session.execute(delete(Analysis).where(Analysis.call_pk.in_(call_pks)))
+    # categories are read from the text, and their evidence quotes it: they go with it
+    session.execute(delete(CallCategory).where(CallCategory.call_pk.in_(call_pks)))
+    for call_pk in call_pks:
+        search.forget(session=session, call_pk=call_pk)
+    session.execute(update(Call).where(Call.id.in_(call_pks)).values(text_purged_at=utcnow()))
+
+
+def last_purge(*, session: Session) -> Event | None:
+    query = select(Event).where(Event.stage == RETENTION_STAGE, Event.kind == "purged")
+    return session.scalars(query.order_by(Event.at.desc(), Event.id.desc()).limit(1)).one_or_none()
+
+
+def erasure_of(*, session: Session, call_id: str) -> Event | None:
+    """The record of an earlier erasure of this call id, if any."""
+    query = select(Event).where(Event.stage == ERASURE_STAGE, Event.call_id == call_id)
+    return session.scalars(query.order_by(Event.at).limit(1)).one_or_none()
+
+
+def lock_for_erasure(*, session: Session, call_id: str) -> Call | None:
+    """The call, locked (a stage working on it finishes its transaction first); None when there is none."""
+    query = select(Call).where(Call.call_id == call_id).with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def delete_call(*, session: Session, call: Call, actor: str, detail: str) -> None:
+    """Delete the call's row: the database cascades to its transcript, analysis, search words, deliveries
+    and events, and unlinks its webhook receipts and source files (whose rows stay, so that a source does
+    not take the file again). The erasure's own event, which survives, names the call id only."""
+    session.execute(
+        update(SourceFile)
+        .where(SourceFile.call_pk == call.id)
+        .values(reason="its call was erased on request")
+    )
+    session.execute(delete(Call).where(Call.id == call.id))
+    session.expunge(call)
+    session.add(
+        Event(
+            call_pk=None, call_id=call.call_id, stage=ERASURE_STAGE, kind="erased", detail=detail, actor=actor
+        )
+    )

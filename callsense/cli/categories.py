@@ -1,0 +1,142 @@
+"""``callsense categories``: the call categories in force, checking a file of them, re-evaluating calls."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from callsense.cli import common
+from callsense.config.categories import parse_categories
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
+
+app = typer.Typer(
+    help="Call categories: rules on what was said, sentiment, topic and talk figures (docs/analytics.md, "
+    "Categories). Defined in the settings file (\\[\\[categories]]) or on the dashboard's Categories page.",
+    no_args_is_help=True,
+)
+POLL_SECONDS = 1.0
+
+
+@app.command("list")
+def list_categories() -> None:
+    """Show the categories in force: name, where defined, the rule in words, calls in it."""
+    from callsense.calls import categories
+    from callsense.calls.categorise import describe
+
+    with common.runtime() as rt, rt.db.transaction() as session:
+        found = categories.defined(session=session, configured=rt.settings.categories)
+        counts = categories.counts(session=session)
+        done = categories.progress(
+            session=session, current=categories.revision([item.category for item in found])
+        )
+    table = Table("category", "defined in", "rule", "calls")
+    for item in found:
+        table.add_row(
+            item.category.name,
+            item.source,
+            escape(describe(item.category.rule)),
+            str(counts.get(item.category.name, 0)),
+        )
+    empty = "No categories: add [[categories]] to the settings file, or use the dashboard's Categories page"
+    common.out.print(table if found else empty, markup=False)
+    if not done.finished:
+        common.out.print(f"{done.total - done.done} of {done.total} calls wait to be re-evaluated")
+
+
+@app.command()
+def check(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A TOML file with \\[\\[categories]] tables.")
+    ],
+) -> None:
+    """Validate the categories of a TOML file against the rule language and the taxonomy in force.
+
+    FILE is the settings file, or a file of categories only; nothing is changed.
+
+    Exit code 1 names every problem."""
+    from callsense.calls.categorise import describe
+
+    settings = common.settings()
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        common.err.print(f"[bold red]error:[/] {file} is not TOML: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(common.EXIT_PERMANENT) from None
+    if "categories" not in raw:
+        common.err.print(
+            f"[bold red]error:[/] {file} has no {escape('[[categories]]')}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(common.EXIT_PERMANENT)
+    with common.errors_as_exit():
+        found = parse_categories(raw["categories"], topics={t.label for t in settings.analysis.topics})
+    for category in found:
+        common.out.print(f"[green]ok[/] {category.name}: {escape(describe(category.rule))}", highlight=False)
+
+
+def _queue(rt: Runtime) -> int:
+    from callsense.pipeline import categorise, tasks
+
+    jobs_app = tasks.build_app(rt)
+    with jobs_app.open():
+        return categorise.requeue(rt, lambda first, last: tasks.defer_categorise(jobs_app, first, last))
+
+
+def _evaluate_here(rt: Runtime) -> None:
+    from callsense.pipeline import categorise
+
+    for first, last in categorise.stale_ranges(rt):
+        categorise.run_batch(rt, first, last)
+
+
+@app.command()
+def reevaluate(
+    wait: Annotated[
+        bool, typer.Option(help="Show the progress until every call is done (Ctrl-C stops watching only).")
+    ] = True,
+    here: Annotated[
+        bool, typer.Option(help="Evaluate in this process instead of queueing jobs for the workers.")
+    ] = False,
+) -> None:
+    """Re-evaluate the analysed calls whose categories are stale, from their stored turns and analysis.
+
+    A call is stale when a category was added, changed or removed since it was evaluated. No Whisper, no LLM.
+
+    The dashboard and the workers' reconciler queue this by themselves.
+
+    Run it to watch the progress, or with --here to do it without a worker."""
+    from callsense.pipeline import categorise
+
+    with common.runtime() as rt:
+        start = categorise.progress(rt)
+        if start.finished:
+            common.out.print(f"all {start.total} analysed calls are up to date")
+            return
+        if here:
+            _evaluate_here(rt)
+        else:
+            jobs = _queue(rt)
+            common.out.print(
+                f"{start.total - start.done} calls to re-evaluate; {jobs} job(s) queued for the workers "
+                "(callsense serve or callsense worker --queue categories)"
+            )
+        if not (wait or here):
+            return
+        columns = (TextColumn("re-evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=common.out) as bar:
+            task = bar.add_task("calls", total=start.total, completed=start.done)
+            while True:
+                now = categorise.progress(rt)
+                bar.update(task, total=now.total, completed=now.done)
+                if now.finished:
+                    break
+                time.sleep(POLL_SECONDS)
+        common.out.print(f"{now.total} calls evaluated with the categories in force")

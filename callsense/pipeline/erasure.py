@@ -1,0 +1,68 @@
+"""Erasure of one call on request (a data-subject request).
+
+Erasing locks the call's row first: a stage in the middle of a transaction on it finishes, and a stage that
+comes later finds the call gone (``CallGoneError``) and ends quietly. Then the recording leaves the blob
+store and the row leaves the database with everything that hangs on it (``calls.retention.delete_call``),
+in one transaction; one event survives, naming the call id, who, when and why, and the CRM records the
+call was filed as (to be erased there too), never what was said. Erasing an erased call reports the first
+erasure; a held call is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from callsense import metrics
+from callsense.calls import datakeys, deliveries, retention
+from callsense.calls import service as calls
+from callsense.calls.models import utcnow
+from callsense.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from callsense.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    call_id: str
+    erased_now: bool  # False: it had been erased before, at ``at``
+    at: datetime
+    by: str | None
+    crm_records: list[str]  # destination:record id of each CRM record the call had been filed as
+
+
+def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Erasure:
+    """Erase the call (see the module's doc); ``NotFoundError`` when no call had this id, ``LegalHoldError``
+    when it is held."""
+    with rt.db.transaction() as session:
+        call = retention.lock_for_erasure(session=session, call_id=call_id)
+        if call is None:
+            earlier = retention.erasure_of(session=session, call_id=call_id)
+            if earlier is None:
+                raise NotFoundError(f"no call with id '{call_id}'")
+            return Erasure(call_id, erased_now=False, at=earlier.at, by=earlier.actor, crm_records=[])
+        retention.refuse_if_held(call, "erased")
+        crm_records = [
+            f"{delivery.destination}:{delivery.external_id}"
+            for delivery in deliveries.of_call(session=session, call_pk=call.id)
+            if delivery.external_id is not None
+        ]
+        # Every copy of the call's ciphertext (blob-store backups, database dumps) becomes unreadable.
+        datakeys.destroy_data_key(session, call.id)
+        # The recordings' keys, named by the row or not (a fetch whose commit failed leaves it unnamed);
+        # deleted inside the transaction, so that should the commit fail, erasing again deletes them again.
+        rt.blobs.delete(calls.audio_blob_key(call.id))
+        rt.blobs.delete(calls.redacted_audio_blob_key(call.id))
+        detail = f"erased on request ({via}): {reason}"
+        if crm_records:
+            detail += f"; filed in CRM as {', '.join(crm_records)}: erase it there too"
+        retention.delete_call(session=session, call=call, actor=actor, detail=detail)
+    metrics.CALLS_FORGOTTEN.labels(what="erased").inc()
+    log.info("call erased", call_id=call_id, actor=actor)
+    return Erasure(call_id, erased_now=True, at=utcnow(), by=actor, crm_records=crm_records)

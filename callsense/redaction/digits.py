@@ -1,0 +1,273 @@
+"""Spoken numbers and e-mail addresses written the way detectors read them, with a map back to the words.
+
+Whisper writes a card number as "4111 1111 1111 1111", "four one one one, …", "41 11 …" or "double four",
+split over two turns with "uh" in between. ``normalise`` turns one speaker's words into a text in which every
+run of number words is digits (``text2num`` for "forty one", "einundvierzig", "quarante et un"; a table
+for the single digits it leaves, "oh" and "double"), spoken addresses ("john at example dot com") are
+e-mails, and each stretch of the text knows the words it came from, so a hit lands on Whisper's words and
+their timestamps. Two views: ``joined`` writes a run as one block of digits (cards, phones, accounts,
+ids), ``spaced`` keeps its numbers apart (dates, expiry dates, house numbers).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from text_to_num import alpha2digit
+
+# Single digits text2num leaves alone (it keeps a lone "one" as a word), fillers, and repeat words.
+_DIGITS: dict[str, dict[str, str]] = {
+    "en": {"zero": "0", "oh": "0", "o": "0", "nought": "0", "one": "1", "two": "2", "three": "3",
+           "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"},
+    "es": {"cero": "0", "uno": "1", "una": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5",
+           "seis": "6", "siete": "7", "ocho": "8", "nueve": "9"},
+    "de": {"null": "0", "eins": "1", "ein": "1", "eine": "1", "zwei": "2", "zwo": "2", "drei": "3",
+           "vier": "4", "fünf": "5", "sechs": "6", "sieben": "7", "acht": "8", "neun": "9"},
+    "fr": {"zéro": "0", "zero": "0", "un": "1", "une": "1", "deux": "2", "trois": "3", "quatre": "4",
+           "cinq": "5", "six": "6", "sept": "7", "huit": "8", "neuf": "9"},
+}  # fmt: skip
+_AMBIGUOUS = {"oh", "o", "one", "un", "une", "uno", "una", "ein", "eine", "null"}
+_FILLERS = {
+    "uh",
+    "um",
+    "umm",
+    "er",
+    "erm",
+    "ah",
+    "hmm",
+    "mm",
+    "äh",
+    "ähm",
+    "öh",
+    "hm",
+    "euh",
+    "heu",
+    "bah",
+    "ben",
+    "eh",
+    "em",
+    "este",
+    "mmm",
+    "a",
+}  # fmt: skip  ("a": how Whisper often writes "uh")
+_REPEATS = {"double": 2, "triple": 3, "doble": 2, "doppel": 2, "doppelte": 2, "dreifach": 3}
+_PLUS = {"plus", "más", "mas"}
+_CONNECTORS = {"y", "et", "und"}  # "cuarenta y uno", "quarante et un": part of the number between two words
+_AT = {"at", "arroba", "arobase", "@", "ät"}
+_DOT = {"dot", "punto", "point", "punkt"}
+_EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
+                  "bindestrich": "-", "unterstrich": "_", "guión": "-"}  # fmt: skip
+_SENTENCE_END = (".", "?", "!")
+_EDGE_PUNCTUATION = ".,;:!?¿¡\"'()…-"
+_DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
+_EMAIL_PART = re.compile(r"[\w.\-+]+")
+# One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".
+_GLUED_EMAIL = re.compile(r"(?P<local>[a-z0-9.]+?)at(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
+TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Characters ``start``..``end`` of a normalised text came from words ``first``..``last`` (inclusive)."""
+
+    start: int
+    end: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Normalised:
+    text: str
+    pieces: list[Piece]
+
+    def words_at(self, start: int, end: int) -> tuple[int, int] | None:
+        """The first and last word under characters ``start``..``end``; None when only spaces are."""
+        hit = [piece for piece in self.pieces if piece.start < end and start < piece.end]
+        if not hit:
+            return None
+        return min(piece.first for piece in hit), max(piece.last for piece in hit)
+
+
+def core(word: str) -> str:
+    """The word without its leading space and the punctuation around it, lower case."""
+    return word.strip().strip(_EDGE_PUNCTUATION).lower()
+
+
+@lru_cache(maxsize=4096)
+def _converts(word: str, language: str) -> bool:
+    if language not in TEXT2NUM_LANGUAGES or not word.replace("-", "").isalpha():
+        return False
+    return any(ch.isdigit() for ch in alpha2digit(word, language))
+
+
+def _number_kind(word: str, language: str) -> str | None:
+    """'digits', 'word', 'ambiguous', 'repeat', 'plus' or None for a word that is no part of a number."""
+    text = core(word)
+    # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
+    if _DIGIT_TOKEN.fullmatch(word.strip().strip(_EDGE_PUNCTUATION)) and "/" not in word:
+        return "digits"
+    if text in _REPEATS:
+        return "repeat"
+    if text in _PLUS:
+        return "plus"
+    table = _DIGITS.get(language, _DIGITS["en"])
+    if text in table or _converts(text, language):
+        return "ambiguous" if text in _AMBIGUOUS else "word"
+    return None
+
+
+def _run_numbers(words: list[str], language: str) -> str:
+    """The numbers a run of words says, each group as text2num writes it, separated by spaces."""
+    table = _DIGITS.get(language, _DIGITS["en"])
+    out: list[str] = []
+    spoken: list[str] = []
+    repeat = 1
+
+    def flush() -> None:
+        nonlocal repeat
+        if not spoken:
+            return
+        converted = alpha2digit(" ".join(spoken), language) if language in TEXT2NUM_LANGUAGES else ""
+        tokens = converted.split() if converted else spoken
+        for token in tokens:
+            value = token if token[0].isdigit() else table.get(token.lower(), "")  # "3rd" stays
+            if value:
+                out.append(value[0] * repeat + value[1:] if repeat > 1 else value)
+                repeat = 1
+        spoken.clear()
+
+    for word in words:
+        text = core(word)
+        kind = _number_kind(word, language)
+        if kind == "repeat":
+            flush()
+            repeat = _REPEATS[text]
+        elif kind == "plus":
+            flush()
+            out.append("+")
+        elif kind == "digits":
+            flush()
+            digits = re.sub(r"\D", "", word)
+            out.append(digits[0] * repeat + digits[1:] if repeat > 1 else digits)
+            repeat = 1
+        elif kind in ("word", "ambiguous") or (text in _CONNECTORS and spoken):
+            spoken.append(text)
+            if repeat > 1:  # "double four": the repeated digit is the next word alone
+                flush()
+        if word.strip().endswith((",", ";", ":")):
+            flush()
+    flush()
+    return " ".join(out).replace("+ ", "+")
+
+
+def _connects(words: list[str], index: int, language: str) -> bool:
+    """Whether ``words[index]`` is the "y" of "cuarenta y uno": a connector between two number words."""
+    return (
+        core(words[index]) in _CONNECTORS
+        and 0 < index < len(words) - 1
+        and _number_kind(words[index - 1], language) == "word"
+        and _number_kind(words[index + 1], language) in ("word", "ambiguous")
+    )
+
+
+def _runs(words: list[str], turn_ends: set[int], language: str) -> list[tuple[int, int]]:
+    """Index ranges (inclusive) of words that say one number: number words, with fillers between them and
+    across turns of the same speaker, up to a sentence end inside a turn or any other word."""
+    runs: list[tuple[int, int]] = []
+    start: int | None = None
+    last_number = -1
+    unambiguous = False
+    for index, word in enumerate(words):
+        kind = _number_kind(word, language)
+        if kind is not None:
+            if start is None:
+                start, unambiguous = index, False
+            last_number = index
+            unambiguous = unambiguous or kind in ("digits", "word")
+        elif start is not None and (core(word) in _FILLERS or _connects(words, index, language)):
+            continue
+        elif start is not None:
+            if unambiguous:
+                runs.append((start, last_number))
+            start = None
+        ended = word.strip().endswith(_SENTENCE_END) and index not in turn_ends
+        if ended and start is not None:
+            if unambiguous:
+                runs.append((start, last_number))
+            start = None
+    if start is not None and unambiguous:
+        runs.append((start, last_number))
+    return runs
+
+
+def _email_at(words: list[str], at: int) -> tuple[int, int, str] | None:
+    """The spoken e-mail around the word ``at`` ("john dot smith at example dot com"), if there is one."""
+    first = at - 1
+    if first < 0 or not _EMAIL_PART.fullmatch(core(words[first]) or "-"):
+        return None
+    local = core(words[first])
+    if first >= 1 and words[first - 1].strip()[:1].isupper() and core(words[first - 1]).isalpha():
+        first, local = first - 1, f"{core(words[first - 1])}{local}"  # "Peter Jones at outlook.com"
+    while first >= 2 and (core(words[first - 1]) in _DOT or core(words[first - 1]) in _EMAIL_JOINERS):
+        joiner = "." if core(words[first - 1]) in _DOT else _EMAIL_JOINERS[core(words[first - 1])]
+        local = f"{core(words[first - 2])}{joiner}{local}"
+        first -= 2
+    last = at + 1
+    if last >= len(words) or not _EMAIL_PART.fullmatch(core(words[last]) or "-"):
+        return None
+    domain = core(words[last])
+    while last + 2 < len(words) and core(words[last + 1]) in _DOT and core(words[last + 2]):
+        domain = f"{domain}.{core(words[last + 2])}"
+        last += 2
+    if "." not in domain:
+        return None
+    return first, last, f"{local}@{domain}"
+
+
+def _tokens(words: list[str]) -> list[tuple[int, int, str]]:
+    """Whisper's words joined into space-separated tokens: a word without a leading space continues the one
+    before (" anadot" "imat" "gmail.com", " 4012" "-8888"). Each: first word, last word, text."""
+    tokens: list[tuple[int, int, str]] = []
+    for index, word in enumerate(words):
+        if tokens and word and not word[0].isspace():
+            first, _, text = tokens[-1]
+            tokens[-1] = (first, index, text + word)
+        else:
+            tokens.append((index, index, word))
+    return tokens
+
+
+def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: bool) -> Normalised:
+    """One speaker's words (Whisper's, with their leading spaces) as a text detectors read; ``turn_ends``
+    are the indices of the last word of each turn (a number goes on across them)."""
+    tokens = _tokens(words)
+    texts = [text for _, _, text in tokens]
+    token_ends = {number for number, (_, last, _) in enumerate(tokens) if last in turn_ends}
+    replaced: dict[int, tuple[int, str]] = {}  # first token -> (last token, text)
+    for first, last in _runs(texts, token_ends, language):
+        numbers = _run_numbers(texts[first : last + 1], language)
+        replaced[first] = (last, numbers.replace(" ", "") if joined else numbers)
+    for index, text in enumerate(texts):
+        if core(text) in _AT and not any(first <= index <= last for first, (last, _) in replaced.items()):
+            email = _email_at(texts, index)
+            if email is not None:
+                replaced = {f: v for f, v in replaced.items() if not email[0] <= f <= email[1]}
+                replaced[email[0]] = (email[1], email[2])
+    for index, text in enumerate(texts):
+        glued = _GLUED_EMAIL.fullmatch(core(text))
+        if glued and index not in replaced and "@" not in text:
+            replaced[index] = (index, f"{glued['local'].replace('dot', '.')}@{glued['domain']}")
+    text = ""
+    pieces: list[Piece] = []
+    index = 0
+    while index < len(texts):
+        last, piece_text = replaced.get(index, (index, texts[index].strip()))
+        if text:
+            text += " "
+        pieces.append(Piece(len(text), len(text) + len(piece_text), tokens[index][0], tokens[last][1]))
+        text += piece_text
+        index = last + 1
+    return Normalised(text, pieces)

@@ -1,0 +1,261 @@
+"""``PresidioRedactor``: Microsoft Presidio's analyzer on each speaker's words, spoken digits normalised
+first.
+
+A call's turns are read per speaker, in order, so a number split over two turns (the agent's "mm-hm" in
+between) is one number. Each speaker's words become two texts (``digits.normalise``): digits joined for
+cards, phones, accounts, ids and security codes, kept apart for dates, addresses, names and e-mails. Presidio
+finds the entities in each, its hits are mapped back onto the words, and the first word of each hit carries
+the placeholder (``[CARD_NUMBER]``). The replacement is done on Whisper's words rather than by Presidio's
+anonymizer, which works on the characters of the text it analysed, here the normalised one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+from callsense.calls.schemas import Segment, Speaker
+from callsense.config.redaction import EntityType, RedactionSettings
+from callsense.redaction import RedactedSpan, Redaction
+from callsense.redaction.digits import TEXT2NUM_LANGUAGES, Normalised, normalise
+from callsense.redaction.ner import load_ner_pipelines
+from callsense.redaction.nlp import TokenizerNlpEngine
+from callsense.redaction.recognizers import (
+    BOTH_VIEWS,
+    JOINED_VIEW,
+    LANGUAGE_INDEPENDENT,
+    LANGUAGES,
+    PRESIDIO_NAMES,
+    language_independent,
+    language_specific,
+)
+
+_OTHER = "xx"  # spaCy's multi-language tokenizer, for a language without recognizers
+_KNOWN = {entity.value for entity in EntityType}
+_FRAGMENT_GAP_WORDS = 4
+
+
+@dataclass(frozen=True)
+class _Hit:
+    entity: str
+    first: int  # index into the speaker's words
+    last: int
+    score: float
+
+
+@dataclass(frozen=True)
+class _SpeakerWord:
+    segment: int
+    index: int  # in the segment's words, or in its text's words for a turn without word timings
+    text: str
+
+
+class PresidioRedactor:
+    """The redactor of ``config/redaction.py``'s entity types; Presidio and the NER models are loaded on first
+    use, once, behind a lock, and the analyzer is then shared by every thread."""
+
+    def __init__(self, settings: RedactionSettings) -> None:
+        self._settings = settings
+        self._entities = [entity.value for entity in settings.entities] + list(settings.custom_patterns)
+        self._analyzer: AnalyzerEngine | None = None
+        self._lock = threading.Lock()
+
+    def _engine(self) -> AnalyzerEngine:
+        with self._lock:
+            if self._analyzer is None:
+                self._analyzer = self._build()
+            return self._analyzer
+
+    def _build(self) -> AnalyzerEngine:
+        languages = [*LANGUAGES, _OTHER]
+        wants_names = EntityType.name in self._settings.entities and self._settings.ner_models
+        pipelines = load_ner_pipelines() if wants_names else {}
+        recognizers: list[EntityRecognizer] = []
+        for language in languages:
+            recognizers += language_independent(language)
+            recognizers += [] if language == _OTHER else language_specific(language)
+            if language in pipelines:
+                recognizers.append(
+                    SpacyRecognizer(supported_language=language, supported_entities=["PERSON"])
+                )
+            recognizers += [
+                PatternRecognizer(
+                    supported_entity=name,
+                    patterns=[Pattern(name, pattern, 0.6)],
+                    supported_language=language,
+                    global_regex_flags=re.MULTILINE,
+                )
+                for name, pattern in self._settings.custom_patterns.items()
+            ]
+        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=languages)
+        return AnalyzerEngine(
+            registry=registry,
+            # Context words after a number count too: "the 3rd of March 1985, when I was born".
+            context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=4),
+            nlp_engine=TokenizerNlpEngine(languages, pipelines),
+            supported_languages=languages,
+        )
+
+    def checked(self, language: str | None) -> list[str]:
+        """The entity types looked for in ``language``: all that are on for en/es/de/fr, the independent ones
+        (and custom patterns) for any other."""
+        if _analysis_language(language) != _OTHER:
+            return list(self._entities)
+        independent = [entity.value for entity in LANGUAGE_INDEPENDENT]
+        return [entity for entity in self._entities if entity in independent or entity not in _KNOWN]
+
+    def _hits(self, words: list[str], turn_ends: set[int], language: str | None) -> list[_Hit]:
+        analysis = _analysis_language(language)
+        spoken = (language or "en").split("-")[0].lower()
+        spoken = spoken if spoken in TEXT2NUM_LANGUAGES else "en"
+        wanted = set(self.checked(language))
+        hits: list[_Hit] = []
+        for joined in (True, False):
+            view = normalise(words, language=spoken, turn_ends=turn_ends, joined=joined)
+            if not view.text:
+                continue
+            entities = [e for e in wanted if _in_view(e, joined)]
+            for result in self._engine().analyze(
+                view.text,
+                language=analysis,
+                entities=[*entities, *_presidio_names(entities)],
+                score_threshold=self._settings.score_threshold,
+            ):
+                entity = PRESIDIO_NAMES.get(result.entity_type, result.entity_type)
+                words_hit = view.words_at(result.start, result.end)
+                if words_hit is not None and str(entity) in wanted:
+                    hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score))
+            if joined:
+                cards = EntityType.card_number
+                hits = [_with_fragments(hit, view) if hit.entity == cards else hit for hit in hits]
+        return _merge(hits)
+
+    def redact_segments(self, segments: list[Segment], *, language: str | None) -> Redaction:
+        checked = self.checked(language)
+        if not self._settings.enabled:
+            return Redaction(segments=list(segments), spans=[], checked=[])
+        spans: list[RedactedSpan] = []
+        for speaker in dict.fromkeys(segment.speaker for segment in segments):
+            words = [
+                _SpeakerWord(number, index, text)
+                for number, segment in enumerate(segments)
+                if segment.speaker == speaker
+                for index, text in enumerate(_word_texts(segment))
+            ]
+            turn_ends = {
+                i
+                for i, word in enumerate(words)
+                if i + 1 == len(words) or words[i + 1].segment != word.segment
+            }
+            for hit in self._hits([word.text for word in words], turn_ends, language):
+                spans += _spans(hit, words, segments, speaker)
+        spans.sort(key=lambda span: (span.segment, span.first_word))
+        redacted = list(segments)
+        for number in sorted({span.segment for span in spans}):
+            redacted[number] = _redact_segment(segments[number], [s for s in spans if s.segment == number])
+        return Redaction(segments=redacted, spans=spans, checked=checked)
+
+    def redact_text(self, text: str, *, language: str | None) -> str:
+        if not self._settings.enabled or not text.strip():
+            return text
+        words = re.findall(r"\s*\S+", text)
+        hits = self._hits(words, set(), language)
+        redacted = _replace_words(words, [(hit.first, hit.last, hit.entity) for hit in hits])
+        return redacted + text[len(text.rstrip()) :]
+
+
+def _analysis_language(language: str | None) -> str:
+    code = (language or "").split("-")[0].lower()
+    return code if code in LANGUAGES else _OTHER
+
+
+def _in_view(entity: str, joined: bool) -> bool:
+    if entity not in _KNOWN or EntityType(entity) in BOTH_VIEWS:
+        return True
+    return (EntityType(entity) in JOINED_VIEW) == joined
+
+
+def _presidio_names(entities: list[str]) -> list[str]:
+    return [name for name, entity in PRESIDIO_NAMES.items() if entity.value in entities]
+
+
+def _merge(hits: list[_Hit]) -> list[_Hit]:
+    """Overlapping hits as one, named after the longest of them, then the highest-scoring ("221 Baker
+    Street" is an address, though the NER model calls Baker a person)."""
+    clusters: list[list[_Hit]] = []
+    for hit in sorted(hits, key=lambda h: h.first):
+        if clusters and hit.first <= max(h.last for h in clusters[-1]):
+            clusters[-1].append(hit)
+        else:
+            clusters.append([hit])
+    merged = []
+    for cluster in clusters:
+        best = max(cluster, key=lambda h: (h.last - h.first, h.score))
+        merged.append(_Hit(best.entity, cluster[0].first, max(h.last for h in cluster), best.score))
+    return merged
+
+
+def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:
+    """A card hit with the digits read just before or after it ("4242, sorry, 4242 4242 4242 4242"): a
+    correction, or a group Whisper heard apart, is part of the card too."""
+    fragments = [piece for piece in view.pieces if view.text[piece.start : piece.end].isdigit()]
+    first, last = hit.first, hit.last
+    grown = True
+    while grown:
+        grown = False
+        for piece in fragments:
+            if piece.last < first and first - piece.last <= _FRAGMENT_GAP_WORDS:
+                first, grown = piece.first, True
+            elif piece.first > last and piece.first - last <= _FRAGMENT_GAP_WORDS:
+                last, grown = piece.last, True
+    return _Hit(hit.entity, first, last, hit.score)
+
+
+def _word_texts(segment: Segment) -> list[str]:
+    return [word.text for word in segment.words] if segment.words else re.findall(r"\s*\S+", segment.text)
+
+
+def _spans(
+    hit: _Hit, words: list[_SpeakerWord], segments: list[Segment], speaker: Speaker
+) -> list[RedactedSpan]:
+    """One span per turn the hit covers."""
+    spans: list[RedactedSpan] = []
+    covered = words[hit.first : hit.last + 1]
+    for number in dict.fromkeys(word.segment for word in covered):
+        indices = [word.index for word in covered if word.segment == number]
+        segment = segments[number]
+        timed = segment.words
+        start = timed[indices[0]].start if timed else segment.start
+        end = timed[indices[-1]].end if timed else segment.end
+        spans.append(RedactedSpan(number, indices[0], indices[-1], start, end, speaker, hit.entity))
+    return spans
+
+
+def _replace_words(words: list[str], ranges: list[tuple[int, int, str]]) -> str:
+    out = list(words)
+    for first, last, entity in ranges:
+        space = words[first][: len(words[first]) - len(words[first].lstrip())]
+        ending = re.search(r"[.,;:!?]*$", words[last].rstrip())
+        out[first] = f"{space}[{entity}]{ending.group() if ending else ''}"
+        for index in range(first + 1, last + 1):
+            out[index] = ""
+    return "".join(out)
+
+
+def _redact_segment(segment: Segment, spans: list[RedactedSpan]) -> Segment:
+    ranges = [(span.first_word, span.last_word, span.entity) for span in spans]
+    text = _replace_words(_word_texts(segment), ranges).strip()
+    if not segment.words:
+        return segment.model_copy(update={"text": text})
+    placeholders = {span.first_word: f" [{span.entity}]" for span in spans}
+    covered = {index for span in spans for index in range(span.first_word, span.last_word + 1)}
+    words = [
+        word.model_copy(update={"text": placeholders.get(index, "")}) if index in covered else word
+        for index, word in enumerate(segment.words)
+    ]
+    return segment.model_copy(update={"text": text, "words": words})

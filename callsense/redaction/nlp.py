@@ -1,0 +1,61 @@
+"""The NLP engine Presidio reads: spaCy's tokenizer for every language (no download), and a language's NER
+pipeline where one is installed (``ner_models``), whose PERSON entities become names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import spacy
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+from spacy.language import Language
+
+
+class TokenizerNlpEngine(NlpEngine):
+    """Tokens and lower-case words as lemmas (Presidio's context words are matched against them); entities
+    from ``pipelines`` (language -> a loaded spaCy pipeline with an NER component) where a language has
+    one."""
+
+    def __init__(self, languages: list[str], pipelines: dict[str, Language]) -> None:
+        self._pipelines = {
+            language: pipelines.get(language) or spacy.blank(language) for language in languages
+        }
+
+    def load(self) -> None:
+        return None
+
+    def is_loaded(self) -> bool:
+        return True
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        doc = self._pipelines[language](text)
+        entities = [entity for entity in doc.ents if entity.label_ in ("PERSON", "PER")]
+        for entity in entities:
+            entity.label_ = "PERSON"
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[token.idx for token in doc],
+            lemmas=[token.lower_ for token in doc],
+            nlp_engine=self,
+            language=language,
+            scores=[0.85] * len(entities),
+        )
+
+    def process_batch(
+        self, texts: Iterable[str], language: str, batch_size: int = 1, n_process: int = 1, **kwargs: Any
+    ) -> Iterator[tuple[str, NlpArtifacts]]:
+        for text in texts:
+            yield text, self.process_text(text, language)
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        return bool(self._pipelines[language].vocab[word].is_stop)
+
+    def is_punct(self, word: str, language: str) -> bool:
+        return bool(self._pipelines[language].vocab[word].is_punct)
+
+    def get_supported_entities(self) -> list[str]:
+        return ["PERSON"]
+
+    def get_supported_languages(self) -> list[str]:
+        return list(self._pipelines)

@@ -1,0 +1,201 @@
+"""The Presidio recognizers of each language: Presidio's own (Luhn-checked cards, IBAN checksum, phone numbers
+through libphonenumber, national ids) and patterns for what it has none of (expiry, security codes and dates
+of birth by context, addresses, names after "my name is"), each under one of ``EntityType``'s names."""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    DeTaxIdRecognizer,
+    EmailRecognizer,
+    EsNieRecognizer,
+    EsNifRecognizer,
+    IbanRecognizer,
+    PhoneRecognizer,
+    UsSsnRecognizer,
+)
+
+from callsense.config.redaction import EntityType
+
+LANGUAGES = ("en", "es", "de", "fr")
+# Where a phone number without a country code is read as local: the four languages' countries and neighbours.
+PHONE_REGIONS = ("US", "CA", "GB", "IE", "ES", "MX", "DE", "AT", "CH", "FR", "BE", "IT", "NL", "PT", "AU")
+# Entity types found in the digits-joined view; the others read the view with numbers kept apart.
+JOINED_VIEW = {EntityType.card_number, EntityType.phone_number, EntityType.security_code}
+# Written by Whisper in groups ("GB82 WEST 1234 …", "1 85 05 …") or read out digit by digit: both views.
+BOTH_VIEWS = {EntityType.bank_account, EntityType.national_id}
+LANGUAGE_INDEPENDENT = [
+    EntityType.card_number,
+    EntityType.bank_account,
+    EntityType.email,
+    EntityType.phone_number,
+]
+
+_CONTEXT: dict[EntityType, list[str]] = {
+    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "karte", "kreditkarte",
+                             "carte"],
+    EntityType.bank_account: ["iban", "account", "cuenta", "konto", "compte", "bank", "banco", "banque"],
+    EntityType.phone_number: ["phone", "number", "mobile", "cell", "call", "teléfono", "móvil", "número",
+                              "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro"],
+    EntityType.email: ["email", "e-mail", "mail", "correo", "courriel", "adresse"],
+    EntityType.card_expiry: ["expiry", "expires", "expiration", "expire", "valid", "until", "caducidad",
+                             "caduca", "vence", "vencimiento", "ablaufdatum", "gültig", "läuft", "expire",
+                             "validité", "jusqu"],
+    EntityType.security_code: ["security", "cvv", "cvc", "cvv2", "pin", "digits", "back", "código",
+                               "seguridad", "dígitos", "detrás", "reverso", "prüfnummer", "sicherheitscode",
+                               "prüfziffer", "ziffern", "rückseite", "cryptogramme", "sécurité", "chiffres",
+                               "dos", "verso"],
+    EntityType.date_of_birth: ["born", "birth", "birthday", "dob", "nacimiento", "nací", "nacido", "nacida",
+                               "geboren", "geburtsdatum", "geburtstag", "né", "née", "naissance"],
+    EntityType.national_id: ["social", "security", "ssn", "dni", "nie", "nif", "identidad", "steuer", "id",
+                             "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee"],
+}  # fmt: skip
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
+    "januar|jänner|februar|märz|juni|juli|oktober|dezember|"
+    "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th|er|º|\.)?"
+_YEAR = r"(?:19|20)\s?\d{2}"
+_DATE_PATTERNS = [
+    Pattern("numeric date", rf"\b{_DAY}\s?[/.\-]\s?\d{{1,2}}\s?[/.\-]\s?{_YEAR}\b", 0.3),
+    Pattern("day month year", rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b,?\s(?:de\s)?{_YEAR}\b", 0.3),
+    Pattern("month day year", rf"(?i)\b(?:{_MONTHS})\s{_DAY},?\s{_YEAR}\b", 0.3),
+]
+_ADDRESS_PATTERNS = [
+    Pattern("en", r"(?i)\b\d{1,5}\s(?:[A-Z][\w'-]*\s){1,3}(?:street|st|road|rd|avenue|ave|lane|drive|way|"
+            r"boulevard|court|place|close|crescent|terrace)\b", 0.6),
+    Pattern("es", r"(?i)\b(?:calle|avenida|avda|plaza|paseo|camino|carretera)\s(?:de\s(?:la\s|los\s)?)?"
+            r"(?:[\w'-]+\s){1,3}(?:n[úu]mero\s)?\d{1,4}\b", 0.6),
+    Pattern("de", r"(?i)\b[\w-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s\d{1,4}\s?[a-z]?\b",
+            0.6),
+    Pattern("fr", r"(?i)\b\d{1,4},?\s(?:bis\s|ter\s)?(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|"
+            r"quai|route)\s(?:de\s|du\s|des\s|de la\s)?(?:[\w'-]+\s?){1,3}", 0.6),
+]  # fmt: skip
+_NAME_CUES = re.compile(
+    r"(?i)\b(?:my name is|name's|this is|i am|i'm|me llamo|mi nombre es|soy|ich heiße|ich heisse|"
+    r"mein name ist|hier ist|je m'appelle|je suis|mon nom est|c'est)\s+"
+    r"(?P<name>(?-i:[A-ZÀ-Ý][\w'-]+)(?:\s(?-i:[A-ZÀ-Ý][\w'-]+)){0,2})"
+)
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's e-mail pattern, without its check through tldextract (which fetches the suffix list)."""
+
+    def validate_result(self, pattern_text: str) -> bool:
+        top = pattern_text.rsplit(".", 1)[-1]
+        return top.isalpha() and len(top) >= 2
+
+
+class FrenchNirRecognizer(PatternRecognizer):
+    """The French social security number (NIR): 15 digits, the last two a key (97 - number mod 97)."""
+
+    def __init__(self, language: str) -> None:
+        pattern = Pattern(
+            "NIR", r"\b[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?\d{2}\s?\d{3}\s?\d{3}\s?\d{2}\b", 0.5
+        )
+        super().__init__(
+            supported_entity=EntityType.national_id.value,
+            patterns=[pattern],
+            context=_CONTEXT[EntityType.national_id],
+            supported_language=language,
+            name="FrenchNirRecognizer",
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = re.sub(r"\D", "", pattern_text)
+        return 97 - int(digits[:13]) % 97 == int(digits[13:])
+
+
+class NameCueRecognizer(EntityRecognizer):
+    """Capitalised words after "my name is", "me llamo", "ich heiße", "je m'appelle" and the like: the names a
+    caller gives, in languages without an NER model too."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(
+            supported_entities=[EntityType.name.value], supported_language=language, name="NameCueRecognizer"
+        )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        return [
+            RecognizerResult(EntityType.name.value, match.start("name"), match.end("name"), 0.7)
+            for match in _NAME_CUES.finditer(text)
+        ]
+
+
+def _pattern(entity: EntityType, language: str, patterns: list[Pattern]) -> EntityRecognizer:
+    return PatternRecognizer(
+        supported_entity=entity.value,
+        patterns=patterns,
+        context=_CONTEXT.get(entity, []),
+        supported_language=language,
+        name=f"{entity.value.title().replace('_', '')}Recognizer",
+    )
+
+
+def language_independent(language: str) -> list[EntityRecognizer]:
+    """Cards, bank accounts, e-mails and phone numbers: what every language gets."""
+    return [
+        CreditCardRecognizer(supported_language=language, context=_CONTEXT[EntityType.card_number]),
+        # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
+        # caller said "card" just before or after it.
+        _pattern(EntityType.card_number, language, [Pattern("card length", r"\b\d{13,21}\b", 0.3)]),
+        IbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
+        OfflineEmailRecognizer(supported_language=language, context=_CONTEXT[EntityType.email]),
+        PhoneRecognizer(
+            supported_language=language,
+            context=_CONTEXT[EntityType.phone_number],
+            supported_regions=PHONE_REGIONS,
+        ),
+    ]
+
+
+def language_specific(language: str) -> list[EntityRecognizer]:
+    """The recognizers of one of ``LANGUAGES`` beyond the independent ones."""
+    national_context = _CONTEXT[EntityType.national_id]
+    national: dict[str, list[EntityRecognizer]] = {
+        "en": [UsSsnRecognizer(supported_language=language, context=national_context)],
+        "es": [
+            EsNifRecognizer(supported_language=language, context=national_context),
+            EsNieRecognizer(supported_language=language, context=national_context),
+        ],
+        "de": [DeTaxIdRecognizer(supported_language=language, context=national_context)],
+        "fr": [FrenchNirRecognizer(language)],
+    }
+    expiry = [
+        Pattern("month/year", r"\b(?:0?[1-9]|1[0-2])\s?[/\-]\s?(?:20)?\d{2}\b", 0.3),
+        Pattern("month year, spoken", r"\b(?:0?[1-9]|1[0-2])\s(?:20)?\d{2}\b", 0.1),
+    ]
+    security = [Pattern("3 or 4 digits", r"\b\d{3,4}\b", 0.1)]
+    return [
+        *national[language],
+        _pattern(EntityType.card_expiry, language, expiry),
+        _pattern(EntityType.security_code, language, security),
+        _pattern(EntityType.date_of_birth, language, [Pattern(p.name, p.regex, 0.1) for p in _DATE_PATTERNS]),
+        _pattern(EntityType.address, language, [p for p in _ADDRESS_PATTERNS if p.name == language]),
+        NameCueRecognizer(language),
+    ]
+
+
+# Presidio's entity names for the types it recognises itself.
+PRESIDIO_NAMES = {
+    "CREDIT_CARD": EntityType.card_number,
+    "IBAN_CODE": EntityType.bank_account,
+    "EMAIL_ADDRESS": EntityType.email,
+    "PHONE_NUMBER": EntityType.phone_number,
+    "US_SSN": EntityType.national_id,
+    "ES_NIF": EntityType.national_id,
+    "ES_NIE": EntityType.national_id,
+    "DE_TAX_ID": EntityType.national_id,
+    "PERSON": EntityType.name,
+}

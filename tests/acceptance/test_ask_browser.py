@@ -1,0 +1,100 @@
+"""The call page's question box in a real browser: Chromium driven by Playwright against `callsense serve`,
+whose LLM is a loopback OpenAI-compatible stub with a scripted answer (one quote real, one invented)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from callsense.config import Settings
+from callsense.runtime import open_runtime
+from tests.acceptance.test_dashboard_browser import (
+    PASSWORD,
+    USERS,
+    Dashboard,
+    _shot,
+    _sign_in,
+    browser,
+    page,
+)
+from tests.conftest import MODEL_DIR
+from tests.dashboard_seed import seed
+from tests.llm_stub import openai_answering
+from tests.servers import CALLSENSE, callsense_env, callsense_serve
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+__all__ = ["browser", "page"]  # the browser fixtures, shared with the other dashboard tests
+
+ANSWER = json.dumps(
+    {
+        "quotes": [
+            {"turn": 6, "text": "i have issued a FULL refund of $49"},
+            {"turn": 3, "text": "I want a new phone for free"},  # never said: must not appear
+        ],
+        "answer": "Yes: the agent issued a full refund of $49.",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def asking_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    data_dir = tmp_path_factory.mktemp("ask-dashboard")
+    with openai_answering(ANSWER) as llm_url:
+        env = callsense_env(data_dir, CALLSENSE_LLM__BACKEND="openai", CALLSENSE_LLM__BASE_URL=llm_url)
+        for name, role in USERS.items():
+            subprocess.run(
+                [CALLSENSE, "users", "create", name, "--role", role, "--password-stdin"],
+                input=PASSWORD + "\n",
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR))
+        try:
+            seed(rt)
+        finally:
+            rt.db.close()
+        with callsense_serve(env, data_dir / "serve.log", "--worker-concurrency", "0") as url:
+            yield Dashboard(url=url, env=env)
+
+
+def test_an_analyst_asks_and_a_supporting_turn_seeks_the_player(
+    page: Any, asking_dashboard: Dashboard
+) -> None:
+    _sign_in(page, asking_dashboard, "ana")
+    page.goto(f"{asking_dashboard.url}/app/calls/demo-refund")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    page.get_by_label("Question").fill("Did the agent offer a refund?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    answer = page.locator("#ask-answer")
+    playwright_api.expect(answer).to_contain_text("Yes: the agent issued a full refund of $49.")
+    quotes = answer.locator(".ask-quotes li")
+    assert (
+        quotes.count() == 1 and quotes.first.locator("q").inner_text() == "I have issued a full refund of $49"
+    )
+    assert "free" not in answer.inner_text()
+    _shot(page, "10-call-asked")
+    quotes.first.get_by_role("button").click()  # the turn at 0:25 plays from there
+    page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 25.598) < 0.5")
+    page.locator("#player").evaluate("audio => audio.pause()")
+    assert "playing" in (page.locator("#turns .turn").nth(6).get_attribute("class") or "")
+    shown = subprocess.run(
+        [CALLSENSE, "show", "demo-refund", "--events"],
+        env=asking_dashboard.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert any("asked" in line and "user:ana" in line for line in shown.splitlines())
+
+
+def test_a_viewer_has_no_question_box(page: Any, asking_dashboard: Dashboard) -> None:
+    _sign_in(page, asking_dashboard, "vic")
+    page.goto(f"{asking_dashboard.url}/app/calls/demo-refund")
+    assert page.get_by_text("Transcript and audio are hidden.").is_visible()
+    assert page.get_by_label("Question").count() == 0

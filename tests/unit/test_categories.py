@@ -1,0 +1,331 @@
+"""The category rule language: validation, and evaluation on constructed calls where every answer is known."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from callsense.calls.categorise import CallFacts, describe, evaluate, words_of
+from callsense.calls.schemas import (
+    AnalysisResult,
+    CategoryMatch,
+    Segment,
+    Sentiment,
+    SentimentTrend,
+    Speaker,
+    SpeakerSentiment,
+    SpeakerTalk,
+    TalkFigures,
+    Word,
+)
+from callsense.config import Settings
+from callsense.config.categories import Category, CategoryError, parse_categories, parse_category
+from callsense.config.talk import TalkSettings
+from callsense.errors import ConfigError
+
+AGENT, CUSTOMER = Speaker.agent, Speaker.customer
+
+
+def turn(speaker: Speaker, start: float, text: str, *, timed: bool = True, step: float = 0.5) -> Segment:
+    """A turn whose words begin every ``step`` seconds from ``start``."""
+    parts = text.split()
+    words = [
+        Word(start=start + i * step, end=start + i * step + step * 0.8, text=" " + part, probability=0.9)
+        for i, part in enumerate(parts)
+    ]
+    return Segment(
+        speaker=speaker,
+        start=start,
+        end=start + len(parts) * step,
+        text=text,
+        confidence=0.9,
+        words=words if timed else [],
+    )
+
+
+CALL = [
+    turn(AGENT, 1.0, "Hello, this call is recorded for quality."),
+    turn(CUSTOMER, 6.0, "Je voudrais récupérer mon argent, s'il vous plaît."),
+    turn(AGENT, 40.0, "I can offer a REFUND today."),
+    turn(CUSTOMER, 110.0, "Thanks, goodbye."),
+]
+
+
+def side(share: float, interruptions: int) -> SpeakerTalk:
+    return SpeakerTalk(
+        talk_seconds=60 * share,
+        share=share,
+        interruptions=interruptions,
+        longest_monologue_seconds=10,
+    )
+
+
+TALK = TalkFigures(
+    agent=side(0.75, 3),
+    customer=side(0.25, 1),
+    non_talk_seconds=42.0,
+    thresholds=TalkSettings(),
+)
+ANALYSIS = AnalysisResult(
+    topic="Refund request",
+    sentiment=Sentiment.negative,
+    speaker_sentiment=SpeakerSentiment(agent=Sentiment.positive, customer=Sentiment.negative),
+    sentiment_trend=SentimentTrend(
+        agent=[Sentiment.neutral] * 4,
+        customer=[Sentiment.negative, Sentiment.negative, None, Sentiment.positive],
+    ),
+)
+
+
+def facts(segments: list[Segment] = CALL, **changes: Any) -> CallFacts:
+    values: dict[str, Any] = {"duration": 120.0, "analysis": ANALYSIS, "talk": TALK}
+    return CallFacts(segments=segments, **{**values, **changes})
+
+
+def matched(rule: dict[str, Any], call: CallFacts | None = None) -> CategoryMatch | None:
+    found = evaluate([Category.model_validate({"name": "c", "rule": rule})], call or facts())
+    return found[0] if found else None
+
+
+def holds(rule: dict[str, Any], call: CallFacts | None = None) -> bool:
+    return matched(rule, call) is not None
+
+
+def test_words_fold_case_accents_and_punctuation() -> None:
+    assert words_of("Récupérer MON argent, s'il vous plaît!") == [
+        "recuperer",
+        "mon",
+        "argent",
+        "s",
+        "il",
+        "vous",
+        "plait",
+    ]
+    assert words_of("Straße") == ["strasse"]
+
+
+def test_a_phrase_matches_whole_words_ignoring_case_accents_and_punctuation() -> None:
+    assert holds({"said": "recuperer mon argent"})
+    assert holds({"said": ["nothing like it", "refund"]})  # any of a list
+    assert holds({"said": "call is recorded"})
+    assert not holds({"said": "fund"})  # part of "refund": not a word
+    assert not holds({"said": "recorded call"})  # the words in another order
+    assert not holds({"said": "quality thanks"})  # across two turns
+
+
+def test_a_phrase_says_which_turn_said_it_and_when() -> None:
+    found = matched({"said": ["refund", "recorded"]})
+    assert found is not None
+    assert [(e.turn, e.start, e.speaker) for e in found.evidence] == [(0, 3.0, AGENT), (2, 42.0, AGENT)]
+    assert found.evidence[1].text == "I can offer a REFUND today."
+
+
+def test_a_phrase_of_one_speaker() -> None:
+    assert holds({"said": "refund", "speaker": "agent"})
+    assert not holds({"said": "refund", "speaker": "customer"})
+    assert holds({"said": "goodbye", "speaker": "customer"})
+
+
+def test_time_windows_read_the_first_words_start() -> None:
+    assert holds({"said": "this call is recorded", "speaker": "agent", "first_s": 30})
+    assert not holds({"said": "this call is recorded", "first_s": 1.5})  # "this" begins at 1.5 s
+    assert holds({"said": "this call is recorded", "first_s": 1.6})
+    assert holds({"said": "goodbye", "last_s": 10})  # begins at 110.5 s of 120
+    assert not holds({"said": "refund", "last_s": 10})
+
+
+def test_the_last_seconds_count_from_the_last_word_when_the_duration_is_unknown() -> None:
+    assert holds({"said": "goodbye", "last_s": 1}, facts(duration=None))  # the call ends at 111 s
+
+
+def test_turns_without_word_timings_use_the_turns_start() -> None:
+    untimed = [turn(AGENT, 50.0, "this call is recorded", timed=False)]
+    found = matched({"said": "recorded"}, facts(untimed))
+    assert found is not None and found.evidence[0].start == 50.0
+    assert not holds({"said": "recorded", "first_s": 30}, facts(untimed))
+
+
+def test_the_absence_of_a_phrase() -> None:
+    disclosure = {"said": "this call is recorded", "speaker": "agent", "first_s": 30}
+    assert not holds({"not": disclosure})
+    late = [turn(AGENT, 45.0, "this call is recorded"), *CALL[1:]]
+    found = matched({"not": disclosure}, facts(late))
+    assert found is not None
+    assert found.evidence[0].turn is None
+    assert "not: agent said 'this call is recorded' in the first 30 s" in found.evidence[0].text
+
+
+def test_sentiment_of_the_call_a_speaker_and_a_quarter() -> None:
+    assert holds({"sentiment": "Negative"})
+    assert holds({"sentiment": ["Positive", "Neutral"], "speaker": "agent"})
+    assert not holds({"sentiment": "Negative", "speaker": "agent"})
+    assert holds({"sentiment": "Positive", "speaker": "customer", "quarter": 4})
+    assert not holds({"sentiment": "Negative", "speaker": "customer", "quarter": 3})  # silent: null
+    assert not holds({"sentiment": "Negative"}, facts(analysis=AnalysisResult()))  # not analysed
+
+
+def test_topic_is_one_of_the_labels() -> None:
+    assert holds({"topic": ["Cancellation", "Refund request"]})
+    assert not holds({"topic": "Cancellation"})
+
+
+def test_talk_figures_and_duration() -> None:
+    assert holds({"non_talk_s": {"above": 30}})
+    assert not holds({"non_talk_s": {"above": 42}})  # above is exclusive
+    assert holds({"interruptions": {"above": 3}})  # both speakers: 4
+    assert not holds({"interruptions": {"above": 3}, "speaker": "agent"})
+    assert holds({"interruptions": {"below": 2}, "speaker": "customer"})
+    assert holds({"talk_share": {"above": 0.7}, "speaker": "agent"})
+    assert holds({"talk_share": {"above": 0.2, "below": 0.3}, "speaker": "customer"})
+    assert holds({"duration_s": {"above": 60, "below": 180}})
+    assert not holds({"duration_s": {"below": 60}})
+
+
+def test_a_figure_the_call_lacks_never_holds() -> None:
+    mono = TalkFigures(non_talk_seconds=0, thresholds=TalkSettings())
+    assert not holds({"talk_share": {"above": 0}, "speaker": "agent"}, facts(talk=mono))
+    assert not holds({"interruptions": {"below": 100}}, facts(talk=mono))
+    assert not holds({"non_talk_s": {"below": 100}}, facts(talk=None))
+    assert not holds({"duration_s": {"below": 100}}, facts(duration=None))
+    assert holds({"not": {"non_talk_s": {"below": 100}}}, facts(talk=None))
+
+
+def test_all_any_and_not_nest() -> None:
+    refund = {"said": "refund", "speaker": "agent"}
+    assert holds({"all": [refund, {"topic": "Refund request"}, {"not": {"said": "cancel"}}]})
+    assert not holds({"all": [refund, {"said": "cancel"}]})
+    assert holds({"any": [{"said": "cancel"}, {"all": [refund, {"sentiment": "Negative"}]}]})
+    assert not holds({"any": [{"said": "cancel"}, {"not": refund}]})
+    assert holds({"not": {"not": refund}})
+
+
+def test_evidence_gathers_the_turns_and_figures_that_made_it_hold() -> None:
+    found = matched({"all": [{"said": "refund"}, {"non_talk_s": {"above": 30}}]})
+    assert found is not None
+    assert [(e.turn, e.text) for e in found.evidence] == [
+        (2, "I can offer a REFUND today."),
+        (None, "non-talk seconds over 30: 42"),
+    ]
+
+
+def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
+    categories = parse_categories(
+        [
+            {"name": "Refund offered", "rule": {"said": "refund", "speaker": "agent"}},
+            {"name": "Cancellation", "rule": {"said": "cancel"}},
+            {"name": "Long hold", "rule": {"non_talk_s": {"above": 30}}},
+        ]
+    )
+    assert [match.name for match in evaluate(categories, facts())] == ["Refund offered", "Long hold"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (
+            {"name": "Bad", "rule": {"sayd": "x"}},
+            "category 'Bad': rule: a rule is a table with one of the keys",
+        ),
+        (
+            {"name": "Bad", "rule": {"said": []}},
+            "category 'Bad': rule.said.said: List should have at least 1",
+        ),
+        ({"name": "Bad", "rule": {"said": "..."}}, "a phrase needs at least one word"),
+        (
+            {"name": "Bad", "rule": {"said": "x", "first_s": 5, "last_s": 5}},
+            "'first_s' or 'last_s', not both",
+        ),
+        ({"name": "Bad", "rule": {"said": "x", "speaker": "boss"}}, "Input should be 'agent' or 'customer'"),
+        (
+            {"name": "Bad", "rule": {"sentiment": "Angry"}},
+            "Input should be 'Positive', 'Neutral' or 'Negative'",
+        ),
+        ({"name": "Bad", "rule": {"sentiment": "Negative", "quarter": 2}}, "'quarter' needs 'speaker'"),
+        ({"name": "Bad", "rule": {"non_talk_s": {}}}, "give 'above', 'below' or both"),
+        ({"name": "Bad", "rule": {"duration_s": {"above": 9, "below": 3}}}, "must be less than 'below'"),
+        ({"name": "Bad", "rule": {"talk_share": {"above": 70}, "speaker": "agent"}}, "between 0 and 1"),
+        ({"name": "Bad", "rule": {"talk_share": {"above": 0.5}}}, "speaker: Field required"),
+        ({"name": "Bad", "rule": {"all": []}}, "List should have at least 1"),
+        ({"name": "Bad", "rule": {"said": "x", "extra": 1}}, "Extra inputs are not permitted"),
+        ({"name": "", "rule": {"said": "x"}}, "a category without a name"),
+        ({"name": "<script>", "rule": {"said": "x"}}, "String should match pattern"),
+        ({"rule": {"said": "x"}}, "a category without a name: name: Field required"),
+    ],
+)
+def test_a_bad_rule_is_refused_naming_the_category(raw: dict[str, Any], problem: str) -> None:
+    with pytest.raises(CategoryError, match=None) as refused:
+        parse_category(raw)
+    assert problem in str(refused.value)
+    assert isinstance(refused.value, ConfigError)  # the CLI ends it as exit code 1
+
+
+def test_rules_nest_at_most_eight_deep() -> None:
+    rule: dict[str, Any] = {"said": "x"}
+    for _ in range(8):
+        rule = {"not": rule}
+    with pytest.raises(CategoryError, match="nest at most 8 deep"):
+        parse_category({"name": "Deep", "rule": rule})
+
+
+def test_a_topic_outside_the_taxonomy_is_refused() -> None:
+    with pytest.raises(CategoryError, match="category 'T': topic 'Refunds' is not a taxonomy label"):
+        parse_category({"name": "T", "rule": {"topic": "Refunds"}}, topics={"Refund request"})
+
+
+def test_names_are_distinct_ignoring_case_and_every_problem_is_listed() -> None:
+    with pytest.raises(CategoryError) as refused:
+        parse_categories(
+            [
+                {"name": "Hold", "rule": {"non_talk_s": {"above": 60}}},
+                {"name": "hold", "rule": {"non_talk_s": {"above": 90}}},
+                {"name": "Broken", "rule": {}},
+            ]
+        )
+    assert str(refused.value).splitlines() == [
+        "category 'Broken': rule: a rule is a table with one of the keys said, sentiment, topic, non_talk_s, "
+        "interruptions, talk_share, duration_s, all, any, not",
+        "category 'hold': defined twice (names ignore case)",
+    ]
+
+
+def test_the_settings_take_categories_from_toml_and_check_their_topics(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "callsense.toml"
+    config.write_text(
+        """
+[[categories]]
+name = "Recording disclosure missing"
+description = "The agent must say the call is recorded in the first 30 seconds."
+rule = { not = { said = ["this call is recorded", "call may be recorded"], speaker = "agent", first_s = 30 } }
+
+[[categories]]
+name = "Unhappy cancellation"
+[categories.rule]
+all = [{ topic = "Cancellation" }, { sentiment = "Negative", speaker = "customer", quarter = 4 }]
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
+    loaded = Settings()
+    assert [c.name for c in loaded.categories] == ["Recording disclosure missing", "Unhappy cancellation"]
+    assert loaded.categories[0].stored_rule() == {
+        "not": {
+            "said": ["this call is recorded", "call may be recorded"],
+            "speaker": "agent",
+            "first_s": 30.0,
+        }
+    }
+    with pytest.raises(ValueError, match="category 'X': topic 'Nope' is not a taxonomy label"):
+        Settings(categories=[{"name": "X", "rule": {"topic": "Nope"}}])
+
+
+def test_a_rule_reads_back_as_written() -> None:
+    category = parse_category(
+        {"name": "Escalation risk", "rule": {"any": [{"said": "manager"}, {"interruptions": {"above": 5}}]}}
+    )
+    assert parse_category({"name": category.name, "rule": category.stored_rule()}) == category
+    assert describe(category.rule) == (
+        "any of (anyone said 'manager'; interruptions by both speakers over 5)"
+    )

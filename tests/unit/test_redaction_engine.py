@@ -1,0 +1,188 @@
+"""The Presidio redactor on turns shaped like Whisper's output, in en/es/de/fr and a language it has no
+recognizers for: each entity type, spoken digits, numbers split over turns, and what must stay."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from callsense.calls.schemas import Speaker
+from callsense.config.redaction import EntityType, RedactionSettings
+from callsense.redaction.engine import PresidioRedactor
+from tests.unit.redaction_helpers import whisper_turn
+
+AGENT, CUSTOMER = Speaker.agent, Speaker.customer
+
+
+@pytest.fixture(scope="module")
+def redactor() -> PresidioRedactor:
+    return PresidioRedactor(RedactionSettings(custom_patterns={"POLICY_NUMBER": r"\bPOL-?\d{6}\b"}))
+
+
+CASES = [
+    ("en", "My card is four one one one, one one one one, one one one one, one one one one.", "CARD_NUMBER"),
+    ("en", "It's 4111 1111 1111 1111.", "CARD_NUMBER"),
+    ("en", "Sure, 41 11 11 11 11 11 11 11 is the card.", "CARD_NUMBER"),
+    (
+        "es",
+        "Mi tarjeta es cuatro uno uno uno, eh, uno uno uno uno, uno uno uno uno, uno uno uno uno.",
+        "CARD_NUMBER",
+    ),
+    ("de", "Meine Karte ist 5555 5555 5555 4444.", "CARD_NUMBER"),
+    ("fr", "Ma carte c'est quatre mille cent onze, onze onze, onze onze, onze onze.", "CARD_NUMBER"),
+    ("en", "The expiry is twelve twenty six.", "CARD_EXPIRY"),
+    ("en", "And the three digits on the back are seven three seven.", "SECURITY_CODE"),
+    ("es", "El código de seguridad es cuatro cinco seis.", "SECURITY_CODE"),
+    ("en", "My IBAN is GB82 WEST 1234 5698 7654 32.", "BANK_ACCOUNT"),
+    ("en", "My social security number is 536-90-4399.", "NATIONAL_ID"),
+    ("es", "Mi DNI es 12345678Z.", "NATIONAL_ID"),
+    ("de", "Meine Steuer-ID ist 86095742719.", "NATIONAL_ID"),
+    ("fr", "Mon numéro de sécu est 1 85 05 78 006 084 91.", "NATIONAL_ID"),
+    ("en", "You can call me on oh seven nine double oh, nine eight one, two three four.", "PHONE_NUMBER"),
+    ("es", "Mi teléfono es seis uno dos, tres cuatro cinco, seis siete ocho.", "PHONE_NUMBER"),
+    (
+        "de",
+        "Meine Nummer ist null eins sieben eins, äh, zwei drei vier fünf sechs sieben acht.",
+        "PHONE_NUMBER",
+    ),
+    (
+        "fr",
+        "Mon numéro est zéro six, euh, douze trente-quatre cinquante-six soixante-dix-huit.",
+        "PHONE_NUMBER",
+    ),
+    ("en", "Call me on plus four four, seven nine one one, one two three, four five six.", "PHONE_NUMBER"),
+    (
+        "de",
+        "Unter plus neunundvierzig hundertsiebzig, äh, eins zwei drei vier fünf sechs sieben.",
+        "PHONE_NUMBER",
+    ),
+    ("en", "My PIN is triple seven nine.", "SECURITY_CODE"),
+    ("en", "It's john dot smith at example dot com.", "EMAIL"),
+    ("es", "Es maria punto lopez arroba correo punto es.", "EMAIL"),
+    ("de", "Das ist anna.mueller@beispiel.de, danke.", "EMAIL"),
+    ("fr", "C'est marie point dupont arobase orange point fr.", "EMAIL"),
+    ("en", "I was born on the 3rd of March 1985.", "DATE_OF_BIRTH"),
+    ("de", "Ich bin am 3. März 1985 geboren.", "DATE_OF_BIRTH"),
+    ("en", "I live at 221 Baker Street.", "ADDRESS"),
+    ("es", "Vivo en la calle de Alcalá 45.", "ADDRESS"),
+    ("de", "Ich wohne in der Hauptstraße 12.", "ADDRESS"),
+    ("fr", "J'habite au 12 rue de la Paix.", "ADDRESS"),
+    ("en", "My name is John Smith.", "NAME"),
+    ("es", "Me llamo Carlos García.", "NAME"),
+    ("de", "Ich heiße Anna Müller.", "NAME"),
+    ("fr", "Je m'appelle Marie Dupont.", "NAME"),
+    ("en", "The policy is POL-123456.", "POLICY_NUMBER"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "entity"), CASES)
+def test_each_entity_type_is_found_on_its_words(
+    redactor: PresidioRedactor, language: str, text: str, entity: str
+) -> None:
+    turn = whisper_turn(CUSTOMER, text, start=3.0)
+    redaction = redactor.redact_segments([turn], language=language)
+    assert [span.entity for span in redaction.spans] == [entity], redaction.segments[0].text
+    span = redaction.spans[0]
+    assert (span.segment, span.speaker) == (0, CUSTOMER)
+    assert span.start == turn.words[span.first_word].start and span.end == turn.words[span.last_word].end
+    redacted = redaction.segments[0]
+    assert f"[{entity}]" in redacted.text
+    assert redacted.words[span.first_word].text == f" [{entity}]"
+    assert all(word.text == "" for word in redacted.words[span.first_word + 1 : span.last_word + 1])
+    assert len(redacted.words) == len(turn.words)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "name"),
+    [
+        ("en", "Thanks, I will pass it on to Robert Jones tomorrow.", "Jones"),
+        ("fr", "Je transmets à Julien Dupont.", "Dupont"),
+    ],
+)
+def test_a_name_without_a_cue_is_found_by_the_ner_model(
+    redactor: PresidioRedactor, language: str, text: str, name: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(AGENT, text)], language=language)
+    assert "NAME" in [span.entity for span in redaction.spans]
+    assert name not in redaction.segments[0].text
+
+
+def test_a_number_split_over_two_turns_is_redacted_in_both(redactor: PresidioRedactor) -> None:
+    turns = [
+        whisper_turn(CUSTOMER, "It's four one one one, one one one one,", 0.0),
+        whisper_turn(AGENT, "Mm-hmm.", 4.0),
+        whisper_turn(CUSTOMER, "uh, one one one one, one one one one.", 5.0),
+    ]
+    redaction = redactor.redact_segments(turns, language="en")
+    assert [(s.segment, s.entity) for s in redaction.spans] == [(0, "CARD_NUMBER"), (2, "CARD_NUMBER")]
+    assert redaction.segments[1] is turns[1]
+    assert redaction.segments[0].text == "It's [CARD_NUMBER],"
+    assert "one" not in redaction.segments[2].text
+
+
+def test_a_correction_halfway_still_redacts_the_card(redactor: PresidioRedactor) -> None:
+    text = "It's 4111 1111, sorry, 4111 1111 1111 1111."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")
+    assert "4111 1111 1111 1111" not in redaction.segments[0].text
+    assert "CARD_NUMBER" in [span.entity for span in redaction.spans]
+
+
+def test_a_number_failing_luhn_is_not_a_card(redactor: PresidioRedactor) -> None:
+    text = "The reference is 4111 1111 1111 1112."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")
+    assert "CARD_NUMBER" not in [span.entity for span in redaction.spans]
+
+
+def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redactor: PresidioRedactor) -> None:
+    # "four one one one, one one one one, …" as whisper-base decodes it: 21 digits, Luhn fails.
+    text = "My card number is 411111111111111111111."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")
+    assert redaction.segments[0].text == "My card number is [CARD_NUMBER]."
+
+
+def test_a_call_without_personal_data_is_unchanged(redactor: PresidioRedactor) -> None:
+    turns = [
+        whisper_turn(AGENT, "Thank you for calling, how can I help?"),
+        whisper_turn(CUSTOMER, "I have two questions about the one plan, it costs 30 euros a month.", 3.0),
+    ]
+    for language in ("en", "es", "de", "fr"):
+        redaction = redactor.redact_segments(turns, language=language)
+        assert redaction.spans == [] and redaction.segments == turns
+    text = " The customer asked about two plans\n\nand a refund of 30 euros. "
+    assert redactor.redact_text(text, language="en") == text
+
+
+def test_free_text_is_redacted_too(redactor: PresidioRedactor) -> None:
+    summary = "  The caller (john.smith@example.com) paid\nwith card 4111 1111 1111 1111.\n"
+    redacted = redactor.redact_text(summary, language="en")
+    assert redacted == "  The caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
+
+
+def test_a_language_without_recognizers_gets_the_independent_ones(redactor: PresidioRedactor) -> None:
+    text = "La mia carta è 4111 1111 1111 1111, mi chiamo Mario Rossi, mario@example.it"
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="it")
+    assert {span.entity for span in redaction.spans} == {"CARD_NUMBER", "EMAIL"}
+    assert set(redaction.checked) == {"CARD_NUMBER", "BANK_ACCOUNT", "EMAIL", "PHONE_NUMBER", "POLICY_NUMBER"}
+    assert "NAME" in redactor.redact_segments([], language="en").checked
+
+
+def test_threads_share_one_redactor(redactor: PresidioRedactor) -> None:
+    texts = [f"My card is 4111 1111 1111 1111 and I am number {n}." for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        redacted = list(pool.map(lambda text: redactor.redact_text(text, language="en"), texts))
+    assert redacted == [f"My card is [CARD_NUMBER] and I am number {n}." for n in range(8)]
+
+
+def test_types_switched_off_are_neither_found_nor_listed() -> None:
+    redactor = PresidioRedactor(RedactionSettings(entities=[EntityType.card_number]))
+    text = "My card is 4111 1111 1111 1111 and my email is a@example.com."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")
+    assert [span.entity for span in redaction.spans] == ["CARD_NUMBER"]
+    assert redaction.checked == ["CARD_NUMBER"]
+
+
+def test_redaction_off_changes_nothing() -> None:
+    turns = [whisper_turn(CUSTOMER, "My card is 4111 1111 1111 1111.")]
+    redaction = PresidioRedactor(RedactionSettings(enabled=False)).redact_segments(turns, language="en")
+    assert redaction.segments == turns and redaction.spans == []
