@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
 import pytest
 from boto3.s3.transfer import TransferConfig
 
@@ -207,6 +208,10 @@ def test_a_call_is_processed_with_its_audio_in_s3(rt: Runtime, s3_server: Seawee
             actor="test",
             via="web",
         )
-    assert (played.content, played.size) == (RECORDING[:100], len(RECORDING))
-    stored = _raw(s3_server, s3_bucket, rt.settings.blobs.prefix + calls.audio_blob_key(call_pk))["Body"]
-    assert RECORDING[:64] not in stored and len(stored) > len(RECORDING)  # ciphertext: nonce and tag added
+    # redaction is on: the player reads the redacted copy (FLAC), and the original is not kept
+    assert played.media_type == "audio/flac" and played.content.startswith(b"fLaC")
+    assert len(played.content) == 100 and played.size > 100
+    stored = _raw(s3_server, s3_bucket, rt.settings.blobs.prefix + calls.redacted_audio_blob_key(call_pk))
+    assert b"fLaC" not in stored["Body"] and len(stored["Body"]) > played.size  # ciphertext: nonce, tag added
+    with pytest.raises(botocore.exceptions.ClientError):
+        _raw(s3_server, s3_bucket, rt.settings.blobs.prefix + calls.audio_blob_key(call_pk))
