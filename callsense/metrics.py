@@ -81,7 +81,7 @@ REALTIME_FACTOR = Histogram(
 
 
 class Queue(Protocol):
-    """What the metrics read from the job queue: the module ``pipeline.tasks``, which owns the queue."""
+    """What the metrics read from the job queue: the module ``pipeline.queue_figures``."""
 
     def job_counts(self, *, session: Session) -> list[tuple[str, str, int]]: ...
 

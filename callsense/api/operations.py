@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callsense import metrics
 from callsense.assets import catalog
-from callsense.pipeline import tasks
+from callsense.pipeline import queue_figures
 from callsense.runtime import Runtime
 from callsense.serving import RuntimeDep
 
@@ -46,7 +46,7 @@ async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
         try:
             with rt.db.transaction() as session:
                 session.execute(text("select 1"))
-                tasks.count_workers(session=session)  # the queue's tables are there and readable
+                queue_figures.count_workers(session=session)  # the queue's tables are there and readable
             results["database"] = results["queue"] = "ok"
         except Exception as exc:  # readiness reports, it does not raise
             results["database"] = f"unavailable: {type(exc).__name__}"
@@ -77,6 +77,6 @@ async def metrics_endpoint(request: Request, rt: RuntimeDep) -> Response:
             headers={"WWW-Authenticate": "Bearer"},
         )
     body = await run_in_threadpool(
-        metrics.render, rt.db, queue=tasks, blob_dir=rt.settings.resolved_blob_dir
+        metrics.render, rt.db, queue=queue_figures, blob_dir=rt.settings.resolved_blob_dir
     )
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

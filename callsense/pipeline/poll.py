@@ -29,14 +29,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from callsense.backends.recordings.sources import Listed, Source
+from callsense.backends.recordings.http import FetchOptions
+from callsense.backends.recordings.sources import FolderSource, Listed, Source
 from callsense.backends.recordings.sources.rest import RestSource
 from callsense.backends.recordings.sources.s3 import S3Source
 from callsense.calls import service as calls
 from callsense.calls import source_files
 from callsense.calls.source_files import FileStatus, Known, Version
-from callsense.config.sources import CursorMode
-from callsense.errors import CallsenseError, PermanentError, SourceUnavailableError
+from callsense.config.sources import CursorMode, RestSourceSettings, S3SourceSettings
+from callsense.errors import CallsenseError, ConfigError, PermanentError, SourceUnavailableError
 from callsense.pipeline import fetch, ingest
 
 if TYPE_CHECKING:
@@ -58,6 +59,27 @@ class PollReport:
     refused: int = 0
     failed: int = 0  # could not be read now; the next poll tries again
     error: str | None = None  # the last problem, as the source's status shows it
+
+
+def poll_named(rt: Runtime, name: str, *, on_progress: Progress | None = None) -> PollReport:
+    """Poll the configured source called ``name`` once, whatever its kind; ``ConfigError`` when there is
+    none."""
+    settings = rt.settings.sources.named(name)
+    if settings is None:
+        known = ", ".join(source.name for source in rt.settings.sources.all()) or "none configured"
+        raise ConfigError(f"no source named '{name}' ({known})")
+    if isinstance(settings, RestSourceSettings):
+        return poll_rest(rt, RestSource(settings, FetchOptions.from_settings(rt.settings)))
+    if isinstance(settings, S3SourceSettings):
+        bucket = S3Source(settings, max_bytes=rt.settings.max_file_bytes)
+        return poll_bucket(rt, bucket, max_files=settings.max_files_per_poll, on_progress=on_progress)
+    return poll(
+        rt,
+        FolderSource(settings),
+        stable_seconds=settings.stable_seconds,
+        max_files=settings.max_files_per_poll,
+        on_progress=on_progress,
+    )
 
 
 def poll(

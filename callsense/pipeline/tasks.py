@@ -4,7 +4,8 @@ Jobs carry the call's id only; each stage checks what the call already has befor
 ``stages.py``), so a retried or duplicated job is harmless. After a stage commits, what it says comes next is
 deferred. If the process dies between the two, the ``reconcile`` periodic task finds the call whose next
 stage has no job and defers it; ``recover_stalled`` hands the jobs of workers that stopped heart-beating
-(killed with SIGKILL, machine lost) back to the queue. Every query of Procrastinate's tables is here.
+(killed with SIGKILL, machine lost) back to the queue. What the queue holds, for metrics and the
+operations page, is read by ``queue_figures.py``.
 """
 
 from __future__ import annotations
@@ -26,18 +27,12 @@ from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
 
 from callsense import backoff, metrics
-from callsense.backends.recordings import sources
-from callsense.backends.recordings.http import FetchOptions
-from callsense.backends.recordings.sources.rest import RestSource
-from callsense.backends.recordings.sources.s3 import S3Source
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
-from callsense.config.sources import RestSourceSettings, S3SourceSettings
-from callsense.errors import CallGoneError, ConfigError, CRMUnavailableError, PermanentError
+from callsense.errors import CallGoneError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import categorise as categorise_stage
 from callsense.pipeline import deliver as deliver_stage
@@ -321,27 +316,9 @@ async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> 
 def poll_source_now(
     rt: Runtime, app: procrastinate.App, name: str, *, on_progress: poll_stage.Progress | None = None
 ) -> poll_stage.PollReport:
-    """Poll the source called ``name`` once; queue the transcription of each call a folder gave (its audio is
-    stored already), the fetch of each new call a REST source listed."""
-    settings = rt.settings.sources.named(name)
-    if settings is None:
-        known = ", ".join(source.name for source in rt.settings.sources.all()) or "none configured"
-        raise ConfigError(f"no source named '{name}' ({known})")
-    if isinstance(settings, RestSourceSettings):
-        report = poll_stage.poll_rest(rt, RestSource(settings, FetchOptions.from_settings(rt.settings)))
-    elif isinstance(settings, S3SourceSettings):
-        bucket = S3Source(settings, max_bytes=rt.settings.max_file_bytes)
-        report = poll_stage.poll_bucket(
-            rt, bucket, max_files=settings.max_files_per_poll, on_progress=on_progress
-        )
-    else:
-        report = poll_stage.poll(
-            rt,
-            sources.FolderSource(settings),
-            stable_seconds=settings.stable_seconds,
-            max_files=settings.max_files_per_poll,
-            on_progress=on_progress,
-        )
+    """Poll the source called ``name`` once; queue the transcription of each call a folder or bucket gave
+    (its audio is stored already), the fetch of each new call a REST source listed."""
+    report = poll_stage.poll_named(rt, name, on_progress=on_progress)
     for call_pk in report.registered:
         defer_stage(app, "fetch", call_pk)
     for call_pk in report.fetched:
@@ -402,30 +379,3 @@ def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -
         "stalled_worker_timeout": STALLED_AFTER_SECONDS,
         "delete_jobs": "successful",
     }
-
-
-def job_counts(*, session: Session) -> list[tuple[str, str, int]]:
-    """Jobs in the queue as (queue, state, count), for the metrics and the operations page."""
-    rows = session.execute(
-        text("select queue_name, status::text, count(*) from procrastinate_jobs group by 1, 2")
-    ).all()
-    return [(queue, state, count) for queue, state, count in rows]
-
-
-def oldest_due_seconds(*, session: Session) -> list[tuple[str, float]]:
-    """Per queue, the seconds its oldest job that is due has waited (since it was deferred, or since its
-    scheduled retry time): the metrics' sign of a stuck queue. Jobs scheduled for later are not waiting."""
-    rows = session.execute(
-        text(
-            "select j.queue_name, extract(epoch from now() - min(coalesce(j.scheduled_at, e.at)))"
-            " from procrastinate_jobs j"
-            " join procrastinate_events e on e.job_id = j.id and e.type = 'deferred'"
-            " where j.status = 'todo' and coalesce(j.scheduled_at, e.at) <= now() group by 1"
-        )
-    ).all()
-    return [(queue, float(seconds)) for queue, seconds in rows]
-
-
-def count_workers(*, session: Session) -> int:
-    """Workers registered with the queue; reading it checks that the queue's tables are there."""
-    return int(session.execute(text("select count(*) from procrastinate_workers")).scalar_one())

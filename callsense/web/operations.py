@@ -15,7 +15,7 @@ from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import CallStatus
 from callsense.config.retention import RetentionSettings
 from callsense.config.sources import AnySource
-from callsense.pipeline import tasks
+from callsense.pipeline import queue_figures, tasks
 
 JOB_STATES = ("todo", "doing", "failed")
 LISTED = 50
@@ -81,7 +81,7 @@ def sources(*, session: Session, configured: list[AnySource]) -> list[SourceStat
 
 def queue_depth(*, session: Session) -> list[QueueDepth]:
     stages: dict[str, dict[str, int]] = {name: {} for name in tasks.CALL_QUEUES}
-    for queue, state, count in tasks.job_counts(session=session):
+    for queue, state, count in queue_figures.job_counts(session=session):
         if queue in stages and state in JOB_STATES:  # the maintenance queue holds periodic tasks, not calls
             stages[queue][state] = count
     return [QueueDepth(stage=name, jobs=counts) for name, counts in stages.items()]

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from callsense.cli import main as cli
 from callsense.config import Settings
-from callsense.pipeline import tasks
+from callsense.pipeline import queue_figures
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -228,7 +228,7 @@ def test_a_worker_serves_its_own_metrics_for_prometheus(settings: Settings, tmp_
 
 def _registered_workers(rt: Runtime) -> int:
     with rt.db.transaction() as session:
-        return tasks.count_workers(session=session)
+        return queue_figures.count_workers(session=session)
 
 
 def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line(tmp_path: Path) -> None:

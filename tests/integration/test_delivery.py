@@ -24,7 +24,7 @@ from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
 from callsense.config import Settings
 from callsense.errors import CRMUnavailableError
-from callsense.pipeline import analyse, deliver, tasks
+from callsense.pipeline import analyse, deliver, queue_figures, tasks
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -156,7 +156,7 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
         assert nothing_dead.status_code == 202 and nothing_dead.json() == {"queued": []}
     assert (
         'callsense_outbox{destination="hubspot",status="pending"} 1.0'
-        in metrics.render(rt.db, queue=tasks, blob_dir=rt.settings.resolved_blob_dir).decode()
+        in metrics.render(rt.db, queue=queue_figures, blob_dir=rt.settings.resolved_blob_dir).decode()
     )
     assert queued(rt) == [str(row.id)]
     assert attempt(rt, row.id) is None

@@ -24,7 +24,7 @@ from callsense.calls.models import Call, Event, SourceFile
 from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.config import Settings
 from callsense.errors import SourceUnavailableError
-from callsense.pipeline import poll, tasks, transcribe
+from callsense.pipeline import poll, queue_figures, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.speech.fake import FakeTranscriber
 from tests.recording_trees import put, tiny_wav
@@ -290,7 +290,7 @@ def test_a_worker_polls_each_source_on_its_schedule_and_queues_the_transcription
         asyncio.run(work())
         assert _rows(rt) == {"a.wav": ("ingested", None)}
         with rt.db.transaction() as session:
-            jobs = tasks.job_counts(session=session)
+            jobs = queue_figures.job_counts(session=session)
         assert ("transcribe", "todo", 1) in jobs
     finally:
         rt.db.close()

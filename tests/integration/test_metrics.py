@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from callsense import metrics
 from callsense.config import Settings
-from callsense.pipeline import ingest, tasks
+from callsense.pipeline import ingest, queue_figures, tasks
 from callsense.runtime import Runtime, open_runtime
 
 
@@ -24,7 +24,7 @@ def rt(settings: Settings) -> Iterator[Runtime]:
 
 
 def _scrape(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    body = metrics.render(rt.db, queue=tasks, blob_dir=rt.settings.resolved_blob_dir).decode()
+    body = metrics.render(rt.db, queue=queue_figures, blob_dir=rt.settings.resolved_blob_dir).decode()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(body)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from callsense.calls import source_files
 from callsense.calls.models import Call, Event
 from callsense.config import Settings
-from callsense.pipeline import fetch, tasks
+from callsense.pipeline import fetch, queue_figures, tasks
 from callsense.runtime import Runtime, open_runtime
 from tests.recording_trees import tiny_wav
 
@@ -126,7 +126,7 @@ def test_pages_are_read_from_the_stored_cursor_and_each_call_registered_once(
             )
             assert (status.cursor, status.ingested, status.refused) == ("p3", 3, 1)
             assert refusals == ["api: item 2 after None: it names no recording_url"]
-            jobs = tasks.job_counts(session=session)
+            jobs = queue_figures.job_counts(session=session)
         assert ("fetch", "todo", 3) in jobs  # downloaded by the workers, as a webhook's recording is
         assert fetch.run(rt, calls["c3"].id, local_files=False) == "transcribe"
         with rt.db.transaction() as session:
