@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_EMPHASIS_REPEATS", "cut_repetitions"]
+__all__ = ["CLIP_SECONDS", "MAX_EMPHASIS_REPEATS", "clips_of", "cut_repetitions"]
 
 _REPEATED_PHRASE = re.compile(r"\b((?:\S+\s+){0,5}?\S+?)(?:[\s,.;!?]+\1\b){2,}", re.IGNORECASE)
 # More repeats of one word than this in a row are a loop, not emphasis.
@@ -44,3 +44,20 @@ def _collapse_loop(match: re.Match[str]) -> str:
     if len(words) == 1 and repeats <= MAX_EMPHASIS_REPEATS:
         return match.group(0)
     return phrase
+
+
+# A window rejected as a loop is decoded again in clips of at most this many seconds, cut at pauses, so a
+# loop costs one clip rather than the window: on a mono call the turns leave no pause long enough for the
+# VAD to split the speech, and the whole call is one 30-second window.
+CLIP_SECONDS = 10.0
+
+
+def clips_of(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Consecutive speech regions joined into clips of at most CLIP_SECONDS (a longer region stays whole)."""
+    clips: list[tuple[float, float]] = []
+    for start, end in regions:
+        if clips and end - clips[-1][0] <= CLIP_SECONDS:
+            clips[-1] = (clips[-1][0], end)
+        else:
+            clips.append((start, end))
+    return clips

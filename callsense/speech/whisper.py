@@ -13,6 +13,7 @@ the temperature fallback list is short because every fallback re-decodes the win
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech import diarization
 from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, channels_are_alike
-from callsense.speech.repetitions import cut_repetitions
+from callsense.speech.repetitions import clips_of, cut_repetitions
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
@@ -43,10 +44,6 @@ NO_SPEECH_PROBABILITY = 0.6
 LOW_AVG_LOGPROB = -1.0
 # gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value).
 LOOP_COMPRESSION_RATIO = 2.4
-# A window rejected as a loop is decoded again in clips of at most this many seconds, cut at pauses, so a
-# loop costs one clip rather than the window: on a mono call the turns leave no pause long enough for the
-# VAD to split the speech, and the whole call is one 30-second window.
-CLIP_SECONDS = 10.0
 ProgressCallback = Callable[[float], None]
 
 
@@ -231,15 +228,14 @@ class WhisperTranscriber:
             language, probability = "en", None
         else:
             language, probability = self._detect_language(audio.mix())
+        hotwords = self._settings.hotwords_for(language, vocabulary) if language is not None else None
         if language is None:  # no speech anywhere: nothing to transcribe
             progress.advance(progress.total)
             segments: list[Segment] = []
         elif len(channels) == 1 and not self._speakers.diarization:
-            hotwords = self._settings.hotwords_for(language, vocabulary)
             segments = self._mono_segments(channels[0], language, task, progress, hotwords)
             speakers = speakers or speakers_module.MONO_UNDIARIZED
         else:
-            hotwords = self._settings.hotwords_for(language, vocabulary)
             heard = [self._channel_words(samples, language, task, progress, hotwords) for samples in channels]
             speakers = speakers or self._speaker_map(channels, heard, agent_channel)
             segments = turns_from_words(
@@ -327,10 +323,10 @@ class WhisperTranscriber:
                 yield segment
 
     def _decoded_in_clips(self, samples: FloatArray, loop: Any, arguments: dict[str, Any]) -> list[Any]:
-        """The speech of a window that looped, decoded again clip by clip (see CLIP_SECONDS)."""
+        """The speech of a window that looped, decoded again clip by clip (``clips_of``)."""
         first = int(loop.start * SAMPLE_RATE)
         regions = diarization.speech_regions(samples[first : int(loop.end * SAMPLE_RATE)])
-        clips = _clips([(loop.start + start, loop.start + end) for start, end in regions])
+        clips = clips_of([(loop.start + start, loop.start + end) for start, end in regions])
         if not clips:
             return []
         segments, _ = self._model().transcribe(
@@ -354,7 +350,7 @@ class WhisperTranscriber:
                         start=round(segment.start, 2),
                         end=round(segment.end, 2),
                         text=text,
-                        confidence=round(min(1.0, _exp(segment.avg_logprob)), 3),
+                        confidence=round(min(1.0, math.exp(segment.avg_logprob)), 3),
                         words=[word.timed() for word in _spoken_words(segment, Speaker.unknown)],
                     )
                 )
@@ -386,12 +382,6 @@ def _spoken_words(segment: Any, speaker: Speaker) -> list[SpokenWord]:
     ]
 
 
-def _exp(value: float) -> float:
-    import math
-
-    return math.exp(value)
-
-
 # Whisper's checks only trigger a temperature fallback, and when every fallback fails it keeps the last
 # attempt anyway; segments that still look invented (a loop, or no speech) are dealt with in ``_run``.
 def _is_loop(segment: Any) -> bool:
@@ -400,14 +390,3 @@ def _is_loop(segment: Any) -> bool:
 
 def _is_no_speech(segment: Any) -> bool:
     return bool(segment.no_speech_prob > NO_SPEECH_PROBABILITY and segment.avg_logprob < LOW_AVG_LOGPROB)
-
-
-def _clips(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Consecutive speech regions joined into clips of at most CLIP_SECONDS (a longer region stays whole)."""
-    clips: list[tuple[float, float]] = []
-    for start, end in regions:
-        if clips and end - clips[-1][0] <= CLIP_SECONDS:
-            clips[-1] = (clips[-1][0], end)
-        else:
-            clips.append((start, end))
-    return clips
