@@ -11,6 +11,7 @@ anonymizer, which works on the characters of the text it analysed, here the norm
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -68,38 +69,11 @@ class PresidioRedactor:
     def _engine(self) -> AnalyzerEngine:
         with self._lock:
             if self._analyzer is None:
-                self._analyzer = self._build()
+                wants_names = EntityType.name in self._settings.entities and self._settings.ner_models
+                self._analyzer = _analyzer(
+                    tuple(self._settings.custom_patterns.items()), with_names=wants_names
+                )
             return self._analyzer
-
-    def _build(self) -> AnalyzerEngine:
-        languages = [*LANGUAGES, _OTHER]
-        wants_names = EntityType.name in self._settings.entities and self._settings.ner_models
-        pipelines = load_ner_pipelines() if wants_names else {}
-        recognizers: list[EntityRecognizer] = []
-        for language in languages:
-            recognizers += language_independent(language)
-            recognizers += [] if language == _OTHER else language_specific(language)
-            if language in pipelines:
-                recognizers.append(
-                    SpacyRecognizer(supported_language=language, supported_entities=["PERSON"])
-                )
-            recognizers += [
-                PatternRecognizer(
-                    supported_entity=name,
-                    patterns=[Pattern(name, pattern, 0.6)],
-                    supported_language=language,
-                    global_regex_flags=re.MULTILINE,
-                )
-                for name, pattern in self._settings.custom_patterns.items()
-            ]
-        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=languages)
-        return AnalyzerEngine(
-            registry=registry,
-            # Context words after a number count too: "the 3rd of March 1985, when I was born".
-            context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=4),
-            nlp_engine=TokenizerNlpEngine(languages, pipelines),
-            supported_languages=languages,
-        )
 
     def checked(self, language: str | None) -> list[str]:
         """The entity types looked for in ``language``: all that are on for en/es/de/fr, the independent ones
@@ -259,3 +233,34 @@ def _redact_segment(segment: Segment, spans: list[RedactedSpan]) -> Segment:
         for index, word in enumerate(segment.words)
     ]
     return segment.model_copy(update={"text": text, "words": words})
+
+
+# One analyzer per process and configuration: loading the recognizers and the NER pipelines takes seconds,
+# and every runtime (a worker's, the CLI's, each test's) would otherwise load its own.
+@functools.lru_cache(maxsize=4)
+def _analyzer(custom_patterns: tuple[tuple[str, str], ...], *, with_names: bool) -> AnalyzerEngine:
+    languages = [*LANGUAGES, _OTHER]
+    pipelines = load_ner_pipelines() if with_names else {}
+    recognizers: list[EntityRecognizer] = []
+    for language in languages:
+        recognizers += language_independent(language)
+        recognizers += [] if language == _OTHER else language_specific(language)
+        if language in pipelines:
+            recognizers.append(SpacyRecognizer(supported_language=language, supported_entities=["PERSON"]))
+        recognizers += [
+            PatternRecognizer(
+                supported_entity=name,
+                patterns=[Pattern(name, pattern, 0.6)],
+                supported_language=language,
+                global_regex_flags=re.MULTILINE,
+            )
+            for name, pattern in custom_patterns
+        ]
+    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=languages)
+    return AnalyzerEngine(
+        registry=registry,
+        # Context words after a number count too: "the 3rd of March 1985, when I was born".
+        context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=4),
+        nlp_engine=TokenizerNlpEngine(languages, pipelines),
+        supported_languages=languages,
+    )
