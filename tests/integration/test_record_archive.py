@@ -1,0 +1,122 @@
+"""The call's record in the archive (``blobs.archive_records``), on a real PostgreSQL through the real
+stages (models fakes, the card-reading call of ``tests/redaction_calls.py``), with the filesystem and the
+memory store: written when on and absent when off, ciphertext only in the store, the redacted view once
+decrypted, written again by a retried or forced analysis and by a category re-evaluation, deleted by
+erasure and by the text purge."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, text, update
+
+from callsense.backends.blobstore import MemoryBlobStore
+from callsense.calls import service as calls
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallRecord
+from callsense.config import Settings
+from callsense.errors import DecryptionError, NotFoundError
+from callsense.pipeline import analyse, categorise, erasure, inline, record_archive, retention
+from callsense.runtime import Runtime
+from tests.redaction_calls import CARD, process, runtime
+
+FIRST_GROUP = CARD.split()[0]
+
+
+def archiving(settings: Settings, *, on: bool = True, **more: Any) -> Settings:
+    """``settings`` with ``blobs.archive_records`` on (or off) and ``more`` on top."""
+    blobs = {**settings.blobs.model_dump(mode="json"), "archive_records": on}
+    return Settings.model_validate({**settings.model_dump(), "blobs": blobs, **more})
+
+
+@pytest.fixture(params=["filesystem", "memory"])
+def rt(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Runtime]:
+    runtime_ = runtime(archiving(settings, retention={"text_days": 90}))
+    if request.param == "memory":
+        runtime_ = dataclasses.replace(runtime_, blobs=MemoryBlobStore())
+    yield runtime_
+    runtime_.db.close()
+
+
+def archived(rt: Runtime, call_pk: uuid.UUID) -> bytes:
+    """The record as the store holds it (ciphertext); ``NotFoundError`` when none is."""
+    return rt.blobs.get(calls.record_blob_key(call_pk))
+
+
+def opened(rt: Runtime, call_pk: uuid.UUID) -> CallRecord:
+    plain = rt.keyring.decrypt(archived(rt, call_pk), context=calls.record_context(call_pk))
+    return CallRecord.model_validate_json(plain)
+
+
+def _gone(rt: Runtime, call_pk: uuid.UUID) -> bool:
+    try:
+        archived(rt, call_pk)
+    except NotFoundError:
+        return True
+    return False
+
+
+def test_the_record_is_archived_encrypted_and_redacted(rt: Runtime) -> None:
+    call_pk, _ = process(rt, "card")
+    sealed = archived(rt, call_pk)
+    for said in (FIRST_GROUP.encode(), b"CARD_NUMBER", b"My card is", b"call_id"):
+        assert said not in sealed  # ciphertext only
+    record = opened(rt, call_pk)
+    assert record == inline.record(rt, call_pk)  # the redacted view, as analysts see it
+    assert "My card is [CARD_NUMBER]" in record.transcript
+    assert FIRST_GROUP not in record.model_dump_json()
+    with pytest.raises(DecryptionError):  # bound to its call and field
+        rt.keyring.decrypt(sealed, context=calls.audio_context(call_pk))
+
+
+def test_a_retried_or_forced_analysis_writes_it_again(rt: Runtime) -> None:
+    call_pk, _ = process(rt, "card")
+    rt.blobs.delete(calls.record_blob_key(call_pk))  # as if the stage died between its commit and the write
+    analyse.run(rt, call_pk)
+    assert opened(rt, call_pk).call_id == "card"
+    rt.blobs.delete(calls.record_blob_key(call_pk))
+    analyse.run(rt, call_pk, force=True)  # a reprocessing
+    assert opened(rt, call_pk).call_id == "card"
+
+
+def test_a_category_re_evaluation_writes_it_again(rt: Runtime) -> None:
+    call_pk, _ = process(rt, "card")
+    rt.blobs.delete(calls.record_blob_key(call_pk))
+    with rt.db.transaction() as session:  # stale: evaluated under another revision of the categories
+        session.execute(update(Call).where(Call.id == call_pk).values(categories_revision="old"))
+    assert categorise.run_batch(rt, call_pk, call_pk) == 1
+    assert opened(rt, call_pk) == inline.record(rt, call_pk)
+
+
+def test_erasure_deletes_it(rt: Runtime) -> None:
+    call_pk, _ = process(rt, "card")
+    erasure.erase(rt, call_id="card", actor="dpo", reason="DSR-1", via="cli")
+    assert _gone(rt, call_pk)
+
+
+def test_the_text_purge_deletes_it_and_no_later_stage_writes_it_back(rt: Runtime) -> None:
+    old, _ = process(rt, "old")
+    recent, _ = process(rt, "recent")
+    with rt.db.transaction() as session:
+        session.execute(
+            update(Call).where(Call.id == old).values(started_at=func.now() - text("interval '100 days'"))
+        )
+    assert sum(retention.purge(rt, actor="test").text.values()) == 1
+    assert _gone(rt, old) and not _gone(rt, recent)
+    record_archive.write(
+        rt, old
+    )  # as a late retry or a re-evaluation would: the text is gone, so is the record
+    assert _gone(rt, old)
+
+
+def test_nothing_is_archived_when_off(settings: Settings) -> None:
+    rt = runtime(archiving(settings, on=False))
+    try:
+        call_pk, _ = process(rt, "card")
+        assert _gone(rt, call_pk)
+    finally:
+        rt.db.close()
