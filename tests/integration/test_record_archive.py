@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, text, update
 
 from callsense.backends.blobstore import MemoryBlobStore
+from callsense.backup import archive
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord
@@ -25,6 +27,8 @@ from callsense.runtime import Runtime
 from tests.redaction_calls import CARD, process, runtime
 
 FIRST_GROUP = CARD.split()[0]
+QUIET = archive.Silent()
+PASSPHRASE = "correct horse battery staple"
 
 
 def archiving(settings: Settings, *, on: bool = True, **more: Any) -> Settings:
@@ -111,6 +115,25 @@ def test_the_text_purge_deletes_it_and_no_later_stage_writes_it_back(rt: Runtime
         rt, old
     )  # as a late retry or a re-evaluation would: the text is gone, so is the record
     assert _gone(rt, old)
+
+
+def test_a_backup_copies_the_records_and_a_restore_puts_them_back(settings: Settings, tmp_path: Path) -> None:
+    rt = runtime(archiving(settings))  # the filesystem store the settings name, which the backup opens
+    try:
+        kept, _ = process(rt, "kept")
+        before, _ = process(rt, "before")
+        rt.blobs.delete(calls.record_blob_key(before))  # as if analysed before the setting was turned on
+        sealed = archived(rt, kept)
+    finally:
+        rt.db.close()
+    backup = tmp_path / "backup"
+    made = archive.create(rt.settings, backup, keys=archive.KeyExport(passphrase=PASSPHRASE), progress=QUIET)
+    assert (backup / archive.BLOBS / calls.record_blob_key(kept)).read_bytes() == sealed
+    assert not (backup / archive.BLOBS / calls.record_blob_key(before)).exists() and made.missing_blobs == []
+
+    rt.blobs.delete(calls.record_blob_key(kept))
+    archive.restore(rt.settings, backup, passphrase=PASSPHRASE, key_file=None, force=True, progress=QUIET)
+    assert archived(rt, kept) == sealed
 
 
 def test_nothing_is_archived_when_off(settings: Settings) -> None:
