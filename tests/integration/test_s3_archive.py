@@ -1,5 +1,6 @@
 """The S3 archive against a real S3 server (SeaweedFS on loopback, tests/s3server.py): what lands in the
-bucket, multipart uploads, a server killed mid-upload, wrong settings, a call processed end to end, and its record archived (blobs.archive_records)."""
+bucket, multipart uploads, a server killed mid-upload, wrong settings, a call processed end to end, and its
+record archived (blobs.archive_records)."""
 
 from __future__ import annotations
 
