@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
+from callsense.errors import NotFoundError
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -29,6 +30,20 @@ def write(rt: Runtime, call_pk: uuid.UUID) -> None:
         rt.blobs.put(
             calls.record_blob_key(call_pk), rt.keyring.encrypt(record, context=calls.record_context(call_pk))
         )
+
+
+def read(rt: Runtime, call_id: str) -> str:
+    """The call's archived record, decrypted (JSON); ``NotFoundError`` when the call or its record is not
+    there (the setting was off, or the call is not analysed yet)."""
+    with rt.db.transaction() as session:
+        call_pk = calls.get(session=session, call_id=call_id).id
+    try:
+        sealed = rt.blobs.get(calls.record_blob_key(call_pk))
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"call '{call_id}' has no record in the archive (see blobs.archive_records)"
+        ) from exc
+    return rt.keyring.decrypt_text(sealed, context=calls.record_context(call_pk))
 
 
 def delete(rt: Runtime, call_pk: uuid.UUID) -> None:

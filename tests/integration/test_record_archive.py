@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, text, update
+from typer.testing import CliRunner
 
 from callsense.backends.blobstore import MemoryBlobStore
 from callsense.backup import archive
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord
+from callsense.cli.main import app as cli
 from callsense.config import Settings
 from callsense.errors import DecryptionError, NotFoundError
 from callsense.pipeline import analyse, categorise, erasure, inline, record_archive, retention
@@ -69,6 +71,8 @@ def test_the_record_is_archived_encrypted_and_redacted(rt: Runtime) -> None:
     sealed = archived(rt, call_pk)
     for said in (FIRST_GROUP.encode(), b"CARD_NUMBER", b"My card is", b"call_id"):
         assert said not in sealed  # ciphertext only
+    # under the call's data key, never directly under a ring key: key rotation has nothing to rewrite
+    assert rt.keyring.key_id_of(sealed) is None
     record = opened(rt, call_pk)
     assert record == inline.record(rt, call_pk)  # the redacted view, as analysts see it
     assert "My card is [CARD_NUMBER]" in record.transcript
@@ -134,6 +138,23 @@ def test_a_backup_copies_the_records_and_a_restore_puts_them_back(settings: Sett
     rt.blobs.delete(calls.record_blob_key(kept))
     archive.restore(rt.settings, backup, passphrase=PASSPHRASE, key_file=None, force=True, progress=QUIET)
     assert archived(rt, kept) == sealed
+
+
+def test_the_cli_prints_the_archived_record(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    rt = runtime(archiving(settings))  # the filesystem store the CLI opens from the same settings
+    try:
+        call_pk, _ = process(rt, "card")
+        expected = inline.record(rt, call_pk)
+    finally:
+        rt.db.close()
+    monkeypatch.setenv("CALLSENSE_DATABASE_URL", settings.database_url or "")
+    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(settings.data_dir))
+    printed = CliRunner().invoke(cli, ["calls", "archived", "card"])
+    assert printed.exit_code == 0, printed.output
+    assert CallRecord.model_validate_json(printed.stdout) == expected
+    rt.blobs.delete(calls.record_blob_key(call_pk))
+    missing = CliRunner().invoke(cli, ["calls", "archived", "card"])
+    assert missing.exit_code != 0 and "has no record in the archive" in missing.output
 
 
 def test_nothing_is_archived_when_off(settings: Settings) -> None:
