@@ -231,14 +231,12 @@ def _dump(
                     )
                 ).scalars()
             )
-            analysed = (
-                connection.execute(
-                    text("select id from calls where status = 'done' and text_purged_at is null")
-                ).scalars()
+            analysed = text("select id from calls where status = 'done' and text_purged_at is null")
+            record_keys = (
+                [call_keys.record_blob_key(call_pk) for call_pk in connection.execute(analysed).scalars()]
                 if records
                 else []
             )
-            record_keys = [call_keys.record_blob_key(call_pk) for call_pk in analysed]
             calls = connection.execute(text("select count(*) from calls")).scalar_one()
             # The exporting transaction stays open while pg_dump runs, so its snapshot stays importable.
             pgtools.run(
