@@ -7,6 +7,7 @@ erasure and by the text purge."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,19 +15,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, text, update
-from typer.testing import CliRunner
 
 from callsense.backends.blobstore import MemoryBlobStore
 from callsense.backup import archive
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallRecord
-from callsense.cli.main import app as cli
 from callsense.config import Settings
 from callsense.errors import DecryptionError, NotFoundError
 from callsense.pipeline import analyse, categorise, erasure, inline, record_archive, retention
 from callsense.runtime import Runtime
+from tests.crm_calls import cli_env
 from tests.redaction_calls import CARD, process, runtime
+from tests.servers import CALLSENSE
 
 FIRST_GROUP = CARD.split()[0]
 QUIET = archive.Silent()
@@ -140,21 +141,26 @@ def test_a_backup_copies_the_records_and_a_restore_puts_them_back(settings: Sett
     assert archived(rt, kept) == sealed
 
 
-def test_the_cli_prints_the_archived_record(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_prints_the_archived_record(settings: Settings) -> None:
     rt = runtime(archiving(settings))  # the filesystem store the CLI opens from the same settings
     try:
         call_pk, _ = process(rt, "card")
         expected = inline.record(rt, call_pk)
     finally:
         rt.db.close()
-    monkeypatch.setenv("CALLSENSE_DATABASE_URL", settings.database_url or "")
-    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(settings.data_dir))
-    printed = CliRunner().invoke(cli, ["calls", "archived", "card"])
-    assert printed.exit_code == 0, printed.output
+
+    def archived_cli() -> subprocess.CompletedProcess[str]:
+        command = [CALLSENSE, "calls", "archived", "card"]
+        return subprocess.run(
+            command, env=cli_env(settings), capture_output=True, text=True, timeout=120, check=False
+        )
+
+    printed = archived_cli()
+    assert printed.returncode == 0, printed.stderr
     assert CallRecord.model_validate_json(printed.stdout) == expected
     rt.blobs.delete(calls.record_blob_key(call_pk))
-    missing = CliRunner().invoke(cli, ["calls", "archived", "card"])
-    assert missing.exit_code != 0 and "has no record in the archive" in missing.output
+    missing = archived_cli()
+    assert missing.returncode != 0 and "has no record in the archive" in missing.stderr
 
 
 def test_nothing_is_archived_when_off(settings: Settings) -> None:
