@@ -9,6 +9,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from callsense.calls import service as calls
+from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
 from callsense.errors import NotFoundError
 
@@ -23,9 +24,9 @@ def write(rt: Runtime, call_pk: uuid.UUID) -> None:
         return
     with rt.db.transaction() as session:
         # under the call's row lock, which erasure takes too: an erasure waits, then deletes what we wrote
-        call = calls.lock(session=session, call_pk=call_pk)
-        if call.status != CallStatus.done.value or call.text_purged_at is not None:
-            return
+        call = session.get(Call, call_pk, with_for_update=True)
+        if call is None or call.status != CallStatus.done.value or call.text_purged_at is not None:
+            return  # erased since, not analysed, or its text purged: nothing to archive
         record = calls.to_record(call=call, keyring=rt.keyring).model_dump_json().encode()
         rt.blobs.put(
             calls.record_blob_key(call_pk), rt.keyring.encrypt(record, context=calls.record_context(call_pk))

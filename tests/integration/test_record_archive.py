@@ -105,6 +105,8 @@ def test_erasure_deletes_it(rt: Runtime) -> None:
     call_pk, _ = process(rt, "card")
     erasure.erase(rt, call_id="card", actor="dpo", reason="DSR-1", via="cli")
     assert _gone(rt, call_pk)
+    record_archive.write(rt, call_pk)  # a stage or re-evaluation that held the call's id before: no error
+    assert _gone(rt, call_pk)
 
 
 def test_the_text_purge_deletes_it_and_no_later_stage_writes_it_back(rt: Runtime) -> None:
