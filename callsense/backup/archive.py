@@ -4,7 +4,8 @@ A backup is a directory::
 
     manifest.json        what it holds and the SHA-256 of every other file (manifest.py)
     database.dump        pg_dump's custom format, taken from one snapshot
-    blobs/<key>          each recording the dump names, as stored (still encrypted)
+    blobs/<key>          each recording the dump names, as stored (still encrypted), and with
+                         blobs.archive_records each analysed call's archived record (records/<uuid>.json)
     keyring.wrapped.json the key ring sealed with a passphrase (security/keywrap.py), unless it was written
                          to a file the operator keeps elsewhere
 
@@ -30,6 +31,7 @@ from callsense import __version__
 from callsense.backends.blobstore import open_blobstore, validate_key
 from callsense.backup import manifest as manifests
 from callsense.backup import pgtools
+from callsense.calls import service as call_keys
 from callsense.config import Settings
 from callsense.crypto import KeyRing
 from callsense.db import Database, open_database, schema_status
@@ -97,11 +99,15 @@ def create(
         server = pgtools.server_major(db.engine)
         dump_tool = pgtools.find("pg_dump", server=server, bin_dir=pg_bin)
         with progress.step(f"dumping the database with {dump_tool.path} ({dump_tool.major})"):
-            blob_keys, calls = _dump(db, dump_tool, directory / DUMP)
+            blob_keys, record_keys, calls = _dump(
+                db, dump_tool, directory / DUMP, records=settings.blobs.archive_records
+            )
     finally:
         db.close()
     progress.note(f"database dumped: {calls} calls, {_mib(directory / DUMP)}")
     missing = _copy_blobs(settings, blob_keys, directory / BLOBS, progress)
+    # a call analysed before archive_records was turned on has none: no warning
+    _copy_blobs(settings, record_keys, directory / BLOBS, progress, label="records")
     ring = KeyRing.load_or_create(key_path)  # after the blobs: every key that sealed one is in the ring
     if keys.passphrase is not None:
         (directory / WRAPPED_KEYS).write_bytes(keywrap.wrap(ring.export(), keys.passphrase))
@@ -128,7 +134,7 @@ def create(
         postgresql_server=server,
         pg_dump=dump_tool.major,
         calls=calls,
-        blobs=len(blob_keys) - len(missing),
+        blobs=len(blob_keys) - len(missing),  # the recordings; the records are among the files
         missing_blobs=missing,
         key_ring=kept,
         files=sums,
@@ -208,8 +214,11 @@ def _check_key_destination(keys: KeyExport, directory: Path) -> None:
             raise BackupError(f"--key-out {keys.path} exists already: name a new file")
 
 
-def _dump(db: Database, tool: pgtools.Tool, target: Path) -> tuple[list[str], int]:
-    """pg_dump from a snapshot, and in that same snapshot the blob keys and the number of calls."""
+def _dump(
+    db: Database, tool: pgtools.Tool, target: Path, *, records: bool
+) -> tuple[list[str], list[str], int]:
+    """pg_dump from a snapshot, and in that same snapshot the recordings' blob keys, with ``records`` the
+    keys of the archived records its analysed calls may have, and the number of calls."""
     with db.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
@@ -221,6 +230,12 @@ def _dump(db: Database, tool: pgtools.Tool, target: Path) -> tuple[list[str], in
                         "select redacted_audio_blob from calls where redacted_audio_blob is not null"
                     )
                 ).scalars()
+            )
+            analysed = text("select id from calls where status = 'done' and text_purged_at is null")
+            record_keys = (
+                [call_keys.record_blob_key(call_pk) for call_pk in connection.execute(analysed).scalars()]
+                if records
+                else []
             )
             calls = connection.execute(text("select count(*) from calls")).scalar_one()
             # The exporting transaction stays open while pg_dump runs, so its snapshot stays importable.
@@ -235,19 +250,24 @@ def _dump(db: Database, tool: pgtools.Tool, target: Path) -> tuple[list[str], in
                 ],
                 url=db.engine.url,
             )
-    return keys, int(calls)
+    return keys, record_keys, int(calls)
 
 
-def _copy_blobs(settings: Settings, keys: list[str], target: Path, progress: Progress) -> list[str]:
-    """Copy each blob as stored; returns the keys the store did not have."""
+def _copy_blobs(
+    settings: Settings, keys: list[str], target: Path, progress: Progress, *, label: str = "recordings"
+) -> list[str]:
+    """Copy each blob as stored; returns the keys the store did not have (a warning for recordings)."""
     store = open_blobstore(settings)
     missing = []
-    for key in progress.track(keys, total=len(keys), label="recordings"):
+    for key in progress.track(keys, total=len(keys), label=label):
         try:
             data = store.get(key)
         except NotFoundError:
             missing.append(key)
-            progress.note(f"warning: the database names recording {key}, which the blob store does not have")
+            if label == "recordings":
+                progress.note(
+                    f"warning: the database names recording {key}, which the blob store does not have"
+                )
             continue
         path = target / validate_key(key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

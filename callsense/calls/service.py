@@ -61,6 +61,16 @@ def redacted_audio_blob_key(call_pk: uuid.UUID) -> str:
     return f"audio-redacted/{call_pk}"
 
 
+def record_context(call_pk: uuid.UUID) -> str:
+    """The context of the call's archived record (``blobs.archive_records``) in the blob store."""
+    return context(call_pk, "record")
+
+
+def record_blob_key(call_pk: uuid.UUID) -> str:
+    """Where the call's archived record is kept: its redacted view as JSON, encrypted."""
+    return f"records/{call_pk}.json"
+
+
 @dataclass(frozen=True)
 class CallDetails:
     """What the recording system tells us about a call besides its recording."""

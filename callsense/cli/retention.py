@@ -1,5 +1,5 @@
-"""``callsense retention status|purge`` and ``callsense calls hold|release|erase``: the retention policy,
-legal holds and erasure on request (docs/archive.md)."""
+"""``callsense retention status|purge`` and ``callsense calls hold|release|erase|archived``: the retention
+policy, legal holds, erasure on request and the records in the archive (docs/archive.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 calls_app = typer.Typer(
-    help="Legal holds and erasure of one call on request (admin actions, audited).", no_args_is_help=True
+    help="Legal holds and erasure of one call on request (admin actions, audited); its archived record.",
+    no_args_is_help=True,
 )
 
 CallIdArgument = Annotated[str, typer.Argument(help="The call's id.")]
@@ -140,3 +141,15 @@ def erase(
     common.out.print(f"{call_id}: erased")
     for record in done.crm_records:
         common.out.print(f"  filed in a CRM as {record}: erase it there too")
+
+
+@calls_app.command()
+def archived(call_id: CallIdArgument) -> None:
+    """Print the call's record as kept in the archive (blobs.archive_records), decrypted: JSON, the redacted
+    view as it was last written there."""
+    import sys
+
+    from callsense.pipeline import record_archive
+
+    with common.runtime() as rt:
+        sys.stdout.write(record_archive.read(rt, call_id) + "\n")

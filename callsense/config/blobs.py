@@ -38,6 +38,13 @@ class BlobSettings(BaseModel):
         description="'filesystem': the directory blob_dir (local disk or a NAS mount); 's3': an S3 bucket "
         "(AWS, MinIO, Ceph, SeaweedFS...). Either holds AES-256-GCM ciphertext only.",
     )
+    archive_records: bool = Field(
+        default=False,
+        description="Also write each analysed call's record (its redacted view, as the dashboard shows it, "
+        "as JSON) to the archive, encrypted like its audio, under records/<call uuid>.json: written when "
+        "the analysis or a reprocessing ends and when its categories are re-evaluated; deleted by erasure "
+        "and by the text purge.",
+    )
     bucket: str | None = Field(default=None, description="s3: the bucket, which must exist (required).")
     prefix: str = Field(
         default="",

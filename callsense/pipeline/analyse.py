@@ -13,7 +13,7 @@ from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config.models import TranslationEngine
 from callsense.errors import AnalysisError
-from callsense.pipeline import analysis, redact, stages
+from callsense.pipeline import analysis, record_archive, redact, stages
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -24,10 +24,16 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
         if call.status == CallStatus.no_speech.value or (not force and stages.is_done(call, "analyse")):
-            return deliveries.pending_ids(session=session, call_pk=call_pk)
-        segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
-        language = call.language
-        has_translation = call.transcript is not None and call.transcript.translated_enc is not None
+            pending = deliveries.pending_ids(session=session, call_pk=call_pk)
+            done_before = True
+        else:
+            done_before = False
+            segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
+            language = call.language
+            has_translation = call.transcript is not None and call.transcript.translated_enc is not None
+    if done_before:  # a retry after the commit: the record may not have been written
+        record_archive.write(rt, call_pk)
+        return pending
     with stages.audited(rt, call_pk, "analyse"):
         started = time.perf_counter()
         translate = (
@@ -76,4 +82,6 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             calls.add_event(
                 session=session, call_pk=call_pk, stage="analyse", kind="finished", seconds=seconds
             )
-            return deliveries.pending_ids(session=session, call_pk=call_pk)
+            pending = deliveries.pending_ids(session=session, call_pk=call_pk)
+    record_archive.write(rt, call_pk)
+    return pending

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from callsense.calls import categories
 from callsense.config.categories import Category
+from callsense.pipeline import record_archive
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -39,7 +40,10 @@ def run_batch(rt: Runtime, first: uuid.UUID, last: uuid.UUID) -> int:
         )
         for call in stale:
             categories.categorise(session=session, call=call, keyring=rt.keyring, categories=found)
-        return len(stale)
+        evaluated = [call.id for call in stale]
+    for call_pk in evaluated:  # after the commit, as the analyse stage does: the record holds committed state
+        record_archive.write(rt, call_pk)
+    return len(evaluated)
 
 
 def stale_ranges(rt: Runtime, *, batch: int = BATCH_CALLS) -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -21,6 +21,7 @@ from callsense.calls import datakeys, deliveries, retention
 from callsense.calls import service as calls
 from callsense.calls.models import utcnow
 from callsense.errors import NotFoundError
+from callsense.pipeline import record_archive
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -59,6 +60,7 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
         # deleted inside the transaction, so that should the commit fail, erasing again deletes them again.
         rt.blobs.delete(calls.audio_blob_key(call.id))
         rt.blobs.delete(calls.redacted_audio_blob_key(call.id))
+        record_archive.delete(rt, call.id)
         detail = f"erased on request ({via}): {reason}"
         if crm_records:
             detail += f"; filed in CRM as {', '.join(crm_records)}: erase it there too"

@@ -1,5 +1,6 @@
 """The S3 archive against a real S3 server (SeaweedFS on loopback, tests/s3server.py): what lands in the
-bucket, multipart uploads, a server killed mid-upload, wrong settings, and a call processed end to end."""
+bucket, multipart uploads, a server killed mid-upload, wrong settings, a call processed end to end, and its
+record archived (blobs.archive_records)."""
 
 from __future__ import annotations
 
@@ -19,17 +20,19 @@ from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
 from callsense.calls import access
 from callsense.calls import service as calls
-from callsense.calls.schemas import CallStatus
+from callsense.calls.schemas import CallRecord, CallStatus
 from callsense.cli import doctor
 from callsense.config import Settings
 from callsense.config.blobs import MIB, BlobSettings
 from callsense.crypto import KeyRing
 from callsense.errors import BlobStoreRefusedError, BlobStoreUnavailableError, NotFoundError
-from callsense.pipeline import analyse, fetch, ingest, transcribe
+from callsense.pipeline import analyse, erasure, fetch, ingest, inline, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.speech.fake import FakeTranscriber
 from tests.conftest import AUDIO, status_of
 from tests.integration.test_stages import TURNS, _answer
+from tests.redaction_calls import CARD, process
+from tests.redaction_calls import runtime as redaction_runtime
 from tests.s3server import SeaweedS3
 
 # Small parts, so that a few MiB make a multipart upload (S3's smallest part is 5 MiB).
@@ -215,3 +218,23 @@ def test_a_call_is_processed_with_its_audio_in_s3(rt: Runtime, s3_server: Seawee
     assert b"fLaC" not in stored["Body"] and len(stored["Body"]) > played.size  # ciphertext: nonce, tag added
     with pytest.raises(botocore.exceptions.ClientError):
         _raw(s3_server, s3_bucket, rt.settings.blobs.prefix + calls.audio_blob_key(call_pk))
+
+
+def test_the_record_is_archived_in_the_bucket_as_ciphertext(
+    settings: Settings, s3_server: SeaweedS3, s3_bucket: str, s3_prefix: str
+) -> None:
+    blobs = {**s3_server.settings(s3_bucket, prefix=s3_prefix), "archive_records": True}
+    rt = redaction_runtime(Settings.model_validate({**settings.model_dump(), "blobs": blobs}))
+    try:
+        call_pk, _ = process(rt, "recorded")
+        name = s3_prefix + calls.record_blob_key(call_pk)
+        sealed = _raw(s3_server, s3_bucket, name)["Body"]
+        assert CARD.split()[0].encode() not in sealed and b"CARD_NUMBER" not in sealed
+        record = rt.keyring.decrypt(sealed, context=calls.record_context(call_pk))
+        assert CallRecord.model_validate_json(record) == inline.record(rt, call_pk)
+        assert b"My card is [CARD_NUMBER]" in record
+        erasure.erase(rt, call_id="recorded", actor="dpo", reason="DSR-7", via="cli")
+        with pytest.raises(botocore.exceptions.ClientError):
+            _raw(s3_server, s3_bucket, name)
+    finally:
+        rt.db.close()
