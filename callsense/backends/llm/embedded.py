@@ -135,7 +135,10 @@ class EmbeddedLLM:
         loaded = loaded_server(self.options)
         payload: dict[str, Any] = {
             "messages": chat_messages(request),
-            "grammar": _compact_json_grammar(request.schema),
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name, "schema": request.schema},
+            },
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
         }
@@ -170,20 +173,6 @@ class EmbeddedLLM:
                 log.warning("llm_tokenizer_unavailable", error=repr(exc))
             self._tokenizer_failed = True
         return estimate_tokens(text)
-
-
-def _compact_json_grammar(schema: dict[str, Any]) -> str:
-    """The schema as a grammar that allows no whitespace between JSON tokens.
-
-    With the schema as ``response_format`` llama.cpp lets the model lay the JSON out as it likes, and the
-    bundled model indents it: on the 5-minute benchmark call 68 of an answer's 261 tokens were line breaks and
-    indentation, each as slow to generate as a word. llguidance (llama.cpp's grammar engine in xllamacpp)
-    fixes the separators to "," and ":" when ``whitespace_flexible`` is off.
-    """
-    import xllamacpp
-
-    compact: str = xllamacpp.json_schema_to_grammar({**schema, "x-guidance": {"whitespace_flexible": False}})
-    return compact
 
 
 def _translate_error(error: object) -> Exception:
