@@ -2,15 +2,18 @@
 
     python bench/analyse.py transcribe CALL.flac /tmp/call.json   # Whisper once (default settings)
     python bench/analyse.py run /tmp/call.json                     # the analysis on the embedded LLM, timed
+    python bench/analyse.py run --warm /tmp/call.json              # ...after one short call, as in a worker
 
     python bench/analyse.py topics tests/fixtures/audio/references.jsonl   # topic of each labelled call
 
-``run`` prints one JSON line: seconds, LLM requests, prompt and answer tokens (as the model counts them),
-the fields that failed, and the answer. ``topics`` analyses the spoken words of each fixture call that has
-``expected.topic_labels`` and prints, per call, the topic and whether it agrees: whether it is one of the
-call's labels (for a taxonomy label), and whether it names one of the call's ``topic_keywords`` (for a
-free-text topic, as callsense wrote before the taxonomy). Both only call ``analysis.analyse`` and
-``build_llm``, so the same script runs against another checkout of callsense
+``run`` prints one JSON line: seconds, LLM requests, prompt and answer tokens (as the model counts them), the
+fields that failed, and the answer. With ``--warm`` a short call is analysed first, untimed, so that the
+system prompt is already in llama.cpp's prompt cache, as it is in a long-running worker from its second call
+on (the server reuses the longest common prefix of the previous prompt). ``topics`` analyses the spoken words
+of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it agrees:
+whether it is one of the call's labels (for a taxonomy label), and whether it names one of the call's
+``topic_keywords`` (for a free-text topic, as callsense wrote before the taxonomy). Both only call
+``analysis.analyse`` and ``build_llm``, so the same script runs against another checkout of callsense
 (``PYTHONPATH=/path/to/checkout``): run both in one command, interleaved, on a busy machine.
 """
 
@@ -63,12 +66,22 @@ def transcribe(audio: Path, out: Path) -> None:
     )
 
 
-def run(path: Path) -> None:
+WARM_UP_CALL = [
+    {"speaker": "agent", "start": 0.0, "end": 3.0, "text": "Acme Energy, how can I help?", "confidence": 1},
+    {"speaker": "customer", "start": 3.5, "end": 6.0, "text": "My balance, please?", "confidence": 1},
+]
+
+
+def run(path: Path, *, warm: bool) -> None:
     stored = json.loads(path.read_text())
     segments = [Segment.model_validate(item) for item in stored["segments"]]
     settings = load_settings()
-    llm = Counting(build_llm(settings.llm, model_dir=settings.resolved_model_dir))
-    llm.count_tokens("warm up")  # loads the model outside the timing
+    backend = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
+    backend.count_tokens("warm up")  # loads the model outside the timing
+    if warm:
+        warm_up = [Segment.model_validate(item) for item in WARM_UP_CALL]
+        analysis.analyse(segments=warm_up, language="en", llm=backend, translate=False)
+    llm = Counting(backend)
     started = time.perf_counter()
     result = analysis.analyse(segments=segments, language=stored["language"], llm=llm, translate=False)
     seconds = time.perf_counter() - started
@@ -120,6 +133,7 @@ def main() -> None:
     making.add_argument("out", type=Path)
     timing = commands.add_parser("run", help="time the analysis of a transcript made by 'transcribe'")
     timing.add_argument("transcript", type=Path)
+    timing.add_argument("--warm", action="store_true", help="analyse a short call first, untimed")
     labelled = commands.add_parser("topics", help="the topic of each labelled fixture call, and if it agrees")
     labelled.add_argument("references", type=Path)
     args = parser.parse_args()
@@ -128,7 +142,7 @@ def main() -> None:
     elif args.command == "topics":
         topics(args.references)
     else:
-        run(args.transcript)
+        run(args.transcript, warm=args.warm)
 
 
 if __name__ == "__main__":

@@ -165,8 +165,9 @@ why the customer called, what the agent did, the outcome.
 - topic_detail: the specific reason the customer called, at most 6 English words.
 - topic: the label of that reason, exactly one of: {labels}.
 - issues: up to {ISSUES_MAX} things the customer needed, each under 8 words.
-- agent_actions, customer_actions: what that side promised to do after the call, up to {ACTION_ITEMS_MAX} \
-in all, each under 10 words in English; [] if none.
+- agent_actions, customer_actions: only a step that side explicitly promised to take after the call \
+(call back, send, refund, visit), up to {ACTION_ITEMS_MAX} in all, each under 10 words in English; [] if \
+nothing was promised.
 - resolved (the need was met on the call), callback_needed (someone must call or write back), escalated \
 (passed to a supervisor or another team): true, false, or null if the call does not say.
 - sentiment: the customer's overall sentiment about the call: {", ".join(SENTIMENTS)}.

@@ -131,6 +131,16 @@ def test_spanish_call_is_translated_to_english(environment: dict[str, str]) -> N
     assert_llm_fields(record, {topic.label for topic in DEFAULT_TOPICS})  # valid; Cancellation expected
 
 
+@pytest.mark.parametrize("name", ["de_complaint.stereo.flac", "fr_delivery.stereo.flac"])
+def test_german_and_french_calls_get_every_llm_field(environment: dict[str, str], name: str) -> None:
+    # Translation is off: the LLM translation is asserted on the Spanish call, and this keeps each run short.
+    record = process({**environment, "CALLSENSE_TRANSLATION": "off"}, AUDIO / name)
+    assert record["language"] == name[:2]
+    assert record["translated_transcript"] is None
+    # Valid; the labels expected are "Billing and payments" (de) and "Orders and delivery" (fr).
+    assert_llm_fields(record, {topic.label for topic in DEFAULT_TOPICS})
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
