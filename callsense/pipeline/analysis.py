@@ -129,6 +129,8 @@ _RECORD_FIELD = {
     **dict.fromkeys(prompts.ACTIONS, "action_items"),
     **{trend: f"sentiment_trend.{owner.value}" for trend, owner in prompts.TRENDS.items()},
 }
+
+
 def _analyse_call(
     turns: list[Turn],
     quarters: Quarters,

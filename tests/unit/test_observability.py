@@ -23,11 +23,7 @@ METRIC = re.compile(r"\b(callsense_[a-z_]+|up)\b(?!\s*\()")
 def _exported() -> set[str]:
     """Every sample name the registry can expose (a counter's _total, a histogram's _bucket/_sum/_count)."""
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
-    return {
-        family.name + suffix
-        for family in metrics.REGISTRY.collect()
-        for suffix in suffixes[family.type]
-    }
+    return {family.name + suffix for family in metrics.REGISTRY.collect() for suffix in suffixes[family.type]}
 
 
 def _dashboard_queries() -> list[str]:

@@ -50,4 +50,3 @@ def test_get_errors_are_translated(
         store.get("k")
     assert raised.value.retryable is (error is BlobStoreUnavailableError)
     stubber.assert_no_pending_responses()
-
