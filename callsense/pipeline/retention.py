@@ -130,9 +130,9 @@ def _purge_part(
 def _forget_audio(rt: Runtime, session: Session, claimed: list[Call]) -> None:
     for call in claimed:
         # Deleted inside the transaction: if the commit then fails, the next purge deletes them again.
-        for blob_key in (call.audio_blob, call.redacted_audio_blob):
-            if blob_key is not None:
-                rt.blobs.delete(blob_key)
+        # Both keys, named by the row or not: an original that redaction's discard missed goes too.
+        rt.blobs.delete(calls.audio_blob_key(call.id))
+        rt.blobs.delete(calls.redacted_audio_blob_key(call.id))
         retention.forget_audio(call=call)
 
 

@@ -34,6 +34,7 @@ def run(
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
         if not force and stages.is_done(call, "transcribe"):
+            _discard_original(rt, call)  # a run that died before it could (see ``_discard_original``)
             return "analyse" if call.status == CallStatus.transcribed.value else None
         agent_channel, given_by, notes = _agent_channel_override(call, rt)
         vocabulary = _source_vocabulary(call, rt)
@@ -114,9 +115,24 @@ def run(
             calls.add_event(
                 session=session, call_pk=call_pk, stage="transcribe", kind="finished", seconds=seconds
             )
-    if discard_original:  # after the commit: the redacted copy is what the call now plays
-        rt.blobs.delete(calls.audio_blob_key(call_pk))
+    if discard_original:
+        with rt.db.transaction() as session:
+            _discard_original(rt, calls.lock(session=session, call_pk=call_pk))
     return "analyse" if transcript.segments else None
+
+
+def _discard_original(rt: Runtime, call: Call) -> None:
+    """Delete the original recording of a transcribed call whose row no longer names it (redaction
+    discarded it, ``redaction.keep_original_audio``); ``call`` is locked.
+
+    Only after the commit that stored the transcript and the redacted copy: deleted before, a failed
+    commit would leave the call with neither its transcript nor the recording to transcribe again. A
+    worker that dies between that commit and this delete leaves its job running; the queue hands it back
+    (``recover_stalled``), and the retry, finding the call transcribed, lands here and deletes it then (a
+    blob already gone is no error). Under the row lock, so that a reprocessing fetch storing a new
+    original is never undone."""
+    if call.transcript is not None and call.audio_blob is None:
+        rt.blobs.delete(calls.audio_blob_key(call.id))
 
 
 def _record_redaction(session: Session, call: Call, redacted: redact.RedactedTranscript, rt: Runtime) -> bool:
