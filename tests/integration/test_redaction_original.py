@@ -105,7 +105,9 @@ def test_the_audio_purge_deletes_an_original_the_row_no_longer_names(settings: S
             deliver.run(rt, delivery_id)
         with rt.db.transaction() as session:
             session.execute(
-                update(Call).where(Call.id == call_pk).values(started_at=func.now() - text("interval '2 days'"))
+                update(Call)
+                .where(Call.id == call_pk)
+                .values(started_at=func.now() - text("interval '2 days'"))
             )
         purging = Settings.model_validate({**rt.settings.model_dump(), "retention": {"audio_days": 1}})
         report = retention.purge(dataclasses.replace(rt, settings=purging), actor="test")
