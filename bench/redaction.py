@@ -36,9 +36,25 @@ from callsense.redaction.engine import PresidioRedactor
 from callsense.speech.audio import DecodedAudio, decode
 from callsense.speech.whisper import WhisperTranscriber
 from tests.unit.redaction_helpers import whisper_turn
-from tools.make_fixtures import DE_AGENT, ES_AGENT, FR_AGENT, PIPER_AGENT, Synthesizer, VoiceSpec, write_flac
+from tools.make_fixtures import (
+    DE_AGENT,
+    FR_AGENT,
+    PIPER_AGENT,
+    EspeakVoiceSpec,
+    Synthesizer,
+    VoiceSpec,
+    write_flac,
+)
 
-VOICES: dict[str, VoiceSpec] = {"en": PIPER_AGENT, "es": ES_AGENT, "de": DE_AGENT, "fr": FR_AGENT}
+# The callers' voices, chosen by measurement on a card and a phone number per language (docs/benchmarks.md):
+# Spanish espeak-ng's klatt variant with a word gap is the one whose digits whisper-base hears at telephone
+# quality; no German or French variant tried was (those rows keep the fixtures' agent voices).
+VOICES: dict[str, VoiceSpec] = {
+    "en": PIPER_AGENT,
+    "es": EspeakVoiceSpec("es+klatt", speed=120, pitch=50, word_gap=5),
+    "de": DE_AGENT,
+    "fr": FR_AGENT,
+}
 AGENT_BETWEEN = Segment(speaker=Speaker.agent, start=0, end=0, text="Mm-hmm.", confidence=1.0)
 
 
