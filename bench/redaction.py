@@ -144,31 +144,35 @@ def leaked(item: Item, redaction: Redaction) -> bool:
 
 
 class Score:
-    """Per (language, entity): items, heard, found, spans of the type on items without it."""
+    """Per (language, entity): items, heard, found, found of those heard, spans of the type on items
+    without it."""
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
 
     def add(self, item: Item, turns: list[Segment], redaction: Redaction) -> None:
         types = {span.entity for span in redaction.spans}
         if item.entity is not None:
             row = self.counts[(item.language, item.entity)]
             row[0] += 1
-            row[1] += heard(item, turns)
-            row[2] += item.entity in types and not leaked(item, redaction)
+            was_heard = heard(item, turns)
+            found = item.entity in types and not leaked(item, redaction)
+            row[1] += was_heard
+            row[2] += found
+            row[3] += was_heard and found
         for span in redaction.spans:
             if span.entity != item.entity:
-                self.counts[(item.language, span.entity)][3] += 1
+                self.counts[(item.language, span.entity)][4] += 1
 
     def table(self, title: str) -> Table:
         table = Table(title=title)
         for column in ("language", "entity", "items", "heard", "recall", "of heard", "precision", "F2"):
             table.add_column(column)
-        for (language, entity), (items, heard_, found, false) in sorted(self.counts.items()):
+        for (language, entity), (items, heard_, found, heard_found, false) in sorted(self.counts.items()):
             recall = found / items if items else float("nan")
             precision = found / (found + false) if found + false else float("nan")
             f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
-            of_heard = f"{min(found, heard_) / heard_:.2f}" if heard_ else "-"
+            of_heard = f"{heard_found / heard_:.2f}" if heard_ else "-"
             cells = (str(items), str(heard_), f"{recall:.2f}", of_heard, f"{precision:.2f}", f"{f2:.2f}")
             table.add_row(language, entity, *cells)
         return table
