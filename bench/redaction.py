@@ -1,14 +1,16 @@
 """PII redaction on what Whisper hears: recall, precision and F2 per entity type and language, and its cost.
 
-    python -m bench.redaction [--model base] [--language en] [--show] [--transcripts /tmp/heard.json]
+    python -m bench.redaction [--model base] [--language en] [--stereo] [--show] [--transcripts /tmp/h.json]
 
 Callers read out cards, phones, e-mails, names, addresses and dates of birth in en/es/de/fr
 (bench/redaction_calls.py: grouped digits, "double four", a correction halfway, a number split over two
 turns with "uh"), spoken by the fixtures' voices (Piper for English, espeak-ng for the others; ``pip install
 -e '.[fixtures]'``, Debian espeak-ng and sox) at telephone quality, transcribed by callsense's Whisper
-transcriber, and redacted by ``PresidioRedactor``. An item counts as found when a span of its type was
-redacted and nothing of it (its digits, four or more in a row, or its words) is left in the redacted text;
-every span of a type an item does not hold counts against that type's precision. F2 weighs recall twice.
+transcriber (each caller turn as its own file, or with ``--stereo`` the item as one stereo call, agent
+left and caller right), and redacted by ``PresidioRedactor``. An item counts as found when a span of its
+type was redacted and nothing of it (its digits, four or more in a row, or its words) is left in the
+redacted text; every span of a type an item does not hold counts against that type's precision. F2 weighs
+recall twice.
 Also prints the redaction time per call against the transcription time.
 """
 
@@ -22,13 +24,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from bench.redaction_calls import ITEMS, Item
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config import Settings
-from callsense.config.models import ASRSettings
+from callsense.config.models import ASRSettings, Channel
 from callsense.config.redaction import RedactionSettings
 from callsense.redaction import Redaction
 from callsense.redaction.digits import normalise
@@ -36,9 +39,28 @@ from callsense.redaction.engine import PresidioRedactor
 from callsense.speech.audio import DecodedAudio, decode
 from callsense.speech.whisper import WhisperTranscriber
 from tests.unit.redaction_helpers import whisper_turn
-from tools.make_fixtures import DE_AGENT, ES_AGENT, FR_AGENT, PIPER_AGENT, Synthesizer, VoiceSpec, write_flac
+from tools.make_fixtures import (
+    DE_AGENT,
+    FR_AGENT,
+    GAP_S,
+    PIPER_AGENT,
+    SR,
+    EspeakVoiceSpec,
+    Int16,
+    Synthesizer,
+    VoiceSpec,
+    write_flac,
+)
 
-VOICES: dict[str, VoiceSpec] = {"en": PIPER_AGENT, "es": ES_AGENT, "de": DE_AGENT, "fr": FR_AGENT}
+# The callers' voices, chosen by measurement on a card and a phone number per language (docs/benchmarks.md):
+# Spanish espeak-ng's klatt variant with a word gap is the one whose digits whisper-base hears at telephone
+# quality; no German or French variant tried was (those rows keep the fixtures' agent voices).
+VOICES: dict[str, VoiceSpec] = {
+    "en": PIPER_AGENT,
+    "es": EspeakVoiceSpec("es+klatt", speed=120, pitch=50, word_gap=5),
+    "de": DE_AGENT,
+    "fr": FR_AGENT,
+}
 AGENT_BETWEEN = Segment(speaker=Speaker.agent, start=0, end=0, text="Mm-hmm.", confidence=1.0)
 
 
@@ -64,6 +86,28 @@ def caller_turns(transcriber: WhisperTranscriber, synth: Synthesizer, item: Item
             Segment(speaker=Speaker.customer, start=start, end=end, text=text, confidence=0.9, words=words)
         )
     return turns
+
+
+def stereo_turns(transcriber: WhisperTranscriber, synth: Synthesizer, item: Item) -> list[Segment]:
+    """The item as one stereo call transcribed as callsense does: the caller's parts on the right channel,
+    the agent's "Mm-hmm" (same voice) on the left between them."""
+    synth.reset()
+    gap = np.zeros(int(GAP_S * SR), np.int16)
+    agent: list[Int16] = [gap]
+    caller: list[Int16] = [gap]
+    for index, part in enumerate(item.parts):
+        if index:
+            between = synth.speak(AGENT_BETWEEN.text, VOICES[item.language])
+            agent += [between, gap]
+            caller += [np.zeros_like(between), gap]
+        said = synth.speak(part, VOICES[item.language])
+        agent += [np.zeros_like(said), gap]
+        caller += [said, gap]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "call.flac"
+        write_flac(path, np.stack([np.concatenate(agent), np.concatenate(caller)], axis=1))
+        audio = decode(path.read_bytes(), max_seconds=600)
+    return transcriber.transcribe(audio, language=item.language, agent_channel=Channel.left).segments
 
 
 def script_turns(item: Item) -> list[Segment]:
@@ -100,31 +144,35 @@ def leaked(item: Item, redaction: Redaction) -> bool:
 
 
 class Score:
-    """Per (language, entity): items, heard, found, spans of the type on items without it."""
+    """Per (language, entity): items, heard, found, found of those heard, spans of the type on items
+    without it."""
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
 
     def add(self, item: Item, turns: list[Segment], redaction: Redaction) -> None:
         types = {span.entity for span in redaction.spans}
         if item.entity is not None:
             row = self.counts[(item.language, item.entity)]
             row[0] += 1
-            row[1] += heard(item, turns)
-            row[2] += item.entity in types and not leaked(item, redaction)
+            was_heard = heard(item, turns)
+            found = item.entity in types and not leaked(item, redaction)
+            row[1] += was_heard
+            row[2] += found
+            row[3] += was_heard and found
         for span in redaction.spans:
             if span.entity != item.entity:
-                self.counts[(item.language, span.entity)][3] += 1
+                self.counts[(item.language, span.entity)][4] += 1
 
     def table(self, title: str) -> Table:
         table = Table(title=title)
         for column in ("language", "entity", "items", "heard", "recall", "of heard", "precision", "F2"):
             table.add_column(column)
-        for (language, entity), (items, heard_, found, false) in sorted(self.counts.items()):
+        for (language, entity), (items, heard_, found, heard_found, false) in sorted(self.counts.items()):
             recall = found / items if items else float("nan")
             precision = found / (found + false) if found + false else float("nan")
             f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
-            of_heard = f"{min(found, heard_) / heard_:.2f}" if heard_ else "-"
+            of_heard = f"{heard_found / heard_:.2f}" if heard_ else "-"
             cells = (str(items), str(heard_), f"{recall:.2f}", of_heard, f"{precision:.2f}", f"{f2:.2f}")
             table.add_row(language, entity, *cells)
         return table
@@ -141,6 +189,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--without-ner", action="store_true", help="names by cue only (redaction.ner_models off)"
+    )
+    parser.add_argument(
+        "--stereo",
+        action="store_true",
+        help="each item as one stereo call (agent left, caller right) instead of one file per caller turn",
     )
     parser.add_argument("--show", action="store_true", help="print each transcript and its redaction")
     parser.add_argument(
@@ -169,10 +222,10 @@ def main() -> None:
         script.add(item, turns, redactor.redact_segments(turns, language=item.language))
         if synth is None:
             continue
-        key = f"{item.language}: {' / '.join(item.parts)}"
+        key = f"{'stereo ' if args.stereo else ''}{item.language}: {' / '.join(item.parts)}"
         if key not in heard_before:
             started = time.perf_counter()
-            turns = caller_turns(transcriber, synth, item)
+            turns = (stereo_turns if args.stereo else caller_turns)(transcriber, synth, item)
             heard_before[key] = (
                 time.perf_counter() - started,
                 [turn.model_dump(mode="json") for turn in turns],

@@ -73,9 +73,15 @@ class EspeakVoiceSpec:
     voice: str
     speed: int = 130  # words per minute; espeak-ng's default 175 is too fast for clear recognition
     pitch: int = 50  # espeak-ng's -p, 0-99
+    word_gap: int = 0  # espeak-ng's -g, extra pause between words in 10 ms units
+
+    @property
+    def command(self) -> list[str]:
+        gap = ["-g", str(self.word_gap)] if self.word_gap else []
+        return ["espeak-ng", "-v", self.voice, "-s", str(self.speed), "-p", str(self.pitch), *gap]
 
     def describe(self) -> str:
-        return f"espeak-ng -v {self.voice} -s {self.speed} -p {self.pitch}"
+        return " ".join(self.command)
 
 
 VoiceSpec = PiperVoiceSpec | EspeakVoiceSpec
@@ -109,8 +115,7 @@ class Synthesizer:
             src = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", rate]
             pcm = _sox(src, raw, pitch_cents=voice.pitch_cents)
         else:
-            command = ["espeak-ng", "-v", voice.voice, "-s", str(voice.speed), "-p", str(voice.pitch)]
-            wav = subprocess.run([*command, "--stdout", text], check=True, capture_output=True).stdout
+            wav = subprocess.run([*voice.command, "--stdout", text], check=True, capture_output=True).stdout
             pcm = _sox(["-t", "wav"], wav, pitch_cents=0)
         return _trim(pcm)
 
