@@ -97,7 +97,10 @@ def test_a_running_worker_encrypts_under_the_key_a_rotation_made(
             for column in table.columns:
                 if isinstance(column.type, LargeBinary):
                     stored += session.scalars(select(column).where(column.is_not(None))).all()
-    stored.append(FilesystemBlobStore(rt.settings.resolved_blob_dir).get(calls.audio_blob_key(call_pk)))
+    # redaction is on: the redacted copy is the recording kept
+    stored.append(
+        FilesystemBlobStore(rt.settings.resolved_blob_dir).get(calls.redacted_audio_blob_key(call_pk))
+    )
     assert len(stored) >= 4  # at least the source, the transcript, the analysis and the recording
     # the call's data key wrapped by the new key (call_keys), everything else sealed by that data key (None)
     assert {rt.keyring.key_id_of(value) for value in stored} == {new_key, None}
