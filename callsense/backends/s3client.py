@@ -7,11 +7,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from callsense.config.blobs import BlobSettings
 from callsense.config.s3 import S3Access
 
 
-def make_client(settings: S3Access | BlobSettings, *, pool_connections: int = 10) -> Any:
+def make_client(settings: S3Access, *, pool_connections: int = 10) -> Any:
     """A client of its own (the default boto3 session is not thread-safe), thread-safe itself; credentials
     from the settings, else the standard AWS chain (environment, profile, instance role)."""
     secret = settings.secret_access_key

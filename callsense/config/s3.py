@@ -1,18 +1,23 @@
-"""How callsense reaches an S3-compatible service (AWS, MinIO, Ceph, SeaweedFS) to read a recording source's
-bucket: endpoint, credentials (or the standard AWS chain), TLS, proxy, timeouts."""
+"""How callsense reaches an S3-compatible service (AWS, MinIO, Ceph, SeaweedFS), for the archive's bucket
+and for a recording source's: endpoint, credentials (or the standard AWS chain), TLS, proxy, timeouts."""
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from callsense.config.blobs import AddressingStyle
-
 # AWS's bucket naming rules, which MinIO, Ceph and SeaweedFS follow too.
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+class AddressingStyle(StrEnum):
+    auto = "auto"
+    path = "path"
+    virtual = "virtual"
 
 
 class S3Access(BaseModel):
@@ -54,8 +59,8 @@ class S3Access(BaseModel):
         default=3,
         ge=1,
         le=10,
-        description="Tries per request, for network errors, 5xx and throttling; then the next poll tries "
-        "again.",
+        description="Tries per request, for network errors, 5xx and throttling; then the caller's own "
+        "retry takes over (the job queue retries the stage, a source's next poll tries again).",
     )
 
     @model_validator(mode="after")
