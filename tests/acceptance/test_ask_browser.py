@@ -10,21 +10,16 @@ from typing import Any
 
 import pytest
 
-from callsense.config import Settings
-from callsense.runtime import open_runtime
 from tests.acceptance.test_dashboard_browser import (
-    PASSWORD,
-    USERS,
     Dashboard,
     _shot,
     _sign_in,
     browser,
     page,
+    seeded_dashboard,
 )
-from tests.conftest import MODEL_DIR
-from tests.dashboard_seed import seed
 from tests.llm_stub import openai_answering
-from tests.servers import CALLSENSE, callsense_env, callsense_serve
+from tests.servers import CALLSENSE, callsense_env
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 __all__ = ["browser", "page"]  # the browser fixtures, shared with the other dashboard tests
@@ -45,22 +40,8 @@ def asking_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashb
     data_dir = tmp_path_factory.mktemp("ask-dashboard")
     with openai_answering(ANSWER) as llm_url:
         env = callsense_env(data_dir, CALLSENSE_LLM__BACKEND="openai", CALLSENSE_LLM__BASE_URL=llm_url)
-        for name, role in USERS.items():
-            subprocess.run(
-                [CALLSENSE, "users", "create", name, "--role", role, "--password-stdin"],
-                input=PASSWORD + "\n",
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-        rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR))
-        try:
-            seed(rt)
-        finally:
-            rt.db.close()
-        with callsense_serve(env, data_dir / "serve.log", "--worker-concurrency", "0") as url:
-            yield Dashboard(url=url, env=env)
+        with seeded_dashboard(data_dir, env) as served:
+            yield served
 
 
 def test_an_analyst_asks_and_a_supporting_turn_seeks_the_player(

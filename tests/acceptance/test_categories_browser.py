@@ -4,28 +4,22 @@ an analyst plays the recording from a category's evidence. Screenshots land in t
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from callsense.config import Settings
-from callsense.runtime import open_runtime
 from tests.acceptance import test_dashboard_browser as browser_tests
 from tests.acceptance.test_dashboard_browser import (
     CHROMIUM,
-    PASSWORD,
-    USERS,
     Dashboard,
     _call_ids,
     _shot,
     _sign_in,
     playwright_api,
+    seeded_dashboard,
 )
-from tests.conftest import MODEL_DIR
-from tests.dashboard_seed import seed
-from tests.servers import CALLSENSE, callsense_env, callsense_serve
+from tests.servers import callsense_env
 
 browser = browser_tests.browser  # the fixtures: one Chromium for the module, a fresh page per test
 page = browser_tests.page
@@ -36,22 +30,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     data_dir = tmp_path_factory.mktemp("categories-browser")
     env = callsense_env(data_dir)
-    for name, role in USERS.items():
-        subprocess.run(
-            [CALLSENSE, "users", "create", name, "--role", role, "--password-stdin"],
-            input=PASSWORD + "\n",
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR))
-    try:
-        seed(rt)
-    finally:
-        rt.db.close()
-    with callsense_serve(env, data_dir / "serve.log", "--worker-concurrency", "1") as url:
-        yield Dashboard(url=url, env=env)
+    with seeded_dashboard(data_dir, env, workers=1) as served:
+        yield served
 
 
 def test_an_admin_adds_a_category_and_the_stored_calls_are_reevaluated(

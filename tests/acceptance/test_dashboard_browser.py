@@ -9,6 +9,7 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,10 +41,12 @@ class Dashboard:
     env: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    data_dir = tmp_path_factory.mktemp("dashboard-data")
-    env = callsense_env(data_dir, CALLSENSE_CATEGORIES=CATEGORIES)
+@contextmanager
+def seeded_dashboard(
+    data_dir: Path, env: dict[str, str], *, workers: int = 0, **settings: Any
+) -> Iterator[Dashboard]:
+    """``callsense serve`` (with ``workers`` in-process workers) on a database seeded with the demo calls and
+    one user per role; ``settings`` are those the seeding runtime needs beside the environment's."""
     for name, role in USERS.items():
         subprocess.run(
             [CALLSENSE, "users", "create", name, "--role", role, "--password-stdin"],
@@ -53,13 +56,21 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             text=True,
             check=True,
         )
-    rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR, categories=json.loads(CATEGORIES)))
+    rt = open_runtime(Settings(data_dir=data_dir, model_dir=MODEL_DIR, **settings))
     try:
         seed(rt)
     finally:
         rt.db.close()
-    with callsense_serve(env, data_dir / "serve.log", "--worker-concurrency", "0") as url:
+    with callsense_serve(env, data_dir / "serve.log", "--worker-concurrency", str(workers)) as url:
         yield Dashboard(url=url, env=env)
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    data_dir = tmp_path_factory.mktemp("dashboard-data")
+    env = callsense_env(data_dir, CALLSENSE_CATEGORIES=CATEGORIES)
+    with seeded_dashboard(data_dir, env, categories=json.loads(CATEGORIES)) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
