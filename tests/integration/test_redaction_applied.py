@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from callsense import logs
 from callsense.calls import access, search
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Event
@@ -50,6 +51,7 @@ def _events(rt: Runtime, call_id: str, kind: str) -> list[Event]:
 def test_the_stored_record_is_redacted_and_the_original_is_read_with_an_audit_row(
     rt: Runtime, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    logs.configure(level="INFO", json_lines=False)  # whatever level an earlier in-process CLI set
     process(rt, "card")
     logged = "".join(capsys.readouterr())
     assert "analyse_finished" in logged  # the stages' log lines, which name neither the card nor its type
