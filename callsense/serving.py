@@ -1,20 +1,22 @@
 """What the API and the dashboard both serve, so that neither imports the other: the runtime and the job
 queue that the app factory keeps in ``app.state``, the recording as a (range) response, and the actions
-that queue a job once their transaction is committed. Each side turns ``NotFoundError`` into its own
+that queue jobs once their transaction is committed (a call run again, a delivery retried, a category
+changed). Each side turns ``NotFoundError`` into its own
 answer: JSON for the API, a page for the dashboard."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import procrastinate
 from fastapi import Depends, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from callsense.calls import access, actions, deliveries
+from callsense.calls import access, actions, categories, deliveries
+from callsense.config.categories import Category, parse_rule_text
 from callsense.errors import UnsatisfiableRangeError
-from callsense.pipeline import tasks
+from callsense.pipeline import categorise, tasks
 from callsense.runtime import Runtime
 
 
@@ -89,3 +91,54 @@ async def retry_delivery(
     if view.status == deliveries.DeliveryStatus.pending:
         await tasks.defer_delivery_async(jobs_app, delivery_id)
     return view
+
+
+async def save_category(
+    rt: Runtime,
+    jobs_app: procrastinate.App,
+    *,
+    name: str,
+    description: str,
+    rule: str | dict[str, Any],
+    actor: str,
+) -> Category:
+    """Create or replace a dashboard category (``categories.save``, audited), the rule as an object or as
+    text (JSON or TOML), then queue the re-evaluation of the stored calls. ``CategoryError`` says what is
+    wrong; nothing is stored or queued then."""
+
+    def store() -> Category:
+        raw = {
+            "name": name,
+            "description": description,
+            "rule": parse_rule_text(rule) if isinstance(rule, str) else rule,
+        }
+        with rt.db.transaction() as session:
+            return categories.save(
+                session=session,
+                raw=raw,
+                configured=rt.settings.categories,
+                topics={topic.label for topic in rt.settings.analysis.topics},
+                actor=actor,
+            )
+
+    saved = await run_in_threadpool(store)
+    await _reevaluate_categories(rt, jobs_app)
+    return saved
+
+
+async def delete_category(rt: Runtime, jobs_app: procrastinate.App, *, name: str, actor: str) -> None:
+    """Delete a dashboard category (``categories.remove``, audited; ``NotFoundError`` when there is none of
+    that name), then queue the re-evaluation of the stored calls."""
+
+    def remove() -> None:
+        with rt.db.transaction() as session:
+            categories.remove(session=session, name=name, actor=actor)
+
+    await run_in_threadpool(remove)
+    await _reevaluate_categories(rt, jobs_app)
+
+
+async def _reevaluate_categories(rt: Runtime, jobs_app: procrastinate.App) -> None:
+    """Queue the jobs that bring every stored call up to the categories now in force."""
+    for first, last in await run_in_threadpool(categorise.stale_ranges, rt):
+        await tasks.defer_categorise_async(jobs_app, first, last)

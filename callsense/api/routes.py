@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
-from callsense.api import calls, deliveries, operations, retention, webhooks
+from callsense.api import calls, categories, deliveries, operations, retention, webhooks
 from callsense.errors import CallsenseError, NotFoundError
 
 
@@ -16,6 +16,7 @@ def install(app: FastAPI) -> None:
     app.include_router(calls.router)
     app.include_router(retention.router)
     app.include_router(deliveries.router)
+    app.include_router(categories.router)
     app.include_router(operations.router)
 
     @app.exception_handler(NotFoundError)

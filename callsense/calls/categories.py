@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import structlog
 from sqlalchemy import ColumnElement, String, cast, delete, func, select, update
@@ -39,7 +40,7 @@ class Defined:
     """A category in force, where it was defined (``settings`` or ``dashboard``) and by whom, when."""
 
     category: Category
-    source: str
+    source: Literal["settings", "dashboard"]
     updated_by: str | None = None
     updated_at: datetime | None = None
 
@@ -75,8 +76,8 @@ def revision(categories: Sequence[Category]) -> str:
 def save(
     *, session: Session, raw: object, configured: Sequence[Category], topics: set[str], actor: str
 ) -> Category:
-    """Create or replace a dashboard category from what an admin wrote; ``CategoryError`` says what is
-    wrong."""
+    """Create or replace a dashboard category from what an admin wrote, audited (an event naming the admin);
+    ``CategoryError`` says what is wrong."""
     category = parse_category(raw, topics=topics)
     for other in configured:
         if other.name.casefold() == category.name.casefold():
@@ -96,11 +97,16 @@ def save(
     row.updated_by = actor
     session.add(row)
     session.flush()
+    _audit(session, "saved", category.name, actor)
     return category
 
 
-def remove(*, session: Session, name: str) -> None:
-    """Delete a dashboard category and every call's match of it at once."""
+def _audit(session: Session, kind: str, name: str, actor: str) -> None:
+    calls.add_event(session=session, call_pk=None, stage="categories", kind=kind, detail=name, actor=actor)
+
+
+def remove(*, session: Session, name: str, actor: str) -> None:
+    """Delete a dashboard category and every call's match of it at once, audited."""
     row = session.get(CategoryDefinition, name)
     if row is None:
         raise NotFoundError(f"no dashboard category named '{name}'")
@@ -110,6 +116,7 @@ def remove(*, session: Session, name: str) -> None:
     had_it = select(CallCategory.call_pk).where(CallCategory.category == name)
     session.execute(update(Call).where(Call.id.in_(had_it)).values(categories_revision=None))
     session.execute(delete(CallCategory).where(CallCategory.category == name))
+    _audit(session, "deleted", name, actor)
 
 
 def store(
@@ -208,3 +215,19 @@ def counts(*, session: Session) -> dict[str, int]:
     """Calls per category, for the admin page and the CLI."""
     query = select(CallCategory.category, func.count()).group_by(CallCategory.category)
     return {name: count for name, count in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The categories in force, the calls in each, and how far the re-evaluation of stored calls got."""
+
+    defined: list[Defined]
+    counts: dict[str, int]
+    progress: Progress
+
+
+def overview(*, session: Session, configured: Sequence[Category]) -> Overview:
+    """What the Categories page, ``callsense categories list`` and ``GET /categories`` show."""
+    found = defined(session=session, configured=configured)
+    current = revision([item.category for item in found])
+    return Overview(found, counts(session=session), progress(session=session, current=current))

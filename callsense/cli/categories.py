@@ -33,21 +33,18 @@ def list_categories() -> None:
     from callsense.calls.categorise import describe
 
     with common.runtime() as rt, rt.db.transaction() as session:
-        found = categories.defined(session=session, configured=rt.settings.categories)
-        counts = categories.counts(session=session)
-        done = categories.progress(
-            session=session, current=categories.revision([item.category for item in found])
-        )
+        found = categories.overview(session=session, configured=rt.settings.categories)
     table = Table("category", "defined in", "rule", "calls")
-    for item in found:
+    for item in found.defined:
         table.add_row(
             item.category.name,
             item.source,
             escape(describe(item.category.rule)),
-            str(counts.get(item.category.name, 0)),
+            str(found.counts.get(item.category.name, 0)),
         )
     empty = "No categories: add [[categories]] to the settings file, or use the dashboard's Categories page"
-    common.out.print(table if found else empty, markup=False)
+    common.out.print(table if found.defined else empty, markup=False)
+    done = found.progress
     if not done.finished:
         common.out.print(f"{done.total - done.done} of {done.total} calls wait to be re-evaluated")
 

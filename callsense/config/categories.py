@@ -14,7 +14,9 @@ A rule is one table with one of these keys; ``all``, ``any`` and ``not`` nest ot
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -33,6 +35,7 @@ from callsense.errors import ConfigError
 
 CATEGORY_NAME_MAX_CHARS = 60
 PHRASES_MAX = 50
+RULE_TEXT_MAX_CHARS = 20_000  # a rule written as text (the dashboard's form, the API)
 NESTING_MAX = 8
 
 SpeakerName = Literal["agent", "customer"]
@@ -301,6 +304,19 @@ def parse_category(raw: Any, *, topics: set[str] | None = None) -> Category:
             f"(analysis.topics: {', '.join(sorted(topics or ()))})"
         )
     return category
+
+
+def parse_rule_text(text: str) -> Any:
+    """A rule written as text: JSON, or TOML as in the settings file (``not = { said = ["..."] }``); the
+    dashboard's form and the API take either. ``parse_category`` validates what it returns."""
+    text = text.strip()
+    if not text:
+        raise CategoryError("the rule is empty")
+    try:
+        return json.loads(text) if text.startswith("{") else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        kind = "JSON" if text.startswith("{") else "TOML"
+        raise CategoryError(f"the rule is not valid {kind}: {exc}") from None
 
 
 def parse_categories(raw: Any, *, topics: set[str] | None = None) -> tuple[Category, ...]:

@@ -199,7 +199,7 @@ def test_changing_categories_reevaluates_every_stored_call_through_the_queue(rt:
         {"name": "Interruptive agent", "rule": {"interruptions": {"above": 4}, "speaker": "agent"}},
     )
     with rt.db.transaction() as session:
-        categories.remove(session=session, name="Disclosure missing")
+        categories.remove(session=session, name="Disclosure missing", actor="test")
     assert "Disclosure missing" not in set().union(*_categories_by_call(rt).values())  # gone at once
     _run_worker(rt)
     assert _categories_by_call(rt) == _expected(
@@ -302,13 +302,13 @@ def test_a_dashboard_category_cannot_shadow_or_duplicate_one_of_the_settings(rt:
     with pytest.raises(CategoryError, match="topic 'Refunds' is not a taxonomy label"):
         _save(rt, {"name": "Refunds", "rule": {"topic": "Refunds"}})
     with rt.db.transaction() as session, pytest.raises(NotFoundError):
-        categories.remove(session=session, name="nothing")
+        categories.remove(session=session, name="nothing", actor="test")
     with rt.db.transaction() as session:  # a rule this version does not read is skipped, not fatal
         session.add(CategoryDefinition(name="Old", description="", rule={"said_by": "x"}))
     with rt.db.transaction() as session:
         names = [c.name for c in categories.in_force(session=session, configured=rt.settings.categories)]
         assert names == ["Short call", "Hold"]
-        categories.remove(session=session, name="Old")
+        categories.remove(session=session, name="Old", actor="test")
 
 
 def test_a_new_call_gets_its_categories_at_the_end_of_the_analyse_stage(rt: Runtime) -> None:
@@ -349,5 +349,5 @@ def _fresh_definitions(rt: Runtime) -> Iterator[None]:
     with rt.db.transaction() as session:
         for item in categories.defined(session=session, configured=rt.settings.categories):
             if item.source == "dashboard":
-                categories.remove(session=session, name=item.category.name)
+                categories.remove(session=session, name=item.category.name, actor="test")
         session.query(Call).filter(Call.call_id == "new").delete()

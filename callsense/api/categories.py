@@ -1,0 +1,142 @@
+"""Call categories for admins (docs/analytics.md, Categories): those in force, a dashboard category created,
+replaced or deleted, and how far the re-evaluation of stored calls got. A change takes the dashboard's path
+(``serving.save_category``, ``serving.delete_category``): audited, and the stored calls re-evaluated by the
+``categories`` queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from callsense import serving
+from callsense.api.deps import Principal, require
+from callsense.calls import categories
+from callsense.calls.categorise import describe
+from callsense.config.categories import RULE_TEXT_MAX_CHARS, CategoryError
+from callsense.errors import NotFoundError
+from callsense.pipeline import categorise
+from callsense.runtime import Runtime
+from callsense.security.tokens import Role
+from callsense.serving import JobsDep, RuntimeDep
+
+router = APIRouter(prefix="/categories", tags=["categories"])
+AdminDep = Annotated[Principal, require(Role.admin)]
+REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "the category is refused: the detail names it and says what is wrong"}
+}
+
+
+class CategoryView(BaseModel):
+    name: str
+    description: str
+    defined_in: Literal["settings", "dashboard"] = Field(
+        description="settings: read-only here, it changes with the settings file"
+    )
+    rule: dict[str, Any] = Field(description="the rule, with the keys of the settings file")
+    in_words: str = Field(description="the rule in words, as the dashboard shows it")
+    calls: int = Field(description="stored calls in the category")
+    updated_at: datetime | None = Field(description="a dashboard category's last change")
+    updated_by: str | None
+
+
+class Reevaluation(BaseModel):
+    done: int = Field(description="analysed calls evaluated with the categories in force")
+    total: int = Field(description="analysed calls")
+    finished: bool
+
+
+class CategoryList(BaseModel):
+    items: list[CategoryView]
+    reevaluation: Reevaluation
+
+
+class CategoryChange(BaseModel):
+    description: str = Field(default="", max_length=300)
+    rule: dict[str, Any] | Annotated[str, Field(max_length=RULE_TEXT_MAX_CHARS)] = Field(
+        description="the rule language of the settings file (docs/analytics.md): an object with its keys, "
+        'e.g. {"said": ["full refund"], "speaker": "agent"}, or the same as TOML or JSON text'
+    )
+
+
+def _listing(rt: Runtime) -> CategoryList:
+    with rt.db.transaction() as session:
+        found = categories.overview(session=session, configured=rt.settings.categories)
+    items = [
+        CategoryView(
+            name=item.category.name,
+            description=item.category.description,
+            defined_in=item.source,
+            rule=item.category.stored_rule(),
+            in_words=describe(item.category.rule),
+            calls=found.counts.get(item.category.name, 0),
+            updated_at=item.updated_at,
+            updated_by=item.updated_by,
+        )
+        for item in found.defined
+    ]
+    done = found.progress
+    return CategoryList(
+        items=items, reevaluation=Reevaluation(done=done.done, total=done.total, finished=done.finished)
+    )
+
+
+async def _one(rt: Runtime, name: str) -> CategoryView:
+    listed = await run_in_threadpool(_listing, rt)
+    found = next((item for item in listed.items if item.name == name), None)
+    if found is None:
+        raise NotFoundError(f"no category named '{name}'")
+    return found
+
+
+@router.get("", response_model=CategoryList)
+def list_categories(rt: RuntimeDep, _: AdminDep) -> CategoryList:
+    """Every category in force (the settings file's first), the calls in each, and the re-evaluation's
+    progress."""
+    return _listing(rt)
+
+
+@router.get("/reevaluation", response_model=Reevaluation)
+def reevaluation(rt: RuntimeDep, _: AdminDep) -> Reevaluation:
+    """How many analysed calls are evaluated with the categories in force: after a change, the
+    ``categories`` queue's workers bring ``done`` up to ``total``."""
+    done = categorise.progress(rt)
+    return Reevaluation(done=done.done, total=done.total, finished=done.finished)
+
+
+@router.get("/{name:path}", response_model=CategoryView)
+async def get_category(name: str, rt: RuntimeDep, _: AdminDep) -> CategoryView:
+    """One category in force, by its exact name."""
+    return await _one(rt, name)
+
+
+@router.put("/{name:path}", response_model=CategoryView, responses=REFUSED)
+async def put_category(
+    name: str, body: CategoryChange, rt: RuntimeDep, jobs_app: JobsDep, principal: AdminDep
+) -> CategoryView:
+    """Create or replace a dashboard category, as the dashboard's Categories page does: audited, and every
+    stored analysed call is re-evaluated by the queue (``GET /categories/reevaluation``). A name of the
+    settings file is refused: it changes there."""
+    try:
+        saved = await serving.save_category(
+            rt, jobs_app, name=name, description=body.description, rule=body.rule, actor=principal.name
+        )
+    except CategoryError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    return await _one(rt, saved.name)
+
+
+@router.delete(
+    "/{name:path}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={404: {"description": "no dashboard category of that name"}},
+)
+async def delete_category(name: str, rt: RuntimeDep, jobs_app: JobsDep, principal: AdminDep) -> Response:
+    """Delete a dashboard category: its matches leave every call at once, audited, and the stored calls are
+    re-evaluated by the queue."""
+    await serving.delete_category(rt, jobs_app, name=name, actor=principal.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
