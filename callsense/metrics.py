@@ -55,6 +55,11 @@ OLDEST_DUE = Gauge(
     ["stage"],
     registry=REGISTRY,
 )
+CATEGORIES_STALE = Gauge(
+    "callsense_categories_stale_calls",
+    "Analysed calls not yet re-evaluated with the categories in force (the categories queue's backlog)",
+    registry=REGISTRY,
+)
 LAST_INGEST = Gauge(
     "callsense_last_ingest_timestamp_seconds",
     "When the newest call was registered (Unix time); absent until the first call",
@@ -88,8 +93,9 @@ class Queue(Protocol):
     def oldest_due_seconds(self, *, session: Session) -> list[tuple[str, float]]: ...
 
 
-def render(db: Database, *, queue: Queue, blob_dir: Path) -> bytes:
-    """Refresh the database- and disk-backed gauges and render every metric in the text format."""
+def render(db: Database, *, queue: Queue, blob_dir: Path, categories_stale: int) -> bytes:
+    """Refresh the database- and disk-backed gauges and render every metric in the text format;
+    ``categories_stale``: calls the categories queue has yet to re-evaluate (``pipeline.categorise``)."""
     with db.transaction() as session:
         jobs = queue.job_counts(session=session)
         waits = queue.oldest_due_seconds(session=session)
@@ -110,6 +116,7 @@ def render(db: Database, *, queue: Queue, blob_dir: Path) -> bytes:
             OLDEST_DUE.labels(stage=stage).set(0)
     for stage, seconds in waits:
         OLDEST_DUE.labels(stage=stage).set(seconds)
+    CATEGORIES_STALE.set(categories_stale)
     for call_status, count, _ in calls:
         CALLS.labels(status=call_status).set(count)
     if calls:

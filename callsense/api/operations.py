@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callsense import metrics
 from callsense.assets import catalog
-from callsense.pipeline import queue_figures
+from callsense.pipeline import categorise, queue_figures
 from callsense.runtime import Runtime
 from callsense.serving import RuntimeDep
 
@@ -76,7 +76,15 @@ async def metrics_endpoint(request: Request, rt: RuntimeDep) -> Response:
             status_code=status.HTTP_401_UNAUTHORIZED,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    body = await run_in_threadpool(
-        metrics.render, rt.db, queue=queue_figures, blob_dir=rt.settings.resolved_blob_dir
-    )
+
+    def scrape() -> bytes:
+        reevaluation = categorise.progress(rt)
+        return metrics.render(
+            rt.db,
+            queue=queue_figures,
+            blob_dir=rt.settings.resolved_blob_dir,
+            categories_stale=reevaluation.total - reevaluation.done,
+        )
+
+    body = await run_in_threadpool(scrape)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -50,6 +50,8 @@ blueprint = procrastinate.Blueprint()
 STAGES = ("fetch", "transcribe", "analyse")
 # Every queue that carries calls; the maintenance queue holds the periodic tasks.
 CALL_QUEUES = (*STAGES, "deliver")
+# Stored calls' categories re-evaluated after a category changed (pipeline/categorise.py).
+CATEGORIES_QUEUE = "categories"
 NEXT_STAGE = {
     CallStatus.received: "fetch",
     CallStatus.fetched: "transcribe",
@@ -179,7 +181,7 @@ def analyse(context: procrastinate.JobContext, call_pk: str) -> None:
             defer_delivery(context.app, delivery_id)
 
 
-@blueprint.task(name="categorise", queue="categories", retry=RETRY["categorise"], pass_context=True)
+@blueprint.task(name="categorise", queue=CATEGORIES_QUEUE, retry=RETRY["categorise"], pass_context=True)
 def categorise(context: procrastinate.JobContext, first: str, last: str) -> None:
     """Re-evaluate the categories of the stale calls with ids from ``first`` to ``last``."""
     categorise_stage.run_batch(_runtime(context), uuid.UUID(first), uuid.UUID(last))

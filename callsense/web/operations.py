@@ -1,5 +1,6 @@
-"""What an administrator watches: the queue per stage, failed calls, deliveries that gave up, what each
-recording source's last poll found, and the retention policy with its last purge."""
+"""What an administrator watches: the queue per stage and the re-evaluation of categories, failed calls,
+deliveries that gave up, what each recording source's last poll found, and the retention policy with its
+last purge."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callsense.calls import retention, source_files
+from callsense.calls.categories import Progress
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import CallStatus
@@ -25,6 +27,7 @@ LISTED = 50
 class QueueDepth:
     stage: str
     jobs: dict[str, int]  # procrastinate job status -> count
+    calls: Progress | None = None  # the categories queue's: analysed calls evaluated with those in force
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,17 @@ def sources(*, session: Session, configured: list[AnySource]) -> list[SourceStat
     return states
 
 
-def queue_depth(*, session: Session) -> list[QueueDepth]:
-    stages: dict[str, dict[str, int]] = {name: {} for name in tasks.CALL_QUEUES}
+def queue_depth(*, session: Session, reevaluation: Progress) -> list[QueueDepth]:
+    """Jobs per state of each stage's queue, then of the categories queue with the re-evaluation's
+    progress in calls (one job re-evaluates up to 100)."""
+    queues: dict[str, dict[str, int]] = {name: {} for name in (*tasks.CALL_QUEUES, tasks.CATEGORIES_QUEUE)}
     for queue, state, count in queue_figures.job_counts(session=session):
-        if queue in stages and state in JOB_STATES:  # the maintenance queue holds periodic tasks, not calls
-            stages[queue][state] = count
-    return [QueueDepth(stage=name, jobs=counts) for name, counts in stages.items()]
+        if queue in queues and state in JOB_STATES:  # the maintenance queue holds periodic tasks, not calls
+            queues[queue][state] = count
+    return [
+        QueueDepth(stage=name, jobs=counts, calls=reevaluation if name == tasks.CATEGORIES_QUEUE else None)
+        for name, counts in queues.items()
+    ]
 
 
 def failed_calls(*, session: Session) -> list[FailedCall]:

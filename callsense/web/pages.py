@@ -17,6 +17,7 @@ from callsense.calls import categories
 from callsense.calls.queries import OutcomeFilter
 from callsense.calls.schemas import CallStatus, Sentiment
 from callsense.errors import NotFoundError
+from callsense.pipeline import categorise
 from callsense.runtime import Runtime
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
@@ -250,10 +251,11 @@ def insights_csv(name: str, request: Request, rt: RuntimeDep, user: SignedInDep)
 def operations_page(
     request: Request, rt: RuntimeDep, user: Annotated[SignedIn, needs(Role.admin)]
 ) -> HTMLResponse:
+    reevaluation = categorise.progress(rt)
     with rt.db.transaction() as session:
         context = {
             "user": user,
-            "queues": operations.queue_depth(session=session),
+            "queues": operations.queue_depth(session=session, reevaluation=reevaluation),
             "failed": operations.failed_calls(session=session),
             "dead": operations.dead_deliveries(session=session),
             "sources": operations.sources(session=session, configured=rt.settings.sources.all()),

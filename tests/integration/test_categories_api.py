@@ -1,9 +1,11 @@
 """Categories over the JSON API (the ASGI app in-process, real PostgreSQL, a real worker running the
 re-evaluation jobs): admins list, create, replace and delete; a bad rule is a 422 naming the problem; others
-get 403; a change is audited and re-evaluates the stored calls, as one made on the dashboard."""
+get 403; a change is audited and re-evaluates the stored calls, as one made on the dashboard. The operations
+page and the metrics show the categories queue."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,20 +21,27 @@ from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
+from callsense.web import accounts
 from tests.conftest import _fresh_database
 from tests.dashboard_seed import seed
-from tests.integration.test_categories_web import LOCAL, _work
+from tests.integration.test_categories_web import LOCAL, PASSWORD, _signed_in, _work
 
 # One category of the settings file: read-only over the API.
 CONFIGURED = parse_categories([{"name": "Long call", "rule": {"duration_s": {"above": 10_000}}}])
+METRICS_TOKEN = "scraper-token-for-the-tests"
 
 
 @pytest.fixture(scope="module")
 def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     for url in _fresh_database(embedded_server_url):
         data_dir: Path = tmp_path_factory.mktemp("categories-api")
-        runtime = open_runtime(Settings(data_dir=data_dir, database_url=url, categories=CONFIGURED))
+        settings = Settings(
+            data_dir=data_dir, database_url=url, categories=CONFIGURED, metrics={"token": METRICS_TOKEN}
+        )
+        runtime = open_runtime(settings)
         seed(runtime)
+        with runtime.db.transaction() as session:
+            accounts.create_user(session=session, username="admin", role=Role.admin, password=PASSWORD)
         yield runtime
         runtime.db.close()
 
@@ -142,3 +151,31 @@ def test_deleting_over_the_api(client: TestClient, rt: Runtime, admin: dict[str,
     assert client.delete("/categories/Long call", headers=admin).status_code == 404  # the settings' own
     _work(rt)
     assert client.get("/categories/reevaluation", headers=admin).json()["finished"]
+
+
+def _categories_card(client: TestClient) -> str:
+    page = _signed_in(client.app, "admin").get("/app/operations").text
+    card = re.search(r'<span class="kpi-label">categories</span>(.*?)</div>', page, re.S)
+    assert card is not None
+    return " ".join(re.sub(r"<[^>]+>", " ", card[1]).split())
+
+
+def _scraped(client: TestClient) -> str:
+    return client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+
+
+def test_the_operations_page_and_the_metrics_show_the_categories_queue(
+    client: TestClient, rt: Runtime, admin: dict[str, str]
+) -> None:
+    assert _categories_card(client).startswith("0 waiting · 0 running · 0 failed jobs all 4 analysed calls")
+    created = client.put("/categories/Said sorry", json={"rule": {"said": ["sorry"]}}, headers=admin)
+    assert created.is_success
+    assert _categories_card(client) == (
+        "1 waiting · 0 running · 0 failed jobs re-evaluated 0 of 4 calls ( Categories )"
+    )
+    scraped = _scraped(client)
+    assert 'callsense_queue_depth{stage="categories"} 1.0' in scraped
+    assert "callsense_categories_stale_calls 4.0" in scraped
+    _work(rt)
+    assert _categories_card(client).startswith("0 waiting")
+    assert "callsense_categories_stale_calls 0.0" in _scraped(client)

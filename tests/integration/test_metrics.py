@@ -24,7 +24,8 @@ def rt(settings: Settings) -> Iterator[Runtime]:
 
 
 def _scrape(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    body = metrics.render(rt.db, queue=queue_figures, blob_dir=rt.settings.resolved_blob_dir).decode()
+    blobs = rt.settings.resolved_blob_dir
+    body = metrics.render(rt.db, queue=queue_figures, blob_dir=blobs, categories_stale=0).decode()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(body)
