@@ -14,7 +14,8 @@ for a second could starve the pool.
 The wrapping is AES-256-GCM under the ring's active key, bound to the call (context ``data-key:<uuid>``),
 so a wrapped key copied to another call's row does not open. Rotating the ring re-wraps these rows only
 (``rewrap``); the ciphertexts themselves never change. ``destroy_data_key`` overwrites a call's wrapped key:
-from then on no copy of that call's ciphertexts opens, wherever it was copied to.
+from then on no copy of that call's ciphertexts opens, wherever it was copied to. PostgreSQL keeps the row's
+old version, the wrapped key in it, in the table until a VACUUM: ``vacuum_data_keys`` runs one.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callsense.calls.models import CallKey
@@ -37,7 +40,17 @@ from callsense.crypto import KeyRing
 from callsense.db import Database
 from callsense.errors import DataKeyDestroyedError, DecryptionError
 
-__all__ = ["CACHE_CALLS", "CACHE_SECONDS", "DataKeyStore", "destroy_data_key", "rewrap", "wrapped_elsewhere"]
+__all__ = [
+    "CACHE_CALLS",
+    "CACHE_SECONDS",
+    "DataKeyStore",
+    "destroy_data_key",
+    "rewrap",
+    "vacuum_data_keys",
+    "wrapped_elsewhere",
+]
+
+log = structlog.get_logger(__name__)
 
 # How many calls' data keys a process keeps in memory, and for how long: after a key is destroyed by
 # another process, this one may use its copy for at most this long (the destroying process drops its own
@@ -47,6 +60,9 @@ CACHE_SECONDS = 60.0
 # Connections a store keeps for lookups, and how many more it opens when they are all busy.
 LOOKUP_CONNECTIONS = 2
 LOOKUP_OVERFLOW = 8
+# How long the VACUUM after an erasure waits for its lock (another VACUUM of the table, a migration) before
+# it gives up: autovacuum removes the old row version later then.
+VACUUM_LOCK_TIMEOUT_MS = 10_000
 
 # Every store of this process, so that destroying a key drops it from all their caches.
 _STORES: weakref.WeakSet[DataKeyStore] = weakref.WeakSet()
@@ -184,6 +200,29 @@ def destroy_data_key(session: Session, call_pk: uuid.UUID) -> None:
         _forget_everywhere(call_pk)
 
     event.listen(session, "after_commit", forget_after_commit, once=True)
+
+
+def vacuum_data_keys(db: Database) -> None:
+    """VACUUM the data-key table after a key was destroyed: an UPDATE leaves the row's old version, the
+    wrapped key in it, in the table (readable with page-inspection tools) until a VACUUM removes it. The
+    bytes may stay in the page's free space until a new row takes that space (docs/archive.md, Erasure).
+    VACUUM cannot run in a transaction, hence a connection in autocommit. Best effort: a failure is logged
+    and autovacuum does it later; a transaction older than the destruction (a pg_dump running meanwhile)
+    keeps the old version until it ends."""
+    try:
+        with db.engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.exec_driver_sql(f"SET lock_timeout = {VACUUM_LOCK_TIMEOUT_MS}")
+            try:
+                autocommit.exec_driver_sql(f"VACUUM {CallKey.__tablename__}")
+            finally:  # the setting would stay with the pooled connection
+                autocommit.exec_driver_sql("RESET lock_timeout")
+    except SQLAlchemyError as exc:
+        log.warning(
+            "the data-key table was not vacuumed: the destroyed key's old row version stays in its pages "
+            "until autovacuum runs",
+            error=str(exc).splitlines()[0],
+        )
 
 
 def _forget_everywhere(call_pk: uuid.UUID) -> None:

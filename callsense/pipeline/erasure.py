@@ -4,7 +4,8 @@ Erasing locks the call's row first: a stage in the middle of a transaction on it
 comes later finds the call gone (``CallGoneError``) and ends quietly. Then the recording leaves the blob
 store and the row leaves the database with everything that hangs on it (``calls.retention.delete_call``),
 in one transaction; one event survives, naming the call id, who, when and why, and the CRM records the
-call was filed as (to be erased there too), never what was said. Erasing an erased call reports the first
+call was filed as (to be erased there too), never what was said. Once committed, the data-key table is
+vacuumed, so that the key's old row version is removed from it. Erasing an erased call reports the first
 erasure; a held call is refused.
 """
 
@@ -65,6 +66,8 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
         if crm_records:
             detail += f"; filed in CRM as {', '.join(crm_records)}: erase it there too"
         retention.delete_call(session=session, call=call, actor=actor, detail=detail)
+    # Committed: VACUUM removes the old row version that holds the wrapped key (best effort).
+    datakeys.vacuum_data_keys(rt.db)
     metrics.CALLS_FORGOTTEN.labels(what="erased").inc()
     log.info("call erased", call_id=call_id, actor=actor)
     return Erasure(call_id, erased_now=True, at=utcnow(), by=actor, crm_records=crm_records)
