@@ -23,8 +23,16 @@ from callsense.runtime import Runtime
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
-router = APIRouter(prefix="/categories", tags=["categories"])
+router = APIRouter(
+    prefix="/categories",
+    tags=["categories"],
+    responses={
+        401: {"description": "no API token, or an unknown or revoked one"},
+        403: {"description": "not an admin token"},
+    },
+)
 AdminDep = Annotated[Principal, require(Role.admin)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no category of that name"}}
 REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "the category is refused: the detail names it and says what is wrong"}
 }
@@ -107,7 +115,7 @@ def reevaluation(rt: RuntimeDep, _: AdminDep) -> Reevaluation:
     return Reevaluation(done=done.done, total=done.total, finished=done.finished)
 
 
-@router.get("/{name:path}", response_model=CategoryView)
+@router.get("/{name:path}", response_model=CategoryView, responses=NOT_FOUND)
 async def get_category(name: str, rt: RuntimeDep, _: AdminDep) -> CategoryView:
     """One category in force, by its exact name."""
     return await _one(rt, name)
@@ -133,7 +141,7 @@ async def put_category(
     "/{name:path}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={404: {"description": "no dashboard category of that name"}},
+    responses={404: {"description": "no dashboard category of that name (those of the settings file stay)"}},
 )
 async def delete_category(name: str, rt: RuntimeDep, jobs_app: JobsDep, principal: AdminDep) -> Response:
     """Delete a dashboard category: its matches leave every call at once, audited, and the stored calls are

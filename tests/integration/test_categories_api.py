@@ -82,6 +82,7 @@ def test_only_admins_reach_the_categories(client: TestClient, rt: Runtime) -> No
         assert answer.status_code == 403, (method, path)
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths["/categories/{name}"]) == {"get", "put", "delete"}
+    assert "403" in paths["/categories/{name}"]["put"]["responses"]
     assert "/categories" in paths and "/categories/reevaluation" in paths
 
 
