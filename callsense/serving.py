@@ -1,8 +1,8 @@
 """What the API and the dashboard both serve, so that neither imports the other: the runtime and the job
 queue that the app factory keeps in ``app.state``, the recording as a (range) response, and the actions
 that queue jobs once their transaction is committed (a call run again, a delivery retried, a category
-changed). Each side turns ``NotFoundError`` into its own
-answer: JSON for the API, a page for the dashboard."""
+changed). Each side turns ``NotFoundError`` into its own answer: JSON for the API, a page for the
+dashboard."""
 
 from __future__ import annotations
 

@@ -89,6 +89,6 @@ def test_an_erasure_whose_vacuum_cannot_run_is_done_and_says_so(
     with rt.db.transaction() as session:
         row = session.get(CallKey, call_pk)
         assert row is not None and row.wrapped is None and row.destroyed_at is not None
-    warnings = [line for line in capsys.readouterr().out.splitlines() if "was not vacuumed" in line]
+    warnings = [line for line in "".join(capsys.readouterr()).splitlines() if "was not vacuumed" in line]
     assert len(warnings) == 1 and "lock timeout" in warnings[0], warnings
     rt.db.close()
