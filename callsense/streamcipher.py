@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, Protocol
 
@@ -40,6 +41,7 @@ _SEALED_SEGMENT = SEGMENT_BYTES + _TAG_BYTES
 _SALT_BYTES = 32
 _PREFIX_BYTES = 7  # with the 4-byte counter and the flag, a 12-byte GCM nonce
 _MAX_KEY_ID = 64
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_SEGMENTS = 1 << 32
 _LABEL = b"callsense segmented blob v3|"
 # Enough of a blob's beginning to parse any header (and to tell the key of any older version).
@@ -79,6 +81,8 @@ def parse_header(head: bytes) -> Header:
     if head[1] > _MAX_KEY_ID or len(head) < end:
         raise DecryptionError("ciphertext is truncated, or its header is malformed")
     key_id = head[2:name_end].decode("ascii", errors="replace") or None
+    if key_id is not None and not _KEY_ID.fullmatch(key_id):
+        raise DecryptionError("ciphertext names an invalid key id")
     salt_end = name_end + _SALT_BYTES
     return Header(head[:end], key_id, head[name_end:salt_end], head[salt_end:end])
 

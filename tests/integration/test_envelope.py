@@ -27,6 +27,7 @@ from callsense.errors import DataKeyDestroyedError
 from callsense.pipeline import fetch, ingest, inline
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
+from tests.blobs import opened, read_blob
 from tests.conftest import AUDIO, source_of
 from tests.crm_calls import analysed_call, cli
 from tests.integration.test_key_rotation import _stale_writer
@@ -67,7 +68,7 @@ def _stored(rt: Runtime, call_pk: uuid.UUID, *, audio: bool = True) -> dict[str,
             "analysis": session.scalar(select(Analysis.result_enc).where(Analysis.call_pk == call_pk)),
         }
         if audio and call.audio_blob is not None:
-            found["audio"] = rt.blobs.get(call.audio_blob)
+            found["audio"] = read_blob(rt.blobs, call.audio_blob)
     return {name: value for name, value in found.items() if value is not None}
 
 
@@ -80,8 +81,8 @@ def test_a_calls_columns_and_recording_are_sealed_under_its_own_data_key(rt: Run
     for call_pk in (first, second):
         for name, value in _stored(rt, call_pk).items():
             assert rt.keyring.key_id_of(value) is None, f"{name} is sealed by a ring key, not the data key"
-            assert rt.keyring.decrypt(value, context=_context(call_pk, name))
-    assert rt.keyring.decrypt(_stored(rt, first)["audio"], context=_context(first, "audio")) == (
+            assert opened(rt.keyring, value, context=_context(call_pk, name))
+    assert opened(rt.keyring, _stored(rt, first)["audio"], context=_context(first, "audio")) == (
         RECORDING.read_bytes()
     )
     record = inline.record(rt, second)
@@ -180,13 +181,13 @@ def test_destroying_a_data_key_makes_every_copy_of_the_call_unreadable(
         datakeys.destroy_data_key(session, erased)
     for name, value in copies.items():
         with pytest.raises(DataKeyDestroyedError, match=f"data key of call {erased} was destroyed"):
-            rt.keyring.decrypt(value, context=_context(erased, name))
+            opened(rt.keyring, value, context=_context(erased, name))
     with pytest.raises(DataKeyDestroyedError):  # nothing new is sealed for it either
         rt.keyring.encrypt(b"late", context=_context(erased, "segments"))
     restarted = _open(settings, rt.blobs)  # another process, with no key in its cache
     try:
         with pytest.raises(DataKeyDestroyedError):
-            restarted.keyring.decrypt(copies["audio"], context=_context(erased, "audio"))
+            opened(restarted.keyring, copies["audio"], context=_context(erased, "audio"))
         assert source_of(restarted, kept) == str(RECORDING)  # the other calls are untouched
         report = rotation.rotate(
             restarted, retire_old=True
@@ -254,16 +255,16 @@ def test_erasure_reaches_a_backups_recording_and_dumped_values(settings: Setting
         dumped = _dumped_value(backup / archive.DUMP, pg_restore, "calls", erased, "source_enc")
         copied = (backup / archive.BLOBS / calls.audio_blob_key(erased)).read_bytes()
         assert rt.keyring.decrypt_text(dumped, context=_context(erased, "source")) == str(RECORDING)
-        assert rt.keyring.decrypt(copied, context=_context(erased, "audio")) == RECORDING.read_bytes()
+        assert opened(rt.keyring, copied, context=_context(erased, "audio")) == RECORDING.read_bytes()
 
         with rt.db.transaction() as session:
             datakeys.destroy_data_key(session, erased)
 
         for value, name in ((dumped, "source"), (copied, "audio")):
             with pytest.raises(DataKeyDestroyedError):
-                rt.keyring.decrypt(value, context=_context(erased, name))
+                opened(rt.keyring, value, context=_context(erased, name))
         kept_copy = (backup / archive.BLOBS / calls.audio_blob_key(kept)).read_bytes()
-        assert rt.keyring.decrypt(kept_copy, context=_context(kept, "audio")) == RECORDING.read_bytes()
+        assert opened(rt.keyring, kept_copy, context=_context(kept, "audio")) == RECORDING.read_bytes()
     finally:
         rt.db.close()
 

@@ -4,7 +4,7 @@ Blob ``calls/1/audio`` is the object ``<prefix>calls/1/audio``. Callers hand ove
 the bucket holds nothing readable without the key ring. Chunks are gathered up to
 ``multipart_threshold_bytes``: a blob that ends before is one PUT; a longer one becomes a multipart upload fed
 part by part as its chunks come, at most ``max_concurrency`` parts on their way, and aborted when anything
-fails. S3 makes an object visible only when its upload completes, so a reader sees the old blob or the new
+fails. So a blob costs about (``max_concurrency`` + 1) parts of memory, whatever its size. S3 makes an object visible only when its upload completes, so a reader sees the old blob or the new
 one, never a part, even when the upload dies half way. A blob is read in ranged GETs of what is asked
 (``READ_AHEAD`` at least), each bound by ``If-Match`` to the version the first request found.
 
@@ -61,9 +61,10 @@ READ_AHEAD = 2 * MIB
 @dataclass(frozen=True)
 class Parts:
     """How blobs go up: gathered up to ``threshold`` before a multipart upload begins, then in parts of
-    ``part_bytes``, ``concurrency`` of them on their way at most."""
+    ``part_bytes`` or a chunk more (S3 wants 5 MiB at least, not equal parts), ``concurrency`` of them on
+    their way at most."""
 
-    threshold: int = 64 * MIB
+    threshold: int = 16 * MIB
     part_bytes: int = 16 * MIB
     concurrency: int = 4
 
@@ -103,13 +104,14 @@ class S3BlobStore:
                     pending += chunk
                     if upload is None and len(pending) >= self._parts.threshold:
                         upload = _Multipart(self._client, self._bucket, name, self._parts, self._checksum)
-                    while upload is not None and len(pending) >= self._parts.part_bytes:
-                        upload.send(_take(pending, self._parts.part_bytes))
+                        upload.send(pending)
+                    elif upload is not None and len(pending) >= self._parts.part_bytes:
+                        upload.send(pending)
                 if upload is None:
                     self._client.put_object(Bucket=self._bucket, Key=name, Body=bytes(pending))
                     return
                 if pending:
-                    upload.send(_take(pending, len(pending)))
+                    upload.send(pending)
                 upload.complete()
             except BaseException:
                 if upload is not None:
@@ -169,14 +171,6 @@ class S3BlobStore:
         return BlobStoreRefusedError(f"{where} refused the request: HTTP {status} {code}: {message}")
 
 
-def _take(pending: bytearray, count: int) -> bytes:
-    """The first ``count`` bytes of ``pending``, removed from it."""
-    with memoryview(pending) as view:
-        part = bytes(view[:count])
-    del pending[:count]
-    return part
-
-
 class _Multipart:
     """One multipart upload: parts sent as they come, ``parts.concurrency`` at a time at most."""
 
@@ -187,12 +181,16 @@ class _Multipart:
         self._pool = ThreadPoolExecutor(max_workers=parts.concurrency, thread_name_prefix="s3-part")
         self._sending: list[Future[dict[str, Any]]] = []
 
-    def send(self, data: bytes) -> None:
+    def send(self, pending: bytearray) -> None:
+        """Send what ``pending`` holds as the next part, and empty it; waits for a free place first, so
+        that at most ``concurrency`` parts and ``pending`` are held."""
         while sum(not future.done() for future in self._sending) >= self._concurrency:
             wait(self._sending, return_when=FIRST_COMPLETED)
         for future in self._sending:
             if future.done():
                 future.result()  # a failed part fails the upload now, not at the end
+        data = bytes(pending)
+        pending.clear()
         number = len(self._sending) + 1
         self._sending.append(self._pool.submit(self._part, number, data))
 
@@ -219,18 +217,28 @@ class _Multipart:
 
 
 class _RangeReader(io.RawIOBase):
-    """An object read in ranged GETs, each bound to the version (ETag) the first request found."""
+    """An object read in ranged GETs of ``READ_AHEAD`` at least, each bound to the version (ETag) the first
+    one found; keeps the last range fetched."""
 
     def __init__(
         self, client: Any, bucket: str, name: str, translated: Callable[[], AbstractContextManager[None]]
     ) -> None:
         super().__init__()
         self._client, self._target, self._translated = client, {"Bucket": bucket, "Key": name}, translated
-        with translated():
-            head = client.head_object(**self._target)
-        self._size: int = head["ContentLength"]
-        self._etag: str = head["ETag"]
         self._position = 0
+        # A GET, not a HEAD: a HEAD's 404 cannot tell a missing object from a missing bucket.
+        with translated():
+            try:
+                answer = client.get_object(**self._target, Range=f"bytes=0-{READ_AHEAD - 1}")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                    raise
+                answer = {"ETag": "", "ContentLength": 0, "Body": io.BytesIO()}  # S3's answer for 0 bytes
+            first: bytes = answer["Body"].read()
+        self._etag: str = answer["ETag"]
+        total = answer.get("ContentRange", "").rpartition("/")[2]
+        self._size = int(total) if total.isdigit() else len(first)  # a store that ignored the range
+        self._window = (0, first)
 
     def readable(self) -> bool:
         return True
@@ -250,12 +258,21 @@ class _RangeReader(io.RawIOBase):
         count = min(len(buffer), self._size - self._position)
         if count <= 0:
             return 0
-        last = self._position + count - 1
+        start, data = self._window
+        if not start <= self._position < start + len(data):
+            start, data = self._fetch(self._position, max(count, READ_AHEAD))
+        offset = self._position - start
+        piece = data[offset : offset + count]
+        buffer[: len(piece)] = piece
+        self._position += len(piece)
+        return len(piece)
+
+    def _fetch(self, start: int, length: int) -> tuple[int, bytes]:
+        last = min(start + length, self._size) - 1
         with self._translated():  # the body is read inside: a connection cut half way is translated too
             answer = self._client.get_object(
-                **self._target, Range=f"bytes={self._position}-{last}", IfMatch=self._etag
+                **self._target, Range=f"bytes={start}-{last}", IfMatch=self._etag
             )
-            body: bytes = answer["Body"].read()
-        buffer[: len(body)] = body
-        self._position += len(body)
-        return len(body)
+            data: bytes = answer["Body"].read()
+        self._window = (start, data)
+        return self._window
