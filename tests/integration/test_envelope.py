@@ -23,6 +23,7 @@ from callsense.calls import datakeys
 from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, CallKey, Transcript
 from callsense.config import Settings
+from callsense.crypto import DIRECT_VERSION
 from callsense.errors import DataKeyDestroyedError
 from callsense.pipeline import fetch, ingest, inline
 from callsense.runtime import Runtime, open_runtime
@@ -169,6 +170,21 @@ def test_what_a_ring_key_sealed_still_opens_and_is_converted_in_place(
         restarted.db.close()
     again = rotation.migrate_envelope(rt)  # resumable: nothing left, and no recording read again
     assert (again.calls, again.rows, again.blobs) == (0, 0, 0)
+
+
+def test_a_recording_sealed_whole_by_a_ring_key_is_converted_to_segments(rt: Runtime) -> None:
+    legacy = _stale_writer(rt)
+    call_pk = _fetched(legacy, "sealed-whole")
+    key, context = calls.audio_blob_key(call_pk), _context(call_pk, "audio")
+    whole = legacy.keyring.encrypt(RECORDING.read_bytes(), context=context)  # as written before segments
+    assert whole[:1] == DIRECT_VERSION
+    rt.blobs.put(key, [whole])
+    assert opened(rt.keyring, read_blob(rt.blobs, key), context=context) == RECORDING.read_bytes()
+    report = rotation.migrate_envelope(rt)
+    assert report.calls == 1 and report.blobs == 1
+    stored = read_blob(rt.blobs, key)
+    assert stored[:1] == bytes([3]) and rt.keyring.key_id_of(stored) is None  # segments, the data key
+    assert opened(rt.keyring, stored, context=context) == RECORDING.read_bytes()
 
 
 def test_destroying_a_data_key_makes_every_copy_of_the_call_unreadable(
