@@ -53,7 +53,7 @@ def audio_response(
             )
     except UnsatisfiableRangeError as exc:
         raise HTTPException(
-            status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE, headers={"Content-Range": f"bytes */{exc.size}"}
+            status.HTTP_416_RANGE_NOT_SATISFIABLE, headers={"Content-Range": f"bytes */{exc.size}"}
         ) from None
     headers = {"Accept-Ranges": "bytes", "Content-Length": str(recording.length)}
     code = status.HTTP_200_OK

@@ -5,7 +5,9 @@ that stopped between that commit and the delete leaves no orphan behind once the
 from __future__ import annotations
 
 import dataclasses
+import io
 import uuid
+from collections.abc import Iterable
 
 import pytest
 from sqlalchemy import func, text, update
@@ -40,12 +42,12 @@ class DiesOnce:
             self.died = True
             raise WorkerKilled(f"killed before {operation} {key}")
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, chunks: Iterable[bytes]) -> None:
         self._maybe_die("put", key)
-        self.store.put(key, data)
+        self.store.put(key, chunks)
 
-    def get(self, key: str) -> bytes:
-        return self.store.get(key)
+    def open(self, key: str) -> io.BufferedIOBase:
+        return self.store.open(key)
 
     def delete(self, key: str) -> None:
         self._maybe_die("delete", key)
