@@ -4,9 +4,10 @@ Blob ``calls/1/audio`` is the object ``<prefix>calls/1/audio``. Callers hand ove
 the bucket holds nothing readable without the key ring. Chunks are gathered up to
 ``multipart_threshold_bytes``: a blob that ends before is one PUT; a longer one becomes a multipart upload fed
 part by part as its chunks come, at most ``max_concurrency`` parts on their way, and aborted when anything
-fails. So a blob costs about (``max_concurrency`` + 1) parts of memory, whatever its size. S3 makes an object visible only when its upload completes, so a reader sees the old blob or the new
-one, never a part, even when the upload dies half way. A blob is read in ranged GETs of what is asked
-(``READ_AHEAD`` at least), each bound by ``If-Match`` to the version the first request found.
+fails: a blob costs about (``max_concurrency`` + 1) parts of memory, whatever its size. S3 makes an object
+visible only when its upload completes, so a reader sees the old blob or the new one, never a part, even when
+the upload dies half way. A blob is read in ranged GETs of what is asked (``READ_AHEAD`` at least), each
+bound by ``If-Match`` to the version the first request found.
 
 botocore's errors are translated here: no such object → ``NotFoundError``; network, 5xx, 408 and 429 →
 ``BlobStoreUnavailableError`` (the job queue retries); no such bucket, refused credentials, a denying policy
