@@ -122,7 +122,7 @@ class S3BlobStore:
     def open(self, key: str) -> io.BufferedReader:
         name = self._object_key(key)
         raw = _RangeReader(self._client, self._bucket, name, lambda: self._translated(key))
-        return io.BufferedReader(raw, buffer_size=READ_AHEAD)
+        return io.BufferedReader(raw)  # small reads from the window the raw reader keeps
 
     def delete(self, key: str) -> None:
         """S3 answers 204 whether or not the object existed. On a versioned bucket this adds a delete
@@ -185,8 +185,8 @@ class _Multipart:
     def send(self, pending: bytearray) -> None:
         """Send what ``pending`` holds as the next part, and empty it; waits for a free place first, so
         that at most ``concurrency`` parts and ``pending`` are held."""
-        while sum(not future.done() for future in self._sending) >= self._concurrency:
-            wait(self._sending, return_when=FIRST_COMPLETED)
+        while len(running := [future for future in self._sending if not future.done()]) >= self._concurrency:
+            wait(running, return_when=FIRST_COMPLETED)
         for future in self._sending:
             if future.done():
                 future.result()  # a failed part fails the upload now, not at the end
