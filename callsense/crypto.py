@@ -1,12 +1,15 @@
 """Encryption at rest: AES-256-GCM under a ring of keys kept in a JSON file of mode 0600.
 
-Two formats, told apart by the first byte:
+Three formats, told apart by the first byte:
 
 - by a ring key (version 1): version | key-id length (1 byte) | key id (ASCII) | nonce (12) | ciphertext+tag
 - by a call's data key (version 2): version | nonce (12) | ciphertext+tag. Once a ring is given the
   call's data keys (``use_data_keys``; the runtime does), every context ``call:<uuid>:<field>`` is sealed
   under that call's own key, which the ring's active key wraps (``calls/datakeys.py``): rotating the ring
   re-wraps data keys only, and destroying one makes every copy of that call's ciphertexts unreadable.
+- in segments (version 3, ``streamcipher.py``), under either kind of key: the recordings in the archive,
+  written (``encrypt_stream``) and read (``open_blob``) a segment at a time. Database values and small
+  blobs stay whole messages (versions 1 and 2).
 
 The associated data is the header followed by the caller's ``context`` (``call:<uuid>:transcript``),
 so a ciphertext copied to another row or field, or given another key id or version, fails to open.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import io
 import json
 import os
 import re
@@ -28,15 +32,17 @@ import secrets
 import stat
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from callsense import streamcipher
 from callsense.errors import ConfigError, DecryptionError
 
-__all__ = ["DIRECT_VERSION", "DataKeys", "KeyRing", "envelope_prefix"]
+__all__ = ["DIRECT_VERSION", "HEAD_BYTES", "DataKeys", "KeyRing", "envelope_prefix"]
 
 _VERSION = 1  # sealed by a ring key, named in the header
 _DATA_KEY_VERSION = 2  # sealed by the data key of the call its context names
@@ -46,6 +52,7 @@ _NONCE_BYTES = 12  # random 96-bit nonces: safe for about 2**32 messages per key
 _KEY_BYTES = 32
 _TAG_BYTES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HEAD_BYTES = max(streamcipher.HEAD_BYTES, 2 + 64 + _NONCE_BYTES + _TAG_BYTES)  # enough for ``key_id_of``
 _CALL_CONTEXT = re.compile(r"call:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):")
 
 # One version of the key file: inode, size, modification time. Saves replace the file (a new inode), so a
@@ -178,49 +185,60 @@ class KeyRing:
         self._data_keys = data_keys
 
     def encrypt(self, plaintext: bytes, *, context: str) -> bytes:
-        call = _call_of(context) if self._data_keys is not None else None
-        if self._data_keys is not None and call is not None:
-            header = bytes([_DATA_KEY_VERSION])
-            key = self._data_keys.key_for(call, create=True)
-        else:
-            self._follow_file()
-            keys = self._keys
-            header = envelope_prefix(keys.active)
-            key = keys.by_id[keys.active]
+        key_id, key = self._sealing_key(context)
+        header = bytes([_DATA_KEY_VERSION]) if key_id is None else envelope_prefix(key_id)
         nonce = os.urandom(_NONCE_BYTES)
         return header + nonce + AESGCM(key).encrypt(nonce, plaintext, header + context.encode())
 
     def decrypt(self, ciphertext: bytes, *, context: str) -> bytes:
-        if ciphertext[:1] == bytes([_DATA_KEY_VERSION]):
-            return self._open_under_data_key(ciphertext, context=context)
         key_id, header, nonce, sealed = _split(ciphertext)
-        key = self._keys.by_id.get(key_id)
-        if key is None:
-            self._follow_file()  # a key made by another process's rotation since we last looked
-            key = self._keys.by_id.get(key_id)
-        if key is None:
-            raise DecryptionError(f"key {key_id!r} is not in the key ring (retired, or from elsewhere)")
-        return _open(key, header, nonce, sealed, context=context, under=f"key {key_id!r}")
+        key, under = self._opening_key(key_id, context)
+        return _open(key, header, nonce, sealed, context=context, under=under)
 
-    def _open_under_data_key(self, ciphertext: bytes, *, context: str) -> bytes:
-        call = _call_of(context)
-        if call is None or self._data_keys is None:
-            raise DecryptionError(
-                f"ciphertext is sealed under a call's data key, but the context {context!r} names no call "
-                "or this key ring was given no data keys"
-            )
-        if len(ciphertext) < 1 + _NONCE_BYTES + _TAG_BYTES:
-            raise DecryptionError("ciphertext is truncated")
-        key = self._data_keys.key_for(call, create=False)
-        nonce_end = 1 + _NONCE_BYTES
-        return _open(
-            key,
-            ciphertext[:1],
-            ciphertext[1:nonce_end],
-            ciphertext[nonce_end:],
-            context=context,
-            under=f"the data key of call {call}",
-        )
+    def encrypt_stream(self, chunks: Iterable[bytes], *, context: str) -> Iterator[bytes]:
+        """The ciphertext of the concatenated ``chunks`` in segments (version 3), a segment at a time, under
+        the key ``encrypt`` would use; the key is taken before the first chunk is read."""
+        key_id, key = self._sealing_key(context)
+        return streamcipher.seal(chunks, key=key, key_id=key_id, context=context)
+
+    def open_blob(self, source: io.BufferedIOBase, *, context: str) -> io.BufferedIOBase:
+        """The plaintext of the ciphertext in ``source`` as a seekable reader that owns ``source``: only the
+        segments read are decrypted (version 3); versions 1 and 2 (sealed whole) are decrypted whole."""
+        try:
+            head = source.read(HEAD_BYTES)
+            if head[:1] == bytes([streamcipher.VERSION]):
+                header = streamcipher.parse_header(head)
+                key, _ = self._opening_key(header.key_id, context)
+                return streamcipher.SegmentReader(source, header, key=key, context=context)
+            with source:
+                return io.BytesIO(self.decrypt(head + source.read(), context=context))
+        except BaseException:
+            source.close()
+            raise
+
+    def _sealing_key(self, context: str) -> tuple[str | None, bytes]:
+        """The ring key's id and the key to seal ``context`` under; no id for a call's data key."""
+        if self._data_keys is not None and (call := _call_of(context)) is not None:
+            return None, self._data_keys.key_for(call, create=True)
+        self._follow_file()
+        keys = self._keys
+        return keys.active, keys.by_id[keys.active]
+
+    def _opening_key(self, key_id: str | None, context: str) -> tuple[bytes, str]:
+        """The key named ``key_id`` (None: the data key of the call ``context`` names), and how to name it."""
+        if key_id is None:
+            call = _call_of(context)
+            if call is None or self._data_keys is None:
+                raise DecryptionError(
+                    f"ciphertext is sealed under a call's data key, but the context {context!r} names no "
+                    "call or this key ring was given no data keys"
+                )
+            return self._data_keys.key_for(call, create=False), f"the data key of call {call}"
+        if key_id not in self._keys.by_id:
+            self._follow_file()  # a key made by another process's rotation since we last looked
+        if (key := self._keys.by_id.get(key_id)) is None:
+            raise DecryptionError(f"key {key_id!r} is not in the key ring (retired, or from elsewhere)")
+        return key, f"key {key_id!r}"
 
     def encrypt_text(self, text: str, *, context: str) -> bytes:
         return self.encrypt(text.encode("utf-8"), context=context)
@@ -229,9 +247,10 @@ class KeyRing:
         return self.decrypt(ciphertext, context=context).decode("utf-8")
 
     def key_id_of(self, ciphertext: bytes) -> str | None:
-        """The ring key that sealed it; None where a call's data key did (rotation leaves those alone)."""
-        if ciphertext[:1] == bytes([_DATA_KEY_VERSION]):
-            return None
+        """The ring key that sealed it; None where a call's data key did (rotation leaves those alone).
+        The first ``HEAD_BYTES`` of a ciphertext suffice."""
+        if ciphertext[:1] == bytes([streamcipher.VERSION]):
+            return streamcipher.parse_header(ciphertext).key_id
         return _split(ciphertext)[0]
 
     def needs_rotation(self, ciphertext: bytes) -> bool:
@@ -334,15 +353,16 @@ def _open(key: bytes, header: bytes, nonce: bytes, sealed: bytes, *, context: st
         ) from None
 
 
-def _split(ciphertext: bytes) -> tuple[str, bytes, bytes, bytes]:
-    """Key id, header, nonce and sealed data of an envelope; the header is checked, the rest is not."""
-    if len(ciphertext) < 2 or ciphertext[0] != _VERSION:
+def _split(ciphertext: bytes) -> tuple[str | None, bytes, bytes, bytes]:
+    """Key id (None: a call's data key), header, nonce and sealed data of a whole-message ciphertext
+    (version 1 or 2); the header is checked, the rest is not."""
+    if len(ciphertext) < 2 or ciphertext[0] not in (_VERSION, _DATA_KEY_VERSION):
         raise DecryptionError("not a callsense ciphertext (unknown envelope version)")
-    header_len = 2 + ciphertext[1]
+    header_len = 1 if ciphertext[0] == _DATA_KEY_VERSION else 2 + ciphertext[1]
     if len(ciphertext) < header_len + _NONCE_BYTES + _TAG_BYTES:
         raise DecryptionError("ciphertext is truncated")
-    key_id = ciphertext[2:header_len].decode("ascii", errors="replace")
-    if not _KEY_ID.fullmatch(key_id):
+    key_id = ciphertext[2:header_len].decode("ascii", errors="replace") if header_len > 1 else None
+    if key_id is not None and not _KEY_ID.fullmatch(key_id):
         raise DecryptionError("ciphertext names an invalid key id")
     nonce_end = header_len + _NONCE_BYTES
     return key_id, ciphertext[:header_len], ciphertext[header_len:nonce_end], ciphertext[nonce_end:]

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import procrastinate
 from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from callsense.calls import access, actions, categories, deliveries
@@ -37,8 +38,8 @@ JobsDep = Annotated[procrastinate.App, Depends(get_jobs)]
 def audio_response(
     rt: Runtime, *, call_id: str, range_header: str | None, actor: str, via: str, original: bool = False
 ) -> Response:
-    """The decrypted recording, or the byte range asked for (206), audited; 416 for a range outside it.
-    The redacted copy, unless ``original`` (the caller has checked the permission)."""
+    """The recording, or the byte range asked for (206), decrypted as it is sent, audited; 416 for a range
+    outside it. The redacted copy, unless ``original`` (the caller has checked the permission)."""
     try:
         with rt.db.transaction() as session:
             recording = access.play_recording(
@@ -54,14 +55,17 @@ def audio_response(
             )
     except UnsatisfiableRangeError as exc:
         raise HTTPException(
-            status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE, headers={"Content-Range": f"bytes */{exc.size}"}
+            status.HTTP_416_RANGE_NOT_SATISFIABLE, headers={"Content-Range": f"bytes */{exc.size}"}
         ) from None
-    headers = {"Accept-Ranges": "bytes"}
-    if recording.span is None:
-        return Response(recording.content, media_type=recording.media_type, headers=headers)
-    start, end = recording.span
-    headers["Content-Range"] = f"bytes {start}-{end}/{recording.size}"
-    return Response(recording.content, status_code=206, media_type=recording.media_type, headers=headers)
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(recording.length)}
+    code = status.HTTP_200_OK
+    if recording.span is not None:
+        start, end = recording.span
+        headers["Content-Range"] = f"bytes {start}-{end}/{recording.size}"
+        code = status.HTTP_206_PARTIAL_CONTENT
+    return StreamingResponse(
+        recording.content(), status_code=code, media_type=recording.media_type, headers=headers
+    )
 
 
 async def reprocess(

@@ -176,8 +176,8 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
                 shown_source=item.audio,
                 details=calls.CallDetails(agent=item.agent, started_at=now - timedelta(hours=item.hours_ago)),
             )
-            encrypted = rt.keyring.encrypt(data, context=calls.context(call.id, "audio"))
-            rt.blobs.put(calls.audio_blob_key(call.id), encrypted)
+            sealed = rt.keyring.encrypt_stream([data], context=calls.context(call.id, "audio"))
+            rt.blobs.put(calls.audio_blob_key(call.id), sealed)
             segments = _segments(item.audio)
             call.audio_blob = calls.audio_blob_key(call.id)
             call.audio_sha256 = hashlib.sha256(data).hexdigest()

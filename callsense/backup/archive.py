@@ -37,6 +37,7 @@ from callsense.crypto import KeyRing
 from callsense.db import Database, open_database, schema_status
 from callsense.errors import BackupError, NotFoundError
 from callsense.security import keywrap
+from callsense.streamcipher import chunks_of
 
 __all__ = ["KeyExport", "Progress", "Silent", "create", "restore"]
 
@@ -189,7 +190,8 @@ def restore(
     store = open_blobstore(settings)
     blob_files = [name for name in found.files if name.startswith(f"{BLOBS}/")]
     for name in progress.track(blob_files, total=len(blob_files), label="recordings"):
-        store.put(validate_key(name.removeprefix(f"{BLOBS}/")), (directory / name).read_bytes())
+        with (directory / name).open("rb") as blob:
+            store.put(validate_key(name.removeprefix(f"{BLOBS}/")), chunks_of(blob))
     ring.install(settings.resolved_key_file)
     return found
 
@@ -261,7 +263,7 @@ def _copy_blobs(
     missing = []
     for key in progress.track(keys, total=len(keys), label=label):
         try:
-            data = store.get(key)
+            blob = store.open(key)
         except NotFoundError:
             missing.append(key)
             if label == "recordings":
@@ -271,7 +273,9 @@ def _copy_blobs(
             continue
         path = target / validate_key(key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.write_bytes(data)
+        with blob, path.open("wb") as copy:
+            for chunk in chunks_of(blob):  # as stored, a part at a time: one version, never held whole
+                copy.write(chunk)
     return missing
 
 

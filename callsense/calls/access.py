@@ -9,7 +9,9 @@ event of its own (``sensitive_viewed``, ``sensitive_played``). ``via`` is where 
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +24,9 @@ from callsense.crypto import KeyRing
 from callsense.errors import NotFoundError, UnsatisfiableRangeError
 
 AUDIO_TYPES = {"flac": "audio/flac", "wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
+# Bytes of the recording sent at a time: what the player's response holds in memory, beside the segment
+# being decrypted.
+SEND_BYTES = 256 * 1024
 
 
 def read_record(
@@ -48,17 +53,32 @@ def read_record(
 
 
 class BlobReader(Protocol):
-    def get(self, key: str) -> bytes: ...
+    def open(self, key: str) -> io.BufferedIOBase: ...
 
 
 @dataclass(frozen=True)
 class Recording:
-    """The decrypted recording, or the part of it that was asked for."""
+    """The recording, open for reading as it is decrypted, and the part of it that was asked for."""
 
-    content: bytes
+    plaintext: io.BufferedIOBase
     media_type: str
     size: int  # of the whole recording
-    span: tuple[int, int] | None  # first and last byte of ``content``, None when it is all of it
+    span: tuple[int, int] | None  # first and last byte asked for, None for all of it
+
+    @property
+    def length(self) -> int:
+        """How many bytes ``content`` yields."""
+        return self.size if self.span is None else self.span[1] - self.span[0] + 1
+
+    def content(self) -> Iterator[bytes]:
+        """The bytes asked for, ``SEND_BYTES`` at a time: only the segments they lie in are fetched and
+        decrypted. Closes the recording when done, or when dropped half way."""
+        with self.plaintext:
+            self.plaintext.seek(0 if self.span is None else self.span[0])
+            left = self.length
+            while left > 0 and (chunk := self.plaintext.read(min(SEND_BYTES, left))):
+                left -= len(chunk)
+                yield chunk
 
 
 def byte_span(header: str | None, size: int) -> tuple[int, int] | None:
@@ -104,7 +124,8 @@ def play_recording(
     original: bool = False,
     redacting: bool = True,
 ) -> Recording:
-    """The recording (or the range asked for), decrypted; audited once the range is known to be servable.
+    """The recording (or the range asked for), open for decryption; audited once the range is known to be
+    servable. The caller reads ``content()`` (which closes it) or closes ``plaintext``.
 
     The redacted copy when the call has one; the original when ``original`` is asked for (the caller has
     checked the permission, ``sensitive_played``), or for a call that was transcribed without redaction;
@@ -129,8 +150,12 @@ def play_recording(
     redacted = key == call.redacted_audio_blob
     context = calls.redacted_audio_context(call.id) if redacted else calls.audio_context(call.id)
     media_type = "audio/flac" if redacted else _media_type(call.audio_format)
-    audio = keyring.decrypt(blobs.get(key), context=context)
-    span = byte_span(range_header, len(audio))
-    calls.add_event(session=session, call_pk=call.id, stage=via, kind=kind, actor=actor)
-    content = audio if span is None else audio[span[0] : span[1] + 1]
-    return Recording(content=content, media_type=media_type, size=len(audio), span=span)
+    plaintext = keyring.open_blob(blobs.open(key), context=context)
+    try:
+        size = plaintext.seek(0, io.SEEK_END)  # authenticated: the last segment was checked on opening
+        span = byte_span(range_header, size)
+        calls.add_event(session=session, call_pk=call.id, stage=via, kind=kind, actor=actor)
+    except BaseException:
+        plaintext.close()
+        raise
+    return Recording(plaintext=plaintext, media_type=media_type, size=size, span=span)

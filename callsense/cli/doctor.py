@@ -93,8 +93,9 @@ def _archive(settings: Settings) -> Check:
     probe = secrets.token_bytes(32)
     try:
         store = open_blobstore(settings)
-        store.put(ARCHIVE_PROBE_KEY, probe)
-        ok = store.get(ARCHIVE_PROBE_KEY) == probe
+        store.put(ARCHIVE_PROBE_KEY, [probe])
+        with store.open(ARCHIVE_PROBE_KEY) as written:
+            ok = written.read() == probe
     except CallsenseError as exc:
         return Check("archive", False, str(exc))
     except OSError as exc:  # a directory we may not create or write

@@ -43,9 +43,10 @@ class BlobSettings(S3Access):
         description="s3: key prefix of every object, ending in '/' (callsense/prod/); empty: none.",
     )
     multipart_threshold_bytes: int = Field(
-        default=64 * MIB,
+        default=16 * MIB,
         ge=MIN_PART_BYTES,
-        description="s3: blobs at least this large are uploaded in parts (multipart upload).",
+        description="s3: blobs at least this large are uploaded in parts (multipart upload); this much of a "
+        "blob is gathered in memory before its upload starts.",
     )
     multipart_part_bytes: int = Field(
         default=16 * MIB,

@@ -1,17 +1,22 @@
-"""The fetch stage: read the call's recording from its source, check it is audio we can take, store it
-encrypted. The download itself (size limits, the SSRF guard, sniffing) is ``backends/recordings``."""
+"""The fetch stage: copy the call's recording from its source into a temporary file, check it there is audio
+we can take, store it encrypted in one streaming pass (hashed on the way). The download itself (size limits,
+the SSRF guard, sniffing) is ``backends/recordings``; what is held in memory is a few segments and parts,
+whatever the recording's size."""
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.pipeline import stages
 from callsense.speech.audio import probe
+from callsense.streamcipher import chunks_of
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -36,21 +41,34 @@ def run(
             source = calls.source_of(call=call, keyring=rt.keyring)
     with stages.audited(rt, call_pk, "fetch"):
         started = time.perf_counter()
-        data = rt.recordings.read(source, local_files=local_files)
-        info = probe(data, max_seconds=rt.settings.max_audio_seconds)  # refuse bad audio before storing it
         key = calls.audio_blob_key(call_pk)
-        with rt.db.transaction() as session:
-            call = calls.lock(session=session, call_pk=call_pk)
-            # written under the call's row lock, as key rotation rewrites it: neither overwrites the other
-            rt.blobs.put(key, rt.keyring.encrypt(data, context=calls.audio_context(call_pk)))
-            seconds = time.perf_counter() - started
-            call.audio_blob = key
-            call.audio_sha256 = hashlib.sha256(data).hexdigest()
-            call.audio_bytes = len(data)
-            call.audio_format = f"{info.container}/{info.codec} {info.sample_rate} Hz"
-            call.duration_s = round(info.duration, 3)
-            call.channels = info.channels
-            call.fetch_seconds = round(seconds, 3)
-            calls.set_status(session=session, call=call, status=CallStatus.fetched)
-            calls.add_event(session=session, call_pk=call_pk, stage="fetch", kind="finished", seconds=seconds)
+        with tempfile.TemporaryFile(prefix="callsense-fetch-") as spool:  # unlinked: gone with us
+            rt.recordings.spool(source, local_files=local_files, into=spool)
+            info = probe(spool, max_seconds=rt.settings.max_audio_seconds)  # refuse bad audio before storing
+            spool.seek(0)
+            digest = hashlib.sha256()
+            with rt.db.transaction() as session:
+                call = calls.lock(session=session, call_pk=call_pk)
+                # written under the call's row lock, as key rotation rewrites it: neither overwrites the other
+                plaintext = _hashed(chunks_of(spool), digest)
+                rt.blobs.put(key, rt.keyring.encrypt_stream(plaintext, context=calls.audio_context(call_pk)))
+                seconds = time.perf_counter() - started
+                call.audio_blob = key
+                call.audio_sha256 = digest.hexdigest()
+                call.audio_bytes = spool.tell()
+                call.audio_format = f"{info.container}/{info.codec} {info.sample_rate} Hz"
+                call.duration_s = round(info.duration, 3)
+                call.channels = info.channels
+                call.fetch_seconds = round(seconds, 3)
+                calls.set_status(session=session, call=call, status=CallStatus.fetched)
+                calls.add_event(
+                    session=session, call_pk=call_pk, stage="fetch", kind="finished", seconds=seconds
+                )
     return "transcribe"
+
+
+def _hashed(chunks: Iterable[bytes], digest: hashlib._Hash) -> Iterator[bytes]:
+    """``chunks`` as they are, each fed to ``digest`` on the way."""
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk

@@ -28,9 +28,8 @@ def write(rt: Runtime, call_pk: uuid.UUID) -> None:
         if call is None or call.status != CallStatus.done.value or call.text_purged_at is not None:
             return  # erased since, not analysed, or its text purged: nothing to archive
         record = calls.to_record(call=call, keyring=rt.keyring).model_dump_json().encode()
-        rt.blobs.put(
-            calls.record_blob_key(call_pk), rt.keyring.encrypt(record, context=calls.record_context(call_pk))
-        )
+        sealed = rt.keyring.encrypt(record, context=calls.record_context(call_pk))  # small: one message
+        rt.blobs.put(calls.record_blob_key(call_pk), [sealed])
 
 
 def read(rt: Runtime, call_id: str) -> str:
@@ -39,12 +38,13 @@ def read(rt: Runtime, call_id: str) -> str:
     with rt.db.transaction() as session:
         call_pk = calls.get(session=session, call_id=call_id).id
     try:
-        sealed = rt.blobs.get(calls.record_blob_key(call_pk))
+        blob = rt.blobs.open(calls.record_blob_key(call_pk))
     except NotFoundError as exc:
         raise NotFoundError(
             f"call '{call_id}' has no record in the archive (see blobs.archive_records)"
         ) from exc
-    return rt.keyring.decrypt_text(sealed, context=calls.record_context(call_pk))
+    with rt.keyring.open_blob(blob, context=calls.record_context(call_pk)) as record:
+        return record.read().decode("utf-8")
 
 
 def delete(rt: Runtime, call_pk: uuid.UUID) -> None:

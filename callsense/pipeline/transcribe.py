@@ -1,5 +1,6 @@
-"""The transcribe stage: decrypt and decode the stored recording, transcribe it (and translate it with Whisper
-when the settings say so), measure the talk figures while the audio is at hand, store the turns encrypted."""
+"""The transcribe stage: decode the stored recording as it is decrypted (a segment at a time), transcribe it
+(and translate it with Whisper when the settings say so), measure the talk figures while the audio is at
+hand, store the turns encrypted."""
 
 from __future__ import annotations
 
@@ -40,11 +41,9 @@ def run(
         vocabulary = _source_vocabulary(call, rt)
     with stages.audited(rt, call_pk, "transcribe"):
         started = time.perf_counter()
-        blob = rt.blobs.get(calls.audio_blob_key(call_pk))
-        audio = decode(
-            rt.keyring.decrypt(blob, context=calls.audio_context(call_pk)),
-            max_seconds=rt.settings.max_audio_seconds,
-        )
+        blob = rt.blobs.open(calls.audio_blob_key(call_pk))
+        with rt.keyring.open_blob(blob, context=calls.audio_context(call_pk)) as recording:
+            audio = decode(recording, max_seconds=rt.settings.max_audio_seconds)
         transcript = rt.transcriber.transcribe(
             audio,
             language=language,
@@ -74,10 +73,9 @@ def run(
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
             if redacted.audio is not None:  # under the row lock, as key rotation rewrites it (see fetch)
-                rt.blobs.put(
-                    calls.redacted_audio_blob_key(call_pk),
-                    rt.keyring.encrypt(redacted.audio, context=calls.redacted_audio_context(call_pk)),
-                )
+                context = calls.redacted_audio_context(call_pk)
+                sealed = rt.keyring.encrypt_stream([redacted.audio], context=context)
+                rt.blobs.put(calls.redacted_audio_blob_key(call_pk), sealed)
             calls.store_transcript(
                 session=session,
                 call=call,

@@ -19,8 +19,9 @@ after a count finds no data key, database value or recording left under them.
 
 from __future__ import annotations
 
+import io
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,9 +33,10 @@ from callsense.calls import datakeys
 from callsense.calls import service as calls
 from callsense.calls import users as _users  # noqa: F401  (registers the dashboard's tables, as migrations do)
 from callsense.calls.models import Base, Call, CallKey
-from callsense.crypto import DIRECT_VERSION, KeyRing, envelope_prefix
+from callsense.crypto import DIRECT_VERSION, HEAD_BYTES, KeyRing, envelope_prefix
 from callsense.db import Database
 from callsense.errors import ConfigError, NotFoundError
+from callsense.streamcipher import chunks_of
 
 # Calls per transaction: their row locks are held while their recordings are re-encrypted.
 BATCH_CALLS = 20
@@ -48,9 +50,9 @@ class Blobs(Protocol):
     """What rotation asks of the blob store (``backends.blobstore.BlobStore``), named here so that security
     does not depend on the back-ends."""
 
-    def get(self, key: str) -> bytes: ...
+    def open(self, key: str) -> io.BufferedIOBase: ...
 
-    def put(self, key: str, data: bytes) -> None: ...
+    def put(self, key: str, chunks: Iterable[bytes]) -> None: ...
 
 
 class Stores(Protocol):
@@ -223,8 +225,14 @@ def count_not_under_active(rt: Stores) -> tuple[int, int, int]:
             for item in encrypted_columns()
         )
         blob_keys = [key for row in session.execute(_unmigrated()) for key in row[1:] if key is not None]
-    blobs = sum(rt.keyring.needs_rotation(rt.blobs.get(key)) for key in blob_keys)
+    blobs = sum(rt.keyring.needs_rotation(_head(rt, key)) for key in blob_keys)
     return data_keys, rows, blobs
+
+
+def _head(rt: Stores, blob_key: str) -> bytes:
+    """The first bytes of a blob, enough to tell which key sealed it."""
+    with rt.blobs.open(blob_key) as blob:
+        return blob.read(HEAD_BYTES)
 
 
 def _direct(column: Column[Any]) -> ColumnElement[bool]:
@@ -297,11 +305,17 @@ def _envelope_rows(
 
 
 def _envelope_blob(rt: Stores, blob_key: str, blob_context: str, report: RotationReport) -> None:
+    """Seal a recording that a ring key seals directly again, under its call's data key and in segments,
+    streamed from the old version to the new (which replaces it only once whole)."""
     try:
-        value = rt.blobs.get(blob_key)
+        blob = rt.blobs.open(blob_key)
     except NotFoundError:
         report.missing_blobs += 1  # nothing to convert; the blob store's own problem, not the migration's
         return
-    if rt.keyring.key_id_of(value) is not None:
-        rt.blobs.put(blob_key, rt.keyring.reencrypt(value, context=blob_context))
-        report.blobs += 1
+    if rt.keyring.key_id_of(blob.read(HEAD_BYTES)) is None:
+        blob.close()
+        return
+    blob.seek(0)
+    with rt.keyring.open_blob(blob, context=blob_context) as plaintext:
+        rt.blobs.put(blob_key, rt.keyring.encrypt_stream(chunks_of(plaintext), context=blob_context))
+    report.blobs += 1

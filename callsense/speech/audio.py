@@ -1,9 +1,11 @@
 """Decode any recording PyAV can read into 16 kHz float32 channels, refusing what is not sound audio.
 
-The container and codec are sniffed from the bytes (never trusted from a file name). Decoding stops as
-soon as the recording exceeds the configured length, so an absurdly long file costs little. ``probe`` checks
-a recording the same way without keeping its samples (the fetch stage); ``decode`` writes them into one array
-sized from the container's declared duration, so a 4-hour stereo call costs its 1.8 GB of samples, no more.
+The recording is bytes or a seekable file (a spooled download, a decrypting reader of the archive), read as
+PyAV asks. The container and codec are sniffed from the bytes (never trusted from a file name). Decoding
+stops as soon as the recording exceeds the configured length, so an absurdly long file costs little.
+``probe`` checks a recording the same way without keeping its samples (the fetch stage); ``decode`` writes
+them into one array sized from the container's declared duration, so a 4-hour stereo call costs its 1.8 GB
+of samples, no more.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ UNDECLARED_SAMPLES = 60 * SAMPLE_RATE
 CORRELATION_BLOCK = 1 << 18
 
 FloatArray = npt.NDArray[np.float32]
+# A recording in memory, or a seekable file of it.
+Recording = bytes | io.BufferedIOBase
 
 
 @dataclass(frozen=True)
@@ -86,25 +90,30 @@ class _Samples:
         return self._array[:, : self.size]
 
 
-def probe(data: bytes, *, max_seconds: float) -> AudioInfo:
-    """Check ``data`` as ``decode`` does, keeping no samples; raise ``BadAudioError`` if it is unsound."""
-    info, _ = _read(data, max_seconds=max_seconds, keep=False)
+def probe(recording: Recording, *, max_seconds: float) -> AudioInfo:
+    """Check ``recording`` as ``decode`` does, keeping no samples; raise ``BadAudioError`` if unsound."""
+    info, _ = _read(recording, max_seconds=max_seconds, keep=False)
     return info
 
 
-def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
-    """Decode ``data`` or raise ``BadAudioError`` saying plainly what is wrong with it."""
-    info, samples = _read(data, max_seconds=max_seconds, keep=True)
+def decode(recording: Recording, *, max_seconds: float) -> DecodedAudio:
+    """Decode ``recording`` or raise ``BadAudioError`` saying plainly what is wrong with it."""
+    info, samples = _read(recording, max_seconds=max_seconds, keep=True)
     return DecodedAudio(channels=samples.view(), info=info)
 
 
-def _read(data: bytes, *, max_seconds: float, keep: bool) -> tuple[AudioInfo, _Samples]:
-    """Stream ``data`` through the 16 kHz resampler, checking it as it goes; keep the samples if asked."""
-    if not data:
+def _read(recording: Recording, *, max_seconds: float, keep: bool) -> tuple[AudioInfo, _Samples]:
+    """Stream ``recording`` through the 16 kHz resampler, checking it as it goes; keep the samples if
+    asked."""
+    file = io.BytesIO(recording) if isinstance(recording, bytes) else recording
+    size = file.seek(0, io.SEEK_END)
+    if not size:
         raise BadAudioError("the recording is empty (0 bytes)")
-    _check_riff_length(data)
+    file.seek(0)
+    _check_riff_length(file.read(12), size)
+    file.seek(0)
     try:
-        container = av.open(io.BytesIO(data), mode="r")
+        container = av.open(file, mode="r")
     except av.error.FFmpegError as exc:
         raise BadAudioError(f"not a readable audio file ({exc.strerror or type(exc).__name__})") from exc
     with container:
@@ -161,14 +170,15 @@ def _read(data: bytes, *, max_seconds: float, keep: bool) -> tuple[AudioInfo, _S
     return info, samples
 
 
-def _check_riff_length(data: bytes) -> None:
-    """FFmpeg clamps a WAV's duration to the bytes present, so a cut-off WAV is caught from its header."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE" or len(data) < 12:
+def _check_riff_length(head: bytes, size: int) -> None:
+    """FFmpeg clamps a WAV's duration to the bytes present, so a cut-off WAV is caught from its header
+    (``head``, its first 12 bytes) and its ``size``."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE" or len(head) < 12:
         return
-    declared = int.from_bytes(data[4:8], "little") + 8
+    declared = int.from_bytes(head[4:8], "little") + 8
     # Recorders that stream write 0 or 0xFFFFFFFF when the length is unknown; only a real length is checked.
-    if 44 < declared < 0xFFFFFFFF and len(data) < declared:
-        raise BadAudioError(f"the WAV recording is truncated: {len(data)} bytes of {declared} declared")
+    if 44 < declared < 0xFFFFFFFF and size < declared:
+        raise BadAudioError(f"the WAV recording is truncated: {size} bytes of {declared} declared")
 
 
 def _declared_seconds(

@@ -22,6 +22,7 @@ from callsense.config import Settings
 from callsense.pipeline import ingest, tasks
 from callsense.runtime import open_runtime
 from tests.acceptance.test_service import recordings  # noqa: F401  (the fixture)
+from tests.blobs import read_blob
 from tests.conftest import status_of
 from tests.crm_calls import ANALYSIS
 from tests.llm_stub import openai_answering
@@ -99,7 +100,7 @@ def test_a_running_worker_encrypts_under_the_key_a_rotation_made(
                     stored += session.scalars(select(column).where(column.is_not(None))).all()
     # redaction is on: the redacted copy is the recording kept
     stored.append(
-        FilesystemBlobStore(rt.settings.resolved_blob_dir).get(calls.redacted_audio_blob_key(call_pk))
+        read_blob(FilesystemBlobStore(rt.settings.resolved_blob_dir), calls.redacted_audio_blob_key(call_pk))
     )
     assert len(stored) >= 4  # at least the source, the transcript, the analysis and the recording
     # the call's data key wrapped by the new key (call_keys), everything else sealed by that data key (None)

@@ -55,7 +55,7 @@ def _contents(rt: Runtime) -> tuple[dict[str, object], dict[str, bytes], list[tu
         for call_id in session.scalars(text("select call_id from calls order by call_id")):
             call = calls.get(session=session, call_id=call_id)
             records[call_id] = calls.to_record(call=call, keyring=rt.keyring).model_dump()
-            recordings[call_id] = access.play_recording(
+            played = access.play_recording(
                 session=session,
                 keyring=rt.keyring,
                 blobs=rt.blobs,
@@ -63,7 +63,8 @@ def _contents(rt: Runtime) -> tuple[dict[str, object], dict[str, bytes], list[tu
                 range_header=None,
                 actor="test",
                 via="test",
-            ).content
+            )
+            recordings[call_id] = b"".join(played.content())
         columns = [
             Delivery.call_pk,
             Delivery.destination,

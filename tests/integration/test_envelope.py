@@ -23,10 +23,12 @@ from callsense.calls import datakeys
 from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, CallKey, Transcript
 from callsense.config import Settings
+from callsense.crypto import DIRECT_VERSION
 from callsense.errors import DataKeyDestroyedError
 from callsense.pipeline import fetch, ingest, inline
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
+from tests.blobs import opened, read_blob
 from tests.conftest import AUDIO, source_of
 from tests.crm_calls import analysed_call, cli
 from tests.integration.test_key_rotation import _stale_writer
@@ -67,7 +69,7 @@ def _stored(rt: Runtime, call_pk: uuid.UUID, *, audio: bool = True) -> dict[str,
             "analysis": session.scalar(select(Analysis.result_enc).where(Analysis.call_pk == call_pk)),
         }
         if audio and call.audio_blob is not None:
-            found["audio"] = rt.blobs.get(call.audio_blob)
+            found["audio"] = read_blob(rt.blobs, call.audio_blob)
     return {name: value for name, value in found.items() if value is not None}
 
 
@@ -80,8 +82,8 @@ def test_a_calls_columns_and_recording_are_sealed_under_its_own_data_key(rt: Run
     for call_pk in (first, second):
         for name, value in _stored(rt, call_pk).items():
             assert rt.keyring.key_id_of(value) is None, f"{name} is sealed by a ring key, not the data key"
-            assert rt.keyring.decrypt(value, context=_context(call_pk, name))
-    assert rt.keyring.decrypt(_stored(rt, first)["audio"], context=_context(first, "audio")) == (
+            assert opened(rt.keyring, value, context=_context(call_pk, name))
+    assert opened(rt.keyring, _stored(rt, first)["audio"], context=_context(first, "audio")) == (
         RECORDING.read_bytes()
     )
     record = inline.record(rt, second)
@@ -170,6 +172,21 @@ def test_what_a_ring_key_sealed_still_opens_and_is_converted_in_place(
     assert (again.calls, again.rows, again.blobs) == (0, 0, 0)
 
 
+def test_a_recording_sealed_whole_by_a_ring_key_is_converted_to_segments(rt: Runtime) -> None:
+    legacy = _stale_writer(rt)
+    call_pk = _fetched(legacy, "sealed-whole")
+    key, context = calls.audio_blob_key(call_pk), _context(call_pk, "audio")
+    whole = legacy.keyring.encrypt(RECORDING.read_bytes(), context=context)  # as written before segments
+    assert whole[:1] == DIRECT_VERSION
+    rt.blobs.put(key, [whole])
+    assert opened(rt.keyring, read_blob(rt.blobs, key), context=context) == RECORDING.read_bytes()
+    report = rotation.migrate_envelope(rt)
+    assert report.calls == 1 and report.blobs == 1
+    stored = read_blob(rt.blobs, key)
+    assert stored[:1] == bytes([3]) and rt.keyring.key_id_of(stored) is None  # segments, the data key
+    assert opened(rt.keyring, stored, context=context) == RECORDING.read_bytes()
+
+
 def test_destroying_a_data_key_makes_every_copy_of_the_call_unreadable(
     settings: Settings, rt: Runtime
 ) -> None:
@@ -180,13 +197,13 @@ def test_destroying_a_data_key_makes_every_copy_of_the_call_unreadable(
         datakeys.destroy_data_key(session, erased)
     for name, value in copies.items():
         with pytest.raises(DataKeyDestroyedError, match=f"data key of call {erased} was destroyed"):
-            rt.keyring.decrypt(value, context=_context(erased, name))
+            opened(rt.keyring, value, context=_context(erased, name))
     with pytest.raises(DataKeyDestroyedError):  # nothing new is sealed for it either
         rt.keyring.encrypt(b"late", context=_context(erased, "segments"))
     restarted = _open(settings, rt.blobs)  # another process, with no key in its cache
     try:
         with pytest.raises(DataKeyDestroyedError):
-            restarted.keyring.decrypt(copies["audio"], context=_context(erased, "audio"))
+            opened(restarted.keyring, copies["audio"], context=_context(erased, "audio"))
         assert source_of(restarted, kept) == str(RECORDING)  # the other calls are untouched
         report = rotation.rotate(
             restarted, retire_old=True
@@ -254,16 +271,16 @@ def test_erasure_reaches_a_backups_recording_and_dumped_values(settings: Setting
         dumped = _dumped_value(backup / archive.DUMP, pg_restore, "calls", erased, "source_enc")
         copied = (backup / archive.BLOBS / calls.audio_blob_key(erased)).read_bytes()
         assert rt.keyring.decrypt_text(dumped, context=_context(erased, "source")) == str(RECORDING)
-        assert rt.keyring.decrypt(copied, context=_context(erased, "audio")) == RECORDING.read_bytes()
+        assert opened(rt.keyring, copied, context=_context(erased, "audio")) == RECORDING.read_bytes()
 
         with rt.db.transaction() as session:
             datakeys.destroy_data_key(session, erased)
 
         for value, name in ((dumped, "source"), (copied, "audio")):
             with pytest.raises(DataKeyDestroyedError):
-                rt.keyring.decrypt(value, context=_context(erased, name))
+                opened(rt.keyring, value, context=_context(erased, name))
         kept_copy = (backup / archive.BLOBS / calls.audio_blob_key(kept)).read_bytes()
-        assert rt.keyring.decrypt(kept_copy, context=_context(kept, "audio")) == RECORDING.read_bytes()
+        assert opened(rt.keyring, kept_copy, context=_context(kept, "audio")) == RECORDING.read_bytes()
     finally:
         rt.db.close()
 

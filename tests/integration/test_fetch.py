@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import io
 import ipaddress
 import json
 import socket
@@ -212,7 +213,9 @@ def options(**changes: Any) -> FetchOptions:
 
 
 def read_source(source: str, options: FetchOptions, *, local_files: bool = True) -> bytes:
-    return recordings.SourceReader(options).read(source, local_files=local_files)
+    spool = io.BytesIO()
+    recordings.SourceReader(options).spool(source, local_files=local_files, into=spool)
+    return spool.getvalue()
 
 
 def basic(user: str, password: str) -> str:

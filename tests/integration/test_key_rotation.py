@@ -34,6 +34,7 @@ from callsense.errors import ConfigError, NotFoundError
 from callsense.pipeline import deliver, fetch, ingest, inline
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
+from tests.blobs import opened, read_blob
 from tests.conftest import AUDIO, source_of, status_of
 from tests.crm_calls import TRANSCRIPT, analysed_call
 from tests.crm_fakes import FakeHubSpot, serving
@@ -96,7 +97,7 @@ def _key_ids(rt: Runtime) -> set[str | None]:
         blob_keys = [
             key for row in session.execute(select(Call.audio_blob, Call.redacted_audio_blob)) for key in row
         ]
-    values += [rt.blobs.get(key) for key in blob_keys if key is not None]
+    values += [read_blob(rt.blobs, key) for key in blob_keys if key is not None]
     return {rt.keyring.key_id_of(value) for value in values}
 
 
@@ -130,7 +131,7 @@ def _calls_at_every_stage(rt: Runtime) -> dict[str, uuid.UUID]:
         )
         redacted_key = calls.redacted_audio_blob_key(translated)
         rt.blobs.put(
-            redacted_key, rt.keyring.encrypt(b"redacted", context=calls.redacted_audio_context(call.id))
+            redacted_key, [rt.keyring.encrypt(b"redacted", context=calls.redacted_audio_context(call.id))]
         )
         call.redacted_audio_blob = redacted_key
         calls.set_status(session=session, call=call, status=CallStatus.transcribed)
@@ -173,7 +174,7 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
     assert empty == [], f"the calls made here leave {empty} empty: store something in them too"
     assert _key_ids(rt) == {old_key, None}  # data keys wrapped by the ring key, all else under data keys
     recorded = [stages["fetched"], stages["transcribed"]]  # the analysed call came without a recording
-    recordings = {call_pk: rt.blobs.get(calls.audio_blob_key(call_pk)) for call_pk in recorded}
+    recordings = {call_pk: read_blob(rt.blobs, calls.audio_blob_key(call_pk)) for call_pk in recorded}
 
     report = rotation.rotate(rt, retire_old=True)
     assert report.retired == {old_key}
@@ -185,7 +186,7 @@ def test_calls_at_every_stage_survive_rotate_and_retire(
     assert {column: values for column, values in after.items() if column != "call_keys.wrapped"} == {
         column: values for column, values in stored.items() if column != "call_keys.wrapped"
     }
-    assert {call_pk: rt.blobs.get(calls.audio_blob_key(call_pk)) for call_pk in recorded} == recordings
+    assert {call_pk: read_blob(rt.blobs, calls.audio_blob_key(call_pk)) for call_pk in recorded} == recordings
 
     # a restart: a process that loads the key file now holds the new key only
     restarted = _open(configured, rt.blobs)
@@ -287,12 +288,12 @@ def test_rotation_rewrites_a_recording_only_under_the_calls_row_lock(rt: Runtime
         calls.lock(session=session, call_pk=call_pk)  # as a stage writing this call holds it
         worker, errors = _in_thread(lambda: rotation.rotate(rt, retire_old=False))
         assert _waiting_on_a_lock(rt, worker), "rotation finished without waiting for the call's lock"
-        assert rt.keyring.key_id_of(rt.blobs.get(blob)) == old_key
+        assert rt.keyring.key_id_of(read_blob(rt.blobs, blob)) == old_key
     worker.join(60)
     assert not worker.is_alive() and errors == []
-    assert rt.keyring.key_id_of(rt.blobs.get(blob)) is None  # now under the call's data key
-    opened = rt.keyring.decrypt(rt.blobs.get(blob), context=calls.audio_context(call_pk))
-    assert opened == RECORDING.read_bytes()
+    assert rt.keyring.key_id_of(read_blob(rt.blobs, blob)) is None  # now under the call's data key
+    plain = opened(rt.keyring, read_blob(rt.blobs, blob), context=calls.audio_context(call_pk))
+    assert plain == RECORDING.read_bytes()
 
 
 def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: Runtime) -> None:
@@ -326,11 +327,11 @@ def test_fetch_stores_its_recording_under_the_calls_row_lock(rt: Runtime) -> Non
             assert _waiting_on_a_lock(rt, worker), "the fetch finished without waiting for the call's lock"
             # the fetch must not write the recording without the call's lock
             with pytest.raises(NotFoundError):
-                rt.blobs.get(blob)
+                read_blob(rt.blobs, blob)
         worker.join(60)
         assert not worker.is_alive() and errors == []
         assert status_of(rt, call_pk) is CallStatus.fetched
-        stored = rt.keyring.decrypt(rt.blobs.get(blob), context=calls.audio_context(call_pk))
+        stored = opened(rt.keyring, read_blob(rt.blobs, blob), context=calls.audio_context(call_pk))
         assert stored == RECORDING.read_bytes()
     finally:
         server.shutdown()

@@ -39,7 +39,7 @@ def test_scrape_time_gauges_follow_the_database_and_the_disk(rt: Runtime) -> Non
     app = tasks.build_app(rt)
     with app.open():
         tasks.defer_stage(app, "fetch", call_pk)
-    rt.blobs.put("probe", b"x")  # the filesystem store makes its directory on the first write
+    rt.blobs.put("probe", [b"x"])  # the filesystem store makes its directory on the first write
 
     scraped = _scrape(rt)
     assert before - 1 <= scraped[("callsense_last_ingest_timestamp_seconds", ())] <= time.time() + 1

@@ -25,6 +25,7 @@ from callsense.config import Settings
 from callsense.errors import DecryptionError, NotFoundError
 from callsense.pipeline import analyse, categorise, erasure, inline, record_archive, retention
 from callsense.runtime import Runtime
+from tests.blobs import read_blob
 from tests.crm_calls import cli_env
 from tests.redaction_calls import CARD, process, runtime
 from tests.servers import CALLSENSE
@@ -51,7 +52,7 @@ def rt(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Runtime]:
 
 def archived(rt: Runtime, call_pk: uuid.UUID) -> bytes:
     """The record as the store holds it (ciphertext); ``NotFoundError`` when none is."""
-    return rt.blobs.get(calls.record_blob_key(call_pk))
+    return read_blob(rt.blobs, calls.record_blob_key(call_pk))
 
 
 def opened(rt: Runtime, call_pk: uuid.UUID) -> CallRecord:

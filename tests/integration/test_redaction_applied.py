@@ -30,6 +30,7 @@ from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.speech import masking
 from callsense.speech.audio import SAMPLE_RATE, decode
+from tests.blobs import opened, read_blob
 from tests.redaction_calls import CARD, MARGIN_S, process, recording, runtime
 
 FIRST_GROUP = CARD.split()[0]
@@ -156,7 +157,7 @@ def test_the_redacted_recording_masks_each_span_on_the_speakers_channel_only(
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
             spans = _spans(calls.read_segments(call=call, keyring=rt.keyring, original=True))
-            blob = rt.blobs.get(calls.redacted_audio_blob_key(call_pk))
+            blob = read_blob(rt.blobs, calls.redacted_audio_blob_key(call_pk))
             assert call.audio_blob is None
             with pytest.raises(NotFoundError, match="not kept"):
                 access.play_recording(
@@ -164,9 +165,9 @@ def test_the_redacted_recording_masks_each_span_on_the_speakers_channel_only(
                     range_header=None, actor="test", via="api", original=True,
                 )  # fmt: skip
         with pytest.raises(NotFoundError):
-            rt.blobs.get(calls.audio_blob_key(call_pk))
+            read_blob(rt.blobs, calls.audio_blob_key(call_pk))
         redacted = decode(
-            rt.keyring.decrypt(blob, context=calls.redacted_audio_context(call_pk)), max_seconds=60
+            opened(rt.keyring, blob, context=calls.redacted_audio_context(call_pk)), max_seconds=60
         )
     finally:
         rt.db.close()

@@ -5,7 +5,9 @@ that stopped between that commit and the delete leaves no orphan behind once the
 from __future__ import annotations
 
 import dataclasses
+import io
 import uuid
+from collections.abc import Iterable
 
 import pytest
 from sqlalchemy import func, text, update
@@ -17,6 +19,7 @@ from callsense.config import Settings
 from callsense.errors import NotFoundError
 from callsense.pipeline import analyse, deliver, fetch, ingest, retention, transcribe
 from callsense.runtime import Runtime
+from tests.blobs import read_blob
 from tests.redaction_calls import SOURCE, runtime
 
 
@@ -39,12 +42,12 @@ class DiesOnce:
             self.died = True
             raise WorkerKilled(f"killed before {operation} {key}")
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, chunks: Iterable[bytes]) -> None:
         self._maybe_die("put", key)
-        self.store.put(key, data)
+        self.store.put(key, chunks)
 
-    def get(self, key: str) -> bytes:
-        return self.store.get(key)
+    def open(self, key: str) -> io.BufferedIOBase:
+        return self.store.open(key)
 
     def delete(self, key: str) -> None:
         self._maybe_die("delete", key)
@@ -63,7 +66,7 @@ def _stored(rt: Runtime, call_pk: uuid.UUID) -> tuple[bool, bool]:
     with rt.db.transaction() as session:
         transcribed = calls.lock(session=session, call_pk=call_pk).transcript is not None
     try:
-        rt.blobs.get(calls.audio_blob_key(call_pk))
+        read_blob(rt.blobs, calls.audio_blob_key(call_pk))
     except NotFoundError:
         return transcribed, False
     return transcribed, True
@@ -79,7 +82,7 @@ def test_a_transcription_killed_after_its_commit_deletes_the_original_when_run_a
         assert _stored(rt, call_pk) == (True, True)  # committed, the row names no original: an orphan
         assert transcribe.run(rt, call_pk) == "analyse"  # the queue hands the job back (recover_stalled)
         assert _stored(rt, call_pk) == (True, False)
-        rt.blobs.get(calls.redacted_audio_blob_key(call_pk))  # what the call plays now
+        read_blob(rt.blobs, calls.redacted_audio_blob_key(call_pk))  # what the call plays now
     finally:
         rt.db.close()
 

@@ -41,6 +41,7 @@ from callsense.runtime import Runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
+from tests.blobs import read_blob
 from tests.integration.test_stages import SOURCE, runtime_with_fakes
 
 RULES = {
@@ -89,7 +90,7 @@ def _has_audio(rt: Runtime, call_pk: uuid.UUID) -> bool:
     """Whether a recording of the call is stored: the original, or (redaction being on) its redacted copy."""
     for key in (calls.audio_blob_key(call_pk), calls.redacted_audio_blob_key(call_pk)):
         try:
-            rt.blobs.get(key)
+            read_blob(rt.blobs, key)
         except NotFoundError:
             continue
         return True

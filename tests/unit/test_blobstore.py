@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import os
 import stat
 import threading
@@ -11,7 +12,13 @@ import pytest
 from callsense.backends import blobstore
 from callsense.backends.blobstore import BlobStore, FilesystemBlobStore, MemoryBlobStore, validate_key
 from callsense.crypto import KeyRing
-from callsense.errors import InvalidBlobKeyError, NotFoundError, PermanentError
+from callsense.errors import (
+    BlobStoreUnavailableError,
+    InvalidBlobKeyError,
+    NotFoundError,
+    PermanentError,
+)
+from tests.blobs import read_blob
 
 
 @pytest.fixture(params=["memory", "filesystem", "s3"])
@@ -48,31 +55,70 @@ def test_is_a_blob_store(store: BlobStore) -> None:
 
 
 def test_put_get_round_trip(store: BlobStore) -> None:
-    store.put("audio/call-1", b"\x00\x01 opaque bytes")
-    store.put("empty", b"")
-    assert store.get("audio/call-1") == b"\x00\x01 opaque bytes"
-    assert store.get("empty") == b""
+    store.put("audio/call-1", [b"\x00\x01 opaque bytes"])
+    store.put("empty", [b""])
+    assert read_blob(store, "audio/call-1") == b"\x00\x01 opaque bytes"
+    assert read_blob(store, "empty") == b""
+
+
+def test_put_takes_chunks_and_open_reads_ranges(store: BlobStore) -> None:
+    blob = bytes(range(256)) * 4096  # 1 MiB
+    store.put("k", (blob[start : start + 100_000] for start in range(0, len(blob), 100_000)))
+    with store.open("k") as reader:
+        assert reader.seek(0, io.SEEK_END) == len(blob)
+        reader.seek(700_000)
+        assert reader.read(10) == blob[700_000:700_010]
+        assert reader.tell() == 700_010
+        reader.seek(5)
+        assert reader.read(3) == blob[5:8]
+        reader.seek(len(blob) - 4)
+        assert reader.read(100) == blob[-4:] and reader.read(1) == b""
+
+
+def test_a_failing_stream_leaves_the_old_blob(store: BlobStore) -> None:
+    def broken() -> Iterator[bytes]:
+        yield b"half of the new"
+        raise RuntimeError("the source broke off")
+
+    store.put("k", [b"old"])
+    with pytest.raises(RuntimeError, match="broke off"):
+        store.put("k", broken())
+    assert read_blob(store, "k") == b"old"
+
+
+def test_a_reader_keeps_to_the_version_it_opened(store: BlobStore) -> None:
+    old, new = b"o" * (5 << 20), b"n" * (5 << 20)  # more than one read of the S3 store
+    store.put("k", [old])
+    with store.open("k") as reader:
+        assert reader.read(10) == b"o" * 10
+        store.put("k", [new])
+        if type(store).__name__ == "S3BlobStore":  # each ranged GET is bound to the version first read
+            with pytest.raises(BlobStoreUnavailableError, match="replaced while being read"):
+                reader.read()
+        else:  # a file stays open on its version; the memory store holds immutable bytes
+            assert reader.read() == old[10:]
+    assert read_blob(store, "k") == new
 
 
 def test_get_missing_raises_not_found(store: BlobStore) -> None:
     with pytest.raises(NotFoundError, match="audio/none"):
-        store.get("audio/none")
+        read_blob(store, "audio/none")
 
 
 def test_overwrite_replaces_and_is_idempotent(store: BlobStore) -> None:
-    store.put("k", b"first version, longer than the second")
-    store.put("k", b"second")
-    store.put("k", b"second")
-    assert store.get("k") == b"second"
+    store.put("k", [b"first version, longer than the second"])
+    store.put("k", [b"second"])
+    store.put("k", [b"second"])
+    assert read_blob(store, "k") == b"second"
 
 
 def test_delete_removes_only_that_blob_and_is_idempotent(store: BlobStore) -> None:
-    store.put("calls/1/audio", b"audio")
-    store.put("calls/1/audio/extra", b"kept")
+    store.put("calls/1/audio", [b"audio"])
+    store.put("calls/1/audio/extra", [b"kept"])
     store.delete("calls/1/audio")
     with pytest.raises(NotFoundError):
-        store.get("calls/1/audio")
-    assert store.get("calls/1/audio/extra") == b"kept"
+        read_blob(store, "calls/1/audio")
+    assert read_blob(store, "calls/1/audio/extra") == b"kept"
     store.delete("calls/1/audio")  # gone already: a purge or an erasure that runs twice
     store.delete("never/stored")
 
@@ -83,15 +129,15 @@ def test_delete_checks_the_key(store: BlobStore) -> None:
 
 
 def test_key_may_also_be_a_prefix(store: BlobStore) -> None:
-    store.put("a", b"1")
-    store.put("a/b", b"2")
-    assert store.get("a") == b"1" and store.get("a/b") == b"2"
+    store.put("a", [b"1"])
+    store.put("a/b", [b"2"])
+    assert read_blob(store, "a") == b"1" and read_blob(store, "a/b") == b"2"
 
 
 def test_a_prefix_is_not_a_blob(store: BlobStore) -> None:
-    store.put("a/b", b"x")
+    store.put("a/b", [b"x"])
     with pytest.raises(NotFoundError):
-        store.get("a")
+        read_blob(store, "a")
 
 
 BAD_KEYS = [
@@ -115,7 +161,7 @@ BAD_KEYS = [
 
 @pytest.mark.parametrize("key", BAD_KEYS)
 def test_rejects_bad_keys(store: BlobStore, key: str) -> None:
-    for call in (lambda: store.put(key, b"x"), lambda: store.get(key)):
+    for call in (lambda: store.put(key, [b"x"]), lambda: read_blob(store, key)):
         with pytest.raises(InvalidBlobKeyError):
             call()
 
@@ -143,9 +189,9 @@ def test_exports() -> None:
 def test_memory_store_copies_data() -> None:
     store = MemoryBlobStore()
     data = bytearray(b"abc")
-    store.put("k", bytes(data))
+    store.put("k", [bytes(data)])
     data[0] = ord("z")
-    assert store.get("k") == b"abc"
+    assert read_blob(store, "k") == b"abc"
 
 
 # --- the filesystem store -----------------------------------------------------------------------------
@@ -155,7 +201,7 @@ def test_memory_store_copies_data() -> None:
 def test_filesystem_modes(tmp_path: Path) -> None:
     root = tmp_path / "data" / "blobs"
     store = FilesystemBlobStore(root)
-    store.put("calls/1/audio", b"x")
+    store.put("calls/1/audio", [b"x"])
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     for directory in (root / "calls", root / "calls" / "1"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
@@ -166,36 +212,36 @@ def test_filesystem_modes(tmp_path: Path) -> None:
 def test_filesystem_failed_write_keeps_old_blob(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "blobs"
     store = FilesystemBlobStore(root)
-    store.put("k", b"old")
+    store.put("k", [b"old"])
 
     def crash(_fd: int) -> None:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError):
-        store.put("k", b"new")
+        store.put("k", [b"new"])
     monkeypatch.undo()
-    assert store.get("k") == b"old"
+    assert read_blob(store, "k") == b"old"
     assert len(_files(root)) == 1  # the temporary file is gone
 
 
 def test_filesystem_readers_never_see_half_a_blob(tmp_path: Path) -> None:
     store = FilesystemBlobStore(tmp_path / "blobs")
     versions = [bytes([n]) * (200_000 + n * 1000) for n in range(4)]
-    store.put("k", versions[0])
+    store.put("k", [versions[0]])
     stop = threading.Event()
     seen: list[bytes] = []
 
     def read() -> None:
         while not stop.is_set():
-            seen.append(store.get("k"))
+            seen.append(read_blob(store, "k"))
 
     reader = threading.Thread(target=read)
     reader.start()
     try:
         for _ in range(10):
             for version in versions:
-                store.put("k", version)
+                store.put("k", [version])
     finally:
         stop.set()
         reader.join()
@@ -204,14 +250,14 @@ def test_filesystem_readers_never_see_half_a_blob(tmp_path: Path) -> None:
 
 def test_filesystem_ignores_stray_files_and_survives_restart(tmp_path: Path) -> None:
     root = tmp_path / "blobs"
-    FilesystemBlobStore(root).put("calls/1/audio", b"x")
+    FilesystemBlobStore(root).put("calls/1/audio", [b"x"])
     (root / "calls" / "1" / ".tmpabc.tmp").write_bytes(b"half a write")  # left by a crash
     (root / "README").write_text("not a blob")
     store = FilesystemBlobStore(root)
     for stray in ("calls/1/.tmpabc.tmp", "README"):
         with pytest.raises(NotFoundError):
-            store.get(stray)
-    assert store.get("calls/1/audio") == b"x"
+            read_blob(store, stray)
+    assert read_blob(store, "calls/1/audio") == b"x"
 
 
 def test_encrypted_blob_on_disk_holds_no_plaintext(tmp_path: Path) -> None:
@@ -220,8 +266,9 @@ def test_encrypted_blob_on_disk_holds_no_plaintext(tmp_path: Path) -> None:
     ring = KeyRing.generate()
     audio = b"RIFF....WAVEfmt the customer reads out card number 4111 1111 1111 1111" * 50
     context = "call:0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90:audio"
-    store.put("audio/0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90", ring.encrypt(audio, context=context))
+    store.put("audio/0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90", ring.encrypt_stream([audio], context=context))
     (blob,) = _files(root)
     on_disk = blob.read_bytes()
     assert b"4111" not in on_disk and b"RIFF" not in on_disk and b"customer" not in on_disk
-    assert ring.decrypt(store.get("audio/0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90"), context=context) == audio
+    with ring.open_blob(store.open("audio/0b7e1a8e-2f0c-4b8e-9d51-3a4c7c1f2e90"), context=context) as plain:
+        assert plain.read() == audio

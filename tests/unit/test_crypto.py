@@ -93,7 +93,10 @@ def test_relabelled_key_id_fails() -> None:
         ring.decrypt(forged, context=CONTEXT)
 
 
-@pytest.mark.parametrize("garbage", [b"", b"\x01", b"\x03\x04abcd" + bytes(40), b"\x01\x04abcd" + bytes(20)])
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"\x01", b"\x04\x04abcd" + bytes(40), b"\x01\x04abcd" + bytes(20), b"\x03\x04abcd" + bytes(30)],
+)
 def test_truncated_or_foreign_envelope_fails(ring: KeyRing, garbage: bytes) -> None:
     with pytest.raises(DecryptionError):
         ring.decrypt(garbage, context=CONTEXT)

@@ -39,6 +39,7 @@ def stubbed() -> Iterator[tuple[S3BlobStore, Stubber]]:
         ("NoSuchBucket", 404, BlobStoreRefusedError, "'archive' at http://s3.invalid does not exist"),
         ("AccessDenied", 403, BlobStoreRefusedError, "refused access \\(AccessDenied"),
         ("InvalidArgument", 400, BlobStoreRefusedError, "refused the request: HTTP 400 InvalidArgument"),
+        ("PreconditionFailed", 412, BlobStoreUnavailableError, "blob 'k' was replaced while being read"),
     ],
 )
 def test_get_errors_are_translated(
@@ -47,6 +48,6 @@ def test_get_errors_are_translated(
     store, stubber = stubbed
     stubber.add_client_error("get_object", service_error_code=code, http_status_code=status)
     with pytest.raises(error, match=message) as raised:
-        store.get("k")
+        store.open("k")
     assert raised.value.retryable is (error is BlobStoreUnavailableError)
     stubber.assert_no_pending_responses()

@@ -1,4 +1,5 @@
-"""The port for the audio store: opaque bytes by key. Callers encrypt before ``put``; adapters never see keys.
+"""The port for the audio store: opaque bytes by key, streamed both ways. Callers encrypt before ``put``
+(``KeyRing.encrypt_stream``) and decrypt what ``open`` reads (``KeyRing.open_blob``); adapters never see keys.
 
 Blob keys look like object-store keys (``calls/<uuid>/audio``): characters ``[A-Za-z0-9._/-]``, no ``..``, no
 leading ``/``, no empty, ``.`` or ``..`` segment. A key may be both a blob and a prefix of others (``a`` and
@@ -7,7 +8,9 @@ leading ``/``, no empty, ``.`` or ``..`` segment. A key may be both a blob and a
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from callsense.errors import InvalidBlobKeyError
@@ -21,11 +24,14 @@ _ALLOWED = re.compile(r"[A-Za-z0-9._/-]*")
 
 @runtime_checkable
 class BlobStore(Protocol):
-    def put(self, key: str, data: bytes) -> None:
-        """Store ``data`` under ``key``, atomically: readers see the old blob or the new one, never a part."""
+    def put(self, key: str, chunks: Iterable[bytes]) -> None:
+        """Store the concatenated ``chunks`` under ``key`` as they come, holding a bounded part of them;
+        atomically: readers see the old blob or the new one, never a part, also when ``chunks`` raises."""
 
-    def get(self, key: str) -> bytes:
-        """The blob under ``key``; raises ``NotFoundError`` when there is none."""
+    def open(self, key: str) -> io.BufferedIOBase:
+        """The blob under ``key`` as a seekable reader (``seek(0, SEEK_END)`` gives its size) that fetches
+        only what is read, all of it from one version of the blob; raises ``NotFoundError`` when there is
+        none. Close it (a ``with`` block)."""
 
     def delete(self, key: str) -> None:
         """Remove the blob under ``key``; a blob already gone is no error (a purge or an erasure may run

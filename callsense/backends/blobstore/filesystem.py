@@ -8,8 +8,10 @@ the temporary files of unfinished writes.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from callsense.backends.blobstore.base import validate_key
@@ -30,13 +32,14 @@ class FilesystemBlobStore:
     def __repr__(self) -> str:
         return f"FilesystemBlobStore({str(self._root)!r})"
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, chunks: Iterable[bytes]) -> None:
         path = self._path(key)
         self._make_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # mkstemp makes 0600
         try:
             with os.fdopen(fd, "wb") as file:
-                file.write(data)
+                for chunk in chunks:
+                    file.write(chunk)
                 file.flush()
                 os.fsync(file.fileno())  # the data is on disk before the name points at it
             os.replace(tmp, path)
@@ -46,9 +49,10 @@ class FilesystemBlobStore:
             raise
         _fsync_dir(path.parent)
 
-    def get(self, key: str) -> bytes:
+    def open(self, key: str) -> io.BufferedReader:
+        """The open file keeps the version it opened: a ``put`` renames a new file over the name."""
         try:
-            return self._path(key).read_bytes()
+            return self._path(key).open("rb")
         except FileNotFoundError:
             raise NotFoundError(f"no blob {key!r}") from None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import threading
+from collections.abc import Iterable
 
 from callsense.backends.blobstore.base import validate_key
 from callsense.errors import NotFoundError
@@ -18,15 +20,16 @@ class MemoryBlobStore:
     def __repr__(self) -> str:
         return f"MemoryBlobStore({len(self._blobs)} blobs)"
 
-    def put(self, key: str, data: bytes) -> None:
-        blob = bytes(data)  # a copy: a caller reusing a bytearray must not change what is stored
+    def put(self, key: str, chunks: Iterable[bytes]) -> None:
+        validate_key(key)
+        blob = b"".join(chunks)  # stored only once every chunk came: a failing iterator changes nothing
         with self._lock:
-            self._blobs[validate_key(key)] = blob
+            self._blobs[key] = blob
 
-    def get(self, key: str) -> bytes:
+    def open(self, key: str) -> io.BytesIO:
         with self._lock:
             try:
-                return self._blobs[validate_key(key)]
+                return io.BytesIO(self._blobs[validate_key(key)])  # bytes are immutable: one version
             except KeyError:
                 raise NotFoundError(f"no blob {key!r}") from None
 

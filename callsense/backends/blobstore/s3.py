@@ -1,9 +1,13 @@
 """A ``BlobStore`` in an S3 bucket: AWS or any S3-compatible store (MinIO, Ceph, SeaweedFS), through boto3.
 
 Blob ``calls/1/audio`` is the object ``<prefix>calls/1/audio``. Callers hand over AES-256-GCM ciphertext, so
-the bucket holds nothing readable without the key ring. A blob at least ``multipart_threshold_bytes`` long
-goes up as a multipart upload, in parts sent side by side; S3 makes an object visible only when its upload
-completes, so a reader sees the old blob or the new one, never a part, even when the upload dies half way.
+the bucket holds nothing readable without the key ring. Chunks are gathered up to
+``multipart_threshold_bytes``: a blob that ends before is one PUT; a longer one becomes a multipart upload fed
+part by part as its chunks come, at most ``max_concurrency`` parts on their way, and aborted when anything
+fails: a blob costs about (``max_concurrency`` + 1) parts of memory, whatever its size. S3 makes an object
+visible only when its upload completes, so a reader sees the old blob or the new one, never a part, even when
+the upload dies half way. A blob is read in ranged GETs of what is asked (``READ_AHEAD`` at least), each
+bound by ``If-Match`` to the version the first request found.
 
 botocore's errors are translated here: no such object → ``NotFoundError``; network, 5xx, 408 and 429 →
 ``BlobStoreUnavailableError`` (the job queue retries); no such bucket, refused credentials, a denying policy
@@ -12,12 +16,14 @@ botocore's errors are translated here: no such object → ``NotFoundError``; net
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import (
     BotoCoreError,
     ChecksumError,
@@ -33,7 +39,7 @@ from botocore.exceptions import (
 from callsense.backends.blobstore.base import validate_key
 from callsense.backends.http_status import is_retryable
 from callsense.backends.s3client import make_client
-from callsense.config.blobs import BlobSettings
+from callsense.config.blobs import MIB, BlobSettings
 from callsense.errors import BlobStoreRefusedError, BlobStoreUnavailableError, CallsenseError, NotFoundError
 
 __all__ = ["S3BlobStore"]
@@ -49,43 +55,74 @@ _TRANSPORT_ERRORS = (
 _DENIED_CODES = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 )
+# The smallest ranged GET: a decrypting reader asks a segment (1 MiB) at a time.
+READ_AHEAD = 2 * MIB
+
+
+@dataclass(frozen=True)
+class Parts:
+    """How blobs go up: gathered up to ``threshold`` before a multipart upload begins, then in parts of
+    ``part_bytes`` or a chunk more (S3 wants 5 MiB at least, not equal parts), ``concurrency`` of them on
+    their way at most."""
+
+    threshold: int = 16 * MIB
+    part_bytes: int = 16 * MIB
+    concurrency: int = 4
 
 
 class S3BlobStore:
-    def __init__(
-        self, client: Any, *, bucket: str, prefix: str = "", transfer: TransferConfig | None = None
-    ) -> None:
+    def __init__(self, client: Any, *, bucket: str, prefix: str = "", parts: Parts | None = None) -> None:
         """``client``: a boto3 S3 client (thread-safe, shared by every call); ``from_settings`` builds one."""
         self._client = client
         self._bucket = bucket
         self._prefix = prefix
-        self._transfer = transfer or TransferConfig()
+        self._parts = parts or Parts()
+        checksums = client.meta.config.request_checksum_calculation == "when_supported"
+        self._checksum = {"ChecksumAlgorithm": "CRC32"} if checksums else {}  # as boto3's own uploads
 
     @classmethod
     def from_settings(cls, settings: BlobSettings) -> S3BlobStore:
         assert settings.bucket is not None  # BlobSettings requires it for backend s3
         client = make_client(settings, pool_connections=max(10, settings.max_concurrency))
-        transfer = TransferConfig(
-            multipart_threshold=settings.multipart_threshold_bytes,
-            multipart_chunksize=settings.multipart_part_bytes,
-            max_concurrency=settings.max_concurrency,
+        parts = Parts(
+            threshold=settings.multipart_threshold_bytes,
+            part_bytes=settings.multipart_part_bytes,
+            concurrency=settings.max_concurrency,
         )
-        return cls(client, bucket=settings.bucket, prefix=settings.prefix, transfer=transfer)
+        return cls(client, bucket=settings.bucket, prefix=settings.prefix, parts=parts)
 
     def __repr__(self) -> str:
         endpoint = self._client.meta.endpoint_url
         return f"S3BlobStore({endpoint!r}, bucket={self._bucket!r}, prefix={self._prefix!r})"
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, chunks: Iterable[bytes]) -> None:
         name = self._object_key(key)
+        pending = bytearray()
+        upload: _Multipart | None = None
         with self._translated(key):
-            self._client.upload_fileobj(io.BytesIO(data), self._bucket, name, Config=self._transfer)
+            try:
+                for chunk in chunks:
+                    pending += chunk
+                    if upload is None and len(pending) >= self._parts.threshold:
+                        upload = _Multipart(self._client, self._bucket, name, self._parts, self._checksum)
+                        upload.send(pending)
+                    elif upload is not None and len(pending) >= self._parts.part_bytes:
+                        upload.send(pending)
+                if upload is None:
+                    self._client.put_object(Bucket=self._bucket, Key=name, Body=bytes(pending))
+                    return
+                if pending:
+                    upload.send(pending)
+                upload.complete()
+            except BaseException:
+                if upload is not None:
+                    upload.abort()
+                raise
 
-    def get(self, key: str) -> bytes:
+    def open(self, key: str) -> io.BufferedReader:
         name = self._object_key(key)
-        with self._translated(key):  # the body is read inside: a connection cut half way is translated too
-            body: bytes = self._client.get_object(Bucket=self._bucket, Key=name)["Body"].read()
-        return body
+        raw = _RangeReader(self._client, self._bucket, name, lambda: self._translated(key))
+        return io.BufferedReader(raw)  # small reads from the window the raw reader keeps
 
     def delete(self, key: str) -> None:
         """S3 answers 204 whether or not the object existed. On a versioned bucket this adds a delete
@@ -121,6 +158,8 @@ class S3BlobStore:
         message = error.get("Message") or code
         if code in {"NoSuchKey", "404"}:
             return NotFoundError(f"no blob {key!r}")
+        if code == "PreconditionFailed" or status == 412:  # If-Match: overwritten while being read
+            return BlobStoreUnavailableError(f"{where}: blob {key!r} was replaced while being read")
         if code == "NoSuchBucket":
             return BlobStoreRefusedError(f"{where} does not exist; create it, or correct blobs.bucket")
         if code in _DENIED_CODES or status == 403:
@@ -131,3 +170,110 @@ class S3BlobStore:
         if is_retryable(status):
             return BlobStoreUnavailableError(f"{where} unavailable: HTTP {status} {code}: {message}")
         return BlobStoreRefusedError(f"{where} refused the request: HTTP {status} {code}: {message}")
+
+
+class _Multipart:
+    """One multipart upload: parts sent as they come, ``parts.concurrency`` at a time at most."""
+
+    def __init__(self, client: Any, bucket: str, name: str, parts: Parts, checksum: dict[str, str]) -> None:
+        self._client, self._target, self._checksum = client, {"Bucket": bucket, "Key": name}, checksum
+        self._concurrency = parts.concurrency
+        self._id: str = client.create_multipart_upload(**self._target, **checksum)["UploadId"]
+        self._pool = ThreadPoolExecutor(max_workers=parts.concurrency, thread_name_prefix="s3-part")
+        self._sending: list[Future[dict[str, Any]]] = []
+
+    def send(self, pending: bytearray) -> None:
+        """Send what ``pending`` holds as the next part, and empty it; waits for a free place first, so
+        that at most ``concurrency`` parts and ``pending`` are held."""
+        while len(running := [future for future in self._sending if not future.done()]) >= self._concurrency:
+            wait(running, return_when=FIRST_COMPLETED)
+        for future in self._sending:
+            if future.done():
+                future.result()  # a failed part fails the upload now, not at the end
+        data = bytes(pending)
+        pending.clear()
+        number = len(self._sending) + 1
+        self._sending.append(self._pool.submit(self._part, number, data))
+
+    def _part(self, number: int, data: bytes) -> dict[str, Any]:
+        answer = self._client.upload_part(
+            **self._target, UploadId=self._id, PartNumber=number, Body=data, **self._checksum
+        )
+        checksums = {name: value for name, value in answer.items() if name.startswith("Checksum")}
+        return {"PartNumber": number, "ETag": answer["ETag"], **checksums}
+
+    def complete(self) -> None:
+        done = [future.result() for future in self._sending]
+        self._pool.shutdown()
+        self._client.complete_multipart_upload(
+            **self._target, UploadId=self._id, MultipartUpload={"Parts": done}
+        )
+
+    def abort(self) -> None:
+        """Stop sending and drop the parts sent; a store that cannot be told leaves them to the bucket's
+        lifecycle rule (docs/archive.md): they are never visible."""
+        self._pool.shutdown(cancel_futures=True)
+        with contextlib.suppress(BotoCoreError, ClientError):
+            self._client.abort_multipart_upload(**self._target, UploadId=self._id)
+
+
+class _RangeReader(io.RawIOBase):
+    """An object read in ranged GETs of ``READ_AHEAD`` at least, each bound to the version (ETag) the first
+    one found; keeps the last range fetched."""
+
+    def __init__(
+        self, client: Any, bucket: str, name: str, translated: Callable[[], AbstractContextManager[None]]
+    ) -> None:
+        super().__init__()
+        self._client, self._target, self._translated = client, {"Bucket": bucket, "Key": name}, translated
+        self._position = 0
+        # A GET, not a HEAD: a HEAD's 404 cannot tell a missing object from a missing bucket.
+        with translated():
+            try:
+                answer = client.get_object(**self._target, Range=f"bytes=0-{READ_AHEAD - 1}")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                    raise
+                answer = {"ETag": "", "ContentLength": 0, "Body": io.BytesIO()}  # S3's answer for 0 bytes
+            first: bytes = answer["Body"].read()
+        self._etag: str = answer["ETag"]
+        total = answer.get("ContentRange", "").rpartition("/")[2]
+        self._size = int(total) if total.isdigit() else len(first)  # a store that ignored the range
+        self._window = (0, first)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self._size - self._position)
+        if count <= 0:
+            return 0
+        start, data = self._window
+        if not start <= self._position < start + len(data):
+            start, data = self._fetch(self._position, max(count, READ_AHEAD))
+        offset = self._position - start
+        piece = data[offset : offset + count]
+        buffer[: len(piece)] = piece
+        self._position += len(piece)
+        return len(piece)
+
+    def _fetch(self, start: int, length: int) -> tuple[int, bytes]:
+        last = min(start + length, self._size) - 1
+        with self._translated():  # the body is read inside: a connection cut half way is translated too
+            answer = self._client.get_object(
+                **self._target, Range=f"bytes={start}-{last}", IfMatch=self._etag
+            )
+            data: bytes = answer["Body"].read()
+        self._window = (start, data)
+        return self._window

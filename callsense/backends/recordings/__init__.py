@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from callsense.backends.recordings import http, local
@@ -23,12 +24,13 @@ class SourceReader:
     def from_settings(cls, settings: Settings) -> SourceReader:
         return cls(http.FetchOptions.from_settings(settings))
 
-    def read(self, source: str, *, local_files: bool) -> bytes:
+    def spool(self, source: str, *, local_files: bool, into: BinaryIO) -> None:
         if is_url(source):
-            return http.download(source, self.options)
+            http.download(source, self.options, into)
+            return
         scheme = urlsplit(source).scheme.lower()
         if scheme and len(scheme) > 1:  # a one-letter scheme is a Windows drive
             raise PermanentFetchError(f"unsupported URL scheme '{scheme}': only http and https are fetched")
         if not local_files:
             raise PermanentFetchError("not an http(s) URL, and local files are not read here")
-        return local.read_file(source, max_bytes=self.options.max_bytes)
+        local.copy_file(source, max_bytes=self.options.max_bytes, into=into)

@@ -1,4 +1,5 @@
-"""The recordings port: the bytes of a call's recording, read from the source it was registered with.
+"""The recordings port: the bytes of a call's recording, copied from the source it was registered with into
+a file of the caller's (a temporary file: a recording may be larger than the memory to spare).
 
 A source is an http(s) URL (downloaded behind the SSRF guard, ``http.py``) or a local path (``local.py``).
 Local paths are read only where the caller says so: the CLI reads the files it is given, a source that came
@@ -8,14 +9,15 @@ over the network (a webhook) must not make callsense read its own disk.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 
 class Recordings(Protocol):
-    def read(self, source: str, *, local_files: bool) -> bytes:
-        """The recording's bytes, checked to be audio; raises ``FetchError`` (retryable) or a permanent
-        error (``PermanentFetchError``, ``BadAudioError``)."""
+    def spool(self, source: str, *, local_files: bool, into: BinaryIO) -> None:
+        """Write the recording's bytes into ``into`` as they come, checked to be audio; raises
+        ``FetchError`` (retryable) or a permanent error (``PermanentFetchError``, ``BadAudioError``), after
+        which ``into`` may hold a part."""
         ...
 
 

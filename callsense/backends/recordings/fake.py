@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import BinaryIO
 
 from callsense.errors import PermanentFetchError
 
@@ -15,9 +16,9 @@ class FakeRecordings:
         self._recordings = dict(recordings)
         self.reads: list[tuple[str, bool]] = []
 
-    def read(self, source: str, *, local_files: bool) -> bytes:
+    def spool(self, source: str, *, local_files: bool, into: BinaryIO) -> None:
         self.reads.append((source, local_files))
         try:
-            return self._recordings[source]
+            into.write(self._recordings[source])
         except KeyError:
             raise PermanentFetchError(f"no such recording: {source}") from None

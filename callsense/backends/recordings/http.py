@@ -21,6 +21,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import structlog
@@ -37,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 REDIRECTS = {301, 302, 303, 307, 308}
 CHUNK = 64 * 1024
+SNIFFED = 64  # bytes of the body kept to sniff, and to describe what came instead of audio
 
 
 @dataclass(frozen=True)
@@ -112,27 +114,33 @@ def _userinfo_authorization(url: str) -> str | None:
     return "Basic " + base64.b64encode(f"{parsed.username}:{parsed.password}".encode()).decode("ascii")
 
 
-def download(url: str, options: FetchOptions, *, audio: bool = True) -> bytes:
-    """The body at ``url``, checked to be audio (unless ``audio`` is False: a recording source's listing);
-    raises ``FetchError`` (retryable) or a permanent one."""
+def download(url: str, options: FetchOptions, into: BinaryIO, *, audio: bool = True) -> None:
+    """Write the body at ``url`` into ``into`` as it comes, checked to be audio (unless ``audio`` is False:
+    a recording source's listing); raises ``FetchError`` (retryable) or a permanent one, after which
+    ``into`` holds a part."""
     start = _parse(url)
     authorization = _authorization(start, options.sources) or _userinfo_authorization(url)
     verify = httpx.create_ssl_context()  # certifi (or SSL_CERT_FILE); built once, not per request
     if options.ca_file is not None:
         verify.load_verify_locations(cafile=str(options.ca_file))
-    return _follow(start, authorization, options, verify, audio)
+    _follow(start, authorization, options, verify, into, audio)
 
 
 def _follow(
-    start: httpx.URL, authorization: str | None, options: FetchOptions, verify: ssl.SSLContext, audio: bool
-) -> bytes:
+    start: httpx.URL,
+    authorization: str | None,
+    options: FetchOptions,
+    verify: ssl.SSLContext,
+    into: BinaryIO,
+    audio: bool,
+) -> None:
     """The request and its redirects, each target checked before it is connected to."""
     deadline = time.monotonic() + options.download_timeout
     url, trusted = start, True
     for _hop in range(options.max_redirects + 1):
-        result = _request(url, authorization if trusted else None, options, verify, deadline, audio)
-        if isinstance(result, bytes):
-            return result
+        result = _request(url, authorization if trusted else None, options, verify, deadline, into, audio)
+        if result is None:
+            return
         try:
             joined = url.join(result)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -152,14 +160,16 @@ def _request(
     options: FetchOptions,
     verify: ssl.SSLContext,
     deadline: float,
+    into: BinaryIO,
     audio: bool,
-) -> bytes | str:
-    """GET ``url`` at one of its checked addresses: the body, or the Location of a redirect."""
+) -> str | None:
+    """GET ``url`` at one of its checked addresses: the body written into ``into`` (None), or the Location
+    of a redirect."""
     addresses = options.policy.resolve(url.raw_host.decode("ascii"), url.port or _default_port(url))
     failure: httpx.TransportError | None = None
     for ip in addresses:
         try:
-            return _exchange(url, ip, authorization, options, verify, deadline, audio)
+            return _exchange(url, ip, authorization, options, verify, deadline, into, audio)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing was sent: try the next address
             certificate = _certificate_error(exc)
             if certificate is not None:
@@ -177,8 +187,9 @@ def _exchange(
     options: FetchOptions,
     verify: ssl.SSLContext,
     deadline: float,
+    into: BinaryIO,
     audio: bool,
-) -> bytes | str:
+) -> str | None:
     headers = {
         "Host": url.netloc.decode("ascii"),
         "User-Agent": "callsense",
@@ -205,7 +216,7 @@ def _exchange(
         except httpx.TransportError as exc:
             raise FetchError(f"cannot fetch {describe(str(url))}: {exc}") from exc
         try:
-            return _read(url, response, options, deadline, audio)
+            return _read(url, response, options, deadline, into, audio)
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out reading {describe(str(url))}") from exc
         except httpx.TransportError as exc:
@@ -215,8 +226,13 @@ def _exchange(
 
 
 def _read(
-    url: httpx.URL, response: httpx.Response, options: FetchOptions, deadline: float, audio: bool
-) -> bytes | str:
+    url: httpx.URL,
+    response: httpx.Response,
+    options: FetchOptions,
+    deadline: float,
+    into: BinaryIO,
+    audio: bool,
+) -> str | None:
     status = response.status_code
     shown = describe(str(url))
     if status in REDIRECTS:
@@ -231,20 +247,24 @@ def _read(
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > options.max_bytes:
         raise BadAudioError(f"the recording is {int(declared)} bytes, over the limit of {options.max_bytes}")
-    body = bytearray()
+    head = bytearray()  # the first bytes, to sniff
     sniffed = not audio
+    size = 0
     for chunk in response.iter_raw(CHUNK):
-        body.extend(chunk)
-        if len(body) > options.max_bytes:
+        size += len(chunk)
+        if size > options.max_bytes:
             raise BadAudioError(f"the recording is over the limit of {options.max_bytes} bytes")
-        if not sniffed and len(body) >= SNIFF_BYTES:
-            require_audio(bytes(body[:64]), origin="the server returned")
-            sniffed = True
+        if not sniffed:
+            head += chunk[: SNIFFED - len(head)]
+            if len(head) >= SNIFF_BYTES:
+                require_audio(bytes(head), origin="the server returned")
+                sniffed = True
+        into.write(chunk)
         if time.monotonic() > deadline:
             raise FetchError(f"the download of {shown} took longer than {options.download_timeout:g} s")
-    if not sniffed:
-        require_audio(bytes(body), origin="the server returned")
-    return bytes(body)
+    if not sniffed:  # under SNIFF_BYTES in all
+        require_audio(bytes(head), origin="the server returned")
+    return None
 
 
 def _default_port(url: httpx.URL) -> int:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from callsense.backends.recordings.sniff import SNIFF_BYTES, require_audio
 from callsense.errors import BadAudioError, PermanentFetchError
 
+CHUNK = 1 << 20
 
-def read_file(source: str, *, max_bytes: int) -> bytes:
+
+def copy_file(source: str, *, max_bytes: int, into: BinaryIO) -> None:
+    """Copy the file at ``source`` into ``into``, a chunk at a time, checked to be audio."""
     path = Path(source).expanduser()
     if not path.is_file():
         raise PermanentFetchError(f"no such file: {path}")
@@ -17,6 +21,13 @@ def read_file(source: str, *, max_bytes: int) -> bytes:
         raise BadAudioError(f"the file is {size} bytes, over the limit of {max_bytes}")
     if size == 0:
         raise BadAudioError("the file is empty")
-    data = path.read_bytes()
-    require_audio(data[:SNIFF_BYTES], origin="the file holds")
-    return data
+    with path.open("rb") as file:
+        head = file.read(CHUNK)
+        require_audio(head[:SNIFF_BYTES], origin="the file holds")
+        copied = 0
+        while head:
+            copied += len(head)
+            if copied > max_bytes:  # it grew since
+                raise BadAudioError(f"the file is over the limit of {max_bytes} bytes")
+            into.write(head)
+            head = file.read(CHUNK)

@@ -9,6 +9,7 @@ fetch stage, on any worker, with the queue's retries, exactly as a webhook's.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,9 @@ class RestSource:
         if cursor is not None:
             url = url.copy_merge_params({self.settings.cursor_param: cursor})
         try:
-            answer = json.loads(http.download(str(url), self._options, audio=False))
+            listing = io.BytesIO()
+            http.download(str(url), self._options, listing, audio=False)
+            answer = json.loads(listing.getvalue())
         except CallsenseError as exc:
             raise SourceUnavailableError(f"the listing at {describe(self.settings.url)}: {exc}") from None
         except ValueError as exc:
