@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.redaction_calls import ITEMS, Item
+from bench.redaction_voices import KokoroSpeaker, KokoroVoiceSpec
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config import Settings
 from callsense.config.models import ASRSettings, Channel
@@ -58,10 +59,15 @@ from tools.make_fixtures import (
 )
 
 # The callers' voices, chosen by measurement on a card and a phone number per language (docs/benchmarks.md):
-# Spanish espeak-ng's klatt variant with a word gap is the one whose digits whisper-base hears at telephone
-# quality; no German or French variant tried was (those rows keep the fixtures' agent voices).
-VOICES: dict[str, VoiceSpec] = {
+# whisper-base hears Kokoro-82M reading espeak-ng's phonemes (bench/redaction_voices.py) far better than
+# espeak-ng's own voices, of which only Spanish "es+klatt" with a word gap gave it any digits (--espeak).
+VOICES: dict[str, CallerVoice] = {
     "en": PIPER_AGENT,
+    "es": KokoroVoiceSpec("es"),
+    "de": KokoroVoiceSpec("de"),
+    "fr": KokoroVoiceSpec("fr"),
+}
+ESPEAK_VOICES: dict[str, CallerVoice] = {
     "es": EspeakVoiceSpec("es+klatt", speed=120, pitch=50, word_gap=5),
     "de": DE_AGENT,
     "fr": FR_AGENT,
@@ -74,18 +80,36 @@ MONO_AGENT_VOICES: dict[str, VoiceSpec] = {
     "de": DE_CUSTOMER,
     "fr": FR_CUSTOMER,
 }
+CallerVoice = VoiceSpec | KokoroVoiceSpec
 AGENT_BETWEEN = Segment(speaker=Speaker.agent, start=0, end=0, text="Mm-hmm.", confidence=1.0)
 
 
-def speak(synth: Synthesizer, text: str, language: str) -> DecodedAudio:
+class Voices:
+    """The fixtures' synthesizer (Piper, espeak-ng) and Kokoro, each speaking the voices it has."""
+
+    def __init__(self, callers: dict[str, CallerVoice]) -> None:
+        self.callers = callers
+        self._fixtures = Synthesizer()
+        self._kokoro = KokoroSpeaker()
+
+    def reset(self) -> None:
+        self._fixtures.reset()
+
+    def speak(self, text: str, voice: CallerVoice) -> Int16:
+        if isinstance(voice, KokoroVoiceSpec):
+            return self._kokoro.speak(text, voice)
+        return self._fixtures.speak(text, voice)
+
+
+def speak(synth: Voices, text: str, language: str) -> DecodedAudio:
     synth.reset()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "utterance.flac"
-        write_flac(path, synth.speak(text, VOICES[language]).reshape(-1, 1))
+        write_flac(path, synth.speak(text, synth.callers[language]).reshape(-1, 1))
         return decode(path.read_bytes(), max_seconds=600)
 
 
-def caller_turns(transcriber: WhisperTranscriber, synth: Synthesizer, item: Item) -> list[Segment]:
+def caller_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item) -> list[Segment]:
     """The caller's parts as Whisper heard them, one turn each, the agent's "Mm-hmm" between them."""
     turns: list[Segment] = []
     for part in item.parts:
@@ -101,9 +125,7 @@ def caller_turns(transcriber: WhisperTranscriber, synth: Synthesizer, item: Item
     return turns
 
 
-def call_turns(
-    transcriber: WhisperTranscriber, synth: Synthesizer, item: Item, *, mono: bool
-) -> list[Segment]:
+def call_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item, *, mono: bool) -> list[Segment]:
     """The item as one call transcribed as callsense does: the caller's parts, the agent's "Mm-hmm" between
     them; stereo (agent left, caller right, one voice) or mixed into one channel (two voices, diarized)."""
     synth.reset()
@@ -112,11 +134,11 @@ def call_turns(
     caller: list[Int16] = [gap]
     for index, part in enumerate(item.parts):
         if index:
-            voice = (MONO_AGENT_VOICES if mono else VOICES)[item.language]
+            voice = (MONO_AGENT_VOICES if mono else synth.callers)[item.language]
             between = synth.speak(AGENT_BETWEEN.text, voice)
             agent += [between, gap]
             caller += [np.zeros_like(between), gap]
-        said = synth.speak(part, VOICES[item.language])
+        said = synth.speak(part, synth.callers[item.language])
         agent += [np.zeros_like(said), gap]
         caller += [said, gap]
     channels = [np.concatenate(agent), np.concatenate(caller)]
@@ -218,6 +240,11 @@ def main() -> None:
         action="store_true",
         help="each item as one mono call (agent and caller mixed, diarized by callsense)",
     )
+    parser.add_argument(
+        "--espeak",
+        action="store_true",
+        help="Spanish, German and French callers in espeak-ng's voices instead of Kokoro's (as before)",
+    )
     parser.add_argument("--show", action="store_true", help="print each transcript and its redaction")
     parser.add_argument(
         "--transcripts",
@@ -236,7 +263,7 @@ def main() -> None:
     script, asr = Score(), Score()
     asr_seconds = redact_seconds = 0.0
     transcriber = WhisperTranscriber(ASRSettings(model=args.model), model_dir=settings.resolved_model_dir)
-    synth = None if args.script_only else Synthesizer()
+    synth = None if args.script_only else Voices(VOICES | (ESPEAK_VOICES if args.espeak else {}))
     heard_before: dict[str, tuple[float, list[dict[str, object]]]] = {}
     if args.transcripts and args.transcripts.is_file():
         heard_before = json.loads(args.transcripts.read_text())
@@ -245,7 +272,9 @@ def main() -> None:
         script.add(item, turns, redactor.redact_segments(turns, language=item.language))
         if synth is None:
             continue
-        layout = "stereo " if args.stereo else "mono " if args.mono else ""
+        layout = ("stereo " if args.stereo else "mono " if args.mono else "") + (
+            "espeak " if args.espeak else ""
+        )
         key = f"{layout}{item.language}: {' / '.join(item.parts)}"
         if key not in heard_before:
             started = time.perf_counter()
