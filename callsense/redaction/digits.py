@@ -70,6 +70,9 @@ _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
 _EMAIL_PART = re.compile(r"[\w.\-+]+")
 # One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".
 _GLUED_EMAIL = re.compile(r"(?P<local>[a-z0-9.]+?)at(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
+# The Spanish or French "at" run together with the domain after the address's first part: "carmen.ruiz,"
+# "arrobajemael.com".
+_GLUED_AT = re.compile(r"(?:arroba|arobase)(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
 TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
 
 
@@ -277,6 +280,11 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
         glued = _GLUED_EMAIL.fullmatch(core(text))
         if glued and index not in replaced and "@" not in text:
             replaced[index] = (index, f"{glued['local'].replace('dot', '.')}@{glued['domain']}")
+        glued_at = _GLUED_AT.fullmatch(core(text))
+        local = core(texts[index - 1]) if index > 0 else ""
+        free = not any(first <= index and index - 1 <= last for first, (last, _) in replaced.items())
+        if glued_at and local and _EMAIL_PART.fullmatch(local) and free:
+            replaced[index - 1] = (index, f"{local}@{glued_at['domain']}")
     text = ""
     pieces: list[Piece] = []
     index = 0

@@ -93,3 +93,16 @@ def test_a_homophone_right_before_a_number_is_its_digit(spoken: str, digits: str
 )
 def test_a_homophone_without_a_number_after_it_stays_a_word(text: str) -> None:
     assert joined(text) == text
+
+
+@pytest.mark.parametrize(
+    ("language", "heard", "email"),
+    [
+        ("es", "Mi correo es Carmen.ruiz, arrobajemael.com", "carmen.ruiz@jemael.com"),  # whisper-base
+        ("fr", "mon email julien.moreau arobaseorange.fr", "julien.moreau@orange.fr"),
+    ],
+)
+def test_an_at_run_together_with_the_domain_still_makes_an_email(
+    language: str, heard: str, email: str
+) -> None:
+    assert joined(heard, language).endswith(email)
