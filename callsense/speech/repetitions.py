@@ -87,14 +87,13 @@ def _numbers_collapsed(text: str) -> str:
     digits = 0
     fillers: list[str] = []  # after a digit: inside the number if another digit follows
     for token in text.split():
-        bare = token.strip(_EDGE_PUNCTUATION).lower()
-        count = _digits_in(bare)
+        count = _digits_in(token)
         if count is not None:
             number += fillers
             number.append(token)
             digits += count
             fillers = []
-        elif number and bare in _FILLERS:
+        elif number and token.strip(_EDGE_PUNCTUATION).lower() in _FILLERS:
             fillers.append(token)
         else:
             kept += _number_or_mark(number, digits) + fillers + [token]
