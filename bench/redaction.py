@@ -1,16 +1,17 @@
 """PII redaction on what Whisper hears: recall, precision and F2 per entity type and language, and its cost.
 
-    python -m bench.redaction [--model base] [--language en] [--stereo] [--show] [--transcripts /tmp/h.json]
+    python -m bench.redaction [--model base] [--language en] [--stereo | --mono] [--show]
+                              [--transcripts /tmp/heard.json]
 
 Callers read out cards, phones, e-mails, names, addresses and dates of birth in en/es/de/fr
 (bench/redaction_calls.py: grouped digits, "double four", a correction halfway, a number split over two
 turns with "uh"), spoken by the fixtures' voices (Piper for English, espeak-ng for the others; ``pip install
 -e '.[fixtures]'``, Debian espeak-ng and sox) at telephone quality, transcribed by callsense's Whisper
-transcriber (each caller turn as its own file, or with ``--stereo`` the item as one stereo call, agent
-left and caller right), and redacted by ``PresidioRedactor``. An item counts as found when a span of its
-type was redacted and nothing of it (its digits, four or more in a row, or its words) is left in the
-redacted text; every span of a type an item does not hold counts against that type's precision. F2 weighs
-recall twice.
+transcriber (each caller turn as its own file; with ``--stereo`` the item as one stereo call, agent left and
+caller right; with ``--mono`` the same call mixed into one channel, which callsense diarizes), and redacted
+by ``PresidioRedactor``. An item counts as found when a span of its type was redacted and nothing of it (its
+digits, four or more in a row, or its words) is left in the redacted text; every span of a type an item
+does not hold counts against that type's precision. F2 weighs recall twice.
 Also prints the redaction time per call against the transcription time.
 """
 
@@ -29,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.redaction_calls import ITEMS, Item
+from bench.redaction_voices import KokoroSpeaker, KokoroVoiceSpec
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config import Settings
 from callsense.config.models import ASRSettings, Channel
@@ -41,9 +43,13 @@ from callsense.speech.whisper import WhisperTranscriber
 from tests.unit.redaction_helpers import whisper_turn
 from tools.make_fixtures import (
     DE_AGENT,
+    DE_CUSTOMER,
+    ES_AGENT,
     FR_AGENT,
+    FR_CUSTOMER,
     GAP_S,
     PIPER_AGENT,
+    PIPER_CUSTOMER,
     SR,
     EspeakVoiceSpec,
     Int16,
@@ -53,26 +59,57 @@ from tools.make_fixtures import (
 )
 
 # The callers' voices, chosen by measurement on a card and a phone number per language (docs/benchmarks.md):
-# Spanish espeak-ng's klatt variant with a word gap is the one whose digits whisper-base hears at telephone
-# quality; no German or French variant tried was (those rows keep the fixtures' agent voices).
-VOICES: dict[str, VoiceSpec] = {
+# whisper-base hears Kokoro-82M reading espeak-ng's phonemes (bench/redaction_voices.py) far better than
+# espeak-ng's own voices, of which only Spanish "es+klatt" with a word gap gave it any digits (--espeak).
+VOICES: dict[str, CallerVoice] = {
     "en": PIPER_AGENT,
+    "es": KokoroVoiceSpec("es"),
+    "de": KokoroVoiceSpec("de"),
+    "fr": KokoroVoiceSpec("fr"),
+}
+ESPEAK_VOICES: dict[str, CallerVoice] = {
     "es": EspeakVoiceSpec("es+klatt", speed=120, pitch=50, word_gap=5),
     "de": DE_AGENT,
     "fr": FR_AGENT,
 }
+# The agent's "Mm-hmm" between the caller's parts: in the caller's voice on its own channel (--stereo); in
+# another voice (the fixtures' other speaker) when both share one channel (--mono), as on a real call.
+MONO_AGENT_VOICES: dict[str, VoiceSpec] = {
+    "en": PIPER_CUSTOMER,
+    "es": ES_AGENT,
+    "de": DE_CUSTOMER,
+    "fr": FR_CUSTOMER,
+}
+CallerVoice = VoiceSpec | KokoroVoiceSpec
 AGENT_BETWEEN = Segment(speaker=Speaker.agent, start=0, end=0, text="Mm-hmm.", confidence=1.0)
 
 
-def speak(synth: Synthesizer, text: str, language: str) -> DecodedAudio:
+class Voices:
+    """The fixtures' synthesizer (Piper, espeak-ng) and Kokoro, each speaking the voices it has."""
+
+    def __init__(self, callers: dict[str, CallerVoice]) -> None:
+        self.callers = callers
+        self._fixtures = Synthesizer()
+        self._kokoro = KokoroSpeaker()
+
+    def reset(self) -> None:
+        self._fixtures.reset()
+
+    def speak(self, text: str, voice: CallerVoice) -> Int16:
+        if isinstance(voice, KokoroVoiceSpec):
+            return self._kokoro.speak(text, voice)
+        return self._fixtures.speak(text, voice)
+
+
+def speak(synth: Voices, text: str, language: str) -> DecodedAudio:
     synth.reset()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "utterance.flac"
-        write_flac(path, synth.speak(text, VOICES[language]).reshape(-1, 1))
+        write_flac(path, synth.speak(text, synth.callers[language]).reshape(-1, 1))
         return decode(path.read_bytes(), max_seconds=600)
 
 
-def caller_turns(transcriber: WhisperTranscriber, synth: Synthesizer, item: Item) -> list[Segment]:
+def caller_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item) -> list[Segment]:
     """The caller's parts as Whisper heard them, one turn each, the agent's "Mm-hmm" between them."""
     turns: list[Segment] = []
     for part in item.parts:
@@ -88,24 +125,26 @@ def caller_turns(transcriber: WhisperTranscriber, synth: Synthesizer, item: Item
     return turns
 
 
-def stereo_turns(transcriber: WhisperTranscriber, synth: Synthesizer, item: Item) -> list[Segment]:
-    """The item as one stereo call transcribed as callsense does: the caller's parts on the right channel,
-    the agent's "Mm-hmm" (same voice) on the left between them."""
+def call_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item, *, mono: bool) -> list[Segment]:
+    """The item as one call transcribed as callsense does: the caller's parts, the agent's "Mm-hmm" between
+    them; stereo (agent left, caller right, one voice) or mixed into one channel (two voices, diarized)."""
     synth.reset()
     gap = np.zeros(int(GAP_S * SR), np.int16)
     agent: list[Int16] = [gap]
     caller: list[Int16] = [gap]
     for index, part in enumerate(item.parts):
         if index:
-            between = synth.speak(AGENT_BETWEEN.text, VOICES[item.language])
+            voice = (MONO_AGENT_VOICES if mono else synth.callers)[item.language]
+            between = synth.speak(AGENT_BETWEEN.text, voice)
             agent += [between, gap]
             caller += [np.zeros_like(between), gap]
-        said = synth.speak(part, VOICES[item.language])
+        said = synth.speak(part, synth.callers[item.language])
         agent += [np.zeros_like(said), gap]
         caller += [said, gap]
+    channels = [np.concatenate(agent), np.concatenate(caller)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "call.flac"
-        write_flac(path, np.stack([np.concatenate(agent), np.concatenate(caller)], axis=1))
+        write_flac(path, (channels[0] + channels[1]).reshape(-1, 1) if mono else np.stack(channels, axis=1))
         audio = decode(path.read_bytes(), max_seconds=600)
     return transcriber.transcribe(audio, language=item.language, agent_channel=Channel.left).segments
 
@@ -190,10 +229,21 @@ def main() -> None:
     parser.add_argument(
         "--without-ner", action="store_true", help="names by cue only (redaction.ner_models off)"
     )
-    parser.add_argument(
+    layout = parser.add_mutually_exclusive_group()
+    layout.add_argument(
         "--stereo",
         action="store_true",
         help="each item as one stereo call (agent left, caller right) instead of one file per caller turn",
+    )
+    layout.add_argument(
+        "--mono",
+        action="store_true",
+        help="each item as one mono call (agent and caller mixed, diarized by callsense)",
+    )
+    parser.add_argument(
+        "--espeak",
+        action="store_true",
+        help="Spanish, German and French callers in espeak-ng's voices instead of Kokoro's (as before)",
     )
     parser.add_argument("--show", action="store_true", help="print each transcript and its redaction")
     parser.add_argument(
@@ -213,7 +263,7 @@ def main() -> None:
     script, asr = Score(), Score()
     asr_seconds = redact_seconds = 0.0
     transcriber = WhisperTranscriber(ASRSettings(model=args.model), model_dir=settings.resolved_model_dir)
-    synth = None if args.script_only else Synthesizer()
+    synth = None if args.script_only else Voices(VOICES | (ESPEAK_VOICES if args.espeak else {}))
     heard_before: dict[str, tuple[float, list[dict[str, object]]]] = {}
     if args.transcripts and args.transcripts.is_file():
         heard_before = json.loads(args.transcripts.read_text())
@@ -222,10 +272,16 @@ def main() -> None:
         script.add(item, turns, redactor.redact_segments(turns, language=item.language))
         if synth is None:
             continue
-        key = f"{'stereo ' if args.stereo else ''}{item.language}: {' / '.join(item.parts)}"
+        layout = ("stereo " if args.stereo else "mono " if args.mono else "") + (
+            "espeak " if args.espeak else ""
+        )
+        key = f"{layout}{item.language}: {' / '.join(item.parts)}"
         if key not in heard_before:
             started = time.perf_counter()
-            turns = (stereo_turns if args.stereo else caller_turns)(transcriber, synth, item)
+            if args.stereo or args.mono:
+                turns = call_turns(transcriber, synth, item, mono=args.mono)
+            else:
+                turns = caller_turns(transcriber, synth, item)
             heard_before[key] = (
                 time.perf_counter() - started,
                 [turn.model_dump(mode="json") for turn in turns],

@@ -3,10 +3,12 @@
 CALLSENSE_EXTRAS="[test]" source "$(dirname "$0")/_venv.sh"
 # Debian packages some tests drive, each skipped with its reason when missing: Chromium for the dashboard's
 # browser tests through Playwright (never `playwright install`, which downloads a browser from the internet),
-# systemd-analyze for the service units, promtool (package prometheus) for the alerting rules.
+# systemd-analyze for the service units, promtool (package prometheus) for the alerting rules, espeak-ng for
+# the read-out card that Whisper must not drop as a loop (tests/integration/test_read_out_numbers.py).
 tools=""
 command -v systemd-analyze >/dev/null || tools="$tools systemd"
 command -v promtool >/dev/null || tools="$tools prometheus"
+command -v espeak-ng >/dev/null || tools="$tools espeak-ng"
 if [ ! -x /usr/bin/chromium ] || [ -n "$tools" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         export DEBIAN_FRONTEND=noninteractive

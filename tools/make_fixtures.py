@@ -113,14 +113,14 @@ class Synthesizer:
             raw = np.concatenate(chunks).astype("<f4").tobytes()
             rate = str(self._piper.config.sample_rate)
             src = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", rate]
-            pcm = _sox(src, raw, pitch_cents=voice.pitch_cents)
+            pcm = sox(src, raw, pitch_cents=voice.pitch_cents)
         else:
             wav = subprocess.run([*voice.command, "--stdout", text], check=True, capture_output=True).stdout
-            pcm = _sox(["-t", "wav"], wav, pitch_cents=0)
-        return _trim(pcm)
+            pcm = sox(["-t", "wav"], wav, pitch_cents=0)
+        return trim(pcm)
 
 
-def _sox(input_format: list[str], data: bytes, pitch_cents: int) -> Int16:
+def sox(input_format: list[str], data: bytes, pitch_cents: int) -> Int16:
     """Pitch-shift, band-limit to 300-3400 Hz, normalise to -3 dBFS and resample to 8 kHz mono int16."""
     effects = (["pitch", str(pitch_cents)] if pitch_cents else []) + [
         "highpass", "300", "lowpass", "3400", "rate", "-v", str(SR), "norm", "-3",
@@ -135,7 +135,7 @@ def _sox(input_format: list[str], data: bytes, pitch_cents: int) -> Int16:
     return np.frombuffer(out, dtype="<i2").astype(np.int16)
 
 
-def _trim(pcm: Int16, threshold_db: float = -40.0, pad_s: float = 0.03) -> Int16:
+def trim(pcm: Int16, threshold_db: float = -40.0, pad_s: float = 0.03) -> Int16:
     """Cut leading and trailing near-silence, so that a turn's start and end are where its speech is."""
     level = np.abs(pcm.astype(np.int32))
     loud = np.flatnonzero(level > level.max() * 10 ** (threshold_db / 20))

@@ -29,6 +29,11 @@ _DIGITS: dict[str, dict[str, str]] = {
            "cinq": "5", "six": "6", "sept": "7", "huit": "8", "neuf": "9"},
 }  # fmt: skip
 _AMBIGUOUS = {"oh", "o", "one", "un", "une", "uno", "una", "ein", "eine", "null"}
+# Words Whisper writes for a digit it heard ("call me on for 1555-2671"): a digit only right before another
+# number, never alone nor at the end of one ("four for you" keeps its "for").
+_HOMOPHONES: dict[str, dict[str, str]] = {
+    "en": {"for": "4", "fore": "4", "to": "2", "too": "2", "won": "1", "ate": "8"},
+}
 _FILLERS = {
     "uh",
     "um",
@@ -65,6 +70,9 @@ _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
 _EMAIL_PART = re.compile(r"[\w.\-+]+")
 # One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".
 _GLUED_EMAIL = re.compile(r"(?P<local>[a-z0-9.]+?)at(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
+# The Spanish or French "at" run together with the domain after the address's first part: "carmen.ruiz,"
+# "arrobajemael.com".
+_GLUED_AT = re.compile(r"(?:arroba|arobase)(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
 TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
 
 
@@ -104,7 +112,8 @@ def _converts(word: str, language: str) -> bool:
 
 
 def _number_kind(word: str, language: str) -> str | None:
-    """'digits', 'word', 'ambiguous', 'repeat', 'plus' or None for a word that is no part of a number."""
+    """'digits', 'word', 'ambiguous', 'homophone', 'repeat', 'plus' or None for a word that is no part of a
+    number."""
     text = core(word)
     # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
     if _DIGIT_TOKEN.fullmatch(word.strip().strip(_EDGE_PUNCTUATION)) and "/" not in word:
@@ -116,7 +125,18 @@ def _number_kind(word: str, language: str) -> str | None:
     table = _DIGITS.get(language, _DIGITS["en"])
     if text in table or _converts(text, language):
         return "ambiguous" if text in _AMBIGUOUS else "word"
+    if text in _HOMOPHONES.get(language, {}):
+        return "homophone"
     return None
+
+
+def _kind_in_run(words: list[str], index: int, language: str) -> str | None:
+    """``_number_kind``, with a homophone a digit only when a number follows it."""
+    kind = _number_kind(words[index], language)
+    if kind != "homophone":
+        return kind
+    following = _number_kind(words[index + 1], language) if index + 1 < len(words) else None
+    return kind if following in ("digits", "word", "ambiguous") else None
 
 
 def _run_numbers(words: list[str], language: str) -> str:
@@ -148,9 +168,9 @@ def _run_numbers(words: list[str], language: str) -> str:
         elif kind == "plus":
             flush()
             out.append("+")
-        elif kind == "digits":
+        elif kind in ("digits", "homophone"):
             flush()
-            digits = re.sub(r"\D", "", word)
+            digits = re.sub(r"\D", "", word) or _HOMOPHONES[language][text]
             out.append(digits[0] * repeat + digits[1:] if repeat > 1 else digits)
             repeat = 1
         elif kind in ("word", "ambiguous") or (text in _CONNECTORS and spoken):
@@ -181,7 +201,7 @@ def _runs(words: list[str], turn_ends: set[int], language: str) -> list[tuple[in
     last_number = -1
     unambiguous = False
     for index, word in enumerate(words):
-        kind = _number_kind(word, language)
+        kind = _kind_in_run(words, index, language)
         if kind is not None:
             if start is None:
                 start, unambiguous = index, False
@@ -260,6 +280,11 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
         glued = _GLUED_EMAIL.fullmatch(core(text))
         if glued and index not in replaced and "@" not in text:
             replaced[index] = (index, f"{glued['local'].replace('dot', '.')}@{glued['domain']}")
+        glued_at = _GLUED_AT.fullmatch(core(text))
+        local = core(texts[index - 1]) if index > 0 else ""
+        free = not any(first <= index and index - 1 <= last for first, (last, _) in replaced.items())
+        if glued_at and local and _EMAIL_PART.fullmatch(local) and free:
+            replaced[index - 1] = (index, f"{local}@{glued_at['domain']}")
     text = ""
     pieces: list[Piece] = []
     index = 0

@@ -14,9 +14,16 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    Pattern,
+    PatternRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
@@ -28,9 +35,11 @@ from callsense.redaction.ner import load_ner_pipelines
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.recognizers import (
     BOTH_VIEWS,
+    CONTEXT_WORDS,
     JOINED_VIEW,
     LANGUAGE_INDEPENDENT,
     LANGUAGES,
+    MISHEARD_NUMBER,
     PRESIDIO_NAMES,
     language_independent,
     language_specific,
@@ -47,6 +56,7 @@ class _Hit:
     first: int  # index into the speaker's words
     last: int
     score: float
+    by_context_only: bool = False  # a number that failed its type's check (MISHEARD_NUMBER)
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,9 @@ class PresidioRedactor:
                 entity = PRESIDIO_NAMES.get(result.entity_type, result.entity_type)
                 words_hit = view.words_at(result.start, result.end)
                 if words_hit is not None and str(entity) in wanted:
-                    hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score))
+                    recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+                    misheard = recognizer == MISHEARD_NUMBER
+                    hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score, misheard))
             if joined:
                 cards = EntityType.card_number
                 hits = [_with_fragments(hit, view) if hit.entity == cards else hit for hit in hits]
@@ -159,8 +171,9 @@ def _presidio_names(entities: list[str]) -> list[str]:
 
 
 def _merge(hits: list[_Hit]) -> list[_Hit]:
-    """Overlapping hits as one, named after the longest of them, then the highest-scoring ("221 Baker
-    Street" is an address, though the NER model calls Baker a person)."""
+    """Overlapping hits as one, named after the longest of them, then one found by more than its context,
+    then the highest-scoring ("221 Baker Street" is an address, though the NER model calls Baker a
+    person)."""
     clusters: list[list[_Hit]] = []
     for hit in sorted(hits, key=lambda h: h.first):
         if clusters and hit.first <= max(h.last for h in clusters[-1]):
@@ -169,7 +182,7 @@ def _merge(hits: list[_Hit]) -> list[_Hit]:
             clusters.append([hit])
     merged = []
     for cluster in clusters:
-        best = max(cluster, key=lambda h: (h.last - h.first, h.score))
+        best = max(cluster, key=lambda h: (h.last - h.first, not h.by_context_only, h.score))
         merged.append(_Hit(best.entity, cluster[0].first, max(h.last for h in cluster), best.score))
     return merged
 
@@ -187,7 +200,7 @@ def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:
                 first, grown = piece.first, True
             elif piece.first > last and piece.first - last <= _FRAGMENT_GAP_WORDS:
                 last, grown = piece.last, True
-    return _Hit(hit.entity, first, last, hit.score)
+    return replace(hit, first=first, last=last)
 
 
 def _word_texts(segment: Segment) -> list[str]:
@@ -261,6 +274,6 @@ def _analyzer(custom_patterns: tuple[tuple[str, str], ...], *, with_names: bool)
         registry=registry,
         # Context words after a number count too: "the 3rd of March 1985, when I was born".
         context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=4),
-        nlp_engine=TokenizerNlpEngine(languages, pipelines),
+        nlp_engine=TokenizerNlpEngine(languages, pipelines, CONTEXT_WORDS),
         supported_languages=languages,
     )

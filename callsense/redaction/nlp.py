@@ -12,14 +12,17 @@ from spacy.language import Language
 
 
 class TokenizerNlpEngine(NlpEngine):
-    """Tokens and lower-case words as lemmas (Presidio's context words are matched against them); entities
-    from ``pipelines`` (language -> a loaded spaCy pipeline with an NER component) where a language has
-    one."""
+    """Tokens and lower-case words as lemmas (Presidio's context words are matched against them, stop words
+    left out, ``context_words`` never counted as such); entities from ``pipelines`` (language -> a loaded
+    spaCy pipeline with an NER component) where a language has one."""
 
-    def __init__(self, languages: list[str], pipelines: dict[str, Language]) -> None:
+    def __init__(
+        self, languages: list[str], pipelines: dict[str, Language], context_words: frozenset[str]
+    ) -> None:
         self._pipelines = {
             language: pipelines.get(language) or spacy.blank(language) for language in languages
         }
+        self._context_words = context_words
 
     def load(self) -> None:
         return None
@@ -49,7 +52,7 @@ class TokenizerNlpEngine(NlpEngine):
             yield text, self.process_text(text, language)
 
     def is_stopword(self, word: str, language: str) -> bool:
-        return bool(self._pipelines[language].vocab[word].is_stop)
+        return word not in self._context_words and bool(self._pipelines[language].vocab[word].is_stop)
 
     def is_punct(self, word: str, language: str) -> bool:
         return bool(self._pipelines[language].vocab[word].is_punct)

@@ -54,6 +54,10 @@ _CONTEXT: dict[EntityType, list[str]] = {
     EntityType.national_id: ["social", "security", "ssn", "dni", "nie", "nif", "identidad", "steuer", "id",
                              "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee"],
 }  # fmt: skip
+# The recognizer of numbers that fail their check (Luhn, libphonenumber) but have their type's context.
+MISHEARD_NUMBER = "MisheardNumberRecognizer"
+# Every context word: the NLP engine must not drop one as a stop word ("call", "back", "until" are spaCy's).
+CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
@@ -143,13 +147,25 @@ def _pattern(entity: EntityType, language: str, patterns: list[Pattern]) -> Enti
     )
 
 
+def _misheard(entity: EntityType, language: str, pattern: Pattern) -> EntityRecognizer:
+    """Digits as many as ``entity`` has, found by its context words alone: a hit of a checked recognizer on
+    the same words (an SSN after "number") goes first."""
+    return PatternRecognizer(
+        supported_entity=entity.value,
+        patterns=[pattern],
+        context=_CONTEXT[entity],
+        supported_language=language,
+        name=MISHEARD_NUMBER,
+    )
+
+
 def language_independent(language: str) -> list[EntityRecognizer]:
     """Cards, bank accounts, e-mails and phone numbers: what every language gets."""
     return [
         CreditCardRecognizer(supported_language=language, context=_CONTEXT[EntityType.card_number]),
         # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
         # caller said "card" just before or after it.
-        _pattern(EntityType.card_number, language, [Pattern("card length", r"\b\d{13,21}\b", 0.3)]),
+        _misheard(EntityType.card_number, language, Pattern("card length", r"\b\d{13,21}\b", 0.3)),
         IbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
         OfflineEmailRecognizer(supported_language=language, context=_CONTEXT[EntityType.email]),
         PhoneRecognizer(
@@ -157,6 +173,9 @@ def language_independent(language: str) -> list[EntityRecognizer]:
             context=_CONTEXT[EntityType.phone_number],
             supported_regions=PHONE_REGIONS,
         ),
+        # Likewise a phone number Whisper heard a digit short or long ("202 / A 555-143") is no valid number
+        # any more: redacted when "phone", "number", "call"… stand next to it.
+        _misheard(EntityType.phone_number, language, Pattern("phone length", r"\b\d{8,12}\b", 0.3)),
     ]
 
 

@@ -4,13 +4,26 @@ A phrase of up to six words said three or more times in a row ("die im Land, die
 usually Whisper feeding on its own output; it is collapsed to one. People repeat too: digit groups ("1111 1111
 1111", "one one one one", read from a card) and a word said a few times for emphasis ("no, no, no") are kept,
 so that numbers survive transcription (bench/digits.py measures it).
+
+A whole window is judged by the gzip compression ratio of its text (``loop_compression_ratio``), with every
+read-out number collapsed to one mark first: "cuatro uno uno uno, uno uno uno uno, …" compresses like a loop
+but is a card. A run of more digits than any number a caller reads out (``MAX_NUMBER_DIGITS``) is not
+collapsed: "uno" sixty times is a loop.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 
-__all__ = ["CLIP_SECONDS", "MAX_EMPHASIS_REPEATS", "clips_of", "cut_repetitions"]
+__all__ = [
+    "CLIP_SECONDS",
+    "MAX_EMPHASIS_REPEATS",
+    "MAX_NUMBER_DIGITS",
+    "clips_of",
+    "cut_repetitions",
+    "loop_compression_ratio",
+]
 
 _REPEATED_PHRASE = re.compile(r"\b((?:\S+\s+){0,5}?\S+?)(?:[\s,.;!?]+\1\b){2,}", re.IGNORECASE)
 # More repeats of one word than this in a row are a loop, not emphasis.
@@ -27,6 +40,15 @@ _DIGIT_WORDS = frozenset(
         *("um", "uma", "dois", "duas", "três", "sete", "oito"),
     }
 )
+_REPEAT_WORDS = frozenset({"double", "triple"})
+# Hesitations inside a number ("5555, uh, 5555"): they do not end it.
+_FILLERS = frozenset({"uh", "um", "er", "erm", "eh", "äh", "ähm", "euh", "hum"})
+# Separators Whisper writes inside and around digit groups: "4-1-1-1", "9.1.5", "5,".
+_NUMBER_PUNCTUATION = str.maketrans("", "", "-./,:;")
+_EDGE_PUNCTUATION = "\"'“”«»()[]!?¿¡…,.;:-"
+# The longest number a caller reads out in one go, in digits: a card (19) with its expiry and security code,
+# an IBAN's digits (up to 30); a run of more digits than this is a loop. Twice a 16-digit card.
+MAX_NUMBER_DIGITS = 32
 
 
 def cut_repetitions(text: str) -> str:
@@ -39,11 +61,61 @@ def _collapse_loop(match: re.Match[str]) -> str:
     phrase = match.group(1)
     words = [word.strip(",.;!?-").lower() for word in phrase.split()]
     if all(word.isdigit() or word in _DIGIT_WORDS for word in words):
-        return match.group(0)
+        said = (_digits_in(token) for token in match.group(0).split())
+        if sum(count or 0 for count in said) <= MAX_NUMBER_DIGITS:
+            return match.group(0)
+        return phrase
     repeats = len(re.findall(re.escape(phrase), match.group(0), re.IGNORECASE))
     if len(words) == 1 and repeats <= MAX_EMPHASIS_REPEATS:
         return match.group(0)
     return phrase
+
+
+def loop_compression_ratio(text: str) -> float:
+    """The gzip compression ratio by which faster-whisper tells a decoding loop (above 2.4), measured with
+    each read-out number of at most MAX_NUMBER_DIGITS digits collapsed to one mark, so that a card read
+    digit by digit is not taken for a loop."""
+    data = _numbers_collapsed(text).encode("utf-8")
+    return len(data) / len(zlib.compress(data))
+
+
+def _numbers_collapsed(text: str) -> str:
+    """``text`` with each run of digits and digit words (fillers inside it included) replaced by "#", unless
+    the run holds more than MAX_NUMBER_DIGITS digits."""
+    kept: list[str] = []
+    number: list[str] = []
+    digits = 0
+    fillers: list[str] = []  # after a digit: inside the number if another digit follows
+    for token in text.split():
+        count = _digits_in(token)
+        if count is not None:
+            number += fillers
+            number.append(token)
+            digits += count
+            fillers = []
+        elif number and token.strip(_EDGE_PUNCTUATION).lower() in _FILLERS:
+            fillers.append(token)
+        else:
+            kept += _number_or_mark(number, digits) + fillers + [token]
+            number, digits, fillers = [], 0, []
+    return " ".join(kept + _number_or_mark(number, digits) + fillers)
+
+
+def _number_or_mark(number: list[str], digits: int) -> list[str]:
+    if number and digits <= MAX_NUMBER_DIGITS:
+        return ["#"]
+    return number
+
+
+def _digits_in(token: str) -> int | None:
+    """How many digits a token says ("4111" 4, "uno" 1, "double" 0), or None for a token that is no digit."""
+    bare = token.strip(_EDGE_PUNCTUATION).lower()
+    if bare in _REPEAT_WORDS:
+        return 0
+    if bare in _DIGIT_WORDS:
+        return 1
+    written = bare.translate(_NUMBER_PUNCTUATION)
+    return len(written) if written.isdigit() else None
 
 
 # A window rejected as a loop is decoded again in clips of at most this many seconds, cut at pauses, so a

@@ -7,7 +7,9 @@ finds; ``speakers.SpeakerMap`` decides who is the agent on both kinds. Whisper's
 in: Silero VAD skips silence and music, no text is carried over between windows
 (``condition_on_previous_text=False``) so a loop cannot feed itself, windows that look like loops are
 rejected by the compression-ratio check and decoded again in short clips (a loop then costs one clip), and
-the temperature fallback list is short because every fallback re-decodes the window.
+the temperature fallback list is short because every fallback re-decodes the window. The compression ratio
+is measured with read-out numbers collapsed (``repetitions.loop_compression_ratio``), so a card read digit by
+digit is not taken for a loop.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech import diarization
 from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, channels_are_alike
-from callsense.speech.repetitions import clips_of, cut_repetitions
+from callsense.speech.repetitions import clips_of, cut_repetitions, loop_compression_ratio
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
@@ -42,7 +44,8 @@ Task = Literal["transcribe", "translate"]
 # Whisper segments that are probably not speech: high no-speech probability and low confidence together.
 NO_SPEECH_PROBABILITY = 0.6
 LOW_AVG_LOGPROB = -1.0
-# gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value).
+# gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value),
+# measured by loop_compression_ratio.
 LOOP_COMPRESSION_RATIO = 2.4
 ProgressCallback = Callable[[float], None]
 
@@ -106,7 +109,11 @@ def _load_voice_encoder(path: Path) -> VoiceEncoder:
 @functools.lru_cache(maxsize=2)
 def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     from faster_whisper import WhisperModel
+    from faster_whisper import transcribe as faster_whisper_transcribe
 
+    # faster-whisper's temperature fallback, its batched pipeline and every segment's compression_ratio
+    # measure loops with this module-level function; a plain gzip ratio takes "uno uno uno uno, …" for one.
+    faster_whisper_transcribe.get_compression_ratio = loop_compression_ratio
     started = time.perf_counter()
     try:
         # A local path only: a bare name would make faster-whisper ask a model hub.

@@ -73,3 +73,36 @@ def test_words_whisper_wrote_without_a_space_are_one_token() -> None:
     view = normalise(words, language="en", turn_ends={8}, joined=True)
     assert view.text == "mail ana.schmidt@gmail.com card 4012888888881881"
     assert view.words_at(5, 10) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("spoken", "digits"),
+    [
+        ("call me on for 1555-2671.", "call me on 415552671"),  # whisper-base on "four one five, …"
+        ("my card number is for 1111 1111 1111 1111", "my card number is 41111111111111111"),
+        ("two oh too, five five five", "202555"),
+    ],
+)
+def test_a_homophone_right_before_a_number_is_its_digit(spoken: str, digits: str) -> None:
+    assert joined(spoken) == digits
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thanks for one thing.", "I want to go too.", "We won one.", "It is for you.", "That is 4 for you."],
+)
+def test_a_homophone_without_a_number_after_it_stays_a_word(text: str) -> None:
+    assert joined(text) == text
+
+
+@pytest.mark.parametrize(
+    ("language", "heard", "email"),
+    [
+        ("es", "Mi correo es Carmen.ruiz, arrobajemael.com", "carmen.ruiz@jemael.com"),  # whisper-base
+        ("fr", "mon email julien.moreau arobaseorange.fr", "julien.moreau@orange.fr"),
+    ],
+)
+def test_an_at_run_together_with_the_domain_still_makes_an_email(
+    language: str, heard: str, email: str
+) -> None:
+    assert joined(heard, language).endswith(email)

@@ -141,6 +141,30 @@ def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redacto
     assert redaction.segments[0].text == "My card number is [CARD_NUMBER]."
 
 
+@pytest.mark.parametrize(
+    "turns",
+    [
+        # whisper-base on TTS callers: "four" heard as "for" and a five lost; an "oh" lost over two turns.
+        ["You can call me on for 1555-2671."],
+        ["The number is 202.", "A 555-143."],
+        ["My phone is 0171 234 567."],
+    ],
+)
+def test_a_phone_whisper_misheard_is_still_redacted_next_to_phone_words(
+    redactor: PresidioRedactor, turns: list[str]
+) -> None:
+    segments = [whisper_turn(CUSTOMER, text, start=3.0 * number) for number, text in enumerate(turns)]
+    redaction = redactor.redact_segments(segments, language="en")
+    assert {span.entity for span in redaction.spans} == {"PHONE_NUMBER"}
+    assert not any(character.isdigit() for turn in redaction.segments for character in turn.text)
+
+
+def test_digits_without_phone_words_are_no_phone(redactor: PresidioRedactor) -> None:
+    text = "It cost 12345678 euros, and I have been with you for 10 years."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")
+    assert redaction.spans == []
+
+
 def test_a_call_without_personal_data_is_unchanged(redactor: PresidioRedactor) -> None:
     turns = [
         whisper_turn(AGENT, "Thank you for calling, how can I help?"),
