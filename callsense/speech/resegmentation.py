@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from callsense.speech.audio import FloatArray
 
@@ -49,13 +50,20 @@ def resegment(features: FloatArray, window_scores: FloatArray, speech: npt.NDArr
     """The speaker of every frame of ``features`` (frames, dims), given each frame's mean cosine score to
     every speaker from the windows covering it (frames, speakers; zero where none does) and the frames
     inside speech; the windows' labels where a speaker has too few frames to model."""
+    # One BLAS thread, as for the encoder (voices.py): EM's many mid-sized products on two threads of a busy
+    # machine took 5.8 s on the 5-minute call, against 0.7 s on one (load average 8 on the 2 shared cores).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _resegmented(features, window_scores, speech)
+
+
+def _resegmented(features: FloatArray, window_scores: FloatArray, speech: npt.NDArray[np.bool_]) -> IntArray:
     labels: IntArray = np.argmax(window_scores, axis=1)
     covered = speech & (window_scores.any(axis=1))
     count = window_scores.shape[1]
     if count < 2 or any(np.sum(covered & (labels == j)) < MIN_FRAMES for j in range(count)):
         return labels
     mean, spread = features[speech].mean(axis=0), features[speech].std(axis=0) + 1e-6
-    normalised = ((features - mean) / spread).astype(np.float32)
+    normalised: FloatArray = ((features - mean) / spread).astype(np.float32)
     ranked = np.sort(window_scores, axis=1)
     margin = ranked[:, -1] - ranked[:, -2]
     windows_vote = window_scores / _spread(window_scores, covered)
@@ -74,7 +82,7 @@ def resegment(features: FloatArray, window_scores: FloatArray, speech: npt.NDArr
     return labels
 
 
-def _spread(scores: FloatArray | npt.NDArray[np.float64], where: npt.NDArray[np.bool_]) -> float:
+def _spread(scores: FloatArray, where: npt.NDArray[np.bool_]) -> float:
     """How far the speakers' scores of a frame lie from their mean, across the frames ``where``."""
     centred = scores - scores.mean(axis=1, keepdims=True)
     return float(np.std(centred[where])) + 1e-9
@@ -87,41 +95,42 @@ Mixture = tuple[
 
 def _fit(points: FloatArray) -> Mixture:
     """A diagonal Gaussian mixture by EM, started from points drawn with a fixed seed."""
-    x = points.astype(np.float64)
-    count = len(x)
+    count = len(points)
     k = max(1, min(COMPONENTS, count // FRAMES_PER_COMPONENT))
-    means = x[np.random.default_rng(0).choice(count, k, replace=False)]
-    floor = 1e-2 * x.var(axis=0)
-    variances = np.tile(x.var(axis=0) + 1e-3, (k, 1))
-    weights = np.full(k, 1 / k)
+    means = points[np.random.default_rng(0).choice(count, k, replace=False)]
+    squares = points * points
+    floor = 1e-2 * points.var(axis=0)
+    variances = np.tile(points.var(axis=0) + 1e-3, (k, 1))
+    weights = np.full(k, 1 / k, dtype=np.float32)
     for _ in range(EM_ROUNDS):
-        joint = _component_log_likelihoods(x, (weights, means, variances))
-        responsibilities = np.exp(joint - joint.max(axis=1, keepdims=True))
+        joint = _component_log_likelihoods(points, squares, (weights, means, variances))
+        joint -= joint.max(axis=1, keepdims=True)
+        responsibilities = np.exp(joint, out=joint)
         responsibilities /= responsibilities.sum(axis=1, keepdims=True)
         totals = responsibilities.sum(axis=0) + 1e-6
         weights = totals / count
-        means = (responsibilities.T @ x) / totals[:, None]
-        variances = np.maximum((responsibilities.T @ (x * x)) / totals[:, None] - means**2, floor)
+        means = (responsibilities.T @ points) / totals[:, None]
+        variances = np.maximum((responsibilities.T @ squares) / totals[:, None] - means**2, floor)
     return weights, means, variances
 
 
-def _component_log_likelihoods(x: npt.NDArray[np.float64], mixture: Mixture) -> npt.NDArray[np.float64]:
+def _component_log_likelihoods(x: FloatArray, squares: FloatArray, mixture: Mixture) -> FloatArray:
     weights, means, variances = mixture
     inverse = 1 / variances
-    quadratic = (x * x) @ inverse.T - 2 * x @ (means * inverse).T + np.sum(means * means * inverse, axis=1)
-    result: npt.NDArray[np.float64] = -0.5 * (
-        quadratic + np.sum(np.log(2 * np.pi * variances), axis=1)
-    ) + np.log(weights)
+    quadratic = squares @ inverse.T - 2 * x @ (means * inverse).T + np.sum(means * means * inverse, axis=1)
+    result: FloatArray = (
+        -0.5 * (quadratic + np.sum(np.log(2 * np.pi * variances), axis=1)) + np.log(weights)
+    ).astype(np.float32)
     return result
 
 
-def _log_likelihood(x: FloatArray, mixture: Mixture) -> npt.NDArray[np.float64]:
-    joint = _component_log_likelihoods(x.astype(np.float64), mixture)
+def _log_likelihood(x: FloatArray, mixture: Mixture) -> FloatArray:
+    joint = _component_log_likelihoods(x, x * x, mixture)
     top = joint.max(axis=1)
-    result: npt.NDArray[np.float64] = top + np.log(np.exp(joint - top[:, None]).sum(axis=1))
+    result: FloatArray = top + np.log(np.exp(joint - top[:, None]).sum(axis=1))
     return result
 
 
-def _smoothed(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    result: npt.NDArray[np.float64] = np.convolve(values, np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES, mode="same")
+def _smoothed(values: FloatArray) -> FloatArray:
+    result: FloatArray = np.convolve(values, np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES, mode="same")
     return result
