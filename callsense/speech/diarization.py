@@ -40,6 +40,10 @@ MORE_SPEAKERS_GAP = 1.5
 # A cluster holding less of the windows than this is noise (a cough, a beep) and joins its nearest one.
 MIN_SHARE = 0.05
 KMEANS_ROUNDS = 20
+# A speaker's windows split in two groups whose centroids are less alike than this are two voices. Two
+# halves of one voice measure 0.80-0.97 on every call of bench.speakers; two voices of one call 0.45-0.86.
+DISTINCT_VOICES = 0.7
+MIN_SPLIT_WINDOWS = 3  # windows every 0.4 s: a voice heard for about 2.4 s
 # Fewer windows than this inside speech stretches (a short call): learn the speakers from every window, as
 # a graph of few windows, each keeping PRUNE_MIN neighbours, shows no groups.
 MIN_INSIDE = 40
@@ -144,9 +148,10 @@ def diarize(
     inside = learning & (region >= 0) & (np.asarray(starts) + WINDOW_SECONDS <= ends[np.maximum(region, 0)])
     learnt = embeddings[inside] if inside.sum() >= MIN_INSIDE else embeddings[learning]
     labels = cluster(learnt, max_speakers=max_speakers)
-    found = _described(np.asarray(starts), embeddings, _centroids(learnt, labels))
-    if found.count < 2:
-        return found
+    centroids = _centroids(learnt, labels)
+    if len(centroids) < 2:
+        return _described(np.asarray(starts), embeddings, centroids)
+    found = _described(np.asarray(starts), embeddings, split_distinct(embeddings, centroids, max_speakers))
     in_speech = np.zeros(len(mels), dtype=bool)
     for begin, end in speech:
         in_speech[
@@ -156,6 +161,28 @@ def diarize(
         resegmentation.cepstra(mels), _frame_scores(found, len(mels)), in_speech
     )
     return replace(found, frames=frames)
+
+
+def split_distinct(embeddings: FloatArray, centroids: FloatArray, max_speakers: int) -> FloatArray:
+    """The centroids, with a speaker whose windows fall into two groups as unlike as two voices replaced by
+    both: a third voice heard for a few seconds is too small a group for the eigengaps, and joins the
+    nearest speaker however unlike it (Picovoice Falcon's first voice, 3 windows)."""
+    while len(centroids) < max_speakers:
+        labels = np.argmax(embeddings @ centroids.T, axis=1)
+        for speaker in range(len(centroids)):
+            own = embeddings[labels == speaker]
+            if len(own) < 2 * MIN_SPLIT_WINDOWS:
+                continue
+            halves = _refine(own, _kmeans(own, 2))
+            if halves.max() < 1 or np.bincount(halves).min() < MIN_SPLIT_WINDOWS:
+                continue
+            parts = _centroids(own, halves)
+            if float(parts[0] @ parts[1]) < DISTINCT_VOICES:
+                centroids = np.concatenate([np.delete(centroids, speaker, axis=0), parts])
+                break
+        else:
+            return centroids
+    return centroids
 
 
 def _frame_scores(found: Diarization, frames: int) -> FloatArray:
