@@ -15,8 +15,8 @@ from callsense.speech.diarization import (
     cluster,
     diarize,
     embed_windows,
-    split_distinct,
     speech_regions,
+    split_distinct,
     window_starts,
 )
 from callsense.speech.voices import VoiceEncoder
