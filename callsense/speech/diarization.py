@@ -62,15 +62,18 @@ class Diarization:
     scores: FloatArray  # (windows, speakers): cosine similarity of each window to each speaker's centroid
     count: int
     confidence: float
-    frames: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # speaker of each 10 ms frame
+    # The speaker of each 10 ms frame, -1 outside speech (where a frame's cepstra say nothing of a voice).
+    frames: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def speaker_at(self, start: float, end: float) -> int | None:
-        """The speaker of the span ``start``-``end``: the speaker of most of its frames, else the best mean
-        score over the windows covering its middle (or the nearest window), None when nothing was embedded."""
+        """The speaker of the span ``start``-``end``: the speaker of most of its frames inside speech, else
+        the best mean score over the windows covering its middle (or the nearest window), None when nothing
+        was embedded."""
         if self.count == 0:
             return None
         first = round(start * resegmentation.FRAMES_PER_SECOND)
         spanned = self.frames[first : max(round(end * resegmentation.FRAMES_PER_SECOND), first + 1)]
+        spanned = spanned[spanned >= 0]
         if len(spanned):
             return int(np.argmax(np.bincount(spanned)))
         middle = (start + end) / 2
@@ -160,7 +163,7 @@ def diarize(
     frames = resegmentation.resegment(
         resegmentation.cepstra(mels), _frame_scores(found, len(mels)), in_speech
     )
-    return replace(found, frames=frames)
+    return replace(found, frames=np.where(in_speech, frames, -1))
 
 
 def split_distinct(embeddings: FloatArray, centroids: FloatArray, max_speakers: int) -> FloatArray:

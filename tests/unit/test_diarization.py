@@ -112,11 +112,13 @@ def test_a_word_belongs_to_the_speaker_the_windows_around_it_resemble() -> None:
 
 def test_a_word_belongs_to_the_speaker_of_most_of_its_frames() -> None:
     scores = np.array([[0.9, 0.1]], dtype=np.float32)
-    frames = np.array([0] * 100 + [1] * 30 + [0] * 20, dtype=np.int64)  # 10 ms each
+    frames = np.array([0] * 100 + [1] * 30 + [0] * 20 + [-1] * 50 + [1] * 10, dtype=np.int64)  # 10 ms each
     found = Diarization(starts=np.zeros(1), scores=scores, count=2, confidence=0.5, frames=frames)
     assert found.speaker_at(1.0, 1.3) == 1  # the windows say 0; the frames of the word say 1
     assert found.speaker_at(0.9, 1.4) == 1  # 30 frames of 1 against 20 of 0
     assert found.speaker_at(1.2, 1.5) == 0
+    assert found.speaker_at(1.6, 1.6) == 0  # a pause (-1): the windows decide
+    assert found.speaker_at(1.6, 2.1) == 1  # only the frames inside speech count
     assert found.speaker_at(5.0, 5.5) == 0  # no frames there: the windows decide
 
 
