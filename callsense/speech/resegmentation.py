@@ -31,6 +31,7 @@ CONFIDENT_SHARE = 0.5
 MIN_FRAMES = 100  # a speaker with less than 1 s of frames keeps the windows' labels
 MAX_TRAINING_FRAMES = 30_000  # per speaker: 5 minutes of speech, taken evenly, bounds EM on long calls
 FRAMES_PER_COMPONENT = 50
+CHUNK_FRAMES = 60_000  # 10 minutes of frames at a time
 
 
 def cepstra(mels: FloatArray) -> FloatArray:
@@ -125,9 +126,14 @@ def _component_log_likelihoods(x: FloatArray, squares: FloatArray, mixture: Mixt
 
 
 def _log_likelihood(x: FloatArray, mixture: Mixture) -> FloatArray:
-    joint = _component_log_likelihoods(x, x * x, mixture)
-    top = joint.max(axis=1)
-    result: FloatArray = top + np.log(np.exp(joint - top[:, None]).sum(axis=1))
+    """Each frame's log-likelihood under the mixture, a chunk at a time (bounds a long call's memory)."""
+    parts = []
+    for first in range(0, len(x), CHUNK_FRAMES):
+        chunk = x[first : first + CHUNK_FRAMES]
+        joint = _component_log_likelihoods(chunk, chunk * chunk, mixture)
+        top = joint.max(axis=1)
+        parts.append(top + np.log(np.exp(joint - top[:, None]).sum(axis=1)))
+    result: FloatArray = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     return result
 
 
