@@ -197,7 +197,7 @@ def _frame_scores(found: Diarization, frames: int) -> FloatArray:
         first = round(start * resegmentation.FRAMES_PER_SECOND)
         totals[first : first + width] += row
         covering[first : first + width] += 1
-    scores: FloatArray = totals / np.maximum(covering, 1)[:, None]
+    scores: FloatArray = totals / np.maximum(covering, 1).astype(np.float32)[:, None]
     return scores
 
 

@@ -89,9 +89,7 @@ def _spread(scores: FloatArray, where: npt.NDArray[np.bool_]) -> float:
     return float(np.std(centred[where])) + 1e-9
 
 
-Mixture = tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
-]  # weights, means, vars
+Mixture = tuple[FloatArray, FloatArray, FloatArray]  # weights, means, variances
 
 
 def _fit(points: FloatArray) -> Mixture:
@@ -132,11 +130,13 @@ def _log_likelihood(x: FloatArray, mixture: Mixture) -> FloatArray:
         chunk = x[first : first + CHUNK_FRAMES]
         joint = _component_log_likelihoods(chunk, chunk * chunk, mixture)
         top = joint.max(axis=1)
-        parts.append(top + np.log(np.exp(joint - top[:, None]).sum(axis=1)))
+        parts.append((top + np.log(np.exp(joint - top[:, None]).sum(axis=1))).astype(np.float32))
     result: FloatArray = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     return result
 
 
 def _smoothed(values: FloatArray) -> FloatArray:
-    result: FloatArray = np.convolve(values, np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES, mode="same")
+    result: FloatArray = np.convolve(values, np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES, mode="same").astype(
+        np.float32
+    )
     return result
