@@ -7,17 +7,19 @@ default; one, or more up to ``max_speakers``, only when their gap clearly stands
 leading eigenvectors grouping the windows, and a few rounds on the embeddings themselves sharpening the
 centroids. On long calls the speakers are learnt from the windows that lie inside one stretch of speech,
 which rarely hold two voices. Windows every STEP_SECONDS are then scored against the speakers, and a word
-belongs to the speaker whose centroid the windows around it resemble most. Everything is numpy; windows
-are embedded in batches.
+belongs to the speaker whose centroid the windows around it resemble most. Every 10 ms frame is then given
+a speaker by ``resegmentation`` (the windows' scores and a per-speaker model of the frames' cepstra), and a
+word belongs to the speaker of most of its frames. Everything is numpy; windows are embedded in batches.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from callsense.speech import resegmentation
 from callsense.speech.audio import SAMPLE_RATE, FloatArray
 from callsense.speech.voices import BATCH, HOP, WINDOW_FRAMES, VoiceEncoder, mel_frames
 
@@ -38,6 +40,10 @@ MORE_SPEAKERS_GAP = 1.5
 # A cluster holding less of the windows than this is noise (a cough, a beep) and joins its nearest one.
 MIN_SHARE = 0.05
 KMEANS_ROUNDS = 20
+# A speaker's windows split in two groups whose centroids are less alike than this are two voices. Two
+# halves of one voice measure 0.80-0.97 on every call of bench.speakers; two voices of one call 0.45-0.86.
+DISTINCT_VOICES = 0.7
+MIN_SPLIT_WINDOWS = 3  # windows every 0.4 s: a voice heard for about 2.4 s
 # Fewer windows than this inside speech stretches (a short call): learn the speakers from every window, as
 # a graph of few windows, each keeping PRUNE_MIN neighbours, shows no groups.
 MIN_INSIDE = 40
@@ -49,19 +55,27 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class Diarization:
-    """Windows (start seconds) with their similarity to each speaker; speakers are numbered by the first
-    window each one wins, so speaker 0 spoke first."""
+    """Windows (start seconds) with their similarity to each speaker, and the speaker of every 10 ms frame;
+    speakers are numbered by the first window each one wins, so speaker 0 spoke first."""
 
     starts: npt.NDArray[np.float64]
     scores: FloatArray  # (windows, speakers): cosine similarity of each window to each speaker's centroid
     count: int
     confidence: float
+    # The speaker of each 10 ms frame, -1 outside speech (where a frame's cepstra say nothing of a voice).
+    frames: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def speaker_at(self, start: float, end: float) -> int | None:
-        """The speaker of the span ``start``-``end``: the best mean score over the windows covering its
-        middle (or the nearest window), None when nothing was embedded."""
+        """The speaker of the span ``start``-``end``: the speaker of most of its frames inside speech, else
+        the best mean score over the windows covering its middle (or the nearest window), None when nothing
+        was embedded."""
         if self.count == 0:
             return None
+        first = round(start * resegmentation.FRAMES_PER_SECOND)
+        spanned = self.frames[first : max(round(end * resegmentation.FRAMES_PER_SECOND), first + 1)]
+        spanned = spanned[spanned >= 0]
+        if len(spanned):
+            return int(np.argmax(np.bincount(spanned)))
         middle = (start + end) / 2
         covering = (self.starts <= middle) & (middle < self.starts + WINDOW_SECONDS)
         if not covering.any():
@@ -98,9 +112,17 @@ def window_starts(
 def embed_windows(encoder: VoiceEncoder, samples: FloatArray, starts: list[float]) -> FloatArray:
     """Voice embeddings of the windows at ``starts`` (seconds, at least one), the audio raised to the
     loudness the encoder was trained on."""
+    return _embedded(encoder, loud_mels(samples), starts)
+
+
+def loud_mels(samples: FloatArray) -> FloatArray:
+    """The encoder's mel frames of ``samples`` raised to the loudness it was trained on."""
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
     gain = max(1.0, 10 ** (TARGET_DBFS / 20) / rms) if rms > 0 else 1.0
-    mels = mel_frames(samples * np.float32(gain))
+    return mel_frames(samples * np.float32(gain))
+
+
+def _embedded(encoder: VoiceEncoder, mels: FloatArray, starts: list[float]) -> FloatArray:
     if len(mels) < WINDOW_FRAMES:
         mels = np.pad(mels, ((0, WINDOW_FRAMES - len(mels)), (0, 0)))
     first = [min(round(start * SAMPLE_RATE / HOP), len(mels) - WINDOW_FRAMES) for start in starts]
@@ -119,7 +141,8 @@ def diarize(
     starts = sorted(set(side_by_side) | set(window_starts(speech, duration)))
     if not starts:
         return NOBODY
-    embeddings = embed_windows(encoder, samples, starts)
+    mels = loud_mels(samples)
+    embeddings = _embedded(encoder, mels, starts)
     # Windows inside one stretch of speech rarely hold two voices (turns meet at pauses): the speakers are
     # learnt from those of the side-by-side windows, and every window is then scored against them.
     learning = np.isin(starts, side_by_side)
@@ -128,7 +151,54 @@ def diarize(
     inside = learning & (region >= 0) & (np.asarray(starts) + WINDOW_SECONDS <= ends[np.maximum(region, 0)])
     learnt = embeddings[inside] if inside.sum() >= MIN_INSIDE else embeddings[learning]
     labels = cluster(learnt, max_speakers=max_speakers)
-    return _described(np.asarray(starts), embeddings, _centroids(learnt, labels))
+    centroids = _centroids(learnt, labels)
+    if len(centroids) < 2:
+        return _described(np.asarray(starts), embeddings, centroids)
+    found = _described(np.asarray(starts), embeddings, split_distinct(embeddings, centroids, max_speakers))
+    in_speech = np.zeros(len(mels), dtype=bool)
+    for begin, end in speech:
+        in_speech[
+            round(begin * resegmentation.FRAMES_PER_SECOND) : round(end * resegmentation.FRAMES_PER_SECOND)
+        ] = True
+    frames = resegmentation.resegment(
+        resegmentation.cepstra(mels), _frame_scores(found, len(mels)), in_speech
+    )
+    return replace(found, frames=np.where(in_speech, frames, -1))
+
+
+def split_distinct(embeddings: FloatArray, centroids: FloatArray, max_speakers: int) -> FloatArray:
+    """The centroids, with a speaker whose windows fall into two groups as unlike as two voices replaced by
+    both: a third voice heard for a few seconds is too small a group for the eigengaps, and joins the
+    nearest speaker however unlike it (Picovoice Falcon's first voice, 3 windows)."""
+    while len(centroids) < max_speakers:
+        labels = np.argmax(embeddings @ centroids.T, axis=1)
+        for speaker in range(len(centroids)):
+            own = embeddings[labels == speaker]
+            if len(own) < 2 * MIN_SPLIT_WINDOWS:
+                continue
+            halves = _refine(own, _kmeans(own, 2))
+            if halves.max() < 1 or np.bincount(halves).min() < MIN_SPLIT_WINDOWS:
+                continue
+            parts = _centroids(own, halves)
+            if float(parts[0] @ parts[1]) < DISTINCT_VOICES:
+                centroids = np.concatenate([np.delete(centroids, speaker, axis=0), parts])
+                break
+        else:
+            return centroids
+    return centroids
+
+
+def _frame_scores(found: Diarization, frames: int) -> FloatArray:
+    """Each 10 ms frame's mean score to every speaker over the windows covering it (zero where none does)."""
+    totals = np.zeros((frames, found.count), dtype=np.float32)
+    covering = np.zeros(frames, dtype=np.int64)
+    width = WINDOW_FRAMES
+    for start, row in zip(found.starts, found.scores, strict=True):
+        first = round(start * resegmentation.FRAMES_PER_SECOND)
+        totals[first : first + width] += row
+        covering[first : first + width] += 1
+    scores: FloatArray = totals / np.maximum(covering, 1).astype(np.float32)[:, None]
+    return scores
 
 
 def cluster(embeddings: FloatArray, *, max_speakers: int) -> IntArray:

@@ -16,6 +16,7 @@ from callsense.speech.diarization import (
     diarize,
     embed_windows,
     speech_regions,
+    split_distinct,
     window_starts,
 )
 from callsense.speech.voices import VoiceEncoder
@@ -64,6 +65,24 @@ def test_a_tiny_cluster_joins_its_nearest_voice() -> None:
     assert same_partition(labels[truth < 2], truth[truth < 2])
 
 
+def test_a_short_distinct_voice_inside_a_speaker_becomes_its_own() -> None:
+    points, truth = voices([40, 40, 4])
+    two = np.stack([points[truth == j].mean(axis=0) for j in (0, 1)])
+    two[0] = points[truth != 1].mean(axis=0)  # the short voice was clustered into speaker 0
+    two /= np.linalg.norm(two, axis=1, keepdims=True)
+    found = split_distinct(points, two, max_speakers=4)
+    assert len(found) == 3
+    assert same_partition(np.argmax(points @ found.T, axis=1), truth)
+    assert len(split_distinct(points, two, max_speakers=2)) == 2  # max_speakers still caps the count
+
+
+def test_one_voice_is_not_split_in_two() -> None:
+    points, truth = voices([40, 40], spread=1.0)
+    centroids = np.stack([points[truth == j].mean(axis=0) for j in (0, 1)])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    assert len(split_distinct(points, centroids, max_speakers=4)) == 2
+
+
 def test_windows_cover_speech_and_stay_inside_the_recording() -> None:
     starts = window_starts([(0.0, 4.0), (10.0, 10.5), (19.5, 20.0)], duration=20.0)
     assert starts[:2] == pytest.approx([0.0, STEP_SECONDS])  # along the region
@@ -89,6 +108,18 @@ def test_a_word_belongs_to_the_speaker_the_windows_around_it_resemble() -> None:
     assert found.speaker_at(1.4, 1.6) == 0  # windows 0, 1 and 0.8+: mean favours speaker 0
     assert found.speaker_at(3.9, 4.1) == 1
     assert found.speaker_at(9.0, 9.5) == 1  # beyond every window: the nearest one
+
+
+def test_a_word_belongs_to_the_speaker_of_most_of_its_frames() -> None:
+    scores = np.array([[0.9, 0.1]], dtype=np.float32)
+    frames = np.array([0] * 100 + [1] * 30 + [0] * 20 + [-1] * 50 + [1] * 10, dtype=np.int64)  # 10 ms each
+    found = Diarization(starts=np.zeros(1), scores=scores, count=2, confidence=0.5, frames=frames)
+    assert found.speaker_at(1.0, 1.3) == 1  # the windows say 0; the frames of the word say 1
+    assert found.speaker_at(0.9, 1.4) == 1  # 30 frames of 1 against 20 of 0
+    assert found.speaker_at(1.2, 1.5) == 0
+    assert found.speaker_at(1.6, 1.6) == 0  # a pause (-1): the windows decide
+    assert found.speaker_at(1.6, 2.1) == 1  # only the frames inside speech count
+    assert found.speaker_at(5.0, 5.5) == 0  # no frames there: the windows decide
 
 
 def test_the_two_voices_of_a_mono_fixture_are_told_apart(references: dict[str, dict]) -> None:
