@@ -1,11 +1,12 @@
 """Recordings sealed whole under their call's data key (version 2, as callsense wrote them before segments),
 original and redacted, in the filesystem blob store on a real PostgreSQL: the schema upgrade marks their
 calls, ``keys migrate-envelope`` seals them again in segments in place (also by the real CLI), a second run
-changes nothing, a run cut off mid-way leaves every recording readable, and playback and transcription read
-the result."""
+changes nothing, a run cut off mid-way leaves every recording readable (there and on S3, SeaweedFS, with a
+multipart upload under way), and playback and transcription read the result."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterable, Iterator
@@ -16,19 +17,25 @@ from alembic.config import Config
 from sqlalchemy import select
 
 from callsense import db, streamcipher
+from callsense.backends.blobstore.s3 import S3BlobStore
 from callsense.calls import access
 from callsense.calls import service as calls
 from callsense.calls.models import Call, CallKey
 from callsense.config import Settings
+from callsense.config.blobs import MIB, BlobSettings
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import rotation
 from callsense.speech.audio import decode
 from tests.blobs import opened, read_blob
 from tests.crm_calls import cli
 from tests.integration.test_envelope import RECORDING, _fetched
+from tests.s3server import SeaweedS3
 
-# More than two segments, so the rewrite and the player's ranges cross segment boundaries.
-REDACTED = os.urandom(2 * streamcipher.SEGMENT_BYTES + 12345)
+# Seven segments: the rewrite and the player's ranges cross segment boundaries, and a rewrite cut off after
+# six chunks (the header and five segments) has started a multipart upload of 5 MiB parts on S3.
+REDACTED = os.urandom(6 * streamcipher.SEGMENT_BYTES + 12345)
+CUT_AT_CHUNK = 6
+S3_PARTS = {"multipart_threshold_bytes": 5 * MIB, "multipart_part_bytes": 5 * MIB, "max_concurrency": 1}
 WHOLE_VERSION = 2  # sealed whole under the call's data key
 
 
@@ -144,9 +151,23 @@ class _CutOff(Exception):
     pass
 
 
+@pytest.fixture(params=["filesystem", "s3"])
+def any_store(request: pytest.FixtureRequest, settings: Settings, rt: Runtime) -> Runtime:
+    """The runtime with the filesystem blob store, or with an S3 one on SeaweedFS."""
+    if request.param == "filesystem":
+        return rt
+    server: SeaweedS3 = request.getfixturevalue("s3_server")
+    blobs = {
+        **server.settings(request.getfixturevalue("s3_bucket"), **S3_PARTS),
+        "prefix": f"t-{uuid.uuid4().hex}/",
+    }
+    return dataclasses.replace(rt, blobs=S3BlobStore.from_settings(BlobSettings(**blobs)))
+
+
 def test_a_migration_cut_off_mid_recording_leaves_it_readable_and_is_finished_by_the_next(
-    settings: Settings, rt: Runtime
+    settings: Settings, any_store: Runtime
 ) -> None:
+    rt = any_store
     call_pk = _sealed_whole(rt, "cut-off")
     _upgraded_from_0012(settings)
     real_put = rt.blobs.put
@@ -155,7 +176,7 @@ def test_a_migration_cut_off_mid_recording_leaves_it_readable_and_is_finished_by
     def put_dying_mid_blob(key: str, chunks: Iterable[bytes]) -> None:
         def first_segment_then_crash() -> Iterator[bytes]:
             for index, chunk in enumerate(chunks):
-                if index == 2:  # part of the new version written, then the process dies
+                if index == CUT_AT_CHUNK:  # part of the new version written, then the process dies
                     raise _CutOff
                 yield chunk
 
