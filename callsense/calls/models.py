@@ -281,9 +281,10 @@ class CallKey(Base):
     key_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Since when every ciphertext of the call is under this key: set when a new call's key is made, and by
-    # the envelope migration for the calls stored before; the migration reads the recordings of the calls
-    # without it only, never the whole blob store again.
+    # Since when every ciphertext of the call is under this key, its recordings in segments: set when a new
+    # call's key is made, and by the envelope migration for the calls stored before (schema 0013 clears it
+    # where recordings may be whole); the migration reads the recordings of the calls without it only, never
+    # the whole blob store again.
     enveloped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -23,7 +23,7 @@ def keys_rotate(
     ] = False,
 ) -> None:
     """Make a new active key and re-wrap every call's data key under it (no recording or column is rewritten);
-    ciphertexts still under a ring key directly are converted to their call's data key on the way."""
+    what 'migrate-envelope' converts and has not yet converted is converted on the way."""
     from callsense.security import rotation
 
     with common.runtime() as rt, _progress_bar() as progress:
@@ -36,8 +36,11 @@ def keys_rotate(
 
 @app.command("migrate-envelope")
 def keys_migrate_envelope() -> None:
-    """Convert what was encrypted before envelope encryption (under a ring key directly) to each call's own
-    data key, in batches of calls, with progress. Safe to interrupt and run again; running services go on."""
+    """Convert what older versions stored to the current format, in place: what was encrypted before
+    envelope encryption (under a ring key directly) goes under each call's own data key, and recordings
+    sealed whole (before segments) are sealed again in segments, so they are read a segment at a time. In
+    batches of calls, with progress; safe to interrupt and run again (what is current is skipped); running
+    services go on."""
     from callsense.security import rotation
 
     with common.runtime() as rt, _progress_bar() as progress:
@@ -48,7 +51,7 @@ def keys_migrate_envelope() -> None:
 def _print_migrated(report: RotationReport) -> None:
     common.out.print(
         f"checked {report.calls} calls: moved {report.rows} database values and {report.blobs} recordings "
-        "under their call's data key"
+        f"under their call's data key; sealed {report.segmented} more recordings in segments"
     )
     if report.missing_blobs:
         common.out.print(f"{report.missing_blobs} recordings named by calls are not in the blob store")

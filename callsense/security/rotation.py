@@ -1,20 +1,24 @@
-"""Key rotation, and the migration in place to envelope encryption.
+"""Key rotation, and the migration in place to envelope encryption and to recordings in segments.
 
 Each call's ciphertexts are sealed under its own data key, and only the data keys are wrapped by the key
 ring (``calls/datakeys.py``). Rotating makes a new active key and re-wraps every data key: no column and no
-recording is rewritten. Ciphertexts still sealed directly by a ring key (version 1: written before envelope
-encryption) are converted in place, call by call, by the same pass that ``callsense keys migrate-envelope``
-runs alone: under the call's data key they stay readable after their ring key is retired.
+recording is rewritten. What is left from older versions is converted in place, call by call, by the same
+pass that ``callsense keys migrate-envelope`` runs alone: ciphertexts still sealed directly by a ring key
+(version 1: written before envelope encryption) go under the call's data key, so they stay readable after
+their ring key is retired; and recordings sealed whole (versions 1 and 2: written before segments) are
+sealed again in segments (version 3), so they are read a segment at a time, never whole into memory.
 
 The database columns are read from the models: every ``LargeBinary`` column named ``*_enc`` of every table,
 each bound to the context field it declares (``models.encrypted``), so a new encrypted column is converted
-without being listed here. Each batch holds its calls' row locks, which every writer of a call takes too
-(``calls.lock``), so a stage storing a recording or a transcript meanwhile waits instead of racing the
-rewrite. A call is marked (``call_keys.enveloped_at``) once all of it is under its data key: later passes
-read the recordings of new calls only, and the columns' version bytes in the database.
+without being listed here; they stay whole messages. Each batch holds its calls' row locks, which every
+writer of a call takes too (``calls.lock``), so a stage storing a recording or a transcript meanwhile waits
+instead of racing the rewrite. A call is marked (``call_keys.enveloped_at``) once all of it is under its
+data key and its recordings are in segments: later passes read the recordings of unmarked calls only, and
+the columns' version bytes in the database. Schema 0013 unmarks the calls whose recordings may be whole.
 
-Safe to interrupt and run again: what is already under a data key is skipped. Old keys are retired only
-after a count finds no data key, database value or recording left under them.
+Safe to interrupt and run again: what is already under a data key and in segments is skipped, and a
+recording is replaced only once its new version is whole (the blob store's put is atomic). Old keys are
+retired only after a count finds no data key, database value or recording left under them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Protocol
 from sqlalchemy import Column, ColumnElement, LargeBinary, Select, Table, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
+from callsense import streamcipher
 from callsense.calls import datakeys
 from callsense.calls import service as calls
 from callsense.calls import users as _users  # noqa: F401  (registers the dashboard's tables, as migrations do)
@@ -36,7 +41,6 @@ from callsense.calls.models import Base, Call, CallKey
 from callsense.crypto import DIRECT_VERSION, HEAD_BYTES, KeyRing, envelope_prefix
 from callsense.db import Database
 from callsense.errors import ConfigError, NotFoundError
-from callsense.streamcipher import chunks_of
 
 # Calls per transaction: their row locks are held while their recordings are re-encrypted.
 BATCH_CALLS = 20
@@ -78,13 +82,15 @@ class EncryptedColumn:
 
 @dataclass
 class RotationReport:
-    """``new_key`` is None for a migration alone; ``rows`` and ``blobs`` count what was converted."""
+    """``new_key`` is None for a migration alone; ``rows`` and ``blobs`` count what was moved from a ring key
+    to a data key, ``segmented`` the recordings already under a data key that were sealed whole."""
 
     new_key: str | None
     data_keys: int = 0
     calls: int = 0
     rows: int = 0
     blobs: int = 0
+    segmented: int = 0
     missing_blobs: int = 0  # recordings a call names that the blob store does not hold
     retired: set[str] = field(default_factory=set)
 
@@ -132,7 +138,8 @@ def rotate(
 def migrate_envelope(
     rt: Stores, *, batch_calls: int = BATCH_CALLS, progress: Progress | None = None
 ) -> RotationReport:
-    """Convert every ciphertext a ring key still seals directly to its call's data key; resumable."""
+    """Convert every ciphertext a ring key still seals directly to its call's data key, and every recording
+    sealed whole to segments; resumable."""
     with _only_rotation(rt):
         _use_data_keys(rt)
         report = RotationReport(new_key=None)
@@ -162,7 +169,7 @@ def _migrate(rt: Stores, report: RotationReport, *, batch_calls: int, progress: 
                 report.rows += _envelope_rows(session, rt.keyring, columns, call_pks)
             for _, recordings in batch:
                 for blob_key, blob_context in recordings:
-                    _envelope_blob(rt, blob_key, blob_context, report)
+                    _segment_blob(rt, blob_key, blob_context, report)
             session.execute(
                 update(CallKey)
                 .where(CallKey.call_pk.in_(call_pks), CallKey.destroyed_at.is_(None))
@@ -247,7 +254,8 @@ def _not_under(column: Column[Any], key_id: str) -> ColumnElement[bool]:
 
 
 def _unmigrated() -> Select[uuid.UUID, str | None, str | None]:
-    """Calls, with their recordings' blob keys, that the migration has to look at: not yet marked, or owning
+    """Calls, with their recordings' blob keys, that the migration has to look at: not yet marked (stored
+    before envelope encryption, or with recordings from before segments: schema 0013), or owning
     a value sealed by a ring key (written since by a process without data keys). Calls whose key was
     destroyed are left alone: nothing of theirs can be opened to convert."""
     direct_owners = union(*(select(item.call_pk).where(_direct(item.column)) for item in encrypted_columns()))
@@ -304,18 +312,26 @@ def _envelope_rows(
     return count
 
 
-def _envelope_blob(rt: Stores, blob_key: str, blob_context: str, report: RotationReport) -> None:
-    """Seal a recording that a ring key seals directly again, under its call's data key and in segments,
-    streamed from the old version to the new (which replaces it only once whole)."""
+def _segment_blob(rt: Stores, blob_key: str, blob_context: str, report: RotationReport) -> None:
+    """Seal a recording again under its call's data key and in segments, unless it is both already; streamed
+    from the old version to the new, which replaces it only once whole. A recording sealed whole (version 1
+    or 2) is decrypted whole, as every read of it was until now."""
     try:
         blob = rt.blobs.open(blob_key)
     except NotFoundError:
         report.missing_blobs += 1  # nothing to convert; the blob store's own problem, not the migration's
         return
-    if rt.keyring.key_id_of(blob.read(HEAD_BYTES)) is None:
+    head = blob.read(HEAD_BYTES)
+    under_ring_key = rt.keyring.key_id_of(head) is not None
+    if not under_ring_key and head[:1] == bytes([streamcipher.VERSION]):
         blob.close()
         return
     blob.seek(0)
     with rt.keyring.open_blob(blob, context=blob_context) as plaintext:
-        rt.blobs.put(blob_key, rt.keyring.encrypt_stream(chunks_of(plaintext), context=blob_context))
-    report.blobs += 1
+        rt.blobs.put(
+            blob_key, rt.keyring.encrypt_stream(streamcipher.chunks_of(plaintext), context=blob_context)
+        )
+    if under_ring_key:
+        report.blobs += 1
+    else:
+        report.segmented += 1
