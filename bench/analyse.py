@@ -14,11 +14,12 @@ analysed first, untimed, so that the system prompt is already in llama.cpp's pro
 long-running worker from its second call on (the server reuses the longest common prefix of the previous
 prompt); ``--warm --translated`` also translates that short call, as a worker does after a non-English
 call, so that a translation request comes between the two analyses. ``topics`` analyses the spoken words
-of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it agrees:
-whether it is one of the call's labels (for a taxonomy label), and whether it names one of the call's
-``topic_keywords`` (for a free-text topic, as callsense wrote before the taxonomy). Both only call
-``analysis.analyse`` and ``build_llm``, so the same script runs against another checkout of callsense
-(``PYTHONPATH=/path/to/checkout``): run both in one command, interleaved, on a busy machine.
+of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it
+agrees (whether it is one of the call's labels, for a taxonomy label, and whether it names one of the call's
+``topic_keywords`` for a free-text topic, as callsense wrote before the taxonomy), the fields that failed
+and the answer tokens. Both only call ``analysis.analyse`` and ``build_llm``, so the same script runs
+against another checkout of callsense (``PYTHONPATH=/path/to/checkout``): run both in one command,
+interleaved, on a busy machine.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def run(path: Path, *, warm: bool, translated: bool) -> None:
 
 def topics(references: Path) -> None:
     settings = load_settings()
-    llm = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
+    backend = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
     seen = set()
     for line in references.read_text().splitlines():
         call = json.loads(line)
@@ -158,14 +159,18 @@ def topics(references: Path) -> None:
             continue
         seen.add(name)
         segments = [Segment.model_validate({**turn, "confidence": 1.0}) for turn in call["turns"]]
+        llm = Counting(backend)
         started = time.perf_counter()
-        topic = analysis.analyse(segments=segments, language=call["lang"], llm=llm, translate=False).topic
+        result = analysis.analyse(segments=segments, language=call["lang"], llm=llm, translate=False)
+        topic = result.topic
         words = (topic or "").lower()
         found = {
             "call": name,
             "topic": topic,
             "label_agrees": topic in expected["topic_labels"],
             "keyword_agrees": any(word in words for word in expected["topic_keywords"]),
+            "failed": [failure.field for failure in result.failures],
+            "answer_tokens": llm.answer_tokens,
             "seconds": round(time.perf_counter() - started, 1),
         }
         print(json.dumps(found))
