@@ -17,8 +17,8 @@ call, so that a translation request comes between the two analyses. ``topics`` a
 of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it
 agrees (whether it is one of the call's labels, for a taxonomy label, and whether it names one of the call's
 ``topic_keywords`` for a free-text topic, as callsense wrote before the taxonomy), the fields that failed
-and the answer tokens. Both only call ``analysis.analyse`` and ``build_llm``, so the same script runs
-against another checkout of callsense (``PYTHONPATH=/path/to/checkout``): run both in one command,
+and the prompt and answer tokens. Both only call ``analysis.analyse`` and ``build_llm``, so the same script
+runs against another checkout of callsense (``PYTHONPATH=/path/to/checkout``): run both in one command,
 interleaved, on a busy machine.
 """
 
@@ -170,6 +170,7 @@ def topics(references: Path) -> None:
             "label_agrees": topic in expected["topic_labels"],
             "keyword_agrees": any(word in words for word in expected["topic_keywords"]),
             "failed": [failure.field for failure in result.failures],
+            "prompt_tokens": llm.prompt_tokens,
             "answer_tokens": llm.answer_tokens,
             "seconds": round(time.perf_counter() - started, 1),
         }
