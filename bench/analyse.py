@@ -7,24 +7,31 @@
     python bench/analyse.py topics tests/fixtures/audio/references.jsonl   # topic of each labelled call
 
 ``run`` prints one JSON line: seconds, LLM requests, prompt and answer tokens (as the model counts them), the
-fields that failed, and the answer. With ``--warm`` a short call is analysed first, untimed, so that the
-system prompt is already in llama.cpp's prompt cache, as it is in a long-running worker from its second call
-on (the server reuses the longest common prefix of the previous prompt). ``topics`` analyses the spoken words
-of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it agrees:
-whether it is one of the call's labels (for a taxonomy label), and whether it names one of the call's
-``topic_keywords`` (for a free-text topic, as callsense wrote before the taxonomy). Both only call
-``analysis.analyse`` and ``build_llm``, so the same script runs against another checkout of callsense
-(``PYTHONPATH=/path/to/checkout``): run both in one command, interleaved, on a busy machine.
+fields that failed, the answer, the load average before and after, and llama.cpp's own timings summed over
+the requests (``engine``: prompt tokens evaluated and taken from the cache, answer tokens, milliseconds of
+each; the rates derived from them are what to compare on a shared machine). With ``--warm`` a short call is
+analysed first, untimed, so that the system prompt is already in llama.cpp's prompt cache, as it is in a
+long-running worker from its second call on (the server reuses the longest common prefix of the previous
+prompt); ``--warm --translated`` also translates that short call, as a worker does after a non-English
+call, so that a translation request comes between the two analyses. ``topics`` analyses the spoken words
+of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it
+agrees (whether it is one of the call's labels, for a taxonomy label, and whether it names one of the call's
+``topic_keywords`` for a free-text topic, as callsense wrote before the taxonomy), the fields that failed
+and the prompt and answer tokens. Both only call ``analysis.analyse`` and ``build_llm``, so the same script
+runs against another checkout of callsense (``PYTHONPATH=/path/to/checkout``): run both in one command,
+interleaved, on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
+from typing import Any
 
-from callsense.backends.llm import build_llm
+from callsense.backends.llm import build_llm, embedded
 from callsense.backends.llm.base import JSONRequest, LLMBackend
 from callsense.calls.schemas import Segment
 from callsense.config import load_settings
@@ -52,6 +59,44 @@ class Counting:
         return self.llm.count_tokens(text)
 
 
+class Timed:
+    """llama.cpp's server, adding up the timings it reports with every chat completion."""
+
+    KEPT = ("prompt_n", "cache_n", "prompt_ms", "predicted_n", "predicted_ms")
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.totals = dict.fromkeys(self.KEPT, 0.0)
+
+    def handle_chat_completions(self, payload: dict[str, Any]) -> Any:
+        body = self.server.handle_chat_completions(payload)
+        timings = body.get("timings", {}) if isinstance(body, dict) else {}
+        for key in self.KEPT:
+            self.totals[key] += timings.get(key, 0)
+        return body
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.server, name)
+
+    def summary(self) -> dict[str, float]:
+        totals = self.totals
+        return {
+            **{key: round(value) for key, value in totals.items()},
+            "prompt_per_s": round(1000 * totals["prompt_n"] / max(totals["prompt_ms"], 1), 1),
+            "answer_per_s": round(1000 * totals["predicted_n"] / max(totals["predicted_ms"], 1), 2),
+        }
+
+
+def timed_engine() -> Timed:
+    """The one loaded embedded server, wrapped so that its timings are kept (the model must be loaded)."""
+    ((options, loaded),) = embedded._servers.items()
+    timed = Timed(loaded.server)
+    embedded._servers[options] = embedded._LoadedServer(
+        server=timed, address=loaded.address, api_key=loaded.api_key
+    )
+    return timed
+
+
 def transcribe(audio: Path, out: Path) -> None:
     settings = load_settings()
     whisper = WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir)
@@ -72,7 +117,7 @@ WARM_UP_CALL = [
 ]
 
 
-def run(path: Path, *, warm: bool) -> None:
+def run(path: Path, *, warm: bool, translated: bool) -> None:
     stored = json.loads(path.read_text())
     segments = [Segment.model_validate(item) for item in stored["segments"]]
     settings = load_settings()
@@ -80,8 +125,10 @@ def run(path: Path, *, warm: bool) -> None:
     backend.count_tokens("warm up")  # loads the model outside the timing
     if warm:
         warm_up = [Segment.model_validate(item) for item in WARM_UP_CALL]
-        analysis.analyse(segments=warm_up, language="en", llm=backend, translate=False)
+        analysis.analyse(segments=warm_up, language="en", llm=backend, translate=translated)
+    engine = timed_engine()
     llm = Counting(backend)
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     result = analysis.analyse(segments=segments, language=stored["language"], llm=llm, translate=False)
     seconds = time.perf_counter() - started
@@ -93,6 +140,8 @@ def run(path: Path, *, warm: bool) -> None:
                 "prompt_tokens": llm.prompt_tokens,
                 "answer_tokens": llm.answer_tokens,
                 "failed": [failure.field for failure in result.failures],
+                "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+                "engine": engine.summary(),
                 "result": result.model_dump(mode="json", exclude={"failures", "translated_transcript"}),
             }
         )
@@ -101,7 +150,7 @@ def run(path: Path, *, warm: bool) -> None:
 
 def topics(references: Path) -> None:
     settings = load_settings()
-    llm = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
+    backend = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
     seen = set()
     for line in references.read_text().splitlines():
         call = json.loads(line)
@@ -110,14 +159,19 @@ def topics(references: Path) -> None:
             continue
         seen.add(name)
         segments = [Segment.model_validate({**turn, "confidence": 1.0}) for turn in call["turns"]]
+        llm = Counting(backend)
         started = time.perf_counter()
-        topic = analysis.analyse(segments=segments, language=call["lang"], llm=llm, translate=False).topic
+        result = analysis.analyse(segments=segments, language=call["lang"], llm=llm, translate=False)
+        topic = result.topic
         words = (topic or "").lower()
         found = {
             "call": name,
             "topic": topic,
             "label_agrees": topic in expected["topic_labels"],
             "keyword_agrees": any(word in words for word in expected["topic_keywords"]),
+            "failed": [failure.field for failure in result.failures],
+            "prompt_tokens": llm.prompt_tokens,
+            "answer_tokens": llm.answer_tokens,
             "seconds": round(time.perf_counter() - started, 1),
         }
         print(json.dumps(found))
@@ -134,6 +188,9 @@ def main() -> None:
     timing = commands.add_parser("run", help="time the analysis of a transcript made by 'transcribe'")
     timing.add_argument("transcript", type=Path)
     timing.add_argument("--warm", action="store_true", help="analyse a short call first, untimed")
+    timing.add_argument(
+        "--translated", action="store_true", help="with --warm: translate the short call too, untimed"
+    )
     labelled = commands.add_parser("topics", help="the topic of each labelled fixture call, and if it agrees")
     labelled.add_argument("references", type=Path)
     args = parser.parse_args()
@@ -142,7 +199,7 @@ def main() -> None:
     elif args.command == "topics":
         topics(args.references)
     else:
-        run(args.transcript, warm=args.warm)
+        run(args.transcript, warm=args.warm, translated=args.translated)
 
 
 if __name__ == "__main__":

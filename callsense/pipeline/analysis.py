@@ -125,7 +125,6 @@ def _room(llm: LLMBackend, fixed: int, answer_tokens: int, what: str) -> int:
 
 # The field names of the answer that are nested in the record; the others are the record's own names.
 _RECORD_FIELD = {
-    **{flag: f"outcome.{flag}" for flag in prompts.OUTCOMES},
     **dict.fromkeys(prompts.ACTIONS, "action_items"),
     **{trend: f"sentiment_trend.{owner.value}" for trend, owner in prompts.TRENDS.items()},
 }
@@ -220,6 +219,10 @@ class _Partial:
             if field in prompts.TRENDS:
                 shown = (f"Q{q}: {_shown(v) if v else '-'}" for q, v in enumerate(value, start=1))
                 lines.append(f"{name}: {', '.join(shown)}")
+            elif isinstance(value, dict):  # the outcome
+                lines.append(
+                    f"{name}: " + ", ".join(f"{k.replace('_', ' ')} {_shown(v)}" for k, v in value.items())
+                )
             elif isinstance(value, list):
                 lines += (
                     [f"{name}:", *(f"- {_shown(item)}" for item in value)] if value else [f"{name}: none"]
@@ -305,7 +308,7 @@ def _to_result(answer: Answer, *, extra: list[FieldFailure]) -> AnalysisResult:
         sentiment_trend=SentimentTrend(**trends),
         issues=values.get("issues", []),
         action_items=items,
-        outcome=Outcome(**{flag: values.get(flag) for flag in prompts.OUTCOMES}),
+        outcome=Outcome(**values.get("outcome", {})),
         failures=failures + extra,
     )
 

@@ -37,7 +37,7 @@ ACTION_ITEM_MAX_CHARS = 100
 SENTIMENTS = [s.value for s in Sentiment]
 EMOTIONS = [e.value for e in Emotion]
 OUTCOMES = ("resolved", "callback_needed", "escalated")
-"""The outcome flags: each true, false or null (the call does not say)."""
+"""The outcome flags of the record (``Outcome``), in the order of the answer's outcome marks."""
 TRENDS = {"agent_trend": Owner.agent, "customer_trend": Owner.customer}
 """The answer's per-quarter sentiment lists, by speaker."""
 ACTIONS = {"agent_actions": Owner.agent, "customer_actions": Owner.customer}
@@ -54,6 +54,9 @@ TREND_MARKS: dict[str, Sentiment | None] = {
     "_": None,  # the speaker says nothing in that quarter
 }
 _TREND_PATTERN = f"^[+0_-]{{{QUARTERS}}}$"  # the marks, "-" last so that it is not a range
+# The outcome is 3 characters, one per flag: "yn?" costs 2 tokens where three boolean keys cost 20.
+OUTCOME_MARKS: dict[str, bool | None] = {"y": True, "n": False, "?": None}  # "?": the call does not say
+_OUTCOME_PATTERN = f"^[yn?]{{{len(OUTCOMES)}}}$"
 
 
 def _strings(max_items: int, max_chars: int) -> dict[str, Any]:
@@ -75,7 +78,7 @@ def _schema(labels: list[str]) -> dict[str, Any]:
         "topic": {"type": "string", "enum": labels},
         "issues": _strings(ISSUES_MAX, ISSUE_MAX_CHARS),
         **{actions: _strings(ACTION_ITEMS_MAX, ACTION_ITEM_MAX_CHARS) for actions in ACTIONS},
-        **{flag: {"type": ["boolean", "null"]} for flag in OUTCOMES},
+        "outcome": {"type": "string", "pattern": _OUTCOME_PATTERN},
         "sentiment": _SENTIMENT_SCHEMA,
         "emotion": {"type": "string", "enum": EMOTIONS},
         "agent_sentiment": _SENTIMENT_SCHEMA,
@@ -124,6 +127,13 @@ def _trend(value: Any) -> list[Sentiment | None]:
     return [TREND_MARKS[mark] for mark in marks]
 
 
+def _outcome(value: Any) -> dict[str, bool | None]:
+    marks = value.strip() if isinstance(value, str) else None
+    if marks is None or len(marks) != len(OUTCOMES) or any(mark not in OUTCOME_MARKS for mark in marks):
+        raise ValueError(f"an outcome is {len(OUTCOMES)} of the characters {''.join(OUTCOME_MARKS)}")
+    return {flag: OUTCOME_MARKS[mark] for flag, mark in zip(OUTCOMES, marks, strict=True)}
+
+
 def _label_of(labels: list[str]) -> Any:
     canonical = {label.casefold(): label for label in labels}
 
@@ -148,7 +158,7 @@ def _fields(labels: list[str]) -> dict[str, TypeAdapter[Any]]:
             actions: TypeAdapter(Annotated[list[_ActionText], Field(max_length=ACTION_ITEMS_MAX)])
             for actions in ACTIONS
         },
-        **{flag: TypeAdapter(bool | None) for flag in OUTCOMES},
+        "outcome": TypeAdapter(Annotated[Any, AfterValidator(_outcome)]),
         "sentiment": TypeAdapter(_Sentiment),
         "emotion": TypeAdapter(_Emotion),
         "agent_sentiment": TypeAdapter(_Sentiment),
@@ -168,8 +178,8 @@ why the customer called, what the agent did, the outcome.
 - agent_actions, customer_actions: only a step that side explicitly promised to take after the call \
 (call back, send, refund, visit), up to {ACTION_ITEMS_MAX} in all, each under 10 words in English; [] if \
 nothing was promised.
-- resolved (the need was met on the call), callback_needed (someone must call or write back), escalated \
-(passed to a supervisor or another team): true, false, or null if the call does not say.
+- outcome: 3 characters, for resolved (the need was met on the call), callback needed (someone must call \
+or write back) and escalated (passed to a supervisor or another team): y yes, n no, ? the call does not say.
 - sentiment: the customer's overall sentiment about the call: {", ".join(SENTIMENTS)}.
 - emotion: the customer's strongest emotion, one of: {", ".join(EMOTIONS)}.
 - agent_sentiment, customer_sentiment: that speaker's overall sentiment.

@@ -25,9 +25,7 @@ VALID: dict[str, Any] = {
     "issues": ["Router keeps failing"],
     "agent_actions": ["Send an engineer on Thursday"],
     "customer_actions": [],
-    "resolved": False,
-    "callback_needed": None,
-    "escalated": False,
+    "outcome": "n?n",
     "sentiment": "Negative",
     "emotion": "Frustrated",
     "agent_sentiment": "Positive",
@@ -123,11 +121,10 @@ def test_two_unusable_answers_leave_every_field_empty_with_a_reason() -> None:
     result = run(FakeLLM(["banana", "[1, 2]"]))
     assert result.summary == [] and result.topic is None and result.sentiment is None
     assert result.emotion is None and result.speaker_sentiment.agent is None
-    nested = {*prompts.OUTCOMES, *prompts.TRENDS, *prompts.ACTIONS}
+    nested = {*prompts.TRENDS, *prompts.ACTIONS}
     assert [f.field for f in result.failures] == sorted(
         {
             *(name for name in PROMPT.fields if name not in nested),
-            *(f"outcome.{flag}" for flag in prompts.OUTCOMES),
             "action_items",  # once, for both lists
             "sentiment_trend.agent",
             "sentiment_trend.customer",

@@ -101,8 +101,9 @@ def test_a_label_outside_the_taxonomy_is_never_stored() -> None:
         ({"agent_actions": [f"Step {i}" for i in range(6)]}, "action_items"),
         ({"customer_actions": ["x" * 101]}, "action_items"),
         ({"customer_actions": "Call back"}, "action_items"),
-        ({"resolved": "maybe"}, "outcome.resolved"),
-        ({"escalated": 3}, "outcome.escalated"),
+        ({"outcome": "yes"}, "outcome"),
+        ({"outcome": "yn"}, "outcome"),
+        ({"outcome": [True, None, False]}, "outcome"),
         ({"agent_trend": "000"}, "sentiment_trend.agent"),
         ({"agent_trend": ["Neutral"] * 4}, "sentiment_trend.agent"),
         ({"customer_trend": "0x00"}, "sentiment_trend.customer"),
@@ -118,8 +119,7 @@ def test_an_answer_out_of_bounds_leaves_that_field_empty_with_a_reason(
     empty = {
         "issues": result.issues,
         "action_items": [item for item in result.action_items if item.owner is Owner.customer],
-        "outcome.resolved": result.outcome.resolved,
-        "outcome.escalated": result.outcome.escalated,
+        "outcome": any(flag is not None for flag in result.outcome.model_dump().values()),
         "sentiment_trend.agent": result.sentiment_trend.agent,
         "sentiment_trend.customer": result.sentiment_trend.customer,
         "topic_detail": result.topic_detail,
@@ -129,7 +129,7 @@ def test_an_answer_out_of_bounds_leaves_that_field_empty_with_a_reason(
 
 def test_unknown_outcomes_and_no_follow_ups_are_valid_answers() -> None:
     nothing = {"issues": [], "agent_actions": [], "customer_actions": []}
-    result = run(FakeLLM([answer(resolved=None, callback_needed=None, escalated=None, **nothing)]))
+    result = run(FakeLLM([answer(outcome="???", **nothing)]))
     assert result.failures == []
     assert result.outcome.model_dump() == {"resolved": None, "callback_needed": None, "escalated": None}
     assert result.issues == [] and result.action_items == []
@@ -158,7 +158,7 @@ def test_a_long_call_merges_every_field_and_nulls_silent_quarters_of_the_whole_c
         if request.system == PROMPT.reduce_system:
             reduces.append(request)
             return answer(agent_trend="----")
-        return answer(resolved=None)
+        return answer(outcome="??n")
 
     # 40 agent turns spread over the whole call, the customer only in the first quarter.
     segments = [turn(A, 10.0 * i, " ".join(f"w{i}x{j}" for j in range(12))) for i in range(40)]
@@ -167,7 +167,7 @@ def test_a_long_call_merges_every_field_and_nulls_silent_quarters_of_the_whole_c
     assert reduces, "the call was analysed in parts"
     partials = reduces[-1].user
     assert "Topic detail: Router repair" in partials and "- Send an engineer on Thursday" in partials
-    assert "Resolved: unknown" in partials and "Escalated: no" in partials
+    assert "Outcome: resolved unknown, callback needed unknown, escalated no" in partials
     assert re.search(r"Customer trend: Q1: \w+, Q2: -, Q3: -, Q4: -", partials), "silent in later parts"
     assert result.sentiment_trend.agent == [Sentiment.negative] * 4
     assert result.sentiment_trend.customer == [Sentiment.negative, None, None, None]
