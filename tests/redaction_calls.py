@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import uuid
 import wave
 from typing import Any
@@ -40,6 +41,14 @@ STEREO = SpeakersFound(method=SpeakerMethod.channels, count=2, agent="left", age
 MONO = SpeakersFound(method=SpeakerMethod.none, count=0)
 # Fields a destination receives: what was said, redacted, and the summary as said for one that opts in.
 SAID_FIELDS = ["call_id", "summary", "transcript"]
+# A timestamp as a record (JSON) or a log line writes it, to the microsecond.
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?")
+
+
+def without_timestamps(text: str) -> str:
+    """``text`` (a record's JSON, log lines) without its timestamps, to look for the card's digits in: the
+    clock's microseconds can read as a group of them (a call received at 14:31:44.411187)."""
+    return TIMESTAMP.sub("<timestamp>", text)
 
 
 def turns() -> list[Segment]:
