@@ -96,6 +96,8 @@ def _views(rt: Runtime, kind: str = "transcript_viewed") -> int:
 
 SAMPLE_PARAMETERS = {"call_id": "demo-refund", "name": "topics", "delivery_id": str(uuid.uuid4())}
 TAG = re.compile(r"<(script|link|img|iframe)\b[^>]*>", re.IGNORECASE)
+# A path parameter's converter ("{name:path}"), which str.format would read as a format spec.
+CONVERTER = re.compile(r"\{(\w+):\w+\}")
 REFERENCE = re.compile(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
 
 
@@ -106,7 +108,7 @@ def _get_paths(routes: list[Any], prefix: str = "") -> Iterator[str]:
         if included is not None:
             yield from _get_paths(included.routes, prefix + route.include_context.prefix)
         elif "GET" in (getattr(route, "methods", None) or set()):
-            yield prefix + route.path
+            yield prefix + CONVERTER.sub(r"{\1}", route.path)
 
 
 def test_no_page_the_service_serves_loads_anything_from_another_site(app: FastAPI, rt: Runtime) -> None:
