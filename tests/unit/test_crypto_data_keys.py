@@ -7,40 +7,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callsense.crypto import KeyRing
 from callsense.errors import DataKeyDestroyedError, DecryptionError
+from tests.data_keys import DictDataKeys
 
 SECRET = b"card number 4111 1111 1111 1111"
 FIRST, SECOND = uuid.UUID(int=1), uuid.UUID(int=2)
-
-
-class DictDataKeys:
-    def __init__(self) -> None:
-        self.keys: dict[uuid.UUID, bytes | None] = {}
-
-    def key_for(self, call: uuid.UUID, *, create: bool) -> bytes:
-        if call not in self.keys:
-            if not create:
-                raise DecryptionError(f"call {call} has no data key")
-            self.keys[call] = AESGCM.generate_key(bit_length=256)
-        key = self.keys[call]
-        if key is None:
-            raise DataKeyDestroyedError(f"the data key of call {call} was destroyed")
-        return key
-
-
-@pytest.fixture
-def data_keys() -> DictDataKeys:
-    return DictDataKeys()
-
-
-@pytest.fixture
-def ring(data_keys: DictDataKeys) -> KeyRing:
-    ring = KeyRing.generate()
-    ring.use_data_keys(data_keys)
-    return ring
 
 
 def test_a_call_context_is_sealed_under_that_calls_data_key(ring: KeyRing, data_keys: DictDataKeys) -> None:

@@ -13,25 +13,13 @@ import pytest
 from callsense.crypto import HEAD_BYTES, KeyRing
 from callsense.errors import DataKeyDestroyedError, DecryptionError
 from callsense.streamcipher import SEGMENT_BYTES, parse_header
-from tests.unit.test_crypto_data_keys import DictDataKeys
+from tests.data_keys import DictDataKeys
 
 S = SEGMENT_BYTES
 SEALED = S + 16  # a whole segment as stored
 CALL = uuid.UUID(int=7)
 CONTEXT = f"call:{CALL}:audio"
 SIZES = [0, 1, S - 1, S, S + 1, 2 * S, 3 * S + 12345]
-
-
-@pytest.fixture
-def data_keys() -> DictDataKeys:
-    return DictDataKeys()
-
-
-@pytest.fixture
-def ring(data_keys: DictDataKeys) -> KeyRing:
-    ring = KeyRing.generate()
-    ring.use_data_keys(data_keys)
-    return ring
 
 
 def _plain(size: int, seed: int = 0) -> bytes:
