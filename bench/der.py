@@ -26,6 +26,9 @@ class DERResult:
     false_alarm: float
     confusion: float
     total: float  # seconds of reference speech (per speaker)
+    # The part of ``missed`` where two or more reference speakers talk at once: what one speaker per moment
+    # cannot avoid missing, whatever the clustering.
+    missed_in_overlap: float
 
     @property
     def der(self) -> float:
@@ -66,9 +69,11 @@ def der(
         best = max(best, int(padded[np.arange(size), permutation].sum()))
     n_ref = ref.sum(axis=0)
     n_hyp = hyp.sum(axis=0)
+    missed = np.maximum(n_ref - n_hyp, 0)
     return DERResult(
-        missed=float(np.maximum(n_ref - n_hyp, 0).sum()) * FRAME,
+        missed=float(missed.sum()) * FRAME,
         false_alarm=float(np.maximum(n_hyp - n_ref, 0).sum()) * FRAME,
         confusion=float(np.minimum(n_ref, n_hyp).sum() - best) * FRAME,
         total=float(n_ref.sum()) * FRAME,
+        missed_in_overlap=float(missed[n_ref >= 2].sum()) * FRAME,
     )

@@ -27,6 +27,14 @@ def test_overlapping_reference_speech_counts_for_each_speaker() -> None:
     reference = [(0.0, 10.0, "a"), (5.0, 10.0, "b")]
     result = der(reference, [(0.0, 10.0, "x")])
     assert result.total == pytest.approx(15.0) and result.missed == pytest.approx(5.0)
+    assert result.missed_in_overlap == pytest.approx(5.0)  # all of it where both spoke
+
+
+def test_the_miss_inside_overlap_is_told_apart() -> None:
+    reference = [(0.0, 10.0, "a"), (5.0, 10.0, "b"), (12.0, 14.0, "b")]
+    result = der(reference, [(0.0, 10.0, "x")])
+    assert result.missed == pytest.approx(7.0)
+    assert result.missed_in_overlap == pytest.approx(5.0)
 
 
 def test_the_collar_forgives_boundaries() -> None:
