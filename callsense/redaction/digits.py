@@ -60,19 +60,35 @@ _FILLERS = {
 _REPEATS = {"double": 2, "triple": 3, "doble": 2, "doppel": 2, "doppelte": 2, "dreifach": 3}
 _PLUS = {"plus", "más", "mas"}
 _CONNECTORS = {"y", "et", "und"}  # "cuarenta y uno", "quarante et un": part of the number between two words
-_AT = {"at", "arroba", "arobase", "@", "ät"}
+# "@" said aloud: French writes it "arobase" or "arobas", German callers also say "Klammeraffe"; Spanish
+# "arroba" sounds the same written "arrova" (b and v are one sound).
+_AT = {"at", "arroba", "arrova", "arobase", "arobas", "arrobase", "@", "ät", "klammeraffe"}
 _DOT = {"dot", "punto", "point", "punkt"}
 _EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
                   "bindestrich": "-", "unterstrich": "_", "guión": "-"}  # fmt: skip
+# Joiners said in two words: "guion bajo" and "tiret bas" are "_", not the "-" of "guion" and "tiret" alone.
+_EMAIL_JOINER_PAIRS = {("guion", "bajo"): "_", ("guión", "bajo"): "_", ("barra", "baja"): "_",
+                       ("tiret", "bas"): "_"}  # fmt: skip
 _SENTENCE_END = (".", "?", "!")
 _EDGE_PUNCTUATION = ".,;:!?¿¡\"'()…-"
 _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
+# A number as long as a phone's with one letter run into its end: its last digit, misheard ("0171234567a"
+# for "… sieben acht"). Shorter ones keep their letter: "7a" is a house number, "12345678Z" a Spanish DNI.
+_LETTER_AT_END = re.compile(r"\+?(?:\d[.,\-]?){9,}[a-z]", re.IGNORECASE)
 _EMAIL_PART = re.compile(r"[\w.\-+]+")
+_INNER_DOT = re.compile(r"[^\W_][._][^\W_]")  # "lucia.fernan": part of an address Whisper wrote out
 # One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".
 _GLUED_EMAIL = re.compile(r"(?P<local>[a-z0-9.]+?)at(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
 # The Spanish or French "at" run together with the domain after the address's first part: "carmen.ruiz,"
 # "arrobajemael.com".
-_GLUED_AT = re.compile(r"(?:arroba|arobase)(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
+_GLUED_AT = re.compile(
+    r"(?:arroba|arrova|arobase|arobas)[.\-]?(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
+)
+# A whole address in one word, the spoken "at" set off by hyphens or dots: "julien-moreau-arobas-orange.fr".
+_HYPHENATED_EMAIL = re.compile(
+    r"(?P<local>[\w.-]+?)[-.](?:at|ät|arroba|arobase|arobas|klammeraffe)[-.]"
+    r"(?P<domain>[\w-]+(?:\.[\w-]+)*\.[a-z]{2,})"
+)
 TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
 
 
@@ -108,7 +124,21 @@ def core(word: str) -> str:
 def _converts(word: str, language: str) -> bool:
     if language not in TEXT2NUM_LANGUAGES or not word.replace("-", "").isalpha():
         return False
-    return any(ch.isdigit() for ch in alpha2digit(word, language))
+    return any(ch.isdigit() for ch in alpha2digit(word, language)) or len(_hyphen_parts(word, language)) > 1
+
+
+def _hyphen_parts(word: str, language: str) -> list[str]:
+    """A word of several numbers Whisper joined with hyphens ("trente-trois-six-quatorze" for "trente-trois,
+    six, quatorze"), which text2num does not read, as its parts; any other word as itself."""
+    parts = word.split("-")
+    table = _DIGITS.get(language, _DIGITS["en"])
+    if len(parts) < 2 or any(ch.isdigit() for ch in alpha2digit(word, language)):
+        return [word]
+    numbers = all(
+        part in table or part in _CONNECTORS or any(ch.isdigit() for ch in alpha2digit(part, language))
+        for part in parts
+    )
+    return parts if numbers else [word]
 
 
 def _number_kind(word: str, language: str) -> str | None:
@@ -116,7 +146,8 @@ def _number_kind(word: str, language: str) -> str | None:
     number."""
     text = core(word)
     # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
-    if _DIGIT_TOKEN.fullmatch(word.strip().strip(_EDGE_PUNCTUATION)) and "/" not in word:
+    bare = word.strip().strip(_EDGE_PUNCTUATION)
+    if (_DIGIT_TOKEN.fullmatch(bare) and "/" not in word) or _LETTER_AT_END.fullmatch(bare):
         return "digits"
     if text in _REPEATS:
         return "repeat"
@@ -174,7 +205,7 @@ def _run_numbers(words: list[str], language: str) -> str:
             out.append(digits[0] * repeat + digits[1:] if repeat > 1 else digits)
             repeat = 1
         elif kind in ("word", "ambiguous") or (text in _CONNECTORS and spoken):
-            spoken.append(text)
+            spoken += _hyphen_parts(text, language) if language in TEXT2NUM_LANGUAGES else [text]
             if repeat > 1:  # "double four": the repeated digit is the next word alone
                 flush()
         if word.strip().endswith((",", ";", ":")):
@@ -213,7 +244,11 @@ def _runs(words: list[str], turn_ends: set[int], language: str) -> list[tuple[in
             if unambiguous:
                 runs.append((start, last_number))
             start = None
+        # Whisper ends a group of digits with a full stop where the caller paused ("34.6.9. 9.80.8.77.66."):
+        # followed at once by more digits, that stop is no sentence end.
+        following = _number_kind(words[index + 1], language) if index + 1 < len(words) else None
         ended = word.strip().endswith(_SENTENCE_END) and index not in turn_ends
+        ended = ended and not (kind == "digits" and following == "digits")
         if ended and start is not None:
             if unambiguous:
                 runs.append((start, last_number))
@@ -223,28 +258,81 @@ def _runs(words: list[str], turn_ends: set[int], language: str) -> list[tuple[in
     return runs
 
 
-def _email_at(words: list[str], at: int) -> tuple[int, int, str] | None:
-    """The spoken e-mail around the word ``at`` ("john dot smith at example dot com"), if there is one."""
-    first = at - 1
+def _joiner_before(words: list[str], index: int) -> tuple[int, str] | None:
+    """The "dot", "underscore" or "guion bajo" that ends just before ``words[index]``: how many words it
+    takes and the character it stands for."""
+    if index >= 3 and (core(words[index - 2]), core(words[index - 1])) in _EMAIL_JOINER_PAIRS:
+        return 2, _EMAIL_JOINER_PAIRS[(core(words[index - 2]), core(words[index - 1]))]
+    if index >= 2 and core(words[index - 1]) in _DOT:
+        return 1, "."
+    if index >= 2 and core(words[index - 1]) in _EMAIL_JOINERS:
+        return 1, _EMAIL_JOINERS[core(words[index - 1])]
+    return None
+
+
+def _local_part(words: list[str], end: int, numbers: dict[int, tuple[int, str]]) -> tuple[int, str] | None:
+    """The first word and the text of an address's part before "at" that ends with ``words[end]``.
+    ``numbers`` maps the last word of each spoken number to its first word and digits: a number said just
+    before "at" belongs to the word before it ("mueller zweiundachtzig at" is mueller82@)."""
+    first = end
     if first < 0 or not _EMAIL_PART.fullmatch(core(words[first]) or "-"):
         return None
     local = core(words[first])
-    if first >= 1 and words[first - 1].strip()[:1].isupper() and core(words[first - 1]).isalpha():
-        first, local = first - 1, f"{core(words[first - 1])}{local}"  # "Peter Jones at outlook.com"
-    while first >= 2 and (core(words[first - 1]) in _DOT or core(words[first - 1]) in _EMAIL_JOINERS):
-        joiner = "." if core(words[first - 1]) in _DOT else _EMAIL_JOINERS[core(words[first - 1])]
-        local = f"{core(words[first - 2])}{joiner}{local}"
-        first -= 2
+    number = first in numbers
+    if number:
+        first, local = numbers[first][0], numbers[first][1].replace(" ", "")
+    before = core(words[first - 1]) if first >= 1 else ""
+    if (
+        before
+        and _joiner_before(words, first) is None
+        and (
+            (number and before.isalpha())  # the name before a number
+            or (words[first - 1].strip()[:1].isupper() and before.isalpha())  # "Peter Jones at outlook.com"
+            or (_EMAIL_PART.fullmatch(before) and _INNER_DOT.search(before))  # "lucia.fernan des. arroba"
+        )
+    ):
+        first, local = first - 1, f"{before}{local}"
+    while (joiner := _joiner_before(words, first)) is not None:
+        taken, character = joiner
+        local = f"{core(words[first - taken - 1])}{character}{local}"
+        first -= taken + 1
+    return first, local
+
+
+def _email_at(words: list[str], at: int, numbers: dict[int, tuple[int, str]]) -> tuple[int, int, str] | None:
+    """The spoken e-mail around the word ``at`` ("john dot smith at example dot com"), if there is one."""
+    part = _local_part(words, at - 1, numbers)
+    if part is None:
+        return None
+    first, local = part
     last = at + 1
     if last >= len(words) or not _EMAIL_PART.fullmatch(core(words[last]) or "-"):
         return None
     domain = core(words[last])
-    while last + 2 < len(words) and core(words[last + 1]) in _DOT and core(words[last + 2]):
-        domain = f"{domain}.{core(words[last + 2])}"
-        last += 2
+    while last + 1 < len(words):
+        following = core(words[last + 1])
+        after = core(words[last + 2]) if last + 2 < len(words) else ""
+        if following in _DOT and after:
+            domain, last = f"{domain}.{after}", last + 2
+        elif "." not in domain and after in _DOT and following.isalnum():
+            domain, last = f"{domain}{following}", last + 1  # a name in two words: "la poste point net"
+        elif len(domain.rsplit(".", 1)[-1]) == 1 and len(following) == 1 and following.isalpha():
+            domain, last = f"{domain}{following}", last + 1  # spelled out: "point f r"
+        else:
+            break
     if "." not in domain:
         return None
     return first, last, f"{local}@{domain}"
+
+
+def _claim(replaced: dict[int, tuple[int, str]], first: int, last: int, text: str) -> None:
+    """Words ``first``..``last`` written as ``text``, in place of the numbers among them; not where a
+    number reaches past them."""
+    if any(start < first <= end or start <= last < end for start, (end, _) in replaced.items()):
+        return
+    for start in [start for start in replaced if first <= start <= last]:
+        del replaced[start]
+    replaced[first] = (last, text)
 
 
 def _tokens(words: list[str]) -> list[tuple[int, int, str]]:
@@ -270,21 +358,23 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
     for first, last in _runs(texts, token_ends, language):
         numbers = _run_numbers(texts[first : last + 1], language)
         replaced[first] = (last, numbers.replace(" ", "") if joined else numbers)
+    said = {last: (first, digits) for first, (last, digits) in replaced.items()}  # numbers, by last token
     for index, text in enumerate(texts):
         if core(text) in _AT and not any(first <= index <= last for first, (last, _) in replaced.items()):
-            email = _email_at(texts, index)
+            email = _email_at(texts, index, said)
             if email is not None:
-                replaced = {f: v for f, v in replaced.items() if not email[0] <= f <= email[1]}
-                replaced[email[0]] = (email[1], email[2])
+                _claim(replaced, *email)
     for index, text in enumerate(texts):
         glued = _GLUED_EMAIL.fullmatch(core(text))
         if glued and index not in replaced and "@" not in text:
             replaced[index] = (index, f"{glued['local'].replace('dot', '.')}@{glued['domain']}")
+        hyphenated = _HYPHENATED_EMAIL.fullmatch(core(text))
+        if hyphenated and not glued and index not in replaced and "@" not in text:
+            replaced[index] = (index, f"{hyphenated['local']}@{hyphenated['domain']}")
         glued_at = _GLUED_AT.fullmatch(core(text))
-        local = core(texts[index - 1]) if index > 0 else ""
-        free = not any(first <= index and index - 1 <= last for first, (last, _) in replaced.items())
-        if glued_at and local and _EMAIL_PART.fullmatch(local) and free:
-            replaced[index - 1] = (index, f"{local}@{glued_at['domain']}")
+        part = _local_part(texts, index - 1, said) if glued_at and index > 0 else None
+        if glued_at and part is not None:
+            _claim(replaced, part[0], index, f"{part[1]}@{glued_at['domain']}")
     text = ""
     pieces: list[Piece] = []
     index = 0
