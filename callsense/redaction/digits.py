@@ -60,9 +60,13 @@ _FILLERS = {
 _REPEATS = {"double": 2, "triple": 3, "doble": 2, "doppel": 2, "doppelte": 2, "dreifach": 3}
 _PLUS = {"plus", "más", "mas"}
 _CONNECTORS = {"y", "et", "und"}  # "cuarenta y uno", "quarante et un": part of the number between two words
+# Where the tens come first, Whisper may write the tens and the units as digits: "setenta y ocho" as "70 y 8",
+# or run into the groups around them, "9145670 y 890".
+_TENS_CONNECTORS = {"y", "et"}
 # "@" said aloud: French writes it "arobase" or "arobas", German callers also say "Klammeraffe"; Spanish
 # "arroba" sounds the same written "arrova" (b and v are one sound).
 _AT = {"at", "arroba", "arrova", "arobase", "arobas", "arrobase", "@", "ät", "klammeraffe"}
+_SPLIT_AT = ("a", "roba")  # how Whisper also writes "arroba"
 _DOT = {"dot", "punto", "point", "punkt"}
 _EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
                   "bindestrich": "-", "unterstrich": "_", "guión": "-"}  # fmt: skip
@@ -72,9 +76,10 @@ _EMAIL_JOINER_PAIRS = {("guion", "bajo"): "_", ("guión", "bajo"): "_", ("barra"
 _SENTENCE_END = (".", "?", "!")
 _EDGE_PUNCTUATION = ".,;:!?¿¡\"'()…-"
 _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
-# A number as long as a phone's with one letter run into its end: its last digit, misheard ("0171234567a"
-# for "… sieben acht"). Shorter ones keep their letter: "7a" is a house number, "12345678Z" a Spanish DNI.
-_LETTER_AT_END = re.compile(r"\+?(?:\d[.,\-]?){9,}[a-z]", re.IGNORECASE)
+# A number as long as a phone's with one letter run into its end, its last digit misheard ("0171234567a"
+# for "… sieben acht"), or into its start, a filler heard as a letter ("L1,2,3,4,5,6,7,8." for "äh, eins
+# zwei …"). Shorter ones keep their letter: "7a" is a house number, "12345678Z" a Spanish DNI.
+_LETTER_RUN_IN = re.compile(r"\+?(?:\d[.,\-]?){9,}[a-z]|[a-z](?:\d[.,\-]?){7,}", re.IGNORECASE)
 _EMAIL_PART = re.compile(r"[\w.\-+]+")
 _INNER_DOT = re.compile(r"[^\W_][._][^\W_]")  # "lucia.fernan": part of an address Whisper wrote out
 # One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".
@@ -82,7 +87,7 @@ _GLUED_EMAIL = re.compile(r"(?P<local>[a-z0-9.]+?)at(?P<domain>[a-z0-9-]+(?:\.[a
 # The Spanish or French "at" run together with the domain after the address's first part: "carmen.ruiz,"
 # "arrobajemael.com".
 _GLUED_AT = re.compile(
-    r"(?:arroba|arrova|arobase|arobas)[.\-]?(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
+    r"(?P<at>arroba|arrova|arobase|arobas|roba)[.\-]?(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
 )
 # A whole address in one word, the spoken "at" set off by hyphens or dots: "julien-moreau-arobas-orange.fr".
 _HYPHENATED_EMAIL = re.compile(
@@ -147,7 +152,7 @@ def _number_kind(word: str, language: str) -> str | None:
     text = core(word)
     # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
     bare = word.strip().strip(_EDGE_PUNCTUATION)
-    if (_DIGIT_TOKEN.fullmatch(bare) and "/" not in word) or _LETTER_AT_END.fullmatch(bare):
+    if (_DIGIT_TOKEN.fullmatch(bare) and "/" not in word) or _LETTER_RUN_IN.fullmatch(bare):
         return "digits"
     if text in _REPEATS:
         return "repeat"
@@ -176,6 +181,7 @@ def _run_numbers(words: list[str], language: str) -> str:
     out: list[str] = []
     spoken: list[str] = []
     repeat = 1
+    units_next = False
 
     def flush() -> None:
         nonlocal repeat
@@ -202,8 +208,15 @@ def _run_numbers(words: list[str], language: str) -> str:
         elif kind in ("digits", "homophone"):
             flush()
             digits = re.sub(r"\D", "", word) or _HOMOPHONES[language][text]
-            out.append(digits[0] * repeat + digits[1:] if repeat > 1 else digits)
+            digits = digits[0] * repeat + digits[1:] if repeat > 1 else digits
             repeat = 1
+            if units_next:  # "70 y 8": the units take the tens' zero
+                out[-1], digits = out[-1][:-1] + digits[0], digits[1:]
+            units_next = False
+            if digits:
+                out.append(digits)
+        elif text in _TENS_CONNECTORS and not spoken and out and out[-1].endswith("0"):
+            units_next = True
         elif kind in ("word", "ambiguous") or (text in _CONNECTORS and spoken):
             spoken += _hyphen_parts(text, language) if language in TEXT2NUM_LANGUAGES else [text]
             if repeat > 1:  # "double four": the repeated digit is the next word alone
@@ -215,12 +228,19 @@ def _run_numbers(words: list[str], language: str) -> str:
 
 
 def _connects(words: list[str], index: int, language: str) -> bool:
-    """Whether ``words[index]`` is the "y" of "cuarenta y uno": a connector between two number words."""
+    """Whether ``words[index]`` is the "y" of "cuarenta y uno": a connector between two number words, or
+    between tens and units Whisper wrote as digits ("70 y 8")."""
+    if core(words[index]) not in _CONNECTORS or not 0 < index < len(words) - 1:
+        return False
+    before, after = _number_kind(words[index - 1], language), _number_kind(words[index + 1], language)
+    if before == "word" and after in ("word", "ambiguous"):
+        return True
+    tens, units = re.sub(r"\D", "", words[index - 1]), re.sub(r"\D", "", words[index + 1])
     return (
-        core(words[index]) in _CONNECTORS
-        and 0 < index < len(words) - 1
-        and _number_kind(words[index - 1], language) == "word"
-        and _number_kind(words[index + 1], language) in ("word", "ambiguous")
+        core(words[index]) in _TENS_CONNECTORS
+        and before == after == "digits"
+        and tens.endswith("0")
+        and units[:1] in set("123456789")
     )
 
 
@@ -299,9 +319,24 @@ def _local_part(words: list[str], end: int, numbers: dict[int, tuple[int, str]])
     return first, local
 
 
-def _email_at(words: list[str], at: int, numbers: dict[int, tuple[int, str]]) -> tuple[int, int, str] | None:
-    """The spoken e-mail around the word ``at`` ("john dot smith at example dot com"), if there is one."""
-    part = _local_part(words, at - 1, numbers)
+def _local_end(words: list[str], at: int) -> int | None:
+    """Where the address's first part ends when ``words[at]`` says "at" (or, in a word "robadomain.com"
+    Whisper ran together, begins with it): the word before, or the one before "a roba"; None when it
+    says none."""
+    word = core(words[at])
+    glued = _GLUED_AT.fullmatch(word)
+    said = glued["at"] if glued else word
+    if said == _SPLIT_AT[1]:
+        return at - 2 if at >= 1 and core(words[at - 1]) == _SPLIT_AT[0] else None
+    return at - 1 if said in _AT or glued else None
+
+
+def _email_at(
+    words: list[str], at: int, end: int, numbers: dict[int, tuple[int, str]]
+) -> tuple[int, int, str] | None:
+    """The spoken e-mail around the word ``at`` ("john dot smith at example dot com"), whose first part
+    ends with ``words[end]``, if there is one."""
+    part = _local_part(words, end, numbers)
     if part is None:
         return None
     first, local = part
@@ -360,8 +395,9 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
         replaced[first] = (last, numbers.replace(" ", "") if joined else numbers)
     said = {last: (first, digits) for first, (last, digits) in replaced.items()}  # numbers, by last token
     for index, text in enumerate(texts):
-        if core(text) in _AT and not any(first <= index <= last for first, (last, _) in replaced.items()):
-            email = _email_at(texts, index, said)
+        end = _local_end(texts, index) if not _GLUED_AT.fullmatch(core(text)) else None
+        if end is not None and not any(first <= index <= last for first, (last, _) in replaced.items()):
+            email = _email_at(texts, index, end, said)
             if email is not None:
                 _claim(replaced, *email)
     for index, text in enumerate(texts):
@@ -372,7 +408,8 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
         if hyphenated and not glued and index not in replaced and "@" not in text:
             replaced[index] = (index, f"{hyphenated['local']}@{hyphenated['domain']}")
         glued_at = _GLUED_AT.fullmatch(core(text))
-        part = _local_part(texts, index - 1, said) if glued_at and index > 0 else None
+        end = _local_end(texts, index) if glued_at else None
+        part = _local_part(texts, end, said) if end is not None else None
         if glued_at and part is not None:
             _claim(replaced, part[0], index, f"{part[1]}@{glued_at['domain']}")
     text = ""

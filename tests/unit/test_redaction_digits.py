@@ -156,9 +156,12 @@ def test_numbers_whisper_joined_with_hyphens_are_read_one_by_one(
     assert joined("C'est un peu-peu cher.", "fr") == "C'est un peu-peu cher."
 
 
-def test_a_letter_run_into_the_end_of_a_long_number_is_its_misheard_last_digit() -> None:
-    # whisper-base: "… fünf sechs sieben acht" as "0171234567a."
+def test_a_letter_run_into_a_long_number_is_a_misheard_digit_or_filler() -> None:
+    # whisper-base: "… fünf sechs sieben acht" as "0171234567a.", "null drei null, äh, eins zwei …" as
+    # "0,3,0. / L1,2,3,4,5,6,7,8."
     assert joined("Meine Handynummer ist 0171234567a.", "de") == "Meine Handynummer ist 0171234567"
+    assert joined("Die Nummer ist 0,3,0. L1,2,3,4,5,6,7,8.", "de") == "Die Nummer ist 03012345678"
+    assert joined("Vitamin B12, Flug LH1234.", "de") == "Vitamin B12, Flug LH1234."
     assert joined("Bahnhofstraße 7a", "de") == "Bahnhofstraße 7a"  # a house number keeps its letter
     assert joined("Mi DNI es 12345678Z.", "es") == "Mi DNI es 12345678Z."
 
@@ -202,3 +205,32 @@ def test_an_address_whisper_wrote_as_one_hyphenated_word(language: str, heard: s
 )
 def test_numbers_and_email_words_without_an_address_stay_apart(language: str, text: str) -> None:
     assert "@" not in joined(text, language)
+
+
+@pytest.mark.parametrize(
+    ("language", "heard", "digits"),
+    [
+        # whisper-base on "nueve uno, cuatro cinco seis, setenta y ocho, noventa"
+        ("es", "llámeme al 9145670 y 890.", "llámeme al 914567890"),
+        ("es", "Mi móvil es más 346.9, 9.80 y 8.70 y 7.66.", "Mi móvil es +34699887766"),
+        ("fr", "il y a 20 et 1 personnes", "il y a 21 personnes"),
+        ("de", "Ich habe 20 und 5 Euro", "Ich habe 20 und 5 Euro"),  # German says the units first
+    ],
+)
+def test_tens_and_units_whisper_wrote_as_digits_make_one_number(
+    language: str, heard: str, digits: str
+) -> None:
+    assert joined(heard, language) == digits
+
+
+@pytest.mark.parametrize(
+    ("heard", "email"),
+    [
+        # whisper-base writes "arroba" as "a roba", alone or run into the domain
+        ("Mi correo es José Guión bajo García a roba otma el punto es.", "josé_garcía@otmael.es"),
+        ("Mi correo, Carmen punto Ruiz, a robajemael.com", "carmen.ruiz@jemael.com"),
+    ],
+)
+def test_arroba_written_in_two_words_is_still_the_at(heard: str, email: str) -> None:
+    assert joined(heard, "es").endswith(email)
+    assert joined("Juan va a robar el coche punto com", "es") == "Juan va a robar el coche punto com"
