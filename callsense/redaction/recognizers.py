@@ -193,7 +193,7 @@ def language_independent(language: str) -> list[EntityRecognizer]:
         CreditCardRecognizer(supported_language=language, context=_CONTEXT[EntityType.card_number]),
         # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
         # caller said "card" just before or after it. No upper bound: on a digit read many times over
-        # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 23 digits).
+        # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 22 digits).
         _misheard(EntityType.card_number, language, Pattern("card length", r"\b\d{13,}\b", 0.3)),
         IbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
         OfflineEmailRecognizer(supported_language=language, context=_CONTEXT[EntityType.email]),

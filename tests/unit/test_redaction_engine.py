@@ -184,7 +184,7 @@ def test_a_misheard_phone_is_redacted_next_to_call_words_of_each_language(
 def test_a_card_whisper_heard_with_many_digits_too_many_is_still_a_card(
     redactor: PresidioRedactor, said: str
 ) -> None:
-    # "vier null eins zwei, acht acht acht acht, …" as whisper-base decodes it: 23 digits
+    # "vier null eins zwei, acht acht acht acht, …" as whisper-base decodes it: 22 digits
     redaction = redactor.redact_segments(
         [whisper_turn(CUSTOMER, f"{said} 4.012888888888888888888.")], language="de"
     )
