@@ -4,9 +4,9 @@ Whisper writes a card number as "4111 1111 1111 1111", "four one one one, …", 
 split over two turns with "uh" in between. ``normalise`` turns one speaker's words into a text in which every
 run of number words is digits (``text2num`` for "forty one", "einundvierzig", "quarante et un"; a table
 for the single digits it leaves, "oh" and "double"), spoken addresses ("john at example dot com") are
-e-mails, and each stretch of the text knows the words it came from, so a hit lands on Whisper's words and
-their timestamps. Two views: ``joined`` writes a run as one block of digits (cards, phones, accounts,
-ids), ``spaced`` keeps its numbers apart (dates, expiry dates, house numbers).
+e-mails (``emails.py``), and each stretch of the text knows the words it came from, so a hit lands on
+Whisper's words and their timestamps. Two views: ``joined`` writes a run as one block of digits (cards,
+phones, accounts, ids), ``spaced`` keeps its numbers apart (dates, expiry dates, house numbers).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from text_to_num import alpha2digit
+
+from callsense.redaction.emails import write_emails
+from callsense.redaction.words import EDGE_PUNCTUATION, core
 
 # Single digits text2num leaves alone (it keeps a lone "one" as a word), fillers, and repeat words.
 _DIGITS: dict[str, dict[str, str]] = {
@@ -63,37 +66,12 @@ _CONNECTORS = {"y", "et", "und"}  # "cuarenta y uno", "quarante et un": part of 
 # Where the tens come first, Whisper may write the tens and the units as digits: "setenta y ocho" as "70 y 8",
 # or run into the groups around them, "9145670 y 890".
 _TENS_CONNECTORS = {"y", "et"}
-# "@" said aloud: French writes it "arobase" or "arobas", German callers also say "Klammeraffe"; Spanish
-# "arroba" sounds the same written "arrova" (b and v are one sound).
-_AT = {"at", "arroba", "arrova", "arobase", "arobas", "arrobase", "@", "ät", "klammeraffe"}
-_SPLIT_AT = ("a", "roba")  # how Whisper also writes "arroba"
-_DOT = {"dot", "punto", "point", "punkt"}
-_EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
-                  "bindestrich": "-", "unterstrich": "_", "guión": "-"}  # fmt: skip
-# Joiners said in two words: "guion bajo" and "tiret bas" are "_", not the "-" of "guion" and "tiret" alone.
-_EMAIL_JOINER_PAIRS = {("guion", "bajo"): "_", ("guión", "bajo"): "_", ("barra", "baja"): "_",
-                       ("tiret", "bas"): "_"}  # fmt: skip
 _SENTENCE_END = (".", "?", "!")
-_EDGE_PUNCTUATION = ".,;:!?¿¡\"'()…-"
 _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
 # A number as long as a phone's with one letter run into its end, its last digit misheard ("0171234567a"
 # for "… sieben acht"), or into its start, a filler heard as a letter ("L1,2,3,4,5,6,7,8." for "äh, eins
 # zwei …"). Shorter ones keep their letter: "7a" is a house number, "12345678Z" a Spanish DNI.
 _LETTER_RUN_IN = re.compile(r"\+?(?:\d[.,\-]?){9,}[a-z]|[a-z](?:\d[.,\-]?){7,}", re.IGNORECASE)
-_EMAIL_PART = re.compile(r"[\w.\-+]+")
-_INNER_DOT = re.compile(r"[^\W_][._][^\W_]")  # "lucia.fernan": part of an address Whisper wrote out
-# One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".
-_GLUED_EMAIL = re.compile(r"(?P<local>[a-z0-9.]+?)at(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
-# The Spanish or French "at" run together with the domain after the address's first part: "carmen.ruiz,"
-# "arrobajemael.com".
-_GLUED_AT = re.compile(
-    r"(?P<at>arroba|arrova|arobase|arobas|roba)[.\-]?(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
-)
-# A whole address in one word, the spoken "at" set off by hyphens or dots: "julien-moreau-arobas-orange.fr".
-_HYPHENATED_EMAIL = re.compile(
-    r"(?P<local>[\w.-]+?)[-.](?:at|ät|arroba|arobase|arobas|klammeraffe)[-.]"
-    r"(?P<domain>[\w-]+(?:\.[\w-]+)*\.[a-z]{2,})"
-)
 TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
 
 
@@ -118,11 +96,6 @@ class Normalised:
         if not hit:
             return None
         return min(piece.first for piece in hit), max(piece.last for piece in hit)
-
-
-def core(word: str) -> str:
-    """The word without its leading space and the punctuation around it, lower case."""
-    return word.strip().strip(_EDGE_PUNCTUATION).lower()
 
 
 @lru_cache(maxsize=4096)
@@ -151,7 +124,7 @@ def _number_kind(word: str, language: str) -> str | None:
     number."""
     text = core(word)
     # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
-    bare = word.strip().strip(_EDGE_PUNCTUATION)
+    bare = word.strip().strip(EDGE_PUNCTUATION)
     if (_DIGIT_TOKEN.fullmatch(bare) and "/" not in word) or _LETTER_RUN_IN.fullmatch(bare):
         return "digits"
     if text in _REPEATS:
@@ -278,98 +251,6 @@ def _runs(words: list[str], turn_ends: set[int], language: str) -> list[tuple[in
     return runs
 
 
-def _joiner_before(words: list[str], index: int) -> tuple[int, str] | None:
-    """The "dot", "underscore" or "guion bajo" that ends just before ``words[index]``: how many words it
-    takes and the character it stands for."""
-    if index >= 3 and (core(words[index - 2]), core(words[index - 1])) in _EMAIL_JOINER_PAIRS:
-        return 2, _EMAIL_JOINER_PAIRS[(core(words[index - 2]), core(words[index - 1]))]
-    if index >= 2 and core(words[index - 1]) in _DOT:
-        return 1, "."
-    if index >= 2 and core(words[index - 1]) in _EMAIL_JOINERS:
-        return 1, _EMAIL_JOINERS[core(words[index - 1])]
-    return None
-
-
-def _local_part(words: list[str], end: int, numbers: dict[int, tuple[int, str]]) -> tuple[int, str] | None:
-    """The first word and the text of an address's part before "at" that ends with ``words[end]``.
-    ``numbers`` maps the last word of each spoken number to its first word and digits: a number said just
-    before "at" belongs to the word before it ("mueller zweiundachtzig at" is mueller82@)."""
-    first = end
-    if first < 0 or not _EMAIL_PART.fullmatch(core(words[first]) or "-"):
-        return None
-    local = core(words[first])
-    number = first in numbers
-    if number:
-        first, local = numbers[first][0], numbers[first][1].replace(" ", "")
-    before = core(words[first - 1]) if first >= 1 else ""
-    if (
-        before
-        and _joiner_before(words, first) is None
-        and (
-            (number and before.isalpha())  # the name before a number
-            or (words[first - 1].strip()[:1].isupper() and before.isalpha())  # "Peter Jones at outlook.com"
-            or (_EMAIL_PART.fullmatch(before) and _INNER_DOT.search(before))  # "lucia.fernan des. arroba"
-        )
-    ):
-        first, local = first - 1, f"{before}{local}"
-    while (joiner := _joiner_before(words, first)) is not None:
-        taken, character = joiner
-        local = f"{core(words[first - taken - 1])}{character}{local}"
-        first -= taken + 1
-    return first, local
-
-
-def _local_end(words: list[str], at: int) -> int | None:
-    """Where the address's first part ends when ``words[at]`` says "at" (or, in a word "robadomain.com"
-    Whisper ran together, begins with it): the word before, or the one before "a roba"; None when it
-    says none."""
-    word = core(words[at])
-    glued = _GLUED_AT.fullmatch(word)
-    said = glued["at"] if glued else word
-    if said == _SPLIT_AT[1]:
-        return at - 2 if at >= 1 and core(words[at - 1]) == _SPLIT_AT[0] else None
-    return at - 1 if said in _AT or glued else None
-
-
-def _email_at(
-    words: list[str], at: int, end: int, numbers: dict[int, tuple[int, str]]
-) -> tuple[int, int, str] | None:
-    """The spoken e-mail around the word ``at`` ("john dot smith at example dot com"), whose first part
-    ends with ``words[end]``, if there is one."""
-    part = _local_part(words, end, numbers)
-    if part is None:
-        return None
-    first, local = part
-    last = at + 1
-    if last >= len(words) or not _EMAIL_PART.fullmatch(core(words[last]) or "-"):
-        return None
-    domain = core(words[last])
-    while last + 1 < len(words):
-        following = core(words[last + 1])
-        after = core(words[last + 2]) if last + 2 < len(words) else ""
-        if following in _DOT and after:
-            domain, last = f"{domain}.{after}", last + 2
-        elif "." not in domain and after in _DOT and following.isalnum():
-            domain, last = f"{domain}{following}", last + 1  # a name in two words: "la poste point net"
-        elif len(domain.rsplit(".", 1)[-1]) == 1 and len(following) == 1 and following.isalpha():
-            domain, last = f"{domain}{following}", last + 1  # spelled out: "point f r"
-        else:
-            break
-    if "." not in domain:
-        return None
-    return first, last, f"{local}@{domain}"
-
-
-def _claim(replaced: dict[int, tuple[int, str]], first: int, last: int, text: str) -> None:
-    """Words ``first``..``last`` written as ``text``, in place of the numbers among them; not where a
-    number reaches past them."""
-    if any(start < first <= end or start <= last < end for start, (end, _) in replaced.items()):
-        return
-    for start in [start for start in replaced if first <= start <= last]:
-        del replaced[start]
-    replaced[first] = (last, text)
-
-
 def _tokens(words: list[str]) -> list[tuple[int, int, str]]:
     """Whisper's words joined into space-separated tokens: a word without a leading space continues the one
     before (" anadot" "imat" "gmail.com", " 4012" "-8888"). Each: first word, last word, text."""
@@ -393,25 +274,7 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
     for first, last in _runs(texts, token_ends, language):
         numbers = _run_numbers(texts[first : last + 1], language)
         replaced[first] = (last, numbers.replace(" ", "") if joined else numbers)
-    said = {last: (first, digits) for first, (last, digits) in replaced.items()}  # numbers, by last token
-    for index, text in enumerate(texts):
-        end = _local_end(texts, index) if not _GLUED_AT.fullmatch(core(text)) else None
-        if end is not None and not any(first <= index <= last for first, (last, _) in replaced.items()):
-            email = _email_at(texts, index, end, said)
-            if email is not None:
-                _claim(replaced, *email)
-    for index, text in enumerate(texts):
-        glued = _GLUED_EMAIL.fullmatch(core(text))
-        if glued and index not in replaced and "@" not in text:
-            replaced[index] = (index, f"{glued['local'].replace('dot', '.')}@{glued['domain']}")
-        hyphenated = _HYPHENATED_EMAIL.fullmatch(core(text))
-        if hyphenated and not glued and index not in replaced and "@" not in text:
-            replaced[index] = (index, f"{hyphenated['local']}@{hyphenated['domain']}")
-        glued_at = _GLUED_AT.fullmatch(core(text))
-        end = _local_end(texts, index) if glued_at else None
-        part = _local_part(texts, end, said) if end is not None else None
-        if glued_at and part is not None:
-            _claim(replaced, part[0], index, f"{part[1]}@{glued_at['domain']}")
+    write_emails(texts, replaced)
     text = ""
     pieces: list[Piece] = []
     index = 0
