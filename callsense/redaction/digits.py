@@ -69,9 +69,10 @@ _TENS_CONNECTORS = {"y", "et"}
 _SENTENCE_END = (".", "?", "!")
 _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
 # A number as long as a phone's with one letter run into its end, its last digit misheard ("0171234567a"
-# for "… sieben acht"), or into its start, a filler heard as a letter ("L1,2,3,4,5,6,7,8." for "äh, eins
-# zwei …"). Shorter ones keep their letter: "7a" is a house number, "12345678Z" a Spanish DNI.
-_LETTER_RUN_IN = re.compile(r"\+?(?:\d[.,\-]?){9,}[a-z]|[a-z](?:\d[.,\-]?){7,}", re.IGNORECASE)
+# for "… sieben acht"), or a filler heard as a letter run into the start of digits read one by one
+# ("L1,2,3,4,5,6,7,8." for "äh, eins zwei …"). Others keep their letter: "7a" is a house number,
+# "12345678Z" a Spanish DNI, "A12345678" a passport.
+_LETTER_RUN_IN = re.compile(r"\+?(?:\d[.,\-]?){9,}[a-z]|[a-z]\d(?:[.,\-]\d){6,}", re.IGNORECASE)
 TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
 
 

@@ -162,6 +162,7 @@ def test_a_letter_run_into_a_long_number_is_a_misheard_digit_or_filler() -> None
     assert joined("Meine Handynummer ist 0171234567a.", "de") == "Meine Handynummer ist 0171234567"
     assert joined("Die Nummer ist 0,3,0. L1,2,3,4,5,6,7,8.", "de") == "Die Nummer ist 03012345678"
     assert joined("Vitamin B12, Flug LH1234.", "de") == "Vitamin B12, Flug LH1234."
+    assert joined("My passport is A12345678.") == "My passport is A12345678."
     assert joined("Bahnhofstraße 7a", "de") == "Bahnhofstraße 7a"  # a house number keeps its letter
     assert joined("Mi DNI es 12345678Z.", "es") == "Mi DNI es 12345678Z."
 
