@@ -63,7 +63,7 @@ ITEMS = [
     _item("en", ADDRESS, "oak", "I live at forty two Oak Street."),
     _item("en", BIRTH, "1982", "I was born on the fourteenth of July nineteen eighty two."),
     _item("en", None, "", "I have two questions about my bill, and one of them is about the fee."),
-    # Spanish, German and French: espeak-ng voices.
+    # Spanish, German and French: Kokoro-82M reading espeak-ng's phonemes (bench/redaction_voices.py).
     _item(
         "es",
         CARD,
@@ -93,6 +93,36 @@ ITEMS = [
     _item("es", ADDRESS, "mayor", "Vivo en la calle Mayor quince."),
     _item("es", BIRTH, "1982", "Nací el catorce de julio de mil novecientos ochenta y dos."),
     _item("es", None, "", "Tengo dos preguntas sobre mi factura."),
+    # Added 2026-12-05 (at least five cards, phones and e-mails per language, said as people say them).
+    _item(
+        "es",
+        CARD,
+        "5105105105105100",
+        "Mi tarjeta es cinco uno cero cinco, uno cero cinco uno, cero cinco uno cero, cinco uno cero cero.",
+    ),
+    _item(
+        "es",
+        CARD,
+        "4000056655665556",
+        "El número de la tarjeta es cuarenta, cero cero, cero cinco, sesenta y seis, cincuenta y cinco, "
+        "sesenta y seis, cincuenta y cinco, cincuenta y seis.",
+    ),
+    _item("es", PHONE, "600123456", "Mi número es seis cero cero, doce, treinta y cuatro, cincuenta y seis."),
+    _item("es", PHONE, "914567890", "Llámeme al nueve uno, cuatro cinco seis, setenta y ocho, noventa."),
+    _item(
+        "es",
+        PHONE,
+        "34699887766",
+        "Mi móvil es más treinta y cuatro, seis nueve nueve, ochenta y ocho, setenta y siete, "
+        "sesenta y seis.",
+    ),
+    _item("es", EMAIL, "jose garcia hotmail", "Mi correo es jose guion bajo garcia arroba hotmail punto es."),
+    _item("es", EMAIL, "lucia fernandez yahoo", "Es lucia punto fernandez arroba yahoo punto es."),
+    _item("es", EMAIL, "pablo lopez outlook", "Mi email es pablo guion lopez arroba outlook punto com."),
+    _item(
+        "es", EMAIL, "ana ruiz gmail", "Escríbame a ana punto ruiz ochenta y cinco arroba gmail punto com."
+    ),
+    _item("es", None, "", "Pagué dos facturas de cuarenta y cinco euros el mes pasado."),
     _item(
         "de",
         CARD,
@@ -132,6 +162,44 @@ ITEMS = [
     _item("de", BIRTH, "1982", "Ich bin am vierzehnten Juli neunzehnhundertzweiundachtzig geboren."),
     _item("de", None, "", "Ich habe zwei Fragen zu meiner Rechnung."),
     _item(
+        "de",
+        CARD,
+        "5200828282828210",
+        "Meine Kreditkarte ist fünf zwo null null, acht zwo acht zwo, acht zwo acht zwo, acht zwo eins null.",
+    ),
+    _item(
+        "de", CARD, "6011111111111117", "Die Kartennummer ist sechzig elf, elf elf, elf elf, elf siebzehn."
+    ),
+    _item(
+        "de",
+        PHONE,
+        "08924631852",
+        "Meine Telefonnummer ist null acht neun, vierundzwanzig, dreiundsechzig, achtzehn, zweiundfünfzig.",
+    ),
+    _item(
+        "de",
+        PHONE,
+        "015233467890",
+        "Sie erreichen mich unter null eins fünf zwo, doppel drei vier, sechs sieben acht neun null.",
+    ),
+    _item(
+        "de",
+        PHONE,
+        "491764567890",
+        "Meine Mobilnummer ist plus neunundvierzig, eins sieben sechs, vier fünf sechs, "
+        "sieben acht neun null.",
+    ),
+    _item(
+        "de",
+        EMAIL,
+        "anna schmidt gmx",
+        "Meine E-Mail-Adresse ist anna unterstrich schmidt at gmx punkt de.",
+    ),
+    _item("de", EMAIL, "klaus wagner gmail", "Das ist klaus punkt wagner Klammeraffe gmail punkt com."),
+    _item("de", EMAIL, "lena meyer posteo", "Schreiben Sie an lena bindestrich meyer at posteo punkt de."),
+    _item("de", EMAIL, "mueller web", "Meine Mail ist mueller zweiundachtzig at web punkt de."),
+    _item("de", None, "", "Ich habe zwei Rechnungen über fünfundvierzig Euro bezahlt."),
+    _item(
         "fr",
         CARD,
         "4111111111111111",
@@ -169,4 +237,48 @@ ITEMS = [
     _item("fr", ADDRESS, "victor hugo", "J'habite au huit rue Victor Hugo."),
     _item("fr", BIRTH, "1982", "Je suis né le quatorze juillet mille neuf cent quatre-vingt-deux."),
     _item("fr", None, "", "J'ai deux questions sur ma facture."),
+    _item(
+        "fr",
+        CARD,
+        "4000056655665556",
+        "Ma carte bancaire, c'est quarante zéro zéro, zéro cinq soixante-six, cinquante-cinq soixante-six, "
+        "cinquante-cinq cinquante-six.",
+    ),
+    _item(
+        "fr",
+        CARD,
+        "5425233430109903",
+        "Le numéro de carte est cinq quatre deux cinq, deux double trois quatre, trois zéro un zéro, "
+        "double neuf zéro trois.",
+    ),
+    _item(
+        "fr",
+        PHONE,
+        "0752334455",
+        "Mon numéro c'est le zéro sept, cinquante-deux, trente-trois, quarante-quatre, cinquante-cinq.",
+    ),
+    _item(
+        "fr",
+        PHONE,
+        "0198765432",
+        "Appelez-moi au zéro un, quatre-vingt-dix-huit, soixante-seize, cinquante-quatre, trente-deux.",
+    ),
+    _item(
+        "fr",
+        PHONE,
+        "33614253677",
+        "Mon portable, c'est plus trente-trois, six, quatorze, vingt-cinq, trente-six, soixante-dix-sept.",
+    ),
+    _item(
+        "fr",
+        EMAIL,
+        "sophie martin gmail",
+        "Mon adresse mail c'est sophie point martin arobase gmail point com.",
+    ),
+    _item("fr", EMAIL, "luc bernard free", "C'est luc tiret bernard arobase free point fr."),
+    _item(
+        "fr", EMAIL, "camille petit laposte", "Écrivez à camille tiret bas petit arobase laposte point net."
+    ),
+    _item("fr", EMAIL, "pierre durand yahoo", "Mon courriel, c'est Pierre Durand at yahoo point fr."),
+    _item("fr", None, "", "J'ai payé deux factures de quarante-cinq euros le mois dernier."),
 ]

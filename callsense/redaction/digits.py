@@ -4,9 +4,9 @@ Whisper writes a card number as "4111 1111 1111 1111", "four one one one, …", 
 split over two turns with "uh" in between. ``normalise`` turns one speaker's words into a text in which every
 run of number words is digits (``text2num`` for "forty one", "einundvierzig", "quarante et un"; a table
 for the single digits it leaves, "oh" and "double"), spoken addresses ("john at example dot com") are
-e-mails, and each stretch of the text knows the words it came from, so a hit lands on Whisper's words and
-their timestamps. Two views: ``joined`` writes a run as one block of digits (cards, phones, accounts,
-ids), ``spaced`` keeps its numbers apart (dates, expiry dates, house numbers).
+e-mails (``emails.py``), and each stretch of the text knows the words it came from, so a hit lands on
+Whisper's words and their timestamps. Two views: ``joined`` writes a run as one block of digits (cards,
+phones, accounts, ids), ``spaced`` keeps its numbers apart (dates, expiry dates, house numbers).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from text_to_num import alpha2digit
+
+from callsense.redaction.emails import write_emails
+from callsense.redaction.words import EDGE_PUNCTUATION, core
 
 # Single digits text2num leaves alone (it keeps a lone "one" as a word), fillers, and repeat words.
 _DIGITS: dict[str, dict[str, str]] = {
@@ -60,19 +63,16 @@ _FILLERS = {
 _REPEATS = {"double": 2, "triple": 3, "doble": 2, "doppel": 2, "doppelte": 2, "dreifach": 3}
 _PLUS = {"plus", "más", "mas"}
 _CONNECTORS = {"y", "et", "und"}  # "cuarenta y uno", "quarante et un": part of the number between two words
-_AT = {"at", "arroba", "arobase", "@", "ät"}
-_DOT = {"dot", "punto", "point", "punkt"}
-_EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
-                  "bindestrich": "-", "unterstrich": "_", "guión": "-"}  # fmt: skip
+# Where the tens come first, Whisper may write the tens and the units as digits: "setenta y ocho" as "70 y 8",
+# or run into the groups around them, "9145670 y 890".
+_TENS_CONNECTORS = {"y", "et"}
 _SENTENCE_END = (".", "?", "!")
-_EDGE_PUNCTUATION = ".,;:!?¿¡\"'()…-"
 _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
-_EMAIL_PART = re.compile(r"[\w.\-+]+")
-# One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".
-_GLUED_EMAIL = re.compile(r"(?P<local>[a-z0-9.]+?)at(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
-# The Spanish or French "at" run together with the domain after the address's first part: "carmen.ruiz,"
-# "arrobajemael.com".
-_GLUED_AT = re.compile(r"(?:arroba|arobase)(?P<domain>[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})")
+# A number as long as a phone's with one letter run into its end, its last digit misheard ("0171234567a"
+# for "… sieben acht"), or a filler heard as a letter run into the start of digits read one by one
+# ("L1,2,3,4,5,6,7,8." for "äh, eins zwei …"). Others keep their letter: "7a" is a house number,
+# "12345678Z" a Spanish DNI, "A12345678" a passport.
+_LETTER_RUN_IN = re.compile(r"\+?(?:\d[.,\-]?){9,}[a-z]|[a-z]\d(?:[.,\-]\d){6,}", re.IGNORECASE)
 TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
 
 
@@ -99,16 +99,25 @@ class Normalised:
         return min(piece.first for piece in hit), max(piece.last for piece in hit)
 
 
-def core(word: str) -> str:
-    """The word without its leading space and the punctuation around it, lower case."""
-    return word.strip().strip(_EDGE_PUNCTUATION).lower()
-
-
 @lru_cache(maxsize=4096)
 def _converts(word: str, language: str) -> bool:
     if language not in TEXT2NUM_LANGUAGES or not word.replace("-", "").isalpha():
         return False
-    return any(ch.isdigit() for ch in alpha2digit(word, language))
+    return any(ch.isdigit() for ch in alpha2digit(word, language)) or len(_hyphen_parts(word, language)) > 1
+
+
+def _hyphen_parts(word: str, language: str) -> list[str]:
+    """A word of several numbers Whisper joined with hyphens ("trente-trois-six-quatorze" for "trente-trois,
+    six, quatorze"), which text2num does not read, as its parts; any other word as itself."""
+    parts = word.split("-")
+    table = _DIGITS.get(language, _DIGITS["en"])
+    if len(parts) < 2 or any(ch.isdigit() for ch in alpha2digit(word, language)):
+        return [word]
+    numbers = all(
+        part in table or part in _CONNECTORS or any(ch.isdigit() for ch in alpha2digit(part, language))
+        for part in parts
+    )
+    return parts if numbers else [word]
 
 
 def _number_kind(word: str, language: str) -> str | None:
@@ -116,7 +125,8 @@ def _number_kind(word: str, language: str) -> str | None:
     number."""
     text = core(word)
     # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
-    if _DIGIT_TOKEN.fullmatch(word.strip().strip(_EDGE_PUNCTUATION)) and "/" not in word:
+    bare = word.strip().strip(EDGE_PUNCTUATION)
+    if (_DIGIT_TOKEN.fullmatch(bare) and "/" not in word) or _LETTER_RUN_IN.fullmatch(bare):
         return "digits"
     if text in _REPEATS:
         return "repeat"
@@ -145,6 +155,7 @@ def _run_numbers(words: list[str], language: str) -> str:
     out: list[str] = []
     spoken: list[str] = []
     repeat = 1
+    units_next = False
 
     def flush() -> None:
         nonlocal repeat
@@ -171,10 +182,17 @@ def _run_numbers(words: list[str], language: str) -> str:
         elif kind in ("digits", "homophone"):
             flush()
             digits = re.sub(r"\D", "", word) or _HOMOPHONES[language][text]
-            out.append(digits[0] * repeat + digits[1:] if repeat > 1 else digits)
+            digits = digits[0] * repeat + digits[1:] if repeat > 1 else digits
             repeat = 1
+            if units_next:  # "70 y 8": the units take the tens' zero
+                out[-1], digits = out[-1][:-1] + digits[0], digits[1:]
+            units_next = False
+            if digits:
+                out.append(digits)
+        elif text in _TENS_CONNECTORS and not spoken and out and out[-1].endswith("0"):
+            units_next = True
         elif kind in ("word", "ambiguous") or (text in _CONNECTORS and spoken):
-            spoken.append(text)
+            spoken += _hyphen_parts(text, language) if language in TEXT2NUM_LANGUAGES else [text]
             if repeat > 1:  # "double four": the repeated digit is the next word alone
                 flush()
         if word.strip().endswith((",", ";", ":")):
@@ -184,12 +202,19 @@ def _run_numbers(words: list[str], language: str) -> str:
 
 
 def _connects(words: list[str], index: int, language: str) -> bool:
-    """Whether ``words[index]`` is the "y" of "cuarenta y uno": a connector between two number words."""
+    """Whether ``words[index]`` is the "y" of "cuarenta y uno": a connector between two number words, or
+    between tens and units Whisper wrote as digits ("70 y 8")."""
+    if core(words[index]) not in _CONNECTORS or not 0 < index < len(words) - 1:
+        return False
+    before, after = _number_kind(words[index - 1], language), _number_kind(words[index + 1], language)
+    if before == "word" and after in ("word", "ambiguous"):
+        return True
+    tens, units = re.sub(r"\D", "", words[index - 1]), re.sub(r"\D", "", words[index + 1])
     return (
-        core(words[index]) in _CONNECTORS
-        and 0 < index < len(words) - 1
-        and _number_kind(words[index - 1], language) == "word"
-        and _number_kind(words[index + 1], language) in ("word", "ambiguous")
+        core(words[index]) in _TENS_CONNECTORS
+        and before == after == "digits"
+        and tens.endswith("0")
+        and units[:1] in set("123456789")
     )
 
 
@@ -213,7 +238,11 @@ def _runs(words: list[str], turn_ends: set[int], language: str) -> list[tuple[in
             if unambiguous:
                 runs.append((start, last_number))
             start = None
+        # Whisper ends a group of digits with a full stop where the caller paused ("34.6.9. 9.80.8.77.66."):
+        # followed at once by more digits, that stop is no sentence end.
+        following = _number_kind(words[index + 1], language) if index + 1 < len(words) else None
         ended = word.strip().endswith(_SENTENCE_END) and index not in turn_ends
+        ended = ended and not (kind == "digits" and following == "digits")
         if ended and start is not None:
             if unambiguous:
                 runs.append((start, last_number))
@@ -221,30 +250,6 @@ def _runs(words: list[str], turn_ends: set[int], language: str) -> list[tuple[in
     if start is not None and unambiguous:
         runs.append((start, last_number))
     return runs
-
-
-def _email_at(words: list[str], at: int) -> tuple[int, int, str] | None:
-    """The spoken e-mail around the word ``at`` ("john dot smith at example dot com"), if there is one."""
-    first = at - 1
-    if first < 0 or not _EMAIL_PART.fullmatch(core(words[first]) or "-"):
-        return None
-    local = core(words[first])
-    if first >= 1 and words[first - 1].strip()[:1].isupper() and core(words[first - 1]).isalpha():
-        first, local = first - 1, f"{core(words[first - 1])}{local}"  # "Peter Jones at outlook.com"
-    while first >= 2 and (core(words[first - 1]) in _DOT or core(words[first - 1]) in _EMAIL_JOINERS):
-        joiner = "." if core(words[first - 1]) in _DOT else _EMAIL_JOINERS[core(words[first - 1])]
-        local = f"{core(words[first - 2])}{joiner}{local}"
-        first -= 2
-    last = at + 1
-    if last >= len(words) or not _EMAIL_PART.fullmatch(core(words[last]) or "-"):
-        return None
-    domain = core(words[last])
-    while last + 2 < len(words) and core(words[last + 1]) in _DOT and core(words[last + 2]):
-        domain = f"{domain}.{core(words[last + 2])}"
-        last += 2
-    if "." not in domain:
-        return None
-    return first, last, f"{local}@{domain}"
 
 
 def _tokens(words: list[str]) -> list[tuple[int, int, str]]:
@@ -270,21 +275,7 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
     for first, last in _runs(texts, token_ends, language):
         numbers = _run_numbers(texts[first : last + 1], language)
         replaced[first] = (last, numbers.replace(" ", "") if joined else numbers)
-    for index, text in enumerate(texts):
-        if core(text) in _AT and not any(first <= index <= last for first, (last, _) in replaced.items()):
-            email = _email_at(texts, index)
-            if email is not None:
-                replaced = {f: v for f, v in replaced.items() if not email[0] <= f <= email[1]}
-                replaced[email[0]] = (email[1], email[2])
-    for index, text in enumerate(texts):
-        glued = _GLUED_EMAIL.fullmatch(core(text))
-        if glued and index not in replaced and "@" not in text:
-            replaced[index] = (index, f"{glued['local'].replace('dot', '.')}@{glued['domain']}")
-        glued_at = _GLUED_AT.fullmatch(core(text))
-        local = core(texts[index - 1]) if index > 0 else ""
-        free = not any(first <= index and index - 1 <= last for first, (last, _) in replaced.items())
-        if glued_at and local and _EMAIL_PART.fullmatch(local) and free:
-            replaced[index - 1] = (index, f"{local}@{glued_at['domain']}")
+    write_emails(texts, replaced)
     text = ""
     pieces: list[Piece] = []
     index = 0

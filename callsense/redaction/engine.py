@@ -39,7 +39,7 @@ from callsense.redaction.recognizers import (
     JOINED_VIEW,
     LANGUAGE_INDEPENDENT,
     LANGUAGES,
-    MISHEARD_NUMBER,
+    MISHEARD,
     PRESIDIO_NAMES,
     language_independent,
     language_specific,
@@ -56,7 +56,7 @@ class _Hit:
     first: int  # index into the speaker's words
     last: int
     score: float
-    by_context_only: bool = False  # a number that failed its type's check (MISHEARD_NUMBER)
+    by_context_only: bool = False  # failed its type's check (MISHEARD)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class PresidioRedactor:
                 words_hit = view.words_at(result.start, result.end)
                 if words_hit is not None and str(entity) in wanted:
                     recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
-                    misheard = recognizer == MISHEARD_NUMBER
+                    misheard = recognizer == MISHEARD
                     hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score, misheard))
             if joined:
                 cards = EntityType.card_number

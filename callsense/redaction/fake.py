@@ -6,7 +6,7 @@ import re
 
 from callsense.calls.schemas import Segment
 from callsense.redaction import RedactedSpan, Redaction
-from callsense.redaction.digits import core
+from callsense.redaction.words import core
 
 
 class FakeRedactor:

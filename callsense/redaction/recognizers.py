@@ -35,12 +35,15 @@ LANGUAGE_INDEPENDENT = [
     EntityType.phone_number,
 ]
 
+# Presidio matches a context word anywhere inside a word: "kart" stands for Karte, Kreditkarte, Kartennummer
+# and the "Kart" Whisper writes for "Karte" now and then; "llam" for llámeme, llamar.
 _CONTEXT: dict[EntityType, list[str]] = {
-    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "karte", "kreditkarte",
-                             "carte"],
+    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "kart", "carte"],
     EntityType.bank_account: ["iban", "account", "cuenta", "konto", "compte", "bank", "banco", "banque"],
     EntityType.phone_number: ["phone", "number", "mobile", "cell", "call", "teléfono", "móvil", "número",
-                              "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro"],
+                              "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro",
+                              # "call me on" in the other three: llámeme, llamar; appelez, rappeler; anrufen
+                              "llam", "llám", "appel", "anruf", "erreichen"],
     EntityType.email: ["email", "e-mail", "mail", "correo", "courriel", "adresse"],
     EntityType.card_expiry: ["expiry", "expires", "expiration", "expire", "valid", "until", "caducidad",
                              "caduca", "vence", "vencimiento", "ablaufdatum", "gültig", "läuft", "expire",
@@ -54,10 +57,14 @@ _CONTEXT: dict[EntityType, list[str]] = {
     EntityType.national_id: ["social", "security", "ssn", "dni", "nie", "nif", "identidad", "steuer", "id",
                              "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee"],
 }  # fmt: skip
-# The recognizer of numbers that fail their check (Luhn, libphonenumber) but have their type's context.
-MISHEARD_NUMBER = "MisheardNumberRecognizer"
+# The recognizer of what fails its type's check (Luhn, libphonenumber, an e-mail's "@") but has its
+# type's context.
+MISHEARD = "MisheardRecognizer"
 # Every context word: the NLP engine must not drop one as a stop word ("call", "back", "until" are spaCy's).
 CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
+# One word ending in a top-level domain: an address whose "@" Whisper lost (MisheardEmailRecognizer).
+_ADDRESS_WITHOUT_AT = r"(?<![\w.\-])\w[\w.\-]*\.[a-z]{2,6}\b"
+_ADDRESS_MIN_LETTERS = 8  # before the top-level domain: "web.de" or "e-mail.de" alone is no address
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
@@ -137,6 +144,27 @@ class NameCueRecognizer(EntityRecognizer):
         ]
 
 
+class MisheardEmailRecognizer(PatternRecognizer):
+    """An address whose "at" Whisper heard as another word has no "@" left ("Thomas.becker-art-web.de",
+    "unterstrichschnittartgmx.de"), but is still one word of names and a domain: redacted, like a misheard
+    number, only when "e-mail", "correo", "Adresse"… stand near it. A web address ("www.…") and a short
+    domain alone ("web.de") are none."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(
+            supported_entity=EntityType.email.value,
+            patterns=[Pattern("address without @", _ADDRESS_WITHOUT_AT, 0.3)],
+            context=_CONTEXT[EntityType.email],
+            supported_language=language,
+            name=MISHEARD,
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        before_domain = pattern_text.rsplit(".", 1)[0]
+        letters = sum(character.isalpha() for character in before_domain)
+        return pattern_text.lower().startswith("www.") or letters < _ADDRESS_MIN_LETTERS
+
+
 def _pattern(entity: EntityType, language: str, patterns: list[Pattern]) -> EntityRecognizer:
     return PatternRecognizer(
         supported_entity=entity.value,
@@ -155,7 +183,7 @@ def _misheard(entity: EntityType, language: str, pattern: Pattern) -> EntityReco
         patterns=[pattern],
         context=_CONTEXT[entity],
         supported_language=language,
-        name=MISHEARD_NUMBER,
+        name=MISHEARD,
     )
 
 
@@ -164,10 +192,12 @@ def language_independent(language: str) -> list[EntityRecognizer]:
     return [
         CreditCardRecognizer(supported_language=language, context=_CONTEXT[EntityType.card_number]),
         # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
-        # caller said "card" just before or after it.
-        _misheard(EntityType.card_number, language, Pattern("card length", r"\b\d{13,21}\b", 0.3)),
+        # caller said "card" just before or after it. No upper bound: on a digit read many times over
+        # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 22 digits).
+        _misheard(EntityType.card_number, language, Pattern("card length", r"\b\d{13,}\b", 0.3)),
         IbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
         OfflineEmailRecognizer(supported_language=language, context=_CONTEXT[EntityType.email]),
+        MisheardEmailRecognizer(language),
         PhoneRecognizer(
             supported_language=language,
             context=_CONTEXT[EntityType.phone_number],

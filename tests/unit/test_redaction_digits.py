@@ -106,3 +106,132 @@ def test_an_at_run_together_with_the_domain_still_makes_an_email(
     language: str, heard: str, email: str
 ) -> None:
     assert joined(heard, language).endswith(email)
+
+
+@pytest.mark.parametrize(
+    ("language", "spoken", "digits"),
+    [
+        ("es", "más treinta y cuatro, seis nueve nueve, ochenta y ocho", "+3469988"),
+        ("es", "cuarenta, cero cero, cero cinco, sesenta y seis", "40000566"),  # a card read in pairs
+        ("de", "sechzig elf, elf elf, elf siebzehn", "601111111117"),
+        ("de", "null eins fünf zwo, doppel drei vier", "0152334"),
+        ("de", "plus neunundvierzig, eins sieben sechs", "+49176"),
+        ("fr", "zéro un, quatre-vingt-dix-huit, soixante-seize, soixante et onze", "01987671"),
+        ("fr", "deux double trois quatre, quatre-vingts", "233480"),
+    ],
+)
+def test_numbers_said_in_pairs_with_a_country_code_or_a_repeat(
+    language: str, spoken: str, digits: str
+) -> None:
+    assert joined(spoken, language) == digits
+
+
+@pytest.mark.parametrize(
+    ("language", "heard", "digits"),
+    [
+        # whisper-base on Kokoro callers: a pause read as a full stop between digit groups
+        ("es", "Mi móvil es más 34.6.9. 9.80.8.77.66.", "Mi móvil es +346998087766"),
+        ("de", "Die Nummer ist 030. 1234 5678", "Die Nummer ist 03012345678"),
+    ],
+)
+def test_a_full_stop_between_two_groups_of_digits_does_not_end_the_number(
+    language: str, heard: str, digits: str
+) -> None:
+    assert joined(heard, language) == digits
+
+
+@pytest.mark.parametrize(
+    ("language", "heard", "digits"),
+    [
+        # whisper-base on "plus trente-trois, six, quatorze, vingt-cinq, trente-six, soixante-dix-sept"
+        ("fr", "plus trente-trois-six-quatorze, 2536-67.", "+33614253667"),
+        ("es", "seis-nueve-nueve-ochenta-y-ocho", "69988"),
+        ("fr", "soixante-dix-huit", "78"),  # one number stays one
+    ],
+)
+def test_numbers_whisper_joined_with_hyphens_are_read_one_by_one(
+    language: str, heard: str, digits: str
+) -> None:
+    assert joined(heard, language) == digits
+    assert joined("C'est un peu-peu cher.", "fr") == "C'est un peu-peu cher."
+
+
+def test_a_letter_run_into_a_long_number_is_a_misheard_digit_or_filler() -> None:
+    # whisper-base: "… fünf sechs sieben acht" as "0171234567a.", "null drei null, äh, eins zwei …" as
+    # "0,3,0. / L1,2,3,4,5,6,7,8."
+    assert joined("Meine Handynummer ist 0171234567a.", "de") == "Meine Handynummer ist 0171234567"
+    assert joined("Die Nummer ist 0,3,0. L1,2,3,4,5,6,7,8.", "de") == "Die Nummer ist 03012345678"
+    assert joined("Vitamin B12, Flug LH1234.", "de") == "Vitamin B12, Flug LH1234."
+    assert joined("My passport is A12345678.") == "My passport is A12345678."
+    assert joined("Bahnhofstraße 7a", "de") == "Bahnhofstraße 7a"  # a house number keeps its letter
+    assert joined("Mi DNI es 12345678Z.", "es") == "Mi DNI es 12345678Z."
+
+
+@pytest.mark.parametrize(
+    ("language", "spoken", "email"),
+    [
+        ("es", "jose guion bajo garcia arroba hotmail punto es", "jose_garcia@hotmail.es"),
+        ("es", "pablo barra baja lopez arroba outlook punto com", "pablo_lopez@outlook.com"),
+        ("fr", "camille tiret bas petit arobase laposte point net", "camille_petit@laposte.net"),
+        ("fr", "julien point moreau arobas orange point fr", "julien.moreau@orange.fr"),
+        ("de", "klaus punkt wagner Klammeraffe gmail punkt com", "klaus.wagner@gmail.com"),
+        ("de", "anna unterstrich schmidt ät gmx punkt d e", "anna_schmidt@gmx.de"),  # a spelled domain
+        ("fr", "sophie arobase la poste point net", "sophie@laposte.net"),  # a domain in two words
+        ("de", "mueller zweiundachtzig at web punkt de", "mueller82@web.de"),
+        ("es", "ana punto ruiz ochenta y cinco arroba gmail punto com", "ana.ruiz85@gmail.com"),
+    ],
+)
+def test_spoken_email_forms_of_each_language(language: str, spoken: str, email: str) -> None:
+    assert joined(f"es {spoken}.", language) == f"es {email}"
+
+
+@pytest.mark.parametrize(
+    ("language", "heard", "email"),
+    [
+        ("fr", "et julien-pomot-arobas-au-hanche.fr", "julien-pomot@au-hanche.fr"),  # whisper-base
+        ("de", "ist thomas.becker-at-web.de", "thomas.becker@web.de"),
+    ],
+)
+def test_an_address_whisper_wrote_as_one_hyphenated_word(language: str, heard: str, email: str) -> None:
+    assert joined(heard, language).endswith(email)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("es", "Pagué dos facturas de cuarenta y cinco euros, y fui a la oficina."),
+        ("de", "Ich war um acht Uhr bei der Post, das kostet zwanzig Euro."),
+        ("fr", "Je suis à la maison depuis deux jours, au point mort."),
+    ],
+)
+def test_numbers_and_email_words_without_an_address_stay_apart(language: str, text: str) -> None:
+    assert "@" not in joined(text, language)
+
+
+@pytest.mark.parametrize(
+    ("language", "heard", "digits"),
+    [
+        # whisper-base on "nueve uno, cuatro cinco seis, setenta y ocho, noventa"
+        ("es", "llámeme al 9145670 y 890.", "llámeme al 914567890"),
+        ("es", "Mi móvil es más 346.9, 9.80 y 8.70 y 7.66.", "Mi móvil es +34699887766"),
+        ("fr", "il y a 20 et 1 personnes", "il y a 21 personnes"),
+        ("de", "Ich habe 20 und 5 Euro", "Ich habe 20 und 5 Euro"),  # German says the units first
+    ],
+)
+def test_tens_and_units_whisper_wrote_as_digits_make_one_number(
+    language: str, heard: str, digits: str
+) -> None:
+    assert joined(heard, language) == digits
+
+
+@pytest.mark.parametrize(
+    ("heard", "email"),
+    [
+        # whisper-base writes "arroba" as "a roba", alone or run into the domain
+        ("Mi correo es José Guión bajo García a roba otma el punto es.", "josé_garcía@otmael.es"),
+        ("Mi correo, Carmen punto Ruiz, a robajemael.com", "carmen.ruiz@jemael.com"),
+    ],
+)
+def test_arroba_written_in_two_words_is_still_the_at(heard: str, email: str) -> None:
+    assert joined(heard, "es").endswith(email)
+    assert joined("Juan va a robar el coche punto com", "es") == "Juan va a robar el coche punto com"

@@ -62,6 +62,9 @@ CASES = [
     ("es", "Es maria punto lopez arroba correo punto es.", "EMAIL"),
     ("de", "Das ist anna.mueller@beispiel.de, danke.", "EMAIL"),
     ("fr", "C'est marie point dupont arobase orange point fr.", "EMAIL"),
+    ("es", "Mi correo es jose guion bajo garcia arroba hotmail punto es.", "EMAIL"),
+    ("de", "Das ist klaus punkt wagner Klammeraffe gmail punkt com.", "EMAIL"),
+    ("fr", "Écrivez à camille tiret bas petit arobase la poste point net.", "EMAIL"),
     ("en", "I was born on the 3rd of March 1985.", "DATE_OF_BIRTH"),
     ("de", "Ich bin am 3. März 1985 geboren.", "DATE_OF_BIRTH"),
     ("en", "I live at 221 Baker Street.", "ADDRESS"),
@@ -157,6 +160,71 @@ def test_a_phone_whisper_misheard_is_still_redacted_next_to_phone_words(
     redaction = redactor.redact_segments(segments, language="en")
     assert {span.entity for span in redaction.spans} == {"PHONE_NUMBER"}
     assert not any(character.isdigit() for turn in redaction.segments for character in turn.text)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        # whisper-base on Kokoro callers: digits too many, or the last one heard as a letter
+        ("es", "llámmeme al 91456708090."),
+        ("fr", "Appelez-moi au 01 98 76 54 32 1."),
+        ("de", "Sie erreichen mich unter 0152 3346 789."),
+        ("de", "Meine Handynummer ist 0171234567a."),
+    ],
+)
+def test_a_misheard_phone_is_redacted_next_to_call_words_of_each_language(
+    redactor: PresidioRedactor, language: str, text: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language)
+    assert [span.entity for span in redaction.spans] == ["PHONE_NUMBER"]
+    assert not any(character.isdigit() for character in redaction.segments[0].text)
+
+
+@pytest.mark.parametrize("said", ["Die Karte ist", "Die Kart ist", "Die Kartennummer ist"])
+def test_a_card_whisper_heard_with_many_digits_too_many_is_still_a_card(
+    redactor: PresidioRedactor, said: str
+) -> None:
+    # "vier null eins zwei, acht acht acht acht, …" as whisper-base decodes it: 22 digits
+    redaction = redactor.redact_segments(
+        [whisper_turn(CUSTOMER, f"{said} 4.012888888888888888888.")], language="de"
+    )
+    assert redaction.segments[0].text == f"{said} [CARD_NUMBER]."
+    reference = whisper_turn(CUSTOMER, "Die Referenz ist 4.012888888888888888888.")
+    assert redactor.redact_segments([reference], language="de").spans == []
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "redacted"),
+    [
+        # whisper-base: "at" heard as "art", "arobase orange" as "arobas-au-hanche"
+        ("de", "meiner e-mail.de ist Thomas.becker-art-web.de", "meiner e-mail.de ist [EMAIL]"),
+        ("fr", "mon email, et julien-pomot-arobas-au-hanche.fr", "mon email, et [EMAIL]"),
+    ],
+)
+def test_an_address_whisper_wrote_without_its_at_is_redacted_next_to_email_words(
+    redactor: PresidioRedactor, language: str, text: str, redacted: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language)
+    assert redaction.segments[0].text == redacted
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("de", "Ich schaue auf thomas.becker-art-web.de nach."),  # no e-mail word near it
+        ("de", "Meine E-Mail ist bei web.de, danke."),  # a domain alone
+        ("de", "Die Mail kam von www.bahn-reisen.de."),  # a web address
+        ("es", "Pagué dos facturas de cuarenta y cinco euros, llamé dos veces y mandé un correo."),
+        ("de", "Ich habe zwei Rechnungen über fünfundvierzig Euro, ich rufe morgen an, Karte zwei."),
+        ("fr", "J'ai payé deux factures de quarante-cinq euros, appelez-moi demain, point final."),
+    ],
+)
+def test_what_holds_no_personal_data_stays_in_each_language(
+    redactor: PresidioRedactor, language: str, text: str
+) -> None:
+    turn = whisper_turn(CUSTOMER, text)
+    redaction = redactor.redact_segments([turn], language=language)
+    assert redaction.spans == [] and redaction.segments == [turn]
 
 
 def test_digits_without_phone_words_are_no_phone(redactor: PresidioRedactor) -> None:
