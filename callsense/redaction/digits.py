@@ -59,6 +59,15 @@ _FILLERS = {
     "este",
     "mmm",
     "a",
+    # Backchannels: on a mono call the other side's "mm-hmm" can land between the caller's digit groups.
+    "mm-hmm",
+    "mm-hm",
+    "mhm",
+    "mhmm",
+    "uh-huh",
+    "uh-hum",
+    "aha",
+    "ajá",
 }  # fmt: skip  ("a": how Whisper often writes "uh")
 _REPEATS = {"double": 2, "triple": 3, "doble": 2, "doppel": 2, "doppelte": 2, "dreifach": 3}
 _PLUS = {"plus", "más", "mas"}

@@ -23,6 +23,8 @@ def joined(text: str, language: str = "en", turn_ends: set[int] | None = None) -
         ("en", "double four seven nine oh oh", "447900"),
         ("en", "forty one eleven", "4111"),
         ("en", "four one, uh, one one", "4111"),
+        ("en", "4111 1111, Mm-hmm. 1111 1111", "4111111111111111"),  # the agent's backchannel, on a mono call
+        ("es", "seis uno dos, ajá, tres cuatro", "61234"),
         ("es", "cuatro uno uno uno, eh, cuarenta y uno once", "41114111"),
         ("es", "doble cuatro cero", "440"),
         ("de", "vier eins eins eins, äh, einundvierzig elf", "41114111"),
