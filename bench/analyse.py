@@ -5,6 +5,7 @@
     python bench/analyse.py run --warm /tmp/call.json              # ...after one short call, as in a worker
 
     python bench/analyse.py topics tests/fixtures/audio/references.jsonl   # topic of each labelled call
+    python bench/analyse.py fields /tmp/q/*.json     # the LLM fields of transcripts made by 'transcribe'
 
 ``run`` prints one JSON line: seconds, LLM requests, prompt and answer tokens (as the model counts them), the
 fields that failed, the answer, the load average before and after, and llama.cpp's own timings summed over
@@ -17,9 +18,13 @@ call, so that a translation request comes between the two analyses. ``topics`` a
 of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it
 agrees (whether it is one of the call's labels, for a taxonomy label, and whether it names one of the call's
 ``topic_keywords`` for a free-text topic, as callsense wrote before the taxonomy), the fields that failed
-and the prompt and answer tokens. Both only call ``analysis.analyse`` and ``build_llm``, so the same script
-runs against another checkout of callsense (``PYTHONPATH=/path/to/checkout``): run both in one command,
-interleaved, on a busy machine.
+and the prompt and answer tokens. ``fields`` analyses transcripts made by ``transcribe``, in one process
+(the model loaded once, so from the second call on the system prompt comes from the cache), and prints per
+call the label (and whether it is one of the ``expected.topic_labels`` of the fixture call of the same name
+in ``--references``), the detail, the action items, the trends as marks and the prompt and answer tokens:
+for comparing prompt variants on the fields that are not timed. All only call ``analysis.analyse`` and
+``build_llm``, so the same script runs against another checkout of callsense
+(``PYTHONPATH=/path/to/checkout``): run both in one command, interleaved, on a busy machine.
 """
 
 from __future__ import annotations
@@ -177,6 +182,43 @@ def topics(references: Path) -> None:
         print(json.dumps(found))
 
 
+MARKS = {"Positive": "+", "Neutral": "0", "Negative": "-", None: "_"}
+
+
+def fields(transcripts: list[Path], references: Path) -> None:
+    expected = {}
+    for line in references.read_text().splitlines():
+        call = json.loads(line)
+        expected.setdefault(call["audio"].split(".")[0], call.get("expected", {}).get("topic_labels"))
+    settings = load_settings()
+    backend = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
+    for path in transcripts:
+        stored = json.loads(path.read_text())
+        segments = [Segment.model_validate(item) for item in stored["segments"]]
+        llm = Counting(backend)
+        load = os.getloadavg()[0]
+        started = time.perf_counter()
+        result = analysis.analyse(segments=segments, language=stored["language"], llm=llm, translate=False)
+        labels = expected.get(path.stem)
+        trend = result.sentiment_trend.model_dump(mode="json")
+        found = {
+            "call": path.stem,
+            "topic": result.topic,
+            "label_agrees": None if labels is None else result.topic in labels,
+            "detail": result.topic_detail,
+            "action_items": [f"{item.owner.value}: {item.text}" for item in result.action_items],
+            "trend": {
+                speaker: "".join(MARKS[value] for value in values) for speaker, values in trend.items()
+            },
+            "failed": [failure.field for failure in result.failures],
+            "prompt_tokens": llm.prompt_tokens,
+            "answer_tokens": llm.answer_tokens,
+            "seconds": round(time.perf_counter() - started, 1),
+            "load": round(load, 1),
+        }
+        print(json.dumps(found))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -193,11 +235,18 @@ def main() -> None:
     )
     labelled = commands.add_parser("topics", help="the topic of each labelled fixture call, and if it agrees")
     labelled.add_argument("references", type=Path)
+    many = commands.add_parser("fields", help="the LLM fields of transcripts made by 'transcribe'")
+    many.add_argument("transcripts", type=Path, nargs="+")
+    many.add_argument(
+        "--references", type=Path, default=Path("tests/fixtures/audio/references.jsonl"), help="labels"
+    )
     args = parser.parse_args()
     if args.command == "transcribe":
         transcribe(args.audio, args.out)
     elif args.command == "topics":
         topics(args.references)
+    elif args.command == "fields":
+        fields(args.transcripts, args.references)
     else:
         run(args.transcript, warm=args.warm, translated=args.translated)
 

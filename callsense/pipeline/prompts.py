@@ -40,20 +40,18 @@ OUTCOMES = ("resolved", "callback_needed", "escalated")
 """The outcome flags of the record (``Outcome``), in the order of the answer's outcome marks."""
 TRENDS = {"agent_trend": Owner.agent, "customer_trend": Owner.customer}
 """The answer's per-quarter sentiment lists, by speaker."""
-ACTIONS = {"agent_actions": Owner.agent, "customer_actions": Owner.customer}
-"""The answer's action items, one list per owner (the record's ``action_items``)."""
+ACTIONS = {"agent_todo": Owner.agent, "customer_todo": Owner.customer}
+"""The answer's action items, one list per owner (the record's ``action_items``). "todo", not "actions": the
+model writes the key just before the items, and under "agent_actions" it listed what the agent did on the
+call; "todo" costs the same tokens."""
 
 _SENTIMENT_SCHEMA: dict[str, Any] = {"type": "string", "enum": SENTIMENTS}
 
 # Compact answers: every token of an answer costs generation time (~9 tokens/s on 2 cores). A trend is 4
-# characters, one per quarter.
-TREND_MARKS: dict[str, Sentiment | None] = {
-    "+": Sentiment.positive,
-    "0": Sentiment.neutral,
-    "-": Sentiment.negative,
-    "_": None,  # the speaker says nothing in that quarter
-}
-_TREND_PATTERN = f"^[+0_-]{{{QUARTERS}}}$"  # the marks, "-" last so that it is not a range
+# characters, one per quarter. No mark for "silent": offered one, the model answered "+_+_" on every call,
+# whoever spoke when; callsense nulls the quarters in which a speaker said nothing (quarters.checked_trends).
+TREND_MARKS: dict[str, Sentiment] = {"+": Sentiment.positive, "0": Sentiment.neutral, "-": Sentiment.negative}
+_TREND_PATTERN = f"^[+0-]{{{QUARTERS}}}$"  # the marks, "-" last so that it is not a range
 # The outcome is 3 characters, one per flag: "yn?" costs 2 tokens where three boolean keys cost 20.
 OUTCOME_MARKS: dict[str, bool | None] = {"y": True, "n": False, "?": None}  # "?": the call does not say
 _OUTCOME_PATTERN = f"^[yn?]{{{len(OUTCOMES)}}}$"
@@ -120,7 +118,7 @@ _Sentiment = Annotated[Sentiment, BeforeValidator(_enum_case)]
 _Emotion = Annotated[Emotion, BeforeValidator(_enum_case)]
 
 
-def _trend(value: Any) -> list[Sentiment | None]:
+def _trend(value: Any) -> list[Sentiment]:
     marks = value.strip() if isinstance(value, str) else None
     if marks is None or len(marks) != QUARTERS or any(mark not in TREND_MARKS for mark in marks):
         raise ValueError(f"a trend is {QUARTERS} of the characters {''.join(TREND_MARKS)}")
@@ -175,16 +173,16 @@ why the customer called, what the agent did, the outcome.
 - topic_detail: the specific reason the customer called, at most 6 English words.
 - topic: the label of that reason, exactly one of: {labels}.
 - issues: up to {ISSUES_MAX} things the customer needed, each under 8 words.
-- agent_actions, customer_actions: only a step that side explicitly promised to take after the call \
-(call back, send, refund, visit), up to {ACTION_ITEMS_MAX} in all, each under 10 words in English; [] if \
-nothing was promised.
+- agent_todo, customer_todo: only a step that side promised to take after the call ends \
+(call back, send, refund, visit), never one already done on the call, up to {ACTION_ITEMS_MAX} in all, \
+each under 10 words in English; [] if nothing was promised.
 - outcome: 3 characters, for resolved (the need was met on the call), callback needed (someone must call \
 or write back) and escalated (passed to a supervisor or another team): y yes, n no, ? the call does not say.
 - sentiment: the customer's overall sentiment about the call: {", ".join(SENTIMENTS)}.
 - emotion: the customer's strongest emotion, one of: {", ".join(EMOTIONS)}.
 - agent_sentiment, customer_sentiment: that speaker's overall sentiment.
 - agent_trend, customer_trend: that speaker's sentiment in quarters Q1 to Q4 as marked in the transcript, \
-4 characters: + positive, 0 neutral, - negative, _ says nothing.
+4 characters: + positive, 0 neutral, - negative.
 Base every field only on what was said. Never invent names, numbers or facts."""
 
 
@@ -282,8 +280,8 @@ def quarter_mark(quarter: int) -> str:
 
 def analysis_user(transcript: str, *, language: str | None, part: int = 1, parts: int = 1) -> str:
     where = (
-        f"This is part {part} of {parts} of the call; analyse this part only (null trend values for the "
-        "quarters it does not hold).\n"
+        f"This is part {part} of {parts} of the call; analyse this part only (trend values for the "
+        "quarters it does not hold are ignored).\n"
         if parts > 1
         else ""
     )

@@ -23,8 +23,8 @@ VALID: dict[str, Any] = {
     "topic_detail": "Router repair",
     "topic": "Technical support",
     "issues": ["Router keeps failing"],
-    "agent_actions": ["Send an engineer on Thursday"],
-    "customer_actions": [],
+    "agent_todo": ["Send an engineer on Thursday"],
+    "customer_todo": [],
     "outcome": "n?n",
     "sentiment": "Negative",
     "emotion": "Frustrated",
@@ -209,7 +209,7 @@ def test_schema_bounds_every_string_and_list_and_uses_enums() -> None:
     assert properties["topic"]["enum"] == [topic.label for topic in DEFAULT_TOPICS]
     assert properties["topic_detail"]["maxLength"] <= 60
     assert properties["issues"]["maxItems"] == 3 and properties["issues"]["items"]["maxLength"] <= 100
-    for name in ("agent_actions", "customer_actions"):
+    for name in ("agent_todo", "customer_todo"):
         assert properties[name]["maxItems"] == 5 and properties[name]["items"]["maxLength"] <= 100
     assert properties["emotion"]["enum"] == [e.value for e in Emotion]
     for name in ("sentiment", "agent_sentiment", "customer_sentiment"):

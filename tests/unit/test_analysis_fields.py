@@ -98,15 +98,16 @@ def test_a_label_outside_the_taxonomy_is_never_stored() -> None:
     [
         ({"issues": ["One.", "Two.", "Three.", "Four."]}, "issues"),
         ({"issues": ["x" * 101]}, "issues"),
-        ({"agent_actions": [f"Step {i}" for i in range(6)]}, "action_items"),
-        ({"customer_actions": ["x" * 101]}, "action_items"),
-        ({"customer_actions": "Call back"}, "action_items"),
+        ({"agent_todo": [f"Step {i}" for i in range(6)]}, "action_items"),
+        ({"customer_todo": ["x" * 101]}, "action_items"),
+        ({"customer_todo": "Call back"}, "action_items"),
         ({"outcome": "yes"}, "outcome"),
         ({"outcome": "yn"}, "outcome"),
         ({"outcome": [True, None, False]}, "outcome"),
         ({"agent_trend": "000"}, "sentiment_trend.agent"),
         ({"agent_trend": ["Neutral"] * 4}, "sentiment_trend.agent"),
         ({"customer_trend": "0x00"}, "sentiment_trend.customer"),
+        ({"customer_trend": "+_+_"}, "sentiment_trend.customer"),  # silence is ours to tell, not a mark
         ({"topic_detail": "x" * 61}, "topic_detail"),
     ],
 )
@@ -128,7 +129,7 @@ def test_an_answer_out_of_bounds_leaves_that_field_empty_with_a_reason(
 
 
 def test_unknown_outcomes_and_no_follow_ups_are_valid_answers() -> None:
-    nothing = {"issues": [], "agent_actions": [], "customer_actions": []}
+    nothing = {"issues": [], "agent_todo": [], "customer_todo": []}
     result = run(FakeLLM([answer(outcome="???", **nothing)]))
     assert result.failures == []
     assert result.outcome.model_dump() == {"resolved": None, "callback_needed": None, "escalated": None}
@@ -137,7 +138,7 @@ def test_unknown_outcomes_and_no_follow_ups_are_valid_answers() -> None:
 
 def test_near_misses_in_the_new_fields_are_normalised() -> None:
     items = ["- Send the meter reading"]
-    result = run(FakeLLM([answer(customer_actions=items, issues=["* Wrong bill"], agent_trend=" 0000 ")]))
+    result = run(FakeLLM([answer(customer_todo=items, issues=["* Wrong bill"], agent_trend=" 0000 ")]))
     assert result.failures == []
     assert result.action_items == [
         ActionItem(owner=Owner.agent, text="Send an engineer on Thursday"),
@@ -147,7 +148,7 @@ def test_near_misses_in_the_new_fields_are_normalised() -> None:
 
 
 def test_more_than_five_action_items_in_all_are_none_at_all() -> None:
-    result = run(FakeLLM([answer(agent_actions=["A", "B", "C"], customer_actions=["D", "E", "F"])]))
+    result = run(FakeLLM([answer(agent_todo=["A", "B", "C"], customer_todo=["D", "E", "F"])]))
     assert result.action_items == [] and failed(result) == {"action_items"}
 
 
@@ -202,7 +203,7 @@ def test_answers_keep_their_keys_short() -> None:
     # Every key is generated token by token in every answer: the schema stays compact.
     assert all(len(key) <= 18 for key in PROMPT.schema["properties"])
     assert json.dumps(PROMPT.schema).count('"type": "object"') == 1, "one flat object, no nested keys"
-    assert PROMPT.schema["properties"]["agent_trend"]["pattern"] == "^[+0_-]{4}$"
+    assert PROMPT.schema["properties"]["agent_trend"]["pattern"] == "^[+0-]{4}$"
 
 
 def test_a_call_whose_speakers_are_unknown_has_no_trend_per_speaker() -> None:
