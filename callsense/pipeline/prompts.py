@@ -107,6 +107,16 @@ _Bullet = Annotated[str, BeforeValidator(_unbullet), _chars(SUMMARY_ITEM_MAX_CHA
 _Issue = Annotated[str, BeforeValidator(_unbullet), _chars(ISSUE_MAX_CHARS)]
 _Detail = Annotated[str, _chars(TOPIC_DETAIL_MAX_CHARS)]
 _ActionText = Annotated[str, BeforeValidator(_unbullet), _chars(ACTION_ITEM_MAX_CHARS)]
+# What the small model writes as an item when nothing was promised ("customer: No tasks"): not a promise.
+_NO_ACTION = re.compile(
+    r"(?:none|nothing|n/?a|no (?:further )?(?:tasks?|actions?|action items?|follow[- ]ups?|promises?)"
+    r"(?: (?:needed|required|promised))?|nothing (?:promised|to do))",
+    re.IGNORECASE,
+)
+
+
+def _promises(items: list[str]) -> list[str]:
+    return [item for item in items if not _NO_ACTION.fullmatch(item.strip(" .!"))]
 
 
 def _enum_case(value: Any) -> Any:
@@ -153,7 +163,9 @@ def _fields(labels: list[str]) -> dict[str, TypeAdapter[Any]]:
         "topic_detail": TypeAdapter(_Detail),
         "issues": TypeAdapter(Annotated[list[_Issue], Field(max_length=ISSUES_MAX)]),
         **{
-            actions: TypeAdapter(Annotated[list[_ActionText], Field(max_length=ACTION_ITEMS_MAX)])
+            actions: TypeAdapter(
+                Annotated[list[_ActionText], Field(max_length=ACTION_ITEMS_MAX), AfterValidator(_promises)]
+            )
             for actions in ACTIONS
         },
         "outcome": TypeAdapter(Annotated[Any, AfterValidator(_outcome)]),

@@ -136,6 +136,13 @@ def test_unknown_outcomes_and_no_follow_ups_are_valid_answers() -> None:
     assert result.issues == [] and result.action_items == []
 
 
+def test_an_item_that_says_nothing_was_promised_is_no_action_item() -> None:
+    placeholders = ["No tasks", "None.", "N/A", "No further action needed"]
+    result = run(FakeLLM([answer(agent_todo=["Call back on Monday"], customer_todo=placeholders)]))
+    assert result.failures == []
+    assert result.action_items == [ActionItem(owner=Owner.agent, text="Call back on Monday")]
+
+
 def test_near_misses_in_the_new_fields_are_normalised() -> None:
     items = ["- Send the meter reading"]
     result = run(FakeLLM([answer(customer_todo=items, issues=["* Wrong bill"], agent_trend=" 0000 ")]))
