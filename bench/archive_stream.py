@@ -26,11 +26,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from bench.audio_memory import make_recording
+from bench.audio_memory import make_recording, print_peaks
 from tests.s3server import SeaweedS3
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,18 +138,8 @@ def main() -> None:
                 if server is not None:
                     server.kill()
         size = args.audio.stat().st_size / 2**20
-        table = Table(title=f"{backend} archive, {args.audio.name} ({size:.0f} MiB)")
-        table.add_column("step")
-        for tree in trees:
-            table.add_column(f"{tree.name} peak RSS", justify="right")
-            table.add_column("time", justify="right")
-        for step in STEPS:
-            cells = [step]
-            for tree in trees:
-                peak, seconds = results[tree][step]
-                cells += [f"{peak / 2**20:,.0f} MiB", f"{seconds:.1f} s"]
-            table.add_row(*cells)
-        Console().print(table)
+        title = f"{backend} archive, {args.audio.name} ({size:.0f} MiB)"
+        print_peaks(title, trees, STEPS, lambda tree, step: results[tree][step])  # noqa: B023 (called at once)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import av
@@ -109,6 +110,24 @@ def measure(tree: Path, step: str, audio: Path, admin_url: str) -> tuple[int, fl
     return int(peak.group(1)) * 1024, seconds
 
 
+def print_peaks(
+    title: str, trees: list[Path], steps: Iterable[str], result: Callable[[Path, str], tuple[int, float]]
+) -> None:
+    """One row per step, a peak RSS and a wall time column per tree; ``result`` gives (bytes, seconds)."""
+    table = Table(title=title)
+    table.add_column("step")
+    for tree in trees:
+        table.add_column(f"{tree.name} peak RSS", justify="right")
+        table.add_column("wall", justify="right")
+    for step in steps:
+        cells = [step]
+        for tree in trees:
+            peak, seconds = result(tree, step)
+            cells += [f"{peak / 2**20:,.0f} MiB", f"{seconds:.1f} s"]
+        table.add_row(*cells)
+    Console().print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -122,18 +141,8 @@ def main() -> None:
     trees = [tree.resolve() for tree in args.tree] + [ROOT]
     with av.open(str(args.audio)) as container:
         seconds = (container.duration or 0) / av.time_base
-    table = Table(title=f"{args.audio.name}: {args.audio.stat().st_size / 2**20:.0f} MiB, {seconds:.0f} s")
-    table.add_column("step")
-    for tree in trees:
-        table.add_column(f"{tree.name} peak RSS", justify="right")
-        table.add_column("wall", justify="right")
-    for step in STEPS:
-        cells = [step]
-        for tree in trees:
-            peak, seconds = measure(tree, step, args.audio, args.database)
-            cells += [f"{peak / 2**20:,.0f} MiB", f"{seconds:.1f} s"]
-        table.add_row(*cells)
-    Console().print(table)
+    title = f"{args.audio.name}: {args.audio.stat().st_size / 2**20:.0f} MiB, {seconds:.0f} s"
+    print_peaks(title, trees, STEPS, lambda tree, step: measure(tree, step, args.audio, args.database))
 
 
 if __name__ == "__main__":
