@@ -9,7 +9,9 @@ in: Silero VAD skips silence and music, no text is carried over between windows
 rejected by the compression-ratio check and decoded again in short clips (a loop then costs one clip), and
 the temperature fallback list is short because every fallback re-decodes the window. The compression ratio
 is measured with read-out numbers collapsed (``repetitions.loop_compression_ratio``), so a card read digit by
-digit is not taken for a loop.
+digit is not taken for a loop. When redaction needs the digits (``number_beam_size``), a segment whose first
+pass holds a read-out number is decoded again with a wider beam, from its start to the next segment's: greedy
+decoding loses and changes digits that beam search keeps (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech import diarization
 from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, channels_are_alike
-from callsense.speech.repetitions import clips_of, cut_repetitions, loop_compression_ratio
+from callsense.speech.repetitions import clips_of, cut_repetitions, longest_number, loop_compression_ratio
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
@@ -47,6 +49,11 @@ LOW_AVG_LOGPROB = -1.0
 # gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value),
 # measured by loop_compression_ratio.
 LOOP_COMPRESSION_RATIO = 2.4
+# A first-pass segment holding a number of this many digits or more is decoded again with the number beam:
+# a card, phone or account number read out, not "dos preguntas" or "45 euros".
+NUMBER_MIN_DIGITS = 4
+# At most this much audio from a number's segment on is decoded again: one Whisper window.
+WINDOW_SECONDS = 30.0
 ProgressCallback = Callable[[float], None]
 
 
@@ -64,6 +71,7 @@ class TranscriptionOptions:
     batched: bool
     language: str | None = None
     hotwords: str | None = None
+    number_beam_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -128,12 +136,20 @@ def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> 
 
 class WhisperTranscriber:
     """Transcribes calls with the configured Whisper model. Building one is cheap: the weights are assembled,
-    checked and loaded on the first use, so a process that never transcribes never pays for them."""
+    checked and loaded on the first use, so a process that never transcribes never pays for them.
+    ``number_beam_size`` above the configured beam decodes the segments holding read-out numbers again with
+    that beam (the runtime sets it while redaction is on)."""
 
     def __init__(
-        self, settings: ASRSettings, *, model_dir: Path, speakers: SpeakerSettings | None = None
+        self,
+        settings: ASRSettings,
+        *,
+        model_dir: Path,
+        speakers: SpeakerSettings | None = None,
+        number_beam_size: int = 1,
     ) -> None:
         self._settings = settings
+        self._number_beam_size = number_beam_size
         self._speakers = speakers or SpeakerSettings()
         self._model_dir = model_dir
         self._weights_lock = threading.Lock()
@@ -181,6 +197,7 @@ class WhisperTranscriber:
             batched=self._settings.batched,
             language=language,
             hotwords=self._settings.hotwords_for(language, vocabulary),
+            number_beam_size=self._number_beam_size,
         )
 
     def transcribe(
@@ -323,17 +340,49 @@ class WhisperTranscriber:
             segments, _ = pipeline.transcribe(samples, batch_size=settings.batch_size, **arguments)
         else:
             segments, _ = self._model().transcribe(samples, **arguments)
+        kept = self._kept(samples, segments, arguments)
+        if task == "transcribe" and self._number_beam_size > settings.beam_size:
+            kept = self._numbers_decoded_again(
+                samples, kept, {**arguments, "beam_size": self._number_beam_size}
+            )
+        yield from kept
+
+    def _kept(self, samples: FloatArray, segments: Iterator[Any], arguments: dict[str, Any]) -> Iterator[Any]:
+        """Whisper's segments less those with no speech, a loop decoded again in clips."""
         for segment in segments:
             if _is_loop(segment):
-                yield from self._decoded_in_clips(samples, segment, arguments)
+                yield from self._decoded_in_clips(samples, segment.start, segment.end, arguments)
             elif not _is_no_speech(segment):
                 yield segment
 
-    def _decoded_in_clips(self, samples: FloatArray, loop: Any, arguments: dict[str, Any]) -> list[Any]:
-        """The speech of a window that looped, decoded again clip by clip (``clips_of``)."""
-        first = int(loop.start * SAMPLE_RATE)
-        regions = diarization.speech_regions(samples[first : int(loop.end * SAMPLE_RATE)])
-        clips = clips_of([(loop.start + start, loop.start + end) for start, end in regions])
+    def _numbers_decoded_again(
+        self, samples: FloatArray, segments: Iterator[Any], arguments: dict[str, Any]
+    ) -> Iterator[Any]:
+        """Each segment holding a read-out number replaced by its speech decoded again with ``arguments``
+        (the number beam), up to the next segment's start: a greedy first pass often ends the window after
+        the first digit group and drops the rest ("la tarjeta es 4-0-1-2.")."""
+        held = None
+        for segment in segments:
+            if held is not None:
+                yield from self._number_decoded_again(samples, held, max(segment.start, held.end), arguments)
+            held = segment
+        if held is not None:
+            yield from self._number_decoded_again(samples, held, len(samples) / SAMPLE_RATE, arguments)
+
+    def _number_decoded_again(
+        self, samples: FloatArray, segment: Any, until: float, arguments: dict[str, Any]
+    ) -> list[Any]:
+        if longest_number(segment.text) < NUMBER_MIN_DIGITS:
+            return [segment]
+        end = min(until, segment.start + WINDOW_SECONDS)
+        return self._decoded_in_clips(samples, segment.start, end, arguments) or [segment]
+
+    def _decoded_in_clips(
+        self, samples: FloatArray, start: float, end: float, arguments: dict[str, Any]
+    ) -> list[Any]:
+        """The speech between ``start`` and ``end`` (seconds) decoded again clip by clip (``clips_of``)."""
+        regions = diarization.speech_regions(samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)])
+        clips = clips_of([(start + first, start + last) for first, last in regions])
         if not clips:
             return []
         segments, _ = self._model().transcribe(
