@@ -372,10 +372,15 @@ class WhisperTranscriber:
     def _number_decoded_again(
         self, samples: FloatArray, segment: Any, until: float, arguments: dict[str, Any]
     ) -> list[Any]:
+        """The segment's speech decoded again, kept where it still holds a read-out number: the beam also
+        turns a year into words now and then ("2018 Tesla Model" as "to have model F.")."""
         if longest_number(segment.text) < NUMBER_MIN_DIGITS:
             return [segment]
         end = min(until, segment.start + WINDOW_SECONDS)
-        return self._decoded_in_clips(samples, segment.start, end, arguments) or [segment]
+        again = self._decoded_in_clips(samples, segment.start, end, arguments)
+        if any(longest_number(new.text) >= NUMBER_MIN_DIGITS for new in again):
+            return again
+        return [segment]
 
     def _decoded_in_clips(
         self, samples: FloatArray, start: float, end: float, arguments: dict[str, Any]

@@ -143,6 +143,16 @@ def test_a_translation_is_decoded_once(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert len(model.calls) == 1
 
 
+def test_the_first_pass_stays_when_the_second_loses_the_number(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    model = FakeModel(
+        [FakeSegment(1.0, 3.0, "2018 test lap model.")], [FakeSegment(1.0, 3.0, "to have model F.")]
+    )
+    segments = transcribe(model, monkeypatch, tmp_path, number_beam_size=5)
+    assert [segment.text for segment in segments] == ["2018 test lap model."]
+
+
 def test_the_first_pass_stays_when_the_second_hears_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
