@@ -12,7 +12,12 @@ caller right; with ``--mono`` the same call mixed into one channel, which callse
 by ``PresidioRedactor``. An item counts as found when a span of its type was redacted and nothing of it (its
 digits, four or more in a row, or its words) is left in the redacted text; every span of a type an item
 does not hold counts against that type's precision. F2 weighs recall twice.
-Also prints the redaction time per call against the transcription time.
+Also prints the redaction time per call against Whisper's time (the voices' left out).
+
+Whisper decodes as configured (``CALLSENSE_ASR__BEAM_SIZE=5``, ``CALLSENSE_ASR__HOTWORDS_BY_LANGUAGE=…``),
+with the number beam of redaction (``--number-beam-size``, default as callsense while redaction is on).
+``--compare a.json b.json …`` scores files of stored transcripts side by side (one per decoding setting,
+say), with no voices and no Whisper.
 """
 
 from __future__ import annotations
@@ -289,9 +294,9 @@ def main() -> None:
     parser.add_argument(
         "--number-beam-size",
         type=int,
-        default=1,
-        help="decode the segments holding read-out numbers again with this beam (redaction.number_beam_size; "
-        "default 1: Whisper's first pass alone)",
+        default=RedactionSettings().number_beam_size,
+        help="decode the segments holding read-out numbers again with this beam, as callsense does while "
+        "redaction is on (redaction.number_beam_size; 1: Whisper's first pass alone)",
     )
     parser.add_argument("--show", action="store_true", help="print each transcript and its redaction")
     parser.add_argument(
