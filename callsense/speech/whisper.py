@@ -52,6 +52,9 @@ LOOP_COMPRESSION_RATIO = 2.4
 # A first-pass segment holding a number of this many digits or more is decoded again with the number beam:
 # a card, phone or account number read out, not "dos preguntas" or "45 euros".
 NUMBER_MIN_DIGITS = 4
+# ... and the second pass is kept only where its number has at most this many digits, the longest card number
+# (ISO/IEC 7812): beam search loops on digit words too ("4-0-1-2 Oh, oh, oh, …" for a Spanish card).
+NUMBER_MAX_DIGITS = 19
 # At most this much audio from a number's segment on is decoded again: one Whisper window.
 WINDOW_SECONDS = 30.0
 ProgressCallback = Callable[[float], None]
@@ -372,13 +375,15 @@ class WhisperTranscriber:
     def _number_decoded_again(
         self, samples: FloatArray, segment: Any, until: float, arguments: dict[str, Any]
     ) -> list[Any]:
-        """The segment's speech decoded again, kept where it still holds a read-out number: the beam also
-        turns a year into words now and then ("2018 Tesla Model" as "to have model F.")."""
+        """The segment's speech decoded again, kept where it still holds a read-out number and no longer one
+        than a card's: the beam also turns a year into words now and then ("2018 Tesla Model" as "to have
+        model F."), and loops on digit words."""
         if longest_number(segment.text) < NUMBER_MIN_DIGITS:
             return [segment]
         end = min(until, segment.start + WINDOW_SECONDS)
         again = self._decoded_in_clips(samples, segment.start, end, arguments)
-        if any(longest_number(new.text) >= NUMBER_MIN_DIGITS for new in again):
+        numbers = [longest_number(new.text) for new in again]
+        if numbers and NUMBER_MIN_DIGITS <= max(numbers) <= NUMBER_MAX_DIGITS:
             return again
         return [segment]
 

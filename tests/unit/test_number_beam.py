@@ -153,6 +153,15 @@ def test_the_first_pass_stays_when_the_second_loses_the_number(
     assert [segment.text for segment in segments] == ["2018 test lap model."]
 
 
+def test_the_first_pass_stays_when_the_second_loops_on_a_digit_word(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    loop = "la tarjeta es 4-0-1-2 " + ", ".join(["oh"] * 21) + "."  # beam 5 on a Spanish stereo call
+    model = FakeModel(FIRST_PASS, [FakeSegment(3.0, 9.5, loop)])
+    segments = transcribe(model, monkeypatch, tmp_path, number_beam_size=5)
+    assert [segment.text for segment in segments] == [segment.text for segment in FIRST_PASS]
+
+
 def test_the_first_pass_stays_when_the_second_hears_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
