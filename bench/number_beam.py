@@ -24,8 +24,9 @@ from callsense.config import Settings
 from callsense.config.redaction import RedactionSettings
 from callsense.redaction.engine import PresidioRedactor
 from callsense.speech.audio import decode
+from callsense.speech.passes import NUMBER_MIN_DIGITS
 from callsense.speech.repetitions import longest_number
-from callsense.speech.whisper import NUMBER_MIN_DIGITS, Transcript, WhisperTranscriber
+from callsense.speech.whisper import Transcript, WhisperTranscriber
 
 
 def main() -> None:

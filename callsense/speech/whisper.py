@@ -6,12 +6,11 @@ interjections). Mono calls are transcribed once and their words given to the voi
 finds; ``speakers.SpeakerMap`` decides who is the agent on both kinds. Whisper's failure modes are fenced
 in: Silero VAD skips silence and music, no text is carried over between windows
 (``condition_on_previous_text=False``) so a loop cannot feed itself, windows that look like loops are
-rejected by the compression-ratio check and decoded again in short clips (a loop then costs one clip), and
-the temperature fallback list is short because every fallback re-decodes the window. The compression ratio
-is measured with read-out numbers collapsed (``repetitions.loop_compression_ratio``), so a card read digit by
-digit is not taken for a loop. When redaction needs the digits (``number_beam_size``), a segment whose first
-pass holds a read-out number is decoded again with a wider beam, from its start to the next segment's: greedy
-decoding loses and changes digits that beam search keeps (docs/benchmarks.md).
+rejected by the compression-ratio check and decoded again in short clips (``passes``), and the temperature
+fallback list is short because every fallback re-decodes the window. The compression ratio is measured with
+read-out numbers collapsed (``repetitions.loop_compression_ratio``), so a card read digit by digit is not
+taken for a loop. When redaction needs the digits (``number_beam_size``), a segment whose first pass holds a
+read-out number is decoded again with a wider beam (``passes.numbers_decoded_again``).
 """
 
 from __future__ import annotations
@@ -32,10 +31,10 @@ from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, render_transcript
 from callsense.config.models import ASRSettings, Channel, Device, SourceVocabulary, SpeakerSettings
 from callsense.errors import BadAudioError, ModelAssetError
-from callsense.speech import diarization
+from callsense.speech import diarization, passes
 from callsense.speech import speakers as speakers_module
-from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, channels_are_alike
-from callsense.speech.repetitions import clips_of, cut_repetitions, longest_number, loop_compression_ratio
+from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
+from callsense.speech.repetitions import cut_repetitions, loop_compression_ratio
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
@@ -43,20 +42,6 @@ from callsense.speech.voices import VoiceEncoder
 log = structlog.get_logger(__name__)
 
 Task = Literal["transcribe", "translate"]
-# Whisper segments that are probably not speech: high no-speech probability and low confidence together.
-NO_SPEECH_PROBABILITY = 0.6
-LOW_AVG_LOGPROB = -1.0
-# gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value),
-# measured by loop_compression_ratio.
-LOOP_COMPRESSION_RATIO = 2.4
-# A first-pass segment holding a number of this many digits or more is decoded again with the number beam:
-# a card, phone or account number read out, not "dos preguntas" or "45 euros".
-NUMBER_MIN_DIGITS = 4
-# ... and the second pass is kept only where its number has at most this many digits, the longest card number
-# (ISO/IEC 7812): beam search loops on digit words too ("4-0-1-2 Oh, oh, oh, …" for a Spanish card).
-NUMBER_MAX_DIGITS = 19
-# At most this much audio from a number's segment on is decoded again: one Whisper window.
-WINDOW_SECONDS = 30.0
 ProgressCallback = Callable[[float], None]
 
 
@@ -330,9 +315,9 @@ class WhisperTranscriber:
             "temperature": list(settings.temperatures),
             "vad_filter": settings.vad,
             "condition_on_previous_text": False,
-            "compression_ratio_threshold": LOOP_COMPRESSION_RATIO,
-            "log_prob_threshold": LOW_AVG_LOGPROB,
-            "no_speech_threshold": NO_SPEECH_PROBABILITY,
+            "compression_ratio_threshold": passes.LOOP_COMPRESSION_RATIO,
+            "log_prob_threshold": passes.LOW_AVG_LOGPROB,
+            "no_speech_threshold": passes.NO_SPEECH_PROBABILITY,
             "word_timestamps": words,
             "hotwords": hotwords,
         }
@@ -343,62 +328,12 @@ class WhisperTranscriber:
             segments, _ = pipeline.transcribe(samples, batch_size=settings.batch_size, **arguments)
         else:
             segments, _ = self._model().transcribe(samples, **arguments)
-        kept = self._kept(samples, segments, arguments)
+        kept = passes.kept(self._model(), samples, segments, arguments)
         if task == "transcribe" and self._number_beam_size > settings.beam_size:
-            kept = self._numbers_decoded_again(
-                samples, kept, {**arguments, "beam_size": self._number_beam_size}
+            kept = passes.numbers_decoded_again(
+                self._model(), samples, kept, {**arguments, "beam_size": self._number_beam_size}
             )
         yield from kept
-
-    def _kept(self, samples: FloatArray, segments: Iterator[Any], arguments: dict[str, Any]) -> Iterator[Any]:
-        """Whisper's segments less those with no speech, a loop decoded again in clips."""
-        for segment in segments:
-            if _is_loop(segment):
-                yield from self._decoded_in_clips(samples, segment.start, segment.end, arguments)
-            elif not _is_no_speech(segment):
-                yield segment
-
-    def _numbers_decoded_again(
-        self, samples: FloatArray, segments: Iterator[Any], arguments: dict[str, Any]
-    ) -> Iterator[Any]:
-        """Each segment holding a read-out number replaced by its speech decoded again with ``arguments``
-        (the number beam), up to the next segment's start: a greedy first pass often ends the window after
-        the first digit group and drops the rest ("la tarjeta es 4-0-1-2.")."""
-        held = None
-        for segment in segments:
-            if held is not None:
-                yield from self._number_decoded_again(samples, held, max(segment.start, held.end), arguments)
-            held = segment
-        if held is not None:
-            yield from self._number_decoded_again(samples, held, len(samples) / SAMPLE_RATE, arguments)
-
-    def _number_decoded_again(
-        self, samples: FloatArray, segment: Any, until: float, arguments: dict[str, Any]
-    ) -> list[Any]:
-        """The segment's speech decoded again, kept where it still holds a read-out number and no longer one
-        than a card's: the beam also turns a year into words now and then ("2018 Tesla Model" as "to have
-        model F."), and loops on digit words."""
-        if longest_number(segment.text) < NUMBER_MIN_DIGITS:
-            return [segment]
-        end = min(until, segment.start + WINDOW_SECONDS)
-        again = self._decoded_in_clips(samples, segment.start, end, arguments)
-        numbers = [longest_number(new.text) for new in again]
-        if numbers and NUMBER_MIN_DIGITS <= max(numbers) <= NUMBER_MAX_DIGITS:
-            return again
-        return [segment]
-
-    def _decoded_in_clips(
-        self, samples: FloatArray, start: float, end: float, arguments: dict[str, Any]
-    ) -> list[Any]:
-        """The speech between ``start`` and ``end`` (seconds) decoded again clip by clip (``clips_of``)."""
-        regions = diarization.speech_regions(samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)])
-        clips = clips_of([(start + first, start + last) for first, last in regions])
-        if not clips:
-            return []
-        segments, _ = self._model().transcribe(
-            samples, **{**arguments, "vad_filter": False, "clip_timestamps": [t for c in clips for t in c]}
-        )
-        return [segment for segment in segments if not (_is_loop(segment) or _is_no_speech(segment))]
 
     def _mono_segments(
         self, samples: FloatArray, language: str, task: Task, progress: _Progress, hotwords: str | None
@@ -446,13 +381,3 @@ def _spoken_words(segment: Any, speaker: Speaker) -> list[SpokenWord]:
         for word in segment.words or []
         if word.word.strip()
     ]
-
-
-# Whisper's checks only trigger a temperature fallback, and when every fallback fails it keeps the last
-# attempt anyway; segments that still look invented (a loop, or no speech) are dealt with in ``_run``.
-def _is_loop(segment: Any) -> bool:
-    return bool(segment.compression_ratio > LOOP_COMPRESSION_RATIO)
-
-
-def _is_no_speech(segment: Any) -> bool:
-    return bool(segment.no_speech_prob > NO_SPEECH_PROBABILITY and segment.avg_logprob < LOW_AVG_LOGPROB)

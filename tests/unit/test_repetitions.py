@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from callsense.errors import ModelAssetError
+from callsense.speech.passes import LOOP_COMPRESSION_RATIO
 from callsense.speech.repetitions import (
     MAX_NUMBER_DIGITS,
     cut_repetitions,
     longest_number,
     loop_compression_ratio,
 )
-from callsense.speech.whisper import LOOP_COMPRESSION_RATIO, _load_model
+from callsense.speech.whisper import _load_model
 
 
 def plain_compression_ratio(text: str) -> float:
