@@ -1,6 +1,7 @@
 """Transcription benchmark over a folder of audio with a references.jsonl (the format of shared/testdata).
 
     python -m bench.asr ../shared/testdata [--model base] [--limit N] [--batched] [--beam-size 5]
+                        [--number-beam-size 5]
 
 Prints one row per reference (decode and transcribe seconds, real-time factor, WER, detected language),
 then the totals: overall WER (errors over reference words), language-ID accuracy, RTF and peak RSS.
@@ -20,6 +21,7 @@ import jiwer
 from rich.console import Console
 from rich.table import Table
 
+from callsense.config import Settings
 from callsense.config.models import ASRSettings
 from callsense.speech.audio import DecodedAudio, decode
 from callsense.speech.whisper import WhisperTranscriber
@@ -46,8 +48,10 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(folder: Path, settings: ASRSettings, model_dir: Path, limit: int | None) -> list[Row]:
-    transcriber = WhisperTranscriber(settings, model_dir=model_dir)
+def run(
+    folder: Path, settings: ASRSettings, model_dir: Path, limit: int | None, number_beam_size: int = 1
+) -> list[Row]:
+    transcriber = WhisperTranscriber(settings, model_dir=model_dir, number_beam_size=number_beam_size)
     entries = [
         json.loads(line) for line in (folder / "references.jsonl").read_text().splitlines() if line.strip()
     ]
@@ -125,12 +129,25 @@ def main() -> None:
     parser.add_argument("--model", default="base")
     parser.add_argument("--model-dir", type=Path, default=Path(".cache/models"))
     parser.add_argument("--beam-size", type=int, default=1)
+    parser.add_argument(
+        "--number-beam-size",
+        type=int,
+        default=1,
+        help="decode the segments holding read-out numbers again with this beam (redaction.number_beam_size)",
+    )
     parser.add_argument("--batched", action="store_true")
     parser.add_argument("--limit", type=int)
     args = parser.parse_args()
-    settings = ASRSettings(model=args.model, beam_size=args.beam_size, batched=args.batched)
-    rows = run(args.folder, settings, args.model_dir, args.limit)
-    report(rows, f"whisper {args.model}, beam {args.beam_size}, batched={args.batched}")
+    # The rest of the decoding as configured (CALLSENSE_ASR__HOTWORDS_BY_LANGUAGE=… and the like).
+    settings = Settings().asr.model_copy(
+        update={"model": args.model, "beam_size": args.beam_size, "batched": args.batched}
+    )
+    rows = run(args.folder, settings, args.model_dir, args.limit, args.number_beam_size)
+    report(
+        rows,
+        f"whisper {args.model}, beam {args.beam_size}, number beam {args.number_beam_size}, "
+        f"batched={args.batched}, hotwords={bool(settings.hotwords or settings.hotwords_by_language)}",
+    )
 
 
 if __name__ == "__main__":

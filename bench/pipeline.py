@@ -19,10 +19,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from callsense import runtime
 from callsense.config import load_settings
 from callsense.pipeline import inline
-from callsense.runtime import open_runtime
-from callsense.speech.whisper import WhisperTranscriber
 
 
 def main() -> None:
@@ -48,10 +47,8 @@ def main() -> None:
         table.add_column(column, justify="left" if column == "file" else "right")
     with tempfile.TemporaryDirectory(prefix="callsense-bench-") as data_dir:
         settings = load_settings(data_dir=Path(data_dir), model_dir=args.model_dir.resolve())
-        whisper = WhisperTranscriber(
-            settings.asr, model_dir=settings.resolved_model_dir, speakers=settings.speakers
-        )
-        rt = dataclasses.replace(open_runtime(settings), transcriber=whisper)
+        whisper = runtime.whisper_transcriber(settings)
+        rt = dataclasses.replace(runtime.open_runtime(settings), transcriber=whisper)
         try:
             started = time.perf_counter()
             whisper._model()  # load both models up front so the first row is comparable to the rest

@@ -1,7 +1,7 @@
 """PII redaction on what Whisper hears: recall, precision and F2 per entity type and language, and its cost.
 
     python -m bench.redaction [--model base] [--language en] [--stereo | --mono] [--show]
-                              [--transcripts /tmp/heard.json]
+                              [--transcripts /tmp/heard.json] [--compare /tmp/a.json /tmp/b.json …]
 
 Callers read out cards, phones, e-mails, names, addresses and dates of birth in en/es/de/fr
 (bench/redaction_calls.py: grouped digits, "double four", a correction halfway, a number split over two
@@ -12,7 +12,12 @@ caller right; with ``--mono`` the same call mixed into one channel, which callse
 by ``PresidioRedactor``. An item counts as found when a span of its type was redacted and nothing of it (its
 digits, four or more in a row, or its words) is left in the redacted text; every span of a type an item
 does not hold counts against that type's precision. F2 weighs recall twice.
-Also prints the redaction time per call against the transcription time.
+Also prints the redaction time per call against Whisper's time (the voices' left out).
+
+Whisper decodes as configured (``CALLSENSE_ASR__BEAM_SIZE=5``, ``CALLSENSE_ASR__HOTWORDS_BY_LANGUAGE=…``),
+with the number beam of redaction (``--number-beam-size``, default as callsense while redaction is on).
+``--compare a.json b.json …`` scores files of stored transcripts side by side (one per decoding setting,
+say), with no voices and no Whisper.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from bench.redaction_calls import ITEMS, Item
 from bench.redaction_voices import KokoroSpeaker, KokoroVoiceSpec
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config import Settings
-from callsense.config.models import ASRSettings, Channel
+from callsense.config.models import Channel
 from callsense.config.redaction import RedactionSettings
 from callsense.redaction import Redaction
 from callsense.redaction.digits import normalise
@@ -109,11 +114,15 @@ def speak(synth: Voices, text: str, language: str) -> DecodedAudio:
         return decode(path.read_bytes(), max_seconds=600)
 
 
-def caller_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item) -> list[Segment]:
-    """The caller's parts as Whisper heard them, one turn each, the agent's "Mm-hmm" between them."""
+def caller_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item) -> tuple[list[Segment], float]:
+    """The caller's parts as Whisper heard them, one turn each, the agent's "Mm-hmm" between them, and the
+    seconds Whisper took (the voices' time left out)."""
     turns: list[Segment] = []
-    for part in item.parts:
-        heard = transcriber.transcribe(speak(synth, part, item.language), language=item.language).segments
+    seconds = 0.0
+    for audio in [speak(synth, part, item.language) for part in item.parts]:
+        started = time.perf_counter()
+        heard = transcriber.transcribe(audio, language=item.language).segments
+        seconds += time.perf_counter() - started
         words = [word for segment in heard for word in segment.words]
         if turns:
             turns.append(AGENT_BETWEEN)
@@ -122,12 +131,15 @@ def caller_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item) -> 
         turns.append(
             Segment(speaker=Speaker.customer, start=start, end=end, text=text, confidence=0.9, words=words)
         )
-    return turns
+    return turns, seconds
 
 
-def call_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item, *, mono: bool) -> list[Segment]:
+def call_turns(
+    transcriber: WhisperTranscriber, synth: Voices, item: Item, *, mono: bool
+) -> tuple[list[Segment], float]:
     """The item as one call transcribed as callsense does: the caller's parts, the agent's "Mm-hmm" between
-    them; stereo (agent left, caller right, one voice) or mixed into one channel (two voices, diarized)."""
+    them; stereo (agent left, caller right, one voice) or mixed into one channel (two voices, diarized); and
+    the seconds Whisper took."""
     synth.reset()
     gap = np.zeros(int(GAP_S * SR), np.int16)
     agent: list[Int16] = [gap]
@@ -146,7 +158,9 @@ def call_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item, *, mo
         path = Path(tmp) / "call.flac"
         write_flac(path, (channels[0] + channels[1]).reshape(-1, 1) if mono else np.stack(channels, axis=1))
         audio = decode(path.read_bytes(), max_seconds=600)
-    return transcriber.transcribe(audio, language=item.language, agent_channel=Channel.left).segments
+    started = time.perf_counter()
+    segments = transcriber.transcribe(audio, language=item.language, agent_channel=Channel.left).segments
+    return segments, time.perf_counter() - started
 
 
 def script_turns(item: Item) -> list[Segment]:
@@ -217,6 +231,38 @@ class Score:
         return table
 
 
+def compare(files: list[Path], items: list[Item], layout: str, redactor: PresidioRedactor) -> Table:
+    """Recall per language and type (items heard in full in brackets) and Whisper's seconds per call, one
+    column per file of stored transcripts (``--transcripts`` of runs with different decoding settings)."""
+    scores: list[Score] = []
+    seconds: list[list[float]] = []
+    for path in files:
+        stored = json.loads(path.read_text())
+        score, times = Score(), []
+        for item in items:
+            key = f"{layout}{item.language}: {' / '.join(item.parts)}"
+            if key in stored:
+                spent, dumped = stored[key]
+                turns = [Segment.model_validate(turn) for turn in dumped]
+                score.add(item, turns, redactor.redact_segments(turns, language=item.language))
+                times.append(spent)
+        scores.append(score)
+        seconds.append(times)
+    table = Table(title=f"Recall (heard) on stored transcripts, {layout or 'per turn '}")
+    for column in ("language", "entity", *(path.stem for path in files)):
+        table.add_column(column)
+    for language, entity in sorted({key for score in scores for key in score.counts}):
+        cells = []
+        for score in scores:
+            items_, heard_, found = score.counts.get((language, entity), [0, 0, 0])[:3]
+            cells.append(f"{found / items_:.2f} ({heard_})" if items_ else "-")
+        table.add_row(language, entity, *cells)
+    table.add_section()
+    calls = [f"{sum(times) / len(times):.2f} s ({len(times)} calls)" if times else "-" for times in seconds]
+    table.add_row("", "Whisper s/call", *calls)
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -245,7 +291,21 @@ def main() -> None:
         action="store_true",
         help="Spanish, German and French callers in espeak-ng's voices instead of Kokoro's (as before)",
     )
+    parser.add_argument(
+        "--number-beam-size",
+        type=int,
+        default=RedactionSettings().number_beam_size,
+        help="decode the segments holding read-out numbers again with this beam, as callsense does while "
+        "redaction is on (redaction.number_beam_size; 1: Whisper's first pass alone)",
+    )
     parser.add_argument("--show", action="store_true", help="print each transcript and its redaction")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        help="score these files of stored transcripts (--transcripts of earlier runs, e.g. one per decoding "
+        "setting) side by side, in the layout given: no voices, no Whisper",
+    )
     parser.add_argument(
         "--transcripts",
         type=Path,
@@ -260,9 +320,17 @@ def main() -> None:
     redactor.redact_text("warm up", language="en")
     load_seconds = time.perf_counter() - started
     items = [item for item in ITEMS if not args.language or item.language in args.language]
+    layout = ("stereo " if args.stereo else "mono " if args.mono else "") + ("espeak " if args.espeak else "")
+    if args.compare:
+        console.print(compare(args.compare, items, layout, redactor))
+        return
     script, asr = Score(), Score()
     asr_seconds = redact_seconds = 0.0
-    transcriber = WhisperTranscriber(ASRSettings(model=args.model), model_dir=settings.resolved_model_dir)
+    # Decoding as configured (CALLSENSE_ASR__BEAM_SIZE=5 …), the model as given here.
+    asr_settings = settings.asr.model_copy(update={"model": args.model})
+    transcriber = WhisperTranscriber(
+        asr_settings, model_dir=settings.resolved_model_dir, number_beam_size=args.number_beam_size
+    )
     synth = None if args.script_only else Voices(VOICES | (ESPEAK_VOICES if args.espeak else {}))
     heard_before: dict[str, tuple[float, list[dict[str, object]]]] = {}
     if args.transcripts and args.transcripts.is_file():
@@ -272,20 +340,13 @@ def main() -> None:
         script.add(item, turns, redactor.redact_segments(turns, language=item.language))
         if synth is None:
             continue
-        layout = ("stereo " if args.stereo else "mono " if args.mono else "") + (
-            "espeak " if args.espeak else ""
-        )
         key = f"{layout}{item.language}: {' / '.join(item.parts)}"
         if key not in heard_before:
-            started = time.perf_counter()
             if args.stereo or args.mono:
-                turns = call_turns(transcriber, synth, item, mono=args.mono)
+                turns, seconds = call_turns(transcriber, synth, item, mono=args.mono)
             else:
-                turns = caller_turns(transcriber, synth, item)
-            heard_before[key] = (
-                time.perf_counter() - started,
-                [turn.model_dump(mode="json") for turn in turns],
-            )
+                turns, seconds = caller_turns(transcriber, synth, item)
+            heard_before[key] = (seconds, [turn.model_dump(mode="json") for turn in turns])
             if args.transcripts:
                 args.transcripts.write_text(json.dumps(heard_before, ensure_ascii=False, indent=1))
         seconds, dumped = heard_before[key]
@@ -297,11 +358,18 @@ def main() -> None:
         asr.add(item, turns, redaction)
         if args.show:
             said = " / ".join(turn.text for turn in turns)
-            console.print(f"[{item.language} {item.entity}] {said}")
-            console.print(f"    -> {' / '.join(turn.text for turn in redaction.segments)}")
+            console.print(f"[{item.language} {item.entity}] {said}", markup=False)
+            console.print(f"    -> {' / '.join(turn.text for turn in redaction.segments)}", markup=False)
     console.print(script.table("PII redaction on the scripts (what a perfect transcriber would write)"))
     if synth is not None:
-        console.print(asr.table(f"PII redaction on whisper-{args.model} transcripts of the TTS callers"))
+        decoding = f"beam {asr_settings.beam_size}, temperatures {asr_settings.temperatures}"
+        if args.number_beam_size > asr_settings.beam_size:
+            decoding += f", numbers again with beam {args.number_beam_size}"
+        if asr_settings.hotwords or asr_settings.hotwords_by_language:
+            decoding += ", with hotwords"
+        console.print(
+            asr.table(f"PII redaction on whisper-{args.model} ({decoding}) transcripts of the TTS callers")
+        )
         console.print(
             f"{len(items)} calls: transcription {asr_seconds / len(items):.2f} s/call, redaction "
             f"{redact_seconds / len(items) * 1000:.0f} ms/call ({redact_seconds / asr_seconds:.1%} of it); "

@@ -105,6 +105,17 @@ class LazyRedactor:
         return self._redactor.get().redact_text(text, language=language)
 
 
+def whisper_transcriber(settings: Settings) -> WhisperTranscriber:
+    """The configured transcriber; segments holding read-out numbers are decoded twice only while they are
+    redacted (``redaction.number_beam_size``)."""
+    return WhisperTranscriber(
+        settings.asr,
+        model_dir=settings.resolved_model_dir,
+        speakers=settings.speakers,
+        number_beam_size=settings.redaction.number_beam_size if settings.redaction.enabled else 1,
+    )
+
+
 def open_runtime(settings: Settings) -> Runtime:
     """Connect to (or start) the database, load or create the key ring, open the blob store."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +128,7 @@ def open_runtime(settings: Settings) -> Runtime:
         keyring=keyring,
         blobs=open_blobstore(settings),
         llm=LazyLLM(settings),
-        transcriber=WhisperTranscriber(
-            settings.asr, model_dir=settings.resolved_model_dir, speakers=settings.speakers
-        ),
+        transcriber=whisper_transcriber(settings),
         recordings=SourceReader.from_settings(settings),
         crm=HTTPDestinations(),
         redactor=LazyRedactor(settings),

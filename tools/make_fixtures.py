@@ -352,6 +352,12 @@ def write_wav_u8(path: Path, pcm: Int16) -> None:
         out.writeframes(u8.tobytes())
 
 
+# A card read out in digit groups, as bench/digits.py says it (one Piper sentence, not placed in a call):
+# greedy whisper-base writes "The car is 5454.", the number beam of redaction the whole card
+# (tests/integration/test_read_out_numbers.py).
+EN_CARD = "The card is five four five four, five four five four, five four five four, five four five four."
+
+
 # ---------------------------------------------------------------------------------------------- no speech
 
 
@@ -433,7 +439,7 @@ def make_short_variants(pcm: Int16) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    names = [spec.name for spec in CALLS] + ["silence", "hold_music"]
+    names = [spec.name for spec in CALLS] + ["en_card", "silence", "hold_music"]
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -471,6 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines[entry["audio"]] = json.dumps(entry, ensure_ascii=False)
         print(f"{spec.name}: {len(call.left) / SR:.1f} s, {len(call.turns)} turns", file=sys.stderr)
 
+    if "en_card" in wanted:
+        synth.reset()
+        write_flac(FIXTURES / "en_card.mono.flac", synth.speak(EN_CARD, PIPER_AGENT).reshape(-1, 1))
     if "silence" in wanted:
         write_flac(FIXTURES / "silence.flac", near_silence())
     if "hold_music" in wanted:

@@ -60,6 +60,14 @@ class RedactionSettings(BaseModel):
         description="Lowest detection score that is redacted (Presidio's scores: a Luhn-valid card is 1.0, a "
         "3-digit number after 'security code' 0.45, a misheard card after 'card' 0.65). Lower redacts more.",
     )
+    number_beam_size: int = Field(
+        default=5,
+        ge=1,
+        le=10,
+        description="Whisper decodes each segment whose first pass holds a read-out number (4 digits or "
+        "more) again with this beam, so that the digits survive for redaction (greedy decoding loses and "
+        "changes some; docs/redaction.md). 1, or not above asr.beam_size: no second pass.",
+    )
     audio: Literal["tone", "silence"] = Field(
         default="tone",
         description="What replaces a redacted word span in the redacted copy of the recording.",

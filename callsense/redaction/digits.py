@@ -167,16 +167,19 @@ def _run_numbers(words: list[str], language: str) -> str:
     units_next = False
 
     def flush() -> None:
-        nonlocal repeat
+        nonlocal repeat, units_next
         if not spoken:
             return
         converted = alpha2digit(" ".join(spoken), language) if language in TEXT2NUM_LANGUAGES else ""
         tokens = converted.split() if converted else spoken
         for token in tokens:
             value = token if token[0].isdigit() else table.get(token.lower(), "")  # "3rd" stays
-            if value:
+            if value and units_next and len(value) == 1:  # "60 y seis": the units take the tens' zero
+                out[-1] = out[-1][:-1] + value
+            elif value:
                 out.append(value[0] * repeat + value[1:] if repeat > 1 else value)
-                repeat = 1
+            repeat = 1 if value else repeat
+            units_next = False
         spoken.clear()
 
     for word in words:
@@ -212,16 +215,18 @@ def _run_numbers(words: list[str], language: str) -> str:
 
 def _connects(words: list[str], index: int, language: str) -> bool:
     """Whether ``words[index]`` is the "y" of "cuarenta y uno": a connector between two number words, or
-    between tens and units Whisper wrote as digits ("70 y 8")."""
+    between tens Whisper wrote as digits and units as digits or a word ("70 y 8", "60 y seis")."""
     if core(words[index]) not in _CONNECTORS or not 0 < index < len(words) - 1:
         return False
     before, after = _number_kind(words[index - 1], language), _number_kind(words[index + 1], language)
     if before == "word" and after in ("word", "ambiguous"):
         return True
     tens, units = re.sub(r"\D", "", words[index - 1]), re.sub(r"\D", "", words[index + 1])
+    if after != "digits":  # a units word: one digit, not zero
+        units = _DIGITS.get(language, {}).get(core(words[index + 1]), "")
     return (
         core(words[index]) in _TENS_CONNECTORS
-        and before == after == "digits"
+        and before == "digits"
         and tens.endswith("0")
         and units[:1] in set("123456789")
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
 
 __all__ = [
     "CLIP_SECONDS",
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_NUMBER_DIGITS",
     "clips_of",
     "cut_repetitions",
+    "longest_number",
     "loop_compression_ratio",
 ]
 
@@ -79,10 +81,24 @@ def loop_compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data))
 
 
+def longest_number(text: str) -> int:
+    """The digits of the longest number read out in ``text`` ("la tarjeta es 4-0-1-2." 4, "tres cuatro
+    cinco, seis" 4, "Tengo dos preguntas" 1), fillers inside a number not ending it; 0 without any."""
+    return max((digits for _, digits in _runs(text) if digits is not None), default=0)
+
+
 def _numbers_collapsed(text: str) -> str:
     """``text`` with each run of digits and digit words (fillers inside it included) replaced by "#", unless
     the run holds more than MAX_NUMBER_DIGITS digits."""
     kept: list[str] = []
+    for tokens, digits in _runs(text):
+        kept += ["#"] if digits is not None and digits <= MAX_NUMBER_DIGITS else tokens
+    return " ".join(kept)
+
+
+def _runs(text: str) -> Iterator[tuple[list[str], int | None]]:
+    """``text``'s tokens in order: each run of digits and digit words (fillers inside it included) with its
+    count of digits, and each other token alone with None."""
     number: list[str] = []
     digits = 0
     fillers: list[str] = []  # after a digit: inside the number if another digit follows
@@ -96,15 +112,14 @@ def _numbers_collapsed(text: str) -> str:
         elif number and token.strip(_EDGE_PUNCTUATION).lower() in _FILLERS:
             fillers.append(token)
         else:
-            kept += _number_or_mark(number, digits) + fillers + [token]
+            if number:
+                yield number, digits
+            yield from (([filler], None) for filler in fillers)
+            yield [token], None
             number, digits, fillers = [], 0, []
-    return " ".join(kept + _number_or_mark(number, digits) + fillers)
-
-
-def _number_or_mark(number: list[str], digits: int) -> list[str]:
-    if number and digits <= MAX_NUMBER_DIGITS:
-        return ["#"]
-    return number
+    if number:
+        yield number, digits
+    yield from (([filler], None) for filler in fillers)
 
 
 def _digits_in(token: str) -> int | None:

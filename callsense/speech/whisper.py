@@ -6,10 +6,11 @@ interjections). Mono calls are transcribed once and their words given to the voi
 finds; ``speakers.SpeakerMap`` decides who is the agent on both kinds. Whisper's failure modes are fenced
 in: Silero VAD skips silence and music, no text is carried over between windows
 (``condition_on_previous_text=False``) so a loop cannot feed itself, windows that look like loops are
-rejected by the compression-ratio check and decoded again in short clips (a loop then costs one clip), and
-the temperature fallback list is short because every fallback re-decodes the window. The compression ratio
-is measured with read-out numbers collapsed (``repetitions.loop_compression_ratio``), so a card read digit by
-digit is not taken for a loop.
+rejected by the compression-ratio check and decoded again in short clips (``passes``), and the temperature
+fallback list is short because every fallback re-decodes the window. The compression ratio is measured with
+read-out numbers collapsed (``repetitions.loop_compression_ratio``), so a card read digit by digit is not
+taken for a loop. When redaction needs the digits (``number_beam_size``), a segment whose first pass holds a
+read-out number is decoded again with a wider beam (``passes.numbers_decoded_again``).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker, render_transcript
 from callsense.config.models import ASRSettings, Channel, Device, SourceVocabulary, SpeakerSettings
 from callsense.errors import BadAudioError, ModelAssetError
-from callsense.speech import diarization
+from callsense.speech import diarization, passes
 from callsense.speech import speakers as speakers_module
-from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray, channels_are_alike
-from callsense.speech.repetitions import clips_of, cut_repetitions, loop_compression_ratio
+from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
+from callsense.speech.repetitions import cut_repetitions, loop_compression_ratio
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
@@ -41,12 +42,6 @@ from callsense.speech.voices import VoiceEncoder
 log = structlog.get_logger(__name__)
 
 Task = Literal["transcribe", "translate"]
-# Whisper segments that are probably not speech: high no-speech probability and low confidence together.
-NO_SPEECH_PROBABILITY = 0.6
-LOW_AVG_LOGPROB = -1.0
-# gzip compression ratio above which Whisper's output is a repetition loop, not speech (Whisper's own value),
-# measured by loop_compression_ratio.
-LOOP_COMPRESSION_RATIO = 2.4
 ProgressCallback = Callable[[float], None]
 
 
@@ -64,6 +59,7 @@ class TranscriptionOptions:
     batched: bool
     language: str | None = None
     hotwords: str | None = None
+    number_beam_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -128,12 +124,20 @@ def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> 
 
 class WhisperTranscriber:
     """Transcribes calls with the configured Whisper model. Building one is cheap: the weights are assembled,
-    checked and loaded on the first use, so a process that never transcribes never pays for them."""
+    checked and loaded on the first use, so a process that never transcribes never pays for them.
+    ``number_beam_size`` above the configured beam decodes the segments holding read-out numbers again with
+    that beam (the runtime sets it while redaction is on)."""
 
     def __init__(
-        self, settings: ASRSettings, *, model_dir: Path, speakers: SpeakerSettings | None = None
+        self,
+        settings: ASRSettings,
+        *,
+        model_dir: Path,
+        speakers: SpeakerSettings | None = None,
+        number_beam_size: int = 1,
     ) -> None:
         self._settings = settings
+        self._number_beam_size = number_beam_size
         self._speakers = speakers or SpeakerSettings()
         self._model_dir = model_dir
         self._weights_lock = threading.Lock()
@@ -181,6 +185,7 @@ class WhisperTranscriber:
             batched=self._settings.batched,
             language=language,
             hotwords=self._settings.hotwords_for(language, vocabulary),
+            number_beam_size=self._number_beam_size,
         )
 
     def transcribe(
@@ -310,9 +315,9 @@ class WhisperTranscriber:
             "temperature": list(settings.temperatures),
             "vad_filter": settings.vad,
             "condition_on_previous_text": False,
-            "compression_ratio_threshold": LOOP_COMPRESSION_RATIO,
-            "log_prob_threshold": LOW_AVG_LOGPROB,
-            "no_speech_threshold": NO_SPEECH_PROBABILITY,
+            "compression_ratio_threshold": passes.LOOP_COMPRESSION_RATIO,
+            "log_prob_threshold": passes.LOW_AVG_LOGPROB,
+            "no_speech_threshold": passes.NO_SPEECH_PROBABILITY,
             "word_timestamps": words,
             "hotwords": hotwords,
         }
@@ -323,23 +328,12 @@ class WhisperTranscriber:
             segments, _ = pipeline.transcribe(samples, batch_size=settings.batch_size, **arguments)
         else:
             segments, _ = self._model().transcribe(samples, **arguments)
-        for segment in segments:
-            if _is_loop(segment):
-                yield from self._decoded_in_clips(samples, segment, arguments)
-            elif not _is_no_speech(segment):
-                yield segment
-
-    def _decoded_in_clips(self, samples: FloatArray, loop: Any, arguments: dict[str, Any]) -> list[Any]:
-        """The speech of a window that looped, decoded again clip by clip (``clips_of``)."""
-        first = int(loop.start * SAMPLE_RATE)
-        regions = diarization.speech_regions(samples[first : int(loop.end * SAMPLE_RATE)])
-        clips = clips_of([(loop.start + start, loop.start + end) for start, end in regions])
-        if not clips:
-            return []
-        segments, _ = self._model().transcribe(
-            samples, **{**arguments, "vad_filter": False, "clip_timestamps": [t for c in clips for t in c]}
-        )
-        return [segment for segment in segments if not (_is_loop(segment) or _is_no_speech(segment))]
+        kept = passes.kept(self._model(), samples, segments, arguments)
+        if task == "transcribe" and self._number_beam_size > settings.beam_size:
+            kept = passes.numbers_decoded_again(
+                self._model(), samples, kept, {**arguments, "beam_size": self._number_beam_size}
+            )
+        yield from kept
 
     def _mono_segments(
         self, samples: FloatArray, language: str, task: Task, progress: _Progress, hotwords: str | None
@@ -387,13 +381,3 @@ def _spoken_words(segment: Any, speaker: Speaker) -> list[SpokenWord]:
         for word in segment.words or []
         if word.word.strip()
     ]
-
-
-# Whisper's checks only trigger a temperature fallback, and when every fallback fails it keeps the last
-# attempt anyway; segments that still look invented (a loop, or no speech) are dealt with in ``_run``.
-def _is_loop(segment: Any) -> bool:
-    return bool(segment.compression_ratio > LOOP_COMPRESSION_RATIO)
-
-
-def _is_no_speech(segment: Any) -> bool:
-    return bool(segment.no_speech_prob > NO_SPEECH_PROBABILITY and segment.avg_logprob < LOW_AVG_LOGPROB)

@@ -217,6 +217,13 @@ def test_numbers_and_email_words_without_an_address_stay_apart(language: str, te
         ("es", "llámeme al 9145670 y 890.", "llámeme al 914567890"),
         ("es", "Mi móvil es más 346.9, 9.80 y 8.70 y 7.66.", "Mi móvil es +34699887766"),
         ("fr", "il y a 20 et 1 personnes", "il y a 21 personnes"),
+        # beam 5 on "…, sesenta y seis, cincuenta y cinco, cincuenta y seis" (the number beam of redaction)
+        (
+            "es",
+            "la tarjeta es 40,005,66,55,60 y seis, cincuenta y cinco, cincuenta y seis.",
+            "la tarjeta es 400056655665556",
+        ),
+        ("es", "son 60 y dos euros", "son 62 euros"),
         ("de", "Ich habe 20 und 5 Euro", "Ich habe 20 und 5 Euro"),  # German says the units first
     ],
 )

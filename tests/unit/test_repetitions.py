@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 from callsense.errors import ModelAssetError
-from callsense.speech.repetitions import MAX_NUMBER_DIGITS, cut_repetitions, loop_compression_ratio
-from callsense.speech.whisper import LOOP_COMPRESSION_RATIO, _load_model
+from callsense.speech.passes import LOOP_COMPRESSION_RATIO
+from callsense.speech.repetitions import (
+    MAX_NUMBER_DIGITS,
+    cut_repetitions,
+    longest_number,
+    loop_compression_ratio,
+)
+from callsense.speech.whisper import _load_model
 
 
 def plain_compression_ratio(text: str) -> float:
@@ -99,6 +105,22 @@ def test_a_run_of_more_digits_than_any_number_is_collapsed_as_a_loop() -> None:
 def test_text_without_numbers_measures_as_gzip_does() -> None:
     text = "I was charged twice for my subscription this month, and nobody called me back."
     assert loop_compression_ratio(text) == plain_compression_ratio(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("la tarjeta es 4-0-1-2.", 4),
+        ("Mi móvil es seis uno dos, tres cuatro cinco, seis siete ocho.", 9),
+        ("0171 234, äh, 5678", 11),
+        ("Meine Karte ist 4.012888888888888888.", 19),
+        ("Tengo dos preguntas sobre mi factura.", 1),
+        ("Pagué dos facturas de 45 euros el mes pasado.", 2),
+        ("Ma carte s'écarte, on en a.", 0),
+    ],
+)
+def test_the_longest_number_read_out_counts_its_digits(text: str, digits: int) -> None:
+    assert longest_number(text) == digits
 
 
 def test_faster_whisper_measures_loops_the_same_way_once_a_model_is_loaded(tmp_path: Path) -> None:
