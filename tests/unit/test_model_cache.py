@@ -9,17 +9,23 @@ import stat
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 from callsense.assets import catalog
+from callsense.errors import ModelAssetError
 
 # Any installed file stands in for a model's part: catalog reads parts through the distribution's metadata.
 _PART = catalog.PackagedFile("typer", "typer/__init__.py")
 
 
-def _asset() -> catalog.ModelAsset:
+def _asset(size_off_by: int = 0) -> catalog.ModelAsset:
     located = Path(str(metadata.distribution("typer").locate_file("typer/__init__.py")))
     data = located.read_bytes()
     part = catalog.AssembledFile(
-        name="model.bin", parts=(_PART,), size=len(data), sha256=hashlib.sha256(data).hexdigest()
+        name="model.bin",
+        parts=(_PART,),
+        size=len(data) + size_off_by,
+        sha256=hashlib.sha256(data).hexdigest(),
     )
     return catalog.ModelAsset(name="stand-in", kind="whisper", description="test", files=(part,))
 
@@ -40,3 +46,11 @@ def test_an_assembled_model_is_readable_by_everyone_and_kept_when_its_mtime_lose
     target.write_bytes(b"changed")
     catalog.ensure(asset, tmp_path)
     assert target.stat().st_ino != assembled.st_ino and catalog.verify(asset, tmp_path) == []
+
+
+def test_a_part_shorter_than_pinned_is_refused_as_truncated_and_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(
+        ModelAssetError, match=r"model.bin assembled from typer is .* bytes, expected .*truncated"
+    ):
+        catalog.ensure(_asset(size_off_by=68), tmp_path)
+    assert list(tmp_path.rglob("*model.bin*")) == []
