@@ -21,10 +21,11 @@ agrees (whether it is one of the call's labels, for a taxonomy label, and whethe
 and the prompt and answer tokens. ``fields`` analyses transcripts made by ``transcribe``, in one process
 (the model loaded once, so from the second call on the system prompt comes from the cache), and prints per
 call the label (and whether it is one of the ``expected.topic_labels`` of the fixture call of the same name
-in ``--references``), the detail, the action items, the trends as marks and the prompt and answer tokens:
-for comparing prompt variants on the fields that are not timed. All only call ``analysis.analyse`` and
-``build_llm``, so the same script runs against another checkout of callsense
-(``PYTHONPATH=/path/to/checkout``): run both in one command, interleaved, on a busy machine.
+in ``--references``), the detail, the action items, the trends as marks, the outcome as 3 marks (resolved,
+callback needed, escalated: y, n or ?) and the prompt and answer tokens: for comparing prompt variants on
+the fields that are not timed. All only call ``analysis.analyse`` and ``build_llm``, so the same script
+runs against another checkout of callsense (``PYTHONPATH=/path/to/checkout``): run both in one command,
+interleaved, on a busy machine.
 """
 
 from __future__ import annotations
@@ -183,6 +184,7 @@ def topics(references: Path) -> None:
 
 
 MARKS = {"Positive": "+", "Neutral": "0", "Negative": "-", None: "_"}
+OUTCOME_MARKS = {True: "y", False: "n", None: "?"}  # resolved, callback needed, escalated
 
 
 def fields(transcripts: list[Path], references: Path) -> None:
@@ -210,6 +212,7 @@ def fields(transcripts: list[Path], references: Path) -> None:
             "trend": {
                 speaker: "".join(MARKS[value] for value in values) for speaker, values in trend.items()
             },
+            "outcome": "".join(OUTCOME_MARKS[flag] for flag in result.outcome.model_dump().values()),
             "failed": [failure.field for failure in result.failures],
             "prompt_tokens": llm.prompt_tokens,
             "answer_tokens": llm.answer_tokens,
