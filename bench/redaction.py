@@ -231,6 +231,11 @@ class Score:
         return table
 
 
+def transcript_key(layout: str, item: Item) -> str:
+    """Where an item's transcript is stored in a ``--transcripts`` file."""
+    return f"{layout}{item.language}: {' / '.join(item.parts)}"
+
+
 def compare(files: list[Path], items: list[Item], layout: str, redactor: PresidioRedactor) -> Table:
     """Recall per language and type (items heard in full in brackets) and Whisper's seconds per call, one
     column per file of stored transcripts (``--transcripts`` of runs with different decoding settings)."""
@@ -240,7 +245,7 @@ def compare(files: list[Path], items: list[Item], layout: str, redactor: Presidi
         stored = json.loads(path.read_text())
         score, times = Score(), []
         for item in items:
-            key = f"{layout}{item.language}: {' / '.join(item.parts)}"
+            key = transcript_key(layout, item)
             if key in stored:
                 spent, dumped = stored[key]
                 turns = [Segment.model_validate(turn) for turn in dumped]
@@ -340,7 +345,7 @@ def main() -> None:
         script.add(item, turns, redactor.redact_segments(turns, language=item.language))
         if synth is None:
             continue
-        key = f"{layout}{item.language}: {' / '.join(item.parts)}"
+        key = transcript_key(layout, item)
         if key not in heard_before:
             if args.stereo or args.mono:
                 turns, seconds = call_turns(transcriber, synth, item, mono=args.mono)

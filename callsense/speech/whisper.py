@@ -321,17 +321,18 @@ class WhisperTranscriber:
             "word_timestamps": words,
             "hotwords": hotwords,
         }
+        model = self._model()
         if settings.batched:
             from faster_whisper import BatchedInferencePipeline
 
-            pipeline = BatchedInferencePipeline(self._model())
+            pipeline = BatchedInferencePipeline(model)
             segments, _ = pipeline.transcribe(samples, batch_size=settings.batch_size, **arguments)
         else:
-            segments, _ = self._model().transcribe(samples, **arguments)
-        kept = passes.kept(self._model(), samples, segments, arguments)
+            segments, _ = model.transcribe(samples, **arguments)
+        kept = passes.kept(model, samples, segments, arguments)
         if task == "transcribe" and self._number_beam_size > settings.beam_size:
             kept = passes.numbers_decoded_again(
-                self._model(), samples, kept, {**arguments, "beam_size": self._number_beam_size}
+                model, samples, kept, {**arguments, "beam_size": self._number_beam_size}
             )
         yield from kept
 
