@@ -75,6 +75,7 @@ class PresidioRedactor:
         self._entities = [entity.value for entity in settings.entities] + list(settings.custom_patterns)
         self._analyzer: AnalyzerEngine | None = None
         self._lock = threading.Lock()
+        self._supported_by_language: dict[str, frozenset[str]] = {}
 
     def _engine(self) -> AnalyzerEngine:
         with self._lock:
@@ -84,6 +85,13 @@ class PresidioRedactor:
                     tuple(self._settings.custom_patterns.items()), with_names=wants_names
                 )
             return self._analyzer
+
+    def _supported(self, analysis_language: str) -> frozenset[str]:
+        supported = self._supported_by_language.get(analysis_language)
+        if supported is None:
+            supported = frozenset(self._engine().get_supported_entities(analysis_language))
+            self._supported_by_language[analysis_language] = supported
+        return supported
 
     def checked(self, language: str | None) -> list[str]:
         """The entity types looked for in ``language``: all that are on for en/es/de/fr, the independent ones
@@ -104,10 +112,15 @@ class PresidioRedactor:
             if not view.text:
                 continue
             entities = [e for e in wanted if _in_view(e, joined)]
+            # Only names this language has a recognizer for: Presidio warns on each other one (and is to
+            # refuse them), and an empty list would make it look for every entity it knows.
+            requested = [e for e in [*entities, *_presidio_names(entities)] if e in self._supported(analysis)]
+            if not requested:
+                continue
             for result in self._engine().analyze(
                 view.text,
                 language=analysis,
-                entities=[*entities, *_presidio_names(entities)],
+                entities=requested,
                 score_threshold=self._settings.score_threshold,
             ):
                 entity = PRESIDIO_NAMES.get(result.entity_type, result.entity_type)
