@@ -37,13 +37,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from callsense import runtime
 from callsense.backends.llm import build_llm, embedded
 from callsense.backends.llm.base import JSONRequest, LLMBackend
 from callsense.calls.schemas import Segment
 from callsense.config import load_settings
 from callsense.pipeline import analysis
 from callsense.speech.audio import decode
-from callsense.speech.whisper import WhisperTranscriber
 
 
 class Counting:
@@ -105,7 +105,7 @@ def timed_engine() -> Timed:
 
 def transcribe(audio: Path, out: Path) -> None:
     settings = load_settings()
-    whisper = WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir)
+    whisper = runtime.whisper_transcriber(settings)  # as `callsense process` transcribes
     transcript = whisper.transcribe(decode(audio.read_bytes(), max_seconds=settings.max_audio_seconds))
     out.write_text(
         json.dumps(
@@ -188,7 +188,7 @@ OUTCOME_MARKS = {True: "y", False: "n", None: "?"}  # resolved, callback needed,
 
 
 def fields(transcripts: list[Path], references: Path) -> None:
-    expected = {}
+    expected: dict[str, list[str] | None] = {}
     for line in references.read_text().splitlines():
         call = json.loads(line)
         expected.setdefault(call["audio"].split(".")[0], call.get("expected", {}).get("topic_labels"))

@@ -16,10 +16,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from callsense import runtime
 from callsense.config import load_settings
 from callsense.pipeline import talk
 from callsense.speech.audio import decode
-from callsense.speech.whisper import WhisperTranscriber
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings(model_dir=args.model_dir.resolve())
-    whisper = WhisperTranscriber(settings.asr, model_dir=settings.resolved_model_dir)
+    whisper = runtime.whisper_transcriber(settings)  # as `callsense process` transcribes
     table = Table(title="talk figures against transcription, default settings")
     for column in ("file", "audio s", "words", "transcribe s", "talk ms", "talk / transcribe", "figures"):
         table.add_column(column, justify="left" if column in ("file", "figures") else "right")
