@@ -31,6 +31,7 @@ interleaved, on a busy machine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -97,9 +98,7 @@ def timed_engine() -> Timed:
     """The one loaded embedded server, wrapped so that its timings are kept (the model must be loaded)."""
     ((options, loaded),) = embedded._servers.items()
     timed = Timed(loaded.server)
-    embedded._servers[options] = embedded._LoadedServer(
-        server=timed, address=loaded.address, api_key=loaded.api_key
-    )
+    embedded._servers[options] = dataclasses.replace(loaded, server=timed)
     return timed
 
 

@@ -11,20 +11,23 @@ talks to llama.cpp's own OpenAI-compatible HTTP server, the one xllamacpp opens 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from callsense.assets.catalog import resolve_gguf
 from callsense.backends.llm import build_llm
-from callsense.backends.llm.base import JSONRequest
-from callsense.backends.llm.embedded import EmbeddedLLM, EmbeddedOptions
+from callsense.backends.llm.base import JSONRequest, chat_messages
+from callsense.backends.llm.embedded import EmbeddedLLM, EmbeddedOptions, loaded_server
 from callsense.backends.llm.ollama import OllamaBackend
 from callsense.backends.llm.openai_compat import OpenAICompatBackend
+from callsense.backends.llm.prompt_states import PromptStates
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
 from callsense.config.analysis import DEFAULT_TOPICS
 from callsense.config.models import LLMSettings
@@ -122,6 +125,68 @@ def test_spanish_call_is_translated_turn_by_turn(embedded: EmbeddedLLM) -> None:
     assert [line.split(":")[0] for line in lines] == ["Agent", "Customer", "Agent"]
     assert "cancel" in lines[1].lower() and "internet" in lines[1].lower()
     assert "monday" in lines[2].lower()
+
+
+# --- a system prompt's state, saved by one server and restored by the next ---------------------------------
+
+# Long enough (about 500 tokens) that reusing it is unmistakable in llama.cpp's timings.
+LONG_SYSTEM = "You read customer-service calls and answer in JSON. Base every answer on the call. " * 30
+ANSWER = {
+    "type": "object",
+    "properties": {"answer": {"enum": ["yes", "no"]}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.slow
+def test_a_new_server_restores_the_saved_system_prompt_instead_of_evaluating_it(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    gguf = resolve_gguf("qwen2.5-coder-1.5b", model_dir)
+    states = tmp_path / "prompt-states"
+    states.mkdir()
+    for age in range(8):  # older states of other prompts: the 8 most recently used are kept
+        (states / f"{age:032x}.bin").write_bytes(b"old")
+        os.utime(states / f"{age:032x}.bin", (1_000_000 + age, 1_000_000 + age))
+    request = JSONRequest(
+        system=LONG_SYSTEM, user="Did the caller say hello?", schema=ANSWER, schema_name="a", max_tokens=12
+    )
+    first = EmbeddedLLM(EmbeddedOptions(gguf=gguf, context_tokens=2048, prompt_states=states))
+    assert json.loads(first.complete_json(request))["answer"] in {"yes", "no"}
+    saved = [path for path in states.glob("*.bin") if path.read_bytes() != b"old"]
+    assert len(saved) == 1 and saved[0].stat().st_size > 1_000_000
+    assert sorted(path.name for path in states.iterdir() if path not in saved) == [
+        f"{age:032x}.bin" for age in range(1, 8)
+    ]
+    # Another process in production; here a server with another thread count, so not the cached one.
+    second = loaded_server(EmbeddedOptions(gguf=gguf, context_tokens=2048, threads=1, prompt_states=states))
+    assert second.prompt_states is not None
+    with second.prompt_states.serving(LONG_SYSTEM):
+        body = second.server.handle_chat_completions(
+            {"messages": chat_messages(request), "max_tokens": 1, "temperature": 0.0}
+        )
+    assert body["timings"]["cache_n"] > 400  # the system prompt, taken from the restored state
+    assert body["timings"]["prompt_n"] < 40  # only the user message evaluated
+    # /slots is on for this, and it would show prompts: only this process holds its key.
+    assert httpx.get(f"{second.address}/slots", timeout=10, trust_env=False).status_code == 401
+
+
+def test_a_state_that_cannot_be_saved_leaves_requests_alone(tmp_path: Path) -> None:
+    warm_ups: list[dict[str, Any]] = []
+
+    class Server:
+        def handle_chat_completions(self, payload: dict[str, Any]) -> dict[str, Any]:
+            warm_ups.append(payload)
+            return {}
+
+    states = PromptStates(
+        directory=tmp_path, server=Server(), address="http://127.0.0.1:9", api_key="k", identity="i"
+    )
+    for _ in range(2):
+        with states.serving("instructions"):  # saving finds nothing listening: logged, not raised,
+            pass  # and not tried again in this process
+    assert len(warm_ups) == 1 and list(tmp_path.iterdir()) == []
 
 
 # --- OpenAI-compatible: llama.cpp's own HTTP server -------------------------------------------------------

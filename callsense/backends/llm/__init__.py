@@ -24,6 +24,7 @@ def build_llm(settings: LLMSettings, *, model_dir: Path) -> LLMBackend:
             context_tokens=settings.context_tokens,
             threads=settings.threads,
             gpu_layers=settings.gpu_layers,
+            prompt_states=model_dir / "prompt-states" if settings.prompt_states else None,
         )
         return EmbeddedLLM(options, model=settings.model)
     if not settings.base_url:  # LLMSettings already refuses this; kept for callers that bypass validation

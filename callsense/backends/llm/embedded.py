@@ -5,9 +5,10 @@ for the life of the process and shared by every ``EmbeddedLLM`` built with the s
 
 ``xllamacpp.Server`` always starts llama.cpp's HTTP server too, on 127.0.0.1 at a random port. We call it
 in-process (``handle_chat_completions``), but the socket is there: it is bound to loopback only, protected
-by a random API key that never leaves this process, with CORS, the web UI and the ``/slots`` endpoint
-(which would show prompts, i.e. transcripts) switched off. We use it ourselves for ``/tokenize``, which the
-Python API lacks.
+by a random API key that never leaves this process, with CORS and the web UI switched off. We use it
+ourselves for ``/tokenize``, which the Python API lacks, and, with ``prompt_states`` set, for ``/slots``
+(save and restore a system prompt's state: ``prompt_states.py``); otherwise ``/slots``, which would show
+prompts, i.e. transcripts, to a holder of the key, is switched off too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import secrets
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ import structlog
 from callsense import metrics
 from callsense.backends.llm.base import JSONRequest, chat_messages, estimate_tokens
 from callsense.backends.llm.openai_compat import first_choice_content
+from callsense.backends.llm.prompt_states import PromptStates
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
 
 log = structlog.get_logger()
@@ -42,6 +45,8 @@ class EmbeddedOptions:
     threads: int = 0
     """0 uses every core."""
     gpu_layers: int = 0
+    prompt_states: Path | None = None
+    """Where system prompts' states are saved for later processes (``prompt_states.py``); None: not kept."""
 
     @property
     def resolved_threads(self) -> int:
@@ -58,6 +63,7 @@ class _LoadedServer:
     server: Any
     address: str
     api_key: str
+    prompt_states: PromptStates | None = None
 
 
 _servers: dict[EmbeddedOptions, _LoadedServer] = {}
@@ -83,7 +89,10 @@ def _load(options: EmbeddedOptions) -> _LoadedServer:
     params.api_keys = [api_key]
     params.cors_origins = ""
     params.ui = False
-    params.endpoint_slots = False
+    states_dir = _states_directory(options.prompt_states)
+    params.endpoint_slots = states_dir is not None
+    if states_dir is not None:
+        params.slot_save_path = f"{states_dir}{os.sep}"  # llama.cpp appends the file name as it is
     params.endpoint_metrics = False
     params.endpoint_props = False
     started = time.perf_counter()
@@ -100,7 +109,35 @@ def _load(options: EmbeddedOptions) -> _LoadedServer:
         threads=options.resolved_threads,
         address=address,
     )
-    return _LoadedServer(server=server, address=address, api_key=api_key)
+    states = None
+    if states_dir is not None:
+        # Everything a saved state is valid for: the engine, the model file, the context, the GPU offload.
+        identity = (
+            xllamacpp.__version__,
+            *_file_identity(options.gguf),
+            options.context_tokens,
+            options.gpu_layers,
+        )
+        states = PromptStates(
+            directory=states_dir, server=server, address=address, api_key=api_key, identity=repr(identity)
+        )
+    return _LoadedServer(server=server, address=address, api_key=api_key, prompt_states=states)
+
+
+def _states_directory(directory: Path | None) -> Path | None:
+    if directory is None:
+        return None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("llm_prompt_states_off", directory=str(directory), error=repr(exc))
+        return None
+    return directory.resolve()
+
+
+def _file_identity(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
 def loaded_server(options: EmbeddedOptions) -> _LoadedServer:
@@ -143,8 +180,10 @@ class EmbeddedLLM:
             "max_tokens": request.max_tokens,
         }
         # Runs to completion in this thread: llm.timeout_s cannot interrupt it, max_tokens bounds it instead.
+        serving = loaded.prompt_states.serving(request.system) if loaded.prompt_states else nullcontext()
         try:
-            body = loaded.server.handle_chat_completions(payload)
+            with serving:
+                body = loaded.server.handle_chat_completions(payload)
         except Exception as exc:
             raise LLMUnavailableError(f"llama.cpp failed on a chat completion: {exc}") from exc
         if not isinstance(body, dict):
