@@ -178,6 +178,16 @@ def test_a_call_waiting_for_its_redacted_copy_has_no_player_and_no_analysis_yet(
     assert "Not analysed yet." in page and "not said" not in page and "not rated" not in page
 
 
+def test_the_filters_show_the_numbers_as_typed(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "viewer")
+    for path in ("/app/calls", "/app/insights"):
+        page = client.get(path, params={"non_talk_above": "10", "interruptions_above": "2"}).text
+        fields = r'<input id="(non_talk_above|interruptions_above)" [^>]* value="([^"]*)">'
+        values = dict(re.findall(fields, page))
+        assert values == {"non_talk_above": "10", "interruptions_above": "2"}
+
+
 def test_charts_download_as_csv(app: object) -> None:
     client = _client(app)
     _sign_in(client, "viewer")
