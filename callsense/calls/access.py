@@ -112,6 +112,18 @@ def _redaction_due(call: Call) -> bool:
     return call.redaction is None and call.transcript is None
 
 
+def recording_key(call: Call, *, original: bool, redacting: bool) -> str | None:
+    """The blob ``play_recording`` serves for the call, or None when it has none to play (yet): the
+    original when asked for, else the redacted copy, else the original of a call that needs no redaction."""
+    if original:
+        return call.audio_blob
+    if call.redacted_audio_blob is not None:
+        return call.redacted_audio_blob
+    if redacting and _redaction_due(call):
+        return None
+    return call.audio_blob
+
+
 def play_recording(
     *,
     session: Session,
@@ -131,22 +143,19 @@ def play_recording(
     checked the permission, ``sensitive_played``), or for a call that was transcribed without redaction;
     nothing while redaction is on (``redacting``) and the call waits for its redacted copy."""
     call = calls.get(session=session, call_id=call_id)
-    kind = "audio_streamed"
-    if original:
-        if call.audio_blob is None:
-            raise NotFoundError("the original recording of this call was not kept")
-        key, kind = call.audio_blob, "sensitive_played"
-    elif call.redacted_audio_blob is not None:
-        key = call.redacted_audio_blob
-    elif call.audio_blob is not None and not (redacting and _redaction_due(call)):
-        key = call.audio_blob
-    else:
-        raise NotFoundError(
-            "this call has no audio stored"
-            if call.audio_blob is None
-            else "this call's recording is not redacted (yet); the original needs the permission to view "
-            "sensitive data"
-        )
+    key = recording_key(call, original=original, redacting=redacting)
+    if key is None:
+        if original:
+            reason = "the original recording of this call was not kept"
+        elif call.audio_blob is None:
+            reason = "this call has no audio stored"
+        else:
+            reason = (
+                "this call's recording is not redacted (yet); the original needs the permission to view "
+                "sensitive data"
+            )
+        raise NotFoundError(reason)
+    kind = "sensitive_played" if original else "audio_streamed"
     redacted = key == call.redacted_audio_blob
     context = calls.redacted_audio_context(call.id) if redacted else calls.audio_context(call.id)
     media_type = "audio/flac" if redacted else _media_type(call.audio_format)

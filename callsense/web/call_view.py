@@ -59,6 +59,7 @@ class CallView:
     record: CallRecord
     agent: str | None
     has_audio: bool
+    awaiting_redaction: bool  # the recording is stored but may not play before it is redacted
     transcript_shown: bool
     original_shown: bool = False  # the text as said, not the redacted view (the permission, audited)
     turns: list[Turn] = field(default_factory=list)
@@ -131,9 +132,11 @@ def load(
     transcript_allowed: bool,
     actor: str,
     original: bool = False,
+    redacting: bool = True,
 ) -> CallView:
     """The call's view; transcripts are decrypted (and the reading audited) only when allowed, the
-    original instead of the redacted view only with ``original`` (the permission checked by the caller)."""
+    original instead of the redacted view only with ``original`` (the permission checked by the caller);
+    ``redacting``: redaction is on, so a recording not yet redacted is not offered to play."""
     call = calls.get(session=session, call_id=call_id)
     record = access.read_record(
         session=session,
@@ -144,10 +147,12 @@ def load(
         via="web",
         original=original,
     )
+    has_audio = access.recording_key(call, original=original, redacting=redacting) is not None
     view = CallView(
         record=record,
         agent=call.agent,
-        has_audio=(call.audio_blob if original else call.redacted_audio_blob or call.audio_blob) is not None,
+        has_audio=has_audio,
+        awaiting_redaction=not has_audio and call.audio_blob is not None,
         transcript_shown=transcript_allowed,
         original_shown=original and transcript_allowed,
         deliveries=deliveries.of_call(session=session, call_pk=call.id),

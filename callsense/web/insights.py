@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, func, literal, select
+from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
@@ -61,6 +61,7 @@ class Summary:
     average_duration_s: float | None
     negative_share: float | None  # of the calls with a sentiment
     resolved_share: float | None  # of the calls whose analysis says whether they were resolved
+    languages: int  # languages spoken: a call without one (never transcribed) is not a language
 
 
 CHARTS = (
@@ -79,7 +80,7 @@ _OUTCOME_COLUMNS = {name: getattr(Call, name) for name in Outcome.model_fields}
 
 def summary(*, session: Session, filters: CallFilters, include_transcripts: bool) -> Summary:
     where = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
-    calls, average, negative, rated, resolved, judged = session.execute(
+    calls, average, negative, rated, resolved, judged, languages = session.execute(
         select(
             func.count(),
             func.avg(Call.duration_s),
@@ -87,6 +88,7 @@ def summary(*, session: Session, filters: CallFilters, include_transcripts: bool
             func.count(Call.sentiment),
             func.count().filter(Call.resolved.is_(True)),
             func.count(Call.resolved),
+            func.count(distinct(Call.language)),
         ).where(*where)
     ).one()
     return Summary(
@@ -94,6 +96,7 @@ def summary(*, session: Session, filters: CallFilters, include_transcripts: bool
         average_duration_s=float(average) if average is not None else None,
         negative_share=negative / rated if rated else None,
         resolved_share=resolved / judged if judged else None,
+        languages=languages,
     )
 
 

@@ -139,6 +139,7 @@ def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep)
                 transcript_allowed=may_read and not held_back,
                 actor=user.actor,
                 original=original,
+                redacting=rt.settings.redaction.enabled,
             )
         except NotFoundError:
             raise WebRefusal(status.HTTP_404_NOT_FOUND, _no_call(call_id)) from None

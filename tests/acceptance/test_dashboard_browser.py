@@ -190,6 +190,9 @@ def test_insights_charts_render_with_data(page: Any, dashboard: Dashboard) -> No
         )
         assert points > 0, name
     assert page.locator("#kpi-calls").inner_text() == "5"
+    assert page.locator("#kpi-languages").inner_text() == "3"  # the failed call has none: not a fourth
+    legend = page.evaluate("Chart.getChart('chart-talk_per_agent').data.datasets.map(d => d.label)")
+    assert legend == ["agent's share of the talk (%)", "average non-talk (s)"]  # words, not CSV columns
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV of Top topics").click()
     assert Path(download.value.path()).read_text().startswith("topic,calls")

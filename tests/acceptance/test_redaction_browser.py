@@ -60,6 +60,9 @@ def test_the_original_is_shown_and_played_only_after_the_permission_is_granted_a
     assert _opened(page, lambda: page.goto(call_page)) == "audio/flac"  # the redacted copy
     playwright_api.expect(turns).to_contain_text("My card is [CARD_NUMBER]")
     assert CARD not in page.content() and show.count() == 0
+    assert page.locator(".redaction-note").inner_text() == "Personal data is redacted (card number: 4)."
+    redacted = page.locator(".timeline .event-redacted")  # what redaction found is no error: not in red
+    assert "CARD_NUMBER 4" in redacted.inner_text() and redacted.locator(".error-text").count() == 0
 
     granted = subprocess.run(
         [CALLSENSE, "users", "sensitive", "ana", "--allow"],

@@ -170,6 +170,17 @@ def test_insights_count_what_the_list_shows(rt: Runtime) -> None:
     assert per_day.to_csv().splitlines()[0] == "day,calls"
 
 
+def test_a_call_without_a_language_is_charted_but_not_counted_as_a_language(rt: Runtime) -> None:
+    """The failed demo call was never transcribed: the mix shows it as "unknown", the count of languages
+    spoken is still three."""
+    filters = CallFilters().with_default_period(30)
+    with rt.db.transaction() as session:
+        languages = insights.chart("languages", session=session, filters=filters, include_transcripts=True)
+        totals = insights.summary(session=session, filters=filters, include_transcripts=True)
+    assert {row[0] for row in languages.rows} == {"en", "es", "de", "unknown"}
+    assert totals.languages == 3
+
+
 def test_talk_filters_and_the_talk_per_agent_chart(rt: Runtime) -> None:
     """A call with a 30 s hold and an interruption stands out from the demo calls, which have neither."""
     seed_held_call(rt)

@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, Event
+from callsense.calls.schemas import CallStatus
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
 from callsense.pipeline import tasks
@@ -149,6 +151,41 @@ def test_an_analyst_streams_audio_by_range_and_is_audited(app: object, rt: Runti
             (e.kind, e.actor) for e in session.scalars(select(Event).where(Event.actor == "user:analyst"))
         }
     assert {("transcript_viewed", "user:analyst"), ("audio_streamed", "user:analyst")} <= kinds
+
+
+def test_a_call_waiting_for_its_redacted_copy_has_no_player_and_no_analysis_yet(
+    app: object, rt: Runtime
+) -> None:
+    """Fetched, not yet transcribed: the recording must not play before redaction, so the page offers no
+    player (whose audio would answer 404), and its analysis is not there to say "not said"."""
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="awaiting-redaction",
+            source="/fetched.flac",
+            shown_source="fetched.flac",
+            details=calls.CallDetails(),
+        )
+        call.audio_blob = calls.audio_blob_key(call.id)
+        calls.set_status(session=session, call=call, status=CallStatus.fetched)
+    client = _client(app)
+    _sign_in(client, "analyst")
+    client.headers["Sec-Fetch-Site"] = "same-origin"
+    page = client.get("/app/calls/awaiting-redaction").text
+    assert client.get("/app/calls/awaiting-redaction/audio").status_code == 404
+    assert "<audio" not in page and "The recording plays once it is transcribed and redacted." in page
+    assert "Not analysed yet." in page and "not said" not in page and "not rated" not in page
+
+
+def test_the_filters_show_the_numbers_as_typed(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "viewer")
+    for path in ("/app/calls", "/app/insights"):
+        page = client.get(path, params={"non_talk_above": "10", "interruptions_above": "2"}).text
+        fields = r'<input id="(non_talk_above|interruptions_above)" [^>]* value="([^"]*)">'
+        values = dict(re.findall(fields, page))
+        assert values == {"non_talk_above": "10", "interruptions_above": "2"}
 
 
 def test_charts_download_as_csv(app: object) -> None:

@@ -35,7 +35,8 @@
       options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } } }),
     // Two scales on one chart: the agent's share of the talk (bottom, percent) and the non-talk time (top).
     "talk-per-agent": (t) => ({ type: "bar", data: { labels: t.rows.map((r) => r[0]),
-        datasets: [series(t, 2, palette[0], { xAxisID: "share", borderRadius: 4 }), series(t, 3, palette[2], { xAxisID: "quiet", borderRadius: 4 })] },
+        datasets: [series(t, 2, palette[0], { label: "agent's share of the talk (%)", xAxisID: "share", borderRadius: 4 }),
+          series(t, 3, palette[2], { label: "average non-talk (s)", xAxisID: "quiet", borderRadius: 4 })] },
       options: { indexAxis: "y", scales: {
         share: { position: "bottom", beginAtZero: true, max: 100, title: { display: true, text: "agent's share of the talk (%)" } },
         quiet: { position: "top", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "non-talk (s)" } } } } }),
