@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog.testing
 
 from callsense.assets.catalog import resolve_gguf
 from callsense.backends.llm import build_llm
@@ -172,21 +173,30 @@ def test_a_new_server_restores_the_saved_system_prompt_instead_of_evaluating_it(
     assert httpx.get(f"{second.address}/slots", timeout=10, trust_env=False).status_code == 401
 
 
-def test_a_state_that_cannot_be_saved_leaves_requests_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("warm_up_answer", "why"),
+    [({}, "ConnectError"), ({"error": {"code": 400, "message": "too long"}}, "refused the warm-up")],
+)
+def test_a_state_that_cannot_be_saved_leaves_requests_alone(
+    tmp_path: Path, warm_up_answer: dict[str, Any], why: str
+) -> None:
     warm_ups: list[dict[str, Any]] = []
 
     class Server:
         def handle_chat_completions(self, payload: dict[str, Any]) -> dict[str, Any]:
             warm_ups.append(payload)
-            return {}
+            return warm_up_answer
 
     states = PromptStates(
         directory=tmp_path, server=Server(), address="http://127.0.0.1:9", api_key="k", identity="i"
     )
-    for _ in range(2):
-        with states.serving("instructions"):  # saving finds nothing listening: logged, not raised,
-            pass  # and not tried again in this process
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(2):
+            with states.serving("instructions"):  # logged, not raised,
+                pass  # and not tried again in this process
     assert len(warm_ups) == 1 and list(tmp_path.iterdir()) == []
+    (failure,) = [log for log in logs if log["event"] == "llm_prompt_state_failed"]
+    assert why in failure["error"]
 
 
 # --- OpenAI-compatible: llama.cpp's own HTTP server -------------------------------------------------------

@@ -91,7 +91,7 @@ class PromptStates:
         log.info("llm_prompt_state_restored", file=str(path), tokens=body["n_restored"])
 
     def _save(self, system: str, path: Path) -> None:
-        self._server.handle_chat_completions(
+        body = self._server.handle_chat_completions(
             {
                 "messages": [
                     {"role": "system", "content": system},
@@ -101,10 +101,12 @@ class PromptStates:
                 "temperature": 0.0,
             }
         )
+        if not isinstance(body, dict) or "error" in body:  # e.g. instructions longer than the context
+            raise ValueError(f"llama.cpp refused the warm-up: {body!r:.200}")
         partial = f"{path.stem}.{secrets.token_hex(4)}.part"
-        body = self._slot_action("save", partial)
+        saved = self._slot_action("save", partial)
         os.replace(self.directory / partial, path)
-        log.info("llm_prompt_state_saved", file=str(path), tokens=body["n_saved"])
+        log.info("llm_prompt_state_saved", file=str(path), tokens=saved["n_saved"])
         self._prune()
 
     def _prune(self) -> None:
