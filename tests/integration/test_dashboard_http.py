@@ -236,6 +236,22 @@ def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt
         admin = tokens.create(session=session, name="api-admin", role=Role.admin)
         viewer = tokens.create(session=session, name="api-viewer", role=Role.viewer)
     client = _client(app)
+def test_a_period_that_ends_before_it_starts_is_pointed_out(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "viewer")
+    message = "The From date is after the To date"
+    for path in ("/app/calls", "/app/insights"):
+        backwards = client.get(path, params={"since": "2024-05-10", "until": "2024-05-01"})
+        assert backwards.status_code == 200 and message in backwards.text, path
+        assert message not in client.get(path, params={"since": "2024-05-01", "until": "2024-05-01"}).text
+    fragment = client.get(  # the calls list's filters swap the table only: the message comes with it
+        "/app/calls",
+        params={"since": "2024-05-10", "until": "2024-05-01"},
+        headers={"HX-Request": "true", "HX-Target": "call-results"},
+    )
+    assert message in fragment.text and "<form" not in fragment.text
+
+
     audio = client.get(
         "/calls/demo-outage/audio", headers={"Authorization": f"Bearer {admin}", "Range": "bytes=-10"}
     )
