@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from callsense.calls import categories
 from callsense.calls import service as calls
-from callsense.calls.models import Delivery
+from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import (
     ActionItem,
     AnalysisResult,
@@ -217,9 +218,7 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
                 llm_model="qwen2.5-coder-1.5b",
             )
             calls.set_status(session=session, call=call, status=CallStatus.done)
-            categories.categorise(  # as the analyse stage does, with the settings' categories
-                session=session, call=call, keyring=rt.keyring, categories=rt.settings.categories
-            )
+            _categorise(rt, session, call)
             for stage, seconds in (("fetch", 0.2), ("transcribe", 6.4), ("analyse", 11.8)):
                 calls.add_event(session=session, call_pk=call.id, stage=stage, kind="started")
                 calls.add_event(
@@ -249,6 +248,13 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
         detail = "fetch: the recording server answered 404 Not Found"
         calls.set_status(session=session, call=failed, status=CallStatus.failed, detail=detail)
         calls.add_event(session=session, call_pk=failed.id, stage="fetch", kind="failed", detail=detail)
+
+
+def _categorise(rt: Runtime, session: Session, call: Call) -> None:
+    """Evaluate the categories in force on the stored call, as the analyse stage does, so that a finished
+    call is not left for the re-evaluation queue."""
+    found = categories.in_force(session=session, configured=rt.settings.categories)
+    categories.categorise(session=session, call=call, keyring=rt.keyring, categories=found)
 
 
 def seed_held_call(rt: Runtime) -> None:
@@ -298,3 +304,61 @@ def seed_held_call(rt: Runtime) -> None:
         )
         call.duration_s = 60.0
         calls.set_status(session=session, call=call, status=CallStatus.done)
+        _categorise(rt, session, call)
+
+
+def seed_mono_call(rt: Runtime) -> None:
+    """Call ``mono`` (no agent name, no recording): a mono recording whose speakers were not told apart, so
+    its turns are the speaker ``unknown``; analysed as Negative, with no sentiment per speaker."""
+    said = [("Hello, how can I help?", 0.0, 4.0), ("My router keeps dropping the line.", 5.0, 12.0)]
+    segments = [
+        Segment(
+            speaker=Speaker.unknown,
+            start=start,
+            end=end,
+            text=text,
+            confidence=0.9,
+            words=spread_words(text, start, end),
+        )
+        for text, start, end in said
+    ]
+    silence = DecodedAudio(
+        np.zeros((1, 20 * SAMPLE_RATE), np.float32), AudioInfo("wav", "pcm", SAMPLE_RATE, 1, 20)
+    )
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="mono",
+            source="/mono.wav",
+            shown_source="mono.wav",
+            details=calls.CallDetails(),
+        )
+        call.duration_s = 20.0
+        call.channels = 1
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=segments,
+            translated=None,
+            translation_engine=None,
+            asr_model="base",
+            options={},
+            talk=talk.measure(segments, silence, agent_channel=0, settings=TalkSettings()),
+        )
+        calls.store_analysis(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            result=AnalysisResult(
+                summary=["The customer's router drops the line."],
+                topic="Router dropping the line",
+                sentiment=Sentiment.negative,
+                emotion=Emotion.frustrated,
+            ),
+            llm_backend="embedded",
+            llm_model="qwen2.5-coder-1.5b",
+        )
+        calls.set_status(session=session, call=call, status=CallStatus.done)
+        _categorise(rt, session, call)

@@ -12,10 +12,12 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import TypeAdapter, ValidationError
 
+from callsense.calls import service as calls
 from callsense.errors import CallsenseError, NotFoundError, NoTranscriptError
 from callsense.pipeline import ask
 from callsense.security.tokens import Role
 from callsense.serving import RuntimeDep
+from callsense.web import call_view
 from callsense.web.site import PREFIX, CsrfCheckedDep, WebRefusal, page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -39,8 +41,10 @@ def ask_about_call(
         return _fragment(request, error=f"Write a question of 1 to {ask.QUESTION_MAX_CHARS} characters.")
     try:
         answer = ask.ask_about_call(rt, call_id=call_id, question=checked, actor=user.actor, via="web")
-    except NoTranscriptError:
-        return _fragment(request, error="This call has no transcript to ask about yet.")
+    except NoTranscriptError:  # the page offers no box then; the transcript went after it was drawn
+        with rt.db.transaction() as session:
+            why = call_view.missing_transcript_of(calls.get(session=session, call_id=call_id))
+        return _fragment(request, error=f"{why} Questions need a transcript.")
     except NotFoundError:
         raise WebRefusal(status.HTTP_404_NOT_FOUND, f"There is no call with the id “{call_id}”.") from None
     except CallsenseError as exc:  # the LLM is down or misconfigured: say so where the answer would be

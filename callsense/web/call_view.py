@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 
 from callsense.calls import access, deliveries, retention
 from callsense.calls import service as calls
-from callsense.calls.schemas import CallRecord, Segment, Speaker, TalkFigures
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallRecord, CallStatus, Segment, Speaker, TalkFigures
 from callsense.crypto import KeyRing
 
+PROCESSING = {CallStatus.received, CallStatus.fetched, CallStatus.transcribed}
 ACCESS_KINDS = {"transcript_viewed", "audio_streamed", "asked", "sensitive_viewed", "sensitive_played"}
 
 
@@ -71,6 +73,39 @@ class CallView:
     hold: retention.Hold | None = None
     audio_purged_at: datetime | None = None  # removed under the retention policy
     text_purged_at: datetime | None = None
+
+    @property
+    def being_processed(self) -> bool:
+        return self.record.status in PROCESSING
+
+    @property
+    def no_transcript(self) -> str:
+        return missing_transcript(self.record.status, purged=self.text_purged_at is not None)
+
+    @property
+    def strip_rows(self) -> str:
+        """The strip legend's words for its rows, after the speakers its turns have."""
+        speakers = {band.speaker for band in self.strip}
+        if Speaker.unknown.value not in speakers:
+            return "upper row agent, lower row customer"
+        if speakers == {Speaker.unknown.value}:
+            return "one row: speakers not told apart"
+        return "upper row agent, lower row customer, middle row speaker unknown"
+
+
+def missing_transcript(status: CallStatus, *, purged: bool) -> str:
+    """Why a call has no transcript, as true for its status: "yet" only while the call is being processed."""
+    if purged:
+        return "The transcript was removed under the retention policy."
+    if status is CallStatus.no_speech:
+        return "No speech was recognised."
+    if status is CallStatus.failed:
+        return "No transcript: processing failed."
+    return "No transcript yet." if status in PROCESSING else "No transcript."
+
+
+def missing_transcript_of(call: Call) -> str:
+    return missing_transcript(CallStatus(call.status), purged=call.text_purged_at is not None)
 
 
 def clock(seconds: float) -> str:

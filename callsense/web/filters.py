@@ -70,6 +70,13 @@ class CallFilters:
             category=_text(params.get("category"), 60),
         )
 
+    @property
+    def period_problem(self) -> str | None:
+        """What is wrong with the chosen days, said beside the filters: a backward period matches no call."""
+        if self.since and self.until and self.since > self.until:
+            return "The From date is after the To date, so no call can match: swap them or clear one."
+        return None
+
     def with_default_period(self, days: int) -> CallFilters:
         """The last ``days`` days when no period was chosen (the insights need a bounded period)."""
         if self.since or self.until:

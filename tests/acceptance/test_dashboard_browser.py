@@ -21,7 +21,7 @@ from callsense.config import Settings
 from callsense.runtime import open_runtime
 from callsense.web import insights
 from tests.conftest import MODEL_DIR, ROOT
-from tests.dashboard_seed import seed
+from tests.dashboard_seed import seed, seed_mono_call
 from tests.servers import CALLSENSE, callsense_env, callsense_serve
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -313,3 +313,25 @@ def test_an_admin_holds_a_call_then_erases_it_after_typing_its_id(page: Any, das
     _shot(page, "11-erased")
     page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
     playwright_api.expect(page.get_by_role("heading", name="Not available")).to_be_visible()
+
+
+def test_turns_of_unknown_speakers_take_the_colour_of_the_sentiment(page: Any, dashboard: Dashboard) -> None:
+    """A mono call whose speakers were not told apart: each band is coloured by the call's sentiment, as its
+    tooltip says, and sits on the middle row. Seeded into the running dashboard, after the tests that count
+    its calls."""
+    rt = open_runtime(Settings(data_dir=Path(dashboard.env["CALLSENSE_DATA_DIR"]), model_dir=MODEL_DIR))
+    try:
+        seed_mono_call(rt)
+    finally:
+        rt.db.close()
+    _sign_in(page, dashboard, "ana")
+    page.goto(f"{dashboard.url}/app/calls/mono")
+    bands = page.locator(".strip .band")
+    assert bands.count() == 2 and bands.first.get_attribute("title") == "unknown: Negative"
+    colours = bands.evaluate_all("bands => bands.map(band => getComputedStyle(band).backgroundColor)")
+    negative = page.locator(".legend .key.band-negative").evaluate(
+        "key => getComputedStyle(key).backgroundColor"
+    )
+    assert colours == [negative, negative] and negative == "rgb(224, 85, 103)"
+    assert "one row: speakers not told apart" in page.locator(".legend").inner_text()
+    _shot(page, "12-call-mono")

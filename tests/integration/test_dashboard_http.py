@@ -16,14 +16,14 @@ from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.schemas import CallStatus
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
-from callsense.pipeline import tasks
+from callsense.pipeline import categorise, tasks
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import accounts
 from tests.conftest import _fresh_database
-from tests.dashboard_seed import seed, seed_held_call
+from tests.dashboard_seed import seed, seed_held_call, seed_mono_call
 
 PASSWORD = "correct horse battery"
 LOCAL = "http://127.0.0.1"
@@ -136,6 +136,53 @@ def test_the_strip_marks_hold_time_and_interruptions(app: object, rt: Runtime) -
         ("non-talk", "16.67", "nobody talking 0:10 to 0:40"),
         ("interruption", "6.67", "customer interrupted at 0:04"),
     ]
+    assert "<dt>Both talking</dt><dd>0:02</dd>" in page  # as "Nobody talking": minutes and seconds
+    assert categorise.progress(rt).finished  # seeded as the pipeline stores a call: categories evaluated
+
+
+def _analyst_page(app: object, path: str) -> str:
+    client = _client(app)
+    _sign_in(client, "analyst")
+    client.headers["Sec-Fetch-Site"] = "same-origin"
+    return client.get(path).text
+
+
+def test_a_mono_call_without_agent_name_or_speakers_says_so(app: object, rt: Runtime) -> None:
+    seed_mono_call(rt)
+    assert categorise.progress(rt).finished
+    page = _analyst_page(app, "/app/calls/mono")
+    assert "<span>Agent: —</span>" in page  # as in the calls list; "unknown" reads as the speaker label
+    legend = re.search(r'<p class="legend">(.*?)</p>', page)
+    assert legend is not None and "upper row agent" not in legend[1]
+    assert "speakers not told apart" in legend[1]
+    bands = re.findall(r'<span class="band (band-[a-z]+) [^"]*" [^>]*title="([^"]+)"', page)
+    assert bands == [("band-negative", "unknown: Negative")] * 2  # the call's sentiment, as the tooltip says
+
+
+def test_calls_without_a_transcript_say_why(app: object, rt: Runtime) -> None:
+    """Only a call still being processed gets a transcript "yet"; the question box says the same."""
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="silent",
+            source="/silent.wav",
+            shown_source="silent.wav",
+            details=calls.CallDetails(),
+        )
+        calls.set_status(session=session, call=call, status=CallStatus.no_speech)
+    silent = _analyst_page(app, "/app/calls/silent")
+    assert "No speech was recognised." in silent and "yet" not in silent
+    assert 'id="ask-question"' not in silent  # nothing to ask about
+    failed = _analyst_page(app, "/app/calls/demo-missing-recording")
+    assert "No transcript: processing failed." in failed and "No transcript yet." not in failed
+    client = _client(app)
+    _sign_in(client, "analyst")
+    asked = client.post(
+        "/app/calls/demo-missing-recording/ask", data={"question": "Why?", "csrf_token": _csrf(client)}
+    )
+    assert asked.status_code == 200 and "No transcript: processing failed." in asked.text
+    assert "yet" not in asked.text
 
 
 def test_an_analyst_streams_audio_by_range_and_is_audited(app: object, rt: Runtime) -> None:
@@ -176,6 +223,7 @@ def test_a_call_waiting_for_its_redacted_copy_has_no_player_and_no_analysis_yet(
     assert client.get("/app/calls/awaiting-redaction/audio").status_code == 404
     assert "<audio" not in page and "The recording plays once it is transcribed and redacted." in page
     assert "Not analysed yet." in page and "not said" not in page and "not rated" not in page
+    assert "No transcript yet." in page  # being processed: it will come
 
 
 def test_the_filters_show_the_numbers_as_typed(app: object) -> None:
@@ -186,6 +234,22 @@ def test_the_filters_show_the_numbers_as_typed(app: object) -> None:
         fields = r'<input id="(non_talk_above|interruptions_above)" [^>]* value="([^"]*)">'
         values = dict(re.findall(fields, page))
         assert values == {"non_talk_above": "10", "interruptions_above": "2"}
+
+
+def test_a_period_that_ends_before_it_starts_is_pointed_out(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "viewer")
+    message = "The From date is after the To date"
+    for path in ("/app/calls", "/app/insights"):
+        backwards = client.get(path, params={"since": "2024-05-10", "until": "2024-05-01"})
+        assert backwards.status_code == 200 and message in backwards.text, path
+        assert message not in client.get(path, params={"since": "2024-05-01", "until": "2024-05-01"}).text
+    fragment = client.get(  # the calls list's filters swap the table only: the message comes with it
+        "/app/calls",
+        params={"since": "2024-05-10", "until": "2024-05-01"},
+        headers={"HX-Request": "true", "HX-Target": "call-results"},
+    )
+    assert message in fragment.text and "<form" not in fragment.text
 
 
 def test_charts_download_as_csv(app: object) -> None:
