@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -37,6 +37,13 @@ def process(
     (redacted, unless --sensitive)."""
     from callsense.pipeline import inline
 
+    # Checked before minutes of work, not after.
+    if language is not None:
+        _check_language(language)
+    if json_out is not None and json_out.is_dir():
+        _refuse(f"cannot write the record to {json_out}: it is a directory")
+    if json_out is not None and not json_out.parent.is_dir():
+        _refuse(f"cannot write the record to {json_out}: there is no directory {json_out.parent}")
     with common.runtime() as rt, _progress(quiet) as on_progress:
         record = inline.process(
             rt,
@@ -48,9 +55,25 @@ def process(
             original_for=_actor() if sensitive else None,
         )
     text = record.model_dump_json(indent=2)
-    if json_out is not None:
-        json_out.write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
+    if json_out is not None:
+        try:
+            json_out.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            _refuse(f"cannot write the record to {json_out}: {exc.strerror}")
+
+
+def _check_language(code: str) -> None:
+    from callsense.speech.whisper import whisper_languages
+
+    known = whisper_languages()
+    if code not in known:
+        _refuse(f"unknown language '{code}' (Whisper knows {', '.join(sorted(known))})")
+
+
+def _refuse(message: str) -> NoReturn:
+    common.err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(common.EXIT_PERMANENT)
 
 
 SensitiveOption = Annotated[

@@ -1,0 +1,53 @@
+"""Bad input on the command line is refused with one 'error:' line and exit code 1 before any work starts:
+no database is opened (the data directory stays empty), no model is loaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from callsense.cli.main import app
+from tests.conftest import AUDIO
+
+runner = CliRunner()
+RECORDING = str(AUDIO / "en_short.wav")
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in os.environ:
+        if name.startswith("CALLSENSE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def refused(*args: str) -> str:
+    """The one line on stderr of a command that must fail with exit code 1."""
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.output
+    return result.stderr
+
+
+def test_an_unknown_language_is_refused_before_the_call_is_registered(data_dir: Path) -> None:
+    message = refused("process", RECORDING, "--language", "xx")
+    assert message.startswith("error: unknown language 'xx' (Whisper knows af, am, ")
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("where", ["missing/record.json", "."])
+def test_an_unwritable_json_out_is_refused_before_the_work(data_dir: Path, tmp_path: Path, where: str) -> None:
+    target = tmp_path / where
+    message = refused("process", RECORDING, "--json-out", str(target))
+    assert message.startswith(f"error: cannot write the record to {target}")
+    assert not data_dir.exists()
+
+
+def test_assembling_a_model_that_is_not_bundled_fails(data_dir: Path) -> None:
+    message = refused("models", "assemble", "whisper-large")
+    assert message.startswith("error: whisper-large is not a bundled model (bundled: base, ")
