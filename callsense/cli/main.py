@@ -73,7 +73,7 @@ def main(
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: server.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: server.port).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: server.port).")] = None,
     worker_concurrency: Annotated[
         int | None, typer.Option(help="Jobs the in-process worker runs at once; 0 for an API-only node.")
     ] = None,
@@ -95,6 +95,8 @@ def serve(
 
     settings = common.settings()
     with common.errors_as_exit():
+        if ssl_certfile is not None:
+            _check_tls(ssl_certfile, ssl_keyfile)
         rt = open_runtime(settings)
     concurrency = settings.server.worker_concurrency if worker_concurrency is None else worker_concurrency
     api = create_app(rt, tasks.build_app(rt), worker_concurrency=concurrency)
@@ -117,6 +119,18 @@ def serve(
     finally:
         stop_supervising()
         rt.db.close()
+
+
+def _check_tls(certfile: Path, keyfile: Path | None) -> None:
+    """Load the certificate as uvicorn will: it does so only after the start, where a bad one is a traceback."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except OSError as exc:  # ssl.SSLError included
+        raise ConfigError(
+            f"cannot load the TLS certificate {certfile} and key {keyfile or certfile}: {exc}"
+        ) from exc
 
 
 @app.command()

@@ -41,7 +41,9 @@ def test_an_unknown_language_is_refused_before_the_call_is_registered(data_dir: 
 
 
 @pytest.mark.parametrize("where", ["missing/record.json", "."])
-def test_an_unwritable_json_out_is_refused_before_the_work(data_dir: Path, tmp_path: Path, where: str) -> None:
+def test_an_unwritable_json_out_is_refused_before_the_work(
+    data_dir: Path, tmp_path: Path, where: str
+) -> None:
     target = tmp_path / where
     message = refused("process", RECORDING, "--json-out", str(target))
     assert message.startswith(f"error: cannot write the record to {target}")
@@ -51,3 +53,24 @@ def test_an_unwritable_json_out_is_refused_before_the_work(data_dir: Path, tmp_p
 def test_assembling_a_model_that_is_not_bundled_fails(data_dir: Path) -> None:
     message = refused("models", "assemble", "whisper-large")
     assert message.startswith("error: whisper-large is not a bundled model (bundled: base, ")
+
+
+def test_a_port_out_of_range_is_refused() -> None:
+    # Not wrapped round: --port 70000 used to listen on 4464 (70000 - 65536) without a word.
+    result = runner.invoke(app, ["serve", "--port", "70000"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--port': Input should be less than or equal to 65535" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "pem", [None, b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"]
+)
+def test_a_tls_certificate_that_does_not_load_is_refused_before_the_start(
+    data_dir: Path, tmp_path: Path, pem: bytes | None
+) -> None:
+    certificate = tmp_path / "server.pem"
+    if pem is not None:
+        certificate.write_bytes(pem)
+    message = refused("serve", "--ssl-certfile", str(certificate), "--ssl-keyfile", str(certificate))
+    assert message.startswith(f"error: cannot load the TLS certificate {certificate} and key {certificate}: ")
+    assert not data_dir.exists()
