@@ -169,6 +169,10 @@ def worker(
 
     settings = common.settings()
     with common.errors_as_exit():
+        if unknown := sorted(set(queue or ()) - tasks.queue_names()):
+            raise ConfigError(
+                f"no queue named {', '.join(unknown)} (queues: {', '.join(sorted(tasks.queue_names()))})"
+            )
         if metrics_port is not None:  # first: a port taken stops the worker before it opens anything
             try:
                 start_http_server(metrics_port, addr=metrics_host, registry=metrics.REGISTRY)

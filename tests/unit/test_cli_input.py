@@ -74,3 +74,10 @@ def test_a_tls_certificate_that_does_not_load_is_refused_before_the_start(
     message = refused("serve", "--ssl-certfile", str(certificate), "--ssl-keyfile", str(certificate))
     assert message.startswith(f"error: cannot load the TLS certificate {certificate} and key {certificate}: ")
     assert not data_dir.exists()
+
+
+def test_a_worker_for_a_queue_that_does_not_exist_is_refused(data_dir: Path) -> None:
+    # It used to start and wait for ever on a queue no job is put in.
+    message = refused("worker", "--queue", "transcribe", "--queue", "transcibe")
+    assert message.startswith("error: no queue named transcibe (queues: analyse, categories, deliver, fetch, ")
+    assert not data_dir.exists()
