@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -210,3 +211,17 @@ def doctor() -> None:
     common.out.print(table)
     if not ok:
         raise typer.Exit(common.EXIT_PERMANENT)
+
+
+def _summaries_as_one_line(typer_app: typer.Typer) -> None:
+    """Give each command its docstring's first paragraph as one line: typer's command lists keep the line
+    breaks of a docstring (its command pages do not), which left half-empty lines in ``--help``."""
+    for info in typer_app.registered_commands:
+        if info.callback is not None and info.callback.__doc__ and info.short_help is None:
+            info.short_help = " ".join(inspect.cleandoc(info.callback.__doc__).split("\n\n")[0].split())
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _summaries_as_one_line(group.typer_instance)
+
+
+_summaries_as_one_line(app)
