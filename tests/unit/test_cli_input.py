@@ -79,5 +79,13 @@ def test_a_tls_certificate_that_does_not_load_is_refused_before_the_start(
 def test_a_worker_for_a_queue_that_does_not_exist_is_refused(data_dir: Path) -> None:
     # It used to start and wait for ever on a queue no job is put in.
     message = refused("worker", "--queue", "transcribe", "--queue", "transcibe")
-    assert message.startswith("error: no queue named transcibe (queues: analyse, categories, deliver, fetch, ")
+    assert message.startswith("error: no queue named transcibe (queues: analyse, categories, deliver, ")
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("call_id", ["a b/c?d", "../etc", "x" * 201])
+def test_a_call_id_the_api_would_refuse_is_refused(data_dir: Path, call_id: str) -> None:
+    # The webhooks' rule: an id over 200 characters was a database traceback, one with '/' unreachable.
+    message = refused("process", RECORDING, "--call-id", call_id)
+    assert message.startswith(f"error: the call id '{call_id[:80]}' must be 1 to 200 letters, digits, ")
     assert not data_dir.exists()
