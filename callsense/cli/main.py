@@ -123,7 +123,7 @@ def serve(
 
 
 def _check_tls(certfile: Path, keyfile: Path | None) -> None:
-    """Load the certificate as uvicorn will: it does so only after the start, where a bad one is a traceback."""
+    """Load the certificate as uvicorn will: it does so after the start, where a bad one is a traceback."""
     import ssl
 
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from typer.testing import CliRunner
 
@@ -19,7 +21,7 @@ def test_a_command_list_fills_its_lines(group: list[str]) -> None:
     panel = shown.output.split("Commands ")[1].splitlines()[1:-1]
     width = len(panel[0]) - 3  # inside the borders and the padding on the right
     rows = [line.strip("│").rstrip() for line in panel]
-    for row, following in zip(rows, rows[1:]):
+    for row, following in itertools.pairwise(rows):
         if following.startswith(" " * 3):  # the next line goes on with this command's summary
             next_word = following.split()[0]
             assert len(row) + 1 + len(next_word) > width, f"a line wrapped early:\n{row}\n{following}"
