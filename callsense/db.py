@@ -244,7 +244,7 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
         url = _normalise(settings.database_url)
         shown = url.split("@")[-1]
     else:
-        embedded = embedded_server(settings.data_dir)
+        embedded = embedded_server(settings.make_data_dir())
         url = embedded.url
         shown = f"embedded PostgreSQL in {settings.data_dir / 'postgres'}"
     engine = create_engine(url, pool_pre_ping=True)

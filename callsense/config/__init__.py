@@ -41,6 +41,9 @@ from callsense.config.service import (
 from callsense.config.sources import SourcesSettings
 from callsense.config.talk import TalkSettings
 
+# What callsense.db connects with: psycopg 3, also under the names PostgreSQL's own URLs use.
+POSTGRESQL_DRIVERS = {"postgresql", "postgres", "postgresql+psycopg"}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -118,6 +121,22 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: str | None) -> str | None:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if not value:
+            return None
+        try:
+            driver = make_url(value).drivername
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError(f"not a PostgreSQL URL (postgresql://user@host/db): {exc}") from exc
+        if driver not in POSTGRESQL_DRIVERS:
+            raise ValueError(f"not a PostgreSQL URL (postgresql://user@host/db): it names {driver}")
+        return value
+
     @field_validator("talk", mode="before")
     @classmethod
     def _known_talk_keys(cls, value: object) -> object:
@@ -137,6 +156,16 @@ class Settings(BaseSettings):
         for category in self.categories:
             parse_category(category, topics=labels)
         return self
+
+    def make_data_dir(self) -> Path:
+        """``data_dir``, made if it is missing."""
+        from callsense.errors import ConfigError
+
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot use data_dir {self.data_dir}: {exc.strerror}") from exc
+        return self.data_dir
 
     @property
     def resolved_key_file(self) -> Path:

@@ -89,3 +89,14 @@ def test_a_call_id_the_api_would_refuse_is_refused(data_dir: Path, call_id: str)
     message = refused("process", RECORDING, "--call-id", call_id)
     assert message.startswith(f"error: the call id '{call_id[:80]}' must be 1 to 200 letters, digits, ")
     assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("command", [["show", "abc123"], ["db", "status"]])
+def test_a_data_dir_that_is_a_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    not_a_folder = tmp_path / "callsense-data"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(not_a_folder))
+    message = refused(*command)
+    assert message == f"error: cannot use data_dir {not_a_folder}: File exists\n"

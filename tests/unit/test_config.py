@@ -38,6 +38,17 @@ def test_toml_file_is_read_and_env_wins(tmp_path: Path, monkeypatch: pytest.Monk
         ("CALLSENSE_ASR__TEMPERATURES", "[0.8, 0.2]", "ascending"),
         ("CALLSENSE_LOG_LEVEL", "loud", "log_level"),
         ("CALLSENSE_NO_SUCH_OPTION", "1", "CALLSENSE_NO_SUCH_OPTION"),
+        (
+            "CALLSENSE_DATABASE_URL",
+            "db.internal/callsense",
+            "database_url: Value error, not a PostgreSQL URL",
+        ),
+        (
+            "CALLSENSE_DATABASE_URL",
+            "mysql://callsense@db/callsense",
+            "database_url: Value error, not a PostgreSQL",
+        ),
+        ("CALLSENSE_DATABASE_URL", "postgresql://callsense@db:port/callsense", "database_url: Value error, "),
     ],
 )
 def test_invalid_settings_name_the_option(
