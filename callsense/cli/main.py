@@ -76,7 +76,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: server.host).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: server.port).")] = None,
     worker_concurrency: Annotated[
-        int | None, typer.Option(help="Jobs the in-process worker runs at once; 0 for an API-only node.")
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Jobs the in-process worker runs at once; 0 for an API-only node (default: "
+            "server.worker_concurrency).",
+        ),
     ] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) to serve HTTPS.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,

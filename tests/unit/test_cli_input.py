@@ -55,11 +55,20 @@ def test_assembling_a_model_that_is_not_bundled_fails(data_dir: Path) -> None:
     assert message.startswith("error: whisper-large is not a bundled model (bundled: base, ")
 
 
-def test_a_port_out_of_range_is_refused() -> None:
-    # Not wrapped round: --port 70000 used to listen on 4464 (70000 - 65536) without a word.
-    result = runner.invoke(app, ["serve", "--port", "70000"])
+@pytest.mark.parametrize(
+    ("option", "value", "limit"),
+    [
+        ("--port", "70000", "less than or equal to 65535"),
+        ("--worker-concurrency", "-1", "greater than or equal to 0"),
+    ],
+)
+def test_serve_refuses_a_value_out_of_range(option: str, value: str, limit: str) -> None:
+    # Neither wrapped round nor ignored: --port 70000 listened on 4464 (70000 - 65536) without a word,
+    # --worker-concurrency -1 ran no worker.
+    result = runner.invoke(app, ["serve", option, value])
     assert result.exit_code == 2
-    assert "Invalid value for '--port': Input should be less than or equal to 65535" in result.stderr
+    boxed = " ".join(result.stderr.replace("│", " ").split())
+    assert f"Invalid value for '{option}': Input should be {limit}" in boxed
 
 
 @pytest.mark.parametrize(
