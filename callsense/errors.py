@@ -25,6 +25,7 @@
         │   ├── RetryableStatusError the recording server answered 5xx, 408 or 429
         │   └── SourceUnavailableError a source's folder or file cannot be read now
         ├── BlobStoreUnavailableError the blob store did not answer, or answered 5xx, 408 or 429
+        ├── DatabaseUnavailableError the database did not answer (down, restarting, unreachable)
         ├── LLMUnavailableError      the LLM back-end did not answer
         └── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
 
@@ -105,6 +106,10 @@ class BlobStoreRefusedError(PermanentError):
 
 class BlobStoreUnavailableError(RetryableError):
     """The blob store could not be reached, cut the connection, or answered 5xx, 408 or 429."""
+
+
+class DatabaseUnavailableError(RetryableError):
+    """No answer from the database server: it is down, restarting, or cannot be reached."""
 
 
 class FetchError(RetryableError):

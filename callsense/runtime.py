@@ -118,7 +118,7 @@ def whisper_transcriber(settings: Settings) -> WhisperTranscriber:
 
 def open_runtime(settings: Settings) -> Runtime:
     """Connect to (or start) the database, load or create the key ring, open the blob store."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.make_data_dir()
     keyring = KeyRing.load_or_create(settings.resolved_key_file)
     db = open_database(settings)
     keyring.use_data_keys(DataKeyStore(db, keyring))  # each call's ciphertexts under its own data key

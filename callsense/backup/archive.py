@@ -199,8 +199,11 @@ def restore(
 def _empty_directory(directory: Path) -> Path:
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BackupError(f"{directory} is not an empty directory: give a new one for each backup")
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)  # the dump holds some columns in clear (docs/security.md)
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(directory, 0o700)  # the dump holds some columns in clear (docs/security.md)
+    except OSError as exc:
+        raise BackupError(f"cannot make the backup directory {directory}: {exc.strerror}") from exc
     return directory.resolve()
 
 

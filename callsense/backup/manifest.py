@@ -66,6 +66,8 @@ def checksum(path: Path) -> FileSum:
 
 def read(directory: Path) -> Manifest:
     path = directory / MANIFEST
+    if directory.exists() and not directory.is_dir():
+        raise BackupError(f"{directory} is not a callsense backup: it is not a directory")
     try:
         return Manifest.model_validate(json.loads(path.read_bytes()))
     except FileNotFoundError:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,7 +22,10 @@ def process(
     source: Annotated[str, typer.Argument(help="Recording to process: a file path or an http(s) URL.")],
     call_id: Annotated[
         str | None,
-        typer.Option(help="The call's id in your systems. Default: the file name without extension."),
+        typer.Option(
+            help="The call's id in your systems: up to 200 letters, digits, '.', '_', ':' and '-'. "
+            "Default: the file name without extension, other characters made '-'."
+        ),
     ] = None,
     json_out: Annotated[Path | None, typer.Option(help="Also write the record to this JSON file.")] = None,
     language: Annotated[
@@ -35,8 +39,21 @@ def process(
 ) -> None:
     """Fetch, transcribe and analyse one call, store it encrypted, and print the analysed record as JSON
     (redacted, unless --sensitive)."""
+    from callsense.backends.recordings.sources.metadata import CALL_ID
     from callsense.pipeline import inline
 
+    # Checked before minutes of work, not after.
+    if call_id is not None and not CALL_ID.fullmatch(call_id):
+        _refuse(
+            f"the call id '{call_id[:80]}' must be 1 to 200 letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit (what the webhooks accept)"
+        )
+    if language is not None:
+        _check_language(language)
+    if json_out is not None and json_out.is_dir():
+        _refuse(f"cannot write the record to {json_out}: it is a directory")
+    if json_out is not None and not json_out.parent.is_dir():
+        _refuse(f"cannot write the record to {json_out}: there is no directory {json_out.parent}")
     with common.runtime() as rt, _progress(quiet) as on_progress:
         record = inline.process(
             rt,
@@ -48,9 +65,25 @@ def process(
             original_for=_actor() if sensitive else None,
         )
     text = record.model_dump_json(indent=2)
-    if json_out is not None:
-        json_out.write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
+    if json_out is not None:
+        try:
+            json_out.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            _refuse(f"cannot write the record to {json_out}: {exc.strerror}")
+
+
+def _check_language(code: str) -> None:
+    from callsense.speech.whisper import whisper_languages
+
+    known = whisper_languages()
+    if code not in known:
+        _refuse(f"unknown language '{code}' (Whisper knows {', '.join(sorted(known))})")
+
+
+def _refuse(message: str) -> NoReturn:
+    common.err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(common.EXIT_PERMANENT)
 
 
 SensitiveOption = Annotated[
@@ -72,8 +105,10 @@ def _actor() -> str:
 
 
 def _default_call_id(source: str) -> str:
+    """The file name without extension, made a call id: other characters become '-', at most 200 of them."""
     name = source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-    return name.split(".", 1)[0] or "call"
+    stem = re.sub(r"[^A-Za-z0-9._:-]+", "-", name.split(".", 1)[0])
+    return stem.lstrip("._:-")[:200].rstrip("-") or "call"
 
 
 @contextmanager

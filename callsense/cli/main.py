@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -73,9 +74,15 @@ def main(
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: server.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: server.port).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: server.port).")] = None,
     worker_concurrency: Annotated[
-        int | None, typer.Option(help="Jobs the in-process worker runs at once; 0 for an API-only node.")
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Jobs the in-process worker runs at once; 0 for an API-only node (default: "
+            "server.worker_concurrency).",
+        ),
     ] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) to serve HTTPS.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
@@ -95,6 +102,8 @@ def serve(
 
     settings = common.settings()
     with common.errors_as_exit():
+        if ssl_certfile is not None:
+            _check_tls(ssl_certfile, ssl_keyfile)
         rt = open_runtime(settings)
     concurrency = settings.server.worker_concurrency if worker_concurrency is None else worker_concurrency
     api = create_app(rt, tasks.build_app(rt), worker_concurrency=concurrency)
@@ -117,6 +126,18 @@ def serve(
     finally:
         stop_supervising()
         rt.db.close()
+
+
+def _check_tls(certfile: Path, keyfile: Path | None) -> None:
+    """Load the certificate as uvicorn will: it does so after the start, where a bad one is a traceback."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except OSError as exc:  # ssl.SSLError included
+        raise ConfigError(
+            f"cannot load the TLS certificate {certfile} and key {keyfile or certfile}: {exc}"
+        ) from exc
 
 
 @app.command()
@@ -155,6 +176,10 @@ def worker(
 
     settings = common.settings()
     with common.errors_as_exit():
+        if unknown := sorted(set(queue or ()) - tasks.queue_names()):
+            raise ConfigError(
+                f"no queue named {', '.join(unknown)} (queues: {', '.join(sorted(tasks.queue_names()))})"
+            )
         if metrics_port is not None:  # first: a port taken stops the worker before it opens anything
             try:
                 start_http_server(metrics_port, addr=metrics_host, registry=metrics.REGISTRY)
@@ -192,3 +217,17 @@ def doctor() -> None:
     common.out.print(table)
     if not ok:
         raise typer.Exit(common.EXIT_PERMANENT)
+
+
+def _summaries_as_one_line(typer_app: typer.Typer) -> None:
+    """Give each command its docstring's first paragraph as one line: typer's command lists keep the line
+    breaks of a docstring (its command pages do not), which left half-empty lines in ``--help``."""
+    for info in typer_app.registered_commands:
+        if info.callback is not None and info.callback.__doc__ and info.short_help is None:
+            info.short_help = " ".join(inspect.cleandoc(info.callback.__doc__).split("\n\n")[0].split())
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _summaries_as_one_line(group.typer_instance)
+
+
+_summaries_as_one_line(app)

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from callsense.cli import common
+from callsense.errors import ConfigError
 
 app = typer.Typer(help="List, assemble and verify the bundled model weights.", no_args_is_help=True)
 
@@ -41,8 +42,11 @@ def models_assemble(
         configured = [settings.asr.model, settings.llm.model]
         if settings.speakers.diarization:
             configured.append(catalog.VOICE_ENCODER)
-        for name in names or configured:
+        for name in names or []:  # a name given by hand that is not bundled is a typo
             if name not in catalog.CATALOG:
+                raise ConfigError(f"{name} is not a bundled model (bundled: {', '.join(catalog.CATALOG)})")
+        for name in names or configured:
+            if name not in catalog.CATALOG:  # a configured model path: nothing to assemble
                 common.err.print(f"{name}: not a bundled model, nothing to assemble")
                 continue
             with common.err.status(f"assembling {name}"):

@@ -8,7 +8,9 @@ documented in ``docs/configuration.md``, generated from these field descriptions
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -37,6 +40,9 @@ from callsense.config.service import (
 )
 from callsense.config.sources import SourcesSettings
 from callsense.config.talk import TalkSettings
+
+# What callsense.db connects with: psycopg 3, also under the names PostgreSQL's own URLs use.
+POSTGRESQL_DRIVERS = {"postgresql", "postgres", "postgresql+psycopg"}
 
 
 class Settings(BaseSettings):
@@ -115,6 +121,30 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: str | None) -> str | None:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if not value:
+            return None
+        try:
+            driver = make_url(value).drivername
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError(f"not a PostgreSQL URL (postgresql://user@host/db): {exc}") from exc
+        if driver not in POSTGRESQL_DRIVERS:
+            raise ValueError(f"not a PostgreSQL URL (postgresql://user@host/db): it names {driver}")
+        return value
+
+    @field_validator("talk", mode="before")
+    @classmethod
+    def _known_talk_keys(cls, value: object) -> object:
+        # Here, not in TalkSettings: it also reads the thresholds stored with past calls, which may hold more.
+        if isinstance(value, dict) and (unknown := sorted(value.keys() - TalkSettings.model_fields.keys())):
+            raise ValueError(f"unknown option(s) {', '.join(unknown)}")
+        return value
+
     @field_validator("categories", mode="before")
     @classmethod
     def _valid_categories(cls, value: object) -> tuple[Category, ...]:
@@ -126,6 +156,16 @@ class Settings(BaseSettings):
         for category in self.categories:
             parse_category(category, topics=labels)
         return self
+
+    def make_data_dir(self) -> Path:
+        """``data_dir``, made if it is missing."""
+        from callsense.errors import ConfigError
+
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot use data_dir {self.data_dir}: {exc.strerror}") from exc
+        return self.data_dir
 
     @property
     def resolved_key_file(self) -> Path:
@@ -195,9 +235,30 @@ def load_settings(**overrides: Any) -> Settings:
         )
     try:
         return Settings(**overrides)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{config_file_path()} is not valid TOML: {exc}") from exc
+    except OSError as exc:  # reading the TOML file: the settings' own checks raise ValueError
+        raise ConfigError(f"cannot read {exc.filename or config_file_path()}: {exc.strerror or exc}") from exc
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {_unparsed_variable(exc)}") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
             for error in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+def _unparsed_variable(exc: SettingsError) -> str:
+    """Which variable holds no JSON where a list or a table is expected: pydantic-settings names the field."""
+    cause = exc.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        names = sorted(
+            name for name, value in os.environ.items() if name.startswith("CALLSENSE_") and value == cause.doc
+        )
+        if names:
+            example = """'["a", "b"]' or '{"NAME": "value"}'"""
+            return (
+                f"{' or '.join(names)} is not valid JSON ({cause.msg}); write lists and tables as {example}"
+            )
+    return str(exc)

@@ -10,7 +10,7 @@ TOPIC_LABEL_MAX_CHARS = 60
 class TopicLabel(BaseModel):
     """One call driver: the label stored and counted, and what it covers (told to the model)."""
 
-    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     label: str = Field(min_length=1, max_length=TOPIC_LABEL_MAX_CHARS, description="The label stored.")
     description: str = Field(
@@ -37,6 +37,8 @@ DEFAULT_TOPICS = (
 
 class AnalysisSettings(BaseModel):
     """What the LLM writes about each call besides summary and sentiment."""
+
+    model_config = ConfigDict(extra="forbid")
 
     topics: tuple[TopicLabel, ...] = Field(
         default=DEFAULT_TOPICS,

@@ -11,7 +11,7 @@ import string
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class DestinationKind(StrEnum):
@@ -229,6 +229,8 @@ class DestinationSettings(BaseModel):
 
 class DeliverySettings(BaseModel):
     """Delivery of analysed calls to CRMs and webhook receivers."""
+
+    model_config = ConfigDict(extra="forbid")
 
     destinations: list[DestinationSettings] = Field(
         default_factory=list,

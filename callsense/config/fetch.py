@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class SourceAuthKind(StrEnum):
@@ -60,6 +60,8 @@ class RemovedSettingWarning(FutureWarning):
 
 class FetchSettings(BaseModel):
     """Downloading recordings: timeouts, the address allowlist and per-source credentials."""
+
+    model_config = ConfigDict(extra="forbid")
 
     connect_timeout_s: float = Field(default=10.0, gt=0, description="Longest wait to open a connection.")
     read_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for more bytes of a body.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 # faster-whisper keeps the first half of Whisper's 448-token window for hotwords and cuts the rest silently;
 # at about four characters a token, longer hints would lose their tail without a word.
@@ -85,6 +85,8 @@ def check_hotwords(common: list[str], by_language: dict[str, list[str]]) -> None
 class ASRSettings(BaseModel):
     """Speech recognition (faster-whisper)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     model: str = Field(
         default="base",
         description="Whisper model: a bundled name ('base' multilingual, 'tiny.en') or the path of a "
@@ -160,6 +162,8 @@ class ASRSettings(BaseModel):
 class SpeakerSettings(BaseModel):
     """Telling speakers apart: diarization of mono calls, and the agent's role (docs/speakers.md)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     diarization: bool = Field(
         default=True,
         description="Split mono calls into speakers by voice (Resemblyzer's encoder, run in numpy); off: "
@@ -186,6 +190,8 @@ class SpeakerSettings(BaseModel):
 
 class LLMSettings(BaseModel):
     """The LLM that writes summary, topic, sentiment and emotion."""
+
+    model_config = ConfigDict(extra="forbid")
 
     backend: LLMBackendName = Field(
         default=LLMBackendName.embedded,

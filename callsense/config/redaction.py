@@ -27,7 +27,7 @@ class EntityType(StrEnum):
 class RedactionSettings(BaseModel):
     """What the redactor takes out of a call's transcript, analysis, audio, search index and CRM payloads."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = Field(
         default=True,

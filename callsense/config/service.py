@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class WebhookSettings(BaseModel):
     """Incoming "recording ready" webhooks."""
+
+    model_config = ConfigDict(extra="forbid")
 
     secrets: list[SecretStr] = Field(
         default_factory=list,
@@ -24,6 +26,8 @@ class WebhookSettings(BaseModel):
 class TwilioSettings(BaseModel):
     """Twilio RecordingStatusCallback webhooks and recording downloads."""
 
+    model_config = ConfigDict(extra="forbid")
+
     account_sid: str | None = Field(default=None, description="Account SID, used to download recordings.")
     auth_tokens: list[SecretStr] = Field(
         default_factory=list, description="Auth tokens that sign callbacks (several during a rotation)."
@@ -38,6 +42,8 @@ class TwilioSettings(BaseModel):
 class ServerSettings(BaseModel):
     """The HTTP API and the worker that `callsense serve` runs."""
 
+    model_config = ConfigDict(extra="forbid")
+
     host: str = Field(default="127.0.0.1", description="Address to listen on (0.0.0.0 for every interface).")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
     worker_concurrency: int = Field(
@@ -48,6 +54,8 @@ class ServerSettings(BaseModel):
 class SignInSettings(BaseModel):
     """Dashboard sign-in: failure limits kept in the database (shared by every `serve` process) and the
     password hashing each process does at once."""
+
+    model_config = ConfigDict(extra="forbid")
 
     window_s: int = Field(
         default=900, ge=60, le=86400, description="Failed sign-ins are counted over this many seconds."
@@ -85,6 +93,8 @@ class SignInSettings(BaseModel):
 
 class MetricsSettings(BaseModel):
     """Who may read /metrics and the details of /readyz (call volumes, queue depths, destination names)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     token: SecretStr | None = Field(
         default=None,

@@ -204,6 +204,8 @@ AnySource = FolderSourceSettings | S3SourceSettings | RestSourceSettings
 class SourcesSettings(BaseModel):
     """Where recordings are taken from besides webhooks and the CLI (docs/sources.md)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     folders: list[FolderSourceSettings] = Field(
         default_factory=list,
         description="Folders polled for recordings (a TOML array of tables [[sources.folders]]).",

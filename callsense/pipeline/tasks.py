@@ -372,6 +372,11 @@ def build_app(rt: Runtime) -> procrastinate.App:
     return app
 
 
+def queue_names() -> set[str]:
+    """Every queue a task is put in, for a worker to take from."""
+    return {task.queue for task in blueprint.tasks.values()}
+
+
 def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -> dict[str, Any]:
     return {
         "queues": queues,

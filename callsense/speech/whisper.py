@@ -97,6 +97,13 @@ def _resolve_device(device: Device) -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
+def whisper_languages() -> tuple[str, ...]:
+    """The language codes Whisper knows: its tokenizer's list, which faster-whisper does not export."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return tuple(_LANGUAGE_CODES)
+
+
 @functools.lru_cache(maxsize=1)
 def _load_voice_encoder(path: Path) -> VoiceEncoder:
     return VoiceEncoder.load(path)

@@ -13,6 +13,7 @@ import datetime
 import io
 import ipaddress
 import json
+import os
 import socket
 import ssl
 import threading
@@ -573,6 +574,21 @@ def test_local_files_are_sniffed(tmp_path: Path, content: bytes, message: str) -
     path = tmp_path / "call.wav"
     path.write_bytes(content)
     with pytest.raises(BadAudioError, match=message):
+        read_source(str(path), options())
+
+
+def test_a_directory_is_not_a_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "calls").mkdir()
+    with pytest.raises(PermanentFetchError, match=r"calls is a directory, not a recording file"):
+        read_source(str(tmp_path / "calls"), options())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_file_is_a_permanent_failure(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    path.write_bytes((AUDIO / "en_short.wav").read_bytes())
+    path.chmod(0)
+    with pytest.raises(PermanentFetchError, match=r"cannot read .*call\.wav: Permission denied"):
         read_source(str(path), options())
 
 

@@ -14,7 +14,8 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +359,26 @@ def test_ollama_client_errors_are_permanent_and_not_retried(serve: Callable[[Han
         backend.complete_json(REQUEST)
     assert not raised.value.retryable and len(calls) == 1
     backend.close()
+
+
+def test_an_html_error_page_is_one_line_of_the_error(tmp_path: Path) -> None:
+    # A web server that is no LLM (here Python's, which answers POST with a 501 page): its page, not a
+    # dozen lines of HTML in the CLI's one error line and the call's status.
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    backend = ollama(f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        with pytest.raises(LLMUnavailableError, match="answered HTTP 501: <!DOCTYPE HTML> <html") as raised:
+            backend.complete_json(REQUEST)
+    finally:
+        backend.close()
+        server.shutdown()
+        server.server_close()
+    assert "\n" not in str(raised.value)
 
 
 def test_unreachable_server_is_retryable() -> None:

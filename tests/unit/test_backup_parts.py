@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from callsense.backup import archive, manifest
 from callsense.backup.pgtools import Tool, choose
+from callsense.config import Settings
 from callsense.crypto import KeyRing
 from callsense.errors import BackupError, ConfigError
 from callsense.security import keywrap
@@ -60,3 +62,21 @@ def test_restoring_a_key_ring_keeps_the_keys_already_in_the_file(tmp_path: Path)
     clash = KeyRing({here.active_key_id: bytes(32)}, here.active_key_id)
     with pytest.raises(ConfigError, match="different key under the id"):
         clash.install(key_file)
+
+
+def test_a_file_given_as_the_backup_directory_is_refused(tmp_path: Path) -> None:
+    not_a_backup = tmp_path / "notes.txt"
+    not_a_backup.write_text("hello\n")
+    with pytest.raises(BackupError, match=r"notes\.txt is not a callsense backup: it is not a directory"):
+        manifest.read(not_a_backup)
+
+
+def test_a_backup_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    KeyRing.load_or_create(settings.resolved_key_file)
+    (tmp_path / "notes.txt").write_text("hello\n")
+    target = tmp_path / "notes.txt" / "backup"  # under a file: not even root can make it
+    with pytest.raises(BackupError, match=r"cannot make the backup directory .*notes\.txt/backup: Not a dir"):
+        archive.create(
+            settings, target, keys=archive.KeyExport(passphrase=PASSPHRASE), progress=archive.Silent()
+        )

@@ -38,6 +38,17 @@ def test_toml_file_is_read_and_env_wins(tmp_path: Path, monkeypatch: pytest.Monk
         ("CALLSENSE_ASR__TEMPERATURES", "[0.8, 0.2]", "ascending"),
         ("CALLSENSE_LOG_LEVEL", "loud", "log_level"),
         ("CALLSENSE_NO_SUCH_OPTION", "1", "CALLSENSE_NO_SUCH_OPTION"),
+        (
+            "CALLSENSE_DATABASE_URL",
+            "db.internal/callsense",
+            "database_url: Value error, not a PostgreSQL URL",
+        ),
+        (
+            "CALLSENSE_DATABASE_URL",
+            "mysql://callsense@db/callsense",
+            "database_url: Value error, not a PostgreSQL",
+        ),
+        ("CALLSENSE_DATABASE_URL", "postgresql://callsense@db:port/callsense", "database_url: Value error, "),
     ],
 )
 def test_invalid_settings_name_the_option(
@@ -74,3 +85,29 @@ def test_removed_retry_options_still_start_with_a_warning(
     assert all("ignored" in message and "job queue" in message for message in messages)
     assert settings.fetch.connect_timeout_s == 3
     assert not hasattr(settings.fetch, "attempts")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[asr\nbeam_size = 2\n", r"callsense\.toml is not valid TOML: Expected '\]'.*line 1"),
+        (b"log_level = '\xff'\n", r"callsense\.toml is not valid TOML: .*utf-8"),
+        ("[asr]\nbeam_sise = 2\n", r"asr\.beam_sise: Extra inputs are not permitted"),
+        ("[llm]\nbase_ulr = 'http://gpu:8000/v1'\n", r"llm\.base_ulr: Extra inputs are not permitted"),
+        ("[talk]\nword_gap = 0.5\n", r"talk: Value error, unknown option\(s\) word_gap"),
+    ],
+)
+def test_a_broken_config_file_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str | bytes, message: str
+) -> None:
+    config = tmp_path / "callsense.toml"
+    config.write_bytes(toml if isinstance(toml, bytes) else toml.encode())
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
+    with pytest.raises(ConfigError, match=message):
+        load_settings()
+
+
+def test_a_variable_that_is_not_json_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLSENSE_REDACTION__CUSTOM_PATTERNS", "POLICY=POL-\\d{8}")
+    with pytest.raises(ConfigError, match=r"CALLSENSE_REDACTION__CUSTOM_PATTERNS is not valid JSON"):
+        load_settings()

@@ -31,17 +31,17 @@ CONNECT_TIMEOUT_S = 10.0
 
 
 def server_message(response: httpx.Response) -> str:
-    """The error text in a body: Ollama's ``{"error": "..."}``, OpenAI's ``{"error": {"message": ...}}``."""
+    """The error text in a body: Ollama's ``{"error": "..."}``, OpenAI's ``{"error": {"message": ...}}``, else
+    the body (a proxy's HTML page) on one line, for the one-line errors of the CLI and a call's status."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:_MESSAGE_LIMIT] or response.reason_phrase
+        body = None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         error = error.get("message")
-    if isinstance(error, str) and error:
-        return error[:_MESSAGE_LIMIT]
-    return response.text[:_MESSAGE_LIMIT]
+    text = error if isinstance(error, str) and error else response.text
+    return " ".join(text.split())[:_MESSAGE_LIMIT] or response.reason_phrase
 
 
 def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, backend: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ CHUNK = 1 << 20
 def copy_file(source: str, *, max_bytes: int, into: BinaryIO) -> None:
     """Copy the file at ``source`` into ``into``, a chunk at a time, checked to be audio."""
     path = Path(source).expanduser()
+    if path.is_dir():
+        raise PermanentFetchError(f"{path} is a directory, not a recording file")
     if not path.is_file():
         raise PermanentFetchError(f"no such file: {path}")
     size = path.stat().st_size
@@ -21,7 +23,11 @@ def copy_file(source: str, *, max_bytes: int, into: BinaryIO) -> None:
         raise BadAudioError(f"the file is {size} bytes, over the limit of {max_bytes}")
     if size == 0:
         raise BadAudioError("the file is empty")
-    with path.open("rb") as file:
+    try:
+        file = path.open("rb")
+    except OSError as exc:  # permissions: fixing them is a change made by hand, not a retry
+        raise PermanentFetchError(f"cannot read {path}: {exc.strerror}") from exc
+    with file:
         head = file.read(CHUNK)
         require_audio(head[:SNIFF_BYTES], origin="the file holds")
         copied = 0

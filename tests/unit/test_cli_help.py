@@ -1,0 +1,27 @@
+"""What `--help` shows a newcomer in a terminal of the default 80 columns."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from typer.testing import CliRunner
+
+from callsense.cli.main import app
+
+COLUMNS = 80
+
+
+@pytest.mark.parametrize("group", [[], *([group.name] for group in app.registered_groups)])
+def test_a_command_list_fills_its_lines(group: list[str]) -> None:
+    """Each summary wraps at the terminal's edge, not at its docstring's line breaks (those left lines
+    half empty, then a few words on a line of their own)."""
+    shown = CliRunner().invoke(app, [*group, "--help"], env={"COLUMNS": str(COLUMNS)})
+    assert shown.exit_code == 0, shown.output
+    panel = shown.output.split("Commands ")[1].splitlines()[1:-1]
+    width = len(panel[0]) - 3  # inside the borders and the padding on the right
+    rows = [line.strip("│").rstrip() for line in panel]
+    for row, following in itertools.pairwise(rows):
+        if following.startswith(" " * 3):  # the next line goes on with this command's summary
+            next_word = following.split()[0]
+            assert len(row) + 1 + len(next_word) > width, f"a line wrapped early:\n{row}\n{following}"
