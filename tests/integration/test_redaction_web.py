@@ -59,6 +59,16 @@ def _kinds(rt: Runtime) -> list[tuple[str, str | None]]:
         return [(event.kind, event.actor) for event in calls.events(session=session, call_pk=call.id)]
 
 
+def test_a_viewer_cannot_be_granted_sensitive_data(rt: Runtime) -> None:
+    with rt.db.transaction() as session:
+        accounts.create_user(session=session, username="watcher", role=Role.viewer, password=PASSWORD)
+    refused = CliRunner().invoke(cli, ["users", "sensitive", "watcher", "--allow"])
+    assert refused.exit_code == 1 and "needs the analyst or admin role" in refused.output
+    with rt.db.transaction() as session:
+        assert not accounts.all_users(session=session)[-1].sees_sensitive  # users by name: watcher is last
+    assert CliRunner().invoke(cli, ["users", "sensitive", "watcher", "--deny"]).exit_code == 0
+
+
 def test_the_call_page_shows_sensitive_data_only_with_the_permission(rt: Runtime) -> None:
     app = create_app(rt, tasks.build_app(rt), worker_concurrency=0)
     with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as base:
