@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -25,3 +27,15 @@ def test_a_command_list_fills_its_lines(group: list[str]) -> None:
         if following.startswith(" " * 3):  # the next line goes on with this command's summary
             next_word = following.split()[0]
             assert len(row) + 1 + len(next_word) > width, f"a line wrapped early:\n{row}\n{following}"
+
+
+def test_python_dash_m_runs_the_command() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "callsense", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Usage: callsense" in shown.stdout and "process" in shown.stdout
