@@ -117,7 +117,15 @@ def retry_all(
     ] = False,
 ) -> None:
     """Put every dead delivery (of one destination, or all) back in the outbox and queue them."""
+    from callsense.errors import ConfigError
+
     with common.runtime() as rt:
+        if destination is not None and rt.settings.deliveries.named(destination) is None:
+            configured = ", ".join(d.name for d in rt.settings.deliveries.destinations) or "none"
+            # A typo would otherwise say "queued 0 deliveries"; a removed destination's rows cannot be sent.
+            raise ConfigError(
+                f"no destination named '{destination}' is configured (destinations: {configured})"
+            )
         with rt.db.transaction() as session:
             ids = deliveries.requeue_dead(session=session, actor="cli", destination=destination)
         _requeued(rt, ids, now=now)

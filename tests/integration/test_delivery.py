@@ -173,6 +173,8 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
 
     result = cli(rt.settings, "deliveries", "retry-all")
     assert result.returncode == 0 and "queued 0 deliveries" in result.stdout
+    mistyped = cli(rt.settings, "deliveries", "retry-all", "--destination", "crm-typo")
+    assert mistyped.returncode == 1 and "no destination named 'crm-typo'" in mistyped.stderr
 
 
 def bearer(token: str) -> dict[str, str]:
