@@ -143,6 +143,8 @@ def show(
     from callsense.calls import access
     from callsense.calls import service as calls_service
 
+    if events and sensitive:  # it would be ignored: the audit trail holds no call text to show unredacted
+        _refuse("--sensitive shows the record as said; the audit trail (--events) has no text to unredact")
     with common.runtime() as rt, rt.db.transaction() as session:
         call = calls_service.get(session=session, call_id=call_id)
         if events:

@@ -109,3 +109,9 @@ def test_a_data_dir_that_is_a_file_is_refused(
     monkeypatch.setenv("CALLSENSE_DATA_DIR", str(not_a_folder))
     message = refused(*command)
     assert message == f"error: cannot use data_dir {not_a_folder}: File exists\n"
+
+
+def test_sensitive_with_events_is_refused_rather_than_ignored(data_dir: Path) -> None:
+    message = refused("show", "any-call", "--events", "--sensitive")
+    assert message.startswith("error: --sensitive shows the record as said;")
+    assert not data_dir.exists()
