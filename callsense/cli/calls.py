@@ -9,13 +9,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from callsense.cli import common
+from callsense.errors import ConfigError
 
 
 def process(
@@ -39,21 +40,10 @@ def process(
 ) -> None:
     """Fetch, transcribe and analyse one call, store it encrypted, and print the analysed record as JSON
     (redacted, unless --sensitive)."""
-    from callsense.backends.recordings.sources.metadata import CALL_ID
     from callsense.pipeline import inline
 
-    # Checked before minutes of work, not after.
-    if call_id is not None and not CALL_ID.fullmatch(call_id):
-        _refuse(
-            f"the call id '{call_id[:80]}' must be 1 to 200 letters, digits, '.', '_', ':' or '-', "
-            "starting with a letter or digit (what the webhooks accept)"
-        )
-    if language is not None:
-        _check_language(language)
-    if json_out is not None and json_out.is_dir():
-        _refuse(f"cannot write the record to {json_out}: it is a directory")
-    if json_out is not None and not json_out.parent.is_dir():
-        _refuse(f"cannot write the record to {json_out}: there is no directory {json_out.parent}")
+    with common.errors_as_exit():  # checked before minutes of work, not after
+        _check_inputs(call_id=call_id, language=language, json_out=json_out)
     with common.runtime() as rt, _progress(quiet) as on_progress:
         record = inline.process(
             rt,
@@ -67,23 +57,28 @@ def process(
     text = record.model_dump_json(indent=2)
     sys.stdout.write(text + "\n")
     if json_out is not None:
-        try:
-            json_out.write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            _refuse(f"cannot write the record to {json_out}: {exc.strerror}")
+        with common.errors_as_exit():
+            try:
+                json_out.write_text(text + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot write the record to {json_out}: {exc.strerror}") from exc
 
 
-def _check_language(code: str) -> None:
+def _check_inputs(*, call_id: str | None, language: str | None, json_out: Path | None) -> None:
+    from callsense.backends.recordings.sources.metadata import CALL_ID
     from callsense.speech.whisper import whisper_languages
 
-    known = whisper_languages()
-    if code not in known:
-        _refuse(f"unknown language '{code}' (Whisper knows {', '.join(sorted(known))})")
-
-
-def _refuse(message: str) -> NoReturn:
-    common.err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(common.EXIT_PERMANENT)
+    if call_id is not None and not CALL_ID.fullmatch(call_id):
+        raise ConfigError(
+            f"the call id '{call_id[:80]}' must be 1 to 200 letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit (what the webhooks accept)"
+        )
+    if language is not None and language not in (known := whisper_languages()):
+        raise ConfigError(f"unknown language '{language}' (Whisper knows {', '.join(sorted(known))})")
+    if json_out is not None and json_out.is_dir():
+        raise ConfigError(f"cannot write the record to {json_out}: it is a directory")
+    if json_out is not None and not json_out.parent.is_dir():
+        raise ConfigError(f"cannot write the record to {json_out}: there is no directory {json_out.parent}")
 
 
 SensitiveOption = Annotated[
@@ -144,7 +139,10 @@ def show(
     from callsense.calls import service as calls_service
 
     if events and sensitive:  # it would be ignored: the audit trail holds no call text to show unredacted
-        _refuse("--sensitive shows the record as said; the audit trail (--events) has no text to unredact")
+        with common.errors_as_exit():
+            raise ConfigError(
+                "--sensitive shows the record as said; the audit trail (--events) has no text to unredact"
+            )
     with common.runtime() as rt, rt.db.transaction() as session:
         call = calls_service.get(session=session, call_id=call_id)
         if events:

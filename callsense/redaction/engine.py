@@ -75,7 +75,6 @@ class PresidioRedactor:
         self._entities = [entity.value for entity in settings.entities] + list(settings.custom_patterns)
         self._analyzer: AnalyzerEngine | None = None
         self._lock = threading.Lock()
-        self._supported_by_language: dict[str, frozenset[str]] = {}
 
     def _engine(self) -> AnalyzerEngine:
         with self._lock:
@@ -85,13 +84,6 @@ class PresidioRedactor:
                     tuple(self._settings.custom_patterns.items()), with_names=wants_names
                 )
             return self._analyzer
-
-    def _supported(self, analysis_language: str) -> frozenset[str]:
-        supported = self._supported_by_language.get(analysis_language)
-        if supported is None:
-            supported = frozenset(self._engine().get_supported_entities(analysis_language))
-            self._supported_by_language[analysis_language] = supported
-        return supported
 
     def checked(self, language: str | None) -> list[str]:
         """The entity types looked for in ``language``: all that are on for en/es/de/fr, the independent ones
@@ -114,7 +106,8 @@ class PresidioRedactor:
             entities = [e for e in wanted if _in_view(e, joined)]
             # Only names this language has a recognizer for: Presidio warns on each other one (and is to
             # refuse them), and an empty list would make it look for every entity it knows.
-            requested = [e for e in [*entities, *_presidio_names(entities)] if e in self._supported(analysis)]
+            supported = _supported_entities(self._engine(), analysis)
+            requested = [e for e in [*entities, *_presidio_names(entities)] if e in supported]
             if not requested:
                 continue
             for result in self._engine().analyze(
@@ -177,6 +170,11 @@ def _in_view(entity: str, joined: bool) -> bool:
     if entity not in _KNOWN or EntityType(entity) in BOTH_VIEWS:
         return True
     return (EntityType(entity) in JOINED_VIEW) == joined
+
+
+@functools.cache
+def _supported_entities(analyzer: AnalyzerEngine, language: str) -> frozenset[str]:
+    return frozenset(analyzer.get_supported_entities(language))
 
 
 def _presidio_names(entities: list[str]) -> list[str]:

@@ -34,13 +34,19 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def check_sensitive_grant(role: Role) -> None:
+    """The "view sensitive data" permission goes with a role that reads transcripts: never a viewer's."""
+    if not role.allows(Role.analyst):
+        raise ConfigError("the permission to view sensitive data needs the analyst or admin role")
+
+
 def create(*, session: Session, name: str, role: Role, sees_sensitive: bool = False) -> str:
     """A new token; ``sees_sensitive`` grants it the "view sensitive data" permission (the original of
     redacted text and audio, asked for with ``?sensitive=true``)."""
     if session.scalars(select(ApiToken).where(ApiToken.name == name)).one_or_none() is not None:
         raise ConfigError(f"a token named '{name}' exists already")
-    if sees_sensitive and not role.allows(Role.analyst):
-        raise ConfigError("the permission to view sensitive data needs the analyst or admin role")
+    if sees_sensitive:
+        check_sensitive_grant(role)
     token = PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiToken(name=name, role=role.value, sees_sensitive=sees_sensitive, token_sha256=digest(token))

@@ -88,11 +88,8 @@ def set_sensitive(*, session: Session, username: str, allowed: bool) -> None:
     """Grant or withdraw the "view sensitive data" permission (takes effect on the user's next page); a
     viewer, who reads no transcript at all, cannot be granted it (as for API tokens)."""
     user = _named(session, username)
-    if allowed and not Role(user.role).allows(Role.analyst):
-        raise ConfigError(
-            f"{username} is a {user.role}: the permission to view sensitive data needs the analyst or "
-            "admin role"
-        )
+    if allowed:
+        tokens.check_sensitive_grant(Role(user.role))
     user.sees_sensitive = allowed
 
 
