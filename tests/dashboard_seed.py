@@ -279,32 +279,7 @@ def seed_held_call(rt: Runtime) -> None:
         confidence=0.9,
         words=spread_words("But wait", 4, 6),
     )
-    silence = DecodedAudio(
-        np.zeros((2, 60 * SAMPLE_RATE), np.float32), AudioInfo("wav", "pcm", SAMPLE_RATE, 2, 60)
-    )
-    with rt.db.transaction() as session:
-        call, _ = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id="held",
-            source="/held.wav",
-            shown_source="held.wav",
-            details=calls.CallDetails(agent="Hold-agent"),
-        )
-        calls.store_transcript(
-            session=session,
-            call=call,
-            keyring=rt.keyring,
-            segments=[agent, customer],
-            translated=None,
-            translation_engine=None,
-            asr_model="base",
-            options={},
-            talk=talk.measure([agent, customer], silence, agent_channel=0, settings=TalkSettings()),
-        )
-        call.duration_s = 60.0
-        calls.set_status(session=session, call=call, status=CallStatus.done)
-        _categorise(rt, session, call)
+    _store_done(rt, "held", [agent, customer], seconds=60, channels=2, agent="Hold-agent")
 
 
 def seed_mono_call(rt: Runtime) -> None:
@@ -322,20 +297,42 @@ def seed_mono_call(rt: Runtime) -> None:
         )
         for text, start, end in said
     ]
+    analysis = AnalysisResult(
+        summary=["The customer's router drops the line."],
+        topic="Router dropping the line",
+        sentiment=Sentiment.negative,
+        emotion=Emotion.frustrated,
+    )
+    _store_done(rt, "mono", segments, seconds=20, channels=1, analysis=analysis)
+
+
+def _store_done(
+    rt: Runtime,
+    call_id: str,
+    segments: list[Segment],
+    *,
+    seconds: int,
+    channels: int,
+    agent: str | None = None,
+    analysis: AnalysisResult | None = None,
+) -> None:
+    """A finished call ``call_id`` without a recording: its turns, their talk figures over silent audio of
+    ``seconds`` and ``channels``, the analysis if given, and its categories evaluated."""
     silence = DecodedAudio(
-        np.zeros((1, 20 * SAMPLE_RATE), np.float32), AudioInfo("wav", "pcm", SAMPLE_RATE, 1, 20)
+        np.zeros((channels, seconds * SAMPLE_RATE), np.float32),
+        AudioInfo("wav", "pcm", SAMPLE_RATE, channels, seconds),
     )
     with rt.db.transaction() as session:
         call, _ = calls.get_or_create(
             session=session,
             keyring=rt.keyring,
-            call_id="mono",
-            source="/mono.wav",
-            shown_source="mono.wav",
-            details=calls.CallDetails(),
+            call_id=call_id,
+            source=f"/{call_id}.wav",
+            shown_source=f"{call_id}.wav",
+            details=calls.CallDetails(agent=agent),
         )
-        call.duration_s = 20.0
-        call.channels = 1
+        call.duration_s = float(seconds)
+        call.channels = channels
         calls.store_transcript(
             session=session,
             call=call,
@@ -347,18 +344,14 @@ def seed_mono_call(rt: Runtime) -> None:
             options={},
             talk=talk.measure(segments, silence, agent_channel=0, settings=TalkSettings()),
         )
-        calls.store_analysis(
-            session=session,
-            call=call,
-            keyring=rt.keyring,
-            result=AnalysisResult(
-                summary=["The customer's router drops the line."],
-                topic="Router dropping the line",
-                sentiment=Sentiment.negative,
-                emotion=Emotion.frustrated,
-            ),
-            llm_backend="embedded",
-            llm_model="qwen2.5-coder-1.5b",
-        )
+        if analysis is not None:
+            calls.store_analysis(
+                session=session,
+                call=call,
+                keyring=rt.keyring,
+                result=analysis,
+                llm_backend="embedded",
+                llm_model="qwen2.5-coder-1.5b",
+            )
         calls.set_status(session=session, call=call, status=CallStatus.done)
         _categorise(rt, session, call)
