@@ -97,6 +97,11 @@ class ASRSettings(BaseModel):
         default="default", description="CTranslate2 compute type; 'default' is int8 on CPU, float16 on CUDA."
     )
     cpu_threads: int = Field(default=0, ge=0, description="Threads for CPU inference; 0 uses every core.")
+    parallel_channels: bool = Field(
+        default=True,
+        description="Transcribe a stereo call's two channels at the same time (two model workers, about "
+        "300 MiB more memory): a third less time for stereo calls on 2 cores; mono calls are unchanged.",
+    )
     beam_size: int = Field(default=1, ge=1, le=10, description="1 is greedy decoding (fastest).")
     temperatures: list[float] = Field(
         default=[0.0, 0.4],

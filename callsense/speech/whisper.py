@@ -20,10 +20,12 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import structlog
 
 from callsense import metrics
@@ -77,16 +79,19 @@ class Transcript:
 
 @dataclass
 class _Progress:
-    """Reports seconds of audio done across all channels as a fraction of the whole."""
+    """Reports seconds of audio done across all channels as a fraction of the whole; the channels of a
+    stereo call advance it from two threads."""
 
     total: float
     callback: ProgressCallback | None
     done: float = field(default=0.0)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def advance(self, seconds: float) -> None:
-        self.done += seconds
-        if self.callback is not None and self.total > 0:
-            self.callback(min(self.done / self.total, 1.0))
+        with self._lock:  # held while reporting too, so the fractions reported never go back
+            self.done += seconds
+            if self.callback is not None and self.total > 0:
+                self.callback(min(self.done / self.total, 1.0))
 
 
 def _resolve_device(device: Device) -> str:
@@ -110,7 +115,7 @@ def _load_voice_encoder(path: Path) -> VoiceEncoder:
 
 
 @functools.lru_cache(maxsize=2)
-def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+def _load_model(path: str, device: str, compute_type: str, cpu_threads: int, workers: int) -> Any:
     from faster_whisper import WhisperModel
     from faster_whisper import transcribe as faster_whisper_transcribe
 
@@ -121,7 +126,12 @@ def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> 
     try:
         # A local path only: a bare name would make faster-whisper ask a model hub.
         model = WhisperModel(
-            path, device=device, compute_type=compute_type, cpu_threads=cpu_threads, local_files_only=True
+            path,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            num_workers=workers,
+            local_files_only=True,
         )
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelAssetError(f"cannot load the Whisper model at {path}: {exc}") from exc
@@ -173,7 +183,8 @@ class WhisperTranscriber:
 
     def _model(self) -> Any:
         path, _ = self._resolved()
-        return _load_model(str(path), self._device, self._compute_type, self._settings.cpu_threads)
+        workers = 2 if self._settings.parallel_channels else 1
+        return _load_model(str(path), self._device, self._compute_type, self._settings.cpu_threads, workers)
 
     def _voice_encoder(self) -> VoiceEncoder:
         return _load_voice_encoder(catalog.resolve_voice_encoder(self._model_dir))
@@ -255,7 +266,7 @@ class WhisperTranscriber:
             segments = self._mono_segments(channels[0], language, task, progress, hotwords)
             speakers = speakers or speakers_module.MONO_UNDIARIZED
         else:
-            heard = [self._channel_words(samples, language, task, progress, hotwords) for samples in channels]
+            heard = self._heard(channels, language, task, progress, hotwords)
             speakers = speakers or self._speaker_map(channels, heard, agent_channel)
             segments = turns_from_words(
                 [
@@ -271,6 +282,26 @@ class WhisperTranscriber:
             options=self.options(language, vocabulary),
             speakers=speakers if segments else None,
         )
+
+    def _heard(
+        self,
+        channels: list[FloatArray],
+        language: str,
+        task: Task,
+        progress: _Progress,
+        hotwords: str | None,
+    ) -> list[list[SpokenWord]]:
+        """Each channel's words; a stereo call's two channels at once where the settings allow, since
+        greedy decoding and Silero VAD keep only part of two cores busy (docs/benchmarks.md)."""
+
+        def words(samples: FloatArray) -> list[SpokenWord]:
+            return self._channel_words(samples, language, task, progress, hotwords)
+
+        if len(channels) == 1 or not self._settings.parallel_channels:
+            return [words(samples) for samples in channels]
+        self._model()  # loaded here, not by both threads at once
+        with ThreadPoolExecutor(max_workers=len(channels), thread_name_prefix="whisper-channel") as pool:
+            return list(pool.map(words, channels))
 
     def _channels(self, audio: DecodedAudio) -> list[FloatArray]:
         if channels_are_alike(audio, threshold=self._settings.mono_similarity):
@@ -299,14 +330,16 @@ class WhisperTranscriber:
         return speakers_module.by_voices(voices, [(word.start, word.end, word.text) for word in heard[0]])
 
     def _detect_language(self, samples: FloatArray) -> tuple[str | None, float | None]:
-        from faster_whisper.vad import get_speech_timestamps
+        from faster_whisper.vad import collect_chunks, get_speech_timestamps
 
-        if self._settings.vad and not get_speech_timestamps(samples):
-            return None, None
+        if self._settings.vad:
+            # Silero once here: faster-whisper's own vad_filter would run it over the whole call again.
+            speech = get_speech_timestamps(samples)
+            if not speech:
+                return None, None
+            samples = np.concatenate(collect_chunks(samples, speech)[0])
         try:
-            language, probability, _ = self._model().detect_language(
-                samples, vad_filter=self._settings.vad, language_detection_segments=2
-            )
+            language, probability, _ = self._model().detect_language(samples, language_detection_segments=2)
         except (ValueError, IndexError) as exc:  # raised by faster-whisper when VAD keeps nothing
             raise BadAudioError(f"language detection failed: {exc}") from exc
         return str(language), round(float(probability), 4)

@@ -127,5 +127,5 @@ def test_faster_whisper_measures_loops_the_same_way_once_a_model_is_loaded(tmp_p
     from faster_whisper import transcribe
 
     with pytest.raises(ModelAssetError):
-        _load_model(str(tmp_path / "no-model"), "cpu", "int8", 1)
+        _load_model(str(tmp_path / "no-model"), "cpu", "int8", 1, 1)
     assert transcribe.get_compression_ratio is loop_compression_ratio
