@@ -138,3 +138,14 @@ def test_an_address_not_of_this_machine_is_refused_before_the_start(data_dir: Pa
     )
     assert not data_dir.exists()
 
+
+def test_a_backup_directory_that_cannot_be_made_is_refused_before_the_passphrase(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("hello\n")
+    target = tmp_path / "notes.txt" / "backup"
+    message = refused("backup", "create", str(target))  # no prompt: nothing on stdout
+    assert message == (
+        f"error: cannot make the backup directory {target}: {tmp_path / 'notes.txt'} is not a directory\n"
+    )
+    assert not data_dir.exists()
