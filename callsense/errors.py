@@ -27,7 +27,8 @@
         ├── BlobStoreUnavailableError the blob store did not answer, or answered 5xx, 408 or 429
         ├── DatabaseUnavailableError the database did not answer (down, restarting, unreachable)
         ├── LLMUnavailableError      the LLM back-end did not answer
-        └── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
+        ├── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
+        └── UnexpectedStageError     a stage stopped on an error that is none of these (a bug, a full disk)
 
 Library errors are translated into these at the boundary and re-raised ``from exc``; only the CLI, the
 API and the dashboard turn them into exit codes, JSON answers and pages.
@@ -169,6 +170,12 @@ class CRMRejectedError(PermanentError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class UnexpectedStageError(RetryableError):
+    """A stage stopped on an exception callsense does not raise on purpose (a bug, a full disk, a library's
+    failure); the original is its ``__cause__``, its traceback is logged. Retryable as the queue treats any
+    error it cannot tell permanent: it runs the job again, up to the stage's attempts."""
 
 
 class SignatureError(PermanentError):

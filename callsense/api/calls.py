@@ -48,7 +48,7 @@ class Question(BaseModel):
 @router.get("", response_model=CallPage)
 def list_calls(
     rt: RuntimeDep,
-    _: PrincipalDep,
+    principal: PrincipalDep,
     status_: Annotated[CallStatus | None, Query(alias="status")] = None,
     since: Annotated[datetime | None, Query(description="calls at or after this time")] = None,
     until: Annotated[datetime | None, Query(description="calls before this time")] = None,
@@ -74,6 +74,14 @@ def list_calls(
     category: Annotated[
         str | None, Query(max_length=60, description="calls in this category (its name, see categories)")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="full-text search, as the dashboard's: words of the summary and topic, and for "
+            'analysts and admins of the transcript (stemmed; "a phrase", -word to exclude, or)',
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CallPage:
@@ -89,8 +97,13 @@ def list_calls(
         non_talk_above=non_talk_above,
         interruptions_above=interruptions_above,
         category=category,
+        text=q.strip() if q else None,  # blank: no search, as on the dashboard
     )
-    query = select(Call).where(*queries.conditions(criteria=criteria, include_transcripts=False))
+    # Viewers search the text they may read, the analysis; the transcript's words stay out of their reach.
+    include_transcripts = principal.role.allows(Role.analyst)
+    query = select(Call).where(
+        *queries.conditions(criteria=criteria, include_transcripts=include_transcripts)
+    )
     with rt.db.transaction() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(query.order_by(queries.call_time.desc(), Call.id).limit(limit).offset(offset))

@@ -39,7 +39,7 @@ from callsense.errors import BackupError, NotFoundError
 from callsense.security import keywrap
 from callsense.streamcipher import chunks_of
 
-__all__ = ["KeyExport", "Progress", "Silent", "create", "restore"]
+__all__ = ["KeyExport", "Progress", "Silent", "check_destination", "create", "restore"]
 
 DUMP = "database.dump"
 BLOBS = "blobs"
@@ -89,6 +89,7 @@ def create(
     if not key_path.is_file():
         raise BackupError(f"there is no key file at {key_path}: without it the data cannot be read")
     _check_key_destination(keys, directory.resolve())
+    check_destination(directory)
     directory = _empty_directory(directory)
     db = open_database(settings, check=False)
     try:
@@ -196,9 +197,23 @@ def restore(
     return found
 
 
+def check_destination(directory: Path) -> None:
+    """Refuse a backup directory that is neither new nor empty, or that cannot be made or written: before a
+    passphrase is asked for and the database dumped, not after."""
+    try:
+        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+            raise BackupError(f"{directory} is not an empty directory: give a new one for each backup")
+        nearest = next(path for path in (directory, *directory.parents) if path.exists())
+        if not nearest.is_dir():
+            raise BackupError(f"cannot make the backup directory {directory}: {nearest} is not a directory")
+        writable = os.access(nearest, os.W_OK | os.X_OK)
+    except OSError as exc:  # a parent we may not look into
+        raise BackupError(f"cannot use {directory} for the backup: {exc.strerror}") from exc
+    if not writable:
+        raise BackupError(f"cannot write the backup into {directory}: no write permission on {nearest}")
+
+
 def _empty_directory(directory: Path) -> Path:
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise BackupError(f"{directory} is not an empty directory: give a new one for each backup")
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)  # the dump holds some columns in clear (docs/security.md)

@@ -93,6 +93,8 @@ def backup_create(
     if key_out is not None and passphrase_file is not None:
         common.err.print("[bold red]error:[/] give --key-out or --passphrase-file, not both", highlight=False)
         raise typer.Exit(common.EXIT_PERMANENT)
+    with common.errors_as_exit():  # before the passphrase is asked for a backup that cannot be written
+        archive.check_destination(directory)
     passphrase = None if key_out is not None else _passphrase(passphrase_file, confirm=True)
     with common.errors_as_exit():
         done = archive.create(

@@ -101,9 +101,11 @@ def serve(
     from callsense.server import create_app
 
     settings = common.settings()
+    listen_host, listen_port = host or settings.server.host, port or settings.server.port
     with common.errors_as_exit():
         if ssl_certfile is not None:
             _check_tls(ssl_certfile, ssl_keyfile)
+        _check_listen(listen_host, listen_port)  # before anything is opened or started
         rt = open_runtime(settings)
     concurrency = settings.server.worker_concurrency if worker_concurrency is None else worker_concurrency
     api = create_app(rt, tasks.build_app(rt), worker_concurrency=concurrency)
@@ -114,8 +116,8 @@ def serve(
     try:
         uvicorn.run(
             api,
-            host=host or settings.server.host,
-            port=port or settings.server.port,
+            host=listen_host,
+            port=listen_port,
             ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
             ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
             proxy_headers=True,
@@ -137,6 +139,34 @@ def _check_tls(certfile: Path, keyfile: Path | None) -> None:
     except OSError as exc:  # ssl.SSLError included
         raise ConfigError(
             f"cannot load the TLS certificate {certfile} and key {keyfile or certfile}: {exc}"
+        ) from exc
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Bind the address as uvicorn will (asyncio's server, address reuse included), then let it go: uvicorn
+    finds a port in use only after the start, and ends with its own message and exit code 3."""
+    import asyncio
+    import errno
+    import os
+
+    async def bind() -> None:
+        server = await asyncio.get_running_loop().create_server(asyncio.Protocol, host, port)
+        server.close()
+        await server.wait_closed()
+
+    try:
+        asyncio.run(bind())
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: the port is in use; stop what holds it, or choose another "
+                "port with --port or server.port (CALLSENSE_SERVER__PORT)"
+            ) from exc
+        # asyncio's message repeats the address; a host name that does not resolve has no errno of the OS
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {reason}; check --host and --port, or server.host and "
+            "server.port (CALLSENSE_SERVER__HOST, CALLSENSE_SERVER__PORT)"
         ) from exc
 
 

@@ -24,7 +24,7 @@ import structlog
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
-from callsense.errors import CallGoneError, CallsenseError
+from callsense.errors import CallGoneError, CallsenseError, UnexpectedStageError
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -40,6 +40,9 @@ QUEUE_RETRIES: ContextVar[bool] = ContextVar("queue_retries", default=False)
 def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
     """Audit the stage's start, and on error mark the call failed with the reason, in its own transaction.
 
+    An exception of no callsense kind is logged with its traceback and raised as ``UnexpectedStageError``:
+    the call does not stay half-way, and the queue retries it as any error it cannot tell permanent.
+
     Log lines written meanwhile carry the call's id as the recording system knows it."""
     with rt.db.transaction() as session:
         call_id = calls.lock(session=session, call_pk=call_pk).call_id
@@ -50,7 +53,8 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
             yield
     except CallGoneError:
         raise  # erased meanwhile: there is no call left to mark failed
-    except CallsenseError as exc:
+    except Exception as raised:
+        exc = raised if isinstance(raised, CallsenseError) else _unexpected(raised, call_pk, stage)
         log.info("stage failed", call_pk=str(call_pk), stage=stage, error=str(exc), retryable=exc.retryable)
         again = exc.retryable and QUEUE_RETRIES.get()
         with rt.db.transaction() as session:
@@ -66,7 +70,16 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
                 detail=str(exc),
                 seconds=time.perf_counter() - started,
             )
-        raise
+        if exc is raised:
+            raise
+        raise exc from raised
+
+
+def _unexpected(raised: Exception, call_pk: uuid.UUID, stage: Stage) -> UnexpectedStageError:
+    """An error of no callsense kind, logged with its traceback (its message may not say enough)."""
+    log.exception("stage stopped on an unexpected error", call_pk=str(call_pk), stage=stage)
+    message = str(raised)
+    return UnexpectedStageError(f"unexpected {type(raised).__name__}" + (f": {message}" if message else ""))
 
 
 def is_done(call: Call, stage: Stage) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -313,3 +314,31 @@ def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt
     with rt.db.transaction() as session:  # its words leave the search index with its transcript
         call = session.scalars(select(Call).where(Call.call_id == "demo-bill-de")).one()
         assert session.get(CallSearch, call.id) is None
+
+
+def test_the_api_searches_call_text_as_the_dashboard_does_each_role_its_own_text(
+    app: object, rt: Runtime
+) -> None:
+    with rt.db.transaction() as session:
+        analyst = tokens.create(session=session, name="search-analyst", role=Role.analyst)
+        viewer = tokens.create(session=session, name="search-viewer", role=Role.viewer)
+    client = _client(app)
+
+    def listed(token: str, **params: str) -> dict[str, Any]:
+        response = client.get("/calls", params=params, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def found(token: str, words: str) -> list[str]:
+        return [item["call_id"] for item in listed(token, q=words)["items"]]
+
+    assert found(analyst, "Sarah Miller") == ["demo-refund"]  # said in the transcript
+    assert found(analyst, "refunds") == ["demo-refund"]  # stemmed
+    assert found(analyst, "refund -twice") == []  # web search syntax: exclusion
+    # A viewer may not read transcripts, so may not probe them either: summaries and topics only.
+    assert found(viewer, "Sarah Miller") == []
+    assert found(viewer, "duplicate") == ["demo-refund"]
+    assert listed(viewer, q="  ")["total"] == listed(viewer)["total"] > 1  # blank: no search, as on the page
+    parameters = client.get("/openapi.json").json()["paths"]["/calls"]["get"]["parameters"]
+    (q,) = [parameter for parameter in parameters if parameter["name"] == "q"]
+    assert "transcript" in q["description"] and q["schema"]["anyOf"][0]["maxLength"] == 200

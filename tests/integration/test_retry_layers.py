@@ -25,7 +25,7 @@ from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
 from callsense.config.fetch import FetchSettings
 from callsense.config.models import LLMSettings
-from callsense.pipeline import ingest, tasks
+from callsense.pipeline import fetch, ingest, tasks
 from callsense.runtime import Runtime, open_runtime
 from tests.conftest import AUDIO, status_of
 from tests.crm_calls import ANALYSIS, store_transcribed
@@ -179,22 +179,50 @@ def test_a_dead_recorder_gets_one_request_per_run_until_the_queue_gives_up(
     rt: Runtime, dead_recorder: Flaky
 ) -> None:
     call_pk = ingest.ingest(rt, call_id="dead-recorder", source=dead_recorder.url + "/call.flac").call_pk
+    _run_until_the_queue_gives_up(rt, "fetch", call_pk)
+    assert dead_recorder.requests == tasks.RETRY["fetch"].max_attempts
+    status, detail = _status(rt, call_pk)
+    assert status is CallStatus.failed and "503" in detail and "tries again" not in detail
+
+
+def test_an_unexpected_error_is_retried_then_fails_the_call_for_good(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``callsense process`` does in one run: the call ends ``failed`` with the reason, not half-way
+    (where the reconciler would queue the stage again every minute)."""
+    runs: list[object] = []
+
+    def crash(*args: object, **kwargs: object) -> None:
+        runs.append(args)
+        raise RuntimeError("the decoder crashed")
+
+    call_pk = ingest.ingest(rt, call_id="crashing", source=str(AUDIO / "en_short.mono.flac")).call_pk
+    fetch.run(rt, call_pk)
+    monkeypatch.setattr("callsense.pipeline.transcribe.decode", crash)
+    _run_until_the_queue_gives_up(rt, "transcribe", call_pk)
+    assert len(runs) == tasks.RETRY["transcribe"].max_attempts
+    assert _status(rt, call_pk) == (
+        CallStatus.failed,
+        "transcribe: unexpected RuntimeError: the decoder crashed",
+    )
+    assert tasks.reconcile_calls(rt, tasks.build_app(rt)) == 0
+
+
+def _run_until_the_queue_gives_up(rt: Runtime, stage: str, call_pk: uuid.UUID) -> None:
+    """Queue ``stage`` for the call and run the worker, the retried job made due at once, until its last run
+    failed too."""
     app = tasks.build_app(rt)
-    options = {**tasks.worker_options(rt, queues=["fetch"], concurrency=1), "wait": False}
-    runs = tasks.RETRY["fetch"].max_attempts
+    options = {**tasks.worker_options(rt, queues=[stage], concurrency=1), "wait": False}
 
     async def scenario() -> None:
         async with app.open_async():
-            await tasks.defer_stage_async(app, "fetch", call_pk)
-            for _ in range(runs + 2):  # more worker passes than runs: nothing is left to run after the last
+            await tasks.defer_stage_async(app, stage, call_pk)
+            # more worker passes than runs: nothing is left to run after the last
+            for _ in range(tasks.RETRY[stage].max_attempts + 2):
                 await app.run_worker_async(**options, install_signal_handlers=False)
                 _make_due(rt)
 
     asyncio.run(scenario())
-    assert dead_recorder.requests == runs
-    status, detail = _status(rt, call_pk)
-    assert status is CallStatus.failed and "503" in detail and "tries again" not in detail
     with rt.db.transaction() as session:
-        query = text("select status::text from procrastinate_jobs where queue_name = 'fetch'")
-        left = session.execute(query).scalars().all()
-    assert left == ["failed"]
+        query = text("select status::text from procrastinate_jobs where queue_name = :queue")
+        assert session.execute(query, {"queue": stage}).scalars().all() == ["failed"]

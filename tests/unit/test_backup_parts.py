@@ -76,7 +76,7 @@ def test_a_backup_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> No
     KeyRing.load_or_create(settings.resolved_key_file)
     (tmp_path / "notes.txt").write_text("hello\n")
     target = tmp_path / "notes.txt" / "backup"  # under a file: not even root can make it
-    with pytest.raises(BackupError, match=r"cannot make the backup directory .*notes\.txt/backup: Not a dir"):
+    with pytest.raises(BackupError, match=r"directory .*notes\.txt/backup: .*notes\.txt is not a directory"):
         archive.create(
             settings, target, keys=archive.KeyExport(passphrase=PASSPHRASE), progress=archive.Silent()
         )

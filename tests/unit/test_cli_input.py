@@ -4,6 +4,7 @@ no database is opened (the data directory stays empty), no model is loaded."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -114,4 +115,37 @@ def test_a_data_dir_that_is_a_file_is_refused(
 def test_sensitive_with_events_is_refused_rather_than_ignored(data_dir: Path) -> None:
     message = refused("show", "any-call", "--events", "--sensitive")
     assert message.startswith("error: --sensitive shows the record as said;")
+    assert not data_dir.exists()
+
+
+def test_a_port_already_taken_is_refused_before_the_start(data_dir: Path) -> None:
+    # It used to open everything, then end with uvicorn's own message and exit code 3.
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        message = refused("serve", "--host", "127.0.0.1", "--port", str(port))
+    assert message == (
+        f"error: cannot listen on 127.0.0.1:{port}: the port is in use; stop what holds it, or choose "
+        "another port with --port or server.port (CALLSENSE_SERVER__PORT)\n"
+    )
+    assert not data_dir.exists()
+
+
+def test_an_address_not_of_this_machine_is_refused_before_the_start(data_dir: Path) -> None:
+    message = refused("serve", "--host", "192.0.2.1", "--port", "8000")  # TEST-NET-1: nobody's address
+    assert message == (
+        "error: cannot listen on 192.0.2.1:8000: Cannot assign requested address; check --host and --port, "
+        "or server.host and server.port (CALLSENSE_SERVER__HOST, CALLSENSE_SERVER__PORT)\n"
+    )
+    assert not data_dir.exists()
+
+
+def test_a_backup_directory_that_cannot_be_made_is_refused_before_the_passphrase(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("hello\n")
+    target = tmp_path / "notes.txt" / "backup"
+    message = refused("backup", "create", str(target))  # no prompt: nothing on stdout
+    assert message == (
+        f"error: cannot make the backup directory {target}: {tmp_path / 'notes.txt'} is not a directory\n"
+    )
     assert not data_dir.exists()
