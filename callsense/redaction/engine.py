@@ -25,7 +25,6 @@ from presidio_analyzer import (
     RecognizerResult,
 )
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
@@ -41,6 +40,7 @@ from callsense.redaction.recognizers import (
     LANGUAGES,
     MISHEARD,
     PRESIDIO_NAMES,
+    PersonRecognizer,
     language_independent,
     language_specific,
 )
@@ -270,7 +270,7 @@ def _analyzer(custom_patterns: tuple[tuple[str, str], ...], *, with_names: bool)
         recognizers += language_independent(language)
         recognizers += [] if language == _OTHER else language_specific(language)
         if language in pipelines:
-            recognizers.append(SpacyRecognizer(supported_language=language, supported_entities=["PERSON"]))
+            recognizers.append(PersonRecognizer(language))
         recognizers += [
             PatternRecognizer(
                 supported_entity=name,

@@ -16,10 +16,12 @@ from presidio_analyzer.predefined_recognizers import (
     EsNifRecognizer,
     IbanRecognizer,
     PhoneRecognizer,
+    SpacyRecognizer,
     UsSsnRecognizer,
 )
 
 from callsense.config.redaction import EntityType
+from callsense.redaction.not_names import name_span
 
 LANGUAGES = ("en", "es", "de", "fr")
 # Where a phone number without a country code is read as local: the four languages' countries and neighbours.
@@ -139,9 +141,30 @@ class NameCueRecognizer(EntityRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         return [
-            RecognizerResult(EntityType.name.value, match.start("name"), match.end("name"), 0.7)
+            RecognizerResult(EntityType.name.value, *span, 0.7)
             for match in _NAME_CUES.finditer(text)
+            if (span := name_span(text, match.start("name"), match.end("name")))
         ]
+
+
+class PersonRecognizer(SpacyRecognizer):
+    """The persons of a language's NER model, less what is never a name (``not_names.py``): the greeting
+    the model joins to a name ("Goodnight Maria"), or takes for one alone ("Bonne nuit"), payment brands and
+    plan names."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(supported_language=language, supported_entities=["PERSON"])
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        found: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts)
+        kept = []
+        for result in found:
+            if span := name_span(text, result.start, result.end):
+                result.start, result.end = span
+                kept.append(result)
+        return kept
 
 
 class MisheardEmailRecognizer(PatternRecognizer):

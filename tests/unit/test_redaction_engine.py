@@ -111,6 +111,57 @@ def test_a_name_without_a_cue_is_found_by_the_ner_model(
     assert name not in redaction.segments[0].text
 
 
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        # The NER models took each of these for a person ("[NAME] and thank you for calling").
+        ("en", "Goodnight and thank you for calling."),
+        ("en", "Howdy. Okay, Visa."),
+        ("en", "I paid with Mastercard."),
+        ("en", "I have the Gold plan, and the Unlimited plan."),
+        ("fr", "Bonne nuit."),
+        ("fr", "Bonne soirée. Bonne journée."),
+        ("fr", "Je paie avec Visa."),
+        # A translation keeps the caller's greeting now and then, and is redacted as English.
+        ("en", "Buenas noches."),
+        ("en", "Guten Abend."),
+        ("es", "Buenas noches, muchas gracias, adiós."),
+        ("es", "Vale, perfecto, hasta luego."),
+        ("de", "Gute Nacht, vielen Dank, auf Wiederhören."),
+        ("de", "Alles klar, schönen Tag noch."),
+        ("fr", "Merci, au revoir."),
+    ],
+)
+def test_greetings_closings_brands_and_plans_are_no_names(
+    redactor: PresidioRedactor, language: str, text: str
+) -> None:
+    turn = whisper_turn(CUSTOMER, text)
+    redaction = redactor.redact_segments([turn], language=language)
+    assert redaction.spans == [] and redaction.segments == [turn]
+    assert redactor.redact_text(text, language=language) == text
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "redacted"),
+    [
+        ("en", "Goodnight, Maria.", "Goodnight, [NAME]."),
+        ("en", "Goodnight Maria.", "Goodnight [NAME]."),  # one person to the NER model
+        ("en", "Thanks Maria, goodnight.", "Thanks [NAME], goodnight."),
+        ("en", "Good morning, this is Anna Smith.", "Good morning, this is [NAME]."),
+        ("es", "Buenas noches, soy Carmen Ruiz.", "Buenas noches, soy [NAME]."),
+        ("de", "Guten Abend, hier ist Klaus Becker.", "Guten Abend, hier ist [NAME]."),
+        ("fr", "Bonne nuit, Marie.", "Bonne nuit, [NAME]."),
+        ("fr", "Merci Julien, bonne journée.", "Merci [NAME], bonne journée."),
+    ],
+)
+def test_a_name_next_to_a_greeting_is_still_redacted_and_the_greeting_kept(
+    redactor: PresidioRedactor, language: str, text: str, redacted: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language)
+    assert redaction.segments[0].text == redacted
+    assert [span.entity for span in redaction.spans] == ["NAME"]
+
+
 def test_a_number_split_over_two_turns_is_redacted_in_both(redactor: PresidioRedactor) -> None:
     turns = [
         whisper_turn(CUSTOMER, "It's four one one one, one one one one,", 0.0),
