@@ -51,8 +51,11 @@ def main() -> None:
         rt = dataclasses.replace(runtime.open_runtime(settings), transcriber=whisper)
         try:
             started = time.perf_counter()
-            whisper._model()  # load both models up front so the first row is comparable to the rest
+            # Load the models up front so that the first row is comparable to the rest: Whisper, the LLM, and
+            # the redactor with its English pipeline (each other language's loads on its first call).
+            whisper._model()
             rt.llm.count_tokens("warm up")
+            rt.redactor.redact_text("warm up", language="en")
             load = time.perf_counter() - started
             for index, path in enumerate(args.files):
                 started = time.perf_counter()

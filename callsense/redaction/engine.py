@@ -28,9 +28,8 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
-from callsense.redaction import RedactedSpan, Redaction
+from callsense.redaction import RedactedSpan, Redaction, ner
 from callsense.redaction.digits import TEXT2NUM_LANGUAGES, Normalised, normalise
-from callsense.redaction.ner import load_ner_pipelines
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.recognizers import (
     BOTH_VIEWS,
@@ -264,12 +263,12 @@ def _redact_segment(segment: Segment, spans: list[RedactedSpan]) -> Segment:
 @functools.lru_cache(maxsize=4)
 def _analyzer(custom_patterns: tuple[tuple[str, str], ...], *, with_names: bool) -> AnalyzerEngine:
     languages = [*LANGUAGES, _OTHER]
-    pipelines = load_ner_pipelines() if with_names else {}
+    named = ner.installed_languages() if with_names else ()
     recognizers: list[EntityRecognizer] = []
     for language in languages:
         recognizers += language_independent(language)
         recognizers += [] if language == _OTHER else language_specific(language)
-        if language in pipelines:
+        if language in named:
             recognizers.append(PersonRecognizer(language))
         recognizers += [
             PatternRecognizer(
@@ -285,6 +284,8 @@ def _analyzer(custom_patterns: tuple[tuple[str, str], ...], *, with_names: bool)
         registry=registry,
         # Context words after a number count too: "the 3rd of March 1985, when I was born".
         context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=4),
-        nlp_engine=TokenizerNlpEngine(languages, pipelines, CONTEXT_WORDS),
+        nlp_engine=TokenizerNlpEngine(
+            languages, CONTEXT_WORDS, ner=ner.load_ner_pipeline if with_names else None
+        ),
         supported_languages=languages,
     )

@@ -28,12 +28,23 @@ def manifest_sha256(directory: Path) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def _directory(pin: PipelineDirectory) -> Path | None:
+def installed_languages() -> tuple[str, ...]:
+    """The languages whose pinned NER wheel is installed; each is checked and loaded on first use."""
+    return tuple(language for language, pin in NER_PIPELINES.items() if _installed(pin.distribution))
+
+
+def _installed(distribution: str) -> bool:
     try:
-        distribution = metadata.distribution(pin.distribution)
+        metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _directory(pin: PipelineDirectory) -> Path | None:
+    if not _installed(pin.distribution):
         return None
-    directory = Path(str(distribution.locate_file(pin.path)))
+    directory = Path(str(metadata.distribution(pin.distribution).locate_file(pin.path)))
     if not directory.is_dir():
         raise ModelAssetError(f"{pin.path} is missing from the installed package {pin.distribution}")
     if (actual := manifest_sha256(directory)) != pin.sha256:
@@ -41,12 +52,16 @@ def _directory(pin: PipelineDirectory) -> Path | None:
     return directory
 
 
+def load_ner_pipeline(language: str) -> Language | None:
+    """The checked NER pipeline of ``language``; None when none is pinned or its wheel is not installed."""
+    pin = NER_PIPELINES.get(language)
+    directory = None if pin is None else _directory(pin)
+    if directory is None:
+        return None
+    names = spacy.util.load_meta(directory / "meta.json")["pipeline"]
+    return spacy.load(directory, exclude=[name for name in names if name not in _KEEP])
+
+
 def load_ner_pipelines() -> dict[str, Language]:
     """Language -> its checked NER pipeline, for every pinned one that is installed."""
-    pipelines: dict[str, Language] = {}
-    for language, pin in NER_PIPELINES.items():
-        directory = _directory(pin)
-        if directory is not None:
-            names = spacy.util.load_meta(directory / "meta.json")["pipeline"]
-            pipelines[language] = spacy.load(directory, exclude=[name for name in names if name not in _KEEP])
-    return pipelines
+    return {language: pipeline for language in NER_PIPELINES if (pipeline := load_ner_pipeline(language))}

@@ -3,7 +3,8 @@ pipeline where one is installed (``ner_models``), whose PERSON entities become n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import spacy
@@ -13,16 +14,30 @@ from spacy.language import Language
 
 class TokenizerNlpEngine(NlpEngine):
     """Tokens and lower-case words as lemmas (Presidio's context words are matched against them, stop words
-    left out, ``context_words`` never counted as such); entities from ``pipelines`` (language -> a loaded
-    spaCy pipeline with an NER component) where a language has one."""
+    left out, ``context_words`` never counted as such); entities from the pipeline ``ner`` loads for a
+    language (a spaCy pipeline with an NER component; None: the language has none).
+
+    Each language's pipeline is loaded on its first text, not up front: French's tokenizer alone takes seconds
+    to build (docs/benchmarks.md), and a call in English never needs it."""
 
     def __init__(
-        self, languages: list[str], pipelines: dict[str, Language], context_words: frozenset[str]
+        self,
+        languages: list[str],
+        context_words: frozenset[str],
+        ner: Callable[[str], Language | None] | None = None,
     ) -> None:
-        self._pipelines = {
-            language: pipelines.get(language) or spacy.blank(language) for language in languages
-        }
+        self._languages = languages
+        self._ner = ner
+        self._pipelines: dict[str, Language] = {}
+        self._loading = threading.Lock()
         self._context_words = context_words
+
+    def _pipeline(self, language: str) -> Language:
+        with self._loading:
+            if language not in self._pipelines:
+                loaded = None if self._ner is None else self._ner(language)
+                self._pipelines[language] = loaded or spacy.blank(language)
+            return self._pipelines[language]
 
     def load(self) -> None:
         return None
@@ -31,7 +46,7 @@ class TokenizerNlpEngine(NlpEngine):
         return True
 
     def process_text(self, text: str, language: str) -> NlpArtifacts:
-        doc = self._pipelines[language](text)
+        doc = self._pipeline(language)(text)
         entities = [entity for entity in doc.ents if entity.label_ in ("PERSON", "PER")]
         for entity in entities:
             entity.label_ = "PERSON"
@@ -52,13 +67,13 @@ class TokenizerNlpEngine(NlpEngine):
             yield text, self.process_text(text, language)
 
     def is_stopword(self, word: str, language: str) -> bool:
-        return word not in self._context_words and bool(self._pipelines[language].vocab[word].is_stop)
+        return word not in self._context_words and bool(self._pipeline(language).vocab[word].is_stop)
 
     def is_punct(self, word: str, language: str) -> bool:
-        return bool(self._pipelines[language].vocab[word].is_punct)
+        return bool(self._pipeline(language).vocab[word].is_punct)
 
     def get_supported_entities(self) -> list[str]:
         return ["PERSON"]
 
     def get_supported_languages(self) -> list[str]:
-        return list(self._pipelines)
+        return list(self._languages)
