@@ -20,7 +20,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -266,8 +266,13 @@ class WhisperTranscriber:
             segments = self._mono_segments(channels[0], language, task, progress, hotwords)
             speakers = speakers or speakers_module.MONO_UNDIARIZED
         else:
-            heard = self._heard(channels, language, task, progress, hotwords)
-            speakers = speakers or self._speaker_map(channels, heard, agent_channel)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarization") as pool:
+                # A mono call's voices come from the audio alone: found beside Whisper, which keeps only part
+                # of two cores busy, not after it.
+                mono = len(channels) == 1 and speakers is None
+                voices = pool.submit(self._voices, channels[0]) if mono else None
+                heard = self._heard(channels, language, task, progress, hotwords)
+                speakers = speakers or self._speaker_map(heard, agent_channel, voices)
             segments = turns_from_words(
                 [
                     replace(word, speaker=speakers.speaker(word.start, word.end, channel))
@@ -309,10 +314,14 @@ class WhisperTranscriber:
         return [audio.channels[0], audio.channels[1]]
 
     def _speaker_map(
-        self, channels: list[FloatArray], heard: list[list[SpokenWord]], agent_channel: Channel | None
+        self,
+        heard: list[list[SpokenWord]],
+        agent_channel: Channel | None,
+        voices: Future[diarization.Diarization] | None,
     ) -> SpeakerMap:
-        """Stereo: roles by channel, checked against the conversation; mono: voices diarized, then roles."""
-        if len(channels) == 2:
+        """Stereo: roles by channel, checked against the conversation; mono: the diarized ``voices``, then
+        roles."""
+        if voices is None:
             left, right = ("".join(word.text for word in words) for words in heard)
             return speakers_module.by_channels(
                 (left, right),
@@ -320,14 +329,17 @@ class WhisperTranscriber:
                 override=None if agent_channel is None else _channel_index(agent_channel),
                 settings=self._speakers,
             )
-        samples = channels[0]
-        voices = diarization.diarize(
+        return speakers_module.by_voices(
+            voices.result(), [(word.start, word.end, word.text) for word in heard[0]]
+        )
+
+    def _voices(self, samples: FloatArray) -> diarization.Diarization:
+        return diarization.diarize(
             self._voice_encoder(),
             samples,
             diarization.speech_regions(samples),
             max_speakers=self._speakers.max_speakers,
         )
-        return speakers_module.by_voices(voices, [(word.start, word.end, word.text) for word in heard[0]])
 
     def _detect_language(self, samples: FloatArray) -> tuple[str | None, float | None]:
         from faster_whisper.vad import collect_chunks, get_speech_timestamps
