@@ -26,7 +26,8 @@ from callsense.redaction.engine import PresidioRedactor
 from callsense.speech.audio import decode
 from callsense.speech.passes import NUMBER_MIN_DIGITS
 from callsense.speech.repetitions import longest_number
-from callsense.speech.whisper import Transcript, WhisperTranscriber
+from callsense.speech.transcriber import Transcript
+from callsense.speech.whisper import WhisperTranscriber
 
 
 def main() -> None:

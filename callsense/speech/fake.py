@@ -8,7 +8,7 @@ from callsense.calls.schemas import RoleSource, Segment, SpeakerMethod, Speakers
 from callsense.config.models import Channel, SourceVocabulary
 from callsense.speech.audio import DecodedAudio
 from callsense.speech.speakers import SpeakerMap
-from callsense.speech.whisper import ProgressCallback, Task, Transcript, TranscriptionOptions
+from callsense.speech.transcriber import ProgressCallback, Task, Transcript, TranscriptionOptions
 
 OPTIONS = TranscriptionOptions(
     model="fake",

@@ -1,14 +1,67 @@
-"""The transcriber port: a decoded call in, its turns by speaker out (``whisper.WhisperTranscriber``, or the
-scripted ``fake.FakeTranscriber`` in tests that do not test Whisper)."""
+"""The transcriber port and what it returns: a decoded call in, its turns by speaker out. Implemented by
+``whisper.WhisperTranscriber``, and by the scripted ``fake.FakeTranscriber`` in tests not about Whisper."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
+from callsense.calls.schemas import Segment, render_transcript
 from callsense.config.models import Channel, SourceVocabulary
 from callsense.speech.audio import DecodedAudio
 from callsense.speech.speakers import SpeakerMap
-from callsense.speech.whisper import ProgressCallback, Transcript
+
+Task = Literal["transcribe", "translate"]
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass
+class Progress:
+    """Reports seconds of audio done across all channels as a fraction of the whole; the channels of a
+    stereo call advance it from two threads."""
+
+    total: float
+    callback: ProgressCallback | None
+    done: float = field(default=0.0)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:  # held while reporting too, so the fractions reported never go back
+            self.done += seconds
+            if self.callback is not None and self.total > 0:
+                self.callback(min(self.done / self.total, 1.0))
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """The settings that produced a transcript; stored beside it."""
+
+    model: str
+    device: str
+    compute_type: str
+    beam_size: int
+    temperatures: tuple[float, ...]
+    vad: bool
+    agent_channel: str
+    batched: bool
+    language: str | None = None
+    hotwords: str | None = None
+    number_beam_size: int = 1
+
+
+@dataclass(frozen=True)
+class Transcript:
+    segments: list[Segment]
+    language: str | None
+    language_probability: float | None
+    options: TranscriptionOptions
+    speakers: SpeakerMap | None = None  # None when there was no speech
+
+    @property
+    def text(self) -> str:
+        return render_transcript(self.segments)
 
 
 class Transcriber(Protocol):

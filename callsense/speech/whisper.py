@@ -19,18 +19,18 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import structlog
 
 from callsense import metrics
 from callsense.assets import catalog
-from callsense.calls.schemas import Segment, Speaker, render_transcript
+from callsense.calls.schemas import Segment, Speaker
 from callsense.config.models import ASRSettings, Channel, Device, SourceVocabulary, SpeakerSettings
 from callsense.errors import BadAudioError, ModelAssetError
 from callsense.speech import diarization, passes
@@ -38,60 +38,11 @@ from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
 from callsense.speech.repetitions import cut_repetitions, loop_compression_ratio
 from callsense.speech.speakers import SpeakerMap
+from callsense.speech.transcriber import Progress, ProgressCallback, Task, Transcript, TranscriptionOptions
 from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
 
 log = structlog.get_logger(__name__)
-
-Task = Literal["transcribe", "translate"]
-ProgressCallback = Callable[[float], None]
-
-
-@dataclass(frozen=True)
-class TranscriptionOptions:
-    """The settings that produced a transcript; stored beside it."""
-
-    model: str
-    device: str
-    compute_type: str
-    beam_size: int
-    temperatures: tuple[float, ...]
-    vad: bool
-    agent_channel: str
-    batched: bool
-    language: str | None = None
-    hotwords: str | None = None
-    number_beam_size: int = 1
-
-
-@dataclass(frozen=True)
-class Transcript:
-    segments: list[Segment]
-    language: str | None
-    language_probability: float | None
-    options: TranscriptionOptions
-    speakers: SpeakerMap | None = None  # None when there was no speech
-
-    @property
-    def text(self) -> str:
-        return render_transcript(self.segments)
-
-
-@dataclass
-class _Progress:
-    """Reports seconds of audio done across all channels as a fraction of the whole; the channels of a
-    stereo call advance it from two threads."""
-
-    total: float
-    callback: ProgressCallback | None
-    done: float = field(default=0.0)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:  # held while reporting too, so the fractions reported never go back
-            self.done += seconds
-            if self.callback is not None and self.total > 0:
-                self.callback(min(self.done / self.total, 1.0))
 
 
 def _resolve_device(device: Device) -> str:
@@ -250,7 +201,7 @@ class WhisperTranscriber:
             if task == "translate":
                 raise ModelAssetError(f"the English-only model {self.model_name} cannot translate")
         channels = self._channels(audio)
-        progress = _Progress(total=audio.duration * len(channels), callback=on_progress)
+        progress = Progress(total=audio.duration * len(channels), callback=on_progress)
         probability: float | None
         if language is not None:
             probability = None
@@ -293,7 +244,7 @@ class WhisperTranscriber:
         channels: list[FloatArray],
         language: str,
         task: Task,
-        progress: _Progress,
+        progress: Progress,
         hotwords: str | None,
     ) -> list[list[SpokenWord]]:
         """Each channel's words; a stereo call's two channels at once where the settings allow, since
@@ -389,7 +340,7 @@ class WhisperTranscriber:
         yield from kept
 
     def _mono_segments(
-        self, samples: FloatArray, language: str, task: Task, progress: _Progress, hotwords: str | None
+        self, samples: FloatArray, language: str, task: Task, progress: Progress, hotwords: str | None
     ) -> list[Segment]:
         segments = []
         last_end = 0.0
@@ -412,7 +363,7 @@ class WhisperTranscriber:
         return segments
 
     def _channel_words(
-        self, samples: FloatArray, language: str, task: Task, progress: _Progress, hotwords: str | None
+        self, samples: FloatArray, language: str, task: Task, progress: Progress, hotwords: str | None
     ) -> list[SpokenWord]:
         words = []
         last_end = 0.0
