@@ -44,16 +44,25 @@ def process(
 
     with common.errors_as_exit():  # checked before minutes of work, not after
         _check_inputs(call_id=call_id, language=language, json_out=json_out)
-    with common.runtime() as rt, _progress(quiet) as on_progress:
-        record = inline.process(
-            rt,
-            source=source,
-            call_id=call_id or _default_call_id(source),
-            language=language,
-            force=force,
-            on_progress=on_progress,
-            original_for=_actor() if sensitive else None,
+    try:
+        with common.runtime() as rt, _progress(quiet) as on_progress:
+            record = inline.process(
+                rt,
+                source=source,
+                call_id=call_id or _default_call_id(source),
+                language=language,
+                force=force,
+                on_progress=on_progress,
+                original_for=_actor() if sensitive else None,
+            )
+    except KeyboardInterrupt:
+        # Every finished stage is stored: the same command goes on from the stage that was cut short.
+        common.err.print(
+            "interrupted: the stages already done are kept; run the same command again to go on",
+            highlight=False,
+            soft_wrap=True,
         )
+        raise typer.Exit(common.EXIT_INTERRUPTED) from None
     text = record.model_dump_json(indent=2)
     sys.stdout.write(text + "\n")
     if json_out is not None:

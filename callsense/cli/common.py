@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 EXIT_PERMANENT = 1
 EXIT_RETRYABLE = 75  # EX_TEMPFAIL: a later attempt may succeed
+EXIT_INTERRUPTED = 130  # the shells' code for a command stopped by Ctrl-C (128 + SIGINT)
 
 err = Console(stderr=True)
 # Piped output is not wrapped at 80 columns, so tables stay greppable.

@@ -62,3 +62,19 @@ def test_an_unexpected_error_in_a_stage_fails_the_call_in_one_line_with_its_trac
         ["transcribe", "started"],
         ["transcribe", "failed"],
     ]
+
+
+def test_ctrl_c_keeps_the_stages_done_and_says_how_to_go_on(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("callsense.pipeline.transcribe.decode", interrupted)  # after a fetch that went well
+    stopped = runner.invoke(app, ["process", str(AUDIO / "en_short.mono.flac"), "--quiet"])
+    assert stopped.exit_code == 130, stopped.output
+    assert stopped.stderr.splitlines()[-1] == (
+        "interrupted: the stages already done are kept; run the same command again to go on"
+    )
+    shown = json.loads(runner.invoke(app, ["show", "en_short"]).stdout)
+    assert shown["status"] == "transcribing"  # fetched and stored; the next run starts here
