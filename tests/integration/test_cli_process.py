@@ -77,4 +77,4 @@ def test_ctrl_c_keeps_the_stages_done_and_says_how_to_go_on(
         "interrupted: the stages already done are kept; run the same command again to go on"
     )
     shown = json.loads(runner.invoke(app, ["show", "en_short"]).stdout)
-    assert shown["status"] == "transcribing"  # fetched and stored; the next run starts here
+    assert shown["status"] == "fetched"  # the recording stored; the next run starts at transcribe
