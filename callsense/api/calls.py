@@ -16,7 +16,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from callsense import serving
-from callsense.api.deps import Principal, PrincipalDep, original_allowed, require
+from callsense.api.deps import (
+    NO_CALL,
+    UNAUTHENTICATED,
+    Principal,
+    PrincipalDep,
+    original_allowed,
+    refused_below,
+    require,
+)
 from callsense.calls import access, queries, views
 from callsense.calls import service as calls
 from callsense.calls.models import Call
@@ -25,7 +33,8 @@ from callsense.pipeline import ask
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
-router = APIRouter(prefix="/calls", tags=["calls"])
+router = APIRouter(prefix="/calls", tags=["calls"], responses=UNAUTHENTICATED)
+SENSITIVE_REFUSED = "?sensitive=true without the 'view sensitive data' permission"
 
 
 class CallPage(BaseModel):
@@ -118,7 +127,9 @@ SensitiveQuery = Annotated[
 ]
 
 
-@router.get("/{call_id}", response_model=CallRecord)
+@router.get(
+    "/{call_id}", response_model=CallRecord, responses={**NO_CALL, 403: {"description": SENSITIVE_REFUSED}}
+)
 def get_call(
     call_id: str, rt: RuntimeDep, principal: PrincipalDep, sensitive: SensitiveQuery = False
 ) -> CallRecord:
@@ -139,7 +150,13 @@ def get_call(
 @router.get(
     "/{call_id}/audio",
     response_class=Response,
-    responses={200: {"content": {"audio/*": {}}}, 206: {"content": {"audio/*": {}}}, 416: {}},
+    responses={
+        200: {"content": {"audio/*": {}}},
+        206: {"content": {"audio/*": {}}},
+        403: {"description": f"a token without the 'analyst' role, or {SENSITIVE_REFUSED}"},
+        404: {"description": "no call with that id, or no audio stored for it"},
+        416: {},
+    },
 )
 def get_audio(
     call_id: str,
@@ -159,7 +176,12 @@ def get_audio(
     )
 
 
-@router.post("/{call_id}/reprocess", response_model=Reprocessing, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{call_id}/reprocess",
+    response_model=Reprocessing,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**NO_CALL, **refused_below(Role.admin)},
+)
 async def reprocess(
     call_id: str, rt: RuntimeDep, app: JobsDep, principal: Annotated[Principal, require(Role.admin)]
 ) -> Reprocessing:
@@ -168,7 +190,15 @@ async def reprocess(
     return Reprocessing(call_id=call_id, status=restart.status, queued=restart.stage)
 
 
-@router.post("/{call_id}/ask", response_model=ask.CallAnswer)
+@router.post(
+    "/{call_id}/ask",
+    response_model=ask.CallAnswer,
+    responses={
+        **refused_below(Role.analyst),
+        404: {"description": "no call with that id, or it has no transcript"},
+        503: {"description": "the LLM is unavailable; ask again later"},
+    },
+)
 def ask_about_call(
     call_id: str, body: Question, rt: RuntimeDep, principal: Annotated[Principal, require(Role.analyst)]
 ) -> ask.CallAnswer:
