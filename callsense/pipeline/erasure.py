@@ -20,7 +20,6 @@ import structlog
 from callsense import metrics
 from callsense.calls import datakeys, deliveries, retention
 from callsense.calls import service as calls
-from callsense.calls.models import utcnow
 from callsense.errors import NotFoundError
 from callsense.pipeline import record_archive
 
@@ -65,9 +64,9 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
         detail = f"erased on request ({via}): {reason}"
         if crm_records:
             detail += f"; filed in CRM as {', '.join(crm_records)}: erase it there too"
-        retention.delete_call(session=session, call=call, actor=actor, detail=detail)
+        erased_at = retention.delete_call(session=session, call=call, actor=actor, detail=detail)
     # Committed: VACUUM removes the old row version that holds the wrapped key (best effort).
     datakeys.vacuum_data_keys(rt.db)
     metrics.CALLS_FORGOTTEN.labels(what="erased").inc()
     log.info("call erased", call_id=call_id, actor=actor)
-    return Erasure(call_id, erased_now=True, at=utcnow(), by=actor, crm_records=crm_records)
+    return Erasure(call_id, erased_now=True, at=erased_at, by=actor, crm_records=crm_records)

@@ -190,6 +190,7 @@ def test_erasure_removes_every_row_and_blob_and_leaves_one_audit_event(rt: Runti
         assert data_key is not None and data_key.wrapped is None and data_key.destroyed_at is not None
         (record,) = session.scalars(select(Event).where(Event.stage == "erasure"))
     assert (record.call_pk, record.call_id, record.kind, record.actor) == (None, "subject", "erased", "dpo")
+    assert done.at == record.at  # the erasure is one moment, as the audit trail keeps it
     assert "DSR-42" in (record.detail or "") and "hook:hook-subject" in (record.detail or "")
     assert "charged" not in (record.detail or "")  # no words of the call
 
@@ -310,6 +311,7 @@ def test_holds_and_erasure_over_the_api_are_for_admins(rt: Runtime) -> None:
         assert erased.status_code == 200 and erased.json()["erased_now"]
         again = client.delete("/calls/api-call", params=reason, headers=admin)
         assert again.status_code == 200 and not again.json()["erased_now"]
+        assert again.json()["at"] == erased.json()["at"]  # the same erasure, answered again
         assert client.get("/calls/api-call", headers=admin).status_code == 404
         assert client.post("/calls/nothing/hold", json=reason, headers=admin).status_code == 404
 
