@@ -8,7 +8,7 @@ permission (audited as ``sensitive_viewed`` / ``sensitive_played``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -54,13 +54,24 @@ class Question(BaseModel):
     question: ask.QuestionText = Field(examples=["Did the agent offer a refund?"])
 
 
+IN_UTC = " (UTC unless it names an offset)"
+
+
+def _in_utc(moment: datetime | None) -> datetime | None:
+    """A time without an offset is UTC, as the dashboard's days are; PostgreSQL would read it in its
+    TimeZone setting, which an external server or the host of the embedded one decides."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 @router.get("", response_model=CallPage)
 def list_calls(
     rt: RuntimeDep,
     principal: PrincipalDep,
     status_: Annotated[CallStatus | None, Query(alias="status")] = None,
-    since: Annotated[datetime | None, Query(description="calls at or after this time")] = None,
-    until: Annotated[datetime | None, Query(description="calls before this time")] = None,
+    since: Annotated[datetime | None, Query(description=f"calls at or after this time{IN_UTC}")] = None,
+    until: Annotated[datetime | None, Query(description=f"calls before this time{IN_UTC}")] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
     topic: Annotated[
         str | None,
@@ -96,8 +107,8 @@ def list_calls(
 ) -> CallPage:
     criteria = queries.CallCriteria(
         status=status_,
-        since=since,
-        until=until,
+        since=_in_utc(since),
+        until=_in_utc(until),
         language=language,
         topic=topic,
         sentiment=sentiment,

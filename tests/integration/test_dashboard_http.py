@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +315,37 @@ def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt
     with rt.db.transaction() as session:  # its words leave the search index with its transcript
         call = session.scalars(select(Call).where(Call.call_id == "demo-bill-de")).one()
         assert session.get(CallSearch, call.id) is None
+
+
+def test_the_api_reads_a_time_without_an_offset_as_utc_whatever_the_database_zone(
+    app: object, rt: Runtime
+) -> None:
+    """`since` and `until` without an offset are UTC, as the dashboard's days are, even where PostgreSQL's
+    TimeZone setting (an external server's, or the embedded one's from the host) is another."""
+    with rt.db.transaction() as session:
+        viewer = tokens.create(session=session, name="zone-viewer", role=Role.viewer)
+        started = session.scalars(select(Call.started_at).where(Call.call_id == "demo-refund")).one()
+        database = session.scalar(text("select current_database()"))
+    assert started is not None
+    naive = started.astimezone(UTC).replace(tzinfo=None)
+    client, headers = _client(app), {"Authorization": f"Bearer {viewer}"}
+
+    def listed(**params: datetime) -> list[str]:
+        answer = client.get("/calls", params={**params, "limit": 200}, headers=headers)
+        return [item["call_id"] for item in answer.json()["items"]]
+
+    with rt.db.transaction() as session:
+        session.execute(text(f"alter database \"{database}\" set timezone = 'America/New_York'"))
+    rt.db.engine.dispose()  # new connections take the zone
+    try:
+        assert "demo-refund" in listed(since=naive - timedelta(seconds=1))
+        assert "demo-refund" not in listed(since=naive + timedelta(seconds=1))
+        assert "demo-refund" in listed(until=naive + timedelta(seconds=1))
+        assert "demo-refund" not in listed(until=naive - timedelta(seconds=1))
+    finally:
+        with rt.db.transaction() as session:
+            session.execute(text(f'alter database "{database}" reset timezone'))
+        rt.db.engine.dispose()
 
 
 def test_the_api_searches_call_text_as_the_dashboard_does_each_role_its_own_text(
