@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, HttpUrl, ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from callsense import metrics
 from callsense.calls import service as calls
@@ -183,15 +184,29 @@ async def _accept(
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
 
+DISCONNECTED: dict[str, Any] = {
+    "model": Refusal,
+    "description": "the sender closed the connection before the end of its body",
+}
+
+
 async def _body(request: Request, endpoint: str) -> bytes | JSONResponse:
-    """The request's body, read no further than ``MAX_BODY_BYTES``; past that, the refusal."""
+    """The request's body, read no further than ``MAX_BODY_BYTES``; past that, or when the sender goes
+    away before its end, the refusal."""
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            return _refuse_unauthenticated(
-                endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
-            )
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_BODY_BYTES:
+                return _refuse_unauthenticated(
+                    endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
+                )
+    except ClientDisconnect:
+        # Nobody reads this answer; refusing counts and samples it, where an error would log a traceback
+        # for every such request, unauthenticated as it is.
+        return _refuse_unauthenticated(
+            endpoint=endpoint, reason="disconnected", detail="the sender closed the connection", code=400
+        )
     return bytes(body)
 
 
@@ -200,6 +215,7 @@ async def _body(request: Request, endpoint: str) -> bytes | JSONResponse:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     responses={
+        400: DISCONNECTED,
         401: {"model": Refusal},
         409: {"model": Refusal},
         413: {"model": Refusal},
@@ -256,6 +272,7 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
     response_model=Accepted,
     responses={
         200: {"description": "not a completed recording: ignored"},
+        400: DISCONNECTED,
         401: {"model": Refusal},
         413: {"model": Refusal},
         422: {"model": Refusal},

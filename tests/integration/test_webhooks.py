@@ -4,6 +4,7 @@ leaves behind, what refusals cost, and Twilio callbacks that are signed but wron
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -208,6 +209,42 @@ def test_unauthenticated_refusals_log_one_line_a_minute_per_reason(
     client.post("/webhooks/recording", content=body, headers=headers)
     assert captured.entries[-1]["reason"] == "bad_signature"
     assert captured.entries[-1]["left_out_since"] == 20
+
+
+@pytest.mark.parametrize("endpoint", ["recording", "twilio"])
+def test_a_sender_gone_before_the_end_of_its_body_is_a_counted_refusal_not_an_error(
+    client: TestClient, endpoint: str
+) -> None:
+    """A sender that closes the connection half way through its body (anyone can) is counted and sampled as
+    a refusal, as an unauthenticated one, instead of an error with a traceback in the log each time."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"call_id": "cut', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/webhooks/{endpoint}",
+        "raw_path": f"/webhooks/{endpoint}".encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4000")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    before = refusals(endpoint, "disconnected")
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert refusals(endpoint, "disconnected") == before + 1
 
 
 def test_refusals_of_signed_requests_are_audited(rt: Runtime, client: TestClient) -> None:
