@@ -247,6 +247,24 @@ def test_a_sender_gone_before_the_end_of_its_body_is_a_counted_refusal_not_an_er
     assert refusals(endpoint, "disconnected") == before + 1
 
 
+def test_a_webhook_id_longer_than_a_receipt_holds_is_a_refused_header_not_a_database_error(
+    client: TestClient,
+) -> None:
+    before = refusals("recording", "malformed_header")
+    payload = {"call_id": "long-webhook-id", "recording_url": "https://recorder.example/r.wav"}
+    body, headers = signed(payload, msg_id="m" * 201)
+    refused = client.post("/webhooks/recording", content=body, headers=headers)
+    assert refused.status_code == 401
+    assert refused.json() == {
+        "error": "malformed_header",
+        "detail": "webhook-id header is over 200 characters",
+        "header": "webhook-id",
+    }
+    assert refusals("recording", "malformed_header") == before + 1
+    body, headers = signed(payload, msg_id="m" * 200)
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+
+
 def test_refusals_of_signed_requests_are_audited(rt: Runtime, client: TestClient) -> None:
     before = refused_events(rt)
     body, headers = signed({"call_id": "replayed", "recording_url": "https://recorder.example/r.wav"})
