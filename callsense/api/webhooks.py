@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -20,12 +20,12 @@ from urllib.parse import parse_qsl
 import structlog
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, HttpUrl, ValidationError
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel, Field, HttpUrl, ValidationError, field_validator
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from callsense import metrics
+from callsense import db, metrics
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.errors import ConfigError, SignatureError
@@ -55,8 +55,16 @@ class RecordingReady(BaseModel):
     agent: str | None = Field(default=None, max_length=200)
     customer_number: str | None = Field(default=None, max_length=40)
     direction: Direction | None = None
-    started_at: datetime | None = None
+    started_at: datetime | None = Field(default=None, description="UTC unless it names an offset")
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("started_at")
+    @classmethod
+    def _in_utc(cls, started_at: datetime | None) -> datetime | None:
+        # PostgreSQL would read a time without an offset in its TimeZone setting, which is the server's.
+        if started_at is None or started_at.tzinfo is not None:
+            return started_at
+        return started_at.replace(tzinfo=UTC)
 
 
 class Accepted(BaseModel):
@@ -171,6 +179,10 @@ async def _accept(
             detail=f"webhook-id {webhook_id} was received before",
             header="webhook-id",
             code=status.HTTP_409_CONFLICT,
+        )
+    except DataError as exc:
+        return await _refuse_authentic(
+            rt, endpoint=endpoint, reason="invalid_payload", detail=db.unstorable(exc), code=422
         )
     if call.created or call.status is CallStatus.received:
         await tasks.defer_stage_async(app, "fetch", call.call_pk)

@@ -25,7 +25,7 @@ from twilio.request_validator import RequestValidator
 
 from callsense import metrics
 from callsense.api import webhooks
-from callsense.calls.models import Event
+from callsense.calls.models import Call, Event
 from callsense.config import Settings
 from callsense.pipeline import tasks
 from callsense.runtime import Runtime, open_runtime
@@ -53,6 +53,12 @@ def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             twilio={"auth_tokens": [TWILIO_TOKEN]},
         )
         runtime = open_runtime(settings)
+        with (
+            runtime.db.transaction() as session
+        ):  # as an external server's may be: times must not depend on it
+            database = session.scalar(text("select current_database()"))
+            session.execute(text(f"alter database \"{database}\" set timezone = 'America/New_York'"))
+        runtime.db.engine.dispose()
         yield runtime
         runtime.db.close()
 
@@ -263,6 +269,33 @@ def test_a_webhook_id_longer_than_a_receipt_holds_is_a_refused_header_not_a_data
     assert refusals("recording", "malformed_header") == before + 1
     body, headers = signed(payload, msg_id="m" * 200)
     assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+
+
+def test_a_start_time_without_an_offset_is_utc(rt: Runtime, client: TestClient) -> None:
+    payload = {
+        "call_id": "naive-start",
+        "recording_url": "https://recorder.example/r.wav",
+        "started_at": "2026-03-01T09:30:00",
+    }
+    body, headers = signed(payload)
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+    with rt.db.transaction() as session:
+        started = session.scalars(select(Call.started_at).where(Call.call_id == "naive-start")).one()
+    assert started == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def test_a_signed_value_postgresql_cannot_hold_is_an_audited_refusal(rt: Runtime, client: TestClient) -> None:
+    before = refused_events(rt)
+    payload = {
+        "call_id": "nul-agent",
+        "recording_url": "https://recorder.example/r.wav",
+        "agent": "Ma\x00ria",
+    }
+    body, headers = signed(payload)
+    refused = client.post("/webhooks/recording", content=body, headers=headers)
+    assert refused.status_code == 422 and refused.json()["error"] == "invalid_payload"
+    assert "NUL" in refused.json()["detail"]
+    assert refused_events(rt) == before + 1
 
 
 def test_refusals_of_signed_requests_are_audited(rt: Runtime, client: TestClient) -> None:
