@@ -371,12 +371,11 @@ def test_the_api_searches_call_text_as_the_dashboard_does_each_role_its_own_text
     assert found(viewer, "Sarah Miller") == []
     assert found(viewer, "duplicate") == ["demo-refund"]
     assert listed(viewer, q="  ")["total"] == listed(viewer)["total"] > 1  # blank: no search, as on the page
+    # A value PostgreSQL cannot hold is the caller's error, not a 500.
     unstorable = client.get(
         "/calls", params={"q": "re\x00fund"}, headers={"Authorization": f"Bearer {viewer}"}
     )
-    assert (
-        unstorable.status_code == 422 and "NUL" in unstorable.json()["detail"]
-    )  # the caller's error, not a 500
+    assert unstorable.status_code == 422 and "NUL" in unstorable.json()["detail"]
     parameters = client.get("/openapi.json").json()["paths"]["/calls"]["get"]["parameters"]
     (q,) = [parameter for parameter in parameters if parameter["name"] == "q"]
     assert "transcript" in q["description"] and q["schema"]["anyOf"][0]["maxLength"] == 200
