@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DataError
 
 from callsense import metrics
 from callsense.backends.crm.base import Outgoing, Receipt
@@ -216,6 +217,16 @@ def test_a_held_call_is_refused_erasure_until_released(rt: Runtime) -> None:
         kinds = [e.kind for e in calls.events(session=session, call_pk=call_pk) if e.stage == "api"]
     assert kinds == ["hold", "hold_released"]
     assert erasure.erase(rt, call_id="evidence", actor="dpo", reason="DSR-44", via="cli").erased_now
+
+
+def test_an_erasure_the_database_refuses_leaves_the_recording_with_the_call(rt: Runtime) -> None:
+    """A reason PostgreSQL cannot store (a NUL character, from a form or a query string) fails the erasure
+    before any recording is deleted: the call stays whole, and a proper request erases it."""
+    call_pk = _processed(rt, "unstorable-reason", days_old=1)
+    with pytest.raises(DataError):
+        erasure.erase(rt, call_id="unstorable-reason", actor="dpo", reason="DSR\x0045", via="api")
+    assert _has_audio(rt, call_pk)
+    assert erasure.erase(rt, call_id="unstorable-reason", actor="dpo", reason="DSR-45", via="api").erased_now
 
 
 def test_a_queued_stage_that_meets_an_erased_call_ends_quietly(rt: Runtime) -> None:
