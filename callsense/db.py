@@ -31,7 +31,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callsense import __version__, backoff
@@ -136,6 +136,12 @@ def supervise(db: Database) -> Callable[[], None]:
         watcher.join(timeout=60)
 
     return stop_watching
+
+
+def unstorable(exc: DataError) -> str:
+    """Why PostgreSQL refused a value (a NUL character, a date out of its range), in one line: the caller's
+    error, to tell them."""
+    return str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
 
 
 def embedded_server(data_dir: Path) -> EmbeddedPostgres:

@@ -8,7 +8,7 @@ permission (audited as ``sensitive_viewed`` / ``sensitive_played``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -16,7 +16,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from callsense import serving
-from callsense.api.deps import Principal, PrincipalDep, original_allowed, require
+from callsense.api.deps import (
+    NO_CALL,
+    UNAUTHENTICATED,
+    Principal,
+    PrincipalDep,
+    original_allowed,
+    refused_below,
+    require,
+)
 from callsense.calls import access, queries, views
 from callsense.calls import service as calls
 from callsense.calls.models import Call
@@ -25,7 +33,8 @@ from callsense.pipeline import ask
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
-router = APIRouter(prefix="/calls", tags=["calls"])
+router = APIRouter(prefix="/calls", tags=["calls"], responses=UNAUTHENTICATED)
+SENSITIVE_REFUSED = "?sensitive=true without the 'view sensitive data' permission"
 
 
 class CallPage(BaseModel):
@@ -45,13 +54,24 @@ class Question(BaseModel):
     question: ask.QuestionText = Field(examples=["Did the agent offer a refund?"])
 
 
+IN_UTC = " (UTC unless it names an offset)"
+
+
+def _in_utc(moment: datetime | None) -> datetime | None:
+    """A time without an offset is UTC, as the dashboard's days are; PostgreSQL would read it in its
+    TimeZone setting, which an external server or the host of the embedded one decides."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 @router.get("", response_model=CallPage)
 def list_calls(
     rt: RuntimeDep,
     principal: PrincipalDep,
     status_: Annotated[CallStatus | None, Query(alias="status")] = None,
-    since: Annotated[datetime | None, Query(description="calls at or after this time")] = None,
-    until: Annotated[datetime | None, Query(description="calls before this time")] = None,
+    since: Annotated[datetime | None, Query(description=f"calls at or after this time{IN_UTC}")] = None,
+    until: Annotated[datetime | None, Query(description=f"calls before this time{IN_UTC}")] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
     topic: Annotated[
         str | None,
@@ -87,8 +107,8 @@ def list_calls(
 ) -> CallPage:
     criteria = queries.CallCriteria(
         status=status_,
-        since=since,
-        until=until,
+        since=_in_utc(since),
+        until=_in_utc(until),
         language=language,
         topic=topic,
         sentiment=sentiment,
@@ -118,7 +138,9 @@ SensitiveQuery = Annotated[
 ]
 
 
-@router.get("/{call_id}", response_model=CallRecord)
+@router.get(
+    "/{call_id}", response_model=CallRecord, responses={**NO_CALL, 403: {"description": SENSITIVE_REFUSED}}
+)
 def get_call(
     call_id: str, rt: RuntimeDep, principal: PrincipalDep, sensitive: SensitiveQuery = False
 ) -> CallRecord:
@@ -139,7 +161,13 @@ def get_call(
 @router.get(
     "/{call_id}/audio",
     response_class=Response,
-    responses={200: {"content": {"audio/*": {}}}, 206: {"content": {"audio/*": {}}}, 416: {}},
+    responses={
+        200: {"content": {"audio/*": {}}},
+        206: {"content": {"audio/*": {}}},
+        403: {"description": f"a token without the 'analyst' role, or {SENSITIVE_REFUSED}"},
+        404: {"description": "no call with that id, or no audio stored for it"},
+        416: {},
+    },
 )
 def get_audio(
     call_id: str,
@@ -159,7 +187,12 @@ def get_audio(
     )
 
 
-@router.post("/{call_id}/reprocess", response_model=Reprocessing, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{call_id}/reprocess",
+    response_model=Reprocessing,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**NO_CALL, **refused_below(Role.admin)},
+)
 async def reprocess(
     call_id: str, rt: RuntimeDep, app: JobsDep, principal: Annotated[Principal, require(Role.admin)]
 ) -> Reprocessing:
@@ -168,7 +201,15 @@ async def reprocess(
     return Reprocessing(call_id=call_id, status=restart.status, queued=restart.stage)
 
 
-@router.post("/{call_id}/ask", response_model=ask.CallAnswer)
+@router.post(
+    "/{call_id}/ask",
+    response_model=ask.CallAnswer,
+    responses={
+        **refused_below(Role.analyst),
+        404: {"description": "no call with that id, or it has no transcript"},
+        503: {"description": "the LLM is unavailable; ask again later"},
+    },
+)
 def ask_about_call(
     call_id: str, body: Question, rt: RuntimeDep, principal: Annotated[Principal, require(Role.analyst)]
 ) -> ask.CallAnswer:

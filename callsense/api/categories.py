@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
-from callsense.api.deps import Principal, require
+from callsense.api.deps import UNAUTHENTICATED, Principal, refused_below, require
 from callsense.calls import categories
 from callsense.calls.categorise import describe
 from callsense.config.categories import RULE_TEXT_MAX_CHARS, CategoryError
@@ -26,10 +26,7 @@ from callsense.serving import JobsDep, RuntimeDep
 router = APIRouter(
     prefix="/categories",
     tags=["categories"],
-    responses={
-        401: {"description": "no API token, or an unknown or revoked one"},
-        403: {"description": "not an admin token"},
-    },
+    responses={**UNAUTHENTICATED, **refused_below(Role.admin)},
 )
 AdminDep = Annotated[Principal, require(Role.admin)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no category of that name"}}

@@ -10,13 +10,15 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
-from callsense.api.deps import Principal, require
+from callsense.api.deps import UNAUTHENTICATED, Principal, refused_below, require
 from callsense.calls import deliveries
 from callsense.pipeline import tasks
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
-router = APIRouter(prefix="/deliveries", tags=["deliveries"])
+router = APIRouter(
+    prefix="/deliveries", tags=["deliveries"], responses={**UNAUTHENTICATED, **refused_below(Role.admin)}
+)
 
 
 class DeliveryPage(BaseModel):
@@ -43,7 +45,10 @@ def list_deliveries(
 
 
 @router.post(
-    "/{delivery_id}/retry", response_model=deliveries.DeliveryView, status_code=status.HTTP_202_ACCEPTED
+    "/{delivery_id}/retry",
+    response_model=deliveries.DeliveryView,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {"description": "no delivery with that id"}},
 )
 async def retry_delivery(
     delivery_id: uuid.UUID, rt: RuntimeDep, app: JobsDep, principal: Annotated[Principal, require(Role.admin)]

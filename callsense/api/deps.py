@@ -1,4 +1,5 @@
-"""Typed FastAPI dependencies of the API: the caller's identity and role, from a bearer token."""
+"""Typed FastAPI dependencies of the API: the caller's identity and role, from a bearer token; and the
+OpenAPI responses of their refusals."""
 
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+# The refusals of every route behind a token, for its OpenAPI responses (``APIRouter(responses=...)``).
+UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no API token, or an unknown or revoked one"}
+}
+
+
+def refused_below(role: Role) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI response of a route that ``require(role)`` guards."""
+    return {403: {"description": f"a token without the '{role.value}' role"}}
+
+
+NO_CALL: dict[int | str, dict[str, Any]] = {404: {"description": "no call with that id"}}
 
 
 def require(role: Role) -> Any:

@@ -36,7 +36,7 @@ def _scraper(request: Request, rt: Runtime) -> bool:
     )
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "not ready: a check failed"}})
 async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
     """The database, the job queue and the configured models are usable (readiness). Anyone gets the
     status (for a load balancer's probe); which check failed, with the bearer token ``metrics.token``."""
@@ -67,7 +67,14 @@ async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}},
+        401: {"description": "no bearer token, or not the one in metrics.token"},
+    },
+)
 async def metrics_endpoint(request: Request, rt: RuntimeDep) -> Response:
     """Prometheus metrics in the text exposition format, for the bearer token ``metrics.token``."""
     if not _scraper(request, rt):

@@ -8,14 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from callsense.api.deps import Principal, require
+from callsense.api.deps import NO_CALL, UNAUTHENTICATED, Principal, refused_below, require
 from callsense.calls import retention
 from callsense.errors import LegalHoldError
 from callsense.pipeline import erasure
 from callsense.security.tokens import Role
 from callsense.serving import RuntimeDep
 
-router = APIRouter(prefix="/calls", tags=["retention"])
+router = APIRouter(
+    prefix="/calls",
+    tags=["retention"],
+    responses={**UNAUTHENTICATED, **refused_below(Role.admin), **NO_CALL},
+)
 REASON = "why: kept in the audit trail (a ticket or case number; no personal data)"
 AdminDep = Annotated[Principal, require(Role.admin)]
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
+from callsense import db
 from callsense.api import calls, categories, deliveries, operations, retention, webhooks
 from callsense.errors import CallsenseError, NotFoundError
 
@@ -25,10 +26,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def unstorable(_: Request, exc: DataError) -> JSONResponse:
-        # A value PostgreSQL cannot hold (a NUL character, a date out of its range) is the caller's error.
-        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
         return JSONResponse(
-            {"detail": f"a value in the request cannot be used: {reason}"},
+            {"detail": f"a value in the request cannot be used: {db.unstorable(exc)}"},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 

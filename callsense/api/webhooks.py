@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -20,11 +20,12 @@ from urllib.parse import parse_qsl
 import structlog
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, HttpUrl, ValidationError
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel, Field, HttpUrl, ValidationError, field_validator
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
-from callsense import metrics
+from callsense import db, metrics
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.errors import ConfigError, SignatureError
@@ -54,8 +55,16 @@ class RecordingReady(BaseModel):
     agent: str | None = Field(default=None, max_length=200)
     customer_number: str | None = Field(default=None, max_length=40)
     direction: Direction | None = None
-    started_at: datetime | None = None
+    started_at: datetime | None = Field(default=None, description="UTC unless it names an offset")
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("started_at")
+    @classmethod
+    def _in_utc(cls, started_at: datetime | None) -> datetime | None:
+        # PostgreSQL would read a time without an offset in its TimeZone setting, which is the server's.
+        if started_at is None or started_at.tzinfo is not None:
+            return started_at
+        return started_at.replace(tzinfo=UTC)
 
 
 class Accepted(BaseModel):
@@ -171,6 +180,10 @@ async def _accept(
             header="webhook-id",
             code=status.HTTP_409_CONFLICT,
         )
+    except DataError as exc:
+        return await _refuse_authentic(
+            rt, endpoint=endpoint, reason="invalid_payload", detail=db.unstorable(exc), code=422
+        )
     if call.created or call.status is CallStatus.received:
         await tasks.defer_stage_async(app, "fetch", call.call_pk)
     metrics.WEBHOOKS_ACCEPTED.labels(endpoint=endpoint).inc()
@@ -183,15 +196,29 @@ async def _accept(
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
 
+DISCONNECTED: dict[str, Any] = {
+    "model": Refusal,
+    "description": "the sender closed the connection before the end of its body",
+}
+
+
 async def _body(request: Request, endpoint: str) -> bytes | JSONResponse:
-    """The request's body, read no further than ``MAX_BODY_BYTES``; past that, the refusal."""
+    """The request's body, read no further than ``MAX_BODY_BYTES``; past that, or when the sender goes
+    away before its end, the refusal."""
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            return _refuse_unauthenticated(
-                endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
-            )
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_BODY_BYTES:
+                return _refuse_unauthenticated(
+                    endpoint=endpoint, reason="too_large", detail="body over 256 KiB", code=413
+                )
+    except ClientDisconnect:
+        # Nobody reads this answer; refusing counts and samples it, where an error would log a traceback
+        # for every such request, unauthenticated as it is.
+        return _refuse_unauthenticated(
+            endpoint=endpoint, reason="disconnected", detail="the sender closed the connection", code=400
+        )
     return bytes(body)
 
 
@@ -200,6 +227,7 @@ async def _body(request: Request, endpoint: str) -> bytes | JSONResponse:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     responses={
+        400: DISCONNECTED,
         401: {"model": Refusal},
         409: {"model": Refusal},
         413: {"model": Refusal},
@@ -256,6 +284,7 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
     response_model=Accepted,
     responses={
         200: {"description": "not a completed recording: ignored"},
+        400: DISCONNECTED,
         401: {"model": Refusal},
         413: {"model": Refusal},
         422: {"model": Refusal},

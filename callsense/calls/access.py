@@ -86,7 +86,12 @@ def byte_span(header: str | None, size: int) -> tuple[int, int] | None:
     raises ``UnsatisfiableRangeError`` when the header is malformed or lies outside the recording."""
     if not header:
         return None
-    match = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    unit, _, ranges = header.partition("=")
+    # RFC 9110 14.2: a range unit other than bytes is ignored; so are several ranges, which would need a
+    # multipart answer: the whole recording is served (416 would say that no range overlaps it).
+    if unit.strip().lower() != "bytes" or "," in ranges:
+        return None
+    match = re.fullmatch(r"(\d*)-(\d*)", ranges.strip())
     if not match or match.groups() == ("", ""):
         raise UnsatisfiableRangeError(size)
     first, last = match.groups()

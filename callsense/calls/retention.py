@@ -140,10 +140,11 @@ def lock_for_erasure(*, session: Session, call_id: str) -> Call | None:
     return session.scalars(query).one_or_none()
 
 
-def delete_call(*, session: Session, call: Call, actor: str, detail: str) -> None:
+def delete_call(*, session: Session, call: Call, actor: str, detail: str) -> datetime:
     """Delete the call's row: the database cascades to its transcript, analysis, search words, deliveries
     and events, and unlinks its webhook receipts and source files (whose rows stay, so that a source does
-    not take the file again). The erasure's own event, which survives, names the call id only."""
+    not take the file again). The erasure's own event, which survives, names the call id only; its time,
+    the erasure's, is returned."""
     session.execute(
         update(SourceFile)
         .where(SourceFile.call_pk == call.id)
@@ -151,8 +152,16 @@ def delete_call(*, session: Session, call: Call, actor: str, detail: str) -> Non
     )
     session.execute(delete(Call).where(Call.id == call.id))
     session.expunge(call)
+    erased_at = utcnow()
     session.add(
         Event(
-            call_pk=None, call_id=call.call_id, stage=ERASURE_STAGE, kind="erased", detail=detail, actor=actor
+            call_pk=None,
+            call_id=call.call_id,
+            stage=ERASURE_STAGE,
+            kind="erased",
+            detail=detail,
+            actor=actor,
+            at=erased_at,
         )
     )
+    return erased_at

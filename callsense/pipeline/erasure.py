@@ -20,7 +20,6 @@ import structlog
 from callsense import metrics
 from callsense.calls import datakeys, deliveries, retention
 from callsense.calls import service as calls
-from callsense.calls.models import utcnow
 from callsense.errors import NotFoundError
 from callsense.pipeline import record_archive
 
@@ -57,17 +56,19 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
         ]
         # Every copy of the call's ciphertext (blob-store backups, database dumps) becomes unreadable.
         datakeys.destroy_data_key(session, call.id)
+        detail = f"erased on request ({via}): {reason}"
+        if crm_records:
+            detail += f"; filed in CRM as {', '.join(crm_records)}: erase it there too"
+        erased_at = retention.delete_call(session=session, call=call, actor=actor, detail=detail)
+        # Written before any recording goes: what the database refuses (a NUL in the reason) leaves them.
+        session.flush()
         # The recordings' keys, named by the row or not (a fetch whose commit failed leaves it unnamed);
         # deleted inside the transaction, so that should the commit fail, erasing again deletes them again.
         rt.blobs.delete(calls.audio_blob_key(call.id))
         rt.blobs.delete(calls.redacted_audio_blob_key(call.id))
         record_archive.delete(rt, call.id)
-        detail = f"erased on request ({via}): {reason}"
-        if crm_records:
-            detail += f"; filed in CRM as {', '.join(crm_records)}: erase it there too"
-        retention.delete_call(session=session, call=call, actor=actor, detail=detail)
     # Committed: VACUUM removes the old row version that holds the wrapped key (best effort).
     datakeys.vacuum_data_keys(rt.db)
     metrics.CALLS_FORGOTTEN.labels(what="erased").inc()
     log.info("call erased", call_id=call_id, actor=actor)
-    return Erasure(call_id, erased_now=True, at=utcnow(), by=actor, crm_records=crm_records)
+    return Erasure(call_id, erased_now=True, at=erased_at, by=actor, crm_records=crm_records)

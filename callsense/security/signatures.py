@@ -37,6 +37,10 @@ class VerifiedWebhook:
     timestamp: datetime  # timezone-aware, UTC
 
 
+# The longest webhook-id kept for replay protection (``webhook_receipts.webhook_id``).
+WEBHOOK_ID_MAX_CHARS = 200
+
+
 def _header(headers: Mapping[str, str], name: str) -> str:
     value = next((v for k, v in headers.items() if k.lower() == name), "").strip()
     if not value:
@@ -89,6 +93,12 @@ def verify_standard_webhook(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     webhook_id = _header(headers, "webhook-id")
+    if len(webhook_id) > WEBHOOK_ID_MAX_CHARS:
+        raise SignatureError(
+            "malformed_header",
+            f"webhook-id header is over {WEBHOOK_ID_MAX_CHARS} characters",
+            header="webhook-id",
+        )
     stamp = _header(headers, _TS)
     signatures = _header(headers, _SIG)
     if not _TIMESTAMP.fullmatch(stamp):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +317,37 @@ def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt
         assert session.get(CallSearch, call.id) is None
 
 
+def test_the_api_reads_a_time_without_an_offset_as_utc_whatever_the_database_zone(
+    app: object, rt: Runtime
+) -> None:
+    """`since` and `until` without an offset are UTC, as the dashboard's days are, even where PostgreSQL's
+    TimeZone setting (an external server's, or the embedded one's from the host) is another."""
+    with rt.db.transaction() as session:
+        viewer = tokens.create(session=session, name="zone-viewer", role=Role.viewer)
+        started = session.scalars(select(Call.started_at).where(Call.call_id == "demo-refund")).one()
+        database = session.scalar(text("select current_database()"))
+    assert started is not None
+    naive = started.astimezone(UTC).replace(tzinfo=None)
+    client, headers = _client(app), {"Authorization": f"Bearer {viewer}"}
+
+    def listed(**params: datetime) -> list[str]:
+        answer = client.get("/calls", params={**params, "limit": 200}, headers=headers)
+        return [item["call_id"] for item in answer.json()["items"]]
+
+    with rt.db.transaction() as session:
+        session.execute(text(f"alter database \"{database}\" set timezone = 'America/New_York'"))
+    rt.db.engine.dispose()  # new connections take the zone
+    try:
+        assert "demo-refund" in listed(since=naive - timedelta(seconds=1))
+        assert "demo-refund" not in listed(since=naive + timedelta(seconds=1))
+        assert "demo-refund" in listed(until=naive + timedelta(seconds=1))
+        assert "demo-refund" not in listed(until=naive - timedelta(seconds=1))
+    finally:
+        with rt.db.transaction() as session:
+            session.execute(text(f'alter database "{database}" reset timezone'))
+        rt.db.engine.dispose()
+
+
 def test_the_api_searches_call_text_as_the_dashboard_does_each_role_its_own_text(
     app: object, rt: Runtime
 ) -> None:
@@ -339,6 +371,11 @@ def test_the_api_searches_call_text_as_the_dashboard_does_each_role_its_own_text
     assert found(viewer, "Sarah Miller") == []
     assert found(viewer, "duplicate") == ["demo-refund"]
     assert listed(viewer, q="  ")["total"] == listed(viewer)["total"] > 1  # blank: no search, as on the page
+    # A value PostgreSQL cannot hold is the caller's error, not a 500.
+    unstorable = client.get(
+        "/calls", params={"q": "re\x00fund"}, headers={"Authorization": f"Bearer {viewer}"}
+    )
+    assert unstorable.status_code == 422 and "NUL" in unstorable.json()["detail"]
     parameters = client.get("/openapi.json").json()["paths"]["/calls"]["get"]["parameters"]
     (q,) = [parameter for parameter in parameters if parameter["name"] == "q"]
     assert "transcript" in q["description"] and q["schema"]["anyOf"][0]["maxLength"] == 200

@@ -222,3 +222,40 @@ def test_without_a_scrape_token_set_nobody_reads_the_metrics(rt: Runtime) -> Non
         assert client.get("/readyz").json() == {"status": "ready"}
     finally:
         unset.db.close()
+
+
+# --- the OpenAPI document --------------------------------------------------------------------------------
+
+UNKNOWN_PARAMETERS = {"call_id": "no-such-call", "name": "no-such-category", "delivery_id": str(uuid.uuid4())}
+# Bodies that pass validation, so that a refusal is about the caller or the id (extra keys are ignored).
+ANY_BODY = {"question": "Was a refund offered?", "reason": "case 1", "rule": {"said": ["refund"]}}
+
+
+def test_every_refusal_of_the_api_is_in_its_openapi_document(app: FastAPI, rt: Runtime) -> None:
+    """Integrators generate clients from /openapi.json: each route behind a token documents the answers
+    to a missing token, a role below its own and an unknown id, as it gives them."""
+    with rt.db.transaction() as session:
+        viewer = tokens.create(session=session, name="openapi-viewer", role=Role.viewer)
+        admin = tokens.create(session=session, name="openapi-admin", role=Role.admin)
+    client = TestClient(app, base_url=LOCAL)
+    document = client.get("/openapi.json").json()
+    answered: set[int] = set()
+    for template, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if "security" not in operation:  # webhooks, health, readiness and metrics: their own checks
+                continue
+            documented = {int(code) for code in operation["responses"]}
+            path = template.format(**UNKNOWN_PARAMETERS)
+            callers = [{}, {"Authorization": f"Bearer {viewer}"}]
+            if method != "put":  # an admin's PUT creates the category
+                callers.append({"Authorization": f"Bearer {admin}"})
+            for headers in callers:
+                answer = client.request(
+                    method, path, headers=headers, params={"reason": "case 1"}, json=ANY_BODY
+                )
+                if answer.status_code in {401, 403, 404}:
+                    answered.add(answer.status_code)
+                    assert answer.status_code in documented, (method, template, answer.status_code)
+    assert answered == {401, 403, 404}
+    for path, refused in (("/metrics", 401), ("/readyz", 503)):
+        assert str(refused) in document["paths"][path]["get"]["responses"], path

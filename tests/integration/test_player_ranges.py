@@ -1,6 +1,7 @@
 """The player's byte ranges on a recording of many segments (real PostgreSQL, the filesystem archive): a range
 reads and decrypts only the segments it covers (and the last one, which authenticates the size), across a
-segment boundary; the whole recording streams; a range outside it is 416."""
+segment boundary; the whole recording streams, also for a range in another unit or several ranges; a range
+outside it is 416."""
 
 from __future__ import annotations
 
@@ -107,6 +108,9 @@ def test_a_range_reads_only_the_segments_it_covers(rt: Runtime) -> None:
     status, headers, content = _get(rt, None)
     assert status == 200 and content == RECORDING
     assert headers["content-length"] == str(len(RECORDING)) and headers["accept-ranges"] == "bytes"
+    for ignored in ("items=0-9", "bytes=0-9,20-29"):  # another unit, several ranges: the whole recording
+        status, headers, content = _get(rt, ignored)
+        assert status == 200 and content == RECORDING and "content-range" not in headers, ignored
 
     with pytest.raises(HTTPException) as refused:
         _get(rt, f"bytes={len(RECORDING)}-")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DataError
 
 from callsense import metrics
 from callsense.backends.crm.base import Outgoing, Receipt
@@ -190,6 +191,7 @@ def test_erasure_removes_every_row_and_blob_and_leaves_one_audit_event(rt: Runti
         assert data_key is not None and data_key.wrapped is None and data_key.destroyed_at is not None
         (record,) = session.scalars(select(Event).where(Event.stage == "erasure"))
     assert (record.call_pk, record.call_id, record.kind, record.actor) == (None, "subject", "erased", "dpo")
+    assert done.at == record.at  # the erasure is one moment, as the audit trail keeps it
     assert "DSR-42" in (record.detail or "") and "hook:hook-subject" in (record.detail or "")
     assert "charged" not in (record.detail or "")  # no words of the call
 
@@ -215,6 +217,16 @@ def test_a_held_call_is_refused_erasure_until_released(rt: Runtime) -> None:
         kinds = [e.kind for e in calls.events(session=session, call_pk=call_pk) if e.stage == "api"]
     assert kinds == ["hold", "hold_released"]
     assert erasure.erase(rt, call_id="evidence", actor="dpo", reason="DSR-44", via="cli").erased_now
+
+
+def test_an_erasure_the_database_refuses_leaves_the_recording_with_the_call(rt: Runtime) -> None:
+    """A reason PostgreSQL cannot store (a NUL character, from a form or a query string) fails the erasure
+    before any recording is deleted: the call stays whole, and a proper request erases it."""
+    call_pk = _processed(rt, "unstorable-reason", days_old=1)
+    with pytest.raises(DataError):
+        erasure.erase(rt, call_id="unstorable-reason", actor="dpo", reason="DSR\x0045", via="api")
+    assert _has_audio(rt, call_pk)
+    assert erasure.erase(rt, call_id="unstorable-reason", actor="dpo", reason="DSR-45", via="api").erased_now
 
 
 def test_a_queued_stage_that_meets_an_erased_call_ends_quietly(rt: Runtime) -> None:
@@ -310,6 +322,7 @@ def test_holds_and_erasure_over_the_api_are_for_admins(rt: Runtime) -> None:
         assert erased.status_code == 200 and erased.json()["erased_now"]
         again = client.delete("/calls/api-call", params=reason, headers=admin)
         assert again.status_code == 200 and not again.json()["erased_now"]
+        assert again.json()["at"] == erased.json()["at"]  # the same erasure, answered again
         assert client.get("/calls/api-call", headers=admin).status_code == 404
         assert client.post("/calls/nothing/hold", json=reason, headers=admin).status_code == 404
 

@@ -4,6 +4,7 @@ leaves behind, what refusals cost, and Twilio callbacks that are signed but wron
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -24,7 +25,7 @@ from twilio.request_validator import RequestValidator
 
 from callsense import metrics
 from callsense.api import webhooks
-from callsense.calls.models import Event
+from callsense.calls.models import Call, Event
 from callsense.config import Settings
 from callsense.pipeline import tasks
 from callsense.runtime import Runtime, open_runtime
@@ -52,6 +53,12 @@ def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             twilio={"auth_tokens": [TWILIO_TOKEN]},
         )
         runtime = open_runtime(settings)
+        with (
+            runtime.db.transaction() as session
+        ):  # as an external server's may be: times must not depend on it
+            database = session.scalar(text("select current_database()"))
+            session.execute(text(f"alter database \"{database}\" set timezone = 'America/New_York'"))
+        runtime.db.engine.dispose()
         yield runtime
         runtime.db.close()
 
@@ -208,6 +215,87 @@ def test_unauthenticated_refusals_log_one_line_a_minute_per_reason(
     client.post("/webhooks/recording", content=body, headers=headers)
     assert captured.entries[-1]["reason"] == "bad_signature"
     assert captured.entries[-1]["left_out_since"] == 20
+
+
+@pytest.mark.parametrize("endpoint", ["recording", "twilio"])
+def test_a_sender_gone_before_the_end_of_its_body_is_a_counted_refusal_not_an_error(
+    client: TestClient, endpoint: str
+) -> None:
+    """A sender that closes the connection half way through its body (anyone can) is counted and sampled as
+    a refusal, as an unauthenticated one, instead of an error with a traceback in the log each time."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"call_id": "cut', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/webhooks/{endpoint}",
+        "raw_path": f"/webhooks/{endpoint}".encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4000")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    before = refusals(endpoint, "disconnected")
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert refusals(endpoint, "disconnected") == before + 1
+
+
+def test_a_webhook_id_longer_than_a_receipt_holds_is_a_refused_header_not_a_database_error(
+    client: TestClient,
+) -> None:
+    before = refusals("recording", "malformed_header")
+    payload = {"call_id": "long-webhook-id", "recording_url": "https://recorder.example/r.wav"}
+    body, headers = signed(payload, msg_id="m" * 201)
+    refused = client.post("/webhooks/recording", content=body, headers=headers)
+    assert refused.status_code == 401
+    assert refused.json() == {
+        "error": "malformed_header",
+        "detail": "webhook-id header is over 200 characters",
+        "header": "webhook-id",
+    }
+    assert refusals("recording", "malformed_header") == before + 1
+    body, headers = signed(payload, msg_id="m" * 200)
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+
+
+def test_a_start_time_without_an_offset_is_utc(rt: Runtime, client: TestClient) -> None:
+    payload = {
+        "call_id": "naive-start",
+        "recording_url": "https://recorder.example/r.wav",
+        "started_at": "2026-03-01T09:30:00",
+    }
+    body, headers = signed(payload)
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+    with rt.db.transaction() as session:
+        started = session.scalars(select(Call.started_at).where(Call.call_id == "naive-start")).one()
+    assert started == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def test_a_signed_value_postgresql_cannot_hold_is_an_audited_refusal(rt: Runtime, client: TestClient) -> None:
+    before = refused_events(rt)
+    payload = {
+        "call_id": "nul-agent",
+        "recording_url": "https://recorder.example/r.wav",
+        "agent": "Ma\x00ria",
+    }
+    body, headers = signed(payload)
+    refused = client.post("/webhooks/recording", content=body, headers=headers)
+    assert refused.status_code == 422 and refused.json()["error"] == "invalid_payload"
+    assert "NUL" in refused.json()["detail"]
+    assert refused_events(rt) == before + 1
 
 
 def test_refusals_of_signed_requests_are_audited(rt: Runtime, client: TestClient) -> None:
