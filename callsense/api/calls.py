@@ -8,7 +8,7 @@ permission (audited as ``sensitive_viewed`` / ``sensitive_played``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -27,7 +27,7 @@ from callsense.api.deps import (
 )
 from callsense.calls import access, queries, views
 from callsense.calls import service as calls
-from callsense.calls.models import Call
+from callsense.calls.models import Call, in_utc
 from callsense.calls.schemas import CallRecord, CallStatus, Sentiment
 from callsense.pipeline import ask
 from callsense.security.tokens import Role
@@ -55,14 +55,6 @@ class Question(BaseModel):
 
 
 IN_UTC = " (UTC unless it names an offset)"
-
-
-def _in_utc(moment: datetime | None) -> datetime | None:
-    """A time without an offset is UTC, as the dashboard's days are; PostgreSQL would read it in its
-    TimeZone setting, which an external server or the host of the embedded one decides."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 @router.get("", response_model=CallPage)
@@ -107,8 +99,8 @@ def list_calls(
 ) -> CallPage:
     criteria = queries.CallCriteria(
         status=status_,
-        since=_in_utc(since),
-        until=_in_utc(until),
+        since=in_utc(since),
+        until=in_utc(until),
         language=language,
         topic=topic,
         sentiment=sentiment,

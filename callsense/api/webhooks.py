@@ -12,21 +12,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, HttpUrl, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from callsense import db, metrics
 from callsense.calls import service as calls
+from callsense.calls.models import in_utc
 from callsense.calls.schemas import CallStatus
 from callsense.errors import ConfigError, SignatureError
 from callsense.pipeline import tasks
@@ -55,16 +56,10 @@ class RecordingReady(BaseModel):
     agent: str | None = Field(default=None, max_length=200)
     customer_number: str | None = Field(default=None, max_length=40)
     direction: Direction | None = None
-    started_at: datetime | None = Field(default=None, description="UTC unless it names an offset")
+    started_at: Annotated[datetime | None, AfterValidator(in_utc)] = Field(
+        default=None, description="UTC unless it names an offset"
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("started_at")
-    @classmethod
-    def _in_utc(cls, started_at: datetime | None) -> datetime | None:
-        # PostgreSQL would read a time without an offset in its TimeZone setting, which is the server's.
-        if started_at is None or started_at.tzinfo is not None:
-            return started_at
-        return started_at.replace(tzinfo=UTC)
 
 
 class Accepted(BaseModel):

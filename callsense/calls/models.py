@@ -42,6 +42,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def in_utc(moment: datetime | None) -> datetime | None:
+    """A time without an offset taken as UTC, as the dashboard's days are: PostgreSQL would read it in its
+    TimeZone setting, which an external server or the host of the embedded one decides."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def encrypted(context_field: str) -> MappedColumn[Any]:
     """A ``*_enc`` column of AES-GCM ciphertexts bound to ``context_field``: the code that encrypts it and key
     rotation both read the field from here (``calls.service.column_context``)."""
