@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from callsense import db, metrics
+from callsense.calls import retention
 from callsense.calls import service as calls
 from callsense.calls.models import in_utc
 from callsense.calls.schemas import CallStatus
@@ -157,9 +158,25 @@ def _details(notice: RecordingReady) -> calls.CallDetails:
     )
 
 
+def _erasure_of(rt: Runtime, call_id: str) -> datetime | None:
+    with rt.db.transaction() as session:
+        erasure = retention.erasure_of(session=session, call_id=call_id)
+        return None if erasure is None else erasure.at
+
+
 async def _accept(
     rt: Runtime, app: Any, *, endpoint: str, notice: RecordingReady, source: str, webhook_id: str | None
 ) -> JSONResponse:
+    # A recording announced again after its call was erased is not taken back: that would undo the erasure
+    # (folder and bucket sources keep the erased file's row for the same reason).
+    if (erased_at := await run_in_threadpool(_erasure_of, rt, notice.call_id)) is not None:
+        return await _refuse_authentic(
+            rt,
+            endpoint=endpoint,
+            reason="erased",
+            detail=f"call {notice.call_id} was erased on {erased_at:%Y-%m-%d %H:%M} UTC: not taken again",
+            code=status.HTTP_409_CONFLICT,
+        )
     try:
         call = await run_in_threadpool(
             lambda: ingest(
@@ -281,6 +298,7 @@ async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSO
         200: {"description": "not a completed recording: ignored"},
         400: DISCONNECTED,
         401: {"model": Refusal},
+        409: {"model": Refusal},
         413: {"model": Refusal},
         422: {"model": Refusal},
         503: {"model": Refusal},

@@ -27,7 +27,7 @@ from callsense import metrics
 from callsense.api import webhooks
 from callsense.calls.models import Call, Event
 from callsense.config import Settings
-from callsense.pipeline import tasks
+from callsense.pipeline import erasure, tasks
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -347,3 +347,21 @@ def test_concurrent_first_notices_of_one_call_register_it_once(rt: Runtime) -> N
     assert sorted(created) == [False] * 5 + [True]
     with rt.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Call).where(Call.call_id == call_id)) == 1
+
+
+def test_a_recording_announced_again_after_its_call_was_erased_is_refused(
+    rt: Runtime, client: TestClient
+) -> None:
+    before = refused_events(rt)
+    body, headers = signed({"call_id": "erased-call", "recording_url": "https://recorder.example/r.wav"})
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+    erasure.erase(rt, call_id="erased-call", actor="test", reason="ticket 7", via="api")
+    body, headers = signed({"call_id": "erased-call", "recording_url": "https://recorder.example/r.wav"})
+    again = client.post("/webhooks/recording", content=body, headers=headers)
+    assert again.status_code == 409 and again.json()["error"] == "erased", again.text
+    params = twilio_params(RecordingSid="erased-call")  # Twilio's retries, after an erasure
+    assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 409
+    assert client.post(TWILIO_URL, data=params, headers=twilio_signed(params)).status_code == 409
+    with rt.db.transaction() as session:
+        assert session.scalars(select(Call).where(Call.call_id == "erased-call")).all() == []
+    assert refused_events(rt) == before + 3
