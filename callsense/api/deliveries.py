@@ -23,6 +23,7 @@ router = APIRouter(
 
 class DeliveryPage(BaseModel):
     items: list[deliveries.DeliveryView]
+    total: int  # of the deliveries chosen by status and destination, on every page
     limit: int
     offset: int
 
@@ -41,7 +42,8 @@ def list_deliveries(
         rows = deliveries.views(
             session=session, status=status_, destination=destination, limit=limit, offset=offset
         )
-    return DeliveryPage(items=rows, limit=limit, offset=offset)
+        total = deliveries.count(session=session, status=status_, destination=destination)
+    return DeliveryPage(items=rows, total=total, limit=limit, offset=offset)
 
 
 @router.post(

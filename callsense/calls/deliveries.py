@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -92,14 +92,26 @@ def views(
     offset: int = 0,
 ) -> list[DeliveryView]:
     query = select(Delivery, Call.call_id).join(Call, Call.id == Delivery.call_pk)
-    if status is not None:
-        query = query.where(Delivery.status == status)
-    if destination is not None:
-        query = query.where(Delivery.destination == destination)
     rows = session.execute(
-        query.order_by(Delivery.created_at.desc(), Delivery.id).limit(limit).offset(offset)
+        query.where(*_chosen(status=status, destination=destination))
+        .order_by(Delivery.created_at.desc(), Delivery.id)
+        .limit(limit)
+        .offset(offset)
     )
     return [_view(delivery, call_id) for delivery, call_id in rows]
+
+
+def count(*, session: Session, status: DeliveryStatus | None = None, destination: str | None = None) -> int:
+    """How many deliveries ``views`` pages through with the same choice."""
+    chosen = _chosen(status=status, destination=destination)
+    return session.scalar(select(func.count()).select_from(Delivery).where(*chosen)) or 0
+
+
+def _chosen(*, status: DeliveryStatus | None, destination: str | None) -> list[ColumnElement[bool]]:
+    return [
+        *([Delivery.status == status] if status is not None else []),
+        *([Delivery.destination == destination] if destination is not None else []),
+    ]
 
 
 def view(*, session: Session, delivery_id: uuid.UUID) -> DeliveryView:

@@ -148,6 +148,11 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
         assert client.get("/deliveries", headers=bearer(viewer)).status_code == 403
         page = client.get("/deliveries", params={"status": "dead"}, headers=bearer(admin)).json()
         [item] = page["items"]
+        assert page["total"] == 1
+        beyond = {"status": "dead", "offset": 1}  # a page past the end still says how many there are
+        assert client.get("/deliveries", params=beyond, headers=bearer(admin)).json()["total"] == 1
+        delivered = {"status": "delivered"}
+        assert client.get("/deliveries", params=delivered, headers=bearer(admin)).json()["total"] == 0
         assert item["id"] == str(row.id) and "hs_call_body" in item["last_error"]
         retried = client.post(f"/deliveries/{row.id}/retry", headers=bearer(admin))
         assert retried.status_code == 202 and retried.json()["status"] == "pending"
