@@ -163,6 +163,8 @@ class Settings(BaseSettings):
 
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as exc:  # strerror would say "File exists", which reads as no problem at all
+            raise ConfigError(f"cannot use data_dir {self.data_dir}: it is a file, not a directory") from exc
         except OSError as exc:
             raise ConfigError(f"cannot use data_dir {self.data_dir}: {exc.strerror}") from exc
         return self.data_dir
