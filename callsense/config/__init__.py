@@ -245,7 +245,8 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"invalid configuration: {_unparsed_variable(exc)}") from exc
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}{_set_in(error['loc'])}"
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            + _set_in(error["loc"])
             for error in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc

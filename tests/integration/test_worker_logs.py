@@ -1,4 +1,4 @@
-"""``callsense worker`` as systemd runs it: JSON logs a shipper can parse line by line, and a clean SIGTERM stop."""
+"""``callsense worker`` as systemd runs it: JSON log lines for a shipper, and a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
