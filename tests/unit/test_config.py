@@ -120,13 +120,6 @@ def test_an_invalid_value_names_the_file_or_the_variable_that_set_it(
     assert [problem.rsplit(" (", 1)[1] for problem in sorted(problems)] == ["CALLSENSE_ASR)", f"in {config})"]
 
 
-def test_a_data_dir_that_is_a_file_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "data").write_text("")
-    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(tmp_path / "data"))
-    with pytest.raises(ConfigError, match=r"data_dir .*/data: it is a file, not a directory$"):
-        load_settings().make_data_dir()
-
-
 def test_a_variable_that_is_not_json_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLSENSE_REDACTION__CUSTOM_PATTERNS", "POLICY=POL-\\d{8}")
     with pytest.raises(ConfigError, match=r"CALLSENSE_REDACTION__CUSTOM_PATTERNS is not valid JSON"):
