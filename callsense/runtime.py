@@ -19,7 +19,7 @@ from callsense.backends.blobstore import BlobStore, open_blobstore
 from callsense.backends.crm import Destinations, HTTPDestinations
 from callsense.backends.llm import JSONRequest, LLMBackend, build_llm
 from callsense.backends.recordings import Recordings, SourceReader
-from callsense.calls.datakeys import DataKeyStore
+from callsense.calls.datakeys import DataKeyStore, refuse_a_new_key_ring
 from callsense.calls.schemas import Segment
 from callsense.config import Settings
 from callsense.crypto import KeyRing
@@ -119,8 +119,14 @@ def whisper_transcriber(settings: Settings) -> WhisperTranscriber:
 def open_runtime(settings: Settings) -> Runtime:
     """Connect to (or start) the database, load or create the key ring, open the blob store."""
     settings.make_data_dir()
-    keyring = KeyRing.load_or_create(settings.resolved_key_file)
     db = open_database(settings)
+    try:
+        if not settings.resolved_key_file.exists():
+            refuse_a_new_key_ring(db, settings.resolved_key_file)
+        keyring = KeyRing.load_or_create(settings.resolved_key_file)
+    except BaseException:
+        db.close()
+        raise
     keyring.use_data_keys(DataKeyStore(db, keyring))  # each call's ciphertexts under its own data key
     return Runtime(
         settings=settings,

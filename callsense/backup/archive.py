@@ -123,8 +123,8 @@ def create(
             kept="elsewhere", file=str(keys.path), key_ids=sorted(ring.key_ids), active=ring.active_key_id
         )
     files = sorted(str(path.relative_to(directory)) for path in directory.rglob("*") if path.is_file())
-    for name in files:
-        os.chmod(directory / name, 0o600)  # copies of the backup that keep modes stay private too
+    for path in directory.rglob("*"):  # copies of the backup that keep modes stay private too
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
     sums = {
         name: manifests.checksum(directory / name)
         for name in progress.track(files, total=len(files), label="checksums")

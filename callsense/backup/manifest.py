@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -78,7 +79,9 @@ def read(directory: Path) -> Manifest:
 
 
 def write(directory: Path, manifest: Manifest) -> None:
-    (directory / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    path = directory / MANIFEST
+    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    os.chmod(path, 0o600)  # like every other file of the backup
 
 
 def verify(directory: Path, names: Iterable[str], manifest: Manifest) -> None:

@@ -26,6 +26,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -38,13 +39,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from callsense.calls.models import CallKey
 from callsense.crypto import KeyRing
 from callsense.db import Database
-from callsense.errors import DataKeyDestroyedError, DecryptionError
+from callsense.errors import ConfigError, DataKeyDestroyedError, DecryptionError
 
 __all__ = [
     "CACHE_CALLS",
     "CACHE_SECONDS",
     "DataKeyStore",
     "destroy_data_key",
+    "refuse_a_new_key_ring",
     "rewrap",
     "vacuum_data_keys",
     "wrapped_elsewhere",
@@ -256,6 +258,25 @@ def rewrap(db: Database, keyring: KeyRing, *, batch: int) -> int:
         if not rows:
             return count
         count += len(rows)
+
+
+def refuse_a_new_key_ring(db: Database, key_file: Path) -> None:
+    """Raise if the database holds calls while ``key_file`` is missing: a new ring made there (a mistyped
+    ``key_file``, a volume not mounted) would seal new calls under a key no backup has, open no old one."""
+    with db.transaction() as session:
+        key_ids = session.scalars(
+            select(CallKey.key_id)
+            .where(CallKey.key_id.is_not(None))
+            .distinct()
+            .order_by(CallKey.key_id)
+            .limit(5)
+        ).all()
+    if key_ids:
+        raise ConfigError(
+            f"key file {key_file} does not exist, but the database holds calls sealed under the ring key(s) "
+            f"{', '.join(str(key_id) for key_id in key_ids)}: "
+            "put the key file back there, or point key_file at it"
+        )
 
 
 def wrapped_elsewhere(session: Session, key_id: str) -> int:

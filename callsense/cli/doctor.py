@@ -76,10 +76,26 @@ def _keys(settings: Settings) -> Check:
     from callsense.crypto import KeyRing
 
     try:
+        if not settings.resolved_key_file.exists():
+            _refuse_a_new_key_ring(settings)
         keyring = KeyRing.load_or_create(settings.resolved_key_file)
     except CallsenseError as exc:
         return Check("key file", False, str(exc))
     return Check("key file", True, f"{settings.resolved_key_file} (active key {keyring.active_key_id})")
+
+
+def _refuse_a_new_key_ring(settings: Settings) -> None:
+    from callsense.calls.datakeys import refuse_a_new_key_ring
+    from callsense.db import open_database
+
+    try:
+        db = open_database(settings)
+    except Exception:  # the database check says why; a new installation gets its key ring all the same
+        return
+    try:
+        refuse_a_new_key_ring(db, settings.resolved_key_file)
+    finally:
+        db.close()
 
 
 def _archive(settings: Settings) -> Check:

@@ -222,8 +222,14 @@ def worker(
         async with jobs_app.open_async():
             options = tasks.worker_options(rt, queues=queue, concurrency=concurrency)
             supervised = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
+
+            def stop(signal_name: str) -> None:
+                # A running analysis may take minutes to finish: without a word, the worker looks hung.
+                workers.log.warning("stopping: the running jobs finish first", signal=signal_name)
+                supervised.cancel()
+
             for stop_signal in (signal.SIGINT, signal.SIGTERM):  # finish running jobs, then exit
-                asyncio.get_running_loop().add_signal_handler(stop_signal, supervised.cancel)
+                asyncio.get_running_loop().add_signal_handler(stop_signal, stop, stop_signal.name)
             with contextlib.suppress(asyncio.CancelledError):
                 await supervised
 

@@ -163,6 +163,8 @@ class Settings(BaseSettings):
 
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as exc:  # strerror would say "File exists", which reads as no problem at all
+            raise ConfigError(f"cannot use data_dir {self.data_dir}: it is a file, not a directory") from exc
         except OSError as exc:
             raise ConfigError(f"cannot use data_dir {self.data_dir}: {exc.strerror}") from exc
         return self.data_dir
@@ -244,9 +246,21 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            + _set_in(error["loc"])
             for error in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+def _set_in(location: tuple[int | str, ...]) -> str:
+    """Where the faulty option was set, for an operator with both a file and variables: the variable of the
+    option or of its table (variables win over the file), else the file."""
+    for depth in (2, 1):
+        name = "CALLSENSE_" + "__".join(str(part) for part in location[:depth]).upper()
+        if len(location) >= depth and name in os.environ:
+            return f" ({name})"
+    path = config_file_path()
+    return f" (in {path})" if location and path is not None else ""
 
 
 def _unparsed_variable(exc: SettingsError) -> str:

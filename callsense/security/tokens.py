@@ -43,6 +43,9 @@ def check_sensitive_grant(role: Role) -> None:
 def create(*, session: Session, name: str, role: Role, sees_sensitive: bool = False) -> str:
     """A new token; ``sees_sensitive`` grants it the "view sensitive data" permission (the original of
     redacted text and audio, asked for with ``?sensitive=true``)."""
+    name = name.strip()
+    if not name or len(name) > 100:  # the column's length: a longer name was a database traceback
+        raise ConfigError("a token name needs 1 to 100 characters")
     if session.scalars(select(ApiToken).where(ApiToken.name == name)).one_or_none() is not None:
         raise ConfigError(f"a token named '{name}' exists already")
     if sees_sensitive:

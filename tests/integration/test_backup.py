@@ -140,6 +140,10 @@ def test_a_damaged_backup_is_refused_naming_the_file(rt: Runtime, tmp_path: Path
     backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
     archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
     assert not (backup / archive.WRAPPED_KEYS).exists() and key_out.stat().st_mode & 0o777 == 0o600
+    # docs/operations.md: the directories 0700 and the files 0600, the manifest and blobs/ included
+    modes = {str(path.relative_to(backup)): path.stat().st_mode & 0o777 for path in backup.rglob("*")}
+    assert modes["manifest.json"] == 0o600 and modes["blobs"] == 0o700
+    assert set(modes.values()) == {0o600, 0o700}
     (blob,) = [path for path in (backup / archive.BLOBS).rglob("*") if path.is_file()]
     damaged = bytearray(blob.read_bytes())
     damaged[len(damaged) // 2] ^= 0x01

@@ -109,7 +109,7 @@ def test_a_data_dir_that_is_a_file_is_refused(
     not_a_folder.write_text("")
     monkeypatch.setenv("CALLSENSE_DATA_DIR", str(not_a_folder))
     message = refused(*command)
-    assert message == f"error: cannot use data_dir {not_a_folder}: File exists\n"
+    assert message == f"error: cannot use data_dir {not_a_folder}: it is a file, not a directory\n"
 
 
 def test_sensitive_with_events_is_refused_rather_than_ignored(data_dir: Path) -> None:

@@ -34,7 +34,7 @@ def test_toml_file_is_read_and_env_wins(tmp_path: Path, monkeypatch: pytest.Monk
     ("variable", "value", "message"),
     [
         ("CALLSENSE_LLM__BACKEND", "openai", "llm.base_url is required"),
-        ("CALLSENSE_ASR__BEAM_SIZE", "0", "asr.beam_size"),
+        ("CALLSENSE_ASR__BEAM_SIZE", "0", r"asr\.beam_size: .* \(CALLSENSE_ASR__BEAM_SIZE\)"),
         ("CALLSENSE_ASR__TEMPERATURES", "[0.8, 0.2]", "ascending"),
         ("CALLSENSE_LOG_LEVEL", "loud", "log_level"),
         ("CALLSENSE_NO_SUCH_OPTION", "1", "CALLSENSE_NO_SUCH_OPTION"),
@@ -92,8 +92,8 @@ def test_removed_retry_options_still_start_with_a_warning(
     [
         ("[asr\nbeam_size = 2\n", r"callsense\.toml is not valid TOML: Expected '\]'.*line 1"),
         (b"log_level = '\xff'\n", r"callsense\.toml is not valid TOML: .*utf-8"),
-        ("[asr]\nbeam_sise = 2\n", r"asr\.beam_sise: Extra inputs are not permitted"),
-        ("[llm]\nbase_ulr = 'http://gpu:8000/v1'\n", r"llm\.base_ulr: Extra inputs are not permitted"),
+        ("[asr]\nbeam_sise = 2\n", r"asr\.beam_sise: Extra inputs are not permitted \(in .*/callsense\.toml"),
+        ("[llm]\nbase_ulr = 'http://gpu:8000/v1'\n", r"llm\.base_ulr: Extra inputs are not permitted \(in "),
         ("[talk]\nword_gap = 0.5\n", r"talk: Value error, unknown option\(s\) word_gap"),
     ],
 )
@@ -105,6 +105,19 @@ def test_a_broken_config_file_is_one_clear_error(
     monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
     with pytest.raises(ConfigError, match=message):
         load_settings()
+
+
+def test_an_invalid_value_names_the_file_or_the_variable_that_set_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "callsense.toml"
+    config.write_text("[server]\nport = 'eighty'\n[asr]\nbeam_size = 2\n")
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
+    monkeypatch.setenv("CALLSENSE_ASR", '{"beam_size": 0}')  # a table in one variable wins over the file
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    problems = str(raised.value).removeprefix("invalid configuration: ").split("; ")
+    assert [problem.rsplit(" (", 1)[1] for problem in sorted(problems)] == ["CALLSENSE_ASR)", f"in {config})"]
 
 
 def test_a_variable_that_is_not_json_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
