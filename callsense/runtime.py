@@ -19,7 +19,7 @@ from callsense.backends.blobstore import BlobStore, open_blobstore
 from callsense.backends.crm import Destinations, HTTPDestinations
 from callsense.backends.llm import JSONRequest, LLMBackend, build_llm
 from callsense.backends.recordings import Recordings, SourceReader
-from callsense.calls.datakeys import DataKeyStore, refuse_a_new_key_ring
+from callsense.calls.datakeys import DataKeyStore, open_key_ring
 from callsense.calls.schemas import Segment
 from callsense.config import Settings
 from callsense.crypto import KeyRing
@@ -121,9 +121,7 @@ def open_runtime(settings: Settings) -> Runtime:
     settings.make_data_dir()
     db = open_database(settings)
     try:
-        if not settings.resolved_key_file.exists():
-            refuse_a_new_key_ring(db, settings.resolved_key_file)
-        keyring = KeyRing.load_or_create(settings.resolved_key_file)
+        keyring = open_key_ring(db, settings.resolved_key_file)
     except BaseException:
         db.close()
         raise

@@ -46,7 +46,7 @@ __all__ = [
     "CACHE_SECONDS",
     "DataKeyStore",
     "destroy_data_key",
-    "refuse_a_new_key_ring",
+    "open_key_ring",
     "rewrap",
     "vacuum_data_keys",
     "wrapped_elsewhere",
@@ -260,23 +260,26 @@ def rewrap(db: Database, keyring: KeyRing, *, batch: int) -> int:
         count += len(rows)
 
 
-def refuse_a_new_key_ring(db: Database, key_file: Path) -> None:
-    """Raise if the database holds calls while ``key_file`` is missing: a new ring made there (a mistyped
-    ``key_file``, a volume not mounted) would seal new calls under a key no backup has, open no old one."""
-    with db.transaction() as session:
-        key_ids = session.scalars(
-            select(CallKey.key_id)
-            .where(CallKey.key_id.is_not(None))
-            .distinct()
-            .order_by(CallKey.key_id)
-            .limit(5)
-        ).all()
-    if key_ids:
-        raise ConfigError(
-            f"key file {key_file} does not exist, but the database holds calls sealed under the ring key(s) "
-            f"{', '.join(str(key_id) for key_id in key_ids)}: "
-            "put the key file back there, or point key_file at it"
-        )
+def open_key_ring(db: Database, key_file: Path) -> KeyRing:
+    """The key ring in ``key_file``, made there when missing, unless the database holds calls: a new ring
+    made then (a mistyped ``key_file``, a volume not mounted) would seal new calls under a key no backup has,
+    and open no old one."""
+    if not key_file.exists():
+        with db.transaction() as session:
+            key_ids = session.scalars(
+                select(CallKey.key_id)
+                .where(CallKey.key_id.is_not(None))
+                .distinct()
+                .order_by(CallKey.key_id)
+                .limit(5)
+            ).all()
+        if key_ids:
+            raise ConfigError(
+                f"key file {key_file} does not exist, but the database holds calls sealed under the ring "
+                f"key(s) {', '.join(str(key_id) for key_id in key_ids)}: "
+                "put the key file back there, or point key_file at it"
+            )
+    return KeyRing.load_or_create(key_file)
 
 
 def wrapped_elsewhere(session: Session, key_id: str) -> int:

@@ -7,12 +7,16 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from callsense.assets import catalog
 from callsense.config import Settings
 from callsense.config.blobs import BlobBackendName
 from callsense.config.models import LLMBackendName
 from callsense.errors import CallsenseError
+
+if TYPE_CHECKING:
+    from callsense.crypto import KeyRing
 
 MIN_FREE_BYTES = 2 * 1024**3
 # Overwritten by every run, so the check leaves one small object behind, never more.
@@ -73,27 +77,27 @@ def _database(settings: Settings) -> Check:
 
 
 def _keys(settings: Settings) -> Check:
-    from callsense.crypto import KeyRing
 
     try:
-        if not settings.resolved_key_file.exists():
-            _refuse_a_new_key_ring(settings)
-        keyring = KeyRing.load_or_create(settings.resolved_key_file)
+        keyring = _key_ring(settings)
     except CallsenseError as exc:
         return Check("key file", False, str(exc))
     return Check("key file", True, f"{settings.resolved_key_file} (active key {keyring.active_key_id})")
 
 
-def _refuse_a_new_key_ring(settings: Settings) -> None:
-    from callsense.calls.datakeys import refuse_a_new_key_ring
+def _key_ring(settings: Settings) -> KeyRing:
+    """Loaded (or made) as every command does; without a database, made or loaded regardless: the database
+    check says why it failed, and a new installation gets its key ring all the same."""
+    from callsense.calls.datakeys import open_key_ring
+    from callsense.crypto import KeyRing
     from callsense.db import open_database
 
     try:
         db = open_database(settings)
-    except Exception:  # the database check says why; a new installation gets its key ring all the same
-        return
+    except Exception:
+        return KeyRing.load_or_create(settings.resolved_key_file)
     try:
-        refuse_a_new_key_ring(db, settings.resolved_key_file)
+        return open_key_ring(db, settings.resolved_key_file)
     finally:
         db.close()
 
