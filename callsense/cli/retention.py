@@ -13,6 +13,7 @@ from callsense.cli import common
 
 if TYPE_CHECKING:
     from callsense.pipeline.retention import PurgeReport
+    from callsense.runtime import Runtime
 
 app = typer.Typer(
     help="The retention policy: what it keeps, what a purge would remove, and purging now.",
@@ -131,9 +132,10 @@ def erase(
     deliveries and audit trail. One audit event survives: the call id, who, when and why."""
     from callsense.pipeline import erasure
 
-    if not yes:
-        typer.confirm(f"Erase call {call_id} for good? This cannot be undone.", abort=True)
     with common.runtime() as rt:
+        # Asked only about a call there is: an unknown or already erased id is answered without a question.
+        if not yes and _exists(rt, call_id):
+            typer.confirm(f"Erase call {call_id} for good? This cannot be undone.", abort=True)
         done = erasure.erase(rt, call_id=call_id, actor=_actor(), reason=reason, via="cli")
     if not done.erased_now:
         common.out.print(f"{call_id}: already erased {common.when(done.at)} by {done.by}")
@@ -141,6 +143,13 @@ def erase(
     common.out.print(f"{call_id}: erased")
     for record in done.crm_records:
         common.out.print(f"  filed in a CRM as {record}: erase it there too")
+
+
+def _exists(rt: Runtime, call_id: str) -> bool:
+    from callsense.calls import retention
+
+    with rt.db.transaction() as session:
+        return retention.lock_for_erasure(session=session, call_id=call_id) is not None
 
 
 @calls_app.command()

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from callsense.calls import service as calls_service
 from callsense.calls.models import Call, Event
 from callsense.cli.main import app as cli
 from callsense.config import Settings
@@ -137,7 +138,14 @@ def test_the_command_line_holds_purges_and_erases(
     assert "legal hold" in refused
     assert "legal hold released" in run("calls", "release", "cli-held", "--reason", "closed")
     assert "cli-held: erased" in run("calls", "erase", "cli-held", "--reason", "DSR-7", "--yes")
-    assert "already erased" in run("calls", "erase", "cli-held", "--reason", "DSR-7", "--yes")
+    # Without --yes, asked only about a call there is: an erased or unknown id is answered at once.
+    assert "already erased" in run("calls", "erase", "cli-held", "--reason", "DSR-7")
+    unknown = runner.invoke(cli, ["calls", "erase", "never-was", "--reason", "DSR-8"])
+    assert unknown.exit_code == 1 and "Erase call" not in unknown.output, unknown.output
+    asked = runner.invoke(cli, ["calls", "erase", "cli-old", "--reason", "DSR-9"], input="n\n")
+    assert asked.exit_code == 1 and "Erase call cli-old for good?" in asked.output
+    with rt.db.transaction() as session:  # declined: kept
+        assert calls_service.get(session=session, call_id="cli-old").call_id == "cli-old"
     assert "no call" in run("calls", "erase", "nobody", "--reason", "DSR-8", "--yes", code=1)
     with rt.db.transaction() as session:
         assert session.scalars(select(Call.call_id)).all() == ["cli-old"]
