@@ -75,7 +75,7 @@ def process(
 
 def _check_inputs(*, call_id: str | None, language: str | None, json_out: Path | None) -> None:
     from callsense.backends.recordings.sources.metadata import CALL_ID
-    from callsense.speech.whisper import whisper_languages
+    from callsense.speech.language import whisper_languages
 
     if call_id is not None and not CALL_ID.fullmatch(call_id):
         raise ConfigError(

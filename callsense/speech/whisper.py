@@ -25,15 +25,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import structlog
 
 from callsense import metrics
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.models import ASRSettings, Channel, Device, SourceVocabulary, SpeakerSettings
-from callsense.errors import BadAudioError, ModelAssetError
+from callsense.errors import ModelAssetError
 from callsense.speech import diarization, passes
+from callsense.speech import language as language_id
 from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
 from callsense.speech.repetitions import cut_repetitions, loop_compression_ratio
@@ -51,13 +51,6 @@ def _resolve_device(device: Device) -> str:
     import ctranslate2
 
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-
-
-def whisper_languages() -> tuple[str, ...]:
-    """The language codes Whisper knows: its tokenizer's list, which faster-whisper does not export."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return tuple(_LANGUAGE_CODES)
 
 
 @functools.lru_cache(maxsize=1)
@@ -208,7 +201,7 @@ class WhisperTranscriber:
         elif self.english_only:
             language, probability = "en", None
         else:
-            language, probability = self._detect_language(audio.mix())
+            language, probability = language_id.detect(self._model(), audio.mix(), vad=self._settings.vad)
         hotwords = self._settings.hotwords_for(language, vocabulary) if language is not None else None
         if language is None:  # no speech anywhere: nothing to transcribe
             progress.advance(progress.total)
@@ -291,21 +284,6 @@ class WhisperTranscriber:
             diarization.speech_regions(samples),
             max_speakers=self._speakers.max_speakers,
         )
-
-    def _detect_language(self, samples: FloatArray) -> tuple[str | None, float | None]:
-        from faster_whisper.vad import collect_chunks, get_speech_timestamps
-
-        if self._settings.vad:
-            # Silero once here: faster-whisper's own vad_filter would run it over the whole call again.
-            speech = get_speech_timestamps(samples)
-            if not speech:
-                return None, None
-            samples = np.concatenate(collect_chunks(samples, speech)[0])
-        try:
-            language, probability, _ = self._model().detect_language(samples, language_detection_segments=2)
-        except (ValueError, IndexError) as exc:  # raised by faster-whisper when VAD keeps nothing
-            raise BadAudioError(f"language detection failed: {exc}") from exc
-        return str(language), round(float(probability), 4)
 
     def _run(
         self, samples: FloatArray, language: str, task: Task, *, words: bool, hotwords: str | None
