@@ -1,6 +1,6 @@
 """Which language a call is spoken in: Whisper's language identification on the call's first minute of
 speech, which Silero VAD finds a few minutes of audio at a time, so that a long call is not scanned to its
-end for it (an hour of audio took Silero about 10 s on 2 cores)."""
+end for it (Silero took 6.7 s over an hour of a call, 0.2 s to find its first minute of speech)."""
 
 from __future__ import annotations
 
