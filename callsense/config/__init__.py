@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -223,8 +224,6 @@ def known_variables() -> set[str]:
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings; raises ``ConfigError`` with every problem listed, one per line."""
-    from pydantic import ValidationError
-
     from callsense.errors import ConfigError
 
     explicit = os.environ.get("CALLSENSE_CONFIG")
@@ -244,12 +243,27 @@ def load_settings(**overrides: Any) -> Settings:
     except SettingsError as exc:
         raise ConfigError(f"invalid configuration: {_unparsed_variable(exc)}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-            + _set_in(error["loc"])
-            for error in exc.errors()
+        raise ConfigError(f"invalid configuration: {_problems(exc)}") from exc
+
+
+# The names pydantic gives the members of a union ("constrained-int", "literal['forever']") in an error's
+# location: not options, and nothing an operator wrote.
+_UNION_MEMBER = re.compile(r"constrained-\w+|(literal|function-\w+|json-or-python|lax-or-strict)\[.*\]")
+
+
+def _problems(exc: ValidationError) -> str:
+    """One problem per option: the messages of a union's members joined with "or", where it was set."""
+    by_option: dict[tuple[int | str, ...], list[str]] = {}
+    for error in exc.errors():
+        location = tuple(
+            part for part in error["loc"] if not (isinstance(part, str) and _UNION_MEMBER.fullmatch(part))
         )
-        raise ConfigError(f"invalid configuration: {problems}") from exc
+        by_option.setdefault(location, []).append(error["msg"])
+    return "; ".join(
+        f"{'.'.join(str(part) for part in location) or 'settings'}: {' or '.join(dict.fromkeys(messages))}"
+        + _set_in(location)
+        for location, messages in by_option.items()
+    )
 
 
 def _set_in(location: tuple[int | str, ...]) -> str:

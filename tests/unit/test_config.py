@@ -124,3 +124,15 @@ def test_a_variable_that_is_not_json_names_itself(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CALLSENSE_REDACTION__CUSTOM_PATTERNS", "POLICY=POL-\\d{8}")
     with pytest.raises(ConfigError, match=r"CALLSENSE_REDACTION__CUSTOM_PATTERNS is not valid JSON"):
         load_settings()
+
+
+def test_an_option_of_two_kinds_is_one_problem_without_pydantic_s_names_for_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CALLSENSE_RETENTION__AUDIO_DAYS", "0")  # a number of days or 'forever'
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "invalid configuration: retention.audio_days: Input should be greater than or equal to 1 or Input "
+        "should be 'forever' (CALLSENSE_RETENTION__AUDIO_DAYS)"
+    )
