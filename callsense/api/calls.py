@@ -61,7 +61,10 @@ IN_UTC = " (UTC unless it names an offset)"
 def list_calls(
     rt: RuntimeDep,
     principal: PrincipalDep,
-    status_: Annotated[CallStatus | None, Query(alias="status")] = None,
+    status_: Annotated[
+        list[CallStatus] | None,
+        Query(alias="status", description="calls in this status; repeated, in any of them"),
+    ] = None,
     since: Annotated[datetime | None, Query(description=f"calls at or after this time{IN_UTC}")] = None,
     until: Annotated[datetime | None, Query(description=f"calls before this time{IN_UTC}")] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
@@ -98,7 +101,7 @@ def list_calls(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CallPage:
     criteria = queries.CallCriteria(
-        status=status_,
+        statuses=tuple(status_ or ()),
         since=in_utc(since),
         until=in_utc(until),
         language=language,

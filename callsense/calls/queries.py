@@ -43,7 +43,7 @@ interruptions = (
 class CallCriteria:
     """What the calls are narrowed to; a field left at None does not narrow them."""
 
-    status: CallStatus | None = None
+    statuses: tuple[CallStatus, ...] = ()  # in any of them; () does not narrow
     since: datetime | None = None  # at or after
     until: datetime | None = None  # before
     language: str | None = None
@@ -65,8 +65,8 @@ def _containing(words: str) -> str:
 def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[ColumnElement[bool]]:
     """The ``where`` clauses; the text search reaches transcripts only with ``include_transcripts``."""
     found: list[ColumnElement[bool]] = []
-    if criteria.status is not None:
-        found.append(Call.status == criteria.status.value)
+    if criteria.statuses:
+        found.append(Call.status.in_([status.value for status in criteria.statuses]))
     if criteria.since is not None:
         found.append(call_time >= criteria.since)
     if criteria.until is not None:

@@ -92,7 +92,7 @@ class CallFilters:
     def criteria(self) -> queries.CallCriteria:
         """The calls these filters select, the chosen days taken whole (UTC)."""
         return queries.CallCriteria(
-            status=CallStatus(self.status) if self.status else None,
+            statuses=(CallStatus(self.status),) if self.status else (),
             since=datetime.combine(self.since, time.min, tzinfo=UTC) if self.since else None,
             until=datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC)
             if self.until

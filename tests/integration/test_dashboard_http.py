@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, Event
@@ -379,3 +379,21 @@ def test_the_api_searches_call_text_as_the_dashboard_does_each_role_its_own_text
     parameters = client.get("/openapi.json").json()["paths"]["/calls"]["get"]["parameters"]
     (q,) = [parameter for parameter in parameters if parameter["name"] == "q"]
     assert "transcript" in q["description"] and q["schema"]["anyOf"][0]["maxLength"] == 200
+
+
+def test_the_api_lists_the_calls_of_several_statuses_at_once(app: object, rt: Runtime) -> None:
+    with rt.db.transaction() as session:
+        viewer = tokens.create(session=session, name="status-viewer", role=Role.viewer)
+        rows = session.execute(select(Call.status, func.count()).group_by(Call.status))
+        counted = {status: count for status, count in rows}
+    client, headers = _client(app), {"Authorization": f"Bearer {viewer}"}
+
+    def total(*statuses: str) -> int:
+        answer = client.get("/calls", params=[("status", status) for status in statuses], headers=headers)
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["total"])
+
+    assert counted.get("done", 0) > 0 and counted.get("failed", 0) > 0  # the seed has both
+    assert total("done") == counted["done"] and total("failed") == counted["failed"]
+    assert total("done", "failed") == counted["done"] + counted["failed"]  # any of them, not the last one
+    assert client.get("/calls", params={"status": "lost"}, headers=headers).status_code == 422
