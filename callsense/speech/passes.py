@@ -10,6 +10,7 @@ attempt anyway; the checks here decide what is kept.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from callsense.speech import diarization
@@ -28,6 +29,8 @@ NUMBER_MIN_DIGITS = 4
 # ... and the second pass is kept only where its number has at most this many digits, the longest card number
 # (ISO/IEC 7812): beam search loops on digit words too ("4-0-1-2 Oh, oh, oh, …" for a Spanish card).
 NUMBER_MAX_DIGITS = 19
+_HOP = 160  # samples between Whisper's feature frames (10 ms)
+_MARGIN_SECONDS = 1.0
 # At most this much audio from a number's segment on is decoded again: one Whisper window.
 WINDOW_SECONDS = 30.0
 
@@ -82,10 +85,25 @@ def decoded_in_clips(
     clips = clips_of([(start + first, start + last) for first, last in regions])
     if not clips:
         return []
+    # Only the clips' stretch of audio (and a margin, so that the frames at its edges are those of the whole
+    # recording) is given to Whisper, whose feature extractor reads all it is given: a whole channel for each
+    # number, otherwise. It starts on a frame boundary; the timestamps are moved back onto the call.
+    first = max(0, int((clips[0][0] - _MARGIN_SECONDS) * SAMPLE_RATE) // _HOP * _HOP)
+    offset = first / SAMPLE_RATE
     segments, _ = model.transcribe(
-        samples, **{**arguments, "vad_filter": False, "clip_timestamps": [t for c in clips for t in c]}
+        samples[first : int((clips[-1][1] + _MARGIN_SECONDS) * SAMPLE_RATE)],
+        **{**arguments, "vad_filter": False, "clip_timestamps": [t - offset for c in clips for t in c]},
     )
-    return [segment for segment in segments if not (is_loop(segment) or is_no_speech(segment))]
+    return [
+        _shifted(segment, offset) for segment in segments if not (is_loop(segment) or is_no_speech(segment))
+    ]
+
+
+def _shifted(segment: Any, seconds: float) -> Any:
+    words = segment.words and [
+        replace(word, start=word.start + seconds, end=word.end + seconds) for word in segment.words
+    ]
+    return replace(segment, start=segment.start + seconds, end=segment.end + seconds, words=words)
 
 
 def is_loop(segment: Any) -> bool:

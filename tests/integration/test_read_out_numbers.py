@@ -1,6 +1,6 @@
 """A card read out digit by digit survives transcription by the real whisper-base: plain gzip took its text
-for a decoding loop and the window was dropped (speech/repetitions.py, bench/digits.py); greedy decoding
-loses digit groups that the number beam of redaction decodes (redaction.number_beam_size)."""
+for a decoding loop and the window was dropped (speech/repetitions.py, bench/digits.py); the number beam of
+redaction decodes a card read out in groups (redaction.number_beam_size)."""
 
 from __future__ import annotations
 
@@ -32,14 +32,14 @@ def test_a_spanish_card_of_repeated_digits_is_not_dropped_as_a_loop(model_dir: P
     assert text.count("uno") + text.count("1") >= 12, text
 
 
-def test_the_number_beam_decodes_the_card_greedy_decoding_cut_short(model_dir: Path) -> None:
+def test_the_number_beam_decodes_the_whole_card(model_dir: Path) -> None:
     audio = decode((AUDIO / "en_card.mono.flac").read_bytes(), max_seconds=60)  # "five four five four, …"
-    heard = {}
-    for beam in (1, RedactionSettings().number_beam_size):
-        transcriber = WhisperTranscriber(
-            ASRSettings(model="base", device="cpu"), model_dir=model_dir, number_beam_size=beam
-        )
-        heard[beam] = transcriber.transcribe(audio, language="en").text
-    greedy, again = heard.values()
-    assert greedy.count("5454") < 4, greedy  # "The car is 5454." on this audio
-    assert again.count("5454") == 4 and "card" in again, again
+    transcriber = WhisperTranscriber(
+        ASRSettings(model="base", device="cpu"),
+        model_dir=model_dir,
+        number_beam_size=RedactionSettings().number_beam_size,
+    )
+    # Greedy decoding alone heard "The car is 5454." on one CPU and the whole card on another (its result
+    # depends on the CPU's arithmetic); the number beam must give every group on both.
+    text = transcriber.transcribe(audio, language="en").text
+    assert text.count("5454") == 4, text

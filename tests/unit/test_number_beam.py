@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +51,22 @@ class FakeSegment:
 
 class FakeModel:
     """faster-whisper's ``transcribe``: the first pass (no clips) and each clip decoding answered from
-    tables, every call's beam and clips kept."""
+    tables, every call's arguments and audio length kept. ``again`` is in the call's time; a clip decoding
+    is given the audio from ``again_from`` seconds into the call on (a second before the number's segment),
+    and answers in that audio's time, as faster-whisper does."""
 
-    def __init__(self, first_pass: list[FakeSegment], again: list[FakeSegment]) -> None:
+    def __init__(self, first_pass: list[FakeSegment], again: list[FakeSegment], *, again_from: float) -> None:
         self.first_pass = first_pass
         self.again = again
+        self.again_from = again_from
         self.calls: list[dict[str, Any]] = []
 
     def transcribe(self, samples: Any, **arguments: Any) -> tuple[list[FakeSegment], None]:
-        self.calls.append(arguments)
-        return (self.again if "clip_timestamps" in arguments else self.first_pass), None
+        self.calls.append({**arguments, "audio_seconds": len(samples) / SAMPLE_RATE})
+        if "clip_timestamps" not in arguments:
+            return self.first_pass, None
+        offset = self.again_from
+        return [replace(s, start=s.start - offset, end=s.end - offset) for s in self.again], None
 
 
 def transcribe(
@@ -99,17 +105,19 @@ AGAIN = [FakeSegment(3.0, 9.5, "la tarjeta es 4012 8888 8888 1881.")]
 def test_a_segment_with_a_number_is_decoded_again_with_the_beam_up_to_the_next_segment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    model = FakeModel(FIRST_PASS, AGAIN)
+    model = FakeModel(FIRST_PASS, AGAIN, again_from=2.0)
     segments = transcribe(model, monkeypatch, tmp_path, number_beam_size=5)
-    assert [segment.text for segment in segments] == [
-        "Hola, tengo dos preguntas.",
-        "la tarjeta es 4012 8888 8888 1881.",
-        "Gracias.",
+    assert [(segment.start, segment.end, segment.text) for segment in segments] == [
+        (0.0, 2.0, "Hola, tengo dos preguntas."),
+        (3.0, 9.5, "la tarjeta es 4012 8888 8888 1881."),  # back in the call's time
+        (12.0, 14.0, "Gracias."),
     ]
     first, again = model.calls
     assert first["beam_size"] == 1 and "clip_timestamps" not in first
     assert again["beam_size"] == 5
-    assert again["clip_timestamps"] == [3.0, 12.0]  # from the number's start to the next segment's
+    # From the number's start to the next segment's: only that audio (with a second either side), not the
+    # whole call, is given to Whisper.
+    assert again["clip_timestamps"] == [1.0, 10.0] and again["audio_seconds"] == 11.0
     assert again["vad_filter"] is False and again["language"] == "es"
 
 
@@ -117,7 +125,9 @@ def test_the_last_segment_is_decoded_again_up_to_one_window_or_the_end_of_the_ca
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     model = FakeModel(
-        [FakeSegment(1.0, 3.0, "mi móvil es 612 345")], [FakeSegment(1.0, 6.0, "mi móvil es 612345678")]
+        [FakeSegment(1.0, 3.0, "mi móvil es 612 345")],
+        [FakeSegment(1.0, 6.0, "mi móvil es 612345678")],
+        again_from=0.0,
     )
     assert [s.text for s in transcribe(model, monkeypatch, tmp_path, number_beam_size=5)] == [
         "mi móvil es 612345678"
@@ -128,17 +138,19 @@ def test_the_last_segment_is_decoded_again_up_to_one_window_or_the_end_of_the_ca
 def test_without_a_number_beam_or_a_number_whisper_decodes_once(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    model = FakeModel(FIRST_PASS, AGAIN)
+    model = FakeModel(FIRST_PASS, AGAIN, again_from=2.0)
     segments = transcribe(model, monkeypatch, tmp_path, number_beam_size=1)
     assert [segment.text for segment in segments] == [segment.text for segment in FIRST_PASS]
     assert len(model.calls) == 1
-    no_numbers = FakeModel([FIRST_PASS[0], FakeSegment(3.0, 5.0, "Pagué 45 euros el mes pasado.")], AGAIN)
+    no_numbers = FakeModel(
+        [FIRST_PASS[0], FakeSegment(3.0, 5.0, "Pagué 45 euros el mes pasado.")], AGAIN, again_from=2.0
+    )
     transcribe(no_numbers, monkeypatch, tmp_path, number_beam_size=5)
     assert len(no_numbers.calls) == 1
 
 
 def test_a_translation_is_decoded_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    model = FakeModel(FIRST_PASS, AGAIN)
+    model = FakeModel(FIRST_PASS, AGAIN, again_from=2.0)
     transcribe(model, monkeypatch, tmp_path, number_beam_size=5, task="translate")
     assert len(model.calls) == 1
 
@@ -147,7 +159,9 @@ def test_the_first_pass_stays_when_the_second_loses_the_number(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     model = FakeModel(
-        [FakeSegment(1.0, 3.0, "2018 test lap model.")], [FakeSegment(1.0, 3.0, "to have model F.")]
+        [FakeSegment(1.0, 3.0, "2018 test lap model.")],
+        [FakeSegment(1.0, 3.0, "to have model F.")],
+        again_from=0.0,
     )
     segments = transcribe(model, monkeypatch, tmp_path, number_beam_size=5)
     assert [segment.text for segment in segments] == ["2018 test lap model."]
@@ -157,7 +171,7 @@ def test_the_first_pass_stays_when_the_second_loops_on_a_digit_word(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     loop = "la tarjeta es 4-0-1-2 " + ", ".join(["oh"] * 21) + "."  # beam 5 on a Spanish stereo call
-    model = FakeModel(FIRST_PASS, [FakeSegment(3.0, 9.5, loop)])
+    model = FakeModel(FIRST_PASS, [FakeSegment(3.0, 9.5, loop)], again_from=2.0)
     segments = transcribe(model, monkeypatch, tmp_path, number_beam_size=5)
     assert [segment.text for segment in segments] == [segment.text for segment in FIRST_PASS]
 
@@ -165,7 +179,9 @@ def test_the_first_pass_stays_when_the_second_loops_on_a_digit_word(
 def test_the_first_pass_stays_when_the_second_hears_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    model = FakeModel(FIRST_PASS, [FakeSegment(3.0, 9.0, "4 4 4 4", no_speech_prob=0.9, avg_logprob=-1.5)])
+    model = FakeModel(
+        FIRST_PASS, [FakeSegment(3.0, 9.0, "4 4 4 4", no_speech_prob=0.9, avg_logprob=-1.5)], again_from=2.0
+    )
     segments = transcribe(model, monkeypatch, tmp_path, number_beam_size=5)
     assert [segment.text for segment in segments] == [segment.text for segment in FIRST_PASS]
 
