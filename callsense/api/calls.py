@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 
 from callsense import serving
 from callsense.api.deps import (
+    JSON_BODY,
+    JSON_ONLY,
     NO_CALL,
     UNAUTHENTICATED,
     Principal,
@@ -199,8 +201,10 @@ async def reprocess(
 @router.post(
     "/{call_id}/ask",
     response_model=ask.CallAnswer,
+    dependencies=[JSON_BODY],
     responses={
         **refused_below(Role.analyst),
+        **JSON_ONLY,
         404: {"description": "no call with that id, or it has no transcript"},
         503: {"description": "the LLM is unavailable; ask again later"},
     },

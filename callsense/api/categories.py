@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
-from callsense.api.deps import UNAUTHENTICATED, Principal, refused_below, require
+from callsense.api.deps import JSON_BODY, JSON_ONLY, UNAUTHENTICATED, Principal, refused_below, require
 from callsense.calls import categories
 from callsense.calls.categorise import describe
 from callsense.config.categories import RULE_TEXT_MAX_CHARS, CategoryError
@@ -121,8 +121,10 @@ async def get_category(name: str, rt: RuntimeDep, _: AdminDep) -> CategoryView:
 @router.put(
     "/{name:path}",
     response_model=CategoryView,
+    dependencies=[JSON_BODY],
     responses={
         **REFUSED,
+        **JSON_ONLY,
         status.HTTP_201_CREATED: {"model": CategoryView, "description": "created (200: replaced)"},
     },
 )
