@@ -83,7 +83,10 @@ def list_calls(
     ] = None,
     agent: Annotated[str | None, Query(max_length=200)] = None,
     non_talk_above: Annotated[
-        float | None, Query(ge=0, description="calls with more seconds of non-talk time (hold, silence)")
+        float | None,
+        Query(
+            ge=0, allow_inf_nan=False, description="calls with more seconds of non-talk time (hold, silence)"
+        ),
     ] = None,
     interruptions_above: Annotated[
         int | None, Query(ge=0, description="calls where the speakers interrupted each other more often")
