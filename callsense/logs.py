@@ -59,3 +59,8 @@ def configure(*, level: str, json_lines: bool) -> None:
         else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=numeric, handlers=[handler])
+    # httpx logs every request at INFO (a CRM's posts, the embedded LLM's /tokenize calls): noise beside ours.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(
+            numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+        )

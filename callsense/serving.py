@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from callsense.calls import access, actions, categories, deliveries
-from callsense.config.categories import Category, parse_rule_text
+from callsense.config.categories import parse_rule_text
 from callsense.errors import UnsatisfiableRangeError
 from callsense.pipeline import categorise, tasks
 from callsense.runtime import Runtime
@@ -105,12 +105,12 @@ async def save_category(
     description: str,
     rule: str | dict[str, Any],
     actor: str,
-) -> Category:
+) -> categories.Saved:
     """Create or replace a dashboard category (``categories.save``, audited), the rule as an object or as
     text (JSON or TOML), then queue the re-evaluation of the stored calls. ``CategoryError`` says what is
     wrong; nothing is stored or queued then."""
 
-    def store() -> Category:
+    def store() -> categories.Saved:
         raw = {
             "name": name,
             "description": description,

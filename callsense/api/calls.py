@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 
 from callsense import serving
 from callsense.api.deps import (
+    JSON_BODY,
+    JSON_ONLY,
     NO_CALL,
     UNAUTHENTICATED,
     Principal,
@@ -81,7 +83,10 @@ def list_calls(
     ] = None,
     agent: Annotated[str | None, Query(max_length=200)] = None,
     non_talk_above: Annotated[
-        float | None, Query(ge=0, description="calls with more seconds of non-talk time (hold, silence)")
+        float | None,
+        Query(
+            ge=0, allow_inf_nan=False, description="calls with more seconds of non-talk time (hold, silence)"
+        ),
     ] = None,
     interruptions_above: Annotated[
         int | None, Query(ge=0, description="calls where the speakers interrupted each other more often")
@@ -199,8 +204,10 @@ async def reprocess(
 @router.post(
     "/{call_id}/ask",
     response_model=ask.CallAnswer,
+    dependencies=[JSON_BODY],
     responses={
         **refused_below(Role.analyst),
+        **JSON_ONLY,
         404: {"description": "no call with that id, or it has no transcript"},
         503: {"description": "the LLM is unavailable; ask again later"},
     },

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
-from callsense.api.deps import UNAUTHENTICATED, Principal, refused_below, require
+from callsense.api.deps import JSON_BODY, JSON_ONLY, UNAUTHENTICATED, Principal, refused_below, require
 from callsense.calls import categories
 from callsense.calls.categorise import describe
 from callsense.config.categories import RULE_TEXT_MAX_CHARS, CategoryError
@@ -118,20 +118,36 @@ async def get_category(name: str, rt: RuntimeDep, _: AdminDep) -> CategoryView:
     return await _one(rt, name)
 
 
-@router.put("/{name:path}", response_model=CategoryView, responses=REFUSED)
+@router.put(
+    "/{name:path}",
+    response_model=CategoryView,
+    dependencies=[JSON_BODY],
+    responses={
+        **REFUSED,
+        **JSON_ONLY,
+        status.HTTP_201_CREATED: {"model": CategoryView, "description": "created (200: replaced)"},
+    },
+)
 async def put_category(
-    name: str, body: CategoryChange, rt: RuntimeDep, jobs_app: JobsDep, principal: AdminDep
+    name: str,
+    body: CategoryChange,
+    rt: RuntimeDep,
+    jobs_app: JobsDep,
+    principal: AdminDep,
+    response: Response,
 ) -> CategoryView:
-    """Create or replace a dashboard category, as the dashboard's Categories page does: audited, and every
-    stored analysed call is re-evaluated by the queue (``GET /categories/reevaluation``). A name of the
-    settings file is refused: it changes there."""
+    """Create (201) or replace (200) a dashboard category, as the dashboard's Categories page does: audited,
+    and every stored analysed call is re-evaluated by the queue (``GET /categories/reevaluation``). A name of
+    the settings file is refused: it changes there."""
     try:
         saved = await serving.save_category(
             rt, jobs_app, name=name, description=body.description, rule=body.rule, actor=principal.name
         )
     except CategoryError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-    return await _one(rt, saved.name)
+    if saved.created:
+        response.status_code = status.HTTP_201_CREATED
+    return await _one(rt, saved.category.name)
 
 
 @router.delete(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -66,6 +66,28 @@ def refused_below(role: Role) -> dict[int | str, dict[str, Any]]:
 
 
 NO_CALL: dict[int | str, dict[str, Any]] = {404: {"description": "no call with that id"}}
+
+
+def is_json(content_type: str | None) -> bool:
+    """application/json or a +json type, parameters aside: what FastAPI parses as JSON."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+async def _json_body(request: Request) -> None:
+    # FastAPI hands a body of another type to validation as bytes, whose 422 says nothing of the type.
+    if await request.body() and not is_json(content_type := request.headers.get("content-type")):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"the body must be JSON (Content-Type: application/json), not {content_type or 'untyped'}",
+        )
+
+
+# A route with a JSON body: ``dependencies=[JSON_BODY]`` and these among its OpenAPI responses.
+JSON_BODY = Depends(_json_body)
+JSON_ONLY: dict[int | str, dict[str, Any]] = {
+    415: {"description": "a body that is not JSON (a Content-Type other than application/json)"}
+}
 
 
 def require(role: Role) -> Any:

@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from callsense.api.deps import NO_CALL, UNAUTHENTICATED, Principal, refused_below, require
+from callsense.api.deps import (
+    JSON_BODY,
+    JSON_ONLY,
+    NO_CALL,
+    UNAUTHENTICATED,
+    Principal,
+    refused_below,
+    require,
+)
 from callsense.calls import retention
 from callsense.errors import LegalHoldError
 from callsense.pipeline import erasure
@@ -52,13 +60,13 @@ def _set_hold(rt: RuntimeDep, call_id: str, *, held: bool, reason: str, actor: s
     return HoldState(call_id=hold.call_id, held=hold.held, at=hold.at, by=hold.by, reason=hold.reason)
 
 
-@router.post("/{call_id}/hold", response_model=HoldState)
+@router.post("/{call_id}/hold", response_model=HoldState, dependencies=[JSON_BODY], responses=JSON_ONLY)
 def hold(call_id: str, body: Reason, rt: RuntimeDep, principal: AdminDep) -> HoldState:
     """Put the call under legal hold: neither the retention purge nor an erasure touches it."""
     return _set_hold(rt, call_id, held=True, reason=body.reason, actor=principal.name)
 
 
-@router.post("/{call_id}/release", response_model=HoldState)
+@router.post("/{call_id}/release", response_model=HoldState, dependencies=[JSON_BODY], responses=JSON_ONLY)
 def release(call_id: str, body: Reason, rt: RuntimeDep, principal: AdminDep) -> HoldState:
     """Release the call's legal hold: the retention policy applies to it again."""
     return _set_hold(rt, call_id, held=False, reason=body.reason, actor=principal.name)

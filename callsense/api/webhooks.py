@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from callsense import db, metrics
+from callsense.api.deps import is_json
 from callsense.calls import retention
 from callsense.calls import service as calls
 from callsense.calls.models import in_utc
@@ -243,6 +244,7 @@ async def _body(request: Request, endpoint: str) -> bytes | JSONResponse:
         401: {"model": Refusal},
         409: {"model": Refusal},
         413: {"model": Refusal},
+        415: {"model": Refusal},
         422: {"model": Refusal},
         503: {"model": Refusal},
     },
@@ -256,6 +258,15 @@ async def _body(request: Request, endpoint: str) -> bytes | JSONResponse:
 async def recording_ready(request: Request, rt: RuntimeDep, app: JobsDep) -> JSONResponse:
     """A recording is ready. Signed per Standard Webhooks (or, opt-in, a bearer token)."""
     endpoint = "recording"
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not is_json(content_type):  # none at all: accepted, as it always was
+        return _refuse_unauthenticated(
+            endpoint=endpoint,
+            reason="unsupported_media_type",
+            detail=f"the body must be JSON (Content-Type: application/json), not {content_type}",
+            header="content-type",
+            code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        )
     body = await _body(request, endpoint)
     if isinstance(body, JSONResponse):
         return body

@@ -73,9 +73,15 @@ def revision(categories: Sequence[Category]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Saved:
+    category: Category
+    created: bool  # there was no dashboard category of that name: the API answers 201, not 200
+
+
 def save(
     *, session: Session, raw: object, configured: Sequence[Category], topics: set[str], actor: str
-) -> Category:
+) -> Saved:
     """Create or replace a dashboard category from what an admin wrote, audited (an event naming the admin);
     ``CategoryError`` says what is wrong."""
     category = parse_category(raw, topics=topics)
@@ -98,7 +104,7 @@ def save(
     session.add(row)
     session.flush()
     _audit(session, "saved", category.name, actor)
-    return category
+    return Saved(category, created=same is None)
 
 
 def _audit(session: Session, kind: str, name: str, actor: str) -> None:

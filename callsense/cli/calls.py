@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -43,7 +44,7 @@ def process(
     from callsense.pipeline import inline
 
     with common.errors_as_exit():  # checked before minutes of work, not after
-        _check_inputs(call_id=call_id, language=language, json_out=json_out)
+        _check_inputs(source=source, call_id=call_id, language=language, json_out=json_out)
     try:
         with common.runtime() as rt, _progress(quiet) as on_progress:
             record = inline.process(
@@ -73,10 +74,13 @@ def process(
                 raise ConfigError(f"cannot write the record to {json_out}: {exc.strerror}") from exc
 
 
-def _check_inputs(*, call_id: str | None, language: str | None, json_out: Path | None) -> None:
+def _check_inputs(*, source: str, call_id: str | None, language: str | None, json_out: Path | None) -> None:
+    from callsense.backends.recordings import is_url, local
     from callsense.backends.recordings.sources.metadata import CALL_ID
     from callsense.speech.language import whisper_languages
 
+    if not is_url(source) and len(urlsplit(source).scheme) <= 1:  # a path (a one-letter scheme: a drive)
+        local.existing_file(source)  # a typo stores no failed call
     if call_id is not None and not CALL_ID.fullmatch(call_id):
         raise ConfigError(
             f"the call id '{call_id[:80]}' must be 1 to 200 letters, digits, '.', '_', ':' or '-', "

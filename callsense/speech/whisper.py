@@ -242,15 +242,22 @@ class WhisperTranscriber:
     ) -> list[list[SpokenWord]]:
         """Each channel's words; a stereo call's two channels at once where the settings allow, since
         greedy decoding and Silero VAD keep only part of two cores busy (docs/benchmarks.md)."""
+        given_up = threading.Event()
 
         def words(samples: FloatArray) -> list[SpokenWord]:
-            return self._channel_words(samples, language, task, progress, hotwords)
+            return self._channel_words(samples, language, task, progress, hotwords, given_up)
 
         if len(channels) == 1 or not self._settings.parallel_channels:
             return [words(samples) for samples in channels]
         self._model()  # loaded here, not by both threads at once
         with ThreadPoolExecutor(max_workers=len(channels), thread_name_prefix="whisper-channel") as pool:
-            return list(pool.map(words, channels))
+            try:
+                return list(pool.map(words, channels))
+            except BaseException:
+                # Ctrl-C (or the first channel's error) reaches this thread alone: the executor's exit would
+                # wait for the channel threads to decode the whole call, so they stop at their next segment.
+                given_up.set()
+                raise
 
     def _channels(self, audio: DecodedAudio) -> list[FloatArray]:
         if channels_are_alike(audio, threshold=self._settings.mono_similarity):
@@ -341,11 +348,20 @@ class WhisperTranscriber:
         return segments
 
     def _channel_words(
-        self, samples: FloatArray, language: str, task: Task, progress: Progress, hotwords: str | None
+        self,
+        samples: FloatArray,
+        language: str,
+        task: Task,
+        progress: Progress,
+        hotwords: str | None,
+        given_up: threading.Event,
     ) -> list[SpokenWord]:
-        words = []
+        """The channel's words; a part of them once ``given_up`` is set, which no one reads then."""
+        words: list[SpokenWord] = []
         last_end = 0.0
         for segment in self._run(samples, language, task, words=True, hotwords=hotwords):
+            if given_up.is_set():
+                return words
             progress.advance(segment.end - last_end)
             last_end = segment.end
             words.extend(_spoken_words(segment, Speaker.unknown))

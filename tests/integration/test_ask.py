@@ -154,9 +154,27 @@ def test_bad_questions_and_unknown_calls_are_refused(app: object, bearer: dict[R
     assert missing.status_code == 404
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_a_question_that_is_not_json_is_an_unsupported_type(
+    app: object, rt: Runtime, bearer: dict[Role, dict[str, str]], content_type: str | None
+) -> None:
+    """What FastAPI would validate as bytes, with a 422 that does not name the type."""
+    headers = {**bearer[Role.analyst], **({"Content-Type": content_type} if content_type else {})}
+    sent, asked = json.dumps({"question": QUESTION}), len(_events(rt, "demo-refund"))
+    refused = _client(app).post("/calls/demo-refund/ask", content=sent, headers=headers)
+    assert refused.status_code == 415
+    assert refused.json() == {
+        "detail": f"the body must be JSON (Content-Type: application/json), not {content_type or 'untyped'}"
+    }
+    assert len(_events(rt, "demo-refund")) == asked
+    typed = {**bearer[Role.analyst], "Content-Type": "application/json; charset=utf-8"}
+    assert _client(app).post("/calls/demo-refund/ask", content=sent, headers=typed).status_code == 200
+
+
 def test_the_openapi_document_describes_the_question_and_the_answer(app: object) -> None:
     document = _client(app).get("/openapi.json").json()
     operation = document["paths"]["/calls/{call_id}/ask"]["post"]
+    assert "415" in operation["responses"]
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/Question")
     answer = document["components"]["schemas"]["CallAnswer"]
     assert set(answer["properties"]) == {"answer", "supported", "supporting_turns", "dropped_quotes", "parts"}

@@ -82,7 +82,7 @@ def test_only_admins_reach_the_categories(client: TestClient, rt: Runtime) -> No
         assert answer.status_code == 403, (method, path)
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths["/categories/{name}"]) == {"get", "put", "delete"}
-    assert "403" in paths["/categories/{name}"]["put"]["responses"]
+    assert {"200", "201", "403"} <= set(paths["/categories/{name}"]["put"]["responses"])
     assert "/categories" in paths and "/categories/reevaluation" in paths
 
 
@@ -112,7 +112,7 @@ def test_a_category_put_over_the_api_reevaluates_the_stored_calls(
         json={"description": "Agent granted one", "rule": 'said = ["full refund"]\nspeaker = "agent"'},
         headers=admin,
     )
-    assert created.status_code == 200
+    assert created.status_code == 201, created.text
     assert created.json()["rule"] == {"said": ["full refund"], "speaker": "agent"}
     assert created.json()["defined_in"] == "dashboard" and created.json()["updated_by"] == "categories-admin"
     waiting = client.get("/categories/reevaluation", headers=admin).json()
@@ -126,6 +126,7 @@ def test_a_category_put_over_the_api_reevaluates_the_stored_calls(
         json={"rule": {"said": ["full refund"], "speaker": "customer"}},
         headers=admin,
     )
+    assert replaced.status_code == 200
     assert replaced.json()["in_words"] == "customer said 'full refund'" and replaced.json()["calls"] == 1
     _work(rt)
     assert _matches(client, "Refund given", admin) == []  # the agent said it, not the customer

@@ -34,6 +34,19 @@ def test_a_file_name_that_is_no_call_id_gives_one(runner: CliRunner, tmp_path: P
     assert json.loads(shown.stdout)["status_detail"] == "fetch: the file is empty"
 
 
+def test_a_path_with_no_file_is_refused_before_a_call_is_stored(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "calls").mkdir()
+    for path, said in (
+        (tmp_path / "nope.wav", f"no such file: {tmp_path / 'nope.wav'}"),
+        (tmp_path / "calls", f"{tmp_path / 'calls'} is a directory, not a recording file"),
+    ):
+        refused = runner.invoke(app, ["process", str(path)])
+        assert (refused.exit_code, refused.stderr) == (1, f"error: {said}\n")
+    for call_id in ("nope", "calls"):
+        shown = runner.invoke(app, ["show", call_id])
+        assert shown.exit_code == 1 and shown.stderr == f"error: no call with id '{call_id}'\n"
+
+
 @pytest.mark.parametrize("log_json", ["false", "true"])
 def test_an_unexpected_error_in_a_stage_fails_the_call_in_one_line_with_its_traceback_logged(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch, log_json: str

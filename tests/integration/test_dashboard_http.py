@@ -397,3 +397,16 @@ def test_the_api_lists_the_calls_of_several_statuses_at_once(app: object, rt: Ru
     assert total(first) == counted[first] and total(second) == counted[second]
     assert total(first, second) == counted[first] + counted[second]  # any of them, not the last one
     assert client.get("/calls", params={"status": "lost"}, headers=headers).status_code == 422
+
+
+def test_the_api_refuses_a_non_talk_time_that_is_not_a_finite_number(app: object, rt: Runtime) -> None:
+    with rt.db.transaction() as session:
+        viewer = tokens.create(session=session, name="non-talk-viewer", role=Role.viewer)
+    client, headers = _client(app), {"Authorization": f"Bearer {viewer}"}
+    for value in ("inf", "nan", "1e400"):  # pydantic reads each as a float; 1e400 is inf
+        refused = client.get("/calls", params={"non_talk_above": value}, headers=headers)
+        assert refused.status_code == 422, value
+        assert [(e["loc"], e["msg"]) for e in refused.json()["detail"]] == [
+            (["query", "non_talk_above"], "Input should be a finite number")
+        ]
+    assert client.get("/calls", params={"non_talk_above": "1e9"}, headers=headers).json()["total"] == 0

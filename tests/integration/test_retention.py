@@ -312,6 +312,8 @@ def test_holds_and_erasure_over_the_api_are_for_admins(rt: Runtime) -> None:
         assert client.post("/calls/api-call/hold", json=reason, headers=analyst).status_code == 403
         assert client.delete("/calls/api-call", params=reason, headers=analyst).status_code == 403
         assert client.post("/calls/api-call/hold", json={"reason": " "}, headers=admin).status_code == 422
+        as_form = client.post("/calls/api-call/hold", data=reason, headers=admin)  # a form: not JSON
+        assert as_form.status_code == 415 and "not application/x-www-form-urlencoded" in as_form.text
         held = client.post("/calls/api-call/hold", json=reason, headers=admin)
         assert held.status_code == 200 and held.json()["held"] and held.json()["by"] == "a"
         refused = client.delete("/calls/api-call", params=reason, headers=admin)

@@ -271,6 +271,35 @@ def test_a_webhook_id_longer_than_a_receipt_holds_is_a_refused_header_not_a_data
     assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
 
 
+def test_a_body_said_to_be_other_than_json_is_refused_as_an_unsupported_type(
+    rt: Runtime, client: TestClient
+) -> None:
+    before = refusals("recording", "unsupported_media_type")
+    payload = {"call_id": "plain-text", "recording_url": "https://recorder.example/r.wav"}
+    body, headers = signed(payload)
+    refused = client.post(
+        "/webhooks/recording", content=body, headers={**headers, "content-type": "text/plain"}
+    )
+    assert refused.status_code == 415
+    assert refused.json() == {
+        "error": "unsupported_media_type",
+        "detail": "the body must be JSON (Content-Type: application/json), not text/plain",
+        "header": "content-type",
+    }
+    assert refusals("recording", "unsupported_media_type") == before + 1
+    with rt.db.transaction() as session:
+        assert session.scalars(select(Call).where(Call.call_id == "plain-text")).first() is None
+    # No Content-Type at all is taken as JSON, as before; a charset or a +json type is JSON.
+    untyped = {name: value for name, value in headers.items() if name != "content-type"}
+    assert client.post("/webhooks/recording", content=body, headers=untyped).status_code == 202
+    for content_type in ("application/json; charset=utf-8", "application/cloudevents+json"):
+        body, headers = signed({**payload, "call_id": f"typed-{len(content_type)}"})
+        typed = client.post(
+            "/webhooks/recording", content=body, headers={**headers, "content-type": content_type}
+        )
+        assert typed.status_code == 202, typed.text
+
+
 def test_a_start_time_without_an_offset_is_utc(rt: Runtime, client: TestClient) -> None:
     payload = {
         "call_id": "naive-start",

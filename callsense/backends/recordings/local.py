@@ -11,13 +11,19 @@ from callsense.errors import BadAudioError, PermanentFetchError
 CHUNK = 1 << 20
 
 
-def copy_file(source: str, *, max_bytes: int, into: BinaryIO) -> None:
-    """Copy the file at ``source`` into ``into``, a chunk at a time, checked to be audio."""
+def existing_file(source: str) -> Path:
+    """The file at ``source``; ``PermanentFetchError`` for a directory or nothing there."""
     path = Path(source).expanduser()
     if path.is_dir():
         raise PermanentFetchError(f"{path} is a directory, not a recording file")
     if not path.is_file():
         raise PermanentFetchError(f"no such file: {path}")
+    return path
+
+
+def copy_file(source: str, *, max_bytes: int, into: BinaryIO) -> None:
+    """Copy the file at ``source`` into ``into``, a chunk at a time, checked to be audio."""
+    path = existing_file(source)
     size = path.stat().st_size
     if size > max_bytes:
         raise BadAudioError(f"the file is {size} bytes, over the limit of {max_bytes}")
