@@ -208,6 +208,19 @@ def test_objects_are_moved_or_deleted_with_their_sidecars_once_stored(
     assert _poll(rt, bucket.server)[0].seen == 1  # the processed prefix is not listed
 
 
+def test_moved_objects_never_crowd_new_ones_out_of_a_listing_from_the_prefix(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime]
+) -> None:
+    for name in ("a", "b", "c"):  # 'q1/' sorts after 'processed/', where the taken ones go
+        bucket.put(f"q1/{name}.wav", tiny_wav())
+    options = bucket.source(after_ingest="move", cursor="none", max_keys_per_poll=2)
+    rt = _open(runtimes, settings, options)
+    assert len(_poll(rt, bucket.server)[0].fetched) == 2
+    report, source = _poll(rt, bucket.server)
+    assert len(report.fetched) == 1 and source.listed == ["q1/c.wav"]  # processed/ not listed, nor counted
+    assert bucket.keys() == ["processed/q1/a.wav", "processed/q1/b.wav", "processed/q1/c.wav"]
+
+
 def test_two_pollers_at_once_take_each_object_exactly_once(
     settings: Settings, bucket: Bucket, runtimes: list[Runtime]
 ) -> None:

@@ -84,20 +84,32 @@ class S3Source:
         found: list[Listed] = []
         self._sidecars, self.listed = set(), []
         with self._translated("cannot be listed"):
-            for page in self._client.get_paginator("list_objects_v2").paginate(**arguments):
-                for entry in page.get("Contents", []):
-                    key = entry["Key"][len(settings.prefix) :]
-                    if self.cursor is None or key > self.cursor:
-                        if len(self.listed) >= settings.max_keys_per_poll:
-                            return found
-                        self.listed.append(key)
-                    if self._sidecar is not None and key.lower().endswith(self._sidecar):
-                        self._sidecars.add(key)
-                    elif self._is_recording(key):
-                        location = f"s3://{settings.bucket}/{entry['Key']}"
-                        mtime = entry["LastModified"].timestamp()
-                        found.append(Listed(key=key, location=location, size=entry["Size"], mtime=mtime))
+            for entry in self._entries(arguments):
+                key = entry["Key"][len(settings.prefix) :]
+                if self.cursor is None or key > self.cursor:
+                    if len(self.listed) >= settings.max_keys_per_poll:
+                        return found
+                    self.listed.append(key)
+                if self._sidecar is not None and key.lower().endswith(self._sidecar):
+                    self._sidecars.add(key)
+                elif self._is_recording(key):
+                    location = f"s3://{settings.bucket}/{entry['Key']}"
+                    mtime = entry["LastModified"].timestamp()
+                    found.append(Listed(key=key, location=location, size=entry["Size"], mtime=mtime))
         return found
+
+    def _entries(self, arguments: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The listing's entries but the processed prefix's: on reaching it, the listing starts again after
+        it, so moved objects cost no requests and no room under max_keys_per_poll (``cursor = "none"``
+        lists from the prefix every poll)."""
+        processed = self.settings.prefix + self.settings.processed_prefix
+        for page in self._client.get_paginator("list_objects_v2").paginate(**arguments):
+            for entry in page.get("Contents", []):
+                if entry["Key"].startswith(processed):
+                    # U+10FFFF sorts after every character that may follow the processed prefix
+                    yield from self._entries({**arguments, "StartAfter": processed + "\U0010ffff"})
+                    return
+                yield entry
 
     def _start_after(self) -> str | None:
         mode = self.settings.cursor
