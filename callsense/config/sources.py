@@ -56,7 +56,7 @@ class FolderSourceSettings(SourceVocabulary, FileSourceSettings):
     def _processed_inside(self) -> FolderSourceSettings:
         # The processed folder is never listed: the folder itself, or one above it, would hide every file.
         folder = Path(os.path.normpath(self.path.expanduser()))
-        processed = Path(os.path.normpath(folder / self.processed_dir.expanduser()))
+        processed = Path(os.path.normpath(folder / self.processed_dir))
         if processed == folder or processed in folder.parents:
             raise ValueError(
                 f"processed_dir '{self.processed_dir}' is the folder itself or above it: no file would be "
