@@ -58,7 +58,7 @@ class FolderSource:
                     # the sidecar's changes are the recording's: one still being written waits, and one
                     # refused (half-written, or wrong) is read again once rewritten
                     mtime = max(mtime, self._sidecar_of(path).stat().st_mtime)
-                except FileNotFoundError:
+                except OSError:  # none (yet), or one that cannot be looked at: as Path.exists() reads it
                     if self.settings.sidecar_required:
                         continue  # the recorder writes it after the audio: not complete yet
             yield Listed(key=relative.as_posix(), location=str(path), size=info.st_size, mtime=mtime)
