@@ -177,6 +177,8 @@ class FileSourceSettings(BaseModel):
             raise ValueError(
                 f"glob must be a non-empty pattern relative to the folder or prefix, not '{value}'"
             )
+        if any("**" in part and part != "**" for part in value.split("/")):
+            raise ValueError(f"glob '{value}': '**' is a whole folder name ('**/*.wav'), not part of one")
         return value
 
     @field_validator("filename_pattern")

@@ -202,6 +202,7 @@ def test_the_folder_check_names_what_is_missing(tmp_path: Path) -> None:
         ({"glob": ""}, "glob must be a non-empty pattern relative"),
         ({"glob": "/mnt/recordings/**/*.wav"}, "glob must be a non-empty pattern relative"),
         ({"glob": "../**/*.wav"}, "glob must be a non-empty pattern relative"),
+        ({"glob": "**.wav"}, "'\\*\\*' is a whole folder name"),
         ({"processed_dir": "."}, "is the folder itself or above it"),
         ({"processed_dir": ""}, "is the folder itself or above it"),
         ({"processed_dir": ".."}, "is the folder itself or above it"),
