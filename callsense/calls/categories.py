@@ -165,8 +165,13 @@ def categorise(
     return matches
 
 
+# Analysed calls with their text: the retention purge took a purged call's categories with its text, and
+# its duration and talk figures alone would put it back in some.
+EVALUATED = (Call.status == EVALUATED_STATUS, Call.text_purged_at.is_(None))
+
+
 def _stale(current: str) -> list[ColumnElement[bool]]:
-    return [Call.status == EVALUATED_STATUS, Call.categories_revision.is_distinct_from(current)]
+    return [*EVALUATED, Call.categories_revision.is_distinct_from(current)]
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,7 @@ class Progress:
 
 def progress(*, session: Session, current: str) -> Progress:
     total, stale = session.execute(
-        select(func.count(), func.count().filter(*_stale(current))).where(Call.status == EVALUATED_STATUS)
+        select(func.count(), func.count().filter(*_stale(current))).where(*EVALUATED)
     ).one()
     return Progress(done=total - stale, total=total)
 

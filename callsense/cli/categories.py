@@ -66,7 +66,8 @@ def check(
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        common.err.print(f"[bold red]error:[/] {file} is not TOML: {exc}", highlight=False, soft_wrap=True)
+        message = escape(f"{file} is not TOML: {exc}")
+        common.err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(common.EXIT_PERMANENT) from None
     if "categories" not in raw:
         common.err.print(

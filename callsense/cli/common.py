@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from callsense.config import Settings, load_settings
 from callsense.errors import CallsenseError
@@ -37,7 +38,8 @@ def errors_as_exit() -> Iterator[None]:
     try:
         yield
     except CallsenseError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escaped: messages quote paths, names and ids, whose brackets rich would read as markup
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_RETRYABLE if exc.retryable else EXIT_PERMANENT) from None
 
 

@@ -7,6 +7,7 @@ import getpass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from callsense.cli import common
@@ -105,7 +106,8 @@ def _set_hold(call_id: str, *, held: bool, reason: str) -> None:
             session=session, call_id=call_id, held=held, actor=_actor(), reason=reason, via="cli"
         )
     if hold.held:
-        common.out.print(f"{call_id}: under legal hold since {common.when(hold.at)} ({hold.reason})")
+        reason = escape(hold.reason or "")  # free text: its brackets are not markup
+        common.out.print(f"{call_id}: under legal hold since {common.when(hold.at)} ({reason})")
     else:
         common.out.print(f"{call_id}: legal hold released")
 
@@ -142,7 +144,7 @@ def erase(
         return
     common.out.print(f"{call_id}: erased")
     for record in done.crm_records:
-        common.out.print(f"  filed in a CRM as {record}: erase it there too")
+        common.out.print(f"  filed in a CRM as {escape(record)}: erase it there too")
 
 
 def _exists(rt: Runtime, call_id: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -40,14 +41,14 @@ def list_sources() -> None:
         preset = source.preset if isinstance(source, FileSourceSettings) else None
         table.add_row(
             source.name + ("" if source.enabled else " (disabled)"),
-            source.reads,
+            escape(source.reads),
             preset.value if preset else "",
             source.poll_cron,
             common.when(row.last_poll_at) if row and row.last_poll_at else "never",
             str(row.files_seen) if row else "",
             str(row.ingested) if row else "",
             str(row.refused) if row else "",
-            f"{common.when(row.last_error_at)} {row.last_error}" if row and row.last_error else "",
+            f"{common.when(row.last_error_at)} {escape(row.last_error)}" if row and row.last_error else "",
         )
     common.out.print(table)
 
@@ -85,7 +86,7 @@ def test(name: SourceName) -> None:
         checks.append(sources.Check("listing", False, str(exc)))
     table = Table("check", "result", "detail")
     for check in checks:
-        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", escape(check.detail))
     common.out.print(table)
     if not all(check.ok for check in checks):
         raise typer.Exit(common.EXIT_PERMANENT)
@@ -116,13 +117,17 @@ def poll(name: SourceName) -> None:
         f"{report.refused} refused, {report.failed} to try again, {report.left} left for the next poll"
     )
     if report.error:
-        common.err.print(f"[bold red]last problem:[/] {report.error}", highlight=False, soft_wrap=True)
+        common.err.print(
+            f"[bold red]last problem:[/] {escape(report.error)}", highlight=False, soft_wrap=True
+        )
     if report.error and not report.seen:  # the folder itself could not be listed
         raise typer.Exit(common.EXIT_RETRYABLE)
 
 
 def _named(found: AnySource | None, name: str) -> AnySource:
     if found is None:
-        common.err.print(f"[bold red]error:[/] no source named '{name}' (see `callsense sources list`)")
+        common.err.print(
+            f"[bold red]error:[/] no source named '{escape(name)}' (see `callsense sources list`)"
+        )
         raise typer.Exit(common.EXIT_PERMANENT)
     return found

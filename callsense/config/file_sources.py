@@ -169,6 +169,18 @@ class FileSourceSettings(BaseModel):
             return {**implied, **data}
         return data
 
+    @field_validator("glob")
+    @classmethod
+    def _relative_glob(cls, value: str) -> str:
+        # Path.glob raises on an empty or absolute pattern, and '..' would list files outside the folder
+        if not value or value.startswith("/") or ".." in value.split("/"):
+            raise ValueError(
+                f"glob must be a non-empty pattern relative to the folder or prefix, not '{value}'"
+            )
+        if any("**" in part and part != "**" for part in value.split("/")):
+            raise ValueError(f"glob '{value}': '**' is a whole folder name ('**/*.wav'), not part of one")
+        return value
+
     @field_validator("filename_pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:

@@ -3,6 +3,7 @@ new recordings. What folders and buckets share, and the presets: ``file_sources.
 
 from __future__ import annotations
 
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -50,6 +51,18 @@ class FolderSourceSettings(SourceVocabulary, FileSourceSettings):
         description="Where after_ingest = 'move' puts files (relative to path, or absolute), keeping their "
         "sub-folders; never listed as new.",
     )
+
+    @model_validator(mode="after")
+    def _processed_inside(self) -> FolderSourceSettings:
+        # The processed folder is never listed: the folder itself, or one above it, would hide every file.
+        folder = Path(os.path.normpath(self.path.expanduser()))
+        processed = Path(os.path.normpath(folder / self.processed_dir))
+        if processed == folder or processed in folder.parents:
+            raise ValueError(
+                f"processed_dir '{self.processed_dir}' is the folder itself or above it: no file would be "
+                "listed; name a sub-folder (the default, processed) or a folder elsewhere"
+            )
+        return self
 
     @property
     def reads(self) -> str:

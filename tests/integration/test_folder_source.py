@@ -182,6 +182,21 @@ def _call_id_of(rt: Runtime, key: str) -> str:
         return call.call_id
 
 
+def test_a_sidecar_completed_after_a_refusal_makes_the_recording_taken(
+    settings: Settings, root: Path
+) -> None:
+    rt = _runtime(settings, root, stable_seconds=0, sidecar="json", sidecar_required=True)
+    try:
+        put(root, "a.wav", tiny_wav())
+        sidecar = put(root, "a.json", b'{"agent": "al')  # listed while the recorder writes it
+        assert _poll(rt).refused == 1
+        sidecar.write_bytes(b'{"agent": "alice"}')
+        os.utime(sidecar, ns=(time.time_ns() + 10**9,) * 2)  # on a file system with a coarse clock too
+        assert len(_poll(rt).fetched) == 1 and _rows(rt) == {"a.wav": ("ingested", None)}
+    finally:
+        rt.db.close()
+
+
 def test_a_file_that_cannot_be_read_now_is_tried_again_next_poll(rt: Runtime) -> None:
     listed = Listed(key="locked.wav", location="/mnt/nas/locked.wav", size=10, mtime=1.0)
     source = FakeSource("nas", [listed])

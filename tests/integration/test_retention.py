@@ -26,6 +26,7 @@ from callsense.calls import service as calls
 from callsense.calls.models import (
     Analysis,
     Call,
+    CallCategory,
     CallKey,
     Delivery,
     Event,
@@ -37,7 +38,18 @@ from callsense.calls.search import CallSearch
 from callsense.config import Settings
 from callsense.config.deliveries import DestinationSettings
 from callsense.errors import CallGoneError, LegalHoldError, NotFoundError
-from callsense.pipeline import analyse, deliver, erasure, fetch, ingest, poll, retention, tasks, transcribe
+from callsense.pipeline import (
+    analyse,
+    categorise,
+    deliver,
+    erasure,
+    fetch,
+    ingest,
+    poll,
+    retention,
+    tasks,
+    transcribe,
+)
 from callsense.runtime import Runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -149,6 +161,19 @@ def test_the_purge_removes_what_each_sources_rule_says_and_runs_again_harmlessly
     assert sum(again.audio.values()) == sum(again.text.values()) == 0
     with rt.db.transaction() as session, pytest.raises(NotFoundError, match="removed under the retention"):
         actions.restart(session=session, call_id="old-webhook", actor="admin", via="api")
+
+
+def test_a_call_whose_text_was_purged_is_not_categorised_again_from_nothing(rt: Runtime) -> None:
+    call_pk = _processed(rt, "text-past", days_old=200)
+    retention.purge(rt, actor="test")
+    # duration and talk figures outlive the text: a new rule on them must not put the call back in a category
+    short = {"name": "Short call", "rule": {"duration_s": {"below": 10_000}}}
+    changed = rt.settings.model_validate({**rt.settings.model_dump(), "categories": [short]})
+    later = dataclasses.replace(rt, settings=changed)
+    assert categorise.progress(later).finished  # `categories reevaluate` does not wait for it
+    for first, last in categorise.stale_ranges(later):
+        categorise.run_batch(later, first, last)
+    assert _count(rt, CallCategory, call_pk) == 0
 
 
 def test_a_call_still_in_the_pipeline_is_not_purged(rt: Runtime) -> None:

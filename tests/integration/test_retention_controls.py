@@ -126,6 +126,7 @@ def test_the_command_line_holds_purges_and_erases(
         return result.output
 
     assert "legal hold since" in run("calls", "hold", "cli-held", "--reason", "case 3")
+    assert "([/tickets] 4)" in run("calls", "hold", "cli-held", "--reason", "[/tickets] 4")  # not markup
     run("calls", "hold", "cli-held", "--reason", "  ", code=2)  # a reason is required
     status = run("retention", "status")
     assert "30 days" in status and "calls under legal hold: 1" in status and "last purge: never" in status

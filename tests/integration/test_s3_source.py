@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,6 +207,31 @@ def test_objects_are_moved_or_deleted_with_their_sidecars_once_stored(
     moved = ["processed/q1/a.json", "processed/q1/a.wav"] if after == "move" else []
     assert bucket.keys() == [*moved, "q1/b.wav"]
     assert _poll(rt, bucket.server)[0].seen == 1  # the processed prefix is not listed
+
+
+def test_a_sidecar_corrected_after_a_refusal_makes_the_recording_taken(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime]
+) -> None:
+    rt = _open(runtimes, settings, bucket.source(sidecar="json", sidecar_required=True, cursor="none"))
+    bucket.put("q1/a.wav", tiny_wav())
+    bucket.put("q1/a.json", b'{"agent": ')  # a broken export
+    assert _poll(rt, bucket.server)[0].refused == 1
+    time.sleep(1.1)  # S3 times objects to the second
+    bucket.put("q1/a.json", b'{"agent": "alice"}')
+    assert len(_poll(rt, bucket.server)[0].fetched) == 1 and _rows(rt) == {"q1/a.wav": "ingested"}
+
+
+def test_moved_objects_never_crowd_new_ones_out_of_a_listing_from_the_prefix(
+    settings: Settings, bucket: Bucket, runtimes: list[Runtime]
+) -> None:
+    for name in ("a", "b", "c"):  # 'q1/' sorts after 'processed/', where the taken ones go
+        bucket.put(f"q1/{name}.wav", tiny_wav())
+    options = bucket.source(after_ingest="move", cursor="none", max_keys_per_poll=2)
+    rt = _open(runtimes, settings, options)
+    assert len(_poll(rt, bucket.server)[0].fetched) == 2
+    report, source = _poll(rt, bucket.server)
+    assert len(report.fetched) == 1 and source.listed == ["q1/c.wav"]  # processed/ not listed, nor counted
+    assert bucket.keys() == ["processed/q1/a.wav", "processed/q1/b.wav", "processed/q1/c.wav"]
 
 
 def test_two_pollers_at_once_take_each_object_exactly_once(

@@ -89,3 +89,24 @@ def _signed_in(client: TestClient, username: str) -> TestClient:
         data={"username": username, "password": PASSWORD, "signin_token": token[1], "next": "/app/calls"},
     )
     return client
+
+
+def test_names_and_reasons_with_brackets_are_printed_as_they_are(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share = tmp_path / "share"
+    put(share, "[/q1]/[bold]b.wav", b"not audio at all")  # a recording's name is whatever the recorder wrote
+    folders = [{"name": "nas", "path": str(share), "stable_seconds": 0}]
+    monkeypatch.setenv("CALLSENSE_DATABASE_URL", database_url)
+    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CALLSENSE_SOURCES__FOLDERS", json.dumps(folders))
+    runner = CliRunner()
+
+    polled = runner.invoke(app, ["sources", "poll", "nas"])
+    assert polled.exit_code == 0 and "[/q1]/[bold]b.wav: the file holds" in polled.output, polled.output
+    listed = runner.invoke(app, ["sources", "list"])
+    assert listed.exit_code == 0 and "[/q1]/[bold]b.wav" in listed.output, listed.output
+    unknown = runner.invoke(app, ["sources", "poll", "[/nas]"])
+    assert unknown.exit_code == 1 and "no source named '[/nas]'" in unknown.output, unknown.output
+    no_call = runner.invoke(app, ["calls", "hold", "[/x]", "--reason", "case 1"])  # common.errors_as_exit
+    assert no_call.exit_code == 1 and "no call with id '[/x]'" in no_call.output, no_call.output

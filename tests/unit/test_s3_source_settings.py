@@ -35,6 +35,7 @@ def test_a_preset_sets_what_applies_to_a_bucket_and_objects_count_as_complete_at
         ({"prefix": "connect"}, "ends in '/'"),
         ({"prefix": "/connect/"}, "does not start with one"),
         ({"processed_prefix": ""}, "moved onto themselves"),
+        ({"glob": "/connect/**/*.wav"}, "glob must be a non-empty pattern relative"),
         ({"access_key_id": "AKIA"}, "set access_key_id and secret_access_key together"),
         ({"endpoint_url": "minio:9000"}, "endpoint_url must be an http"),
         ({"path": "/mnt/x"}, "Extra inputs are not permitted"),

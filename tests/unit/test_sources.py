@@ -199,6 +199,13 @@ def test_the_folder_check_names_what_is_missing(tmp_path: Path) -> None:
         ({"filename_pattern": "(?P<call_id"}, "not a regular expression"),
         ({"preset": "genesys"}, "amazon-connect"),
         ({"sidecar": "xml", "sidecar_fields": {"agent": "parties/[bad"}}, "is not an element path"),
+        ({"glob": ""}, "glob must be a non-empty pattern relative"),
+        ({"glob": "/mnt/recordings/**/*.wav"}, "glob must be a non-empty pattern relative"),
+        ({"glob": "../**/*.wav"}, "glob must be a non-empty pattern relative"),
+        ({"glob": "**.wav"}, "'\\*\\*' is a whole folder name"),
+        ({"processed_dir": "."}, "is the folder itself or above it"),
+        ({"processed_dir": ""}, "is the folder itself or above it"),
+        ({"processed_dir": ".."}, "is the folder itself or above it"),
     ],
 )
 def test_settings_refuse_what_cannot_work(tmp_path: Path, options: dict[str, Any], message: str) -> None:

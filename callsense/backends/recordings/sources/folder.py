@@ -52,9 +52,16 @@ class FolderSource:
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
-            if self.settings.sidecar_required and not self._sidecar_of(path).exists():
-                continue  # the recorder writes it after the audio: not complete yet
-            yield Listed(key=relative.as_posix(), location=str(path), size=info.st_size, mtime=info.st_mtime)
+            mtime = info.st_mtime
+            if sidecar is not None:
+                try:
+                    # the sidecar's changes are the recording's: one still being written waits, and one
+                    # refused (half-written, or wrong) is read again once rewritten
+                    mtime = max(mtime, self._sidecar_of(path).stat().st_mtime)
+                except OSError:  # none (yet), or one that cannot be looked at: as Path.exists() reads it
+                    if self.settings.sidecar_required:
+                        continue  # the recorder writes it after the audio: not complete yet
+            yield Listed(key=relative.as_posix(), location=str(path), size=info.st_size, mtime=mtime)
 
     def inspect(self, listed: Listed) -> Recording:
         path = Path(listed.location)

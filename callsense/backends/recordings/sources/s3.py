@@ -18,6 +18,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -57,7 +58,7 @@ class S3Source:
         self._sidecar = None if settings.sidecar is Sidecar.none else f".{settings.sidecar.value}"
         self.cursor: str | None = None  # the key the listing resumes from (set by the poll)
         self.listed: list[str] = []  # the keys the last scan listed past the cursor, in order
-        self._sidecars: set[str] = set()  # the sidecars it listed
+        self._sidecars: dict[str, float] = {}  # the sidecars it listed, with their modification times
 
     @property
     def name(self) -> str:
@@ -69,8 +70,14 @@ class S3Source:
 
     def scan(self) -> Iterator[Listed]:
         objects = self._objects()
-        if self.settings.sidecar_required and self._sidecar is not None:
-            objects = [item for item in objects if self._sidecar_key(item.key) in self._sidecars]
+        if self._sidecar is not None:
+            if self.settings.sidecar_required:
+                objects = [item for item in objects if self._sidecar_key(item.key) in self._sidecars]
+            # the sidecar's changes are the recording's: one refused, then corrected, is read again
+            objects = [
+                replace(item, mtime=max(item.mtime, self._sidecars.get(self._sidecar_key(item.key), 0.0)))
+                for item in objects
+            ]
         return iter(objects)
 
     def _objects(self) -> list[Listed]:
@@ -82,22 +89,34 @@ class S3Source:
         if start is not None:
             arguments["StartAfter"] = start
         found: list[Listed] = []
-        self._sidecars, self.listed = set(), []
+        self._sidecars, self.listed = {}, []
         with self._translated("cannot be listed"):
-            for page in self._client.get_paginator("list_objects_v2").paginate(**arguments):
-                for entry in page.get("Contents", []):
-                    key = entry["Key"][len(settings.prefix) :]
-                    if self.cursor is None or key > self.cursor:
-                        if len(self.listed) >= settings.max_keys_per_poll:
-                            return found
-                        self.listed.append(key)
-                    if self._sidecar is not None and key.lower().endswith(self._sidecar):
-                        self._sidecars.add(key)
-                    elif self._is_recording(key):
-                        location = f"s3://{settings.bucket}/{entry['Key']}"
-                        mtime = entry["LastModified"].timestamp()
-                        found.append(Listed(key=key, location=location, size=entry["Size"], mtime=mtime))
+            for entry in self._entries(arguments):
+                key = entry["Key"][len(settings.prefix) :]
+                if self.cursor is None or key > self.cursor:
+                    if len(self.listed) >= settings.max_keys_per_poll:
+                        return found
+                    self.listed.append(key)
+                if self._sidecar is not None and key.lower().endswith(self._sidecar):
+                    self._sidecars[key] = entry["LastModified"].timestamp()
+                elif self._is_recording(key):
+                    location = f"s3://{settings.bucket}/{entry['Key']}"
+                    mtime = entry["LastModified"].timestamp()
+                    found.append(Listed(key=key, location=location, size=entry["Size"], mtime=mtime))
         return found
+
+    def _entries(self, arguments: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The listing's entries but the processed prefix's: on reaching it, the listing starts again after
+        it, so moved objects cost no requests and no room under max_keys_per_poll (``cursor = "none"``
+        lists from the prefix every poll)."""
+        processed = self.settings.prefix + self.settings.processed_prefix
+        for page in self._client.get_paginator("list_objects_v2").paginate(**arguments):
+            for entry in page.get("Contents", []):
+                if entry["Key"].startswith(processed):
+                    # U+10FFFF sorts after every character that may follow the processed prefix
+                    yield from self._entries({**arguments, "StartAfter": processed + "\U0010ffff"})
+                    return
+                yield entry
 
     def _start_after(self) -> str | None:
         mode = self.settings.cursor
