@@ -196,6 +196,7 @@ def store_transcript(
     row.asr_model = asr_model
     row.options = options
     call.transcript = row
+    call.text_purged_at = None  # processed again after a purge: its text is back (purged again when due)
     call.talk = talk.model_dump(mode="json") if talk is not None else None
     texts = [segment.text for segment in segments] + ([translated] if translated else [])
     search.index_transcript(session=session, call_pk=call.id, texts=texts)

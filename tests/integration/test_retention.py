@@ -23,6 +23,7 @@ from callsense.backends.recordings.sources.fake import FakeSource
 from callsense.calls import actions
 from callsense.calls import retention as holds
 from callsense.calls import service as calls
+from callsense.calls.categories import EVALUATED
 from callsense.calls.models import (
     Analysis,
     Call,
@@ -174,6 +175,24 @@ def test_a_call_whose_text_was_purged_is_not_categorised_again_from_nothing(rt: 
     for first, last in categorise.stale_ranges(later):
         categorise.run_batch(later, first, last)
     assert _count(rt, CallCategory, call_pk) == 0
+
+
+def test_a_call_processed_again_after_its_text_was_purged_has_its_text_again(rt: Runtime) -> None:
+    call_pk = _processed(rt, "text-again", days_old=1)
+    with rt.db.transaction() as session:
+        holds.forget_text(session=session, call_pks=[call_pk])  # as a purge of text kept shorter than audio
+    with rt.db.transaction() as session:
+        again = actions.restart(session=session, call_id="text-again", actor="admin", via="api")
+    assert again.stage == "fetch"  # redaction kept only the redacted copy: the recording comes again
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    analyse.run(rt, call_pk)
+    with rt.db.transaction() as session:
+        call = session.get_one(Call, call_pk)
+        assert call.transcript is not None and call.text_purged_at is None
+    # ... so it counts as analysed again: categorised, archived, not shown as purged
+    with rt.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Call).where(Call.id == call_pk, *EVALUATED))
 
 
 def test_a_call_still_in_the_pipeline_is_not_purged(rt: Runtime) -> None:
