@@ -67,6 +67,8 @@ class S3Access(BaseModel):
     def _complete(self) -> S3Access:
         if (self.access_key_id is None) != (self.secret_access_key is None):
             raise ValueError("set access_key_id and secret_access_key together, or neither")
+        if self.ca_bundle is not None and not self.ca_bundle.is_file():  # else a TLS error on first use
+            raise ValueError(f"ca_bundle {self.ca_bundle} is not a file (the PEM file of the endpoint's CA)")
         for label, url in (("endpoint_url", self.endpoint_url), ("proxy_url", self.proxy_url)):
             if url is not None:
                 parts = urlsplit(url)

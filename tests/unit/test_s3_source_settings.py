@@ -38,6 +38,7 @@ def test_a_preset_sets_what_applies_to_a_bucket_and_objects_count_as_complete_at
         ({"glob": "/connect/**/*.wav"}, "glob must be a non-empty pattern relative"),
         ({"access_key_id": "AKIA"}, "set access_key_id and secret_access_key together"),
         ({"endpoint_url": "minio:9000"}, "endpoint_url must be an http"),
+        ({"ca_bundle": "/etc/no-such-ca.pem"}, "ca_bundle /etc/no-such-ca.pem is not a file"),
         ({"path": "/mnt/x"}, "Extra inputs are not permitted"),
         ({"cursor": "date"}, "'folder', 'key' or 'none'"),
     ],
