@@ -130,7 +130,9 @@ def poll_bucket(
         return report
     with rt.db.transaction() as session:
         _, rows = source_files.known(session=session, source=source.name)
-        settled = {key for key, row in rows.items() if row.status in SETTLED}
+        settled = {
+            key for key in source.listed if (row := source_files.row_of(rows, key)) and row.status in SETTLED
+        }
         cursor = source.next_cursor(settled)
         if cursor is not None:
             source_files.save_cursor(session=session, source=source.name, value=cursor)
@@ -188,7 +190,7 @@ def _complete(
         now, rows = source_files.known(session=session, source=name)
         for item in listed:
             version = Version(item.key, item.size, item.mtime)
-            seen = rows.get(item.key)
+            seen = source_files.row_of(rows, item.key)
             if seen is None:
                 if stable:
                     first.append(version)
