@@ -249,7 +249,8 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
             session=session, source=source.name, key=item.key, status=FileStatus.ingested, call_pk=call_pk
         )
     report.fetched.append(call_pk)
-    log.info("recording taken", source=source.name, path=item.key, call_pk=str(call_pk))
+    # The call, not the file's name: a recorder's file names may hold the caller's number.
+    log.info("recording taken", source=source.name, call_pk=str(call_pk))
     try:
         source.finish(item)
     except SourceUnavailableError as exc:  # taken all the same: the file stays where it was

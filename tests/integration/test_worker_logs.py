@@ -6,11 +6,13 @@ import json
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from callsense.config import Settings
 from callsense.db import open_database
 from callsense.pipeline.queue_figures import count_workers
 from tests.crm_calls import cli, cli_env
+from tests.recording_trees import put, tiny_wav
 from tests.servers import CALLSENSE
 
 
@@ -45,3 +47,29 @@ def test_every_line_a_worker_logs_with_log_json_is_json_and_sigterm_stops_it(set
     assert {"signal": "SIGTERM", "event": "stopping: the running jobs finish first"}.items() <= next(
         entry for entry in entries if entry.get("signal")
     ).items()
+
+
+def test_taking_a_file_logs_its_call_not_its_name(settings: Settings, tmp_path: Path) -> None:
+    # A recorder's file name may hold the caller's number and the agent's name (docs/sources.md).
+    assert cli(settings, "db", "upgrade").returncode == 0
+    share = tmp_path / "share"
+    put(share, "sales/in_alice_+4930123_c-77.wav", tiny_wav())
+    folders = [{"name": "nas", "path": str(share), "stable_seconds": 0}]
+    env = cli_env(settings) | {
+        "CALLSENSE_LOG_JSON": "true",
+        "CALLSENSE_LOG_LEVEL": "INFO",
+        "CALLSENSE_SOURCES__FOLDERS": json.dumps(folders),
+    }
+    polled = subprocess.run(
+        [CALLSENSE, "sources", "poll", "nas"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert polled.returncode == 0, polled.stderr
+    entries = [json.loads(line) for line in polled.stderr.splitlines() if line]
+    (taken,) = [entry for entry in entries if entry["event"] == "recording taken"]
+    assert taken["source"] == "nas" and taken["call_pk"]
+    assert "4930123" not in polled.stderr and "alice" not in polled.stderr
