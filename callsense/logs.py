@@ -59,3 +59,6 @@ def configure(*, level: str, json_lines: bool) -> None:
         else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=numeric, handlers=[handler])
+    # httpx logs every request's whole URL at INFO: a recording's query string (a presigned URL's signature),
+    # a CRM lookup by the caller's number. callsense logs what it fetched itself, without them.
+    logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))

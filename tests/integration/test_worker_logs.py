@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from callsense.config import Settings
@@ -73,3 +76,28 @@ def test_taking_a_file_logs_its_call_not_its_name(settings: Settings, tmp_path: 
     (taken,) = [entry for entry in entries if entry["event"] == "recording taken"]
     assert taken["source"] == "nas" and taken["call_pk"]
     assert "4930123" not in polled.stderr and "alice" not in polled.stderr
+
+
+def test_a_download_logs_no_query_string(settings: Settings, tmp_path: Path) -> None:
+    # A recording URL's query may be its credentials (a presigned URL): callsense logs it without them, and
+    # so must the HTTP client underneath it.
+    share = tmp_path / "recorder"
+    share.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(share)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/gone.wav?X-Amz-Signature=s3cr3tsig&ani=4930123"
+    env = cli_env(settings) | {"CALLSENSE_LOG_LEVEL": "INFO", "CALLSENSE_FETCH__ALLOW_HOSTS": '["127.0.0.1"]'}
+    try:
+        done = subprocess.run(
+            [CALLSENSE, "process", url, "--call-id", "presigned"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 1 and "answered 404" in done.stderr  # the download was tried
+    assert "s3cr3tsig" not in done.stderr and "4930123" not in done.stderr
