@@ -253,7 +253,9 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
         embedded = embedded_server(settings.make_data_dir())
         url = embedded.url
         shown = f"embedded PostgreSQL in {settings.data_dir / 'postgres'}"
-    engine = create_engine(url, pool_pre_ping=True)
+    # hide_parameters: an error's message (logged, and kept as a failed call's status detail, which
+    # viewers read) names the statement, never its values: a transcript's words, a caller's number.
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     try:
         with engine.connect() as connection:
             connection.execute(text("select 1"))

@@ -59,8 +59,8 @@ def configure(*, level: str, json_lines: bool) -> None:
         else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=numeric, handlers=[handler])
-    # httpx logs every request at INFO (a CRM's posts, the embedded LLM's /tokenize calls): noise beside ours.
+    # httpx logs every request's whole URL at INFO (httpcore its connections at DEBUG): a recording's query
+    # string (a presigned URL's signature), a CRM lookup by the caller's number, a line per CRM post or LLM
+    # request. callsense logs what it fetched itself, without them; at DEBUG too.
     for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(
-            numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
-        )
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

@@ -12,12 +12,20 @@ from typing import Any
 
 import procrastinate
 from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callsense import __version__
 from callsense.api import routes as api
 from callsense.pipeline import tasks, workers
 from callsense.runtime import Runtime
 from callsense.web import dashboard
+
+# No form or JSON body of the API or the dashboard comes near this (a category's rule, the largest, is 20 000
+# characters); the webhooks read theirs themselves, no further than their own 256 KiB.
+MAX_BODY_BYTES = 1024 * 1024
+OWN_LIMIT = ("/webhooks/",)
 
 
 def create_app(rt: Runtime, jobs_app: procrastinate.App, *, worker_concurrency: int = 0) -> FastAPI:
@@ -63,4 +71,53 @@ def _application(lifespan: Any) -> FastAPI:
     )
     api.install(app)  # webhooks, calls, deliveries, health and metrics; errors as JSON
     dashboard.install(app)  # the /app pages and their static files; refusals as pages
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, exempt=OWN_LIMIT)
     return app
+
+
+class BodyLimit:
+    """Refuses (413) a request body over ``limit`` bytes, as declared or as it arrives. FastAPI reads a
+    route's whole form or JSON body before the dependencies that check the token or the session run, so
+    without this one unauthenticated request could take gigabytes of memory. Paths starting with one of
+    ``exempt`` read their body themselves."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, exempt: tuple[str, ...]) -> None:
+        self.app, self.limit, self.exempt = app, limit, exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope["path"]).startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = refused = False
+
+        async def limited() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received <= self.limit:
+                return message
+            # Answered here: the route sees a sender gone away, and what it answers to that is dropped.
+            refused = True
+            if not started:
+                await self._refuse(scope, receive, send)
+            return {"type": "http.disconnect"}
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if refused and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, limited, watched)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is over {self.limit // 1024} KiB"
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)

@@ -57,7 +57,8 @@ def audio_response(
         raise HTTPException(
             status.HTTP_416_RANGE_NOT_SATISFIABLE, headers={"Content-Range": f"bytes */{exc.size}"}
         ) from None
-    headers = {"Accept-Ranges": "bytes", "Content-Length": str(recording.length)}
+    # Decrypted audio must not land in a browser's or a proxy's cache.
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(recording.length), "Cache-Control": "no-store"}
     code = status.HTTP_200_OK
     if recording.span is not None:
         start, end = recording.span

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
@@ -35,7 +35,15 @@ from callsense.pipeline import ask
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
-router = APIRouter(prefix="/calls", tags=["calls"], responses=UNAUTHENTICATED)
+
+def _no_store(response: Response) -> None:
+    """Records, transcripts and answers are decrypted for this reader only: no cache keeps them."""
+    response.headers["Cache-Control"] = "no-store"
+
+
+router = APIRouter(
+    prefix="/calls", tags=["calls"], responses=UNAUTHENTICATED, dependencies=[Depends(_no_store)]
+)
 SENSITIVE_REFUSED = "?sensitive=true without the 'view sensitive data' permission"
 
 

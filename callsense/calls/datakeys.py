@@ -158,7 +158,11 @@ class DataKeyStore:
 def _lookup_engine(engine: Engine) -> Engine:
     """A small pool to the same database, closed when ``engine`` is disposed (``Database.close``)."""
     lookups = create_engine(
-        engine.url, pool_size=LOOKUP_CONNECTIONS, max_overflow=LOOKUP_OVERFLOW, pool_pre_ping=True
+        engine.url,
+        pool_size=LOOKUP_CONNECTIONS,
+        max_overflow=LOOKUP_OVERFLOW,
+        pool_pre_ping=True,
+        hide_parameters=engine.hide_parameters,  # as the main engine: no wrapped key in an error's message
     )
 
     def dispose(_engine: Engine) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from callsense.calls import search
+from callsense.calls import search, source_files
 from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, CallCategory, Event, SourceFile, Transcript, utcnow
 from callsense.calls.queries import call_time
@@ -143,13 +143,11 @@ def lock_for_erasure(*, session: Session, call_id: str) -> Call | None:
 def delete_call(*, session: Session, call: Call, actor: str, detail: str) -> datetime:
     """Delete the call's row: the database cascades to its transcript, analysis, search words, deliveries
     and events, and unlinks its webhook receipts and source files (whose rows stay, so that a source does
-    not take the file again). The erasure's own event, which survives, names the call id only; its time,
-    the erasure's, is returned."""
-    session.execute(
-        update(SourceFile)
-        .where(SourceFile.call_pk == call.id)
-        .values(reason="its call was erased on request")
-    )
+    not take the file again, named by a digest instead of the file's name, which may carry personal data).
+    The erasure's own event, which survives, names the call id only; its time, the erasure's, is returned."""
+    for row in session.scalars(select(SourceFile).where(SourceFile.call_pk == call.id)):
+        row.path = source_files.erased_path(row.path)
+        row.reason = "its call was erased on request"
     session.execute(delete(Call).where(Call.id == call.id))
     session.expunge(call)
     erased_at = utcnow()

@@ -8,6 +8,7 @@ idempotent on the call id, so nothing is registered twice).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from callsense.calls.models import SourceFile, SourceStatus
 
 TAKING_LEASE = timedelta(minutes=15)
+ERASED = "erased:"  # the path of the row of a file whose call was erased: ERASED + SHA-256 of the path
 
 
 class FileStatus(StrEnum):
@@ -64,6 +66,19 @@ def known(*, session: Session, source: str) -> tuple[datetime, dict[str, Known]]
         path: Known(FileStatus(status), size, mtime, seen_at, updated_at)
         for path, status, size, mtime, seen_at, updated_at in rows
     }
+
+
+def erased_path(key: str) -> str:
+    """What the row of a file whose call was erased keeps instead of its name, which may carry personal
+    data (a caller's number, an agent's name in the recorder's file name): its digest, enough to know the
+    file when a source lists it again, so that it is not taken again."""
+    return ERASED + hashlib.sha256(key.encode()).hexdigest()
+
+
+def row_of(rows: dict[str, Known], key: str) -> Known | None:
+    """The row of the file ``key`` among ``known``'s: by its name, or by its digest once its call was
+    erased."""
+    return rows.get(key) or rows.get(erased_path(key))
 
 
 def add_pending(*, session: Session, source: str, versions: list[Version]) -> None:

@@ -79,7 +79,8 @@ def set_role(
     username: Annotated[str, typer.Argument(help="The user's name.")],
     role: Annotated[Role, typer.Argument(help="viewer, analyst or admin.")],
 ) -> None:
-    """Change a user's role (takes effect on their next page)."""
+    """Change a user's role (takes effect on their next page); a viewer loses the permission to view
+    sensitive data, which a later role does not bring back."""
     from callsense.web import accounts
 
     with common.errors_as_exit(), common.database() as db, db.transaction() as session:

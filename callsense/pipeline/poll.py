@@ -130,7 +130,9 @@ def poll_bucket(
         return report
     with rt.db.transaction() as session:
         _, rows = source_files.known(session=session, source=source.name)
-        settled = {key for key, row in rows.items() if row.status in SETTLED}
+        settled = {
+            key for key in source.listed if (row := source_files.row_of(rows, key)) and row.status in SETTLED
+        }
         cursor = source.next_cursor(settled)
         if cursor is not None:
             source_files.save_cursor(session=session, source=source.name, value=cursor)
@@ -188,7 +190,7 @@ def _complete(
         now, rows = source_files.known(session=session, source=name)
         for item in listed:
             version = Version(item.key, item.size, item.mtime)
-            seen = rows.get(item.key)
+            seen = source_files.row_of(rows, item.key)
             if seen is None:
                 if stable:
                     first.append(version)
@@ -247,7 +249,8 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
             session=session, source=source.name, key=item.key, status=FileStatus.ingested, call_pk=call_pk
         )
     report.fetched.append(call_pk)
-    log.info("recording taken", source=source.name, path=item.key, call_pk=str(call_pk))
+    # The call, not the file's name: a recorder's file names may hold the caller's number.
+    log.info("recording taken", source=source.name, call_pk=str(call_pk))
     try:
         source.finish(item)
     except SourceUnavailableError as exc:  # taken all the same: the file stays where it was

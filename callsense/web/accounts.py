@@ -81,7 +81,12 @@ def set_password(*, session: Session, username: str, password: str) -> None:
 
 
 def set_role(*, session: Session, username: str, role: Role) -> None:
-    _named(session, username).role = role.value
+    """A viewer loses the "view sensitive data" permission, so that a later analyst role does not bring it
+    back unnoticed: it is granted again, or not at all."""
+    user = _named(session, username)
+    user.role = role.value
+    if not role.allows(Role.analyst):
+        user.sees_sensitive = False
 
 
 def set_sensitive(*, session: Session, username: str, allowed: bool) -> None:

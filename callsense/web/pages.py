@@ -171,7 +171,6 @@ def call_audio(
         )
     except NotFoundError as exc:
         raise WebRefusal(status.HTTP_404_NOT_FOUND, f"There is no recording to play: {exc}.") from None
-    response.headers["Cache-Control"] = "no-store"  # decrypted audio must not land in the browser's cache
     return response
 
 

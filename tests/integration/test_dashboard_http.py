@@ -196,6 +196,7 @@ def test_an_analyst_streams_audio_by_range_and_is_audited(app: object, rt: Runti
     assert "Sarah Miller" in page.text and page.headers["content-security-policy"].startswith("default-src")
     audio = client.get("/app/calls/demo-refund/audio", headers={"Range": "bytes=0-99"})
     assert audio.status_code == 206 and len(audio.content) == 100 and audio.content[:4] == b"fLaC"
+    assert audio.headers["cache-control"] == "no-store"
     with rt.db.transaction() as session:
         kinds = {
             (e.kind, e.actor) for e in session.scalars(select(Event).where(Event.actor == "user:analyst"))
@@ -308,6 +309,10 @@ def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt
     )
     assert audio.status_code == 206 and len(audio.content) == 10
     assert audio.headers["content-range"].startswith("bytes ")
+    record = client.get("/calls/demo-outage", headers={"Authorization": f"Bearer {admin}"})
+    # Decrypted text and audio stay out of any cache, as on the dashboard.
+    assert record.status_code == 200 and record.json()["transcript"]
+    assert audio.headers["cache-control"] == record.headers["cache-control"] == "no-store"
     refused = client.get("/calls/demo-outage/audio", headers={"Authorization": f"Bearer {viewer}"})
     assert refused.status_code == 403
     queued = client.post("/calls/demo-bill-de/reprocess", headers={"Authorization": f"Bearer {admin}"})

@@ -374,13 +374,19 @@ def test_holds_and_erasure_over_the_api_are_for_admins(rt: Runtime) -> None:
 
 
 def test_a_sources_calls_carry_its_name_and_an_erased_one_is_not_taken_again(rt: Runtime) -> None:
-    source = FakeSource("nas", [Listed(key="a.wav", location=SOURCE, size=10, mtime=1.0)])
+    # Recorders put the caller's number and the agent's name in file names (docs/sources.md).
+    name = "in_alice_4930123.wav"
+    source = FakeSource("nas", [Listed(key=name, location=SOURCE, size=10, mtime=1.0)])
     for _ in range(2):  # first sighting, then taken
         poll.poll(rt, source, stable_seconds=0)
     with rt.db.transaction() as session:
-        call = calls.get(session=session, call_id="a.wav")
+        call = calls.get(session=session, call_id=name)
         assert call.source_name == "nas"  # its rule: retention.sources.nas
-    erasure.erase(rt, call_id="a.wav", actor="dpo", reason="DSR-46", via="cli")
-    assert poll.poll(rt, source, stable_seconds=0).fetched == []  # the file is still there, not taken again
+    erasure.erase(rt, call_id=name, actor="dpo", reason="DSR-46", via="cli")
+    for _ in range(2):  # the file is still there (changed, even), not taken again
+        assert poll.poll(rt, source, stable_seconds=0).fetched == []
+        source.files[0] = dataclasses.replace(source.files[0], size=11)
     with rt.db.transaction() as session:
         assert session.scalars(select(Call)).all() == []
+        (row,) = session.scalars(select(SourceFile))
+        assert "4930123" not in row.path and "alice" not in row.path  # the name survives as a digest only

@@ -20,7 +20,7 @@ from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
 from callsense.config.models import Channel
-from callsense.errors import PermanentFetchError
+from callsense.errors import PermanentFetchError, UnexpectedStageError
 from callsense.pipeline import analyse, deliver, fetch, ingest, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
@@ -226,3 +226,17 @@ def test_a_swap_made_or_suggested_is_in_the_audit_trail(rt: Runtime, found: Spea
         assert calls.to_record(call=call, keyring=rt.keyring).speakers == found
         notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
     assert notes == [note]
+
+
+def test_a_database_error_in_a_stage_keeps_the_words_said_out_of_its_reason(rt: Runtime) -> None:
+    # An error no stage expects becomes the call's status detail, which viewers read, and a log line with
+    # its traceback: the database's message, never the statement's values (here the words for the index).
+    said = Segment(speaker=Speaker.customer, start=0.0, end=2.0, text="Ingrid Vogelsang\x00", confidence=0.9)
+    broken = dataclasses.replace(rt, transcriber=FakeTranscriber([said]))
+    call_pk = ingest.ingest(broken, call_id="nul", source=SOURCE).call_pk
+    fetch.run(broken, call_pk, local_files=False)
+    with pytest.raises(UnexpectedStageError):
+        transcribe.run(broken, call_pk)
+    with broken.db.transaction() as session:
+        detail = calls.lock(session=session, call_pk=call_pk).status_detail or ""
+    assert "NUL" in detail and "Vogelsang" not in detail

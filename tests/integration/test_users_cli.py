@@ -31,6 +31,12 @@ def test_users_are_managed_from_the_command_line(
     duplicate = runner.invoke(app, ["users", "create", "maria", "--password-stdin"], input="x" * 12 + "\n")
     assert duplicate.exit_code == 1 and "exists already" in duplicate.output
     run("users", "set-role", "maria", "admin")
+    # Made a viewer, she loses the permission to view sensitive data for good: made an analyst or admin
+    # again later, she does not get it back unless it is granted again.
+    run("users", "sensitive", "maria", "--allow")
+    assert "viewer" in run("users", "set-role", "maria", "viewer")
+    run("users", "set-role", "maria", "admin")
+    assert "yes" not in run("users", "list")
     run("users", "set-password", "maria", "--password-stdin", password="second password!")
     assert "maria" in run("users", "list") and "admin" in run("users", "list")
 

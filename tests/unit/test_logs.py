@@ -35,9 +35,9 @@ def url() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.mark.parametrize(("level", "logged"), [("INFO", False), ("DEBUG", True)])
-def test_httpx_logs_its_requests_only_at_debug(url: str, level: str, logged: bool) -> None:
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_httpx_never_logs_the_urls_it_requests(url: str, level: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", REQUEST, level, url], capture_output=True, text=True, timeout=60, check=True
     )
-    assert (f"HTTP Request: GET {url}" in done.stderr) is logged, done.stderr
+    assert "/tokenize" not in done.stderr, done.stderr
