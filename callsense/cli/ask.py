@@ -22,7 +22,8 @@ def ask(
 
     Quotes not found in the transcript are never shown; without one the answer says it is not supported.
 
-    Asking is audited (an 'asked' event by 'cli'); neither the question nor the answer is stored.
+    Asking is audited (an 'asked' event by 'cli:' and your user name); neither the question nor the answer
+    is stored.
     """
     from pydantic import TypeAdapter, ValidationError
 
@@ -38,7 +39,7 @@ def ask(
         )
         raise typer.Exit(common.EXIT_PERMANENT) from None
     with common.runtime() as rt:
-        result = asking.ask_about_call(rt, call_id=call_id, question=checked, actor="cli", via="cli")
+        result = asking.ask_about_call(rt, call_id=call_id, question=checked, actor=common.actor(), via="cli")
     if json_out:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 import sys
@@ -54,7 +53,7 @@ def process(
                 language=language,
                 force=force,
                 on_progress=on_progress,
-                original_for=_actor() if sensitive else None,
+                original_for=common.actor() if sensitive else None,
             )
     except KeyboardInterrupt:
         # Every finished stage is stored: the same command goes on from the stage that was cut short.
@@ -102,14 +101,6 @@ SensitiveOption = Annotated[
         "is written to the call's audit trail with your user name.",
     ),
 ]
-
-
-def _actor() -> str:
-    """Who reads sensitive data from the command line, for the audit trail."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name in a bare container
-        return "cli"
 
 
 def _default_call_id(source: str) -> str:
@@ -178,7 +169,7 @@ def show(
                 keyring=rt.keyring,
                 call=call,
                 transcript_allowed=True,
-                actor=_actor(),
+                actor=common.actor(),
                 via="cli",
                 original=True,
             )

@@ -6,6 +6,7 @@ are imported inside the functions, so that ``--help`` and ``--version`` answer a
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,14 @@ EXIT_INTERRUPTED = 130  # the shells' code for a command stopped by Ctrl-C (128 
 err = Console(stderr=True)
 # Piped output is not wrapped at 80 columns, so tables stay greppable.
 out = Console(width=None if sys.stdout.isatty() else 220)
+
+
+def actor() -> str:
+    """Who acts from the command line, for the audit trail: ``cli:`` and the operating system's user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"
 
 
 @contextmanager

@@ -3,7 +3,6 @@ policy, legal holds, erasure on request and the records in the archive (docs/arc
 
 from __future__ import annotations
 
-import getpass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -42,10 +41,6 @@ ReasonOption = Annotated[
 ]
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
 def _days(days: int | None) -> str:
     return "forever" if days is None else f"{days} days"
 
@@ -73,7 +68,7 @@ def status() -> None:
             held = session.scalar(select(func.count()).where(Call.legal_hold_at.is_not(None))) or 0
         common.out.print(f"last purge: {common.when(last.at)} {last.detail}" if last else "last purge: never")
         common.out.print(f"calls under legal hold: {held}")
-        _print_counts(retention.purge(rt, actor=_actor(), dry_run=True))
+        _print_counts(retention.purge(rt, actor=common.actor(), dry_run=True))
 
 
 @app.command()
@@ -86,7 +81,7 @@ def purge(
     from callsense.pipeline import retention
 
     with common.runtime() as rt:
-        _print_counts(retention.purge(rt, actor=_actor(), dry_run=dry_run))
+        _print_counts(retention.purge(rt, actor=common.actor(), dry_run=dry_run))
 
 
 def _print_counts(report: PurgeReport) -> None:
@@ -103,7 +98,7 @@ def _set_hold(call_id: str, *, held: bool, reason: str) -> None:
 
     with common.database() as db, db.transaction() as session:
         hold = retention.set_hold(
-            session=session, call_id=call_id, held=held, actor=_actor(), reason=reason, via="cli"
+            session=session, call_id=call_id, held=held, actor=common.actor(), reason=reason, via="cli"
         )
     if hold.held:
         reason = escape(hold.reason or "")  # free text: its brackets are not markup
@@ -138,7 +133,7 @@ def erase(
         # Asked only about a call there is: an unknown or already erased id is answered without a question.
         if not yes and _exists(rt, call_id):
             typer.confirm(f"Erase call {call_id} for good? This cannot be undone.", abort=True)
-        done = erasure.erase(rt, call_id=call_id, actor=_actor(), reason=reason, via="cli")
+        done = erasure.erase(rt, call_id=call_id, actor=common.actor(), reason=reason, via="cli")
     if not done.erased_now:
         common.out.print(f"{call_id}: already erased {common.when(done.at)} by {done.by}")
         return

@@ -4,6 +4,7 @@ process, a loopback OpenAI-compatible stub for the command line. One test asks t
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 from collections.abc import Iterator
@@ -259,7 +260,7 @@ def test_the_command_line_prints_the_answer_and_the_supporting_turns(
     assert "Yes, a full refund of $49." in shown.stdout
     assert re.search(r"6\s*│\s*0:25\s*│\s*agent\s*│\s*I have issued a full refund of \$49", shown.stdout)
     assert too_long.exit_code == 1 and "1 to 300 characters" in too_long.output
-    assert [event.actor for event in _events(rt, "demo-cancel-es")] == ["cli"]
+    assert [event.actor for event in _events(rt, "demo-cancel-es")] == [f"cli:{getpass.getuser()}"]
 
 
 # --- the bundled model ------------------------------------------------------------------------------------
