@@ -173,6 +173,15 @@ def test_hidden_partial_and_processed_files_are_not_listed(tmp_path: Path) -> No
     assert sorted(_listed(waiting)) == ["a.wav"]  # needs-cdr.wav waits for its sidecar
 
 
+def test_a_link_to_a_file_outside_the_folder_is_not_listed(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "share", tmp_path / "elsewhere"
+    put(root, "a.wav", tiny_wav())
+    put(elsewhere, "secret.wav", tiny_wav())
+    (root / "planted.wav").symlink_to(elsewhere / "secret.wav")
+    (root / "inside.wav").symlink_to(root / "a.wav")  # a link that stays in the folder is a file of it
+    assert sorted(_listed(_source(root))) == ["a.wav", "inside.wav"]
+
+
 def test_a_derived_call_id_is_the_same_for_the_same_file_of_the_same_source() -> None:
     assert derived_call_id("nas", "2024/a.wav") == derived_call_id("nas", "2024/a.wav")
     assert derived_call_id("nas", "2024/a.wav") != derived_call_id("nas", "2024/b.wav")

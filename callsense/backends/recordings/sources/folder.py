@@ -28,6 +28,7 @@ class FolderSource:
     def __init__(self, settings: FolderSourceSettings) -> None:
         self.settings = settings
         self._root = settings.path.expanduser()
+        self._real_root = self._root.resolve()
         self._processed = (self._root / settings.processed_dir).resolve()
 
     @property
@@ -44,7 +45,10 @@ class FolderSource:
             relative = path.relative_to(self._root)
             if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() == sidecar:
                 continue
-            if self._processed in path.resolve().parents:
+            real = path.resolve()
+            # a link to a file outside the folder would let whoever writes the share read any audio this
+            # user can (another source's, a backup's)
+            if self._processed in real.parents or self._real_root not in real.parents:
                 continue
             try:
                 info = path.stat()
