@@ -72,7 +72,36 @@ def _application(lifespan: Any) -> FastAPI:
     api.install(app)  # webhooks, calls, deliveries, health and metrics; errors as JSON
     dashboard.install(app)  # the /app pages and their static files; refusals as pages
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, exempt=OWN_LIMIT)
+    app.add_middleware(TransportHeaders)
     return app
+
+
+class TransportHeaders:
+    """On every answer, the API's JSON and audio as the dashboard's pages: ``nosniff`` (a browser never
+    takes a transcript for a page), and, over HTTPS, HSTS (this host only: a browser that came once over
+    HTTPS never sends a session cookie or a token in clear to it again)."""
+
+    HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        added = [(b"x-content-type-options", b"nosniff")]
+        if scope.get("scheme") == "https":
+            added.append(self.HSTS)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(name, value) for name, value in added if name not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class BodyLimit:

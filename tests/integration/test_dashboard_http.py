@@ -313,6 +313,13 @@ def test_the_api_still_streams_audio_and_reprocesses_with_tokens(app: object, rt
     # Decrypted text and audio stay out of any cache, as on the dashboard.
     assert record.status_code == 200 and record.json()["transcript"]
     assert audio.headers["cache-control"] == record.headers["cache-control"] == "no-store"
+    # Neither is ever taken for a page; no HSTS over plain HTTP, where browsers ignore it anyway.
+    assert audio.headers["x-content-type-options"] == record.headers["x-content-type-options"] == "nosniff"
+    assert "strict-transport-security" not in record.headers
+    secure = _client(app, base_url="https://callsense.example").get(
+        "/calls/demo-outage", headers={"Authorization": f"Bearer {admin}"}
+    )
+    assert secure.headers["strict-transport-security"] == "max-age=31536000"
     refused = client.get("/calls/demo-outage/audio", headers={"Authorization": f"Bearer {viewer}"})
     assert refused.status_code == 403
     queued = client.post("/calls/demo-bill-de/reprocess", headers={"Authorization": f"Bearer {admin}"})
