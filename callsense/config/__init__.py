@@ -258,7 +258,9 @@ def _problems(exc: ValidationError) -> str:
         location = tuple(
             part for part in error["loc"] if not (isinstance(part, str) and _UNION_MEMBER.fullmatch(part))
         )
-        by_option.setdefault(location, []).append(error["msg"])
+        # A validator's own words, without pydantic's "Value error, " in front of them.
+        message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+        by_option.setdefault(location, []).append(message)
     return "; ".join(
         f"{'.'.join(str(part) for part in location) or 'settings'}: {' or '.join(dict.fromkeys(messages))}"
         + _set_in(location)
