@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -74,11 +73,11 @@ def process(
 
 
 def _check_inputs(*, source: str, call_id: str | None, language: str | None, json_out: Path | None) -> None:
-    from callsense.backends.recordings import is_url, local
+    from callsense.backends.recordings import is_path, local
     from callsense.backends.recordings.sources.metadata import CALL_ID
     from callsense.speech.language import whisper_languages
 
-    if not is_url(source) and len(urlsplit(source).scheme) <= 1:  # a path (a one-letter scheme: a drive)
+    if is_path(source):
         local.existing_file(source)  # a typo stores no failed call
     if call_id is not None and not CALL_ID.fullmatch(call_id):
         raise ConfigError(

@@ -7,11 +7,11 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from callsense.backends.recordings import http, local
-from callsense.backends.recordings.base import Recordings, describe, is_url
+from callsense.backends.recordings.base import Recordings, describe, is_path, is_url
 from callsense.config import Settings
 from callsense.errors import PermanentFetchError
 
-__all__ = ["Recordings", "SourceReader", "describe", "is_url"]
+__all__ = ["Recordings", "SourceReader", "describe", "is_path", "is_url"]
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class SourceReader:
         if is_url(source):
             http.download(source, self.options, into)
             return
-        scheme = urlsplit(source).scheme.lower()
-        if scheme and len(scheme) > 1:  # a one-letter scheme is a Windows drive
+        if not is_path(source):
+            scheme = urlsplit(source).scheme.lower()
             raise PermanentFetchError(f"unsupported URL scheme '{scheme}': only http and https are fetched")
         if not local_files:
             raise PermanentFetchError("not an http(s) URL, and local files are not read here")

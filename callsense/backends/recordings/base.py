@@ -25,6 +25,11 @@ def is_url(source: str) -> bool:
     return urlsplit(source).scheme.lower() in {"http", "https"}
 
 
+def is_path(source: str) -> bool:
+    """A file path, not a URL of any scheme: a one-letter scheme is a Windows drive."""
+    return len(urlsplit(source).scheme) <= 1
+
+
 def describe(source: str) -> str:
     """The source as safe to store and log: no credentials or query string from a URL; an S3 source's
     ``s3://bucket/key`` (which holds neither) as it is."""
