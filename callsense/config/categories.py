@@ -276,11 +276,20 @@ class CategoryError(ConfigError, ValueError):
     ``ValueError`` too, so that the settings' validation reports it)."""
 
 
+def _place(location: tuple[int | str, ...]) -> str:
+    """Where in the category a problem is, as written: ``rule.all[0].said``. Pydantic puts each rule's kind
+    in front of its field of the same name (``rule.all.all.0.said.said``); the admin wrote it once."""
+    place = ""
+    for index, part in enumerate(location):
+        if isinstance(part, int):
+            place += f"[{part}]"
+        elif index + 1 == len(location) or location[index + 1] != part:
+            place += f".{part}" if place else part
+    return place or "category"
+
+
 def _problems(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'category'}: {error['msg']}"
-        for error in exc.errors()
-    )
+    return "; ".join(f"{_place(error['loc'])}: {error['msg']}" for error in exc.errors())
 
 
 def parse_category(raw: Any, *, topics: set[str] | None = None) -> Category:

@@ -229,7 +229,11 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
         ),
         (
             {"name": "Bad", "rule": {"said": []}},
-            "category 'Bad': rule.said.said: List should have at least 1",
+            "category 'Bad': rule.said: List should have at least 1",
+        ),
+        (
+            {"name": "Bad", "rule": {"any": [{"said": "x"}, {"not": {"sentiment": ["Negative", "Angry"]}}]}},
+            "category 'Bad': rule.any[1].not.sentiment[1]: Input should be 'Positive'",
         ),
         ({"name": "Bad", "rule": {"said": "..."}}, "a phrase needs at least one word"),
         (
