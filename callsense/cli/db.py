@@ -19,15 +19,21 @@ def db_status() -> None:
 
     with common.database(check=False) as database:
         status = db.schema_status(database.engine)
+        behind = status.known and status.current is not None and not status.up_to_date
+        workers = db.running_workers(database.engine) if behind else 0
     common.out.print(f"database:  {database.url_for_display}")
     common.out.print(f"schema:    {status.current or 'none (empty database)'}")
     common.out.print(f"callsense: {status.head}")
+    if workers:
+        common.out.print(
+            f"workers:   {workers} running on it (an older callsense): stop them before upgrading"
+        )
     problem = status.problem()
     if status.up_to_date:
         common.out.print("up to date")
     elif status.current is None:
         common.out.print("empty: the first start creates the schema")
-    elif database.embedded is not None and status.known:
+    elif database.embedded is not None and status.known and not workers:
         common.out.print("older: the next start upgrades it (the embedded PostgreSQL is upgraded on open)")
     elif problem is not None:
         common.err.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)

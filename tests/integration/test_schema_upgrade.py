@@ -13,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import make_url, text
+from structlog.testing import capture_logs
 
 from callsense import db
 from callsense.backup import pgtools
@@ -114,9 +115,80 @@ def test_an_older_schema_waits_for_db_upgrade(settings: Settings) -> None:
     db.open_database(settings).close()
 
 
-def test_the_embedded_server_is_upgraded_on_open(settings: Settings) -> None:
+def test_the_embedded_server_is_upgraded_on_open_and_says_so(settings: Settings) -> None:
     _at_revision(settings, "0004")
     database = db.open_database(settings, check=False)
-    db.check_schema(database.engine, upgrade_older=True)  # what open_database does for the embedded server
-    assert db.schema_status(database.engine).up_to_date
+    with capture_logs() as logs:
+        db.check_schema(
+            database.engine, upgrade_older=True
+        )  # what open_database does for the embedded server
+    status = db.schema_status(database.engine)
     database.close()
+    assert status.up_to_date
+    assert {
+        "event": "database schema upgraded",
+        "was": "0004",
+        "now": status.head,
+        "log_level": "warning",
+    } in logs
+
+
+def _worker_heartbeat(settings: Settings, *, seconds_ago: int) -> None:
+    """The queue's view of a worker of the version that made the schema: registered as a worker registers,
+    then with its last heartbeat ``seconds_ago``."""
+    database = db.open_database(settings, check=False)
+    with database.transaction() as session:
+        if not session.execute(text("select count(*) from procrastinate_workers")).scalar_one():
+            session.execute(text("select procrastinate_register_worker_v1()"))
+        session.execute(
+            text("update procrastinate_workers set last_heartbeat = now() - make_interval(secs => :s)"),
+            {"s": seconds_ago},
+        )
+    database.close()
+
+
+def test_an_upgrade_waits_until_the_older_workers_are_stopped(settings: Settings) -> None:
+    # An older worker left running would go on against the new schema and fail the new version's jobs
+    # ("Task was not found": seen with the 2026-12-01 version's worker and a categories re-evaluation).
+    _at_revision(settings, "0005")
+    _worker_heartbeat(settings, seconds_ago=2)
+
+    status = _cli(settings, "db", "status")
+    assert status.returncode == 1 and "workers:   1 running on it" in status.stdout
+    upgraded = _cli(settings, "db", "upgrade")
+    assert upgraded.returncode == 1
+    assert " ".join(upgraded.stderr.split()).startswith(
+        "error: 1 callsense worker(s) still run on this database at schema 0005 "
+        "(a queue heartbeat within 30 s): stop every callsense process"
+    ), upgraded.stderr
+    database = db.open_database(settings, check=False)
+    assert db.schema_status(database.engine).current == "0005"
+    with pytest.raises(SchemaVersionError, match="still run on this database"):
+        db.check_schema(database.engine, upgrade_older=True)  # nor does the embedded server's own upgrade
+    database.close()
+
+    _worker_heartbeat(settings, seconds_ago=db.STALLED_AFTER_SECONDS + 5)  # stopped, or killed long ago
+    upgraded = _cli(settings, "db", "upgrade")
+    assert upgraded.returncode == 0 and "schema upgraded from 0005 to" in upgraded.stdout
+
+
+def test_a_missing_key_file_is_refused_after_an_upgrade_from_before_envelope_encryption(
+    settings: Settings,
+) -> None:
+    # The calls of schema 0005 are sealed by the ring's keys directly and the upgrade gives them no data key:
+    # a key file missing then was made afresh, opening none of them and sealing new calls under a key no
+    # backup has.
+    settings = _load(SNAPSHOTS / "0005.sql", settings)
+    database = db.open_database(settings, check=False)
+    db.upgrade(database.engine)
+    database.close()
+    settings.resolved_key_file.unlink()
+
+    shown = _cli(settings, "show", next(iter(CALLS)))
+    assert shown.returncode == 1
+    said = " ".join(shown.stderr.split())
+    assert (
+        f"key file {settings.resolved_key_file} does not exist, but the database holds {len(CALLS)} call(s) "
+        "stored before envelope encryption, sealed by the ring's keys directly" in said
+    ), said
+    assert not settings.resolved_key_file.exists()
