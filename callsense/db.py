@@ -113,6 +113,7 @@ class Database:
     url_for_display: str
     sessions: sessionmaker[Session]
     embedded: EmbeddedPostgres | None = None
+    upgraded_from: str | None = None  # the schema revision opening it upgraded (the embedded server)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -260,18 +261,21 @@ def upgrade(engine: Engine) -> SchemaStatus:
     return before
 
 
-def check_schema(engine: Engine, *, upgrade_older: bool) -> None:
+def check_schema(engine: Engine, *, upgrade_older: bool) -> str | None:
     """Let this process run only against the schema it knows; an empty database is given the schema, an
-    older one too if ``upgrade_older`` (the embedded server), any other raises ``SchemaVersionError``."""
+    older one too if ``upgrade_older`` (the embedded server), any other raises ``SchemaVersionError``.
+    Returns the revision it upgraded from, if it did (not for an empty database)."""
     status = schema_status(engine)
     if status.current is None or (upgrade_older and status.known and not status.up_to_date):
         before = upgrade(engine)
         if before.current is not None and not before.up_to_date:  # said, as 'db upgrade' says it
             log.warning("database schema upgraded", was=before.current, now=before.head)
-        return
+            return before.current
+        return None
     problem = status.problem()
     if problem is not None:
         raise SchemaVersionError(problem)
+    return None
 
 
 def open_database(settings: Settings, *, check: bool = True) -> Database:
@@ -296,9 +300,10 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
         if "FATAL:" in reason:  # the server answered and refused: no such database or role, a password
             raise ConfigError(f"cannot connect to the database ({shown}): {reason}") from exc
         raise DatabaseUnavailableError(f"cannot connect to the database ({shown}): {reason}") from exc
+    upgraded_from = None
     if check:
         try:
-            check_schema(engine, upgrade_older=embedded is not None)
+            upgraded_from = check_schema(engine, upgrade_older=embedded is not None)
         except SchemaVersionError:
             engine.dispose()
             raise
@@ -307,4 +312,5 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
         url_for_display=shown,
         sessions=sessionmaker(engine, expire_on_commit=False),
         embedded=embedded,
+        upgraded_from=upgraded_from,
     )

@@ -64,6 +64,7 @@ def _model_checks(settings: Settings) -> Iterator[Check]:
 
 
 def _database(settings: Settings) -> Check:
+    from callsense.cli.db import pending_conversion
     from callsense.db import open_database
 
     try:
@@ -72,8 +73,14 @@ def _database(settings: Settings) -> Check:
         return Check("database", False, str(exc))
     except Exception as exc:  # doctor reports every failure rather than stopping at one
         return Check("database", False, f"{type(exc).__name__}: {exc}")
-    db.close()
-    return Check("database", True, f"{db.url_for_display}, schema up to date")
+    try:
+        conversion = pending_conversion(db)
+    finally:
+        db.close()
+    schema = (
+        f"schema upgraded from {db.upgraded_from} by this run" if db.upgraded_from else "schema up to date"
+    )
+    return Check("database", True, "; ".join(filter(None, [f"{db.url_for_display}, {schema}", conversion])))
 
 
 def _keys(settings: Settings) -> Check:

@@ -119,12 +119,12 @@ def test_the_embedded_server_is_upgraded_on_open_and_says_so(settings: Settings)
     _at_revision(settings, "0004")
     database = db.open_database(settings, check=False)
     with capture_logs() as logs:
-        db.check_schema(
+        upgraded_from = db.check_schema(
             database.engine, upgrade_older=True
         )  # what open_database does for the embedded server
     status = db.schema_status(database.engine)
     database.close()
-    assert status.up_to_date
+    assert status.up_to_date and upgraded_from == "0004"  # which doctor reports
     assert {
         "event": "database schema upgraded",
         "was": "0004",
@@ -192,3 +192,20 @@ def test_a_missing_key_file_is_refused_after_an_upgrade_from_before_envelope_enc
         "stored before envelope encryption, sealed by the ring's keys directly" in said
     ), said
     assert not settings.resolved_key_file.exists()
+
+
+def test_the_upgrade_and_doctor_name_what_keys_migrate_envelope_has_left(settings: Settings) -> None:
+    settings = _load(SNAPSHOTS / "0005.sql", settings)  # its calls are sealed by the ring's keys directly
+    left = f"{len(CALLS)} call(s) stored in an older format wait for 'callsense keys migrate-envelope'"
+
+    upgraded = _cli(settings, "db", "upgrade")
+    assert upgraded.returncode == 0 and f"next: {left}" in " ".join(upgraded.stdout.split())
+    doctor = _cli(settings, "doctor")
+    assert left in " ".join(doctor.stdout.replace("│", " ").split())
+
+    migrated = _cli(settings, "keys", "migrate-envelope")
+    assert migrated.returncode == 0, migrated.stderr
+    again = _cli(settings, "db", "upgrade")
+    assert again.returncode == 0 and "next:" not in again.stdout
+    doctor = _cli(settings, "doctor")
+    assert "migrate-envelope" not in doctor.stdout and "schema up to date" in doctor.stdout
