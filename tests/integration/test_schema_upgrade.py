@@ -209,3 +209,23 @@ def test_the_upgrade_and_doctor_name_what_keys_migrate_envelope_has_left(setting
     assert again.returncode == 0 and "next:" not in again.stdout
     doctor = _cli(settings, "doctor")
     assert "migrate-envelope" not in doctor.stdout and "schema up to date" in doctor.stdout
+
+
+def test_the_backup_before_the_upgrade_is_made_and_restored_by_the_new_version(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Step 2 of an upgrade: the new version installed, the schema still the old one (0005: no redacted
+    # recordings, no purge marks). The backup named columns of the newest schema and failed on SQL.
+    settings = _load(SNAPSHOTS / "0005.sql", settings)
+    backup, key_out = tmp_path / "backup", tmp_path / "kept" / "keys.json"
+    key_out.parent.mkdir()
+    created = _cli(settings, "backup", "create", str(backup), "--key-out", str(key_out))
+    assert created.returncode == 0, created.stderr
+    assert f"{len(CALLS)} calls" in created.stdout and "schema 0005" in created.stdout
+
+    restored = _cli(settings, "backup", "restore", str(backup), "--key-file", str(key_out), "--force")
+    assert restored.returncode == 0, restored.stderr
+    assert "schema:    0005" in _cli(settings, "db", "status").stdout
+    assert _cli(settings, "db", "upgrade").returncode == 0
+    shown = _cli(settings, "show", next(iter(CALLS)))
+    assert shown.returncode == 0 and "charged twice" in shown.stdout
