@@ -229,3 +229,18 @@ def test_the_backup_before_the_upgrade_is_made_and_restored_by_the_new_version(
     assert _cli(settings, "db", "upgrade").returncode == 0
     shown = _cli(settings, "show", next(iter(CALLS)))
     assert shown.returncode == 0 and "charged twice" in shown.stdout
+
+
+def test_doctor_makes_no_key_file_beside_a_database_not_yet_upgraded(settings: Settings) -> None:
+    # Run before 'db upgrade' (a database moved to a new machine, its key file forgotten), doctor made a
+    # fresh key ring, which every command then used: the calls stored before opened with none of its keys.
+    settings = _load(SNAPSHOTS / "0005.sql", settings)
+    settings.resolved_key_file.unlink()
+
+    doctor = _cli(settings, "doctor")
+    said = " ".join(doctor.stdout.replace("│", " ").split())
+    assert doctor.returncode == 1
+    assert (
+        f"key file {settings.resolved_key_file} does not exist, and none is made while the database" in said
+    )
+    assert not settings.resolved_key_file.exists()
