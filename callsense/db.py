@@ -48,6 +48,9 @@ RESTART_BASE_SECONDS = 1.0
 RESTART_CAP_SECONDS = 30.0
 # Processes that start together on an empty database (serve and its workers) take turns creating the schema.
 MIGRATION_LOCK = 0x63616C6C  # "call"
+# Seconds without a queue heartbeat (workers send one every 5 s) after which a worker is taken as gone: its
+# running jobs are handed to another worker, and it no longer stops ``upgrade``.
+STALLED_AFTER_SECONDS = 30
 
 log = structlog.get_logger(__name__)
 
@@ -110,6 +113,7 @@ class Database:
     url_for_display: str
     sessions: sessionmaker[Session]
     embedded: EmbeddedPostgres | None = None
+    upgraded_from: str | None = None  # the schema revision opening it upgraded (the embedded server)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -216,13 +220,39 @@ def schema_status(engine: Engine) -> SchemaStatus:
     return SchemaStatus(current=current, head=head, known=known)
 
 
+def running_workers(engine: Engine) -> int:
+    """Queue workers (``serve``'s and ``callsense worker``s, of any version, on any machine) that sent a
+    heartbeat within ``STALLED_AFTER_SECONDS``; 0 before the queue's tables exist (schema 0001)."""
+    with engine.connect() as connection:
+        if connection.execute(text("select to_regclass('procrastinate_workers')")).scalar() is None:
+            return 0
+        return int(
+            connection.execute(
+                text(
+                    "select count(*) from procrastinate_workers"
+                    " where last_heartbeat > now() - make_interval(secs => :seconds)"
+                ),
+                {"seconds": STALLED_AFTER_SECONDS},
+            ).scalar_one()
+        )
+
+
 def upgrade(engine: Engine) -> SchemaStatus:
     """Bring the schema to this code's newest revision; returns the status it had before.
 
-    Refuses a schema newer than this code knows: downgrades are not something a process does on its own."""
+    Refuses a schema newer than this code knows: downgrades are not something a process does on its own.
+    Refuses an older one while workers run on it: they run an older callsense (this one refuses the older
+    schema), which would go on against the new schema and fail the jobs of tasks it does not know."""
     before = schema_status(engine)
     if not before.known:
         raise SchemaVersionError(before.problem())
+    workers = 0 if before.up_to_date or before.current is None else running_workers(engine)
+    if workers:
+        raise SchemaVersionError(
+            f"{workers} callsense worker(s) still run on this database at schema {before.current} (a queue "
+            f"heartbeat within {STALLED_AFTER_SECONDS} s): stop every callsense process ('serve' and "
+            "'worker', on every machine), then run 'callsense db upgrade'"
+        )
     config = _alembic_config()
     with engine.begin() as connection:
         connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
@@ -231,16 +261,21 @@ def upgrade(engine: Engine) -> SchemaStatus:
     return before
 
 
-def check_schema(engine: Engine, *, upgrade_older: bool) -> None:
+def check_schema(engine: Engine, *, upgrade_older: bool) -> str | None:
     """Let this process run only against the schema it knows; an empty database is given the schema, an
-    older one too if ``upgrade_older`` (the embedded server), any other raises ``SchemaVersionError``."""
+    older one too if ``upgrade_older`` (the embedded server), any other raises ``SchemaVersionError``.
+    Returns the revision it upgraded from, if it did (not for an empty database)."""
     status = schema_status(engine)
     if status.current is None or (upgrade_older and status.known and not status.up_to_date):
-        upgrade(engine)
-        return
+        before = upgrade(engine)
+        if before.current is not None and not before.up_to_date:  # said, as 'db upgrade' says it
+            log.warning("database schema upgraded", was=before.current, now=before.head)
+            return before.current
+        return None
     problem = status.problem()
     if problem is not None:
         raise SchemaVersionError(problem)
+    return None
 
 
 def open_database(settings: Settings, *, check: bool = True) -> Database:
@@ -265,9 +300,10 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
         if "FATAL:" in reason:  # the server answered and refused: no such database or role, a password
             raise ConfigError(f"cannot connect to the database ({shown}): {reason}") from exc
         raise DatabaseUnavailableError(f"cannot connect to the database ({shown}): {reason}") from exc
+    upgraded_from = None
     if check:
         try:
-            check_schema(engine, upgrade_older=embedded is not None)
+            upgraded_from = check_schema(engine, upgrade_older=embedded is not None)
         except SchemaVersionError:
             engine.dispose()
             raise
@@ -276,4 +312,5 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
         url_for_display=shown,
         sessions=sessionmaker(engine, expire_on_commit=False),
         embedded=embedded,
+        upgraded_from=upgraded_from,
     )

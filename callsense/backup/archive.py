@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from callsense import __version__
 from callsense.backends.blobstore import open_blobstore, validate_key
@@ -44,6 +44,8 @@ __all__ = ["KeyExport", "Progress", "Silent", "check_destination", "create", "re
 DUMP = "database.dump"
 BLOBS = "blobs"
 WRAPPED_KEYS = "keyring.wrapped.json"
+# The columns of ``calls`` that name a recording in the blob store (the redacted copy: schema 0012 on).
+RECORDING_COLUMNS = ("audio_blob", "redacted_audio_blob")
 
 T = TypeVar("T")
 
@@ -243,15 +245,20 @@ def _dump(
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
             snapshot = connection.execute(text("select pg_export_snapshot()")).scalar_one()
+            # A database not yet upgraded (the backup before 'db upgrade') lacks the later columns.
+            columns = {column["name"] for column in inspect(connection).get_columns("calls")}
+            recordings = [name for name in RECORDING_COLUMNS if name in columns]
             keys = list(
                 connection.execute(
                     text(
-                        "select audio_blob from calls where audio_blob is not null union all "
-                        "select redacted_audio_blob from calls where redacted_audio_blob is not null"
+                        " union all ".join(
+                            f"select {name} from calls where {name} is not null" for name in recordings
+                        )
                     )
                 ).scalars()
             )
-            analysed = text("select id from calls where status = 'done' and text_purged_at is null")
+            not_purged = " and text_purged_at is null" if "text_purged_at" in columns else ""
+            analysed = text(f"select id from calls where status = 'done'{not_purged}")
             record_keys = (
                 [call_keys.record_blob_key(call_pk) for call_pk in connection.execute(analysed).scalars()]
                 if records

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from callsense.calls.models import CallKey
+from callsense.calls.models import Call, CallKey
 from callsense.crypto import KeyRing
 from callsense.db import Database
 from callsense.errors import ConfigError, DataKeyDestroyedError, DecryptionError
@@ -277,10 +277,24 @@ def open_key_ring(db: Database, key_file: Path) -> KeyRing:
                 .order_by(CallKey.key_id)
                 .limit(5)
             ).all()
+            # Calls stored before envelope encryption (an upgraded database) have no data key: the ring's
+            # keys sealed their values and recordings directly, until 'keys migrate-envelope'.
+            direct = session.scalar(
+                select(func.count())
+                .select_from(Call)
+                .outerjoin(CallKey, CallKey.call_pk == Call.id)
+                .where(CallKey.wrapped.is_(None), CallKey.destroyed_at.is_(None))
+            )
+        held = []
         if key_ids:
+            held.append(f"calls sealed under the ring key(s) {', '.join(str(key_id) for key_id in key_ids)}")
+        if direct:
+            held.append(
+                f"{direct} call(s) stored before envelope encryption, sealed by the ring's keys directly"
+            )
+        if held:
             raise ConfigError(
-                f"key file {key_file} does not exist, but the database holds calls sealed under the ring "
-                f"key(s) {', '.join(str(key_id) for key_id in key_ids)}: "
+                f"key file {key_file} does not exist, but the database holds {' and '.join(held)}: "
                 "put the key file back there, or point key_file at it"
             )
     return KeyRing.load_or_create(key_file)

@@ -13,7 +13,7 @@ from callsense.assets import catalog
 from callsense.config import Settings
 from callsense.config.blobs import BlobBackendName
 from callsense.config.models import LLMBackendName
-from callsense.errors import CallsenseError
+from callsense.errors import CallsenseError, ConfigError, SchemaVersionError
 
 if TYPE_CHECKING:
     from callsense.crypto import KeyRing
@@ -64,6 +64,7 @@ def _model_checks(settings: Settings) -> Iterator[Check]:
 
 
 def _database(settings: Settings) -> Check:
+    from callsense.cli.db import pending_conversion
     from callsense.db import open_database
 
     try:
@@ -72,8 +73,14 @@ def _database(settings: Settings) -> Check:
         return Check("database", False, str(exc))
     except Exception as exc:  # doctor reports every failure rather than stopping at one
         return Check("database", False, f"{type(exc).__name__}: {exc}")
-    db.close()
-    return Check("database", True, f"{db.url_for_display}, schema up to date")
+    try:
+        conversion = pending_conversion(db)
+    finally:
+        db.close()
+    schema = (
+        f"schema upgraded from {db.upgraded_from} by this run" if db.upgraded_from else "schema up to date"
+    )
+    return Check("database", True, "; ".join(filter(None, [f"{db.url_for_display}, {schema}", conversion])))
 
 
 def _keys(settings: Settings) -> Check:
@@ -87,17 +94,26 @@ def _keys(settings: Settings) -> Check:
 
 def _key_ring(settings: Settings) -> KeyRing:
     """Loaded (or made) as every command does; without a database, made or loaded regardless: the database
-    check says why it failed, and a new installation gets its key ring all the same."""
+    check says why it failed, and a new installation gets its key ring all the same. Never made beside a
+    database at another schema (before 'db upgrade'): its calls may be sealed by the missing file."""
     from callsense.calls.datakeys import open_key_ring
     from callsense.crypto import KeyRing
     from callsense.db import open_database
 
+    key_file = settings.resolved_key_file
     try:
         db = open_database(settings)
+    except SchemaVersionError:
+        if not key_file.exists():
+            raise ConfigError(
+                f"key file {key_file} does not exist, and none is made while the database is at another "
+                "schema (see the database check): the calls it holds may be sealed by it; put it back"
+            ) from None
+        return KeyRing.load_or_create(key_file)
     except Exception:
-        return KeyRing.load_or_create(settings.resolved_key_file)
+        return KeyRing.load_or_create(key_file)
     try:
-        return open_key_ring(db, settings.resolved_key_file)
+        return open_key_ring(db, key_file)
     finally:
         db.close()
 

@@ -28,7 +28,7 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
 
-from callsense import backoff, metrics
+from callsense import backoff, db, metrics
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
@@ -57,8 +57,6 @@ NEXT_STAGE = {
     CallStatus.fetched: "transcribe",
     CallStatus.transcribed: "analyse",
 }
-# Seconds without a heartbeat after which a worker's running jobs are handed to another worker.
-STALLED_AFTER_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -309,10 +307,10 @@ def reconcile_categories(rt: Runtime, app: procrastinate.App) -> int:
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
     manager = context.app.job_manager
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS):
         log.warning("recovering stalled job", job_id=job.id, task=job.task_name)
         await manager.retry_job(job)
-    await manager.prune_stalled_workers(seconds_since_heartbeat=STALLED_AFTER_SECONDS * 4)
+    await manager.prune_stalled_workers(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS * 4)
 
 
 def poll_source_now(
@@ -383,6 +381,6 @@ def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -
         "concurrency": concurrency,
         "additional_context": {"runtime": rt},
         "update_heartbeat_interval": 5,
-        "stalled_worker_timeout": STALLED_AFTER_SECONDS,
+        "stalled_worker_timeout": db.STALLED_AFTER_SECONDS,
         "delete_jobs": "successful",
     }

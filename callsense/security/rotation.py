@@ -253,6 +253,18 @@ def _not_under(column: Column[Any], key_id: str) -> ColumnElement[bool]:
     return func.substring(column, 1, len(prefix), type_=LargeBinary) != prefix
 
 
+def count_marked(session: Session) -> int:
+    """Calls a schema upgrade marked for ``migrate_envelope`` (stored before envelope encryption, or with
+    recordings from before segments) and not converted since; read from the marks, no ciphertext."""
+    marked = (
+        select(func.count())
+        .select_from(Call)
+        .outerjoin(CallKey, CallKey.call_pk == Call.id)
+        .where(CallKey.destroyed_at.is_(None), CallKey.enveloped_at.is_(None))
+    )
+    return session.scalar(marked) or 0
+
+
 def _unmigrated() -> Select[uuid.UUID, str | None, str | None]:
     """Calls, with their recordings' blob keys, that the migration has to look at: not yet marked (stored
     before envelope encryption, or with recordings from before segments: schema 0013), or owning

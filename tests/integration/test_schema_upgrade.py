@@ -13,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import make_url, text
+from structlog.testing import capture_logs
 
 from callsense import db
 from callsense.backup import pgtools
@@ -114,9 +115,132 @@ def test_an_older_schema_waits_for_db_upgrade(settings: Settings) -> None:
     db.open_database(settings).close()
 
 
-def test_the_embedded_server_is_upgraded_on_open(settings: Settings) -> None:
+def test_the_embedded_server_is_upgraded_on_open_and_says_so(settings: Settings) -> None:
     _at_revision(settings, "0004")
     database = db.open_database(settings, check=False)
-    db.check_schema(database.engine, upgrade_older=True)  # what open_database does for the embedded server
-    assert db.schema_status(database.engine).up_to_date
+    with capture_logs() as logs:
+        upgraded_from = db.check_schema(
+            database.engine, upgrade_older=True
+        )  # what open_database does for the embedded server
+    status = db.schema_status(database.engine)
     database.close()
+    assert status.up_to_date and upgraded_from == "0004"  # which doctor reports
+    assert {
+        "event": "database schema upgraded",
+        "was": "0004",
+        "now": status.head,
+        "log_level": "warning",
+    } in logs
+
+
+def _worker_heartbeat(settings: Settings, *, seconds_ago: int) -> None:
+    """The queue's view of a worker of the version that made the schema: registered as a worker registers,
+    then with its last heartbeat ``seconds_ago``."""
+    database = db.open_database(settings, check=False)
+    with database.transaction() as session:
+        if not session.execute(text("select count(*) from procrastinate_workers")).scalar_one():
+            session.execute(text("select procrastinate_register_worker_v1()"))
+        session.execute(
+            text("update procrastinate_workers set last_heartbeat = now() - make_interval(secs => :s)"),
+            {"s": seconds_ago},
+        )
+    database.close()
+
+
+def test_an_upgrade_waits_until_the_older_workers_are_stopped(settings: Settings) -> None:
+    # An older worker left running would go on against the new schema and fail the new version's jobs
+    # ("Task was not found": seen with the 2026-12-01 version's worker and a categories re-evaluation).
+    _at_revision(settings, "0005")
+    _worker_heartbeat(settings, seconds_ago=2)
+
+    status = _cli(settings, "db", "status")
+    assert status.returncode == 1 and "workers:   1 running on it" in status.stdout
+    upgraded = _cli(settings, "db", "upgrade")
+    assert upgraded.returncode == 1
+    assert " ".join(upgraded.stderr.split()).startswith(
+        "error: 1 callsense worker(s) still run on this database at schema 0005 "
+        "(a queue heartbeat within 30 s): stop every callsense process"
+    ), upgraded.stderr
+    database = db.open_database(settings, check=False)
+    assert db.schema_status(database.engine).current == "0005"
+    with pytest.raises(SchemaVersionError, match="still run on this database"):
+        db.check_schema(database.engine, upgrade_older=True)  # nor does the embedded server's own upgrade
+    database.close()
+
+    _worker_heartbeat(settings, seconds_ago=db.STALLED_AFTER_SECONDS + 5)  # stopped, or killed long ago
+    upgraded = _cli(settings, "db", "upgrade")
+    assert upgraded.returncode == 0 and "schema upgraded from 0005 to" in upgraded.stdout
+
+
+def test_a_missing_key_file_is_refused_after_an_upgrade_from_before_envelope_encryption(
+    settings: Settings,
+) -> None:
+    # The calls of schema 0005 are sealed by the ring's keys directly and the upgrade gives them no data key:
+    # a key file missing then was made afresh, opening none of them and sealing new calls under a key no
+    # backup has.
+    settings = _load(SNAPSHOTS / "0005.sql", settings)
+    database = db.open_database(settings, check=False)
+    db.upgrade(database.engine)
+    database.close()
+    settings.resolved_key_file.unlink()
+
+    shown = _cli(settings, "show", next(iter(CALLS)))
+    assert shown.returncode == 1
+    said = " ".join(shown.stderr.split())
+    assert (
+        f"key file {settings.resolved_key_file} does not exist, but the database holds {len(CALLS)} call(s) "
+        "stored before envelope encryption, sealed by the ring's keys directly" in said
+    ), said
+    assert not settings.resolved_key_file.exists()
+
+
+def test_the_upgrade_and_doctor_name_what_keys_migrate_envelope_has_left(settings: Settings) -> None:
+    settings = _load(SNAPSHOTS / "0005.sql", settings)  # its calls are sealed by the ring's keys directly
+    left = f"{len(CALLS)} call(s) stored in an older format wait for 'callsense keys migrate-envelope'"
+
+    upgraded = _cli(settings, "db", "upgrade")
+    assert upgraded.returncode == 0 and f"next: {left}" in " ".join(upgraded.stdout.split())
+    doctor = _cli(settings, "doctor")
+    assert left in " ".join(doctor.stdout.replace("│", " ").split())
+
+    migrated = _cli(settings, "keys", "migrate-envelope")
+    assert migrated.returncode == 0, migrated.stderr
+    again = _cli(settings, "db", "upgrade")
+    assert again.returncode == 0 and "next:" not in again.stdout
+    doctor = _cli(settings, "doctor")
+    assert "migrate-envelope" not in doctor.stdout and "schema up to date" in doctor.stdout
+
+
+def test_the_backup_before_the_upgrade_is_made_and_restored_by_the_new_version(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Step 2 of an upgrade: the new version installed, the schema still the old one (0005: no redacted
+    # recordings, no purge marks). The backup named columns of the newest schema and failed on SQL.
+    settings = _load(SNAPSHOTS / "0005.sql", settings)
+    backup, key_out = tmp_path / "backup", tmp_path / "kept" / "keys.json"
+    key_out.parent.mkdir()
+    created = _cli(settings, "backup", "create", str(backup), "--key-out", str(key_out))
+    assert created.returncode == 0, created.stderr
+    assert f"{len(CALLS)} calls" in created.stdout and "schema 0005" in created.stdout
+
+    restored = _cli(settings, "backup", "restore", str(backup), "--key-file", str(key_out), "--force")
+    assert restored.returncode == 0, restored.stderr
+    assert "schema:    0005" in _cli(settings, "db", "status").stdout
+    assert _cli(settings, "db", "upgrade").returncode == 0
+    shown = _cli(settings, "show", next(iter(CALLS)))
+    assert shown.returncode == 0 and "charged twice" in shown.stdout
+
+
+def test_doctor_makes_no_key_file_beside_a_database_not_yet_upgraded(settings: Settings) -> None:
+    # Run before 'db upgrade' (a database moved to a new machine, its key file forgotten), doctor made a
+    # fresh key ring, which every command then used: the calls stored before opened with none of its keys.
+    settings = _load(SNAPSHOTS / "0005.sql", settings)
+    settings.resolved_key_file.unlink()
+
+    doctor = _cli(settings, "doctor")
+    said = " ".join(doctor.stdout.replace("│", " ").split())
+    assert doctor.returncode == 1
+    assert (
+        f"key file {settings.resolved_key_file} does not exist, and none is made while the database" in said
+    )
+    assert not settings.resolved_key_file.exists()
