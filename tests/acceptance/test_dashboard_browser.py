@@ -155,12 +155,13 @@ def _prepare(page: Any, action: str | None) -> None:
 
 
 def test_every_page_passes_axe_as_each_role(browser: Any, dashboard: Dashboard) -> None:
-    """axe-core's WCAG 2.1 A and AA rules on every page and state, as each role (their pages differ). Before
-    the tests below change the seeded calls."""
+    """axe-core's WCAG 2.1 A and AA rules on every page and state, as each role (their pages differ), and
+    each page at 320 CSS pixels wide (reflow). Before the tests below change the seeded calls."""
     found: dict[str, dict[str, list[str]]] = {}
     anonymous = browser.new_page()
     anonymous.goto(f"{dashboard.url}/app/sign-in")
     accessibility.check(anonymous, "sign-in", found)
+    accessibility.check_reflow(anonymous, "sign-in", found)
     anonymous.get_by_label("User name").fill("ana")
     anonymous.get_by_label("Password").fill("wrong")
     anonymous.get_by_role("button", name="Sign in").click()
@@ -175,6 +176,7 @@ def test_every_page_passes_axe_as_each_role(browser: Any, dashboard: Dashboard) 
             page.goto(f"{dashboard.url}/app{path}")
             _prepare(page, action)
             accessibility.check(page, f"{what} ({username})", found)
+            accessibility.check_reflow(page, f"{what} ({username})", found)
         context.close()
     assert found == {}, accessibility.report(found)
 
