@@ -299,6 +299,7 @@ def test_an_admin_sees_operations(page: Any, dashboard: Dashboard) -> None:
     playwright_api.expect(page.get_by_role("status").filter(has_text="Queued from fetch")).to_be_visible()
     page.get_by_role("button", name="Retry delivery").click()
     playwright_api.expect(page.get_by_role("status").filter(has_text="Delivery pending")).to_be_visible()
+    accessibility.assert_accessible(page, "operations after htmx swapped what happened in")
 
 
 def test_a_viewer_cannot_reach_transcript_or_audio_and_signs_out(page: Any, dashboard: Dashboard) -> None:
@@ -368,6 +369,7 @@ def test_a_link_from_another_site_does_not_make_the_analyst_view_the_call(
     assert page.get_by_text("Transcript and audio are not shown yet.").is_visible()
     assert page.locator("#turns").count() == 0 and page.locator("audio").count() == 0
     _shot(page, "10-call-from-another-site")
+    accessibility.assert_accessible(page, "call held back")
     page.get_by_role("link", name="Show the transcript and recording").click()
     page.wait_for_function("() => document.getElementById('player') !== null")
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")  # the audio loads
@@ -385,6 +387,7 @@ def test_an_admin_holds_a_call_then_erases_it_after_typing_its_id(page: Any, das
         "case 2024-117"
     )
     _shot(page, "10-legal-hold")
+    accessibility.assert_accessible(page, "call under legal hold")
     page.get_by_text("Legal hold and erasure").click()
     page.locator("form[action$='/release'] input[name=reason]").fill("case closed")
     page.get_by_role("button", name="Release the legal hold").click()
@@ -397,6 +400,7 @@ def test_an_admin_holds_a_call_then_erases_it_after_typing_its_id(page: Any, das
     erase.get_by_role("button", name="Erase this call").click()
     playwright_api.expect(page.get_by_role("heading", name="Call erased")).to_be_visible()
     _shot(page, "11-erased")
+    accessibility.assert_accessible(page, "call erased")
     page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
     playwright_api.expect(page.get_by_role("heading", name="Not available")).to_be_visible()
 
@@ -423,3 +427,4 @@ def test_turns_of_unknown_speakers_take_the_colour_of_the_sentiment(page: Any, d
     words = "Who spoke when, coloured by sentiment: unknown negative; nobody talking 0:12 to 0:20."
     assert page.get_by_role("img", name=words, exact=True).count() == 1  # the strip, for a screen reader
     _shot(page, "12-call-mono")
+    accessibility.assert_accessible(page, "call with speakers not told apart")
