@@ -92,7 +92,6 @@ class CallView:
             return "one row: speakers not told apart"
         return "upper row agent, lower row customer, middle row speaker unknown"
 
-
     @property
     def strip_words(self) -> str:
         """The strip for those who cannot see it: each speaker's colour, then the stretches nobody talked and

@@ -200,9 +200,15 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
     assert page.locator("th[aria-sort]").inner_text().lower().startswith("duration")
     page.get_by_role("link", name="Reset").click()
 
+    found = page.locator("#result-count")
+    found.evaluate("region => { region.dataset.before = 'yes'; }")
     page.get_by_label("Language").select_option("en")  # htmx swaps the table in place
     page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 2")
     assert set(_call_ids(page)) == {"demo-refund", "demo-outage"}
+    # A screen reader hears the count, from the status region that stayed, not the whole table read out.
+    assert found.get_attribute("role") == "status" and found.get_attribute("data-before") == "yes"
+    assert found.inner_text() == "2 calls"
+    assert page.locator("[aria-live] table, [role=status] table").count() == 0
     assert "language=en" in page.url  # the filtered list has its own address
 
     page.get_by_label("Search").fill("refund chocolate")  # every word must match
