@@ -259,6 +259,7 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
     _shot(page, "04-call")
 
     page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
+    assert page.locator("#turns .turn-text").first.get_attribute("lang") == "es"  # read out in Spanish
     assert not page.get_by_text("I want to cancel my internet contract").is_visible()
     page.get_by_label("Show the English translation side by side").check()
     assert page.get_by_text("I want to cancel my internet contract").is_visible()
