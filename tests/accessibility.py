@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 _AXE = Axe()
@@ -35,7 +37,8 @@ def check_reflow(page: Any, what: str, found: dict[str, dict[str, list[str]]]) -
     table may scroll inside a box of its own. Records the elements that stick out under ``what``."""
     size = page.viewport_size
     page.set_viewport_size({"width": 320, "height": 640})
-    page.wait_for_timeout(300)  # the charts redraw at the new size after a resize event
+    with suppress(PlaywrightTimeout):  # the charts take a frame or more (on a busy machine) to redraw
+        page.wait_for_function(f"() => ({_WIDER})().length === 0", timeout=3_000)
     wider = page.evaluate(_WIDER)
     page.set_viewport_size(size)
     if wider:
