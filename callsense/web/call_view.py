@@ -92,6 +92,13 @@ class CallView:
             return "one row: speakers not told apart"
         return "upper row agent, lower row customer, middle row speaker unknown"
 
+    @property
+    def strip_words(self) -> str:
+        """The strip for those who cannot see it: each speaker's colour, then the stretches nobody talked and
+        the interruptions. The turns themselves are the transcript's, which follows it."""
+        colours = dict.fromkeys(f"{band.speaker} {band.sentiment.lower()}" for band in self.strip)
+        return "; ".join([", ".join(colours), *(mark.label for mark in self.marks)]) + "."
+
 
 def missing_transcript(status: CallStatus, *, purged: bool) -> str:
     """Why a call has no transcript, as true for its status: "yet" only while the call is being processed."""

@@ -1,11 +1,14 @@
-"""The dashboard as one piece for the app factory: its pages, its static files, refusals shown as pages."""
+"""The dashboard as one piece for the app factory: its pages, its static files, refusals and unknown
+addresses shown as pages."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from callsense import serving
 from callsense.web import asking, categories, pages, retention, site
@@ -24,3 +27,10 @@ def install(app: FastAPI) -> None:
     async def refused(request: Request, exc: site.WebRefusal) -> HTMLResponse:
         user = await run_in_threadpool(site.session_user, request, serving.get_runtime(request))
         return site.page(request, "refused.html", {"user": user, "message": exc.message}, exc.status_code)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        """A mistyped dashboard address gets a page (with its language, title and way back), not JSON."""
+        if not request.url.path.startswith(site.PREFIX + "/"):
+            return await http_exception_handler(request, exc)
+        return await refused(request, site.WebRefusal(404, "There is no page at this address."))

@@ -84,7 +84,9 @@ def calls_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRespo
             before=params.get("before"),
         )
         menus = _menus(rt, session)
+    fragment = _is_htmx(request) and request.headers.get("hx-target") == "call-results"
     context = {
+        "fragment": fragment,
         "user": user,
         "filters": filters,
         "page": result,
@@ -94,7 +96,6 @@ def calls_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRespo
         "columns": COLUMNS,
         "search_scope": "transcripts and summaries" if user.role.allows(Role.analyst) else "summaries",
     }
-    fragment = _is_htmx(request) and request.headers.get("hx-target") == "call-results"
     return page(request, "call_results.html" if fragment else "calls.html", context)
 
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests import accessibility
 from tests.acceptance.test_dashboard_browser import (
+    PASSWORD,
     Dashboard,
     _shot,
     _sign_in,
@@ -79,3 +81,49 @@ def test_a_viewer_has_no_question_box(page: Any, asking_dashboard: Dashboard) ->
     page.goto(f"{asking_dashboard.url}/app/calls/demo-refund")
     assert page.get_by_text("Transcript and audio are hidden.").is_visible()
     assert page.get_by_label("Question").count() == 0
+
+
+def test_the_main_flows_work_with_the_keyboard_alone(page: Any, asking_dashboard: Dashboard) -> None:
+    """Sign in, filter the list, open a call, play and seek, ask, and play a cited turn: keys only, each
+    control reached with Tab and showing the focus."""
+    player = "document.getElementById('player')"
+    page.goto(f"{asking_dashboard.url}/app/calls")  # to the sign-in page, the user name focused
+    page.wait_for_url("**/app/sign-in**")
+    page.keyboard.type("ana")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{asking_dashboard.url}/app/calls")  # not the sign-in page's ?next=/app/calls
+
+    page.keyboard.press("Tab")  # the first stop is the skip link, shown when focused
+    skip = page.get_by_role("link", name="Skip to content")
+    assert page.evaluate("() => document.activeElement.className") == "skip-link"
+    assert skip.bounding_box()["x"] >= 0
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    accessibility.tab_to(page, "#language")
+    page.keyboard.press("e")  # picks "en"; htmx swaps the table in
+    page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 2")
+    accessibility.tab_to(page, "a.call-link[href$='/demo-refund']")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/app/calls/demo-refund")
+    page.wait_for_function(f"() => {player}.readyState >= 1")
+
+    accessibility.tab_to(page, "#player")
+    page.keyboard.press("Space")  # the player's own controls: play
+    page.wait_for_function(f"() => !{player}.paused && {player}.currentTime > 0")
+    accessibility.tab_to(page, "#turns .turn:nth-child(5) .turn-seek")
+    page.keyboard.press("Enter")  # "I can see two payments of $49", from 16.2 s
+    page.wait_for_function(f"() => {player}.currentTime >= 16")
+    page.evaluate(f"() => {player}.pause()")
+
+    accessibility.tab_to(page, "#ask-question")
+    page.keyboard.type("Did the agent offer a refund?")
+    page.keyboard.press("Enter")
+    answer = page.locator("#ask-answer")
+    playwright_api.expect(answer).to_contain_text("Yes: the agent issued a full refund of $49.")
+    accessibility.assert_accessible(page, "call with an answer")
+    accessibility.tab_to(page, "#ask-answer .turn-seek")
+    page.keyboard.press("Enter")  # the cited turn at 0:25
+    page.wait_for_function(f"() => Math.abs({player}.currentTime - 25.598) < 0.5")
+    page.evaluate(f"() => {player}.pause()")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests import accessibility
 from tests.acceptance import test_dashboard_browser as browser_tests
 from tests.acceptance.test_dashboard_browser import (
     CHROMIUM,
@@ -52,6 +53,7 @@ def test_an_admin_adds_a_category_and_the_stored_calls_are_reevaluated(
         "category 'Refund given': rule.said.speaker: Input should be"
     )
     _shot(page, "20-category-refused")
+    accessibility.assert_accessible(page, "category refused")
 
     page.get_by_label("Rule (JSON, or TOML as in the settings file)").fill(
         'said = "full refund"\nspeaker = "agent"'
@@ -65,6 +67,7 @@ def test_an_admin_adds_a_category_and_the_stored_calls_are_reevaluated(
     assert "agent said 'full refund'" in row.inner_text()
     page.reload()  # the count is read when the page is drawn
     _shot(page, "21-categories")
+    accessibility.assert_accessible(page, "categories of the dashboard")
     page.locator('tr[data-category="Refund given"]').get_by_role("link", name="1").click()
     page.wait_for_url("**/app/calls?category=Refund%20given")
     assert _call_ids(page) == ["demo-refund"]
@@ -85,3 +88,4 @@ def test_an_analyst_plays_the_recording_from_a_categorys_evidence(page: Any, das
     page.locator("#player").evaluate("audio => audio.pause()")
     assert page.evaluate("document.getElementById('player').currentTime") < 30
     _shot(page, "22-call-categories")
+    accessibility.assert_accessible(page, "call with a category's evidence")

@@ -20,6 +20,7 @@ import pytest
 from callsense.config import Settings
 from callsense.runtime import open_runtime
 from callsense.web import insights
+from tests import accessibility
 from tests.conftest import MODEL_DIR, ROOT
 from tests.dashboard_seed import seed, seed_mono_call
 from tests.servers import CALLSENSE, callsense_env, callsense_serve
@@ -115,6 +116,71 @@ def _call_ids(page: Any) -> list[str]:
     return [text.strip() for text in page.locator("table.calls tbody a.call-link").all_inner_texts()]
 
 
+# What each role opens for the accessibility sweep: (what, address, what to do there before axe runs).
+A11Y_PAGES: dict[str, list[tuple[str, str, str | None]]] = {
+    "ana": [
+        ("calls", "/calls", None),
+        ("calls filtered in place", "/calls", "language"),
+        ("calls sorted", "/calls?sort=duration&dir=desc", None),
+        ("calls none found", "/calls?q=zzzz", None),
+        ("calls period backwards", "/calls?since=2030-01-02&until=2030-01-01", None),
+        ("call", "/calls/demo-refund", None),
+        ("call translated", "/calls/demo-cancel-es", "#show-translation"),
+        ("call failed", "/calls/demo-missing-recording", None),
+        ("call not found", "/calls/no-such-call", None),
+        ("insights", "/insights", None),
+        ("insights empty", "/insights?since=2001-01-01&until=2001-01-02", None),
+        ("refused", "/operations", None),
+        ("no such page", "/no-such-page", None),
+    ],
+    "ada": [
+        ("calls", "/calls", None),
+        ("call with admin controls", "/calls/demo-outage", "details"),
+        ("operations", "/operations", None),
+        ("categories", "/categories", None),
+    ],
+    "vic": [("calls", "/calls", None), ("call", "/calls/demo-refund", None), ("insights", "/insights", None)],
+}
+
+
+def _prepare(page: Any, action: str | None) -> None:
+    if action == "language":  # htmx swaps the filtered table in
+        page.get_by_label("Language").select_option("en")
+        page.wait_for_function("() => document.querySelectorAll('table.calls tbody tr').length === 2")
+    elif action == "details":
+        for summary in page.locator("details summary").all():
+            summary.click()
+    elif action is not None:
+        page.locator(action).check()
+
+
+def test_every_page_passes_axe_as_each_role(browser: Any, dashboard: Dashboard) -> None:
+    """axe-core's WCAG 2.1 A and AA rules on every page and state, as each role (their pages differ), and
+    each page at 320 CSS pixels wide (reflow). Before the tests below change the seeded calls."""
+    found: dict[str, dict[str, list[str]]] = {}
+    anonymous = browser.new_page()
+    anonymous.goto(f"{dashboard.url}/app/sign-in")
+    accessibility.check(anonymous, "sign-in", found)
+    accessibility.check_reflow(anonymous, "sign-in", found)
+    anonymous.get_by_label("User name").fill("ana")
+    anonymous.get_by_label("Password").fill("wrong")
+    anonymous.get_by_role("button", name="Sign in").click()
+    anonymous.get_by_role("alert").wait_for()
+    accessibility.check(anonymous, "sign-in refused", found)
+    anonymous.context.close()
+    for username, pages in A11Y_PAGES.items():
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        _sign_in(page, dashboard, username)
+        for what, path, action in pages:
+            page.goto(f"{dashboard.url}/app{path}")
+            _prepare(page, action)
+            accessibility.check(page, f"{what} ({username})", found)
+            accessibility.check_reflow(page, f"{what} ({username})", found)
+        context.close()
+    assert found == {}, accessibility.report(found)
+
+
 def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
     page: Any, dashboard: Dashboard
 ) -> None:
@@ -134,9 +200,15 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
     assert page.locator("th[aria-sort]").inner_text().lower().startswith("duration")
     page.get_by_role("link", name="Reset").click()
 
+    found = page.locator("#result-count")
+    found.evaluate("region => { region.dataset.before = 'yes'; }")
     page.get_by_label("Language").select_option("en")  # htmx swaps the table in place
     page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 2")
     assert set(_call_ids(page)) == {"demo-refund", "demo-outage"}
+    # A screen reader hears the count, from the status region that stayed, not the whole table read out.
+    assert found.get_attribute("role") == "status" and found.get_attribute("data-before") == "yes"
+    assert found.inner_text() == "2 calls"
+    assert page.locator("[aria-live] table, [role=status] table").count() == 0
     assert "language=en" in page.url  # the filtered list has its own address
 
     page.get_by_label("Search").fill("refund chocolate")  # every word must match
@@ -165,6 +237,20 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
     page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 5.156) < 0.5")
     player.evaluate("audio => audio.pause()")
     assert page.get_by_text("Agent confirmed two $49 payments").is_visible()
+    # What the strip and the sentiment table show, in words for a screen reader.
+    strip = page.get_by_role(
+        "img", name="Who spoke when, coloured by sentiment: agent positive, customer negative"
+    )
+    assert strip.count() == 1
+    trend = page.locator("table.trend")
+    assert [
+        trend.get_by_role("cell", name=word, exact=True).count()
+        for word in ("Positive", "Negative", "silent")
+    ] == [
+        5,
+        2,
+        1,
+    ]
     drawn_share = page.evaluate(  # the agent's talk bar, drawn by call.js: 20.9 s of the 33.6 s of talk
         "(() => { const bar = document.querySelector('.talk-bar.talk-agent');"
         " return bar.getBoundingClientRect().width / bar.parentElement.getBoundingClientRect().width; })()"
@@ -173,6 +259,7 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
     _shot(page, "04-call")
 
     page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
+    assert page.locator("#turns .turn-text").first.get_attribute("lang") == "es"  # read out in Spanish
     assert not page.get_by_text("I want to cancel my internet contract").is_visible()
     page.get_by_label("Show the English translation side by side").check()
     assert page.get_by_text("I want to cancel my internet contract").is_visible()
@@ -193,6 +280,12 @@ def test_insights_charts_render_with_data(page: Any, dashboard: Dashboard) -> No
     assert page.locator("#kpi-languages").inner_text() == "3"  # the failed call has none: not a fourth
     legend = page.evaluate("Chart.getChart('chart-talk_per_agent').data.datasets.map(d => d.label)")
     assert legend == ["agent's share of the talk (%)", "average non-talk (s)"]  # words, not CSV columns
+    page.get_by_text("Show the numbers of Top topics").click()  # the chart's numbers, as a table
+    topics = page.get_by_role("table", name="Top topics")
+    assert topics.get_by_role("row").count() == 1 + page.evaluate(
+        "Chart.getChart('chart-topics').data.labels.length"
+    )
+    assert topics.get_by_role("rowheader", name="Duplicate charge refund").is_visible()
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV of Top topics").click()
     assert Path(download.value.path()).read_text().startswith("topic,calls")
@@ -213,6 +306,7 @@ def test_an_admin_sees_operations(page: Any, dashboard: Dashboard) -> None:
     playwright_api.expect(page.get_by_role("status").filter(has_text="Queued from fetch")).to_be_visible()
     page.get_by_role("button", name="Retry delivery").click()
     playwright_api.expect(page.get_by_role("status").filter(has_text="Delivery pending")).to_be_visible()
+    accessibility.assert_accessible(page, "operations after htmx swapped what happened in")
 
 
 def test_a_viewer_cannot_reach_transcript_or_audio_and_signs_out(page: Any, dashboard: Dashboard) -> None:
@@ -282,6 +376,7 @@ def test_a_link_from_another_site_does_not_make_the_analyst_view_the_call(
     assert page.get_by_text("Transcript and audio are not shown yet.").is_visible()
     assert page.locator("#turns").count() == 0 and page.locator("audio").count() == 0
     _shot(page, "10-call-from-another-site")
+    accessibility.assert_accessible(page, "call held back")
     page.get_by_role("link", name="Show the transcript and recording").click()
     page.wait_for_function("() => document.getElementById('player') !== null")
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")  # the audio loads
@@ -299,6 +394,7 @@ def test_an_admin_holds_a_call_then_erases_it_after_typing_its_id(page: Any, das
         "case 2024-117"
     )
     _shot(page, "10-legal-hold")
+    accessibility.assert_accessible(page, "call under legal hold")
     page.get_by_text("Legal hold and erasure").click()
     page.locator("form[action$='/release'] input[name=reason]").fill("case closed")
     page.get_by_role("button", name="Release the legal hold").click()
@@ -311,6 +407,7 @@ def test_an_admin_holds_a_call_then_erases_it_after_typing_its_id(page: Any, das
     erase.get_by_role("button", name="Erase this call").click()
     playwright_api.expect(page.get_by_role("heading", name="Call erased")).to_be_visible()
     _shot(page, "11-erased")
+    accessibility.assert_accessible(page, "call erased")
     page.goto(f"{dashboard.url}/app/calls/demo-cancel-es")
     playwright_api.expect(page.get_by_role("heading", name="Not available")).to_be_visible()
 
@@ -334,4 +431,7 @@ def test_turns_of_unknown_speakers_take_the_colour_of_the_sentiment(page: Any, d
     )
     assert colours == [negative, negative] and negative == "rgb(224, 85, 103)"
     assert "one row: speakers not told apart" in page.locator(".legend").inner_text()
+    words = "Who spoke when, coloured by sentiment: unknown negative; nobody talking 0:12 to 0:20."
+    assert page.get_by_role("img", name=words, exact=True).count() == 1  # the strip, for a screen reader
     _shot(page, "12-call-mono")
+    accessibility.assert_accessible(page, "call with speakers not told apart")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from callsense.config import Settings
+from tests import accessibility
 from tests.acceptance.test_dashboard_browser import PASSWORD, Dashboard, _shot, _sign_in, browser, page
 from tests.conftest import MODEL_DIR
 from tests.redaction_calls import CARD, process, runtime
@@ -60,6 +61,7 @@ def test_the_original_is_shown_and_played_only_after_the_permission_is_granted_a
     assert _opened(page, lambda: page.goto(call_page)) == "audio/flac"  # the redacted copy
     playwright_api.expect(turns).to_contain_text("My card is [CARD_NUMBER]")
     assert CARD not in page.content() and show.count() == 0
+    accessibility.assert_accessible(page, "call redacted")
     assert page.locator(".redaction-note").inner_text() == "Personal data is redacted (card number: 4)."
     redacted = page.locator(".timeline .event-redacted")  # what redaction found is no error: not in red
     assert "CARD_NUMBER 4" in redacted.inner_text() and redacted.locator(".error-text").count() == 0
@@ -81,6 +83,7 @@ def test_the_original_is_shown_and_played_only_after_the_permission_is_granted_a
     page.locator("details.access summary").click()
     playwright_api.expect(page.locator("details.access")).to_contain_text("sensitive viewed by user:ana")
     _shot(page, "11-call-sensitive")
+    accessibility.assert_accessible(page, "call showing sensitive data")
 
     assert _opened(page, page.get_by_role("link", name="Hide sensitive data").click) == "audio/flac"
     playwright_api.expect(turns).to_contain_text("My card is [CARD_NUMBER]")
