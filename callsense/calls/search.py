@@ -4,19 +4,26 @@ When a transcript or an analysis is stored, its words are also written, as Postg
 positions, into ``call_search``: enough to answer "which calls mention a refund", not enough to read a call
 back. Transcript words and analysis words (summary, topic) are kept apart so that roles which may not read
 transcripts search the analysis only. Each text is indexed twice, stemmed with the English dictionary
-(``refunds`` finds ``refund``) and unstemmed (``simple``), so words of other languages match exactly.
+(``refunds`` finds ``refund``) and unstemmed (``simple``), so words of other languages match as written.
+Text and searches are folded first (``textmatch``: accents, Arabic and Hebrew vowel marks). PostgreSQL's
+parser splits words at spaces, so a run of Chinese, Japanese or Thai would be one lexeme; such runs are
+indexed as their characters and each pair of neighbours (bigrams, as Lucene's CJK analyzer does), and a
+search for "返金" looks for the pair "返金".
 ``docs/dashboard.md`` weighs this against the alternatives.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
+import regex
 from sqlalchemy import ColumnElement, ForeignKey, Index, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import TSVECTOR, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from callsense.calls import textmatch
 from callsense.calls.models import Base, Call
 
 _CONFIGS = ("english", "simple")
@@ -34,8 +41,39 @@ class CallSearch(Base):
     analysis_lexemes: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)  # summary and topic
 
 
+_RUN = regex.compile(rf"(?:{textmatch.UNSPACED}\p{{M}}*)+")
+_CHARACTER = regex.compile(rf"{textmatch.UNSPACED}\p{{M}}*")
+
+
+def _pairs(run: str) -> list[str]:
+    characters: list[str] = _CHARACTER.findall(run)
+    return [a + b for a, b in itertools.pairwise(characters)] or characters
+
+
+def _indexed_text(text: str) -> str:
+    """What is indexed: the folded text, each unspaced run as its characters and its pairs."""
+
+    def characters_and_pairs(run: regex.Match[str]) -> str:
+        return f" {' '.join(_CHARACTER.findall(run[0]) + _pairs(run[0]))} "
+
+    indexed: str = _RUN.sub(characters_and_pairs, textmatch.fold(text))
+    return indexed
+
+
+def _searched_text(words: str) -> str:
+    """A search as the index holds it; quotes dropped, as phrases cannot match lexemes without positions."""
+
+    def pairs(run: regex.Match[str]) -> str:
+        glued = run.start() > 0 and run.string[run.start() - 1] not in " -"  # keep "-返金" an exclusion
+        return (" " if glued else "") + " ".join(_pairs(run[0])) + " "
+
+    searched: str = _RUN.sub(pairs, textmatch.fold(words.replace('"', " ")))
+    return searched
+
+
 def _lexemes(text: str) -> ColumnElement[Any]:
-    english, simple = (func.strip(func.to_tsvector(config, text)) for config in _CONFIGS)
+    indexed = _indexed_text(text)
+    english, simple = (func.strip(func.to_tsvector(config, indexed)) for config in _CONFIGS)
     return english.op("||")(simple)
 
 
@@ -82,7 +120,12 @@ def matching_calls(words: str, *, include_transcripts: bool) -> ColumnElement[bo
     columns = [CallSearch.analysis_lexemes]
     if include_transcripts:
         columns.append(CallSearch.transcript_lexemes)
+    # The words as typed too: calls indexed before folding hold "perché", not "perche".
+    searches = dict.fromkeys([_searched_text(words), words.replace('"', " ")])
     conditions = [
-        column.op("@@")(func.websearch_to_tsquery(config, words)) for column in columns for config in _CONFIGS
+        column.op("@@")(func.websearch_to_tsquery(config, search))
+        for column in columns
+        for config in _CONFIGS
+        for search in searches
     ]
     return Call.id.in_(select(CallSearch.call_pk).where(or_(*conditions)))

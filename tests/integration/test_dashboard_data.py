@@ -98,6 +98,65 @@ def test_storing_again_replaces_the_indexed_words(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(q="facture"), analyst=False) == set()
 
 
+def _store_turns(rt: Runtime, call_id: str, texts: list[str], summary: list[str]) -> None:
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id=call_id,
+            source="/x.wav",
+            shown_source="x.wav",
+            details=calls.CallDetails(),
+        )
+        segments = [
+            Segment(speaker=Speaker.customer, start=0, end=1, text=words, confidence=0.9) for words in texts
+        ]
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=segments,
+            translated=None,
+            translation_engine=None,
+            asr_model="base",
+            options={},
+        )
+        result = AnalysisResult(summary=summary)
+        calls.store_analysis(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            result=result,
+            llm_backend="fake",
+            llm_model="fake",
+        )
+
+
+def test_search_finds_words_of_scripts_without_spaces_and_without_vowel_marks(rt: Runtime) -> None:
+    """Chinese and Japanese are written without spaces, Arabic and Hebrew with optional vowel marks, Italian
+    with accents a search box may leave out."""
+    _store_turns(rt, "call-ja", ["はい、返金をお願いします。"], ["返金の依頼"])
+    _store_turns(rt, "call-zh", ["我想要退款\uff0c谢谢。"], [])
+    _store_turns(rt, "call-ar", ["أُرِيدُ اسْتِرْدَادَ المبلغ"], [])
+    _store_turns(rt, "call-he", ["אֲנִי רוֹצֶה הַחְזָר"], [])
+    _store_turns(rt, "call-it", ["Perché il rimborso non è arrivato?"], [])
+    assert _ids(rt, CallFilters(q="返金")) == {"call-ja"}  # a word inside a run of characters
+    assert _ids(rt, CallFilters(q="お願いします")) == {"call-ja"}
+    assert _ids(rt, CallFilters(q="返品")) == set()
+    assert _ids(rt, CallFilters(q="依頼"), analyst=False) == {"call-ja"}  # the summary
+    assert _ids(rt, CallFilters(q="退款")) == {"call-zh"}
+    assert _ids(rt, CallFilters(q="退款 -谢谢")) == set()  # exclusion still works
+    assert _ids(rt, CallFilters(q="استرداد")) == {"call-ar"}  # typed without harakat
+    assert _ids(rt, CallFilters(q="החזר")) == {"call-he"}  # typed without niqqud
+    assert _ids(rt, CallFilters(q="perche")) == {"call-it"}  # typed without the accent
+    assert _ids(rt, CallFilters(q="perché")) == {"call-it"}
+
+
+def test_a_quoted_phrase_is_searched_as_its_words(rt: Runtime) -> None:
+    """The index has no positions, so a phrase matches the calls holding all its words (as documented)."""
+    assert _ids(rt, CallFilters(q='"Sarah Miller"')) == {"demo-refund"}
+
+
 def test_filters_narrow_the_list(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(language="es")) == {"demo-cancel-es"}
     assert _ids(rt, CallFilters(agent="David", sentiment="Neutral")) == {"demo-bill-de"}
