@@ -125,6 +125,21 @@ def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> N
     assert 'id="talk-title"' in page.text and "62%" in page.text  # talk figures are numbers, not words
 
 
+def test_call_text_takes_its_own_direction_and_language(app: object) -> None:
+    """Arabic or Hebrew turns read right to left inside the English page, and Japanese is drawn with Japanese
+    glyphs, not Chinese ones: the browser needs dir="auto" and the call's lang on the text the call brought."""
+    client = _client(app)
+    _sign_in(client, "analyst")
+    client.headers["Sec-Fetch-Site"] = "same-origin"
+    page = client.get("/app/calls/demo-cancel-es").text
+    assert '<ol class="turns" id="turns" aria-label="Transcript" lang="es">' in page
+    assert page.count('<p class="turn-text" dir="auto">') >= 2
+    assert '<section class="translation" aria-label="English translation" lang="en">' in page
+    assert '<ul class="summary" dir="auto">' in page
+    listing = client.get("/app/calls").text
+    assert re.search(r'<input id="q" name="q" type="search" dir="auto"', listing)
+
+
 def test_the_strip_marks_hold_time_and_interruptions(app: object, rt: Runtime) -> None:
     seed_held_call(rt)
     client = _client(app)
