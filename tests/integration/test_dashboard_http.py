@@ -126,8 +126,8 @@ def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> N
 
 
 def test_call_text_takes_its_own_direction_and_language(app: object) -> None:
-    """Arabic or Hebrew turns read right to left inside the English page, and Japanese is drawn with Japanese
-    glyphs, not Chinese ones: the browser needs dir="auto" and the call's lang on the text the call brought."""
+    """Arabic or Hebrew turns read right to left inside the English page, and Japanese is drawn with
+    Japanese glyphs, not Chinese ones: the browser needs dir="auto" and the call's lang on the call's text."""
     client = _client(app)
     _sign_in(client, "analyst")
     client.headers["Sec-Fetch-Site"] = "same-origin"
