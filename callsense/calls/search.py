@@ -107,11 +107,14 @@ def forget(*, session: Session, call_pk: uuid.UUID) -> None:
     session.execute(delete(CallSearch).where(CallSearch.call_pk == call_pk))
 
 
-def unindexed_calls(*, session: Session) -> list[uuid.UUID]:
-    """Calls with a transcript or an analysis but no search row: stored before the index existed."""
+def calls_to_index(*, session: Session, again: bool = False) -> list[uuid.UUID]:
+    """Calls with a transcript or an analysis but no search row (stored before the index existed), or with
+    ``again`` every call with text (indexed by an earlier version, which indexed words differently)."""
     has_text = Call.transcript.has() | Call.analysis.has()
-    indexed = select(CallSearch.call_pk)
-    return list(session.scalars(select(Call.id).where(has_text, Call.id.not_in(indexed))))
+    statement = select(Call.id).where(has_text)
+    if not again:
+        statement = statement.where(Call.id.not_in(select(CallSearch.call_pk)))
+    return list(session.scalars(statement))
 
 
 def matching_calls(words: str, *, include_transcripts: bool) -> ColumnElement[bool]:

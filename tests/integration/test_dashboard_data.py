@@ -314,3 +314,19 @@ def test_backfill_indexes_calls_stored_before_the_index(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(q="Sarah Miller")) == {"demo-refund"}
     assert _ids(rt, CallFilters(q="duplicate"), analyst=False) == {"demo-refund"}
     assert search_backfill.backfill(db=rt.db, keyring=rt.keyring) == 0
+
+
+def test_backfill_again_reindexes_calls_indexed_by_an_earlier_version(rt: Runtime) -> None:
+    """Before folding, a Japanese sentence was one lexeme: part of it found nothing until indexed again."""
+    _store_turns(rt, "indexed-whole", ["返品をお願いします"], [])
+    with rt.db.transaction() as session:
+        session.execute(
+            text(
+                "update call_search set transcript_lexemes = to_tsvector('simple', '返品をお願いします')"
+                " where call_pk = (select id from calls where call_id = 'indexed-whole')"
+            )
+        )
+    assert _ids(rt, CallFilters(q="返品")) == set()
+    assert search_backfill.backfill(db=rt.db, keyring=rt.keyring) == 0  # it has a row
+    assert search_backfill.backfill(db=rt.db, keyring=rt.keyring, again=True) >= 1
+    assert _ids(rt, CallFilters(q="返品")) == {"indexed-whole"}

@@ -87,6 +87,10 @@ CASES = [
     ("pt", "O meu cartão é quatro um um um, um um um um, um um um um, um um um um.", "CARD_NUMBER"),
     ("pt", "Meu telefone é nove nove oito sete meia, cinco quatro três dois.", "PHONE_NUMBER"),
     ("pt", "Meu email é joao ponto silva arroba gmail ponto com.", "EMAIL"),
+    ("ru", "Мой номер карты 4111 1111 1111 1111.", "CARD_NUMBER"),
+    ("ru", "Моя почта ivan.petrov@mail.ru спасибо.", "EMAIL"),
+    ("ar", "رقم بطاقتي 4111 1111 1111 1111", "CARD_NUMBER"),
+    ("hi", "मेरा कार्ड नंबर 4111 1111 1111 1111 है", "CARD_NUMBER"),
 ]
 
 
