@@ -3,6 +3,7 @@ roles on pages and audio, the audit trail, CSV downloads."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -277,8 +278,12 @@ def test_charts_download_as_csv(app: object) -> None:
     response = client.get("/app/insights/topics.csv")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
-    assert response.text.splitlines()[0] == "topic,calls" and "Duplicate charge refund,1" in response.text
-    outcomes = client.get("/app/insights/outcomes.csv").text.splitlines()
+    # Excel reads a CSV without a byte order mark in the machine's code page: an agent named "田中" or "Анна"
+    # would arrive garbled on a Japanese or Russian Windows.
+    assert response.content.startswith(codecs.BOM_UTF8)
+    table = response.content.decode("utf-8-sig")
+    assert table.splitlines()[0] == "topic,calls" and "Duplicate charge refund,1" in table
+    outcomes = client.get("/app/insights/outcomes.csv").content.decode("utf-8-sig").splitlines()
     assert outcomes[0] == "outcome,Yes,No,Not said" and outcomes[1].startswith("Resolved,1,1,")
     assert outcomes[2].startswith("Callback needed,1,0,") and outcomes[3].startswith("Escalated,0,1,")
     assert client.get("/app/insights/nonsense.csv").status_code == 404
