@@ -41,6 +41,7 @@ class CallSearch(Base):
     analysis_lexemes: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)  # summary and topic
 
 
+_EXCLUSION = regex.compile(r"(?:^|\s)-\w")
 _RUN = regex.compile(rf"(?:{textmatch.UNSPACED}\p{{M}}*)+")
 _CHARACTER = regex.compile(rf"{textmatch.UNSPACED}\p{{M}}*")
 
@@ -64,8 +65,9 @@ def _searched_text(words: str) -> str:
     """A search as the index holds it; quotes dropped, as phrases cannot match lexemes without positions."""
 
     def pairs(run: regex.Match[str]) -> str:
-        glued = run.start() > 0 and run.string[run.start() - 1] not in " -"  # keep "-返金" an exclusion
-        return (" " if glued else "") + " ".join(_pairs(run[0])) + " "
+        before = run.string[run.start() - 1] if run.start() else " "
+        # "-お願い" excludes each of its pairs: "-お願 -願い", not "-お願 願い", which would require one
+        return ("" if before in " -" else " ") + (" -" if before == "-" else " ").join(_pairs(run[0])) + " "
 
     searched: str = _RUN.sub(pairs, textmatch.fold(words.replace('"', " ")))
     return searched
@@ -123,8 +125,11 @@ def matching_calls(words: str, *, include_transcripts: bool) -> ColumnElement[bo
     columns = [CallSearch.analysis_lexemes]
     if include_transcripts:
         columns.append(CallSearch.transcript_lexemes)
-    # The words as typed too: calls indexed before folding hold "perché", not "perche".
-    searches = dict.fromkeys([_searched_text(words), words.replace('"', " ")])
+    searches = [_searched_text(words)]
+    # The words as typed too, as calls indexed before folding hold "perché", not "perche"; not with an
+    # exclusion, which the other reading would undo ("返金 -お願いします" typed matches a call with "お願").
+    if not _EXCLUSION.search(words):
+        searches.append(words.replace('"', " "))
     conditions = [
         column.op("@@")(func.websearch_to_tsquery(config, search))
         for column in columns
