@@ -3,8 +3,9 @@
 - ``fold``: case folded, compatibility forms unified (half-width katakana, full-width Latin, Arabic
   presentation forms), and the marks that writers leave out dropped: Latin, Greek and Cyrillic accents
   ("perché" is "perche"), Arabic harakat, tatweel and the hamza carried by alef ("أُرِيدُ" is "اريد"), Hebrew
-  niqqud and cantillation. Marks that make another letter are kept: Japanese kana voicing ("が" is not
-  "か"), Devanagari virama and vowel signs, Thai tone marks.
+  niqqud and cantillation; Arabic ta marbuta is ha and alef maqsura ya ("مدرسة" is "مدرسه"). Marks that
+  make another letter are kept: Japanese kana voicing ("が" is not "か"), Devanagari virama and vowel signs,
+  Thai tone marks.
 - ``words``: the folded words of a text. Chinese, Japanese (kanji and kana), Thai, Lao, Khmer and Myanmar are
   written without spaces between words and there are no boundaries to find without a dictionary, so each of
   their characters is a unit of its own: "返金をお願い" gives "返", "金", "を", "お", "願", "い".
@@ -31,12 +32,17 @@ _DROPPED_MARKS = regex.compile(
 )
 
 
+# Arabic letters written one for the other (ta marbuta as ha, alef maqsura as ya), folded as Lucene's
+# Arabic normaliser does.
+_ARABIC_VARIANTS = str.maketrans({"\u0629": "\u0647", "\u0649": "\u064a"})
+
+
 def fold(text: str) -> str:
     """Lower case without the marks spelling may leave out (see the module's docstring)."""
     if text.isascii():  # most words: nothing to decompose
         return text.lower()
     bare = _DROPPED_MARKS.sub("", unicodedata.normalize("NFKD", text))
-    return unicodedata.normalize("NFC", str(bare)).casefold()
+    return unicodedata.normalize("NFC", str(bare)).casefold().translate(_ARABIC_VARIANTS)
 
 
 def words(text: str) -> list[str]:

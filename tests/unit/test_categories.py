@@ -144,6 +144,8 @@ def test_phrases_ignore_arabic_and_hebrew_vowel_marks_but_keep_whole_words() -> 
     assert holds({"said": "اريد استرداد المبلغ"}, call)
     assert holds({"said": "אני מבינה"}, call)
     assert not holds({"said": "داد"}, call)  # part of a word
+    spelled = facts([turn(CUSTOMER, 0.0, "الفاتورة على المبنى")])  # ta marbuta and alef maqsura
+    assert holds({"said": "الفاتوره علي المبني"}, spelled)  # as often typed, or written by Whisper
     hindi = facts([turn(CUSTOMER, 0.0, "मेरा नाम राज है")])
     assert holds({"said": "मेरा नाम"}, hindi)
     assert not holds({"said": "मैं"}, hindi)  # vowel signs are part of the word, not word breaks
