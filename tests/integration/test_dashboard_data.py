@@ -147,7 +147,9 @@ def test_search_finds_words_of_scripts_without_spaces_and_without_vowel_marks(rt
     assert _ids(rt, CallFilters(q="退款")) == {"call-zh"}
     assert _ids(rt, CallFilters(q="退款 -谢谢")) == set()  # exclusion still works
     assert _ids(rt, CallFilters(q="お願い -返金します")) == set()
-    assert _ids(rt, CallFilters(q="お願い -返金しません")) == set()  # shares a pair with the call: excluded too
+    assert (
+        _ids(rt, CallFilters(q="お願い -返金しません")) == set()
+    )  # shares a pair with the call: excluded too
     assert _ids(rt, CallFilters(q="お願い -返品した")) == {"call-ja"}
     assert _ids(rt, CallFilters(q="استرداد")) == {"call-ar"}  # typed without harakat
     assert _ids(rt, CallFilters(q="החזר")) == {"call-he"}  # typed without niqqud
