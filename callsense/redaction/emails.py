@@ -10,10 +10,12 @@ import re
 from callsense.redaction.words import core
 
 # "@" said aloud: French writes it "arobase" or "arobas", German callers also say "Klammeraffe", Italians
-# "chiocciola"; Spanish and Portuguese "arroba" sounds the same written "arrova" (b and v are one sound).
-_AT = {"at", "arroba", "arrova", "arobase", "arobas", "arrobase", "@", "ät", "klammeraffe", "chiocciola"}
+# "chiocciola", Russians "собака" (dog), Israelis "שטרודל" (strudel), Japanese "アットマーク"; Spanish and
+# Portuguese "arroba" sounds the same written "arrova" (b and v are one sound).
+_AT = {"at", "arroba", "arrova", "arobase", "arobas", "arrobase", "@", "ät", "klammeraffe", "chiocciola",
+       "собака", "собачка", "שטרודל", "アットマーク"}  # fmt: skip
 _SPLIT_AT = ("a", "roba")  # how Whisper also writes "arroba"
-_DOT = {"dot", "punto", "point", "punkt", "ponto"}
+_DOT = {"dot", "punto", "point", "punkt", "ponto", "точка", "נקודה", "ドット"}
 _EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
                   "bindestrich": "-", "unterstrich": "_", "guión": "-", "trattino": "-", "hífen": "-",
                   "traço": "-"}  # fmt: skip

@@ -89,6 +89,9 @@ CASES = [
     ("pt", "Meu email é joao ponto silva arroba gmail ponto com.", "EMAIL"),
     ("ru", "Мой номер карты 4111 1111 1111 1111.", "CARD_NUMBER"),
     ("ru", "Моя почта ivan.petrov@mail.ru спасибо.", "EMAIL"),
+    ("ru", "Моя почта ivan точка petrov собака mail точка ru спасибо.", "EMAIL"),  # "dog" is "@"
+    ("he", "המייל שלי הוא dana נקודה levi שטרודל gmail נקודה com תודה", "EMAIL"),  # "strudel"
+    ("ja", "メールは taro アットマーク example ドット jp です", "EMAIL"),
     ("ar", "رقم بطاقتي 4111 1111 1111 1111", "CARD_NUMBER"),
     ("hi", "मेरा कार्ड नंबर 4111 1111 1111 1111 है", "CARD_NUMBER"),
 ]
