@@ -1,20 +1,20 @@
 """Evaluating category rules (``config/categories.py``) on a stored call: deterministic, no model.
 
-Phrases are matched on the turns' words: both sides are folded (Unicode NFKD, accents dropped, case folded)
-and split into words (runs of letters and digits), and a phrase matches where its words follow each other in
-one turn. "Récupérer" matches "recuperer", "call" does not match "callback", punctuation is ignored. A
+Phrases are matched on the turns' words: both sides are folded and split into words as ``textmatch`` does
+(case, accents and Arabic or Hebrew vowel marks ignored; in Chinese, Japanese and Thai each character is a
+unit), and a phrase matches where its words follow each other in one turn. "Récupérer" matches "recuperer",
+"call" does not match "callback", punctuation is ignored, "返金" matches inside "返金をお願いします". A
 phrase's time is its first word's start (Whisper's word timing; the turn's start for transcripts without
 word timings). A figure the call lacks (no analysis, mono without speakers) never holds.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
+from callsense.calls import textmatch
 from callsense.calls.schemas import (
     AnalysisResult,
     CategoryEvidence,
@@ -41,25 +41,12 @@ from callsense.config.categories import (
 
 EVIDENCE_MAX = 20  # turns and figures kept per category and call
 QUOTE_MAX_CHARS = 300
-_WORD = re.compile(r"\w+")
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: what phrase matching compares."""
-    if text.isascii():  # most words: nothing to decompose
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
-
-
-def words_of(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
 
 
 @lru_cache(maxsize=50_000)
 def _word_parts(text: str) -> tuple[str, ...]:
     """One Whisper word's folded parts ("I'm" gives "i", "m"); a call's words repeat, so they are cached."""
-    return tuple(words_of(text))
+    return tuple(textmatch.words(text))
 
 
 @dataclass(frozen=True)
@@ -70,7 +57,7 @@ class _TurnWords:
     @classmethod
     def of(cls, segment: Segment) -> _TurnWords:
         if not segment.words:
-            found = words_of(segment.text)
+            found = textmatch.words(segment.text)
             return cls(found, [segment.start] * len(found))
         words: list[str] = []
         starts: list[float] = []
@@ -147,7 +134,7 @@ def _figure(text: str) -> CategoryEvidence:
 
 
 def _said(rule: PhraseRule, facts: CallFacts) -> Evidence:
-    phrases = [words for phrase in rule.said if (words := words_of(phrase))]
+    phrases = [words for phrase in rule.said if (words := textmatch.words(phrase))]
     found = []
     for index, (segment, turn) in enumerate(zip(facts.segments, facts.turn_words, strict=True)):
         if rule.speaker is not None and segment.speaker.value != rule.speaker:

@@ -221,7 +221,13 @@ class SpeakerTalk(BaseModel):
     )
     share: float = Field(ge=0, le=1, description="talk_seconds over both speakers' talk seconds")
     words_per_minute: float | None = Field(
-        default=None, description="words over talk time; null without talk"
+        default=None,
+        description="words over talk time; null without talk, and for speech in Chinese, Japanese, Thai "
+        "(scripts without spaces: characters_per_minute)",
+    )
+    characters_per_minute: float | None = Field(
+        default=None,
+        description="for speech in scripts written without spaces, its characters over talk time; else null",
     )
     interruptions: int = Field(ge=0, description="times the speaker started talking over the other")
     interruption_times: list[float] = Field(default_factory=list, description="when each interruption began")

@@ -75,7 +75,7 @@ def process(
 def _check_inputs(*, source: str, call_id: str | None, language: str | None, json_out: Path | None) -> None:
     from callsense.backends.recordings import is_path, local
     from callsense.backends.recordings.sources.metadata import CALL_ID
-    from callsense.speech.language import whisper_languages
+    from callsense.config.models import whisper_languages
 
     if is_path(source):
         local.existing_file(source)  # a typo stores no failed call

@@ -11,6 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 MAX_HOTWORDS_CHARACTERS = 800
 
 
+def whisper_languages() -> tuple[str, ...]:
+    """The language codes Whisper knows: its tokenizer's list, which faster-whisper does not export."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return tuple(_LANGUAGE_CODES)
+
+
 class Device(StrEnum):
     auto = "auto"
     cpu = "cpu"
@@ -130,6 +137,11 @@ class ASRSettings(BaseModel):
     batch_size: int = Field(
         default=8, ge=1, le=64, description="Windows decoded together by the batched pipeline."
     )
+    languages: list[str] = Field(
+        default=[],
+        description="The languages calls may be in (Whisper's codes: ['he', 'ar', 'en']): detection chooses "
+        "among them, one language is taken for every call without detecting. Empty: any of Whisper's 99.",
+    )
     hotwords: list[str] = Field(
         default=[],
         description="Custom vocabulary: product, plan and competitor names Whisper should expect, given to "
@@ -140,6 +152,14 @@ class ASRSettings(BaseModel):
         description="More hotwords for calls in one language, by language code ({de = ['Stromtarif Plus']}); "
         "added to hotwords for calls detected (or declared) in that language.",
     )
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        unknown = [code for code in value if code not in whisper_languages()]
+        if unknown:
+            raise ValueError(f"Whisper has no language {unknown[0]!r} (its codes: 'en', 'he', 'zh', 'pt'...)")
+        return value
 
     @model_validator(mode="after")
     def _hotwords_fit_the_prompt(self) -> ASRSettings:

@@ -1,8 +1,10 @@
 """Checking the quotes an LLM cites against the transcript: a quote that is not in it is dropped.
 
-A quote matches a turn when, once both are normalised (Unicode NFKC, case folded, punctuation removed,
-whitespace collapsed), the quote occurs in the turn's text. What is kept is the turn's own text for the
-matched stretch, never the model's wording, so a shown quote is always what the transcript says.
+A quote matches a turn when, once both are normalised (folded as ``textmatch.fold`` does: case, accents,
+Arabic and Hebrew vowel marks; punctuation removed, whitespace collapsed, and dropped between characters of
+scripts written without spaces), the quote occurs in the turn's text as whole words; in Chinese, Japanese or
+Thai, where words are not spaced, any run of characters is a match. What is kept is the turn's own text for
+the matched stretch, never the model's wording, so a shown quote is always what the transcript says.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from callsense.calls import textmatch
 from callsense.calls.schemas import Segment
 
 
@@ -43,20 +46,35 @@ def _fold(text: str) -> _Folded:
     """``text`` normalised for matching, with a map back to the original characters."""
     folded: list[str] = []
     origin: list[int] = []
+    space_at: int | None = None  # a space waiting for the next character: kept between spaced words only
     for index, char in enumerate(text):
-        for part in unicodedata.normalize("NFKC", char).casefold():
+        for part in textmatch.fold(char):
             if unicodedata.category(part).startswith("P"):
                 continue  # "refund," matches "refund" and "don't" matches "dont"
             if part.isspace():
-                if not folded or folded[-1] == " ":
-                    continue
-                part = " "
+                space_at = index if folded and space_at is None else space_at
+                continue
+            if space_at is not None and not (textmatch.unspaced(folded[-1]) or textmatch.unspaced(part)):
+                folded.append(" ")
+                origin.append(space_at)
+            space_at = None
             folded.append(part)
             origin.append(index)
-    while folded and folded[-1] == " ":
-        folded.pop()
-        origin.pop()
     return _Folded("".join(folded), origin)
+
+
+def _bounded(text: str, at: int, end: int) -> bool:
+    """Whether ``text[at:end]`` is whole words: a space or a character of an unspaced script either side."""
+
+    def boundary(left: int, right: int) -> bool:
+        return (
+            left < 0
+            or right >= len(text)
+            or " " in (text[left], text[right])
+            or any(textmatch.unspaced(text[i]) for i in (left, right))
+        )
+
+    return boundary(at - 1, at) and boundary(end - 1, end)
 
 
 def _span(quote: str, turn_text: str) -> str | None:
@@ -66,11 +84,14 @@ def _span(quote: str, turn_text: str) -> str | None:
         return None
     haystack = _fold(turn_text)
     # Whole words only: "fun" must not be found inside "refund".
-    padded = f" {haystack.text} "
-    at = padded.find(f" {needle} ")
+    at = haystack.text.find(needle)
+    while at >= 0 and not _bounded(haystack.text, at, at + len(needle)):
+        at = haystack.text.find(needle, at + 1)
     if at < 0:
         return None
     first, last = haystack.origin[at], haystack.origin[at + len(needle) - 1]
+    while last + 1 < len(turn_text) and unicodedata.category(turn_text[last + 1]).startswith("M"):
+        last += 1  # the marks on the last letter, dropped when folding, belong to the quote
     return turn_text[first : last + 1]
 
 

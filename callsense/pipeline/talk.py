@@ -6,6 +6,8 @@ or where the pause between them is shorter than ``word_gap_s``. From there:
 
 - ``talk_seconds``: the total length of the speaker's talk spans; ``share``: that over both speakers' total.
 - ``words_per_minute``: the speaker's words over their talk time (pauses under ``word_gap_s`` included).
+  In Chinese, Japanese or Thai Whisper's words are chunks of characters, so there it is
+  ``characters_per_minute``, the rate readers of those languages use.
 - ``interruptions``: the speaker's talk spans that start while a span of the other speaker began at least
   ``interruption_after_s`` earlier and has not ended (a backchannel "mm-hmm" counts, as in Contact Lens).
 - turns: every talk span of both speakers in order of start; a span continues the current turn when it is
@@ -31,6 +33,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from callsense.calls import textmatch
 from callsense.calls.schemas import Loudness, Segment, Speaker, SpeakerTalk, TalkFigures, TimeSpan
 from callsense.config.talk import TalkSettings
 from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, FloatArray
@@ -160,12 +163,18 @@ def measure(
     for speaker, own in by_speaker.items():
         other = by_speaker[Speaker.customer if speaker is Speaker.agent else Speaker.agent]
         seconds = length(own)
-        count = sum(1 for s, _ in words if s is speaker)
+        units = [textmatch.words(w.text) for s, w in words if s is speaker]
+        characters = sum(1 for found in units for unit in found if textmatch.unspaced(unit[0]))
+        # Mostly characters of an unspaced script: a rate in characters (a stray Latin word counts as one).
+        by_character = characters * 2 > sum(len(found) for found in units)
+        count = sum(len(found) for found in units) if by_character else len(units)
+        rate = round(60 * count / seconds, 1) if seconds else None
         cut_in = interruptions(own, other, after=settings.interruption_after_s)
         talk[speaker] = SpeakerTalk(
             talk_seconds=round(seconds, 2),
             share=round(seconds / total, 3) if total else 0.0,
-            words_per_minute=round(60 * count / seconds, 1) if seconds else None,
+            words_per_minute=None if by_character else rate,
+            characters_per_minute=rate if by_character else None,
             interruptions=len(cut_in),
             interruption_times=[round(start, 2) for start in cut_in],
             longest_monologue_seconds=round(

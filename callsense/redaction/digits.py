@@ -15,8 +15,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import regex
 from text_to_num import alpha2digit
 
+from callsense.calls import textmatch
 from callsense.redaction.emails import write_emails
 from callsense.redaction.words import EDGE_PUNCTUATION, core
 
@@ -30,8 +32,14 @@ _DIGITS: dict[str, dict[str, str]] = {
            "vier": "4", "fünf": "5", "sechs": "6", "sieben": "7", "acht": "8", "neun": "9"},
     "fr": {"zéro": "0", "zero": "0", "un": "1", "une": "1", "deux": "2", "trois": "3", "quatre": "4",
            "cinq": "5", "six": "6", "sept": "7", "huit": "8", "neuf": "9"},
+    "it": {"zero": "0", "uno": "1", "una": "1", "due": "2", "tre": "3", "quattro": "4", "cinque": "5",
+           "sei": "6", "sette": "7", "otto": "8", "nove": "9"},
+    # Brazilians read a 6 in a phone number as "meia" (half a dozen).
+    "pt": {"zero": "0", "um": "1", "uma": "1", "dois": "2", "duas": "2", "três": "3", "tres": "3",
+           "quatro": "4", "cinco": "5", "seis": "6", "meia": "6", "sete": "7", "oito": "8", "nove": "9"},
 }  # fmt: skip
-_AMBIGUOUS = {"oh", "o", "one", "un", "une", "uno", "una", "ein", "eine", "null"}
+# Digits that are also everyday words: articles ("una", "um"), "sei" (you are), "meia" (half, sock).
+_AMBIGUOUS = {"oh", "o", "one", "un", "une", "uno", "una", "ein", "eine", "null", "um", "uma", "sei", "meia"}
 # Words Whisper writes for a digit it heard ("call me on for 1555-2671"): a digit only right before another
 # number, never alone nor at the end of one ("four for you" keeps its "for").
 _HOMOPHONES: dict[str, dict[str, str]] = {
@@ -68,10 +76,15 @@ _FILLERS = {
     "uh-hum",
     "aha",
     "ajá",
+    "ehm",
+    "hum",
+    "ahn",
+    "hã",
 }  # fmt: skip  ("a": how Whisper often writes "uh")
 _REPEATS = {"double": 2, "triple": 3, "doble": 2, "doppel": 2, "doppelte": 2, "dreifach": 3}
 _PLUS = {"plus", "más", "mas"}
-_CONNECTORS = {"y", "et", "und"}  # "cuarenta y uno", "quarante et un": part of the number between two words
+# "cuarenta y uno", "quarante et un", "quarenta e um": part of the number between two words
+_CONNECTORS = {"y", "et", "und", "e"}
 # Where the tens come first, Whisper may write the tens and the units as digits: "setenta y ocho" as "70 y 8",
 # or run into the groups around them, "9145670 y 890".
 _TENS_CONNECTORS = {"y", "et"}
@@ -83,6 +96,8 @@ _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
 # "12345678Z" a Spanish DNI, "A12345678" a passport.
 _LETTER_RUN_IN = re.compile(r"\+?(?:\d[.,\-]?){9,}[a-z]|[a-z]\d(?:[.,\-]\d){6,}", re.IGNORECASE)
 TEXT2NUM_LANGUAGES = {"en", "es", "de", "fr", "pt", "it", "nl", "da"}
+# A word cut where the letters of a script without spaces meet other characters ("は4111" is "は", "4111").
+_SCRIPT_PARTS = regex.compile(rf"\s*(?:{textmatch.UNSPACED}+|(?:(?!{textmatch.UNSPACED}).)+)", regex.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -268,14 +283,18 @@ def _runs(words: list[str], turn_ends: set[int], language: str) -> list[tuple[in
 
 def _tokens(words: list[str]) -> list[tuple[int, int, str]]:
     """Whisper's words joined into space-separated tokens: a word without a leading space continues the one
-    before (" anadot" "imat" "gmail.com", " 4012" "-8888"). Each: first word, last word, text."""
+    before (" anadot" "imat" "gmail.com", " 4012" "-8888"). Chinese, Japanese or Thai have no spaces at all:
+    there a token ends where their characters meet anything else ("は" "4111" is two tokens, so a card
+    number is not hidden inside the sentence). Each: first word, last word, text."""
     tokens: list[tuple[int, int, str]] = []
     for index, word in enumerate(words):
-        if tokens and word and not word[0].isspace():
-            first, _, text = tokens[-1]
-            tokens[-1] = (first, index, text + word)
-        else:
-            tokens.append((index, index, word))
+        for part in _SCRIPT_PARTS.findall(word) or [word]:
+            glued = tokens and part and not part[0].isspace()
+            if glued and not (textmatch.unspaced(part[0]) or textmatch.unspaced(tokens[-1][2][-1:])):
+                first, _, text = tokens[-1]
+                tokens[-1] = (first, index, text + part)
+            else:
+                tokens.append((index, index, part))
     return tokens
 
 

@@ -9,16 +9,19 @@ import re
 
 from callsense.redaction.words import core
 
-# "@" said aloud: French writes it "arobase" or "arobas", German callers also say "Klammeraffe"; Spanish
-# "arroba" sounds the same written "arrova" (b and v are one sound).
-_AT = {"at", "arroba", "arrova", "arobase", "arobas", "arrobase", "@", "ät", "klammeraffe"}
+# "@" said aloud: French writes it "arobase" or "arobas", German callers also say "Klammeraffe", Italians
+# "chiocciola", Russians "собака" (dog), Israelis "שטרודל" (strudel), Japanese "アットマーク"; Spanish and
+# Portuguese "arroba" sounds the same written "arrova" (b and v are one sound).
+_AT = {"at", "arroba", "arrova", "arobase", "arobas", "arrobase", "@", "ät", "klammeraffe", "chiocciola",
+       "собака", "собачка", "שטרודל", "アットマーク"}  # fmt: skip
 _SPLIT_AT = ("a", "roba")  # how Whisper also writes "arroba"
-_DOT = {"dot", "punto", "point", "punkt"}
+_DOT = {"dot", "punto", "point", "punkt", "ponto", "точка", "נקודה", "ドット"}
 _EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
-                  "bindestrich": "-", "unterstrich": "_", "guión": "-"}  # fmt: skip
+                  "bindestrich": "-", "unterstrich": "_", "guión": "-", "trattino": "-", "hífen": "-",
+                  "traço": "-"}  # fmt: skip
 # Joiners said in two words: "guion bajo" and "tiret bas" are "_", not the "-" of "guion" and "tiret" alone.
 _EMAIL_JOINER_PAIRS = {("guion", "bajo"): "_", ("guión", "bajo"): "_", ("barra", "baja"): "_",
-                       ("tiret", "bas"): "_"}  # fmt: skip
+                       ("tiret", "bas"): "_", ("trattino", "basso"): "_"}  # fmt: skip
 _EMAIL_PART = re.compile(r"[\w.\-+]+")
 _INNER_DOT = re.compile(r"[^\W_][._][^\W_]")  # "lucia.fernan": part of an address Whisper wrote out
 # One word in which Whisper ran a spoken address together: "annadotschmidtatgmail.com".

@@ -4,6 +4,7 @@ end for it (Silero took 6.7 s over an hour of a call, 0.2 s to find its first mi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,13 +15,6 @@ from callsense.speech.audio import FloatArray
 SAMPLE_RATE = 16_000
 WINDOWS = 2  # Whisper windows of 30 s read for the language: faster-whisper's language_detection_segments
 _SCAN_SECONDS = 120  # audio given to Silero at a time until the windows are full
-
-
-def whisper_languages() -> tuple[str, ...]:
-    """The language codes Whisper knows: its tokenizer's list, which faster-whisper does not export."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return tuple(_LANGUAGE_CODES)
 
 
 def first_speech(samples: FloatArray, *, seconds: float = 30.0 * WINDOWS) -> FloatArray | None:
@@ -39,16 +33,20 @@ def first_speech(samples: FloatArray, *, seconds: float = 30.0 * WINDOWS) -> Flo
     return np.concatenate(heard)[:wanted] if heard else None
 
 
-def detect(model: Any, samples: FloatArray, *, vad: bool) -> tuple[str | None, float | None]:
-    """The language of ``samples`` by ``model`` (a faster-whisper ``WhisperModel``) and its probability;
-    (None, None) when VAD (``vad``) finds no speech at all."""
+def detect(
+    model: Any, samples: FloatArray, *, vad: bool, languages: Sequence[str] = ()
+) -> tuple[str | None, float | None]:
+    """The language of ``samples`` by ``model`` (a faster-whisper ``WhisperModel``) and its probability, the
+    likeliest of ``languages`` when given; (None, None) when VAD (``vad``) finds no speech at all."""
     if vad:
         speech = first_speech(samples)
         if speech is None:
             return None, None
         samples = speech
     try:
-        language, probability, _ = model.detect_language(samples, language_detection_segments=WINDOWS)
+        language, probability, ranked = model.detect_language(samples, language_detection_segments=WINDOWS)
     except (ValueError, IndexError) as exc:  # what faster-whisper raises on audio with nothing to read
         raise BadAudioError(f"language detection failed: {exc}") from exc
+    if languages:
+        language, probability = next((code, p) for code, p in ranked if code in languages)
     return str(language), round(float(probability), 4)

@@ -200,8 +200,12 @@ class WhisperTranscriber:
             probability = None
         elif self.english_only:
             language, probability = "en", None
+        elif len(self._settings.languages) == 1:  # the only language this contact center takes
+            language, probability = self._settings.languages[0], None
         else:
-            language, probability = language_id.detect(self._model(), audio.mix(), vad=self._settings.vad)
+            language, probability = language_id.detect(
+                self._model(), audio.mix(), vad=self._settings.vad, languages=self._settings.languages
+            )
         hotwords = self._settings.hotwords_for(language, vocabulary) if language is not None else None
         if language is None:  # no speech anywhere: nothing to transcribe
             progress.advance(progress.total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import hmac
 import uuid
@@ -242,7 +243,9 @@ def insights_csv(name: str, request: Request, rt: RuntimeDep, user: SignedInDep)
         )
     period = f"{filters.since or 'start'}_{filters.until or 'now'}"
     return Response(
-        table.to_csv(),
+        # The byte order mark tells Excel the file is UTF-8; without it, Excel reads the machine's code page
+        # and agent names in Japanese, Cyrillic or Hebrew arrive garbled.
+        codecs.BOM_UTF8 + table.to_csv().encode(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="callsense-{name}-{period}.csv"'},
     )

@@ -9,10 +9,11 @@ from callsense.crypto import KeyRing
 from callsense.db import Database
 
 
-def backfill(*, db: Database, keyring: KeyRing) -> int:
-    """Index every call that has text but no search row; returns how many were indexed."""
+def backfill(*, db: Database, keyring: KeyRing, again: bool = False) -> int:
+    """Index every call that has text but no search row (with ``again``, every call that has text); returns
+    how many were indexed."""
     with db.transaction() as session:
-        waiting = search.unindexed_calls(session=session)
+        waiting = search.calls_to_index(session=session, again=again)
     for call_pk in waiting:
         with db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)

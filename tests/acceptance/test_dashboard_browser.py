@@ -288,7 +288,7 @@ def test_insights_charts_render_with_data(page: Any, dashboard: Dashboard) -> No
     assert topics.get_by_role("rowheader", name="Duplicate charge refund").is_visible()
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV of Top topics").click()
-    assert Path(download.value.path()).read_text().startswith("topic,calls")
+    assert Path(download.value.path()).read_text(encoding="utf-8-sig").startswith("topic,calls")
     page.wait_for_timeout(600)  # let the charts' entry animation finish before the screenshot
     _shot(page, "06-insights")
 

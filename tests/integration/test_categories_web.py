@@ -163,7 +163,7 @@ def test_the_call_page_shows_the_evidence_as_links_that_seek_the_player(app: obj
 
 
 def test_insights_count_categories_per_day(app: object) -> None:
-    csv = _signed_in(app, "viewer").get("/app/insights/categories.csv").text
+    csv = _signed_in(app, "viewer").get("/app/insights/categories.csv").content.decode("utf-8-sig")
     header, *rows = csv.splitlines()
     assert header == "day,Refund given"
     assert sum(int(row.split(",")[1]) for row in rows) == 1

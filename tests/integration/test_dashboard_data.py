@@ -98,6 +98,70 @@ def test_storing_again_replaces_the_indexed_words(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(q="facture"), analyst=False) == set()
 
 
+def _store_turns(rt: Runtime, call_id: str, texts: list[str], summary: list[str]) -> None:
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id=call_id,
+            source="/x.wav",
+            shown_source="x.wav",
+            details=calls.CallDetails(),
+        )
+        segments = [
+            Segment(speaker=Speaker.customer, start=0, end=1, text=words, confidence=0.9) for words in texts
+        ]
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=segments,
+            translated=None,
+            translation_engine=None,
+            asr_model="base",
+            options={},
+        )
+        result = AnalysisResult(summary=summary)
+        calls.store_analysis(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            result=result,
+            llm_backend="fake",
+            llm_model="fake",
+        )
+
+
+def test_search_finds_words_of_scripts_without_spaces_and_without_vowel_marks(rt: Runtime) -> None:
+    """Chinese and Japanese are written without spaces, Arabic and Hebrew with optional vowel marks, Italian
+    with accents a search box may leave out."""
+    _store_turns(rt, "call-ja", ["はい、返金をお願いします。"], ["返金の依頼"])
+    _store_turns(rt, "call-zh", ["我想要退款\uff0c谢谢。"], [])
+    _store_turns(rt, "call-ar", ["أُرِيدُ اسْتِرْدَادَ المبلغ"], [])
+    _store_turns(rt, "call-he", ["אֲנִי רוֹצֶה הַחְזָר"], [])
+    _store_turns(rt, "call-it", ["Perché il rimborso non è arrivato?"], [])
+    assert _ids(rt, CallFilters(q="返金")) == {"call-ja"}  # a word inside a run of characters
+    assert _ids(rt, CallFilters(q="お願いします")) == {"call-ja"}
+    assert _ids(rt, CallFilters(q="返品")) == set()
+    assert _ids(rt, CallFilters(q="依頼"), analyst=False) == {"call-ja"}  # the summary
+    assert _ids(rt, CallFilters(q="退款")) == {"call-zh"}
+    assert _ids(rt, CallFilters(q="退款 -谢谢")) == set()  # exclusion still works
+    assert _ids(rt, CallFilters(q="お願い -返金します")) == set()
+    assert (
+        _ids(rt, CallFilters(q="お願い -返金しません")) == set()
+    )  # shares a pair with the call: excluded too
+    assert _ids(rt, CallFilters(q="お願い -返品した")) == {"call-ja"}
+    assert _ids(rt, CallFilters(q="استرداد")) == {"call-ar"}  # typed without harakat
+    assert _ids(rt, CallFilters(q="החזר")) == {"call-he"}  # typed without niqqud
+    assert _ids(rt, CallFilters(q="perche")) == {"call-it"}  # typed without the accent
+    assert _ids(rt, CallFilters(q="perché")) == {"call-it"}
+
+
+def test_a_quoted_phrase_is_searched_as_its_words(rt: Runtime) -> None:
+    """The index has no positions, so a phrase matches the calls holding all its words (as documented)."""
+    assert _ids(rt, CallFilters(q='"Sarah Miller"')) == {"demo-refund"}
+
+
 def test_filters_narrow_the_list(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(language="es")) == {"demo-cancel-es"}
     assert _ids(rt, CallFilters(agent="David", sentiment="Neutral")) == {"demo-bill-de"}
@@ -255,3 +319,19 @@ def test_backfill_indexes_calls_stored_before_the_index(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(q="Sarah Miller")) == {"demo-refund"}
     assert _ids(rt, CallFilters(q="duplicate"), analyst=False) == {"demo-refund"}
     assert search_backfill.backfill(db=rt.db, keyring=rt.keyring) == 0
+
+
+def test_backfill_again_reindexes_calls_indexed_by_an_earlier_version(rt: Runtime) -> None:
+    """Before folding, a Japanese sentence was one lexeme: part of it found nothing until indexed again."""
+    _store_turns(rt, "indexed-whole", ["返品をお願いします"], [])
+    with rt.db.transaction() as session:
+        session.execute(
+            text(
+                "update call_search set transcript_lexemes = to_tsvector('simple', '返品をお願いします')"
+                " where call_pk = (select id from calls where call_id = 'indexed-whole')"
+            )
+        )
+    assert _ids(rt, CallFilters(q="返品")) == set()
+    assert search_backfill.backfill(db=rt.db, keyring=rt.keyring) == 0  # it has a row
+    assert search_backfill.backfill(db=rt.db, keyring=rt.keyring, again=True) >= 1
+    assert _ids(rt, CallFilters(q="返品")) == {"indexed-whole"}

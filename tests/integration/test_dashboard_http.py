@@ -3,6 +3,7 @@ roles on pages and audio, the audit trail, CSV downloads."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -123,6 +124,21 @@ def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> N
     assert client.get("/app/calls/demo-refund/audio").status_code == 403
     assert client.get("/app/operations").status_code == 403
     assert 'id="talk-title"' in page.text and "62%" in page.text  # talk figures are numbers, not words
+
+
+def test_call_text_takes_its_own_direction_and_language(app: object) -> None:
+    """Arabic or Hebrew turns read right to left inside the English page, and Japanese is drawn with
+    Japanese glyphs, not Chinese ones: the browser needs dir="auto" and the call's lang on the call's text."""
+    client = _client(app)
+    _sign_in(client, "analyst")
+    client.headers["Sec-Fetch-Site"] = "same-origin"
+    page = client.get("/app/calls/demo-cancel-es").text
+    assert '<ol class="turns" id="turns" aria-label="Transcript">' in page  # its buttons' words are English
+    assert page.count('<p class="turn-text" dir="auto" lang="es">') >= 2
+    assert '<section class="translation" aria-label="English translation" lang="en">' in page
+    assert '<ul class="summary" dir="auto">' in page
+    listing = client.get("/app/calls").text
+    assert re.search(r'<input id="q" name="q" type="search" dir="auto"', listing)
 
 
 def test_the_strip_marks_hold_time_and_interruptions(app: object, rt: Runtime) -> None:
@@ -262,8 +278,12 @@ def test_charts_download_as_csv(app: object) -> None:
     response = client.get("/app/insights/topics.csv")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
-    assert response.text.splitlines()[0] == "topic,calls" and "Duplicate charge refund,1" in response.text
-    outcomes = client.get("/app/insights/outcomes.csv").text.splitlines()
+    # Excel reads a CSV without a byte order mark in the machine's code page: an agent named "田中" or "Анна"
+    # would arrive garbled on a Japanese or Russian Windows.
+    assert response.content.startswith(codecs.BOM_UTF8)
+    table = response.content.decode("utf-8-sig")
+    assert table.splitlines()[0] == "topic,calls" and "Duplicate charge refund,1" in table
+    outcomes = client.get("/app/insights/outcomes.csv").content.decode("utf-8-sig").splitlines()
     assert outcomes[0] == "outcome,Yes,No,Not said" and outcomes[1].startswith("Resolved,1,1,")
     assert outcomes[2].startswith("Callback needed,1,0,") and outcomes[3].startswith("Escalated,0,1,")
     assert client.get("/app/insights/nonsense.csv").status_code == 404

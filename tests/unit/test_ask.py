@@ -59,6 +59,24 @@ def test_a_quote_must_match_whole_words() -> None:
     assert checked(2, "fund of") == ([], 1)  # "refund" holds "fund", but the model did not quote it
 
 
+def quoted(turn_text: str, quote: str) -> list[str]:
+    segment = Segment(speaker=Speaker.customer, start=0.0, end=4.0, text=turn_text, confidence=0.9)
+    return [found.text for found in check_quotes([CitedQuote(0, quote)], [segment])[0]]
+
+
+def test_quotes_in_scripts_without_spaces_match_inside_a_run_of_characters() -> None:
+    assert quoted("はい、返金をお願いします。", "返金をお願い") == ["返金をお願い"]
+    assert quoted("我想要退款\uff0c谢谢。", "我 想要 退款") == ["我想要退款"]  # spaces the model put in
+    assert quoted("我想要退款\uff0c谢谢。", "退货") == []
+    assert quoted("請給我iPhone退款", "phone") == []  # Latin words keep their boundaries
+
+
+def test_quotes_match_without_arabic_and_hebrew_vowel_marks_and_show_the_transcript() -> None:
+    assert quoted("أُرِيدُ اسْتِرْدَادَ المبلغ", "اريد استرداد") == ["أُرِيدُ اسْتِرْدَادَ"]
+    assert quoted("אֲנִי רוֹצֶה הַחְזָר", "רוצה החזר") == ["רוֹצֶה הַחְזָר"]
+    assert quoted("أريد استرداد المبلغ", "رداد") == []  # part of a word
+
+
 def test_a_wrong_turn_index_is_corrected_when_the_words_are_in_exactly_one_other_turn() -> None:
     kept, dropped = checked(0, "charged twice")
     assert [(quote.turn, quote.speaker, quote.start) for quote in kept] == [(1, "customer", 5.0)]

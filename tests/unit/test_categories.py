@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from callsense.calls.categorise import CallFacts, describe, evaluate, words_of
+from callsense.calls.categorise import CallFacts, describe, evaluate
 from callsense.calls.schemas import (
     AnalysisResult,
     CategoryMatch,
@@ -19,6 +19,7 @@ from callsense.calls.schemas import (
     TalkFigures,
     Word,
 )
+from callsense.calls.textmatch import words
 from callsense.config import Settings
 from callsense.config.categories import Category, CategoryError, parse_categories, parse_category
 from callsense.config.talk import TalkSettings
@@ -93,7 +94,7 @@ def holds(rule: dict[str, Any], call: CallFacts | None = None) -> bool:
 
 
 def test_words_fold_case_accents_and_punctuation() -> None:
-    assert words_of("Récupérer MON argent, s'il vous plaît!") == [
+    assert words("Récupérer MON argent, s'il vous plaît!") == [
         "recuperer",
         "mon",
         "argent",
@@ -102,7 +103,7 @@ def test_words_fold_case_accents_and_punctuation() -> None:
         "vous",
         "plait",
     ]
-    assert words_of("Straße") == ["strasse"]
+    assert words("Straße") == ["strasse"]
 
 
 def test_a_phrase_matches_whole_words_ignoring_case_accents_and_punctuation() -> None:
@@ -112,6 +113,42 @@ def test_a_phrase_matches_whole_words_ignoring_case_accents_and_punctuation() ->
     assert not holds({"said": "fund"})  # part of "refund": not a word
     assert not holds({"said": "recorded call"})  # the words in another order
     assert not holds({"said": "quality thanks"})  # across two turns
+
+
+def chunked(speaker: Speaker, start: float, chunks: list[str], text: str) -> Segment:
+    """A turn in a script without spaces: Whisper's words are characters or chunks of them, no spaces."""
+    words = [
+        Word(start=start + i, end=start + i + 0.8, text=chunk, probability=0.9)
+        for i, chunk in enumerate(chunks)
+    ]
+    return Segment(
+        speaker=speaker, start=start, end=start + len(chunks), text=text, confidence=0.9, words=words
+    )
+
+
+def test_phrases_in_scripts_without_spaces_match_their_characters() -> None:
+    japanese = chunked(CUSTOMER, 10.0, ["返金", "を", "お願", "いします。"], "返金をお願いします。")
+    call = facts([japanese])
+    assert holds({"said": "返金"}, call)  # a word inside a run of characters
+    assert holds({"said": "お願いします"}, call)  # across Whisper's chunks
+    found = matched({"said": "お願いします"}, call)
+    assert found is not None and found.evidence[0].start == 12.0  # the chunk it begins in
+    assert not holds({"said": "返品"}, call)
+    untimed = turn(CUSTOMER, 0.0, "我想要退款,谢谢。", timed=False)
+    assert holds({"said": "退款"}, facts([untimed]))
+    assert holds({"said": "ｶﾞｽ"}, facts([turn(CUSTOMER, 0.0, "ガス料金")]))  # half-width katakana
+
+
+def test_phrases_ignore_arabic_and_hebrew_vowel_marks_but_keep_whole_words() -> None:
+    call = facts([turn(CUSTOMER, 0.0, "أُرِيدُ اسْتِرْدَادَ المبلـــغ"), turn(AGENT, 5.0, "אֲנִי מְבִינָה")])
+    assert holds({"said": "اريد استرداد المبلغ"}, call)
+    assert holds({"said": "אני מבינה"}, call)
+    assert not holds({"said": "داد"}, call)  # part of a word
+    spelled = facts([turn(CUSTOMER, 0.0, "الفاتورة على المبنى")])  # ta marbuta and alef maqsura
+    assert holds({"said": "الفاتوره علي المبني"}, spelled)  # as often typed, or written by Whisper
+    hindi = facts([turn(CUSTOMER, 0.0, "मेरा नाम राज है")])
+    assert holds({"said": "मेरा नाम"}, hindi)
+    assert not holds({"said": "मैं"}, hindi)  # vowel signs are part of the word, not word breaks
 
 
 def test_a_phrase_says_which_turn_said_it_and_when() -> None:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from callsense.calls.schemas import Speaker
+from callsense.calls.schemas import Segment, Speaker, Word
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction.engine import PresidioRedactor
 from tests.unit.redaction_helpers import whisper_turn
@@ -76,6 +76,24 @@ CASES = [
     ("de", "Ich heiße Anna Müller.", "NAME"),
     ("fr", "Je m'appelle Marie Dupont.", "NAME"),
     ("en", "The policy is POL-123456.", "POLICY_NUMBER"),
+    # Languages without recognizers: the language-independent types, with digits and addresses spoken.
+    (
+        "it",
+        "La mia carta è quattro uno uno uno, uno uno uno uno, uno uno uno uno, uno uno uno uno.",
+        "CARD_NUMBER",
+    ),
+    ("it", "Il mio numero è tre quattro sette, uno due tre, quattro cinque sei sette.", "PHONE_NUMBER"),
+    ("it", "La mia email è mario punto rossi chiocciola gmail punto com.", "EMAIL"),
+    ("pt", "O meu cartão é quatro um um um, um um um um, um um um um, um um um um.", "CARD_NUMBER"),
+    ("pt", "Meu telefone é nove nove oito sete meia, cinco quatro três dois.", "PHONE_NUMBER"),
+    ("pt", "Meu email é joao ponto silva arroba gmail ponto com.", "EMAIL"),
+    ("ru", "Мой номер карты 4111 1111 1111 1111.", "CARD_NUMBER"),
+    ("ru", "Моя почта ivan.petrov@mail.ru спасибо.", "EMAIL"),
+    ("ru", "Моя почта ivan точка petrov собака mail точка ru спасибо.", "EMAIL"),  # "dog" is "@"
+    ("he", "המייל שלי הוא dana נקודה levi שטרודל gmail נקודה com תודה", "EMAIL"),  # "strudel"
+    ("ja", "メールは taro アットマーク example ドット jp です", "EMAIL"),
+    ("ar", "رقم بطاقتي 4111 1111 1111 1111", "CARD_NUMBER"),
+    ("hi", "मेरा कार्ड नंबर 4111 1111 1111 1111 है", "CARD_NUMBER"),
 ]
 
 
@@ -308,6 +326,38 @@ def test_a_language_without_recognizers_gets_the_independent_ones(redactor: Pres
     assert {span.entity for span in redaction.spans} == {"CARD_NUMBER", "EMAIL"}
     assert set(redaction.checked) == {"CARD_NUMBER", "BANK_ACCOUNT", "EMAIL", "PHONE_NUMBER", "POLICY_NUMBER"}
     assert "NAME" in redactor.redact_segments([], language="en").checked
+
+
+def unspaced_turn(chunks: list[str]) -> Segment:
+    """A Japanese or Chinese turn as Whisper writes it: chunks of characters, no spaces between words."""
+    words = [
+        Word(start=0.4 * i, end=0.4 * i + 0.3, text=chunk, probability=0.9) for i, chunk in enumerate(chunks)
+    ]
+    return Segment(
+        speaker=CUSTOMER, start=0.0, end=words[-1].end, text="".join(chunks), confidence=0.9, words=words
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "chunks", "entity", "kept"),
+    [
+        (
+            "ja",
+            ["カード", "番号", "は", "4", "111", " 1111", " 1111", " 1111", "です。"],
+            "CARD_NUMBER",
+            "です",
+        ),
+        ("zh", ["我的", "卡号", "是", "4111", "1111", "1111", "1111", "。"], "CARD_NUMBER", "卡号是"),
+        ("ja", ["メール", "は", "taro", "@", "example", ".", "jp", "です"], "EMAIL", "メールは"),
+        ("ja", ["電話", "番号", "は", "090", "-", "1234", "-", "5678", "です"], "PHONE_NUMBER", "番号は"),
+    ],
+)
+def test_numbers_and_addresses_next_to_characters_of_unspaced_scripts_are_redacted_alone(
+    redactor: PresidioRedactor, language: str, chunks: list[str], entity: str, kept: str
+) -> None:
+    redaction = redactor.redact_segments([unspaced_turn(chunks)], language=language)
+    assert [span.entity for span in redaction.spans] == [entity]
+    assert kept in redaction.segments[0].text  # the words around it stay
 
 
 def test_threads_share_one_redactor(redactor: PresidioRedactor) -> None:

@@ -157,6 +157,22 @@ def test_talk_time_closes_short_pauses_and_shares_add_up() -> None:
     assert figures.overlap_seconds == pytest.approx(0.4)  # 2.6-3.0 against the customer's 2.5-4.0
 
 
+def test_chinese_and_japanese_speech_is_measured_in_characters_not_whisper_chunks() -> None:
+    """Whisper's "words" there are chunks of one to a few characters, so counting them says nothing; the
+    rate a Japanese or Chinese engineer reads is characters (moji, zi) per minute."""
+    chunks = [("お電話", 0.0, 1.0), ("ありがとう", 1.0, 2.0), ("ございます。", 2.0, 3.0)]
+    words = [Word(start=start, end=end, text=text, probability=0.9) for text, start, end in chunks]
+    japanese = Segment(
+        speaker=AGENT, start=0.0, end=3.0, text="お電話ありがとうございます。", confidence=0.9, words=words
+    )
+    figures = measure([japanese, turn(CUSTOMER, (3.5, 4.0), (4.0, 4.5))])
+    assert figures.agent is not None and figures.customer is not None
+    assert figures.agent.characters_per_minute == pytest.approx(60 * 13 / 3.0)  # 13 kana and kanji
+    assert figures.agent.words_per_minute is None
+    assert figures.customer.words_per_minute == pytest.approx(120.0)  # spaced words: counted as before
+    assert figures.customer.characters_per_minute is None
+
+
 def test_a_speaker_who_never_talks_has_zero_talk_and_no_rate() -> None:
     figures = measure([turn(AGENT, (0.0, 4.0))])
     assert figures.customer is not None

@@ -1,0 +1,55 @@
+"""Text as search, category phrases and quote checking compare it, in any of Whisper's languages.
+
+- ``fold``: case folded, compatibility forms unified (half-width katakana, full-width Latin, Arabic
+  presentation forms), and the marks that writers leave out dropped: Latin, Greek and Cyrillic accents
+  ("perché" is "perche"), Arabic harakat, tatweel and the hamza carried by alef ("أُرِيدُ" is "اريد"), Hebrew
+  niqqud and cantillation; Arabic ta marbuta is ha and alef maqsura ya ("مدرسة" is "مدرسه"). Marks that
+  make another letter are kept: Japanese kana voicing ("が" is not "か"), Devanagari virama and vowel signs,
+  Thai tone marks.
+- ``words``: the folded words of a text. Chinese, Japanese (kanji and kana), Thai, Lao, Khmer and Myanmar are
+  written without spaces between words and there are no boundaries to find without a dictionary, so each of
+  their characters is a unit of its own: "返金をお願い" gives "返", "金", "を", "お", "願", "い".
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import regex
+
+# Letters of the scripts written without spaces (with the signs they share: "ー", "々"; not "。").
+UNSPACED = (
+    r"(?=\p{L})[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}"
+    r"\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}]"
+)
+_UNIT = regex.compile(rf"(?:{UNSPACED}\p{{M}}*)|(?:(?!{UNSPACED})\w)+")
+_UNSPACED_CHAR = regex.compile(UNSPACED)
+_DROPPED_MARKS = regex.compile(
+    "[\u0300-\u036f"  # combining accents (Latin, Greek, Cyrillic once decomposed)
+    "\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"  # Hebrew points, cantillation (not maqaf, sof pasuq)
+    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"  # Arabic marks
+    "\u0640]"  # Arabic tatweel, a stretch of the line
+)
+
+
+# Arabic letters written one for the other (ta marbuta as ha, alef maqsura as ya), folded as Lucene's
+# Arabic normaliser does.
+_ARABIC_VARIANTS = str.maketrans({"\u0629": "\u0647", "\u0649": "\u064a"})
+
+
+def fold(text: str) -> str:
+    """Lower case without the marks spelling may leave out (see the module's docstring)."""
+    if text.isascii():  # most words: nothing to decompose
+        return text.lower()
+    bare = _DROPPED_MARKS.sub("", unicodedata.normalize("NFKD", text))
+    return unicodedata.normalize("NFC", str(bare)).casefold().translate(_ARABIC_VARIANTS)
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text``, one unit per character in scripts written without spaces."""
+    return list(_UNIT.findall(fold(text)))
+
+
+def unspaced(char: str) -> bool:
+    """Whether ``char`` belongs to a script written without spaces between words."""
+    return _UNSPACED_CHAR.fullmatch(char) is not None
