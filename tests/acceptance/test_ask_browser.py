@@ -127,3 +127,11 @@ def test_the_main_flows_work_with_the_keyboard_alone(page: Any, asking_dashboard
     page.keyboard.press("Enter")  # the cited turn at 0:25
     page.wait_for_function(f"() => Math.abs({player}.currentTime - 25.598) < 0.5")
     page.evaluate(f"() => {player}.pause()")
+
+    page.focus("#player")  # back before the transcript: its skip link leads past every turn
+    accessibility.tab_to(page, "#skip-transcript", limit=10)  # the player's own controls first
+    box, height = page.locator("#skip-transcript").bounding_box(), page.viewport_size["height"]
+    assert box["y"] >= 0 and box["y"] + box["height"] <= height  # shown where the focus is
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "call-side"
+    accessibility.tab_to(page, "#ask-question", limit=3)
