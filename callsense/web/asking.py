@@ -49,10 +49,16 @@ def ask_about_call(
         raise WebRefusal(status.HTTP_404_NOT_FOUND, f"There is no call with the id “{call_id}”.") from None
     except CallsenseError as exc:  # the LLM is down or misconfigured: say so where the answer would be
         return _fragment(request, error=f"The question could not be answered: {exc}")
-    return _fragment(request, answer=answer)
+    with rt.db.transaction() as session:  # the quotes are the call's words: read out in its language
+        language = calls.get(session=session, call_id=call_id).language
+    return _fragment(request, answer=answer, language=language)
 
 
 def _fragment(
-    request: Request, *, answer: ask.CallAnswer | None = None, error: str | None = None
+    request: Request,
+    *,
+    answer: ask.CallAnswer | None = None,
+    error: str | None = None,
+    language: str | None = None,
 ) -> HTMLResponse:
-    return page(request, "_ask_answer.html", {"answer": answer, "error": error})
+    return page(request, "_ask_answer.html", {"answer": answer, "error": error, "language": language})

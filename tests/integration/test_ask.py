@@ -214,7 +214,7 @@ def test_the_call_page_box_answers_with_turns_that_seek_the_player(app: object, 
     )
     assert answer.status_code == 200
     assert 'class="turn-seek" data-start="25.598"' in answer.text
-    assert '<q dir="auto">I have issued a full refund of $49</q>' in answer.text
+    assert '<q dir="auto" lang="en">I have issued a full refund of $49</q>' in answer.text  # read as English
     assert (
         "free phone" not in answer.text and "1 quote the model gave was not in the transcript" in answer.text
     )
