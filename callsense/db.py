@@ -24,14 +24,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psutil
+import psycopg
+import psycopg_pool
 import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from procrastinate import exceptions as procrastinate_errors
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callsense import __version__, backoff
@@ -53,6 +56,17 @@ MIGRATION_LOCK = 0x63616C6C  # "call"
 STALLED_AFTER_SECONDS = 30
 
 log = structlog.get_logger(__name__)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """A lost or refused connection (through SQLAlchemy or the queue's connector), not a query the
+    database rejected (that would fail again)."""
+    cause: BaseException | None = exc
+    if isinstance(exc, DBAPIError):
+        cause = exc.orig
+    elif isinstance(exc, procrastinate_errors.ConnectorException):
+        cause = exc.__cause__
+    return isinstance(cause, psycopg.OperationalError | psycopg_pool.PoolTimeout)
 
 
 class EmbeddedPostgres:

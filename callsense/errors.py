@@ -13,6 +13,7 @@
     │   ├── NotFoundError            no such call, delivery, blob, token or user
     │   ├── InvalidBlobKeyError      a blob key outside the allowed form (also a ValueError)
     │   ├── SignatureError           an incoming webhook is not authentic; ``reason`` says why
+    │   ├── WebhookReplayError       a webhook id seen before came with another call
     │   ├── UnsatisfiableRangeError  a byte range outside the recording was asked for
     │   ├── BlobStoreRefusedError    the blob store refuses: no such bucket, access denied, no credentials
     │   ├── PermanentFetchError      the recording's source refuses for good, or is not one we fetch
@@ -187,6 +188,10 @@ class SignatureError(PermanentError):
         super().__init__(message)
         self.reason = reason
         self.header = header
+
+
+class WebhookReplayError(PermanentError):
+    """A ``webhook-id`` seen before came with another call: not the sender's retry of that message."""
 
 
 class UnsatisfiableRangeError(PermanentError):

@@ -60,3 +60,38 @@ def callsense_serve(env: dict[str, str], log_path: Path, *options: str) -> Itera
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def trickling(seconds: float) -> Iterator[str]:
+    """Yield the URL of a loopback server that answers any POST 200 with a JSON body of blanks it sends one
+    byte every 0.1 s, for ``seconds``: no read ever waits long, the whole answer does."""
+    import contextlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    size = round(seconds * 10)
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client hung up: that is the point
+                for _ in range(size):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

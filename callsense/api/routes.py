@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from procrastinate.exceptions import ConnectorException
+from sqlalchemy.exc import DataError, DBAPIError
 
 from callsense import db
 from callsense.api import calls, categories, deliveries, operations, retention, webhooks
 from callsense.errors import CallsenseError, NotFoundError
+
+log = structlog.get_logger(__name__)
+# What a 503 asks the sender to wait: a database restart or a model load takes seconds to a minute, and
+# webhook senders retry on their own schedule when they do not read it.
+RETRY_AFTER_SECONDS = 10
 
 
 def install(app: FastAPI) -> None:
@@ -33,5 +40,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CallsenseError)
     async def refused(_: Request, exc: CallsenseError) -> JSONResponse:
-        code = status.HTTP_503_SERVICE_UNAVAILABLE if exc.retryable else status.HTTP_422_UNPROCESSABLE_CONTENT
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+        if exc.retryable:
+            return _unavailable(str(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    async def database_gone(request: Request, exc: Exception) -> JSONResponse:
+        """The database lost or refusing connections (restarted, failing over): nothing was answered
+        that a retry would not answer again, so the sender is asked to come back rather than shown a 500."""
+        if not db.unreachable(exc):
+            raise exc
+        log.warning(
+            "database unreachable; answered 503", path=request.url.path, error=str(exc).split("\n")[0]
+        )
+        return _unavailable("the database is unreachable; try again later")
+
+    app.add_exception_handler(DBAPIError, database_gone)
+    app.add_exception_handler(ConnectorException, database_gone)
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

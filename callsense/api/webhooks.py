@@ -21,7 +21,7 @@ import structlog
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl, ValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -31,7 +31,7 @@ from callsense.calls import retention
 from callsense.calls import service as calls
 from callsense.calls.models import in_utc
 from callsense.calls.schemas import CallStatus
-from callsense.errors import ConfigError, SignatureError
+from callsense.errors import ConfigError, SignatureError, WebhookReplayError
 from callsense.pipeline import tasks
 from callsense.pipeline.ingest import ingest
 from callsense.runtime import Runtime
@@ -184,12 +184,12 @@ async def _accept(
                 rt, call_id=notice.call_id, source=source, details=_details(notice), webhook_id=webhook_id
             )
         )
-    except IntegrityError:
+    except WebhookReplayError as exc:
         return await _refuse_authentic(
             rt,
             endpoint=endpoint,
             reason="replay",
-            detail=f"webhook-id {webhook_id} was received before",
+            detail=str(exc),
             header="webhook-id",
             code=status.HTTP_409_CONFLICT,
         )

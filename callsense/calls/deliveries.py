@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, DateTime, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -45,12 +45,24 @@ class DeliveryView:
     delivered_at: datetime | None
 
 
+def age(*, session: Session, delivery: Delivery) -> timedelta:
+    """How long the delivery has been retried, on the database's clock, which ``queued_at`` is written on:
+    a worker whose own clock is off by a day must not give up at once, nor retry a day too long."""
+    return _database_now(session) - delivery.queued_at
+
+
+def _database_now(session: Session) -> datetime:
+    now = session.scalar(select(func.now(type_=DateTime(timezone=True))))
+    assert isinstance(now, datetime), "now() always answers"
+    return now
+
+
 def add_outbox(*, session: Session, call_pk: uuid.UUID, destinations: Sequence[str]) -> None:
     """One pending delivery per destination; a call that already has one for a destination keeps it, so a
     re-analysed call never makes a second CRM record."""
     if not destinations:
         return
-    now = utcnow()
+    now, queued_at = utcnow(), _database_now(session)
     rows = [
         {
             "id": uuid.uuid4(),
@@ -60,7 +72,7 @@ def add_outbox(*, session: Session, call_pk: uuid.UUID, destinations: Sequence[s
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
-            "queued_at": now,
+            "queued_at": queued_at,
         }
         for name in destinations
     ]
@@ -159,7 +171,7 @@ def requeue(*, session: Session, delivery_id: uuid.UUID, actor: str) -> Delivery
     if delivery.status == DeliveryStatus.delivered:
         return delivery
     delivery.status = DeliveryStatus.pending
-    delivery.queued_at = utcnow()
+    delivery.queued_at = _database_now(session)
     delivery.next_attempt_at = None
     calls.add_event(
         session=session,

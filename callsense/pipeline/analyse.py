@@ -52,6 +52,8 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
         seconds = time.perf_counter() - started
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
+            if stages.lost_race(call, "analyse", force=force):
+                return deliveries.pending_ids(session=session, call_pk=call_pk)
             calls.store_analysis(
                 session=session,
                 call=call,

@@ -175,7 +175,8 @@ def _begin(rt: Runtime, delivery_id: uuid.UUID) -> Attempt | None:
             )
         delivery.attempts += 1
         delivery.last_attempt_at = utcnow()
-        return Attempt(outgoing, destination, delivery.attempts, utcnow() - delivery.queued_at)
+        age = deliveries.age(session=session, delivery=delivery)
+        return Attempt(outgoing, destination, delivery.attempts, age)
 
 
 def _finish(

@@ -49,6 +49,8 @@ def run(
             digest = hashlib.sha256()
             with rt.db.transaction() as session:
                 call = calls.lock(session=session, call_pk=call_pk)
+                if stages.lost_race(call, "fetch", force=force):
+                    return "transcribe"
                 # written under the call's row lock, as key rotation rewrites it: neither overwrites the other
                 plaintext = _hashed(chunks_of(spool), digest)
                 rt.blobs.put(key, rt.keyring.encrypt_stream(plaintext, context=calls.audio_context(call_pk)))

@@ -11,12 +11,14 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from callsense.backends import recordings
 from callsense.calls import service as calls
 from callsense.calls.models import Call, WebhookReceipt
 from callsense.calls.schemas import CallStatus
+from callsense.errors import WebhookReplayError
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -38,8 +40,9 @@ def ingest(
     webhook_id: str | None = None,
 ) -> Ingested:
     """Register the call (or find it, when this id was seen before), its details and, for a signed webhook,
-    its receipt, in one transaction. A ``webhook_id`` received before raises ``IntegrityError``, and then
-    nothing is stored."""
+    its receipt, in one transaction. A ``webhook_id`` received before is the sender's retry of a message
+    whose answer it did not get (a timeout, a 503 after the commit) when it names the same call: found as a
+    duplicate. With another call it raises ``WebhookReplayError``, and then nothing is stored."""
     with rt.db.transaction() as session:
 
         def register() -> tuple[Call, bool]:
@@ -60,6 +63,11 @@ def ingest(
             # for that commit): the call exists now, so this request finds it, as a duplicate would.
             call, created = register()
         if webhook_id is not None:
-            session.add(WebhookReceipt(webhook_id=webhook_id, call_pk=call.id))
-            session.flush()
+            receipt = insert(WebhookReceipt).values(webhook_id=webhook_id, call_pk=call.id)
+            if not session.execute(
+                receipt.on_conflict_do_nothing().returning(WebhookReceipt.webhook_id)
+            ).first():
+                seen = session.get(WebhookReceipt, webhook_id)
+                if seen is None or seen.call_pk != call.id:
+                    raise WebhookReplayError(f"webhook-id {webhook_id} was received before, for another call")
         return Ingested(call_pk=call.id, created=created, status=CallStatus(call.status))

@@ -2,7 +2,8 @@
 
 Every stage is idempotent: it first checks what the call already has and skips work that is done (unless
 forced), writes its results, the call's new status and its audit event in one transaction, and on failure
-stores ``failed`` with the reason and nothing else. A queue worker can therefore retry any stage at any time.
+stores ``failed`` with the reason and nothing else. A queue worker can therefore retry any stage at any time;
+two runs at once store the results of the first to commit (``lost_race``).
 When the queue will run the stage again (``QUEUE_RETRIES``), a retryable failure leaves the status as it was,
 with the reason as its detail: the call is not ``failed`` between two runs.
 
@@ -80,6 +81,17 @@ def _unexpected(raised: Exception, call_pk: uuid.UUID, stage: Stage) -> Unexpect
     log.exception("stage stopped on an unexpected error", call_pk=str(call_pk), stage=stage)
     message = str(raised)
     return UnexpectedStageError(f"unexpected {type(raised).__name__}" + (f": {message}" if message else ""))
+
+
+def lost_race(call: Call, stage: Stage, *, force: bool) -> bool:
+    """True when another run of ``stage`` stored its results while this one worked (a job handed on as
+    stalled while its worker still ran it, ``callsense process --force`` beside a worker). Asked under the
+    call's row lock just before storing: the results stored first stand (a CRM may have been sent them);
+    a forced run writes over them, as it was asked to."""
+    if force or not is_done(call, stage):
+        return False
+    log.info("another run of the stage finished first; its results stand", call_pk=str(call.id), stage=stage)
+    return True
 
 
 def is_done(call: Call, stage: Stage) -> bool:

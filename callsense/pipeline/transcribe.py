@@ -72,6 +72,8 @@ def run(
             metrics.REALTIME_FACTOR.observe(seconds / audio.duration)
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
+            if stages.lost_race(call, "transcribe", force=force):
+                return "analyse" if call.status == CallStatus.transcribed.value else None
             if redacted.audio is not None:  # under the row lock, as key rotation rewrites it (see fetch)
                 context = calls.redacted_audio_context(call_pk)
                 sealed = rt.keyring.encrypt_stream([redacted.audio], context=context)

@@ -19,13 +19,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import procrastinate
-import psycopg
-import psycopg_pool
 import structlog
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate import jobs as procrastinate_jobs
 from procrastinate.manager import JobManager
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from callsense import db
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -38,18 +38,12 @@ RESTART_PAUSE_FIRST_SECONDS = 1.0
 RESTART_PAUSE_MAX_SECONDS = 30.0
 
 
-def _database_unreachable(exc: BaseException) -> bool:
-    """A lost or refused connection, not a query the database rejected (that would fail again)."""
-    cause = exc.__cause__ if isinstance(exc, procrastinate_errors.ConnectorException) else exc
-    return isinstance(cause, psycopg.OperationalError | psycopg_pool.PoolTimeout)
-
-
 async def _patiently(operation: str, call: Callable[[], Awaitable[T]]) -> T:
     def report(state: Any) -> None:
         log.warning("database unreachable; retrying", operation=operation, attempt=state.attempt_number)
 
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception(_database_unreachable),
+        retry=retry_if_exception(db.unreachable),
         wait=wait_exponential_jitter(multiplier=0.5, max=15, jitter=0.5),
         stop=stop_after_delay(OUTAGE_PATIENCE_SECONDS),
         before_sleep=report,
@@ -106,7 +100,7 @@ async def run_worker_supervised(app: procrastinate.App, options: dict[str, Any])
             await app.run_worker_async(**options)
             log.warning("worker stopped by itself; starting a new one", pause_s=pause)
         except procrastinate_errors.ConnectorException as exc:
-            if not _database_unreachable(exc):
+            if not db.unreachable(exc):
                 raise
             log.warning(
                 "worker lost the database; starting a new one", error=str(exc.__cause__), pause_s=pause

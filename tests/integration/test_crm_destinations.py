@@ -23,6 +23,7 @@ from callsense.backends.crm.base import Outgoing
 from callsense.config.deliveries import DestinationSettings
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 from tests.crm_fakes import FakeCRM, FakeDynamics, FakeHubSpot, FakeSalesforce, Reply, serving
+from tests.servers import trickling
 
 PHONE = "+14155550100"
 CONTACT = {"hubspot": "501", "salesforce": "003000000000001AAA", "dynamics": str(uuid.uuid4())}
@@ -321,6 +322,14 @@ def test_retry_after_may_be_an_http_date() -> None:
     with serving(fake) as url, pytest.raises(CRMUnavailableError) as down:
         deliver("hubspot", url, outgoing())
     assert down.value.retry_after is not None and 90 <= down.value.retry_after <= 120
+
+
+def test_an_answer_that_trickles_in_is_cut_off_at_the_timeout() -> None:
+    """Each read comes in time, the whole answer does not: the delivery job must not hang on it."""
+    started = time.monotonic()
+    with trickling(seconds=4) as url, pytest.raises(CRMUnavailableError, match="timed out") as slow:
+        deliver("hubspot", url, outgoing(), timeout_s=1)
+    assert time.monotonic() - started < 2 and slow.value.retryable
 
 
 def test_request_timeout_and_408_are_retryable() -> None:

@@ -127,6 +127,20 @@ def test_retries_stop_at_the_destinations_max_age(rt: Runtime, crm: tuple[FakeHu
     assert dead.last_error.endswith(": HTTP 503")
 
 
+def test_a_worker_whose_clock_runs_a_day_ahead_does_not_give_up_at_once(
+    rt: Runtime, crm: tuple[FakeHubSpot, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The age that ends the retries is measured on one clock, the database's: a deliver worker on a machine
+    whose clock is off must not dead-letter a delivery queued a moment ago on the first 503."""
+    fake, _ = crm
+    analysed_call(rt, "skewed-clock")
+    [row] = rows(rt)
+    monkeypatch.setattr(deliver, "utcnow", lambda: datetime.now(UTC) + timedelta(hours=25))
+    fake.fail_next = [Reply(503, {"message": "down for a moment"})]
+    assert attempt(rt, row.id) is not None  # a wait: tried again later
+    assert rows(rt)[0].status == "pending"
+
+
 def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_api(
     rt: Runtime, crm: tuple[FakeHubSpot, str]
 ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,7 @@ from callsense.config.analysis import DEFAULT_TOPICS
 from callsense.config.models import LLMSettings
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
 from callsense.pipeline.analysis import analyse
+from tests.servers import trickling
 
 
 def call(*turns: str) -> list[Segment]:
@@ -415,3 +417,15 @@ def test_build_llm_picks_the_backend_named_in_the_settings(tmp_path: Path) -> No
 def test_build_llm_refuses_an_embedded_model_that_is_neither_bundled_nor_a_file(tmp_path: Path) -> None:
     with pytest.raises(ModelAssetError, match="neither a bundled model nor a GGUF file"):
         build_llm(LLMSettings(model=str(tmp_path / "missing.gguf")), model_dir=tmp_path)
+
+
+def test_an_answer_that_trickles_in_is_cut_off_at_the_timeout() -> None:
+    """A server (or a proxy) that sends a byte now and then never trips a per-read timeout: the setting is
+    the longest wait for the whole answer, or an analyse job would hold its worker for as long."""
+    started = time.monotonic()
+    with trickling(seconds=4) as url:
+        backend = OllamaBackend(base_url=url, model="m", context_tokens=4096, timeout_s=1)
+        with pytest.raises(LLMUnavailableError, match="within 1 s") as raised:
+            backend.complete_json(REQUEST)
+        backend.close()
+    assert raised.value.retryable and time.monotonic() - started < 2

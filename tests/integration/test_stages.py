@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from callsense import metrics
 from callsense.backends.crm.fake import FakeDestinations
@@ -16,7 +19,7 @@ from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
 from callsense.calls import deliveries
 from callsense.calls import service as calls
-from callsense.calls.models import Call, Delivery
+from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
 from callsense.config.models import Channel
@@ -240,3 +243,44 @@ def test_a_database_error_in_a_stage_keeps_the_words_said_out_of_its_reason(rt: 
     with broken.db.transaction() as session:
         detail = calls.lock(session=session, call_pk=call_pk).status_detail or ""
     assert "NUL" in detail and "Vogelsang" not in detail
+
+
+def _finished(rt: Runtime, call_pk: object, stage: str) -> int:
+    with rt.db.transaction() as session:
+        query = select(func.count()).where(
+            Event.call_pk == call_pk, Event.stage == stage, Event.kind == "finished"
+        )
+        return session.scalar(query) or 0
+
+
+def test_a_run_that_loses_the_race_keeps_what_the_winner_stored(rt: Runtime) -> None:
+    """Two runs of one stage at once (a job handed on as stalled while its worker still runs it, `callsense
+    process --force` beside a worker): the one that commits second finds the stage done and keeps the
+    winner's results (the analysis a CRM may already have been sent) instead of writing over them."""
+    call_pk = ingest.ingest(rt, call_id="race", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+
+    class Racing(FakeTranscriber):
+        def transcribe(self, *args: Any, **kwargs: Any) -> Any:
+            assert transcribe.run(rt, call_pk) == "analyse"  # the other run, finishing first
+            return super().transcribe(*args, **kwargs)
+
+    loser = dataclasses.replace(rt, transcriber=Racing([_turn(Speaker.agent, "Something else.", 0, 1)]))
+    assert transcribe.run(loser, call_pk) == "analyse"
+    with rt.db.transaction() as session:
+        segments = calls.read_segments(call=calls.lock(session=session, call_pk=call_pk), keyring=rt.keyring)
+    assert [segment.text for segment in segments] == [turn.text for turn in TURNS]
+    assert _finished(rt, call_pk, "transcribe") == 1
+
+    won: list[uuid.UUID] = []
+
+    def racing(request: object) -> str:
+        if not won:
+            won.extend(analyse.run(rt, call_pk))
+        return json.dumps({**ANALYSIS, "summary": ["Something else."]})
+
+    assert analyse.run(dataclasses.replace(rt, llm=FakeLLM(racing)), call_pk) == won
+    with rt.db.transaction() as session:
+        record = calls.to_record(call=calls.get(session=session, call_id="race"), keyring=rt.keyring)
+    assert record.summary == ANALYSIS["summary"]
+    assert _finished(rt, call_pk, "analyse") == 1

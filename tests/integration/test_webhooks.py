@@ -331,6 +331,10 @@ def test_refusals_of_signed_requests_are_audited(rt: Runtime, client: TestClient
     before = refused_events(rt)
     body, headers = signed({"call_id": "replayed", "recording_url": "https://recorder.example/r.wav"})
     assert client.post("/webhooks/recording", content=body, headers=headers).status_code == 202
+    body, headers = signed(
+        {"call_id": "another", "recording_url": "https://recorder.example/r.wav"},
+        msg_id=headers["webhook-id"],
+    )
     replay = client.post("/webhooks/recording", content=body, headers=headers)
     assert replay.status_code == 409 and replay.json()["error"] == "replay"
     body, headers = signed({"call_id": "../etc", "recording_url": "https://recorder.example/r.wav"})
@@ -341,6 +345,23 @@ def test_refusals_of_signed_requests_are_audited(rt: Runtime, client: TestClient
             select(Event.detail).where(Event.kind == "refused").order_by(Event.id).offset(before)
         ).all()
     assert [detail.split(":")[0] for detail in details if detail] == ["replay", "invalid_payload"]
+
+
+def test_the_senders_retry_of_a_message_it_got_no_answer_to_is_a_duplicate_not_a_replay(
+    rt: Runtime, client: TestClient
+) -> None:
+    """Standard Webhooks senders retry with the same webhook-id when the answer was lost (a timeout, a 503
+    after the commit): a 409 there would count as a failed delivery, and mark the endpoint failing."""
+    payload = {"call_id": "answer-lost", "recording_url": "https://recorder.example/r.wav"}
+    body, headers = signed(payload)
+    first = client.post("/webhooks/recording", content=body, headers=headers)
+    body, headers = signed(payload, msg_id=headers["webhook-id"])  # fresh timestamp and signature
+    retried = client.post("/webhooks/recording", content=body, headers=headers)
+    assert first.status_code == 202 and first.json()["duplicate"] is False
+    assert retried.status_code == 202, retried.text
+    assert retried.json() == {**first.json(), "duplicate": True}
+    with rt.db.transaction() as session:
+        assert session.scalar(text("select count(*) from calls where call_id = 'answer-lost'")) == 1
 
 
 def test_a_signed_twilio_callback_with_a_bad_recording_url_is_refused_not_an_error(

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import io
 import os
+import resource
+import signal
 import stat
 import threading
 from collections.abc import Iterator
@@ -218,11 +220,32 @@ def test_filesystem_failed_write_keeps_old_blob(tmp_path: Path, monkeypatch: pyt
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(BlobStoreUnavailableError, match="Input/output error"):
         store.put("k", [b"new"])
     monkeypatch.undo()
     assert read_blob(store, "k") == b"old"
     assert len(_files(root)) == 1  # the temporary file is gone
+
+
+def test_filesystem_full_mid_write_says_where_and_is_retried(tmp_path: Path) -> None:
+    """The kernel refuses a write half-way (here the file-size limit, as a full disk would): the store says
+    which directory, the queue may try again, and neither the old blob nor a temporary file is disturbed."""
+    root = tmp_path / "blobs"
+    store = FilesystemBlobStore(root)
+    store.put("calls/1/audio", [b"old"])
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the signal's kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, limits[1]))
+    try:
+        with pytest.raises(BlobStoreUnavailableError) as raised:
+            store.put("calls/1/audio", (b"x" * 16 * 1024 for _ in range(8)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert raised.value.retryable
+    assert str(raised.value) == f"the blob store in {root} cannot write calls/1/audio: File too large"
+    assert read_blob(store, "calls/1/audio") == b"old"
+    assert len(_files(root)) == 1
 
 
 def test_filesystem_readers_never_see_half_a_blob(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ import contextlib
 import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from callsense.backends.blobstore.base import validate_key
-from callsense.errors import NotFoundError
+from callsense.errors import BlobStoreUnavailableError, NotFoundError
 
 __all__ = ["FilesystemBlobStore"]
 
@@ -34,20 +34,36 @@ class FilesystemBlobStore:
 
     def put(self, key: str, chunks: Iterable[bytes]) -> None:
         path = self._path(key)
-        self._make_dirs(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # mkstemp makes 0600
+        with self._failing(key):
+            self._make_dirs(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # mkstemp makes 0600
         try:
             with os.fdopen(fd, "wb") as file:
-                for chunk in chunks:
-                    file.write(chunk)
-                file.flush()
-                os.fsync(file.fileno())  # the data is on disk before the name points at it
-            os.replace(tmp, path)
+                for chunk in chunks:  # what the caller's chunks raise is theirs, not the store's
+                    with self._failing(key):
+                        file.write(chunk)
+                with self._failing(key):
+                    file.flush()
+                    os.fsync(file.fileno())  # the data is on disk before the name points at it
+            with self._failing(key):
+                os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(path.parent)
+        with self._failing(key):
+            _fsync_dir(path.parent)
+
+    @contextlib.contextmanager
+    def _failing(self, key: str) -> Iterator[None]:
+        """A full disk, a lost mount or a read-only one: retryable, and saying where (a bare OSError would
+        name no directory and be logged as a stage's unexpected error)."""
+        try:
+            yield
+        except OSError as exc:
+            raise BlobStoreUnavailableError(
+                f"the blob store in {self._root} cannot write {key}: {exc.strerror or exc}"
+            ) from exc
 
     def open(self, key: str) -> io.BufferedReader:
         """The open file keeps the version it opened: a ``put`` renames a new file over the name."""

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import httpx
 
 from callsense.backends.crm.base import Destination, Destinations, Outgoing, Receipt
+from callsense.backends.http_deadline import DeadlineTransport
 from callsense.config.deliveries import DestinationKind, DestinationSettings
 
 __all__ = [
@@ -30,8 +31,11 @@ def _secret(value: object) -> str:
 
 def http_client(settings: DestinationSettings) -> httpx.Client:
     """The client a delivery to ``settings`` goes through. ``trust_env=False``: an ``HTTP(S)_PROXY`` variable
-    must not route call content through a third party; a proxy is used only when the destination names one."""
-    return httpx.Client(timeout=settings.timeout_s, trust_env=False, proxy=settings.proxy_url)
+    must not route call content through a third party; a proxy is used only when the destination names one.
+    ``timeout_s`` bounds each request as a whole (``http_deadline.py``)."""
+    # The proxy goes to the transport: a client's own proxy would be mounted ahead of the deadline.
+    transport = DeadlineTransport(settings.timeout_s, httpx.HTTPTransport(proxy=settings.proxy_url))
+    return httpx.Client(timeout=settings.timeout_s, trust_env=False, transport=transport)
 
 
 def build_destination(settings: DestinationSettings, client: httpx.Client) -> Destination:

@@ -1,7 +1,8 @@
 """What the HTTP back-ends (Ollama, OpenAI-compatible) share: one POST, and error translation.
 
 One call is one try; the job queue retries the analyse stage (``tasks.RETRY``), so a server that is down costs
-a wait in the queue, not a worker sleeping here. Connection failures, timeouts, 5xx, 408 and 429 raise
+a wait in the queue, not a worker sleeping here; ``timeout_s`` bounds the whole answer, not only each read
+(``http_deadline.py``). Connection failures, timeouts, 5xx, 408 and 429 raise
 ``LLMUnavailableError`` (retryable) at once. The one exception: when the server drops the connection without
 an answer (reset, or closed while the request was being sent), the request is sent once more at once. That is
 what a pooled keep-alive connection looks like when the server closed it just as it was reused: the request
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import structlog
 
+from callsense.backends.http_deadline import DeadlineTransport
 from callsense.backends.http_status import is_retryable
 from callsense.backends.llm.base import estimate_tokens
 from callsense.errors import ConfigError, LLMUnavailableError
@@ -82,6 +84,7 @@ def make_client(
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
         headers=headers or {},
         trust_env=False,
+        transport=DeadlineTransport(timeout_s, httpx.HTTPTransport()),  # timeout_s bounds the whole answer
     )
 
 
