@@ -6,13 +6,12 @@ call (a look-up, an upsert or a stable id, see ``backends/crm``); (3) record del
 "try again later". A crash between (2) and (3) leaves the row pending; the next attempt finds the record the
 CRM already has instead of making a second one.
 
-Retries belong to the job queue: a retryable failure raises ``CRMUnavailableError`` whose
-``retry_after`` is the CRM's own ``Retry-After`` or an exponential backoff with equal jitter
-(``backoff.py``); once the row is older than the destination's ``max_age_h`` it is dead-lettered
-instead. Rejections (4xx other than 408/429) go straight to dead. The reason kept (``last_error``, the
-call's events) is the HTTP status, the CRM's error code and the fields it names, never its message, which
-may echo what was sent (``base.redacted_reason``); the dashboard shows it to admins only. Nothing of the
-call's content is logged.
+Retries belong to the job queue: a retryable failure raises ``CRMUnavailableError`` whose ``retry_after`` is
+an exponential backoff with equal jitter (``backoff.py``), or the CRM's own ``Retry-After`` when that is
+longer; once the row is older than the destination's ``max_age_h`` it is dead-lettered instead. Rejections
+(4xx other than 408/429) go straight to dead. The reason kept (``last_error``, the call's events) is the HTTP
+status, the CRM's error code and the fields it names, never its message, which may echo what was sent
+(``base.redacted_reason``); the dashboard shows it to admins only. Nothing of the call's content is logged.
 """
 
 from __future__ import annotations
@@ -223,7 +222,9 @@ def _record_failure(
     max_age = timedelta(hours=attempt.destination.max_age_h)
     wait: float | None = None
     if isinstance(exc, CRMUnavailableError) and attempt.age < max_age:
-        wait = exc.retry_after if exc.retry_after is not None else backoff_s(rt, attempt.attempts)
+        # The CRM's Retry-After, but never sooner than the backoff: one answering "Retry-After: 1" through
+        # an outage would otherwise be tried every second until max_age_h (86,400 tries in a day).
+        wait = max(exc.retry_after or 0.0, backoff_s(rt, attempt.attempts))
         wait = min(wait, (max_age - attempt.age).total_seconds() + 1)
     with rt.db.transaction() as session:
         delivery = deliveries.lock(session=session, delivery_id=delivery_id)

@@ -96,17 +96,28 @@ def test_crm_down_for_a_while_then_back_is_delivered_once(rt: Runtime, crm: tupl
     fake.fail_next = [
         Reply(503, {"message": "down"}),
         Reply(502, {"message": "bad gateway"}),
-        Reply(429, {"message": "You have reached your secondly limit."}, {"Retry-After": "30"}),
+        Reply(429, {"message": "You have reached your secondly limit."}, {"Retry-After": "60"}),
     ]
     analysed_call(rt, "flaky-crm")
     [row] = rows(rt)
     waits = [attempt(rt, row.id) for _ in range(4)]
     assert waits[3] is None  # delivered on the fourth try
     assert 5 <= waits[0] <= 10 and 10 <= waits[1] <= 20  # exponential backoff with jitter, from the settings
-    assert waits[2] == 30  # the CRM's Retry-After is honoured
+    assert waits[2] == 60  # the CRM's Retry-After, longer than the backoff (20-40 s): honoured
     [done] = rows(rt)
     assert done.status == "delivered" and done.attempts == 4 and done.last_error is None
     assert len(fake.records) == 1 and done.external_id in fake.records
+
+
+def test_a_short_retry_after_never_shortens_the_backoff(rt: Runtime, crm: tuple[FakeHubSpot, str]) -> None:
+    # Tried every second until max_age_h (24 h) otherwise, against a CRM that is down for hours.
+    fake, _ = crm
+    fake.fail_next = [Reply(503, {"message": "down"}, {"Retry-After": "1"})] * 4
+    analysed_call(rt, "insistent-crm")
+    [row] = rows(rt)
+    waits = [attempt(rt, row.id) for _ in range(4)]
+    lows = [5, 10, 20, 40]  # retry_initial_s 10, doubling, equal jitter: between half and all of it
+    assert all(wait is not None and low <= wait <= 2 * low for wait, low in zip(waits, lows, strict=True))
 
 
 def test_retries_stop_at_the_destinations_max_age(rt: Runtime, crm: tuple[FakeHubSpot, str]) -> None:
