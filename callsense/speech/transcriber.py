@@ -31,7 +31,8 @@ class Progress:
         with self._lock:  # held while reporting too, so the fractions reported never go back
             self.done += seconds
             if self.callback is not None and self.total > 0:
-                self.callback(min(self.done / self.total, 1.0))
+                # Rounded: the channels' seconds add up to the whole only to within a float's error (0.9999…).
+                self.callback(min(round(self.done / self.total, 6), 1.0))
 
 
 @dataclass(frozen=True)
