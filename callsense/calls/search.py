@@ -43,11 +43,10 @@ class CallSearch(Base):
 
 _EXCLUSION = regex.compile(r"(?:^|\s)-\w")
 _RUN = regex.compile(rf"(?:{textmatch.UNSPACED}\p{{M}}*)+")
-_CHARACTER = regex.compile(rf"{textmatch.UNSPACED}\p{{M}}*")
 
 
 def _pairs(run: str) -> list[str]:
-    characters: list[str] = _CHARACTER.findall(run)
+    characters = textmatch.words(run)  # a run of an unspaced script: one unit per character
     return [a + b for a, b in itertools.pairwise(characters)] or characters
 
 
@@ -55,7 +54,7 @@ def _indexed_text(text: str) -> str:
     """What is indexed: the folded text, each unspaced run as its characters and its pairs."""
 
     def characters_and_pairs(run: regex.Match[str]) -> str:
-        return f" {' '.join(_CHARACTER.findall(run[0]) + _pairs(run[0]))} "
+        return f" {' '.join(textmatch.words(run[0]) + _pairs(run[0]))} "
 
     indexed: str = _RUN.sub(characters_and_pairs, textmatch.fold(text))
     return indexed
