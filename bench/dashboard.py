@@ -166,6 +166,8 @@ def main() -> None:
             ("filter one agent + 7 days", "/app/calls?agent=agent-42&since=" + _days_ago(7)),
             ("search 'router'", "/app/calls?q=router"),
             ("search 'refund technician'", "/app/calls?q=refund+technician"),
+            ("search 'refund -technician'", "/app/calls?q=refund+-technician"),
+            ("search 'router or refund -outage'", "/app/calls?q=router+or+refund+-outage"),
             ("insights, last 30 days", "/app/insights"),
             ("insights, last 90 days", "/app/insights?since=" + _days_ago(90)),
         ]

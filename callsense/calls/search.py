@@ -14,12 +14,14 @@ search for "返金" looks for the pair "返金".
 
 from __future__ import annotations
 
+import functools
 import itertools
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import regex
-from sqlalchemy import ColumnElement, ForeignKey, Index, delete, func, or_, select
+from sqlalchemy import ColumnElement, ForeignKey, Index, and_, delete, false, func, not_, or_, select
 from sqlalchemy.dialects.postgresql import TSVECTOR, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,7 +43,6 @@ class CallSearch(Base):
     analysis_lexemes: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)  # summary and topic
 
 
-_EXCLUSION = regex.compile(r"(?:^|\s)-\w")
 _RUN = regex.compile(rf"(?:{textmatch.UNSPACED}\p{{M}}*)+")
 
 
@@ -60,15 +61,13 @@ def _indexed_text(text: str) -> str:
     return indexed
 
 
-def _searched_text(words: str) -> str:
-    """A search as the index holds it; quotes dropped, as phrases cannot match lexemes without positions."""
+def _searched_text(term: str) -> str:
+    """One search term as the index holds it: folded, each unspaced run as its pairs."""
 
     def pairs(run: regex.Match[str]) -> str:
-        before = run.string[run.start() - 1] if run.start() else " "
-        # "-お願い" excludes each of its pairs: "-お願 -願い", not "-お願 願い", which would require one
-        return ("" if before in " -" else " ") + (" -" if before == "-" else " ").join(_pairs(run[0])) + " "
+        return f" {' '.join(_pairs(run[0]))} "
 
-    searched: str = _RUN.sub(pairs, textmatch.fold(words.replace('"', " ")))
+    searched: str = _RUN.sub(pairs, textmatch.fold(term))
     return searched
 
 
@@ -118,21 +117,63 @@ def calls_to_index(*, session: Session, again: bool = False) -> list[uuid.UUID]:
     return list(session.scalars(statement))
 
 
+@dataclass(frozen=True)
+class _Term:
+    text: str
+    excluded: bool
+
+
+# A quoted phrase (possibly excluded, possibly unclosed) or a bare word.
+_TOKEN = regex.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+def _parsed(words: str) -> list[list[_Term]]:
+    """Web search syntax as groups that must all match, each of alternatives joined by ``or``: ``a b or -c``
+    is ``a`` and (``b`` or not ``c``), as PostgreSQL's ``websearch_to_tsquery`` reads it. A phrase is one
+    term of its words, as the index has no positions to check their order."""
+    groups: list[list[_Term]] = []
+    alternative = False
+    for match in _TOKEN.finditer(words):
+        minus, phrase, bare = match.groups()
+        if bare is not None and bare.casefold() == "or" and groups:
+            alternative = True
+            continue
+        if bare is not None:
+            minus, phrase = ("-", bare[1:]) if bare.startswith("-") else ("", bare)
+        if not regex.search(r"\w", phrase):
+            continue  # punctuation alone matches nothing and excludes nothing
+        term = _Term(text=phrase, excluded=minus == "-")
+        if alternative:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        alternative = False
+    return groups
+
+
+def _found(term: _Term, columns: list[Any]) -> ColumnElement[bool]:
+    """Whether any of the columns holds the term, under every reading of it: stemmed and as written, folded
+    and as typed (calls indexed before folding hold "perché", not "perche"). An excluded term leaves out a
+    call if any reading is in any column, so "refund -charges" leaves out a call that said "charged"."""
+    readings: list[ColumnElement[Any]] = [
+        func.plainto_tsquery(config, reading)
+        for config in _CONFIGS
+        for reading in dict.fromkeys((_searched_text(term.text), term.text))
+    ]
+    query = functools.reduce(lambda either, other: either.op("||")(other), readings)
+    held = or_(*(column.op("@@", is_comparison=True)(query) for column in columns))
+    # A column without text is NULL, and NOT NULL would drop the call: count it as not holding the term.
+    return not_(func.coalesce(held, False)) if term.excluded else held
+
+
 def matching_calls(words: str, *, include_transcripts: bool) -> ColumnElement[bool]:
-    """A condition on ``calls.id``: the call's indexed text matches ``words`` (web search syntax: quoted
-    phrases are matched as words, ``-word`` excludes, ``or`` alternates)."""
-    columns = [CallSearch.analysis_lexemes]
+    """A condition on ``calls.id``: the call's indexed text, all its columns together, matches ``words``
+    (web search syntax: quoted phrases are matched as words, ``-word`` excludes, ``or`` alternates)."""
+    columns: list[Any] = [CallSearch.analysis_lexemes]
     if include_transcripts:
         columns.append(CallSearch.transcript_lexemes)
-    searches = [_searched_text(words)]
-    # The words as typed too, as calls indexed before folding hold "perché", not "perche"; not with an
-    # exclusion, which the other reading would undo ("返金 -お願いします" typed matches a call with "お願").
-    if not _EXCLUSION.search(words):
-        searches.append(words.replace('"', " "))
-    conditions = [
-        column.op("@@")(func.websearch_to_tsquery(config, search))
-        for column in columns
-        for config in _CONFIGS
-        for search in searches
-    ]
-    return Call.id.in_(select(CallSearch.call_pk).where(or_(*conditions)))
+    groups = _parsed(words)
+    if not groups:
+        return false()
+    matched = and_(*(or_(*(_found(term, columns) for term in group)) for group in groups))
+    return Call.id.in_(select(CallSearch.call_pk).where(matched))

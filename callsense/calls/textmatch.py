@@ -5,7 +5,9 @@
   ("perché" is "perche"), Arabic harakat, tatweel and the hamza carried by alef ("أُرِيدُ" is "اريد"), Hebrew
   niqqud and cantillation; Arabic ta marbuta is ha and alef maqsura ya ("مدرسة" is "مدرسه"). Marks that
   make another letter are kept: Japanese kana voicing ("が" is not "か"), Devanagari virama and vowel signs,
-  Thai tone marks.
+  Thai tone marks. Traditional Chinese characters are folded to their Simplified forms (OpenCC's
+  character table), since Whisper writes Mandarin in either from one call to the next ("發票" is "发票");
+  Japanese kanji fold the same way on both sides of a comparison.
 - ``words``: the folded words of a text. Chinese, Japanese (kanji and kana), Thai, Lao, Khmer and Myanmar are
   written without spaces between words and there are no boundaries to find without a dictionary, so each of
   their characters is a unit of its own: "返金をお願い" gives "返", "金", "を", "お", "願", "い".
@@ -13,8 +15,11 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import unicodedata
 
+import opencc
 import regex
 
 # Letters of the scripts written without spaces (with the signs they share: "ー", "々"; not "。").
@@ -34,7 +39,21 @@ _DROPPED_MARKS = regex.compile(
 
 # Arabic letters written one for the other (ta marbuta as ha, alef maqsura as ya), folded as Lucene's
 # Arabic normaliser does.
-_ARABIC_VARIANTS = str.maketrans({"\u0629": "\u0647", "\u0649": "\u064a"})
+_ARABIC_VARIANTS = {0x0629: "\u0647", 0x0649: "\u064a"}
+
+
+@functools.cache
+def _variants() -> dict[int, str]:
+    """Arabic letter variants and Traditional Chinese characters, each to the form text is compared in."""
+    simplified = opencc.OpenCC("t2s.json")
+    table = dict(_ARABIC_VARIANTS)
+    for code in itertools.chain(range(0x3400, 0x4DC0), range(0x4E00, 0xA000)):  # CJK ideographs, Ext. A
+        # One character at a time: the character table only, never a phrase's reading, so that a text and
+        # each of its characters fold alike (quotes are matched a character at a time).
+        folded = simplified.convert(chr(code))
+        if len(folded) == 1 and folded != chr(code):
+            table[code] = folded
+    return table
 
 
 def fold(text: str) -> str:
@@ -42,7 +61,7 @@ def fold(text: str) -> str:
     if text.isascii():  # most words: nothing to decompose
         return text.lower()
     bare = _DROPPED_MARKS.sub("", unicodedata.normalize("NFKD", text))
-    return unicodedata.normalize("NFC", str(bare)).casefold().translate(_ARABIC_VARIANTS)
+    return unicodedata.normalize("NFC", str(bare)).casefold().translate(_variants())
 
 
 def words(text: str) -> list[str]:

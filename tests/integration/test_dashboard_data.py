@@ -145,16 +145,35 @@ def test_search_finds_words_of_scripts_without_spaces_and_without_vowel_marks(rt
     assert _ids(rt, CallFilters(q="返品")) == set()
     assert _ids(rt, CallFilters(q="依頼"), analyst=False) == {"call-ja"}  # the summary
     assert _ids(rt, CallFilters(q="退款")) == {"call-zh"}
+    assert _ids(rt, CallFilters(q="謝謝")) == {"call-zh"}  # Traditional characters find Simplified ones
     assert _ids(rt, CallFilters(q="退款 -谢谢")) == set()  # exclusion still works
-    assert _ids(rt, CallFilters(q="お願い -返金します")) == set()
-    assert (
-        _ids(rt, CallFilters(q="お願い -返金しません")) == set()
-    )  # shares a pair with the call: excluded too
+    assert _ids(rt, CallFilters(q="お願い -返金を")) == set()
+    # An excluded word leaves out the calls holding all its pairs, as a searched word needs all of them:
+    # the call asks for a refund ("返金をお願いします"), it does not refuse one ("返金しません").
+    assert _ids(rt, CallFilters(q="お願い -返金しません")) == {"call-ja"}
     assert _ids(rt, CallFilters(q="お願い -返品した")) == {"call-ja"}
     assert _ids(rt, CallFilters(q="استرداد")) == {"call-ar"}  # typed without harakat
     assert _ids(rt, CallFilters(q="החזר")) == {"call-he"}  # typed without niqqud
     assert _ids(rt, CallFilters(q="perche")) == {"call-it"}  # typed without the accent
     assert _ids(rt, CallFilters(q="perché")) == {"call-it"}
+
+
+def test_an_excluded_word_leaves_out_a_call_holding_it_in_any_of_its_texts(rt: Runtime) -> None:
+    """The words of a search are checked against the transcript and the analysis together: a call whose
+    summary says "refund" and whose transcript says "twice" is not a call about a refund without "twice"."""
+    _store_turns(rt, "call-charged-twice", ["I was charged twice this month."], ["Customer wants a refund."])
+    _store_turns(rt, "call-charged-once", ["The fee was charged in error."], ["Customer wants a refund."])
+    assert "call-charged-twice" not in _ids(rt, CallFilters(q="refund -twice"))
+    assert "call-charged-once" in _ids(rt, CallFilters(q="refund -twice"))
+    # A viewer searches the summary only, so only the summary can leave the call out.
+    assert "call-charged-twice" in _ids(rt, CallFilters(q="refund -twice"), analyst=False)
+    # Stemmed and as written: "-charges" leaves out the calls that said "charged".
+    assert {"call-charged-twice", "call-charged-once"}.isdisjoint(_ids(rt, CallFilters(q="refund -charges")))
+    either = _ids(rt, CallFilters(q="error or twice month"))  # ("error" or "twice") and "month"
+    assert "call-charged-twice" in either and "call-charged-once" not in either
+    assert _ids(rt, CallFilters(q='refund -"charged twice"')) >= {"call-charged-once"}
+    assert "call-charged-twice" not in _ids(rt, CallFilters(q='refund -"charged twice"'))
+    assert _ids(rt, CallFilters(q='- " or')) == set()  # nothing searchable: nothing found
 
 
 def test_a_quoted_phrase_is_searched_as_its_words(rt: Runtime) -> None:

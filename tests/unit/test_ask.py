@@ -69,6 +69,8 @@ def test_quotes_in_scripts_without_spaces_match_inside_a_run_of_characters() -> 
     assert quoted("我想要退款\uff0c谢谢。", "我 想要 退款") == ["我想要退款"]  # spaces the model put in
     assert quoted("我想要退款\uff0c谢谢。", "退货") == []
     assert quoted("請給我iPhone退款", "phone") == []  # Latin words keep their boundaries
+    # A quote in Simplified characters of a turn Whisper wrote in Traditional ones: the turn's own text shown.
+    assert quoted("我的發票錯了\uff0c請退款。", "发票错了") == ["發票錯了"]
 
 
 def test_quotes_match_without_arabic_and_hebrew_vowel_marks_and_show_the_transcript() -> None:
