@@ -63,7 +63,8 @@ def categories_page(
 
 @router.get("/categories/progress")
 def progress_fragment(request: Request, rt: RuntimeDep, user: AdminDep) -> HTMLResponse:
-    return page(request, "_category_progress.html", {"progress": categorise.progress(rt)})
+    context = {"progress": categorise.progress(rt), "polled": True}
+    return page(request, "_category_progress.html", context)
 
 
 @router.post("/categories")

@@ -60,9 +60,16 @@ def test_an_admin_adds_a_category_and_the_stored_calls_are_reevaluated(
     )
     page.get_by_role("button", name="Save and re-evaluate calls").click()
     page.wait_for_url("**/app/categories")
+    drawn_unfinished = "Re-evaluating stored calls" in page.locator("#category-progress").inner_text()
     # The worker re-evaluates the four analysed calls; the progress is polled until it says so.
     done = page.get_by_text("All 4 analysed calls are evaluated with the categories below.")
     playwright_api.expect(done).to_be_visible(timeout=90_000)
+    news = page.get_by_role("status").filter(has_text="Re-evaluation finished")
+    if drawn_unfinished:  # the poll that found it finished told the page's live region, once
+        told = "Re-evaluation finished: all 4 analysed calls are evaluated."
+        playwright_api.expect(news).to_have_text(told)
+    else:
+        assert news.count() == 0
     row = page.locator('tr[data-category="Refund given"]')
     assert "agent said 'full refund'" in row.inner_text()
     page.reload()  # the count is read when the page is drawn

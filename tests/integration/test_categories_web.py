@@ -123,12 +123,22 @@ def test_an_admin_adds_a_category_and_every_stored_call_is_reevaluated(app: obje
     assert queued == 1 and [(e.kind, e.detail, e.actor) for e in audited] == [
         ("saved", "Refund given", "user:admin")
     ]
-    assert "Re-evaluating stored calls: 0 of 4" in admin.get("/app/categories/progress").text
+    polled = admin.get("/app/categories/progress").text
+    assert "Re-evaluating stored calls: 0 of 4" in polled
+    # Polled every 2 s, the bar is no live region (a screen reader would read it out every 2 s); the
+    # page's own live region is told once, on the poll that finds the re-evaluation finished.
+    assert 'role="status"' not in polled and "category-progress-news" not in polled
 
     _work(rt)
     assert categorise.progress(rt).finished
     page = admin.get("/app/categories").text
     assert "All 4 analysed calls are evaluated" in page and 'hx-trigger="every 2s"' not in page
+    assert '<p id="category-progress-news" class="visually-hidden" role="status"></p>' in page
+    finished = admin.get("/app/categories/progress").text
+    assert (
+        '<span id="category-progress-news" hx-swap-oob="innerHTML">Re-evaluation finished: all 4 analysed'
+        in finished
+    )
     assert (
         "agent said &#39;full refund&#39;" in page and 'href="/app/calls?category=Refund%20given">1<' in page
     )
