@@ -1,33 +1,48 @@
-"""What the redaction of a call's turns took out, taken out again wherever text about the call repeats it.
+"""What the redaction of a call's turns took out, taken out again wherever the call repeats it.
 
-The LLM reads the original turns and writes the summary, topic detail, issues, action items and its
-translation from them; Whisper translates from the audio. That text is redacted on its own
-(``Redactor.redact_text``), but a value found in the turns by a cue or a context word is often repeated
-without it: a surname said after "ich heiße" ("Böhm was unhappy with the delay"), a card that fails Luhn
-found because "card" stood near it ("paid with 4111 1111 1111 1112"), a French address in an English
-summary. Each value redacted in the turns is therefore redacted wherever it recurs in that text:
+A value is often found once, by a cue or a context word, and said or written again without it: the agent's
+"Danke, Herr Böhm" after "ich heiße Jürgen Böhm" (no German NER model finds "Böhm" alone), "Perfecto,
+Lucía", and in what the LLM and Whisper write from the turns as said (summary, topic detail, issues,
+action items, translations): "Böhm was unhappy with the delay", "paid with 4111-1111-1111-1112" for a card
+that fails Luhn and was a card because "Karte" stood near it, a French address in an English summary. Each
+value redacted in the turns is therefore redacted wherever it recurs, in the other turns
+(``recurring_spans``, so the recording is masked there too) and in that text (``redact_said``):
 
 - its digits, when it has 6 or more (spoken digits read as in the turns: "four one one one…"), with any
   spaces, dots, dashes or slashes between them, as a number of its own;
 - its words as a phrase, in any case, with any punctuation or spacing between them;
 - for a name, each of its capitalised words on its own ("Böhm" of "Jürgen Böhm"), in that case only, so
-  that a surname "Rose" leaves "prices rose" alone.
+  that a surname "Rose" leaves "prices rose" alone, unless it is a stop word ("Et" of a hit "Paul Et").
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 
+from spacy.lang.de.stop_words import STOP_WORDS as GERMAN
+from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH
+from spacy.lang.es.stop_words import STOP_WORDS as SPANISH
+from spacy.lang.fr.stop_words import STOP_WORDS as FRENCH
+
 from callsense.calls.schemas import Segment
+from callsense.config.redaction import EntityType
+from callsense.redaction import RedactedSpan
 from callsense.redaction.digits import TEXT2NUM_LANGUAGES, normalise
-from callsense.redaction.words import EDGE_PUNCTUATION, core
+from callsense.redaction.words import EDGE_PUNCTUATION
 
 _PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9_]*)\]")
 # Fewer digits than this recur too often by chance (an amount, a year, a house number) to be taken out
 # wherever they stand; a security code or PIN is still found by its context word.
 MIN_DIGITS = 6
 _DIGIT_GAP = r"[\s./\-]*"
+# A name hit now and then takes the capitalised word after it ("Je suis Paul Et je…", "this is Tom Can you…"):
+# such a word alone recurs at the start of every other sentence, so the words of a name that are stop words
+# of any of the four languages are not looked for on their own. A name of one word is still looked for as
+# said, as its phrase: a caller named Will makes every "Will" that starts a sentence [NAME].
+_COMMON_WORDS = frozenset(ENGLISH | SPANISH | GERMAN | FRENCH)
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")  # "Böhm", "O'Brien", "Marie-Claire"
 
 
@@ -47,10 +62,55 @@ class _Span:
 
 def said_values(original: list[Segment], redacted: list[Segment], *, language: str | None) -> list[SaidValue]:
     """The values the redaction of ``original`` took out (``redacted`` is its result), most specific first."""
+    return _patterns(_diff_spans(original, redacted), language)
+
+
+def span_values(
+    segments: list[Segment], spans: list[RedactedSpan], *, language: str | None
+) -> list[SaidValue]:
+    """The values under ``spans`` of ``segments``, most specific first."""
+    words = [
+        _Span(span.entity, word_texts(segments[span.segment])[span.first_word : span.last_word + 1])
+        for span in spans
+    ]
+    return _patterns(words, language)
+
+
+def recurring_spans(
+    segments: list[Segment], spans: list[RedactedSpan], values: list[SaidValue]
+) -> list[RedactedSpan]:
+    """Spans over the words of ``segments`` where one of ``values`` recurs, outside ``spans``."""
+    covered = {(span.segment, i) for span in spans for i in range(span.first_word, span.last_word + 1)}
+    found: list[RedactedSpan] = []
+    for number, segment in enumerate(segments):
+        texts = word_texts(segment)
+        ends = list(itertools.accumulate(len(text) for text in texts))
+        joined = "".join(texts)
+        for value in values:
+            for match in value.pattern.finditer(joined):
+                first = bisect.bisect_right(ends, match.start())
+                last = bisect.bisect_left(ends, match.end())
+                indices = {(number, index) for index in range(first, last + 1)}
+                if indices & covered:
+                    continue
+                covered |= indices
+                timed = segment.words
+                start = timed[first].start if timed else segment.start
+                end = timed[last].end if timed else segment.end
+                found.append(RedactedSpan(number, first, last, start, end, segment.speaker, value.entity))
+    return found
+
+
+def word_texts(segment: Segment) -> list[str]:
+    """The turn's words as the redactor reads them: Whisper's, or its text split at spaces without them."""
+    return [word.text for word in segment.words] if segment.words else re.findall(r"\s*\S+", segment.text)
+
+
+def _patterns(spans: list[_Span], language: str | None) -> list[SaidValue]:
     spoken = (language or "en").split("-")[0].lower()
     spoken = spoken if spoken in TEXT2NUM_LANGUAGES else "en"
     found: dict[tuple[str, str], SaidValue] = {}
-    for span in _spans(original, redacted):
+    for span in spans:
         for value in _values(span, spoken):
             found.setdefault((value.entity, value.pattern.pattern), value)
     # A phrase before the words it holds: "Jürgen Böhm" is one placeholder, not two.
@@ -64,7 +124,7 @@ def redact_said(text: str, values: list[SaidValue]) -> str:
     return text
 
 
-def _spans(original: list[Segment], redacted: list[Segment]) -> list[_Span]:
+def _diff_spans(original: list[Segment], redacted: list[Segment]) -> list[_Span]:
     """The original words under each placeholder: the redacted word that carries ``[TYPE]`` and the emptied
     words after it (a placeholder right after one of the same type goes on with it)."""
     spans: list[_Span] = []
@@ -90,13 +150,16 @@ def _values(span: _Span, language: str) -> list[SaidValue]:
     if len(digits) >= MIN_DIGITS:
         number = _DIGIT_GAP.join(digits)
         values.append(SaidValue(span.entity, re.compile(rf"(?<!\d){number}(?!\d)")))
-    words = [word for word in (core(text) for text in span.words) if word]
-    if words and any(ch.isalpha() for word in words for ch in word):
+    words = [word for word in (text.strip().strip(EDGE_PUNCTUATION) for text in span.words) if word]
+    name = span.entity == EntityType.name.value
+    if any(ch.isalpha() for word in words for ch in word):
         phrase = r"\W+".join(re.escape(word) for word in words)
-        values.append(SaidValue(span.entity, re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE)))
-    if span.entity == "NAME":
-        for text in span.words:
-            word = text.strip().strip(EDGE_PUNCTUATION)
-            if len(word) > 1 and word[0].isupper() and _NAME_WORD.fullmatch(word):
+        # A name keeps its case: a caller named "Will" or "Rose" leaves "will" and "rose" alone.
+        flags = re.NOFLAG if name else re.IGNORECASE
+        values.append(SaidValue(span.entity, re.compile(rf"(?<!\w){phrase}(?!\w)", flags)))
+    if name:
+        for word in words:
+            common = word.lower() in _COMMON_WORDS
+            if len(word) > 1 and word[0].isupper() and _NAME_WORD.fullmatch(word) and not common:
                 values.append(SaidValue(span.entity, re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")))
     return values
