@@ -12,7 +12,8 @@ value redacted in the turns is therefore redacted wherever it recurs, in the oth
   spaces, dots, dashes or slashes between them, as a number of its own;
 - its words as a phrase, in any case, with any punctuation or spacing between them;
 - for a name, each of its capitalised words on its own ("Böhm" of "Jürgen Böhm"), in that case only, so
-  that a surname "Rose" leaves "prices rose" alone, unless it is a stop word ("Et" of a hit "Paul Et").
+  that a surname "Rose" leaves "prices rose" alone, unless it is a stop word or a title ("Will", the "Et"
+  of a hit "Paul Et", "Monsieur").
 """
 
 from __future__ import annotations
@@ -38,11 +39,15 @@ _PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9_]*)\]")
 # wherever they stand; a security code or PIN is still found by its context word.
 MIN_DIGITS = 6
 _DIGIT_GAP = r"[\s./\-]*"
-# A name hit now and then takes the capitalised word after it ("Je suis Paul Et je…", "this is Tom Can you…"):
-# such a word alone recurs at the start of every other sentence, so the words of a name that are stop words
-# of any of the four languages are not looked for on their own. A name of one word is still looked for as
-# said, as its phrase: a caller named Will makes every "Will" that starts a sentence [NAME].
-_COMMON_WORDS = frozenset(ENGLISH | SPANISH | GERMAN | FRENCH)
+# A name hit now and then takes the capitalised word after it ("Je suis Paul Et je…", "this is Tom Can you…"),
+# or is a title alone (the French NER model's "Au revoir, [NAME]." for "Monsieur"): such a word recurs at the
+# start of every other sentence, so a name's words that are stop words of any of the four languages, or
+# titles, are not looked for on their own (a caller named Will included). A title is redacted with the name
+# it stands before wherever the two recur together.
+_TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "madam", "herr", "frau", "señor", "señora", "señorita"}
+_COMMON_WORDS = frozenset(
+    ENGLISH | SPANISH | GERMAN | FRENCH | _TITLES | {"monsieur", "madame", "mademoiselle"}
+)
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")  # "Böhm", "O'Brien", "Marie-Claire"
 
 
@@ -152,14 +157,19 @@ def _values(span: _Span, language: str) -> list[SaidValue]:
         values.append(SaidValue(span.entity, re.compile(rf"(?<!\d){number}(?!\d)")))
     words = [word for word in (text.strip().strip(EDGE_PUNCTUATION) for text in span.words) if word]
     name = span.entity == EntityType.name.value
-    if any(ch.isalpha() for word in words for ch in word):
-        phrase = r"\W+".join(re.escape(word) for word in words)
-        # A name keeps its case: a caller named "Will" or "Rose" leaves "will" and "rose" alone.
-        flags = re.NOFLAG if name else re.IGNORECASE
-        values.append(SaidValue(span.entity, re.compile(rf"(?<!\w){phrase}(?!\w)", flags)))
-    if name:
+    if any(ch.isalpha() for word in words for ch in word) and not name:
+        values.append(SaidValue(span.entity, _phrase(words, re.IGNORECASE)))
+    if name:  # in its own case ("Rose Miller" leaves "rose" alone), and any two or more of its words in a row
+        runs = [words[i:j] for i in range(len(words)) for j in range(i + 2, len(words) + 1)]
+        values += [SaidValue(span.entity, _phrase(run, re.NOFLAG)) for run in runs]
         for word in words:
             common = word.lower() in _COMMON_WORDS
             if len(word) > 1 and word[0].isupper() and _NAME_WORD.fullmatch(word) and not common:
-                values.append(SaidValue(span.entity, re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")))
+                values.append(SaidValue(span.entity, _phrase([word], re.NOFLAG)))
     return values
+
+
+def _phrase(words: list[str], flags: re.RegexFlag) -> re.Pattern[str]:
+    """``words`` in a row, with any punctuation or spacing between them, as words of their own."""
+    joined = r"\W+".join(re.escape(word) for word in words)
+    return re.compile(rf"(?<!\w){joined}(?!\w)", flags)

@@ -26,11 +26,10 @@ def test_a_name_recurs_whole_or_by_each_capitalised_word_and_never_as_a_lower_ca
     assert redacted == "[NAME] called; Ms [NAME] said prices rose. [NAME] will call back."
 
 
-def test_a_name_that_is_also_a_word_is_redacted_only_as_said() -> None:
-    summary = "Will said he will call back."
-    assert (
-        _redacted("My name is Will.", ["will"], "NAME", summary=summary) == "[NAME] said he will call back."
-    )
+def test_a_name_word_that_is_a_stop_word_or_a_title_is_not_looked_for_alone() -> None:
+    summary = "Will Turner said he will call back. Will you? Thanks, Dr Turner. Bye, Dr."
+    redacted = _redacted("I'm Dr Will Turner.", ["dr", "will", "turner"], "NAME", summary=summary)
+    assert redacted == "[NAME] said he will call back. Will you? Thanks, Dr [NAME]. Bye, Dr."
 
 
 def test_a_number_read_out_in_words_recurs_as_digits_with_any_separators() -> None:
