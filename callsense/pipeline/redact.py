@@ -24,7 +24,7 @@ from callsense.calls.schemas import (
 )
 from callsense.config.models import Channel
 from callsense.redaction import RedactedSpan
-from callsense.redaction.said import SaidValue, redact_said, said_values
+from callsense.redaction.said import SaidValue, redact_said, said_values, span_values
 from callsense.speech import masking
 from callsense.speech.audio import DecodedAudio
 
@@ -62,7 +62,7 @@ def transcript(
     if not rt.settings.redaction.enabled:
         return RedactedTranscript(segments=segments, translated=translated)
     redaction = rt.redactor.redact_segments(segments, language=language)
-    said = said_values(segments, redaction.segments, language=language)
+    said = span_values(segments, redaction.spans, language=language)
     shown_translation = free_text(rt, translated, said) if translated is not None else None
     settings = rt.settings.redaction
     masks = audio_masks(
