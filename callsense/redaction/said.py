@@ -11,9 +11,9 @@ value redacted in the turns is therefore redacted wherever it recurs, in the oth
 - its digits, when it has 6 or more (spoken digits read as in the turns: "four one one one…"), with any
   spaces, dots, dashes or slashes between them, as a number of its own;
 - its words as a phrase, in any case, with any punctuation or spacing between them;
-- for a name, each of its capitalised words on its own ("Böhm" of "Jürgen Böhm"), in that case only, so
-  that a surname "Rose" leaves "prices rose" alone, unless it is a stop word or a title ("Will", the "Et"
-  of a hit "Paul Et", "Monsieur").
+- for a name, in its own case (a surname "Rose" leaves "prices rose" alone): any two or more of its words in
+  a row ("Will Turner" of "Dr Will Turner"), and each of its capitalised words on its own ("Böhm" of
+  "Jürgen Böhm") unless it is a stop word or a title ("Will", the "Et" of a hit "Paul Et", "Monsieur").
 """
 
 from __future__ import annotations
