@@ -29,6 +29,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
         else:
             done_before = False
             segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
+            shown_segments = calls.read_segments(call=call, keyring=rt.keyring)
             language = call.language
             has_translation = call.transcript is not None and call.transcript.translated_enc is not None
     if done_before:  # a retry after the commit: the record may not have been written
@@ -48,7 +49,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
                 by_reason.setdefault(failure.reason, []).append(failure.field)
             reasons = "; ".join(f"{', '.join(fields)}: {reason}" for reason, fields in by_reason.items())
             raise AnalysisError(f"the LLM gave no valid analysis ({reasons})")
-        shown = redact.analysis(rt, result)
+        shown = redact.analysis(rt, result, original=segments, redacted=shown_segments, language=language)
         seconds = time.perf_counter() - started
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)

@@ -24,6 +24,7 @@ from callsense.calls.schemas import (
 )
 from callsense.config.models import Channel
 from callsense.redaction import RedactedSpan
+from callsense.redaction.said import SaidValue, redact_said, said_values, span_values
 from callsense.speech import masking
 from callsense.speech.audio import DecodedAudio
 
@@ -61,9 +62,8 @@ def transcript(
     if not rt.settings.redaction.enabled:
         return RedactedTranscript(segments=segments, translated=translated)
     redaction = rt.redactor.redact_segments(segments, language=language)
-    shown_translation = (
-        rt.redactor.redact_text(translated, language=OUTPUT_LANGUAGE) if translated is not None else None
-    )
+    said = span_values(segments, redaction.spans, language=language)
+    shown_translation = free_text(rt, translated, said) if translated is not None else None
     settings = rt.settings.redaction
     masks = audio_masks(
         redaction.spans,
@@ -86,14 +86,30 @@ def transcript(
     )
 
 
-def analysis(rt: Runtime, result: AnalysisResult) -> AnalysisResult | None:
+def free_text(rt: Runtime, text: str, said: list[SaidValue]) -> str:
+    """Text written about the call (a translation, the analysis) redacted: what the redactor finds in it,
+    then every value the turns' redaction took out, wherever it recurs (``redaction/said.py``). In that
+    order: the NER model takes a placeholder already there ("on [PHONE_NUMBER]") for a person."""
+    return redact_said(rt.redactor.redact_text(text, language=OUTPUT_LANGUAGE), said)
+
+
+def analysis(
+    rt: Runtime,
+    result: AnalysisResult,
+    *,
+    original: list[Segment],
+    redacted: list[Segment],
+    language: str | None,
+) -> AnalysisResult | None:
     """The analysis as stored and shown, its free text redacted; None when redaction is off (store the
-    LLM's output as it is). The taxonomy label, sentiments and flags are not free text and stay."""
+    LLM's output as it is). ``original`` and ``redacted`` are the call's turns as said and as stored.
+    The taxonomy label, sentiments and flags are not free text and stay."""
     if not rt.settings.redaction.enabled:
         return None
+    values = said_values(original, redacted, language=language)
 
     def clean(text: str) -> str:
-        return rt.redactor.redact_text(text, language=OUTPUT_LANGUAGE)
+        return free_text(rt, text, values)
 
     return result.model_copy(
         update={

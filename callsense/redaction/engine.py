@@ -43,6 +43,7 @@ from callsense.redaction.recognizers import (
     language_independent,
     language_specific,
 )
+from callsense.redaction.said import recurring_spans, span_values, word_texts
 
 _OTHER = "xx"  # spaCy's multi-language tokenizer, for a language without recognizers
 _KNOWN = {entity.value for entity in EntityType}
@@ -136,7 +137,7 @@ class PresidioRedactor:
                 _SpeakerWord(number, index, text)
                 for number, segment in enumerate(segments)
                 if segment.speaker == speaker
-                for index, text in enumerate(_word_texts(segment))
+                for index, text in enumerate(word_texts(segment))
             ]
             turn_ends = {
                 i
@@ -145,6 +146,8 @@ class PresidioRedactor:
             }
             for hit in self._hits([word.text for word in words], turn_ends, language):
                 spans += _spans(hit, words, segments, speaker)
+        # A value found once (by its cue, its context word) is redacted wherever the call repeats it.
+        spans += recurring_spans(segments, spans, span_values(segments, spans, language=language))
         spans.sort(key=lambda span: (span.segment, span.first_word))
         redacted = list(segments)
         for number in sorted({span.segment for span in spans}):
@@ -213,10 +216,6 @@ def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:
     return replace(hit, first=first, last=last)
 
 
-def _word_texts(segment: Segment) -> list[str]:
-    return [word.text for word in segment.words] if segment.words else re.findall(r"\s*\S+", segment.text)
-
-
 def _spans(
     hit: _Hit, words: list[_SpeakerWord], segments: list[Segment], speaker: Speaker
 ) -> list[RedactedSpan]:
@@ -246,7 +245,7 @@ def _replace_words(words: list[str], ranges: list[tuple[int, int, str]]) -> str:
 
 def _redact_segment(segment: Segment, spans: list[RedactedSpan]) -> Segment:
     ranges = [(span.first_word, span.last_word, span.entity) for span in spans]
-    text = _replace_words(_word_texts(segment), ranges).strip()
+    text = _replace_words(word_texts(segment), ranges).strip()
     if not segment.words:
         return segment.model_copy(update={"text": text})
     placeholders = {span.first_word: f" [{span.entity}]" for span in spans}
