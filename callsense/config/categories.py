@@ -46,11 +46,16 @@ class _Rule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+# A bound or window in a rule. Finite only: NaN or inf (TOML's ``nan``, ``inf``) would be stored as JSON null,
+# so a dashboard rule read back lost its bound and was skipped ("category skipped") on every call.
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Bounds(_Rule):
     """A range of a figure: above (exclusive) and/or below (exclusive)."""
 
-    above: float | None = None
-    below: float | None = None
+    above: Number | None = None
+    below: Number | None = None
 
     @model_validator(mode="after")
     def _some_bound(self) -> Bounds:
@@ -81,8 +86,8 @@ class PhraseRule(_Rule):
         min_length=1, max_length=PHRASES_MAX
     )
     speaker: SpeakerName | None = None
-    first_s: float | None = Field(default=None, gt=0, description="said starting within the first seconds")
-    last_s: float | None = Field(default=None, gt=0, description="said starting within the last seconds")
+    first_s: Number | None = Field(default=None, gt=0, description="said starting within the first seconds")
+    last_s: Number | None = Field(default=None, gt=0, description="said starting within the last seconds")
 
     _listed = field_validator("said", mode="before")(_as_list)
 

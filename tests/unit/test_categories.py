@@ -287,6 +287,12 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
         ({"name": "Bad", "rule": {"duration_s": {"above": 9, "below": 3}}}, "must be less than 'below'"),
         ({"name": "Bad", "rule": {"talk_share": {"above": 70}, "speaker": "agent"}}, "between 0 and 1"),
         ({"name": "Bad", "rule": {"talk_share": {"above": 0.5}}}, "speaker: Field required"),
+        # TOML's nan and inf: stored as JSON null, the rule would lose its bound and be skipped when read back
+        (
+            {"name": "Bad", "rule": {"non_talk_s": {"above": float("nan")}}},
+            "category 'Bad': rule.non_talk_s.above: Input should be a finite number",
+        ),
+        ({"name": "Bad", "rule": {"said": "x", "first_s": float("inf")}}, "first_s: Input should be a finite"),
         ({"name": "Bad", "rule": {"all": []}}, "List should have at least 1"),
         ({"name": "Bad", "rule": {"said": "x", "extra": 1}}, "Extra inputs are not permitted"),
         ({"name": "", "rule": {"said": "x"}}, "a category without a name"),
