@@ -76,6 +76,16 @@ CHARTS = (
     "categories",
 )
 _OUTCOME_COLUMNS = {name: getattr(Call, name) for name in Outcome.model_fields}
+# What an empty chart says when the period has calls (with none it says so): "No calls in this period"
+# under the KPI "Calls 120" sent an analyst looking for lost calls when none had, say, an agent's name.
+_TOPICLESS = "None of these calls has a topic yet (not analysed, or analysed without one)."
+EMPTY_WITH_CALLS = {
+    "topics": _TOPICLESS,
+    "topic_sentiment": _TOPICLESS,
+    "duration": "None of these calls has a duration yet.",
+    "talk_per_agent": "None of these calls has both an agent's name and talk figures.",
+    "categories": "None of these calls is in a category.",
+}
 
 
 def summary(*, session: Session, filters: CallFilters, include_transcripts: bool) -> Summary:

@@ -228,6 +228,7 @@ def insights_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRe
         "tables": tables,
         "chart_data": chart_data,
         "menus": menus,
+        "empty_with_calls": insights.EMPTY_WITH_CALLS,
     }
     return page(request, "insights.html", context)
 
