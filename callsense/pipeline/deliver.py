@@ -50,8 +50,9 @@ class Attempt:
 
 
 def _text(value: Any, *, nested: bool = False) -> str:
-    """A field as template text: a list one bullet a line, an object "key: value, ..."; inside those, an
-    action item reads "agent: text" and a sentiment trend "Neutral → Negative → - → Positive"."""
+    """A field as template text: a list one bullet a line, an object "key: value, ..." (keys without a value
+    left out: an unknown outcome flag, the empty trend of a mono call); inside those, an action item reads
+    "agent: text" and a sentiment trend "Neutral → Negative → - → Positive"."""
     if value is None:
         return "-" if nested else ""
     if isinstance(value, bool):
@@ -64,7 +65,7 @@ def _text(value: Any, *, nested: bool = False) -> str:
         if nested:
             return ": ".join(_text(item, nested=True) for item in value.values())
         return ", ".join(
-            f"{key}: {_text(item, nested=True)}" for key, item in value.items() if item is not None
+            f"{key}: {_text(item, nested=True)}" for key, item in value.items() if item not in (None, [])
         )
     return str(value)
 
