@@ -327,10 +327,15 @@ def parse_rule_text(text: str) -> Any:
     if not text:
         raise CategoryError("the rule is empty")
     try:
-        return json.loads(text) if text.startswith("{") else tomllib.loads(text)
+        parsed = json.loads(text) if text.startswith("{") else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         kind = "JSON" if text.startswith("{") else "TOML"
         raise CategoryError(f"the rule is not valid {kind}: {exc}") from None
+    # The settings file's line copied whole, 'rule = { not = { said = [...] } }' (or {"rule": ...}): the
+    # rule is its value; it was refused as "a rule is a table with one of the keys ...".
+    if isinstance(parsed, dict) and list(parsed) == ["rule"] and isinstance(parsed["rule"], dict):
+        return parsed["rule"]
+    return parsed
 
 
 def parse_categories(raw: Any, *, topics: set[str] | None = None) -> tuple[Category, ...]:

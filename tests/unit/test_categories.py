@@ -21,7 +21,13 @@ from callsense.calls.schemas import (
 )
 from callsense.calls.textmatch import words
 from callsense.config import Settings
-from callsense.config.categories import Category, CategoryError, parse_categories, parse_category
+from callsense.config.categories import (
+    Category,
+    CategoryError,
+    parse_categories,
+    parse_category,
+    parse_rule_text,
+)
 from callsense.config.talk import TalkSettings
 from callsense.errors import ConfigError
 
@@ -376,3 +382,18 @@ def test_a_rule_reads_back_as_written() -> None:
     assert describe(category.rule) == (
         "any of (anyone said 'manager'; interruptions by both speakers over 5)"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'not = { said = ["this call is recorded"], speaker = "agent", first_s = 30 }',
+        # the settings file's line or table copied whole onto the Categories page
+        'rule = { not = { said = ["this call is recorded"], speaker = "agent", first_s = 30 } }',
+        '[rule.not]\nsaid = ["this call is recorded"]\nspeaker = "agent"\nfirst_s = 30',
+        '{"rule": {"not": {"said": ["this call is recorded"], "speaker": "agent", "first_s": 30}}}',
+    ],
+)
+def test_a_rule_is_read_from_text_with_or_without_its_rule_key(text: str) -> None:
+    category = parse_category({"name": "Disclosure missing", "rule": parse_rule_text(text)})
+    assert describe(category.rule) == "not: agent said 'this call is recorded' in the first 30 s"
