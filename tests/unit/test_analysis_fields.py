@@ -212,8 +212,8 @@ def test_topic_labels_must_differ_and_come_from_toml(tmp_path: Any, monkeypatch:
     [
         (
             'label = "Roaming"\n[[analysis.topics]]\nlabel = "Other"\ndescription = "the rest"\n',
-            "analysis.topics.0: the label 'Roaming' needs a description: what calls it covers, in a few words "
-            "(the model reads it) (in ",
+            "analysis.topics.0: the label 'Roaming' needs a description: what calls it covers, in a few "
+            "words (the model reads it) (in ",
         ),
         (
             'label = "Roaming"\ndescription = " "\n[[analysis.topics]]\nlabel = "Other"\ndescription = "x"\n',

