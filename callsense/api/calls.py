@@ -119,6 +119,7 @@ def list_calls(
         until=in_utc(until),
         language=language,
         topic=topic,
+        topic_labels=frozenset(label.label for label in rt.settings.analysis.topics),
         sentiment=sentiment,
         outcome=outcome,
         agent=agent,
