@@ -57,6 +57,16 @@ class Bounds(_Rule):
     above: Number | None = None
     below: Number | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_table(cls, value: Any) -> Any:
+        # "interruptions = 3" is the natural first try; pydantic answered "Input should be a valid dictionary
+        # or instance of Bounds".
+        if isinstance(value, dict | Bounds):
+            return value
+        number = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else "N"
+        raise ValueError(f"a range is a table: {{ above = {number} }}, {{ below = {number} }} or both")
+
     @model_validator(mode="after")
     def _some_bound(self) -> Bounds:
         if self.above is None and self.below is None:
@@ -294,7 +304,12 @@ def _place(location: tuple[int | str, ...]) -> str:
 
 
 def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{_place(error['loc'])}: {error['msg']}" for error in exc.errors())
+    # A validator's own words, without pydantic's "Value error, " in front of them (as the settings say it).
+    return "; ".join(
+        f"{_place(error['loc'])}: "
+        + (str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"])
+        for error in exc.errors()
+    )
 
 
 def parse_category(raw: Any, *, topics: set[str] | None = None) -> Category:

@@ -281,7 +281,7 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
         ({"name": "Bad", "rule": {"said": "..."}}, "a phrase needs at least one word"),
         (
             {"name": "Bad", "rule": {"said": "x", "first_s": 5, "last_s": 5}},
-            "'first_s' or 'last_s', not both",
+            "category 'Bad': rule.said: give 'first_s' or 'last_s', not both",
         ),
         ({"name": "Bad", "rule": {"said": "x", "speaker": "boss"}}, "Input should be 'agent' or 'customer'"),
         (
@@ -289,7 +289,14 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
             "Input should be 'Positive', 'Neutral' or 'Negative'",
         ),
         ({"name": "Bad", "rule": {"sentiment": "Negative", "quarter": 2}}, "'quarter' needs 'speaker'"),
-        ({"name": "Bad", "rule": {"non_talk_s": {}}}, "give 'above', 'below' or both"),
+        (
+            {"name": "Bad", "rule": {"non_talk_s": {}}},
+            "category 'Bad': rule.non_talk_s: give 'above', 'below'",
+        ),
+        (
+            {"name": "Bad", "rule": {"interruptions": 3, "speaker": "agent"}},
+            "category 'Bad': rule.interruptions: a range is a table: { above = 3 }, { below = 3 } or both",
+        ),
         ({"name": "Bad", "rule": {"duration_s": {"above": 9, "below": 3}}}, "must be less than 'below'"),
         ({"name": "Bad", "rule": {"talk_share": {"above": 70}, "speaker": "agent"}}, "between 0 and 1"),
         ({"name": "Bad", "rule": {"talk_share": {"above": 0.5}}}, "speaker: Field required"),
