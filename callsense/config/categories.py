@@ -7,6 +7,7 @@ A rule is one table with one of these keys; ``all``, ``any`` and ``not`` nest ot
     said = ["this call is recorded"], speaker = "agent", first_s = 30   # a phrase, optionally timed
     sentiment = "Negative", speaker = "customer", quarter = 4            # call, speaker or quarter sentiment
     topic = ["Cancellation", "Refund request"]                           # taxonomy labels
+    outcome = ["unresolved", "escalated"]                                # the outcome flags
     non_talk_s = { above = 60 }        interruptions = { above = 3 }     # talk figures
     talk_share = { above = 0.7 }, speaker = "agent"        duration_s = { below = 30 }
     all = [...]   any = [...]   not = {...}
@@ -40,6 +41,8 @@ NESTING_MAX = 8
 
 SpeakerName = Literal["agent", "customer"]
 SentimentName = Literal["Positive", "Neutral", "Negative"]
+# As the calls list and the API filter on them: "unresolved" is resolved = false.
+OutcomeName = Literal["resolved", "unresolved", "callback_needed", "escalated"]
 
 
 class _Rule(BaseModel):
@@ -141,6 +144,15 @@ class TopicRule(_Rule):
     _listed = field_validator("topic", mode="before")(_as_list)
 
 
+class OutcomeRule(_Rule):
+    """The call's outcome says one of these: resolved, unresolved (resolved is false), callback_needed,
+    escalated. A flag the call leaves unsaid (null) never holds."""
+
+    outcome: list[OutcomeName] = Field(min_length=1)
+
+    _listed = field_validator("outcome", mode="before")(_as_list)
+
+
 class NonTalkRule(_Rule):
     """Seconds nobody talked (the sum of non-talk spans)."""
 
@@ -196,6 +208,7 @@ _KINDS = {
     "said": PhraseRule,
     "sentiment": SentimentRule,
     "topic": TopicRule,
+    "outcome": OutcomeRule,
     "non_talk_s": NonTalkRule,
     "interruptions": InterruptionsRule,
     "talk_share": TalkShareRule,
@@ -219,6 +232,7 @@ Rule = Annotated[
     Annotated[PhraseRule, Tag("said")]
     | Annotated[SentimentRule, Tag("sentiment")]
     | Annotated[TopicRule, Tag("topic")]
+    | Annotated[OutcomeRule, Tag("outcome")]
     | Annotated[NonTalkRule, Tag("non_talk_s")]
     | Annotated[InterruptionsRule, Tag("interruptions")]
     | Annotated[TalkShareRule, Tag("talk_share")]

@@ -312,7 +312,16 @@ def test_a_dashboard_category_cannot_shadow_or_duplicate_one_of_the_settings(rt:
 
 
 def test_a_new_call_gets_its_categories_at_the_end_of_the_analyse_stage(rt: Runtime) -> None:
-    _save(rt, {"name": "Agent greets", "rule": {"said": "hello", "speaker": "agent"}})
+    _save(
+        rt,
+        {"name": "Agent greets", "rule": {"said": "hello", "speaker": "agent"}},
+        # The scripted outcome "y?n": resolved, callback not said, not escalated.
+        {
+            "name": "Resolved here",
+            "rule": {"all": [{"outcome": "resolved"}, {"not": {"outcome": "escalated"}}]},
+        },
+        {"name": "Callback", "rule": {"outcome": "callback_needed"}},
+    )
     with_llm = dataclasses.replace(rt, llm=FakeLLM(lambda request: json.dumps(ANALYSIS)))
     with rt.db.transaction() as session:
         call = Call(id=uuid.uuid4(), call_id="new", status=CallStatus.transcribed.value, source="t")
@@ -335,6 +344,7 @@ def test_a_new_call_gets_its_categories_at_the_end_of_the_analyse_stage(rt: Runt
         assert call.status == CallStatus.done.value
         assert [m.name for m in calls.read_categories(call=call, keyring=rt.keyring)] == [
             "Agent greets",  # by name, as stored
+            "Resolved here",
             "Short call",
         ]
         assert call.categories_revision == categories.revision(

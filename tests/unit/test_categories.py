@@ -10,6 +10,7 @@ from callsense.calls.categorise import CallFacts, describe, evaluate
 from callsense.calls.schemas import (
     AnalysisResult,
     CategoryMatch,
+    Outcome,
     Segment,
     Sentiment,
     SentimentTrend,
@@ -213,6 +214,21 @@ def test_topic_is_one_of_the_labels() -> None:
     assert not holds({"topic": "Cancellation"})
 
 
+def test_outcome_flags_and_one_the_call_leaves_unsaid() -> None:
+    """As the calls list's outcome filter reads them; a flag left null ("?") never holds, so its not does."""
+    ended = facts(analysis=ANALYSIS.model_copy(update={"outcome": Outcome(resolved=False, escalated=True)}))
+    assert holds({"outcome": "unresolved"}, ended)
+    assert holds({"outcome": ["resolved", "escalated"]}, ended)
+    assert not holds({"outcome": ["resolved", "callback_needed"]}, ended)  # false, and not said
+    assert not holds({"outcome": "unresolved"}, facts())  # nothing said: not unresolved either
+    assert holds({"not": {"outcome": "resolved"}}, facts())
+    found = matched({"all": [{"topic": "Refund request"}, {"outcome": ["unresolved", "escalated"]}]}, ended)
+    assert found is not None and [item.text for item in found.evidence] == [
+        "topic is 'Refund request': Refund request",
+        "outcome is unresolved or escalated: unresolved",
+    ]
+
+
 def test_talk_figures_and_duration() -> None:
     assert holds({"non_talk_s": {"above": 30}})
     assert not holds({"non_talk_s": {"above": 42}})  # above is exclusive
@@ -306,6 +322,10 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
             "category 'Bad': rule.non_talk_s.above: Input should be a finite number",
         ),
         ({"name": "Bad", "rule": {"said": "x", "first_s": float("inf")}}, "first_s: Input should be a"),
+        (
+            {"name": "Bad", "rule": {"outcome": "solved"}},
+            "rule.outcome[0]: Input should be 'resolved', 'unres",
+        ),
         ({"name": "Bad", "rule": {"all": []}}, "List should have at least 1"),
         ({"name": "Bad", "rule": {"said": "x", "extra": 1}}, "Extra inputs are not permitted"),
         ({"name": "", "rule": {"said": "x"}}, "a category without a name"),
@@ -343,8 +363,8 @@ def test_names_are_distinct_ignoring_case_and_every_problem_is_listed() -> None:
             ]
         )
     assert str(refused.value).splitlines() == [
-        "category 'Broken': rule: a rule is a table with one of the keys said, sentiment, topic, non_talk_s, "
-        "interruptions, talk_share, duration_s, all, any, not",
+        "category 'Broken': rule: a rule is a table with one of the keys said, sentiment, topic, outcome, "
+        "non_talk_s, interruptions, talk_share, duration_s, all, any, not",
         "category 'hold': defined twice (names ignore case)",
     ]
 
