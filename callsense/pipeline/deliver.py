@@ -70,6 +70,14 @@ def _text(value: Any, *, nested: bool = False) -> str:
     return str(value)
 
 
+def _line(value: Any, text: str) -> str:
+    """A field as subject text, on one line: a list's items joined by "; " ("Refund given; Long hold"), any
+    other line break a space. A subject is a one-line field in every CRM; bullets made it several lines."""
+    if isinstance(value, list):
+        text = "; ".join(_text(item, nested=True) for item in value)
+    return " ".join(text.split())
+
+
 def render(*, call: Call, rt: Runtime, destination: DestinationSettings, delivery_id: uuid.UUID) -> Outgoing:
     """The call as ``destination`` may see it: its mapped fields only, subject and body from its templates;
     redacted, but for the fields it opted into as said (``unredacted_fields``)."""
@@ -113,6 +121,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
     for name in ("transcript", "translated_transcript"):
         if name in texts and limit is not None and len(texts[name]) > limit:
             texts[name] = texts[name][:limit].rstrip() + " [...]"
+    subject_texts = {name: _line(fields[name], text) for name, text in texts.items()}
     contact_id = metadata.get(destination.contact_id_key)
     webhook = destination.kind is DestinationKind.webhook  # it sends the fields themselves, no text
     return Outgoing(
@@ -120,7 +129,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         call_id=record.call_id,
         occurred_at=record.timestamp,
         fields=fields,
-        subject="" if webhook else destination.subject_template.format_map(texts),
+        subject="" if webhook else destination.subject_template.format_map(subject_texts),
         body="" if webhook else destination.body_template.format_map(texts),
         customer_number=number,
         contact_id=str(contact_id) if contact_id is not None else None,
