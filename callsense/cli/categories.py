@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from callsense.runtime import Runtime
 
 app = typer.Typer(
-    help="Call categories: rules on what was said, sentiment, topic and talk figures (docs/analytics.md, "
-    "Categories). Defined in the settings file (\\[\\[categories]]) or on the dashboard's Categories page.",
+    help="Call categories: rules on what was said, sentiment, topic, outcome and talk figures "
+    "(docs/analytics.md, Categories). Defined in the settings file (\\[\\[categories]]) or on the dashboard's Categories page.",
     no_args_is_help=True,
 )
 POLL_SECONDS = 1.0
