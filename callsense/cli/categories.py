@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Call categories: rules on what was said, sentiment, topic, outcome and talk figures "
-    "(docs/analytics.md, Categories). Defined in the settings file (\\[\\[categories]]) or on the dashboard's Categories page.",
+    "(docs/analytics.md, Categories). Defined in the settings file (\\[\\[categories]]) or on the "
+    "dashboard's Categories page.",
     no_args_is_help=True,
 )
 POLL_SECONDS = 1.0

@@ -99,9 +99,9 @@ class Settings(BaseSettings):
     categories: tuple[Category, ...] = Field(
         default=(),
         description="Call categories (rules on what was said, sentiment, topic, outcome and talk figures), "
-        "evaluated on every call; read-only on the dashboard, which can add its own. TOML: [[categories]] name = '...' "
-        "rule = { said = ['this call is recorded'], speaker = 'agent', first_s = 30 }. The rule language: "
-        "docs/analytics.md, Categories.",
+        "evaluated on every call; read-only on the dashboard, which can add its own. TOML: [[categories]] "
+        "name = '...' rule = { said = ['this call is recorded'], speaker = 'agent', first_s = 30 }. The rule "
+        "language: docs/analytics.md, Categories.",
     )
 
     @field_validator("log_level")
