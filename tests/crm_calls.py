@@ -60,9 +60,10 @@ def analysed_call(
     direction: str = "inbound",
     started_at: datetime | None = None,
     metadata: dict[str, Any] | None = None,
+    segments: list[Segment] = TRANSCRIPT,
 ) -> uuid.UUID:
-    """A call with a stored transcript, analysed by ``analyse.run`` (which writes the outbox); with the
-    scripted LLM unless ``rt`` has a fake one already."""
+    """A call with a stored transcript (``segments``), analysed by ``analyse.run`` (which writes the outbox);
+    with the scripted LLM unless ``rt`` has a fake one already."""
     details = calls.CallDetails(
         agent="agent-7",
         customer_number=number,
@@ -73,7 +74,7 @@ def analysed_call(
     call_pk = ingest.ingest(
         rt, call_id=call_id, source="https://recorder.example/call.wav", details=details
     ).call_pk
-    store_transcribed(rt, call_pk, duration_s=95.0)
+    store_transcribed(rt, call_pk, duration_s=95.0, segments=segments)
     analyse.run(rt if isinstance(rt.llm, FakeLLM) else dataclasses.replace(rt, llm=scripted_llm()), call_pk)
     return call_pk
 
@@ -97,15 +98,18 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def store_transcribed(rt: Runtime, call_pk: uuid.UUID, *, duration_s: float | None = None) -> None:
-    """Give the call the scripted English transcript and leave it waiting for its analysis."""
+def store_transcribed(
+    rt: Runtime, call_pk: uuid.UUID, *, duration_s: float | None = None, segments: list[Segment] = TRANSCRIPT
+) -> None:
+    """Give the call the scripted English transcript (or ``segments``) and leave it waiting for its
+    analysis."""
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
         calls.store_transcript(
             session=session,
             call=call,
             keyring=rt.keyring,
-            segments=TRANSCRIPT,
+            segments=segments,
             translated=None,
             translation_engine=None,
             asr_model="test",

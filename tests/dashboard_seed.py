@@ -282,9 +282,9 @@ def seed_held_call(rt: Runtime) -> None:
     _store_done(rt, "held", [agent, customer], seconds=60, channels=2, agent="Hold-agent")
 
 
-def seed_mono_call(rt: Runtime) -> None:
-    """Call ``mono`` (no agent name, no recording): a mono recording whose speakers were not told apart, so
-    its turns are the speaker ``unknown``; analysed as Negative, with no sentiment per speaker."""
+def seed_mono_call(rt: Runtime, call_id: str = "mono", agent: str | None = None) -> None:
+    """Call ``mono`` (no agent name unless given, no recording): a mono recording whose speakers were not told
+    apart, so its turns are the speaker ``unknown``; analysed as Negative, with no sentiment per speaker."""
     said = [("Hello, how can I help?", 0.0, 4.0), ("My router keeps dropping the line.", 5.0, 12.0)]
     segments = [
         Segment(
@@ -303,7 +303,7 @@ def seed_mono_call(rt: Runtime) -> None:
         sentiment=Sentiment.negative,
         emotion=Emotion.frustrated,
     )
-    _store_done(rt, "mono", segments, seconds=20, channels=1, analysis=analysis)
+    _store_done(rt, call_id, segments, seconds=20, channels=1, agent=agent, analysis=analysis)
 
 
 def _store_done(

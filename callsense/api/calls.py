@@ -48,10 +48,10 @@ SENSITIVE_REFUSED = "?sensitive=true without the 'view sensitive data' permissio
 
 
 class CallPage(BaseModel):
-    items: list[views.CallSummary]
-    total: int
-    limit: int
-    offset: int
+    items: list[views.CallSummary] = Field(description="newest first (by call time, then id)")
+    total: int = Field(description="calls matching the filters, on every page")
+    limit: int = Field(description="the most items a page holds")
+    offset: int = Field(description="items skipped before this page")
 
 
 class Reprocessing(BaseModel):
@@ -119,6 +119,7 @@ def list_calls(
         until=in_utc(until),
         language=language,
         topic=topic,
+        topic_labels=frozenset(label.label for label in rt.settings.analysis.topics),
         sentiment=sentiment,
         outcome=outcome,
         agent=agent,

@@ -36,8 +36,8 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 
 
 class CategoryView(BaseModel):
-    name: str
-    description: str
+    name: str = Field(description="shown, filtered (GET /calls?category=) and counted")
+    description: str = Field(description="what the category is for; matches nothing")
     defined_in: Literal["settings", "dashboard"] = Field(
         description="settings: read-only here, it changes with the settings file"
     )
@@ -45,22 +45,22 @@ class CategoryView(BaseModel):
     in_words: str = Field(description="the rule in words, as the dashboard shows it")
     calls: int = Field(description="stored calls in the category")
     updated_at: datetime | None = Field(description="a dashboard category's last change")
-    updated_by: str | None
+    updated_by: str | None = Field(description="who last changed a dashboard category")
 
 
 class Reevaluation(BaseModel):
     done: int = Field(description="analysed calls evaluated with the categories in force")
     total: int = Field(description="analysed calls")
-    finished: bool
+    finished: bool = Field(description="every analysed call is evaluated with the categories in force")
 
 
 class CategoryList(BaseModel):
-    items: list[CategoryView]
-    reevaluation: Reevaluation
+    items: list[CategoryView] = Field(description="every category in force, the settings file's first")
+    reevaluation: Reevaluation = Field(description="how far re-evaluating stored calls got")
 
 
 class CategoryChange(BaseModel):
-    description: str = Field(default="", max_length=300)
+    description: str = Field(default="", max_length=300, description="what the category is for")
     rule: dict[str, Any] | Annotated[str, Field(max_length=RULE_TEXT_MAX_CHARS)] = Field(
         description="the rule language of the settings file (docs/analytics.md): an object with its keys, "
         'e.g. {"said": ["full refund"], "speaker": "agent"}, or the same as TOML or JSON text'

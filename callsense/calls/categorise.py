@@ -19,6 +19,7 @@ from callsense.calls.schemas import (
     AnalysisResult,
     CategoryEvidence,
     CategoryMatch,
+    Outcome,
     Segment,
     Speaker,
     SpeakerTalk,
@@ -32,6 +33,7 @@ from callsense.config.categories import (
     InterruptionsRule,
     NonTalkRule,
     NotRule,
+    OutcomeRule,
     PhraseRule,
     Rule,
     SentimentRule,
@@ -167,6 +169,9 @@ def _figure_holds(rule: Rule, facts: CallFacts) -> Evidence:
     elif isinstance(rule, TopicRule):
         value = facts.analysis.topic
         holds = value is not None and value in rule.topic
+    elif isinstance(rule, OutcomeRule):
+        value = next((name for name in rule.outcome if _outcome_says(facts.analysis.outcome, name)), None)
+        holds = value is not None
     elif isinstance(rule, NonTalkRule):
         value = facts.talk.non_talk_seconds if facts.talk else None
         holds = value is not None and rule.non_talk_s.holds(value)
@@ -188,6 +193,20 @@ def _figure_holds(rule: Rule, facts: CallFacts) -> Evidence:
         return None
     shown = f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
     return [_figure(f"{describe(rule)}: {shown}")]
+
+
+# Each outcome a rule names: the flag it reads and the value that makes it hold (null never does).
+_OUTCOME_FLAGS = {
+    "resolved": ("resolved", True),
+    "unresolved": ("resolved", False),
+    "callback_needed": ("callback_needed", True),
+    "escalated": ("escalated", True),
+}
+
+
+def _outcome_says(outcome: Outcome, name: str) -> bool:
+    flag, wanted = _OUTCOME_FLAGS[name]
+    return getattr(outcome, flag) is wanted
 
 
 def _sentiment(rule: SentimentRule, analysis: AnalysisResult) -> str | None:
@@ -225,6 +244,8 @@ def describe(rule: Rule) -> str:
         return f"{whose}{when} is {' or '.join(rule.sentiment)}"
     if isinstance(rule, TopicRule):
         return f"topic is {' or '.join(repr(label) for label in rule.topic)}"
+    if isinstance(rule, OutcomeRule):
+        return f"outcome is {' or '.join(rule.outcome)}"
     if isinstance(rule, NonTalkRule):
         return f"non-talk seconds {rule.non_talk_s.describe()}"
     if isinstance(rule, InterruptionsRule):

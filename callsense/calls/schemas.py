@@ -56,9 +56,9 @@ class Word(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     start: float = Field(ge=0, description="seconds from the start of the recording")
-    end: float = Field(ge=0)
+    end: float = Field(ge=0, description="seconds from the start of the recording")
     text: str = Field(description="as Whisper wrote it, with its leading space")
-    probability: float = Field(ge=0, le=1)
+    probability: float = Field(ge=0, le=1, description="Whisper's probability of the word")
 
 
 class Segment(BaseModel):
@@ -66,10 +66,10 @@ class Segment(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    speaker: Speaker
+    speaker: Speaker = Field(description="'unknown' while a mono call's speakers are not told apart")
     start: float = Field(ge=0, description="seconds from the start of the recording")
-    end: float = Field(ge=0)
-    text: str
+    end: float = Field(ge=0, description="seconds from the start of the recording")
+    text: str = Field(description="the turn's words")
     confidence: float = Field(ge=0, le=1, description="mean word probability")
     words: list[Word] = Field(
         default_factory=list, description="the turn's words with their timings (empty for older transcripts)"
@@ -122,8 +122,8 @@ class SpeakersFound(BaseModel):
 
 
 class SpeakerSentiment(BaseModel):
-    agent: Sentiment | None = None
-    customer: Sentiment | None = None
+    agent: Sentiment | None = Field(default=None, description="null for a mono call or when not analysed")
+    customer: Sentiment | None = Field(default=None, description="null for a mono call or when not analysed")
 
 
 QUARTERS = 4
@@ -135,8 +135,16 @@ class SentimentTrend(BaseModel):
     """Each speaker's sentiment in each quarter of the call (by time): empty when not analysed, else one
     value per quarter, null for a quarter in which that speaker said nothing."""
 
-    agent: list[Sentiment | None] = Field(default_factory=list, max_length=QUARTERS)
-    customer: list[Sentiment | None] = Field(default_factory=list, max_length=QUARTERS)
+    agent: list[Sentiment | None] = Field(
+        default_factory=list,
+        max_length=QUARTERS,
+        description="quarters 1 to 4; null where the agent said nothing; empty for a mono call",
+    )
+    customer: list[Sentiment | None] = Field(
+        default_factory=list,
+        max_length=QUARTERS,
+        description="quarters 1 to 4; null where the customer said nothing; empty for a mono call",
+    )
 
 
 class Owner(StrEnum):
@@ -147,8 +155,8 @@ class Owner(StrEnum):
 class ActionItem(BaseModel):
     """Something one side of the call said would be done after it."""
 
-    owner: Owner
-    text: str
+    owner: Owner = Field(description="the side that promised the step")
+    text: str = Field(description="the step, in a few words")
 
 
 class Outcome(BaseModel):
@@ -164,8 +172,8 @@ class Outcome(BaseModel):
 class FieldFailure(BaseModel):
     """An analysis field the LLM could not produce validly; the field is left empty, never invented."""
 
-    field: str
-    reason: str
+    field: str = Field(description="the field left empty, e.g. 'sentiment_trend.agent'")
+    reason: str = Field(description="what was wrong with the model's answers")
 
 
 class AnalysisResult(BaseModel):
@@ -186,23 +194,23 @@ class AnalysisResult(BaseModel):
 
 
 class ModelsUsed(BaseModel):
-    asr: str | None = None
-    llm_backend: str | None = None
-    llm_model: str | None = None
+    asr: str | None = Field(default=None, description="the Whisper model that transcribed the call")
+    llm_backend: str | None = Field(default=None, description="embedded, ollama or openai")
+    llm_model: str | None = Field(default=None, description="the LLM that analysed the call")
     translation: str | None = Field(default=None, description="'whisper' or 'llm' for non-English calls")
 
 
 class StageTimings(BaseModel):
     """Seconds spent in each stage of the last run that produced this record."""
 
-    fetch: float | None = None
-    transcribe: float | None = None
-    analyse: float | None = None
+    fetch: float | None = Field(default=None, description="seconds downloading the recording")
+    transcribe: float | None = Field(default=None, description="seconds transcribing and measuring talk")
+    analyse: float | None = Field(default=None, description="seconds of the LLM analysis")
 
 
 class TimeSpan(BaseModel):
     start: float = Field(ge=0, description="seconds from the start of the recording")
-    end: float = Field(ge=0)
+    end: float = Field(ge=0, description="seconds from the start of the recording")
 
 
 class Loudness(BaseModel):
@@ -240,8 +248,8 @@ class TalkFigures(BaseModel):
     Per-speaker figures and those that need speakers (overlap, turns) are null while the words' speakers are
     unknown (a mono call before diarization)."""
 
-    agent: SpeakerTalk | None = None
-    customer: SpeakerTalk | None = None
+    agent: SpeakerTalk | None = Field(default=None, description="null while the speakers are unknown")
+    customer: SpeakerTalk | None = Field(default=None, description="null while the speakers are unknown")
     non_talk_seconds: float = Field(ge=0, description="time in non_talk_spans")
     non_talk_spans: list[TimeSpan] = Field(
         default_factory=list, description="stretches with no word of anyone, at least non_talk_min_s long"
@@ -290,15 +298,18 @@ class CategoryEvidence(BaseModel):
 
     turn: int | None = Field(default=None, description="index of the turn in segments; null for a figure")
     start: float | None = Field(default=None, ge=0, description="seconds: where the phrase began")
-    speaker: Speaker | None = None
+    speaker: Speaker | None = Field(default=None, description="who said the phrase; null for a figure")
     text: str = Field(description="the turn's words, or what the figure was")
 
 
 class CategoryMatch(BaseModel):
     """A category (``categories`` in the settings or on the dashboard) whose rule holds for the call."""
 
-    name: str
-    evidence: list[CategoryEvidence] = Field(default_factory=list)
+    name: str = Field(description="the category's name")
+    evidence: list[CategoryEvidence] = Field(
+        default_factory=list,
+        description="at most 20 turns and figures; a viewer's record has the figures only",
+    )
 
     def without_quotes(self) -> CategoryMatch:
         """As a viewer sees it: the figures, not the turns (their words are transcript)."""
@@ -308,44 +319,60 @@ class CategoryMatch(BaseModel):
 class CallRecord(BaseModel):
     """The analysed call. Field names follow the CRM payload of the product brief."""
 
-    call_id: str
-    status: CallStatus
+    call_id: str = Field(description="the id the call was submitted with")
+    status: CallStatus = Field(description="where the call is in processing")
     status_detail: str | None = Field(default=None, description="why the call failed or has no analysis")
-    language: str | None = None
-    language_probability: float | None = None
-    transcript: str = ""
-    translated_transcript: str | None = None
-    summary: list[str] = Field(default_factory=list)
+    language: str | None = Field(default=None, description="Whisper's code of the call's language")
+    language_probability: float | None = Field(
+        default=None, description="Whisper's confidence in the language; under 0.5 is worth a look"
+    )
+    transcript: str = Field(default="", description="one line per turn, 'Agent: ...' when speakers are known")
+    translated_transcript: str | None = Field(
+        default=None, description="the English translation of a non-English call"
+    )
+    summary: list[str] = Field(default_factory=list, description="bullets, in English")
     topic: str | None = Field(
         default=None, description="the call driver: one label of the taxonomy (analysis.topics)"
     )
     topic_detail: str | None = Field(default=None, description="the specific reason, in a few words")
-    sentiment: Sentiment | None = None
-    emotion: Emotion | None = None
-    speaker_sentiment: SpeakerSentiment = Field(default_factory=SpeakerSentiment)
-    sentiment_trend: SentimentTrend = Field(default_factory=SentimentTrend)
+    sentiment: Sentiment | None = Field(default=None, description="the call's overall sentiment")
+    emotion: Emotion | None = Field(default=None, description="the call's dominant emotion")
+    speaker_sentiment: SpeakerSentiment = Field(
+        default_factory=SpeakerSentiment, description="each speaker's sentiment over the call"
+    )
+    sentiment_trend: SentimentTrend = Field(
+        default_factory=SentimentTrend, description="each speaker's sentiment per quarter of the call"
+    )
     issues: list[str] = Field(
         default_factory=list, max_length=ISSUES_MAX, description="what the customer needed, in short"
     )
-    action_items: list[ActionItem] = Field(default_factory=list, max_length=ACTION_ITEMS_MAX)
-    outcome: Outcome = Field(default_factory=Outcome)
+    action_items: list[ActionItem] = Field(
+        default_factory=list,
+        max_length=ACTION_ITEMS_MAX,
+        description="steps a side explicitly promised to take after the call, the agent's first",
+    )
+    outcome: Outcome = Field(default_factory=Outcome, description="resolved, callback needed, escalated")
     duration: float | None = Field(default=None, description="seconds of audio")
-    channels: int | None = None
+    channels: int | None = Field(default=None, description="1 (mono) or 2 (stereo: a channel per side)")
     timestamp: datetime = Field(description="when the call took place, or when it was received")
-    segments: list[Segment] = Field(default_factory=list)
+    segments: list[Segment] = Field(
+        default_factory=list, description="the turns, in order; empty for a viewer's record"
+    )
     talk: TalkFigures | None = Field(
         default=None, description="null for calls transcribed without word timings"
     )
     speakers: SpeakersFound | None = Field(default=None, description="how speakers and roles were found")
-    analysis_failures: list[FieldFailure] = Field(default_factory=list)
+    analysis_failures: list[FieldFailure] = Field(
+        default_factory=list, description="fields the LLM gave no valid value for, left empty"
+    )
     redaction: RedactionSummary | None = Field(
         default=None, description="null when the call was processed with redaction off"
     )
     categories: list[CategoryMatch] = Field(
         default_factory=list, description="the categories the call is in, with their evidence"
     )
-    models: ModelsUsed = Field(default_factory=ModelsUsed)
-    timings: StageTimings = Field(default_factory=StageTimings)
+    models: ModelsUsed = Field(default_factory=ModelsUsed, description="what produced the record")
+    timings: StageTimings = Field(default_factory=StageTimings, description="seconds per stage")
 
 
 def render_transcript(segments: list[Segment]) -> str:

@@ -11,19 +11,23 @@ from callsense.calls.schemas import CallStatus, Outcome, TalkFigures
 
 
 class CallSummary(BaseModel):
-    call_id: str
-    status: CallStatus
-    timestamp: datetime
-    duration: float | None
-    language: str | None
-    agent: str | None
-    direction: str | None
-    topic: str | None
-    sentiment: str | None
-    emotion: str | None
+    """A call in a list: what it is and its analysis' clear figures (the record has the rest)."""
+
+    call_id: str = Field(description="the id the call was submitted with")
+    status: CallStatus = Field(description="where the call is in processing")
+    timestamp: datetime = Field(description="when the call took place, or when it was received")
+    duration: float | None = Field(description="seconds of audio")
+    language: str | None = Field(description="Whisper's code of the call's language")
+    agent: str | None = Field(description="the agent named in the call's metadata")
+    direction: str | None = Field(description="inbound or outbound, as submitted")
+    topic: str | None = Field(description="the call driver: one label of the taxonomy (analysis.topics)")
+    sentiment: str | None = Field(description="the call's overall sentiment")
+    emotion: str | None = Field(description="the call's dominant emotion")
     non_talk_seconds: float | None = Field(default=None, description="seconds with nobody talking")
-    interruptions: int | None = Field(default=None, description="both speakers' interruptions")
-    outcome: Outcome
+    interruptions: int | None = Field(
+        default=None, description="both speakers' interruptions; null while the speakers are unknown"
+    )
+    outcome: Outcome = Field(description="resolved, callback needed, escalated: each null when not said")
 
 
 def summary(call: Call) -> CallSummary:

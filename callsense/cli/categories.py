@@ -5,22 +5,26 @@ from __future__ import annotations
 import time
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from callsense.cli import common
-from callsense.config.categories import parse_categories
+from callsense.config.analysis import AnalysisSettings
+from callsense.config.categories import CategoryError, parse_categories
 
 if TYPE_CHECKING:
+    from callsense.config import Settings
     from callsense.runtime import Runtime
 
 app = typer.Typer(
-    help="Call categories: rules on what was said, sentiment, topic and talk figures (docs/analytics.md, "
-    "Categories). Defined in the settings file (\\[\\[categories]]) or on the dashboard's Categories page.",
+    help="Call categories: rules on what was said, sentiment, topic, outcome and talk figures "
+    "(docs/analytics.md, Categories). Defined in the settings file (\\[\\[categories]]) or on the "
+    "dashboard's Categories page.",
     no_args_is_help=True,
 )
 POLL_SECONDS = 1.0
@@ -75,9 +79,27 @@ def check(
         )
         raise typer.Exit(common.EXIT_PERMANENT)
     with common.errors_as_exit():
-        found = parse_categories(raw["categories"], topics={t.label for t in settings.analysis.topics})
+        found = parse_categories(raw["categories"], topics=_taxonomy(file, raw, settings))
     for category in found:
         common.out.print(f"[green]ok[/] {category.name}: {escape(describe(category.rule))}", highlight=False)
+
+
+def _taxonomy(file: Path, raw: dict[str, Any], settings: Settings) -> set[str]:
+    """The labels a topic rule may name: FILE's own ``[[analysis.topics]]`` when it lists them (a settings
+    file about to replace the one in force, a new label and its category added together), else those in
+    force."""
+    section = raw.get("analysis")
+    if not isinstance(section, dict) or "topics" not in section:
+        return {topic.label for topic in settings.analysis.topics}
+    try:
+        return {topic.label for topic in AnalysisSettings(topics=section["topics"]).topics}
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"analysis.{'.'.join(map(str, error['loc']))}: "
+            + (str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"])
+            for error in exc.errors()
+        )
+        raise CategoryError(f"{file}: {problems}") from None
 
 
 def _queue(rt: Runtime) -> int:

@@ -98,10 +98,10 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     categories: tuple[Category, ...] = Field(
         default=(),
-        description="Call categories (rules on what was said, sentiment, topic and talk figures), evaluated "
-        "on every call; read-only on the dashboard, which can add its own. TOML: [[categories]] name = '...' "
-        "rule = { said = ['this call is recorded'], speaker = 'agent', first_s = 30 }. The rule language: "
-        "docs/analytics.md, Categories.",
+        description="Call categories (rules on what was said, sentiment, topic, outcome and talk figures), "
+        "evaluated on every call; read-only on the dashboard, which can add its own. TOML: [[categories]] "
+        "name = '...' rule = { said = ['this call is recorded'], speaker = 'agent', first_s = 30 }. The rule "
+        "language: docs/analytics.md, Categories.",
     )
 
     @field_validator("log_level")

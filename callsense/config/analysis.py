@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TOPIC_LABEL_MAX_CHARS = 60
 
@@ -16,6 +18,20 @@ class TopicLabel(BaseModel):
     description: str = Field(
         min_length=1, max_length=200, description="What calls it covers, in a few words, for the prompt."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _described(cls, value: Any) -> Any:
+        """Name the label left without a description: "analysis.topics.7.description: Field required" made
+        an admin count the tables of the file."""
+        if isinstance(value, dict) and isinstance(value.get("label"), str) and value["label"].strip():
+            description = value.get("description")
+            if description is None or (isinstance(description, str) and not description.strip()):
+                raise ValueError(
+                    f"the label '{value['label'].strip()}' needs a description: what calls it covers, in a "
+                    "few words (the model reads it)"
+                )
+        return value
 
 
 DEFAULT_TOPICS = (
@@ -42,7 +58,6 @@ class AnalysisSettings(BaseModel):
 
     topics: tuple[TopicLabel, ...] = Field(
         default=DEFAULT_TOPICS,
-        min_length=2,
         max_length=40,
         description="The call-driver taxonomy: the topic of a call is exactly one of these labels (the "
         "specific phrase is kept in topic_detail). Each label's description goes into the prompt. Keep a "
@@ -51,8 +66,16 @@ class AnalysisSettings(BaseModel):
 
     @field_validator("topics")
     @classmethod
-    def _distinct_labels(cls, value: tuple[TopicLabel, ...]) -> tuple[TopicLabel, ...]:
-        folded = [topic.label.casefold() for topic in value]
-        if len(set(folded)) != len(folded):
-            raise ValueError("topic labels must differ (ignoring case)")
+    def _two_distinct_labels(cls, value: tuple[TopicLabel, ...]) -> tuple[TopicLabel, ...]:
+        # Counted here, once every label is valid: pydantic's min_length counted only the valid ones, and
+        # two labels, one without a description, were also refused as "at least 2 items ..., not 1".
+        if len(value) < 2:
+            raise ValueError(
+                f"list at least 2 labels, one of them a catch-all such as 'Other' ({len(value)} given)"
+            )
+        seen: dict[str, str] = {}
+        for topic in value:
+            first = seen.setdefault(topic.label.casefold(), topic.label)
+            if first is not topic.label:
+                raise ValueError(f"topic labels must differ (ignoring case): '{first}' and '{topic.label}'")
         return value

@@ -7,6 +7,7 @@ A rule is one table with one of these keys; ``all``, ``any`` and ``not`` nest ot
     said = ["this call is recorded"], speaker = "agent", first_s = 30   # a phrase, optionally timed
     sentiment = "Negative", speaker = "customer", quarter = 4            # call, speaker or quarter sentiment
     topic = ["Cancellation", "Refund request"]                           # taxonomy labels
+    outcome = ["unresolved", "escalated"]                                # the outcome flags
     non_talk_s = { above = 60 }        interruptions = { above = 3 }     # talk figures
     talk_share = { above = 0.7 }, speaker = "agent"        duration_s = { below = 30 }
     all = [...]   any = [...]   not = {...}
@@ -40,17 +41,34 @@ NESTING_MAX = 8
 
 SpeakerName = Literal["agent", "customer"]
 SentimentName = Literal["Positive", "Neutral", "Negative"]
+# As the calls list and the API filter on them: "unresolved" is resolved = false.
+OutcomeName = Literal["resolved", "unresolved", "callback_needed", "escalated"]
 
 
 class _Rule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+# A bound or window in a rule. Finite only: NaN or inf (TOML's ``nan``, ``inf``) would be stored as JSON null,
+# so a dashboard rule read back lost its bound and was skipped ("category skipped") on every call.
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Bounds(_Rule):
     """A range of a figure: above (exclusive) and/or below (exclusive)."""
 
-    above: float | None = None
-    below: float | None = None
+    above: Number | None = None
+    below: Number | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_table(cls, value: Any) -> Any:
+        # "interruptions = 3" is the natural first try; pydantic answered "Input should be a valid dictionary
+        # or instance of Bounds".
+        if isinstance(value, dict | Bounds):
+            return value
+        number = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else "N"
+        raise ValueError(f"a range is a table: {{ above = {number} }}, {{ below = {number} }} or both")
 
     @model_validator(mode="after")
     def _some_bound(self) -> Bounds:
@@ -81,8 +99,8 @@ class PhraseRule(_Rule):
         min_length=1, max_length=PHRASES_MAX
     )
     speaker: SpeakerName | None = None
-    first_s: float | None = Field(default=None, gt=0, description="said starting within the first seconds")
-    last_s: float | None = Field(default=None, gt=0, description="said starting within the last seconds")
+    first_s: Number | None = Field(default=None, gt=0, description="said starting within the first seconds")
+    last_s: Number | None = Field(default=None, gt=0, description="said starting within the last seconds")
 
     _listed = field_validator("said", mode="before")(_as_list)
 
@@ -124,6 +142,15 @@ class TopicRule(_Rule):
     topic: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
 
     _listed = field_validator("topic", mode="before")(_as_list)
+
+
+class OutcomeRule(_Rule):
+    """The call's outcome says one of these: resolved, unresolved (resolved is false), callback_needed,
+    escalated. A flag the call leaves unsaid (null) never holds."""
+
+    outcome: list[OutcomeName] = Field(min_length=1)
+
+    _listed = field_validator("outcome", mode="before")(_as_list)
 
 
 class NonTalkRule(_Rule):
@@ -181,6 +208,7 @@ _KINDS = {
     "said": PhraseRule,
     "sentiment": SentimentRule,
     "topic": TopicRule,
+    "outcome": OutcomeRule,
     "non_talk_s": NonTalkRule,
     "interruptions": InterruptionsRule,
     "talk_share": TalkShareRule,
@@ -204,6 +232,7 @@ Rule = Annotated[
     Annotated[PhraseRule, Tag("said")]
     | Annotated[SentimentRule, Tag("sentiment")]
     | Annotated[TopicRule, Tag("topic")]
+    | Annotated[OutcomeRule, Tag("outcome")]
     | Annotated[NonTalkRule, Tag("non_talk_s")]
     | Annotated[InterruptionsRule, Tag("interruptions")]
     | Annotated[TalkShareRule, Tag("talk_share")]
@@ -289,7 +318,12 @@ def _place(location: tuple[int | str, ...]) -> str:
 
 
 def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{_place(error['loc'])}: {error['msg']}" for error in exc.errors())
+    # A validator's own words, without pydantic's "Value error, " in front of them (as the settings say it).
+    return "; ".join(
+        f"{_place(error['loc'])}: "
+        + (str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"])
+        for error in exc.errors()
+    )
 
 
 def parse_category(raw: Any, *, topics: set[str] | None = None) -> Category:
@@ -322,10 +356,15 @@ def parse_rule_text(text: str) -> Any:
     if not text:
         raise CategoryError("the rule is empty")
     try:
-        return json.loads(text) if text.startswith("{") else tomllib.loads(text)
+        parsed = json.loads(text) if text.startswith("{") else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         kind = "JSON" if text.startswith("{") else "TOML"
         raise CategoryError(f"the rule is not valid {kind}: {exc}") from None
+    # The settings file's line copied whole, 'rule = { not = { said = [...] } }' (or {"rule": ...}): the
+    # rule is its value; it was refused as "a rule is a table with one of the keys ...".
+    if isinstance(parsed, dict) and list(parsed) == ["rule"] and isinstance(parsed["rule"], dict):
+        return parsed["rule"]
+    return parsed
 
 
 def parse_categories(raw: Any, *, topics: set[str] | None = None) -> tuple[Category, ...]:

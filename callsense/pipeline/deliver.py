@@ -50,8 +50,9 @@ class Attempt:
 
 
 def _text(value: Any, *, nested: bool = False) -> str:
-    """A field as template text: a list one bullet a line, an object "key: value, ..."; inside those, an
-    action item reads "agent: text" and a sentiment trend "Neutral → Negative → - → Positive"."""
+    """A field as template text: a list one bullet a line, an object "key: value, ..." (keys without a value
+    left out: an unknown outcome flag, the empty trend of a mono call); inside those, an action item reads
+    "agent: text" and a sentiment trend "Neutral → Negative → - → Positive"."""
     if value is None:
         return "-" if nested else ""
     if isinstance(value, bool):
@@ -64,9 +65,17 @@ def _text(value: Any, *, nested: bool = False) -> str:
         if nested:
             return ": ".join(_text(item, nested=True) for item in value.values())
         return ", ".join(
-            f"{key}: {_text(item, nested=True)}" for key, item in value.items() if item is not None
+            f"{key}: {_text(item, nested=True)}" for key, item in value.items() if item not in (None, [])
         )
     return str(value)
+
+
+def _line(value: Any, text: str) -> str:
+    """A field as subject text, on one line: a list's items joined by "; " ("Refund given; Long hold"), any
+    other line break a space. A subject is a one-line field in every CRM; bullets made it several lines."""
+    if isinstance(value, list):
+        text = "; ".join(_text(item, nested=True) for item in value)
+    return " ".join(text.split())
 
 
 def render(*, call: Call, rt: Runtime, destination: DestinationSettings, delivery_id: uuid.UUID) -> Outgoing:
@@ -112,6 +121,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
     for name in ("transcript", "translated_transcript"):
         if name in texts and limit is not None and len(texts[name]) > limit:
             texts[name] = texts[name][:limit].rstrip() + " [...]"
+    subject_texts = {name: _line(fields[name], text) for name, text in texts.items()}
     contact_id = metadata.get(destination.contact_id_key)
     webhook = destination.kind is DestinationKind.webhook  # it sends the fields themselves, no text
     return Outgoing(
@@ -119,7 +129,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         call_id=record.call_id,
         occurred_at=record.timestamp,
         fields=fields,
-        subject="" if webhook else destination.subject_template.format_map(texts),
+        subject="" if webhook else destination.subject_template.format_map(subject_texts),
         body="" if webhook else destination.body_template.format_map(texts),
         customer_number=number,
         contact_id=str(contact_id) if contact_id is not None else None,

@@ -185,13 +185,19 @@ def categorise(context: procrastinate.JobContext, first: str, last: str) -> None
     categorise_stage.run_batch(_runtime(context), uuid.UUID(first), uuid.UUID(last))
 
 
+def _batch_lock(first: uuid.UUID, last: uuid.UUID) -> str:
+    # The whole range, not its first call: a later change can cut a batch from the same first call further
+    # on (calls before it left, or were reprocessed), and a waiting job of the shorter range would have
+    # swallowed it, leaving its last calls stale until the reconciler. Overlapping jobs do no harm.
+    return queueing_lock("categorise", f"{first}..{last}")
+
+
 def defer_categorise(app: procrastinate.App, first: uuid.UUID, last: uuid.UUID) -> bool:
-    return _defer(app, "categorise", queueing_lock("categorise", first), first=str(first), last=str(last))
+    return _defer(app, "categorise", _batch_lock(first, last), first=str(first), last=str(last))
 
 
 async def defer_categorise_async(app: procrastinate.App, first: uuid.UUID, last: uuid.UUID) -> bool:
-    lock = queueing_lock("categorise", first)
-    return await _defer_async(app, "categorise", lock, first=str(first), last=str(last))
+    return await _defer_async(app, "categorise", _batch_lock(first, last), first=str(first), last=str(last))
 
 
 @dataclass(frozen=True)

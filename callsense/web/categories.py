@@ -90,7 +90,8 @@ async def save_category(
     return RedirectResponse(f"{PREFIX}/categories", status_code=status.HTTP_303_SEE_OTHER)
 
 
-@router.post("/categories/{name}/delete")
+# ``:path``: a name may hold a "/" ("Refund/Return"), which the row's form leaves as it is in the URL.
+@router.post("/categories/{name:path}/delete")
 async def delete_category(name: str, rt: RuntimeDep, jobs_app: JobsDep, user: CsrfCheckedDep) -> Response:
     if not user.role.allows(Role.admin):
         raise WebRefusal(status.HTTP_403_FORBIDDEN, "Changing categories needs the admin role.")

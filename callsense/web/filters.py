@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -52,9 +52,11 @@ class CallFilters:
     non_talk_above: float | None = None  # seconds
     interruptions_above: int | None = None
     category: str | None = None
+    # Not a filter: the taxonomy's labels, which a topic filter that is one of them reads (queries.py).
+    topic_labels: frozenset[str] = field(default=frozenset(), repr=False)
 
     @classmethod
-    def parse(cls, params: Any) -> CallFilters:
+    def parse(cls, params: Any, *, topic_labels: frozenset[str] = frozenset()) -> CallFilters:
         return cls(
             since=_day(params.get("since")),
             until=_day(params.get("until")),
@@ -68,6 +70,7 @@ class CallFilters:
             non_talk_above=_at_least_zero(params.get("non_talk_above"), float),
             interruptions_above=_at_least_zero(params.get("interruptions_above"), int),
             category=_text(params.get("category"), 60),
+            topic_labels=topic_labels,
         )
 
     @property
@@ -85,7 +88,7 @@ class CallFilters:
         return replace(self, since=today - timedelta(days=days - 1), until=today)
 
     def query_string(self, **extra: str) -> str:
-        pairs = {k: str(v) for k, v in asdict(self).items() if v is not None}
+        pairs = {k: str(v) for k, v in asdict(self).items() if v is not None and k != "topic_labels"}
         pairs.update({k: v for k, v in extra.items() if v})
         return urlencode(pairs)
 
@@ -99,6 +102,7 @@ class CallFilters:
             else None,
             language=self.language,
             topic=self.topic,
+            topic_labels=self.topic_labels,
             sentiment=Sentiment(self.sentiment) if self.sentiment else None,
             outcome=queries.OutcomeFilter(self.outcome) if self.outcome else None,
             agent=self.agent,

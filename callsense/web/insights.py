@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, distinct, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
-from callsense.calls.models import Call, CallCategory
+from callsense.calls.models import Analysis, Call, CallCategory
 from callsense.calls.schemas import Outcome, Sentiment
 from callsense.web.filters import CallFilters
 
@@ -76,6 +76,17 @@ CHARTS = (
     "categories",
 )
 _OUTCOME_COLUMNS = {name: getattr(Call, name) for name in Outcome.model_fields}
+# What an empty chart says when the period has calls (with none it says so): "No calls in this period"
+# under the KPI "Calls 120" sent an analyst looking for lost calls when none had, say, an agent's name.
+_TOPICLESS = "None of these calls has a topic yet (not analysed, or analysed without one)."
+EMPTY_WITH_CALLS = {
+    "topics": _TOPICLESS,
+    "topic_sentiment": _TOPICLESS,
+    "outcomes": "None of these calls is analysed yet.",
+    "duration": "None of these calls has a duration yet.",
+    "talk_per_agent": "None of these calls has both an agent's name and talk figures.",
+    "categories": "None of these calls is in a category.",
+}
 
 
 def summary(*, session: Session, filters: CallFilters, include_transcripts: bool) -> Summary:
@@ -134,13 +145,15 @@ def chart(name: str, *, session: Session, filters: CallFilters, include_transcri
         )
         return Table("Sentiment by topic", ["topic", *SENTIMENTS], [list(r) for r in session.execute(query)])
     if name == "outcomes":
+        # Of the analysed calls: one that failed or waits for its analysis is no "not said".
+        analysed = exists().where(Analysis.call_pk == Call.id)
         answers = [
             select(
                 literal(flag.replace("_", " ").capitalize()),
                 func.count().filter(column.is_(True)),
                 func.count().filter(column.is_(False)),
                 func.count().filter(column.is_(None)),
-            ).where(*where)
+            ).where(*where, analysed)
             for flag, column in _OUTCOME_COLUMNS.items()
         ]
         rows = [list(session.execute(query).one()) for query in answers]

@@ -63,6 +63,11 @@ def _menus(rt: Runtime, session: Session) -> dict[str, Any]:
     }
 
 
+def _filters(params: Any, rt: Runtime) -> CallFilters:
+    """The filters of a page's query string, with the taxonomy a topic filter reads."""
+    return CallFilters.parse(params, topic_labels=frozenset(t.label for t in rt.settings.analysis.topics))
+
+
 def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
@@ -70,7 +75,7 @@ def _is_htmx(request: Request) -> bool:
 @router.get("/calls")
 def calls_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
     params = request.query_params
-    filters = CallFilters.parse(params)
+    filters = _filters(params, rt)
     sort = params.get("sort", "time")
     sort = sort if sort in call_list.SORTS else "time"
     descending = params.get("dir", "desc") != "asc"
@@ -211,7 +216,7 @@ async def retry_delivery(
 
 @router.get("/insights")
 def insights_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
-    filters = CallFilters.parse(request.query_params).with_default_period(INSIGHTS_DEFAULT_DAYS)
+    filters = _filters(request.query_params, rt).with_default_period(INSIGHTS_DEFAULT_DAYS)
     include = user.role.allows(Role.analyst)
     with rt.db.transaction() as session:
         totals = insights.summary(session=session, filters=filters, include_transcripts=include)
@@ -228,6 +233,7 @@ def insights_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRe
         "tables": tables,
         "chart_data": chart_data,
         "menus": menus,
+        "empty_with_calls": insights.EMPTY_WITH_CALLS,
     }
     return page(request, "insights.html", context)
 
@@ -236,7 +242,7 @@ def insights_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRe
 def insights_csv(name: str, request: Request, rt: RuntimeDep, user: SignedInDep) -> Response:
     if name not in insights.CHARTS:
         raise WebRefusal(status.HTTP_404_NOT_FOUND, f"There is no chart called “{name}”.")
-    filters = CallFilters.parse(request.query_params).with_default_period(INSIGHTS_DEFAULT_DAYS)
+    filters = _filters(request.query_params, rt).with_default_period(INSIGHTS_DEFAULT_DAYS)
     with rt.db.transaction() as session:
         table = insights.chart(
             name, session=session, filters=filters, include_transcripts=user.role.allows(Role.analyst)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import categories
@@ -312,7 +312,16 @@ def test_a_dashboard_category_cannot_shadow_or_duplicate_one_of_the_settings(rt:
 
 
 def test_a_new_call_gets_its_categories_at_the_end_of_the_analyse_stage(rt: Runtime) -> None:
-    _save(rt, {"name": "Agent greets", "rule": {"said": "hello", "speaker": "agent"}})
+    _save(
+        rt,
+        {"name": "Agent greets", "rule": {"said": "hello", "speaker": "agent"}},
+        # The scripted outcome "y?n": resolved, callback not said, not escalated.
+        {
+            "name": "Resolved here",
+            "rule": {"all": [{"outcome": "resolved"}, {"not": {"outcome": "escalated"}}]},
+        },
+        {"name": "Callback", "rule": {"outcome": "callback_needed"}},
+    )
     with_llm = dataclasses.replace(rt, llm=FakeLLM(lambda request: json.dumps(ANALYSIS)))
     with rt.db.transaction() as session:
         call = Call(id=uuid.uuid4(), call_id="new", status=CallStatus.transcribed.value, source="t")
@@ -335,11 +344,42 @@ def test_a_new_call_gets_its_categories_at_the_end_of_the_analyse_stage(rt: Runt
         assert call.status == CallStatus.done.value
         assert [m.name for m in calls.read_categories(call=call, keyring=rt.keyring)] == [
             "Agent greets",  # by name, as stored
+            "Resolved here",
             "Short call",
         ]
         assert call.categories_revision == categories.revision(
             categories.in_force(session=session, configured=rt.settings.categories)
         )
+
+
+def test_a_change_while_the_last_ones_jobs_wait_leaves_no_call_stale(rt: Runtime) -> None:
+    """The first change's jobs wait, but for the second batch's, which ran; ten calls of the first batch are
+    being reprocessed; a second change then cuts the batches differently: the new first batch reaches ten
+    calls into the old second one. Every stale call is in a job that runs (none waits for the reconciler)."""
+    with rt.db.transaction() as session:  # jobs an earlier test left waiting would cover the gap
+        session.execute(text("delete from procrastinate_jobs where queue_name = 'categories'"))
+    app = tasks.build_app(rt)
+    with app.open():
+        _save(rt, {"name": "Greeting", "rule": {"said": "hello"}})
+        ranges = categorise.stale_ranges(rt)
+        for first, last in [ranges[0], *ranges[2:]]:
+            assert tasks.defer_categorise(app, first, last)
+        assert categorise.run_batch(rt, *ranges[1]) == categorise.BATCH_CALLS
+    first, last = ranges[0]
+    with rt.db.transaction() as session:
+        later = select(Call.id).where(Call.id > first, Call.id <= last).order_by(Call.id).limit(10)
+        reprocessed = list(session.scalars(later))
+        session.execute(
+            update(Call).where(Call.id.in_(reprocessed)).values(status=CallStatus.transcribed.value)
+        )
+    try:
+        _save(rt, {"name": "Greeting", "rule": {"said": "hello there"}})
+        assert categorise.stale_ranges(rt)[0][0] == first  # the same first call, a later last one
+        _run_worker(rt)  # queues the second change's batches as the dashboard does, and runs every job
+        assert categorise.progress(rt).finished
+    finally:
+        with rt.db.transaction() as session:
+            session.execute(update(Call).where(Call.id.in_(reprocessed)).values(status=CallStatus.done.value))
 
 
 @pytest.fixture(autouse=True)

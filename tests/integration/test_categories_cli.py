@@ -64,3 +64,37 @@ def test_categories_from_the_command_line(
     empty = tmp_path / "empty.toml"
     empty.write_text("log_level = 'INFO'\n", encoding="utf-8")
     assert "has no [[categories]]" in runner.invoke(app, ["categories", "check", str(empty)]).output
+
+
+def test_checking_a_settings_file_reads_its_own_taxonomy(tmp_path: Path) -> None:
+    """A new label and a category on it, added together to the settings file about to be deployed: the
+    check reads that file's taxonomy, not the one in force (the default, without 'Roaming')."""
+    new = tmp_path / "callsense.toml"
+    taxonomy = (
+        '[[analysis.topics]]\nlabel = "Roaming"\ndescription = "using the phone abroad"\n'
+        '[[analysis.topics]]\nlabel = "Other"\ndescription = "none of these"\n'
+    )
+    new.write_text(
+        taxonomy + '[[categories]]\nname = "Roaming calls"\nrule = { topic = "Roaming" }\n', encoding="utf-8"
+    )
+    runner = CliRunner()
+    checked = runner.invoke(app, ["categories", "check", str(new)])
+    assert checked.exit_code == 0, checked.output
+    assert "ok Roaming calls: topic is 'Roaming'" in checked.output
+
+    new.write_text(
+        taxonomy + '[[categories]]\nname = "Refunds"\nrule = { topic = "Refund request" }\n', encoding="utf-8"
+    )
+    refused = runner.invoke(app, ["categories", "check", str(new)])
+    assert refused.exit_code == 1  # a default label, gone from this file's taxonomy
+    assert (
+        "category 'Refunds': topic 'Refund request' is not a taxonomy label (analysis.topics: Other, Roaming)"
+        in (refused.output.replace("\n", " "))
+    )
+    new.write_text(
+        '[[analysis.topics]]\nlabel = "Roaming"\n[[categories]]\nname = "X"\nrule = { said = "x" }\n'
+    )
+    broken = runner.invoke(app, ["categories", "check", str(new)])
+    assert broken.exit_code == 1 and "analysis.topics.0: the label 'Roaming' needs a description" in (
+        broken.output.replace("\n", " ")
+    )

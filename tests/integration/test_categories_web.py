@@ -187,3 +187,19 @@ def test_deleting_a_category_takes_it_off_every_call_at_once(app: object, rt: Ru
     assert admin.post("/app/categories/nothing/delete", data={"csrf_token": _csrf(admin)}).status_code == 404
     _work(rt)
     assert "No categories yet" in admin.get("/app/categories").text
+
+
+def test_a_category_whose_name_has_a_slash_is_edited_and_deleted_from_its_row(app: object) -> None:
+    admin = _signed_in(app, "admin")
+    token = _csrf(admin)
+    saved = admin.post(
+        "/app/categories", data={"csrf_token": token, "name": "Refund/Return", "rule": REFUND_RULE}
+    )
+    assert saved.status_code == 303
+    page = admin.get("/app/categories").text
+    edit = re.search(r'href="([^"]+)#category-form">Edit<span class="visually-hidden"> Refund/Return', page)
+    assert edit is not None and 'value="Refund/Return"' in admin.get(edit[1].replace("&amp;", "&")).text
+    action = re.search(r'<form method="post" action="([^"]+/delete)"', page)
+    assert action is not None
+    assert admin.post(action[1], data={"csrf_token": token}).status_code == 303
+    assert "No categories yet" in admin.get("/app/categories").text

@@ -194,6 +194,49 @@ def test_filters_narrow_the_list(rt: Runtime) -> None:
     assert "demo-bill-de" not in _ids(rt, CallFilters(since=today - timedelta(days=1)))
 
 
+def _store_topic(rt: Runtime, call_id: str, topic: str) -> None:
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id=call_id,
+            source="/x.wav",
+            shown_source="x.wav",
+            details=calls.CallDetails(started_at=datetime.now(UTC)),
+        )
+        result = AnalysisResult(summary=["s"], topic=topic)
+        calls.store_analysis(
+            session=session, call=call, keyring=rt.keyring, result=result, llm_backend="f", llm_model="f"
+        )
+
+
+def test_a_topic_label_does_not_find_the_labels_that_contain_it(rt: Runtime) -> None:
+    """A custom taxonomy with "Billing" and "Billing dispute": Insights counts them apart, and the list
+    filtered on one shows that one (and older free-text topics with its words), as many calls as counted."""
+    for call_id, topic in [
+        ("bill-1", "Billing"),
+        ("bill-2", "Billing dispute"),
+        ("bill-3", "Billing dispute"),
+    ]:
+        _store_topic(rt, call_id, topic)
+    _store_topic(rt, "bill-old", "billing question about an invoice")  # free text, before the taxonomy
+    labels = frozenset({"Billing", "Billing dispute", "Other"})
+    billing = CallFilters.parse({"topic": "Billing"}, topic_labels=labels)
+    assert _ids(rt, billing) == {"bill-1", "bill-old"}
+    assert _ids(rt, CallFilters.parse({"topic": "billing dispute"}, topic_labels=labels)) == {
+        "bill-2",
+        "bill-3",
+    }
+    assert {"bill-1", "bill-2", "bill-3", "bill-old"} <= _ids(
+        rt, CallFilters(topic="bill", topic_labels=labels)
+    )
+    assert _ids(rt, CallFilters(topic="Billing")) >= {"bill-1", "bill-2"}  # no taxonomy given: words only
+    assert billing.query_string() == "topic=Billing"  # the labels are no filter of the page's links
+    with rt.db.transaction() as session:
+        counted = insights.chart("topics", session=session, filters=billing, include_transcripts=True)
+    assert dict(map(tuple, counted.rows)) == {"Billing": 1, "billing question about an invoice": 1}
+
+
 @pytest.mark.parametrize(("sort", "descending"), [("time", True), ("duration", False), ("agent", True)])
 def test_keyset_pages_cover_every_call_once_both_ways(rt: Runtime, sort: str, descending: bool) -> None:
     everything = CallFilters()

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from callsense.calls import service as calls
-from callsense.calls.models import Call, Delivery, Event
+from callsense.calls.models import Analysis, Call, Delivery, Event
 from callsense.calls.schemas import CallStatus
 from callsense.calls.search import CallSearch
 from callsense.config import Settings
@@ -442,3 +442,34 @@ def test_the_api_refuses_a_non_talk_time_that_is_not_a_finite_number(app: object
             (["query", "non_talk_above"], "Input should be a finite number")
         ]
     assert client.get("/calls", params={"non_talk_above": "1e9"}, headers=headers).json()["total"] == 0
+
+
+def test_insights_say_what_an_empty_chart_lacks_and_show_a_missing_share_as_a_dash(
+    app: object, rt: Runtime
+) -> None:
+    """A mono call of a named agent: its speakers are unknown, so the agent's share of the talk is missing;
+    it is in no category. A period without calls says so."""
+    seed_mono_call(rt, call_id="mono-named", agent="Mono-agent")
+    client = _client(app)
+    _sign_in(client, "viewer")
+    page = client.get("/app/insights", params={"agent": "Mono-agent"}).text
+    assert '<span class="kpi-value" id="kpi-calls">1</span>' in page
+    rows = re.findall(r"<tr><th scope=\"row\">Mono-agent</th>(.*?)</tr>", page)
+    assert rows == ['<td class="num">1</td><td class="num">—</td><td class="num">8.0</td>']
+    assert page.count("None of these calls is in a category.") == 1
+    assert "No calls in this period" not in page
+    quiet = client.get("/app/insights", params={"since": "2001-01-01", "until": "2001-01-31"}).text
+    assert "None of these calls" not in quiet and quiet.count("No calls in this period.") >= 5
+
+
+def test_the_outcome_chart_counts_the_analysed_calls_only(app: object, rt: Runtime) -> None:
+    """A call that failed, had no speech or waits for its analysis was never asked its outcome: it is not a
+    "Not said" (the demo call whose recording is missing failed)."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    rows = client.get("/app/insights/outcomes.csv").content.decode("utf-8-sig").splitlines()[1:]
+    with rt.db.transaction() as session:
+        every = session.scalar(select(func.count()).select_from(Call)) or 0
+        analysed = session.scalar(select(func.count()).select_from(Analysis)) or 0
+    assert 0 < analysed < every
+    assert [sum(int(n) for n in row.split(",")[1:]) for row in rows] == [analysed] * 3

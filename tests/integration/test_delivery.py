@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook
 from callsense import metrics
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
+from callsense.calls.schemas import Speaker
 from callsense.config import Settings
 from callsense.errors import CRMUnavailableError
 from callsense.pipeline import analyse, deliver, queue_figures, tasks
@@ -29,7 +30,7 @@ from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
-from tests.crm_calls import analysed_call, cli, cli_env
+from tests.crm_calls import TRANSCRIPT, analysed_call, cli, cli_env
 from tests.crm_fakes import FakeHubSpot, Reply, serving
 from tests.servers import CALLSENSE
 
@@ -367,6 +368,65 @@ def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings
         "agent: Positive → Positive → - → -, customer: - → Negative → Negative → Negative"
     )
     assert sent.contact_id == "501" and sent.customer_number == PHONE  # for the look-up only
+
+
+def test_a_subject_is_one_line_whatever_lists_it_names(settings: Settings) -> None:
+    """A subject is a one-line field in every CRM: a list in it reads "a; b", not a bullet a line."""
+    mapped = hubspot(
+        "http://127.0.0.1:9",
+        fields=["call_id", "topic", "summary", "action_items"],
+        subject_template="{topic}: {summary} (to do: {action_items})",
+        body_template="{summary}",
+    )
+    runtime = open_runtime(with_destinations(settings, mapped))
+    try:
+        call_pk = analysed_call(runtime, "one-line", metadata={"crm_contact_id": "501"})
+        with runtime.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None
+            sent = deliver.render(
+                call=call,
+                rt=runtime,
+                destination=runtime.settings.deliveries.destinations[0],
+                delivery_id=uuid.uuid4(),
+            )
+    finally:
+        runtime.db.close()
+    assert sent.subject == (
+        "Refund request: Customer was charged twice for order 1042.; Agent refunded the duplicate payment. "
+        "(to do: agent: Refund the duplicate payment)"
+    )
+    assert sent.body == (  # the body keeps a bullet a line
+        "- Customer was charged twice for order 1042.\n- Agent refunded the duplicate payment."
+    )
+
+
+def test_a_mono_calls_missing_trend_leaves_nothing_in_a_template(settings: Settings) -> None:
+    """Speakers not told apart: the model is not asked for a trend, and the body says nothing of one (it read
+    "agent: , customer: ")."""
+    mapped = hubspot(
+        "http://127.0.0.1:9",
+        fields=["call_id", "outcome", "sentiment_trend"],
+        subject_template="Call {call_id}",
+        body_template="Trend: {sentiment_trend}|Outcome: {outcome}",
+    )
+    mono = [segment.model_copy(update={"speaker": Speaker.unknown}) for segment in TRANSCRIPT]
+    runtime = open_runtime(with_destinations(settings, mapped))
+    try:
+        call_pk = analysed_call(runtime, "mono-trend", metadata={"crm_contact_id": "501"}, segments=mono)
+        with runtime.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None
+            sent = deliver.render(
+                call=call,
+                rt=runtime,
+                destination=runtime.settings.deliveries.destinations[0],
+                delivery_id=uuid.uuid4(),
+            )
+    finally:
+        runtime.db.close()
+    assert sent.fields["sentiment_trend"] == {"agent": [], "customer": []}  # a webhook gets it as it is
+    assert sent.body == "Trend: |Outcome: resolved: yes, escalated: no"
 
 
 class StallingHubSpot(FakeHubSpot):

@@ -12,8 +12,9 @@ import pytest
 from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.schemas import ActionItem, Owner, Segment, Sentiment, Speaker
-from callsense.config import Settings
+from callsense.config import Settings, load_settings
 from callsense.config.analysis import AnalysisSettings, TopicLabel
+from callsense.errors import ConfigError
 from callsense.pipeline.analysis import AnalysisOptions, analyse
 from tests.unit.test_analyse import PROMPT, VALID, answer, data_block
 
@@ -204,6 +205,45 @@ def test_topic_labels_must_differ_and_come_from_toml(tmp_path: Any, monkeypatch:
     )
     monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
     assert [topic.label for topic in Settings().analysis.topics] == ["Roaming", "Other"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        (
+            'label = "Roaming"\n[[analysis.topics]]\nlabel = "Other"\ndescription = "the rest"\n',
+            "analysis.topics.0: the label 'Roaming' needs a description: what calls it covers, in a few "
+            "words (the model reads it) (in ",
+        ),
+        (
+            'label = "Roaming"\ndescription = " "\n[[analysis.topics]]\nlabel = "Other"\ndescription = "x"\n',
+            "analysis.topics.0: the label 'Roaming' needs a description",
+        ),
+        (
+            'label = "Roaming"\ndescription = "abroad"\n',
+            "analysis.topics: list at least 2 labels, one of them a catch-all such as 'Other' (1 given) (in ",
+        ),
+        (
+            'label = "Other"\ndescription = "a"\n[[analysis.topics]]\nlabel = "OTHER"\ndescription = "b"\n',
+            "analysis.topics: topic labels must differ (ignoring case): 'Other' and 'OTHER' (in ",
+        ),
+    ],
+)
+def test_a_taxonomy_mistake_is_one_message_naming_the_label(
+    toml: str, problem: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "callsense.toml"
+    config.write_text("[[analysis.topics]]\n" + toml)
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert str(refused.value).startswith("invalid configuration: " + problem)
+    assert ";" not in str(refused.value)  # one problem: two labels were also "at least 2 items..., not 1"
+
+
+def test_an_empty_taxonomy_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"list at least 2 labels, one of them a catch-all .* \(0 given\)"):
+        AnalysisSettings(topics=())
 
 
 def test_answers_keep_their_keys_short() -> None:

@@ -10,6 +10,7 @@ from callsense.calls.categorise import CallFacts, describe, evaluate
 from callsense.calls.schemas import (
     AnalysisResult,
     CategoryMatch,
+    Outcome,
     Segment,
     Sentiment,
     SentimentTrend,
@@ -21,7 +22,13 @@ from callsense.calls.schemas import (
 )
 from callsense.calls.textmatch import words
 from callsense.config import Settings
-from callsense.config.categories import Category, CategoryError, parse_categories, parse_category
+from callsense.config.categories import (
+    Category,
+    CategoryError,
+    parse_categories,
+    parse_category,
+    parse_rule_text,
+)
 from callsense.config.talk import TalkSettings
 from callsense.errors import ConfigError
 
@@ -210,6 +217,21 @@ def test_topic_is_one_of_the_labels() -> None:
     assert not holds({"topic": "Cancellation"})
 
 
+def test_outcome_flags_and_one_the_call_leaves_unsaid() -> None:
+    """As the calls list's outcome filter reads them; a flag left null ("?") never holds, so its not does."""
+    ended = facts(analysis=ANALYSIS.model_copy(update={"outcome": Outcome(resolved=False, escalated=True)}))
+    assert holds({"outcome": "unresolved"}, ended)
+    assert holds({"outcome": ["resolved", "escalated"]}, ended)
+    assert not holds({"outcome": ["resolved", "callback_needed"]}, ended)  # false, and not said
+    assert not holds({"outcome": "unresolved"}, facts())  # nothing said: not unresolved either
+    assert holds({"not": {"outcome": "resolved"}}, facts())
+    found = matched({"all": [{"topic": "Refund request"}, {"outcome": ["unresolved", "escalated"]}]}, ended)
+    assert found is not None and [item.text for item in found.evidence] == [
+        "topic is 'Refund request': Refund request",
+        "outcome is unresolved or escalated: unresolved",
+    ]
+
+
 def test_talk_figures_and_duration() -> None:
     assert holds({"non_talk_s": {"above": 30}})
     assert not holds({"non_talk_s": {"above": 42}})  # above is exclusive
@@ -278,7 +300,7 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
         ({"name": "Bad", "rule": {"said": "..."}}, "a phrase needs at least one word"),
         (
             {"name": "Bad", "rule": {"said": "x", "first_s": 5, "last_s": 5}},
-            "'first_s' or 'last_s', not both",
+            "category 'Bad': rule.said: give 'first_s' or 'last_s', not both",
         ),
         ({"name": "Bad", "rule": {"said": "x", "speaker": "boss"}}, "Input should be 'agent' or 'customer'"),
         (
@@ -286,10 +308,27 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
             "Input should be 'Positive', 'Neutral' or 'Negative'",
         ),
         ({"name": "Bad", "rule": {"sentiment": "Negative", "quarter": 2}}, "'quarter' needs 'speaker'"),
-        ({"name": "Bad", "rule": {"non_talk_s": {}}}, "give 'above', 'below' or both"),
+        (
+            {"name": "Bad", "rule": {"non_talk_s": {}}},
+            "category 'Bad': rule.non_talk_s: give 'above', 'below'",
+        ),
+        (
+            {"name": "Bad", "rule": {"interruptions": 3, "speaker": "agent"}},
+            "category 'Bad': rule.interruptions: a range is a table: { above = 3 }, { below = 3 } or both",
+        ),
         ({"name": "Bad", "rule": {"duration_s": {"above": 9, "below": 3}}}, "must be less than 'below'"),
         ({"name": "Bad", "rule": {"talk_share": {"above": 70}, "speaker": "agent"}}, "between 0 and 1"),
         ({"name": "Bad", "rule": {"talk_share": {"above": 0.5}}}, "speaker: Field required"),
+        # TOML's nan and inf: stored as JSON null, the rule would lose its bound and be skipped when read back
+        (
+            {"name": "Bad", "rule": {"non_talk_s": {"above": float("nan")}}},
+            "category 'Bad': rule.non_talk_s.above: Input should be a finite number",
+        ),
+        ({"name": "Bad", "rule": {"said": "x", "first_s": float("inf")}}, "first_s: Input should be a"),
+        (
+            {"name": "Bad", "rule": {"outcome": "solved"}},
+            "rule.outcome[0]: Input should be 'resolved', 'unres",
+        ),
         ({"name": "Bad", "rule": {"all": []}}, "List should have at least 1"),
         ({"name": "Bad", "rule": {"said": "x", "extra": 1}}, "Extra inputs are not permitted"),
         ({"name": "", "rule": {"said": "x"}}, "a category without a name"),
@@ -327,8 +366,8 @@ def test_names_are_distinct_ignoring_case_and_every_problem_is_listed() -> None:
             ]
         )
     assert str(refused.value).splitlines() == [
-        "category 'Broken': rule: a rule is a table with one of the keys said, sentiment, topic, non_talk_s, "
-        "interruptions, talk_share, duration_s, all, any, not",
+        "category 'Broken': rule: a rule is a table with one of the keys said, sentiment, topic, outcome, "
+        "non_talk_s, interruptions, talk_share, duration_s, all, any, not",
         "category 'hold': defined twice (names ignore case)",
     ]
 
@@ -373,3 +412,18 @@ def test_a_rule_reads_back_as_written() -> None:
     assert describe(category.rule) == (
         "any of (anyone said 'manager'; interruptions by both speakers over 5)"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'not = { said = ["this call is recorded"], speaker = "agent", first_s = 30 }',
+        # the settings file's line or table copied whole onto the Categories page
+        'rule = { not = { said = ["this call is recorded"], speaker = "agent", first_s = 30 } }',
+        '[rule.not]\nsaid = ["this call is recorded"]\nspeaker = "agent"\nfirst_s = 30',
+        '{"rule": {"not": {"said": ["this call is recorded"], "speaker": "agent", "first_s": 30}}}',
+    ],
+)
+def test_a_rule_is_read_from_text_with_or_without_its_rule_key(text: str) -> None:
+    category = parse_category({"name": "Disclosure missing", "rule": parse_rule_text(text)})
+    assert describe(category.rule) == "not: agent said 'this call is recorded' in the first 30 s"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from callsense import docs
 from tests.conftest import ROOT
 
@@ -19,3 +21,24 @@ def test_every_setting_is_documented() -> None:
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     assert len(rows) > 20
     assert all(line.rsplit("|", 2)[1].strip() for line in rows), "an option has no description"
+
+
+def test_every_field_of_the_record_is_described() -> None:
+    """The JSON Schema, and the API's lists of calls and categories, say what each field holds: an
+    integrator reads them, not the code."""
+    schema = json.loads(docs.record_schema_json())
+    undescribed = [
+        f"{name}.{field}"
+        for name, model in [("CallRecord", schema), *schema["$defs"].items()]
+        for field, spec in model.get("properties", {}).items()
+        if not spec.get("description")
+    ]
+    assert undescribed == []
+    components = json.loads(docs.openapi_json())["components"]["schemas"]
+    analytics = ("CallPage", "CallSummary", "CategoryList", "CategoryView", "CategoryChange", "Reevaluation")
+    assert [
+        f"{name}.{field}"
+        for name in analytics
+        for field, spec in components[name]["properties"].items()
+        if not spec.get("description")
+    ] == []
