@@ -29,22 +29,23 @@ OWN_LIMIT = ("/webhooks/",)
 
 
 def create_app(rt: Runtime, jobs_app: procrastinate.App, *, worker_concurrency: int = 0) -> FastAPI:
-    """The service; with ``worker_concurrency`` > 0 a Procrastinate worker runs in the same event loop."""
+    """The service; with ``worker_concurrency`` > 0 a Procrastinate worker runs in the same event loop.
+    Without one, the process still sends the queue a worker's heartbeat: ``db upgrade`` waits for it too."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with jobs_app.open_async():
-            worker: asyncio.Task[Any] | None = None
             if worker_concurrency > 0:
                 options = tasks.worker_options(rt, queues=None, concurrency=worker_concurrency)
-                worker = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
+                background = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
+            else:
+                background = asyncio.create_task(workers.announce_presence(jobs_app))
             try:
                 yield
             finally:
-                if worker is not None:
-                    worker.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await worker
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
 
     app = _application(lifespan)
     app.state.runtime = rt  # read by callsense.serving's dependencies, on both sides

@@ -387,7 +387,7 @@ def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -
         "queues": queues,
         "concurrency": concurrency,
         "additional_context": {"runtime": rt},
-        "update_heartbeat_interval": 5,
+        "update_heartbeat_interval": workers.HEARTBEAT_SECONDS,
         "stalled_worker_timeout": db.STALLED_AFTER_SECONDS,
         "delete_jobs": "successful",
     }
