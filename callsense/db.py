@@ -222,11 +222,16 @@ def _alembic_config() -> Config:
 
 
 def schema_status(engine: Engine) -> SchemaStatus:
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return revision_status(current)
+
+
+def revision_status(current: str | None) -> SchemaStatus:
+    """What this code makes of a schema at revision ``current`` (a database's, or a backup's)."""
     script = ScriptDirectory.from_config(_alembic_config())
     head = script.get_current_head()
     assert head is not None, "the migrations have one head"
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
     try:
         known = current is None or script.get_revision(current) is not None
     except CommandError:  # a revision id none of our migration files has

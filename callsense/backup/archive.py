@@ -34,7 +34,7 @@ from callsense.backup import pgtools
 from callsense.calls import service as call_keys
 from callsense.config import Settings
 from callsense.crypto import KeyRing
-from callsense.db import Database, open_database, schema_status
+from callsense.db import Database, open_database, revision_status, schema_status
 from callsense.errors import BackupError, NotFoundError
 from callsense.security import keywrap
 from callsense.streamcipher import chunks_of
@@ -159,6 +159,7 @@ def restore(
 ) -> manifests.Manifest:
     """Check the backup in ``directory``, then restore its database, recordings and key ring."""
     found = manifests.read(directory)
+    _check_schema_known(found)
     sealed = [WRAPPED_KEYS] if found.key_ring.kept == "wrapped" else []
     for required in (DUMP, *sealed):
         if required not in found.files:
@@ -197,6 +198,18 @@ def restore(
             store.put(validate_key(name.removeprefix(f"{BLOBS}/")), chunks_of(blob))
     ring.install(settings.resolved_key_file)
     return found
+
+
+def _check_schema_known(found: manifests.Manifest) -> None:
+    """Refuse a backup of a schema newer than this code knows: restored, nothing of this version would run
+    on it (there are no downgrades). An older one restores as it was, for 'callsense db upgrade'."""
+    schema = revision_status(found.schema_revision)
+    if not schema.known:
+        raise BackupError(
+            f"this backup was made by callsense {found.callsense_version} at schema revision "
+            f"{found.schema_revision}, newer than this callsense {__version__} knows (its newest is "
+            f"{schema.head}): restore it with callsense {found.callsense_version} or newer"
+        )
 
 
 def check_destination(directory: Path) -> None:
