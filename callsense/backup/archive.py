@@ -89,7 +89,10 @@ def create(
     """Back up the database, the recordings it names and the key ring into ``directory`` (new or empty)."""
     key_path = settings.resolved_key_file
     if not key_path.is_file():
-        raise BackupError(f"there is no key file at {key_path}: without it the data cannot be read")
+        raise BackupError(
+            f"there is no key file at {key_path}: without it the data cannot be read. Put it back where "
+            "key_file says, or, on a new installation, let 'callsense doctor' create it"
+        )
     _check_key_destination(keys, directory.resolve())
     check_destination(directory)
     directory = _empty_directory(directory)

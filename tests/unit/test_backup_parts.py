@@ -71,6 +71,24 @@ def test_a_file_given_as_the_backup_directory_is_refused(tmp_path: Path) -> None
         manifest.read(not_a_backup)
 
 
+def test_a_mistyped_backup_path_is_named_as_missing_not_as_damaged(tmp_path: Path) -> None:
+    with pytest.raises(BackupError) as refused:
+        manifest.read(tmp_path / "2026-12-0")
+    assert str(refused.value) == f"there is no backup at {tmp_path / '2026-12-0'}: no such directory"
+
+
+def test_a_backup_without_a_key_file_says_where_one_comes_from(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")  # a new installation: 'db upgrade' run, 'doctor' not yet
+    with pytest.raises(BackupError) as refused:
+        sealed = archive.KeyExport(passphrase="x" * 12)
+        archive.create(settings, tmp_path / "backup", keys=sealed, progress=archive.Silent())
+    assert str(refused.value) == (
+        f"there is no key file at {settings.resolved_key_file}: without it the data cannot be read. Put it "
+        "back where key_file says, or, on a new installation, let 'callsense doctor' create it"
+    )
+    assert not (tmp_path / "backup").exists()
+
+
 def test_a_backup_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     KeyRing.load_or_create(settings.resolved_key_file)
