@@ -34,7 +34,14 @@ from callsense.backup import pgtools
 from callsense.calls import service as call_keys
 from callsense.config import Settings
 from callsense.crypto import KeyRing
-from callsense.db import Database, open_database, revision_status, schema_status
+from callsense.db import (
+    STALLED_AFTER_SECONDS,
+    Database,
+    open_database,
+    revision_status,
+    running_workers,
+    schema_status,
+)
 from callsense.errors import BackupError, NotFoundError
 from callsense.security import keywrap
 from callsense.streamcipher import chunks_of
@@ -352,6 +359,13 @@ def _make_room(db: Database, *, force: bool) -> None:
             raise BackupError(
                 f"the database ({db.url_for_display}) is not empty ({tables} tables): restore into an empty "
                 "database, or pass --force to replace its contents"
+            )
+        running = running_workers(db.engine) if tables else 0
+        if running:  # they would go on with the keys and the rows they had, over the restored database
+            raise BackupError(
+                f"{running} callsense process(es) ('serve' or 'worker') still run on the database "
+                f"({db.url_for_display}; a queue heartbeat within {STALLED_AFTER_SECONDS} s): stop every "
+                "callsense process, on every machine, before restoring over it"
             )
         if tables:
             session.execute(text("drop schema public cascade"))

@@ -186,6 +186,26 @@ def test_the_manifest_names_the_running_version_and_a_newer_schema_is_refused(
         assert session.scalar(text("select count(*) from calls")) == 1
 
 
+def test_a_forced_restore_waits_until_every_process_is_stopped(rt: Runtime, tmp_path: Path) -> None:
+    # A serve or worker left running would go on with the key ring and rows it had, over the restored data.
+    _process(rt, 1)
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+    with rt.db.transaction() as session:
+        session.execute(text("select procrastinate_register_worker_v1()"))  # a worker, as it registers
+    with pytest.raises(BackupError) as refused:
+        archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+    assert str(refused.value).startswith(
+        "1 callsense process(es) ('serve' or 'worker') still run on the database ("
+    ) and str(refused.value).endswith(
+        "stop every callsense process, on every machine, before restoring over it"
+    )
+    with rt.db.transaction() as session:  # nothing was dropped
+        assert session.scalar(text("select count(*) from calls")) == 1
+        session.execute(text("delete from procrastinate_workers"))  # it stopped
+    archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+
+
 def test_the_key_ring_never_lands_in_clear_inside_the_backup(rt: Runtime, tmp_path: Path) -> None:
     inside = archive.KeyExport(path=tmp_path / "backup" / "keys.json")
     with pytest.raises(BackupError, match="inside the backup"):
