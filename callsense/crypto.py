@@ -373,11 +373,17 @@ def _dump(keys: _Keys) -> bytes:
     return json.dumps({"active": keys.active, "keys": encoded}, indent=2).encode() + b"\n"
 
 
+def leftover_copies(path: Path) -> list[Path]:
+    """The temporary files that writes of the key file at ``path`` killed midway left beside it: each holds
+    the key ring, in clear, as it was then (retired keys included)."""
+    return sorted(path.parent.glob(f".{path.name}.*.tmp"))
+
+
 def _write_private(path: Path, data: bytes, *, replace: bool) -> _FileVersion:
     """Write a file atomically: a temporary file created 0600, synced, then renamed (or linked) in place.
 
     Returns the version of the file written (renaming keeps its inode and modification time)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # as leftover_copies finds them
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as file:
