@@ -7,10 +7,12 @@ distribution's metadata, joins split parts, and refuses any result whose SHA-256
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +21,9 @@ from typing import Literal
 from callsense.errors import ModelAssetError
 
 CHUNK = 8 * 1024 * 1024
+# A temporary file of an assembly left this long is abandoned: an assembly writes without pause, for minutes
+# at most (a 1.5 GB model on a slow disk).
+ABANDONED_AFTER_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,7 @@ def _assemble(expected: AssembledFile, target: Path) -> None:
     sources = [part.locate() for part in expected.parts]
     digest = hashlib.sha256()
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_copies(target)
     descriptor, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     tmp = Path(tmp_name)
     try:
@@ -292,6 +298,17 @@ def _assemble(expected: AssembledFile, target: Path) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     _stamp_path(target).write_text(json.dumps({**_stamp(target), "sha256": expected.sha256}))
+
+
+def _remove_abandoned_copies(target: Path) -> None:
+    """Remove the temporary files of assemblies of ``target`` killed midway (SIGKILL, the OOM killer, a
+    stop timeout): up to a model's size each, never used. One younger than ``ABANDONED_AFTER_S`` may be
+    another process's assembly in progress (serve and workers starting together), and is left alone."""
+    cutoff = time.time() - ABANDONED_AFTER_S
+    for copy in target.parent.glob(f".{target.name}.*"):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
+            if copy.is_file() and copy.stat().st_mtime < cutoff:
+                copy.unlink()
 
 
 def ensure(asset: ModelAsset, model_dir: Path) -> Path:

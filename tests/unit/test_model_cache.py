@@ -54,3 +54,24 @@ def test_a_part_shorter_than_pinned_is_refused_as_truncated_and_leaves_nothing(t
     ):
         catalog.ensure(_asset(size_off_by=68), tmp_path)
     assert list(tmp_path.rglob("*model.bin*")) == []
+
+
+def test_an_assembly_removes_what_killed_ones_left_and_leaves_a_live_one(tmp_path: Path) -> None:
+    # A worker killed while assembling (the OOM killer, a stop timeout) left its temporary file: up to the
+    # model's size, never used. Another process's assembly in progress writes its own, younger than an hour.
+    directory = catalog.asset_dir(_asset(), tmp_path)
+    directory.mkdir(parents=True)
+    killed, live = directory / ".model.bin.k1ll3d", directory / ".model.bin.l1ve01"
+    killed.write_bytes(b"half a model")
+    live.write_bytes(b"a model being written")
+    hours_ago = os.stat(killed).st_mtime - 2 * 3600
+    os.utime(killed, (hours_ago, hours_ago))
+
+    target = catalog.ensure(_asset(), tmp_path) / "model.bin"
+    assert not killed.exists() and live.exists()
+    assert sorted(path.name for path in directory.iterdir()) == [
+        ".model.bin.l1ve01",
+        "model.bin",
+        "model.bin.verified",
+    ]
+    assert catalog.verify(_asset(), tmp_path) == [] and target.is_file()
