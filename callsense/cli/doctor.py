@@ -85,13 +85,13 @@ def _database(settings: Settings) -> Check:
 
 def _keys(settings: Settings) -> Check:
 
-    from callsense.crypto import leftover_copies
+    from callsense.tempfiles import leftovers_of
 
     try:
         keyring = _key_ring(settings)
     except CallsenseError as exc:
         return Check("key file", False, str(exc))
-    leftovers = leftover_copies(settings.resolved_key_file)
+    leftovers = leftovers_of(settings.resolved_key_file)
     if leftovers:  # a retired key must not live on in one of them
         return Check(
             "key file",

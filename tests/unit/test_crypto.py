@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from callsense import crypto
+from callsense import crypto, tempfiles
 from callsense.cli import doctor
 from callsense.config import Settings
 from callsense.crypto import KeyRing
@@ -350,7 +350,7 @@ def test_doctor_names_the_key_ring_copies_a_killed_key_write_left(tmp_path: Path
         assert process.stdout.readline() == "written\n"
         process.kill()
         process.wait(timeout=30)
-    (leftover,) = crypto.leftover_copies(key_file)
+    (leftover,) = tempfiles.leftovers_of(key_file)
     assert b'"keys"' in leftover.read_bytes()  # the whole ring, in clear
 
     check = doctor._keys(settings)

@@ -9,17 +9,14 @@ the temporary files of unfinished writes (``.<random>.tmp`` beside the blob). A 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import io
 import os
 import re
-import stat
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from callsense import tempfiles
 from callsense.backends.blobstore.base import Leftover, validate_key
 from callsense.errors import BlobStoreUnavailableError, NotFoundError
 
@@ -27,9 +24,9 @@ __all__ = ["FilesystemBlobStore"]
 
 _SUFFIX = "@blob"
 _TEMPORARY = re.compile(r"\.[^@]+\.tmp")  # mkstemp(prefix=".", suffix=".tmp"); a blob's name ends in @blob
-# A temporary file younger than this is never swept, locked or not: a writer takes its lock just after
-# creating the file, and a file system without working locks (some SMB servers) leaves only the age.
-LEFTOVER_AGE_S = 3600.0
+# A temporary file younger than this is never swept, locked or not: a stalled write on a share whose locks
+# are not to be trusted (NFS after a server restart) keeps it, and space is all a leftover costs.
+LEFTOVER_AGE_S = tempfiles.WITHOUT_LOCKS_AFTER_S
 
 
 class FilesystemBlobStore:
@@ -49,7 +46,8 @@ class FilesystemBlobStore:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # mkstemp makes 0600
         try:
             with os.fdopen(fd, "wb") as file:
-                _lock(fd)  # held until the file is closed: ``sweep_leftovers`` leaves a live write alone
+                # held until the file is closed: ``sweep_leftovers`` leaves a live write alone
+                tempfiles.lock_while_writing(fd)
                 for chunk in chunks:  # what the caller's chunks raise is theirs, not the store's
                     with self._failing(key):
                         file.write(chunk)
@@ -62,7 +60,7 @@ class FilesystemBlobStore:
                 os.unlink(tmp)
             raise
         with self._failing(key):
-            _fsync_dir(path.parent)
+            tempfiles.fsync_dir(path.parent)
 
     @contextlib.contextmanager
     def _failing(self, key: str) -> Iterator[None]:
@@ -88,19 +86,18 @@ class FilesystemBlobStore:
             path.unlink()
         except FileNotFoundError:
             return
-        _fsync_dir(path.parent)  # the removal itself survives a crash
+        tempfiles.fsync_dir(path.parent)  # the removal itself survives a crash
 
     def sweep_leftovers(self, *, older_than_s: float = LEFTOVER_AGE_S) -> list[Leftover]:
         """Remove the temporary files of writes killed midway: those older than ``older_than_s`` (by their
         last write) that no live writer holds locked. Returns what it removed."""
         removed = []
-        now = time.time()
         for directory, _, names in os.walk(self._root):  # symbolic links to directories are not followed
             for name in names:
                 if not _TEMPORARY.fullmatch(name):
                     continue
                 path = Path(directory, name)
-                size_and_age = _abandoned(path, now, older_than_s)
+                size_and_age = tempfiles.remove_if_abandoned(path, older_than_s=older_than_s)
                 if size_and_age is not None:
                     size, age = size_and_age
                     removed.append(Leftover(str(path.relative_to(self._root)), size=size, age_s=age))
@@ -118,47 +115,3 @@ class FilesystemBlobStore:
         for path in reversed(missing):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(path, 0o700)
-
-
-def _lock(fd: int) -> None:
-    """Mark a write in progress. Best effort: where the file system has no locks, the age alone protects
-    the write."""
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _abandoned(path: Path, now: float, older_than_s: float) -> tuple[int, float] | None:
-    """Remove ``path`` if it is a regular file older than ``older_than_s`` that no one holds locked; its
-    size and age if it was removed."""
-    try:
-        # O_RDWR: on NFS an exclusive lock needs a file open for writing. O_NOFOLLOW: never a link's target.
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:  # renamed into place or removed meanwhile, a link, or not ours
-        return None
-    try:
-        info = os.fstat(fd)
-        age = now - info.st_mtime
-        if not stat.S_ISREG(info.st_mode) or age < older_than_s:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return None  # a writer still holds it
-            # no locks on this file system: the age decides
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return None
-        _fsync_dir(path.parent)
-        return info.st_size, age
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # makes the rename itself survive a crash
-    finally:
-        os.close(fd)
