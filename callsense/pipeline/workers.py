@@ -124,17 +124,20 @@ async def announce_presence(app: procrastinate.App) -> None:
     """Until cancelled, keep this process registered with the queue as a worker that takes no job, with a
     worker's heartbeat; then unregister it. The heartbeat is this process's own (a queued job would run on
     any worker), so it is a loop of its own, as Procrastinate's worker's is."""
-    worker_id = await app.job_manager.register_worker()
+    worker_id: int | None = None
     try:
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
-                if not await app.connector.execute_query_all_async(_BEAT, worker_id=worker_id):
+                if worker_id is None or not await app.connector.execute_query_all_async(
+                    _BEAT, worker_id=worker_id
+                ):  # not registered yet, or pruned after a long outage
                     worker_id = await app.job_manager.register_worker()
             except procrastinate_errors.ConnectorException as exc:
                 if not db.unreachable(exc):
                     raise
                 log.warning("database unreachable; retrying", operation="heartbeat")
+            await asyncio.sleep(HEARTBEAT_SECONDS)
     finally:
-        with contextlib.suppress(procrastinate_errors.ConnectorException):  # the database may be gone
-            await app.job_manager.unregister_worker(worker_id)
+        if worker_id is not None:
+            with contextlib.suppress(procrastinate_errors.ConnectorException):  # the database may be gone
+                await app.job_manager.unregister_worker(worker_id)
