@@ -226,6 +226,11 @@ def check_destination(directory: Path) -> None:
     """Refuse a backup directory that is neither new nor empty, or that cannot be made or written: before a
     passphrase is asked for and the database dumped, not after."""
     try:
+        if directory.is_dir() and any(directory.iterdir()) and not (directory / manifests.MANIFEST).exists():
+            raise BackupError(  # a dump or a copy that failed, or a backup killed midway: never restorable
+                f"{directory} holds an unfinished backup (no {manifests.MANIFEST}: it failed or was stopped "
+                "half way): delete it, or give a new directory"
+            )
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
             raise BackupError(f"{directory} is not an empty directory: give a new one for each backup")
         nearest = next(path for path in (directory, *directory.parents) if path.exists())

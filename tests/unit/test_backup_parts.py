@@ -71,6 +71,23 @@ def test_a_file_given_as_the_backup_directory_is_refused(tmp_path: Path) -> None
         manifest.read(not_a_backup)
 
 
+def test_a_backup_stopped_half_way_is_named_as_unfinished_when_its_directory_is_given_again(
+    tmp_path: Path,
+) -> None:
+    unfinished = tmp_path / "2026-12-06"
+    unfinished.mkdir()
+    (unfinished / "database.dump").write_bytes(b"PGDMP half")  # the dump done, the copy of blobs killed
+    with pytest.raises(BackupError) as refused:
+        archive.check_destination(unfinished)
+    assert str(refused.value) == (
+        f"{unfinished} holds an unfinished backup (no manifest.json: it failed or was stopped half way): "
+        "delete it, or give a new directory"
+    )
+    (unfinished / "manifest.json").write_text("{}")  # a finished one is never to be written over
+    with pytest.raises(BackupError, match="is not an empty directory: give a new one for each backup"):
+        archive.check_destination(unfinished)
+
+
 def test_a_mistyped_backup_path_is_named_as_missing_not_as_damaged(tmp_path: Path) -> None:
     with pytest.raises(BackupError) as refused:
         manifest.read(tmp_path / "2026-12-0")
