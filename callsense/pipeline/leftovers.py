@@ -8,15 +8,10 @@ runs it and says in the log what was removed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import structlog
 
-from callsense.backends.blobstore import Leftover, SweepsLeftovers
+from callsense.backends.blobstore import BlobStore, Leftover, SweepsLeftovers
 from callsense.errors import BlobStoreRefusedError
-
-if TYPE_CHECKING:
-    from callsense.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -24,12 +19,12 @@ log = structlog.get_logger(__name__)
 SWEEP_CRON = "41 * * * *"
 
 
-def sweep(rt: Runtime) -> list[Leftover]:
-    """Remove what killed writes left in ``rt.blobs``; one log line for each thing removed."""
-    if not isinstance(rt.blobs, SweepsLeftovers):
+def sweep(store: BlobStore) -> list[Leftover]:
+    """Remove what killed writes left in ``store``; one log line for each thing removed."""
+    if not isinstance(store, SweepsLeftovers):
         return []
     try:
-        removed = rt.blobs.sweep_leftovers()
+        removed = store.sweep_leftovers()
     except BlobStoreRefusedError as exc:  # e.g. no s3:ListBucketMultipartUploads: the lifecycle rule's job
         log.warning("cannot sweep the blob store for what killed writes left", error=str(exc))
         return []

@@ -317,7 +317,7 @@ async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> 
 @blueprint.periodic(cron=leftovers.SWEEP_CRON, periodic_id="sweep-blobs")
 @blueprint.task(name="sweep_blobs", queue="maintenance", pass_context=True)
 def sweep_blobs(context: procrastinate.JobContext, timestamp: int) -> None:
-    leftovers.sweep(_runtime(context))
+    leftovers.sweep(_runtime(context).blobs)
 
 
 def poll_source_now(

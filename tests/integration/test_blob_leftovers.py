@@ -11,17 +11,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from callsense.backends.blobstore import FilesystemBlobStore, Leftover
+from callsense.backends.blobstore import FilesystemBlobStore
 from callsense.backends.blobstore.s3 import S3BlobStore
+from callsense.config import Settings
 from callsense.config.blobs import MIB, BlobSettings
 from callsense.errors import NotFoundError
 from callsense.pipeline import leftovers, tasks
-from callsense.runtime import Runtime
+from callsense.runtime import open_runtime
 from tests.blobs import read_blob
 from tests.s3server import SeaweedS3
 
@@ -116,22 +116,28 @@ def test_a_killed_write_leaves_a_file_the_sweep_removes_once_no_writer_holds_it(
 
 
 def test_the_sweep_is_an_hourly_maintenance_job_that_logs_what_it_removed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert tasks.blueprint.tasks["sweep_blobs"].queue == "maintenance"
     scheduled = tasks.blueprint.periodic_registry.periodic_tasks.values()
     (periodic,) = [task for task in scheduled if task.task.name == "sweep_blobs"]
     assert periodic.cron == leftovers.SWEEP_CRON == "41 * * * *"
 
-    store = FilesystemBlobStore(tmp_path / "blobs")
-    leftover = tmp_path / "blobs" / "audio" / ".k1ll3d.tmp"
-    leftover.parent.mkdir(mode=0o700)
-    leftover.write_bytes(b"half a recording")
-    _aged(leftover, 3 * HOUR)
-    rt: Runtime = SimpleNamespace(blobs=store)  # type: ignore[assignment]  # the sweep reads the store only
-    capsys.readouterr()
-    age = pytest.approx(3 * HOUR, abs=60)
-    assert leftovers.sweep(rt) == [Leftover("audio/.k1ll3d.tmp", size=16, age_s=age)]
+    rt = open_runtime(settings)
+    try:
+        rt.blobs.put("audio/kept", [b"a recording"])
+        leftover = settings.resolved_blob_dir / "audio" / ".k1ll3d.tmp"
+        leftover.write_bytes(b"half a recording")
+        _aged(leftover, 3 * HOUR)
+        app = tasks.build_app(rt)
+        capsys.readouterr()
+        with app.open():  # the job as the schedule queues it, run by a real worker of the maintenance queue
+            app.configure_task("callsense:sweep_blobs").defer(timestamp=int(time.time()))
+            options = tasks.worker_options(rt, queues=["maintenance"], concurrency=1)
+            app.run_worker(wait=False, **options)
+        assert not leftover.exists()
+        assert read_blob(rt.blobs, "audio/kept") == b"a recording"
+    finally:
+        rt.db.close()
     logged = [line for line in "".join(capsys.readouterr()).splitlines() if "killed write" in line]
     assert len(logged) == 1, logged
     assert "leftover=audio/.k1ll3d.tmp" in logged[0] and "bytes=16" in logged[0] and "age_h=3.0" in logged[0]
@@ -172,3 +178,16 @@ def test_a_killed_multipart_upload_is_aborted_by_the_sweep_and_others_stay(
     listed = client.list_objects_v2(Bucket=s3_bucket, Prefix=s3_prefix)["Contents"]
     assert [item["Key"] for item in listed] == [f"{s3_prefix}audio/kept"]
     assert read_blob(store, "audio/kept") == b"a recording"
+
+
+def test_a_bucket_that_refuses_the_listing_is_left_to_its_lifecycle_rule_and_said_so(
+    s3_server: SeaweedS3, s3_bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an identity without s3:ListBucketMultipartUploads (here: refused credentials) fails no job every hour
+    refused = S3BlobStore.from_settings(
+        BlobSettings(**{**s3_server.settings(s3_bucket), "secret_access_key": "not-the-secret"})
+    )
+    capsys.readouterr()
+    assert leftovers.sweep(refused) == []
+    logged = [line for line in "".join(capsys.readouterr()).splitlines() if "cannot sweep" in line]
+    assert len(logged) == 1 and "refused access" in logged[0], logged
