@@ -95,11 +95,12 @@ def create(
 ) -> manifests.Manifest:
     """Back up the database, the recordings it names and the key ring into ``directory`` (new or empty)."""
     key_path = settings.resolved_key_file
-    if not key_path.is_file():
+    if not key_path.exists():
         raise BackupError(
             f"there is no key file at {key_path}: without it the data cannot be read. Put it back where "
             "key_file says, or, on a new installation, let 'callsense doctor' create it"
         )
+    KeyRing.load_or_create(key_path)  # one it cannot read (mode, form) is refused now, not after the dump
     _check_key_destination(keys, directory.resolve())
     check_destination(directory)
     directory = _empty_directory(directory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,18 @@ def test_a_backup_stopped_half_way_is_named_as_unfinished_when_its_directory_is_
     (unfinished / "manifest.json").write_text("{}")  # a finished one is never to be written over
     with pytest.raises(BackupError, match="is not an empty directory: give a new one for each backup"):
         archive.check_destination(unfinished)
+
+
+def test_a_key_file_the_backup_cannot_read_is_refused_before_the_dump(tmp_path: Path) -> None:
+    # it was found out after the database had been dumped, leaving an unfinished backup behind
+    settings = Settings(data_dir=tmp_path / "data", database_url="postgresql://nobody@127.0.0.1:1/none")
+    settings.resolved_key_file.parent.mkdir(parents=True)
+    settings.resolved_key_file.write_text("{not json")
+    os.chmod(settings.resolved_key_file, 0o600)
+    sealed = archive.KeyExport(passphrase="x" * 12)
+    with pytest.raises(ConfigError, match=r"keys\.json is malformed"):
+        archive.create(settings, tmp_path / "backup", keys=sealed, progress=archive.Silent())
+    assert not (tmp_path / "backup").exists()
 
 
 def test_a_mistyped_backup_path_is_named_as_missing_not_as_damaged(tmp_path: Path) -> None:

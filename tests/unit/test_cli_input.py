@@ -185,3 +185,14 @@ def _sealed_manifest() -> dict[str, object]:
         "key_ring": {"kept": "wrapped", "file": "keyring.wrapped.json", "key_ids": ["k"], "active": "k"},
         "files": {"database.dump": empty, "keyring.wrapped.json": empty},
     }
+
+
+def test_a_worker_whose_blob_dir_is_a_file_stops_with_one_line(data_dir: Path, tmp_path: Path) -> None:
+    # it stopped with a FileExistsError traceback
+    (tmp_path / "recordings").write_text("a file where the archive should be")
+    os.environ["CALLSENSE_BLOB_DIR"] = str(tmp_path / "recordings")  # data_dir's fixture restores the rest
+    try:
+        message = refused("worker")
+    finally:
+        del os.environ["CALLSENSE_BLOB_DIR"]
+    assert message == f"error: cannot use blob_dir {tmp_path / 'recordings'}: it is a file, not a directory\n"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from callsense import tempfiles
 from callsense.backends.blobstore.base import Leftover, validate_key
-from callsense.errors import BlobStoreUnavailableError, NotFoundError
+from callsense.errors import BlobStoreUnavailableError, ConfigError, NotFoundError
 
 __all__ = ["FilesystemBlobStore"]
 
@@ -32,8 +32,13 @@ LEFTOVER_AGE_S = tempfiles.WITHOUT_LOCKS_AFTER_S
 class FilesystemBlobStore:
     def __init__(self, root: Path) -> None:
         if not root.is_dir():
-            root.mkdir(parents=True, mode=0o700)
-            os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
+            try:
+                root.mkdir(parents=True, mode=0o700)
+                os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
+            except FileExistsError:  # strerror would say "File exists", which reads as no problem at all
+                raise ConfigError(f"cannot use blob_dir {root}: it is a file, not a directory") from None
+            except OSError as exc:
+                raise ConfigError(f"cannot use blob_dir {root}: {exc.strerror}") from exc
         self._root = root
 
     def __repr__(self) -> str:
