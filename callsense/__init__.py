@@ -17,5 +17,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 # llama.cpp's OpenMP threads spin while idle unless told otherwise, stealing the CPU from Whisper.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.1.0"
+from callsense.version import running_version
+
+# The release and the commit it was built from (callsense/version.py): what backups, logs and the CLI name.
+__version__ = running_version()
 __all__ = ["__version__"]

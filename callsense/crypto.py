@@ -39,7 +39,7 @@ from typing import NamedTuple, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from callsense import streamcipher
+from callsense import streamcipher, tempfiles
 from callsense.errors import ConfigError, DecryptionError
 
 __all__ = ["DIRECT_VERSION", "HEAD_BYTES", "DataKeys", "KeyRing", "envelope_prefix"]
@@ -377,7 +377,7 @@ def _write_private(path: Path, data: bytes, *, replace: bool) -> _FileVersion:
     """Write a file atomically: a temporary file created 0600, synced, then renamed (or linked) in place.
 
     Returns the version of the file written (renaming keeps its inode and modification time)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = tempfiles.temporary_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as file:
@@ -391,9 +391,5 @@ def _write_private(path: Path, data: bytes, *, replace: bool) -> _FileVersion:
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
+    tempfiles.fsync_dir(path.parent)  # make the rename itself durable
     return info.st_ino, info.st_size, info.st_mtime_ns

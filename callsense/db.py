@@ -51,8 +51,8 @@ RESTART_BASE_SECONDS = 1.0
 RESTART_CAP_SECONDS = 30.0
 # Processes that start together on an empty database (serve and its workers) take turns creating the schema.
 MIGRATION_LOCK = 0x63616C6C  # "call"
-# Seconds without a queue heartbeat (workers send one every 5 s) after which a worker is taken as gone: its
-# running jobs are handed to another worker, and it no longer stops ``upgrade``.
+# Seconds without a queue heartbeat (workers, and API-only serves, send one every 5 s) after which a process
+# is taken as gone: a worker's running jobs are handed to another worker, and it no longer stops ``upgrade``.
 STALLED_AFTER_SECONDS = 30
 
 log = structlog.get_logger(__name__)
@@ -222,11 +222,16 @@ def _alembic_config() -> Config:
 
 
 def schema_status(engine: Engine) -> SchemaStatus:
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return revision_status(current)
+
+
+def revision_status(current: str | None) -> SchemaStatus:
+    """What this code makes of a schema at revision ``current`` (a database's, or a backup's)."""
     script = ScriptDirectory.from_config(_alembic_config())
     head = script.get_current_head()
     assert head is not None, "the migrations have one head"
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
     try:
         known = current is None or script.get_revision(current) is not None
     except CommandError:  # a revision id none of our migration files has
@@ -235,8 +240,9 @@ def schema_status(engine: Engine) -> SchemaStatus:
 
 
 def running_workers(engine: Engine) -> int:
-    """Queue workers (``serve``'s and ``callsense worker``s, of any version, on any machine) that sent a
-    heartbeat within ``STALLED_AFTER_SECONDS``; 0 before the queue's tables exist (schema 0001)."""
+    """Processes registered with the queue that sent a heartbeat within ``STALLED_AFTER_SECONDS``, on any
+    machine: every ``callsense worker`` and ``serve`` (an API-only one since 2026-12-06, which registers as a
+    worker taking no job); 0 before the queue's tables exist (schema 0001)."""
     with engine.connect() as connection:
         if connection.execute(text("select to_regclass('procrastinate_workers')")).scalar() is None:
             return 0
@@ -255,17 +261,18 @@ def upgrade(engine: Engine) -> SchemaStatus:
     """Bring the schema to this code's newest revision; returns the status it had before.
 
     Refuses a schema newer than this code knows: downgrades are not something a process does on its own.
-    Refuses an older one while workers run on it: they run an older callsense (this one refuses the older
-    schema), which would go on against the new schema and fail the jobs of tasks it does not know."""
+    Refuses an older one while processes run on it: they run an older callsense (this one refuses the older
+    schema), which would go on against the new schema: workers fail the jobs of tasks they do not know, an
+    API answers from tables it does not know the columns of."""
     before = schema_status(engine)
     if not before.known:
         raise SchemaVersionError(before.problem())
     workers = 0 if before.up_to_date or before.current is None else running_workers(engine)
     if workers:
         raise SchemaVersionError(
-            f"{workers} callsense worker(s) still run on this database at schema {before.current} (a queue "
-            f"heartbeat within {STALLED_AFTER_SECONDS} s): stop every callsense process ('serve' and "
-            "'worker', on every machine), then run 'callsense db upgrade'"
+            f"{workers} callsense process(es) ('serve' or 'worker') still run on this database at schema "
+            f"{before.current} (a queue heartbeat within {STALLED_AFTER_SECONDS} s): stop every callsense "
+            "process ('serve' and 'worker', on every machine), then run 'callsense db upgrade'"
         )
     config = _alembic_config()
     with engine.begin() as connection:

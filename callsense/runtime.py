@@ -117,8 +117,10 @@ def whisper_transcriber(settings: Settings) -> WhisperTranscriber:
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Connect to (or start) the database, load or create the key ring, open the blob store."""
+    """Open the blob store, connect to (or start) the database, load or create the key ring."""
     settings.make_data_dir()
+    # connects to nothing: a blob_dir it cannot use is refused before the database starts
+    blobs = open_blobstore(settings)
     db = open_database(settings)
     try:
         keyring = open_key_ring(db, settings.resolved_key_file)
@@ -130,7 +132,7 @@ def open_runtime(settings: Settings) -> Runtime:
         settings=settings,
         db=db,
         keyring=keyring,
-        blobs=open_blobstore(settings),
+        blobs=blobs,
         llm=LazyLLM(settings),
         transcriber=whisper_transcriber(settings),
         recordings=SourceReader.from_settings(settings),

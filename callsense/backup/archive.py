@@ -34,7 +34,14 @@ from callsense.backup import pgtools
 from callsense.calls import service as call_keys
 from callsense.config import Settings
 from callsense.crypto import KeyRing
-from callsense.db import Database, open_database, schema_status
+from callsense.db import (
+    STALLED_AFTER_SECONDS,
+    Database,
+    open_database,
+    revision_status,
+    running_workers,
+    schema_status,
+)
 from callsense.errors import BackupError, NotFoundError
 from callsense.security import keywrap
 from callsense.streamcipher import chunks_of
@@ -88,8 +95,12 @@ def create(
 ) -> manifests.Manifest:
     """Back up the database, the recordings it names and the key ring into ``directory`` (new or empty)."""
     key_path = settings.resolved_key_file
-    if not key_path.is_file():
-        raise BackupError(f"there is no key file at {key_path}: without it the data cannot be read")
+    if not key_path.exists():
+        raise BackupError(
+            f"there is no key file at {key_path}: without it the data cannot be read. Put it back where "
+            "key_file says, or, on a new installation, let 'callsense doctor' create it"
+        )
+    KeyRing.load_or_create(key_path)  # one it cannot read (mode, form) is refused now, not after the dump
     _check_key_destination(keys, directory.resolve())
     check_destination(directory)
     directory = _empty_directory(directory)
@@ -159,6 +170,7 @@ def restore(
 ) -> manifests.Manifest:
     """Check the backup in ``directory``, then restore its database, recordings and key ring."""
     found = manifests.read(directory)
+    _check_schema_known(found)
     sealed = [WRAPPED_KEYS] if found.key_ring.kept == "wrapped" else []
     for required in (DUMP, *sealed):
         if required not in found.files:
@@ -199,10 +211,27 @@ def restore(
     return found
 
 
+def _check_schema_known(found: manifests.Manifest) -> None:
+    """Refuse a backup of a schema newer than this code knows: restored, nothing of this version would run
+    on it (there are no downgrades). An older one restores as it was, for 'callsense db upgrade'."""
+    schema = revision_status(found.schema_revision)
+    if not schema.known:
+        raise BackupError(
+            f"this backup was made by callsense {found.callsense_version} at schema revision "
+            f"{found.schema_revision}, newer than this callsense {__version__} knows (its newest is "
+            f"{schema.head}): restore it with callsense {found.callsense_version} or newer"
+        )
+
+
 def check_destination(directory: Path) -> None:
     """Refuse a backup directory that is neither new nor empty, or that cannot be made or written: before a
     passphrase is asked for and the database dumped, not after."""
     try:
+        if directory.is_dir() and any(directory.iterdir()) and not (directory / manifests.MANIFEST).exists():
+            raise BackupError(  # a dump or a copy that failed, or a backup killed midway: never restorable
+                f"{directory} holds an unfinished backup (no {manifests.MANIFEST}: it failed or was stopped "
+                "half way): delete it, or give a new directory"
+            )
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
             raise BackupError(f"{directory} is not an empty directory: give a new one for each backup")
         nearest = next(path for path in (directory, *directory.parents) if path.exists())
@@ -336,6 +365,13 @@ def _make_room(db: Database, *, force: bool) -> None:
             raise BackupError(
                 f"the database ({db.url_for_display}) is not empty ({tables} tables): restore into an empty "
                 "database, or pass --force to replace its contents"
+            )
+        running = running_workers(db.engine) if tables else 0
+        if running:  # they would go on with the keys and the rows they had, over the restored database
+            raise BackupError(
+                f"{running} callsense process(es) ('serve' or 'worker') still run on the database "
+                f"({db.url_for_display}; a queue heartbeat within {STALLED_AFTER_SECONDS} s): stop every "
+                "callsense process, on every machine, before restoring over it"
             )
         if tables:
             session.execute(text("drop schema public cascade"))

@@ -67,7 +67,9 @@ def checksum(path: Path) -> FileSum:
 
 def read(directory: Path) -> Manifest:
     path = directory / MANIFEST
-    if directory.exists() and not directory.is_dir():
+    if not directory.exists():  # a mistyped path, not a damaged backup
+        raise BackupError(f"there is no backup at {directory}: no such directory")
+    if not directory.is_dir():
         raise BackupError(f"{directory} is not a callsense backup: it is not a directory")
     try:
         return Manifest.model_validate(json.loads(path.read_bytes()))

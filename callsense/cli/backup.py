@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -69,6 +70,14 @@ def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
         return lines[0] if lines else ""
     if BACKUP_PASSPHRASE_VARIABLE in os.environ:
         return os.environ[BACKUP_PASSPHRASE_VARIABLE]
+    if not sys.stdin.isatty():  # a timer or cron job: the prompt would end in a bare "Aborted."
+        common.err.print(
+            "[bold red]error:[/] no passphrase for the key ring, and no terminal to ask for it: set "
+            f"{BACKUP_PASSPHRASE_VARIABLE} or give --passphrase-file FILE",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(common.EXIT_PERMANENT)
     return str(typer.prompt("Passphrase for the key ring", hide_input=True, confirmation_prompt=confirm))
 
 

@@ -31,7 +31,9 @@ def db_status() -> None:
     common.out.print(f"callsense: {status.head}")
     if workers:
         common.out.print(
-            f"workers:   {workers} running on it (an older callsense): stop them before upgrading"
+            f"processes: {workers} running on it ('serve' or 'worker' of an older callsense): stop them "
+            "before upgrading",
+            soft_wrap=True,
         )
     problem = status.problem()
     if status.up_to_date:

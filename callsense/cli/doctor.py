@@ -85,10 +85,20 @@ def _database(settings: Settings) -> Check:
 
 def _keys(settings: Settings) -> Check:
 
+    from callsense.tempfiles import leftovers_of
+
     try:
         keyring = _key_ring(settings)
     except CallsenseError as exc:
         return Check("key file", False, str(exc))
+    leftovers = leftovers_of(settings.resolved_key_file)
+    if leftovers:  # a retired key must not live on in one of them
+        return Check(
+            "key file",
+            False,
+            f"a write of the key file killed midway left {len(leftovers)} cop(ies) of the key ring in clear "
+            f"beside it, with the keys it then held: delete {' '.join(str(path) for path in leftovers)}",
+        )
     return Check("key file", True, f"{settings.resolved_key_file} (active key {keyring.active_key_id})")
 
 

@@ -4,7 +4,8 @@ Jobs carry the call's id only; each stage checks what the call already has befor
 ``stages.py``), so a retried or duplicated job is harmless. After a stage commits, what it says comes next is
 deferred. If the process dies between the two, the ``reconcile`` periodic task finds the call whose next
 stage has no job and defers it; ``recover_stalled`` hands the jobs of workers that stopped heart-beating
-(killed with SIGKILL, machine lost) back to the queue. What the queue holds, for metrics and the
+(killed with SIGKILL, machine lost) back to the queue; ``sweep_blobs`` removes what writes killed midway
+left in the blob store (``leftovers.py``). What the queue holds, for metrics and the
 operations page, is read by ``queue_figures.py``.
 """
 
@@ -37,8 +38,8 @@ from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import categorise as categorise_stage
 from callsense.pipeline import deliver as deliver_stage
 from callsense.pipeline import fetch as fetch_stage
+from callsense.pipeline import leftovers, retention, stages, workers
 from callsense.pipeline import poll as poll_stage
-from callsense.pipeline import retention, stages, workers
 from callsense.pipeline import transcribe as transcribe_stage
 
 if TYPE_CHECKING:
@@ -319,6 +320,12 @@ async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> 
     await manager.prune_stalled_workers(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS * 4)
 
 
+@blueprint.periodic(cron=leftovers.SWEEP_CRON, periodic_id="sweep-blobs")
+@blueprint.task(name="sweep_blobs", queue="maintenance", pass_context=True)
+def sweep_blobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    leftovers.sweep(_runtime(context).blobs)
+
+
 def poll_source_now(
     rt: Runtime, app: procrastinate.App, name: str, *, on_progress: poll_stage.Progress | None = None
 ) -> poll_stage.PollReport:
@@ -386,7 +393,7 @@ def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -
         "queues": queues,
         "concurrency": concurrency,
         "additional_context": {"runtime": rt},
-        "update_heartbeat_interval": 5,
+        "update_heartbeat_interval": workers.HEARTBEAT_SECONDS,
         "stalled_worker_timeout": db.STALLED_AFTER_SECONDS,
         "delete_jobs": "successful",
     }

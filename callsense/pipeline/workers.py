@@ -8,11 +8,15 @@ layers over Procrastinate itself:
 - ``ResilientJobManager`` retries the worker's own bookkeeping (fetching a job, heart-beating, recording a
   job's end) while the database is unreachable, so an outage delays a job instead of orphaning it;
 - ``run_worker_supervised`` starts a fresh worker whenever one stops on its own, once the database answers.
+
+An API-only ``serve`` runs no worker, yet runs this version's code against the schema: ``announce_presence``
+gives it the workers' heartbeat, so that ``db upgrade`` sees it too (``db.running_workers``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -36,6 +40,11 @@ OUTAGE_PATIENCE_SECONDS = 600.0
 # Pauses between two worker starts while the database stays away: doubling from the first to the longest.
 RESTART_PAUSE_FIRST_SECONDS = 1.0
 RESTART_PAUSE_MAX_SECONDS = 30.0
+# Every worker's, and an API-only serve's, heartbeat: well within db.STALLED_AFTER_SECONDS.
+HEARTBEAT_SECONDS = 5.0
+# Procrastinate's own heartbeat query, told whether the row is still there (stalled-worker pruning deletes
+# the row of a process silent for 2 minutes, e.g. through a long database outage).
+_BEAT = "update procrastinate_workers set last_heartbeat = now() where id = %(worker_id)s returning id"
 
 
 async def _patiently(operation: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -109,3 +118,26 @@ async def run_worker_supervised(app: procrastinate.App, options: dict[str, Any])
             pause = RESTART_PAUSE_FIRST_SECONDS  # it had been running fine: this is a new outage
         await asyncio.sleep(pause)
         pause = min(pause * 2, RESTART_PAUSE_MAX_SECONDS)
+
+
+async def announce_presence(app: procrastinate.App) -> None:
+    """Until cancelled, keep this process registered with the queue as a worker that takes no job, with a
+    worker's heartbeat; then unregister it. The heartbeat is this process's own (a queued job would run on
+    any worker), so it is a loop of its own, as Procrastinate's worker's is."""
+    worker_id: int | None = None
+    try:
+        while True:
+            try:
+                if worker_id is None or not await app.connector.execute_query_all_async(
+                    _BEAT, worker_id=worker_id
+                ):  # not registered yet, or pruned after a long outage
+                    worker_id = await app.job_manager.register_worker()
+            except procrastinate_errors.ConnectorException as exc:
+                if not db.unreachable(exc):
+                    raise
+                log.warning("database unreachable; retrying", operation="heartbeat")
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+    finally:
+        if worker_id is not None:
+            with contextlib.suppress(procrastinate_errors.ConnectorException):  # the database may be gone
+                await app.job_manager.unregister_worker(worker_id)

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
-from callsense.backup import archive, pgtools
+import callsense
+from callsense import db, version
+from callsense.backup import archive, manifest, pgtools
 from callsense.calls import access
 from callsense.calls import service as calls
 from callsense.calls.models import Delivery
@@ -27,6 +29,7 @@ from tests.integration.test_stages import SOURCE, runtime_with_fakes
 from tests.servers import CALLSENSE
 
 PASSPHRASE = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parents[2]
 QUIET = archive.Silent()
 
 
@@ -153,6 +156,54 @@ def test_a_damaged_backup_is_refused_naming_the_file(rt: Runtime, tmp_path: Path
         archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
     with rt.db.transaction() as session:  # nothing was replaced
         assert session.scalar(text("select count(*) from calls")) == 1
+
+
+def test_the_manifest_names_the_running_version_and_a_newer_schema_is_refused(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    _process(rt, 1)
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    made = archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+    # the build that made it, not the release alone, which every build between two releases shares
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert made.callsense_version == callsense.__version__ == f"{version.RELEASE}+g{head[:12]}"
+    assert manifest.read(backup).callsense_version == made.callsense_version
+
+    # as if a later callsense, with a migration this one lacks, had made it
+    later = made.model_copy(update={"schema_revision": "0099", "callsense_version": "0.2.0+gfeedbeef0123"})
+    manifest.write(backup, later)
+    with pytest.raises(BackupError) as refused:
+        archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+    head_revision = db.schema_status(rt.db.engine).head
+    assert str(refused.value) == (
+        "this backup was made by callsense 0.2.0+gfeedbeef0123 at schema revision 0099, newer than this "
+        f"callsense {callsense.__version__} knows (its newest is {head_revision}): restore it with callsense "
+        "0.2.0+gfeedbeef0123 or newer"
+    )
+    with rt.db.transaction() as session:  # refused before anything was replaced
+        assert session.scalar(text("select count(*) from calls")) == 1
+
+
+def test_a_forced_restore_waits_until_every_process_is_stopped(rt: Runtime, tmp_path: Path) -> None:
+    # A serve or worker left running would go on with the key ring and rows it had, over the restored data.
+    _process(rt, 1)
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+    with rt.db.transaction() as session:
+        session.execute(text("select procrastinate_register_worker_v1()"))  # a worker, as it registers
+    with pytest.raises(BackupError) as refused:
+        archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+    assert str(refused.value).startswith(
+        "1 callsense process(es) ('serve' or 'worker') still run on the database ("
+    ) and str(refused.value).endswith(
+        "stop every callsense process, on every machine, before restoring over it"
+    )
+    with rt.db.transaction() as session:  # nothing was dropped
+        assert session.scalar(text("select count(*) from calls")) == 1
+        session.execute(text("delete from procrastinate_workers"))  # it stopped
+    archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
 
 
 def test_the_key_ring_never_lands_in_clear_inside_the_backup(rt: Runtime, tmp_path: Path) -> None:

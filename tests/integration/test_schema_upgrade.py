@@ -4,9 +4,12 @@ The snapshots hold the database only (no recordings), so the reading stops short
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -21,12 +24,13 @@ from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.config import Settings
 from callsense.errors import SchemaVersionError
+from callsense.pipeline import tasks, workers
 from callsense.runtime import open_runtime
 from callsense.security import tokens
 from callsense.web import accounts
 from tests.crm_calls import cli_env
 from tests.schema_snapshot import CALLS, PASSWORD, SNAPSHOTS, TOKEN_NAME, USER
-from tests.servers import CALLSENSE
+from tests.servers import CALLSENSE, callsense_serve
 
 
 def _load(snapshot: Path, settings: Settings) -> Settings:
@@ -154,11 +158,11 @@ def test_an_upgrade_waits_until_the_older_workers_are_stopped(settings: Settings
     _worker_heartbeat(settings, seconds_ago=2)
 
     status = _cli(settings, "db", "status")
-    assert status.returncode == 1 and "workers:   1 running on it" in status.stdout
+    assert status.returncode == 1 and "processes: 1 running on it ('serve' or 'worker'" in status.stdout
     upgraded = _cli(settings, "db", "upgrade")
     assert upgraded.returncode == 1
     assert " ".join(upgraded.stderr.split()).startswith(
-        "error: 1 callsense worker(s) still run on this database at schema 0005 "
+        "error: 1 callsense process(es) ('serve' or 'worker') still run on this database at schema 0005 "
         "(a queue heartbeat within 30 s): stop every callsense process"
     ), upgraded.stderr
     database = db.open_database(settings, check=False)
@@ -170,6 +174,75 @@ def test_an_upgrade_waits_until_the_older_workers_are_stopped(settings: Settings
     _worker_heartbeat(settings, seconds_ago=db.STALLED_AFTER_SECONDS + 5)  # stopped, or killed long ago
     upgraded = _cli(settings, "db", "upgrade")
     assert upgraded.returncode == 0 and "schema upgraded from 0005 to" in upgraded.stdout
+
+
+def _running(settings: Settings) -> int:
+    database = db.open_database(settings, check=False)
+    try:
+        return db.running_workers(database.engine)
+    finally:
+        database.close()
+
+
+def test_an_upgrade_waits_for_an_api_only_serve_too(settings: Settings, tmp_path: Path) -> None:
+    # An API on the old code against the new schema fails its requests: it must be seen as a worker is.
+    env = cli_env(settings)
+    with callsense_serve(env, tmp_path / "serve.log", "--worker-concurrency", "0"):
+        deadline = time.monotonic() + 30
+        while _running(settings) != 1:
+            assert time.monotonic() < deadline, "the API-only serve never sent a heartbeat"
+            time.sleep(0.2)
+        head = _stamp(settings, "0012")  # as if this serve were the older version, before the upgrade
+        try:
+            time.sleep(workers.HEARTBEAT_SECONDS + 1)  # a later heartbeat keeps it counted
+            assert _running(settings) == 1
+            upgraded = _cli(settings, "db", "upgrade")
+            assert upgraded.returncode == 1
+            assert " ".join(upgraded.stderr.split()).startswith(
+                "error: 1 callsense process(es) ('serve' or 'worker') still run on this database at schema "
+                "0012"
+            ), upgraded.stderr
+            status = _cli(settings, "db", "status")
+            assert "processes: 1 running on it" in status.stdout
+        finally:
+            _stamp(settings, head)
+    assert _running(settings) == 0  # a serve stopped normally leaves at once
+
+
+def test_a_presence_pruned_through_an_outage_registers_again(settings: Settings) -> None:
+    rt = open_runtime(settings)
+    app = tasks.build_app(rt)
+
+    async def pruned_then_beating() -> int:
+        async with app.open_async():
+            presence = asyncio.create_task(workers.announce_presence(app))
+            await asyncio.sleep(1)
+            assert _running(settings) == 1
+            # what recover_stalled's pruning does to a process silent for 2 minutes
+            await app.job_manager.prune_stalled_workers(seconds_since_heartbeat=0)
+            assert _running(settings) == 0
+            await asyncio.sleep(workers.HEARTBEAT_SECONDS + 1)
+            counted = _running(settings)
+            presence.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await presence
+            return counted
+
+    try:
+        assert asyncio.run(pruned_then_beating()) == 1
+        assert _running(settings) == 0
+    finally:
+        rt.db.close()
+
+
+def _stamp(settings: Settings, revision: str) -> str:
+    """Set the revision the database says it is at; returns the one it said."""
+    database = db.open_database(settings, check=False)
+    with database.transaction() as session:
+        before = str(session.execute(text("select version_num from alembic_version")).scalar_one())
+        session.execute(text("update alembic_version set version_num = :revision"), {"revision": revision})
+    database.close()
+    return before
 
 
 def test_a_missing_key_file_is_refused_after_an_upgrade_from_before_envelope_encryption(

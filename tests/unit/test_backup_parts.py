@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,53 @@ def test_a_file_given_as_the_backup_directory_is_refused(tmp_path: Path) -> None
     not_a_backup.write_text("hello\n")
     with pytest.raises(BackupError, match=r"notes\.txt is not a callsense backup: it is not a directory"):
         manifest.read(not_a_backup)
+
+
+def test_a_backup_stopped_half_way_is_named_as_unfinished_when_its_directory_is_given_again(
+    tmp_path: Path,
+) -> None:
+    unfinished = tmp_path / "2026-12-06"
+    unfinished.mkdir()
+    (unfinished / "database.dump").write_bytes(b"PGDMP half")  # the dump done, the copy of blobs killed
+    with pytest.raises(BackupError) as refused:
+        archive.check_destination(unfinished)
+    assert str(refused.value) == (
+        f"{unfinished} holds an unfinished backup (no manifest.json: it failed or was stopped half way): "
+        "delete it, or give a new directory"
+    )
+    (unfinished / "manifest.json").write_text("{}")  # a finished one is never to be written over
+    with pytest.raises(BackupError, match="is not an empty directory: give a new one for each backup"):
+        archive.check_destination(unfinished)
+
+
+def test_a_key_file_the_backup_cannot_read_is_refused_before_the_dump(tmp_path: Path) -> None:
+    # it was found out after the database had been dumped, leaving an unfinished backup behind
+    settings = Settings(data_dir=tmp_path / "data", database_url="postgresql://nobody@127.0.0.1:1/none")
+    settings.resolved_key_file.parent.mkdir(parents=True)
+    settings.resolved_key_file.write_text("{not json")
+    os.chmod(settings.resolved_key_file, 0o600)
+    sealed = archive.KeyExport(passphrase="x" * 12)
+    with pytest.raises(ConfigError, match=r"keys\.json is malformed"):
+        archive.create(settings, tmp_path / "backup", keys=sealed, progress=archive.Silent())
+    assert not (tmp_path / "backup").exists()
+
+
+def test_a_mistyped_backup_path_is_named_as_missing_not_as_damaged(tmp_path: Path) -> None:
+    with pytest.raises(BackupError) as refused:
+        manifest.read(tmp_path / "2026-12-0")
+    assert str(refused.value) == f"there is no backup at {tmp_path / '2026-12-0'}: no such directory"
+
+
+def test_a_backup_without_a_key_file_says_where_one_comes_from(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")  # a new installation: 'db upgrade' run, 'doctor' not yet
+    with pytest.raises(BackupError) as refused:
+        sealed = archive.KeyExport(passphrase="x" * 12)
+        archive.create(settings, tmp_path / "backup", keys=sealed, progress=archive.Silent())
+    assert str(refused.value) == (
+        f"there is no key file at {settings.resolved_key_file}: without it the data cannot be read. Put it "
+        "back where key_file says, or, on a new installation, let 'callsense doctor' create it"
+    )
+    assert not (tmp_path / "backup").exists()
 
 
 def test_a_backup_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> None:

@@ -70,4 +70,9 @@ def test_doctor_writes_and_reads_back_a_probe_in_the_archive(tmp_path: Path) -> 
     (tmp_path / "file").write_text("a file where the archive should be")
     blocked = tmp_path / "file" / "blobs"
     check = doctor._archive(Settings(data_dir=tmp_path, blob_dir=blocked))
-    assert not check.ok and check.detail.startswith(f"{blocked}: [Errno 20] Not a directory")
+    assert check == doctor.Check("archive", False, f"cannot use blob_dir {blocked}: Not a directory")
+    a_file = tmp_path / "file"
+    check = doctor._archive(Settings(data_dir=tmp_path, blob_dir=a_file))
+    assert check == doctor.Check(
+        "archive", False, f"cannot use blob_dir {a_file}: it is a file, not a directory"
+    )

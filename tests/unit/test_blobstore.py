@@ -182,7 +182,9 @@ def test_exports() -> None:
     assert set(blobstore.__all__) == {
         "BlobStore",
         "FilesystemBlobStore",
+        "Leftover",
         "MemoryBlobStore",
+        "SweepsLeftovers",
         "open_blobstore",
         "validate_key",
     }

@@ -3,6 +3,8 @@ no database is opened (the data directory stays empty), no model is loaded."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 from pathlib import Path
@@ -149,3 +151,48 @@ def test_a_backup_directory_that_cannot_be_made_is_refused_before_the_passphrase
         f"error: cannot make the backup directory {target}: {tmp_path / 'notes.txt'} is not a directory\n"
     )
     assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("command", [["create", "new-backup"], ["restore", "."]])
+def test_a_backup_without_a_passphrase_or_a_terminal_says_how_to_give_one(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # a timer or cron job that lacks the passphrase: it used to print getpass's warning and "Aborted."
+    monkeypatch.chdir(tmp_path)
+    if command[0] == "restore":
+        (tmp_path / "manifest.json").write_text(json.dumps(_sealed_manifest()))
+        (tmp_path / "database.dump").write_bytes(b"")
+        (tmp_path / "keyring.wrapped.json").write_bytes(b"")
+    message = refused("backup", *command)
+    assert message == (
+        "error: no passphrase for the key ring, and no terminal to ask for it: set "
+        "CALLSENSE_BACKUP_PASSPHRASE or give --passphrase-file FILE\n"
+    )
+    assert not data_dir.exists()
+
+
+def _sealed_manifest() -> dict[str, object]:
+    empty = {"sha256": hashlib.sha256(b"").hexdigest(), "size": 0}
+    return {
+        "created_at": "2026-12-06T10:00:00Z",
+        "callsense_version": "0.1.0+g0123456789ab",
+        "schema_revision": "0013",
+        "postgresql_server": 15,
+        "pg_dump": 15,
+        "calls": 0,
+        "blobs": 0,
+        "missing_blobs": [],
+        "key_ring": {"kept": "wrapped", "file": "keyring.wrapped.json", "key_ids": ["k"], "active": "k"},
+        "files": {"database.dump": empty, "keyring.wrapped.json": empty},
+    }
+
+
+def test_a_worker_whose_blob_dir_is_a_file_stops_with_one_line(data_dir: Path, tmp_path: Path) -> None:
+    # it stopped with a FileExistsError traceback
+    (tmp_path / "recordings").write_text("a file where the archive should be")
+    os.environ["CALLSENSE_BLOB_DIR"] = str(tmp_path / "recordings")  # data_dir's fixture restores the rest
+    try:
+        message = refused("worker")
+    finally:
+        del os.environ["CALLSENSE_BLOB_DIR"]
+    assert message == f"error: cannot use blob_dir {tmp_path / 'recordings'}: it is a file, not a directory\n"

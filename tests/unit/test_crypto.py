@@ -4,12 +4,16 @@ import base64
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from callsense import crypto
+from callsense import crypto, tempfiles
+from callsense.cli import doctor
+from callsense.config import Settings
 from callsense.crypto import KeyRing
 from callsense.errors import ConfigError, DecryptionError
 
@@ -326,3 +330,35 @@ def test_loads_a_hand_written_key_file(tmp_path: Path) -> None:
     ring = KeyRing.load_or_create(path)
     assert ring.active_key_id == "k2" and ring.key_ids == {"k1", "k2"}
     assert ring.key_id_of(ring.encrypt(SECRET, context=CONTEXT)) == "k2"
+
+
+def test_doctor_names_the_key_ring_copies_a_killed_key_write_left(tmp_path: Path) -> None:
+    # `keys rotate` killed between writing the new ring and renaming it over the key file
+    settings = Settings(data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none")
+    key_file = settings.resolved_key_file
+    KeyRing.load_or_create(key_file)
+    rotating = (
+        "import os, sys, time; from pathlib import Path; from callsense.crypto import KeyRing; "
+        "ring = KeyRing.load_or_create(Path(sys.argv[1])); "
+        "os.replace = lambda *_: (print('written', flush=True), time.sleep(600)); ring.rotate()"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", rotating, str(key_file)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    with process.stdout:
+        assert process.stdout.readline() == "written\n"
+        process.kill()
+        process.wait(timeout=30)
+    (leftover,) = tempfiles.leftovers_of(key_file)
+    assert b'"keys"' in leftover.read_bytes()  # the whole ring, in clear
+
+    check = doctor._keys(settings)
+    assert check == doctor.Check(
+        "key file",
+        False,
+        "a write of the key file killed midway left 1 cop(ies) of the key ring in clear beside it, with the "
+        f"keys it then held: delete {leftover}",
+    )
+    leftover.unlink()
+    assert doctor._keys(settings).ok

@@ -3,6 +3,7 @@ fraction of a second of their mtime and are read by another user than the one th
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import stat
@@ -54,3 +55,27 @@ def test_a_part_shorter_than_pinned_is_refused_as_truncated_and_leaves_nothing(t
     ):
         catalog.ensure(_asset(size_off_by=68), tmp_path)
     assert list(tmp_path.rglob("*model.bin*")) == []
+
+
+def test_an_assembly_removes_what_killed_ones_left_and_leaves_a_live_one(tmp_path: Path) -> None:
+    # A worker killed while assembling (the OOM killer, a stop timeout) left its temporary file: up to the
+    # model's size, never used. Another process's assembly in progress holds its own locked.
+    directory = catalog.asset_dir(_asset(), tmp_path)
+    directory.mkdir(parents=True)
+    killed, live = directory / ".model.bin.k1ll3d", directory / ".model.bin.l1ve01"
+    killed.write_bytes(b"half a model")
+    live.write_bytes(b"a model being written")
+    for leftover in (killed, live):
+        hours_ago = os.stat(leftover).st_mtime - 2 * 3600
+        os.utime(leftover, (hours_ago, hours_ago))
+    writer = os.open(live, os.O_RDWR)
+    try:
+        fcntl.flock(writer, fcntl.LOCK_EX)  # as the other process's assembly holds it
+        target = catalog.ensure(_asset(), tmp_path) / "model.bin"
+        assert not killed.exists() and live.exists()
+    finally:
+        os.close(writer)
+    assert catalog.verify(_asset(), tmp_path) == [] and target.is_file()
+
+    catalog.ensure(_asset(), tmp_path)  # already assembled: the next start removes what is left all the same
+    assert sorted(path.name for path in directory.iterdir()) == ["model.bin", "model.bin.verified"]

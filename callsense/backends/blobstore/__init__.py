@@ -3,13 +3,21 @@ imported when configured: boto3 takes half a second to import) and an in-memory 
 
 from __future__ import annotations
 
-from callsense.backends.blobstore.base import BlobStore, validate_key
+from callsense.backends.blobstore.base import BlobStore, Leftover, SweepsLeftovers, validate_key
 from callsense.backends.blobstore.filesystem import FilesystemBlobStore
 from callsense.backends.blobstore.memory import MemoryBlobStore
 from callsense.config import Settings
 from callsense.config.blobs import BlobBackendName
 
-__all__ = ["BlobStore", "FilesystemBlobStore", "MemoryBlobStore", "open_blobstore", "validate_key"]
+__all__ = [
+    "BlobStore",
+    "FilesystemBlobStore",
+    "Leftover",
+    "MemoryBlobStore",
+    "SweepsLeftovers",
+    "open_blobstore",
+    "validate_key",
+]
 
 
 def open_blobstore(settings: Settings) -> BlobStore:

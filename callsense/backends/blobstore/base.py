@@ -11,11 +11,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from callsense.errors import InvalidBlobKeyError
 
-__all__ = ["BlobStore", "validate_key"]
+__all__ = ["BlobStore", "Leftover", "SweepsLeftovers", "validate_key"]
 
 MAX_KEY_LENGTH = 1024
 MAX_SEGMENT_LENGTH = 200  # leaves room under the usual 255-byte file-name limit for the adapters' suffixes
@@ -36,6 +37,25 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove the blob under ``key``; a blob already gone is no error (a purge or an erasure may run
         twice). Other blobs whose keys start with ``key`` stay."""
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """What a write killed midway left behind and a sweep removed: a temporary file (its path in the store)
+    or an incomplete multipart upload (its object key and upload id); ``size`` in bytes where known."""
+
+    name: str
+    size: int | None
+    age_s: float
+
+
+@runtime_checkable
+class SweepsLeftovers(Protocol):
+    """A store whose writes, when killed midway, leave something behind that only takes space."""
+
+    def sweep_leftovers(self) -> list[Leftover]:
+        """Remove what writes killed midway left, old enough that no live write can still own it; never a
+        blob. Returns what was removed."""
 
 
 def validate_key(key: str) -> str:

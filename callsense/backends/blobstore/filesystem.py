@@ -2,7 +2,8 @@
 
 Key ``calls/1/audio`` is stored as ``<root>/calls/1/audio@blob``. The suffix holds a character that keys
 cannot contain, so a file never collides with a directory (keys ``a`` and ``a/b`` coexist, as on S3) nor with
-the temporary files of unfinished writes.
+the temporary files of unfinished writes (``.<random>.tmp`` beside the blob). A write killed midway
+(SIGKILL, power loss) leaves its temporary file; ``sweep_leftovers`` removes those no live writer holds.
 """
 
 from __future__ import annotations
@@ -10,23 +11,34 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from callsense.backends.blobstore.base import validate_key
-from callsense.errors import BlobStoreUnavailableError, NotFoundError
+from callsense import tempfiles
+from callsense.backends.blobstore.base import Leftover, validate_key
+from callsense.errors import BlobStoreUnavailableError, ConfigError, NotFoundError
 
 __all__ = ["FilesystemBlobStore"]
 
 _SUFFIX = "@blob"
+_TEMPORARY = re.compile(r"\.[^@]+\.tmp")  # mkstemp(prefix=".", suffix=".tmp"); a blob's name ends in @blob
+# A temporary file younger than this is never swept, locked or not: a stalled write on a share whose locks
+# are not to be trusted (NFS after a server restart) keeps it, and space is all a leftover costs.
+LEFTOVER_AGE_S = tempfiles.WITHOUT_LOCKS_AFTER_S
 
 
 class FilesystemBlobStore:
     def __init__(self, root: Path) -> None:
         if not root.is_dir():
-            root.mkdir(parents=True, mode=0o700)
-            os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
+            try:
+                root.mkdir(parents=True, mode=0o700)
+                os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
+            except FileExistsError:  # strerror would say "File exists", which reads as no problem at all
+                raise ConfigError(f"cannot use blob_dir {root}: it is a file, not a directory") from None
+            except OSError as exc:
+                raise ConfigError(f"cannot use blob_dir {root}: {exc.strerror}") from exc
         self._root = root
 
     def __repr__(self) -> str:
@@ -39,20 +51,21 @@ class FilesystemBlobStore:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # mkstemp makes 0600
         try:
             with os.fdopen(fd, "wb") as file:
+                # held until the file is closed: ``sweep_leftovers`` leaves a live write alone
+                tempfiles.lock_while_writing(fd)
                 for chunk in chunks:  # what the caller's chunks raise is theirs, not the store's
                     with self._failing(key):
                         file.write(chunk)
                 with self._failing(key):
                     file.flush()
                     os.fsync(file.fileno())  # the data is on disk before the name points at it
-            with self._failing(key):
-                os.replace(tmp, path)
+                    os.replace(tmp, path)  # still locked: a sweep never sees this name unlocked
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
         with self._failing(key):
-            _fsync_dir(path.parent)
+            tempfiles.fsync_dir(path.parent)
 
     @contextlib.contextmanager
     def _failing(self, key: str) -> Iterator[None]:
@@ -78,7 +91,22 @@ class FilesystemBlobStore:
             path.unlink()
         except FileNotFoundError:
             return
-        _fsync_dir(path.parent)  # the removal itself survives a crash
+        tempfiles.fsync_dir(path.parent)  # the removal itself survives a crash
+
+    def sweep_leftovers(self, *, older_than_s: float = LEFTOVER_AGE_S) -> list[Leftover]:
+        """Remove the temporary files of writes killed midway: those older than ``older_than_s`` (by their
+        last write) that no live writer holds locked. Returns what it removed."""
+        removed = []
+        for directory, _, names in os.walk(self._root):  # symbolic links to directories are not followed
+            for name in names:
+                if not _TEMPORARY.fullmatch(name):
+                    continue
+                path = Path(directory, name)
+                size_and_age = tempfiles.remove_if_abandoned(path, older_than_s=older_than_s)
+                if size_and_age is not None:
+                    size, age = size_and_age
+                    removed.append(Leftover(str(path.relative_to(self._root)), size=size, age_s=age))
+        return removed
 
     def _path(self, key: str) -> Path:
         return self._root / (validate_key(key) + _SUFFIX)
@@ -92,11 +120,3 @@ class FilesystemBlobStore:
         for path in reversed(missing):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(path, 0o700)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # makes the rename itself survive a crash
-    finally:
-        os.close(fd)

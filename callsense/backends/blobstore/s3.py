@@ -6,8 +6,9 @@ the bucket holds nothing readable without the key ring. Chunks are gathered up t
 part by part as its chunks come, at most ``max_concurrency`` parts on their way, and aborted when anything
 fails: a blob costs about (``max_concurrency`` + 1) parts of memory, whatever its size. S3 makes an object
 visible only when its upload completes, so a reader sees the old blob or the new one, never a part, even when
-the upload dies half way. A blob is read in ranged GETs of what is asked (``READ_AHEAD`` at least), each
-bound by ``If-Match`` to the version the first request found.
+the upload dies half way; ``sweep_leftovers`` aborts the uploads a killed process left, once they are a day
+old (the bucket's lifecycle rule can do the same, docs/archive.md). A blob is read in ranged GETs of what is
+asked (``READ_AHEAD`` at least), each bound by ``If-Match`` to the version the first request found.
 
 botocore's errors are translated here: no such object → ``NotFoundError``; network, 5xx, 408 and 429 →
 ``BlobStoreUnavailableError`` (the job queue retries); no such bucket, refused credentials, a denying policy
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import (
@@ -36,7 +38,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from callsense.backends.blobstore.base import validate_key
+from callsense.backends.blobstore.base import Leftover, validate_key
 from callsense.backends.http_status import is_retryable
 from callsense.backends.s3client import make_client
 from callsense.config.blobs import MIB, BlobSettings
@@ -57,6 +59,9 @@ _DENIED_CODES = frozenset(
 )
 # The smallest ranged GET: a decrypting reader asks a segment (1 MiB) at a time.
 READ_AHEAD = 2 * MIB
+# An incomplete multipart upload older than this is abandoned: S3 tells nothing of whether its writer
+# still lives, and no recording takes a day to upload. The lifecycle rule docs/archive.md proposes agrees.
+LEFTOVER_AGE_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,27 @@ class S3BlobStore:
         name = self._object_key(key)
         with self._translated(key):
             self._client.delete_object(Bucket=self._bucket, Key=name)
+
+    def sweep_leftovers(self, *, older_than_s: float = LEFTOVER_AGE_S) -> list[Leftover]:
+        """Abort the multipart uploads under the prefix begun more than ``older_than_s`` ago: the parts of
+        writes killed midway, invisible but stored (and billed). Needs ``s3:ListBucketMultipartUploads``."""
+        removed = []
+        now = datetime.now(UTC)
+        with self._translated("(its incomplete multipart uploads)"):
+            pages = self._client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self._bucket, Prefix=self._prefix
+            )
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    age = (now - upload["Initiated"]).total_seconds()
+                    if age < older_than_s:
+                        continue
+                    with contextlib.suppress(self._client.exceptions.NoSuchUpload):  # completed meanwhile
+                        self._client.abort_multipart_upload(
+                            Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        removed.append(Leftover(f"{upload['Key']} (upload {upload['UploadId']})", None, age))
+        return removed
 
     def _object_key(self, key: str) -> str:
         return self._prefix + validate_key(key)
