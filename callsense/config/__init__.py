@@ -159,15 +159,20 @@ class Settings(BaseSettings):
         return self
 
     def make_data_dir(self) -> Path:
-        """``data_dir``, made if it is missing."""
+        """``data_dir``, made if it is missing: 0700, as it holds the key file and the recordings (the
+        embedded PostgreSQL, run by root, opens it to the user it runs as: docs/security.md)."""
         from callsense.errors import ConfigError
 
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(parents=True, mode=0o700)
         except FileExistsError as exc:  # strerror would say "File exists", which reads as no problem at all
-            raise ConfigError(f"cannot use data_dir {self.data_dir}: it is a file, not a directory") from exc
+            if not self.data_dir.is_dir():
+                problem = "it is a file, not a directory"
+                raise ConfigError(f"cannot use data_dir {self.data_dir}: {problem}") from exc
         except OSError as exc:
             raise ConfigError(f"cannot use data_dir {self.data_dir}: {exc.strerror}") from exc
+        else:
+            self.data_dir.chmod(0o700)  # mkdir's mode is filtered by the umask
         return self.data_dir
 
     @property

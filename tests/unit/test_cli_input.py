@@ -7,12 +7,14 @@ import hashlib
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from callsense.cli.main import app
+from callsense.config import Settings
 from tests.conftest import AUDIO
 
 runner = CliRunner()
@@ -112,6 +114,16 @@ def test_a_data_dir_that_is_a_file_is_refused(
     monkeypatch.setenv("CALLSENSE_DATA_DIR", str(not_a_folder))
     message = refused(*command)
     assert message == f"error: cannot use data_dir {not_a_folder}: it is a file, not a directory\n"
+
+
+def test_a_new_data_dir_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds the key file and the recordings; one that exists keeps the mode it was given."""
+    made = Settings(data_dir=tmp_path / "new" / "callsense").make_data_dir()
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o750)
+    shared.chmod(0o750)
+    assert stat.S_IMODE(Settings(data_dir=shared).make_data_dir().stat().st_mode) == 0o750
 
 
 def test_sensitive_with_events_is_refused_rather_than_ignored(data_dir: Path) -> None:
