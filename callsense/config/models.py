@@ -203,7 +203,8 @@ class SpeakerSettings(BaseModel):
     swap_check: SwapCheck = Field(
         default=SwapCheck.warn,
         description="Stereo: when the conversation says the agent is on the other channel than "
-        "asr.agent_channel: 'off' ignores it, 'warn' records it, 'swap' relabels the speakers.",
+        "asr.agent_channel: 'off' ignores it, 'warn' records it, 'swap' relabels the speakers. An agent "
+        "channel from the call's metadata or its recording source always wins: there it is only warned of.",
     )
     swap_confidence: float = Field(
         default=0.8,

@@ -95,7 +95,7 @@ def run(
                 },
                 talk=figures,
             )
-            for note in [*notes, *_speaker_notes(found, given_by)]:
+            for note in [*notes, *_speaker_notes(found, agent_channel, given_by)]:
                 calls.add_event(
                     session=session, call_pk=call_pk, stage="transcribe", kind="speakers", detail=note
                 )
@@ -182,10 +182,16 @@ def _agent_side(found: SpeakersFound | None, asked: Channel) -> Channel:
     return asked
 
 
-def _speaker_notes(found: SpeakersFound | None, given_by: str) -> list[str]:
-    """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of."""
+def _speaker_notes(found: SpeakersFound | None, asked: Channel | None, given_by: str) -> list[str]:
+    """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of, and
+    what became of an agent channel ``asked`` for by ``given_by``."""
     if found is None:
         return []
+    if asked is not None and found.method is not SpeakerMethod.channels:
+        return [
+            f"agent channel {asked.value} from {given_by} not used: the recording is mono (one mix of both "
+            "sides), so the agent was told by voice and words"
+        ]
     other = "right" if found.agent == "left" else "left"
     if found.swapped:
         return [
@@ -193,9 +199,11 @@ def _speaker_notes(found: SpeakersFound | None, given_by: str) -> list[str]:
             f"(confidence {found.role_confidence})"
         ]
     if found.swap_suggested:
+        by_metadata = found.agent_source == "metadata"
+        kept = f"from {given_by}" if by_metadata else "(speakers.swap_check=warn)"
         return [
             f"the conversation says the agent is on the {other} channel (confidence "
-            f"{found.role_confidence}); kept {found.agent} (speakers.swap_check=warn)"
+            f"{found.role_confidence}); kept {found.agent} {kept}"
         ]
     if found.agent_source == "metadata":
         return [f"agent channel {found.agent} from {given_by}"]

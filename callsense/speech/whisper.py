@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -222,11 +221,7 @@ class WhisperTranscriber:
                 heard = self._heard(channels, language, task, progress, hotwords)
                 speakers = speakers or self._speaker_map(heard, agent_channel, voices)
             segments = turns_from_words(
-                [
-                    replace(word, speaker=speakers.speaker(word.start, word.end, channel))
-                    for channel, words in enumerate(heard)
-                    for word in words
-                ]
+                [speakers.labelled(word, channel) for channel, words in enumerate(heard) for word in words]
             )
         return Transcript(
             segments=segments,

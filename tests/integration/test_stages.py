@@ -200,6 +200,27 @@ def test_the_calls_metadata_names_the_agent_channel(
     assert notes == ([note] if note else [])
 
 
+def test_an_agent_channel_a_mono_call_cannot_use_is_noted_not_dropped_silently(rt: Runtime) -> None:
+    # A webhook names the agent's channel of a recording that turns out to be mono: the voices decide.
+    voices = SpeakersFound(
+        method=SpeakerMethod.diarization, count=2, agent="speaker 1", agent_source="conversation"
+    )
+    mono = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=voices))
+    details = calls.CallDetails(metadata={"agent_channel": "right"})
+    call_pk = ingest.ingest(mono, call_id="mono-meta", source=SOURCE, details=details).call_pk
+    fetch.run(mono, call_pk, local_files=False)
+    transcribe.run(mono, call_pk)
+    with mono.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None
+        assert calls.to_record(call=call, keyring=rt.keyring).speakers == voices
+        notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
+    assert notes == [
+        "agent channel right from the call's metadata not used: the recording is mono (one mix of both "
+        "sides), so the agent was told by voice and words"
+    ]
+
+
 @pytest.mark.parametrize(
     ("found", "note"),
     [
@@ -216,11 +237,25 @@ def test_the_calls_metadata_names_the_agent_channel(
             "the conversation says the agent is on the right channel (confidence 0.9); kept left "
             "(speakers.swap_check=warn)",
         ),
+        (
+            SpeakersFound(
+                method=SpeakerMethod.channels,
+                count=2,
+                agent="left",
+                agent_source="metadata",
+                role_confidence=0.9,
+                swap_suggested=True,
+            ),
+            "the conversation says the agent is on the right channel (confidence 0.9); kept left from the "
+            "call's metadata",
+        ),
     ],
 )
 def test_a_swap_made_or_suggested_is_in_the_audit_trail(rt: Runtime, found: SpeakersFound, note: str) -> None:
     swapping = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=found))
-    call_pk = ingest.ingest(swapping, call_id="swap", source=SOURCE).call_pk
+    given = {"agent_channel": found.agent} if found.agent_source == "metadata" else {}
+    details = calls.CallDetails(metadata=given)
+    call_pk = ingest.ingest(swapping, call_id="swap", source=SOURCE, details=details).call_pk
     fetch.run(swapping, call_pk, local_files=False)
     transcribe.run(swapping, call_pk)
     with swapping.db.transaction() as session:
