@@ -166,13 +166,17 @@ def guess_agent(texts: list[str]) -> RoleGuess:
 @dataclass(frozen=True)
 class AgentsGuess:
     agents: tuple[int, ...]  # indices of the speakers who sound like agents, in index order
-    confidence: float  # how clearly the least agent-like of them outscores every other speaker
+    # How clearly the least agent-like of them outscores every other speaker; with one voice and no agent,
+    # how clearly it sounds like a customer.
+    confidence: float
 
 
 def guess_agents(texts: list[str]) -> AgentsGuess:
     """The agents among a mono call's voices: the one ``guess_agent`` picks and, with three voices or more,
     every other voice scoring at least SECOND_AGENT_SCORE, except that the lowest-scoring voice is always a
-    customer (a call has one)."""
+    customer (a call has one). A single voice that talks like a customer (a voicemail) is no agent."""
+    if len(texts) == 1 and (score := agent_score(texts[0])) < 0:
+        return AgentsGuess(agents=(), confidence=_confidence(-score))
     best = guess_agent(texts)
     if len(texts) < 3:
         return AgentsGuess(agents=(best.agent,), confidence=best.confidence)

@@ -89,8 +89,6 @@ def by_voices(diarization: Diarization, words: list[WordT]) -> SpeakerMap:
     voice_roles = tuple(
         Speaker.agent if voice in guess.agents else Speaker.customer for voice in range(diarization.count)
     )
-    if diarization.count == 1 and roles.agent_score(texts[0]) < 0:
-        voice_roles = (Speaker.customer,)  # one voice asking for help: a customer's message
     agents = [f"speaker {voice + 1}" for voice, role in enumerate(voice_roles) if role is Speaker.agent]
     return SpeakerMap(
         found=SpeakersFound(

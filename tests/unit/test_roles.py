@@ -163,6 +163,7 @@ def test_a_single_voice_asking_for_help_is_a_customer() -> None:
     )
     mapped = speakers.by_voices(one, [(0.0, 1.0, "Hi, I am calling about my bill.")])
     assert mapped.voice_roles == (Speaker.customer,) and mapped.found.agent is None
+    assert mapped.found.role_confidence == 0.632  # two customer phrases: as sure as two agent ones would be
 
 
 def mono(*voices: int) -> Diarization:
