@@ -164,7 +164,7 @@ def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, st
     if value is None:
         return from_source, by_source, []
     try:
-        return Channel(str(value).lower()), "the call's metadata", []
+        return Channel(str(value).strip().lower()), "the call's metadata", []
     except ValueError:
         note = f"metadata {AGENT_CHANNEL_KEY}={value!r} ignored: expected 'left' or 'right'"
         return from_source, by_source, [note]

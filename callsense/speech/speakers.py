@@ -66,7 +66,7 @@ def by_channels(
     return SpeakerMap(
         found=SpeakersFound(
             method=SpeakerMethod.channels,
-            count=2,
+            count=sum(1 for text in texts if text.strip()),  # a one-sided call (voicemail) has one speaker
             agent=_channel_name(agent),
             agent_source=source,
             role_confidence=confidence,

@@ -175,6 +175,7 @@ def test_an_unknown_source_fails_the_fetch_for_good(rt: Runtime) -> None:
     ("metadata", "asked", "note"),
     [
         ({"agent_channel": "Right"}, Channel.right, "agent channel right from the call's metadata"),
+        ({"agent_channel": " left\n"}, Channel.left, "agent channel left from the call's metadata"),
         (
             {"agent_channel": "middle"},
             None,

@@ -114,6 +114,13 @@ def test_a_call_on_the_configured_side_is_left_alone() -> None:
     assert not found.swapped and not found.swap_suggested and found.agent == "left"
 
 
+def test_a_one_sided_stereo_call_has_one_speaker() -> None:
+    # A customer's voicemail recorded in stereo: the agent's channel holds no words.
+    message = "Hi, this is Jane, I am calling about my order, please call me back."
+    found = speakers.by_channels(("", message), configured_agent=0, override=None, settings=SpeakerSettings())
+    assert found.found.count == 1 and stereo(SwapCheck.warn).found.count == 2
+
+
 def test_checks_off_keep_the_setting() -> None:
     found = stereo(SwapCheck.off).found
     assert found.agent == "left" and not found.swap_suggested and found.role_confidence == 0.0
