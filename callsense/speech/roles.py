@@ -21,6 +21,8 @@ _AGENT = [
     # English
     r"thanks? (you )?for (calling|contacting|holding|your patience)",
     r"how (can|may|could) i (help|assist)",
+    r"what can i (help you with|do for you)",
+    r"(you('ve| have) reached|you('re| are) (speaking|through) (with|to))",
     r"(customer|technical) (service|support|care)",
     r"this is \w+ (from|with|at|speaking)",
     r"can i (have|get|take) your",
@@ -82,7 +84,8 @@ _AGENT = [
 _CUSTOMER = [
     # English
     r"i('m| am) calling (about|to|because|regarding)",
-    r"i (want|would like|need) to (cancel|change|complain|return|know)",
+    r"i( want| need| would like|'d like) to (cancel|change|complain|return|know)",
+    r"can you help me",
     r"\bmy (bill|order|internet|account|phone|parcel|package|card|contract|car|money)\b",
     r"i (was|have been|got) (charged|billed)",
     r"i did(n't| not) (receive|get)",

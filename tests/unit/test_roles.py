@@ -39,6 +39,8 @@ CALLS = {
 # point the right way.
 GREETINGS = {
     "en": ("Acme, this is Sarah speaking, how may I help you?", "Hi, I'm calling about my order."),
+    "en-reached": ("You've reached Acme, what can I help you with today?", "Hi, I'd like to cancel."),
+    "en-speaking": ("Hi, you're speaking with Tom. What can I do for you?", "Hi, can you help me?"),
     "es": (
         "Buenos días, le atiende Laura. ¿Cómo puedo ayudarle?",
         "Hola, llamo porque no me ha llegado el pedido.",
