@@ -22,6 +22,10 @@ _AGENT = [
     r"thanks? (you )?for (calling|contacting|holding|your patience)",
     r"how (can|may|could) i (help|assist)",
     r"what can i (help you with|do for you)",
+    r"(can|may) i help you",
+    r"(could|can|would) you (please )?(tell|give) me your",
+    r"your (reservation|booking|order|refund|request|ticket|cancellation) (is|has been) "
+    r"(confirmed|booked|placed|processed|cancelled|canceled|approved)",
     r"(you('ve| have) reached|you('re| are) (speaking|through) (with|to))",
     r"(customer|technical) (service|support|care)",
     r"this is \w+ (from|with|at|speaking)",
@@ -85,6 +89,8 @@ _CUSTOMER = [
     # English
     r"i('m| am) calling (about|to|because|regarding)",
     r"i( want| need| would like|'d like) to (cancel|change|complain|return|know)",
+    r"i( want| would like|'d like) to (make a|book|order|buy|report)",
+    r"i('m| am) (also )?looking for (a|an|some|information)\b",
     r"can you help me",
     r"\bmy (bill|order|internet|account|phone|parcel|package|card|contract|car|money)\b",
     r"i (was|have been|got) (charged|billed)",

@@ -116,6 +116,24 @@ def test_a_call_on_the_configured_side_is_left_alone() -> None:
     assert not found.swapped and not found.swap_suggested and found.agent == "left"
 
 
+# A booking call between people, not a support script: the agent greets with "can I help you", asks for
+# details and confirms; the customer is looking for things and wants to book, and says the closing line.
+BOOKING = (
+    "Hello, is this the booking line? I'm looking for a train to Leeds on Saturday. Okay, great, I would "
+    "like to book it for four people. And I'm also looking for a hotel near the station. Thank you very "
+    "much, have a nice day.",
+    "Yes, hello, can I help you? Sure, please go ahead. Could you please tell me your name? Thank you, your "
+    "booking is confirmed. Could you tell me your email address? Your reservation has been confirmed too.",
+)
+
+
+def test_a_booking_call_recorded_the_other_way_round_is_warned_of() -> None:
+    # Customer on the left, where the settings expect the agent (a real recording of this kind scored 0.39
+    # the wrong way: its customer's "have a nice day" was the only telling phrase).
+    found = speakers.by_channels(BOOKING, configured_agent=0, override=None, settings=SpeakerSettings()).found
+    assert found.swap_suggested and found.agent == "left" and found.role_confidence > 0.9
+
+
 def test_a_one_sided_stereo_call_has_one_speaker() -> None:
     # A customer's voicemail recorded in stereo: the agent's channel holds no words.
     message = "Hi, this is Jane, I am calling about my order, please call me back."
