@@ -22,7 +22,7 @@ _AGENT = [
     r"thanks? (you )?for (calling|contacting|holding|your patience)",
     r"how (can|may|could) i (help|assist)",
     r"what can i (help you with|do for you)",
-    r"(can|may) i help you",
+    r"(?<!how )(?<!what )\b(can|may) i help you",  # not "how/what can I help you": counted above
     r"(could|can|would) you (please )?(tell|give) me your",
     r"your (reservation|booking|order|refund|request|ticket|cancellation) (is|has been) "
     r"(confirmed|booked|placed|processed|cancelled|canceled|approved)",

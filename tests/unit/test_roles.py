@@ -83,6 +83,13 @@ def test_a_greeting_and_an_opening_alone_tell_the_agent(language: str) -> None:
     assert guess_agent([customer, agent]).agent == 1
 
 
+@pytest.mark.parametrize(
+    "phrase", ["How can I help you?", "What can I help you with?", "Yes, can I help you?", "May I help you?"]
+)
+def test_one_offer_of_help_counts_once(phrase: str) -> None:
+    assert agent_score(phrase) == 1
+
+
 def test_without_telling_phrases_the_first_speaker_is_chosen_with_no_confidence() -> None:
     guess = guess_agent(["The weather is nice.", "Yes, it is."])
     assert guess.agent == 0 and guess.confidence == 0.0
