@@ -140,10 +140,12 @@ def speakers_told(found: SpeakersFound) -> str:
             other = "right" if found.agent == "left" else "left"
             told += f"; but the words say the {other} (confidence {found.role_confidence:.2f})"
         return told
+    if not found.count:  # words Whisper heard where the voice finder found no speech to embed
+        return "no voice told apart: too little speech to tell voices by"
     plural = "" if found.count == 1 else "s"
     voices = f"{found.count} voice{plural} told apart (clarity {found.confidence or 0:.2f})"
     if found.agent is None:
-        return f"{voices}; no agent: {'a customer alone' if found.count else 'nobody'} speaks"
+        return f"{voices}; no agent: a customer alone speaks"
     if not found.role_confidence:
         return f"{voices}; agent {found.agent}, the first voice heard: no words tell"
     return f"{voices}; agent {found.agent} by the words (confidence {found.role_confidence:.2f})"

@@ -124,6 +124,7 @@ def voices(count: int, agent: str | None, role_confidence: float) -> SpeakersFou
             "2 voices told apart (clarity 0.50); agent speaker 1, the first voice heard: no words tell",
         ),
         (voices(1, None, 0.63), "1 voice told apart (clarity 0.50); no agent: a customer alone speaks"),
+        (voices(0, None, 0.0), "no voice told apart: too little speech to tell voices by"),
         (
             SpeakersFound(method=SpeakerMethod.none, count=1),
             "not told apart: mono, and speakers.diarization is off",
