@@ -58,7 +58,9 @@ def by_channels(
     if settings.swap_check is not SwapCheck.off:
         guess = roles.guess_agent(list(texts))
         confidence = guess.confidence
-        if guess.agent != agent and guess.confidence >= settings.swap_confidence:
+        # A tie (confidence 0) leans nowhere, whatever swap_confidence allows: ties go to the left channel.
+        leans = guess.confidence > 0 and guess.confidence >= settings.swap_confidence
+        if guess.agent != agent and leans:
             suggested = True
             if settings.swap_check is SwapCheck.swap and override is None:
                 agent, source, swapped = guess.agent, RoleSource.conversation, True

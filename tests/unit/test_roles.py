@@ -148,6 +148,13 @@ def test_a_one_sided_stereo_call_has_one_speaker() -> None:
     assert found.found.count == 1 and stereo(SwapCheck.warn).found.count == 2
 
 
+def test_words_that_tell_nothing_never_swap_even_at_confidence_zero() -> None:
+    settings = SpeakerSettings(swap_check=SwapCheck.swap, swap_confidence=0.0)
+    plain = ("Yes.", "Okay, fine.")
+    found = speakers.by_channels(plain, configured_agent=1, override=None, settings=settings).found
+    assert found.agent == "right" and not found.swapped and not found.swap_suggested
+
+
 def test_checks_off_keep_the_setting() -> None:
     found = stereo(SwapCheck.off).found
     assert found.agent == "left" and not found.swap_suggested and found.role_confidence == 0.0
