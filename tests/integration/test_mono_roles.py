@@ -1,8 +1,9 @@
-"""A mono call transferred to a second agent: three voices, two of them agents (real Whisper and encoder).
+"""Roles on mono calls of more or fewer voices than two, through real Whisper and the voice encoder: a call
+transferred to a second agent (three voices, two of them agents), and a customer's voicemail (one voice).
 
-The call is en_refund's turns laid one after the other on one channel, the agent's turns from the third on
-said by a second agent: the same recording played 1.25 times slower, a lower, slower voice that the encoder
-tells apart from the first (a transfer to billing after the customer gave their name)."""
+The transferred call is en_refund's turns laid one after the other on one channel, the agent's turns from the
+third on said by a second agent: the same recording played 1.25 times slower, a lower, slower voice that the
+encoder tells apart from the first (a transfer to billing after the customer gave their name)."""
 
 from __future__ import annotations
 
@@ -55,13 +56,15 @@ def transfer_call(reference: dict[str, Any]) -> tuple[DecodedAudio, list[tuple[s
     return DecodedAudio(channels=mono, info=info), turns
 
 
+@pytest.fixture(name="transcriber")
+def english_transcriber(model_dir: Path) -> WhisperTranscriber:
+    return WhisperTranscriber(ASRSettings(model="base", device="cpu", languages=["en"]), model_dir=model_dir)
+
+
 def test_the_second_agent_of_a_transferred_call_is_an_agent(
-    model_dir: Path, references: dict[str, dict[str, Any]]
+    transcriber: WhisperTranscriber, references: dict[str, dict[str, Any]]
 ) -> None:
     audio, turns = transfer_call(references["en_refund.stereo.flac"])
-    transcriber = WhisperTranscriber(
-        ASRSettings(model="base", device="cpu", languages=["en"]), model_dir=model_dir
-    )
     transcript = transcriber.transcribe(audio)
     assert transcript.speakers is not None
     found = transcript.speakers.found
@@ -74,3 +77,12 @@ def test_the_second_agent_of_a_transferred_call_is_an_agent(
     second = next(start for role, start, _ in turns if role == "second agent")
     takeover = min(transcript.segments, key=lambda segment: abs(segment.start - second))
     assert takeover.speaker is Speaker.agent and abs(takeover.start - second) < 0.5  # a turn of their own
+
+
+def test_a_customers_voicemail_has_no_agent(transcriber: WhisperTranscriber) -> None:
+    # en_short: "Hello, I am calling to check the status of the order I placed last week.", one voice.
+    transcript = transcriber.transcribe(decode((AUDIO / "en_short.mono.flac").read_bytes(), max_seconds=60))
+    assert transcript.speakers is not None
+    found = transcript.speakers.found
+    assert found.count == 1 and found.agent is None and found.role_confidence > 0.3
+    assert {segment.speaker for segment in transcript.segments} == {Speaker.customer}
