@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, SpeakerMethod, SpeakersFound
 from callsense.config.models import Channel, SourceVocabulary, TranslationEngine
 from callsense.pipeline import redact, stages, talk
-from callsense.speech.audio import decode
+from callsense.speech.audio import DecodedAudio, decode
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -60,7 +61,7 @@ def run(
         found = transcript.speakers.found if transcript.speakers else None
         figures = talk.measure(
             transcript.segments,
-            audio,
+            _heard_audio(audio, found),
             agent_channel=_agent_side(found, agent_channel or rt.settings.asr.agent_channel).row,
             settings=rt.settings.talk,
         )
@@ -182,6 +183,16 @@ def _agent_side(found: SpeakersFound | None, asked: Channel) -> Channel:
     return asked
 
 
+def _heard_audio(audio: DecodedAudio, found: SpeakersFound | None) -> DecodedAudio:
+    """The audio the talk figures measure: a diarized stereo call (its channels alike, or its words all on
+    one channel) on its louder channel, where both speakers were heard, not each on a channel of its own."""
+    if found is None or found.method is SpeakerMethod.channels or audio.channels.shape[0] < 2:
+        return audio
+    energy = [float(channel @ channel) for channel in audio.channels]
+    row = energy.index(max(energy))
+    return replace(audio, channels=audio.channels[row : row + 1], info=replace(audio.info, channels=1))
+
+
 def _speaker_notes(found: SpeakersFound | None, asked: Channel | None, given_by: str) -> list[str]:
     """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of, and
     what became of an agent channel ``asked`` for by ``given_by``."""
@@ -189,8 +200,9 @@ def _speaker_notes(found: SpeakersFound | None, asked: Channel | None, given_by:
         return []
     if asked is not None and found.method is not SpeakerMethod.channels:
         return [
-            f"agent channel {asked.value} from {given_by} not used: the recording is mono (one mix of both "
-            "sides), so the agent was told by voice and words"
+            f"agent channel {asked.value} from {given_by} not used: the call's words are all on one channel "
+            "(a mono recording, or a stereo one with both sides mixed on one channel), so the voices and "
+            "their words chose the agent"
         ]
     other = "right" if found.agent == "left" else "left"
     if found.swapped:

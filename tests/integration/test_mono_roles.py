@@ -1,5 +1,7 @@
-"""Roles on mono calls of more or fewer voices than two, through real Whisper and the voice encoder: a call
-transferred to a second agent (three voices, two of them agents), and a customer's voicemail (one voice).
+"""Roles on calls whose words are on one channel, with more or fewer voices than two, through real Whisper
+and the voice encoder: a mono call transferred to a second agent (three voices, two of them agents), a
+customer's voicemail (one voice), and stereo calls with one silent channel (both sides mixed on the other, or
+one side alone).
 
 The transferred call is en_refund's turns laid one after the other on one channel, the agent's turns from the
 third on said by a second agent: the same recording played 1.25 times slower, a lower, slower voice that the
@@ -14,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callsense.calls.schemas import Speaker
+from callsense.calls.schemas import Speaker, SpeakerMethod
 from callsense.config.models import ASRSettings
-from callsense.speech.audio import SAMPLE_RATE, DecodedAudio, decode
+from callsense.speech.audio import SAMPLE_RATE, AudioInfo, DecodedAudio, decode
 from callsense.speech.whisper import WhisperTranscriber
 from tests.conftest import AUDIO
 
@@ -85,4 +87,37 @@ def test_a_customers_voicemail_has_no_agent(transcriber: WhisperTranscriber) -> 
     assert transcript.speakers is not None
     found = transcript.speakers.found
     assert found.count == 1 and found.agent is None and found.role_confidence > 0.3
+    assert {segment.speaker for segment in transcript.segments} == {Speaker.customer}
+
+
+def one_channel_of_two(samples: np.ndarray, row: int) -> DecodedAudio:
+    """A stereo recording carrying ``samples`` on channel ``row`` and digital silence on the other."""
+    channels = np.zeros((2, len(samples)), np.float32)
+    channels[row] = samples
+    info = AudioInfo("wav", "pcm_s16le", SAMPLE_RATE, 2, len(samples) / SAMPLE_RATE)
+    return DecodedAudio(channels=channels, info=info)
+
+
+def test_both_sides_mixed_on_one_channel_of_a_stereo_call_are_told_apart(
+    transcriber: WhisperTranscriber, references: dict[str, dict[str, Any]]
+) -> None:
+    # A recorder that wrote the mix on the left and nothing on the right: every turn was the agent's, with a
+    # role confidence of 0.95.
+    mix = decode((AUDIO / "en_refund.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    transcript = transcriber.transcribe(one_channel_of_two(mix, 0))
+    assert transcript.speakers is not None and transcript.speakers.found.method is SpeakerMethod.diarization
+    expected = [turn["speaker"] for turn in references["en_refund.mono.flac"]["turns"]]
+    assert [segment.speaker.value for segment in transcript.segments] == expected
+
+
+def test_one_voice_on_one_channel_of_a_stereo_call_keeps_its_channels_role(
+    transcriber: WhisperTranscriber,
+) -> None:
+    # en_angry's customer alone on the right (an agent channel that stayed silent): one voice, which the
+    # diarization splits in two, unclearly; the channel says who it is.
+    customer = decode((AUDIO / "en_angry.stereo.flac").read_bytes(), max_seconds=60).channels[1]
+    transcript = transcriber.transcribe(one_channel_of_two(customer, 1))
+    assert transcript.speakers is not None
+    found = transcript.speakers.found
+    assert found.method is SpeakerMethod.channels and found.count == 1 and found.agent == "left"
     assert {segment.speaker for segment in transcript.segments} == {Speaker.customer}

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -29,10 +30,12 @@ from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
+from callsense.speech.audio import decode
 from callsense.speech.fake import FakeTranscriber
 from tests.conftest import AUDIO, status_of
 from tests.crm_calls import ANALYSIS
 from tests.dashboard_seed import spread_words
+from tests.redaction_calls import wav
 
 SOURCE = "https://recorder.example/call.flac"
 
@@ -217,9 +220,31 @@ def test_an_agent_channel_a_mono_call_cannot_use_is_noted_not_dropped_silently(r
         assert calls.to_record(call=call, keyring=rt.keyring).speakers == voices
         notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
     assert notes == [
-        "agent channel right from the call's metadata not used: the recording is mono (one mix of both "
-        "sides), so the agent was told by voice and words"
+        "agent channel right from the call's metadata not used: the call's words are all on one channel (a "
+        "mono recording, or a stereo one with both sides mixed on one channel), so the voices and their "
+        "words chose the agent"
     ]
+
+
+def test_a_stereo_call_diarized_on_its_one_sounding_channel_is_measured_there(rt: Runtime) -> None:
+    # Both sides mixed on the left, the right silent: the voices were found on the left, and each speaker's
+    # loudness is read there, not the customer's on the silent right (-120 dBFS).
+    spoken = decode((AUDIO / "en_short.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    pcm = (np.stack([spoken, np.zeros_like(spoken)]) * 32767).astype(np.int16)
+    voices = SpeakersFound(method=SpeakerMethod.diarization, count=2, agent="speaker 1", confidence=0.6)
+    mixed = dataclasses.replace(
+        rt, recordings=FakeRecordings({SOURCE: wav(pcm)}), transcriber=FakeTranscriber(TURNS, speakers=voices)
+    )
+    call_pk = ingest.ingest(mixed, call_id="one-sided-mix", source=SOURCE).call_pk
+    fetch.run(mixed, call_pk, local_files=False)
+    transcribe.run(mixed, call_pk)
+    with mixed.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None
+        figures = calls.to_record(call=call, keyring=rt.keyring).talk
+    assert figures is not None and figures.agent is not None and figures.customer is not None
+    assert figures.agent.loudness_dbfs is not None and figures.customer.loudness_dbfs is not None
+    assert figures.agent.loudness_dbfs.mean > -40 and figures.customer.loudness_dbfs.mean > -40
 
 
 @pytest.mark.parametrize(
