@@ -44,9 +44,9 @@ from callsense.speech.voices import VoiceEncoder
 log = structlog.get_logger(__name__)
 
 # A stereo call's only channel with words is both sides mixed when diarization finds two voices at least this
-# clearly (its ``confidence``): one voice alone is often split in two as well, but less clearly (0.11-0.35 on
-# 8 of 16 single-voice channels of the fixtures and the AWS calls, against 0.45-0.91 on 10 of 12 two-voice
-# mixes; docs/speakers.md).
+# clearly (its ``confidence``): one voice alone is sometimes split in two as well, but less clearly (0.11-0.35
+# on single-voice channels of the fixtures and the AWS calls, against 0.45-0.91 on 10 of 12 two-voice mixes;
+# docs/speakers.md).
 MIXED_CHANNEL_CONFIDENCE = 0.4
 
 
