@@ -2,10 +2,11 @@
 
 ``SpeakerMap`` is the decision, made once from the transcription and reused for the Whisper translation of
 the same call, so both label the same person the same way. On stereo the configured agent channel stands
-unless call metadata names another (that always wins) or, with ``speakers.swap_check``, the conversation
-clearly says otherwise (``roles.guess_agent``). On mono the diarized voices get their role from the same
-conversation check; without telling phrases the first voice heard is the agent. A mono call's agent may be
-more than one voice (a transfer to a second agent): the record names them all ("speaker 1, speaker 3").
+unless call metadata names another (that always wins: the conversation can only warn against it) or, with
+``speakers.swap_check``, the conversation clearly says otherwise (``roles.guess_agent``). On mono the
+diarized voices get their role from the same conversation check; without telling phrases the first voice
+heard is the agent. A mono call's agent may be more than one voice (a transfer to a second agent): the
+record names them all ("speaker 1, speaker 3").
 """
 
 from __future__ import annotations
