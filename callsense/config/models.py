@@ -191,8 +191,9 @@ class SpeakerSettings(BaseModel):
 
     diarization: bool = Field(
         default=True,
-        description="Split mono calls into speakers by voice (Resemblyzer's encoder, run in numpy); off: "
-        "every mono turn is 'unknown'.",
+        description="Split mono calls into speakers by voice (Resemblyzer's encoder, run in numpy), and "
+        "stereo calls whose words are all on one channel when it clearly holds two voices; off: every mono "
+        "turn is 'unknown'.",
     )
     max_speakers: int = Field(
         default=4,
