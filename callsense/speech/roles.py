@@ -54,7 +54,7 @@ _AGENT = [
     r"(verificar|confirmar) (su|sus|tu)",
     r"(llamenos|devuelvanos la llamada)",
     # German
-    r"wie kann ich (ihnen )?(weiter)?helfen",
+    r"wie kann ich (ihnen )?(weiter ?)?helfen",  # Whisper writes "weiterhelfen" and "weiter helfen"
     r"was kann ich fur sie tun",
     r"sie sprechen mit",
     r"kunden(service|dienst|betreuung)",

@@ -50,6 +50,7 @@ GREETINGS = {
         "Guten Tag, Sie sprechen mit Frau Berger. Wie kann ich Ihnen weiterhelfen?",
         "Hallo, ich habe ein Problem mit meiner Rechnung.",
     ),
+    "de-whisper": ("Guten Tag, wie kann ich Ihnen weiter helfen?", "Ich habe eine Frage zu meinem Vertrag."),
     "de-tun": ("Stadtwerke, guten Morgen. Was kann ich für Sie tun?", "Ja, es geht um meinen Vertrag."),
     "fr": (
         "Bonjour, Sophie à l\u2019appareil, en quoi puis-je vous aider ?",
