@@ -42,6 +42,12 @@ _AGENT = [
     r"have a (great|nice|good|wonderful) (day|evening)",
     r"(call|ring) us back",  # a message left by an agent nobody answered
     r"returning your call",
+    # Recorded announcements on hold speak for the company: a voice of their own is then an agent's side.
+    r"your call is important",
+    r"(please )?stay on the line",
+    r"(agents?|representatives?|advisors?|colleagues?) (are|is) (currently |still )?(busy|helping|assisting)",
+    r"(will be with you|answer your call) (shortly|soon|as soon as possible|in a moment)",
+    r"(this|your) call (may|will|might) be (recorded|monitored)",
     # Spanish
     r"gracias por (llamar|su llamada|comunicarse)",
     r"(en que|como) (le |te )?(puedo|podemos) (ayudar|servir)",

@@ -244,6 +244,17 @@ def test_a_transferred_calls_second_agent_is_an_agent() -> None:
     ]
 
 
+def test_a_recorded_announcement_on_hold_is_on_the_agents_side() -> None:
+    # Hold music with an announcement between its bars becomes a voice of its own on a mono call: it was
+    # a customer, whose talk time and words then held the company's message.
+    announcement = (
+        "Thank you for holding. Your call is important to us. Please stay on the line, one of our agents "
+        "will be with you shortly."
+    )
+    assert agent_score(announcement) >= SECOND_AGENT_SCORE
+    assert guess_agents([CALLS["en"][0], CALLS["en"][1], announcement]).agents == (0, 2)
+
+
 def test_a_third_voice_that_does_not_talk_like_an_agent_is_a_customer() -> None:
     # A supervisor joining with a few plain words, or a relative of the caller: nothing says "agent".
     texts = [CALLS["en"][0], CALLS["en"][1], "Yes, that's right, go ahead."]
