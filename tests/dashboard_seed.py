@@ -27,11 +27,14 @@ from callsense.calls.schemas import (
     Emotion,
     Outcome,
     Owner,
+    RoleSource,
     Segment,
     Sentiment,
     SentimentTrend,
     Speaker,
+    SpeakerMethod,
     SpeakerSentiment,
+    SpeakersFound,
     Word,
 )
 from callsense.config.talk import TalkSettings
@@ -282,6 +285,31 @@ def seed_held_call(rt: Runtime) -> None:
     _store_done(rt, "held", [agent, customer], seconds=60, channels=2, agent="Hold-agent")
 
 
+def seed_transferred_call(rt: Runtime) -> None:
+    """Call ``transferred`` (no recording): a mono call whose first agent hands the customer to a second one,
+    three voices told apart, two of them agents."""
+    said = [
+        (Speaker.agent, "Thank you for calling, how can I help?", 0.0, 4.0),
+        (Speaker.customer, "My address changed last week.", 5.0, 9.0),
+        (Speaker.agent, "This is Mark from accounts, I have updated it.", 10.0, 15.0),
+    ]
+    segments = [
+        Segment(
+            speaker=who, start=start, end=end, text=text, confidence=0.9, words=spread_words(text, start, end)
+        )
+        for who, text, start, end in said
+    ]
+    voices = SpeakersFound(
+        method=SpeakerMethod.diarization,
+        count=3,
+        confidence=0.62,
+        agent="speaker 1, speaker 3",
+        agent_source=RoleSource.conversation,
+        role_confidence=0.97,
+    )
+    _store_done(rt, "transferred", segments, seconds=16, channels=1, speakers=voices)
+
+
 def seed_mono_call(rt: Runtime, call_id: str = "mono", agent: str | None = None) -> None:
     """Call ``mono`` (no agent name unless given, no recording): a mono recording whose speakers were not told
     apart, so its turns are the speaker ``unknown``; analysed as Negative, with no sentiment per speaker."""
@@ -315,9 +343,11 @@ def _store_done(
     channels: int,
     agent: str | None = None,
     analysis: AnalysisResult | None = None,
+    speakers: SpeakersFound | None = None,
 ) -> None:
     """A finished call ``call_id`` without a recording: its turns, their talk figures over silent audio of
-    ``seconds`` and ``channels``, the analysis if given, and its categories evaluated."""
+    ``seconds`` and ``channels``, the analysis and how its speakers were found if given, and its categories
+    evaluated."""
     silence = DecodedAudio(
         np.zeros((channels, seconds * SAMPLE_RATE), np.float32),
         AudioInfo("wav", "pcm", SAMPLE_RATE, channels, seconds),
@@ -341,7 +371,7 @@ def _store_done(
             translated=None,
             translation_engine=None,
             asr_model="base",
-            options={},
+            options={"speakers": speakers.model_dump(mode="json")} if speakers else {},
             talk=talk.measure(segments, silence, agent_channel=0, settings=TalkSettings()),
         )
         if analysis is not None:

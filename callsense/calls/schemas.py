@@ -105,7 +105,9 @@ class SpeakersFound(BaseModel):
         description="diarization: how clearly the voices separate (None for channels)",
     )
     agent: str | None = Field(
-        default=None, description="the agent's channel ('left', 'right') or diarized speaker ('speaker 1')"
+        default=None,
+        description="the agent's channel ('left', 'right') or diarized speakers ('speaker 1'; "
+        "'speaker 1, speaker 3' when a second agent took the call over)",
     )
     agent_source: RoleSource | None = Field(
         default=None,
@@ -117,7 +119,9 @@ class SpeakersFound(BaseModel):
     )
     swapped: bool = Field(default=False, description="stereo: the agent channel was swapped from the setting")
     swap_suggested: bool = Field(
-        default=False, description="stereo: the conversation says the channels are swapped (swap_check warn)"
+        default=False,
+        description="stereo: the conversation says the channels are swapped (swap_check warn, or metadata "
+        "chose the agent's channel: it always wins)",
     )
 
 

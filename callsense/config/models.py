@@ -191,8 +191,9 @@ class SpeakerSettings(BaseModel):
 
     diarization: bool = Field(
         default=True,
-        description="Split mono calls into speakers by voice (Resemblyzer's encoder, run in numpy); off: "
-        "every mono turn is 'unknown'.",
+        description="Split mono calls into speakers by voice (Resemblyzer's encoder, run in numpy), and "
+        "stereo calls whose words are all on one channel when it clearly holds two voices; off: every mono "
+        "turn is 'unknown'.",
     )
     max_speakers: int = Field(
         default=4,
@@ -203,7 +204,8 @@ class SpeakerSettings(BaseModel):
     swap_check: SwapCheck = Field(
         default=SwapCheck.warn,
         description="Stereo: when the conversation says the agent is on the other channel than "
-        "asr.agent_channel: 'off' ignores it, 'warn' records it, 'swap' relabels the speakers.",
+        "asr.agent_channel: 'off' ignores it, 'warn' records it, 'swap' relabels the speakers. An agent "
+        "channel from the call's metadata or its recording source always wins: there it is only warned of.",
     )
     swap_confidence: float = Field(
         default=0.8,

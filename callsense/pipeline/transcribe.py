@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, SpeakerMethod, SpeakersFound
 from callsense.config.models import Channel, SourceVocabulary, TranslationEngine
 from callsense.pipeline import redact, stages, talk
-from callsense.speech.audio import decode
+from callsense.speech.audio import DecodedAudio, decode
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -60,7 +61,7 @@ def run(
         found = transcript.speakers.found if transcript.speakers else None
         figures = talk.measure(
             transcript.segments,
-            audio,
+            _heard_audio(audio, found),
             agent_channel=_agent_side(found, agent_channel or rt.settings.asr.agent_channel).row,
             settings=rt.settings.talk,
         )
@@ -95,7 +96,7 @@ def run(
                 },
                 talk=figures,
             )
-            for note in [*notes, *_speaker_notes(found, given_by)]:
+            for note in [*notes, *_speaker_notes(found, agent_channel, given_by)]:
                 calls.add_event(
                     session=session, call_pk=call_pk, stage="transcribe", kind="speakers", detail=note
                 )
@@ -164,7 +165,7 @@ def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, st
     if value is None:
         return from_source, by_source, []
     try:
-        return Channel(str(value).lower()), "the call's metadata", []
+        return Channel(str(value).strip().lower()), "the call's metadata", []
     except ValueError:
         note = f"metadata {AGENT_CHANNEL_KEY}={value!r} ignored: expected 'left' or 'right'"
         return from_source, by_source, [note]
@@ -182,10 +183,27 @@ def _agent_side(found: SpeakersFound | None, asked: Channel) -> Channel:
     return asked
 
 
-def _speaker_notes(found: SpeakersFound | None, given_by: str) -> list[str]:
-    """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of."""
+def _heard_audio(audio: DecodedAudio, found: SpeakersFound | None) -> DecodedAudio:
+    """The audio the talk figures measure: a diarized stereo call (its channels alike, or its words all on
+    one channel) on its louder channel, where both speakers were heard, not each on a channel of its own."""
+    if found is None or found.method is SpeakerMethod.channels or audio.channels.shape[0] < 2:
+        return audio
+    energy = [float(channel @ channel) for channel in audio.channels]
+    row = energy.index(max(energy))
+    return replace(audio, channels=audio.channels[row : row + 1], info=replace(audio.info, channels=1))
+
+
+def _speaker_notes(found: SpeakersFound | None, asked: Channel | None, given_by: str) -> list[str]:
+    """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of, and
+    what became of an agent channel ``asked`` for by ``given_by``."""
     if found is None:
         return []
+    if asked is not None and found.method is not SpeakerMethod.channels:
+        return [
+            f"agent channel {asked.value} from {given_by} not used: the call's words are all on one channel "
+            "(a mono recording, or a stereo one with both sides mixed on one channel), so the voices and "
+            "their words chose the agent"
+        ]
     other = "right" if found.agent == "left" else "left"
     if found.swapped:
         return [
@@ -193,9 +211,11 @@ def _speaker_notes(found: SpeakersFound | None, given_by: str) -> list[str]:
             f"(confidence {found.role_confidence})"
         ]
     if found.swap_suggested:
+        by_metadata = found.agent_source == "metadata"
+        kept = f"from {given_by}" if by_metadata else "(speakers.swap_check=warn)"
         return [
             f"the conversation says the agent is on the {other} channel (confidence "
-            f"{found.role_confidence}); kept {found.agent} (speakers.swap_check=warn)"
+            f"{found.role_confidence}); kept {found.agent} {kept}"
         ]
     if found.agent_source == "metadata":
         return [f"agent channel {found.agent} from {given_by}"]

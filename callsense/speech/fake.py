@@ -61,7 +61,7 @@ class FakeTranscriber:
         self.agent_channels.append(agent_channel)
         self.vocabularies.append(vocabulary)
         speakers = self._speakers
-        if agent_channel is not None:
+        if agent_channel is not None and speakers.found.method is SpeakerMethod.channels:  # as Whisper's
             update = {"agent": agent_channel.value, "agent_source": RoleSource.metadata}
             speakers = SpeakerMap(found=speakers.found.model_copy(update=update))
         return self._answer(language, "transcribe", speakers)

@@ -2,19 +2,22 @@
 
 ``SpeakerMap`` is the decision, made once from the transcription and reused for the Whisper translation of
 the same call, so both label the same person the same way. On stereo the configured agent channel stands
-unless call metadata names another (that always wins) or, with ``speakers.swap_check``, the conversation
-clearly says otherwise (``roles.guess_agent``). On mono the diarized voices get their role from the same
-conversation check; without telling phrases the first voice heard is the agent.
+unless call metadata names another (that always wins: the conversation can only warn against it) or, with
+``speakers.swap_check``, the conversation clearly says otherwise (``roles.guess_agent``). On mono the
+diarized voices get their role from the same conversation check; without telling phrases the first voice
+heard is the agent. A mono call's agent may be more than one voice (a transfer to a second agent): the
+record names them all ("speaker 1, speaker 3").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from callsense.calls.schemas import RoleSource, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config.models import SpeakerSettings, SwapCheck
 from callsense.speech import roles
 from callsense.speech.diarization import Diarization
+from callsense.speech.turns import SpokenWord
 
 WordT = tuple[float, float, str]  # start, end, text
 
@@ -26,13 +29,16 @@ class SpeakerMap:
     diarization: Diarization | None = None  # mono: who spoke when
     voice_roles: tuple[Speaker, ...] = ()  # mono: the role of each diarized voice
 
-    def speaker(self, start: float, end: float, channel: int) -> Speaker:
+    def labelled(self, word: SpokenWord, channel: int) -> SpokenWord:
+        """``word`` (heard on ``channel``) with its speaker's role and voice: the diarized voice on mono calls
+        (-1 where nothing was embedded), else the channel."""
         if self.diarization is not None:
-            voice = self.diarization.speaker_at(start, end)
-            return Speaker.unknown if voice is None else self.voice_roles[voice]
-        if self.channel_roles:
-            return self.channel_roles[channel]
-        return Speaker.unknown
+            voice = self.diarization.speaker_at(word.start, word.end)
+            if voice is None:
+                return replace(word, speaker=Speaker.unknown, voice=-1)
+            return replace(word, speaker=self.voice_roles[voice], voice=voice)
+        role = self.channel_roles[channel] if self.channel_roles else Speaker.unknown
+        return replace(word, speaker=role, voice=channel)
 
 
 MONO_UNDIARIZED = SpeakerMap(found=SpeakersFound(method=SpeakerMethod.none, count=1))
@@ -45,22 +51,25 @@ def _channel_name(index: int) -> str:
 def by_channels(
     texts: tuple[str, str], *, configured_agent: int, override: int | None, settings: SpeakerSettings
 ) -> SpeakerMap:
-    """Stereo: the agent's channel from metadata, else the setting, checked against the conversation."""
+    """Stereo: the agent's channel from metadata, else the setting, checked against the conversation. Metadata
+    always wins: there the check only warns, so that a recording source set up the wrong way round shows."""
     agent, source, confidence, swapped, suggested = configured_agent, RoleSource.settings, 0.0, False, False
     if override is not None:
         agent, source = override, RoleSource.metadata
-    elif settings.swap_check is not SwapCheck.off:
+    if settings.swap_check is not SwapCheck.off:
         guess = roles.guess_agent(list(texts))
         confidence = guess.confidence
-        if guess.agent != configured_agent and guess.confidence >= settings.swap_confidence:
+        # A tie (confidence 0) leans nowhere, whatever swap_confidence allows: ties go to the left channel.
+        leans = guess.confidence > 0 and guess.confidence >= settings.swap_confidence
+        if guess.agent != agent and leans:
             suggested = True
-            if settings.swap_check is SwapCheck.swap:
+            if settings.swap_check is SwapCheck.swap and override is None:
                 agent, source, swapped = guess.agent, RoleSource.conversation, True
     channel_roles = tuple(Speaker.agent if index == agent else Speaker.customer for index in range(2))
     return SpeakerMap(
         found=SpeakersFound(
             method=SpeakerMethod.channels,
-            count=2,
+            count=sum(1 for text in texts if text.strip()),  # a one-sided call (voicemail) has one speaker
             agent=_channel_name(agent),
             agent_source=source,
             role_confidence=confidence,
@@ -72,24 +81,24 @@ def by_channels(
 
 
 def by_voices(diarization: Diarization, words: list[WordT]) -> SpeakerMap:
-    """Mono: each diarized voice's role from what it says; the agent is one voice, the others customers."""
+    """Mono: each diarized voice's role from what it says; one voice is the agent, and with three voices or
+    more (a transfer, a supervisor) so is every other voice that talks like one; the rest are customers."""
     texts = ["" for _ in range(diarization.count)]
     for start, end, text in words:
         voice = diarization.speaker_at(start, end)
         if voice is not None:
             texts[voice] += text
-    guess = roles.guess_agent(texts)
+    guess = roles.guess_agents(texts)
     voice_roles = tuple(
-        Speaker.agent if voice == guess.agent else Speaker.customer for voice in range(diarization.count)
+        Speaker.agent if voice in guess.agents else Speaker.customer for voice in range(diarization.count)
     )
-    if diarization.count == 1 and roles.agent_score(texts[0]) < 0:
-        voice_roles = (Speaker.customer,)  # one voice asking for help: a customer's message
+    agents = [f"speaker {voice + 1}" for voice, role in enumerate(voice_roles) if role is Speaker.agent]
     return SpeakerMap(
         found=SpeakersFound(
             method=SpeakerMethod.diarization,
             count=diarization.count,
             confidence=diarization.confidence,
-            agent=f"speaker {guess.agent + 1}" if Speaker.agent in voice_roles else None,
+            agent=", ".join(agents) or None,
             agent_source=RoleSource.conversation,
             role_confidence=guess.confidence,
         ),

@@ -23,6 +23,9 @@ class SpokenWord:
     text: str
     probability: float
     speaker: Speaker
+    # Who said it: the diarized voice (mono) or the channel (stereo). Two voices of one role (a transfer's
+    # second agent) take turns of their own.
+    voice: int = 0
 
     def timed(self) -> Word:
         return Word(
@@ -34,7 +37,7 @@ class SpokenWord:
 
 
 def turns_from_words(words: list[SpokenWord]) -> list[Segment]:
-    """Merge both channels' words by time into turns, ended by the other speaker or by a pause."""
+    """Merge both channels' words by time into turns, ended by another speaker or voice, or by a pause."""
     turns: list[Segment] = []
     current: list[SpokenWord] = []
 
@@ -56,7 +59,9 @@ def turns_from_words(words: list[SpokenWord]) -> list[Segment]:
 
     for word in sorted(words, key=lambda w: (w.start, w.end)):
         if current and (
-            word.speaker is not current[-1].speaker or word.start - current[-1].end > TURN_PAUSE_SECONDS
+            word.speaker is not current[-1].speaker
+            or word.voice != current[-1].voice
+            or word.start - current[-1].end > TURN_PAUSE_SECONDS
         ):
             close()
         current.append(word)

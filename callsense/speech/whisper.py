@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,12 @@ from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
 
 log = structlog.get_logger(__name__)
+
+# A stereo call's only channel with words is both sides mixed when diarization finds two voices at least this
+# clearly (its ``confidence``): one voice alone is sometimes split in two as well, but less clearly (0.11-0.35
+# on single-voice channels of the fixtures and the AWS calls, against 0.45-0.91 on 10 of 12 two-voice mixes;
+# docs/speakers.md).
+MIXED_CHANNEL_CONFIDENCE = 0.4
 
 
 def _resolve_device(device: Device) -> str:
@@ -220,13 +225,9 @@ class WhisperTranscriber:
                 mono = len(channels) == 1 and speakers is None
                 voices = pool.submit(self._voices, channels[0]) if mono else None
                 heard = self._heard(channels, language, task, progress, hotwords)
-                speakers = speakers or self._speaker_map(heard, agent_channel, voices)
+                speakers = speakers or self._speaker_map(heard, agent_channel, voices, channels)
             segments = turns_from_words(
-                [
-                    replace(word, speaker=speakers.speaker(word.start, word.end, channel))
-                    for channel, words in enumerate(heard)
-                    for word in words
-                ]
+                [speakers.labelled(word, channel) for channel, words in enumerate(heard) for word in words]
             )
         return Transcript(
             segments=segments,
@@ -273,10 +274,21 @@ class WhisperTranscriber:
         heard: list[list[SpokenWord]],
         agent_channel: Channel | None,
         voices: Future[diarization.Diarization] | None,
+        channels: list[FloatArray],
     ) -> SpeakerMap:
         """Stereo: roles by channel, checked against the conversation; mono: the diarized ``voices``, then
-        roles."""
+        roles. A stereo call whose words are all on one channel is diarized there: holding two voices that
+        clearly separate, that channel is both sides mixed (the other one silent), which channel roles would
+        give one role; else it is a one-sided call (a voicemail), whose channel tells its role."""
         if voices is None:
+            lone = [index for index, words in enumerate(heard) if words]
+            if len(lone) == 1 and self._speakers.diarization:
+                found = self._voices(channels[lone[0]])
+                if found.count >= 2 and found.confidence >= MIXED_CHANNEL_CONFIDENCE:
+                    words = heard[lone[0]]
+                    return speakers_module.by_voices(
+                        found, [(word.start, word.end, word.text) for word in words]
+                    )
             left, right = ("".join(word.text for word in words) for words in heard)
             return speakers_module.by_channels(
                 (left, right),

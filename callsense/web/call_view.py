@@ -10,7 +10,16 @@ from sqlalchemy.orm import Session
 from callsense.calls import access, deliveries, retention
 from callsense.calls import service as calls
 from callsense.calls.models import Call
-from callsense.calls.schemas import CallRecord, CallStatus, Segment, Speaker, TalkFigures
+from callsense.calls.schemas import (
+    CallRecord,
+    CallStatus,
+    RoleSource,
+    Segment,
+    Speaker,
+    SpeakerMethod,
+    SpeakersFound,
+    TalkFigures,
+)
 from callsense.crypto import KeyRing
 
 PROCESSING = {CallStatus.received, CallStatus.fetched, CallStatus.transcribed}
@@ -113,6 +122,33 @@ def missing_transcript(status: CallStatus, *, purged: bool) -> str:
 
 def missing_transcript_of(call: Call) -> str:
     return missing_transcript(CallStatus(call.status), purged=call.text_purged_at is not None)
+
+
+def speakers_told(found: SpeakersFound) -> str:
+    """How the call's speakers were told apart and the agent chosen, in words: what a reader needs to trust
+    the Agent and Customer labels, or to see that the recording's channels look the wrong way round."""
+    if found.method is SpeakerMethod.none:
+        return "not told apart: mono, and speakers.diarization is off"
+    if found.method is SpeakerMethod.channels:
+        chosen_by = {
+            RoleSource.metadata: "as the call's metadata says",
+            RoleSource.conversation: f"swapped from asr.agent_channel by the words (confidence "
+            f"{found.role_confidence:.2f})",
+        }.get(found.agent_source or RoleSource.settings, "as asr.agent_channel says")
+        told = f"by channel; agent on the {found.agent}, {chosen_by}"
+        if found.swap_suggested:
+            other = "right" if found.agent == "left" else "left"
+            told += f"; but the words say the {other} (confidence {found.role_confidence:.2f})"
+        return told
+    if not found.count:  # words Whisper heard where the voice finder found no speech to embed
+        return "no voice told apart: too little speech to tell voices by"
+    plural = "" if found.count == 1 else "s"
+    voices = f"{found.count} voice{plural} told apart (clarity {found.confidence or 0:.2f})"
+    if found.agent is None:
+        return f"{voices}; no agent: a customer alone speaks"
+    if not found.role_confidence:
+        return f"{voices}; agent {found.agent}, the first voice heard: no words tell"
+    return f"{voices}; agent {found.agent} by the words (confidence {found.role_confidence:.2f})"
 
 
 def clock(seconds: float) -> str:

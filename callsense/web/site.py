@@ -24,7 +24,7 @@ from callsense.security.tokens import Role
 from callsense.serving import RuntimeDep
 from callsense.web import accounts, throttle
 from callsense.web.accounts import SignedIn
-from callsense.web.call_view import clock
+from callsense.web.call_view import clock, speakers_told
 
 HERE = Path(__file__).parent
 PREFIX = "/app"
@@ -41,7 +41,9 @@ SECURITY_HEADERS = {
 }
 
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(prefix=PREFIX, version=__version__, clock=clock, Role=Role)
+templates.env.globals.update(
+    prefix=PREFIX, version=__version__, clock=clock, speakers_told=speakers_told, Role=Role
+)
 router = APIRouter(include_in_schema=False)
 LIMIT_MESSAGES = {
     throttle.Limit.user: "Too many failed attempts for this user. Wait a few minutes and try again.",

@@ -26,7 +26,7 @@ from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import accounts
 from tests.conftest import _fresh_database
-from tests.dashboard_seed import seed, seed_held_call, seed_mono_call
+from tests.dashboard_seed import seed, seed_held_call, seed_mono_call, seed_transferred_call
 
 PASSWORD = "correct horse battery"
 LOCAL = "http://127.0.0.1"
@@ -164,6 +164,16 @@ def _analyst_page(app: object, path: str) -> str:
     _sign_in(client, "analyst")
     client.headers["Sec-Fetch-Site"] = "same-origin"
     return client.get(path).text
+
+
+def test_the_call_page_says_how_its_speakers_were_told_apart(app: object, rt: Runtime) -> None:
+    # A mono call transferred to a second agent: both agents are named, with how sure the words are.
+    seed_transferred_call(rt)
+    page = _analyst_page(app, "/app/calls/transferred")
+    assert (
+        "<dt>Speakers</dt><dd>3 voices told apart (clarity 0.62); agent speaker 1, speaker 3 by the words "
+        "(confidence 0.97)</dd>"
+    ) in page
 
 
 def test_a_mono_call_without_agent_name_or_speakers_says_so(app: object, rt: Runtime) -> None:

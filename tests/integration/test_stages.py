@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -29,10 +30,12 @@ from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
+from callsense.speech.audio import decode
 from callsense.speech.fake import FakeTranscriber
 from tests.conftest import AUDIO, status_of
 from tests.crm_calls import ANALYSIS
 from tests.dashboard_seed import spread_words
+from tests.redaction_calls import wav
 
 SOURCE = "https://recorder.example/call.flac"
 
@@ -175,6 +178,7 @@ def test_an_unknown_source_fails_the_fetch_for_good(rt: Runtime) -> None:
     ("metadata", "asked", "note"),
     [
         ({"agent_channel": "Right"}, Channel.right, "agent channel right from the call's metadata"),
+        ({"agent_channel": " left\n"}, Channel.left, "agent channel left from the call's metadata"),
         (
             {"agent_channel": "middle"},
             None,
@@ -200,6 +204,49 @@ def test_the_calls_metadata_names_the_agent_channel(
     assert notes == ([note] if note else [])
 
 
+def test_an_agent_channel_a_mono_call_cannot_use_is_noted_not_dropped_silently(rt: Runtime) -> None:
+    # A webhook names the agent's channel of a recording that turns out to be mono: the voices decide.
+    voices = SpeakersFound(
+        method=SpeakerMethod.diarization, count=2, agent="speaker 1", agent_source="conversation"
+    )
+    mono = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=voices))
+    details = calls.CallDetails(metadata={"agent_channel": "right"})
+    call_pk = ingest.ingest(mono, call_id="mono-meta", source=SOURCE, details=details).call_pk
+    fetch.run(mono, call_pk, local_files=False)
+    transcribe.run(mono, call_pk)
+    with mono.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None
+        assert calls.to_record(call=call, keyring=rt.keyring).speakers == voices
+        notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
+    assert notes == [
+        "agent channel right from the call's metadata not used: the call's words are all on one channel (a "
+        "mono recording, or a stereo one with both sides mixed on one channel), so the voices and their "
+        "words chose the agent"
+    ]
+
+
+def test_a_stereo_call_diarized_on_its_one_sounding_channel_is_measured_there(rt: Runtime) -> None:
+    # Both sides mixed on the left, the right silent: the voices were found on the left, and each speaker's
+    # loudness is read there, not the customer's on the silent right (-120 dBFS).
+    spoken = decode((AUDIO / "en_short.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    pcm = (np.stack([spoken, np.zeros_like(spoken)]) * 32767).astype(np.int16)
+    voices = SpeakersFound(method=SpeakerMethod.diarization, count=2, agent="speaker 1", confidence=0.6)
+    mixed = dataclasses.replace(
+        rt, recordings=FakeRecordings({SOURCE: wav(pcm)}), transcriber=FakeTranscriber(TURNS, speakers=voices)
+    )
+    call_pk = ingest.ingest(mixed, call_id="one-sided-mix", source=SOURCE).call_pk
+    fetch.run(mixed, call_pk, local_files=False)
+    transcribe.run(mixed, call_pk)
+    with mixed.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None
+        figures = calls.to_record(call=call, keyring=rt.keyring).talk
+    assert figures is not None and figures.agent is not None and figures.customer is not None
+    assert figures.agent.loudness_dbfs is not None and figures.customer.loudness_dbfs is not None
+    assert figures.agent.loudness_dbfs.mean > -40 and figures.customer.loudness_dbfs.mean > -40
+
+
 @pytest.mark.parametrize(
     ("found", "note"),
     [
@@ -216,11 +263,25 @@ def test_the_calls_metadata_names_the_agent_channel(
             "the conversation says the agent is on the right channel (confidence 0.9); kept left "
             "(speakers.swap_check=warn)",
         ),
+        (
+            SpeakersFound(
+                method=SpeakerMethod.channels,
+                count=2,
+                agent="left",
+                agent_source="metadata",
+                role_confidence=0.9,
+                swap_suggested=True,
+            ),
+            "the conversation says the agent is on the right channel (confidence 0.9); kept left from the "
+            "call's metadata",
+        ),
     ],
 )
 def test_a_swap_made_or_suggested_is_in_the_audit_trail(rt: Runtime, found: SpeakersFound, note: str) -> None:
     swapping = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=found))
-    call_pk = ingest.ingest(swapping, call_id="swap", source=SOURCE).call_pk
+    given = {"agent_channel": found.agent} if found.agent_source == "metadata" else {}
+    details = calls.CallDetails(metadata=given)
+    call_pk = ingest.ingest(swapping, call_id="swap", source=SOURCE, details=details).call_pk
     fetch.run(swapping, call_pk, local_files=False)
     transcribe.run(swapping, call_pk)
     with swapping.db.transaction() as session:

@@ -131,6 +131,41 @@ def test_the_two_voices_of_a_mono_fixture_are_told_apart(references: dict[str, d
     assert heard == [0, 1] * 5  # the agent speaks first, then they alternate
 
 
+def encoder() -> VoiceEncoder:
+    return VoiceEncoder.load(catalog.lookup(catalog.VOICE_ENCODER).main_file.parts[0].locate())
+
+
+@pytest.mark.parametrize("call", ["es_cancel", "de_complaint", "fr_delivery"])
+def test_one_voice_alone_is_one_speaker(call: str) -> None:
+    # The agent's channel alone, as a one-sided call would be: it was found as two voices (first eigengap
+    # 1.3-2.2 times the second, under the 3.0 asked for then), half of its words another speaker's.
+    samples = decode((AUDIO / f"{call}.stereo.flac").read_bytes(), max_seconds=60).channels[0]
+    assert diarize(encoder(), samples, speech_regions(samples), max_speakers=4).count == 1
+
+
+def test_a_voice_heard_briefly_beside_a_dominant_one_is_its_own(references: dict[str, dict]) -> None:
+    # en_refund's five agent turns with only two of the customer's (1.4 s and 1.8 s): the eigengaps see one
+    # voice, the customer's windows split out of it.
+    stereo = decode((AUDIO / "en_refund.stereo.flac").read_bytes(), max_seconds=60)
+    turns = [
+        t
+        for i, t in enumerate(references["en_refund.stereo.flac"]["turns"])
+        if t["speaker"] == "agent" or i in (3, 9)
+    ]
+    pause = np.zeros(9600, np.float32)
+    pieces, spans, position = [pause[:8000]], [], 8000
+    for turn in turns:
+        row = 0 if turn["speaker"] == "agent" else 1
+        piece = stereo.channels[row][int(turn["start"] * 16000) : int(turn["end"] * 16000)]
+        spans.append((position / 16000, (position + len(piece)) / 16000))
+        pieces += [piece, pause]
+        position += len(piece) + len(pause)
+    samples = np.concatenate(pieces)
+    found = diarize(encoder(), samples, speech_regions(samples), max_speakers=4)
+    assert found.count == 2
+    assert [found.speaker_at(start, end) for start, end in spans] == [0, 0, 1, 0, 0, 0, 1]
+
+
 def test_windows_embedded_batch_by_batch_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
     samples = decode((AUDIO / "en_refund.mono.flac").read_bytes(), max_seconds=60).channels[0]
     encoder = VoiceEncoder.load(catalog.lookup(catalog.VOICE_ENCODER).main_file.parts[0].locate())

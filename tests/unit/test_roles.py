@@ -9,7 +9,8 @@ from callsense.calls.schemas import RoleSource, Speaker, SpeakerMethod
 from callsense.config.models import SpeakerSettings, SwapCheck
 from callsense.speech import speakers
 from callsense.speech.diarization import Diarization
-from callsense.speech.roles import agent_score, guess_agent
+from callsense.speech.roles import SECOND_AGENT_SCORE, agent_score, guess_agent, guess_agents
+from callsense.speech.turns import SpokenWord
 
 CALLS = {
     "en": (
@@ -28,7 +29,44 @@ CALLS = {
         "Bonjour, ici le service client. Je vous écoute. Je suis vraiment désolé. Quel est votre nom?",
         "Bonjour. Je n\u2019ai pas reçu mon colis. Et quand est-ce que je vais le recevoir?",
     ),
+    "it": (
+        "Buongiorno, grazie per aver chiamato. Come posso aiutarla? Mi dispiace. Mi può dire il suo nome?",
+        "Buongiorno. Non ho ricevuto il mio ordine e ho un problema con la mia bolletta.",
+    ),
 }
+
+# How agents answer and customers open in each language, as Whisper writes them: each greeting alone must
+# point the right way.
+GREETINGS = {
+    "en": ("Acme, this is Sarah speaking, how may I help you?", "Hi, I'm calling about my order."),
+    "en-reached": ("You've reached Acme, what can I help you with today?", "Hi, I'd like to cancel."),
+    "en-speaking": ("Hi, you're speaking with Tom. What can I do for you?", "Hi, can you help me?"),
+    "es": (
+        "Buenos días, le atiende Laura. ¿Cómo puedo ayudarle?",
+        "Hola, llamo porque no me ha llegado el pedido.",
+    ),
+    "es-servir": ("Compañía Sol, buenas tardes, ¿en qué puedo servirle?", "Tengo un problema con mi pedido."),
+    "de": (
+        "Guten Tag, Sie sprechen mit Frau Berger. Wie kann ich Ihnen weiterhelfen?",
+        "Hallo, ich habe ein Problem mit meiner Rechnung.",
+    ),
+    "de-whisper": ("Guten Tag, wie kann ich Ihnen weiter helfen?", "Ich habe eine Frage zu meinem Vertrag."),
+    "de-tun": ("Stadtwerke, guten Morgen. Was kann ich für Sie tun?", "Ja, es geht um meinen Vertrag."),
+    "fr": (
+        "Bonjour, Sophie à l\u2019appareil, en quoi puis-je vous aider ?",
+        "Bonjour, j\u2019appelle pour ma facture.",
+    ),
+    "fr-faire": ("Bonjour madame, que puis-je faire pour vous ?", "J'appelle au sujet de mon colis."),
+    "it": (
+        "Buongiorno, sono Marco del servizio clienti, in cosa posso esserle utile?",
+        "Buongiorno, chiamo per la mia bolletta.",
+    ),
+    "it-aiutare": ("Pronto, assistenza clienti, come la posso aiutare?", "Il mio internet non funziona."),
+}
+
+
+def said(start: float, end: float) -> SpokenWord:
+    return SpokenWord(start, end, " word", 0.9, Speaker.unknown)
 
 
 @pytest.mark.parametrize("language", sorted(CALLS))
@@ -37,6 +75,20 @@ def test_the_agent_sounds_like_one_in_every_language(language: str) -> None:
     assert agent_score(agent) >= 2 and agent_score(customer) <= -1
     guess = guess_agent([customer, agent])
     assert guess.agent == 1 and guess.confidence > 0.8
+
+
+@pytest.mark.parametrize("language", sorted(GREETINGS))
+def test_a_greeting_and_an_opening_alone_tell_the_agent(language: str) -> None:
+    agent, customer = GREETINGS[language]
+    assert agent_score(agent) >= 1 and agent_score(customer) <= -1
+    assert guess_agent([customer, agent]).agent == 1
+
+
+@pytest.mark.parametrize(
+    "phrase", ["How can I help you?", "What can I help you with?", "Yes, can I help you?", "May I help you?"]
+)
+def test_one_offer_of_help_counts_once(phrase: str) -> None:
+    assert agent_score(phrase) == 1
 
 
 def test_without_telling_phrases_the_first_speaker_is_chosen_with_no_confidence() -> None:
@@ -64,12 +116,44 @@ def test_a_swapped_stereo_call_is_relabelled_with_swap() -> None:
     assert swapped.found.swapped and swapped.found.agent == "right" and not swapped.found.swap_suggested
     assert swapped.found.agent_source is RoleSource.conversation
     assert swapped.channel_roles == (Speaker.customer, Speaker.agent)
-    assert swapped.speaker(0.0, 1.0, channel=1) is Speaker.agent
+    assert swapped.labelled(said(0.0, 1.0), channel=1).speaker is Speaker.agent
 
 
 def test_a_call_on_the_configured_side_is_left_alone() -> None:
     found = stereo(SwapCheck.swap, agent_right=False).found
     assert not found.swapped and not found.swap_suggested and found.agent == "left"
+
+
+# A booking call between people, not a support script: the agent greets with "can I help you", asks for
+# details and confirms; the customer is looking for things and wants to book, and says the closing line.
+BOOKING = (
+    "Hello, is this the booking line? I'm looking for a train to Leeds on Saturday. Okay, great, I would "
+    "like to book it for four people. And I'm also looking for a hotel near the station. Thank you very "
+    "much, have a nice day.",
+    "Yes, hello, can I help you? Sure, please go ahead. Could you please tell me your name? Thank you, your "
+    "booking is confirmed. Could you tell me your email address? Your reservation has been confirmed too.",
+)
+
+
+def test_a_booking_call_recorded_the_other_way_round_is_warned_of() -> None:
+    # Customer on the left, where the settings expect the agent (a real recording of this kind scored 0.39
+    # the wrong way: its customer's "have a nice day" was the only telling phrase).
+    found = speakers.by_channels(BOOKING, configured_agent=0, override=None, settings=SpeakerSettings()).found
+    assert found.swap_suggested and found.agent == "left" and found.role_confidence > 0.9
+
+
+def test_a_one_sided_stereo_call_has_one_speaker() -> None:
+    # A customer's voicemail recorded in stereo: the agent's channel holds no words.
+    message = "Hi, this is Jane, I am calling about my order, please call me back."
+    found = speakers.by_channels(("", message), configured_agent=0, override=None, settings=SpeakerSettings())
+    assert found.found.count == 1 and stereo(SwapCheck.warn).found.count == 2
+
+
+def test_words_that_tell_nothing_never_swap_even_at_confidence_zero() -> None:
+    settings = SpeakerSettings(swap_check=SwapCheck.swap, swap_confidence=0.0)
+    plain = ("Yes.", "Okay, fine.")
+    found = speakers.by_channels(plain, configured_agent=1, override=None, settings=settings).found
+    assert found.agent == "right" and not found.swapped and not found.swap_suggested
 
 
 def test_checks_off_keep_the_setting() -> None:
@@ -81,6 +165,20 @@ def test_metadata_always_wins() -> None:
     kept = stereo(SwapCheck.swap, override=0)
     assert kept.found.agent == "left" and kept.found.agent_source is RoleSource.metadata
     assert not kept.found.swapped and kept.channel_roles[0] is Speaker.agent
+
+
+@pytest.mark.parametrize("check", [SwapCheck.warn, SwapCheck.swap])
+def test_metadata_the_conversation_contradicts_wins_with_a_warning(check: SwapCheck) -> None:
+    # A recording source set up with the agent on the left while its trunk records them on the right.
+    found = stereo(check, override=0).found
+    assert found.agent == "left" and found.agent_source is RoleSource.metadata and not found.swapped
+    assert found.swap_suggested and found.role_confidence > 0.8
+
+
+def test_metadata_the_conversation_agrees_with_is_not_warned_of() -> None:
+    found = stereo(SwapCheck.warn, override=1).found
+    assert found.agent == "right" and not found.swap_suggested and found.role_confidence > 0.8
+    assert stereo(SwapCheck.off, override=0).found.role_confidence == 0.0  # off: not even read
 
 
 def test_diarized_voices_get_roles_from_their_words() -> None:
@@ -95,7 +193,7 @@ def test_diarized_voices_get_roles_from_their_words() -> None:
     assert mapped.voice_roles == (Speaker.customer, Speaker.agent)
     assert mapped.found.method is SpeakerMethod.diarization and mapped.found.agent == "speaker 2"
     assert mapped.found.count == 2 and mapped.found.confidence == 0.7
-    assert mapped.speaker(2.5, 2.7, channel=0) is Speaker.agent
+    assert mapped.labelled(said(2.5, 2.7), channel=0).speaker is Speaker.agent
 
 
 def test_a_single_voice_asking_for_help_is_a_customer() -> None:
@@ -107,3 +205,88 @@ def test_a_single_voice_asking_for_help_is_a_customer() -> None:
     )
     mapped = speakers.by_voices(one, [(0.0, 1.0, "Hi, I am calling about my bill.")])
     assert mapped.voice_roles == (Speaker.customer,) and mapped.found.agent is None
+    assert mapped.found.role_confidence == 0.632  # two customer phrases: as sure as two agent ones would be
+
+
+def mono(*voices: int) -> Diarization:
+    """A diarization whose windows, one every 2 s from 0 s, each belong clearly to the voice given."""
+    count = max(voices) + 1
+    scores = np.full((len(voices), count), 0.1, dtype=np.float32)
+    scores[np.arange(len(voices)), voices] = 0.9
+    return Diarization(starts=2.0 * np.arange(len(voices)), scores=scores, count=count, confidence=0.6)
+
+
+TRANSFER = [
+    "Thank you for calling Acme, this is David. How can I help you today?",
+    "Hi, I was charged twice for my phone bill this month.",
+    "I am sorry to hear that. Let me check. I will transfer you to billing, please hold.",
+    "Hello, this is Mark from billing. I can see the double charge. I have refunded the second payment.",
+    "Great, thank you. When will I get my money back?",
+    "In three to five days. Is there anything else I can help you with?",
+]
+
+
+def test_a_transferred_calls_second_agent_is_an_agent() -> None:
+    # Mono, three voices: the first agent, the customer, the billing agent the call was transferred to.
+    voices = mono(0, 1, 0, 2, 1, 2)
+    words = [(2.0 * turn + 0.5, 2.0 * turn + 1.0, text) for turn, text in enumerate(TRANSFER)]
+    mapped = speakers.by_voices(voices, words)
+    assert mapped.voice_roles == (Speaker.agent, Speaker.customer, Speaker.agent)
+    assert mapped.found.agent == "speaker 1, speaker 3" and mapped.found.count == 3
+    assert mapped.found.role_confidence > 0.9  # both agents' words are far from the customer's
+    assert [mapped.labelled(said(2.0 * turn + 0.5, 2.0 * turn + 1.0), 0).voice for turn in range(6)] == [
+        0,
+        1,
+        0,
+        2,
+        1,
+        2,
+    ]
+
+
+def test_a_recorded_announcement_on_hold_is_on_the_agents_side() -> None:
+    # Hold music with an announcement between its bars becomes a voice of its own on a mono call: it was
+    # a customer, whose talk time and words then held the company's message.
+    announcement = (
+        "Thank you for holding. Your call is important to us. Please stay on the line, one of our agents "
+        "will be with you shortly."
+    )
+    assert agent_score(announcement) >= SECOND_AGENT_SCORE
+    assert guess_agents([CALLS["en"][0], CALLS["en"][1], announcement]).agents == (0, 2)
+
+
+def test_a_third_voice_that_does_not_talk_like_an_agent_is_a_customer() -> None:
+    # A supervisor joining with a few plain words, or a relative of the caller: nothing says "agent".
+    texts = [CALLS["en"][0], CALLS["en"][1], "Yes, that's right, go ahead."]
+    guess = guess_agents(texts)
+    assert guess.agents == (0,) and guess.confidence > 0.8
+
+
+def test_one_voice_of_a_three_voice_call_stays_a_customer_however_they_all_talk() -> None:
+    agent_like = CALLS["en"][0]
+    assert agent_score(agent_like) >= SECOND_AGENT_SCORE
+    guess = guess_agents([agent_like, agent_like, agent_like])
+    assert guess.agents == (0, 2) and guess.confidence == 0.0
+
+
+def test_two_voices_keep_one_agent_even_when_both_talk_like_one() -> None:
+    guess = guess_agents([CALLS["en"][0], CALLS["de"][0]])
+    assert guess.agents == (0,)
+
+
+@pytest.mark.parametrize(
+    ("message", "role"),
+    [
+        ("Hey, it's Jane. Call me back when you get a chance. Bye.", Speaker.customer),
+        ("Hallo, hier ist Jana Roth, rufen Sie mich bitte zurück.", Speaker.customer),
+        ("Bonjour, c'est Marie, rappelez-moi s'il vous plaît.", Speaker.customer),
+        ("Hola, soy Ana, llámeme cuando pueda.", Speaker.customer),
+        ("Ciao, sono Anna, mi richiami per favore.", Speaker.customer),
+        ("Hello, this is David returning your call. Please call us back on 555 1234.", Speaker.agent),
+    ],
+)
+def test_a_message_left_on_a_one_sided_call_gets_the_role_of_who_left_it(message: str, role: Speaker) -> None:
+    # A customer's voicemail, or an agent's message on an outbound call nobody answered: one voice only.
+    mapped = speakers.by_voices(mono(0), [(0.2, 1.0, message)])
+    assert mapped.voice_roles == (role,)
+    assert mapped.found.agent == ("speaker 1" if role is Speaker.agent else None)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from callsense.calls.schemas import SpeakerTalk, TalkFigures, TimeSpan
+from callsense.calls.schemas import (
+    RoleSource,
+    SpeakerMethod,
+    SpeakersFound,
+    SpeakerTalk,
+    TalkFigures,
+    TimeSpan,
+)
 from callsense.config.talk import TalkSettings
-from callsense.web.call_view import strip_marks
+from callsense.web.call_view import speakers_told, strip_marks
 from callsense.web.filters import CallFilters
 
 
@@ -66,3 +73,63 @@ def test_talk_filters_are_read_leniently(
     filters = CallFilters.parse(query)
     assert (filters.non_talk_above, filters.interruptions_above) == (non_talk, interruptions)
     assert filters.criteria().non_talk_above == non_talk
+
+
+def channels(**given: object) -> SpeakersFound:
+    return SpeakersFound(method=SpeakerMethod.channels, count=2, **given)  # type: ignore[arg-type]
+
+
+def voices(count: int, agent: str | None, role_confidence: float) -> SpeakersFound:
+    return SpeakersFound(
+        method=SpeakerMethod.diarization,
+        count=count,
+        confidence=0.5,
+        agent=agent,
+        agent_source=RoleSource.conversation,
+        role_confidence=role_confidence,
+    )
+
+
+@pytest.mark.parametrize(
+    ("found", "told"),
+    [
+        (
+            channels(agent="left", agent_source=RoleSource.settings),
+            "by channel; agent on the left, as asr.agent_channel says",
+        ),
+        (
+            channels(
+                agent="left", agent_source=RoleSource.settings, role_confidence=0.9, swap_suggested=True
+            ),
+            "by channel; agent on the left, as asr.agent_channel says; but the words say the right "
+            "(confidence 0.90)",
+        ),
+        (
+            channels(agent="right", agent_source=RoleSource.conversation, role_confidence=0.86, swapped=True),
+            "by channel; agent on the right, swapped from asr.agent_channel by the words (confidence 0.86)",
+        ),
+        (
+            channels(
+                agent="right", agent_source=RoleSource.metadata, role_confidence=0.9, swap_suggested=True
+            ),
+            "by channel; agent on the right, as the call's metadata says; but the words say the left "
+            "(confidence 0.90)",
+        ),
+        (
+            voices(2, "speaker 1", 0.99),
+            "2 voices told apart (clarity 0.50); agent speaker 1 by the words (confidence 0.99)",
+        ),
+        (
+            voices(2, "speaker 1", 0.0),
+            "2 voices told apart (clarity 0.50); agent speaker 1, the first voice heard: no words tell",
+        ),
+        (voices(1, None, 0.63), "1 voice told apart (clarity 0.50); no agent: a customer alone speaks"),
+        (voices(0, None, 0.0), "no voice told apart: too little speech to tell voices by"),
+        (
+            SpeakersFound(method=SpeakerMethod.none, count=1),
+            "not told apart: mono, and speakers.diarization is off",
+        ),
+    ],
+)
+def test_the_call_page_says_how_the_speakers_were_found(found: SpeakersFound, told: str) -> None:
+    assert speakers_told(found) == told

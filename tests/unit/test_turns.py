@@ -62,3 +62,17 @@ def test_each_turn_keeps_its_words_with_timings() -> None:
         (0.3, 0.61, " there", 0.9),
     ]
     assert [w.text for w in customer.words] == [" hello"]
+
+
+def test_a_second_voice_of_the_same_role_takes_a_turn_of_its_own() -> None:
+    # A transfer on a mono call: the first agent says "please hold", the second greets right after.
+    words = [
+        word(0.0, "please", Speaker.agent),
+        word(0.4, "hold", Speaker.agent),
+        SpokenWord(1.2, 1.5, " hello", 0.9, Speaker.agent, voice=2),
+        SpokenWord(1.6, 1.9, " Mark", 0.9, Speaker.agent, voice=2),
+    ]
+    assert [(t.speaker, t.text) for t in turns_from_words(words)] == [
+        (Speaker.agent, "please hold"),
+        (Speaker.agent, "hello Mark"),
+    ]
