@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from callsense.calls.categories import revision
 from callsense.calls.categorise import CallFacts, describe, evaluate, verdict
 from callsense.calls.schemas import (
     AnalysisResult,
@@ -367,6 +368,21 @@ def test_a_phrase_of_one_speaker_on_turns_whose_speaker_is_unknown() -> None:
     assert matched({"said": ["recorded", "refund"], "speaker": "agent"}, partly) == matched(
         {"said": "recorded", "speaker": "agent"}, partly
     )  # only the known agent turn is evidence
+
+
+def test_calls_evaluated_before_unknown_stopped_holding_by_negation_are_stale() -> None:
+    """The revision a stored call keeps changes with the evaluation: after the upgrade, the queue
+    re-evaluates the calls a previous version put in a category by the negation of an unknown."""
+    disclosure = parse_categories(
+        [
+            {
+                "name": "Recording disclosure missing",
+                "rule": {"not": {"said": ["this call is recorded"], "speaker": "agent", "first_s": 30}},
+            }
+        ]
+    )
+    assert revision(disclosure) != "981c80ed840dd036"  # as the previous version computed it
+    assert revision([]) == "4f53cda18c2baa0c"  # no category: no answer changed, nothing stale
 
 
 def test_evidence_gathers_the_turns_and_figures_that_made_it_hold() -> None:
