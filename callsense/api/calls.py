@@ -100,7 +100,8 @@ def list_calls(
         int | None, Query(ge=0, description="calls where the speakers interrupted each other more often")
     ] = None,
     category: Annotated[
-        str | None, Query(max_length=60, description="calls in this category (its name, see categories)")
+        str | None,
+        Query(max_length=60, description="calls in this category (its name, ignoring case; see categories)"),
     ] = None,
     q: Annotated[
         str | None,
@@ -136,7 +137,8 @@ def list_calls(
     with rt.db.transaction() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(query.order_by(queries.call_time.desc(), Call.id).limit(limit).offset(offset))
-        return CallPage(items=[views.summary(call) for call in rows], total=total, limit=limit, offset=offset)
+        items = views.summaries(session=session, calls=list(rows))
+        return CallPage(items=items, total=total, limit=limit, offset=offset)
 
 
 SensitiveQuery = Annotated[

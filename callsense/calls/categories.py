@@ -65,11 +65,20 @@ def in_force(*, session: Session, configured: Sequence[Category]) -> list[Catego
     return [item.category for item in defined(session=session, configured=configured)]
 
 
+# How ``calls/categorise.py`` answers: raised when the same rules can give another answer on a stored call, so
+# that a version evaluating differently finds every call stale and the queue re-evaluates them (2: unknown
+# never holds by negation; a mono call stayed in "not the agent said ..." until its rule was changed).
+EVALUATION = 2
+
+
 def revision(categories: Sequence[Category]) -> str:
-    """A digest of the categories' names and rules (not their descriptions, which match nothing)."""
+    """A digest of the categories' names and rules (not their descriptions, which match nothing) and of how
+    rules are evaluated (``EVALUATION``; not without categories: there is no answer to change)."""
     canonical = json.dumps(
         sorted([category.name, category.stored_rule()] for category in categories), sort_keys=True
     )
+    if categories:
+        canonical += f" evaluation {EVALUATION}"
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -5,7 +5,12 @@ Phrases are matched on the turns' words: both sides are folded and split into wo
 unit), and a phrase matches where its words follow each other in one turn. "Récupérer" matches "recuperer",
 "call" does not match "callback", punctuation is ignored, "返金" matches inside "返金をお願いします". A
 phrase's time is its first word's start (Whisper's word timing; the turn's start for transcripts without
-word timings). A figure the call lacks (no analysis, mono without speakers) never holds.
+word timings).
+
+A rule is true, false or unknown on a call (``Verdict``): unknown where the call lacks what it reads (a figure
+it has not: no analysis, no talk figures, a silent quarter, an outcome flag not said; a phrase of one speaker
+said only in turns whose speaker is unknown, as on a mono call without diarization). A call is in a category
+only where its rule is true, so that ``not`` of what cannot be known never puts a call in a category.
 """
 
 from __future__ import annotations
@@ -98,59 +103,91 @@ class CallFacts:
         return self.duration or max((segment.end for segment in self.segments), default=0.0)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A rule on one call: true (with the turns and figures that made it so), false, or None: unknown, as the
+    call lacks what the rule reads (a figure it has not, a phrase of one speaker on turns whose speaker is
+    unknown). Combined as in three-valued logic, so that what is unknown never holds by negation: ``not``
+    of unknown is unknown; ``all`` is false if any is false, else unknown if any is unknown; ``any`` is true
+    if any is true, else unknown if any is unknown."""
+
+    truth: bool | None
+    evidence: tuple[CategoryEvidence, ...] = ()
+
+
+_FALSE = Verdict(False)
+_UNKNOWN = Verdict(None)
+
+
 def evaluate(categories: Sequence[Category], facts: CallFacts) -> list[CategoryMatch]:
-    """The categories whose rule holds for the call, in the order given, each with its evidence."""
+    """The categories whose rule is true for the call, in the order given, each with its evidence; a rule
+    that cannot be decided on this call (``Verdict.truth`` None) does not put it in the category."""
     matches = []
     for category in categories:
-        evidence = _holds(category.rule, facts)
-        if evidence is not None:
-            matches.append(CategoryMatch(name=category.name, evidence=evidence[:EVIDENCE_MAX]))
+        found = verdict(category.rule, facts)
+        if found.truth:
+            matches.append(CategoryMatch(name=category.name, evidence=list(found.evidence[:EVIDENCE_MAX])))
     return matches
 
 
-# None: the rule does not hold; a list (maybe empty): it holds, and why.
-Evidence = list[CategoryEvidence] | None
-
-
-def _holds(rule: Rule, facts: CallFacts) -> Evidence:
+def verdict(rule: Rule, facts: CallFacts) -> Verdict:
+    """The rule on the call: true with its evidence, false, or unknown."""
     if isinstance(rule, AllRule):
         found: list[CategoryEvidence] = []
+        unknown = False
         for child in rule.all_:
-            evidence = _holds(child, facts)
-            if evidence is None:
-                return None
-            found.extend(evidence)
-        return found
+            part = verdict(child, facts)
+            if part.truth is False:
+                return _FALSE
+            unknown = unknown or part.truth is None
+            found.extend(part.evidence)
+        return _UNKNOWN if unknown else Verdict(True, tuple(found))
     if isinstance(rule, AnyRule):
-        held = [evidence for child in rule.any_ if (evidence := _holds(child, facts)) is not None]
-        return [item for evidence in held for item in evidence] if held else None
+        parts = [verdict(child, facts) for child in rule.any_]
+        if any(part.truth for part in parts):
+            return Verdict(True, tuple(item for part in parts if part.truth for item in part.evidence))
+        return _UNKNOWN if any(part.truth is None for part in parts) else _FALSE
     if isinstance(rule, NotRule):
-        return None if _holds(rule.not_, facts) is not None else [_figure(f"not: {describe(rule.not_)}")]
+        inner = verdict(rule.not_, facts).truth
+        if inner is None:
+            return _UNKNOWN
+        return _FALSE if inner else Verdict(True, (_figure(f"not: {describe(rule.not_)}"),))
     if isinstance(rule, PhraseRule):
         return _said(rule, facts)
-    return _figure_holds(rule, facts)
+    if isinstance(rule, OutcomeRule):
+        return _outcome(rule, facts.analysis.outcome)
+    return _figure_verdict(rule, facts)
 
 
 def _figure(text: str) -> CategoryEvidence:
     return CategoryEvidence(text=text)
 
 
-def _said(rule: PhraseRule, facts: CallFacts) -> Evidence:
+def _said(rule: PhraseRule, facts: CallFacts) -> Verdict:
+    """True where the rule's speaker (anyone, without one) said a phrase; unknown where it was said only in
+    turns whose speaker is unknown (a mono call without diarization), as the rule's speaker may have said it;
+    false where nobody did."""
     phrases = [words for phrase in rule.said if (words := textmatch.words(phrase))]
     found = []
+    unknown = False
     for index, (segment, turn) in enumerate(zip(facts.segments, facts.turn_words, strict=True)):
-        if rule.speaker is not None and segment.speaker.value != rule.speaker:
+        maybe = rule.speaker is not None and segment.speaker is Speaker.unknown
+        if rule.speaker is not None and segment.speaker.value != rule.speaker and not maybe:
             continue
         starts = sorted(start for phrase in phrases for start in turn.phrase_starts(phrase))
         if rule.first_s is not None:
             starts = [start for start in starts if start < rule.first_s]
         if rule.last_s is not None:
             starts = [start for start in starts if start >= facts.length - rule.last_s]
-        if starts:
+        if starts and maybe:
+            unknown = True
+        elif starts:
             text = segment.text.strip()
             quote = text if len(text) <= QUOTE_MAX_CHARS else text[: QUOTE_MAX_CHARS - 1].rstrip() + "…"
             found.append(CategoryEvidence(turn=index, start=starts[0], speaker=segment.speaker, text=quote))
-    return found or None
+    if found:
+        return Verdict(True, tuple(found))
+    return _UNKNOWN if unknown else _FALSE
 
 
 def _side(talk: TalkFigures | None, speaker: str) -> SpeakerTalk | None:
@@ -159,8 +196,9 @@ def _side(talk: TalkFigures | None, speaker: str) -> SpeakerTalk | None:
     return talk.agent if speaker == Speaker.agent.value else talk.customer
 
 
-def _figure_holds(rule: Rule, facts: CallFacts) -> Evidence:
-    """Sentiment, topic and talk-figure rules: the value, and whether it meets the rule."""
+def _figure_verdict(rule: Rule, facts: CallFacts) -> Verdict:
+    """Sentiment, topic, talk-figure and duration rules: unknown where the call lacks the value (no
+    analysis, a silent quarter, no talk figures, mono without speakers), else whether it meets the rule."""
     value: float | str | None = None
     holds = False
     if isinstance(rule, SentimentRule):
@@ -169,9 +207,6 @@ def _figure_holds(rule: Rule, facts: CallFacts) -> Evidence:
     elif isinstance(rule, TopicRule):
         value = facts.analysis.topic
         holds = value is not None and value in rule.topic
-    elif isinstance(rule, OutcomeRule):
-        value = next((name for name in rule.outcome if _outcome_says(facts.analysis.outcome, name)), None)
-        holds = value is not None
     elif isinstance(rule, NonTalkRule):
         value = facts.talk.non_talk_seconds if facts.talk else None
         holds = value is not None and rule.non_talk_s.holds(value)
@@ -189,13 +224,18 @@ def _figure_holds(rule: Rule, facts: CallFacts) -> Evidence:
     elif isinstance(rule, DurationRule):
         value = facts.duration
         holds = value is not None and rule.duration_s.holds(value)
-    if not holds:
-        return None
+    if value is None:
+        return _UNKNOWN
+    return _met(rule, value) if holds else _FALSE
+
+
+def _met(rule: Rule, value: float | str) -> Verdict:
+    """A condition met, its evidence the value: ``non-talk seconds over 60: 75``."""
     shown = f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
-    return [_figure(f"{describe(rule)}: {shown}")]
+    return Verdict(True, (_figure(f"{describe(rule)}: {shown}"),))
 
 
-# Each outcome a rule names: the flag it reads and the value that makes it hold (null never does).
+# Each outcome a rule names: the flag it reads and the value that makes it hold (null is unknown).
 _OUTCOME_FLAGS = {
     "resolved": ("resolved", True),
     "unresolved": ("resolved", False),
@@ -204,9 +244,20 @@ _OUTCOME_FLAGS = {
 }
 
 
-def _outcome_says(outcome: Outcome, name: str) -> bool:
+def _outcome(rule: OutcomeRule, outcome: Outcome) -> Verdict:
+    """True where the outcome says one of the rule's names; unknown where it says none of them but leaves
+    one of their flags unsaid (null); else false."""
+    says = {name: _outcome_says(outcome, name) for name in rule.outcome}
+    held = next((name for name, said in says.items() if said), None)
+    if held is not None:
+        return _met(rule, held)
+    return _UNKNOWN if None in says.values() else _FALSE
+
+
+def _outcome_says(outcome: Outcome, name: str) -> bool | None:
     flag, wanted = _OUTCOME_FLAGS[name]
-    return getattr(outcome, flag) is wanted
+    value = getattr(outcome, flag)
+    return None if value is None else value is wanted
 
 
 def _sentiment(rule: SentimentRule, analysis: AnalysisResult) -> str | None:

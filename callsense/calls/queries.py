@@ -57,7 +57,7 @@ class CallCriteria:
     text: str | None = None  # full-text search
     non_talk_above: float | None = None  # seconds of non-talk time, exclusive
     interruptions_above: int | None = None  # both speakers' interruptions, exclusive
-    category: str | None = None  # calls in this category (its exact name)
+    category: str | None = None  # calls in this category (its name, ignoring case)
 
 
 def _containing(words: str) -> str:
@@ -101,9 +101,9 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
     if criteria.interruptions_above is not None:
         found.append(interruptions > criteria.interruptions_above)
     if criteria.category:
-        found.append(
-            exists().where(CallCategory.call_pk == Call.id, CallCategory.category == criteria.category)
-        )
+        # Names are unique ignoring case (as categories.save compares them): "long hold" is "Long hold".
+        named = func.lower(CallCategory.category) == func.lower(criteria.category)
+        found.append(exists().where(CallCategory.call_pk == Call.id, named))
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
     return found

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from callsense.calls.models import Call
+from callsense.calls.models import Call, CallCategory
 from callsense.calls.schemas import CallStatus, Outcome, TalkFigures
 
 
@@ -28,9 +32,26 @@ class CallSummary(BaseModel):
         default=None, description="both speakers' interruptions; null while the speakers are unknown"
     )
     outcome: Outcome = Field(description="resolved, callback needed, escalated: each null when not said")
+    categories: list[str] = Field(
+        description="the names of the categories the call is in, sorted (the record has their evidence)"
+    )
 
 
-def summary(call: Call) -> CallSummary:
+def summaries(*, session: Session, calls: Sequence[Call]) -> list[CallSummary]:
+    """The calls as a list shows them; their categories' names read in one query for all of them."""
+    names: dict[uuid.UUID, list[str]] = {}
+    if calls:
+        query = (
+            select(CallCategory.call_pk, CallCategory.category)
+            .where(CallCategory.call_pk.in_([call.id for call in calls]))
+            .order_by(CallCategory.category)  # as the record lists them
+        )
+        for call_pk, name in session.execute(query):
+            names.setdefault(call_pk, []).append(name)
+    return [_summary(call, names.get(call.id, [])) for call in calls]
+
+
+def _summary(call: Call, categories: list[str]) -> CallSummary:
     talk = TalkFigures.model_validate(call.talk) if call.talk is not None else None
     return CallSummary(
         call_id=call.call_id,
@@ -48,4 +69,5 @@ def summary(call: Call) -> CallSummary:
         outcome=Outcome(
             resolved=call.resolved, callback_needed=call.callback_needed, escalated=call.escalated
         ),
+        categories=categories,
     )

@@ -102,6 +102,14 @@ def _taxonomy(file: Path, raw: dict[str, Any], settings: Settings) -> set[str]:
         raise CategoryError(f"{file}: {problems}") from None
 
 
+def _up_to_date(total: int) -> str:
+    if total == 0:
+        return "no analysed calls yet: each is evaluated when its analysis is done"
+    if total == 1:
+        return "the one analysed call is up to date"
+    return f"all {total:,} analysed calls are up to date"
+
+
 def _queue(rt: Runtime) -> int:
     from callsense.pipeline import categorise, tasks
 
@@ -138,7 +146,7 @@ def reevaluate(
     with common.runtime() as rt:
         start = categorise.progress(rt)
         if start.finished:
-            common.out.print(f"all {start.total} analysed calls are up to date")
+            common.out.print(_up_to_date(start.total))
             return
         if here:
             _evaluate_here(rt)

@@ -146,7 +146,7 @@ class TopicRule(_Rule):
 
 class OutcomeRule(_Rule):
     """The call's outcome says one of these: resolved, unresolved (resolved is false), callback_needed,
-    escalated. A flag the call leaves unsaid (null) never holds."""
+    escalated. A flag the call leaves unsaid (null) is unknown: it never holds, nor does its ``not``."""
 
     outcome: list[OutcomeName] = Field(min_length=1)
 
@@ -199,7 +199,8 @@ class AnyRule(_Rule):
 
 
 class NotRule(_Rule):
-    """The rule does not hold: with a phrase, the phrase was not said (as the phrase rule narrows it)."""
+    """The rule is false: with a phrase, the phrase was not said (as the phrase rule narrows it). Where the
+    rule is unknown on a call (``calls.categorise.Verdict``), so is its ``not``."""
 
     not_: Rule = Field(alias="not")
 

@@ -119,7 +119,11 @@ def fetch_page(
     total = session.scalar(select(func.count()).select_from(Call).where(*conditions)) or 0
     calls = [row[0] for row in fetched]
     states = _delivery_states(session, [call.id for call in calls])
-    rows = [Row(call=views.summary(call), deliveries=states.get(call.id, {})) for call in calls]
+    summaries = views.summaries(session=session, calls=calls)
+    rows = [
+        Row(call=summary, deliveries=states.get(call.id, {}))
+        for call, summary in zip(calls, summaries, strict=True)
+    ]
     first, last = (fetched[0], fetched[-1]) if fetched else (None, None)
     has_next = more if not backwards else True
     has_previous = (boundary is not None) if not backwards else more

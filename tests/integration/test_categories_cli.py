@@ -21,12 +21,13 @@ def test_categories_from_the_command_line(
 ) -> None:
     monkeypatch.setenv("CALLSENSE_DATABASE_URL", database_url)
     monkeypatch.setenv("CALLSENSE_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    assert "no analysed calls yet" in runner.invoke(app, ["categories", "reevaluate"]).output
     rt = open_runtime(load_settings())
     try:
         seed(rt)  # evaluated with no categories
     finally:
         rt.db.close()
-    runner = CliRunner()
 
     assert "No categories" in runner.invoke(app, ["categories", "list"]).output
     monkeypatch.setenv("CALLSENSE_CATEGORIES", json.dumps(CATEGORIES))

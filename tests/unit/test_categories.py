@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from callsense.calls.categorise import CallFacts, describe, evaluate
+from callsense.calls.categories import revision
+from callsense.calls.categorise import CallFacts, describe, evaluate, verdict
 from callsense.calls.schemas import (
     AnalysisResult,
     CategoryMatch,
@@ -98,6 +99,11 @@ def matched(rule: dict[str, Any], call: CallFacts | None = None) -> CategoryMatc
 
 def holds(rule: dict[str, Any], call: CallFacts | None = None) -> bool:
     return matched(rule, call) is not None
+
+
+def truth(rule: dict[str, Any], call: CallFacts | None = None) -> bool | None:
+    """The rule on the call: true, false, or None where the call lacks what it reads."""
+    return verdict(Category.model_validate({"name": "c", "rule": rule}).rule, call or facts()).truth
 
 
 def test_words_fold_case_accents_and_punctuation() -> None:
@@ -218,13 +224,33 @@ def test_topic_is_one_of_the_labels() -> None:
 
 
 def test_outcome_flags_and_one_the_call_leaves_unsaid() -> None:
-    """As the calls list's outcome filter reads them; a flag left null ("?") never holds, so its not does."""
+    """As the calls list's outcome filter reads them; a flag left null ("?") is unknown, so its not is too."""
     ended = facts(analysis=ANALYSIS.model_copy(update={"outcome": Outcome(resolved=False, escalated=True)}))
     assert holds({"outcome": "unresolved"}, ended)
     assert holds({"outcome": ["resolved", "escalated"]}, ended)
-    assert not holds({"outcome": ["resolved", "callback_needed"]}, ended)  # false, and not said
+    assert truth({"outcome": ["resolved", "callback_needed"]}, ended) is None  # false, and not said
+    assert truth({"outcome": ["resolved", "unresolved"]}, ended) is True
+    assert (
+        truth(
+            {"outcome": ["resolved", "escalated"]},
+            facts(analysis=ANALYSIS.model_copy(update={"outcome": Outcome(resolved=True, escalated=False)})),
+        )
+        is True
+    )
+    assert (
+        truth(
+            {"outcome": ["callback_needed", "escalated"]},
+            facts(
+                analysis=ANALYSIS.model_copy(
+                    update={"outcome": Outcome(resolved=True, callback_needed=False, escalated=False)}
+                )
+            ),
+        )
+        is False
+    )
     assert not holds({"outcome": "unresolved"}, facts())  # nothing said: not unresolved either
-    assert holds({"not": {"outcome": "resolved"}}, facts())
+    assert not holds({"not": {"outcome": "resolved"}}, facts())  # nor not resolved
+    assert holds({"not": {"outcome": "resolved"}}, ended)
     found = matched({"all": [{"topic": "Refund request"}, {"outcome": ["unresolved", "escalated"]}]}, ended)
     assert found is not None and [item.text for item in found.evidence] == [
         "topic is 'Refund request': Refund request",
@@ -244,13 +270,26 @@ def test_talk_figures_and_duration() -> None:
     assert not holds({"duration_s": {"below": 60}})
 
 
-def test_a_figure_the_call_lacks_never_holds() -> None:
+def test_a_figure_the_call_lacks_is_unknown_and_never_holds_by_negation() -> None:
     mono = TalkFigures(non_talk_seconds=0, thresholds=TalkSettings())
-    assert not holds({"talk_share": {"above": 0}, "speaker": "agent"}, facts(talk=mono))
-    assert not holds({"interruptions": {"below": 100}}, facts(talk=mono))
-    assert not holds({"non_talk_s": {"below": 100}}, facts(talk=None))
-    assert not holds({"duration_s": {"below": 100}}, facts(duration=None))
-    assert holds({"not": {"non_talk_s": {"below": 100}}}, facts(talk=None))
+    silent_quarter = {"sentiment": "Negative", "speaker": "customer", "quarter": 3}
+    lacking = [
+        ({"talk_share": {"above": 0}, "speaker": "agent"}, facts(talk=mono)),  # mono: no speakers
+        ({"interruptions": {"below": 100}}, facts(talk=mono)),
+        ({"interruptions": {"below": 100}, "speaker": "customer"}, facts(talk=mono)),
+        ({"non_talk_s": {"below": 100}}, facts(talk=None)),  # no talk figures
+        ({"duration_s": {"below": 100}}, facts(duration=None)),
+        ({"sentiment": "Negative"}, facts(analysis=AnalysisResult())),  # not analysed
+        ({"sentiment": "Negative", "speaker": "agent"}, facts(analysis=AnalysisResult())),
+        (silent_quarter, facts()),  # the customer said nothing in it
+        ({"topic": "Cancellation"}, facts(analysis=AnalysisResult())),
+    ]
+    for rule, call in lacking:
+        assert truth(rule, call) is None, rule
+        assert not holds(rule, call) and not holds({"not": rule}, call), rule
+    # Where the call has the figure, its not holds as it always did.
+    assert holds({"not": {"talk_share": {"above": 0.8}, "speaker": "agent"}})
+    assert holds({"not": {"sentiment": "Negative", "speaker": "customer", "quarter": 4}})
 
 
 def test_all_any_and_not_nest() -> None:
@@ -260,6 +299,90 @@ def test_all_any_and_not_nest() -> None:
     assert holds({"any": [{"said": "cancel"}, {"all": [refund, {"sentiment": "Negative"}]}]})
     assert not holds({"any": [{"said": "cancel"}, {"not": refund}]})
     assert holds({"not": {"not": refund}})
+
+
+# Rules of known truth on a call without talk figures: true, false, and unknown (the non-talk time).
+TRUE, FALSE, UNKNOWN = {"said": "refund"}, {"said": "cancel"}, {"non_talk_s": {"above": 30}}
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"not": TRUE}, False),
+        ({"not": FALSE}, True),
+        ({"not": UNKNOWN}, None),
+        ({"not": {"not": UNKNOWN}}, None),
+        ({"all": [TRUE, TRUE]}, True),
+        ({"all": [TRUE, UNKNOWN]}, None),
+        ({"all": [UNKNOWN, FALSE]}, False),
+        ({"all": [UNKNOWN, UNKNOWN]}, None),
+        ({"any": [FALSE, FALSE]}, False),
+        ({"any": [FALSE, UNKNOWN]}, None),
+        ({"any": [UNKNOWN, TRUE]}, True),
+        ({"any": [UNKNOWN, UNKNOWN]}, None),
+        ({"not": {"all": [TRUE, UNKNOWN]}}, None),
+        ({"not": {"all": [FALSE, UNKNOWN]}}, True),
+        ({"not": {"any": [FALSE, UNKNOWN]}}, None),
+        ({"not": {"any": [TRUE, UNKNOWN]}}, False),
+    ],
+)
+def test_all_any_and_not_in_three_valued_logic(rule: dict[str, Any], expected: bool | None) -> None:
+    """Unknown is neither true nor false: a category is assigned only where its rule is true."""
+    call = facts(talk=None)
+    assert truth(rule, call) is expected
+    assert holds(rule, call) is (expected is True)
+
+
+def test_any_true_beside_an_unknown_gives_the_true_ones_evidence() -> None:
+    found = matched({"any": [UNKNOWN, TRUE, FALSE]}, facts(talk=None))
+    assert found is not None and [(e.turn, e.text) for e in found.evidence] == [
+        (2, "I can offer a REFUND today.")
+    ]
+
+
+def _unknown(segment: Segment) -> Segment:
+    return segment.model_copy(update={"speaker": Speaker.unknown})
+
+
+MONO = [_unknown(segment) for segment in CALL]  # mono without diarization: every turn's speaker unknown
+
+
+def test_a_phrase_of_one_speaker_on_turns_whose_speaker_is_unknown() -> None:
+    """Who said a phrase on a mono call is unknown; that nobody said it is known."""
+    mono = facts(MONO, talk=TalkFigures(non_talk_seconds=42, thresholds=TalkSettings()))
+    disclosure = {"said": "this call is recorded", "speaker": "agent", "first_s": 30}
+    assert truth(disclosure, mono) is None  # said in the first 30 s, by someone
+    assert not holds({"not": disclosure}, mono)  # "Recording disclosure missing" is not assigned
+    assert truth({"said": "this call is recorded"}, mono) is True  # by anyone: known
+    assert truth({"said": "cancel", "speaker": "agent"}, mono) is False  # nobody said it, the agent neither
+    late = facts([_unknown(turn(AGENT, 45.0, "this call is recorded")), *MONO[1:]])
+    found = matched({"not": disclosure}, late)  # said by someone, but only after 30 s: missing
+    assert found is not None
+    assert found.evidence[0].text == "not: agent said 'this call is recorded' in the first 30 s"
+    # Some speakers known: a turn of the rule's speaker decides; one of an unknown speaker leaves it open.
+    partly = facts([CALL[0], *MONO[1:]])
+    assert truth(disclosure, partly) is True
+    assert truth({"said": "refund", "speaker": "agent"}, partly) is None
+    assert truth({"said": "refund", "speaker": "customer"}, partly) is None
+    assert truth({"said": "recorded", "speaker": "customer"}, partly) is False  # said, by the agent
+    assert matched({"said": ["recorded", "refund"], "speaker": "agent"}, partly) == matched(
+        {"said": "recorded", "speaker": "agent"}, partly
+    )  # only the known agent turn is evidence
+
+
+def test_calls_evaluated_before_unknown_stopped_holding_by_negation_are_stale() -> None:
+    """The revision a stored call keeps changes with the evaluation: after the upgrade, the queue
+    re-evaluates the calls a previous version put in a category by the negation of an unknown."""
+    disclosure = parse_categories(
+        [
+            {
+                "name": "Recording disclosure missing",
+                "rule": {"not": {"said": ["this call is recorded"], "speaker": "agent", "first_s": 30}},
+            }
+        ]
+    )
+    assert revision(disclosure) != "981c80ed840dd036"  # as the previous version computed it
+    assert revision([]) == "4f53cda18c2baa0c"  # no category: no answer changed, nothing stale
 
 
 def test_evidence_gathers_the_turns_and_figures_that_made_it_hold() -> None:
