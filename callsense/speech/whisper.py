@@ -4,10 +4,11 @@ Stereo calls carry one speaker per channel, so each channel is transcribed alone
 interleaved by *word* timestamps (segment starts put a long agent segment before the customer's short
 interjections). Mono calls are transcribed once and their words given to the voices that diarization
 finds; ``speakers.SpeakerMap`` decides who is the agent on both kinds. Whisper's failure modes are fenced
-in: Silero VAD skips silence and music, no text is carried over between windows
-(``condition_on_previous_text=False``) so a loop cannot feed itself, windows that look like loops are
-rejected by the compression-ratio check and decoded again in short clips (``passes``), and the temperature
-fallback list is short because every fallback re-decodes the window. The compression ratio is measured with
+in: Silero VAD skips silence and music (on a copy of a quiet call lifted where it hears speech: ``level``),
+no text is carried over between windows (``condition_on_previous_text=False``) so a loop cannot feed
+itself, windows that look like loops are rejected by the compression-ratio check and decoded again in short
+clips (``passes``), and the temperature fallback list is short because every fallback re-decodes the
+window. The compression ratio is measured with
 read-out numbers collapsed (``repetitions.loop_compression_ratio``), so a card read digit by digit is not
 taken for a loop. When redaction needs the digits (``number_beam_size``), a segment whose first pass holds a
 read-out number is decoded again with a wider beam (``passes.numbers_decoded_again``).
@@ -31,7 +32,7 @@ from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.models import ASRSettings, Channel, Device, SourceVocabulary, SpeakerSettings
 from callsense.errors import ModelAssetError
-from callsense.speech import diarization, passes
+from callsense.speech import diarization, level, passes
 from callsense.speech import language as language_id
 from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
@@ -198,6 +199,7 @@ class WhisperTranscriber:
                 )
             if task == "translate":
                 raise ModelAssetError(f"the English-only model {self.model_name} cannot translate")
+        audio = level.audible(audio)  # a quiet recording lifted where the VAD hears it, on a copy
         channels = self._channels(audio)
         progress = Progress(total=audio.duration * len(channels), callback=on_progress)
         probability: float | None

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 
 from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
+from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, Event, Transcript
 from callsense.calls.schemas import CallRecord, CallStatus, Segment, Speaker, SpeakerMethod
 from callsense.config import Settings
@@ -23,7 +25,10 @@ from callsense.crypto import KeyRing
 from callsense.errors import BadAudioError, DecryptionError, PermanentFetchError
 from callsense.pipeline import inline
 from callsense.runtime import Runtime, open_runtime
+from callsense.speech.audio import SAMPLE_RATE, decode
+from tests.blobs import opened, read_blob
 from tests.conftest import AUDIO
+from tests.redaction_calls import wav
 from tests.wer import word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -135,6 +140,40 @@ def test_a_french_mono_call_whisper_loops_on_still_has_its_transcript(rt: Runtim
     record = process(rt, "fr_parcel.mono.flac")  # once reported as no_speech: the loop took the whole call
     assert record.status is CallStatus.done and record.language == "fr"
     assert len(record.segments) >= 4 and "merci" in record.transcript.lower()
+
+
+def test_a_call_recorded_at_minus_60_dbfs_is_transcribed_and_measured_at_its_real_level(
+    rt: Runtime, tmp_path: Path, references: dict[str, dict]
+) -> None:
+    """Once reported as no_speech: the VAD hears nothing below about -55 dBFS. The transcriber lifts a
+    copy; the talk figures and the redacted recording keep the level recorded."""
+    decoded = decode((AUDIO / "en_refund.stereo.flac").read_bytes(), max_seconds=60)
+    scale = 10 ** (-60 / 20) / float(np.abs(decoded.channels).max())
+    pcm = np.round(decoded.channels * scale * 32767).astype(np.int16)  # a 16-bit recorder with low gain
+    path = tmp_path / "quiet.wav"
+    path.write_bytes(wav(pcm))
+    record = inline.process(rt, source=str(path), call_id="quiet")
+    reference = references["en_refund.stereo.flac"]
+    assert record.status is CallStatus.done and record.language == "en"
+    assert [s.speaker.value for s in record.segments] == [t["speaker"] for t in reference["turns"]]
+    assert word_error_rate(reference["reference"], record.transcript) <= 0.25
+    talk = record.talk
+    assert talk is not None and talk.agent is not None and talk.customer is not None
+    for measured in (talk.agent.loudness_dbfs, talk.customer.loudness_dbfs):
+        # RMS levels under the -60 dBFS peak (the speech lifted by 40 dB would read about -40 and -32)
+        assert measured is not None and -90 < measured.mean < measured.peak < -60, talk
+    with rt.db.transaction() as session:
+        call_pk = calls.get(session=session, call_id="quiet").id
+    stored = opened(
+        rt.keyring,
+        read_blob(rt.blobs, calls.redacted_audio_blob_key(call_pk)),
+        context=calls.redacted_audio_context(call_pk),
+    )
+    redacted, recorded = decode(stored, max_seconds=60).channels, decode(wav(pcm), max_seconds=60).channels
+    # Sample for sample the recording as recorded but for the tone over the names said (1.2 s), where the
+    # lifted copy would differ in every sample that is not silence (263,000 of them)
+    assert record.redaction is not None and record.redaction.audio
+    assert np.count_nonzero(redacted != recorded) < 2 * SAMPLE_RATE
 
 
 def assert_words_are_timed_within_their_turns(segments: list[Segment]) -> None:
