@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from callsense.calls import service as calls
+from callsense.calls.models import Call
 from callsense.calls.schemas import AnalysisResult, Segment, Speaker
 from callsense.config import Settings
 from callsense.errors import ConfigError
@@ -33,6 +35,20 @@ def rt(embedded_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         seed(runtime)
         yield runtime
         runtime.db.close()
+
+
+def _registered(
+    rt: Runtime, session: Session, call_id: str, details: calls.CallDetails | None = None
+) -> Call:
+    call, _ = calls.get_or_create(
+        session=session,
+        keyring=rt.keyring,
+        call_id=call_id,
+        source="/x.wav",
+        shown_source="x.wav",
+        details=details or calls.CallDetails(),
+    )
+    return call
 
 
 def _ids(rt: Runtime, filters: CallFilters, *, analyst: bool = True) -> set[str]:
@@ -64,14 +80,7 @@ def test_the_index_holds_words_without_positions(rt: Runtime) -> None:
 
 def test_storing_again_replaces_the_indexed_words(rt: Runtime) -> None:
     with rt.db.transaction() as session:
-        call, _ = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id="reindexed",
-            source="/x.wav",
-            shown_source="x.wav",
-            details=calls.CallDetails(),
-        )
+        call = _registered(rt, session, "reindexed")
         for words in ("my parcel is lost", "my invoice is wrong"):
             segment = Segment(speaker=Speaker.customer, start=0, end=1, text=words, confidence=0.9)
             calls.store_transcript(
@@ -100,14 +109,7 @@ def test_storing_again_replaces_the_indexed_words(rt: Runtime) -> None:
 
 def _store_turns(rt: Runtime, call_id: str, texts: list[str], summary: list[str]) -> None:
     with rt.db.transaction() as session:
-        call, _ = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id=call_id,
-            source="/x.wav",
-            shown_source="x.wav",
-            details=calls.CallDetails(),
-        )
+        call = _registered(rt, session, call_id)
         segments = [
             Segment(speaker=Speaker.customer, start=0, end=1, text=words, confidence=0.9) for words in texts
         ]
@@ -196,14 +198,7 @@ def test_filters_narrow_the_list(rt: Runtime) -> None:
 
 def _store_topic(rt: Runtime, call_id: str, topic: str) -> None:
     with rt.db.transaction() as session:
-        call, _ = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id=call_id,
-            source="/x.wav",
-            shown_source="x.wav",
-            details=calls.CallDetails(started_at=datetime.now(UTC)),
-        )
+        call = _registered(rt, session, call_id, calls.CallDetails(started_at=datetime.now(UTC)))
         result = AnalysisResult(summary=["s"], topic=topic)
         calls.store_analysis(
             session=session, call=call, keyring=rt.keyring, result=result, llm_backend="f", llm_model="f"

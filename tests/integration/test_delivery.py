@@ -20,6 +20,7 @@ from sqlalchemy import select, text, update
 from standardwebhooks.webhooks import Webhook
 
 from callsense import metrics
+from callsense.backends.crm.base import Outgoing
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import Speaker
@@ -329,6 +330,20 @@ def test_the_webhook_is_signed_keeps_its_id_across_retries_and_carries_only_the_
     assert done.status == "delivered" and done.external_id == state.ids[0]
 
 
+def _rendered(settings: Settings, destination: dict[str, Any], call_id: str, **call: Any) -> Outgoing:
+    """What ``destination`` would be sent for a freshly analysed call (``analysed_call``'s options)."""
+    runtime = open_runtime(with_destinations(settings, destination))
+    try:
+        call_pk = analysed_call(runtime, call_id, **call)
+        with runtime.db.transaction() as session:
+            stored = session.get(Call, call_pk)
+            assert stored is not None
+            parsed = runtime.settings.deliveries.destinations[0]
+            return deliver.render(call=stored, rt=runtime, destination=parsed, delivery_id=uuid.uuid4())
+    finally:
+        runtime.db.close()
+
+
 def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings: Settings) -> None:
     mapped = hubspot(
         "http://127.0.0.1:9",
@@ -337,20 +352,7 @@ def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings
         body_template="{transcript}\n{action_items}\n{sentiment_trend}",
         transcript_excerpt_chars=20,
     )
-    runtime = open_runtime(with_destinations(settings, mapped))
-    try:
-        call_pk = analysed_call(runtime, "excerpt", metadata={"crm_contact_id": "501"})
-        with runtime.db.transaction() as session:
-            call = session.get(Call, call_pk)
-            assert call is not None
-            sent = deliver.render(
-                call=call,
-                rt=runtime,
-                destination=runtime.settings.deliveries.destinations[0],
-                delivery_id=uuid.uuid4(),
-            )
-    finally:
-        runtime.db.close()
+    sent = _rendered(settings, mapped, "excerpt", metadata={"crm_contact_id": "501"})
     assert set(sent.fields) == {
         "call_id",
         "topic",
@@ -378,20 +380,7 @@ def test_a_subject_is_one_line_whatever_lists_it_names(settings: Settings) -> No
         subject_template="{topic}: {summary} (to do: {action_items})",
         body_template="{summary}",
     )
-    runtime = open_runtime(with_destinations(settings, mapped))
-    try:
-        call_pk = analysed_call(runtime, "one-line", metadata={"crm_contact_id": "501"})
-        with runtime.db.transaction() as session:
-            call = session.get(Call, call_pk)
-            assert call is not None
-            sent = deliver.render(
-                call=call,
-                rt=runtime,
-                destination=runtime.settings.deliveries.destinations[0],
-                delivery_id=uuid.uuid4(),
-            )
-    finally:
-        runtime.db.close()
+    sent = _rendered(settings, mapped, "one-line", metadata={"crm_contact_id": "501"})
     assert sent.subject == (
         "Refund request: Customer was charged twice for order 1042.; Agent refunded the duplicate payment. "
         "(to do: agent: Refund the duplicate payment)"
@@ -411,20 +400,7 @@ def test_a_mono_calls_missing_trend_leaves_nothing_in_a_template(settings: Setti
         body_template="Trend: {sentiment_trend}|Outcome: {outcome}",
     )
     mono = [segment.model_copy(update={"speaker": Speaker.unknown}) for segment in TRANSCRIPT]
-    runtime = open_runtime(with_destinations(settings, mapped))
-    try:
-        call_pk = analysed_call(runtime, "mono-trend", metadata={"crm_contact_id": "501"}, segments=mono)
-        with runtime.db.transaction() as session:
-            call = session.get(Call, call_pk)
-            assert call is not None
-            sent = deliver.render(
-                call=call,
-                rt=runtime,
-                destination=runtime.settings.deliveries.destinations[0],
-                delivery_id=uuid.uuid4(),
-            )
-    finally:
-        runtime.db.close()
+    sent = _rendered(settings, mapped, "mono-trend", metadata={"crm_contact_id": "501"}, segments=mono)
     assert sent.fields["sentiment_trend"] == {"agent": [], "customer": []}  # a webhook gets it as it is
     assert sent.body == "Trend: |Outcome: resolved: yes, escalated: no"
 

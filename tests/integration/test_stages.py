@@ -209,17 +209,7 @@ def test_an_agent_channel_a_mono_call_cannot_use_is_noted_not_dropped_silently(r
     voices = SpeakersFound(
         method=SpeakerMethod.diarization, count=2, agent="speaker 1", agent_source="conversation"
     )
-    mono = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=voices))
-    details = calls.CallDetails(metadata={"agent_channel": "right"})
-    call_pk = ingest.ingest(mono, call_id="mono-meta", source=SOURCE, details=details).call_pk
-    fetch.run(mono, call_pk, local_files=False)
-    transcribe.run(mono, call_pk)
-    with mono.db.transaction() as session:
-        call = session.get(Call, call_pk)
-        assert call is not None
-        assert calls.to_record(call=call, keyring=rt.keyring).speakers == voices
-        notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
-    assert notes == [
+    assert _speaker_notes(rt, voices, "mono-meta", {"agent_channel": "right"}) == [
         "agent channel right from the call's metadata not used: the call's words are all on one channel (a "
         "mono recording, or a stereo one with both sides mixed on one channel), so the voices and their "
         "words chose the agent"
@@ -278,18 +268,22 @@ def test_a_stereo_call_diarized_on_its_one_sounding_channel_is_measured_there(rt
     ],
 )
 def test_a_swap_made_or_suggested_is_in_the_audit_trail(rt: Runtime, found: SpeakersFound, note: str) -> None:
-    swapping = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=found))
     given = {"agent_channel": found.agent} if found.agent_source == "metadata" else {}
-    details = calls.CallDetails(metadata=given)
-    call_pk = ingest.ingest(swapping, call_id="swap", source=SOURCE, details=details).call_pk
-    fetch.run(swapping, call_pk, local_files=False)
-    transcribe.run(swapping, call_pk)
-    with swapping.db.transaction() as session:
+    assert _speaker_notes(rt, found, "swap", given) == [note]
+
+
+def _speaker_notes(rt: Runtime, found: SpeakersFound, call_id: str, metadata: dict[str, Any]) -> list[str]:
+    """The audit trail's speaker lines of a call transcribed into ``found`` (the record says it too)."""
+    transcribed = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=found))
+    details = calls.CallDetails(metadata=metadata)
+    call_pk = ingest.ingest(transcribed, call_id=call_id, source=SOURCE, details=details).call_pk
+    fetch.run(transcribed, call_pk, local_files=False)
+    transcribe.run(transcribed, call_pk)
+    with transcribed.db.transaction() as session:
         call = session.get(Call, call_pk)
         assert call is not None
         assert calls.to_record(call=call, keyring=rt.keyring).speakers == found
-        notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
-    assert notes == [note]
+        return [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
 
 
 def test_a_database_error_in_a_stage_keeps_the_words_said_out_of_its_reason(rt: Runtime) -> None:
