@@ -91,7 +91,7 @@ def _listing(rt: Runtime) -> CategoryList:
 
 async def _one(rt: Runtime, name: str) -> CategoryView:
     listed = await run_in_threadpool(_listing, rt)
-    found = next((item for item in listed.items if item.name == name), None)
+    found = next((item for item in listed.items if item.name.lower() == name.lower()), None)
     if found is None:
         raise NotFoundError(f"no category named '{name}'")
     return found
@@ -114,7 +114,7 @@ def reevaluation(rt: RuntimeDep, _: AdminDep) -> Reevaluation:
 
 @router.get("/{name:path}", response_model=CategoryView, responses=NOT_FOUND)
 async def get_category(name: str, rt: RuntimeDep, _: AdminDep) -> CategoryView:
-    """One category in force, by its exact name."""
+    """One category in force, by its name in any case (names are unique ignoring it)."""
     return await _one(rt, name)
 
 

@@ -121,10 +121,14 @@ def _audit(session: Session, kind: str, name: str, actor: str) -> None:
 
 
 def remove(*, session: Session, name: str, actor: str) -> None:
-    """Delete a dashboard category and every call's match of it at once, audited."""
-    row = session.get(CategoryDefinition, name)
+    """Delete a dashboard category (its name in any case, as names are unique ignoring it) and every call's
+    match of it at once, audited."""
+    row = session.scalars(
+        select(CategoryDefinition).where(func.lower(CategoryDefinition.name) == name.lower())
+    ).one_or_none()
     if row is None:
         raise NotFoundError(f"no dashboard category named '{name}'")
+    name = row.name
     session.delete(row)
     # Its calls are stale under any revision: were the same category added back, their revision would
     # match again while their match is gone.

@@ -132,6 +132,7 @@ def test_a_category_put_over_the_api_reevaluates_the_stored_calls(
     assert _matches(client, "Refund given", admin) == []  # the agent said it, not the customer
     one = client.get("/categories/Refund given", headers=admin).json()
     assert one["calls"] == 0 and one["description"] == ""
+    assert client.get("/categories/refund GIVEN", headers=admin).json() == one  # names ignore case
 
     with rt.db.transaction() as session:
         audited = session.scalars(select(Event).where(Event.stage == "categories").order_by(Event.at)).all()
@@ -146,7 +147,7 @@ def test_deleting_over_the_api(client: TestClient, rt: Runtime, admin: dict[str,
     assert created.is_success
     _work(rt)
     assert _matches(client, "Agent refund", admin) == ["demo-refund"]
-    assert client.delete("/categories/Agent refund", headers=admin).status_code == 204
+    assert client.delete("/categories/AGENT REFUND", headers=admin).status_code == 204  # names ignore case
     assert _matches(client, "Agent refund", admin) == []  # at once, before any job ran
     assert client.get("/categories/Agent refund", headers=admin).status_code == 404
     assert client.delete("/categories/Agent refund", headers=admin).status_code == 404
