@@ -171,7 +171,11 @@ def guess_agent(texts: list[str]) -> RoleGuess:
     """The agent among speakers (by their words); ties go to the earliest index, with confidence 0."""
     if not texts:
         return RoleGuess(agent=0, confidence=0.0)
-    scores = [agent_score(text) for text in texts]
+    return _best([agent_score(text) for text in texts])
+
+
+def _best(scores: list[int]) -> RoleGuess:
+    """The highest of the speakers' scores (ties to the earliest), and how far it leads the next."""
     agent = max(range(len(scores)), key=lambda index: (scores[index], -index))
     others = [score for index, score in enumerate(scores) if index != agent]
     gap = scores[agent] - max(others) if others else max(scores[agent], 0)
@@ -190,12 +194,12 @@ def guess_agents(texts: list[str]) -> AgentsGuess:
     """The agents among a mono call's voices: the one ``guess_agent`` picks and, with three voices or more,
     every other voice scoring at least SECOND_AGENT_SCORE, except that the lowest-scoring voice is always a
     customer (a call has one). A single voice that talks like a customer (a voicemail) is no agent."""
-    if len(texts) == 1 and (score := agent_score(texts[0])) < 0:
-        return AgentsGuess(agents=(), confidence=_confidence(-score))
-    best = guess_agent(texts)
-    if len(texts) < 3:
-        return AgentsGuess(agents=(best.agent,), confidence=best.confidence)
     scores = [agent_score(text) for text in texts]
+    if len(scores) == 1 and scores[0] < 0:
+        return AgentsGuess(agents=(), confidence=_confidence(-scores[0]))
+    best = _best(scores) if scores else guess_agent(texts)
+    if len(scores) < 3:
+        return AgentsGuess(agents=(best.agent,), confidence=best.confidence)
     others = [index for index in range(len(scores)) if index != best.agent]
     customer = min(others, key=lambda index: (scores[index], index))
     agents = tuple(
