@@ -91,12 +91,23 @@ class SeaweedS3:
         while True:
             try:
                 probe.list_buckets()
+                self._read_back(probe)
                 return
-            except Exception:  # not listening yet, or the filer behind it is still starting
+            except Exception:  # not listening yet, or the filer or volume server behind it still starting
                 if self._process.poll() is not None or time.monotonic() > deadline:
                     self.kill()
                     pytest.fail("weed mini did not start: " + (self.root / "weed.log").read_text()[-3000:])
                 time.sleep(0.1)
+
+    @staticmethod
+    def _read_back(probe: Any) -> None:
+        """Write and read an object: a restarted server lists buckets before its volume server serves objects
+        (reads answered HTTP 500 for a moment after a restart)."""
+        bucket = "readiness-probe"
+        if bucket not in {found["Name"] for found in probe.list_buckets()["Buckets"]}:
+            probe.create_bucket(Bucket=bucket)
+        probe.put_object(Bucket=bucket, Key="probe", Body=b"ready")
+        assert probe.get_object(Bucket=bucket, Key="probe")["Body"].read() == b"ready"
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no request is finished."""
