@@ -3,9 +3,11 @@
 - ``fold``: case folded, compatibility forms unified (half-width katakana, full-width Latin, Arabic
   presentation forms), and the marks that writers leave out dropped: Latin, Greek and Cyrillic accents
   ("perché" is "perche"), Arabic harakat, tatweel and the hamza carried by alef ("أُرِيدُ" is "اريد"), Hebrew
-  niqqud and cantillation; Arabic ta marbuta is ha and alef maqsura ya ("مدرسة" is "مدرسه"). Marks that
-  make another letter are kept: Japanese kana voicing ("が" is not "か"), Devanagari virama and vowel signs,
-  Thai tone marks. Traditional Chinese characters are folded to their Simplified forms (OpenCC's
+  niqqud and cantillation; Arabic ta marbuta is ha and alef maqsura ya ("مدرسة" is "مدرسه"); the Turkish
+  dotless i (U+0131) is i, as the dotted capital and I are; the digits of every script are ASCII digits
+  ("٤", "४", a full-width 4 are "4"). Marks that make another letter are kept: Russian й ("мой" is not
+  "мои"), Japanese kana voicing ("が" is not "か"), Devanagari virama and vowel signs, Thai tone marks.
+  Traditional Chinese characters are folded to their Simplified forms (OpenCC's
   character table), since Whisper writes Mandarin in either from one call to the next ("發票" is "发票");
   Japanese kanji fold the same way on both sides of a comparison.
 - ``words``: the folded words of a text. Chinese, Japanese (kanji and kana), Thai, Lao, Khmer and Myanmar are
@@ -30,7 +32,8 @@ UNSPACED = (
 _UNIT = regex.compile(rf"(?:{UNSPACED}\p{{M}}*)|(?:(?!{UNSPACED})\w)+")
 _UNSPACED_CHAR = regex.compile(UNSPACED)
 _DROPPED_MARKS = regex.compile(
-    "[\u0300-\u036f"  # combining accents (Latin, Greek, Cyrillic once decomposed)
+    "(?<![\u0418\u0438\u0423\u0443])\u0306|"  # a breve, but for Cyrillic й and ў: letters of their own
+    "[\u0300-\u0305\u0307-\u036f"  # combining accents (Latin, Greek, Cyrillic once decomposed)
     "\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"  # Hebrew points, cantillation (not maqaf, sof pasuq)
     "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"  # Arabic marks
     "\u0640]"  # Arabic tatweel, a stretch of the line
@@ -38,15 +41,18 @@ _DROPPED_MARKS = regex.compile(
 
 
 # Arabic letters written one for the other (ta marbuta as ha, alef maqsura as ya), folded as Lucene's
-# Arabic normaliser does.
-_ARABIC_VARIANTS = {0x0629: "\u0647", 0x0649: "\u064a"}
+# Arabic normaliser does; the Turkish dotless i, whose capital is I (which folds to i): without it a word
+# capitalised at the start of a sentence and the same word inside one would be two words.
+_LETTER_VARIANTS = {0x0629: "\u0647", 0x0649: "\u064a", 0x0131: "i"}
+_NON_ASCII_DIGIT = regex.compile(r"[^\P{Nd}0-9]")
 
 
 @functools.cache
 def _variants() -> dict[int, str]:
-    """Arabic letter variants and Traditional Chinese characters, each to the form text is compared in."""
+    """Arabic and Turkish letter variants and Traditional Chinese characters, each to the form text is
+    compared in."""
     simplified = opencc.OpenCC("t2s.json")
-    table = dict(_ARABIC_VARIANTS)
+    table = dict(_LETTER_VARIANTS)
     for code in itertools.chain(range(0x3400, 0x4DC0), range(0x4E00, 0xA000)):  # CJK ideographs, Ext. A
         # One character at a time: the character table only, never a phrase's reading, so that a text and
         # each of its characters fold alike (quotes are matched a character at a time).
@@ -61,7 +67,15 @@ def fold(text: str) -> str:
     if text.isascii():  # most words: nothing to decompose
         return text.lower()
     bare = _DROPPED_MARKS.sub("", unicodedata.normalize("NFKD", text))
-    return unicodedata.normalize("NFC", str(bare)).casefold().translate(_variants())
+    return ascii_digits(unicodedata.normalize("NFC", str(bare)).casefold().translate(_variants()))
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with the digits of other scripts as ASCII digits: Whisper writes a number said in Arabic,
+    Persian, Hindi or Thai now in ASCII digits, now in the script's own ("٤١١١", "۴۱۱۱", "४१११", "๔๑๑๑")."""
+    if text.isascii():
+        return text
+    return str(_NON_ASCII_DIGIT.sub(lambda digit: str(unicodedata.decimal(digit[0])), text))
 
 
 def words(text: str) -> list[str]:

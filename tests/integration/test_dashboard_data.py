@@ -160,6 +160,25 @@ def test_search_finds_words_of_scripts_without_spaces_and_without_vowel_marks(rt
     assert _ids(rt, CallFilters(q="perché")) == {"call-it"}
 
 
+def test_search_reads_turkish_i_russian_letters_thai_and_digits_of_any_script(rt: Runtime) -> None:
+    """The Turkish dotless i's capital is I: "light" at the start of a sentence is written with it; Russian ё
+    may be written without its dots, but й is a letter of its own; Whisper writes an Arabic caller's order
+    number in Arabic-Indic digits as often as in ASCII ones; Thai has no spaces."""
+    light, arabic_order_number = "\u0131\u015f\u0131k", "\u0664\u0665\u0662\u0661"  # 4521
+    _store_turns(rt, "call-tr", [f"I{light[1:]} faturam neden bu kadar yüksek?"], [])
+    _store_turns(rt, "call-ru", ["Мой заказ ещё не пришёл."], [])
+    _store_turns(rt, "call-ar-order", [f"رقم الطلب {arabic_order_number} من فضلك"], [])
+    _store_turns(rt, "call-th", ["ขอคืนเงินค่าบริการครับ"], [])
+    assert _ids(rt, CallFilters(q=light)) == {"call-tr"}
+    assert _ids(rt, CallFilters(q="isik faturam")) == {"call-tr"}  # typed without Turkish letters
+    assert _ids(rt, CallFilters(q="пришел")) == {"call-ru"}  # ё typed without its dots
+    assert _ids(rt, CallFilters(q="мой")) == {"call-ru"}
+    assert _ids(rt, CallFilters(q="мои")) == set()  # "my" (plural) is another word
+    assert _ids(rt, CallFilters(q="4521")) == {"call-ar-order"}
+    assert _ids(rt, CallFilters(q=arabic_order_number)) == {"call-ar-order"}
+    assert _ids(rt, CallFilters(q="คืนเงิน")) == {"call-th"}
+
+
 def test_an_excluded_word_leaves_out_a_call_holding_it_in_any_of_its_texts(rt: Runtime) -> None:
     """The words of a search are checked against the transcript and the analysis together: a call whose
     summary says "refund" and whose transcript says "twice" is not a call about a refund without "twice"."""

@@ -167,6 +167,17 @@ def test_phrases_ignore_arabic_and_hebrew_vowel_marks_but_keep_whole_words() -> 
     assert not holds({"said": "मैं"}, hindi)  # vowel signs are part of the word, not word breaks
 
 
+def test_phrases_read_turkish_i_russian_short_i_and_digits_of_any_script() -> None:
+    light_bill = "\u0131\u015f\u0131k faturas\u0131"  # "light bill"; the dotless i's capital is I
+    assert holds({"said": light_bill}, facts([turn(CUSTOMER, 0.0, f"{light_bill.upper()} çok yüksek")]))
+    russian = facts([turn(CUSTOMER, 0.0, "Мой заказ ещё не пришёл")])
+    assert holds({"said": "еще не пришел"}, russian)
+    assert not holds({"said": "мои"}, russian)  # й is a letter, not a mark
+    arabic = facts([turn(CUSTOMER, 0.0, "رقم الطلب \u0664\u0665\u0662\u0661")])  # 4521, Arabic-Indic
+    assert holds({"said": "رقم الطلب 4521"}, arabic)
+    assert holds({"said": "\u096a\u096b\u0968\u0967"}, facts([turn(CUSTOMER, 0.0, "ऑर्डर 4521 है")]))
+
+
 def test_a_phrase_says_which_turn_said_it_and_when() -> None:
     found = matched({"said": ["refund", "recorded"]})
     assert found is not None
