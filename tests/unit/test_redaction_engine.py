@@ -10,7 +10,14 @@ import pytest
 from callsense.calls.schemas import Segment, Speaker, Word
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction.engine import PresidioRedactor
-from tests.unit.redaction_helpers import whisper_turn
+from tests.unit.redaction_helpers import (
+    ARABIC_INDIC,
+    DEVANAGARI,
+    PERSIAN,
+    full_width,
+    script_digits,
+    whisper_turn,
+)
 
 AGENT, CUSTOMER = Speaker.agent, Speaker.customer
 
@@ -94,6 +101,12 @@ CASES = [
     ("ja", "メールは taro アットマーク example ドット jp です", "EMAIL"),
     ("ar", "رقم بطاقتي 4111 1111 1111 1111", "CARD_NUMBER"),
     ("hi", "मेरा कार्ड नंबर 4111 1111 1111 1111 है", "CARD_NUMBER"),
+    # Digits of the language's own script, as Whisper writes them now and then; a country code's "+".
+    ("ar", f"رقم بطاقتي {script_digits('4111 1111 1111 1111', ARABIC_INDIC)}", "CARD_NUMBER"),
+    ("fa", f"شماره کارت من {script_digits('4111 1111 1111 1111', PERSIAN)}", "CARD_NUMBER"),
+    ("hi", f"मेरा कार्ड नंबर {script_digits('4111 1111 1111 1111', DEVANAGARI)} है", "CARD_NUMBER"),
+    ("ru", "Мой телефон +7 912 345-67-89.", "PHONE_NUMBER"),
+    ("ar", f"رقم جوالي {script_digits('+966 50 123 4567', ARABIC_INDIC)}", "PHONE_NUMBER"),
 ]
 
 
@@ -350,6 +363,14 @@ def unspaced_turn(chunks: list[str]) -> Segment:
         ("zh", ["我的", "卡号", "是", "4111", "1111", "1111", "1111", "。"], "CARD_NUMBER", "卡号是"),
         ("ja", ["メール", "は", "taro", "@", "example", ".", "jp", "です"], "EMAIL", "メールは"),
         ("ja", ["電話", "番号", "は", "090", "-", "1234", "-", "5678", "です"], "PHONE_NUMBER", "番号は"),
+        # Full-width digits and letters, as Whisper writes them in Japanese now and then
+        (
+            "ja",
+            ["カード", "番号", "は", *full_width("4111 1111 1111 1111").split(), "です。"],
+            "CARD_NUMBER",
+            "です",
+        ),
+        ("ja", ["メール", "は", full_width("taro@example.jp"), "です"], "EMAIL", "メールは"),
     ],
 )
 def test_numbers_and_addresses_next_to_characters_of_unspaced_scripts_are_redacted_alone(
