@@ -81,7 +81,9 @@ class PresidioRedactor:
             if self._analyzer is None:
                 wants_names = EntityType.name in self._settings.entities and self._settings.ner_models
                 self._analyzer = _analyzer(
-                    tuple(self._settings.custom_patterns.items()), with_names=wants_names
+                    tuple(self._settings.custom_patterns.items()),
+                    tuple(self._settings.phone_regions),
+                    with_names=wants_names,
                 )
             return self._analyzer
 
@@ -260,12 +262,14 @@ def _redact_segment(segment: Segment, spans: list[RedactedSpan]) -> Segment:
 # One analyzer per process and configuration: loading the recognizers and the NER pipelines takes seconds,
 # and every runtime (a worker's, the CLI's, each test's) would otherwise load its own.
 @functools.lru_cache(maxsize=4)
-def _analyzer(custom_patterns: tuple[tuple[str, str], ...], *, with_names: bool) -> AnalyzerEngine:
+def _analyzer(
+    custom_patterns: tuple[tuple[str, str], ...], phone_regions: tuple[str, ...], *, with_names: bool
+) -> AnalyzerEngine:
     languages = [*LANGUAGES, _OTHER]
     named = ner.installed_languages() if with_names else ()
     recognizers: list[EntityRecognizer] = []
     for language in languages:
-        recognizers += language_independent(language)
+        recognizers += language_independent(language, phone_regions)
         recognizers += [] if language == _OTHER else language_specific(language)
         if language in named:
             recognizers.append(PersonRecognizer(language))

@@ -24,8 +24,6 @@ from callsense.config.redaction import EntityType
 from callsense.redaction.not_names import name_span
 
 LANGUAGES = ("en", "es", "de", "fr")
-# Where a phone number without a country code is read as local: the four languages' countries and neighbours.
-PHONE_REGIONS = ("US", "CA", "GB", "IE", "ES", "MX", "DE", "AT", "CH", "FR", "BE", "IT", "NL", "PT", "AU")
 # Entity types found in the digits-joined view; the others read the view with numbers kept apart.
 JOINED_VIEW = {EntityType.card_number, EntityType.phone_number, EntityType.security_code}
 # Written by Whisper in groups ("GB82 WEST 1234 …", "1 85 05 …") or read out digit by digit: both views.
@@ -210,8 +208,9 @@ def _misheard(entity: EntityType, language: str, pattern: Pattern) -> EntityReco
     )
 
 
-def language_independent(language: str) -> list[EntityRecognizer]:
-    """Cards, bank accounts, e-mails and phone numbers: what every language gets."""
+def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[EntityRecognizer]:
+    """Cards, bank accounts, e-mails and phone numbers: what every language gets; a phone number said without
+    its country code is one of ``phone_regions``'."""
     return [
         CreditCardRecognizer(supported_language=language, context=_CONTEXT[EntityType.card_number]),
         # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
@@ -224,7 +223,7 @@ def language_independent(language: str) -> list[EntityRecognizer]:
         PhoneRecognizer(
             supported_language=language,
             context=_CONTEXT[EntityType.phone_number],
-            supported_regions=PHONE_REGIONS,
+            supported_regions=phone_regions,
         ),
         # Likewise a phone number Whisper heard a digit short or long ("202 / A 555-143") is no valid number
         # any more: redacted when "phone", "number", "call"… stand next to it.

@@ -381,6 +381,27 @@ def test_numbers_and_addresses_next_to_characters_of_unspaced_scripts_are_redact
     assert kept in redaction.segments[0].text  # the words around it stay
 
 
+def test_phone_numbers_without_a_country_code_are_read_in_the_regions_listed() -> None:
+    """A Chinese mobile and a Russian one dialled from inside Russia are no valid numbers of the default
+    regions (North America, western Europe): a contact center in China or Russia lists its own."""
+    turns = [
+        whisper_turn(CUSTOMER, "我的电话是 138 1234 5678"),
+        whisper_turn(AGENT, "Ваш номер 8 912 345-67-89?"),
+    ]
+    default = PresidioRedactor(RedactionSettings()).redact_segments(turns, language="zh")
+    assert default.spans == []
+    listed = PresidioRedactor(RedactionSettings(phone_regions=["CN", "RU"]))
+    redaction = listed.redact_segments(turns, language="zh")
+    assert [(span.speaker, span.entity) for span in redaction.spans] == [
+        (CUSTOMER, "PHONE_NUMBER"),
+        (AGENT, "PHONE_NUMBER"),
+    ]
+    assert [turn.text for turn in redaction.segments] == [
+        "我的电话是 [PHONE_NUMBER]",
+        "Ваш номер [PHONE_NUMBER]?",
+    ]
+
+
 def test_threads_share_one_redactor(redactor: PresidioRedactor) -> None:
     texts = [f"My card is 4111 1111 1111 1111 and I am number {n}." for n in range(8)]
     with ThreadPoolExecutor(max_workers=4) as pool:
