@@ -8,7 +8,8 @@ transcripts search the analysis only. Each text is indexed twice, stemmed with t
 Text and searches are folded first (``textmatch``: accents, Arabic and Hebrew vowel marks). PostgreSQL's
 parser splits words at spaces, so a run of Chinese, Japanese or Thai would be one lexeme; such runs are
 indexed as their characters and each pair of neighbours (bigrams, as Lucene's CJK analyzer does), and a
-search for "返金" looks for the pair "返金".
+search for "返金" looks for the pair "返金". Korean is indexed the same way: it joins a word's particles to it
+("환불을"), so a word is rarely a whole spaced unit.
 ``docs/dashboard.md`` weighs this against the alternatives.
 """
 
@@ -43,11 +44,11 @@ class CallSearch(Base):
     analysis_lexemes: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)  # summary and topic
 
 
-_RUN = regex.compile(rf"(?:{textmatch.UNSPACED}\p{{M}}*)+")
+_RUN = regex.compile(rf"(?:{textmatch.BY_CHARACTER}\p{{M}}*)+")
 
 
 def _pairs(run: str) -> list[str]:
-    characters = textmatch.words(run)  # a run of an unspaced script: one unit per character
+    characters = textmatch.words(run)  # a run of an unspaced script or Korean: one unit per character
     return [a + b for a, b in itertools.pairwise(characters)] or characters
 
 

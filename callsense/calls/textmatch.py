@@ -12,7 +12,8 @@
   Japanese kanji fold the same way on both sides of a comparison.
 - ``words``: the folded words of a text. Chinese, Japanese (kanji and kana), Thai, Lao, Khmer and Myanmar are
   written without spaces between words and there are no boundaries to find without a dictionary, so each of
-  their characters is a unit of its own: "返金をお願い" gives "返", "金", "を", "お", "願", "い".
+  their characters is a unit of its own: "返金をお願い" gives "返", "金", "を", "お", "願", "い". So is each
+  Korean syllable (``BY_CHARACTER``): Korean joins a word's particles and endings to it.
 """
 
 from __future__ import annotations
@@ -24,12 +25,17 @@ import unicodedata
 import opencc
 import regex
 
-# Letters of the scripts written without spaces (with the signs they share: "ー", "々"; not "。").
-UNSPACED = (
-    r"(?=\p{L})[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}"
-    r"\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}]"
+_UNSPACED_SCRIPTS = (
+    r"\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}"
 )
-_UNIT = regex.compile(rf"(?:{UNSPACED}\p{{M}}*)|(?:(?!{UNSPACED})\w)+")
+# Letters of the scripts written without spaces (with the signs they share: "ー", "々"; not "。").
+UNSPACED = rf"(?=\p{{L}})[{_UNSPACED_SCRIPTS}]"
+# Letters compared one at a time: those of the unspaced scripts, and Korean's. Korean is written with spaces,
+# but between phrases, each a word with its particles and endings joined to it ("환불을", refund and the
+# object particle; "해지할게요", cancel and "I will"): a word is rarely a whole spaced unit, and its
+# syllables are what is compared, as Lucene's CJK analyzer does.
+BY_CHARACTER = rf"(?=\p{{L}})[{_UNSPACED_SCRIPTS}\p{{scx=Hangul}}]"
+_UNIT = regex.compile(rf"(?:{BY_CHARACTER}\p{{M}}*)|(?:(?!{BY_CHARACTER})\w)+")
 _UNSPACED_CHAR = regex.compile(UNSPACED)
 _DROPPED_MARKS = regex.compile(
     "(?<![\u0418\u0438\u0423\u0443])\u0306|"  # a breve, but for Cyrillic й and ў: letters of their own
@@ -79,7 +85,8 @@ def ascii_digits(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The folded words of ``text``, one unit per character in scripts written without spaces."""
+    """The folded words of ``text``, one unit per character in scripts written without spaces and in
+    Korean."""
     return list(_UNIT.findall(fold(text)))
 
 

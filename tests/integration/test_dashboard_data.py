@@ -179,6 +179,15 @@ def test_search_reads_turkish_i_russian_letters_thai_and_digits_of_any_script(rt
     assert _ids(rt, CallFilters(q="คืนเงิน")) == {"call-th"}
 
 
+def test_search_finds_a_korean_word_with_its_particle(rt: Runtime) -> None:
+    """Korean writes a word and its particles as one ("환불을": refund and the object particle)."""
+    _store_turns(rt, "call-ko", ["환불을 받고 싶어요."], ["고객이 환불을 요청함"])
+    assert _ids(rt, CallFilters(q="환불")) == {"call-ko"}
+    assert _ids(rt, CallFilters(q="환불"), analyst=False) == {"call-ko"}  # the summary
+    assert _ids(rt, CallFilters(q="환급")) == set()
+    assert _ids(rt, CallFilters(q="환불 -받고")) == set()
+
+
 def test_an_excluded_word_leaves_out_a_call_holding_it_in_any_of_its_texts(rt: Runtime) -> None:
     """The words of a search are checked against the transcript and the analysis together: a call whose
     summary says "refund" and whose transcript says "twice" is not a call about a refund without "twice"."""

@@ -155,6 +155,15 @@ def test_phrases_in_scripts_without_spaces_match_their_characters() -> None:
     assert holds({"said": "發票"}, facts([turn(CUSTOMER, 0.0, "我的发票错了")]))
 
 
+def test_korean_phrases_match_a_word_with_its_particle() -> None:
+    """Korean puts spaces between a word and its particles only rarely: "환불을" is "refund" and the object
+    particle, "환불이" the subject one; a phrase finds the word whatever is joined to it."""
+    call = facts([turn(CUSTOMER, 0.0, "환불을 받고 싶어요. 환불이 안 되면 해지할게요")])
+    assert holds({"said": "환불"}, call)
+    assert holds({"said": "해지"}, call)  # "cancel", inside "해지할게요" (I'll cancel)
+    assert not holds({"said": "환급"}, call)  # another word that shares a syllable
+
+
 def test_phrases_ignore_arabic_and_hebrew_vowel_marks_but_keep_whole_words() -> None:
     call = facts([turn(CUSTOMER, 0.0, "أُرِيدُ اسْتِرْدَادَ المبلـــغ"), turn(AGENT, 5.0, "אֲנִי מְבִינָה")])
     assert holds({"said": "اريد استرداد المبلغ"}, call)
