@@ -10,7 +10,8 @@
   Traditional Chinese characters are folded to their Simplified forms (OpenCC's
   character table), since Whisper writes Mandarin in either from one call to the next ("發票" is "发票");
   Japanese kanji fold the same way on both sides of a comparison.
-- ``words``: the folded words of a text. Chinese, Japanese (kanji and kana), Thai, Lao, Khmer and Myanmar are
+- ``words``: the folded words of a text, an Arabic word without the article joined to it ("الفاتورة", the
+  invoice, is "فاتوره"). Chinese, Japanese (kanji and kana), Thai, Lao, Khmer and Myanmar are
   written without spaces between words and there are no boundaries to find without a dictionary, so each of
   their characters is a unit of its own: "返金をお願い" gives "返", "金", "を", "お", "願", "い". So is each
   Korean syllable (``BY_CHARACTER``): Korean joins a word's particles and endings to it.
@@ -51,6 +52,12 @@ _DROPPED_MARKS = regex.compile(
 # capitalised at the start of a sentence and the same word inside one would be two words.
 _LETTER_VARIANTS = {0x0629: "\u0647", 0x0649: "\u064a", 0x0131: "i"}
 _NON_ASCII_DIGIT = regex.compile(r"[^\P{Nd}0-9]")
+# The Arabic definite article, joined to its noun, alone ("ال") or after "and", "so", "with", "as" (و ف ب ك)
+# or "for" ("لل"): read off where two letters or more remain, as Lucene's Arabic stemmer does, so that
+# "الفاتورة" (the invoice) and "بالفاتورة" (with the invoice) are "فاتورة" (an invoice) with an article.
+_ARABIC_ARTICLE = regex.compile(
+    r"(?<!\w)(?:[\u0648\u0641\u0628\u0643]?\u0627\u0644|\u0644\u0644)(?=\p{Arabic}{2})"
+)
 
 
 @functools.cache
@@ -86,8 +93,13 @@ def ascii_digits(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The folded words of ``text``, one unit per character in scripts written without spaces and in
-    Korean."""
-    return list(_UNIT.findall(fold(text)))
+    Korean, Arabic words without their article."""
+    return list(_UNIT.findall(without_article(fold(text))))
+
+
+def without_article(folded: str) -> str:
+    """Folded text with the Arabic definite article read off each word that has it."""
+    return str(_ARABIC_ARTICLE.sub("", folded))
 
 
 def unspaced(char: str) -> bool:

@@ -179,6 +179,16 @@ def test_search_reads_turkish_i_russian_letters_thai_and_digits_of_any_script(rt
     assert _ids(rt, CallFilters(q="คืนเงิน")) == {"call-th"}
 
 
+def test_search_finds_an_arabic_word_with_or_without_its_article(rt: Runtime) -> None:
+    """Arabic joins the article to its noun ("الفاتورة", the invoice), and "with", "and"... to the article."""
+    _store_turns(rt, "call-ar-invoice", ["عندي مشكلة بالفاتورة"], [])
+    _store_turns(rt, "call-ar-new-invoice", ["سأرسل لك فاتورة جديدة"], [])
+    both = {"call-ar-invoice", "call-ar-new-invoice"}
+    assert _ids(rt, CallFilters(q="فاتورة")) == both
+    assert _ids(rt, CallFilters(q="الفاتورة")) == both
+    assert _ids(rt, CallFilters(q="فاتورة -مشكلة")) == {"call-ar-new-invoice"}
+
+
 def test_search_finds_a_korean_word_with_its_particle(rt: Runtime) -> None:
     """Korean writes a word and its particles as one ("환불을": refund and the object particle)."""
     _store_turns(rt, "call-ko", ["환불을 받고 싶어요."], ["고객이 환불을 요청함"])

@@ -155,6 +155,17 @@ def test_phrases_in_scripts_without_spaces_match_their_characters() -> None:
     assert holds({"said": "發票"}, facts([turn(CUSTOMER, 0.0, "我的发票错了")]))
 
 
+def test_arabic_phrases_match_a_word_with_or_without_its_article() -> None:
+    """Arabic joins the article ("ال", the) to its noun, and "and", "with", "for" to the article: "الفاتورة"
+    is "the invoice", "بالفاتورة" "with the invoice", "للفاتورة" "for the invoice"."""
+    call = facts([turn(CUSTOMER, 0.0, "عندي مشكلة بالفاتورة"), turn(AGENT, 5.0, "سأرسل لك فاتورة جديدة")])
+    assert holds({"said": "فاتورة"}, call)
+    assert holds({"said": "الفاتورة"}, call)
+    assert holds({"said": "مشكلة الفاتورة"}, call)  # "a problem with the invoice" as typed without "with"
+    assert holds({"said": "فاتورة جديدة"}, call)
+    assert not holds({"said": "لك"}, facts([turn(CUSTOMER, 0.0, "الملك")]))  # "the king": two letters stay
+
+
 def test_korean_phrases_match_a_word_with_its_particle() -> None:
     """Korean puts spaces between a word and its particles only rarely: "환불을" is "refund" and the object
     particle, "환불이" the subject one; a phrase finds the word whatever is joined to it."""
