@@ -99,6 +99,11 @@ CASES = [
     ("ru", "Моя почта ivan точка petrov собака mail точка ru спасибо.", "EMAIL"),  # "dog" is "@"
     ("he", "המייל שלי הוא dana נקודה levi שטרודל gmail נקודה com תודה", "EMAIL"),  # "strudel"
     ("ja", "メールは taro アットマーク example ドット jp です", "EMAIL"),
+    ("ko", "이메일은 minsu 골뱅이 naver 닷 com 입니다", "EMAIL"),  # "snail"
+    ("tr", "E-postam ahmet nokta yilmaz @ gmail nokta com", "EMAIL"),
+    ("ar", "بريدي هو ahmad آت gmail دوت com", "EMAIL"),
+    ("th", "อีเมลคือ somchai แอท gmail ดอท com ครับ", "EMAIL"),
+    ("hi", "मेरा ईमेल rahul एट gmail डॉट com है", "EMAIL"),
     ("ar", "رقم بطاقتي 4111 1111 1111 1111", "CARD_NUMBER"),
     ("hi", "मेरा कार्ड नंबर 4111 1111 1111 1111 है", "CARD_NUMBER"),
     # Digits of the language's own script, as Whisper writes them now and then; a country code's "+".
@@ -362,6 +367,7 @@ def unspaced_turn(chunks: list[str]) -> Segment:
         ),
         ("zh", ["我的", "卡号", "是", "4111", "1111", "1111", "1111", "。"], "CARD_NUMBER", "卡号是"),
         ("ja", ["メール", "は", "taro", "@", "example", ".", "jp", "です"], "EMAIL", "メールは"),
+        ("zh", ["我的", "邮箱", "是", "zhang", "wei", "艾特", "qq", "点", "com"], "EMAIL", "邮箱是"),
         ("ja", ["電話", "番号", "は", "090", "-", "1234", "-", "5678", "です"], "PHONE_NUMBER", "番号は"),
         # Full-width digits and letters, as Whisper writes them in Japanese now and then
         (
