@@ -35,15 +35,53 @@ LANGUAGE_INDEPENDENT = [
     EntityType.phone_number,
 ]
 
+# "Card" and "phone", "number" in the languages without recognizers of their own, so that a number Whisper
+# misheard by a digit is still redacted next to them there (Russian, Arabic, Hebrew, Hindi, Thai, Korean,
+# Chinese, Japanese, Turkish; "kart" and "telefon" below are Turkish too). Stems, as they are matched inside
+# words: "карт" for карта, карты, картой; "بطاق" for بطاقة, بطاقتي; in Chinese and Japanese, written without
+# spaces, the word inside the sentence's run of characters ("卡" in 我的卡号是).
+_CARD_WORDS_ELSEWHERE = ["карт", "بطاق", "כרטיס", "कार्ड", "บัตร", "카드", "卡", "カード"]
+_PHONE_WORDS_ELSEWHERE = [
+    "телефон",
+    "номер",
+    "мобильн",
+    "هاتف",
+    "جوال",
+    "رقم",
+    "موبايل",
+    "טלפון",
+    "נייד",
+    "מספר",
+    "फ़ोन",
+    "फोन",
+    "नंबर",
+    "मोबाइल",
+    "โทร",
+    "เบอร์",
+    "전화",
+    "번호",
+    "휴대폰",
+    "电话",
+    "電話",
+    "手机",
+    "手機",
+    "号码",
+    "號碼",
+    "番号",
+    "携帯",
+    "numara",
+    "cep",
+]
 # Presidio matches a context word anywhere inside a word: "kart" stands for Karte, Kreditkarte, Kartennummer
 # and the "Kart" Whisper writes for "Karte" now and then; "llam" for llámeme, llamar.
 _CONTEXT: dict[EntityType, list[str]] = {
-    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "kart", "carte"],
+    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "kart", "carte",
+                             *_CARD_WORDS_ELSEWHERE],
     EntityType.bank_account: ["iban", "account", "cuenta", "konto", "compte", "bank", "banco", "banque"],
     EntityType.phone_number: ["phone", "number", "mobile", "cell", "call", "teléfono", "móvil", "número",
                               "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro",
                               # "call me on" in the other three: llámeme, llamar; appelez, rappeler; anrufen
-                              "llam", "llám", "appel", "anruf", "erreichen"],
+                              "llam", "llám", "appel", "anruf", "erreichen", *_PHONE_WORDS_ELSEWHERE],
     EntityType.email: ["email", "e-mail", "mail", "correo", "courriel", "adresse"],
     EntityType.card_expiry: ["expiry", "expires", "expiration", "expire", "valid", "until", "caducidad",
                              "caduca", "vence", "vencimiento", "ablaufdatum", "gültig", "läuft", "expire",

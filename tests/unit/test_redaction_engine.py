@@ -267,6 +267,30 @@ def test_a_misheard_phone_is_redacted_next_to_call_words_of_each_language(
     assert not any(character.isdigit() for character in redaction.segments[0].text)
 
 
+@pytest.mark.parametrize(
+    ("language", "text", "entity"),
+    [
+        # A card Whisper misheard by a digit (fails Luhn) next to the language's word for "card"
+        ("ru", "Номер карты 4111 1111 1111 1112.", "CARD_NUMBER"),
+        ("ar", "رقم بطاقتي 4111 1111 1111 1112", "CARD_NUMBER"),
+        ("he", "מספר הכרטיס 4111 1111 1111 1112", "CARD_NUMBER"),
+        ("hi", "मेरा कार्ड 4111 1111 1111 1112 है", "CARD_NUMBER"),
+        ("th", "บัตรของฉัน 4111 1111 1111 1112", "CARD_NUMBER"),
+        ("ko", "카드는 4111 1111 1111 1112 입니다", "CARD_NUMBER"),
+        ("tr", "Kart numaram 4111 1111 1111 1112", "CARD_NUMBER"),
+        # A phone number that is no valid one of the default regions, next to the word for "phone"
+        ("ru", "Мой телефон 8 912 345 67 89.", "PHONE_NUMBER"),
+        ("zh", "我的电话是 13812345678", "PHONE_NUMBER"),
+        ("ja", "携帯は 0901234567 です", "PHONE_NUMBER"),
+    ],
+)
+def test_a_misheard_number_is_redacted_next_to_card_and_phone_words_of_other_languages(
+    redactor: PresidioRedactor, language: str, text: str, entity: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language)
+    assert [span.entity for span in redaction.spans] == [entity], redaction.segments[0].text
+
+
 @pytest.mark.parametrize("said", ["Die Karte ist", "Die Kart ist", "Die Kartennummer ist"])
 def test_a_card_whisper_heard_with_many_digits_too_many_is_still_a_card(
     redactor: PresidioRedactor, said: str
@@ -389,10 +413,11 @@ def test_numbers_and_addresses_next_to_characters_of_unspaced_scripts_are_redact
 
 def test_phone_numbers_without_a_country_code_are_read_in_the_regions_listed() -> None:
     """A Chinese mobile and a Russian one dialled from inside Russia are no valid numbers of the default
-    regions (North America, western Europe): a contact center in China or Russia lists its own."""
+    regions (North America, western Europe): a contact center in China or Russia lists its own. (Said
+    without a word for "phone" or "number", which would redact them anyway.)"""
     turns = [
-        whisper_turn(CUSTOMER, "我的电话是 138 1234 5678"),
-        whisper_turn(AGENT, "Ваш номер 8 912 345-67-89?"),
+        whisper_turn(CUSTOMER, "你可以打 138 1234 5678"),  # "you can call"
+        whisper_turn(AGENT, "Перезвонить на 8 912 345-67-89?"),  # "call back on"
     ]
     default = PresidioRedactor(RedactionSettings()).redact_segments(turns, language="zh")
     assert default.spans == []
@@ -403,8 +428,8 @@ def test_phone_numbers_without_a_country_code_are_read_in_the_regions_listed() -
         (AGENT, "PHONE_NUMBER"),
     ]
     assert [turn.text for turn in redaction.segments] == [
-        "我的电话是 [PHONE_NUMBER]",
-        "Ваш номер [PHONE_NUMBER]?",
+        "你可以打 [PHONE_NUMBER]",
+        "Перезвонить на [PHONE_NUMBER]?",
     ]
 
 
