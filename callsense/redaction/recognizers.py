@@ -41,37 +41,10 @@ LANGUAGE_INDEPENDENT = [
 # words: "карт" for карта, карты, картой; "بطاق" for بطاقة, بطاقتي; in Chinese and Japanese, written without
 # spaces, the word inside the sentence's run of characters ("卡" in 我的卡号是).
 _CARD_WORDS_ELSEWHERE = ["карт", "بطاق", "כרטיס", "कार्ड", "บัตร", "카드", "卡", "カード"]
-_PHONE_WORDS_ELSEWHERE = [
-    "телефон",
-    "номер",
-    "мобильн",
-    "هاتف",
-    "جوال",
-    "رقم",
-    "موبايل",
-    "טלפון",
-    "נייד",
-    "מספר",
-    "फ़ोन",
-    "फोन",
-    "नंबर",
-    "मोबाइल",
-    "โทร",
-    "เบอร์",
-    "전화",
-    "번호",
-    "휴대폰",
-    "电话",
-    "電話",
-    "手机",
-    "手機",
-    "号码",
-    "號碼",
-    "番号",
-    "携帯",
-    "numara",
-    "cep",
-]
+_PHONE_WORDS_ELSEWHERE = ["телефон", "номер", "мобильн", "هاتف", "جوال", "رقم", "موبايل", "טלפון", "נייד",
+                          "מספר", "फ़ोन", "फोन", "नंबर", "मोबाइल", "โทร", "เบอร์", "전화", "번호",
+                          "휴대폰", "电话", "電話", "手机", "手機", "号码", "號碼", "番号", "携帯",
+                          "numara"]  # fmt: skip
 # Presidio matches a context word anywhere inside a word: "kart" stands for Karte, Kreditkarte, Kartennummer
 # and the "Kart" Whisper writes for "Karte" now and then; "llam" for llámeme, llamar.
 _CONTEXT: dict[EntityType, list[str]] = {
