@@ -38,6 +38,7 @@ UNSPACED = rf"(?=\p{{L}})[{_UNSPACED_SCRIPTS}]"
 BY_CHARACTER = rf"(?=\p{{L}})[{_UNSPACED_SCRIPTS}\p{{scx=Hangul}}]"
 _UNIT = regex.compile(rf"(?:{BY_CHARACTER}\p{{M}}*)|(?:(?!{BY_CHARACTER})\w)+")
 _UNSPACED_CHAR = regex.compile(UNSPACED)
+_BY_CHARACTER_CHAR = regex.compile(BY_CHARACTER)
 _DROPPED_MARKS = regex.compile(
     "(?<![\u0418\u0438\u0423\u0443])\u0306|"  # a breve, but for Cyrillic й and ў: letters of their own
     "[\u0300-\u0305\u0307-\u036f"  # combining accents (Latin, Greek, Cyrillic once decomposed)
@@ -100,6 +101,12 @@ def words(text: str) -> list[str]:
 def without_article(folded: str) -> str:
     """Folded text with the Arabic definite article read off each word that has it."""
     return str(_ARABIC_ARTICLE.sub("", folded))
+
+
+def by_character(char: str) -> bool:
+    """Whether ``char`` is compared on its own (``BY_CHARACTER``): a letter of an unspaced script, or
+    Korean."""
+    return _BY_CHARACTER_CHAR.fullmatch(char) is not None
 
 
 def unspaced(char: str) -> bool:
