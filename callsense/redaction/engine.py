@@ -38,7 +38,9 @@ from callsense.redaction.recognizers import (
     LANGUAGE_INDEPENDENT,
     LANGUAGES,
     MISHEARD,
+    NAME_CUE_LANGUAGES,
     PRESIDIO_NAMES,
+    NameCueRecognizer,
     PersonRecognizer,
     language_independent,
     language_specific,
@@ -89,10 +91,12 @@ class PresidioRedactor:
 
     def checked(self, language: str | None) -> list[str]:
         """The entity types looked for in ``language``: all that are on for en/es/de/fr, the independent ones
-        (and custom patterns) for any other."""
+        (and custom patterns) for any other, and names after a cue in Russian and Turkish."""
         if _analysis_language(language) != _OTHER:
             return list(self._entities)
         independent = [entity.value for entity in LANGUAGE_INDEPENDENT]
+        if (language or "").split("-")[0].lower() in NAME_CUE_LANGUAGES:
+            independent.append(EntityType.name.value)  # after "меня зовут" and its Turkish cue
         return [entity for entity in self._entities if entity in independent or entity not in _KNOWN]
 
     def _hits(self, words: list[str], turn_ends: set[int], language: str | None) -> list[_Hit]:
@@ -270,7 +274,11 @@ def _analyzer(
     recognizers: list[EntityRecognizer] = []
     for language in languages:
         recognizers += language_independent(language, phone_regions)
-        recognizers += [] if language == _OTHER else language_specific(language)
+        recognizers += (
+            [NameCueRecognizer(language, elsewhere=True)]
+            if language == _OTHER
+            else language_specific(language)
+        )
         if language in named:
             recognizers.append(PersonRecognizer(language))
         recognizers += [

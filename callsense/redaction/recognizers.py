@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
@@ -104,6 +105,13 @@ _NAME_CUES = re.compile(
     r"mein name ist|hier ist|je m'appelle|je suis|mon nom est|c'est)\s+"
     r"(?P<name>(?-i:[A-ZÀ-Ý][\w'-]+)(?:\s(?-i:[A-ZÀ-Ý][\w'-]+)){0,2})"
 )
+# "My name is" in the languages without recognizers of their own whose scripts have capitals to tell where a
+# name ends (Russian, Turkish): not in Arabic, Hebrew, Hindi, Thai, Korean, Chinese or Japanese.
+NAME_CUE_LANGUAGES = ("ru", "tr")
+_NAME_CUES_ELSEWHERE = regex.compile(
+    r"(?i)\b(?:меня зовут|моё имя|мое имя|benim ad\u0131m|benim ismim|ad\u0131m)\s+"
+    r"(?P<name>(?-i:\p{Lu}[\w'-]+)(?:\s(?-i:\p{Lu}[\w'-]+)){0,2})"
+)
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -136,12 +144,14 @@ class FrenchNirRecognizer(PatternRecognizer):
 
 class NameCueRecognizer(EntityRecognizer):
     """Capitalised words after "my name is", "me llamo", "ich heiße", "je m'appelle" and the like: the names a
-    caller gives, in languages without an NER model too."""
+    caller gives, in languages without an NER model too; for the languages without recognizers of their own
+    (``elsewhere``), after "меня зовут" and the Turkish "my name is"."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, *, elsewhere: bool = False) -> None:
         super().__init__(
             supported_entities=[EntityType.name.value], supported_language=language, name="NameCueRecognizer"
         )
+        self._cues: re.Pattern[str] | regex.Pattern[str] = _NAME_CUES_ELSEWHERE if elsewhere else _NAME_CUES
 
     def load(self) -> None:
         return None
@@ -151,7 +161,7 @@ class NameCueRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         return [
             RecognizerResult(EntityType.name.value, *span, 0.7)
-            for match in _NAME_CUES.finditer(text)
+            for match in self._cues.finditer(text)
             if (span := name_span(text, match.start("name"), match.end("name")))
         ]
 

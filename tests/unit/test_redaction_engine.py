@@ -111,6 +111,9 @@ CASES = [
     ("fa", f"شماره کارت من {script_digits('4111 1111 1111 1111', PERSIAN)}", "CARD_NUMBER"),
     ("hi", f"मेरा कार्ड नंबर {script_digits('4111 1111 1111 1111', DEVANAGARI)} है", "CARD_NUMBER"),
     ("ru", "Мой телефон +7 912 345-67-89.", "PHONE_NUMBER"),
+    # Names after "my name is" in the cased languages without recognizers of their own
+    ("ru", "Здравствуйте, меня зовут Иван Петров.", "NAME"),
+    ("tr", "Merhaba, benim ad\u0131m Ahmet Y\u0131lmaz.", "NAME"),
     ("ar", f"رقم جوالي {script_digits('+966 50 123 4567', ARABIC_INDIC)}", "PHONE_NUMBER"),
 ]
 
@@ -360,6 +363,20 @@ def test_free_text_is_redacted_too(redactor: PresidioRedactor) -> None:
     summary = "  The caller (john.smith@example.com) paid\nwith card 4111 1111 1111 1111.\n"
     redacted = redactor.redact_text(summary, language="en")
     assert redacted == "  The caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
+
+
+def test_names_after_a_cue_are_looked_for_in_russian_and_turkish_but_not_in_caseless_scripts(
+    redactor: PresidioRedactor,
+) -> None:
+    assert "NAME" in redactor.checked("ru") and "NAME" in redactor.checked("tr")
+    assert "NAME" not in redactor.checked("ar")  # no capitals to tell where a name ends
+    unnamed = whisper_turn(CUSTOMER, "Как вас зовут, простите?")  # "what is your name": no capitals after it
+    assert redactor.redact_segments([unnamed], language="ru").spans == []
+    said = "Меня зовут Иван Петров. Иван, да."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language="ru")
+    assert (
+        redaction.segments[0].text == "Меня зовут [NAME]. [NAME], да."
+    )  # found once, redacted where it recurs
 
 
 def test_a_language_without_recognizers_gets_the_independent_ones(redactor: PresidioRedactor) -> None:
