@@ -3,11 +3,11 @@
 - ``fold``: case folded, compatibility forms unified (half-width katakana, full-width Latin, Arabic
   presentation forms), and the marks that writers leave out dropped: Latin, Greek and Cyrillic accents
   ("perché" is "perche"), Arabic harakat, tatweel and the hamza carried by alef ("أُرِيدُ" is "اريد"), Hebrew
-  niqqud and cantillation; Arabic ta marbuta is ha and alef maqsura ya ("مدرسة" is "مدرسه"); the Turkish
-  dotless i (U+0131) is i, as the dotted capital and I are; the digits of every script are ASCII digits
-  ("٤", "४", a full-width 4 are "4"). Marks that make another letter are kept: Russian й ("мой" is not
-  "мои"), Japanese kana voicing ("が" is not "か"), Devanagari virama and vowel signs, Thai tone marks.
-  Traditional Chinese characters are folded to their Simplified forms (OpenCC's
+  niqqud and cantillation, the Devanagari nukta ("फ़ोन" is "फोन"); Arabic ta marbuta is ha and alef maqsura
+  ya ("مدرسة" is "مدرسه"); the Turkish dotless i (U+0131) is i, as the dotted capital and I are; the digits
+  of every script are ASCII digits ("٤", "४", a full-width 4 are "4"). Marks that make another letter are
+  kept: Russian й ("мой" is not "мои"), Japanese kana voicing ("が" is not "か"), Devanagari virama and vowel
+  signs, Thai tone marks. Traditional Chinese characters are folded to their Simplified forms (OpenCC's
   character table), since Whisper writes Mandarin in either from one call to the next ("發票" is "发票");
   Japanese kanji fold the same way on both sides of a comparison.
 - ``words``: the folded words of a text, an Arabic word without the article joined to it ("الفاتورة", the
@@ -44,6 +44,7 @@ _DROPPED_MARKS = regex.compile(
     "[\u0300-\u0305\u0307-\u036f"  # combining accents (Latin, Greek, Cyrillic once decomposed)
     "\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"  # Hebrew points, cantillation (not maqaf, sof pasuq)
     "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"  # Arabic marks
+    "\u093c"  # the Devanagari nukta, left out as often as written ("फ़ोन", phone, and "फोन")
     "\u0640]"  # Arabic tatweel, a stretch of the line
 )
 

@@ -196,6 +196,9 @@ def test_phrases_read_turkish_i_russian_short_i_and_digits_of_any_script() -> No
     arabic = facts([turn(CUSTOMER, 0.0, "رقم الطلب \u0664\u0665\u0662\u0661")])  # 4521, Arabic-Indic
     assert holds({"said": "رقم الطلب 4521"}, arabic)
     assert holds({"said": "\u096a\u096b\u0968\u0967"}, facts([turn(CUSTOMER, 0.0, "ऑर्डर 4521 है")]))
+    # Hindi writers leave out the nukta as often as not: Whisper's "फ़ोन" (phone) is the typed "फोन".
+    assert holds({"said": "फोन नंबर"}, facts([turn(CUSTOMER, 0.0, "मेरा फ़ोन नंबर")]))
+    assert holds({"said": "फ़ोन"}, facts([turn(CUSTOMER, 0.0, "मेरा फोन नंबर")]))
 
 
 def test_a_phrase_says_which_turn_said_it_and_when() -> None:
