@@ -5,10 +5,12 @@ positions, into ``call_search``: enough to answer "which calls mention a refund"
 back. Transcript words and analysis words (summary, topic) are kept apart so that roles which may not read
 transcripts search the analysis only. Each text is indexed twice, stemmed with the English dictionary
 (``refunds`` finds ``refund``) and unstemmed (``simple``), so words of other languages match as written.
-Text and searches are folded first (``textmatch``: accents, Arabic and Hebrew vowel marks). PostgreSQL's
+Text and searches are folded first (``textmatch``: accents, Arabic and Hebrew vowel marks), and an Arabic word
+with the article joined to it is indexed also without it. PostgreSQL's
 parser splits words at spaces, so a run of Chinese, Japanese or Thai would be one lexeme; such runs are
 indexed as their characters and each pair of neighbours (bigrams, as Lucene's CJK analyzer does), and a
-search for "返金" looks for the pair "返金".
+search for "返金" looks for the pair "返金". Korean is indexed the same way: it joins a word's particles to it
+("환불을"), so a word is rarely a whole spaced unit.
 ``docs/dashboard.md`` weighs this against the alternatives.
 """
 
@@ -43,31 +45,35 @@ class CallSearch(Base):
     analysis_lexemes: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)  # summary and topic
 
 
-_RUN = regex.compile(rf"(?:{textmatch.UNSPACED}\p{{M}}*)+")
+_RUN = regex.compile(rf"(?:{textmatch.BY_CHARACTER}\p{{M}}*)+")
 
 
 def _pairs(run: str) -> list[str]:
-    characters = textmatch.words(run)  # a run of an unspaced script: one unit per character
+    characters = textmatch.words(run)  # a run of an unspaced script or Korean: one unit per character
     return [a + b for a, b in itertools.pairwise(characters)] or characters
 
 
 def _indexed_text(text: str) -> str:
-    """What is indexed: the folded text, each unspaced run as its characters and its pairs."""
+    """What is indexed: the folded text, each unspaced run as its characters and its pairs, and its Arabic
+    words with an article also without it."""
 
     def characters_and_pairs(run: regex.Match[str]) -> str:
         return f" {' '.join(textmatch.words(run[0]) + _pairs(run[0]))} "
 
-    indexed: str = _RUN.sub(characters_and_pairs, textmatch.fold(text))
+    folded = textmatch.fold(text)
+    bare = textmatch.without_article(folded)
+    indexed: str = _RUN.sub(characters_and_pairs, folded if bare == folded else f"{folded}\n{bare}")
     return indexed
 
 
 def _searched_text(term: str) -> str:
-    """One search term as the index holds it: folded, each unspaced run as its pairs."""
+    """One search term as the index holds it: folded, each unspaced run as its pairs, an Arabic word without
+    its article (the index holds each word with an article both ways, so either finds it)."""
 
     def pairs(run: regex.Match[str]) -> str:
         return f" {' '.join(_pairs(run[0]))} "
 
-    searched: str = _RUN.sub(pairs, textmatch.fold(term))
+    searched: str = _RUN.sub(pairs, textmatch.without_article(textmatch.fold(term)))
     return searched
 
 

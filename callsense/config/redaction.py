@@ -6,6 +6,7 @@ import re
 from enum import StrEnum
 from typing import Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -22,6 +23,12 @@ class EntityType(StrEnum):
     date_of_birth = "DATE_OF_BIRTH"
     address = "ADDRESS"
     name = "NAME"
+
+
+# Where a phone number said without its country code is read as local: the countries of the four languages
+# with every recognizer, and their neighbours.
+DEFAULT_PHONE_REGIONS = ("US", "CA", "GB", "IE", "ES", "MX", "DE", "AT", "CH", "FR", "BE", "IT", "NL", "PT",
+                         "AU")  # fmt: skip
 
 
 class RedactionSettings(BaseModel):
@@ -46,6 +53,15 @@ class RedactionSettings(BaseModel):
         description="Extra entity types: name -> regular expression (Python syntax) matched on the "
         "transcript with spoken digits written as digits, e.g. {POLICY_NUMBER = 'POL-?\\\\d{8}'}. A pattern "
         "that does not compile stops the start with its name.",
+    )
+    phone_regions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PHONE_REGIONS),
+        min_length=1,
+        description="The countries (ISO 3166 codes, as libphonenumber knows them) whose phone numbers are "
+        "redacted when said without the country code; a number said with it (+86 …) is redacted whatever "
+        "this lists. The default is North America, western Europe and Australia: a contact center elsewhere "
+        "lists its own, e.g. ['CN', 'HK', 'TW', 'SG'] (a Chinese mobile, 138 1234 5678, is no valid number "
+        "of the default countries). Each country is one more pass over each turn.",
     )
     ner_models: bool = Field(
         default=True,
@@ -96,6 +112,16 @@ class RedactionSettings(BaseModel):
             except re.error as exc:
                 raise ValueError(f"custom pattern {name} does not compile: {exc}") from exc
         return patterns
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions_known(cls, regions: list[str]) -> list[str]:
+        unknown = [region for region in regions if region not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown phone region(s) {', '.join(unknown)}: two-letter country codes, upper case"
+            )
+        return regions
 
     @property
     def keeps_original_audio(self) -> bool:

@@ -3,7 +3,8 @@
 A quote matches a turn when, once both are normalised (folded as ``textmatch.fold`` does: case, accents,
 Arabic and Hebrew vowel marks; punctuation removed, whitespace collapsed, and dropped between characters of
 scripts written without spaces), the quote occurs in the turn's text as whole words; in Chinese, Japanese or
-Thai, where words are not spaced, any run of characters is a match. What is kept is the turn's own text for
+Thai, where words are not spaced, and in Korean, which joins particles and endings to words, any run of
+characters is a match. What is kept is the turn's own text for
 the matched stretch, never the model's wording, so a shown quote is always what the transcript says.
 """
 
@@ -64,14 +65,15 @@ def _fold(text: str) -> _Folded:
 
 
 def _bounded(text: str, at: int, end: int) -> bool:
-    """Whether ``text[at:end]`` is whole words: a space or a character of an unspaced script either side."""
+    """Whether ``text[at:end]`` is whole words: a space or a character of an unspaced script or Korean (which
+    joins particles to words) either side."""
 
     def boundary(left: int, right: int) -> bool:
         return (
             left < 0
             or right >= len(text)
             or " " in (text[left], text[right])
-            or any(textmatch.unspaced(text[i]) for i in (left, right))
+            or any(textmatch.by_character(text[i]) for i in (left, right))
         )
 
     return boundary(at - 1, at) and boundary(end - 1, end)

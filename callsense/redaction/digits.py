@@ -12,6 +12,7 @@ phones, accounts, ids), ``spaced`` keeps its numbers apart (dates, expiry dates,
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -208,6 +209,8 @@ def _run_numbers(words: list[str], language: str) -> str:
             out.append("+")
         elif kind in ("digits", "homophone"):
             flush()
+            if word.strip().startswith("+"):  # "+7 912 …": the country code of an international number
+                out.append("+")
             digits = re.sub(r"\D", "", word) or _HOMOPHONES[language][text]
             digits = digits[0] * repeat + digits[1:] if repeat > 1 else digits
             repeat = 1
@@ -298,11 +301,18 @@ def _tokens(words: list[str]) -> list[tuple[int, int, str]]:
     return tokens
 
 
+def _as_detectors_read(token: str) -> str:
+    """A token in the characters the detectors know: full-width digits, letters and "@" as ASCII (Whisper
+    writes them in Japanese and Chinese now and then) and the digits of other scripts as ASCII digits ("٤"
+    in Arabic, "४" in Hindi): Presidio's card pattern and libphonenumber read ASCII digits only."""
+    return textmatch.ascii_digits(unicodedata.normalize("NFKC", token))
+
+
 def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: bool) -> Normalised:
     """One speaker's words (Whisper's, with their leading spaces) as a text detectors read; ``turn_ends``
     are the indices of the last word of each turn (a number goes on across them)."""
     tokens = _tokens(words)
-    texts = [text for _, _, text in tokens]
+    texts = [_as_detectors_read(text) for _, _, text in tokens]
     token_ends = {number for number, (_, last, _) in enumerate(tokens) if last in turn_ends}
     replaced: dict[int, tuple[int, str]] = {}  # first token -> (last token, text)
     for first, last in _runs(texts, token_ends, language):

@@ -10,12 +10,18 @@ import re
 from callsense.redaction.words import core
 
 # "@" said aloud: French writes it "arobase" or "arobas", German callers also say "Klammeraffe", Italians
-# "chiocciola", Russians "собака" (dog), Israelis "שטרודל" (strudel), Japanese "アットマーク"; Spanish and
-# Portuguese "arroba" sounds the same written "arrova" (b and v are one sound).
+# "chiocciola", Russians "собака" (dog), Israelis "שטרודל" (strudel), Japanese "アットマーク", Koreans
+# "골뱅이" (snail) or "앳"; Arabic, Chinese, Thai and Hindi speakers say "at", which Whisper writes in their
+# script ("آت", "艾特", "แอท", "एट"); Spanish and Portuguese "arroba" sounds the same written "arrova" (b and
+# v are one sound). Not the Turkish "et": it is the French "and" ("mon email, et julien…").
 _AT = {"at", "arroba", "arrova", "arobase", "arobas", "arrobase", "@", "ät", "klammeraffe", "chiocciola",
-       "собака", "собачка", "שטרודל", "アットマーク"}  # fmt: skip
+       "собака", "собачка", "שטרודל", "アットマーク", "골뱅이", "앳", "آت", "ات", "艾特", "แอท", "एट",
+       "ऐट"}  # fmt: skip
 _SPLIT_AT = ("a", "roba")  # how Whisper also writes "arroba"
-_DOT = {"dot", "punto", "point", "punkt", "ponto", "точка", "נקודה", "ドット"}
+# "dot" said aloud; in Korean "닷" or "점", in Turkish "nokta", in Arabic "دوت" or "نقطة", in Chinese "点",
+# in Thai "ดอท" or "จุด", in Hindi "डॉट".
+_DOT = {"dot", "punto", "point", "punkt", "ponto", "точка", "נקודה", "ドット", "닷", "점", "nokta", "دوت",
+        "نقطة", "نقطه", "点", "點", "ดอท", "จุด", "डॉट", "डोट"}  # fmt: skip
 _EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
                   "bindestrich": "-", "unterstrich": "_", "guión": "-", "trattino": "-", "hífen": "-",
                   "traço": "-"}  # fmt: skip

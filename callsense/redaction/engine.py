@@ -38,7 +38,9 @@ from callsense.redaction.recognizers import (
     LANGUAGE_INDEPENDENT,
     LANGUAGES,
     MISHEARD,
+    NAME_CUE_LANGUAGES,
     PRESIDIO_NAMES,
+    NameCueRecognizer,
     PersonRecognizer,
     language_independent,
     language_specific,
@@ -81,16 +83,20 @@ class PresidioRedactor:
             if self._analyzer is None:
                 wants_names = EntityType.name in self._settings.entities and self._settings.ner_models
                 self._analyzer = _analyzer(
-                    tuple(self._settings.custom_patterns.items()), with_names=wants_names
+                    tuple(self._settings.custom_patterns.items()),
+                    tuple(self._settings.phone_regions),
+                    with_names=wants_names,
                 )
             return self._analyzer
 
     def checked(self, language: str | None) -> list[str]:
         """The entity types looked for in ``language``: all that are on for en/es/de/fr, the independent ones
-        (and custom patterns) for any other."""
+        (and custom patterns) for any other, and names after a cue in Russian and Turkish."""
         if _analysis_language(language) != _OTHER:
             return list(self._entities)
         independent = [entity.value for entity in LANGUAGE_INDEPENDENT]
+        if (language or "").split("-")[0].lower() in NAME_CUE_LANGUAGES:
+            independent.append(EntityType.name.value)  # after "меня зовут" and its Turkish cue
         return [entity for entity in self._entities if entity in independent or entity not in _KNOWN]
 
     def _hits(self, words: list[str], turn_ends: set[int], language: str | None) -> list[_Hit]:
@@ -260,13 +266,19 @@ def _redact_segment(segment: Segment, spans: list[RedactedSpan]) -> Segment:
 # One analyzer per process and configuration: loading the recognizers and the NER pipelines takes seconds,
 # and every runtime (a worker's, the CLI's, each test's) would otherwise load its own.
 @functools.lru_cache(maxsize=4)
-def _analyzer(custom_patterns: tuple[tuple[str, str], ...], *, with_names: bool) -> AnalyzerEngine:
+def _analyzer(
+    custom_patterns: tuple[tuple[str, str], ...], phone_regions: tuple[str, ...], *, with_names: bool
+) -> AnalyzerEngine:
     languages = [*LANGUAGES, _OTHER]
     named = ner.installed_languages() if with_names else ()
     recognizers: list[EntityRecognizer] = []
     for language in languages:
-        recognizers += language_independent(language)
-        recognizers += [] if language == _OTHER else language_specific(language)
+        recognizers += language_independent(language, phone_regions)
+        recognizers += (
+            [NameCueRecognizer(language, elsewhere=True)]
+            if language == _OTHER
+            else language_specific(language)
+        )
         if language in named:
             recognizers.append(PersonRecognizer(language))
         recognizers += [

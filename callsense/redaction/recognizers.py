@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
@@ -24,8 +25,6 @@ from callsense.config.redaction import EntityType
 from callsense.redaction.not_names import name_span
 
 LANGUAGES = ("en", "es", "de", "fr")
-# Where a phone number without a country code is read as local: the four languages' countries and neighbours.
-PHONE_REGIONS = ("US", "CA", "GB", "IE", "ES", "MX", "DE", "AT", "CH", "FR", "BE", "IT", "NL", "PT", "AU")
 # Entity types found in the digits-joined view; the others read the view with numbers kept apart.
 JOINED_VIEW = {EntityType.card_number, EntityType.phone_number, EntityType.security_code}
 # Written by Whisper in groups ("GB82 WEST 1234 …", "1 85 05 …") or read out digit by digit: both views.
@@ -37,15 +36,26 @@ LANGUAGE_INDEPENDENT = [
     EntityType.phone_number,
 ]
 
+# "Card" and "phone", "number" in the languages without recognizers of their own, so that a number Whisper
+# misheard by a digit is still redacted next to them there (Russian, Arabic, Hebrew, Hindi, Thai, Korean,
+# Chinese, Japanese, Turkish; "kart" and "telefon" below are Turkish too). Stems, as they are matched inside
+# words: "карт" for карта, карты, картой; "بطاق" for بطاقة, بطاقتي; in Chinese and Japanese, written without
+# spaces, the word inside the sentence's run of characters ("卡" in 我的卡号是).
+_CARD_WORDS_ELSEWHERE = ["карт", "بطاق", "כרטיס", "कार्ड", "บัตร", "카드", "卡", "カード"]
+_PHONE_WORDS_ELSEWHERE = ["телефон", "номер", "мобильн", "هاتف", "جوال", "رقم", "موبايل", "טלפון", "נייד",
+                          "מספר", "फ़ोन", "फोन", "नंबर", "मोबाइल", "โทร", "เบอร์", "전화", "번호",
+                          "휴대폰", "电话", "電話", "手机", "手機", "号码", "號碼", "番号", "携帯",
+                          "numara"]  # fmt: skip
 # Presidio matches a context word anywhere inside a word: "kart" stands for Karte, Kreditkarte, Kartennummer
 # and the "Kart" Whisper writes for "Karte" now and then; "llam" for llámeme, llamar.
 _CONTEXT: dict[EntityType, list[str]] = {
-    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "kart", "carte"],
+    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "kart", "carte",
+                             *_CARD_WORDS_ELSEWHERE],
     EntityType.bank_account: ["iban", "account", "cuenta", "konto", "compte", "bank", "banco", "banque"],
     EntityType.phone_number: ["phone", "number", "mobile", "cell", "call", "teléfono", "móvil", "número",
                               "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro",
                               # "call me on" in the other three: llámeme, llamar; appelez, rappeler; anrufen
-                              "llam", "llám", "appel", "anruf", "erreichen"],
+                              "llam", "llám", "appel", "anruf", "erreichen", *_PHONE_WORDS_ELSEWHERE],
     EntityType.email: ["email", "e-mail", "mail", "correo", "courriel", "adresse"],
     EntityType.card_expiry: ["expiry", "expires", "expiration", "expire", "valid", "until", "caducidad",
                              "caduca", "vence", "vencimiento", "ablaufdatum", "gültig", "läuft", "expire",
@@ -95,6 +105,13 @@ _NAME_CUES = re.compile(
     r"mein name ist|hier ist|je m'appelle|je suis|mon nom est|c'est)\s+"
     r"(?P<name>(?-i:[A-ZÀ-Ý][\w'-]+)(?:\s(?-i:[A-ZÀ-Ý][\w'-]+)){0,2})"
 )
+# "My name is" in the languages without recognizers of their own whose scripts have capitals to tell where a
+# name ends (Russian, Turkish): not in Arabic, Hebrew, Hindi, Thai, Korean, Chinese or Japanese.
+NAME_CUE_LANGUAGES = ("ru", "tr")
+_NAME_CUES_ELSEWHERE = regex.compile(
+    r"(?i)\b(?:меня зовут|моё имя|мое имя|benim ad\u0131m|benim ismim|ad\u0131m)\s+"
+    r"(?P<name>(?-i:\p{Lu}[\w'-]+)(?:\s(?-i:\p{Lu}[\w'-]+)){0,2})"
+)
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -127,12 +144,14 @@ class FrenchNirRecognizer(PatternRecognizer):
 
 class NameCueRecognizer(EntityRecognizer):
     """Capitalised words after "my name is", "me llamo", "ich heiße", "je m'appelle" and the like: the names a
-    caller gives, in languages without an NER model too."""
+    caller gives, in languages without an NER model too; for the languages without recognizers of their own
+    (``elsewhere``), after "меня зовут" and the Turkish "my name is"."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, *, elsewhere: bool = False) -> None:
         super().__init__(
             supported_entities=[EntityType.name.value], supported_language=language, name="NameCueRecognizer"
         )
+        self._cues: re.Pattern[str] | regex.Pattern[str] = _NAME_CUES_ELSEWHERE if elsewhere else _NAME_CUES
 
     def load(self) -> None:
         return None
@@ -142,7 +161,7 @@ class NameCueRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         return [
             RecognizerResult(EntityType.name.value, *span, 0.7)
-            for match in _NAME_CUES.finditer(text)
+            for match in self._cues.finditer(text)
             if (span := name_span(text, match.start("name"), match.end("name")))
         ]
 
@@ -210,8 +229,9 @@ def _misheard(entity: EntityType, language: str, pattern: Pattern) -> EntityReco
     )
 
 
-def language_independent(language: str) -> list[EntityRecognizer]:
-    """Cards, bank accounts, e-mails and phone numbers: what every language gets."""
+def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[EntityRecognizer]:
+    """Cards, bank accounts, e-mails and phone numbers: what every language gets; a phone number said without
+    its country code is one of ``phone_regions``'."""
     return [
         CreditCardRecognizer(supported_language=language, context=_CONTEXT[EntityType.card_number]),
         # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
@@ -224,7 +244,7 @@ def language_independent(language: str) -> list[EntityRecognizer]:
         PhoneRecognizer(
             supported_language=language,
             context=_CONTEXT[EntityType.phone_number],
-            supported_regions=PHONE_REGIONS,
+            supported_regions=phone_regions,
         ),
         # Likewise a phone number Whisper heard a digit short or long ("202 / A 555-143") is no valid number
         # any more: redacted when "phone", "number", "call"… stand next to it.

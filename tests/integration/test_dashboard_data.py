@@ -160,6 +160,44 @@ def test_search_finds_words_of_scripts_without_spaces_and_without_vowel_marks(rt
     assert _ids(rt, CallFilters(q="perché")) == {"call-it"}
 
 
+def test_search_reads_turkish_i_russian_letters_thai_and_digits_of_any_script(rt: Runtime) -> None:
+    """The Turkish dotless i's capital is I: "light" at the start of a sentence is written with it; Russian ё
+    may be written without its dots, but й is a letter of its own; Whisper writes an Arabic caller's order
+    number in Arabic-Indic digits as often as in ASCII ones; Thai has no spaces."""
+    light, arabic_order_number = "\u0131\u015f\u0131k", "\u0664\u0665\u0662\u0661"  # 4521
+    _store_turns(rt, "call-tr", [f"I{light[1:]} faturam neden bu kadar yüksek?"], [])
+    _store_turns(rt, "call-ru", ["Мой заказ ещё не пришёл."], [])
+    _store_turns(rt, "call-ar-order", [f"رقم الطلب {arabic_order_number} من فضلك"], [])
+    _store_turns(rt, "call-th", ["ขอคืนเงินค่าบริการครับ"], [])
+    assert _ids(rt, CallFilters(q=light)) == {"call-tr"}
+    assert _ids(rt, CallFilters(q="isik faturam")) == {"call-tr"}  # typed without Turkish letters
+    assert _ids(rt, CallFilters(q="пришел")) == {"call-ru"}  # ё typed without its dots
+    assert _ids(rt, CallFilters(q="мой")) == {"call-ru"}
+    assert _ids(rt, CallFilters(q="мои")) == set()  # "my" (plural) is another word
+    assert _ids(rt, CallFilters(q="4521")) == {"call-ar-order"}
+    assert _ids(rt, CallFilters(q=arabic_order_number)) == {"call-ar-order"}
+    assert _ids(rt, CallFilters(q="คืนเงิน")) == {"call-th"}
+
+
+def test_search_finds_an_arabic_word_with_or_without_its_article(rt: Runtime) -> None:
+    """Arabic joins the article to its noun ("الفاتورة", the invoice), and "with", "and"... to the article."""
+    _store_turns(rt, "call-ar-invoice", ["عندي مشكلة بالفاتورة"], [])
+    _store_turns(rt, "call-ar-new-invoice", ["سأرسل لك فاتورة جديدة"], [])
+    both = {"call-ar-invoice", "call-ar-new-invoice"}
+    assert _ids(rt, CallFilters(q="فاتورة")) == both
+    assert _ids(rt, CallFilters(q="الفاتورة")) == both
+    assert _ids(rt, CallFilters(q="فاتورة -مشكلة")) == {"call-ar-new-invoice"}
+
+
+def test_search_finds_a_korean_word_with_its_particle(rt: Runtime) -> None:
+    """Korean writes a word and its particles as one ("환불을": refund and the object particle)."""
+    _store_turns(rt, "call-ko", ["환불을 받고 싶어요."], ["고객이 환불을 요청함"])
+    assert _ids(rt, CallFilters(q="환불")) == {"call-ko"}
+    assert _ids(rt, CallFilters(q="환불"), analyst=False) == {"call-ko"}  # the summary
+    assert _ids(rt, CallFilters(q="환급")) == set()
+    assert _ids(rt, CallFilters(q="환불 -받고")) == set()
+
+
 def test_an_excluded_word_leaves_out_a_call_holding_it_in_any_of_its_texts(rt: Runtime) -> None:
     """The words of a search are checked against the transcript and the analysis together: a call whose
     summary says "refund" and whose transcript says "twice" is not a call about a refund without "twice"."""

@@ -12,3 +12,17 @@ def whisper_turn(speaker: Speaker, text: str, start: float = 0.0) -> Segment:
         for i, token in enumerate(text.split())
     ]
     return Segment(speaker=speaker, start=start, end=words[-1].end, text=text, confidence=0.9, words=words)
+
+
+ARABIC_INDIC, PERSIAN, DEVANAGARI = 0x0660, 0x06F0, 0x0966  # the code points of each script's zero
+
+
+def script_digits(text: str, zero: int) -> str:
+    """``text`` with its ASCII digits written in another script's digits ("4111" as Arabic-Indic "٤١١١")."""
+    return text.translate({ord("0") + n: chr(zero + n) for n in range(10)})
+
+
+def full_width(text: str) -> str:
+    """``text`` with its ASCII letters, digits and signs in their full-width forms, as Whisper writes them in
+    Japanese and Chinese now and then."""
+    return "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in text)

@@ -73,6 +73,14 @@ def test_quotes_in_scripts_without_spaces_match_inside_a_run_of_characters() -> 
     assert quoted("我的發票錯了\uff0c請退款。", "发票错了") == ["發票錯了"]
 
 
+def test_a_korean_quote_may_leave_out_the_particle_joined_to_its_last_word() -> None:
+    # "환불을" is "refund" and the object particle: the model quoting "I want a refund" without it quotes
+    # the words said, as search and category phrases read Korean syllable by syllable.
+    assert quoted("환불을 받고 싶어요.", "환불") == ["환불"]
+    assert quoted("환불을 받고 싶어요.", "받고 싶어요") == ["받고 싶어요"]
+    assert quoted("환불을 받고 싶어요.", "환급") == []
+
+
 def test_quotes_match_without_arabic_and_hebrew_vowel_marks_and_show_the_transcript() -> None:
     assert quoted("أُرِيدُ اسْتِرْدَادَ المبلغ", "اريد استرداد") == ["أُرِيدُ اسْتِرْدَادَ"]
     assert quoted("אֲנִי רוֹצֶה הַחְזָר", "רוצה החזר") == ["רוֹצֶה הַחְזָר"]

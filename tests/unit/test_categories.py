@@ -155,6 +155,26 @@ def test_phrases_in_scripts_without_spaces_match_their_characters() -> None:
     assert holds({"said": "發票"}, facts([turn(CUSTOMER, 0.0, "我的发票错了")]))
 
 
+def test_arabic_phrases_match_a_word_with_or_without_its_article() -> None:
+    """Arabic joins the article ("ال", the) to its noun, and "and", "with", "for" to the article: "الفاتورة"
+    is "the invoice", "بالفاتورة" "with the invoice", "للفاتورة" "for the invoice"."""
+    call = facts([turn(CUSTOMER, 0.0, "عندي مشكلة بالفاتورة"), turn(AGENT, 5.0, "سأرسل لك فاتورة جديدة")])
+    assert holds({"said": "فاتورة"}, call)
+    assert holds({"said": "الفاتورة"}, call)
+    assert holds({"said": "مشكلة الفاتورة"}, call)  # "a problem with the invoice" as typed without "with"
+    assert holds({"said": "فاتورة جديدة"}, call)
+    assert not holds({"said": "لك"}, facts([turn(CUSTOMER, 0.0, "الملك")]))  # "the king": two letters stay
+
+
+def test_korean_phrases_match_a_word_with_its_particle() -> None:
+    """Korean puts spaces between a word and its particles only rarely: "환불을" is "refund" and the object
+    particle, "환불이" the subject one; a phrase finds the word whatever is joined to it."""
+    call = facts([turn(CUSTOMER, 0.0, "환불을 받고 싶어요. 환불이 안 되면 해지할게요")])
+    assert holds({"said": "환불"}, call)
+    assert holds({"said": "해지"}, call)  # "cancel", inside "해지할게요" (I'll cancel)
+    assert not holds({"said": "환급"}, call)  # another word that shares a syllable
+
+
 def test_phrases_ignore_arabic_and_hebrew_vowel_marks_but_keep_whole_words() -> None:
     call = facts([turn(CUSTOMER, 0.0, "أُرِيدُ اسْتِرْدَادَ المبلـــغ"), turn(AGENT, 5.0, "אֲנִי מְבִינָה")])
     assert holds({"said": "اريد استرداد المبلغ"}, call)
@@ -165,6 +185,20 @@ def test_phrases_ignore_arabic_and_hebrew_vowel_marks_but_keep_whole_words() -> 
     hindi = facts([turn(CUSTOMER, 0.0, "मेरा नाम राज है")])
     assert holds({"said": "मेरा नाम"}, hindi)
     assert not holds({"said": "मैं"}, hindi)  # vowel signs are part of the word, not word breaks
+
+
+def test_phrases_read_turkish_i_russian_short_i_and_digits_of_any_script() -> None:
+    light_bill = "\u0131\u015f\u0131k faturas\u0131"  # "light bill"; the dotless i's capital is I
+    assert holds({"said": light_bill}, facts([turn(CUSTOMER, 0.0, f"{light_bill.upper()} çok yüksek")]))
+    russian = facts([turn(CUSTOMER, 0.0, "Мой заказ ещё не пришёл")])
+    assert holds({"said": "еще не пришел"}, russian)
+    assert not holds({"said": "мои"}, russian)  # й is a letter, not a mark
+    arabic = facts([turn(CUSTOMER, 0.0, "رقم الطلب \u0664\u0665\u0662\u0661")])  # 4521, Arabic-Indic
+    assert holds({"said": "رقم الطلب 4521"}, arabic)
+    assert holds({"said": "\u096a\u096b\u0968\u0967"}, facts([turn(CUSTOMER, 0.0, "ऑर्डर 4521 है")]))
+    # Hindi writers leave out the nukta as often as not: Whisper's "फ़ोन" (phone) is the typed "फोन".
+    assert holds({"said": "फोन नंबर"}, facts([turn(CUSTOMER, 0.0, "मेरा फ़ोन नंबर")]))
+    assert holds({"said": "फ़ोन"}, facts([turn(CUSTOMER, 0.0, "मेरा फोन नंबर")]))
 
 
 def test_a_phrase_says_which_turn_said_it_and_when() -> None:

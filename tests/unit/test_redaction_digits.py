@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callsense.redaction.digits import normalise
+from tests.unit.redaction_helpers import ARABIC_INDIC, full_width, script_digits
 
 
 def joined(text: str, language: str = "en", turn_ends: set[int] | None = None) -> str:
@@ -120,6 +121,9 @@ def test_an_at_run_together_with_the_domain_still_makes_an_email(
         ("de", "plus neunundvierzig, eins sieben sechs", "+49176"),
         ("fr", "zéro un, quatre-vingt-dix-huit, soixante-seize, soixante et onze", "01987671"),
         ("fr", "deux double trois quatre, quatre-vingts", "233480"),
+        ("ru", "+7 912 345-67-89", "+79123456789"),  # the "+" of a country code written as digits
+        ("ar", script_digits("+966 50 123", ARABIC_INDIC), "+96650123"),  # Arabic-Indic digits, as ASCII ones
+        ("ja", full_width("4111 1111"), "41111111"),
     ],
 )
 def test_numbers_said_in_pairs_with_a_country_code_or_a_repeat(

@@ -10,7 +10,14 @@ import pytest
 from callsense.calls.schemas import Segment, Speaker, Word
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction.engine import PresidioRedactor
-from tests.unit.redaction_helpers import whisper_turn
+from tests.unit.redaction_helpers import (
+    ARABIC_INDIC,
+    DEVANAGARI,
+    PERSIAN,
+    full_width,
+    script_digits,
+    whisper_turn,
+)
 
 AGENT, CUSTOMER = Speaker.agent, Speaker.customer
 
@@ -92,8 +99,22 @@ CASES = [
     ("ru", "Моя почта ivan точка petrov собака mail точка ru спасибо.", "EMAIL"),  # "dog" is "@"
     ("he", "המייל שלי הוא dana נקודה levi שטרודל gmail נקודה com תודה", "EMAIL"),  # "strudel"
     ("ja", "メールは taro アットマーク example ドット jp です", "EMAIL"),
+    ("ko", "이메일은 minsu 골뱅이 naver 닷 com 입니다", "EMAIL"),  # "snail"
+    ("tr", "E-postam ahmet nokta yilmaz @ gmail nokta com", "EMAIL"),
+    ("ar", "بريدي هو ahmad آت gmail دوت com", "EMAIL"),
+    ("th", "อีเมลคือ somchai แอท gmail ดอท com ครับ", "EMAIL"),
+    ("hi", "मेरा ईमेल rahul एट gmail डॉट com है", "EMAIL"),
     ("ar", "رقم بطاقتي 4111 1111 1111 1111", "CARD_NUMBER"),
     ("hi", "मेरा कार्ड नंबर 4111 1111 1111 1111 है", "CARD_NUMBER"),
+    # Digits of the language's own script, as Whisper writes them now and then; a country code's "+".
+    ("ar", f"رقم بطاقتي {script_digits('4111 1111 1111 1111', ARABIC_INDIC)}", "CARD_NUMBER"),
+    ("fa", f"شماره کارت من {script_digits('4111 1111 1111 1111', PERSIAN)}", "CARD_NUMBER"),
+    ("hi", f"मेरा कार्ड नंबर {script_digits('4111 1111 1111 1111', DEVANAGARI)} है", "CARD_NUMBER"),
+    ("ru", "Мой телефон +7 912 345-67-89.", "PHONE_NUMBER"),
+    # Names after "my name is" in the cased languages without recognizers of their own
+    ("ru", "Здравствуйте, меня зовут Иван Петров.", "NAME"),
+    ("tr", "Merhaba, benim ad\u0131m Ahmet Y\u0131lmaz.", "NAME"),
+    ("ar", f"رقم جوالي {script_digits('+966 50 123 4567', ARABIC_INDIC)}", "PHONE_NUMBER"),
 ]
 
 
@@ -249,6 +270,30 @@ def test_a_misheard_phone_is_redacted_next_to_call_words_of_each_language(
     assert not any(character.isdigit() for character in redaction.segments[0].text)
 
 
+@pytest.mark.parametrize(
+    ("language", "text", "entity"),
+    [
+        # A card Whisper misheard by a digit (fails Luhn) next to the language's word for "card"
+        ("ru", "Номер карты 4111 1111 1111 1112.", "CARD_NUMBER"),
+        ("ar", "رقم بطاقتي 4111 1111 1111 1112", "CARD_NUMBER"),
+        ("he", "מספר הכרטיס 4111 1111 1111 1112", "CARD_NUMBER"),
+        ("hi", "मेरा कार्ड 4111 1111 1111 1112 है", "CARD_NUMBER"),
+        ("th", "บัตรของฉัน 4111 1111 1111 1112", "CARD_NUMBER"),
+        ("ko", "카드는 4111 1111 1111 1112 입니다", "CARD_NUMBER"),
+        ("tr", "Kart numaram 4111 1111 1111 1112", "CARD_NUMBER"),
+        # A phone number that is no valid one of the default regions, next to the word for "phone"
+        ("ru", "Мой телефон 8 912 345 67 89.", "PHONE_NUMBER"),
+        ("zh", "我的电话是 13812345678", "PHONE_NUMBER"),
+        ("ja", "携帯は 0901234567 です", "PHONE_NUMBER"),
+    ],
+)
+def test_a_misheard_number_is_redacted_next_to_card_and_phone_words_of_other_languages(
+    redactor: PresidioRedactor, language: str, text: str, entity: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language)
+    assert [span.entity for span in redaction.spans] == [entity], redaction.segments[0].text
+
+
 @pytest.mark.parametrize("said", ["Die Karte ist", "Die Kart ist", "Die Kartennummer ist"])
 def test_a_card_whisper_heard_with_many_digits_too_many_is_still_a_card(
     redactor: PresidioRedactor, said: str
@@ -320,6 +365,20 @@ def test_free_text_is_redacted_too(redactor: PresidioRedactor) -> None:
     assert redacted == "  The caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
 
 
+def test_names_after_a_cue_are_looked_for_in_russian_and_turkish_but_not_in_caseless_scripts(
+    redactor: PresidioRedactor,
+) -> None:
+    assert "NAME" in redactor.checked("ru") and "NAME" in redactor.checked("tr")
+    assert "NAME" not in redactor.checked("ar")  # no capitals to tell where a name ends
+    unnamed = whisper_turn(CUSTOMER, "Как вас зовут, простите?")  # "what is your name": no capitals after it
+    assert redactor.redact_segments([unnamed], language="ru").spans == []
+    said = "Меня зовут Иван Петров. Иван, да."
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language="ru")
+    assert (
+        redaction.segments[0].text == "Меня зовут [NAME]. [NAME], да."
+    )  # found once, redacted where it recurs
+
+
 def test_a_language_without_recognizers_gets_the_independent_ones(redactor: PresidioRedactor) -> None:
     text = "La mia carta è 4111 1111 1111 1111, mi chiamo Mario Rossi, mario@example.it"
     redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="it")
@@ -349,7 +408,16 @@ def unspaced_turn(chunks: list[str]) -> Segment:
         ),
         ("zh", ["我的", "卡号", "是", "4111", "1111", "1111", "1111", "。"], "CARD_NUMBER", "卡号是"),
         ("ja", ["メール", "は", "taro", "@", "example", ".", "jp", "です"], "EMAIL", "メールは"),
+        ("zh", ["我的", "邮箱", "是", "zhang", "wei", "艾特", "qq", "点", "com"], "EMAIL", "邮箱是"),
         ("ja", ["電話", "番号", "は", "090", "-", "1234", "-", "5678", "です"], "PHONE_NUMBER", "番号は"),
+        # Full-width digits and letters, as Whisper writes them in Japanese now and then
+        (
+            "ja",
+            ["カード", "番号", "は", *full_width("4111 1111 1111 1111").split(), "です。"],
+            "CARD_NUMBER",
+            "です",
+        ),
+        ("ja", ["メール", "は", full_width("taro@example.jp"), "です"], "EMAIL", "メールは"),
     ],
 )
 def test_numbers_and_addresses_next_to_characters_of_unspaced_scripts_are_redacted_alone(
@@ -358,6 +426,28 @@ def test_numbers_and_addresses_next_to_characters_of_unspaced_scripts_are_redact
     redaction = redactor.redact_segments([unspaced_turn(chunks)], language=language)
     assert [span.entity for span in redaction.spans] == [entity]
     assert kept in redaction.segments[0].text  # the words around it stay
+
+
+def test_phone_numbers_without_a_country_code_are_read_in_the_regions_listed() -> None:
+    """A Chinese mobile and a Russian one dialled from inside Russia are no valid numbers of the default
+    regions (North America, western Europe): a contact center in China or Russia lists its own. (Said
+    without a word for "phone" or "number", which would redact them anyway.)"""
+    turns = [
+        whisper_turn(CUSTOMER, "你可以打 138 1234 5678"),  # "you can call"
+        whisper_turn(AGENT, "Перезвонить на 8 912 345-67-89?"),  # "call back on"
+    ]
+    default = PresidioRedactor(RedactionSettings()).redact_segments(turns, language="zh")
+    assert default.spans == []
+    listed = PresidioRedactor(RedactionSettings(phone_regions=["CN", "RU"]))
+    redaction = listed.redact_segments(turns, language="zh")
+    assert [(span.speaker, span.entity) for span in redaction.spans] == [
+        (CUSTOMER, "PHONE_NUMBER"),
+        (AGENT, "PHONE_NUMBER"),
+    ]
+    assert [turn.text for turn in redaction.segments] == [
+        "你可以打 [PHONE_NUMBER]",
+        "Перезвонить на [PHONE_NUMBER]?",
+    ]
 
 
 def test_threads_share_one_redactor(redactor: PresidioRedactor) -> None:

@@ -28,3 +28,9 @@ def test_a_custom_pattern_that_does_not_compile_stops_the_start_with_its_name(
 def test_a_custom_pattern_compiles_and_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLSENSE_REDACTION__CUSTOM_PATTERNS", '{"POLICY_NUMBER": "POL-\\\\d{8}"}')
     assert load_settings().redaction.custom_patterns == {"POLICY_NUMBER": r"POL-\d{8}"}
+
+
+def test_phone_regions_are_country_codes_libphonenumber_knows() -> None:
+    assert RedactionSettings(phone_regions=["CN", "HK"]).phone_regions == ["CN", "HK"]
+    with pytest.raises(ValueError, match="unknown phone region"):
+        RedactionSettings(phone_regions=["CN", "cn", "China"])
