@@ -3,7 +3,9 @@ roles on pages and audio, the audit trail, CSV downloads."""
 
 from __future__ import annotations
 
+import base64
 import codecs
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -111,6 +113,18 @@ def test_posts_without_the_csrf_token_are_refused(app: object) -> None:
     signed_out = client.post("/app/sign-out", data={"csrf_token": _csrf(client)})
     assert signed_out.status_code == 303
     assert client.get("/app/calls").status_code == 303
+
+
+@pytest.mark.parametrize("sort", ["time", "duration", "agent"])
+def test_a_tampered_page_cursor_gets_a_page_not_a_server_error(app: object, sort: str) -> None:
+    """A cursor is base64 of JSON in the query string: whatever a link carries gets a page, never a 500."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    huge = [10**400, "00000000-0000-0000-0000-000000000000"]
+    for tampered in (["2026-01-01T00:00:00", 5], ["Zoe", ["x"]], huge, {"a": 1, "b": 2}, "x", [1, 2, 3]):
+        cursor = base64.urlsafe_b64encode(json.dumps(tampered).encode()).decode()
+        response = client.get("/app/calls", params={"sort": sort, "after": cursor})
+        assert response.status_code == 200 and 'class="calls"' in response.text, tampered
 
 
 def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> None:
