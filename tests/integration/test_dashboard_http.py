@@ -99,6 +99,26 @@ def test_sign_in_refuses_a_wrong_password_and_a_forged_form(app: object) -> None
     assert forged.status_code == 403 and "callsense_session" not in forged.headers.get("set-cookie", "")
 
 
+def test_a_form_that_does_not_validate_gets_a_page_that_does_not_repeat_it(app: object, rt: Runtime) -> None:
+    """FastAPI's 422 answers JSON quoting every value it refused: a password pasted over the length limit
+    came back in the response."""
+    password = "pasted-secret-" * 100
+    client = _client(app)
+    form = client.get("/app/sign-in")
+    token = re.search(r'name="signin_token" value="([^"]+)"', form.text)
+    assert token is not None
+    response = client.post(
+        "/app/sign-in", data={"username": "analyst", "password": password, "signin_token": token[1]}
+    )
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "pasted-secret" not in response.text and "password: String should have at most" in response.text
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    with rt.db.transaction() as session:
+        viewer = tokens.create(session=session, name="form-viewer", role=Role.viewer)
+    api = client.get("/calls", params={"limit": "many"}, headers={"authorization": f"Bearer {viewer}"})
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["query", "limit"]  # still JSON
+
+
 def test_sign_in_never_redirects_to_another_site(app: object) -> None:
     response = _sign_in(_client(app), "viewer", next_path="//evil.example/app/calls")
     assert response.headers["location"] == "/app/calls"
