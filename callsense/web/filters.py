@@ -97,8 +97,9 @@ class CallFilters:
         return queries.CallCriteria(
             statuses=(CallStatus(self.status),) if self.status else (),
             since=datetime.combine(self.since, time.min, tzinfo=UTC) if self.since else None,
+            # The day after the last one, where the period ends; the last day a date can be has none.
             until=datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC)
-            if self.until
+            if self.until and self.until < date.max
             else None,
             language=self.language,
             topic=self.topic,

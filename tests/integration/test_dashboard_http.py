@@ -316,6 +316,17 @@ def test_a_period_that_ends_before_it_starts_is_pointed_out(app: object) -> None
     assert message in fragment.text and "<form" not in fragment.text
 
 
+def test_the_last_day_a_date_field_takes_is_a_period_not_a_server_error(app: object) -> None:
+    """A date picker offers up to 9999-12-31, and the day after it (where the period ends) is no date."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    period = {"since": "2000-01-01", "until": "9999-12-31"}
+    for path in ("/app/insights", "/app/insights/calls_per_day.csv"):
+        assert client.get(path, params=period).status_code == 200, path
+    listed = client.get("/app/calls", params=period)
+    assert listed.status_code == 200 and "demo-refund" in listed.text
+
+
 def test_charts_download_as_csv(app: object) -> None:
     client = _client(app)
     _sign_in(client, "viewer")
