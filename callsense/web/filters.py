@@ -32,7 +32,8 @@ def _at_least_zero(value: str | None, kind: type[int] | type[float]) -> Any:
 
 
 def _text(value: str | None, limit: int) -> str | None:
-    value = (value or "").strip()[:limit]
+    # PostgreSQL text cannot hold NUL: a "%00" in a link would be a database error, not a filter.
+    value = (value or "").replace("\x00", "").strip()[:limit]
     return value or None
 
 

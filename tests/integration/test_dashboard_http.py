@@ -327,6 +327,15 @@ def test_the_last_day_a_date_field_takes_is_a_period_not_a_server_error(app: obj
     assert listed.status_code == 200 and "demo-refund" in listed.text
 
 
+def test_a_nul_character_in_a_filter_is_dropped_not_a_database_error(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "viewer")
+    for name in ("agent", "topic", "language", "category", "q"):
+        response = client.get("/app/calls", params={name: "Dav\x00id" if name == "agent" else "\x00"})
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/html"), name
+    assert "demo-refund" in client.get("/app/calls", params={"agent": "Dav\x00id"}).text
+
+
 def test_charts_download_as_csv(app: object) -> None:
     client = _client(app)
     _sign_in(client, "viewer")
