@@ -83,8 +83,8 @@ def _decode_cursor(cursor: str | None, parse: Callable[[Any], Any]) -> tuple[Any
         return None
     try:
         value, call_pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return parse(value), uuid.UUID(call_pk)
-    except (ValueError, TypeError):
+        return parse(value), uuid.UUID(str(call_pk))  # str: uuid.UUID(5) raises AttributeError
+    except (ValueError, TypeError, OverflowError):
         return None  # a mangled cursor shows the first page
 
 

@@ -4,7 +4,8 @@ addresses shown as pages."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -34,3 +35,14 @@ def install(app: FastAPI) -> None:
         if not request.url.path.startswith(site.PREFIX + "/"):
             return await http_exception_handler(request, exc)
         return await refused(request, site.WebRefusal(404, "There is no page at this address."))
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable(request: Request, exc: RequestValidationError) -> Response:
+        """A dashboard form that does not validate gets a page naming the fields and the rules they broke,
+        never FastAPI's JSON, which quotes back what was typed: a password over the length limit included."""
+        if not request.url.path.startswith(site.PREFIX + "/"):
+            return await request_validation_exception_handler(request, exc)
+        fields = "; ".join(
+            f"{error['loc'][-1]}: {error['msg']}" for error in exc.errors() if error.get("loc")
+        )
+        return await refused(request, site.WebRefusal(422, f"This form could not be used ({fields})."))

@@ -32,7 +32,8 @@ def _at_least_zero(value: str | None, kind: type[int] | type[float]) -> Any:
 
 
 def _text(value: str | None, limit: int) -> str | None:
-    value = (value or "").strip()[:limit]
+    # PostgreSQL text cannot hold NUL: a "%00" in a link would be a database error, not a filter.
+    value = (value or "").replace("\x00", "").strip()[:limit]
     return value or None
 
 
@@ -97,8 +98,9 @@ class CallFilters:
         return queries.CallCriteria(
             statuses=(CallStatus(self.status),) if self.status else (),
             since=datetime.combine(self.since, time.min, tzinfo=UTC) if self.since else None,
+            # The day after the last one, where the period ends; the last day a date can be has none.
             until=datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC)
-            if self.until
+            if self.until and self.until < date.max
             else None,
             language=self.language,
             topic=self.topic,

@@ -119,24 +119,32 @@ def deliberate(request: Request, user: SignedIn, call_id: str) -> bool:
     does not say included, needs the link with ``view_token``."""
     if request.headers.get("sec-fetch-site") in {"same-origin", "none"}:
         return True
+    return confirmed(request, user, call_id)
+
+
+def confirmed(request: Request, user: SignedIn, call_id: str) -> bool:
+    """Whether the request carries ``view_token``: it follows a link of one of this person's own pages."""
     return accounts.same_token(view_token(user, call_id), request.query_params.get("confirm"))
 
 
-def asks_original(request: Request, user: SignedIn) -> bool:
-    """Whether the page or the player asks for the original of redacted text and audio ("Show sensitive
-    data"); refused to anyone without the permission."""
+def asks_original(request: Request, user: SignedIn, call_id: str) -> bool:
+    """Whether the page or the player asks for the original of redacted text and audio; refused to anyone
+    without the permission. Only the page's own "Show sensitive data" button (and the player it then shows)
+    counts, by its ``view_token``: a bare ``?sensitive=1`` also arrives from a link clicked in a mail client
+    (``Sec-Fetch-Site: none``) or as the sign-in form's ``next`` (same-origin), and would put a
+    ``sensitive_viewed`` in the person's name; it gets the redacted view, with the button."""
     if request.query_params.get("sensitive") != "1":
         return False
     if not user.may_see_sensitive:
         raise WebRefusal(status.HTTP_403_FORBIDDEN, "Sensitive data needs the permission to view it.")
-    return True
+    return confirmed(request, user, call_id)
 
 
 @router.get("/calls/{call_id}")
 def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
     may_read = user.role.allows(Role.analyst)
     held_back = may_read and not deliberate(request, user, call_id)
-    original = asks_original(request, user) and not held_back
+    original = asks_original(request, user, call_id)
     with rt.db.transaction() as session:
         try:
             view = call_view.load(
@@ -174,7 +182,7 @@ def call_audio(
             range_header=request.headers.get("range"),
             actor=user.actor,
             via="web",
-            original=asks_original(request, user),
+            original=asks_original(request, user, call_id),
         )
     except NotFoundError as exc:
         raise WebRefusal(status.HTTP_404_NOT_FOUND, f"There is no recording to play: {exc}.") from None

@@ -3,7 +3,9 @@ roles on pages and audio, the audit trail, CSV downloads."""
 
 from __future__ import annotations
 
+import base64
 import codecs
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -97,6 +99,26 @@ def test_sign_in_refuses_a_wrong_password_and_a_forged_form(app: object) -> None
     assert forged.status_code == 403 and "callsense_session" not in forged.headers.get("set-cookie", "")
 
 
+def test_a_form_that_does_not_validate_gets_a_page_that_does_not_repeat_it(app: object, rt: Runtime) -> None:
+    """FastAPI's 422 answers JSON quoting every value it refused: a password pasted over the length limit
+    came back in the response."""
+    password = "pasted-secret-" * 100
+    client = _client(app)
+    form = client.get("/app/sign-in")
+    token = re.search(r'name="signin_token" value="([^"]+)"', form.text)
+    assert token is not None
+    response = client.post(
+        "/app/sign-in", data={"username": "analyst", "password": password, "signin_token": token[1]}
+    )
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "pasted-secret" not in response.text and "password: String should have at most" in response.text
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    with rt.db.transaction() as session:
+        viewer = tokens.create(session=session, name="form-viewer", role=Role.viewer)
+    api = client.get("/calls", params={"limit": "many"}, headers={"authorization": f"Bearer {viewer}"})
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["query", "limit"]  # still JSON
+
+
 def test_sign_in_never_redirects_to_another_site(app: object) -> None:
     response = _sign_in(_client(app), "viewer", next_path="//evil.example/app/calls")
     assert response.headers["location"] == "/app/calls"
@@ -111,6 +133,18 @@ def test_posts_without_the_csrf_token_are_refused(app: object) -> None:
     signed_out = client.post("/app/sign-out", data={"csrf_token": _csrf(client)})
     assert signed_out.status_code == 303
     assert client.get("/app/calls").status_code == 303
+
+
+@pytest.mark.parametrize("sort", ["time", "duration", "agent"])
+def test_a_tampered_page_cursor_gets_a_page_not_a_server_error(app: object, sort: str) -> None:
+    """A cursor is base64 of JSON in the query string: whatever a link carries gets a page, never a 500."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    huge = [10**400, "00000000-0000-0000-0000-000000000000"]
+    for tampered in (["2026-01-01T00:00:00", 5], ["Zoe", ["x"]], huge, {"a": 1, "b": 2}, "x", [1, 2, 3]):
+        cursor = base64.urlsafe_b64encode(json.dumps(tampered).encode()).decode()
+        response = client.get("/app/calls", params={"sort": sort, "after": cursor})
+        assert response.status_code == 200 and 'class="calls"' in response.text, tampered
 
 
 def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> None:
@@ -280,6 +314,26 @@ def test_a_period_that_ends_before_it_starts_is_pointed_out(app: object) -> None
         headers={"HX-Request": "true", "HX-Target": "call-results"},
     )
     assert message in fragment.text and "<form" not in fragment.text
+
+
+def test_the_last_day_a_date_field_takes_is_a_period_not_a_server_error(app: object) -> None:
+    """A date picker offers up to 9999-12-31, and the day after it (where the period ends) is no date."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    period = {"since": "2000-01-01", "until": "9999-12-31"}
+    for path in ("/app/insights", "/app/insights/calls_per_day.csv"):
+        assert client.get(path, params=period).status_code == 200, path
+    listed = client.get("/app/calls", params=period)
+    assert listed.status_code == 200 and "demo-refund" in listed.text
+
+
+def test_a_nul_character_in_a_filter_is_dropped_not_a_database_error(app: object) -> None:
+    client = _client(app)
+    _sign_in(client, "viewer")
+    for name in ("agent", "topic", "language", "category", "q"):
+        response = client.get("/app/calls", params={name: "Dav\x00id" if name == "agent" else "\x00"})
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/html"), name
+    assert "demo-refund" in client.get("/app/calls", params={"agent": "Dav\x00id"}).text
 
 
 def test_charts_download_as_csv(app: object) -> None:

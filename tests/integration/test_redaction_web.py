@@ -96,3 +96,21 @@ def test_the_call_page_shows_sensitive_data_only_with_the_permission(rt: Runtime
     kinds = _kinds(rt)
     assert ("sensitive_viewed", "user:trusted") in kinds and ("sensitive_played", "user:trusted") in kinds
     assert not any(actor == "user:plain" and kind.startswith("sensitive") for kind, actor in kinds)
+
+
+@pytest.mark.parametrize("fetch_site", ["same-origin", "none"])
+def test_sensitive_data_needs_the_pages_own_button_not_just_a_link(rt: Runtime, fetch_site: str) -> None:
+    """A link that merely asks for ``?sensitive=1`` (in a phishing mail clicked in a desktop mail client,
+    which a browser reports as ``none``, or as the ``next`` of the sign-in form, which lands same-origin) does
+    not show the text as said nor write ``sensitive_viewed`` in the person's name: only the page's own
+    "Show sensitive data" button, which carries the session's confirmation, does."""
+    app = create_app(rt, tasks.build_app(rt), worker_concurrency=0)
+    with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as base:
+        trusted = _signed_in(base, "trusted")
+        headers = {"sec-fetch-site": fetch_site}
+        page = trusted.get("/app/calls/card?sensitive=1", headers=headers)
+        assert page.status_code == 200 and CARD not in page.text and "[CARD_NUMBER]" in page.text
+        assert 'id="show-sensitive"' in page.text  # the way to it is one deliberate click away
+        audio = trusted.get("/app/calls/card/audio?sensitive=1", headers=headers)
+        assert audio.status_code == 200 and audio.headers["content-type"] == "audio/flac"  # the redacted copy
+    assert not any(kind.startswith("sensitive") for kind, _ in _kinds(rt))
