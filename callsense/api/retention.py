@@ -33,7 +33,9 @@ AdminDep = Annotated[Principal, require(Role.admin)]
 
 
 class Reason(BaseModel):
-    reason: str = Field(min_length=1, max_length=500, pattern=r"\S", description=REASON)
+    reason: str = Field(
+        min_length=1, max_length=retention.REASON_MAX_CHARS, pattern=r"\S", description=REASON
+    )
 
 
 class HoldState(BaseModel):
@@ -75,7 +77,9 @@ def release(call_id: str, body: Reason, rt: RuntimeDep, principal: AdminDep) -> 
 @router.delete("/{call_id}", response_model=ErasureDone, responses={409: {"description": "legal hold"}})
 def erase(
     call_id: str,
-    reason: Annotated[str, Query(min_length=1, max_length=500, pattern=r"\S", description=REASON)],
+    reason: Annotated[
+        str, Query(min_length=1, max_length=retention.REASON_MAX_CHARS, pattern=r"\S", description=REASON)
+    ],
     rt: RuntimeDep,
     principal: AdminDep,
 ) -> ErasureDone:

@@ -27,6 +27,7 @@ from callsense.errors import LegalHoldError
 SETTLED = (CallStatus.done.value, CallStatus.no_speech.value, CallStatus.failed.value)
 RETENTION_STAGE = "retention"
 ERASURE_STAGE = "erasure"
+REASON_MAX_CHARS = 500  # the reason of a hold, a release or an erasure: a ticket or case number
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ async def _admin_reason(request: Request, user: SignedIn, action: str) -> str:
     reason = str((await request.form()).get("reason") or "").strip()
     if not reason:
         raise WebRefusal(status.HTTP_400_BAD_REQUEST, f"{action} needs a reason (a ticket or case number).")
+    if len(reason) > retention.REASON_MAX_CHARS or "\x00" in reason:  # the API's limit; a NUL no row can hold
+        raise WebRefusal(
+            status.HTTP_400_BAD_REQUEST,
+            f"The reason is a ticket or case number: at most {retention.REASON_MAX_CHARS} characters.",
+        )
     return reason
 
 

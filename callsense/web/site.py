@@ -41,6 +41,9 @@ SECURITY_HEADERS = {
 }
 
 templates = Jinja2Templates(directory=HERE / "templates")
+# A name as one path segment: Jinja's urlencode keeps "/", and a browser resolves the dot segments of a
+# category named "Refund/../Return" before it posts, to the address of "Return".
+templates.env.filters["segment"] = partial(quote, safe="")
 templates.env.globals.update(
     prefix=PREFIX, version=__version__, clock=clock, speakers_told=speakers_told, Role=Role
 )

@@ -4,6 +4,7 @@ Insights show and filter by category."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,6 +204,24 @@ def test_a_category_whose_name_has_a_slash_is_edited_and_deleted_from_its_row(ap
     assert action is not None
     assert admin.post(action[1], data={"csrf_token": token}).status_code == 303
     assert "No categories yet" in admin.get("/app/categories").text
+
+
+
+def test_a_name_with_dot_segments_deletes_itself_not_the_category_a_browser_would_resolve_it_to(
+    app: object,
+) -> None:
+    admin = _signed_in(app, "admin")
+    token = _csrf(admin)
+    for name in ("Return", "Refund/../Return"):
+        saved = admin.post("/app/categories", data={"csrf_token": token, "name": name, "rule": REFUND_RULE})
+        assert saved.status_code == 303
+    page = admin.get("/app/categories").text
+    actions = re.findall(r'<form method="post" action="([^"]+/delete)"', page)
+    dotted = next(action for action in actions if "Refund" in action)
+    # A browser removes dot segments from a form's action before it posts (RFC 3986, 5.2.4).
+    assert admin.post(posixpath.normpath(dotted), data={"csrf_token": token}).status_code == 303
+    left = re.findall(r'<tr data-category="([^"]+)"', admin.get("/app/categories").text)
+    assert left == ["Return"]
 
 
 # On the mono call below (every turn's speaker unknown, no talk figures per speaker, outcome not said), only

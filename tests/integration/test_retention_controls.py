@@ -97,6 +97,17 @@ def test_an_analyst_may_neither_hold_nor_erase(rt: Runtime) -> None:
         assert refused.status_code == 403 and "admin role" in refused.text
 
 
+def test_a_reason_longer_than_the_apis_or_holding_a_nul_is_refused_and_changes_nothing(rt: Runtime) -> None:
+    call_pk = _processed(rt, "reason-call", days_old=1)
+    client, csrf = _signed_in(rt, "admin")
+    for reason in ("case " + "9" * 500, "case\x0012"):
+        for action in ("hold", "erase"):
+            form = {"csrf_token": csrf, "reason": reason, "confirm_call_id": "reason-call"}
+            refused = client.post(f"/app/calls/reason-call/{action}", data=form)
+            assert refused.status_code == 400 and "at most 500 characters" in refused.text
+    assert "Put under legal hold" in client.get("/app/calls/reason-call").text and _has_audio(rt, call_pk)
+
+
 def test_the_call_page_and_operations_page_show_the_purge(rt: Runtime) -> None:
     from callsense.pipeline import retention
 
