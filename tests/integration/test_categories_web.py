@@ -206,7 +206,6 @@ def test_a_category_whose_name_has_a_slash_is_edited_and_deleted_from_its_row(ap
     assert "No categories yet" in admin.get("/app/categories").text
 
 
-
 def test_a_name_with_dot_segments_deletes_itself_not_the_category_a_browser_would_resolve_it_to(
     app: object,
 ) -> None:
