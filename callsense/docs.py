@@ -24,12 +24,12 @@ HEADER = """# Configuration reference
 Generated from `callsense/config/` by `python -m callsense.docs`; do not edit by hand.
 
 Set options as environment variables (`CALLSENSE_` + the name in capitals, nested with `__`:
-`CALLSENSE_LLM__BACKEND=ollama`) or in a TOML file named by `CALLSENSE_CONFIG` (default `./callsense.toml`),
-where nested options live in tables (`[llm]` then `backend = "ollama"`). Environment variables win over the
-file. Unknown `CALLSENSE_` variables and unknown keys in the file are refused at start, so a typo cannot
-silently fall back to a default.
+`CALLSENSE_ASR__AGENT_CHANNEL=right`) or in a TOML file named by `CALLSENSE_CONFIG` (default
+`./callsense.toml`), where nested options live in tables (`[asr]` then `agent_channel = "right"`).
+Environment variables win over the file. Unknown `CALLSENSE_` variables and unknown keys in the file are
+refused at start, so a typo cannot silently fall back to a default.
 `CALLSENSE_BACKUP_PASSPHRASE` is no setting: `callsense backup` reads the key ring's passphrase from it
-([operations](operations.md#backup-and-restore)).
+([operations](operations.md#10-backup-and-restore)).
 """
 
 
