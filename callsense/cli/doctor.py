@@ -38,7 +38,6 @@ def run_all(settings: Settings) -> Iterator[Check]:
         "onnxruntime telemetry and model hubs disabled",
     )
     yield from _model_checks(settings)
-    yield _webhook_secrets(settings)
     yield _database(settings)
     yield _keys(settings)
     yield _archive(settings)
@@ -62,36 +61,6 @@ def _model_checks(settings: Settings) -> Iterator[Check]:
         else:
             exists = os.path.exists(os.path.expanduser(name))
             yield Check(label, exists, f"{name}: " + ("found" if exists else "path not found"))
-
-
-def _webhook_secrets(settings: Settings) -> Check:
-    """Every Standard Webhooks secret decodes: the settings take any text, and one that is no key (the
-    example's whsec_CHANGE-ME left in place, a secret cut short) would make every webhook from the recorder
-    answer 503, or dead-letter every delivery to that destination, with nothing wrong at start."""
-    from callsense.security.signatures import secret_problem
-
-    incoming = [secret.get_secret_value() for secret in settings.webhooks.secrets]
-    outgoing = {
-        destination.name: destination.secret.get_secret_value()
-        for destination in settings.deliveries.destinations
-        if destination.secret is not None
-    }
-    problems = [
-        f"webhooks.secrets #{number} {problem}"
-        for number, secret in enumerate(incoming, 1)
-        if (problem := secret_problem(secret))
-    ] + [
-        f"deliveries destination {name}: secret {problem}"
-        for name, secret in outgoing.items()
-        if (problem := secret_problem(secret))
-    ]
-    if problems:
-        return Check("webhook secrets", False, "; ".join(problems))
-    if incoming or settings.webhooks.bearer_tokens:
-        received = f"{len(incoming)} incoming"
-    else:
-        received = "none incoming (POST /webhooks/recording refuses every call)"
-    return Check("webhook secrets", True, f"{received}, {len(outgoing)} for destinations")
 
 
 def _database(settings: Settings) -> Check:

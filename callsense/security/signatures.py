@@ -48,25 +48,14 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return value
 
 
-def secret_problem(secret: str) -> str | None:
-    """What makes a Standard Webhooks secret (``whsec_`` and base64, or the base64 alone) unusable, in words
-    that never quote it; None when it is a key."""
-    return _decoded_secret(secret)[1]
-
-
-def _decoded_secret(secret: str) -> tuple[bytes, str | None]:
+def _secret_key(secret: str, index: int) -> bytes:
     encoded = secret.strip().removeprefix("whsec_")
     try:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except binascii.Error:
-        return b"", "is not valid base64 (a secret is whsec_ followed by base64)"
-    return key, None if key else "is empty"
-
-
-def _secret_key(secret: str, index: int) -> bytes:
-    key, problem = _decoded_secret(secret)
-    if problem:
-        raise ConfigError(f"webhook secret #{index + 1} {problem}")
+        raise ConfigError(f"webhook secret #{index + 1} is not valid base64") from None
+    if not key:
+        raise ConfigError(f"webhook secret #{index + 1} is empty")
     return key
 
 

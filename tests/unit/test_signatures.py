@@ -10,15 +10,12 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from multidict import MultiDict
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from callsense.cli import doctor
-from callsense.config import Settings
 from callsense.errors import ConfigError, PermanentError, SignatureError
 from callsense.security.signatures import (
     VerifiedWebhook,
@@ -191,34 +188,6 @@ def test_unusable_secrets_are_config_errors(secrets: list[str]) -> None:
         verify_standard_webhook(headers=_signed(SECRET_A), body=BODY, secrets=secrets, now=NOW)
     assert "not*base64" not in str(caught.value)
     _assert_no_secret_in(str(caught.value))
-
-
-def test_doctor_names_each_webhook_secret_that_is_no_key(tmp_path: Path) -> None:
-    """The settings take any text as a secret; the environment file's placeholder left in place
-    (deploy/systemd/callsense.env.example) made every signed webhook a 503 while doctor said all was well."""
-    hook = {
-        "name": "audit",
-        "kind": "webhook",
-        "base_url": "https://hooks.example.com/calls",
-        "secret": "whsec_",
-    }
-    settings = Settings(
-        data_dir=tmp_path,
-        webhooks={"secrets": [SECRET_A, "whsec_CHANGE-ME"]},
-        deliveries={"destinations": [hook]},
-    )
-    check = doctor._webhook_secrets(settings)
-    assert not check.ok
-    assert check.detail == (
-        "webhooks.secrets #2 is not valid base64 (a secret is whsec_ followed by base64); "
-        "deliveries destination audit: secret is empty"
-    )
-    usable = Settings(data_dir=tmp_path, deliveries={"destinations": [hook | {"secret": SECRET_B}]})
-    assert doctor._webhook_secrets(usable) == doctor.Check(
-        "webhook secrets",
-        True,
-        "none incoming (POST /webhooks/recording refuses every call), 1 for destinations",
-    )
 
 
 def test_naive_now_is_refused() -> None:
