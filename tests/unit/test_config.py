@@ -37,6 +37,12 @@ def test_toml_file_is_read_and_env_wins(tmp_path: Path, monkeypatch: pytest.Monk
         ("CALLSENSE_ASR__BEAM_SIZE", "0", r"asr\.beam_size: .* \(CALLSENSE_ASR__BEAM_SIZE\)"),
         ("CALLSENSE_ASR__TEMPERATURES", "[0.8, 0.2]", "ascending"),
         ("CALLSENSE_LOG_LEVEL", "loud", "log_level"),
+        (  # the environment file's placeholder left in place: every signed webhook was answered 503
+            "CALLSENSE_WEBHOOKS__SECRETS",
+            '["whsec_CHANGE-ME"]',
+            r"webhooks\.secrets: secret #1 is not valid base64 \(a secret is whsec_ followed by base64\) "
+            r"\(CALLSENSE_WEBHOOKS__SECRETS\)$",
+        ),
         ("CALLSENSE_NO_SUCH_OPTION", "1", "CALLSENSE_NO_SUCH_OPTION"),
         (
             "CALLSENSE_DATABASE_URL",
