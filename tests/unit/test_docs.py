@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -210,3 +211,30 @@ def test_every_link_between_the_docs_finds_its_page_and_heading() -> None:
                 broken.append(f"{page.name}: {target}#{anchor} names no heading")
     assert not broken, "\n".join(broken)
 
+
+def test_each_default_in_the_configuration_reference_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator who sets an option to the default the reference shows gets the settings they had
+    without it; "(see table below)" stands only where the default has entries listed below (the taxonomy),
+    not for an empty list."""
+    _without_callsense_variables(monkeypatch)
+    monkeypatch.chdir(ROOT / "docs")  # no callsense.toml here
+    defaults = load_settings()
+    rows = re.findall(
+        r"^\| `([\w.]+)` \| `(CALLSENSE_\w+)` \| ([^|]+) \|", docs.configuration_markdown(), re.M
+    )
+    assert len(rows) > 100
+    differ = []
+    for option, variable, shown in rows:
+        default = functools.reduce(getattr, option.split("."), defaults)
+        shown = shown.strip()
+        if shown == "(see table below)":
+            if not default:
+                differ.append(f"{option}: (see table below), but the default is empty")
+            continue
+        if shown == "unset" or option == "data_dir":
+            continue
+        monkeypatch.setenv(variable, shown.strip("`"))
+        if functools.reduce(getattr, option.split("."), load_settings()) != default:
+            differ.append(f"{option}: {shown} is not the default")
+        monkeypatch.delenv(variable)
+    assert not differ, "\n".join(differ)
