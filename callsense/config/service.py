@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+def http_url(value: str | None) -> str | None:
+    """``value`` when it is an http(s) URL with a host: 'gpu-box:11434' parses as a URL of scheme 'gpu-box',
+    which only the first request would refuse."""
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL with a host (http://host:port), not '{value}'")
+    return value
 
 
 def webhook_secret_key(secret: str) -> bytes:
@@ -65,6 +76,8 @@ class TwilioSettings(BaseModel):
         description="The public base URL Twilio calls (https://calls.example.com), needed behind a reverse "
         "proxy because the signature covers the URL Twilio used.",
     )
+
+    _public_url = field_validator("public_url")(http_url)
 
 
 class ServerSettings(BaseModel):

@@ -37,6 +37,14 @@ def test_toml_file_is_read_and_env_wins(tmp_path: Path, monkeypatch: pytest.Monk
         ("CALLSENSE_ASR__BEAM_SIZE", "0", r"asr\.beam_size: .* \(CALLSENSE_ASR__BEAM_SIZE\)"),
         ("CALLSENSE_ASR__TEMPERATURES", "[0.8, 0.2]", "ascending"),
         ("CALLSENSE_LOG_LEVEL", "loud", "log_level"),
+        # Taken as they were: every analysis then failed, each Twilio callback was refused as badly signed.
+        (
+            "CALLSENSE_LLM__BASE_URL",
+            "gpu-box:11434",
+            r"^invalid configuration: llm\.base_url: must be an http\(s\) URL with a host "
+            r"\(http://host:port\), not 'gpu-box:11434' \(CALLSENSE_LLM__BASE_URL\)$",
+        ),
+        ("CALLSENSE_TWILIO__PUBLIC_URL", "calls.example.com", r"twilio\.public_url: must be an http\(s\)"),
         (  # the environment file's placeholder left in place: every signed webhook was answered 503
             "CALLSENSE_WEBHOOKS__SECRETS",
             '["whsec_CHANGE-ME"]',
