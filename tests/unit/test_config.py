@@ -77,6 +77,20 @@ def test_invalid_settings_name_the_option(
         load_settings()
 
 
+@pytest.mark.parametrize(("content", "problem"), [(None, "is not a file"), ("not a PEM\n", "holds no CA")])
+def test_a_ca_file_that_cannot_be_read_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None, problem: str
+) -> None:
+    """Taken as it was, it failed every download, of public https recordings too, each retried for half an
+    hour as an unexpected error."""
+    ca_file = tmp_path / "recorder-ca.pem"
+    if content is not None:
+        ca_file.write_text(content)
+    monkeypatch.setenv("CALLSENSE_FETCH__CA_FILE", str(ca_file))
+    with pytest.raises(ConfigError, match=rf"fetch\.ca_file: {ca_file} {problem}.*CALLSENSE_FETCH__CA_FILE"):
+        load_settings()
+
+
 def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CALLSENSE_CONFIG", str(tmp_path / "absent.toml"))
     with pytest.raises(ConfigError, match="not a file"):
