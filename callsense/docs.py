@@ -24,26 +24,25 @@ HEADER = """# Configuration reference
 Generated from `callsense/config/` by `python -m callsense.docs`; do not edit by hand.
 
 Set options as environment variables (`CALLSENSE_` + the name in capitals, nested with `__`:
-`CALLSENSE_LLM__BACKEND=ollama`) or in a TOML file named by `CALLSENSE_CONFIG` (default `./callsense.toml`),
-where nested options live in tables (`[llm]` then `backend = "ollama"`). Environment variables win over the
-file. Unknown `CALLSENSE_` variables and unknown keys in the file are refused at start, so a typo cannot
-silently fall back to a default.
+`CALLSENSE_ASR__AGENT_CHANNEL=right`) or in a TOML file named by `CALLSENSE_CONFIG` (default
+`./callsense.toml`), where nested options live in tables (`[asr]` then `agent_channel = "right"`).
+Environment variables win over the file. Unknown `CALLSENSE_` variables and unknown keys in the file are
+refused at start, so a typo cannot silently fall back to a default.
 `CALLSENSE_BACKUP_PASSPHRASE` is no setting: `callsense backup` reads the key ring's passphrase from it
-([operations](operations.md#backup-and-restore)).
+([operations](operations.md#10-backup-and-restore)).
 """
 
 
 def _default(model: type[BaseModel], name: str) -> str:
-    field = model.model_fields[name]
-    if field.default_factory is not None:
+    """The default as the settings hold it: "(see table below)" only for a list of tables that has entries
+    by default (the taxonomy); an empty list or table shows as one, not as a table that is not there."""
+    value = model.model_fields[name].get_default(call_default_factory=True)
+    if isinstance(value, tuple | list) and value and isinstance(value[0], BaseModel):
         return "(see table below)"
-    value = field.default
-    if isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
-        return "(see table below)"
-    if hasattr(value, "value"):
-        value = value.value
     if name == "data_dir":
         return "`~/.local/share/callsense`"
+    value = [getattr(item, "value", item) for item in value] if isinstance(value, tuple | list) else value
+    value = getattr(value, "value", value)
     return f"`{json.dumps(value) if not isinstance(value, str) else value}`" if value is not None else "unset"
 
 

@@ -33,3 +33,29 @@ def openai_answering(content: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def listing(path: str, answer: dict[str, Any]) -> Iterator[str]:
+    """Yield the base URL of a server answering GET ``path`` with ``answer`` as JSON, any other path 404:
+    an LLM server's list of its models (Ollama's /api/tags, an OpenAI-compatible server's /v1/models)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(answer if self.path == path else {"error": "not found"}).encode()
+            self.send_response(200 if self.path == path else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
+
 from callsense.assets import catalog
 from callsense.config import Settings
 from callsense.config.blobs import BlobBackendName
@@ -38,6 +40,8 @@ def run_all(settings: Settings) -> Iterator[Check]:
         "onnxruntime telemetry and model hubs disabled",
     )
     yield from _model_checks(settings)
+    if settings.llm.backend is not LLMBackendName.embedded:
+        yield _llm_server(settings)
     yield _database(settings)
     yield _keys(settings)
     yield _archive(settings)
@@ -61,6 +65,43 @@ def _model_checks(settings: Settings) -> Iterator[Check]:
         else:
             exists = os.path.exists(os.path.expanduser(name))
             yield Check(label, exists, f"{name}: " + ("found" if exists else "path not found"))
+
+
+# Where each server lists its models: Ollama the pulled ones, an OpenAI-compatible server the ones it serves.
+_MODEL_LISTS = {
+    LLMBackendName.ollama: ("/api/tags", "models", "name"),
+    LLMBackendName.openai: ("/models", "data", "id"),
+}
+
+
+def _llm_server(settings: Settings) -> Check:
+    """The LLM server answers and lists llm.model: else every call fails its analysis, after its
+    transcription and the queue's retries (over an hour for a server that refuses connections)."""
+    from callsense.backends.llm.http import make_client
+
+    llm = settings.llm
+    path, items, key = _MODEL_LISTS[llm.backend]
+    url = f"{(llm.base_url or '').rstrip('/')}{path}"
+    headers = {"Authorization": f"Bearer {llm.api_key.get_secret_value()}"} if llm.api_key else None
+    try:
+        with make_client(timeout_s=10, headers=headers) as client:
+            response = client.get(url)
+        response.raise_for_status()
+        listed = {str(model.get(key)) for model in response.json().get(items, []) if isinstance(model, dict)}
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return Check("llm server", False, f"{llm.backend.value} at {url}: {exc}")
+    where = f"{llm.backend.value} at {llm.base_url}"
+    if llm.backend is LLMBackendName.openai:  # llama.cpp's server answers to any model name: a note only
+        listed_or_not = "lists" if llm.model in listed else "does not list (vLLM would refuse it)"
+        return Check("llm server", True, f"{where} answers; it {listed_or_not} llm.model {llm.model}")
+    if {llm.model, f"{llm.model}:latest"} & listed:  # Ollama takes 'qwen2.5' for 'qwen2.5:latest'
+        return Check("llm server", True, f"{where} has {llm.model}")
+    pulled = ", ".join(sorted(listed)) or "none"
+    return Check(
+        "llm server",
+        False,
+        f"{where} has not pulled {llm.model} (it has {pulled}): `ollama pull {llm.model}`",
+    )
 
 
 def _database(settings: Settings) -> Check:

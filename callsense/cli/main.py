@@ -241,7 +241,7 @@ def worker(
 
 @app.command()
 def doctor() -> None:
-    """Check the environment: settings, model packages, database, key file, archive, disk, GPU."""
+    """Check the environment: settings, models, LLM server, database, key file, archive, disk, GPU."""
     from callsense.cli import doctor as checks
 
     settings = common.settings()

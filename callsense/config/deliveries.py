@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from callsense.config.service import webhook_secret_key
+
 
 class DestinationKind(StrEnum):
     webhook = "webhook"
@@ -99,7 +101,9 @@ class DestinationSettings(BaseModel):
         "Sent as 'Authorization: Bearer'.",
     )
     secret: SecretStr | None = Field(
-        default=None, description="webhook: the Standard Webhooks signing secret (whsec_...)."
+        default=None,
+        description="webhook: the Standard Webhooks signing secret, whsec_ and base64 (make one with "
+        "`echo whsec_$(openssl rand -base64 32)` and give it to the receiver).",
     )
     fields: list[str] = Field(
         default_factory=lambda: list(DEFAULT_FIELDS),
@@ -212,6 +216,10 @@ class DestinationSettings(BaseModel):
         if self.kind is DestinationKind.webhook:
             if self.secret is None:
                 raise ValueError(f"destination {self.name}: a webhook needs secret (whsec_...)")
+            try:
+                webhook_secret_key(self.secret.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"destination {self.name}: secret {exc}") from None
         elif self.token is None:
             raise ValueError(f"destination {self.name}: {self.kind.value} needs token")
         if self.kind is DestinationKind.bottlecrm and self.no_match is NoMatch.unattached:

@@ -105,6 +105,21 @@ class FetchSettings(BaseModel):
             )
         return {key: value for key, value in data.items() if key not in REMOVED_FETCH_OPTIONS}
 
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        """Loaded once here: a missing or unreadable bundle would fail every download, each as unexpected."""
+        import ssl
+
+        if value is not None:
+            if not value.is_file():
+                raise ValueError(f"{value} is not a file (a PEM bundle of the recorder's CA certificates)")
+            try:
+                ssl.create_default_context().load_verify_locations(cafile=str(value))
+            except (ssl.SSLError, OSError) as exc:
+                raise ValueError(f"{value} holds no CA certificate that can be read: {exc}") from None
+        return value
+
     @field_validator("allow_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:

@@ -79,6 +79,23 @@ PRESETS: dict[Preset, dict[str, Any]] = {
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
+def valid_timestamp_format(value: str | None) -> str | None:
+    """A strptime format strptime can read, checked here: with an unknown directive ('%s', '%Q') every file's
+    timestamp would be refused, each file then staying refused until it changes."""
+    from datetime import datetime
+
+    if value is None or value == "epoch":
+        return value
+    try:
+        datetime.strptime("", value)
+    except ValueError as exc:  # an empty text never matches: only a format strptime cannot read is refused
+        if "directive" in str(exc) or "stray %" in str(exc):
+            raise ValueError(
+                f"timestamp_format '{value}': {exc} (strptime's directives; 'epoch' for Unix seconds)"
+            ) from None
+    return value
+
+
 class FileSourceSettings(BaseModel):
     """The options of every source that lists files (a folder, an S3 bucket)."""
 
@@ -213,6 +230,8 @@ class FileSourceSettings(BaseModel):
     @classmethod
     def _cron(cls, value: str) -> str:
         return valid_cron(value)
+
+    _timestamp_format = field_validator("timestamp_format")(valid_timestamp_format)
 
 
 def valid_cron(value: str) -> str:

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from callsense.config.service import http_url
+
 # faster-whisper keeps the first half of Whisper's 448-token window for hotwords and cuts the rest silently;
 # at about four characters a token, longer hints would lose their tail without a word.
 MAX_HOTWORDS_CHARACTERS = 800
@@ -246,6 +248,8 @@ class LLMSettings(BaseModel):
         "data; about 18 MB each, the 8 last used kept) in model_dir/prompt-states, so that a new process "
         "restores it instead of evaluating the instructions again (about 10 s on 2 cores).",
     )
+
+    _base_url = field_validator("base_url")(http_url)
 
     @model_validator(mode="after")
     def _server_needs_url(self) -> LLMSettings:

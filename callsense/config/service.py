@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import base64
+import binascii
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+def http_url(value: str | None) -> str | None:
+    """``value`` when it is an http(s) URL with a host: 'gpu-box:11434' parses as a URL of scheme 'gpu-box',
+    which only the first request would refuse."""
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL with a host (http://host:port), not '{value}'")
+    return value
+
+
+def webhook_secret_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (``whsec_`` and base64, or the base64 alone). Raises
+    ``ValueError`` in words that never quote the secret: checked when the settings load, so that a
+    placeholder left in place stops the start instead of every webhook and delivery that uses it."""
+    encoded = secret.strip().removeprefix("whsec_")
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        raise ValueError("is not valid base64 (a secret is whsec_ followed by base64)") from None
+    if not key:
+        raise ValueError("is empty")
+    return key
 
 
 class WebhookSettings(BaseModel):
@@ -12,7 +40,8 @@ class WebhookSettings(BaseModel):
 
     secrets: list[SecretStr] = Field(
         default_factory=list,
-        description="Standard Webhooks signing secrets (whsec_...). Several at once during a rotation.",
+        description="Standard Webhooks signing secrets (whsec_ and base64, as the recorder shows them; "
+        "one that is not is refused at start). Several at once during a rotation.",
     )
     bearer_tokens: list[SecretStr] = Field(
         default_factory=list,
@@ -21,6 +50,16 @@ class WebhookSettings(BaseModel):
     tolerance_s: int = Field(
         default=300, ge=10, le=3600, description="Allowed clock skew of webhook-timestamp."
     )
+
+    @field_validator("secrets")
+    @classmethod
+    def _keys(cls, secrets: list[SecretStr]) -> list[SecretStr]:
+        for number, secret in enumerate(secrets, 1):
+            try:
+                webhook_secret_key(secret.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"secret #{number} {exc}") from None
+        return secrets
 
 
 class TwilioSettings(BaseModel):
@@ -37,6 +76,8 @@ class TwilioSettings(BaseModel):
         description="The public base URL Twilio calls (https://calls.example.com), needed behind a reverse "
         "proxy because the signature covers the URL Twilio used.",
     )
+
+    _public_url = field_validator("public_url")(http_url)
 
 
 class ServerSettings(BaseModel):

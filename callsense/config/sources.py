@@ -20,6 +20,7 @@ from callsense.config.file_sources import (
     Preset,
     Sidecar,
     valid_cron,
+    valid_timestamp_format,
 )
 from callsense.config.models import Channel, SourceVocabulary
 from callsense.config.s3 import BUCKET, S3Access
@@ -209,6 +210,8 @@ class RestSourceSettings(SourceVocabulary):
     @classmethod
     def _cron(cls, value: str) -> str:
         return valid_cron(value)
+
+    _timestamp_format = field_validator("timestamp_format")(valid_timestamp_format)
 
 
 AnySource = FolderSourceSettings | S3SourceSettings | RestSourceSettings

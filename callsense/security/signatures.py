@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from callsense.config.service import webhook_secret_key
 from callsense.errors import ConfigError, SignatureError
 
 __all__ = [
@@ -49,14 +50,10 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _secret_key(secret: str, index: int) -> bytes:
-    encoded = secret.strip().removeprefix("whsec_")
     try:
-        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-    except binascii.Error:
-        raise ConfigError(f"webhook secret #{index + 1} is not valid base64") from None
-    if not key:
-        raise ConfigError(f"webhook secret #{index + 1} is empty")
-    return key
+        return webhook_secret_key(secret)
+    except ValueError as exc:
+        raise ConfigError(f"webhook secret #{index + 1} {exc}") from None
 
 
 def _configured(values: Sequence[str], what: str) -> Sequence[str]:

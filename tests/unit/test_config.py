@@ -37,6 +37,20 @@ def test_toml_file_is_read_and_env_wins(tmp_path: Path, monkeypatch: pytest.Monk
         ("CALLSENSE_ASR__BEAM_SIZE", "0", r"asr\.beam_size: .* \(CALLSENSE_ASR__BEAM_SIZE\)"),
         ("CALLSENSE_ASR__TEMPERATURES", "[0.8, 0.2]", "ascending"),
         ("CALLSENSE_LOG_LEVEL", "loud", "log_level"),
+        # Taken as they were: every analysis then failed, each Twilio callback was refused as badly signed.
+        (
+            "CALLSENSE_LLM__BASE_URL",
+            "gpu-box:11434",
+            r"^invalid configuration: llm\.base_url: must be an http\(s\) URL with a host "
+            r"\(http://host:port\), not 'gpu-box:11434' \(CALLSENSE_LLM__BASE_URL\)$",
+        ),
+        ("CALLSENSE_TWILIO__PUBLIC_URL", "calls.example.com", r"twilio\.public_url: must be an http\(s\)"),
+        (  # the environment file's placeholder left in place: every signed webhook was answered 503
+            "CALLSENSE_WEBHOOKS__SECRETS",
+            '["whsec_CHANGE-ME"]',
+            r"webhooks\.secrets: secret #1 is not valid base64 \(a secret is whsec_ followed by base64\) "
+            r"\(CALLSENSE_WEBHOOKS__SECRETS\)$",
+        ),
         ("CALLSENSE_NO_SUCH_OPTION", "1", "CALLSENSE_NO_SUCH_OPTION"),
         (
             "CALLSENSE_DATABASE_URL",
@@ -60,6 +74,20 @@ def test_invalid_settings_name_the_option(
 ) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=message):
+        load_settings()
+
+
+@pytest.mark.parametrize(("content", "problem"), [(None, "is not a file"), ("not a PEM\n", "holds no CA")])
+def test_a_ca_file_that_cannot_be_read_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None, problem: str
+) -> None:
+    """Taken as it was, it failed every download, of public https recordings too, each retried for half an
+    hour as an unexpected error."""
+    ca_file = tmp_path / "recorder-ca.pem"
+    if content is not None:
+        ca_file.write_text(content)
+    monkeypatch.setenv("CALLSENSE_FETCH__CA_FILE", str(ca_file))
+    with pytest.raises(ConfigError, match=rf"fetch\.ca_file: {ca_file} {problem}.*CALLSENSE_FETCH__CA_FILE"):
         load_settings()
 
 

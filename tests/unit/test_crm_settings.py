@@ -48,6 +48,9 @@ def test_destinations_load_with_defaults_and_secrets_stay_secret() -> None:
         ({**HUBSPOT, "fields": ["summary", "mood"]}, "unknown field(s) mood"),
         ({**HUBSPOT, "token": None}, "hubspot needs token"),
         ({**HOOK, "secret": None}, "a webhook needs secret"),
+        # Any text was taken, and every delivery then failed in the worker, each minute anew, never dead.
+        ({**HOOK, "secret": "whsec_..."}, "destination hook: secret is not valid base64 (a secret is whsec_"),
+        ({**HOOK, "secret": "whsec_"}, "destination hook: secret is empty"),
         ({**HUBSPOT, "base_url": "api.hubapi.com"}, "base_url must be an http(s) URL"),
         ({**HUBSPOT, "kind": "bottlecrm"}, "no_match must be 'create' or 'skip'"),
         ({**HUBSPOT, "no_match": "create"}, "fields must include customer_number"),

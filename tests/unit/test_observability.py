@@ -16,6 +16,7 @@ from callsense import metrics
 from tests.conftest import ROOT
 
 OBSERVABILITY = ROOT / "deploy" / "observability"
+DOCS = ROOT / "docs"
 # A metric name in PromQL: callsense's own, or what Prometheus itself adds (up).
 METRIC = re.compile(r"\b(callsense_[a-z_]+|up)\b(?!\s*\()")
 
@@ -76,6 +77,9 @@ def test_the_example_scrape_configuration_passes_promtool(tmp_path: Path) -> Non
     config = (OBSERVABILITY / "prometheus.yml").read_text()
     installed_token = "/etc/prometheus/callsense-metrics-token"
     assert installed_token in config
+    # The file operations.md installs the token as, wherever a page shows a scrape configuration.
+    shown = re.findall(r"credentials_file: (\S+)", "".join(page.read_text() for page in DOCS.glob("*.md")))
+    assert shown and set(shown) == {installed_token}
     (tmp_path / "prometheus.yml").write_text(config.replace(installed_token, str(token)))
     shutil.copy(OBSERVABILITY / "alerts.yml", tmp_path)
     checked = _promtool("check", "config", "prometheus.yml", cwd=tmp_path)

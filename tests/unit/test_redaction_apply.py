@@ -43,7 +43,7 @@ def test_masks_are_the_spans_widened_by_the_margin() -> None:
 
 
 def _destination(**changes: Any) -> DestinationSettings:
-    values = {"name": "crm", "kind": "webhook", "base_url": "https://crm.example/hook", "secret": "whsec_x"}
+    values = {"name": "crm", "kind": "webhook", "base_url": "https://crm.example/hook", "secret": "c2Vj"}
     return DestinationSettings.model_validate({**values, **changes})
 
 

@@ -205,6 +205,12 @@ def test_the_folder_check_names_what_is_missing(tmp_path: Path) -> None:
     [
         ({"sidecar_fields": {"caller": "src"}}, "unknown sidecar field"),
         ({"poll_cron": "every minute"}, "is not a cron line"),
+        # Taken as it was: every file with a timestamp was refused, and stayed so once the typo was fixed.
+        (
+            {"timestamp_format": "%s"},
+            "timestamp_format '%s': 's' is a bad directive.*'epoch' for Unix seconds",
+        ),
+        ({"timestamp_format": "%Y%m%d%"}, "timestamp_format '%Y%m%d%': stray %"),
         ({"filename_pattern": "(?P<call_id"}, "not a regular expression"),
         ({"preset": "genesys"}, "amazon-connect"),
         ({"sidecar": "xml", "sidecar_fields": {"agent": "parties/[bad"}}, "is not an element path"),
@@ -220,6 +226,13 @@ def test_the_folder_check_names_what_is_missing(tmp_path: Path) -> None:
 def test_settings_refuse_what_cannot_work(tmp_path: Path, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         FolderSourceSettings.model_validate({"name": "x", "path": tmp_path, **options})
+
+
+def test_a_rest_source_refuses_a_timestamp_format_strptime_cannot_read() -> None:
+    with pytest.raises(ValidationError, match="timestamp_format '%Y-%m-%dT%H:%M:%Q': 'Q' is a bad directive"):
+        RestSourceSettings(
+            name="api", url="https://recorder.example/api", timestamp_format="%Y-%m-%dT%H:%M:%Q"
+        )
 
 
 def test_source_names_are_unique(tmp_path: Path) -> None:
