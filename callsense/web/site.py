@@ -82,7 +82,9 @@ def session_user(request: Request, rt: Runtime) -> SignedIn | None:
 def signed_in(request: Request, rt: RuntimeDep) -> SignedIn:
     user = session_user(request, rt)
     if user is None:
-        target = f"{PREFIX}/sign-in?next={quote(request.url.path)}"
+        # The query string too: a bookmarked filtered list opens filtered after signing in again.
+        wanted = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+        target = f"{PREFIX}/sign-in?next={quote(wanted, safe='/')}"
         if request.headers.get("hx-request"):  # htmx would swap the sign-in page into a fragment
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, headers={"HX-Redirect": target})
         raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": target})

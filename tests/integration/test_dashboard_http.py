@@ -4,6 +4,7 @@ roles on pages and audio, the audit trail, CSV downloads."""
 from __future__ import annotations
 
 import codecs
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -483,3 +484,19 @@ def test_the_outcome_chart_counts_the_analysed_calls_only(app: object, rt: Runti
         analysed = session.scalar(select(func.count()).select_from(Analysis)) or 0
     assert 0 < analysed < every
     assert [sum(int(n) for n in row.split(",")[1:]) for row in rows] == [analysed] * 3
+
+
+def test_a_bookmarked_filtered_list_opens_filtered_after_signing_in(app: object) -> None:
+    """A lead's bookmark of the filtered list, opened after the session ended (12 hours), keeps its filters
+    through the sign-in page."""
+    client = _client(app)
+    bookmark = "/app/calls?agent=David&outcome=resolved&sort=duration&dir=asc"
+    to_sign_in = client.get(bookmark)
+    assert to_sign_in.status_code == 303
+    form = client.get(to_sign_in.headers["location"])
+    next_path = re.search(r'name="next" value="([^"]+)"', form.text)
+    assert next_path is not None
+    signed_in = _sign_in(client, "viewer", next_path=html.unescape(next_path[1]))
+    assert signed_in.headers["location"] == bookmark
+    listed = client.get(signed_in.headers["location"]).text
+    assert re.findall(r'class="call-link"[^>]*>([^<]+)<', listed) == ["demo-refund"]
