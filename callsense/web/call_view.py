@@ -152,8 +152,10 @@ def speakers_told(found: SpeakersFound) -> str:
 
 
 def clock(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on (a long call's 125:03 reads as 2:05:03)."""
     minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}:{rest:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
 
 
 def _strip(segments: list[Segment], record: CallRecord, duration: float) -> list[StripBand]:
