@@ -30,7 +30,7 @@ from callsense.web.site import PREFIX, CsrfCheckedDep, SignedInDep, WebRefusal, 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 INSIGHTS_DEFAULT_DAYS = 30
 COLUMNS = [  # (sort key or None, heading)
-    ("time", "Time"),
+    ("time", "Time (UTC)"),
     ("duration", "Duration"),
     ("language", "Language"),
     ("agent", "Agent"),

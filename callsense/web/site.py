@@ -24,7 +24,7 @@ from callsense.security.tokens import Role
 from callsense.serving import RuntimeDep
 from callsense.web import accounts, throttle
 from callsense.web.accounts import SignedIn
-from callsense.web.call_view import clock, speakers_told
+from callsense.web.call_view import clock, speakers_told, utc
 
 HERE = Path(__file__).parent
 PREFIX = "/app"
@@ -42,7 +42,7 @@ SECURITY_HEADERS = {
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
-    prefix=PREFIX, version=__version__, clock=clock, speakers_told=speakers_told, Role=Role
+    prefix=PREFIX, version=__version__, clock=clock, speakers_told=speakers_told, Role=Role, utc=utc
 )
 router = APIRouter(include_in_schema=False)
 LIMIT_MESSAGES = {

@@ -7,6 +7,7 @@ import codecs
 import html
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -368,7 +369,6 @@ def test_the_api_reads_a_time_without_an_offset_as_utc_whatever_the_database_zon
     with rt.db.transaction() as session:
         viewer = tokens.create(session=session, name="zone-viewer", role=Role.viewer)
         started = session.scalars(select(Call.started_at).where(Call.call_id == "demo-refund")).one()
-        database = session.scalar(text("select current_database()"))
     assert started is not None
     naive = started.astimezone(UTC).replace(tzinfo=None)
     client, headers = _client(app), {"Authorization": f"Bearer {viewer}"}
@@ -377,18 +377,44 @@ def test_the_api_reads_a_time_without_an_offset_as_utc_whatever_the_database_zon
         answer = client.get("/calls", params={**params, "limit": 200}, headers=headers)
         return [item["call_id"] for item in answer.json()["items"]]
 
-    with rt.db.transaction() as session:
-        session.execute(text(f"alter database \"{database}\" set timezone = 'America/New_York'"))
-    rt.db.engine.dispose()  # new connections take the zone
-    try:
+    with _database_zone(rt, "America/New_York"):
         assert "demo-refund" in listed(since=naive - timedelta(seconds=1))
         assert "demo-refund" not in listed(since=naive + timedelta(seconds=1))
         assert "demo-refund" in listed(until=naive + timedelta(seconds=1))
         assert "demo-refund" not in listed(until=naive - timedelta(seconds=1))
+
+
+@contextmanager
+def _database_zone(rt: Runtime, zone: str) -> Iterator[None]:
+    """PostgreSQL's TimeZone set to ``zone`` for the block, as an external server's or the host's may be."""
+    with rt.db.transaction() as session:
+        database = session.scalar(text("select current_database()"))
+        session.execute(text(f"alter database \"{database}\" set timezone = '{zone}'"))
+    rt.db.engine.dispose()  # new connections take the zone
+    try:
+        yield
     finally:
         with rt.db.transaction() as session:
             session.execute(text(f'alter database "{database}" reset timezone'))
         rt.db.engine.dispose()
+
+
+def test_times_read_as_utc_on_the_pages_whatever_the_database_zone(app: object, rt: Runtime) -> None:
+    """The pages say UTC and the date filters take UTC days, so a call at 14:00 UTC must not read 19:30
+    because the database server runs in India."""
+    with rt.db.transaction() as session:
+        started = session.scalars(select(Call.started_at).where(Call.call_id == "demo-refund")).one()
+    assert started is not None
+    shown = started.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    with _database_zone(rt, "Asia/Kolkata"):
+        listed = _analyst_page(app, "/app/calls?agent=David")
+        call_page = _analyst_page(app, "/app/calls/demo-refund")
+    row = re.search(r'demo-refund</a></td>\s*<td class="nowrap">([^<]+)</td>', listed)
+    assert row is not None and row[1] == shown
+    assert "Time (UTC)" in listed
+    assert f"<span>{shown} UTC</span>" in call_page
+    timeline = re.findall(r'class="event-when muted small">([^<·]+)', call_page)
+    assert timeline and all(when.strip().endswith(" UTC") for when in timeline)
 
 
 def test_the_api_searches_call_text_as_the_dashboard_does_each_role_its_own_text(
