@@ -284,7 +284,8 @@ def test_a_typed_filter_is_one_request_and_one_step_back(page: Any, dashboard: D
     assert page.evaluate("history.length") - steps_before == 2
     page.go_back()
     page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 2")
-    assert page.get_by_label("Topic").input_value() == "" and page.get_by_label("Agent").input_value() == "David"
+    assert page.get_by_label("Topic").input_value() == ""
+    assert page.get_by_label("Agent").input_value() == "David"
     page.go_back()
     page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 5")
 
