@@ -526,3 +526,21 @@ def test_a_bookmarked_filtered_list_opens_filtered_after_signing_in(app: object)
     assert signed_in.headers["location"] == bookmark
     listed = client.get(signed_in.headers["location"]).text
     assert re.findall(r'class="call-link"[^>]*>([^<]+)<', listed) == ["demo-refund"]
+
+
+def test_the_call_pages_calls_link_goes_back_to_the_filtered_list(app: object) -> None:
+    """A lead working through a filtered, sorted list opens a call; its "Calls" link returns to that list,
+    not to every call. Only this site's list is taken from the referrer."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    filtered = "/app/calls?agent=David&sort=duration&dir=asc"
+
+    def calls_link(referrer: str) -> str:
+        page = client.get("/app/calls/demo-refund", headers={"Referer": referrer}).text
+        found = re.search(r'aria-label="Breadcrumb"><a href="([^"]+)"', page)
+        assert found is not None
+        return html.unescape(found[1])
+
+    assert calls_link(LOCAL + filtered) == filtered
+    assert calls_link("https://evil.example" + filtered) == "/app/calls"
+    assert calls_link(LOCAL + "/app/insights?agent=David") == "/app/calls"
