@@ -544,3 +544,18 @@ def test_the_call_pages_calls_link_goes_back_to_the_filtered_list(app: object) -
     assert calls_link(LOCAL + filtered) == filtered
     assert calls_link("https://evil.example" + filtered) == "/app/calls"
     assert calls_link(LOCAL + "/app/insights?agent=David") == "/app/calls"
+
+
+@pytest.mark.parametrize(
+    ("period", "said"),
+    [
+        ("since=2026-11-07&until=2026-12-06", "2026-11-07 to 2026-12-06 (UTC days)"),
+        ("since=2026-11-07", "From 2026-11-07 (UTC days)"),
+        ("until=2026-12-06", "Up to 2026-12-06 (UTC days)"),
+    ],
+)
+def test_insights_say_the_period_with_one_end_open(app: object, period: str, said: str) -> None:
+    """A lead who picks only a From date reads the period, not "2026-11-07 to None"."""
+    page = _analyst_page(app, f"/app/insights?{period}")
+    heading = re.search(r'<h1>Insights</h1>\s*<p class="muted">([^·]+)·', page)
+    assert heading is not None and heading[1].strip() == said
