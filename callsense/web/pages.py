@@ -102,7 +102,13 @@ def calls_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRespo
         "columns": COLUMNS,
         "search_scope": "transcripts and summaries" if user.role.allows(Role.analyst) else "summaries",
     }
-    return page(request, "call_results.html" if fragment else "calls.html", context)
+    if not fragment:
+        return page(request, "calls.html", context)
+    response = page(request, "call_results.html", context)
+    # The address the browser shows (and a lead bookmarks): the filters set, not the form's every empty field.
+    shown = filters.query_string(sort=sort, dir="desc" if descending else "asc")
+    response.headers["HX-Push-Url"] = f"{request.url.path}?{shown}"
+    return response
 
 
 def view_token(user: SignedIn, call_id: str) -> str:

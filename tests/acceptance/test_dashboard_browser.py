@@ -276,6 +276,7 @@ def test_a_typed_filter_is_one_request_and_one_step_back(page: Any, dashboard: D
     page.get_by_label("Agent").fill("David")
     page.get_by_label("Agent").press("Enter")
     page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 2")
+    assert page.url == f"{dashboard.url}/app/calls?agent=David&sort=time&dir=desc"  # to bookmark or share
     page.get_by_label("Topic").fill("refund")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 1")

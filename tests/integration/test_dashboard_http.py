@@ -559,3 +559,18 @@ def test_insights_say_the_period_with_one_end_open(app: object, period: str, sai
     page = _analyst_page(app, f"/app/insights?{period}")
     heading = re.search(r'<h1>Insights</h1>\s*<p class="muted">([^·]+)·', page)
     assert heading is not None and heading[1].strip() == said
+
+
+def test_the_filtered_lists_address_holds_only_the_filters_set(app: object) -> None:
+    """The address htmx puts in the bar after filtering in place is what a lead bookmarks or pastes into a
+    ticket: the filters set, not every empty field of the form."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    form = {"q": "", "since": "", "language": "", "agent": "David", "outcome": "resolved", "sort": "time"}
+    fragment = client.get(
+        "/app/calls",
+        params={**form, "dir": "desc"},
+        headers={"HX-Request": "true", "HX-Target": "call-results"},
+    )
+    assert fragment.headers["hx-push-url"] == "/app/calls?outcome=resolved&agent=David&sort=time&dir=desc"
+    assert "hx-push-url" not in client.get("/app/calls", params=form).headers  # a whole page has its own
