@@ -29,6 +29,7 @@ from callsense.web.call_view import clock, speakers_told, utc
 HERE = Path(__file__).parent
 PREFIX = "/app"
 SESSION_COOKIE = "callsense_session"
+NEXT_MAX_CHARS = 2000  # the page to return to after signing in
 SIGNIN_COOKIE = "callsense_signin"  # double-submit token of the sign-in form, before any session exists
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SECURITY_HEADERS = {
@@ -82,8 +83,11 @@ def session_user(request: Request, rt: Runtime) -> SignedIn | None:
 def signed_in(request: Request, rt: RuntimeDep) -> SignedIn:
     user = session_user(request, rt)
     if user is None:
-        # The query string too: a bookmarked filtered list opens filtered after signing in again.
-        wanted = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+        # The query string too: a bookmarked filtered list opens filtered after signing in again (unless it
+        # is too long for the sign-in form to carry: a search in Japanese is nine characters a letter).
+        wanted = f"{request.url.path}?{request.url.query}"
+        if not request.url.query or len(wanted) > NEXT_MAX_CHARS:
+            wanted = request.url.path
         target = f"{PREFIX}/sign-in?next={quote(wanted, safe='/')}"
         if request.headers.get("hx-request"):  # htmx would swap the sign-in page into a fragment
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, headers={"HX-Redirect": target})
@@ -177,7 +181,7 @@ async def sign_in(
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     signin_token: Annotated[str, Form(max_length=100)],
-    next: Annotated[str, Form(max_length=2000)] = "",
+    next: Annotated[str, Form(max_length=NEXT_MAX_CHARS)] = "",
 ) -> Response:
     if not accounts.same_token(request.cookies.get(SIGNIN_COOKIE, ""), signin_token):
         return _sign_in_page(

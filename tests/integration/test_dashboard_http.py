@@ -526,6 +526,8 @@ def test_a_bookmarked_filtered_list_opens_filtered_after_signing_in(app: object)
     assert signed_in.headers["location"] == bookmark
     listed = client.get(signed_in.headers["location"]).text
     assert re.findall(r'class="call-link"[^>]*>([^<]+)<', listed) == ["demo-refund"]
+    too_long = _client(app).get("/app/calls", params={"q": "返金" * 100, "topic": "請求" * 50})
+    assert too_long.headers["location"] == "/app/sign-in?next=/app/calls"  # more than the form carries
 
 
 def test_the_call_pages_calls_link_goes_back_to_the_filtered_list(app: object) -> None:
