@@ -576,3 +576,16 @@ def test_the_filtered_lists_address_holds_only_the_filters_set(app: object) -> N
     )
     assert fragment.headers["hx-push-url"] == "/app/calls?outcome=resolved&agent=David&sort=time&dir=desc"
     assert "hx-push-url" not in client.get("/app/calls", params=form).headers  # a whole page has its own
+
+
+def test_insights_link_their_count_to_the_same_calls_in_the_list(app: object) -> None:
+    """A lead reading "Calls 1" for an agent opens exactly those calls: the period and filters go along."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    insights_page = client.get("/app/insights", params={"agent": "David", "outcome": "resolved"}).text
+    counted = re.search(r'id="kpi-calls">([0-9,]+)<', insights_page)
+    link = re.search(r'id="kpi-calls-list" href="([^"]+)"', insights_page)
+    assert counted is not None and link is not None
+    assert "since=" in link[1] and "agent=David" in link[1]
+    listed = re.search(r'class="result-count"><strong>([0-9,]+)<', client.get(html.unescape(link[1])).text)
+    assert listed is not None and listed[1] == counted[1] == "1"
