@@ -103,7 +103,9 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
     if criteria.category:
         # Names are unique ignoring case (as categories.save compares them): "long hold" is "Long hold".
         named = func.lower(CallCategory.category) == func.lower(criteria.category)
-        found.append(exists().where(CallCategory.call_pk == Call.id, named))
+        # Correlated to the call only: a query over call_categories itself (Insights' categories per day)
+        # would otherwise correlate that table too and leave the subquery without a FROM.
+        found.append(exists().where(CallCategory.call_pk == Call.id, named).correlate(Call))
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
     return found

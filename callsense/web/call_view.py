@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -151,9 +151,17 @@ def speakers_told(found: SpeakersFound) -> str:
     return f"{voices}; agent {found.agent} by the words (confidence {found.role_confidence:.2f})"
 
 
+def utc(moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored time as UTC, the zone the pages name and the date filters use. PostgreSQL answers in its
+    TimeZone setting (an external server's, or the embedded one's from the host), not necessarily UTC."""
+    return moment.astimezone(UTC).strftime(pattern)
+
+
 def clock(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on (a long call's 125:03 reads as 2:05:03)."""
     minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}:{rest:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
 
 
 def _strip(segments: list[Segment], record: CallRecord, duration: float) -> list[StripBand]:
@@ -254,7 +262,7 @@ def load(
             seconds=e.seconds,
             detail=e.detail,
             actor=e.actor,
-            at_label=e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            at_label=utc(e.at, "%Y-%m-%d %H:%M:%S UTC"),
         )
         (view.access if e.kind in ACCESS_KINDS else view.timeline).append(run)
     return view

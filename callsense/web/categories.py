@@ -21,6 +21,7 @@ from callsense.runtime import Runtime
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 from callsense.web.accounts import SignedIn
+from callsense.web.call_view import utc
 from callsense.web.site import PREFIX, CsrfCheckedDep, WebRefusal, needs, page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -38,7 +39,7 @@ def _context(rt: Runtime, user: SignedIn, **form: Any) -> dict[str, Any]:
             "rule": describe(item.category.rule),
             "rule_json": json.dumps(item.category.stored_rule(), indent=2, ensure_ascii=False),
             "calls": found.counts.get(item.category.name, 0),
-            "updated": item.updated_at.strftime("%Y-%m-%d %H:%M") if item.updated_at else None,
+            "updated": utc(item.updated_at, "%Y-%m-%d %H:%M UTC") if item.updated_at else None,
             "updated_by": item.updated_by,
         }
         for item in found.defined

@@ -191,11 +191,17 @@ def _talk_per_agent(session: Session, where: list[ColumnElement[bool]]) -> Table
         [agent, calls, float(share) if share is not None else None, float(quiet)]
         for agent, calls, share, quiet in session.execute(query)
     ]
-    return Table(
-        "Talk share and non-talk per agent",
-        ["agent", "calls", "agent_talk_share_percent", "average_non_talk_seconds"],
-        rows,
-    )
+    title = "Talk share and non-talk per agent"
+    if len(rows) == TOP_AGENTS:
+        # A lead looks for each agent of the team: one left out must be said to be, not just be missing.
+        agents = session.scalar(
+            select(func.count(distinct(Call.agent))).where(
+                *where, Call.agent.is_not(None), Call.talk.is_not(None)
+            )
+        )
+        if agents and agents > TOP_AGENTS:
+            title += f" (the {TOP_AGENTS} of {agents} with the most calls; filter by agent for another)"
+    return Table(title, ["agent", "calls", "agent_talk_share_percent", "average_non_talk_seconds"], rows)
 
 
 def _categories_per_day(

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import uuid
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -30,7 +30,7 @@ from callsense.web.site import PREFIX, CsrfCheckedDep, SignedInDep, WebRefusal, 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 INSIGHTS_DEFAULT_DAYS = 30
 COLUMNS = [  # (sort key or None, heading)
-    ("time", "Time"),
+    ("time", "Time (UTC)"),
     ("duration", "Duration"),
     ("language", "Language"),
     ("agent", "Agent"),
@@ -102,7 +102,13 @@ def calls_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRespo
         "columns": COLUMNS,
         "search_scope": "transcripts and summaries" if user.role.allows(Role.analyst) else "summaries",
     }
-    return page(request, "call_results.html" if fragment else "calls.html", context)
+    if not fragment:
+        return page(request, "calls.html", context)
+    response = page(request, "call_results.html", context)
+    # The address the browser shows (and a lead bookmarks): the filters set, not the form's every empty field.
+    shown = filters.query_string(sort=sort, dir="desc" if descending else "asc")
+    response.headers["HX-Push-Url"] = f"{request.url.path}?{shown}"
+    return response
 
 
 def view_token(user: SignedIn, call_id: str) -> str:
@@ -140,6 +146,17 @@ def asks_original(request: Request, user: SignedIn, call_id: str) -> bool:
     return confirmed(request, user, call_id)
 
 
+def list_link(request: Request) -> str:
+    """Where the call page's "Calls" link goes: back to the list the call was opened from, with its filters,
+    sort and page (the browser sends that address as the referrer, this site's own only), else the list."""
+    came_from = urlsplit(request.headers.get("referer", ""))
+    ours = urlsplit(str(request.base_url))
+    # Only its path and query are used; the host is compared, not the scheme (a TLS proxy may not say it).
+    if (came_from.netloc, came_from.path) == (ours.netloc, f"{PREFIX}/calls"):
+        return f"{came_from.path}?{came_from.query}" if came_from.query else came_from.path
+    return f"{PREFIX}/calls"
+
+
 @router.get("/calls/{call_id}")
 def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLResponse:
     may_read = user.role.allows(Role.analyst)
@@ -163,6 +180,7 @@ def call_page(call_id: str, request: Request, rt: RuntimeDep, user: SignedInDep)
         "view": view,
         "record": view.record,
         "held_back": held_back,
+        "list_link": list_link(request),
         "view_token": view_token(user, call_id) if may_read else None,
     }
     return page(request, "call.html", context)

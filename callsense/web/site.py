@@ -24,11 +24,12 @@ from callsense.security.tokens import Role
 from callsense.serving import RuntimeDep
 from callsense.web import accounts, throttle
 from callsense.web.accounts import SignedIn
-from callsense.web.call_view import clock, speakers_told
+from callsense.web.call_view import clock, speakers_told, utc
 
 HERE = Path(__file__).parent
 PREFIX = "/app"
 SESSION_COOKIE = "callsense_session"
+NEXT_MAX_CHARS = 2000  # the page to return to after signing in
 SIGNIN_COOKIE = "callsense_signin"  # double-submit token of the sign-in form, before any session exists
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SECURITY_HEADERS = {
@@ -45,7 +46,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 # category named "Refund/../Return" before it posts, to the address of "Return".
 templates.env.filters["segment"] = partial(quote, safe="")
 templates.env.globals.update(
-    prefix=PREFIX, version=__version__, clock=clock, speakers_told=speakers_told, Role=Role
+    prefix=PREFIX, version=__version__, clock=clock, speakers_told=speakers_told, Role=Role, utc=utc
 )
 router = APIRouter(include_in_schema=False)
 LIMIT_MESSAGES = {
@@ -85,7 +86,12 @@ def session_user(request: Request, rt: Runtime) -> SignedIn | None:
 def signed_in(request: Request, rt: RuntimeDep) -> SignedIn:
     user = session_user(request, rt)
     if user is None:
-        target = f"{PREFIX}/sign-in?next={quote(request.url.path)}"
+        # The query string too: a bookmarked filtered list opens filtered after signing in again (unless it
+        # is too long for the sign-in form to carry: a search in Japanese is nine characters a letter).
+        wanted = f"{request.url.path}?{request.url.query}"
+        if not request.url.query or len(wanted) > NEXT_MAX_CHARS:
+            wanted = request.url.path
+        target = f"{PREFIX}/sign-in?next={quote(wanted, safe='/')}"
         if request.headers.get("hx-request"):  # htmx would swap the sign-in page into a fragment
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, headers={"HX-Redirect": target})
         raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": target})
@@ -178,7 +184,7 @@ async def sign_in(
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     signin_token: Annotated[str, Form(max_length=100)],
-    next: Annotated[str, Form(max_length=2000)] = "",
+    next: Annotated[str, Form(max_length=NEXT_MAX_CHARS)] = "",
 ) -> Response:
     if not accounts.same_token(request.cookies.get(SIGNIN_COOKIE, ""), signin_token):
         return _sign_in_page(

@@ -266,6 +266,31 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
     _shot(page, "05-call-translated")
 
 
+def test_a_typed_filter_is_one_request_and_one_step_back(page: Any, dashboard: Dashboard) -> None:
+    """Enter in a text field (or Apply after typing) filters once: the Back button then leaves the filter in
+    one press, as a lead expects, and the server is asked once."""
+    _sign_in(page, dashboard, "ana")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/app/calls?" in request.url else None)
+    steps_before = page.evaluate("history.length")
+    page.get_by_label("Agent").fill("David")
+    page.get_by_label("Agent").press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 2")
+    assert page.url == f"{dashboard.url}/app/calls?agent=David&sort=time&dir=desc"  # to bookmark or share
+    page.get_by_label("Topic").fill("refund")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 1")
+    page.wait_for_timeout(300)  # a second request would have been sent by now
+    assert len(asked) == 2, asked
+    assert page.evaluate("history.length") - steps_before == 2
+    page.go_back()
+    page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 2")
+    assert page.get_by_label("Topic").input_value() == ""
+    assert page.get_by_label("Agent").input_value() == "David"
+    page.go_back()
+    page.wait_for_function("() => document.querySelectorAll('table.calls tbody a.call-link').length === 5")
+
+
 def test_insights_charts_render_with_data(page: Any, dashboard: Dashboard) -> None:
     _sign_in(page, dashboard, "ana")
     page.get_by_role("link", name="Insights").click()

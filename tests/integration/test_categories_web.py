@@ -174,10 +174,17 @@ def test_the_call_page_shows_the_evidence_as_links_that_seek_the_player(app: obj
 
 
 def test_insights_count_categories_per_day(app: object) -> None:
-    csv = _signed_in(app, "viewer").get("/app/insights/categories.csv").content.decode("utf-8-sig")
+    viewer = _signed_in(app, "viewer")
+    csv = viewer.get("/app/insights/categories.csv").content.decode("utf-8-sig")
     header, *rows = csv.splitlines()
     assert header == "day,Refund given"
     assert sum(int(row.split(",")[1]) for row in rows) == 1
+    # Narrowed to the category, as the list's count links it: Insights and its CSV for the same calls.
+    filtered = viewer.get("/app/insights", params={"category": "Refund given"})
+    assert filtered.status_code == 200
+    assert re.search(r'id="kpi-calls">1<', filtered.text)
+    narrowed = viewer.get("/app/insights/categories.csv", params={"category": "refund GIVEN"})
+    assert narrowed.content.decode("utf-8-sig").splitlines() == [header, *rows]
 
 
 def test_deleting_a_category_takes_it_off_every_call_at_once(app: object, rt: Runtime) -> None:

@@ -361,6 +361,31 @@ def test_talk_filters_and_the_talk_per_agent_chart(rt: Runtime) -> None:
     assert per_agent["Hold-agent"] == [1, pytest.approx(100 * 28 / 30, abs=0.1), 30.0]
 
 
+def test_the_talk_per_agent_chart_says_when_it_leaves_agents_out(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the agents with the most calls are charted; a lead looking for another must be told."""
+    filters = CallFilters(status="done").with_default_period(30)
+
+    def talk_per_agent() -> insights.Table:
+        with rt.db.transaction() as session:
+            return insights.chart(
+                "talk_per_agent", session=session, filters=filters, include_transcripts=True
+            )
+
+    every_agent = talk_per_agent()
+    assert every_agent.title == "Talk share and non-talk per agent"
+    monkeypatch.setattr(insights, "TOP_AGENTS", len(every_agent.rows))
+    assert talk_per_agent().title == "Talk share and non-talk per agent"  # all of them fit
+    monkeypatch.setattr(insights, "TOP_AGENTS", 2)
+    top = talk_per_agent()
+    assert [row[0] for row in top.rows] == [row[0] for row in every_agent.rows[:2]]
+    assert top.title == (
+        f"Talk share and non-talk per agent (the 2 of {len(every_agent.rows)} with the most calls;"
+        " filter by agent for another)"
+    )
+
+
 def test_passwords_are_argon2id_hashes_and_checked(rt: Runtime) -> None:
     with rt.db.transaction() as session:
         user = accounts.create_user(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import codecs
+import html
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -421,7 +423,6 @@ def test_the_api_reads_a_time_without_an_offset_as_utc_whatever_the_database_zon
     with rt.db.transaction() as session:
         viewer = tokens.create(session=session, name="zone-viewer", role=Role.viewer)
         started = session.scalars(select(Call.started_at).where(Call.call_id == "demo-refund")).one()
-        database = session.scalar(text("select current_database()"))
     assert started is not None
     naive = started.astimezone(UTC).replace(tzinfo=None)
     client, headers = _client(app), {"Authorization": f"Bearer {viewer}"}
@@ -430,18 +431,44 @@ def test_the_api_reads_a_time_without_an_offset_as_utc_whatever_the_database_zon
         answer = client.get("/calls", params={**params, "limit": 200}, headers=headers)
         return [item["call_id"] for item in answer.json()["items"]]
 
-    with rt.db.transaction() as session:
-        session.execute(text(f"alter database \"{database}\" set timezone = 'America/New_York'"))
-    rt.db.engine.dispose()  # new connections take the zone
-    try:
+    with _database_zone(rt, "America/New_York"):
         assert "demo-refund" in listed(since=naive - timedelta(seconds=1))
         assert "demo-refund" not in listed(since=naive + timedelta(seconds=1))
         assert "demo-refund" in listed(until=naive + timedelta(seconds=1))
         assert "demo-refund" not in listed(until=naive - timedelta(seconds=1))
+
+
+@contextmanager
+def _database_zone(rt: Runtime, zone: str) -> Iterator[None]:
+    """PostgreSQL's TimeZone set to ``zone`` for the block, as an external server's or the host's may be."""
+    with rt.db.transaction() as session:
+        database = session.scalar(text("select current_database()"))
+        session.execute(text(f"alter database \"{database}\" set timezone = '{zone}'"))
+    rt.db.engine.dispose()  # new connections take the zone
+    try:
+        yield
     finally:
         with rt.db.transaction() as session:
             session.execute(text(f'alter database "{database}" reset timezone'))
         rt.db.engine.dispose()
+
+
+def test_times_read_as_utc_on_the_pages_whatever_the_database_zone(app: object, rt: Runtime) -> None:
+    """The pages say UTC and the date filters take UTC days, so a call at 14:00 UTC must not read 19:30
+    because the database server runs in India."""
+    with rt.db.transaction() as session:
+        started = session.scalars(select(Call.started_at).where(Call.call_id == "demo-refund")).one()
+    assert started is not None
+    shown = started.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    with _database_zone(rt, "Asia/Kolkata"):
+        listed = _analyst_page(app, "/app/calls?agent=David")
+        call_page = _analyst_page(app, "/app/calls/demo-refund")
+    row = re.search(r'demo-refund</a></td>\s*<td class="nowrap">([^<]+)</td>', listed)
+    assert row is not None and row[1] == shown
+    assert "Time (UTC)" in listed
+    assert f"<span>{shown} UTC</span>" in call_page
+    timeline = re.findall(r'class="event-when muted small">([^<·]+)', call_page)
+    assert timeline and all(when.strip().endswith(" UTC") for when in timeline)
 
 
 def test_the_api_searches_call_text_as_the_dashboard_does_each_role_its_own_text(
@@ -537,3 +564,82 @@ def test_the_outcome_chart_counts_the_analysed_calls_only(app: object, rt: Runti
         analysed = session.scalar(select(func.count()).select_from(Analysis)) or 0
     assert 0 < analysed < every
     assert [sum(int(n) for n in row.split(",")[1:]) for row in rows] == [analysed] * 3
+
+
+def test_a_bookmarked_filtered_list_opens_filtered_after_signing_in(app: object) -> None:
+    """A lead's bookmark of the filtered list, opened after the session ended (12 hours), keeps its filters
+    through the sign-in page."""
+    client = _client(app)
+    bookmark = "/app/calls?agent=David&outcome=resolved&sort=duration&dir=asc"
+    to_sign_in = client.get(bookmark)
+    assert to_sign_in.status_code == 303
+    form = client.get(to_sign_in.headers["location"])
+    next_path = re.search(r'name="next" value="([^"]+)"', form.text)
+    assert next_path is not None
+    signed_in = _sign_in(client, "viewer", next_path=html.unescape(next_path[1]))
+    assert signed_in.headers["location"] == bookmark
+    listed = client.get(signed_in.headers["location"]).text
+    assert re.findall(r'class="call-link"[^>]*>([^<]+)<', listed) == ["demo-refund"]
+    too_long = _client(app).get("/app/calls", params={"q": "返金" * 100, "topic": "請求" * 50})
+    assert too_long.headers["location"] == "/app/sign-in?next=/app/calls"  # more than the form carries
+
+
+def test_the_call_pages_calls_link_goes_back_to_the_filtered_list(app: object) -> None:
+    """A lead working through a filtered, sorted list opens a call; its "Calls" link returns to that list,
+    not to every call. Only this site's list is taken from the referrer."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    filtered = "/app/calls?agent=David&sort=duration&dir=asc"
+
+    def calls_link(referrer: str) -> str:
+        page = client.get("/app/calls/demo-refund", headers={"Referer": referrer}).text
+        found = re.search(r'aria-label="Breadcrumb"><a href="([^"]+)"', page)
+        assert found is not None
+        return html.unescape(found[1])
+
+    assert calls_link(LOCAL + filtered) == filtered
+    assert calls_link("https://evil.example" + filtered) == "/app/calls"
+    assert calls_link(LOCAL + "/app/insights?agent=David") == "/app/calls"
+
+
+@pytest.mark.parametrize(
+    ("period", "said"),
+    [
+        ("since=2026-11-07&until=2026-12-06", "2026-11-07 to 2026-12-06 (UTC days)"),
+        ("since=2026-11-07", "From 2026-11-07 (UTC days)"),
+        ("until=2026-12-06", "Up to 2026-12-06 (UTC days)"),
+    ],
+)
+def test_insights_say_the_period_with_one_end_open(app: object, period: str, said: str) -> None:
+    """A lead who picks only a From date reads the period, not "2026-11-07 to None"."""
+    page = _analyst_page(app, f"/app/insights?{period}")
+    heading = re.search(r'<h1>Insights</h1>\s*<p class="muted">([^·]+)·', page)
+    assert heading is not None and heading[1].strip() == said
+
+
+def test_the_filtered_lists_address_holds_only_the_filters_set(app: object) -> None:
+    """The address htmx puts in the bar after filtering in place is what a lead bookmarks or pastes into a
+    ticket: the filters set, not every empty field of the form."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    form = {"q": "", "since": "", "language": "", "agent": "David", "outcome": "resolved", "sort": "time"}
+    fragment = client.get(
+        "/app/calls",
+        params={**form, "dir": "desc"},
+        headers={"HX-Request": "true", "HX-Target": "call-results"},
+    )
+    assert fragment.headers["hx-push-url"] == "/app/calls?outcome=resolved&agent=David&sort=time&dir=desc"
+    assert "hx-push-url" not in client.get("/app/calls", params=form).headers  # a whole page has its own
+
+
+def test_insights_link_their_count_to_the_same_calls_in_the_list(app: object) -> None:
+    """A lead reading "Calls 1" for an agent opens exactly those calls: the period and filters go along."""
+    client = _client(app)
+    _sign_in(client, "viewer")
+    insights_page = client.get("/app/insights", params={"agent": "David", "outcome": "resolved"}).text
+    counted = re.search(r'id="kpi-calls">([0-9,]+)<', insights_page)
+    link = re.search(r'id="kpi-calls-list" href="([^"]+)"', insights_page)
+    assert counted is not None and link is not None
+    assert "since=" in link[1] and "agent=David" in link[1]
+    listed = re.search(r'class="result-count"><strong>([0-9,]+)<', client.get(html.unescape(link[1])).text)
+    assert listed is not None and listed[1] == counted[1] == "1"

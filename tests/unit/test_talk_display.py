@@ -13,7 +13,7 @@ from callsense.calls.schemas import (
     TimeSpan,
 )
 from callsense.config.talk import TalkSettings
-from callsense.web.call_view import speakers_told, strip_marks
+from callsense.web.call_view import clock, speakers_told, strip_marks
 from callsense.web.filters import CallFilters
 
 
@@ -47,6 +47,23 @@ def test_strip_marks_lie_where_the_spans_and_interruptions_are() -> None:
     ]
     assert marks[0].width == pytest.approx(17.6)
     assert marks[1].label == "customer interrupted at 0:30"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0, "0:00"),
+        (59.9, "0:59"),
+        (754, "12:34"),
+        (3599, "59:59"),
+        (3600, "1:00:00"),
+        (3620.4, "1:00:20"),
+        (7503, "2:05:03"),
+    ],
+)
+def test_times_of_an_hour_and_more_read_as_hours_minutes_and_seconds(seconds: float, shown: str) -> None:
+    """A two-hour call reads 2:05:03, not 125:03, in the list, the transcript and the strip."""
+    assert clock(seconds) == shown
 
 
 def test_a_crm_body_gets_one_line() -> None:
