@@ -8,6 +8,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+import structlog
+
 from callsense.calls import categories, deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
@@ -17,6 +19,8 @@ from callsense.pipeline import analysis, record_archive, redact, stages
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 
 def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UUID]:
@@ -32,6 +36,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             shown_segments = calls.read_segments(call=call, keyring=rt.keyring)
             language = call.language
             has_translation = call.transcript is not None and call.transcript.translated_enc is not None
+            analysed = call.transcript.segments_enc if call.transcript is not None else None
     if done_before:  # a retry after the commit: the record may not have been written
         record_archive.write(rt, call_pk)
         return pending
@@ -55,6 +60,11 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             call = calls.lock(session=session, call_pk=call_pk)
             if stages.lost_race(call, "analyse", force=force):
                 return deliveries.pending_ids(session=session, call_pk=call_pk)
+            if call.transcript is None or call.transcript.segments_enc != analysed:
+                # reprocessed meanwhile: stored, this analysis of the dropped transcript would make the new
+                # run's analyse find the stage done and leave the call short of done for ever
+                log.info("the call was reprocessed while it was analysed; this analysis is dropped")
+                return []
             calls.store_analysis(
                 session=session,
                 call=call,

@@ -18,7 +18,7 @@ from callsense import metrics
 from callsense.backends.crm.fake import FakeDestinations
 from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
-from callsense.calls import deliveries
+from callsense.calls import actions, deliveries
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
@@ -339,3 +339,32 @@ def test_a_run_that_loses_the_race_keeps_what_the_winner_stored(rt: Runtime) -> 
         record = calls.to_record(call=calls.get(session=session, call_id="race"), keyring=rt.keyring)
     assert record.summary == ANALYSIS["summary"]
     assert _finished(rt, call_pk, "analyse") == 1
+
+
+def test_a_reprocess_while_the_analysis_runs_ends_done_with_the_new_runs_analysis(rt: Runtime) -> None:
+    """Reprocess pressed (or posted) while a worker is analysing the call: the analysis of the dropped
+    transcript must not be stored over the restart, or the new run's analyse finds the stage done, never
+    sets the call done, and the reconciler queues it again every minute for ever."""
+    call_pk = ingest.ingest(rt, call_id="restarted", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+
+    restarts: list[actions.Restart] = []
+
+    def reprocessed_meanwhile(request: object) -> str:
+        with rt.db.transaction() as session:
+            restarts.append(actions.restart(session=session, call_id="restarted", actor="admin", via="api"))
+        return json.dumps({**ANALYSIS, "summary": ["Of the dropped transcript."]})
+
+    stale = dataclasses.replace(rt, llm=FakeLLM(reprocessed_meanwhile))
+    assert analyse.run(stale, call_pk) == []  # nothing to deliver: the restart's own run decides
+    assert status_of(rt, call_pk) is restarts[0].status
+
+    fetch.run(rt, call_pk, local_files=False)
+    assert transcribe.run(rt, call_pk) == "analyse"
+    (delivery_id,) = analyse.run(rt, call_pk)
+    assert status_of(rt, call_pk) is CallStatus.done
+    with rt.db.transaction() as session:
+        record = calls.to_record(call=calls.get(session=session, call_id="restarted"), keyring=rt.keyring)
+        assert deliveries.pending_ids(session=session, call_pk=call_pk) == [delivery_id]
+    assert record.summary == ANALYSIS["summary"]
