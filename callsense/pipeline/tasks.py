@@ -4,9 +4,9 @@ Jobs carry the call's id only; each stage checks what the call already has befor
 ``stages.py``), so a retried or duplicated job is harmless. After a stage commits, what it says comes next is
 deferred. If the process dies between the two, the ``reconcile`` periodic task finds the call whose next
 stage has no job and defers it; ``recover_stalled`` hands the jobs of workers that stopped heart-beating
-(killed with SIGKILL, machine lost) back to the queue; ``sweep_blobs`` removes what writes killed midway
-left in the blob store (``leftovers.py``). What the queue holds, for metrics and the
-operations page, is read by ``queue_figures.py``.
+(killed with SIGKILL, machine lost) back to the queue, up to their task's runs (``stalled.py``);
+``sweep_blobs`` removes what writes killed midway left in the blob store (``leftovers.py``). What the queue
+holds, for metrics and the operations page, is read by ``queue_figures.py``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import categorise as categorise_stage
 from callsense.pipeline import deliver as deliver_stage
 from callsense.pipeline import fetch as fetch_stage
-from callsense.pipeline import leftovers, retention, stages, workers
+from callsense.pipeline import leftovers, retention, stages, stalled, workers
 from callsense.pipeline import poll as poll_stage
 from callsense.pipeline import transcribe as transcribe_stage
 
@@ -226,12 +226,10 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
     )
 
 
-@blueprint.task(
-    name="deliver",
-    queue="deliver",
-    retry=DeliveryRetry(fallback=Backoff(max_attempts=20, base_seconds=10, cap_seconds=1800)),
-    pass_context=True,
-)
+DELIVERY_RETRY = DeliveryRetry(fallback=Backoff(max_attempts=20, base_seconds=10, cap_seconds=1800))
+
+
+@blueprint.task(name="deliver", queue="deliver", retry=DELIVERY_RETRY, pass_context=True)
 def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
     job_id = context.job.id if context.job else None
     bound = structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver")
@@ -313,11 +311,7 @@ def reconcile_categories(rt: Runtime, app: procrastinate.App) -> int:
 @blueprint.task(name="recover_stalled", queue="maintenance", pass_context=True)
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
-    manager = context.app.job_manager
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS):
-        log.warning("recovering stalled job", job_id=job.id, task=job.task_name)
-        await manager.retry_job(job)
-    await manager.prune_stalled_workers(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS * 4)
+    await stalled.recover(_runtime(context), context.app)
 
 
 @blueprint.periodic(cron=leftovers.SWEEP_CRON, periodic_id="sweep-blobs")
