@@ -118,4 +118,8 @@ def is_done(call: Call, stage: Stage) -> bool:
         return call.audio_blob is not None or call.transcript is not None
     if stage == "transcribe":
         return call.transcript is not None
+    if call.status == CallStatus.transcribed.value:
+        # an analysis beside it is of an earlier transcript: a forced transcription (`process --force`)
+        # stopped before its analysis; taken for done, the call would never end `done`
+        return False
     return call.analysis is not None or call.status == CallStatus.no_speech.value

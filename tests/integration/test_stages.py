@@ -368,3 +368,27 @@ def test_a_reprocess_while_the_analysis_runs_ends_done_with_the_new_runs_analysi
         record = calls.to_record(call=calls.get(session=session, call_id="restarted"), keyring=rt.keyring)
         assert deliveries.pending_ids(session=session, call_pk=call_pk) == [delivery_id]
     assert record.summary == ANALYSIS["summary"]
+
+
+def test_a_forced_run_stopped_after_its_transcription_is_analysed_again_by_the_queue(rt: Runtime) -> None:
+    """`callsense process --force` stopped (Ctrl-C, a lost terminal) between its transcription and its
+    analysis: the call waits in `transcribed` with the analysis of its previous transcript, which the
+    reconciler's analyse job must not take for this one's, or the call never ends `done`."""
+    call_pk = ingest.ingest(rt, call_id="forced", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    analyse.run(rt, call_pk)
+    again = [_turn(Speaker.agent, "Let me check that for you.", 0.0, 2.0)]
+    fetch.run(rt, call_pk, local_files=False, force=True)
+    assert transcribe.run(dataclasses.replace(rt, transcriber=FakeTranscriber(again)), call_pk, force=True)
+    assert status_of(rt, call_pk) is CallStatus.transcribed
+
+    def reads_the_new_transcript(request: object) -> str:
+        assert "Let me check that for you." in str(request)
+        return json.dumps({**ANALYSIS, "summary": ["Checked."]})
+
+    analyse.run(dataclasses.replace(rt, llm=FakeLLM(reads_the_new_transcript)), call_pk)
+    assert status_of(rt, call_pk) is CallStatus.done
+    with rt.db.transaction() as session:
+        record = calls.to_record(call=calls.get(session=session, call_id="forced"), keyring=rt.keyring)
+    assert record.summary == ["Checked."]
