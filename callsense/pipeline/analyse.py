@@ -62,8 +62,11 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
                 return deliveries.pending_ids(session=session, call_pk=call_pk)
             if call.transcript is None or call.transcript.segments_enc != analysed:
                 # reprocessed meanwhile: stored, this analysis of the dropped transcript would make the new
-                # run's analyse find the stage done and leave the call short of done for ever
-                log.info("the call was reprocessed while it was analysed; this analysis is dropped")
+                # run's analyse find the stage done and leave the call short of done for ever. (A transcript
+                # sealed anew by `keys migrate-envelope` counts too: the reconciler queues the analysis again.)
+                log.info(
+                    "the transcript changed while it was analysed (reprocessed?); this analysis is dropped"
+                )
                 return []
             calls.store_analysis(
                 session=session,
