@@ -63,7 +63,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             if call.transcript is None or call.transcript.segments_enc != analysed:
                 # reprocessed meanwhile: stored, this analysis of the dropped transcript would make the new
                 # run's analyse find the stage done and leave the call short of done for ever. (A transcript
-                # sealed anew by `keys migrate-envelope` counts too: the reconciler queues the analysis again.)
+                # sealed anew by `keys migrate-envelope` counts too; the reconciler queues it again.)
                 log.info(
                     "the transcript changed while it was analysed (reprocessed?); this analysis is dropped"
                 )
