@@ -27,21 +27,22 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
     """Next come the call's pending deliveries (their ids), also when the analysis was done before."""
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
-        if call.status == CallStatus.no_speech.value or (not force and stages.is_done(call, "analyse")):
-            pending = deliveries.pending_ids(session=session, call_pk=call_pk)
-            done_before = True
-        else:
-            done_before = False
-            segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
-            shown_segments = calls.read_segments(call=call, keyring=rt.keyring)
-            language = call.language
-            has_translation = call.transcript is not None and call.transcript.translated_enc is not None
-            analysed = call.transcript.segments_enc if call.transcript is not None else None
+        done_before = call.status == CallStatus.no_speech.value or (
+            not force and stages.is_done(call, "analyse")
+        )
+        pending = deliveries.pending_ids(session=session, call_pk=call_pk) if done_before else []
     if done_before:  # a retry after the commit: the record may not have been written
         record_archive.write(rt, call_pk)
         return pending
     with stages.audited(rt, call_pk, "analyse"):
         started = time.perf_counter()
+        with rt.db.transaction() as session:  # in the stage: a transcript that cannot be decrypted fails it
+            call = calls.lock(session=session, call_pk=call_pk)
+            segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
+            shown_segments = calls.read_segments(call=call, keyring=rt.keyring)
+            language = call.language
+            has_translation = call.transcript is not None and call.transcript.translated_enc is not None
+            analysed = call.transcript.segments_enc if call.transcript is not None else None
         translate = (
             rt.settings.translation is TranslationEngine.llm
             and language not in (None, "en")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from callsense import metrics
 from callsense.backends.crm.fake import FakeDestinations
@@ -24,7 +24,7 @@ from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
 from callsense.config.models import Channel
-from callsense.errors import PermanentFetchError, UnexpectedStageError
+from callsense.errors import DecryptionError, PermanentFetchError, UnexpectedStageError
 from callsense.pipeline import analyse, deliver, fetch, ingest, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
@@ -392,3 +392,36 @@ def test_a_forced_run_stopped_after_its_transcription_is_analysed_again_by_the_q
     with rt.db.transaction() as session:
         record = calls.to_record(call=calls.get(session=session, call_id="forced"), keyring=rt.keyring)
     assert record.summary == ["Checked."]
+
+
+@pytest.mark.parametrize(
+    ("stage", "table", "column"),
+    [
+        ("fetch", "calls", "source_enc"),
+        ("transcribe", "calls", "metadata_enc"),
+        ("analyse", "transcripts", "segments_enc"),
+    ],
+)
+def test_a_call_whose_stored_data_cannot_be_opened_fails_with_the_reason(
+    rt: Runtime, stage: str, table: str, column: str
+) -> None:
+    """A ciphertext the key ring cannot open (a key missing from this machine's ring, a damaged row) is a
+    permanent error like any other of the stage: the call ends `failed` with the reason, not left waiting
+    in its status with no word of why while the reconciler queues the stage again every minute."""
+    call_pk = ingest.ingest(rt, call_id=f"sealed-{stage}", source=SOURCE).call_pk
+    runs = {
+        "fetch": lambda: fetch.run(rt, call_pk, local_files=False),
+        "transcribe": lambda: transcribe.run(rt, call_pk),
+        "analyse": lambda: analyse.run(rt, call_pk),
+    }
+    for earlier in list(runs)[: list(runs).index(stage)]:
+        runs[earlier]()
+    key = "id" if table == "calls" else "call_pk"
+    with rt.db.transaction() as session:
+        session.execute(text(f"update {table} set {column} = 'damaged' where {key} = :pk"), {"pk": call_pk})
+    with pytest.raises(DecryptionError):
+        runs[stage]()
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        assert call.status == CallStatus.failed.value
+        assert (call.status_detail or "").startswith(f"{stage}: ")
