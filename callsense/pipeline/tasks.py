@@ -33,6 +33,7 @@ from callsense import backoff, db, metrics
 from callsense.calls import deliveries
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
+from callsense.config.file_sources import FileSourceSettings
 from callsense.errors import CallGoneError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import categorise as categorise_stage
@@ -263,11 +264,18 @@ def reconcile_calls(rt: Runtime, app: procrastinate.App) -> int:
     """Defer the next stage of every call that is waiting for one but has no job; returns how many.
 
     Only a job of that very stage counts: a job of an earlier stage left ``doing`` (its end could not be
-    recorded) must not hold the call back.
+    recorded) must not hold the call back. A call a folder or bucket gave that waits for its download is
+    left to the source's poll (one that died midway is taken over after its lease): a fetch job would refuse
+    its local copy for good.
     """
+    polled = [
+        source.name for source in rt.settings.sources.enabled() if isinstance(source, FileSourceSettings)
+    ]
     with rt.db.transaction() as session:
         waiting = session.execute(
-            select(Call.id, Call.status).where(Call.status.in_([status.value for status in NEXT_STAGE]))
+            select(Call.id, Call.status, Call.source_name).where(
+                Call.status.in_([s.value for s in NEXT_STAGE])
+            )
         ).all()
         queued = {
             (row[0], row[1])
@@ -280,8 +288,10 @@ def reconcile_calls(rt: Runtime, app: procrastinate.App) -> int:
             )
         }
     deferred = 0
-    for call_pk, status in waiting:
+    for call_pk, status, source_name in waiting:
         stage = NEXT_STAGE[CallStatus(status)]
+        if stage == "fetch" and source_name in polled:
+            continue
         if (str(call_pk), stage) not in queued and defer_stage(app, stage, call_pk):
             log.info("reconciled", call_pk=str(call_pk), stage=stage)
             deferred += 1
@@ -351,14 +361,8 @@ def source_lock(name: str) -> str:
     return f"poll:{name}"
 
 
-def conninfo(rt: Runtime) -> str:
-    """libpq connection string of the database SQLAlchemy uses (works for the embedded server's socket)."""
-    url = rt.db.engine.url.set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
 def build_app(rt: Runtime) -> procrastinate.App:
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(rt)))
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=rt.db.conninfo()))
     workers.make_resilient(app)
     # add_tasks_from moves the blueprint's tasks into the app and renames them in place; a copy keeps
     # ``blueprint`` intact for the next app built in this process (tests, benchmarks).
