@@ -30,8 +30,8 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
 
 from callsense import backoff, db, metrics
-from callsense.calls import deliveries
-from callsense.calls.models import Call
+from callsense.calls import deliveries, source_files
+from callsense.calls.models import Call, utcnow
 from callsense.calls.schemas import CallStatus
 from callsense.config.file_sources import FileSourceSettings
 from callsense.errors import CallGoneError, CRMUnavailableError, PermanentError
@@ -265,15 +265,16 @@ def reconcile_calls(rt: Runtime, app: procrastinate.App) -> int:
 
     Only a job of that very stage counts: a job of an earlier stage left ``doing`` (its end could not be
     recorded) must not hold the call back. A call a folder or bucket gave that waits for its download is
-    left to the source's poll (one that died midway is taken over after its lease): a fetch job would refuse
-    its local copy for good.
+    left to the source's poll (one that died midway is taken over after its lease), as long as that can take:
+    a fetch job refuses a file's path, failing the call (with that reason, should the file never come back).
     """
     polled = [
         source.name for source in rt.settings.sources.enabled() if isinstance(source, FileSourceSettings)
     ]
+    leased = utcnow() - 2 * source_files.TAKING_LEASE
     with rt.db.transaction() as session:
         waiting = session.execute(
-            select(Call.id, Call.status, Call.source_name).where(
+            select(Call.id, Call.status, Call.source_name, Call.created_at).where(
                 Call.status.in_([s.value for s in NEXT_STAGE])
             )
         ).all()
@@ -288,9 +289,9 @@ def reconcile_calls(rt: Runtime, app: procrastinate.App) -> int:
             )
         }
     deferred = 0
-    for call_pk, status, source_name in waiting:
+    for call_pk, status, source_name, created_at in waiting:
         stage = NEXT_STAGE[CallStatus(status)]
-        if stage == "fetch" and source_name in polled:
+        if stage == "fetch" and source_name in polled and created_at > leased:
             continue
         if (str(call_pk), stage) not in queued and defer_stage(app, stage, call_pk):
             log.info("reconciled", call_pk=str(call_pk), stage=stage)

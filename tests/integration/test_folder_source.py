@@ -353,3 +353,12 @@ def test_a_poll_killed_while_fetching_leaves_the_call_to_the_next_poller_not_a_f
         session.execute(update(SourceFile).values(updated_at=func.now() - source_files.TAKING_LEASE))
     assert _poll(rt).fetched
     assert _calls(rt)[call_id] == CallStatus.fetched.value and _rows(rt)["a.wav"][0] == "ingested"
+
+    with rt.db.transaction() as session:  # a call no poll came back for (its file gone) is not left silent
+        call = session.scalars(select(Call)).one()
+        call.status, call.created_at = (
+            CallStatus.received.value,
+            call.created_at - 2 * source_files.TAKING_LEASE,
+        )
+    with app.open():
+        assert tasks.reconcile_calls(rt, app) == 1
