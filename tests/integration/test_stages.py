@@ -353,7 +353,11 @@ def test_a_reprocess_while_the_analysis_runs_ends_done_with_the_new_runs_analysi
 
     def reprocessed_meanwhile(request: object) -> str:
         with rt.db.transaction() as session:
-            restarts.append(actions.restart(session=session, call_id="restarted", actor="admin", via="api"))
+            restarts.append(
+                actions.restart(
+                    session=session, call_id="restarted", actor="admin", via="api", blobs=rt.blobs
+                )
+            )
         return json.dumps({**ANALYSIS, "summary": ["Of the dropped transcript."]})
 
     stale = dataclasses.replace(rt, llm=FakeLLM(reprocessed_meanwhile))
@@ -425,3 +429,25 @@ def test_a_call_whose_stored_data_cannot_be_opened_fails_with_the_reason(
         call = calls.lock(session=session, call_pk=call_pk)
         assert call.status == CallStatus.failed.value
         assert (call.status_detail or "").startswith(f"{stage}: ")
+
+
+def test_a_reprocess_of_a_call_whose_recording_was_lost_fetches_it_again(settings: Settings) -> None:
+    """The stored recording is gone from the blob store (a NAS incident, a partial restore) while the row
+    still names it: Reprocess downloads it again from its source instead of failing the transcription on
+    the missing blob every time it is pressed."""
+    kept = Settings.model_validate({**settings.model_dump(), "redaction": {"keep_original_audio": True}})
+    rt = runtime_with_fakes(kept)
+    try:
+        call_pk = ingest.ingest(rt, call_id="lost", source=SOURCE).call_pk
+        fetch.run(rt, call_pk, local_files=False)
+        rt.blobs.delete(calls.audio_blob_key(call_pk))
+        with rt.db.transaction() as session:
+            restart = actions.restart(
+                session=session, call_id="lost", actor="admin", via="api", blobs=rt.blobs
+            )
+        assert (restart.stage, restart.status) == ("fetch", CallStatus.received)
+        assert fetch.run(rt, call_pk, local_files=False) == "transcribe"
+        assert transcribe.run(rt, call_pk) == "analyse"
+        assert len(rt.recordings.reads) == 2  # type: ignore[attr-defined]
+    finally:
+        rt.db.close()
