@@ -154,7 +154,7 @@ def _given_up(runs: int) -> str:
 
 
 def test_a_stage_that_committed_before_its_worker_died_is_not_failed_when_its_job_is_given_up(
-    rt: Runtime, queue: procrastinate.App
+    rt: Runtime,
 ) -> None:
     silent = _call_waiting_for(rt, CallStatus.no_speech, "committed-then-killed")
     job_id = _stalled(rt, "analyse", {"call_pk": silent}, runs_before=tasks.RETRY["analyse"].max_attempts - 1)
