@@ -135,6 +135,10 @@ class Database:
         with self.sessions.begin() as session:
             yield session
 
+    def conninfo(self) -> str:
+        """libpq connection string of this database (works for the embedded server's socket): the queue's."""
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -29,7 +29,8 @@
         ├── DatabaseUnavailableError the database did not answer (down, restarting, unreachable)
         ├── LLMUnavailableError      the LLM back-end did not answer
         ├── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
-        └── UnexpectedStageError     a stage stopped on an error that is none of these (a bug, a full disk)
+        ├── UnexpectedStageError     a stage stopped on an error that is none of these (a bug, a full disk)
+        └── WorkerLostError          the worker running a job stopped heart-beating (killed, out of memory)
 
 Library errors are translated into these at the boundary and re-raised ``from exc``; only the CLI, the
 API and the dashboard turn them into exit codes, JSON answers and pages.
@@ -177,6 +178,11 @@ class UnexpectedStageError(RetryableError):
     """A stage stopped on an exception callsense does not raise on purpose (a bug, a full disk, a library's
     failure); the original is its ``__cause__``, its traceback is logged. Retryable as the queue treats any
     error it cannot tell permanent: it runs the job again, up to the stage's attempts."""
+
+
+class WorkerLostError(RetryableError):
+    """The worker running a job stopped without finishing it (SIGKILL, the OOM killer, a crash, a lost
+    machine): what stalled-job recovery asks the job's retry strategy about (``pipeline/stalled.py``)."""
 
 
 class SignatureError(PermanentError):

@@ -76,7 +76,7 @@ async def reprocess(
 
     def reset() -> actions.Restart:
         with rt.db.transaction() as session:
-            return actions.restart(session=session, call_id=call_id, actor=actor, via=via)
+            return actions.restart(session=session, call_id=call_id, actor=actor, via=via, blobs=rt.blobs)
 
     restart = await run_in_threadpool(reset)
     await tasks.defer_stage_async(jobs_app, restart.stage, restart.call_pk)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from callsense.calls import deliveries, search
+from callsense.calls import access, deliveries, search
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.errors import NotFoundError
@@ -24,7 +24,7 @@ class Restart:
     status: CallStatus
 
 
-def restart(*, session: Session, call_id: str, actor: str, via: str) -> Restart:
+def restart(*, session: Session, call_id: str, actor: str, via: str, blobs: access.BlobReader) -> Restart:
     """Drop the call's transcript and analysis (and their words in the search index) so that it runs
     again: from transcription when its audio is stored, else from the download."""
     call = calls.lock(session=session, call_pk=calls.get(session=session, call_id=call_id).id)
@@ -33,6 +33,8 @@ def restart(*, session: Session, call_id: str, actor: str, via: str) -> Restart:
             f"the recording of call '{call_id}' was removed under the retention policy on "
             f"{call.audio_purged_at:%Y-%m-%d}; it cannot be processed again"
         )
+    if call.audio_blob is not None and not _stored(blobs, call.audio_blob):
+        call.audio_blob = None  # lost from the blob store (a NAS incident, a partial restore): fetched again
     stage = "transcribe" if call.audio_blob is not None else "fetch"
     call.transcript = None
     call.analysis = None
@@ -41,6 +43,14 @@ def restart(*, session: Session, call_id: str, actor: str, via: str) -> Restart:
     calls.set_status(session=session, call=call, status=status)
     calls.add_event(session=session, call_pk=call.id, stage=via, kind="reprocess", actor=actor)
     return Restart(call_pk=call.id, stage=stage, status=status)
+
+
+def _stored(blobs: access.BlobReader, key: str) -> bool:
+    try:
+        blobs.open(key).close()
+    except NotFoundError:
+        return False
+    return True
 
 
 def retry_delivery(*, session: Session, delivery_id: uuid.UUID, actor: str) -> deliveries.DeliveryView:

@@ -8,6 +8,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+import structlog
+
 from callsense.calls import categories, deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
@@ -18,25 +20,29 @@ from callsense.pipeline import analysis, record_archive, redact, stages
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
 
+log = structlog.get_logger(__name__)
+
 
 def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UUID]:
     """Next come the call's pending deliveries (their ids), also when the analysis was done before."""
     with rt.db.transaction() as session:
         call = calls.lock(session=session, call_pk=call_pk)
-        if call.status == CallStatus.no_speech.value or (not force and stages.is_done(call, "analyse")):
-            pending = deliveries.pending_ids(session=session, call_pk=call_pk)
-            done_before = True
-        else:
-            done_before = False
-            segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
-            shown_segments = calls.read_segments(call=call, keyring=rt.keyring)
-            language = call.language
-            has_translation = call.transcript is not None and call.transcript.translated_enc is not None
+        done_before = call.status == CallStatus.no_speech.value or (
+            not force and stages.is_done(call, "analyse")
+        )
+        pending = deliveries.pending_ids(session=session, call_pk=call_pk) if done_before else []
     if done_before:  # a retry after the commit: the record may not have been written
         record_archive.write(rt, call_pk)
         return pending
     with stages.audited(rt, call_pk, "analyse"):
         started = time.perf_counter()
+        with rt.db.transaction() as session:  # in the stage: a transcript that cannot be decrypted fails it
+            call = calls.lock(session=session, call_pk=call_pk)
+            segments = calls.read_segments(call=call, keyring=rt.keyring, original=True)
+            shown_segments = calls.read_segments(call=call, keyring=rt.keyring)
+            language = call.language
+            has_translation = call.transcript is not None and call.transcript.translated_enc is not None
+            analysed = call.transcript.segments_enc if call.transcript is not None else None
         translate = (
             rt.settings.translation is TranslationEngine.llm
             and language not in (None, "en")
@@ -55,6 +61,14 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             call = calls.lock(session=session, call_pk=call_pk)
             if stages.lost_race(call, "analyse", force=force):
                 return deliveries.pending_ids(session=session, call_pk=call_pk)
+            if call.transcript is None or call.transcript.segments_enc != analysed:
+                # reprocessed meanwhile: stored, this analysis of the dropped transcript would make the new
+                # run's analyse find the stage done and leave the call short of done for ever. (A transcript
+                # sealed anew by `keys migrate-envelope` counts too; the reconciler queues it again.)
+                log.info(
+                    "the transcript changed while it was analysed (reprocessed?); this analysis is dropped"
+                )
+                return []
             calls.store_analysis(
                 session=session,
                 call=call,

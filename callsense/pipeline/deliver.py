@@ -251,6 +251,18 @@ def _record_failure(
     return wait
 
 
+def give_up(rt: Runtime, delivery_id: uuid.UUID, reason: str) -> None:
+    """The queue runs the delivery no more (every worker that tried it died in it): dead-lettered with the
+    reason, for an operator's retry, unless it ended meanwhile or its call was erased."""
+    with rt.db.transaction() as session:
+        try:
+            delivery = deliveries.lock(session=session, delivery_id=delivery_id)
+        except CallGoneError:
+            return
+        if delivery.status == DeliveryStatus.pending:
+            _finish(session, delivery, DeliveryStatus.dead, error=reason)
+
+
 def run(rt: Runtime, delivery_id: uuid.UUID) -> None:
     """One attempt, the end of the call's path; raises ``CRMUnavailableError`` (the wait in ``retry_after``)
     when it should be retried."""

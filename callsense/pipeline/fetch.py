@@ -34,13 +34,15 @@ def run(
 
     ``local_files=False`` for sources that came over the network: a webhook must not read our disk."""
     with rt.db.transaction() as session:
-        call = calls.lock(session=session, call_pk=call_pk)
-        if not force and stages.is_done(call, "fetch"):
+        if not force and stages.is_done(calls.lock(session=session, call_pk=call_pk), "fetch"):
             return "transcribe"
-        if source is None:
-            source = calls.source_of(call=call, keyring=rt.keyring)
     with stages.audited(rt, call_pk, "fetch"):
         started = time.perf_counter()
+        if source is None:  # in the stage: a source that cannot be decrypted fails the call with the reason
+            with rt.db.transaction() as session:
+                source = calls.source_of(
+                    call=calls.lock(session=session, call_pk=call_pk), keyring=rt.keyring
+                )
         key = calls.audio_blob_key(call_pk)
         with tempfile.TemporaryFile(prefix="callsense-fetch-") as spool:  # unlinked: gone with us
             rt.recordings.spool(source, local_files=local_files, into=spool)

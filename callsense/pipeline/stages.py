@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Literal
 
 import structlog
+from sqlalchemy.orm import Session
 
 from callsense.calls import service as calls
 from callsense.calls.models import Call
@@ -60,20 +61,37 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
         again = exc.retryable and QUEUE_RETRIES.get()
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
-            status = CallStatus(call.status) if again else CallStatus.failed
-            detail = f"{stage}: {exc}" + ("; the queue tries again later" if again else "")
-            calls.set_status(session=session, call=call, status=status, detail=detail)
-            calls.add_event(
-                session=session,
-                call_pk=call_pk,
-                stage=stage,
-                kind="failed",
-                detail=str(exc),
-                seconds=time.perf_counter() - started,
+            _record_failure(
+                session, call, stage, str(exc), again=again, seconds=time.perf_counter() - started
             )
         if exc is raised:
             raise
         raise exc from raised
+
+
+def _record_failure(
+    session: Session, call: Call, stage: Stage, reason: str, *, again: bool, seconds: float | None
+) -> None:
+    """The reason as the call's status detail and a ``failed`` event; ``again``: the queue runs the stage
+    again, so the call keeps its status meanwhile."""
+    status = CallStatus(call.status) if again else CallStatus.failed
+    detail = f"{stage}: {reason}" + ("; the queue tries again later" if again else "")
+    calls.set_status(session=session, call=call, status=status, detail=detail)
+    calls.add_event(
+        session=session, call_pk=call.id, stage=stage, kind="failed", detail=reason, seconds=seconds
+    )
+
+
+def give_up(rt: Runtime, call_pk: uuid.UUID, stage: Stage, reason: str) -> None:
+    """The queue runs the stage no more (every worker that ran it died in it): the call ``failed`` with
+    the reason, unless the stage stored its results before the worker died, or the call was erased."""
+    with rt.db.transaction() as session:
+        try:
+            call = calls.lock(session=session, call_pk=call_pk)
+        except CallGoneError:
+            return
+        if not is_done(call, stage):
+            _record_failure(session, call, stage, reason, again=False, seconds=None)
 
 
 def _unexpected(raised: Exception, call_pk: uuid.UUID, stage: Stage) -> UnexpectedStageError:
@@ -100,4 +118,8 @@ def is_done(call: Call, stage: Stage) -> bool:
         return call.audio_blob is not None or call.transcript is not None
     if stage == "transcribe":
         return call.transcript is not None
+    if call.status == CallStatus.transcribed.value:
+        # an analysis beside it is of an earlier transcript: a forced transcription (`process --force`)
+        # stopped before its analysis; taken for done, the call would never end `done`
+        return False
     return call.analysis is not None or call.status == CallStatus.no_speech.value

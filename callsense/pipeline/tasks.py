@@ -4,9 +4,9 @@ Jobs carry the call's id only; each stage checks what the call already has befor
 ``stages.py``), so a retried or duplicated job is harmless. After a stage commits, what it says comes next is
 deferred. If the process dies between the two, the ``reconcile`` periodic task finds the call whose next
 stage has no job and defers it; ``recover_stalled`` hands the jobs of workers that stopped heart-beating
-(killed with SIGKILL, machine lost) back to the queue; ``sweep_blobs`` removes what writes killed midway
-left in the blob store (``leftovers.py``). What the queue holds, for metrics and the
-operations page, is read by ``queue_figures.py``.
+(killed with SIGKILL, machine lost) back to the queue, up to their task's runs (``stalled.py``);
+``sweep_blobs`` removes what writes killed midway left in the blob store (``leftovers.py``). What the queue
+holds, for metrics and the operations page, is read by ``queue_figures.py``.
 """
 
 from __future__ import annotations
@@ -30,15 +30,16 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
 
 from callsense import backoff, db, metrics
-from callsense.calls import deliveries
-from callsense.calls.models import Call
+from callsense.calls import deliveries, source_files
+from callsense.calls.models import Call, utcnow
 from callsense.calls.schemas import CallStatus
+from callsense.config.file_sources import FileSourceSettings
 from callsense.errors import CallGoneError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import categorise as categorise_stage
 from callsense.pipeline import deliver as deliver_stage
 from callsense.pipeline import fetch as fetch_stage
-from callsense.pipeline import leftovers, retention, stages, workers
+from callsense.pipeline import leftovers, retention, stages, stalled, workers
 from callsense.pipeline import poll as poll_stage
 from callsense.pipeline import transcribe as transcribe_stage
 
@@ -226,12 +227,10 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
     )
 
 
-@blueprint.task(
-    name="deliver",
-    queue="deliver",
-    retry=DeliveryRetry(fallback=Backoff(max_attempts=20, base_seconds=10, cap_seconds=1800)),
-    pass_context=True,
-)
+DELIVERY_RETRY = DeliveryRetry(fallback=Backoff(max_attempts=20, base_seconds=10, cap_seconds=1800))
+
+
+@blueprint.task(name="deliver", queue="deliver", retry=DELIVERY_RETRY, pass_context=True)
 def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
     job_id = context.job.id if context.job else None
     bound = structlog.contextvars.bound_contextvars(delivery_id=delivery_id, job_id=job_id, stage="deliver")
@@ -265,11 +264,19 @@ def reconcile_calls(rt: Runtime, app: procrastinate.App) -> int:
     """Defer the next stage of every call that is waiting for one but has no job; returns how many.
 
     Only a job of that very stage counts: a job of an earlier stage left ``doing`` (its end could not be
-    recorded) must not hold the call back.
+    recorded) must not hold the call back. A call a folder or bucket gave that waits for its download is
+    left to the source's poll (one that died midway is taken over after its lease), as long as that can take:
+    a fetch job refuses a file's path, failing the call (with that reason, should the file never come back).
     """
+    polled = [
+        source.name for source in rt.settings.sources.enabled() if isinstance(source, FileSourceSettings)
+    ]
+    leased = utcnow() - 2 * source_files.TAKING_LEASE
     with rt.db.transaction() as session:
         waiting = session.execute(
-            select(Call.id, Call.status).where(Call.status.in_([status.value for status in NEXT_STAGE]))
+            select(Call.id, Call.status, Call.source_name, Call.created_at).where(
+                Call.status.in_([s.value for s in NEXT_STAGE])
+            )
         ).all()
         queued = {
             (row[0], row[1])
@@ -282,8 +289,10 @@ def reconcile_calls(rt: Runtime, app: procrastinate.App) -> int:
             )
         }
     deferred = 0
-    for call_pk, status in waiting:
+    for call_pk, status, source_name, created_at in waiting:
         stage = NEXT_STAGE[CallStatus(status)]
+        if stage == "fetch" and source_name in polled and created_at > leased:
+            continue
         if (str(call_pk), stage) not in queued and defer_stage(app, stage, call_pk):
             log.info("reconciled", call_pk=str(call_pk), stage=stage)
             deferred += 1
@@ -313,11 +322,7 @@ def reconcile_categories(rt: Runtime, app: procrastinate.App) -> int:
 @blueprint.task(name="recover_stalled", queue="maintenance", pass_context=True)
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
-    manager = context.app.job_manager
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS):
-        log.warning("recovering stalled job", job_id=job.id, task=job.task_name)
-        await manager.retry_job(job)
-    await manager.prune_stalled_workers(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS * 4)
+    await stalled.recover(_runtime(context), context.app)
 
 
 @blueprint.periodic(cron=leftovers.SWEEP_CRON, periodic_id="sweep-blobs")
@@ -357,14 +362,8 @@ def source_lock(name: str) -> str:
     return f"poll:{name}"
 
 
-def conninfo(rt: Runtime) -> str:
-    """libpq connection string of the database SQLAlchemy uses (works for the embedded server's socket)."""
-    url = rt.db.engine.url.set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
 def build_app(rt: Runtime) -> procrastinate.App:
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(rt)))
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=rt.db.conninfo()))
     workers.make_resilient(app)
     # add_tasks_from moves the blueprint's tasks into the app and renames them in place; a copy keeps
     # ``blueprint`` intact for the next app built in this process (tests, benchmarks).

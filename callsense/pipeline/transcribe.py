@@ -38,10 +38,12 @@ def run(
         if not force and stages.is_done(call, "transcribe"):
             _discard_original(rt, call)  # a run that died before it could (see ``_discard_original``)
             return "analyse" if call.status == CallStatus.transcribed.value else None
-        agent_channel, given_by, notes = _agent_channel_override(call, rt)
-        vocabulary = _source_vocabulary(call, rt)
     with stages.audited(rt, call_pk, "transcribe"):
         started = time.perf_counter()
+        with rt.db.transaction() as session:  # in the stage: metadata that cannot be decrypted fails it
+            call = calls.lock(session=session, call_pk=call_pk)
+            agent_channel, given_by, notes = _agent_channel_override(call, rt)
+            vocabulary = _source_vocabulary(call, rt)
         blob = rt.blobs.open(calls.audio_blob_key(call_pk))
         with rt.keyring.open_blob(blob, context=calls.audio_context(call_pk)) as recording:
             audio = decode(recording, max_seconds=rt.settings.max_audio_seconds)

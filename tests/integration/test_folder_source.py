@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from callsense.backends.recordings.sources import FolderSource, Listed
 from callsense.backends.recordings.sources.fake import FakeSource
@@ -319,3 +319,46 @@ def test_an_unreadable_file_is_an_error_to_retry_not_a_refusal(rt: Runtime, root
     time.sleep(STABLE + 0.1)
     report = _poll(rt)
     assert report.failed == 1 and _rows(rt)["locked.wav"][0] == "error"
+
+
+class _Killed(BaseException):
+    """What a SIGKILL does to a poll: it stops where it is, running no handler (nor our except clauses)."""
+
+
+def test_a_poll_killed_while_fetching_leaves_the_call_to_the_next_poller_not_a_fetch_job(
+    rt: Runtime, root: Path
+) -> None:
+    """The worker dies while it stores a file's recording: the call is registered (`received`) and the file
+    `taking`. The reconciler must leave that call to the source's next poll, which takes the file over
+    after the lease; a fetch job would refuse a local path for good and fail the call in the meantime."""
+    put(root, "a.wav", tiny_wav())
+    _poll(rt)
+    time.sleep(STABLE + 0.1)
+
+    class DyingMidFetch(FolderSource):
+        def staged(self, listed: Listed) -> contextlib.AbstractContextManager[str]:
+            raise _Killed
+
+    settings = rt.settings.sources.named("nas")
+    assert settings is not None
+    with pytest.raises(_Killed):
+        poll.poll(rt, DyingMidFetch(settings), stable_seconds=STABLE, max_files=10)
+    (call_id,) = _calls(rt)
+    assert _calls(rt)[call_id] == CallStatus.received.value and _rows(rt)["a.wav"][0] == "taking"
+
+    app = tasks.build_app(rt)
+    with app.open():
+        assert tasks.reconcile_calls(rt, app) == 0
+    with rt.db.transaction() as session:  # the lease of the dead poller runs out
+        session.execute(update(SourceFile).values(updated_at=func.now() - source_files.TAKING_LEASE))
+    assert _poll(rt).fetched
+    assert _calls(rt)[call_id] == CallStatus.fetched.value and _rows(rt)["a.wav"][0] == "ingested"
+
+    with rt.db.transaction() as session:  # a call no poll came back for (its file gone) is not left silent
+        call = session.scalars(select(Call)).one()
+        call.status, call.created_at = (
+            CallStatus.received.value,
+            call.created_at - 2 * source_files.TAKING_LEASE,
+        )
+    with app.open():
+        assert tasks.reconcile_calls(rt, app) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +16,13 @@ import pytest
 from procrastinate import exceptions as procrastinate_errors
 from sqlalchemy import text
 
+from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
 from callsense.pipeline import ingest, tasks, workers
 from callsense.runtime import Runtime, open_runtime
+from tests.conftest import status_of
 
 
 @pytest.fixture
@@ -75,6 +79,88 @@ def test_a_job_of_an_earlier_stage_stuck_doing_does_not_hold_the_call_back(
         )
     assert tasks.reconcile_calls(rt, queue) == 1
     assert (call_pk, "transcribe", "todo") in _jobs(rt)
+
+
+def _stalled(rt: Runtime, queue_name: str, args: dict[str, str], *, runs_before: int) -> int:
+    """A job left ``doing`` by a worker that died in it, in its run ``runs_before + 1``; its id."""
+    insert = (
+        "insert into procrastinate_jobs (queue_name, task_name, args, status, attempts) "
+        "values (:queue, :task, cast(:args as jsonb), 'doing', :attempts) returning id"
+    )
+    values = {"queue": queue_name, "task": f"callsense:{queue_name}", "args": json.dumps(args)}
+    with rt.db.transaction() as session:
+        return int(session.execute(text(insert), {**values, "attempts": runs_before}).scalar_one())
+
+
+def _job_state(rt: Runtime, job_id: int) -> tuple[str, int]:
+    with rt.db.transaction() as session:
+        row = session.execute(
+            text("select status::text, attempts from procrastinate_jobs where id = :id"), {"id": job_id}
+        ).one()
+    return row[0], row[1]
+
+
+def _recover_stalled(rt: Runtime) -> None:
+    """The periodic job as the schedule queues it, run by a real worker of the maintenance queue (which
+    closes its app when it returns: an app of its own)."""
+    app = tasks.build_app(rt)
+    with app.open():
+        app.configure_task("callsense:recover_stalled").defer(timestamp=int(time.time()))
+    app.run_worker(wait=False, **tasks.worker_options(rt, queues=["maintenance"], concurrency=1))
+
+
+def test_a_call_that_kills_every_worker_fails_once_its_stage_has_used_its_runs(
+    rt: Runtime, queue: procrastinate.App
+) -> None:
+    """A recording that takes down each worker that transcribes it (the OOM killer, a decoder that crashes):
+    handed back while the stage has runs left, then given up with the reason on the call, instead of
+    killing a worker every minute for ever while the call waits with no word of why."""
+    runs = tasks.RETRY["transcribe"].max_attempts
+    call_pk = _call_waiting_for(rt, CallStatus.fetched, "poison")
+    job_id = _stalled(rt, "transcribe", {"call_pk": call_pk}, runs_before=runs - 2)
+    _recover_stalled(rt)
+    assert _job_state(rt, job_id) == ("todo", runs - 1)  # one run left: handed back
+    assert status_of(rt, uuid.UUID(call_pk)) is CallStatus.fetched
+
+    with rt.db.transaction() as session:  # its last run took down the next worker too
+        session.execute(text("update procrastinate_jobs set status = 'doing' where id = :id"), {"id": job_id})
+    _recover_stalled(rt)
+    assert _job_state(rt, job_id)[0] == "failed"
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=uuid.UUID(call_pk))
+        failures = [e.detail for e in calls.events(session=session, call_pk=call.id) if e.kind == "failed"]
+        assert call.status == CallStatus.failed.value
+        assert call.status_detail == f"transcribe: {failures[0]}"
+    assert failures == [_given_up(runs)]
+    assert tasks.reconcile_calls(rt, queue) == 0  # failed for good: not queued again
+
+    # A delivery's job whose workers all died: dead-lettered with the reason, not retried every minute.
+    with rt.db.transaction() as session:
+        deliveries.add_outbox(session=session, call_pk=uuid.UUID(call_pk), destinations=["crm"])
+        (delivery_id,) = deliveries.pending_ids(session=session, call_pk=uuid.UUID(call_pk))
+    runs = tasks.DELIVERY_RETRY.fallback.max_attempts
+    _stalled(rt, "deliver", {"delivery_id": str(delivery_id)}, runs_before=runs - 1)
+    _recover_stalled(rt)
+    with rt.db.transaction() as session:
+        delivery = deliveries.lock(session=session, delivery_id=delivery_id)
+        assert (delivery.status, delivery.last_error) == ("dead", _given_up(runs))
+
+
+def _given_up(runs: int) -> str:
+    return (
+        "the worker running it stopped without finishing (killed, out of memory or crashed), "
+        f"in the last of its {runs} runs; the queue gives up"
+    )
+
+
+def test_a_stage_that_committed_before_its_worker_died_is_not_failed_when_its_job_is_given_up(
+    rt: Runtime,
+) -> None:
+    silent = _call_waiting_for(rt, CallStatus.no_speech, "committed-then-killed")
+    job_id = _stalled(rt, "analyse", {"call_pk": silent}, runs_before=tasks.RETRY["analyse"].max_attempts - 1)
+    _recover_stalled(rt)
+    assert _job_state(rt, job_id)[0] == "failed"
+    assert status_of(rt, uuid.UUID(silent)) is CallStatus.no_speech
 
 
 def _lost_connection() -> procrastinate_errors.ConnectorException:

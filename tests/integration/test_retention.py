@@ -161,7 +161,7 @@ def test_the_purge_removes_what_each_sources_rule_says_and_runs_again_harmlessly
     again = retention.purge(rt, actor="test")
     assert sum(again.audio.values()) == sum(again.text.values()) == 0
     with rt.db.transaction() as session, pytest.raises(NotFoundError, match="removed under the retention"):
-        actions.restart(session=session, call_id="old-webhook", actor="admin", via="api")
+        actions.restart(session=session, call_id="old-webhook", actor="admin", via="api", blobs=rt.blobs)
 
 
 def test_a_call_whose_text_was_purged_is_not_categorised_again_from_nothing(rt: Runtime) -> None:
@@ -182,7 +182,9 @@ def test_a_call_processed_again_after_its_text_was_purged_has_its_text_again(rt:
     with rt.db.transaction() as session:
         holds.forget_text(session=session, call_pks=[call_pk])  # as a purge of text kept shorter than audio
     with rt.db.transaction() as session:
-        again = actions.restart(session=session, call_id="text-again", actor="admin", via="api")
+        again = actions.restart(
+            session=session, call_id="text-again", actor="admin", via="api", blobs=rt.blobs
+        )
     assert again.stage == "fetch"  # redaction kept only the redacted copy: the recording comes again
     fetch.run(rt, call_pk, local_files=False)
     transcribe.run(rt, call_pk)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -365,3 +366,20 @@ def test_a_server_killed_mid_poll_or_down_loses_nothing_and_takes_nothing_twice(
         assert fetched == [CallStatus.fetched.value] * 5
     finally:
         server.kill()
+
+
+def test_an_object_staged_for_the_fetch_leaves_no_file_a_killed_worker_would_leave_behind(
+    bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The object is a customer's recording in the clear: a worker killed (SIGKILL, the OOM killer) while it
+    is staged must leave nothing of it in the temporary directory, which a container keeps across restarts
+    and nothing sweeps. So it has no name there at any moment; the fetch reads it all the same."""
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))
+    bucket.put("call.wav", tiny_wav())
+    source = S3Source(S3SourceSettings.model_validate(bucket.source()), client=bucket.server.shared_client)
+    (listed,) = source.scan()
+    with source.staged(listed) as local_copy:
+        assert list(staging.rglob("*")) == []
+        assert Path(local_copy).read_bytes() == tiny_wav()

@@ -12,19 +12,19 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from callsense import metrics
 from callsense.backends.crm.fake import FakeDestinations
 from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
-from callsense.calls import deliveries
+from callsense.calls import actions, deliveries
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
 from callsense.config.models import Channel
-from callsense.errors import PermanentFetchError, UnexpectedStageError
+from callsense.errors import DecryptionError, PermanentFetchError, UnexpectedStageError
 from callsense.pipeline import analyse, deliver, fetch, ingest, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
@@ -339,3 +339,115 @@ def test_a_run_that_loses_the_race_keeps_what_the_winner_stored(rt: Runtime) -> 
         record = calls.to_record(call=calls.get(session=session, call_id="race"), keyring=rt.keyring)
     assert record.summary == ANALYSIS["summary"]
     assert _finished(rt, call_pk, "analyse") == 1
+
+
+def test_a_reprocess_while_the_analysis_runs_ends_done_with_the_new_runs_analysis(rt: Runtime) -> None:
+    """Reprocess pressed (or posted) while a worker is analysing the call: the analysis of the dropped
+    transcript must not be stored over the restart, or the new run's analyse finds the stage done, never
+    sets the call done, and the reconciler queues it again every minute for ever."""
+    call_pk = ingest.ingest(rt, call_id="restarted", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+
+    restarts: list[actions.Restart] = []
+
+    def reprocessed_meanwhile(request: object) -> str:
+        with rt.db.transaction() as session:
+            restarts.append(
+                actions.restart(
+                    session=session, call_id="restarted", actor="admin", via="api", blobs=rt.blobs
+                )
+            )
+        return json.dumps({**ANALYSIS, "summary": ["Of the dropped transcript."]})
+
+    stale = dataclasses.replace(rt, llm=FakeLLM(reprocessed_meanwhile))
+    assert analyse.run(stale, call_pk) == []  # nothing to deliver: the restart's own run decides
+    assert status_of(rt, call_pk) is restarts[0].status
+
+    fetch.run(rt, call_pk, local_files=False)
+    assert transcribe.run(rt, call_pk) == "analyse"
+    (delivery_id,) = analyse.run(rt, call_pk)
+    assert status_of(rt, call_pk) is CallStatus.done
+    with rt.db.transaction() as session:
+        record = calls.to_record(call=calls.get(session=session, call_id="restarted"), keyring=rt.keyring)
+        assert deliveries.pending_ids(session=session, call_pk=call_pk) == [delivery_id]
+    assert record.summary == ANALYSIS["summary"]
+
+
+def test_a_forced_run_stopped_after_its_transcription_is_analysed_again_by_the_queue(rt: Runtime) -> None:
+    """`callsense process --force` stopped (Ctrl-C, a lost terminal) between its transcription and its
+    analysis: the call waits in `transcribed` with the analysis of its previous transcript, which the
+    reconciler's analyse job must not take for this one's, or the call never ends `done`."""
+    call_pk = ingest.ingest(rt, call_id="forced", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    analyse.run(rt, call_pk)
+    again = [_turn(Speaker.agent, "Let me check that for you.", 0.0, 2.0)]
+    fetch.run(rt, call_pk, local_files=False, force=True)
+    assert transcribe.run(dataclasses.replace(rt, transcriber=FakeTranscriber(again)), call_pk, force=True)
+    assert status_of(rt, call_pk) is CallStatus.transcribed
+
+    def reads_the_new_transcript(request: object) -> str:
+        assert "Let me check that for you." in str(request)
+        return json.dumps({**ANALYSIS, "summary": ["Checked."]})
+
+    analyse.run(dataclasses.replace(rt, llm=FakeLLM(reads_the_new_transcript)), call_pk)
+    assert status_of(rt, call_pk) is CallStatus.done
+    with rt.db.transaction() as session:
+        record = calls.to_record(call=calls.get(session=session, call_id="forced"), keyring=rt.keyring)
+    assert record.summary == ["Checked."]
+
+
+@pytest.mark.parametrize(
+    ("stage", "table", "column"),
+    [
+        ("fetch", "calls", "source_enc"),
+        ("transcribe", "calls", "metadata_enc"),
+        ("analyse", "transcripts", "segments_enc"),
+    ],
+)
+def test_a_call_whose_stored_data_cannot_be_opened_fails_with_the_reason(
+    rt: Runtime, stage: str, table: str, column: str
+) -> None:
+    """A ciphertext the key ring cannot open (a key missing from this machine's ring, a damaged row) is a
+    permanent error like any other of the stage: the call ends `failed` with the reason, not left waiting
+    in its status with no word of why while the reconciler queues the stage again every minute."""
+    call_pk = ingest.ingest(rt, call_id=f"sealed-{stage}", source=SOURCE).call_pk
+    runs = {
+        "fetch": lambda: fetch.run(rt, call_pk, local_files=False),
+        "transcribe": lambda: transcribe.run(rt, call_pk),
+        "analyse": lambda: analyse.run(rt, call_pk),
+    }
+    for earlier in list(runs)[: list(runs).index(stage)]:
+        runs[earlier]()
+    key = "id" if table == "calls" else "call_pk"
+    with rt.db.transaction() as session:
+        session.execute(text(f"update {table} set {column} = 'damaged' where {key} = :pk"), {"pk": call_pk})
+    with pytest.raises(DecryptionError):
+        runs[stage]()
+    with rt.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        assert call.status == CallStatus.failed.value
+        assert (call.status_detail or "").startswith(f"{stage}: ")
+
+
+def test_a_reprocess_of_a_call_whose_recording_was_lost_fetches_it_again(settings: Settings) -> None:
+    """The stored recording is gone from the blob store (a NAS incident, a partial restore) while the row
+    still names it: Reprocess downloads it again from its source instead of failing the transcription on
+    the missing blob every time it is pressed."""
+    kept = Settings.model_validate({**settings.model_dump(), "redaction": {"keep_original_audio": True}})
+    rt = runtime_with_fakes(kept)
+    try:
+        call_pk = ingest.ingest(rt, call_id="lost", source=SOURCE).call_pk
+        fetch.run(rt, call_pk, local_files=False)
+        rt.blobs.delete(calls.audio_blob_key(call_pk))
+        with rt.db.transaction() as session:
+            restart = actions.restart(
+                session=session, call_id="lost", actor="admin", via="api", blobs=rt.blobs
+            )
+        assert (restart.stage, restart.status) == ("fetch", CallStatus.received)
+        assert fetch.run(rt, call_pk, local_files=False) == "transcribe"
+        assert transcribe.run(rt, call_pk) == "analyse"
+        assert len(rt.recordings.reads) == 2  # type: ignore[attr-defined]
+    finally:
+        rt.db.close()

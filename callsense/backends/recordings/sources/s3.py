@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import IO, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
@@ -164,12 +164,13 @@ class S3Source:
 
     @contextmanager
     def staged(self, listed: Listed) -> Iterator[str]:
-        """A local file holding the object, for the fetch stage; removed afterwards."""
-        with tempfile.TemporaryDirectory(prefix="callsense-s3-") as folder:
-            path = Path(folder) / "recording"
-            with path.open("wb") as target:
-                self.download(listed, target)
-            yield str(path)
+        """A local file holding the object, for the fetch stage, named by its descriptor: unlinked from the
+        start, so that a worker killed meanwhile (SIGKILL, the OOM killer) leaves no recording in the clear
+        in the temporary directory, which nothing sweeps and a container keeps across restarts."""
+        with tempfile.TemporaryFile(prefix="callsense-s3-") as target:
+            self.download(listed, target)
+            target.flush()
+            yield f"/proc/self/fd/{target.fileno()}"
 
     def download(self, listed: Listed, target: IO[bytes]) -> None:
         """Write the object into ``target``, ``chunk_bytes`` at a time as they arrive."""
