@@ -87,7 +87,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
                 keyring=rt.keyring,
                 categories=categories.in_force(session=session, configured=rt.settings.categories),
                 # the redacted view, as a re-evaluation reads it: evidence quotes no card number
-                segments=calls.read_segments(call=call, keyring=rt.keyring),
+                segments=shown_segments,
                 analysis=shown or result,
             )
             calls.set_status(session=session, call=call, status=CallStatus.done)
