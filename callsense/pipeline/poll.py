@@ -21,6 +21,7 @@ item is needed. The recordings are left to the fetch stage on the queue: ``PollR
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,9 +36,16 @@ from callsense.backends.recordings.sources.rest import RestSource
 from callsense.backends.recordings.sources.s3 import S3Source
 from callsense.calls import service as calls
 from callsense.calls import source_files
+from callsense.calls.models import Call
 from callsense.calls.source_files import FileStatus, Known, Version
 from callsense.config.sources import CursorMode, RestSourceSettings, S3SourceSettings
-from callsense.errors import CallsenseError, ConfigError, PermanentError, SourceUnavailableError
+from callsense.errors import (
+    CallsenseError,
+    ConfigError,
+    PermanentError,
+    RecordingRefusedError,
+    SourceUnavailableError,
+)
 from callsense.pipeline import fetch, ingest
 
 if TYPE_CHECKING:
@@ -228,13 +236,16 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
     call_pk = None
     try:
         recording = source.inspect(item)
-        call_pk = ingest.ingest(
+        ingested = ingest.ingest(
             rt,
             call_id=recording.call_id,
             source=item.location,
             details=replace(recording.details, source_name=source.name),
-        ).call_pk
+        )
+        call_pk = ingested.call_pk
         with source.staged(item) as local_copy:
+            if not ingested.created:
+                _require_same_audio(rt, call_pk, recording.call_id, local_copy)
             fetch.run(rt, call_pk, source=local_copy, local_files=True)
     except PermanentError as exc:
         report.refused += 1
@@ -255,6 +266,23 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
         source.finish(item)
     except SourceUnavailableError as exc:  # taken all the same: the file stays where it was
         _note(rt, report, item, FileStatus.ingested, str(exc), call_pk)
+
+
+def _require_same_audio(rt: Runtime, call_pk: uuid.UUID, call_id: str, local_copy: str) -> None:
+    """A call id known already is the same recording (a copy in a second folder, a poll taken over), or one
+    the recorder gave another recording's id: that one is refused, not counted as taken while its audio is
+    dropped."""
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        stored, taken_from = (call.audio_sha256, call.source) if call is not None else (None, "")
+    if stored is None:  # no audio stored yet: this file brings it
+        return
+    with open(local_copy, "rb") as recording:
+        if hashlib.file_digest(recording, "sha256").hexdigest() == stored:
+            return
+    raise RecordingRefusedError(
+        f"its call id '{call_id}' was taken already from another recording ({taken_from}); not taken again"
+    )
 
 
 def _note(

@@ -319,3 +319,27 @@ def test_an_unreadable_file_is_an_error_to_retry_not_a_refusal(rt: Runtime, root
     time.sleep(STABLE + 0.1)
     report = _poll(rt)
     assert report.failed == 1 and _rows(rt)["locked.wav"][0] == "error"
+
+
+def test_a_call_id_taken_from_one_file_is_not_taken_from_another_with_other_audio(
+    settings: Settings, root: Path
+) -> None:
+    # Two sites write into the same share; the pattern takes the recorder's call id from the name.
+    rt = _runtime(settings, root, stable_seconds=0, filename_pattern=r"\w+/(?P<call_id>[\w-]+)\.wav")
+    try:
+        put(root, "site1/c-1.wav", tiny_wav())
+        (call_pk,) = _poll(rt).fetched
+        put(root, "copy/c-1.wav", tiny_wav())  # the same recording, copied into a second folder
+        put(root, "site2/c-1.wav", tiny_wav(seconds=0.7))  # another recording under the same call id
+        report = _poll(rt)
+        rows = _rows(rt)
+        assert rows["copy/c-1.wav"] == ("ingested", None) and report.refused == 1
+        assert rows["site2/c-1.wav"][0] == "refused"
+        assert "call id 'c-1' was taken already from another recording" in (rows["site2/c-1.wav"][1] or "")
+        with rt.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None and call.audio_bytes == len(tiny_wav())
+            trail = [event.detail for event in calls.events(session=session, call_pk=call_pk)]
+        assert any(detail and "site2/c-1.wav" in detail for detail in trail)
+    finally:
+        rt.db.close()
