@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import os
 import threading
 import time
@@ -343,3 +344,31 @@ def test_a_call_id_taken_from_one_file_is_not_taken_from_another_with_other_audi
         assert any(detail and "site2/c-1.wav" in detail for detail in trail)
     finally:
         rt.db.close()
+
+
+def test_a_file_copied_in_with_its_size_set_first_and_its_time_kept_waits_until_written(
+    rt: Runtime, root: Path
+) -> None:
+    # Windows' copy over SMB sets the file's final size first and its original modification time, which
+    # writes then leave alone (SMB's "sticky" write time): only the change time tells it is being written.
+    recording, wav = root / "a.wav", tiny_wav()
+    recording.write_bytes(bytes(len(wav)))
+    original = time.time_ns() - 3600 * 10**9
+    os.utime(recording, ns=(original, original))
+    assert _poll(rt).waiting == 1
+    time.sleep(STABLE + 0.1)
+    with recording.open("r+b") as copying:
+        copying.write(wav[: len(wav) // 2])
+    os.utime(recording, ns=(original, original))
+    assert _poll(rt).fetched == []  # half of it is written: wait
+    time.sleep(STABLE + 0.1)
+    with recording.open("r+b") as copying:
+        copying.write(wav)
+    os.utime(recording, ns=(original, original))
+    time.sleep(STABLE + 0.1)
+    assert _poll(rt).fetched == []  # changed since the last poll: wait once more
+    time.sleep(STABLE + 0.1)
+    (call_pk,) = _poll(rt).fetched
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None and call.audio_sha256 == hashlib.sha256(wav).hexdigest()

@@ -56,12 +56,12 @@ class FolderSource:
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
-            mtime = info.st_mtime
+            mtime = _changed(info)
             if sidecar is not None:
                 try:
                     # the sidecar's changes are the recording's: one still being written waits, and one
                     # refused (half-written, or wrong) is read again once rewritten
-                    mtime = max(mtime, self._sidecar_of(path).stat().st_mtime)
+                    mtime = max(mtime, _changed(self._sidecar_of(path).stat()))
                 except OSError:  # none (yet), or one that cannot be looked at: as Path.exists() reads it
                     if self.settings.sidecar_required:
                         continue  # the recorder writes it after the audio: not complete yet
@@ -122,6 +122,13 @@ class FolderSource:
         except OSError as exc:
             raise SourceUnavailableError(f"cannot read its sidecar: {exc.strerror or exc}") from None
         return metadata.from_sidecar(self.settings.sidecar, data, self.settings.sidecar_fields)
+
+
+def _changed(info: os.stat_result) -> float:
+    """When the file last changed: its change time too, since Windows' copy over SMB sets the final size and
+    the original modification time first, and the server keeps that time while the data is written (SMB's
+    "sticky" write time)."""
+    return max(info.st_mtime, info.st_ctime)
 
 
 @dataclass(frozen=True)
