@@ -108,7 +108,9 @@ def poll(
         _record(rt, report)
         return report
     report.seen = len(listed)
-    ready, report.waiting = _complete(rt, source.name, listed, timedelta(seconds=stable_seconds))
+    ready, report.waiting, changed = _complete(rt, source.name, listed, timedelta(seconds=stable_seconds))
+    for item in changed:
+        _changed_after_taking(rt, report, item)
     if max_files is not None and len(ready) > max_files:
         ready, report.left = ready[:max_files], len(ready) - max_files
     for done, (item, seen) in enumerate(ready, start=1):
@@ -188,10 +190,11 @@ def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
 
 def _complete(
     rt: Runtime, name: str, listed: list[Listed], stable: timedelta
-) -> tuple[list[tuple[Listed, Known | None]], int]:
-    """The listed files ready to be taken, with their rows as seen, and how many are not complete yet;
-    notes the first sightings and changes."""
+) -> tuple[list[tuple[Listed, Known | None]], int, list[Listed]]:
+    """The listed files ready to be taken, with their rows as seen, how many are not complete yet, and the
+    taken files whose size changed since; notes the first sightings and changes."""
     ready: list[tuple[Listed, Known | None]] = []
+    changed: list[Listed] = []
     first: list[Version] = []
     waiting = 0
     with rt.db.transaction() as session:
@@ -206,7 +209,8 @@ def _complete(
                 else:
                     ready.append((item, None))
             elif seen.status is FileStatus.ingested:
-                continue
+                if seen.size != item.size and item.key in rows:  # not the row of an erased call
+                    changed.append(item)
             elif seen.status is FileStatus.taking:
                 if seen.updated_at < now - source_files.TAKING_LEASE:  # its poller died
                     ready.append((item, seen))
@@ -225,7 +229,7 @@ def _complete(
         source_files.add_pending(session=session, source=name, versions=first)
         present = {item.key for item in listed}
         source_files.forget_unfinished(session=session, source=name, keys=sorted(set(rows) - present))
-    return ready, waiting
+    return ready, waiting, changed
 
 
 def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report: PollReport) -> None:
@@ -266,6 +270,21 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
         source.finish(item)
     except SourceUnavailableError as exc:  # taken all the same: the file stays where it was
         _note(rt, report, item, FileStatus.ingested, str(exc), call_pk)
+
+
+def _changed_after_taking(rt: Runtime, report: PollReport, item: Listed) -> None:
+    """A taken file whose size changed: the recorder was still writing it (paused longer than
+    ``stable_seconds``), or wrote a new recording under its path. Neither is taken again (a path is taken
+    once), so the engineer is told, once per change."""
+    with rt.db.transaction() as session:
+        call_pk = source_files.remember_version(
+            session=session, source=report.source, version=Version(item.key, item.size, item.mtime)
+        )
+    reason = (
+        f"it changed after it was taken (now {item.size} bytes); the call keeps the audio taken then: "
+        "a recorder still writing needs a longer stable_seconds"
+    )
+    _note(rt, report, item, FileStatus.ingested, reason, call_pk)
 
 
 def _require_same_audio(rt: Runtime, call_pk: uuid.UUID, call_id: str, local_copy: str) -> None:

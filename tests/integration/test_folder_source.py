@@ -372,3 +372,22 @@ def test_a_file_copied_in_with_its_size_set_first_and_its_time_kept_waits_until_
     with rt.db.transaction() as session:
         call = session.get(Call, call_pk)
         assert call is not None and call.audio_sha256 == hashlib.sha256(wav).hexdigest()
+
+
+def test_a_file_that_grows_after_it_was_taken_is_on_the_trail_once(settings: Settings, root: Path) -> None:
+    # A recorder that stops writing for longer than stable_seconds (a call on hold) and then goes on.
+    rt = _runtime(settings, root, stable_seconds=0)
+    try:
+        recording = put(root, "a.wav", tiny_wav())
+        (call_pk,) = _poll(rt).fetched
+        recording.write_bytes(tiny_wav(seconds=1.0))
+        report = _poll(rt)
+        assert report.fetched == [] and report.error is not None
+        assert "a.wav: it changed after it was taken" in report.error
+        assert _rows(rt)["a.wav"][0] == "ingested"
+        assert _poll(rt).error is None  # said once, not at every poll
+        with rt.db.transaction() as session:
+            trail = [event.detail or "" for event in calls.events(session=session, call_pk=call_pk)]
+        assert sum("changed after it was taken" in detail for detail in trail) == 1
+    finally:
+        rt.db.close()
