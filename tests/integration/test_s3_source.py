@@ -10,6 +10,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +366,26 @@ def test_a_server_killed_mid_poll_or_down_loses_nothing_and_takes_nothing_twice(
         assert fetched == [CallStatus.fetched.value] * 5
     finally:
         server.kill()
+
+
+ODD_KEYS = ["q 1/ünï+code%20&=.wav", "q 1/a#b?c;d.wav", "q 1/tab\there.wav"]
+
+
+def test_keys_with_odd_characters_past_a_thousand_others_are_each_taken_once(
+    settings: Settings, runtimes: list[Runtime], bucket: Bucket
+) -> None:
+    # More keys than one listing page holds (1000), then recordings whose names a recorder's export wrote
+    # with spaces, non-ASCII letters and the characters URLs give meanings to.
+    with ThreadPoolExecutor(8) as uploads:
+        list(uploads.map(lambda index: bucket.put(f"exports/{index:04}.csv", b"x"), range(1003)))
+    for key in ODD_KEYS:
+        bucket.put(key, tiny_wav())
+    rt = _open(runtimes, settings, bucket.source(cursor="key"))
+    report, _ = _poll(rt, bucket.server)
+    assert (report.seen, len(report.fetched), report.refused) == (3, 3, 0)
+    with rt.db.transaction() as session:
+        sources = set(session.scalars(select(Call.source)))
+    assert sources == {f"s3://{bucket.name}/{bucket.prefix}{key}" for key in ODD_KEYS}
+    assert _cursor(rt) == max(ODD_KEYS)
+    again, _ = _poll(rt, bucket.server)
+    assert (again.seen, again.fetched) == (0, [])
