@@ -314,7 +314,7 @@ def _note(
 ) -> None:
     """A problem: on the file's row, as the source's last error, and in the audit trail."""
     where = f"{item.key}: " if item is not None else ""
-    report.error = f"{where}{reason}"
+    report.error = _printable(f"{where}{reason}")
     log.warning("source problem", source=report.source, path=item.key if item else None, reason=reason)
     with rt.db.transaction() as session:
         if item is not None:
@@ -323,7 +323,7 @@ def _note(
                 source=report.source,
                 key=item.key,
                 status=status,
-                reason=reason,
+                reason=_printable(reason),
                 call_pk=call_pk,
             )
         kind = "refused" if status is FileStatus.refused else "error"
@@ -335,6 +335,13 @@ def _note(
             detail=f"{report.source}: {report.error}",
             actor=f"source:{report.source}",
         )
+
+
+def _printable(text: str) -> str:
+    """``text`` with the characters a recorder's file name or sidecar may hold that do not print (a newline,
+    a terminal's escape, a right-to-left override) written as escapes: a reason stays one line, and showing
+    it in a terminal cannot drive that terminal."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _record(rt: Runtime, report: PollReport, *, ingested: int | None = None) -> None:
