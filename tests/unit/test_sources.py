@@ -200,6 +200,23 @@ def test_the_folder_check_names_what_is_missing(tmp_path: Path) -> None:
     ]
 
 
+def test_the_folder_check_names_recordings_the_glob_misses_only_by_upper_or_lower_case(
+    tmp_path: Path,
+) -> None:
+    put(tmp_path, "a.wav", tiny_wav())
+    put(tmp_path, "2024/REC0001.WAV", tiny_wav())  # a Windows recorder writing onto the share
+    put(tmp_path, "2024/REC0001.XML", b"<call/>")
+    checks = check_folder(FolderSourceSettings(name="nas", path=tmp_path))
+    case = checks[-1]
+    assert (case.name, case.ok) == ("letter case", False)
+    assert (
+        case.detail
+        == "1 file(s) match **/*.wav but for upper/lower case (2024/REC0001.WAV): the glob is case-sensitive"
+    )
+    either = FolderSourceSettings(name="nas", path=tmp_path, glob="**/*.[wW][aA][vV]")
+    assert all(check.ok for check in check_folder(either))
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

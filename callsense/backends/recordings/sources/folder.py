@@ -8,6 +8,7 @@ folder and sidecar files are never listed as recordings.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from callsense.backends.recordings.sniff import SNIFF_BYTES, require_audio
 from callsense.backends.recordings.sources import metadata
 from callsense.backends.recordings.sources.base import Listed, Recording
+from callsense.config.file_sources import glob_pattern
 from callsense.config.sources import AfterIngest, FolderSourceSettings, Sidecar
 from callsense.errors import BadAudioError, RecordingRefusedError, SourceUnavailableError
 
@@ -153,4 +155,25 @@ def check_folder(settings: FolderSourceSettings) -> list[Check]:
         existing = next(parent for parent in (processed, *processed.parents) if parent.exists())
         writable = os.access(root, os.W_OK) and os.access(existing, os.W_OK)
         checks.append(Check("writable", writable, f"files are moved into {processed}"))
+    if checks[1].ok:
+        checks.extend(_letter_case(root, settings.glob))
     return checks
+
+
+def _letter_case(root: Path, glob: str) -> list[Check]:
+    """Files the glob misses only by upper or lower case: Windows recorders write '.WAV', which '*.wav' does
+    not match on Linux, and the poll would pass them over without a word."""
+    matched = {path.relative_to(root).as_posix() for path in root.glob(glob)}
+    caseless = re.compile(glob_pattern(glob).pattern, re.IGNORECASE)
+    missed = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            relative = (Path(folder) / name).relative_to(root).as_posix()
+            if relative not in matched and caseless.fullmatch(relative):
+                missed.append(relative)
+    if not missed:
+        return []
+    examples = ", ".join(sorted(missed)[:3])
+    detail = f"{len(missed)} file(s) match {glob} but for upper/lower case ({examples}): the glob is case-sensitive"
+    return [Check("letter case", False, detail)]
