@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import json
 import os
 import threading
 import time
@@ -389,5 +390,25 @@ def test_a_file_that_grows_after_it_was_taken_is_on_the_trail_once(settings: Set
         with rt.db.transaction() as session:
             trail = [event.detail or "" for event in calls.events(session=session, call_pk=call_pk)]
         assert sum("changed after it was taken" in detail for detail in trail) == 1
+    finally:
+        rt.db.close()
+
+
+def test_a_sidecar_that_names_the_agent_channel_wins_over_the_source_s(
+    settings: Settings, root: Path
+) -> None:
+    # One folder for inbound calls (recorded on the caller's leg) and outbound campaigns (the agent's leg):
+    # the recorder's metadata says, per call, which side the agent is on.
+    sidecar = {"sidecar": "json", "sidecar_fields": {"agent_channel": "recording.agent_side"}}
+    rt = _runtime(settings, root, stable_seconds=0, agent_channel="right", **sidecar)
+    try:
+        put(root, "out-1.wav", tiny_wav(channels=2))
+        put(root, "out-1.json", json.dumps({"recording": {"agent_side": "left"}}).encode())
+        (call_pk,) = _poll(rt).fetched
+        transcribe.run(rt, call_pk)
+        with rt.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None and call.transcript is not None
+            assert call.transcript.options["speakers"]["agent"] == "left"
     finally:
         rt.db.close()
