@@ -182,6 +182,21 @@ def test_a_link_to_a_file_outside_the_folder_is_not_listed(tmp_path: Path) -> No
     assert sorted(_listed(_source(root))) == ["a.wav", "inside.wav"]
 
 
+def test_a_link_turned_outside_the_folder_after_the_listing_is_not_read(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "share", tmp_path / "elsewhere"
+    put(root, "a.wav", tiny_wav())
+    put(elsewhere, "secret.wav", tiny_wav(seconds=0.7))
+    (root / "planted.wav").symlink_to(root / "a.wav")
+    source = _source(root)
+    listed = _listed(source)["planted.wav"]  # listed while it pointed inside
+    (root / "planted.wav").unlink()
+    (root / "planted.wav").symlink_to(elsewhere / "secret.wav")
+    with pytest.raises(RecordingRefusedError, match="a link to a file outside the folder"):
+        source.inspect(listed)
+    with pytest.raises(RecordingRefusedError, match="a link to a file outside the folder"):
+        source.staged(listed)
+
+
 def test_a_derived_call_id_is_the_same_for_the_same_file_of_the_same_source() -> None:
     assert derived_call_id("nas", "2024/a.wav") == derived_call_id("nas", "2024/a.wav")
     assert derived_call_id("nas", "2024/a.wav") != derived_call_id("nas", "2024/b.wav")

@@ -48,9 +48,7 @@ class FolderSource:
             if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() == sidecar:
                 continue
             real = path.resolve()
-            # a link to a file outside the folder would let whoever writes the share read any audio this
-            # user can (another source's, a backup's)
-            if self._processed in real.parents or self._real_root not in real.parents:
+            if self._processed in real.parents or not self._inside(real):
                 continue
             try:
                 info = path.stat()
@@ -72,7 +70,7 @@ class FolderSource:
     def inspect(self, listed: Listed) -> Recording:
         path = Path(listed.location)
         try:
-            with path.open("rb") as handle:
+            with self._contained(path).open("rb") as handle:
                 head = handle.read(SNIFF_BYTES)
         except OSError as exc:
             raise SourceUnavailableError(f"cannot read the file: {exc.strerror or exc}") from None
@@ -86,7 +84,20 @@ class FolderSource:
         return Recording(call_id=call_id, details=details)
 
     def staged(self, listed: Listed) -> AbstractContextManager[str]:
-        return nullcontext(listed.location)
+        return nullcontext(str(self._contained(Path(listed.location))))
+
+    def _inside(self, real: Path) -> bool:
+        # a link to a file outside the folder would let whoever writes the share read any audio this user
+        # can (another source's, a backup's)
+        return self._real_root in real.parents
+
+    def _contained(self, path: Path) -> Path:
+        """Where ``path`` leads now, checked again when it is read: a link listed while it led into the folder
+        may have been turned outside since."""
+        real = path.resolve()
+        if not self._inside(real):
+            raise RecordingRefusedError("it is a link to a file outside the folder")
+        return real
 
     def finish(self, listed: Listed) -> None:
         after = self.settings.after_ingest
