@@ -186,5 +186,6 @@ def _letter_case(root: Path, glob: str) -> list[Check]:
     if not missed:
         return []
     examples = ", ".join(sorted(missed)[:3])
-    detail = f"{len(missed)} file(s) match {glob} but for upper/lower case ({examples}): the glob is case-sensitive"
+    detail = f"{len(missed)} file(s) match {glob} but for upper/lower case ({examples}): "
+    detail += "the glob is case-sensitive"
     return [Check("letter case", False, detail)]

@@ -93,8 +93,8 @@ class RestSource:
             )
         if entry is None:
             return (
-                f"the API answered {exc.status}: no credentials were sent, as no [[fetch.sources]] url_prefix "
-                "covers this URL"
+                f"the API answered {exc.status}: no credentials were sent, as no [[fetch.sources]] "
+                "url_prefix covers this URL"
             )
         return (
             f"the API answered {exc.status}: the credentials of the [[fetch.sources]] entry "
