@@ -412,3 +412,19 @@ def test_a_sidecar_that_names_the_agent_channel_wins_over_the_source_s(
             assert call.transcript.options["speakers"]["agent"] == "left"
     finally:
         rt.db.close()
+
+
+def test_a_name_that_is_not_utf8_is_refused_and_the_other_files_are_taken(rt: Runtime, root: Path) -> None:
+    # A recorder on a Windows code page writes "Müller" as Latin-1 onto the share; Linux keeps the bytes.
+    put(root, "good.wav", tiny_wav())
+    with open(os.path.join(os.fsencode(root), b"M\xfcller.wav"), "wb") as latin1:
+        latin1.write(tiny_wav())
+    _poll(rt)
+    time.sleep(STABLE + 0.1)
+    report = _poll(rt)
+    assert len(report.fetched) == 1 and report.refused == 1
+    assert (
+        report.error
+        == "M\\xfcller.wav: its name is not UTF-8 (a recorder writing another code page): rename it"
+    )
+    assert _rows(rt)["good.wav"][0] == "ingested"

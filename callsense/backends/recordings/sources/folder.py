@@ -65,10 +65,14 @@ class FolderSource:
                 except OSError:  # none (yet), or one that cannot be looked at: as Path.exists() reads it
                     if self.settings.sidecar_required:
                         continue  # the recorder writes it after the audio: not complete yet
-            yield Listed(key=relative.as_posix(), location=str(path), size=info.st_size, mtime=mtime)
+            yield Listed(key=_key(relative), location=str(path), size=info.st_size, mtime=mtime)
 
     def inspect(self, listed: Listed) -> Recording:
         path = Path(listed.location)
+        if not _is_utf8(listed.location):  # the call's source is stored as text: it could not be registered
+            raise RecordingRefusedError(
+                "its name is not UTF-8 (a recorder writing another code page): rename it"
+            )
         try:
             with self._contained(path).open("rb") as handle:
                 head = handle.read(SNIFF_BYTES)
@@ -135,6 +139,21 @@ class FolderSource:
         except OSError as exc:
             raise SourceUnavailableError(f"cannot read its sidecar: {exc.strerror or exc}") from None
         return metadata.from_sidecar(self.settings.sidecar, data, self.settings.sidecar_fields)
+
+
+def _key(relative: Path) -> str:
+    """The file's key: its relative path, with the bytes of a name that is not UTF-8 (Linux keeps whatever a
+    recorder on a Windows code page wrote) as escapes, so that the database can hold it."""
+    key = relative.as_posix()
+    return key if _is_utf8(key) else os.fsencode(key).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # undecodable bytes, which Python keeps as lone surrogates
+        return False
+    return True
 
 
 def _changed(info: os.stat_result) -> float:
