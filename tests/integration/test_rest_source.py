@@ -45,6 +45,7 @@ class Recorder:
     def __init__(self) -> None:
         self.cursors: list[str | None] = []
         self.refusal: int | None = None  # the status the listing answers instead of a page
+        self.body: bytes | None = None  # what the listing answers instead of a page
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -70,6 +71,8 @@ class Recorder:
                     body, kind = json.dumps(page).encode(), "application/json"
                 else:
                     body, kind = tiny_wav(), "audio/wav"
+                if parts.path == "/recordings" and recorder.body is not None:
+                    body = recorder.body
                 self.send_response(200)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
@@ -156,9 +159,7 @@ def test_an_api_that_is_down_is_the_source_s_error_and_the_cursor_stays(settings
         rt.db.close()
 
 
-def test_a_listing_refused_for_its_credentials_names_the_setting_to_look_at(
-    settings: Settings, recorder: Recorder
-) -> None:
+def test_a_listing_refused_or_broken_says_what_to_look_at(settings: Settings, recorder: Recorder) -> None:
     recorder.refusal = 401
     rt = _runtime(settings, recorder.url + "/recordings")
     try:
@@ -178,7 +179,10 @@ def test_a_listing_refused_for_its_credentials_names_the_setting_to_look_at(
         refused = poll.poll_named(dataclasses.replace(rt, settings=configured), "api").error or ""
         assert (
             f"answered 403: the credentials of the [[fetch.sources]] entry {recorder.url} were refused"
-            in (refused)
+            in refused
         )
+        recorder.refusal, recorder.body = None, b"[" * 100_000  # a broken API's answer: nothing to list
+        broken = poll.poll_named(rt, "api")
+        assert broken.error == f"{recorder.url}/recordings answered JSON nested too deeply"
     finally:
         rt.db.close()

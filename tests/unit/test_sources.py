@@ -137,6 +137,7 @@ def test_an_xml_sidecar_is_mapped_by_element_paths(tmp_path: Path) -> None:
         ("json", b'{"start": "yesterday"}', "timestamp 'yesterday' is not ISO 8601"),
         ("json", b'{"call_id": "has spaces/and slashes"}', "characters a call id cannot have"),
         ("json", b'{"dir": "sideways"}', "neither inbound nor outbound"),
+        ("json", b"[" * 100_000, "its sidecar is not JSON: nested too deeply"),  # under the 1 MiB limit
     ],
 )
 def test_a_sidecar_that_does_not_parse_is_refused_with_its_reason(

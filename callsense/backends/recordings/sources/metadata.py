@@ -56,6 +56,8 @@ def _from_json(data: bytes, fields: Mapping[str, str]) -> dict[str, str]:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordingRefusedError(f"its sidecar is not JSON: {exc}") from None
+    except RecursionError:  # a recorder's bug or a hostile file: no poll should stop on it
+        raise RecordingRefusedError("its sidecar is not JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise RecordingRefusedError("its sidecar is not a JSON object")
     values = {

@@ -69,6 +69,9 @@ class RestSource:
             raise SourceUnavailableError(f"the listing at {describe(self.settings.url)}: {exc}") from None
         except ValueError as exc:
             raise SourceUnavailableError(f"{describe(self.settings.url)} answered no JSON: {exc}") from None
+        except RecursionError:
+            shown = describe(self.settings.url)
+            raise SourceUnavailableError(f"{shown} answered JSON nested too deeply") from None
         items = _at(answer, self.settings.items_path)
         if not isinstance(items, list):
             where = self.settings.items_path or "the answer"
