@@ -389,3 +389,18 @@ def test_keys_with_odd_characters_past_a_thousand_others_are_each_taken_once(
     assert _cursor(rt) == max(ODD_KEYS)
     again, _ = _poll(rt, bucket.server)
     assert (again.seen, again.fetched) == (0, [])
+
+
+def test_an_object_overwritten_after_it_was_taken_is_told_not_taken_again(
+    settings: Settings, runtimes: list[Runtime], bucket: Bucket
+) -> None:
+    bucket.put("q1/a.wav", tiny_wav())
+    rt = _open(runtimes, settings, bucket.source())
+    (call_pk,) = _poll(rt, bucket.server)[0].fetched
+    bucket.put("q1/a.wav", tiny_wav(seconds=1.0))  # the recorder uploads a new version under the same key
+    report, _ = _poll(rt, bucket.server)
+    assert report.fetched == [] and "q1/a.wav: it changed after it was taken" in (report.error or "")
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None and call.audio_bytes == len(tiny_wav())
+    assert _poll(rt, bucket.server)[0].error is None
