@@ -233,6 +233,15 @@ def test_the_folder_check_names_recordings_the_glob_misses_only_by_upper_or_lowe
     assert all(check.ok for check in check_folder(either))
 
 
+def test_a_windows_recorder_s_capitalised_sidecar_is_read_beside_its_recording(tmp_path: Path) -> None:
+    put(tmp_path, "REC0001.WAV", tiny_wav())
+    put(tmp_path, "REC0001.XML", b"<call><agent>alice</agent></call>")
+    options = {"glob": "*.[wW][aA][vV]", "sidecar": "xml", "sidecar_required": True}
+    source = _source(tmp_path, sidecar_fields={"agent": "agent"}, **options)
+    (listed,) = _listed(source).values()
+    assert source.inspect(listed).details.agent == "alice"
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

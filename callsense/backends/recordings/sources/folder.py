@@ -127,7 +127,7 @@ class FolderSource:
         return None if self.settings.sidecar is Sidecar.none else f".{self.settings.sidecar.value}"
 
     def _sidecar_of(self, path: Path) -> Path:
-        return path.with_suffix(f".{self.settings.sidecar.value}")
+        return path.with_suffix(metadata.sidecar_suffix(self.settings.sidecar, path.suffix))
 
     def _sidecar_values(self, sidecar: Path) -> dict[str, str]:
         try:

@@ -44,6 +44,13 @@ def from_path(pattern: str | None, key: str) -> dict[str, str]:
     return {name: value for name, value in match.groupdict().items() if value is not None}
 
 
+def sidecar_suffix(kind: Sidecar, recording_suffix: str) -> str:
+    """The sidecar's suffix beside a recording's: in capitals beside one in capitals, as a Windows recorder
+    writes them (REC1.WAV, REC1.XML)."""
+    suffix = f".{kind.value}"
+    return suffix.upper() if recording_suffix.isupper() else suffix
+
+
 def from_sidecar(kind: Sidecar, data: bytes, fields: Mapping[str, str]) -> dict[str, str]:
     """The sidecar's values: the mapped fields under their record names, every other value under its own."""
     if kind is Sidecar.json:
