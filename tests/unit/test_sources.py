@@ -222,6 +222,7 @@ def test_the_folder_check_names_recordings_the_glob_misses_only_by_upper_or_lowe
     put(tmp_path, "a.wav", tiny_wav())
     put(tmp_path, "2024/REC0001.WAV", tiny_wav())  # a Windows recorder writing onto the share
     put(tmp_path, "2024/REC0001.XML", b"<call/>")
+    put(tmp_path, "2024/.REC0002.WAV", tiny_wav())  # an upload in progress: no recording yet
     checks = check_folder(FolderSourceSettings(name="nas", path=tmp_path))
     case = checks[-1]
     assert (case.name, case.ok) == ("letter case", False)

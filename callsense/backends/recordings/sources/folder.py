@@ -200,7 +200,7 @@ def _letter_case(root: Path, glob: str) -> list[Check]:
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         for name in names:
             relative = (Path(folder) / name).relative_to(root).as_posix()
-            if relative not in matched and caseless.fullmatch(relative):
+            if not name.startswith(".") and relative not in matched and caseless.fullmatch(relative):
                 missed.append(relative)
     if not missed:
         return []
