@@ -110,6 +110,17 @@ def restart_pending(*, session: Session, source: str, version: Version) -> None:
     )
 
 
+def remember_version(*, session: Session, source: str, version: Version) -> uuid.UUID | None:
+    """A taken file changed: its row keeps the new size and time, so the change is told once; the call it
+    became."""
+    return session.scalar(
+        update(SourceFile)
+        .where(SourceFile.source == source, SourceFile.path == version.key)
+        .values(size=version.size, mtime=version.mtime, updated_at=func.now())
+        .returning(SourceFile.call_pk)
+    )
+
+
 def claim(*, session: Session, source: str, version: Version, seen: Known | None) -> bool:
     """Mark the file ``taking`` if it is still as this poller saw it (``seen``; None: no row yet)."""
     values = {"size": version.size, "mtime": version.mtime, "status": FileStatus.taking, "reason": None}

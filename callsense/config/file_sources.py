@@ -21,6 +21,9 @@ from callsense.config.models import Channel
 # The record fields a filename pattern's named groups and a sidecar mapping may fill; any other named group
 # lands in the call's metadata under its own name.
 DETAIL_FIELDS = ("call_id", "agent", "customer_number", "direction", "timestamp")
+# A sidecar may also name the agent's stereo channel of its call: it goes into the call's metadata, whose
+# agent_channel the transcribe stage prefers to the source's (a folder of inbound and outbound calls).
+SIDECAR_FIELDS = (*DETAIL_FIELDS, "agent_channel")
 
 
 class Preset(StrEnum):
@@ -140,7 +143,8 @@ class FileSourceSettings(BaseModel):
     sidecar_fields: dict[str, str] = Field(
         default_factory=dict,
         description="Record field -> where the sidecar holds it: a dotted key for JSON (cdr.src), an "
-        "element path for XML (cdr/src). Fields: call_id, agent, customer_number, direction, timestamp. "
+        "element path for XML (cdr/src). Fields: call_id, agent, customer_number, direction, timestamp, "
+        "agent_channel (left or right: this call's, over the source's agent_channel). "
         "Every other top-level value (JSON) or leaf element (XML) goes into the call's metadata.",
     )
     agent_channel: Channel | None = Field(
@@ -211,9 +215,11 @@ class FileSourceSettings(BaseModel):
     @field_validator("sidecar_fields")
     @classmethod
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(DETAIL_FIELDS))
+        unknown = sorted(set(value) - set(SIDECAR_FIELDS))
         if unknown:
-            raise ValueError(f"unknown sidecar field(s) {', '.join(unknown)}; use {', '.join(DETAIL_FIELDS)}")
+            raise ValueError(
+                f"unknown sidecar field(s) {', '.join(unknown)}; use {', '.join(SIDECAR_FIELDS)}"
+            )
         return value
 
     @model_validator(mode="after")

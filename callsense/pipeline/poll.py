@@ -21,6 +21,7 @@ item is needed. The recordings are left to the fetch stage on the queue: ``PollR
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,9 +36,16 @@ from callsense.backends.recordings.sources.rest import RestSource
 from callsense.backends.recordings.sources.s3 import S3Source
 from callsense.calls import service as calls
 from callsense.calls import source_files
+from callsense.calls.models import Call
 from callsense.calls.source_files import FileStatus, Known, Version
 from callsense.config.sources import CursorMode, RestSourceSettings, S3SourceSettings
-from callsense.errors import CallsenseError, ConfigError, PermanentError, SourceUnavailableError
+from callsense.errors import (
+    CallsenseError,
+    ConfigError,
+    PermanentError,
+    RecordingRefusedError,
+    SourceUnavailableError,
+)
 from callsense.pipeline import fetch, ingest
 
 if TYPE_CHECKING:
@@ -100,7 +108,9 @@ def poll(
         _record(rt, report)
         return report
     report.seen = len(listed)
-    ready, report.waiting = _complete(rt, source.name, listed, timedelta(seconds=stable_seconds))
+    ready, report.waiting, changed = _complete(rt, source.name, listed, timedelta(seconds=stable_seconds))
+    for item in changed:
+        _changed_after_taking(rt, report, item)
     if max_files is not None and len(ready) > max_files:
         ready, report.left = ready[:max_files], len(ready) - max_files
     for done, (item, seen) in enumerate(ready, start=1):
@@ -180,10 +190,11 @@ def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
 
 def _complete(
     rt: Runtime, name: str, listed: list[Listed], stable: timedelta
-) -> tuple[list[tuple[Listed, Known | None]], int]:
-    """The listed files ready to be taken, with their rows as seen, and how many are not complete yet;
-    notes the first sightings and changes."""
+) -> tuple[list[tuple[Listed, Known | None]], int, list[Listed]]:
+    """The listed files ready to be taken, with their rows as seen, how many are not complete yet, and the
+    taken files whose size changed since; notes the first sightings and changes."""
     ready: list[tuple[Listed, Known | None]] = []
+    changed: list[Listed] = []
     first: list[Version] = []
     waiting = 0
     with rt.db.transaction() as session:
@@ -198,7 +209,8 @@ def _complete(
                 else:
                     ready.append((item, None))
             elif seen.status is FileStatus.ingested:
-                continue
+                if seen.size != item.size and item.key in rows:  # not the row of an erased call
+                    changed.append(item)
             elif seen.status is FileStatus.taking:
                 if seen.updated_at < now - source_files.TAKING_LEASE:  # its poller died
                     ready.append((item, seen))
@@ -217,7 +229,7 @@ def _complete(
         source_files.add_pending(session=session, source=name, versions=first)
         present = {item.key for item in listed}
         source_files.forget_unfinished(session=session, source=name, keys=sorted(set(rows) - present))
-    return ready, waiting
+    return ready, waiting, changed
 
 
 def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report: PollReport) -> None:
@@ -228,13 +240,16 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
     call_pk = None
     try:
         recording = source.inspect(item)
-        call_pk = ingest.ingest(
+        ingested = ingest.ingest(
             rt,
             call_id=recording.call_id,
             source=item.location,
             details=replace(recording.details, source_name=source.name),
-        ).call_pk
+        )
+        call_pk = ingested.call_pk
         with source.staged(item) as local_copy:
+            if not ingested.created:
+                _require_same_audio(rt, call_pk, recording.call_id, local_copy)
             fetch.run(rt, call_pk, source=local_copy, local_files=True)
     except PermanentError as exc:
         report.refused += 1
@@ -257,6 +272,38 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
         _note(rt, report, item, FileStatus.ingested, str(exc), call_pk)
 
 
+def _changed_after_taking(rt: Runtime, report: PollReport, item: Listed) -> None:
+    """A taken file whose size changed: the recorder was still writing it (paused longer than
+    ``stable_seconds``), or wrote a new recording under its path. Neither is taken again (a path is taken
+    once), so the engineer is told, once per change."""
+    with rt.db.transaction() as session:
+        call_pk = source_files.remember_version(
+            session=session, source=report.source, version=Version(item.key, item.size, item.mtime)
+        )
+    reason = (
+        f"it changed after it was taken (now {item.size} bytes); the call keeps the audio taken then: "
+        "a recorder still writing needs a longer stable_seconds"
+    )
+    _note(rt, report, item, FileStatus.ingested, reason, call_pk)
+
+
+def _require_same_audio(rt: Runtime, call_pk: uuid.UUID, call_id: str, local_copy: str) -> None:
+    """A call id known already is the same recording (a copy in a second folder, a poll taken over), or one
+    the recorder gave another recording's id: that one is refused, not counted as taken while its audio is
+    dropped."""
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        stored, taken_from = (call.audio_sha256, call.source) if call is not None else (None, "")
+    if stored is None:  # no audio stored yet: this file brings it
+        return
+    with open(local_copy, "rb") as recording:
+        if hashlib.file_digest(recording, "sha256").hexdigest() == stored:
+            return
+    raise RecordingRefusedError(
+        f"its call id '{call_id}' was taken already from another recording ({taken_from}); not taken again"
+    )
+
+
 def _note(
     rt: Runtime,
     report: PollReport,
@@ -267,7 +314,7 @@ def _note(
 ) -> None:
     """A problem: on the file's row, as the source's last error, and in the audit trail."""
     where = f"{item.key}: " if item is not None else ""
-    report.error = f"{where}{reason}"
+    report.error = _printable(f"{where}{reason}")
     log.warning("source problem", source=report.source, path=item.key if item else None, reason=reason)
     with rt.db.transaction() as session:
         if item is not None:
@@ -276,7 +323,7 @@ def _note(
                 source=report.source,
                 key=item.key,
                 status=status,
-                reason=reason,
+                reason=_printable(reason),
                 call_pk=call_pk,
             )
         kind = "refused" if status is FileStatus.refused else "error"
@@ -288,6 +335,13 @@ def _note(
             detail=f"{report.source}: {report.error}",
             actor=f"source:{report.source}",
         )
+
+
+def _printable(text: str) -> str:
+    """``text`` with the characters a recorder's file name or sidecar may hold that do not print (a newline,
+    a terminal's escape, a right-to-left override) written as escapes: a reason stays one line, and showing
+    it in a terminal cannot drive that terminal."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _record(rt: Runtime, report: PollReport, *, ingested: int | None = None) -> None:

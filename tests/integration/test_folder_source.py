@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
+import json
 import os
 import threading
 import time
@@ -362,3 +364,110 @@ def test_a_poll_killed_while_fetching_leaves_the_call_to_the_next_poller_not_a_f
         )
     with app.open():
         assert tasks.reconcile_calls(rt, app) == 1
+
+
+def test_a_call_id_taken_from_one_file_is_not_taken_from_another_with_other_audio(
+    settings: Settings, root: Path
+) -> None:
+    # Two sites write into the same share; the pattern takes the recorder's call id from the name.
+    rt = _runtime(settings, root, stable_seconds=0, filename_pattern=r"\w+/(?P<call_id>[\w-]+)\.wav")
+    try:
+        put(root, "site1/c-1.wav", tiny_wav())
+        (call_pk,) = _poll(rt).fetched
+        put(root, "copy/c-1.wav", tiny_wav())  # the same recording, copied into a second folder
+        put(root, "site2/c-1.wav", tiny_wav(seconds=0.7))  # another recording under the same call id
+        report = _poll(rt)
+        rows = _rows(rt)
+        assert rows["copy/c-1.wav"] == ("ingested", None) and report.refused == 1
+        assert rows["site2/c-1.wav"][0] == "refused"
+        assert "call id 'c-1' was taken already from another recording" in (rows["site2/c-1.wav"][1] or "")
+        with rt.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None and call.audio_bytes == len(tiny_wav())
+            trail = [event.detail for event in calls.events(session=session, call_pk=call_pk)]
+        assert any(detail and "site2/c-1.wav" in detail for detail in trail)
+    finally:
+        rt.db.close()
+
+
+def test_a_file_copied_in_with_its_size_set_first_and_its_time_kept_waits_until_written(
+    rt: Runtime, root: Path
+) -> None:
+    # Windows' copy over SMB sets the file's final size first and its original modification time, which
+    # writes then leave alone (SMB's "sticky" write time): only the change time tells it is being written.
+    recording, wav = root / "a.wav", tiny_wav()
+    recording.write_bytes(bytes(len(wav)))
+    original = time.time_ns() - 3600 * 10**9
+    os.utime(recording, ns=(original, original))
+    assert _poll(rt).waiting == 1
+    time.sleep(STABLE + 0.1)
+    with recording.open("r+b") as copying:
+        copying.write(wav[: len(wav) // 2])
+    os.utime(recording, ns=(original, original))
+    assert _poll(rt).fetched == []  # half of it is written: wait
+    time.sleep(STABLE + 0.1)
+    with recording.open("r+b") as copying:
+        copying.write(wav)
+    os.utime(recording, ns=(original, original))
+    time.sleep(STABLE + 0.1)
+    assert _poll(rt).fetched == []  # changed since the last poll: wait once more
+    time.sleep(STABLE + 0.1)
+    (call_pk,) = _poll(rt).fetched
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None and call.audio_sha256 == hashlib.sha256(wav).hexdigest()
+
+
+def test_a_file_that_grows_after_it_was_taken_is_on_the_trail_once(settings: Settings, root: Path) -> None:
+    # A recorder that stops writing for longer than stable_seconds (a call on hold) and then goes on.
+    rt = _runtime(settings, root, stable_seconds=0)
+    try:
+        recording = put(root, "a.wav", tiny_wav())
+        (call_pk,) = _poll(rt).fetched
+        recording.write_bytes(tiny_wav(seconds=1.0))
+        report = _poll(rt)
+        assert report.fetched == [] and report.error is not None
+        assert "a.wav: it changed after it was taken" in report.error
+        assert _rows(rt)["a.wav"][0] == "ingested"
+        assert _poll(rt).error is None  # said once, not at every poll
+        with rt.db.transaction() as session:
+            trail = [event.detail or "" for event in calls.events(session=session, call_pk=call_pk)]
+        assert sum("changed after it was taken" in detail for detail in trail) == 1
+    finally:
+        rt.db.close()
+
+
+def test_a_sidecar_that_names_the_agent_channel_wins_over_the_source_s(
+    settings: Settings, root: Path
+) -> None:
+    # One folder for inbound calls (recorded on the caller's leg) and outbound campaigns (the agent's leg):
+    # the recorder's metadata says, per call, which side the agent is on.
+    sidecar = {"sidecar": "json", "sidecar_fields": {"agent_channel": "recording.agent_side"}}
+    rt = _runtime(settings, root, stable_seconds=0, agent_channel="right", **sidecar)
+    try:
+        put(root, "out-1.wav", tiny_wav(channels=2))
+        put(root, "out-1.json", json.dumps({"recording": {"agent_side": "left"}}).encode())
+        (call_pk,) = _poll(rt).fetched
+        transcribe.run(rt, call_pk)
+        with rt.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None and call.transcript is not None
+            assert call.transcript.options["speakers"]["agent"] == "left"
+    finally:
+        rt.db.close()
+
+
+def test_a_name_that_is_not_utf8_is_refused_and_the_other_files_are_taken(rt: Runtime, root: Path) -> None:
+    # A recorder on a Windows code page writes "Müller" as Latin-1 onto the share; Linux keeps the bytes.
+    put(root, "good.wav", tiny_wav())
+    with open(os.path.join(os.fsencode(root), b"M\xfcller.wav"), "wb") as latin1:
+        latin1.write(tiny_wav())
+    _poll(rt)
+    time.sleep(STABLE + 0.1)
+    report = _poll(rt)
+    assert len(report.fetched) == 1 and report.refused == 1
+    assert (
+        report.error
+        == "M\\xfcller.wav: its name is not UTF-8 (a recorder writing another code page): rename it"
+    )
+    assert _rows(rt)["good.wav"][0] == "ingested"

@@ -3,6 +3,7 @@ cursor, each new call registered once and fetched through the SSRF-safe download
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from callsense.calls import source_files
 from callsense.calls.models import Call, Event
 from callsense.config import Settings
-from callsense.pipeline import fetch, queue_figures, tasks
+from callsense.pipeline import fetch, poll, queue_figures, tasks
 from callsense.runtime import Runtime, open_runtime
 from tests.recording_trees import tiny_wav
 
@@ -43,6 +44,8 @@ PAGES: dict[str | None, dict[str, Any]] = {
 class Recorder:
     def __init__(self) -> None:
         self.cursors: list[str | None] = []
+        self.refusal: int | None = None  # the status the listing answers instead of a page
+        self.body: bytes | None = None  # what the listing answers instead of a page
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -52,6 +55,9 @@ class Recorder:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
+                if parts.path == "/recordings" and recorder.refusal is not None:
+                    self.send_error(recorder.refusal)
+                    return
                 if parts.path == "/recordings":
                     cursor = parse_qs(parts.query).get("since", [None])[0]
                     recorder.cursors.append(cursor)
@@ -65,6 +71,8 @@ class Recorder:
                     body, kind = json.dumps(page).encode(), "application/json"
                 else:
                     body, kind = tiny_wav(), "audio/wav"
+                if parts.path == "/recordings" and recorder.body is not None:
+                    body = recorder.body
                 self.send_response(200)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
@@ -147,5 +155,34 @@ def test_an_api_that_is_down_is_the_source_s_error_and_the_cursor_stays(settings
         with rt.db.transaction() as session:
             status = source_files.statuses(session=session)["api"]
         assert status.cursor is None and status.last_error == report.error
+    finally:
+        rt.db.close()
+
+
+def test_a_listing_refused_or_broken_says_what_to_look_at(settings: Settings, recorder: Recorder) -> None:
+    recorder.refusal = 401
+    rt = _runtime(settings, recorder.url + "/recordings")
+    try:
+        no_credentials = poll.poll_named(rt, "api").error or ""
+        assert "answered 401: no credentials were sent" in no_credentials
+        assert "no [[fetch.sources]] url_prefix covers" in no_credentials
+        recorder.refusal = 403
+        configured = Settings.model_validate(
+            {
+                **rt.settings.model_dump(),
+                "fetch": {
+                    **rt.settings.fetch.model_dump(),
+                    "sources": [{"url_prefix": recorder.url, "kind": "bearer", "token": "stale"}],
+                },
+            }
+        )
+        refused = poll.poll_named(dataclasses.replace(rt, settings=configured), "api").error or ""
+        assert (
+            f"answered 403: the credentials of the [[fetch.sources]] entry {recorder.url} were refused"
+            in refused
+        )
+        recorder.refusal, recorder.body = None, b"[" * 100_000  # a broken API's answer: nothing to list
+        broken = poll.poll_named(rt, "api")
+        assert broken.error == f"{recorder.url}/recordings answered JSON nested too deeply"
     finally:
         rt.db.close()

@@ -11,6 +11,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +384,41 @@ def test_an_object_staged_for_the_fetch_leaves_no_file_a_killed_worker_would_lea
     with source.staged(listed) as local_copy:
         assert list(staging.rglob("*")) == []
         assert Path(local_copy).read_bytes() == tiny_wav()
+
+
+ODD_KEYS = ["q 1/ünï+code%20&=.wav", "q 1/a#b?c;d.wav", "q 1/tab\there.wav"]
+
+
+def test_keys_with_odd_characters_past_a_thousand_others_are_each_taken_once(
+    settings: Settings, runtimes: list[Runtime], bucket: Bucket
+) -> None:
+    # More keys than one listing page holds (1000), then recordings whose names a recorder's export wrote
+    # with spaces, non-ASCII letters and the characters URLs give meanings to.
+    with ThreadPoolExecutor(8) as uploads:
+        list(uploads.map(lambda index: bucket.put(f"exports/{index:04}.csv", b"x"), range(1003)))
+    for key in ODD_KEYS:
+        bucket.put(key, tiny_wav())
+    rt = _open(runtimes, settings, bucket.source(cursor="key"))
+    report, _ = _poll(rt, bucket.server)
+    assert (report.seen, len(report.fetched), report.refused) == (3, 3, 0)
+    with rt.db.transaction() as session:
+        sources = set(session.scalars(select(Call.source)))
+    assert sources == {f"s3://{bucket.name}/{bucket.prefix}{key}" for key in ODD_KEYS}
+    assert _cursor(rt) == max(ODD_KEYS)
+    again, _ = _poll(rt, bucket.server)
+    assert (again.seen, again.fetched) == (0, [])
+
+
+def test_an_object_overwritten_after_it_was_taken_is_told_not_taken_again(
+    settings: Settings, runtimes: list[Runtime], bucket: Bucket
+) -> None:
+    bucket.put("q1/a.wav", tiny_wav())
+    rt = _open(runtimes, settings, bucket.source())
+    (call_pk,) = _poll(rt, bucket.server)[0].fetched
+    bucket.put("q1/a.wav", tiny_wav(seconds=1.0))  # the recorder uploads a new version under the same key
+    report, _ = _poll(rt, bucket.server)
+    assert report.fetched == [] and "q1/a.wav: it changed after it was taken" in (report.error or "")
+    with rt.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None and call.audio_bytes == len(tiny_wav())
+    assert _poll(rt, bucket.server)[0].error is None

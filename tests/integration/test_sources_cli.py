@@ -106,6 +106,12 @@ def test_names_and_reasons_with_brackets_are_printed_as_they_are(
     assert polled.exit_code == 0 and "[/q1]/[bold]b.wav: the file holds" in polled.output, polled.output
     listed = runner.invoke(app, ["sources", "list"])
     assert listed.exit_code == 0 and "[/q1]/[bold]b.wav" in listed.output, listed.output
+    put(share, "line\nbreak\x1b]0;owned\x07.wav", b"not audio either")  # a newline, a terminal's escape
+    polled = runner.invoke(app, ["sources", "poll", "nas"])
+    shown = "line\\nbreak\\x1b]0;owned\\x07.wav: the file holds"
+    assert shown in polled.output and "\x1b" not in polled.output, polled.output
+    listed = runner.invoke(app, ["sources", "list"])
+    assert "line\\nbreak" in listed.output and "\x1b" not in listed.output, listed.output
     unknown = runner.invoke(app, ["sources", "poll", "[/nas]"])
     assert unknown.exit_code == 1 and "no source named '[/nas]'" in unknown.output, unknown.output
     no_call = runner.invoke(app, ["calls", "hold", "[/x]", "--reason", "case 1"])  # common.errors_as_exit

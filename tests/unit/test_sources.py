@@ -137,6 +137,7 @@ def test_an_xml_sidecar_is_mapped_by_element_paths(tmp_path: Path) -> None:
         ("json", b'{"start": "yesterday"}', "timestamp 'yesterday' is not ISO 8601"),
         ("json", b'{"call_id": "has spaces/and slashes"}', "characters a call id cannot have"),
         ("json", b'{"dir": "sideways"}', "neither inbound nor outbound"),
+        ("json", b"[" * 100_000, "its sidecar is not JSON: nested too deeply"),  # under the 1 MiB limit
     ],
 )
 def test_a_sidecar_that_does_not_parse_is_refused_with_its_reason(
@@ -182,6 +183,21 @@ def test_a_link_to_a_file_outside_the_folder_is_not_listed(tmp_path: Path) -> No
     assert sorted(_listed(_source(root))) == ["a.wav", "inside.wav"]
 
 
+def test_a_link_turned_outside_the_folder_after_the_listing_is_not_read(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "share", tmp_path / "elsewhere"
+    put(root, "a.wav", tiny_wav())
+    put(elsewhere, "secret.wav", tiny_wav(seconds=0.7))
+    (root / "planted.wav").symlink_to(root / "a.wav")
+    source = _source(root)
+    listed = _listed(source)["planted.wav"]  # listed while it pointed inside
+    (root / "planted.wav").unlink()
+    (root / "planted.wav").symlink_to(elsewhere / "secret.wav")
+    with pytest.raises(RecordingRefusedError, match="a link to a file outside the folder"):
+        source.inspect(listed)
+    with pytest.raises(RecordingRefusedError, match="a link to a file outside the folder"):
+        source.staged(listed)
+
+
 def test_a_derived_call_id_is_the_same_for_the_same_file_of_the_same_source() -> None:
     assert derived_call_id("nas", "2024/a.wav") == derived_call_id("nas", "2024/a.wav")
     assert derived_call_id("nas", "2024/a.wav") != derived_call_id("nas", "2024/b.wav")
@@ -198,6 +214,33 @@ def test_the_folder_check_names_what_is_missing(tmp_path: Path) -> None:
         ("readable", True),
         ("writable", True),
     ]
+
+
+def test_the_folder_check_names_recordings_the_glob_misses_only_by_upper_or_lower_case(
+    tmp_path: Path,
+) -> None:
+    put(tmp_path, "a.wav", tiny_wav())
+    put(tmp_path, "2024/REC0001.WAV", tiny_wav())  # a Windows recorder writing onto the share
+    put(tmp_path, "2024/REC0001.XML", b"<call/>")
+    put(tmp_path, "2024/.REC0002.WAV", tiny_wav())  # an upload in progress: no recording yet
+    checks = check_folder(FolderSourceSettings(name="nas", path=tmp_path))
+    case = checks[-1]
+    assert (case.name, case.ok) == ("letter case", False)
+    assert (
+        case.detail
+        == "1 file(s) match **/*.wav but for upper/lower case (2024/REC0001.WAV): the glob is case-sensitive"
+    )
+    either = FolderSourceSettings(name="nas", path=tmp_path, glob="**/*.[wW][aA][vV]")
+    assert all(check.ok for check in check_folder(either))
+
+
+def test_a_windows_recorder_s_capitalised_sidecar_is_read_beside_its_recording(tmp_path: Path) -> None:
+    put(tmp_path, "REC0001.WAV", tiny_wav())
+    put(tmp_path, "REC0001.XML", b"<call><agent>alice</agent></call>")
+    options = {"glob": "*.[wW][aA][vV]", "sidecar": "xml", "sidecar_required": True}
+    source = _source(tmp_path, sidecar_fields={"agent": "agent"}, **options)
+    (listed,) = _listed(source).values()
+    assert source.inspect(listed).details.agent == "alice"
 
 
 @pytest.mark.parametrize(

@@ -86,8 +86,8 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
 
 
-def _authorization(url: httpx.URL, sources: tuple[SourceAuth, ...]) -> str | None:
-    """The Authorization header for ``url``: from the longest matching ``url_prefix``, or None."""
+def credentials_for(url: httpx.URL, sources: tuple[SourceAuth, ...]) -> SourceAuth | None:
+    """The ``fetch.sources`` entry whose credentials go to ``url``: the longest matching ``url_prefix``."""
     best: SourceAuth | None = None
     for source in sources:
         prefix = httpx.URL(source.url_prefix)
@@ -98,6 +98,12 @@ def _authorization(url: httpx.URL, sources: tuple[SourceAuth, ...]) -> str | Non
             continue
         if best is None or len(source.url_prefix) > len(best.url_prefix):
             best = source
+    return best
+
+
+def _authorization(url: httpx.URL, sources: tuple[SourceAuth, ...]) -> str | None:
+    """The Authorization header for ``url``, or None."""
+    best = credentials_for(url, sources)
     if best is None:
         return None
     if best.kind is SourceAuthKind.bearer and best.token is not None:

@@ -8,6 +8,7 @@ folder and sidecar files are never listed as recordings.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from callsense.backends.recordings.sniff import SNIFF_BYTES, require_audio
 from callsense.backends.recordings.sources import metadata
 from callsense.backends.recordings.sources.base import Listed, Recording
+from callsense.config.file_sources import glob_pattern
 from callsense.config.sources import AfterIngest, FolderSourceSettings, Sidecar
 from callsense.errors import BadAudioError, RecordingRefusedError, SourceUnavailableError
 
@@ -46,9 +48,7 @@ class FolderSource:
             if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() == sidecar:
                 continue
             real = path.resolve()
-            # a link to a file outside the folder would let whoever writes the share read any audio this
-            # user can (another source's, a backup's)
-            if self._processed in real.parents or self._real_root not in real.parents:
+            if self._processed in real.parents or not self._inside(real):
                 continue
             try:
                 info = path.stat()
@@ -56,21 +56,25 @@ class FolderSource:
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
-            mtime = info.st_mtime
+            mtime = _changed(info)
             if sidecar is not None:
                 try:
                     # the sidecar's changes are the recording's: one still being written waits, and one
                     # refused (half-written, or wrong) is read again once rewritten
-                    mtime = max(mtime, self._sidecar_of(path).stat().st_mtime)
+                    mtime = max(mtime, _changed(self._sidecar_of(path).stat()))
                 except OSError:  # none (yet), or one that cannot be looked at: as Path.exists() reads it
                     if self.settings.sidecar_required:
                         continue  # the recorder writes it after the audio: not complete yet
-            yield Listed(key=relative.as_posix(), location=str(path), size=info.st_size, mtime=mtime)
+            yield Listed(key=_key(relative), location=str(path), size=info.st_size, mtime=mtime)
 
     def inspect(self, listed: Listed) -> Recording:
         path = Path(listed.location)
+        if not _is_utf8(listed.location):  # the call's source is stored as text: it could not be registered
+            raise RecordingRefusedError(
+                "its name is not UTF-8 (a recorder writing another code page): rename it"
+            )
         try:
-            with path.open("rb") as handle:
+            with self._contained(path).open("rb") as handle:
                 head = handle.read(SNIFF_BYTES)
         except OSError as exc:
             raise SourceUnavailableError(f"cannot read the file: {exc.strerror or exc}") from None
@@ -84,7 +88,20 @@ class FolderSource:
         return Recording(call_id=call_id, details=details)
 
     def staged(self, listed: Listed) -> AbstractContextManager[str]:
-        return nullcontext(listed.location)
+        return nullcontext(str(self._contained(Path(listed.location))))
+
+    def _inside(self, real: Path) -> bool:
+        # a link to a file outside the folder would let whoever writes the share read any audio this user
+        # can (another source's, a backup's)
+        return self._real_root in real.parents
+
+    def _contained(self, path: Path) -> Path:
+        """Where ``path`` leads now, checked again when it is read: a link listed while it led into the folder
+        may have been turned outside since."""
+        real = path.resolve()
+        if not self._inside(real):
+            raise RecordingRefusedError("it is a link to a file outside the folder")
+        return real
 
     def finish(self, listed: Listed) -> None:
         after = self.settings.after_ingest
@@ -110,7 +127,7 @@ class FolderSource:
         return None if self.settings.sidecar is Sidecar.none else f".{self.settings.sidecar.value}"
 
     def _sidecar_of(self, path: Path) -> Path:
-        return path.with_suffix(f".{self.settings.sidecar.value}")
+        return path.with_suffix(metadata.sidecar_suffix(self.settings.sidecar, path.suffix))
 
     def _sidecar_values(self, sidecar: Path) -> dict[str, str]:
         try:
@@ -122,6 +139,28 @@ class FolderSource:
         except OSError as exc:
             raise SourceUnavailableError(f"cannot read its sidecar: {exc.strerror or exc}") from None
         return metadata.from_sidecar(self.settings.sidecar, data, self.settings.sidecar_fields)
+
+
+def _key(relative: Path) -> str:
+    """The file's key: its relative path, with the bytes of a name that is not UTF-8 (Linux keeps whatever a
+    recorder on a Windows code page wrote) as escapes, so that the database can hold it."""
+    key = relative.as_posix()
+    return key if _is_utf8(key) else os.fsencode(key).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # undecodable bytes, which Python keeps as lone surrogates
+        return False
+    return True
+
+
+def _changed(info: os.stat_result) -> float:
+    """When the file last changed: its change time too, since Windows' copy over SMB sets the final size and
+    the original modification time first, and the server keeps that time while the data is written (SMB's
+    "sticky" write time)."""
+    return max(info.st_mtime, info.st_ctime)
 
 
 @dataclass(frozen=True)
@@ -146,4 +185,26 @@ def check_folder(settings: FolderSourceSettings) -> list[Check]:
         existing = next(parent for parent in (processed, *processed.parents) if parent.exists())
         writable = os.access(root, os.W_OK) and os.access(existing, os.W_OK)
         checks.append(Check("writable", writable, f"files are moved into {processed}"))
+    if checks[1].ok:
+        checks.extend(_letter_case(root, settings.glob))
     return checks
+
+
+def _letter_case(root: Path, glob: str) -> list[Check]:
+    """Files the glob misses only by upper or lower case: Windows recorders write '.WAV', which '*.wav' does
+    not match on Linux, and the poll would pass them over without a word."""
+    matched = {path.relative_to(root).as_posix() for path in root.glob(glob)}
+    caseless = re.compile(glob_pattern(glob).pattern, re.IGNORECASE)
+    missed = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            relative = (Path(folder) / name).relative_to(root).as_posix()
+            if not name.startswith(".") and relative not in matched and caseless.fullmatch(relative):
+                missed.append(relative)
+    if not missed:
+        return []
+    examples = ", ".join(sorted(missed)[:3])
+    detail = f"{len(missed)} file(s) match {glob} but for upper/lower case ({examples}): "
+    detail += "the glob is case-sensitive"
+    return [Check("letter case", False, detail)]

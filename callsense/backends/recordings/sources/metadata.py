@@ -44,6 +44,13 @@ def from_path(pattern: str | None, key: str) -> dict[str, str]:
     return {name: value for name, value in match.groupdict().items() if value is not None}
 
 
+def sidecar_suffix(kind: Sidecar, recording_suffix: str) -> str:
+    """The sidecar's suffix beside a recording's: in capitals beside one in capitals, as a Windows recorder
+    writes them (REC1.WAV, REC1.XML)."""
+    suffix = f".{kind.value}"
+    return suffix.upper() if recording_suffix.isupper() else suffix
+
+
 def from_sidecar(kind: Sidecar, data: bytes, fields: Mapping[str, str]) -> dict[str, str]:
     """The sidecar's values: the mapped fields under their record names, every other value under its own."""
     if kind is Sidecar.json:
@@ -56,6 +63,8 @@ def _from_json(data: bytes, fields: Mapping[str, str]) -> dict[str, str]:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordingRefusedError(f"its sidecar is not JSON: {exc}") from None
+    except RecursionError:  # a recorder's bug or a hostile file: no poll should stop on it
+        raise RecordingRefusedError("its sidecar is not JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise RecordingRefusedError("its sidecar is not a JSON object")
     values = {

@@ -21,7 +21,7 @@ from callsense.backends.recordings.base import describe, is_url
 from callsense.backends.recordings.sources import metadata
 from callsense.backends.recordings.sources.base import Recording
 from callsense.config.sources import RestSourceSettings
-from callsense.errors import CallsenseError, RecordingRefusedError, SourceUnavailableError
+from callsense.errors import CallsenseError, RecordingRefusedError, SourceUnavailableError, StatusError
 
 MAX_LISTING_BYTES = 16 * 1024 * 1024
 
@@ -61,10 +61,17 @@ class RestSource:
             listing = io.BytesIO()
             http.download(str(url), self._options, listing, audio=False)
             answer = json.loads(listing.getvalue())
+        except StatusError as exc:
+            raise SourceUnavailableError(
+                f"the listing at {describe(self.settings.url)}: {self._refusal(exc)}"
+            ) from None
         except CallsenseError as exc:
             raise SourceUnavailableError(f"the listing at {describe(self.settings.url)}: {exc}") from None
         except ValueError as exc:
             raise SourceUnavailableError(f"{describe(self.settings.url)} answered no JSON: {exc}") from None
+        except RecursionError:
+            shown = describe(self.settings.url)
+            raise SourceUnavailableError(f"{shown} answered JSON nested too deeply") from None
         items = _at(answer, self.settings.items_path)
         if not isinstance(items, list):
             where = self.settings.items_path or "the answer"
@@ -75,6 +82,26 @@ class RestSource:
         )
         return Page(
             items=[self._item(index, item) for index, item in enumerate(items)], next_cursor=next_cursor
+        )
+
+    def _refusal(self, exc: StatusError) -> str:
+        """What a refused listing means for the engineer: which credentials were sent, if any."""
+        if exc.status not in (401, 403):
+            return str(exc)
+        url = httpx.URL(self.settings.url)
+        entry = http.credentials_for(url, self._options.sources)
+        if entry is None and url.userinfo:
+            return (
+                f"the API answered {exc.status}: the user name and password in the source's url were refused"
+            )
+        if entry is None:
+            return (
+                f"the API answered {exc.status}: no credentials were sent, as no [[fetch.sources]] "
+                "url_prefix covers this URL"
+            )
+        return (
+            f"the API answered {exc.status}: the credentials of the [[fetch.sources]] entry "
+            f"{describe(entry.url_prefix)} were refused (wrong or expired, or not allowed to list recordings)"
         )
 
     def _item(self, index: int, item: Any) -> Listed:

@@ -221,7 +221,8 @@ class S3Source:
         return checks
 
     def _sidecar_key(self, key: str) -> str:
-        return str(PurePosixPath(key).with_suffix(str(self._sidecar)))
+        recording = PurePosixPath(key)
+        return str(recording.with_suffix(metadata.sidecar_suffix(self.settings.sidecar, recording.suffix)))
 
     def _sidecar_values(self, key: str) -> dict[str, str]:
         try:
