@@ -346,3 +346,29 @@ def test_request_timeout_and_408_are_retryable() -> None:
     with serving(fake) as url, pytest.raises(CRMUnavailableError) as late:
         deliver("hubspot", url, outgoing())
     assert late.value.status == 408
+
+
+# Where each CRM keeps the body and how many characters its field holds.
+BODY_FIELDS = {
+    "hubspot": ("hs_call_body", 65_536),
+    "salesforce": ("Description", 32_000),
+    "dynamics": ("description", 2_000),
+}
+
+
+def _body(vendor: str, record: dict[str, Any]) -> str:
+    name = BODY_FIELDS[vendor][0]
+    return str(record["properties"][name] if vendor == "hubspot" else record[name])
+
+
+def test_a_body_over_the_crms_field_size_is_cut_and_says_so(vendor: str, crm: tuple[FakeCRM, str]) -> None:
+    """A long transcript in several scripts and emoji: filed, cut on a character, the cut said."""
+    fake, url = crm
+    said = "Customer: مرحبا، تم خصم المبلغ مرتين 😡 请退款 — I was charged twice.\n" * 1_200
+    item = Outgoing(**{**outgoing().__dict__, "body": said, "subject": "Call 📞 " + "ש" * 300})
+    external_id = deliver(vendor, url, item)
+    body = _body(vendor, fake.records[str(external_id)])
+    assert len(body) <= BODY_FIELDS[vendor][1] < len(said)
+    assert body.endswith("[...] cut to fit this CRM field; the whole analysis is in callsense")
+    kept = body.split("\n[...]")[0]
+    assert said.startswith(kept) and kept.startswith("Customer: مرحبا")

@@ -33,6 +33,8 @@ from callsense.errors import CRMRejectedError, CRMUnavailableError
 # sentence or a quoted value does not pass, so a vendor that puts a value where a name belongs leaks nothing.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,79}")
 _NAMES_KEPT = 10
+# What a cut body ends with, so whoever reads the CRM record knows there is more (and where).
+CUT_NOTE = "\n[...] cut to fit this CRM field; the whole analysis is in callsense"
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,24 @@ class CRMDestination:
 
     def _create_contact(self, number: str) -> str:
         raise NotImplementedError
+
+
+def _cut(text: str, limit: int, note: str, tail: str = "") -> str:
+    if len(text) + len(tail) <= limit:
+        return text + tail
+    return text[: limit - len(note) - len(tail)].rstrip() + note + tail
+
+
+def fit_body(text: str, limit: int, *, reference: str = "") -> str:
+    """``text`` within a CRM text field of ``limit`` characters, ending with ``reference`` (a line the
+    idempotency look-up finds) whatever is cut; a cut says so (``CUT_NOTE``). The cut falls between
+    characters, never inside a multi-byte one (an emoji, an Arabic or Chinese letter)."""
+    return _cut(text, limit, CUT_NOTE, f"\n\n{reference}" if reference else "")
+
+
+def fit_subject(text: str, limit: int) -> str:
+    """A one-line subject within ``limit`` characters, ending with "…" where it was cut."""
+    return _cut(text, limit, "…")
 
 
 def _retry_after(response: httpx.Response) -> float | None:

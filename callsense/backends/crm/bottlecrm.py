@@ -16,12 +16,15 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    fit_body,
+    fit_subject,
     json_of,
     send,
 )
 
 _PAGE = 200
 _BODY_LIMIT = 10_000  # BottleCRM's limit on an interaction body
+_SUBJECT_LIMIT = 200
 
 
 def reference(outgoing: Outgoing) -> str:
@@ -40,13 +43,11 @@ class BottleCRMDestination(CRMDestination):
         existing = self._existing(contact, outgoing)
         if existing is not None:
             return Receipt(external_id=existing)
-        marker = reference(outgoing)
-        body = outgoing.body[: _BODY_LIMIT - len(marker) - 2] + "\n\n" + marker
         payload: dict[str, Any] = {
             "kind": "call",
             "occurred_at": outgoing.occurred_at.isoformat(),
-            "subject": outgoing.subject[:200],
-            "body": body,
+            "subject": fit_subject(outgoing.subject, _SUBJECT_LIMIT),
+            "body": fit_body(outgoing.body, _BODY_LIMIT, reference=reference(outgoing)),
             "contact": contact,
         }
         if outgoing.direction in {"inbound", "outbound"}:

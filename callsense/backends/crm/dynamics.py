@@ -17,6 +17,8 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    fit_body,
+    fit_subject,
     json_of,
     send,
 )
@@ -24,6 +26,8 @@ from callsense.config.deliveries import NoMatch
 from callsense.errors import CRMUnavailableError
 
 DEFAULT_VERSION = "v9.2"
+SUBJECT_LIMIT = 200  # phonecall.subject
+DESCRIPTION_LIMIT = 2_000  # phonecall.description as Dataverse ships it (a memo of 2,000 characters)
 _NAMESPACE = uuid.UUID("5f0e7d57-3c52-4c1a-9a55-2d8c6f3e1b10")
 _ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
 _HEADERS = {"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"}
@@ -46,7 +50,10 @@ class DynamicsDestination(CRMDestination):
         contact = self._contact(outgoing)
         if contact is None and self.settings.no_match is NoMatch.skip:
             return Receipt(external_id=None, skipped="no Dynamics contact matches the call")
-        record: dict[str, Any] = {"subject": outgoing.subject[:200], "description": outgoing.body}
+        record: dict[str, Any] = {
+            "subject": fit_subject(outgoing.subject, SUBJECT_LIMIT),
+            "description": fit_body(outgoing.body, DESCRIPTION_LIMIT),
+        }
         if outgoing.direction in {"inbound", "outbound"}:
             record["directioncode"] = outgoing.direction == "outbound"  # true: outgoing call
         if outgoing.duration_s is not None:

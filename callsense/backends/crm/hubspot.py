@@ -15,12 +15,15 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    fit_body,
+    fit_subject,
     json_of,
     send,
 )
 from callsense.config.deliveries import NoMatch
 
 CALL_TO_CONTACT = 194  # HUBSPOT_DEFINED association type "call to contact"
+PROPERTY_LIMIT = 65_536  # HubSpot's limit on a property value, in characters
 
 
 class HubSpotDestination(CRMDestination):
@@ -42,8 +45,8 @@ class HubSpotDestination(CRMDestination):
             return Receipt(external_id=None, skipped="no HubSpot contact matches the call")
         properties: dict[str, str] = {
             "hs_timestamp": outgoing.occurred_at.isoformat(),
-            "hs_call_title": outgoing.subject,
-            "hs_call_body": outgoing.body,
+            "hs_call_title": fit_subject(outgoing.subject, PROPERTY_LIMIT),
+            "hs_call_body": fit_body(outgoing.body, PROPERTY_LIMIT),
             "hs_call_status": "COMPLETED",
             prop: outgoing.call_id,
         }

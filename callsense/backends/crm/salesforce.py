@@ -17,12 +17,16 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    fit_body,
+    fit_subject,
     json_of,
     send,
 )
 from callsense.config.deliveries import NoMatch
 
 DEFAULT_VERSION = "v60.0"
+SUBJECT_LIMIT = 255  # Task.Subject
+DESCRIPTION_LIMIT = 32_000  # Task.Description (Comments), a long text area
 _SOSL_RESERVED = re.compile(r"""([?&|!{}\[\]()^~*:\\"'+\-])""")
 
 
@@ -48,8 +52,8 @@ class SalesforceDestination(CRMDestination):
         if contact is None and self.settings.no_match is NoMatch.skip:
             return Receipt(external_id=None, skipped="no Salesforce contact matches the call")
         task: dict[str, Any] = {
-            "Subject": outgoing.subject[:255],
-            "Description": outgoing.body[:32_000],
+            "Subject": fit_subject(outgoing.subject, SUBJECT_LIMIT),
+            "Description": fit_body(outgoing.body, DESCRIPTION_LIMIT),
             "TaskSubtype": "Call",
             "Status": "Completed",
             "CallObject": outgoing.call_id[:255],
