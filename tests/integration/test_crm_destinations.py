@@ -372,3 +372,20 @@ def test_a_body_over_the_crms_field_size_is_cut_and_says_so(vendor: str, crm: tu
     assert body.endswith("[...] cut to fit this CRM field; the whole analysis is in callsense")
     kept = body.split("\n[...]")[0]
     assert said.startswith(kept) and kept.startswith("Customer: مرحبا")
+
+
+def test_salesforce_over_its_daily_api_limit_is_retried_not_dead_lettered() -> None:
+    """Salesforce answers an org over its API request limit with 403 REQUEST_LIMIT_EXCEEDED: the limit is a
+    rolling 24 hours, so the calls of that day must wait and go, not all land in the dead letters."""
+    fake = FakeSalesforce({CONTACT["salesforce"]: PHONE})
+    fake.fail_next = [FakeSalesforce.error(403, "TotalRequests Limit exceeded.", "REQUEST_LIMIT_EXCEEDED")]
+    with serving(fake) as url:
+        with pytest.raises(CRMUnavailableError) as throttled:
+            deliver("salesforce", url, outgoing())
+        assert throttled.value.status == 403 and str(throttled.value).endswith(
+            "HTTP 403 REQUEST_LIMIT_EXCEEDED"
+        )
+        fake.fail_next = [FakeSalesforce.error(403, "insufficient access rights", "INSUFFICIENT_ACCESS")]
+        with pytest.raises(CRMRejectedError):  # any other 403 is still final
+            deliver("salesforce", url, outgoing())
+        assert deliver("salesforce", url, outgoing()) in fake.records

@@ -33,6 +33,7 @@ from callsense.errors import CRMRejectedError, CRMUnavailableError
 # sentence or a quoted value does not pass, so a vendor that puts a value where a name belongs leaks nothing.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,79}")
 _NAMES_KEPT = 10
+_THROTTLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})
 # What a cut body ends with, so whoever reads the CRM record knows there is more (and where).
 CUT_NOTE = "\n[...] cut to fit this CRM field; the whole analysis is in callsense"
 
@@ -209,18 +210,29 @@ def _read(body: Any, said: _Said) -> None:
     # Anything else (a webhook receiver's own body, DRF's {"detail": ...}) says nothing we keep.
 
 
-def redacted_reason(response: httpx.Response) -> str:
-    """``HTTP 400 INVALID_FIELD (fields: CallType)``: what a CRM's error response says, without anything
-    it may have echoed of what we sent."""
+def _said(response: httpx.Response) -> _Said:
     said = _Said()
     with contextlib.suppress(ValueError):  # not JSON: the status alone
         _read(response.json(), said)
+    return said
+
+
+def redacted_reason(response: httpx.Response) -> str:
+    """``HTTP 400 INVALID_FIELD (fields: CallType)``: what a CRM's error response says, without anything
+    it may have echoed of what we sent."""
+    said = _said(response)
     reason = f"HTTP {response.status_code}"
     if said.codes:
         reason += " " + ", ".join(list(said.codes)[:_NAMES_KEPT])
     if said.fields:
         reason += f" (fields: {', '.join(list(said.fields)[:_NAMES_KEPT])})"
     return reason
+
+
+def _throttled(response: httpx.Response) -> bool:
+    """A 4xx that means "too many requests, try later" in the CRM's own words: Salesforce answers an org
+    over its rolling 24-hour API limit with 403 ``REQUEST_LIMIT_EXCEEDED``, not 429."""
+    return response.status_code == 403 and not _THROTTLE_CODES.isdisjoint(_said(response).codes)
 
 
 def send(
@@ -237,7 +249,7 @@ def send(
     status = response.status_code
     if status in expected:
         return response
-    if is_retryable(status):
+    if is_retryable(status) or _throttled(response):
         raise CRMUnavailableError(
             f"{method} {url}: {redacted_reason(response)}",
             retry_after=_retry_after(response),
