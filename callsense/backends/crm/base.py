@@ -265,3 +265,18 @@ def json_of(response: httpx.Response) -> Any:
         return response.json()
     except ValueError as exc:
         raise CRMUnavailableError(f"the CRM answered {response.status_code} without JSON") from exc
+
+
+def created_id(response: httpx.Response, key: str = "id") -> str:
+    """The id of the record a create made. A CRM (or a gateway in front of it) that answers 2xx with an error
+    body or without the id filed nothing we can name: refused, with what the body says, so the delivery is
+    dead-lettered with a reason instead of failing the job with none."""
+    body = json_of(response)
+    value = body.get(key) if isinstance(body, dict) else None
+    if value in (None, ""):
+        raise CRMRejectedError(
+            f"{response.request.method} {response.request.url}: {redacted_reason(response)}: "
+            "the answer names no record",
+            status=response.status_code,
+        )
+    return str(value)

@@ -16,6 +16,7 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    created_id,
     fit_body,
     fit_subject,
     json_of,
@@ -54,8 +55,9 @@ class BottleCRMDestination(CRMDestination):
             payload["direction"] = outgoing.direction
         if outgoing.duration_s is not None:
             payload["duration_seconds"] = round(outgoing.duration_s)
-        created = json_of(send(self.client, "POST", self._url("/api/interactions/"), json=payload))
-        return Receipt(external_id=str(created["id"]))
+        return Receipt(
+            external_id=created_id(send(self.client, "POST", self._url("/api/interactions/"), json=payload))
+        )
 
     def _existing(self, contact: str, outgoing: Outgoing) -> str | None:
         marker = reference(outgoing)
@@ -88,7 +90,7 @@ class BottleCRMDestination(CRMDestination):
         return None
 
     def _create_contact(self, number: str) -> str:
-        created = json_of(
+        return created_id(
             send(
                 self.client,
                 "POST",
@@ -96,4 +98,3 @@ class BottleCRMDestination(CRMDestination):
                 json={"first_name": "Caller", "last_name": number, "phone": number},
             )
         )
-        return str(created["id"])

@@ -15,6 +15,7 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    created_id,
     fit_body,
     fit_subject,
     json_of,
@@ -64,8 +65,11 @@ class HubSpotDestination(CRMDestination):
                     ],
                 }
             ]
-        created = json_of(send(self.client, "POST", self._url("/crm/v3/objects/calls"), json=payload))
-        return Receipt(external_id=str(created["id"]))
+        return Receipt(
+            external_id=created_id(
+                send(self.client, "POST", self._url("/crm/v3/objects/calls"), json=payload)
+            )
+        )
 
     def _find_contact(self, number: str) -> str | None:
         return self._search(
@@ -78,5 +82,4 @@ class HubSpotDestination(CRMDestination):
 
     def _create_contact(self, number: str) -> str:
         body = {"properties": {"phone": number}}
-        created = json_of(send(self.client, "POST", self._url("/crm/v3/objects/contacts"), json=body))
-        return str(created["id"])
+        return created_id(send(self.client, "POST", self._url("/crm/v3/objects/contacts"), json=body))

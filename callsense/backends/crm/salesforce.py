@@ -17,6 +17,7 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    created_id,
     fit_body,
     fit_subject,
     json_of,
@@ -65,8 +66,9 @@ class SalesforceDestination(CRMDestination):
             task["CallDurationInSeconds"] = math.ceil(outgoing.duration_s)
         if contact is not None:
             task["WhoId"] = contact
-        created = json_of(send(self.client, "POST", self._url("sobjects/Task/"), json=task))
-        return Receipt(external_id=str(created["id"]))
+        return Receipt(
+            external_id=created_id(send(self.client, "POST", self._url("sobjects/Task/"), json=task))
+        )
 
     def _find_contact(self, number: str) -> str | None:
         search = f"FIND {{{sosl_term(number)}}} IN PHONE FIELDS RETURNING Contact(Id) LIMIT 1"
@@ -76,5 +78,4 @@ class SalesforceDestination(CRMDestination):
 
     def _create_contact(self, number: str) -> str:
         body = {"LastName": number, "Phone": number}
-        created = json_of(send(self.client, "POST", self._url("sobjects/Contact/"), json=body))
-        return str(created["id"])
+        return created_id(send(self.client, "POST", self._url("sobjects/Contact/"), json=body))
