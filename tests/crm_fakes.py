@@ -95,6 +95,12 @@ def serving(crm: FakeCRM) -> Iterator[str]:
         server.server_close()
 
 
+def utf16_units(text: str) -> int:
+    """How HubSpot (Java), Salesforce (Java) and Dataverse (.NET) measure a field: UTF-16 code units, so an
+    emoji outside the Basic Multilingual Plane counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _new_id() -> str:
     return str(uuid.uuid4().int)[:11]
 
@@ -144,7 +150,7 @@ class FakeHubSpot(FakeCRM):
             return Reply(
                 200, {"total": len(hits), "results": [{"id": i, "properties": {}} for i in hits[:1]]}
             )
-        too_long = [name for name, value in request.body["properties"].items() if len(value) > 65_536]
+        too_long = [name for name, value in request.body["properties"].items() if utf16_units(value) > 65_536]
         if too_long:  # HubSpot keeps at most 65,536 characters in a property value
             return self.error(400, f"Property values were not valid: {too_long}", "VALIDATION_ERROR")
         new = _new_id()
@@ -188,9 +194,8 @@ class FakeSalesforce(FakeCRM):
             ]
             return Reply(200, {"searchRecords": hits})
         created = re.fullmatch(r"sobjects/(Task|Contact)/", path)
-        too_long = [
-            name for name, size in self.LIMITS.items() if len((request.body or {}).get(name, "")) > size
-        ]
+        sent = request.body or {}
+        too_long = [name for name, size in self.LIMITS.items() if utf16_units(sent.get(name, "")) > size]
         if created and too_long:
             return self.error(400, "data value too large", "STRING_TOO_LONG", too_long)
         if created and request.method == "POST":
@@ -239,7 +244,7 @@ class FakeDynamics(FakeCRM):
         if upsert and request.method == "PATCH":
             key = upsert.group(1)
             for name, size in {"subject": 200, "description": 2_000}.items():  # as Dataverse ships them
-                if len(request.body.get(name, "")) > size:
+                if utf16_units(request.body.get(name, "")) > size:
                     return self.error(
                         400, "0x80044331", f"The length of the '{name}' attribute exceeded {size}"
                     )

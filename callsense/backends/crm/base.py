@@ -17,6 +17,7 @@ import contextlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,22 +117,35 @@ class CRMDestination:
         raise NotImplementedError
 
 
-def _cut(text: str, limit: int, note: str, tail: str = "") -> str:
-    if len(text) + len(tail) <= limit:
+def utf16_units(text: str) -> int:
+    """A text's size as HubSpot and Salesforce (Java) and Dataverse (.NET) measure their field limits: UTF-16
+    code units, in which an emoji outside the Basic Multilingual Plane counts twice."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def _cut(text: str, limit: int, note: str, tail: str, size: Callable[[str], int]) -> str:
+    if size(text) + size(tail) <= limit:
         return text + tail
-    return text[: limit - len(note) - len(tail)].rstrip() + note + tail
+    room = limit - size(note) - size(tail)
+    end = min(room, len(text))  # no character is under one unit: ``room`` characters fill the room or more
+    excess = size(text[:end]) - room
+    while excess > 0:
+        end -= 1
+        excess -= size(text[end])
+    return text[:end].rstrip() + note + tail
 
 
-def fit_body(text: str, limit: int, *, reference: str = "") -> str:
-    """``text`` within a CRM text field of ``limit`` characters, ending with ``reference`` (a line the
-    idempotency look-up finds) whatever is cut; a cut says so (``CUT_NOTE``). The cut falls between
-    characters, never inside a multi-byte one (an emoji, an Arabic or Chinese letter)."""
-    return _cut(text, limit, CUT_NOTE, f"\n\n{reference}" if reference else "")
+def fit_body(text: str, limit: int, *, reference: str = "", size: Callable[[str], int] = len) -> str:
+    """``text`` within a CRM text field of ``limit`` (measured by ``size``: characters, or ``utf16_units``),
+    ending with ``reference`` (a line the idempotency look-up finds) whatever is cut; a cut says so
+    (``CUT_NOTE``). The cut falls between characters, never inside one (an emoji, an Arabic or Chinese
+    letter)."""
+    return _cut(text, limit, CUT_NOTE, f"\n\n{reference}" if reference else "", size)
 
 
-def fit_subject(text: str, limit: int) -> str:
-    """A one-line subject within ``limit`` characters, ending with "…" where it was cut."""
-    return _cut(text, limit, "…")
+def fit_subject(text: str, limit: int, *, size: Callable[[str], int] = len) -> str:
+    """A one-line subject within ``limit``, ending with "…" where it was cut."""
+    return _cut(text, limit, "…", "", size)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

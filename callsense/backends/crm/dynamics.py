@@ -21,6 +21,7 @@ from callsense.backends.crm.base import (
     fit_subject,
     json_of,
     send,
+    utf16_units,
 )
 from callsense.config.deliveries import NoMatch
 from callsense.errors import CRMUnavailableError
@@ -51,8 +52,8 @@ class DynamicsDestination(CRMDestination):
         if contact is None and self.settings.no_match is NoMatch.skip:
             return Receipt(external_id=None, skipped="no Dynamics contact matches the call")
         record: dict[str, Any] = {
-            "subject": fit_subject(outgoing.subject, SUBJECT_LIMIT),
-            "description": fit_body(outgoing.body, DESCRIPTION_LIMIT),
+            "subject": fit_subject(outgoing.subject, SUBJECT_LIMIT, size=utf16_units),
+            "description": fit_body(outgoing.body, DESCRIPTION_LIMIT, size=utf16_units),
         }
         if outgoing.direction in {"inbound", "outbound"}:
             record["directioncode"] = outgoing.direction == "outbound"  # true: outgoing call

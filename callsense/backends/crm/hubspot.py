@@ -20,6 +20,7 @@ from callsense.backends.crm.base import (
     fit_subject,
     json_of,
     send,
+    utf16_units,
 )
 from callsense.config.deliveries import NoMatch
 
@@ -46,8 +47,8 @@ class HubSpotDestination(CRMDestination):
             return Receipt(external_id=None, skipped="no HubSpot contact matches the call")
         properties: dict[str, str] = {
             "hs_timestamp": outgoing.occurred_at.isoformat(),
-            "hs_call_title": fit_subject(outgoing.subject, PROPERTY_LIMIT),
-            "hs_call_body": fit_body(outgoing.body, PROPERTY_LIMIT),
+            "hs_call_title": fit_subject(outgoing.subject, PROPERTY_LIMIT, size=utf16_units),
+            "hs_call_body": fit_body(outgoing.body, PROPERTY_LIMIT, size=utf16_units),
             "hs_call_status": "COMPLETED",
             prop: outgoing.call_id,
         }

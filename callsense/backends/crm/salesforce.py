@@ -22,6 +22,7 @@ from callsense.backends.crm.base import (
     fit_subject,
     json_of,
     send,
+    utf16_units,
 )
 from callsense.config.deliveries import NoMatch
 
@@ -53,8 +54,8 @@ class SalesforceDestination(CRMDestination):
         if contact is None and self.settings.no_match is NoMatch.skip:
             return Receipt(external_id=None, skipped="no Salesforce contact matches the call")
         task: dict[str, Any] = {
-            "Subject": fit_subject(outgoing.subject, SUBJECT_LIMIT),
-            "Description": fit_body(outgoing.body, DESCRIPTION_LIMIT),
+            "Subject": fit_subject(outgoing.subject, SUBJECT_LIMIT, size=utf16_units),
+            "Description": fit_body(outgoing.body, DESCRIPTION_LIMIT, size=utf16_units),
             "TaskSubtype": "Call",
             "Status": "Completed",
             "CallObject": outgoing.call_id[:255],
