@@ -40,6 +40,12 @@ def response(status: int, body: Any) -> httpx.Response:
             },
             "HTTP 400 VALIDATION_ERROR, INVALID_PHONE (fields: phone)",
         ),
+        (
+            429,  # HubSpot's rate limit: which one ran out
+            {"status": "error", "message": "You have reached your daily limit.", "errorType": "RATE_LIMIT"}
+            | {"correlationId": "5a0c2b3e-0000-4000-8000-000000000000", "policyName": "DAILY"},
+            "HTTP 429 RATE_LIMIT, DAILY",
+        ),
         (400, {"error": True, "errors": {"phone": [NUMBER], NUMBER: ["x"]}}, "HTTP 400 (fields: phone)"),
         (400, {"error": True, "errors": f"{NUMBER} exists"}, "HTTP 400"),
     ],

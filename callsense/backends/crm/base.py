@@ -186,7 +186,9 @@ def _names(values: Any) -> list[str]:
 
 
 def _read_hubspot(body: dict[str, Any], said: _Said) -> None:
-    said.add_codes([body.get("category"), body.get("subCategory")])
+    # A rate limit says which one in ``errorType`` and ``policyName`` (SECONDLY, DAILY): a delivery that gave
+    # up after a day of 429s then tells the admin the daily API limit ran out.
+    said.add_codes([body.get(key) for key in ("category", "subCategory", "errorType", "policyName")])
     for item in body.get("errors") or []:  # {"code", "context": {"propertyName": [...]}}
         if isinstance(item, dict):
             said.add_codes(item.get("code"))
@@ -217,7 +219,7 @@ def _read(body: Any, said: _Said) -> None:
         return
     elif isinstance(body.get("error"), dict):  # Dynamics (OData): {"error": {"code", "message"}}
         said.add_codes(body["error"].get("code"))
-    elif "category" in body:  # HubSpot: {"message", "correlationId", "category", "subCategory", "errors"}
+    elif "category" in body or "errorType" in body:  # HubSpot: {"category", "subCategory", "errors", ...}
         _read_hubspot(body, said)
     elif body.get("error") is True and isinstance(body.get("errors"), dict):
         said.add_fields(list(body["errors"]))  # BottleCRM: {"error": true, "errors": {field: [messages]}}
