@@ -204,6 +204,9 @@ def test_dynamics_phonecall_has_the_issue_fields_and_odata_headers() -> None:
         "directioncode": False,  # inbound
         "phonenumber": PHONE,
         "actualdurationminutes": 2,
+        # When the call took place, not when it reached the CRM (hours later after an outage).
+        "actualstart": "2026-11-20T09:30:00+00:00",
+        "actualend": "2026-11-20T09:31:35+00:00",
         "regardingobjectid_contact@odata.bind": f"/contacts({CONTACT['dynamics']})",
     }
 

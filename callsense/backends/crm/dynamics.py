@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from callsense.backends.crm.base import (
@@ -57,8 +58,12 @@ class DynamicsDestination(CRMDestination):
         }
         if outgoing.direction in {"inbound", "outbound"}:
             record["directioncode"] = outgoing.direction == "outbound"  # true: outgoing call
+        # When the call took place (a phone call without it is dated when it reached the CRM).
+        record["actualstart"] = outgoing.occurred_at.isoformat()
         if outgoing.duration_s is not None:
             record["actualdurationminutes"] = math.ceil(outgoing.duration_s / 60)
+            ended = outgoing.occurred_at + timedelta(seconds=outgoing.duration_s)
+            record["actualend"] = ended.isoformat()
         if "customer_number" in outgoing.fields and outgoing.customer_number:
             record["phonenumber"] = outgoing.customer_number
         if contact is not None:
