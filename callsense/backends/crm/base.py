@@ -4,8 +4,9 @@ Every adapter must be idempotent per call: delivering the same ``Outgoing`` twic
 between "the CRM accepted" and "we recorded it") leaves one record in the CRM. How each CRM does that is in
 its module and in docs/delivery.md.
 
-HTTP errors are translated here, once for all adapters: timeouts, connection failures, 408, 429 and 5xx
-become ``CRMUnavailableError`` (with the CRM's ``Retry-After``), every other 4xx ``CRMRejectedError``. Their
+HTTP errors are translated here, once for all adapters: timeouts, connection failures, 408, 429, 5xx and
+Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED`` become ``CRMUnavailableError`` (with the CRM's ``Retry-After``),
+every other 4xx ``CRMRejectedError``. Their
 message names the HTTP status, the CRM's error codes and the fields it complains about, never the CRM's own
 wording: CRMs echo submitted values ("+1415... is not a valid phone number"), and the reason is stored and
 shown (see ``redacted_reason``).
@@ -34,7 +35,7 @@ from callsense.errors import CRMRejectedError, CRMUnavailableError
 # sentence or a quoted value does not pass, so a vendor that puts a value where a name belongs leaks nothing.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,79}")
 _NAMES_KEPT = 10
-_THROTTLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})
+_THROTTLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})  # a 403 that means "later", see ``_throttled``
 # What a cut body ends with, so whoever reads the CRM record knows there is more (and where).
 CUT_NOTE = "\n[...] cut to fit this CRM field; the whole analysis is in callsense"
 
