@@ -98,6 +98,21 @@ async def retry_delivery(
     return view
 
 
+async def retry_dead_deliveries(
+    rt: Runtime, jobs_app: procrastinate.App, *, actor: str, destination: str | None = None
+) -> list[uuid.UUID]:
+    """Put every dead delivery (of ``destination``, or all) back in the outbox, audited, and queue them."""
+
+    def requeue() -> list[uuid.UUID]:
+        with rt.db.transaction() as session:
+            return deliveries.requeue_dead(session=session, actor=actor, destination=destination)
+
+    ids = await run_in_threadpool(requeue)
+    for delivery_id in ids:
+        await tasks.defer_delivery_async(jobs_app, delivery_id)
+    return ids
+
+
 async def save_category(
     rt: Runtime,
     jobs_app: procrastinate.App,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -95,6 +95,12 @@ def serving(crm: FakeCRM) -> Iterator[str]:
         server.server_close()
 
 
+def utf16_units(text: str) -> int:
+    """How HubSpot (Java), Salesforce (Java) and Dataverse (.NET) measure a field: UTF-16 code units, so an
+    emoji outside the Basic Multilingual Plane counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _new_id() -> str:
     return str(uuid.uuid4().int)[:11]
 
@@ -144,6 +150,9 @@ class FakeHubSpot(FakeCRM):
             return Reply(
                 200, {"total": len(hits), "results": [{"id": i, "properties": {}} for i in hits[:1]]}
             )
+        too_long = [name for name, value in request.body["properties"].items() if utf16_units(value) > 65_536]
+        if too_long:  # HubSpot keeps at most 65,536 characters in a property value
+            return self.error(400, f"Property values were not valid: {too_long}", "VALIDATION_ERROR")
         new = _new_id()
         if kind == "contacts":
             self.contacts[new] = request.body["properties"]["phone"]
@@ -154,6 +163,8 @@ class FakeHubSpot(FakeCRM):
 
 class FakeSalesforce(FakeCRM):
     """The REST API paths simple-salesforce uses: ``query/``, ``search/``, ``sobjects/<type>/[<id>]``."""
+
+    LIMITS: ClassVar[dict[str, int]] = {"Subject": 255, "Description": 32_000}  # Task fields, in characters
 
     def __init__(self, contacts: dict[str, str], version: str = "60.0") -> None:
         super().__init__()
@@ -183,6 +194,10 @@ class FakeSalesforce(FakeCRM):
             ]
             return Reply(200, {"searchRecords": hits})
         created = re.fullmatch(r"sobjects/(Task|Contact)/", path)
+        sent = request.body or {}
+        too_long = [name for name, size in self.LIMITS.items() if utf16_units(sent.get(name, "")) > size]
+        if created and too_long:
+            return self.error(400, "data value too large", "STRING_TOO_LONG", too_long)
         if created and request.method == "POST":
             new = ("00T" if created.group(1) == "Task" else "003") + _new_id().ljust(15, "A")
             if created.group(1) == "Contact":
@@ -228,6 +243,11 @@ class FakeDynamics(FakeCRM):
         upsert = re.fullmatch(r"phonecalls\(([0-9a-f-]{36})\)", path)
         if upsert and request.method == "PATCH":
             key = upsert.group(1)
+            for name, size in {"subject": 200, "description": 2_000}.items():  # as Dataverse ships them
+                if utf16_units(request.body.get(name, "")) > size:
+                    return self.error(
+                        400, "0x80044331", f"The length of the '{name}' attribute exceeded {size}"
+                    )
             if key in self.records and request.headers.get("if-none-match") == "*":
                 return self.error(412, "0x80040237", "A record with matching key values already exists.")
             self.records[key] = request.body

@@ -7,12 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
 from callsense.api.deps import UNAUTHENTICATED, Principal, refused_below, require
 from callsense.calls import deliveries
-from callsense.pipeline import tasks
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
@@ -71,12 +69,5 @@ async def retry_dead_deliveries(
     destination: Annotated[str | None, Query(max_length=100, description="only this destination")] = None,
 ) -> Requeued:
     """Put every dead delivery (of one destination, or all) back in the outbox and queue them."""
-
-    def requeue() -> list[uuid.UUID]:
-        with rt.db.transaction() as session:
-            return deliveries.requeue_dead(session=session, actor=principal.name, destination=destination)
-
-    ids = await run_in_threadpool(requeue)
-    for delivery_id in ids:
-        await tasks.defer_delivery_async(app, delivery_id)
+    ids = await serving.retry_dead_deliveries(rt, app, actor=principal.name, destination=destination)
     return Requeued(queued=ids)

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callsense.calls import retention, source_files
+from callsense.calls import deliveries, retention, source_files
 from callsense.calls.categories import Progress
 from callsense.calls.deliveries import DeliveryStatus
 from callsense.calls.models import Call, Delivery
@@ -103,6 +103,11 @@ def failed_calls(*, session: Session) -> list[FailedCall]:
         .limit(LISTED)
     )
     return [FailedCall(call_id=c, reason=r, at=at) for c, r, at in session.execute(query)]
+
+
+def dead_total(*, session: Session) -> int:
+    """How many deliveries are dead, listed or not: the page lists the latest ``LISTED``."""
+    return deliveries.count(session=session, status=DeliveryStatus.dead)
 
 
 def dead_deliveries(*, session: Session) -> list[DeadDelivery]:

@@ -224,6 +224,20 @@ async def reprocess(
     return RedirectResponse(f"{PREFIX}/calls/{quote(call_id)}", status_code=status.HTTP_303_SEE_OTHER)
 
 
+@router.post("/deliveries/retry-all")
+async def retry_dead_deliveries(
+    request: Request, rt: RuntimeDep, jobs_app: JobsDep, user: CsrfCheckedDep
+) -> Response:
+    """Requeue every dead delivery (audited) and queue them: after a CRM token expired mid-batch, say."""
+    if not user.role.allows(Role.admin):
+        raise WebRefusal(status.HTTP_403_FORBIDDEN, "Retrying deliveries needs the admin role.")
+    ids = await serving.retry_dead_deliveries(rt, jobs_app, actor=user.actor)
+    if _is_htmx(request):
+        queued = f"{len(ids)} deliveries queued"
+        return HTMLResponse(f'<span class="badge badge-info" role="status">{queued}</span>')
+    return RedirectResponse(f"{PREFIX}/operations", status_code=status.HTTP_303_SEE_OTHER)
+
+
 @router.post("/deliveries/{delivery_id}/retry")
 async def retry_delivery(
     delivery_id: uuid.UUID, request: Request, rt: RuntimeDep, jobs_app: JobsDep, user: CsrfCheckedDep
@@ -294,6 +308,7 @@ def operations_page(
             "queues": operations.queue_depth(session=session, reevaluation=reevaluation),
             "failed": operations.failed_calls(session=session),
             "dead": operations.dead_deliveries(session=session),
+            "dead_total": operations.dead_total(session=session),
             "sources": operations.sources(session=session, configured=rt.settings.sources.all()),
             "retention": operations.retention_state(session=session, settings=rt.settings.retention),
         }

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook
 
 from callsense.calls.models import Delivery
@@ -135,6 +135,28 @@ def test_crash_between_accepted_and_recorded_still_leaves_one_interaction(
     [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-crash")
     [after] = rows(rt)
     assert after.status == "delivered" and after.external_id == interaction["id"] and after.attempts == 2
+
+
+def test_a_body_over_bottlecrms_size_is_cut_says_so_and_is_still_filed_once(
+    settings: Settings, bottlecrm: BottleCRM
+) -> None:
+    long_body = destination(bottlecrm, body_template="{summary}\n\n" * 150)  # about 14,000 characters
+    runtime = open_runtime(delivering_to(settings, long_body))
+    try:
+        analysed_call(runtime, "bcrm-long", number=PHONE)
+        [row] = rows(runtime)
+        deliver.run(runtime, row.id)
+        with runtime.db.transaction() as session:  # tried again, as after a crash before it was recorded
+            session.execute(update(Delivery).values(status="pending"))
+        deliver.run(runtime, row.id)
+        [after] = rows(runtime)
+    finally:
+        runtime.db.close()
+    [interaction] = ours(bottlecrm.interactions(bottlecrm.contact_id), "bcrm-long")  # the reference survived
+    body = str(interaction["body"])
+    assert len(body) <= 10_000 and body.startswith("- Customer was charged twice")
+    assert body.endswith("the whole analysis is in callsense\n\n[callsense call bcrm-long]")
+    assert after.status == "delivered" and after.external_id == interaction["id"]
 
 
 def test_refused_delivery_is_dead_lettered_visible_in_the_cli_and_retried_from_it(

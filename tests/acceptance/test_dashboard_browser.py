@@ -331,6 +331,8 @@ def test_an_admin_sees_operations(page: Any, dashboard: Dashboard) -> None:
     playwright_api.expect(page.get_by_role("status").filter(has_text="Queued from fetch")).to_be_visible()
     page.get_by_role("button", name="Retry delivery").click()
     playwright_api.expect(page.get_by_role("status").filter(has_text="Delivery pending")).to_be_visible()
+    page.get_by_role("button", name="Retry all dead deliveries").click()
+    playwright_api.expect(page.get_by_role("status").filter(has_text="deliveries queued")).to_be_visible()
     accessibility.assert_accessible(page, "operations after htmx swapped what happened in")
 
 

@@ -22,7 +22,15 @@ from callsense.backends.crm import build_destination, http_client
 from callsense.backends.crm.base import Outgoing
 from callsense.config.deliveries import DestinationSettings
 from callsense.errors import CRMRejectedError, CRMUnavailableError
-from tests.crm_fakes import FakeCRM, FakeDynamics, FakeHubSpot, FakeSalesforce, Reply, serving
+from tests.crm_fakes import (
+    FakeCRM,
+    FakeDynamics,
+    FakeHubSpot,
+    FakeSalesforce,
+    Reply,
+    serving,
+    utf16_units,
+)
 from tests.servers import trickling
 
 PHONE = "+14155550100"
@@ -196,6 +204,9 @@ def test_dynamics_phonecall_has_the_issue_fields_and_odata_headers() -> None:
         "directioncode": False,  # inbound
         "phonenumber": PHONE,
         "actualdurationminutes": 2,
+        # When the call took place, not when it reached the CRM (hours later after an outage).
+        "actualstart": "2026-11-20T09:30:00+00:00",
+        "actualend": "2026-11-20T09:31:35+00:00",
         "regardingobjectid_contact@odata.bind": f"/contacts({CONTACT['dynamics']})",
     }
 
@@ -346,3 +357,46 @@ def test_request_timeout_and_408_are_retryable() -> None:
     with serving(fake) as url, pytest.raises(CRMUnavailableError) as late:
         deliver("hubspot", url, outgoing())
     assert late.value.status == 408
+
+
+# Where each CRM keeps the body and how many characters its field holds.
+BODY_FIELDS = {
+    "hubspot": ("hs_call_body", 65_536),
+    "salesforce": ("Description", 32_000),
+    "dynamics": ("description", 2_000),
+}
+
+
+def _body(vendor: str, record: dict[str, Any]) -> str:
+    name = BODY_FIELDS[vendor][0]
+    return str(record["properties"][name] if vendor == "hubspot" else record[name])
+
+
+def test_a_body_over_the_crms_field_size_is_cut_and_says_so(vendor: str, crm: tuple[FakeCRM, str]) -> None:
+    """A long transcript in several scripts and emoji: filed, cut on a character, the cut said."""
+    fake, url = crm
+    said = "Customer: مرحبا، تم خصم المبلغ مرتين 😡😡😡 请退款 — I was charged twice.\n" * 1_200
+    item = Outgoing(**{**outgoing().__dict__, "body": said, "subject": "Call 📞 " + "ש" * 300})
+    external_id = deliver(vendor, url, item)
+    body = _body(vendor, fake.records[str(external_id)])
+    assert utf16_units(body) <= BODY_FIELDS[vendor][1] < len(said)  # an emoji counts twice there
+    assert body.endswith("[...] cut to fit this CRM field; the whole analysis is in callsense")
+    kept = body.split("\n[...]")[0]
+    assert said.startswith(kept) and kept.startswith("Customer: مرحبا")
+
+
+def test_salesforce_over_its_daily_api_limit_is_retried_not_dead_lettered() -> None:
+    """Salesforce answers an org over its API request limit with 403 REQUEST_LIMIT_EXCEEDED: the limit is a
+    rolling 24 hours, so the calls of that day must wait and go, not all land in the dead letters."""
+    fake = FakeSalesforce({CONTACT["salesforce"]: PHONE})
+    fake.fail_next = [FakeSalesforce.error(403, "TotalRequests Limit exceeded.", "REQUEST_LIMIT_EXCEEDED")]
+    with serving(fake) as url:
+        with pytest.raises(CRMUnavailableError) as throttled:
+            deliver("salesforce", url, outgoing())
+        assert throttled.value.status == 403 and str(throttled.value).endswith(
+            "HTTP 403 REQUEST_LIMIT_EXCEEDED"
+        )
+        fake.fail_next = [FakeSalesforce.error(403, "insufficient access rights", "INSUFFICIENT_ACCESS")]
+        with pytest.raises(CRMRejectedError):  # any other 403 is still final
+            deliver("salesforce", url, outgoing())
+        assert deliver("salesforce", url, outgoing()) in fake.records

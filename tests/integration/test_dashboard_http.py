@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, Delivery, Event
@@ -375,6 +375,30 @@ def test_an_admin_reprocesses_a_call_and_retries_a_dead_delivery(app: object, rt
         assert session.get(Delivery, dead.id).status == "pending"  # type: ignore[union-attr]
         actors = set(session.scalars(select(Event.actor).where(Event.call_pk == dead.call_pk)))
     assert "user:admin" in actors
+
+
+def test_an_admin_sees_how_many_deliveries_are_dead_and_retries_them_all(app: object, rt: Runtime) -> None:
+    """A CRM token that expired mid-batch dead-letters every delivery after it: the page says how many (more
+    than it lists) and puts them all back at once, not one button per row."""
+    with rt.db.transaction() as session:
+        session.execute(update(Delivery).values(status="dead", last_error="HTTP 401 INVALID_SESSION_ID"))
+        dead = session.scalar(select(func.count()).select_from(Delivery))
+    client = _client(app)
+    _sign_in(client, "admin")
+    shown = client.get("/app/operations").text
+    assert f"{dead} dead" in shown and "HTTP 401 INVALID_SESSION_ID" in shown
+    token = _csrf(client, "/app/operations")
+    retried = client.post("/app/deliveries/retry-all", headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert retried.status_code == 200 and f"{dead} deliveries queued" in retried.text
+    with rt.db.transaction() as session:
+        statuses = set(session.scalars(select(Delivery.status)))
+        queued = session.scalar(
+            text("select count(*) from procrastinate_jobs where queue_name = 'deliver' and status = 'todo'")
+        )
+    assert statuses == {"pending"} and queued == dead
+    _sign_in(client, "analyst")
+    refused = client.post("/app/deliveries/retry-all", data={"csrf_token": _csrf(client)})
+    assert refused.status_code == 403
 
 
 def test_an_analyst_may_not_reprocess(app: object) -> None:

@@ -209,6 +209,25 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
     assert mistyped.returncode == 1 and "no destination named 'crm-typo'" in mistyped.stderr
 
 
+def test_a_crm_that_answers_200_with_an_error_body_dead_letters_with_the_reason(
+    rt: Runtime, crm: tuple[FakeHubSpot, str]
+) -> None:
+    """A gateway or a misconfigured base URL that says 200 but files nothing: not a crash that leaves the
+    delivery pending with no reason (retried blindly by the queue), but a dead letter the admin can read."""
+    fake, _ = crm
+    error = FakeHubSpot.error(400, "Rate limited by gateway", "VALIDATION_ERROR").body
+    fake.fail_next = [Reply(200, {"total": 0, "results": []})] * 2 + [Reply(200, error)]
+    analysed_call(rt, "ok-but-not")
+    [row] = rows(rt)
+    assert attempt(rt, row.id) is None
+    [dead] = rows(rt)
+    assert dead.status == "dead" and dead.response_status == 200
+    assert dead.last_error is not None and dead.last_error.endswith(
+        "HTTP 200 VALIDATION_ERROR: the answer names no record"
+    )
+    assert fake.records == {}
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -1,5 +1,6 @@
 """What is kept of a CRM's error response: the status, the vendor's codes and the fields named, read from
-real ``httpx.Response`` objects; nothing that could be a value the CRM echoed."""
+real ``httpx.Response`` objects; nothing that could be a value the CRM echoed. And how a text is cut to a
+CRM's field size."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from callsense.backends.crm.base import redacted_reason
+from callsense.backends.crm.base import CUT_NOTE, fit_body, fit_subject, redacted_reason, utf16_units
 
 NUMBER = "+14155550100"
 
@@ -39,6 +40,12 @@ def response(status: int, body: Any) -> httpx.Response:
             },
             "HTTP 400 VALIDATION_ERROR, INVALID_PHONE (fields: phone)",
         ),
+        (
+            429,  # HubSpot's rate limit: which one ran out
+            {"status": "error", "message": "You have reached your daily limit.", "errorType": "RATE_LIMIT"}
+            | {"correlationId": "5a0c2b3e-0000-4000-8000-000000000000", "policyName": "DAILY"},
+            "HTTP 429 RATE_LIMIT, DAILY",
+        ),
         (400, {"error": True, "errors": {"phone": [NUMBER], NUMBER: ["x"]}}, "HTTP 400 (fields: phone)"),
         (400, {"error": True, "errors": f"{NUMBER} exists"}, "HTTP 400"),
     ],
@@ -53,3 +60,14 @@ def test_a_long_list_of_fields_is_cut() -> None:
     assert (
         reason.startswith("HTTP 400 REQUIRED_FIELD_MISSING (fields: Field0__c, ") and reason.count(",") == 9
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [("😡" * 1_500, 2_000), ("ab😡" * 900, 2_000), ("שלום " * 600, 2_000), ("😡" * 30, 2_000)],
+)
+def test_a_cut_fits_the_field_in_utf16_units_and_never_splits_a_character(text: str, limit: int) -> None:
+    fitted = fit_body(text, limit, size=utf16_units)
+    assert utf16_units(fitted) <= limit
+    assert fitted == text or (fitted.endswith(CUT_NOTE) and text.startswith(fitted.removesuffix(CUT_NOTE)))
+    assert fit_subject("📞" * 150, 200, size=utf16_units) == "📞" * 99 + "…"

@@ -4,8 +4,9 @@ Every adapter must be idempotent per call: delivering the same ``Outgoing`` twic
 between "the CRM accepted" and "we recorded it") leaves one record in the CRM. How each CRM does that is in
 its module and in docs/delivery.md.
 
-HTTP errors are translated here, once for all adapters: timeouts, connection failures, 408, 429 and 5xx
-become ``CRMUnavailableError`` (with the CRM's ``Retry-After``), every other 4xx ``CRMRejectedError``. Their
+HTTP errors are translated here, once for all adapters: timeouts, connection failures, 408, 429, 5xx and
+Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED`` become ``CRMUnavailableError`` (with the CRM's ``Retry-After``),
+every other 4xx ``CRMRejectedError``. Their
 message names the HTTP status, the CRM's error codes and the fields it complains about, never the CRM's own
 wording: CRMs echo submitted values ("+1415... is not a valid phone number"), and the reason is stored and
 shown (see ``redacted_reason``).
@@ -17,6 +18,7 @@ import contextlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +35,9 @@ from callsense.errors import CRMRejectedError, CRMUnavailableError
 # sentence or a quoted value does not pass, so a vendor that puts a value where a name belongs leaks nothing.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,79}")
 _NAMES_KEPT = 10
+_THROTTLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})  # a 403 that means "later", see ``_throttled``
+# What a cut body ends with, so whoever reads the CRM record knows there is more (and where).
+CUT_NOTE = "\n[...] cut to fit this CRM field; the whole analysis is in callsense"
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,37 @@ class CRMDestination:
         raise NotImplementedError
 
 
+def utf16_units(text: str) -> int:
+    """A text's size as HubSpot and Salesforce (Java) and Dataverse (.NET) measure their field limits: UTF-16
+    code units, in which an emoji outside the Basic Multilingual Plane counts twice."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def _cut(text: str, limit: int, note: str, tail: str, size: Callable[[str], int]) -> str:
+    if size(text) + size(tail) <= limit:
+        return text + tail
+    room = limit - size(note) - size(tail)
+    end = min(room, len(text))  # no character is under one unit: ``room`` characters fill the room or more
+    excess = size(text[:end]) - room
+    while excess > 0:
+        end -= 1
+        excess -= size(text[end])
+    return text[:end].rstrip() + note + tail
+
+
+def fit_body(text: str, limit: int, *, reference: str = "", size: Callable[[str], int] = len) -> str:
+    """``text`` within a CRM text field of ``limit`` (measured by ``size``: characters, or ``utf16_units``),
+    ending with ``reference`` (a line the idempotency look-up finds) whatever is cut; a cut says so
+    (``CUT_NOTE``). The cut falls between characters, never inside one (an emoji, an Arabic or Chinese
+    letter)."""
+    return _cut(text, limit, CUT_NOTE, f"\n\n{reference}" if reference else "", size)
+
+
+def fit_subject(text: str, limit: int, *, size: Callable[[str], int] = len) -> str:
+    """A one-line subject within ``limit``, ending with "…" where it was cut."""
+    return _cut(text, limit, "…", "", size)
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
     value = response.headers.get("retry-after", "").strip()
@@ -151,7 +187,9 @@ def _names(values: Any) -> list[str]:
 
 
 def _read_hubspot(body: dict[str, Any], said: _Said) -> None:
-    said.add_codes([body.get("category"), body.get("subCategory")])
+    # A rate limit says which one in ``errorType`` and ``policyName`` (SECONDLY, DAILY): a delivery that gave
+    # up after a day of 429s then tells the admin the daily API limit ran out.
+    said.add_codes([body.get(key) for key in ("category", "subCategory", "errorType", "policyName")])
     for item in body.get("errors") or []:  # {"code", "context": {"propertyName": [...]}}
         if isinstance(item, dict):
             said.add_codes(item.get("code"))
@@ -182,25 +220,36 @@ def _read(body: Any, said: _Said) -> None:
         return
     elif isinstance(body.get("error"), dict):  # Dynamics (OData): {"error": {"code", "message"}}
         said.add_codes(body["error"].get("code"))
-    elif "category" in body:  # HubSpot: {"message", "correlationId", "category", "subCategory", "errors"}
+    elif "category" in body or "errorType" in body:  # HubSpot: {"category", "subCategory", "errors", ...}
         _read_hubspot(body, said)
     elif body.get("error") is True and isinstance(body.get("errors"), dict):
         said.add_fields(list(body["errors"]))  # BottleCRM: {"error": true, "errors": {field: [messages]}}
     # Anything else (a webhook receiver's own body, DRF's {"detail": ...}) says nothing we keep.
 
 
-def redacted_reason(response: httpx.Response) -> str:
-    """``HTTP 400 INVALID_FIELD (fields: CallType)``: what a CRM's error response says, without anything
-    it may have echoed of what we sent."""
+def _said(response: httpx.Response) -> _Said:
     said = _Said()
     with contextlib.suppress(ValueError):  # not JSON: the status alone
         _read(response.json(), said)
+    return said
+
+
+def redacted_reason(response: httpx.Response) -> str:
+    """``HTTP 400 INVALID_FIELD (fields: CallType)``: what a CRM's error response says, without anything
+    it may have echoed of what we sent."""
+    said = _said(response)
     reason = f"HTTP {response.status_code}"
     if said.codes:
         reason += " " + ", ".join(list(said.codes)[:_NAMES_KEPT])
     if said.fields:
         reason += f" (fields: {', '.join(list(said.fields)[:_NAMES_KEPT])})"
     return reason
+
+
+def _throttled(response: httpx.Response) -> bool:
+    """A 4xx that means "too many requests, try later" in the CRM's own words: Salesforce answers an org
+    over its rolling 24-hour API limit with 403 ``REQUEST_LIMIT_EXCEEDED``, not 429."""
+    return response.status_code == 403 and not _THROTTLE_CODES.isdisjoint(_said(response).codes)
 
 
 def send(
@@ -217,7 +266,7 @@ def send(
     status = response.status_code
     if status in expected:
         return response
-    if is_retryable(status):
+    if is_retryable(status) or _throttled(response):
         raise CRMUnavailableError(
             f"{method} {url}: {redacted_reason(response)}",
             retry_after=_retry_after(response),
@@ -233,3 +282,18 @@ def json_of(response: httpx.Response) -> Any:
         return response.json()
     except ValueError as exc:
         raise CRMUnavailableError(f"the CRM answered {response.status_code} without JSON") from exc
+
+
+def created_id(response: httpx.Response, key: str = "id") -> str:
+    """The id of the record a create made. A CRM (or a gateway in front of it) that answers 2xx with an error
+    body or without the id filed nothing we can name: refused, with what the body says, so the delivery is
+    dead-lettered with a reason instead of failing the job with none."""
+    body = json_of(response)
+    value = body.get(key) if isinstance(body, dict) else None
+    if value in (None, ""):
+        raise CRMRejectedError(
+            f"{response.request.method} {response.request.url}: {redacted_reason(response)}: "
+            "the answer names no record",
+            status=response.status_code,
+        )
+    return str(value)

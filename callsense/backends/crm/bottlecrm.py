@@ -16,12 +16,16 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    created_id,
+    fit_body,
+    fit_subject,
     json_of,
     send,
 )
 
 _PAGE = 200
 _BODY_LIMIT = 10_000  # BottleCRM's limit on an interaction body
+_SUBJECT_LIMIT = 200
 
 
 def reference(outgoing: Outgoing) -> str:
@@ -40,21 +44,20 @@ class BottleCRMDestination(CRMDestination):
         existing = self._existing(contact, outgoing)
         if existing is not None:
             return Receipt(external_id=existing)
-        marker = reference(outgoing)
-        body = outgoing.body[: _BODY_LIMIT - len(marker) - 2] + "\n\n" + marker
         payload: dict[str, Any] = {
             "kind": "call",
             "occurred_at": outgoing.occurred_at.isoformat(),
-            "subject": outgoing.subject[:200],
-            "body": body,
+            "subject": fit_subject(outgoing.subject, _SUBJECT_LIMIT),
+            "body": fit_body(outgoing.body, _BODY_LIMIT, reference=reference(outgoing)),
             "contact": contact,
         }
         if outgoing.direction in {"inbound", "outbound"}:
             payload["direction"] = outgoing.direction
         if outgoing.duration_s is not None:
             payload["duration_seconds"] = round(outgoing.duration_s)
-        created = json_of(send(self.client, "POST", self._url("/api/interactions/"), json=payload))
-        return Receipt(external_id=str(created["id"]))
+        return Receipt(
+            external_id=created_id(send(self.client, "POST", self._url("/api/interactions/"), json=payload))
+        )
 
     def _existing(self, contact: str, outgoing: Outgoing) -> str | None:
         marker = reference(outgoing)
@@ -87,7 +90,7 @@ class BottleCRMDestination(CRMDestination):
         return None
 
     def _create_contact(self, number: str) -> str:
-        created = json_of(
+        return created_id(
             send(
                 self.client,
                 "POST",
@@ -95,4 +98,3 @@ class BottleCRMDestination(CRMDestination):
                 json={"first_name": "Caller", "last_name": number, "phone": number},
             )
         )
-        return str(created["id"])

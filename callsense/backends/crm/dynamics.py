@@ -11,19 +11,25 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    fit_body,
+    fit_subject,
     json_of,
     send,
+    utf16_units,
 )
 from callsense.config.deliveries import NoMatch
 from callsense.errors import CRMUnavailableError
 
 DEFAULT_VERSION = "v9.2"
+SUBJECT_LIMIT = 200  # phonecall.subject
+DESCRIPTION_LIMIT = 2_000  # phonecall.description as Dataverse ships it (a memo of 2,000 characters)
 _NAMESPACE = uuid.UUID("5f0e7d57-3c52-4c1a-9a55-2d8c6f3e1b10")
 _ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
 _HEADERS = {"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"}
@@ -46,11 +52,18 @@ class DynamicsDestination(CRMDestination):
         contact = self._contact(outgoing)
         if contact is None and self.settings.no_match is NoMatch.skip:
             return Receipt(external_id=None, skipped="no Dynamics contact matches the call")
-        record: dict[str, Any] = {"subject": outgoing.subject[:200], "description": outgoing.body}
+        record: dict[str, Any] = {
+            "subject": fit_subject(outgoing.subject, SUBJECT_LIMIT, size=utf16_units),
+            "description": fit_body(outgoing.body, DESCRIPTION_LIMIT, size=utf16_units),
+        }
         if outgoing.direction in {"inbound", "outbound"}:
             record["directioncode"] = outgoing.direction == "outbound"  # true: outgoing call
+        # When the call took place (a phone call without it is dated when it reached the CRM).
+        record["actualstart"] = outgoing.occurred_at.isoformat()
         if outgoing.duration_s is not None:
             record["actualdurationminutes"] = math.ceil(outgoing.duration_s / 60)
+            ended = outgoing.occurred_at + timedelta(seconds=outgoing.duration_s)
+            record["actualend"] = ended.isoformat()
         if "customer_number" in outgoing.fields and outgoing.customer_number:
             record["phonenumber"] = outgoing.customer_number
         if contact is not None:

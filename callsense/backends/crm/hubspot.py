@@ -15,12 +15,17 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    created_id,
+    fit_body,
+    fit_subject,
     json_of,
     send,
+    utf16_units,
 )
 from callsense.config.deliveries import NoMatch
 
 CALL_TO_CONTACT = 194  # HUBSPOT_DEFINED association type "call to contact"
+PROPERTY_LIMIT = 65_536  # HubSpot's limit on a property value, in characters
 
 
 class HubSpotDestination(CRMDestination):
@@ -42,8 +47,8 @@ class HubSpotDestination(CRMDestination):
             return Receipt(external_id=None, skipped="no HubSpot contact matches the call")
         properties: dict[str, str] = {
             "hs_timestamp": outgoing.occurred_at.isoformat(),
-            "hs_call_title": outgoing.subject,
-            "hs_call_body": outgoing.body,
+            "hs_call_title": fit_subject(outgoing.subject, PROPERTY_LIMIT, size=utf16_units),
+            "hs_call_body": fit_body(outgoing.body, PROPERTY_LIMIT, size=utf16_units),
             "hs_call_status": "COMPLETED",
             prop: outgoing.call_id,
         }
@@ -61,8 +66,11 @@ class HubSpotDestination(CRMDestination):
                     ],
                 }
             ]
-        created = json_of(send(self.client, "POST", self._url("/crm/v3/objects/calls"), json=payload))
-        return Receipt(external_id=str(created["id"]))
+        return Receipt(
+            external_id=created_id(
+                send(self.client, "POST", self._url("/crm/v3/objects/calls"), json=payload)
+            )
+        )
 
     def _find_contact(self, number: str) -> str | None:
         return self._search(
@@ -75,5 +83,4 @@ class HubSpotDestination(CRMDestination):
 
     def _create_contact(self, number: str) -> str:
         body = {"properties": {"phone": number}}
-        created = json_of(send(self.client, "POST", self._url("/crm/v3/objects/contacts"), json=body))
-        return str(created["id"])
+        return created_id(send(self.client, "POST", self._url("/crm/v3/objects/contacts"), json=body))

@@ -17,12 +17,18 @@ from callsense.backends.crm.base import (
     CRMDestination,
     Outgoing,
     Receipt,
+    created_id,
+    fit_body,
+    fit_subject,
     json_of,
     send,
+    utf16_units,
 )
 from callsense.config.deliveries import NoMatch
 
 DEFAULT_VERSION = "v60.0"
+SUBJECT_LIMIT = 255  # Task.Subject
+DESCRIPTION_LIMIT = 32_000  # Task.Description (Comments), a long text area
 _SOSL_RESERVED = re.compile(r"""([?&|!{}\[\]()^~*:\\"'+\-])""")
 
 
@@ -48,8 +54,8 @@ class SalesforceDestination(CRMDestination):
         if contact is None and self.settings.no_match is NoMatch.skip:
             return Receipt(external_id=None, skipped="no Salesforce contact matches the call")
         task: dict[str, Any] = {
-            "Subject": outgoing.subject[:255],
-            "Description": outgoing.body[:32_000],
+            "Subject": fit_subject(outgoing.subject, SUBJECT_LIMIT, size=utf16_units),
+            "Description": fit_body(outgoing.body, DESCRIPTION_LIMIT, size=utf16_units),
             "TaskSubtype": "Call",
             "Status": "Completed",
             "CallObject": outgoing.call_id[:255],
@@ -61,8 +67,9 @@ class SalesforceDestination(CRMDestination):
             task["CallDurationInSeconds"] = math.ceil(outgoing.duration_s)
         if contact is not None:
             task["WhoId"] = contact
-        created = json_of(send(self.client, "POST", self._url("sobjects/Task/"), json=task))
-        return Receipt(external_id=str(created["id"]))
+        return Receipt(
+            external_id=created_id(send(self.client, "POST", self._url("sobjects/Task/"), json=task))
+        )
 
     def _find_contact(self, number: str) -> str | None:
         search = f"FIND {{{sosl_term(number)}}} IN PHONE FIELDS RETURNING Contact(Id) LIMIT 1"
@@ -72,5 +79,4 @@ class SalesforceDestination(CRMDestination):
 
     def _create_contact(self, number: str) -> str:
         body = {"LastName": number, "Phone": number}
-        created = json_of(send(self.client, "POST", self._url("sobjects/Contact/"), json=body))
-        return str(created["id"])
+        return created_id(send(self.client, "POST", self._url("sobjects/Contact/"), json=body))
