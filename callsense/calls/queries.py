@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, exists, func
+from sqlalchemy.orm import aliased
 
 from callsense.calls import search
 from callsense.calls.models import Call, CallCategory
@@ -102,8 +103,11 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
         found.append(interruptions > criteria.interruptions_above)
     if criteria.category:
         # Names are unique ignoring case (as categories.save compares them): "long hold" is "Long hold".
-        named = func.lower(CallCategory.category) == func.lower(criteria.category)
-        found.append(exists().where(CallCategory.call_pk == Call.id, named))
+        # An alias: a query of call_categories joined to calls (Insights' categories chart) would otherwise
+        # correlate both tables out of the subquery, leaving it no FROM.
+        tagged = aliased(CallCategory)
+        named = func.lower(tagged.category) == func.lower(criteria.category)
+        found.append(exists().where(tagged.call_pk == Call.id, named))
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
     return found

@@ -179,6 +179,19 @@ def test_insights_count_categories_per_day(app: object) -> None:
     assert sum(int(row.split(",")[1]) for row in rows) == 1
 
 
+def test_insights_filtered_by_a_category_chart_its_calls(app: object) -> None:
+    """The categories chart joins call_categories to calls: the category filter's own subquery of
+    call_categories once lost both tables to correlation, and the page answered 500."""
+    viewer = _signed_in(app, "viewer")
+    csv = viewer.get("/app/insights/categories.csv", params={"category": "refund GIVEN"})
+    assert csv.status_code == 200
+    header, *rows = csv.content.decode("utf-8-sig").splitlines()
+    assert header == "day,Refund given"
+    assert sum(int(row.split(",")[1]) for row in rows) == 1
+    page = viewer.get("/app/insights", params={"category": "Refund given"})
+    assert page.status_code == 200 and "Categories per day" in page.text
+
+
 def test_deleting_a_category_takes_it_off_every_call_at_once(app: object, rt: Runtime) -> None:
     admin = _signed_in(app, "admin")
     deleted = admin.post("/app/categories/Refund%20given/delete", data={"csrf_token": _csrf(admin)})
