@@ -32,12 +32,11 @@ _OUTCOME_CONDITIONS: dict[OutcomeFilter, ColumnElement[bool]] = {
 }
 
 call_time = func.coalesce(Call.started_at, Call.created_at)  # when it was made, or else when it reached us
-# Talk figures read from the clear ``talk`` JSON; NULL for calls without them (or without known speakers).
-non_talk_seconds = Call.talk["non_talk_seconds"].as_float()
-agent_share = Call.talk[("agent", "share")].as_float()
-interruptions = (
-    Call.talk[("agent", "interruptions")].as_integer() + Call.talk[("customer", "interruptions")].as_integer()
-)
+# Talk figures (columns kept from the clear ``talk`` JSON); NULL for calls without them (or without known
+# speakers).
+non_talk_seconds = Call.non_talk_seconds
+agent_share = Call.agent_talk_share
+interruptions = Call.interruptions
 
 
 @dataclass(frozen=True)
