@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
 
@@ -72,6 +73,10 @@ class Base(DeclarativeBase):
 
 class Call(Base):
     __tablename__ = "calls"
+    # The operations page counts the calls under legal hold on every load: a few among all (schema 0015).
+    __table_args__ = (
+        Index("ix_calls_legal_hold_at", "legal_hold_at", postgresql_where=text("legal_hold_at is not null")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     call_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -181,7 +186,11 @@ class Event(Base):
     """The audit trail: every stage transition and error, append-only."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_call_at", "call_pk", "at"),)
+    # The second: the operations page's last purge, found among every call's events (schema 0015).
+    __table_args__ = (
+        Index("ix_events_call_at", "call_pk", "at"),
+        Index("ix_events_stage_kind_at", "stage", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     call_pk: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
