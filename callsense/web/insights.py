@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Numeric, cast, distinct, exists, func, select
+from sqlalchemy import ColumnElement, Numeric, cast, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
@@ -122,7 +122,7 @@ class _Period:
         self.session = session
         self.filters = filters
         self.where = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
-        self.day = cast(func.timezone("UTC", queries.call_time), Date)
+        self.day = queries.call_day
 
     @cached_property
     def per_day(self) -> list[list[Any]]:
