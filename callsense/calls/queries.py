@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, exists, func
+from sqlalchemy import ColumnElement, Date, cast, exists, func, literal_column
+from sqlalchemy.orm import aliased
 
 from callsense.calls import search
 from callsense.calls.models import Call, CallCategory
@@ -31,12 +32,14 @@ _OUTCOME_CONDITIONS: dict[OutcomeFilter, ColumnElement[bool]] = {
 }
 
 call_time = func.coalesce(Call.started_at, Call.created_at)  # when it was made, or else when it reached us
-# Talk figures read from the clear ``talk`` JSON; NULL for calls without them (or without known speakers).
-non_talk_seconds = Call.talk["non_talk_seconds"].as_float()
-agent_share = Call.talk[("agent", "share")].as_float()
-interruptions = (
-    Call.talk[("agent", "interruptions")].as_integer() + Call.talk[("customer", "interruptions")].as_integer()
-)
+# Its day in UTC, which Insights counts by. 'UTC' written into the SQL, not bound: the planner then matches
+# the expression to its statistics (schema 0016), which tell it a period has tens of days, not a day a call.
+call_day = cast(func.timezone(literal_column("'UTC'"), call_time), Date)
+# Talk figures (columns kept from the clear ``talk`` JSON); NULL for calls without them (or without known
+# speakers).
+non_talk_seconds = Call.non_talk_seconds
+agent_share = Call.agent_talk_share
+interruptions = Call.interruptions
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,11 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
         found.append(interruptions > criteria.interruptions_above)
     if criteria.category:
         # Names are unique ignoring case (as categories.save compares them): "long hold" is "Long hold".
-        named = func.lower(CallCategory.category) == func.lower(criteria.category)
-        # Correlated to the call only: a query over call_categories itself (Insights' categories per day)
-        # would otherwise correlate that table too and leave the subquery without a FROM.
-        found.append(exists().where(CallCategory.call_pk == Call.id, named).correlate(Call))
+        # An alias: a query of call_categories joined to calls (Insights' categories chart) would otherwise
+        # correlate both tables out of the subquery, leaving it no FROM.
+        tagged = aliased(CallCategory)
+        named = func.lower(tagged.category) == func.lower(criteria.category)
+        found.append(exists().where(tagged.call_pk == Call.id, named))
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
     return found

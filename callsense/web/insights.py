@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Executable, Numeric, cast, distinct, exists, func, literal, select
+from sqlalchemy import ColumnElement, Numeric, cast, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
@@ -111,68 +113,104 @@ def summary(*, session: Session, filters: CallFilters, include_transcripts: bool
     )
 
 
+class _Period:
+    """The calls the filters select, with the counts that several charts share: per day (calls, sentiments,
+    average duration) and per topic (calls, sentiments), each read in one pass the first time a chart asks,
+    so that the page reads the period twice where its five charts read it five times."""
+
+    def __init__(self, session: Session, filters: CallFilters, include_transcripts: bool) -> None:
+        self.session = session
+        self.filters = filters
+        self.where = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
+        self.day = queries.call_day
+
+    @cached_property
+    def per_day(self) -> list[list[Any]]:
+        """Each day's [day, calls, *calls per sentiment, average duration (None: no call has one)]."""
+        average = func.round(cast(func.avg(Call.duration_s), Numeric), 1)
+        query = (
+            select(self.day, func.count(), *_per_sentiment(), average)
+            .where(*self.where)
+            .group_by(self.day)
+            .order_by(self.day)
+        )
+        return [list(row) for row in self.session.execute(query)]
+
+    @cached_property
+    def per_topic(self) -> list[list[Any]]:
+        """The most common topics' [topic, calls, *calls per sentiment], most calls first."""
+        query = (
+            select(Call.topic, func.count(), *_per_sentiment())
+            .where(*self.where, Call.topic.is_not(None))
+            .group_by(Call.topic)
+            .order_by(func.count().desc(), Call.topic)
+            .limit(TOP_TOPICS)
+        )
+        return [list(row) for row in self.session.execute(query)]
+
+
+def _per_sentiment() -> list[ColumnElement[int]]:
+    return [func.count().filter(Call.sentiment == value) for value in SENTIMENTS]
+
+
 def chart(name: str, *, session: Session, filters: CallFilters, include_transcripts: bool) -> Table:
     """One chart's table; ``name`` is one of ``CHARTS``."""
-    where = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
-    query: Executable
-    day = cast(func.timezone("UTC", queries.call_time), Date)
+    return _chart(name, _Period(session, filters, include_transcripts))
+
+
+def charts(*, session: Session, filters: CallFilters, include_transcripts: bool) -> dict[str, Table]:
+    """Every chart's table, by name, the counts they share read once."""
+    period = _Period(session, filters, include_transcripts)
+    return {name: _chart(name, period) for name in CHARTS}
+
+
+def _chart(name: str, period: _Period) -> Table:
+    session, filters, where = period.session, period.filters, period.where
+    sentiments = slice(2, 2 + len(SENTIMENTS))
     if name == "calls_per_day":
-        query = select(day, func.count()).where(*where).group_by(day).order_by(day)
-        rows = _every_day([list(r) for r in session.execute(query)], filters, width=1)
+        rows = _every_day([row[:2] for row in period.per_day], filters, width=1)
         return Table("Calls per day", ["day", "calls"], rows)
     if name == "sentiment_trend":
-        counts = [func.count().filter(Call.sentiment == value) for value in SENTIMENTS]
-        query = select(day, *counts).where(*where).group_by(day).order_by(day)
-        rows = _every_day([list(r) for r in session.execute(query)], filters, width=len(SENTIMENTS))
+        found = [[row[0], *row[sentiments]] for row in period.per_day]
+        rows = _every_day(found, filters, width=len(SENTIMENTS))
         return Table("Sentiment per day", ["day", *SENTIMENTS], rows)
     if name == "topics":
-        query = (
-            select(Call.topic, func.count())
-            .where(*where, Call.topic.is_not(None))
-            .group_by(Call.topic)
-            .order_by(func.count().desc(), Call.topic)
-            .limit(TOP_TOPICS)
-        )
-        return Table("Top topics", ["topic", "calls"], [list(r) for r in session.execute(query)])
+        return Table("Top topics", ["topic", "calls"], [row[:2] for row in period.per_topic])
     if name == "topic_sentiment":
-        counts = [func.count().filter(Call.sentiment == value) for value in SENTIMENTS]
-        query = (
-            select(Call.topic, *counts)
-            .where(*where, Call.topic.is_not(None))
-            .group_by(Call.topic)
-            .order_by(func.count().desc(), Call.topic)
-            .limit(TOP_TOPICS)
-        )
-        return Table("Sentiment by topic", ["topic", *SENTIMENTS], [list(r) for r in session.execute(query)])
+        rows = [[row[0], *row[sentiments]] for row in period.per_topic]
+        return Table("Sentiment by topic", ["topic", *SENTIMENTS], rows)
     if name == "outcomes":
-        # Of the analysed calls: one that failed or waits for its analysis is no "not said".
-        analysed = exists().where(Analysis.call_pk == Call.id)
-        answers = [
-            select(
-                literal(flag.replace("_", " ").capitalize()),
-                func.count().filter(column.is_(True)),
-                func.count().filter(column.is_(False)),
-                func.count().filter(column.is_(None)),
-            ).where(*where, analysed)
-            for flag, column in _OUTCOME_COLUMNS.items()
-        ]
-        rows = [list(session.execute(query).one()) for query in answers]
-        calls = sum(rows[0][1:])  # every call answers each flag: yes, no or not said
-        return Table("Outcomes", ["outcome", "Yes", "No", "Not said"], rows if calls else [])
+        return _outcomes(session, where)
     if name == "languages":
         language = func.coalesce(Call.language, "unknown")
         query = select(language, func.count()).where(*where).group_by(language).order_by(func.count().desc())
         return Table("Language mix", ["language", "calls"], [list(r) for r in session.execute(query)])
     if name == "duration":
-        average = func.round(cast(func.avg(Call.duration_s), Numeric), 1)
-        query = select(day, average).where(*where, Call.duration_s.is_not(None)).group_by(day).order_by(day)
-        rows = [[when, float(seconds)] for when, seconds in session.execute(query)]
+        rows = [[row[0], float(row[-1])] for row in period.per_day if row[-1] is not None]
         return Table("Average duration per day (seconds)", ["day", "average_seconds"], rows)
     if name == "talk_per_agent":
         return _talk_per_agent(session, where)
     if name == "categories":
-        return _categories_per_day(session, where, filters, day)
+        return _categories_per_day(session, where, filters, period.day)
     raise KeyError(name)
+
+
+def _outcomes(session: Session, where: list[ColumnElement[bool]]) -> Table:
+    """Each outcome flag of the analysed calls: yes, no or not said, every flag counted in one pass over the
+    calls (a query per flag read the period three times)."""
+    # Of the analysed calls: one that failed or waits for its analysis is no "not said".
+    analysed = exists().where(Analysis.call_pk == Call.id)
+    answers = (True, False, None)
+    counts = [
+        func.count().filter(column.is_(answer)) for column in _OUTCOME_COLUMNS.values() for answer in answers
+    ]
+    found = list(session.execute(select(*counts).where(*where, analysed)).one())
+    rows = [
+        [flag.replace("_", " ").capitalize(), *found[index * len(answers) : (index + 1) * len(answers)]]
+        for index, flag in enumerate(_OUTCOME_COLUMNS)
+    ]
+    calls = sum(rows[0][1:])  # every call answers each flag: yes, no or not said
+    return Table("Outcomes", ["outcome", "Yes", "No", "Not said"], rows if calls else [])
 
 
 def _talk_per_agent(session: Session, where: list[ColumnElement[bool]]) -> Table:
@@ -207,28 +245,30 @@ def _talk_per_agent(session: Session, where: list[ColumnElement[bool]]) -> Table
 def _categories_per_day(
     session: Session, where: list[ColumnElement[bool]], filters: CallFilters, day: ColumnElement[Any]
 ) -> Table:
-    """Calls per day in each of the categories that most calls of the period are in."""
-    in_period = select(CallCategory.category).join(Call, Call.id == CallCategory.call_pk).where(*where)
-    top = list(
-        session.scalars(
-            in_period.group_by(CallCategory.category)
-            .order_by(func.count().desc(), CallCategory.category)
-            .limit(TOP_CATEGORIES)
-        )
+    """Calls per day in each of the categories that most calls of the period are in: every category's calls
+    per day in one pass over the period, the top ones picked from those counts."""
+    query = (
+        select(day, CallCategory.category, func.count())
+        .select_from(CallCategory)
+        .join(Call, Call.id == CallCategory.call_pk)
+        .where(*where)
+        .group_by(day, CallCategory.category)
     )
+    per_day: dict[date, dict[str, int]] = {}
+    totals: Counter[str] = Counter()
+    for when, category, calls in session.execute(query):
+        per_day.setdefault(when, {})[category] = calls
+        totals[category] += calls
+    top = sorted(totals, key=lambda name: (-totals[name], name))[:TOP_CATEGORIES]
     title = "Categories per day"
     if not top:
         return Table(title, ["day"], [])
-    counts = [func.count().filter(CallCategory.category == name) for name in top]
-    query = (
-        select(day, *counts)
-        .select_from(CallCategory)
-        .join(Call, Call.id == CallCategory.call_pk)
-        .where(*where, CallCategory.category.in_(top))
-        .group_by(day)
-        .order_by(day)
-    )
-    rows = _every_day([list(r) for r in session.execute(query)], filters, width=len(top))
+    found = [
+        [when, *(counts.get(name, 0) for name in top)]
+        for when, counts in sorted(per_day.items())
+        if any(name in counts for name in top)  # a day only of other categories is no day of the chart's
+    ]
+    rows = _every_day(found, filters, width=len(top))
     return Table(title, ["day", *top], rows)
 
 

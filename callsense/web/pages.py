@@ -260,10 +260,7 @@ def insights_page(request: Request, rt: RuntimeDep, user: SignedInDep) -> HTMLRe
     include = user.role.allows(Role.analyst)
     with rt.db.transaction() as session:
         totals = insights.summary(session=session, filters=filters, include_transcripts=include)
-        tables = {
-            name: insights.chart(name, session=session, filters=filters, include_transcripts=include)
-            for name in insights.CHARTS
-        }
+        tables = insights.charts(session=session, filters=filters, include_transcripts=include)
         menus = _menus(rt, session)
     chart_data = {name: {"columns": t.columns, "rows": t.plain_rows()} for name, t in tables.items()}
     context = {
