@@ -103,6 +103,12 @@ def _set_hold(call_id: str, *, held: bool, reason: str) -> None:
     if hold.held:
         reason = escape(hold.reason or "")  # free text: its brackets are not markup
         common.out.print(f"{call_id}: under legal hold since {common.when(hold.at)} ({reason})")
+        if hold.audio_purged_at is not None:
+            common.out.print(f"  its recording was purged before, {common.when(hold.audio_purged_at)}")
+        if hold.text_purged_at is not None:
+            common.out.print(
+                f"  its transcript and analysis were purged before, {common.when(hold.text_purged_at)}"
+            )
     else:
         common.out.print(f"{call_id}: legal hold released")
 
