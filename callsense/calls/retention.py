@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callsense.calls import search, source_files
@@ -165,6 +165,13 @@ def forget_text(*, session: Session, call_pks: list[uuid.UUID]) -> None:
         .where(Call.id.in_(call_pks))
         .values(text_purged_at=func.coalesce(Call.text_purged_at, utcnow()))
     )
+
+
+def unfinished(*, session: Session) -> int:
+    """Calls marked purged whose recordings or text are still stored: a purge stopped or failed midway
+    (the next one deletes them); the officer is told, as their pages already say "removed"."""
+    marked = or_(and_(*audio_marked()), and_(*text_marked()))
+    return session.scalar(select(func.count()).select_from(Call).where(marked)) or 0
 
 
 def last_purge(*, session: Session) -> Event | None:

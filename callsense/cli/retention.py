@@ -66,8 +66,14 @@ def status() -> None:
         with rt.db.transaction() as session:
             last = holds.last_purge(session=session)
             held = session.scalar(select(func.count()).where(Call.legal_hold_at.is_not(None))) or 0
+            unfinished = holds.unfinished(session=session)
         common.out.print(f"last purge: {common.when(last.at)} {last.detail}" if last else "last purge: never")
         common.out.print(f"calls under legal hold: {held}")
+        if unfinished:
+            common.out.print(
+                f"calls marked purged that still store their recording or text: {unfinished} "
+                "(a purge stopped or failed half way; the next purge deletes it)"
+            )
         _print_counts(retention.purge(rt, actor=common.actor(), dry_run=True))
 
 

@@ -55,6 +55,7 @@ from callsense.runtime import Runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
+from callsense.web import operations
 from tests.blobs import read_blob
 from tests.integration.test_stages import SOURCE, runtime_with_fakes
 
@@ -197,6 +198,8 @@ def test_a_purge_killed_midway_then_a_hold_leaves_the_call_saying_what_the_purge
         after_kill = session.get_one(Call, call_pk)
         # a recording gone is a recording the call's record says the purge took
         assert _has_audio(rt, call_pk) or after_kill.audio_purged_at is not None
+        # and the officer's operations page says a purge did not finish
+        assert operations.retention_state(session=session, settings=rt.settings.retention).unfinished == 1
     # the hold placed after the kill is told the truth: the recording and the text were taken
     assert hold.audio_purged_at is not None and hold.text_purged_at is not None
     retention.purge(rt, actor="worker")  # the next run finishes what the killed one marked
@@ -206,6 +209,7 @@ def test_a_purge_killed_midway_then_a_hold_leaves_the_call_saying_what_the_purge
         call = session.get_one(Call, call_pk)
         assert (call.audio_blob, call.redacted_audio_blob) == (None, None)
         assert call.audio_purged_at == hold.audio_purged_at and call.legal_hold_at is not None
+        assert operations.retention_state(session=session, settings=rt.settings.retention).unfinished == 0
 
 
 def test_a_call_whose_text_was_purged_is_not_categorised_again_from_nothing(rt: Runtime) -> None:
