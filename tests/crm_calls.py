@@ -82,7 +82,13 @@ def analysed_call(
 def cli_env(settings: Settings) -> dict[str, str]:
     """The environment that gives the real CLI these settings' database and destinations, secrets included."""
     destinations = [
-        {**item.model_dump(mode="json"), "token": item.token.get_secret_value() if item.token else None}
+        {
+            **item.model_dump(mode="json"),
+            **{
+                name: secret.get_secret_value() if secret else None
+                for name, secret in (("token", item.token), ("secret", item.secret))
+            },
+        }
         for item in settings.deliveries.destinations
     ]
     return callsense_env(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated
 
@@ -44,6 +45,10 @@ class HoldState(BaseModel):
     at: datetime | None = Field(description="since when the call is held")
     by: str | None
     reason: str | None
+    audio_purged_at: datetime | None = Field(
+        description="when the retention purge took the recording, if it did"
+    )
+    text_purged_at: datetime | None = Field(description="when the retention purge took the text, if it did")
 
 
 class ErasureDone(BaseModel):
@@ -59,7 +64,7 @@ def _set_hold(rt: RuntimeDep, call_id: str, *, held: bool, reason: str, actor: s
         hold = retention.set_hold(
             session=session, call_id=call_id, held=held, actor=actor, reason=reason, via="api"
         )
-    return HoldState(call_id=hold.call_id, held=hold.held, at=hold.at, by=hold.by, reason=hold.reason)
+    return HoldState(**dataclasses.asdict(hold))
 
 
 @router.post("/{call_id}/hold", response_model=HoldState, dependencies=[JSON_BODY], responses=JSON_ONLY)

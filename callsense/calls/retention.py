@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callsense.calls import search, source_files
@@ -37,6 +37,9 @@ class Hold:
     at: datetime | None
     by: str | None
     reason: str | None
+    # What the retention purge took (or has marked to take) before the hold: a hold keeps only what is left.
+    audio_purged_at: datetime | None
+    text_purged_at: datetime | None
 
 
 def hold_of(call: Call) -> Hold:
@@ -46,6 +49,8 @@ def hold_of(call: Call) -> Hold:
         at=call.legal_hold_at,
         by=call.legal_hold_by,
         reason=call.legal_hold_reason,
+        audio_purged_at=call.audio_purged_at,
+        text_purged_at=call.text_purged_at,
     )
 
 
@@ -84,14 +89,33 @@ def _due(group: ColumnElement[bool], cutoff: datetime) -> list[ColumnElement[boo
     return [group, Call.legal_hold_at.is_(None), Call.status.in_(SETTLED), call_time < cutoff]
 
 
+def _has_audio() -> ColumnElement[bool]:
+    return Call.audio_blob.is_not(None) | Call.redacted_audio_blob.is_not(None)
+
+
+def _has_text() -> ColumnElement[bool]:
+    return Call.transcript.has() | Call.analysis.has()
+
+
 def audio_due(group: ColumnElement[bool], *, days: int, now: datetime) -> list[ColumnElement[bool]]:
-    has_audio = Call.audio_blob.is_not(None) | Call.redacted_audio_blob.is_not(None)
-    return [*_due(group, now - timedelta(days=days)), has_audio]
+    """Calls whose recordings are due and not yet marked for the purge (``mark_audio``)."""
+    return [*_due(group, now - timedelta(days=days)), Call.audio_purged_at.is_(None), _has_audio()]
 
 
 def text_due(group: ColumnElement[bool], *, days: int, now: datetime) -> list[ColumnElement[bool]]:
-    has_text = Call.transcript.has() | Call.analysis.has()
-    return [*_due(group, now - timedelta(days=days)), has_text]
+    """Calls whose text is due and not yet marked for the purge (``mark_text``)."""
+    return [*_due(group, now - timedelta(days=days)), Call.text_purged_at.is_(None), _has_text()]
+
+
+def audio_marked() -> list[ColumnElement[bool]]:
+    """Calls marked as purged whose recordings may still be stored: a purge stopped between marking them and
+    deleting them. Held or not: the mark, committed before any hold, is what the call's record says."""
+    return [Call.audio_purged_at.is_not(None), _has_audio()]
+
+
+def text_marked() -> list[ColumnElement[bool]]:
+    """Calls marked as purged whose text is still stored (see ``audio_marked``)."""
+    return [Call.text_purged_at.is_not(None), _has_text()]
 
 
 def count_by_source(*, session: Session, due: list[ColumnElement[bool]]) -> dict[str | None, int]:
@@ -106,22 +130,48 @@ def claim(*, session: Session, due: list[ColumnElement[bool]], limit: int) -> li
     return list(session.scalars(query))
 
 
+def mark_audio(calls_due: list[Call]) -> None:
+    """Record that these calls' recordings are purged, before anything is deleted: committed first, so that
+    a purge killed midway never leaves a call without its recording and without saying so, and a hold
+    placed later shows the truth (the recordings go, ``audio_marked``)."""
+    for call in calls_due:
+        call.audio_purged_at = utcnow()
+
+
+def mark_text(calls_due: list[Call]) -> None:
+    """Record that these calls' text is purged, before anything is deleted (see ``mark_audio``)."""
+    for call in calls_due:
+        call.text_purged_at = utcnow()
+
+
 def forget_audio(*, call: Call) -> None:
     """The row's part of purging a recording and its redacted copy: the blobs are the caller's to delete."""
     call.audio_blob = None
     call.redacted_audio_blob = None
-    call.audio_purged_at = utcnow()
+    call.audio_purged_at = call.audio_purged_at or utcnow()
 
 
 def forget_text(*, session: Session, call_pks: list[uuid.UUID]) -> None:
-    """Drop the transcripts, analyses and search words of these calls, and mark them purged."""
+    """Drop the transcripts, analyses and search words of these calls, and mark them purged (keeping the
+    time of an earlier mark)."""
     session.execute(delete(Transcript).where(Transcript.call_pk.in_(call_pks)))
     session.execute(delete(Analysis).where(Analysis.call_pk.in_(call_pks)))
     # categories are read from the text, and their evidence quotes it: they go with it
     session.execute(delete(CallCategory).where(CallCategory.call_pk.in_(call_pks)))
     for call_pk in call_pks:
         search.forget(session=session, call_pk=call_pk)
-    session.execute(update(Call).where(Call.id.in_(call_pks)).values(text_purged_at=utcnow()))
+    session.execute(
+        update(Call)
+        .where(Call.id.in_(call_pks))
+        .values(text_purged_at=func.coalesce(Call.text_purged_at, utcnow()))
+    )
+
+
+def unfinished(*, session: Session) -> int:
+    """Calls marked purged whose recordings or text are still stored: a purge stopped or failed midway
+    (the next one deletes them); the officer is told, as their pages already say "removed"."""
+    marked = or_(and_(*audio_marked()), and_(*text_marked()))
+    return session.scalar(select(func.count()).select_from(Call).where(marked)) or 0
 
 
 def last_purge(*, session: Session) -> Event | None:

@@ -66,8 +66,14 @@ def status() -> None:
         with rt.db.transaction() as session:
             last = holds.last_purge(session=session)
             held = session.scalar(select(func.count()).where(Call.legal_hold_at.is_not(None))) or 0
+            unfinished = holds.unfinished(session=session)
         common.out.print(f"last purge: {common.when(last.at)} {last.detail}" if last else "last purge: never")
         common.out.print(f"calls under legal hold: {held}")
+        if unfinished:
+            common.out.print(
+                f"calls marked purged that still store their recording or text: {unfinished} "
+                "(a purge stopped or failed half way; the next purge deletes it)"
+            )
         _print_counts(retention.purge(rt, actor=common.actor(), dry_run=True))
 
 
@@ -103,6 +109,12 @@ def _set_hold(call_id: str, *, held: bool, reason: str) -> None:
     if hold.held:
         reason = escape(hold.reason or "")  # free text: its brackets are not markup
         common.out.print(f"{call_id}: under legal hold since {common.when(hold.at)} ({reason})")
+        if hold.audio_purged_at is not None:
+            common.out.print(f"  its recording was purged before, {common.when(hold.audio_purged_at)}")
+        if hold.text_purged_at is not None:
+            common.out.print(
+                f"  its transcript and analysis were purged before, {common.when(hold.text_purged_at)}"
+            )
     else:
         common.out.print(f"{call_id}: legal hold released")
 

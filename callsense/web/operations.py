@@ -145,6 +145,7 @@ class RetentionState:
     last_purge_at: datetime | None
     last_purge: str | None  # how many calls it purged, per source
     held: int  # calls under legal hold
+    unfinished: int  # calls a purge marked and did not finish deleting (retention.unfinished)
 
 
 def retention_state(*, session: Session, settings: RetentionSettings) -> RetentionState:
@@ -160,4 +161,5 @@ def retention_state(*, session: Session, settings: RetentionSettings) -> Retenti
         last_purge_at=last.at if last else None,
         last_purge=last.detail if last else None,
         held=held,
+        unfinished=retention.unfinished(session=session),
     )

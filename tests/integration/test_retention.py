@@ -55,6 +55,7 @@ from callsense.runtime import Runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
+from callsense.web import operations
 from tests.blobs import read_blob
 from tests.integration.test_stages import SOURCE, runtime_with_fakes
 
@@ -162,6 +163,53 @@ def test_the_purge_removes_what_each_sources_rule_says_and_runs_again_harmlessly
     assert sum(again.audio.values()) == sum(again.text.values()) == 0
     with rt.db.transaction() as session, pytest.raises(NotFoundError, match="removed under the retention"):
         actions.restart(session=session, call_id="old-webhook", actor="admin", via="api", blobs=rt.blobs)
+
+
+class _Killed(BaseException):
+    """The purge's process dying: nothing after it runs, its open transaction is rolled back."""
+
+
+class _DyingBlobs:
+    """The blob store, and a process that dies right after deleting a recording and its redacted copy."""
+
+    def __init__(self, blobs: Any) -> None:
+        self._blobs = blobs
+        self._deleted = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._blobs, name)
+
+    def delete(self, key: str) -> None:
+        self._blobs.delete(key)
+        self._deleted += 1
+        if self._deleted == 2:
+            raise _Killed
+
+
+def test_a_purge_killed_midway_then_a_hold_leaves_the_call_saying_what_the_purge_took(rt: Runtime) -> None:
+    call_pk = _processed(rt, "killed-purge", days_old=400)
+    with pytest.raises(_Killed):
+        retention.purge(dataclasses.replace(rt, blobs=_DyingBlobs(rt.blobs)), actor="worker")
+    with rt.db.transaction() as session:
+        hold = holds.set_hold(
+            session=session, call_id="killed-purge", held=True, actor="legal", reason="case 9", via="api"
+        )
+    with rt.db.transaction() as session:
+        after_kill = session.get_one(Call, call_pk)
+        # a recording gone is a recording the call's record says the purge took
+        assert _has_audio(rt, call_pk) or after_kill.audio_purged_at is not None
+        # and the officer's operations page says a purge did not finish
+        assert operations.retention_state(session=session, settings=rt.settings.retention).unfinished == 1
+    # the hold placed after the kill is told the truth: the recording and the text were taken
+    assert hold.audio_purged_at is not None and hold.text_purged_at is not None
+    retention.purge(rt, actor="worker")  # the next run finishes what the killed one marked
+    assert not _has_audio(rt, call_pk)
+    assert [_count(rt, model, call_pk) for model in (Transcript, Analysis, CallSearch)] == [0, 0, 0]
+    with rt.db.transaction() as session:
+        call = session.get_one(Call, call_pk)
+        assert (call.audio_blob, call.redacted_audio_blob) == (None, None)
+        assert call.audio_purged_at == hold.audio_purged_at and call.legal_hold_at is not None
+        assert operations.retention_state(session=session, settings=rt.settings.retention).unfinished == 0
 
 
 def test_a_call_whose_text_was_purged_is_not_categorised_again_from_nothing(rt: Runtime) -> None:
