@@ -24,6 +24,7 @@ from callsense.api.deps import (
     Principal,
     PrincipalDep,
     original_allowed,
+    refusal,
     refused_below,
     require,
 )
@@ -149,9 +150,7 @@ SensitiveQuery = Annotated[
 ]
 
 
-@router.get(
-    "/{call_id}", response_model=CallRecord, responses={**NO_CALL, 403: {"description": SENSITIVE_REFUSED}}
-)
+@router.get("/{call_id}", response_model=CallRecord, responses={**NO_CALL, 403: refusal(SENSITIVE_REFUSED)})
 def get_call(
     call_id: str, rt: RuntimeDep, principal: PrincipalDep, sensitive: SensitiveQuery = False
 ) -> CallRecord:
@@ -175,8 +174,8 @@ def get_call(
     responses={
         200: {"content": {"audio/*": {}}},
         206: {"content": {"audio/*": {}}},
-        403: {"description": f"a token without the 'analyst' role, or {SENSITIVE_REFUSED}"},
-        404: {"description": "no call with that id, or no audio stored for it"},
+        403: refusal(f"a token without the 'analyst' role, or {SENSITIVE_REFUSED}"),
+        404: refusal("no call with that id, or no audio stored for it"),
         416: {},
     },
 )
@@ -219,8 +218,8 @@ async def reprocess(
     responses={
         **refused_below(Role.analyst),
         **JSON_ONLY,
-        404: {"description": "no call with that id, or it has no transcript"},
-        503: {"description": "the LLM is unavailable; ask again later"},
+        404: refusal("no call with that id, or it has no transcript"),
+        503: refusal("the LLM is unavailable; ask again later"),
     },
 )
 def ask_about_call(

@@ -13,7 +13,15 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
-from callsense.api.deps import JSON_BODY, JSON_ONLY, UNAUTHENTICATED, Principal, refused_below, require
+from callsense.api.deps import (
+    JSON_BODY,
+    JSON_ONLY,
+    UNAUTHENTICATED,
+    Principal,
+    refusal,
+    refused_below,
+    require,
+)
 from callsense.calls import categories
 from callsense.calls.categorise import describe
 from callsense.config.categories import RULE_TEXT_MAX_CHARS, CategoryError
@@ -29,9 +37,22 @@ router = APIRouter(
     responses={**UNAUTHENTICATED, **refused_below(Role.admin)},
 )
 AdminDep = Annotated[Principal, require(Role.admin)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no category of that name"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: refusal("no category of that name")}
 REFUSED: dict[int | str, dict[str, Any]] = {
-    422: {"description": "the category is refused: the detail names it and says what is wrong"}
+    422: {
+        "description": "the category is refused: the detail names it and says what is wrong (a body that is "
+        "not a category at all: the usual validation errors)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ErrorDetail"},
+                        {"$ref": "#/components/schemas/HTTPValidationError"},
+                    ]
+                }
+            }
+        },
+    }
 }
 
 
@@ -154,7 +175,7 @@ async def put_category(
     "/{name:path}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={404: {"description": "no dashboard category of that name (those of the settings file stay)"}},
+    responses={404: refusal("no dashboard category of that name (those of the settings file stay)")},
 )
 async def delete_category(name: str, rt: RuntimeDep, jobs_app: JobsDep, principal: AdminDep) -> Response:
     """Delete a dashboard category: its matches leave every call at once, audited, and the stored calls are

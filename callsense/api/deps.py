@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from callsense.security import tokens
@@ -54,18 +55,30 @@ async def get_principal(
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
+
+class ErrorDetail(BaseModel):
+    """The body of every refusal outside the webhooks (and of 422s that are not a parameter's validation)."""
+
+    detail: str = Field(description="what was refused and why, in words")
+
+
+def refusal(description: str) -> dict[str, Any]:
+    """An OpenAPI response answered with ``{"detail": "..."}``: declared, so a generated client reads it."""
+    return {"model": ErrorDetail, "description": description}
+
+
 # The refusals of every route behind a token, for its OpenAPI responses (``APIRouter(responses=...)``).
 UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no API token, or an unknown or revoked one"}
+    401: refusal("no API token, or an unknown or revoked one")
 }
 
 
 def refused_below(role: Role) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI response of a route that ``require(role)`` guards."""
-    return {403: {"description": f"a token without the '{role.value}' role"}}
+    return {403: refusal(f"a token without the '{role.value}' role")}
 
 
-NO_CALL: dict[int | str, dict[str, Any]] = {404: {"description": "no call with that id"}}
+NO_CALL: dict[int | str, dict[str, Any]] = {404: refusal("no call with that id")}
 
 
 def is_json(content_type: str | None) -> bool:
@@ -86,7 +99,7 @@ async def _json_body(request: Request) -> None:
 # A route with a JSON body: ``dependencies=[JSON_BODY]`` and these among its OpenAPI responses.
 JSON_BODY = Depends(_json_body)
 JSON_ONLY: dict[int | str, dict[str, Any]] = {
-    415: {"description": "a body that is not JSON (a Content-Type other than application/json)"}
+    415: refusal("a body that is not JSON (a Content-Type other than application/json)")
 }
 
 

@@ -14,6 +14,7 @@ from callsense.api.deps import (
     NO_CALL,
     UNAUTHENTICATED,
     Principal,
+    refusal,
     refused_below,
     require,
 )
@@ -74,7 +75,7 @@ def release(call_id: str, body: Reason, rt: RuntimeDep, principal: AdminDep) -> 
     return _set_hold(rt, call_id, held=False, reason=body.reason, actor=principal.name)
 
 
-@router.delete("/{call_id}", response_model=ErasureDone, responses={409: {"description": "legal hold"}})
+@router.delete("/{call_id}", response_model=ErasureDone, responses={409: refusal("legal hold")})
 def erase(
     call_id: str,
     reason: Annotated[

@@ -1,0 +1,86 @@
+"""The API as a generated client sees it (the ASGI app in-process, real PostgreSQL, the dashboard's seeded
+calls): every answer, refusals included, matches the schema /openapi.json declares for its status."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import jsonschema_rs
+import pytest
+from fastapi.testclient import TestClient
+
+from callsense.runtime import Runtime
+from callsense.security.tokens import Role
+from callsense.server import openapi_document
+from tests.integration.test_categories_api import _headers, client, rt
+
+__all__ = ["client", "rt"]  # the fixtures of the categories API's tests, reused
+NOT_JSON = {"200", "206", "416"}  # the audio and the metrics: bytes and text
+
+
+@pytest.fixture(scope="module")
+def bearer(rt: Runtime) -> dict[Role, dict[str, str]]:
+    return {role: _headers(rt, role) for role in Role}
+
+
+def _declared(document: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+    """The JSON schema of one answer, its references resolvable."""
+    response = document["paths"][path][method]["responses"][str(status)]
+    schema: dict[str, Any] = dict(response["content"]["application/json"]["schema"])
+    return {**schema, "components": document["components"]}
+
+
+def test_every_refusal_outside_the_webhooks_declares_its_body() -> None:
+    document = openapi_document()
+    undeclared = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in document["paths"].items()
+        if not path.startswith("/webhooks/")
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if not status.startswith("2")
+        and status not in NOT_JSON
+        and "application/json" not in response.get("content", {})
+    ]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "template", "role", "body", "status"),
+    [
+        ("GET", "/calls", "/calls", None, None, 401),
+        ("GET", "/deliveries", "/deliveries", Role.analyst, None, 403),
+        ("GET", "/calls/nobody", "/calls/{call_id}", Role.viewer, None, 404),
+        ("GET", "/categories/nothing", "/categories/{name}", Role.admin, None, 404),
+        (
+            "POST",
+            f"/deliveries/{uuid.uuid4()}/retry",
+            "/deliveries/{delivery_id}/retry",
+            Role.admin,
+            None,
+            404,
+        ),
+        ("POST", "/calls/demo-refund/ask", "/calls/{call_id}/ask", Role.analyst, "refund?", 415),
+        ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"rule": "said ="}, 422),
+        ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"description": 1}, 422),
+        ("GET", "/calls?limit=0", "/calls", Role.viewer, None, 422),
+    ],
+)
+def test_refusals_match_their_declared_schema(
+    client: TestClient,
+    bearer: dict[Role, dict[str, str]],
+    method: str,
+    path: str,
+    template: str,
+    role: Role | None,
+    body: object,
+    status: int,
+) -> None:
+    headers = bearer[role] if role else {}
+    sent = {"content": body} if isinstance(body, str) else {"json": body}
+    answer = client.request(method, path, headers=headers, **sent)
+    assert answer.status_code == status, answer.text
+    schema = _declared(client.get("/openapi.json").json(), template, method.lower(), status)
+    errors = [error.message for error in jsonschema_rs.validator_for(schema).iter_errors(answer.json())]
+    assert errors == []
