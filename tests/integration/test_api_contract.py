@@ -84,3 +84,15 @@ def test_refusals_match_their_declared_schema(
     schema = _declared(client.get("/openapi.json").json(), template, method.lower(), status)
     errors = [error.message for error in jsonschema_rs.validator_for(schema).iter_errors(answer.json())]
     assert errors == []
+
+
+def test_a_call_in_the_list_declares_the_enums_of_the_record() -> None:
+    """A generated client types the list's sentiment and emotion as the record's enums, not any string."""
+    schemas = openapi_document()["components"]["schemas"]
+
+    def declared_type(model: str, field: str) -> dict[str, Any]:
+        schema: dict[str, Any] = schemas[model]["properties"][field]
+        return {key: value for key, value in schema.items() if key not in {"description", "title"}}
+
+    for field in ("sentiment", "emotion", "status", "outcome"):
+        assert declared_type("CallSummary", field) == declared_type("CallRecord", field), field
