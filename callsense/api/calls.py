@@ -53,6 +53,10 @@ class CallPage(BaseModel):
     total: int = Field(description="calls matching the filters, on every page")
     limit: int = Field(description="the most items a page holds")
     offset: int = Field(description="items skipped before this page")
+    next_cursor: str | None = Field(
+        description="?cursor= for the page after this one, which neither repeats nor skips a call when calls "
+        "arrive or are erased meanwhile (an offset would); null on the last page"
+    )
 
 
 class Reprocessing(BaseModel):
@@ -114,6 +118,10 @@ def list_calls(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=100, description="a page's next_cursor: the calls listed after that page's last"),
+    ] = None,
 ) -> CallPage:
     criteria = queries.CallCriteria(
         statuses=tuple(status_ or ()),
@@ -137,9 +145,16 @@ def list_calls(
     )
     with rt.db.transaction() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(queries.call_time.desc(), Call.id).limit(limit).offset(offset))
-        items = views.summaries(session=session, calls=list(rows))
-        return CallPage(items=items, total=total, limit=limit, offset=offset)
+        if cursor is not None:
+            query = query.where(queries.listed_after(cursor))
+        # One more than the page: whether a next page exists, without a cursor that leads to an empty one.
+        rows = list(
+            session.scalars(query.order_by(queries.call_time.desc(), Call.id).limit(limit + 1).offset(offset))
+        )
+        page = rows[:limit]
+        items = views.summaries(session=session, calls=page)
+        next_cursor = queries.cursor_of(page[-1]) if len(rows) > limit else None
+        return CallPage(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
 SensitiveQuery = Annotated[

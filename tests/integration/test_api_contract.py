@@ -4,12 +4,14 @@ calls): every answer, refusals included, matches the schema /openapi.json declar
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 
+from callsense.calls import service as calls
 from callsense.runtime import Runtime
 from callsense.security.tokens import Role
 from callsense.server import openapi_document
@@ -96,3 +98,37 @@ def test_a_call_in_the_list_declares_the_enums_of_the_record() -> None:
 
     for field in ("sentiment", "emotion", "status", "outcome"):
         assert declared_type("CallSummary", field) == declared_type("CallRecord", field), field
+
+
+def test_a_cursor_pages_on_without_repeating_a_call_when_a_newer_one_arrives(
+    client: TestClient, rt: Runtime, bearer: dict[Role, dict[str, str]]
+) -> None:
+    """An export pages through the calls while new ones are received: the next page by offset repeats the
+    last call of the page before; by the page's cursor it goes on where that page stopped."""
+    first = client.get("/calls", params={"limit": 2}, headers=bearer[Role.viewer]).json()
+    with rt.db.transaction() as session:
+        calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="arrived-meanwhile",
+            source="upload",
+            shown_source="upload",
+            details=calls.CallDetails(started_at=datetime.now(UTC)),
+        )
+    by_offset = client.get("/calls", params={"limit": 2, "offset": 2}, headers=bearer[Role.viewer]).json()
+    assert by_offset["items"][0]["call_id"] == first["items"][-1]["call_id"]  # why offsets do not do
+
+    listed = [item["call_id"] for item in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor is not None:
+        page = client.get("/calls", params={"limit": 2, "cursor": cursor}, headers=bearer[Role.viewer]).json()
+        listed += [item["call_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+    everything = client.get("/calls", headers=bearer[Role.viewer]).json()
+    assert listed == [
+        item["call_id"] for item in everything["items"] if item["call_id"] != "arrived-meanwhile"
+    ]
+    assert len(listed) == first["total"] and everything["next_cursor"] is None
+
+    refused = client.get("/calls", params={"cursor": "not-a-cursor"}, headers=bearer[Role.viewer])
+    assert refused.status_code == 422 and "cursor" in refused.json()["detail"]
