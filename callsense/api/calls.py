@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from callsense import serving
 from callsense.api.deps import (
+    INVALID,
     JSON_BODY,
     JSON_ONLY,
     NO_CALL,
@@ -43,7 +44,10 @@ def _no_store(response: Response) -> None:
 
 
 router = APIRouter(
-    prefix="/calls", tags=["calls"], responses=UNAUTHENTICATED, dependencies=[Depends(_no_store)]
+    prefix="/calls",
+    tags=["calls"],
+    responses={**UNAUTHENTICATED, **INVALID},
+    dependencies=[Depends(_no_store)],
 )
 SENSITIVE_REFUSED = "?sensitive=true without the 'view sensitive data' permission"
 

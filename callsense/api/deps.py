@@ -81,6 +81,27 @@ def refused_below(role: Role) -> dict[int | str, dict[str, Any]]:
 NO_CALL: dict[int | str, dict[str, Any]] = {404: refusal("no call with that id")}
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="where: the part of the request, then the parameter or key")
+    msg: str
+    type: str
+
+
+class InvalidParameters(BaseModel):
+    """FastAPI's answer to a parameter or body that fails its declared type or limits."""
+
+    detail: list[ValidationIssue]
+
+
+def unprocessable(description: str) -> dict[int | str, dict[str, Any]]:
+    """The 422 of a route that refuses a value in words (``{"detail": "..."}``: a bad cursor or category, a
+    NUL that PostgreSQL cannot store) besides FastAPI's validation of its parameters (``detail`` a list)."""
+    return {422: {"model": ErrorDetail | InvalidParameters, "description": description}}
+
+
+INVALID = unprocessable("a parameter that is not valid: the detail says which, and why")
+
+
 def is_json(content_type: str | None) -> bool:
     """application/json or a +json type, parameters aside: what FastAPI parses as JSON."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from callsense.api.deps import (
+    INVALID,
     JSON_BODY,
     JSON_ONLY,
     NO_CALL,
@@ -27,7 +28,7 @@ from callsense.serving import RuntimeDep
 router = APIRouter(
     prefix="/calls",
     tags=["retention"],
-    responses={**UNAUTHENTICATED, **refused_below(Role.admin), **NO_CALL},
+    responses={**UNAUTHENTICATED, **refused_below(Role.admin), **NO_CALL, **INVALID},
 )
 REASON = "why: kept in the audit trail (a ticket or case number; no personal data)"
 AdminDep = Annotated[Principal, require(Role.admin)]

@@ -67,6 +67,10 @@ def test_every_refusal_outside_the_webhooks_declares_its_body() -> None:
         ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"rule": "said ="}, 422),
         ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"description": 1}, 422),
         ("GET", "/calls?limit=0", "/calls", Role.viewer, None, 422),
+        ("GET", "/calls?cursor=not-one", "/calls", Role.viewer, None, 422),
+        ("GET", "/calls/a%00b", "/calls/{call_id}", Role.viewer, None, 422),
+        ("GET", "/deliveries?destination=a%00b", "/deliveries", Role.admin, None, 422),
+        ("DELETE", "/categories/a%00b", "/categories/{name}", Role.admin, None, 422),
     ],
 )
 def test_refusals_match_their_declared_schema(
