@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 
 from callsense import serving
 from callsense.api.deps import (
+    BEHIND_A_TOKEN,
     INVALID,
     JSON_BODY,
     JSON_ONLY,
     NO_CALL,
-    UNAUTHENTICATED,
     Principal,
     PrincipalDep,
     original_allowed,
@@ -46,7 +46,7 @@ def _no_store(response: Response) -> None:
 router = APIRouter(
     prefix="/calls",
     tags=["calls"],
-    responses={**UNAUTHENTICATED, **INVALID},
+    responses={**BEHIND_A_TOKEN, **INVALID},
     dependencies=[Depends(_no_store)],
 )
 SENSITIVE_REFUSED = "?sensitive=true without the 'view sensitive data' permission"
@@ -238,7 +238,7 @@ async def reprocess(
         **refused_below(Role.analyst),
         **JSON_ONLY,
         404: refusal("no call with that id, or it has no transcript"),
-        503: refusal("the LLM is unavailable; ask again later"),
+        503: refusal("the LLM or the database is unavailable: ask again after the seconds of Retry-After"),
     },
 )
 def ask_about_call(

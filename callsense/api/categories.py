@@ -14,10 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
 from callsense.api.deps import (
+    BEHIND_A_TOKEN,
     INVALID,
     JSON_BODY,
     JSON_ONLY,
-    UNAUTHENTICATED,
     Principal,
     refusal,
     refused_below,
@@ -36,7 +36,7 @@ from callsense.serving import JobsDep, RuntimeDep
 router = APIRouter(
     prefix="/categories",
     tags=["categories"],
-    responses={**UNAUTHENTICATED, **refused_below(Role.admin)},
+    responses={**BEHIND_A_TOKEN, **refused_below(Role.admin)},
 )
 AdminDep = Annotated[Principal, require(Role.admin)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: refusal("no category of that name")}

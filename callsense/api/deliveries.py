@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from callsense import serving
-from callsense.api.deps import INVALID, UNAUTHENTICATED, Principal, refusal, refused_below, require
+from callsense.api.deps import BEHIND_A_TOKEN, INVALID, Principal, refusal, refused_below, require
 from callsense.calls import deliveries
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
@@ -17,7 +17,7 @@ from callsense.serving import JobsDep, RuntimeDep
 router = APIRouter(
     prefix="/deliveries",
     tags=["deliveries"],
-    responses={**UNAUTHENTICATED, **refused_below(Role.admin), **INVALID},
+    responses={**BEHIND_A_TOKEN, **refused_below(Role.admin), **INVALID},
 )
 
 

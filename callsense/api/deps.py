@@ -68,8 +68,10 @@ def refusal(description: str) -> dict[str, Any]:
 
 
 # The refusals of every route behind a token, for its OpenAPI responses (``APIRouter(responses=...)``).
-UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
-    401: refusal("no API token, or an unknown or revoked one")
+# The token is looked up in the database first, so each of them answers a database outage with a 503.
+BEHIND_A_TOKEN: dict[int | str, dict[str, Any]] = {
+    401: refusal("no API token, or an unknown or revoked one"),
+    503: refusal("the database is unreachable: ask again after the seconds of Retry-After"),
 }
 
 

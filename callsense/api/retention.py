@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from callsense.api.deps import (
+    BEHIND_A_TOKEN,
     INVALID,
     JSON_BODY,
     JSON_ONLY,
     NO_CALL,
-    UNAUTHENTICATED,
     Principal,
     refusal,
     refused_below,
@@ -28,7 +28,7 @@ from callsense.serving import RuntimeDep
 router = APIRouter(
     prefix="/calls",
     tags=["retention"],
-    responses={**UNAUTHENTICATED, **refused_below(Role.admin), **NO_CALL, **INVALID},
+    responses={**BEHIND_A_TOKEN, **refused_below(Role.admin), **NO_CALL, **INVALID},
 )
 REASON = "why: kept in the audit trail (a ticket or case number; no personal data)"
 AdminDep = Annotated[Principal, require(Role.admin)]

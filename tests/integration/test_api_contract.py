@@ -48,6 +48,18 @@ def test_every_refusal_outside_the_webhooks_declares_its_body() -> None:
     assert undeclared == []
 
 
+def test_every_route_behind_a_token_declares_the_answer_to_a_database_outage() -> None:
+    """Looking up the token needs the database: each such route answers 503 (Retry-After) while it is down."""
+    document = openapi_document()
+    silent = [
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "security" in operation and "503" not in operation["responses"]
+    ]
+    assert silent == []
+
+
 @pytest.mark.parametrize(
     ("method", "path", "template", "role", "body", "status"),
     [
