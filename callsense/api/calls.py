@@ -17,13 +17,15 @@ from sqlalchemy import func, select
 
 from callsense import serving
 from callsense.api.deps import (
+    BEHIND_A_TOKEN,
+    INVALID,
     JSON_BODY,
     JSON_ONLY,
     NO_CALL,
-    UNAUTHENTICATED,
     Principal,
     PrincipalDep,
     original_allowed,
+    refusal,
     refused_below,
     require,
 )
@@ -42,7 +44,10 @@ def _no_store(response: Response) -> None:
 
 
 router = APIRouter(
-    prefix="/calls", tags=["calls"], responses=UNAUTHENTICATED, dependencies=[Depends(_no_store)]
+    prefix="/calls",
+    tags=["calls"],
+    responses={**BEHIND_A_TOKEN, **INVALID},
+    dependencies=[Depends(_no_store)],
 )
 SENSITIVE_REFUSED = "?sensitive=true without the 'view sensitive data' permission"
 
@@ -52,6 +57,10 @@ class CallPage(BaseModel):
     total: int = Field(description="calls matching the filters, on every page")
     limit: int = Field(description="the most items a page holds")
     offset: int = Field(description="items skipped before this page")
+    next_cursor: str | None = Field(
+        description="?cursor= for the page after this one, which neither repeats nor skips a call when calls "
+        "arrive or are erased meanwhile (an offset would); null on the last page"
+    )
 
 
 class Reprocessing(BaseModel):
@@ -113,6 +122,10 @@ def list_calls(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=100, description="a page's next_cursor: the calls listed after that page's last"),
+    ] = None,
 ) -> CallPage:
     criteria = queries.CallCriteria(
         statuses=tuple(status_ or ()),
@@ -136,9 +149,16 @@ def list_calls(
     )
     with rt.db.transaction() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(queries.call_time.desc(), Call.id).limit(limit).offset(offset))
-        items = views.summaries(session=session, calls=list(rows))
-        return CallPage(items=items, total=total, limit=limit, offset=offset)
+        if cursor is not None:
+            query = query.where(queries.listed_after(cursor))
+        # One more than the page: whether a next page exists, without a cursor that leads to an empty one.
+        rows = list(
+            session.scalars(query.order_by(queries.call_time.desc(), Call.id).limit(limit + 1).offset(offset))
+        )
+        page = rows[:limit]
+        items = views.summaries(session=session, calls=page)
+        next_cursor = queries.cursor_of(page[-1]) if len(rows) > limit else None
+        return CallPage(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
 SensitiveQuery = Annotated[
@@ -149,9 +169,7 @@ SensitiveQuery = Annotated[
 ]
 
 
-@router.get(
-    "/{call_id}", response_model=CallRecord, responses={**NO_CALL, 403: {"description": SENSITIVE_REFUSED}}
-)
+@router.get("/{call_id}", response_model=CallRecord, responses={**NO_CALL, 403: refusal(SENSITIVE_REFUSED)})
 def get_call(
     call_id: str, rt: RuntimeDep, principal: PrincipalDep, sensitive: SensitiveQuery = False
 ) -> CallRecord:
@@ -175,8 +193,8 @@ def get_call(
     responses={
         200: {"content": {"audio/*": {}}},
         206: {"content": {"audio/*": {}}},
-        403: {"description": f"a token without the 'analyst' role, or {SENSITIVE_REFUSED}"},
-        404: {"description": "no call with that id, or no audio stored for it"},
+        403: refusal(f"a token without the 'analyst' role, or {SENSITIVE_REFUSED}"),
+        404: refusal("no call with that id, or no audio stored for it"),
         416: {},
     },
 )
@@ -219,8 +237,8 @@ async def reprocess(
     responses={
         **refused_below(Role.analyst),
         **JSON_ONLY,
-        404: {"description": "no call with that id, or it has no transcript"},
-        503: {"description": "the LLM is unavailable; ask again later"},
+        404: refusal("no call with that id, or it has no transcript"),
+        503: refusal("the LLM or the database is unavailable: ask again after the seconds of Retry-After"),
     },
 )
 def ask_about_call(

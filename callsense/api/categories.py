@@ -13,7 +13,17 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from callsense import serving
-from callsense.api.deps import JSON_BODY, JSON_ONLY, UNAUTHENTICATED, Principal, refused_below, require
+from callsense.api.deps import (
+    BEHIND_A_TOKEN,
+    INVALID,
+    JSON_BODY,
+    JSON_ONLY,
+    Principal,
+    refusal,
+    refused_below,
+    require,
+    unprocessable,
+)
 from callsense.calls import categories
 from callsense.calls.categorise import describe
 from callsense.config.categories import RULE_TEXT_MAX_CHARS, CategoryError
@@ -26,13 +36,14 @@ from callsense.serving import JobsDep, RuntimeDep
 router = APIRouter(
     prefix="/categories",
     tags=["categories"],
-    responses={**UNAUTHENTICATED, **refused_below(Role.admin)},
+    responses={**BEHIND_A_TOKEN, **refused_below(Role.admin)},
 )
 AdminDep = Annotated[Principal, require(Role.admin)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no category of that name"}}
-REFUSED: dict[int | str, dict[str, Any]] = {
-    422: {"description": "the category is refused: the detail names it and says what is wrong"}
-}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: refusal("no category of that name")}
+REFUSED = unprocessable(
+    "the category is refused: the detail names it and says what is wrong (a body that is not a category at "
+    "all: the usual validation errors)"
+)
 
 
 class CategoryView(BaseModel):
@@ -112,7 +123,7 @@ def reevaluation(rt: RuntimeDep, _: AdminDep) -> Reevaluation:
     return Reevaluation(done=done.done, total=done.total, finished=done.finished)
 
 
-@router.get("/{name:path}", response_model=CategoryView, responses=NOT_FOUND)
+@router.get("/{name:path}", response_model=CategoryView, responses={**NOT_FOUND, **INVALID})
 async def get_category(name: str, rt: RuntimeDep, _: AdminDep) -> CategoryView:
     """One category in force, by its name in any case (names are unique ignoring it)."""
     return await _one(rt, name)
@@ -154,7 +165,10 @@ async def put_category(
     "/{name:path}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={404: {"description": "no dashboard category of that name (those of the settings file stay)"}},
+    responses={
+        404: refusal("no dashboard category of that name (those of the settings file stay)"),
+        **INVALID,
+    },
 )
 async def delete_category(name: str, rt: RuntimeDep, jobs_app: JobsDep, principal: AdminDep) -> Response:
     """Delete a dashboard category: its matches leave every call at once, audited, and the stored calls are

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from callsense import serving
-from callsense.api.deps import UNAUTHENTICATED, Principal, refused_below, require
+from callsense.api.deps import BEHIND_A_TOKEN, INVALID, Principal, refusal, refused_below, require
 from callsense.calls import deliveries
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
 
 router = APIRouter(
-    prefix="/deliveries", tags=["deliveries"], responses={**UNAUTHENTICATED, **refused_below(Role.admin)}
+    prefix="/deliveries",
+    tags=["deliveries"],
+    responses={**BEHIND_A_TOKEN, **refused_below(Role.admin), **INVALID},
 )
 
 
@@ -48,7 +50,7 @@ def list_deliveries(
     "/{delivery_id}/retry",
     response_model=deliveries.DeliveryView,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={404: {"description": "no delivery with that id"}},
+    responses={404: refusal("no delivery with that id")},
 )
 async def retry_delivery(
     delivery_id: uuid.UUID, rt: RuntimeDep, app: JobsDep, principal: Annotated[Principal, require(Role.admin)]

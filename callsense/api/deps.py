@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from callsense.security import tokens
@@ -54,18 +55,53 @@ async def get_principal(
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
+
+class ErrorDetail(BaseModel):
+    """The body of every refusal outside the webhooks (and of 422s that are not a parameter's validation)."""
+
+    detail: str = Field(description="what was refused and why, in words")
+
+
+def refusal(description: str) -> dict[str, Any]:
+    """An OpenAPI response answered with ``{"detail": "..."}``: declared, so a generated client reads it."""
+    return {"model": ErrorDetail, "description": description}
+
+
 # The refusals of every route behind a token, for its OpenAPI responses (``APIRouter(responses=...)``).
-UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no API token, or an unknown or revoked one"}
+# The token is looked up in the database first, so each of them answers a database outage with a 503.
+BEHIND_A_TOKEN: dict[int | str, dict[str, Any]] = {
+    401: refusal("no API token, or an unknown or revoked one"),
+    503: refusal("the database is unreachable: ask again after the seconds of Retry-After"),
 }
 
 
 def refused_below(role: Role) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI response of a route that ``require(role)`` guards."""
-    return {403: {"description": f"a token without the '{role.value}' role"}}
+    return {403: refusal(f"a token without the '{role.value}' role")}
 
 
-NO_CALL: dict[int | str, dict[str, Any]] = {404: {"description": "no call with that id"}}
+NO_CALL: dict[int | str, dict[str, Any]] = {404: refusal("no call with that id")}
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="where: the part of the request, then the parameter or key")
+    msg: str
+    type: str
+
+
+class InvalidParameters(BaseModel):
+    """FastAPI's answer to a parameter or body that fails its declared type or limits."""
+
+    detail: list[ValidationIssue]
+
+
+def unprocessable(description: str) -> dict[int | str, dict[str, Any]]:
+    """The 422 of a route that refuses a value in words (``{"detail": "..."}``: a bad cursor or category, a
+    NUL that PostgreSQL cannot store) besides FastAPI's validation of its parameters (``detail`` a list)."""
+    return {422: {"model": ErrorDetail | InvalidParameters, "description": description}}
+
+
+INVALID = unprocessable("a parameter that is not valid: the detail says which, and why")
 
 
 def is_json(content_type: str | None) -> bool:
@@ -86,7 +122,7 @@ async def _json_body(request: Request) -> None:
 # A route with a JSON body: ``dependencies=[JSON_BODY]`` and these among its OpenAPI responses.
 JSON_BODY = Depends(_json_body)
 JSON_ONLY: dict[int | str, dict[str, Any]] = {
-    415: {"description": "a body that is not JSON (a Content-Type other than application/json)"}
+    415: refusal("a body that is not JSON (a Content-Type other than application/json)")
 }
 
 

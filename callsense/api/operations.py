@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from callsense import metrics
+from callsense.api.deps import refusal
 from callsense.assets import catalog
 from callsense.pipeline import categorise, queue_figures
 from callsense.runtime import Runtime
@@ -36,7 +38,20 @@ def _scraper(request: Request, rt: Runtime) -> bool:
     )
 
 
-@router.get("/readyz", responses={503: {"description": "not ready: a check failed"}})
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] | None = Field(
+        default=None, description="each check's result ('ok' or why not): with the bearer token only"
+    )
+
+
+@router.get(
+    "/readyz",
+    responses={
+        200: {"model": Readiness, "description": "ready"},
+        503: {"model": Readiness, "description": "not ready: a check failed"},
+    },
+)
 async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
     """The database, the job queue and the configured models are usable (readiness). Anyone gets the
     status (for a load balancer's probe); which check failed, with the bearer token ``metrics.token``."""
@@ -72,7 +87,7 @@ async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {}}},
-        401: {"description": "no bearer token, or not the one in metrics.token"},
+        401: refusal("no bearer token, or not the one in metrics.token"),
     },
 )
 async def metrics_endpoint(request: Request, rt: RuntimeDep) -> Response:

@@ -10,11 +10,13 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from callsense.api.deps import (
+    BEHIND_A_TOKEN,
+    INVALID,
     JSON_BODY,
     JSON_ONLY,
     NO_CALL,
-    UNAUTHENTICATED,
     Principal,
+    refusal,
     refused_below,
     require,
 )
@@ -27,7 +29,7 @@ from callsense.serving import RuntimeDep
 router = APIRouter(
     prefix="/calls",
     tags=["retention"],
-    responses={**UNAUTHENTICATED, **refused_below(Role.admin), **NO_CALL},
+    responses={**BEHIND_A_TOKEN, **refused_below(Role.admin), **NO_CALL, **INVALID},
 )
 REASON = "why: kept in the audit trail (a ticket or case number; no personal data)"
 AdminDep = Annotated[Principal, require(Role.admin)]
@@ -79,7 +81,7 @@ def release(call_id: str, body: Reason, rt: RuntimeDep, principal: AdminDep) -> 
     return _set_hold(rt, call_id, held=False, reason=body.reason, actor=principal.name)
 
 
-@router.delete("/{call_id}", response_model=ErasureDone, responses={409: {"description": "legal hold"}})
+@router.delete("/{call_id}", response_model=ErasureDone, responses={409: refusal("legal hold")})
 def erase(
     call_id: str,
     reason: Annotated[

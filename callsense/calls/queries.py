@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Date, cast, exists, func, literal_column
+from sqlalchemy import ColumnElement, Date, and_, cast, exists, func, literal_column, or_
 from sqlalchemy.orm import aliased
 
 from callsense.calls import search
 from callsense.calls.models import Call, CallCategory
 from callsense.calls.schemas import CallStatus, Sentiment
+from callsense.errors import PermanentError
 
 
 class OutcomeFilter(StrEnum):
@@ -113,3 +117,21 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
     return found
+
+
+def cursor_of(call: Call) -> str:
+    """Where a list ordered newest first (by ``call_time``, then id) stopped after ``call``: its values,
+    not its place, so calls that arrive or go before it do not move the next page."""
+    at = call.started_at or call.created_at
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{call.id}".encode()).decode().rstrip("=")
+
+
+def listed_after(cursor: str) -> ColumnElement[bool]:
+    """The calls a list ordered as ``cursor_of`` says shows after the call the cursor was made from."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at_text, _, pk_text = text.partition("|")
+        at, pk = datetime.fromisoformat(at_text), uuid.UUID(pk_text)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise PermanentError("the cursor is not one a page of calls gave (next_cursor)") from None
+    return or_(call_time < at, and_(call_time == at, Call.id > pk))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callsense.calls.models import Call, CallCategory
-from callsense.calls.schemas import CallStatus, Outcome, TalkFigures
+from callsense.calls.schemas import CallStatus, Emotion, Outcome, Sentiment, TalkFigures
 
 
 class CallSummary(BaseModel):
@@ -25,8 +25,8 @@ class CallSummary(BaseModel):
     agent: str | None = Field(description="the agent named in the call's metadata")
     direction: str | None = Field(description="inbound or outbound, as submitted")
     topic: str | None = Field(description="the call driver: one label of the taxonomy (analysis.topics)")
-    sentiment: str | None = Field(description="the call's overall sentiment")
-    emotion: str | None = Field(description="the call's dominant emotion")
+    sentiment: Sentiment | None = Field(description="the call's overall sentiment")
+    emotion: Emotion | None = Field(description="the call's dominant emotion")
     non_talk_seconds: float | None = Field(default=None, description="seconds with nobody talking")
     interruptions: int | None = Field(
         default=None, description="both speakers' interruptions; null while the speakers are unknown"
@@ -62,8 +62,8 @@ def _summary(call: Call, categories: list[str]) -> CallSummary:
         agent=call.agent,
         direction=call.direction,
         topic=call.topic,
-        sentiment=call.sentiment,
-        emotion=call.emotion,
+        sentiment=Sentiment(call.sentiment) if call.sentiment else None,
+        emotion=Emotion(call.emotion) if call.emotion else None,
         non_talk_seconds=talk.non_talk_seconds if talk else None,
         interruptions=talk.interruptions if talk else None,
         outcome=Outcome(

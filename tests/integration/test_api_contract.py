@@ -1,0 +1,150 @@
+"""The API as a generated client sees it (the ASGI app in-process, real PostgreSQL, the dashboard's seeded
+calls): every answer, refusals included, matches the schema /openapi.json declares for its status."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import jsonschema_rs
+import pytest
+from fastapi.testclient import TestClient
+
+from callsense.calls import service as calls
+from callsense.runtime import Runtime
+from callsense.security.tokens import Role
+from callsense.server import openapi_document
+from tests.integration.test_categories_api import _headers, client, rt
+
+__all__ = ["client", "rt"]  # the fixtures of the categories API's tests, reused
+NOT_JSON = {"200", "206", "416"}  # the audio and the metrics: bytes and text
+
+
+@pytest.fixture(scope="module")
+def bearer(rt: Runtime) -> dict[Role, dict[str, str]]:
+    return {role: _headers(rt, role) for role in Role}
+
+
+def _declared(document: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+    """The JSON schema of one answer, its references resolvable."""
+    response = document["paths"][path][method]["responses"][str(status)]
+    schema: dict[str, Any] = dict(response["content"]["application/json"]["schema"])
+    return {**schema, "components": document["components"]}
+
+
+def test_every_refusal_outside_the_webhooks_declares_its_body() -> None:
+    document = openapi_document()
+    undeclared = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in document["paths"].items()
+        if not path.startswith("/webhooks/")
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if not status.startswith("2")
+        and status not in NOT_JSON
+        and "application/json" not in response.get("content", {})
+    ]
+    assert undeclared == []
+
+
+def test_every_route_behind_a_token_declares_the_answer_to_a_database_outage() -> None:
+    """Looking up the token needs the database: each such route answers 503 (Retry-After) while it is down."""
+    document = openapi_document()
+    silent = [
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "security" in operation and "503" not in operation["responses"]
+    ]
+    assert silent == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "template", "role", "body", "status"),
+    [
+        ("GET", "/calls", "/calls", None, None, 401),
+        ("GET", "/deliveries", "/deliveries", Role.analyst, None, 403),
+        ("GET", "/calls/nobody", "/calls/{call_id}", Role.viewer, None, 404),
+        ("GET", "/categories/nothing", "/categories/{name}", Role.admin, None, 404),
+        (
+            "POST",
+            f"/deliveries/{uuid.uuid4()}/retry",
+            "/deliveries/{delivery_id}/retry",
+            Role.admin,
+            None,
+            404,
+        ),
+        ("POST", "/calls/demo-refund/ask", "/calls/{call_id}/ask", Role.analyst, "refund?", 415),
+        ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"rule": "said ="}, 422),
+        ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"description": 1}, 422),
+        ("GET", "/calls?limit=0", "/calls", Role.viewer, None, 422),
+        ("GET", "/calls?cursor=not-one", "/calls", Role.viewer, None, 422),
+        ("GET", "/calls/a%00b", "/calls/{call_id}", Role.viewer, None, 422),
+        ("GET", "/deliveries?destination=a%00b", "/deliveries", Role.admin, None, 422),
+        ("DELETE", "/categories/a%00b", "/categories/{name}", Role.admin, None, 422),
+    ],
+)
+def test_refusals_match_their_declared_schema(
+    client: TestClient,
+    bearer: dict[Role, dict[str, str]],
+    method: str,
+    path: str,
+    template: str,
+    role: Role | None,
+    body: object,
+    status: int,
+) -> None:
+    headers = bearer[role] if role else {}
+    sent = {"content": body} if isinstance(body, str) else {"json": body}
+    answer = client.request(method, path, headers=headers, **sent)
+    assert answer.status_code == status, answer.text
+    schema = _declared(client.get("/openapi.json").json(), template, method.lower(), status)
+    errors = [error.message for error in jsonschema_rs.validator_for(schema).iter_errors(answer.json())]
+    assert errors == []
+
+
+def test_a_call_in_the_list_declares_the_enums_of_the_record() -> None:
+    """A generated client types the list's sentiment and emotion as the record's enums, not any string."""
+    schemas = openapi_document()["components"]["schemas"]
+
+    def declared_type(model: str, field: str) -> dict[str, Any]:
+        schema: dict[str, Any] = schemas[model]["properties"][field]
+        return {key: value for key, value in schema.items() if key not in {"description", "title"}}
+
+    for field in ("sentiment", "emotion", "status", "outcome"):
+        assert declared_type("CallSummary", field) == declared_type("CallRecord", field), field
+
+
+def test_a_cursor_pages_on_without_repeating_a_call_when_a_newer_one_arrives(
+    client: TestClient, rt: Runtime, bearer: dict[Role, dict[str, str]]
+) -> None:
+    """An export pages through the calls while new ones are received: the next page by offset repeats the
+    last call of the page before; by the page's cursor it goes on where that page stopped."""
+    first = client.get("/calls", params={"limit": 2}, headers=bearer[Role.viewer]).json()
+    with rt.db.transaction() as session:
+        calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id="arrived-meanwhile",
+            source="upload",
+            shown_source="upload",
+            details=calls.CallDetails(started_at=datetime.now(UTC)),
+        )
+    by_offset = client.get("/calls", params={"limit": 2, "offset": 2}, headers=bearer[Role.viewer]).json()
+    assert by_offset["items"][0]["call_id"] == first["items"][-1]["call_id"]  # why offsets do not do
+
+    listed = [item["call_id"] for item in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor is not None:
+        page = client.get("/calls", params={"limit": 2, "cursor": cursor}, headers=bearer[Role.viewer]).json()
+        listed += [item["call_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+    everything = client.get("/calls", headers=bearer[Role.viewer]).json()
+    assert listed == [
+        item["call_id"] for item in everything["items"] if item["call_id"] != "arrived-meanwhile"
+    ]
+    assert len(listed) == first["total"] and everything["next_cursor"] is None
+
+    refused = client.get("/calls", params={"cursor": "not-a-cursor"}, headers=bearer[Role.viewer])
+    assert refused.status_code == 422 and "cursor" in refused.json()["detail"]
