@@ -1,10 +1,11 @@
 """A real BottleCRM (PyPI ``django-crm``) for the delivery tests, installed and started by the suite itself.
 
-First run on a machine: a Python 3.12 virtual environment in ``.cache/bottlecrm/venv`` (BottleCRM needs
-Python >= 3.12; found on PATH, under pyenv, or named by ``CS_TEST_PYTHON312``), ``django-crm`` installed from
-PyPI, a database migrated once (minutes) and dumped to ``.cache/bottlecrm/migrated.dump``. Later runs
-restore that dump into a fresh database (about two seconds) and start gunicorn on a free loopback port.
-PostgreSQL is the server at ``CS_TEST_EXTERNAL_PG`` (127.0.0.1:5432); Redis (Celery's broker) at
+First run on a machine: a Python 3.12 virtual environment in ``~/.cache/callsense-tests/bottlecrm/venv``
+(BottleCRM needs Python >= 3.12; found on PATH, under pyenv, or named by ``CS_TEST_PYTHON312``),
+``django-crm`` installed from PyPI, a database migrated once (minutes) and dumped beside it. The cache is the
+user's, not the checkout's: every clone and worktree on the machine shares it, as pip shares its wheels.
+Later runs restore that dump into a fresh database (about two seconds) and start gunicorn on a free loopback
+port. PostgreSQL is the server at ``CS_TEST_EXTERNAL_PG`` (127.0.0.1:5432); Redis (Celery's broker) at
 127.0.0.1:6379. A file lock keeps two test sessions from installing at once.
 """
 
@@ -27,11 +28,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, make_url, text
 
-from tests.conftest import EXTERNAL_PG, ROOT
+from tests.conftest import EXTERNAL_PG
 from tests.servers import free_port
 
 VERSION = "1.35.0"
-CACHE = Path(os.environ.get("CS_TEST_BOTTLECRM_DIR", ROOT / ".cache" / "bottlecrm"))
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+CACHE = Path(os.environ.get("CS_TEST_BOTTLECRM_DIR") or USER_CACHE / "callsense-tests" / "bottlecrm")
 VENV = CACHE / "venv"
 DUMP = CACHE / f"migrated-{VERSION}.dump"
 SECRET_KEY = "callsense-tests-bottlecrm-signing-key-0123456789abcdef"
