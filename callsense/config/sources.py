@@ -4,7 +4,6 @@ new recordings. What folders and buckets share, and the presets: ``file_sources.
 from __future__ import annotations
 
 import os
-import re
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from callsense.config.file_sources import (
 )
 from callsense.config.models import Channel, SourceVocabulary
 from callsense.config.s3 import BUCKET, S3Access
+from callsense.config.service import http_url
 
 __all__ = [
     "DETAIL_FIELDS",
@@ -191,12 +191,7 @@ class RestSourceSettings(SourceVocabulary):
         parts = urlsplit(self.url)
         return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
-    @field_validator("url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        if not re.match(r"https?://[^/]", value):
-            raise ValueError(f"url must be an http(s) URL, not '{value}'")
-        return value
+    _http = field_validator("url")(http_url)
 
     @field_validator("fields")
     @classmethod
