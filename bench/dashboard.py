@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select, text
 
+from callsense.calls import queries
 from callsense.calls.models import Call
 from callsense.calls.queries import call_time
 from callsense.config import Settings
@@ -175,7 +176,7 @@ def cursor_at(rt: Runtime, position: int, sort: str, descending: bool) -> str:
         value, call_pk = session.execute(
             select(key, Call.id).order_by(*order).offset(position).limit(1)
         ).one()
-    return call_list.encode_cursor(value, call_pk)
+    return queries.encode_cursor(value, call_pk)
 
 
 def main() -> None:

@@ -124,7 +124,7 @@ def list_calls(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     cursor: Annotated[
         str | None,
-        Query(max_length=100, description="a page's next_cursor: the calls listed after that page's last"),
+        Query(max_length=200, description="a page's next_cursor: the calls listed after that page's last"),
     ] = None,
 ) -> CallPage:
     criteria = queries.CallCriteria(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
-import binascii
+import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, Date, and_, cast, exists, func, literal_column, or_
 from sqlalchemy.orm import aliased
@@ -119,19 +121,33 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
     return found
 
 
+def encode_cursor(value: Any, call_pk: uuid.UUID) -> str:
+    """Where a list stopped: the last call's sort value and id, not its place, so calls that arrive or go
+    before it do not move the next page (the dashboard's pages and the API's)."""
+    shown = value.isoformat() if isinstance(value, datetime) else value
+    return base64.urlsafe_b64encode(json.dumps([shown, str(call_pk)]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, parse: Callable[[Any], Any]) -> tuple[Any, uuid.UUID] | None:
+    """The sort value (read by ``parse``) and call id of ``encode_cursor``; None for none or a mangled one."""
+    if not cursor:
+        return None
+    try:
+        value, call_pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return parse(value), uuid.UUID(str(call_pk))  # str: uuid.UUID(5) raises AttributeError
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def cursor_of(call: Call) -> str:
-    """Where a list ordered newest first (by ``call_time``, then id) stopped after ``call``: its values,
-    not its place, so calls that arrive or go before it do not move the next page."""
-    at = call.started_at or call.created_at
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{call.id}".encode()).decode().rstrip("=")
+    """The cursor after ``call`` in a list ordered newest first (by ``call_time``, then id)."""
+    return encode_cursor(call.started_at or call.created_at, call.id)
 
 
 def listed_after(cursor: str) -> ColumnElement[bool]:
     """The calls a list ordered as ``cursor_of`` says shows after the call the cursor was made from."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at_text, _, pk_text = text.partition("|")
-        at, pk = datetime.fromisoformat(at_text), uuid.UUID(pk_text)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise PermanentError("the cursor is not one a page of calls gave (next_cursor)") from None
+    decoded = decode_cursor(cursor, datetime.fromisoformat)
+    if decoded is None:
+        raise PermanentError("the cursor is not one a page of calls gave (next_cursor)")
+    at, pk = decoded
     return or_(call_time < at, and_(call_time == at, Call.id > pk))

@@ -6,8 +6,6 @@ an offset, so page 2,000 costs what page 1 costs: an index range scan of ``page_
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -73,21 +71,6 @@ class Page:
     previous_cursor: str | None
 
 
-def encode_cursor(value: Any, call_pk: uuid.UUID) -> str:
-    shown = value.isoformat() if isinstance(value, datetime) else value
-    return base64.urlsafe_b64encode(json.dumps([shown, str(call_pk)]).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, parse: Callable[[Any], Any]) -> tuple[Any, uuid.UUID] | None:
-    if not cursor:
-        return None
-    try:
-        value, call_pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return parse(value), uuid.UUID(str(call_pk))  # str: uuid.UUID(5) raises AttributeError
-    except (ValueError, TypeError, OverflowError):
-        return None  # a mangled cursor shows the first page
-
-
 def fetch_page(
     *,
     session: Session,
@@ -102,7 +85,7 @@ def fetch_page(
     key, parse = SORTS.get(sort, SORTS["time"])
     conditions = queries.conditions(criteria=filters.criteria(), include_transcripts=include_transcripts)
     query = select(Call, key.label("sort_key")).where(*conditions)
-    start_after, end_before = _decode_cursor(after, parse), _decode_cursor(before, parse)
+    start_after, end_before = queries.decode_cursor(after, parse), queries.decode_cursor(before, parse)
     backwards = end_before is not None and start_after is None
     boundary = end_before if backwards else start_after
     if boundary is not None:
@@ -130,8 +113,10 @@ def fetch_page(
     return Page(
         rows=rows,
         total=total,
-        next_cursor=encode_cursor(last[1], last[0].id) if last is not None and has_next else None,
-        previous_cursor=encode_cursor(first[1], first[0].id) if first is not None and has_previous else None,
+        next_cursor=queries.encode_cursor(last[1], last[0].id) if last is not None and has_next else None,
+        previous_cursor=(
+            queries.encode_cursor(first[1], first[0].id) if first is not None and has_previous else None
+        ),
     )
 
 
