@@ -10,7 +10,8 @@ A backup is a directory::
                          to a file the operator keeps elsewhere
 
 The recordings copied are those the dump's snapshot names (read in the snapshot pg_dump uses), so every call
-in the dump finds its audio. The key ring is exported last: any key that sealed a copied blob is in it. The
+in the dump finds its audio; one a worker deletes before its copy makes the dump be taken again
+(``DUMP_ATTEMPTS``). The key ring is exported last: any key that sealed a copied blob is in it. The
 key ring is never written in clear inside the backup: without the keys the backup is unreadable, and keys
 beside it would let whoever holds the copy read every call.
 """
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from callsense import __version__
 from callsense.backends.blobstore import open_blobstore, validate_key
@@ -60,6 +61,9 @@ DUMP = "database.dump"
 BLOBS = "blobs"
 # The columns of ``calls`` that name a recording in the blob store (the redacted copy: schema 0012 on).
 RECORDING_COLUMNS = ("audio_blob", "redacted_audio_blob")
+# A recording a worker deletes after the dump's snapshot (a redaction's discarded original, a purge, an
+# erasure) would be missing from the backup: the dump is taken again, up to this many times in all.
+DUMP_ATTEMPTS = 3
 
 T = TypeVar("T")
 
@@ -132,16 +136,30 @@ def _write(
             )
         server = pgtools.server_major(db.engine)
         dump_tool = pgtools.find("pg_dump", server=server, bin_dir=pg_bin)
-        with progress.step(f"dumping the database with {dump_tool.path} ({dump_tool.major})"):
-            blob_keys, record_keys, calls = _dump(
-                db, dump_tool, directory / DUMP, records=settings.blobs.archive_records
+        for attempt in range(1, DUMP_ATTEMPTS + 1):
+            with progress.step(f"dumping the database with {dump_tool.path} ({dump_tool.major})"):
+                blob_keys, record_keys, calls = _dump(
+                    db, dump_tool, directory / DUMP, records=settings.blobs.archive_records
+                )
+            progress.note(f"database dumped: {calls} calls, {_mib(directory / DUMP)}")
+            missing = _copy_blobs(settings, blob_keys, directory / BLOBS, progress)
+            # a call analysed before archive_records was turned on has none: no warning
+            _copy_blobs(settings, record_keys, directory / BLOBS, progress, label="records")
+            if not missing or attempt == DUMP_ATTEMPTS:
+                break
+            with db.engine.connect() as connection:  # a recording no call names any more was deleted
+                deleted = set(missing) - set(_named_recordings(connection, among=missing))
+            if not deleted:  # missing from the store itself: a warning below
+                break
+            progress.note(
+                f"{len(deleted)} recording(s) the dump names were deleted since its snapshot (a worker "
+                "redacting, purging or erasing): dumping again"
             )
+            destination.discard(directory, made=False)
     finally:
         db.close()
-    progress.note(f"database dumped: {calls} calls, {_mib(directory / DUMP)}")
-    missing = _copy_blobs(settings, blob_keys, directory / BLOBS, progress)
-    # a call analysed before archive_records was turned on has none: no warning
-    _copy_blobs(settings, record_keys, directory / BLOBS, progress, label="records")
+    for key in missing:
+        progress.note(f"warning: the database names recording {key}, which the blob store does not have")
     # After the blobs, so every key that sealed one is in it; a copy, not following the file, so the
     # manifest is sealed under a key the backup holds even if a rotation lands meanwhile.
     ring = KeyRing.from_export(KeyRing.load_or_create(settings.resolved_key_file).export(), source="key file")
@@ -280,18 +298,8 @@ def _dump(
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
             snapshot = connection.execute(text("select pg_export_snapshot()")).scalar_one()
-            # A database not yet upgraded (the backup before 'db upgrade') lacks the later columns.
             columns = {column["name"] for column in inspect(connection).get_columns("calls")}
-            recordings = [name for name in RECORDING_COLUMNS if name in columns]
-            keys = list(
-                connection.execute(
-                    text(
-                        " union all ".join(
-                            f"select {name} from calls where {name} is not null" for name in recordings
-                        )
-                    )
-                ).scalars()
-            )
+            keys = _named_recordings(connection)
             not_purged = " and text_purged_at is null" if "text_purged_at" in columns else ""
             analysed = text(f"select id from calls where status = 'done'{not_purged}")
             record_keys = (
@@ -315,10 +323,21 @@ def _dump(
     return keys, record_keys, int(calls)
 
 
+def _named_recordings(connection: Connection, *, among: list[str] | None = None) -> list[str]:
+    """The blob keys of the recordings calls name (those of ``among`` only, if given)."""
+    # A database not yet upgraded (the backup before 'db upgrade') lacks the later columns.
+    columns = {column["name"] for column in inspect(connection).get_columns("calls")}
+    test = "is not null" if among is None else "= any(:among)"
+    query = " union all ".join(
+        f"select {name} from calls where {name} {test}" for name in RECORDING_COLUMNS if name in columns
+    )
+    return list(connection.execute(text(query), {"among": among or []}).scalars())
+
+
 def _copy_blobs(
     settings: Settings, keys: list[str], target: Path, progress: Progress, *, label: str = "recordings"
 ) -> list[str]:
-    """Copy each blob as stored; returns the keys the store did not have (a warning for recordings)."""
+    """Copy each blob as stored; returns the keys the store did not have."""
     store = open_blobstore(settings)
     missing = []
     for key in progress.track(keys, total=len(keys), label=label):
@@ -326,10 +345,6 @@ def _copy_blobs(
             blob = store.open(key)
         except NotFoundError:
             missing.append(key)
-            if label == "recordings":
-                progress.note(
-                    f"warning: the database names recording {key}, which the blob store does not have"
-                )
             continue
         path = target / validate_key(key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

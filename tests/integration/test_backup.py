@@ -7,7 +7,7 @@ from __future__ import annotations
 import resource
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -216,6 +216,33 @@ def test_a_backup_that_cannot_be_written_whole_is_removed_and_says_why(rt: Runti
         f"cannot write the backup into {backup}: File too large; the unfinished backup was removed"
     )
     assert not backup.exists()
+
+
+class WorkerBetweenTheDumpAndTheCopy(archive.Silent):
+    """Runs ``stage`` once, after the dump's snapshot and before the recordings are copied."""
+
+    def __init__(self, stage: Callable[[], object]) -> None:
+        self.stage: Callable[[], object] | None = stage
+
+    def note(self, message: str) -> None:
+        if message.startswith("database dumped") and self.stage is not None:
+            self.stage()
+            self.stage = None
+
+
+def test_a_recording_a_worker_deletes_during_the_backup_is_not_missing_from_it(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # The snapshot named the original recording; the transcription's redaction then stored the redacted
+    # copy and deleted the original: the backup warned and restored the call without any recording.
+    call_pk = ingest.ingest(rt, call_id="call-0", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    worker = WorkerBetweenTheDumpAndTheCopy(lambda: transcribe.run(rt, call_pk))
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    made = archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=worker)
+    assert (made.missing_blobs, made.blobs) == ([], 1)
+    assert (backup / archive.BLOBS / calls.redacted_audio_blob_key(call_pk)).is_file()
+    assert not (backup / archive.BLOBS / calls.audio_blob_key(call_pk)).exists()
 
 
 def test_a_forced_restore_waits_until_every_process_is_stopped(rt: Runtime, tmp_path: Path) -> None:
