@@ -2,7 +2,7 @@
 
 A backup is a directory::
 
-    manifest.json        what it holds and the SHA-256 of every other file (manifest.py)
+    manifest.json        what it holds, the SHA-256 of every other file, sealed by the key ring (manifest.py)
     database.dump        pg_dump's custom format, taken from one snapshot
     blobs/<key>          each recording the dump names, as stored (still encrypted), and with
                          blobs.archive_records each analysed call's archived record (records/<uuid>.json)
@@ -10,7 +10,8 @@ A backup is a directory::
                          to a file the operator keeps elsewhere
 
 The recordings copied are those the dump's snapshot names (read in the snapshot pg_dump uses), so every call
-in the dump finds its audio. The key ring is exported last: any key that sealed a copied blob is in it. The
+in the dump finds its audio; one a worker deletes before its copy makes the dump be taken again
+(``DUMP_ATTEMPTS``). The key ring is exported last: any key that sealed a copied blob is in it. The
 key ring is never written in clear inside the backup: without the keys the backup is unreadable, and keys
 beside it would let whoever holds the copy read every call.
 """
@@ -20,17 +21,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from callsense import __version__
 from callsense.backends.blobstore import open_blobstore, validate_key
+from callsense.backup import destination, pgtools
 from callsense.backup import manifest as manifests
-from callsense.backup import pgtools
+from callsense.backup.keys import WRAPPED_KEYS, KeyExport, check_key_destination, open_key_ring
 from callsense.calls import service as call_keys
 from callsense.config import Settings
 from callsense.crypto import KeyRing
@@ -46,13 +47,23 @@ from callsense.errors import BackupError, NotFoundError
 from callsense.security import keywrap
 from callsense.streamcipher import chunks_of
 
-__all__ = ["KeyExport", "Progress", "Silent", "check_destination", "create", "restore"]
+__all__ = [
+    "WRAPPED_KEYS",
+    "KeyExport",
+    "Progress",
+    "Silent",
+    "check",
+    "create",
+    "restore",
+]
 
 DUMP = "database.dump"
 BLOBS = "blobs"
-WRAPPED_KEYS = "keyring.wrapped.json"
 # The columns of ``calls`` that name a recording in the blob store (the redacted copy: schema 0012 on).
 RECORDING_COLUMNS = ("audio_blob", "redacted_audio_blob")
+# A recording a worker deletes after the dump's snapshot (a redaction's discarded original, a purge, an
+# erasure) would be missing from the backup: the dump is taken again, up to this many times in all.
+DUMP_ATTEMPTS = 3
 
 T = TypeVar("T")
 
@@ -82,18 +93,13 @@ class Silent:
         pass
 
 
-@dataclass(frozen=True)
-class KeyExport:
-    """How the key ring leaves: sealed with ``passphrase`` inside the backup, or in clear to ``path``."""
-
-    passphrase: str | None = None
-    path: Path | None = None
-
-
 def create(
     settings: Settings, directory: Path, *, keys: KeyExport, progress: Progress, pg_bin: Path | None = None
 ) -> manifests.Manifest:
-    """Back up the database, the recordings it names and the key ring into ``directory`` (new or empty)."""
+    """Back up the database, the recordings it names and the key ring into ``directory`` (new or empty).
+
+    A backup that fails midway (a full disk, a database gone, Ctrl-C) is removed: what it wrote would be
+    unfinished, and on a full disk it holds the space others need."""
     key_path = settings.resolved_key_file
     if not key_path.exists():
         raise BackupError(
@@ -101,9 +107,26 @@ def create(
             "key_file says, or, on a new installation, let 'callsense doctor' create it"
         )
     KeyRing.load_or_create(key_path)  # one it cannot read (mode, form) is refused now, not after the dump
-    _check_key_destination(keys, directory.resolve())
-    check_destination(directory)
-    directory = _empty_directory(directory)
+    check_key_destination(keys, directory.resolve())
+    destination.check(directory)
+    made = not directory.exists()
+    directory = destination.make_private(directory)
+    try:
+        return _write(settings, directory, keys=keys, progress=progress, pg_bin=pg_bin)
+    except OSError as exc:  # a full disk, a file size limit, a directory gone read-only
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise BackupError(
+            f"cannot write the backup into {directory}: {exc.strerror}{where}; the unfinished backup was "
+            "removed"
+        ) from exc
+    finally:
+        if not (directory / manifests.MANIFEST).exists():
+            destination.discard(directory, made=made)
+
+
+def _write(
+    settings: Settings, directory: Path, *, keys: KeyExport, progress: Progress, pg_bin: Path | None
+) -> manifests.Manifest:
     db = open_database(settings, check=False)
     try:
         status = schema_status(db.engine)
@@ -113,17 +136,33 @@ def create(
             )
         server = pgtools.server_major(db.engine)
         dump_tool = pgtools.find("pg_dump", server=server, bin_dir=pg_bin)
-        with progress.step(f"dumping the database with {dump_tool.path} ({dump_tool.major})"):
-            blob_keys, record_keys, calls = _dump(
-                db, dump_tool, directory / DUMP, records=settings.blobs.archive_records
+        for attempt in range(1, DUMP_ATTEMPTS + 1):
+            with progress.step(f"dumping the database with {dump_tool.path} ({dump_tool.major})"):
+                blob_keys, record_keys, calls = _dump(
+                    db, dump_tool, directory / DUMP, records=settings.blobs.archive_records
+                )
+            progress.note(f"database dumped: {calls} calls, {_mib(directory / DUMP)}")
+            missing = _copy_blobs(settings, blob_keys, directory / BLOBS, progress)
+            # a call analysed before archive_records was turned on has none: no warning
+            _copy_blobs(settings, record_keys, directory / BLOBS, progress, label="records")
+            if not missing or attempt == DUMP_ATTEMPTS:
+                break
+            with db.engine.connect() as connection:  # a recording no call names any more was deleted
+                deleted = set(missing) - set(_named_recordings(connection, among=missing))
+            if not deleted:  # missing from the store itself: a warning below
+                break
+            progress.note(
+                f"{len(deleted)} recording(s) the dump names were deleted since its snapshot (a worker "
+                "redacting, purging or erasing): dumping again"
             )
+            destination.discard(directory, made=False)
     finally:
         db.close()
-    progress.note(f"database dumped: {calls} calls, {_mib(directory / DUMP)}")
-    missing = _copy_blobs(settings, blob_keys, directory / BLOBS, progress)
-    # a call analysed before archive_records was turned on has none: no warning
-    _copy_blobs(settings, record_keys, directory / BLOBS, progress, label="records")
-    ring = KeyRing.load_or_create(key_path)  # after the blobs: every key that sealed one is in the ring
+    for key in missing:
+        progress.note(f"warning: the database names recording {key}, which the blob store does not have")
+    # After the blobs, so every key that sealed one is in it; a copy, not following the file, so the
+    # manifest is sealed under a key the backup holds even if a rotation lands meanwhile.
+    ring = KeyRing.from_export(KeyRing.load_or_create(settings.resolved_key_file).export(), source="key file")
     if keys.passphrase is not None:
         (directory / WRAPPED_KEYS).write_bytes(keywrap.wrap(ring.export(), keys.passphrase))
         kept = manifests.KeyRingCopy(
@@ -154,8 +193,34 @@ def create(
         key_ring=kept,
         files=sums,
     )
-    manifests.write(directory, result)
-    return result
+    return manifests.write(directory, result, ring)  # last: a backup without it is unfinished
+
+
+def check(
+    directory: Path,
+    *,
+    passphrase: str | None,
+    key_file: Path | None,
+    accept_unsealed: bool,
+    progress: Progress,
+) -> tuple[manifests.Manifest, KeyRing]:
+    """The backup's manifest, authenticated by its key ring, once every file matches its sum; and the ring."""
+    listed = manifests.read(directory)  # not yet authenticated: it only says where the key ring is
+    ring = open_key_ring(directory, listed, passphrase=passphrase, key_file=key_file)
+    found = manifests.authenticate(directory, ring, accept_unsealed=accept_unsealed)
+    if found.seal is None:
+        progress.note(
+            "warning: this backup's manifest carries no seal: its files are checked by their sums only"
+        )
+    sealed = [WRAPPED_KEYS] if found.key_ring.kept == "wrapped" else []
+    for required in (DUMP, *sealed):
+        if required not in found.files:
+            raise BackupError(f"the backup manifest does not list {required}: it is not a whole backup")
+    manifests.verify(directory, progress.track(found.files, total=len(found.files), label="checking"), found)
+    lacking = set(found.key_ring.key_ids) - ring.key_ids
+    if lacking:
+        raise BackupError(f"the key ring given lacks keys this backup needs: {', '.join(sorted(lacking))}")
+    return found, ring
 
 
 def restore(
@@ -166,17 +231,18 @@ def restore(
     key_file: Path | None,
     force: bool,
     progress: Progress,
+    accept_unsealed: bool = False,
     pg_bin: Path | None = None,
 ) -> manifests.Manifest:
-    """Check the backup in ``directory``, then restore its database, recordings and key ring."""
-    found = manifests.read(directory)
+    """Check the backup in ``directory`` (``check``), then restore its database, recordings and key ring."""
+    found, ring = check(  # before anything changes
+        directory,
+        passphrase=passphrase,
+        key_file=key_file,
+        accept_unsealed=accept_unsealed,
+        progress=progress,
+    )
     _check_schema_known(found)
-    sealed = [WRAPPED_KEYS] if found.key_ring.kept == "wrapped" else []
-    for required in (DUMP, *sealed):
-        if required not in found.files:
-            raise BackupError(f"the backup manifest does not list {required}: it is not a whole backup")
-    manifests.verify(directory, progress.track(found.files, total=len(found.files), label="checking"), found)
-    ring = _key_ring(directory, found, passphrase=passphrase, key_file=key_file)  # before anything changes
     db = open_database(settings, check=False)
     try:
         server = pgtools.server_major(db.engine)
@@ -223,48 +289,6 @@ def _check_schema_known(found: manifests.Manifest) -> None:
         )
 
 
-def check_destination(directory: Path) -> None:
-    """Refuse a backup directory that is neither new nor empty, or that cannot be made or written: before a
-    passphrase is asked for and the database dumped, not after."""
-    try:
-        if directory.is_dir() and any(directory.iterdir()) and not (directory / manifests.MANIFEST).exists():
-            raise BackupError(  # a dump or a copy that failed, or a backup killed midway: never restorable
-                f"{directory} holds an unfinished backup (no {manifests.MANIFEST}: it failed or was stopped "
-                "half way): delete it, or give a new directory"
-            )
-        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-            raise BackupError(f"{directory} is not an empty directory: give a new one for each backup")
-        nearest = next(path for path in (directory, *directory.parents) if path.exists())
-        if not nearest.is_dir():
-            raise BackupError(f"cannot make the backup directory {directory}: {nearest} is not a directory")
-        writable = os.access(nearest, os.W_OK | os.X_OK)
-    except OSError as exc:  # a parent we may not look into
-        raise BackupError(f"cannot use {directory} for the backup: {exc.strerror}") from exc
-    if not writable:
-        raise BackupError(f"cannot write the backup into {directory}: no write permission on {nearest}")
-
-
-def _empty_directory(directory: Path) -> Path:
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(directory, 0o700)  # the dump holds some columns in clear (docs/security.md)
-    except OSError as exc:
-        raise BackupError(f"cannot make the backup directory {directory}: {exc.strerror}") from exc
-    return directory.resolve()
-
-
-def _check_key_destination(keys: KeyExport, directory: Path) -> None:
-    if (keys.passphrase is None) == (keys.path is None):
-        raise BackupError("say where the key ring goes: a passphrase to seal it, or --key-out PATH")
-    if keys.passphrase is not None:
-        keywrap.check_passphrase(keys.passphrase)  # now, not after a long dump
-    if keys.path is not None:
-        if keys.path.resolve().is_relative_to(directory):
-            raise BackupError(f"--key-out {keys.path} is inside the backup: keep the key ring elsewhere")
-        if keys.path.exists():
-            raise BackupError(f"--key-out {keys.path} exists already: name a new file")
-
-
 def _dump(
     db: Database, tool: pgtools.Tool, target: Path, *, records: bool
 ) -> tuple[list[str], list[str], int]:
@@ -274,18 +298,8 @@ def _dump(
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
             snapshot = connection.execute(text("select pg_export_snapshot()")).scalar_one()
-            # A database not yet upgraded (the backup before 'db upgrade') lacks the later columns.
             columns = {column["name"] for column in inspect(connection).get_columns("calls")}
-            recordings = [name for name in RECORDING_COLUMNS if name in columns]
-            keys = list(
-                connection.execute(
-                    text(
-                        " union all ".join(
-                            f"select {name} from calls where {name} is not null" for name in recordings
-                        )
-                    )
-                ).scalars()
-            )
+            keys = _named_recordings(connection)
             not_purged = " and text_purged_at is null" if "text_purged_at" in columns else ""
             analysed = text(f"select id from calls where status = 'done'{not_purged}")
             record_keys = (
@@ -309,10 +323,21 @@ def _dump(
     return keys, record_keys, int(calls)
 
 
+def _named_recordings(connection: Connection, *, among: list[str] | None = None) -> list[str]:
+    """The blob keys of the recordings calls name (those of ``among`` only, if given)."""
+    # A database not yet upgraded (the backup before 'db upgrade') lacks the later columns.
+    columns = {column["name"] for column in inspect(connection).get_columns("calls")}
+    test = "is not null" if among is None else "= any(:among)"
+    query = " union all ".join(
+        f"select {name} from calls where {name} {test}" for name in RECORDING_COLUMNS if name in columns
+    )
+    return list(connection.execute(text(query), {"among": among or []}).scalars())
+
+
 def _copy_blobs(
     settings: Settings, keys: list[str], target: Path, progress: Progress, *, label: str = "recordings"
 ) -> list[str]:
-    """Copy each blob as stored; returns the keys the store did not have (a warning for recordings)."""
+    """Copy each blob as stored; returns the keys the store did not have."""
     store = open_blobstore(settings)
     missing = []
     for key in progress.track(keys, total=len(keys), label=label):
@@ -320,10 +345,6 @@ def _copy_blobs(
             blob = store.open(key)
         except NotFoundError:
             missing.append(key)
-            if label == "recordings":
-                progress.note(
-                    f"warning: the database names recording {key}, which the blob store does not have"
-                )
             continue
         path = target / validate_key(key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -331,26 +352,6 @@ def _copy_blobs(
             for chunk in chunks_of(blob):  # as stored, a part at a time: one version, never held whole
                 copy.write(chunk)
     return missing
-
-
-def _key_ring(
-    directory: Path, found: manifests.Manifest, *, passphrase: str | None, key_file: Path | None
-) -> KeyRing:
-    if key_file is not None:
-        ring = KeyRing.from_export(_read(key_file), source=f"key file {key_file}")
-    elif found.key_ring.kept == "wrapped" and passphrase is not None:
-        sealed = _read(directory / WRAPPED_KEYS)
-        ring = KeyRing.from_export(keywrap.unwrap(sealed, passphrase), source="the wrapped key ring")
-    elif found.key_ring.kept == "wrapped":
-        raise BackupError("this backup's key ring is sealed: give its passphrase")
-    else:
-        raise BackupError(
-            f"this backup's key ring was written to {found.key_ring.file}: give it with --key-file"
-        )
-    lacking = set(found.key_ring.key_ids) - ring.key_ids
-    if lacking:
-        raise BackupError(f"the key ring given lacks keys this backup needs: {', '.join(sorted(lacking))}")
-    return ring
 
 
 def _make_room(db: Database, *, force: bool) -> None:
@@ -376,13 +377,6 @@ def _make_room(db: Database, *, force: bool) -> None:
         if tables:
             session.execute(text("drop schema public cascade"))
             session.execute(text("create schema public"))
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BackupError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def _mib(path: Path) -> str:

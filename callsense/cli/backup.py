@@ -30,6 +30,20 @@ PassphraseFile = Annotated[
         dir_okay=False,
     ),
 ]
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="The key ring written by 'backup create --key-out' (or any copy of the key file).",
+        dir_okay=False,
+    ),
+]
+AcceptUnsealed = Annotated[
+    bool,
+    typer.Option(
+        help="Take a backup made before manifests were sealed (format callsense-backup-1), checked by its "
+        "sums alone: only one kept where no one could alter it."
+    ),
+]
 PgBin = Annotated[
     Path | None,
     typer.Option(
@@ -81,6 +95,15 @@ def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
     return str(typer.prompt("Passphrase for the key ring", hide_input=True, confirmation_prompt=confirm))
 
 
+def _backup_passphrase(directory: Path, *, key_file: Path | None, passphrase_file: Path | None) -> str | None:
+    """The passphrase of the key ring sealed in the backup, unless ``key_file`` gives the ring."""
+    from callsense.backup import manifest
+
+    with common.errors_as_exit():
+        sealed = manifest.read(directory).key_ring.kept == "wrapped"
+    return _passphrase(passphrase_file, confirm=False) if sealed and key_file is None else None
+
+
 @app.command("create")
 def backup_create(
     directory: Annotated[Path, typer.Argument(help="A new (or empty) directory to write the backup into.")],
@@ -95,15 +118,17 @@ def backup_create(
 ) -> None:
     """Back up the database (pg_dump), the recordings it names and the key ring, with SHA-256 sums of all.
 
-    The key ring is sealed with a passphrase inside DIR, or written to --key-out; never in clear in DIR."""
-    from callsense.backup import archive
+    The key ring is sealed with a passphrase inside DIR, or written to --key-out; never in clear in DIR. The
+    manifest of sums is sealed by the key ring. A backup that fails midway is removed.
+    Exit codes: 0 done, 1 refused or failed, 75 the database is unreachable (try again later)."""
+    from callsense.backup import archive, destination
 
     settings = common.settings()
     if key_out is not None and passphrase_file is not None:
         common.err.print("[bold red]error:[/] give --key-out or --passphrase-file, not both", highlight=False)
         raise typer.Exit(common.EXIT_PERMANENT)
     with common.errors_as_exit():  # before the passphrase is asked for a backup that cannot be written
-        archive.check_destination(directory)
+        destination.check(directory)
     passphrase = None if key_out is not None else _passphrase(passphrase_file, confirm=True)
     with common.errors_as_exit():
         done = archive.create(
@@ -122,45 +147,55 @@ def backup_create(
 
 
 @app.command("verify")
-def backup_verify(directory: Annotated[Path, typer.Argument(help="The backup directory.")]) -> None:
-    """Check every file of a backup against the SHA-256 sums in its manifest."""
-    from callsense.backup import manifest
+def backup_verify(
+    directory: Annotated[Path, typer.Argument(help="The backup directory.")],
+    key_file: KeyFile = None,
+    passphrase_file: PassphraseFile = None,
+    accept_unsealed: AcceptUnsealed = False,
+) -> None:
+    """Check the manifest's seal with the backup's key ring, then every file against the manifest's sums.
 
+    The key ring: the sealed one in DIR opened with its passphrase, or --key-file. Exit codes: 0 intact,
+    1 altered, damaged, incomplete or the key ring does not fit."""
+    from callsense.backup import archive
+
+    passphrase = _backup_passphrase(directory, key_file=key_file, passphrase_file=passphrase_file)
     with common.errors_as_exit():
-        found = manifest.read(directory)
-        manifest.verify(
-            directory, TerminalProgress().track(found.files, total=len(found.files), label="checking"), found
+        found, _ = archive.check(
+            directory,
+            passphrase=passphrase,
+            key_file=key_file,
+            accept_unsealed=accept_unsealed,
+            progress=TerminalProgress(),
         )
+    sealed = "sealed" if found.seal else "NOT sealed (made before sealing)"
     common.out.print(
-        f"backup in {directory} is intact: {len(found.files)} files, made {common.when(found.created_at)}"
+        f"backup in {directory} is intact: {len(found.files)} files, made {common.when(found.created_at)}, "
+        f"manifest {sealed}",
+        highlight=False,
     )
 
 
 @app.command("restore")
 def backup_restore(
     directory: Annotated[Path, typer.Argument(help="The backup directory.")],
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="The key ring written by 'backup create --key-out' (or any copy of the key file).",
-            dir_okay=False,
-        ),
-    ] = None,
+    key_file: KeyFile = None,
     passphrase_file: PassphraseFile = None,
+    accept_unsealed: AcceptUnsealed = False,
     force: Annotated[
         bool, typer.Option(help="Replace the contents of a database that is not empty.")
     ] = False,
     pg_bin: PgBin = None,
 ) -> None:
-    """Check a backup's sums, then restore its database, recordings and key ring (added to the key file).
+    """Check a backup's seal and sums, then restore its database, recordings and key ring (added to the key
+    file).
 
-    Refuses a damaged backup, a wrong passphrase, and a database that is not empty unless --force."""
-    from callsense.backup import archive, manifest
+    Refuses an altered or damaged backup, a wrong passphrase or key file, and a database that is not empty
+    unless --force. Exit codes: 0 restored, 1 refused or failed, 75 the database is unreachable."""
+    from callsense.backup import archive
 
     settings = common.settings()
-    with common.errors_as_exit():
-        sealed = manifest.read(directory).key_ring.kept == "wrapped"
-    passphrase = _passphrase(passphrase_file, confirm=False) if sealed and key_file is None else None
+    passphrase = _backup_passphrase(directory, key_file=key_file, passphrase_file=passphrase_file)
     with common.errors_as_exit():
         done = archive.restore(
             settings,
@@ -169,6 +204,7 @@ def backup_restore(
             key_file=key_file,
             force=force,
             progress=TerminalProgress(),
+            accept_unsealed=accept_unsealed,
             pg_bin=pg_bin,
         )
     common.out.print(

@@ -4,9 +4,10 @@ key file), restored by the CLI, then every record, recording and delivery read b
 
 from __future__ import annotations
 
+import resource
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from callsense.calls import access
 from callsense.calls import service as calls
 from callsense.calls.models import Delivery
 from callsense.config import Settings
+from callsense.crypto import KeyRing
 from callsense.errors import BackupError
 from callsense.pipeline import analyse, deliver, fetch, ingest, transcribe
 from callsense.runtime import Runtime, open_runtime
@@ -117,6 +119,10 @@ def test_backup_wipe_restore_gives_every_call_back(
     assert made.returncode == 0, made.stderr
     assert "2 calls, 2 recordings" in made.stdout
     assert b"active" not in (backup / archive.WRAPPED_KEYS).read_bytes()  # sealed, not the key file in clear
+    verified = _cli(settings, "backup", "verify", str(backup))  # its seal opened by the passphrase's ring
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.startswith(f"backup in {backup} is intact: 4 files, made ")
+    assert verified.stdout.rstrip().endswith("manifest sealed")
     _wipe(settings, embedded_server_url)
 
     with pytest.raises(BackupError, match="the passphrase does not open the wrapped key ring"):
@@ -173,7 +179,7 @@ def test_the_manifest_names_the_running_version_and_a_newer_schema_is_refused(
 
     # as if a later callsense, with a migration this one lacks, had made it
     later = made.model_copy(update={"schema_revision": "0099", "callsense_version": "0.2.0+gfeedbeef0123"})
-    manifest.write(backup, later)
+    manifest.write(backup, later, KeyRing.from_export(key_out.read_bytes(), source="test"))
     with pytest.raises(BackupError) as refused:
         archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
     head_revision = db.schema_status(rt.db.engine).head
@@ -184,6 +190,59 @@ def test_the_manifest_names_the_running_version_and_a_newer_schema_is_refused(
     )
     with rt.db.transaction() as session:  # refused before anything was replaced
         assert session.scalar(text("select count(*) from calls")) == 1
+
+
+class FileSizeLimitAfterTheDump(archive.Silent):
+    """Lets pg_dump write the dump, then limits the files this process writes, as a disk filling up would."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.was = limit, resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def note(self, message: str) -> None:
+        if message.startswith("database dumped"):
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.limit, self.was[1]))
+
+
+def test_a_backup_that_cannot_be_written_whole_is_removed_and_says_why(rt: Runtime, tmp_path: Path) -> None:
+    # It stopped with an OSError traceback and left the dump behind, on the disk that had filled up.
+    _process(rt, 1)
+    backup, full = tmp_path / "backup", FileSizeLimitAfterTheDump(1000)  # the recording is larger
+    try:
+        with pytest.raises(BackupError) as refused:
+            archive.create(rt.settings, backup, keys=archive.KeyExport(passphrase=PASSPHRASE), progress=full)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, full.was)
+    assert str(refused.value) == (
+        f"cannot write the backup into {backup}: File too large; the unfinished backup was removed"
+    )
+    assert not backup.exists()
+
+
+class WorkerBetweenTheDumpAndTheCopy(archive.Silent):
+    """Runs ``stage`` once, after the dump's snapshot and before the recordings are copied."""
+
+    def __init__(self, stage: Callable[[], object]) -> None:
+        self.stage: Callable[[], object] | None = stage
+
+    def note(self, message: str) -> None:
+        if message.startswith("database dumped") and self.stage is not None:
+            self.stage()
+            self.stage = None
+
+
+def test_a_recording_a_worker_deletes_during_the_backup_is_not_missing_from_it(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # The snapshot named the original recording; the transcription's redaction then stored the redacted
+    # copy and deleted the original: the backup warned and restored the call without any recording.
+    call_pk = ingest.ingest(rt, call_id="call-0", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    worker = WorkerBetweenTheDumpAndTheCopy(lambda: transcribe.run(rt, call_pk))
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    made = archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=worker)
+    assert (made.missing_blobs, made.blobs) == ([], 1)
+    assert (backup / archive.BLOBS / calls.redacted_audio_blob_key(call_pk)).is_file()
+    assert not (backup / archive.BLOBS / calls.audio_blob_key(call_pk)).exists()
 
 
 def test_a_forced_restore_waits_until_every_process_is_stopped(rt: Runtime, tmp_path: Path) -> None:

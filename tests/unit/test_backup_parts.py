@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from callsense.backup import archive, manifest
+from callsense.backup import archive, destination, manifest
 from callsense.backup.pgtools import Tool, choose
 from callsense.config import Settings
 from callsense.crypto import KeyRing
@@ -79,14 +83,14 @@ def test_a_backup_stopped_half_way_is_named_as_unfinished_when_its_directory_is_
     unfinished.mkdir()
     (unfinished / "database.dump").write_bytes(b"PGDMP half")  # the dump done, the copy of blobs killed
     with pytest.raises(BackupError) as refused:
-        archive.check_destination(unfinished)
+        destination.check(unfinished)
     assert str(refused.value) == (
         f"{unfinished} holds an unfinished backup (no manifest.json: it failed or was stopped half way): "
         "delete it, or give a new directory"
     )
     (unfinished / "manifest.json").write_text("{}")  # a finished one is never to be written over
     with pytest.raises(BackupError, match="is not an empty directory: give a new one for each backup"):
-        archive.check_destination(unfinished)
+        destination.check(unfinished)
 
 
 def test_a_key_file_the_backup_cannot_read_is_refused_before_the_dump(tmp_path: Path) -> None:
@@ -128,3 +132,103 @@ def test_a_backup_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> No
         archive.create(
             settings, target, keys=archive.KeyExport(passphrase=PASSPHRASE), progress=archive.Silent()
         )
+
+
+def _sealed_backup(tmp_path: Path) -> tuple[Path, Path, manifest.Manifest]:
+    """A backup as ``create`` leaves one with --key-out (a dump, one recording), without a database."""
+    backup, key_file = tmp_path / "backup", tmp_path / "kept" / "keys.json"
+    (backup / "blobs" / "audio").mkdir(parents=True)
+    (backup / archive.DUMP).write_bytes(b"PGDMP the dump")
+    (backup / "blobs" / "audio" / "call-1").write_bytes(b"sealed audio")
+    ring = KeyRing.generate()
+    ring.install(key_file)
+    names = [archive.DUMP, "blobs/audio/call-1"]
+    made = manifest.Manifest(
+        created_at=datetime.now(UTC),
+        callsense_version="0.1.0+g0123456789ab",
+        schema_revision="0016",
+        postgresql_server=15,
+        pg_dump=15,
+        calls=1,
+        blobs=1,
+        missing_blobs=[],
+        key_ring=manifest.KeyRingCopy(
+            kept="elsewhere", file=str(key_file), key_ids=sorted(ring.key_ids), active=ring.active_key_id
+        ),
+        files={name: manifest.checksum(backup / name) for name in names},
+    )
+    return backup, key_file, manifest.write(backup, made, ring)
+
+
+def _check(backup: Path, key_file: Path, *, accept_unsealed: bool = False) -> manifest.Manifest:
+    found, _ = archive.check(
+        backup, passphrase=None, key_file=key_file, accept_unsealed=accept_unsealed, progress=archive.Silent()
+    )
+    return found
+
+
+def _edit(backup: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    doc = json.loads((backup / manifest.MANIFEST).read_text())
+    change(doc)
+    (backup / manifest.MANIFEST).write_text(json.dumps(doc))
+
+
+def test_a_file_edited_with_its_sum_in_the_manifest_is_refused_by_the_seal(tmp_path: Path) -> None:
+    # The sums alone passed it: whoever could edit the dump could write its new sum beside it.
+    backup, key_file, made = _sealed_backup(tmp_path)
+    assert _check(backup, key_file) == made and made.seal is not None
+    (backup / archive.DUMP).write_bytes(b"PGDMP another dump")
+    forged = manifest.checksum(backup / archive.DUMP).model_dump()
+    _edit(backup, lambda doc: doc["files"].update({archive.DUMP: forged}))
+    with pytest.raises(BackupError) as refused:
+        _check(backup, key_file)
+    assert str(refused.value) == (
+        f"the backup manifest was altered after it was sealed (its seal, under key {made.key_ring.active}, "
+        "is for other contents): do not trust this backup's files"
+    )
+
+
+def test_a_manifest_sealed_by_another_key_ring_or_stripped_of_its_seal_is_refused(tmp_path: Path) -> None:
+    backup, key_file, made = _sealed_backup(tmp_path)
+    forger = tmp_path / "forger.json"
+    KeyRing.generate().install(forger)  # a forger's own ring makes a seal that opens under it only
+    with pytest.raises(BackupError, match=r"seal does not open with the key ring given .* not this backup's"):
+        _check(backup, forger)
+    _edit(backup, lambda doc: doc.pop("seal"))
+    with pytest.raises(
+        BackupError, match=r"manifest \(callsense-backup-2\) has lost its seal: it was altered"
+    ):
+        _check(backup, key_file)
+    _edit(backup, lambda doc: doc.update(format=manifest.UNSEALED_FORMAT))  # and passed off as an old one
+    with pytest.raises(
+        BackupError, match=r"carries no seal, .* pass --accept-unsealed to check it by its sums"
+    ):
+        _check(backup, key_file)
+    assert _check(backup, key_file, accept_unsealed=True).files == made.files  # the operator's choice
+
+
+def test_a_manifest_whose_write_fails_midway_is_not_left_behind(tmp_path: Path) -> None:
+    # A full disk (here a file size limit) left a truncated manifest.json: "damaged", not "unfinished".
+    backup, _, made = _sealed_backup(tmp_path)
+    (backup / manifest.MANIFEST).unlink()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100, hard))
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            manifest.write(backup, made, KeyRing.generate())
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert sorted(path.name for path in backup.iterdir()) == ["blobs", archive.DUMP]
+
+
+def test_a_truncated_or_missing_file_of_a_sealed_backup_is_named(tmp_path: Path) -> None:
+    backup, key_file, _ = _sealed_backup(tmp_path)
+    (backup / archive.DUMP).write_bytes(b"PGDMP")  # a copy cut short
+    with pytest.raises(
+        BackupError, match=r"damaged: database\.dump has SHA-256 .* \(5 bytes\), the manifest"
+    ):
+        _check(backup, key_file)
+    (backup / archive.DUMP).write_bytes(b"PGDMP the dump")
+    (backup / "blobs" / "audio" / "call-1").unlink()
+    with pytest.raises(BackupError, match="the backup is incomplete: blobs/audio/call-1 is missing"):
+        _check(backup, key_file)

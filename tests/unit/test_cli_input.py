@@ -165,13 +165,13 @@ def test_a_backup_directory_that_cannot_be_made_is_refused_before_the_passphrase
     assert not data_dir.exists()
 
 
-@pytest.mark.parametrize("command", [["create", "new-backup"], ["restore", "."]])
+@pytest.mark.parametrize("command", [["create", "new-backup"], ["restore", "."], ["verify", "."]])
 def test_a_backup_without_a_passphrase_or_a_terminal_says_how_to_give_one(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
     # a timer or cron job that lacks the passphrase: it used to print getpass's warning and "Aborted."
     monkeypatch.chdir(tmp_path)
-    if command[0] == "restore":
+    if command[0] != "create":
         (tmp_path / "manifest.json").write_text(json.dumps(_sealed_manifest()))
         (tmp_path / "database.dump").write_bytes(b"")
         (tmp_path / "keyring.wrapped.json").write_bytes(b"")
