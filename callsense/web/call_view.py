@@ -149,7 +149,7 @@ def speakers_told(found: SpeakersFound) -> str:
     if found.agent is None:
         return f"{voices}; no agent: a customer alone speaks"
     if not found.role_confidence:
-        return f"{voices}; agent {found.agent}, the first voice heard: no words tell"
+        return f"{voices}; agent {found.agent}, the first voice to speak: no words tell"
     return f"{voices}; agent {found.agent} by the words (confidence {found.role_confidence:.2f})"
 
 

@@ -138,14 +138,14 @@ def voices(count: int, agent: str | None, role_confidence: float, clarity: float
         ),
         (
             voices(2, "speaker 1", 0.0),
-            "2 voices told apart (clarity 0.50); agent speaker 1, the first voice heard: no words tell",
+            "2 voices told apart (clarity 0.50); agent speaker 1, the first voice to speak: no words tell",
         ),
         (voices(1, None, 0.63), "1 voice told apart (clarity 0.50); no agent: a customer alone speaks"),
         (voices(0, None, 0.0), "no voice told apart: too little speech to tell voices by"),
         (
             voices(1, "speaker 1", 0.0, clarity=0.0),
             "one voice assumed: too little speech to tell voices apart; agent speaker 1, the first voice "
-            "heard: no words tell",
+            "to speak: no words tell",
         ),
         (
             SpeakersFound(method=SpeakerMethod.none, count=1),
