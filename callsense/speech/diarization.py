@@ -48,8 +48,9 @@ MIN_SPLIT_WINDOWS = 3  # windows every 0.4 s: a voice heard for about 2.4 s
 # Fewer windows than this inside speech stretches (a short call): learn the speakers from every window, as
 # a graph of few windows, each keeping PRUNE_MIN neighbours, shows no groups.
 MIN_INSIDE = 40
-# Fewer windows to learn from than this (about 3 s of speech) are not clustered: one voice is assumed, not
-# found, so its confidence is 0 (two people on a 3-second call read 0.88 as the mean likeness of its windows).
+# Fewer windows to learn from than this (under about 5 s of speech: a 3-second call has two or three) are not
+# clustered: one voice is assumed, not found, so its confidence is 0 (two people on a 3-second call read 0.88,
+# the mean likeness of its windows to their one centroid).
 MIN_CLUSTERED = 4
 # One voice when the first eigengap is the largest and this many times the second. Single voices measure
 # 1.2-22 (12 of the AWS calls' one-voice tracks and minutes and the fixtures' channels were split in two at
