@@ -126,8 +126,13 @@ class SpeakersFound(BaseModel):
 
 
 class SpeakerSentiment(BaseModel):
-    agent: Sentiment | None = Field(default=None, description="null for a mono call or when not analysed")
-    customer: Sentiment | None = Field(default=None, description="null for a mono call or when not analysed")
+    agent: Sentiment | None = Field(
+        default=None, description="null when the agent said nothing (or speakers are unknown) or not analysed"
+    )
+    customer: Sentiment | None = Field(
+        default=None,
+        description="null when the customer said nothing (or speakers are unknown) or not analysed",
+    )
 
 
 QUARTERS = 4
@@ -142,12 +147,12 @@ class SentimentTrend(BaseModel):
     agent: list[Sentiment | None] = Field(
         default_factory=list,
         max_length=QUARTERS,
-        description="quarters 1 to 4; null where the agent said nothing; empty for a mono call",
+        description="quarters 1 to 4; null where the agent said nothing; empty while speakers are unknown",
     )
     customer: list[Sentiment | None] = Field(
         default_factory=list,
         max_length=QUARTERS,
-        description="quarters 1 to 4; null where the customer said nothing; empty for a mono call",
+        description="quarters 1 to 4; null where the customer said nothing; empty while speakers are unknown",
     )
 
 

@@ -38,7 +38,7 @@ from callsense.calls.schemas import (
 from callsense.config.analysis import DEFAULT_TOPICS, TopicLabel
 from callsense.errors import ConfigError
 from callsense.pipeline import prompts
-from callsense.pipeline.quarters import QUARTER_MARK_TOKENS, Quarters, checked_trends, owners_of
+from callsense.pipeline.quarters import QUARTER_MARK_TOKENS, Quarters, checked_sentiments, owners_of
 from callsense.pipeline.transcript_chunks import Chunk, Turn, chunk_turns, turns_of
 
 log = structlog.get_logger()
@@ -165,7 +165,7 @@ def _analyse_call(
             max_tokens=options.max_tokens,
         )
         answer = ask_json(llm, request, fields, what=f"analysis part {part}")
-        return checked_trends(answer, quarters.silent(chunk.turns, owners))
+        return checked_sentiments(answer, quarters.silent(chunk.turns, owners))
 
     # A call whose speakers are unknown (mono) has no trend per speaker: not kept, and not a failure.
     fields = {
@@ -182,7 +182,7 @@ def _analyse_call(
         parts_total=len(partials),
         options=options,
     )
-    final = checked_trends(final, quarters.silent(turns, owners))
+    final = checked_sentiments(final, quarters.silent(turns, owners))
     extra = [
         FieldFailure(
             field=_RECORD_FIELD.get(field, field),

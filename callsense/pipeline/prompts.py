@@ -38,6 +38,8 @@ SENTIMENTS = [s.value for s in Sentiment]
 EMOTIONS = [e.value for e in Emotion]
 OUTCOMES = ("resolved", "callback_needed", "escalated")
 """The outcome flags of the record (``Outcome``), in the order of the answer's outcome marks."""
+SPEAKER_SENTIMENTS = {"agent_sentiment": Owner.agent, "customer_sentiment": Owner.customer}
+"""The answer's overall sentiment of each speaker (the record's ``speaker_sentiment``)."""
 TRENDS = {"agent_trend": Owner.agent, "customer_trend": Owner.customer}
 """The answer's per-quarter sentiment lists, by speaker."""
 ACTIONS = {"agent_todo": Owner.agent, "customer_todo": Owner.customer}
@@ -49,7 +51,8 @@ _SENTIMENT_SCHEMA: dict[str, Any] = {"type": "string", "enum": SENTIMENTS}
 
 # Compact answers: every token of an answer costs generation time (~9 tokens/s on 2 cores). A trend is 4
 # characters, one per quarter. No mark for "silent": offered one, the model answered "+_+_" on every call,
-# whoever spoke when; callsense nulls the quarters in which a speaker said nothing (quarters.checked_trends).
+# whoever spoke when; callsense nulls the quarters in which a speaker said nothing
+# (quarters.checked_sentiments).
 TREND_MARKS: dict[str, Sentiment] = {"+": Sentiment.positive, "0": Sentiment.neutral, "-": Sentiment.negative}
 _TREND_PATTERN = f"^[+0-]{{{QUARTERS}}}$"  # the marks, "-" last so that it is not a range
 # The outcome is 3 characters, one per flag: "yn?" costs 2 tokens where three boolean keys cost 20.
@@ -80,8 +83,7 @@ def _schema(labels: list[str]) -> dict[str, Any]:
         **{actions: _strings(ACTION_ITEMS_MAX, ACTION_ITEM_MAX_CHARS) for actions in ACTIONS},
         "sentiment": _SENTIMENT_SCHEMA,
         "emotion": {"type": "string", "enum": EMOTIONS},
-        "agent_sentiment": _SENTIMENT_SCHEMA,
-        "customer_sentiment": _SENTIMENT_SCHEMA,
+        **dict.fromkeys(SPEAKER_SENTIMENTS, _SENTIMENT_SCHEMA),
         **{trend: {"type": "string", "pattern": _TREND_PATTERN} for trend in TRENDS},
         "outcome": {"type": "string", "pattern": _OUTCOME_PATTERN},
     }
@@ -173,8 +175,7 @@ def _fields(labels: list[str]) -> dict[str, TypeAdapter[Any]]:
         "outcome": TypeAdapter(Annotated[Any, AfterValidator(_outcome)]),
         "sentiment": TypeAdapter(_Sentiment),
         "emotion": TypeAdapter(_Emotion),
-        "agent_sentiment": TypeAdapter(_Sentiment),
-        "customer_sentiment": TypeAdapter(_Sentiment),
+        **{sentiment: TypeAdapter(_Sentiment) for sentiment in SPEAKER_SENTIMENTS},
         **{trend: TypeAdapter(Annotated[Any, AfterValidator(_trend)]) for trend in TRENDS},
     }
 

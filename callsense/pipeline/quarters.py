@@ -1,5 +1,5 @@
 """The quarters of a call for the sentiment trend: which quarter each turn falls in, the marks that show the
-model where each quarter starts, and the trend values nulled where a speaker said nothing."""
+model where each quarter starts, and the sentiments nulled where a speaker said nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from callsense.calls.schemas import QUARTERS, Owner, Segment
 from callsense.pipeline import prompts
 from callsense.pipeline.transcript_chunks import Turn
 
-__all__ = ["QUARTER_MARK_TOKENS", "Quarters", "checked_trends", "owners_of"]
+__all__ = ["QUARTER_MARK_TOKENS", "Quarters", "checked_sentiments", "owners_of"]
 
 QUARTER_MARK_TOKENS = 4 * QUARTERS  # "[Q1]" and its line break, at most once per quarter in a chunk
 
@@ -60,10 +60,15 @@ def owners_of(segments: list[Segment]) -> dict[int, Owner]:
     return {i: Owner(s.speaker.value) for i, s in enumerate(segments) if s.speaker.value in Owner.__members__}
 
 
-def checked_trends(answer: Answer, silent: dict[Owner, set[int]]) -> Answer:
-    """The answer with null trend values where the speaker said nothing: no sentiment can be read there."""
+def checked_sentiments(answer: Answer, silent: dict[Owner, set[int]]) -> Answer:
+    """The answer with null sentiments where the speaker said nothing: no sentiment can be read there. A
+    trend's value in each quarter they were silent in, and their overall sentiment when they were silent in
+    all four (the customer of a call that is one voice: the model rated a customer who never spoke)."""
     values = dict(answer.values)
     for trend, owner in prompts.TRENDS.items():
         if trend in values:
             values[trend] = [None if q in silent[owner] else v for q, v in enumerate(values[trend])]
+    for sentiment, owner in prompts.SPEAKER_SENTIMENTS.items():
+        if sentiment in values and len(silent[owner]) == QUARTERS:
+            values[sentiment] = None
     return Answer(values=values, problems=answer.problems)

@@ -48,6 +48,10 @@ MIN_SPLIT_WINDOWS = 3  # windows every 0.4 s: a voice heard for about 2.4 s
 # Fewer windows than this inside speech stretches (a short call): learn the speakers from every window, as
 # a graph of few windows, each keeping PRUNE_MIN neighbours, shows no groups.
 MIN_INSIDE = 40
+# Fewer windows to learn from than this (under about 5 s of speech: a 3-second call has two or three) are not
+# clustered: one voice is assumed, not found, so its confidence is 0 (two people on a 3-second call read 0.88,
+# the mean likeness of its windows to their one centroid).
+MIN_CLUSTERED = 4
 # One voice when the first eigengap is the largest and this many times the second. Single voices measure
 # 1.2-22 (12 of the AWS calls' one-voice tracks and minutes and the fixtures' channels were split in two at
 # 3.0, the value before); no two-voice call measured has the first gap largest at all (ratios 0.03-0.83), and
@@ -159,7 +163,8 @@ def diarize(
     # eigengaps, is split out of the one voice they found as out of any speaker.
     centroids = split_distinct(embeddings, _centroids(learnt, labels), max_speakers)
     if len(centroids) < 2:
-        return _described(np.asarray(starts), embeddings, centroids)
+        alone = _described(np.asarray(starts), embeddings, centroids)
+        return alone if len(learnt) >= MIN_CLUSTERED else replace(alone, confidence=0.0)
     found = _described(np.asarray(starts), embeddings, centroids)
     in_speech = np.zeros(len(mels), dtype=bool)
     for begin, end in speech:
@@ -210,7 +215,7 @@ def _frame_scores(found: Diarization, frames: int) -> FloatArray:
 def cluster(embeddings: FloatArray, *, max_speakers: int) -> IntArray:
     """Speaker index of each unit-length embedding, speakers numbered by first appearance."""
     count = len(embeddings)
-    if count < 4 or max_speakers < 2:
+    if count < MIN_CLUSTERED or max_speakers < 2:
         return np.zeros(count, dtype=np.int64)
     eigenvalues, eigenvectors = np.linalg.eigh(_laplacian(embeddings))
     k = _speaker_count(eigenvalues, max_speakers)

@@ -5,12 +5,13 @@ the same call, so both label the same person the same way. On stereo the configu
 unless call metadata names another (that always wins: the conversation can only warn against it) or, with
 ``speakers.swap_check``, the conversation clearly says otherwise (``roles.guess_agent``). On mono the
 diarized voices get their role from the same conversation check; without telling phrases the first voice
-heard is the agent. A mono call's agent may be more than one voice (a transfer to a second agent): the
+to say a word is the agent. A mono call's agent may be more than one voice (a transfer to a second agent): the
 record names them all ("speaker 1, speaker 3").
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from callsense.calls.schemas import RoleSource, Speaker, SpeakerMethod, SpeakersFound
@@ -84,13 +85,20 @@ def by_voices(diarization: Diarization, words: list[WordT]) -> SpeakerMap:
     """Mono: each diarized voice's role from what it says; one voice is the agent, and with three voices or
     more (a transfer, a supervisor) so is every other voice that talks like one; the rest are customers."""
     texts = ["" for _ in range(diarization.count)]
+    first_word = [math.inf] * diarization.count
     for start, end, text in words:
         voice = diarization.speaker_at(start, end)
         if voice is not None:
             texts[voice] += text
-    guess = roles.guess_agents(texts)
+            first_word[voice] = min(first_word[voice], start)
+    # Ties go to the voice that spoke first, not the one heard first: a voice without words (music or a
+    # noise the VAD passed before anyone spoke) was the agent of a call whose words tell nothing, and with
+    # three voices both people were then customers.
+    by_first_word = sorted(range(diarization.count), key=lambda voice: (first_word[voice], voice))
+    guess = roles.guess_agents([texts[voice] for voice in by_first_word])
+    agent_voices = {by_first_word[rank] for rank in guess.agents}
     voice_roles = tuple(
-        Speaker.agent if voice in guess.agents else Speaker.customer for voice in range(diarization.count)
+        Speaker.agent if voice in agent_voices else Speaker.customer for voice in range(diarization.count)
     )
     agents = [f"speaker {voice + 1}" for voice, role in enumerate(voice_roles) if role is Speaker.agent]
     return SpeakerMap(

@@ -144,10 +144,12 @@ def speakers_told(found: SpeakersFound) -> str:
         return "no voice told apart: too little speech to tell voices by"
     plural = "" if found.count == 1 else "s"
     voices = f"{found.count} voice{plural} told apart (clarity {found.confidence or 0:.2f})"
+    if found.count == 1 and not found.confidence:  # a call of a few seconds: nothing to compare
+        voices = "one voice assumed: too little speech to tell voices apart"
     if found.agent is None:
         return f"{voices}; no agent: a customer alone speaks"
     if not found.role_confidence:
-        return f"{voices}; agent {found.agent}, the first voice heard: no words tell"
+        return f"{voices}; agent {found.agent}, the first voice to speak: no words tell"
     return f"{voices}; agent {found.agent} by the words (confidence {found.role_confidence:.2f})"
 
 

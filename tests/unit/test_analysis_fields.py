@@ -55,6 +55,22 @@ def test_every_new_field_reaches_the_result() -> None:
     assert result.sentiment_trend.customer == [negative, None, neutral, neutral]
 
 
+@pytest.mark.parametrize(
+    ("speaker", "kept"),
+    [
+        (A, {"agent": Sentiment.positive, "customer": None}),
+        (Speaker.unknown, {"agent": None, "customer": None}),
+    ],
+)
+def test_a_speaker_who_never_spoke_has_no_sentiment(
+    speaker: Speaker, kept: dict[str, Sentiment | None]
+) -> None:
+    # A 3-second mono call is one voice (the agent's): the model still rated the customer's sentiment.
+    result = run(FakeLLM([answer()]), [turn(speaker, 0, "Can I have your full name, please?")])
+    assert result.speaker_sentiment.model_dump() == kept
+    assert result.failures == []
+
+
 def test_the_transcript_marks_where_each_quarter_begins() -> None:
     llm = FakeLLM([answer()])
     run(llm)

@@ -143,6 +143,15 @@ def test_one_voice_alone_is_one_speaker(call: str) -> None:
     assert diarize(encoder(), samples, speech_regions(samples), max_speakers=4).count == 1
 
 
+def test_a_call_too_short_to_compare_voices_is_one_voice_with_no_confidence() -> None:
+    # 3 s of en_refund's mono mix, the agent's "... name, please?" and the customer's "Yes, it is Sarah
+    # Miller.": two windows, not clustered; the record said one voice with a confidence of 0.88.
+    samples = decode((AUDIO / "en_refund.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    short = samples[int(12.6 * 16000) : int(15.6 * 16000)]
+    found = diarize(encoder(), short, speech_regions(short), max_speakers=4)
+    assert (found.count, found.confidence) == (1, 0.0)
+
+
 def test_a_voice_heard_briefly_beside_a_dominant_one_is_its_own(references: dict[str, dict]) -> None:
     # en_refund's five agent turns with only two of the customer's (1.4 s and 1.8 s): the eigengaps see one
     # voice, the customer's windows split out of it.

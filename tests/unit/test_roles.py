@@ -216,6 +216,24 @@ def mono(*voices: int) -> Diarization:
     return Diarization(starts=2.0 * np.arange(len(voices)), scores=scores, count=count, confidence=0.6)
 
 
+@pytest.mark.parametrize(
+    ("voices", "roles"),
+    [
+        (mono(0, 1), (Speaker.customer, Speaker.agent)),
+        (mono(0, 1, 2), (Speaker.customer, Speaker.agent, Speaker.customer)),
+    ],
+)
+def test_without_telling_words_the_first_voice_to_speak_is_the_agent(
+    voices: Diarization, roles: tuple[Speaker, ...]
+) -> None:
+    # Speaker 1 is heard first but says nothing (music or a noise the VAD passed): it was the agent, and
+    # with three voices both people were customers.
+    words = [(2.5, 3.0, "Hello, good morning."), (4.5, 5.0, "Yes, good morning.")][: voices.count - 1]
+    mapped = speakers.by_voices(voices, words)
+    assert mapped.voice_roles == roles
+    assert mapped.found.agent == "speaker 2" and mapped.found.role_confidence == 0.0
+
+
 TRANSFER = [
     "Thank you for calling Acme, this is David. How can I help you today?",
     "Hi, I was charged twice for my phone bill this month.",

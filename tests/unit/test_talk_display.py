@@ -96,11 +96,11 @@ def channels(**given: object) -> SpeakersFound:
     return SpeakersFound(method=SpeakerMethod.channels, count=2, **given)  # type: ignore[arg-type]
 
 
-def voices(count: int, agent: str | None, role_confidence: float) -> SpeakersFound:
+def voices(count: int, agent: str | None, role_confidence: float, clarity: float = 0.5) -> SpeakersFound:
     return SpeakersFound(
         method=SpeakerMethod.diarization,
         count=count,
-        confidence=0.5,
+        confidence=clarity,
         agent=agent,
         agent_source=RoleSource.conversation,
         role_confidence=role_confidence,
@@ -138,10 +138,15 @@ def voices(count: int, agent: str | None, role_confidence: float) -> SpeakersFou
         ),
         (
             voices(2, "speaker 1", 0.0),
-            "2 voices told apart (clarity 0.50); agent speaker 1, the first voice heard: no words tell",
+            "2 voices told apart (clarity 0.50); agent speaker 1, the first voice to speak: no words tell",
         ),
         (voices(1, None, 0.63), "1 voice told apart (clarity 0.50); no agent: a customer alone speaks"),
         (voices(0, None, 0.0), "no voice told apart: too little speech to tell voices by"),
+        (
+            voices(1, "speaker 1", 0.0, clarity=0.0),
+            "one voice assumed: too little speech to tell voices apart; agent speaker 1, the first voice "
+            "to speak: no words tell",
+        ),
         (
             SpeakersFound(method=SpeakerMethod.none, count=1),
             "not told apart: mono, and speakers.diarization is off",
