@@ -375,9 +375,10 @@ def test_a_call_without_personal_data_is_unchanged(redactor: PresidioRedactor) -
 
 
 def test_free_text_is_redacted_too(redactor: PresidioRedactor) -> None:
-    summary = "  The caller (john.smith@example.com) paid\nwith card 4111 1111 1111 1111.\n"
+    summary = "  Born 1985-07-04, the caller (john.smith@example.com) paid\nwith card 4111 1111 1111 1111.\n"
     redacted = redactor.redact_text(summary, language="en")
-    assert redacted == "  The caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
+    assert redacted == "  Born [DATE_OF_BIRTH], the caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
+    assert redactor.redact_text("DOB: 1985/07/04.", language="en") == "DOB: [DATE_OF_BIRTH]."
 
 
 def test_names_after_a_cue_are_looked_for_in_russian_and_turkish_but_not_in_caseless_scripts(
