@@ -316,6 +316,7 @@ def test_an_unexpected_error_that_quotes_the_call_leaves_the_words_in_no_record_
     fetch.run(broken, call_pk, local_files=False)
     with pytest.raises(UnexpectedStageError) as raised:
         transcribe.run(broken, call_pk)
+    logs.configure(level="INFO", json_lines=False)
     with broken.db.transaction() as session:
         detail = calls.lock(session=session, call_pk=call_pk).status_detail
         events = [event.detail or "" for event in calls.events(session=session, call_pk=call_pk)]
