@@ -176,8 +176,9 @@ class CRMRejectedError(PermanentError):
 
 class UnexpectedStageError(RetryableError):
     """A stage stopped on an exception callsense does not raise on purpose (a bug, a full disk, a library's
-    failure); the original is its ``__cause__``, its traceback is logged. Retryable as the queue treats any
-    error it cannot tell permanent: it runs the job again, up to the stage's attempts."""
+    failure); the original's traceback is logged without its message (which may quote the call). Retryable
+    as the queue treats any error it cannot tell permanent: it runs the job again, up to the stage's
+    attempts."""
 
 
 class WorkerLostError(RetryableError):

@@ -62,5 +62,7 @@ def configure(*, level: str, json_lines: bool) -> None:
     # httpx logs every request's whole URL at INFO (httpcore its connections at DEBUG): a recording's query
     # string (a presigned URL's signature), a CRM lookup by the caller's number, a line per CRM post or LLM
     # request. callsense logs what it fetched itself, without them; at DEBUG too.
-    for name in ("httpx", "httpcore"):
+    # Presidio logs at DEBUG the words around each hit it weighs ("Context list is: card 4111111111111111
+    # rose miller"): the very values the redactor takes out.
+    for name in ("httpx", "httpcore", "presidio-analyzer", "presidio-anonymizer"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

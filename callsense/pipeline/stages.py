@@ -42,8 +42,9 @@ QUEUE_RETRIES: ContextVar[bool] = ContextVar("queue_retries", default=False)
 def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
     """Audit the stage's start, and on error mark the call failed with the reason, in its own transaction.
 
-    An exception of no callsense kind is logged with its traceback and raised as ``UnexpectedStageError``:
-    the call does not stay half-way, and the queue retries it as any error it cannot tell permanent.
+    An exception of no callsense kind is logged with its traceback, its message left out, and raised as
+    ``UnexpectedStageError``: the call does not stay half-way, and the queue retries it as any error it
+    cannot tell permanent.
 
     Log lines written meanwhile carry the call's id as the recording system knows it."""
     with rt.db.transaction() as session:
@@ -66,7 +67,7 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
             )
         if exc is raised:
             raise
-        raise exc from raised
+        raise exc from None  # not chained: the queue's log of the job would print the message left out
 
 
 def _record_failure(
@@ -95,10 +96,19 @@ def give_up(rt: Runtime, call_pk: uuid.UUID, stage: Stage, reason: str) -> None:
 
 
 def _unexpected(raised: Exception, call_pk: uuid.UUID, stage: Stage) -> UnexpectedStageError:
-    """An error of no callsense kind, logged with its traceback (its message may not say enough)."""
-    log.exception("stage stopped on an unexpected error", call_pk=str(call_pk), stage=stage)
-    message = str(raised)
-    return UnexpectedStageError(f"unexpected {type(raised).__name__}" + (f": {message}" if message else ""))
+    """An error of no callsense kind, named by its type alone, and logged with the frames it stopped in.
+
+    Its message is kept nowhere: a library's message may quote what it was handed (pydantic's
+    ``input_value``, a server's answer), here the words said on the call, and the status detail is shown to
+    viewers, the log kept by whoever ships it (docs/redaction.md)."""
+    unexpected = UnexpectedStageError(f"unexpected {type(raised).__name__} (the log has where it stopped)")
+    log.error(
+        "stage stopped on an unexpected error",
+        call_pk=str(call_pk),
+        stage=stage,
+        exc_info=(UnexpectedStageError, unexpected, raised.__traceback__),
+    )
+    return unexpected
 
 
 def lost_race(call: Call, stage: Stage, *, force: bool) -> bool:

@@ -87,6 +87,10 @@ _DAY = r"\d{1,2}(?:st|nd|rd|th|er|º|\.)?"
 _YEAR = r"(?:19|20)\s?\d{2}"
 _DATE_PATTERNS = [
     Pattern("numeric date", rf"\b{_DAY}\s?[/.\-]\s?\d{{1,2}}\s?[/.\-]\s?{_YEAR}\b", 0.3),
+    # Year first, as the LLM writes a date in a summary now and then ("born 1985/07/04", "1985-07-04": the
+    # views read a number joined by hyphens as one, "19850704").
+    Pattern("year first", rf"\b{_YEAR}\s?[/.]\s?\d{{1,2}}\s?[/.]\s?\d{{1,2}}\b", 0.3),
+    Pattern("year first, joined", r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", 0.3),
     Pattern("day month year", rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b,?\s(?:de\s)?{_YEAR}\b", 0.3),
     Pattern("month day year", rf"(?i)\b(?:{_MONTHS})\s{_DAY},?\s{_YEAR}\b", 0.3),
 ]

@@ -9,7 +9,8 @@ value redacted in the turns is therefore redacted wherever it recurs, in the oth
 (``recurring_spans``, so the recording is masked there too) and in that text (``redact_said``):
 
 - its digits, when it has 6 or more (spoken digits read as in the turns: "four one one one…"), with any
-  spaces, dots, dashes or slashes between them, as a number of its own;
+  spaces, dots, dashes (en and em dashes too), slashes, commas or brackets between them, as a number of its
+  own;
 - its words as a phrase, in any case, with any punctuation or spacing between them;
 - for a name, in its own case (a surname "Rose" leaves "prices rose" alone): any two or more of its words in
   a row ("Will Turner" of "Dr Will Turner"), and each of its capitalised words on its own ("Böhm" of
@@ -38,7 +39,9 @@ _PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9_]*)\]")
 # Fewer digits than this recur too often by chance (an amount, a year, a house number) to be taken out
 # wherever they stand; a security code or PIN is still found by its context word.
 MIN_DIGITS = 6
-_DIGIT_GAP = r"[\s./\-]*"
+# Between its digits, what a writer (the LLM's summary) puts in a number: spaces, dots, slashes, hyphens and
+# the typographic dashes (an en dash, U+2013, between a card's groups), commas, brackets ("(0171) 234-567").
+_DIGIT_GAP = r"[\s./\-\u2010-\u2015\u2212,()]*"
 # A name hit now and then takes the capitalised word after it ("Je suis Paul Et je…", "this is Tom Can you…"),
 # or is a title alone (the French NER model's "Au revoir, [NAME]." for "Monsieur"): such a word recurs at the
 # start of every other sentence, so a name's words that are stop words of any of the four languages, or

@@ -52,8 +52,9 @@ def _events(rt: Runtime, call_id: str, kind: str) -> list[Event]:
 def test_the_stored_record_is_redacted_and_the_original_is_read_with_an_audit_row(
     rt: Runtime, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    logs.configure(level="INFO", json_lines=False)  # whatever level an earlier in-process CLI set
+    logs.configure(level="DEBUG", json_lines=False)  # every level, whatever an earlier in-process CLI set
     process(rt, "card")
+    logs.configure(level="INFO", json_lines=False)
     logged = without_timestamps("".join(capsys.readouterr()))
     assert "analyse_finished" in logged  # the stages' log lines, which name neither the card nor its type
     assert FIRST_GROUP not in logged and "CARD_NUMBER" not in logged

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from callsense import metrics
+from callsense import logs, metrics
 from callsense.backends.crm.fake import FakeDestinations
 from callsense.backends.llm.fake import FakeLLM
 from callsense.backends.recordings.fake import FakeRecordings
@@ -297,7 +297,34 @@ def test_a_database_error_in_a_stage_keeps_the_words_said_out_of_its_reason(rt: 
         transcribe.run(broken, call_pk)
     with broken.db.transaction() as session:
         detail = calls.lock(session=session, call_pk=call_pk).status_detail or ""
-    assert "NUL" in detail and "Vogelsang" not in detail
+    assert "DataError" in detail and "Vogelsang" not in detail
+
+
+def test_an_unexpected_error_that_quotes_the_call_leaves_the_words_in_no_record_and_no_log(
+    rt: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A library's message may quote what it was handed: pydantic's quotes the turn (a field missing).
+    said = {"speaker": "customer", "start": 0.0, "end": 2.0, "text": "my card is 4111 1111 1111 1111"}
+
+    class Quoting(FakeTranscriber):
+        def transcribe(self, *args: Any, **kwargs: Any) -> Any:
+            Segment.model_validate(said)
+
+    logs.configure(level="DEBUG", json_lines=False)
+    broken = dataclasses.replace(rt, transcriber=Quoting([]))
+    call_pk = ingest.ingest(broken, call_id="quoting", source=SOURCE).call_pk
+    fetch.run(broken, call_pk, local_files=False)
+    with pytest.raises(UnexpectedStageError) as raised:
+        transcribe.run(broken, call_pk)
+    logs.configure(level="INFO", json_lines=False)
+    with broken.db.transaction() as session:
+        detail = calls.lock(session=session, call_pk=call_pk).status_detail
+        events = [event.detail or "" for event in calls.events(session=session, call_pk=call_pk)]
+    assert detail == "transcribe: unexpected ValidationError (the log has where it stopped)"
+    logged = "".join(capsys.readouterr())
+    assert "in transcribe" in logged  # the frames it stopped in
+    assert raised.value.__cause__ is None  # a queue's log of the job would print the original's message
+    assert not [text for text in (detail, *events, logged) if "4111" in text]
 
 
 def _finished(rt: Runtime, call_pk: object, stage: str) -> int:

@@ -3,10 +3,12 @@ recognizers for: each entity type, spoken digits, numbers split over turns, and 
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from callsense import logs
 from callsense.calls.schemas import Segment, Speaker, Word
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction.engine import PresidioRedactor
@@ -25,6 +27,19 @@ AGENT, CUSTOMER = Speaker.agent, Speaker.customer
 @pytest.fixture(scope="module")
 def redactor() -> PresidioRedactor:
     return PresidioRedactor(RedactionSettings(custom_patterns={"POLICY_NUMBER": r"\bPOL-?\d{6}\b"}))
+
+
+def test_a_debug_log_carries_no_value_found(
+    redactor: PresidioRedactor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger that sets no level of its own writes DEBUG lines
+    logs.configure(level="DEBUG", json_lines=False)
+    said = "My name is Rose Miller, my card number is 4111 1111 1111 1111, rose.miller@gmail.com."
+    redactor.redact_segments([whisper_turn(CUSTOMER, said)], language="en")
+    redactor.redact_text("Rose Miller paid with 4111 1111 1111 1111.", language="en")
+    logs.configure(level="INFO", json_lines=False)
+    logged = [record.getMessage() for record in caplog.records]
+    assert not [line for line in logged if "4111" in line or "Miller" in line or "miller" in line]
 
 
 CASES = [
@@ -360,9 +375,10 @@ def test_a_call_without_personal_data_is_unchanged(redactor: PresidioRedactor) -
 
 
 def test_free_text_is_redacted_too(redactor: PresidioRedactor) -> None:
-    summary = "  The caller (john.smith@example.com) paid\nwith card 4111 1111 1111 1111.\n"
+    summary = "  Born 1985-07-04, the caller (john.smith@example.com) paid\nwith card 4111 1111 1111 1111.\n"
     redacted = redactor.redact_text(summary, language="en")
-    assert redacted == "  The caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
+    assert redacted == "  Born [DATE_OF_BIRTH], the caller [EMAIL] paid\nwith card [CARD_NUMBER].\n"
+    assert redactor.redact_text("DOB: 1985/07/04.", language="en") == "DOB: [DATE_OF_BIRTH]."
 
 
 def test_names_after_a_cue_are_looked_for_in_russian_and_turkish_but_not_in_caseless_scripts(

@@ -35,9 +35,16 @@ def test_a_name_word_that_is_a_stop_word_or_a_title_is_not_looked_for_alone() ->
 def test_a_number_read_out_in_words_recurs_as_digits_with_any_separators() -> None:
     said = "it is four one one one one one one one one one one one one one one two"
     words = ["four", "one", "two"]
-    summary = "Paid with 4111-1111-1111-1112, then 4111 1111 1111 1112 again; order 41111 and 1112 kept."
+    summary = (
+        "Paid with 4111-1111-1111-1112, then 4111 1111 1111 1112 again, "
+        "4111\u20131111\u20131111\u20131112 (as the LLM writes a dash), 4111,1111,1111,1112 and "
+        "(4111) 1111 1111 1112; order 41111 and 1112 kept."
+    )
     redacted = _redacted(said, words, "CARD_NUMBER", summary=summary)
-    assert redacted == "Paid with [CARD_NUMBER], then [CARD_NUMBER] again; order 41111 and 1112 kept."
+    assert redacted == (
+        "Paid with [CARD_NUMBER], then [CARD_NUMBER] again, [CARD_NUMBER] (as the LLM writes a dash), "
+        "[CARD_NUMBER] and ([CARD_NUMBER]; order 41111 and 1112 kept."
+    )
 
 
 def test_a_spanish_number_and_a_phrase_in_any_case() -> None:
