@@ -58,7 +58,7 @@ class CallCriteria:
     statuses: tuple[CallStatus, ...] = ()  # in any of them; () does not narrow
     since: datetime | None = None  # at or after
     until: datetime | None = None  # before
-    language: str | None = None
+    language: str | None = None  # Whisper's code, in any case
     topic: str | None = None  # words the topic contains: a taxonomy label, or words of older free-text topics
     # The taxonomy's labels (analysis.topics): a topic filter that is one of them leaves out the other labels
     # that contain it ("Billing" is not "Billing dispute").
@@ -89,35 +89,44 @@ def _topic(words: str, labels: frozenset[str]) -> list[ColumnElement[bool]]:
     return found
 
 
+def _typed(value: str | None) -> str | None:
+    """A typed filter as compared: without the spaces around it (" Billing" is "Billing"); None when blank.
+    The dashboard's form strips them; an API client's query string may not."""
+    return (value or "").strip() or None
+
+
 def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[ColumnElement[bool]]:
     """The ``where`` clauses; the text search reaches transcripts only with ``include_transcripts``."""
     found: list[ColumnElement[bool]] = []
+    language, topic, agent, category = map(
+        _typed, (criteria.language, criteria.topic, criteria.agent, criteria.category)
+    )
     if criteria.statuses:
         found.append(Call.status.in_([status.value for status in criteria.statuses]))
     if criteria.since is not None:
         found.append(call_time >= criteria.since)
     if criteria.until is not None:
         found.append(call_time < criteria.until)
-    if criteria.language:
-        found.append(Call.language == criteria.language)
-    if criteria.topic:
-        found.extend(_topic(criteria.topic, criteria.topic_labels))
+    if language:
+        found.append(Call.language == language.lower())  # Whisper's codes are lower case: "EN" is "en"
+    if topic:
+        found.extend(_topic(topic, criteria.topic_labels))
     if criteria.sentiment is not None:
         found.append(Call.sentiment == criteria.sentiment.value)
     if criteria.outcome is not None:
         found.append(_OUTCOME_CONDITIONS[criteria.outcome])
-    if criteria.agent and criteria.agent.strip():
-        found.append(agent_folded == func.lower(criteria.agent.strip()))
+    if agent:
+        found.append(agent_folded == func.lower(agent))
     if criteria.non_talk_above is not None:
         found.append(non_talk_seconds > criteria.non_talk_above)
     if criteria.interruptions_above is not None:
         found.append(interruptions > criteria.interruptions_above)
-    if criteria.category:
+    if category:
         # Names are unique ignoring case (as categories.save compares them): "long hold" is "Long hold".
         # An alias: a query of call_categories joined to calls (Insights' categories chart) would otherwise
         # correlate both tables out of the subquery, leaving it no FROM.
         tagged = aliased(CallCategory)
-        named = func.lower(tagged.category) == func.lower(criteria.category)
+        named = func.lower(tagged.category) == func.lower(category)
         found.append(exists().where(tagged.call_pk == Call.id, named))
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))

@@ -82,6 +82,7 @@ def test_every_route_behind_a_token_declares_the_answer_to_a_database_outage() -
         ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"description": 1}, 422),
         ("GET", "/calls?limit=0", "/calls", Role.viewer, None, 422),
         ("GET", "/calls?cursor=not-one", "/calls", Role.viewer, None, 422),
+        ("GET", "/calls?since=2026-02-01T00:00:00Z&until=2026-01-01", "/calls", Role.viewer, None, 422),
         ("GET", "/calls/a%00b", "/calls/{call_id}", Role.viewer, None, 422),
         ("GET", "/deliveries?destination=a%00b", "/deliveries", Role.admin, None, 422),
         ("GET", "/deliveries?cursor=not-one", "/deliveries", Role.admin, None, 422),
@@ -195,3 +196,24 @@ def test_a_viewers_record_says_null_for_the_transcript_it_withholds(
     assert read[Role.analyst]["transcript"].startswith("Agent: ")
     declared = CallRecord.model_json_schema()["properties"]["transcript"]
     assert {"type": "null"} in declared["anyOf"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "as_stored"),
+    [
+        ({"agent": "  david "}, {"agent": "David"}),
+        ({"language": "ES"}, {"language": "es"}),
+        ({"topic": " internet "}, {"topic": "internet"}),
+    ],
+)
+def test_a_typed_filter_finds_what_the_stored_value_finds(
+    client: TestClient, bearer: dict[Role, dict[str, str]], typed: dict[str, str], as_stored: dict[str, str]
+) -> None:
+    """An API client's filter is compared as the dashboard's form sends it: without the spaces around it, the
+    agent's name and the language code in any case (each found nothing before, silently)."""
+
+    def listed(params: dict[str, str]) -> list[str]:
+        page = client.get("/calls", params=params, headers=bearer[Role.viewer]).json()
+        return [item["call_id"] for item in page["items"]]
+
+    assert listed(typed) == listed(as_stored) != []
