@@ -103,7 +103,8 @@ def _listing(rt: Runtime) -> CategoryList:
 
 async def _one(rt: Runtime, name: str) -> CategoryView:
     listed = await run_in_threadpool(_listing, rt)
-    found = next((item for item in listed.items if item.name.lower() == name.lower()), None)
+    # Stripped, as a PUT's name is (Category strips it): what "PUT /categories/Refund%20" made is found there.
+    found = next((item for item in listed.items if item.name.lower() == name.strip().lower()), None)
     if found is None:
         raise NotFoundError(f"no category named '{name}'")
     return found

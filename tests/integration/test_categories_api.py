@@ -147,7 +147,9 @@ def test_deleting_over_the_api(client: TestClient, rt: Runtime, admin: dict[str,
     assert created.is_success
     _work(rt)
     assert _matches(client, "Agent refund", admin) == ["demo-refund"]
-    assert client.delete("/categories/AGENT REFUND", headers=admin).status_code == 204  # names ignore case
+    # Names ignore case, and the spaces around them, as a PUT's name does.
+    assert client.get("/categories/%20agent refund%20", headers=admin).json()["name"] == "Agent refund"
+    assert client.delete("/categories/AGENT REFUND%20", headers=admin).status_code == 204
     assert _matches(client, "Agent refund", admin) == []  # at once, before any job ran
     assert client.get("/categories/Agent refund", headers=admin).status_code == 404
     assert client.delete("/categories/Agent refund", headers=admin).status_code == 404
