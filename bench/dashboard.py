@@ -204,6 +204,7 @@ def main() -> None:
             ("sorted by agent (no index), first", "/app/calls?sort=agent&dir=asc"),
             ("filter language + sentiment", "/app/calls?language=es&sentiment=Negative"),
             ("filter one agent + 7 days", "/app/calls?agent=agent-42&since=" + _days_ago(7)),
+            ("filter one agent, typed in another case", "/app/calls?agent=+AGENT-42+"),
             ("search 'router'", "/app/calls?q=router"),
             ("search 'refund technician'", "/app/calls?q=refund+technician"),
             ("search 'refund -technician'", "/app/calls?q=refund+-technician"),
@@ -297,6 +298,7 @@ def _api_pages() -> list[tuple[str, str]]:
         ("API calls, first page", "/calls"),
         ("API calls, offset 50,000", "/calls?offset=50000"),
         ("API calls, topic + category", "/calls?topic=Complaint&category=Upsell"),
+        ("API calls, one agent in another case", "/calls?agent=Agent-42"),
         ("API calls, two statuses", "/calls?status=failed&status=no_speech"),
         ("API calls, interruptions above 12", "/calls?interruptions_above=12"),
         (

@@ -33,6 +33,7 @@ from callsense.calls import access, queries, views
 from callsense.calls import service as calls
 from callsense.calls.models import Call, in_utc
 from callsense.calls.schemas import CallRecord, CallStatus, Sentiment
+from callsense.errors import PermanentError
 from callsense.pipeline import ask
 from callsense.security.tokens import Role
 from callsense.serving import JobsDep, RuntimeDep
@@ -85,8 +86,12 @@ def list_calls(
         Query(alias="status", description="calls in this status; repeated, in any of them"),
     ] = None,
     since: Annotated[datetime | None, Query(description=f"calls at or after this time{IN_UTC}")] = None,
-    until: Annotated[datetime | None, Query(description=f"calls before this time{IN_UTC}")] = None,
-    language: Annotated[str | None, Query(max_length=16)] = None,
+    until: Annotated[
+        datetime | None, Query(description=f"calls before this time{IN_UTC}; after since, else 422")
+    ] = None,
+    language: Annotated[
+        str | None, Query(max_length=16, description="Whisper's code of the language, in any case (en)")
+    ] = None,
     topic: Annotated[
         str | None,
         Query(
@@ -98,7 +103,10 @@ def list_calls(
         queries.OutcomeFilter | None,
         Query(description="calls resolved, not resolved, needing a callback, or escalated"),
     ] = None,
-    agent: Annotated[str | None, Query(max_length=200)] = None,
+    agent: Annotated[
+        str | None,
+        Query(max_length=200, description="the agent's name, ignoring case and surrounding spaces"),
+    ] = None,
     non_talk_above: Annotated[
         float | None,
         Query(
@@ -127,10 +135,14 @@ def list_calls(
         Query(max_length=200, description="a page's next_cursor: the calls listed after that page's last"),
     ] = None,
 ) -> CallPage:
+    since, until = in_utc(since), in_utc(until)
+    if since is not None and until is not None and since >= until:
+        # Said, as the dashboard says it beside its filters: an empty list would look like no calls.
+        raise PermanentError("until is not after since: no call can match (since is included, until is not)")
     criteria = queries.CallCriteria(
         statuses=tuple(status_ or ()),
-        since=in_utc(since),
-        until=in_utc(until),
+        since=since,
+        until=until,
         language=language,
         topic=topic,
         topic_labels=frozenset(label.label for label in rt.settings.analysis.topics),

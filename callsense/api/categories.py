@@ -1,14 +1,15 @@
 """Call categories for admins (docs/analytics.md, Categories): those in force, a dashboard category created,
 replaced or deleted, and how far the re-evaluation of stored calls got. A change takes the dashboard's path
 (``serving.save_category``, ``serving.delete_category``): audited, and the stored calls re-evaluated by the
-``categories`` queue."""
+``categories`` queue. Its progress is at ``/categories/-/reevaluation``, outside the categories' names."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -102,7 +103,8 @@ def _listing(rt: Runtime) -> CategoryList:
 
 async def _one(rt: Runtime, name: str) -> CategoryView:
     listed = await run_in_threadpool(_listing, rt)
-    found = next((item for item in listed.items if item.name.lower() == name.lower()), None)
+    # Stripped, as a PUT's name is (Category strips it): what "PUT /categories/Refund%20" made is found there.
+    found = next((item for item in listed.items if item.name.lower() == name.strip().lower()), None)
     if found is None:
         raise NotFoundError(f"no category named '{name}'")
     return found
@@ -115,7 +117,12 @@ def list_categories(rt: RuntimeDep, _: AdminDep) -> CategoryList:
     return _listing(rt)
 
 
-@router.get("/reevaluation", response_model=Reevaluation)
+# "-" begins no category name (config/categories.py): a path under it is never a category's. The progress was
+# at /categories/reevaluation, where it hid a category of that name; its operationId is still that path's, so
+# generated clients keep their method's name.
+@router.get(
+    "/-/reevaluation", response_model=Reevaluation, operation_id="reevaluation_categories_reevaluation_get"
+)
 def reevaluation(rt: RuntimeDep, _: AdminDep) -> Reevaluation:
     """How many analysed calls are evaluated with the categories in force: after a change, the
     ``categories`` queue's workers bring ``done`` up to ``total``."""
@@ -123,10 +130,29 @@ def reevaluation(rt: RuntimeDep, _: AdminDep) -> Reevaluation:
     return Reevaluation(done=done.done, total=done.total, finished=done.finished)
 
 
-@router.get("/{name:path}", response_model=CategoryView, responses={**NOT_FOUND, **INVALID})
-async def get_category(name: str, rt: RuntimeDep, _: AdminDep) -> CategoryView:
+FORMER_PROGRESS_PATH = "reevaluation"
+
+
+@router.get(
+    "/{name:path}",
+    response_model=CategoryView,
+    responses={
+        **NOT_FOUND,
+        **INVALID,
+        status.HTTP_307_TEMPORARY_REDIRECT: {
+            "description": "GET /categories/reevaluation while no category has that name: to the "
+            "re-evaluation's progress, GET /categories/-/reevaluation (its former path, for older clients)"
+        },
+    },
+)
+async def get_category(name: str, request: Request, rt: RuntimeDep, _: AdminDep) -> CategoryView | Response:
     """One category in force, by its name in any case (names are unique ignoring it)."""
-    return await _one(rt, name)
+    try:
+        return await _one(rt, name)
+    except NotFoundError:
+        if name != FORMER_PROGRESS_PATH:
+            raise
+    return RedirectResponse(request.url_for("reevaluation"), status.HTTP_307_TEMPORARY_REDIRECT)
 
 
 @router.put(
@@ -148,8 +174,8 @@ async def put_category(
     response: Response,
 ) -> CategoryView:
     """Create (201) or replace (200) a dashboard category, as the dashboard's Categories page does: audited,
-    and every stored analysed call is re-evaluated by the queue (``GET /categories/reevaluation``). A name of
-    the settings file is refused: it changes there."""
+    and every stored analysed call is re-evaluated by the queue (``GET /categories/-/reevaluation``). A name
+    of the settings file is refused: it changes there."""
     try:
         saved = await serving.save_category(
             rt, jobs_app, name=name, description=body.description, rule=body.rule, actor=principal.name

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from callsense import serving
 from callsense.api.deps import BEHIND_A_TOKEN, INVALID, Principal, refusal, refused_below, require
@@ -22,10 +22,14 @@ router = APIRouter(
 
 
 class DeliveryPage(BaseModel):
-    items: list[deliveries.DeliveryView]
-    total: int  # of the deliveries chosen by status and destination, on every page
-    limit: int
-    offset: int
+    items: list[deliveries.DeliveryView] = Field(description="newest first (by creation time, then id)")
+    total: int = Field(description="deliveries chosen by status and destination, on every page")
+    limit: int = Field(description="the most items a page holds")
+    offset: int = Field(description="items skipped before this page")
+    next_cursor: str | None = Field(
+        description="?cursor= for the page after this one, which neither repeats nor skips a delivery when "
+        "deliveries are queued meanwhile (an offset would); null on the last page"
+    )
 
 
 @router.get("", response_model=DeliveryPage)
@@ -36,14 +40,26 @@ def list_deliveries(
     destination: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="a page's next_cursor: the deliveries after that page's last"),
+    ] = None,
 ) -> DeliveryPage:
     """Deliveries, newest first: status, attempts, the CRM's id or its last error (dead letters: dead)."""
     with rt.db.transaction() as session:
+        # One more than the page: whether a next page exists, without a cursor that leads to an empty one.
         rows = deliveries.views(
-            session=session, status=status_, destination=destination, limit=limit, offset=offset
+            session=session,
+            status=status_,
+            destination=destination,
+            limit=limit + 1,
+            offset=offset,
+            after=cursor,
         )
         total = deliveries.count(session=session, status=status_, destination=destination)
-    return DeliveryPage(items=rows, total=total, limit=limit, offset=offset)
+    page = rows[:limit]
+    next_cursor = deliveries.cursor_of(page[-1]) if len(rows) > limit else None
+    return DeliveryPage(items=page, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
 @router.post(

@@ -44,7 +44,8 @@ def read_record(
     reads the text as said instead of the redacted view, audited as ``sensitive_viewed``."""
     if not transcript_allowed:
         record = calls.to_record(call=call, keyring=keyring)
-        hidden: dict[str, object] = {"transcript": "", "segments": [], "translated_transcript": None}
+        # null, as the translation: withheld, which "" (a call in which nothing was said) would not tell.
+        hidden: dict[str, object] = {"transcript": None, "segments": [], "translated_transcript": None}
         quoteless = [match.without_quotes() for match in record.categories]
         return record.model_copy(update={**hidden, "categories": quoteless})
     kind = "sensitive_viewed" if original else "transcript_viewed"

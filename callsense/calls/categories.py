@@ -121,10 +121,10 @@ def _audit(session: Session, kind: str, name: str, actor: str) -> None:
 
 
 def remove(*, session: Session, name: str, actor: str) -> None:
-    """Delete a dashboard category (its name in any case, as names are unique ignoring it) and every call's
-    match of it at once, audited."""
+    """Delete a dashboard category (its name in any case, as names are unique ignoring it, and without the
+    spaces around it, which a saved name never has) and every call's match of it at once, audited."""
     row = session.scalars(
-        select(CategoryDefinition).where(func.lower(CategoryDefinition.name) == name.lower())
+        select(CategoryDefinition).where(func.lower(CategoryDefinition.name) == name.strip().lower())
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"no dashboard category named '{name}'")

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, DateTime, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from callsense.calls import queries
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, utcnow
 from callsense.errors import CallGoneError, NotFoundError
@@ -102,15 +103,24 @@ def views(
     destination: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    after: str | None = None,
 ) -> list[DeliveryView]:
+    """Newest first (then by id); ``after`` a ``cursor_of`` the last delivery of the page before."""
     query = select(Delivery, Call.call_id).join(Call, Call.id == Delivery.call_pk)
+    query = query.where(*_chosen(status=status, destination=destination))
+    if after is not None:
+        query = query.where(
+            queries.newest_first_after(after, at=Delivery.created_at, row_id=Delivery.id, listed="deliveries")
+        )
     rows = session.execute(
-        query.where(*_chosen(status=status, destination=destination))
-        .order_by(Delivery.created_at.desc(), Delivery.id)
-        .limit(limit)
-        .offset(offset)
+        query.order_by(Delivery.created_at.desc(), Delivery.id).limit(limit).offset(offset)
     )
     return [_view(delivery, call_id) for delivery, call_id in rows]
+
+
+def cursor_of(delivery: DeliveryView) -> str:
+    """The cursor (``views``' ``after``) that lists the deliveries after ``delivery``."""
+    return queries.encode_cursor(delivery.created_at, delivery.id)
 
 
 def count(*, session: Session, status: DeliveryStatus | None = None, destination: str | None = None) -> int:

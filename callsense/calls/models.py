@@ -76,6 +76,8 @@ class Call(Base):
     # The operations page counts the calls under legal hold on every load: a few among all (schema 0015).
     __table_args__ = (
         Index("ix_calls_legal_hold_at", "legal_hold_at", postgresql_where=text("legal_hold_at is not null")),
+        # The agent filter compares names ignoring case and surrounding spaces (queries.agent_folded, 0017).
+        Index("ix_calls_agent_folded", text("lower(btrim(agent))")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, cast, exists, func, literal_column, or_
+from sqlalchemy import ColumnElement, Date, SQLColumnExpression, and_, cast, exists, func, literal_column, or_
 from sqlalchemy.orm import aliased
 
 from callsense.calls import search
@@ -46,6 +46,9 @@ call_day = cast(func.timezone(literal_column("'UTC'"), call_time), Date)
 non_talk_seconds = Call.non_talk_seconds
 agent_share = Call.agent_talk_share
 interruptions = Call.interruptions
+# The agent as the filter compares it: "jane doe " is "Jane Doe". The index ix_calls_agent_folded (schema
+# 0017) is on this very expression, so a filter on one agent reads only that agent's calls.
+agent_folded = func.lower(func.btrim(Call.agent))
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,14 @@ class CallCriteria:
     statuses: tuple[CallStatus, ...] = ()  # in any of them; () does not narrow
     since: datetime | None = None  # at or after
     until: datetime | None = None  # before
-    language: str | None = None
+    language: str | None = None  # Whisper's code, in any case
     topic: str | None = None  # words the topic contains: a taxonomy label, or words of older free-text topics
     # The taxonomy's labels (analysis.topics): a topic filter that is one of them leaves out the other labels
     # that contain it ("Billing" is not "Billing dispute").
     topic_labels: frozenset[str] = frozenset()
     sentiment: Sentiment | None = None
     outcome: OutcomeFilter | None = None
-    agent: str | None = None
+    agent: str | None = None  # the agent's name, ignoring case and the spaces around it
     text: str | None = None  # full-text search
     non_talk_above: float | None = None  # seconds of non-talk time, exclusive
     interruptions_above: int | None = None  # both speakers' interruptions, exclusive
@@ -86,57 +89,78 @@ def _topic(words: str, labels: frozenset[str]) -> list[ColumnElement[bool]]:
     return found
 
 
+def _typed(value: str | None) -> str | None:
+    """A typed filter as compared: without the spaces around it (" Billing" is "Billing"); None when blank.
+    The dashboard's form strips them; an API client's query string may not."""
+    return (value or "").strip() or None
+
+
 def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[ColumnElement[bool]]:
     """The ``where`` clauses; the text search reaches transcripts only with ``include_transcripts``."""
     found: list[ColumnElement[bool]] = []
+    language, topic, agent, category = map(
+        _typed, (criteria.language, criteria.topic, criteria.agent, criteria.category)
+    )
     if criteria.statuses:
         found.append(Call.status.in_([status.value for status in criteria.statuses]))
     if criteria.since is not None:
         found.append(call_time >= criteria.since)
     if criteria.until is not None:
         found.append(call_time < criteria.until)
-    if criteria.language:
-        found.append(Call.language == criteria.language)
-    if criteria.topic:
-        found.extend(_topic(criteria.topic, criteria.topic_labels))
+    if language:
+        found.append(Call.language == language.lower())  # Whisper's codes are lower case: "EN" is "en"
+    if topic:
+        found.extend(_topic(topic, criteria.topic_labels))
     if criteria.sentiment is not None:
         found.append(Call.sentiment == criteria.sentiment.value)
     if criteria.outcome is not None:
         found.append(_OUTCOME_CONDITIONS[criteria.outcome])
-    if criteria.agent:
-        found.append(Call.agent == criteria.agent)
+    if agent:
+        found.append(agent_folded == func.lower(agent))
     if criteria.non_talk_above is not None:
         found.append(non_talk_seconds > criteria.non_talk_above)
     if criteria.interruptions_above is not None:
         found.append(interruptions > criteria.interruptions_above)
-    if criteria.category:
+    if category:
         # Names are unique ignoring case (as categories.save compares them): "long hold" is "Long hold".
         # An alias: a query of call_categories joined to calls (Insights' categories chart) would otherwise
         # correlate both tables out of the subquery, leaving it no FROM.
         tagged = aliased(CallCategory)
-        named = func.lower(tagged.category) == func.lower(criteria.category)
+        named = func.lower(tagged.category) == func.lower(category)
         found.append(exists().where(tagged.call_pk == Call.id, named))
     if criteria.text:
         found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
     return found
 
 
-def encode_cursor(value: Any, call_pk: uuid.UUID) -> str:
-    """Where a list stopped: the last call's sort value and id, not its place, so calls that arrive or go
-    before it do not move the next page (the dashboard's pages and the API's)."""
+def encode_cursor(value: Any, row_id: uuid.UUID) -> str:
+    """Where a list stopped: the last row's sort value and id, not its place, so rows that arrive or go
+    before it do not move the next page (the dashboard's pages of calls; the API's of calls, deliveries)."""
     shown = value.isoformat() if isinstance(value, datetime) else value
-    return base64.urlsafe_b64encode(json.dumps([shown, str(call_pk)]).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps([shown, str(row_id)]).encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None, parse: Callable[[Any], Any]) -> tuple[Any, uuid.UUID] | None:
-    """The sort value (read by ``parse``) and call id of ``encode_cursor``; None for none or a mangled one."""
+    """The sort value (read by ``parse``) and row id of ``encode_cursor``; None for none or a mangled one."""
     if not cursor:
         return None
     try:
-        value, call_pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return parse(value), uuid.UUID(str(call_pk))  # str: uuid.UUID(5) raises AttributeError
+        value, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return parse(value), uuid.UUID(str(row_id))  # str: uuid.UUID(5) raises AttributeError
     except (ValueError, TypeError, OverflowError):
         return None
+
+
+def newest_first_after(
+    cursor: str, *, at: SQLColumnExpression[datetime], row_id: SQLColumnExpression[uuid.UUID], listed: str
+) -> ColumnElement[bool]:
+    """The rows a list ordered by ``at`` newest first, then by ``row_id``, shows after the row ``cursor`` was
+    made from; a cursor no page of ``listed`` gave is refused (422)."""
+    decoded = decode_cursor(cursor, datetime.fromisoformat)
+    if decoded is None:
+        raise PermanentError(f"the cursor is not one a page of {listed} gave (next_cursor)")
+    after_at, after_id = decoded
+    return or_(at < after_at, and_(at == after_at, row_id > after_id))
 
 
 def cursor_of(call: Call) -> str:
@@ -146,8 +170,4 @@ def cursor_of(call: Call) -> str:
 
 def listed_after(cursor: str) -> ColumnElement[bool]:
     """The calls a list ordered as ``cursor_of`` says shows after the call the cursor was made from."""
-    decoded = decode_cursor(cursor, datetime.fromisoformat)
-    if decoded is None:
-        raise PermanentError("the cursor is not one a page of calls gave (next_cursor)")
-    at, pk = decoded
-    return or_(call_time < at, and_(call_time == at, Call.id > pk))
+    return newest_first_after(cursor, at=call_time, row_id=Call.id, listed="calls")

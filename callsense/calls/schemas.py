@@ -335,7 +335,11 @@ class CallRecord(BaseModel):
     language_probability: float | None = Field(
         default=None, description="Whisper's confidence in the language; under 0.5 is worth a look"
     )
-    transcript: str = Field(default="", description="one line per turn, 'Agent: ...' when speakers are known")
+    transcript: str | None = Field(
+        default=None,
+        description="one line per turn, 'Agent: ...' when speakers are known (empty when nothing was said or "
+        "the text was purged); null in a viewer's record, which holds none of the words said",
+    )
     translated_transcript: str | None = Field(
         default=None, description="the English translation of a non-English call"
     )

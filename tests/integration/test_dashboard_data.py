@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from callsense.calls import queries
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import AnalysisResult, Segment, Speaker
@@ -232,6 +233,23 @@ def test_filters_narrow_the_list(rt: Runtime) -> None:
     assert _ids(rt, CallFilters(outcome="escalated")) == set()  # false or not said
     today = datetime.now(UTC).date()
     assert "demo-bill-de" not in _ids(rt, CallFilters(since=today - timedelta(days=1)))
+
+
+def test_the_agent_filter_ignores_case_and_surrounding_spaces_through_its_index(rt: Runtime) -> None:
+    """A name typed as "jane doe" finds "Jane Doe" (and a name stored with spaces around it); the filter's
+    expression is the one ix_calls_agent_folded indexes, so a list of one agent's calls reads the index."""
+    with rt.db.transaction() as session:
+        _registered(rt, session, "agent-spaced", calls.CallDetails(agent=" Jane Doe "))
+    typed = CallFilters.parse({"agent": "  jane DOE "})
+    assert _ids(rt, typed) == {"agent-spaced"}
+    assert _ids(rt, CallFilters(agent="david")) == _ids(rt, CallFilters(agent="David")) != set()
+    with rt.db.transaction() as session:
+        session.execute(text("set local enable_seqscan = off"))  # a few rows: the planner would scan them
+        where = queries.conditions(criteria=typed.criteria(), include_transcripts=True)
+        query = select(Call.id).where(*where)
+        compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = "\n".join(session.scalars(text(f"explain {compiled}")))
+    assert "ix_calls_agent_folded" in plan, plan
 
 
 def _store_topic(rt: Runtime, call_id: str, topic: str) -> None:
