@@ -112,6 +112,17 @@ def lost_race(call: Call, stage: Stage, *, force: bool) -> bool:
     return True
 
 
+def superseded(call: Call, generation: int) -> bool:
+    """True when the call was reprocessed (``calls.generation`` raised) since this run read ``generation``:
+    the later request wins, so this run stores nothing and leaves the call to the request's own run, which
+    may use other settings (a model, a language, a source's words) than this one began with. Asked under the
+    call's row lock just before storing."""
+    if call.generation == generation:
+        return False
+    log.info("the call was reprocessed while this run worked; its results are dropped", call_pk=str(call.id))
+    return True
+
+
 def is_done(call: Call, stage: Stage) -> bool:
     """Judged from the stored results, not the status, so a retry after a later stage failed resumes there."""
     if stage == "fetch":  # a transcript without a recording: redaction discarded the original
