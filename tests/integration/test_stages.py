@@ -384,7 +384,9 @@ def test_a_reprocess_while_the_transcription_runs_keeps_the_new_runs_transcript(
     class ReprocessedMeanwhile(FakeTranscriber):
         def transcribe(self, *args: Any, **kwargs: Any) -> Any:
             with rt.db.transaction() as session:
-                actions.restart(session=session, call_id="restarted", actor="admin", via="api", blobs=rt.blobs)
+                actions.restart(
+                    session=session, call_id="restarted", actor="admin", via="api", blobs=rt.blobs
+                )
             return super().transcribe(*args, **kwargs)
 
     stale = [_turn(Speaker.agent, "Of the settings before.", 0.0, 1.0)]
