@@ -254,11 +254,14 @@ def statuses(*, session: Session) -> dict[str, SourceStatus]:
     return {row.source: row for row in session.scalars(select(SourceStatus))}
 
 
-def call_with_audio(*, session: Session, source: str, sha256: str) -> tuple[uuid.UUID, str] | None:
-    """The first call ``source`` took whose recording has this SHA-256 (its key and call id), if any."""
+def call_with_audio(
+    *, session: Session, source: str, sha256: str, other_than: str
+) -> tuple[uuid.UUID, str] | None:
+    """The first call ``source`` took whose recording has this SHA-256 (its key and call id), if any, but
+    the call ``other_than`` (the file's own, which a take killed after its fetch stored the audio left)."""
     query = (
         select(Call.id, Call.call_id)
-        .where(Call.source_name == source, Call.audio_sha256 == sha256)
+        .where(Call.source_name == source, Call.audio_sha256 == sha256, Call.call_id != other_than)
         .order_by(Call.created_at)
         .limit(1)
     )

@@ -275,7 +275,7 @@ def _take(
                 sha256 = hashlib.file_digest(audio, "sha256").hexdigest()
             derived = recording.call_id == derived_call_id(source.name, item.key)
             copy_of = derived and rules.duplicate_audio is DuplicateAudio.skip
-            if copy_of and (original := taken_copy(rt, report, item, sha256)) is not None:
+            if copy_of and (original := taken_copy(rt, report, item, recording.call_id, sha256)) is not None:
                 _finish(rt, source, item, report, original)
                 return
             ingested = ingest.ingest(

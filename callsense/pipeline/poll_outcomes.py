@@ -58,18 +58,20 @@ def require_same_audio(rt: Runtime, call_pk: uuid.UUID, call_id: str, sha256: st
     )
 
 
-def taken_copy(rt: Runtime, report: PollReport, item: Listed, sha256: str) -> uuid.UUID | None:
+def taken_copy(rt: Runtime, report: PollReport, item: Listed, call_id: str, sha256: str) -> uuid.UUID | None:
     """The call of the source that has this audio already, if any: the file is that recording renamed or
     copied (two calls never have the same recording), so it is settled as that call's, noted on its trail,
     and not registered again."""
     with rt.db.transaction() as session:
-        original = source_files.call_with_audio(session=session, source=report.source, sha256=sha256)
+        original = source_files.call_with_audio(
+            session=session, source=report.source, sha256=sha256, other_than=call_id
+        )
     if original is None:
         return None
-    call_pk, call_id = original
+    call_pk, original_id = original
     report.duplicates += 1
     reason = (
-        f"the same audio (SHA-256 {sha256[:12]}…) as call '{call_id}', taken already from this source; "
+        f"the same audio (SHA-256 {sha256[:12]}…) as call '{original_id}', taken already from this source; "
         'not registered again (duplicate_audio = "take" takes it as a call of its own)'
     )
     note(rt, report, item, FileStatus.ingested, reason, call_pk, kind="duplicate")

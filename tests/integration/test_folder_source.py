@@ -517,6 +517,32 @@ def test_a_file_that_stops_every_take_is_given_up_with_its_reason_and_taken_agai
     assert _rows(rt)["bad.wav"] == ("ingested", None)
 
 
+def test_a_take_killed_after_its_fetch_is_taken_over_as_its_own_call_not_a_copy(
+    rt: Runtime, root: Path
+) -> None:
+    """Killed after the fetch stored the audio, before the file's row said so: the poll that takes it over
+    finds the file's own call with that audio, which is no copy of another call."""
+    put(root, "a.wav", tiny_wav())
+
+    class DyingAfterFetch(FolderSource):
+        @contextlib.contextmanager
+        def staged(self, listed: Listed) -> Iterator[str]:
+            with super().staged(listed) as local_copy:
+                yield local_copy
+            raise _Killed
+
+    settings = rt.settings.sources.named("nas")
+    assert settings is not None
+    _poll(rt)
+    time.sleep(STABLE + 0.1)
+    with pytest.raises(_Killed):
+        poll.poll(rt, DyingAfterFetch(settings), stable_seconds=STABLE)
+    with rt.db.transaction() as session:  # the lease of the dead poller runs out
+        session.execute(update(SourceFile).values(updated_at=func.now() - source_files.TAKING_LEASE))
+    report = _poll(rt)
+    assert (len(report.fetched), report.duplicates, _rows(rt)["a.wav"]) == (1, 0, ("ingested", None))
+
+
 def test_a_renamed_recording_without_a_call_id_is_not_a_second_call(settings: Settings, root: Path) -> None:
     """With no call id in its name, a file's call id comes from its path: the same recording renamed or
     copied was a second call, its audio processed twice. Its SHA-256 finds the call taken already."""
