@@ -3,7 +3,8 @@
 Every stage is idempotent: it first checks what the call already has and skips work that is done (unless
 forced), writes its results, the call's new status and its audit event in one transaction, and on failure
 stores ``failed`` with the reason and nothing else. A queue worker can therefore retry any stage at any time;
-two runs at once store the results of the first to commit (``lost_race``).
+two runs at once store the results of the first to commit (``lost_race``), unless the call was reprocessed
+after one began: then the later request wins and that run stores nothing (``superseded``).
 When the queue will run the stage again (``QUEUE_RETRIES``), a retryable failure leaves the status as it was,
 with the reason as its detail: the call is not ``failed`` between two runs.
 
