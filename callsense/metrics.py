@@ -49,6 +49,12 @@ CALLS = Gauge("callsense_calls", "Calls by status", ["status"], registry=REGISTR
 OUTBOX = Gauge(
     "callsense_outbox", "Deliveries by destination and status", ["destination", "status"], registry=REGISTRY
 )
+SOURCE_FILES_GIVEN_UP = Gauge(
+    "callsense_source_files_given_up",
+    "Files of a recording source given up (takes ended with no outcome max_attempts times in a row)",
+    ["source"],
+    registry=REGISTRY,
+)
 OLDEST_DUE = Gauge(
     "callsense_queue_oldest_due_seconds",
     "Seconds the oldest job that is due to run has waited for a worker, by stage (0: none waits)",
@@ -105,6 +111,9 @@ def render(db: Database, *, queue: Queue, blob_dir: Path, categories_stale: int)
         outbox = session.execute(
             text("select destination, status, count(*) from deliveries group by 1, 2")
         ).all()
+        given_up = session.execute(
+            text("select source, count(*) from source_files where status = 'given_up' group by 1")
+        ).all()
     JOBS.clear()
     QUEUE_DEPTH.clear()
     OLDEST_DUE.clear()
@@ -125,6 +134,9 @@ def render(db: Database, *, queue: Queue, blob_dir: Path, categories_stale: int)
         disk = shutil.disk_usage(blob_dir)
         BLOB_STORE_FREE.set(disk.free)
         BLOB_STORE_SIZE.set(disk.total)
+    SOURCE_FILES_GIVEN_UP.clear()
+    for source, count in given_up:
+        SOURCE_FILES_GIVEN_UP.labels(source=source).set(count)
     OUTBOX.clear()
     for destination, delivery_status, count in outbox:
         OUTBOX.labels(destination=destination, status=delivery_status).set(count)

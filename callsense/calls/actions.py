@@ -38,6 +38,7 @@ def restart(*, session: Session, call_id: str, actor: str, via: str, blobs: acce
     stage = "transcribe" if call.audio_blob is not None else "fetch"
     call.transcript = None
     call.analysis = None
+    call.generation += 1  # a stage run begun before stores nothing (``stages.superseded``)
     search.forget(session=session, call_pk=call.id)
     status = CallStatus.fetched if stage == "transcribe" else CallStatus.received
     calls.set_status(session=session, call=call, status=status)

@@ -78,12 +78,21 @@ class Call(Base):
         Index("ix_calls_legal_hold_at", "legal_hold_at", postgresql_where=text("legal_hold_at is not null")),
         # The agent filter compares names ignoring case and surrounding spaces (queries.agent_folded, 0017).
         Index("ix_calls_agent_folded", text("lower(btrim(agent))")),
+        # A renamed copy of a taken recording is found by its digest within its source (0018).
+        Index(
+            "ix_calls_source_name_audio_sha256",
+            "source_name",
+            "audio_sha256",
+            postgresql_where=text("audio_sha256 is not null"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     call_id: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     status_detail: Mapped[str | None] = mapped_column(Text)
+    # Raised by each reprocess: a stage run begun under an older one stores nothing (``stages.superseded``).
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source: Mapped[str] = mapped_column(Text)  # shown and logged: no credentials, no query string
     source_enc: Mapped[bytes | None] = encrypted("source")  # the full URL, to fetch with
     # The configured recording source that took it (its retention rule applies); None: webhook, API, CLI.
@@ -267,7 +276,8 @@ class SourceFile(Base):
     Status: pending (seen, not yet stable: ``size``, ``mtime`` and ``seen_at`` are the first sighting of this
     version), taking (a poller claimed it at ``updated_at``), ingested (``call_pk`` holds it), refused (bad
     input, ``reason`` says why; taken again only when its size or mtime change), error (could not be read;
-    tried again next poll).
+    tried again next poll), given_up (``attempts`` takes in a row ended with no outcome: the poller was killed
+    or hit an unexpected error; taken again by hand, ``callsense sources retry``, or when the file changes).
     """
 
     __tablename__ = "source_files"
@@ -281,6 +291,7 @@ class SourceFile(Base):
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     call_pk: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # takes with no outcome
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

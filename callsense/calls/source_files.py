@@ -3,7 +3,9 @@
 Taking a file is a compare-and-set on its row (``claim``): of two pollers that saw the same file, the one
 whose update or insert lands first takes it, the other's finds the row changed and moves on. A poller that
 died while taking a file leaves it ``taking``; after ``TAKING_LEASE`` another poller takes it over (ingest is
-idempotent on the call id, so nothing is registered twice).
+idempotent on the call id, so nothing is registered twice). Each claim counts a take in ``attempts``; a
+take that ends with an outcome (taken, refused, an error to try again) sets it back to 0, so it counts the
+takes in a row that ended with none (the poller killed, an unexpected error), which ``given_up`` bounds.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from callsense.calls.models import SourceFile, SourceStatus
+from callsense.calls.models import Call, SourceFile, SourceStatus
 
 TAKING_LEASE = timedelta(minutes=15)
 ERASED = "erased:"  # the path of the row of a file whose call was erased: ERASED + SHA-256 of the path
@@ -30,6 +32,11 @@ class FileStatus(StrEnum):
     ingested = "ingested"
     refused = "refused"
     error = "error"
+    given_up = "given_up"
+
+
+# Not taken, and not being taken: a change of the file makes it wait to be taken again.
+UNTAKEN = (FileStatus.pending, FileStatus.refused, FileStatus.error, FileStatus.given_up)
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class Known:
     mtime: float
     seen_at: datetime
     updated_at: datetime
+    attempts: int = 0  # takes in a row that ended with no outcome
 
 
 @dataclass(frozen=True)
@@ -60,11 +68,12 @@ def known(*, session: Session, source: str) -> tuple[datetime, dict[str, Known]]
             SourceFile.mtime,
             SourceFile.seen_at,
             SourceFile.updated_at,
+            SourceFile.attempts,
         ).where(SourceFile.source == source)
     )
     return now, {
-        path: Known(FileStatus(status), size, mtime, seen_at, updated_at)
-        for path, status, size, mtime, seen_at, updated_at in rows
+        path: Known(FileStatus(status), size, mtime, seen_at, updated_at, attempts)
+        for path, status, size, mtime, seen_at, updated_at, attempts in rows
     }
 
 
@@ -98,12 +107,13 @@ def restart_pending(*, session: Session, source: str, version: Version) -> None:
     session.execute(
         update(SourceFile)
         .where(SourceFile.source == source, SourceFile.path == version.key)
-        .where(SourceFile.status.in_([FileStatus.pending, FileStatus.refused, FileStatus.error]))
+        .where(SourceFile.status.in_(UNTAKEN))
         .values(
             size=version.size,
             mtime=version.mtime,
             status=FileStatus.pending,
             reason=None,
+            attempts=0,
             seen_at=func.now(),
             updated_at=func.now(),
         )
@@ -127,7 +137,14 @@ def claim(*, session: Session, source: str, version: Version, seen: Known | None
     if seen is None:
         first = (
             pg_insert(SourceFile)
-            .values(source=source, path=version.key, seen_at=func.now(), updated_at=func.now(), **values)
+            .values(
+                source=source,
+                path=version.key,
+                seen_at=func.now(),
+                updated_at=func.now(),
+                attempts=1,
+                **values,
+            )
             .on_conflict_do_nothing(constraint="uq_source_files_source_path")
             .returning(SourceFile.id)
         )
@@ -138,10 +155,16 @@ def claim(*, session: Session, source: str, version: Version, seen: Known | None
     statement = (
         update(SourceFile)
         .where(SourceFile.source == source, SourceFile.path == version.key, *condition)
-        .values(updated_at=func.now(), **values)
+        .values(updated_at=func.now(), attempts=_attempts_after_claim(version), **values)
         .returning(SourceFile.id)
     )
     return session.scalar(statement) is not None
+
+
+def _attempts_after_claim(version: Version) -> ColumnElement[int]:
+    """One take more of the same version; a changed file's takes are counted afresh."""
+    same = (SourceFile.size == version.size) & (SourceFile.mtime == version.mtime)
+    return case((same, SourceFile.attempts + 1), else_=1)
 
 
 def settle(
@@ -152,12 +175,38 @@ def settle(
     status: FileStatus,
     reason: str | None = None,
     call_pk: uuid.UUID | None = None,
+    outcome: bool = True,
 ) -> None:
+    """The file's row as a take left it; ``outcome`` False: the take ended with none (an unexpected error),
+    and counts towards giving the file up."""
+    values = {"status": status, "reason": reason, "call_pk": call_pk, "updated_at": func.now()}
     session.execute(
         update(SourceFile)
         .where(SourceFile.source == source, SourceFile.path == key)
-        .values(status=status, reason=reason, call_pk=call_pk, updated_at=func.now())
+        .values(**values, **({"attempts": 0} if outcome else {}))
     )
+
+
+def retry_given_up(*, session: Session, source: str, keys: list[str] | None = None) -> list[str]:
+    """Given-up files of ``source`` (those of ``keys``, or all) taken again at the next poll, their count of
+    takes started again; the paths put back."""
+    statement = update(SourceFile).where(
+        SourceFile.source == source, SourceFile.status == FileStatus.given_up
+    )
+    if keys is not None:
+        statement = statement.where(SourceFile.path.in_(keys))
+    values = {"status": FileStatus.pending, "reason": None, "attempts": 0, "updated_at": func.now()}
+    return sorted(session.scalars(statement.values(**values).returning(SourceFile.path)))
+
+
+def given_up(*, session: Session) -> dict[str, int]:
+    """How many files each source gave up."""
+    query = (
+        select(SourceFile.source, func.count())
+        .where(SourceFile.status == FileStatus.given_up)
+        .group_by(SourceFile.source)
+    )
+    return {source: count for source, count in session.execute(query)}
 
 
 def forget_unfinished(*, session: Session, source: str, keys: list[str]) -> None:
@@ -167,7 +216,7 @@ def forget_unfinished(*, session: Session, source: str, keys: list[str]) -> None
             delete(SourceFile).where(
                 SourceFile.source == source,
                 SourceFile.path.in_(keys),
-                SourceFile.status.in_([FileStatus.pending, FileStatus.error]),
+                SourceFile.status.in_([FileStatus.pending, FileStatus.error, FileStatus.given_up]),
             )
         )
 
@@ -203,3 +252,18 @@ def save_cursor(*, session: Session, source: str, value: str) -> None:
 
 def statuses(*, session: Session) -> dict[str, SourceStatus]:
     return {row.source: row for row in session.scalars(select(SourceStatus))}
+
+
+def call_with_audio(
+    *, session: Session, source: str, sha256: str, other_than: str
+) -> tuple[uuid.UUID, str] | None:
+    """The first call ``source`` took whose recording has this SHA-256 (its key and call id), if any, but
+    the call ``other_than`` (the file's own, which a take killed after its fetch stored the audio left)."""
+    query = (
+        select(Call.id, Call.call_id)
+        .where(Call.source_name == source, Call.audio_sha256 == sha256, Call.call_id != other_than)
+        .order_by(Call.created_at)
+        .limit(1)
+    )
+    row = session.execute(query).first()
+    return (row[0], row[1]) if row is not None else None

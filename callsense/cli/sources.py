@@ -1,4 +1,5 @@
-"""``callsense sources``: the configured recording sources, a check of each folder, and one poll by hand."""
+"""``callsense sources``: the configured recording sources, a check of each folder, one poll by hand, and
+taking given-up files again."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 SourceName = Annotated[str, typer.Argument(help="The source's name (see `callsense sources list`).")]
 app = typer.Typer(
     help="Recording sources (folders, NAS shares, S3 buckets, REST APIs) the workers poll: list them, test "
-    "one, poll one now. Configured in the settings' sources.folders, sources.s3 and sources.rest; see "
-    "docs/sources.md.",
+    "one, poll one now, take given-up files again. Configured in the settings' sources.folders, sources.s3 "
+    "and sources.rest; see docs/sources.md.",
     no_args_is_help=True,
 )
 
@@ -35,7 +36,9 @@ def list_sources() -> None:
         return
     with common.database() as db, db.transaction() as session:
         status = source_files.statuses(session=session)
-    table = Table("name", "reads", "preset", "poll", "last poll", "seen", "ingested", "refused", "last error")
+        given_up = source_files.given_up(session=session)
+    columns = ("name", "reads", "preset", "poll", "last poll", "seen", "ingested", "refused", "given up")
+    table = Table(*columns, "last error")
     for source in configured:
         row = status.get(source.name)
         preset = source.preset if isinstance(source, FileSourceSettings) else None
@@ -48,6 +51,7 @@ def list_sources() -> None:
             str(row.files_seen) if row else "",
             str(row.ingested) if row else "",
             str(row.refused) if row else "",
+            str(given_up.get(source.name, "")),
             f"{common.when(row.last_error_at)} {escape(row.last_error)}" if row and row.last_error else "",
         )
     common.out.print(table)
@@ -115,6 +119,8 @@ def poll(name: SourceName) -> None:
         f"{name}: {report.seen} seen, {len(report.fetched) + len(report.registered)} taken, "
         f"{report.waiting} not complete yet, "
         f"{report.refused} refused, {report.failed} to try again, {report.left} left for the next poll"
+        + (f", {report.given_up} given up" if report.given_up else "")
+        + (f", {report.duplicates} copies of calls taken skipped" if report.duplicates else "")
     )
     if report.error:
         common.err.print(
@@ -122,6 +128,36 @@ def poll(name: SourceName) -> None:
         )
     if report.error and not report.seen:  # the folder itself could not be listed
         raise typer.Exit(common.EXIT_RETRYABLE)
+
+
+@app.command("retry")
+def retry(
+    name: SourceName,
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="The given-up files to take again (default: all of them).")
+    ] = None,
+) -> None:
+    """Take the source's given-up files again at its next poll: those whose takes ended with no outcome
+    max_attempts times in a row (the poller killed, out of memory, or an unexpected error; `sources list`
+    counts them, the audit trail says why). Each is counted afresh; audited."""
+    from callsense.calls import service as calls
+    from callsense.calls import source_files
+
+    _named(common.settings().sources.named(name), name)
+    with common.database() as db, db.transaction() as session:
+        retried = source_files.retry_given_up(session=session, source=name, keys=paths or None)
+        if retried:
+            calls.add_event(
+                session=session,
+                call_pk=None,
+                stage="source",
+                kind="retry",
+                detail=f"{name}: {len(retried)} given-up file(s) taken again at the next poll",
+                actor=common.actor(),
+            )
+    for path in retried:
+        common.out.print(escape(path), highlight=False)
+    common.out.print(f"{name}: {len(retried)} given-up file(s) taken again at the next poll")
 
 
 def _named(found: AnySource | None, name: str) -> AnySource:

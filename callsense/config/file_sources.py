@@ -24,12 +24,18 @@ DETAIL_FIELDS = ("call_id", "agent", "customer_number", "direction", "timestamp"
 # A sidecar may also name the agent's stereo channel of its call: it goes into the call's metadata, whose
 # agent_channel the transcribe stage prefers to the source's (a folder of inbound and outbound calls).
 SIDECAR_FIELDS = (*DETAIL_FIELDS, "agent_channel")
+MAX_ATTEMPTS = 3  # takes of a file in a row that may end with no outcome before it is given up
 
 
 class Preset(StrEnum):
     amazon_connect = "amazon-connect"
     asterisk = "asterisk"
     freeswitch = "freeswitch"
+
+
+class DuplicateAudio(StrEnum):
+    skip = "skip"
+    take = "take"
 
 
 class AfterIngest(StrEnum):
@@ -175,6 +181,20 @@ class FileSourceSettings(BaseModel):
         description="When the workers poll the source: a cron line, with an optional 6th field of seconds "
         "('* * * * * */15': every 15 s). One worker polls a source at a time, from the 'sources' queue: run "
         "it where the folder is mounted.",
+    )
+    max_attempts: int = Field(
+        default=MAX_ATTEMPTS,
+        ge=1,
+        description="Takes of one file that may end with no outcome (its poller killed, out of memory or "
+        "crashed, or an unexpected error) before the file is given up: shown with its reason by `callsense "
+        "sources list`, the operations page and callsense_source_files_given_up; taken again by `callsense "
+        "sources retry` or when the file changes.",
+    )
+    duplicate_audio: DuplicateAudio = Field(
+        default=DuplicateAudio.skip,
+        description="A file with no call id of its own (none in its name or sidecar) whose audio (SHA-256) "
+        "is that of a call this source took already (the recording renamed or copied): skip it, noted on "
+        "that call's audit trail, or take it as a call of its own.",
     )
     enabled: bool = Field(default=True, description="Disabled sources are not polled.")
 

@@ -31,6 +31,11 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             not force and stages.is_done(call, "analyse")
         )
         pending = deliveries.pending_ids(session=session, call_pk=call_pk) if done_before else []
+        if not done_before and call.transcript is None:
+            # reprocessed while a forced run (`process --force`) transcribed: its transcription stored
+            # nothing, and the reprocess's own run transcribes, then queues the analysis
+            log.info("no transcript to analyse (reprocessed meanwhile?); the transcription's run goes on")
+            return []
     if done_before:  # a retry after the commit: the record may not have been written
         record_archive.write(rt, call_pk)
         return pending

@@ -51,6 +51,8 @@ def process(
     call_pk = ingest.ingest(rt, call_id=call_id, source=source).call_pk
     if force:
         with rt.db.transaction() as session:
+            # the later request wins: a worker's run of a stage begun before stores nothing
+            calls.lock(session=session, call_pk=call_pk).generation += 1
             calls.add_event(session=session, call_pk=call_pk, stage="ingest", kind="forced")
 
     def report(stage: str) -> Callable[[float], None] | None:

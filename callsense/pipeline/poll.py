@@ -12,7 +12,10 @@ to the queue: ``PollReport.fetched`` names the calls to defer.
 
 Bad input (empty, not audio, a name or sidecar that does not parse) is refused with its reason on the file's
 row, the source's status and the audit trail, and tried again only when the file changes; a file that cannot
-be read now is tried again at the next poll. Neither stops the other files.
+be read now is tried again at the next poll. Neither stops the other files. A file whose takes end with no
+outcome (its poller killed, an unexpected error) ``max_attempts`` times in a row is given up, with the
+reason, until retried by hand (``TakeRules``). A file with no call id of its own whose audio a call of the
+source has already is that recording renamed or copied: skipped, noted on that call's trail.
 
 REST listings. Pages are read from the cursor stored with the source's status; each listed call goes
 through the ingest function, which finds a call id it knows instead of registering it again, so no row per
@@ -24,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -32,41 +35,42 @@ import structlog
 
 from callsense.backends.recordings.http import FetchOptions
 from callsense.backends.recordings.sources import FolderSource, Listed, Source
+from callsense.backends.recordings.sources.metadata import derived_call_id
 from callsense.backends.recordings.sources.rest import RestSource
 from callsense.backends.recordings.sources.s3 import S3Source
-from callsense.calls import service as calls
 from callsense.calls import source_files
-from callsense.calls.models import Call
 from callsense.calls.source_files import FileStatus, Known, Version
+from callsense.config.file_sources import MAX_ATTEMPTS, DuplicateAudio, FileSourceSettings
 from callsense.config.sources import CursorMode, RestSourceSettings, S3SourceSettings
 from callsense.errors import (
     CallsenseError,
     ConfigError,
     PermanentError,
-    RecordingRefusedError,
     SourceUnavailableError,
+    UnexpectedStageError,
 )
 from callsense.pipeline import fetch, ingest
+from callsense.pipeline.poll_outcomes import PollReport, note, record, require_same_audio, taken_copy
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
 
+__all__ = ["PollReport", "TakeRules", "poll", "poll_bucket", "poll_named", "poll_rest"]
 log = structlog.get_logger(__name__)
 Progress = Callable[[int, int], None]
 SETTLED = (FileStatus.ingested, FileStatus.refused)  # nothing more to do for the file as it is
 
 
-@dataclass
-class PollReport:
-    source: str
-    seen: int = 0  # files listed
-    waiting: int = 0  # not complete yet
-    left: int = 0  # complete, left for the next poll (max_files_per_poll)
-    fetched: list[uuid.UUID] = field(default_factory=list)  # taken this poll: the calls to transcribe
-    registered: list[uuid.UUID] = field(default_factory=list)  # new calls of a REST source: to fetch
-    refused: int = 0
-    failed: int = 0  # could not be read now; the next poll tries again
-    error: str | None = None  # the last problem, as the source's status shows it
+@dataclass(frozen=True)
+class TakeRules:
+    """How a folder or bucket source's files are taken (its settings of the same names)."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    duplicate_audio: DuplicateAudio = DuplicateAudio.skip
+
+    @classmethod
+    def of(cls, settings: FileSourceSettings) -> TakeRules:
+        return cls(settings.max_attempts, settings.duplicate_audio)
 
 
 def poll_named(rt: Runtime, name: str, *, on_progress: Progress | None = None) -> PollReport:
@@ -87,6 +91,7 @@ def poll_named(rt: Runtime, name: str, *, on_progress: Progress | None = None) -
         stable_seconds=settings.stable_seconds,
         max_files=settings.max_files_per_poll,
         on_progress=on_progress,
+        rules=TakeRules.of(settings),
     )
 
 
@@ -97,6 +102,7 @@ def poll(
     stable_seconds: float,
     max_files: int | None = None,
     on_progress: Progress | None = None,
+    rules: TakeRules = TakeRules(),
 ) -> PollReport:
     """One poll of ``source``, taking at most ``max_files``; its outcome is also stored as the source's
     status."""
@@ -104,20 +110,21 @@ def poll(
     try:
         listed = list(source.scan())
     except SourceUnavailableError as exc:
-        _note(rt, report, None, FileStatus.error, str(exc))
-        _record(rt, report)
+        note(rt, report, None, FileStatus.error, str(exc))
+        record(rt, report)
         return report
     report.seen = len(listed)
     ready, report.waiting, changed = _complete(rt, source.name, listed, timedelta(seconds=stable_seconds))
     for item in changed:
         _changed_after_taking(rt, report, item)
+    ready = [(item, seen) for item, seen in ready if not _given_up(rt, report, item, seen, rules)]
     if max_files is not None and len(ready) > max_files:
         ready, report.left = ready[:max_files], len(ready) - max_files
     for done, (item, seen) in enumerate(ready, start=1):
-        _take(rt, source, item, seen, report)
+        _take(rt, source, item, seen, report, rules)
         if on_progress is not None:
             on_progress(done, len(ready))
-    _record(rt, report)
+    record(rt, report)
     return report
 
 
@@ -135,6 +142,7 @@ def poll_bucket(
         stable_seconds=source.settings.stable_seconds,
         max_files=max_files,
         on_progress=on_progress,
+        rules=TakeRules.of(source.settings),
     )
     if source.settings.cursor is CursorMode.none or (report.error and not report.seen):
         return report
@@ -160,13 +168,13 @@ def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
         try:
             page = source.page(cursor)
         except SourceUnavailableError as exc:
-            _note(rt, report, None, FileStatus.error, str(exc))
+            note(rt, report, None, FileStatus.error, str(exc))
             break
         report.seen += len(page.items)
         for item in page.items:
             if item.recording is None or item.url is None:
                 report.refused += 1
-                _note(
+                note(
                     rt, report, None, FileStatus.refused, f"item {item.index} after {cursor}: {item.refused}"
                 )
                 continue
@@ -184,7 +192,7 @@ def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
         cursor = page.next_cursor
         with rt.db.transaction() as session:
             source_files.save_cursor(session=session, source=source.name, value=cursor)
-    _record(rt, report, ingested=len(report.registered))
+    record(rt, report, ingested=len(report.registered))
     return report
 
 
@@ -220,7 +228,7 @@ def _complete(
                     waiting += 1
                 else:
                     ready.append((item, seen))
-            elif seen.status is FileStatus.refused:
+            elif seen.status in (FileStatus.refused, FileStatus.given_up):
                 continue
             elif now - seen.seen_at >= stable:
                 ready.append((item, seen))
@@ -232,7 +240,29 @@ def _complete(
     return ready, waiting, changed
 
 
-def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report: PollReport) -> None:
+def _given_up(rt: Runtime, report: PollReport, item: Listed, seen: Known | None, rules: TakeRules) -> bool:
+    """A file whose last ``max_attempts`` takes ended with no outcome (each killed its poller, or hit an
+    unexpected error) is given up, with the reason where the engineer looks, instead of taken again for
+    ever; ``callsense sources retry`` or a change of the file puts it back."""
+    if (
+        seen is None
+        or seen.attempts < rules.max_attempts
+        or (seen.size, seen.mtime) != (item.size, item.mtime)
+    ):
+        return False  # a file changed since is another version: its takes are counted afresh
+    report.given_up += 1
+    how = "was killed, ran out of memory or crashed" if seen.status is FileStatus.taking else "failed"
+    reason = (
+        f"given up after {seen.attempts} takes that ended with no outcome (the last {how}); "
+        f"`callsense sources retry {report.source}` takes it again"
+    )
+    note(rt, report, item, FileStatus.given_up, reason, outcome=False)
+    return True
+
+
+def _take(
+    rt: Runtime, source: Source, item: Listed, seen: Known | None, report: PollReport, rules: TakeRules
+) -> None:
     version = Version(item.key, item.size, item.mtime)
     with rt.db.transaction() as session:
         if not source_files.claim(session=session, source=source.name, version=version, seen=seen):
@@ -240,24 +270,39 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
     call_pk = None
     try:
         recording = source.inspect(item)
-        ingested = ingest.ingest(
-            rt,
-            call_id=recording.call_id,
-            source=item.location,
-            details=replace(recording.details, source_name=source.name),
-        )
-        call_pk = ingested.call_pk
         with source.staged(item) as local_copy:
+            with open(local_copy, "rb") as audio:
+                sha256 = hashlib.file_digest(audio, "sha256").hexdigest()
+            derived = recording.call_id == derived_call_id(source.name, item.key)
+            copy_of = derived and rules.duplicate_audio is DuplicateAudio.skip
+            if copy_of and (original := taken_copy(rt, report, item, recording.call_id, sha256)) is not None:
+                _finish(rt, source, item, report, original)
+                return
+            ingested = ingest.ingest(
+                rt,
+                call_id=recording.call_id,
+                source=item.location,
+                details=replace(recording.details, source_name=source.name),
+            )
+            call_pk = ingested.call_pk
             if not ingested.created:
-                _require_same_audio(rt, call_pk, recording.call_id, local_copy)
+                require_same_audio(rt, call_pk, recording.call_id, sha256)
             fetch.run(rt, call_pk, source=local_copy, local_files=True)
     except PermanentError as exc:
         report.refused += 1
-        _note(rt, report, item, FileStatus.refused, str(exc), call_pk)
+        note(rt, report, item, FileStatus.refused, str(exc), call_pk)
         return
     except (CallsenseError, OSError) as exc:
+        # an unexpected error counts towards giving the file up: taken again, it would fail the same way
         report.failed += 1
-        _note(rt, report, item, FileStatus.error, str(exc), call_pk)
+        unexpected = isinstance(exc, UnexpectedStageError)
+        note(rt, report, item, FileStatus.error, str(exc), call_pk, outcome=not unexpected)
+        return
+    except Exception as exc:  # a bug: logged with its traceback, and the other files are taken all the same
+        log.exception("taking a file stopped on an unexpected error", source=source.name)
+        report.failed += 1
+        reason = f"unexpected {type(exc).__name__}: {exc}"
+        note(rt, report, item, FileStatus.error, reason, call_pk, outcome=False)
         return
     with rt.db.transaction() as session:
         source_files.settle(
@@ -266,10 +311,15 @@ def _take(rt: Runtime, source: Source, item: Listed, seen: Known | None, report:
     report.fetched.append(call_pk)
     # The call, not the file's name: a recorder's file names may hold the caller's number.
     log.info("recording taken", source=source.name, call_pk=str(call_pk))
+    _finish(rt, source, item, report, call_pk)
+
+
+def _finish(rt: Runtime, source: Source, item: Listed, report: PollReport, call_pk: uuid.UUID) -> None:
+    """``after_ingest`` for a file taken as ``call_pk`` (or skipped as a copy of that call's recording)."""
     try:
         source.finish(item)
     except SourceUnavailableError as exc:  # taken all the same: the file stays where it was
-        _note(rt, report, item, FileStatus.ingested, str(exc), call_pk)
+        note(rt, report, item, FileStatus.ingested, str(exc), call_pk)
 
 
 def _changed_after_taking(rt: Runtime, report: PollReport, item: Listed) -> None:
@@ -284,73 +334,4 @@ def _changed_after_taking(rt: Runtime, report: PollReport, item: Listed) -> None
         f"it changed after it was taken (now {item.size} bytes); the call keeps the audio taken then: "
         "a recorder still writing needs a longer stable_seconds"
     )
-    _note(rt, report, item, FileStatus.ingested, reason, call_pk)
-
-
-def _require_same_audio(rt: Runtime, call_pk: uuid.UUID, call_id: str, local_copy: str) -> None:
-    """A call id known already is the same recording (a copy in a second folder, a poll taken over), or one
-    the recorder gave another recording's id: that one is refused, not counted as taken while its audio is
-    dropped."""
-    with rt.db.transaction() as session:
-        call = session.get(Call, call_pk)
-        stored, taken_from = (call.audio_sha256, call.source) if call is not None else (None, "")
-    if stored is None:  # no audio stored yet: this file brings it
-        return
-    with open(local_copy, "rb") as recording:
-        if hashlib.file_digest(recording, "sha256").hexdigest() == stored:
-            return
-    raise RecordingRefusedError(
-        f"its call id '{call_id}' was taken already from another recording ({taken_from}); not taken again"
-    )
-
-
-def _note(
-    rt: Runtime,
-    report: PollReport,
-    item: Listed | None,
-    status: FileStatus,
-    reason: str,
-    call_pk: uuid.UUID | None = None,
-) -> None:
-    """A problem: on the file's row, as the source's last error, and in the audit trail."""
-    where = f"{item.key}: " if item is not None else ""
-    report.error = _printable(f"{where}{reason}")
-    log.warning("source problem", source=report.source, path=item.key if item else None, reason=reason)
-    with rt.db.transaction() as session:
-        if item is not None:
-            source_files.settle(
-                session=session,
-                source=report.source,
-                key=item.key,
-                status=status,
-                reason=_printable(reason),
-                call_pk=call_pk,
-            )
-        kind = "refused" if status is FileStatus.refused else "error"
-        calls.add_event(
-            session=session,
-            call_pk=call_pk,
-            stage="source",
-            kind=kind,
-            detail=f"{report.source}: {report.error}",
-            actor=f"source:{report.source}",
-        )
-
-
-def _printable(text: str) -> str:
-    """``text`` with the characters a recorder's file name or sidecar may hold that do not print (a newline,
-    a terminal's escape, a right-to-left override) written as escapes: a reason stays one line, and showing
-    it in a terminal cannot drive that terminal."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
-
-
-def _record(rt: Runtime, report: PollReport, *, ingested: int | None = None) -> None:
-    with rt.db.transaction() as session:
-        source_files.record_poll(
-            session=session,
-            source=report.source,
-            seen=report.seen,
-            ingested=len(report.fetched) if ingested is None else ingested,
-            refused=report.refused,
-            error=report.error,
-        )
+    note(rt, report, item, FileStatus.ingested, reason, call_pk)

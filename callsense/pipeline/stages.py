@@ -3,7 +3,8 @@
 Every stage is idempotent: it first checks what the call already has and skips work that is done (unless
 forced), writes its results, the call's new status and its audit event in one transaction, and on failure
 stores ``failed`` with the reason and nothing else. A queue worker can therefore retry any stage at any time;
-two runs at once store the results of the first to commit (``lost_race``).
+two runs at once store the results of the first to commit (``lost_race``), unless the call was reprocessed
+after one began: then the later request wins and that run stores nothing (``superseded``).
 When the queue will run the stage again (``QUEUE_RETRIES``), a retryable failure leaves the status as it was,
 with the reason as its detail: the call is not ``failed`` between two runs.
 
@@ -119,6 +120,17 @@ def lost_race(call: Call, stage: Stage, *, force: bool) -> bool:
     if force or not is_done(call, stage):
         return False
     log.info("another run of the stage finished first; its results stand", call_pk=str(call.id), stage=stage)
+    return True
+
+
+def superseded(call: Call, generation: int) -> bool:
+    """True when the call was reprocessed (``calls.generation`` raised) since this run read ``generation``:
+    the later request wins, so this run stores nothing and leaves the call to the request's own run, which
+    may use other settings (a model, a language, a source's words) than this one began with. Asked under the
+    call's row lock just before storing."""
+    if call.generation == generation:
+        return False
+    log.info("the call was reprocessed while this run worked; its results are dropped", call_pk=str(call.id))
     return True
 
 

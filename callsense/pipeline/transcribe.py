@@ -44,6 +44,7 @@ def run(
             call = calls.lock(session=session, call_pk=call_pk)
             agent_channel, given_by, notes = _agent_channel_override(call, rt)
             vocabulary = _source_vocabulary(call, rt)
+            generation = call.generation
         blob = rt.blobs.open(calls.audio_blob_key(call_pk))
         with rt.keyring.open_blob(blob, context=calls.audio_context(call_pk)) as recording:
             audio = decode(recording, max_seconds=rt.settings.max_audio_seconds)
@@ -75,6 +76,8 @@ def run(
             metrics.REALTIME_FACTOR.observe(seconds / audio.duration)
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
+            if stages.superseded(call, generation):
+                return None  # the reprocess queued its own run, which goes on from here
             if stages.lost_race(call, "transcribe", force=force):
                 return "analyse" if call.status == CallStatus.transcribed.value else None
             if redacted.audio is not None:  # under the row lock, as key rotation rewrites it (see fetch)

@@ -56,6 +56,7 @@ class SourceState:
     files_seen: int
     ingested: int
     refused: int
+    given_up: int  # files left until retried by hand (`callsense sources retry`)
     last_error: str | None
     last_error_at: datetime | None
 
@@ -63,6 +64,7 @@ class SourceState:
 def sources(*, session: Session, configured: list[AnySource]) -> list[SourceState]:
     """Each configured source with its stored status (none before its first poll)."""
     stored = source_files.statuses(session=session)
+    given_up = source_files.given_up(session=session)
     states = []
     for source in configured:
         row = stored.get(source.name)
@@ -75,6 +77,7 @@ def sources(*, session: Session, configured: list[AnySource]) -> list[SourceStat
                 files_seen=row.files_seen if row else 0,
                 ingested=row.ingested if row else 0,
                 refused=row.refused if row else 0,
+                given_up=given_up.get(source.name, 0),
                 last_error=row.last_error if row else None,
                 last_error_at=row.last_error_at if row else None,
             )

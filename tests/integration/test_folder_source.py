@@ -11,13 +11,14 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
+from callsense.backends.blobstore.filesystem import FilesystemBlobStore
 from callsense.backends.recordings.sources import FolderSource, Listed
 from callsense.backends.recordings.sources.fake import FakeSource
 from callsense.calls import service as calls
@@ -63,6 +64,7 @@ def _poll(rt: Runtime, name: str = "nas") -> poll.PollReport:
         FolderSource(settings),
         stable_seconds=settings.stable_seconds,
         max_files=settings.max_files_per_poll,
+        rules=poll.TakeRules.of(settings),
     )
 
 
@@ -337,14 +339,12 @@ def test_a_poll_killed_while_fetching_leaves_the_call_to_the_next_poller_not_a_f
     _poll(rt)
     time.sleep(STABLE + 0.1)
 
-    class DyingMidFetch(FolderSource):
-        def staged(self, listed: Listed) -> contextlib.AbstractContextManager[str]:
+    class DyingMidFetch(FilesystemBlobStore):
+        def put(self, key: str, chunks: Iterable[bytes]) -> None:
             raise _Killed
 
-    settings = rt.settings.sources.named("nas")
-    assert settings is not None
     with pytest.raises(_Killed):
-        poll.poll(rt, DyingMidFetch(settings), stable_seconds=STABLE, max_files=10)
+        _poll(dataclasses.replace(rt, blobs=DyingMidFetch(rt.settings.resolved_blob_dir)))
     (call_id,) = _calls(rt)
     assert _calls(rt)[call_id] == CallStatus.received.value and _rows(rt)["a.wav"][0] == "taking"
 
@@ -372,9 +372,10 @@ def test_a_call_id_taken_from_one_file_is_not_taken_from_another_with_other_audi
     # Two sites write into the same share; the pattern takes the recorder's call id from the name.
     rt = _runtime(settings, root, stable_seconds=0, filename_pattern=r"\w+/(?P<call_id>[\w-]+)\.wav")
     try:
-        put(root, "site1/c-1.wav", tiny_wav())
+        recording = tiny_wav()
+        put(root, "site1/c-1.wav", recording)
         (call_pk,) = _poll(rt).fetched
-        put(root, "copy/c-1.wav", tiny_wav())  # the same recording, copied into a second folder
+        put(root, "copy/c-1.wav", recording)  # the same recording, copied into a second folder
         put(root, "site2/c-1.wav", tiny_wav(seconds=0.7))  # another recording under the same call id
         report = _poll(rt)
         rows = _rows(rt)
@@ -471,3 +472,100 @@ def test_a_name_that_is_not_utf8_is_refused_and_the_other_files_are_taken(rt: Ru
         == "M\\xfcller.wav: its name is not UTF-8 (a recorder writing another code page): rename it"
     )
     assert _rows(rt)["good.wav"][0] == "ingested"
+
+
+class _Crashing(FakeSource):
+    """Stops each take as ``stop`` says: a SIGKILL (``_Killed``) or an error of no callsense kind."""
+
+    def __init__(self, listed: Listed, stop: BaseException | None) -> None:
+        super().__init__("nas", [listed])
+        self.stop = stop
+
+    def staged(self, listed: Listed) -> contextlib.AbstractContextManager[str]:
+        if self.stop is not None:
+            raise self.stop
+        return super().staged(listed)
+
+
+@pytest.mark.parametrize("stop", [_Killed(), ValueError("a decoder's bug")], ids=["killed", "unexpected"])
+def test_a_file_that_stops_every_take_is_given_up_with_its_reason_and_taken_again_by_hand(
+    rt: Runtime, root: Path, stop: BaseException
+) -> None:
+    """A file whose take kills the poller (or fails on an error nobody foresaw) was taken again every 15
+    minutes (every poll) for ever. After max_attempts takes it is given up: said on its row, the source's
+    status and the trail, counted for the operations page and metrics; a retry by hand takes it."""
+    listed = Listed(key="bad.wav", location=str(put(root, "bad.wav", tiny_wav())), size=10, mtime=1.0)
+    source = _Crashing(listed, stop)
+    rules = poll.TakeRules(max_attempts=2)
+    for _take in range(2):
+        with contextlib.suppress(_Killed):
+            assert poll.poll(rt, source, stable_seconds=0, rules=rules).failed == 1
+        with rt.db.transaction() as session:  # a killed poller's lease runs out
+            session.execute(update(SourceFile).values(updated_at=func.now() - source_files.TAKING_LEASE))
+    report = poll.poll(rt, source, stable_seconds=0, rules=rules)
+    status, reason = _rows(rt)["bad.wav"]
+    assert (report.given_up, status) == (1, "given_up") and "given up after 2 takes" in (reason or "")
+    assert poll.poll(rt, source, stable_seconds=0, rules=rules).given_up == 0  # said once, then left
+    with rt.db.transaction() as session:
+        assert source_files.given_up(session=session) == {"nas": 1}
+        assert "given up after 2 takes" in (source_files.statuses(session=session)["nas"].last_error or "")
+        kinds = session.scalars(select(Event.kind).where(Event.stage == "source")).all()
+        assert kinds.count("given_up") == 1
+        assert source_files.retry_given_up(session=session, source="nas") == ["bad.wav"]
+    source.stop = None
+    assert len(poll.poll(rt, source, stable_seconds=0, rules=rules).fetched) == 1
+    assert _rows(rt)["bad.wav"] == ("ingested", None)
+
+
+def test_a_take_killed_after_its_fetch_is_taken_over_as_its_own_call_not_a_copy(
+    rt: Runtime, root: Path
+) -> None:
+    """Killed after the fetch stored the audio, before the file's row said so: the poll that takes it over
+    finds the file's own call with that audio, which is no copy of another call."""
+    put(root, "a.wav", tiny_wav())
+
+    class DyingAfterFetch(FolderSource):
+        @contextlib.contextmanager
+        def staged(self, listed: Listed) -> Iterator[str]:
+            with super().staged(listed) as local_copy:
+                yield local_copy
+            raise _Killed
+
+    settings = rt.settings.sources.named("nas")
+    assert settings is not None
+    _poll(rt)
+    time.sleep(STABLE + 0.1)
+    with pytest.raises(_Killed):
+        poll.poll(rt, DyingAfterFetch(settings), stable_seconds=STABLE)
+    with rt.db.transaction() as session:  # the lease of the dead poller runs out
+        session.execute(update(SourceFile).values(updated_at=func.now() - source_files.TAKING_LEASE))
+    report = _poll(rt)
+    assert (len(report.fetched), report.duplicates, _rows(rt)["a.wav"]) == (1, 0, ("ingested", None))
+
+
+def test_a_renamed_recording_without_a_call_id_is_not_a_second_call(settings: Settings, root: Path) -> None:
+    """With no call id in its name, a file's call id comes from its path: the same recording renamed or
+    copied was a second call, its audio processed twice. Its SHA-256 finds the call taken already."""
+    recording = tiny_wav()
+    put(root, "a.wav", recording)
+    rt = _runtime(settings, root, stable_seconds=0)
+    try:
+        (call_pk,) = _poll(rt).fetched
+        (root / "a.wav").rename(root / "renamed.wav")
+        put(root, "b.wav", tiny_wav())  # another call: taken
+        report = _poll(rt)
+        assert (len(report.fetched), report.duplicates) == (1, 1) and len(_calls(rt)) == 2
+        status, reason = _rows(rt)["renamed.wav"]
+        with rt.db.transaction() as session:
+            original = session.get(Call, call_pk)
+            assert original is not None and f"as call '{original.call_id}'" in (reason or "")
+            trail = [event.kind for event in calls.events(session=session, call_pk=call_pk)]
+        assert status == "ingested" and "duplicate" in trail
+    finally:
+        rt.db.close()
+    taking_copies = _runtime(settings, root, stable_seconds=0, duplicate_audio="take")
+    try:
+        put(root, "copy.wav", recording)
+        assert len(_poll(taking_copies).fetched) == 1 and len(_calls(taking_copies)) == 3
+    finally:
+        taking_copies.db.close()

@@ -378,12 +378,13 @@ def test_an_object_staged_for_the_fetch_leaves_no_file_a_killed_worker_would_lea
     staging = tmp_path / "tmp"
     staging.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(staging))
-    bucket.put("call.wav", tiny_wav())
+    recording = tiny_wav()
+    bucket.put("call.wav", recording)
     source = S3Source(S3SourceSettings.model_validate(bucket.source()), client=bucket.server.shared_client)
     (listed,) = source.scan()
     with source.staged(listed) as local_copy:
         assert list(staging.rglob("*")) == []
-        assert Path(local_copy).read_bytes() == tiny_wav()
+        assert Path(local_copy).read_bytes() == recording
 
 
 ODD_KEYS = ["q 1/ünï+code%20&=.wav", "q 1/a#b?c;d.wav", "q 1/tab\there.wav"]

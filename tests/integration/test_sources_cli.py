@@ -1,5 +1,5 @@
-"""`callsense sources list | test | poll` against a real folder and database, and the same status on the
-dashboard's operations page (admins only)."""
+"""`callsense sources list | test | poll | retry` against a real folder and database, and the same status on
+the dashboard's operations page (admins only)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from callsense import metrics
 from callsense.cli.main import app
 from callsense.config import load_settings
-from callsense.pipeline import tasks
+from callsense.pipeline import queue_figures, tasks
 from callsense.runtime import open_runtime
 from callsense.server import create_app
 from callsense.web import accounts
@@ -62,6 +63,11 @@ def test_sources_from_the_command_line_and_on_the_operations_page(
 
     rt = open_runtime(load_settings())
     try:
+        with rt.db.transaction() as session:  # as a poll leaves a file whose takes all killed the poller
+            session.execute(text("update source_files set status = 'given_up' where path = '2024/b.wav'"))
+        assert re.search(r"nas .* 2 +│ 1 +│ 1 +│ 1 ", runner.invoke(app, ["sources", "list"]).output)
+        scraped = metrics.render(rt.db, queue=queue_figures, blob_dir=tmp_path, categories_stale=0).decode()
+        assert 'callsense_source_files_given_up{source="nas"} 1.0' in scraped
         with rt.db.transaction() as session:
             queued = session.execute(text("select queue_name from procrastinate_jobs where status = 'todo'"))
             assert list(queued.scalars()) == ["transcribe"]  # the poll queued the call it took
@@ -73,8 +79,13 @@ def test_sources_from_the_command_line_and_on_the_operations_page(
             page = _signed_in(client, "admin").get("/app/operations")
         assert page.status_code == 200 and "Recording sources" in page.text
         nas_row = re.search(r"<td>nas</td>.*?</tr>", page.text, re.S)
-        assert nas_row and re.findall(r'class="num">(\d+)<', nas_row[0]) == ["2", "1", "1"]
+        assert nas_row and re.findall(r'class="num[ a-z-]*">(\d+)<', nas_row[0]) == ["2", "1", "1", "1"]
         assert "does not exist" in page.text  # the unmounted source's last error
+        retried = runner.invoke(app, ["sources", "retry", "nas"])
+        assert retried.exit_code == 0 and "2024/b.wav" in retried.output and "1 given-up" in retried.output
+        with rt.db.transaction() as session:
+            row = session.execute(text("select status, attempts from source_files where path = '2024/b.wav'"))
+            assert row.one() == ("pending", 0)
     finally:
         rt.db.close()
 

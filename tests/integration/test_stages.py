@@ -25,7 +25,7 @@ from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod,
 from callsense.config import Settings
 from callsense.config.models import Channel
 from callsense.errors import DecryptionError, PermanentFetchError, UnexpectedStageError
-from callsense.pipeline import analyse, deliver, fetch, ingest, tasks, transcribe
+from callsense.pipeline import analyse, deliver, fetch, ingest, inline, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -399,6 +399,52 @@ def test_a_reprocess_while_the_analysis_runs_ends_done_with_the_new_runs_analysi
         record = calls.to_record(call=calls.get(session=session, call_id="restarted"), keyring=rt.keyring)
         assert deliveries.pending_ids(session=session, call_pk=call_pk) == [delivery_id]
     assert record.summary == ANALYSIS["summary"]
+
+
+def test_a_reprocess_while_the_transcription_runs_keeps_the_new_runs_transcript(rt: Runtime) -> None:
+    """Reprocess requested (API, dashboard, `process --force`) while a worker transcribes the call: the
+    later request wins. The run begun before it must not store its transcript (made with the settings of
+    then), or the reprocess's own run finds the stage done and keeps it."""
+    call_pk = ingest.ingest(rt, call_id="restarted", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+
+    class ReprocessedMeanwhile(FakeTranscriber):
+        def transcribe(self, *args: Any, **kwargs: Any) -> Any:
+            with rt.db.transaction() as session:
+                actions.restart(
+                    session=session, call_id="restarted", actor="admin", via="api", blobs=rt.blobs
+                )
+            return super().transcribe(*args, **kwargs)
+
+    stale = [_turn(Speaker.agent, "Of the settings before.", 0.0, 1.0)]
+    assert transcribe.run(dataclasses.replace(rt, transcriber=ReprocessedMeanwhile(stale)), call_pk) is None
+    assert status_of(rt, call_pk) is CallStatus.fetched and _finished(rt, call_pk, "transcribe") == 0
+
+    assert transcribe.run(rt, call_pk) == "analyse"  # the reprocess's own job
+    with rt.db.transaction() as session:
+        segments = calls.read_segments(call=calls.lock(session=session, call_pk=call_pk), keyring=rt.keyring)
+    assert [segment.text for segment in segments] == [turn.text for turn in TURNS]
+
+
+def test_a_forced_run_reprocessed_while_it_transcribes_leaves_the_call_to_the_reprocess(rt: Runtime) -> None:
+    """`callsense process --force` whose transcription a reprocess supersedes stores no transcript; its
+    analysis must not then analyse nothing (asking the LLM about an empty call, failing the call)."""
+    call_pk = ingest.ingest(rt, call_id="forced-twice", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+
+    class ReprocessedMeanwhile(FakeTranscriber):
+        def transcribe(self, *args: Any, **kwargs: Any) -> Any:
+            with rt.db.transaction() as session:
+                actions.restart(session=session, call_id="forced-twice", actor="a", via="api", blobs=rt.blobs)
+            return super().transcribe(*args, **kwargs)
+
+    def never_asked(request: object) -> str:
+        raise AssertionError("an analysis of no transcript")
+
+    forced = dataclasses.replace(rt, transcriber=ReprocessedMeanwhile(TURNS), llm=FakeLLM(never_asked))
+    inline.process(forced, source=SOURCE, call_id="forced-twice", force=True)
+    assert status_of(rt, call_pk) is CallStatus.fetched  # the reprocess's transcription is queued
+    assert transcribe.run(rt, call_pk) == "analyse"
 
 
 def test_a_forced_run_stopped_after_its_transcription_is_analysed_again_by_the_queue(rt: Runtime) -> None:
