@@ -61,7 +61,13 @@ class RecordingReady(BaseModel):
     started_at: Annotated[datetime | None, AfterValidator(in_utc)] = Field(
         default=None, description="UTC unless it names an offset"
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Kept with the call. Two keys name its agent: agent_channel ('left' or 'right', a stereo "
+        "call) and agent_speaks ('first' or 'second' voice to say a word, a mono call); both win over the "
+        "recording source's and the conversation's choice, and a value that is neither is ignored with a "
+        "note on the call's trail (docs/speakers.md).",
+    )
 
 
 class Accepted(BaseModel):

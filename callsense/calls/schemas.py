@@ -112,7 +112,7 @@ class SpeakersFound(BaseModel):
     agent_source: RoleSource | None = Field(
         default=None,
         description="what chose the agent: the settings, the conversation, or metadata given with the call "
-        "(its webhook's, or its recording source's preset)",
+        "(its webhook's or sidecar's, or its recording source's agent_channel or agent_speaks)",
     )
     role_confidence: float = Field(
         default=0, ge=0, le=1, description="how clearly the conversation shows who the agent is"
@@ -120,8 +120,9 @@ class SpeakersFound(BaseModel):
     swapped: bool = Field(default=False, description="stereo: the agent channel was swapped from the setting")
     swap_suggested: bool = Field(
         default=False,
-        description="stereo: the conversation says the channels are swapped (swap_check warn, or metadata "
-        "chose the agent's channel: it always wins)",
+        description="the conversation says another speaker is the agent: stereo, the channels are swapped "
+        "(swap_check warn, or metadata chose the agent's channel); mono, metadata's agent_speaks chose "
+        "another voice (metadata always wins)",
     )
 
 

@@ -38,7 +38,8 @@ class NoMatch(StrEnum):
 
 # The record fields a mapping may name. ``transcript`` is the original-language text;
 # ``translated_transcript`` the English one. ``talk`` is the whole talk-figures object (a webhook gets it as
-# JSON, a template one line of shares and counts). ``customer_number`` leaves only when named (the phone
+# JSON, a template one line of shares and counts); ``speakers`` how speakers and the agent were told apart
+# (its ``method``, ``confidence``, ``agent_source``...). ``customer_number`` leaves only when named (the phone
 # look-up sends it as a query, too). ``categories`` are the names of the call's categories (no evidence).
 MAPPABLE_FIELDS = (
     "call_id",
@@ -55,6 +56,7 @@ MAPPABLE_FIELDS = (
     "emotion",
     "speaker_sentiment",
     "talk",
+    "speakers",
     "non_talk_seconds",
     "interruptions",
     "sentiment_trend",

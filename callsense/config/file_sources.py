@@ -16,14 +16,15 @@ from typing import Any
 from croniter import croniter
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from callsense.config.models import Channel
+from callsense.config.models import AgentSpeaks, Channel
 
 # The record fields a filename pattern's named groups and a sidecar mapping may fill; any other named group
 # lands in the call's metadata under its own name.
 DETAIL_FIELDS = ("call_id", "agent", "customer_number", "direction", "timestamp")
-# A sidecar may also name the agent's stereo channel of its call: it goes into the call's metadata, whose
-# agent_channel the transcribe stage prefers to the source's (a folder of inbound and outbound calls).
-SIDECAR_FIELDS = (*DETAIL_FIELDS, "agent_channel")
+# A sidecar may also name the agent of its call, by its stereo channel or by whether it is the first or the
+# second voice to say a word on a mono call: both go into the call's metadata, which the transcribe stage
+# prefers to the source's agent_channel and agent_speaks (a folder of inbound and outbound calls).
+SIDECAR_FIELDS = (*DETAIL_FIELDS, "agent_channel", "agent_speaks")
 MAX_ATTEMPTS = 3  # takes of a file in a row that may end with no outcome before it is given up
 
 
@@ -150,13 +151,20 @@ class FileSourceSettings(BaseModel):
         default_factory=dict,
         description="Record field -> where the sidecar holds it: a dotted key for JSON (cdr.src), an "
         "element path for XML (cdr/src). Fields: call_id, agent, customer_number, direction, timestamp, "
-        "agent_channel (left or right: this call's, over the source's agent_channel). "
+        "agent_channel (left or right: this call's, over the source's agent_channel), agent_speaks (first "
+        "or second: this mono call's, over the source's agent_speaks). "
         "Every other top-level value (JSON) or leaf element (XML) goes into the call's metadata.",
     )
     agent_channel: Channel | None = Field(
         default=None,
         description="Which stereo channel carries the agent in this source's calls (left, right); unset: "
         "asr.agent_channel.",
+    )
+    agent_speaks: AgentSpeaks | None = Field(
+        default=None,
+        description="Mono calls: the agent is the first or the second voice to say a word in this source's "
+        "calls (first, second; inbound calls are usually answered by the agent, outbound ones by the "
+        "customer); unset: the conversation decides. Ignored on stereo calls (agent_channel applies).",
     )
     stable_seconds: float = Field(
         default=30.0,

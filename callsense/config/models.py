@@ -36,6 +36,19 @@ class Channel(StrEnum):
         return 0 if self is Channel.left else 1
 
 
+class AgentSpeaks(StrEnum):
+    """Mono: whether the agent is the first or the second voice to say a word (an inbound call's agent
+    answers first; on an outbound call the customer does)."""
+
+    first = "first"
+    second = "second"
+
+    @property
+    def rank(self) -> int:
+        """The agent's place among the voices ordered by their first word."""
+        return 0 if self is AgentSpeaks.first else 1
+
+
 class SwapCheck(StrEnum):
     off = "off"
     warn = "warn"

@@ -21,7 +21,7 @@ from callsense.config.file_sources import (
     valid_cron,
     valid_timestamp_format,
 )
-from callsense.config.models import Channel, SourceVocabulary
+from callsense.config.models import AgentSpeaks, Channel, SourceVocabulary
 from callsense.config.s3 import BUCKET, S3Access
 from callsense.config.service import http_url
 
@@ -180,6 +180,10 @@ class RestSourceSettings(SourceVocabulary):
     )
     agent_channel: Channel | None = Field(
         default=None, description="The agent's stereo channel in this source's calls; unset: asr's."
+    )
+    agent_speaks: AgentSpeaks | None = Field(
+        default=None,
+        description="Mono calls: the agent is the first or the second voice to say a word (as for folders).",
     )
     max_pages_per_poll: int = Field(default=10, ge=1, description="Most pages one poll reads.")
     poll_cron: str = Field(default="* * * * *", description="When the workers poll it (as for folders).")

@@ -103,6 +103,7 @@ def render(*, call: Call, rt: Runtime, destination: DestinationSettings, deliver
         "emotion": record.emotion.value if record.emotion else None,
         "speaker_sentiment": record.speaker_sentiment.model_dump(mode="json"),
         "talk": record.talk.model_dump(mode="json") if record.talk else None,
+        "speakers": record.speakers.model_dump(mode="json") if record.speakers else None,
         "non_talk_seconds": record.talk.non_talk_seconds if record.talk else None,
         "interruptions": record.talk.interruptions if record.talk else None,
         "sentiment_trend": record.sentiment_trend.model_dump(mode="json"),

@@ -8,7 +8,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -16,9 +17,11 @@ from callsense import metrics
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, SpeakerMethod, SpeakersFound
-from callsense.config.models import Channel, SourceVocabulary, TranslationEngine
+from callsense.config.models import AgentSpeaks, Channel, TranslationEngine
+from callsense.config.sources import AnySource
 from callsense.pipeline import redact, stages, talk
 from callsense.speech.audio import DecodedAudio, decode
+from callsense.speech.speakers import GivenAgent
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -42,8 +45,8 @@ def run(
         started = time.perf_counter()
         with rt.db.transaction() as session:  # in the stage: metadata that cannot be decrypted fails it
             call = calls.lock(session=session, call_pk=call_pk)
-            agent_channel, given_by, notes = _agent_channel_override(call, rt)
-            vocabulary = _source_vocabulary(call, rt)
+            source = _source(call, rt)
+            given, given_by, notes = _agent_given(call, rt, source)
             generation = call.generation
         blob = rt.blobs.open(calls.audio_blob_key(call_pk))
         with rt.keyring.open_blob(blob, context=calls.audio_context(call_pk)) as recording:
@@ -51,8 +54,9 @@ def run(
         transcript = rt.transcriber.transcribe(
             audio,
             language=language,
-            agent_channel=agent_channel,
-            vocabulary=vocabulary,
+            agent_channel=given.channel,
+            agent_speaks=given.speaks,
+            vocabulary=source,
             on_progress=on_progress,
         )
         translated, engine = None, None
@@ -65,7 +69,7 @@ def run(
         figures = talk.measure(
             transcript.segments,
             _heard_audio(audio, found),
-            agent_channel=_agent_side(found, agent_channel or rt.settings.asr.agent_channel).row,
+            agent_channel=_agent_side(found, given.channel or rt.settings.asr.agent_channel).row,
             settings=rt.settings.talk,
         )
         redacted = redact.transcript(
@@ -101,7 +105,7 @@ def run(
                 },
                 talk=figures,
             )
-            for note in [*notes, *_speaker_notes(found, agent_channel, given_by)]:
+            for note in [*notes, *_speaker_notes(found, given, given_by)]:
                 calls.add_event(
                     session=session, call_pk=call_pk, stage="transcribe", kind="speakers", detail=note
                 )
@@ -157,27 +161,45 @@ def _record_redaction(session: Session, call: Call, redacted: redact.RedactedTra
     return True
 
 
-# The key of call metadata (webhook ``metadata``) that names the agent's stereo channel for this call.
+# The keys of call metadata (webhook ``metadata``, a sidecar's values) that name the agent of this call: its
+# stereo channel, and whether it is the first or the second voice to say a word on a mono call.
 AGENT_CHANNEL_KEY = "agent_channel"
+AGENT_SPEAKS_KEY = "agent_speaks"
+BY_METADATA, BY_SOURCE = "the call's metadata", "its recording source"
+GivenBy = tuple[str, str]  # what gave the agent channel, what gave agent_speaks
+Choice = TypeVar("Choice", bound=StrEnum)
 
 
-def _agent_channel_override(call: Call, rt: Runtime) -> tuple[Channel | None, str, list[str]]:
-    """The agent channel the call's metadata names, else the one its recording source set (a preset), if
-    any; what gave it, for the audit trail; a note when the metadata's value is not usable."""
+def _agent_given(call: Call, rt: Runtime, source: AnySource | None) -> tuple[GivenAgent, GivenBy, list[str]]:
+    """The agent the call's metadata names (its channel, its place among the voices), else the one its
+    recording ``source`` names (the channel as set at ingest, by the source or its preset); what gave each,
+    for the audit trail; a note for each metadata value that is not usable."""
+    metadata = calls.read_metadata(call=call, keyring=rt.keyring)
     from_source = Channel(call.agent_channel) if call.agent_channel else None
-    by_source = "its recording source"
-    value = calls.read_metadata(call=call, keyring=rt.keyring).get(AGENT_CHANNEL_KEY)
+    channel, channel_by, channel_notes = _given(metadata, AGENT_CHANNEL_KEY, Channel, from_source)
+    speaks_of_source = source.agent_speaks if source else None
+    speaks, speaks_by, speaks_notes = _given(metadata, AGENT_SPEAKS_KEY, AgentSpeaks, speaks_of_source)
+    return GivenAgent(channel, speaks), (channel_by, speaks_by), [*channel_notes, *speaks_notes]
+
+
+def _given(
+    metadata: dict[str, Any], key: str, choices: type[Choice], from_source: Choice | None
+) -> tuple[Choice | None, str, list[str]]:
+    """The metadata's ``key`` as one of ``choices``, else the source's; what gave it; a note when the
+    metadata's value is none of them (it is ignored, not a reason to fail the call)."""
+    value = metadata.get(key)
     if value is None:
-        return from_source, by_source, []
+        return from_source, BY_SOURCE, []
     try:
-        return Channel(str(value).strip().lower()), "the call's metadata", []
+        return choices(str(value).strip().lower()), BY_METADATA, []
     except ValueError:
-        note = f"metadata {AGENT_CHANNEL_KEY}={value!r} ignored: expected 'left' or 'right'"
-        return from_source, by_source, [note]
+        expected = " or ".join(f"'{choice.value}'" for choice in choices)
+        return from_source, BY_SOURCE, [f"metadata {key}={value!r} ignored: expected {expected}"]
 
 
-def _source_vocabulary(call: Call, rt: Runtime) -> SourceVocabulary | None:
-    """The hotwords of the recording source that took the call (``calls.source_name``), as configured now."""
+def _source(call: Call, rt: Runtime) -> AnySource | None:
+    """The recording source that took the call (``calls.source_name``), as configured now: its hotwords
+    and its ``agent_speaks``."""
     return rt.settings.sources.named(call.source_name) if call.source_name else None
 
 
@@ -198,17 +220,47 @@ def _heard_audio(audio: DecodedAudio, found: SpeakersFound | None) -> DecodedAud
     return replace(audio, channels=audio.channels[row : row + 1], info=replace(audio.info, channels=1))
 
 
-def _speaker_notes(found: SpeakersFound | None, asked: Channel | None, given_by: str) -> list[str]:
+def _speaker_notes(found: SpeakersFound | None, given: GivenAgent, given_by: GivenBy) -> list[str]:
     """Audit lines for role decisions someone should see: a swap made, or one the settings only warn of, and
-    what became of an agent channel ``asked`` for by ``given_by``."""
+    what became of the agent the call's metadata or source named (``given`` by ``given_by``)."""
     if found is None:
         return []
-    if asked is not None and found.method is not SpeakerMethod.channels:
-        return [
-            f"agent channel {asked.value} from {given_by} not used: the call's words are all on one channel "
-            "(a mono recording, or a stereo one with both sides mixed on one channel), so the voices and "
-            "their words chose the agent"
+    channel_by, speaks_by = given_by
+    if found.method is SpeakerMethod.channels:
+        unused = _unused_speaks(given.speaks, speaks_by, "the call is stereo, where agent_channel applies")
+        return [*unused, *_channel_notes(found, given.channel, channel_by)]
+    unused = []
+    if given.channel is not None:
+        unused = [
+            f"agent channel {given.channel.value} from {channel_by} not used: the call's words are all on "
+            "one channel (a mono recording, or a stereo one with both sides mixed on one channel), so the "
+            "agent was chosen among its voices"
         ]
+    if found.method is SpeakerMethod.none:
+        return [*unused, *_unused_speaks(given.speaks, speaks_by, "speakers.diarization is off")]
+    return [*unused, *_voice_notes(found, given.speaks, speaks_by)]
+
+
+def _unused_speaks(speaks: AgentSpeaks | None, given_by: str, why: str) -> list[str]:
+    return [] if speaks is None else [f"agent_speaks {speaks.value} from {given_by} not used: {why}"]
+
+
+def _voice_notes(found: SpeakersFound, speaks: AgentSpeaks | None, given_by: str) -> list[str]:
+    """Whom the metadata's ``agent_speaks`` made the agent of a diarized call; whether the words disagree."""
+    if speaks is None or found.agent_source != "metadata":
+        return []
+    agent = found.agent or "no agent (one voice alone)"
+    chosen = f"{agent}, the {speaks.value} voice to say a word, from {given_by}"
+    if found.swap_suggested:
+        return [
+            f"the conversation says the agent is another voice (confidence {found.role_confidence}); kept "
+            f"{chosen}"
+        ]
+    return [f"agent {chosen}"]
+
+
+def _channel_notes(found: SpeakersFound, asked: Channel | None, given_by: str) -> list[str]:
+    """A stereo call's: a swap made or suggested, and the agent channel ``asked`` for by ``given_by``."""
     other = "right" if found.agent == "left" else "left"
     if found.swapped:
         return [

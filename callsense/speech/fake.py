@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from callsense.calls.schemas import RoleSource, Segment, SpeakerMethod, SpeakersFound
-from callsense.config.models import Channel, SourceVocabulary
+from callsense.config.models import AgentSpeaks, Channel, SourceVocabulary
 from callsense.speech.audio import DecodedAudio
 from callsense.speech.speakers import SpeakerMap
 from callsense.speech.transcriber import ProgressCallback, Task, Transcript, TranscriptionOptions
@@ -28,8 +28,9 @@ SCRIPTED_SPEAKERS = SpeakerMap(
 
 class FakeTranscriber:
     """Answers ``segments`` in ``language`` (``translation`` for the translate task, when given) with
-    ``speakers`` as its decision on who spoke (the agent on the channel asked for, as Whisper's would say);
-    records each request as (language asked for, task)."""
+    ``speakers`` as its decision on who spoke (the agent on the channel asked for, or the voice, its voices
+    taken to be heard in the order they speak, as Whisper's would say); records each request as (language
+    asked for, task)."""
 
     def __init__(
         self,
@@ -45,6 +46,7 @@ class FakeTranscriber:
         self._language = language if segments else None
         self.requests: list[tuple[str | None, Task]] = []
         self.agent_channels: list[Channel | None] = []  # the metadata override of each transcribe
+        self.agent_speaks: list[AgentSpeaks | None] = []  # the mono one of each transcribe
         self.vocabularies: list[SourceVocabulary | None] = []  # the source's hotwords of each transcribe
 
     def transcribe(
@@ -53,16 +55,22 @@ class FakeTranscriber:
         *,
         language: str | None = None,
         agent_channel: Channel | None = None,
+        agent_speaks: AgentSpeaks | None = None,
         vocabulary: SourceVocabulary | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         if on_progress is not None:
             on_progress(1.0)
         self.agent_channels.append(agent_channel)
+        self.agent_speaks.append(agent_speaks)
         self.vocabularies.append(vocabulary)
         speakers = self._speakers
+        update: dict[str, str] = {}
         if agent_channel is not None and speakers.found.method is SpeakerMethod.channels:  # as Whisper's
             update = {"agent": agent_channel.value, "agent_source": RoleSource.metadata}
+        if agent_speaks is not None and speakers.found.method is SpeakerMethod.diarization:
+            update = {"agent": f"speaker {agent_speaks.rank + 1}", "agent_source": RoleSource.metadata}
+        if update:
             speakers = SpeakerMap(found=speakers.found.model_copy(update=update))
         return self._answer(language, "transcribe", speakers)
 

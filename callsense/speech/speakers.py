@@ -5,22 +5,30 @@ the same call, so both label the same person the same way. On stereo the configu
 unless call metadata names another (that always wins: the conversation can only warn against it) or, with
 ``speakers.swap_check``, the conversation clearly says otherwise (``roles.guess_agent``). On mono the
 diarized voices get their role from the same conversation check; without telling phrases the first voice
-to say a word is the agent. A mono call's agent may be more than one voice (a transfer to a second agent): the
-record names them all ("speaker 1, speaker 3").
-"""
+to say a word is the agent; metadata's ``agent_speaks`` (first or second) always wins there too. A mono
+call's agent may be more than one voice (a transfer to a second agent): the record names them all
+("speaker 1, speaker 3")."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from callsense.calls.schemas import RoleSource, Speaker, SpeakerMethod, SpeakersFound
-from callsense.config.models import SpeakerSettings, SwapCheck
+from callsense.config.models import AgentSpeaks, Channel, SpeakerSettings, SwapCheck
 from callsense.speech import roles
 from callsense.speech.diarization import Diarization
 from callsense.speech.turns import SpokenWord
 
 WordT = tuple[float, float, str]  # start, end, text
+
+
+class GivenAgent(NamedTuple):
+    """What a call's metadata says of its agent: the stereo channel, and the place among mono voices."""
+
+    channel: Channel | None = None
+    speaks: AgentSpeaks | None = None
 
 
 @dataclass(frozen=True)
@@ -81,9 +89,13 @@ def by_channels(
     )
 
 
-def by_voices(diarization: Diarization, words: list[WordT]) -> SpeakerMap:
+def by_voices(
+    diarization: Diarization, words: list[WordT], *, agent_speaks: AgentSpeaks | None = None
+) -> SpeakerMap:
     """Mono: each diarized voice's role from what it says; one voice is the agent, and with three voices or
-    more (a transfer, a supervisor) so is every other voice that talks like one; the rest are customers."""
+    more (a transfer, a supervisor) so is every other voice that talks like one; the rest are customers.
+    ``agent_speaks`` (metadata) names the agent among the first two voices to say a word instead: the words
+    then only warn (``swap_suggested``), and a later voice is still an agent when it talks like one."""
     texts = ["" for _ in range(diarization.count)]
     first_word = [math.inf] * diarization.count
     for start, end, text in words:
@@ -96,7 +108,13 @@ def by_voices(diarization: Diarization, words: list[WordT]) -> SpeakerMap:
     # three voices both people were then customers.
     by_first_word = sorted(range(diarization.count), key=lambda voice: (first_word[voice], voice))
     guess = roles.guess_agents([texts[voice] for voice in by_first_word])
-    agent_voices = {by_first_word[rank] for rank in guess.agents}
+    agent_ranks, source, suggested = set(guess.agents), RoleSource.conversation, False
+    if agent_speaks is not None:
+        named = {agent_speaks.rank} & set(range(diarization.count))  # none: one voice, said to be second
+        suggested = guess.confidence > 0 and {rank for rank in guess.agents if rank < 2} != named
+        agent_ranks = named | {rank for rank in guess.agents if rank >= 2}
+        source = RoleSource.metadata
+    agent_voices = {by_first_word[rank] for rank in agent_ranks}
     voice_roles = tuple(
         Speaker.agent if voice in agent_voices else Speaker.customer for voice in range(diarization.count)
     )
@@ -107,8 +125,9 @@ def by_voices(diarization: Diarization, words: list[WordT]) -> SpeakerMap:
             count=diarization.count,
             confidence=diarization.confidence,
             agent=", ".join(agents) or None,
-            agent_source=RoleSource.conversation,
+            agent_source=source,
             role_confidence=guess.confidence,
+            swap_suggested=suggested,
         ),
         diarization=diarization,
         voice_roles=voice_roles,

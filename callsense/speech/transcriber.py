@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from callsense.calls.schemas import Segment, render_transcript
-from callsense.config.models import Channel, SourceVocabulary
+from callsense.config.models import AgentSpeaks, Channel, SourceVocabulary
 from callsense.speech.audio import DecodedAudio
 from callsense.speech.speakers import SpeakerMap
 
@@ -72,11 +72,13 @@ class Transcriber(Protocol):
         *,
         language: str | None = None,
         agent_channel: Channel | None = None,
+        agent_speaks: AgentSpeaks | None = None,
         vocabulary: SourceVocabulary | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
         """The turns of ``audio`` by speaker (none when no speech), in its language; ``language`` None
-        detects it; ``agent_channel`` (from the call's metadata) overrides the configured one;
+        detects it; ``agent_channel`` (from the call's metadata) overrides the configured one on stereo,
+        ``agent_speaks`` (first or second voice to say a word) the conversation's choice on mono;
         ``vocabulary`` (the call's recording source's hotwords) adds to or replaces asr's hotwords."""
         ...
 

@@ -8,10 +8,10 @@ in: Silero VAD skips silence and music (on a copy of a quiet call lifted where i
 no text is carried over between windows (``condition_on_previous_text=False``) so a loop cannot feed
 itself, windows that look like loops are rejected by the compression-ratio check and decoded again in short
 clips (``passes``), and the temperature fallback list is short because every fallback re-decodes the
-window. The compression ratio is measured with
-read-out numbers collapsed (``repetitions.loop_compression_ratio``), so a card read digit by digit is not
-taken for a loop. When redaction needs the digits (``number_beam_size``), a segment whose first pass holds a
-read-out number is decoded again with a wider beam (``passes.numbers_decoded_again``).
+window. The compression ratio is measured with read-out numbers collapsed
+(``repetitions.loop_compression_ratio``), so a card read digit by digit is not taken for a loop. When
+redaction needs the digits (``number_beam_size``), a segment whose first pass holds a read-out number is
+decoded again with a wider beam (``passes.numbers_decoded_again``).
 """
 
 from __future__ import annotations
@@ -30,14 +30,21 @@ import structlog
 from callsense import metrics
 from callsense.assets import catalog
 from callsense.calls.schemas import Segment, Speaker
-from callsense.config.models import ASRSettings, Channel, Device, SourceVocabulary, SpeakerSettings
+from callsense.config.models import (
+    AgentSpeaks,
+    ASRSettings,
+    Channel,
+    Device,
+    SourceVocabulary,
+    SpeakerSettings,
+)
 from callsense.errors import ModelAssetError
 from callsense.speech import diarization, level, passes
 from callsense.speech import language as language_id
 from callsense.speech import speakers as speakers_module
 from callsense.speech.audio import DecodedAudio, FloatArray, channels_are_alike
 from callsense.speech.repetitions import cut_repetitions, loop_compression_ratio
-from callsense.speech.speakers import SpeakerMap
+from callsense.speech.speakers import GivenAgent, SpeakerMap
 from callsense.speech.transcriber import Progress, ProgressCallback, Task, Transcript, TranscriptionOptions
 from callsense.speech.turns import SpokenWord, turns_from_words
 from callsense.speech.voices import VoiceEncoder
@@ -162,6 +169,7 @@ class WhisperTranscriber:
         *,
         language: str | None = None,
         agent_channel: Channel | None = None,
+        agent_speaks: AgentSpeaks | None = None,
         vocabulary: SourceVocabulary | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
@@ -170,7 +178,7 @@ class WhisperTranscriber:
             language=language,
             task="transcribe",
             on_progress=on_progress,
-            agent_channel=agent_channel,
+            agent=GivenAgent(agent_channel, agent_speaks),
             vocabulary=vocabulary,
         )
 
@@ -186,7 +194,7 @@ class WhisperTranscriber:
         language: str | None,
         task: Task,
         on_progress: ProgressCallback | None,
-        agent_channel: Channel | None = None,
+        agent: GivenAgent = GivenAgent(),
         speakers: SpeakerMap | None = None,
         vocabulary: SourceVocabulary | None = None,
     ) -> Transcript:
@@ -227,7 +235,7 @@ class WhisperTranscriber:
                 mono = len(channels) == 1 and speakers is None
                 voices = pool.submit(self._voices, channels[0]) if mono else None
                 heard = self._heard(channels, language, task, progress, hotwords)
-                speakers = speakers or self._speaker_map(heard, agent_channel, voices, channels)
+                speakers = speakers or self._speaker_map(heard, agent, voices, channels)
             segments = turns_from_words(
                 [speakers.labelled(word, channel) for channel, words in enumerate(heard) for word in words]
             )
@@ -274,33 +282,30 @@ class WhisperTranscriber:
     def _speaker_map(
         self,
         heard: list[list[SpokenWord]],
-        agent_channel: Channel | None,
+        agent: GivenAgent,
         voices: Future[diarization.Diarization] | None,
         channels: list[FloatArray],
     ) -> SpeakerMap:
         """Stereo: roles by channel, checked against the conversation; mono: the diarized ``voices``, then
-        roles. A stereo call whose words are all on one channel is diarized there: holding two voices that
-        clearly separate, that channel is both sides mixed (the other one silent), which channel roles would
-        give one role; else it is a one-sided call (a voicemail), whose channel tells its role."""
+        roles; ``agent`` is what metadata says. A stereo call whose words are all on one channel is diarized
+        there: two voices that clearly separate make it both sides mixed (the other one silent), which
+        channel roles would give one role; else it is one-sided (a voicemail): its channel tells its role."""
         if voices is None:
             lone = [index for index, words in enumerate(heard) if words]
             if len(lone) == 1 and self._speakers.diarization:
                 found = self._voices(channels[lone[0]])
                 if found.count >= 2 and found.confidence >= MIXED_CHANNEL_CONFIDENCE:
-                    words = heard[lone[0]]
-                    return speakers_module.by_voices(
-                        found, [(word.start, word.end, word.text) for word in words]
-                    )
+                    said = [(word.start, word.end, word.text) for word in heard[lone[0]]]
+                    return speakers_module.by_voices(found, said, agent_speaks=agent.speaks)
             left, right = ("".join(word.text for word in words) for words in heard)
             return speakers_module.by_channels(
                 (left, right),
-                configured_agent=_channel_index(self._settings.agent_channel),
-                override=None if agent_channel is None else _channel_index(agent_channel),
+                configured_agent=self._settings.agent_channel.row,
+                override=None if agent.channel is None else agent.channel.row,
                 settings=self._speakers,
             )
-        return speakers_module.by_voices(
-            voices.result(), [(word.start, word.end, word.text) for word in heard[0]]
-        )
+        said = [(word.start, word.end, word.text) for word in heard[0]]
+        return speakers_module.by_voices(voices.result(), said, agent_speaks=agent.speaks)
 
     def _voices(self, samples: FloatArray) -> diarization.Diarization:
         return diarization.diarize(
@@ -385,10 +390,6 @@ class WhisperTranscriber:
             words.extend(_spoken_words(segment, Speaker.unknown))
         progress.advance(len(samples) / 16_000 - last_end)
         return words
-
-
-def _channel_index(channel: Channel) -> int:
-    return 0 if channel is Channel.left else 1
 
 
 def _spoken_words(segment: Any, speaker: Speaker) -> list[SpokenWord]:

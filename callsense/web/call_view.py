@@ -146,6 +146,11 @@ def speakers_told(found: SpeakersFound) -> str:
     voices = f"{found.count} voice{plural} told apart (clarity {found.confidence or 0:.2f})"
     if found.count == 1 and not found.confidence:  # a call of a few seconds: nothing to compare
         voices = "one voice assumed: too little speech to tell voices apart"
+    if found.agent_source is RoleSource.metadata:
+        told = f"{voices}; agent {found.agent or 'none'}, as the call's metadata says (agent_speaks)"
+        if found.swap_suggested:
+            told += f"; but the words say another voice (confidence {found.role_confidence:.2f})"
+        return told
     if found.agent is None:
         return f"{voices}; no agent: a customer alone speaks"
     if not found.role_confidence:

@@ -24,7 +24,7 @@ from callsense.backends.recordings.sources.fake import FakeSource
 from callsense.calls import service as calls
 from callsense.calls import source_files
 from callsense.calls.models import Call, Event, SourceFile
-from callsense.calls.schemas import CallStatus, Segment, Speaker
+from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
 from callsense.errors import SourceUnavailableError
 from callsense.pipeline import poll, queue_figures, tasks, transcribe
@@ -456,6 +456,44 @@ def test_a_sidecar_that_names_the_agent_channel_wins_over_the_source_s(
             assert call.transcript.options["speakers"]["agent"] == "left"
     finally:
         rt.db.close()
+
+
+def test_a_sidecar_that_says_when_the_agent_speaks_wins_over_the_source_s(
+    settings: Settings, root: Path
+) -> None:
+    # Mono recordings of an outbound campaign (the customer answers, the agent speaks second), and an
+    # inbound call among them whose sidecar says so.
+    sidecar = {"sidecar": "json", "sidecar_fields": {"agent_speaks": "call.agent_speaks"}}
+    voices = SpeakersFound(
+        method=SpeakerMethod.diarization, count=2, agent="speaker 1", agent_source="conversation"
+    )
+    rt = _runtime(settings, root, stable_seconds=0, agent_speaks="second", **sidecar)
+    rt = dataclasses.replace(rt, transcriber=FakeTranscriber(TURNS, speakers=voices))
+    try:
+        put(root, "inbound.wav", tiny_wav())
+        put(root, "inbound.json", json.dumps({"call": {"agent_speaks": "first"}}).encode())
+        put(root, "outbound.wav", tiny_wav())
+        for call_pk in _poll(rt).fetched:
+            transcribe.run(rt, call_pk)
+        with rt.db.transaction() as session:
+            told = {
+                calls.read_metadata(call=call, keyring=rt.keyring)["path"]: (
+                    calls.to_record(call=call, keyring=rt.keyring).speakers,
+                    [
+                        e.detail
+                        for e in calls.events(session=session, call_pk=call.id)
+                        if e.kind == "speakers"
+                    ],
+                )
+                for call in session.scalars(select(Call))
+            }
+    finally:
+        rt.db.close()
+    (inbound, inbound_notes), (outbound, outbound_notes) = told["inbound.wav"], told["outbound.wav"]
+    assert inbound is not None and (inbound.agent, inbound.agent_source) == ("speaker 1", "metadata")
+    assert inbound_notes == ["agent speaker 1, the first voice to say a word, from the call's metadata"]
+    assert outbound is not None and (outbound.agent, outbound.agent_source) == ("speaker 2", "metadata")
+    assert outbound_notes == ["agent speaker 2, the second voice to say a word, from its recording source"]
 
 
 def test_a_name_that_is_not_utf8_is_refused_and_the_other_files_are_taken(rt: Runtime, root: Path) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callsense.calls.schemas import Speaker, SpeakerMethod
-from callsense.config.models import ASRSettings
+from callsense.calls.schemas import RoleSource, Speaker, SpeakerMethod
+from callsense.config.models import AgentSpeaks, ASRSettings
 from callsense.speech.audio import SAMPLE_RATE, AudioInfo, DecodedAudio, decode
 from callsense.speech.whisper import WhisperTranscriber
 from tests.conftest import AUDIO
@@ -81,13 +81,25 @@ def test_the_second_agent_of_a_transferred_call_is_an_agent(
     assert takeover.speaker is Speaker.agent and abs(takeover.start - second) < 0.5  # a turn of their own
 
 
-def test_a_customers_voicemail_has_no_agent(transcriber: WhisperTranscriber) -> None:
+@pytest.mark.parametrize("agent_speaks", [None, AgentSpeaks.first])
+def test_a_customers_voicemail_has_no_agent_unless_metadata_says_so(
+    transcriber: WhisperTranscriber, agent_speaks: AgentSpeaks | None
+) -> None:
     # en_short: "Hello, I am calling to check the status of the order I placed last week.", one voice.
-    transcript = transcriber.transcribe(decode((AUDIO / "en_short.mono.flac").read_bytes(), max_seconds=60))
+    # Metadata saying the agent speaks first wins over the words, which are then said to disagree.
+    audio = decode((AUDIO / "en_short.mono.flac").read_bytes(), max_seconds=60)
+    transcript = transcriber.transcribe(audio, agent_speaks=agent_speaks)
     assert transcript.speakers is not None
     found = transcript.speakers.found
-    assert found.count == 1 and found.agent is None and found.role_confidence > 0.3
-    assert {segment.speaker for segment in transcript.segments} == {Speaker.customer}
+    assert found.count == 1 and found.role_confidence > 0.3
+    if agent_speaks is None:
+        assert found.agent is None and found.agent_source is RoleSource.conversation
+        assert {segment.speaker for segment in transcript.segments} == {Speaker.customer}
+    else:
+        assert (
+            found.agent == "speaker 1" and found.agent_source is RoleSource.metadata and found.swap_suggested
+        )
+        assert {segment.speaker for segment in transcript.segments} == {Speaker.agent}
 
 
 def one_channel_of_two(samples: np.ndarray, row: int) -> DecodedAudio:

@@ -23,7 +23,7 @@ from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, Event
 from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
-from callsense.config.models import Channel
+from callsense.config.models import AgentSpeaks, Channel
 from callsense.errors import DecryptionError, PermanentFetchError, UnexpectedStageError
 from callsense.pipeline import analyse, deliver, fetch, ingest, inline, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
@@ -62,7 +62,7 @@ def runtime_with_fakes(settings: Settings) -> Runtime:
         "kind": "webhook",
         "base_url": "https://crm.example/hook",
         "secret": "whsec_test",
-        "fields": ["call_id", "talk", "non_talk_seconds", "interruptions"],
+        "fields": ["call_id", "talk", "speakers", "non_talk_seconds", "interruptions"],
     }
     configured = Settings.model_validate(
         {
@@ -104,7 +104,9 @@ def test_each_stage_hands_on_what_comes_next(rt: Runtime) -> None:
     assert (destination, sent.call_id) == ("hook", "path")
 
 
-def test_a_processed_call_has_its_talk_figures_in_record_api_and_crm_payload(rt: Runtime) -> None:
+def test_a_processed_call_has_its_talk_figures_and_speakers_in_record_api_and_crm_payload(
+    rt: Runtime,
+) -> None:
     call_pk = ingest.ingest(rt, call_id="talk", source=SOURCE).call_pk
     fetch.run(rt, call_pk, local_files=False)
     transcribe.run(rt, call_pk)
@@ -124,6 +126,7 @@ def test_a_processed_call_has_its_talk_figures_in_record_api_and_crm_payload(rt:
 
     (_, sent), *_ = rt.crm.sent  # type: ignore[attr-defined]
     assert sent.fields["talk"] == talk.model_dump(mode="json")
+    assert record.speakers is not None and sent.fields["speakers"] == record.speakers.model_dump(mode="json")
     assert (sent.fields["non_talk_seconds"], sent.fields["interruptions"]) == (talk.non_talk_seconds, 1)
 
     headers = {"Authorization": f"Bearer {token}"}
@@ -211,9 +214,76 @@ def test_an_agent_channel_a_mono_call_cannot_use_is_noted_not_dropped_silently(r
     )
     assert _speaker_notes(rt, voices, "mono-meta", {"agent_channel": "right"}) == [
         "agent channel right from the call's metadata not used: the call's words are all on one channel (a "
-        "mono recording, or a stereo one with both sides mixed on one channel), so the voices and their "
-        "words chose the agent"
+        "mono recording, or a stereo one with both sides mixed on one channel), so the agent was chosen "
+        "among its voices"
     ]
+
+
+VOICES = SpeakersFound(
+    method=SpeakerMethod.diarization, count=2, agent="speaker 1", agent_source="conversation"
+)
+
+
+@pytest.mark.parametrize(
+    ("found", "metadata", "asked", "agent", "note"),
+    [
+        (
+            VOICES,
+            {"agent_speaks": " Second"},
+            AgentSpeaks.second,
+            "speaker 2",
+            "agent speaker 2, the second voice to say a word, from the call's metadata",
+        ),
+        (
+            VOICES.model_copy(update={"role_confidence": 0.86, "swap_suggested": True}),
+            {"agent_speaks": "first"},
+            AgentSpeaks.first,
+            "speaker 1",
+            "the conversation says the agent is another voice (confidence 0.86); kept speaker 1, the first "
+            "voice to say a word, from the call's metadata",
+        ),
+        (
+            VOICES,
+            {"agent_speaks": 2},
+            None,
+            "speaker 1",
+            "metadata agent_speaks=2 ignored: expected 'first' or 'second'",
+        ),
+        (
+            SpeakersFound(method=SpeakerMethod.channels, count=2, agent="left", agent_source="settings"),
+            {"agent_speaks": "second"},
+            AgentSpeaks.second,
+            "left",
+            "agent_speaks second from the call's metadata not used: the call is stereo, where agent_channel "
+            "applies",
+        ),
+    ],
+)
+def test_the_calls_metadata_names_the_agent_of_a_mono_call_by_when_it_speaks(
+    rt: Runtime,
+    found: SpeakersFound,
+    metadata: dict[str, Any],
+    asked: AgentSpeaks | None,
+    agent: str,
+    note: str,
+) -> None:
+    # An outbound campaign's calls: the customer answers, the agent speaks second, whatever the words say.
+    transcriber = FakeTranscriber(TURNS, speakers=found)
+    transcribed = dataclasses.replace(rt, transcriber=transcriber)
+    details = calls.CallDetails(metadata=metadata)
+    call_pk = ingest.ingest(transcribed, call_id="speaks", source=SOURCE, details=details).call_pk
+    fetch.run(transcribed, call_pk, local_files=False)
+    transcribe.run(transcribed, call_pk)
+    assert transcriber.agent_speaks == [asked]
+    with transcribed.db.transaction() as session:
+        call = session.get(Call, call_pk)
+        assert call is not None
+        speakers = calls.to_record(call=call, keyring=rt.keyring).speakers
+        notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
+    used = asked is not None and found.method is SpeakerMethod.diarization
+    assert speakers is not None
+    assert (speakers.agent, speakers.agent_source) == (agent, "metadata" if used else found.agent_source)
+    assert notes == [note]
 
 
 def test_a_stereo_call_diarized_on_its_one_sounding_channel_is_measured_there(rt: Runtime) -> None:

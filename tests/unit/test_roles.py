@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from callsense.calls.schemas import RoleSource, Speaker, SpeakerMethod
-from callsense.config.models import SpeakerSettings, SwapCheck
+from callsense.config.models import AgentSpeaks, SpeakerSettings, SwapCheck
 from callsense.speech import speakers
 from callsense.speech.diarization import Diarization
 from callsense.speech.roles import SECOND_AGENT_SCORE, agent_score, guess_agent, guess_agents
@@ -308,3 +308,42 @@ def test_a_message_left_on_a_one_sided_call_gets_the_role_of_who_left_it(message
     mapped = speakers.by_voices(mono(0), [(0.2, 1.0, message)])
     assert mapped.voice_roles == (role,)
     assert mapped.found.agent == ("speaker 1" if role is Speaker.agent else None)
+
+
+@pytest.mark.parametrize(
+    ("agent_speaks", "roles", "disagrees"),
+    [
+        (None, (Speaker.customer, Speaker.agent, Speaker.customer), False),  # the words: voice 2 greets
+        (AgentSpeaks.first, (Speaker.agent, Speaker.customer, Speaker.customer), True),
+        (AgentSpeaks.second, (Speaker.customer, Speaker.agent, Speaker.customer), False),
+    ],
+)
+def test_metadata_naming_the_first_or_second_voice_to_speak_always_wins_on_mono(
+    agent_speaks: AgentSpeaks | None, roles: tuple[Speaker, ...], disagrees: bool
+) -> None:
+    # Speaker 3 is heard first but says nothing (hold music): the order that counts is the order of words.
+    # The words make the second voice to speak the agent; metadata naming the first wins all the same, and
+    # the record says the words disagree (a customer who talks like an agent: only the metadata can tell).
+    voices = mono(2, 0, 1)
+    words = [(2.5, 3.0, CALLS["en"][1]), (4.5, 5.0, CALLS["en"][0])]
+    mapped = speakers.by_voices(voices, words, agent_speaks=agent_speaks)
+    assert mapped.voice_roles == roles
+    source = RoleSource.conversation if agent_speaks is None else RoleSource.metadata
+    assert mapped.found.agent_source is source and mapped.found.swap_suggested is disagrees
+    assert mapped.found.role_confidence > 0.8  # what the words say, whoever won
+
+
+def test_metadata_names_the_first_agent_of_a_transfer_and_the_words_the_second() -> None:
+    words = [(2.0 * turn + 0.5, 2.0 * turn + 1.0, text) for turn, text in enumerate(TRANSFER)]
+    mapped = speakers.by_voices(mono(0, 1, 0, 2, 1, 2), words, agent_speaks=AgentSpeaks.first)
+    assert mapped.voice_roles == (Speaker.agent, Speaker.customer, Speaker.agent)
+    assert mapped.found.agent == "speaker 1, speaker 3" and not mapped.found.swap_suggested
+
+
+def test_a_one_voice_call_whose_agent_speaks_second_has_no_agent() -> None:
+    # An outbound call that reached a voicemail: the one voice is the customer's greeting.
+    mapped = speakers.by_voices(
+        mono(0), [(0.2, 1.0, "Hello, leave a message.")], agent_speaks=AgentSpeaks.second
+    )
+    assert mapped.voice_roles == (Speaker.customer,) and mapped.found.agent is None
+    assert mapped.found.agent_source is RoleSource.metadata

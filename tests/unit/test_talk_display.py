@@ -151,6 +151,17 @@ def voices(count: int, agent: str | None, role_confidence: float, clarity: float
             SpeakersFound(method=SpeakerMethod.none, count=1),
             "not told apart: mono, and speakers.diarization is off",
         ),
+        (
+            voices(2, "speaker 2", 0.0).model_copy(update={"agent_source": RoleSource.metadata}),
+            "2 voices told apart (clarity 0.50); agent speaker 2, as the call's metadata says (agent_speaks)",
+        ),
+        (
+            voices(2, "speaker 1", 0.86).model_copy(
+                update={"agent_source": RoleSource.metadata, "swap_suggested": True}
+            ),
+            "2 voices told apart (clarity 0.50); agent speaker 1, as the call's metadata says "
+            "(agent_speaks); but the words say another voice (confidence 0.86)",
+        ),
     ],
 )
 def test_the_call_page_says_how_the_speakers_were_found(found: SpeakersFound, told: str) -> None:
