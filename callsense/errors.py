@@ -29,7 +29,8 @@
         ├── DatabaseUnavailableError the database did not answer (down, restarting, unreachable)
         ├── LLMUnavailableError      the LLM back-end did not answer
         ├── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
-        ├── UnexpectedStageError     a stage stopped on an error that is none of these (a bug, a full disk)
+        ├── UnexpectedError          an error that is none of these (a bug, a full disk), without its message
+        │   └── UnexpectedStageError a stage stopped on one
         └── WorkerLostError          the worker running a job stopped heart-beating (killed, out of memory)
 
 Library errors are translated into these at the boundary and re-raised ``from exc``; only the CLI, the
@@ -174,7 +175,12 @@ class CRMRejectedError(PermanentError):
         self.status = status
 
 
-class UnexpectedStageError(RetryableError):
+class UnexpectedError(RetryableError):
+    """An exception callsense does not raise on purpose, named by its type alone (``logs.unexpected``): a
+    job or a request stopped on it, and the log has its traceback without its message."""
+
+
+class UnexpectedStageError(UnexpectedError):
     """A stage stopped on an exception callsense does not raise on purpose (a bug, a full disk, a library's
     failure); the original's traceback is logged without its message (which may quote the call). Retryable
     as the queue treats any error it cannot tell permanent: it runs the job again, up to the stage's

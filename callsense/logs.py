@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any, TypeVar
 
 import structlog
+
+from callsense.errors import CallsenseError
+
+Unexpected = TypeVar("Unexpected", bound=CallsenseError)
 
 
 class _Stderr:
@@ -66,3 +71,16 @@ def configure(*, level: str, json_lines: bool) -> None:
     # rose miller"): the very values the redactor takes out.
     for name in ("httpx", "httpcore", "presidio-analyzer", "presidio-anonymizer"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+
+
+def unexpected(
+    raised: BaseException, kind: type[Unexpected], logger: Any, event: str, **fields: Any
+) -> Unexpected:
+    """An error of no callsense kind, named by its type alone as ``kind``, logged with the frames it stopped
+    in. Its message is kept nowhere: a library's message may quote what it was handed (pydantic's
+    ``input_value``, a server's answer, a record a response failed to validate), here the words said on a
+    call (docs/redaction.md). Raise what it returns ``from None``: a chained original is printed whole by
+    whatever logs the raise next (the job queue, the ASGI server)."""
+    stand_in = kind(f"unexpected {type(raised).__name__} (the log has where it stopped)")
+    logger.error(event, exc_info=(kind, stand_in, raised.__traceback__), **fields)
+    return stand_in

@@ -11,18 +11,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import procrastinate
+import structlog
 from fastapi import FastAPI
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from callsense import __version__
+from callsense import __version__, logs
 from callsense.api import routes as api
+from callsense.errors import UnexpectedError
 from callsense.pipeline import tasks, workers
 from callsense.runtime import Runtime
 from callsense.version import RELEASE
 from callsense.web import dashboard
 
+log = structlog.get_logger(__name__)
 # No form or JSON body of the API or the dashboard comes near this (a category's rule, the largest, is 20 000
 # characters); the webhooks read theirs themselves, no further than their own 256 KiB.
 MAX_BODY_BYTES = 1024 * 1024
@@ -74,9 +77,39 @@ def _application(lifespan: Any, *, version: str) -> FastAPI:
     )
     api.install(app)  # webhooks, calls, deliveries, health and metrics; errors as JSON
     dashboard.install(app)  # the /app pages and their static files; refusals as pages
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, exempt=OWN_LIMIT)
     app.add_middleware(TransportHeaders)
     return app
+
+
+class UnexpectedErrors:
+    """An exception no handler answered (a route's bug, a response that fails its model) is logged by its
+    type and frames without its message, as a stage's is (``logs.unexpected``), and answered with a bare
+    500. Let through, Starlette re-raises it for uvicorn to log whole, and a library's message may quote
+    what it was handed: pydantic's ``input_value`` is the record a response model refused."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as raised:
+            where = {"method": scope["method"], "path": scope["path"]}  # the query string may hold a search
+            logs.unexpected(raised, UnexpectedError, log, "request stopped on an unexpected error", **where)
+            if not started:  # else the client sees the answer cut short
+                await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
 
 
 class TransportHeaders:

@@ -1,4 +1,5 @@
-"""Start the real `callsense` server for acceptance tests: a subprocess on a free loopback port."""
+"""Start the real `callsense` server for acceptance tests: a subprocess on a free loopback port; or an app
+served by uvicorn in a thread of the test."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
 CALLSENSE = str(Path(sys.executable).with_name("callsense"))
 
@@ -95,3 +99,29 @@ def trickling(seconds: float) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def uvicorn_serving(app: ASGIApp, forwarded_allow_ips: str = "127.0.0.1") -> Iterator[str]:
+    """The app on a real loopback socket, configured as `callsense serve` configures uvicorn."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=free_port(),
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                pytest.fail("uvicorn did not start")
+            thread.join(0.05)
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+# An error code, type or field name in a server's error body, never a sentence nor a number (a card, a phone
+# echoed where a code goes): what callsense keeps of one.
+ERROR_NAME = re.compile(r"(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9_][A-Za-z0-9_.:-]{0,79}")
+
 # "Request timeout" and "too many requests": the only 4xx that mean "try again later".
 _RETRYABLE_4XX = frozenset({408, 429})
 

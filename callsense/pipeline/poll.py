@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from callsense import logs
 from callsense.backends.recordings.http import FetchOptions
 from callsense.backends.recordings.sources import FolderSource, Listed, Source
 from callsense.backends.recordings.sources.metadata import derived_call_id
@@ -47,6 +48,7 @@ from callsense.errors import (
     ConfigError,
     PermanentError,
     SourceUnavailableError,
+    UnexpectedError,
     UnexpectedStageError,
 )
 from callsense.pipeline import fetch, ingest
@@ -298,11 +300,14 @@ def _take(
         unexpected = isinstance(exc, UnexpectedStageError)
         note(rt, report, item, FileStatus.error, str(exc), call_pk, outcome=not unexpected)
         return
-    except Exception as exc:  # a bug: logged with its traceback, and the other files are taken all the same
-        log.exception("taking a file stopped on an unexpected error", source=source.name)
+    except (
+        Exception
+    ) as exc:  # a bug: logged by its type and frames, and the other files are taken all the same
+        stand_in = logs.unexpected(
+            exc, UnexpectedError, log, "taking a file stopped on an unexpected error", source=source.name
+        )
         report.failed += 1
-        reason = f"unexpected {type(exc).__name__}: {exc}"
-        note(rt, report, item, FileStatus.error, reason, call_pk, outcome=False)
+        note(rt, report, item, FileStatus.error, str(stand_in), call_pk, outcome=False)
         return
     with rt.db.transaction() as session:
         source_files.settle(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 from sqlalchemy.orm import Session
 
+from callsense import logs
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus
@@ -58,7 +59,18 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
     except CallGoneError:
         raise  # erased meanwhile: there is no call left to mark failed
     except Exception as raised:
-        exc = raised if isinstance(raised, CallsenseError) else _unexpected(raised, call_pk, stage)
+        exc = (
+            raised
+            if isinstance(raised, CallsenseError)
+            else logs.unexpected(
+                raised,
+                UnexpectedStageError,
+                log,
+                "stage stopped on an unexpected error",
+                call_pk=str(call_pk),
+                stage=stage,
+            )
+        )
         log.info("stage failed", call_pk=str(call_pk), stage=stage, error=str(exc), retryable=exc.retryable)
         again = exc.retryable and QUEUE_RETRIES.get()
         with rt.db.transaction() as session:
@@ -94,22 +106,6 @@ def give_up(rt: Runtime, call_pk: uuid.UUID, stage: Stage, reason: str) -> None:
             return
         if not is_done(call, stage):
             _record_failure(session, call, stage, reason, again=False, seconds=None)
-
-
-def _unexpected(raised: Exception, call_pk: uuid.UUID, stage: Stage) -> UnexpectedStageError:
-    """An error of no callsense kind, named by its type alone, and logged with the frames it stopped in.
-
-    Its message is kept nowhere: a library's message may quote what it was handed (pydantic's
-    ``input_value``, a server's answer), here the words said on the call, and the status detail is shown to
-    viewers, the log kept by whoever ships it (docs/redaction.md)."""
-    unexpected = UnexpectedStageError(f"unexpected {type(raised).__name__} (the log has where it stopped)")
-    log.error(
-        "stage stopped on an unexpected error",
-        call_pk=str(call_pk),
-        stage=stage,
-        exc_info=(UnexpectedStageError, unexpected, raised.__traceback__),
-    )
-    return unexpected
 
 
 def lost_race(call: Call, stage: Stage, *, force: bool) -> bool:

@@ -395,4 +395,5 @@ def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -
         "update_heartbeat_interval": workers.HEARTBEAT_SECONDS,
         "stalled_worker_timeout": db.STALLED_AFTER_SECONDS,
         "delete_jobs": "successful",
+        "worker_middleware": [workers.failures_without_messages],
     }

@@ -29,10 +29,34 @@ from procrastinate import jobs as procrastinate_jobs
 from procrastinate.manager import JobManager
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from callsense import db
+from callsense import db, logs
+from callsense.errors import CallsenseError, UnexpectedError
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+
+async def failures_without_messages(
+    call_next: Callable[[], Awaitable[Any]], context: procrastinate.JobContext, _: Any
+) -> Any:
+    """A worker middleware: a job that stops on an exception of no callsense kind (a task's bug, a library's
+    failure) hands Procrastinate its type and frames only, as a stage does (``logs.unexpected``), and a
+    callsense error comes without the library error it was raised from.
+    Procrastinate logs a job's last failure with the exception's message, which may quote what a library
+    was handed: a delivery's note, a question asked about a call, a CRM's answer."""
+    try:
+        return await call_next()
+    except procrastinate_errors.ProcrastinateException:
+        raise  # an abort stays an abort
+    except CallsenseError as raised:
+        # Its message names the rule broken, never the text; the library error it was raised from is cut.
+        raise raised from None
+    except Exception as raised:
+        task = context.job.task_name if context.job else None
+        raise logs.unexpected(
+            raised, UnexpectedError, log, "job stopped on an unexpected error", task=task
+        ) from None
+
 
 # How long the worker's bookkeeping waits for the database before giving up (the worker then stops,
 # and the supervisor starts a new one).

@@ -363,6 +363,43 @@ def test_ollama_client_errors_are_permanent_and_not_retried(serve: Callable[[Han
     backend.close()
 
 
+SAID = "[3] Customer: my card is 4111 1111 1111 1111, Rose Miller"
+
+
+def _openai_echo(body: dict[str, Any]) -> dict[str, Any]:
+    message = f"invalid request: {json.dumps(body)}"
+    return {"error": {"message": message, "type": "invalid_request_error", "code": "bad_request"}}
+
+
+@pytest.mark.parametrize(
+    ("status", "echo", "kept"),
+    [
+        (400, _openai_echo, "refused the request (HTTP 400): invalid_request_error bad_request (its message"),
+        (
+            500,
+            lambda body: {"error": f"cannot read {body['messages'][1]['content'][-12:]}"},
+            "HTTP 500: (its",
+        ),
+        (
+            502,
+            lambda body: {"error": "card 4111 1111"},
+            "HTTP 502: (its message quotes the request: left out)",
+        ),
+    ],
+    ids=["openai-shape", "ollama-shape", "a-number"],
+)
+def test_a_server_that_echoes_the_request_leaves_none_of_the_call_in_the_error(
+    serve: Callable[[Handler], str], status: int, echo: Callable[[dict[str, Any]], Any], kept: str
+) -> None:
+    # The reason becomes a call's status detail, which viewers read: the request held the transcript.
+    backend = ollama(serve(lambda body: (status, echo(body))))
+    with pytest.raises((ConfigError, LLMUnavailableError)) as raised:
+        backend.complete_json(JSONRequest(system="s", user=SAID, schema={}, schema_name="x", max_tokens=5))
+    backend.close()
+    assert kept in str(raised.value)
+    assert not [word for word in ("4111", "1111", "Rose", "Miller", "my card") if word in str(raised.value)]
+
+
 def test_an_html_error_page_is_one_line_of_the_error(tmp_path: Path) -> None:
     # A web server that is no LLM (here Python's, which answers POST with a 501 page): its page, not a
     # dozen lines of HTML in the CLI's one error line and the call's status.

@@ -16,10 +16,12 @@ import pytest
 from procrastinate import exceptions as procrastinate_errors
 from sqlalchemy import text
 
+from callsense import logs
 from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
+from callsense.errors import LLMUnavailableError
 from callsense.pipeline import ingest, tasks, workers
 from callsense.runtime import Runtime, open_runtime
 from tests.conftest import status_of
@@ -241,3 +243,35 @@ def test_a_worker_stopped_for_an_upgrade_finishes_the_job_it_is_running() -> Non
     asyncio.run(scenario())
     assert finished == [True]
     assert [job["status"] for job in app.connector.jobs.values()] == ["succeeded"]  # type: ignore[attr-defined]
+
+
+CARD = "4111 1111 1111 1111"
+
+
+def _quoting_value_error() -> None:
+    raise ValueError(f"input_value='my card is {CARD}'")
+
+
+def _quoting_cause() -> None:
+    try:
+        _quoting_value_error()
+    except ValueError as exc:
+        raise LLMUnavailableError("the LLM server did not answer") from exc
+
+
+def test_a_job_that_fails_for_good_is_logged_without_a_message_that_quotes_the_call(
+    rt: Runtime, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Procrastinate logs a job's last failure with its exception, message and chain: a task's bug or a
+    library's error quoting what it was handed (a delivery's note) is logged by its type and frames."""
+    app = tasks.build_app(rt)
+    for stop in (_quoting_value_error, _quoting_cause):
+        app.task(name=stop.__name__, queue="maintenance")(stop)
+    with app.open():
+        for stop in (_quoting_value_error, _quoting_cause):
+            app.configure_task(stop.__name__).defer()
+    logs.configure(level="INFO", json_lines=False)
+    app.run_worker(wait=False, **tasks.worker_options(rt, queues=["maintenance"], concurrency=1))
+    own = "".join(capsys.readouterr())
+    assert caplog.text.count("ended with status: Error") == 2 and CARD not in caplog.text + own
+    assert "in _quoting_value_error" in own  # the frames it stopped in

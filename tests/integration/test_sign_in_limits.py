@@ -5,7 +5,6 @@ serve` configures it: proxy headers trusted only from --forwarded-allow-ips), re
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-import uvicorn
 from sqlalchemy import func, select, update
 
 from callsense.calls.users import SignInAttempt
@@ -27,7 +24,7 @@ from callsense.runtime import Runtime, open_runtime
 from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import accounts
-from tests.servers import callsense_env, callsense_serve, free_port
+from tests.servers import callsense_env, callsense_serve, uvicorn_serving
 
 PASSWORD = "correct horse battery"
 
@@ -44,28 +41,10 @@ def _runtime(tmp_path: Path, database_url: str, **limits: Any) -> Runtime:
 
 @contextmanager
 def _serve(rt: Runtime, forwarded_allow_ips: str = "127.0.0.1") -> Iterator[str]:
-    """The app on a real loopback socket, configured as `callsense serve` configures uvicorn."""
-    config = uvicorn.Config(
-        create_app(rt, tasks.build_app(rt)),
-        host="127.0.0.1",
-        port=free_port(),
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-        log_config=None,
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            if not thread.is_alive():
-                pytest.fail("uvicorn did not start")
-            thread.join(0.05)
-        yield f"http://127.0.0.1:{config.port}"
+        with uvicorn_serving(create_app(rt, tasks.build_app(rt)), forwarded_allow_ips) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(30)
         rt.db.close()
 
 

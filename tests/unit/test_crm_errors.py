@@ -13,6 +13,8 @@ import pytest
 from callsense.backends.crm.base import CUT_NOTE, fit_body, fit_subject, redacted_reason, utf16_units
 
 NUMBER = "+14155550100"
+CARD = "4111111111111111"
+NOTE = f"Customer gave card {CARD} to pay"
 
 
 def response(status: int, body: Any) -> httpx.Response:
@@ -31,6 +33,12 @@ def response(status: int, body: Any) -> httpx.Response:
             "HTTP 400 (fields: Phone)",
         ),
         (400, {"error": {"code": NUMBER, "message": NUMBER}}, "HTTP 400"),
+        (400, {"error": {"code": CARD, "message": f"note: {NOTE}"}}, "HTTP 400"),  # the posted note echoed
+        (
+            500,
+            [{"errorCode": CARD, "fields": ["Description"], "message": NOTE}],
+            "HTTP 500 (fields: Description)",
+        ),
         (
             400,
             {

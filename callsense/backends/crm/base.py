@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -27,13 +26,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from callsense.backends.http_status import is_retryable
+from callsense.backends.http_status import ERROR_NAME, is_retryable
 from callsense.config.deliveries import ContactLookup, DestinationSettings, NoMatch
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 
 # An error code or a field name: one word of letters, digits and ``_.:-``. A phone number ("+1..."), a
 # sentence or a quoted value does not pass, so a vendor that puts a value where a name belongs leaks nothing.
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,79}")
 _NAMES_KEPT = 10
 _THROTTLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})  # a 403 that means "later", see ``_throttled``
 # What a cut body ends with, so whoever reads the CRM record knows there is more (and where).
@@ -182,7 +180,7 @@ def _names(values: Any) -> list[str]:
     return [
         v
         for v in (values if isinstance(values, list) else [values])
-        if isinstance(v, str) and _NAME.fullmatch(v)
+        if isinstance(v, str) and ERROR_NAME.fullmatch(v)
     ]
 
 

@@ -27,6 +27,7 @@ import structlog
 
 from callsense import metrics
 from callsense.backends.llm.base import JSONRequest, chat_messages, estimate_tokens
+from callsense.backends.llm.http import kept_message, sent_text
 from callsense.backends.llm.openai_compat import first_choice_content
 from callsense.backends.llm.prompt_states import PromptStates
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
@@ -185,12 +186,13 @@ class EmbeddedLLM:
             with serving:
                 body = loaded.server.handle_chat_completions(payload)
         except Exception as exc:
-            raise LLMUnavailableError(f"llama.cpp failed on a chat completion: {exc}") from exc
+            said = kept_message(str(exc), sent_text(payload))
+            raise LLMUnavailableError(f"llama.cpp failed on a chat completion: {said}") from exc
         if not isinstance(body, dict):
             raise LLMUnavailableError("llama.cpp returned something other than a chat completion")
         error = body.get("error")
         if error is not None:
-            raise _translate_error(error)
+            raise _translate_error(error, sent_text(payload))
         return first_choice_content(body, where="embedded llama.cpp", max_tokens=request.max_tokens)
 
     def count_tokens(self, text: str) -> int:
@@ -214,11 +216,12 @@ class EmbeddedLLM:
         return estimate_tokens(text)
 
 
-def _translate_error(error: object) -> Exception:
+def _translate_error(error: object, sent: str) -> Exception:
     code, message = 500, str(error)
     if isinstance(error, dict):
         code = error["code"] if isinstance(error.get("code"), int) else 500
         message = str(error.get("message") or error)
+    message = kept_message(message, sent)
     if code >= 500:
         return LLMUnavailableError(f"llama.cpp error {code}: {message}")
     # 4xx here means our request is wrong for this model, e.g. larger than llm.context_tokens allows.

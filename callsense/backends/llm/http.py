@@ -13,13 +13,15 @@ API key, schema not supported); they raise ``ConfigError`` with the server's own
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any
 
 import httpx
 import structlog
 
 from callsense.backends.http_deadline import DeadlineTransport
-from callsense.backends.http_status import is_retryable
+from callsense.backends.http_status import ERROR_NAME, is_retryable
 from callsense.backends.llm.base import estimate_tokens
 from callsense.errors import ConfigError, LLMUnavailableError
 
@@ -28,22 +30,52 @@ log = structlog.get_logger()
 _UNAVAILABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 # The connection was dropped before any answer: sent once more (see the module docstring).
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-_MESSAGE_LIMIT = 500
+# A server's message is cut to this: enough for "model 'x' not found", little of a quote.
+_MESSAGE_LIMIT = 200
+_WORD = re.compile(r"\w+")
 CONNECT_TIMEOUT_S = 10.0
 
 
-def server_message(response: httpx.Response) -> str:
-    """The error text in a body: Ollama's ``{"error": "..."}``, OpenAI's ``{"error": {"message": ...}}``, else
-    the body (a proxy's HTML page) on one line, for the one-line errors of the CLI and a call's status."""
+def server_message(response: httpx.Response, sent: str) -> str:
+    """What the server says of its error: Ollama's ``{"error": "..."}``, OpenAI's ``{"error": {"message",
+    "type", "code"}}`` (its type and code first), else the body (a proxy's HTML page), as ``kept_message``
+    keeps it, for the one-line errors of the CLI and a call's status."""
     try:
         body = response.json()
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
+    names: list[str] = []
     if isinstance(error, dict):
+        names = [str(error[k]) for k in ("type", "code") if isinstance(error.get(k), str | int)]
+        names = [name for name in names if ERROR_NAME.fullmatch(name)]
         error = error.get("message")
     text = error if isinstance(error, str) and error else response.text
-    return " ".join(text.split())[:_MESSAGE_LIMIT] or response.reason_phrase
+    return " ".join([*names, kept_message(text, sent)]).strip() or response.reason_phrase
+
+
+def kept_message(text: str, sent: str) -> str:
+    """A server's message on one line, cut short, unless it quotes ``sent`` (the words of the call
+    the request carried): a server that echoes the request would put the transcript in a call's status.
+    Two words in a row of what was sent, or a number of three digits or more from it, and the message is
+    left out (docs/redaction.md)."""
+    kept = " ".join(text.split())[:_MESSAGE_LIMIT]
+    words = _WORD.findall(kept.lower())
+    said = _WORD.findall(sent.lower())
+    numbers = {word for word in said if sum(c.isdigit() for c in word) >= 3}
+    if set(itertools.pairwise(said)).intersection(itertools.pairwise(words)) or numbers.intersection(words):
+        return "(its message quotes the request: left out)"
+    return kept
+
+
+def sent_text(payload: dict[str, Any]) -> str:
+    """What a chat request carries of the call: its messages but the instructions."""
+    messages = payload.get("messages")
+    return " ".join(
+        str(m.get("content", ""))
+        for m in (messages if isinstance(messages, list) else [])
+        if isinstance(m, dict) and m.get("role") != "system"
+    )
 
 
 def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, backend: str) -> dict[str, Any]:
@@ -59,13 +91,12 @@ def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, backen
     except _UNAVAILABLE as exc:
         raise LLMUnavailableError(f"{backend} server at {url} did not answer: {exc!r}") from exc
     if is_retryable(response.status_code):
-        raise LLMUnavailableError(
-            f"{backend} server at {url} answered HTTP {response.status_code}: {server_message(response)}"
-        )
+        said = server_message(response, sent_text(payload))
+        raise LLMUnavailableError(f"{backend} server at {url} answered HTTP {response.status_code}: {said}")
     if response.status_code >= 400:
+        said = server_message(response, sent_text(payload))
         raise ConfigError(
-            f"{backend} server at {url} refused the request (HTTP {response.status_code}): "
-            f"{server_message(response)}"
+            f"{backend} server at {url} refused the request (HTTP {response.status_code}): {said}"
         )
     try:
         body = response.json()
