@@ -254,7 +254,7 @@ def serve() -> Iterator[Callable[[Handler], str]]:
         class Handle(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                assert self.path == "/api/chat"
+                assert self.path in ("/api/chat", "/v1/chat/completions")
                 reply = handler(body)
                 if reply is None:
                     self.close_connection = True
@@ -361,6 +361,90 @@ def test_ollama_client_errors_are_permanent_and_not_retried(serve: Callable[[Han
         backend.complete_json(REQUEST)
     assert not raised.value.retryable and len(calls) == 1
     backend.close()
+
+
+def openai(url: str) -> OpenAICompatBackend:
+    return OpenAICompatBackend(base_url=f"{url}/v1", model="qwen", context_tokens=8192, timeout_s=60)
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        # vLLM before 0.10 (top-level message), and since (OpenAI's shape)
+        (
+            400,
+            {
+                "object": "error",
+                "message": "This model's maximum context length is 4096 tokens. However, "
+                "you requested 8000 tokens.",
+                "type": "BadRequestError",
+                "code": 400,
+            },
+        ),
+        (
+            400,
+            {
+                "error": {
+                    "message": "The decoder prompt (length 7000) is longer than the maximum model "
+                    "length of 4096.",
+                    "type": "BadRequestError",
+                    "code": 400,
+                }
+            },
+        ),
+        # llama.cpp server: today's 400, and the 500 of older builds, which the queue would retry in vain
+        (
+            400,
+            {
+                "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_ctx": 4096,
+                }
+            },
+        ),
+        (
+            500,
+            {
+                "error": {
+                    "code": 500,
+                    "message": "the request exceeds the available context size. try "
+                    "increasing the context size or enable context shift",
+                    "type": "server_error",
+                }
+            },
+        ),
+    ],
+)
+def test_a_prompt_longer_than_the_servers_context_names_the_setting(
+    serve: Callable[[Handler], str], status: int, answer: dict[str, Any]
+) -> None:
+    backend = openai(serve(lambda body: (status, answer)))
+    with pytest.raises(ConfigError, match=r"longer than its context .*llm\.context_tokens=8192") as raised:
+        backend.complete_json(REQUEST)
+    backend.close()
+    assert not raised.value.retryable
+    assert "{" not in str(raised.value)  # the server's message, not its JSON body
+
+
+@pytest.mark.parametrize(
+    ("backend", "answer"),
+    [
+        (ollama, {"error": "model 'qwen2.5:7b' not found"}),
+        (openai, {"object": "error", "message": "The model `qwen2.5:7b` does not exist.", "code": 404}),
+    ],
+)
+def test_an_unknown_model_names_the_settings(
+    serve: Callable[[Handler], str],
+    backend: Callable[[str], OllamaBackend | OpenAICompatBackend],
+    answer: dict[str, Any],
+) -> None:
+    client = backend(serve(lambda body: (404, answer)))
+    with pytest.raises(ConfigError, match=r"HTTP 404\): The model|HTTP 404\): model") as raised:
+        client.complete_json(REQUEST)
+    client.close()
+    assert str(raised.value).endswith("; check llm.model and llm.base_url")
 
 
 def test_an_html_error_page_is_one_line_of_the_error(tmp_path: Path) -> None:

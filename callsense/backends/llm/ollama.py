@@ -31,7 +31,9 @@ class OllamaBackend(HTTPBackend):
                 "num_ctx": self.context_tokens,
             },
         }
-        body = post_json(self._client, self._url, payload, backend=self.name)
+        body = post_json(
+            self._client, self._url, payload, backend=self.name, context_tokens=self.context_tokens
+        )
         message = body.get("message")
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str):

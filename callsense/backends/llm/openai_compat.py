@@ -34,7 +34,9 @@ class OpenAICompatBackend(HTTPBackend):
             "max_tokens": request.max_tokens,
             "stream": False,
         }
-        body = post_json(self._client, self._url, payload, backend=self.name)
+        body = post_json(
+            self._client, self._url, payload, backend=self.name, context_tokens=self.context_tokens
+        )
         return first_choice_content(
             body, where=f"openai server at {self._url}", max_tokens=request.max_tokens
         )
