@@ -170,6 +170,16 @@ def test_silence_ends_the_path_after_transcription(rt: Runtime) -> None:
         assert session.query(Delivery).count() == 0
 
 
+def test_a_transcript_of_only_non_speech_markers_is_no_speech_not_analysed(rt: Runtime) -> None:
+    noise = [_turn(Speaker.agent, "[inaudible]", 0.0, 2.0), _turn(Speaker.customer, "(music) ♪", 2.0, 4.0)]
+    marked = dataclasses.replace(rt, transcriber=FakeTranscriber(noise))
+    call_pk = ingest.ingest(marked, call_id="noise", source=SOURCE).call_pk
+    fetch.run(marked, call_pk, local_files=False)
+    assert transcribe.run(marked, call_pk) is None
+    assert status_of(marked, call_pk) is CallStatus.no_speech
+    assert marked.llm.requests == []  # type: ignore[attr-defined]
+
+
 def test_an_unknown_source_fails_the_fetch_for_good(rt: Runtime) -> None:
     call_pk = ingest.ingest(rt, call_id="lost", source="https://recorder.example/lost.flac").call_pk
     with pytest.raises(PermanentFetchError):

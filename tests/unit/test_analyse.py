@@ -189,7 +189,14 @@ def test_backend_errors_propagate_for_the_job_queue_to_retry() -> None:
 # --- empty transcript, prompt structure -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("segments", [[], [segment(Speaker.agent, "   ")]])
+@pytest.mark.parametrize(
+    "segments",
+    [
+        [],
+        [segment(Speaker.agent, "   ")],
+        call("[inaudible]", "(music)", "[BLANK_AUDIO] ♪ ♪", "..."),  # what recognisers write for noise
+    ],
+)
 def test_empty_transcript_is_reported_without_calling_the_llm(segments: list[Segment]) -> None:
     llm = FakeLLM([])
     result = run(llm, segments, translate=True)
