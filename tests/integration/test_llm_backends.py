@@ -429,6 +429,47 @@ def test_a_prompt_longer_than_the_servers_context_names_the_setting(
 
 
 @pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"choices": []}, LLMUnavailableError),  # a proxy's empty answer: the queue asks again later
+        ({"choices": [{"message": {"content": None}, "finish_reason": "stop"}]}, LLMUnavailableError),
+        # vLLM with --reasoning-parser: the budget spent thinking; asking again spends it the same way
+        (
+            {
+                "choices": [
+                    {
+                        "message": {"content": None, "reasoning_content": "Okay, the customer wants"},
+                        "finish_reason": "length",
+                    }
+                ]
+            },
+            ConfigError,
+        ),
+    ],
+)
+def test_an_answer_without_content(
+    serve: Callable[[Handler], str], answer: dict[str, Any], error: type[Exception]
+) -> None:
+    backend = openai(serve(lambda body: (200, answer)))
+    with pytest.raises(error) as raised:
+        backend.complete_json(REQUEST)
+    backend.close()
+    if error is ConfigError:
+        assert "reasoned and wrote no answer within max_tokens=5" in str(raised.value)
+
+
+def test_an_ollama_thinking_model_that_never_answers_is_a_permanent_error(
+    serve: Callable[[Handler], str],
+) -> None:
+    thought = {**ollama_reply(""), "done_reason": "length"}
+    thought["message"]["thinking"] = "The customer seems upset because"
+    backend = ollama(serve(lambda body: (200, thought)))
+    with pytest.raises(ConfigError, match="reasoned and wrote no answer within max_tokens=5"):
+        backend.complete_json(REQUEST)
+    backend.close()
+
+
+@pytest.mark.parametrize(
     ("backend", "answer"),
     [
         (ollama, {"error": "model 'qwen2.5:7b' not found"}),
