@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from callsense.config.talk import TalkSettings
 
@@ -50,6 +51,15 @@ class CallStatus(StrEnum):
     failed = "failed"
 
 
+def _without_nul(text: str) -> str:
+    """``text`` without NUL characters: a speech recogniser can emit one (a byte token decoded on its own),
+    and PostgreSQL text cannot hold it, so the transcript's search index would fail the stage for ever."""
+    return text.replace("\x00", "")
+
+
+RecognisedText = Annotated[str, AfterValidator(_without_nul)]
+
+
 class Word(BaseModel):
     """A recognised word with Whisper's timing and probability: what talk figures and redaction read."""
 
@@ -57,7 +67,7 @@ class Word(BaseModel):
 
     start: float = Field(ge=0, description="seconds from the start of the recording")
     end: float = Field(ge=0, description="seconds from the start of the recording")
-    text: str = Field(description="as Whisper wrote it, with its leading space")
+    text: RecognisedText = Field(description="as Whisper wrote it, with its leading space")
     probability: float = Field(ge=0, le=1, description="Whisper's probability of the word")
 
 
@@ -69,7 +79,7 @@ class Segment(BaseModel):
     speaker: Speaker = Field(description="'unknown' while a mono call's speakers are not told apart")
     start: float = Field(ge=0, description="seconds from the start of the recording")
     end: float = Field(ge=0, description="seconds from the start of the recording")
-    text: str = Field(description="the turn's words")
+    text: RecognisedText = Field(description="the turn's words")
     confidence: float = Field(ge=0, le=1, description="mean word probability")
     words: list[Word] = Field(
         default_factory=list, description="the turn's words with their timings (empty for older transcripts)"
