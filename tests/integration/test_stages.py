@@ -388,7 +388,10 @@ def _speaker_notes(rt: Runtime, found: SpeakersFound, call_id: str, metadata: di
 def test_a_database_error_in_a_stage_keeps_the_words_said_out_of_its_reason(rt: Runtime) -> None:
     # An error no stage expects becomes the call's status detail, which viewers read, and a log line with
     # its traceback: the database's message, never the statement's values (here the words for the index).
-    said = Segment(speaker=Speaker.customer, start=0.0, end=2.0, text="Ingrid Vogelsang\x00", confidence=0.9)
+    # Built unvalidated: a validated turn has its NUL dropped, and PostgreSQL text cannot hold one.
+    said = Segment.model_construct(
+        speaker=Speaker.customer, start=0.0, end=2.0, text="Ingrid Vogelsang\x00", confidence=0.9, words=[]
+    )
     broken = dataclasses.replace(rt, transcriber=FakeTranscriber([said]))
     call_pk = ingest.ingest(broken, call_id="nul", source=SOURCE).call_pk
     fetch.run(broken, call_pk, local_files=False)
