@@ -172,6 +172,13 @@ def test_an_answer_cut_before_any_complete_field_asks_for_a_shorter_one(cut: str
     assert "stopped before its JSON object was complete" in llm.requests[1].user
 
 
+def test_a_nul_in_the_answer_is_dropped_as_postgresql_cannot_store_it() -> None:
+    escaped = answer(topic_detail="Router\u0000 repair", issues=["Router keeps\u0000 failing"])
+    result = run(FakeLLM([escaped.replace("keeps", "keeps\x00")]))
+    assert result.failures == []
+    assert result.topic_detail == "Router repair" and result.issues == ["Router keeps failing"]
+
+
 def test_complete_pairs_stops_at_the_first_broken_pair() -> None:
     assert complete_pairs('noise {"a": 1, "b": [1, 2], "c": "unterminated') == {"a": 1, "b": [1, 2]}
     assert complete_pairs('{"a": {"nested": true}} trailing chatter') == {"a": {"nested": True}}

@@ -21,6 +21,7 @@ from callsense.backends.llm.base import JSONRequest, LLMBackend
 log = structlog.get_logger()
 
 _WHITESPACE = re.compile(r"\s*")
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # \u0000 after an even run of backslashes
 _NOTE_LIMIT = 400  # characters of problems quoted back to the model on the retry
 CUT_OFF = "the answer stopped before its JSON object was complete: it was too long, keep every text short"
 
@@ -65,7 +66,7 @@ def retry_note(problems: dict[str, str]) -> str:
 
 
 def parse_answer(raw: str, fields: dict[str, TypeAdapter[Any]]) -> Answer:
-    data = _json_object(raw)
+    data = _json_object(_without_nul(raw))
     if isinstance(data, str):
         return Answer(values={}, problems=dict.fromkeys(fields, data))
     # An answer cut by max_tokens: the retry note must ask for a shorter one, or it is cut the same way.
@@ -90,6 +91,12 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"])
         parts.append(f"{where}: {error['msg']}" if where else error["msg"])
     return "; ".join(parts)
+
+
+def _without_nul(raw: str) -> str:
+    """``raw`` without NUL, written as such or as JSON's ``\\u0000``: PostgreSQL text cannot hold it, and an
+    analysis quoting it would fail its stage on every retry."""
+    return _NUL_ESCAPE.sub(r"\1", raw.replace("\x00", ""))
 
 
 def _breaks_off(raw: str) -> bool:
