@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from callsense.calls.recognised_text import RecognisedText
 from callsense.config.talk import TalkSettings
 
 
@@ -49,15 +49,6 @@ class CallStatus(StrEnum):
     done = "done"
     no_speech = "no_speech"
     failed = "failed"
-
-
-def _without_nul(text: str) -> str:
-    """``text`` without NUL characters: a speech recogniser can emit one (a byte token decoded on its own),
-    and PostgreSQL text cannot hold it, so the transcript's search index would fail the stage for ever."""
-    return text.replace("\x00", "")
-
-
-RecognisedText = Annotated[str, AfterValidator(_without_nul)]
 
 
 class Word(BaseModel):
