@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callsense.calls.recognised_text import RecognisedText
 from callsense.config.talk import TalkSettings
 
 
@@ -57,7 +58,7 @@ class Word(BaseModel):
 
     start: float = Field(ge=0, description="seconds from the start of the recording")
     end: float = Field(ge=0, description="seconds from the start of the recording")
-    text: str = Field(description="as Whisper wrote it, with its leading space")
+    text: RecognisedText = Field(description="as Whisper wrote it, with its leading space")
     probability: float = Field(ge=0, le=1, description="Whisper's probability of the word")
 
 
@@ -69,7 +70,7 @@ class Segment(BaseModel):
     speaker: Speaker = Field(description="'unknown' while a mono call's speakers are not told apart")
     start: float = Field(ge=0, description="seconds from the start of the recording")
     end: float = Field(ge=0, description="seconds from the start of the recording")
-    text: str = Field(description="the turn's words")
+    text: RecognisedText = Field(description="the turn's words")
     confidence: float = Field(ge=0, le=1, description="mean word probability")
     words: list[Word] = Field(
         default_factory=list, description="the turn's words with their timings (empty for older transcripts)"

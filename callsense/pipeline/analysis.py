@@ -39,11 +39,11 @@ from callsense.config.analysis import DEFAULT_TOPICS, TopicLabel
 from callsense.errors import ConfigError
 from callsense.pipeline import prompts
 from callsense.pipeline.quarters import QUARTER_MARK_TOKENS, Quarters, checked_sentiments, owners_of
-from callsense.pipeline.transcript_chunks import Chunk, Turn, chunk_turns, turns_of
+from callsense.pipeline.transcript_chunks import Chunk, Turn, chunk_turns, has_words, turns_of
 
 log = structlog.get_logger()
 
-NO_SPEECH = "the transcript is empty: no speech was recognised, so there is nothing to analyse"
+NO_SPEECH = "the transcript has no words: no speech was recognised, so there is nothing to analyse"
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def analyse(
     """Analyse one call's transcript, its topic one of ``topics``; with ``translate`` also translate it to
     English, turn by turn."""
     turns = turns_of(segments)
-    if not turns:
+    if not any(has_words(turn.text) for turn in turns):
         return AnalysisResult(failures=[FieldFailure(field="transcript", reason=NO_SPEECH)])
     started = time.perf_counter()
     result = _analyse_call(

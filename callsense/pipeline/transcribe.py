@@ -20,6 +20,7 @@ from callsense.calls.schemas import CallStatus, SpeakerMethod, SpeakersFound
 from callsense.config.models import AgentSpeaks, Channel, TranslationEngine
 from callsense.config.sources import AnySource
 from callsense.pipeline import redact, stages, talk
+from callsense.pipeline.transcript_chunks import has_words
 from callsense.speech.audio import DecodedAudio, decode
 from callsense.speech.speakers import GivenAgent
 
@@ -75,6 +76,7 @@ def run(
         redacted = redact.transcript(
             rt, transcript.segments, translated, language=transcript.language, audio=audio, speakers=found
         )
+        spoken_words = any(has_words(segment.text) for segment in transcript.segments)
         seconds = time.perf_counter() - started
         if audio.duration > 0:
             metrics.REALTIME_FACTOR.observe(seconds / audio.duration)
@@ -113,14 +115,15 @@ def run(
             call.language = transcript.language
             call.language_probability = transcript.language_probability
             call.transcribe_seconds = round(seconds, 3)
-            if transcript.segments:
+            if spoken_words:
                 calls.set_status(session=session, call=call, status=CallStatus.transcribed)
             else:
                 calls.set_status(
                     session=session,
                     call=call,
                     status=CallStatus.no_speech,
-                    detail="no speech detected in the recording",
+                    detail="no speech detected in the recording"
+                    + (" (only non-speech markers such as [inaudible])" if transcript.segments else ""),
                 )
             calls.add_event(
                 session=session, call_pk=call_pk, stage="transcribe", kind="finished", seconds=seconds
@@ -128,7 +131,7 @@ def run(
     if discard_original:
         with rt.db.transaction() as session:
             _discard_original(rt, calls.lock(session=session, call_pk=call_pk))
-    return "analyse" if transcript.segments else None
+    return "analyse" if spoken_words else None
 
 
 def _discard_original(rt: Runtime, call: Call) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from callsense.calls.schemas import Segment, Speaker
 
 TokenCounter = Callable[[str], int]
+# What speech recognisers write for what is not words: "[inaudible]", "(music)", "[BLANK_AUDIO]".
+_ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ def turns_of(segments: list[Segment]) -> list[Turn]:
         for index, s in enumerate(segments)
         if s.text.strip()
     ]
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds a word (a letter or digit, in any script) outside bracketed annotations: a
+    transcript of only "[inaudible]", "♪" or "..." gives the LLM nothing to analyse but room to invent."""
+    return any(character.isalnum() for character in _ANNOTATION.sub("", text))
 
 
 def chunk_turns(

@@ -254,7 +254,7 @@ def serve() -> Iterator[Callable[[Handler], str]]:
         class Handle(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                assert self.path == "/api/chat"
+                assert self.path in ("/api/chat", "/v1/chat/completions")
                 reply = handler(body)
                 if reply is None:
                     self.close_connection = True
@@ -398,6 +398,131 @@ def test_a_server_that_echoes_the_request_leaves_none_of_the_call_in_the_error(
     backend.close()
     assert kept in str(raised.value)
     assert not [word for word in ("4111", "1111", "Rose", "Miller", "my card") if word in str(raised.value)]
+
+
+def openai(url: str) -> OpenAICompatBackend:
+    return OpenAICompatBackend(base_url=f"{url}/v1", model="qwen", context_tokens=8192, timeout_s=60)
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        # vLLM before 0.10 (top-level message), and since (OpenAI's shape)
+        (
+            400,
+            {
+                "object": "error",
+                "message": "This model's maximum context length is 4096 tokens. However, "
+                "you requested 8000 tokens.",
+                "type": "BadRequestError",
+                "code": 400,
+            },
+        ),
+        (
+            400,
+            {
+                "error": {
+                    "message": "The decoder prompt (length 7000) is longer than the maximum model "
+                    "length of 4096.",
+                    "type": "BadRequestError",
+                    "code": 400,
+                }
+            },
+        ),
+        # llama.cpp server: today's 400, and the 500 of older builds, which the queue would retry in vain
+        (
+            400,
+            {
+                "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_ctx": 4096,
+                }
+            },
+        ),
+        (
+            500,
+            {
+                "error": {
+                    "code": 500,
+                    "message": "the request exceeds the available context size. try "
+                    "increasing the context size or enable context shift",
+                    "type": "server_error",
+                }
+            },
+        ),
+    ],
+)
+def test_a_prompt_longer_than_the_servers_context_names_the_setting(
+    serve: Callable[[Handler], str], status: int, answer: dict[str, Any]
+) -> None:
+    backend = openai(serve(lambda body: (status, answer)))
+    with pytest.raises(ConfigError, match=r"longer than its context .*llm\.context_tokens=8192") as raised:
+        backend.complete_json(REQUEST)
+    backend.close()
+    assert not raised.value.retryable
+    assert "{" not in str(raised.value)  # the server's message, not its JSON body
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"choices": []}, LLMUnavailableError),  # a proxy's empty answer: the queue asks again later
+        ({"choices": [{"message": {"content": None}, "finish_reason": "stop"}]}, LLMUnavailableError),
+        # vLLM with --reasoning-parser: the budget spent thinking; asking again spends it the same way
+        (
+            {
+                "choices": [
+                    {
+                        "message": {"content": None, "reasoning_content": "Okay, the customer wants"},
+                        "finish_reason": "length",
+                    }
+                ]
+            },
+            ConfigError,
+        ),
+    ],
+)
+def test_an_answer_without_content(
+    serve: Callable[[Handler], str], answer: dict[str, Any], error: type[Exception]
+) -> None:
+    backend = openai(serve(lambda body: (200, answer)))
+    with pytest.raises(error) as raised:
+        backend.complete_json(REQUEST)
+    backend.close()
+    if error is ConfigError:
+        assert "reasoned and wrote no answer within max_tokens=5" in str(raised.value)
+
+
+def test_an_ollama_thinking_model_that_never_answers_is_a_permanent_error(
+    serve: Callable[[Handler], str],
+) -> None:
+    thought = {**ollama_reply(""), "done_reason": "length"}
+    thought["message"]["thinking"] = "The customer seems upset because"
+    backend = ollama(serve(lambda body: (200, thought)))
+    with pytest.raises(ConfigError, match="reasoned and wrote no answer within max_tokens=5"):
+        backend.complete_json(REQUEST)
+    backend.close()
+
+
+@pytest.mark.parametrize(
+    ("backend", "answer"),
+    [
+        (ollama, {"error": "model 'qwen2.5:7b' not found"}),
+        (openai, {"object": "error", "message": "The model `qwen2.5:7b` does not exist.", "code": 404}),
+    ],
+)
+def test_an_unknown_model_names_the_settings(
+    serve: Callable[[Handler], str],
+    backend: Callable[[str], OllamaBackend | OpenAICompatBackend],
+    answer: dict[str, Any],
+) -> None:
+    client = backend(serve(lambda body: (404, answer)))
+    with pytest.raises(ConfigError, match=r"HTTP 404\): The model|HTTP 404\): model") as raised:
+        client.complete_json(REQUEST)
+    client.close()
+    assert str(raised.value).endswith("; check llm.model and llm.base_url")
 
 
 def test_an_html_error_page_is_one_line_of_the_error(tmp_path: Path) -> None:

@@ -170,6 +170,35 @@ def test_silence_ends_the_path_after_transcription(rt: Runtime) -> None:
         assert session.query(Delivery).count() == 0
 
 
+def test_a_transcript_of_only_non_speech_markers_is_no_speech_not_analysed(rt: Runtime) -> None:
+    noise = [_turn(Speaker.agent, "[inaudible]", 0.0, 2.0), _turn(Speaker.customer, "(music) ♪", 2.0, 4.0)]
+    marked = dataclasses.replace(rt, transcriber=FakeTranscriber(noise))
+    call_pk = ingest.ingest(marked, call_id="noise", source=SOURCE).call_pk
+    fetch.run(marked, call_pk, local_files=False)
+    assert transcribe.run(marked, call_pk) is None
+    assert status_of(marked, call_pk) is CallStatus.no_speech
+    assert marked.llm.requests == []  # type: ignore[attr-defined]
+
+
+def test_a_nul_from_the_recogniser_and_any_script_go_through_every_stage(rt: Runtime) -> None:
+    # PostgreSQL text cannot hold a NUL: it once failed the transcription's search index on every retry.
+    said = [
+        _turn(Speaker.agent, "Thanks\x00 for calling, مرحبا 😀", 0.0, 2.0),
+        _turn(Speaker.customer, "我要退款 谢谢\x00", 2.0, 4.0),
+    ]
+    spoken = dataclasses.replace(rt, transcriber=FakeTranscriber(said))
+    call_pk = ingest.ingest(spoken, call_id="nul", source=SOURCE).call_pk
+    fetch.run(spoken, call_pk, local_files=False)
+    assert transcribe.run(spoken, call_pk) == "analyse"
+    analyse.run(spoken, call_pk)
+    assert status_of(spoken, call_pk) is CallStatus.done
+    with spoken.db.transaction() as session:
+        call = calls.lock(session=session, call_pk=call_pk)
+        texts = [s.text for s in calls.read_segments(call=call, keyring=spoken.keyring, original=True)]
+    assert texts == ["Thanks for calling, مرحبا 😀", "我要退款 谢谢"]
+    assert "我要退款" in spoken.llm.requests[0].user  # type: ignore[attr-defined]
+
+
 def test_an_unknown_source_fails_the_fetch_for_good(rt: Runtime) -> None:
     call_pk = ingest.ingest(rt, call_id="lost", source="https://recorder.example/lost.flac").call_pk
     with pytest.raises(PermanentFetchError):
@@ -359,7 +388,10 @@ def _speaker_notes(rt: Runtime, found: SpeakersFound, call_id: str, metadata: di
 def test_a_database_error_in_a_stage_keeps_the_words_said_out_of_its_reason(rt: Runtime) -> None:
     # An error no stage expects becomes the call's status detail, which viewers read, and a log line with
     # its traceback: the database's message, never the statement's values (here the words for the index).
-    said = Segment(speaker=Speaker.customer, start=0.0, end=2.0, text="Ingrid Vogelsang\x00", confidence=0.9)
+    # Built unvalidated: a validated turn has its NUL dropped, and PostgreSQL text cannot hold one.
+    said = Segment.model_construct(
+        speaker=Speaker.customer, start=0.0, end=2.0, text="Ingrid Vogelsang\x00", confidence=0.9, words=[]
+    )
     broken = dataclasses.replace(rt, transcriber=FakeTranscriber([said]))
     call_pk = ingest.ingest(broken, call_id="nul", source=SOURCE).call_pk
     fetch.run(broken, call_pk, local_files=False)

@@ -151,7 +151,9 @@ def test_near_misses_are_normalised_not_rejected() -> None:
 
 def test_an_answer_cut_off_by_max_tokens_keeps_its_complete_fields() -> None:
     cut = answer()[: answer().index('"agent_sentiment"') + len('"agent_sentiment": "Pos')]
-    result = run(FakeLLM([cut, cut]))
+    llm = FakeLLM([cut, cut])
+    result = run(llm)
+    assert "it was too long, keep every text short" in llm.requests[1].user  # else it is cut again
     assert result.summary == VALID["summary"]
     assert result.topic_detail == "Router repair" and result.emotion is Emotion.frustrated
     assert {f.field for f in result.failures} == {
@@ -161,6 +163,20 @@ def test_an_answer_cut_off_by_max_tokens_keeps_its_complete_fields() -> None:
         "sentiment_trend.customer",
         "outcome",
     }
+
+
+@pytest.mark.parametrize("cut", ['```json\n{"summary": ["Customer rep', '{"summary": ["A", "B"], ', "{"])
+def test_an_answer_cut_before_any_complete_field_asks_for_a_shorter_one(cut: str) -> None:
+    llm = FakeLLM([cut, answer()])
+    assert run(llm).failures == []
+    assert "stopped before its JSON object was complete" in llm.requests[1].user
+
+
+def test_a_nul_in_the_answer_is_dropped_as_postgresql_cannot_store_it() -> None:
+    escaped = answer(topic_detail="Router\u0000 repair", issues=["Router keeps\u0000 failing"])
+    result = run(FakeLLM([escaped.replace("keeps", "keeps\x00")]))
+    assert result.failures == []
+    assert result.topic_detail == "Router repair" and result.issues == ["Router keeps failing"]
 
 
 def test_complete_pairs_stops_at_the_first_broken_pair() -> None:
@@ -180,7 +196,14 @@ def test_backend_errors_propagate_for_the_job_queue_to_retry() -> None:
 # --- empty transcript, prompt structure -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("segments", [[], [segment(Speaker.agent, "   ")]])
+@pytest.mark.parametrize(
+    "segments",
+    [
+        [],
+        [segment(Speaker.agent, "   ")],
+        call("[inaudible]", "(music)", "[BLANK_AUDIO] ♪ ♪", "..."),  # what recognisers write for noise
+    ],
+)
 def test_empty_transcript_is_reported_without_calling_the_llm(segments: list[Segment]) -> None:
     llm = FakeLLM([])
     result = run(llm, segments, translate=True)

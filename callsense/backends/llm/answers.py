@@ -21,7 +21,9 @@ from callsense.backends.llm.base import JSONRequest, LLMBackend
 log = structlog.get_logger()
 
 _WHITESPACE = re.compile(r"\s*")
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # \u0000 after an even run of backslashes
 _NOTE_LIMIT = 400  # characters of problems quoted back to the model on the retry
+CUT_OFF = "the answer stopped before its JSON object was complete: it was too long, keep every text short"
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,16 @@ def retry_note(problems: dict[str, str]) -> str:
 
 
 def parse_answer(raw: str, fields: dict[str, TypeAdapter[Any]]) -> Answer:
-    data = _json_object(raw)
+    data = _json_object(_without_nul(raw))
     if isinstance(data, str):
         return Answer(values={}, problems=dict.fromkeys(fields, data))
+    # An answer cut by max_tokens: the retry note must ask for a shorter one, or it is cut the same way.
+    missing = CUT_OFF if _breaks_off(raw) else "missing from the answer"
     values: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for field, adapter in fields.items():
         if field not in data:
-            problems[field] = "missing from the answer"
+            problems[field] = missing
             continue
         try:
             values[field] = adapter.validate_python(data[field])
@@ -89,6 +93,24 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _without_nul(raw: str) -> str:
+    """``raw`` without NUL, written as such or as JSON's ``\\u0000``: PostgreSQL text cannot hold it, and an
+    analysis quoting it would fail its stage on every retry."""
+    return _NUL_ESCAPE.sub(r"\1", raw.replace("\x00", ""))
+
+
+def _breaks_off(raw: str) -> bool:
+    """Whether ``raw`` ends inside a JSON object: the model ran out of ``max_tokens`` mid-answer."""
+    start = raw.find("{")
+    if start < 0:
+        return False
+    try:
+        json.JSONDecoder().raw_decode(raw, start)
+    except json.JSONDecodeError as exc:
+        return exc.msg.startswith("Unterminated string") or exc.pos >= len(raw.rstrip())
+    return False
+
+
 def _json_object(raw: str) -> dict[str, Any] | str:
     """The object in ``raw``, or the reason there is none."""
     try:
@@ -97,6 +119,8 @@ def _json_object(raw: str) -> dict[str, Any] | str:
         complete = complete_pairs(raw)
         if complete:
             return complete
+        if _breaks_off(raw):
+            return CUT_OFF
         return f"the answer is not valid JSON ({exc.msg} at character {exc.pos})"
     if not isinstance(data, dict):
         return f"the answer is a JSON {type(data).__name__}, not an object"

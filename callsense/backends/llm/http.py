@@ -8,7 +8,9 @@ an answer (reset, or closed while the request was being sent), the request is se
 what a pooled keep-alive connection looks like when the server closed it just as it was reused: the request
 never reached the model, and failing the stage for it would cost a queue backoff and the stage's earlier
 LLM calls. Not retried: other 4xx, which mean the request or the configuration is wrong (unknown model, bad
-API key, schema not supported); they raise ``ConfigError`` with the server's own message.
+API key, schema not supported); they raise ``ConfigError`` with the server's own message. So does a prompt
+the server says is longer than its context, whatever the status (older llama.cpp servers answer it with a
+500): the same prompt can never fit, and the error names ``llm.context_tokens``, the setting that sized it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 _MESSAGE_LIMIT = 200
 _WORD = re.compile(r"\w+")
 CONNECT_TIMEOUT_S = 10.0
+# How vLLM ("maximum context length is 4096 tokens", "longer than the maximum model length"), the llama.cpp
+# server ("exceeds the available context size"), OpenAI ("context_length_exceeded") and Ollama ("exceeds the
+# context length") word a prompt that does not fit.
+_CONTEXT_OVERFLOW = re.compile(
+    r"context (length|size|window)|context_length_exceeded|maximum model length", re.IGNORECASE
+)
 
 
 def server_message(response: httpx.Response, sent: str) -> str:
@@ -44,7 +52,8 @@ def server_message(response: httpx.Response, sent: str) -> str:
         body = response.json()
     except ValueError:
         body = None
-    error = body.get("error") if isinstance(body, dict) else None
+    # Older vLLM answers {"object": "error", "message": ...}.
+    error = (body.get("error") or body.get("message")) if isinstance(body, dict) else None
     names: list[str] = []
     if isinstance(error, dict):
         names = [str(error[k]) for k in ("type", "code") if isinstance(error.get(k), str | int)]
@@ -78,8 +87,11 @@ def sent_text(payload: dict[str, Any]) -> str:
     )
 
 
-def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, backend: str) -> dict[str, Any]:
-    """POST ``payload`` and return the JSON body of a 2xx answer."""
+def post_json(
+    client: httpx.Client, url: str, payload: dict[str, Any], *, backend: str, context_tokens: int
+) -> dict[str, Any]:
+    """POST ``payload`` and return the JSON body of a 2xx answer; ``context_tokens`` is what the prompt was
+    sized for, named when the server refuses it as too long."""
     try:
         try:
             response = client.post(url, json=payload)
@@ -90,13 +102,20 @@ def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, backen
         raise ConfigError(f"{backend} base_url {url} is not an http(s) URL") from exc
     except _UNAVAILABLE as exc:
         raise LLMUnavailableError(f"{backend} server at {url} did not answer: {exc!r}") from exc
+    said = server_message(response, sent_text(payload)) if response.status_code >= 400 else ""
+    if response.status_code >= 400 and _CONTEXT_OVERFLOW.search(said):
+        raise ConfigError(
+            f"{backend} server at {url} refused the prompt as longer than its context "
+            f"(HTTP {response.status_code}): {said}; the prompt was sized for "
+            f"llm.context_tokens={context_tokens}: set it to the context the server runs the model with "
+            "(vLLM --max-model-len, llama.cpp server --ctx-size per slot)"
+        )
     if is_retryable(response.status_code):
-        said = server_message(response, sent_text(payload))
         raise LLMUnavailableError(f"{backend} server at {url} answered HTTP {response.status_code}: {said}")
     if response.status_code >= 400:
-        said = server_message(response, sent_text(payload))
         raise ConfigError(
             f"{backend} server at {url} refused the request (HTTP {response.status_code}): {said}"
+            + ("; check llm.model and llm.base_url" if response.status_code == 404 else "")
         )
     try:
         body = response.json()

@@ -13,7 +13,7 @@ import structlog
 
 from callsense.backends.llm.base import JSONRequest, chat_messages
 from callsense.backends.llm.http import HTTPBackend, post_json
-from callsense.errors import LLMUnavailableError
+from callsense.errors import ConfigError, LLMUnavailableError
 
 log = structlog.get_logger()
 
@@ -34,7 +34,9 @@ class OpenAICompatBackend(HTTPBackend):
             "max_tokens": request.max_tokens,
             "stream": False,
         }
-        body = post_json(self._client, self._url, payload, backend=self.name)
+        body = post_json(
+            self._client, self._url, payload, backend=self.name, context_tokens=self.context_tokens
+        )
         return first_choice_content(
             body, where=f"openai server at {self._url}", max_tokens=request.max_tokens
         )
@@ -47,7 +49,18 @@ def first_choice_content(body: dict[str, Any], *, where: str, max_tokens: int) -
     message = choice.get("message") if isinstance(choice, dict) else None
     content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, str):
+        if isinstance(message, dict) and (message.get("reasoning_content") or message.get("reasoning")):
+            raise no_answer_after_reasoning(where, max_tokens)
         raise LLMUnavailableError(f"{where} answered without choices[0].message.content")
     if isinstance(choice, dict) and choice.get("finish_reason") == "length":
         log.warning("llm_answer_truncated", where=where, max_tokens=max_tokens)
     return content
+
+
+def no_answer_after_reasoning(where: str, max_tokens: int) -> ConfigError:
+    """A reasoning model (vLLM's --reasoning-parser, Ollama's thinking) that spent the whole answer budget
+    thinking: asking again spends it the same way, so this is a permanent error naming the cause."""
+    return ConfigError(
+        f"{where}: the model reasoned and wrote no answer within max_tokens={max_tokens}; use a model that "
+        "answers without reasoning first, or turn its reasoning off on the server"
+    )
