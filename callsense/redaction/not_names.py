@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+import regex
+
 _COURTESY: dict[str, tuple[str, ...]] = {
     "en": (
         "hello", "hullo", "hi", "hiya", "hey", "howdy", "good morning", "morning", "good afternoon",
@@ -87,16 +89,27 @@ _REACH = max(len(phrase) for phrase in _NOT_NAME_PHRASES)  # how far before or a
 _WORD = re.compile(rf"[\w{_APOSTROPHES}-]+")
 _PRODUCT_AFTER = re.compile(rf"(?i)[\s-]+(?:{_alternatives(_PRODUCT_WORDS_AFTER_ITS_NAME)})\b")
 _PRODUCT_BEFORE = re.compile(rf"(?i)\b(?:{_alternatives(_PRODUCT_WORDS_BEFORE_ITS_NAME)})\s+$")
+# Names are found only where capitals tell them: a word of a script without them (Chinese, Japanese, Korean,
+# Arabic, Hebrew, Hindi, Thai) or a number is no name's word. The NER models learnt names in Latin script: a
+# word they take in another one (Russian words of a turn read as English) is none either.
+_CASED = regex.compile(r"\p{LC}")
+_LATIN = regex.compile(r"\p{Latin}")
 
 
-def name_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+def name_span(text: str, start: int, end: int, *, latin_only: bool = False) -> tuple[int, int] | None:
     """Where ``text[start:end]``, a name hit, can be a person's name: from its first to its last word that is
     not part of a greeting, thanks, filler or payment brand ("Goodnight Maria" is "Maria", "Bonne" of
     "Bonne journée" nothing); None when no such word is left, or when a plan or product word stands beside it
-    ("the Gold plan")."""
+    ("the Gold plan"). A name's words hold letters of a script with capitals, of the Latin script where
+    ``latin_only`` (an NER model's hit): "我要退款 谢谢" is no name."""
+    letters = _LATIN if latin_only else _CASED
     around = _NOT_NAME.finditer(text, max(0, start - _REACH), min(len(text), end + _REACH))
     not_name = {index for phrase in around for index in range(*phrase.span())}
-    words = [word.span() for word in _WORD.finditer(text, start, end) if word.start() not in not_name]
+    words = [
+        word
+        for word in _WORD.finditer(text, start, end)
+        if word.start() not in not_name and letters.search(word.group())
+    ]
     if not words or _PRODUCT_AFTER.match(text, end) or _PRODUCT_BEFORE.search(text, 0, start):
         return None
-    return words[0][0], words[-1][1]
+    return words[0].start(), words[-1].end()

@@ -184,7 +184,7 @@ class PersonRecognizer(SpacyRecognizer):
         found: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts)
         kept = []
         for result in found:
-            if span := name_span(text, result.start, result.end):
+            if span := name_span(text, result.start, result.end, latin_only=True):
                 result.start, result.end = span
                 kept.append(result)
         return kept

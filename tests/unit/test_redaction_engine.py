@@ -206,6 +206,8 @@ def test_greetings_closings_brands_and_plans_are_no_names(
         ("de", "Guten Abend, hier ist Klaus Becker.", "Guten Abend, hier ist [NAME]."),
         ("fr", "Bonne nuit, Marie.", "Bonne nuit, [NAME]."),
         ("fr", "Merci Julien, bonne journée.", "Merci [NAME], bonne journée."),
+        ("en", "谢谢 Maria Smith.", "谢谢 [NAME]."),  # a Chinese word beside a name is left out of it
+        ("en", "我要退款 Robert Jones 谢谢", "我要退款 [NAME] 谢谢"),
     ],
 )
 def test_a_name_next_to_a_greeting_is_still_redacted_and_the_greeting_kept(
@@ -354,6 +356,125 @@ def test_what_holds_no_personal_data_stays_in_each_language(
     turn = whisper_turn(CUSTOMER, text)
     redaction = redactor.redact_segments([turn], language=language)
     assert redaction.spans == [] and redaction.segments == [turn]
+
+
+# Short ordinary customer-service turns that hold no personal data, per language: thanks, a refund, an
+# invoice, a delivery, greetings, amounts, times, quantities, dates and years without a birth near them.
+ORDINARY_TURNS = {
+    "zh": [
+        "我要退款 谢谢",
+        "你好 我的订单还没到",
+        "发票 多少钱 25美元",
+        "下午3点 可以吗",
+        "我买了 2 件 谢谢",
+        "2023年 的 发票",
+        "好的 再见",
+    ],
+    "ja": [
+        "返金 お願いします",
+        "ありがとうございます",
+        "請求書 を 送って ください",
+        "午後3時 に 配達 です",
+        "注文 は 3 個 です",
+        "2024年 の 請求書",
+    ],
+    "ko": [
+        "환불 해주세요 감사합니다",
+        "안녕하세요 배송 언제 와요",
+        "영수증 보내 주세요",
+        "오후 3시 에 전화 주세요",
+        "25달러 결제 했어요",
+        "2023년 주문 이에요",
+    ],
+    "ar": [
+        "أريد استرداد المال شكرا",
+        "مرحبا متى يصل الطلب",
+        "الفاتورة 25 دولار",
+        "الساعة 3 مساء",
+        "طلبت 3 قطع",
+        "شكرا جزيلا مع السلامة",
+    ],
+    "he": [
+        "אני רוצה החזר כספי תודה",
+        "שלום מתי המשלוח מגיע",
+        "החשבונית 25 דולר",
+        "בשעה 3 אחר הצהריים",
+        "תודה רבה להתראות",
+    ],
+    "hi": [
+        "मुझे रिफंड चाहिए धन्यवाद",
+        "नमस्ते मेरा ऑर्डर कब आएगा",
+        "बिल 25 डॉलर का है",
+        "दोपहर 3 बजे",
+        "शुक्रिया अलविदा",
+    ],
+    "th": ["ขอคืนเงิน ขอบคุณ ครับ", "สวัสดี ค่ะ พัสดุ ถึง เมื่อไหร่", "ใบแจ้งหนี้ 25 ดอลลาร์", "บ่าย 3 โมง", "ขอบคุณ มาก ค่ะ"],
+    "ru": [
+        "Я хочу вернуть деньги, спасибо.",
+        "Здравствуйте, где мой заказ?",
+        "Счёт на 25 долларов.",
+        "В 3 часа дня.",  # noqa: RUF001
+        "Спасибо, до свидания.",
+        "Заказ от 5 марта 2023 года.",
+    ],
+    "tr": [
+        "Para iadesi istiyorum, teşekkürler.",
+        "Merhaba, siparişim nerede?",
+        "Fatura 25 dolar.",
+        "Saat 3'te arayın.",  # noqa: RUF001
+        "Teşekkür ederim, iyi günler.",
+        "Adım adım anlatır mısınız?",  # noqa: RUF001
+    ],
+    "en": [
+        "I want a refund, thanks.",
+        "Hello, where is my delivery?",
+        "The invoice was $25.",
+        "Call back at 3 pm.",
+        "I ordered 3 items on March 5th.",
+        "I have been a customer since 2015.",
+        "Thank you, goodbye.",
+    ],
+    "es": [
+        "Quiero un reembolso, gracias.",
+        "Hola, ¿dónde está mi pedido?",
+        "La factura es de 25 euros.",
+        "A las 3 de la tarde.",
+        "Pedí 3 unidades el 5 de marzo.",
+        "Soy cliente desde 2015.",
+    ],
+    "de": [
+        "Ich möchte eine Rückerstattung, danke.",
+        "Hallo, wo bleibt meine Lieferung?",
+        "Die Rechnung war 25 Euro.",
+        "Um 15 Uhr bitte.",
+        "Ich habe 3 Stück am 5. März bestellt.",
+        "Kunde seit 2015.",
+    ],
+    "fr": [
+        "Je voudrais un remboursement, merci.",
+        "Bonjour, où est ma livraison ?",
+        "La facture est de 25 euros.",
+        "À 15 heures.",
+        "J'ai commandé 3 articles le 5 mars.",
+        "Je suis client depuis 2015.",
+    ],
+}
+# The scripts other than Latin, in which the English and French NER models took words for names.
+NOT_LATIN = {"zh", "ja", "ko", "ar", "he", "hi", "th", "ru"}
+
+
+@pytest.mark.parametrize(
+    ("language", "text"), [(language, text) for language, texts in ORDINARY_TURNS.items() for text in texts]
+)
+def test_ordinary_turns_of_each_language_stay(redactor: PresidioRedactor, language: str, text: str) -> None:
+    """Read in their own language, and those in a script other than Latin also as English and French, the
+    languages of the NER models: a Chinese turn in a call Whisper took for English ("我要退款 谢谢" was
+    "[NAME]"), or quoted in the LLM's summary, which is redacted as English."""
+    turn = whisper_turn(CUSTOMER, text)
+    for read_as in [language, "en", "fr"] if language in NOT_LATIN else [language]:
+        redaction = redactor.redact_segments([turn], language=read_as)
+        assert (redaction.spans, redaction.segments) == ([], [turn]), read_as
+        assert redactor.redact_text(text, language=read_as) == text, read_as
 
 
 def test_digits_without_phone_words_are_no_phone(redactor: PresidioRedactor) -> None:
