@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 import structlog
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -51,7 +51,10 @@ class Direction(StrEnum):
 
 
 class RecordingReady(BaseModel):
-    """The recording system's notice that a call's recording can be fetched."""
+    """The recording system's notice that a call's recording can be fetched. Fields it does not name are
+    taken and ignored, so a sender that adds its own still gets its calls in; the answer names them."""
+
+    model_config = ConfigDict(extra="allow")  # in model_extra: a misspelt "agent" must not go unsaid
 
     call_id: str = Field(pattern=CALL_ID_PATTERN, description="The call's id in the recording system.")
     recording_url: HttpUrl
@@ -75,6 +78,11 @@ class Accepted(BaseModel):
     status: CallStatus
     status_url: str
     duplicate: bool = Field(description="True when this call was already known: nothing new was queued.")
+    ignored_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields of the notice that callsense does not know, ignored (a misspelt 'agent'?); "
+        "always empty for Twilio's callback, whose other fields are Twilio's own.",
+    )
 
 
 class Refusal(BaseModel):
@@ -203,6 +211,10 @@ async def _accept(
         return await _refuse_authentic(
             rt, endpoint=endpoint, reason="invalid_payload", detail=db.unstorable(exc), code=422
         )
+    ignored = sorted(notice.model_extra or {})
+    if ignored:
+        # Names only, as values may be personal data; the first 20 (the answer has them all).
+        log.warning("webhook fields ignored", endpoint=endpoint, call_id=notice.call_id, fields=ignored[:20])
     if call.created or call.status is CallStatus.received:
         await tasks.defer_stage_async(app, "fetch", call.call_pk)
     metrics.WEBHOOKS_ACCEPTED.labels(endpoint=endpoint).inc()
@@ -211,6 +223,7 @@ async def _accept(
         status=call.status,
         status_url=f"/calls/{notice.call_id}",
         duplicate=not call.created,
+        ignored_fields=ignored,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 

@@ -12,7 +12,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, SQLColumnExpression, and_, cast, exists, func, literal_column, or_
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    SQLColumnExpression,
+    Subquery,
+    Text,
+    and_,
+    cast,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import aliased
 
 from callsense.calls import search
@@ -46,9 +60,42 @@ call_day = cast(func.timezone(literal_column("'UTC'"), call_time), Date)
 non_talk_seconds = Call.non_talk_seconds
 agent_share = Call.agent_talk_share
 interruptions = Call.interruptions
-# The agent as the filter compares it: "jane doe " is "Jane Doe". The index ix_calls_agent_folded (schema
-# 0017) is on this very expression, so a filter on one agent reads only that agent's calls.
-agent_folded = func.lower(func.btrim(Call.agent))
+
+
+def folded_agent(name: SQLColumnExpression[str | None]) -> ColumnElement[str | None]:
+    """An agent's name as the filter compares it: "jane doe " is "Jane Doe"."""
+    return func.lower(func.btrim(name))
+
+
+def agent_spellings(where: list[ColumnElement[bool]], *sums: ColumnElement[Any]) -> Subquery:
+    """The agents' names as stored (``agent``), each with its ``calls`` and ``sums`` (labelled), of the calls
+    ``where`` selects: what ``by_agent`` puts together per agent. Grouped as stored, on the column's index:
+    trimming every call's name first took the filter menu's agents from 12 to 50 ms at 100 000 calls."""
+    return (
+        select(Call.agent.label("agent"), func.count().label("calls"), *sums)
+        .where(*where, Call.agent.is_not(None))
+        .group_by(Call.agent)
+        .subquery()
+    )
+
+
+def by_agent(
+    spellings: Subquery,
+) -> tuple[ColumnElement[str | None], ColumnElement[str], ColumnElement[bool]]:
+    """Of ``agent_spellings``: the agent as the filter compares it, to group by; the name to show for it, its
+    most common spelling without the spaces around it (of as common ones, the first in code point order:
+    "Jane Doe" before "jane doe", whatever the collation); and whether it is an agent at all, to keep by
+    (``having``): a name of spaces alone is not, the filter takes it for none."""
+    spelt = func.btrim(spellings.c.agent)
+    ordered = aggregate_order_by(spelt, spellings.c.calls.desc(), spelt.collate("C"))
+    # An aggregate, for ``having``: a condition on the name itself, PostgreSQL would push down to every call.
+    named = func.bool_or(spelt != "")
+    return folded_agent(spellings.c.agent), func.array_agg(ordered, type_=ARRAY(Text))[1], named
+
+
+# The index ix_calls_agent_folded (schema 0017) is on this very expression, so a filter on one agent reads
+# only that agent's calls.
+agent_folded = folded_agent(Call.agent)
 
 
 @dataclass(frozen=True)

@@ -164,8 +164,19 @@ def filter_choices(*, session: Session, cache_key: str) -> FilterChoices:
 
     choices = FilterChoices(
         languages=most_common(Call.language, 50),
-        agents=most_common(Call.agent, 500),
+        agents=_agents(session, 500),
         topics=most_common(Call.topic, 100),
     )
     _choices_cache[cache_key] = (time.monotonic(), choices)
     return choices
+
+
+def _agents(session: Session, limit: int) -> list[str]:
+    """The agents with the most calls, each once, in its most common spelling: the filter takes "Jane Doe"
+    and "jane doe " for one agent, whose calls either spelling lists."""
+    spelling = queries.agent_spellings([])
+    agent, shown, named = queries.by_agent(spelling)
+    query = (
+        select(shown).group_by(agent).having(named).order_by(func.sum(spelling.c.calls).desc()).limit(limit)
+    )
+    return sorted(session.scalars(query))

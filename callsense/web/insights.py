@@ -215,30 +215,37 @@ def _outcomes(session: Session, where: list[ColumnElement[bool]]) -> Table:
 
 def _talk_per_agent(session: Session, where: list[ColumnElement[bool]]) -> Table:
     """The agents with the most calls that have talk figures: the agent's average share of the talk (of calls
-    whose speakers are known) and the average time nobody talked."""
-    share = func.round(cast(func.avg(queries.agent_share) * 100, Numeric), 1)
-    quiet = func.round(cast(func.avg(queries.non_talk_seconds), Numeric), 1)
+    whose speakers are known) and the average time nobody talked. An agent is a name as the agent filter
+    compares it ("jane doe " is "Jane Doe"), shown in its most common spelling, so a row's calls are the
+    calls its filter lists."""
+    spelling = queries.agent_spellings(
+        [*where, Call.talk.is_not(None)],
+        func.sum(queries.agent_share).label("share_sum"),
+        func.count(queries.agent_share).label("shared"),
+        func.sum(queries.non_talk_seconds).label("quiet_sum"),
+        func.count(queries.non_talk_seconds).label("timed"),
+    )
+    agent, shown, named = queries.by_agent(spelling)
+    calls = func.sum(spelling.c.calls)
+    share = func.round(cast(func.sum(spelling.c.share_sum) / func.sum(spelling.c.shared) * 100, Numeric), 1)
+    quiet = func.round(cast(func.sum(spelling.c.quiet_sum) / func.sum(spelling.c.timed), Numeric), 1)
     query = (
-        select(Call.agent, func.count(), share, quiet)
-        .where(*where, Call.agent.is_not(None), Call.talk.is_not(None))
-        .group_by(Call.agent)
-        .order_by(func.count().desc(), Call.agent)
+        select(shown, calls, share, quiet, func.count().over())
+        .group_by(agent)
+        .having(named)
+        .order_by(calls.desc(), shown.collate("C"))
         .limit(TOP_AGENTS)
     )
+    found = session.execute(query).all()
     rows = [
-        [agent, calls, float(share) if share is not None else None, float(quiet)]
-        for agent, calls, share, quiet in session.execute(query)
+        [name, int(count), float(share) if share is not None else None, float(quiet)]
+        for name, count, share, quiet, _ in found
     ]
     title = "Talk share and non-talk per agent"
-    if len(rows) == TOP_AGENTS:
+    agents = found[0][-1] if found else 0  # the window counts the agents before the limit
+    if agents > TOP_AGENTS:
         # A lead looks for each agent of the team: one left out must be said to be, not just be missing.
-        agents = session.scalar(
-            select(func.count(distinct(Call.agent))).where(
-                *where, Call.agent.is_not(None), Call.talk.is_not(None)
-            )
-        )
-        if agents and agents > TOP_AGENTS:
-            title += f" (the {TOP_AGENTS} of {agents} with the most calls; filter by agent for another)"
+        title += f" (the {TOP_AGENTS} of {agents} with the most calls; filter by agent for another)"
     return Table(title, ["agent", "calls", "agent_talk_share_percent", "average_non_talk_seconds"], rows)
 
 

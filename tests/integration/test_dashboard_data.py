@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
@@ -402,6 +402,27 @@ def test_the_talk_per_agent_chart_says_when_it_leaves_agents_out(
         f"Talk share and non-talk per agent (the 2 of {len(every_agent.rows)} with the most calls;"
         " filter by agent for another)"
     )
+
+
+def test_agents_are_charted_and_offered_once_in_their_most_common_spelling(rt: Runtime) -> None:
+    """The agent filter takes "david " for "David": Insights and the filter's suggestions must too, or a row
+    of each spelling links to a list of both rows' calls. Respelt in a savepoint, undone for other tests."""
+    with rt.db.transaction() as session:
+        respelt = session.begin_nested()
+        session.execute(update(Call).where(Call.call_id == "demo-bill-de").values(agent="david "))
+        table = insights.chart(
+            "talk_per_agent",
+            session=session,
+            filters=CallFilters(status="done").with_default_period(30),
+            include_transcripts=True,
+        )
+        suggested = call_list.filter_choices(session=session, cache_key="respelt-agents").agents
+        respelt.rollback()
+    per_agent = {row[0]: row[1:] for row in table.rows}
+    # One call each way: of as common spellings, the capitalised one (first in code point order).
+    assert per_agent["David"] == [2, pytest.approx((62.1 + 54.5) / 2, abs=0.1), 0.0]
+    assert [row[0] for row in table.rows].count("David") == 1 and "david" not in per_agent
+    assert suggested.count("David") == 1 and "david " not in suggested and "david" not in suggested
 
 
 def test_passwords_are_argon2id_hashes_and_checked(rt: Runtime) -> None:

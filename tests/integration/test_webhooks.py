@@ -313,6 +313,38 @@ def test_a_start_time_without_an_offset_is_utc(rt: Runtime, client: TestClient) 
     assert started == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
+def test_fields_the_notice_does_not_know_are_named_in_the_answer_and_the_log(
+    rt: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A misspelt "agent" loses the agent: the sender is told which fields were ignored (names, never the
+    values), and a sender adding its own fields still gets its call in."""
+    captured = LogCapture()
+    logger = structlog.wrap_logger(None, processors=[captured], wrapper_class=structlog.BoundLogger)
+    monkeypatch.setattr(webhooks, "log", logger)
+    payload = {
+        "call_id": "misspelt-agent",
+        "recording_url": "https://recorder.example/r.wav",
+        "agent_name": "Jane Doe",
+        "queue": "billing",
+    }
+    body, headers = signed(payload)
+    answer = client.post("/webhooks/recording", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["ignored_fields"] == ["agent_name", "queue"]
+    warning = [entry for entry in captured.entries if entry["event"] == "webhook fields ignored"]
+    assert [(entry["call_id"], entry["fields"]) for entry in warning] == [
+        ("misspelt-agent", ["agent_name", "queue"])
+    ]
+    assert "Jane Doe" not in repr(captured.entries) and "billing" not in repr(captured.entries)
+
+    body, headers = signed({"call_id": "known-fields", "recording_url": "https://recorder.example/k.wav"})
+    assert client.post("/webhooks/recording", content=body, headers=headers).json()["ignored_fields"] == []
+    params = twilio_params()  # a dozen fields of Twilio's own besides those read: none is a sender's typo
+    twilio = client.post("/webhooks/twilio", data=params, headers=twilio_signed(params))
+    assert twilio.status_code == 202 and twilio.json()["ignored_fields"] == []
+    assert len([entry for entry in captured.entries if entry["event"] == "webhook fields ignored"]) == 1
+
+
 def test_a_signed_value_postgresql_cannot_hold_is_an_audited_refusal(rt: Runtime, client: TestClient) -> None:
     before = refused_events(rt)
     payload = {
