@@ -24,7 +24,7 @@ from structlog.testing import LogCapture
 from twilio.request_validator import RequestValidator
 
 from callsense import metrics
-from callsense.api import webhooks
+from callsense.api import sampled_log, webhooks
 from callsense.calls.models import Call, Event
 from callsense.config import Settings
 from callsense.pipeline import erasure, tasks
@@ -195,9 +195,9 @@ def test_unauthenticated_refusals_log_one_line_a_minute_per_reason(
 ) -> None:
     now = [1000.0]
     captured = LogCapture()
-    monkeypatch.setattr(webhooks, "REFUSAL_LOG", webhooks.SampledLog(interval_s=60, clock=lambda: now[0]))
+    monkeypatch.setattr(webhooks, "REFUSAL_LOG", sampled_log.SampledLog(interval_s=60, clock=lambda: now[0]))
     monkeypatch.setattr(
-        webhooks,
+        sampled_log,
         "log",
         structlog.wrap_logger(None, processors=[captured], wrapper_class=structlog.BoundLogger),
     )
