@@ -1,7 +1,8 @@
 """Shared test fixtures: paths to the committed audio, settings in a temporary data dir, real databases.
 
 Model weights are assembled once into ``.cache/models`` (1.3 GB, reused across runs); the embedded
-PostgreSQL is started once per session and each test that needs a database gets its own, migrated fresh.
+PostgreSQL is started once per session and each test that needs a database gets its own, a copy of one
+migrated once per session (``empty_database_url`` for a test that needs a database without a schema).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
+from callsense import db
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
@@ -49,13 +51,14 @@ def embedded_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return embedded_url(tmp_path_factory.mktemp("embedded-pg"))
 
 
-def _fresh_database(admin_url: str) -> Iterator[str]:
-    """Create an empty database on the server at ``admin_url`` and drop it afterwards."""
+def _fresh_database(admin_url: str, template: str = "template1") -> Iterator[str]:
+    """Create a database on the server at ``admin_url``, a copy of ``template`` (PostgreSQL's default: an
+    empty one), and drop it afterwards."""
     name = f"cs_test_{uuid.uuid4().hex[:12]}"
     # pre-ping: a test may restart the server, and the drop at the end must not use a dead connection
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     base, _, query = admin_url.partition("?")
     url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
     try:
@@ -66,8 +69,27 @@ def _fresh_database(admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_template(embedded_server_url: str) -> Iterator[str]:
+    """The name of a database given this code's schema once for the session. Each test's database is a copy
+    of it, made in a third of the time the migrations take (0.04 s and 0.13 s on an idle machine, 0.3 s and
+    over 1 s on a busy one), for 230 tests."""
+    for url in _fresh_database(embedded_server_url):
+        engine = create_engine(url)
+        db.check_schema(engine, upgrade_older=False)
+        engine.dispose()  # a template must have no connection while it is copied
+        yield str(make_url(url).database)
+
+
 @pytest.fixture
-def database_url(embedded_server_url: str) -> Iterator[str]:
+def database_url(embedded_server_url: str, migrated_template: str) -> Iterator[str]:
+    """A database of the test's own, at this code's schema (as a first start would leave it)."""
+    yield from _fresh_database(embedded_server_url, template=migrated_template)
+
+
+@pytest.fixture
+def empty_database_url(embedded_server_url: str) -> Iterator[str]:
+    """A database of the test's own without any schema: for what loads or upgrades one itself."""
     yield from _fresh_database(embedded_server_url)
 
 

@@ -15,6 +15,7 @@ import pytest
 from callsense.calls.schemas import CallRecord
 from callsense.config.analysis import DEFAULT_TOPICS
 from tests.conftest import AUDIO, SAMPLES
+from tests.crm_calls import ANALYSIS
 from tests.llm_stub import openai_answering
 from tests.servers import CALLSENSE, callsense_env
 
@@ -33,8 +34,11 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )
 
 
-def run(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([CALLSENSE, *args], env=env, capture_output=True, text=True, timeout=600)
+def run(
+    env: dict[str, str], *args: str, expect: int = 0, under: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`callsense ARGS`, or `UNDER... callsense ARGS` (a tracer), exiting ``expect``."""
+    result = subprocess.run([*under, CALLSENSE, *args], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == expect, (
         f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     )
@@ -112,8 +116,29 @@ def test_angry_customer_is_negative(environment: dict[str, str]) -> None:
     assert record["speaker_sentiment"]["customer"] == "Negative"
 
 
-def test_instructions_spoken_by_the_caller_do_not_steer_the_analysis(environment: dict[str, str]) -> None:
-    record = process(environment, AUDIO / "en_injection.mono.flac")
+@pytest.fixture(scope="module")
+def injection_call(
+    environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], list[str] | None]:
+    """The record of a mono call whose caller dictates instructions, processed once for two tests: its
+    analysis, and, when strace is installed, the run's connect() calls to IPv4/IPv6 addresses (``None``
+    without strace). Every connect() of the whole run is traced, native libraries' included (onnxruntime
+    telemetry, model hubs)."""
+    trace = tmp_path_factory.mktemp("strace") / "connect.trace"
+    tracer = ("strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg", "-o", str(trace))
+    traced = shutil.which("strace") is not None
+    source = str(AUDIO / "en_injection.mono.flac")
+    result = run(environment, "process", source, "--quiet", under=tracer if traced else ())
+    record = json.loads(result.stdout)
+    if not traced:
+        return record, None
+    return record, [line for line in trace.read_text().splitlines() if "sa_family=AF_INET" in line]
+
+
+def test_instructions_spoken_by_the_caller_do_not_steer_the_analysis(
+    injection_call: tuple[dict[str, Any], list[str] | None],
+) -> None:
+    record, _ = injection_call
     assert record["status"] == "done"
     assert "banana" in record["transcript"].lower()  # the caller really said it...
     assert "banana" not in (record["topic"] or "").lower()  # ...and it did not take over the analysis
@@ -205,7 +230,11 @@ def test_models_verify_and_doctor(environment: dict[str, str]) -> None:
 
 def test_key_rotation_reencrypts_and_old_key_can_go(environment: dict[str, str], tmp_path: Path) -> None:
     env = {**environment, "CALLSENSE_DATA_DIR": str(tmp_path / "rotation")}
-    process(env, AUDIO / "en_short.mono.flac", "--call-id", "rotate-me")
+    # The analysis comes from a loopback LLM answering a fixed one at once: this is about the keys sealing
+    # the record, and the real model's analyses are asserted above.
+    with openai_answering(json.dumps(ANALYSIS)) as llm_url:
+        llm = {"CALLSENSE_LLM__BACKEND": "openai", "CALLSENSE_LLM__BASE_URL": llm_url}
+        process({**env, **llm}, AUDIO / "en_short.mono.flac", "--call-id", "rotate-me")
     before = json.loads(run(env, "show", "rotate-me").stdout)
     keys_before = json.loads((tmp_path / "rotation" / "keys.json").read_text())["keys"]
     rotated = run(env, "keys", "rotate", "--retire-old").stdout
@@ -216,24 +245,14 @@ def test_key_rotation_reencrypts_and_old_key_can_go(environment: dict[str, str],
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (apt-get install strace)")
-def test_no_outbound_connection_is_ever_attempted(environment: dict[str, str], tmp_path: Path) -> None:
-    """Every connect() of the whole run, native libraries included (onnxruntime telemetry, model hubs),
-    goes to a Unix socket or loopback: the process makes no network connection, not even a DNS lookup."""
-    trace = tmp_path / "connect.trace"
-    command = [
-        "strace",
-        "-f",
-        "-qq",
-        "--seccomp-bpf",
-        "-e",
-        "trace=connect,sendto,sendmsg",
-        "-o",
-        str(trace),
-        CALLSENSE,
+def test_no_outbound_connection_is_ever_attempted(
+    injection_call: tuple[dict[str, Any], list[str] | None],
+) -> None:
+    """Every connect() of a whole run, the real models' included, goes to a Unix socket or loopback: the
+    process makes no network connection, not even a DNS lookup."""
+    _, connections = injection_call
+    assert connections, "strace recorded no loopback connections at all; the trace is not working"
+    outside = [
+        line for line in connections if not re.search(r'inet_addr\("127\.|inet_pton\(AF_INET6, "::1"', line)
     ]
-    command += ["process", str(AUDIO / "en_short.mono.flac"), "--call-id", "offline", "--quiet"]
-    subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600, check=True)
-    calls = [line for line in trace.read_text().splitlines() if "sa_family=AF_INET" in line]
-    assert calls, "strace recorded no loopback connections at all; the trace is not working"
-    outside = [line for line in calls if not re.search(r'inet_addr\("127\.|inet_pton\(AF_INET6, "::1"', line)]
     assert outside == []

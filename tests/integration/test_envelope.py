@@ -285,8 +285,11 @@ def test_erasure_reaches_a_backups_recording_and_dumped_values(settings: Setting
         rt.db.close()
 
 
-def test_calls_of_a_released_schema_are_marked_by_the_upgrade_and_migrated(settings: Settings) -> None:
-    settings = _load(SNAPSHOTS / "0005.sql", settings)  # calls sealed by the ring key of then
+def test_calls_of_a_released_schema_are_marked_by_the_upgrade_and_migrated(
+    settings: Settings, empty_database_url: str
+) -> None:
+    # calls sealed by the ring key of then, loaded into a database without a schema
+    settings = _load(SNAPSHOTS / "0005.sql", settings.model_copy(update={"database_url": empty_database_url}))
     database = db.open_database(settings, check=False)
     db.upgrade(database.engine)
     database.close()

@@ -57,6 +57,12 @@ def _at_revision(settings: Settings, revision: str) -> None:
     database.close()
 
 
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """Every test here brings its database to a schema of its own choosing: it starts without one."""
+    return empty_database_url
+
+
 SNAPSHOT_TOPIC = "Duplicate charge refund"  # tests/crm_calls.ANALYSIS's topic when the snapshots were taken
 
 
