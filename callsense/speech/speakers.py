@@ -114,7 +114,8 @@ def by_voices(
         suggested = guess.confidence > 0 and {rank for rank in guess.agents if rank < 2} != named
         agent_ranks = named | {rank for rank in guess.agents if rank >= 2}
         source = RoleSource.metadata
-    agent_voices = {by_first_word[rank] for rank in agent_ranks}
+    # A call with no voice (no speech) has no rank: the guess's agent of no texts is nobody.
+    agent_voices = {by_first_word[rank] for rank in agent_ranks if rank < len(by_first_word)}
     voice_roles = tuple(
         Speaker.agent if voice in agent_voices else Speaker.customer for voice in range(diarization.count)
     )

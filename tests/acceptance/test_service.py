@@ -153,6 +153,7 @@ def test_signed_webhook_is_accepted_and_the_call_is_processed_though_its_downloa
         "status": "received",
         "status_url": "/calls/svc-short-1",
         "duplicate": False,
+        "ignored_fields": [],  # every field of the notice known
     }
 
     # the same message again, as a sender that lost the answer resends it: a duplicate, nothing new queued

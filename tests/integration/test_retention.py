@@ -58,6 +58,7 @@ from callsense.server import create_app
 from callsense.web import operations
 from tests.blobs import read_blob
 from tests.integration.test_stages import SOURCE, runtime_with_fakes
+from tests.recording_trees import tiny_wav
 
 RULES = {
     "audio_days": 30,
@@ -423,10 +424,14 @@ def test_holds_and_erasure_over_the_api_are_for_admins(rt: Runtime) -> None:
         assert client.post("/calls/nothing/hold", json=reason, headers=admin).status_code == 404
 
 
-def test_a_sources_calls_carry_its_name_and_an_erased_one_is_not_taken_again(rt: Runtime) -> None:
+def test_a_sources_calls_carry_its_name_and_an_erased_one_is_not_taken_again(
+    rt: Runtime, tmp_path: Path
+) -> None:
     # Recorders put the caller's number and the agent's name in file names (docs/sources.md).
     name = "in_alice_4930123.wav"
-    source = FakeSource("nas", [Listed(key=name, location=SOURCE, size=10, mtime=1.0)])
+    recording = tmp_path / name  # the poll reads the file itself (its digest), before the fetch stage
+    recording.write_bytes(tiny_wav())
+    source = FakeSource("nas", [Listed(key=name, location=str(recording), size=10, mtime=1.0)])
     for _ in range(2):  # first sighting, then taken
         poll.poll(rt, source, stable_seconds=0)
     with rt.db.transaction() as session:
