@@ -152,7 +152,7 @@ def list_calls(
         non_talk_above=non_talk_above,
         interruptions_above=interruptions_above,
         category=category,
-        text=q.strip() if q else None,  # blank: no search, as on the dashboard
+        text=q,  # stripped by the query's conditions, as every typed filter: blank is no search
     )
     # Viewers search the text they may read, the analysis; the transcript's words stay out of their reach.
     include_transcripts = principal.role.allows(Role.analyst)

@@ -145,8 +145,8 @@ def _typed(value: str | None) -> str | None:
 def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[ColumnElement[bool]]:
     """The ``where`` clauses; the text search reaches transcripts only with ``include_transcripts``."""
     found: list[ColumnElement[bool]] = []
-    language, topic, agent, category = map(
-        _typed, (criteria.language, criteria.topic, criteria.agent, criteria.category)
+    language, topic, agent, category, words = map(
+        _typed, (criteria.language, criteria.topic, criteria.agent, criteria.category, criteria.text)
     )
     if criteria.statuses:
         found.append(Call.status.in_([status.value for status in criteria.statuses]))
@@ -175,8 +175,8 @@ def conditions(*, criteria: CallCriteria, include_transcripts: bool) -> list[Col
         tagged = aliased(CallCategory)
         named = func.lower(tagged.category) == func.lower(category)
         found.append(exists().where(tagged.call_pk == Call.id, named))
-    if criteria.text:
-        found.append(search.matching_calls(criteria.text, include_transcripts=include_transcripts))
+    if words:
+        found.append(search.matching_calls(words, include_transcripts=include_transcripts))
     return found
 
 
