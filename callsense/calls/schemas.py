@@ -113,7 +113,8 @@ class SpeakersFound(BaseModel):
     agent_source: RoleSource | None = Field(
         default=None,
         description="what chose the agent: the settings, the conversation, or metadata given with the call "
-        "(its webhook's or sidecar's, or its recording source's agent_channel or agent_speaks)",
+        "(its webhook's, sidecar's or REST listing item's, or its recording source's agent_channel or "
+        "agent_speaks)",
     )
     role_confidence: float = Field(
         default=0, ge=0, le=1, description="how clearly the conversation shows who the agent is"

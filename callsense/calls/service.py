@@ -71,6 +71,12 @@ def record_blob_key(call_pk: uuid.UUID) -> str:
     return f"records/{call_pk}.json"
 
 
+# The key of the call's metadata that keeps its recording source's agent_speaks as it was when the source
+# took the call (agent_channel has a column, calls.agent_channel; this has none): the transcribe stage uses
+# it, so a source changed while its calls wait in the queue applies only to the calls it takes afterwards.
+SOURCE_AGENT_SPEAKS_KEY = "source_agent_speaks"
+
+
 @dataclass(frozen=True)
 class CallDetails:
     """What the recording system tells us about a call besides its recording."""

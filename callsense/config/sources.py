@@ -133,7 +133,9 @@ class S3SourceSettings(S3Access, SourceVocabulary, FileSourceSettings):
         return f"s3://{self.bucket}/{self.prefix}"
 
 
-# The record fields a REST source's items are mapped onto, and where each is by default.
+# The record fields a REST source's items are mapped onto, and where each is by default. An item's
+# agent_channel and agent_speaks go into its call's metadata, as a webhook's and a sidecar's do, and win over
+# the source's.
 REST_FIELDS = {
     "call_id": "call_id",
     "recording_url": "recording_url",
@@ -141,6 +143,8 @@ REST_FIELDS = {
     "customer_number": "customer_number",
     "direction": "direction",
     "timestamp": "started_at",
+    "agent_channel": "agent_channel",
+    "agent_speaks": "agent_speaks",
 }
 
 
@@ -173,7 +177,9 @@ class RestSourceSettings(SourceVocabulary):
     fields: dict[str, str] = Field(
         default_factory=lambda: dict(REST_FIELDS),
         description="Record field -> dotted key in each item: call_id and recording_url (both required), "
-        "agent, customer_number, direction, timestamp. Unnamed fields take the defaults shown.",
+        "agent, customer_number, direction, timestamp, agent_channel (left or right: this call's, over the "
+        "source's agent_channel), agent_speaks (first or second: this mono call's, over the source's "
+        "agent_speaks). Unnamed fields take the defaults shown.",
     )
     timestamp_format: str | None = Field(
         default=None, description="As for folders: a strptime format, 'epoch', or unset for ISO 8601."

@@ -175,14 +175,25 @@ Choice = TypeVar("Choice", bound=StrEnum)
 
 def _agent_given(call: Call, rt: Runtime, source: AnySource | None) -> tuple[GivenAgent, GivenBy, list[str]]:
     """The agent the call's metadata names (its channel, its place among the voices), else the one its
-    recording ``source`` names (the channel as set at ingest, by the source or its preset); what gave each,
+    recording source named when it took the call (the channel by the source or its preset); what gave each,
     for the audit trail; a note for each metadata value that is not usable."""
     metadata = calls.read_metadata(call=call, keyring=rt.keyring)
     from_source = Channel(call.agent_channel) if call.agent_channel else None
     channel, channel_by, channel_notes = _given(metadata, AGENT_CHANNEL_KEY, Channel, from_source)
-    speaks_of_source = source.agent_speaks if source else None
+    speaks_of_source = _source_speaks(call, metadata, source)
     speaks, speaks_by, speaks_notes = _given(metadata, AGENT_SPEAKS_KEY, AgentSpeaks, speaks_of_source)
     return GivenAgent(channel, speaks), (channel_by, speaks_by), [*channel_notes, *speaks_notes]
+
+
+def _source_speaks(call: Call, metadata: dict[str, Any], source: AnySource | None) -> AgentSpeaks | None:
+    """The ``agent_speaks`` of the source that took the call, as kept at ingest; a call taken before
+    callsense kept it has its ``source``'s now. Webhook and CLI calls have none, whatever their metadata."""
+    if call.source_name is None:
+        return None
+    if calls.SOURCE_AGENT_SPEAKS_KEY in metadata:
+        kept = metadata[calls.SOURCE_AGENT_SPEAKS_KEY]
+        return AgentSpeaks(kept) if kept else None
+    return source.agent_speaks if source else None
 
 
 def _given(
@@ -202,7 +213,7 @@ def _given(
 
 def _source(call: Call, rt: Runtime) -> AnySource | None:
     """The recording source that took the call (``calls.source_name``), as configured now: its hotwords
-    and its ``agent_speaks``."""
+    (and the ``agent_speaks`` of a call taken before it was kept with the call)."""
     return rt.settings.sources.named(call.source_name) if call.source_name else None
 
 

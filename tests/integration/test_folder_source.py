@@ -26,8 +26,9 @@ from callsense.calls import source_files
 from callsense.calls.models import Call, Event, SourceFile
 from callsense.calls.schemas import CallStatus, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
+from callsense.config.models import AgentSpeaks, Channel
 from callsense.errors import SourceUnavailableError
-from callsense.pipeline import poll, queue_figures, tasks, transcribe
+from callsense.pipeline import fetch, ingest, poll, queue_figures, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.speech.fake import FakeTranscriber
 from tests.recording_trees import put, tiny_wav
@@ -494,6 +495,48 @@ def test_a_sidecar_that_says_when_the_agent_speaks_wins_over_the_source_s(
     assert inbound_notes == ["agent speaker 1, the first voice to say a word, from the call's metadata"]
     assert outbound is not None and (outbound.agent, outbound.agent_source) == ("speaker 2", "metadata")
     assert outbound_notes == ["agent speaker 2, the second voice to say a word, from its recording source"]
+
+
+def test_a_call_keeps_the_agent_its_source_named_when_it_was_taken(settings: Settings, root: Path) -> None:
+    # The operator turns an inbound folder into an outbound one while its calls wait in the queue: those
+    # calls were answered by the agent, whatever the source says now.
+    voices = SpeakersFound(
+        method=SpeakerMethod.diarization, count=2, agent="speaker 2", agent_source="conversation"
+    )
+    rt = _runtime(settings, root, stable_seconds=0, agent_speaks="first", agent_channel="right")
+    transcriber = FakeTranscriber(TURNS, speakers=voices)
+    try:
+        put(root, "waiting.wav", tiny_wav())
+        (call_pk,) = _poll(rt).fetched
+        changed = _runtime(settings, root, stable_seconds=0, agent_speaks="second", agent_channel="left")
+        changed.db.close()
+        transcribe.run(dataclasses.replace(rt, settings=changed.settings, transcriber=transcriber), call_pk)
+        with rt.db.transaction() as session:
+            call = session.get(Call, call_pk)
+            assert call is not None
+            record = calls.to_record(call=call, keyring=rt.keyring)
+            notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
+    finally:
+        rt.db.close()
+    assert (transcriber.agent_speaks, transcriber.agent_channels) == ([AgentSpeaks.first], [Channel.right])
+    assert record.speakers is not None and record.speakers.agent == "speaker 1"
+    assert "agent speaker 1, the first voice to say a word, from its recording source" in notes
+
+
+def test_a_call_taken_before_its_source_s_agent_speaks_was_kept_gets_the_source_s_now(
+    settings: Settings, root: Path
+) -> None:
+    rt = _runtime(settings, root, agent_speaks="second")
+    transcriber = FakeTranscriber(TURNS)
+    try:
+        put(root, "queued.wav", tiny_wav())
+        as_stored = calls.CallDetails(metadata={"source": "nas", "path": "queued.wav"}, source_name="nas")
+        ingested = ingest.ingest(rt, call_id="queued", source=str(root / "queued.wav"), details=as_stored)
+        fetch.run(rt, ingested.call_pk, local_files=True)
+        transcribe.run(dataclasses.replace(rt, transcriber=transcriber), ingested.call_pk)
+    finally:
+        rt.db.close()
+    assert transcriber.agent_speaks == [AgentSpeaks.second]
 
 
 def test_a_name_that_is_not_utf8_is_refused_and_the_other_files_are_taken(rt: Runtime, root: Path) -> None:

@@ -14,11 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
+from callsense.calls import service as calls_service
 from callsense.calls import source_files
 from callsense.calls.models import Call, Event
 from callsense.config import Settings
-from callsense.pipeline import fetch, poll, queue_figures, tasks
+from callsense.config.models import AgentSpeaks, Channel
+from callsense.pipeline import fetch, poll, queue_figures, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
+from callsense.speech.fake import FakeTranscriber
 from tests.recording_trees import tiny_wav
 
 PAGES: dict[str | None, dict[str, Any]] = {
@@ -44,6 +47,7 @@ PAGES: dict[str | None, dict[str, Any]] = {
 class Recorder:
     def __init__(self) -> None:
         self.cursors: list[str | None] = []
+        self.pages = PAGES
         self.refusal: int | None = None  # the status the listing answers instead of a page
         self.body: bytes | None = None  # what the listing answers instead of a page
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -61,7 +65,7 @@ class Recorder:
                 if parts.path == "/recordings":
                     cursor = parse_qs(parts.query).get("since", [None])[0]
                     recorder.cursors.append(cursor)
-                    page = dict(PAGES[cursor])
+                    page = dict(recorder.pages[cursor])
                     page["recordings"] = [
                         {**item, "recording_url": recorder.url + item["recording_url"]}
                         if "recording_url" in item
@@ -95,13 +99,10 @@ def recorder() -> Iterator[Recorder]:
     served.server.server_close()
 
 
-def _runtime(settings: Settings, url: str) -> Runtime:
+def _runtime(settings: Settings, url: str, **options: Any) -> Runtime:
+    source = {"name": "api", "url": url, "agent_channel": "right", **options}
     configured = Settings.model_validate(
-        {
-            **settings.model_dump(),
-            "fetch": {"allow_networks": ["127.0.0.0/8"]},
-            "sources": {"rest": [{"name": "api", "url": url, "agent_channel": "right"}]},
-        }
+        {**settings.model_dump(), "fetch": {"allow_networks": ["127.0.0.0/8"]}, "sources": {"rest": [source]}}
     )
     return open_runtime(configured)
 
@@ -186,3 +187,44 @@ def test_a_listing_refused_or_broken_says_what_to_look_at(settings: Settings, re
         assert broken.error == f"{recorder.url}/recordings answered JSON nested too deeply"
     finally:
         rt.db.close()
+
+
+def test_each_listed_call_may_name_its_agent_over_the_source_s(
+    settings: Settings, recorder: Recorder
+) -> None:
+    # One API for inbound and outbound calls: the source says the agent speaks first and is on the right,
+    # an item may say otherwise for its own call, and a value that is neither is noted, as a webhook's is.
+    recorder.pages = {
+        None: {
+            "recordings": [
+                {"call_id": "out", "recording_url": "/audio/out.wav", "agent_speaks": "second"},
+                {"call_id": "left", "recording_url": "/audio/left.wav", "agent_channel": "left"},
+                {"call_id": "odd", "recording_url": "/audio/odd.wav", "agent_speaks": "agent"},
+                {"call_id": "plain", "recording_url": "/audio/plain.wav"},
+            ]
+        }
+    }
+    rt = _runtime(settings, f"{recorder.url}/recordings", agent_speaks="first")
+    given: dict[str, tuple[AgentSpeaks | None, Channel | None]] = {}
+    notes: dict[str, list[str]] = {}
+    try:
+        assert len(poll.poll_named(rt, "api").registered) == 4
+        with rt.db.transaction() as session:
+            registered = {call.call_id: call.id for call in session.scalars(select(Call))}
+        for call_id, call_pk in registered.items():
+            transcriber = FakeTranscriber([])
+            assert fetch.run(rt, call_pk, local_files=False) == "transcribe"
+            transcribe.run(dataclasses.replace(rt, transcriber=transcriber), call_pk)
+            given[call_id] = (transcriber.agent_speaks[0], transcriber.agent_channels[0])
+            with rt.db.transaction() as session:
+                trail = calls_service.events(session=session, call_pk=call_pk)
+                notes[call_id] = [event.detail or "" for event in trail if event.kind == "speakers"]
+    finally:
+        rt.db.close()
+    assert given == {
+        "out": (AgentSpeaks.second, Channel.right),
+        "left": (AgentSpeaks.first, Channel.left),
+        "odd": (AgentSpeaks.first, Channel.right),
+        "plain": (AgentSpeaks.first, Channel.right),
+    }
+    assert "metadata agent_speaks='agent' ignored: expected 'first' or 'second'" in notes["odd"]

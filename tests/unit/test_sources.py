@@ -15,6 +15,7 @@ from callsense.backends.recordings.http import FetchOptions
 from callsense.backends.recordings.sources import FolderSource, Listed, check_folder
 from callsense.backends.recordings.sources.metadata import derived_call_id
 from callsense.backends.recordings.sources.rest import RestSource
+from callsense.calls.service import SOURCE_AGENT_SPEAKS_KEY
 from callsense.config import Settings
 from callsense.config.sources import FolderSourceSettings, RestSourceSettings
 from callsense.errors import BadAudioError, RecordingRefusedError
@@ -45,7 +46,12 @@ def test_amazon_connect_preset_reads_the_call_recordings_tree(tmp_path: Path) ->
     assert recording.call_id == CONTACT
     assert recording.details.started_at == datetime(2024, 1, 15, 14, 30, tzinfo=UTC)
     assert recording.details.agent_channel == "right"
-    assert recording.details.metadata == {"source": "test", "path": item.key, "instance": "acme-prod"}
+    assert recording.details.metadata == {
+        "source": "test",
+        "path": item.key,
+        "instance": "acme-prod",
+        SOURCE_AGENT_SPEAKS_KEY: None,  # the source's agent_speaks, as it was when taken
+    }
 
 
 def test_asterisk_preset_takes_the_cdr_from_a_sidecar_when_there_is_one(tmp_path: Path) -> None:
@@ -70,6 +76,7 @@ def test_asterisk_preset_takes_the_cdr_from_a_sidecar_when_there_is_one(tmp_path
         "source": "pbx",
         "path": "1700000000.42.wav",
         "disposition": "ANSWERED",
+        SOURCE_AGENT_SPEAKS_KEY: None,
     }
     assert alone.call_id == "1700000100.43"
     assert alone.details.started_at == datetime.fromtimestamp(1700000100, UTC)
@@ -114,7 +121,8 @@ def test_a_pattern_fills_the_fields_and_the_rest_goes_into_metadata(tmp_path: Pa
 def test_an_xml_sidecar_is_mapped_by_element_paths(tmp_path: Path) -> None:
     put(tmp_path, "r1.wav", tiny_wav())
     xml = (
-        b"<call><id>x-1</id><parties><agent>bob</agent><ani>+155512</ani></parties><queue>vip</queue></call>"
+        b"<call><id>x-1</id><parties><agent>bob</agent><ani>+155512</ani></parties><queue>vip</queue>"
+        b"<source_agent_speaks>first</source_agent_speaks></call>"  # cannot pose as the source's setting
     )
     put(tmp_path, "r1.xml", xml)
     fields = {"call_id": "id", "agent": "parties/agent", "customer_number": "parties/ani"}
@@ -125,7 +133,12 @@ def test_an_xml_sidecar_is_mapped_by_element_paths(tmp_path: Path) -> None:
         "bob",
         "+155512",
     )
-    assert recording.details.metadata == {"source": "test", "path": "r1.wav", "queue": "vip"}
+    assert recording.details.metadata == {
+        "source": "test",
+        "path": "r1.wav",
+        "queue": "vip",
+        SOURCE_AGENT_SPEAKS_KEY: None,
+    }
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from callsense.calls.service import CallDetails
+from callsense.calls.service import SOURCE_AGENT_SPEAKS_KEY, CallDetails
 from callsense.config.sources import DETAIL_FIELDS, AnySource, Sidecar
 from callsense.errors import RecordingRefusedError
 
@@ -123,7 +123,8 @@ def parse_timestamp(value: str, timestamp_format: str | None) -> datetime:
 
 
 def call_details(values: Mapping[str, str], *, settings: AnySource, key: str) -> tuple[str, CallDetails]:
-    """The call id and details from the name's and the sidecar's ``values`` (the sidecar's win)."""
+    """The call id and details from the name's and the sidecar's ``values`` (the sidecar's win), with the
+    source's agent settings as they are now (``calls.agent_channel``, ``SOURCE_AGENT_SPEAKS_KEY``)."""
     call_id = values.get("call_id") or derived_call_id(settings.name, key)
     if not CALL_ID.fullmatch(call_id):
         raise RecordingRefusedError(f"its call id '{call_id[:80]}' has characters a call id cannot have")
@@ -132,11 +133,13 @@ def call_details(values: Mapping[str, str], *, settings: AnySource, key: str) ->
         raise RecordingRefusedError(f"its direction '{direction[:40]}' is neither inbound nor outbound")
     timestamp = values.get("timestamp")
     extra = {name: value for name, value in values.items() if name not in DETAIL_FIELDS}
+    speaks = settings.agent_speaks.value if settings.agent_speaks else None
     return call_id, CallDetails(
         agent=values.get("agent", "")[:200] or None,
         customer_number=values.get("customer_number", "")[:40] or None,
         direction=DIRECTIONS[direction.lower()] if direction else None,
         started_at=parse_timestamp(timestamp, settings.timestamp_format) if timestamp else None,
-        metadata={"source": settings.name, "path": key, **extra},
+        # The source's agent_speaks last, so that no sidecar or listed value of that name can pose as it.
+        metadata={"source": settings.name, "path": key, **extra, SOURCE_AGENT_SPEAKS_KEY: speaks},
         agent_channel=settings.agent_channel.value if settings.agent_channel else None,
     )
