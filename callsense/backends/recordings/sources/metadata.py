@@ -19,7 +19,7 @@ from typing import Any
 
 from callsense.calls.service import CallDetails
 from callsense.config.file_sources import CallIdFrom
-from callsense.config.sources import DETAIL_FIELDS, AnySource, Sidecar
+from callsense.config.sources import DETAIL_FIELDS, AnySource, FileSourceSettings, Sidecar
 from callsense.errors import RecordingRefusedError
 
 # The call ids the webhooks accept, so a call taken from a folder can be looked up the same way.
@@ -146,8 +146,8 @@ def call_details(values: Mapping[str, str], *, settings: AnySource, key: str) ->
     recorder's call id is taken unless the source says ``call_id_from = "digest"`` or the id holds a phone
     number: a call id goes into logs and URLs, so either way the id is derived from the path."""
     given = values.get("call_id")
-    by_name = getattr(settings, "call_id_from", CallIdFrom.name) is CallIdFrom.name
-    if given and by_name and not holds_phone_number(given, values.get("customer_number")):
+    by_digest = isinstance(settings, FileSourceSettings) and settings.call_id_from is CallIdFrom.digest
+    if given and not by_digest and not holds_phone_number(given, values.get("customer_number")):
         call_id = given
     else:
         call_id = derived_call_id(settings.name, key)
