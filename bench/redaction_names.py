@@ -10,6 +10,8 @@ Texts, each redacted as callsense redacts it (``PresidioRedactor``, NER models o
   translations (tests/dashboard_seed.py);
 - ``PHRASES``: what is said around names on a call in en/es/de/fr (greetings and closings, fillers, card
   brands, weekdays and months, plan words), some of them next to a name;
+- ``MISREAD_AS_ENGLISH``: turns of other languages read as English, and English ones with names spelt with
+  letters English has not ("Jürgen Böhm", "Zoë");
 - with ``--whisper``, whisper-base's turns and English translations of the fixture recordings.
 
 Every name said is in ``NAMES``. A NAME span is false when none of its words is a name, too wide when it also
@@ -44,9 +46,21 @@ TRANSLATIONS = Path(__file__).with_name("translation_references.jsonl")
 NAMES = {
     "david", "sarah", "miller", "marie", "dupont", "maria", "thompson", "john", "smith", "jones", "anna",
     "schneider", "carmen", "ruiz", "lucía", "jean", "martin", "klaus", "becker", "julien", "robert", "hannah",
-    "peter",
+    "peter", "jürgen", "böhm", "zoë", "josé", "martínez", "søren", "müller", "françois", "lefèvre", "renée",
+    "núñez", "şahin", "chloë", "élodie", "björn", "weiß", "giulia", "rossi", "jansen", "joão",
 }  # fmt: skip
-TITLES = {"mr", "mrs", "señor", "frau", "monsieur", "madame"}  # redacted with a name, no harm done
+TITLES = {
+    "mr",
+    "mrs",
+    "ms",
+    "señor",
+    "señora",
+    "frau",
+    "herr",
+    "monsieur",
+    "madame",
+    "signora",
+}  # redacted with a name, no harm done
 PHRASES: dict[str, list[str]] = {
     "en": [
         "Goodnight.", "Goodnight, and thank you for calling.", "Goodnight and thank you for calling.",
@@ -100,6 +114,30 @@ PHRASES: dict[str, list[str]] = {
         "Merci beaucoup, bonne soirée, au revoir.", "Parfait, le forfait Illimité commence lundi.",
     ],
 }  # fmt: skip
+# Read as English, as a turn of a call Whisper took for English (a German caller's turn in it, a word of
+# another language in an English sentence) or a summary quoting one: ordinary turns of German, Spanish,
+# French, Italian, Dutch and Portuguese, some with a name; and English ones with names spelt with letters
+# English has not.
+MISREAD_AS_ENGLISH = [
+    "Ich möchte eine Rückerstattung, bitte.", "Die Rechnung ist falsch, ich will mein Geld zurück.",
+    "Wo ist meine Lieferung? Seit Montag warte ich.", "Können Sie mir die Überweisung bestätigen?",
+    "Vielen Dank für Ihre Geduld.", "Sie haben mir zweimal abgebucht.", "Schöne Grüße.",
+    "Zahlungsbestätigung fehlt.", "Ich hätte gern eine Gutschrift.", "Die Lieferung ist beschädigt.",
+    "Danke, Herr Böhm, bis morgen.", "Hallo, hier ist Jürgen Böhm.", "Frau Weiß hat mich gestern angerufen.",
+    "Quiero un reembolso, por favor.", "Señora, no entiendo.", "Año pasado pagué lo mismo.",
+    "¿Dónde está mi pedido?", "Me cobraron dos veces.", "Gracias, señor Núñez.", "Hola, soy Lucía Martínez.",
+    "Je voudrais un remboursement.", "Reçu la facture hier.", "Désolée, je n'ai pas compris.",
+    "Élodie m'a dit que c'était réglé.", "Merci François, bonne journée.", "Prélèvement refusé.",
+    "Dov'è il mio ordine?", "Vorrei un rimborso, per favore.", "Grazie, signora Rossi.",
+    "Mi chiamo Giulia Rossi.", "Ik wil mijn geld terug.", "Waar blijft mijn bestelling?",
+    "Dank u, mevrouw Jansen.", "Quero o reembolso, por favor.", "Obrigado, João.",
+    "My name is Jürgen Böhm.", "Jürgen Böhm.", "Thanks, Jürgen.", "Mr Böhm called yesterday.",
+    "Zoë said she would call back.", "Thank you, Zoë.", "I spoke to José yesterday.", "José Martínez here.",
+    "Hi, this is Søren.", "Okay, Mrs Müller.", "François Lefèvre called.", "Thanks, Renée.",
+    "Núñez is my surname.", "Hello, Ms Şahin.", "Chloë Brontë.", "Björn will call you back.",
+    "I asked for a Rückerstattung, the refund.", "The customer said Lieferung, meaning the delivery.",
+    "She wants her Geld back.",
+]  # fmt: skip
 
 
 def _is_name(word: str) -> bool:
@@ -122,6 +160,7 @@ def texts() -> list[tuple[str, str, str]]:
         said += [("seed summaries", OUTPUT_LANGUAGE, line) for line in seed.summary]
         said += [("translations", OUTPUT_LANGUAGE, line) for line in (seed.translation or "").splitlines()]
     said += [("phrases", language, text) for language, phrases in PHRASES.items() for text in phrases]
+    said += [("misread as English", "en", text) for text in MISREAD_AS_ENGLISH]
     return list(dict.fromkeys(said))
 
 

@@ -45,6 +45,11 @@ class AfterIngest(StrEnum):
     delete = "delete"
 
 
+class CallIdFrom(StrEnum):
+    name = "name"
+    digest = "digest"
+
+
 class Sidecar(StrEnum):
     none = "none"
     json = "json"
@@ -197,6 +202,13 @@ class FileSourceSettings(BaseModel):
         "crashed, or an unexpected error) before the file is given up: shown with its reason by `callsense "
         "sources list`, the operations page and callsense_source_files_given_up; taken again by `callsense "
         "sources retry` or when the file changes.",
+    )
+    call_id_from: CallIdFrom = Field(
+        default=CallIdFrom.name,
+        description="Where a call's id comes from: name (the filename pattern's or the sidecar's call_id, "
+        "else one derived from the source's name and the path) or digest (always the derived one). A call id "
+        "goes into logs and URLs: a recorder's id that holds the caller's phone number (its customer_number, "
+        "or an international '+' number) is replaced by the derived one either way.",
     )
     duplicate_audio: DuplicateAudio = Field(
         default=DuplicateAudio.skip,

@@ -280,7 +280,7 @@ def _analyzer(
             else language_specific(language)
         )
         if language in named:
-            recognizers.append(PersonRecognizer(language))
+            recognizers.append(PersonRecognizer(language, named))
         recognizers += [
             PatternRecognizer(
                 supported_entity=name,

@@ -46,7 +46,8 @@ _COURTESY: dict[str, tuple[str, ...]] = {
         "bis bald", "danke", "danke schön", "dankeschön", "vielen dank", "bitte", "bitte schön", "bitteschön",
         "gern geschehen", "gerne", "entschuldigung", "verzeihung", "genau", "alles klar", "ja", "nein",
         "gut", "sehr gut", "prima", "super", "klasse", "natürlich", "äh", "ähm", "schönen tag noch",
-        "schönen abend noch", "schönes wochenende", "frohe weihnachten", "frohes neues jahr",
+        "schönen abend noch", "schönes wochenende", "frohe weihnachten", "frohes neues jahr", "grüße",
+        "schöne grüße", "viele grüße", "liebe grüße", "beste grüße", "mit freundlichen grüßen",
     ),
     "fr": (
         "bonjour", "bonsoir", "bonne nuit", "bonne journée", "bonne soirée", "bonne fin de journée",

@@ -23,6 +23,7 @@ from presidio_analyzer.predefined_recognizers import (
 
 from callsense.config.redaction import EntityType
 from callsense.redaction.not_names import name_span
+from callsense.redaction.sentence_language import sentence_language, sentences
 
 LANGUAGES = ("en", "es", "de", "fr")
 # Entity types found in the digits-joined view; the others read the view with numbers kept apart.
@@ -104,9 +105,22 @@ _ADDRESS_PATTERNS = [
     Pattern("fr", r"(?i)\b\d{1,4},?\s(?:bis\s|ter\s)?(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|"
             r"quai|route)\s(?:de\s|du\s|des\s|de la\s)?(?:[\w'-]+\s?){1,3}", 0.6),
 ]  # fmt: skip
+# A title is a cue too, in the languages without an NER model above all ("Danke, Herr Böhm", "Gracias, señor
+# Núñez"), and in a turn of one of them read as English or French (``PersonRecognizer``). Not "Miss" ("I miss
+# Christmas") nor "don" (the English name).
+_TITLES = "|".join(
+    f"[{title[0].upper()}{title[0]}]{title[1:]}"  # in lower case or capitalised: not "MS Teams"
+    for title in (
+        "mr", "mrs", "ms", "dr", "herr", "frau", "señor", "señora", "señorita", "doña", "monsieur", "madame",
+        "mademoiselle", "signor", "signore", "signora", "signorina", "meneer", "mevrouw", "senhor", "senhora",
+    )
+)  # fmt: skip
 _NAME_CUES = re.compile(
     r"(?i)\b(?:my name is|name's|this is|i am|i'm|me llamo|mi nombre es|soy|ich heiße|ich heisse|"
-    r"mein name ist|hier ist|je m'appelle|je suis|mon nom est|c'est)\s+"
+    r"mein name ist|hier ist|je m'appelle|je suis|mon nom est|c'est|"
+    # Italian, Dutch and Portuguese, for a turn in one of them in a call taken for another language
+    r"mi chiamo|il mio nome è|mijn naam is|ik heet|me chamo|chamo-me|meu nome é|"
+    rf"(?-i:{_TITLES})\.?)\s+"
     r"(?P<name>(?-i:[A-ZÀ-Ý][\w'-]+)(?:\s(?-i:[A-ZÀ-Ý][\w'-]+)){0,2})"
 )
 # "My name is" in the languages without recognizers of their own whose scripts have capitals to tell where a
@@ -173,15 +187,29 @@ class NameCueRecognizer(EntityRecognizer):
 class PersonRecognizer(SpacyRecognizer):
     """The persons of a language's NER model, less what is never a name (``not_names.py``): the greeting
     the model joins to a name ("Goodnight Maria"), or takes for one alone ("Bonne nuit"), payment brands and
-    plan names."""
+    plan names. A sentence whose function words are of another language (``sentence_language.py``: a German
+    turn in a call taken for English, a Spanish one quoted in a summary) gets that language's rules: the
+    persons of its own model, of ``models``, or none where it has none (names after a cue only, as in a call
+    in that language), never this model's "[NAME]" for "Lieferung" or "lo mismo"."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, models: tuple[str, ...]) -> None:
         super().__init__(supported_language=language, supported_entities=["PERSON"])
+        self._models = models
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         found: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts)
+        for start, end in sentences(text):
+            spoken = sentence_language(text[start:end])
+            if spoken in (None, self.supported_language):
+                continue
+            found = [result for result in found if not start <= result.start < end]
+            if spoken in self._models and nlp_artifacts is not None:
+                own = nlp_artifacts.nlp_engine.process_text(text[start:end], spoken)
+                for result in super().analyze(text[start:end], entities, own):
+                    result.start, result.end = result.start + start, result.end + start
+                    found.append(result)
         kept = []
         for result in found:
             if span := name_span(text, result.start, result.end, latin_only=True):

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from callsense.backends.blobstore.filesystem import FilesystemBlobStore
 from callsense.backends.recordings.sources import FolderSource, Listed
 from callsense.backends.recordings.sources.fake import FakeSource
+from callsense.backends.recordings.sources.metadata import derived_call_id
 from callsense.calls import service as calls
 from callsense.calls import source_files
 from callsense.calls.models import Call, Event, SourceFile
@@ -388,6 +389,28 @@ def test_a_call_id_taken_from_one_file_is_not_taken_from_another_with_other_audi
             assert call is not None and call.audio_bytes == len(tiny_wav())
             trail = [event.detail for event in calls.events(session=session, call_pk=call_pk)]
         assert any(detail and "site2/c-1.wav" in detail for detail in trail)
+    finally:
+        rt.db.close()
+
+
+def test_a_call_id_holding_the_caller_s_number_is_derived_and_its_audio_checked_like_one(
+    settings: Settings, root: Path
+) -> None:
+    # The recorder names each file after the caller's number: no call id may carry it (logs, URLs).
+    rt = _runtime(settings, root, stable_seconds=0, filename_pattern=r"(?:\w+/)?(?P<call_id>[^/]+)\.wav")
+    try:
+        recording = tiny_wav()
+        put(root, "+4915112345678_2026-12-05.wav", recording)
+        (call_pk,) = _poll(rt).fetched
+        put(root, "copy/+4915112345678_2026-12-05.wav", recording)  # the same recording, copied
+        assert _poll(rt).fetched == []
+        assert _calls(rt) == {derived_call_id("nas", "+4915112345678_2026-12-05.wav"): "fetched"}
+        rows = _rows(rt)
+        assert rows["+4915112345678_2026-12-05.wav"] == ("ingested", None)
+        assert rows["copy/+4915112345678_2026-12-05.wav"][0] == "ingested"  # settled as that call's
+        with rt.db.transaction() as session:
+            trail = [event.kind for event in calls.events(session=session, call_pk=call_pk)]
+        assert "duplicate" in trail
     finally:
         rt.db.close()
 

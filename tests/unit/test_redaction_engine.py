@@ -477,6 +477,64 @@ def test_ordinary_turns_of_each_language_stay(redactor: PresidioRedactor, langua
         assert redactor.redact_text(text, language=read_as) == text, read_as
 
 
+# Turns of the Latin-script languages a call taken for English (or a summary) holds now and then, read as
+# English: the English NER model took a word of each for a person ("Wo ist meine [NAME]?").
+MISREAD_AS_ENGLISH = [
+    "Die Rechnung ist falsch, ich will mein Geld zurück.",
+    "Wo ist meine Lieferung? Seit Montag warte ich.",
+    "Können Sie mir die Überweisung bestätigen?",
+    "Vielen Dank für Ihre Geduld.",
+    "Sie haben mir zweimal abgebucht.",
+    "Schöne Grüße.",
+    "Señora, no entiendo.",
+    "Año pasado pagué lo mismo.",
+    "Reçu la facture hier.",
+    "Dov'è il mio ordine?",
+    "Quero o reembolso, por favor.",
+]
+
+
+@pytest.mark.parametrize("text", MISREAD_AS_ENGLISH)
+def test_a_turn_of_another_language_read_as_english_gets_no_name_from_the_english_model(
+    redactor: PresidioRedactor, text: str
+) -> None:
+    turn = whisper_turn(CUSTOMER, text)
+    redaction = redactor.redact_segments([turn], language="en")
+    assert (redaction.spans, redaction.segments) == ([], [turn])
+    assert redactor.redact_text(text, language="en") == text
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        # Letters English has not are no sign of another language: names have them.
+        ("Jürgen Böhm.", "[NAME]."),
+        ("Thanks, Jürgen.", "Thanks, [NAME]."),
+        ("Zoë said she would call back.", "[NAME] said she would call back."),
+        ("I spoke to José yesterday.", "I spoke to [NAME] yesterday."),
+        ("Núñez is my surname.", "[NAME] is my surname."),
+        # A sentence of another language gets that language's rules: its cues, a title among them.
+        ("Danke, Herr Böhm, bis morgen.", "Danke, Herr [NAME], bis morgen."),
+        ("Gracias, señor Núñez.", "Gracias, señor [NAME]."),
+        ("Grazie, signora Rossi.", "Grazie, signora [NAME]."),
+        ("Hallo, hier ist Jürgen Böhm.", "Hallo, hier ist [NAME]."),
+        # An English sentence beside it keeps the English model.
+        ("Wo ist meine Lieferung? Thank you, Robert Jones.", "Wo ist meine Lieferung? Thank you, [NAME]."),
+    ],
+)
+def test_names_in_an_english_call_are_still_redacted_whatever_their_letters_or_sentence(
+    redactor: PresidioRedactor, text: str, redacted: str
+) -> None:
+    assert redactor.redact_text(text, language="en") == redacted
+
+
+def test_a_title_is_a_name_cue_in_a_language_without_an_ner_model(redactor: PresidioRedactor) -> None:
+    redaction = redactor.redact_segments([whisper_turn(AGENT, "Gute Nacht, Frau Schneider.")], language="de")
+    assert redaction.segments[0].text == "Gute Nacht, Frau [NAME]."
+    teams = "I use MS Teams and Dr Who."  # a title in capitals is none, a capitalised one is
+    assert redactor.redact_text(teams, language="de") == "I use MS Teams and Dr [NAME]."
+
+
 def test_digits_without_phone_words_are_no_phone(redactor: PresidioRedactor) -> None:
     text = "It cost 12345678 euros, and I have been with you for 10 years."
     redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")

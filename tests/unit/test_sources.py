@@ -322,3 +322,40 @@ def test_a_rest_item_is_mapped_by_dotted_keys_and_refused_without_an_http_record
     assert settings.reads == "https://recorder.example/api/recordings"
     secret = RestSourceSettings(name="s", url="https://user:pw@recorder.example:8443/list?key=abc")
     assert secret.reads == "https://recorder.example:8443/list"
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        # the caller's international number as the recorder's id (a '+': refused before, quoting it)
+        ("+4915112345678_2026-12-05.wav", r"(?P<call_id>[^/]+)\.wav"),
+        # the caller's number, given as such, inside the id in its national form
+        ("015112345678-7_+4915112345678.wav", r"(?P<call_id>[^_]+)_(?P<customer_number>\+\d+)\.wav"),
+    ],
+)
+def test_a_call_id_that_holds_a_phone_number_is_derived_from_the_path_instead(
+    tmp_path: Path, name: str, pattern: str
+) -> None:
+    put(tmp_path, name, tiny_wav())
+    source = _source(tmp_path, filename_pattern=pattern)
+    (item,) = _listed(source).values()
+    assert source.inspect(item).call_id == derived_call_id("test", name)
+
+
+def test_call_id_from_digest_derives_every_id_and_name_keeps_the_recorder_s(tmp_path: Path) -> None:
+    put(tmp_path, "1700000000.42.wav", tiny_wav())
+    asterisk = {"preset": "asterisk", "path": tmp_path, "sidecar": "none"}
+    by_name = _source(tmp_path, **asterisk)
+    by_digest = _source(tmp_path, **asterisk, call_id_from="digest")
+    (item,) = _listed(by_name).values()
+    assert by_name.inspect(item).call_id == "1700000000.42"  # epoch seconds and a sequence: no phone
+    assert by_digest.inspect(item).call_id == derived_call_id("test", "1700000000.42.wav")
+
+
+def test_a_refused_call_id_is_not_quoted_in_the_reason(tmp_path: Path) -> None:
+    put(tmp_path, "Jürgen Böhm.wav", tiny_wav())
+    source = _source(tmp_path, filename_pattern=r"(?P<call_id>[^/]+)\.wav")
+    (item,) = _listed(source).values()
+    with pytest.raises(RecordingRefusedError) as refused:
+        source.inspect(item)
+    assert "Böhm" not in str(refused.value)

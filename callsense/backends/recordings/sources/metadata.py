@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callsense.calls.service import SOURCE_AGENT_SPEAKS_KEY, CallDetails
-from callsense.config.sources import DETAIL_FIELDS, AnySource, Sidecar
+from callsense.config.file_sources import CallIdFrom
+from callsense.config.sources import DETAIL_FIELDS, AnySource, FileSourceSettings, Sidecar
 from callsense.errors import RecordingRefusedError
 
 # The call ids the webhooks accept, so a call taken from a folder can be looked up the same way.
@@ -26,6 +27,10 @@ CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 DIRECTIONS = {"in": "inbound", "inbound": "inbound", "out": "outbound", "outbound": "outbound"}
 # Metadata values are kept short: a sidecar is the recorder's notes on the call, not a document.
 MAX_VALUE_CHARS = 1000
+# A phone number in a recorder's call id: its digits, at least this many (shorter runs are sequence numbers,
+# extensions, dates), or an international number written with its "+".
+_MIN_PHONE_DIGITS = 7
+_INTERNATIONAL_NUMBER = re.compile(r"\+\s?\d{7,15}")
 
 
 def derived_call_id(source: str, key: str) -> str:
@@ -122,12 +127,33 @@ def parse_timestamp(value: str, timestamp_format: str | None) -> datetime:
     raise RecordingRefusedError(f"its timestamp '{value[:40]}' is not {expected}")
 
 
+def holds_phone_number(call_id: str, customer_number: str | None) -> bool:
+    """Whether ``call_id`` holds a phone number: an international one ("+4915112345678_2026-12-05"), or
+    the call's ``customer_number`` in any of its forms ("015112345678-7" for "+49 151 12345678")."""
+    if _INTERNATIONAL_NUMBER.search(call_id):
+        return True
+    caller = re.sub(r"\D", "", customer_number or "").lstrip("0")
+    if len(caller) < _MIN_PHONE_DIGITS:
+        return False
+    runs = (run.lstrip("0") for run in re.findall(r"\d+", call_id))
+    return any(
+        len(run) >= _MIN_PHONE_DIGITS and (caller.endswith(run) or run.endswith(caller)) for run in runs
+    )
+
+
 def call_details(values: Mapping[str, str], *, settings: AnySource, key: str) -> tuple[str, CallDetails]:
-    """The call id and details from the name's and the sidecar's ``values`` (the sidecar's win), with the
-    source's agent settings as they are now (``calls.agent_channel``, ``SOURCE_AGENT_SPEAKS_KEY``)."""
-    call_id = values.get("call_id") or derived_call_id(settings.name, key)
-    if not CALL_ID.fullmatch(call_id):
-        raise RecordingRefusedError(f"its call id '{call_id[:80]}' has characters a call id cannot have")
+    """The call id and details from the name's and the sidecar's ``values`` (the sidecar's win). The
+    recorder's call id is taken unless the source says ``call_id_from = "digest"`` or the id holds a phone
+    number: a call id goes into logs and URLs, so either way the id is derived from the path. The source's
+    agent settings go with the call as they are now (``calls.agent_channel``, ``SOURCE_AGENT_SPEAKS_KEY``)."""
+    given = values.get("call_id")
+    by_digest = isinstance(settings, FileSourceSettings) and settings.call_id_from is CallIdFrom.digest
+    if given and not by_digest and not holds_phone_number(given, values.get("customer_number")):
+        call_id = given
+    else:
+        call_id = derived_call_id(settings.name, key)
+    if not CALL_ID.fullmatch(call_id):  # not quoted: it may hold what the caller said or typed
+        raise RecordingRefusedError("its call id has characters a call id cannot have")
     direction = values.get("direction")
     if direction is not None and direction.lower() not in DIRECTIONS:
         raise RecordingRefusedError(f"its direction '{direction[:40]}' is neither inbound nor outbound")
