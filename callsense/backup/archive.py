@@ -25,22 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Connection, inspect, text
-
 from callsense import __version__
 from callsense.backends.blobstore import open_blobstore, validate_key
-from callsense.backup import destination, pgtools
+from callsense.backup import destination, pgtools, replaced, snapshot
 from callsense.backup import manifest as manifests
 from callsense.backup.keys import WRAPPED_KEYS, KeyExport, check_key_destination, open_key_ring
-from callsense.calls import service as call_keys
 from callsense.config import Settings
 from callsense.crypto import KeyRing
 from callsense.db import (
-    STALLED_AFTER_SECONDS,
-    Database,
     open_database,
     revision_status,
-    running_workers,
     schema_status,
 )
 from callsense.errors import BackupError, NotFoundError
@@ -59,8 +53,6 @@ __all__ = [
 
 DUMP = "database.dump"
 BLOBS = "blobs"
-# The columns of ``calls`` that name a recording in the blob store (the redacted copy: schema 0012 on).
-RECORDING_COLUMNS = ("audio_blob", "redacted_audio_blob")
 # A recording a worker deletes after the dump's snapshot (a redaction's discarded original, a purge, an
 # erasure) would be missing from the backup: the dump is taken again, up to this many times in all.
 DUMP_ATTEMPTS = 3
@@ -138,17 +130,17 @@ def _write(
         dump_tool = pgtools.find("pg_dump", server=server, bin_dir=pg_bin)
         for attempt in range(1, DUMP_ATTEMPTS + 1):
             with progress.step(f"dumping the database with {dump_tool.path} ({dump_tool.major})"):
-                blob_keys, record_keys, calls = _dump(
+                dumped = snapshot.dump(
                     db, dump_tool, directory / DUMP, records=settings.blobs.archive_records
                 )
-            progress.note(f"database dumped: {calls} calls, {_mib(directory / DUMP)}")
-            missing = _copy_blobs(settings, blob_keys, directory / BLOBS, progress)
+            progress.note(f"database dumped: {dumped.calls} calls, {_mib(directory / DUMP)}")
+            missing = _copy_blobs(settings, list(dumped.recordings), directory / BLOBS, progress)
             # a call analysed before archive_records was turned on has none: no warning
-            _copy_blobs(settings, record_keys, directory / BLOBS, progress, label="records")
+            _copy_blobs(settings, dumped.records, directory / BLOBS, progress, label="records")
             if not missing or attempt == DUMP_ATTEMPTS:
                 break
             with db.engine.connect() as connection:  # a recording no call names any more was deleted
-                deleted = set(missing) - set(_named_recordings(connection, among=missing))
+                deleted = set(missing) - set(snapshot.named_recordings(connection, among=missing))
             if not deleted:  # missing from the store itself: a warning below
                 break
             progress.note(
@@ -159,7 +151,10 @@ def _write(
     finally:
         db.close()
     for key in missing:
-        progress.note(f"warning: the database names recording {key}, which the blob store does not have")
+        progress.note(
+            f"warning: the database names recording {key} (call {dumped.recordings[key]}), which the blob "
+            "store does not have"
+        )
     # After the blobs, so every key that sealed one is in it; a copy, not following the file, so the
     # manifest is sealed under a key the backup holds even if a rotation lands meanwhile.
     ring = KeyRing.from_export(KeyRing.load_or_create(settings.resolved_key_file).export(), source="key file")
@@ -187,9 +182,11 @@ def _write(
         schema_revision=status.current,
         postgresql_server=server,
         pg_dump=dump_tool.major,
-        calls=calls,
-        blobs=len(blob_keys) - len(missing),  # the recordings; the records are among the files
+        calls=dumped.calls,
+        blobs=len(dumped.recordings) - len(missing),  # the recordings; the records are among the files
         missing_blobs=missing,
+        missing_calls=sorted({dumped.recordings[key] for key in missing}),
+        newest_change=dumped.newest_change,
         key_ring=kept,
         files=sums,
     )
@@ -205,6 +202,26 @@ def check(
     progress: Progress,
 ) -> tuple[manifests.Manifest, KeyRing]:
     """The backup's manifest, authenticated by its key ring, once every file matches its sum; and the ring."""
+    found, ring = _open(
+        directory,
+        passphrase=passphrase,
+        key_file=key_file,
+        accept_unsealed=accept_unsealed,
+        progress=progress,
+    )
+    _check_sums(directory, found, progress)
+    return found, ring
+
+
+def _open(
+    directory: Path,
+    *,
+    passphrase: str | None,
+    key_file: Path | None,
+    accept_unsealed: bool,
+    progress: Progress,
+) -> tuple[manifests.Manifest, KeyRing]:
+    """The backup's manifest, authenticated by its key ring, and the ring: its files not yet checked."""
     listed = manifests.read(directory)  # not yet authenticated: it only says where the key ring is
     ring = open_key_ring(directory, listed, passphrase=passphrase, key_file=key_file)
     found = manifests.authenticate(directory, ring, accept_unsealed=accept_unsealed)
@@ -216,11 +233,14 @@ def check(
     for required in (DUMP, *sealed):
         if required not in found.files:
             raise BackupError(f"the backup manifest does not list {required}: it is not a whole backup")
-    manifests.verify(directory, progress.track(found.files, total=len(found.files), label="checking"), found)
     lacking = set(found.key_ring.key_ids) - ring.key_ids
     if lacking:
         raise BackupError(f"the key ring given lacks keys this backup needs: {', '.join(sorted(lacking))}")
     return found, ring
+
+
+def _check_sums(directory: Path, found: manifests.Manifest, progress: Progress) -> None:
+    manifests.verify(directory, progress.track(found.files, total=len(found.files), label="checking"), found)
 
 
 def restore(
@@ -231,11 +251,14 @@ def restore(
     key_file: Path | None,
     force: bool,
     progress: Progress,
+    replace_newer: bool = False,
     accept_unsealed: bool = False,
     pg_bin: Path | None = None,
 ) -> manifests.Manifest:
-    """Check the backup in ``directory`` (``check``), then restore its database, recordings and key ring."""
-    found, ring = check(  # before anything changes
+    """Check the backup in ``directory`` (``check``) and the database it replaces (``replaced.check``), then
+    restore its database, recordings and key ring. The checks that take no time come before the sums, so a
+    refusal comes at once, not after reading every file."""
+    found, ring = _open(  # before anything changes
         directory,
         passphrase=passphrase,
         key_file=key_file,
@@ -253,7 +276,14 @@ def restore(
                 "(docs/operations.md shows a manual way into an older one)"
             )
         restore_tool = pgtools.find("pg_restore", server=max(server, found.pg_dump), bin_dir=pg_bin)
-        _make_room(db, force=force)
+        target = replaced.survey(db, found)
+        progress.note(replaced.describe(found, target))
+        missing = manifests.missing_summary(directory, found)
+        if missing is not None:
+            progress.note(f"warning: {missing}")
+        replaced.check(found, target, force=force, replace_newer=replace_newer)
+        _check_sums(directory, found, progress)
+        replaced.make_room(db, target)
         with progress.step(f"restoring the database with {restore_tool.path} ({restore_tool.major})"):
             pgtools.run(
                 restore_tool,
@@ -289,51 +319,6 @@ def _check_schema_known(found: manifests.Manifest) -> None:
         )
 
 
-def _dump(
-    db: Database, tool: pgtools.Tool, target: Path, *, records: bool
-) -> tuple[list[str], list[str], int]:
-    """pg_dump from a snapshot, and in that same snapshot the recordings' blob keys, with ``records`` the
-    keys of the archived records its analysed calls may have, and the number of calls."""
-    with db.engine.connect() as connection:
-        connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        with connection.begin():
-            snapshot = connection.execute(text("select pg_export_snapshot()")).scalar_one()
-            columns = {column["name"] for column in inspect(connection).get_columns("calls")}
-            keys = _named_recordings(connection)
-            not_purged = " and text_purged_at is null" if "text_purged_at" in columns else ""
-            analysed = text(f"select id from calls where status = 'done'{not_purged}")
-            record_keys = (
-                [call_keys.record_blob_key(call_pk) for call_pk in connection.execute(analysed).scalars()]
-                if records
-                else []
-            )
-            calls = connection.execute(text("select count(*) from calls")).scalar_one()
-            # The exporting transaction stays open while pg_dump runs, so its snapshot stays importable.
-            pgtools.run(
-                tool,
-                [
-                    "--format=custom",
-                    "--no-owner",
-                    "--no-privileges",
-                    f"--snapshot={snapshot}",
-                    f"--file={target}",
-                ],
-                url=db.engine.url,
-            )
-    return keys, record_keys, int(calls)
-
-
-def _named_recordings(connection: Connection, *, among: list[str] | None = None) -> list[str]:
-    """The blob keys of the recordings calls name (those of ``among`` only, if given)."""
-    # A database not yet upgraded (the backup before 'db upgrade') lacks the later columns.
-    columns = {column["name"] for column in inspect(connection).get_columns("calls")}
-    test = "is not null" if among is None else "= any(:among)"
-    query = " union all ".join(
-        f"select {name} from calls where {name} {test}" for name in RECORDING_COLUMNS if name in columns
-    )
-    return list(connection.execute(text(query), {"among": among or []}).scalars())
-
-
 def _copy_blobs(
     settings: Settings, keys: list[str], target: Path, progress: Progress, *, label: str = "recordings"
 ) -> list[str]:
@@ -352,31 +337,6 @@ def _copy_blobs(
             for chunk in chunks_of(blob):  # as stored, a part at a time: one version, never held whole
                 copy.write(chunk)
     return missing
-
-
-def _make_room(db: Database, *, force: bool) -> None:
-    """Refuse a database that has tables, or with ``force`` empty it (schema ``public`` holds all of ours)."""
-    with db.transaction() as session:
-        tables = session.execute(
-            text(
-                "select count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')"
-            )
-        ).scalar_one()
-        if tables and not force:
-            raise BackupError(
-                f"the database ({db.url_for_display}) is not empty ({tables} tables): restore into an empty "
-                "database, or pass --force to replace its contents"
-            )
-        running = running_workers(db.engine) if tables else 0
-        if running:  # they would go on with the keys and the rows they had, over the restored database
-            raise BackupError(
-                f"{running} callsense process(es) ('serve' or 'worker') still run on the database "
-                f"({db.url_for_display}; a queue heartbeat within {STALLED_AFTER_SECONDS} s): stop every "
-                "callsense process, on every machine, before restoring over it"
-            )
-        if tables:
-            session.execute(text("drop schema public cascade"))
-            session.execute(text("create schema public"))
 
 
 def _mib(path: Path) -> str:

@@ -37,6 +37,7 @@ __all__ = [
     "Manifest",
     "authenticate",
     "checksum",
+    "missing_summary",
     "read",
     "verify",
     "write",
@@ -46,6 +47,7 @@ MANIFEST = "manifest.json"
 UNSEALED_FORMAT = "callsense-backup-1"  # made before the manifest was sealed
 _SEAL_CONTEXT = "callsense-backup-manifest"  # never a call's context: always the ring's own key
 _CHUNK = 1024 * 1024
+_NAMED = 5  # the missing calls named on the terminal; the manifest lists them all
 
 
 class FileSum(BaseModel):
@@ -77,6 +79,16 @@ class Manifest(BaseModel):
     calls: int
     blobs: int
     missing_blobs: list[str] = Field(description="Blobs the database named that the blob store did not have.")
+    missing_calls: list[str] | None = Field(
+        default=None,
+        description="The call ids of the calls whose recording is in missing_blobs (None: made before they "
+        "were recorded).",
+    )
+    newest_change: datetime | None = Field(
+        default=None,
+        description="The latest time a call in the dump was added or changed (None: no calls, or made before "
+        "it was recorded).",
+    )
     key_ring: KeyRingCopy
     files: dict[str, FileSum] = Field(description="Every other file of the backup, by relative path.")
     seal: str | None = Field(
@@ -182,3 +194,24 @@ def verify(directory: Path, names: Iterable[str], manifest: Manifest) -> None:
                 f"the backup is damaged: {name} has SHA-256 {actual.sha256[:16]}… ({actual.size} bytes), "
                 f"the manifest says {expected.sha256[:16]}… ({expected.size} bytes)"
             )
+
+
+def missing_summary(directory: Path, manifest: Manifest) -> str | None:
+    """Which calls the backup holds without their recording (the blob store lacked it when the backup was
+    made): the count and the first few, or ``None`` when none is missing."""
+    if not manifest.missing_blobs:
+        return None
+    named = manifest.missing_calls if manifest.missing_calls is not None else manifest.missing_blobs
+    field = "missing_calls" if manifest.missing_calls is not None else "missing_blobs"
+    listed = ", ".join(named[:_NAMED])
+    if len(named) > _NAMED:
+        listed += f", … (all {len(named)}: {field} in {directory / MANIFEST})"
+    if manifest.missing_calls is None:  # made before the call ids were recorded: the recordings alone
+        return (
+            f"{len(named)} recording(s) the database named are not in this backup (the blob store lacked "
+            f"them when it was made), so their calls have none: {listed}"
+        )
+    return (
+        f"{len(named)} call(s) in this backup have no recording (the blob store lacked it when the backup "
+        f"was made): {listed}"
+    )

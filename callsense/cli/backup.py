@@ -8,13 +8,16 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.progress import track
 
 from callsense.cli import common
 from callsense.config import BACKUP_PASSPHRASE_VARIABLE
+
+if TYPE_CHECKING:
+    from callsense.backup.manifest import Manifest
 
 app = typer.Typer(
     help="Back up and restore the database, the recordings and the key ring.", no_args_is_help=True
@@ -69,7 +72,7 @@ class TerminalProgress:
         return track(items, total=total, description=f"{label:<12}", console=common.err, transient=False)
 
     def note(self, message: str) -> None:
-        common.err.print(message, highlight=False, soft_wrap=True)
+        common.err.print(message, highlight=False, soft_wrap=True, markup=False)  # call ids are anyone's text
 
 
 def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
@@ -144,6 +147,16 @@ def backup_create(
         f"key ring ({len(done.key_ring.key_ids)} keys) {where}",
         highlight=False,
     )
+    _print_missing(directory, done)
+
+
+def _print_missing(directory: Path, found: Manifest) -> None:
+    """The calls the backup holds without their recording: the operator's to follow up, so said last."""
+    from callsense.backup import manifest
+
+    missing = manifest.missing_summary(directory, found)
+    if missing is not None:
+        common.out.print(f"warning: {missing}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command("verify")
@@ -171,9 +184,10 @@ def backup_verify(
     sealed = "sealed" if found.seal else "NOT sealed (made before sealing)"
     common.out.print(
         f"backup in {directory} is intact: {len(found.files)} files, made {common.when(found.created_at)}, "
-        f"manifest {sealed}",
+        f"{found.calls} calls, manifest {sealed}",
         highlight=False,
     )
+    _print_missing(directory, found)
 
 
 @app.command("restore")
@@ -183,15 +197,27 @@ def backup_restore(
     passphrase_file: PassphraseFile = None,
     accept_unsealed: AcceptUnsealed = False,
     force: Annotated[
-        bool, typer.Option(help="Replace the contents of a database that is not empty.")
+        bool,
+        typer.Option(
+            help="Replace the contents of a database that is not empty, when none of its calls is newer than "
+            "the backup."
+        ),
+    ] = False,
+    replace_newer: Annotated[
+        bool,
+        typer.Option(
+            help="Replace the contents of a database even though it holds calls added or changed after the "
+            "backup was made: they are lost (includes --force)."
+        ),
     ] = False,
     pg_bin: PgBin = None,
 ) -> None:
     """Check a backup's seal and sums, then restore its database, recordings and key ring (added to the key
-    file).
+    file). Shows the backup against the database it goes into first.
 
-    Refuses an altered or damaged backup, a wrong passphrase or key file, and a database that is not empty
-    unless --force. Exit codes: 0 restored, 1 refused or failed, 75 the database is unreachable."""
+    Refuses an altered or damaged backup, a wrong passphrase or key file, a database that is not empty unless
+    --force, and one holding calls newer than the backup unless --replace-newer.
+    Exit codes: 0 restored, 1 refused or failed, 75 the database is unreachable."""
     from callsense.backup import archive
 
     settings = common.settings()
@@ -203,6 +229,7 @@ def backup_restore(
             passphrase=passphrase,
             key_file=key_file,
             force=force,
+            replace_newer=replace_newer,
             progress=TerminalProgress(),
             accept_unsealed=accept_unsealed,
             pg_bin=pg_bin,
@@ -212,6 +239,7 @@ def backup_restore(
         f"key ring ({len(done.key_ring.key_ids)} keys) in {settings.resolved_key_file}",
         highlight=False,
     )
+    _print_missing(directory, done)
     common.out.print(
         "next: 'callsense db status' (and 'callsense db upgrade' if it says so), then start the services"
     )

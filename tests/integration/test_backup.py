@@ -1,6 +1,7 @@
 """Backup and restore for real: calls processed through the stages (fakes for the models and the CRM) on the
 embedded PostgreSQL, backed up by the CLI with the server's own pg_dump, everything wiped (database, blobs,
-key file), restored by the CLI, then every record, recording and delivery read back as it was."""
+key file), restored by the CLI, then every record, recording and delivery read back as it was; and what a
+restore tells the operator (calls without their recording) and refuses (a database with newer calls)."""
 
 from __future__ import annotations
 
@@ -270,6 +271,84 @@ def test_the_key_ring_never_lands_in_clear_inside_the_backup(rt: Runtime, tmp_pa
     with pytest.raises(BackupError, match="inside the backup"):
         archive.create(rt.settings, tmp_path / "backup", keys=inside, progress=QUIET)
     assert not (tmp_path / "backup").exists()  # refused before anything was written
+
+
+def _calls(rt: Runtime) -> list[str]:
+    with rt.db.transaction() as session:
+        return list(session.scalars(text("select call_id from calls order by call_id")))
+
+
+def test_the_calls_a_backup_holds_without_their_recording_are_named_before_and_after_the_restore(
+    rt: Runtime, tmp_path: Path, embedded_server_url: str
+) -> None:
+    # The manifest listed the missing recordings, and restore and verify said nothing of them.
+    for number in range(2):
+        call_pk = ingest.ingest(rt, call_id=f"call-{number}", source=SOURCE).call_pk
+        fetch.run(rt, call_pk, local_files=False)
+    rt.blobs.delete(calls.audio_blob_key(call_pk))  # call-1's recording is lost
+    rt.db.close()
+    settings, backup, key_out = rt.settings, tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    named = (
+        "1 call(s) in this backup have no recording (the blob store lacked it when the backup was made): "
+        "call-1"
+    )
+
+    made = _cli(settings, "backup", "create", str(backup), "--key-out", str(key_out))
+    assert made.returncode == 0, made.stderr
+    assert "2 calls, 1 recordings" in made.stdout and f"warning: {named}\n" in made.stdout
+    verified = _cli(settings, "backup", "verify", str(backup), "--key-file", str(key_out))
+    assert verified.returncode == 0, verified.stderr
+    assert "2 calls, manifest sealed" in verified.stdout and f"warning: {named}\n" in verified.stdout
+    _wipe(settings, embedded_server_url)
+
+    restored = _cli(settings, "backup", "restore", str(backup), "--key-file", str(key_out))
+    assert restored.returncode == 0, restored.stderr
+    # before anything changes (stderr, with the progress), then after what was restored (stdout)
+    assert "the database it goes into (" in restored.stderr and "): empty\n" in restored.stderr
+    assert f"warning: {named}\n" in restored.stderr
+    assert restored.stdout.startswith("restored 2 calls and 1 recordings")
+    assert f"warning: {named}\n" in restored.stdout
+
+
+def test_a_database_with_calls_newer_than_the_backup_is_replaced_only_with_replace_newer(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # A week-old backup restored with --force over the database that had the week's calls lost them silently.
+    call_pk = ingest.ingest(rt, call_id="call-0", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+
+    transcribe.run(rt, call_pk)  # a worker goes on with a call the backup holds: it changes
+    with pytest.raises(BackupError, match=r"holds calls this backup lacks: .*; 0 added and 1 changed after"):
+        archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+
+    ingest.ingest(rt, call_id="call-1", source=SOURCE)  # and a call arrives
+    refused = _cli(rt.settings, "backup", "restore", str(backup), "--key-file", str(key_out), "--force")
+    assert refused.returncode == 1
+    shown = " ".join(refused.stderr.split())  # as the terminal wraps it
+    assert "this backup: made " in shown and ", 1 calls, the last added or changed " in shown
+    assert "tables, 2 calls, the newest added " in shown
+    assert "; 1 added and 1 changed after this backup's last change (" in shown
+    assert (
+        "Restoring it would lose them: restore a newer backup, or into an empty database, or pass " in shown
+    )
+    assert "--replace-newer to replace them anyway" in shown
+    assert _calls(rt) == ["call-0", "call-1"]  # nothing was replaced
+
+    restored = _cli(
+        rt.settings, "backup", "restore", str(backup), "--key-file", str(key_out), "--replace-newer"
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert _calls(rt) == ["call-0"]
+    with rt.db.transaction() as session:  # as it was backed up: fetched, not transcribed
+        assert session.scalar(text("select status from calls")) == "fetched"
+
+    # The same backup again: nothing in the database is newer than it, so --force will do.
+    with pytest.raises(BackupError, match=r"is not empty \(.*, 1 calls, .*; none after this backup's"):
+        archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=False, progress=QUIET)
+    archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+    assert _calls(rt) == ["call-0"]
 
 
 def _major(url: str) -> int:

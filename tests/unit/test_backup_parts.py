@@ -232,3 +232,27 @@ def test_a_truncated_or_missing_file_of_a_sealed_backup_is_named(tmp_path: Path)
     (backup / "blobs" / "audio" / "call-1").unlink()
     with pytest.raises(BackupError, match="the backup is incomplete: blobs/audio/call-1 is missing"):
         _check(backup, key_file)
+
+
+def test_the_calls_a_backup_holds_without_their_recording_are_named_the_first_few_then_where_all_are(
+    tmp_path: Path,
+) -> None:
+    backup, _, made = _sealed_backup(tmp_path)
+    assert manifest.missing_summary(backup, made) is None
+    many = made.model_copy(
+        update={
+            "missing_blobs": [f"audio/{number}" for number in range(7)],
+            "missing_calls": [f"call-{number}" for number in range(7)],
+        }
+    )
+    assert manifest.missing_summary(backup, many) == (
+        "7 call(s) in this backup have no recording (the blob store lacked it when the backup was made): "
+        f"call-0, call-1, call-2, call-3, call-4, … (all 7: missing_calls in {backup / 'manifest.json'})"
+    )
+    # made before the call ids were recorded: the recordings are all it can name
+    older = many.model_copy(update={"missing_calls": None})
+    assert manifest.missing_summary(backup, older) == (
+        "7 recording(s) the database named are not in this backup (the blob store lacked them when it was "
+        "made), so their calls have none: audio/0, audio/1, audio/2, audio/3, audio/4, … (all 7: "
+        f"missing_blobs in {backup / 'manifest.json'})"
+    )
