@@ -102,6 +102,7 @@ async def retry_dead_deliveries(
     rt: Runtime, jobs_app: procrastinate.App, *, actor: str, destination: str | None = None
 ) -> list[uuid.UUID]:
     """Put every dead delivery (of ``destination``, or all) back in the outbox, audited, and queue them."""
+    rt.settings.deliveries.check_configured(destination)  # a removed destination's rows cannot be sent
 
     def requeue() -> list[uuid.UUID]:
         with rt.db.transaction() as session:

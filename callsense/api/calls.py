@@ -24,6 +24,7 @@ from callsense.api.deps import (
     NO_CALL,
     Principal,
     PrincipalDep,
+    RequestBody,
     original_allowed,
     refusal,
     refused_below,
@@ -70,7 +71,7 @@ class Reprocessing(BaseModel):
     queued: str = Field(description="the stage queued first")
 
 
-class Question(BaseModel):
+class Question(RequestBody):
     question: ask.QuestionText = Field(examples=["Did the agent offer a refund?"])
 
 
@@ -249,7 +250,10 @@ async def reprocess(
     responses={
         **refused_below(Role.analyst),
         **JSON_ONLY,
-        404: refusal("no call with that id, or it has no transcript"),
+        404: refusal(
+            "no call with that id, or nothing to ask about (no transcript yet, or no speech: the LLM is not "
+            "asked, and the asking is audited); the detail says which"
+        ),
         503: refusal("the LLM or the database is unavailable: ask again after the seconds of Retry-After"),
     },
 )

@@ -20,6 +20,7 @@ from callsense.api.deps import (
     JSON_BODY,
     JSON_ONLY,
     Principal,
+    RequestBody,
     refusal,
     refused_below,
     require,
@@ -71,7 +72,7 @@ class CategoryList(BaseModel):
     reevaluation: Reevaluation = Field(description="how far re-evaluating stored calls got")
 
 
-class CategoryChange(BaseModel):
+class CategoryChange(RequestBody):
     description: str = Field(default="", max_length=300, description="what the category is for")
     rule: dict[str, Any] | Annotated[str, Field(max_length=RULE_TEXT_MAX_CHARS)] = Field(
         description="the rule language of the settings file (docs/analytics.md): an object with its keys, "

@@ -37,7 +37,12 @@ def list_deliveries(
     rt: RuntimeDep,
     _: Annotated[Principal, require(Role.admin)],
     status_: Annotated[deliveries.DeliveryStatus | None, Query(alias="status")] = None,
-    destination: Annotated[str | None, Query(max_length=100)] = None,
+    destination: Annotated[
+        str | None,
+        Query(
+            max_length=100, description="a configured destination, or one the outbox still holds; else 422"
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     cursor: Annotated[
@@ -47,6 +52,7 @@ def list_deliveries(
 ) -> DeliveryPage:
     """Deliveries, newest first: status, attempts, the CRM's id or its last error (dead letters: dead)."""
     with rt.db.transaction() as session:
+        deliveries.check_listed(session=session, destination=destination, settings=rt.settings.deliveries)
         # One more than the page: whether a next page exists, without a cursor that leads to an empty one.
         rows = deliveries.views(
             session=session,
@@ -84,7 +90,9 @@ async def retry_dead_deliveries(
     rt: RuntimeDep,
     app: JobsDep,
     principal: Annotated[Principal, require(Role.admin)],
-    destination: Annotated[str | None, Query(max_length=100, description="only this destination")] = None,
+    destination: Annotated[
+        str | None, Query(max_length=100, description="only this configured destination; else 422")
+    ] = None,
 ) -> Requeued:
     """Put every dead delivery (of one destination, or all) back in the outbox and queue them."""
     ids = await serving.retry_dead_deliveries(rt, app, actor=principal.name, destination=destination)

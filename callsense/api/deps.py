@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from callsense.security import tokens
@@ -81,6 +81,14 @@ def refused_below(role: Role) -> dict[int | str, dict[str, Any]]:
 
 
 NO_CALL: dict[int | str, dict[str, Any]] = {404: refusal("no call with that id")}
+
+
+class RequestBody(BaseModel):
+    """The base of every JSON body a person writes to the API (the recording webhook's notices aside, which
+    take and name extra fields): a key the body does not declare is refused with a 422 whose ``loc`` names
+    it. Ignored, a misspelt optional key would be saved as if it had not been sent."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ValidationIssue(BaseModel):

@@ -16,6 +16,7 @@ from callsense.api.deps import (
     JSON_ONLY,
     NO_CALL,
     Principal,
+    RequestBody,
     refusal,
     refused_below,
     require,
@@ -35,7 +36,7 @@ REASON = "why: kept in the audit trail (a ticket or case number; no personal dat
 AdminDep = Annotated[Principal, require(Role.admin)]
 
 
-class Reason(BaseModel):
+class Reason(RequestBody):
     reason: str = Field(
         min_length=1, max_length=retention.REASON_MAX_CHARS, pattern=r"\S", description=REASON
     )

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, DateTime, func, select
+from sqlalchemy import ColumnElement, DateTime, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from callsense.calls import queries
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery, utcnow
+from callsense.config.deliveries import DeliverySettings
 from callsense.errors import CallGoneError, NotFoundError
 
 
@@ -127,6 +128,15 @@ def count(*, session: Session, status: DeliveryStatus | None = None, destination
     """How many deliveries ``views`` pages through with the same choice."""
     chosen = _chosen(status=status, destination=destination)
     return session.scalar(select(func.count()).select_from(Delivery).where(*chosen)) or 0
+
+
+def check_listed(*, session: Session, destination: str | None, settings: DeliverySettings) -> None:
+    """Refuse a destination to list by that is neither configured nor in the outbox (a typo, which would
+    list nothing), naming the configured ones. One removed from the settings keeps its rows to be listed."""
+    if destination is not None and not session.scalar(
+        select(exists().where(Delivery.destination == destination))
+    ):
+        settings.check_configured(destination)
 
 
 def _chosen(*, status: DeliveryStatus | None, destination: str | None) -> list[ColumnElement[bool]]:

@@ -64,6 +64,7 @@ def list_deliveries(
                 known = ", ".join(deliveries.DeliveryStatus)
                 raise ConfigError(f"unknown status '{status}' ({known})") from None
     with common.runtime() as rt, rt.db.transaction() as session:
+        deliveries.check_listed(session=session, destination=destination, settings=rt.settings.deliveries)
         rows = deliveries.views(session=session, status=chosen, destination=destination, limit=limit)
     if json_out:
         for row in rows:
@@ -117,15 +118,9 @@ def retry_all(
     ] = False,
 ) -> None:
     """Put every dead delivery (of one destination, or all) back in the outbox and queue them."""
-    from callsense.errors import ConfigError
-
     with common.runtime() as rt:
-        if destination is not None and rt.settings.deliveries.named(destination) is None:
-            configured = ", ".join(d.name for d in rt.settings.deliveries.destinations) or "none"
-            # A typo would otherwise say "queued 0 deliveries"; a removed destination's rows cannot be sent.
-            raise ConfigError(
-                f"no destination named '{destination}' is configured (destinations: {configured})"
-            )
+        # Not a name the outbox holds: a removed destination's rows cannot be sent.
+        rt.settings.deliveries.check_configured(destination)
         with rt.db.transaction() as session:
             ids = deliveries.requeue_dead(session=session, actor="cli", destination=destination)
         _requeued(rt, ids, now=now)

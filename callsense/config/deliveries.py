@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from callsense.config.service import webhook_secret_key
+from callsense.errors import ConfigError
 
 
 class DestinationKind(StrEnum):
@@ -269,3 +270,10 @@ class DeliverySettings(BaseModel):
 
     def named(self, name: str) -> DestinationSettings | None:
         return next((destination for destination in self.destinations if destination.name == name), None)
+
+    def check_configured(self, name: str | None) -> None:
+        """Refuse a destination name (when one is given) that the settings do not hold, naming those they
+        do: a typo would otherwise answer as if the destination had nothing to list or retry."""
+        if name is not None and self.named(name) is None:
+            configured = ", ".join(destination.name for destination in self.destinations) or "none"
+            raise ConfigError(f"no destination named '{name}' is configured (destinations: {configured})")

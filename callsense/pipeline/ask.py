@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from callsense.backends.llm.answers import ask_json
 from callsense.backends.llm.base import CHAT_TEMPLATE_OVERHEAD_TOKENS, JSONRequest, LLMBackend
 from callsense.calls import service as calls
-from callsense.calls.schemas import Segment
+from callsense.calls.schemas import CallStatus, Segment
 from callsense.errors import ConfigError, NoTranscriptError
 from callsense.pipeline.prompts import defuse
 from callsense.pipeline.quotes import CheckedQuote, CitedQuote, check_quotes
-from callsense.pipeline.transcript_chunks import Chunk, chunk_turns, turns_of
+from callsense.pipeline.transcript_chunks import Chunk, chunk_turns, has_words, turns_of
 from callsense.runtime import Runtime
 
 log = structlog.get_logger()
@@ -42,6 +42,8 @@ QuestionText = Annotated[
 """A question as the API, the dashboard and the command line accept it."""
 NOT_SUPPORTED = "The transcript does not support an answer: no passage the model cited was found in the call."
 NO_ANSWER = "The model gave no valid answer. Ask again, or put the question differently."
+NO_SPEECH = "no speech was recognised in this call: there is nothing to ask about (the LLM was not asked)"
+NO_TRANSCRIPT = "this call has no transcript to ask about"
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def answer_question(
     """Ask ``question`` about the call whose turns are ``segments``; only checked quotes are returned."""
     turns = turns_of(segments)
     if not turns:
-        raise NoTranscriptError("this call has no transcript to ask about")
+        raise NoTranscriptError(NO_TRANSCRIPT)
     started = time.perf_counter()
     fixed = (
         llm.count_tokens(SYSTEM)
@@ -253,11 +255,25 @@ def _combined(answers: list[_PartAnswer], chunks: list[Chunk]) -> CallAnswer:
 
 def ask_about_call(rt: Runtime, *, call_id: str, question: str, actor: str, via: str) -> CallAnswer:
     """Answer ``question`` about the stored call ``call_id`` on behalf of ``actor``; the asking is audited
-    (an ``asked`` event, stage ``via``) before the model runs, so a failed attempt is on record too."""
+    (an ``asked`` event, stage ``via``) before the model runs, so a failed attempt is on record too.
+
+    A call without a spoken word (no transcript yet, or ``no_speech``: nothing recognised, or only markers
+    such as "[inaudible]") is refused without the model, which would answer from nothing; still audited,
+    the event saying that the model was not asked."""
     with rt.db.transaction() as session:
         call = calls.get(session=session, call_id=call_id)
         segments = calls.read_segments(call=call, keyring=rt.keyring)
-        if not any(segment.text.strip() for segment in segments):
-            raise NoTranscriptError("this call has no transcript to ask about")
-        calls.add_event(session=session, call_pk=call.id, stage=via, kind="asked", actor=actor)
+        unasked = _nothing_to_ask(CallStatus(call.status), segments)
+        calls.add_event(
+            session=session, call_pk=call.id, stage=via, kind="asked", actor=actor, detail=unasked
+        )
+    if unasked is not None:
+        raise NoTranscriptError(unasked)
     return answer_question(segments=segments, question=question, llm=rt.llm)
+
+
+def _nothing_to_ask(status: CallStatus, segments: list[Segment]) -> str | None:
+    """Why the call cannot be asked about, or None when its transcript holds a word."""
+    if any(has_words(segment.text) for segment in segments):
+        return None
+    return NO_SPEECH if status is CallStatus.no_speech else NO_TRANSCRIPT

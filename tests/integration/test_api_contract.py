@@ -80,12 +80,24 @@ def test_every_route_behind_a_token_declares_the_answer_to_a_database_outage() -
         ("POST", "/calls/demo-refund/ask", "/calls/{call_id}/ask", Role.analyst, "refund?", 415),
         ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"rule": "said ="}, 422),
         ("PUT", "/categories/Bad", "/categories/{name}", Role.admin, {"description": 1}, 422),
+        (
+            "PUT",
+            "/categories/Bad",
+            "/categories/{name}",
+            Role.admin,
+            {"rule": "said = 'x'", "name": "x"},
+            422,
+        ),
+        ("POST", "/calls/demo-refund/hold", "/calls/{call_id}/hold", Role.admin, {"reasons": "T-1"}, 422),
+        ("POST", "/calls/demo-refund/ask", "/calls/{call_id}/ask", Role.analyst, {"questions": "?"}, 422),
         ("GET", "/calls?limit=0", "/calls", Role.viewer, None, 422),
         ("GET", "/calls?cursor=not-one", "/calls", Role.viewer, None, 422),
         ("GET", "/calls?since=2026-02-01T00:00:00Z&until=2026-01-01", "/calls", Role.viewer, None, 422),
         ("GET", "/calls/a%00b", "/calls/{call_id}", Role.viewer, None, 422),
         ("GET", "/deliveries?destination=a%00b", "/deliveries", Role.admin, None, 422),
         ("GET", "/deliveries?cursor=not-one", "/deliveries", Role.admin, None, 422),
+        ("GET", "/deliveries?destination=nowhere", "/deliveries", Role.admin, None, 422),
+        ("POST", "/deliveries/retry-all?destination=nowhere", "/deliveries/retry-all", Role.admin, None, 422),
         ("DELETE", "/categories/a%00b", "/categories/{name}", Role.admin, None, 422),
     ],
 )
@@ -106,6 +118,93 @@ def test_refusals_match_their_declared_schema(
     schema = _declared(client.get("/openapi.json").json(), template, method.lower(), status)
     errors = [error.message for error in jsonschema_rs.validator_for(schema).iter_errors(answer.json())]
     assert errors == []
+
+
+def test_every_json_body_outside_the_webhooks_declares_that_it_takes_no_other_key() -> None:
+    """A generated client (and a person reading the document) sees that a key the body does not declare is
+    refused. The recording webhook's notice is the exception: recorders send fields of their own."""
+    document = openapi_document()
+    schemas = document["components"]["schemas"]
+    bodies = {
+        # The webhook's schema is inline (openapi_extra), the others are components.
+        f"{method.upper()} {path}": schemas[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if (
+            schema := operation.get("requestBody", {})
+            .get("content", {})
+            .get("application/json", {})
+            .get("schema")
+        )
+    }
+    open_bodies = [name for name, schema in bodies.items() if schema.get("additionalProperties") is not False]
+    assert open_bodies == ["POST /webhooks/recording"]
+    assert {"PUT /categories/{name}", "POST /calls/{call_id}/ask", "POST /calls/{call_id}/hold"} < set(bodies)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role", "body", "misspelt"),
+    [
+        (
+            "PUT",
+            "/categories/Typo",
+            Role.admin,
+            {"rule": {"said": ["refund"]}, "desciption": "Refunds"},
+            "desciption",
+        ),
+        ("POST", "/calls/demo-refund/hold", Role.admin, {"reason": "T-1", "release": True}, "release"),
+        ("POST", "/calls/demo-refund/release", Role.admin, {"reason": "T-1", "held": False}, "held"),
+        (
+            "POST",
+            "/calls/demo-refund/ask",
+            Role.analyst,
+            {"question": "Refund?", "sensitive": True},
+            "sensitive",
+        ),
+    ],
+)
+def test_a_key_the_body_does_not_declare_is_refused_naming_it_and_nothing_is_done(
+    client: TestClient,
+    rt: Runtime,
+    bearer: dict[Role, dict[str, str]],
+    method: str,
+    path: str,
+    role: Role,
+    body: dict[str, object],
+    misspelt: str,
+) -> None:
+    """Ignored, a misspelt key was saved as if it had not been sent: the category without its description."""
+    with rt.db.transaction() as session:
+        events_before = len(
+            calls.events(session=session, call_pk=calls.get(session=session, call_id="demo-refund").id)
+        )
+    answer = client.request(method, path, json=body, headers=bearer[role])
+    assert answer.status_code == 422, answer.text
+    assert [(issue["loc"], issue["type"]) for issue in answer.json()["detail"]] == [
+        (["body", misspelt], "extra_forbidden")
+    ]
+    assert client.get("/categories/Typo", headers=bearer[Role.admin]).status_code == 404
+    with rt.db.transaction() as session:
+        events = calls.events(session=session, call_pk=calls.get(session=session, call_id="demo-refund").id)
+    assert len(events) == events_before  # no hold, release or question on the call's trail
+
+
+def test_a_destination_filter_names_a_configured_destination_or_one_the_outbox_holds(
+    client: TestClient, bearer: dict[Role, dict[str, str]]
+) -> None:
+    """None is configured here: the seeded deliveries' destinations were since removed from the settings, and
+    their rows stay listable by name; a name found in neither is refused, not listed as no deliveries."""
+    admin = bearer[Role.admin]
+    removed = client.get("/deliveries", params={"destination": "hubspot"}, headers=admin)
+    assert removed.status_code == 200 and [item["destination"] for item in removed.json()["items"]] == [
+        "hubspot"
+    ]
+    unknown = client.get("/deliveries", params={"destination": "hubspots"}, headers=admin)
+    assert unknown.status_code == 422
+    assert unknown.json() == {"detail": "no destination named 'hubspots' is configured (destinations: none)"}
+    # Retrying needs the destination's settings: a removed one's dead deliveries cannot be sent.
+    retried = client.post("/deliveries/retry-all", params={"destination": "hubspot"}, headers=admin)
+    assert retried.status_code == 422 and "destinations: none" in retried.json()["detail"]
 
 
 def test_a_call_in_the_list_declares_the_enums_of_the_record() -> None:

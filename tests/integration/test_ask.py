@@ -23,10 +23,11 @@ from callsense.backends.llm.embedded import EmbeddedLLM, EmbeddedOptions
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Event
+from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.cli.main import app as cli
 from callsense.config import Settings
 from callsense.pipeline import tasks
-from callsense.pipeline.ask import NOT_SUPPORTED, answer_question
+from callsense.pipeline.ask import NO_SPEECH, NOT_SUPPORTED, answer_question
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -71,6 +72,41 @@ def rt(embedded_server_url: str, data_dir: Path) -> Iterator[Runtime]:
                 accounts.create_user(session=session, username=role.value, role=role, password=PASSWORD)
         yield replace(runtime, llm=FakeLLM(scripted))
         runtime.db.close()
+
+
+@pytest.fixture(scope="module")
+def no_speech(rt: Runtime) -> str:
+    """A call whose recognised text is only non-speech markers, as the transcribe stage leaves it:
+    ``no_speech``, with turns that hold no word."""
+    call_id, marks = "demo-no-speech", [(Speaker.agent, "[inaudible]"), (Speaker.customer, "(music) ♪")]
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id=call_id,
+            source="/no-speech.wav",
+            shown_source="no-speech.wav",
+            details=calls.CallDetails(),
+        )
+        calls.store_transcript(
+            session=session,
+            call=call,
+            keyring=rt.keyring,
+            segments=[
+                Segment(speaker=who, start=2.0 * turn, end=2.0 * turn + 1, text=text, confidence=0.3)
+                for turn, (who, text) in enumerate(marks)
+            ],
+            translated=None,
+            translation_engine=None,
+            asr_model="base",
+            options={},
+        )
+        calls.set_status(session=session, call=call, status=CallStatus.no_speech)
+    return call_id
+
+
+def _llm_requests(rt: Runtime) -> int:
+    return len(rt.llm.requests)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +191,37 @@ def test_bad_questions_and_unknown_calls_are_refused(app: object, bearer: dict[R
     assert missing.status_code == 404
 
 
+def test_a_call_without_speech_is_answered_without_the_llm_and_the_asking_is_audited(
+    app: object, rt: Runtime, bearer: dict[Role, dict[str, str]], no_speech: str
+) -> None:
+    """Only markers such as "[inaudible]" were recognised: the model, asked, would answer from nothing."""
+    asked_before = _llm_requests(rt)
+    response = _client(app).post(
+        f"/calls/{no_speech}/ask", json={"question": QUESTION}, headers=bearer[Role.analyst]
+    )
+    assert (response.status_code, response.json()) == (404, {"detail": NO_SPEECH})
+    assert _llm_requests(rt) == asked_before
+    asked = [event for event in _events(rt, no_speech) if event.stage == "api"]
+    assert [(event.actor, event.detail) for event in asked] == [("api-analyst", NO_SPEECH)]
+
+
+def test_a_question_with_a_key_it_does_not_declare_is_refused_naming_the_key(
+    app: object, rt: Runtime, bearer: dict[Role, dict[str, str]]
+) -> None:
+    """A misspelt key is not dropped: the question would be asked without what the caller meant."""
+    asked, asked_before = len(_events(rt, "demo-refund")), _llm_requests(rt)
+    refused = _client(app).post(
+        "/calls/demo-refund/ask",
+        json={"question": QUESTION, "sensitiv": True},
+        headers=bearer[Role.analyst],
+    )
+    assert refused.status_code == 422
+    assert [(issue["loc"], issue["type"]) for issue in refused.json()["detail"]] == [
+        (["body", "sensitiv"], "extra_forbidden")
+    ]
+    assert len(_events(rt, "demo-refund")) == asked and _llm_requests(rt) == asked_before
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", None])
 def test_a_question_that_is_not_json_is_an_unsupported_type(
     app: object, rt: Runtime, bearer: dict[Role, dict[str, str]], content_type: str | None
@@ -226,6 +293,18 @@ def test_the_call_page_box_answers_with_turns_that_seek_the_player(app: object, 
     assert "asked by user:analyst" in page.text  # in the access log
 
 
+def test_the_call_page_box_says_a_call_without_speech_has_nothing_to_ask_about(
+    app: object, rt: Runtime, no_speech: str
+) -> None:
+    client, csrf = _signed_in(app, "admin")
+    asked_before = _llm_requests(rt)
+    answer = client.post(f"/app/calls/{no_speech}/ask", data={"question": QUESTION, "csrf_token": csrf})
+    assert answer.status_code == 200
+    assert "No speech was recognised. Questions need a transcript." in answer.text
+    assert _llm_requests(rt) == asked_before
+    assert [event.actor for event in _events(rt, no_speech) if event.stage == "web"] == ["user:admin"]
+
+
 def test_a_viewer_has_no_box_and_cannot_post_a_question(app: object, rt: Runtime) -> None:
     client, csrf = _signed_in(app, "viewer")
     page = client.get("/app/calls/demo-outage", headers={"Sec-Fetch-Site": "same-origin"})
@@ -236,6 +315,23 @@ def test_a_viewer_has_no_box_and_cannot_post_a_question(app: object, rt: Runtime
 
 
 # --- the command line -------------------------------------------------------------------------------------
+
+
+def test_the_command_line_says_a_call_without_speech_has_nothing_to_ask_about(
+    rt: Runtime, data_dir: Path, no_speech: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the LLM: its address here is a closed port, which would fail the command as retryable."""
+    for name, value in {
+        "CALLSENSE_DATA_DIR": str(data_dir),
+        "CALLSENSE_DATABASE_URL": rt.settings.database_url,
+        "CALLSENSE_LLM__BACKEND": "openai",
+        "CALLSENSE_LLM__BASE_URL": "http://127.0.0.1:9/v1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    refused = CliRunner().invoke(cli, ["ask", no_speech, QUESTION])
+    assert refused.exit_code == 1 and f"error: {NO_SPEECH}" in " ".join(refused.output.split())
+    asked = [event for event in _events(rt, no_speech) if event.stage == "cli"]
+    assert [(event.actor, event.detail) for event in asked] == [(f"cli:{getpass.getuser()}", NO_SPEECH)]
 
 
 def test_the_command_line_prints_the_answer_and_the_supporting_turns(

@@ -186,6 +186,11 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
         assert client.post(f"/deliveries/{uuid.uuid4()}/retry", headers=bearer(admin)).status_code == 404
         nothing_dead = client.post("/deliveries/retry-all", headers=bearer(admin))
         assert nothing_dead.status_code == 202 and nothing_dead.json() == {"queued": []}
+        # A misspelt destination is refused naming the configured ones, where it listed and queued nothing.
+        unknown = {"detail": "no destination named 'hubspots' is configured (destinations: hubspot)"}
+        for method, path in (("GET", "/deliveries"), ("POST", "/deliveries/retry-all")):
+            mistyped = client.request(method, path, params={"destination": "hubspots"}, headers=bearer(admin))
+            assert (mistyped.status_code, mistyped.json()) == (422, unknown), path
     assert (
         'callsense_outbox{destination="hubspot",status="pending"} 1.0'
         in metrics.render(
@@ -205,8 +210,9 @@ def test_a_refused_delivery_is_dead_lettered_listed_and_retried_through_cli_and_
 
     result = cli(rt.settings, "deliveries", "retry-all")
     assert result.returncode == 0 and "queued 0 deliveries" in result.stdout
-    mistyped = cli(rt.settings, "deliveries", "retry-all", "--destination", "crm-typo")
-    assert mistyped.returncode == 1 and "no destination named 'crm-typo'" in mistyped.stderr
+    for command in ("retry-all", "list"):
+        mistyped = cli(rt.settings, "deliveries", command, "--destination", "crm-typo")
+        assert mistyped.returncode == 1 and "no destination named 'crm-typo'" in mistyped.stderr, command
 
 
 def test_a_crm_that_answers_200_with_an_error_body_dead_letters_with_the_reason(

@@ -25,6 +25,7 @@ def test_generated_docs_are_current() -> None:
     assert (ROOT / "docs" / "call-record.schema.json").read_text(
         encoding="utf-8"
     ) == docs.record_schema_json()
+    assert (ROOT / "docs" / "openapi.json").read_text(encoding="utf-8") == docs.openapi_json()
 
 
 def test_every_setting_is_documented() -> None:
