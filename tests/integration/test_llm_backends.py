@@ -403,13 +403,19 @@ def test_a_server_that_echoes_the_request_leaves_none_of_the_call_in_the_error(
     assert not [word for word in ("4111", "1111", "Rose", "Miller", "my card") if word in str(raised.value)]
 
 
-def test_a_message_sharing_only_common_words_with_the_call_is_kept(serve: Callable[[Handler], str]) -> None:
+@pytest.mark.parametrize(
+    ("status", "message"), [(404, "model 'qwen2.5:7b' not found"), (400, "invalid JSON schema in format")]
+)
+def test_a_message_sharing_only_common_words_with_the_call_is_kept(
+    serve: Callable[[Handler], str], status: int, message: str
+) -> None:
     # A long call holds most words of any error message: one at a time, they are no echo of it.
-    said = "[1] Agent: Hello, Acme Mobile. [2] Customer: the model I bought was not sent, none found at home"
-    backend = ollama(serve(lambda body: (404, {"error": "model 'qwen2.5:7b' not found"})))
-    with pytest.raises(ConfigError, match=r"HTTP 404\): model 'qwen2.5:7b' not found; check llm.model"):
+    said = "Answer in JSON. [1] Agent: Hello, Acme Mobile. [2] Customer: the model was not sent, none found"
+    backend = ollama(serve(lambda body: (status, {"error": message})))
+    with pytest.raises(ConfigError) as raised:
         backend.complete_json(JSONRequest(system="s", user=said, schema={}, schema_name="x", max_tokens=5))
     backend.close()
+    assert f"(HTTP {status}): {message}" in str(raised.value)
 
 
 # A chunk of a long call as the analyse stage sends it: 11,288 characters, about 2,700 tokens.

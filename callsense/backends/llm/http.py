@@ -38,6 +38,7 @@ _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 _MESSAGE_LIMIT = 200
 _WORD = re.compile(r"\w+")
 # A word after a word or a comma: its capital is a name's, not a sentence's or a turn's ("[3] Agent: Hi").
+# Only a name's form counts ("Schneider", not "JSON": the prompt asks for JSON, and servers name it).
 _NAME = re.compile(r"(?<=[\w,;])[ \t]+(\w+)")
 # What a message puts in quotes, as servers quote a value they were sent; an apostrophe inside a word
 # ("model's") opens nothing.
@@ -75,7 +76,7 @@ def kept_message(text: str, sent: str) -> str:
     """A server's message on one line, cut short, unless it quotes ``sent`` (the words of the call
     the request carried): a server that echoes the request would put the transcript in a call's status and
     the log. Left out when it shares with what was sent two words in a row, a number of three digits or more,
-    a word it puts in quotes ("invalid token 'Schneider'"), or a name: a word the call writes with a capital
+    a word it puts in quotes ("invalid token 'Schneider'"), or a name: a word the call writes capitalised
     where no sentence or turn begins ("unknown speaker Schneider"). A single common word of the call
     ("model", "not") is no echo: a long call holds most of the words of any error message
     (docs/redaction.md)."""
@@ -83,7 +84,7 @@ def kept_message(text: str, sent: str) -> str:
     words = _WORD.findall(kept.lower())
     said = _WORD.findall(sent.lower())
     values = {word for word in said if sum(c.isdigit() for c in word) >= 3}
-    values.update(word.lower() for word in _NAME.findall(sent) if word[0].isupper() and len(word) > 1)
+    values.update(word.lower() for word in _NAME.findall(sent) if word.istitle() and len(word) > 1)
     values.intersection_update(words)
     quoted = {word for span in _QUOTED.findall(kept.lower()) for word in _WORD.findall(span)}
     if set(itertools.pairwise(said)).intersection(itertools.pairwise(words)) or values or quoted & set(said):
