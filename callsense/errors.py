@@ -27,7 +27,7 @@
         │   └── SourceUnavailableError a source's folder or file cannot be read now
         ├── BlobStoreUnavailableError the blob store did not answer, or answered 5xx, 408 or 429
         ├── DatabaseUnavailableError the database did not answer (down, restarting, unreachable)
-        ├── LLMUnavailableError      the LLM back-end did not answer
+        ├── LLMUnavailableError      the LLM back-end did not answer, throttled or failed; may name a wait
         ├── CRMUnavailableError      a CRM timed out, throttled (429) or failed (5xx); may name a wait
         ├── UnexpectedError          an error that is none of these (a bug, a full disk), without its message
         │   └── UnexpectedStageError a stage stopped on one
@@ -155,7 +155,12 @@ class SourceUnavailableError(FetchError):
 
 
 class LLMUnavailableError(RetryableError):
-    pass
+    """The LLM back-end did not answer now; ``retry_after`` is the server's own ``Retry-After`` in seconds, if
+    it sent one with a 429 or 5xx (the queue waits at least that long, ``tasks.Backoff``)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CRMUnavailableError(RetryableError):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import structlog
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from procrastinate.exceptions import ConnectorException
 from sqlalchemy.exc import DataError, DBAPIError
 
-from callsense import db
+from callsense import backoff, db
 from callsense.api import calls, categories, deliveries, operations, retention, webhooks
-from callsense.errors import CallsenseError, NotFoundError
+from callsense.errors import CallsenseError, LLMUnavailableError, NotFoundError
+from callsense.pipeline.tasks import RETRY
 
 log = structlog.get_logger(__name__)
 # What a 503 asks the sender to wait: a database restart or a model load takes seconds to a minute, and
@@ -41,7 +44,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CallsenseError)
     async def refused(_: Request, exc: CallsenseError) -> JSONResponse:
         if exc.retryable:
-            return _unavailable(str(exc))
+            return _unavailable(
+                str(exc), asked_s=exc.retry_after if isinstance(exc, LLMUnavailableError) else None
+            )
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     async def database_gone(request: Request, exc: Exception) -> JSONResponse:
@@ -58,9 +63,12 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ConnectorException, database_gone)
 
 
-def _unavailable(detail: str) -> JSONResponse:
+def _unavailable(detail: str, *, asked_s: float | None = None) -> JSONResponse:
+    """503 with our ``Retry-After``, or the LLM server's when longer (a shared, rate-limited one asked to wait
+    before a question), up to what the analyse stage's queue would wait."""
+    seconds = backoff.honouring(asked_s, RETRY_AFTER_SECONDS, cap_s=RETRY["analyse"].cap_seconds)
     return JSONResponse(
         {"detail": detail},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        headers={"Retry-After": str(math.ceil(seconds))},
     )

@@ -233,9 +233,8 @@ def _record_failure(
     max_age = timedelta(hours=attempt.destination.max_age_h)
     wait: float | None = None
     if isinstance(exc, CRMUnavailableError) and attempt.age < max_age:
-        # The CRM's Retry-After, but never sooner than the backoff: one answering "Retry-After: 1" through
-        # an outage would otherwise be tried every second until max_age_h (86,400 tries in a day).
-        wait = max(exc.retry_after or 0.0, backoff_s(rt, attempt.attempts))
+        # The CRM's Retry-After, but never sooner than the backoff (86,400 tries in a day otherwise).
+        wait = backoff.honouring(exc.retry_after, backoff_s(rt, attempt.attempts))
         wait = min(wait, (max_age - attempt.age).total_seconds() + 1)
     with rt.db.transaction() as session:
         delivery = deliveries.lock(session=session, delivery_id=delivery_id)

@@ -34,7 +34,7 @@ from callsense.calls import deliveries, source_files
 from callsense.calls.models import Call, utcnow
 from callsense.calls.schemas import CallStatus
 from callsense.config.file_sources import FileSourceSettings
-from callsense.errors import CallGoneError, CRMUnavailableError, PermanentError
+from callsense.errors import CallGoneError, CRMUnavailableError, LLMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import categorise as categorise_stage
 from callsense.pipeline import deliver as deliver_stage
@@ -63,8 +63,8 @@ NEXT_STAGE = {
 
 @dataclass(frozen=True)
 class Backoff(BaseRetryStrategy):
-    """Exponential backoff with equal jitter (``callsense.backoff``), at most ``max_attempts`` runs of the
-    job; permanent errors (bad input, bad config) are never retried."""
+    """Exponential backoff with equal jitter (``callsense.backoff``), or an LLM server's ``Retry-After`` when
+    longer, up to ``cap_seconds``; at most ``max_attempts`` runs; permanent errors are never retried."""
 
     max_attempts: int
     base_seconds: float
@@ -74,13 +74,14 @@ class Backoff(BaseRetryStrategy):
         # job.attempts counts the runs before this one: 0 when the first run just failed.
         if isinstance(exception, PermanentError) or job.attempts + 1 >= self.max_attempts:
             return None
+        asked = exception.retry_after if isinstance(exception, LLMUnavailableError) else None
         wait = backoff.wait_s(job.attempts, base_s=self.base_seconds, cap_s=self.cap_seconds)
+        wait = backoff.honouring(asked, wait, cap_s=self.cap_seconds)
         return RetryDecision(retry_in={"seconds": math.ceil(wait)})
 
 
-# The only retries of fetch and analyse: the download and the LLM client try once per run (an LLM request
-# whose connection the server dropped unanswered is sent once more at once). docs/service.md lists the
-# resulting worst cases, checked against this table by tests/unit/test_jobs.py.
+# The only retries of fetch and analyse: the download and the LLM client try once per run (a request the LLM
+# server dropped unanswered is sent again at once); docs/service.md's worst cases are checked by test_jobs.
 RETRY = {
     # A recorder or network blip: keep trying for about half an hour.
     "fetch": Backoff(max_attempts=10, base_seconds=5, cap_seconds=900),

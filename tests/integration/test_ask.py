@@ -26,6 +26,7 @@ from callsense.calls.models import Call, Event
 from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.cli.main import app as cli
 from callsense.config import Settings
+from callsense.errors import LLMUnavailableError
 from callsense.pipeline import tasks
 from callsense.pipeline.ask import NO_SPEECH, NOT_SUPPORTED, answer_question
 from callsense.runtime import Runtime, open_runtime
@@ -54,6 +55,8 @@ INVENTED = json.dumps({"quotes": [{"turn": 2, "text": "we never give refunds"}],
 
 
 def scripted(request: JSONRequest) -> str:
+    if "throttled" in request.user:  # as the HTTP back-ends raise a 429 with "Retry-After: 120"
+        raise LLMUnavailableError("openai server answered HTTP 429: rate limit reached", retry_after=120)
     return INVENTED if "invented" in request.user else GROUNDED
 
 
@@ -153,6 +156,15 @@ def test_an_analyst_asks_through_the_api_and_gets_checked_quotes_and_the_questio
     (event,) = _events(rt, "demo-refund")
     assert (event.stage, event.actor, event.detail) == ("api", "api-analyst", None)
     assert QUESTION not in repr(logs) and "refund of $49" not in repr(logs)  # neither asked nor answered
+
+
+def test_an_llm_server_asking_for_a_wait_is_waited_for_by_the_api_client(
+    app: object, bearer: dict[Role, dict[str, str]]
+) -> None:
+    question = {"question": "Is the server throttled?"}
+    response = _client(app).post("/calls/demo-bill-de/ask", json=question, headers=bearer[Role.analyst])
+    assert response.status_code == 503 and "HTTP 429" in response.json()["detail"]
+    assert response.headers["retry-after"] == "120"  # not our own 10 s: asked sooner, it refuses again
 
 
 def test_an_answer_without_a_quote_in_the_transcript_is_not_shown(

@@ -15,6 +15,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -227,13 +229,15 @@ def test_openai_backend_reports_a_refused_key_as_a_permanent_error(embedded: Emb
 
 # --- Ollama: a loopback stand-in for /api/chat ------------------------------------------------------------
 
-Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None]
+# (status, body) or (status, body, headers); None closes the connection without answering.
+Reply = tuple[int, dict[str, Any]] | tuple[int, dict[str, Any], dict[str, str]]
+Handler = Callable[[dict[str, Any]], Reply | None]
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[[Handler], str]]:
-    """Starts loopback HTTP servers answering POSTs with ``handler(body) -> (status, json)``; a handler
-    returning None closes the connection without answering."""
+    """Starts loopback HTTP servers answering POSTs with ``handler(body) -> (status, json[, headers])``; a
+    handler returning None closes the connection without answering."""
     servers: list[ThreadingHTTPServer] = []
 
     def start(handler: Handler) -> str:
@@ -245,9 +249,11 @@ def serve() -> Iterator[Callable[[Handler], str]]:
                 if reply is None:
                     self.close_connection = True
                     return
-                status, answer = reply
+                status, answer, *headers = reply
                 data = json.dumps(answer).encode()
                 self.send_response(status)
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -292,7 +298,11 @@ def test_ollama_backend_against_an_api_chat_server(
             max_tokens=body["options"]["num_predict"],
             temperature=body["options"]["temperature"],
         )
-        return 200, {**ollama_reply(embedded.complete_json(request)), "done_reason": "stop"}
+        # Ollama's count of the prompt it read, by the model's own tokenizer: a whole prompt passes the
+        # back-end's check for a cut one
+        read = embedded.count_tokens(system["content"]) + embedded.count_tokens(user["content"])
+        answer = embedded.complete_json(request)
+        return 200, {**ollama_reply(answer), "done_reason": "stop", "prompt_eval_count": read}
 
     backend = ollama(serve(forward))
     result = analyse(segments=ANGRY_CALL, language="en", llm=backend, translate=False)
@@ -375,8 +385,11 @@ def _openai_echo(body: dict[str, Any]) -> dict[str, Any]:
             lambda body: {"error": "card 4111 1111"},
             "HTTP 502: (its message quotes the request: left out)",
         ),
+        # one word of the call: a name, quoted as servers quote a value they were sent, or not
+        (400, lambda body: {"error": "invalid token 'Miller'"}, "HTTP 400): (its message quotes the request"),
+        (500, lambda body: {"error": "unknown speaker Rose"}, "HTTP 500: (its message quotes the request"),
     ],
-    ids=["openai-shape", "ollama-shape", "a-number"],
+    ids=["openai-shape", "ollama-shape", "a-number", "a-quoted-word", "a-name"],
 )
 def test_a_server_that_echoes_the_request_leaves_none_of_the_call_in_the_error(
     serve: Callable[[Handler], str], status: int, echo: Callable[[dict[str, Any]], Any], kept: str
@@ -388,6 +401,58 @@ def test_a_server_that_echoes_the_request_leaves_none_of_the_call_in_the_error(
     backend.close()
     assert kept in str(raised.value)
     assert not [word for word in ("4111", "1111", "Rose", "Miller", "my card") if word in str(raised.value)]
+
+
+@pytest.mark.parametrize(
+    ("status", "message"), [(404, "model 'qwen2.5:7b' not found"), (400, "invalid JSON schema in format")]
+)
+def test_a_message_sharing_only_common_words_with_the_call_is_kept(
+    serve: Callable[[Handler], str], status: int, message: str
+) -> None:
+    # A long call holds most words of any error message: one at a time, they are no echo of it.
+    said = "Answer in JSON. [1] Agent: Hello, Acme Mobile. [2] Customer: the model was not sent, none found"
+    backend = ollama(serve(lambda body: (status, {"error": message})))
+    with pytest.raises(ConfigError) as raised:
+        backend.complete_json(JSONRequest(system="s", user=said, schema={}, schema_name="x", max_tokens=5))
+    backend.close()
+    assert f"(HTTP {status}): {message}" in str(raised.value)
+
+
+# A chunk of a long call as the analyse stage sends it: 11,288 characters, 2,858 tokens of Qwen2.5.
+LONG_REQUEST = JSONRequest(
+    system="Read the call and answer in JSON. " * 17,
+    user="[1] Customer: my parcel never came, and nobody called me back. " * 170,
+    schema={"type": "object"},
+    schema_name="x",
+    max_tokens=5,
+)
+
+
+@pytest.mark.parametrize(
+    ("read", "cut"),
+    [
+        (1024, True),  # Ollama ran the model with a smaller context and kept its last 1,024 tokens
+        (2858, False),
+        (None, False),  # a server that does not count: nothing to tell
+    ],
+)
+def test_a_prompt_ollama_cut_to_fit_its_context_is_a_warning_naming_the_setting(
+    serve: Callable[[Handler], str], read: int | None, cut: bool
+) -> None:
+    answer = {**ollama_reply('{"a": 1}'), "done_reason": "stop"}
+    if read is not None:
+        answer["prompt_eval_count"] = read
+    backend = ollama(serve(lambda body: (200, answer)))
+    # Not a failure: an Ollama whose count leaves out the prompt's cached start reads like one that cut it.
+    with structlog.testing.capture_logs() as logs:
+        assert backend.complete_json(LONG_REQUEST) == '{"a": 1}'
+    warned = [entry for entry in logs if entry["event"] == "llm_prompt_maybe_cut"]
+    if cut:
+        assert warned and warned[0]["read_tokens"] == 1024 and warned[0]["prompt_tokens_at_least"] == 1881
+        assert warned[0]["context_tokens"] == 4096 and "llm.context_tokens" in warned[0]["advice"]
+    else:
+        assert not warned
+    backend.close()
 
 
 def openai(url: str) -> OpenAICompatBackend:
@@ -513,6 +578,44 @@ def test_an_unknown_model_names_the_settings(
         client.complete_json(REQUEST)
     client.close()
     assert str(raised.value).endswith("; check llm.model and llm.base_url")
+
+
+def _in_two_minutes() -> str:
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "waits"),
+    [
+        (429, lambda: "30", (30, 30)),
+        (503, lambda: "2.5", (2.5, 2.5)),  # a decimal, as some proxies send
+        (429, _in_two_minutes, (110, 120)),
+        (429, lambda: "later", None),  # unreadable: the queue's backoff alone
+        (503, lambda: None, None),
+    ],
+    ids=["seconds", "decimal", "http-date", "unreadable", "none"],
+)
+@pytest.mark.parametrize("backend", [ollama, openai], ids=["ollama", "openai"])
+def test_a_busy_server_says_how_long_to_wait(
+    serve: Callable[[Handler], str],
+    backend: Callable[[str], OllamaBackend | OpenAICompatBackend],
+    status: int,
+    retry_after: Callable[[], str | None],
+    waits: tuple[float, float] | None,
+) -> None:
+    # A shared, rate-limited server: its Retry-After reaches the queue's wait (tasks.Backoff).
+    def answer(body: dict[str, Any]) -> Reply:
+        value = retry_after()
+        return status, {"error": "rate limit reached"}, {"Retry-After": value} if value else {}
+
+    client = backend(serve(answer))
+    with pytest.raises(LLMUnavailableError, match=f"HTTP {status}: rate limit reached") as raised:
+        client.complete_json(REQUEST)
+    client.close()
+    if waits is None:
+        assert raised.value.retry_after is None
+    else:
+        assert raised.value.retry_after is not None and waits[0] <= raised.value.retry_after <= waits[1]
 
 
 def test_an_html_error_page_is_one_line_of_the_error(tmp_path: Path) -> None:

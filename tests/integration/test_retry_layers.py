@@ -34,18 +34,23 @@ FAILURES = 3
 
 
 class Flaky:
-    """A loopback server that answers 503 to its first ``failures`` requests, then ``body``."""
+    """A loopback server that answers ``failure`` (503, or another status with headers) to its first
+    ``failures`` requests, then ``body``."""
 
     def __init__(self, body: bytes, content_type: str, failures: int = FAILURES) -> None:
         self.requests = 0
         self.failures = failures
+        self.failure: tuple[int, dict[str, str]] = (503, {})
         flaky = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 flaky.requests += 1
-                status, data = (503, b"busy") if flaky.requests <= flaky.failures else (200, body)
+                failing = flaky.requests <= flaky.failures
+                (status, headers), data = (flaky.failure, b"busy") if failing else ((200, {}), body)
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type if status == 200 else "text/plain")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -173,6 +178,27 @@ def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(rt: Runtime, 
     _run_until_done(rt, "analyse", call_pk, llm_server)
     assert llm_server.requests == FAILURES + 1  # the fourth run analysed the call with one request
     assert status_of(rt, call_pk) is CallStatus.done
+
+
+def test_an_llm_server_asking_for_a_wait_is_not_asked_again_sooner(rt: Runtime, llm_server: Flaky) -> None:
+    """A shared LLM server that throttles and says when to come back: the analyse job waits that long, not
+    the 5 to 10 s of its first backoff."""
+    llm_server.failure = (429, {"Retry-After": "120"})
+    call_pk = ingest.ingest(rt, call_id="throttled-llm", source="https://recorder.example/call.flac").call_pk
+    store_transcribed(rt, call_pk)
+    app = tasks.build_app(rt)
+    options = {**tasks.worker_options(rt, queues=["analyse"], concurrency=1), "wait": False}
+
+    async def scenario() -> None:
+        async with app.open_async():
+            await tasks.defer_stage_async(app, "analyse", call_pk)
+            await app.run_worker_async(**options, install_signal_handlers=False)
+
+    asyncio.run(scenario())
+    attempts, status, due_in = _job(rt, "analyse")
+    assert (attempts, status, llm_server.requests) == (1, "todo", 1)
+    assert 118 <= due_in <= 121
+    assert "HTTP 429" in _status(rt, call_pk)[1]
 
 
 def test_a_dead_recorder_gets_one_request_per_run_until_the_queue_gives_up(

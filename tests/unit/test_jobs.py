@@ -9,7 +9,7 @@ import pytest
 from callsense import backoff
 from callsense.backends.llm import http as llm_http
 from callsense.config import Settings
-from callsense.errors import BadAudioError, FetchError
+from callsense.errors import BadAudioError, FetchError, LLMUnavailableError
 from callsense.pipeline.tasks import RETRY, Backoff, queueing_lock
 from callsense.security.tokens import Role
 from tests.conftest import ROOT
@@ -24,8 +24,8 @@ def decide(strategy: Backoff, error: Exception, attempts: int) -> Any:
     return strategy.get_retry_decision(exception=error, job=_Job(attempts))  # type: ignore[arg-type]
 
 
-def wait_seconds(strategy: Backoff, attempts: int) -> float:
-    decision = decide(strategy, FetchError("down"), attempts)
+def wait_seconds(strategy: Backoff, attempts: int, error: Exception | None = None) -> float:
+    decision = decide(strategy, error or FetchError("down"), attempts)
     return float((decision.retry_at - datetime.now(UTC)).total_seconds())
 
 
@@ -97,10 +97,23 @@ def test_the_worst_cases_in_the_service_doc_follow_the_retry_table_and_the_setti
             analyse_waits + analyse_runs * defaults.llm.timeout_s,
         ),
         ("LLM server dropping every connection unanswered", 2 * analyse_runs, analyse_waits),
+        (
+            "LLM server throttling every request with a `Retry-After` of 30 min or more",
+            analyse_runs,
+            (analyse_runs - 1) * RETRY["analyse"].cap_seconds,
+        ),
     ]
     for what, requests, seconds in rows:
         row = f"| {what} | {requests} | {_duration(seconds)} |"
         assert row in doc, f"docs/service.md should have the row {row}"
+
+
+def test_an_llm_servers_retry_after_lengthens_the_wait_never_shortens_it_and_is_capped() -> None:
+    strategy = RETRY["analyse"]  # the first backoff: 5 to 10 s; the cap: 30 min
+    throttled = [LLMUnavailableError("HTTP 429", retry_after=seconds) for seconds in (120, 1, 86_400)]
+    assert 119 <= wait_seconds(strategy, 0, throttled[0]) <= 121
+    assert 4 <= wait_seconds(strategy, 0, throttled[1]) <= 11  # the backoff, not "Retry-After: 1"
+    assert strategy.cap_seconds - 1 <= wait_seconds(strategy, 0, throttled[2]) <= strategy.cap_seconds + 1
 
 
 def test_permanent_errors_are_never_retried() -> None:

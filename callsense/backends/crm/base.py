@@ -20,13 +20,12 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 
-from callsense.backends.http_status import ERROR_NAME, is_retryable
+from callsense.backends.http_status import ERROR_NAME, is_retryable, retry_after_s
 from callsense.config.deliveries import ContactLookup, DestinationSettings, NoMatch
 from callsense.errors import CRMRejectedError, CRMUnavailableError
 
@@ -147,20 +146,6 @@ def fit_subject(text: str, limit: int, *, size: Callable[[str], int] = len) -> s
     return _cut(text, limit, "…", "", size)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 @dataclass
 class _Said:
     """The error codes and field names read from an error body, in order, once each."""
@@ -267,7 +252,7 @@ def send(
     if is_retryable(status) or _throttled(response):
         raise CRMUnavailableError(
             f"{method} {url}: {redacted_reason(response)}",
-            retry_after=_retry_after(response),
+            retry_after=retry_after_s(response),
             status=status,
         )
     if status >= 400:

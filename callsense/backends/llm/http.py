@@ -2,15 +2,17 @@
 
 One call is one try; the job queue retries the analyse stage (``tasks.RETRY``), so a server that is down costs
 a wait in the queue, not a worker sleeping here; ``timeout_s`` bounds the whole answer, not only each read
-(``http_deadline.py``). Connection failures, timeouts, 5xx, 408 and 429 raise
-``LLMUnavailableError`` (retryable) at once. The one exception: when the server drops the connection without
-an answer (reset, or closed while the request was being sent), the request is sent once more at once. That is
-what a pooled keep-alive connection looks like when the server closed it just as it was reused: the request
-never reached the model, and failing the stage for it would cost a queue backoff and the stage's earlier
-LLM calls. Not retried: other 4xx, which mean the request or the configuration is wrong (unknown model, bad
-API key, schema not supported); they raise ``ConfigError`` with the server's own message. So does a prompt
-the server says is longer than its context, whatever the status (older llama.cpp servers answer it with a
-500): the same prompt can never fit, and the error names ``llm.context_tokens``, the setting that sized it.
+(``http_deadline.py``). Connection failures, timeouts, 5xx, 408 and 429 raise ``LLMUnavailableError``
+(retryable) at once, with the server's ``Retry-After`` when it sent one: a shared, rate-limited server that
+says when to come back is not asked again sooner (``tasks.Backoff``). The one exception: when the server
+drops the connection without an answer (reset, or closed while the request was being sent), the request is
+sent once more at once. That is what a pooled keep-alive connection looks like when the server closed it just
+as it was reused: the request never reached the model, and failing the stage for it would cost a queue
+backoff and the stage's earlier LLM calls. Not retried: other 4xx, which mean the request or the
+configuration is wrong (unknown model, bad API key, schema not supported); they raise ``ConfigError`` with
+the server's own message. So does a prompt the server says is longer than its context, whatever the status
+(older llama.cpp servers answer it with a 500): the same prompt can never fit, and the error names
+``llm.context_tokens``, the setting that sized it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import httpx
 import structlog
 
 from callsense.backends.http_deadline import DeadlineTransport
-from callsense.backends.http_status import ERROR_NAME, is_retryable
+from callsense.backends.http_status import ERROR_NAME, is_retryable, retry_after_s
 from callsense.backends.llm.base import estimate_tokens
 from callsense.errors import ConfigError, LLMUnavailableError
 
@@ -35,6 +37,13 @@ _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 # A server's message is cut to this: enough for "model 'x' not found", little of a quote.
 _MESSAGE_LIMIT = 200
 _WORD = re.compile(r"\w+")
+# A word after a word or a comma: its capital is a name's, not a sentence's or a turn's ("[3] Agent: Hi").
+# Only a name's form counts ("Schneider", not "JSON": the prompt asks for JSON, and servers name it).
+_NAME = re.compile(r"(?<=[\w,;])[ \t]+(\w+)")
+# What a message puts in quotes, as servers quote a value they were sent; an apostrophe inside a word
+# ("model's") opens nothing.
+_OPENS, _CLOSES = "'\"`\u2018\u201c\u00ab", "'\"`\u2019\u201d\u00bb"
+_QUOTED = re.compile(rf"(?<!\w)[{_OPENS}]([^{_CLOSES}]{{1,80}})[{_CLOSES}](?!\w)")
 CONNECT_TIMEOUT_S = 10.0
 # How vLLM ("maximum context length is 4096 tokens", "longer than the maximum model length"), the llama.cpp
 # server ("exceeds the available context size"), OpenAI ("context_length_exceeded") and Ollama ("exceeds the
@@ -65,14 +74,20 @@ def server_message(response: httpx.Response, sent: str) -> str:
 
 def kept_message(text: str, sent: str) -> str:
     """A server's message on one line, cut short, unless it quotes ``sent`` (the words of the call
-    the request carried): a server that echoes the request would put the transcript in a call's status.
-    Two words in a row of what was sent, or a number of three digits or more from it, and the message is
-    left out (docs/redaction.md)."""
+    the request carried): a server that echoes the request would put the transcript in a call's status and
+    the log. Left out when it shares with what was sent two words in a row, a number of three digits or more,
+    a word it puts in quotes ("invalid token 'Schneider'"), or a name: a word the call writes capitalised
+    where no sentence or turn begins ("unknown speaker Schneider"). A single common word of the call
+    ("model", "not") is no echo: a long call holds most of the words of any error message
+    (docs/redaction.md)."""
     kept = " ".join(text.split())[:_MESSAGE_LIMIT]
     words = _WORD.findall(kept.lower())
     said = _WORD.findall(sent.lower())
-    numbers = {word for word in said if sum(c.isdigit() for c in word) >= 3}
-    if set(itertools.pairwise(said)).intersection(itertools.pairwise(words)) or numbers.intersection(words):
+    values = {word for word in said if sum(c.isdigit() for c in word) >= 3}
+    values.update(word.lower() for word in _NAME.findall(sent) if word.istitle() and len(word) > 1)
+    values.intersection_update(words)
+    quoted = {word for span in _QUOTED.findall(kept.lower()) for word in _WORD.findall(span)}
+    if set(itertools.pairwise(said)).intersection(itertools.pairwise(words)) or values or quoted & set(said):
         return "(its message quotes the request: left out)"
     return kept
 
@@ -111,7 +126,10 @@ def post_json(
             "(vLLM --max-model-len, llama.cpp server --ctx-size per slot)"
         )
     if is_retryable(response.status_code):
-        raise LLMUnavailableError(f"{backend} server at {url} answered HTTP {response.status_code}: {said}")
+        raise LLMUnavailableError(
+            f"{backend} server at {url} answered HTTP {response.status_code}: {said}",
+            retry_after=retry_after_s(response),
+        )
     if response.status_code >= 400:
         raise ConfigError(
             f"{backend} server at {url} refused the request (HTTP {response.status_code}): {said}"
