@@ -36,7 +36,6 @@ from callsense.calls import service as call_keys
 from callsense.config import Settings
 from callsense.crypto import KeyRing
 from callsense.db import (
-    STALLED_AFTER_SECONDS,
     Database,
     open_database,
     revision_status,
@@ -253,7 +252,7 @@ def restore(
                 "(docs/operations.md shows a manual way into an older one)"
             )
         restore_tool = pgtools.find("pg_restore", server=max(server, found.pg_dump), bin_dir=pg_bin)
-        _make_room(db, force=force)
+        _make_room(db, force=force, stalled_after_s=settings.queue.stalled_after_s)
         with progress.step(f"restoring the database with {restore_tool.path} ({restore_tool.major})"):
             pgtools.run(
                 restore_tool,
@@ -354,7 +353,7 @@ def _copy_blobs(
     return missing
 
 
-def _make_room(db: Database, *, force: bool) -> None:
+def _make_room(db: Database, *, force: bool, stalled_after_s: float) -> None:
     """Refuse a database that has tables, or with ``force`` empty it (schema ``public`` holds all of ours)."""
     with db.transaction() as session:
         tables = session.execute(
@@ -367,11 +366,11 @@ def _make_room(db: Database, *, force: bool) -> None:
                 f"the database ({db.url_for_display}) is not empty ({tables} tables): restore into an empty "
                 "database, or pass --force to replace its contents"
             )
-        running = running_workers(db.engine) if tables else 0
+        running = running_workers(db.engine, stalled_after_s=stalled_after_s) if tables else 0
         if running:  # they would go on with the keys and the rows they had, over the restored database
             raise BackupError(
                 f"{running} callsense process(es) ('serve' or 'worker') still run on the database "
-                f"({db.url_for_display}; a queue heartbeat within {STALLED_AFTER_SECONDS} s): stop every "
+                f"({db.url_for_display}; a queue heartbeat within {stalled_after_s:g} s): stop every "
                 "callsense process, on every machine, before restoring over it"
             )
         if tables:

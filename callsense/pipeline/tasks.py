@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import procrastinate
@@ -29,11 +29,12 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
 
-from callsense import backoff, db, metrics
+from callsense import backoff, metrics
 from callsense.calls import deliveries, source_files
 from callsense.calls.models import Call, utcnow
 from callsense.calls.schemas import CallStatus
 from callsense.config.file_sources import FileSourceSettings
+from callsense.config.queue import QueueSettings, RetryBases
 from callsense.errors import CallGoneError, CRMUnavailableError, PermanentError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import categorise as categorise_stage
@@ -80,16 +81,18 @@ class Backoff(BaseRetryStrategy):
 
 # The only retries of fetch and analyse: the download and the LLM client try once per run (an LLM request
 # whose connection the server dropped unanswered is sent once more at once). docs/service.md lists the
-# resulting worst cases, checked against this table by tests/unit/test_jobs.py.
+# resulting worst cases, checked against this table by tests/unit/test_jobs.py. Here with the default first
+# waits (queue.retry_base_s); ``build_app`` gives each task the configured ones.
+_BASES = RetryBases()
 RETRY = {
     # A recorder or network blip: keep trying for about half an hour.
-    "fetch": Backoff(max_attempts=10, base_seconds=5, cap_seconds=900),
+    "fetch": Backoff(max_attempts=10, base_seconds=_BASES.fetch, cap_seconds=900),
     # Transcription fails only on a lost worker or a full disk: a few tries.
-    "transcribe": Backoff(max_attempts=4, base_seconds=10, cap_seconds=300),
+    "transcribe": Backoff(max_attempts=4, base_seconds=_BASES.transcribe, cap_seconds=300),
     # An LLM server may be down for a while (a restart, a model being loaded): about an hour.
-    "analyse": Backoff(max_attempts=10, base_seconds=10, cap_seconds=1800),
+    "analyse": Backoff(max_attempts=10, base_seconds=_BASES.analyse, cap_seconds=1800),
     # Re-evaluating categories reads the database only: a few tries ride out a restart of it.
-    "categorise": Backoff(max_attempts=5, base_seconds=5, cap_seconds=300),
+    "categorise": Backoff(max_attempts=5, base_seconds=_BASES.categorise, cap_seconds=300),
 }
 
 
@@ -227,7 +230,9 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
     )
 
 
-DELIVERY_RETRY = DeliveryRetry(fallback=Backoff(max_attempts=20, base_seconds=10, cap_seconds=1800))
+DELIVERY_RETRY = DeliveryRetry(
+    fallback=Backoff(max_attempts=20, base_seconds=_BASES.deliver, cap_seconds=1800)
+)
 
 
 @blueprint.task(name="deliver", queue="deliver", retry=DELIVERY_RETRY, pass_context=True)
@@ -318,7 +323,7 @@ def reconcile_categories(rt: Runtime, app: procrastinate.App) -> int:
     return categorise_stage.requeue(rt, functools.partial(defer_categorise, app))
 
 
-@blueprint.periodic(cron="* * * * *", periodic_id="recover-stalled")
+# Scheduled by ``build_app``, as often as queue.stalled_after_s asks.
 @blueprint.task(name="recover_stalled", queue="maintenance", pass_context=True)
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
@@ -368,6 +373,7 @@ def build_app(rt: Runtime) -> procrastinate.App:
     # add_tasks_from moves the blueprint's tasks into the app and renames them in place; a copy keeps
     # ``blueprint`` intact for the next app built in this process (tests, benchmarks).
     app.add_tasks_from(copy.deepcopy(blueprint), namespace="callsense")
+    _configure_queue(app, rt.settings.queue)
     for source in rt.settings.sources.enabled():
         app.periodic(
             cron=source.poll_cron,
@@ -382,6 +388,19 @@ def build_app(rt: Runtime) -> procrastinate.App:
     return app
 
 
+def _configure_queue(app: procrastinate.App, settings: QueueSettings) -> None:
+    """The configured first waits of the stages' retries, and the stalled jobs' recovery schedule."""
+    bases = settings.retry_base_s
+    for stage, strategy in RETRY.items():
+        app.tasks[f"callsense:{stage}"].retry_strategy = replace(strategy, base_seconds=getattr(bases, stage))
+    fallback = replace(DELIVERY_RETRY.fallback, base_seconds=bases.deliver)
+    app.tasks["callsense:deliver"].retry_strategy = replace(DELIVERY_RETRY, fallback=fallback)
+    every = settings.recovery_every_s
+    # Procrastinate's cron takes seconds as a sixth field
+    cron = "* * * * *" if every == 60 else f"* * * * * */{every}"
+    app.periodic(cron=cron, periodic_id="recover-stalled")(app.tasks["callsense:recover_stalled"])
+
+
 def queue_names() -> set[str]:
     """Every queue a task is put in, for a worker to take from."""
     return {task.queue for task in blueprint.tasks.values()}
@@ -392,8 +411,8 @@ def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -
         "queues": queues,
         "concurrency": concurrency,
         "additional_context": {"runtime": rt},
-        "update_heartbeat_interval": workers.HEARTBEAT_SECONDS,
-        "stalled_worker_timeout": db.STALLED_AFTER_SECONDS,
+        "update_heartbeat_interval": rt.settings.queue.heartbeat_s,
+        "stalled_worker_timeout": rt.settings.queue.stalled_after_s,
         "delete_jobs": "successful",
         "worker_middleware": [workers.failures_without_messages],
     }
