@@ -11,7 +11,8 @@ from callsense import backoff
 from callsense.backends.llm import http as llm_http
 from callsense.config import Settings
 from callsense.errors import BadAudioError, FetchError
-from callsense.pipeline.tasks import RETRY, Backoff, queueing_lock
+from callsense.pipeline.retries import RETRY, Backoff
+from callsense.pipeline.tasks import queueing_lock
 from callsense.security.tokens import Role
 from tests.conftest import ROOT
 

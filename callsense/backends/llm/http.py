@@ -1,6 +1,6 @@
 """What the HTTP back-ends (Ollama, OpenAI-compatible) share: one POST, and error translation.
 
-One call is one try; the job queue retries the analyse stage (``tasks.RETRY``), so a server that is down costs
+One call is one try; the job queue retries the analyse stage (``RETRY``), so a server that is down costs
 a wait in the queue, not a worker sleeping here; ``timeout_s`` bounds the whole answer, not only each read
 (``http_deadline.py``). Connection failures, timeouts, 5xx, 408 and 429 raise
 ``LLMUnavailableError`` (retryable) at once. The one exception: when the server drops the connection without
