@@ -51,10 +51,6 @@ RESTART_BASE_SECONDS = 1.0
 RESTART_CAP_SECONDS = 30.0
 # Processes that start together on an empty database (serve and its workers) take turns creating the schema.
 MIGRATION_LOCK = 0x63616C6C  # "call"
-# Seconds without a queue heartbeat (workers, and API-only serves, send one every 5 s) after which a process
-# is taken as gone: a worker's running jobs are handed to another worker, and it no longer stops ``upgrade``.
-STALLED_AFTER_SECONDS = 30
-
 log = structlog.get_logger(__name__)
 
 
@@ -243,8 +239,8 @@ def revision_status(current: str | None) -> SchemaStatus:
     return SchemaStatus(current=current, head=head, known=known)
 
 
-def running_workers(engine: Engine) -> int:
-    """Processes registered with the queue that sent a heartbeat within ``STALLED_AFTER_SECONDS``, on any
+def running_workers(engine: Engine, *, stalled_after_s: float) -> int:
+    """Processes registered with the queue that sent a heartbeat within ``stalled_after_s``, on any
     machine: every ``callsense worker`` and ``serve`` (an API-only one since 2026-12-06, which registers as a
     worker taking no job); 0 before the queue's tables exist (schema 0001)."""
     with engine.connect() as connection:
@@ -256,12 +252,12 @@ def running_workers(engine: Engine) -> int:
                     "select count(*) from procrastinate_workers"
                     " where last_heartbeat > now() - make_interval(secs => :seconds)"
                 ),
-                {"seconds": STALLED_AFTER_SECONDS},
+                {"seconds": stalled_after_s},
             ).scalar_one()
         )
 
 
-def upgrade(engine: Engine) -> SchemaStatus:
+def upgrade(engine: Engine, *, stalled_after_s: float) -> SchemaStatus:
     """Bring the schema to this code's newest revision; returns the status it had before.
 
     Refuses a schema newer than this code knows: downgrades are not something a process does on its own.
@@ -271,11 +267,15 @@ def upgrade(engine: Engine) -> SchemaStatus:
     before = schema_status(engine)
     if not before.known:
         raise SchemaVersionError(before.problem())
-    workers = 0 if before.up_to_date or before.current is None else running_workers(engine)
+    workers = (
+        0
+        if before.up_to_date or before.current is None
+        else running_workers(engine, stalled_after_s=stalled_after_s)
+    )
     if workers:
         raise SchemaVersionError(
             f"{workers} callsense process(es) ('serve' or 'worker') still run on this database at schema "
-            f"{before.current} (a queue heartbeat within {STALLED_AFTER_SECONDS} s): stop every callsense "
+            f"{before.current} (a queue heartbeat within {stalled_after_s:g} s): stop every callsense "
             "process ('serve' and 'worker', on every machine), then run 'callsense db upgrade'"
         )
     config = _alembic_config()
@@ -286,13 +286,13 @@ def upgrade(engine: Engine) -> SchemaStatus:
     return before
 
 
-def check_schema(engine: Engine, *, upgrade_older: bool) -> str | None:
+def check_schema(engine: Engine, *, upgrade_older: bool, stalled_after_s: float) -> str | None:
     """Let this process run only against the schema it knows; an empty database is given the schema, an
     older one too if ``upgrade_older`` (the embedded server), any other raises ``SchemaVersionError``.
     Returns the revision it upgraded from, if it did (not for an empty database)."""
     status = schema_status(engine)
     if status.current is None or (upgrade_older and status.known and not status.up_to_date):
-        before = upgrade(engine)
+        before = upgrade(engine, stalled_after_s=stalled_after_s)
         if before.current is not None and not before.up_to_date:  # said, as 'db upgrade' says it
             log.warning("database schema upgraded", was=before.current, now=before.head)
             return before.current
@@ -328,7 +328,9 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
     upgraded_from = None
     if check:
         try:
-            upgraded_from = check_schema(engine, upgrade_older=embedded is not None)
+            upgraded_from = check_schema(
+                engine, upgrade_older=embedded is not None, stalled_after_s=settings.queue.stalled_after_s
+            )
         except SchemaVersionError:
             engine.dispose()
             raise

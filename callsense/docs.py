@@ -53,18 +53,14 @@ def _table(model: type[BaseModel], prefix: str) -> list[str]:
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             continue
         option = f"{prefix}.{name}" if prefix else name
-        variable = "CALLSENSE_" + (f"{prefix.upper()}__" if prefix else "") + name.upper()
+        variable = "CALLSENSE_" + (f"{prefix.replace('.', '__').upper()}__" if prefix else "") + name.upper()
         description = (field.description or "").replace("|", "\\|")
         lines.append(f"| `{option}` | `{variable}` | {_default(model, name)} | {description} |")
     return lines
 
 
 def configuration_markdown() -> str:
-    parts = [HEADER, "## General", "", *_table(Settings, "")]
-    for name, field in Settings.model_fields.items():
-        nested = field.annotation
-        if isinstance(nested, type) and issubclass(nested, BaseModel):
-            parts += ["", f"## `{name}`: {nested.__doc__ or name}".rstrip(), "", *_table(nested, name)]
+    parts = [HEADER, "## General", "", *_table(Settings, ""), *_sections(Settings, "")]
     parts += ["", "### Each of `analysis.topics`", "", *_item_table(TopicLabel)]
     parts += ["", "The default taxonomy:", "", "| label | description |", "|---|---|"]
     parts += [f"| {topic.label} | {topic.description} |" for topic in DEFAULT_TOPICS]
@@ -74,6 +70,18 @@ def configuration_markdown() -> str:
     parts += ["", "### Each of `sources.rest`", "", *_item_table(RestSourceSettings)]
     parts += ["", "### Each of `retention.sources.<name>`", "", *_item_table(SourceRetention)]
     return "\n".join(parts) + "\n"
+
+
+def _sections(model: type[BaseModel], prefix: str) -> list[str]:
+    """A section for each group of options in ``model``, then for the groups within it."""
+    parts: list[str] = []
+    for name, field in model.model_fields.items():
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            option = f"{prefix}.{name}" if prefix else name
+            parts += ["", f"## `{option}`: {nested.__doc__ or name}".rstrip(), "", *_table(nested, option)]
+            parts += _sections(nested, option)
+    return parts
 
 
 def _item_table(model: type[BaseModel]) -> list[str]:

@@ -156,7 +156,7 @@ class SourceUnavailableError(FetchError):
 
 class LLMUnavailableError(RetryableError):
     """The LLM back-end did not answer now; ``retry_after`` is the server's own ``Retry-After`` in seconds, if
-    it sent one with a 429 or 5xx (the queue waits at least that long, ``tasks.Backoff``)."""
+    it sent one with a 429 or 5xx (the queue waits at least that long, ``retries.Backoff``)."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)

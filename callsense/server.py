@@ -43,7 +43,9 @@ def create_app(rt: Runtime, jobs_app: procrastinate.App, *, worker_concurrency: 
                 options = tasks.worker_options(rt, queues=None, concurrency=worker_concurrency)
                 background = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
             else:
-                background = asyncio.create_task(workers.announce_presence(jobs_app))
+                background = asyncio.create_task(
+                    workers.announce_presence(jobs_app, heartbeat_s=rt.settings.queue.heartbeat_s)
+                )
             try:
                 yield
             finally:

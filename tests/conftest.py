@@ -76,7 +76,7 @@ def migrated_template(embedded_server_url: str) -> Iterator[str]:
     over 1 s on a busy one), for 230 tests."""
     for url in _fresh_database(embedded_server_url):
         engine = create_engine(url)
-        db.check_schema(engine, upgrade_older=False)
+        db.check_schema(engine, upgrade_older=False, stalled_after_s=30)
         engine.dispose()  # a template must have no connection while it is copied
         yield str(make_url(url).database)
 

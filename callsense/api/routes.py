@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from callsense import backoff, db
 from callsense.api import calls, categories, deliveries, operations, retention, webhooks
 from callsense.errors import CallsenseError, LLMUnavailableError, NotFoundError
-from callsense.pipeline.tasks import RETRY
+from callsense.pipeline.retries import RETRY
 
 log = structlog.get_logger(__name__)
 # What a 503 asks the sender to wait: a database restart or a model load takes seconds to a minute, and

@@ -283,7 +283,7 @@ def restore(
             progress.note(f"warning: {missing}")
         replaced.check(found, target, force=force, replace_newer=replace_newer)
         _check_sums(directory, found, progress)
-        replaced.make_room(db, target)
+        replaced.make_room(db, target, stalled_after_s=settings.queue.stalled_after_s)
         with progress.step(f"restoring the database with {restore_tool.path} ({restore_tool.major})"):
             pgtools.run(
                 restore_tool,

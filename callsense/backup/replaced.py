@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from callsense.backup.manifest import Manifest
-from callsense.db import STALLED_AFTER_SECONDS, Database, running_workers
+from callsense.db import Database, running_workers
 from callsense.errors import BackupError
 
 __all__ = ["Target", "check", "describe", "make_room", "survey"]
@@ -79,15 +79,15 @@ def check(backup: Manifest, target: Target, *, force: bool, replace_newer: bool)
         )
 
 
-def make_room(db: Database, target: Target) -> None:
+def make_room(db: Database, target: Target, *, stalled_after_s: float) -> None:
     """Empty the database for the restore (schema ``public`` holds all of ours) once no process runs on it."""
     if not target.tables:
         return
-    running = running_workers(db.engine)
+    running = running_workers(db.engine, stalled_after_s=stalled_after_s)
     if running:  # they would go on with the keys and the rows they had, over the restored database
         raise BackupError(
             f"{running} callsense process(es) ('serve' or 'worker') still run on the database "
-            f"({db.url_for_display}; a queue heartbeat within {STALLED_AFTER_SECONDS} s): stop every "
+            f"({db.url_for_display}; a queue heartbeat within {stalled_after_s:g} s): stop every "
             "callsense process, on every machine, before restoring over it"
         )
     with db.transaction() as session:

@@ -5,7 +5,9 @@ whose update or insert lands first takes it, the other's finds the row changed a
 died while taking a file leaves it ``taking``; after ``TAKING_LEASE`` another poller takes it over (ingest is
 idempotent on the call id, so nothing is registered twice). Each claim counts a take in ``attempts``; a
 take that ends with an outcome (taken, refused, an error to try again) sets it back to 0, so it counts the
-takes in a row that ended with none (the poller killed, an unexpected error), which ``given_up`` bounds.
+takes in a row that ended with none (the poller killed, an unexpected error), which ``given_up`` bounds. A
+take the database or the blob store cut short (unreachable) takes its count back: an outage says nothing
+of the file, and a long one must not give good files up.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ class FileStatus(StrEnum):
     refused = "refused"
     error = "error"
     given_up = "given_up"
+
+
+class TakeEnd(StrEnum):
+    """How a take ended, for the count of takes in a row that ended with no outcome."""
+
+    outcome = "outcome"  # taken, refused, or an error of the file to try again: the count starts again
+    none = "none"  # an unexpected error (or given up): the take counts towards giving the file up
+    outage = "outage"  # the database or the blob store unreachable: the take does not count
 
 
 # Not taken, and not being taken: a change of the file makes it wait to be taken again.
@@ -175,15 +185,21 @@ def settle(
     status: FileStatus,
     reason: str | None = None,
     call_pk: uuid.UUID | None = None,
-    outcome: bool = True,
+    end: TakeEnd = TakeEnd.outcome,
 ) -> None:
-    """The file's row as a take left it; ``outcome`` False: the take ended with none (an unexpected error),
-    and counts towards giving the file up."""
-    values = {"status": status, "reason": reason, "call_pk": call_pk, "updated_at": func.now()}
+    """The file's row as a take left it, its count of takes as ``end`` says."""
+    values: dict[str, object] = {
+        "status": status,
+        "reason": reason,
+        "call_pk": call_pk,
+        "updated_at": func.now(),
+    }
+    if end is TakeEnd.outcome:
+        values["attempts"] = 0
+    elif end is TakeEnd.outage:
+        values["attempts"] = func.greatest(SourceFile.attempts - 1, 0)  # the claim's count taken back
     session.execute(
-        update(SourceFile)
-        .where(SourceFile.source == source, SourceFile.path == key)
-        .values(**values, **({"attempts": 0} if outcome else {}))
+        update(SourceFile).where(SourceFile.source == source, SourceFile.path == key).values(**values)
     )
 
 

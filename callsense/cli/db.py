@@ -22,10 +22,11 @@ def db_status() -> None:
     """Print the database's schema revision and this callsense's; exit 1 if callsense would not start."""
     from callsense import db
 
+    stalled_after_s = common.settings().queue.stalled_after_s
     with common.database(check=False) as database:
         status = db.schema_status(database.engine)
         behind = status.known and status.current is not None and not status.up_to_date
-        workers = db.running_workers(database.engine) if behind else 0
+        workers = db.running_workers(database.engine, stalled_after_s=stalled_after_s) if behind else 0
     common.out.print(f"database:  {database.url_for_display}")
     common.out.print(f"schema:    {status.current or 'none (empty database)'}")
     common.out.print(f"callsense: {status.head}")
@@ -52,8 +53,9 @@ def db_upgrade() -> None:
     """Bring the schema to this version's (run it once, after stopping the old version's processes)."""
     from callsense import db
 
+    stalled_after_s = common.settings().queue.stalled_after_s
     with common.database(check=False) as database:
-        before = db.upgrade(database.engine)
+        before = db.upgrade(database.engine, stalled_after_s=stalled_after_s)
         conversion = pending_conversion(database)
     if before.up_to_date:
         common.out.print(f"schema already at {before.head}")

@@ -30,6 +30,7 @@ from callsense.config.categories import Category, parse_categories, parse_catego
 from callsense.config.deliveries import DeliverySettings
 from callsense.config.fetch import REMOVED_FETCH_OPTIONS, FetchSettings
 from callsense.config.models import ASRSettings, LLMSettings, SpeakerSettings, TranslationEngine
+from callsense.config.queue import QueueSettings
 from callsense.config.redaction import RedactionSettings
 from callsense.config.retention import RetentionSettings
 from callsense.config.service import (
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     sign_in: SignInSettings = Field(default_factory=SignInSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     deliveries: DeliverySettings = Field(default_factory=DeliverySettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
@@ -216,14 +218,20 @@ BACKUP_PASSPHRASE_VARIABLE = "CALLSENSE_BACKUP_PASSPHRASE"
 
 
 def known_variables() -> set[str]:
-    names = {"CALLSENSE_CONFIG", BACKUP_PASSPHRASE_VARIABLE}
-    for name, info in Settings.model_fields.items():
-        names.add(f"CALLSENSE_{name.upper()}")
-        nested = info.annotation
-        if isinstance(nested, type) and issubclass(nested, BaseModel):
-            names.update(f"CALLSENSE_{name.upper()}__{inner.upper()}" for inner in nested.model_fields)
+    names = {"CALLSENSE_CONFIG", BACKUP_PASSPHRASE_VARIABLE, *_variables(Settings, "CALLSENSE_")}
     # Known, so that they reach FetchSettings and its warning instead of stopping the start.
     names.update(f"CALLSENSE_FETCH__{name.upper()}" for name in REMOVED_FETCH_OPTIONS)
+    return names
+
+
+def _variables(model: type[BaseModel], prefix: str) -> set[str]:
+    """The variable of each option of ``model``, and of the groups of options within it."""
+    names = set()
+    for name, info in model.model_fields.items():
+        names.add(f"{prefix}{name.upper()}")
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            names |= _variables(nested, f"{prefix}{name.upper()}__")
     return names
 
 

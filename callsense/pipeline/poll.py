@@ -40,7 +40,7 @@ from callsense.backends.recordings.sources.metadata import derived_call_id
 from callsense.backends.recordings.sources.rest import RestSource
 from callsense.backends.recordings.sources.s3 import S3Source
 from callsense.calls import source_files
-from callsense.calls.source_files import FileStatus, Known, Version
+from callsense.calls.source_files import FileStatus, Known, TakeEnd, Version
 from callsense.config.file_sources import MAX_ATTEMPTS, DuplicateAudio, FileSourceSettings
 from callsense.config.sources import CursorMode, RestSourceSettings, S3SourceSettings
 from callsense.errors import (
@@ -49,10 +49,19 @@ from callsense.errors import (
     PermanentError,
     SourceUnavailableError,
     UnexpectedError,
-    UnexpectedStageError,
 )
 from callsense.pipeline import fetch, ingest
-from callsense.pipeline.poll_outcomes import PollReport, note, record, require_same_audio, taken_copy
+from callsense.pipeline.poll_outcomes import (
+    PollReport,
+    note,
+    note_outage,
+    note_taken,
+    outage,
+    patiently,
+    record,
+    require_same_audio,
+    taken_copy,
+)
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -258,7 +267,7 @@ def _given_up(rt: Runtime, report: PollReport, item: Listed, seen: Known | None,
         f"given up after {seen.attempts} takes that ended with no outcome (the last {how}); "
         f"`callsense sources retry {report.source}` takes it again"
     )
-    note(rt, report, item, FileStatus.given_up, reason, outcome=False)
+    note(rt, report, item, FileStatus.given_up, reason, end=TakeEnd.none)
     return True
 
 
@@ -294,29 +303,34 @@ def _take(
         report.refused += 1
         note(rt, report, item, FileStatus.refused, str(exc), call_pk)
         return
-    except (CallsenseError, OSError) as exc:
-        # an unexpected error counts towards giving the file up: taken again, it would fail the same way
-        report.failed += 1
-        unexpected = isinstance(exc, UnexpectedStageError)
-        note(rt, report, item, FileStatus.error, str(exc), call_pk, outcome=not unexpected)
+    except Exception as exc:
+        _failed(rt, source, item, report, exc, call_pk)
         return
-    except (
-        Exception
-    ) as exc:  # a bug: logged by its type and frames, and the other files are taken all the same
-        stand_in = logs.unexpected(
-            exc, UnexpectedError, log, "taking a file stopped on an unexpected error", source=source.name
-        )
-        report.failed += 1
-        note(rt, report, item, FileStatus.error, str(stand_in), call_pk, outcome=False)
-        return
-    with rt.db.transaction() as session:
-        source_files.settle(
-            session=session, source=source.name, key=item.key, status=FileStatus.ingested, call_pk=call_pk
-        )
+    patiently(
+        lambda: note_taken(rt, source.name, item.key, call_pk)  # the database may be back only now
+    )
     report.fetched.append(call_pk)
     # The call, not the file's name: a recorder's file names may hold the caller's number.
     log.info("recording taken", source=source.name, call_pk=str(call_pk))
     _finish(rt, source, item, report, call_pk)
+
+
+def _failed(
+    rt: Runtime, source: Source, item: Listed, report: PollReport, exc: Exception, call_pk: uuid.UUID | None
+) -> None:
+    """A take that failed, to try again at a later poll. An unexpected error counts towards giving the file
+    up (taken again, it would fail the same way); the database or the blob store unreachable does not, and
+    the poll waits for the database to say so (``patiently``), the next files then taken as usual."""
+    report.failed += 1
+    if outage(exc):
+        note_outage(rt, report, item, exc, call_pk)
+        return
+    if not isinstance(exc, CallsenseError | OSError):  # a bug: logged by its type and frames
+        exc = logs.unexpected(
+            exc, UnexpectedError, log, "taking a file stopped on an unexpected error", source=source.name
+        )
+    end = TakeEnd.none if isinstance(exc, UnexpectedError) else TakeEnd.outcome
+    note(rt, report, item, FileStatus.error, str(exc), call_pk, end=end)
 
 
 def _finish(rt: Runtime, source: Source, item: Listed, report: PollReport, call_pk: uuid.UUID) -> None:

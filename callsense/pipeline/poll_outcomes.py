@@ -10,22 +10,29 @@ copied (``taken_copy``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from callsense import db
 from callsense.backends.recordings.sources import Listed
 from callsense.calls import service as calls
 from callsense.calls import source_files
 from callsense.calls.models import Call
-from callsense.calls.source_files import FileStatus
-from callsense.errors import RecordingRefusedError
+from callsense.calls.source_files import FileStatus, TakeEnd
+from callsense.errors import BlobStoreUnavailableError, DatabaseUnavailableError, RecordingRefusedError
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+# How long a poll waits for the database to note how a take ended: less than the lease after which another
+# poller takes the file over (and counts its take, as that of a poller that died).
+OUTAGE_PATIENCE_S = source_files.TAKING_LEASE.total_seconds() / 2
 EVENT_KINDS = {FileStatus.refused: "refused", FileStatus.given_up: "given_up"}  # else "error"
 
 
@@ -86,11 +93,11 @@ def note(
     reason: str,
     call_pk: uuid.UUID | None = None,
     *,
-    outcome: bool = True,
+    end: TakeEnd = TakeEnd.outcome,
     kind: str | None = None,
 ) -> None:
     """A problem: on the file's row, as the source's last error, and in the audit trail (as ``kind``, else
-    after ``status``). ``outcome`` False: the take ended with none, and counts towards giving the file up."""
+    after ``status``); ``end`` says how the take counts (``source_files.settle``)."""
     where = f"{item.key}: " if item is not None else ""
     report.error = printable(f"{where}{reason}")
     log.warning("source problem", source=report.source, path=item.key if item else None, reason=reason)
@@ -103,7 +110,7 @@ def note(
                 status=status,
                 reason=printable(reason),
                 call_pk=call_pk,
-                outcome=outcome,
+                end=end,
             )
         calls.add_event(
             session=session,
@@ -113,6 +120,55 @@ def note(
             detail=f"{report.source}: {report.error}",
             actor=f"source:{report.source}",
         )
+
+
+def note_taken(rt: Runtime, source: str, key: str, call_pk: uuid.UUID | None) -> None:
+    with rt.db.transaction() as session:
+        source_files.settle(
+            session=session, source=source, key=key, status=FileStatus.ingested, call_pk=call_pk
+        )
+
+
+def note_outage(
+    rt: Runtime, report: PollReport, item: Listed, exc: BaseException, call_pk: uuid.UUID | None
+) -> None:
+    """A take cut short by an ``outage``: noted as an error to try again, its count taken back, once the
+    database answers (``patiently``)."""
+    ours = isinstance(exc, BlobStoreUnavailableError | DatabaseUnavailableError)  # a library's may quote data
+    what = str(exc) if ours else "the database could not be reached"
+    reason = f"{what}; tried again at the next poll, not counted as a failed take"
+    patiently(lambda: note(rt, report, item, FileStatus.error, reason, call_pk, end=TakeEnd.outage))
+
+
+def outage(exc: BaseException) -> bool:
+    """The database or the blob store could not be reached, whatever the error was raised as on its way
+    (a stage's stand-in keeps the error it replaced as its context)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, DatabaseUnavailableError | BlobStoreUnavailableError) or db.unreachable(cause):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def patiently(call: Callable[[], T]) -> T:
+    """``call``, tried again while the database is unreachable, for up to ``OUTAGE_PATIENCE_S``."""
+
+    def report(state: object) -> None:
+        log.warning("database unreachable; retrying", operation="settling a taken file")
+
+    for attempt in Retrying(
+        retry=retry_if_exception(db.unreachable),
+        wait=wait_exponential_jitter(multiplier=0.5, max=15, jitter=0.5),
+        stop=stop_after_delay(OUTAGE_PATIENCE_S),
+        before_sleep=report,
+        reraise=True,
+    ):
+        with attempt:
+            return call()
+    raise AssertionError("unreachable: tenacity either returns or re-raises")
 
 
 def printable(text: str) -> str:

@@ -17,7 +17,6 @@ import procrastinate
 import structlog
 from procrastinate.jobs import Job, Status
 
-from callsense import db
 from callsense.errors import WorkerLostError
 from callsense.pipeline import deliver, stages
 
@@ -28,9 +27,10 @@ log = structlog.get_logger(__name__)
 
 
 async def recover(rt: Runtime, app: procrastinate.App) -> None:
-    """Hand back or give up every job whose worker has been silent for ``db.STALLED_AFTER_SECONDS``."""
+    """Hand back or give up every job whose worker has been silent for ``queue.stalled_after_s``."""
     manager = app.job_manager
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS):
+    silent_s = rt.settings.queue.stalled_after_s
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=silent_s):
         if _runs_again(app, job):
             log.warning("recovering stalled job", job_id=job.id, task=job.task_name)
             await manager.retry_job(job)
@@ -48,7 +48,7 @@ async def recover(rt: Runtime, app: procrastinate.App) -> None:
         )
         await asyncio.to_thread(_give_up, rt, job, reason)
         await manager.finish_job(job, status=Status.FAILED, delete_job=False)
-    await manager.prune_stalled_workers(seconds_since_heartbeat=db.STALLED_AFTER_SECONDS * 4)
+    await manager.prune_stalled_workers(seconds_since_heartbeat=silent_s * 4)
 
 
 def _runs_again(app: procrastinate.App, job: Job) -> bool:

@@ -14,27 +14,24 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-import math
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import procrastinate
 import structlog
 from procrastinate import exceptions as procrastinate_errors
-from procrastinate.jobs import Job
-from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import select, text
 
-from callsense import backoff, db, metrics
+from callsense import metrics
 from callsense.calls import deliveries, source_files
 from callsense.calls.models import Call, utcnow
 from callsense.calls.schemas import CallStatus
 from callsense.config.file_sources import FileSourceSettings
-from callsense.errors import CallGoneError, CRMUnavailableError, LLMUnavailableError, PermanentError
+from callsense.config.queue import QueueSettings
+from callsense.errors import CallGoneError
 from callsense.pipeline import analyse as analyse_stage
 from callsense.pipeline import categorise as categorise_stage
 from callsense.pipeline import deliver as deliver_stage
@@ -42,6 +39,7 @@ from callsense.pipeline import fetch as fetch_stage
 from callsense.pipeline import leftovers, retention, stages, stalled, workers
 from callsense.pipeline import poll as poll_stage
 from callsense.pipeline import transcribe as transcribe_stage
+from callsense.pipeline.retries import DELIVERY_RETRY, RETRY, retry_strategies
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -58,39 +56,6 @@ NEXT_STAGE = {
     CallStatus.received: "fetch",
     CallStatus.fetched: "transcribe",
     CallStatus.transcribed: "analyse",
-}
-
-
-@dataclass(frozen=True)
-class Backoff(BaseRetryStrategy):
-    """Exponential backoff with equal jitter (``callsense.backoff``), or an LLM server's ``Retry-After`` when
-    longer, up to ``cap_seconds``; at most ``max_attempts`` runs; permanent errors are never retried."""
-
-    max_attempts: int
-    base_seconds: float
-    cap_seconds: float
-
-    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        # job.attempts counts the runs before this one: 0 when the first run just failed.
-        if isinstance(exception, PermanentError) or job.attempts + 1 >= self.max_attempts:
-            return None
-        asked = exception.retry_after if isinstance(exception, LLMUnavailableError) else None
-        wait = backoff.wait_s(job.attempts, base_s=self.base_seconds, cap_s=self.cap_seconds)
-        wait = backoff.honouring(asked, wait, cap_s=self.cap_seconds)
-        return RetryDecision(retry_in={"seconds": math.ceil(wait)})
-
-
-# The only retries of fetch and analyse: the download and the LLM client try once per run (a request the LLM
-# server dropped unanswered is sent again at once); docs/service.md's worst cases are checked by test_jobs.
-RETRY = {
-    # A recorder or network blip: keep trying for about half an hour.
-    "fetch": Backoff(max_attempts=10, base_seconds=5, cap_seconds=900),
-    # Transcription fails only on a lost worker or a full disk: a few tries.
-    "transcribe": Backoff(max_attempts=4, base_seconds=10, cap_seconds=300),
-    # An LLM server may be down for a while (a restart, a model being loaded): about an hour.
-    "analyse": Backoff(max_attempts=10, base_seconds=10, cap_seconds=1800),
-    # Re-evaluating categories reads the database only: a few tries ride out a restart of it.
-    "categorise": Backoff(max_attempts=5, base_seconds=5, cap_seconds=300),
 }
 
 
@@ -203,20 +168,6 @@ async def defer_categorise_async(app: procrastinate.App, first: uuid.UUID, last:
     return await _defer_async(app, "categorise", _batch_lock(first, last), first=str(first), last=str(last))
 
 
-@dataclass(frozen=True)
-class DeliveryRetry(BaseRetryStrategy):
-    """The deliver stage decides the wait (the CRM's Retry-After, or jittered backoff) and when to give up
-    (the destination's max age), and says so in ``CRMUnavailableError.retry_after``; other errors (the
-    database gone for a moment) fall back to a plain backoff."""
-
-    fallback: Backoff
-
-    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        if isinstance(exception, CRMUnavailableError) and exception.retry_after is not None:
-            return RetryDecision(retry_in={"seconds": max(1, round(exception.retry_after))})
-        return self.fallback.get_retry_decision(exception=exception, job=job)
-
-
 def defer_delivery(app: procrastinate.App, delivery_id: uuid.UUID | str) -> bool:
     """Queue the delivery; False when a job for it is already waiting."""
     return _defer(app, "deliver", queueing_lock("deliver", delivery_id), delivery_id=str(delivery_id))
@@ -226,9 +177,6 @@ async def defer_delivery_async(app: procrastinate.App, delivery_id: uuid.UUID | 
     return await _defer_async(
         app, "deliver", queueing_lock("deliver", delivery_id), delivery_id=str(delivery_id)
     )
-
-
-DELIVERY_RETRY = DeliveryRetry(fallback=Backoff(max_attempts=20, base_seconds=10, cap_seconds=1800))
 
 
 @blueprint.task(name="deliver", queue="deliver", retry=DELIVERY_RETRY, pass_context=True)
@@ -319,7 +267,7 @@ def reconcile_categories(rt: Runtime, app: procrastinate.App) -> int:
     return categorise_stage.requeue(rt, functools.partial(defer_categorise, app))
 
 
-@blueprint.periodic(cron="* * * * *", periodic_id="recover-stalled")
+# Scheduled by ``build_app``, as often as queue.stalled_after_s asks.
 @blueprint.task(name="recover_stalled", queue="maintenance", pass_context=True)
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
     assert context.app is not None
@@ -369,6 +317,7 @@ def build_app(rt: Runtime) -> procrastinate.App:
     # add_tasks_from moves the blueprint's tasks into the app and renames them in place; a copy keeps
     # ``blueprint`` intact for the next app built in this process (tests, benchmarks).
     app.add_tasks_from(copy.deepcopy(blueprint), namespace="callsense")
+    _configure_queue(app, rt.settings.queue)
     for source in rt.settings.sources.enabled():
         app.periodic(
             cron=source.poll_cron,
@@ -383,6 +332,16 @@ def build_app(rt: Runtime) -> procrastinate.App:
     return app
 
 
+def _configure_queue(app: procrastinate.App, settings: QueueSettings) -> None:
+    """The configured first waits of the stages' retries, and the stalled jobs' recovery schedule."""
+    for task, strategy in retry_strategies(settings.retry_base_s).items():
+        app.tasks[f"callsense:{task}"].retry_strategy = strategy
+    every = settings.recovery_every_s
+    # Procrastinate's cron takes seconds as a sixth field
+    cron = "* * * * *" if every == 60 else f"* * * * * */{every}"
+    app.periodic(cron=cron, periodic_id="recover-stalled")(app.tasks["callsense:recover_stalled"])
+
+
 def queue_names() -> set[str]:
     """Every queue a task is put in, for a worker to take from."""
     return {task.queue for task in blueprint.tasks.values()}
@@ -393,8 +352,8 @@ def worker_options(rt: Runtime, *, queues: list[str] | None, concurrency: int) -
         "queues": queues,
         "concurrency": concurrency,
         "additional_context": {"runtime": rt},
-        "update_heartbeat_interval": workers.HEARTBEAT_SECONDS,
-        "stalled_worker_timeout": db.STALLED_AFTER_SECONDS,
+        "update_heartbeat_interval": rt.settings.queue.heartbeat_s,
+        "stalled_worker_timeout": rt.settings.queue.stalled_after_s,
         "delete_jobs": "successful",
         "worker_middleware": [workers.failures_without_messages],
     }

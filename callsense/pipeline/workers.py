@@ -64,8 +64,6 @@ OUTAGE_PATIENCE_SECONDS = 600.0
 # Pauses between two worker starts while the database stays away: doubling from the first to the longest.
 RESTART_PAUSE_FIRST_SECONDS = 1.0
 RESTART_PAUSE_MAX_SECONDS = 30.0
-# Every worker's, and an API-only serve's, heartbeat: well within db.STALLED_AFTER_SECONDS.
-HEARTBEAT_SECONDS = 5.0
 # Procrastinate's own heartbeat query, told whether the row is still there (stalled-worker pruning deletes
 # the row of a process silent for 2 minutes, e.g. through a long database outage).
 _BEAT = "update procrastinate_workers set last_heartbeat = now() where id = %(worker_id)s returning id"
@@ -144,10 +142,10 @@ async def run_worker_supervised(app: procrastinate.App, options: dict[str, Any])
         pause = min(pause * 2, RESTART_PAUSE_MAX_SECONDS)
 
 
-async def announce_presence(app: procrastinate.App) -> None:
+async def announce_presence(app: procrastinate.App, *, heartbeat_s: float) -> None:
     """Until cancelled, keep this process registered with the queue as a worker that takes no job, with a
-    worker's heartbeat; then unregister it. The heartbeat is this process's own (a queued job would run on
-    any worker), so it is a loop of its own, as Procrastinate's worker's is."""
+    worker's heartbeat every ``heartbeat_s``; then unregister it. The heartbeat is this process's own (a
+    queued job would run on any worker), so it is a loop of its own, as Procrastinate's worker's is."""
     worker_id: int | None = None
     try:
         while True:
@@ -160,7 +158,7 @@ async def announce_presence(app: procrastinate.App) -> None:
                 if not db.unreachable(exc):
                     raise
                 log.warning("database unreachable; retrying", operation="heartbeat")
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(heartbeat_s)
     finally:
         if worker_id is not None:
             with contextlib.suppress(procrastinate_errors.ConnectorException):  # the database may be gone

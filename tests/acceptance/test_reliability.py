@@ -9,7 +9,6 @@ analysis at once: this test is about the queue, and 20 real analyses would cost 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,8 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
+from callsense.config.queue import RetryBases
 from tests.acceptance.test_service import SECRET, recordings, signed  # noqa: F401
 from tests.llm_stub import openai_answering
 from tests.servers import CALLSENSE, callsense_env, free_port
@@ -45,6 +45,16 @@ ANALYSIS = {
 }
 
 
+# The queue's waits made short, so that the same recoveries take seconds: the killed worker's job is taken
+# as stalled 2 s after its last heartbeat (looked for every 4 s, not 30 s and every minute), and the jobs
+# the restart failed run again after 1 s (the least a retry waits), not 5 or 10 s and more.
+QUICK_QUEUE = {
+    "CALLSENSE_QUEUE__HEARTBEAT_S": "0.5",
+    "CALLSENSE_QUEUE__STALLED_AFTER_S": "2",
+    **{f"CALLSENSE_QUEUE__RETRY_BASE_S__{stage.upper()}": "0.5" for stage in RetryBases.model_fields},
+}
+
+
 @pytest.fixture
 def instant_llm() -> Iterator[str]:
     """An OpenAI-compatible LLM server on loopback that always answers json.dumps(ANALYSIS)."""
@@ -52,9 +62,17 @@ def instant_llm() -> Iterator[str]:
         yield url
 
 
-def _restart_postgresql() -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
+def _restart_postgresql(url: str) -> None:
+    """Restart the machine's cluster serving ``url`` (CS_TEST_EXTERNAL_PG may name a private one, so that a
+    run does not pull the shared server from under other tests)."""
+    port = make_url(url).port or 5432
+    listed = subprocess.run(["pg_lsclusters", "--no-header"], check=True, capture_output=True, text=True)
+    version, cluster = next(
+        (fields[0], fields[1])
+        for fields in map(str.split, listed.stdout.splitlines())
+        if fields[2] == str(port)
+    )
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"], check=True)
 
 
 def _query(url: str, sql: str) -> list[Any]:
@@ -83,6 +101,7 @@ def test_killed_worker_and_restarted_database_lose_nothing(
         CALLSENSE_LLM__BACKEND="openai",
         CALLSENSE_LLM__BASE_URL=instant_llm,
         CALLSENSE_LLM__MODEL="instant",
+        **QUICK_QUEUE,
     )
     logs = (tmp_path / "processes.log").open("w")
     port = free_port()
@@ -127,8 +146,8 @@ def test_killed_worker_and_restarted_database_lose_nothing(
         deadline = time.monotonic() + 180
         while _query(external_database_url, "select count(*) from calls where status = 'done'")[0][0] < 5:
             assert time.monotonic() < deadline, "calls are not progressing"
-            time.sleep(1)
-        _restart_postgresql()
+            time.sleep(0.5)
+        _restart_postgresql(external_database_url)
 
         deadline = time.monotonic() + 420
         while True:
@@ -141,7 +160,7 @@ def test_killed_worker_and_restarted_database_lose_nothing(
             assert time.monotonic() < deadline, (
                 f"only {done}/{CALLS} calls done; see {tmp_path / 'processes.log'}"
             )
-            time.sleep(2)
+            time.sleep(0.5)
     finally:
         for process in processes.values():
             if process.poll() is None:

@@ -25,7 +25,7 @@ def rt(tmp_path: Path, database_url: str) -> Iterator[Runtime]:
     runtime.db.close()
 
 
-def _refuse_connections(database_url: str, *, allowed: bool) -> None:
+def refuse_connections(database_url: str, *, allowed: bool) -> None:
     """Cut the database off as a restart does: no new connection, the open ones closed."""
     url = make_url(database_url)
     name = url.database
@@ -48,11 +48,11 @@ def test_a_webhook_while_the_database_is_down_answers_503_with_retry_after(
         body, headers = signed(
             {"call_id": "during-outage", "recording_url": "https://recorder.example/r.wav"}
         )
-        _refuse_connections(database_url, allowed=False)
+        refuse_connections(database_url, allowed=False)
         try:
             refused = client.post("/webhooks/recording", content=body, headers=headers)
         finally:
-            _refuse_connections(database_url, allowed=True)
+            refuse_connections(database_url, allowed=True)
         assert refused.status_code == 503, refused.text
         assert refused.headers["retry-after"] == "10"
         assert refused.json() == {"detail": "the database is unreachable; try again later"}

@@ -291,7 +291,7 @@ def test_calls_of_a_released_schema_are_marked_by_the_upgrade_and_migrated(
     # calls sealed by the ring key of then, loaded into a database without a schema
     settings = _load(SNAPSHOTS / "0005.sql", settings.model_copy(update={"database_url": empty_database_url}))
     database = db.open_database(settings, check=False)
-    db.upgrade(database.engine)
+    db.upgrade(database.engine, stalled_after_s=settings.queue.stalled_after_s)
     database.close()
     rt = open_runtime(settings)
     try:

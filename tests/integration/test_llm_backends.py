@@ -603,7 +603,7 @@ def test_a_busy_server_says_how_long_to_wait(
     retry_after: Callable[[], str | None],
     waits: tuple[float, float] | None,
 ) -> None:
-    # A shared, rate-limited server: its Retry-After reaches the queue's wait (tasks.Backoff).
+    # A shared, rate-limited server: its Retry-After reaches the queue's wait (retries.Backoff).
     def answer(body: dict[str, Any]) -> Reply:
         value = retry_after()
         return status, {"error": "rate limit reached"}, {"Retry-After": value} if value else {}

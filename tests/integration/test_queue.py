@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
@@ -21,6 +22,7 @@ from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config import Settings
+from callsense.config.queue import QueueSettings, RetryBases
 from callsense.errors import LLMUnavailableError
 from callsense.pipeline import ingest, tasks, workers
 from callsense.runtime import Runtime, open_runtime
@@ -275,3 +277,56 @@ def test_a_job_that_fails_for_good_is_logged_without_a_message_that_quotes_the_c
     own = "".join(capsys.readouterr())
     assert caplog.text.count("ended with status: Error") == 2 and CARD not in caplog.text + own
     assert "in _quoting_value_error" in own  # the frames it stopped in
+
+
+QUICK = QueueSettings(heartbeat_s=0.5, stalled_after_s=2, retry_base_s=RetryBases(transcribe=0.5))
+
+
+def test_the_queue_settings_reach_the_workers_the_retries_and_the_recovery_schedule(
+    settings: Settings,
+) -> None:
+    rt = open_runtime(settings.model_copy(update={"queue": QUICK}))
+    try:
+        app = tasks.build_app(rt)
+        assert app.tasks["callsense:transcribe"].retry_strategy == dataclasses.replace(
+            tasks.RETRY["transcribe"], base_seconds=0.5
+        )
+        assert app.tasks["callsense:fetch"].retry_strategy == tasks.RETRY["fetch"]  # left at its default
+        schedule = {key[0]: task.cron for key, task in app.periodic_registry.periodic_tasks.items()}
+        assert schedule["callsense:recover_stalled"] == "* * * * * */4"  # every twice stalled_after_s
+        options = tasks.worker_options(rt, queues=None, concurrency=1)
+        assert (options["update_heartbeat_interval"], options["stalled_worker_timeout"]) == (0.5, 2)
+    finally:
+        rt.db.close()
+    rt = open_runtime(settings)
+    try:
+        default = tasks.build_app(rt)
+        schedule = {key[0]: task.cron for key, task in default.periodic_registry.periodic_tasks.items()}
+        assert schedule["callsense:recover_stalled"] == "* * * * *"
+    finally:
+        rt.db.close()
+
+
+def test_a_job_is_taken_as_stalled_after_the_configured_silence(settings: Settings) -> None:
+    """A worker silent for 3 s: its job is handed back with stalled_after_s 2, not at the default 30."""
+    quick = open_runtime(settings.model_copy(update={"queue": QUICK}))
+    default = open_runtime(settings)
+    try:
+        call_pk = _call_waiting_for(default, CallStatus.fetched, "quiet-worker")
+        job_id = _stalled(default, "transcribe", {"call_pk": call_pk}, runs_before=0)
+        with default.db.transaction() as session:
+            worker_id = session.execute(text("select * from procrastinate_register_worker_v1()")).scalar_one()
+            session.execute(
+                text("update procrastinate_workers set last_heartbeat = now() - interval '3 seconds'")
+            )
+            session.execute(
+                text("update procrastinate_jobs set worker_id = :worker where id = :id"),
+                {"worker": worker_id, "id": job_id},
+            )
+        _recover_stalled(default)
+        assert _job_state(default, job_id) == ("doing", 0)
+        _recover_stalled(quick)
+        assert _job_state(default, job_id) == ("todo", 1)
+    finally:
+        quick.db.close()
+        default.db.close()

@@ -23,6 +23,7 @@ from callsense.backup import pgtools
 from callsense.calls import deliveries
 from callsense.calls import service as calls
 from callsense.config import Settings
+from callsense.config.queue import QueueSettings
 from callsense.errors import SchemaVersionError
 from callsense.pipeline import tasks, workers
 from callsense.runtime import open_runtime
@@ -63,6 +64,9 @@ def database_url(empty_database_url: str) -> str:
     return empty_database_url
 
 
+# A heartbeat every half second: a serve's is seen, and seen to go on, in seconds.
+FAST_HEARTBEAT = QueueSettings(heartbeat_s=0.5, stalled_after_s=2)
+FAST_HEARTBEAT_ENV = {"CALLSENSE_QUEUE__HEARTBEAT_S": "0.5", "CALLSENSE_QUEUE__STALLED_AFTER_S": "2"}
 SNAPSHOT_TOPIC = "Duplicate charge refund"  # tests/crm_calls.ANALYSIS's topic when the snapshots were taken
 
 
@@ -76,7 +80,7 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_database_at_a_released_schema_upgrades_and_reads_back(snapshot: Path, settings: Settings) -> None:
     settings = _load(snapshot, settings)
     database = db.open_database(settings, check=False)
-    before = db.upgrade(database.engine)
+    before = db.upgrade(database.engine, stalled_after_s=settings.queue.stalled_after_s)
     assert before.current == snapshot.stem and db.schema_status(database.engine).up_to_date
     database.close()
 
@@ -103,7 +107,7 @@ def test_a_schema_newer_than_the_code_is_refused_at_start(settings: Settings) ->
     with database.transaction() as session:
         session.execute(text("update alembic_version set version_num = '9999'"))
     with pytest.raises(SchemaVersionError, match="newer than this callsense"):
-        db.upgrade(database.engine)  # never a downgrade
+        db.upgrade(database.engine, stalled_after_s=settings.queue.stalled_after_s)  # never a downgrade
     head = db.schema_status(database.engine).head
     database.close()
     worker = _cli(settings, "worker")
@@ -129,9 +133,8 @@ def test_the_embedded_server_is_upgraded_on_open_and_says_so(settings: Settings)
     _at_revision(settings, "0004")
     database = db.open_database(settings, check=False)
     with capture_logs() as logs:
-        upgraded_from = db.check_schema(
-            database.engine, upgrade_older=True
-        )  # what open_database does for the embedded server
+        # what open_database does for the embedded server
+        upgraded_from = db.check_schema(database.engine, upgrade_older=True, stalled_after_s=30)
     status = db.schema_status(database.engine)
     database.close()
     assert status.up_to_date and upgraded_from == "0004"  # which doctor reports
@@ -143,7 +146,7 @@ def test_the_embedded_server_is_upgraded_on_open_and_says_so(settings: Settings)
     } in logs
 
 
-def _worker_heartbeat(settings: Settings, *, seconds_ago: int) -> None:
+def _worker_heartbeat(settings: Settings, *, seconds_ago: float) -> None:
     """The queue's view of a worker of the version that made the schema: registered as a worker registers,
     then with its last heartbeat ``seconds_ago``."""
     database = db.open_database(settings, check=False)
@@ -174,10 +177,12 @@ def test_an_upgrade_waits_until_the_older_workers_are_stopped(settings: Settings
     database = db.open_database(settings, check=False)
     assert db.schema_status(database.engine).current == "0005"
     with pytest.raises(SchemaVersionError, match="still run on this database"):
-        db.check_schema(database.engine, upgrade_older=True)  # nor does the embedded server's own upgrade
+        db.check_schema(
+            database.engine, upgrade_older=True, stalled_after_s=30
+        )  # nor does the embedded server's own upgrade
     database.close()
 
-    _worker_heartbeat(settings, seconds_ago=db.STALLED_AFTER_SECONDS + 5)  # stopped, or killed long ago
+    _worker_heartbeat(settings, seconds_ago=settings.queue.stalled_after_s + 5)  # stopped, or killed long ago
     upgraded = _cli(settings, "db", "upgrade")
     assert upgraded.returncode == 0 and "schema upgraded from 0005 to" in upgraded.stdout
 
@@ -185,14 +190,15 @@ def test_an_upgrade_waits_until_the_older_workers_are_stopped(settings: Settings
 def _running(settings: Settings) -> int:
     database = db.open_database(settings, check=False)
     try:
-        return db.running_workers(database.engine)
+        return db.running_workers(database.engine, stalled_after_s=settings.queue.stalled_after_s)
     finally:
         database.close()
 
 
 def test_an_upgrade_waits_for_an_api_only_serve_too(settings: Settings, tmp_path: Path) -> None:
     # An API on the old code against the new schema fails its requests: it must be seen as a worker is.
-    env = cli_env(settings)
+    settings = settings.model_copy(update={"queue": FAST_HEARTBEAT})
+    env = {**cli_env(settings), **FAST_HEARTBEAT_ENV}
     with callsense_serve(env, tmp_path / "serve.log", "--worker-concurrency", "0"):
         deadline = time.monotonic() + 30
         while _running(settings) != 1:
@@ -200,7 +206,7 @@ def test_an_upgrade_waits_for_an_api_only_serve_too(settings: Settings, tmp_path
             time.sleep(0.2)
         head = _stamp(settings, "0012")  # as if this serve were the older version, before the upgrade
         try:
-            time.sleep(workers.HEARTBEAT_SECONDS + 1)  # a later heartbeat keeps it counted
+            time.sleep(FAST_HEARTBEAT.stalled_after_s + 0.5)  # later heartbeats keep it counted
             assert _running(settings) == 1
             upgraded = _cli(settings, "db", "upgrade")
             assert upgraded.returncode == 1
@@ -221,13 +227,14 @@ def test_a_presence_pruned_through_an_outage_registers_again(settings: Settings)
 
     async def pruned_then_beating() -> int:
         async with app.open_async():
-            presence = asyncio.create_task(workers.announce_presence(app))
+            beating = workers.announce_presence(app, heartbeat_s=FAST_HEARTBEAT.heartbeat_s)
+            presence = asyncio.create_task(beating)
             await asyncio.sleep(1)
             assert _running(settings) == 1
             # what recover_stalled's pruning does to a process silent for 2 minutes
             await app.job_manager.prune_stalled_workers(seconds_since_heartbeat=0)
             assert _running(settings) == 0
-            await asyncio.sleep(workers.HEARTBEAT_SECONDS + 1)
+            await asyncio.sleep(FAST_HEARTBEAT.heartbeat_s + 1)
             counted = _running(settings)
             presence.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -259,7 +266,7 @@ def test_a_missing_key_file_is_refused_after_an_upgrade_from_before_envelope_enc
     # backup has.
     settings = _load(SNAPSHOTS / "0005.sql", settings)
     database = db.open_database(settings, check=False)
-    db.upgrade(database.engine)
+    db.upgrade(database.engine, stalled_after_s=settings.queue.stalled_after_s)
     database.close()
     settings.resolved_key_file.unlink()
 

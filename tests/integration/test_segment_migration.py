@@ -83,7 +83,7 @@ def _upgraded_from_0012(settings: Settings) -> None:
         command.downgrade(config, "0012")
     database.close()
     database = db.open_database(settings, check=False)
-    db.upgrade(database.engine)
+    db.upgrade(database.engine, stalled_after_s=settings.queue.stalled_after_s)
     database.close()
 
 

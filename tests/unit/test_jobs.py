@@ -5,12 +5,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from callsense import backoff
 from callsense.backends.llm import http as llm_http
 from callsense.config import Settings
 from callsense.errors import BadAudioError, FetchError, LLMUnavailableError
-from callsense.pipeline.tasks import RETRY, Backoff, queueing_lock
+from callsense.pipeline.retries import RETRY, Backoff
+from callsense.pipeline.tasks import queueing_lock
 from callsense.security.tokens import Role
 from tests.conftest import ROOT
 
@@ -147,3 +149,16 @@ def test_one_waiting_job_per_stage_and_call() -> None:
 )
 def test_roles_include_the_ones_below(role: Role, needed: Role, allowed: bool) -> None:
     assert role.allows(needed) is allowed
+
+
+def test_the_stall_timeout_must_span_several_heartbeats_and_the_retry_waits_be_positive() -> None:
+    with pytest.raises(ValidationError, match=r"at least 3 heartbeats \(queue.heartbeat_s 5\)"):
+        Settings(queue={"heartbeat_s": 5, "stalled_after_s": 10})
+    with pytest.raises(ValidationError, match="greater than 0"):
+        Settings(queue={"retry_base_s": {"fetch": 0}})
+    assert Settings(queue={"heartbeat_s": 0.5, "stalled_after_s": 2}).queue.recovery_every_s == 4
+    defaults = Settings().queue
+    assert (defaults.heartbeat_s, defaults.stalled_after_s, defaults.recovery_every_s) == (5, 30, 60)
+    assert {stage: getattr(defaults.retry_base_s, stage) for stage in RETRY} == {
+        stage: strategy.base_seconds for stage, strategy in RETRY.items()
+    }

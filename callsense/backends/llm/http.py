@@ -1,10 +1,10 @@
 """What the HTTP back-ends (Ollama, OpenAI-compatible) share: one POST, and error translation.
 
-One call is one try; the job queue retries the analyse stage (``tasks.RETRY``), so a server that is down costs
+One call is one try; the job queue retries the analyse stage (``RETRY``), so a server that is down costs
 a wait in the queue, not a worker sleeping here; ``timeout_s`` bounds the whole answer, not only each read
 (``http_deadline.py``). Connection failures, timeouts, 5xx, 408 and 429 raise ``LLMUnavailableError``
 (retryable) at once, with the server's ``Retry-After`` when it sent one: a shared, rate-limited server that
-says when to come back is not asked again sooner (``tasks.Backoff``). The one exception: when the server
+says when to come back is not asked again sooner (``retries.Backoff``). The one exception: when the server
 drops the connection without an answer (reset, or closed while the request was being sent), the request is
 sent once more at once. That is what a pooled keep-alive connection looks like when the server closed it just
 as it was reused: the request never reached the model, and failing the stage for it would cost a queue

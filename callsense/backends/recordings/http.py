@@ -8,7 +8,7 @@ Redirects are followed by hand, at most ``max_redirects``, each target checked t
 
 Bodies stream with connect/read timeouts and stop as soon as the size limit is passed. One call is one try:
 timeouts, connection errors and 5xx (also 408 and 429: ``backends.http_status``) raise a retryable
-``FetchError`` and the job queue decides when to try again (``pipeline.tasks.RETRY``), other 4xx are final.
+``FetchError`` and the job queue decides when to try again (``pipeline.retries.RETRY``), other 4xx are final.
 No try is repeated here: each connection is fresh, so there is no stale pooled connection to forgive, and a
 wait here would hold a worker the queue can give to another call. The first bytes must be a known audio
 container (``sniff.py``).
