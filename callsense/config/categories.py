@@ -15,9 +15,7 @@ A rule is one table with one of these keys; ``all``, ``any`` and ``not`` nest ot
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -318,11 +316,38 @@ def _place(location: tuple[int | str, ...]) -> str:
     return place or "category"
 
 
+def _unknown_key(location: tuple[int | str, ...]) -> str:
+    """Says what to write instead of a key the table does not take: pydantic's "Extra inputs are not
+    permitted" left an admin who wrote two rules in one table (``{ said = [...], topic = "..." }``) or
+    mistyped a key guessing."""
+    key, parent = str(location[-1]), location[:-1]
+    model: type[BaseModel] = Category
+    if len(parent) > 1 and parent[-1] == parent[-2] != "not":  # a figure's range: its kind, then its field
+        model = Bounds
+    elif parent and parent[-1] in _KINDS:  # a rule: pydantic puts its kind in front of its keys
+        model = _KINDS[str(parent[-1])]
+    if key in _KINDS and model is Category:
+        return f"'{key}' goes in the rule: rule = {{ {key} = ... }}"
+    if key in _KINDS and model is not Bounds:
+        return (
+            f"'{key}' is another rule (a table holds one): combine them with "
+            f"all = [{{ {parent[-1]} = ... }}, {{ {key} = ... }}] or any = [...]"
+        )
+    keys = ", ".join(field.alias or name for name, field in model.model_fields.items())
+    return f"unknown key '{key}' (the keys here: {keys})"
+
+
 def _problems(exc: ValidationError) -> str:
     # A validator's own words, without pydantic's "Value error, " in front of them (as the settings say it).
     return "; ".join(
         f"{_place(error['loc'])}: "
-        + (str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"])
+        + (
+            str(error["ctx"]["error"])
+            if error["type"] == "value_error"
+            else _unknown_key(error["loc"])
+            if error["type"] == "extra_forbidden"
+            else error["msg"]
+        )
         for error in exc.errors()
     )
 
@@ -348,24 +373,6 @@ def parse_category(raw: Any, *, topics: set[str] | None = None) -> Category:
             f"(analysis.topics: {', '.join(sorted(topics or ()))})"
         )
     return category
-
-
-def parse_rule_text(text: str) -> Any:
-    """A rule written as text: JSON, or TOML as in the settings file (``not = { said = ["..."] }``); the
-    dashboard's form and the API take either. ``parse_category`` validates what it returns."""
-    text = text.strip()
-    if not text:
-        raise CategoryError("the rule is empty")
-    try:
-        parsed = json.loads(text) if text.startswith("{") else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        kind = "JSON" if text.startswith("{") else "TOML"
-        raise CategoryError(f"the rule is not valid {kind}: {exc}") from None
-    # The settings file's line copied whole, 'rule = { not = { said = [...] } }' (or {"rule": ...}): the
-    # rule is its value; it was refused as "a rule is a table with one of the keys ...".
-    if isinstance(parsed, dict) and list(parsed) == ["rule"] and isinstance(parsed["rule"], dict):
-        return parsed["rule"]
-    return parsed
 
 
 def parse_categories(raw: Any, *, topics: set[str] | None = None) -> tuple[Category, ...]:
