@@ -50,7 +50,7 @@ def list_categories() -> None:
     common.out.print(table if found.defined else empty, markup=False)
     done = found.progress
     if not done.finished:
-        common.out.print(f"{done.total - done.done} of {done.total} calls wait to be re-evaluated")
+        common.out.print(_waiting(done.total - done.done, done.total))
 
 
 @app.command()
@@ -100,6 +100,15 @@ def _taxonomy(file: Path, raw: dict[str, Any], settings: Settings) -> set[str]:
             for error in exc.errors()
         )
         raise CategoryError(f"{file}: {problems}") from None
+
+
+def _calls(count: int) -> str:
+    return "1 call" if count == 1 else f"{count:,} calls"
+
+
+def _waiting(waiting: int, total: int) -> str:
+    verb = "waits" if waiting == 1 else "wait"
+    return f"{waiting:,} of {_calls(total)} {verb} to be re-evaluated"
 
 
 def _up_to_date(total: int) -> str:
@@ -153,8 +162,8 @@ def reevaluate(
         else:
             jobs = _queue(rt)
             common.out.print(
-                f"{start.total - start.done} calls to re-evaluate; {jobs} job(s) queued for the workers "
-                "(callsense serve or callsense worker --queue categories)"
+                f"{_calls(start.total - start.done)} to re-evaluate; {jobs} job{'' if jobs == 1 else 's'} "
+                "queued for the workers (callsense serve or callsense worker --queue categories)"
             )
         if not (wait or here):
             return
@@ -167,4 +176,4 @@ def reevaluate(
                 if now.finished:
                     break
                 time.sleep(POLL_SECONDS)
-        common.out.print(f"{now.total} calls evaluated with the categories in force")
+        common.out.print(f"{_calls(now.total)} evaluated with the categories in force")
