@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -30,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from callsense.config.rule_bounds import Bounds, Number, RuleTable, not_a_bool
 from callsense.errors import ConfigError
 
 CATEGORY_NAME_MAX_CHARS = 60
@@ -43,53 +45,11 @@ SentimentName = Literal["Positive", "Neutral", "Negative"]
 OutcomeName = Literal["resolved", "unresolved", "callback_needed", "escalated"]
 
 
-class _Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-# A bound or window in a rule. Finite only: NaN or inf (TOML's ``nan``, ``inf``) would be stored as JSON null,
-# so a dashboard rule read back lost its bound and was skipped ("category skipped") on every call.
-Number = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class Bounds(_Rule):
-    """A range of a figure: above (exclusive) and/or below (exclusive)."""
-
-    above: Number | None = None
-    below: Number | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _a_table(cls, value: Any) -> Any:
-        # "interruptions = 3" is the natural first try; pydantic answered "Input should be a valid dictionary
-        # or instance of Bounds".
-        if isinstance(value, dict | Bounds):
-            return value
-        number = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else "N"
-        raise ValueError(f"a range is a table: {{ above = {number} }}, {{ below = {number} }} or both")
-
-    @model_validator(mode="after")
-    def _some_bound(self) -> Bounds:
-        if self.above is None and self.below is None:
-            raise ValueError("give 'above', 'below' or both")
-        if self.above is not None and self.below is not None and self.above >= self.below:
-            raise ValueError(f"'above' ({self.above}) must be less than 'below' ({self.below})")
-        return self
-
-    def holds(self, value: float) -> bool:
-        return (self.above is None or value > self.above) and (self.below is None or value < self.below)
-
-    def describe(self) -> str:
-        parts = [f"over {self.above:g}" if self.above is not None else "", ""]
-        parts[1] = f"under {self.below:g}" if self.below is not None else ""
-        return " and ".join(part for part in parts if part)
-
-
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-class PhraseRule(_Rule):
+class PhraseRule(RuleTable):
     """Any of ``said`` was said (by ``speaker`` when given; within the first or last seconds when given).
     Matching ignores case, accents and punctuation and keeps to whole words (docs/analytics.md)."""
 
@@ -117,13 +77,13 @@ class PhraseRule(_Rule):
         return self
 
 
-class SentimentRule(_Rule):
+class SentimentRule(RuleTable):
     """The call's sentiment is one of these; with ``speaker``, that speaker's; with ``quarter`` (1-4) too,
     that speaker's in that quarter of the call."""
 
     sentiment: list[SentimentName] = Field(min_length=1)
     speaker: SpeakerName | None = None
-    quarter: int | None = Field(default=None, ge=1, le=4)
+    quarter: Annotated[int, BeforeValidator(not_a_bool)] | None = Field(default=None, ge=1, le=4)
 
     _listed = field_validator("sentiment", mode="before")(_as_list)
 
@@ -134,7 +94,7 @@ class SentimentRule(_Rule):
         return self
 
 
-class TopicRule(_Rule):
+class TopicRule(RuleTable):
     """The call's topic is one of these taxonomy labels (analysis.topics)."""
 
     topic: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
@@ -142,7 +102,7 @@ class TopicRule(_Rule):
     _listed = field_validator("topic", mode="before")(_as_list)
 
 
-class OutcomeRule(_Rule):
+class OutcomeRule(RuleTable):
     """The call's outcome says one of these: resolved, unresolved (resolved is false), callback_needed,
     escalated. A flag the call leaves unsaid (null) is unknown: it never holds, nor does its ``not``."""
 
@@ -151,20 +111,20 @@ class OutcomeRule(_Rule):
     _listed = field_validator("outcome", mode="before")(_as_list)
 
 
-class NonTalkRule(_Rule):
+class NonTalkRule(RuleTable):
     """Seconds nobody talked (the sum of non-talk spans)."""
 
     non_talk_s: Bounds
 
 
-class InterruptionsRule(_Rule):
+class InterruptionsRule(RuleTable):
     """Interruptions by ``speaker``, or by both when not given."""
 
     interruptions: Bounds
     speaker: SpeakerName | None = None
 
 
-class TalkShareRule(_Rule):
+class TalkShareRule(RuleTable):
     """The speaker's share of the talk time, 0 to 1."""
 
     talk_share: Bounds
@@ -178,25 +138,25 @@ class TalkShareRule(_Rule):
         return value
 
 
-class DurationRule(_Rule):
+class DurationRule(RuleTable):
     """Seconds of audio."""
 
     duration_s: Bounds
 
 
-class AllRule(_Rule):
+class AllRule(RuleTable):
     """Every rule holds."""
 
     all_: list[Rule] = Field(alias="all", min_length=1)
 
 
-class AnyRule(_Rule):
+class AnyRule(RuleTable):
     """At least one rule holds."""
 
     any_: list[Rule] = Field(alias="any", min_length=1)
 
 
-class NotRule(_Rule):
+class NotRule(RuleTable):
     """The rule is false: with a phrase, the phrase was not said (as the phrase rule narrows it). Where the
     rule is unknown on a call (``calls.categorise.Verdict``), so is its ``not``."""
 

@@ -482,6 +482,19 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
             "category 'Bad': rule.non_talk_s.above: Input should be a finite number",
         ),
         ({"name": "Bad", "rule": {"said": "x", "first_s": float("inf")}}, "first_s: Input should be a"),
+        # TOML's true read as the number 1: the first second, a bound of 1, the first quarter
+        (
+            {"name": "Bad", "rule": {"said": "x", "first_s": True}},
+            "category 'Bad': rule.said.first_s: a number is expected here, not true or false",
+        ),
+        (
+            {"name": "Bad", "rule": {"non_talk_s": {"above": True}}},
+            "rule.non_talk_s.above: a number is expected",
+        ),
+        (
+            {"name": "Bad", "rule": {"sentiment": "Negative", "speaker": "agent", "quarter": True}},
+            "rule.sentiment.quarter: a number is expected here, not true or false",
+        ),
         (
             {"name": "Bad", "rule": {"outcome": "solved"}},
             "rule.outcome[0]: Input should be 'resolved', 'unres",
@@ -489,7 +502,8 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
         ({"name": "Bad", "rule": {"all": []}}, "List should have at least 1"),
         (
             {"name": "Bad", "rule": {"said": "x", "speakr": "agent"}},
-            "category 'Bad': rule.said.speakr: unknown key 'speakr' (the keys here: said, speaker, first_s, last_s)",
+            "category 'Bad': rule.said.speakr: unknown key 'speakr' "
+            "(the keys here: said, speaker, first_s, last_s)",
         ),
         ({"name": "", "rule": {"said": "x"}}, "a category without a name"),
         ({"name": "<script>", "rule": {"said": "x"}}, "String should match pattern"),
