@@ -163,7 +163,7 @@ class NotRule(RuleTable):
     not_: Rule = Field(alias="not")
 
 
-_KINDS = {
+_KINDS: dict[str, type[RuleTable]] = {
     "said": PhraseRule,
     "sentiment": SentimentRule,
     "topic": TopicRule,
