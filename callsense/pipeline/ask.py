@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from callsense.backends.llm.answers import ask_json
 from callsense.backends.llm.base import CHAT_TEMPLATE_OVERHEAD_TOKENS, JSONRequest, LLMBackend
 from callsense.calls import service as calls
-from callsense.calls.schemas import Segment
+from callsense.calls.models import Call
+from callsense.calls.schemas import CallStatus, Segment
 from callsense.errors import ConfigError, NoTranscriptError
 from callsense.pipeline.prompts import defuse
 from callsense.pipeline.quotes import CheckedQuote, CitedQuote, check_quotes
@@ -258,6 +259,17 @@ def ask_about_call(rt: Runtime, *, call_id: str, question: str, actor: str, via:
         call = calls.get(session=session, call_id=call_id)
         segments = calls.read_segments(call=call, keyring=rt.keyring)
         if not any(segment.text.strip() for segment in segments):
-            raise NoTranscriptError("this call has no transcript to ask about")
+            raise NoTranscriptError(f"call '{call_id}' has no transcript to ask about: {_why_no_words(call)}")
         calls.add_event(session=session, call_pk=call.id, stage=via, kind="asked", actor=actor)
     return answer_question(segments=segments, question=question, llm=rt.llm)
+
+
+def _why_no_words(call: Call) -> str:
+    """What the asker can do about a call without words: wait, mend the recording, or nothing."""
+    if call.text_purged_at is not None:
+        return "its text was purged by the retention policy (retention.text_days)"
+    if call.status == CallStatus.failed:
+        return f"it failed ({call.status_detail}); process it again once that is mended"
+    if call.status in (CallStatus.received, CallStatus.fetched):
+        return f"it is not transcribed yet (status {call.status}); ask again when it is done"
+    return "nobody speaks in its recording"

@@ -23,10 +23,12 @@ from callsense.backends.llm.embedded import EmbeddedLLM, EmbeddedOptions
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Event
+from callsense.calls.schemas import CallStatus
 from callsense.cli.main import app as cli
 from callsense.config import Settings
+from callsense.errors import NoTranscriptError
 from callsense.pipeline import tasks
-from callsense.pipeline.ask import NOT_SUPPORTED, answer_question
+from callsense.pipeline.ask import NOT_SUPPORTED, answer_question, ask_about_call
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -261,6 +263,39 @@ def test_the_command_line_prints_the_answer_and_the_supporting_turns(
     assert re.search(r"6\s*│\s*0:25\s*│\s*agent\s*│\s*I have issued a full refund of \$49", shown.stdout)
     assert too_long.exit_code == 1 and "1 to 300 characters" in too_long.output
     assert [event.actor for event in _events(rt, "demo-cancel-es")] == [f"cli:{getpass.getuser()}"]
+
+
+@pytest.mark.parametrize(
+    ("status", "detail", "why"),
+    [
+        (
+            "failed",
+            "fetch: the file holds text instead of audio",
+            "it failed (fetch: the file holds text instead of audio); process it again once that is mended",
+        ),
+        ("received", None, "it is not transcribed yet (status received); ask again when it is done"),
+        ("no_speech", None, "nobody speaks in its recording"),
+    ],
+)
+def test_asking_about_a_call_without_words_says_why(
+    rt: Runtime, status: str, detail: str | None, why: str
+) -> None:
+    """It said "this call has no transcript to ask about", the same for a failed call, one still in the queue
+    and a silent one."""
+    call_id = f"wordless-{status}"
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id=call_id,
+            source="/nowhere.wav",
+            shown_source="nowhere.wav",
+            details=calls.CallDetails(),
+        )
+        calls.set_status(session=session, call=call, status=CallStatus(status), detail=detail)
+    with pytest.raises(NoTranscriptError) as refused:
+        ask_about_call(rt, call_id=call_id, question=QUESTION, actor="cli:test", via="cli")
+    assert str(refused.value) == f"call '{call_id}' has no transcript to ask about: {why}"
 
 
 # --- the bundled model ------------------------------------------------------------------------------------
