@@ -59,11 +59,13 @@ def check(
         Path, typer.Argument(exists=True, dir_okay=False, help="A TOML file with \\[\\[categories]] tables.")
     ],
 ) -> None:
-    """Validate the categories of a TOML file against the rule language and the taxonomy in force.
+    """Validate the categories of a TOML file against the rule language and the taxonomy.
 
     FILE is the settings file, or a file of categories only; nothing is changed.
 
-    Exit code 1 names every problem."""
+    The taxonomy is FILE's own \\[\\[analysis.topics]] when it lists them, else the one in force.
+
+    Exit code 0 lists each category in words; exit code 1 names every problem."""
     from callsense.calls.categorise import describe
 
     settings = common.settings()

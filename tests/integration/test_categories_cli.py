@@ -120,3 +120,8 @@ def test_checking_a_settings_file_reads_its_own_taxonomy(tmp_path: Path) -> None
     assert broken.exit_code == 1 and "analysis.topics.0: the label 'Roaming' needs a description" in (
         broken.output.replace("\n", " ")
     )
+    # --help says so (it said "the taxonomy in force", which this file's check does not use)
+    shown = runner.invoke(app, ["categories", "check", "--help"], env={"COLUMNS": "200"})
+    assert "The taxonomy is FILE's own [[analysis.topics]] when it lists them, else the one in force." in (
+        shown.output
+    )
