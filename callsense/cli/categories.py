@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 import tomllib
 from pathlib import Path
@@ -76,8 +77,14 @@ def check(
         common.err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(common.EXIT_PERMANENT) from None
     if "categories" not in raw:
+        # "[[category]]" or "[[Categories]]" read as "no categories" with no word about the misspelt table
+        near = difflib.get_close_matches("categories", [key.lower() for key in raw], n=1, cutoff=0.7)
+        misspelt = [key for key in raw if near and key.lower() == near[0]]
+        hint = f" (it has [[{misspelt[0]}]]: the tables are named [[categories]])" if misspelt else ""
         common.err.print(
-            f"[bold red]error:[/] {file} has no {escape('[[categories]]')}", highlight=False, soft_wrap=True
+            f"[bold red]error:[/] {file} has no {escape('[[categories]]' + hint)}",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(common.EXIT_PERMANENT)
     with common.errors_as_exit():

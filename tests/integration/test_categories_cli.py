@@ -65,6 +65,13 @@ def test_categories_from_the_command_line(
     empty = tmp_path / "empty.toml"
     empty.write_text("log_level = 'INFO'\n", encoding="utf-8")
     assert "has no [[categories]]" in runner.invoke(app, ["categories", "check", str(empty)]).output
+    singular = tmp_path / "singular.toml"
+    singular.write_text('[[category]]\nname = "Long hold"\nrule = { non_talk_s = { above = 60 } }\n')
+    misspelt = runner.invoke(app, ["categories", "check", str(singular)], env={"COLUMNS": "200"})
+    assert misspelt.exit_code == 1
+    assert (
+        "has no [[categories]] (it has [[category]]: the tables are named [[categories]])" in misspelt.output
+    )
 
 
 def test_one_call_is_counted_as_one(
