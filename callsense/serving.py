@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from callsense.calls import access, actions, categories, deliveries
-from callsense.config.categories import parse_rule_text
+from callsense.config.rule_text import parse_rule_text
 from callsense.errors import UnsatisfiableRangeError
 from callsense.pipeline import categorise, tasks
 from callsense.runtime import Runtime

@@ -22,8 +22,9 @@ def ask(
 
     Quotes not found in the transcript are never shown; without one the answer says it is not supported.
 
-    Asking is audited (an 'asked' event by 'cli:' and your user name); neither the question nor the answer
-    is stored.
+    Asking is audited: an 'asked' event by 'cli:' and your user name.
+
+    Neither the question nor the answer is stored.
     """
     from pydantic import TypeAdapter, ValidationError
 

@@ -121,9 +121,12 @@ def backup_create(
 ) -> None:
     """Back up the database (pg_dump), the recordings it names and the key ring, with SHA-256 sums of all.
 
-    The key ring is sealed with a passphrase inside DIR, or written to --key-out; never in clear in DIR. The
-    manifest of sums is sealed by the key ring. A backup that fails midway is removed.
-    Exit codes: 0 done, 1 refused or failed, 75 the database is unreachable (try again later)."""
+    The key ring is sealed with a passphrase inside DIR, or written to --key-out; never in clear in DIR.
+
+    The manifest of sums is sealed by the key ring. A backup that fails midway is removed.
+
+    Exit codes: 0 done, 1 refused or failed, 75 the database is unreachable (try again later).
+    """
     from callsense.backup import archive, destination
 
     settings = common.settings()
@@ -168,8 +171,10 @@ def backup_verify(
 ) -> None:
     """Check the manifest's seal with the backup's key ring, then every file against the manifest's sums.
 
-    The key ring: the sealed one in DIR opened with its passphrase, or --key-file. Exit codes: 0 intact,
-    1 altered, damaged, incomplete or the key ring does not fit."""
+    The key ring: the sealed one in DIR opened with its passphrase, or --key-file.
+
+    Exit codes: 0 intact, 1 altered, damaged, incomplete or the key ring does not fit.
+    """
     from callsense.backup import archive
 
     passphrase = _backup_passphrase(directory, key_file=key_file, passphrase_file=passphrase_file)
@@ -215,9 +220,12 @@ def backup_restore(
     """Check a backup's seal and sums, then restore its database, recordings and key ring (added to the key
     file). Shows the backup against the database it goes into first.
 
-    Refuses an altered or damaged backup, a wrong passphrase or key file, a database that is not empty unless
-    --force, and one holding calls newer than the backup unless --replace-newer.
-    Exit codes: 0 restored, 1 refused or failed, 75 the database is unreachable."""
+    Refuses an altered or damaged backup, and a wrong passphrase or key file.
+
+    Refuses a database that is not empty unless --force; one newer than the backup unless --replace-newer.
+
+    Exit codes: 0 restored, 1 refused or failed, 75 the database is unreachable.
+    """
     from callsense.backup import archive
 
     settings = common.settings()

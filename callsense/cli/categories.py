@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 import tomllib
 from pathlib import Path
@@ -50,7 +51,7 @@ def list_categories() -> None:
     common.out.print(table if found.defined else empty, markup=False)
     done = found.progress
     if not done.finished:
-        common.out.print(f"{done.total - done.done} of {done.total} calls wait to be re-evaluated")
+        common.out.print(_waiting(done.total - done.done, done.total))
 
 
 @app.command()
@@ -59,11 +60,13 @@ def check(
         Path, typer.Argument(exists=True, dir_okay=False, help="A TOML file with \\[\\[categories]] tables.")
     ],
 ) -> None:
-    """Validate the categories of a TOML file against the rule language and the taxonomy in force.
+    """Validate the categories of a TOML file against the rule language and the taxonomy.
 
     FILE is the settings file, or a file of categories only; nothing is changed.
 
-    Exit code 1 names every problem."""
+    The taxonomy is FILE's own \\[\\[analysis.topics]] when it lists them, else the one in force.
+
+    Exit code 0 lists each category in words; exit code 1 names every problem."""
     from callsense.calls.categorise import describe
 
     settings = common.settings()
@@ -74,8 +77,14 @@ def check(
         common.err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(common.EXIT_PERMANENT) from None
     if "categories" not in raw:
+        # "[[category]]" or "[[Categories]]" read as "no categories" with no word about the misspelt table
+        near = difflib.get_close_matches("categories", [key.lower() for key in raw], n=1, cutoff=0.7)
+        misspelt = [key for key in raw if near and key.lower() == near[0]]
+        hint = f" (it has [[{misspelt[0]}]]: the tables are named [[categories]])" if misspelt else ""
         common.err.print(
-            f"[bold red]error:[/] {file} has no {escape('[[categories]]')}", highlight=False, soft_wrap=True
+            f"[bold red]error:[/] {file} has no {escape('[[categories]]' + hint)}",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(common.EXIT_PERMANENT)
     with common.errors_as_exit():
@@ -100,6 +109,15 @@ def _taxonomy(file: Path, raw: dict[str, Any], settings: Settings) -> set[str]:
             for error in exc.errors()
         )
         raise CategoryError(f"{file}: {problems}") from None
+
+
+def _calls(count: int) -> str:
+    return "1 call" if count == 1 else f"{count:,} calls"
+
+
+def _waiting(waiting: int, total: int) -> str:
+    verb = "waits" if waiting == 1 else "wait"
+    return f"{waiting:,} of {_calls(total)} {verb} to be re-evaluated"
 
 
 def _up_to_date(total: int) -> str:
@@ -153,8 +171,8 @@ def reevaluate(
         else:
             jobs = _queue(rt)
             common.out.print(
-                f"{start.total - start.done} calls to re-evaluate; {jobs} job(s) queued for the workers "
-                "(callsense serve or callsense worker --queue categories)"
+                f"{_calls(start.total - start.done)} to re-evaluate; {jobs} job{'' if jobs == 1 else 's'} "
+                "queued for the workers (callsense serve or callsense worker --queue categories)"
             )
         if not (wait or here):
             return
@@ -167,4 +185,4 @@ def reevaluate(
                 if now.finished:
                     break
                 time.sleep(POLL_SECONDS)
-        common.out.print(f"{now.total} calls evaluated with the categories in force")
+        common.out.print(f"{_calls(now.total)} evaluated with the categories in force")

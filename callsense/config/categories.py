@@ -15,13 +15,12 @@ A rule is one table with one of these keys; ``all``, ``any`` and ``not`` nest ot
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -32,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from callsense.config.rule_bounds import Bounds, Number, RuleTable, not_a_bool
 from callsense.errors import ConfigError
 
 CATEGORY_NAME_MAX_CHARS = 60
@@ -45,53 +45,11 @@ SentimentName = Literal["Positive", "Neutral", "Negative"]
 OutcomeName = Literal["resolved", "unresolved", "callback_needed", "escalated"]
 
 
-class _Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-# A bound or window in a rule. Finite only: NaN or inf (TOML's ``nan``, ``inf``) would be stored as JSON null,
-# so a dashboard rule read back lost its bound and was skipped ("category skipped") on every call.
-Number = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class Bounds(_Rule):
-    """A range of a figure: above (exclusive) and/or below (exclusive)."""
-
-    above: Number | None = None
-    below: Number | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _a_table(cls, value: Any) -> Any:
-        # "interruptions = 3" is the natural first try; pydantic answered "Input should be a valid dictionary
-        # or instance of Bounds".
-        if isinstance(value, dict | Bounds):
-            return value
-        number = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else "N"
-        raise ValueError(f"a range is a table: {{ above = {number} }}, {{ below = {number} }} or both")
-
-    @model_validator(mode="after")
-    def _some_bound(self) -> Bounds:
-        if self.above is None and self.below is None:
-            raise ValueError("give 'above', 'below' or both")
-        if self.above is not None and self.below is not None and self.above >= self.below:
-            raise ValueError(f"'above' ({self.above}) must be less than 'below' ({self.below})")
-        return self
-
-    def holds(self, value: float) -> bool:
-        return (self.above is None or value > self.above) and (self.below is None or value < self.below)
-
-    def describe(self) -> str:
-        parts = [f"over {self.above:g}" if self.above is not None else "", ""]
-        parts[1] = f"under {self.below:g}" if self.below is not None else ""
-        return " and ".join(part for part in parts if part)
-
-
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-class PhraseRule(_Rule):
+class PhraseRule(RuleTable):
     """Any of ``said`` was said (by ``speaker`` when given; within the first or last seconds when given).
     Matching ignores case, accents and punctuation and keeps to whole words (docs/analytics.md)."""
 
@@ -119,13 +77,13 @@ class PhraseRule(_Rule):
         return self
 
 
-class SentimentRule(_Rule):
+class SentimentRule(RuleTable):
     """The call's sentiment is one of these; with ``speaker``, that speaker's; with ``quarter`` (1-4) too,
     that speaker's in that quarter of the call."""
 
     sentiment: list[SentimentName] = Field(min_length=1)
     speaker: SpeakerName | None = None
-    quarter: int | None = Field(default=None, ge=1, le=4)
+    quarter: Annotated[int, BeforeValidator(not_a_bool)] | None = Field(default=None, ge=1, le=4)
 
     _listed = field_validator("sentiment", mode="before")(_as_list)
 
@@ -136,7 +94,7 @@ class SentimentRule(_Rule):
         return self
 
 
-class TopicRule(_Rule):
+class TopicRule(RuleTable):
     """The call's topic is one of these taxonomy labels (analysis.topics)."""
 
     topic: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
@@ -144,7 +102,7 @@ class TopicRule(_Rule):
     _listed = field_validator("topic", mode="before")(_as_list)
 
 
-class OutcomeRule(_Rule):
+class OutcomeRule(RuleTable):
     """The call's outcome says one of these: resolved, unresolved (resolved is false), callback_needed,
     escalated. A flag the call leaves unsaid (null) is unknown: it never holds, nor does its ``not``."""
 
@@ -153,20 +111,20 @@ class OutcomeRule(_Rule):
     _listed = field_validator("outcome", mode="before")(_as_list)
 
 
-class NonTalkRule(_Rule):
+class NonTalkRule(RuleTable):
     """Seconds nobody talked (the sum of non-talk spans)."""
 
     non_talk_s: Bounds
 
 
-class InterruptionsRule(_Rule):
+class InterruptionsRule(RuleTable):
     """Interruptions by ``speaker``, or by both when not given."""
 
     interruptions: Bounds
     speaker: SpeakerName | None = None
 
 
-class TalkShareRule(_Rule):
+class TalkShareRule(RuleTable):
     """The speaker's share of the talk time, 0 to 1."""
 
     talk_share: Bounds
@@ -180,32 +138,32 @@ class TalkShareRule(_Rule):
         return value
 
 
-class DurationRule(_Rule):
+class DurationRule(RuleTable):
     """Seconds of audio."""
 
     duration_s: Bounds
 
 
-class AllRule(_Rule):
+class AllRule(RuleTable):
     """Every rule holds."""
 
     all_: list[Rule] = Field(alias="all", min_length=1)
 
 
-class AnyRule(_Rule):
+class AnyRule(RuleTable):
     """At least one rule holds."""
 
     any_: list[Rule] = Field(alias="any", min_length=1)
 
 
-class NotRule(_Rule):
+class NotRule(RuleTable):
     """The rule is false: with a phrase, the phrase was not said (as the phrase rule narrows it). Where the
     rule is unknown on a call (``calls.categorise.Verdict``), so is its ``not``."""
 
     not_: Rule = Field(alias="not")
 
 
-_KINDS = {
+_KINDS: dict[str, type[RuleTable]] = {
     "said": PhraseRule,
     "sentiment": SentimentRule,
     "topic": TopicRule,
@@ -318,11 +276,38 @@ def _place(location: tuple[int | str, ...]) -> str:
     return place or "category"
 
 
+def _unknown_key(location: tuple[int | str, ...]) -> str:
+    """Says what to write instead of a key the table does not take: pydantic's "Extra inputs are not
+    permitted" left an admin who wrote two rules in one table (``{ said = [...], topic = "..." }``) or
+    mistyped a key guessing."""
+    key, parent = str(location[-1]), location[:-1]
+    model: type[BaseModel] = Category
+    if len(parent) > 1 and parent[-1] == parent[-2] != "not":  # a figure's range: its kind, then its field
+        model = Bounds
+    elif parent and parent[-1] in _KINDS:  # a rule: pydantic puts its kind in front of its keys
+        model = _KINDS[str(parent[-1])]
+    if key in _KINDS and model is Category:
+        return f"'{key}' goes in the rule: rule = {{ {key} = ... }}"
+    if key in _KINDS and model is not Bounds:
+        return (
+            f"'{key}' is another rule (a table holds one): combine them with "
+            f"all = [{{ {parent[-1]} = ... }}, {{ {key} = ... }}] or any = [...]"
+        )
+    keys = ", ".join(field.alias or name for name, field in model.model_fields.items())
+    return f"unknown key '{key}' (the keys here: {keys})"
+
+
 def _problems(exc: ValidationError) -> str:
     # A validator's own words, without pydantic's "Value error, " in front of them (as the settings say it).
     return "; ".join(
         f"{_place(error['loc'])}: "
-        + (str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"])
+        + (
+            str(error["ctx"]["error"])
+            if error["type"] == "value_error"
+            else _unknown_key(error["loc"])
+            if error["type"] == "extra_forbidden"
+            else error["msg"]
+        )
         for error in exc.errors()
     )
 
@@ -348,24 +333,6 @@ def parse_category(raw: Any, *, topics: set[str] | None = None) -> Category:
             f"(analysis.topics: {', '.join(sorted(topics or ()))})"
         )
     return category
-
-
-def parse_rule_text(text: str) -> Any:
-    """A rule written as text: JSON, or TOML as in the settings file (``not = { said = ["..."] }``); the
-    dashboard's form and the API take either. ``parse_category`` validates what it returns."""
-    text = text.strip()
-    if not text:
-        raise CategoryError("the rule is empty")
-    try:
-        parsed = json.loads(text) if text.startswith("{") else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        kind = "JSON" if text.startswith("{") else "TOML"
-        raise CategoryError(f"the rule is not valid {kind}: {exc}") from None
-    # The settings file's line copied whole, 'rule = { not = { said = [...] } }' (or {"rule": ...}): the
-    # rule is its value; it was refused as "a rule is a table with one of the keys ...".
-    if isinstance(parsed, dict) and list(parsed) == ["rule"] and isinstance(parsed["rule"], dict):
-        return parsed["rule"]
-    return parsed
 
 
 def parse_categories(raw: Any, *, topics: set[str] | None = None) -> tuple[Category, ...]:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from callsense.backends.llm.answers import ask_json
 from callsense.backends.llm.base import CHAT_TEMPLATE_OVERHEAD_TOKENS, JSONRequest, LLMBackend
 from callsense.calls import service as calls
+from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, Segment
 from callsense.errors import ConfigError, NoTranscriptError
 from callsense.pipeline.prompts import defuse
@@ -42,7 +43,6 @@ QuestionText = Annotated[
 """A question as the API, the dashboard and the command line accept it."""
 NOT_SUPPORTED = "The transcript does not support an answer: no passage the model cited was found in the call."
 NO_ANSWER = "The model gave no valid answer. Ask again, or put the question differently."
-NO_SPEECH = "no speech was recognised in this call: there is nothing to ask about (the LLM was not asked)"
 NO_TRANSCRIPT = "this call has no transcript to ask about"
 
 
@@ -263,7 +263,7 @@ def ask_about_call(rt: Runtime, *, call_id: str, question: str, actor: str, via:
     with rt.db.transaction() as session:
         call = calls.get(session=session, call_id=call_id)
         segments = calls.read_segments(call=call, keyring=rt.keyring)
-        unasked = _nothing_to_ask(CallStatus(call.status), segments)
+        unasked = _nothing_to_ask(call, segments)
         calls.add_event(
             session=session, call_pk=call.id, stage=via, kind="asked", actor=actor, detail=unasked
         )
@@ -272,8 +272,20 @@ def ask_about_call(rt: Runtime, *, call_id: str, question: str, actor: str, via:
     return answer_question(segments=segments, question=question, llm=rt.llm)
 
 
-def _nothing_to_ask(status: CallStatus, segments: list[Segment]) -> str | None:
-    """Why the call cannot be asked about, or None when its transcript holds a word."""
+def _nothing_to_ask(call: Call, segments: list[Segment]) -> str | None:
+    """Why the call cannot be asked about (the LLM is not asked: it would answer from nothing), or None when
+    its transcript holds a word ("[inaudible]" alone is none)."""
     if any(has_words(segment.text) for segment in segments):
         return None
-    return NO_SPEECH if status is CallStatus.no_speech else NO_TRANSCRIPT
+    return f"call '{call.call_id}' has no transcript to ask about: {_why_no_words(call)}"
+
+
+def _why_no_words(call: Call) -> str:
+    """What the asker can do about a call without words: wait, mend the recording, or nothing."""
+    if call.text_purged_at is not None:
+        return "its text was purged by the retention policy (retention.text_days)"
+    if call.status == CallStatus.failed:
+        return f"it failed ({call.status_detail}); process it again once that is mended"
+    if call.status in (CallStatus.received, CallStatus.fetched):
+        return f"it is not transcribed yet (status {call.status}); ask again when it is done"
+    return "nobody speaks in its recording"

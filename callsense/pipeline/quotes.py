@@ -94,6 +94,25 @@ def _span(quote: str, turn_text: str) -> str | None:
     first, last = haystack.origin[at], haystack.origin[at + len(needle) - 1]
     while last + 1 < len(turn_text) and unicodedata.category(turn_text[last + 1]).startswith("M"):
         last += 1  # the marks on the last letter, dropped when folding, belong to the quote
+    return _closed(turn_text, first, last)
+
+
+def _closed(turn_text: str, first: int, last: int) -> str:
+    """The stretch widened over the brackets it opens or closes (punctuation is not matched): a redacted
+    name is quoted "[NAME]", never "[NAME" (or "NAME]" when the quote begins with it)."""
+
+    def unclosed(stretch: str) -> int:
+        kinds = [unicodedata.category(char) for char in stretch]
+        return sum(kind in ("Ps", "Pi") for kind in kinds) - sum(kind in ("Pe", "Pf") for kind in kinds)
+
+    while last + 1 < len(turn_text) and unicodedata.category(turn_text[last + 1]) in ("Pe", "Pf"):
+        if unclosed(turn_text[first : last + 1]) <= 0:
+            break
+        last += 1
+    while first > 0 and unicodedata.category(turn_text[first - 1]) in ("Ps", "Pi"):
+        if unclosed(turn_text[first : last + 1]) >= 0:
+            break
+        first -= 1
     return turn_text[first : last + 1]
 
 

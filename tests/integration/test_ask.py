@@ -26,9 +26,9 @@ from callsense.calls.models import Call, Event
 from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.cli.main import app as cli
 from callsense.config import Settings
-from callsense.errors import LLMUnavailableError
+from callsense.errors import LLMUnavailableError, NoTranscriptError
 from callsense.pipeline import tasks
-from callsense.pipeline.ask import NO_SPEECH, NOT_SUPPORTED, answer_question
+from callsense.pipeline.ask import NOT_SUPPORTED, answer_question, ask_about_call
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -211,10 +211,15 @@ def test_a_call_without_speech_is_answered_without_the_llm_and_the_asking_is_aud
     response = _client(app).post(
         f"/calls/{no_speech}/ask", json={"question": QUESTION}, headers=bearer[Role.analyst]
     )
-    assert (response.status_code, response.json()) == (404, {"detail": NO_SPEECH})
+    said = _nobody_speaks(no_speech)
+    assert (response.status_code, response.json()) == (404, {"detail": said})
     assert _llm_requests(rt) == asked_before
     asked = [event for event in _events(rt, no_speech) if event.stage == "api"]
-    assert [(event.actor, event.detail) for event in asked] == [("api-analyst", NO_SPEECH)]
+    assert [(event.actor, event.detail) for event in asked] == [("api-analyst", said)]
+
+
+def _nobody_speaks(call_id: str) -> str:
+    return f"call '{call_id}' has no transcript to ask about: nobody speaks in its recording"
 
 
 def test_a_question_with_a_key_it_does_not_declare_is_refused_naming_the_key(
@@ -341,9 +346,10 @@ def test_the_command_line_says_a_call_without_speech_has_nothing_to_ask_about(
     }.items():
         monkeypatch.setenv(name, value)
     refused = CliRunner().invoke(cli, ["ask", no_speech, QUESTION])
-    assert refused.exit_code == 1 and f"error: {NO_SPEECH}" in " ".join(refused.output.split())
+    said = _nobody_speaks(no_speech)
+    assert refused.exit_code == 1 and f"error: {said}" in " ".join(refused.output.split())
     asked = [event for event in _events(rt, no_speech) if event.stage == "cli"]
-    assert [(event.actor, event.detail) for event in asked] == [(f"cli:{getpass.getuser()}", NO_SPEECH)]
+    assert [(event.actor, event.detail) for event in asked] == [(f"cli:{getpass.getuser()}", said)]
 
 
 def test_the_command_line_prints_the_answer_and_the_supporting_turns(
@@ -369,6 +375,39 @@ def test_the_command_line_prints_the_answer_and_the_supporting_turns(
     assert re.search(r"6\s*│\s*0:25\s*│\s*agent\s*│\s*I have issued a full refund of \$49", shown.stdout)
     assert too_long.exit_code == 1 and "1 to 300 characters" in too_long.output
     assert [event.actor for event in _events(rt, "demo-cancel-es")] == [f"cli:{getpass.getuser()}"]
+
+
+@pytest.mark.parametrize(
+    ("status", "detail", "why"),
+    [
+        (
+            "failed",
+            "fetch: the file holds text instead of audio",
+            "it failed (fetch: the file holds text instead of audio); process it again once that is mended",
+        ),
+        ("received", None, "it is not transcribed yet (status received); ask again when it is done"),
+        ("no_speech", None, "nobody speaks in its recording"),
+    ],
+)
+def test_asking_about_a_call_without_words_says_why(
+    rt: Runtime, status: str, detail: str | None, why: str
+) -> None:
+    """It said "this call has no transcript to ask about", the same for a failed call, one still in the queue
+    and a silent one."""
+    call_id = f"wordless-{status}"
+    with rt.db.transaction() as session:
+        call, _ = calls.get_or_create(
+            session=session,
+            keyring=rt.keyring,
+            call_id=call_id,
+            source="/nowhere.wav",
+            shown_source="nowhere.wav",
+            details=calls.CallDetails(),
+        )
+        calls.set_status(session=session, call=call, status=CallStatus(status), detail=detail)
+    with pytest.raises(NoTranscriptError) as refused:
+        ask_about_call(rt, call_id=call_id, question=QUESTION, actor="cli:test", via="cli")
+    assert str(refused.value) == f"call '{call_id}' has no transcript to ask about: {why}"
 
 
 # --- the bundled model ------------------------------------------------------------------------------------

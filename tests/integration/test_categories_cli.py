@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from callsense.cli.main import app
 from callsense.config import load_settings
 from callsense.runtime import open_runtime
-from tests.dashboard_seed import seed
+from tests.dashboard_seed import SEEDS, seed
 
 CATEGORIES = [{"name": "Refund given", "rule": {"said": "full refund", "speaker": "agent"}}]
 
@@ -65,6 +65,34 @@ def test_categories_from_the_command_line(
     empty = tmp_path / "empty.toml"
     empty.write_text("log_level = 'INFO'\n", encoding="utf-8")
     assert "has no [[categories]]" in runner.invoke(app, ["categories", "check", str(empty)]).output
+    singular = tmp_path / "singular.toml"
+    singular.write_text('[[category]]\nname = "Long hold"\nrule = { non_talk_s = { above = 60 } }\n')
+    misspelt = runner.invoke(app, ["categories", "check", str(singular)], env={"COLUMNS": "200"})
+    assert misspelt.exit_code == 1
+    assert (
+        "has no [[categories]] (it has [[category]]: the tables are named [[categories]])" in misspelt.output
+    )
+
+
+def test_one_call_is_counted_as_one(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counts read as English with a single analysed call (they said "1 of 1 calls wait", "1 calls")."""
+    monkeypatch.setenv("CALLSENSE_DATABASE_URL", database_url)
+    monkeypatch.setenv("CALLSENSE_DATA_DIR", str(tmp_path / "data"))
+    rt = open_runtime(load_settings())
+    try:
+        seed(rt, SEEDS[:1])
+    finally:
+        rt.db.close()
+    monkeypatch.setenv("CALLSENSE_CATEGORIES", json.dumps(CATEGORIES))
+    runner = CliRunner()
+    assert "1 of 1 call waits to be re-evaluated" in runner.invoke(app, ["categories", "list"]).output
+    queued = runner.invoke(app, ["categories", "reevaluate", "--no-wait"])
+    assert queued.exit_code == 0, queued.output
+    assert "1 call to re-evaluate; 1 job queued for the workers" in queued.output
+    evaluated = runner.invoke(app, ["categories", "reevaluate", "--here"])
+    assert "1 call evaluated with the categories in force" in evaluated.output
 
 
 def test_checking_a_settings_file_reads_its_own_taxonomy(tmp_path: Path) -> None:
@@ -98,4 +126,9 @@ def test_checking_a_settings_file_reads_its_own_taxonomy(tmp_path: Path) -> None
     broken = runner.invoke(app, ["categories", "check", str(new)])
     assert broken.exit_code == 1 and "analysis.topics.0: the label 'Roaming' needs a description" in (
         broken.output.replace("\n", " ")
+    )
+    # --help says so (it said "the taxonomy in force", which this file's check does not use)
+    shown = runner.invoke(app, ["categories", "check", "--help"], env={"COLUMNS": "200"})
+    assert "The taxonomy is FILE's own [[analysis.topics]] when it lists them, else the one in force." in (
+        shown.output
     )

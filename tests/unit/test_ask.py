@@ -87,6 +87,19 @@ def test_quotes_match_without_arabic_and_hebrew_vowel_marks_and_show_the_transcr
     assert quoted("أريد استرداد المبلغ", "رداد") == []  # part of a word
 
 
+def test_a_quote_keeps_the_brackets_of_a_redacted_name_it_ends_or_begins_with() -> None:
+    """The quote "Je m'appelle [NAME]" was shown as "Je m'appelle [NAME" (punctuation is not matched, so the
+    stretch ended at the placeholder's last letter)."""
+    assert quoted("Je m'appelle [NAME].", "je m'appelle [NAME]") == ["Je m'appelle [NAME]"]
+    assert quoted("Yes, it is [NAME] speaking (the owner).", "[NAME] speaking") == ["[NAME] speaking"]
+    assert quoted("Yes, it is [NAME] speaking (the owner).", "speaking (the owner") == [
+        "speaking (the owner)"
+    ]
+    assert quoted("It is «[NAME]», no?", "it is [NAME]") == ["It is «[NAME]»"]
+    # a bracket the stretch does not open stays out
+    assert quoted("(I paid twice) yes.", "paid twice") == ["paid twice"]
+
+
 def test_a_wrong_turn_index_is_corrected_when_the_words_are_in_exactly_one_other_turn() -> None:
     kept, dropped = checked(0, "charged twice")
     assert [(quote.turn, quote.speaker, quote.start) for quote in kept] == [(1, "customer", 5.0)]

@@ -28,8 +28,8 @@ from callsense.config.categories import (
     CategoryError,
     parse_categories,
     parse_category,
-    parse_rule_text,
 )
+from callsense.config.rule_text import parse_rule_text
 from callsense.config.talk import TalkSettings
 from callsense.errors import ConfigError
 
@@ -482,12 +482,29 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
             "category 'Bad': rule.non_talk_s.above: Input should be a finite number",
         ),
         ({"name": "Bad", "rule": {"said": "x", "first_s": float("inf")}}, "first_s: Input should be a"),
+        # TOML's true read as the number 1: the first second, a bound of 1, the first quarter
+        (
+            {"name": "Bad", "rule": {"said": "x", "first_s": True}},
+            "category 'Bad': rule.said.first_s: a number is expected here, not true or false",
+        ),
+        (
+            {"name": "Bad", "rule": {"non_talk_s": {"above": True}}},
+            "rule.non_talk_s.above: a number is expected",
+        ),
+        (
+            {"name": "Bad", "rule": {"sentiment": "Negative", "speaker": "agent", "quarter": True}},
+            "rule.sentiment.quarter: a number is expected here, not true or false",
+        ),
         (
             {"name": "Bad", "rule": {"outcome": "solved"}},
             "rule.outcome[0]: Input should be 'resolved', 'unres",
         ),
         ({"name": "Bad", "rule": {"all": []}}, "List should have at least 1"),
-        ({"name": "Bad", "rule": {"said": "x", "extra": 1}}, "Extra inputs are not permitted"),
+        (
+            {"name": "Bad", "rule": {"said": "x", "speakr": "agent"}},
+            "category 'Bad': rule.said.speakr: unknown key 'speakr' "
+            "(the keys here: said, speaker, first_s, last_s)",
+        ),
         ({"name": "", "rule": {"said": "x"}}, "a category without a name"),
         ({"name": "<script>", "rule": {"said": "x"}}, "String should match pattern"),
         ({"rule": {"said": "x"}}, "a category without a name: name: Field required"),
@@ -498,6 +515,52 @@ def test_a_bad_rule_is_refused_naming_the_category(raw: dict[str, Any], problem:
         parse_category(raw)
     assert problem in str(refused.value)
     assert isinstance(refused.value, ConfigError)  # the CLI ends it as exit code 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        # Two rules in one table read as "both" to an admin; pydantic said "Extra inputs are not permitted".
+        (
+            {"said": "refund", "topic": "Refund request"},
+            "rule.said.topic: 'topic' is another rule (a table holds one): combine them with "
+            "all = [{ said = ... }, { topic = ... }] or any = [...]",
+        ),
+        (
+            {"all": [{"not": {"sentiment": "Negative", "outcome": "resolved"}}]},
+            "rule.all[0].not.sentiment.outcome: 'outcome' is another rule (a table holds one): combine them "
+            "with all = [{ sentiment = ... }, { outcome = ... }] or any = [...]",
+        ),
+        (
+            {"not": {"said": "x"}, "said": "y"},
+            "rule.said.not: 'not' is another rule (a table holds one): combine them with "
+            "all = [{ said = ... }, { not = ... }] or any = [...]",
+        ),
+        # A range's keys, and a kind's name beside a range (above/below are its only keys)
+        (
+            {"non_talk_s": {"abov": 60}},
+            "rule.non_talk_s.abov: unknown key 'abov' (the keys here: above, below)",
+        ),
+        (
+            {"duration_s": {"above": 60, "topic": "x"}},
+            "rule.duration_s.topic: unknown key 'topic' (the keys here: above, below)",
+        ),
+        ({"any": [{"said": "x"}], "al": []}, "rule.any.al: unknown key 'al' (the keys here: any)"),
+    ],
+)
+def test_a_key_the_rule_does_not_take_says_what_to_write(raw: dict[str, Any], problem: str) -> None:
+    with pytest.raises(CategoryError) as refused:
+        parse_category({"name": "Bad", "rule": raw})
+    assert str(refused.value) == f"category 'Bad': {problem}"
+
+
+def test_a_key_the_category_does_not_take_says_what_to_write() -> None:
+    with pytest.raises(CategoryError) as refused:
+        parse_category({"name": "Bad", "descripton": "x", "said": ["refund"]})
+    assert str(refused.value) == (
+        "category 'Bad': rule: Field required; descripton: unknown key 'descripton' (the keys here: name, "
+        "description, rule); said: 'said' goes in the rule: rule = { said = ... }"
+    )
 
 
 def test_rules_nest_at_most_eight_deep() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from callsense.cli.main import app
@@ -27,6 +31,24 @@ def test_a_command_list_fills_its_lines(group: list[str]) -> None:
         if following.startswith(" " * 3):  # the next line goes on with this command's summary
             next_word = following.split()[0]
             assert len(row) + 1 + len(next_word) > width, f"a line wrapped early:\n{row}\n{following}"
+
+
+def _commands(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, [*path, name])
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    list(_commands(typer.main.get_command(app), [])),
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+def test_a_commands_help_paragraphs_fill_their_lines(path: list[str], command: Any) -> None:
+    """Typer keeps a docstring's line breaks after its first paragraph, so a paragraph wrapped in the
+    source showed a few words on a line of their own (`callsense ask --help`: "is stored.")."""
+    paragraphs = inspect.cleandoc(command.help or "").split("\n\n")[1:]
+    assert [paragraph for paragraph in paragraphs if "\n" in paragraph] == []
 
 
 def test_python_dash_m_runs_the_command() -> None:
