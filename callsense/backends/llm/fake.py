@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from callsense.backends.llm.base import JSONRequest
 
@@ -27,6 +27,7 @@ class FakeLLM:
         self.model = model
         self.context_tokens = context_tokens
         self.requests: list[JSONRequest] = []
+        self.prepared: list[str] = []
         self._answer: Answerer | None = answers if callable(answers) else None
         self._script: list[str] = [] if callable(answers) else list(answers)
 
@@ -40,3 +41,7 @@ class FakeLLM:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def prepare(self, systems: Sequence[str]) -> bool:
+        self.prepared.extend(systems)
+        return True
