@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from callsense import __version__, logs
 from callsense.api import routes as api
 from callsense.errors import UnexpectedError
-from callsense.pipeline import tasks, warmup, workers
+from callsense.pipeline import tasks, workers
 from callsense.runtime import Runtime
 from callsense.version import RELEASE
 from callsense.web import dashboard
@@ -40,7 +40,6 @@ def create_app(rt: Runtime, jobs_app: procrastinate.App, *, worker_concurrency: 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with jobs_app.open_async():
             if worker_concurrency > 0:
-                warmup.in_background(rt.llm, rt.settings)  # while the first jobs run; joined at exit
                 options = tasks.worker_options(rt, queues=None, concurrency=worker_concurrency)
                 background = asyncio.create_task(workers.run_worker_supervised(jobs_app, options))
             else:

@@ -201,7 +201,7 @@ def worker(
     from prometheus_client import start_http_server
 
     from callsense import metrics
-    from callsense.pipeline import tasks, warmup, workers
+    from callsense.pipeline import tasks, workers
     from callsense.runtime import open_runtime
 
     settings = common.settings()
@@ -216,8 +216,6 @@ def worker(
             except OSError as exc:
                 raise ConfigError(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}") from exc
         rt = open_runtime(settings)
-    if queue is None or "analyse" in queue:
-        warmup.in_background(rt.llm, settings)  # while the first jobs run; joined at exit
     jobs_app = tasks.build_app(rt)
 
     async def run() -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from callsense.calls import access
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallRecord
-from callsense.pipeline import analyse, fetch, ingest, transcribe, warmup
+from callsense.pipeline import analyse, fetch, ingest, transcribe
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -58,15 +58,9 @@ def process(
     def report(stage: str) -> Callable[[float], None] | None:
         return None if on_progress is None else (lambda fraction: on_progress(stage, fraction))
 
-    # The analysis instructions' prompt state is saved, when missing, while the call is fetched and
-    # transcribed; the analysis waits for it if it is not done.
-    preparing = warmup.in_background(rt.llm, rt.settings)
-    try:
-        # Each stage is asked in turn, whatever the previous one said comes next: a stage skips what is
-        # done, so running this again after a failed analysis retries the analysis.
-        fetch.run(rt, call_pk, source=source, force=force)
-        transcribe.run(rt, call_pk, language=language, force=force, on_progress=report("transcribe"))
-        analyse.run(rt, call_pk, force=force)
-    finally:
-        preparing.join()
+    # Each stage is asked in turn, whatever the previous one said comes next: a stage skips what is done,
+    # so running this again after a failed analysis retries the analysis.
+    fetch.run(rt, call_pk, source=source, force=force)
+    transcribe.run(rt, call_pk, language=language, force=force, on_progress=report("transcribe"))
+    analyse.run(rt, call_pk, force=force)
     return record(rt, call_pk, original_for=original_for)

@@ -3,16 +3,13 @@
 With the embedded back-end the first request with a system prompt that has no saved prompt state evaluates
 it (about 10 s on 2 cores, ``backends/llm/prompt_states.py``). That first request used to be a real call's:
 after an install, a model change or a new taxonomy, the first call took that much longer. Now
-``callsense models assemble`` saves the state of every instruction the settings use, and the processes that
-analyse (``callsense process``, a worker taking the analyse queue, ``serve`` with its worker) save the
-analysis instructions' state in a thread of their own as they start, while the first call is fetched and
-transcribed. A state already saved costs a file check, and nothing is loaded for it. A failure is logged and
-left to the analysis itself: it never stops a process from starting.
+``callsense models assemble`` saves the state of every instruction the settings use. A state already saved
+costs a file check, and nothing is loaded for it. A failure is logged and left to the analysis itself. No
+process builds states as it starts: on 2 cores that competes with the first call's transcription.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 
@@ -24,11 +21,6 @@ from callsense.config.models import TranslationEngine
 from callsense.pipeline import ask, prompts
 
 log = structlog.get_logger(__name__)
-
-
-def analysis_instructions(settings: Settings) -> list[str]:
-    """What every call's analysis starts with: the instructions for the configured taxonomy."""
-    return [prompts.analysis_prompt(settings.analysis.topics).system]
 
 
 def every_instruction(settings: Settings) -> list[str]:
@@ -58,13 +50,3 @@ def prepare(llm: LLMBackend, systems: Sequence[str]) -> bool:
         seconds=round(time.perf_counter() - started, 2),
     )
     return ready
-
-
-def in_background(llm: LLMBackend, settings: Settings) -> threading.Thread:
-    """Prepare the analysis instructions in a thread of its own, started here. Not a daemon: llama.cpp
-    must not be left mid-evaluation at exit; the interpreter waits for it (seconds)."""
-    thread = threading.Thread(
-        target=prepare, args=(llm, analysis_instructions(settings)), name="llm-prepare", daemon=False
-    )
-    thread.start()
-    return thread

@@ -27,7 +27,6 @@ class FakeLLM:
         self.model = model
         self.context_tokens = context_tokens
         self.requests: list[JSONRequest] = []
-        self.prepared: list[str] = []
         self._answer: Answerer | None = answers if callable(answers) else None
         self._script: list[str] = [] if callable(answers) else list(answers)
 
@@ -43,5 +42,4 @@ class FakeLLM:
         return len(text.split())
 
     def prepare(self, systems: Sequence[str]) -> bool:
-        self.prepared.extend(systems)
-        return True
+        return True  # nothing to evaluate ahead
