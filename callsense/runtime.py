@@ -11,7 +11,7 @@ this module; the stages take the runtime as an argument.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -84,6 +84,9 @@ class LazyLLM:
 
     def count_tokens(self, text: str) -> int:
         return self._backend.get().count_tokens(text)
+
+    def prepare(self, systems: Sequence[str]) -> bool:
+        return self._backend.get().prepare(systems)
 
 
 class LazyRedactor:

@@ -8,6 +8,8 @@ import typer
 from rich.table import Table
 
 from callsense.cli import common
+from callsense.config import Settings
+from callsense.config.models import LLMBackendName
 from callsense.errors import ConfigError
 
 app = typer.Typer(help="List, assemble and verify the bundled model weights.", no_args_is_help=True)
@@ -52,6 +54,26 @@ def models_assemble(
             with common.err.status(f"assembling {name}"):
                 path = catalog.ensure(catalog.lookup(name), settings.resolved_model_dir)
             common.out.print(f"{name}: ready in {path}")
+        if not names or settings.llm.model in names:
+            _prepare_instructions(settings)
+
+
+def _prepare_instructions(settings: Settings) -> None:
+    """Save the prompt states of the configured LLM's instructions, so that no call evaluates them; a
+    failure is a warning: the first call that needs a state saves it then."""
+    from callsense.pipeline import warmup
+    from callsense.runtime import LazyLLM
+
+    if settings.llm.backend is not LLMBackendName.embedded or not settings.llm.prompt_states:
+        return
+    with common.err.status(f"{settings.llm.model}: evaluating the instructions"):
+        prepared = warmup.prepare(LazyLLM(settings), warmup.every_instruction(settings))
+    if prepared:
+        common.out.print(f"{settings.llm.model}: instructions' prompt states ready")
+    else:
+        common.err.print(
+            f"{settings.llm.model}: the instructions' prompt states could not be saved (see log)"
+        )
 
 
 @app.command("verify")

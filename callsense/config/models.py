@@ -259,7 +259,8 @@ class LLMSettings(BaseModel):
         default=True,
         description="embedded: save llama.cpp's state after each system prompt (the instructions, never call "
         "data; about 18 MB each, the 8 last used kept) in model_dir/prompt-states, so that a new process "
-        "restores it instead of evaluating the instructions again (about 10 s on 2 cores).",
+        "restores it instead of evaluating the instructions again (about 10 s on 2 cores). `models "
+        "assemble` saves them ahead of the first call.",
     )
 
     _base_url = field_validator("base_url")(http_url)

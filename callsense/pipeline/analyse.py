@@ -53,7 +53,13 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             and language not in (None, "en")
             and not has_translation
         )
-        result = analysis.analyse(segments=segments, language=language, llm=rt.llm, translate=translate)
+        result = analysis.analyse(
+            segments=segments,
+            language=language,
+            llm=rt.llm,
+            translate=translate,
+            topics=rt.settings.analysis.topics,
+        )
         if not (result.summary or result.topic or result.sentiment or result.emotion):
             by_reason: dict[str, list[str]] = {}
             for failure in result.failures:

@@ -32,7 +32,7 @@ from callsense.backends.llm.base import JSONRequest, chat_messages
 from callsense.backends.llm.embedded import EmbeddedLLM, EmbeddedOptions, loaded_server
 from callsense.backends.llm.ollama import OllamaBackend
 from callsense.backends.llm.openai_compat import OpenAICompatBackend
-from callsense.backends.llm.prompt_states import PromptStates
+from callsense.backends.llm.prompt_states import PromptStates, state_file_name
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
 from callsense.config.analysis import DEFAULT_TOPICS
 from callsense.config.models import LLMSettings
@@ -187,6 +187,51 @@ def test_a_state_that_cannot_be_saved_leaves_requests_alone(
     assert len(warm_ups) == 1 and list(tmp_path.iterdir()) == []
     (failure,) = [log for log in logs if log["event"] == "llm_prompt_state_failed"]
     assert why in failure["error"]
+
+
+@pytest.mark.slow
+def test_instructions_prepared_ahead_are_restored_by_a_new_servers_first_request(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    gguf = resolve_gguf("qwen2.5-coder-1.5b", model_dir)
+    states = tmp_path / "prompt-states"
+    assert EmbeddedLLM(EmbeddedOptions(gguf=gguf, context_tokens=2048, prompt_states=states)).prepare(
+        [LONG_SYSTEM]
+    )
+    (saved,) = states.glob("*.bin")
+    written = saved.stat().st_mtime_ns
+    # Another process in production (another thread count here): its state is there, nothing is saved.
+    later = EmbeddedOptions(gguf=gguf, context_tokens=2048, threads=1, prompt_states=states)
+    assert EmbeddedLLM(later).prepare([LONG_SYSTEM])
+    assert list(states.iterdir()) == [saved] and saved.stat().st_mtime_ns == written
+    loaded = loaded_server(later)
+    assert loaded.prompt_states is not None
+    with loaded.prompt_states.serving(LONG_SYSTEM):
+        body = loaded.server.handle_chat_completions(
+            {"messages": [{"role": "system", "content": LONG_SYSTEM}, {"role": "user", "content": "Hi?"}]}
+            | {"max_tokens": 1, "temperature": 0.0}
+        )
+    assert body["timings"]["cache_n"] > 400  # the instructions, restored from the file saved ahead
+
+
+def test_preparing_saves_only_the_missing_states_and_says_when_one_failed(tmp_path: Path) -> None:
+    warm_ups: list[dict[str, Any]] = []
+
+    class Server:
+        def handle_chat_completions(self, payload: dict[str, Any]) -> dict[str, Any]:
+            warm_ups.append(payload)
+            return {"error": {"code": 400, "message": "too long"}}
+
+    states = PromptStates(
+        directory=tmp_path, server=Server(), address="http://127.0.0.1:9", api_key="k", identity="i"
+    )
+    (tmp_path / state_file_name("i", "saved before")).write_bytes(b"state")
+    assert states.prepare(["saved before"])  # by another process, say: nothing to do
+    assert warm_ups == []
+    with structlog.testing.capture_logs() as logs:
+        assert not states.prepare(["saved before", "too long"])
+    assert [payload["messages"][0]["content"] for payload in warm_ups] == ["too long"]
+    assert [log["event"] for log in logs] == ["llm_prompt_state_failed"]
 
 
 # --- OpenAI-compatible: llama.cpp's own HTTP server -------------------------------------------------------

@@ -626,3 +626,22 @@ def test_a_reprocess_of_a_call_whose_recording_was_lost_fetches_it_again(setting
         assert len(rt.recordings.reads) == 2  # type: ignore[attr-defined]
     finally:
         rt.db.close()
+
+
+def test_the_analysis_follows_the_configured_taxonomy(
+    settings: Settings,
+) -> None:
+    taxonomy = [
+        {"label": "Lost card", "description": "a card lost or stolen"},
+        {"label": "Other", "description": "none of these"},
+    ]
+    configured = Settings.model_validate({**settings.model_dump(), "analysis": {"topics": taxonomy}})
+    rt = runtime_with_fakes(configured)
+    try:
+        inline.process(rt, source=SOURCE, call_id="taxonomy")
+    finally:
+        rt.db.close()
+    llm: FakeLLM = rt.llm  # type: ignore[assignment]
+    request = llm.requests[0]  # then a retry: the scripted topic is none of these labels
+    assert "Lost card (a card lost or stolen)" in request.system
+    assert request.schema["properties"]["topic"]["enum"] == ["Lost card", "Other"]

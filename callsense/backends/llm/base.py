@@ -11,6 +11,7 @@ Errors: a back-end raises ``LLMUnavailableError`` when a later attempt may succe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -48,6 +49,12 @@ class LLMBackend(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in a prompt; server back-ends return a conservative estimate."""
+        ...
+
+    def prepare(self, systems: Sequence[str]) -> bool:
+        """Make the first request with each of these instructions as fast as later ones: the embedded
+        back-end saves their prompt states ahead (``prompt_states.py``); a server keeps its own cache.
+        False when they could not be made ready (the reason is logged)."""
         ...
 
 

@@ -17,6 +17,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from callsense import metrics
 from callsense.backends.llm.base import JSONRequest, chat_messages, estimate_tokens
 from callsense.backends.llm.http import kept_message, sent_text
 from callsense.backends.llm.openai_compat import first_choice_content
-from callsense.backends.llm.prompt_states import PromptStates
+from callsense.backends.llm.prompt_states import PromptStates, state_file_name
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
 
 log = structlog.get_logger()
@@ -112,15 +113,12 @@ def _load(options: EmbeddedOptions) -> _LoadedServer:
     )
     states = None
     if states_dir is not None:
-        # Everything a saved state is valid for: the engine, the model file, the context, the GPU offload.
-        identity = (
-            xllamacpp.__version__,
-            *_file_identity(options.gguf),
-            options.context_tokens,
-            options.gpu_layers,
-        )
         states = PromptStates(
-            directory=states_dir, server=server, address=address, api_key=api_key, identity=repr(identity)
+            directory=states_dir,
+            server=server,
+            address=address,
+            api_key=api_key,
+            identity=_state_identity(options),
         )
     return _LoadedServer(server=server, address=address, api_key=api_key, prompt_states=states)
 
@@ -136,9 +134,21 @@ def _states_directory(directory: Path | None) -> Path | None:
     return directory.resolve()
 
 
-def _file_identity(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+def _state_identity(options: EmbeddedOptions) -> str:
+    """Everything a saved state is valid for: the engine, the model file, the context, the GPU offload."""
+    import xllamacpp
+
+    stat = options.gguf.stat()
+    return repr(
+        (
+            xllamacpp.__version__,
+            str(options.gguf.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            options.context_tokens,
+            options.gpu_layers,
+        )
+    )
 
 
 def loaded_server(options: EmbeddedOptions) -> _LoadedServer:
@@ -168,6 +178,18 @@ class EmbeddedLLM:
     def api_key(self) -> str:
         """The bearer token that server requires (for tests that call it over HTTP)."""
         return loaded_server(self.options).api_key
+
+    def prepare(self, systems: Sequence[str]) -> bool:
+        """Save the prompt state of each of ``systems`` that has none yet; the model is loaded only if one
+        is missing. False with ``prompt_states`` off, or when one could not be saved (logged)."""
+        directory = self.options.prompt_states
+        if directory is None:
+            return False
+        identity = _state_identity(self.options)
+        if all((directory / state_file_name(identity, system)).is_file() for system in systems):
+            return True
+        states = loaded_server(self.options).prompt_states
+        return states is not None and states.prepare(systems)  # None: no directory (logged)
 
     def complete_json(self, request: JSONRequest) -> str:
         loaded = loaded_server(self.options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from callsense.backends.llm.base import JSONRequest
 
@@ -40,3 +40,6 @@ class FakeLLM:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def prepare(self, systems: Sequence[str]) -> bool:
+        return True  # nothing to evaluate ahead

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -184,6 +185,10 @@ class HTTPBackend:
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
+
+    def prepare(self, systems: Sequence[str]) -> bool:
+        """Nothing to do: the server keeps its own prompt cache."""
+        return True
 
     def close(self) -> None:
         self._client.close()

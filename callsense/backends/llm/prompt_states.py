@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,20 @@ log = structlog.get_logger()
 KEPT_STATES = 8
 _WARM_UP_USER = "-"
 _SUFFIX = ".bin"
+
+
+def state_file_name(identity: str, system: str) -> str:
+    """The file of ``system``'s state for a server of ``identity`` (what makes a state valid for it)."""
+    return hashlib.sha256(json.dumps([identity, system]).encode()).hexdigest()[:32] + _SUFFIX
+
+
+@contextmanager
+def _logged(path: Path) -> Iterator[None]:
+    """Anything that goes wrong with a state file is logged: requests go on without it."""
+    try:
+        yield
+    except (OSError, httpx.HTTPError, ValueError, KeyError) as exc:
+        log.warning("llm_prompt_state_failed", file=str(path), error=repr(exc))
 
 
 class PromptStates:
@@ -61,16 +75,28 @@ class PromptStates:
                 self._prime(system)
             yield
 
+    def prepare(self, systems: Sequence[str]) -> bool:
+        """Save the state of each of ``systems`` that has none yet, ahead of the first request that uses it
+        (which then restores it in milliseconds); False when one could not be saved (logged). The lock is
+        let go between two saves: a request that came meanwhile may go first."""
+        for system in systems:
+            with self._lock:
+                path = self._path(system)
+                if not path.is_file():  # another process may have saved it meanwhile
+                    with _logged(path):
+                        self._save(system, path)
+        return all(self._path(system).is_file() for system in systems)
+
     def _prime(self, system: str) -> None:
-        name = hashlib.sha256(json.dumps([self._identity, system]).encode()).hexdigest()[:32] + _SUFFIX
-        path = self.directory / name
-        try:
+        path = self._path(system)
+        with _logged(path):
             if path.is_file():
                 self._restore(path)
             else:
                 self._save(system, path)
-        except (OSError, httpx.HTTPError, ValueError, KeyError) as exc:
-            log.warning("llm_prompt_state_failed", file=str(path), error=repr(exc))
+
+    def _path(self, system: str) -> Path:
+        return self.directory / state_file_name(self._identity, system)
 
     def _slot_action(self, action: str, filename: str) -> dict[str, Any]:
         response = httpx.post(
