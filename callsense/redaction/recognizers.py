@@ -187,8 +187,8 @@ class NameCueRecognizer(EntityRecognizer):
 class PersonRecognizer(SpacyRecognizer):
     """The persons of a language's NER model, less what is never a name (``not_names.py``): the greeting
     the model joins to a name ("Goodnight Maria"), or takes for one alone ("Bonne nuit"), payment brands and
-    plan names. A sentence whose function words are of another language (``sentence_language.py``: a German
-    turn in a call taken for English, a Spanish one quoted in a summary) gets that language's rules: the
+    plan names. A sentence surely of another language (``sentence_language.py``: a German turn in a call
+    taken for English, a Spanish one quoted in a summary) gets that language's rules: the
     persons of its own model, of ``models``, or none where it has none (names after a cue only, as in a call
     in that language), never this model's "[NAME]" for "Lieferung" or "lo mismo"."""
 
@@ -201,8 +201,8 @@ class PersonRecognizer(SpacyRecognizer):
     ) -> list[RecognizerResult]:
         found: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts)
         for start, end in sentences(text):
-            spoken = sentence_language(text[start:end])
-            if spoken in (None, self.supported_language):
+            spoken = sentence_language(text[start:end], self.supported_language)
+            if spoken is None:
                 continue
             found = [result for result in found if not start <= result.start < end]
             if spoken in self._models and nlp_artifacts is not None:
