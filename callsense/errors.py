@@ -23,7 +23,7 @@
     │   └── CRMRejectedError         a CRM refused a delivery (4xx other than 408/429); its reason is kept
     └── RetryableError               a later attempt may succeed: network, a busy server
         ├── FetchError               the recording could not be downloaded
-        │   ├── RetryableStatusError the recording server answered 5xx, 408 or 429
+        │   ├── RetryableStatusError the recording server answered 5xx, 408 or 429; may name a wait
         │   └── SourceUnavailableError a source's folder or file cannot be read now
         ├── BlobStoreUnavailableError the blob store did not answer, or answered 5xx, 408 or 429
         ├── DatabaseUnavailableError the database did not answer (down, restarting, unreachable)
@@ -51,7 +51,15 @@ class PermanentError(CallsenseError):
 
 
 class RetryableError(CallsenseError):
+    """A later attempt may succeed; ``retry_after`` is the seconds the server asked to wait in its
+    ``Retry-After`` header (``backends.http_status.retry_after_s``), if it sent one: a queued stage waits at
+    least that long, up to its cap (``retries.Backoff``)."""
+
     retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ConfigError(PermanentError):
@@ -121,10 +129,11 @@ class FetchError(RetryableError):
 
 
 class RetryableStatusError(FetchError):
-    """The recording server answered 5xx, 408 or 429: a later attempt may succeed."""
+    """The recording server answered 5xx, 408 or 429: a later attempt may succeed, not sooner than its
+    ``Retry-After`` if it sent one (a recorder under load, a rate-limited gateway)."""
 
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
         self.status = status
 
 
@@ -156,19 +165,14 @@ class SourceUnavailableError(FetchError):
 
 class LLMUnavailableError(RetryableError):
     """The LLM back-end did not answer now; ``retry_after`` is the server's own ``Retry-After`` in seconds, if
-    it sent one with a 429 or 5xx (the queue waits at least that long, ``retries.Backoff``)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    it sent one with a 429 or 5xx."""
 
 
 class CRMUnavailableError(RetryableError):
     """A CRM did not take the delivery now; ``retry_after`` is its own ``Retry-After`` in seconds, if sent."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
         self.status = status
 
 

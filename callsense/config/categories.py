@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from callsense.config.rule_bounds import Bounds, Number, RuleTable, not_a_bool
+from callsense.config.rule_bounds import Bounds, Number, RuleTable, a_number
 from callsense.errors import ConfigError
 
 CATEGORY_NAME_MAX_CHARS = 60
@@ -83,7 +83,7 @@ class SentimentRule(RuleTable):
 
     sentiment: list[SentimentName] = Field(min_length=1)
     speaker: SpeakerName | None = None
-    quarter: Annotated[int, BeforeValidator(not_a_bool)] | None = Field(default=None, ge=1, le=4)
+    quarter: Annotated[int, BeforeValidator(a_number)] | None = Field(default=None, ge=1, le=4)
 
     _listed = field_validator("sentiment", mode="before")(_as_list)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -14,16 +15,24 @@ class RuleTable(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-def not_a_bool(value: Any) -> Any:
-    """TOML's true and false are not numbers: pydantic read ``first_s = true`` as 1 second."""
+def a_number(value: Any) -> Any:
+    """A number as written, nothing pydantic's lax mode would turn into one: it read ``first_s = true`` as
+    1 second and ``first_s = "30"`` as 30, a quoted value the admin may have meant as something else."""
     if isinstance(value, bool):
         raise ValueError("a number is expected here, not true or false")
+    if isinstance(value, str):
+        shown = json.dumps(value if len(value) <= 40 else value[:40] + "…", ensure_ascii=False)
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(f"a number is expected here, not the text {shown}") from None
+        raise ValueError(f"a number is expected here, not the text {shown}: write it without quotes")
     return value
 
 
 # A bound or window in a rule. Finite only: NaN or inf (TOML's ``nan``, ``inf``) would be stored as JSON null,
 # so a dashboard rule read back lost its bound and was skipped ("category skipped") on every call.
-Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(not_a_bool)]
+Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(a_number)]
 
 
 class Bounds(RuleTable):

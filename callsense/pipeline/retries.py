@@ -12,13 +12,14 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from callsense import backoff
 from callsense.config.queue import RetryBases
-from callsense.errors import CRMUnavailableError, LLMUnavailableError, PermanentError
+from callsense.errors import CRMUnavailableError, PermanentError, RetryableError
 
 
 @dataclass(frozen=True)
 class Backoff(BaseRetryStrategy):
-    """Exponential backoff with equal jitter (``callsense.backoff``), or an LLM server's ``Retry-After`` when
-    longer, up to ``cap_seconds``; at most ``max_attempts`` runs; permanent errors are never retried."""
+    """Exponential backoff with equal jitter (``callsense.backoff``), or the server's ``Retry-After`` when
+    longer (``RetryableError.retry_after``: a recorder's, an LLM server's), up to ``cap_seconds``; at most
+    ``max_attempts`` runs; permanent errors are never retried."""
 
     max_attempts: int
     base_seconds: float
@@ -28,7 +29,7 @@ class Backoff(BaseRetryStrategy):
         # job.attempts counts the runs before this one: 0 when the first run just failed.
         if isinstance(exception, PermanentError) or job.attempts + 1 >= self.max_attempts:
             return None
-        asked = exception.retry_after if isinstance(exception, LLMUnavailableError) else None
+        asked = exception.retry_after if isinstance(exception, RetryableError) else None
         wait = backoff.wait_s(job.attempts, base_s=self.base_seconds, cap_s=self.cap_seconds)
         wait = backoff.honouring(asked, wait, cap_s=self.cap_seconds)
         return RetryDecision(retry_in={"seconds": math.ceil(wait)})

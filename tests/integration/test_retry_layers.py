@@ -1,8 +1,9 @@
 """One layer retries: a recorder or an LLM server that keeps failing gets one request per job run.
 
 Real fetch and analyse jobs run by a Procrastinate worker on a real PostgreSQL, against loopback servers
-that answer 503 a few times before they work. Between two runs the test makes the retried job due at once
-instead of sleeping through the queue's backoff; the backoff itself is what it checks the job was given.
+that answer 503 a few times before they work, or ask for a wait (``Retry-After``). Between two runs the test
+makes the retried job due at once instead of sleeping through the queue's backoff; the backoff itself is
+what it checks the job was given.
 """
 
 from __future__ import annotations
@@ -180,25 +181,45 @@ def test_a_failing_llm_server_gets_one_request_per_analyse_job_run(rt: Runtime, 
     assert status_of(rt, call_pk) is CallStatus.done
 
 
+def _run_once(rt: Runtime, stage: str, call_pk: uuid.UUID) -> None:
+    """Queue ``stage`` for the call and run the worker until it has nothing due."""
+    app = tasks.build_app(rt)
+    options = {**tasks.worker_options(rt, queues=[stage], concurrency=1), "wait": False}
+
+    async def scenario() -> None:
+        async with app.open_async():
+            await tasks.defer_stage_async(app, stage, call_pk)
+            await app.run_worker_async(**options, install_signal_handlers=False)
+
+    asyncio.run(scenario())
+
+
 def test_an_llm_server_asking_for_a_wait_is_not_asked_again_sooner(rt: Runtime, llm_server: Flaky) -> None:
     """A shared LLM server that throttles and says when to come back: the analyse job waits that long, not
     the 5 to 10 s of its first backoff."""
     llm_server.failure = (429, {"Retry-After": "120"})
     call_pk = ingest.ingest(rt, call_id="throttled-llm", source="https://recorder.example/call.flac").call_pk
     store_transcribed(rt, call_pk)
-    app = tasks.build_app(rt)
-    options = {**tasks.worker_options(rt, queues=["analyse"], concurrency=1), "wait": False}
-
-    async def scenario() -> None:
-        async with app.open_async():
-            await tasks.defer_stage_async(app, "analyse", call_pk)
-            await app.run_worker_async(**options, install_signal_handlers=False)
-
-    asyncio.run(scenario())
+    _run_once(rt, "analyse", call_pk)
     attempts, status, due_in = _job(rt, "analyse")
     assert (attempts, status, llm_server.requests) == (1, "todo", 1)
     assert 118 <= due_in <= 121
     assert "HTTP 429" in _status(rt, call_pk)[1]
+
+
+@pytest.mark.parametrize("refusal", [429, 503])
+def test_a_recorder_asking_for_a_wait_is_not_asked_again_sooner(
+    rt: Runtime, recorder: Flaky, refusal: int
+) -> None:
+    """A recorder under load or a rate-limited bucket gateway that says when to come back: the fetch job
+    waits that long, not the 2.5 to 5 s of its first backoff."""
+    recorder.failure = (refusal, {"Retry-After": "120"})
+    call_pk = ingest.ingest(rt, call_id="throttled-recorder", source=recorder.url + "/call.flac").call_pk
+    _run_once(rt, "fetch", call_pk)
+    attempts, status, due_in = _job(rt, "fetch")
+    assert (attempts, status, recorder.requests) == (1, "todo", 1)
+    assert 118 <= due_in <= 121
+    assert f"answered {refusal}" in _status(rt, call_pk)[1]
 
 
 def test_a_dead_recorder_gets_one_request_per_run_until_the_queue_gives_up(

@@ -495,6 +495,24 @@ def test_categories_are_evaluated_in_order_each_on_its_own() -> None:
             {"name": "Bad", "rule": {"sentiment": "Negative", "speaker": "agent", "quarter": True}},
             "rule.sentiment.quarter: a number is expected here, not true or false",
         ),
+        # A number written as text, read as the number by pydantic's lax mode: refused as true is
+        (
+            {"name": "Bad", "rule": {"said": "x", "first_s": "30"}},
+            "category 'Bad': rule.said.first_s: a number is expected here, not the text \"30\": "
+            "write it without quotes",
+        ),
+        (
+            {"name": "Bad", "rule": {"interruptions": {"above": "5"}, "speaker": "agent"}},
+            'rule.interruptions.above: a number is expected here, not the text "5": write it without quotes',
+        ),
+        (
+            {"name": "Bad", "rule": {"sentiment": "Negative", "speaker": "agent", "quarter": "4"}},
+            'rule.sentiment.quarter: a number is expected here, not the text "4"',
+        ),
+        (
+            {"name": "Bad", "rule": {"duration_s": {"below": "half a minute"}}},
+            'rule.duration_s.below: a number is expected here, not the text "half a minute"',
+        ),
         (
             {"name": "Bad", "rule": {"outcome": "solved"}},
             "rule.outcome[0]: Input should be 'resolved', 'unres",
@@ -647,3 +665,28 @@ def test_a_rule_reads_back_as_written() -> None:
 def test_a_rule_is_read_from_text_with_or_without_its_rule_key(text: str) -> None:
     category = parse_category({"name": "Disclosure missing", "rule": parse_rule_text(text)})
     assert describe(category.rule) == "not: agent said 'this call is recorded' in the first 30 s"
+
+
+@pytest.mark.parametrize(
+    "text", ['said = ["on hold"]\nfirst_s = "30"', '{"said": ["on hold"], "first_s": "30"}']
+)
+def test_a_number_written_as_text_is_refused_in_a_rule_text(text: str) -> None:
+    with pytest.raises(CategoryError) as refused:
+        parse_category({"name": "Hold", "rule": parse_rule_text(text)})
+    assert str(refused.value) == (
+        "category 'Hold': rule.said.first_s: a number is expected here, not the text \"30\": "
+        "write it without quotes"
+    )
+
+
+def test_a_number_written_as_text_is_refused_in_the_settings_file(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "callsense.toml"
+    config.write_text(
+        '[[categories]]\nname = "Long hold"\nrule = { non_talk_s = { above = "60" } }\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("CALLSENSE_CONFIG", str(config))
+    with pytest.raises(ValueError) as refused:
+        Settings()
+    assert "category 'Long hold': rule.non_talk_s.above: a number is expected here" in str(refused.value)

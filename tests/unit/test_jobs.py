@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,13 @@ from pydantic import ValidationError
 from callsense import backoff
 from callsense.backends.llm import http as llm_http
 from callsense.config import Settings
-from callsense.errors import BadAudioError, FetchError, LLMUnavailableError
+from callsense.errors import (
+    BadAudioError,
+    FetchError,
+    LLMUnavailableError,
+    RetryableError,
+    RetryableStatusError,
+)
 from callsense.pipeline.retries import RETRY, Backoff
 from callsense.pipeline.tasks import queueing_lock
 from callsense.security.tokens import Role
@@ -100,6 +107,11 @@ def test_the_worst_cases_in_the_service_doc_follow_the_retry_table_and_the_setti
         ),
         ("LLM server dropping every connection unanswered", 2 * analyse_runs, analyse_waits),
         (
+            "recorder throttling every request with a `Retry-After` of 15 min or more",
+            fetch_runs,
+            (fetch_runs - 1) * RETRY["fetch"].cap_seconds,
+        ),
+        (
             "LLM server throttling every request with a `Retry-After` of 30 min or more",
             analyse_runs,
             (analyse_runs - 1) * RETRY["analyse"].cap_seconds,
@@ -110,12 +122,27 @@ def test_the_worst_cases_in_the_service_doc_follow_the_retry_table_and_the_setti
         assert row in doc, f"docs/service.md should have the row {row}"
 
 
-def test_an_llm_servers_retry_after_lengthens_the_wait_never_shortens_it_and_is_capped() -> None:
-    strategy = RETRY["analyse"]  # the first backoff: 5 to 10 s; the cap: 30 min
-    throttled = [LLMUnavailableError("HTTP 429", retry_after=seconds) for seconds in (120, 1, 86_400)]
-    assert 119 <= wait_seconds(strategy, 0, throttled[0]) <= 121
-    assert 4 <= wait_seconds(strategy, 0, throttled[1]) <= 11  # the backoff, not "Retry-After: 1"
-    assert strategy.cap_seconds - 1 <= wait_seconds(strategy, 0, throttled[2]) <= strategy.cap_seconds + 1
+def _throttled_recorder(seconds: float) -> RetryableError:
+    return RetryableStatusError("the recording server answered 429", status=429, retry_after=seconds)
+
+
+def _throttled_llm(seconds: float) -> RetryableError:
+    return LLMUnavailableError("HTTP 429", retry_after=seconds)
+
+
+@pytest.mark.parametrize(
+    ("stage", "throttled"), [("fetch", _throttled_recorder), ("analyse", _throttled_llm)]
+)
+def test_a_servers_retry_after_lengthens_the_wait_never_shortens_it_and_is_capped(
+    stage: str, throttled: Callable[[float], RetryableError]
+) -> None:
+    strategy = RETRY[stage]  # the first backoff: half the base to the base
+    assert 119 <= wait_seconds(strategy, 0, throttled(120)) <= 121
+    shortest, longest = strategy.base_seconds / 2, strategy.base_seconds
+    assert shortest - 0.5 <= wait_seconds(strategy, 0, throttled(1)) <= longest + 1  # not "Retry-After: 1"
+    assert (
+        strategy.cap_seconds - 1 <= wait_seconds(strategy, 0, throttled(86_400)) <= strategy.cap_seconds + 1
+    )
 
 
 def test_permanent_errors_are_never_retried() -> None:

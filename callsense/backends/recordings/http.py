@@ -8,7 +8,8 @@ Redirects are followed by hand, at most ``max_redirects``, each target checked t
 
 Bodies stream with connect/read timeouts and stop as soon as the size limit is passed. One call is one try:
 timeouts, connection errors and 5xx (also 408 and 429: ``backends.http_status``) raise a retryable
-``FetchError`` and the job queue decides when to try again (``pipeline.retries.RETRY``), other 4xx are final.
+``FetchError`` and the job queue decides when to try again (``pipeline.retries.RETRY``), not sooner than the
+server's ``Retry-After`` if it sent one; other 4xx are final.
 No try is repeated here: each connection is fresh, so there is no stale pooled connection to forgive, and a
 wait here would hold a worker the queue can give to another call. The first bytes must be a known audio
 container (``sniff.py``).
@@ -26,7 +27,7 @@ from typing import BinaryIO
 import httpx
 import structlog
 
-from callsense.backends.http_status import is_retryable
+from callsense.backends.http_status import is_retryable, retry_after_s
 from callsense.backends.recordings.base import describe
 from callsense.backends.recordings.sniff import SNIFF_BYTES, require_audio
 from callsense.backends.recordings.ssrf import AddressPolicy, IPAddress
@@ -247,7 +248,11 @@ def _read(
             raise StatusError(f"{shown} answered {status} without a Location", status=status)
         return str(location)
     if is_retryable(status):
-        raise RetryableStatusError(f"the recording server answered {status} for {shown}", status=status)
+        raise RetryableStatusError(
+            f"the recording server answered {status} for {shown}",
+            status=status,
+            retry_after=retry_after_s(response),
+        )
     if status != 200:
         raise StatusError(f"the recording server answered {status} for {shown}", status=status)
     declared = response.headers.get("content-length", "")
