@@ -214,6 +214,100 @@ def test_instructions_prepared_ahead_are_restored_by_a_new_servers_first_request
     assert body["timings"]["cache_n"] > 400  # the instructions, restored from the file saved ahead
 
 
+# A worker's analysis and translation instructions (shorter than the real ones: each evaluated once here).
+ANALYSIS_SYSTEM = "You read customer-service calls and answer in JSON. Base every answer on the call. " * 15
+TRANSLATION_SYSTEM = "You translate customer-service calls into English, one line per turn. " * 4
+
+
+@pytest.mark.slow
+def test_a_worker_reuses_the_restored_instructions_after_a_request_with_other_ones(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    gguf = resolve_gguf("qwen2.5-coder-1.5b", model_dir)
+    states = tmp_path / "prompt-states"
+    assert EmbeddedLLM(EmbeddedOptions(gguf=gguf, context_tokens=2048, prompt_states=states)).prepare(
+        [ANALYSIS_SYSTEM, TRANSLATION_SYSTEM]
+    )
+    # A worker: another process in production (another thread count here), both states restored on first use.
+    worker = loaded_server(EmbeddedOptions(gguf=gguf, context_tokens=2048, threads=1, prompt_states=states))
+    assert worker.prompt_states is not None
+
+    def timings(system: str, user: str) -> dict[str, Any]:
+        assert worker.prompt_states is not None
+        with worker.prompt_states.serving(system):
+            body = worker.server.handle_chat_completions(
+                {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+                | {"max_tokens": 1, "temperature": 0.0}
+            )
+        found: dict[str, Any] = body["timings"]
+        return found
+
+    assert timings(ANALYSIS_SYSTEM, "First call: did the caller say hello?")["cache_n"] > 200
+    assert timings(TRANSLATION_SYSTEM, "Hola, buenos días.")["cache_n"] > 40
+    second = timings(ANALYSIS_SYSTEM, "Second call: did the agent say goodbye?")
+    assert second["cache_n"] > 200  # the instructions kept, though the translation's state replaced them
+    assert second["prompt_n"] < 40
+
+
+def test_a_restore_has_llama_cpp_keep_the_prompt_it_replaces(tmp_path: Path) -> None:
+    """Restoring a state replaces the slot's prompt, which llama.cpp then does not keep in its RAM prompt
+    cache; a request with another prompt makes it keep it, so one comes first (the effect on llama.cpp's
+    timings: the slow test above)."""
+    events: list[str] = []
+
+    class Server:  # llama.cpp's in-process calls
+        def handle_chat_completions(self, payload: dict[str, Any]) -> dict[str, Any]:
+            events.append("warm-up")
+            return {}
+
+        def handle_completions(self, payload: dict[str, Any]) -> dict[str, Any]:
+            events.append(f"completion {payload['prompt']!r}")
+            return {"content": ""}
+
+    class Slots(BaseHTTPRequestHandler):  # its /slots endpoint
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            events.append(f"{self.path.split('=')[1]} {body['filename']}")
+            data = json.dumps({"n_restored": 600}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    slots = ThreadingHTTPServer(("127.0.0.1", 0), Slots)
+    threading.Thread(target=slots.serve_forever, args=(0.05,), daemon=True).start()
+    analysis, translation = (state_file_name("i", system) for system in ("analysis", "translation"))
+    for name in (analysis, translation):
+        (tmp_path / name).write_bytes(b"state")
+    states = PromptStates(
+        directory=tmp_path,
+        server=Server(),
+        address=f"http://127.0.0.1:{slots.server_address[1]}",
+        api_key="k",
+        identity="i",
+    )
+    try:
+        for system in ("analysis", "analysis", "translation", "analysis", "translation"):
+            with states.serving(system):
+                events.append(system)
+    finally:
+        slots.shutdown()
+        slots.server_close()
+    assert events == [
+        f"restore {analysis}",  # into an empty slot: nothing to keep
+        "analysis",
+        "analysis",
+        "completion '-'",  # the slot's analysis prompt kept in llama.cpp's RAM cache,
+        f"restore {translation}",  # then replaced
+        "translation",
+        "analysis",  # from then on llama.cpp's cache has both
+        "translation",
+    ]
+
+
 def test_preparing_saves_only_the_missing_states_and_says_when_one_failed(tmp_path: Path) -> None:
     warm_ups: list[dict[str, Any]] = []
 

@@ -8,6 +8,13 @@ state (its tokens and KV cache, about 18 MB) is saved through llama.cpp's ``/slo
 process restores that file before its first request with this system prompt, and llama.cpp then reuses the
 common prefix. A saved state holds the instructions and that one character, never call data.
 
+The server has one slot. When a request takes it with other instructions, llama.cpp keeps the slot's prompt
+in its RAM prompt cache (``cache_ram_mib``) and takes it back for the next request that shares its prefix;
+a restore replaces the slot's prompt without keeping it. So a worker that restored the translation's state
+after a call's analysis evaluated the analysis instructions again on the next call (and again after the
+first question or merge). Before a restore into a slot that holds another prompt, a one-token request with
+another prompt has llama.cpp keep it; that request, like the RAM cache, writes nothing to disk.
+
 A file is named after everything that makes its state valid (engine version, model file, context size,
 GPU layers, the system prompt); it is written under a temporary name and renamed, so processes sharing the
 directory never read half a file. The most recently used ``KEPT_STATES`` files are kept. Anything that goes
@@ -61,6 +68,7 @@ class PromptStates:
         self._api_key = api_key
         self._identity = identity
         self._primed: set[str] = set()
+        self._holding: str | None = None  # the system prompt at the start of what the slot holds now
         self._lock = threading.Lock()
 
     @contextmanager
@@ -73,6 +81,7 @@ class PromptStates:
             if system not in self._primed:
                 self._primed.add(system)  # tried once: a failure is not retried on every request
                 self._prime(system)
+            self._holding = system
             yield
 
     def prepare(self, systems: Sequence[str]) -> bool:
@@ -91,6 +100,8 @@ class PromptStates:
         path = self._path(system)
         with _logged(path):
             if path.is_file():
+                if self._holding is not None:
+                    self._keep_in_prompt_cache()
                 self._restore(path)
             else:
                 self._save(system, path)
@@ -111,6 +122,14 @@ class PromptStates:
         body: dict[str, Any] = response.json()
         return body
 
+    def _keep_in_prompt_cache(self) -> None:
+        """A restore replaces what the slot holds, and llama.cpp does not keep that in its RAM prompt cache,
+        as it does when a request with another prompt takes the slot: the next request with the slot's
+        current instructions would evaluate them again. So such a request comes first, one token long."""
+        body = self._server.handle_completions({"prompt": _WARM_UP_USER, "n_predict": 0})
+        if not isinstance(body, dict) or "error" in body:
+            raise ValueError(f"llama.cpp refused the request that keeps the slot's prompt: {body!r:.200}")
+
     def _restore(self, path: Path) -> None:
         body = self._slot_action("restore", path.name)
         os.utime(path)  # recently used: kept by the pruning below
@@ -129,6 +148,7 @@ class PromptStates:
         )
         if not isinstance(body, dict) or "error" in body:  # e.g. instructions longer than the context
             raise ValueError(f"llama.cpp refused the warm-up: {body!r:.200}")
+        self._holding = system
         partial = f"{path.stem}.{secrets.token_hex(4)}.part"
         saved = self._slot_action("save", partial)
         os.replace(self.directory / partial, path)
