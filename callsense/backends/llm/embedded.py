@@ -38,6 +38,7 @@ log = structlog.get_logger()
 # llama.cpp logs every load step and every request to stderr at its default verbosity (3); -1 keeps it silent.
 # Errors still reach us: they come back as {"error": ...} or as exceptions.
 _LLAMA_VERBOSITY = -1
+RAM_PROMPT_CACHE_MIB = 1024
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ def _load(options: EmbeddedOptions) -> _LoadedServer:
     params.cpuparams.n_threads = options.resolved_threads
     params.cpuparams_batch.n_threads = options.resolved_threads
     params.warmup = False  # saves a second per load; the first request pays it instead
+    # llama.cpp's RAM prompt cache keeps the prompts a slot held (``prompt_states.py``); its default, 8 GiB
+    # a process, would grow by a call's prompt (40-80 MB for 5 minutes) per call until then: 1 GiB holds the
+    # instructions' states and a dozen such calls, the least recently used dropped first.
+    params.cache_ram_mib = RAM_PROMPT_CACHE_MIB
     params.verbosity = _LLAMA_VERBOSITY
     api_key = secrets.token_urlsafe(32)
     params.api_keys = [api_key]
