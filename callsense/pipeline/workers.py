@@ -147,19 +147,25 @@ async def announce_presence(app: procrastinate.App, *, heartbeat_s: float) -> No
     worker's heartbeat every ``heartbeat_s``; then unregister it. The heartbeat is this process's own (a
     queued job would run on any worker), so it is a loop of its own, as Procrastinate's worker's is."""
     worker_id: int | None = None
+    registering: asyncio.Future[int] | None = None
     try:
         while True:
             try:
                 if worker_id is None or not await app.connector.execute_query_all_async(
                     _BEAT, worker_id=worker_id
                 ):  # not registered yet, or pruned after a long outage
-                    worker_id = await app.job_manager.register_worker()
+                    # Shielded: stopped while its row is written, the process still learns its id below and
+                    # removes the row; it was left counted as running until it went stale.
+                    registering = asyncio.ensure_future(app.job_manager.register_worker())
+                    worker_id = await asyncio.shield(registering)
             except procrastinate_errors.ConnectorException as exc:
                 if not db.unreachable(exc):
                     raise
                 log.warning("database unreachable; retrying", operation="heartbeat")
             await asyncio.sleep(heartbeat_s)
     finally:
-        if worker_id is not None:
-            with contextlib.suppress(procrastinate_errors.ConnectorException):  # the database may be gone
+        with contextlib.suppress(procrastinate_errors.ConnectorException):  # the database may be gone
+            if registering is not None:
+                worker_id = await registering  # the latest registration's id, once it is written
+            if worker_id is not None:
                 await app.job_manager.unregister_worker(worker_id)
