@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import psycopg
@@ -36,6 +36,7 @@ from procrastinate import exceptions as procrastinate_errors
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import RetryCallState, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from callsense import __version__, backoff
 from callsense.config import Settings
@@ -63,6 +64,22 @@ def unreachable(exc: BaseException) -> bool:
     elif isinstance(exc, procrastinate_errors.ConnectorException):
         cause = exc.__cause__
     return isinstance(cause, psycopg.OperationalError | psycopg_pool.PoolTimeout)
+
+
+def while_unreachable(operation: str, *, patience_s: float) -> dict[str, Any]:
+    """tenacity's options (for ``Retrying`` and ``AsyncRetrying`` alike) that retry ``operation`` while the
+    database is ``unreachable``, for up to ``patience_s``, with a warning before each wait."""
+
+    def report(state: RetryCallState) -> None:
+        log.warning("database unreachable; retrying", operation=operation, attempt=state.attempt_number)
+
+    return {
+        "retry": retry_if_exception(unreachable),
+        "wait": wait_exponential_jitter(multiplier=0.5, max=15, jitter=0.5),
+        "stop": stop_after_delay(patience_s),
+        "before_sleep": report,
+        "reraise": True,
+    }
 
 
 class EmbeddedPostgres:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 import structlog
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+from tenacity import Retrying
 
 from callsense import db
 from callsense.backends.recordings.sources import Listed
@@ -156,16 +156,7 @@ def outage(exc: BaseException) -> bool:
 def patiently(call: Callable[[], T]) -> T:
     """``call``, tried again while the database is unreachable, for up to ``OUTAGE_PATIENCE_S``."""
 
-    def report(state: object) -> None:
-        log.warning("database unreachable; retrying", operation="settling a taken file")
-
-    for attempt in Retrying(
-        retry=retry_if_exception(db.unreachable),
-        wait=wait_exponential_jitter(multiplier=0.5, max=15, jitter=0.5),
-        stop=stop_after_delay(OUTAGE_PATIENCE_S),
-        before_sleep=report,
-        reraise=True,
-    ):
+    for attempt in Retrying(**db.while_unreachable("settling a taken file", patience_s=OUTAGE_PATIENCE_S)):
         with attempt:
             return call()
     raise AssertionError("unreachable: tenacity either returns or re-raises")

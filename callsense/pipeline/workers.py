@@ -27,7 +27,7 @@ import structlog
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate import jobs as procrastinate_jobs
 from procrastinate.manager import JobManager
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+from tenacity import AsyncRetrying
 
 from callsense import db, logs
 from callsense.errors import CallsenseError, UnexpectedError
@@ -70,16 +70,7 @@ _BEAT = "update procrastinate_workers set last_heartbeat = now() where id = %(wo
 
 
 async def _patiently(operation: str, call: Callable[[], Awaitable[T]]) -> T:
-    def report(state: Any) -> None:
-        log.warning("database unreachable; retrying", operation=operation, attempt=state.attempt_number)
-
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception(db.unreachable),
-        wait=wait_exponential_jitter(multiplier=0.5, max=15, jitter=0.5),
-        stop=stop_after_delay(OUTAGE_PATIENCE_SECONDS),
-        before_sleep=report,
-        reraise=True,
-    ):
+    async for attempt in AsyncRetrying(**db.while_unreachable(operation, patience_s=OUTAGE_PATIENCE_SECONDS)):
         with attempt:
             return await call()
     raise AssertionError("unreachable: tenacity either returns or re-raises")

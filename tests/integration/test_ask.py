@@ -15,6 +15,7 @@ import pytest
 import structlog
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from callsense.assets.catalog import resolve_gguf
@@ -77,20 +78,25 @@ def rt(embedded_server_url: str, data_dir: Path) -> Iterator[Runtime]:
         runtime.db.close()
 
 
+def _new_call(rt: Runtime, session: Session, call_id: str) -> Call:
+    call, _ = calls.get_or_create(
+        session=session,
+        keyring=rt.keyring,
+        call_id=call_id,
+        source=f"/{call_id}.wav",
+        shown_source=f"{call_id}.wav",
+        details=calls.CallDetails(),
+    )
+    return call
+
+
 @pytest.fixture(scope="module")
 def no_speech(rt: Runtime) -> str:
     """A call whose recognised text is only non-speech markers, as the transcribe stage leaves it:
     ``no_speech``, with turns that hold no word."""
     call_id, marks = "demo-no-speech", [(Speaker.agent, "[inaudible]"), (Speaker.customer, "(music) ♪")]
     with rt.db.transaction() as session:
-        call, _ = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id=call_id,
-            source="/no-speech.wav",
-            shown_source="no-speech.wav",
-            details=calls.CallDetails(),
-        )
+        call = _new_call(rt, session, call_id)
         calls.store_transcript(
             session=session,
             call=call,
@@ -396,14 +402,7 @@ def test_asking_about_a_call_without_words_says_why(
     and a silent one."""
     call_id = f"wordless-{status}"
     with rt.db.transaction() as session:
-        call, _ = calls.get_or_create(
-            session=session,
-            keyring=rt.keyring,
-            call_id=call_id,
-            source="/nowhere.wav",
-            shown_source="nowhere.wav",
-            details=calls.CallDetails(),
-        )
+        call = _new_call(rt, session, call_id)
         calls.set_status(session=session, call=call, status=CallStatus(status), detail=detail)
     with pytest.raises(NoTranscriptError) as refused:
         ask_about_call(rt, call_id=call_id, question=QUESTION, actor="cli:test", via="cli")
