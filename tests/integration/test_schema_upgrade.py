@@ -227,9 +227,8 @@ def test_a_presence_pruned_through_an_outage_registers_again(settings: Settings)
 
     async def pruned_then_beating() -> int:
         async with app.open_async():
-            # The default heartbeat, as before the queue settings: at 0.5 s the row was left behind now and
-            # then (2 runs of 5 alone, and the full suite's run even with the registration shielded); why
-            # is not found yet.
+            # The default heartbeat, as before the queue settings: at 0.5 s a beat could register the process
+            # again between the prune and the count just after it (the full suite's run: 1 where 0 was due).
             beating = workers.announce_presence(app, heartbeat_s=settings.queue.heartbeat_s)
             presence = asyncio.create_task(beating)
             await asyncio.sleep(1)
