@@ -23,6 +23,7 @@ from presidio_analyzer.predefined_recognizers import (
 
 from callsense.config.redaction import EntityType
 from callsense.redaction.not_names import name_span
+from callsense.redaction.other_language_words import other_language_words
 from callsense.redaction.sentence_language import sentence_language, sentences
 
 LANGUAGES = ("en", "es", "de", "fr")
@@ -190,7 +191,9 @@ class PersonRecognizer(SpacyRecognizer):
     plan names. A sentence surely of another language (``sentence_language.py``: a German turn in a call
     taken for English, a Spanish one quoted in a summary) gets that language's rules: the
     persons of its own model, of ``models``, or none where it has none (names after a cue only, as in a call
-    in that language), never this model's "[NAME]" for "Lieferung" or "lo mismo"."""
+    in that language), never this model's "[NAME]" for "Lieferung" or "lo mismo". Nor is a common word of
+    another language in a sentence read as this one (``other_language_words.py``: "She wants her Geld
+    back.", "Teşekkür ederim.")."""
 
     def __init__(self, language: str, models: tuple[str, ...]) -> None:
         super().__init__(supported_language=language, supported_entities=["PERSON"])
@@ -200,8 +203,10 @@ class PersonRecognizer(SpacyRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         found: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts)
+        read_as: list[tuple[int, int, str]] = []  # each sentence, and the language its names were found in
         for start, end in sentences(text):
             spoken = sentence_language(text[start:end], self.supported_language)
+            read_as.append((start, end, spoken or self.supported_language))
             if spoken is None:
                 continue
             found = [result for result in found if not start <= result.start < end]
@@ -212,7 +217,10 @@ class PersonRecognizer(SpacyRecognizer):
                     found.append(result)
         kept = []
         for result in found:
-            if span := name_span(text, result.start, result.end, latin_only=True):
+            if (span := name_span(text, result.start, result.end, latin_only=True)) is None:
+                continue
+            start, end, language = next(s for s in read_as if s[0] <= span[0] < s[1])
+            if not other_language_words(text, span, (start, end), language):
                 result.start, result.end = span
                 kept.append(result)
         return kept

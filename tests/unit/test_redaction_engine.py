@@ -12,6 +12,7 @@ from callsense import logs
 from callsense.calls.schemas import Segment, Speaker, Word
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction.engine import PresidioRedactor
+from callsense.redaction.other_language_words import other_language_words
 from tests.unit.redaction_helpers import (
     ARABIC_INDIC,
     DEVANAGARI,
@@ -492,6 +493,13 @@ MISREAD_AS_ENGLISH = [
     "Reçu la facture hier.",
     "Dov'è il mio ordine?",
     "Quero o reembolso, por favor.",
+    # A German noun inside an English sentence, and a short turn of a language py3langid does not tell: read
+    # as English, and the English model took the word for a person.
+    "She wants her Geld back.",
+    "The customer said Lieferung, meaning the delivery.",
+    "She sent the Rechnung twice.",
+    "Teşekkür ederim.",
+    "Merhaba, nasılsınız?",  # noqa: RUF001
 ]
 
 
@@ -503,6 +511,33 @@ def test_a_turn_of_another_language_read_as_english_gets_no_name_from_the_englis
     redaction = redactor.redact_segments([turn], language="en")
     assert (redaction.spans, redaction.segments) == ([], [turn])
     assert redactor.redact_text(text, language="en") == text
+
+
+def test_a_short_turn_of_another_language_read_as_french_gets_no_name(redactor: PresidioRedactor) -> None:
+    """The French model took the whole of "Teşekkür ederim." for a person."""
+    assert redactor.redact_text("Teşekkür ederim.", language="fr") == "Teşekkür ederim."
+
+
+@pytest.mark.parametrize(
+    ("text", "hit", "words_of_another_language"),
+    [
+        ("She wants her Geld back.", "Geld", True),
+        ("Teşekkür ederim.", "Teşekkür", True),
+        ("Teşekkür ederim.", "Teşekkür ederim", True),  # the French model's hit: "ederim" is no name's word
+        # Names as rare in English as "Teşekkür", or common words of their language, where the capital tells.
+        ("Ayşe Kaya.", "Ayşe Kaya", False),
+        ("Kovács called yesterday.", "Kovács", False),
+        ("Teşekkürler, Demir bey.", "Demir", False),
+        ("Weiß called yesterday.", "Weiß", False),
+        ("Thanks, Jürgen.", "Jürgen", False),
+    ],
+)
+def test_a_name_is_a_word_of_another_language_only_where_its_capital_says_nothing(
+    text: str, hit: str, words_of_another_language: bool
+) -> None:
+    start = text.index(hit)
+    found = other_language_words(text, (start, start + len(hit)), (0, len(text)), "en")
+    assert found is words_of_another_language
 
 
 @pytest.mark.parametrize(
@@ -521,6 +556,12 @@ def test_a_turn_of_another_language_read_as_english_gets_no_name_from_the_englis
         ("Gracias, señor Núñez.", "Gracias, señor [NAME]."),
         ("Grazie, signora Rossi.", "Grazie, signora [NAME]."),
         ("Hallo, hier ist Jürgen Böhm.", "Hallo, hier ist [NAME]."),
+        # Names that are common words of their language, or rare in English, inside an English sentence.
+        ("My name is Anna Weber.", "My name is [NAME]."),
+        ("Anna Weber called.", "[NAME] called."),
+        ("Weiß called yesterday.", "[NAME] called yesterday."),
+        ("Kovács will call you back.", "[NAME] will call you back."),
+        ("I spoke to Frau Weiß.", "I spoke to [NAME]."),
         # An English sentence beside it keeps the English model.
         ("Wo ist meine Lieferung? Thank you, Robert Jones.", "Wo ist meine Lieferung? Thank you, [NAME]."),
     ],
