@@ -187,6 +187,8 @@ def _write(
         missing_blobs=missing,
         missing_calls=sorted({dumped.recordings[key] for key in missing}),
         newest_change=dumped.newest_change,
+        newest_changes=dumped.others.newest,
+        fingerprints=dumped.others.fingerprints,
         key_ring=kept,
         files=sums,
     )

@@ -89,6 +89,18 @@ class Manifest(BaseModel):
         description="The latest time a call in the dump was added or changed (None: no calls, or made before "
         "it was recorded).",
     )
+    newest_changes: dict[str, datetime] | None = Field(
+        default=None,
+        description="By table, the latest time a row of the other kinds a restore checks (users, "
+        "api_tokens, deliveries, category_definitions) was added or changed in the dump; a kind it held "
+        "none of is absent (None: made before they were recorded).",
+    )
+    fingerprints: dict[str, dict[str, str]] | None = Field(
+        default=None,
+        description="By table (users, api_tokens) and id, the SHA-256 of what can be changed in the row "
+        "(its role, password hash, disabled or revoked time...): how a restore finds the rows changed since "
+        "(None: made before they were recorded).",
+    )
     key_ring: KeyRingCopy
     files: dict[str, FileSum] = Field(description="Every other file of the backup, by relative path.")
     seal: str | None = Field(

@@ -1,5 +1,6 @@
 """The database a restore goes into: what it holds against the backup, refused where restoring over it would
-lose calls the backup lacks, then emptied for the restore.
+lose calls (or users, API tokens, deliveries, categories: ``changes``) the backup lacks, then emptied for the
+restore.
 
 A call counts as newer than the backup when it was added, or changed (analysed, delivered, edited), after the
 latest change to a call the backup holds (``Manifest.newest_change``: the dump's snapshot; a backup made
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from callsense.backup import changes
 from callsense.backup.manifest import Manifest
 from callsense.db import Database, running_workers
 from callsense.errors import BackupError
@@ -29,10 +31,11 @@ class Target:
     newest_call: datetime | None  # when its newest call arrived
     added: int  # calls that arrived after the backup's last change
     changed: int  # calls it holds too, changed since
+    others: tuple[changes.Newer, ...] = ()  # the other kinds it holds added or changed since
 
     @property
     def newer(self) -> bool:
-        return bool(self.added or self.changed)
+        return bool(self.added or self.changed or self.others)
 
 
 def survey(db: Database, backup: Manifest) -> Target:
@@ -52,7 +55,13 @@ def survey(db: Database, backup: Manifest) -> Target:
             ),
             {"since": since},
         ).one()
-    return Target(db.url_for_display, tables, calls, newest, added, changed)
+        others = changes.newer(
+            session.connection(),
+            newest=backup.newest_changes,
+            fingerprints=backup.fingerprints,
+            made=backup.created_at,
+        )
+    return Target(db.url_for_display, tables, calls, newest, added, changed, tuple(others))
 
 
 def describe(backup: Manifest, target: Target) -> str:
@@ -63,14 +72,17 @@ def describe(backup: Manifest, target: Target) -> str:
 
 
 def check(backup: Manifest, target: Target, *, force: bool, replace_newer: bool) -> None:
-    """Refuse to replace calls newer than the backup without ``replace_newer``, and any database that is not
-    empty without ``force`` (or ``replace_newer``, which includes it)."""
+    """Refuse to replace calls (or other kinds) newer than the backup without ``replace_newer``, and any
+    database that is not empty without ``force`` (or ``replace_newer``, which includes it)."""
     if target.newer and not replace_newer:
+        lacking = ["calls"] if target.added or target.changed else []
+        lacking += [other.kind.several for other in target.others]
+        listed = ", ".join(lacking[:-1]) + " and " + lacking[-1] if len(lacking) > 1 else lacking[0]
         raise BackupError(
-            f"the database ({target.shown}) holds calls this backup lacks: {_contents(backup, target)}; this "
-            f"backup was made {_at(backup.created_at)} with {backup.calls} calls. Restoring it would lose "
-            "them: restore a newer backup, or into an empty database, or pass --replace-newer to replace "
-            "them anyway"
+            f"the database ({target.shown}) holds {listed} this backup lacks: {_contents(backup, target)}; "
+            f"this backup was made {_at(backup.created_at)} with {backup.calls} calls. Restoring it would "
+            "lose them: restore a newer backup, or into an empty database, or pass --replace-newer to "
+            "replace them anyway"
         )
     if target.tables and not (force or replace_newer):
         raise BackupError(
@@ -100,12 +112,15 @@ def _contents(backup: Manifest, target: Target) -> str:
         return "empty"
     if target.calls is None:
         return f"{target.tables} tables, no callsense calls"
+    others = f"; {', '.join(map(str, target.others))} after the backup" if target.others else ""
     if target.newest_call is None:
-        return f"{target.tables} tables, no calls"
+        return f"{target.tables} tables, no calls{others}"
     since = f"after this backup's last change ({_at(_since(backup))})"
-    newer = f"{target.added} added and {target.changed} changed {since}" if target.newer else f"none {since}"
+    calls = target.added or target.changed
+    newer = f"{target.added} added and {target.changed} changed {since}" if calls else f"none {since}"
     return (
-        f"{target.tables} tables, {target.calls} calls, the newest added {_at(target.newest_call)}; {newer}"
+        f"{target.tables} tables, {target.calls} calls, the newest added {_at(target.newest_call)}; "
+        f"{newer}{others}"
     )
 
 

@@ -1,5 +1,6 @@
 """What a backup takes from the database in one snapshot: the dump, and what else it needs of that same
-snapshot (the recordings and archived records its calls name, their count, their latest change)."""
+snapshot (the recordings and archived records its calls name, their count, their latest change, and the
+latest changes to the other kinds a restore checks: ``changes``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
 
-from callsense.backup import pgtools
+from callsense.backup import changes, pgtools
 from callsense.calls import service as call_keys
 from callsense.db import Database
 
@@ -27,6 +28,7 @@ class Snapshot:
     records: list[str]  # the blob keys of the archived records its analysed calls may have
     calls: int
     newest_change: datetime | None  # the latest a call was added or changed (None: no calls)
+    others: changes.Recorded  # the same of users, tokens, deliveries, categories; fingerprints
 
 
 def dump(db: Database, tool: pgtools.Tool, target: Path, *, records: bool) -> Snapshot:
@@ -48,6 +50,7 @@ def dump(db: Database, tool: pgtools.Tool, target: Path, *, records: bool) -> Sn
             calls, newest = connection.execute(
                 text("select count(*), max(greatest(created_at, updated_at)) from calls")
             ).one()
+            others = changes.record(connection)
             # The exporting transaction stays open while pg_dump runs, so its snapshot stays importable.
             pgtools.run(
                 tool,
@@ -60,7 +63,9 @@ def dump(db: Database, tool: pgtools.Tool, target: Path, *, records: bool) -> Sn
                 ],
                 url=db.engine.url,
             )
-    return Snapshot(recordings=recordings, records=record_keys, calls=int(calls), newest_change=newest)
+    return Snapshot(
+        recordings=recordings, records=record_keys, calls=int(calls), newest_change=newest, others=others
+    )
 
 
 def named_recordings(connection: Connection, *, among: list[str] | None = None) -> dict[str, str]:

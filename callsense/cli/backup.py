@@ -204,15 +204,16 @@ def backup_restore(
     force: Annotated[
         bool,
         typer.Option(
-            help="Replace the contents of a database that is not empty, when none of its calls is newer than "
-            "the backup."
+            help="Replace the contents of a database that is not empty, when nothing in it (calls, users, "
+            "API tokens, deliveries, categories) is newer than the backup."
         ),
     ] = False,
     replace_newer: Annotated[
         bool,
         typer.Option(
-            help="Replace the contents of a database even though it holds calls added or changed after the "
-            "backup was made: they are lost (includes --force)."
+            help="Replace the contents of a database even though it holds calls (or users, API tokens, "
+            "deliveries, categories) added or changed after the backup was made: they are lost (includes "
+            "--force)."
         ),
     ] = False,
     pg_bin: PgBin = None,

@@ -1,9 +1,9 @@
-"""The dashboard as one piece for the app factory: its pages, its static files, refusals and unknown
-addresses shown as pages."""
+"""The dashboard as one piece for the app factory: its pages, its static files, refusals, unknown addresses
+and forms with unknown fields shown as pages."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
@@ -17,11 +17,8 @@ from callsense.web import asking, categories, pages, retention, site
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's pages and static files to the service."""
-    app.include_router(site.router)
-    app.include_router(pages.router)
-    app.include_router(asking.router)
-    app.include_router(retention.router)
-    app.include_router(categories.router)
+    for router in (site.router, pages.router, asking.router, retention.router, categories.router):
+        app.include_router(router, dependencies=[Depends(site.known_form_fields)])
     app.mount(f"{site.PREFIX}/static", StaticFiles(directory=site.HERE / "static"), name="web-static")
 
     @app.exception_handler(site.WebRefusal)

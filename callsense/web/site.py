@@ -15,7 +15,9 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from callsense import __version__
@@ -30,6 +32,9 @@ HERE = Path(__file__).parent
 PREFIX = "/app"
 SESSION_COOKIE = "callsense_session"
 NEXT_MAX_CHARS = 2000  # the page to return to after signing in
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+CSRF_FIELD = "csrf_token"  # read by csrf_checked from any form, so no route declares it
+NAMED_FIELDS = 5  # the unknown fields a refusal names
 SIGNIN_COOKIE = "callsense_signin"  # double-submit token of the sign-in form, before any session exists
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SECURITY_HEADERS = {
@@ -110,10 +115,37 @@ def needs(role: Role) -> Any:
     return Depends(check)
 
 
+async def known_form_fields(request: Request) -> None:
+    """Refuse a form with a field its route does not take (the dashboard applies this to every route).
+
+    Our pages post only the fields their routes take, so another one comes from a page older than the
+    server, or from a request made by hand; ignored, a misspelt optional field would be taken as not sent
+    (as a JSON body's unknown key is refused, ``api.deps.RequestBody``)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.headers.get("content-type", "").startswith(FORM_TYPES):
+        return
+    unknown = sorted(set((await request.form()).keys()) - _form_fields(route.dependant) - {CSRF_FIELD})
+    if unknown:
+        named = ", ".join(f"“{name[:60]}”" for name in unknown[:NAMED_FIELDS])
+        more = f" and {len(unknown) - NAMED_FIELDS} more" if len(unknown) > NAMED_FIELDS else ""
+        raise WebRefusal(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"This form could not be used: it has fields this page does not take ({named}{more}). It may "
+            "come from a page older than the server: reload the page and try again.",
+        )
+
+
+def _form_fields(dependant: Dependant) -> set[str]:
+    """The form fields a route declares, its dependencies' included."""
+    return {field.alias for field in dependant.body_params}.union(
+        *(_form_fields(sub) for sub in dependant.dependencies)
+    )
+
+
 async def csrf_checked(request: Request, user: SignedInDep) -> SignedIn:
     given = request.headers.get("x-csrf-token")
     if given is None and request.headers.get("content-type", "").startswith("application/x-www-form"):
-        value = (await request.form()).get("csrf_token")
+        value = (await request.form()).get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     if not accounts.same_token(user.csrf_token, given):
         raise WebRefusal(status.HTTP_403_FORBIDDEN, "This form has expired. Reload the page and try again.")

@@ -25,7 +25,10 @@ from callsense.crypto import KeyRing
 from callsense.errors import BackupError
 from callsense.pipeline import analyse, deliver, fetch, ingest, transcribe
 from callsense.runtime import Runtime, open_runtime
+from callsense.security import tokens
+from callsense.security.tokens import Role
 from callsense.speech.audio import decode
+from callsense.web import accounts
 from tests.conftest import AUDIO
 from tests.crm_calls import cli_env
 from tests.integration.test_stages import SOURCE, runtime_with_fakes
@@ -349,6 +352,82 @@ def test_a_database_with_calls_newer_than_the_backup_is_replaced_only_with_repla
         archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=False, progress=QUIET)
     archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
     assert _calls(rt) == ["call-0"]
+
+
+def _restore_forced(rt: Runtime, backup: Path, key_out: Path) -> None:
+    archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+
+
+def test_users_and_tokens_added_or_changed_after_the_backup_are_replaced_only_with_replace_newer(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # Restored with --force, a token made or a user's role changed since the backup were lost silently.
+    with rt.db.transaction() as session:
+        accounts.create_user(session=session, username="ana", role=Role.viewer, password="a long passphrase")
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+    _restore_forced(rt, backup, key_out)  # restored from this backup and untouched: nothing is newer
+
+    with rt.db.transaction() as session:
+        tokens.create(session=session, name="crm", role=Role.viewer)
+    with pytest.raises(
+        BackupError,
+        match=r"holds API tokens this backup lacks: .*, no calls; 1 API token added after the backup",
+    ):
+        _restore_forced(rt, backup, key_out)
+
+    with rt.db.transaction() as session:  # a change that leaves no time in the row
+        accounts.set_role(session=session, username="ana", role=Role.admin)
+    with pytest.raises(
+        BackupError,
+        match=r"holds users and API tokens this backup lacks: .*; 1 user changed, 1 API token added after",
+    ):
+        _restore_forced(rt, backup, key_out)
+
+    archive.restore(
+        rt.settings,
+        backup,
+        passphrase=None,
+        key_file=key_out,
+        force=False,
+        replace_newer=True,
+        progress=QUIET,
+    )
+    with rt.db.transaction() as session:
+        assert [(user.username, user.role) for user in accounts.all_users(session=session)] == [
+            ("ana", Role.viewer)
+        ]
+        assert tokens.all_tokens(session=session) == []
+
+
+def test_a_delivery_sent_after_the_backup_is_replaced_only_with_replace_newer(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # Restored, the delivery would be pending again, and sent to the CRM a second time.
+    call_pk = ingest.ingest(rt, call_id="call-0", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    delivery_ids = analyse.run(rt, call_pk)
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+
+    for delivery_id in delivery_ids:
+        deliver.run(rt, delivery_id)
+    with pytest.raises(
+        BackupError, match=r"; none after this backup's last change \(.*\); 1 delivery changed after"
+    ):
+        _restore_forced(rt, backup, key_out)
+    archive.restore(
+        rt.settings,
+        backup,
+        passphrase=None,
+        key_file=key_out,
+        force=False,
+        replace_newer=True,
+        progress=QUIET,
+    )
+    with rt.db.transaction() as session:
+        assert session.scalars(text("select status from deliveries")).all() == ["pending"]
 
 
 def _major(url: str) -> int:
