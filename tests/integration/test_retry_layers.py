@@ -9,6 +9,7 @@ what it checks the job was given.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import uuid
@@ -22,6 +23,7 @@ import pytest
 from sqlalchemy import text
 from structlog.testing import capture_logs
 
+from callsense.backends.llm.openai_compat import OpenAICompatBackend
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.config import Settings
@@ -29,7 +31,7 @@ from callsense.config.fetch import FetchSettings
 from callsense.config.models import LLMSettings
 from callsense.config.redaction import RedactionSettings
 from callsense.errors import NotFoundError
-from callsense.pipeline import erasure, fetch, ingest, tasks
+from callsense.pipeline import analyse, erasure, fetch, ingest, tasks
 from callsense.runtime import Runtime, open_runtime
 from tests.blobs import read_blob
 from tests.conftest import AUDIO, status_of
@@ -286,6 +288,23 @@ def test_a_retried_analysis_asks_only_the_parts_not_answered_yet(
         (reuse,) = [line for line in logs if line["event"] == "analysis answers kept from an earlier run"]
         assert (reuse["reused"], reuse["asked"]) == (1, 3)
         with pytest.raises(NotFoundError):  # the stage ended: nothing of it stays
+            rt.blobs.open(calls.kept_answers_blob_key(call_pk))
+
+
+def test_the_answers_kept_for_a_retry_are_not_given_to_another_model(
+    tmp_path: Path, model_dir: Path, database_url: str
+) -> None:
+    with _long_call_refused_once(tmp_path, model_dir, database_url) as (rt, server, call_pk):
+        other = OpenAICompatBackend(
+            base_url=server.url + "/v1", model="other", context_tokens=2400, timeout_s=60
+        )
+        try:
+            analyse.run(dataclasses.replace(rt, llm=other), call_pk)  # the settings changed meanwhile
+        finally:
+            other.close()
+        first, _refused, *asked = _asked(server)
+        assert asked[0] == first and len(asked) == 4  # the same three parts, all asked of it, then merged
+        with pytest.raises(NotFoundError):
             rt.blobs.open(calls.kept_answers_blob_key(call_pk))
 
 
