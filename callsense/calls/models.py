@@ -299,7 +299,8 @@ class SourceFile(Base):
 class SourceStatus(Base):
     """What the last poll of each source found, for ``callsense sources list`` and the operations page;
     ``ingested`` and ``refused`` count since the source was first polled. A REST source's cursor is kept
-    here too, so a restart or another worker goes on where the last poll ended."""
+    here too, so a restart or another worker goes on where the last poll ended, and the time its API asked
+    not to be polled again before (``Retry-After``)."""
 
     __tablename__ = "source_status"
 
@@ -311,6 +312,7 @@ class SourceStatus(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cursor: Mapped[str | None] = mapped_column(Text)  # a REST source's: where its next poll starts
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a REST source's API asked
 
 
 class CallKey(Base):

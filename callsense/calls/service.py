@@ -71,6 +71,16 @@ def record_blob_key(call_pk: uuid.UUID) -> str:
     return f"records/{call_pk}.json"
 
 
+def kept_answers_context(call_pk: uuid.UUID) -> str:
+    """The context of the LLM answers kept for a retry of the call's analysis (``pipeline.kept_answers``)."""
+    return context(call_pk, "kept_answers")
+
+
+def kept_answers_blob_key(call_pk: uuid.UUID) -> str:
+    """Where the LLM answers of an unfinished analysis of the call wait for the stage's next run."""
+    return f"kept-answers/{call_pk}.json"
+
+
 # The key of the call's metadata that keeps its recording source's agent_speaks as it was when the source
 # took the call (agent_channel has a column, calls.agent_channel; this has none): the transcribe stage uses
 # it, so a source changed while its calls wait in the queue applies only to the calls it takes afterwards.

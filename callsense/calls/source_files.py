@@ -266,6 +266,29 @@ def save_cursor(*, session: Session, source: str, value: str) -> None:
     )
 
 
+def hold_off(*, session: Session, source: str, seconds: float) -> datetime:
+    """The source is not polled again for ``seconds`` (by the database's clock, as every poller reads it);
+    returns until when."""
+    until = func.now() + timedelta(seconds=seconds)
+    statement = pg_insert(SourceStatus).values(
+        source=source, files_seen=0, ingested=0, refused=0, not_before=until
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["source"], set_={"not_before": statement.excluded.not_before}
+    )
+    held = session.execute(statement.returning(SourceStatus.not_before)).scalar_one()
+    assert held is not None  # set just now
+    return held
+
+
+def held(*, session: Session) -> dict[str, datetime]:
+    """Each source not to be polled yet, and until when."""
+    rows = session.execute(
+        select(SourceStatus.source, SourceStatus.not_before).where(SourceStatus.not_before > func.now())
+    )
+    return {source: until for source, until in rows if until is not None}
+
+
 def statuses(*, session: Session) -> dict[str, SourceStatus]:
     return {row.source: row for row in session.scalars(select(SourceStatus))}
 

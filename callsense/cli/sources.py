@@ -26,7 +26,8 @@ app = typer.Typer(
 
 @app.command("list")
 def list_sources() -> None:
-    """Show each source: where it reads, its preset and schedule, and what its last poll found."""
+    """Show each source: where it reads, its preset and schedule, and what its last poll found (and when
+    the next may be, when its API asked to wait)."""
     from callsense.calls import source_files
     from callsense.config.sources import FileSourceSettings
 
@@ -37,6 +38,7 @@ def list_sources() -> None:
     with common.database() as db, db.transaction() as session:
         status = source_files.statuses(session=session)
         given_up = source_files.given_up(session=session)
+        held = source_files.held(session=session)
     columns = ("name", "reads", "preset", "poll", "last poll", "seen", "ingested", "refused", "given up")
     table = Table(*columns, "last error")
     for source in configured:
@@ -47,7 +49,8 @@ def list_sources() -> None:
             escape(source.reads),
             preset.value if preset else "",
             source.poll_cron,
-            common.when(row.last_poll_at) if row and row.last_poll_at else "never",
+            (common.when(row.last_poll_at) if row and row.last_poll_at else "never")
+            + (f" (next not before {common.when(held[source.name])})" if source.name in held else ""),
             str(row.files_seen) if row else "",
             str(row.ingested) if row else "",
             str(row.refused) if row else "",
@@ -126,7 +129,9 @@ def poll(name: SourceName) -> None:
         common.err.print(
             f"[bold red]last problem:[/] {escape(report.error)}", highlight=False, soft_wrap=True
         )
-    if report.error and not report.seen:  # the folder itself could not be listed
+    if report.held_until is not None:
+        common.err.print(f"not polled again before {common.when(report.held_until)}: its API asked to wait")
+    if (report.error or report.held_until) and not report.seen:  # the source itself could not be listed
         raise typer.Exit(common.EXIT_RETRYABLE)
 
 

@@ -1,6 +1,7 @@
 """The analyse stage: the LLM's analysis of the stored transcript (``analysis.py``), stored encrypted with
 the outbox of the call's deliveries, in one transaction. The LLM reads the original transcript (it runs
-on-premises); what it wrote is redacted (``redact.analysis``) before it is stored and shown."""
+on-premises); what it wrote is redacted (``redact.analysis``) before it is stored and shown. What the LLM
+answered to a run that the queue runs again is kept for that run (``kept_answers``), not asked again."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus
 from callsense.config.models import TranslationEngine
 from callsense.errors import AnalysisError
-from callsense.pipeline import analysis, record_archive, redact, stages
+from callsense.pipeline import analysis, kept_answers, record_archive, redact, stages
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -36,10 +37,12 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
             # nothing, and the reprocess's own run transcribes, then queues the analysis
             log.info("no transcript to analyse (reprocessed meanwhile?); the transcription's run goes on")
             return []
-    if done_before:  # a retry after the commit: the record may not have been written
+    if done_before:  # a retry after the commit: the record may not have been written, nor answers deleted
+        kept_answers.delete(rt, call_pk)
         record_archive.write(rt, call_pk)
         return pending
-    with stages.audited(rt, call_pk, "analyse"):
+    # Outside the audit: deleting the kept answers after the commit may fail, not the stored stage.
+    with kept_answers.discarded_after(rt, call_pk) as kept, stages.audited(rt, call_pk, "analyse"):
         started = time.perf_counter()
         with rt.db.transaction() as session:  # in the stage: a transcript that cannot be decrypted fails it
             call = calls.lock(session=session, call_pk=call_pk)
@@ -56,7 +59,7 @@ def run(rt: Runtime, call_pk: uuid.UUID, *, force: bool = False) -> list[uuid.UU
         result = analysis.analyse(
             segments=segments,
             language=language,
-            llm=rt.llm,
+            llm=kept,
             translate=translate,
             topics=rt.settings.analysis.topics,
         )

@@ -21,7 +21,7 @@ from callsense import metrics
 from callsense.calls import datakeys, deliveries, retention
 from callsense.calls import service as calls
 from callsense.errors import NotFoundError
-from callsense.pipeline import record_archive
+from callsense.pipeline import kept_answers, record_archive
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -67,6 +67,7 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
         rt.blobs.delete(calls.audio_blob_key(call.id))
         rt.blobs.delete(calls.redacted_audio_blob_key(call.id))
         record_archive.delete(rt, call.id)
+        kept_answers.delete(rt, call.id)
     # Committed: VACUUM removes the old row version that holds the wrapped key (best effort).
     datakeys.vacuum_data_keys(rt.db)
     metrics.CALLS_FORGOTTEN.labels(what="erased").inc()

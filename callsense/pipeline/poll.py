@@ -19,7 +19,9 @@ source has already is that recording renamed or copied: skipped, noted on that c
 
 REST listings. Pages are read from the cursor stored with the source's status; each listed call goes
 through the ingest function, which finds a call id it knows instead of registering it again, so no row per
-item is needed. The recordings are left to the fetch stage on the queue: ``PollReport.registered``.
+item is needed. The recordings are left to the fetch stage on the queue: ``PollReport.registered``. An API
+that answers 429 or 503 with a ``Retry-After`` is not polled again, by any poller, before that time (stored
+with the source's status, ``not_before``), at most a fetch's cap (15 min) later.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 
-from callsense import logs
+from callsense import backoff, logs
 from callsense.backends.recordings.http import FetchOptions
 from callsense.backends.recordings.sources import FolderSource, Listed, Source
 from callsense.backends.recordings.sources.metadata import derived_call_id
@@ -62,6 +64,7 @@ from callsense.pipeline.poll_outcomes import (
     require_same_audio,
     taken_copy,
 )
+from callsense.pipeline.retries import RETRY
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -174,12 +177,16 @@ def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
     a page read twice (a poll died before saving its cursor, or two pollers) changes nothing."""
     report = PollReport(source=source.name)
     with rt.db.transaction() as session:
+        report.held_until = source_files.held(session=session).get(source.name)
         cursor = source_files.cursor(session=session, source=source.name) or source.settings.start_cursor
+    if report.held_until is not None:
+        log.info("not polled: the source's API asked to wait", source=source.name, until=report.held_until)
+        return report
     for _page in range(source.settings.max_pages_per_poll):
         try:
             page = source.page(cursor)
         except SourceUnavailableError as exc:
-            note(rt, report, None, FileStatus.error, str(exc))
+            note(rt, report, None, FileStatus.error, str(exc) + _hold_off(rt, source.name, exc, report))
             break
         report.seen += len(page.items)
         for item in page.items:
@@ -205,6 +212,17 @@ def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
             source_files.save_cursor(session=session, source=source.name, value=cursor)
     record(rt, report, ingested=len(report.registered))
     return report
+
+
+def _hold_off(rt: Runtime, source: str, exc: SourceUnavailableError, report: PollReport) -> str:
+    """Keep every poller off the source for as long as its API asked (``Retry-After``), up to a fetch's
+    cap (a listing asking for a day is tried again sooner); what to add to the reason."""
+    wait = backoff.honouring(exc.retry_after, 0.0, cap_s=RETRY["fetch"].cap_seconds)
+    if not wait:
+        return ""
+    with rt.db.transaction() as session:
+        report.held_until = source_files.hold_off(session=session, source=source, seconds=wait)
+    return f"; not polled again before {report.held_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, as it asked"
 
 
 def _complete(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import structlog
@@ -49,6 +50,7 @@ class PollReport:
     given_up: int = 0  # files whose takes ended with no outcome max_attempts times in a row
     duplicates: int = 0  # renamed or copied recordings of calls taken already, skipped
     error: str | None = None  # the last problem, as the source's status shows it
+    held_until: datetime | None = None  # a REST source's API asked not to be polled before then
 
 
 def require_same_audio(rt: Runtime, call_pk: uuid.UUID, call_id: str, sha256: str) -> None:

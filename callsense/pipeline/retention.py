@@ -27,7 +27,7 @@ from callsense.calls import retention
 from callsense.calls import service as calls
 from callsense.calls.models import Call, utcnow
 from callsense.config.retention import Policy, RetentionSettings
-from callsense.pipeline import record_archive
+from callsense.pipeline import kept_answers, record_archive
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -168,6 +168,7 @@ def _forget_text(rt: Runtime, session: Session, claimed: list[Call]) -> None:
     if claimed:
         for call in claimed:  # inside the transaction, as the recordings: a failed commit leaves it marked
             record_archive.delete(rt, call.id)
+            kept_answers.delete(rt, call.id)
         retention.forget_text(session=session, call_pks=[call.id for call in claimed])
 
 

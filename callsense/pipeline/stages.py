@@ -72,7 +72,7 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
             )
         )
         log.info("stage failed", call_pk=str(call_pk), stage=stage, error=str(exc), retryable=exc.retryable)
-        again = exc.retryable and QUEUE_RETRIES.get()
+        again = runs_again(exc)
         with rt.db.transaction() as session:
             call = calls.lock(session=session, call_pk=call_pk)
             _record_failure(
@@ -81,6 +81,11 @@ def audited(rt: Runtime, call_pk: uuid.UUID, stage: Stage) -> Iterator[None]:
         if exc is raised:
             raise
         raise exc from None  # not chained: the queue's log of the job would print the message left out
+
+
+def runs_again(exc: BaseException) -> bool:
+    """Whether the queue runs the stage again after it failed with ``exc`` (as ``audited`` raised it)."""
+    return isinstance(exc, CallsenseError) and exc.retryable and QUEUE_RETRIES.get()
 
 
 def _record_failure(

@@ -18,7 +18,7 @@ import structlog
 from procrastinate.jobs import Job, Status
 
 from callsense.errors import WorkerLostError
-from callsense.pipeline import deliver, stages
+from callsense.pipeline import deliver, kept_answers, stages
 
 if TYPE_CHECKING:
     from callsense.runtime import Runtime
@@ -67,6 +67,9 @@ def _give_up(rt: Runtime, job: Job, reason: str) -> None:
     arguments = job.task_kwargs
     if "call_pk" in arguments:
         stage = cast("stages.Stage", job.task_name.removeprefix("callsense:"))
-        stages.give_up(rt, uuid.UUID(str(arguments["call_pk"])), stage, reason)
+        call_pk = uuid.UUID(str(arguments["call_pk"]))
+        stages.give_up(rt, call_pk, stage, reason)
+        if stage == "analyse":  # no run comes to use, or delete, what the lost ones were answered
+            kept_answers.delete(rt, call_pk)
     elif "delivery_id" in arguments:
         deliver.give_up(rt, uuid.UUID(str(arguments["delivery_id"])), reason)

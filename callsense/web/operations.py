@@ -59,12 +59,14 @@ class SourceState:
     given_up: int  # files left until retried by hand (`callsense sources retry`)
     last_error: str | None
     last_error_at: datetime | None
+    not_before: datetime | None  # its API asked not to be polled before then (a REST source's Retry-After)
 
 
 def sources(*, session: Session, configured: list[AnySource]) -> list[SourceState]:
     """Each configured source with its stored status (none before its first poll)."""
     stored = source_files.statuses(session=session)
     given_up = source_files.given_up(session=session)
+    held = source_files.held(session=session)
     states = []
     for source in configured:
         row = stored.get(source.name)
@@ -80,6 +82,7 @@ def sources(*, session: Session, configured: list[AnySource]) -> list[SourceStat
                 given_up=given_up.get(source.name, 0),
                 last_error=row.last_error if row else None,
                 last_error_at=row.last_error_at if row else None,
+                not_before=held.get(source.name),
             )
         )
     return states

@@ -7,16 +7,17 @@ import dataclasses
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from callsense.calls import service as calls_service
 from callsense.calls import source_files
-from callsense.calls.models import Call, Event
+from callsense.calls.models import Call, Event, SourceStatus
 from callsense.config import Settings
 from callsense.config.models import AgentSpeaks, Channel
 from callsense.pipeline import fetch, poll, queue_figures, tasks, transcribe
@@ -49,6 +50,8 @@ class Recorder:
         self.cursors: list[str | None] = []
         self.pages = PAGES
         self.refusal: int | None = None  # the status the listing answers instead of a page
+        self.retry_after: str | None = None  # the Retry-After sent with the refusal
+        self.refused = 0  # listings refused
         self.body: bytes | None = None  # what the listing answers instead of a page
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -60,7 +63,12 @@ class Recorder:
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == "/recordings" and recorder.refusal is not None:
-                    self.send_error(recorder.refusal)
+                    recorder.refused += 1
+                    self.send_response(recorder.refusal)
+                    if recorder.retry_after is not None:
+                        self.send_header("Retry-After", recorder.retry_after)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 if parts.path == "/recordings":
                     cursor = parse_qs(parts.query).get("since", [None])[0]
@@ -185,6 +193,36 @@ def test_a_listing_refused_or_broken_says_what_to_look_at(settings: Settings, re
         recorder.refusal, recorder.body = None, b"[" * 100_000  # a broken API's answer: nothing to list
         broken = poll.poll_named(rt, "api")
         assert broken.error == f"{recorder.url}/recordings answered JSON nested too deeply"
+    finally:
+        rt.db.close()
+
+
+@pytest.mark.parametrize("refusal", [429, 503])
+def test_an_api_asking_for_a_wait_is_not_polled_again_before_then(
+    settings: Settings, recorder: Recorder, refusal: int
+) -> None:
+    recorder.refusal, recorder.retry_after = refusal, "120"
+    rt = _runtime(settings, recorder.url + "/recordings")
+    try:
+        refused = poll.poll_named(rt, "api")
+        assert refused.held_until is not None and refused.error is not None
+        with rt.db.transaction() as session:
+            wait = session.scalar(select(func.now()))
+            status = source_files.statuses(session=session)["api"]
+        assert wait is not None and 118 <= (refused.held_until - wait).total_seconds() <= 121
+        shown = f"{refused.held_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        assert refused.error.endswith(
+            f"answered {refusal} for {recorder.url}/recordings; not polled again before {shown}, as it asked"
+        )
+        assert status.last_error == refused.error  # as `callsense sources list` and the operations page show
+        recorder.refusal = None
+        held = poll.poll_named(rt, "api")  # the next minute's poll: the API is not asked
+        assert (recorder.refused, recorder.cursors) == (1, [])
+        assert held.held_until == refused.held_until and held.seen == 0
+        with rt.db.transaction() as session:  # two minutes later
+            session.execute(update(SourceStatus).values(not_before=func.now() - timedelta(seconds=1)))
+        after = poll.poll_named(rt, "api")
+        assert recorder.cursors == [None, "p2", "p3"] and after.held_until is None and after.seen == 5
     finally:
         rt.db.close()
 

@@ -9,6 +9,7 @@ what it checks the job was given.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import uuid
@@ -20,14 +21,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
+from callsense.backends.llm.openai_compat import OpenAICompatBackend
 from callsense.calls import service as calls
-from callsense.calls.schemas import CallStatus
+from callsense.calls.schemas import CallStatus, Segment, Speaker
 from callsense.config import Settings
 from callsense.config.fetch import FetchSettings
 from callsense.config.models import LLMSettings
-from callsense.pipeline import fetch, ingest, tasks
+from callsense.config.redaction import RedactionSettings
+from callsense.errors import NotFoundError
+from callsense.pipeline import analyse, erasure, fetch, ingest, tasks
 from callsense.runtime import Runtime, open_runtime
+from tests.blobs import read_blob
 from tests.conftest import AUDIO, status_of
 from tests.crm_calls import ANALYSIS, store_transcribed
 
@@ -36,18 +42,21 @@ FAILURES = 3
 
 class Flaky:
     """A loopback server that answers ``failure`` (503, or another status with headers) to its first
-    ``failures`` requests, then ``body``."""
+    ``failures`` requests after the first ``answered``, and ``body`` to the others; it keeps what was
+    posted to it (``posted``)."""
 
-    def __init__(self, body: bytes, content_type: str, failures: int = FAILURES) -> None:
+    def __init__(self, body: bytes, content_type: str, failures: int = FAILURES, answered: int = 0) -> None:
         self.requests = 0
         self.failures = failures
+        self.answered = answered
         self.failure: tuple[int, dict[str, str]] = (503, {})
+        self.posted: list[bytes] = []
         flaky = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 flaky.requests += 1
-                failing = flaky.requests <= flaky.failures
+                failing = 0 < flaky.requests - flaky.answered <= flaky.failures
                 (status, headers), data = (flaky.failure, b"busy") if failing else ((200, {}), body)
                 self.send_response(status)
                 for name, value in headers.items():
@@ -61,7 +70,7 @@ class Flaky:
                 self._answer()
 
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
+                flaky.posted.append(self.rfile.read(int(self.headers["Content-Length"])))
                 self._answer()
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -102,16 +111,31 @@ def llm_server() -> Iterator[Flaky]:
 
 @pytest.fixture
 def rt(tmp_path: Path, model_dir: Path, database_url: str, llm_server: Flaky) -> Iterator[Runtime]:
+    runtime = _runtime(tmp_path, model_dir, database_url, llm_server)
+    yield runtime
+    runtime.db.close()
+
+
+def _runtime(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    llm_server: Flaky,
+    *,
+    context_tokens: int = 4096,
+    redact: bool = True,
+) -> Runtime:
     settings = Settings(
         data_dir=tmp_path / "data",
         model_dir=model_dir,
         database_url=database_url,
+        redaction=RedactionSettings(enabled=redact),
         fetch=FetchSettings(allow_networks=["127.0.0.0/8"]),
-        llm=LLMSettings(backend="openai", base_url=llm_server.url + "/v1", model="stub"),
+        llm=LLMSettings(
+            backend="openai", base_url=llm_server.url + "/v1", model="stub", context_tokens=context_tokens
+        ),
     )
-    runtime = open_runtime(settings)
-    yield runtime
-    runtime.db.close()
+    return open_runtime(settings)
 
 
 def _job(rt: Runtime, queue: str) -> tuple[int, str, float]:
@@ -205,6 +229,92 @@ def test_an_llm_server_asking_for_a_wait_is_not_asked_again_sooner(rt: Runtime, 
     assert (attempts, status, llm_server.requests) == (1, "todo", 1)
     assert 118 <= due_in <= 121
     assert "HTTP 429" in _status(rt, call_pk)[1]
+
+
+# Three parts in a 2,400-token context, where the instructions and the 600-token answer take the rest.
+LONG_CALL = [
+    Segment(
+        speaker=(Speaker.agent, Speaker.customer)[turn % 2],
+        start=4.0 * turn,
+        end=4.0 * turn + 3.5,
+        text=f"About order {turn}: I was charged twice for it and I want the second charge refunded.",
+        confidence=0.9,
+    )
+    for turn in range(45)
+]
+
+
+def _asked(server: Flaky) -> list[str]:
+    """The user message of each request the LLM server was sent (the transcript of one part, or the
+    partial analyses to merge)."""
+    return [json.loads(body)["messages"][1]["content"] for body in server.posted]
+
+
+@contextmanager
+def _long_call_refused_once(
+    tmp_path: Path, model_dir: Path, database_url: str
+) -> Iterator[tuple[Runtime, Flaky, uuid.UUID]]:
+    """A long call whose analysis ran once and stopped at its second part: the LLM server answered the
+    first, then asked for a wait (429, Retry-After: 120). Not redacted: 5 s of this call's turns, for
+    nothing this checks."""
+    answer = {"choices": [{"message": {"role": "assistant", "content": json.dumps(ANALYSIS)}}]}
+    with serving(Flaky(json.dumps(answer).encode(), "application/json", failures=1, answered=1)) as server:
+        server.failure = (429, {"Retry-After": "120"})
+        rt = _runtime(tmp_path, model_dir, database_url, server, context_tokens=2400, redact=False)
+        try:
+            call_pk = ingest.ingest(rt, call_id="long", source="https://recorder.example/call.flac").call_pk
+            store_transcribed(rt, call_pk, segments=LONG_CALL)
+            _run_once(rt, "analyse", call_pk)
+            assert _job(rt, "analyse")[:2] == (1, "todo") and server.requests == 2
+            yield rt, server, call_pk
+        finally:
+            rt.db.close()
+
+
+def test_a_retried_analysis_asks_only_the_parts_not_answered_yet(
+    tmp_path: Path, model_dir: Path, database_url: str
+) -> None:
+    with _long_call_refused_once(tmp_path, model_dir, database_url) as (rt, server, call_pk):
+        kept = read_blob(rt.blobs, calls.kept_answers_blob_key(call_pk))
+        assert b"charged twice" not in kept and b"Acme" not in kept  # sealed, like the call's other data
+        _make_due(rt)
+        with capture_logs() as logs:
+            _run_once(rt, "analyse", call_pk)
+        assert status_of(rt, call_pk) is CallStatus.done
+        first, refused, *retried = _asked(server)
+        assert "part 1 of 3" in first and "part 2 of 3" in refused
+        assert retried[0] == refused and first not in retried  # part 1 was not asked again
+        assert len(retried) == 3  # parts 2 and 3, and merging the three
+        (reuse,) = [line for line in logs if line["event"] == "analysis answers kept from an earlier run"]
+        assert (reuse["reused"], reuse["asked"]) == (1, 3)
+        with pytest.raises(NotFoundError):  # the stage ended: nothing of it stays
+            rt.blobs.open(calls.kept_answers_blob_key(call_pk))
+
+
+def test_the_answers_kept_for_a_retry_are_not_given_to_another_model(
+    tmp_path: Path, model_dir: Path, database_url: str
+) -> None:
+    with _long_call_refused_once(tmp_path, model_dir, database_url) as (rt, server, call_pk):
+        other = OpenAICompatBackend(
+            base_url=server.url + "/v1", model="other", context_tokens=2400, timeout_s=60
+        )
+        try:
+            analyse.run(dataclasses.replace(rt, llm=other), call_pk)  # the settings changed meanwhile
+        finally:
+            other.close()
+        first, _refused, *asked = _asked(server)
+        assert asked[0] == first and len(asked) == 4  # the same three parts, all asked of it, then merged
+        with pytest.raises(NotFoundError):
+            rt.blobs.open(calls.kept_answers_blob_key(call_pk))
+
+
+def test_the_answers_kept_for_a_retry_are_erased_with_the_call(
+    tmp_path: Path, model_dir: Path, database_url: str
+) -> None:
+    with _long_call_refused_once(tmp_path, model_dir, database_url) as (rt, _server, call_pk):
+        erasure.erase(rt, call_id="long", actor="admin", reason="asked", via="cli")
+        with pytest.raises(NotFoundError):
+            rt.blobs.open(calls.kept_answers_blob_key(call_pk))
 
 
 @pytest.mark.parametrize("refusal", [429, 503])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from callsense import metrics
+from callsense.calls import source_files
 from callsense.cli.main import app
 from callsense.config import load_settings
 from callsense.pipeline import queue_figures, tasks
@@ -73,6 +75,10 @@ def test_sources_from_the_command_line_and_on_the_operations_page(
             assert list(queued.scalars()) == ["transcribe"]  # the poll queued the call it took
             for role in (Role.admin, Role.analyst):
                 accounts.create_user(session=session, username=role.value, role=role, password=PASSWORD)
+            # as a REST source's API that answered 429 with a Retry-After leaves its source
+            until = source_files.hold_off(session=session, source="nas", seconds=120)
+        held = runner.invoke(app, ["sources", "list"]).output
+        assert "(next not before" in held and f"{until.isoformat(timespec='seconds')})" in held, held
         application = create_app(rt, tasks.build_app(rt), worker_concurrency=0)
         with TestClient(application, base_url="http://127.0.0.1", follow_redirects=False) as client:
             assert _signed_in(client, "analyst").get("/app/operations").status_code == 403
@@ -80,6 +86,7 @@ def test_sources_from_the_command_line_and_on_the_operations_page(
         assert page.status_code == 200 and "Recording sources" in page.text
         nas_row = re.search(r"<td>nas</td>.*?</tr>", page.text, re.S)
         assert nas_row and re.findall(r'class="num[ a-z-]*">(\d+)<', nas_row[0]) == ["2", "1", "1", "1"]
+        assert f"next not before {until.astimezone(UTC):%H:%M:%S}, as its API asked" in nas_row[0]
         assert "does not exist" in page.text  # the unmounted source's last error
         retried = runner.invoke(app, ["sources", "retry", "nas"])
         assert retried.exit_code == 0 and "2024/b.wav" in retried.output and "1 given-up" in retried.output

@@ -21,7 +21,13 @@ from callsense.backends.recordings.base import describe, is_url
 from callsense.backends.recordings.sources import metadata
 from callsense.backends.recordings.sources.base import Recording
 from callsense.config.sources import RestSourceSettings
-from callsense.errors import CallsenseError, RecordingRefusedError, SourceUnavailableError, StatusError
+from callsense.errors import (
+    CallsenseError,
+    RecordingRefusedError,
+    RetryableError,
+    SourceUnavailableError,
+    StatusError,
+)
 
 MAX_LISTING_BYTES = 16 * 1024 * 1024
 
@@ -53,7 +59,7 @@ class RestSource:
 
     def page(self, cursor: str | None) -> Page:
         """The recordings listed after ``cursor``; raises ``SourceUnavailableError`` when the API cannot be
-        read or answers something that is not a listing."""
+        read or answers something that is not a listing, with its ``Retry-After`` if it sent one."""
         url = httpx.URL(self.settings.url)
         if cursor is not None:
             url = url.copy_merge_params({self.settings.cursor_param: cursor})
@@ -66,7 +72,10 @@ class RestSource:
                 f"the listing at {describe(self.settings.url)}: {self._refusal(exc)}"
             ) from None
         except CallsenseError as exc:
-            raise SourceUnavailableError(f"the listing at {describe(self.settings.url)}: {exc}") from None
+            raise SourceUnavailableError(
+                f"the listing at {describe(self.settings.url)}: {exc}",
+                retry_after=exc.retry_after if isinstance(exc, RetryableError) else None,
+            ) from None
         except ValueError as exc:
             raise SourceUnavailableError(f"{describe(self.settings.url)} answered no JSON: {exc}") from None
         except RecursionError:
