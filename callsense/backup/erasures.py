@@ -46,9 +46,14 @@ class Erased:
 
 
 def recorded(db: Database) -> list[Erased]:
-    """The first erasure of each call id the database records (none when it is no callsense database)."""
+    """The first erasure of each call id the database records (none in a database that is no callsense one,
+    or of a schema before erasures, 0011, whose events name no call id)."""
     with db.transaction() as session:
-        if not session.execute(text("select to_regclass('public.events') is not null")).scalar_one():
+        named = text(
+            "select exists (select from information_schema.columns where table_schema = 'public'"
+            " and table_name = 'events' and column_name = 'call_id')"
+        )
+        if not session.execute(named).scalar_one():
             return []
         rows = session.execute(
             text(

@@ -6,7 +6,7 @@ store and the row leaves the database with everything that hangs on it (``calls.
 in one transaction; one event survives, naming the call id, who, when and why, and the CRM records the
 call was filed as (to be erased there too), never what was said. Once committed, the data-key table is
 vacuumed, so that the key's old row version is removed from it. Erasing an erased call reports the first
-erasure; a held call is refused.
+erasure; a held call is refused, except by a restore erasing again what was erased before it.
 """
 
 from __future__ import annotations
