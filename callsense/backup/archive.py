@@ -27,7 +27,7 @@ from typing import Protocol, TypeVar
 
 from callsense import __version__
 from callsense.backends.blobstore import open_blobstore, validate_key
-from callsense.backup import destination, pgtools, replaced, snapshot
+from callsense.backup import destination, erasures, pgtools, replaced, snapshot
 from callsense.backup import manifest as manifests
 from callsense.backup.keys import WRAPPED_KEYS, KeyExport, check_key_destination, open_key_ring
 from callsense.config import Settings
@@ -259,7 +259,8 @@ def restore(
 ) -> manifests.Manifest:
     """Check the backup in ``directory`` (``check``) and the database it replaces (``replaced.check``), then
     restore its database, recordings and key ring. The checks that take no time come before the sums, so a
-    refusal comes at once, not after reading every file."""
+    refusal comes at once, not after reading every file. The erasures the replaced database records are kept
+    first (``erasures.keep``): the caller erases those calls again (``erasures.pending``)."""
     found, ring = _open(  # before anything changes
         directory,
         passphrase=passphrase,
@@ -280,11 +281,14 @@ def restore(
         restore_tool = pgtools.find("pg_restore", server=max(server, found.pg_dump), bin_dir=pg_bin)
         target = replaced.survey(db, found)
         progress.note(replaced.describe(found, target))
+        erased = erasures.recorded(db)
+        _note_erasures(erased, erasures.pending(settings), found, progress)
         missing = manifests.missing_summary(directory, found)
         if missing is not None:
             progress.note(f"warning: {missing}")
         replaced.check(found, target, force=force, replace_newer=replace_newer)
         _check_sums(directory, found, progress)
+        erasures.keep(settings, erased)  # before the database is emptied: a restore that fails keeps them
         replaced.make_room(db, target, stalled_after_s=settings.queue.stalled_after_s)
         with progress.step(f"restoring the database with {restore_tool.path} ({restore_tool.major})"):
             pgtools.run(
@@ -307,6 +311,20 @@ def restore(
             store.put(validate_key(name.removeprefix(f"{BLOBS}/")), chunks_of(blob))
     ring.install(settings.resolved_key_file)
     return found
+
+
+def _note_erasures(
+    erased: list[erasures.Erased], kept: list[erasures.Erased], found: manifests.Manifest, progress: Progress
+) -> None:
+    """Say which erasures the restore will not undo: those made after the backup (the backup may hold
+    these calls), and those an earlier restore kept and did not apply again."""
+    after = sum(1 for one in erased if one.at > found.created_at)
+    if after:
+        progress.note(f"{after} call(s) erased after the backup was made will be erased again")
+    if kept:
+        progress.note(
+            f"{len(kept)} erasure(s) kept by an earlier restore that did not finish will be applied again"
+        )
 
 
 def _check_schema_known(found: manifests.Manifest) -> None:

@@ -202,15 +202,25 @@ def delete_call(*, session: Session, call: Call, actor: str, detail: str) -> dat
     session.execute(delete(Call).where(Call.id == call.id))
     session.expunge(call)
     erased_at = utcnow()
-    session.add(
-        Event(
-            call_pk=None,
-            call_id=call.call_id,
-            stage=ERASURE_STAGE,
-            kind="erased",
-            detail=detail,
-            actor=actor,
-            at=erased_at,
-        )
-    )
+    record_erasure(session=session, call_id=call.call_id, actor=actor, detail=detail, at=erased_at)
     return erased_at
+
+
+def record_erasure(
+    *, session: Session, call_id: str, actor: str | None, detail: str | None, at: datetime
+) -> None:
+    """The erasure's event, which outlives the call; written again by a restore, as it was, unless the
+    database records it already (a restored backup made after it)."""
+    recorded = select(Event.id).where(Event.stage == ERASURE_STAGE, Event.call_id == call_id, Event.at == at)
+    if session.scalars(recorded).first() is None:
+        session.add(
+            Event(
+                call_pk=None,
+                call_id=call_id,
+                stage=ERASURE_STAGE,
+                kind="erased",
+                detail=detail,
+                actor=actor,
+                at=at,
+            )
+        )

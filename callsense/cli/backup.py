@@ -18,6 +18,7 @@ from callsense.config import BACKUP_PASSPHRASE_VARIABLE
 
 if TYPE_CHECKING:
     from callsense.backup.manifest import Manifest
+    from callsense.config import Settings
 
 app = typer.Typer(
     help="Back up and restore the database, the recordings and the key ring.", no_args_is_help=True
@@ -249,6 +250,57 @@ def backup_restore(
         highlight=False,
     )
     _print_missing(directory, done)
+    from callsense.db import revision_status
+
+    if revision_status(done.schema_revision).up_to_date:
+        _erase_again(settings)
+    else:  # this version's code erases: after 'db upgrade'
+        _print_kept(settings)
     common.out.print(
         "next: 'callsense db status' (and 'callsense db upgrade' if it says so), then start the services"
     )
+
+
+@app.command("reerase")
+def backup_reerase() -> None:
+    """Erase again the calls a restore brought back that had been erased after its backup was made.
+
+    'backup restore' does it itself when the backup's schema is this version's; after restoring an older
+    backup, run it once 'callsense db upgrade' is done. It also finishes a restore stopped before it did.
+
+    Exit codes: 0 done (or nothing to do), 1 failed, 75 the database is unreachable.
+    """
+    _erase_again(common.settings())
+
+
+def _erase_again(settings: Settings) -> None:
+    """Apply the erasures the last restore kept, and say which calls were erased again."""
+    from callsense.backup import erasures
+    from callsense.pipeline import erasure
+
+    with common.errors_as_exit():
+        if not erasures.pending(settings):
+            return
+    with common.runtime() as rt:
+        again = erasure.erase_again(rt)
+    for earlier in again:
+        common.out.print(f"erased again: {earlier.call_id} ({earlier.reason})", highlight=False, markup=False)
+    common.out.print(
+        f"{len(again)} call(s) erased before this restore were erased again", highlight=False, soft_wrap=True
+    )
+
+
+def _print_kept(settings: Settings) -> None:
+    from callsense.backup import erasures
+
+    with common.errors_as_exit():
+        kept = erasures.pending(settings)
+    if kept:
+        common.out.print(
+            f"{len(kept)} erasure(s) recorded before this restore are kept in {erasures.kept_in(settings)}: "
+            "the calls they name may be back until 'callsense backup reerase' erases them again (after "
+            "'callsense db upgrade')",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )

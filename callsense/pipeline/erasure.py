@@ -6,7 +6,7 @@ store and the row leaves the database with everything that hangs on it (``calls.
 in one transaction; one event survives, naming the call id, who, when and why, and the CRM records the
 call was filed as (to be erased there too), never what was said. Once committed, the data-key table is
 vacuumed, so that the key's old row version is removed from it. Erasing an erased call reports the first
-erasure; a held call is refused.
+erasure; a held call is refused, except by a restore erasing again what was erased before it.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import select
 
 from callsense import metrics
+from callsense.backup import erasures
 from callsense.calls import datakeys, deliveries, retention
 from callsense.calls import service as calls
+from callsense.calls.models import Call
 from callsense.errors import NotFoundError
 from callsense.pipeline import kept_answers, record_archive
 
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from callsense.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+RESTORE_ACTOR = "restore"  # who erases again the calls a restore brought back
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,11 @@ class Erasure:
     crm_records: list[str]  # destination:record id of each CRM record the call had been filed as
 
 
-def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Erasure:
+def erase(
+    rt: Runtime, *, call_id: str, actor: str, reason: str, via: str, despite_hold: bool = False
+) -> Erasure:
     """Erase the call (see the module's doc); ``NotFoundError`` when no call had this id, ``LegalHoldError``
-    when it is held."""
+    when it is held, unless ``despite_hold`` (an erasure done before, which a restored hold predates)."""
     with rt.db.transaction() as session:
         call = retention.lock_for_erasure(session=session, call_id=call_id)
         if call is None:
@@ -48,7 +55,8 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
             if earlier is None:
                 raise NotFoundError(f"no call with id '{call_id}'")
             return Erasure(call_id, erased_now=False, at=earlier.at, by=earlier.actor, crm_records=[])
-        retention.refuse_if_held(call, "erased")
+        if not despite_hold:
+            retention.refuse_if_held(call, "erased")
         crm_records = [
             f"{delivery.destination}:{delivery.external_id}"
             for delivery in deliveries.of_call(session=session, call_pk=call.id)
@@ -57,6 +65,9 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
         # Every copy of the call's ciphertext (blob-store backups, database dumps) becomes unreadable.
         datakeys.destroy_data_key(session, call.id)
         detail = f"erased on request ({via}): {reason}"
+        if call.legal_hold_at is not None:
+            held = f"{call.legal_hold_at:%Y-%m-%d %H:%M} UTC by {call.legal_hold_by}"
+            detail += f"; the legal hold it had (placed {held}) predates this erasure"
         if crm_records:
             detail += f"; filed in CRM as {', '.join(crm_records)}: erase it there too"
         erased_at = retention.delete_call(session=session, call=call, actor=actor, detail=detail)
@@ -73,3 +84,42 @@ def erase(rt: Runtime, *, call_id: str, actor: str, reason: str, via: str) -> Er
     metrics.CALLS_FORGOTTEN.labels(what="erased").inc()
     log.info("call erased", call_id=call_id, actor=actor)
     return Erasure(call_id, erased_now=True, at=erased_at, by=actor, crm_records=crm_records)
+
+
+def erase_again(rt: Runtime) -> list[erasures.Erased]:
+    """Erase again the calls a restore brought back (``backup.erasures``): every erasure the replaced
+    database recorded, through ``erase``, so that the data key is destroyed, the recordings and archived
+    record deleted, and an event names the first erasure. A legal hold the restored call has predates its
+    erasure (an erasure refuses a held call): the erasure wins. The first erasure's own event is written
+    back too. Returns the erasures applied again now; the kept ones are cleared after the last (not before:
+    a restore stopped in this loop erases them the next time)."""
+    erased_now = []
+    for earlier in erasures.pending(rt.settings):
+        with rt.db.transaction() as session:
+            arrived = session.scalar(select(Call.created_at).where(Call.call_id == earlier.call_id))
+        if arrived is not None and arrived > earlier.at:
+            continue  # a call given the same id after the erasure (by CLI or API): another call
+        try:
+            done = erase(
+                rt,
+                call_id=earlier.call_id,
+                actor=RESTORE_ACTOR,
+                reason=earlier.reason,
+                via="backup restore",
+                despite_hold=True,
+            )
+        except NotFoundError:  # erased (or never held) in the backup: the record of its erasure stays
+            pass
+        else:
+            if done.erased_now:
+                erased_now.append(earlier)
+        with rt.db.transaction() as session:
+            retention.record_erasure(
+                session=session,
+                call_id=earlier.call_id,
+                actor=earlier.actor,
+                detail=earlier.detail,
+                at=earlier.at,
+            )
+    erasures.clear(rt.settings)
+    return erased_now

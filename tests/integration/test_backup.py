@@ -16,14 +16,14 @@ from sqlalchemy import create_engine, make_url, select, text
 
 import callsense
 from callsense import db, version
-from callsense.backup import archive, manifest, pgtools
-from callsense.calls import access
+from callsense.backup import archive, erasures, manifest, pgtools
+from callsense.calls import access, retention
 from callsense.calls import service as calls
 from callsense.calls.models import Delivery
 from callsense.config import Settings
 from callsense.crypto import KeyRing
-from callsense.errors import BackupError
-from callsense.pipeline import analyse, deliver, fetch, ingest, transcribe
+from callsense.errors import BackupError, NotFoundError
+from callsense.pipeline import analyse, deliver, erasure, fetch, ingest, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
@@ -428,6 +428,55 @@ def test_a_delivery_sent_after_the_backup_is_replaced_only_with_replace_newer(
     )
     with rt.db.transaction() as session:
         assert session.scalars(text("select status from deliveries")).all() == ["pending"]
+
+
+def test_a_call_erased_after_the_backup_is_erased_again_by_the_restore_despite_its_old_hold(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # The restore brought the erased call back, its wrapped data key and the key ring that opens it with it.
+    _process(rt, 2)
+    with rt.db.transaction() as session:  # held when the backup is made, released before the erasure
+        retention.set_hold(
+            session=session, call_id="call-1", held=True, actor="dpo", reason="case 9", via="cli"
+        )
+        erased_pk = calls.get(session=session, call_id="call-1").id
+    kept = _contents(rt)[0]["call-0"]
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+    with rt.db.transaction() as session:
+        retention.set_hold(
+            session=session, call_id="call-1", held=False, actor="dpo", reason="done", via="cli"
+        )
+    erasure.erase(rt, call_id="call-1", actor="dpo", reason="DSR-3", via="cli")
+
+    restored = _cli(rt.settings, "backup", "restore", str(backup), "--key-file", str(key_out), "--force")
+    assert restored.returncode == 0, restored.stderr
+    assert _calls(rt) == ["call-0"]
+    assert "1 call(s) erased after the backup was made will be erased again\n" in restored.stderr
+    assert (
+        "erased again: call-1 (erased on " in restored.stdout
+        and " by dpo before this restore)" in restored.stdout
+    )
+    with rt.db.transaction() as session:
+        wrapped, destroyed_at = session.execute(
+            text("select wrapped, destroyed_at from call_keys where call_pk = :pk"), {"pk": erased_pk}
+        ).one()
+        recorded = session.execute(
+            text(
+                "select actor, detail from events where stage = 'erasure' and call_id = 'call-1' order by at"
+            )
+        ).all()
+    assert wrapped is None and destroyed_at is not None
+    assert [actor for actor, _ in recorded] == [
+        "dpo",
+        "restore",
+    ]  # the first erasure's record, and this one's
+    assert recorded[0][1] == "erased on request (cli): DSR-3"
+    assert "before this restore; the legal hold it had (placed " in recorded[1][1]
+    with pytest.raises(NotFoundError):
+        rt.blobs.open(calls.redacted_audio_blob_key(erased_pk))
+    assert _contents(rt)[0] == {"call-0": kept}
+    assert not erasures.kept_in(rt.settings).exists()
 
 
 def _major(url: str) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from callsense.backup import archive, destination, manifest
+from callsense.backup import archive, destination, erasures, manifest
 from callsense.backup.pgtools import Tool, choose
 from callsense.config import Settings
 from callsense.crypto import KeyRing
@@ -256,3 +256,22 @@ def test_the_calls_a_backup_holds_without_their_recording_are_named_the_first_fe
         "made), so their calls have none: audio/0, audio/1, audio/2, audio/3, audio/4, … (all 7: "
         f"missing_blobs in {backup / 'manifest.json'})"
     )
+
+
+def test_the_erasures_a_restore_keeps_outlive_a_restore_that_stops_and_join_the_next_ones(
+    tmp_path: Path,
+) -> None:
+    # Killed between the restore and the erasures, the next restore reads a database that lacks them.
+    settings = Settings(data_dir=tmp_path / "data")
+    first = erasures.Erased(
+        "call-1", datetime(2026, 12, 3, 10, tzinfo=UTC), "dpo", "erased on request (cli): 3"
+    )
+    assert erasures.keep(settings, [first]) == [first]
+    assert erasures.kept_in(settings).stat().st_mode & 0o777 == 0o600
+    later = erasures.Erased("call-2", datetime(2026, 12, 4, tzinfo=UTC), "dpo", "erased on request (api): 4")
+    again = erasures.Erased("call-1", datetime(2026, 12, 5, tzinfo=UTC), "restore", "erased on request ...")
+    assert erasures.keep(settings, [again, later]) == [first, later]  # the first erasure of each call
+    assert erasures.pending(settings) == [first, later]
+    assert first.reason == "erased on 2026-12-03 10:00:00 UTC by dpo before this restore"
+    erasures.clear(settings)
+    assert erasures.pending(settings) == []
