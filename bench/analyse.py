@@ -17,15 +17,15 @@ prompt); ``--warm --translated`` also translates that short call, as a worker do
 call, so that a translation request comes between the two analyses. ``topics`` analyses the spoken words
 of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it
 agrees (whether it is one of the call's labels, for a taxonomy label, and whether it names one of the call's
-``topic_keywords`` for a free-text topic, as callsense wrote before the taxonomy), the fields that failed
-and the prompt and answer tokens. ``fields`` analyses transcripts made by ``transcribe``, in one process
-(the model loaded once, so from the second call on the system prompt comes from the cache), and prints per
-call the label (and whether it is one of the ``expected.topic_labels`` of the fixture call of the same name
-in ``--references``), the detail, the action items, the trends as marks, the outcome as 3 marks (resolved,
-callback needed, escalated: y, n or ?) and the prompt and answer tokens: for comparing prompt variants on
-the fields that are not timed. All only call ``analysis.analyse`` and ``build_llm``, so the same script
-runs against another checkout of callsense (``PYTHONPATH=/path/to/checkout``): run both in one command,
-interleaved, on a busy machine.
+``topic_keywords`` for a free-text topic, as callsense wrote before the taxonomy), the detail and whether it
+only repeats a label, the fields that failed, the prompt and answer tokens and the load average. ``fields``
+analyses transcripts made by ``transcribe``, in one process (the model loaded once, so from the second call
+on the system prompt comes from the cache), and prints per call the label (and whether it is one of the
+``expected.topic_labels`` of the fixture call of the same name in ``--references``), the detail, the action
+items, the trends as marks, the outcome as 3 marks (resolved, callback needed, escalated: y, n or ?) and the
+prompt and answer tokens: for comparing prompt variants on the fields that are not timed. All only call
+``analysis.analyse`` and ``build_llm``, so the same script runs against another checkout of callsense
+(``PYTHONPATH=/path/to/checkout``): run both in one command, interleaved, on a busy machine.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from callsense.backends.llm import build_llm, embedded
 from callsense.backends.llm.base import JSONRequest, LLMBackend
 from callsense.calls.schemas import Segment
 from callsense.config import load_settings
+from callsense.config.analysis import DEFAULT_TOPICS
 from callsense.pipeline import analysis
 from callsense.speech.audio import decode
 
@@ -156,6 +157,7 @@ def run(path: Path, *, warm: bool, translated: bool) -> None:
 def topics(references: Path) -> None:
     settings = load_settings()
     backend = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
+    labels = {topic.label.casefold() for topic in DEFAULT_TOPICS}  # those analyse is given
     seen = set()
     for line in references.read_text().splitlines():
         call = json.loads(line)
@@ -174,10 +176,13 @@ def topics(references: Path) -> None:
             "topic": topic,
             "label_agrees": topic in expected["topic_labels"],
             "keyword_agrees": any(word in words for word in expected["topic_keywords"]),
+            "detail": result.topic_detail,
+            "detail_is_label": result.topic_detail is not None and result.topic_detail.casefold() in labels,
             "failed": [failure.field for failure in result.failures],
             "prompt_tokens": llm.prompt_tokens,
             "answer_tokens": llm.answer_tokens,
             "seconds": round(time.perf_counter() - started, 1),
+            "load": round(os.getloadavg()[0], 1),
         }
         print(json.dumps(found))
 

@@ -70,15 +70,16 @@ def _strings(max_items: int, max_chars: int) -> dict[str, Any]:
 
 def _schema(labels: list[str]) -> dict[str, Any]:
     # Property order matters: llama.cpp's grammar emits properties in this order, and the summary comes
-    # first so the small model has "read" the call before it labels and judges it; the specific reason
-    # comes before the label, which is then chosen for a reason already written down. The outcome comes
+    # first so the small model has "read" the call before it labels and judges it. The label comes before
+    # the specific reason: asked first, the reason was a copy of a label on 5 of 6 calls (4 when told not
+    # to be one), none after it (docs/benchmarks.md, "The detail copied the label"). The outcome comes
     # last: right after the action items the model repeated the first mark ("yyy": the bundled sample call
     # escalated, see docs/benchmarks.md). Keys are the record's names where they are short: every key is
     # generated, token by token, in every answer.
     properties: dict[str, Any] = {
         "summary": {**_strings(SUMMARY_MAX_ITEMS, SUMMARY_ITEM_MAX_CHARS), "minItems": 1},
-        "topic_detail": {"type": "string", "minLength": 1, "maxLength": TOPIC_DETAIL_MAX_CHARS},
         "topic": {"type": "string", "enum": labels},
+        "topic_detail": {"type": "string", "minLength": 1, "maxLength": TOPIC_DETAIL_MAX_CHARS},
         "issues": _strings(ISSUES_MAX, ISSUE_MAX_CHARS),
         **{actions: _strings(ACTION_ITEMS_MAX, ACTION_ITEM_MAX_CHARS) for actions in ACTIONS},
         "sentiment": _SENTIMENT_SCHEMA,
@@ -185,8 +186,9 @@ def _field_guide(topics: tuple[TopicLabel, ...]) -> str:
     return f"""Answer with one JSON object and nothing else. Fields:
 - summary: 2 to {SUMMARY_MAX_ITEMS} bullet points in English (fewer for short calls), each under 12 words: \
 why the customer called, what the agent did, the outcome.
-- topic_detail: the specific reason the customer called, at most 6 English words.
-- topic: the label of that reason, exactly one of: {labels}.
+- topic: why the customer called, exactly one of: {labels}.
+- topic_detail: the specific reason within that topic, in the customer's own terms, never the label, \
+at most 6 English words.
 - issues: up to {ISSUES_MAX} things the customer needed, each under 8 words.
 - agent_todo, customer_todo: only a step that side promised to take after the call ends \
 (call back, send, refund, visit), never one already done on the call, up to {ACTION_ITEMS_MAX} in all, \

@@ -50,6 +50,8 @@ def assert_llm_fields(record: dict[str, Any], labels: set[str]) -> None:
     assert record["analysis_failures"] == []
     valid = CallRecord.model_validate(record)  # the record's own bounds: 3 issues, 5 action items...
     assert valid.topic in labels and valid.topic_detail
+    taxonomy = {topic.label.casefold() for topic in DEFAULT_TOPICS}
+    assert valid.topic_detail.casefold() not in taxonomy, "the detail says more than a label"
     assert 1 <= len(valid.issues) <= 3
     assert len(valid.sentiment_trend.agent) == len(valid.sentiment_trend.customer) == 4
     assert set(record["outcome"]) == {"resolved", "callback_needed", "escalated"}
