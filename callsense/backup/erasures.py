@@ -23,7 +23,7 @@ from callsense.config import Settings
 from callsense.db import Database
 from callsense.errors import BackupError
 
-__all__ = ["PENDING", "Erased", "clear", "keep", "kept_in", "pending", "recorded"]
+__all__ = ["PENDING", "Erased", "clear", "keep", "kept_in", "pending", "pending_warning", "recorded"]
 
 PENDING = "erasures-to-reapply.json"
 
@@ -99,6 +99,19 @@ def pending(settings: Settings) -> list[Erased]:
     except (OSError, ValueError) as exc:
         raise BackupError(f"cannot read the erasures kept by a restore in {path}: {exc}") from exc
     return [Erased(**{**one, "at": datetime.fromisoformat(one["at"])}) for one in found]
+
+
+def pending_warning(settings: Settings) -> str | None:
+    """What to tell the operator of a restore that kept erasures and did not apply them (it stopped, or
+    restored an older schema): the calls they name may be back. None when there are none."""
+    kept = pending(settings)
+    if not kept:
+        return None
+    return (
+        f"{len(kept)} erasure(s) kept by a restore are not applied yet ({kept_in(settings)}): the calls they "
+        "name may be back; run 'callsense backup reerase' (after 'callsense db upgrade' if the database "
+        "needs it)"
+    )
 
 
 def clear(settings: Settings) -> None:

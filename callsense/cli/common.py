@@ -92,5 +92,20 @@ def runtime() -> Iterator[Runtime]:
             rt.db.close()
 
 
+def warn_of_kept_erasures(loaded: Settings) -> None:
+    """Log that a restore stopped before it erased again what it kept (``backup.erasures``): a service that
+    starts anyway may serve calls erased on request. The service starts all the same."""
+    import structlog
+
+    from callsense.backup.erasures import pending_warning
+
+    try:
+        warning = pending_warning(loaded)
+    except CallsenseError as exc:
+        warning = str(exc)
+    if warning is not None:
+        structlog.get_logger(__name__).warning(warning)
+
+
 def when(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""

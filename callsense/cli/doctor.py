@@ -44,6 +44,8 @@ def run_all(settings: Settings) -> Iterator[Check]:
         yield _llm_server(settings)
     yield _database(settings)
     yield _keys(settings)
+    if (unapplied := _kept_erasures(settings)) is not None:
+        yield unapplied
     yield _archive(settings)
     yield _disk(settings)
     yield _gpu()
@@ -167,6 +169,17 @@ def _key_ring(settings: Settings) -> KeyRing:
         return open_key_ring(db, key_file)
     finally:
         db.close()
+
+
+def _kept_erasures(settings: Settings) -> Check | None:
+    """Erasures a restore kept and has not applied again (it stopped midway): the calls may be back."""
+    from callsense.backup.erasures import pending_warning
+
+    try:
+        warning = pending_warning(settings)
+    except CallsenseError as exc:
+        return Check("erasures", False, str(exc))
+    return None if warning is None else Check("erasures", False, warning)
 
 
 def _archive(settings: Settings) -> Check:

@@ -107,6 +107,7 @@ def serve(
             _check_tls(ssl_certfile, ssl_keyfile)
         _check_listen(listen_host, listen_port)  # before anything is opened or started
         rt = open_runtime(settings)
+    common.warn_of_kept_erasures(settings)
     concurrency = settings.server.worker_concurrency if worker_concurrency is None else worker_concurrency
     api = create_app(rt, tasks.build_app(rt), worker_concurrency=concurrency)
     # After its graceful shutdown uvicorn re-raises SIGTERM to the handler it found. Make that handler exit
@@ -216,6 +217,7 @@ def worker(
             except OSError as exc:
                 raise ConfigError(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}") from exc
         rt = open_runtime(settings)
+    common.warn_of_kept_erasures(settings)
     jobs_app = tasks.build_app(rt)
 
     async def run() -> None:

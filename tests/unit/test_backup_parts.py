@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 
 from callsense.backup import archive, destination, erasures, manifest
 from callsense.backup.pgtools import Tool, choose
+from callsense.cli import common, doctor
 from callsense.config import Settings
 from callsense.crypto import KeyRing
 from callsense.errors import BackupError, ConfigError
@@ -273,5 +275,22 @@ def test_the_erasures_a_restore_keeps_outlive_a_restore_that_stops_and_join_the_
     assert erasures.keep(settings, [again, later]) == [first, later]  # the first erasure of each call
     assert erasures.pending(settings) == [first, later]
     assert first.reason == "erased on 2026-12-03 10:00:00 UTC by dpo before this restore"
+    check = doctor._kept_erasures(settings)  # and doctor fails until they are applied
+    assert check is not None and not check.ok and "2 erasure(s) kept by a restore" in check.detail
+    assert "callsense backup reerase" in check.detail
     erasures.clear(settings)
     assert erasures.pending(settings) == []
+    assert doctor._kept_erasures(settings) is None
+
+
+def test_a_service_started_with_erasures_a_restore_kept_says_so(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    erasures.keep(settings, [erasures.Erased("call-1", datetime(2026, 12, 3, tzinfo=UTC), "dpo", None)])
+    with structlog.testing.capture_logs() as logged:
+        common.warn_of_kept_erasures(settings)
+    assert [entry["log_level"] for entry in logged] == ["warning"]
+    assert "1 erasure(s) kept by a restore are not applied yet" in logged[0]["event"]
+    erasures.clear(settings)
+    with structlog.testing.capture_logs() as logged:
+        common.warn_of_kept_erasures(settings)
+    assert logged == []
