@@ -265,8 +265,9 @@ def backup_restore(
 def backup_reerase() -> None:
     """Erase again the calls a restore brought back that had been erased after its backup was made.
 
-    'backup restore' does it itself when the backup's schema is this version's; after restoring an older
-    backup, run it once 'callsense db upgrade' is done. It also finishes a restore stopped before it did.
+    A restore of this version's backup does it itself; after an older one, run it after 'db upgrade'.
+
+    It also finishes a restore that stopped before it erased them.
 
     Exit codes: 0 done (or nothing to do), 1 failed, 75 the database is unreachable.
     """

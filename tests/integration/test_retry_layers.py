@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import text
 from structlog.testing import capture_logs
 
+from callsense import logs
 from callsense.backends.llm.openai_compat import OpenAICompatBackend
 from callsense.calls import service as calls
 from callsense.calls.schemas import CallStatus, Segment, Speaker
@@ -278,14 +279,15 @@ def test_a_retried_analysis_asks_only_the_parts_not_answered_yet(
         kept = read_blob(rt.blobs, calls.kept_answers_blob_key(call_pk))
         assert b"charged twice" not in kept and b"Acme" not in kept  # sealed, like the call's other data
         _make_due(rt)
-        with capture_logs() as logs:
+        logs.configure(level="INFO", json_lines=False)  # an earlier in-process CLI may have set a higher one
+        with capture_logs() as logged:
             _run_once(rt, "analyse", call_pk)
         assert status_of(rt, call_pk) is CallStatus.done
         first, refused, *retried = _asked(server)
         assert "part 1 of 3" in first and "part 2 of 3" in refused
         assert retried[0] == refused and first not in retried  # part 1 was not asked again
         assert len(retried) == 3  # parts 2 and 3, and merging the three
-        (reuse,) = [line for line in logs if line["event"] == "analysis answers kept from an earlier run"]
+        (reuse,) = [line for line in logged if line["event"] == "analysis answers kept from an earlier run"]
         assert (reuse["reused"], reuse["asked"]) == (1, 3)
         with pytest.raises(NotFoundError):  # the stage ended: nothing of it stays
             rt.blobs.open(calls.kept_answers_blob_key(call_pk))
