@@ -144,8 +144,10 @@ def test_instructions_spoken_by_the_caller_do_not_steer_the_analysis(
     assert record["status"] == "done"
     assert "banana" in record["transcript"].lower()  # the caller really said it...
     assert "banana" not in (record["topic"] or "").lower()  # ...and it did not take over the analysis
-    assert record["sentiment"] in {"Positive", "Neutral", "Negative"}
-    assert record["summary"] and record["summary"] != ["banana"]
+    assert record["topic_detail"] and "banana" not in record["topic_detail"].lower()
+    assert record["sentiment"] in {"Positive", "Neutral", "Negative"}  # never "purple", as it was asked
+    assert record["summary"] and all(bullet.strip(" .!").lower() != "banana" for bullet in record["summary"])
+    assert record["analysis_failures"] == []
 
 
 def test_spanish_call_is_translated_to_english(environment: dict[str, str]) -> None:
@@ -154,6 +156,9 @@ def test_spanish_call_is_translated_to_english(environment: dict[str, str]) -> N
     assert record["models"]["translation"] == "llm"
     translated = record["translated_transcript"].lower()
     assert "cancel" in translated and "internet" in translated
+    # turn by turn, each line with its speaker's prefix
+    speakers = [segment["speaker"] for segment in record["segments"]]
+    assert [line.split(":")[0] for line in translated.split("\n")] == speakers
     assert record["summary"]
     assert_llm_fields(record, {topic.label for topic in DEFAULT_TOPICS})  # valid; Cancellation expected
 

@@ -32,7 +32,8 @@ def test_calls_are_taken_in_the_configured_languages(
         pytest.skip("espeak-ng (Debian) speaks the call; it is not installed")
     wav = tmp_path / "ru.wav"
     subprocess.run(["espeak-ng", "-v", "ru+f2", "-s", "130", "-w", str(wav), RUSSIAN], check=True)
-    settings = ASRSettings(model="base", device="cpu", languages=languages)
+    # One temperature: the fallbacks re-decode this synthetic voice's loops at random (23-60 s; 11 s without)
+    settings = ASRSettings(model="base", device="cpu", languages=languages, temperatures=[0.0])
     transcript = WhisperTranscriber(settings, model_dir=model_dir).transcribe(
         decode(wav.read_bytes(), max_seconds=60)
     )
