@@ -354,8 +354,16 @@ def test_a_database_with_calls_newer_than_the_backup_is_replaced_only_with_repla
     assert _calls(rt) == ["call-0"]
 
 
-def _restore_forced(rt: Runtime, backup: Path, key_out: Path) -> None:
-    archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=True, progress=QUIET)
+def _restore_forced(rt: Runtime, backup: Path, key_out: Path, *, replace_newer: bool = False) -> None:
+    archive.restore(
+        rt.settings,
+        backup,
+        passphrase=None,
+        key_file=key_out,
+        force=True,
+        replace_newer=replace_newer,
+        progress=QUIET,
+    )
 
 
 def test_users_and_tokens_added_or_changed_after_the_backup_are_replaced_only_with_replace_newer(
@@ -384,15 +392,7 @@ def test_users_and_tokens_added_or_changed_after_the_backup_are_replaced_only_wi
     ):
         _restore_forced(rt, backup, key_out)
 
-    archive.restore(
-        rt.settings,
-        backup,
-        passphrase=None,
-        key_file=key_out,
-        force=False,
-        replace_newer=True,
-        progress=QUIET,
-    )
+    _restore_forced(rt, backup, key_out, replace_newer=True)
     with rt.db.transaction() as session:
         assert [(user.username, user.role) for user in accounts.all_users(session=session)] == [
             ("ana", Role.viewer)
@@ -417,15 +417,7 @@ def test_a_delivery_sent_after_the_backup_is_replaced_only_with_replace_newer(
         BackupError, match=r"; none after this backup's last change \(.*\); 1 delivery changed after"
     ):
         _restore_forced(rt, backup, key_out)
-    archive.restore(
-        rt.settings,
-        backup,
-        passphrase=None,
-        key_file=key_out,
-        force=False,
-        replace_newer=True,
-        progress=QUIET,
-    )
+    _restore_forced(rt, backup, key_out, replace_newer=True)
     with rt.db.transaction() as session:
         assert session.scalars(text("select status from deliveries")).all() == ["pending"]
 
