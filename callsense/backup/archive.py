@@ -189,6 +189,7 @@ def _write(
         newest_change=dumped.newest_change,
         newest_changes=dumped.others.newest,
         fingerprints=dumped.others.fingerprints,
+        row_keys=dumped.others.row_keys,
         key_ring=kept,
         files=sums,
     )

@@ -8,6 +8,11 @@ compared the same way. Users and API tokens keep none (a new role or password, a
 time), so the backup records a fingerprint of what can be changed in each (``Manifest.fingerprints``); one
 whose fingerprint differs from the backup's has changed.
 
+A row counts as deleted after the backup when the backup holds it and the database no longer does: the
+backup records the key of each row it holds (``Manifest.row_keys``; users and API tokens have theirs as the
+fingerprints' keys). Deliveries are not looked for: one leaves the database only with its call, by an
+erasure, which the restore does again (``erasures``).
+
 Left out on purpose: what follows from calls (transcripts, analyses, events, categories of calls, retention
 holds: a hold changes its call), what a source's poller rebuilds from the source (its files and status:
 what it took after the backup is among the calls added), and what is short-lived (browser sessions, sign-in
@@ -23,7 +28,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, inspect, text
 
-__all__ = ["KINDS", "Kind", "Newer", "Recorded", "newer", "record"]
+__all__ = ["KINDS", "Kind", "Newer", "Recorded", "listed", "newer", "record"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,9 @@ class Kind:
     several: str
     changed_at: str | None = None  # the column a change sets; None: changes are found by fingerprint
     fingerprinted: tuple[str, ...] = ()  # the columns a change may alter
+    key: str | None = (
+        None  # the column naming a row, recorded to see deletions (None: by fingerprint, or not)
+    )
 
     def named(self, count: int) -> str:
         return f"{count} {self.one if count == 1 else self.several}"
@@ -52,17 +60,18 @@ KINDS = (
         fingerprinted=("name", "role", "sees_sensitive", "token_sha256", "revoked_at"),
     ),
     Kind("deliveries", "delivery", "deliveries", changed_at="updated_at"),
-    Kind("category_definitions", "category", "categories", changed_at="updated_at"),
+    Kind("category_definitions", "category", "categories", changed_at="updated_at", key="name"),
 )
 
 
 @dataclass(frozen=True)
 class Recorded:
     """What a backup records of its snapshot, by table: the newest row's time (a kind it holds none of is
-    absent), and the fingerprint of each fingerprinted row, by id."""
+    absent), the fingerprint of each fingerprinted row, by id, and the key of each row of a kind with one."""
 
     newest: dict[str, datetime]
     fingerprints: dict[str, dict[str, str]]
+    row_keys: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -70,18 +79,26 @@ class Newer:
     kind: Kind
     added: int
     changed: int
+    deleted: int
 
     def __str__(self) -> str:
-        if not self.added:
-            return f"{self.kind.named(self.changed)} changed"
-        changed = f" and {self.changed} changed" if self.changed else ""
-        return f"{self.kind.named(self.added)} added{changed}"
+        """``1 category added, 2 changed and 1 deleted``: the kind named with the first count."""
+        counts = [(self.added, "added"), (self.changed, "changed"), (self.deleted, "deleted")]
+        (first, what), *rest = [(count, what) for count, what in counts if count]
+        return listed([f"{self.kind.named(first)} {what}", *(f"{count} {what}" for count, what in rest)])
+
+
+def listed(words: list[str]) -> str:
+    """``a, b and c``."""
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
 
 
 def record(connection: Connection) -> Recorded:
-    """The newest change of each kind and the fingerprints, in the transaction (the dump's snapshot) given."""
+    """The newest change of each kind, the fingerprints and the rows' keys, in the transaction (the dump's
+    snapshot) given."""
     newest: dict[str, datetime] = {}
     fingerprints: dict[str, dict[str, str]] = {}
+    row_keys: dict[str, list[str]] = {}
     for kind, columns in _present(connection):
         latest = f"greatest(created_at, {kind.changed_at})" if kind.changed_at else "created_at"
         found = connection.execute(text(f"select max({latest}) from {kind.table}")).scalar_one()
@@ -89,7 +106,9 @@ def record(connection: Connection) -> Recorded:
             newest[kind.table] = found
         if kind.fingerprinted:
             fingerprints[kind.table] = _fingerprints(connection, kind, columns)
-    return Recorded(newest, fingerprints)
+        if kind.key:
+            row_keys[kind.table] = sorted(_keys(connection, kind))
+    return Recorded(newest, fingerprints, row_keys)
 
 
 def newer(
@@ -97,11 +116,13 @@ def newer(
     *,
     newest: dict[str, datetime] | None,
     fingerprints: dict[str, dict[str, str]] | None,
+    row_keys: dict[str, list[str]] | None,
     made: datetime,
 ) -> list[Newer]:
-    """The kinds the database holds rows of added or changed after the backup, and how many. ``newest`` and
-    ``fingerprints`` are the backup's (None: made before they were recorded, so its creation time ``made``
-    stands in and changes to users and tokens go unseen)."""
+    """The kinds the database holds rows of added or changed after the backup, or lacks rows of the backup's
+    (deleted since), and how many. ``newest``, ``fingerprints`` and ``row_keys`` are the backup's (None: made
+    before they were recorded, so its creation time ``made`` stands in, changes and deletions of users and
+    tokens go unseen without ``fingerprints``, and deletions of categories without ``row_keys``)."""
     found = []
     for kind, columns in _present(connection):
         # A backup that recorded the kinds and holds none of this one: every row is newer.
@@ -117,12 +138,15 @@ def newer(
                 ),
                 {"since": since},
             ).scalar_one()
+            held_keys = set((row_keys or {}).get(kind.table, []))
+            deleted = len(held_keys - _keys(connection, kind)) if kind.key else 0
         else:
             held = (fingerprints or {}).get(kind.table, {})
             now = _fingerprints(connection, kind, columns)
             changed = sum(1 for key, digest in now.items() if key in held and held[key] != digest)
-        if added or changed:
-            found.append(Newer(kind, added, changed))
+            deleted = len(held.keys() - now.keys())
+        if added or changed or deleted:
+            found.append(Newer(kind, added, changed, deleted))
     return found
 
 
@@ -141,6 +165,10 @@ def _present(connection: Connection) -> list[tuple[Kind, list[str]]]:
 def _fingerprints(connection: Connection, kind: Kind, columns: list[str]) -> dict[str, str]:
     rows = connection.execute(text(f"select id, {', '.join(columns)} from {kind.table}"))
     return {str(row[0]): _digest(row[1:]) for row in rows}
+
+
+def _keys(connection: Connection, kind: Kind) -> set[str]:
+    return {str(key) for key in connection.execute(text(f"select {kind.key} from {kind.table}")).scalars()}
 
 
 def _digest(values: tuple[object, ...]) -> str:

@@ -98,8 +98,14 @@ class Manifest(BaseModel):
     fingerprints: dict[str, dict[str, str]] | None = Field(
         default=None,
         description="By table (users, api_tokens) and id, the SHA-256 of what can be changed in the row "
-        "(its role, password hash, disabled or revoked time...): how a restore finds the rows changed since "
-        "(None: made before they were recorded).",
+        "(its role, password hash, disabled or revoked time...): how a restore finds the rows changed or "
+        "deleted since (None: made before they were recorded).",
+    )
+    row_keys: dict[str, list[str]] | None = Field(
+        default=None,
+        description="By table (category_definitions: their names), the key of every row in the dump: how a "
+        "restore finds the rows deleted since (None: made before they were recorded, so those deletions go "
+        "unseen).",
     )
     key_ring: KeyRingCopy
     files: dict[str, FileSum] = Field(description="Every other file of the backup, by relative path.")

@@ -1,6 +1,6 @@
 """The database a restore goes into: what it holds against the backup, refused where restoring over it would
-lose calls (or users, API tokens, deliveries, categories: ``changes``) the backup lacks, then emptied for the
-restore.
+lose calls (or users, API tokens, deliveries, categories: ``changes``) the backup lacks, or bring back those
+deleted since, then emptied for the restore.
 
 A call counts as newer than the backup when it was added, or changed (analysed, delivered, edited), after the
 latest change to a call the backup holds (``Manifest.newest_change``: the dump's snapshot; a backup made
@@ -31,7 +31,7 @@ class Target:
     newest_call: datetime | None  # when its newest call arrived
     added: int  # calls that arrived after the backup's last change
     changed: int  # calls it holds too, changed since
-    others: tuple[changes.Newer, ...] = ()  # the other kinds it holds added or changed since
+    others: tuple[changes.Newer, ...] = ()  # the other kinds it holds added or changed, or lacks, since
 
     @property
     def newer(self) -> bool:
@@ -59,6 +59,7 @@ def survey(db: Database, backup: Manifest) -> Target:
             session.connection(),
             newest=backup.newest_changes,
             fingerprints=backup.fingerprints,
+            row_keys=backup.row_keys,
             made=backup.created_at,
         )
     return Target(db.url_for_display, tables, calls, newest, added, changed, tuple(others))
@@ -72,16 +73,20 @@ def describe(backup: Manifest, target: Target) -> str:
 
 
 def check(backup: Manifest, target: Target, *, force: bool, replace_newer: bool) -> None:
-    """Refuse to replace calls (or other kinds) newer than the backup without ``replace_newer``, and any
-    database that is not empty without ``force`` (or ``replace_newer``, which includes it)."""
+    """Refuse to replace calls (or other kinds) newer than the backup, or to bring back rows deleted since,
+    without ``replace_newer``, and any database that is not empty without ``force`` (or ``replace_newer``,
+    which includes it)."""
     if target.newer and not replace_newer:
         lacking = ["calls"] if target.added or target.changed else []
-        lacking += [other.kind.several for other in target.others]
-        listed = ", ".join(lacking[:-1]) + " and " + lacking[-1] if len(lacking) > 1 else lacking[0]
+        lacking += [other.kind.several for other in target.others if other.added or other.changed]
+        deleted = [other.kind.several for other in target.others if other.deleted]
+        differs = [f"holds {changes.listed(lacking)} this backup lacks"] if lacking else []
+        differs += [f"lacks {changes.listed(deleted)} this backup holds"] if deleted else []
+        undone = "undo those changes" if deleted else "lose them"
         raise BackupError(
-            f"the database ({target.shown}) holds {listed} this backup lacks: {_contents(backup, target)}; "
+            f"the database ({target.shown}) {' and '.join(differs)}: {_contents(backup, target)}; "
             f"this backup was made {_at(backup.created_at)} with {backup.calls} calls. Restoring it would "
-            "lose them: restore a newer backup, or into an empty database, or pass --replace-newer to "
+            f"{undone}: restore a newer backup, or into an empty database, or pass --replace-newer to "
             "replace them anyway"
         )
     if target.tables and not (force or replace_newer):

@@ -28,7 +28,7 @@ class Snapshot:
     records: list[str]  # the blob keys of the archived records its analysed calls may have
     calls: int
     newest_change: datetime | None  # the latest a call was added or changed (None: no calls)
-    others: changes.Recorded  # the same of users, tokens, deliveries, categories; fingerprints
+    others: changes.Recorded  # the same of users, tokens, deliveries, categories; fingerprints, keys
 
 
 def dump(db: Database, tool: pgtools.Tool, target: Path, *, records: bool) -> Snapshot:

@@ -213,8 +213,8 @@ def backup_restore(
         bool,
         typer.Option(
             help="Replace the contents of a database even though it holds calls (or users, API tokens, "
-            "deliveries, categories) added or changed after the backup was made: they are lost (includes "
-            "--force)."
+            "deliveries, categories) added or changed after the backup was made, or lacks users, API tokens "
+            "or categories the backup holds (deleted since): those changes are lost (includes --force)."
         ),
     ] = False,
     pg_bin: PgBin = None,

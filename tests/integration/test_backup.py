@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, make_url, select, text
 import callsense
 from callsense import db, version
 from callsense.backup import archive, erasures, manifest, pgtools
-from callsense.calls import access, retention
+from callsense.calls import access, categories, retention
 from callsense.calls import service as calls
 from callsense.calls.models import Delivery
 from callsense.config import Settings
@@ -420,6 +420,64 @@ def test_a_delivery_sent_after_the_backup_is_replaced_only_with_replace_newer(
     _restore_forced(rt, backup, key_out, replace_newer=True)
     with rt.db.transaction() as session:
         assert session.scalars(text("select status from deliveries")).all() == ["pending"]
+
+
+def _categories(rt: Runtime) -> list[str]:
+    with rt.db.transaction() as session:
+        return [found.category.name for found in categories.defined(session=session, configured=[])]
+
+
+def _save_category(rt: Runtime, name: str) -> None:
+    with rt.db.transaction() as session:
+        categories.save(
+            session=session,
+            raw={"name": name, "rule": {"said": name}},
+            configured=[],
+            topics=set(),
+            actor="admin",
+        )
+
+
+def test_a_category_deleted_after_the_backup_is_brought_back_only_with_replace_newer(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # Restored with --force, a category deleted on the dashboard since the backup came back silently.
+    _save_category(rt, "refund")
+    _save_category(rt, "cancel")
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    made = archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+    assert made.row_keys == {"category_definitions": ["cancel", "refund"]}
+    _restore_forced(rt, backup, key_out)  # restored from this backup and untouched: nothing is deleted
+
+    with rt.db.transaction() as session:  # what the dashboard's and the API's delete do
+        categories.remove(session=session, name="refund", actor="admin")
+    refused = _cli(rt.settings, "backup", "restore", str(backup), "--key-file", str(key_out), "--force")
+    assert refused.returncode == 1
+    shown = " ".join(refused.stderr.split())  # as the terminal wraps it
+    assert "lacks categories this backup holds: " in shown
+    assert "tables, no calls; 1 category deleted after the backup; this backup was made " in shown
+    assert "Restoring it would undo those changes: restore a newer backup" in shown
+
+    _save_category(rt, "complaint")
+    with rt.db.transaction() as session:  # with rows added: both said, in one message
+        accounts.create_user(session=session, username="ana", role=Role.viewer, password="a long passphrase")
+    with pytest.raises(
+        BackupError,
+        match=r"holds users and categories this backup lacks and lacks categories this backup holds: "
+        r".*; 1 user added, 1 category added and 1 deleted after the backup; .*would undo those changes",
+    ):
+        _restore_forced(rt, backup, key_out)
+    _restore_forced(rt, backup, key_out, replace_newer=True)
+    assert _categories(rt) == ["cancel", "refund"]
+
+    # A backup made before the keys were recorded restores as before: the deletion goes unseen.
+    ring = KeyRing.load_or_create(key_out)
+    older = manifest.write(backup, manifest.read(backup).model_copy(update={"row_keys": None}), ring)
+    assert older.row_keys is None and older.fingerprints is not None
+    with rt.db.transaction() as session:
+        categories.remove(session=session, name="refund", actor="admin")
+    _restore_forced(rt, backup, key_out)
+    assert _categories(rt) == ["cancel", "refund"]
 
 
 def test_a_call_erased_after_the_backup_is_erased_again_by_the_restore_despite_its_old_hold(

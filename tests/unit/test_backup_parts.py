@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog.testing
 
-from callsense.backup import archive, destination, erasures, manifest
+from callsense.backup import archive, changes, destination, erasures, manifest
 from callsense.backup.pgtools import Tool, choose
 from callsense.cli import common, doctor
 from callsense.config import Settings
@@ -69,6 +69,17 @@ def test_restoring_a_key_ring_keeps_the_keys_already_in_the_file(tmp_path: Path)
     clash = KeyRing({here.active_key_id: bytes(32)}, here.active_key_id)
     with pytest.raises(ConfigError, match="different key under the id"):
         clash.install(key_file)
+
+
+def test_what_a_database_holds_newer_than_the_backup_is_said_per_kind_named_once() -> None:
+    users, _, _, categories = changes.KINDS
+    assert str(changes.Newer(users, added=0, changed=1, deleted=0)) == "1 user changed"
+    assert str(changes.Newer(users, added=2, changed=1, deleted=0)) == "2 users added and 1 changed"
+    assert str(changes.Newer(categories, added=0, changed=0, deleted=2)) == "2 categories deleted"
+    assert (
+        str(changes.Newer(categories, added=1, changed=2, deleted=3))
+        == "1 category added, 2 changed and 3 deleted"
+    )
 
 
 def test_a_file_given_as_the_backup_directory_is_refused(tmp_path: Path) -> None:
