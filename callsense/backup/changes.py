@@ -38,9 +38,8 @@ class Kind:
     several: str
     changed_at: str | None = None  # the column a change sets; None: changes are found by fingerprint
     fingerprinted: tuple[str, ...] = ()  # the columns a change may alter
-    key: str | None = (
-        None  # the column naming a row, recorded to see deletions (None: by fingerprint, or not)
-    )
+    # The column naming a row, recorded to see deletions (None: found by fingerprint, or not looked for).
+    key: str | None = None
 
     def named(self, count: int) -> str:
         return f"{count} {self.one if count == 1 else self.several}"
