@@ -283,13 +283,15 @@ def restore(
         target = replaced.survey(db, found)
         progress.note(replaced.describe(found, target))
         erased = erasures.recorded(db)
-        _note_erasures(erased, erasures.pending(settings), found, progress)
+        earlier = erasures.pending(settings)
+        _note_erasures(erased, earlier, found, progress)
         missing = manifests.missing_summary(directory, found)
         if missing is not None:
             progress.note(f"warning: {missing}")
         replaced.check(found, target, force=force, replace_newer=replace_newer)
         _check_sums(directory, found, progress)
-        erasures.keep(settings, erased)  # before the database is emptied: a restore that fails keeps them
+        # before the database is emptied: a restore that fails keeps them
+        erasures.keep(settings, erased, earlier=earlier)
         replaced.make_room(db, target, stalled_after_s=settings.queue.stalled_after_s)
         with progress.step(f"restoring the database with {restore_tool.path} ({restore_tool.major})"):
             pgtools.run(

@@ -65,11 +65,11 @@ def recorded(db: Database) -> list[Erased]:
         return [Erased(*row) for row in rows]
 
 
-def keep(settings: Settings, erased: list[Erased]) -> list[Erased]:
-    """Write ``erased`` and the erasures an earlier restore left to the data directory, before anything is
-    replaced; returns them all, the first erasure of each call id."""
+def keep(settings: Settings, erased: list[Erased], *, earlier: list[Erased]) -> list[Erased]:
+    """Write ``erased`` and the erasures an earlier restore left (``earlier``, as ``pending`` read them) to
+    the data directory, before anything is replaced; returns them all, the first erasure of each call id."""
     kept: dict[str, Erased] = {}
-    for one in sorted([*pending(settings), *erased], key=_order):
+    for one in sorted([*earlier, *erased], key=_order):
         kept.setdefault(one.call_id, one)
     path = kept_in(settings)
     written = path.with_suffix(".tmp")

@@ -281,6 +281,15 @@ def hold_off(*, session: Session, source: str, seconds: float) -> datetime:
     return held
 
 
+def held_until(*, session: Session, source: str) -> datetime | None:
+    """Until when ``source`` is not to be polled, if it is not yet (``held`` of that source alone)."""
+    return session.scalar(
+        select(SourceStatus.not_before).where(
+            SourceStatus.source == source, SourceStatus.not_before > func.now()
+        )
+    )
+
+
 def held(*, session: Session) -> dict[str, datetime]:
     """Each source not to be polled yet, and until when."""
     rows = session.execute(

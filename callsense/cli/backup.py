@@ -280,10 +280,11 @@ def _erase_again(settings: Settings) -> None:
     from callsense.pipeline import erasure
 
     with common.errors_as_exit():
-        if not erasures.pending(settings):
-            return
+        kept = erasures.pending(settings)
+    if not kept:
+        return
     with common.runtime() as rt:
-        again = erasure.erase_again(rt)
+        again = erasure.erase_again(rt, kept)
     for earlier in again:
         common.out.print(f"erased again: {earlier.call_id} ({earlier.reason})", highlight=False, markup=False)
     common.out.print(

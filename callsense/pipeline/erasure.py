@@ -86,15 +86,15 @@ def erase(
     return Erasure(call_id, erased_now=True, at=erased_at, by=actor, crm_records=crm_records)
 
 
-def erase_again(rt: Runtime) -> list[erasures.Erased]:
-    """Erase again the calls a restore brought back (``backup.erasures``): every erasure the replaced
-    database recorded, through ``erase``, so that the data key is destroyed, the recordings and archived
-    record deleted, and an event names the first erasure. A legal hold the restored call has predates its
-    erasure (an erasure refuses a held call): the erasure wins. The first erasure's own event is written
-    back too. Returns the erasures applied again now; the kept ones are cleared after the last (not before:
-    a restore stopped in this loop erases them the next time)."""
+def erase_again(rt: Runtime, kept: list[erasures.Erased]) -> list[erasures.Erased]:
+    """Erase again the calls a restore brought back (``kept``, as ``backup.erasures.pending`` read them):
+    every erasure the replaced database recorded, through ``erase``, so that the data key is destroyed, the
+    recordings and archived record deleted, and an event names the first erasure. A legal hold the restored
+    call has predates its erasure (an erasure refuses a held call): the erasure wins. The first erasure's
+    own event is written back too. Returns the erasures applied again now; the kept ones are cleared after
+    the last (not before: a restore stopped in this loop erases them the next time)."""
     erased_now = []
-    for earlier in erasures.pending(rt.settings):
+    for earlier in kept:
         with rt.db.transaction() as session:
             arrived = session.scalar(select(Call.created_at).where(Call.call_id == earlier.call_id))
         if arrived is not None and arrived > earlier.at:

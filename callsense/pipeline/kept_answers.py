@@ -9,8 +9,9 @@ prompt, model or setting changed since then asks anew, and an answer is never gi
 
 The answers are one blob of the call in the blob store, JSON sealed under the call's data key, like its
 recording. They quote the original transcript: they are deleted when the stage ends, whether it stored its
-analysis or failed for good (``discarded_after``), and when the call is erased or its text purged
-(``delete``); a run writes back only the answers it used, so a reprocessed call's stale ones go too.
+analysis or failed for good (``discarded_after``), and when the call is erased, its text purged or its
+stage given up by the queue after its workers died (``delete``); a run writes back only the answers it
+used, so a reprocessed call's stale ones go too.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def discarded_after(rt: Runtime, call_pk: uuid.UUID) -> Iterator[KeptAnswers]:
 
 
 def delete(rt: Runtime, call_pk: uuid.UUID) -> None:
-    """Delete the call's kept answers, if any (erasure, the text purge, the stage's end)."""
+    """Delete the call's kept answers, if any (erasure, the text purge, the stage's end or given up)."""
     rt.blobs.delete(calls.kept_answers_blob_key(call_pk))
 
 

@@ -219,8 +219,9 @@ def test_an_api_asking_for_a_wait_is_not_polled_again_before_then(
         held = poll.poll_named(rt, "api")  # the next minute's poll: the API is not asked
         assert (recorder.refused, recorder.cursors) == (1, [])
         assert held.held_until == refused.held_until and held.seen == 0
-        with rt.db.transaction() as session:  # two minutes later
+        with rt.db.transaction() as session:  # two minutes later, when another source's API asks to wait
             session.execute(update(SourceStatus).values(not_before=func.now() - timedelta(seconds=1)))
+            source_files.hold_off(session=session, source="other-api", seconds=120)
         after = poll.poll_named(rt, "api")
         assert recorder.cursors == [None, "p2", "p3"] and after.held_until is None and after.seen == 5
     finally:

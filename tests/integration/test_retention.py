@@ -57,6 +57,7 @@ from callsense.security.tokens import Role
 from callsense.server import create_app
 from callsense.web import operations
 from tests.blobs import read_blob
+from tests.integration.test_redaction_original import DiesOnce, WorkerKilled
 from tests.integration.test_stages import SOURCE, runtime_with_fakes
 from tests.recording_trees import tiny_wav
 
@@ -93,13 +94,17 @@ def _processed(rt: Runtime, call_id: str, *, days_old: int, source_name: str | N
     transcribe.run(rt, call_pk)
     for delivery_id in analyse.run(rt, call_pk):
         deliver.run(rt, delivery_id)
+    _backdate(rt, call_pk, days_old=days_old)
+    return call_pk
+
+
+def _backdate(rt: Runtime, call_pk: uuid.UUID, *, days_old: int) -> None:
     with rt.db.transaction() as session:
         session.execute(
             update(Call)
             .where(Call.id == call_pk)
             .values(started_at=func.now() - text(f"interval '{days_old} days'"))
         )
-    return call_pk
 
 
 def _has_audio(rt: Runtime, call_pk: uuid.UUID) -> bool:
@@ -244,6 +249,22 @@ def test_a_call_processed_again_after_its_text_was_purged_has_its_text_again(rt:
     # ... so it counts as analysed again: categorised, archived, not shown as purged
     with rt.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Call).where(Call.id == call_pk, *EVALUATED))
+
+
+def test_the_text_purge_deletes_the_llm_answers_kept_for_a_retry(rt: Runtime) -> None:
+    """An analysis stored, then its worker killed before it deleted the answers it had kept for a retry, and
+    its job never run again: the call is done, and its text purge takes them with the transcript."""
+    call_pk = ingest.ingest(rt, call_id="answers-left", source=SOURCE).call_pk
+    fetch.run(rt, call_pk, local_files=False)
+    transcribe.run(rt, call_pk)
+    kept = calls.kept_answers_blob_key(call_pk)
+    with pytest.raises(WorkerKilled):
+        analyse.run(dataclasses.replace(rt, blobs=DiesOnce(rt.blobs, "delete", kept)), call_pk)
+    assert b"charged" not in read_blob(rt.blobs, kept)  # left behind, sealed
+    _backdate(rt, call_pk, days_old=200)
+    assert dict(retention.purge(rt, actor="test").text) == {retention.NO_SOURCE: 1}
+    with pytest.raises(NotFoundError):
+        read_blob(rt.blobs, kept)
 
 
 def test_a_call_still_in_the_pipeline_is_not_purged(rt: Runtime) -> None:

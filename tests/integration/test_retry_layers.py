@@ -32,7 +32,7 @@ from callsense.config.fetch import FetchSettings
 from callsense.config.models import LLMSettings
 from callsense.config.redaction import RedactionSettings
 from callsense.errors import NotFoundError
-from callsense.pipeline import analyse, erasure, fetch, ingest, tasks
+from callsense.pipeline import analyse, erasure, fetch, ingest, stalled, tasks
 from callsense.runtime import Runtime, open_runtime
 from tests.blobs import read_blob
 from tests.conftest import AUDIO, status_of
@@ -317,6 +317,32 @@ def test_the_answers_kept_for_a_retry_are_erased_with_the_call(
         erasure.erase(rt, call_id="long", actor="admin", reason="asked", via="cli")
         with pytest.raises(NotFoundError):
             rt.blobs.open(calls.kept_answers_blob_key(call_pk))
+
+
+def test_the_answers_kept_for_a_retry_are_deleted_when_the_queue_gives_the_analysis_up(
+    tmp_path: Path, model_dir: Path, database_url: str
+) -> None:
+    """The runs after the refused one took down their workers, the last as well: the call fails, and no run
+    comes to use the answers kept for it."""
+    with _long_call_refused_once(tmp_path, model_dir, database_url) as (rt, _server, call_pk):
+        read_blob(rt.blobs, calls.kept_answers_blob_key(call_pk))
+        with rt.db.transaction() as session:  # its last run, left doing by a worker that died in it
+            session.execute(
+                text("update procrastinate_jobs set status = 'doing', attempts = :runs_before"),
+                {"runs_before": tasks.RETRY["analyse"].max_attempts - 1},
+            )
+        app = tasks.build_app(rt)
+
+        async def recover() -> None:
+            async with app.open_async():
+                await stalled.recover(rt, app)
+
+        asyncio.run(recover())
+        assert _job(rt, "analyse")[1] == "failed"
+        status, detail = _status(rt, call_pk)
+        assert status is CallStatus.failed and "the worker running it stopped" in detail
+        with pytest.raises(NotFoundError):
+            read_blob(rt.blobs, calls.kept_answers_blob_key(call_pk))
 
 
 @pytest.mark.parametrize("refusal", [429, 503])

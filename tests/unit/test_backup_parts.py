@@ -279,11 +279,12 @@ def test_the_erasures_a_restore_keeps_outlive_a_restore_that_stops_and_join_the_
     first = erasures.Erased(
         "call-1", datetime(2026, 12, 3, 10, tzinfo=UTC), "dpo", "erased on request (cli): 3"
     )
-    assert erasures.keep(settings, [first]) == [first]
+    assert erasures.keep(settings, [first], earlier=erasures.pending(settings)) == [first]
     assert erasures.kept_in(settings).stat().st_mode & 0o777 == 0o600
     later = erasures.Erased("call-2", datetime(2026, 12, 4, tzinfo=UTC), "dpo", "erased on request (api): 4")
     again = erasures.Erased("call-1", datetime(2026, 12, 5, tzinfo=UTC), "restore", "erased on request ...")
-    assert erasures.keep(settings, [again, later]) == [first, later]  # the first erasure of each call
+    # the first erasure of each call
+    assert erasures.keep(settings, [again, later], earlier=erasures.pending(settings)) == [first, later]
     assert erasures.pending(settings) == [first, later]
     assert first.reason == "erased on 2026-12-03 10:00:00 UTC by dpo before this restore"
     check = doctor._kept_erasures(settings)  # and doctor fails until they are applied
@@ -296,7 +297,8 @@ def test_the_erasures_a_restore_keeps_outlive_a_restore_that_stops_and_join_the_
 
 def test_a_service_started_with_erasures_a_restore_kept_says_so(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
-    erasures.keep(settings, [erasures.Erased("call-1", datetime(2026, 12, 3, tzinfo=UTC), "dpo", None)])
+    erased = [erasures.Erased("call-1", datetime(2026, 12, 3, tzinfo=UTC), "dpo", None)]
+    erasures.keep(settings, erased, earlier=[])
     with structlog.testing.capture_logs() as logged:
         common.warn_of_kept_erasures(settings)
     assert [entry["log_level"] for entry in logged] == ["warning"]
