@@ -552,3 +552,53 @@ def test_a_backup_is_not_restored_into_an_older_postgresql(
     ):
         archive.restore(older, backup, passphrase=PASSPHRASE, key_file=None, force=False, progress=QUIET)
     assert not older.resolved_key_file.exists()
+
+
+class _Noted(archive.Silent):
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+def test_erasures_kept_by_a_restore_that_stopped_are_applied_by_the_next_restore_and_reerase(
+    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _process(rt, 2)
+    with rt.db.transaction() as session:
+        erased_pk = calls.get(session=session, call_id="call-1").id
+    backup, key_out = tmp_path / "backup", tmp_path / "elsewhere" / "keys.json"
+    archive.create(rt.settings, backup, keys=archive.KeyExport(path=key_out), progress=QUIET)
+    erasure.erase(rt, call_id="call-1", actor="dpo", reason="DSR-4", via="cli")
+
+    def stopped(*_: object, **__: object) -> None:
+        raise BackupError("pg_restore stopped")
+
+    # The restore stops after it emptied the database: the erasure it recorded is only in the kept file now.
+    with monkeypatch.context() as patched:
+        patched.setattr(pgtools, "run", stopped)
+        with pytest.raises(BackupError, match="pg_restore stopped"):
+            _restore_forced(rt, backup, key_out)
+    assert [one.call_id for one in erasures.pending(rt.settings)] == ["call-1"]
+
+    # The next restore finds an empty database, which records no erasure, and keeps the earlier one.
+    noted = _Noted()
+    archive.restore(rt.settings, backup, passphrase=None, key_file=key_out, force=False, progress=noted)
+    assert "1 erasure(s) kept by an earlier restore that did not finish will be applied again" in noted.notes
+    assert _calls(rt) == ["call-0", "call-1"]  # back from the backup until it is erased again
+    assert [one.call_id for one in erasures.pending(rt.settings)] == ["call-1"]
+
+    again = _cli(rt.settings, "backup", "reerase")
+    assert again.returncode == 0, again.stderr
+    assert "erased again: call-1 (erased on " in again.stdout
+    assert " by dpo before this restore)" in again.stdout
+    assert "1 call(s) erased before this restore were erased again" in again.stdout
+    assert _calls(rt) == ["call-0"]
+    with rt.db.transaction() as session:
+        destroyed_at = session.execute(
+            text("select destroyed_at from call_keys where call_pk = :pk"), {"pk": erased_pk}
+        ).scalar_one()
+    assert destroyed_at is not None
+    assert not erasures.kept_in(rt.settings).exists()
+    assert _cli(rt.settings, "backup", "reerase").stdout == ""  # nothing left to do
