@@ -81,13 +81,13 @@ MORE_CALLS = {
         "Bom dia. Estou a ligar porque a minha encomenda ainda não chegou.",
     ),
     "nl": (
-        "Goedemorgen, bedankt voor het wachten. Waarmee kan ik u helpen? Mag ik uw geboortedatum? Ik zie dat "
-        "de betaling binnen is.",
+        "Goedemorgen, bedankt voor het wachten. Waarmee kan ik u helpen? Mag ik uw geboortedatum? Ik zie "
+        "hier dat de betaling binnen is.",
         "Ja, hallo. Ik bel over mijn factuur. Ik wil mijn abonnement opzeggen, want het internet werkt niet.",
     ),
     "pl": (
-        "Dzień dobry, dziękujemy za kontakt. W czym mogę pomóc? Proszę podać numer klienta. Widzę, że "
-        "faktura została opłacona.",
+        "Dzień dobry, dziękujemy za kontakt. W czym mogę pomóc? Proszę podać numer klienta. Widzę tutaj, "
+        "że faktura została opłacona.",
         "Dzień dobry, dzwonię w sprawie mojej faktury. Internet nie działa i chcę zrezygnować.",
     ),
     "ru": (
@@ -180,6 +180,24 @@ def test_the_agent_sounds_like_one_in_the_languages_after_those_five(language: s
 def test_everyday_speech_fires_no_language_s_phrases(language: str) -> None:
     # Fifteen languages' phrases are tried on every call: none may take a sentence of another for a cue.
     assert agent_score(PLAIN[language]) == 0
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Ik zie dat er twee keer is afgeschreven.",  # a customer sees it too: the agent sees it "hier"
+        "Vejo que cobraram duas vezes.",
+        "Я вижу, что деньги списали дважды.",
+        "Widzę, że pobrali opłatę dwa razy.",
+        "أعتذر على الإزعاج، سؤال صغير.",  # a caller's "sorry to trouble you": the company says "we"
+        "我想确认一下。",  # a caller's "I'd like to confirm"
+        "समझ में नहीं आया।",  # "I did not understand", either side
+        "문제가 있으신가요?",  # the agent's question, not a customer's problem
+        "他に何か方法はありますか？",  # "another way?"; an agent's "anything else?" is "他に何かございますか"
+    ],
+)
+def test_words_either_side_says_are_no_cue(said: str) -> None:
+    assert agent_score(said) == 0
 
 
 @pytest.mark.parametrize(
