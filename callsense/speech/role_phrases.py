@@ -1,8 +1,8 @@
 """The phrases that tell an agent from a customer (``roles``), one list per side, grouped by language.
 
-Patterns are written as people spell them and folded as the words they are tried on are (``roles``: lower
-case, Latin and Cyrillic accents, Arabic vowel signs and hamza, and the Devanagari nukta left out), so
-"désolé" and "desole", "счёт" and "счет" match alike. Scripts written without spaces (Japanese, Chinese) have
+Patterns are written in lower case as people spell them, and lose the marks the words they are tried on lose
+(``roles``: Latin and Cyrillic accents, Arabic vowel signs and hamza, the Devanagari nukta), so "désolé" and
+"desole", "счёт" and "счет" match alike. Scripts written without spaces (Japanese, Chinese) have
 no word boundaries: their patterns are whole phrases, never a single common word.
 """
 
