@@ -3,8 +3,8 @@
 An agent greets with the company or department, offers help, asks for a name or an account to verify,
 apologises and reports what they see or did; a customer explains their problem with "my bill", "I want to
 cancel", "I did not receive". Each speaker scores one point per agent phrase and loses one per customer
-phrase (English, Spanish, German, French and Italian phrases are all tried: they do not collide); the higher
-score is the agent. The confidence grows with the gap between the two scores, so a call without telling
+phrase (``role_phrases``: fifteen languages, all tried on every call: they do not collide); the higher score
+is the agent. The confidence grows with the gap between the two scores, so a call without telling
 phrases yields 0 and callers fall back on the configured channel or the first speaker. A mono call may hold
 more voices than two (a transfer to a second agent, a supervisor joining): there every voice that talks like
 an agent is one (``guess_agents``).
@@ -17,128 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_AGENT = [
-    # English
-    r"thanks? (you )?for (calling|contacting|holding|your patience)",
-    r"how (can|may|could) i (help|assist)",
-    r"what can i (help you with|do for you)",
-    r"(?<!how )(?<!what )\b(can|may) i help you",  # not "how/what can I help you": counted above
-    r"(could|can|would) you (please )?(tell|give) me your",
-    r"your (reservation|booking|order|refund|request|ticket|cancellation) (is|has been) "
-    r"(confirmed|booked|placed|processed|cancelled|canceled|approved)",
-    r"(you('ve| have) reached|you('re| are) (speaking|through) (with|to))",
-    r"(customer|technical) (service|support|care)",
-    r"this is \w+ (from|with|at|speaking)",
-    r"can i (have|get|take) your",
-    r"(verify|confirm) (your|the)",
-    r"date of birth",
-    r"account number",
-    r"let me (check|look|see|pull)",
-    r"i (can|could) see",
-    r"i('m| am) (so |very |really |terribly )?sorry",
-    r"i apologi[sz]e",
-    r"anything else i can",
-    r"i('ve| have) (issued|processed|updated|credited|refunded)",
-    r"have a (great|nice|good|wonderful) (day|evening)",
-    r"(call|ring) us back",  # a message left by an agent nobody answered
-    r"returning your call",
-    # Recorded announcements on hold speak for the company: a voice of their own is then an agent's side.
-    r"your call is important",
-    r"(please )?stay on the line",
-    r"(agents?|representatives?|advisors?|colleagues?) (are|is) (currently |still )?(busy|helping|assisting)",
-    r"(will be with you|answer your call) (shortly|soon|as soon as possible|in a moment)",
-    r"(this|your) call (may|will|might) be (recorded|monitored)",
-    # Spanish
-    r"gracias por (llamar|su llamada|comunicarse)",
-    r"(en que|como) (le |te )?(puedo|podemos) (ayudar|servir)",
-    r"le atiende",
-    r"servicio (al|de) cliente",
-    r"(atencion|soporte) al cliente",
-    r"lo siento",
-    r"(su|tu) (nombre|numero de cliente|fecha de nacimiento)",
-    r"puedo preguntar",
-    r"(verificar|confirmar) (su|sus|tu)",
-    r"(llamenos|devuelvanos la llamada)",
-    # German
-    r"wie kann ich (ihnen )?(weiter ?)?helfen",  # Whisper writes "weiterhelfen" and "weiter helfen"
-    r"was kann ich fur sie tun",
-    r"sie sprechen mit",
-    r"kunden(service|dienst|betreuung)",
-    r"(danke|vielen dank) fur ihren anruf",
-    r"das tut mir (sehr )?leid",
-    r"ich sehe (nach|hier|gerade)",
-    r"ihre (kundennummer|vertragsnummer|geburtsdatum)",
-    r"ihren namen",
-    r"rufen sie uns (bitte )?zuruck",
-    # French
-    r"service (client|clientele)",
-    r"je vous ecoute",
-    r"(comment|en quoi) (puis-je|je peux|puis je) vous (aider|etre utile)",
-    r"que (puis-je|je peux|puis je) faire pour vous",
-    r"(je suis )?(vraiment |tres )?desole",
-    r"votre (nom|numero|date de naissance)",
-    r"je vois que",
-    r"merci (de|pour) votre appel",
-    r"nous rappeler",
-    # Italian
-    r"grazie (per|di) (aver|averci|avere) chiamato",
-    r"(come|in cosa|in che cosa) (la |le )?posso (aiutar|esser)",
-    r"(servizio|assistenza) clienti",
-    r"mi dispiace",
-    r"(il suo|la sua) (nome|codice cliente|numero cliente|data di nascita|codice fiscale)",
-    r"(verificare|confermare) (il suo|la sua|i suoi)",
-    r"vedo che",
-    r"altro in cui (posso|possa)",
-    r"(ci richiami|richiamarci)",
-]
-_CUSTOMER = [
-    # English
-    r"i('m| am) calling (about|to|because|regarding)",
-    r"i( want| need| would like|'d like) to (cancel|change|complain|return|know)",
-    r"i( want| would like|'d like) to (make a|book|order|buy|report)",
-    r"i('m| am) (also )?looking for (a|an|some|information)\b",
-    r"can you help me",
-    r"\bmy (bill|order|internet|account|phone|parcel|package|card|contract|car|money)\b",
-    r"i (was|have been|got) (charged|billed)",
-    r"i did(n't| not) (receive|get)",
-    r"i have (a|an) (problem|issue|complaint|question)",
-    r"(is|are) (still )?not working",
-    r"i will cancel",
-    r"(call|ring) me back",  # a customer's voicemail
-    # Spanish
-    r"quiero (cancelar|cambiar|reclamar|saber)",
-    r"\bmi (contrato|factura|pedido|cuenta|paquete|internet)\b",
-    r"no (he recibido|funciona|me ha llegado)",
-    r"tengo un problema",
-    r"llamo (por|para|porque)",
-    r"(llameme|devuelvame la llamada)",
-    # German
-    r"\bmeine[mnr]? (rechnung|stromrechnung|bestellung|lieferung)\b",
-    r"\bmein(em|en)? (vertrag|paket|konto|internet)\b",
-    r"ich (mochte|will) (kundigen|wissen|mich beschweren)",
-    r"funktioniert (immer noch )?nicht",
-    r"ich habe (ein|eine) (problem|frage)",
-    r"vielen dank fur ihre hilfe",
-    r"rufen sie mich (bitte )?zuruck",
-    # French
-    r"je n'ai pas (recu|eu)",
-    r"\bmon (colis|compte|contrat|forfait)\b",
-    r"\bma (facture|commande|livraison)\b",
-    r"je (voudrais|veux) (annuler|changer|savoir)",
-    r"j'ai un probleme",
-    r"quand est-ce que",
-    r"j'appelle (pour|parce|au sujet|concernant|a propos)",
-    r"rappele[rz][- ]moi",
-    # Italian
-    r"\b(il mio|la mia) (bolletta|fattura|ordine|contratto|pacco|conto|abbonamento|linea)\b",
-    r"non (ho ricevuto|mi e arrivat[oa]|funziona)",
-    r"ho un problema",
-    r"(vorrei|voglio) (disdire|annullare|cancellare|cambiare|sapere|reclamare)",
-    r"chiamo (per|perche)",
-    r"mi (richiami|richiamate)",
-]
-_AGENT_CUES = [re.compile(pattern) for pattern in _AGENT]
-_CUSTOMER_CUES = [re.compile(pattern) for pattern in _CUSTOMER]
+from callsense.speech import role_phrases
+
 # The score gap at which the confidence reaches 1 - 1/e (about 0.63).
 CONFIDENCE_SCALE = 2.0
 # With three voices or more, a voice besides the best-scoring one is an agent too when its own words score at
@@ -147,10 +27,26 @@ CONFIDENCE_SCALE = 2.0
 SECOND_AGENT_SCORE = 2
 
 
+# Marks the folding drops: the accents Latin letters (and Cyrillic "ё", "й") decompose into, the Arabic vowel
+# signs and hamza (alef with hamza or madda becomes a bare alef: Whisper writes either), the Devanagari nukta
+# ("फ़ोन" and "फोन"). Other marks belong to their words (the Devanagari virama, the Japanese dakuten: dropping
+# them would read "क्या" as "कया" and "が" as "か"); Hangul, decomposed into jamo, is composed again.
+_FOLDED_MARKS = re.compile("[\u0300-\u036f\u064b-\u065f\u093c]")
+
+
 def _folded(text: str) -> str:
     """Lower case without accents, typographic apostrophes made plain: "Désolé" -> "desole"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("\u2019", "'"))
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    return _unmarked(text.lower().replace("\u2019", "'"))
+
+
+def _unmarked(text: str) -> str:
+    return unicodedata.normalize("NFC", _FOLDED_MARKS.sub("", unicodedata.normalize("NFKD", text)))
+
+
+# The patterns lose the marks the words do, so each is written in its language's own spelling (and keeps its
+# case: "\S" is not "\s").
+_AGENT_CUES = [re.compile(_unmarked(pattern)) for pattern in role_phrases.AGENT]
+_CUSTOMER_CUES = [re.compile(_unmarked(pattern)) for pattern in role_phrases.CUSTOMER]
 
 
 def agent_score(text: str) -> int:

@@ -1,5 +1,8 @@
 """Who is the agent, from the words: cue phrases per language, the stereo swap check and the override."""
 
+# Turns in fifteen languages: Cyrillic, Turkish and full-width letters that look like Latin ones are meant.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,6 +67,87 @@ GREETINGS = {
     "it-aiutare": ("Pronto, assistenza clienti, come la posso aiutare?", "Il mio internet non funziona."),
 }
 
+# The languages Whisper transcribes most in contact centres after those five, as it writes them (punctuation,
+# capitals; Chinese in both scripts): an agent's greeting and verification turns, a customer's problem turns.
+MORE_CALLS = {
+    "pt-BR": (
+        "Olá, obrigado por ligar para a Vivo, meu nome é Carla. Em que posso ajudar? Pode me informar o seu "
+        "CPF? Estou vendo aqui que a fatura foi paga.",
+        "Oi, estou ligando porque a minha fatura veio muito alta. Eu quero cancelar o meu plano.",
+    ),
+    "pt-PT": (
+        "Bom dia, obrigada por contactar a MEO. Como posso ajudá-lo? Qual é o seu NIF? Peço desculpa pela "
+        "demora.",
+        "Bom dia. Estou a ligar porque a minha encomenda ainda não chegou.",
+    ),
+    "nl": (
+        "Goedemorgen, bedankt voor het wachten. Waarmee kan ik u helpen? Mag ik uw geboortedatum? Ik zie "
+        "hier dat de betaling binnen is.",
+        "Ja, hallo. Ik bel over mijn factuur. Ik wil mijn abonnement opzeggen, want het internet werkt niet.",
+    ),
+    "pl": (
+        "Dzień dobry, dziękujemy za kontakt. W czym mogę pomóc? Proszę podać numer klienta. Widzę tutaj, "
+        "że faktura została opłacona.",
+        "Dzień dobry, dzwonię w sprawie mojej faktury. Internet nie działa i chcę zrezygnować.",
+    ),
+    "ru": (
+        "Добрый день, спасибо за ваш звонок. Чем могу вам помочь? Назовите, пожалуйста, вашу фамилию и дату "
+        "рождения. Приношу свои извинения.",
+        "Здравствуйте. Я звоню по поводу моего счёта. Интернет не работает, посылку я не получил.",
+    ),
+    "tr": (
+        "İyi günler, aradığınız için teşekkür ederiz. Size nasıl yardımcı olabilirim? Doğum tarihinizi "
+        "alabilir miyim? Özür dileriz.",
+        "Merhaba, faturam hakkında arıyorum. İnternetim çalışmıyor, aboneliğimi iptal etmek istiyorum.",
+    ),
+    "ja": (
+        "お電話ありがとうございます。カスタマーセンターの田中です。ご用件をお伺いします。お名前と生年月日を"
+        "お願いします。申し訳ございません。",
+        "あの、注文した荷物がまだ届いていないんですけど。インターネットもつながらないので、解約したいです。",
+    ),
+    "zh-Hans": (
+        "您好，感谢您的来电，请问有什么可以帮您？请提供一下您的姓名和手机号，我帮您查一下。非常抱歉。",
+        "你好，我的订单到现在还没收到，宽带也用不了。我想取消。",
+    ),
+    "zh-Hant": (
+        "您好，謝謝您的來電，請問有什麼可以幫您？請提供您的帳號，我幫您查一下。非常抱歉。",
+        "你好，我的訂單還沒收到，網路也用不了，我想退訂。",
+    ),
+    "ko": (
+        "네, 전화 주셔서 감사합니다. 고객센터 상담원 김민지입니다. 무엇을 도와드릴까요? 성함과 생년월일 "
+        "말씀해 주시겠어요? 확인해 드리겠습니다.",
+        "안녕하세요. 제 주문이 아직 못 받았어요. 인터넷이 안 돼서 해지하고 싶어요.",
+    ),
+    "ar": (
+        "مرحباً، شكراً لاتصالك بخدمة العملاء. كيف يمكنني مساعدتك؟ هل يمكنك إعطائي رقم حسابك؟ نعتذر عن الإزعاج.",
+        "مرحباً، أتصل بخصوص فاتورتي. الإنترنت لا يعمل، وأريد إلغاء الاشتراك.",
+    ),
+    "hi": (
+        "नमस्ते, कॉल करने के लिए धन्यवाद। मैं आपकी क्या मदद कर सकता हूँ? कृपया आपका अकाउंट नंबर बताइए। "
+        "असुविधा के लिए हम माफ़ी चाहते हैं।",
+        "नमस्ते, मेरा इंटरनेट काम नहीं कर रहा है। मुझे एक समस्या है, मेरा बिल भी गलत आया है।",
+    ),
+}
+
+# Everyday sentences of each language, not a call's business: none of the fifteen languages' phrases fire.
+PLAIN = {
+    "en": "We went to the beach on Sunday and the children played until the evening.",
+    "es": "El domingo fuimos a la playa y los niños jugaron hasta la noche.",
+    "de": "Am Sonntag waren wir am Strand, und die Kinder haben bis zum Abend gespielt.",
+    "fr": "Dimanche, nous sommes allés à la plage et les enfants ont joué jusqu'au soir.",
+    "it": "Domenica siamo andati al mare e i bambini hanno giocato fino a sera.",
+    "pt": "No domingo fomos à praia e o meu irmão jogou futebol com as crianças até à noite.",
+    "nl": "Zondag gingen we naar het strand en mijn broer speelde tot de avond met de kinderen.",
+    "pl": "W niedzielę pojechaliśmy nad morze, a mój brat bawił się z dziećmi do wieczora.",
+    "ru": "В воскресенье мы ездили на море, и мой брат играл с детьми до самого вечера.",
+    "tr": "Pazar günü denize gittik ve kardeşim akşama kadar çocuklarla oynadı.",
+    "ja": "日曜日に海へ行って、子供たちは夕方まで遊びました。",
+    "zh": "星期天我们去了海边，我的弟弟和孩子们一直玩到晚上。",
+    "ko": "일요일에 바다에 갔고 아이들은 저녁까지 놀았어요.",
+    "ar": "ذهبنا إلى البحر يوم الأحد ولعب أخي مع الأطفال حتى المساء.",
+    "hi": "रविवार को हम समुद्र तट पर गए और मेरा भाई शाम तक बच्चों के साथ खेलता रहा।",
+}
+
 
 def said(start: float, end: float) -> SpokenWord:
     return SpokenWord(start, end, " word", 0.9, Speaker.unknown)
@@ -82,6 +166,53 @@ def test_a_greeting_and_an_opening_alone_tell_the_agent(language: str) -> None:
     agent, customer = GREETINGS[language]
     assert agent_score(agent) >= 1 and agent_score(customer) <= -1
     assert guess_agent([customer, agent]).agent == 1
+
+
+@pytest.mark.parametrize("language", sorted(MORE_CALLS))
+def test_the_agent_sounds_like_one_in_the_languages_after_those_five(language: str) -> None:
+    agent, customer = MORE_CALLS[language]
+    assert agent_score(agent) >= 3 and agent_score(customer) <= -3
+    guess = guess_agent([customer, agent])
+    assert guess.agent == 1 and guess.confidence > 0.9
+
+
+@pytest.mark.parametrize("language", sorted(PLAIN))
+def test_everyday_speech_fires_no_language_s_phrases(language: str) -> None:
+    # Fifteen languages' phrases are tried on every call: none may take a sentence of another for a cue.
+    assert agent_score(PLAIN[language]) == 0
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Ik zie dat er twee keer is afgeschreven.",  # a customer sees it too: the agent sees it "hier"
+        "Vejo que cobraram duas vezes.",
+        "Я вижу, что деньги списали дважды.",
+        "Widzę, że pobrali opłatę dwa razy.",
+        "أعتذر على الإزعاج، سؤال صغير.",  # a caller's "sorry to trouble you": the company says "we"
+        "我想确认一下。",  # a caller's "I'd like to confirm"
+        "समझ में नहीं आया।",  # "I did not understand", either side
+        "문제가 있으신가요?",  # the agent's question, not a customer's problem
+        "他に何か方法はありますか？",  # "another way?"; an agent's "anything else?" is "他に何かございますか"
+    ],
+)
+def test_words_either_side_says_are_no_cue(said: str) -> None:
+    assert agent_score(said) == 0
+
+
+@pytest.mark.parametrize(
+    ("written", "plain"),
+    [
+        ("Serviço ao cliente.", "Servico ao cliente."),
+        ("Спасибо за ожидание, ваш счёт.", "Спасибо за ожидание, ваш счет."),
+        ("أريد إلغاء العقد.", "اريد الغاء العقد."),
+        ("फ़ोन करने के लिए धन्यवाद।", "फोन करने के लिए धन्यवाद।"),
+        ("Müşteri hizmetleri, iyi günler.", "MÜŞTERİ HİZMETLERİ, İYİ GÜNLER."),
+    ],
+)
+def test_a_phrase_counts_however_whisper_spells_its_marks(written: str, plain: str) -> None:
+    # Whisper writes accents, "ё", hamza and the nukta or leaves them out, and capitals at will.
+    assert agent_score(written) == agent_score(plain) != 0
 
 
 @pytest.mark.parametrize(
@@ -300,6 +431,12 @@ def test_two_voices_keep_one_agent_even_when_both_talk_like_one() -> None:
         ("Bonjour, c'est Marie, rappelez-moi s'il vous plaît.", Speaker.customer),
         ("Hola, soy Ana, llámeme cuando pueda.", Speaker.customer),
         ("Ciao, sono Anna, mi richiami per favore.", Speaker.customer),
+        ("Goedemiddag, met Anna de Vries, bel me alstublieft terug.", Speaker.customer),
+        ("Dzień dobry, tu Anna Nowak, proszę do mnie oddzwonić.", Speaker.customer),
+        ("Здравствуйте, это Ольга. Перезвоните мне, пожалуйста.", Speaker.customer),
+        ("もしもし、山田です。折り返しお電話ください。", Speaker.customer),
+        ("你好，我是王先生，请给我回个电话。", Speaker.customer),
+        ("Olá, aqui é a Ana, me liga quando puder.", Speaker.customer),
         ("Hello, this is David returning your call. Please call us back on 555 1234.", Speaker.agent),
     ],
 )
