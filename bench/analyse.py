@@ -18,7 +18,11 @@ call, so that a translation request comes between the two analyses. ``topics`` a
 of each fixture call that has ``expected.topic_labels`` and prints, per call, the topic and whether it
 agrees (whether it is one of the call's labels, for a taxonomy label, and whether it names one of the call's
 ``topic_keywords`` for a free-text topic, as callsense wrote before the taxonomy), the detail and whether it
-only repeats a label, the fields that failed, the prompt and answer tokens and the load average. ``fields``
+only repeats a label, the fields that failed, the prompt and answer tokens, llama.cpp's milliseconds per
+answer token (the sampling under the grammar included), the load average, and ``not_latin``: the letters
+of a script other than Latin and the full-width characters found in any field (none belongs in the answers
+about these English, Spanish, German and French calls); with ``--translated`` it translates each call not
+in English too, timed apart, with the same figures for the translation. ``fields``
 analyses transcripts made by ``transcribe``, in one process (the model loaded once, so from the second call
 on the system prompt comes from the cache), and prints per call the label (and whether it is one of the
 ``expected.topic_labels`` of the fixture call of the same name in ``--references``), the detail, the action
@@ -35,6 +39,7 @@ import dataclasses
 import json
 import os
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,7 @@ from callsense.calls.schemas import Segment
 from callsense.config import load_settings
 from callsense.config.analysis import DEFAULT_TOPICS
 from callsense.pipeline import analysis
+from callsense.pipeline.transcript_chunks import turns_of
 from callsense.speech.audio import decode
 
 
@@ -154,9 +160,34 @@ def run(path: Path, *, warm: bool, translated: bool) -> None:
     )
 
 
-def topics(references: Path) -> None:
+def not_latin(texts: list[str]) -> str:
+    """The letters of another script than Latin, and the full-width or wide characters (CJK punctuation),
+    in ``texts``: on the fixture calls (English, Spanish, German, French) none belongs in an answer."""
+    return "".join(
+        sorted(
+            {
+                char
+                for text in texts
+                for char in text
+                if (char.isalpha() and "LATIN" not in unicodedata.name(char, ""))
+                or unicodedata.east_asian_width(char) in ("F", "W")
+            }
+        )
+    )
+
+
+def texts_of(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [text for item in items for text in texts_of(item)]
+
+
+def topics(references: Path, *, translated: bool) -> None:
     settings = load_settings()
     backend = build_llm(settings.llm, model_dir=settings.resolved_model_dir)
+    backend.count_tokens("warm up")  # loads the model outside the timing
+    engine = timed_engine()
     labels = {topic.label.casefold() for topic in DEFAULT_TOPICS}  # those analyse is given
     seen = set()
     for line in references.read_text().splitlines():
@@ -167,8 +198,11 @@ def topics(references: Path) -> None:
         seen.add(name)
         segments = [Segment.model_validate({**turn, "confidence": 1.0}) for turn in call["turns"]]
         llm = Counting(backend)
+        engine.totals = dict.fromkeys(engine.KEPT, 0.0)
         started = time.perf_counter()
         result = analysis.analyse(segments=segments, language=call["lang"], llm=llm, translate=False)
+        seconds = time.perf_counter() - started
+        answer_ms, answer_n = engine.totals["predicted_ms"], engine.totals["predicted_n"]
         topic = result.topic
         words = (topic or "").lower()
         found = {
@@ -178,13 +212,32 @@ def topics(references: Path) -> None:
             "keyword_agrees": any(word in words for word in expected["topic_keywords"]),
             "detail": result.topic_detail,
             "detail_is_label": result.topic_detail is not None and result.topic_detail.casefold() in labels,
+            "not_latin": not_latin(texts_of(result.model_dump(mode="json", exclude={"failures"}))),
             "failed": [failure.field for failure in result.failures],
             "prompt_tokens": llm.prompt_tokens,
             "answer_tokens": llm.answer_tokens,
-            "seconds": round(time.perf_counter() - started, 1),
+            "seconds": round(seconds, 1),
+            "answer_ms_per_token": round(answer_ms / max(answer_n, 1), 1),
             "load": round(os.getloadavg()[0], 1),
         }
-        print(json.dumps(found))
+        if translated and call["lang"] != "en":
+            llm = Counting(backend)
+            started = time.perf_counter()
+            lines, failure = analysis.translate_turns(
+                turns_of(segments), language=call["lang"], llm=llm, options=analysis.AnalysisOptions()
+            )
+            found["translation"] = {
+                "not_latin": not_latin([lines or ""]),
+                "failed": failure is not None,
+                "answer_tokens": llm.answer_tokens,
+                "seconds": round(time.perf_counter() - started, 1),
+                "answer_ms_per_token": round(
+                    (engine.totals["predicted_ms"] - answer_ms)
+                    / max(engine.totals["predicted_n"] - answer_n, 1),
+                    1,
+                ),
+            }
+        print(json.dumps(found, ensure_ascii=False))
 
 
 MARKS = {"Positive": "+", "Neutral": "0", "Negative": "-", None: "_"}
@@ -242,6 +295,9 @@ def main() -> None:
     )
     labelled = commands.add_parser("topics", help="the topic of each labelled fixture call, and if it agrees")
     labelled.add_argument("references", type=Path)
+    labelled.add_argument(
+        "--translated", action="store_true", help="translate each call not in English too, timed apart"
+    )
     many = commands.add_parser("fields", help="the LLM fields of transcripts made by 'transcribe'")
     many.add_argument("transcripts", type=Path, nargs="+")
     many.add_argument(
@@ -251,7 +307,7 @@ def main() -> None:
     if args.command == "transcribe":
         transcribe(args.audio, args.out)
     elif args.command == "topics":
-        topics(args.references)
+        topics(args.references, translated=args.translated)
     elif args.command == "fields":
         fields(args.transcripts, args.references)
     else:

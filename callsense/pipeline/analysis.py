@@ -153,6 +153,8 @@ def _analyse_call(
         chunk_budget=budget,
     )
 
+    foreign_chars = prompts.foreign_chars(language)
+
     def analysed(chunk: Chunk, part: int) -> Answer:
         user = prompts.analysis_user(
             quarters.marked(chunk.turns), language=language, part=part, parts=len(chunks)
@@ -163,6 +165,7 @@ def _analyse_call(
             schema=prompt.schema,
             schema_name="call_analysis",
             max_tokens=options.max_tokens,
+            foreign_chars=foreign_chars,
         )
         answer = ask_json(llm, request, fields, what=f"analysis part {part}")
         return checked_sentiments(answer, quarters.silent(chunk.turns, owners))
@@ -180,6 +183,7 @@ def _analyse_call(
         fields,
         [_Partial(i, i, answer) for i, answer in enumerate(partials, 1) if answer.values],
         parts_total=len(partials),
+        foreign_chars=foreign_chars,
         options=options,
     )
     final = checked_sentiments(final, quarters.silent(turns, owners))
@@ -239,6 +243,7 @@ def _reduce(
     partials: list[_Partial],
     *,
     parts_total: int,
+    foreign_chars: str,
     options: AnalysisOptions,
 ) -> Answer:
     if not partials:
@@ -268,6 +273,7 @@ def _reduce(
             schema=prompt.schema,
             schema_name="call_analysis",
             max_tokens=options.max_tokens,
+            foreign_chars=foreign_chars,
         )
         answer = ask_json(llm, request, fields, what=f"reduce {group[0].first}-{group[-1].last}")
         merged.append(_Partial(group[0].first, group[-1].last, answer))
@@ -279,6 +285,7 @@ def _reduce(
         fields,
         [partial for partial in merged if partial.answer.values],
         parts_total=parts_total,
+        foreign_chars=foreign_chars,
         options=options,
     )
 
@@ -345,6 +352,7 @@ def translate_turns(
             schema=prompts.translation_schema(len(chunk.turns), max_chars),
             schema_name="translation",
             max_tokens=math.ceil(ratio * chunk.tokens) + 6 * len(chunk.turns) + 16,
+            foreign_chars=prompts.foreign_chars(language),
         )
         answer = ask_json(
             llm,

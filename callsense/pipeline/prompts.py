@@ -60,6 +60,41 @@ OUTCOME_MARKS: dict[str, bool | None] = {"y": True, "n": False, "?": None}  # "?
 _OUTCOME_PATTERN = f"^[yn?]{{{len(OUTCOMES)}}}$"
 
 
+# The scripts besides Latin that the bundled model (Qwen2.5: English and Chinese first, then among others
+# Japanese, Korean, Russian, Thai and Arabic) writes fluently enough to slip into in the middle of an English
+# sentence ("... due to a搬迁." on a Spanish call, docs/benchmarks.md), as the ranges of a regular-expression
+# character class, with the languages (Whisper's codes) whose calls may quote a name in them. An answer is
+# English, so these are kept out of the answers about any other call. Scripts the model does not write
+# unasked (Greek, Hebrew, the Indic scripts...) are not listed: refusing them would gain nothing.
+FOREIGN_SCRIPTS: dict[str, tuple[str, frozenset[str]]] = {
+    # The ideographs, with the CJK punctuation and full-width forms (U+FF0C comma) written with them.
+    "Han": (
+        "\u2e80-\u2fdf\u3000-\u303f\u3100-\u312f\u3190-\u31ef\u3200-\u9fff\uf900-\ufaff"
+        "\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff",
+        frozenset({"zh", "yue", "ja", "ko"}),
+    ),
+    "Kana": ("\u3040-\u30ff\u31f0-\u31ff\U0001b000-\U0001b16f", frozenset({"ja"})),
+    "Hangul": ("\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff", frozenset({"ko"})),
+    "Cyrillic": (
+        "\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f",
+        frozenset({"ru", "uk", "be", "bg", "mk", "sr", "kk", "tg", "tt", "ba", "mn", "uz"}),
+    ),
+    "Thai": ("\u0e00-\u0e7f", frozenset({"th"})),
+    "Arabic": (
+        "\u0600-\u06ff\u0750-\u077f\u0870-\u08ff\ufb50-\ufdff\ufe70-\ufeff",
+        frozenset({"ar", "fa", "ur", "ps", "sd"}),
+    ),
+}
+
+
+def foreign_chars(language: str | None) -> str:
+    """The characters no text of an answer about a call in ``language`` may hold, as the body of a
+    regular-expression character class: those of the ``FOREIGN_SCRIPTS`` that the language is not written
+    in. All of them for an unknown language: the answer is English either way, a name in Latin letters."""
+    code = re.split(r"[-_]", language or "", maxsplit=1)[0].casefold()  # "zh-TW" is written in Han too
+    return "".join(chars for chars, languages in FOREIGN_SCRIPTS.values() if code not in languages)
+
+
 def _strings(max_items: int, max_chars: int) -> dict[str, Any]:
     return {
         "type": "array",

@@ -1,7 +1,7 @@
 """The LLM back-ends for real: the bundled GGUF in-process, and the HTTP back-ends against live servers.
 
 Every real-model test shares one loaded model (module scope; the model file is assembled once per session
-by the ``model_dir`` fixture). Real LLM calls here: 5, each 5-40 s on 2 cores.
+by the ``model_dir`` fixture). Real LLM calls here: 7, each 5-40 s on 2 cores.
 
 Ollama itself cannot run in this environment (no binary, no network), so its ``/api/chat`` contract is
 served by a small loopback server in this file that forwards to the embedded model. The OpenAI back-end
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,7 @@ from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
 from callsense.config.analysis import DEFAULT_TOPICS
 from callsense.config.models import LLMSettings
 from callsense.errors import ConfigError, LLMUnavailableError, ModelAssetError
+from callsense.pipeline import prompts
 from callsense.pipeline.analysis import analyse
 from tests.servers import trickling
 
@@ -292,6 +294,35 @@ def test_preparing_saves_only_the_missing_states_and_says_when_one_failed(tmp_pa
         assert not states.prepare(["saved before", "too long"])
     assert [payload["messages"][0]["content"] for payload in warm_ups] == ["too long"]
     assert [log["event"] for log in logs] == ["llm_prompt_state_failed"]
+
+
+# --- the grammar keeps out the scripts a call is not written in --------------------------------------------
+
+IN_CHINESE = "Translate each numbered sentence into Chinese (Simplified Chinese characters). " + (
+    'Answer with {"lines": [...]}, one string per sentence.'
+)
+SENTENCES = '1. Good morning, I want to cancel my "internet" contract because I am moving.\n2. Thank you.'
+HAN = re.compile("[\u4e00-\u9fff]")
+
+
+@pytest.mark.slow
+def test_the_grammar_keeps_han_out_of_a_spanish_call_not_out_of_a_chinese_one(embedded: EmbeddedLLM) -> None:
+    # The model is told to write Chinese: only the grammar stands in its way (about 10 s a request).
+    def lines(language: str) -> list[str]:
+        request = JSONRequest(
+            system=IN_CHINESE,
+            user=SENTENCES,
+            schema=prompts.translation_schema(2, 40),
+            schema_name="translation",
+            max_tokens=120,
+            foreign_chars=prompts.foreign_chars(language),
+        )
+        answer = json.loads(embedded.complete_json(request))["lines"]
+        assert len(answer) == 2 and all(len(line) <= 40 for line in answer), "still bounded"
+        return list(answer)
+
+    assert not any(HAN.search(line) for line in lines("es"))
+    assert all(HAN.search(line) for line in lines("zh"))
 
 
 # --- OpenAI-compatible: llama.cpp's own HTTP server -------------------------------------------------------

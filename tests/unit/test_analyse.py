@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from callsense.backends.llm.answers import complete_pairs
+from callsense.backends.llm.answers import FOREIGN_SCRIPT, complete_pairs
 from callsense.backends.llm.base import JSONRequest
+from callsense.backends.llm.embedded import without_chars
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
 from callsense.config.analysis import DEFAULT_TOPICS
@@ -242,6 +243,49 @@ def test_schema_bounds_every_string_and_list_and_uses_enums() -> None:
     assert set(PROMPT.schema["required"]) == set(properties)
 
 
+def test_a_call_not_in_chinese_gets_a_grammar_that_cannot_write_han_and_stays_bounded() -> None:
+    # The embedded back-end's schema: llama.cpp applies the pattern, and only it, to the raw JSON text.
+    spanish = without_chars(PROMPT.schema, prompts.foreign_chars("es"))["properties"]
+    detail = re.compile(spanish["topic_detail"]["pattern"])
+    assert detail.fullmatch("Moving house, contract \u2013 café “Movistar” 50 €")
+    assert not detail.fullmatch("Cancel the contract due to a搬迁")  # written so on es_cancel
+    for refused in ("\uff0c", "ひらがな", "한국", "Москва", "ไทย", "عربي", "𠀀"):
+        assert not detail.fullmatch(f"Moving {refused}")
+    assert not detail.fullmatch("x" * (prompts.TOPIC_DETAIL_MAX_CHARS + 1)) and not detail.fullmatch("")
+    for escaped in ('a "quote"', "back\\slash", "two\nlines"):  # JSON would escape them: not raw text
+        assert not detail.fullmatch(escaped)
+    item = re.compile(spanish["summary"]["items"]["pattern"])
+    assert item.fullmatch("x" * prompts.SUMMARY_ITEM_MAX_CHARS)
+    assert not item.fullmatch("x" * (prompts.SUMMARY_ITEM_MAX_CHARS + 1))
+    assert spanish["topic"] == PROMPT.schema["properties"]["topic"], "an enum is left as it is"
+    assert spanish["agent_trend"] == PROMPT.schema["properties"]["agent_trend"]
+    chinese = without_chars(PROMPT.schema, prompts.foreign_chars("zh-TW"))["properties"]
+    assert re.fullmatch(chinese["topic_detail"]["pattern"], "Moving to 台北\uff0cnew contract")
+    assert not re.fullmatch(chinese["topic_detail"]["pattern"], "Moving to とうきょう")
+    japanese = without_chars(prompts.translation_schema(2, 80), prompts.foreign_chars("ja"))
+    assert re.fullmatch(japanese["properties"]["lines"]["items"]["pattern"], "東京のさとう")
+    assert without_chars(PROMPT.schema, "") == PROMPT.schema
+
+
+def test_a_server_that_writes_another_script_anyway_is_asked_again() -> None:
+    slipped = answer(topic_detail="Moving house due to a搬迁", summary=["Customer moves\uff0ccancels."])
+    llm = FakeLLM([slipped, answer()])
+    result = run(llm, language="es")
+    first, second = llm.requests
+    assert first.foreign_chars == prompts.foreign_chars("es")
+    assert FOREIGN_SCRIPT in second.user
+    assert result.failures == [] and result.topic_detail == "Router repair"
+    # Rejected, never cut out: what is left of a text would read as the model's own.
+    stuck = run(FakeLLM([slipped, slipped]), language="es")
+    assert stuck.topic_detail is None and stuck.summary == []
+    assert {(f.field, f.reason) for f in stuck.failures} == {
+        ("topic_detail", FOREIGN_SCRIPT),
+        ("summary", FOREIGN_SCRIPT),
+    }
+    quoting = FakeLLM([answer(topic_detail="Billing of 上海 office")])
+    assert run(quoting, language="zh").topic_detail == "Billing of 上海 office"
+
+
 def test_the_label_is_written_before_its_detail() -> None:
     # The grammar emits the keys in this order; asked before the label, the small model wrote a label as
     # the detail on 5 of 6 fixture calls (docs/benchmarks.md, "The detail copied the label").
@@ -371,6 +415,7 @@ def test_translation_is_a_separate_call_with_one_line_per_turn_and_our_own_prefi
     assert translation.schema["properties"]["lines"]["minItems"] == 2
     assert translation.schema["properties"]["lines"]["maxItems"] == 2
     assert "es" in translation.user and result.failures == []
+    assert translation.foreign_chars == analysis.foreign_chars == prompts.foreign_chars("es")
     assert analysis.schema_name == "call_analysis"
 
 

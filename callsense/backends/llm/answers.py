@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,6 +24,7 @@ log = structlog.get_logger()
 _WHITESPACE = re.compile(r"\s*")
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # \u0000 after an even run of backslashes
 _NOTE_LIMIT = 400  # characters of problems quoted back to the model on the retry
+FOREIGN_SCRIPT = "it holds characters of a script the call is not written in: write it in English"
 CUT_OFF = "the answer stopped before its JSON object was complete: it was too long, keep every text short"
 
 
@@ -38,12 +40,13 @@ def ask_json(
     llm: LLMBackend, request: JSONRequest, fields: dict[str, TypeAdapter[Any]], *, what: str
 ) -> Answer:
     """Ask, validate, and retry once if any field is invalid; never raises for a bad answer."""
-    first = parse_answer(llm.complete_json(request), fields)
+    foreign = re.compile(f"[{request.foreign_chars}]") if request.foreign_chars else None
+    first = parse_answer(llm.complete_json(request), fields, foreign=foreign)
     if not first.problems:
         return first
     log.warning("llm_answer_invalid", what=what, attempt=1, fields=sorted(first.problems))
     retry = replace(request, user=request.user + retry_note(first.problems))
-    second = parse_answer(llm.complete_json(retry), fields)
+    second = parse_answer(llm.complete_json(retry), fields, foreign=foreign)
     # Both answers come from the model for the same input; the later one (told what was wrong) wins.
     values = {**first.values, **second.values}
     problems = {field: reason for field, reason in second.problems.items() if field not in values}
@@ -65,7 +68,11 @@ def retry_note(problems: dict[str, str]) -> str:
     )
 
 
-def parse_answer(raw: str, fields: dict[str, TypeAdapter[Any]]) -> Answer:
+def parse_answer(
+    raw: str, fields: dict[str, TypeAdapter[Any]], *, foreign: re.Pattern[str] | None = None
+) -> Answer:
+    """The valid fields of ``raw``; a field with a text that holds one of the ``foreign`` characters is
+    invalid (rejected rather than cut out of the text, which would leave a gap that reads as the model's)."""
     data = _json_object(_without_nul(raw))
     if isinstance(data, str):
         return Answer(values={}, problems=dict.fromkeys(fields, data))
@@ -77,11 +84,22 @@ def parse_answer(raw: str, fields: dict[str, TypeAdapter[Any]]) -> Answer:
         if field not in data:
             problems[field] = missing
             continue
+        if foreign is not None and any(foreign.search(text) for text in _texts(data[field])):
+            problems[field] = FOREIGN_SCRIPT
+            continue
         try:
             values[field] = adapter.validate_python(data[field])
         except ValidationError as exc:
             problems[field] = _describe(exc)
     return Answer(values=values, problems=problems)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | dict):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _texts(item)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -26,6 +26,10 @@ class JSONRequest:
     schema_name: str
     max_tokens: int
     temperature: float = 0.0
+    foreign_chars: str = ""
+    """Characters no text of the answer may hold, as the body of a regular-expression character class (the
+    scripts the call is not written in: ``prompts.foreign_chars``). The embedded back-end's grammar cannot
+    write them; an answer from another back-end that holds them is rejected by ``ask_json``."""
 
 
 @runtime_checkable

@@ -202,7 +202,10 @@ class EmbeddedLLM:
             "messages": chat_messages(request),
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.schema},
+                "json_schema": {
+                    "name": request.schema_name,
+                    "schema": without_chars(request.schema, request.foreign_chars),
+                },
             },
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
@@ -241,6 +244,29 @@ class EmbeddedLLM:
                 log.warning("llm_tokenizer_unavailable", error=repr(exc))
             self._tokenizer_failed = True
         return estimate_tokens(text)
+
+
+# What JSON writes escaped: left out of a pattern, the text between the quotes is the string itself.
+_ESCAPED_IN_JSON = r'"\\\x00-\x1f\x7f'
+
+
+def without_chars(schema: Any, chars: str) -> Any:
+    """``schema`` with every free text (a string without an enum or a pattern of its own) kept off ``chars``.
+
+    As a pattern that bounds the length itself and leaves out what JSON escapes: llama.cpp's converter
+    applies a pattern to the raw text between the quotes, and ignores minLength and maxLength next to it
+    (docs/benchmarks.md, "Foreign scripts"). Not sent to Ollama or OpenAI-compatible servers, whose support
+    of patterns varies (ollama/ollama#8185): ``ask_json`` checks their answers instead.
+    """
+    if isinstance(schema, list):
+        return [without_chars(item, chars) for item in schema]
+    if not isinstance(schema, dict) or not chars:
+        return schema
+    narrowed = {key: without_chars(value, chars) for key, value in schema.items()}
+    if narrowed.get("type") == "string" and not {"enum", "const", "pattern"} & narrowed.keys():
+        most = narrowed.get("maxLength", "")
+        narrowed["pattern"] = f"^[^{_ESCAPED_IN_JSON}{chars}]{{{narrowed.get('minLength', 0)},{most}}}$"
+    return narrowed
 
 
 def _translate_error(error: object, sent: str) -> Exception:
