@@ -222,7 +222,7 @@ def _field_guide(topics: tuple[TopicLabel, ...]) -> str:
 - summary: 2 to {SUMMARY_MAX_ITEMS} bullet points in English (fewer for short calls), each under 12 words: \
 why the customer called, what the agent did, the outcome.
 - topic: why the customer called, exactly one of: {labels}.
-- topic_detail: the specific reason within that topic, in the customer's own terms, never the label, \
+- topic_detail: the specific reason within that topic as a noun phrase, never a sentence, never the label, \
 at most 6 English words.
 - issues: up to {ISSUES_MAX} things the customer needed, each under 8 words.
 - agent_todo, customer_todo: only a step that side promised to take after the call ends \
