@@ -26,7 +26,7 @@ from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import CallStatus, Segment
 from callsense.errors import ConfigError, NoTranscriptError
-from callsense.pipeline.prompts import defuse
+from callsense.pipeline.prompts import defuse, foreign_chars
 from callsense.pipeline.quotes import CheckedQuote, CitedQuote, check_quotes
 from callsense.pipeline.transcript_chunks import Chunk, chunk_turns, has_words, turns_of
 from callsense.runtime import Runtime
@@ -211,6 +211,8 @@ def _ask_part(
         schema=SCHEMA,
         schema_name="call_answer",
         max_tokens=options.max_tokens,
+        # No script of neither the question nor the transcript: a small model slips into Chinese.
+        foreign_chars=foreign_chars(None, written=f"{question}\n{numbered}"),
     )
     reply = ask_json(llm, request, FIELDS, what=f"ask part {part}")
     cited = [CitedQuote(turn=item.turn, text=item.text) for item in reply.values.get("quotes", [])]

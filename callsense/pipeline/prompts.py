@@ -87,12 +87,18 @@ FOREIGN_SCRIPTS: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
-def foreign_chars(language: str | None) -> str:
+def foreign_chars(language: str | None, *, written: str = "") -> str:
     """The characters no text of an answer about a call in ``language`` may hold, as the body of a
     regular-expression character class: those of the ``FOREIGN_SCRIPTS`` that the language is not written
-    in. All of them for an unknown language: the answer is English either way, a name in Latin letters."""
+    in, nor ``written`` holds (what the answer may copy or follow: a question about a call is answered in the
+    question's language, quoting the transcript). All of them for an unknown language and nothing written:
+    the answer is English either way, a name in Latin letters."""
     code = re.split(r"[-_]", language or "", maxsplit=1)[0].casefold()  # "zh-TW" is written in Han too
-    return "".join(chars for chars, languages in FOREIGN_SCRIPTS.values() if code not in languages)
+    return "".join(
+        chars
+        for chars, languages in FOREIGN_SCRIPTS.values()
+        if code not in languages and not re.search(f"[{chars}]", written)
+    )
 
 
 def _strings(max_items: int, max_chars: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.schemas import Segment, Speaker
 from callsense.errors import NoTranscriptError
+from callsense.pipeline import prompts
 from callsense.pipeline.ask import NO_ANSWER, NOT_SUPPORTED, answer_question
 from callsense.pipeline.quotes import CheckedQuote, CitedQuote, check_quotes
 
@@ -145,6 +146,29 @@ def test_an_invalid_answer_is_retried_once_then_reported() -> None:
     result = answer_question(segments=SEGMENTS, question="Refund?", llm=llm)
     assert (result.supported, result.answer) == (False, NO_ANSWER)
     assert len(llm.requests) == 2 and "rejected" in llm.requests[1].user
+
+
+def test_the_answer_may_follow_the_question_and_quote_the_transcript_in_their_scripts_and_no_other() -> None:
+    # The embedded model's grammar keeps out the other scripts it slips into (prompts.FOREIGN_SCRIPTS).
+    han, cyrillic = prompts.FOREIGN_SCRIPTS["Han"][0], prompts.FOREIGN_SCRIPTS["Cyrillic"][0]
+    english = FakeLLM([reply("Yes.", (2, "issued a full refund"))])
+    answer_question(segments=SEGMENTS, question="Refund?", llm=english)
+    assert english.requests[0].foreign_chars == prompts.foreign_chars(None)
+    assert han in english.requests[0].foreign_chars
+    asked_in_chinese = FakeLLM([reply("是的。", (2, "issued a full refund"))])
+    result = answer_question(segments=SEGMENTS, question="客服有没有退款?", llm=asked_in_chinese)
+    assert result.supported and result.answer == "是的。"
+    assert han not in asked_in_chinese.requests[0].foreign_chars
+    assert cyrillic in asked_in_chinese.requests[0].foreign_chars
+    russian = [segment.model_copy(update={"text": "Я верну вам деньги."}) for segment in SEGMENTS]
+    quoting = FakeLLM([reply("Yes.", (2, "верну вам деньги"))])
+    assert answer_question(segments=russian, question="Refund?", llm=quoting).supported
+    assert cyrillic not in quoting.requests[0].foreign_chars and han in quoting.requests[0].foreign_chars
+    # A server that ignores the schema and slips anyway is asked again (answers.ask_json).
+    slipped = FakeLLM(
+        [reply("Yes, a 退款.", (2, "issued a full refund")), reply("Yes, a refund.", (2, "refund"))]
+    )
+    assert answer_question(segments=SEGMENTS, question="Refund?", llm=slipped).answer == "Yes, a refund."
 
 
 def test_instructions_in_the_question_or_transcript_cannot_close_the_data_block() -> None:
