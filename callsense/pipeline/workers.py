@@ -7,7 +7,8 @@ layers over Procrastinate itself:
 
 - ``ResilientJobManager`` retries the worker's own bookkeeping (fetching a job, heart-beating, recording a
   job's end) while the database is unreachable, so an outage delays a job instead of orphaning it;
-- ``run_worker_supervised`` starts a fresh worker whenever one stops on its own, once the database answers.
+- ``run_worker_supervised`` starts a fresh worker whenever one stops on its own or on a database error, after
+  a pause that grows while it keeps stopping.
 
 An API-only ``serve`` runs no worker, yet runs this version's code against the schema: ``announce_presence``
 gives it the workers' heartbeat, so that ``db upgrade`` sees it too (``db.running_workers``).
@@ -122,11 +123,20 @@ async def run_worker_supervised(app: procrastinate.App, options: dict[str, Any])
             await app.run_worker_async(**options)
             log.warning("worker stopped by itself; starting a new one", pause_s=pause)
         except procrastinate_errors.ConnectorException as exc:
-            if not db.unreachable(exc):
-                raise
-            log.warning(
-                "worker lost the database; starting a new one", error=str(exc.__cause__), pause_s=pause
-            )
+            if db.unreachable(exc):
+                log.warning(
+                    "worker lost the database; starting a new one", error=str(exc.__cause__), pause_s=pause
+                )
+            else:
+                # A query the database refused (a data file it could not read while its directory was
+                # being restored, a full disk): left stopped, a serve would go on taking calls no one
+                # processes. Named by its kind and SQLSTATE only: the message may quote a row's values.
+                log.error(
+                    "worker stopped on a database error; starting a new one",
+                    error=type(exc.__cause__).__name__,
+                    sqlstate=getattr(exc.__cause__, "sqlstate", None),
+                    pause_s=pause,
+                )
         if time.monotonic() - started > 60:
             pause = RESTART_PAUSE_FIRST_SECONDS  # it had been running fine: this is a new outage
         await asyncio.sleep(pause)
