@@ -281,20 +281,10 @@ def hold_off(*, session: Session, source: str, seconds: float) -> datetime:
     return held
 
 
-def held_until(*, session: Session, source: str) -> datetime | None:
-    """Until when ``source`` is not to be polled, if it is not yet (``held`` of that source alone)."""
-    return session.scalar(
-        select(SourceStatus.not_before).where(
-            SourceStatus.source == source, SourceStatus.not_before > func.now()
-        )
-    )
-
-
-def held(*, session: Session) -> dict[str, datetime]:
-    """Each source not to be polled yet, and until when."""
-    rows = session.execute(
-        select(SourceStatus.source, SourceStatus.not_before).where(SourceStatus.not_before > func.now())
-    )
+def held(*, session: Session, source: str | None = None) -> dict[str, datetime]:
+    """Each source not to be polled yet (or ``source`` alone, if it is not), and until when."""
+    query = select(SourceStatus.source, SourceStatus.not_before).where(SourceStatus.not_before > func.now())
+    rows = session.execute(query if source is None else query.where(SourceStatus.source == source))
     return {source: until for source, until in rows if until is not None}
 
 

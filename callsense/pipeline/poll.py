@@ -177,7 +177,7 @@ def poll_rest(rt: Runtime, source: RestSource) -> PollReport:
     a page read twice (a poll died before saving its cursor, or two pollers) changes nothing."""
     report = PollReport(source=source.name)
     with rt.db.transaction() as session:
-        report.held_until = source_files.held_until(session=session, source=source.name)
+        report.held_until = source_files.held(session=session, source=source.name).get(source.name)
         cursor = source_files.cursor(session=session, source=source.name) or source.settings.start_cursor
     if report.held_until is not None:
         log.info("not polled: the source's API asked to wait", source=source.name, until=report.held_until)
