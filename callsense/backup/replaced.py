@@ -83,11 +83,12 @@ def check(backup: Manifest, target: Target, *, force: bool, replace_newer: bool)
         differs = [f"holds {changes.listed(lacking)} this backup lacks"] if lacking else []
         differs += [f"lacks {changes.listed(deleted)} this backup holds"] if deleted else []
         undone = "undo those changes" if deleted else "lose them"
+        anyway = "bring them back" if not lacking else "replace them" if not deleted else "restore it"
         raise BackupError(
             f"the database ({target.shown}) {' and '.join(differs)}: {_contents(backup, target)}; "
             f"this backup was made {_at(backup.created_at)} with {backup.calls} calls. Restoring it would "
             f"{undone}: restore a newer backup, or into an empty database, or pass --replace-newer to "
-            "replace them anyway"
+            f"{anyway} anyway"
         )
     if target.tables and not (force or replace_newer):
         raise BackupError(

@@ -457,6 +457,7 @@ def test_a_category_deleted_after_the_backup_is_brought_back_only_with_replace_n
     assert "lacks categories this backup holds: " in shown
     assert "tables, no calls; 1 category deleted after the backup; this backup was made " in shown
     assert "Restoring it would undo those changes: restore a newer backup" in shown
+    assert shown.endswith("pass --replace-newer to bring them back anyway")
 
     _save_category(rt, "complaint")
     with rt.db.transaction() as session:  # with rows added: both said, in one message
@@ -464,7 +465,8 @@ def test_a_category_deleted_after_the_backup_is_brought_back_only_with_replace_n
     with pytest.raises(
         BackupError,
         match=r"holds users and categories this backup lacks and lacks categories this backup holds: "
-        r".*; 1 user added, 1 category added and 1 deleted after the backup; .*would undo those changes",
+        r".*; 1 user added, 1 category added and 1 deleted after the backup; .*would undo those changes: "
+        r".* pass --replace-newer to restore it anyway$",
     ):
         _restore_forced(rt, backup, key_out)
     _restore_forced(rt, backup, key_out, replace_newer=True)
