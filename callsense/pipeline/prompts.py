@@ -120,7 +120,14 @@ def _schema(labels: list[str]) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "summary": {**_strings(SUMMARY_MAX_ITEMS, SUMMARY_ITEM_MAX_CHARS), "minItems": 1},
         "topic": {"type": "string", "enum": labels},
-        "topic_detail": {"type": "string", "minLength": 1, "maxLength": TOPIC_DETAIL_MAX_CHARS},
+        # Never a label: told so, the model still wrote one on some calls and machines (llama.cpp's sums
+        # differ by CPU), so the embedded grammar cannot write one (``for_grammar``); validators refuse one.
+        "topic_detail": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": TOPIC_DETAIL_MAX_CHARS,
+            "not": {"enum": labels},
+        },
         "issues": _strings(ISSUES_MAX, ISSUE_MAX_CHARS),
         **{actions: _strings(ACTION_ITEMS_MAX, ACTION_ITEM_MAX_CHARS) for actions in ACTIONS},
         "sentiment": _SENTIMENT_SCHEMA,
@@ -201,12 +208,23 @@ def _label_of(labels: list[str]) -> Any:
     return label
 
 
+def _not_a_label(labels: list[str]) -> Any:
+    refused = {label.casefold() for label in labels}
+
+    def detail(value: str) -> str:
+        if value.rstrip(" .!").casefold() in refused:
+            raise ValueError("it repeats a topic label: name the specific reason within that topic")
+        return value
+
+    return detail
+
+
 def _fields(labels: list[str]) -> dict[str, TypeAdapter[Any]]:
     """One validator per field, so a bad field is rejected without losing the good ones."""
     return {
         "summary": TypeAdapter(Annotated[list[_Bullet], Field(min_length=1, max_length=SUMMARY_MAX_ITEMS)]),
         "topic": TypeAdapter(Annotated[Any, AfterValidator(_label_of(labels))]),
-        "topic_detail": TypeAdapter(_Detail),
+        "topic_detail": TypeAdapter(Annotated[_Detail, AfterValidator(_not_a_label(labels))]),
         "issues": TypeAdapter(Annotated[list[_Issue], Field(max_length=ISSUES_MAX)]),
         **{
             actions: TypeAdapter(

@@ -325,6 +325,29 @@ def test_the_grammar_keeps_han_out_of_a_spanish_call_not_out_of_a_chinese_one(em
     assert all(HAN.search(line) for line in lines("zh"))
 
 
+@pytest.mark.slow
+def test_the_grammar_keeps_the_detail_off_the_labels(embedded: EmbeddedLLM) -> None:
+    # Told to copy the label, the model can only write something else (a few seconds: a short answer).
+    properties = prompts.analysis_prompt(DEFAULT_TOPICS).schema["properties"]
+    request = JSONRequest(
+        system="Answer with JSON. Copy the topic into topic_detail, word for word.",
+        user="Topic: Refund request",  # without the grammar: "refund request"
+        schema={
+            "type": "object",
+            "properties": {key: properties[key] for key in ("topic", "topic_detail")},
+            "required": ["topic", "topic_detail"],
+            "additionalProperties": False,
+        },
+        schema_name="detail",
+        max_tokens=40,
+    )
+    answer = json.loads(embedded.complete_json(request))
+    labels = {topic.label.casefold() for topic in DEFAULT_TOPICS}
+    assert answer["topic"].casefold() in labels
+    assert answer["topic_detail"].rstrip(" .").casefold() not in labels
+    assert 0 < len(answer["topic_detail"]) <= prompts.TOPIC_DETAIL_MAX_CHARS
+
+
 # --- OpenAI-compatible: llama.cpp's own HTTP server -------------------------------------------------------
 
 
@@ -452,6 +475,7 @@ def test_ollama_backend_against_an_api_chat_server(
     (body,) = seen
     assert body["stream"] is False and body["model"] == "qwen2.5:1.5b"
     assert body["format"]["properties"]["sentiment"]["enum"] == ["Positive", "Neutral", "Negative"]
+    assert "not" not in body["format"]["properties"]["topic_detail"], "a keyword servers may refuse"
     assert body["options"]["num_ctx"] == 4096 and body["options"]["temperature"] == 0.0
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from callsense.backends.llm.answers import FOREIGN_SCRIPT, complete_pairs
-from callsense.backends.llm.base import JSONRequest
-from callsense.backends.llm.embedded import without_chars
+from callsense.backends.llm.base import JSONRequest, server_schema
+from callsense.backends.llm.embedded import for_grammar
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls.schemas import Emotion, Segment, Sentiment, Speaker
 from callsense.config.analysis import DEFAULT_TOPICS
@@ -245,7 +245,7 @@ def test_schema_bounds_every_string_and_list_and_uses_enums() -> None:
 
 def test_a_call_not_in_chinese_gets_a_grammar_that_cannot_write_han_and_stays_bounded() -> None:
     # The embedded back-end's schema: llama.cpp applies the pattern, and only it, to the raw JSON text.
-    spanish = without_chars(PROMPT.schema, prompts.foreign_chars("es"))["properties"]
+    spanish = for_grammar(PROMPT.schema, prompts.foreign_chars("es"))["properties"]
     detail = re.compile(spanish["topic_detail"]["pattern"])
     assert detail.fullmatch("Moving house, contract \u2013 café “Movistar” 50 €")
     assert not detail.fullmatch("Cancel the contract due to a搬迁")  # written so on es_cancel
@@ -259,12 +259,16 @@ def test_a_call_not_in_chinese_gets_a_grammar_that_cannot_write_han_and_stays_bo
     assert not item.fullmatch("x" * (prompts.SUMMARY_ITEM_MAX_CHARS + 1))
     assert spanish["topic"] == PROMPT.schema["properties"]["topic"], "an enum is left as it is"
     assert spanish["agent_trend"] == PROMPT.schema["properties"]["agent_trend"]
-    chinese = without_chars(PROMPT.schema, prompts.foreign_chars("zh-TW"))["properties"]
+    chinese = for_grammar(PROMPT.schema, prompts.foreign_chars("zh-TW"))["properties"]
     assert re.fullmatch(chinese["topic_detail"]["pattern"], "Moving to 台北\uff0cnew contract")
     assert not re.fullmatch(chinese["topic_detail"]["pattern"], "Moving to とうきょう")
-    japanese = without_chars(prompts.translation_schema(2, 80), prompts.foreign_chars("ja"))
+    japanese = for_grammar(prompts.translation_schema(2, 80), prompts.foreign_chars("ja"))
     assert re.fullmatch(japanese["properties"]["lines"]["items"]["pattern"], "東京のさとう")
-    assert without_chars(PROMPT.schema, "") == PROMPT.schema
+    unnarrowed = for_grammar(PROMPT.schema, "")["properties"]  # only the detail's labels make a pattern
+    assert {name for name, value in unnarrowed.items() if value != PROMPT.schema["properties"][name]} == {
+        "topic_detail"
+    }
+    assert for_grammar(prompts.translation_schema(2, 80), "") == prompts.translation_schema(2, 80)
 
 
 def test_a_server_that_writes_another_script_anyway_is_asked_again() -> None:
@@ -284,6 +288,44 @@ def test_a_server_that_writes_another_script_anyway_is_asked_again() -> None:
     }
     quoting = FakeLLM([answer(topic_detail="Billing of 上海 office")])
     assert run(quoting, language="zh").topic_detail == "Billing of 上海 office"
+
+
+@pytest.mark.parametrize("chars", ["", prompts.foreign_chars("es")])
+def test_the_embedded_grammar_cannot_write_a_label_as_the_detail(chars: str) -> None:
+    # Told "never the label", the bundled model still wrote "Refund request" for both on the sample call on
+    # one machine (llama.cpp's sums differ by CPU): the grammar now refuses every label, and its start.
+    schema = for_grammar(PROMPT.schema, chars)["properties"]["topic_detail"]
+    detail, most = re.compile(schema["pattern"]), prompts.TOPIC_DETAIL_MAX_CHARS
+    assert "not" not in schema
+    for label in (topic.label for topic in DEFAULT_TOPICS):
+        for copy in (label, label.lower(), f"{label.upper()}.", label[:4]):
+            assert not detail.fullmatch(copy), copy
+        assert detail.fullmatch(f"{label} twice") and detail.fullmatch(f"{label}s")
+        assert detail.fullmatch(f"{label[:-1]}x"), "left at its last character"
+    for kept in ("Two charges on the phone bill", "Router repair", "Others", "x" * most, "Moving house"):
+        assert detail.fullmatch(kept), kept
+    assert not detail.fullmatch("x" * (most + 1)) and not detail.fullmatch("")
+    assert not detail.fullmatch('Refund "twice"'), "JSON escapes stay out"
+    # A text that leaves a label halfway may lose up to 4 characters of maxLength, never exceed it.
+    longest = max(len(text) for text in (f"Refund{'x' * n}" for n in range(70)) if detail.fullmatch(text))
+    assert most - 4 <= longest <= most
+    if chars:
+        assert not detail.fullmatch("Refund due to a搬迁")
+
+
+def test_a_server_is_not_sent_the_labels_refused_and_a_copy_from_it_is_asked_again() -> None:
+    # OpenAI's strict mode refuses "not"; the servers' answers are validated instead.
+    assert "not" in PROMPT.schema["properties"]["topic_detail"]
+    assert "not" not in server_schema(PROMPT.schema)["properties"]["topic_detail"]
+    assert server_schema(PROMPT.schema)["properties"]["topic"] == PROMPT.schema["properties"]["topic"]
+    llm = FakeLLM([answer(topic_detail="technical support."), answer(topic_detail="Router keeps failing")])
+    result = run(llm)
+    assert "it repeats a topic label" in llm.requests[1].user
+    assert result.failures == [] and result.topic_detail == "Router keeps failing"
+    stuck = run(FakeLLM([answer(topic_detail="Other")] * 2))
+    assert stuck.topic_detail is None and stuck.topic == "Technical support"
+    assert [failure.field for failure in stuck.failures] == ["topic_detail"]
+    assert run(FakeLLM([answer(topic_detail="Technical support for a router")])).topic_detail
 
 
 def test_the_label_is_written_before_its_detail() -> None:

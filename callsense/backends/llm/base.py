@@ -77,6 +77,17 @@ def estimate_tokens(text: str) -> int:
     return len(text.encode("utf-8")) // 3 + 1
 
 
+def server_schema(schema: Any) -> Any:
+    """``schema`` as a server gets it: without ``not``, which the embedded back-end turns into a pattern of
+    its grammar but OpenAI's strict mode, and grammars of other servers, refuse; ``ask_json``'s validators
+    check what it says. (No property of ours is called "not".)"""
+    if isinstance(schema, list):
+        return [server_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {key: server_schema(value) for key, value in schema.items() if key != "not"}
+
+
 def chat_messages(request: JSONRequest) -> list[dict[str, str]]:
     """The request as chat messages, as every back-end sends it: the instructions, then the transcript."""
     return [{"role": "system", "content": request.system}, {"role": "user", "content": request.user}]

@@ -204,7 +204,7 @@ class EmbeddedLLM:
                 "type": "json_schema",
                 "json_schema": {
                     "name": request.schema_name,
-                    "schema": without_chars(request.schema, request.foreign_chars),
+                    "schema": for_grammar(request.schema, request.foreign_chars),
                 },
             },
             "temperature": request.temperature,
@@ -248,25 +248,81 @@ class EmbeddedLLM:
 
 # What JSON writes escaped: left out of a pattern, the text between the quotes is the string itself.
 _ESCAPED_IN_JSON = r'"\\\x00-\x1f\x7f'
+# A text kept off the texts a schema's ``not`` lists is a walk along them that leaves them at some depth, then
+# a free tail; walks that leave within one band of depths share one tail, bounded for the band's deepest (a
+# text that leaves a label halfway may be up to 4 characters shorter than maxLength).
+_DEPTH_BAND = 5
 
 
-def without_chars(schema: Any, chars: str) -> Any:
-    """``schema`` with every free text (a string without an enum or a pattern of its own) kept off ``chars``.
+def for_grammar(schema: Any, chars: str) -> Any:
+    """``schema`` as llama.cpp's grammar should apply it: every free text (a string without an enum or a
+    pattern of its own) kept off ``chars``, and a text whose schema has ``not: {enum: [...]}`` kept off those
+    texts too (``prompts``: the detail that must not be a topic label), as patterns.
 
-    As a pattern that bounds the length itself and leaves out what JSON escapes: llama.cpp's converter
-    applies a pattern to the raw text between the quotes, and ignores minLength and maxLength next to it
+    A pattern bounds the length itself and leaves out what JSON escapes: llama.cpp's converter applies a
+    pattern to the raw text between the quotes, and ignores minLength and maxLength next to it
     (docs/benchmarks.md, "Foreign scripts"). Not sent to Ollama or OpenAI-compatible servers, whose support
     of patterns varies (ollama/ollama#8185): ``ask_json`` checks their answers instead.
     """
     if isinstance(schema, list):
-        return [without_chars(item, chars) for item in schema]
-    if not isinstance(schema, dict) or not chars:
+        return [for_grammar(item, chars) for item in schema]
+    if not isinstance(schema, dict):
         return schema
-    narrowed = {key: without_chars(value, chars) for key, value in schema.items()}
-    if narrowed.get("type") == "string" and not {"enum", "const", "pattern"} & narrowed.keys():
-        most = narrowed.get("maxLength", "")
-        narrowed["pattern"] = f"^[^{_ESCAPED_IN_JSON}{chars}]{{{narrowed.get('minLength', 0)},{most}}}$"
+    narrowed = {key: for_grammar(value, chars) for key, value in schema.items() if key != "not"}
+    refused = schema.get("not", {}).get("enum", []) if isinstance(schema.get("not"), dict) else []
+    free = narrowed.get("type") == "string" and not {"enum", "const", "pattern"} & narrowed.keys()
+    if free and (chars or refused):
+        least, most = narrowed.get("minLength", 0), narrowed.get("maxLength", "")
+        narrowed["pattern"] = _free_text(chars, least, most, [str(text) for text in refused])
     return narrowed
+
+
+def _free_text(chars: str, least: int, most: int | str, refused: list[str]) -> str:
+    allowed = f"[^{_ESCAPED_IN_JSON}{chars}]"
+    if not refused or not isinstance(most, int):
+        return f"^{allowed}{{{least},{most}}}$"
+    # Refused with a full stop too, and whatever their case: "refund request." is still the label.
+    trie: dict[str, Any] = {}
+    for text in refused:
+        for variant in (text, f"{text}."):
+            node = trie
+            for char in variant.casefold()[: most - 1]:
+                node = node.setdefault(char, {})
+    deepest = min(max(map(len, refused)) + 1, most)
+    branches = []
+    # Most texts leave at their first character: that band is that depth alone, and its tail exact.
+    for band in [
+        range(1),
+        *(range(start, min(start + _DEPTH_BAND, deepest)) for start in range(1, deepest, _DEPTH_BAND)),
+    ]:
+        # Left at depth d in the band: d + 1 characters written, the tail makes up the rest.
+        tail = f"{allowed}{{{max(least - band.start - 1, 0)},{most - band.stop}}}"
+        leaving = _leaving(trie, 0, band, chars)
+        if leaving is not None:
+            branches.append(f"{leaving}{tail}")
+    return f"^({'|'.join(branches)})$"
+
+
+def _leaving(node: dict[str, Any], depth: int, band: range, chars: str) -> str | None:
+    """Following the trie from ``node`` and leaving it at a depth in ``band`` (None: no way to): a prefix
+    of a refused text is refused itself, so every way leaves the trie before the text ends."""
+    ways = []
+    if depth in band:
+        ways.append(f"[^{_ESCAPED_IN_JSON}{chars}{''.join(_cased(char) for char in node)}]")
+    if depth + 1 < band.stop:
+        for char, child in node.items():
+            onwards = _leaving(child, depth + 1, band, chars)
+            if onwards is not None:
+                ways.append(f"[{_cased(char)}]{onwards}")
+    if not ways:
+        return None
+    return ways[0] if len(ways) == 1 else f"({'|'.join(ways)})"
+
+
+def _cased(char: str) -> str:
+    """``char`` in both cases, escaped for a character class."""
+    both = dict.fromkeys(variant for variant in (char.lower(), char.upper()) if len(variant) == 1)
+    return "".join(f"\\{variant}" if variant in "\\]^-[" else variant for variant in both)
 
 
 def _translate_error(error: object, sent: str) -> Exception:

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from callsense.backends.llm.base import JSONRequest, chat_messages
+from callsense.backends.llm.base import JSONRequest, chat_messages, server_schema
 from callsense.backends.llm.http import HTTPBackend, post_json
 from callsense.backends.llm.openai_compat import no_answer_after_reasoning
 from callsense.errors import LLMUnavailableError
@@ -36,7 +36,7 @@ class OllamaBackend(HTTPBackend):
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": chat_messages(request),
-            "format": request.schema,
+            "format": server_schema(request.schema),
             "stream": False,
             "options": {
                 "temperature": request.temperature,

@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from callsense.backends.llm.base import JSONRequest, chat_messages
+from callsense.backends.llm.base import JSONRequest, chat_messages, server_schema
 from callsense.backends.llm.http import HTTPBackend, post_json
 from callsense.errors import ConfigError, LLMUnavailableError
 
@@ -28,7 +28,11 @@ class OpenAICompatBackend(HTTPBackend):
             "messages": chat_messages(request),
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+                "json_schema": {
+                    "name": request.schema_name,
+                    "schema": server_schema(request.schema),
+                    "strict": True,
+                },
             },
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
