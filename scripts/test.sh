@@ -22,4 +22,6 @@ fi
 .venv/bin/ruff check callsense tests tools bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
-exec .venv/bin/pytest "$@"
+# One worker per core (pytest-xdist): the real-model tests keep to one of them (tests/conftest.py). `-n 0`
+# after the script's name runs everything in this process.
+exec .venv/bin/pytest -n auto --dist loadgroup "$@"
