@@ -286,7 +286,7 @@ def _free_text(chars: str, least: int, most: int | str, refused: list[str]) -> s
     for text in refused:
         for variant in (text, f"{text}."):
             node = trie
-            for char in variant.casefold()[: most - 1]:
+            for char in variant.lower()[: most - 1]:  # lower, not casefold: "ß" stays one letter
                 node = node.setdefault(char, {})
     deepest = min(max(map(len, refused)) + 1, most)
     branches = []
