@@ -38,6 +38,7 @@ def references() -> dict[str, dict[str, Any]]:
         return {entry["audio"]: entry for entry in map(json.loads, handle)}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``--dist loadgroup``, scripts/test.sh): the tests that run a real model go to one
     worker, one after the other, since each keeps both cores of a small machine busy; every other module

@@ -472,7 +472,7 @@ def test_ollama_backend_against_an_api_chat_server(
     assert result.speaker_sentiment.customer is Sentiment.negative
     assert result.summary and result.topic in {topic.label for topic in DEFAULT_TOPICS}
     assert len(result.sentiment_trend.customer) == 4 and result.issues
-    (body,) = seen
+    body = seen[0]  # a second, if any, is the retry of a field the validators refused
     assert body["stream"] is False and body["model"] == "qwen2.5:1.5b"
     assert body["format"]["properties"]["sentiment"]["enum"] == ["Positive", "Neutral", "Negative"]
     assert "not" not in body["format"]["properties"]["topic_detail"], "a keyword servers may refuse"
