@@ -22,6 +22,7 @@ fi
 .venv/bin/ruff check callsense tests tools bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
-# One worker per core (pytest-xdist): the real-model tests keep to one of them (tests/conftest.py). `-n 0`
-# after the script's name runs everything in this process.
-exec .venv/bin/pytest -n auto --dist loadgroup "$@"
+# One worker per core (pytest-xdist), each test module whole on one worker: a module's tests share its
+# fixtures (a served dashboard, a loaded model) and some build on the one before. `-n 0` after the script's
+# name runs everything in this process.
+exec .venv/bin/pytest -n auto --dist loadfile "$@"

@@ -38,16 +38,6 @@ def references() -> dict[str, dict[str, Any]]:
         return {entry["audio"]: entry for entry in map(json.loads, handle)}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``, scripts/test.sh): the tests that run a real model go to one
-    worker, one after the other, since each keeps both cores of a small machine busy; every other module
-    goes whole to a worker (its module fixtures are made once) and runs beside them."""
-    for item in items:
-        group = "models" if item.get_closest_marker("slow") else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     MODEL_DIR.mkdir(parents=True, exist_ok=True)
