@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -195,12 +196,18 @@ def _outcome(value: Any) -> dict[str, bool | None]:
     return {flag: OUTCOME_MARKS[mark] for flag, mark in zip(OUTCOMES, marks, strict=True)}
 
 
-def _label_of(labels: list[str]) -> Any:
+def _label_named(labels: list[str]) -> Callable[[str], str | None]:
+    """The label a text names, in the taxonomy's spelling whatever its case; None if it names none."""
     canonical = {label.casefold(): label for label in labels}
+    return lambda text: canonical.get(text.strip().casefold())
+
+
+def _label_of(labels: list[str]) -> Any:
+    named = _label_named(labels)
 
     def label(value: Any) -> str:
         # The grammar allows only the labels; a server that ignores it may change their case.
-        found = canonical.get(value.strip().casefold()) if isinstance(value, str) else None
+        found = named(value) if isinstance(value, str) else None
         if found is None:
             raise ValueError("not one of the taxonomy's labels")
         return found
@@ -209,10 +216,10 @@ def _label_of(labels: list[str]) -> Any:
 
 
 def _not_a_label(labels: list[str]) -> Any:
-    refused = {label.casefold() for label in labels}
+    named = _label_named(labels)
 
     def detail(value: str) -> str:
-        if value.rstrip(" .!").casefold() in refused:
+        if named(value.rstrip(" .!")) is not None:
             raise ValueError("it repeats a topic label: name the specific reason within that topic")
         return value
 
