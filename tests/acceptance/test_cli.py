@@ -21,6 +21,20 @@ from tests.servers import CALLSENSE, callsense_env
 
 pytestmark = pytest.mark.slow
 NEGATIVE_EMOTIONS = {"Angry", "Frustrated", "Disappointed", "Impatient"}
+# Categories every analysed two-speaker call is in: one reads the talk figures, one the LLM's topic, each
+# evaluated on what a real run stored.
+CATEGORIES = [
+    {
+        "name": "Both sides talked",
+        "rule": {
+            "all": [
+                {"talk_share": {"above": 0.1}, "speaker": "agent"},
+                {"talk_share": {"above": 0.1}, "speaker": "customer"},
+            ]
+        },
+    },
+    {"name": "Call driver found", "rule": {"topic": [topic.label for topic in DEFAULT_TOPICS]}},
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +45,7 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         data_dir,
         # The unreachable-URL test points at loopback, which is refused unless allowlisted.
         CALLSENSE_FETCH__ALLOW_NETWORKS='["127.0.0.0/8"]',
+        CALLSENSE_CATEGORIES=json.dumps(CATEGORIES),
     )
 
 
@@ -45,8 +60,9 @@ def run(
     return result
 
 
-def assert_llm_fields(record: dict[str, Any], labels: set[str]) -> None:
-    """Every LLM field present and valid: a fitting taxonomy label, bounded lists, a trend per quarter."""
+def assert_analysed(record: dict[str, Any], labels: set[str]) -> None:
+    """Every field of a two-speaker call's analysis present and valid: the LLM's (a fitting taxonomy label,
+    bounded lists, a trend per quarter), the talk figures of both speakers, and the categories."""
     assert record["analysis_failures"] == []
     valid = CallRecord.model_validate(record)  # the record's own bounds: 3 issues, 5 action items...
     assert valid.topic in labels and valid.topic_detail
@@ -55,6 +71,17 @@ def assert_llm_fields(record: dict[str, Any], labels: set[str]) -> None:
     assert 1 <= len(valid.issues) <= 3
     assert len(valid.sentiment_trend.agent) == len(valid.sentiment_trend.customer) == 4
     assert set(record["outcome"]) == {"resolved", "callback_needed", "escalated"}
+    talk = record["talk"]
+    for side in ("agent", "customer"):
+        figures = talk[side]
+        assert figures["talk_seconds"] > 1 and figures["words_per_minute"] > 30, figures
+        assert figures["longest_monologue_seconds"] > 0
+        assert figures["loudness_dbfs"]["mean"] <= figures["loudness_dbfs"]["peak"] < 0
+    assert abs(talk["agent"]["share"] + talk["customer"]["share"] - 1) < 0.01
+    assert talk["turns"] >= 2 and talk["non_talk_seconds"] >= 0 and talk["overlap_seconds"] >= 0
+    matched = {category["name"]: category["evidence"] for category in record["categories"]}
+    assert set(matched) == {"Both sides talked", "Call driver found"}
+    assert [item["text"].rsplit(": ", 1)[1] for item in matched["Call driver found"]] == [valid.topic]
 
 
 def process(env: dict[str, str], source: Path | str, *extra: str) -> dict[str, Any]:
@@ -97,7 +124,9 @@ def test_sample_call_end_to_end(environment: dict[str, str], tmp_path: Path) -> 
         "translation": None,
     }
     assert all(record["timings"][stage] is not None for stage in ("fetch", "transcribe", "analyse"))
-    assert_llm_fields(record, {"Refund request", "Billing and payments"})
+    assert_analysed(record, {"Refund request", "Billing and payments"})
+    # The agent refunded the double charge and the customer had nothing else: settled on the call.
+    assert record["outcome"]["resolved"] is True and record["outcome"]["escalated"] is not True
 
     shown = json.loads(run(environment, "show", "call_en_refund").stdout)
     assert shown == record
@@ -160,7 +189,7 @@ def test_spanish_call_is_translated_to_english(environment: dict[str, str]) -> N
     speakers = [segment["speaker"] for segment in record["segments"]]
     assert [line.split(":")[0] for line in translated.split("\n")] == speakers
     assert record["summary"]
-    assert_llm_fields(record, {topic.label for topic in DEFAULT_TOPICS})  # valid; Cancellation expected
+    assert_analysed(record, {topic.label for topic in DEFAULT_TOPICS})  # valid; Cancellation expected
 
 
 @pytest.mark.parametrize("name", ["de_complaint.stereo.flac", "fr_delivery.stereo.flac"])
@@ -170,7 +199,7 @@ def test_german_and_french_calls_get_every_llm_field(environment: dict[str, str]
     assert record["language"] == name[:2]
     assert record["translated_transcript"] is None
     # Valid; the labels expected are "Billing and payments" (de) and "Orders and delivery" (fr).
-    assert_llm_fields(record, {topic.label for topic in DEFAULT_TOPICS})
+    assert_analysed(record, {topic.label for topic in DEFAULT_TOPICS})
 
 
 @pytest.mark.parametrize(
