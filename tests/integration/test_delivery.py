@@ -6,6 +6,8 @@ tries are the job queue's, and the tests read them from the errors instead."""
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
 import subprocess
 import threading
 import uuid
@@ -21,6 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from callsense import metrics
 from callsense.backends.crm.base import Outgoing
+from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Delivery
 from callsense.calls.schemas import Speaker
@@ -31,7 +34,7 @@ from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
-from tests.crm_calls import TRANSCRIPT, analysed_call, cli, cli_env
+from tests.crm_calls import ANALYSIS, TRANSCRIPT, analysed_call, cli, cli_env
 from tests.crm_fakes import FakeHubSpot, Reply, serving
 from tests.servers import CALLSENSE
 
@@ -355,10 +358,24 @@ def test_the_webhook_is_signed_keeps_its_id_across_retries_and_carries_only_the_
     assert done.status == "delivered" and done.external_id == state.ids[0]
 
 
-def _rendered(settings: Settings, destination: dict[str, Any], call_id: str, **call: Any) -> Outgoing:
-    """What ``destination`` would be sent for a freshly analysed call (``analysed_call``'s options)."""
+def _rendered(
+    settings: Settings,
+    destination: dict[str, Any],
+    call_id: str,
+    *,
+    analysis: dict[str, Any] | None = None,
+    **call: Any,
+) -> Outgoing:
+    """What ``destination`` would be sent for a freshly analysed call (``analysed_call``'s options), the LLM
+    answering ``analysis`` where given."""
     runtime = open_runtime(with_destinations(settings, destination))
     try:
+        if analysis is not None:
+            answer = json.dumps(analysis)
+            llm = FakeLLM(
+                lambda request: answer if "summary" in json.dumps(request.schema) else '{"lines": []}'
+            )
+            runtime = dataclasses.replace(runtime, llm=llm)
         call_pk = analysed_call(runtime, call_id, **call)
         with runtime.db.transaction() as session:
             stored = session.get(Call, call_pk)
@@ -395,6 +412,35 @@ def test_only_mapped_fields_leave_and_a_transcript_is_cut_to_an_excerpt(settings
         "agent: Positive → Positive → - → -, customer: - → Negative → Negative → Negative"
     )
     assert sent.contact_id == "501" and sent.customer_number == PHONE  # for the look-up only
+
+
+def test_a_mapping_sends_the_topic_detail_and_the_issues_as_stored(settings: Settings) -> None:
+    """``topic_detail`` and ``issues`` leave like the other analysis fields (docs/delivery.md): as stored in
+    the fields a webhook gets (the issues a list of strings), in a body the issues one bullet a line, in a
+    subject joined by "; "."""
+    issues = ["Charged twice for order 1042", "No refund after a week"]
+    mapped = hubspot(
+        "http://127.0.0.1:9",
+        fields=["call_id", "topic", "topic_detail", "issues"],
+        subject_template="{topic}: {topic_detail} ({issues})",
+        body_template="Detail: {topic_detail}\nIssues:\n{issues}",
+    )
+    sent = _rendered(
+        settings,
+        mapped,
+        "detail-issues",
+        analysis={**ANALYSIS, "issues": issues},
+        metadata={"crm_contact_id": "501"},
+    )
+    assert set(sent.fields) == {"call_id", "topic", "topic_detail", "issues"}
+    assert sent.fields["topic_detail"] == "Duplicate charge refund"
+    assert sent.fields["issues"] == issues
+    assert sent.subject == (
+        "Refund request: Duplicate charge refund (Charged twice for order 1042; No refund after a week)"
+    )
+    assert sent.body == (
+        "Detail: Duplicate charge refund\nIssues:\n- Charged twice for order 1042\n- No refund after a week"
+    )
 
 
 def test_a_subject_is_one_line_whatever_lists_it_names(settings: Settings) -> None:

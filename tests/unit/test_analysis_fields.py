@@ -104,6 +104,41 @@ def test_the_topic_is_a_label_of_the_configured_taxonomy() -> None:
     assert "Billing and payments" not in request.system
 
 
+# The default taxonomy as issue 11 lists it, in its order (written out here, not read from the code).
+ISSUE_11_TOPICS = [
+    "Billing and payments",
+    "Refund request",
+    "Cancellation",
+    "Technical support",
+    "Account access",
+    "Account changes",
+    "Orders and delivery",
+    "Sales and upgrades",
+    "Bookings and reservations",
+    "Fraud and security",
+    "Complaint",
+    "Product information",
+    "Other",
+]
+
+
+def test_the_default_taxonomy_is_the_thirteen_labels_of_the_issue_and_the_grammar_s_enum(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CALLSENSE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # no ./callsense.toml: the defaults alone
+    topics = Settings().analysis.topics
+    assert [topic.label for topic in topics] == ISSUE_11_TOPICS
+    assert all(topic.description.strip() for topic in topics)
+    for given in ({"topics": topics}, {}):  # the settings' taxonomy, and the one analyse uses by default
+        llm = FakeLLM([answer()])
+        run(llm, **given)
+        (request,) = llm.requests
+        assert request.schema["properties"]["topic"]["enum"] == ISSUE_11_TOPICS
+        for topic in topics:
+            assert f"{topic.label} ({topic.description})" in request.system
+
+
 def test_a_label_outside_the_taxonomy_is_never_stored() -> None:
     result = run(FakeLLM([answer(topic="Router repair")] * 2))
     assert result.topic is None and "topic" in failed(result)
