@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,7 +124,7 @@ ISSUE_11_TOPICS = [
 
 
 def test_the_default_taxonomy_is_the_thirteen_labels_of_the_issue_and_the_grammar_s_enum(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CALLSENSE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)  # no ./callsense.toml: the defaults alone
