@@ -60,6 +60,7 @@ class SeedCall:
     outcome: Outcome = field(default_factory=Outcome)
     action_items: list[ActionItem] = field(default_factory=list)
     trend: SentimentTrend = field(default_factory=SentimentTrend)
+    issues: list[str] = field(default_factory=list)
 
 
 SEEDS = [
@@ -80,6 +81,7 @@ SEEDS = [
         delivery=("salesforce", "delivered"),
         outcome=Outcome(resolved=True, escalated=False),
         action_items=[ActionItem(owner=Owner.agent, text="Refund $49 to the card")],
+        issues=["Charged twice for one phone bill", "Needs the duplicate payment refunded"],
         trend=SentimentTrend(
             agent=[Sentiment.positive] * 4,
             customer=[Sentiment.negative, Sentiment.negative, None, Sentiment.positive],
@@ -215,6 +217,7 @@ def seed(rt: Runtime, seeds: list[SeedCall] = SEEDS) -> None:
                     speaker_sentiment=item.speakers,
                     outcome=item.outcome,
                     action_items=item.action_items,
+                    issues=item.issues,
                     sentiment_trend=item.trend,
                 ),
                 llm_backend="embedded",

@@ -11,10 +11,12 @@ from callsense.calls import access, deliveries, retention
 from callsense.calls import service as calls
 from callsense.calls.models import Call
 from callsense.calls.schemas import (
+    QUARTERS,
     CallRecord,
     CallStatus,
     RoleSource,
     Segment,
+    Sentiment,
     Speaker,
     SpeakerMethod,
     SpeakersFound,
@@ -22,6 +24,8 @@ from callsense.calls.schemas import (
 )
 from callsense.crypto import KeyRing
 
+# The sentiment trend chart's levels, from the bottom of its y axis up: a quarter's sentiment is its index.
+TREND_LEVELS = (Sentiment.negative, Sentiment.neutral, Sentiment.positive)
 PROCESSING = {CallStatus.received, CallStatus.fetched, CallStatus.transcribed}
 ACCESS_KINDS = {"transcript_viewed", "audio_streamed", "asked", "sensitive_viewed", "sensitive_played"}
 
@@ -107,6 +111,37 @@ class CallView:
         the interruptions. The turns themselves are the transcript's, which follows it."""
         colours = dict.fromkeys(f"{band.speaker} {band.sentiment.lower()}" for band in self.strip)
         return "; ".join([", ".join(colours), *(mark.label for mark in self.marks)]) + "."
+
+    @property
+    def trend_series(self) -> list[tuple[str, list[Sentiment | None]]]:
+        """The speakers rated per quarter of the call, each with its four values (None: silent then)."""
+        trend = self.record.sentiment_trend
+        return [
+            (name, values)
+            for name, values in (("Agent", trend.agent), ("Customer", trend.customer))
+            if values
+        ]
+
+    @property
+    def trend_chart(self) -> dict[str, object]:
+        """What call.js draws the sentiment trend from: the quarters, the levels of the y axis (bottom up) and
+        each speaker's level per quarter, null where that speaker was silent (a gap in the line)."""
+        return {
+            "quarters": [f"Q{quarter}" for quarter in range(1, QUARTERS + 1)],
+            "levels": [level.value for level in TREND_LEVELS],
+            "series": [
+                {"name": name, "values": [None if v is None else TREND_LEVELS.index(v) for v in values]}
+                for name, values in self.trend_series
+            ],
+        }
+
+    @property
+    def trend_words(self) -> str:
+        """The trend chart for those who cannot see it: each speaker's sentiment in each quarter, in order."""
+        return "; ".join(
+            f"{name}: " + ", ".join(v.value if v else "silent" for v in values)
+            for name, values in self.trend_series
+        )
 
 
 def missing_transcript(status: CallStatus, *, purged: bool) -> str:

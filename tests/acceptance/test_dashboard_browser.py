@@ -242,7 +242,31 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
         "img", name="Who spoke when, coloured by sentiment: agent positive, customer negative"
     )
     assert strip.count() == 1
-    trend = page.locator("table.trend")
+    # The sentiment per quarter: a small line chart drawn by call.js, named with its values...
+    chart = page.get_by_role(
+        "img",
+        name="Sentiment over the call, by quarter: Agent: Positive, Positive, Positive, Positive; "
+        "Customer: Negative, Negative, silent, Positive",
+    )
+    assert chart.count() == 1 and chart.evaluate("canvas => canvas.id") == "trend-chart"
+    page.wait_for_function("() => Chart.getChart('trend-chart') !== undefined")
+    drawn = page.evaluate(
+        "(() => { const chart = Chart.getChart('trend-chart');"
+        " return { type: chart.config.type, labels: chart.data.labels,"
+        " series: chart.data.datasets.map(d => [d.label, d.data]),"
+        " ticks: chart.scales.y.ticks.map(t => t.label),"
+        " points: chart.data.datasets.map((_, n) => chart.getDatasetMeta(n).data.filter(p=>!p.skip).length),"
+        " height: chart.canvas.getBoundingClientRect().height }; })()"
+    )
+    assert drawn["type"] == "line" and drawn["labels"] == ["Q1", "Q2", "Q3", "Q4"]
+    assert drawn["series"] == [["Agent", [2, 2, 2, 2]], ["Customer", [0, 0, None, 2]]]
+    assert drawn["ticks"] == ["Negative", "Neutral", "Positive"]  # the y axis: three levels, in words
+    assert drawn["points"] == [4, 3]  # the customer's silent third quarter is a gap, not a point
+    assert 100 <= drawn["height"] <= 180  # small: it sits in the side column
+    # ...and its numbers as the badge table, shown on demand as on Insights.
+    trend = page.get_by_role("table", name="Sentiment over the call")
+    assert trend.count() == 0  # hidden until asked for
+    page.get_by_text("Show the numbers of the sentiment over the call").click()
     assert [
         trend.get_by_role("cell", name=word, exact=True).count()
         for word in ("Positive", "Negative", "silent")
@@ -251,6 +275,17 @@ def test_an_analyst_finds_the_call_and_listens_with_the_transcript_following(
         2,
         1,
     ]
+    analysis = page.locator("section[aria-labelledby=analysis-title]")
+    issues = analysis.get_by_role("heading", name="Issues").locator("xpath=following-sibling::ul[1]")
+    assert issues.get_by_role("listitem").all_inner_texts() == [
+        "Charged twice for one phone bill",
+        "Needs the duplicate payment refunded",
+    ]
+    answers = {
+        name: analysis.locator("dt", has_text=name).locator("xpath=following-sibling::dd[1]").inner_text()
+        for name in ("Resolved", "Callback needed", "Escalated")
+    }
+    assert answers == {"Resolved": "Yes", "Callback needed": "not said", "Escalated": "No"}
     drawn_share = page.evaluate(  # the agent's talk bar, drawn by call.js: 20.9 s of the 33.6 s of talk
         "(() => { const bar = document.querySelector('.talk-bar.talk-agent');"
         " return bar.getBoundingClientRect().width / bar.parentElement.getBoundingClientRect().width; })()"

@@ -189,6 +189,53 @@ def test_a_viewer_sees_the_analysis_but_no_transcript_or_audio(app: object) -> N
     assert 'id="talk-title"' in page.text and "62%" in page.text  # talk figures are numbers, not words
 
 
+def test_the_call_page_shows_the_issues_the_outcome_and_the_trend_data_it_charts(app: object) -> None:
+    """The analysis as the seed wrote it: the issues listed, each outcome answered (or "not said"), and the
+    sentiment per quarter embedded as the chart's data (levels 0-2 from Negative up, null for a silent
+    quarter), named in the canvas's label, and kept as the "Show the numbers" table for those without it."""
+    client = _client(app)
+    _sign_in(client, "viewer")  # the analysis is every role's: no transcript needed
+    page = client.get("/app/calls/demo-refund").text
+    issues = re.search(r"<h3>Issues</h3>\s*<ul[^>]*>(.*?)</ul>", page, re.S)
+    assert issues is not None
+    assert re.findall(r"<li>(.*?)</li>", issues[1]) == [
+        "Charged twice for one phone bill",
+        "Needs the duplicate payment refunded",
+    ]
+    outcome = dict(re.findall(r"<dt>(Resolved|Callback needed|Escalated)</dt><dd>(.*?)</dd>", page))
+    assert outcome == {
+        "Resolved": "Yes",
+        "Callback needed": '<span class="muted">not said</span>',
+        "Escalated": "No",
+    }
+    embedded = re.search(r'<script type="application/json" id="trend-data">(.*?)</script>', page, re.S)
+    assert embedded is not None
+    assert json.loads(embedded[1]) == {
+        "quarters": ["Q1", "Q2", "Q3", "Q4"],
+        "levels": ["Negative", "Neutral", "Positive"],
+        "series": [
+            {"name": "Agent", "values": [2, 2, 2, 2]},
+            {"name": "Customer", "values": [0, 0, None, 2]},
+        ],
+    }
+    assert (
+        '<canvas id="trend-chart" role="img" aria-label="Sentiment over the call, by quarter: '
+        'Agent: Positive, Positive, Positive, Positive; Customer: Negative, Negative, silent, Positive">'
+    ) in page
+    assert "/static/vendor/chart.umd.min.js" in page and '<table class="trend">' in page
+    numbers = page.index('<summary>Show the numbers<span class="visually-hidden"> of the sentiment over')
+    assert numbers < page.index('<table class="trend">')  # the table is the chart's "Show the numbers"
+    # A call the analysis gave no trend has neither the chart nor Chart.js to load.
+    other = client.get("/app/calls/demo-outage").text
+    assert "<h3>Issues</h3>" not in other and 'id="trend-chart"' not in other
+    assert "chart.umd.min.js" not in other
+    assert dict(re.findall(r"<dt>(Resolved|Callback needed|Escalated)</dt><dd>(.*?)</dd>", other)) == {
+        "Resolved": "No",
+        "Callback needed": "Yes",
+        "Escalated": '<span class="muted">not said</span>',
+    }
+
+
 def test_call_text_takes_its_own_direction_and_language(app: object) -> None:
     """Arabic or Hebrew turns read right to left inside the English page, and Japanese is drawn with
     Japanese glyphs, not Chinese ones: the browser needs dir="auto" and the call's lang on the call's text."""
