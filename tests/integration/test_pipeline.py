@@ -205,6 +205,45 @@ def assert_talk_matches_the_script(record: CallRecord, turns: list[dict[str, Any
     assert talk.turns == len(turns) and talk.non_talk_seconds == 0, talk
 
 
+def _spoken_range(samples: Any) -> tuple[float, float]:
+    """Where speech begins and ends in ``samples``: the first and last 10 ms frame above -40 dBFS."""
+    frames = samples[: len(samples) // 160 * 160].reshape(-1, 160)
+    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 10 ** (-40 / 20))
+    return loud[0] * 0.01, (loud[-1] + 1) * 0.01
+
+
+def test_talk_figures_land_where_constructed_audio_puts_them(rt: Runtime, tmp_path: Path) -> None:
+    """A stereo call built from one sentence: the agent says it at 0 s, the customer at 2 s (over the agent,
+    who has been talking for longer than 0.5 s: an interruption), then nobody talks for about 8 s (a hold),
+    then the agent again at 14 s. Real Whisper's word timings put every figure where the audio has it, to
+    within 0.6 s."""
+    sentence = decode((AUDIO / "en_short.mono.flac").read_bytes(), max_seconds=60).channels[0]
+    begins, ends = _spoken_range(sentence)
+    pcm = np.zeros((2, 20 * SAMPLE_RATE), dtype=np.float32)
+    for channel, at in ((0, 0.0), (1, 2.0), (0, 14.0)):
+        pcm[channel, int(at * SAMPLE_RATE) : int(at * SAMPLE_RATE) + len(sentence)] = sentence
+    path = tmp_path / "constructed.wav"
+    path.write_bytes(wav((pcm * 32767).astype(np.int16)))
+    record = inline.process(rt, source=str(path), call_id="constructed", language="en")
+
+    talk = record.talk
+    assert talk is not None and talk.agent is not None and talk.customer is not None
+    # Three turns, though the transcript interleaves the overlap word by word, as it was said.
+    assert talk.turns == 3 and record.segments[0].speaker is record.segments[-1].speaker is Speaker.agent
+    (interrupted_at,) = talk.customer.interruption_times
+    assert interrupted_at == pytest.approx(2.0 + begins, abs=0.6)
+    assert talk.agent.interruptions == 0 and talk.interruptions == 1
+    (hold,) = talk.non_talk_spans
+    assert (hold.start, hold.end) == (
+        pytest.approx(2.0 + ends, abs=0.6),
+        pytest.approx(14.0 + begins, abs=0.6),
+    )
+    assert talk.non_talk_seconds == pytest.approx(hold.end - hold.start, abs=0.01)
+    assert talk.overlap_seconds == pytest.approx(ends - (2.0 + begins), abs=0.8)
+    assert talk.agent.share == pytest.approx(2 / 3, abs=0.08)  # two sentences of three
+    assert talk.agent.longest_monologue_seconds == pytest.approx(ends - begins, abs=0.8)
+
+
 def test_explicit_language_overrides_detection(rt: Runtime) -> None:
     record = process(rt, "en_short.mono.flac", language="en")
     assert record.language == "en"
