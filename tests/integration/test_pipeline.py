@@ -177,7 +177,8 @@ def test_a_call_recorded_at_minus_60_dbfs_is_transcribed_and_measured_at_its_rea
 
 
 def assert_words_are_timed_within_their_turns(segments: list[Segment]) -> None:
-    """Every turn keeps its words in order, inside the turn (to Whisper's rounding), spelling the turn."""
+    """Every turn keeps its words in order, inside the turn (to Whisper's rounding), spelling the turn, each
+    with its probability."""
     for segment in segments:
         assert segment.words, segment
         starts = [word.start for word in segment.words]
@@ -186,6 +187,9 @@ def assert_words_are_timed_within_their_turns(segments: list[Segment]) -> None:
         assert all(word.start <= word.end for word in segment.words)
         spelled = "".join(word.text for word in segment.words).split()
         assert len(spelled) >= len(segment.text.split())  # repetition cuts only shorten the text
+    # Each word keeps Whisper's own confidence: mostly sure on clear speech, never one value for all.
+    probabilities = [word.probability for segment in segments for word in segment.words]
+    assert 0.5 < sum(probabilities) / len(probabilities) < 1 and len(set(probabilities)) > 1
 
 
 def assert_talk_matches_the_script(record: CallRecord, turns: list[dict[str, Any]]) -> None:
