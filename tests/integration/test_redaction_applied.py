@@ -5,9 +5,11 @@ tone (or silence) over each redacted span on the speaker's channel and nothing e
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from callsense.calls import access, search
 from callsense.calls import service as calls
 from callsense.calls.models import Call, Event
 from callsense.calls.schemas import Segment
+from callsense.cli import common
 from callsense.cli.main import app as cli
 from callsense.config import Settings
 from callsense.errors import NotFoundError
@@ -31,7 +34,7 @@ from callsense.server import create_app
 from callsense.speech import masking
 from callsense.speech.audio import SAMPLE_RATE, decode
 from tests.blobs import opened, read_blob
-from tests.redaction_calls import CARD, MARGIN_S, process, recording, runtime, without_timestamps
+from tests.redaction_calls import CARD, MARGIN_S, SOURCE, process, recording, runtime, without_timestamps
 
 FIRST_GROUP = CARD.split()[0]
 
@@ -146,6 +149,30 @@ def test_cli_show_prints_the_redacted_record_and_sensitive_the_original_audited(
     assert CARD in sensitive.stdout
     (audit,) = _events(rt, "shown", "sensitive_viewed")
     assert audit.stage == "cli" and (audit.actor or "").startswith("cli")
+
+
+def test_cli_process_prints_the_redacted_record_and_sensitive_the_original_audited(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @contextmanager
+    def the_runtime() -> Iterator[Runtime]:  # the fakes' runtime, not one of real models from the settings
+        yield rt
+
+    monkeypatch.setattr(common, "runtime", the_runtime)
+    runner = CliRunner()
+    plain = runner.invoke(cli, ["process", SOURCE, "--call-id", "processed", "--quiet"])
+    assert plain.exit_code == 0, plain.output
+    printed = json.loads(plain.stdout)
+    assert "My card is [CARD_NUMBER]" in printed["transcript"]
+    assert printed["summary"][0].startswith("Customer read out card [CARD_NUMBER]")
+    assert FIRST_GROUP not in without_timestamps(plain.stdout) and not printed["redaction"]["original"]
+    assert _events(rt, "processed", "sensitive_viewed") == []
+    sensitive = runner.invoke(cli, ["process", SOURCE, "--call-id", "processed", "--quiet", "--sensitive"])
+    assert sensitive.exit_code == 0, sensitive.output
+    shown = json.loads(sensitive.stdout)
+    assert CARD in shown["transcript"] and CARD in shown["summary"][0] and shown["redaction"]["original"]
+    (audit,) = _events(rt, "processed", "sensitive_viewed")
+    assert audit.stage == "cli" and audit.actor == common.actor()
 
 
 @pytest.mark.parametrize(("channels", "fill"), [(2, "tone"), (1, "silence")])

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import service as calls
 from callsense.calls.schemas import Segment, Speaker
@@ -103,3 +104,52 @@ def test_what_the_turns_were_redacted_of_is_redacted_where_the_call_or_its_analy
         deliver.run(rt, delivery)
     sent = {name: outgoing.fields["summary"] for name, outgoing in rt.crm.sent}
     assert sent["hook"] == record.summary and sent["raw"] == ANSWER["summary"]  # "raw" opted in to it
+
+
+EMAIL = "ana.lopez@gmail.com"
+VALID_CARD = "4111 1111 1111 1111"
+SAID_IN_SPANISH = [
+    (Speaker.agent, "Buenos días, ¿en qué puedo ayudarle?", 0.0, 2.0),
+    (Speaker.customer, f"Mi tarjeta es {VALID_CARD} y mi correo es {EMAIL}.", 2.0, 6.0),
+]
+# The LLM's English, one line per turn: the card and the address as said.
+LLM_LINES = ["Good morning, how can I help you?", f"My card is {VALID_CARD} and my email is {EMAIL}."]
+
+
+def test_the_llms_own_translation_is_stored_and_shown_redacted(settings: Settings) -> None:
+    turns = [
+        Segment(
+            speaker=who, start=start, end=end, text=text, confidence=0.9, words=spread_words(text, start, end)
+        )
+        for who, text, start, end in SAID_IN_SPANISH
+    ]
+
+    def answer(request: JSONRequest) -> str:
+        return json.dumps({"lines": LLM_LINES} if request.schema_name == "translation" else ANALYSIS)
+
+    rt = dataclasses.replace(
+        runtime(settings.model_copy(update={"translation": TranslationEngine.llm})),
+        transcriber=FakeTranscriber(turns, language="es", speakers=STEREO),
+        llm=FakeLLM(answer),
+        redactor=PresidioRedactor(RedactionSettings()),
+    )
+    try:
+        process(rt, "translated")
+        with rt.db.transaction() as session:
+            call = calls.get(session=session, call_id="translated")
+            record = calls.to_record(call=call, keyring=rt.keyring)
+            original = calls.to_record(call=call, keyring=rt.keyring, original=True)
+        app = create_app(rt, tasks.build_app(rt), worker_concurrency=0)
+        with rt.db.transaction() as session:
+            token = tokens.create(session=session, name="analyst", role=Role.analyst)
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            shown = client.get("/calls/translated", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        rt.db.close()
+    assert record.models.translation == "llm"
+    translated = record.translated_transcript or ""
+    assert "[CARD_NUMBER]" in translated and "[EMAIL]" in translated, translated
+    assert "1111" not in translated and "lopez" not in translated
+    assert shown.status_code == 200 and shown.json()["translated_transcript"] == record.translated_transcript
+    assert original.translated_transcript is not None
+    assert VALID_CARD in original.translated_transcript and EMAIL in original.translated_transcript

@@ -57,9 +57,38 @@ CASES = [
     ("en", "The expiry is twelve twenty six.", "CARD_EXPIRY"),
     ("en", "And the three digits on the back are seven three seven.", "SECURITY_CODE"),
     ("es", "El código de seguridad es cuatro cinco seis.", "SECURITY_CODE"),
+    ("es", "La fecha de caducidad es doce veintiséis.", "CARD_EXPIRY"),
+    ("de", "Die Karte ist gültig bis zwölf sechsundzwanzig.", "CARD_EXPIRY"),
+    ("fr", "La date d'expiration est douze vingt-six.", "CARD_EXPIRY"),
+    ("de", "Die drei Ziffern auf der Rückseite sind sieben drei sieben.", "SECURITY_CODE"),
+    ("fr", "Le cryptogramme au dos c'est sept trois sept.", "SECURITY_CODE"),
+    ("es", "Mi IBAN es ES91 2100 0418 4502 0005 1332.", "BANK_ACCOUNT"),
+    ("de", "Meine IBAN ist DE89 3704 0044 0532 0130 00.", "BANK_ACCOUNT"),
+    ("fr", "Mon IBAN c'est FR14 2004 1010 0505 0001 3M02 606.", "BANK_ACCOUNT"),
+    pytest.param(
+        "es",
+        "Mi IBAN es ES nueve uno, dos uno cero cero, cero cuatro uno ocho, cuatro cinco cero dos, "
+        "cero cero cero cinco, uno tres tres dos.",
+        "BANK_ACCOUNT",
+        marks=pytest.mark.xfail(strict=True, reason="an IBAN read out digit by digit is not found"),
+    ),
+    pytest.param(
+        "de",
+        "Meine IBAN ist DE acht neun, drei sieben null vier, null null vier vier, null fünf drei zwei, "
+        "null eins drei null, null null.",
+        "BANK_ACCOUNT",
+        marks=pytest.mark.xfail(strict=True, reason="an IBAN read out digit by digit is not found"),
+    ),
     ("en", "My IBAN is GB82 WEST 1234 5698 7654 32.", "BANK_ACCOUNT"),
     ("en", "My social security number is 536-90-4399.", "NATIONAL_ID"),
     ("es", "Mi DNI es 12345678Z.", "NATIONAL_ID"),
+    ("es", "Mi NIE es X1234567L.", "NATIONAL_ID"),
+    pytest.param(
+        "es",
+        "Mi NIE es X 1234567 L.",
+        "NATIONAL_ID",
+        marks=pytest.mark.xfail(strict=True, reason="a NIE written with its letters apart is not found"),
+    ),
     ("de", "Meine Steuer-ID ist 86095742719.", "NATIONAL_ID"),
     ("fr", "Mon numéro de sécu est 1 85 05 78 006 084 91.", "NATIONAL_ID"),
     ("en", "You can call me on oh seven nine double oh, nine eight one, two three four.", "PHONE_NUMBER"),
@@ -90,6 +119,8 @@ CASES = [
     ("fr", "Écrivez à camille tiret bas petit arobase la poste point net.", "EMAIL"),
     ("en", "I was born on the 3rd of March 1985.", "DATE_OF_BIRTH"),
     ("de", "Ich bin am 3. März 1985 geboren.", "DATE_OF_BIRTH"),
+    ("es", "Mi fecha de nacimiento es el tres de marzo de mil novecientos ochenta y cinco.", "DATE_OF_BIRTH"),
+    ("fr", "Je suis né le 3 mars 1985.", "DATE_OF_BIRTH"),
     ("en", "I live at 221 Baker Street.", "ADDRESS"),
     ("es", "Vivo en la calle de Alcalá 45.", "ADDRESS"),
     ("de", "Ich wohne in der Hauptstraße 12.", "ADDRESS"),
@@ -243,6 +274,37 @@ def test_a_number_failing_luhn_is_not_a_card(redactor: PresidioRedactor) -> None
     text = "The reference is 4111 1111 1111 1112."
     redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language="en")
     assert "CARD_NUMBER" not in [span.entity for span in redaction.spans]
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        # The standard example IBANs with their check digits one off.
+        ("es", "Mi IBAN es ES92 2100 0418 4502 0005 1332."),
+        ("de", "Meine IBAN ist DE88 3704 0044 0532 0130 00."),
+        ("fr", "Mon IBAN est FR15 2004 1010 0505 0001 3M02 606."),
+        ("en", "My IBAN is GB82 WEST 1234 5698 7654 33."),
+    ],
+)
+def test_an_iban_failing_its_check_digits_is_not_a_bank_account(
+    redactor: PresidioRedactor, language: str, text: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language)
+    assert "BANK_ACCOUNT" not in [span.entity for span in redaction.spans]
+
+
+def test_a_french_social_security_number_with_a_wrong_key_is_not_a_national_id(
+    redactor: PresidioRedactor,
+) -> None:
+    valid, wrong_key = "1 85 05 78 006 084 91", "1 85 05 78 006 084 92"  # 97 - 1850578006084 % 97 = 91
+    found = redactor.redact_segments(
+        [whisper_turn(CUSTOMER, f"Mon numéro de sécu est {valid}.")], language="fr"
+    )
+    assert [span.entity for span in found.spans] == ["NATIONAL_ID"]
+    redaction = redactor.redact_segments(
+        [whisper_turn(CUSTOMER, f"Mon numéro de sécu est {wrong_key}.")], language="fr"
+    )
+    assert "NATIONAL_ID" not in [span.entity for span in redaction.spans]
 
 
 def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redactor: PresidioRedactor) -> None:
