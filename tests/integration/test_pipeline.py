@@ -18,7 +18,7 @@ from callsense.backends.llm.base import JSONRequest
 from callsense.backends.llm.fake import FakeLLM
 from callsense.calls import service as calls
 from callsense.calls.models import Analysis, Call, Event, Transcript
-from callsense.calls.schemas import CallRecord, CallStatus, Segment, Speaker, SpeakerMethod
+from callsense.calls.schemas import CallRecord, CallStatus, Segment, Sentiment, Speaker, SpeakerMethod
 from callsense.config import Settings
 from callsense.config.models import TranslationEngine
 from callsense.crypto import KeyRing
@@ -123,23 +123,58 @@ def test_whisper_can_translate_instead_of_the_llm(settings: Settings) -> None:
     assert "cancel" in (record.translated_transcript or "").lower()
 
 
+@pytest.mark.parametrize(
+    ("name", "max_wer"), [("en_refund.mono.flac", 0.25), ("en_injection.mono.flac", 0.25)]
+)
 def test_a_mono_call_is_diarized_into_agent_and_customer_turns(
+    rt: Runtime, references: dict[str, dict], name: str, max_wer: float
+) -> None:
+    record = process(rt, name)
+    reference = references[name]
+    assert record.channels == 1
+    assert_roles_follow_the_script(record, reference)
+    assert word_error_rate(reference["reference"], record.transcript) <= max_wer
+    assert_words_are_timed_within_their_turns(record.segments)
+    assert_each_speaker_is_analysed(rt, record)
+
+
+def test_a_french_mono_call_whisper_loops_on_still_has_its_transcript(
     rt: Runtime, references: dict[str, dict]
 ) -> None:
-    record = process(rt, "en_refund.mono.flac")
-    reference = references["en_refund.mono.flac"]
-    assert record.channels == 1
-    assert record.speakers is not None and record.speakers.method is SpeakerMethod.diarization
-    assert record.speakers.count == 2 and record.speakers.agent == "speaker 1"
-    assert [s.speaker.value for s in record.segments] == [t["speaker"] for t in reference["turns"]]
-    assert word_error_rate(reference["reference"], record.transcript) <= 0.25
-    assert_words_are_timed_within_their_turns(record.segments)
-
-
-def test_a_french_mono_call_whisper_loops_on_still_has_its_transcript(rt: Runtime) -> None:
     record = process(rt, "fr_parcel.mono.flac")  # once reported as no_speech: the loop took the whole call
     assert record.status is CallStatus.done and record.language == "fr"
     assert len(record.segments) >= 4 and "merci" in record.transcript.lower()
+    assert_roles_follow_the_script(record, references["fr_parcel.mono.flac"])
+
+
+def assert_roles_follow_the_script(record: CallRecord, reference: dict[str, Any]) -> None:
+    """Two voices found by diarization, the first to speak (the script's agent) the agent, and every turn
+    the script's speaker, in order."""
+    assert record.speakers is not None and record.speakers.method is SpeakerMethod.diarization
+    assert record.speakers.count == 2 and record.speakers.agent == "speaker 1", record.speakers
+    turns = [(s.speaker.value, s.text) for s in record.segments]
+    assert [speaker for speaker, _ in turns] == [t["speaker"] for t in reference["turns"]], turns
+
+
+def assert_each_speaker_is_analysed(rt: Runtime, record: CallRecord) -> None:
+    """What a stereo call gets, per speaker: talk figures, the scripted per-speaker sentiment, and an
+    analysis request whose transcript names each turn's speaker."""
+    talk = record.talk
+    assert talk is not None and talk.agent is not None and talk.customer is not None, talk
+    assert talk.agent.talk_seconds > 0 and talk.customer.talk_seconds > 0
+    assert talk.turns == len(record.segments)
+    assert (record.speaker_sentiment.agent, record.speaker_sentiment.customer) == (
+        Sentiment.positive,
+        Sentiment.neutral,
+    )
+    (analysis,) = [r for r in rt.llm.requests if r.schema_name == "call_analysis"]  # type: ignore[attr-defined]
+    prefixed = [
+        line.split(": ")[0]
+        for line in analysis.user.splitlines()
+        if line.startswith(("Agent: ", "Customer: "))
+    ]
+    assert prefixed == [s.speaker.value.capitalize() for s in record.segments], analysis.user
+    assert {"Agent", "Customer"} <= set(prefixed)
 
 
 def test_a_call_recorded_at_minus_60_dbfs_is_transcribed_and_measured_at_its_real_level(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import re
 import time
@@ -25,15 +26,22 @@ from twilio.request_validator import RequestValidator
 
 from callsense import metrics
 from callsense.api import sampled_log, webhooks
+from callsense.backends.llm.fake import FakeLLM
+from callsense.backends.recordings.fake import FakeRecordings
+from callsense.calls import service as calls
 from callsense.calls.models import Call, Event
+from callsense.calls.schemas import RoleSource, Segment, Speaker, SpeakerMethod, SpeakersFound
 from callsense.config import Settings
-from callsense.pipeline import erasure, tasks
+from callsense.config.models import AgentSpeaks, Channel
+from callsense.pipeline import erasure, fetch, tasks, transcribe
 from callsense.runtime import Runtime, open_runtime
 from callsense.security import tokens
 from callsense.security.tokens import Role
 from callsense.server import create_app
+from callsense.speech.fake import FakeTranscriber
 from callsense.web import accounts
-from tests.conftest import _fresh_database, source_of
+from tests.conftest import AUDIO, _fresh_database, source_of
+from tests.dashboard_seed import spread_words
 
 SECRET = "whsec_" + base64.b64encode(b"callsense-test-secret-0123456789").decode()
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
@@ -343,6 +351,106 @@ def test_fields_the_notice_does_not_know_are_named_in_the_answer_and_the_log(
     twilio = client.post("/webhooks/twilio", data=params, headers=twilio_signed(params))
     assert twilio.status_code == 202 and twilio.json()["ignored_fields"] == []
     assert len([entry for entry in captured.entries if entry["event"] == "webhook fields ignored"]) == 1
+
+
+RECORDING = "https://recorder.example/meta.flac"
+TURNS = [
+    Segment(
+        speaker=speaker, start=start, end=end, text=text, confidence=0.9, words=spread_words(text, start, end)
+    )
+    for speaker, text, start, end in [
+        (Speaker.agent, "Thanks for calling.", 0.0, 2.0),
+        (Speaker.customer, "I was charged twice.", 2.5, 4.0),
+    ]
+]
+STEREO = SpeakersFound(method=SpeakerMethod.channels, count=2, agent="left", agent_source="settings")
+VOICES = SpeakersFound(
+    method=SpeakerMethod.diarization, count=2, agent="speaker 1", agent_source="conversation"
+)
+
+
+@pytest.mark.parametrize(
+    ("found", "metadata", "channel", "speaks", "agent", "source", "note"),
+    [
+        (
+            STEREO,
+            {"agent_channel": "right"},
+            Channel.right,
+            None,
+            "right",
+            RoleSource.metadata,
+            "agent channel right from the call's metadata",
+        ),
+        (
+            VOICES,
+            {"agent_speaks": "second", "queue": "outbound"},
+            None,
+            AgentSpeaks.second,
+            "speaker 2",
+            RoleSource.metadata,
+            "agent speaker 2, the second voice to say a word, from the call's metadata",
+        ),
+        (  # not refused: the call is taken, its agent left to the setting, and the trail says why
+            STEREO,
+            {"agent_channel": "middle"},
+            None,
+            None,
+            "left",
+            RoleSource.settings,
+            "metadata agent_channel='middle' ignored: expected 'left' or 'right'",
+        ),
+    ],
+)
+def test_a_webhooks_metadata_names_the_calls_agent(
+    rt: Runtime,
+    client: TestClient,
+    found: SpeakersFound,
+    metadata: dict[str, str],
+    channel: Channel | None,
+    speaks: AgentSpeaks | None,
+    agent: str,
+    source: RoleSource,
+    note: str,
+) -> None:
+    """The metadata of a signed notice reaches the transcription of its call, whose record and audit trail
+    name the agent it says (docs/speakers.md), on a stereo call by channel and on a mono one by voice."""
+    call_id = f"meta-{uuid.uuid4().hex[:8]}"
+    body, headers = signed({"call_id": call_id, "recording_url": RECORDING, "metadata": metadata})
+    answer = client.post("/webhooks/recording", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["ignored_fields"] == []
+    transcriber = FakeTranscriber(TURNS, speakers=found)
+    faked = dataclasses.replace(
+        rt,
+        recordings=FakeRecordings({RECORDING: (AUDIO / "en_short.mono.flac").read_bytes()}),
+        transcriber=transcriber,
+        llm=FakeLLM([]),
+    )
+    with rt.db.transaction() as session:
+        call_pk = calls.get(session=session, call_id=call_id).id
+    assert fetch.run(faked, call_pk, local_files=False) == "transcribe"
+    assert transcribe.run(faked, call_pk) == "analyse"
+    assert (transcriber.agent_channels, transcriber.agent_speaks) == ([channel], [speaks])
+    with rt.db.transaction() as session:
+        call = calls.get(session=session, call_id=call_id)
+        speakers = calls.to_record(call=call, keyring=rt.keyring).speakers
+        notes = [e.detail for e in calls.events(session=session, call_pk=call_pk) if e.kind == "speakers"]
+    assert speakers is not None and (speakers.method, speakers.agent) == (found.method, agent)
+    assert speakers.agent_source is source
+    assert notes == [note]
+
+
+def test_metadata_that_is_not_an_object_is_refused(rt: Runtime, client: TestClient) -> None:
+    before = refused_events(rt)
+    body, headers = signed(
+        {"call_id": "meta-text", "recording_url": RECORDING, "metadata": "agent_channel=right"}
+    )
+    refused = client.post("/webhooks/recording", content=body, headers=headers)
+    assert refused.status_code == 422 and refused.json()["error"] == "invalid_payload", refused.text
+    assert refused.json()["detail"].startswith("metadata: ")
+    assert refused_events(rt) == before + 1
+    with rt.db.transaction() as session:
+        assert session.scalar(text("select count(*) from calls where call_id = 'meta-text'")) == 0
 
 
 def test_a_signed_value_postgresql_cannot_hold_is_an_audited_refusal(rt: Runtime, client: TestClient) -> None:
