@@ -269,6 +269,16 @@ def _misheard(entity: EntityType, language: str, pattern: Pattern) -> EntityReco
     )
 
 
+class SpokenIbanRecognizer(IbanRecognizer):
+    """An IBAN read out: the country code stands apart from the digits the joined view gathers ("ES
+    9121000418…"), which Presidio's pattern does not take. The checksum and the country's format are checked
+    as for a written one; the recognizer reports its pattern's groups, so the whole IBAN is one."""
+
+    PATTERNS = [  # noqa: RUF012 (Presidio's own form: its __init__ reads the class's list)
+        Pattern("IBAN read out", r"(?<![A-Z0-9])([A-Z]{2} [0-9]{2}[0-9A-Z]{11,30})(?![A-Z0-9])", 0.5)
+    ]
+
+
 def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[EntityRecognizer]:
     """Cards, bank accounts, e-mails and phone numbers: what every language gets; a phone number said without
     its country code is one of ``phone_regions``'."""
@@ -279,6 +289,7 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
         # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 22 digits).
         _misheard(EntityType.card_number, language, Pattern("card length", r"\b\d{13,}\b", 0.3)),
         IbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
+        SpokenIbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
         OfflineEmailRecognizer(supported_language=language, context=_CONTEXT[EntityType.email]),
         MisheardEmailRecognizer(language),
         PhoneRecognizer(
@@ -300,6 +311,13 @@ def language_specific(language: str) -> list[EntityRecognizer]:
         "es": [
             EsNifRecognizer(supported_language=language, context=national_context),
             EsNieRecognizer(supported_language=language, context=national_context),
+            # Whisper writes a NIE's letters apart from its digits ("X 1234567 L"); the check letter the same.
+            EsNieRecognizer(
+                patterns=[Pattern("NIE letters apart", r"\b[X-Z] [0-9]{7} [A-Z]\b", 0.5)],
+                supported_language=language,
+                context=national_context,
+                name="SpacedNieRecognizer",
+            ),
         ],
         "de": [DeTaxIdRecognizer(supported_language=language, context=national_context)],
         "fr": [FrenchNirRecognizer(language)],
