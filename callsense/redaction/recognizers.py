@@ -116,13 +116,16 @@ _TITLES = "|".join(
         "mademoiselle", "signor", "signore", "signora", "signorina", "meneer", "mevrouw", "senhor", "senhora",
     )
 )  # fmt: skip
+# A name's word: a capital, then a small letter (or an apostrophe: "O'Brien"), letters, "'" and "-" after it;
+# not a country code or a code with digits ("c'est FR15 2004…" of an IBAN read out is no "c'est Marie").
+_NAME_WORD = r"(?-i:[A-ZÀ-Ý](?:[a-zß-ÿ]|'[A-ZÀ-Ýa-zß-ÿ])(?:[^\W\d_]|['-])*)"
 _NAME_CUES = re.compile(
     r"(?i)\b(?:my name is|name's|this is|i am|i'm|me llamo|mi nombre es|soy|ich heiße|ich heisse|"
     r"mein name ist|hier ist|je m'appelle|je suis|mon nom est|c'est|"
     # Italian, Dutch and Portuguese, for a turn in one of them in a call taken for another language
     r"mi chiamo|il mio nome è|mijn naam is|ik heet|me chamo|chamo-me|meu nome é|"
     rf"(?-i:{_TITLES})\.?)\s+"
-    r"(?P<name>(?-i:[A-ZÀ-Ý][\w'-]+)(?:\s(?-i:[A-ZÀ-Ý][\w'-]+)){0,2})"
+    rf"(?P<name>{_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
 )
 # "My name is" in the languages without recognizers of their own whose scripts have capitals to tell where a
 # name ends (Russian, Turkish): not in Arabic, Hebrew, Hindi, Thai, Korean, Chinese or Japanese.

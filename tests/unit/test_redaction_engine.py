@@ -296,6 +296,26 @@ def test_an_iban_failing_its_check_digits_is_not_a_bank_account(
     assert "BANK_ACCOUNT" not in [span.entity for span in redaction.spans]
 
 
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Mon IBAN c'est FR15 2004 1010 0505 0001 3M02 606.", []),  # a code with digits after "c'est"
+        ("Mon IBAN c'est FR quatorze, deux zéro zéro quatre.", []),  # a country code
+        ("Bonjour, c'est Marie Dupont.", ["Marie Dupont"]),
+        ("Je m'appelle Seán O'Brien.", ["Seán O'Brien"]),
+    ],
+)
+def test_a_name_after_its_cue_is_a_word_of_letters(
+    redactor: PresidioRedactor, text: str, names: list[str]
+) -> None:
+    turn = whisper_turn(CUSTOMER, text)
+    redaction = redactor.redact_segments([turn], language="fr")
+    found = [span for span in redaction.spans if span.entity == "NAME"]
+    words = turn.words or []
+    said = [" ".join(w.text.strip(" .,") for w in words[s.first_word : s.last_word + 1]) for s in found]
+    assert said == names, redaction.segments[0].text
+
+
 def test_a_french_social_security_number_with_a_wrong_key_is_not_a_national_id(
     redactor: PresidioRedactor,
 ) -> None:
