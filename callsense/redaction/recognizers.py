@@ -328,6 +328,12 @@ def language_specific(language: str) -> list[EntityRecognizer]:
     expiry = [
         Pattern("month/year", r"\b(?:0?[1-9]|1[0-2])\s?[/\-]\s?(?:20)?\d{2}\b", 0.3),
         Pattern("month year, spoken", r"\b(?:0?[1-9]|1[0-2])\s(?:20)?\d{2}\b", 0.1),
+        # The slash said ("doce barra veintiséis", "zwölf Schrägstrich…", "douze sur…") or "of" ("doce del…").
+        Pattern(
+            "month slash year, spoken",
+            r"\b(?:0?[1-9]|1[0-2])\s(?:slash|barra|del?|schrägstrich|sur|barre)\s(?:20)?\d{2}\b",
+            0.1,
+        ),
     ]
     security = [Pattern("3 or 4 digits", r"\b\d{3,4}\b", 0.1)]
     return [

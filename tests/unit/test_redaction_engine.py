@@ -60,6 +60,12 @@ CASES = [
     ("es", "La fecha de caducidad es doce veintiséis.", "CARD_EXPIRY"),
     ("de", "Die Karte ist gültig bis zwölf sechsundzwanzig.", "CARD_EXPIRY"),
     ("fr", "La date d'expiration est douze vingt-six.", "CARD_EXPIRY"),
+    # The slash said, or "of"
+    ("en", "It expires twelve slash twenty six.", "CARD_EXPIRY"),
+    ("es", "Caduca el doce barra veintiséis.", "CARD_EXPIRY"),
+    ("es", "La fecha de caducidad es doce del veintiséis.", "CARD_EXPIRY"),
+    ("de", "Die Karte läuft ab zwölf Schrägstrich sechsundzwanzig.", "CARD_EXPIRY"),
+    ("fr", "Elle expire douze sur vingt-six.", "CARD_EXPIRY"),
     ("de", "Die drei Ziffern auf der Rückseite sind sieben drei sieben.", "SECURITY_CODE"),
     ("fr", "Le cryptogramme au dos c'est sept trois sept.", "SECURITY_CODE"),
     ("es", "Mi IBAN es ES91 2100 0418 4502 0005 1332.", "BANK_ACCOUNT"),
@@ -294,6 +300,13 @@ def test_an_iban_failing_its_check_digits_is_not_a_bank_account(
 ) -> None:
     redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language)
     assert "BANK_ACCOUNT" not in [span.entity for span in redaction.spans]
+
+
+def test_a_month_of_a_year_said_without_an_expiry_word_stays(redactor: PresidioRedactor) -> None:
+    redaction = redactor.redact_segments(
+        [whisper_turn(CUSTOMER, "Tengo doce de veintiséis años.")], language="es"
+    )
+    assert redaction.spans == []
 
 
 @pytest.mark.parametrize(
