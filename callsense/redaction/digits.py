@@ -21,6 +21,7 @@ from text_to_num import alpha2digit
 
 from callsense.calls import textmatch
 from callsense.redaction.emails import write_emails
+from callsense.redaction.spelled_ids import with_letters
 from callsense.redaction.words import EDGE_PUNCTUATION, core
 
 # Single digits text2num leaves alone (it keeps a lone "one" as a word), fillers, and repeat words.
@@ -315,9 +316,15 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
     texts = [_as_detectors_read(text) for _, _, text in tokens]
     token_ends = {number for number, (_, last, _) in enumerate(tokens) if last in turn_ends}
     replaced: dict[int, tuple[int, str]] = {}  # first token -> (last token, text)
+    free_from = 0  # the first token no run has taken
     for first, last in _runs(texts, token_ends, language):
         numbers = _run_numbers(texts[first : last + 1], language)
-        replaced[first] = (last, numbers.replace(" ", "") if joined else numbers)
+        if joined:
+            first, last, numbers = with_letters(
+                texts, first, last, numbers.replace(" ", ""), language, free_from=free_from
+            )
+        replaced[first] = (last, numbers)
+        free_from = last + 1
     write_emails(texts, replaced)
     text = ""
     pieces: list[Piece] = []

@@ -313,6 +313,13 @@ def language_specific(language: str) -> list[EntityRecognizer]:
         "en": [UsSsnRecognizer(supported_language=language, context=national_context)],
         "es": [
             EsNifRecognizer(supported_language=language, context=national_context),
+            # A DNI read out with its letter's name, written with the letter apart ("12345678 Z").
+            EsNifRecognizer(
+                patterns=[Pattern("DNI letter apart", r"\b[0-9]{8} [A-Z]\b", 0.5)],
+                supported_language=language,
+                context=national_context,
+                name="SpacedNifRecognizer",
+            ),
             EsNieRecognizer(supported_language=language, context=national_context),
             # Whisper writes a NIE's letters apart from its digits ("X 1234567 L"); the check letter the same.
             EsNieRecognizer(

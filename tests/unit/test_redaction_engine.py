@@ -89,6 +89,8 @@ CASES = [
     ("es", "Mi DNI es 12345678Z.", "NATIONAL_ID"),
     ("es", "Mi NIE es X1234567L.", "NATIONAL_ID"),
     ("es", "Mi NIE es X 1234567 L.", "NATIONAL_ID"),  # its letters apart, as Whisper writes them
+    ("es", "Mi NIE es equis uno dos tres cuatro cinco seis siete ele.", "NATIONAL_ID"),  # letters by name
+    ("es", "Mi DNI es uno dos tres cuatro cinco seis siete ocho, zeta.", "NATIONAL_ID"),
     ("de", "Meine Steuer-ID ist 86095742719.", "NATIONAL_ID"),
     ("fr", "Mon numéro de sécu est 1 85 05 78 006 084 91.", "NATIONAL_ID"),
     ("en", "You can call me on oh seven nine double oh, nine eight one, two three four.", "PHONE_NUMBER"),
@@ -337,6 +339,37 @@ def test_a_french_social_security_number_with_a_wrong_key_is_not_a_national_id(
     redaction = redactor.redact_segments(
         [whisper_turn(CUSTOMER, f"Mon numéro de sécu est {wrong_key}.")], language="fr"
     )
+    assert "NATIONAL_ID" not in [span.entity for span in redaction.spans]
+
+
+@pytest.mark.parametrize(
+    ("said", "letters"),
+    [
+        ("equis, uno dos tres cuatro cinco seis siete, ele", ("equis", "ele")),
+        ("i griega, uno dos tres cuatro cinco seis siete, equis", ("i", "equis")),  # Y: 11234567 % 23 -> X
+        ("X, uno dos tres cuatro cinco seis siete, ele", ("X", "ele")),
+        ("uno dos tres cuatro cinco seis siete ocho zeta", ("uno", "zeta")),  # a DNI: 12345678 % 23 -> Z
+    ],
+)
+def test_an_id_read_out_with_its_letters_names_is_redacted_letters_and_all(
+    redactor: PresidioRedactor, said: str, letters: tuple[str, str]
+) -> None:
+    turn = whisper_turn(CUSTOMER, f"Claro, es {said}. Gracias.")
+    redaction = redactor.redact_segments([turn], language="es")
+    assert [span.entity for span in redaction.spans] == ["NATIONAL_ID"], redaction.segments[0].text
+    words = [word.text.strip(" ,.") for word in turn.words or []]
+    span = redaction.spans[0]
+    assert (words[span.first_word], words[span.last_word]) == letters
+    assert redaction.segments[0].text == "Claro, es [NATIONAL_ID]. Gracias."
+
+
+@pytest.mark.parametrize(
+    "said", ["equis uno dos tres cuatro cinco seis siete eme", "uno dos tres cuatro cinco seis siete ocho de"]
+)
+def test_an_id_read_out_with_a_wrong_check_letter_is_no_national_id(
+    redactor: PresidioRedactor, said: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, f"Es {said} Madrid.")], language="es")
     assert "NATIONAL_ID" not in [span.entity for span in redaction.spans]
 
 
