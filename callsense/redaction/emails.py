@@ -56,6 +56,16 @@ def _joiner_before(words: list[str], index: int) -> tuple[int, str] | None:
     return None
 
 
+def _spelled(words: list[str], end: int) -> tuple[int, str]:
+    """The word ``words[end]`` of an address, or the run of single letters it ends ("j o h n", "J. O. H.
+    N."): its first word and its text."""
+    first, text = end, core(words[end])
+    if len(text) == 1 and text.isalpha():
+        while first >= 1 and len(letter := core(words[first - 1])) == 1 and letter.isalpha():
+            first, text = first - 1, letter + text
+    return first, text
+
+
 def _local_part(words: list[str], end: int, numbers: dict[int, tuple[int, str]]) -> tuple[int, str] | None:
     """The first word and the text of an address's part before "at" that ends with ``words[end]``.
     ``numbers`` maps the last word of each spoken number to its first word and digits: a number said just
@@ -63,10 +73,11 @@ def _local_part(words: list[str], end: int, numbers: dict[int, tuple[int, str]])
     first = end
     if first < 0 or not _EMAIL_PART.fullmatch(core(words[first]) or "-"):
         return None
-    local = core(words[first])
     number = first in numbers
     if number:
         first, local = numbers[first][0], numbers[first][1].replace(" ", "")
+    else:
+        first, local = _spelled(words, first)
     before = core(words[first - 1]) if first >= 1 else ""
     if (
         before
@@ -77,11 +88,12 @@ def _local_part(words: list[str], end: int, numbers: dict[int, tuple[int, str]])
             or (_EMAIL_PART.fullmatch(before) and _INNER_DOT.search(before))  # "lucia.fernan des. arroba"
         )
     ):
-        first, local = first - 1, f"{before}{local}"
+        first, name = _spelled(words, first - 1)
+        local = f"{name}{local}"
     while (joiner := _joiner_before(words, first)) is not None:
         taken, character = joiner
-        local = f"{core(words[first - taken - 1])}{character}{local}"
-        first -= taken + 1
+        first, part = _spelled(words, first - taken - 1)
+        local = f"{part}{character}{local}"
     return first, local
 
 

@@ -185,6 +185,10 @@ def test_a_letter_run_into_a_long_number_is_a_misheard_digit_or_filler() -> None
         ("fr", "sophie arobase la poste point net", "sophie@laposte.net"),  # a domain in two words
         ("de", "mueller zweiundachtzig at web punkt de", "mueller82@web.de"),
         ("es", "ana punto ruiz ochenta y cinco arroba gmail punto com", "ana.ruiz85@gmail.com"),
+        ("en", "j o h n at gmail dot com", "john@gmail.com"),  # spelled letter by letter
+        ("en", "M. A. R. Y. dot s m i t h at outlook dot com", "mary.smith@outlook.com"),
+        ("es", "k a t i a ochenta y dos arroba yahoo punto es", "katia82@yahoo.es"),
+        ("de", "peter punkt m u e l l e r at web punkt de", "peter.mueller@web.de"),
     ],
 )
 def test_spoken_email_forms_of_each_language(language: str, spoken: str, email: str) -> None:

@@ -373,6 +373,21 @@ def test_an_id_read_out_with_a_wrong_check_letter_is_no_national_id(
     assert "NATIONAL_ID" not in [span.entity for span in redaction.spans]
 
 
+@pytest.mark.parametrize(
+    ("language", "said", "redacted"),
+    [
+        ("en", "My email is j o h n at gmail dot com.", "My email is [EMAIL]."),
+        ("en", "It's J. O. H. N. dot S. M. I. T. H. at outlook dot com.", "It's [EMAIL]."),
+        ("es", "Es k a t i a ochenta y dos arroba yahoo punto es.", "Es [EMAIL]."),
+    ],
+)
+def test_an_email_spelled_letter_by_letter_is_redacted_letters_and_all(
+    redactor: PresidioRedactor, language: str, said: str, redacted: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language=language)
+    assert redaction.segments[0].text == redacted
+
+
 def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redactor: PresidioRedactor) -> None:
     # "four one one one, one one one one, …" as whisper-base decodes it: 21 digits, Luhn fails.
     text = "My card number is 411111111111111111111."
