@@ -79,6 +79,11 @@ CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
 # One word ending in a top-level domain: an address whose "@" Whisper lost (MisheardEmailRecognizer).
 _ADDRESS_WITHOUT_AT = r"(?<![\w.\-])\w[\w.\-]*\.[a-z]{2,6}\b"
 _ADDRESS_MIN_LETTERS = 8  # before the top-level domain: "web.de" or "e-mail.de" alone is no address
+# A name spelled as Whisper writes it, its letters joined by hyphens ("m-a-r-y-dot-s-m-i-t-h"), then one
+# word for an "at" it misheard ("and"), then a domain: an address, whether an e-mail word is near or not.
+_SPELLED_THEN_DOMAIN = (
+    r"(?<![\w.\-])(?:[^\W\d_]-){2,}[^\W\d_](?:-[^\W\d_]+)*\s+\w+\s+[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}\b"
+)
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
@@ -295,6 +300,13 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
         SpokenIbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
         OfflineEmailRecognizer(supported_language=language, context=_CONTEXT[EntityType.email]),
         MisheardEmailRecognizer(language),
+        PatternRecognizer(
+            supported_entity=EntityType.email.value,
+            patterns=[Pattern("spelled, its at misheard", _SPELLED_THEN_DOMAIN, 0.5)],
+            context=_CONTEXT[EntityType.email],
+            supported_language=language,
+            name="SpelledEmailRecognizer",
+        ),
         PhoneRecognizer(
             supported_language=language,
             context=_CONTEXT[EntityType.phone_number],

@@ -379,6 +379,9 @@ def test_an_id_read_out_with_a_wrong_check_letter_is_no_national_id(
         ("en", "My email is j o h n at gmail dot com.", "My email is [EMAIL]."),
         ("en", "It's J. O. H. N. dot S. M. I. T. H. at outlook dot com.", "It's [EMAIL]."),
         ("es", "Es k a t i a ochenta y dos arroba yahoo punto es.", "Es [EMAIL]."),
+        # whisper-base on espeak-ng's "m, a, r, y, dot s, m, i, t, h, at outlook dot com": its "at" as "and"
+        ("en", "it's m-a-r-y-dot-s-m-i-d-h and outlook.com", "it's [EMAIL]"),
+        ("de", "Das ist k-l-a-u-s und web.de.", "Das ist [EMAIL]."),
     ],
 )
 def test_an_email_spelled_letter_by_letter_is_redacted_letters_and_all(
