@@ -16,8 +16,10 @@ from presidio_analyzer.predefined_recognizers import (
     EsNieRecognizer,
     EsNifRecognizer,
     IbanRecognizer,
+    NhsRecognizer,
     PhoneRecognizer,
     SpacyRecognizer,
+    UkNinoRecognizer,
     UsSsnRecognizer,
 )
 
@@ -69,8 +71,13 @@ _CONTEXT: dict[EntityType, list[str]] = {
     EntityType.date_of_birth: ["born", "birth", "birthday", "dob", "nacimiento", "nací", "nacido", "nacida",
                                "geboren", "geburtsdatum", "geburtstag", "né", "née", "naissance"],
     EntityType.national_id: ["social", "security", "ssn", "dni", "nie", "nif", "identidad", "steuer", "id",
-                             "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee"],
+                             "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee", "insurance",
+                             "nino", "nhs"],
 }  # fmt: skip
+# What names an NHS number, and how many characters before it ("my NHS number is", "the health service
+# number I have is").
+_NHS_WORDS = re.compile(r"\b(?:nhs|health)\b", re.IGNORECASE)
+_NHS_WORDS_BEFORE = 40
 # The recognizer of what fails its type's check (Luhn, libphonenumber, an e-mail's "@") but has its
 # type's context.
 MISHEARD = "MisheardRecognizer"
@@ -147,6 +154,27 @@ class OfflineEmailRecognizer(EmailRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         top = pattern_text.rsplit(".", 1)[-1]
         return top.isalpha() and len(top) >= 2
+
+
+class NhsNumberRecognizer(NhsRecognizer):
+    """The British NHS number: ten digits, the last a check digit (mod 11). One ten-digit number in eleven
+    passes the check, a North American phone number as well: it counts only where "NHS" or "health" was
+    said just before it."""
+
+    def __init__(self, language: str, context: list[str]) -> None:
+        super().__init__(
+            context=[*context, "health"], supported_language=language, name="NhsNumberRecognizer"
+        )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        found: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return [r for r in found if _NHS_WORDS.search(text, max(r.start - _NHS_WORDS_BEFORE, 0), r.start)]
 
 
 class FrenchNirRecognizer(PatternRecognizer):
@@ -322,7 +350,24 @@ def language_specific(language: str) -> list[EntityRecognizer]:
     """The recognizers of one of ``LANGUAGES`` beyond the independent ones."""
     national_context = _CONTEXT[EntityType.national_id]
     national: dict[str, list[EntityRecognizer]] = {
-        "en": [UsSsnRecognizer(supported_language=language, context=national_context)],
+        "en": [
+            UsSsnRecognizer(supported_language=language, context=national_context),
+            UkNinoRecognizer(supported_language=language, context=national_context),
+            # Whisper writes a National Insurance number's prefix letters apart ("Q Q 12 34 56 C").
+            UkNinoRecognizer(
+                patterns=[
+                    Pattern(
+                        "NINO letters apart",
+                        r"\b[A-CEGHJ-PR-TW-Z] [A-CEGHJ-NPR-TW-Z] ?(?:[0-9]{2} ?){3}[A-D]\b",
+                        0.3,
+                    )
+                ],
+                supported_language=language,
+                context=national_context,
+                name="SpacedNinoRecognizer",
+            ),
+            NhsNumberRecognizer(language, national_context),
+        ],
         "es": [
             EsNifRecognizer(supported_language=language, context=national_context),
             # A DNI read out with its letter's name, written with the letter apart ("12345678 Z").
@@ -372,6 +417,8 @@ PRESIDIO_NAMES = {
     "EMAIL_ADDRESS": EntityType.email,
     "PHONE_NUMBER": EntityType.phone_number,
     "US_SSN": EntityType.national_id,
+    "UK_NINO": EntityType.national_id,
+    "UK_NHS": EntityType.national_id,
     "ES_NIF": EntityType.national_id,
     "ES_NIE": EntityType.national_id,
     "DE_TAX_ID": EntityType.national_id,

@@ -86,6 +86,9 @@ CASES = [
     ),
     ("en", "My IBAN is GB82 WEST 1234 5698 7654 32.", "BANK_ACCOUNT"),
     ("en", "My social security number is 536-90-4399.", "NATIONAL_ID"),
+    ("en", "My National Insurance number is AB 12 34 56 C.", "NATIONAL_ID"),
+    ("en", "My national insurance number is A B one two, three four, five six, C.", "NATIONAL_ID"),
+    ("en", "My NHS number is nine four three, four seven six, five nine one nine.", "NATIONAL_ID"),
     ("es", "Mi DNI es 12345678Z.", "NATIONAL_ID"),
     ("es", "Mi NIE es X1234567L.", "NATIONAL_ID"),
     ("es", "Mi NIE es X 1234567 L.", "NATIONAL_ID"),  # its letters apart, as Whisper writes them
@@ -389,6 +392,21 @@ def test_an_email_spelled_letter_by_letter_is_redacted_letters_and_all(
 ) -> None:
     redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language=language)
     assert redaction.segments[0].text == redacted
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "My NHS number is 943 476 5918.",  # the check digit is 9
+        "You can call me on 943 476 5919.",  # passes the NHS check, but nothing says NHS
+        "Sure, it is A B 12 34 56 C, I think.",  # letters apart with no national insurance word
+    ],
+)
+def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_id(
+    redactor: PresidioRedactor, said: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language="en")
+    assert "NATIONAL_ID" not in [span.entity for span in redaction.spans], redaction.segments[0].text
 
 
 def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redactor: PresidioRedactor) -> None:
