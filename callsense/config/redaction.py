@@ -45,8 +45,8 @@ class RedactionSettings(BaseModel):
         default_factory=lambda: list(EntityType),
         description="The entity types redacted (default: all): CARD_NUMBER (Luhn-checked), CARD_EXPIRY, "
         "SECURITY_CODE (CVV and PIN, by context), BANK_ACCOUNT (IBAN, checksum), NATIONAL_ID (US SSN, "
-        "Spanish DNI/NIE, French NIR, German tax id), PHONE_NUMBER, EMAIL, DATE_OF_BIRTH (by context), "
-        "ADDRESS, NAME.",
+        "British NINO and NHS number, Spanish DNI/NIE, French NIR, German tax id), PHONE_NUMBER, EMAIL, "
+        "DATE_OF_BIRTH (by context), ADDRESS, NAME.",
     )
     custom_patterns: dict[str, str] = Field(
         default_factory=dict,
