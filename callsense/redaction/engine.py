@@ -32,6 +32,7 @@ from callsense.redaction import RedactedSpan, Redaction, ner
 from callsense.redaction.digits import TEXT2NUM_LANGUAGES, Normalised, normalise
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.recognizers import (
+    ASKED_WORDS,
     BOTH_VIEWS,
     CONTEXT_WORDS,
     JOINED_VIEW,
@@ -46,6 +47,7 @@ from callsense.redaction.recognizers import (
     language_specific,
 )
 from callsense.redaction.said import recurring_spans, span_values, word_texts
+from callsense.redaction.words import core
 
 _OTHER = "xx"  # spaCy's multi-language tokenizer, for a language without recognizers
 _KNOWN = {entity.value for entity in EntityType}
@@ -99,7 +101,11 @@ class PresidioRedactor:
             independent.append(EntityType.name.value)  # after "меня зовут" and its Turkish cue
         return [entity for entity in self._entities if entity in independent or entity not in _KNOWN]
 
-    def _hits(self, words: list[str], turn_ends: set[int], language: str | None) -> list[_Hit]:
+    def _hits(
+        self, words: list[str], turn_ends: set[int], language: str | None, *, asked: list[str] | None = None
+    ) -> list[_Hit]:
+        """The hits among one speaker's ``words``; ``asked``: context words said just before them by the
+        other side, which count as if said beside every value."""
         analysis = _analysis_language(language)
         spoken = (language or "en").split("-")[0].lower()
         spoken = spoken if spoken in TEXT2NUM_LANGUAGES else "en"
@@ -121,6 +127,7 @@ class PresidioRedactor:
                 language=analysis,
                 entities=requested,
                 score_threshold=self._settings.score_threshold,
+                context=asked,
             ):
                 entity = PRESIDIO_NAMES.get(result.entity_type, result.entity_type)
                 words_hit = view.words_at(result.start, result.end)
@@ -150,7 +157,8 @@ class PresidioRedactor:
                 for i, word in enumerate(words)
                 if i + 1 == len(words) or words[i + 1].segment != word.segment
             }
-            for hit in self._hits([word.text for word in words], turn_ends, language):
+            hits = self._hits([word.text for word in words], turn_ends, language)
+            for hit in _merge(hits + self._answer_hits(segments, words, language)):
                 spans += _spans(hit, words, segments, speaker)
         # A value found once (by its cue, its context word) is redacted wherever the call repeats it.
         spans += recurring_spans(segments, spans, span_values(segments, spans, language=language))
@@ -159,6 +167,28 @@ class PresidioRedactor:
         for number in sorted({span.segment for span in spans}):
             redacted[number] = _redact_segment(segments[number], [s for s in spans if s.segment == number])
         return Redaction(segments=redacted, spans=spans, checked=checked)
+
+    def _answer_hits(
+        self, segments: list[Segment], words: list[_SpeakerWord], language: str | None
+    ) -> list[_Hit]:
+        """The hits in each of a speaker's turns that answers the other side: the context words of the turn
+        just before ("And the three digits on the back?") count for the answer's values ("Four five six."),
+        which carry none of their own."""
+        firsts: dict[int, int] = {}  # segment number -> index of its first word among the speaker's
+        for index, word in enumerate(words):
+            firsts.setdefault(word.segment, index)
+        hits: list[_Hit] = []
+        for number, first in firsts.items():
+            if number == 0 or segments[number - 1].speaker == segments[number].speaker:
+                continue
+            said = [core(text) for text in word_texts(segments[number - 1])]
+            asked = [word for word in said if any(context in word for context in ASKED_WORDS)]
+            if not asked:
+                continue
+            turn = [word.text for word in words if word.segment == number]
+            for hit in self._hits(turn, {len(turn) - 1}, language, asked=asked):
+                hits.append(replace(hit, first=hit.first + first, last=hit.last + first))
+        return hits
 
     def redact_text(self, text: str, *, language: str | None) -> str:
         if not self._settings.enabled or not text.strip():

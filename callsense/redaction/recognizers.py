@@ -74,6 +74,13 @@ _CONTEXT: dict[EntityType, list[str]] = {
                              "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee", "insurance",
                              "nino", "nhs"],
 }  # fmt: skip
+# The context words a question lends to the answer after it (``engine``): those that name what is asked
+# for, not the ones said in any sentence ("I'd like my money back", "a number", "call", "valid until").
+ASKED_WORDS = frozenset(word for words in _CONTEXT.values() for word in words) - {
+    "back", "number", "número", "nummer", "numéro", "call", "id", "dos", "verso", "valid", "until", "läuft",
+    "jusqu", "mail", "adresse", "llam", "llám", "appel", "erreichen", "social", "номер", "رقم", "מספר",
+    "नंबर", "เบอร์", "번호", "号码", "號碼", "番号", "numara",
+}  # fmt: skip
 # What names an NHS number, and how many characters before it ("my NHS number is", "the health service
 # number I have is").
 _NHS_WORDS = re.compile(r"\b(?:nhs|health)\b", re.IGNORECASE)

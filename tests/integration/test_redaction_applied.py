@@ -159,6 +159,9 @@ def test_cli_process_prints_the_redacted_record_and_sensitive_the_original_audit
         yield rt
 
     monkeypatch.setattr(common, "runtime", the_runtime)
+    # Logs on stderr, as the CLI's own runtime sets them: alone, this test would find structlog's default,
+    # stdout, which the JSON below must not share.
+    logs.configure(level="INFO", json_lines=False)
     runner = CliRunner()
     plain = runner.invoke(cli, ["process", SOURCE, "--call-id", "processed", "--quiet"])
     assert plain.exit_code == 0, plain.output

@@ -409,6 +409,53 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
     assert "NATIONAL_ID" not in [span.entity for span in redaction.spans], redaction.segments[0].text
 
 
+@pytest.mark.parametrize(
+    ("language", "question", "answer", "entity"),
+    [
+        ("en", "And the three digits on the back of the card?", "Four five six.", "SECURITY_CODE"),
+        ("en", "Can you confirm your date of birth?", "The third of March, 1985.", "DATE_OF_BIRTH"),
+        ("en", "And the expiry date on the card?", "Twelve twenty six.", "CARD_EXPIRY"),
+        ("es", "¿Y el código de seguridad?", "Siete ocho nueve.", "SECURITY_CODE"),
+        ("de", "Und Ihr Geburtsdatum, bitte?", "Der 3. März 1985.", "DATE_OF_BIRTH"),
+        ("fr", "Et le cryptogramme au dos de la carte ?", "Trois deux un.", "SECURITY_CODE"),
+    ],
+)
+def test_an_answer_takes_the_context_of_the_question_just_before_it(
+    redactor: PresidioRedactor, language: str, question: str, answer: str, entity: str
+) -> None:
+    # The caller's answer names nothing; the agent's question does (a PCI call flow).
+    turns = [whisper_turn(AGENT, question), whisper_turn(CUSTOMER, answer, start=4.0)]
+    redaction = redactor.redact_segments(turns, language=language)
+    assert [(span.segment, span.entity) for span in redaction.spans] == [(1, entity)], redaction.segments
+    alone = redactor.redact_segments([whisper_turn(CUSTOMER, answer)], language=language)
+    assert alone.spans == []  # the same answer without the question stays
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # en_refund's script: "back" names a security code ("the digits on the back") only beside its value
+        ("I would like that money back.", "You will see it on your card in three to five business days."),
+        ("Can I have your order number?", "It is 123456789."),
+    ],
+)
+def test_a_word_said_in_any_sentence_lends_the_answer_nothing(
+    redactor: PresidioRedactor, before: str, after: str
+) -> None:
+    turns = [whisper_turn(CUSTOMER, before), whisper_turn(AGENT, after, start=4.0)]
+    assert redactor.redact_segments(turns, language="en").spans == []
+
+
+def test_a_question_lends_its_context_to_the_next_turn_only(redactor: PresidioRedactor) -> None:
+    turns = [
+        whisper_turn(AGENT, "And the three digits on the back of the card?"),
+        whisper_turn(CUSTOMER, "One moment.", start=4.0),
+        whisper_turn(AGENT, "Sure, take your time.", start=6.0),
+        whisper_turn(CUSTOMER, "I have two four six items here.", start=9.0),
+    ]
+    assert redactor.redact_segments(turns, language="en").spans == []
+
+
 def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redactor: PresidioRedactor) -> None:
     # "four one one one, one one one one, …" as whisper-base decodes it: 21 digits, Luhn fails.
     text = "My card number is 411111111111111111111."
