@@ -117,14 +117,14 @@ def speak(synth: Voices, text: str, language: str) -> DecodedAudio:
 def caller_turns(transcriber: WhisperTranscriber, synth: Voices, item: Item) -> tuple[list[Segment], float]:
     """The caller's parts as Whisper heard them, one turn each, the agent's "Mm-hmm" between them, and the
     seconds Whisper took (the voices' time left out)."""
-    turns: list[Segment] = []
+    turns: list[Segment] = [whisper_turn(Speaker.agent, item.asked)] if item.asked else []
     seconds = 0.0
     for audio in [speak(synth, part, item.language) for part in item.parts]:
         started = time.perf_counter()
         heard = transcriber.transcribe(audio, language=item.language).segments
         seconds += time.perf_counter() - started
         words = [word for segment in heard for word in segment.words]
-        if turns:
+        if turns and turns[-1].speaker is Speaker.customer:
             turns.append(AGENT_BETWEEN)
         text = "".join(word.text for word in words).strip()
         start, end = (words[0].start, words[-1].end) if words else (0.0, 0.0)
@@ -144,6 +144,10 @@ def call_turns(
     gap = np.zeros(int(GAP_S * SR), np.int16)
     agent: list[Int16] = [gap]
     caller: list[Int16] = [gap]
+    if item.asked:  # the agent's question, in the voice that says "Mm-hmm" between the parts
+        asked = synth.speak(item.asked, (MONO_AGENT_VOICES if mono else synth.callers)[item.language])
+        agent += [asked, gap]
+        caller += [np.zeros_like(asked), gap]
     for index, part in enumerate(item.parts):
         if index:
             voice = (MONO_AGENT_VOICES if mono else synth.callers)[item.language]
@@ -164,10 +168,11 @@ def call_turns(
 
 
 def script_turns(item: Item) -> list[Segment]:
-    """The caller's parts as a perfect transcriber would write them, one word per token."""
-    turns: list[Segment] = []
+    """The caller's parts as a perfect transcriber would write them, one word per token, after the agent's
+    question if the item has one."""
+    turns: list[Segment] = [whisper_turn(Speaker.agent, item.asked)] if item.asked else []
     for part in item.parts:
-        if turns:
+        if turns and turns[-1].speaker is Speaker.customer:
             turns.append(AGENT_BETWEEN)
         turns.append(whisper_turn(Speaker.customer, part))
     return turns
@@ -188,11 +193,12 @@ def heard(item: Item, turns: list[Segment]) -> bool:
 
 
 def leaked(item: Item, redaction: Redaction) -> bool:
-    """Whether anything of the item's secret is left in the redacted turns: four of its digits in a row, or
-    one of its words."""
+    """Whether anything of the item's secret is left in the redacted turns: four of its digits in a row (all
+    of a shorter one, a security code), or one of its words."""
     digits, text = _remaining(item, redaction.segments)
     if item.secret.isdigit():
-        return any(item.secret[i : i + 4] in digits for i in range(len(item.secret) - 3))
+        width = min(4, len(item.secret))
+        return any(item.secret[i : i + width] in digits for i in range(len(item.secret) - width + 1))
     return any(secret in text for secret in item.secret.split())
 
 
@@ -233,7 +239,8 @@ class Score:
 
 def transcript_key(layout: str, item: Item) -> str:
     """Where an item's transcript is stored in a ``--transcripts`` file."""
-    return f"{layout}{item.language}: {' / '.join(item.parts)}"
+    asked = f"{item.asked} // " if item.asked else ""
+    return f"{layout}{item.language}: {asked}{' / '.join(item.parts)}"
 
 
 def compare(files: list[Path], items: list[Item], layout: str, redactor: PresidioRedactor) -> Table:

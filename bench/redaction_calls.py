@@ -2,7 +2,8 @@
 
 Each item is one caller's turns (a number split over two turns has two parts; the agent's "Mm-hmm" goes
 between them), the entity type it holds (None: no personal data), and what must not survive redaction:
-the digits of a number, or the words of a name, e-mail, address or date.
+the digits of a number, or the words of a name, e-mail, address or date. An item may start with the
+agent's question ("And the three digits on the back?"), when the caller's answer names nothing itself.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ class Item:
     parts: tuple[str, ...]
     entity: str | None
     secret: str  # the digits (numbers) or lower-case words (anything else) that must not remain
+    asked: str | None = None  # the agent's question before the caller's first part
 
 
-def _item(language: str, entity: str | None, secret: str, *parts: str) -> Item:
-    return Item(language, parts, entity, secret)
+def _item(language: str, entity: str | None, secret: str, *parts: str, asked: str | None = None) -> Item:
+    return Item(language, parts, entity, secret, asked)
 
 
 CARD, PHONE, EMAIL = "CARD_NUMBER", "PHONE_NUMBER", "EMAIL"
 NAME, ADDRESS, BIRTH = "NAME", "ADDRESS", "DATE_OF_BIRTH"
+CODE, EXPIRY = "SECURITY_CODE", "CARD_EXPIRY"
 
 ITEMS = [
     # English: the Piper voice.
@@ -281,4 +284,20 @@ ITEMS = [
     ),
     _item("fr", EMAIL, "pierre durand yahoo", "Mon courriel, c'est Pierre Durand at yahoo point fr."),
     _item("fr", None, "", "J'ai payé deux factures de quarante-cinq euros le mois dernier."),
+    # Answers to the agent's question, which name nothing themselves (a payment call's flow).
+    _item("en", CODE, "456", "Four five six.", asked="And the three digits on the back of the card?"),
+    _item("en", EXPIRY, "1226", "Twelve twenty-six.", asked="And the expiry date on the card?"),
+    _item(
+        "en",
+        BIRTH,
+        "1985",
+        "The third of March, nineteen eighty-five.",
+        asked="Can you confirm your date of birth?",
+    ),
+    _item("es", CODE, "789", "Siete ocho nueve.", asked="¿Y el código de seguridad de la tarjeta?"),
+    _item("es", EXPIRY, "1226", "Doce veintiséis.", asked="¿Y la fecha de caducidad?"),
+    _item("de", CODE, "321", "Drei zwei eins.", asked="Und die Prüfnummer auf der Rückseite der Karte?"),
+    _item("de", EXPIRY, "1226", "Zwölf sechsundzwanzig.", asked="Und das Ablaufdatum der Karte?"),
+    _item("fr", CODE, "654", "Six cinq quatre.", asked="Et le cryptogramme au dos de la carte ?"),
+    _item("fr", EXPIRY, "1226", "Douze vingt-six.", asked="Et la date d'expiration de la carte ?"),
 ]

@@ -399,6 +399,8 @@ def language_specific(language: str) -> list[EntityRecognizer]:
     expiry = [
         Pattern("month/year", r"\b(?:0?[1-9]|1[0-2])\s?[/\-]\s?(?:20)?\d{2}\b", 0.3),
         Pattern("month year, spoken", r"\b(?:0?[1-9]|1[0-2])\s(?:20)?\d{2}\b", 0.1),
+        # How Whisper writes "twelve twenty-six" after an expiry question: "1226", "12.26".
+        Pattern("month year run together", r"\b(?:0[1-9]|1[0-2])\.?(?:20)?\d{2}\b", 0.1),
         # The slash said ("doce barra veintiséis", "zwölf Schrägstrich…", "douze sur…") or "of" ("doce del…").
         Pattern(
             "month slash year, spoken",

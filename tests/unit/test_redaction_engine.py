@@ -415,6 +415,8 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
         ("en", "And the three digits on the back of the card?", "Four five six.", "SECURITY_CODE"),
         ("en", "Can you confirm your date of birth?", "The third of March, 1985.", "DATE_OF_BIRTH"),
         ("en", "And the expiry date on the card?", "Twelve twenty six.", "CARD_EXPIRY"),
+        ("en", "And the expiry date on the card?", "1226.", "CARD_EXPIRY"),  # whisper-base, Piper's voice
+        ("de", "Und das Ablaufdatum der Karte?", "12.26", "CARD_EXPIRY"),
         ("es", "¿Y el código de seguridad?", "Siete ocho nueve.", "SECURITY_CODE"),
         ("de", "Und Ihr Geburtsdatum, bitte?", "Der 3. März 1985.", "DATE_OF_BIRTH"),
         ("fr", "Et le cryptogramme au dos de la carte ?", "Trois deux un.", "SECURITY_CODE"),
