@@ -2,11 +2,13 @@
 first.
 
 A call's turns are read per speaker, in order, so a number split over two turns (the agent's "mm-hm" in
-between) is one number. Each speaker's words become two texts (``digits.normalise``): digits joined for
-cards, phones, accounts, ids and security codes, kept apart for dates, addresses, names and e-mails. Presidio
-finds the entities in each, its hits are mapped back onto the words, and the first word of each hit carries
-the placeholder (``[CARD_NUMBER]``). The replacement is done on Whisper's words rather than by Presidio's
-anonymizer, which works on the characters of the text it analysed, here the normalised one.
+between) is one number; a turn that answers the other side is read once more with the question's context
+words ("the three digits on the back?" / "Four five six."). Each speaker's words become two texts
+(``digits.normalise``): digits joined for cards, phones, accounts, ids and security codes, kept apart for
+dates, addresses, names and e-mails. Presidio finds the entities in each, its hits are mapped back onto the
+words, and the first word of each hit carries the placeholder (``[CARD_NUMBER]``). The replacement is done
+on Whisper's words rather than by Presidio's anonymizer, which works on the characters of the text it
+analysed, here the normalised one.
 """
 
 from __future__ import annotations
