@@ -11,19 +11,14 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
-    DeTaxIdRecognizer,
     EmailRecognizer,
-    EsNieRecognizer,
-    EsNifRecognizer,
     IbanRecognizer,
-    NhsRecognizer,
     PhoneRecognizer,
     SpacyRecognizer,
-    UkNinoRecognizer,
-    UsSsnRecognizer,
 )
 
 from callsense.config.redaction import EntityType
+from callsense.redaction.national_ids import national_ids
 from callsense.redaction.not_names import name_span
 from callsense.redaction.other_language_words import other_language_words
 from callsense.redaction.sentence_language import sentence_language, sentences
@@ -81,10 +76,6 @@ ASKED_WORDS = frozenset(word for words in _CONTEXT.values() for word in words) -
     "jusqu", "mail", "adresse", "llam", "llám", "appel", "erreichen", "social", "номер", "رقم", "מספר",
     "नंबर", "เบอร์", "번호", "号码", "號碼", "番号", "numara",
 }  # fmt: skip
-# What names an NHS number, and how many characters before it ("my NHS number is", "the health service
-# number I have is").
-_NHS_WORDS = re.compile(r"\b(?:nhs|health)\b", re.IGNORECASE)
-_NHS_WORDS_BEFORE = 40
 # The recognizer of what fails its type's check (Luhn, libphonenumber, an e-mail's "@") but has its
 # type's context.
 MISHEARD = "MisheardRecognizer"
@@ -161,47 +152,6 @@ class OfflineEmailRecognizer(EmailRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         top = pattern_text.rsplit(".", 1)[-1]
         return top.isalpha() and len(top) >= 2
-
-
-class NhsNumberRecognizer(NhsRecognizer):
-    """The British NHS number: ten digits, the last a check digit (mod 11). One ten-digit number in eleven
-    passes the check, a North American phone number as well: it counts only where "NHS" or "health" was
-    said just before it."""
-
-    def __init__(self, language: str, context: list[str]) -> None:
-        super().__init__(
-            context=[*context, "health"], supported_language=language, name="NhsNumberRecognizer"
-        )
-
-    def analyze(
-        self,
-        text: str,
-        entities: list[str],
-        nlp_artifacts: NlpArtifacts | None = None,
-        regex_flags: int | None = None,
-    ) -> list[RecognizerResult]:
-        found: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        return [r for r in found if _NHS_WORDS.search(text, max(r.start - _NHS_WORDS_BEFORE, 0), r.start)]
-
-
-class FrenchNirRecognizer(PatternRecognizer):
-    """The French social security number (NIR): 15 digits, the last two a key (97 - number mod 97)."""
-
-    def __init__(self, language: str) -> None:
-        pattern = Pattern(
-            "NIR", r"\b[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?\d{2}\s?\d{3}\s?\d{3}\s?\d{2}\b", 0.5
-        )
-        super().__init__(
-            supported_entity=EntityType.national_id.value,
-            patterns=[pattern],
-            context=_CONTEXT[EntityType.national_id],
-            supported_language=language,
-            name="FrenchNirRecognizer",
-        )
-
-    def validate_result(self, pattern_text: str) -> bool:
-        digits = re.sub(r"\D", "", pattern_text)
-        return 97 - int(digits[:13]) % 97 == int(digits[13:])
 
 
 class NameCueRecognizer(EntityRecognizer):
@@ -355,47 +305,6 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
 
 def language_specific(language: str) -> list[EntityRecognizer]:
     """The recognizers of one of ``LANGUAGES`` beyond the independent ones."""
-    national_context = _CONTEXT[EntityType.national_id]
-    national: dict[str, list[EntityRecognizer]] = {
-        "en": [
-            UsSsnRecognizer(supported_language=language, context=national_context),
-            UkNinoRecognizer(supported_language=language, context=national_context),
-            # Whisper writes a National Insurance number's prefix letters apart ("Q Q 12 34 56 C").
-            UkNinoRecognizer(
-                patterns=[
-                    Pattern(
-                        "NINO letters apart",
-                        r"\b[A-CEGHJ-PR-TW-Z] [A-CEGHJ-NPR-TW-Z] ?(?:[0-9]{2} ?){3}[A-D]\b",
-                        0.3,
-                    )
-                ],
-                supported_language=language,
-                context=national_context,
-                name="SpacedNinoRecognizer",
-            ),
-            NhsNumberRecognizer(language, national_context),
-        ],
-        "es": [
-            EsNifRecognizer(supported_language=language, context=national_context),
-            # A DNI read out with its letter's name, written with the letter apart ("12345678 Z").
-            EsNifRecognizer(
-                patterns=[Pattern("DNI letter apart", r"\b[0-9]{8} [A-Z]\b", 0.5)],
-                supported_language=language,
-                context=national_context,
-                name="SpacedNifRecognizer",
-            ),
-            EsNieRecognizer(supported_language=language, context=national_context),
-            # Whisper writes a NIE's letters apart from its digits ("X 1234567 L"); the check letter the same.
-            EsNieRecognizer(
-                patterns=[Pattern("NIE letters apart", r"\b[X-Z] [0-9]{7} [A-Z]\b", 0.5)],
-                supported_language=language,
-                context=national_context,
-                name="SpacedNieRecognizer",
-            ),
-        ],
-        "de": [DeTaxIdRecognizer(supported_language=language, context=national_context)],
-        "fr": [FrenchNirRecognizer(language)],
-    }
     expiry = [
         Pattern("month/year", r"\b(?:0?[1-9]|1[0-2])\s?[/\-]\s?(?:20)?\d{2}\b", 0.3),
         Pattern("month year, spoken", r"\b(?:0?[1-9]|1[0-2])\s(?:20)?\d{2}\b", 0.1),
@@ -410,7 +319,7 @@ def language_specific(language: str) -> list[EntityRecognizer]:
     ]
     security = [Pattern("3 or 4 digits", r"\b\d{3,4}\b", 0.1)]
     return [
-        *national[language],
+        *national_ids(language, _CONTEXT[EntityType.national_id]),
         _pattern(EntityType.card_expiry, language, expiry),
         _pattern(EntityType.security_code, language, security),
         _pattern(EntityType.date_of_birth, language, [Pattern(p.name, p.regex, 0.1) for p in _DATE_PATTERNS]),

@@ -1,0 +1,111 @@
+"""The national id numbers of each language with recognizers: Presidio's own (US SSN, British National
+Insurance and NHS numbers, Spanish DNI/NIF and NIE, German tax id) with their checks, the forms Whisper
+writes them in (letters apart from the digits), and the French NIR."""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import (
+    DeTaxIdRecognizer,
+    EsNieRecognizer,
+    EsNifRecognizer,
+    NhsRecognizer,
+    UkNinoRecognizer,
+    UsSsnRecognizer,
+)
+
+from callsense.config.redaction import EntityType
+
+# What names an NHS number, and how many characters before it ("my NHS number is", "the health service
+# number I have is").
+_NHS_WORDS = re.compile(r"\b(?:nhs|health)\b", re.IGNORECASE)
+_NHS_WORDS_BEFORE = 40
+
+
+class NhsNumberRecognizer(NhsRecognizer):
+    """The British NHS number: ten digits, the last a check digit (mod 11). One ten-digit number in eleven
+    passes the check, a North American phone number as well: it counts only where "NHS" or "health" was
+    said just before it."""
+
+    def __init__(self, language: str, context: list[str]) -> None:
+        super().__init__(
+            context=[*context, "health"], supported_language=language, name="NhsNumberRecognizer"
+        )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        found: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return [r for r in found if _NHS_WORDS.search(text, max(r.start - _NHS_WORDS_BEFORE, 0), r.start)]
+
+
+class FrenchNirRecognizer(PatternRecognizer):
+    """The French social security number (NIR): 15 digits, the last two a key (97 - number mod 97)."""
+
+    def __init__(self, language: str, context: list[str]) -> None:
+        pattern = Pattern(
+            "NIR", r"\b[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?\d{2}\s?\d{3}\s?\d{3}\s?\d{2}\b", 0.5
+        )
+        super().__init__(
+            supported_entity=EntityType.national_id.value,
+            patterns=[pattern],
+            context=context,
+            supported_language=language,
+            name="FrenchNirRecognizer",
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = re.sub(r"\D", "", pattern_text)
+        return 97 - int(digits[:13]) % 97 == int(digits[13:])
+
+
+def national_ids(language: str, context: list[str]) -> list[EntityRecognizer]:
+    """The national id recognizers of ``language`` (en, es, de or fr), raised by the ``context`` words."""
+    national: dict[str, list[EntityRecognizer]] = {
+        "en": [
+            UsSsnRecognizer(supported_language=language, context=context),
+            UkNinoRecognizer(supported_language=language, context=context),
+            # Whisper writes a National Insurance number's prefix letters apart ("A B 12 34 56 C").
+            UkNinoRecognizer(
+                patterns=[
+                    Pattern(
+                        "NINO letters apart",
+                        r"\b[A-CEGHJ-PR-TW-Z] [A-CEGHJ-NPR-TW-Z] ?(?:[0-9]{2} ?){3}[A-D]\b",
+                        0.3,
+                    )
+                ],
+                supported_language=language,
+                context=context,
+                name="SpacedNinoRecognizer",
+            ),
+            NhsNumberRecognizer(language, context),
+        ],
+        "es": [
+            EsNifRecognizer(supported_language=language, context=context),
+            # A DNI read out with its letter's name, written with the letter apart ("12345678 Z").
+            EsNifRecognizer(
+                patterns=[Pattern("DNI letter apart", r"\b[0-9]{8} [A-Z]\b", 0.5)],
+                supported_language=language,
+                context=context,
+                name="SpacedNifRecognizer",
+            ),
+            EsNieRecognizer(supported_language=language, context=context),
+            # Whisper writes a NIE's letters apart from its digits ("X 1234567 L"); the check letter the same.
+            EsNieRecognizer(
+                patterns=[Pattern("NIE letters apart", r"\b[X-Z] [0-9]{7} [A-Z]\b", 0.5)],
+                supported_language=language,
+                context=context,
+                name="SpacedNieRecognizer",
+            ),
+        ],
+        "de": [DeTaxIdRecognizer(supported_language=language, context=context)],
+        "fr": [FrenchNirRecognizer(language, context)],
+    }
+    return national[language]
