@@ -15,6 +15,7 @@ from presidio_analyzer.predefined_recognizers import (
     IbanRecognizer,
     PhoneRecognizer,
     SpacyRecognizer,
+    UkPostcodeRecognizer,
 )
 
 from callsense.config.redaction import EntityType
@@ -65,6 +66,7 @@ _CONTEXT: dict[EntityType, list[str]] = {
                                "dos", "verso"],
     EntityType.date_of_birth: ["born", "birth", "birthday", "dob", "nacimiento", "nací", "nacido", "nacida",
                                "geboren", "geburtsdatum", "geburtstag", "né", "née", "naissance"],
+    EntityType.address: ["postcode", "postal", "zip"],
     EntityType.national_id: ["social", "security", "ssn", "dni", "nie", "nif", "identidad", "steuer", "id",
                              "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee", "insurance",
                              "nino", "nhs"],
@@ -324,8 +326,17 @@ def language_specific(language: str) -> list[EntityRecognizer]:
         _pattern(EntityType.security_code, language, security),
         _pattern(EntityType.date_of_birth, language, [Pattern(p.name, p.regex, 0.1) for p in _DATE_PATTERNS]),
         _pattern(EntityType.address, language, [p for p in _ADDRESS_PATTERNS if p.name == language]),
+        *_postcodes(language),
         NameCueRecognizer(language),
     ]
+
+
+def _postcodes(language: str) -> list[EntityRecognizer]:
+    """A British postcode ("SW1A 1AA"), next to "postcode", "address"… or in answer to it (its pattern alone
+    scores 0.1: "M1 1AE" could be a part number)."""
+    if language != "en":
+        return []
+    return [UkPostcodeRecognizer(context=[*UkPostcodeRecognizer.CONTEXT, *_CONTEXT[EntityType.address]])]
 
 
 # Presidio's entity names for the types it recognises itself.
@@ -337,6 +348,7 @@ PRESIDIO_NAMES = {
     "US_SSN": EntityType.national_id,
     "UK_NINO": EntityType.national_id,
     "UK_NHS": EntityType.national_id,
+    "UK_POSTCODE": EntityType.address,
     "ES_NIF": EntityType.national_id,
     "ES_NIE": EntityType.national_id,
     "DE_TAX_ID": EntityType.national_id,

@@ -89,6 +89,7 @@ CASES = [
     ("en", "My National Insurance number is AB 12 34 56 C.", "NATIONAL_ID"),
     ("en", "My national insurance number is A B one two, three four, five six, C.", "NATIONAL_ID"),
     ("en", "My NHS number is nine four three, four seven six, five nine one nine.", "NATIONAL_ID"),
+    ("en", "My postcode is SW1A 1AA.", "ADDRESS"),
     ("es", "Mi DNI es 12345678Z.", "NATIONAL_ID"),
     ("es", "Mi NIE es X1234567L.", "NATIONAL_ID"),
     ("es", "Mi NIE es X 1234567 L.", "NATIONAL_ID"),  # its letters apart, as Whisper writes them
@@ -416,6 +417,7 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
         ("en", "Can you confirm your date of birth?", "The third of March, 1985.", "DATE_OF_BIRTH"),
         ("en", "And the expiry date on the card?", "Twelve twenty six.", "CARD_EXPIRY"),
         ("en", "And the expiry date on the card?", "1226.", "CARD_EXPIRY"),  # whisper-base, Piper's voice
+        ("en", "And your postcode, please?", "It's EC1A 1BB.", "ADDRESS"),
         ("de", "Und das Ablaufdatum der Karte?", "12.26", "CARD_EXPIRY"),
         ("es", "¿Y el código de seguridad?", "Siete ocho nueve.", "SECURITY_CODE"),
         ("de", "Und Ihr Geburtsdatum, bitte?", "Der 3. März 1985.", "DATE_OF_BIRTH"),
