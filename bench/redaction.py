@@ -144,14 +144,14 @@ def call_turns(
     gap = np.zeros(int(GAP_S * SR), np.int16)
     agent: list[Int16] = [gap]
     caller: list[Int16] = [gap]
-    if item.asked:  # the agent's question, in the voice that says "Mm-hmm" between the parts
-        asked = synth.speak(item.asked, (MONO_AGENT_VOICES if mono else synth.callers)[item.language])
+    agent_voice = (MONO_AGENT_VOICES if mono else synth.callers)[item.language]
+    if item.asked:
+        asked = synth.speak(item.asked, agent_voice)
         agent += [asked, gap]
         caller += [np.zeros_like(asked), gap]
     for index, part in enumerate(item.parts):
         if index:
-            voice = (MONO_AGENT_VOICES if mono else synth.callers)[item.language]
-            between = synth.speak(AGENT_BETWEEN.text, voice)
+            between = synth.speak(AGENT_BETWEEN.text, agent_voice)
             agent += [between, gap]
             caller += [np.zeros_like(between), gap]
         said = synth.speak(part, synth.callers[item.language])

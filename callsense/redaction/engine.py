@@ -176,18 +176,19 @@ class PresidioRedactor:
         """The hits in each of a speaker's turns that answers the other side: the context words of the turn
         just before ("And the three digits on the back?") count for the answer's values ("Four five six."),
         which carry none of their own."""
-        firsts: dict[int, int] = {}  # segment number -> index of its first word among the speaker's
+        # Each turn's words are contiguous among the speaker's: segment number -> its first and end index.
+        bounds: dict[int, list[int]] = {}
         for index, word in enumerate(words):
-            firsts.setdefault(word.segment, index)
+            bounds.setdefault(word.segment, [index, index])[1] = index + 1
         hits: list[_Hit] = []
-        for number, first in firsts.items():
+        for number, (first, end) in bounds.items():
             if number == 0 or segments[number - 1].speaker == segments[number].speaker:
                 continue
             said = [core(text) for text in word_texts(segments[number - 1])]
             asked = [word for word in said if any(context in word for context in ASKED_WORDS)]
             if not asked:
                 continue
-            turn = [word.text for word in words if word.segment == number]
+            turn = [word.text for word in words[first:end]]
             for hit in self._hits(turn, {len(turn) - 1}, language, asked=asked):
                 hits.append(replace(hit, first=hit.first + first, last=hit.last + first))
         return hits

@@ -5,6 +5,7 @@ writes them in (letters apart from the digits), and the French NIR."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -68,44 +69,40 @@ class FrenchNirRecognizer(PatternRecognizer):
 
 def national_ids(language: str, context: list[str]) -> list[EntityRecognizer]:
     """The national id recognizers of ``language`` (en, es, de or fr), raised by the ``context`` words."""
-    national: dict[str, list[EntityRecognizer]] = {
-        "en": [
+
+    def apart(
+        recognizer: Callable[..., EntityRecognizer], name: str, regex: str, score: float
+    ) -> EntityRecognizer:
+        """``recognizer``, its check kept, on the form Whisper writes: letters apart from the digits."""
+        return recognizer(
+            patterns=[Pattern(f"{name} letters apart", regex, score)],
+            supported_language=language,
+            context=context,
+            name=f"Spaced{name.title()}Recognizer",
+        )
+
+    if language == "en":
+        return [
             UsSsnRecognizer(supported_language=language, context=context),
             UkNinoRecognizer(supported_language=language, context=context),
-            # Whisper writes a National Insurance number's prefix letters apart ("A B 12 34 56 C").
-            UkNinoRecognizer(
-                patterns=[
-                    Pattern(
-                        "NINO letters apart",
-                        r"\b[A-CEGHJ-PR-TW-Z] [A-CEGHJ-NPR-TW-Z] ?(?:[0-9]{2} ?){3}[A-D]\b",
-                        0.3,
-                    )
-                ],
-                supported_language=language,
-                context=context,
-                name="SpacedNinoRecognizer",
+            # A National Insurance number's prefix letters apart ("A B 12 34 56 C"): only next to its words.
+            apart(
+                UkNinoRecognizer,
+                "NINO",
+                r"\b[A-CEGHJ-PR-TW-Z] [A-CEGHJ-NPR-TW-Z] ?(?:[0-9]{2} ?){3}[A-D]\b",
+                0.3,
             ),
             NhsNumberRecognizer(language, context),
-        ],
-        "es": [
+        ]
+    if language == "es":
+        return [
             EsNifRecognizer(supported_language=language, context=context),
             # A DNI read out with its letter's name, written with the letter apart ("12345678 Z").
-            EsNifRecognizer(
-                patterns=[Pattern("DNI letter apart", r"\b[0-9]{8} [A-Z]\b", 0.5)],
-                supported_language=language,
-                context=context,
-                name="SpacedNifRecognizer",
-            ),
+            apart(EsNifRecognizer, "NIF", r"\b[0-9]{8} [A-Z]\b", 0.5),
             EsNieRecognizer(supported_language=language, context=context),
-            # Whisper writes a NIE's letters apart from its digits ("X 1234567 L"); the check letter the same.
-            EsNieRecognizer(
-                patterns=[Pattern("NIE letters apart", r"\b[X-Z] [0-9]{7} [A-Z]\b", 0.5)],
-                supported_language=language,
-                context=context,
-                name="SpacedNieRecognizer",
-            ),
-        ],
-        "de": [DeTaxIdRecognizer(supported_language=language, context=context)],
-        "fr": [FrenchNirRecognizer(language, context)],
-    }
-    return national[language]
+            # A NIE's letters apart from its digits ("X 1234567 L"), as Whisper writes them.
+            apart(EsNieRecognizer, "NIE", r"\b[X-Z] [0-9]{7} [A-Z]\b", 0.5),
+        ]
+    if language == "de":
+        return [DeTaxIdRecognizer(supported_language=language, context=context)]
+    return [FrenchNirRecognizer(language, context)]

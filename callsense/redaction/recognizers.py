@@ -71,18 +71,18 @@ _CONTEXT: dict[EntityType, list[str]] = {
                              "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee", "insurance",
                              "nino", "nhs"],
 }  # fmt: skip
-# The context words a question lends to the answer after it (``engine``): those that name what is asked
-# for, not the ones said in any sentence ("I'd like my money back", "a number", "call", "valid until").
-ASKED_WORDS = frozenset(word for words in _CONTEXT.values() for word in words) - {
-    "back", "number", "número", "nummer", "numéro", "call", "id", "dos", "verso", "valid", "until", "läuft",
-    "jusqu", "mail", "adresse", "llam", "llám", "appel", "erreichen", "social", "номер", "رقم", "מספר",
-    "नंबर", "เบอร์", "번호", "号码", "號碼", "番号", "numara",
-}  # fmt: skip
 # The recognizer of what fails its type's check (Luhn, libphonenumber, an e-mail's "@") but has its
 # type's context.
 MISHEARD = "MisheardRecognizer"
 # Every context word: the NLP engine must not drop one as a stop word ("call", "back", "until" are spaCy's).
 CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
+# The context words a question lends to the answer after it (``engine``): those that name what is asked
+# for, not the ones said in any sentence ("I'd like my money back", "a number", "call", "valid until").
+ASKED_WORDS = CONTEXT_WORDS - {
+    "back", "number", "número", "nummer", "numéro", "call", "id", "dos", "verso", "valid", "until", "läuft",
+    "jusqu", "mail", "adresse", "llam", "llám", "appel", "erreichen", "social", "номер", "رقم", "מספר",
+    "नंबर", "เบอร์", "번호", "号码", "號碼", "番号", "numara",
+}  # fmt: skip
 # One word ending in a top-level domain: an address whose "@" Whisper lost (MisheardEmailRecognizer).
 _ADDRESS_WITHOUT_AT = r"(?<![\w.\-])\w[\w.\-]*\.[a-z]{2,6}\b"
 _ADDRESS_MIN_LETTERS = 8  # before the top-level domain: "web.de" or "e-mail.de" alone is no address
