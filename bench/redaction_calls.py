@@ -300,4 +300,18 @@ ITEMS = [
     _item("de", EXPIRY, "1226", "Zwölf sechsundzwanzig.", asked="Und das Ablaufdatum der Karte?"),
     _item("fr", CODE, "654", "Six cinq quatre.", asked="Et le cryptogramme au dos de la carte ?"),
     _item("fr", EXPIRY, "1226", "Douze vingt-six.", asked="Et la date d'expiration de la carte ?"),
+    # Postal codes, said by the caller or given in answer.
+    _item("en", ADDRESS, "94103", "My zip code is nine four one oh three."),
+    _item("es", ADDRESS, "28013", "Mi código postal es veintiocho cero trece."),
+    _item("de", ADDRESS, "10115", "Meine Postleitzahl ist eins null eins eins fünf."),
+    _item("fr", ADDRESS, "75001", "Mon code postal est soixante-quinze zéro zéro un."),
+    _item("es", ADDRESS, "08001", "Cero ocho cero cero uno.", asked="¿Y su código postal?"),
+    _item("fr", ADDRESS, "69002", "Six neuf zéro zéro deux.", asked="Et votre code postal ?"),
+    # The answer after a pause: the caller's first turn holds no value, the agent's "Mm-hmm" between.
+    _item(
+        "en", CODE, "852", "One moment, let me find it.", "Eight five two.", asked="And the security code?"
+    ),
+    _item(
+        "de", ADDRESS, "80331", "Moment, bitte.", "Acht null drei drei eins.", asked="Und Ihre Postleitzahl?"
+    ),
 ]

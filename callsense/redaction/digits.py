@@ -125,6 +125,13 @@ class Normalised:
         return min(piece.first for piece in hit), max(piece.last for piece in hit)
 
 
+def number_language(language: str | None) -> str:
+    """The language whose number words ``language``'s words are read with: its own where text2num knows it,
+    English's elsewhere."""
+    code = (language or "en").split("-")[0].lower()
+    return code if code in TEXT2NUM_LANGUAGES else "en"
+
+
 @lru_cache(maxsize=4096)
 def _converts(word: str, language: str) -> bool:
     if language not in TEXT2NUM_LANGUAGES or not word.replace("-", "").isalpha():

@@ -31,8 +31,9 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction, ner
-from callsense.redaction.digits import TEXT2NUM_LANGUAGES, Normalised, normalise
+from callsense.redaction.digits import Normalised, normalise, number_language
 from callsense.redaction.nlp import TokenizerNlpEngine
+from callsense.redaction.postal_codes import POSTAL_CODE
 from callsense.redaction.recognizers import (
     ASKED_WORDS,
     BOTH_VIEWS,
@@ -54,6 +55,9 @@ from callsense.redaction.words import core
 _OTHER = "xx"  # spaCy's multi-language tokenizer, for a language without recognizers
 _KNOWN = {entity.value for entity in EntityType}
 _FRAGMENT_GAP_WORDS = 4
+# How many turns back an answer's question may be, and how many words a turn between them may have.
+_ANSWER_REACH = 5
+_HOLDING_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -109,19 +113,18 @@ class PresidioRedactor:
         """The hits among one speaker's ``words``; ``asked``: context words said just before them by the
         other side, which count as if said beside every value."""
         analysis = _analysis_language(language)
-        spoken = (language or "en").split("-")[0].lower()
-        spoken = spoken if spoken in TEXT2NUM_LANGUAGES else "en"
+        spoken = number_language(language)
         wanted = set(self.checked(language))
         hits: list[_Hit] = []
         for joined in (True, False):
             view = normalise(words, language=spoken, turn_ends=turn_ends, joined=joined)
             if not view.text:
                 continue
-            entities = [e for e in wanted if _in_view(e, joined)]
             # Only names this language has a recognizer for: Presidio warns on each other one (and is to
             # refuse them), and an empty list would make it look for every entity it knows.
             supported = _supported_entities(self._engine(), analysis)
-            requested = [e for e in [*entities, *_presidio_names(entities)] if e in supported]
+            names = [*wanted, *_presidio_names(wanted)]
+            requested = [e for e in names if e in supported and _in_view(e, joined)]
             if not requested:
                 continue
             for result in self._engine().analyze(
@@ -173,19 +176,16 @@ class PresidioRedactor:
     def _answer_hits(
         self, segments: list[Segment], words: list[_SpeakerWord], language: str | None
     ) -> list[_Hit]:
-        """The hits in each of a speaker's turns that answers the other side: the context words of the turn
-        just before ("And the three digits on the back?") count for the answer's values ("Four five six."),
-        which carry none of their own."""
+        """The hits in each of a speaker's turns that answers the other side: the context words of the
+        question before it ("And the three digits on the back?") count for the answer's values ("Four five
+        six."), which carry none of their own."""
         # Each turn's words are contiguous among the speaker's: segment number -> its first and end index.
         bounds: dict[int, list[int]] = {}
         for index, word in enumerate(words):
             bounds.setdefault(word.segment, [index, index])[1] = index + 1
         hits: list[_Hit] = []
         for number, (first, end) in bounds.items():
-            if number == 0 or segments[number - 1].speaker == segments[number].speaker:
-                continue
-            said = [core(text) for text in word_texts(segments[number - 1])]
-            asked = [word for word in said if any(context in word for context in ASKED_WORDS)]
+            asked = _asked(segments, number, number_language(language))
             if not asked:
                 continue
             turn = [word.text for word in words[first:end]]
@@ -202,12 +202,35 @@ class PresidioRedactor:
         return redacted + text[len(text.rstrip()) :]
 
 
+def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
+    """The context words of the other side's question that turn ``number`` answers: the turn just before it,
+    or one up to ``_ANSWER_REACH`` turns back across the answerer's holding turns without a number ("One
+    moment.") and the asker's short replies without a question ("Sure, take your time.")."""
+    answerer = segments[number].speaker
+    for before in segments[max(0, number - _ANSWER_REACH) : number][::-1]:
+        said = word_texts(before)
+        if before.speaker == answerer:
+            holding = normalise(said, language=spoken, turn_ends={len(said) - 1}, joined=True).text
+            if len(said) > _HOLDING_WORDS or any(character.isdigit() for character in holding):
+                return []  # an answer of its own: a question before it was answered there
+            continue
+        asked = [word for word in map(core, said) if any(context in word for context in ASKED_WORDS)]
+        if asked or len(said) > _HOLDING_WORDS or "?" in before.text:
+            return asked
+    return []
+
+
 def _analysis_language(language: str | None) -> str:
     code = (language or "").split("-")[0].lower()
     return code if code in LANGUAGES else _OTHER
 
 
-def _in_view(entity: str, joined: bool) -> bool:
+def _in_view(name: str, joined: bool) -> bool:
+    """Whether ``name`` (an entity type, a custom pattern's or Presidio's name) is looked for in the view
+    with digits joined or in the one with numbers kept apart."""
+    if name == POSTAL_CODE:
+        return joined
+    entity = PRESIDIO_NAMES.get(name, name)
     if entity not in _KNOWN or EntityType(entity) in BOTH_VIEWS:
         return True
     return (EntityType(entity) in JOINED_VIEW) == joined
@@ -218,7 +241,7 @@ def _supported_entities(analyzer: AnalyzerEngine, language: str) -> frozenset[st
     return frozenset(analyzer.get_supported_entities(language))
 
 
-def _presidio_names(entities: list[str]) -> list[str]:
+def _presidio_names(entities: set[str]) -> list[str]:
     return [name for name, entity in PRESIDIO_NAMES.items() if entity.value in entities]
 
 

@@ -15,14 +15,15 @@ from presidio_analyzer.predefined_recognizers import (
     IbanRecognizer,
     PhoneRecognizer,
     SpacyRecognizer,
-    UkPostcodeRecognizer,
 )
 
 from callsense.config.redaction import EntityType
 from callsense.redaction.national_ids import national_ids
 from callsense.redaction.not_names import name_span
 from callsense.redaction.other_language_words import other_language_words
+from callsense.redaction.postal_codes import ADDRESS_WORDS, AFTER_A_STREET, POSTAL_CODE, postal_codes
 from callsense.redaction.sentence_language import sentence_language, sentences
+from callsense.redaction.words import SPELLED_LETTERS
 
 LANGUAGES = ("en", "es", "de", "fr")
 # Entity types found in the digits-joined view; the others read the view with numbers kept apart.
@@ -66,7 +67,9 @@ _CONTEXT: dict[EntityType, list[str]] = {
                                "dos", "verso"],
     EntityType.date_of_birth: ["born", "birth", "birthday", "dob", "nacimiento", "nací", "nacido", "nacida",
                                "geboren", "geburtsdatum", "geburtstag", "né", "née", "naissance"],
-    EntityType.address: ["postcode", "postal", "zip"],
+    EntityType.address: ADDRESS_WORDS,
+    # A name spelled out: "Can you spell your surname?", "deletree su apellido", "buchstabieren", "épeler".
+    EntityType.name: ["spell", "name", "apellido", "nombre", "deletr", "buchstabier", "nom", "épel"],
     EntityType.national_id: ["social", "security", "ssn", "dni", "nie", "nif", "identidad", "steuer", "id",
                              "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee", "insurance",
                              "nino", "nhs"],
@@ -112,11 +115,11 @@ _ADDRESS_PATTERNS = [
     Pattern("en", r"(?i)\b\d{1,5}\s(?:[A-Z][\w'-]*\s){1,3}(?:street|st|road|rd|avenue|ave|lane|drive|way|"
             r"boulevard|court|place|close|crescent|terrace)\b", 0.6),
     Pattern("es", r"(?i)\b(?:calle|avenida|avda|plaza|paseo|camino|carretera)\s(?:de\s(?:la\s|los\s)?)?"
-            r"(?:[\w'-]+\s){1,3}(?:n[úu]mero\s)?\d{1,4}\b", 0.6),
-    Pattern("de", r"(?i)\b[\w-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s\d{1,4}\s?[a-z]?\b",
-            0.6),
+            rf"(?:[\w'-]+\s){{1,3}}(?:n[úu]mero\s)?\d{{1,4}}\b{AFTER_A_STREET}", 0.6),
+    Pattern("de", r"(?i)\b[\w-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s\d{1,4}"
+            r"(?:\s?[a-z])?\b" + AFTER_A_STREET, 0.6),
     Pattern("fr", r"(?i)\b\d{1,4},?\s(?:bis\s|ter\s)?(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|"
-            r"quai|route)\s(?:de\s|du\s|des\s|de la\s)?(?:[\w'-]+\s?){1,3}", 0.6),
+            r"quai|route)\s(?:de la\s|des\s|du\s|de\s)?(?:[\w'-]+\s?){1,3}" + AFTER_A_STREET, 0.6),
 ]  # fmt: skip
 # A title is a cue too, in the languages without an NER model above all ("Danke, Herr Böhm", "Gracias, señor
 # Núñez"), and in a turn of one of them read as English or French (``PersonRecognizer``). Not "Miss" ("I miss
@@ -326,17 +329,10 @@ def language_specific(language: str) -> list[EntityRecognizer]:
         _pattern(EntityType.security_code, language, security),
         _pattern(EntityType.date_of_birth, language, [Pattern(p.name, p.regex, 0.1) for p in _DATE_PATTERNS]),
         _pattern(EntityType.address, language, [p for p in _ADDRESS_PATTERNS if p.name == language]),
-        *_postcodes(language),
+        *postal_codes(language),
         NameCueRecognizer(language),
+        _pattern(EntityType.name, language, [Pattern("spelled out", SPELLED_LETTERS, 0.1)]),
     ]
-
-
-def _postcodes(language: str) -> list[EntityRecognizer]:
-    """A British postcode ("SW1A 1AA"), next to "postcode", "address"… or in answer to it (its pattern alone
-    scores 0.1: "M1 1AE" could be a part number)."""
-    if language != "en":
-        return []
-    return [UkPostcodeRecognizer(context=[*UkPostcodeRecognizer.CONTEXT, *_CONTEXT[EntityType.address]])]
 
 
 # Presidio's entity names for the types it recognises itself.
@@ -349,6 +345,7 @@ PRESIDIO_NAMES = {
     "UK_NINO": EntityType.national_id,
     "UK_NHS": EntityType.national_id,
     "UK_POSTCODE": EntityType.address,
+    POSTAL_CODE: EntityType.address,
     "ES_NIF": EntityType.national_id,
     "ES_NIE": EntityType.national_id,
     "DE_TAX_ID": EntityType.national_id,

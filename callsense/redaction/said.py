@@ -32,8 +32,8 @@ from spacy.lang.fr.stop_words import STOP_WORDS as FRENCH
 from callsense.calls.schemas import Segment
 from callsense.config.redaction import EntityType
 from callsense.redaction import RedactedSpan
-from callsense.redaction.digits import TEXT2NUM_LANGUAGES, normalise
-from callsense.redaction.words import EDGE_PUNCTUATION
+from callsense.redaction.digits import normalise, number_language
+from callsense.redaction.words import EDGE_PUNCTUATION, SPELLED_LETTERS
 
 _PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9_]*)\]")
 # Fewer digits than this recur too often by chance (an amount, a year, a house number) to be taken out
@@ -52,6 +52,9 @@ _COMMON_WORDS = frozenset(
     ENGLISH | SPANISH | GERMAN | FRENCH | _TITLES | {"monsieur", "madame", "mademoiselle"}
 )
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")  # "Böhm", "O'Brien", "Marie-Claire"
+# A name is taken out wherever it is spelled out ("Smith … S-M-I-T-H", and "S M I T H … Smith") when it has
+# this many letters: fewer are spelled by chance ("I, T, …").
+_MIN_SPELLED = 3
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,7 @@ def word_texts(segment: Segment) -> list[str]:
 
 
 def _patterns(spans: list[_Span], language: str | None) -> list[SaidValue]:
-    spoken = (language or "en").split("-")[0].lower()
-    spoken = spoken if spoken in TEXT2NUM_LANGUAGES else "en"
+    spoken = number_language(language)
     found: dict[tuple[str, str], SaidValue] = {}
     for span in spans:
         for value in _values(span, spoken):
@@ -165,11 +167,28 @@ def _values(span: _Span, language: str) -> list[SaidValue]:
     if name:  # in its own case ("Rose Miller" leaves "rose" alone), and any two or more of its words in a row
         runs = [words[i:j] for i in range(len(words)) for j in range(i + 2, len(words) + 1)]
         values += [SaidValue(span.entity, _phrase(run, re.NOFLAG)) for run in runs]
-        for word in words:
+        for word in _name_words(words):
             common = word.lower() in _COMMON_WORDS
             if len(word) > 1 and word[0].isupper() and _NAME_WORD.fullmatch(word) and not common:
                 values.append(SaidValue(span.entity, _phrase([word], re.NOFLAG)))
+                letters = [character for character in word if character.isalpha()]
+                if len(letters) >= _MIN_SPELLED:
+                    values.append(SaidValue(span.entity, _spelled(letters)))
     return values
+
+
+def _name_words(words: list[str]) -> list[str]:
+    """A name's words, and the word a name spelled out letter by letter spells ("S-M-I-T-H": "Smith")."""
+    said = " ".join(words)
+    if re.fullmatch(SPELLED_LETTERS, said):
+        return [*words, "".join(character for character in said if character.isalpha()).capitalize()]
+    return words
+
+
+def _spelled(letters: list[str]) -> re.Pattern[str]:
+    """A name's letters said one by one, in any case, with spaces, dots, commas or hyphens between them."""
+    joined = r"[\s.,\-]+".join(re.escape(letter) for letter in letters)
+    return re.compile(rf"(?<![^\W\d_]){joined}(?![^\W\d_])", re.IGNORECASE)
 
 
 def _phrase(words: list[str], flags: re.RegexFlag) -> re.Pattern[str]:

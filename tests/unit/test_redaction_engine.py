@@ -90,6 +90,10 @@ CASES = [
     ("en", "My national insurance number is A B one two, three four, five six, C.", "NATIONAL_ID"),
     ("en", "My NHS number is nine four three, four seven six, five nine one nine.", "NATIONAL_ID"),
     ("en", "My postcode is SW1A 1AA.", "ADDRESS"),
+    ("en", "My zip code is nine four one oh three.", "ADDRESS"),
+    ("es", "Mi código postal es veintiocho cero trece.", "ADDRESS"),
+    ("de", "Meine Postleitzahl ist eins null eins eins fünf.", "ADDRESS"),
+    ("fr", "Mon code postal est soixante-quinze zéro zéro un.", "ADDRESS"),
     ("es", "Mi DNI es 12345678Z.", "NATIONAL_ID"),
     ("es", "Mi NIE es X1234567L.", "NATIONAL_ID"),
     ("es", "Mi NIE es X 1234567 L.", "NATIONAL_ID"),  # its letters apart, as Whisper writes them
@@ -186,6 +190,88 @@ def test_each_entity_type_is_found_on_its_words(
     assert redacted.words[span.first_word].text == f" [{entity}]"
     assert all(word.text == "" for word in redacted.words[span.first_word + 1 : span.last_word + 1])
     assert len(redacted.words) == len(turn.words)
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "redacted"),
+    [
+        (
+            "en",
+            [(CUSTOMER, "My name is John Smith, that's S-M-I-T-H.")],
+            ["My name is [NAME], that's [NAME]."],
+        ),
+        (
+            "en",
+            [
+                (CUSTOMER, "My name is John Smith."),
+                (AGENT, "Could you spell the surname?"),
+                (CUSTOMER, "S M I T H."),
+            ],
+            ["My name is [NAME].", "Could you spell the surname?", "[NAME]."],
+        ),
+        (
+            "en",
+            [
+                (AGENT, "Could you spell your last name for me?"),
+                (CUSTOMER, "Sure, it's K-O-W-A-L-S-K-I."),
+                (AGENT, "Thank you, Mr Kowalski."),
+            ],
+            ["Could you spell your last name for me?", "Sure, it's [NAME].", "Thank you, Mr [NAME]."],
+        ),
+        (
+            "es",
+            [(AGENT, "¿Me deletrea su apellido?"), (CUSTOMER, "G-A-R-C-I-A.")],
+            ["¿Me deletrea su apellido?", "[NAME]."],
+        ),
+        ("de", [(CUSTOMER, "Ich heiße Anna Müller, M-Ü-L-L-E-R.")], ["Ich heiße [NAME], [NAME]."]),
+        (
+            "fr",
+            [(AGENT, "Vous pouvez épeler votre nom ?"), (CUSTOMER, "D-U-P-O-N-T.")],
+            ["Vous pouvez épeler votre nom ?", "[NAME]."],
+        ),
+        # letters with no name asked for or said: a reference, a keyword
+        ("en", [(CUSTOMER, "The order says A-B-C-1-2-3.")], ["The order says A-B-C-1-2-3."]),
+        ("en", [(CUSTOMER, "Text S T O P to end the messages.")], ["Text S T O P to end the messages."]),
+    ],
+)
+def test_a_name_spelled_out_is_redacted_and_wherever_it_recurs(
+    redactor: PresidioRedactor, language: str, said: list[tuple[Speaker, str]], redacted: list[str]
+) -> None:
+    turns = [whisper_turn(speaker, text, start=4.0 * i) for i, (speaker, text) in enumerate(said)]
+    redaction = redactor.redact_segments(turns, language=language)
+    assert [segment.text for segment in redaction.segments] == redacted
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "redacted"),
+    [
+        ("de", "Ich wohne in 10115 Berlin.", "Ich wohne in [ADDRESS]."),
+        ("de", "Hauptstraße 5, 10115 Berlin.", "[ADDRESS]."),
+        ("es", "Vivo en la calle Mayor 5, 28013 Madrid.", "Vivo en la [ADDRESS]."),
+        ("fr", "J'habite au 12 rue de la Paix 75002 Paris, merci.", "J'habite au [ADDRESS], merci."),
+        ("fr", "Mon code postal, c'est 75001 Paris.", "Mon code postal, c'est [ADDRESS]."),
+    ],
+)
+def test_a_postal_code_is_redacted_with_the_town_after_it(
+    redactor: PresidioRedactor, language: str, said: str, redacted: str
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language=language)
+    assert redaction.segments[0].text == redacted
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Your order 12345 ships tomorrow."),
+        ("es", "El pedido 28013 llega mañana a Madrid."),
+        ("de", "Ich habe 10000 Kunden und 12345 Punkte."),
+        ("fr", "Le colis 75002 est parti."),
+    ],
+)
+def test_five_digits_without_an_address_word_are_no_postal_code(
+    redactor: PresidioRedactor, language: str, said: str
+) -> None:
+    assert redactor.redact_segments([whisper_turn(CUSTOMER, said)], language=language).spans == []
 
 
 @pytest.mark.parametrize(
@@ -418,6 +504,8 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
         ("en", "And the expiry date on the card?", "Twelve twenty six.", "CARD_EXPIRY"),
         ("en", "And the expiry date on the card?", "1226.", "CARD_EXPIRY"),  # whisper-base, Piper's voice
         ("en", "And your postcode, please?", "It's EC1A 1BB.", "ADDRESS"),
+        ("es", "¿Y su código postal?", "Veintiocho cero trece.", "ADDRESS"),
+        ("de", "Und Ihre Postleitzahl?", "Eins null eins eins fünf.", "ADDRESS"),
         ("de", "Und das Ablaufdatum der Karte?", "12.26", "CARD_EXPIRY"),
         ("es", "¿Y el código de seguridad?", "Siete ocho nueve.", "SECURITY_CODE"),
         ("de", "Und Ihr Geburtsdatum, bitte?", "Der 3. März 1985.", "DATE_OF_BIRTH"),
@@ -450,14 +538,44 @@ def test_a_word_said_in_any_sentence_lends_the_answer_nothing(
     assert redactor.redact_segments(turns, language="en").spans == []
 
 
-def test_a_question_lends_its_context_to_the_next_turn_only(redactor: PresidioRedactor) -> None:
+def test_an_answer_after_a_pause_still_takes_the_context_of_the_question(redactor: PresidioRedactor) -> None:
     turns = [
         whisper_turn(AGENT, "And the three digits on the back of the card?"),
-        whisper_turn(CUSTOMER, "One moment.", start=4.0),
+        whisper_turn(CUSTOMER, "One moment, let me find it.", start=4.0),
         whisper_turn(AGENT, "Sure, take your time.", start=6.0),
-        whisper_turn(CUSTOMER, "I have two four six items here.", start=9.0),
+        whisper_turn(CUSTOMER, "Okay.", start=9.0),
+        whisper_turn(CUSTOMER, "Four five six.", start=10.0),
     ]
-    assert redactor.redact_segments(turns, language="en").spans == []
+    redaction = redactor.redact_segments(turns, language="en")
+    assert [(span.segment, span.entity) for span in redaction.spans] == [(4, "SECURITY_CODE")]
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        # the agent moved on to something else
+        [(AGENT, "Actually, let us first check the delivery address we have on file.")],
+        [(AGENT, "Is there anything else?")],
+        # the question was answered already
+        [(CUSTOMER, "Four five six."), (AGENT, "Thank you.")],
+        # too long ago
+        [
+            (CUSTOMER, "One moment."),
+            (AGENT, "Sure."),
+            (CUSTOMER, "Hm."),
+            (AGENT, "Okay."),
+            (CUSTOMER, "Right."),
+        ],
+    ],
+)
+def test_a_question_lends_its_context_to_its_answer_only(
+    redactor: PresidioRedactor, between: list[tuple[Speaker, str]]
+) -> None:
+    said = [(AGENT, "And the three digits on the back of the card?"), *between]
+    said.append((CUSTOMER, "I have two four six items here."))
+    turns = [whisper_turn(speaker, text, start=3.0 * i) for i, (speaker, text) in enumerate(said)]
+    redaction = redactor.redact_segments(turns, language="en")
+    assert len(turns) - 1 not in [span.segment for span in redaction.spans], redaction.segments[-1].text
 
 
 def test_a_card_whisper_misheard_is_still_redacted_next_to_the_word_card(redactor: PresidioRedactor) -> None:

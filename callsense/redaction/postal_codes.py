@@ -1,0 +1,47 @@
+"""Postal codes: a British postcode (Presidio's pattern), and the five digits of an American ZIP code or a
+Spanish, German or French postal code with the town after it ("10115 Berlin", "75001 Paris"). Each counts
+only next to "postcode", "zip", "código postal", "Postleitzahl", "code postal", an address word, or in answer
+to a question naming one: five digits alone could be an order, an amount, a part."""
+
+from __future__ import annotations
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
+from presidio_analyzer.predefined_recognizers import UkPostcodeRecognizer
+
+# Presidio's name for the five-digit codes, read in the digits-joined view (``engine``): a code read out digit
+# by digit ("eins null eins eins fünf", "veintiocho cero trece") is five digits only there.
+POSTAL_CODE = "POSTAL_CODE"
+# Matched inside words, as every context word: "postal" in "código postal", "wohn" in "wohne", "Wohnort".
+ADDRESS_WORDS = ["postcode", "postal", "zip", "postleitzahl", "plz", "address", "dirección", "domicilio",
+                 "anschrift", "adresse", "wohn", "vivo", "habite"]  # fmt: skip
+# The codes' ranges: Spain's 01-52 provinces, France's 01-98 departments (Corsica's 20, overseas 97-98).
+_DIGITS = {
+    "en": r"\d{5}",
+    "es": r"(?:0[1-9]|[1-4]\d|5[0-2])\d{3}",
+    "de": r"(?:0[1-9]|[1-9]\d)\d{3}",
+    "fr": r"(?:0[1-9]|[1-8]\d|9[0-8])\d{3}",
+}
+# The town after the code, one or two capitalised words ("Frankfurt Main", "Saint-Denis"); an American state
+# and town come before the ZIP code.
+_TOWN = r"(?-i:(?:\s[A-ZÀ-Ý][\w'-]+){1,2})"  # Presidio matches ignoring case
+# What may follow a Spanish, German or French street and number: ", 10115 Berlin".
+AFTER_A_STREET = rf"(?:,?\s\d{{5}}{_TOWN}?)?"
+
+
+def postal_codes(language: str) -> list[EntityRecognizer]:
+    """The postal code recognizers of one of the languages with recognizers."""
+    town = "" if language == "en" else f"(?:{_TOWN})?"
+    five_digits = PatternRecognizer(
+        supported_entity=POSTAL_CODE,
+        # Scored 0.1: redacted only with a context word (0.45).
+        patterns=[
+            Pattern("five-digit postal code", rf"(?<![\d.,])\b{_DIGITS[language]}\b(?![.,]\d){town}", 0.1)
+        ],
+        context=ADDRESS_WORDS,
+        supported_language=language,
+        name="PostalCodeRecognizer",
+    )
+    if language != "en":
+        return [five_digits]
+    # Its pattern alone scores 0.1 too: "M1 1AE" could be a part number.
+    return [five_digits, UkPostcodeRecognizer(context=[*UkPostcodeRecognizer.CONTEXT, *ADDRESS_WORDS])]
