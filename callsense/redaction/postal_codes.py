@@ -11,8 +11,9 @@ from presidio_analyzer.predefined_recognizers import UkPostcodeRecognizer
 # Presidio's name for the five-digit codes, read in the digits-joined view (``engine``): a code read out digit
 # by digit ("eins null eins eins fünf", "veintiocho cero trece") is five digits only there.
 POSTAL_CODE = "POSTAL_CODE"
-# Matched inside words, as every context word: "postal" in "código postal", "wohn" in "wohne", "Wohnort".
-ADDRESS_WORDS = ["postcode", "postal", "zip", "postleitzahl", "plz", "address", "dirección", "domicilio",
+# Matched inside words, as every context word: "postal" in "código postal", "wohn" in "wohne", "Wohnort",
+# "postleit" in "Postleitzahl" and in the "Postleitsaal" Whisper writes for it.
+ADDRESS_WORDS = ["postcode", "postal", "zip", "postleit", "plz", "address", "dirección", "domicilio",
                  "anschrift", "adresse", "wohn", "vivo", "habite"]  # fmt: skip
 # The codes' ranges: Spain's 01-52 provinces, France's 01-98 departments (Corsica's 20, overseas 97-98).
 _DIGITS = {

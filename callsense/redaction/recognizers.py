@@ -135,8 +135,11 @@ _TITLES = "|".join(
 # not a country code or a code with digits ("c'est FR15 2004…" of an IBAN read out is no "c'est Marie").
 _NAME_WORD = r"(?-i:[A-ZÀ-Ý](?:[a-zß-ÿ]|'[A-ZÀ-Ýa-zß-ÿ])(?:[^\W\d_]|['-])*)"
 _NAME_CUES = re.compile(
-    r"(?i)\b(?:my name is|name's|this is|i am|i'm|me llamo|mi nombre es|soy|ich heiße|ich heisse|"
+    r"(?i)\b(?:name's|this is|i am|i'm|me llamo|mi nombre es|soy|ich heiße|ich heisse|"
     r"mein name ist|hier ist|je m'appelle|je suis|mon nom est|c'est|"
+    # a first or last name on its own (Whisper's "my last name is the Tilly" for "is Tilly")
+    r"my (?:first |last |family |sur)?name is(?: the)?|surname is|mi apellido es|mis apellidos son|"
+    r"mein (?:vor|nach|familien)name ist|mon (?:prénom|nom de famille) est|"
     # Italian, Dutch and Portuguese, for a turn in one of them in a call taken for another language
     r"mi chiamo|il mio nome è|mijn naam is|ik heet|me chamo|chamo-me|meu nome é|"
     rf"(?-i:{_TITLES})\.?)\s+"

@@ -14,7 +14,9 @@ value redacted in the turns is therefore redacted wherever it recurs, in the oth
 - its words as a phrase, in any case, with any punctuation or spacing between them;
 - for a name, in its own case (a surname "Rose" leaves "prices rose" alone): any two or more of its words in
   a row ("Will Turner" of "Dr Will Turner"), and each of its capitalised words on its own ("Böhm" of
-  "Jürgen Böhm") unless it is a stop word or a title ("Will", the "Et" of a hit "Paul Et", "Monsieur").
+  "Jürgen Böhm") unless it is a stop word or a title ("Will", the "Et" of a hit "Paul Et", "Monsieur"), in
+  capitals too ("SMITH") and spelled out ("S-M-I-T-H", "s, m, i, t, h"); a name found spelled out also as
+  the word it spells ("K-O-W-A-L-S-K-I … Mr Kowalski").
 """
 
 from __future__ import annotations
@@ -170,7 +172,9 @@ def _values(span: _Span, language: str) -> list[SaidValue]:
         for word in _name_words(words):
             common = word.lower() in _COMMON_WORDS
             if len(word) > 1 and word[0].isupper() and _NAME_WORD.fullmatch(word) and not common:
-                values.append(SaidValue(span.entity, _phrase([word], re.NOFLAG)))
+                # in capitals too: Whisper runs a spelled name's letters together now and then ("SMITH")
+                forms = {word, word.upper()}
+                values += [SaidValue(span.entity, _phrase([form], re.NOFLAG)) for form in forms]
                 letters = [character for character in word if character.isalpha()]
                 if len(letters) >= _MIN_SPELLED:
                     values.append(SaidValue(span.entity, _spelled(letters)))

@@ -137,6 +137,10 @@ CASES = [
     ("fr", "J'habite au 12 rue de la Paix.", "ADDRESS"),
     ("en", "My name is John Smith.", "NAME"),
     ("es", "Me llamo Carlos García.", "NAME"),
+    ("en", "Sure. My last name is the Tilly.", "NAME"),  # whisper-base on a real call (aws-lca)
+    ("es", "Mi apellido es Fernández.", "NAME"),
+    ("de", "Mein Nachname ist Böhm.", "NAME"),
+    ("fr", "Mon nom de famille est Moreau.", "NAME"),
     ("de", "Ich heiße Anna Müller.", "NAME"),
     ("fr", "Je m'appelle Marie Dupont.", "NAME"),
     ("en", "The policy is POL-123456.", "POLICY_NUMBER"),
@@ -308,6 +312,7 @@ def test_a_name_without_a_cue_is_found_by_the_ner_model(
         ("de", "Gute Nacht, vielen Dank, auf Wiederhören."),
         ("de", "Alles klar, schönen Tag noch."),
         ("fr", "Merci, au revoir."),
+        ("en", "My last name is the same as my wife's."),
     ],
 )
 def test_greetings_closings_brands_and_plans_are_no_names(

@@ -33,9 +33,9 @@ def test_a_name_word_that_is_a_stop_word_or_a_title_is_not_looked_for_alone() ->
 
 
 def test_a_name_recurs_spelled_out_and_a_spelled_name_as_the_word_it_spells() -> None:
-    summary = "Smith spelled it S-M-I-T-H, then s, m, i, t, h; Smithson and S M I T kept."
+    summary = "Smith spelled it S-M-I-T-H, then s, m, i, t, h, then SMITH; Smithson and S M I T kept."
     redacted = _redacted("I am John Smith.", ["john", "smith"], "NAME", summary=summary)
-    assert redacted == "[NAME] spelled it [NAME], then [NAME]; Smithson and S M I T kept."
+    assert redacted == "[NAME] spelled it [NAME], then [NAME], then [NAME]; Smithson and S M I T kept."
     summary = "Mr Kowalski (K O W A L S K I) asked for a refund."
     redacted = _redacted("It's K-O-W-A-L-S-K-I.", ["k-o-w-a-l-s-k-i"], "NAME", summary=summary)
     assert redacted == "Mr [NAME] ([NAME]) asked for a refund."
