@@ -139,7 +139,10 @@ class PresidioRedactor:
                 if words_hit is not None and str(entity) in wanted:
                     recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
                     misheard = recognizer == MISHEARD
-                    hits.append(_Hit(str(entity), words_hit[0], words_hit[1], result.score, misheard))
+                    first, last = words_hit
+                    if entity == EntityType.name:  # a name ends with its turn ("… is Violet" / "My last…")
+                        last = min((end for end in turn_ends if first <= end < last), default=last)
+                    hits.append(_Hit(str(entity), first, last, result.score, misheard))
             if joined:
                 cards = EntityType.card_number
                 hits = [_with_fragments(hit, view) if hit.entity == cards else hit for hit in hits]

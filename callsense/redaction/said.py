@@ -168,6 +168,7 @@ def _values(span: _Span, language: str) -> list[SaidValue]:
         values.append(SaidValue(span.entity, _phrase(words, re.IGNORECASE)))
     if name:  # in its own case ("Rose Miller" leaves "rose" alone), and any two or more of its words in a row
         runs = [words[i:j] for i in range(len(words)) for j in range(i + 2, len(words) + 1)]
+        runs = [run for run in runs if any(len(word) > 1 for word in run)]  # letters alone: spelled, below
         values += [SaidValue(span.entity, _phrase(run, re.NOFLAG)) for run in runs]
         for word in _name_words(words):
             common = word.lower() in _COMMON_WORDS

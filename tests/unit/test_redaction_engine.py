@@ -233,6 +233,21 @@ def test_each_entity_type_is_found_on_its_words(
             [(AGENT, "Vous pouvez épeler votre nom ?"), (CUSTOMER, "D-U-P-O-N-T.")],
             ["Vous pouvez épeler votre nom ?", "[NAME]."],
         ),
+        (  # the aws-pca call, as whisper-base heard it: neither the next turn's "My" nor "I've" is the name
+            "en",
+            [
+                (CUSTOMER, "Yes, my name is Violet"),
+                (CUSTOMER, "My last name is King K-I-N-G."),
+                (CUSTOMER, "I've got the car last season."),
+                (AGENT, "From what I've heard, that is fine."),
+            ],
+            [
+                "Yes, my name is [NAME]",
+                "My last name is [NAME].",
+                "I've got the car last season.",
+                "From what I've heard, that is fine.",
+            ],
+        ),
         # letters with no name asked for or said: a reference, a keyword
         ("en", [(CUSTOMER, "The order says A-B-C-1-2-3.")], ["The order says A-B-C-1-2-3."]),
         ("en", [(CUSTOMER, "Text S T O P to end the messages.")], ["Text S T O P to end the messages."]),
