@@ -31,14 +31,16 @@ _COURTESY: dict[str, tuple[str, ...]] = {
         "exactly", "indeed", "certainly", "of course", "uh", "er", "erm", "hmm", "mm", "mhm", "mm-hmm",
         "uh-huh", "have a nice day", "have a good day", "have a great day", "have a good one",
         "have a nice evening", "have a good evening", "have a nice weekend", "have a good weekend",
-        "have a great weekend", "merry christmas", "happy new year", "happy holidays",
+        "have a great weekend", "merry christmas", "happy new year", "happy holidays", "one moment",
+        "just a moment", "one second", "just a second", "hold on",
     ),
     "es": (
         "hola", "buenas", "buenos días", "buen día", "buenas tardes", "buenas noches", "adiós", "hasta luego",
         "hasta pronto", "hasta mañana", "chao", "chau", "gracias", "muchas gracias", "mil gracias",
         "de nada", "por favor", "perdón", "disculpe", "disculpa", "oiga", "dígame", "vale", "claro",
         "claro que sí", "perfecto", "bueno", "bien", "muy bien", "genial", "estupendo", "sí", "venga", "pues",
-        "que tenga un buen día", "buen fin de semana", "feliz navidad", "feliz año nuevo",
+        "que tenga un buen día", "buen fin de semana", "feliz navidad", "feliz año nuevo", "un momento",
+        "momento", "un segundo",
     ),
     "de": (
         "hallo", "guten morgen", "guten tag", "guten abend", "gute nacht", "n'abend", "moin", "servus",
@@ -47,7 +49,8 @@ _COURTESY: dict[str, tuple[str, ...]] = {
         "gern geschehen", "gerne", "entschuldigung", "verzeihung", "genau", "alles klar", "ja", "nein",
         "gut", "sehr gut", "prima", "super", "klasse", "natürlich", "äh", "ähm", "schönen tag noch",
         "schönen abend noch", "schönes wochenende", "frohe weihnachten", "frohes neues jahr", "grüße",
-        "schöne grüße", "viele grüße", "liebe grüße", "beste grüße", "mit freundlichen grüßen",
+        "schöne grüße", "viele grüße", "liebe grüße", "beste grüße", "mit freundlichen grüßen", "moment",
+        "einen moment", "moment mal", "sekunde", "eine sekunde", "augenblick", "einen augenblick",
     ),
     "fr": (
         "bonjour", "bonsoir", "bonne nuit", "bonne journée", "bonne soirée", "bonne fin de journée",
@@ -55,7 +58,7 @@ _COURTESY: dict[str, tuple[str, ...]] = {
         "à demain", "à plus", "salut", "allô", "allo", "merci", "merci beaucoup", "merci bien", "de rien",
         "je vous en prie", "s'il vous plaît", "pardon", "excusez-moi", "désolé", "désolée", "d'accord",
         "très bien", "bien sûr", "parfait", "génial", "voilà", "entendu", "oui", "non", "euh", "bah",
-        "joyeux noël", "bonne année",
+        "joyeux noël", "bonne année", "un instant", "un moment", "une seconde",
     ),
 }  # fmt: skip
 _PAYMENT_BRANDS = (

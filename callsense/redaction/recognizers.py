@@ -7,7 +7,13 @@ from __future__ import annotations
 import re
 
 import regex
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import (
+    AnalysisExplanation,
+    EntityRecognizer,
+    Pattern,
+    PatternRecognizer,
+    RecognizerResult,
+)
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
@@ -160,6 +166,43 @@ class OfflineEmailRecognizer(EmailRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         top = pattern_text.rsplit(".", 1)[-1]
         return top.isalpha() and len(top) >= 2
+
+
+# A turn that is only a name, maybe after a yes or "it's" ("Crystal Minh.", "Yes, it's Joyce Wu.", "Sí, Carmen
+# Ruiz").
+_NAME_ANSWER = re.compile(
+    r"\s*(?:(?i:yes|yeah|sure|okay|ok|it's|it is|that's|sí|claro|vale|es|soy|ja|klar|genau|oui|c'est)"
+    r"[,.]?\s+)*"
+    rf"(?P<name>{_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})[.!]?\s*"
+)
+
+
+class NameAnswerRecognizer(EntityRecognizer):
+    """A turn that is only a name: a person's name where the question it answers asked for one ("May I have
+    your name, please?" / "Crystal Minh"; the engine lends the question's "name", "nombre", "nom"…); alone it
+    scores below the threshold ("Billing." / "Thanks.")."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(
+            supported_entities=[EntityType.name.value],
+            supported_language=language,
+            name="NameAnswerRecognizer",
+            context=_CONTEXT[EntityType.name],
+        )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        answer = _NAME_ANSWER.fullmatch(text)
+        span = answer and name_span(text, answer.start("name"), answer.end("name"))
+        if not span:
+            return []
+        # Presidio's context enhancer records the context word in the result's explanation.
+        explanation = AnalysisExplanation(recognizer=type(self).__name__, original_score=0.1)
+        return [RecognizerResult(EntityType.name.value, *span, 0.1, analysis_explanation=explanation)]
 
 
 class NameCueRecognizer(EntityRecognizer):
@@ -334,6 +377,7 @@ def language_specific(language: str) -> list[EntityRecognizer]:
         _pattern(EntityType.address, language, [p for p in _ADDRESS_PATTERNS if p.name == language]),
         *postal_codes(language),
         NameCueRecognizer(language),
+        NameAnswerRecognizer(language),
         _pattern(EntityType.name, language, [Pattern("spelled out", SPELLED_LETTERS, 0.1)]),
     ]
 

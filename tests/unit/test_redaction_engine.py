@@ -526,6 +526,12 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
         ("en", "And your postcode, please?", "It's EC1A 1BB.", "ADDRESS"),
         ("es", "¿Y su código postal?", "Veintiocho cero trece.", "ADDRESS"),
         ("de", "Und Ihre Postleitzahl?", "Eins null eins eins fünf.", "ADDRESS"),
+        # a name alone in answer (ABCD's customer-service chats: "sure, may I have your name please?")
+        ("en", "Sure, may I have your name please?", "Crystal Minh", "NAME"),
+        ("en", "Would you give me your full name or account ID?", "Alessandro Phoenix", "NAME"),
+        ("es", "¿Me dice su nombre, por favor?", "Sí, Carmen Ruiz.", "NAME"),
+        ("de", "Wie ist Ihr Name, bitte?", "Jürgen Böhm.", "NAME"),
+        ("fr", "Votre nom, s'il vous plaît ?", "Moreau.", "NAME"),
         ("de", "Und das Ablaufdatum der Karte?", "12.26", "CARD_EXPIRY"),
         ("es", "¿Y el código de seguridad?", "Siete ocho nueve.", "SECURITY_CODE"),
         ("de", "Und Ihr Geburtsdatum, bitte?", "Der 3. März 1985.", "DATE_OF_BIRTH"),
@@ -556,6 +562,30 @@ def test_a_word_said_in_any_sentence_lends_the_answer_nothing(
 ) -> None:
     turns = [whisper_turn(CUSTOMER, before), whisper_turn(AGENT, after, start=4.0)]
     assert redactor.redact_segments(turns, language="en").spans == []
+
+
+@pytest.mark.parametrize(
+    ("language", "answer"),
+    [
+        ("en", "Yes."),
+        ("en", "Sorry?"),
+        ("en", "Hold on."),
+        ("es", "Un momento."),
+        ("de", "Moment."),
+        ("fr", "Pardon ?"),
+    ],
+)
+def test_a_reply_to_a_name_question_that_is_no_name_stays(
+    redactor: PresidioRedactor, language: str, answer: str
+) -> None:
+    question = {
+        "en": "May I have your name, please?",
+        "es": "¿Me dice su nombre, por favor?",
+        "de": "Wie ist Ihr Name, bitte?",
+        "fr": "Votre nom, s'il vous plaît ?",
+    }[language]
+    turns = [whisper_turn(AGENT, question), whisper_turn(CUSTOMER, answer, start=4.0)]
+    assert redactor.redact_segments(turns, language=language).spans == []
 
 
 def test_an_answer_after_a_pause_still_takes_the_context_of_the_question(redactor: PresidioRedactor) -> None:
