@@ -16,7 +16,9 @@ value redacted in the turns is therefore redacted wherever it recurs, in the oth
   a row ("Will Turner" of "Dr Will Turner"), and each of its capitalised words on its own ("Böhm" of
   "Jürgen Böhm") unless it is a stop word or a title ("Will", the "Et" of a hit "Paul Et", "Monsieur"), in
   capitals too ("SMITH") and spelled out ("S-M-I-T-H", "s, m, i, t, h"); a name found spelled out also as
-  the word it spells ("K-O-W-A-L-S-K-I … Mr Kowalski").
+  the word it spells ("K-O-W-A-L-S-K-I … Mr Kowalski");
+- for an e-mail address written out, the part before its "@" where it is a user name ("cminh730",
+  "anna.schmidt"): the caller's login or user name is the same word ("Username: cminh730").
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")  # "Böhm", "O'Bri
 # A name is taken out wherever it is spelled out ("Smith … S-M-I-T-H", and "S M I T H … Smith") when it has
 # this many letters: fewer are spelled by chance ("I, T, …").
 _MIN_SPELLED = 3
+# An e-mail address's user part of this many characters, with a digit, dot or underscore, is taken out
+# wherever it recurs alone (a login, a user name); shorter ones are too often something else ("a.b").
+_MIN_USER_NAME = 5
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,8 @@ def _values(span: _Span, language: str) -> list[SaidValue]:
     name = span.entity == EntityType.name.value
     if any(ch.isalpha() for word in words for ch in word) and not name:
         values.append(SaidValue(span.entity, _phrase(words, re.IGNORECASE)))
+    if span.entity == EntityType.email.value:
+        values += [SaidValue(span.entity, _phrase([user], re.IGNORECASE)) for user in _user_names(words)]
     if name:  # in its own case ("Rose Miller" leaves "rose" alone), and any two or more of its words in a row
         runs = [words[i:j] for i in range(len(words)) for j in range(i + 2, len(words) + 1)]
         runs = [run for run in runs if any(len(word) > 1 for word in run)]  # letters alone: spelled, below
@@ -180,6 +187,13 @@ def _values(span: _Span, language: str) -> list[SaidValue]:
                 if len(letters) >= _MIN_SPELLED:
                     values.append(SaidValue(span.entity, _spelled(letters)))
     return values
+
+
+def _user_names(words: list[str]) -> list[str]:
+    """The part before the "@" of an address written out, where it is a user name of its own ("cminh730",
+    "anna.schmidt", "j_perez"), which recurs as the caller's user name or login; not a word ("support@…")."""
+    users = [word.split("@")[0] for word in words if "@" in word]
+    return [user for user in users if len(user) >= _MIN_USER_NAME and re.search(r"[\d._]", user)]
 
 
 def _name_words(words: list[str]) -> list[str]:

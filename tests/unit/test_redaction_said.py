@@ -41,6 +41,15 @@ def test_a_name_recurs_spelled_out_and_a_spelled_name_as_the_word_it_spells() ->
     assert redacted == "Mr [NAME] ([NAME]) asked for a refund."
 
 
+def test_an_email_recurs_by_its_user_name_where_that_is_no_word() -> None:
+    # ABCD's chats: "Username: cminh730" next to "cminh730@email.com"
+    summary = "Logged in as cminh730, then CMINH730; cminh73 and xcminh730 kept."
+    redacted = _redacted("It is cminh730@email.com.", ["cminh730@email.com"], "EMAIL", summary=summary)
+    assert redacted == "Logged in as [EMAIL], then [EMAIL]; cminh73 and xcminh730 kept."
+    summary = "Asked support about the refund."
+    assert _redacted("Write to support@shop.com.", ["support@shop.com"], "EMAIL", summary=summary) == summary
+
+
 def test_a_number_read_out_in_words_recurs_as_digits_with_any_separators() -> None:
     said = "it is four one one one one one one one one one one one one one one two"
     words = ["four", "one", "two"]
