@@ -314,4 +314,35 @@ ITEMS = [
     _item(
         "de", ADDRESS, "80331", "Moment, bitte.", "Acht null drei drei eins.", asked="Und Ihre Postleitzahl?"
     ),
+    # A surname spelled with a word for each letter, as asked: the words must go with the letters.
+    _item(
+        "en",
+        NAME,
+        "sam mary india tom henry",
+        "Sure. S as in Sam, M as in Mary, I as in India, T as in Tom, H as in Henry.",
+        asked="Could you spell your last name for me?",
+    ),
+    _item("en", NAME, "kilo oscar whiskey", "Kilo, Oscar, Whiskey, Alpha, Lima.", asked="And the surname?"),
+    _item(
+        "es",
+        NAME,
+        "granada antonio roma carmen italia",
+        "Sí. G de Granada, A de Antonio, R de Roma, C de Carmen, I de Italia, A de Antonio.",
+        asked="¿Me puede deletrear el apellido?",
+    ),
+    _item(
+        "de",
+        NAME,
+        "martha ludwig emil richard",
+        "Ja. M wie Martha, Ü wie Übermut, L wie Ludwig, L wie Ludwig, E wie Emil, R wie Richard.",
+        asked="Können Sie den Nachnamen buchstabieren?",
+    ),
+    _item(
+        "fr",
+        NAME,
+        "denise ursule pierre oscar nicolas",
+        "Oui. D comme Denise, U comme Ursule, P comme Pierre, O comme Oscar, N comme Nicolas, "
+        "T comme Thérèse.",
+        asked="Pouvez-vous épeler votre nom ?",
+    ),
 ]

@@ -29,7 +29,7 @@ from callsense.redaction.not_names import name_span
 from callsense.redaction.other_language_words import other_language_words
 from callsense.redaction.postal_codes import ADDRESS_WORDS, AFTER_A_STREET, POSTAL_CODE, postal_codes
 from callsense.redaction.sentence_language import sentence_language, sentences
-from callsense.redaction.words import SPELLED_LETTERS
+from callsense.redaction.spelling import SpellingRecognizer
 
 LANGUAGES = ("en", "es", "de", "fr")
 # Entity types found in the digits-joined view; the others read the view with numbers kept apart.
@@ -378,7 +378,7 @@ def language_specific(language: str) -> list[EntityRecognizer]:
         *postal_codes(language),
         NameCueRecognizer(language),
         NameAnswerRecognizer(language),
-        _pattern(EntityType.name, language, [Pattern("spelled out", SPELLED_LETTERS, 0.1)]),
+        SpellingRecognizer(language, _CONTEXT[EntityType.name]),
     ]
 
 

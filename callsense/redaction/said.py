@@ -37,7 +37,8 @@ from callsense.calls.schemas import Segment
 from callsense.config.redaction import EntityType
 from callsense.redaction import RedactedSpan
 from callsense.redaction.digits import normalise, number_language
-from callsense.redaction.words import EDGE_PUNCTUATION, SPELLED_LETTERS
+from callsense.redaction.spelling import MIN_LETTERS, letter_said, spellings
+from callsense.redaction.words import EDGE_PUNCTUATION
 
 _PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9_]*)\]")
 # Fewer digits than this recur too often by chance (an amount, a year, a house number) to be taken out
@@ -56,9 +57,6 @@ _COMMON_WORDS = frozenset(
     ENGLISH | SPANISH | GERMAN | FRENCH | _TITLES | {"monsieur", "madame", "mademoiselle"}
 )
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")  # "Böhm", "O'Brien", "Marie-Claire"
-# A name is taken out wherever it is spelled out ("Smith … S-M-I-T-H", and "S M I T H … Smith") when it has
-# this many letters: fewer are spelled by chance ("I, T, …").
-_MIN_SPELLED = 3
 # An e-mail address's user part of this many characters, with a digit, dot or underscore, is taken out
 # wherever it recurs alone (a login, a user name); shorter ones are too often something else ("a.b").
 _MIN_USER_NAME = 5
@@ -174,17 +172,19 @@ def _values(span: _Span, language: str) -> list[SaidValue]:
     if span.entity == EntityType.email.value:
         values += [SaidValue(span.entity, _phrase([user], re.IGNORECASE)) for user in _user_names(words)]
     if name:  # in its own case ("Rose Miller" leaves "rose" alone), and any two or more of its words in a row
-        runs = [words[i:j] for i in range(len(words)) for j in range(i + 2, len(words) + 1)]
+        parts, spelled = _name_parts(span.words)
+        runs = [part[i:j] for part in parts for i in range(len(part)) for j in range(i + 2, len(part) + 1)]
         runs = [run for run in runs if any(len(word) > 1 for word in run)]  # letters alone: spelled, below
         values += [SaidValue(span.entity, _phrase(run, re.NOFLAG)) for run in runs]
-        for word in _name_words(words):
+        for word in [*itertools.chain(*parts), *spelled]:
             common = word.lower() in _COMMON_WORDS
             if len(word) > 1 and word[0].isupper() and _NAME_WORD.fullmatch(word) and not common:
                 # in capitals too: Whisper runs a spelled name's letters together now and then ("SMITH")
                 forms = {word, word.upper()}
                 values += [SaidValue(span.entity, _phrase([form], re.NOFLAG)) for form in forms]
                 letters = [character for character in word if character.isalpha()]
-                if len(letters) >= _MIN_SPELLED:
+                # fewer letters are spelled by chance ("I, T, …")
+                if len(letters) >= MIN_LETTERS:
                     values.append(SaidValue(span.entity, _spelled(letters)))
     return values
 
@@ -196,17 +196,26 @@ def _user_names(words: list[str]) -> list[str]:
     return [user for user in users if len(user) >= _MIN_USER_NAME and re.search(r"[\d._]", user)]
 
 
-def _name_words(words: list[str]) -> list[str]:
-    """A name's words, and the word a name spelled out letter by letter spells ("S-M-I-T-H": "Smith")."""
-    said = " ".join(words)
-    if re.fullmatch(SPELLED_LETTERS, said):
-        return [*words, "".join(character for character in said if character.isalpha()).capitalize()]
-    return words
+def _name_parts(said: list[str]) -> tuple[list[list[str]], list[str]]:
+    """A name's words, in the runs between its spellings, and the words it spells ("John S as in Sam, M as in
+    Mary, I, T, H": "John", and "Smith"): "as in", "Sam" and "Mary" are none of the name's."""
+    text = "".join(said)
+    found = spellings(text)
+    parts: list[list[str]] = [[]]
+    end = 0
+    for text_of_word in said:
+        start, end = end, end + len(text_of_word)
+        if any(spelling.start < end and start < spelling.end for spelling in found):
+            parts.append([])
+        elif word := text_of_word.strip().strip(EDGE_PUNCTUATION):
+            parts[-1].append(word)
+    return [part for part in parts if part], [spelling.word for spelling in found]
 
 
 def _spelled(letters: list[str]) -> re.Pattern[str]:
-    """A name's letters said one by one, in any case, with spaces, dots, commas or hyphens between them."""
-    joined = r"[\s.,\-]+".join(re.escape(letter) for letter in letters)
+    """A name's letters said one by one, in any case, with spaces, dots, commas or hyphens between them, each
+    alone or with a word for it ("S as in Sam", "Sierra")."""
+    joined = r"[\s.,\-]+".join(letter_said(letter) for letter in letters)
     return re.compile(rf"(?<![^\W\d_]){joined}(?![^\W\d_])", re.IGNORECASE)
 
 

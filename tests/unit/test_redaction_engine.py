@@ -264,6 +264,60 @@ def test_a_name_spelled_out_is_redacted_and_wherever_it_recurs(
 @pytest.mark.parametrize(
     ("language", "said", "redacted"),
     [
+        (
+            "en",
+            [(AGENT, "Can you spell your last name?"), (CUSTOMER, "S as in Sam, M as in Mary, I, T, H.")],
+            ["Can you spell your last name?", "[NAME]."],
+        ),
+        # two letters said with words are a spelling with nothing asked, in lower case too
+        ("en", [(CUSTOMER, "Yes, s as in sam, m as in mary, i, t, h.")], ["Yes, [NAME]."]),
+        ("en", [(CUSTOMER, "Sierra Mike India Tango Hotel.")], ["[NAME]."]),
+        (  # a name said whole, then spelled with the alphabet's words: both
+            "en",
+            [
+                (CUSTOMER, "My name is Anna Kowalski."),
+                (CUSTOMER, "Kilo Oscar Whiskey Alpha Lima Sierra Kilo India."),
+            ],
+            ["My name is [NAME].", "[NAME]."],
+        ),
+        (
+            "es",
+            [
+                (AGENT, "¿Me deletrea su apellido?"),
+                (CUSTOMER, "G de Granada, A de Antonio, R de Roma, C, I, A."),
+            ],
+            ["¿Me deletrea su apellido?", "[NAME]."],
+        ),
+        (
+            "de",
+            [(CUSTOMER, "Müller, M wie Martha, Ü wie Übermut, L wie Ludwig, L, E, R.")],
+            ["[NAME], [NAME]."],
+        ),
+        (
+            "fr",
+            [
+                (AGENT, "Vous pouvez épeler votre nom ?"),
+                (CUSTOMER, "D comme Denise, U comme Ursule, P, O, N, T."),
+            ],
+            ["Vous pouvez épeler votre nom ?", "[NAME]."],
+        ),
+        # the words of a spelling said for something else
+        ("en", [(CUSTOMER, "Plan A for Europe, plan B for Asia.")], ["Plan A for Europe, plan B for Asia."]),
+        ("en", [(CUSTOMER, "We stayed at Hotel Lima in Peru.")], ["We stayed at Hotel Lima in Peru."]),
+        ("fr", [(CUSTOMER, "Il a comme objectif de partir.")], ["Il a comme objectif de partir."]),
+    ],
+)
+def test_a_name_spelled_with_a_word_for_each_letter_is_redacted(
+    redactor: PresidioRedactor, language: str, said: list[tuple[Speaker, str]], redacted: list[str]
+) -> None:
+    turns = [whisper_turn(speaker, text, start=4.0 * i) for i, (speaker, text) in enumerate(said)]
+    redaction = redactor.redact_segments(turns, language=language)
+    assert [segment.text for segment in redaction.segments] == redacted
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "redacted"),
+    [
         ("de", "Ich wohne in 10115 Berlin.", "Ich wohne in [ADDRESS]."),
         ("de", "Hauptstraße 5, 10115 Berlin.", "[ADDRESS]."),
         ("es", "Vivo en la calle Mayor 5, 28013 Madrid.", "Vivo en la [ADDRESS]."),

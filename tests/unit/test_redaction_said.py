@@ -41,6 +41,19 @@ def test_a_name_recurs_spelled_out_and_a_spelled_name_as_the_word_it_spells() ->
     assert redacted == "Mr [NAME] ([NAME]) asked for a refund."
 
 
+def test_a_name_recurs_spelled_with_words_and_a_name_so_spelled_as_the_word_it_spells() -> None:
+    summary = "Smith spelled it s as in Sam, M as in Mary, I, T, H and Sierra Mike India Tango Hotel."
+    redacted = _redacted("I am John Smith.", ["john", "smith"], "NAME", summary=summary)
+    assert redacted == "[NAME] spelled it [NAME] and [NAME]."
+    # the words said for the letters are none of the name: "as in", "Sam" and "Mary" stay
+    summary = "Mr Smith, as in the letter, asked Sam and Mary."
+    spelled = "It's S as in Sam, M as in Mary, I, T, H."
+    redacted = _redacted(
+        spelled, ["s", "as", "in", "sam", "m", "mary", "i", "t", "h"], "NAME", summary=summary
+    )
+    assert redacted == "Mr [NAME], as in the letter, asked Sam and Mary."
+
+
 def test_an_email_recurs_by_its_user_name_where_that_is_no_word() -> None:
     # ABCD's chats: "Username: cminh730" next to "cminh730@email.com"
     summary = "Logged in as cminh730, then CMINH730; cminh73 and xcminh730 kept."
