@@ -332,7 +332,7 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
             )
         replaced[first] = (last, numbers)
         free_from = last + 1
-    write_emails(texts, replaced)
+    write_emails(texts, replaced, language)
     text = ""
     pieces: list[Piece] = []
     index = 0

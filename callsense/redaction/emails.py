@@ -22,6 +22,8 @@ _SPLIT_AT = ("a", "roba")  # how Whisper also writes "arroba"
 # in Thai "ดอท" or "จุด", in Hindi "डॉट".
 _DOT = {"dot", "punto", "point", "punkt", "ponto", "точка", "נקודה", "ドット", "닷", "점", "nokta", "دوت",
         "نقطة", "نقطه", "点", "點", "ดอท", "จุด", "डॉट", "डोट"}  # fmt: skip
+# English says "dot": "at this point. Can you…" and "at a point of sale" are no addresses.
+_NOT_A_DOT_IN = {"en": {"point"}}
 _EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
                   "bindestrich": "-", "unterstrich": "_", "guión": "-", "trattino": "-", "hífen": "-",
                   "traço": "-"}  # fmt: skip
@@ -110,10 +112,10 @@ def _local_end(words: list[str], at: int) -> int | None:
 
 
 def _email_at(
-    words: list[str], at: int, end: int, numbers: dict[int, tuple[int, str]]
+    words: list[str], at: int, end: int, numbers: dict[int, tuple[int, str]], dots: set[str]
 ) -> tuple[int, int, str] | None:
     """The spoken e-mail around the word ``at`` ("john dot smith at example dot com"), whose first part
-    ends with ``words[end]``, if there is one."""
+    ends with ``words[end]``, if there is one, its domain said with ``dots``."""
     part = _local_part(words, end, numbers)
     if part is None:
         return None
@@ -125,9 +127,9 @@ def _email_at(
     while last + 1 < len(words):
         following = core(words[last + 1])
         after = core(words[last + 2]) if last + 2 < len(words) else ""
-        if following in _DOT and after:
+        if following in dots and after:
             domain, last = f"{domain}.{after}", last + 2
-        elif "." not in domain and after in _DOT and following.isalnum():
+        elif "." not in domain and after in dots and following.isalnum():
             domain, last = f"{domain}{following}", last + 1  # a name in two words: "la poste point net"
         elif len(domain.rsplit(".", 1)[-1]) == 1 and len(following) == 1 and following.isalpha():
             domain, last = f"{domain}{following}", last + 1  # spelled out: "point f r"
@@ -148,14 +150,15 @@ def _claim(replaced: dict[int, tuple[int, str]], first: int, last: int, text: st
     replaced[first] = (last, text)
 
 
-def write_emails(texts: list[str], replaced: dict[int, tuple[int, str]]) -> None:
+def write_emails(texts: list[str], replaced: dict[int, tuple[int, str]], language: str) -> None:
     """Adds to ``replaced`` (first token -> last token and text, the numbers already written) the spoken
-    addresses among ``texts``."""
+    addresses among ``texts``, said in ``language``."""
     said = {last: (first, digits) for first, (last, digits) in replaced.items()}  # numbers, by last token
+    dots = _DOT - _NOT_A_DOT_IN.get(language, set())
     for index, text in enumerate(texts):
         end = _local_end(texts, index) if not _GLUED_AT.fullmatch(core(text)) else None
         if end is not None and not any(first <= index <= last for first, (last, _) in replaced.items()):
-            email = _email_at(texts, index, end, said)
+            email = _email_at(texts, index, end, said, dots)
             if email is not None:
                 _claim(replaced, *email)
     for index, text in enumerate(texts):

@@ -212,6 +212,10 @@ def test_an_address_whisper_wrote_as_one_hyphenated_word(language: str, heard: s
         ("es", "Pagué dos facturas de cuarenta y cinco euros, y fui a la oficina."),
         ("de", "Ich war um acht Uhr bei der Post, das kostet zwanzig Euro."),
         ("fr", "Je suis à la maison depuis deux jours, au point mort."),
+        # English's idioms with "at" and "point" (banking77's texts): English says "dot" in an address
+        ("en", "I have tried five times at this point. Can you tell me what the issue is?"),
+        ("en", "It failed when I used it at a point of sale."),
+        ("en", "At that point, it broke."),
     ],
 )
 def test_numbers_and_email_words_without_an_address_stay_apart(language: str, text: str) -> None:
