@@ -24,10 +24,10 @@ _CAPITAL = r"(?-i:[A-ZÀ-Ý])(?![\w'\u2019])"
 # Letters alone, in capitals, the same marks between them; not the "I" of the next sentence after hyphens or
 # before an apostrophe ("K-I-N-G. I think", "K. I. N. G. I've got").
 SPELLED_LETTERS = rf"\b{_CAPITAL}(?P<gap>[\s.,-]+){_CAPITAL}(?:(?P=gap){_CAPITAL})+"
-# "S as in Sam" in each language: these words between a letter and a word are said for nothing else, so
-# the letter may be in lower case and the word too ("s as in sam"); after "for", "de", "como", "für" or
-# "pour" only a capital and a capitalised word ("S for Sam", "S de Sevilla").
-_AS_IN = r"(?:as in|like in|wie|comme|como en)"
+# "S as in Sam" in each language (and whisper-base's "I as an India"): these words between a letter and a
+# word are said for nothing else, so the letter may be in lower case and the word too ("s as in sam"); after
+# "for", "de", "como", "für" or "pour" only a capital and a capitalised word ("S for Sam", "S de Sevilla").
+_AS_IN = r"(?:as in|as an|like in|wie|comme|como en)"
 _FOR = r"(?:for|de|como|für|pour)"
 _REST = r"[\w'\u2019-]*"
 _WORD = rf"[^\W\d_]{_REST}"
@@ -89,8 +89,10 @@ def spellings(text: str) -> list[Spelling]:
         found.append(_spelling(match, letters, certain=False))
     for match in _SAID_WITH_WORDS.finditer(text):
         letters = [letter[0].lstrip() for letter in _ONE_LETTER.finditer(match[0])]
-        if len(letters) >= MIN_LETTERS:
-            with_words = sum(len(letter) > 1 for letter in letters)
+        with_words = sum(len(letter) > 1 for letter in letters)
+        # two letters said with words are spelling, however many letters (Whisper's "assistant San, Emma's
+        # in Mary, I as an India, T as in Tom, H as in Henry": the last three)
+        if with_words >= 2 or len(letters) >= MIN_LETTERS:
             found.append(_spelling(match, [letter[0] for letter in letters], certain=with_words >= 2))
     for match in _ALPHABET_RUN.finditer(text):
         words = re.findall(_ALPHABET_WORD, match[0])

@@ -272,6 +272,14 @@ def test_a_name_spelled_out_is_redacted_and_wherever_it_recurs(
         # two letters said with words are a spelling with nothing asked, in lower case too
         ("en", [(CUSTOMER, "Yes, s as in sam, m as in mary, i, t, h.")], ["Yes, [NAME]."]),
         ("en", [(CUSTOMER, "Sierra Mike India Tango Hotel.")], ["[NAME]."]),
+        (  # whisper-base on the bench's Piper voice: "S as in Sam" and "M as in" misheard
+            "en",
+            [
+                (AGENT, "Could you spell your last name for me?"),
+                (CUSTOMER, "Sure, assistant San, Emma's in Mary, I as an India, T as in Tom, H as in Henry."),
+            ],
+            ["Could you spell your last name for me?", "Sure, assistant San, [NAME] in [NAME], [NAME]."],
+        ),
         (  # a name said whole, then spelled with the alphabet's words: both
             "en",
             [
