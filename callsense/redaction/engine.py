@@ -32,6 +32,7 @@ from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction, ner
 from callsense.redaction.digits import Normalised, normalise, number_language
+from callsense.redaction.identifiers import identifier_word, named_as_identifier, sentence_before
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.postal_codes import POSTAL_CODE
 from callsense.redaction.recognizers import (
@@ -135,6 +136,10 @@ class PresidioRedactor:
                 context=asked,
             ):
                 entity = PRESIDIO_NAMES.get(result.entity_type, result.entity_type)
+                if entity == EntityType.phone_number and named_as_identifier(
+                    sentence_before(view.text, result.start)
+                ):
+                    continue  # "Order ID: 3348917502"
                 words_hit = view.words_at(result.start, result.end)
                 if words_hit is not None and str(entity) in wanted:
                     recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
@@ -167,7 +172,8 @@ class PresidioRedactor:
             }
             hits = self._hits([word.text for word in words], turn_ends, language)
             for hit in _merge(hits + self._answer_hits(segments, words, language)):
-                spans += _spans(hit, words, segments, speaker)
+                if not _asked_as_identifier(hit, words, segments, language):
+                    spans += _spans(hit, words, segments, speaker)
         # A value found once (by its cue, its context word) is redacted wherever the call repeats it.
         spans += recurring_spans(segments, spans, span_values(segments, spans, language=language))
         spans.sort(key=lambda span: (span.segment, span.first_word))
@@ -217,10 +223,28 @@ def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
             if len(said) > _HOLDING_WORDS or any(character.isdigit() for character in holding):
                 return []  # an answer of its own: a question before it was answered there
             continue
-        asked = [word for word in map(core, said) if any(context in word for context in ASKED_WORDS)]
+        asked = [
+            word
+            for word in map(core, said)
+            if any(context in word for context in ASKED_WORDS) or identifier_word(word)
+        ]
         if asked or len(said) > _HOLDING_WORDS or "?" in before.text:
             return asked
     return []
+
+
+def _asked_as_identifier(
+    hit: _Hit, words: list[_SpeakerWord], segments: list[Segment], language: str | None
+) -> bool:
+    """Whether ``hit``, a phone number, answers a question for an order, reference… with no phone word in
+    its turn before it ("…give me the order ID and email" / "please" / "7916676427")."""
+    if hit.entity != EntityType.phone_number.value:
+        return False
+    turn = words[hit.first].segment
+    said = "".join(word.text for word in words[: hit.first] if word.segment == turn)
+    return named_as_identifier(
+        sentence_before(said, len(said)), _asked(segments, turn, number_language(language))
+    )
 
 
 def _analysis_language(language: str | None) -> str:

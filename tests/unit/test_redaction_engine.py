@@ -356,6 +356,52 @@ def test_five_digits_without_an_address_word_are_no_postal_code(
 
 
 @pytest.mark.parametrize(
+    ("language", "said", "redacted"),
+    [
+        # libphonenumber takes each of these for a valid phone number of the language's country
+        ("en", "Order ID: 3348917502", "Order ID: 3348917502"),  # ABCD's chats
+        ("en", "My order number is three three four, eight nine one, seven five oh two.", None),
+        ("en", "The tracking number is 1Z 999 AA1 0123 4567 84.", None),
+        ("es", "El número de pedido es 612 345 678.", None),
+        ("de", "Die Bestellnummer ist 0301 234 5678.", None),
+        ("fr", "Le numéro de commande est 06 12 34 56 78.", None),
+        # a phone word between: a phone number
+        ("en", "For the order, call me on 415 555 2671.", "For the order, call me on [PHONE_NUMBER]."),
+        (
+            "en",
+            "My order number is 334 891 7502, and my phone is 415 555 2671.",
+            "My order number is 334 891 7502, and my phone is [PHONE_NUMBER].",
+        ),
+        ("en", "I ordered it. 415 555 2671 is my number.", "I ordered it. [PHONE_NUMBER] is my number."),
+        # not a phone number's check: still a card
+        ("en", "My card for the order is 4111 1111 1111 1111.", "My card for the order is [CARD_NUMBER]."),
+    ],
+)
+def test_a_number_named_as_an_order_or_reference_is_no_phone_number(
+    redactor: PresidioRedactor, language: str, said: str, redacted: str | None
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language=language)
+    assert redaction.segments[0].text == (redacted or said)
+
+
+@pytest.mark.parametrize(
+    ("asked", "redacted"),
+    [
+        ("additional to this you would give me the order ID and email", "7916676427"),  # ABCD's chat
+        ("And the booking reference?", "7916676427"),
+        ("And your phone number?", "[PHONE_NUMBER]"),
+        ("Your phone number and the order number, please?", "[PHONE_NUMBER]"),
+    ],
+)
+def test_a_number_given_for_an_order_in_answer_is_no_phone_number(
+    redactor: PresidioRedactor, asked: str, redacted: str
+) -> None:
+    turns = [whisper_turn(AGENT, asked), whisper_turn(AGENT, "please", start=3.0)]
+    turns.append(whisper_turn(CUSTOMER, "7916676427", start=5.0))
+    assert redactor.redact_segments(turns, language="en").segments[2].text == redacted
+
+
+@pytest.mark.parametrize(
     ("language", "text", "name"),
     [
         ("en", "Thanks, I will pass it on to Robert Jones tomorrow.", "Jones"),

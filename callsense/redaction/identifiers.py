@@ -1,0 +1,57 @@
+"""Numbers named as an order, reference or ticket, which are no phone numbers.
+
+Callers and agents read out order, tracking, booking, case and invoice numbers all day ("Order ID:
+3348917502", "my order number is…", "la referencia es…", "die Bestellnummer ist…", "le numéro de
+commande…"), and libphonenumber takes many of them for valid phone numbers (any ten digits with a North
+American area code are one). Redacted as a phone number, the order is lost to the QA team that searches
+for it. So a number that a word of this list names just before it (in the same sentence, no phone word
+between; the other parts of a code with letters, "1Z 999 AA1", between them too), or that answers a
+question naming one and no phone ("…give me the order ID and email" / "7916676427"), is not redacted as a
+phone number. A card number, bank account or national id is still found by its own check, and a customer or
+account number is not on the list: it identifies the caller.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The start of the word that names the number ("order" of "orders", "bestell" of "Bestellnummer").
+_IDENTIFIER_WORDS = (
+    "order", "tracking", "case", "ticket", "invoice", "confirmation", "booking", "reservation", "claim",
+    "reference", "pedido", "referencia", "factura", "seguimiento", "reserva", "incidencia", "expediente",
+    "bestell", "auftrag", "referenz", "rechnung", "sendung", "buchung", "vorgang", "commande", "référence",
+    "facture", "suivi", "réservation", "dossier",
+)  # fmt: skip
+# A phone word between the name and the number makes it a phone number again ("order, call me on…").
+_PHONE_WORDS = (
+    "phone", "mobile", "cell", "call", "teléfono", "telefono", "móvil", "movil", "llam", "telefon", "handy",
+    "rufnummer", "anruf", "téléphone", "telephone", "portable", "appel",
+)  # fmt: skip
+# How many words before the number the name may stand ("order number is 334…", "Bestellnummer lautet …"),
+# not counting the code's parts with digits.
+_REACH = 4
+_WORD = re.compile(r"(?<!\S)[^\W\d_]+(?:['\u2019-][^\W\d_]+)*(?!\w)")
+
+
+def identifier_word(word: str) -> bool:
+    """Whether ``word`` (lower case) names an order, reference, ticket or the like."""
+    return word.startswith(_IDENTIFIER_WORDS)
+
+
+def sentence_before(text: str, start: int) -> list[str]:
+    """The words of the sentence before ``text[start]``, lower case, less the parts of a code with digits."""
+    sentence = re.split(r"[.!?](?:\s|$)", text[:start])[-1]
+    return [word.lower() for word in _WORD.findall(sentence)]
+
+
+def named_as_identifier(before: list[str], asked: list[str] | None = None) -> bool:
+    """Whether a number is named as an order, reference, ticket…: by the nearest such word among the words
+    ``before`` it (lower case) with no phone word between, or else by the question it answers (``asked``, its
+    words) when that names one and no phone ("…give me the order ID and email" / "7916676427")."""
+    for word in reversed(before[-_REACH:]):
+        if word.startswith(_PHONE_WORDS):
+            return False
+        if identifier_word(word):
+            return True
+    asked = asked or []
+    return any(map(identifier_word, asked)) and not any(word.startswith(_PHONE_WORDS) for word in asked)
