@@ -194,7 +194,8 @@ class PresidioRedactor:
             bounds.setdefault(word.segment, [index, index])[1] = index + 1
         hits: list[_Hit] = []
         for number, (first, end) in bounds.items():
-            asked = _asked(segments, number, number_language(language))
+            question = _asked(segments, number, number_language(language))
+            asked = [word for word in question if _lent(word)]
             if not asked:
                 continue
             turn = [word.text for word in words[first:end]]
@@ -212,9 +213,10 @@ class PresidioRedactor:
 
 
 def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
-    """The context words of the other side's question that turn ``number`` answers: the turn just before it,
-    or one up to ``_ANSWER_REACH`` turns back across the answerer's holding turns without a number ("One
-    moment.") and the asker's short replies without a question ("Sure, take your time.")."""
+    """The words (``core``) of the other side's question that turn ``number`` answers: the turn just before
+    it, or one up to ``_ANSWER_REACH`` turns back across the answerer's holding turns without a number ("One
+    moment.") and the asker's short replies without a question or a word it lends ("Sure, take your
+    time.")."""
     answerer = segments[number].speaker
     for before in segments[max(0, number - _ANSWER_REACH) : number][::-1]:
         said = word_texts(before)
@@ -223,14 +225,16 @@ def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
             if len(said) > _HOLDING_WORDS or any(character.isdigit() for character in holding):
                 return []  # an answer of its own: a question before it was answered there
             continue
-        asked = [
-            word
-            for word in map(core, said)
-            if any(context in word for context in ASKED_WORDS) or identifier_word(word)
-        ]
-        if asked or len(said) > _HOLDING_WORDS or "?" in before.text:
+        asked = [core(word) for word in said]
+        lends = any(_lent(word) or identifier_word(word) for word in asked)
+        if lends or len(said) > _HOLDING_WORDS or "?" in before.text:
             return asked
     return []
+
+
+def _lent(word: str) -> bool:
+    """Whether a question's word counts as a context word of its answer (``ASKED_WORDS``)."""
+    return any(context in word for context in ASKED_WORDS)
 
 
 def _asked_as_identifier(
