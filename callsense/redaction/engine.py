@@ -26,11 +26,11 @@ from presidio_analyzer import (
     RecognizerRegistry,
     RecognizerResult,
 )
-from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction, ner
+from callsense.redaction.context_words import WordContextEnhancer, supports
 from callsense.redaction.digits import Normalised, normalise, number_language
 from callsense.redaction.identifiers import identifier_word, named_as_identifier, sentence_before
 from callsense.redaction.nlp import TokenizerNlpEngine
@@ -234,7 +234,7 @@ def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
 
 def _lent(word: str) -> bool:
     """Whether a question's word counts as a context word of its answer (``ASKED_WORDS``)."""
-    return any(context in word for context in ASKED_WORDS)
+    return any(supports(context, word) for context in ASKED_WORDS)
 
 
 def _asked_as_identifier(
@@ -381,7 +381,7 @@ def _analyzer(
     return AnalyzerEngine(
         registry=registry,
         # Context words after a number count too: "the 3rd of March 1985, when I was born".
-        context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=4),
+        context_aware_enhancer=WordContextEnhancer(context_prefix_count=6, context_suffix_count=4),
         nlp_engine=TokenizerNlpEngine(
             languages, CONTEXT_WORDS, ner=ner.load_ner_pipeline if with_names else None
         ),

@@ -53,11 +53,11 @@ _PHONE_WORDS_ELSEWHERE = ["телефон", "номер", "мобильн", "ه�
                           "מספר", "फ़ोन", "फोन", "नंबर", "मोबाइल", "โทร", "เบอร์", "전화", "번호",
                           "휴대폰", "电话", "電話", "手机", "手機", "号码", "號碼", "番号", "携帯",
                           "numara"]  # fmt: skip
-# Presidio matches a context word anywhere inside a word: "kart" stands for Karte, Kreditkarte, Kartennummer
-# and the "Kart" Whisper writes for "Karte" now and then; "llam" for llámeme, llamar.
+# A context word counts inside a word from five letters, at its start at four, whole below (context_words.py):
+# "kart" for Karte, Kartennummer, Whisper's "Kart" (Kreditkarte: "kreditkart"); "llam" for llámeme, llamar.
 _CONTEXT: dict[EntityType, list[str]] = {
-    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "kart", "carte",
-                             *_CARD_WORDS_ELSEWHERE],
+    EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "kart", "kreditkart",
+                             "bankkart", "girokart", "carte", *_CARD_WORDS_ELSEWHERE],
     EntityType.bank_account: ["iban", "account", "cuenta", "konto", "compte", "bank", "banco", "banque"],
     EntityType.phone_number: ["phone", "number", "mobile", "cell", "call", "teléfono", "móvil", "número",
                               "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro",
@@ -75,13 +75,13 @@ _CONTEXT: dict[EntityType, list[str]] = {
                                "geboren", "geburtsdatum", "geburtstag", "né", "née", "naissance"],
     EntityType.address: ADDRESS_WORDS,
     # A name spelled out: "Can you spell your surname?", "deletree su apellido", "buchstabieren", "épeler".
-    EntityType.name: ["spell", "name", "apellido", "nombre", "deletr", "buchstabier", "nom", "épel"],
+    EntityType.name: ["spell", "name", "surname", "nachname", "vorname", "apellido", "nombre", "deletr",
+                      "buchstabier", "nom", "prénom", "épel"],
     EntityType.national_id: ["social", "security", "ssn", "dni", "nie", "nif", "identidad", "steuer", "id",
                              "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee", "insurance",
                              "nino", "nhs"],
 }  # fmt: skip
-# The recognizer of what fails its type's check (Luhn, libphonenumber, an e-mail's "@") but has its
-# type's context.
+# The recognizer of what fails its type's check (Luhn, libphonenumber, "@") but has its type's context.
 MISHEARD = "MisheardRecognizer"
 # Every context word: the NLP engine must not drop one as a stop word ("call", "back", "until" are spaCy's).
 CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)

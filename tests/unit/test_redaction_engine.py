@@ -358,6 +358,30 @@ def test_five_digits_without_an_address_word_are_no_postal_code(
 @pytest.mark.parametrize(
     ("language", "said", "redacted"),
     [
+        # a short context word inside another word: "pin" in "shipping", "id" in "paid", "cell" in "excellent"
+        ("en", "The shipping was 120 and it took 5 days.", None),
+        ("en", "I spent 250 on shopping, in my opinion 300 is too much.", None),
+        ("en", "Invoice 2023-11-045 was paid.", None),
+        ("en", "Excellent, 415555267 was the old line.", None),
+        ("fr", "Votre dossier 4521 est ouvert.", None),
+        # the words themselves, and the longer ones inside a word, still count
+        ("en", "My PIN is 4321.", "My PIN is [SECURITY_CODE]."),
+        ("en", "My cell is 415 555 267.", "My cell is [PHONE_NUMBER]."),
+        ("de", "Meine Kreditkarte ist 4012 8888 8888 1882.", "Meine Kreditkarte ist [CARD_NUMBER]."),
+        ("de", "Die Steuer-ID ist 12 345 678 903.", "Die Steuer-ID ist [NATIONAL_ID]."),
+        ("fr", "Le cryptogramme au dos, c'est 852.", "Le cryptogramme au dos, c'est [SECURITY_CODE]."),
+    ],
+)
+def test_a_short_context_word_counts_only_as_a_word_of_its_own(
+    redactor: PresidioRedactor, language: str, said: str, redacted: str | None
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language=language)
+    assert redaction.segments[0].text == (redacted or said)
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "redacted"),
+    [
         # libphonenumber takes each of these for a valid phone number of the language's country
         ("en", "Order ID: 3348917502", "Order ID: 3348917502"),  # ABCD's chats
         ("en", "My order number is three three four, eight nine one, seven five oh two.", None),

@@ -1,0 +1,46 @@
+"""Where a context word counts: Presidio matches each anywhere inside a word, which German needs ("kart" in
+"Kreditkartennummer", "konto" in "Girokonto") and the scripts without spaces need ("卡" in 我的卡号是), but a
+short word is inside too many others: "pin" in "shopping", "shipping" and "opinion" made an amount next to
+them a security code ("The shipping was [SECURITY_CODE]"), "id" in "paid", "did" and "said" made nine
+digits a US social security number, "cell" in "excellent" and "cancellation" a number a phone. So a
+Latin-script context word of three letters or fewer counts only as a word of its own ("pin", "PIN-Nummer"
+as the tokenizer splits it, "Steuer-ID"), one of four letters also as the start of a word ("calling",
+"Karte", "llámeme", "wohne"), and a longer one, or one in another script, anywhere inside a word.
+"""
+
+from __future__ import annotations
+
+import regex
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+_LATIN = regex.compile(r"[\p{Latin}'-]+")
+_WHOLE_UP_TO = 3  # letters
+_START_UP_TO = 4
+
+
+def supports(context_word: str, word: str) -> bool:
+    """Whether ``word``, said near a value, is ``context_word`` as the rule above reads it."""
+    context_word, word = context_word.lower(), word.lower()
+    if not _LATIN.fullmatch(context_word) or len(context_word) > _START_UP_TO:
+        return context_word in word
+    if len(context_word) <= _WHOLE_UP_TO:
+        return word == context_word
+    return word.startswith(context_word)
+
+
+class WordContextEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's context enhancer (the words around a value, and those the question before it lends), its
+    context words matched as ``supports`` reads them."""
+
+    @staticmethod
+    def _find_supportive_word_in_context(
+        context_list: list[str], recognizer_context_list: list[str], matching_mode: str = "substring"
+    ) -> str:
+        return next(
+            (
+                context_word
+                for context_word in recognizer_context_list
+                if any(supports(context_word, word) for word in context_list)
+            ),
+            "",
+        )
