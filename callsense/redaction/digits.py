@@ -47,6 +47,9 @@ _AMBIGUOUS = {"oh", "o", "one", "un", "une", "uno", "una", "ein", "eine", "null"
 _HOMOPHONES: dict[str, dict[str, str]] = {
     "en": {"for": "4", "fore": "4", "to": "2", "too": "2", "won": "1", "ate": "8"},
 }
+# A homophone ("for") before this many digits is their first digit ("for 1555-2671"); before fewer, a
+# quantity's preposition ("for 45 minutes").
+_DIGIT_GROUP = 3
 _FILLERS = {
     "uh",
     "um",
@@ -174,12 +177,18 @@ def _number_kind(word: str, language: str) -> str | None:
 
 
 def _kind_in_run(words: list[str], index: int, language: str) -> str | None:
-    """``_number_kind``, with a homophone a digit only when a number follows it."""
+    """``_number_kind``, with a homophone a digit only inside a number read out: before a group of three
+    digits or more ("for 1555-2671") or two numbers in a row ("two oh too, five five five"); not before a
+    quantity or in a range ("on hold for 45 minutes", "for 3 days", "3 to 5 days", "from 9 to 5")."""
     kind = _number_kind(words[index], language)
     if kind != "homophone":
         return kind
-    following = _number_kind(words[index + 1], language) if index + 1 < len(words) else None
-    return kind if following in ("digits", "word", "ambiguous") else None
+    numbers = ("digits", "word", "ambiguous")
+    following, after_that = (
+        _number_kind(words[i], language) if i < len(words) else None for i in (index + 1, index + 2)
+    )
+    group = following == "digits" and len(re.sub(r"\D", "", words[index + 1])) >= _DIGIT_GROUP
+    return kind if group or (following in numbers and after_that in numbers) else None
 
 
 def _run_numbers(words: list[str], language: str) -> str:

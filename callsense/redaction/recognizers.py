@@ -67,7 +67,8 @@ _CONTEXT: dict[EntityType, list[str]] = {
     EntityType.card_expiry: ["expiry", "expires", "expiration", "expire", "valid", "until", "caducidad",
                              "caduca", "vence", "vencimiento", "ablaufdatum", "gültig", "läuft", "expire",
                              "validité", "jusqu"],
-    EntityType.security_code: ["security", "cvv", "cvc", "cvv2", "pin", "digits", "back", "código",
+    # Not "back" ("the digits on the back" has "digits"): "I want my 250 back" is a refund.
+    EntityType.security_code: ["security", "cvv", "cvc", "cvv2", "pin", "digits", "código",
                                "seguridad", "dígitos", "detrás", "reverso", "prüfnummer", "sicherheitscode",
                                "prüfziffer", "ziffern", "rückseite", "cryptogramme", "sécurité", "chiffres",
                                "dos", "verso"],
@@ -83,12 +84,12 @@ _CONTEXT: dict[EntityType, list[str]] = {
 }  # fmt: skip
 # The recognizer of what fails its type's check (Luhn, libphonenumber, "@") but has its type's context.
 MISHEARD = "MisheardRecognizer"
-# Every context word: the NLP engine must not drop one as a stop word ("call", "back", "until" are spaCy's).
+# Every context word: the NLP engine must not drop one as a stop word ("call" and "until" are spaCy's).
 CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
 # The context words a question lends to the answer after it (``engine``): those that name what is asked
-# for, not the ones said in any sentence ("I'd like my money back", "a number", "call", "valid until").
+# for, not the ones said in any sentence ("a number", "call", "valid until").
 ASKED_WORDS = CONTEXT_WORDS - {
-    "back", "number", "número", "nummer", "numéro", "call", "id", "dos", "verso", "valid", "until", "läuft",
+    "number", "número", "nummer", "numéro", "call", "id", "dos", "verso", "valid", "until", "läuft",
     "jusqu", "mail", "adresse", "llam", "llám", "appel", "erreichen", "social", "номер", "رقم", "מספר",
     "नंबर", "เบอร์", "번호", "号码", "號碼", "番号", "numara",
 }  # fmt: skip
@@ -168,8 +169,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
         return top.isalpha() and len(top) >= 2
 
 
-# A turn that is only a name, maybe after a yes or "it's" ("Crystal Minh.", "Yes, it's Joyce Wu.", "Sí, Carmen
-# Ruiz").
+# A turn that is only a name, maybe after a yes or "it's" ("Crystal Minh.", "Yes, it's Joyce Wu.").
 _NAME_ANSWER = re.compile(
     r"\s*(?:(?i:yes|yeah|sure|okay|ok|it's|it is|that's|sí|claro|vale|es|soy|ja|klar|genau|oui|c'est)"
     r"[,.]?\s+)*"

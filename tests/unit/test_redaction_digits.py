@@ -92,7 +92,17 @@ def test_a_homophone_right_before_a_number_is_its_digit(spoken: str, digits: str
 
 @pytest.mark.parametrize(
     "text",
-    ["Thanks for one thing.", "I want to go too.", "We won one.", "It is for you.", "That is 4 for you."],
+    [
+        "Thanks for one thing.",
+        "I want to go too.",
+        "We won one.",
+        "It is for you.",
+        "That is 4 for you.",
+        # before a quantity or in a range: a preposition ("445 minutes", "325 days" before)
+        "I was on hold for 45 minutes.",
+        "It takes 3 to 5 days.",
+        "We are open from 9 to 5 on Sundays.",
+    ],
 )
 def test_a_homophone_without_a_number_after_it_stays_a_word(text: str) -> None:
     assert joined(text) == text

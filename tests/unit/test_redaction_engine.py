@@ -364,6 +364,9 @@ def test_five_digits_without_an_address_word_are_no_postal_code(
         ("en", "Invoice 2023-11-045 was paid.", None),
         ("en", "Excellent, 415555267 was the old line.", None),
         ("fr", "Votre dossier 4521 est ouvert.", None),
+        # a refund's "back", and "for" before a quantity ("445 minutes" with "back" was a security code)
+        ("en", "I want my 250 back.", None),
+        ("en", "I was on hold for 45 minutes, back in 2019.", None),
         # the words themselves, and the longer ones inside a word, still count
         ("en", "My PIN is 4321.", "My PIN is [SECURITY_CODE]."),
         ("en", "My cell is 415 555 267.", "My cell is [PHONE_NUMBER]."),
