@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import re
 
+from callsense.redaction.context_words import supports
+from callsense.redaction.recognizers import PHONE_WORDS
+
 # The start of the word that names the number ("order" of "orders", "bestell" of "Bestellnummer").
 _IDENTIFIER_WORDS = (
     "order", "tracking", "case", "ticket", "invoice", "confirmation", "booking", "reservation", "claim",
     "reference", "pedido", "referencia", "factura", "seguimiento", "reserva", "incidencia", "expediente",
     "bestell", "auftrag", "referenz", "rechnung", "sendung", "buchung", "vorgang", "commande", "référence",
     "facture", "suivi", "réservation", "dossier",
-)  # fmt: skip
-# A phone word between the name and the number makes it a phone number again ("order, call me on…").
-_PHONE_WORDS = (
-    "phone", "mobile", "cell", "call", "teléfono", "telefono", "móvil", "movil", "llam", "telefon", "handy",
-    "rufnummer", "anruf", "téléphone", "telephone", "portable", "appel",
 )  # fmt: skip
 # How many words before the number the name may stand ("order number is 334…", "Bestellnummer lautet …"),
 # not counting the code's parts with digits.
@@ -49,9 +47,13 @@ def named_as_identifier(before: list[str], asked: list[str] | None = None) -> bo
     ``before`` it (lower case) with no phone word between, or else by the question it answers (``asked``, its
     words) when that names one and no phone ("…give me the order ID and email" / "7916676427")."""
     for word in reversed(before[-_REACH:]):
-        if word.startswith(_PHONE_WORDS):
+        if _phone_word(word):  # "order, call me on…"
             return False
         if identifier_word(word):
             return True
     asked = asked or []
-    return any(map(identifier_word, asked)) and not any(word.startswith(_PHONE_WORDS) for word in asked)
+    return any(map(identifier_word, asked)) and not any(map(_phone_word, asked))
+
+
+def _phone_word(word: str) -> bool:
+    return any(supports(phone, word) for phone in PHONE_WORDS)

@@ -43,11 +43,9 @@ LANGUAGE_INDEPENDENT = [
     EntityType.phone_number,
 ]
 
-# "Card" and "phone", "number" in the languages without recognizers of their own, so that a number Whisper
-# misheard by a digit is still redacted next to them there (Russian, Arabic, Hebrew, Hindi, Thai, Korean,
-# Chinese, Japanese, Turkish; "kart" and "telefon" below are Turkish too). Stems, as they are matched inside
-# words: "карт" for карта, карты, картой; "بطاق" for بطاقة, بطاقتي; in Chinese and Japanese, written without
-# spaces, the word inside the sentence's run of characters ("卡" in 我的卡号是).
+# "Card" and "phone", "number" in the languages without recognizers of their own (Russian, Arabic, Hebrew,
+# Hindi, Thai, Korean, Chinese, Japanese, Turkish: "kart", "telefon" below), for a misheard number there.
+# Stems, matched inside words: "карт" for карта, картой; "卡" inside 我的卡号是, written without spaces.
 _CARD_WORDS_ELSEWHERE = ["карт", "بطاق", "כרטיס", "कार्ड", "บัตร", "카드", "卡", "カード"]
 _PHONE_WORDS_ELSEWHERE = ["телефон", "номер", "мобильн", "هاتف", "جوال", "رقم", "موبايل", "טלפון", "נייד",
                           "מספר", "फ़ोन", "फोन", "नंबर", "मोबाइल", "โทร", "เบอร์", "전화", "번호",
@@ -86,13 +84,15 @@ _CONTEXT: dict[EntityType, list[str]] = {
 MISHEARD = "MisheardRecognizer"
 # Every context word: the NLP engine must not drop one as a stop word ("call" and "until" are spaCy's).
 CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
+# "Number" in each language, said of any number; the other phone words name a phone (``identifiers``).
+_NUMBER_WORDS = {"number", "número", "nummer", "numéro", "номер", "رقم", "מספר", "नंबर", "เบอร์", "번호",
+                 "号码", "號碼", "番号", "numara"}  # fmt: skip
+PHONE_WORDS = [word for word in _CONTEXT[EntityType.phone_number] if word not in _NUMBER_WORDS]
 # The context words a question lends to the answer after it (``engine``): those that name what is asked
 # for, not the ones said in any sentence ("a number", "call", "valid until").
-ASKED_WORDS = CONTEXT_WORDS - {
-    "number", "número", "nummer", "numéro", "call", "id", "dos", "verso", "valid", "until", "läuft",
-    "jusqu", "mail", "adresse", "llam", "llám", "appel", "erreichen", "social", "номер", "رقم", "מספר",
-    "नंबर", "เบอร์", "번호", "号码", "號碼", "番号", "numara",
-}  # fmt: skip
+ASKED_WORDS = CONTEXT_WORDS - _NUMBER_WORDS - {
+    "call", "id", "dos", "verso", "valid", "until", "läuft", "jusqu", "mail", "adresse", "llam", "llám",
+    "appel", "erreichen", "social"}  # fmt: skip
 # One word ending in a top-level domain: an address whose "@" Whisper lost (MisheardEmailRecognizer).
 _ADDRESS_WITHOUT_AT = r"(?<![\w.\-])\w[\w.\-]*\.[a-z]{2,6}\b"
 _ADDRESS_MIN_LETTERS = 8  # before the top-level domain: "web.de" or "e-mail.de" alone is no address

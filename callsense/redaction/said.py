@@ -210,7 +210,9 @@ def _name_parts(said: list[str]) -> tuple[list[list[str]], list[str]]:
         elif word := text_of_word.strip().strip(EDGE_PUNCTUATION):
             parts[-1].append(word)
     # a word of fewer letters is spelled by chance ("T as in Tom, H as in Henry": "Th")
-    return [part for part in parts if part], [s.word for s in found if len(s.word) >= MIN_LETTERS]
+    return [part for part in parts if part], [
+        spelling.word for spelling in found if len(spelling.word) >= MIN_LETTERS
+    ]
 
 
 def _spelled(letters: list[str]) -> re.Pattern[str]:

@@ -18,7 +18,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from callsense.config.redaction import EntityType
 
-# Three letters at least: two could be initials ("J. R.").
+# Three letters at least: two alone could be initials ("J. R."); two said with words are a spelling.
 MIN_LETTERS = 3
 _CAPITAL = r"(?-i:[A-ZÀ-Ý])(?![\w'\u2019])"
 # Letters alone, in capitals, the same marks between them; not the "I" of the next sentence after hyphens or
@@ -57,8 +57,8 @@ _ONE_LETTER = re.compile(rf"(?i){_LETTER_AS_IN}|{_BARE}")
 # (its context words, or the question before); two letters said with words, or three of the alphabet's words
 # in a row, are spelling whatever stands near.
 _SPELLING = 0.5
-_NAME = EntityType.name.value
 _MAYBE_SPELLING = 0.1
+_NAME = EntityType.name.value
 
 
 def letter_said(letter: str) -> str:
