@@ -136,21 +136,21 @@ class PresidioRedactor:
                 context=asked,
             ):
                 entity = PRESIDIO_NAMES.get(result.entity_type, result.entity_type)
-                if entity == EntityType.phone_number and named_as_identifier(
-                    sentence_before(view.text, result.start)
-                ):
-                    continue  # "Order ID: 3348917502"
+                recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+                misheard = recognizer == MISHEARD
+                # "Order ID: 3348917502": an order's number, no phone's nor (by its "ID" alone) a person's
+                named = entity == EntityType.phone_number or (entity == EntityType.national_id and misheard)
+                if named and named_as_identifier(sentence_before(view.text, result.start)):
+                    continue
                 words_hit = view.words_at(result.start, result.end)
                 if words_hit is not None and str(entity) in wanted:
-                    recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
-                    misheard = recognizer == MISHEARD
                     first, last = words_hit
                     if entity == EntityType.name:  # a name ends with its turn ("… is Violet" / "My last…")
                         last = min((end for end in turn_ends if first <= end < last), default=last)
                     hits.append(_Hit(str(entity), first, last, result.score, misheard))
             if joined:
-                cards = EntityType.card_number
-                hits = [_with_fragments(hit, view) if hit.entity == cards else hit for hit in hits]
+                read_in_groups = {EntityType.card_number, EntityType.national_id}
+                hits = [_with_fragments(hit, view) if hit.entity in read_in_groups else hit for hit in hits]
         return _merge(hits)
 
     def redact_segments(self, segments: list[Segment], *, language: str | None) -> Redaction:
@@ -294,8 +294,9 @@ def _merge(hits: list[_Hit]) -> list[_Hit]:
 
 
 def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:
-    """A card hit with the digits read just before or after it ("4242, sorry, 4242 4242 4242 4242"): a
-    correction, or a group Whisper heard apart, is part of the card too."""
+    """A card or id hit with the digits read just before or after it ("4242, sorry, 4242 4242 4242 4242",
+    "my ID number is 1734." / "One, two. 5, 6, and" / "7, 2, double 9."): a correction, or a group Whisper
+    heard apart, is part of the number too."""
     fragments = [piece for piece in view.pieces if view.text[piece.start : piece.end].isdigit()]
     first, last = hit.first, hit.last
     grown = True

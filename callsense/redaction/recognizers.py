@@ -76,12 +76,11 @@ _CONTEXT: dict[EntityType, list[str]] = {
     # A name spelled out: "Can you spell your surname?", "deletree su apellido", "buchstabieren", "épeler".
     EntityType.name: ["spell", "name", "surname", "nachname", "vorname", "apellido", "nombre", "deletr",
                       "buchstabier", "nom", "prénom", "épel"],
-    EntityType.national_id: ["social", "security", "ssn", "dni", "nie", "nif", "identidad", "steuer", "id",
-                             "steuernummer", "identifikationsnummer", "sécu", "sociale", "insee", "insurance",
-                             "nino", "nhs"],
+    EntityType.national_id: ["social", "ssn", "dni", "nie", "nif", "id", "identit", "identidad",
+                             "identificat", "identifikat", "steuer", "sécu", "sociale", "insee", "insurance",
+                             "nino", "nhs", "passport", "pasaporte", "passeport", "ausweis"],
 }  # fmt: skip
-# The recognizer of what fails its type's check (Luhn, libphonenumber, "@") but has its type's context.
-MISHEARD = "MisheardRecognizer"
+MISHEARD = "MisheardRecognizer"  # what fails its type's check (Luhn, libphonenumber, "@") but has its context
 # Every context word: the NLP engine must not drop one as a stop word ("call" and "until" are spaCy's).
 CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
 # "Number" in each language, said of any number; the other phone words name a phone (``identifiers``).
@@ -128,9 +127,8 @@ _ADDRESS_PATTERNS = [
     Pattern("fr", r"(?i)\b\d{1,4},?\s(?:bis\s|ter\s)?(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|"
             r"quai|route)\s(?:de la\s|des\s|du\s|de\s)?(?:[\w'-]+\s?){1,3}" + AFTER_A_STREET, 0.6),
 ]  # fmt: skip
-# A title is a cue too, in the languages without an NER model above all ("Danke, Herr Böhm", "Gracias, señor
-# Núñez"), and in a turn of one of them read as English or French (``PersonRecognizer``). Not "Miss" ("I miss
-# Christmas") nor "don" (the English name).
+# A title is a cue too, above all where no NER model is ("Danke, Herr Böhm", "Gracias, señor Núñez"), and in
+# a turn read as English or French (``PersonRecognizer``); not "Miss" ("I miss Christmas") nor "don".
 _TITLES = "|".join(
     f"[{title[0].upper()}{title[0]}]{title[1:]}"  # in lower case or capitalised: not "MS Teams"
     for title in (
@@ -371,6 +369,8 @@ def language_specific(language: str) -> list[EntityRecognizer]:
     security = [Pattern("3 or 4 digits", r"\b\d{3,4}\b", 0.1)]
     return [
         *national_ids(language, _CONTEXT[EntityType.national_id]),
+        # An id number of no known form ("my ID number is 1734 1256…"), read out: next to its words only.
+        _misheard(EntityType.national_id, language, Pattern("id number length", r"\b\d{6,20}\b", 0.35)),
         _pattern(EntityType.card_expiry, language, expiry),
         _pattern(EntityType.security_code, language, security),
         _pattern(EntityType.date_of_birth, language, [Pattern(p.name, p.regex, 0.1) for p in _DATE_PATTERNS]),

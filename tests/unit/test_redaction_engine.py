@@ -573,18 +573,61 @@ def test_a_name_after_its_cue_is_a_word_of_letters(
     assert said == names, redaction.segments[0].text
 
 
-def test_a_french_social_security_number_with_a_wrong_key_is_not_a_national_id(
+@pytest.mark.parametrize(
+    ("language", "said", "redacted"),
+    [
+        ("en", "My passport number is 502 134 987.", "My passport number is [NATIONAL_ID]."),
+        ("es", "Mi número de pasaporte es 502134987.", "Mi número de pasaporte es [NATIONAL_ID]."),
+        ("de", "Meine Ausweisnummer ist 5021 3498 7.", "Meine Ausweisnummer ist [NATIONAL_ID]."),
+        ("fr", "Mon numéro de passeport est 502134987.", "Mon numéro de passeport est [NATIONAL_ID]."),
+        # "identify" names no id, nor does an order's "ID"
+        ("en", "Please identify the 250000 dollar charge.", None),
+        ("en", "The order ID is 884213.", None),
+    ],
+)
+def test_an_id_number_of_no_known_form_is_redacted_by_its_words(
+    redactor: PresidioRedactor, language: str, said: str, redacted: str | None
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language=language)
+    assert redaction.segments[0].text == (redacted or said)
+
+
+def test_an_id_number_read_out_in_groups_between_the_agents_prompts_is_redacted_whole(
+    redactor: PresidioRedactor,
+) -> None:
+    # whisper-base on a SpokenWOZ call (real speech): the caller reads "1734 1256 7299 1778"
+    said = [
+        (CUSTOMER, "Sure, my ID number is 1734."),
+        (AGENT, "please go ahead"),
+        (CUSTOMER, "One, two. 5, 6, and"),
+        (AGENT, "Okay, please go on."),
+        (CUSTOMER, "7, 2, double 9."),
+        (AGENT, "I've written down please go ahead"),
+        (CUSTOMER, "Less 1, 1, double 7, 8."),
+        (AGENT, "Okay, have written down your ID number."),
+    ]
+    turns = [whisper_turn(speaker, text, start=4.0 * i) for i, (speaker, text) in enumerate(said)]
+    shown = [segment.text for segment in redactor.redact_segments(turns, language="en").segments]
+    assert shown[0] == "Sure, my ID number is [NATIONAL_ID]."
+    assert [shown[i] for i in (2, 4, 6)] == ["[NATIONAL_ID]", "[NATIONAL_ID].", "[NATIONAL_ID]."]
+    assert [shown[i] for i in (1, 3, 5, 7)] == [said[i][1] for i in (1, 3, 5, 7)]
+
+
+def test_a_french_social_security_number_with_a_wrong_key_is_a_national_id_only_by_its_words(
     redactor: PresidioRedactor,
 ) -> None:
     valid, wrong_key = "1 85 05 78 006 084 91", "1 85 05 78 006 084 92"  # 97 - 1850578006084 % 97 = 91
-    found = redactor.redact_segments(
-        [whisper_turn(CUSTOMER, f"Mon numéro de sécu est {valid}.")], language="fr"
-    )
-    assert [span.entity for span in found.spans] == ["NATIONAL_ID"]
-    redaction = redactor.redact_segments(
-        [whisper_turn(CUSTOMER, f"Mon numéro de sécu est {wrong_key}.")], language="fr"
-    )
-    assert "NATIONAL_ID" not in [span.entity for span in redaction.spans]
+
+    def entities(said: str) -> list[str]:
+        return [
+            span.entity
+            for span in redactor.redact_segments([whisper_turn(CUSTOMER, said)], language="fr").spans
+        ]
+
+    assert entities(f"Le numéro {valid}.") == ["NATIONAL_ID"]
+    assert entities(f"Le numéro {wrong_key}.") == []
+    # a digit misheard: still the caller's number, by "sécu" (as a card by "carte")
+    assert entities(f"Mon numéro de sécu est {wrong_key}.") == ["NATIONAL_ID"]
 
 
 @pytest.mark.parametrize(
