@@ -18,12 +18,12 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
-    IbanRecognizer,
     PhoneRecognizer,
     SpacyRecognizer,
 )
 
 from callsense.config.redaction import EntityType
+from callsense.redaction.bank_accounts import american_accounts, ibans
 from callsense.redaction.national_ids import national_ids
 from callsense.redaction.not_names import name_span
 from callsense.redaction.other_language_words import other_language_words
@@ -311,16 +311,6 @@ def _misheard(entity: EntityType, language: str, pattern: Pattern) -> EntityReco
     )
 
 
-class SpokenIbanRecognizer(IbanRecognizer):
-    """An IBAN read out: the country code stands apart from the digits the joined view gathers ("ES
-    9121000418…"), which Presidio's pattern does not take. The checksum and the country's format are checked
-    as for a written one; the recognizer reports its pattern's groups, so the whole IBAN is one."""
-
-    PATTERNS = [  # noqa: RUF012 (Presidio's own form: its __init__ reads the class's list)
-        Pattern("IBAN read out", r"(?<![A-Z0-9])([A-Z]{2} [0-9]{2}[0-9A-Z]{11,30})(?![A-Z0-9])", 0.5)
-    ]
-
-
 def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[EntityRecognizer]:
     """Cards, bank accounts, e-mails and phone numbers: what every language gets; a phone number said without
     its country code is one of ``phone_regions``'."""
@@ -330,8 +320,7 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
         # caller said "card" just before or after it. No upper bound: on a digit read many times over
         # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 22 digits).
         _misheard(EntityType.card_number, language, Pattern("card length", r"\b\d{13,}\b", 0.3)),
-        IbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
-        SpokenIbanRecognizer(supported_language=language, context=_CONTEXT[EntityType.bank_account]),
+        *ibans(language, _CONTEXT[EntityType.bank_account]),
         OfflineEmailRecognizer(supported_language=language, context=_CONTEXT[EntityType.email]),
         MisheardEmailRecognizer(language),
         PatternRecognizer(
@@ -369,6 +358,7 @@ def language_specific(language: str) -> list[EntityRecognizer]:
     security = [Pattern("3 or 4 digits", r"\b\d{3,4}\b", 0.1)]
     return [
         *national_ids(language, _CONTEXT[EntityType.national_id]),
+        *american_accounts(language),
         # An id number of no known form ("my ID number is 1734 1256…"), read out: next to its words only.
         _misheard(EntityType.national_id, language, Pattern("id number length", r"\b\d{6,20}\b", 0.35)),
         _pattern(EntityType.card_expiry, language, expiry),
@@ -386,6 +376,7 @@ def language_specific(language: str) -> list[EntityRecognizer]:
 PRESIDIO_NAMES = {
     "CREDIT_CARD": EntityType.card_number,
     "IBAN_CODE": EntityType.bank_account,
+    "US_BANK_NUMBER": EntityType.bank_account,
     "EMAIL_ADDRESS": EntityType.email,
     "PHONE_NUMBER": EntityType.phone_number,
     "US_SSN": EntityType.national_id,

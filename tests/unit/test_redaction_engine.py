@@ -592,6 +592,22 @@ def test_an_id_number_of_no_known_form_is_redacted_by_its_words(
     assert redaction.segments[0].text == (redacted or said)
 
 
+@pytest.mark.parametrize(
+    ("said", "redacted"),
+    [
+        # an American account number read out to pay by bank: 8 to 17 digits, no check to tell it
+        ("The account number is 1234567890123.", "The account number is [BANK_ACCOUNT]."),
+        ("My checking account is 0001 2345 6789.", "My checking account is [BANK_ACCOUNT]."),
+        ("Your order 1234567890123 ships today.", None),
+    ],
+)
+def test_an_american_account_number_is_redacted_by_its_words(
+    redactor: PresidioRedactor, said: str, redacted: str | None
+) -> None:
+    redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language="en")
+    assert redaction.segments[0].text == (redacted or said)
+
+
 def test_an_id_number_read_out_in_groups_between_the_agents_prompts_is_redacted_whole(
     redactor: PresidioRedactor,
 ) -> None:
