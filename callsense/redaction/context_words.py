@@ -10,6 +10,8 @@ as the tokenizer splits it, "Steuer-ID"), one of four letters also as the start 
 
 from __future__ import annotations
 
+import functools
+
 import regex
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
@@ -21,11 +23,18 @@ _START_UP_TO = 4
 def supports(context_word: str, word: str) -> bool:
     """Whether ``word``, said near a value, is ``context_word`` as the rule above reads it."""
     context_word, word = context_word.lower(), word.lower()
-    if not _LATIN.fullmatch(context_word) or len(context_word) > _START_UP_TO:
+    where = _where(context_word)
+    if where == "inside":
         return context_word in word
-    if len(context_word) <= _WHOLE_UP_TO:
-        return word == context_word
-    return word.startswith(context_word)
+    return word == context_word if where == "whole" else word.startswith(context_word)
+
+
+@functools.lru_cache(maxsize=1024)
+def _where(context_word: str) -> str:
+    """Where in a word ``context_word`` (lower case) counts: 'inside', 'start' or 'whole'."""
+    if not _LATIN.fullmatch(context_word) or len(context_word) > _START_UP_TO:
+        return "inside"
+    return "whole" if len(context_word) <= _WHOLE_UP_TO else "start"
 
 
 class WordContextEnhancer(LemmaContextAwareEnhancer):

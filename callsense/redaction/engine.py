@@ -232,6 +232,7 @@ def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
     return []
 
 
+@functools.lru_cache(maxsize=4096)
 def _lent(word: str) -> bool:
     """Whether a question's word counts as a context word of its answer (``ASKED_WORDS``)."""
     return any(supports(context, word) for context in ASKED_WORDS)
