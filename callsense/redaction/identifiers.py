@@ -7,8 +7,9 @@ American area code are one). Redacted as a phone number, the order is lost to th
 for it. So a number that a word of this list names just before it (in the same sentence, no phone word
 between; the other parts of a code with letters, "1Z 999 AA1", between them too), or that answers a
 question naming one and no phone ("…give me the order ID and email" / "7916676427"), is not redacted as a
-phone number. A card number, bank account or national id is still found by its own check, and a customer or
-account number is not on the list: it identifies the caller.
+phone number, nor, by an order's "ID" alone, as an id number. A card number, bank account or national id
+is still found by its own check, and a customer or account number is not on the list: it identifies the
+caller.
 """
 
 from __future__ import annotations
