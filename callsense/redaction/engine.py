@@ -171,8 +171,12 @@ class PresidioRedactor:
                 if i + 1 == len(words) or words[i + 1].segment != word.segment
             }
             hits = self._hits([word.text for word in words], turn_ends, language)
-            for hit in _merge(hits + self._answer_hits(segments, words, language)):
-                if not _asked_as_identifier(hit, words, segments, language):
+            # The question each of the speaker's turns answers, if any: segment number -> its words.
+            spoken = number_language(language)
+            turns = dict.fromkeys(word.segment for word in words)
+            questions = {number: _asked(segments, number, spoken) for number in turns}
+            for hit in _merge(hits + self._answer_hits(words, questions, language)):
+                if not _asked_as_identifier(hit, words, questions):
                     spans += _spans(hit, words, segments, speaker)
         # A value found once (by its cue, its context word) is redacted wherever the call repeats it.
         spans += recurring_spans(segments, spans, span_values(segments, spans, language=language))
@@ -183,7 +187,7 @@ class PresidioRedactor:
         return Redaction(segments=redacted, spans=spans, checked=checked)
 
     def _answer_hits(
-        self, segments: list[Segment], words: list[_SpeakerWord], language: str | None
+        self, words: list[_SpeakerWord], questions: dict[int, list[str]], language: str | None
     ) -> list[_Hit]:
         """The hits in each of a speaker's turns that answers the other side: the context words of the
         question before it ("And the three digits on the back?") count for the answer's values ("Four five
@@ -194,8 +198,7 @@ class PresidioRedactor:
             bounds.setdefault(word.segment, [index, index])[1] = index + 1
         hits: list[_Hit] = []
         for number, (first, end) in bounds.items():
-            question = _asked(segments, number, number_language(language))
-            asked = [word for word in question if _lent(word)]
+            asked = [word for word in questions[number] if _lent(word)]
             if not asked:
                 continue
             turn = [word.text for word in words[first:end]]
@@ -238,18 +241,15 @@ def _lent(word: str) -> bool:
     return any(supports(context, word) for context in ASKED_WORDS)
 
 
-def _asked_as_identifier(
-    hit: _Hit, words: list[_SpeakerWord], segments: list[Segment], language: str | None
-) -> bool:
-    """Whether ``hit``, a phone number, answers a question for an order, reference… with no phone word in
-    its turn before it ("…give me the order ID and email" / "please" / "7916676427")."""
+def _asked_as_identifier(hit: _Hit, words: list[_SpeakerWord], questions: dict[int, list[str]]) -> bool:
+    """Whether ``hit``, a phone number, answers a question (``questions``, by turn) for an order,
+    reference… with no phone word in its turn before it ("…give me the order ID and email" / "please" /
+    "7916676427")."""
     if hit.entity != EntityType.phone_number.value:
         return False
     turn = words[hit.first].segment
     said = "".join(word.text for word in words[: hit.first] if word.segment == turn)
-    return named_as_identifier(
-        sentence_before(said, len(said)), _asked(segments, turn, number_language(language))
-    )
+    return named_as_identifier(sentence_before(said, len(said)), questions[turn])
 
 
 def _analysis_language(language: str | None) -> str:
