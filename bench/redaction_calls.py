@@ -26,7 +26,7 @@ def _item(language: str, entity: str | None, secret: str, *parts: str, asked: st
 
 CARD, PHONE, EMAIL = "CARD_NUMBER", "PHONE_NUMBER", "EMAIL"
 NAME, ADDRESS, BIRTH = "NAME", "ADDRESS", "DATE_OF_BIRTH"
-CODE, EXPIRY = "SECURITY_CODE", "CARD_EXPIRY"
+CODE, EXPIRY, NATIONAL_ID = "SECURITY_CODE", "CARD_EXPIRY", "NATIONAL_ID"
 
 ITEMS = [
     # English: the Piper voice.
@@ -345,4 +345,22 @@ ITEMS = [
         "T comme Thérèse.",
         asked="Pouvez-vous épeler votre nom ?",
     ),
+    # "Code" and "back" name a card's code only together or with the card; said of an error or a bill, not.
+    _item("en", CODE, "456", "The code on the back of my card is four five six."),
+    _item("es", CODE, "456", "El código de la tarjeta es cuatro cinco seis."),
+    _item("es", None, "", "El código de error que me sale es el cuatro cero cuatro."),
+    _item("de", None, "", "Auf der Rückseite der Rechnung steht hundertfünfzig Euro."),
+    _item("fr", None, "", "Au dos de la facture, il y a cent cinquante euros."),
+    # An American call's identity checks: the SSN's last four, a birth year in two digits, an expiry's month
+    # by its name; "social" said of media is none.
+    _item(
+        "en",
+        NATIONAL_ID,
+        "6789",
+        "Sure, it's six seven eight nine.",
+        asked="Can I get the last four of your social?",
+    ),
+    _item("en", BIRTH, "385", "March third, eighty-five.", asked="And your date of birth?"),
+    _item("en", EXPIRY, "2027", "September twenty twenty-seven.", asked="And the expiration date?"),
+    _item("en", None, "", "I saw your post on social media in twenty twenty-four."),
 ]

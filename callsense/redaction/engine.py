@@ -32,8 +32,13 @@ from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction, ner
 from callsense.redaction.context_words import WordContextEnhancer, supports
 from callsense.redaction.digits import Normalised, normalise, number_language
-from callsense.redaction.identifiers import identifier_word, named_as_identifier, sentence_before
+from callsense.redaction.identifiers import (
+    identifier_word,
+    named_as_identifier,
+    sentence_before,
+)
 from callsense.redaction.nlp import TokenizerNlpEngine
+from callsense.redaction.overruled import overruled
 from callsense.redaction.postal_codes import POSTAL_CODE
 from callsense.redaction.recognizers import (
     ASKED_WORDS,
@@ -111,8 +116,8 @@ class PresidioRedactor:
     def _hits(
         self, words: list[str], turn_ends: set[int], language: str | None, *, asked: list[str] | None = None
     ) -> list[_Hit]:
-        """The hits among one speaker's ``words``; ``asked``: context words said just before them by the
-        other side, which count as if said beside every value."""
+        """The hits among one speaker's ``words``; ``asked``: the words (``core``) of the other side's
+        question just before them, whose context words (``_lent``) count as if said beside every value."""
         analysis = _analysis_language(language)
         spoken = number_language(language)
         wanted = set(self.checked(language))
@@ -133,14 +138,13 @@ class PresidioRedactor:
                 language=analysis,
                 entities=requested,
                 score_threshold=self._settings.score_threshold,
-                context=asked,
+                context=[word for word in asked if _lent(word)] if asked else None,
+                return_decision_process=True,  # which context word made it (``overruled``)
             ):
                 entity = PRESIDIO_NAMES.get(result.entity_type, result.entity_type)
                 recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
                 misheard = recognizer == MISHEARD
-                # "Order ID: 3348917502": an order's number, no phone's nor (by its "ID" alone) a person's
-                named = entity == EntityType.phone_number or (entity == EntityType.national_id and misheard)
-                if named and named_as_identifier(sentence_before(view.text, result.start)):
+                if overruled(result, entity, recognizer, view.text, asked, analysis):
                     continue
                 words_hit = view.words_at(result.start, result.end)
                 if words_hit is not None and str(entity) in wanted:
@@ -198,11 +202,10 @@ class PresidioRedactor:
             bounds.setdefault(word.segment, [index, index])[1] = index + 1
         hits: list[_Hit] = []
         for number, (first, end) in bounds.items():
-            asked = [word for word in questions[number] if _lent(word)]
-            if not asked:
+            if not any(map(_lent, questions[number])):
                 continue
             turn = [word.text for word in words[first:end]]
-            for hit in self._hits(turn, {len(turn) - 1}, language, asked=asked):
+            for hit in self._hits(turn, {len(turn) - 1}, language, asked=questions[number]):
                 hits.append(replace(hit, first=hit.first + first, last=hit.last + first))
         return hits
 

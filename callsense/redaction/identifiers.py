@@ -29,6 +29,7 @@ _IDENTIFIER_WORDS = (
 # How many words before the number the name may stand ("order number is 334…", "Bestellnummer lautet …"),
 # not counting the code's parts with digits.
 _REACH = 4
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 _WORD = re.compile(r"(?<!\S)[^\W\d_]+(?:['\u2019-][^\W\d_]+)*(?!\w)")
 
 
@@ -39,7 +40,15 @@ def identifier_word(word: str) -> bool:
 
 def sentence_before(text: str, start: int) -> list[str]:
     """The words of the sentence before ``text[start]``, lower case, less the parts of a code with digits."""
-    sentence = re.split(r"[.!?](?:\s|$)", text[:start])[-1]
+    return _words(_SENTENCE_END.split(text[:start])[-1])
+
+
+def sentence_after(text: str, end: int) -> list[str]:
+    """The words of the sentence after ``text[end - 1]``, as ``sentence_before`` gives those before it."""
+    return _words(_SENTENCE_END.split(text[end:])[0])
+
+
+def _words(sentence: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(sentence)]
 
 

@@ -67,6 +67,18 @@ class FrenchNirRecognizer(PatternRecognizer):
         return 97 - int(digits[:13]) % 97 == int(digits[13:])
 
 
+# The last four digits of an SSN, which American agents ask for to verify a caller ("Can I get the last four
+# of your social?"), in English and Spanish ("los últimos cuatro de su seguro social"): four digits said
+# with "social" or "SSN" and a word for the last ones (the engine checks it: not "social media in 2024").
+SSN_LAST_FOUR = "SsnLastFourRecognizer"
+_LAST_WORDS = {"last", "ends", "ending", "end", "últimos", "últimas", "termina", "terminan", "final"}
+
+
+def named_as_last_four(words: list[str]) -> bool:
+    """Whether ``words`` (lower case: a value's sentence and the question it answers) name the last digits."""
+    return not _LAST_WORDS.isdisjoint(words)
+
+
 def national_ids(language: str, context: list[str]) -> list[EntityRecognizer]:
     """The national id recognizers of ``language`` (en, es, de or fr), raised by the ``context`` words."""
 
@@ -81,9 +93,17 @@ def national_ids(language: str, context: list[str]) -> list[EntityRecognizer]:
             name=f"Spaced{name.title()}Recognizer",
         )
 
+    ssn_last_four = PatternRecognizer(
+        supported_entity="US_SSN",
+        patterns=[Pattern("SSN's last four", r"\b\d{4}\b", 0.15)],  # over a security code's 0.1
+        context=["social", "ssn"],
+        supported_language=language,
+        name=SSN_LAST_FOUR,
+    )
     if language == "en":
         return [
             UsSsnRecognizer(supported_language=language, context=context),
+            ssn_last_four,
             UkNinoRecognizer(supported_language=language, context=context),
             # A National Insurance number's prefix letters apart ("A B 12 34 56 C"): only next to its words.
             apart(
@@ -96,6 +116,7 @@ def national_ids(language: str, context: list[str]) -> list[EntityRecognizer]:
         ]
     if language == "es":
         return [
+            ssn_last_four,
             EsNifRecognizer(supported_language=language, context=context),
             # A DNI read out with its letter's name, written with the letter apart ("12345678 Z").
             apart(EsNifRecognizer, "NIF", r"\b[0-9]{8} [A-Z]\b", 0.5),

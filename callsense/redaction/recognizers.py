@@ -28,6 +28,7 @@ from callsense.redaction.national_ids import national_ids
 from callsense.redaction.not_names import name_span
 from callsense.redaction.other_language_words import other_language_words
 from callsense.redaction.postal_codes import ADDRESS_WORDS, AFTER_A_STREET, POSTAL_CODE, postal_codes
+from callsense.redaction.security_codes import NOT_ASKED, SECURITY_CODE_WORDS, WEAK_WORDS
 from callsense.redaction.sentence_language import sentence_language, sentences
 from callsense.redaction.spelling import SpellingRecognizer
 
@@ -65,11 +66,7 @@ _CONTEXT: dict[EntityType, list[str]] = {
     EntityType.card_expiry: ["expiry", "expires", "expiration", "expire", "valid", "until", "caducidad",
                              "caduca", "vence", "vencimiento", "ablaufdatum", "gültig", "läuft", "expire",
                              "validité", "jusqu"],
-    # Not "back" ("the digits on the back" has "digits"): "I want my 250 back" is a refund.
-    EntityType.security_code: ["security", "cvv", "cvc", "cvv2", "pin", "digits", "código",
-                               "seguridad", "dígitos", "detrás", "reverso", "prüfnummer", "sicherheitscode",
-                               "prüfziffer", "ziffern", "rückseite", "cryptogramme", "sécurité", "chiffres",
-                               "dos", "verso"],
+    EntityType.security_code: [*SECURITY_CODE_WORDS, *WEAK_WORDS],  # the weak ones checked by the engine
     EntityType.date_of_birth: ["born", "birth", "birthday", "dob", "nacimiento", "nací", "nacido", "nacida",
                                "geboren", "geburtsdatum", "geburtstag", "né", "née", "naissance"],
     EntityType.address: ADDRESS_WORDS,
@@ -80,6 +77,7 @@ _CONTEXT: dict[EntityType, list[str]] = {
                              "identificat", "identifikat", "steuer", "sécu", "sociale", "insee", "insurance",
                              "nino", "nhs", "passport", "pasaporte", "passeport", "ausweis"],
 }  # fmt: skip
+CARD_WORDS = _CONTEXT[EntityType.card_number]
 MISHEARD = "MisheardRecognizer"  # what fails its type's check (Luhn, libphonenumber, "@") but has its context
 # Every context word: the NLP engine must not drop one as a stop word ("call" and "until" are spaCy's).
 CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
@@ -90,8 +88,8 @@ PHONE_WORDS = [word for word in _CONTEXT[EntityType.phone_number] if word not in
 # The context words a question lends to the answer after it (``engine``): those that name what is asked
 # for, not the ones said in any sentence ("a number", "call", "valid until").
 ASKED_WORDS = CONTEXT_WORDS - _NUMBER_WORDS - {
-    "call", "id", "dos", "verso", "valid", "until", "läuft", "jusqu", "mail", "adresse", "llam", "llám",
-    "appel", "erreichen", "social"}  # fmt: skip
+    "call", "id", "valid", "until", "läuft", "jusqu", "mail", "adresse", "llam", "llám", "appel",
+    "erreichen", *NOT_ASKED}  # fmt: skip
 # One word ending in a top-level domain: an address whose "@" Whisper lost (MisheardEmailRecognizer).
 _ADDRESS_WITHOUT_AT = r"(?<![\w.\-])\w[\w.\-]*\.[a-z]{2,6}\b"
 _ADDRESS_MIN_LETTERS = 8  # before the top-level domain: "web.de" or "e-mail.de" alone is no address
@@ -108,14 +106,19 @@ _MONTHS = (
 )
 _DAY = r"\d{1,2}(?:st|nd|rd|th|er|º|\.)?"
 _YEAR = r"(?:19|20)\s?\d{2}"
+_SAID_YEAR = rf"(?:{_YEAR}|\d{{2}})"  # or in two digits, as a date of birth is given ("eighty-five")
 _DATE_PATTERNS = [
-    Pattern("numeric date", rf"\b{_DAY}\s?[/.\-]\s?\d{{1,2}}\s?[/.\-]\s?{_YEAR}\b", 0.3),
+    Pattern("numeric date", rf"\b{_DAY}\s?[/.\-]\s?\d{{1,2}}\s?[/.\-]\s?{_SAID_YEAR}\b", 0.3),
+    # "three fifteen eighty-five", "fifteen three nineteen eighty-five": three numbers in a row
+    Pattern("numeric date, spoken", rf"\b\d{{1,2}}\s\d{{1,2}},?\s{_SAID_YEAR}\b", 0.3),
     # Year first, as the LLM writes a date in a summary now and then ("born 1985/07/04", "1985-07-04": the
     # views read a number joined by hyphens as one, "19850704").
     Pattern("year first", rf"\b{_YEAR}\s?[/.]\s?\d{{1,2}}\s?[/.]\s?\d{{1,2}}\b", 0.3),
     Pattern("year first, joined", r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", 0.3),
-    Pattern("day month year", rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b,?\s(?:de\s)?{_YEAR}\b", 0.3),
-    Pattern("month day year", rf"(?i)\b(?:{_MONTHS})\s{_DAY},?\s{_YEAR}\b", 0.3),
+    Pattern(
+        "day month year", rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b,?\s(?:de\s)?{_SAID_YEAR}\b", 0.3
+    ),
+    Pattern("month day year", rf"(?i)\b(?:{_MONTHS})\s{_DAY},?\s{_SAID_YEAR}\b", 0.3),
 ]
 _ADDRESS_PATTERNS = [
     Pattern("en", r"(?i)\b\d{1,5}\s(?:[A-Z][\w'-]*\s){1,3}(?:street|st|road|rd|avenue|ave|lane|drive|way|"
@@ -354,6 +357,8 @@ def language_specific(language: str) -> list[EntityRecognizer]:
             r"\b(?:0?[1-9]|1[0-2])\s(?:slash|barra|del?|schrägstrich|sur|barre)\s(?:20)?\d{2}\b",
             0.1,
         ),
+        # "September 2027"; not "March 25", the day a plan runs "until"
+        Pattern("month's name, year", rf"(?i)\b(?:{_MONTHS})\s(?:of\s|del?\s)?20\s?\d{{2}}\b", 0.1),
     ]
     security = [Pattern("3 or 4 digits", r"\b\d{3,4}\b", 0.1)]
     return [

@@ -373,6 +373,30 @@ def test_five_digits_without_an_address_word_are_no_postal_code(
         ("de", "Meine Kreditkarte ist 4012 8888 8888 1882.", "Meine Kreditkarte ist [CARD_NUMBER]."),
         ("de", "Die Steuer-ID ist 12 345 678 903.", "Die Steuer-ID ist [NATIONAL_ID]."),
         ("fr", "Le cryptogramme au dos, c'est 852.", "Le cryptogramme au dos, c'est [SECURITY_CODE]."),
+        # "code" and "back" name a card's code only together or with a card word
+        ("es", "El código de error es 404.", None),
+        ("es", "Mi código de cliente es 5821.", None),
+        ("es", "El importe de detrás de la factura es 150.", None),
+        ("de", "Auf der Rückseite der Rechnung steht 150.", None),
+        ("fr", "Au dos de la facture, il y a 150.", None),
+        ("en", "Error code 404 again, and the discount code 2024.", None),
+        ("es", "El código de la tarjeta es 456.", "El código de la tarjeta es [SECURITY_CODE]."),
+        ("es", "La clave de la tarjeta es 1234.", "La clave de la tarjeta es [SECURITY_CODE]."),
+        ("de", "Der Code auf der Rückseite ist 456.", "Der Code auf der Rückseite ist [SECURITY_CODE]."),
+        ("fr", "Le code au dos de la carte est 456.", "Le code au dos de la carte est [SECURITY_CODE]."),
+        ("en", "The code on the back is 456.", "The code on the back is [SECURITY_CODE]."),
+        (
+            "en",
+            "The numbers on the back of my card: 456.",
+            "The numbers on the back of my card: [SECURITY_CODE].",
+        ),
+        # an SSN's last four by "social" and "last"/"ends"; a date of birth's year in two digits; an expiry's
+        # month by its name (a day of a month is no expiry)
+        ("en", "My social ends in 4321.", "My social ends in [NATIONAL_ID]."),
+        ("en", "I saw your post on social media in 2024.", None),
+        ("en", "I was born on 3/15/85.", "I was born on [DATE_OF_BIRTH]."),
+        ("en", "The card expires in September 2027.", "The card expires in [CARD_EXPIRY]."),
+        ("en", "The offer is valid until March 25.", None),
         # libphonenumber takes each of these for a valid phone number of the language's country
         ("en", "Order ID: 3348917502", "Order ID: 3348917502"),  # ABCD's chats
         ("en", "My order number is three three four, eight nine one, seven five oh two.", None),
@@ -695,6 +719,14 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
         ("es", "¿Y el código de seguridad?", "Siete ocho nueve.", "SECURITY_CODE"),
         ("de", "Und Ihr Geburtsdatum, bitte?", "Der 3. März 1985.", "DATE_OF_BIRTH"),
         ("fr", "Et le cryptogramme au dos de la carte ?", "Trois deux un.", "SECURITY_CODE"),
+        ("es", "¿Y el código de la tarjeta?", "Cuatro cinco seis.", "SECURITY_CODE"),
+        ("en", "What's the code on the back of your card?", "456.", "SECURITY_CODE"),
+        # the identity checks of an American call: an SSN's last four, a date of birth with a two-digit year
+        ("en", "Can I get the last four of your social?", "Sure, it's 6789.", "NATIONAL_ID"),
+        ("es", "¿Me da los últimos cuatro de su seguro social?", "Uno dos tres cuatro.", "NATIONAL_ID"),
+        ("en", "What's your date of birth?", "March third, eighty-five.", "DATE_OF_BIRTH"),
+        ("en", "What's your date of birth?", "Three fifteen eighty-five.", "DATE_OF_BIRTH"),
+        ("en", "And the expiration date?", "September twenty twenty-seven.", "CARD_EXPIRY"),
     ],
 )
 def test_an_answer_takes_the_context_of_the_question_just_before_it(
@@ -709,18 +741,26 @@ def test_an_answer_takes_the_context_of_the_question_just_before_it(
 
 
 @pytest.mark.parametrize(
-    ("before", "after"),
+    ("language", "before", "after"),
     [
         # en_refund's script: "back" names a security code ("the digits on the back") only beside its value
-        ("I would like that money back.", "You will see it on your card in three to five business days."),
-        ("Can I have your order number?", "It is 123456789."),
+        (
+            "en",
+            "I would like that money back.",
+            "You will see it on your card in three to five business days.",
+        ),
+        ("en", "Can I have your order number?", "It is 123456789."),
+        # a code of no card
+        ("en", "What's the discount code?", "2024."),
+        ("es", "¿Cuál es el código de error?", "Cuatro cero cuatro."),
+        ("en", "Do you use social media?", "Since 2015, for 4 years."),
     ],
 )
 def test_a_word_said_in_any_sentence_lends_the_answer_nothing(
-    redactor: PresidioRedactor, before: str, after: str
+    redactor: PresidioRedactor, language: str, before: str, after: str
 ) -> None:
     turns = [whisper_turn(CUSTOMER, before), whisper_turn(AGENT, after, start=4.0)]
-    assert redactor.redact_segments(turns, language="en").spans == []
+    assert redactor.redact_segments(turns, language=language).spans == []
 
 
 @pytest.mark.parametrize(

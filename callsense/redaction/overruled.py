@@ -1,0 +1,41 @@
+"""The words around a value that overrule the recognizer that found it.
+
+A recognizer sees a value's form and a context word near it; the sentence around it, and the question it
+answers, can say more: that ten digits are an order's number, though libphonenumber takes them for a phone,
+that "código de error 404" is no card's security code, or that four digits next to "social media" are no
+SSN's last four.
+"""
+
+from __future__ import annotations
+
+from presidio_analyzer import RecognizerResult
+
+from callsense.config.redaction import EntityType
+from callsense.redaction.identifiers import named_as_identifier, sentence_after, sentence_before
+from callsense.redaction.national_ids import SSN_LAST_FOUR, named_as_last_four
+from callsense.redaction.recognizers import CARD_WORDS, MISHEARD
+from callsense.redaction.security_codes import named_as_security_code
+
+
+def overruled(
+    result: RecognizerResult,
+    entity: str,
+    recognizer: str | None,
+    text: str,
+    asked: list[str] | None,
+    language: str,
+) -> bool:
+    """Whether the words around ``result`` in ``text`` (its sentence, and ``asked``: the question it
+    answers) say it is not what its recognizer took it for: an order's number is no phone ("Order ID:
+    3348917502") nor, by its "ID" alone, a person's; "código de error 404" or "au dos de la facture" is no
+    card's code (``named_as_security_code``); four digits said with "social" are an SSN's only as its last
+    four ("the last four of your social?", not "social media in 2024")."""
+    before = sentence_before(text, result.start)
+    if entity == EntityType.phone_number or (entity == EntityType.national_id and recognizer == MISHEARD):
+        return named_as_identifier(before)
+    around = [*before, *sentence_after(text, result.end), *(asked or [])]
+    if entity == EntityType.security_code:
+        explanation = result.analysis_explanation
+        supporting = explanation.supportive_context_word if explanation else ""
+        return not named_as_security_code(supporting, around, language, CARD_WORDS)
+    return recognizer == SSN_LAST_FOUR and not named_as_last_four(around)

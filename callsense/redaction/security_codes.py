@@ -1,0 +1,51 @@
+"""The words that make three or four digits a card's security code (CVV) or PIN.
+
+A security code has no form of its own: any three or four digits are one when the words around them (or
+the question they answer) say so. Some words say so alone ("security", "CVV", "PIN", "digits",
+"Prüfnummer", "cryptogramme"). Others are said of a card's code but of much else too: "código" of an
+error, a customer or a discount, "back" of a refund, "au dos de la facture", "auf der Rückseite der
+Rechnung". Such a word counts only beside a card word or a word of the other kind: "el código de la
+tarjeta", "the code on the back", "die Ziffern auf der Rückseite der Karte", but not "código de error
+404" nor "I want my 250 back".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from callsense.redaction.context_words import supports
+
+SECURITY_CODE_WORDS = [
+    "security", "cvv", "cvc", "cvv2", "pin", "digits", "seguridad", "dígitos", "prüfnummer",
+    "sicherheitscode", "prüfziffer", "ziffern", "cryptogramme", "sécurité", "chiffres",
+]  # fmt: skip
+# "Code" and "back" in each language ("dos" is the French back, the Spanish two is a digit by then).
+_CODE_WORDS = {"en": ("code",), "es": ("código", "codigo", "clave"), "de": ("code",), "fr": ("code",)}
+_BACK_WORDS = {
+    "en": ("back",),
+    "es": ("detrás", "atrás", "reverso", "dorso"),
+    "de": ("rückseite", "hinten"),
+    "fr": ("dos", "verso"),
+}
+WEAK_WORDS = sorted({word for words in (*_CODE_WORDS.values(), *_BACK_WORDS.values()) for word in words})
+# Said in sentences of every kind ("call you back", "dos" as the Spanish two): no question lends them.
+NOT_ASKED = ("back", "hinten", "dos", "verso")
+
+
+def named_as_security_code(
+    supporting: str, words: Iterable[str], language: str, card_words: Iterable[str]
+) -> bool:
+    """Whether a value that Presidio took for a security code by the context word ``supporting`` is one in
+    ``language``: a word of ``SECURITY_CODE_WORDS`` says so alone (Presidio takes the first of its context
+    words found, and those come first), a weak one only with a word of another kind, a code word, a back
+    word or a card word (``card_words``), among ``words`` (lower case: the value's sentence and the
+    question it answers)."""
+    if supporting not in WEAK_WORDS:
+        return True
+    said = list(words)
+
+    def any_said(context_words: Iterable[str]) -> bool:
+        return any(supports(context, word) for context in context_words for word in said)
+
+    kinds = (_CODE_WORDS.get(language, ()), _BACK_WORDS.get(language, ()), card_words)
+    return sum(map(any_said, kinds)) >= 2
