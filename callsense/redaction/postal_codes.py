@@ -1,7 +1,8 @@
 """Postal codes: a British postcode (Presidio's pattern), and the five digits of an American ZIP code or a
 Spanish, German or French postal code with the town after it ("10115 Berlin", "75001 Paris"). Each counts
 only next to "postcode", "zip", "código postal", "Postleitzahl", "code postal", an address word, or in answer
-to a question naming one: five digits alone could be an order, an amount, a part."""
+to a question naming one: five digits alone could be an order, an amount, a part. Four digits count next to
+a postal code's own words only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ POSTAL_CODE = "POSTAL_CODE"
 # "postleit" in "Postleitzahl" and in the "Postleitsaal" Whisper writes for it.
 ADDRESS_WORDS = ["postcode", "postal", "zip", "postleit", "plz", "address", "dirección", "domicilio",
                  "anschrift", "adresse", "wohn", "vivo", "habite"]  # fmt: skip
+_POSTAL_CODE_WORDS = ADDRESS_WORDS[:5]  # the code's own words, not an address's
 # The codes' ranges: Spain's 01-52 provinces, France's 01-98 departments (Corsica's 20, overseas 97-98).
 _DIGITS = {
     "en": r"\d{5}",
@@ -42,7 +44,20 @@ def postal_codes(language: str) -> list[EntityRecognizer]:
         supported_language=language,
         name="PostalCodeRecognizer",
     )
+    # Four digits: the codes of Switzerland, Austria, Belgium, Denmark, Australia ("Postleitzahl 8001"), and
+    # a five-digit code Whisper heard a digit short ("Mi código postal es 28.03"): by a postal code's own
+    # words, and one that could be a year only with its town ("2000 Neuchâtel", not "the postal strike in
+    # 2023").
+    four = rf"(?:(?!(?:19|20)\d\d)\d{{4}}\b(?![.,]\d){town}|(?:19|20)\d\d\b{_TOWN})"
+    four_digits = PatternRecognizer(
+        supported_entity=POSTAL_CODE,
+        patterns=[Pattern("four-digit postal code", rf"(?<![\d.,])\b{four}", 0.1)],
+        context=_POSTAL_CODE_WORDS,
+        supported_language=language,
+        name="FourDigitPostalCodeRecognizer",
+    )
     if language != "en":
-        return [five_digits]
+        return [five_digits, four_digits]
     # Its pattern alone scores 0.1 too: "M1 1AE" could be a part number.
-    return [five_digits, UkPostcodeRecognizer(context=[*UkPostcodeRecognizer.CONTEXT, *ADDRESS_WORDS])]
+    uk = UkPostcodeRecognizer(context=[*UkPostcodeRecognizer.CONTEXT, *ADDRESS_WORDS])
+    return [five_digits, four_digits, uk]
