@@ -24,7 +24,7 @@ _IDENTIFIER_WORDS = (
     "order", "tracking", "case", "ticket", "invoice", "confirmation", "booking", "reservation", "claim",
     "reference", "pedido", "referencia", "factura", "seguimiento", "reserva", "incidencia", "expediente",
     "bestell", "auftrag", "referenz", "rechnung", "sendung", "buchung", "vorgang", "commande", "référence",
-    "facture", "suivi", "réservation", "dossier",
+    "facture", "suivi", "réservation", "dossier", "transaction", "transacci", "transaktion",
 )  # fmt: skip
 # How many words before the number the name may stand ("order number is 334…", "Bestellnummer lautet …"),
 # not counting the code's parts with digits.

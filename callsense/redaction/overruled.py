@@ -32,7 +32,7 @@ def overruled(
     four ("the last four of your social?", not "social media in 2024")."""
     before = sentence_before(text, result.start)
     if entity == EntityType.phone_number or (entity == EntityType.national_id and recognizer == MISHEARD):
-        return named_as_identifier(before)
+        return named_as_identifier(before, asked)
     around = [*before, *sentence_after(text, result.end), *(asked or [])]
     if entity == EntityType.security_code:
         explanation = result.analysis_explanation

@@ -88,7 +88,7 @@ PHONE_WORDS = [word for word in _CONTEXT[EntityType.phone_number] if word not in
 # The context words a question lends to the answer after it (``engine``): those that name what is asked
 # for, not the ones said in any sentence ("a number", "call", "valid until").
 ASKED_WORDS = CONTEXT_WORDS - _NUMBER_WORDS - {
-    "call", "id", "valid", "until", "läuft", "jusqu", "mail", "adresse", "llam", "llám", "appel",
+    "call", "valid", "until", "läuft", "jusqu", "mail", "adresse", "llam", "llám", "appel",
     "erreichen", *NOT_ASKED}  # fmt: skip
 # One word ending in a top-level domain: an address whose "@" Whisper lost (MisheardEmailRecognizer).
 _ADDRESS_WITHOUT_AT = r"(?<![\w.\-])\w[\w.\-]*\.[a-z]{2,6}\b"
@@ -109,14 +109,15 @@ _YEAR = r"(?:19|20)\s?\d{2}"
 _SAID_YEAR = rf"(?:{_YEAR}|\d{{2}})"  # or in two digits, as a date of birth is given ("eighty-five")
 _DATE_PATTERNS = [
     Pattern("numeric date", rf"\b{_DAY}\s?[/.\-]\s?\d{{1,2}}\s?[/.\-]\s?{_SAID_YEAR}\b", 0.3),
-    # "three fifteen eighty-five", "fifteen three nineteen eighty-five": three numbers in a row
-    Pattern("numeric date, spoken", rf"\b\d{{1,2}}\s\d{{1,2}},?\s{_SAID_YEAR}\b", 0.3),
+    # "three fifteen eighty-five", "fifteen three nineteen eighty-five", "tres del tres del ochenta y cinco":
+    # three numbers in a row
+    Pattern("numeric date, spoken", rf"\b\d{{1,2}}\s(?:del?\s)?\d{{1,2}},?\s(?:del?\s)?{_SAID_YEAR}\b", 0.3),
     # Year first, as the LLM writes a date in a summary now and then ("born 1985/07/04", "1985-07-04": the
     # views read a number joined by hyphens as one, "19850704").
     Pattern("year first", rf"\b{_YEAR}\s?[/.]\s?\d{{1,2}}\s?[/.]\s?\d{{1,2}}\b", 0.3),
     Pattern("year first, joined", r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", 0.3),
     Pattern(
-        "day month year", rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b,?\s(?:de\s)?{_SAID_YEAR}\b", 0.3
+        "day month year", rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b,?\s(?:del?\s)?{_SAID_YEAR}\b", 0.3
     ),
     Pattern("month day year", rf"(?i)\b(?:{_MONTHS})\s{_DAY},?\s{_SAID_YEAR}\b", 0.3),
 ]
@@ -365,7 +366,8 @@ def language_specific(language: str) -> list[EntityRecognizer]:
         *national_ids(language, _CONTEXT[EntityType.national_id]),
         *american_accounts(language),
         # An id number of no known form ("my ID number is 1734 1256…"), read out: next to its words only.
-        _misheard(EntityType.national_id, language, Pattern("id number length", r"\b\d{6,20}\b", 0.35)),
+        # A member's or customer's ID may start with capitals ("my member ID is W123456789").
+        _misheard(EntityType.national_id, language, Pattern("id", r"\b(?-i:[A-Z]{1,3} ?)?\d{6,20}\b", 0.35)),
         _pattern(EntityType.card_expiry, language, expiry),
         _pattern(EntityType.security_code, language, security),
         _pattern(EntityType.date_of_birth, language, [Pattern(p.name, p.regex, 0.1) for p in _DATE_PATTERNS]),

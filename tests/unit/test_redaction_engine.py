@@ -431,6 +431,8 @@ def test_digits_without_an_address_word_are_no_postal_code(
         # "identify" names no id, nor does an order's "ID"
         ("en", "Please identify the 250000 dollar charge.", None),
         ("en", "The order ID is 884213.", None),
+        ("en", "The transaction ID is TX12345678.", None),
+        ("en", "My member ID is W123456789.", "My member ID is [NATIONAL_ID]."),
         # an American account number read out to pay by bank: 8 to 17 digits, no check to tell it
         ("en", "The account number is 1234567890123.", "The account number is [BANK_ACCOUNT]."),
         ("en", "My checking account is 0001 2345 6789.", "My checking account is [BANK_ACCOUNT]."),
@@ -736,6 +738,9 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
         ("en", "What's your date of birth?", "March third, eighty-five.", "DATE_OF_BIRTH"),
         ("en", "What's your date of birth?", "Three fifteen eighty-five.", "DATE_OF_BIRTH"),
         ("en", "And the expiration date?", "September twenty twenty-seven.", "CARD_EXPIRY"),
+        ("es", "¿Me da su fecha de nacimiento?", "El tres de marzo del ochenta y cinco.", "DATE_OF_BIRTH"),
+        ("es", "¿Me da su fecha de nacimiento?", "Tres del tres del ochenta y cinco.", "DATE_OF_BIRTH"),
+        ("en", "Can I get your member ID?", "It's W123456789.", "NATIONAL_ID"),
     ],
 )
 def test_an_answer_takes_the_context_of_the_question_just_before_it(
@@ -763,6 +768,8 @@ def test_an_answer_takes_the_context_of_the_question_just_before_it(
         ("en", "What's the discount code?", "2024."),
         ("es", "¿Cuál es el código de error?", "Cuatro cero cuatro."),
         ("en", "Do you use social media?", "Since 2015, for 4 years."),
+        ("en", "What's the transaction ID?", "It's 99812345."),
+        ("en", "Can I have the order ID?", "7916676427."),
     ],
 )
 def test_a_word_said_in_any_sentence_lends_the_answer_nothing(
