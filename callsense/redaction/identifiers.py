@@ -30,6 +30,7 @@ _IDENTIFIER_WORDS = (
 # not counting the code's parts with digits.
 _REACH = 4
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_SENTENCE_END_KEPT = re.compile(r"([.!?])(?:\s|$)")
 _WORD = re.compile(r"(?<!\S)[^\W\d_]+(?:['\u2019-][^\W\d_]+)*(?!\w)")
 
 
@@ -41,6 +42,14 @@ def identifier_word(word: str) -> bool:
 def sentence_before(text: str, start: int) -> list[str]:
     """The words of the sentence before ``text[start]``, lower case, less the parts of a code with digits."""
     return _words(_SENTENCE_END.split(text[:start])[-1])
+
+
+def question_before(text: str, start: int) -> list[str]:
+    """The words of the sentence before the one of ``text[start]`` where that is a question: a question and
+    its answer in one turn ("Can I get the last four of your social? It's 6-7-8-9."), as diarization leaves
+    them now and then on a mono call."""
+    *sentences, _ = _SENTENCE_END_KEPT.split(text[:start])
+    return _words(sentences[-2]) if sentences and sentences[-1] == "?" else []
 
 
 def sentence_after(text: str, end: int) -> list[str]:

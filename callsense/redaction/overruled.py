@@ -11,7 +11,12 @@ from __future__ import annotations
 from presidio_analyzer import RecognizerResult
 
 from callsense.config.redaction import EntityType
-from callsense.redaction.identifiers import named_as_identifier, sentence_after, sentence_before
+from callsense.redaction.identifiers import (
+    named_as_identifier,
+    question_before,
+    sentence_after,
+    sentence_before,
+)
 from callsense.redaction.national_ids import SSN_LAST_FOUR, named_as_last_four
 from callsense.redaction.recognizers import CARD_WORDS, MISHEARD
 from callsense.redaction.security_codes import named_as_security_code
@@ -25,15 +30,19 @@ def overruled(
     asked: list[str] | None,
     language: str,
 ) -> bool:
-    """Whether the words around ``result`` in ``text`` (its sentence, and ``asked``: the question it
-    answers) say it is not what its recognizer took it for: an order's number is no phone ("Order ID:
-    3348917502") nor, by its "ID" alone, a person's; "código de error 404" or "au dos de la facture" is no
-    card's code (``named_as_security_code``); four digits said with "social" are an SSN's only as its last
-    four ("the last four of your social?", not "social media in 2024")."""
-    before = sentence_before(text, result.start)
+    """Whether the words around ``result`` in ``text`` (its sentence, a question just before it, and
+    ``asked``: the question it answers) say it is not what its recognizer took it for: an order's number is
+    no phone ("Order ID: 3348917502") nor, by its "ID" alone, a person's; "código de error 404" or "au dos
+    de la facture" is no card's code (``named_as_security_code``); four digits said with "social" are an SSN's
+    only as its last four ("the last four of your social?", not "social media in 2024")."""
     if entity == EntityType.phone_number or (entity == EntityType.national_id and recognizer == MISHEARD):
-        return named_as_identifier(before, asked)
-    around = [*before, *sentence_after(text, result.end), *(asked or [])]
+        return named_as_identifier(sentence_before(text, result.start), asked)
+    around = [
+        *question_before(text, result.start),
+        *sentence_before(text, result.start),
+        *sentence_after(text, result.end),
+        *(asked or []),
+    ]
     if entity == EntityType.security_code:
         explanation = result.analysis_explanation
         supporting = explanation.supportive_context_word if explanation else ""

@@ -399,6 +399,18 @@ def test_digits_without_an_address_word_are_no_postal_code(
             "The numbers on the back of my card: 456.",
             "The numbers on the back of my card: [SECURITY_CODE].",
         ),
+        ("es", "Pagué con tarjeta. Ahora me sale el código de error 404.", None),
+        # a question and its answer in one turn, as diarization leaves them now and then on a mono call
+        (
+            "en",
+            "What's the code on the back of the card? 456.",
+            "What's the code on the back of the card? [SECURITY_CODE].",
+        ),
+        (
+            "en",
+            "Can I get the last four of your social? It's 6789.",
+            "Can I get the last four of your social? It's [NATIONAL_ID].",
+        ),
         # an SSN's last four by "social" and "last"/"ends"; a date of birth's year in two digits; an expiry's
         # month by its name (a day of a month is no expiry)
         ("en", "My social ends in 4321.", "My social ends in [NATIONAL_ID]."),
