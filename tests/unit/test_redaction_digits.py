@@ -157,6 +157,14 @@ def test_a_full_stop_between_two_groups_of_digits_does_not_end_the_number(
 
 
 @pytest.mark.parametrize(
+    "heard", ["Ich bin am 3.3.1985 geboren.", "Geboren am 03.03.85, ja.", "Am 31.12.99."]
+)
+def test_a_date_written_with_dots_stays_a_date(heard: str) -> None:
+    # as one with slashes: its digits joined, "3.3.1985" read 331985 and "03.03.85" a phone number
+    assert joined(heard, "de") == heard
+
+
+@pytest.mark.parametrize(
     ("language", "heard", "digits"),
     [
         # whisper-base on "plus trente-trois, six, quatorze, vingt-cinq, trente-six, soixante-dix-sept"

@@ -416,6 +416,9 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("en", "My social ends in 4321.", "My social ends in [NATIONAL_ID]."),
         ("en", "I saw your post on social media in 2024.", None),
         ("en", "I was born on 3/15/85.", "I was born on [DATE_OF_BIRTH]."),
+        ("de", "Ich bin am 3.3.1985 geboren.", "Ich bin am [DATE_OF_BIRTH] geboren."),
+        ("de", "Geburtsdatum 03.03.85.", "Geburtsdatum [DATE_OF_BIRTH]."),
+        ("de", "Am 12.05.2024 habe ich 3 Pakete bestellt.", None),
         ("en", "The card expires in September 2027.", "The card expires in [CARD_EXPIRY]."),
         ("en", "The offer is valid until March 25.", None),
         # libphonenumber takes each of these for a valid phone number of the language's country
