@@ -32,11 +32,7 @@ from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction, ner
 from callsense.redaction.context_words import WordContextEnhancer, supports
 from callsense.redaction.digits import Normalised, normalise, number_language
-from callsense.redaction.identifiers import (
-    identifier_word,
-    named_as_identifier,
-    sentence_before,
-)
+from callsense.redaction.identifiers import identifier_word, named_as_identifier, sentence_before
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.overruled import overruled
 from callsense.redaction.postal_codes import POSTAL_CODE

@@ -5,7 +5,7 @@ the question they answer) say so. Some words say so alone ("security", "CVV", "P
 "Prüfnummer", "cryptogramme"). Others are said of a card's code but of much else too: "código" of an
 error, a customer or a discount, "back" of a refund, "au dos de la facture", "auf der Rückseite der
 Rechnung". Such a word counts only beside a card word or a word of the other kind: "el código de la
-tarjeta", "the code on the back", "die Ziffern auf der Rückseite der Karte", but not "código de error
+tarjeta", "the code on the back", "der Code auf der Rückseite der Karte", but not "código de error
 404" nor "I want my 250 back".
 """
 
