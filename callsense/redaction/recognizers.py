@@ -24,6 +24,7 @@ from presidio_analyzer.predefined_recognizers import (
 
 from callsense.config.redaction import EntityType
 from callsense.redaction.bank_accounts import american_accounts, ibans
+from callsense.redaction.cards import GroupHeardTwiceCardRecognizer
 from callsense.redaction.national_ids import national_ids
 from callsense.redaction.not_names import name_span
 from callsense.redaction.other_language_words import other_language_words
@@ -320,6 +321,7 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
     its country code is one of ``phone_regions``'."""
     return [
         CreditCardRecognizer(supported_language=language, context=_CONTEXT[EntityType.card_number]),
+        GroupHeardTwiceCardRecognizer(language, _CONTEXT[EntityType.card_number]),
         # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
         # caller said "card" just before or after it. No upper bound: on a digit read many times over
         # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 22 digits).

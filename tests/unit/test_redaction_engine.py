@@ -436,6 +436,10 @@ def test_digits_without_an_address_word_are_no_postal_code(
             "My order number is 334 891 7502, and my phone is [PHONE_NUMBER].",
         ),
         ("en", "I ordered it. 415 555 2671 is my number.", "I ordered it. [PHONE_NUMBER] is my number."),
+        # a card Whisper heard with a group three times for two ("five five five five, five five five five…"):
+        # twenty digits that fail Luhn, no "card" said; a long number without a card inside stays
+        ("en", "It's 55555555555555554444 and a mom.", "It's [CARD_NUMBER] and a mom."),
+        ("en", "Reference 55556666777788889999, and 45671234123412345678.", None),
         # not a phone number's check: still a card
         ("en", "My card for the order is 4111 1111 1111 1111.", "My card for the order is [CARD_NUMBER]."),
         # an id number of no known form, by its words
