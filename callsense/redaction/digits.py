@@ -95,7 +95,8 @@ _CONNECTORS = {"y", "et", "und", "e"}
 _TENS_CONNECTORS = {"y", "et"}
 _SENTENCE_END = (".", "?", "!")
 _DIGIT_TOKEN = re.compile(r"\+?\d[\d.,\-/]*")
-_DOTTED_DATE = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:\d{2}|\d{4})")
+_DAY_OR_MONTH = r"(?:0?[1-9]|[12]\d|3[01])"
+_WRITTEN_DATE = re.compile(rf"{_DAY_OR_MONTH}([./]){_DAY_OR_MONTH}\1(?:\d{{2}}|\d{{4}})")
 # A number as long as a phone's with one letter run into its end, its last digit misheard ("0171234567a"
 # for "… sieben acht"), or a filler heard as a letter run into the start of digits read one by one
 # ("L1,2,3,4,5,6,7,8." for "äh, eins zwei …"). Others keep their letter: "7a" is a house number,
@@ -163,8 +164,8 @@ def _number_kind(word: str, language: str) -> str | None:
     text = core(word)
     # Whisper splits "4012-8888 8888 1881" into " 4012" and "-8888": the dash is no minus sign.
     bare = word.strip().strip(EDGE_PUNCTUATION)
-    # A date written with slashes or with dots, as German writes one ("3.3.1985"), stays a date.
-    date = "/" in word or _DOTTED_DATE.fullmatch(bare)
+    # A date written with dots, as German writes one ("3.3.1985"), stays a date as one with slashes does.
+    date = "/" in word or written_date(word)
     if (_DIGIT_TOKEN.fullmatch(bare) and not date) or _LETTER_RUN_IN.fullmatch(bare):
         return "digits"
     if text in _REPEATS:
@@ -177,6 +178,11 @@ def _number_kind(word: str, language: str) -> str | None:
     if text in _HOMOPHONES.get(language, {}):
         return "homophone"
     return None
+
+
+def written_date(word: str) -> bool:
+    """Whether ``word`` is written as a date, with slashes ("3/15/85") or with dots ("3.3.1985")."""
+    return bool(_WRITTEN_DATE.fullmatch(word.strip().strip(EDGE_PUNCTUATION)))
 
 
 def _kind_in_run(words: list[str], index: int, language: str) -> str | None:

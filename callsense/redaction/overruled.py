@@ -11,6 +11,7 @@ from __future__ import annotations
 from presidio_analyzer import RecognizerResult
 
 from callsense.config.redaction import EntityType
+from callsense.redaction.digits import written_date
 from callsense.redaction.identifiers import (
     named_as_identifier,
     question_before,
@@ -32,9 +33,12 @@ def overruled(
 ) -> bool:
     """Whether the words around ``result`` in ``text`` (its sentence, a question just before it, and
     ``asked``: the question it answers) say it is not what its recognizer took it for: an order's number is
-    no phone ("Order ID: 3348917502") nor, by its "ID" alone, a person's; "código de error 404" or "au dos
-    de la facture" is no card's code (``named_as_security_code``); four digits said with "social" are an SSN's
-    only as its last four ("the last four of your social?", not "social media in 2024")."""
+    no phone ("Order ID: 3348917502") nor, by its "ID" alone, a person's; nor is a date written with dots
+    ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's code
+    (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
+    last four of your social?", not "social media in 2024")."""
+    if entity == EntityType.phone_number and written_date(text[result.start : result.end]):
+        return True  # libphonenumber takes "3.3.2024" for a German number
     if entity == EntityType.phone_number or (entity == EntityType.national_id and recognizer == MISHEARD):
         return named_as_identifier(sentence_before(text, result.start), asked)
     around = [

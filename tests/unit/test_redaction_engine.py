@@ -419,6 +419,8 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("de", "Ich bin am 3.3.1985 geboren.", "Ich bin am [DATE_OF_BIRTH] geboren."),
         ("de", "Geburtsdatum 03.03.85.", "Geburtsdatum [DATE_OF_BIRTH]."),
         ("de", "Am 12.05.2024 habe ich 3 Pakete bestellt.", None),
+        ("de", "Die Rechnung über 1.250 Euro kam am 3.3.2024.", None),  # libphonenumber's German number
+        ("de", "Meine Nummer ist 030/1234567.", "Meine Nummer ist [PHONE_NUMBER]."),
         ("en", "The card expires in September 2027.", "The card expires in [CARD_EXPIRY]."),
         ("en", "The offer is valid until March 25.", None),
         # libphonenumber takes each of these for a valid phone number of the language's country
