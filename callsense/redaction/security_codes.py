@@ -28,6 +28,9 @@ _BACK_WORDS = {
     "fr": ("dos", "verso"),
 }
 WEAK_WORDS = sorted({word for words in (*_CODE_WORDS.values(), *_BACK_WORDS.values()) for word in words})
+# "Security" of social security names no card's code ("my social security check of 1400"): each such word
+# with where the social word stands from it.
+_SOCIAL_SECURITY = {"security": (-1, "social"), "seguridad": (1, "social"), "sécurité": (1, "sociale")}
 # Said in sentences of every kind ("call you back", "dos" as the Spanish two): no question lends them.
 NOT_ASKED = ("back", "hinten", "dos", "verso")
 
@@ -37,15 +40,29 @@ def named_as_security_code(
 ) -> bool:
     """Whether a value that Presidio took for a security code by the context word ``supporting`` is one in
     ``language``: a word of ``SECURITY_CODE_WORDS`` says so alone (Presidio takes the first of its context
-    words found, and those come first), a weak one only with a word of another kind, a code word, a back
-    word or a card word (``card_words``), among ``words`` (lower case: the value's sentence and the
-    question it answers)."""
+    words found, and those come first), but for the "security" of social security; a weak one only with a
+    word of another kind, a code word, a back word or a card word (``card_words``), among ``words`` (lower
+    case: the value's sentence and the question it answers)."""
+    said = list(words)
+    if supporting in _SOCIAL_SECURITY:
+        return not _all_social(said)
     if supporting not in WEAK_WORDS:
         return True
-    said = list(words)
 
     def any_said(context_words: Iterable[str]) -> bool:
         return any(supports(context, word) for context in context_words for word in said)
 
     kinds = (_CODE_WORDS.get(language, ()), _BACK_WORDS.get(language, ()), card_words)
     return sum(map(any_said, kinds)) >= 2
+
+
+def _all_social(said: list[str]) -> bool:
+    """Whether ``said`` holds a security word and each is social security's."""
+    found = False
+    for index, word in enumerate(said):
+        if word in _SOCIAL_SECURITY:
+            step, social = _SOCIAL_SECURITY[word]
+            if not 0 <= index + step < len(said) or said[index + step] != social:
+                return False
+            found = True
+    return found

@@ -400,6 +400,14 @@ def test_digits_without_an_address_word_are_no_postal_code(
             "The numbers on the back of my card: [SECURITY_CODE].",
         ),
         ("es", "Pagué con tarjeta. Ahora me sale el código de error 404.", None),
+        # the "security" of social security names no card's code
+        ("en", "My social security check of 1400 didn't come.", None),
+        (
+            "en",
+            "My social security number is fine, the security code is 123.",
+            "My social security number is fine, the security code is [SECURITY_CODE].",
+        ),
+        ("en", "The security code. It is 456.", "The security code. It is [SECURITY_CODE]."),
         # a question and its answer in one turn, as diarization leaves them now and then on a mono call
         (
             "en",
