@@ -34,7 +34,7 @@ from callsense.redaction.context_words import WordContextEnhancer, supports
 from callsense.redaction.digits import Normalised, normalise, number_language
 from callsense.redaction.identifiers import identifier_word, named_as_identifier, sentence_before
 from callsense.redaction.nlp import TokenizerNlpEngine
-from callsense.redaction.overruled import overruled
+from callsense.redaction.overruled import card_talk, overruled
 from callsense.redaction.postal_codes import POSTAL_CODE
 from callsense.redaction.recognizers import (
     ASKED_WORDS,
@@ -60,6 +60,7 @@ _FRAGMENT_GAP_WORDS = 4
 # How many turns back an answer's question may be, and how many words a turn between them may have.
 _ANSWER_REACH = 5
 _HOLDING_WORDS = 6
+_CARD_TALK_REACH = 6  # turns before a question for the card's code ("¿Y el código?") that may name the card
 
 
 @dataclass(frozen=True)
@@ -218,9 +219,11 @@ def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
     """The words (``core``) of the other side's question that turn ``number`` answers: the turn just before
     it, or one up to ``_ANSWER_REACH`` turns back across the answerer's holding turns without a number ("One
     moment.") and the asker's short replies without a question or a word it lends ("Sure, take your
-    time.")."""
+    time."); with the card words said just before it where it asks for a code but names no card
+    (``card_talk``)."""
     answerer = segments[number].speaker
-    for before in segments[max(0, number - _ANSWER_REACH) : number][::-1]:
+    for question in range(number - 1, max(0, number - _ANSWER_REACH) - 1, -1):
+        before = segments[question]
         said = word_texts(before)
         if before.speaker == answerer:
             holding = normalise(said, language=spoken, turn_ends={len(said) - 1}, joined=True).text
@@ -230,7 +233,8 @@ def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
         asked = [core(word) for word in said]
         lends = any(_lent(word) or identifier_word(word) for word in asked)
         if lends or len(said) > _HOLDING_WORDS or "?" in before.text:
-            return asked
+            earlier = segments[max(0, question - _CARD_TALK_REACH) : question]
+            return asked + card_talk(asked, (core(word) for turn in earlier for word in word_texts(turn)))
     return []
 
 

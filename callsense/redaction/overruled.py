@@ -8,9 +8,12 @@ SSN's last four.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from presidio_analyzer import RecognizerResult
 
 from callsense.config.redaction import EntityType
+from callsense.redaction.context_words import supports
 from callsense.redaction.digits import written_date
 from callsense.redaction.identifiers import (
     named_as_identifier,
@@ -20,7 +23,7 @@ from callsense.redaction.identifiers import (
 )
 from callsense.redaction.national_ids import SSN_LAST_FOUR, named_as_last_four
 from callsense.redaction.recognizers import CARD_WORDS, MISHEARD
-from callsense.redaction.security_codes import named_as_security_code
+from callsense.redaction.security_codes import WEAK_WORDS, named_as_security_code
 
 
 def overruled(
@@ -52,3 +55,15 @@ def overruled(
         supporting = explanation.supportive_context_word if explanation else ""
         return not named_as_security_code(supporting, around, language, CARD_WORDS)
     return recognizer == SSN_LAST_FOUR and not named_as_last_four(around)
+
+
+def card_talk(asked: list[str], earlier: Iterable[str]) -> list[str]:
+    """The card words among ``earlier`` (the words of the turns before a question, lower case; read only
+    when needed) where the question's words (``asked``) name a code or back word but no card: "¿Y el
+    código?" after the card number was given is a question for the card's code."""
+
+    def cards(words: Iterable[str]) -> list[str]:
+        return [word for word in words if any(supports(card, word) for card in CARD_WORDS)]
+
+    weak = any(supports(context, word) for context in WEAK_WORDS for word in asked)
+    return cards(earlier) if weak and not cards(asked) else []

@@ -809,6 +809,30 @@ def test_a_word_said_in_any_sentence_lends_the_answer_nothing(
 
 
 @pytest.mark.parametrize(
+    ("language", "card_asked", "code_asked"),
+    [
+        ("en", "Can I have the card number?", "And the code?"),
+        ("es", "¿Me da el número de la tarjeta?", "¿Y el código?"),
+        ("de", "Die Kartennummer bitte?", "Und der Code?"),
+        ("fr", "Le numéro de la carte ?", "Et le code ?"),
+    ],
+)
+def test_a_question_for_the_code_after_the_card_number_asks_for_its_security_code(
+    redactor: PresidioRedactor, language: str, card_asked: str, code_asked: str
+) -> None:
+    # "code" names a card's code only beside the card: here the card was asked for two turns before
+    card = [whisper_turn(AGENT, card_asked), whisper_turn(CUSTOMER, "4111 1111 1111 1111.", start=3.0)]
+    code = [whisper_turn(AGENT, code_asked, start=9.0), whisper_turn(CUSTOMER, "789.", start=11.0)]
+    redaction = redactor.redact_segments([*card, *code], language=language)
+    assert [(span.segment, span.entity) for span in redaction.spans] == [
+        (1, "CARD_NUMBER"),
+        (3, "SECURITY_CODE"),
+    ]
+    # without the card before it, a code is no card's ("¿Cuál es el código de error?" / "404.")
+    assert redactor.redact_segments(code, language=language).spans == []
+
+
+@pytest.mark.parametrize(
     ("language", "answer"),
     [
         ("en", "Yes."),
