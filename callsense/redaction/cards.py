@@ -19,7 +19,7 @@ _GROUP = 4
 _CARD_LENGTHS = range(13, 20)
 
 
-def without_a_repeated_group(digits: str) -> Iterator[str]:
+def _without_a_repeated_group(digits: str) -> Iterator[str]:
     """``digits`` less one of two equal groups of four in a row, for each such pair; of a card's length."""
     for start in range(len(digits) - 2 * _GROUP + 1):
         group = digits[start : start + _GROUP]
@@ -31,7 +31,7 @@ def without_a_repeated_group(digits: str) -> Iterator[str]:
 
 class GroupHeardTwiceCardRecognizer(CreditCardRecognizer):
     """Presidio's card recognizer, Luhn and all, on a run of digits too long for a card that becomes one
-    with a repeated group taken out (``without_a_repeated_group``)."""
+    with a repeated group taken out (``_without_a_repeated_group``)."""
 
     PATTERNS = [  # noqa: RUF012 (Presidio's own form: its __init__ reads the class's list)
         Pattern("card with a group heard twice", r"\b[2-6]\d{16,22}\b", 0.3)
@@ -42,4 +42,4 @@ class GroupHeardTwiceCardRecognizer(CreditCardRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         luhn = super().validate_result
-        return any(map(luhn, without_a_repeated_group(re.sub(r"\D", "", pattern_text))))
+        return any(map(luhn, _without_a_repeated_group(re.sub(r"\D", "", pattern_text))))

@@ -3,7 +3,8 @@
 A recognizer sees a value's form and a context word near it; the sentence around it, and the question it
 answers, can say more: that ten digits are an order's number, though libphonenumber takes them for a phone,
 that "código de error 404" is no card's security code, or that four digits next to "social media" are no
-SSN's last four.
+SSN's last four. A question for a "code" that names no card is read with the card words said before it
+(``card_talk``): "And the code?" after the card number asks for the card's.
 """
 
 from __future__ import annotations
