@@ -283,7 +283,9 @@ def _presidio_names(entities: set[str]) -> list[str]:
 def _merge(hits: list[_Hit]) -> list[_Hit]:
     """Overlapping hits as one, named after the longest of them, then one found by more than its context,
     then the highest-scoring ("221 Baker Street" is an address, though the NER model calls Baker a
-    person)."""
+    person), then an expiry: four digits that read as a month and a year, asked for with a security code
+    ("the expiration date and the CVV?" / "oh four twenty-eight, and the code is seven three one"), are
+    the expiry more often than a four-digit code."""
     clusters: list[list[_Hit]] = []
     for hit in sorted(hits, key=lambda h: h.first):
         if clusters and hit.first <= max(h.last for h in clusters[-1]):
@@ -292,9 +294,13 @@ def _merge(hits: list[_Hit]) -> list[_Hit]:
             clusters.append([hit])
     merged = []
     for cluster in clusters:
-        best = max(cluster, key=lambda h: (h.last - h.first, not h.by_context_only, h.score))
+        best = max(cluster, key=_preference)
         merged.append(_Hit(best.entity, cluster[0].first, max(h.last for h in cluster), best.score))
     return merged
+
+
+def _preference(hit: _Hit) -> tuple[int, bool, float, bool]:
+    return hit.last - hit.first, not hit.by_context_only, hit.score, hit.entity == EntityType.card_expiry
 
 
 def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:

@@ -808,6 +808,14 @@ def test_a_word_said_in_any_sentence_lends_the_answer_nothing(
     assert redactor.redact_segments(turns, language=language).spans == []
 
 
+def test_an_expiry_and_a_code_in_one_answer_are_each_named_as_such(redactor: PresidioRedactor) -> None:
+    # both context words are in the question: four digits that read as a month and a year are the expiry
+    asked = whisper_turn(AGENT, "Can you confirm the expiration date and the CVV?")
+    answer = whisper_turn(CUSTOMER, "Sure, oh four twenty-eight, and the code is seven three one.", start=4.0)
+    redaction = redactor.redact_segments([asked, answer], language="en")
+    assert [span.entity for span in redaction.spans] == ["CARD_EXPIRY", "SECURITY_CODE"]
+
+
 @pytest.mark.parametrize(
     ("language", "card_asked", "code_asked"),
     [
