@@ -11,6 +11,7 @@ as the tokenizer splits it, "Steuer-ID"), one of four letters also as the start 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 import regex
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
@@ -27,6 +28,12 @@ def supports(context_word: str, word: str) -> bool:
     if where == "inside":
         return context_word in word
     return word == context_word if where == "whole" else word.startswith(context_word)
+
+
+def any_said(context_words: Iterable[str], words: Iterable[str]) -> bool:
+    """Whether one of ``words`` is one of ``context_words``, as ``supports`` reads them."""
+    said = list(words)
+    return any(supports(context_word, word) for context_word in context_words for word in said)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -49,7 +56,7 @@ class WordContextEnhancer(LemmaContextAwareEnhancer):
             (
                 context_word
                 for context_word in recognizer_context_list
-                if any(supports(context_word, word) for word in context_list)
+                if any_said([context_word], context_list)
             ),
             "",
         )

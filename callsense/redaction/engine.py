@@ -30,7 +30,7 @@ from presidio_analyzer import (
 from callsense.calls.schemas import Segment, Speaker
 from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction, ner
-from callsense.redaction.context_words import WordContextEnhancer, supports
+from callsense.redaction.context_words import WordContextEnhancer, any_said
 from callsense.redaction.digits import Normalised, normalise, number_language
 from callsense.redaction.identifiers import identifier_word, named_as_identifier, sentence_before
 from callsense.redaction.nlp import TokenizerNlpEngine
@@ -241,7 +241,7 @@ def _asked(segments: list[Segment], number: int, spoken: str) -> list[str]:
 @functools.lru_cache(maxsize=4096)
 def _lent(word: str) -> bool:
     """Whether a question's word counts as a context word of its answer (``ASKED_WORDS``)."""
-    return any(supports(context, word) for context in ASKED_WORDS)
+    return any_said(ASKED_WORDS, [word])
 
 
 def _asked_as_identifier(hit: _Hit, words: list[_SpeakerWord], questions: dict[int, list[str]]) -> bool:

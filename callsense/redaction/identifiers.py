@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from callsense.redaction.context_words import supports
+from callsense.redaction.context_words import any_said
 from callsense.redaction.recognizers import PHONE_WORDS
 
 # The start of the word that names the number ("order" of "orders", "bestell" of "Bestellnummer").
@@ -29,8 +29,7 @@ _IDENTIFIER_WORDS = (
 # How many words before the number the name may stand ("order number is 334…", "Bestellnummer lautet …"),
 # not counting the code's parts with digits.
 _REACH = 4
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
-_SENTENCE_END_KEPT = re.compile(r"([.!?])(?:\s|$)")
+_SENTENCE_END = re.compile(r"([.!?])(?:\s|$)")  # kept in a split's parts: a question is told by its "?"
 _WORD = re.compile(r"(?<!\S)[^\W\d_]+(?:['\u2019-][^\W\d_]+)*(?!\w)")
 
 
@@ -48,7 +47,7 @@ def question_before(text: str, start: int) -> list[str]:
     """The words of the sentence before the one of ``text[start]`` where that is a question: a question and
     its answer in one turn ("Can I get the last four of your social? It's 6-7-8-9."), as diarization leaves
     them now and then on a mono call."""
-    *sentences, _ = _SENTENCE_END_KEPT.split(text[:start])
+    *sentences, _ = _SENTENCE_END.split(text[:start])
     return _words(sentences[-2]) if sentences and sentences[-1] == "?" else []
 
 
@@ -75,4 +74,4 @@ def named_as_identifier(before: list[str], asked: list[str] | None = None) -> bo
 
 
 def _phone_word(word: str) -> bool:
-    return any(supports(phone, word) for phone in PHONE_WORDS)
+    return any_said(PHONE_WORDS, [word])

@@ -79,6 +79,16 @@ def named_as_last_four(words: list[str]) -> bool:
     return not _LAST_WORDS.isdisjoint(words)
 
 
+def _ssn_last_four(language: str) -> EntityRecognizer:
+    return PatternRecognizer(
+        supported_entity="US_SSN",
+        patterns=[Pattern("SSN's last four", r"\b\d{4}\b", 0.15)],  # over a security code's 0.1
+        context=["social", "ssn"],
+        supported_language=language,
+        name=SSN_LAST_FOUR,
+    )
+
+
 def national_ids(language: str, context: list[str]) -> list[EntityRecognizer]:
     """The national id recognizers of ``language`` (en, es, de or fr), raised by the ``context`` words."""
 
@@ -93,17 +103,10 @@ def national_ids(language: str, context: list[str]) -> list[EntityRecognizer]:
             name=f"Spaced{name.title()}Recognizer",
         )
 
-    ssn_last_four = PatternRecognizer(
-        supported_entity="US_SSN",
-        patterns=[Pattern("SSN's last four", r"\b\d{4}\b", 0.15)],  # over a security code's 0.1
-        context=["social", "ssn"],
-        supported_language=language,
-        name=SSN_LAST_FOUR,
-    )
     if language == "en":
         return [
             UsSsnRecognizer(supported_language=language, context=context),
-            ssn_last_four,
+            _ssn_last_four(language),
             UkNinoRecognizer(supported_language=language, context=context),
             # A National Insurance number's prefix letters apart ("A B 12 34 56 C"): only next to its words.
             apart(
@@ -116,7 +119,7 @@ def national_ids(language: str, context: list[str]) -> list[EntityRecognizer]:
         ]
     if language == "es":
         return [
-            ssn_last_four,
+            _ssn_last_four(language),
             EsNifRecognizer(supported_language=language, context=context),
             # A DNI read out with its letter's name, written with the letter apart ("12345678 Z").
             apart(EsNifRecognizer, "NIF", r"\b[0-9]{8} [A-Z]\b", 0.5),

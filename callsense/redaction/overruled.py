@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from presidio_analyzer import RecognizerResult
 
 from callsense.config.redaction import EntityType
-from callsense.redaction.context_words import supports
+from callsense.redaction.context_words import any_said
 from callsense.redaction.digits import written_date
 from callsense.redaction.identifiers import (
     named_as_identifier,
@@ -62,9 +62,6 @@ def card_talk(asked: list[str], earlier: Iterable[str]) -> list[str]:
     """The card words among ``earlier`` (the words of the turns before a question, lower case; read only
     when needed) where the question's words (``asked``) name a code or back word but no card: "¿Y el
     código?" after the card number was given is a question for the card's code."""
-
-    def cards(words: Iterable[str]) -> list[str]:
-        return [word for word in words if any(supports(card, word) for card in CARD_WORDS)]
-
-    weak = any(supports(context, word) for context in WEAK_WORDS for word in asked)
-    return cards(earlier) if weak and not cards(asked) else []
+    if not any_said(WEAK_WORDS, asked) or any_said(CARD_WORDS, asked):
+        return []
+    return [word for word in earlier if any_said(CARD_WORDS, [word])]

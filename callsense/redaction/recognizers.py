@@ -320,8 +320,8 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
     """Cards, bank accounts, e-mails and phone numbers: what every language gets; a phone number said without
     its country code is one of ``phone_regions``'."""
     return [
-        CreditCardRecognizer(supported_language=language, context=_CONTEXT[EntityType.card_number]),
-        GroupHeardTwiceCardRecognizer(language, _CONTEXT[EntityType.card_number]),
+        CreditCardRecognizer(supported_language=language, context=CARD_WORDS),
+        GroupHeardTwiceCardRecognizer(language, CARD_WORDS),
         # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
         # caller said "card" just before or after it. No upper bound: on a digit read many times over
         # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 22 digits).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from callsense.redaction.context_words import supports
+from callsense.redaction.context_words import any_said
 
 SECURITY_CODE_WORDS = [
     "security", "cvv", "cvc", "cvv2", "pin", "digits", "seguridad", "dígitos", "prüfnummer",
@@ -48,12 +48,8 @@ def named_as_security_code(
         return not _all_social(said)
     if supporting not in WEAK_WORDS:
         return True
-
-    def any_said(context_words: Iterable[str]) -> bool:
-        return any(supports(context, word) for context in context_words for word in said)
-
     kinds = (_CODE_WORDS.get(language, ()), _BACK_WORDS.get(language, ()), card_words)
-    return sum(map(any_said, kinds)) >= 2
+    return sum(any_said(kind, said) for kind in kinds) >= 2
 
 
 def _all_social(said: list[str]) -> bool:
