@@ -26,7 +26,7 @@ def _item(language: str, entity: str | None, secret: str, *parts: str, asked: st
 
 CARD, PHONE, EMAIL = "CARD_NUMBER", "PHONE_NUMBER", "EMAIL"
 NAME, ADDRESS, BIRTH = "NAME", "ADDRESS", "DATE_OF_BIRTH"
-CODE, EXPIRY, NATIONAL_ID = "SECURITY_CODE", "CARD_EXPIRY", "NATIONAL_ID"
+CODE, EXPIRY, NATIONAL_ID, BANK = "SECURITY_CODE", "CARD_EXPIRY", "NATIONAL_ID", "BANK_ACCOUNT"
 
 ITEMS = [
     # English: the Piper voice.
@@ -363,4 +363,11 @@ ITEMS = [
     _item("en", BIRTH, "385", "March third, eighty-five.", asked="And your date of birth?"),
     _item("en", EXPIRY, "2027", "September twenty twenty-seven.", asked="And the expiration date?"),
     _item("en", None, "", "I saw your post on social media in twenty twenty-four."),
+    # A payment by bank transfer or direct debit: the bank's number with the account's, a ZIP code after its
+    # state, a driving licence; "sort" and a state said of nothing of the kind.
+    _item("en", BANK, "021000021", "The routing number is zero two one, zero zero zero, zero two one."),
+    _item("en", BANK, "404784", "It's forty, forty-seven, eighty-four.", asked="And your sort code?"),
+    _item("en", ADDRESS, "78701", "I live in Austin, Texas, seven eight seven oh one."),
+    _item("en", NATIONAL_ID, "1234567", "My driver's license number is D one two three four five six seven."),
+    _item("en", None, "", "What sort of plan is it? We opened twelve offices in Texas last year."),
 ]

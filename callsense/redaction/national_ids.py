@@ -20,6 +20,15 @@ from presidio_analyzer.predefined_recognizers import (
 
 from callsense.config.redaction import EntityType
 
+# What names an id number, in the four languages: an identity card's, a passport's, a driving licence's
+# ("license", "licence", "licencia", "Führerschein", "permis de conduire", "carnet de conducir") as well as
+# the national ones.
+NATIONAL_ID_WORDS = [
+    "social", "ssn", "dni", "nie", "nif", "id", "identit", "identidad", "identificat", "identifikat",
+    "steuer", "sécu", "sociale", "insee", "insurance", "nino", "nhs", "passport", "pasaporte", "passeport",
+    "ausweis", "licen", "führerschein", "conduire", "conducir",
+]  # fmt: skip
+
 # What names an NHS number, and how many characters before it ("my NHS number is", "the health service
 # number I have is").
 _NHS_WORDS = re.compile(r"\b(?:nhs|health)\b", re.IGNORECASE)

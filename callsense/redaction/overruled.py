@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from presidio_analyzer import RecognizerResult
 
 from callsense.config.redaction import EntityType
+from callsense.redaction.bank_accounts import named_as_bank_code
 from callsense.redaction.context_words import any_said
 from callsense.redaction.digits import written_date
 from callsense.redaction.identifiers import (
@@ -40,7 +41,8 @@ def overruled(
     no phone ("Order ID: 3348917502") nor, by its "ID" alone, a person's; nor is a date written with dots
     ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's code
     (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
-    last four of your social?", not "social media in 2024")."""
+    last four of your social?", not "social media in 2024"); nine digits are a routing number only where
+    "routing" or "ABA" raised them, six a sort code only next to "sort code" (``named_as_bank_code``)."""
     if entity == EntityType.phone_number and written_date(text[result.start : result.end]):
         return True  # libphonenumber takes "3.3.2024" for a German number
     if entity == EntityType.phone_number or (entity == EntityType.national_id and recognizer == MISHEARD):
@@ -51,10 +53,12 @@ def overruled(
         *sentence_after(text, result.end),
         *(asked or []),
     ]
+    explanation = result.analysis_explanation
+    supporting = explanation.supportive_context_word if explanation else ""
     if entity == EntityType.security_code:
-        explanation = result.analysis_explanation
-        supporting = explanation.supportive_context_word if explanation else ""
         return not named_as_security_code(supporting, around, language, CARD_WORDS)
+    if entity == EntityType.bank_account:
+        return not named_as_bank_code(recognizer, supporting, around)
     return recognizer == SSN_LAST_FOUR and not named_as_last_four(around)
 
 

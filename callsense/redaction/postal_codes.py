@@ -1,8 +1,8 @@
 """Postal codes: a British postcode (Presidio's pattern), and the five digits of an American ZIP code or a
 Spanish, German or French postal code with the town after it ("10115 Berlin", "75001 Paris"). Each counts
 only next to "postcode", "zip", "código postal", "Postleitzahl", "code postal", an address word, or in answer
-to a question naming one: five digits alone could be an order, an amount, a part. Four digits count next to
-a postal code's own words only."""
+to a question naming one: five digits alone could be an order, an amount, a part; or, for a ZIP code, right
+after its state ("Austin, Texas 78701"). Four digits count next to a postal code's own words only."""
 
 from __future__ import annotations
 
@@ -29,6 +29,25 @@ _DIGITS = {
 _TOWN = r"(?-i:(?:\s[A-ZÀ-Ý][\w'-]+){1,2})"  # Presidio matches ignoring case
 # What may follow a Spanish, German or French street and number: ", 10115 Berlin".
 AFTER_A_STREET = rf"(?:,?\s\d{{5}}{_TOWN}?)?"
+_STATES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|"
+    "Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|"
+    "Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|"
+    "North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|"
+    "Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming|D\\.?C\\.?"
+)
+_STATE_CODES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
+    "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+)
+# An American ZIP code (and its four more digits, joined to it in the views) after its state, said
+# ("Springfield, Illinois 62704") or written as its code after a town (", IL 62704"): an address without a
+# context word.
+_ZIP_AFTER_STATE = Pattern(
+    "ZIP code after its state",
+    rf"(?<=(?-i:\b(?:{_STATES})|,\s(?:{_STATE_CODES})),?\s)\d{{5}}(?:[\s-]?\d{{4}})?\b(?![.,]\d)",
+    0.5,
+)
 
 
 def postal_codes(language: str) -> list[EntityRecognizer]:
@@ -58,6 +77,12 @@ def postal_codes(language: str) -> list[EntityRecognizer]:
     )
     if language != "en":
         return [five_digits, four_digits]
+    after_state = PatternRecognizer(
+        supported_entity=POSTAL_CODE,
+        patterns=[_ZIP_AFTER_STATE],
+        supported_language=language,
+        name="ZipCodeAfterStateRecognizer",
+    )
     # Its pattern alone scores 0.1 too: "M1 1AE" could be a part number.
     uk = UkPostcodeRecognizer(context=[*UkPostcodeRecognizer.CONTEXT, *ADDRESS_WORDS])
-    return [five_digits, four_digits, uk]
+    return [five_digits, four_digits, after_state, uk]

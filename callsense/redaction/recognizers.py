@@ -23,9 +23,9 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from callsense.config.redaction import EntityType
-from callsense.redaction.bank_accounts import american_accounts, ibans
-from callsense.redaction.cards import GroupHeardTwiceCardRecognizer
-from callsense.redaction.national_ids import national_ids
+from callsense.redaction.bank_accounts import BANK_CODE_WORDS, american_accounts, ibans
+from callsense.redaction.cards import HeardTooOftenCardRecognizer
+from callsense.redaction.national_ids import NATIONAL_ID_WORDS, national_ids
 from callsense.redaction.not_names import name_span
 from callsense.redaction.other_language_words import other_language_words
 from callsense.redaction.postal_codes import ADDRESS_WORDS, AFTER_A_STREET, POSTAL_CODE, postal_codes
@@ -74,14 +74,12 @@ _CONTEXT: dict[EntityType, list[str]] = {
     # A name spelled out: "Can you spell your surname?", "deletree su apellido", "buchstabieren", "épeler".
     EntityType.name: ["spell", "name", "surname", "nachname", "vorname", "apellido", "nombre", "deletr",
                       "buchstabier", "nom", "prénom", "épel"],
-    EntityType.national_id: ["social", "ssn", "dni", "nie", "nif", "id", "identit", "identidad",
-                             "identificat", "identifikat", "steuer", "sécu", "sociale", "insee", "insurance",
-                             "nino", "nhs", "passport", "pasaporte", "passeport", "ausweis"],
+    EntityType.national_id: NATIONAL_ID_WORDS,
 }  # fmt: skip
 CARD_WORDS = _CONTEXT[EntityType.card_number]
 MISHEARD = "MisheardRecognizer"  # what fails its type's check (Luhn, libphonenumber, "@") but has its context
 # Every context word: the NLP engine must not drop one as a stop word ("call" and "until" are spaCy's).
-CONTEXT_WORDS = frozenset(word for words in _CONTEXT.values() for word in words)
+CONTEXT_WORDS = frozenset(word for words in [*_CONTEXT.values(), BANK_CODE_WORDS] for word in words)
 # "Number" in each language, said of any number; the other phone words name a phone (``identifiers``).
 _NUMBER_WORDS = {"number", "número", "nummer", "numéro", "номер", "رقم", "מספר", "नंबर", "เบอร์", "번호",
                  "号码", "號碼", "番号", "numara"}  # fmt: skip
@@ -321,7 +319,7 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
     its country code is one of ``phone_regions``'."""
     return [
         CreditCardRecognizer(supported_language=language, context=CARD_WORDS),
-        GroupHeardTwiceCardRecognizer(language, CARD_WORDS),
+        HeardTooOftenCardRecognizer(language, CARD_WORDS),
         # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
         # caller said "card" just before or after it. No upper bound: on a digit read many times over
         # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 22 digits).

@@ -450,6 +450,11 @@ def test_digits_without_an_address_word_are_no_postal_code(
         # twenty digits that fail Luhn, no "card" said; a long number without a card inside stays
         ("en", "It's 55555555555555554444 and a mom.", "It's [CARD_NUMBER] and a mom."),
         ("en", "Reference 55556666777788889999, and 45671234123412345678.", None),
+        # or with a digit said over and over written a few times too many: two fives, two ones too many
+        ("en", "It's 555555555555554444 and a mom.", "It's [CARD_NUMBER] and a mom."),
+        ("es", "Mitadjeta es 4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1.", "Mitadjeta es [CARD_NUMBER]."),
+        # a reference padded with zeros: sixteen digits less four zeros pass Luhn, but zeros are left alone
+        ("en", "Reference 300000000000000012.", None),
         # not a phone number's check: still a card
         ("en", "My card for the order is 4111 1111 1111 1111.", "My card for the order is [CARD_NUMBER]."),
         # an id number of no known form, by its words

@@ -1,0 +1,102 @@
+"""What a payment by bank transfer or direct debit asks for besides the account number (an American routing
+number, a British sort code, an IBAN read letter by letter), an American ZIP code after its state, and a
+driving licence's number: redacted where their words name them, left where nothing does."""
+
+from __future__ import annotations
+
+import pytest
+
+from callsense.calls.schemas import Speaker
+from callsense.config.redaction import RedactionSettings
+from callsense.redaction.engine import PresidioRedactor
+from tests.unit.redaction_helpers import whisper_turn
+
+AGENT, CUSTOMER = Speaker.agent, Speaker.customer
+
+
+@pytest.fixture(scope="module")
+def redactor() -> PresidioRedactor:
+    return PresidioRedactor(RedactionSettings())
+
+
+def redacted(redactor: PresidioRedactor, language: str, *turns: str) -> list[str]:
+    """Each turn as redacted, the first one the agent's where there are two."""
+    speakers = [AGENT, CUSTOMER] if len(turns) == 2 else [CUSTOMER]
+    segments = [
+        whisper_turn(speaker, turn, start=10.0 * index)
+        for index, (speaker, turn) in enumerate(zip(speakers, turns, strict=True))
+    ]
+    return [segment.text for segment in redactor.redact_segments(segments, language=language).segments]
+
+
+@pytest.mark.parametrize(
+    ("language", "turns", "expected"),
+    [
+        # An American routing number (its check digit right) was a phone number, or nothing
+        (
+            "en",
+            ("Can I have your routing number and account number?", "Sure, routing is 021000021."),
+            "Sure, routing is [BANK_ACCOUNT].",
+        ),
+        ("en", ("What's the routing number?", "It's 0 2 1 0 0 0 0 2 1."), "It's [BANK_ACCOUNT]."),
+        ("en", ("The ABA number of my bank is 021000021.",), "The ABA number of my bank is [BANK_ACCOUNT]."),
+        # A British sort code, asked for or said
+        ("en", ("And your sort code?", "It's 20-00-00."), "It's [BANK_ACCOUNT]."),
+        (
+            "en",
+            ("Sort code 40 47 84 and the account number is 7 0 8 7 2 4 9 0.",),
+            "Sort code [BANK_ACCOUNT] and the account number is [BANK_ACCOUNT].",
+        ),
+        # An IBAN whose country code Whisper wrote as two letters apart
+        ("es", ("Mi IBAN es E S 91 2100 0418 4502 0005 1332.",), "Mi IBAN es [BANK_ACCOUNT]."),
+        ("de", ("Können Sie mir Ihre IBAN sagen?", "D E 89 3704 0044 0532 0130 00."), "[BANK_ACCOUNT]."),
+        # A ZIP code after its state: no "zip" said
+        (
+            "en",
+            ("I'm at 12 Oak Lane, Austin, Texas 78701.",),
+            "I'm at [ADDRESS], Austin, Texas [ADDRESS].",
+        ),
+        ("en", ("Springfield, Illinois, 62704-1234.",), "Springfield, Illinois, [ADDRESS]."),
+        ("en", ("Ship it to Portland, OR 97201.",), "Ship it to Portland, OR [ADDRESS]."),
+        # A driving licence's number
+        ("en", ("My driver's license number is D1234567.",), "My driver's license number is [NATIONAL_ID]."),
+        ("en", ("What's your licence number?", "It's D 1234567."), "It's [NATIONAL_ID]."),
+        ("de", ("Meine Führerscheinnummer ist 12345678.",), "Meine Führerscheinnummer ist [NATIONAL_ID]."),
+        (
+            "es",
+            ("El número de mi licencia de conducir es 12345678.",),
+            "El número de mi licencia de conducir es [NATIONAL_ID].",
+        ),
+    ],
+)
+def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name_them(
+    redactor: PresidioRedactor, language: str, turns: tuple[str, ...], expected: str
+) -> None:
+    assert redacted(redactor, language, *turns)[-1] == expected
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        # nine digits whose check digit is a routing number's, not named as one
+        ("My order number is 021000021.",),
+        ("Your reference is 021000021, keep it.",),
+        # six digits with "sort" but no sort code
+        ("It was a sort of 250000 dollar problem.",),
+        ("I sorted 123456 parcels last year.",),
+        ("What sort of account do you have?", "It's 123456."),
+        # a state with no ZIP code after it
+        ("We opened 12 offices in Texas in 2019.",),
+        ("The software license is valid for 12 months.",),
+    ],
+)
+def test_numbers_not_named_as_bank_details_zip_codes_or_licences_stay(
+    redactor: PresidioRedactor, turns: tuple[str, ...]
+) -> None:
+    assert redacted(redactor, "en", *turns) == list(turns)
+
+
+def test_a_routing_number_named_as_such_is_a_bank_account_not_a_phone(redactor: PresidioRedactor) -> None:
+    segments = [whisper_turn(CUSTOMER, "My routing number is 021000021.")]
+    spans = redactor.redact_segments(segments, language="en").spans
+    assert [span.entity for span in spans] == ["BANK_ACCOUNT"]
