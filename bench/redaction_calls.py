@@ -370,4 +370,19 @@ ITEMS = [
     _item("en", ADDRESS, "78701", "I live in Austin, Texas, seven eight seven oh one."),
     _item("en", NATIONAL_ID, "1234567", "My driver's license number is D one two three four five six seven."),
     _item("en", None, "", "What sort of plan is it? We opened twelve offices in Texas last year."),
+    # The account number Spanish and French banks wrote before the IBAN: the CCC, the RIB.
+    _item(
+        "es",
+        BANK,
+        "00491500051234567892",
+        "Mi número de cuenta es cero cero cuatro nueve, uno cinco cero cero, cero cinco, "
+        "uno dos tres cuatro cinco seis siete ocho nueve dos.",
+    ),
+    _item(
+        "fr",
+        BANK,
+        "30006000011234567890189",
+        "Mon RIB, c'est trente mille six, zéro zéro zéro zéro un, douze trente-quatre cinquante-six "
+        "soixante-dix-huit quatre-vingt-dix, un, quatre-vingt-neuf.",
+    ),
 ]

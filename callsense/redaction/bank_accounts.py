@@ -8,14 +8,16 @@ routing number (nine digits, a check digit) next to "routing", a British sort co
 from __future__ import annotations
 
 import itertools
+import re
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import AbaRoutingRecognizer, IbanRecognizer, UsBankRecognizer
 
 from callsense.config.redaction import EntityType
 
-# The words that name a bank's number; the engine lends them from a question to its answer too.
-BANK_CODE_WORDS = ["routing", "aba", "sort"]
+# The words that name a bank's number or a domestic account's (beyond "account", "cuenta", "compte"…); the
+# engine lends them from a question to its answer too.
+BANK_CODE_WORDS = ["routing", "aba", "sort", "ccc", "rib"]
 ROUTING_NUMBER = "RoutingNumberRecognizer"
 SORT_CODE = "SortCodeRecognizer"
 
@@ -39,13 +41,63 @@ def ibans(language: str, context: list[str]) -> list[EntityRecognizer]:
     ]
 
 
+_DOMESTIC_DIGITS = {"es": 20, "fr": 23}
+
+
+class DomesticAccountRecognizer(PatternRecognizer):
+    """An account number as a country's banks wrote it before the IBAN, which callers still read out as
+    their "número de cuenta" or "RIB": the Spanish CCC (bank 4, branch 4, two check digits, account 10: the
+    IBAN's body) and the French RIB (bank 5, branch 5, account 11, a key of two). Its check is kept, but only
+    as a gate: a number of its length passes by chance one time in a hundred, so it counts only next to its
+    words (``context``)."""
+
+    def __init__(self, language: str, context: list[str]) -> None:
+        # In either view: the groups read out apart ("2100 0418 45 0200051332") or joined.
+        regex = rf"(?<![\d.,])\b(?:\d ?){{{_DOMESTIC_DIGITS[language] - 1}}}\d\b(?![.,]\d)"
+        super().__init__(
+            supported_entity=EntityType.bank_account.value,
+            patterns=[Pattern("domestic account", regex, 0.05)],
+            context=context,
+            supported_language=language,
+            name=f"{language.upper()}AccountRecognizer",
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = re.sub(r"\D", "", pattern_text)
+        valid = _ccc_valid(digits) if self.supported_language == "es" else _rib_valid(digits)
+        return None if valid else False  # None: the score stays the pattern's, to be raised by context
+
+
+_CCC_WEIGHTS = (1, 2, 4, 8, 5, 10, 9, 7, 3, 6)
+
+
+def _ccc_check_digit(ten: str) -> str:
+    remainder = 11 - sum(int(digit) * weight for digit, weight in zip(ten, _CCC_WEIGHTS, strict=True)) % 11
+    return {11: "0", 10: "1"}.get(remainder, str(remainder))
+
+
+def _ccc_valid(digits: str) -> bool:
+    """The Spanish CCC's two check digits: one over "00", bank and branch, one over the account."""
+    bank_branch, checks, account = digits[:8], digits[8:10], digits[10:]
+    return checks == _ccc_check_digit("00" + bank_branch) + _ccc_check_digit(account)
+
+
+def _rib_valid(digits: str) -> bool:
+    """The French RIB's key: 97 less (89 * bank + 15 * branch + 3 * account) mod 97."""
+    bank, branch, account, key = int(digits[:5]), int(digits[5:10]), int(digits[10:21]), int(digits[21:])
+    return key == 97 - (89 * bank + 15 * branch + 3 * account) % 97
+
+
 # Not "IBAN": an IBAN that fails its check is no account number either.
 _AMERICAN_ACCOUNT_WORDS = ["account", "acct", "bank", "checking", "savings", "routing"]
 
 
-def american_accounts(language: str) -> list[EntityRecognizer]:
-    """The US account number, routing number and the British sort code, on an English call: by their
-    context words only (``named_as_bank_code``)."""
+def domestic_accounts(language: str, context: list[str]) -> list[EntityRecognizer]:
+    """The account numbers of the language's countries, by their words only (``context``, and
+    ``named_as_bank_code``): the Spanish CCC, the French RIB, and on an English call the US account number,
+    routing number and the British sort code."""
+    if language in _DOMESTIC_DIGITS:
+        return [DomesticAccountRecognizer(language, [*context, *BANK_CODE_WORDS])]
     if language != "en":
         return []
     return [

@@ -23,7 +23,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from callsense.config.redaction import EntityType
-from callsense.redaction.bank_accounts import BANK_CODE_WORDS, american_accounts, ibans
+from callsense.redaction.bank_accounts import BANK_CODE_WORDS, domestic_accounts, ibans
 from callsense.redaction.cards import HeardTooOftenCardRecognizer
 from callsense.redaction.national_ids import NATIONAL_ID_WORDS, national_ids
 from callsense.redaction.not_names import name_span
@@ -364,7 +364,7 @@ def language_specific(language: str) -> list[EntityRecognizer]:
     security = [Pattern("3 or 4 digits", r"\b\d{3,4}\b", 0.1)]
     return [
         *national_ids(language, _CONTEXT[EntityType.national_id]),
-        *american_accounts(language),
+        *domestic_accounts(language, _CONTEXT[EntityType.bank_account]),
         # An id number of no known form ("my ID number is 1734 1256…"), read out: next to its words only.
         # A member's or customer's ID may start with capitals ("my member ID is W123456789").
         _misheard(EntityType.national_id, language, Pattern("id", r"\b(?-i:[A-Z]{1,3} ?)?\d{6,20}\b", 0.35)),

@@ -1,6 +1,7 @@
 """What a payment by bank transfer or direct debit asks for besides the account number (an American routing
-number, a British sort code, an IBAN read letter by letter), an American ZIP code after its state, and a
-driving licence's number: redacted where their words name them, left where nothing does."""
+number, a British sort code, an IBAN read letter by letter), the account numbers Spanish and French banks
+wrote before the IBAN, an American ZIP code after its state, and a driving licence's number: redacted where
+their words name them, left where nothing does."""
 
 from __future__ import annotations
 
@@ -50,6 +51,25 @@ def redacted(redactor: PresidioRedactor, language: str, *turns: str) -> list[str
         # An IBAN whose country code Whisper wrote as two letters apart
         ("es", ("Mi IBAN es E S 91 2100 0418 4502 0005 1332.",), "Mi IBAN es [BANK_ACCOUNT]."),
         ("de", ("Können Sie mir Ihre IBAN sagen?", "D E 89 3704 0044 0532 0130 00."), "[BANK_ACCOUNT]."),
+        # An account number as Spanish and French banks wrote it before the IBAN: the CCC, the RIB
+        (
+            "es",
+            ("Mi número de cuenta es 0049 1500 05 1234567892.",),
+            "Mi número de cuenta es [BANK_ACCOUNT].",
+        ),
+        ("es", ("¿Me da su número de cuenta?", "Sí, es 2100 0418 45 0200051332."), "Sí, es [BANK_ACCOUNT]."),
+        (
+            "es",
+            (
+                "Mi cuenta es cero cero cuatro nueve, uno cinco cero cero, cero cinco, "
+                "uno dos tres cuatro cinco seis siete ocho nueve dos.",
+            ),
+            "Mi cuenta es [BANK_ACCOUNT].",
+        ),
+        # an IBAN whose check digits Whisper misheard: its body, the CCC, still checks out
+        ("es", ("Mi IBAN es ES92 2100 0418 4502 0005 1332.",), "Mi IBAN es ES92 [BANK_ACCOUNT]."),
+        ("fr", ("Mon RIB, c'est 30006 00001 12345678901 89.",), "Mon RIB, c'est [BANK_ACCOUNT]."),
+        ("fr", ("Quel est votre numéro de compte ?", "30006 00001 12345678901 89."), "[BANK_ACCOUNT]."),
         # A ZIP code after its state: no "zip" said
         (
             "en",
@@ -76,24 +96,29 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
 
 
 @pytest.mark.parametrize(
-    "turns",
+    ("language", "turns"),
     [
         # nine digits whose check digit is a routing number's, not named as one
-        ("My order number is 021000021.",),
-        ("Your reference is 021000021, keep it.",),
+        ("en", ("My order number is 021000021.",)),
+        ("en", ("Your reference is 021000021, keep it.",)),
         # six digits with "sort" but no sort code
-        ("It was a sort of 250000 dollar problem.",),
-        ("I sorted 123456 parcels last year.",),
-        ("What sort of account do you have?", "It's 123456."),
+        ("en", ("It was a sort of 250000 dollar problem.",)),
+        ("en", ("I sorted 123456 parcels last year.",)),
+        ("en", ("What sort of account do you have?", "It's 123456.")),
         # a state with no ZIP code after it
-        ("We opened 12 offices in Texas in 2019.",),
-        ("The software license is valid for 12 months.",),
+        ("en", ("We opened 12 offices in Texas in 2019.",)),
+        ("en", ("The software license is valid for 12 months.",)),
+        # a CCC and a RIB whose check fails, or with no account word
+        ("es", ("Mi número de cuenta es 0049 1500 06 1234567892.",)),
+        ("es", ("El número de pedido es 0049 1500 05 1234567892.",)),
+        ("fr", ("Mon RIB, c'est 30006 00001 12345678901 88.",)),
+        ("fr", ("La référence est 30006 00001 12345678901 89.",)),
     ],
 )
 def test_numbers_not_named_as_bank_details_zip_codes_or_licences_stay(
-    redactor: PresidioRedactor, turns: tuple[str, ...]
+    redactor: PresidioRedactor, language: str, turns: tuple[str, ...]
 ) -> None:
-    assert redacted(redactor, "en", *turns) == list(turns)
+    assert redacted(redactor, language, *turns) == list(turns)
 
 
 def test_a_routing_number_named_as_such_is_a_bank_account_not_a_phone(redactor: PresidioRedactor) -> None:
