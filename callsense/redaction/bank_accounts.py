@@ -15,9 +15,8 @@ from presidio_analyzer.predefined_recognizers import AbaRoutingRecognizer, IbanR
 
 from callsense.config.redaction import EntityType
 
-# The words that name a bank's number or a domestic account's (beyond "account", "cuenta", "compte"…); the
-# engine lends them from a question to its answer too.
-BANK_CODE_WORDS = ["routing", "aba", "sort", "ccc", "rib"]
+# The words that name a bank's number; the engine lends them from a question to its answer too.
+BANK_CODE_WORDS = ["routing", "aba", "sort"]
 ROUTING_NUMBER = "RoutingNumberRecognizer"
 SORT_CODE = "SortCodeRecognizer"
 
@@ -97,7 +96,7 @@ def domestic_accounts(language: str, context: list[str]) -> list[EntityRecognize
     ``named_as_bank_code``): the Spanish CCC, the French RIB, and on an English call the US account number,
     routing number and the British sort code."""
     if language in _DOMESTIC_DIGITS:
-        return [DomesticAccountRecognizer(language, [*context, *BANK_CODE_WORDS])]
+        return [DomesticAccountRecognizer(language, context)]
     if language != "en":
         return []
     return [

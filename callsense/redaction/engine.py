@@ -285,22 +285,22 @@ def _merge(hits: list[_Hit]) -> list[_Hit]:
     then the highest-scoring ("221 Baker Street" is an address, though the NER model calls Baker a
     person), then an expiry: four digits that read as a month and a year, asked for with a security code
     ("the expiration date and the CVV?" / "oh four twenty-eight, and the code is seven three one"), are
-    the expiry more often than a four-digit code."""
+    the expiry more often than a four-digit code; then a card ("mi tarjeta del banco es…", misheard)."""
     clusters: list[list[_Hit]] = []
     for hit in sorted(hits, key=lambda h: h.first):
         if clusters and hit.first <= max(h.last for h in clusters[-1]):
             clusters[-1].append(hit)
         else:
             clusters.append([hit])
-    merged = []
-    for cluster in clusters:
-        best = max(cluster, key=_preference)
-        merged.append(_Hit(best.entity, cluster[0].first, max(h.last for h in cluster), best.score))
-    return merged
+    named = [(cluster, max(cluster, key=_preference)) for cluster in clusters]
+    return [
+        _Hit(best.entity, group[0].first, max(h.last for h in group), best.score) for group, best in named
+    ]
 
 
-def _preference(hit: _Hit) -> tuple[int, bool, float, bool]:
-    return hit.last - hit.first, not hit.by_context_only, hit.score, hit.entity == EntityType.card_expiry
+def _preference(hit: _Hit) -> tuple[int, bool, float, bool, bool]:
+    expiry, card = hit.entity == EntityType.card_expiry, hit.entity == EntityType.card_number
+    return hit.last - hit.first, not hit.by_context_only, hit.score, expiry, card
 
 
 def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:

@@ -58,7 +58,8 @@ _PHONE_WORDS_ELSEWHERE = ["телефон", "номер", "мобильн", "ه�
 _CONTEXT: dict[EntityType, list[str]] = {
     EntityType.card_number: ["card", "visa", "mastercard", "amex", "tarjeta", "kart", "kreditkart",
                              "bankkart", "girokart", "carte", *_CARD_WORDS_ELSEWHERE],
-    EntityType.bank_account: ["iban", "account", "cuenta", "konto", "compte", "bank", "banco", "banque"],
+    EntityType.bank_account: ["iban", "account", "cuenta", "ccc", "konto", "compte", "rib", "bank", "banco",
+                              "banque"],
     EntityType.phone_number: ["phone", "number", "mobile", "cell", "call", "teléfono", "móvil", "número",
                               "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro",
                               # "call me on" in the other three: llámeme, llamar; appelez, rappeler; anrufen
@@ -320,11 +321,12 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
     return [
         CreditCardRecognizer(supported_language=language, context=CARD_WORDS),
         HeardTooOftenCardRecognizer(language, CARD_WORDS),
-        # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted when the
-        # caller said "card" just before or after it. No upper bound: on a digit read many times over
-        # Whisper writes it a few times too many ("Die Karte ist 4.012888888888888888888.", 22 digits).
+        # A number Whisper misheard by a digit fails Luhn but is still most of a card: redacted by "card". No
+        # upper bound: a digit read many times over is written too often ("Karte ist 4.01288888888888…").
         _misheard(EntityType.card_number, language, Pattern("card length", r"\b\d{13,}\b", 0.3)),
         *ibans(language, _CONTEXT[EntityType.bank_account]),
+        # Likewise an account number that fails its check (IBAN, CCC, RIB) next to "IBAN", "cuenta", "Konto"…
+        _misheard(EntityType.bank_account, language, Pattern("account length", r"\b\d{16,34}\b", 0.3)),
         OfflineEmailRecognizer(supported_language=language, context=_CONTEXT[EntityType.email]),
         MisheardEmailRecognizer(language),
         PatternRecognizer(

@@ -70,6 +70,23 @@ def redacted(redactor: PresidioRedactor, language: str, *turns: str) -> list[str
         ("es", ("Mi IBAN es ES92 2100 0418 4502 0005 1332.",), "Mi IBAN es ES92 [BANK_ACCOUNT]."),
         ("fr", ("Mon RIB, c'est 30006 00001 12345678901 89.",), "Mon RIB, c'est [BANK_ACCOUNT]."),
         ("fr", ("Quel est votre numéro de compte ?", "30006 00001 12345678901 89."), "[BANK_ACCOUNT]."),
+        # An account number Whisper misheard by a digit fails its check, but its words still name it
+        (
+            "es",
+            ("Mi número de cuenta es 0049 1500 06 1234567892.",),
+            "Mi número de cuenta es [BANK_ACCOUNT].",
+        ),
+        ("fr", ("Mon RIB, c'est 30006 00001 12345678901 88.",), "Mon RIB, c'est [BANK_ACCOUNT]."),
+        ("de", ("Meine IBAN ist DE88 3704 0044 0532 0130 00.",), "Meine IBAN ist DE88 [BANK_ACCOUNT]."),
+        # whisper-base's "0-0, 4-9-1-5-0-0-5-1-2-3-4-5 6, 7, 8, 9, 2" for the CCC above: a digit lost
+        (
+            "es",
+            ("Mi número de cuenta es 0-0, 4-9-1-5-0-0-5-1-2-3-4-5 6, 7, 8, 9, 2",),
+            "Mi número de cuenta es [BANK_ACCOUNT]",
+        ),
+        # a card misheard on a bank's card is a card
+        ("es", ("Mi tarjeta del banco es 4111 1111 1111 1112.",), "Mi tarjeta del banco es [CARD_NUMBER]."),
+        ("de", ("Meine Bankkarte ist 4111 1111 1111 1112.",), "Meine Bankkarte ist [CARD_NUMBER]."),
         # A ZIP code after its state: no "zip" said
         (
             "en",
@@ -108,10 +125,8 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
         # a state with no ZIP code after it
         ("en", ("We opened 12 offices in Texas in 2019.",)),
         ("en", ("The software license is valid for 12 months.",)),
-        # a CCC and a RIB whose check fails, or with no account word
-        ("es", ("Mi número de cuenta es 0049 1500 06 1234567892.",)),
+        # a CCC and a RIB with no account word
         ("es", ("El número de pedido es 0049 1500 05 1234567892.",)),
-        ("fr", ("Mon RIB, c'est 30006 00001 12345678901 88.",)),
         ("fr", ("La référence est 30006 00001 12345678901 89.",)),
     ],
 )
