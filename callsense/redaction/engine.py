@@ -33,6 +33,7 @@ from callsense.redaction import RedactedSpan, Redaction, ner
 from callsense.redaction.context_words import WordContextEnhancer, any_said
 from callsense.redaction.digits import Normalised, normalise, number_language
 from callsense.redaction.identifiers import identifier_word, named_as_identifier, sentence_before
+from callsense.redaction.name_cues import NAME_CUE_LANGUAGES, NameCueRecognizer
 from callsense.redaction.nlp import TokenizerNlpEngine
 from callsense.redaction.overruled import card_talk, overruled
 from callsense.redaction.postal_codes import POSTAL_CODE
@@ -44,9 +45,7 @@ from callsense.redaction.recognizers import (
     LANGUAGE_INDEPENDENT,
     LANGUAGES,
     MISHEARD,
-    NAME_CUE_LANGUAGES,
     PRESIDIO_NAMES,
-    NameCueRecognizer,
     PersonRecognizer,
     language_independent,
     language_specific,

@@ -532,6 +532,9 @@ def test_a_name_without_a_cue_is_found_by_the_ner_model(
         ("de", "Alles klar, schönen Tag noch."),
         ("fr", "Merci, au revoir."),
         ("en", "My last name is the same as my wife's."),
+        # German capitalises the formal "you": no name after "sprechen mit"
+        ("de", "Ich spreche mit Ihnen über die Rechnung."),
+        ("de", "Sie sprechen mit Ihrer Bank."),
     ],
 )
 def test_greetings_closings_brands_and_plans_are_no_names(
@@ -552,6 +555,18 @@ def test_greetings_closings_brands_and_plans_are_no_names(
         ("en", "Good morning, this is Anna Smith.", "Good morning, this is [NAME]."),
         ("es", "Buenas noches, soy Carmen Ruiz.", "Buenas noches, soy [NAME]."),
         ("de", "Guten Abend, hier ist Klaus Becker.", "Guten Abend, hier ist [NAME]."),
+        # an agent's greeting, in the languages without an NER model
+        (
+            "es",
+            "Buenos días, le atiende Laura, ¿en qué puedo ayudarle?",
+            "Buenos días, le atiende [NAME], ¿en qué puedo ayudarle?",
+        ),
+        ("de", "Guten Tag, Sie sprechen mit Petra Schmidt.", "Guten Tag, Sie sprechen mit [NAME]."),
+        (
+            "de",
+            "Hier spricht Thomas Müller, ich habe eine Frage.",
+            "Hier spricht [NAME], ich habe eine Frage.",
+        ),
         ("fr", "Bonne nuit, Marie.", "Bonne nuit, [NAME]."),
         ("fr", "Merci Julien, bonne journée.", "Merci [NAME], bonne journée."),
         ("en", "谢谢 Maria Smith.", "谢谢 [NAME]."),  # a Chinese word beside a name is left out of it
