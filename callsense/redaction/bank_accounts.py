@@ -18,6 +18,7 @@ from callsense.config.redaction import EntityType
 # The words that name a bank's number; the engine lends them from a question to its answer too.
 BANK_CODE_WORDS = ["routing", "aba", "sort"]
 ROUTING_NUMBER = "RoutingNumberRecognizer"
+US_ACCOUNT = "UsBankRecognizer"  # no check: its context words alone
 SORT_CODE = "SortCodeRecognizer"
 
 
@@ -100,7 +101,7 @@ def domestic_accounts(language: str, context: list[str]) -> list[EntityRecognize
     if language != "en":
         return []
     return [
-        UsBankRecognizer(supported_language=language, context=_AMERICAN_ACCOUNT_WORDS),
+        UsBankRecognizer(supported_language=language, context=_AMERICAN_ACCOUNT_WORDS, name=US_ACCOUNT),
         # Its check digit passes one number in ten: Presidio then scores it 1.0, context or none, so the
         # engine keeps it only where "routing" or "ABA" raised it.
         AbaRoutingRecognizer(

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from presidio_analyzer import RecognizerResult
 
 from callsense.config.redaction import EntityType
-from callsense.redaction.bank_accounts import named_as_bank_code
+from callsense.redaction.bank_accounts import US_ACCOUNT, named_as_bank_code
 from callsense.redaction.context_words import any_said
 from callsense.redaction.digits import written_date
 from callsense.redaction.identifiers import (
@@ -38,14 +38,18 @@ def overruled(
 ) -> bool:
     """Whether the words around ``result`` in ``text`` (its sentence, a question just before it, and
     ``asked``: the question it answers) say it is not what its recognizer took it for: an order's number is
-    no phone ("Order ID: 3348917502") nor, by its "ID" alone, a person's; nor is a date written with dots
+    no phone ("Order ID: 3348917502") nor, by its "ID" or "bank" alone, a person's id or account ("the
+    bank transaction ID is…"); nor is a date written with dots
     ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's code
     (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
     last four of your social?", not "social media in 2024"); nine digits are a routing number only where
     "routing" or "ABA" raised them, six a sort code only next to "sort code" (``named_as_bank_code``)."""
     if entity == EntityType.phone_number and written_date(text[result.start : result.end]):
         return True  # libphonenumber takes "3.3.2024" for a German number
-    if entity == EntityType.phone_number or (entity == EntityType.national_id and recognizer == MISHEARD):
+    by_words_alone = recognizer in (MISHEARD, US_ACCOUNT)
+    if entity == EntityType.phone_number or (
+        entity in (EntityType.national_id, EntityType.bank_account) and by_words_alone
+    ):
         return named_as_identifier(sentence_before(text, result.start), asked)
     around = [
         *question_before(text, result.start),

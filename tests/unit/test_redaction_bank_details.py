@@ -125,6 +125,9 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
         # a state with no ZIP code after it
         ("en", ("We opened 12 offices in Texas in 2019.",)),
         ("en", ("The software license is valid for 12 months.",)),
+        # a transfer's or a transaction's reference, next to "bank"
+        ("de", ("Die Referenz der Banküberweisung ist 2024031512345678.",)),
+        ("en", ("The bank transaction ID is 2024031512345678.",)),
         # a CCC and a RIB with no account word
         ("es", ("El número de pedido es 0049 1500 05 1234567892.",)),
         ("fr", ("La référence est 30006 00001 12345678901 89.",)),
