@@ -121,8 +121,10 @@ _DATE_PATTERNS = [
 _ADDRESS_PATTERNS = [
     Pattern("en", r"(?i)\b\d{1,5}\s(?:[A-Z][\w'-]*\s){1,3}(?:street|st|road|rd|avenue|ave|lane|drive|way|"
             r"boulevard|court|place|close|crescent|terrace)\b", 0.6),
-    Pattern("es", r"(?i)\b(?:calle|avenida|avda|plaza|paseo|camino|carretera)\s(?:de\s(?:la\s|los\s)?)?"
-            rf"(?:[\w'-]+\s){{1,3}}(?:n[úu]mero\s)?\d{{1,4}}\b{AFTER_A_STREET}", 0.6),
+    # with the commas Whisper writes where the caller paused ("la calle, Mayor, 15"); not "la calle con 2…"
+    Pattern("es", r"(?i)\b(?:calle|avenida|avda|plaza|paseo|camino|carretera),?\s(?:de\s(?:la\s|los\s)?)?"
+            r"(?!(?:con|y|en|por|para|sin|que|tiene|hay)\s)"
+            rf"(?:[\w'-]+\s){{0,2}}[\w'-]+,?\s(?:n[úu]mero\s)?\d{{1,4}}\b{AFTER_A_STREET}", 0.6),
     Pattern("de", r"(?i)\b[\w-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s\d{1,4}"
             r"(?:\s?[a-z])?\b" + AFTER_A_STREET, 0.6),
     Pattern("fr", r"(?i)\b\d{1,4},?\s(?:bis\s|ter\s)?(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|"

@@ -455,6 +455,11 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("es", "Mitadjeta es 4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1.", "Mitadjeta es [CARD_NUMBER]."),
         # a reference padded with zeros: sixteen digits less four zeros pass Luhn, but zeros are left alone
         ("en", "Reference 300000000000000012.", None),
+        # a Spanish street with the commas Whisper writes where the caller paused; a street's word in a
+        # sentence that names none
+        ("es", "Vivo en la calle, Mayor, quince.", "Vivo en la [ADDRESS]."),
+        ("es", "En la calle con 2 amigos esperé 20 minutos.", None),
+        ("es", "La calle, la verdad, tiene 3 farolas.", None),
         # not a phone number's check: still a card
         ("en", "My card for the order is 4111 1111 1111 1111.", "My card for the order is [CARD_NUMBER]."),
         # an id number of no known form, by its words
