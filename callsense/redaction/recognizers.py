@@ -117,10 +117,13 @@ _DATE_PATTERNS = [
         "day month year", rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b,?\s(?:del?\s)?{_SAID_YEAR}\b", 0.3
     ),
     Pattern("month day year", rf"(?i)\b(?:{_MONTHS})\s{_DAY},?\s{_SAID_YEAR}\b", 0.3),
+    # the British "the twelfth of the fourth, eighty-nine"
+    Pattern("day of the month", rf"(?i)\b{_DAY}\sof\sthe\s{_DAY},?\s{_SAID_YEAR}\b", 0.3),
 ]
 _ADDRESS_PATTERNS = [
-    Pattern("en", r"(?i)\b\d{1,5}\s(?:[A-Z][\w'-]*\s){1,3}(?:street|st|road|rd|avenue|ave|lane|drive|way|"
-            r"boulevard|court|place|close|crescent|terrace)\b", 0.6),
+    # a numbered street as the views write it: "350 Fifth Avenue" is "350 5th Avenue" there
+    Pattern("en", r"(?i)\b\d{1,5}\s(?:(?:[A-Z][\w'-]*|\d+(?:st|nd|rd|th))\s){1,3}(?:street|st|road|rd|"
+            r"avenue|ave|lane|drive|way|boulevard|court|place|close|crescent|terrace)\b", 0.6),
     # with the commas Whisper writes where the caller paused ("la calle, Mayor, 15"); not "la calle con 2…"
     Pattern("es", r"(?i)\b(?:calle|avenida|avda|plaza|paseo|camino|carretera),?\s(?:de\s(?:la\s|los\s)?)?"
             r"(?!(?:con|y|en|por|para|sin|que|tiene|hay)\s)"

@@ -455,6 +455,11 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("es", "Mitadjeta es 4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1.", "Mitadjeta es [CARD_NUMBER]."),
         # a reference padded with zeros: sixteen digits less four zeros pass Luhn, but zeros are left alone
         ("en", "Reference 300000000000000012.", None),
+        # a numbered street, and a British date of birth ("the third of the eleventh")
+        ("en", "I live at 12 East 42nd Street.", "I live at [ADDRESS]."),
+        ("en", "It's 350 Fifth Avenue, New York.", "It's [ADDRESS], New York."),
+        ("en", "I was born on the 3rd of the 11th, 1985.", "I was born on the [DATE_OF_BIRTH]."),
+        ("en", "We met on the 1st of the 2nd 2020 at the bank.", None),
         # a Spanish street with the commas Whisper writes where the caller paused; a street's word in a
         # sentence that names none
         ("es", "Vivo en la calle, Mayor, quince.", "Vivo en la [ADDRESS]."),
@@ -791,6 +796,7 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
         ("en", "What's the code on the back of your card?", "456.", "SECURITY_CODE"),
         # the identity checks of an American call: an SSN's last four, a date of birth with a two-digit year
         ("en", "Can I get the last four of your social?", "Sure, it's 6789.", "NATIONAL_ID"),
+        ("en", "What's your date of birth?", "The twelfth of the fourth, eighty-nine.", "DATE_OF_BIRTH"),
         ("es", "¿Me da los últimos cuatro de su seguro social?", "Uno dos tres cuatro.", "NATIONAL_ID"),
         ("en", "What's your date of birth?", "March third, eighty-five.", "DATE_OF_BIRTH"),
         ("en", "What's your date of birth?", "Three fifteen eighty-five.", "DATE_OF_BIRTH"),
