@@ -17,6 +17,11 @@ POSTAL_CODE = "POSTAL_CODE"
 ADDRESS_WORDS = ["postcode", "postal", "zip", "postleit", "plz", "address", "dirección", "domicilio",
                  "anschrift", "adresse", "wohn", "vivo", "habite"]  # fmt: skip
 _POSTAL_CODE_WORDS = ADDRESS_WORDS[:5]  # the code's own words, not an address's
+# A street named just before a code and its town: "Douze rue de la Paix, soixante-quinze zéro zéro deux
+# Paris" (the street's own pattern takes a code written in digits after it, not one read out, which only the
+# joined view gathers); not "dans la rue, 10000 personnes".
+_STREET_WORDS = ["calle", "avenida", "plaza", "paseo", "straße", "strasse", "allee", "platz", "rue", "avenue",
+                 "boulevard"]  # fmt: skip
 # The codes' ranges: Spain's 01-52 provinces, France's 01-98 departments (Corsica's 20, overseas 97-98).
 _DIGITS = {
     "en": r"\d{5}",
@@ -76,7 +81,14 @@ def postal_codes(language: str) -> list[EntityRecognizer]:
         name="FourDigitPostalCodeRecognizer",
     )
     if language != "en":
-        return [five_digits, four_digits]
+        after_a_street = PatternRecognizer(
+            supported_entity=POSTAL_CODE,
+            patterns=[Pattern("postal code and town", rf"(?<![\d.,])\b{_DIGITS[language]}\b{_TOWN}", 0.1)],
+            context=_STREET_WORDS,
+            supported_language=language,
+            name="PostalCodeAfterStreetRecognizer",
+        )
+        return [five_digits, four_digits, after_a_street]
     after_state = PatternRecognizer(
         supported_entity=POSTAL_CODE,
         patterns=[_ZIP_AFTER_STATE],

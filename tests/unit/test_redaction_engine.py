@@ -460,6 +460,9 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("en", "It's 350 Fifth Avenue, New York.", "It's [ADDRESS], New York."),
         ("en", "I was born on the 3rd of the 11th, 1985.", "I was born on the [DATE_OF_BIRTH]."),
         ("en", "We met on the 1st of the 2nd 2020 at the bank.", None),
+        # a postal code read out after a French street, with its town; a number after "rue" that is none
+        ("fr", "Douze rue de la Paix, soixante-quinze zéro zéro deux Paris.", "[ADDRESS], [ADDRESS]."),
+        ("fr", "Dans la rue, 10000 personnes ont manifesté.", None),
         # a Spanish street with the commas Whisper writes where the caller paused; a street's word in a
         # sentence that names none
         ("es", "Vivo en la calle, Mayor, quince.", "Vivo en la [ADDRESS]."),
