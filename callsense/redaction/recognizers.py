@@ -120,14 +120,16 @@ _DATE_PATTERNS = [
     # the British "the twelfth of the fourth, eighty-nine"
     Pattern("day of the month", rf"(?i)\b{_DAY}\sof\sthe\s{_DAY},?\s{_SAID_YEAR}\b", 0.3),
 ]
+# A word no Spanish street's name has: "en la calle con 2 amigos", "en la calle Mayor hay 3 tiendas".
+_NO_STREET_NAME = r"(?!(?:con|y|en|por|para|sin|que|hay|tiene|tienen|son|es|está|están)\s)"
 _ADDRESS_PATTERNS = [
     # a numbered street as the views write it: "350 Fifth Avenue" is "350 5th Avenue" there
     Pattern("en", r"(?i)\b\d{1,5}\s(?:(?:[A-Z][\w'-]*|\d+(?:st|nd|rd|th))\s){1,3}(?:street|st|road|rd|"
             r"avenue|ave|lane|drive|way|boulevard|court|place|close|crescent|terrace)\b", 0.6),
-    # with the commas Whisper writes where the caller paused ("la calle, Mayor, 15"); not "la calle con 2…"
+    # with the commas Whisper writes where the caller paused ("la calle, Mayor, 15")
     Pattern("es", r"(?i)\b(?:calle|avenida|avda|plaza|paseo|camino|carretera),?\s(?:de\s(?:la\s|los\s)?)?"
-            r"(?!(?:con|y|en|por|para|sin|que|tiene|hay)\s)"
-            rf"(?:[\w'-]+\s){{0,2}}[\w'-]+,?\s(?:n[úu]mero\s)?\d{{1,4}}\b{AFTER_A_STREET}", 0.6),
+            rf"(?:{_NO_STREET_NAME}[\w'-]+\s){{0,2}}{_NO_STREET_NAME}[\w'-]+,?\s(?:n[úu]mero\s)?\d{{1,4}}\b"
+            + AFTER_A_STREET, 0.6),
     Pattern("de", r"(?i)\b[\w-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s\d{1,4}"
             r"(?:\s?[a-z])?\b" + AFTER_A_STREET, 0.6),
     Pattern("fr", r"(?i)\b\d{1,4},?\s(?:bis\s|ter\s)?(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|"

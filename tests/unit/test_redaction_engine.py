@@ -467,6 +467,7 @@ def test_digits_without_an_address_word_are_no_postal_code(
         # sentence that names none
         ("es", "Vivo en la calle, Mayor, quince.", "Vivo en la [ADDRESS]."),
         ("es", "En la calle con 2 amigos esperé 20 minutos.", None),
+        ("es", "En la calle Mayor hay 3 tiendas de la compañía.", None),
         ("es", "La calle, la verdad, tiene 3 farolas.", None),
         # not a phone number's check: still a card
         ("en", "My card for the order is 4111 1111 1111 1111.", "My card for the order is [CARD_NUMBER]."),
