@@ -1,9 +1,11 @@
-"""Bank accounts: the IBAN, written or read out (its checksum and country format checked), and on English
-calls the American account number a caller reads out to pay by bank transfer (8 to 17 digits, Presidio's
-pattern), which has no check to tell it: only next to "account", "checking", "savings", "bank", "routing";
-with it the number of the bank, which a payment by bank transfer or direct debit asks for too: an American
-routing number (nine digits, a check digit) next to "routing", a British sort code (six digits) next to
-"sort code". Both are redacted as the bank account they go with."""
+"""Bank accounts: the IBAN, written or read out (its checksum and country format checked); the Spanish CCC and
+the French RIB that callers still read out (their checks, next to their words); and on English calls the
+American account number a caller reads out to pay by bank transfer (8 to 17 digits, Presidio's pattern),
+which has no check to tell it: only next to "account", "checking", "savings", "bank", "routing"; with it
+the number of the bank, which a payment by bank transfer or direct debit asks for too: an American routing
+number (nine digits, a check digit) next to "routing", a British sort code (six digits) next to "sort
+code". Both are redacted as the bank account they go with. (An account number that fails its check is a
+misheard one next to an account word: ``recognizers.language_independent``.)"""
 
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ def _rib_valid(digits: str) -> bool:
     return key == 97 - (89 * bank + 15 * branch + 3 * account) % 97
 
 
-# Not "IBAN": an IBAN that fails its check is no account number either.
+# Not "IBAN": an IBAN is no American account number.
 _AMERICAN_ACCOUNT_WORDS = ["account", "acct", "bank", "checking", "savings", "routing"]
 
 
@@ -122,7 +124,7 @@ def domestic_accounts(language: str, context: list[str]) -> list[EntityRecognize
 
 
 def named_as_bank_code(recognizer: str | None, supporting_word: str, around: list[str]) -> bool:
-    """Whether a hit of ``recognizer`` (one of ``american_accounts``') has the words that name it: a routing
+    """Whether a hit of ``recognizer`` (one of ``domestic_accounts``') has the words that name it: a routing
     number its "routing"/"ABA" as ``supporting_word`` (the context word that raised it), a sort code "sort
     code" in the words ``around`` it (lower case): not "a sort of 250000"."""
     if recognizer == ROUTING_NUMBER:

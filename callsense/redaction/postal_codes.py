@@ -2,9 +2,12 @@
 Spanish, German or French postal code with the town after it ("10115 Berlin", "75001 Paris"). Each counts
 only next to "postcode", "zip", "código postal", "Postleitzahl", "code postal", an address word, or in answer
 to a question naming one: five digits alone could be an order, an amount, a part; or, for a ZIP code, right
-after its state ("Austin, Texas 78701"). Four digits count next to a postal code's own words only."""
+after its state ("Austin, Texas 78701"), and for the others, with their town, after a street ("rue de la
+Paix, 75002 Paris"). Four digits count next to a postal code's own words only."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import UkPostcodeRecognizer
@@ -57,44 +60,42 @@ _ZIP_AFTER_STATE = Pattern(
 
 def postal_codes(language: str) -> list[EntityRecognizer]:
     """The postal code recognizers of one of the languages with recognizers."""
+
+    def recognizer(name: str, pattern: Pattern, context: Sequence[str] = ()) -> EntityRecognizer:
+        return PatternRecognizer(
+            supported_entity=POSTAL_CODE,
+            patterns=[pattern],
+            context=list(context),
+            supported_language=language,
+            name=name,
+        )
+
     town = "" if language == "en" else f"(?:{_TOWN})?"
-    five_digits = PatternRecognizer(
-        supported_entity=POSTAL_CODE,
-        # Scored 0.1: redacted only with a context word (0.45).
-        patterns=[
-            Pattern("five-digit postal code", rf"(?<![\d.,])\b{_DIGITS[language]}\b(?![.,]\d){town}", 0.1)
-        ],
-        context=ADDRESS_WORDS,
-        supported_language=language,
-        name="PostalCodeRecognizer",
+    digits = rf"(?<![\d.,])\b{_DIGITS[language]}\b"
+    # Scored 0.1: redacted only with a context word (0.45).
+    five_digits = recognizer(
+        "PostalCodeRecognizer",
+        Pattern("five-digit postal code", rf"{digits}(?![.,]\d){town}", 0.1),
+        ADDRESS_WORDS,
     )
     # Four digits: the codes of Switzerland, Austria, Belgium, Denmark, Australia ("Postleitzahl 8001"), and
     # a five-digit code Whisper heard a digit short ("Mi código postal es 28.03"): by a postal code's own
     # words, and one that could be a year only with its town ("2000 Neuchâtel", not "the postal strike in
     # 2023").
     four = rf"(?:(?!(?:19|20)\d\d)\d{{4}}\b(?![.,]\d){town}|(?:19|20)\d\d\b{_TOWN})"
-    four_digits = PatternRecognizer(
-        supported_entity=POSTAL_CODE,
-        patterns=[Pattern("four-digit postal code", rf"(?<![\d.,])\b{four}", 0.1)],
-        context=_POSTAL_CODE_WORDS,
-        supported_language=language,
-        name="FourDigitPostalCodeRecognizer",
+    four_digits = recognizer(
+        "FourDigitPostalCodeRecognizer",
+        Pattern("four-digit postal code", rf"(?<![\d.,])\b{four}", 0.1),
+        _POSTAL_CODE_WORDS,
     )
     if language != "en":
-        after_a_street = PatternRecognizer(
-            supported_entity=POSTAL_CODE,
-            patterns=[Pattern("postal code and town", rf"(?<![\d.,])\b{_DIGITS[language]}\b{_TOWN}", 0.1)],
-            context=_STREET_WORDS,
-            supported_language=language,
-            name="PostalCodeAfterStreetRecognizer",
+        after_a_street = recognizer(
+            "PostalCodeAfterStreetRecognizer",
+            Pattern("postal code and town", digits + _TOWN, 0.1),
+            _STREET_WORDS,
         )
         return [five_digits, four_digits, after_a_street]
-    after_state = PatternRecognizer(
-        supported_entity=POSTAL_CODE,
-        patterns=[_ZIP_AFTER_STATE],
-        supported_language=language,
-        name="ZipCodeAfterStateRecognizer",
-    )
+    after_state = recognizer("ZipCodeAfterStateRecognizer", _ZIP_AFTER_STATE)
     # Its pattern alone scores 0.1 too: "M1 1AE" could be a part number.
     uk = UkPostcodeRecognizer(context=[*UkPostcodeRecognizer.CONTEXT, *ADDRESS_WORDS])
     return [five_digits, four_digits, after_state, uk]
