@@ -26,6 +26,7 @@ from callsense.redaction.identifiers import (
 from callsense.redaction.national_ids import SSN_LAST_FOUR, named_as_last_four
 from callsense.redaction.recognizers import CARD_WORDS, MISHEARD
 from callsense.redaction.security_codes import WEAK_WORDS, named_as_security_code
+from callsense.redaction.spelling import SPELL_WORDS, SPELLING_RECOGNIZER, in_lower_case_letters
 
 
 def overruled(
@@ -43,7 +44,8 @@ def overruled(
     ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's code
     (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
     last four of your social?", not "social media in 2024"); nine digits are a routing number only where
-    "routing" or "ABA" raised them, six a sort code only next to "sort code" (``named_as_bank_code``)."""
+    "routing" or "ABA" raised them, six a sort code only next to "sort code" (``named_as_bank_code``);
+    letters alone in lower case spell a name only where spelling was asked for or said ("s, m, i, t, h")."""
     if entity == EntityType.phone_number and written_date(text[result.start : result.end]):
         return True  # libphonenumber takes "3.3.2024" for a German number
     by_words_alone = recognizer in (MISHEARD, US_ACCOUNT)
@@ -63,6 +65,8 @@ def overruled(
         return not named_as_security_code(supporting, around, language, CARD_WORDS)
     if entity == EntityType.bank_account:
         return not named_as_bank_code(recognizer, supporting, around)
+    if recognizer == SPELLING_RECOGNIZER and in_lower_case_letters(text[result.start : result.end]):
+        return not any_said(SPELL_WORDS, around)
     return recognizer == SSN_LAST_FOUR and not named_as_last_four(around)
 
 

@@ -1,11 +1,12 @@
 """A name spelled out letter by letter, as callers do when the agent cannot write it down from hearing it.
 
 Whisper writes the letters in capitals with the same mark between them ("S-M-I-T-H", "S M I T H", "D. U.
-P."), and a letter said with a word for it as the caller said it: "S as in Sam, M as in Mary", "S de Sevilla",
-"S wie Siegfried", "S comme Suzanne", or the spelling alphabet's words alone ("Sierra Mike India Tango Hotel",
-the German "Siegfried Martha Ida Theodor Heinrich", the French "Suzanne Marcel Irma Thérèse Henri"). All are
-redacted as a name (``SpellingRecognizer``), and a name found whole is looked for spelled in either way
-(``said.py``, ``letter_said``).
+P."), now and then in lower case ("s, m, i, t, h"), and a letter said with a word for it as the caller said
+it: "S as in Sam, M as in Mary", "S de Sevilla", "S wie Siegfried", "S comme Suzanne", or the spelling
+alphabet's words alone ("Sierra Mike India Tango Hotel", the German "Siegfried Martha Ida Theodor
+Heinrich", the French "Suzanne Marcel Irma Thérèse Henri"). All are redacted as a name
+(``SpellingRecognizer``), and a name found whole is looked for spelled in either way (``said.py``,
+``letter_said``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,20 @@ _CAPITAL = r"(?-i:[A-ZÀ-Ý])(?![\w'\u2019])"
 # Letters alone, in capitals, the same marks between them; not the "I" of the next sentence after hyphens or
 # before an apostrophe ("K-I-N-G. I think", "K. I. N. G. I've got").
 SPELLED_LETTERS = rf"\b{_CAPITAL}(?P<gap>[\s.,-]+){_CAPITAL}(?:(?P=gap){_CAPITAL})+"
+# Letters alone in lower case, as Whisper writes them now and then ("s, m, i, t, h", "M-ü-l-l-e-r"): four at
+# least, since "a", "y", "à" are words too ("il y a à"), and only where spelling was asked for or said
+# (``SPELL_WORDS``, checked by ``overruled``): "it's under a, b, c, d" next to "name" is none.
+_LETTER = r"[^\W\d_](?![\w'\u2019])"
+_ANY_CASE_LETTERS = re.compile(rf"\b{_LETTER}(?P<gap>[\s.,-]+){_LETTER}(?:(?P=gap){_LETTER}){{2,}}")
+SPELL_WORDS = ("spell", "deletr", "buchstabier", "épel")
+SPELLING_RECOGNIZER = "SpellingRecognizer"
+
+
+def in_lower_case_letters(value: str) -> bool:
+    """Whether ``value`` is letters alone with one in lower case at least (``_ANY_CASE_LETTERS``)."""
+    return bool(_ANY_CASE_LETTERS.fullmatch(value)) and any(letter.islower() for letter in value)
+
+
 # "S as in Sam" in each language (and whisper-base's "I as an India"): these words between a letter and a
 # word are said for nothing else, so the letter may be in lower case and the word too ("s as in sam"); after
 # "for", "de", "como", "für" or "pour" only a capital and a capitalised word ("S for Sam", "S de Sevilla").
@@ -84,9 +99,10 @@ def spellings(text: str) -> list[Spelling]:
     """The words spelled out in ``text``, capitalised ("S-M-I-T-H", "S as in Sam, M as in Mary, I, T, H" and
     "Sierra Mike India Tango Hotel" each "Smith")."""
     found: list[Spelling] = []
-    for match in re.finditer(SPELLED_LETTERS, text):
+    for match in [*re.finditer(SPELLED_LETTERS, text), *_ANY_CASE_LETTERS.finditer(text)]:
         letters = [character for character in match[0] if character.isalpha()]
-        found.append(_spelling(match, letters, certain=False))
+        if match.re.pattern == SPELLED_LETTERS or any(letter.islower() for letter in letters):
+            found.append(_spelling(match, letters, certain=False))
     for match in _SAID_WITH_WORDS.finditer(text):
         letters = [letter[0].lstrip() for letter in _ONE_LETTER.finditer(match[0])]
         with_words = sum(len(letter) > 1 for letter in letters)
@@ -117,7 +133,7 @@ class SpellingRecognizer(EntityRecognizer):
         super().__init__(
             supported_entities=[_NAME],
             supported_language=language,
-            name="SpellingRecognizer",
+            name=SPELLING_RECOGNIZER,
             context=context,
         )
 

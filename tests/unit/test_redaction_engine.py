@@ -248,6 +248,22 @@ def test_each_entity_type_is_found_on_its_words(
                 "From what I've heard, that is fine.",
             ],
         ),
+        # in lower case, as Whisper writes letters now and then: where spelling was asked for
+        (
+            "en",
+            [(AGENT, "Can you spell your last name?"), (CUSTOMER, "s, m, i, t, h.")],
+            ["Can you spell your last name?", "[NAME]."],
+        ),
+        (
+            "de",
+            [(AGENT, "Können Sie das buchstabieren?"), (CUSTOMER, "M-ü-l-l-e-r.")],
+            ["Können Sie das buchstabieren?", "[NAME]."],
+        ),
+        (  # "name" said, but no spelling: letters in lower case are none
+            "en",
+            [(CUSTOMER, "My name is on the list, it's under a, b, c, d in the folder.")],
+            ["My name is on the list, it's under a, b, c, d in the folder."],
+        ),
         # letters with no name asked for or said: a reference, a keyword
         ("en", [(CUSTOMER, "The order says A-B-C-1-2-3.")], ["The order says A-B-C-1-2-3."]),
         ("en", [(CUSTOMER, "Text S T O P to end the messages.")], ["Text S T O P to end the messages."]),
