@@ -60,7 +60,9 @@ _CONTEXT: dict[EntityType, list[str]] = {
     EntityType.phone_number: ["phone", "number", "mobile", "cell", "call", "teléfono", "móvil", "número",
                               "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro",
                               # "call me on" in the other three: llámeme, llamar; appelez, rappeler; anrufen
-                              "llam", "llám", "appel", "anruf", "erreichen", *_PHONE_WORDS_ELSEWHERE],
+                              "llam", "llám", "appel", "anruf", "erreichen", *_PHONE_WORDS_ELSEWHERE,
+                              # the area code's word: "Die Vorwahl ist 030 und dann 12345678"
+                              "vorwahl", "prefijo", "indicatif"],
     EntityType.email: ["email", "e-mail", "mail", "correo", "courriel", "adresse"],
     EntityType.card_expiry: ["expiry", "expires", "expiration", "expire", "valid", "until", "caducidad",
                              "caduca", "vence", "vencimiento", "ablaufdatum", "gültig", "läuft", "expire",
@@ -256,8 +258,11 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
             supported_regions=phone_regions,
         ),
         # Likewise a phone number Whisper heard a digit short or long ("202 / A 555-143") is no valid number
-        # any more: redacted when "phone", "number", "call"… stand next to it.
-        _misheard(EntityType.phone_number, language, Pattern("phone length", r"\b\d{8,12}\b", 0.3)),
+        # any more: redacted when "phone", "number", "call"… stand next to it; with its country code after
+        # "00" or "+" too ("null null vier neun, eins fünf eins, …", a digit short).
+        _misheard(
+            EntityType.phone_number, language, Pattern("phone length", r"(?:\+|\b(?:00)?)\d{8,12}\b", 0.3)
+        ),
     ]
 
 

@@ -471,6 +471,8 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("es", "Mitadjeta es 4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1.", "Mitadjeta es [CARD_NUMBER]."),
         # a reference padded with zeros: sixteen digits less four zeros pass Luhn, but zeros are left alone
         ("en", "Reference 300000000000000012.", None),
+        # the number after its area code, named by the area code's word
+        ("de", "Die Vorwahl ist 030 und dann 12345678.", "Die Vorwahl ist 030 und dann [PHONE_NUMBER]."),
         # a numbered street, and a British date of birth ("the third of the eleventh")
         ("en", "I live at 12 East 42nd Street.", "I live at [ADDRESS]."),
         ("en", "It's 350 Fifth Avenue, New York.", "It's [ADDRESS], New York."),
@@ -991,6 +993,8 @@ def test_a_phone_whisper_misheard_is_still_redacted_next_to_phone_words(
         ("fr", "Appelez-moi au 01 98 76 54 32 1."),
         ("de", "Sie erreichen mich unter 0152 3346 789."),
         ("de", "Meine Handynummer ist 0171234567a."),
+        # with its country code after "00", a digit short (0151 has eight digits after it)
+        ("de", "Meine Nummer: null null vier neun, eins fünf eins, zwei drei vier fünf sechs sieben acht."),
     ],
 )
 def test_a_misheard_phone_is_redacted_next_to_call_words_of_each_language(
