@@ -16,6 +16,9 @@ from collections.abc import Iterable
 import regex
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
+# "Number" in each language, said of any number.
+NUMBER_WORDS = frozenset({"number", "número", "nummer", "numéro", "номер", "رقم", "מספר", "नंबर", "เบอร์",
+                          "번호", "号码", "號碼", "番号", "numara"})  # fmt: skip
 _LATIN = regex.compile(r"[\p{Latin}'-]+")
 _WHOLE_UP_TO = 3  # letters
 _START_UP_TO = 4

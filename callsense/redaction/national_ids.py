@@ -19,14 +19,19 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from callsense.config.redaction import EntityType
+from callsense.redaction.context_words import NUMBER_WORDS, any_said
 
+# A customer's or member's word names an id only with "number" ("customer number", "Kundennummer",
+# ``named_as_id_number``): not "250000 customers".
+CUSTOMER_WORDS = ("customer", "kunden", "client", "membership", "mitglied", "socio", "adhérent")
 # What names an id number, in the four languages: an identity card's, a passport's, a driving licence's
-# ("license", "licence", "licencia", "Führerschein", "permis de conduire", "carnet de conducir") as well as
-# the national ones.
+# ("license", "licence", "licencia", "Führerschein", "permis de conduire", "carnet de conducir"), a
+# customer's or member's ("Kundennummer", "número de cliente", "numéro de client", "membership number": it
+# identifies the caller; lent by the question that asks for it too) as well as the national ones.
 NATIONAL_ID_WORDS = [
     "social", "ssn", "dni", "nie", "nif", "id", "identit", "identidad", "identificat", "identifikat",
     "steuer", "sécu", "sociale", "insee", "insurance", "nino", "nhs", "passport", "pasaporte", "passeport",
-    "ausweis", "licen", "führerschein", "conduire", "conducir",
+    "ausweis", "licen", "führerschein", "conduire", "conducir", *CUSTOMER_WORDS,
 ]  # fmt: skip
 
 # What names an NHS number, and how many characters before it ("my NHS number is", "the health service
@@ -81,6 +86,13 @@ class FrenchNirRecognizer(PatternRecognizer):
 # with "social" or "SSN" and a word for the last ones (the engine checks it: not "social media in 2024").
 SSN_LAST_FOUR = "SsnLastFourRecognizer"
 _LAST_WORDS = {"last", "ends", "ending", "end", "últimos", "últimas", "termina", "terminan", "final"}
+
+
+def named_as_id_number(supporting_word: str, words: list[str]) -> bool:
+    """Whether an id raised by ``supporting_word`` (its context word) is named as one: a customer's or
+    member's word only with "number" among ``words`` (lower case: the value's sentence and the question it
+    answers)."""
+    return supporting_word not in CUSTOMER_WORDS or any_said(NUMBER_WORDS, words)
 
 
 def named_as_last_four(words: list[str]) -> bool:

@@ -23,7 +23,7 @@ from callsense.redaction.identifiers import (
     sentence_after,
     sentence_before,
 )
-from callsense.redaction.national_ids import SSN_LAST_FOUR, named_as_last_four
+from callsense.redaction.national_ids import SSN_LAST_FOUR, named_as_id_number, named_as_last_four
 from callsense.redaction.recognizers import CARD_WORDS, MISHEARD
 from callsense.redaction.security_codes import WEAK_WORDS, named_as_security_code
 from callsense.redaction.spelling import SPELL_WORDS, SPELLING_RECOGNIZER, in_lower_case_letters
@@ -40,7 +40,8 @@ def overruled(
     """Whether the words around ``result`` in ``text`` (its sentence, a question just before it, and
     ``asked``: the question it answers) say it is not what its recognizer took it for: an order's number is
     no phone ("Order ID: 3348917502") nor, by its "ID" or "bank" alone, a person's id or account ("the
-    bank transaction ID is…"); nor is a date written with dots
+    bank transaction ID is…"), and a customer's word names an id only with "number" ("Kundennummer", not
+    "250000 customers": ``named_as_id_number``); nor is a date written with dots
     ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's code
     (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
     last four of your social?", not "social media in 2024"); nine digits are a routing number only where
@@ -48,11 +49,6 @@ def overruled(
     letters alone in lower case spell a name only where spelling was asked for or said ("s, m, i, t, h")."""
     if entity == EntityType.phone_number and written_date(text[result.start : result.end]):
         return True  # libphonenumber takes "3.3.2024" for a German number
-    by_words_alone = recognizer in (MISHEARD, US_ACCOUNT)
-    if entity == EntityType.phone_number or (
-        entity in (EntityType.national_id, EntityType.bank_account) and by_words_alone
-    ):
-        return named_as_identifier(sentence_before(text, result.start), asked)
     around = [
         *question_before(text, result.start),
         *sentence_before(text, result.start),
@@ -61,6 +57,12 @@ def overruled(
     ]
     explanation = result.analysis_explanation
     supporting = explanation.supportive_context_word if explanation else ""
+    by_words_alone = recognizer in (MISHEARD, US_ACCOUNT)
+    if entity == EntityType.phone_number or (
+        entity in (EntityType.national_id, EntityType.bank_account) and by_words_alone
+    ):
+        named_otherwise = named_as_identifier(sentence_before(text, result.start), asked)
+        return named_otherwise or not named_as_id_number(supporting, around)
     if entity == EntityType.security_code:
         return not named_as_security_code(supporting, around, language, CARD_WORDS)
     if entity == EntityType.bank_account:

@@ -21,6 +21,7 @@ from presidio_analyzer.predefined_recognizers import (
 from callsense.config.redaction import EntityType
 from callsense.redaction.bank_accounts import BANK_CODE_WORDS, domestic_accounts, ibans
 from callsense.redaction.cards import HeardTooOftenCardRecognizer
+from callsense.redaction.context_words import NUMBER_WORDS
 from callsense.redaction.name_cues import NameAnswerRecognizer, NameCueRecognizer
 from callsense.redaction.national_ids import NATIONAL_ID_WORDS, national_ids
 from callsense.redaction.not_names import name_span
@@ -80,13 +81,11 @@ CARD_WORDS = _CONTEXT[EntityType.card_number]
 MISHEARD = "MisheardRecognizer"  # what fails its type's check (Luhn, libphonenumber, "@") but has its context
 # Every context word: the NLP engine must not drop one as a stop word ("call" and "until" are spaCy's).
 CONTEXT_WORDS = frozenset(word for words in [*_CONTEXT.values(), BANK_CODE_WORDS] for word in words)
-# "Number" in each language, said of any number; the other phone words name a phone (``identifiers``).
-_NUMBER_WORDS = {"number", "número", "nummer", "numéro", "номер", "رقم", "מספר", "नंबर", "เบอร์", "번호",
-                 "号码", "號碼", "番号", "numara"}  # fmt: skip
-PHONE_WORDS = [word for word in _CONTEXT[EntityType.phone_number] if word not in _NUMBER_WORDS]
+# The phone words that name a phone (``identifiers``): not "number" (``NUMBER_WORDS``), said of any number.
+PHONE_WORDS = [word for word in _CONTEXT[EntityType.phone_number] if word not in NUMBER_WORDS]
 # The context words a question lends to the answer after it (``engine``): those that name what is asked
 # for, not the ones said in any sentence ("a number", "call", "valid until").
-ASKED_WORDS = CONTEXT_WORDS - _NUMBER_WORDS - {
+ASKED_WORDS = CONTEXT_WORDS - NUMBER_WORDS - {
     "call", "valid", "until", "läuft", "jusqu", "mail", "adresse", "llam", "llám", "appel",
     "erreichen", *NOT_ASKED}  # fmt: skip
 # One word ending in a top-level domain: an address whose "@" Whisper lost (MisheardEmailRecognizer).

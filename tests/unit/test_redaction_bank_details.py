@@ -1,7 +1,7 @@
 """What a payment by bank transfer or direct debit asks for besides the account number (an American routing
 number, a British sort code, an IBAN read letter by letter), the account numbers Spanish and French banks
-wrote before the IBAN, an American ZIP code after its state, and a driving licence's number: redacted where
-their words name them, left where nothing does."""
+wrote before the IBAN, an American ZIP code after its state, a customer's and a driving licence's number:
+redacted where their words name them, left where nothing does."""
 
 from __future__ import annotations
 
@@ -95,6 +95,24 @@ def redacted(redactor: PresidioRedactor, language: str, *turns: str) -> list[str
         ),
         ("en", ("Springfield, Illinois, 62704-1234.",), "Springfield, Illinois, [ADDRESS]."),
         ("en", ("Ship it to Portland, OR 97201.",), "Ship it to Portland, OR [ADDRESS]."),
+        # A customer's number, asked for or said
+        (
+            "de",
+            (
+                "Können Sie mir Ihre Kundennummer nennen?",
+                "Ja, die ist vier fünf sechs sieben acht neun eins zwei.",
+            ),
+            "Ja, die ist [NATIONAL_ID].",
+        ),
+        ("en", ("Can you give me your customer number?", "It's 88213456."), "It's [NATIONAL_ID]."),
+        ("es", ("¿Me da su número de cliente?", "Sí, 88213456."), "Sí, [NATIONAL_ID]."),
+        ("de", ("Meine Kundennummer ist 88213456.",), "Meine Kundennummer ist [NATIONAL_ID]."),
+        # the service's own number stays a phone number
+        (
+            "de",
+            ("Rufen Sie den Kundenservice unter 0800 1234567 an.",),
+            "Rufen Sie den Kundenservice unter [PHONE_NUMBER] an.",
+        ),
         # A driving licence's number
         ("en", ("My driver's license number is D1234567.",), "My driver's license number is [NATIONAL_ID]."),
         ("en", ("What's your licence number?", "It's D 1234567."), "It's [NATIONAL_ID]."),
@@ -125,6 +143,8 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
         # a state with no ZIP code after it
         ("en", ("We opened 12 offices in Texas in 2019.",)),
         ("en", ("The software license is valid for 12 months.",)),
+        # a customer's word without "number"
+        ("en", ("We have 250000 customers in 12 countries.",)),
         # a transfer's or a transaction's reference, next to "bank"
         ("de", ("Die Referenz der Banküberweisung ist 2024031512345678.",)),
         ("en", ("The bank transaction ID is 2024031512345678.",)),
