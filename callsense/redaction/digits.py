@@ -334,6 +334,17 @@ def _as_detectors_read(token: str) -> str:
     return textmatch.ascii_digits(unicodedata.normalize("NFKC", token))
 
 
+def _sentence_end_after(texts: list[str], last: int, language: str) -> str:
+    """The full stop (or "?", "!") that ends the sentence of a number read out ending at ``texts[last]``,
+    where a word that is no number follows: the detectors read "Tarjeta terminada en 4111. El código de error
+    es 404." as two sentences. Before more digits ("34.6.9. 9.80…", a group "1734." / "One, two.") the stop
+    is a pause in the number, and it is not kept."""
+    mark = texts[last].strip()[-1:]
+    if mark in _SENTENCE_END and last + 1 < len(texts) and _number_kind(texts[last + 1], language) is None:
+        return mark
+    return ""
+
+
 def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: bool) -> Normalised:
     """One speaker's words (Whisper's, with their leading spaces) as a text detectors read; ``turn_ends``
     are the indices of the last word of each turn (a number goes on across them)."""
@@ -348,7 +359,7 @@ def normalise(words: list[str], *, language: str, turn_ends: set[int], joined: b
             first, last, numbers = with_letters(
                 texts, first, last, numbers.replace(" ", ""), language, free_from=free_from
             )
-        replaced[first] = (last, numbers)
+        replaced[first] = (last, numbers + _sentence_end_after(texts, last, language))
         free_from = last + 1
     write_emails(texts, replaced, language)
     text = ""

@@ -306,7 +306,7 @@ def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:
     """A card or id hit with the digits read just before or after it ("4242, sorry, 4242 4242 4242 4242",
     "my ID number is 1734." / "One, two. 5, 6, and" / "7, 2, double 9."): a correction, or a group Whisper
     heard apart, is part of the number too."""
-    fragments = [piece for piece in view.pieces if view.text[piece.start : piece.end].isdigit()]
+    fragments = [piece for piece in view.pieces if view.text[piece.start : piece.end].rstrip(".?!").isdigit()]
     first, last = hit.first, hit.last
     grown = True
     while grown:

@@ -416,6 +416,10 @@ def test_digits_without_an_address_word_are_no_postal_code(
             "The numbers on the back of my card: [SECURITY_CODE].",
         ),
         ("es", "Pagué con tarjeta. Ahora me sale el código de error 404.", None),
+        # the full stop after a number ends its sentence where a word follows: the card's last four and an
+        # error code are no card's code
+        ("es", "Tarjeta terminada en 4111. El código de error es 404.", None),
+        ("en", "My card ends in 4242. The error code is 404.", None),
         # the "security" of social security names no card's code
         ("en", "My social security check of 1400 didn't come.", None),
         (
