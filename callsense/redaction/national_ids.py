@@ -81,18 +81,18 @@ class FrenchNirRecognizer(PatternRecognizer):
         return 97 - int(digits[:13]) % 97 == int(digits[13:])
 
 
-# The last four digits of an SSN, which American agents ask for to verify a caller ("Can I get the last four
-# of your social?"), in English and Spanish ("los últimos cuatro de su seguro social"): four digits said
-# with "social" or "SSN" and a word for the last ones (the engine checks it: not "social media in 2024").
-SSN_LAST_FOUR = "SsnLastFourRecognizer"
-_LAST_WORDS = {"last", "ends", "ending", "end", "últimos", "últimas", "termina", "terminan", "final"}
-
-
 def named_as_id_number(supporting_word: str, words: list[str]) -> bool:
     """Whether an id raised by ``supporting_word`` (its context word) is named as one: a customer's or
     member's word only with "number" among ``words`` (lower case: the value's sentence and the question it
     answers)."""
     return supporting_word not in CUSTOMER_WORDS or any_said(NUMBER_WORDS, words)
+
+
+# The last four digits of an SSN, which American agents ask for to verify a caller ("Can I get the last four
+# of your social?"), in English and Spanish ("los últimos cuatro de su seguro social"): four digits said
+# with "social" or "SSN" and a word for the last ones (the engine checks it: not "social media in 2024").
+SSN_LAST_FOUR = "SsnLastFourRecognizer"
+_LAST_WORDS = {"last", "ends", "ending", "end", "últimos", "últimas", "termina", "terminan", "final"}
 
 
 def named_as_last_four(words: list[str]) -> bool:

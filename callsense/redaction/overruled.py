@@ -61,8 +61,9 @@ def overruled(
     if entity == EntityType.phone_number or (
         entity in (EntityType.national_id, EntityType.bank_account) and by_words_alone
     ):
-        named_otherwise = named_as_identifier(sentence_before(text, result.start), asked)
-        return named_otherwise or not named_as_id_number(supporting, around)
+        if named_as_identifier(sentence_before(text, result.start), asked):
+            return True
+        return entity == EntityType.national_id and not named_as_id_number(supporting, around)
     if entity == EntityType.security_code:
         return not named_as_security_code(supporting, around, language, CARD_WORDS)
     if entity == EntityType.bank_account:

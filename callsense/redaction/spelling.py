@@ -99,10 +99,10 @@ def spellings(text: str) -> list[Spelling]:
     """The words spelled out in ``text``, capitalised ("S-M-I-T-H", "S as in Sam, M as in Mary, I, T, H" and
     "Sierra Mike India Tango Hotel" each "Smith")."""
     found: list[Spelling] = []
-    for match in [*re.finditer(SPELLED_LETTERS, text), *_ANY_CASE_LETTERS.finditer(text)]:
+    in_lower_case = [match for match in _ANY_CASE_LETTERS.finditer(text) if in_lower_case_letters(match[0])]
+    for match in [*re.finditer(SPELLED_LETTERS, text), *in_lower_case]:
         letters = [character for character in match[0] if character.isalpha()]
-        if match.re.pattern == SPELLED_LETTERS or any(letter.islower() for letter in letters):
-            found.append(_spelling(match, letters, certain=False))
+        found.append(_spelling(match, letters, certain=False))
     for match in _SAID_WITH_WORDS.finditer(text):
         letters = [letter[0].lstrip() for letter in _ONE_LETTER.finditer(match[0])]
         with_words = sum(len(letter) > 1 for letter in letters)
