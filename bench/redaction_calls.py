@@ -385,4 +385,19 @@ ITEMS = [
         "Mon RIB, c'est trente mille six, zéro zéro zéro zéro un, douze trente-quatre cinquante-six "
         "soixante-dix-huit quatre-vingt-dix, un, quatre-vingt-neuf.",
     ),
+    # An account number with no check, told by its words: a German Kontonummer and Bankleitzahl, a French
+    # "numéro de compte"; an amount "on the account" is none, nor a department given for a name.
+    _item("de", BANK, "532013000", "Meine Kontonummer ist fünf drei zwei null eins drei null null null."),
+    _item(
+        "de", BANK, "37040044", "Drei sieben null, vier null null, vier vier.", asked="Und die Bankleitzahl?"
+    ),
+    _item(
+        "fr",
+        BANK,
+        "01234567891",
+        "Mon numéro de compte, c'est zéro un, vingt-trois, quarante-cinq, soixante-sept, "
+        "quatre-vingt-neuf, un.",
+    ),
+    _item("de", None, "", "Ich habe hundertfünfzigtausend Euro auf dem Konto."),
+    _item("en", None, "", "Billing.", asked="Can I have your name and the reason for your call?"),
 ]

@@ -1,8 +1,10 @@
 """Bank accounts: the IBAN, written or read out (its checksum and country format checked); the Spanish CCC and
-the French RIB that callers still read out (their checks, next to their words); and on English calls the
-American account number a caller reads out to pay by bank transfer (8 to 17 digits, Presidio's pattern),
-which has no check to tell it: only next to "account", "checking", "savings", "bank", "routing"; with it
-the number of the bank, which a payment by bank transfer or direct debit asks for too: an American routing
+the French RIB that callers still read out (their checks, next to their words); and the account numbers
+with no check a caller reads out to pay by bank transfer or direct debit, told only by their words: on
+English calls the American account number (8 to 17 digits, Presidio's pattern) next to "account",
+"checking", "savings", "bank", "routing", on German calls the Kontonummer (6 to 10 digits) and the
+Bankleitzahl (8) next to "Konto…", "Bankleitzahl", "BLZ", on French calls the "numéro de compte" of a RIB
+(11 digits) next to "compte". With them on English calls the number of the bank: an American routing
 number (nine digits, a check digit) next to "routing", a British sort code (six digits) next to "sort
 code". Both are redacted as the bank account they go with. (An account number that fails its check is a
 misheard one next to an account word: ``recognizers.language_independent``.)"""
@@ -13,14 +15,14 @@ import itertools
 import re
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import AbaRoutingRecognizer, IbanRecognizer, UsBankRecognizer
+from presidio_analyzer.predefined_recognizers import AbaRoutingRecognizer, IbanRecognizer
 
 from callsense.config.redaction import EntityType
 
 # The words that name a bank's number; the engine lends them from a question to its answer too.
 BANK_CODE_WORDS = ["routing", "aba", "sort"]
 ROUTING_NUMBER = "RoutingNumberRecognizer"
-US_ACCOUNT = "UsBankRecognizer"  # no check: its context words alone
+ACCOUNT_BY_WORDS = "AccountByWordsRecognizer"  # no check: its context words alone
 SORT_CODE = "SortCodeRecognizer"
 
 
@@ -90,20 +92,55 @@ def _rib_valid(digits: str) -> bool:
     return key == 97 - (89 * bank + 15 * branch + 3 * account) % 97
 
 
-# Not "IBAN": an IBAN is no American account number.
-_AMERICAN_ACCOUNT_WORDS = ["account", "acct", "bank", "checking", "savings", "routing"]
+# The account numbers with no check, by language: their form, and the words that name them (not "IBAN": an
+# IBAN is none of these). A German Kontonummer has up to ten digits, but one of five or fewer is a
+# postal code's or an amount's length.
+_ACCOUNT_FORMS = {"en": r"\d{8,17}", "de": r"\d{6,10}", "fr": r"\d{11}"}
+_ACCOUNT_WORDS = {
+    "en": ["account", "acct", "bank", "checking", "savings", "routing"],
+    "de": ["konto", "bankleitzahl", "blz"],
+    "fr": ["compte"],
+}
+ACCOUNT_WORDS = [word for words in _ACCOUNT_WORDS.values() for word in words]
+# "150000 Euro auf dem Konto" is an amount.
+_NOT_AN_AMOUNT = r"(?!\s?(?:€|\$|£|euros?|eur|dollars?|pounds?|francs?)\b)"
+
+
+def account_form(language: str, value: str) -> bool:
+    """Whether ``value`` (its spaces and dashes aside) has the form of the language's account number with no
+    check, which ``named_as_account`` may name."""
+    form = _ACCOUNT_FORMS.get(language)
+    return form is not None and re.fullmatch(form, re.sub(r"[\s-]", "", value)) is not None
 
 
 def domestic_accounts(language: str, context: list[str]) -> list[EntityRecognizer]:
     """The account numbers of the language's countries, by their words only (``context``, and
-    ``named_as_bank_code``): the Spanish CCC, the French RIB, and on an English call the US account number,
-    routing number and the British sort code."""
+    ``named_as_bank_code``): the Spanish CCC, the French RIB, the accounts with no check (``_ACCOUNT_FORMS``),
+    and on an English call the routing number and the British sort code."""
+    domestic: list[EntityRecognizer] = []
     if language in _DOMESTIC_DIGITS:
-        return [DomesticAccountRecognizer(language, context)]
+        domestic.append(DomesticAccountRecognizer(language, context))
+    if language in _ACCOUNT_FORMS:
+        domestic.append(
+            PatternRecognizer(
+                supported_entity=EntityType.bank_account.value,
+                patterns=[
+                    Pattern(
+                        "account, no check",
+                        rf"(?<![\d.,])\b{_ACCOUNT_FORMS[language]}\b(?![.,]\d){_NOT_AN_AMOUNT}",
+                        0.05,
+                    )
+                ],
+                context=_ACCOUNT_WORDS[language],
+                supported_language=language,
+                global_regex_flags=re.IGNORECASE,
+                name=ACCOUNT_BY_WORDS,
+            )
+        )
     if language != "en":
-        return []
+        return domestic
     return [
-        UsBankRecognizer(supported_language=language, context=_AMERICAN_ACCOUNT_WORDS, name=US_ACCOUNT),
+        *domestic,
         # Its check digit passes one number in ten: Presidio then scores it 1.0, context or none, so the
         # engine keeps it only where "routing" or "ABA" raised it.
         AbaRoutingRecognizer(

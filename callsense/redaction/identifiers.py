@@ -15,7 +15,9 @@ caller.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from callsense.redaction.bank_accounts import ACCOUNT_WORDS
 from callsense.redaction.context_words import any_said
 from callsense.redaction.recognizers import PHONE_WORDS
 
@@ -64,13 +66,26 @@ def named_as_identifier(before: list[str], asked: list[str] | None = None) -> bo
     """Whether a number is named as an order, reference, ticket…: by the nearest such word among the words
     ``before`` it (lower case) with no phone word between, or else by the question it answers (``asked``, its
     words) when that names one and no phone ("…give me the order ID and email" / "7916676427")."""
+    return _named_by(identifier_word, before, asked)
+
+
+def named_as_account(before: list[str], asked: list[str] | None = None) -> bool:
+    """Whether a number is named as a bank account ("Kontonummer", "BLZ", "numéro de compte", "account"), as
+    ``named_as_identifier`` reads the words before it and the question it answers, and no phone word is said
+    before it in its sentence ("the phone number on the account is…"): it is no phone number, though
+    libphonenumber takes "Kontonummer 532013000" for a German one."""
+    named = _named_by(lambda word: any_said(ACCOUNT_WORDS, [word]), before, asked)
+    return named and not any(map(_phone_word, before))
+
+
+def _named_by(naming: Callable[[str], bool], before: list[str], asked: list[str] | None) -> bool:
     for word in reversed(before[-_REACH:]):
         if _phone_word(word):  # "order, call me on…"
             return False
-        if identifier_word(word):
+        if naming(word):
             return True
     asked = asked or []
-    return any(map(identifier_word, asked)) and not any(map(_phone_word, asked))
+    return any(map(naming, asked)) and not any(map(_phone_word, asked))
 
 
 def _phone_word(word: str) -> bool:

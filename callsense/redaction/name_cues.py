@@ -39,6 +39,21 @@ _NAME_CUES = re.compile(
     rf"(?-i:{_TITLES})\.?)\s+"
     rf"(?P<name>(?!{_FORMAL_YOU}\b){_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
 )
+# An agent's greeting with the name before its cue, at a sentence's start: "Julie à votre écoute", "Service
+# client, Julie à votre service", "Laura al habla", "Petra Schmidt am Apparat", "Acme, Julie speaking"; not a
+# department's name ("Service Client à votre écoute", "Customer Care speaking").
+_DEPARTMENT_WORDS = (
+    "customer|care|service|services|support|team|help|helpdesk|billing|sales|accounts|desk|hotline|client|"
+    "clients|clientèle|assistance|équipe|servicio|atención|cliente|clientes|soporte|equipo|facturación|"
+    "kundenservice|kundendienst|kundencenter|buchhaltung|technical|technique|técnico|technik"
+)
+# A name's word that is no department's: the reason for a call given where a name was asked for too
+# ("Can I have your name and the reason for your call?" / "Billing.").
+_PERSON_WORD = rf"(?!(?i:{_DEPARTMENT_WORDS})\b){_NAME_WORD}"
+_NAME_BEFORE_CUE = re.compile(
+    rf"(?:^|(?<=[,.!?]\s))(?P<name>{_PERSON_WORD}(?:\s{_PERSON_WORD})?),?\s+"
+    r"(?i:à votre écoute|à votre service|al habla|a su servicio|am apparat|speaking)\b"
+)
 # "My name is" in the languages without recognizers of their own whose scripts have capitals to tell where a
 # name ends (Russian, Turkish): not in Arabic, Hebrew, Hindi, Thai, Korean, Chinese or Japanese.
 NAME_CUE_LANGUAGES = ("ru", "tr")
@@ -52,7 +67,7 @@ _NAME_CUES_ELSEWHERE = regex.compile(
 _NAME_ANSWER = re.compile(
     r"\s*(?:(?i:yes|yeah|sure|okay|ok|it's|it is|that's|sí|claro|vale|es|soy|ja|klar|genau|oui|c'est)"
     r"[,.]?\s+)*"
-    rf"(?P<name>{_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})[.!]?\s*"
+    rf"(?P<name>{_PERSON_WORD}(?:\s{_PERSON_WORD}){{0,2}})[.!]?\s*"
 )
 
 
@@ -85,15 +100,18 @@ class NameAnswerRecognizer(EntityRecognizer):
 
 
 class NameCueRecognizer(EntityRecognizer):
-    """Capitalised words after "my name is", "me llamo", "ich heiße", "je m'appelle" and the like: the names a
-    caller gives, in languages without an NER model too; for the languages without recognizers of their own
+    """Capitalised words after "my name is", "me llamo", "ich heiße", "je m'appelle" and the like, or before
+    an agent's "à votre écoute", "al habla", "am Apparat": the names a caller or an agent gives, in languages
+    without an NER model too; for the languages without recognizers of their own
     (``elsewhere``), after "меня зовут" and the Turkish "my name is"."""
 
     def __init__(self, language: str, *, elsewhere: bool = False) -> None:
         super().__init__(
             supported_entities=[EntityType.name.value], supported_language=language, name="NameCueRecognizer"
         )
-        self._cues: re.Pattern[str] | regex.Pattern[str] = _NAME_CUES_ELSEWHERE if elsewhere else _NAME_CUES
+        self._cues: list[re.Pattern[str] | regex.Pattern[str]] = (
+            [_NAME_CUES_ELSEWHERE] if elsewhere else [_NAME_CUES, _NAME_BEFORE_CUE]
+        )
 
     def load(self) -> None:
         return None
@@ -103,6 +121,7 @@ class NameCueRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         return [
             RecognizerResult(EntityType.name.value, *span, 0.7)
-            for match in self._cues.finditer(text)
+            for cues in self._cues
+            for match in cues.finditer(text)
             if (span := name_span(text, match.start("name"), match.end("name")))
         ]

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from presidio_analyzer import RecognizerResult
 
 from callsense.config.redaction import EntityType
-from callsense.redaction.bank_accounts import US_ACCOUNT, named_as_bank_code
+from callsense.redaction.bank_accounts import ACCOUNT_BY_WORDS, account_form, named_as_bank_code
 from callsense.redaction.context_words import any_said
 from callsense.redaction.digits import written_date
 from callsense.redaction.identifiers import (
+    named_as_account,
     named_as_identifier,
     question_before,
     sentence_after,
@@ -45,9 +46,11 @@ def overruled(
     ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's code
     (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
     last four of your social?", not "social media in 2024"); nine digits are a routing number only where
-    "routing" or "ABA" raised them, six a sort code only next to "sort code" (``named_as_bank_code``);
+    "routing" or "ABA" raised them, six a sort code only next to "sort code" (``named_as_bank_code``), and
+    a number an account word names is the account's, not a phone's ("Kontonummer 532013000");
     letters alone in lower case spell a name only where spelling was asked for or said ("s, m, i, t, h")."""
-    if entity == EntityType.phone_number and written_date(text[result.start : result.end]):
+    value = text[result.start : result.end]
+    if entity == EntityType.phone_number and written_date(value):
         return True  # libphonenumber takes "3.3.2024" for a German number
     around = [
         *question_before(text, result.start),
@@ -57,7 +60,13 @@ def overruled(
     ]
     explanation = result.analysis_explanation
     supporting = explanation.supportive_context_word if explanation else ""
-    by_words_alone = recognizer in (MISHEARD, US_ACCOUNT)
+    by_words_alone = recognizer in (MISHEARD, ACCOUNT_BY_WORDS)
+    if (
+        entity == EntityType.phone_number
+        and account_form(language, value)
+        and named_as_account(sentence_before(text, result.start), asked)
+    ):
+        return True  # the account recognizer has it as what it is: "Kontonummer [BANK_ACCOUNT]"
     if entity == EntityType.phone_number or (
         entity in (EntityType.national_id, EntityType.bank_account) and by_words_alone
     ):
@@ -68,7 +77,7 @@ def overruled(
         return not named_as_security_code(supporting, around, language, CARD_WORDS)
     if entity == EntityType.bank_account:
         return not named_as_bank_code(recognizer, supporting, around)
-    if recognizer == SPELLING_RECOGNIZER and in_lower_case_letters(text[result.start : result.end]):
+    if recognizer == SPELLING_RECOGNIZER and in_lower_case_letters(value):
         return not any_said(SPELL_WORDS, around)
     return recognizer == SSN_LAST_FOUR and not named_as_last_four(around)
 

@@ -19,7 +19,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from callsense.config.redaction import EntityType
-from callsense.redaction.bank_accounts import BANK_CODE_WORDS, domestic_accounts, ibans
+from callsense.redaction.bank_accounts import ACCOUNT_WORDS, BANK_CODE_WORDS, domestic_accounts, ibans
 from callsense.redaction.cards import HeardTooOftenCardRecognizer
 from callsense.redaction.context_words import NUMBER_WORDS
 from callsense.redaction.name_cues import NameAnswerRecognizer, NameCueRecognizer
@@ -80,7 +80,9 @@ _CONTEXT: dict[EntityType, list[str]] = {
 CARD_WORDS = _CONTEXT[EntityType.card_number]
 MISHEARD = "MisheardRecognizer"  # what fails its type's check (Luhn, libphonenumber, "@") but has its context
 # Every context word: the NLP engine must not drop one as a stop word ("call" and "until" are spaCy's).
-CONTEXT_WORDS = frozenset(word for words in [*_CONTEXT.values(), BANK_CODE_WORDS] for word in words)
+CONTEXT_WORDS = frozenset(
+    word for words in [*_CONTEXT.values(), BANK_CODE_WORDS, ACCOUNT_WORDS] for word in words
+)
 # The phone words that name a phone (``identifiers``): not "number" (``NUMBER_WORDS``), said of any number.
 PHONE_WORDS = [word for word in _CONTEXT[EntityType.phone_number] if word not in NUMBER_WORDS]
 # The context words a question lends to the answer after it (``engine``): those that name what is asked
@@ -303,7 +305,6 @@ def language_specific(language: str) -> list[EntityRecognizer]:
 PRESIDIO_NAMES = {
     "CREDIT_CARD": EntityType.card_number,
     "IBAN_CODE": EntityType.bank_account,
-    "US_BANK_NUMBER": EntityType.bank_account,
     "EMAIL_ADDRESS": EntityType.email,
     "PHONE_NUMBER": EntityType.phone_number,
     "US_SSN": EntityType.national_id,

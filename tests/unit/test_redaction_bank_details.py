@@ -84,6 +84,30 @@ def redacted(redactor: PresidioRedactor, language: str, *turns: str) -> list[str
             ("Mi número de cuenta es 0-0, 4-9-1-5-0-0-5-1-2-3-4-5 6, 7, 8, 9, 2",),
             "Mi número de cuenta es [BANK_ACCOUNT]",
         ),
+        # An account number with no check, by its words: a German Kontonummer (six digits, no phone's length)
+        # and Bankleitzahl, asked for or said; the French "numéro de compte" (a phone's length: it was one)
+        (
+            "de",
+            ("Wie lautet Ihre Kontonummer?", "Meine Kontonummer ist 123456."),
+            "Meine Kontonummer ist [BANK_ACCOUNT].",
+        ),
+        ("de", ("Und Ihre Bankleitzahl?", "Die ist 370 400 44."), "Die ist [BANK_ACCOUNT]."),
+        (
+            "de",
+            ("Kontonummer 532013000 bei der Commerzbank, BLZ 37040044.",),
+            "Kontonummer [BANK_ACCOUNT] bei der Commerzbank, BLZ [BANK_ACCOUNT].",
+        ),
+        (
+            "de",
+            ("Ich zahle per Lastschrift von meinem Girokonto 1234567890.",),
+            "Ich zahle per Lastschrift von meinem Girokonto [BANK_ACCOUNT].",
+        ),
+        (
+            "fr",
+            ("Quel est votre numéro de compte ?", "Mon numéro de compte est 12345678901."),
+            "Mon numéro de compte est [BANK_ACCOUNT].",
+        ),
+        ("en", ("My account number is 4155552671.",), "My account number is [BANK_ACCOUNT]."),
         # a card misheard on a bank's card is a card
         ("es", ("Mi tarjeta del banco es 4111 1111 1111 1112.",), "Mi tarjeta del banco es [CARD_NUMBER]."),
         ("de", ("Meine Bankkarte ist 4111 1111 1111 1112.",), "Meine Bankkarte ist [CARD_NUMBER]."),
@@ -148,6 +172,9 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
         # a transfer's or a transaction's reference, next to "bank"
         ("de", ("Die Referenz der Banküberweisung ist 2024031512345678.",)),
         ("en", ("The bank transaction ID is 2024031512345678.",)),
+        # an amount on the account
+        ("de", ("Ich habe 150000 Euro auf dem Konto.",)),
+        ("fr", ("J'ai 10000000000 euros sur mon compte.",)),
         # a CCC and a RIB with no account word
         ("es", ("El número de pedido es 0049 1500 05 1234567892.",)),
         ("fr", ("La référence est 30006 00001 12345678901 89.",)),
@@ -159,7 +186,32 @@ def test_numbers_not_named_as_bank_details_zip_codes_or_licences_stay(
     assert redacted(redactor, language, *turns) == list(turns)
 
 
-def test_a_routing_number_named_as_such_is_a_bank_account_not_a_phone(redactor: PresidioRedactor) -> None:
-    segments = [whisper_turn(CUSTOMER, "My routing number is 021000021.")]
-    spans = redactor.redact_segments(segments, language="en").spans
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "My routing number is 021000021."),
+        ("de", "Meine Kontonummer ist 532013000."),  # libphonenumber: a German phone number
+        ("fr", "Le numéro de compte est le 12345678901."),
+    ],
+)
+def test_a_number_named_as_a_bank_account_is_one_not_a_phone(
+    redactor: PresidioRedactor, language: str, text: str
+) -> None:
+    spans = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language).spans
     assert [span.entity for span in spans] == ["BANK_ACCOUNT"]
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        # a phone word said before the account word: the account's phone
+        ("en", "The phone number on the account is 415 555 2671."),
+        ("de", "Meine Telefonnummer für das Konto ist 030 12345678."),
+        ("fr", "Appelez-moi au sujet du compte au 01 23 45 67 89."),
+    ],
+)
+def test_a_phone_number_said_of_an_account_stays_a_phone_number(
+    redactor: PresidioRedactor, language: str, text: str
+) -> None:
+    spans = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language).spans
+    assert [span.entity for span in spans] == ["PHONE_NUMBER"]

@@ -568,6 +568,11 @@ def test_a_name_without_a_cue_is_found_by_the_ner_model(
         ("de", "Alles klar, schönen Tag noch."),
         ("fr", "Merci, au revoir."),
         ("en", "My last name is the same as my wife's."),
+        # a department's greeting
+        ("fr", "Service Client à votre écoute."),
+        ("es", "Atención al Cliente al habla."),
+        ("de", "Kundenservice am Apparat, was kann ich für Sie tun?"),
+        ("en", "Customer Care speaking."),
         # German capitalises the formal "you": no name after "sprechen mit"
         ("de", "Ich spreche mit Ihnen über die Rechnung."),
         ("de", "Sie sprechen mit Ihrer Bank."),
@@ -603,6 +608,16 @@ def test_greetings_closings_brands_and_plans_are_no_names(
             "Hier spricht Thomas Müller, ich habe eine Frage.",
             "Hier spricht [NAME], ich habe eine Frage.",
         ),
+        # an agent's greeting with the name before its cue
+        ("fr", "Bonjour, Julie à votre écoute.", "Bonjour, [NAME] à votre écoute."),
+        ("fr", "Service Clients, Marie Laurent à votre service.", "Service Clients, [NAME] à votre service."),
+        (
+            "es",
+            "Buenos días, Laura al habla, ¿en qué puedo ayudarle?",
+            "Buenos días, [NAME] al habla, ¿en qué puedo ayudarle?",
+        ),
+        ("de", "Guten Tag, Petra Schmidt am Apparat.", "Guten Tag, [NAME] am Apparat."),
+        ("en", "Acme, Julie speaking, how can I help?", "Acme, [NAME] speaking, how can I help?"),
         ("fr", "Bonne nuit, Marie.", "Bonne nuit, [NAME]."),
         ("fr", "Merci Julien, bonne journée.", "Merci [NAME], bonne journée."),
         ("en", "谢谢 Maria Smith.", "谢谢 [NAME]."),  # a Chinese word beside a name is left out of it
@@ -859,6 +874,9 @@ def test_an_answer_takes_the_context_of_the_question_just_before_it(
         ("en", "Do you use social media?", "Since 2015, for 4 years."),
         ("en", "What's the transaction ID?", "It's 99812345."),
         ("en", "Can I have the order ID?", "7916676427."),
+        # a department or reason given where a name was asked for too
+        ("en", "Can I have your name and the reason for your call?", "Billing."),
+        ("en", "Who should I put you through to?", "Technical Support."),
     ],
 )
 def test_a_word_said_in_any_sentence_lends_the_answer_nothing(
