@@ -400,4 +400,18 @@ ITEMS = [
     ),
     _item("de", None, "", "Ich habe hundertfünfzigtausend Euro auf dem Konto."),
     _item("en", None, "", "Billing.", asked="Can I have your name and the reason for your call?"),
+    # German and French id numbers with no check of ours: an identity card's and a passport's (capitals
+    # among the digits), a pension insurance number; a plan's name of capitals and a year is none.
+    _item("de", NATIONAL_ID, "4972", "Meine Ausweisnummer ist C F vier K neun R sieben H zwei."),
+    _item(
+        "fr", NATIONAL_ID, "1234567", "Mon numéro de passeport, c'est douze A B trente-quatre cinq six sept."
+    ),
+    _item(
+        "de",
+        NATIONAL_ID,
+        "65170839003",
+        "Meine Sozialversicherungsnummer ist fünfundsechzig, siebzehn null acht neununddreißig, J, "
+        "null null drei.",
+    ),
+    _item("de", None, "", "Meine Versicherung hat den Tarif XL zwanzig vierundzwanzig erhöht."),
 ]

@@ -24,14 +24,17 @@ from callsense.redaction.context_words import NUMBER_WORDS, any_said
 # A customer's or member's word names an id only with "number" ("customer number", "Kundennummer",
 # ``named_as_id_number``): not "250000 customers".
 CUSTOMER_WORDS = ("customer", "kunden", "client", "membership", "mitglied", "socio", "adhérent")
-# What names an id number, in the four languages: an identity card's, a passport's, a driving licence's
-# ("license", "licence", "licencia", "Führerschein", "permis de conduire", "carnet de conducir"), a
+# What names an id number, in the four languages: an identity card's, a passport's ("Reisepass",
+# "Passnummer"), a driving licence's ("license", "licence", "licencia", "Führerschein", "permis de
+# conduire", "carnet de conducir"), a tax number's ("numéro fiscal", "Steuernummer"), a health or pension
+# insurance's ("Versichertennummer", "Sozialversicherungsnummer", "Krankenkasse"), a
 # customer's or member's ("Kundennummer", "número de cliente", "numéro de client", "membership number": it
 # identifies the caller; lent by the question that asks for it too) as well as the national ones.
 NATIONAL_ID_WORDS = [
     "social", "ssn", "dni", "nie", "nif", "id", "identit", "identidad", "identificat", "identifikat",
     "steuer", "sécu", "sociale", "insee", "insurance", "nino", "nhs", "passport", "pasaporte", "passeport",
-    "ausweis", "licen", "führerschein", "conduire", "conducir", *CUSTOMER_WORDS,
+    "ausweis", "reisepass", "passnummer", "licen", "führerschein", "conduire", "conducir", "fiscal",
+    "versicher", "krankenkass", *CUSTOMER_WORDS,
 ]  # fmt: skip
 
 # What names an NHS number, and how many characters before it ("my NHS number is", "the health service

@@ -220,12 +220,30 @@ def _pattern(entity: EntityType, language: str, patterns: list[Pattern]) -> Enti
     )
 
 
-def _misheard(entity: EntityType, language: str, pattern: Pattern) -> EntityRecognizer:
+# The forms of an id number found by its words alone: digits, maybe after capitals (a member's "W123456789",
+# a German health insurance's "A123456789"); six capitals and digits or more, a capital after a digit (a
+# German identity card's or passport's "L01X00T47", a French passport's "12AB34567", or read out: "L 01 X
+# 00 T 47"; not a plan's "XL2024"); the German pension insurance number ("65 170839 J 003") and tax number
+# ("12/345/67890", "12 Schrägstrich 345…").
+_ID_PATTERNS = (
+    Pattern("id", r"\b(?-i:[A-Z]{1,3} ?)?\d{6,20}\b", 0.35),
+    Pattern(
+        "id of capitals among digits",
+        r"(?-i:\b(?=(?:[A-Z\d] ?){6})(?=[A-Z ]*\d ?[A-Z ]*\d)(?=[A-Z\d ]*?\d ?[A-Z])"
+        r"[A-Z\d]+(?: [A-Z\d]+)*\b)",
+        0.35,
+    ),
+    Pattern("Sozialversicherungsnummer", r"\b\d{2} ?\d{6} ?(?-i:[A-Z]) ?\d{3}\b", 0.35),
+    Pattern("Steuernummer", r"\b\d{2,3} ?(?:/|schrägstrich) ?\d{3,4} ?(?:/|schrägstrich) ?\d{4,5}\b", 0.35),
+)
+
+
+def _misheard(entity: EntityType, language: str, *patterns: Pattern) -> EntityRecognizer:
     """Digits as many as ``entity`` has, found by its context words alone: a hit of a checked recognizer on
     the same words (an SSN after "number") goes first."""
     return PatternRecognizer(
         supported_entity=entity.value,
-        patterns=[pattern],
+        patterns=list(patterns),
         context=_CONTEXT[entity],
         supported_language=language,
         name=MISHEARD,
@@ -287,9 +305,8 @@ def language_specific(language: str) -> list[EntityRecognizer]:
     return [
         *national_ids(language, _CONTEXT[EntityType.national_id]),
         *domestic_accounts(language, _CONTEXT[EntityType.bank_account]),
-        # An id number of no known form ("my ID number is 1734 1256…"), read out: next to its words only.
-        # A member's or customer's ID may start with capitals ("my member ID is W123456789").
-        _misheard(EntityType.national_id, language, Pattern("id", r"\b(?-i:[A-Z]{1,3} ?)?\d{6,20}\b", 0.35)),
+        # An id number with no check of ours ("my ID number is 1734 1256…"), read out: next to its words only.
+        _misheard(EntityType.national_id, language, *_ID_PATTERNS),
         _pattern(EntityType.card_expiry, language, expiry),
         _pattern(EntityType.security_code, language, security),
         _pattern(EntityType.date_of_birth, language, [Pattern(p.name, p.regex, 0.1) for p in _DATE_PATTERNS]),

@@ -1,7 +1,8 @@
 """What a payment by bank transfer or direct debit asks for besides the account number (an American routing
 number, a British sort code, an IBAN read letter by letter), the account numbers Spanish and French banks
-wrote before the IBAN, an American ZIP code after its state, a customer's and a driving licence's number:
-redacted where their words name them, left where nothing does."""
+wrote before the IBAN and those with no check (a German Kontonummer), an American ZIP code after its state, a
+customer's, a driving licence's, an identity card's, a passport's, an insurance's and a tax number: redacted
+where their words name them, left where nothing does."""
 
 from __future__ import annotations
 
@@ -146,6 +147,23 @@ def redacted(redactor: PresidioRedactor, language: str, *turns: str) -> list[str
             ("El número de mi licencia de conducir es 12345678.",),
             "El número de mi licencia de conducir es [NATIONAL_ID].",
         ),
+        # German and French id numbers: an identity card's or passport's, capitals among the digits, written
+        # or read out; a health or pension insurance number, a tax number
+        (
+            "de",
+            ("Die Nummer meines Personalausweises ist L01X00T47.",),
+            "Die Nummer meines Personalausweises ist [NATIONAL_ID].",
+        ),
+        ("de", ("Meine Reisepassnummer ist C 01 X 00 T 47.",), "Meine Reisepassnummer ist [NATIONAL_ID]."),
+        ("fr", ("Mon numéro de passeport est 12 AB 34567.",), "Mon numéro de passeport est [NATIONAL_ID]."),
+        ("de", ("Meine Versichertennummer ist A123456789.",), "Meine Versichertennummer ist [NATIONAL_ID]."),
+        (
+            "de",
+            ("Meine Sozialversicherungsnummer ist 65 170839 J 003.",),
+            "Meine Sozialversicherungsnummer ist [NATIONAL_ID].",
+        ),
+        ("de", ("Meine Steuernummer ist 12/345/67890.",), "Meine Steuernummer ist [NATIONAL_ID]."),
+        ("fr", ("Mon numéro fiscal est 1234567890123.",), "Mon numéro fiscal est [NATIONAL_ID]."),
     ],
 )
 def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name_them(
@@ -167,6 +185,9 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
         # a state with no ZIP code after it
         ("en", ("We opened 12 offices in Texas in 2019.",)),
         ("en", ("The software license is valid for 12 months.",)),
+        # a plan's name of capitals and digits, a code of capitals and digits, next to an id word
+        ("de", ("Meine Versicherung hat den Tarif XL2024 erhöht.",)),
+        ("en", ("I need a new ID card, my old one says ABC123 on it.",)),
         # a customer's word without "number"
         ("en", ("We have 250000 customers in 12 countries.",)),
         # a transfer's or a transaction's reference, next to "bank"
