@@ -125,18 +125,42 @@ _DATE_PATTERNS = [
 ]
 # A word no Spanish street's name has: "en la calle con 2 amigos", "en la calle Mayor hay 3 tiendas".
 _NO_STREET_NAME = r"(?!(?:con|y|en|por|para|sin|que|hay|tiene|tienen|son|es|está|están)\s)"
+# When, not where: "Am Montag 15", "Im Januar 3".
+_WHEN = (
+    "(?i:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|wochenende|anfang|ende|" + _MONTHS + ")"
+)
+# The flat or floor after a street and its number, as the views write ordinals ("third floor" is "3rd
+# floor", "tercero B" "3º B", "dritter Stock" "3. Stock", "troisième étage" "3ème étage"): none to three.
+_UNITS = {
+    language: rf"(?:,?\s(?:{unit}))" + "{0,3}"
+    for language, unit in {
+        "en": r"(?:apartment|apt\.?|suite|unit|flat)\s#?\d+\s?(?-i:[A-Z])?\b|\d{1,2}(?:st|nd|rd|th)\sfloor",
+        "es": r"(?:piso|planta|puerta|escalera|portal|bloque)\s[\wº]+|bajo|ático|"
+              r"\d{1,2}[ºoª](?:\s(?:(?-i:[A-Z])\b|izquierda|derecha|izda|dcha))?",
+        "de": r"\d{1,2}\.\s(?:stock|etage|og|obergeschoss)|(?:wohnung|whg\.?|apartment)\s\w+|"
+              r"hinterhaus|vorderhaus|seitenflügel|erdgeschoss|dachgeschoss",
+        "fr": r"(?:appartement|appt|bâtiment|bât|escalier|porte|étage)\s[\w-]+|\d{1,2}(?:e|ème|er)\sétage|"
+              r"rez-de-chaussée",
+    }.items()
+}  # fmt: skip
 _ADDRESS_PATTERNS = [
     # a numbered street as the views write it: "350 Fifth Avenue" is "350 5th Avenue" there
     Pattern("en", r"(?i)\b\d{1,5}\s(?:(?:[A-Z][\w'-]*|\d+(?:st|nd|rd|th))\s){1,3}(?:street|st|road|rd|"
-            r"avenue|ave|lane|drive|way|boulevard|court|place|close|crescent|terrace)\b", 0.6),
+            r"avenue|ave|lane|drive|way|boulevard|court|place|close|crescent|terrace)\b" + _UNITS["en"], 0.6),
     # with the commas Whisper writes where the caller paused ("la calle, Mayor, 15")
     Pattern("es", r"(?i)\b(?:calle|avenida|avda|plaza|paseo|camino|carretera),?\s(?:de\s(?:la\s|los\s)?)?"
             rf"(?:{_NO_STREET_NAME}[\w'-]+\s){{0,2}}{_NO_STREET_NAME}[\w'-]+,?\s(?:n[úu]mero\s)?\d{{1,4}}\b"
-            + AFTER_A_STREET, 0.6),
+            + _UNITS["es"] + AFTER_A_STREET, 0.6),
     Pattern("de", r"(?i)\b[\w-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s\d{1,4}"
-            r"(?:\s?[a-z])?\b" + AFTER_A_STREET, 0.6),
+            r"(?:\s?[a-z])?\b" + _UNITS["de"] + AFTER_A_STREET, 0.6),
+    # a German street with no street word, after "Am", "Im", "An der"…: only next to an address word
+    # ("Meine neue Adresse ist Am Lindenhof 12a"; not "Am Montag 15 Uhr")
+    Pattern("de", r"\b(?-i:(?:Am|Im|An der|An den|In der|Auf der|Auf dem|Zum|Zur|Unter den)\s"
+            rf"(?!{_WHEN}\b)[A-ZÄÖÜ][\w-]+)\s\d{{1,3}}(?:\s?[a-z])?\b"
+            r"(?!\s(?:uhr|euro|prozent|mal|tage|monate|jahre))" + _UNITS["de"] + AFTER_A_STREET, 0.1),
     Pattern("fr", r"(?i)\b\d{1,4},?\s(?:bis\s|ter\s)?(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|"
-            r"quai|route)\s(?:de la\s|des\s|du\s|de\s)?(?:[\w'-]+\s?){1,3}" + AFTER_A_STREET, 0.6),
+            r"quai|route)\s(?:de la\s|des\s|du\s|de\s)?(?:[\w'-]+\s?){1,3}" + _UNITS["fr"] + AFTER_A_STREET,
+            0.6),
 ]  # fmt: skip
 
 
@@ -287,6 +311,7 @@ def language_independent(language: str, phone_regions: tuple[str, ...]) -> list[
 
 def language_specific(language: str) -> list[EntityRecognizer]:
     """The recognizers of one of ``LANGUAGES`` beyond the independent ones."""
+    expiry_year = r"20\s?\d{2}" if language == "en" else r"(?:20\s?)?\d{2}"
     expiry = [
         Pattern("month/year", r"\b(?:0?[1-9]|1[0-2])\s?[/\-]\s?(?:20)?\d{2}\b", 0.3),
         Pattern("month year, spoken", r"\b(?:0?[1-9]|1[0-2])\s(?:20)?\d{2}\b", 0.1),
@@ -298,8 +323,9 @@ def language_specific(language: str) -> list[EntityRecognizer]:
             r"\b(?:0?[1-9]|1[0-2])\s(?:slash|barra|del?|schrägstrich|sur|barre)\s(?:20)?\d{2}\b",
             0.1,
         ),
-        # "September 2027"; not "March 25", the day a plan runs "until"
-        Pattern("month's name, year", rf"(?i)\b(?:{_MONTHS})\s(?:of\s|del?\s)?20\s?\d{{2}}\b", 0.1),
+        # "September 2027"; not "March 25", the day a plan runs "until"; but where the day goes before the
+        # month, the number after it is a year ("im Dezember 26", "diciembre del 26")
+        Pattern("month's name, year", rf"(?i)\b(?:{_MONTHS})\s(?:of\s|del?\s)?{expiry_year}\b", 0.1),
     ]
     security = [Pattern("3 or 4 digits", r"\b\d{3,4}\b", 0.1)]
     return [

@@ -353,9 +353,35 @@ def test_a_name_spelled_with_a_word_for_each_letter_is_redacted(
         ("es", "Mi código postal es 28.03.", "Mi código postal es [ADDRESS]."),
         ("fr", "Mon code postal est 2000 Neuchâtel.", "Mon code postal est [ADDRESS]."),
         ("en", "My zip code is 6061.", "My zip code is [ADDRESS]."),
+        # the flat or floor with the street (its ordinal as the views write it)
+        ("de", "Goethestraße 14, dritter Stock, in Köln.", "[ADDRESS], in Köln."),
+        (
+            "de",
+            "Ich wohne in der Hauptstraße 5, Hinterhaus, 2. Etage, 10115 Berlin.",
+            "Ich wohne in der [ADDRESS].",
+        ),
+        (
+            "es",
+            "Mi dirección es Avenida de la Constitución número 5, piso 2, puerta B.",
+            "Mi dirección es [ADDRESS].",
+        ),
+        ("es", "Calle Alcalá 45, tercero B.", "[ADDRESS]."),
+        ("es", "Vivo en la calle Mayor 10, bajo, 28013 Madrid.", "Vivo en la [ADDRESS]."),
+        ("fr", "J'habite au 12 rue de la Paix, troisième étage, porte gauche.", "J'habite au [ADDRESS]."),
+        ("fr", "C'est 3 bis avenue Jean Jaurès, bâtiment C, à Lyon.", "C'est [ADDRESS], à Lyon."),
+        ("en", "I live at 12 Oak Street, apartment four B.", "I live at [ADDRESS]."),
+        ("en", "My address is 350 Fifth Avenue, suite 200.", "My address is [ADDRESS]."),
+        ("en", "It's 12 Oak Street, third floor.", "It's [ADDRESS]."),
+        # a German street with no street word, by an address word
+        (
+            "de",
+            "Meine neue Adresse ist Am Lindenhof 12a, 80331 München.",
+            "Meine neue Adresse ist [ADDRESS].",
+        ),
+        ("de", "Ich wohne Im Winkel 7.", "Ich wohne [ADDRESS]."),
     ],
 )
-def test_a_postal_code_is_redacted_with_the_town_after_it(
+def test_an_address_is_redacted_with_its_flat_and_postal_code(
     redactor: PresidioRedactor, language: str, said: str, redacted: str
 ) -> None:
     redaction = redactor.redact_segments([whisper_turn(CUSTOMER, said)], language=language)
@@ -372,6 +398,9 @@ def test_a_postal_code_is_redacted_with_the_town_after_it(
         # four digits that could be a year, without a town after them
         ("en", "The postal strike in 2023 delayed it."),
         ("en", "I have lived at this address since 1998."),
+        # "Am", "Im" said of a time, next to an address word
+        ("de", "Meine Adresse? Am Montag 15 habe ich Zeit."),
+        ("de", "Ich wohne seit Jahren hier. Im Winkel 3 Mal gestolpert."),
     ],
 )
 def test_digits_without_an_address_word_are_no_postal_code(
@@ -451,6 +480,12 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("de", "Meine Nummer ist 030/1234567.", "Meine Nummer ist [PHONE_NUMBER]."),
         ("en", "The card expires in September 2027.", "The card expires in [CARD_EXPIRY]."),
         ("en", "The offer is valid until March 25.", None),
+        ("en", "The card expires December 26.", None),  # a day, in English
+        # where the day goes before the month, the number after a month's name is a year
+        ("de", "Die Karte läuft im Dezember sechsundzwanzig ab.", "Die Karte läuft im [CARD_EXPIRY] ab."),
+        ("es", "La tarjeta caduca en diciembre del veintiséis.", "La tarjeta caduca en [CARD_EXPIRY]."),
+        ("fr", "La carte expire en décembre vingt-six.", "La carte expire en [CARD_EXPIRY]."),
+        ("de", "Mein Vertrag läuft bis zum 26. Dezember.", None),
         # libphonenumber takes each of these for a valid phone number of the language's country
         ("en", "Order ID: 3348917502", "Order ID: 3348917502"),  # ABCD's chats
         ("en", "My order number is three three four, eight nine one, seven five oh two.", None),
