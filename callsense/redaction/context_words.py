@@ -3,9 +3,10 @@
 short word is inside too many others: "pin" in "shopping", "shipping" and "opinion" made an amount next to
 them a security code ("The shipping was [SECURITY_CODE]"), "id" in "paid", "did" and "said" made nine
 digits a US social security number, "cell" in "excellent" and "cancellation" a number a phone. So a
-Latin-script context word of three letters or fewer counts only as a word of its own ("pin", "PIN-Nummer"
-as the tokenizer splits it, "Steuer-ID"), one of four letters also as the start of a word ("calling",
-"Karte", "llámeme", "wohne"), and a longer one, or one in another script, anywhere inside a word.
+Latin-script context word of three letters or fewer counts only as a word of its own or a part of a
+compound with hyphens ("pin", "PIN-Nummer", "Telefon-PIN", "Steuer-ID"), one of four letters also as the
+start of a word or part ("calling", "Karte", "llámeme", "wohne"), and a longer one, or one in another
+script, anywhere inside a word.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def supports(context_word: str, word: str) -> bool:
     where = _where(context_word)
     if where == "inside":
         return context_word in word
-    return word == context_word if where == "whole" else word.startswith(context_word)
+    parts = word.split("-")  # a compound's parts are words of their own: "Telefon-PIN", "Steuer-ID"
+    if where == "whole":
+        return context_word in parts
+    return any(part.startswith(context_word) for part in parts)
 
 
 def any_said(context_words: Iterable[str], words: Iterable[str]) -> bool:

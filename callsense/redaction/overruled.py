@@ -26,7 +26,7 @@ from callsense.redaction.identifiers import (
 )
 from callsense.redaction.national_ids import SSN_LAST_FOUR, named_as_id_number, named_as_last_four
 from callsense.redaction.recognizers import CARD_WORDS, MISHEARD
-from callsense.redaction.security_codes import WEAK_WORDS, named_as_security_code
+from callsense.redaction.security_codes import PASSCODE, WEAK_WORDS, named_as_security_code
 from callsense.redaction.spelling import SPELL_WORDS, SPELLING_RECOGNIZER, in_lower_case_letters
 
 
@@ -40,8 +40,8 @@ def overruled(
 ) -> bool:
     """Whether the words around ``result`` in ``text`` (its sentence, a question just before it, and
     ``asked``: the question it answers) say it is not what its recognizer took it for: an order's number is
-    no phone ("Order ID: 3348917502") nor, by its "ID" or "bank" alone, a person's id or account ("the
-    bank transaction ID is…"), and a customer's word names an id only with "number" ("Kundennummer", not
+    no phone ("Order ID: 3348917502") nor, by its "ID", "bank" or "PIN" alone, a person's id, account or
+    passcode ("the bank transaction ID is…", "the PIN reset reference is 48291734"), and a customer's word names an id only with "number" ("Kundennummer", not
     "250000 customers": ``named_as_id_number``); nor is a date written with dots
     ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's code
     (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
@@ -60,7 +60,7 @@ def overruled(
     ]
     explanation = result.analysis_explanation
     supporting = explanation.supportive_context_word if explanation else ""
-    by_words_alone = recognizer in (MISHEARD, ACCOUNT_BY_WORDS)
+    by_words_alone = recognizer in (MISHEARD, ACCOUNT_BY_WORDS, PASSCODE)
     if (
         entity == EntityType.phone_number
         and account_form(language, value)
@@ -68,7 +68,8 @@ def overruled(
     ):
         return True  # the account recognizer has it as what it is: "Kontonummer [BANK_ACCOUNT]"
     if entity == EntityType.phone_number or (
-        entity in (EntityType.national_id, EntityType.bank_account) and by_words_alone
+        entity in (EntityType.national_id, EntityType.bank_account, EntityType.security_code)
+        and by_words_alone
     ):
         if named_as_identifier(sentence_before(text, result.start), asked):
             return True

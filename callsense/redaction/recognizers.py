@@ -27,7 +27,7 @@ from callsense.redaction.national_ids import NATIONAL_ID_WORDS, national_ids
 from callsense.redaction.not_names import name_span
 from callsense.redaction.other_language_words import other_language_words
 from callsense.redaction.postal_codes import ADDRESS_WORDS, AFTER_A_STREET, POSTAL_CODE, postal_codes
-from callsense.redaction.security_codes import NOT_ASKED, SECURITY_CODE_WORDS, WEAK_WORDS
+from callsense.redaction.security_codes import NOT_ASKED, SECURITY_CODE_WORDS, WEAK_WORDS, passcodes
 from callsense.redaction.sentence_language import sentence_language, sentences
 from callsense.redaction.spelling import SpellingRecognizer
 
@@ -335,6 +335,7 @@ def language_specific(language: str) -> list[EntityRecognizer]:
         _misheard(EntityType.national_id, language, *_ID_PATTERNS),
         _pattern(EntityType.card_expiry, language, expiry),
         _pattern(EntityType.security_code, language, security),
+        passcodes(language),
         _pattern(EntityType.date_of_birth, language, [Pattern(p.name, p.regex, 0.1) for p in _DATE_PATTERNS]),
         _pattern(EntityType.address, language, [p for p in _ADDRESS_PATTERNS if p.name == language]),
         *postal_codes(language),

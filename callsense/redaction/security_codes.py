@@ -1,4 +1,4 @@
-"""The words that make three or four digits a card's security code (CVV) or PIN.
+"""The words that make three or four digits a card's security code (CVV) or PIN, and up to eight a passcode.
 
 A security code has no form of its own: any three or four digits are one when the words around them (or
 the question they answer) say so. Some words say so alone ("security", "CVV", "PIN", "digits",
@@ -13,11 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
+
+from callsense.config.redaction import EntityType
 from callsense.redaction.context_words import any_said
 
+# A PIN's, password's or one-time code's words ("Telefon-PIN", "Kennwort", "code secret", "clave secreta",
+# "verification code"): its digits may be more than a card code's, up to eight (``passcodes``).
+_PASSCODE_WORDS = [
+    "pin", "passcode", "password", "passwort", "kennwort", "geheimzahl", "contraseña", "secret",
+    "verification", "verificación", "vérification", "verifizierung", "otp",
+]  # fmt: skip
 SECURITY_CODE_WORDS = [
-    "security", "cvv", "cvc", "cvv2", "pin", "digits", "seguridad", "dígitos", "prüfnummer",
-    "sicherheitscode", "prüfziffer", "ziffern", "cryptogramme", "sécurité", "chiffres",
+    "security", "cvv", "cvc", "cvv2", "digits", "seguridad", "dígitos", "prüfnummer", "sicherheitscode",
+    "prüfziffer", "ziffern", "cryptogramme", "sécurité", "chiffres", *_PASSCODE_WORDS,
 ]  # fmt: skip
 # "Code" and "back" in each language ("dos" is the French back, the Spanish two is a digit by then).
 _CODE_WORDS = {"en": ("code",), "es": ("código", "codigo", "clave"), "de": ("code",), "fr": ("code",)}
@@ -62,3 +71,18 @@ def _all_social(said: list[str]) -> bool:
                 return False
             found = True
     return found
+
+
+PASSCODE = "PasscodeRecognizer"  # no check: its context words alone
+
+
+def passcodes(language: str) -> EntityRecognizer:
+    """A PIN, password or one-time code of five to eight digits (one of three or four is any security code's),
+    next to its words only: "Meine Telefon-PIN ist 48291", "the verification code is 482913"."""
+    return PatternRecognizer(
+        supported_entity=EntityType.security_code.value,
+        patterns=[Pattern("passcode", r"(?<![\d.,])\b\d{5,8}\b(?![.,]\d)", 0.05)],
+        context=_PASSCODE_WORDS,
+        supported_language=language,
+        name=PASSCODE,
+    )

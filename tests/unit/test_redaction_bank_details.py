@@ -1,8 +1,8 @@
 """What a payment by bank transfer or direct debit asks for besides the account number (an American routing
 number, a British sort code, an IBAN read letter by letter), the account numbers Spanish and French banks
 wrote before the IBAN and those with no check (a German Kontonummer), an American ZIP code after its state, a
-customer's, a driving licence's, an identity card's, a passport's, an insurance's and a tax number: redacted
-where their words name them, left where nothing does."""
+customer's, a driving licence's, an identity card's, a passport's, an insurance's and a tax number, a PIN or
+passcode: redacted where their words name them, left where nothing does."""
 
 from __future__ import annotations
 
@@ -164,6 +164,22 @@ def redacted(redactor: PresidioRedactor, language: str, *turns: str) -> list[str
         ),
         ("de", ("Meine Steuernummer ist 12/345/67890.",), "Meine Steuernummer ist [NATIONAL_ID]."),
         ("fr", ("Mon numéro fiscal est 1234567890123.",), "Mon numéro fiscal est [NATIONAL_ID]."),
+        # A PIN, password or one-time code, up to eight digits; a PIN in a compound with a hyphen
+        (
+            "de",
+            ("Meine Telefon-PIN lautet vier drei zwei eins.",),
+            "Meine Telefon-PIN lautet [SECURITY_CODE].",
+        ),
+        ("de", ("Mein Kennwort ist 987654.",), "Mein Kennwort ist [SECURITY_CODE]."),
+        ("fr", ("Mon code secret est quatre trois deux un.",), "Mon code secret est [SECURITY_CODE]."),
+        ("es", ("Mi contraseña es 48291.",), "Mi contraseña es [SECURITY_CODE]."),
+        ("en", ("My passcode is 555123.",), "My passcode is [SECURITY_CODE]."),
+        ("en", ("What is your verification code?", "It's 482913."), "It's [SECURITY_CODE]."),
+        (
+            "es",
+            ("El código de verificación es 482913.",),
+            "El código de verificación es [SECURITY_CODE].",
+        ),
     ],
 )
 def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name_them(
@@ -188,6 +204,9 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
         # a plan's name of capitals and digits, a code of capitals and digits, next to an id word
         ("de", ("Meine Versicherung hat den Tarif XL2024 erhöht.",)),
         ("en", ("I need a new ID card, my old one says ABC123 on it.",)),
+        # a reference or order named next to a PIN
+        ("en", ("Your PIN reset reference is 48291734.",)),
+        ("en", ("I changed my PIN on 12 March, order 48291734.",)),
         # a customer's word without "number"
         ("en", ("We have 250000 customers in 12 countries.",)),
         # a transfer's or a transaction's reference, next to "bank"
