@@ -60,8 +60,10 @@ _CONTEXT: dict[EntityType, list[str]] = {
                               "banque"],
     EntityType.phone_number: ["phone", "number", "mobile", "cell", "call", "teléfono", "móvil", "número",
                               "telefon", "nummer", "handy", "rufnummer", "téléphone", "portable", "numéro",
-                              # "call me on" in the other three: llámeme, llamar; appelez, rappeler; anrufen
-                              "llam", "llám", "appel", "anruf", "erreichen", *_PHONE_WORDS_ELSEWHERE,
+                              # "call me on" in the other three: llámeme, llamar; appelez, rappeler; anrufen;
+                              # "reach me at", "text me at", "me joindre au"
+                              "llam", "llám", "appel", "anruf", "erreichen", "reach", "text", "joindre",
+                              *_PHONE_WORDS_ELSEWHERE,
                               # the area code's word: "Die Vorwahl ist 030 und dann 12345678"
                               "vorwahl", "prefijo", "indicatif"],
     EntityType.email: ["email", "e-mail", "mail", "correo", "courriel", "adresse"],

@@ -512,6 +512,14 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("en", "Reference 300000000000000012.", None),
         # the number after its area code, named by the area code's word
         ("de", "Die Vorwahl ist 030 und dann 12345678.", "Die Vorwahl ist 030 und dann [PHONE_NUMBER]."),
+        # a number no phone plan has (the UK's drama range), named by "reach me", "text me", "me joindre"
+        (
+            "en",
+            "You can reach me at plus forty-four seven seven zero zero nine zero zero one two three.",
+            "You can reach me at [PHONE_NUMBER].",
+        ),
+        ("en", "Text me at 1 5 5 5 1 2 3 4 5 6.", "Text me at [PHONE_NUMBER]."),
+        ("fr", "Vous pouvez me joindre au 00 12 34 56 78.", "Vous pouvez me joindre au [PHONE_NUMBER]."),
         # a numbered street, and a British date of birth ("the third of the eleventh")
         ("en", "I live at 12 East 42nd Street.", "I live at [ADDRESS]."),
         ("en", "It's 350 Fifth Avenue, New York.", "It's [ADDRESS], New York."),
