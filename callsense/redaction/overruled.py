@@ -43,8 +43,8 @@ def overruled(
     no phone ("Order ID: 3348917502") nor, by its "ID", "bank" or "PIN" alone, a person's id, account or
     passcode ("the bank transaction ID is…", "the PIN reset reference is 48291734"), and a customer's word
     names an id only with "number" ("Kundennummer", not "250000 customers": ``named_as_id_number``); nor
-    is a date written with dots ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's code
-    (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
+    is a date written with dots ("3.3.2024"); "código de error 404" or "au dos de la facture" is no card's
+    code (``named_as_security_code``); four digits said with "social" are an SSN's only as its last four ("the
     last four of your social?", not "social media in 2024"); nine digits are a routing number only where
     "routing" or "ABA" raised them, six a sort code only next to "sort code" (``named_as_bank_code``), and
     a number an account word names is the account's, not a phone's ("Kontonummer 532013000");
