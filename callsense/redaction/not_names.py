@@ -71,6 +71,14 @@ _PRODUCT_WORDS_AFTER_ITS_NAME = (
     "plan", "tariff", "package", "bundle", "subscription", "membership", "tarif", "paket", "abo",
 )  # fmt: skip
 _PRODUCT_WORDS_BEFORE_ITS_NAME = ("plan", "tarifa", "paquete", "forfait", "offre", "abonnement", "formule")
+# A currency's name with the hit makes it no name ("I swapped Russian Ruble for UK pounds"); not those that
+# are surnames too (Pound, Rand, Franc).
+_CURRENCIES = (
+    "ruble", "rubles", "rouble", "roubles", "euro", "euros", "dollar", "dollars", "pesos", "yen", "yuan",
+    "rupee", "rupees", "zloty", "forint", "krona", "kronor", "dirham", "baht", "hryvnia",
+)  # fmt: skip
+# An acronym ("ATM", "PIN", "BBC") is no name's word, nor a word with a digit ("question4").
+_ACRONYM_OR_DIGITS = re.compile(r"[A-Z]{2,4}|.*\d.*")
 
 
 _APOSTROPHES = "'\u2019"  # Whisper writes either
@@ -93,6 +101,7 @@ _REACH = max(len(phrase) for phrase in _NOT_NAME_PHRASES)  # how far before or a
 _WORD = re.compile(rf"[\w{_APOSTROPHES}-]+")
 _PRODUCT_AFTER = re.compile(rf"(?i)[\s-]+(?:{_alternatives(_PRODUCT_WORDS_AFTER_ITS_NAME)})\b")
 _PRODUCT_BEFORE = re.compile(rf"(?i)\b(?:{_alternatives(_PRODUCT_WORDS_BEFORE_ITS_NAME)})\s+$")
+_CURRENCY = re.compile(rf"(?i)\b(?:{_alternatives(_CURRENCIES)})\b")
 # Names are found only where capitals tell them: a word of a script without them (Chinese, Japanese, Korean,
 # Arabic, Hebrew, Hindi, Thai) or a number is no name's word. The NER models learnt names in Latin script: a
 # word they take in another one (Russian words of a turn read as English) is none either.
@@ -102,9 +111,9 @@ _LATIN = regex.compile(r"\p{Latin}")
 
 def name_span(text: str, start: int, end: int, *, latin_only: bool = False) -> tuple[int, int] | None:
     """Where ``text[start:end]``, a name hit, can be a person's name: from its first to its last word that is
-    not part of a greeting, thanks, filler or payment brand ("Goodnight Maria" is "Maria", "Bonne" of
-    "Bonne journée" nothing); None when no such word is left, or when a plan or product word stands beside it
-    ("the Gold plan"). A name's words hold letters of a script with capitals, of the Latin script where
+    not part of a greeting, thanks, filler or payment brand, an acronym or a word with a digit ("Goodnight
+    Maria" is "Maria", "Bonne" of "Bonne journée" nothing); None when no such word is left, when a plan or
+    product word stands beside it ("the Gold plan") or a currency is in it ("Russian Ruble"). A name's words hold letters of a script with capitals, of the Latin script where
     ``latin_only`` (an NER model's hit): "我要退款 谢谢" is no name."""
     letters = _LATIN if latin_only else _CASED
     around = _NOT_NAME.finditer(text, max(0, start - _REACH), min(len(text), end + _REACH))
@@ -112,8 +121,12 @@ def name_span(text: str, start: int, end: int, *, latin_only: bool = False) -> t
     words = [
         word
         for word in _WORD.finditer(text, start, end)
-        if word.start() not in not_name and letters.search(word.group())
+        if word.start() not in not_name
+        and letters.search(word.group())
+        and not _ACRONYM_OR_DIGITS.fullmatch(word.group())
     ]
     if not words or _PRODUCT_AFTER.match(text, end) or _PRODUCT_BEFORE.search(text, 0, start):
+        return None
+    if _CURRENCY.search(text, start, end):
         return None
     return words[0].start(), words[-1].end()

@@ -616,6 +616,10 @@ def test_a_name_without_a_cue_is_found_by_the_ner_model(
         ("es", "Atención al Cliente al habla."),
         ("de", "Kundenservice am Apparat, was kann ich für Sie tun?"),
         ("en", "Customer Care speaking."),
+        # an acronym, a word with a digit, a currency (banking77's customers, ABCD's system lines)
+        ("en", "Where is the closest Mastercard ATM?"),
+        ("en", "My exchange went wrong. I swapped Russian Ruble for UK pounds."),
+        ("en", "FAQ answer related to timing (question4) was selected."),
         # German capitalises the formal "you": no name after "sprechen mit"
         ("de", "Ich spreche mit Ihnen über die Rechnung."),
         ("de", "Sie sprechen mit Ihrer Bank."),
