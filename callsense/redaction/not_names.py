@@ -113,8 +113,9 @@ def name_span(text: str, start: int, end: int, *, latin_only: bool = False) -> t
     """Where ``text[start:end]``, a name hit, can be a person's name: from its first to its last word that is
     not part of a greeting, thanks, filler or payment brand, an acronym or a word with a digit ("Goodnight
     Maria" is "Maria", "Bonne" of "Bonne journée" nothing); None when no such word is left, when a plan or
-    product word stands beside it ("the Gold plan") or a currency is in it ("Russian Ruble"). A name's words hold letters of a script with capitals, of the Latin script where
-    ``latin_only`` (an NER model's hit): "我要退款 谢谢" is no name."""
+    product word stands beside it ("the Gold plan") or a currency is in it ("Russian Ruble"). A name's
+    words hold letters of a script with capitals, of the Latin script where ``latin_only`` (an NER model's
+    hit): "我要退款 谢谢" is no name."""
     letters = _LATIN if latin_only else _CASED
     around = _NOT_NAME.finditer(text, max(0, start - _REACH), min(len(text), end + _REACH))
     not_name = {index for phrase in around for index in range(*phrase.span())}
