@@ -18,6 +18,7 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from callsense.config.redaction import EntityType
 from callsense.redaction.context_words import any_said
 
+PASSCODE = "PasscodeRecognizer"  # no check: its context words alone
 # A PIN's, password's or one-time code's words ("Telefon-PIN", "Kennwort", "code secret", "clave secreta",
 # "verification code"): its digits may be more than a card code's, up to eight (``passcodes``).
 _PASSCODE_WORDS = [
@@ -71,9 +72,6 @@ def _all_social(said: list[str]) -> bool:
                 return False
             found = True
     return found
-
-
-PASSCODE = "PasscodeRecognizer"  # no check: its context words alone
 
 
 def passcodes(language: str) -> EntityRecognizer:
