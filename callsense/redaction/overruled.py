@@ -73,7 +73,10 @@ def overruled(
     ):
         if named_as_identifier(sentence_before(text, result.start), asked):
             return True
-        return entity == EntityType.national_id and not named_as_id_number(supporting, around)
+        if entity == EntityType.national_id:
+            return not named_as_id_number(supporting, around)
+        if entity != EntityType.security_code:
+            return False
     if entity == EntityType.security_code:
         return not named_as_security_code(supporting, around, language, CARD_WORDS)
     if entity == EntityType.bank_account:

@@ -19,11 +19,10 @@ from callsense.config.redaction import EntityType
 from callsense.redaction.context_words import any_said
 
 PASSCODE = "PasscodeRecognizer"  # no check: its context words alone
-# A PIN's, password's or one-time code's words ("Telefon-PIN", "Kennwort", "code secret", "clave secreta",
-# "verification code"): its digits may be more than a card code's, up to eight (``passcodes``).
+# A PIN's, password's or one-time code's words ("Telefon-PIN", "Kennwort", "code secret", "clave secreta"):
+# its digits may be more than a card code's, up to eight (``passcodes``).
 _PASSCODE_WORDS = [
-    "pin", "passcode", "password", "passwort", "kennwort", "geheimzahl", "contraseña", "secret",
-    "verification", "verificación", "vérification", "verifizierung", "otp",
+    "pin", "passcode", "password", "passwort", "kennwort", "geheimzahl", "contraseña", "secret", "otp",
 ]  # fmt: skip
 SECURITY_CODE_WORDS = [
     "security", "cvv", "cvc", "cvv2", "digits", "seguridad", "dígitos", "prüfnummer", "sicherheitscode",
@@ -37,7 +36,12 @@ _BACK_WORDS = {
     "de": ("rückseite", "hinten"),
     "fr": ("dos", "verso"),
 }
-WEAK_WORDS = sorted({word for words in (*_CODE_WORDS.values(), *_BACK_WORDS.values()) for word in words})
+# A one-time code's "verification code": "verification" alone is said of every identity check ("2017 for
+# attrition. And for verification, ma'am, do you know the purchase date?").
+_VERIFICATION_WORDS = ("verification", "verificación", "vérification", "verifizierung")
+WEAK_WORDS = sorted(
+    {word for words in (*_CODE_WORDS.values(), *_BACK_WORDS.values(), _VERIFICATION_WORDS) for word in words}
+)
 # "Security" of social security names no card's code ("my social security check of 1400"): each such word
 # with where the social word stands from it.
 _SOCIAL_SECURITY = {"security": (-1, "social"), "seguridad": (1, "social"), "sécurité": (1, "sociale")}
@@ -51,14 +55,14 @@ def named_as_security_code(
     """Whether a value that Presidio took for a security code by the context word ``supporting`` is one in
     ``language``: a word of ``SECURITY_CODE_WORDS`` says so alone (Presidio takes the first of its context
     words found, and those come first), but for the "security" of social security; a weak one only with a
-    word of another kind, a code word, a back word or a card word (``card_words``), among ``words`` (lower
-    case: the value's sentence and the question it answers)."""
+    word of another kind, a code word, a back word, a verification word or a card word (``card_words``),
+    among ``words`` (lower case: the value's sentence and the question it answers)."""
     said = list(words)
     if supporting in _SOCIAL_SECURITY:
         return not _all_social(said)
     if supporting not in WEAK_WORDS:
         return True
-    kinds = (_CODE_WORDS.get(language, ()), _BACK_WORDS.get(language, ()), card_words)
+    kinds = (_CODE_WORDS.get(language, ()), _BACK_WORDS.get(language, ()), _VERIFICATION_WORDS, card_words)
     return sum(any_said(kind, said) for kind in kinds) >= 2
 
 
@@ -80,7 +84,7 @@ def passcodes(language: str) -> EntityRecognizer:
     return PatternRecognizer(
         supported_entity=EntityType.security_code.value,
         patterns=[Pattern("passcode", r"(?<![\d.,])\b\d{5,8}\b(?![.,]\d)", 0.05)],
-        context=_PASSCODE_WORDS,
+        context=[*_PASSCODE_WORDS, *_VERIFICATION_WORDS],
         supported_language=language,
         name=PASSCODE,
     )
