@@ -118,10 +118,13 @@ _DATE_PATTERNS = [
     # views read a number joined by hyphens as one, "19850704").
     Pattern("year first", rf"\b{_YEAR}\s?[/.]\s?\d{{1,2}}\s?[/.]\s?\d{{1,2}}\b", 0.3),
     Pattern("year first, joined", r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", 0.3),
+    # with its year or without: a birthday is a date of birth too ("it's the 3rd of March")
     Pattern(
-        "day month year", rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b,?\s(?:del?\s)?{_SAID_YEAR}\b", 0.3
+        "day month year",
+        rf"(?i)\b{_DAY}\s(?:of\s|de\s)?(?:{_MONTHS})\b(?:,?\s(?:del?\s)?{_SAID_YEAR}\b)?",
+        0.3,
     ),
-    Pattern("month day year", rf"(?i)\b(?:{_MONTHS})\s{_DAY},?\s{_SAID_YEAR}\b", 0.3),
+    Pattern("month day year", rf"(?i)\b(?:{_MONTHS})\s{_DAY}(?:,?\s{_SAID_YEAR})?\b", 0.3),
     # the British "the twelfth of the fourth, eighty-nine"
     Pattern("day of the month", rf"(?i)\b{_DAY}\sof\sthe\s{_DAY},?\s{_SAID_YEAR}\b", 0.3),
 ]

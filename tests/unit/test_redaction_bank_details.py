@@ -207,7 +207,9 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
         # "verification" said of an identity check, not of a code (the aws-pca call, whisper-base)
         (
             "en",
-            ("2017 for attrition. Okay. And for verification, ma'am, do you happen to know the purchase date?",),
+            (
+                "2017 for attrition. Okay. And for verification, ma'am, do you happen to know the purchase date?",
+            ),
         ),
         # a reference or order named next to a PIN
         ("en", ("Your PIN reset reference is 48291734.",)),

@@ -481,6 +481,12 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("en", "The card expires in September 2027.", "The card expires in [CARD_EXPIRY]."),
         ("en", "The offer is valid until March 25.", None),
         ("en", "The card expires December 26.", None),  # a day, in English
+        # a birthday, its year left out
+        ("en", "My birthday is March 3rd.", "My birthday is [DATE_OF_BIRTH]."),
+        ("de", "Ich bin am 3. März geboren.", "Ich bin am [DATE_OF_BIRTH] geboren."),
+        ("es", "Nací el tres de marzo.", "Nací el [DATE_OF_BIRTH]."),
+        ("fr", "Je suis né le 3 mars.", "Je suis né le [DATE_OF_BIRTH]."),
+        ("en", "I ordered it on the 3rd of March.", None),
         # where the day goes before the month, the number after a month's name is a year
         ("de", "Die Karte läuft im Dezember sechsundzwanzig ab.", "Die Karte läuft im [CARD_EXPIRY] ab."),
         ("es", "La tarjeta caduca en diciembre del veintiséis.", "La tarjeta caduca en [CARD_EXPIRY]."),
@@ -887,6 +893,7 @@ def test_a_british_number_with_a_wrong_check_digit_or_no_context_is_no_national_
         ("en", "What's your date of birth?", "The twelfth of the fourth, eighty-nine.", "DATE_OF_BIRTH"),
         ("es", "¿Me da los últimos cuatro de su seguro social?", "Uno dos tres cuatro.", "NATIONAL_ID"),
         ("en", "What's your date of birth?", "March third, eighty-five.", "DATE_OF_BIRTH"),
+        ("en", "Can I take your date of birth?", "Yeah, it's the 3rd of March.", "DATE_OF_BIRTH"),
         ("en", "What's your date of birth?", "Three fifteen eighty-five.", "DATE_OF_BIRTH"),
         ("en", "And the expiration date?", "September twenty twenty-seven.", "CARD_EXPIRY"),
         ("es", "¿Me da su fecha de nacimiento?", "El tres de marzo del ochenta y cinco.", "DATE_OF_BIRTH"),
