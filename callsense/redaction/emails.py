@@ -26,7 +26,7 @@ _DOT = {"dot", "punto", "point", "punkt", "ponto", "точка", "נקודה", "
 _NOT_A_DOT_IN = {"en": {"point"}}
 _EMAIL_JOINERS = {"underscore": "_", "dash": "-", "hyphen": "-", "guion": "-", "tiret": "-", "strich": "-",
                   "bindestrich": "-", "unterstrich": "_", "guión": "-", "trattino": "-", "hífen": "-",
-                  "traço": "-"}  # fmt: skip
+                  "traço": "-", "minus": "-"}  # fmt: skip
 # Joiners said in two words: "guion bajo" and "tiret bas" are "_", not the "-" of "guion" and "tiret" alone.
 _EMAIL_JOINER_PAIRS = {("guion", "bajo"): "_", ("guión", "bajo"): "_", ("barra", "baja"): "_",
                        ("tiret", "bas"): "_", ("trattino", "basso"): "_"}  # fmt: skip
@@ -129,6 +129,8 @@ def _email_at(
         after = core(words[last + 2]) if last + 2 < len(words) else ""
         if following in dots and after:
             domain, last = f"{domain}.{after}", last + 2
+        elif _EMAIL_JOINERS.get(following) == "-" and after:
+            domain, last = f"{domain}-{after}", last + 2  # "mueller minus bau punkt de"
         elif "." not in domain and after in dots and following.isalnum():
             domain, last = f"{domain}{following}", last + 1  # a name in two words: "la poste point net"
         elif len(domain.rsplit(".", 1)[-1]) == 1 and len(following) == 1 and following.isalpha():

@@ -71,6 +71,8 @@ _PRODUCT_WORDS_AFTER_ITS_NAME = (
     "plan", "tariff", "package", "bundle", "subscription", "membership", "tarif", "paket", "abo",
 )  # fmt: skip
 _PRODUCT_WORDS_BEFORE_ITS_NAME = ("plan", "tarifa", "paquete", "forfait", "offre", "abonnement", "formule")
+# How a caller asks to be reached, a turn's first word the English model takes for a person ("Email me at…").
+_CONTACT_VERBS = ("email", "e-mail", "text", "call", "phone", "message")
 # A currency's name with the hit makes it no name ("I swapped Russian Ruble for UK pounds"); not those that
 # are surnames too (Pound, Rand, Franc).
 _CURRENCIES = (
@@ -93,7 +95,11 @@ def _alternatives(phrases: tuple[str, ...]) -> str:
     )
 
 
-_NOT_NAME_PHRASES = (*_PAYMENT_BRANDS, *(phrase for phrases in _COURTESY.values() for phrase in phrases))
+_NOT_NAME_PHRASES = (
+    *_PAYMENT_BRANDS,
+    *_CONTACT_VERBS,
+    *(phrase for phrases in _COURTESY.values() for phrase in phrases),
+)
 _NOT_NAME = re.compile(
     rf"(?i)(?<![\w{_APOSTROPHES}])(?:{_alternatives(_NOT_NAME_PHRASES)})(?![\w{_APOSTROPHES}])"
 )

@@ -205,12 +205,7 @@ def test_bank_details_zip_codes_and_licences_are_redacted_where_their_words_name
         ("de", ("Meine Versicherung hat den Tarif XL2024 erhöht.",)),
         ("en", ("I need a new ID card, my old one says ABC123 on it.",)),
         # "verification" said of an identity check, not of a code (the aws-pca call, whisper-base)
-        (
-            "en",
-            (
-                "2017 for attrition. Okay. And for verification, ma'am, do you happen to know the purchase date?",
-            ),
-        ),
+        ("en", ("2017 for attrition. Okay. And for verification, ma'am, do you know the purchase date?",)),
         # a reference or order named next to a PIN
         ("en", ("Your PIN reset reference is 48291734.",)),
         ("en", ("I changed my PIN on 12 March, order 48291734.",)),

@@ -209,6 +209,10 @@ def test_a_letter_run_into_a_long_number_is_a_misheard_digit_or_filler() -> None
         ("en", "M. A. R. Y. dot s m i t h at outlook dot com", "mary.smith@outlook.com"),
         ("es", "k a t i a ochenta y dos arroba yahoo punto es", "katia82@yahoo.es"),
         ("de", "peter punkt m u e l l e r at web punkt de", "peter.mueller@web.de"),
+        # a hyphen in the domain: the German "minus", "guion", "dash"
+        ("de", "info at mueller minus bau punkt de", "info@mueller-bau.de"),
+        ("es", "ventas arroba mi guion tienda punto es", "ventas@mi-tienda.es"),
+        ("en", "info at acme dash shop dot com", "info@acme-shop.com"),
     ],
 )
 def test_spoken_email_forms_of_each_language(language: str, spoken: str, email: str) -> None:

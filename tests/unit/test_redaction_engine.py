@@ -622,6 +622,8 @@ def test_a_name_without_a_cue_is_found_by_the_ner_model(
         ("es", "Atención al Cliente al habla."),
         ("de", "Kundenservice am Apparat, was kann ich für Sie tun?"),
         ("en", "Customer Care speaking."),
+        # how a caller asks to be reached
+        ("en", "Email me the invoice please."),
         # an acronym, a word with a digit, a currency (banking77's customers, ABCD's system lines)
         ("en", "Where is the closest Mastercard ATM?"),
         ("en", "My exchange went wrong. I swapped Russian Ruble for UK pounds."),
