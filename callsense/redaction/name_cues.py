@@ -40,7 +40,7 @@ _NAME_CUES = re.compile(
     rf"(?P<name>(?!{_FORMAL_YOU}\b){_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
 )
 # An agent's greeting with the name before its cue, at a sentence's start: "Julie à votre écoute", "Service
-# client, Julie à votre service", "Laura al habla", "Petra Schmidt am Apparat", "Acme, Julie speaking"; not a
+# client, Julie à votre service", "Marie Dupont à l'appareil", "Laura al habla", "Petra Schmidt am Apparat", "Acme, Julie speaking"; not a
 # department's name ("Service Client à votre écoute", "Customer Care speaking").
 _DEPARTMENT_WORDS = (
     "customer|care|service|services|support|team|help|helpdesk|billing|sales|accounts|desk|hotline|client|"
@@ -52,7 +52,7 @@ _DEPARTMENT_WORDS = (
 _PERSON_WORD = rf"(?!(?i:{_DEPARTMENT_WORDS})\b){_NAME_WORD}"
 _NAME_BEFORE_CUE = re.compile(
     rf"(?:^|(?<=[,.!?]\s))(?P<name>{_PERSON_WORD}(?:\s{_PERSON_WORD})?),?\s+"
-    r"(?i:à votre écoute|à votre service|al habla|a su servicio|am apparat|speaking)\b"
+    r"(?i:à votre écoute|à votre service|à l'appareil|al habla|a su servicio|am apparat|speaking)\b"
 )
 # "My name is" in the languages without recognizers of their own whose scripts have capitals to tell where a
 # name ends (Russian, Turkish): not in Arabic, Hebrew, Hindi, Thai, Korean, Chinese or Japanese.

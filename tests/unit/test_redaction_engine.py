@@ -672,6 +672,7 @@ def test_greetings_closings_brands_and_plans_are_no_names(
             "Buenos días, [NAME] al habla, ¿en qué puedo ayudarle?",
         ),
         ("de", "Guten Tag, Petra Schmidt am Apparat.", "Guten Tag, [NAME] am Apparat."),
+        ("fr", "Bonjour, Dupont à l'appareil.", "Bonjour, [NAME] à l'appareil."),
         ("en", "Acme, Julie speaking, how can I help?", "Acme, [NAME] speaking, how can I help?"),
         ("fr", "Bonne nuit, Marie.", "Bonne nuit, [NAME]."),
         ("fr", "Merci Julien, bonne journée.", "Merci [NAME], bonne journée."),
