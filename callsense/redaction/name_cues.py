@@ -40,8 +40,9 @@ _NAME_CUES = re.compile(
     rf"(?P<name>(?!{_FORMAL_YOU}\b){_NAME_WORD}(?:\s{_NAME_WORD}){{0,2}})"
 )
 # An agent's greeting with the name before its cue, at a sentence's start: "Julie à votre écoute", "Service
-# client, Julie à votre service", "Marie Dupont à l'appareil", "Laura al habla", "Petra Schmidt am Apparat", "Acme, Julie speaking"; not a
-# department's name ("Service Client à votre écoute", "Customer Care speaking").
+# client, Julie à votre service", "Dupont à l'appareil", "Laura al habla", "Petra Schmidt am Apparat",
+# "Acme, Julie speaking"; not a department's name ("Service Client à votre écoute", "Customer Care
+# speaking").
 _DEPARTMENT_WORDS = (
     "customer|care|service|services|support|team|help|helpdesk|billing|sales|accounts|desk|hotline|client|"
     "clients|clientèle|assistance|équipe|servicio|atención|cliente|clientes|soporte|equipo|facturación|"

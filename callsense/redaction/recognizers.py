@@ -130,6 +130,11 @@ _DATE_PATTERNS = [
 ]
 # A word no Spanish street's name has: "en la calle con 2 amigos", "en la calle Mayor hay 3 tiendas".
 _NO_STREET_NAME = r"(?!(?:con|y|en|por|para|sin|que|hay|tiene|tienen|son|es|está|están)\s)"
+_DE_STREET = r"(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)"
+_NOT_A_STREET = (
+    "(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|auf|am|im|in|an|zum|zur|vom|von|über|unter|vor|"
+    "hinter|neben|bei|mit|nach|und|oder|ich|wir|sie|er|es)"
+)
 # When, not where: "Am Montag 15", "Im Januar 3".
 _WHEN = (
     "(?i:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|wochenende|anfang|ende|" + _MONTHS + ")"
@@ -156,8 +161,10 @@ _ADDRESS_PATTERNS = [
     Pattern("es", r"(?i)\b(?:calle|avenida|avda|plaza|paseo|camino|carretera),?\s(?:de\s(?:la\s|los\s)?)?"
             rf"(?:{_NO_STREET_NAME}[\w'-]+\s){{0,2}}{_NO_STREET_NAME}[\w'-]+,?\s(?:n[úu]mero\s)?\d{{1,4}}\b"
             + _UNITS["es"] + AFTER_A_STREET, 0.6),
-    Pattern("de", r"(?i)\b[\w-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s\d{1,4}"
-            r"(?:\s?[a-z])?\b" + _UNITS["de"] + AFTER_A_STREET, 0.6),
+    # the street word in the name ("Bahnhofstraße 7") or after a word of it ("Berliner Straße 12"); not
+    # after an article or a preposition ("der Damm 1963", "auf dem Platz 3")
+    Pattern("de", rf"(?i)\b(?:[\w-]+{_DE_STREET}|(?!{_NOT_A_STREET}\s)(?-i:[A-ZÄÖÜ])[\w-]*\s{_DE_STREET})"
+            r"\s\d{1,4}(?:\s?[a-z])?\b" + _UNITS["de"] + AFTER_A_STREET, 0.6),
     # a German street with no street word, after "Am", "Im", "An der"…: only next to an address word
     # ("Meine neue Adresse ist Am Lindenhof 12a"; not "Am Montag 15 Uhr")
     Pattern("de", r"\b(?-i:(?:Am|Im|An der|An den|In der|Auf der|Auf dem|Zum|Zur|Unter den)\s"

@@ -379,6 +379,8 @@ def test_a_name_spelled_with_a_word_for_each_letter_is_redacted(
             "Meine neue Adresse ist [ADDRESS].",
         ),
         ("de", "Ich wohne Im Winkel 7.", "Ich wohne [ADDRESS]."),
+        # the street word after a word of the name: all of it ("Berliner" was left)
+        ("de", "Ich wohne in der Berliner Straße 12.", "Ich wohne in der [ADDRESS]."),
     ],
 )
 def test_an_address_is_redacted_with_its_flat_and_postal_code(
@@ -401,6 +403,9 @@ def test_an_address_is_redacted_with_its_flat_and_postal_code(
         # "Am", "Im" said of a time, next to an address word
         ("de", "Meine Adresse? Am Montag 15 habe ich Zeit."),
         ("de", "Ich wohne seit Jahren hier. Im Winkel 3 Mal gestolpert."),
+        # a street word alone after an article (FLEURS German: "nachdem der damm 1963 erbaut worden war")
+        ("de", "Nachdem der Damm 1963 erbaut worden war, wohnte ich dort."),
+        ("de", "Der Damm 1963 wurde erbaut, ich wohne dort."),
     ],
 )
 def test_digits_without_an_address_word_are_no_postal_code(
