@@ -65,10 +65,14 @@ _PAYMENT_BRANDS = (
     "visa", "mastercard", "master card", "maestro", "amex", "american express", "diners club", "paypal",
     "apple pay", "google pay", "carte bleue",
 )  # fmt: skip
-# A plan or product is named before its word in English and German ("the Gold plan", "Premium-Tarif"), after
-# it in Spanish and French ("el plan Premium", "le forfait Illimité").
+# A plan, product or business is named before its word in English and German ("the Gold plan",
+# "Premium-Tarif", "big Jim's auto", "Epcotum's service"), a plan after it in Spanish and French ("el plan
+# Premium", "le forfait Illimité").
 _PRODUCT_WORDS_AFTER_ITS_NAME = (
-    "plan", "tariff", "package", "bundle", "subscription", "membership", "tarif", "paket", "abo",
+    "plan", "tariff", "package", "bundle", "subscription", "membership", "tarif", "paket", "abo", "auto",
+    "autos", "motors", "service", "services", "garage", "restaurant", "shop", "store", "bakery", "hotel",
+    "insurance", "bank", "plumbing", "repairs", "inc", "llc", "ltd", "company", "group", "cafe", "diner",
+    "pizza", "salon", "gmbh",
 )  # fmt: skip
 _PRODUCT_WORDS_BEFORE_ITS_NAME = ("plan", "tarifa", "paquete", "forfait", "offre", "abonnement", "formule")
 # How a caller asks to be reached, a turn's first word the English model takes for a person ("Email me at…").
@@ -105,7 +109,9 @@ _NOT_NAME = re.compile(
 )
 _REACH = max(len(phrase) for phrase in _NOT_NAME_PHRASES)  # how far before or after a hit a phrase can start
 _WORD = re.compile(rf"[\w{_APOSTROPHES}-]+")
-_PRODUCT_AFTER = re.compile(rf"(?i)[\s-]+(?:{_alternatives(_PRODUCT_WORDS_AFTER_ITS_NAME)})\b")
+_PRODUCT_AFTER = re.compile(
+    rf"(?i)(?:[{_APOSTROPHES}]s)?[\s-]+(?:{_alternatives(_PRODUCT_WORDS_AFTER_ITS_NAME)})\b"
+)
 _PRODUCT_BEFORE = re.compile(rf"(?i)\b(?:{_alternatives(_PRODUCT_WORDS_BEFORE_ITS_NAME)})\s+$")
 _CURRENCY = re.compile(rf"(?i)\b(?:{_alternatives(_CURRENCIES)})\b")
 # Names are found only where capitals tell them: a word of a script without them (Chinese, Japanese, Korean,

@@ -627,6 +627,10 @@ def test_a_name_without_a_cue_is_found_by_the_ner_model(
         ("es", "Atención al Cliente al habla."),
         ("de", "Kundenservice am Apparat, was kann ich für Sie tun?"),
         ("en", "Customer Care speaking."),
+        # a business named after a person, or a word taken for one (whisper-base on the aws-pca and
+        # SpokenWOZ calls)
+        ("en", "Thank you for calling big Jim's auto."),
+        ("en", "Hello, it's Epcotum's service."),
         # how a caller asks to be reached
         ("en", "Email me the invoice please."),
         # an acronym, a word with a digit, a currency (banking77's customers, ABCD's system lines)
