@@ -45,6 +45,13 @@ WEAK_WORDS = sorted(
 # "Security" of social security names no card's code ("my social security check of 1400"): each such word
 # with where the social word stands from it.
 _SOCIAL_SECURITY = {"security": (-1, "social"), "seguridad": (1, "social"), "sécurité": (1, "sociale")}
+# A back word said of something else: "the back door", "the back of the box", "au dos de la boîte", "die
+# Rückseite der Verpackung" (what follows "of" names it, but for a card word or a pronoun: "the back of it").
+_THINGS_AT_THE_BACK = ("door", "office", "yard", "garden", "seat", "room", "end", "pain")
+_OF = ("of", "de", "del", "der", "des", "du", "von")
+_ARTICLES = ("the", "a", "an", "my", "your", "la", "el", "le", "les", "mi", "su", "tu", "ma", "ta", "sa",
+             "mon", "ton", "son", "votre", "die", "das", "den", "dem", "meiner", "ihrer")  # fmt: skip
+_PRONOUNS = ("it", "this", "that", "ella", "esta", "sie", "elle", "celle-ci")
 # Said in sentences of every kind ("call you back", "dos" as the Spanish two): no question lends them.
 NOT_ASKED = ("back", "hinten", "dos", "verso")
 
@@ -55,15 +62,33 @@ def named_as_security_code(
     """Whether a value that Presidio took for a security code by the context word ``supporting`` is one in
     ``language``: a word of ``SECURITY_CODE_WORDS`` says so alone (Presidio takes the first of its context
     words found, and those come first), but for the "security" of social security; a weak one only with a
-    word of another kind, a code word, a back word, a verification word or a card word (``card_words``),
-    among ``words`` (lower case: the value's sentence and the question it answers)."""
+    word of another kind, a code word, a back word (not one of something else: "the back of the box"), a
+    verification word or a card word (``card_words``), among ``words`` (lower case: the value's sentence and
+    the question it answers)."""
     said = list(words)
     if supporting in _SOCIAL_SECURITY:
         return not _all_social(said)
     if supporting not in WEAK_WORDS:
         return True
-    kinds = (_CODE_WORDS.get(language, ()), _BACK_WORDS.get(language, ()), _VERIFICATION_WORDS, card_words)
-    return sum(any_said(kind, said) for kind in kinds) >= 2
+    card_words = list(card_words)
+    back = any(
+        any_said(_BACK_WORDS.get(language, ()), [word])
+        and not _back_of_something_else(said, index, card_words)
+        for index, word in enumerate(said)
+    )
+    kinds = (_CODE_WORDS.get(language, ()), card_words, _VERIFICATION_WORDS)
+    return back + sum(any_said(kind, said) for kind in kinds) >= 2
+
+
+def _back_of_something_else(said: list[str], index: int, card_words: list[str]) -> bool:
+    """Whether the back word ``said[index]`` is said of something that is no card."""
+    after = said[index + 1 : index + 5]
+    if after[:1] and after[0] in _THINGS_AT_THE_BACK:
+        return True
+    if not after[:1] or after[0] not in _OF:
+        return False
+    named = [word for word in after[1:] if word not in _ARTICLES]
+    return bool(named) and named[0] not in _PRONOUNS and not any_said(card_words, named[:1])
 
 
 def _all_social(said: list[str]) -> bool:

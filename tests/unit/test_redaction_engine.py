@@ -443,6 +443,13 @@ def test_digits_without_an_address_word_are_no_postal_code(
         ("es", "La clave de la tarjeta es 1234.", "La clave de la tarjeta es [SECURITY_CODE]."),
         ("de", "Der Code auf der Rückseite ist 456.", "Der Code auf der Rückseite ist [SECURITY_CODE]."),
         ("fr", "Le code au dos de la carte est 456.", "Le code au dos de la carte est [SECURITY_CODE]."),
+        # a back word said of something else: with a code word, no card's code
+        ("en", "Enter the code 1234 on the back of the box.", None),
+        ("en", "The back door code is 4321.", None),
+        ("es", "El código de detrás de la caja es 4567.", None),
+        ("fr", "Le code au dos de la boîte, c'est 4567.", None),
+        ("de", "Der Code auf der Rückseite der Verpackung ist 4567.", None),
+        ("en", "The code on the back of it is 456.", "The code on the back of it is [SECURITY_CODE]."),
         ("en", "The code on the back is 456.", "The code on the back is [SECURITY_CODE]."),
         (
             "en",
