@@ -94,6 +94,24 @@ ASKED_WORDS = CONTEXT_WORDS - NUMBER_WORDS - {
     "erreichen", *NOT_ASKED}  # fmt: skip
 # One word ending in a top-level domain: an address whose "@" Whisper lost (MisheardEmailRecognizer).
 _ADDRESS_WITHOUT_AT = r"(?<![\w.\-])\w[\w.\-]*\.[a-z]{2,6}\b"
+# The same at a mail provider's domain, a name before it as its first part: an address with no e-mail word
+# near ("Das ist clause.wagna.gmail.com"), but not the provider's own sites ("mail.yahoo.com").
+_AT_A_MAIL_PROVIDER = (
+    r"(?<![\w.\-])\w[\w.\-]*\.(?:gmail|googlemail|gmx|web|t-online|outlook|hotmail|yahoo|icloud|aol|orange|"
+    r"free|laposte|wanadoo|sfr)\.[a-z]{2,3}\b"
+)
+_PROVIDERS_SITES = (
+    "www",
+    "mail",
+    "email",
+    "webmail",
+    "freemail",
+    "login",
+    "accounts",
+    "my",
+    "support",
+    "help",
+)
 _ADDRESS_MIN_LETTERS = 8  # before the top-level domain: "web.de" or "e-mail.de" alone is no address
 # A name spelled as Whisper writes it, its letters joined by hyphens ("m-a-r-y-dot-s-m-i-t-h"), then one
 # word for an "at" it misheard ("and"), then a domain: an address, whether an e-mail word is near or not.
@@ -228,13 +246,17 @@ class PersonRecognizer(SpacyRecognizer):
 class MisheardEmailRecognizer(PatternRecognizer):
     """An address whose "at" Whisper heard as another word has no "@" left ("Thomas.becker-art-web.de",
     "unterstrichschnittartgmx.de"), but is still one word of names and a domain: redacted, like a misheard
-    number, only when "e-mail", "correo", "Adresse"… stand near it. A web address ("www.…") and a short
-    domain alone ("web.de") are none."""
+    number, only when "e-mail", "correo", "Adresse"… stand near it, or at a mail provider's domain
+    ("clause.wagna.gmail.com"). A web address ("www.…", "mail.yahoo.com") and a short domain alone ("web.de")
+    are none."""
 
     def __init__(self, language: str) -> None:
         super().__init__(
             supported_entity=EntityType.email.value,
-            patterns=[Pattern("address without @", _ADDRESS_WITHOUT_AT, 0.3)],
+            patterns=[
+                Pattern("address without @", _ADDRESS_WITHOUT_AT, 0.3),
+                Pattern("address without @ at a mail provider", _AT_A_MAIL_PROVIDER, 0.5),
+            ],
             context=_CONTEXT[EntityType.email],
             supported_language=language,
             name=MISHEARD,
@@ -243,7 +265,8 @@ class MisheardEmailRecognizer(PatternRecognizer):
     def invalidate_result(self, pattern_text: str) -> bool:
         before_domain = pattern_text.rsplit(".", 1)[0]
         letters = sum(character.isalpha() for character in before_domain)
-        return pattern_text.lower().startswith("www.") or letters < _ADDRESS_MIN_LETTERS
+        site = pattern_text.lower().split(".", 1)[0] in _PROVIDERS_SITES
+        return site or letters < _ADDRESS_MIN_LETTERS
 
 
 def _pattern(entity: EntityType, language: str, patterns: list[Pattern]) -> EntityRecognizer:

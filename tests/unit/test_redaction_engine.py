@@ -1143,9 +1143,12 @@ def test_a_card_whisper_heard_with_many_digits_too_many_is_still_a_card(
         # whisper-base: "at" heard as "art", "arobase orange" as "arobas-au-hanche"
         ("de", "meiner e-mail.de ist Thomas.becker-art-web.de", "meiner e-mail.de ist [EMAIL]"),
         ("fr", "mon email, et julien-pomot-arobas-au-hanche.fr", "mon email, et [EMAIL]"),
+        # at a mail provider's domain, with no e-mail word near (whisper-base on the German mono call)
+        ("de", "Das ist clause.wagna.gmail.com", "Das ist [EMAIL]"),
+        ("fr", "C'est jean.dupont.orange.fr", "C'est [EMAIL]"),
     ],
 )
-def test_an_address_whisper_wrote_without_its_at_is_redacted_next_to_email_words(
+def test_an_address_whisper_wrote_without_its_at_is_redacted_by_email_words_or_its_provider(
     redactor: PresidioRedactor, language: str, text: str, redacted: str
 ) -> None:
     redaction = redactor.redact_segments([whisper_turn(CUSTOMER, text)], language=language)
@@ -1158,6 +1161,8 @@ def test_an_address_whisper_wrote_without_its_at_is_redacted_next_to_email_words
         ("de", "Ich schaue auf thomas.becker-art-web.de nach."),  # no e-mail word near it
         ("de", "Meine E-Mail ist bei web.de, danke."),  # a domain alone
         ("de", "Die Mail kam von www.bahn-reisen.de."),  # a web address
+        ("en", "Go to mail.yahoo.com and log in."),  # a provider's own site
+        ("en", "I use gmail.com for everything."),
         ("es", "Pagué dos facturas de cuarenta y cinco euros, llamé dos veces y mandé un correo."),
         ("de", "Ich habe zwei Rechnungen über fünfundvierzig Euro, ich rufe morgen an, Karte zwei."),
         ("fr", "J'ai payé deux factures de quarante-cinq euros, appelez-moi demain, point final."),
