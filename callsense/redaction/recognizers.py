@@ -100,7 +100,8 @@ _AT_A_MAIL_PROVIDER = (
     r"(?<![\w.\-])\w[\w.\-]*\.(?:gmail|googlemail|gmx|web|t-online|outlook|hotmail|yahoo|icloud|aol|orange|"
     r"free|laposte|wanadoo|sfr)\.[a-z]{2,3}\b"
 )
-_PROVIDERS_SITES = frozenset("www mail email webmail freemail login accounts my support help".split())
+_PROVIDERS_SITES = ("www", "mail", "email", "webmail", "freemail", "login", "accounts", "my", "support",
+                    "help")  # fmt: skip
 _ADDRESS_MIN_LETTERS = 8  # before the top-level domain: "web.de" or "e-mail.de" alone is no address
 # A name spelled as Whisper writes it, its letters joined by hyphens ("m-a-r-y-dot-s-m-i-t-h"), then one
 # word for an "at" it misheard ("and"), then a domain: an address, whether an e-mail word is near or not.
