@@ -32,6 +32,7 @@ from callsense.config.redaction import EntityType, RedactionSettings
 from callsense.redaction import RedactedSpan, Redaction, ner
 from callsense.redaction.context_words import WordContextEnhancer, any_said
 from callsense.redaction.digits import Normalised, normalise, number_language
+from callsense.redaction.fragments import with_fragments
 from callsense.redaction.identifiers import identifier_word, named_as_identifier, sentence_before
 from callsense.redaction.name_cues import NAME_CUE_LANGUAGES, NameCueRecognizer
 from callsense.redaction.nlp import TokenizerNlpEngine
@@ -303,19 +304,9 @@ def _preference(hit: _Hit) -> tuple[int, bool, float, bool, bool]:
 
 
 def _with_fragments(hit: _Hit, view: Normalised) -> _Hit:
-    """A card or id hit with the digits read just before or after it ("4242, sorry, 4242 4242 4242 4242",
-    "my ID number is 1734." / "One, two. 5, 6, and" / "7, 2, double 9."): a correction, or a group Whisper
-    heard apart, is part of the number too."""
-    fragments = [piece for piece in view.pieces if view.text[piece.start : piece.end].rstrip(".?!").isdigit()]
-    first, last = hit.first, hit.last
-    grown = True
-    while grown:
-        grown = False
-        for piece in fragments:
-            if piece.last < first and first - piece.last <= _FRAGMENT_GAP_WORDS:
-                first, grown = piece.first, True
-            elif piece.first > last and piece.first - last <= _FRAGMENT_GAP_WORDS:
-                last, grown = piece.last, True
+    """A card or id hit with the groups read just before or after it (``fragments.py``)."""
+    id_parts = hit.entity == EntityType.national_id
+    first, last = with_fragments(view, hit.first, hit.last, gap=_FRAGMENT_GAP_WORDS, id_parts=id_parts)
     return replace(hit, first=first, last=last)
 
 

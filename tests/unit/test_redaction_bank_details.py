@@ -163,6 +163,14 @@ def redacted(redactor: PresidioRedactor, language: str, *turns: str) -> list[str
             "Meine Sozialversicherungsnummer ist [NATIONAL_ID].",
         ),
         ("de", ("Meine Steuernummer ist 12/345/67890.",), "Meine Steuernummer ist [NATIONAL_ID]."),
+        # an id's letters Whisper set apart from it (whisper-base on the German calls)
+        ("de", ("Meine Ausweisnummer ist C, F4K9R7H2",), "Meine Ausweisnummer ist [NATIONAL_ID]"),
+        (
+            "de",
+            ("meiner Sozialversicherungsnummer ist 560708913. J003.",),
+            "meiner Sozialversicherungsnummer ist [NATIONAL_ID].",
+        ),
+        ("en", ("My member ID is W123456789, I think.",), "My member ID is [NATIONAL_ID], I think."),
         ("fr", ("Mon numéro fiscal est 1234567890123.",), "Mon numéro fiscal est [NATIONAL_ID]."),
         # A PIN, password or one-time code, up to eight digits; a PIN in a compound with a hyphen
         (
